@@ -1,0 +1,3 @@
+from wattwerk.cli import main
+
+raise SystemExit(main())
