@@ -142,7 +142,7 @@ def utcnow() -> datetime:
 
 def ms(ts: datetime) -> int:
     """Milliseconds since the epoch of a timezone-aware datetime."""
-    return int(round(ts.timestamp() * 1000))
+    return round(ts.timestamp() * 1000)
 
 
 def from_ms(value: int) -> datetime:

@@ -25,7 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.name not in available():
-        print(f"wattwerk bench: unknown benchmark {args.name!r}; have {', '.join(available())}", file=sys.stderr)
+        have = ", ".join(available())
+        print(f"wattwerk bench: unknown benchmark {args.name!r}; have {have}", file=sys.stderr)
         return 2
     module = importlib.import_module(f"wattwerk.bench.{args.name}")
     parser = argparse.ArgumentParser(prog=f"wattwerk bench {args.name}")

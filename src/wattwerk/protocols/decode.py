@@ -38,7 +38,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _read_input(path: str, is_hex: bool) -> bytes:
-    data = sys.stdin.buffer.read() if path == "-" else open(path, "rb").read()
+    if path == "-":
+        data = sys.stdin.buffer.read()
+    else:
+        with open(path, "rb") as fh:
+            data = fh.read()
     if is_hex:
         text = data.decode("ascii", errors="replace")
         return bytes.fromhex("".join(ch for ch in text if ch in "0123456789abcdefABCDEF"))
