@@ -1,0 +1,51 @@
+"""Emulators: servers and senders on loopback that speak the real protocols, driven by the simulator.
+
+Two small interfaces connect an emulator to whatever drives it (the site simulator, or a
+test that sets values by hand):
+
+* a meter emulator asks a ``MeterSource`` for the meter's state at each frame;
+* a device emulator (Modbus, HTTP, UDP) reads a ``SimDevice``'s values and forwards the
+  commands written to it, so a curtailed inverter produces less and a battery follows its setpoint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class PhaseState:
+    voltage_v: float
+    current_a: float
+    power_w: float  # + import
+
+
+@dataclass(frozen=True, slots=True)
+class MeterState:
+    """What an electricity meter shows at one instant, in our units and signs."""
+
+    ts: datetime
+    power_w: float  # + import, - export
+    energy_import_wh: float
+    energy_export_wh: float
+    phases: tuple[PhaseState, ...] = field(default=())
+
+
+MeterSource = Callable[[], MeterState]
+
+
+class SimDevice(Protocol):
+    """A simulated device as an emulator sees it.
+
+    ``values()`` gives quantity -> value in our units and signs (``power``, ``energy``,
+    ``soc``, ``temperature`` ...); ``apply(command, value)`` takes a written command such
+    as ``power_limit`` (W), ``battery_setpoint`` (W, + discharge), ``current_limit`` (A),
+    ``enable`` (0/1), ``phases`` (1/3), ``sgready`` (1..4), ``power`` (W).
+    """
+
+    def values(self) -> dict[str, float]: ...
+
+    def apply(self, command: str, value: float) -> None: ...
