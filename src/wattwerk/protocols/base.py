@@ -33,6 +33,8 @@ class Frame:
     values: list[Value] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     error_kind: str | None = None  # short tag for the ledger when the frame was rejected
+    # non-fatal problems (kind, message), e.g. an unknown OBIS line: counted, frame kept
+    notes: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
