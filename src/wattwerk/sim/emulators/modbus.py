@@ -1,0 +1,180 @@
+"""The emulated register space of one Modbus unit, served by a real pymodbus server on loopback.
+
+A ``RegisterBank`` is built from the same ``Register`` table the driver reads. On every read it
+encodes the current values (asked from ``values()``, in our units) into the registers, honouring
+type, word order, scale and ``_SF`` registers; on every write it decodes the written registers
+back into our units and hands them to ``on_write``. Addresses the table does not cover between its
+first and last register read as 0, except declared gaps, which answer exception 2 like real devices.
+
+Faults for tests: ``fault`` makes the unit answer a Modbus exception code, ``delay`` makes it
+answer late (a timeout for the client).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pymodbus import FramerType
+from pymodbus.constants import ExcCodes
+from pymodbus.server import ModbusTcpServer
+from pymodbus.simulator import DataType, SimData, SimDevice
+
+from wattwerk.protocols.modbus_codec import Register, decode_raw, encode_raw
+
+Values = Mapping[str, float | str | None]
+_FC_TABLE = {3: "holding", 6: "holding", 16: "holding", 4: "input", 1: "coil", 5: "coil", 15: "coil",
+             2: "discrete"}
+_SLOT = {"coil": 0, "discrete": 1, "holding": 2, "input": 3}
+
+
+@dataclass
+class RegisterBank:
+    unit: int
+    registers: Sequence[Register]
+    values: Callable[[], Values] = dict
+    on_write: Callable[[dict[str, float | str]], None] = lambda written: None
+    gaps: Sequence[tuple[int, int]] = ()
+    fault: int | None = None
+    delay: float = 0.0
+    reads: int = 0
+    writes: list[dict[str, float | str]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.by_table: dict[str, list[Register]] = {}
+        for reg in self.registers:
+            self.by_table.setdefault(reg.table, []).append(reg)
+        self.stored: dict[str, float | str | None] = {}  # last written values (our units)
+
+    # ------------------------------------------------------------ encode / decode
+
+    def _sf(self, reg: Register, current: Values) -> int:
+        if reg.sf is None:
+            return 0
+        value = current.get(reg.sf)
+        return int(value) if isinstance(value, int | float) and math.isfinite(value) else 0
+
+    def current(self) -> dict[str, float | str | None]:
+        merged: dict[str, float | str | None] = dict(self.stored)
+        merged.update(self.values())
+        return merged
+
+    def encode(self, reg: Register, current: Values) -> list[int]:
+        value = current.get(reg.name)
+        if value is None or isinstance(value, str) or reg.type in ("sf", "string"):
+            return encode_raw(value, reg.type, reg.words, reg.word_order)
+        raw = value / (reg.scale * 10.0 ** self._sf(reg, current))
+        return encode_raw(raw, reg.type, reg.words, reg.word_order)
+
+    def decode(self, reg: Register, regs: list[int], current: Values) -> float | str | None:
+        raw = decode_raw(regs, reg.type, reg.word_order)
+        if raw is None or isinstance(raw, str) or reg.type == "sf":
+            return raw
+        return raw * reg.scale * 10.0 ** self._sf(reg, current)
+
+    # ------------------------------------------------------------ pymodbus glue
+
+    def _blocks(self) -> tuple[list[SimData], list[SimData], list[SimData], list[SimData]]:
+        out: tuple[list[SimData], ...] = ([], [], [], [])
+        for table, regs in self.by_table.items():
+            first = min(r.address for r in regs)
+            last = max(r.end for r in regs)
+            slot = out[_SLOT[table]]
+            if table in ("coil", "discrete"):
+                slot.append(SimData(first, values=[False] * (last - first), datatype=DataType.BITS))
+                continue
+            addr = first
+            for gap_first, gap_last in sorted(self.gaps):
+                if gap_last < first or gap_first >= last:
+                    continue
+                if gap_first > addr:
+                    slot.append(SimData(addr, count=gap_first - addr, values=0, datatype=DataType.REGISTERS))
+                addr = max(addr, gap_last + 1)
+            if addr < last:
+                slot.append(SimData(addr, count=last - addr, values=0, datatype=DataType.REGISTERS))
+        for i, slot in enumerate(out):
+            if not slot:  # pymodbus wants every table defined: a lone register far away
+                kind = DataType.BITS if i < 2 else DataType.REGISTERS
+                slot.append(SimData(65000, values=[False] * 16 if i < 2 else 0, datatype=kind))
+        return out  # type: ignore[return-value]
+
+    async def _action(self, fc: int, start: int, address: int, count: int, registers: list[int],
+                      set_values: list[int] | list[bool] | None) -> ExcCodes | None:
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if self.fault is not None:
+            return ExcCodes(self.fault)
+        table = _FC_TABLE.get(fc)
+        if table is None:
+            return ExcCodes.ILLEGAL_FUNCTION
+        if table in ("coil", "discrete"):
+            if set_values is not None:
+                written = {}
+                for reg in self.by_table.get(table, []):
+                    if address <= reg.address < address + count:
+                        written[reg.name] = float(bool(set_values[reg.address - address]))
+                self._written(written)
+            return None
+        current = self.current()
+        image = list(registers)
+        for reg in self.by_table.get(table, []):
+            if reg.address >= start and reg.end - start <= len(image):
+                image[reg.address - start: reg.end - start] = self.encode(reg, current)
+        if set_values is None:
+            self.reads += 1
+            registers[:] = image
+            return None
+        image[address - start: address - start + count] = [int(v) for v in set_values]
+        written = {}
+        for reg in self.by_table.get(table, []):
+            if reg.address < address + count and reg.end > address:
+                value = self.decode(reg, image[reg.address - start: reg.end - start], current)
+                if value is not None:
+                    written[reg.name] = value
+        registers[:] = image
+        self._written(written)
+        return None
+
+    def _written(self, written: dict[str, float | str]) -> None:
+        self.stored.update(written)
+        self.writes.append(written)
+        self.on_write(written)
+
+    def simdevice(self) -> SimDevice:
+        return SimDevice(self.unit, simdata=self._blocks(), action=self._action)
+
+
+class EmulatorServer:
+    """A pymodbus TCP server on loopback (port 0 = a free port) serving one or more banks.
+
+    ``framer="rtu"`` serves RTU frames over TCP, as a serial-to-Ethernet gateway does.
+    """
+
+    def __init__(self, banks: Sequence[RegisterBank], *, host: str = "127.0.0.1", port: int = 0,
+                 framer: Literal["socket", "rtu"] = "socket") -> None:
+        self.banks = list(banks)
+        self.host = host
+        self._server = ModbusTcpServer(
+            [b.simdevice() for b in self.banks], address=(host, port),
+            framer=FramerType.RTU if framer == "rtu" else FramerType.SOCKET,
+        )
+        self.port = port
+
+    async def start(self) -> EmulatorServer:
+        await self._server.serve_forever(background=True)
+        sockets = getattr(self._server.transport, "sockets", None)
+        if sockets:
+            self.port = sockets[0].getsockname()[1]
+        return self
+
+    async def close(self) -> None:
+        await self._server.shutdown()
+
+    async def __aenter__(self) -> EmulatorServer:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
