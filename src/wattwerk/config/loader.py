@@ -1,0 +1,131 @@
+"""Read a site file: YAML (ruamel round-trip, so comments and positions survive) -> SiteConfig.
+
+Every failure becomes a ``ConfigError`` whose ``lines`` are ready to print, one per problem.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
+from ruamel.yaml.constructor import DuplicateKeyError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from wattwerk.config.messages import Problem, problem_for
+from wattwerk.config.schema import SiteConfig
+from wattwerk.config.types import show
+from wattwerk.errors import PermanentError
+
+DEMO_SITE = Path(__file__).resolve().parent.parent / "demo_site.yaml"
+SECTIONS = ", ".join(SiteConfig.model_fields)
+
+
+class ConfigError(PermanentError):
+    """A site file that cannot be used. ``lines``: one ``FILE:LINE: LOCATION: MESSAGE`` per problem."""
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__("\n".join(lines))
+        self.lines = list(lines)
+
+
+def _yaml() -> YAML:
+    return YAML(typ="rt")  # a new instance per load: YAML objects are not safe to share
+
+
+def plain(node: Any) -> Any:
+    """The document as plain Python (dict, list, str, int, float, bool, None) for pydantic."""
+    if isinstance(node, dict):
+        return {plain(k): plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [plain(v) for v in node]
+    if isinstance(node, TaggedScalar):
+        return str(node.value)
+    if isinstance(node, bool) or node is None:
+        return node
+    for kind in (str, int, float):  # ruamel's ScalarInt, ScalarFloat, quoted strings ... subclass these
+        if isinstance(node, kind):
+            return kind(node)
+    if isinstance(node, datetime | date):
+        return node.isoformat()
+    return node
+
+
+def parse_document(text: str, filename: str) -> CommentedMap:
+    """The round-trip document of a site file's text (comments kept, for writing back later)."""
+    try:
+        doc = _yaml().load(text)
+    except DuplicateKeyError as e:
+        line = e.problem_mark.line + 1 if e.problem_mark else 1
+        what = (e.problem or "duplicate key").split(" with value")[0]
+        raise ConfigError([f"{filename}:{line}: {what}"]) from None
+    except MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        where = f":{mark.line + 1}" if mark else ""
+        what = e.problem or e.context or "not valid YAML"
+        if "\\t" in what or "\t" in what:
+            what += " (indent with spaces, not tabs)"
+        raise ConfigError([f"{filename}{where}: YAML syntax error: {what}"]) from None
+    except YAMLError as e:
+        raise ConfigError([f"{filename}: YAML syntax error: {e}"]) from None
+    if doc is None:
+        raise ConfigError([f'{filename}: the file is empty; a site file needs at least a "site" section'])
+    if not isinstance(doc, CommentedMap):
+        line = doc.lc.line + 1 if isinstance(doc, CommentedSeq) else 1
+        raise ConfigError([
+            f"{filename}:{line}: expected a mapping of sections ({SECTIONS}) at the top level, "
+            f"got {show(plain(doc))}"
+        ])
+    return doc
+
+
+def load_document(path: str | Path) -> CommentedMap:
+    """Read a site file into its round-trip document; ConfigError when it cannot be read or parsed."""
+    name = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([f"{name}: no such file"]) from None
+    except IsADirectoryError:
+        raise ConfigError([f"{name}: is a directory, not a site file"]) from None
+    except PermissionError:
+        raise ConfigError([f"{name}: permission denied"]) from None
+    except UnicodeDecodeError as e:
+        raise ConfigError([f"{name}: not UTF-8 text (byte {e.start})"]) from None
+    except OSError as e:
+        raise ConfigError([f"{name}: cannot read: {e.strerror or e}"]) from None
+    return parse_document(text, name)
+
+
+def validate_document(doc: CommentedMap, filename: str) -> SiteConfig:
+    """Validate a round-trip document; ConfigError lists every problem, ordered by line."""
+    try:
+        return SiteConfig.model_validate(plain(doc))
+    except ValidationError as e:
+        problems = sorted({problem_for(err, doc, SiteConfig) for err in e.errors()},
+                          key=lambda p: (p.line or 0, p.location, p.message))
+        raise ConfigError([p.format(filename) for p in problems]) from None
+
+
+def parse_config(text: str, filename: str = "site.yaml") -> SiteConfig:
+    """Validate a site file given as text; ``filename`` only names it in messages."""
+    return validate_document(parse_document(text, filename), filename)
+
+
+def load_config(path: str | Path) -> SiteConfig:
+    """Read and validate a site file; ConfigError (with ``.lines``) for anything wrong in it."""
+    return validate_document(load_document(path), str(path))
+
+
+def load_demo_config() -> SiteConfig:
+    """The demo site shipped with the package (every device simulated)."""
+    return load_config(DEMO_SITE)
+
+
+__all__ = [
+    "DEMO_SITE", "ConfigError", "Problem", "load_config", "load_demo_config", "load_document",
+    "parse_config", "parse_document", "plain", "validate_document",
+]

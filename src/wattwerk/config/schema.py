@@ -1,0 +1,149 @@
+"""The site file: ``site``, ``devices``, ``strategy``, ``store`` and ``portal`` sections."""
+
+from __future__ import annotations
+
+import zoneinfo
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, Strict, model_validator
+
+from wattwerk.config.base import Model
+from wattwerk.config.connections import Url
+from wattwerk.config.devices import Device, DeviceBase, Percent, Phases, Watts, problem
+from wattwerk.config.types import Keep, TimeZoneName
+
+
+class Location(Model):
+    latitude: Annotated[float, Field(ge=-90, le=90)]
+    longitude: Annotated[float, Field(ge=-180, le=180)]
+    altitude_m: float = 0.0
+
+
+class Grid(Model):
+    """The grid connection point. Limits are site totals in W; ``None`` means no limit."""
+
+    phases: Phases = 3
+    voltage_v: Annotated[float, Field(gt=0)] = 230.0
+    fuse_a: Annotated[float, Field(gt=0)] | None = None  # main fuse, per phase
+    max_import_w: Watts | None = None
+    max_export_w: Watts | None = None  # feed-in limit; 0 = zero export
+    max_phase_import_w: Watts | None = None
+    max_phase_export_w: Watts | None = None
+
+    @property
+    def import_limit_w(self) -> float | None:
+        """The tighter of ``max_import_w`` and what the main fuse allows."""
+        limits = [w for w in (self.max_import_w, self.fuse_limit_w) if w is not None]
+        return min(limits) if limits else None
+
+    @property
+    def fuse_limit_w(self) -> float | None:
+        return None if self.fuse_a is None else self.phases * self.voltage_v * self.fuse_a
+
+
+class Site(Model):
+    name: Annotated[str, Field(min_length=1)]
+    location: Location
+    timezone: TimeZoneName
+    grid: Grid = Grid()
+
+    @property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+
+class Strategy(Model):
+    mode: Literal["self_consumption", "planner", "off"] = "self_consumption"
+    battery_reserve_soc: Percent = 0.0  # the owner's reserve, on top of each battery's reserve_soc
+    ev_default_mode: Literal["off", "now", "minpv", "pv"] = "pv"
+    grid_friendly_charging: bool = False  # charge the battery from the midday peak, not the morning
+    peak_shaving: bool = False  # discharge the battery to keep import below the grid limit
+
+
+Resolution = Literal["raw", "1m", "15m", "1h", "1d"]
+RESOLUTIONS: tuple[str, ...] = ("raw", "1m", "15m", "1h", "1d")
+
+
+class RetentionTier(Model):
+    resolution: Resolution
+    keep: Keep  # None: forever
+
+
+DEFAULT_RETENTION = tuple(
+    RetentionTier(resolution=r, keep=k)  # type: ignore[arg-type]  # Keep parses the strings
+    for r, k in (("raw", "7d"), ("1m", "90d"), ("15m", "forever"), ("1h", "forever"), ("1d", "forever"))
+)
+
+
+class Store(Model):
+    data_dir: Annotated[Path, Strict(False)] = Path("./var")
+    retention: list[RetentionTier] = Field(default_factory=lambda: list(DEFAULT_RETENTION))
+
+    @model_validator(mode="after")
+    def _one_tier_each(self) -> Store:
+        seen: set[str] = set()
+        for i, tier in enumerate(self.retention):
+            if tier.resolution in seen:
+                raise problem(
+                    'resolution "{r}" is listed twice', ("retention", i, "resolution"), r=tier.resolution
+                )
+            seen.add(tier.resolution)
+        return self
+
+    def keep(self, resolution: str) -> timedelta | None:
+        """How long a resolution is kept; a resolution not listed is kept forever."""
+        for tier in self.retention:
+            if tier.resolution == resolution:
+                return tier.keep
+        return None
+
+
+class Portal(Model):
+    url: Url
+    token: Annotated[SecretStr, Field(min_length=1)]
+
+
+class SiteConfig(Model):
+    """A whole site file, validated. Build it with ``load_config`` or ``parse_config``."""
+
+    version: Literal[1] = 1
+    site: Site
+    devices: list[Device] = Field(default_factory=list)
+    strategy: Strategy = Strategy()
+    store: Store = Store()
+    portal: Portal | None = None
+
+    @model_validator(mode="after")
+    def _devices_consistent(self) -> SiteConfig:
+        first: dict[str, int] = {}
+        for i, dev in enumerate(self.devices):
+            if dev.id in first:
+                raise problem(
+                    'duplicate device id "{id}" (first used by devices[{j}])', ("devices", i, "id"),
+                    id=dev.id, j=first[dev.id],
+                )
+            first[dev.id] = i
+        meters = [i for i, dev in enumerate(self.devices) if dev.role == "grid_meter"]
+        if len(meters) > 1:
+            raise problem(
+                'only one device may have role grid_meter; devices[{j}] ("{a}") already has it',
+                ("devices", meters[1], "role"), j=meters[0], a=self.devices[meters[0]].id,
+            )
+        return self
+
+    def device(self, device_id: str) -> DeviceBase:
+        """The device with this id; KeyError if there is none."""
+        for dev in self.devices:
+            if dev.id == device_id:
+                return dev
+        raise KeyError(device_id)
+
+    def by_role(self, role: str) -> list[DeviceBase]:
+        return [dev for dev in self.devices if dev.role == role]
+
+    @property
+    def grid_meter(self) -> DeviceBase | None:
+        meters = self.by_role("grid_meter")
+        return meters[0] if meters else None
