@@ -1,0 +1,102 @@
+"""PV arrays: yield from pvlib (PVWatts chain) on TRY weather, or a measured series; curtailment."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from pvlib.location import Location as PvlibLocation
+from pvlib.modelchain import ModelChain
+from pvlib.pvsystem import PVSystem
+from pvlib.temperature import TEMPERATURE_MODEL_PARAMETERS
+
+from wattwerk.sim.device import BadCommand, SimComponent
+from wattwerk.sim.params import Location, PVParams
+from wattwerk.sim.profiles import csv_column
+from wattwerk.sim.series import Builder, YearlySeries
+from wattwerk.sim.weather import weather_at
+
+_NO_LOSSES = dict(soiling=0, shading=0, snow=0, mismatch=0, wiring=0, connections=0, lid=0,
+                  nameplate_rating=0, age=0, availability=0)
+
+
+def pv_system(params: PVParams) -> PVSystem:
+    """The pvlib system for an array: PVWatts DC and inverter models, SAPM cell temperature."""
+    inverter_w = (params.inverter_kw if params.inverter_kw is not None else params.kwp / 1.1) * 1000.0
+    eff = params.inverter_eff_pct / 100.0
+    return PVSystem(
+        surface_tilt=params.tilt,
+        surface_azimuth=params.azimuth,
+        module_parameters={"pdc0": params.kwp * 1000.0, "gamma_pdc": params.gamma_pdc},
+        inverter_parameters={"pdc0": inverter_w / eff, "eta_inv_nom": eff},
+        temperature_model_parameters=TEMPERATURE_MODEL_PARAMETERS["sapm"]["open_rack_glass_polymer"],
+        losses_parameters={**_NO_LOSSES, "soiling": params.system_loss_pct},
+    )
+
+
+def model_chain(params: PVParams, location: Location) -> ModelChain:
+    site = PvlibLocation(location.latitude, location.longitude, tz="UTC", altitude=location.altitude_m)
+    return ModelChain.with_pvwatts(pv_system(params), site, losses_model="pvwatts", aoi_model="physical")
+
+
+def ac_power(params: PVParams, location: Location, weather: pd.DataFrame) -> np.ndarray:
+    """AC power in W (>= 0) for weather with ghi, dhi (W/m²), temp_air (°C), wind_speed (m/s);
+    dni is completed from ghi and dhi at each instant's solar position."""
+    mc = model_chain(params, location)
+    solpos = mc.location.get_solarposition(weather.index)
+    cos_z = np.cos(np.radians(solpos["zenith"].to_numpy()))
+    beam = (weather["ghi"] - weather["dhi"]).clip(lower=0).to_numpy()
+    # hourly means near sunrise/sunset: a low sun makes ghi/cos(z) explode, keep that light diffuse
+    dni = np.where(cos_z > 0.087, beam / np.maximum(cos_z, 0.087), 0.0)
+    dhi = np.where(cos_z > 0.087, weather["dhi"], weather["ghi"])
+    full = weather.assign(dni=np.minimum(dni, 1100.0), dhi=dhi)
+    mc.run_model(full)
+    ac = mc.results.ac.to_numpy(dtype=float)
+    return np.nan_to_num(np.clip(ac, 0.0, None))
+
+
+def pv_builder(params: PVParams, location: Location) -> tuple[Builder, int, float]:
+    """Builder, grid step and sample offset for an array's available AC power."""
+    if params.source == "csv":
+        if params.csv_path is None:
+            raise ValueError("PV source 'csv' needs csv_path")
+        return csv_column(params.csv_path, "pv_w", params.csv_scale, location.latitude,
+                          location.longitude), 1800, 0.0
+    if params.source != "try":
+        raise ValueError(f"PV source must be 'try' or 'csv', got {params.source!r}")
+
+    def build(index: pd.DatetimeIndex) -> np.ndarray:
+        return ac_power(params, location, weather_at(location.try_region, index))
+
+    return build, 3600, 1800.0  # hourly means, sampled at half past
+
+
+class PVArray(SimComponent):
+    """An array with its inverter. ``power`` is what it feeds in (after curtailment)."""
+
+    commands = ("power_limit",)
+
+    def __init__(self, name: str, params: PVParams, location: Location) -> None:
+        super().__init__(name)
+        self.params = params
+        builder, step, offset = pv_builder(params, location)
+        self.available = YearlySeries(builder, step, offset)
+        self.power_limit = math.inf
+        self.available_w = 0.0
+        self.rating_w = (params.inverter_kw if params.inverter_kw is not None else params.kwp / 1.1) * 1000.0
+
+    def apply(self, command: str, value: float) -> None:
+        value = self.check(command, value)
+        if value < 0:
+            raise BadCommand(self.name, f"power_limit must be >= 0 W, got {value}")
+        self.power_limit = value
+
+    def update(self, t_mid: float) -> float:
+        self.available_w = self.available.at(t_mid)
+        self.power = min(self.available_w, self.power_limit)
+        return self.power
+
+    def values(self) -> dict[str, float]:
+        return {"power": self.power, "energy": self.energy, "power_available": self.available_w,
+                "limit": min(self.power_limit, self.rating_w)}
