@@ -35,6 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", nargs="?", default="-", help="capture file, or - for standard input")
     parser.add_argument("--key", help="decryption key as hex (encrypted DSMR/DLMS)")
     parser.add_argument("--hex", action="store_true", help="the input is hex text, not raw bytes")
+    # ``decode sml --hex FILE``: options between the positionals need intermixed parsing
+    parser.parse_args = parser.parse_intermixed_args  # type: ignore[method-assign]
 
 
 def _read_input(path: str, is_hex: bool) -> bytes:
