@@ -1,0 +1,140 @@
+"""PostgreSQL storage of raw readings: versioned migrations and fast idempotent ingest.
+
+Migrations are the numbered files in ``store/migrations/postgres/`` applied in order inside
+one transaction each and recorded in ``schema_migrations``; an advisory lock makes several
+portal processes starting at once apply them exactly once.
+
+Ingest copies a batch into a per-connection temporary table with COPY (binary) and moves it
+with ``INSERT ... SELECT ... ON CONFLICT (edge_id, seq) DO NOTHING``: a retried or duplicated
+batch never creates a second row.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from importlib import resources
+from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+from psycopg_pool import AsyncConnectionPool
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_PACKAGE = "wattwerk.store.migrations"
+_LOCK_KEY = 0x77617474  # "watt": advisory lock id for migrations
+
+# edge_id, seq, channel_id, ts_ms, value
+ReadingRow = tuple[int, int, int, int, float]
+
+
+def with_schema(url: str, schema: str | None) -> str:
+    """The connection URL with ``search_path`` set to ``schema`` (tests use one schema each)."""
+    if not schema:
+        return url
+    parts = urlsplit(url)
+    query = parse_qs(parts.query)
+    query["options"] = [f"-c search_path={schema}"]
+    return urlunsplit(parts._replace(query=urlencode(query, doseq=True)))
+
+
+def migration_files() -> list[tuple[int, str, str]]:
+    """(version, name, sql) of every migration, in order."""
+    root = resources.files(MIGRATIONS_PACKAGE).joinpath("postgres")
+    out = []
+    for entry in root.iterdir():
+        if entry.name.endswith(".sql"):
+            version = int(entry.name.split("_", 1)[0])
+            out.append((version, entry.name, entry.read_text(encoding="utf-8")))
+    out.sort()
+    versions = [v for v, _, _ in out]
+    if len(set(versions)) != len(versions):
+        raise RuntimeError(f"duplicate migration numbers in {versions}")
+    return out
+
+
+def migrate(url: str, schema: str | None = None) -> list[str]:
+    """Apply pending migrations; return the names applied now. Creates ``schema`` if given."""
+    applied: list[str] = []
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
+        try:
+            if schema:
+                conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+                conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, "
+                "name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+            for version, name, text in migration_files():
+                if version in done:
+                    continue
+                with conn.transaction():
+                    conn.execute(text)  # type: ignore[arg-type]  # trusted files from the package
+                    conn.execute(
+                        "INSERT INTO schema_migrations (version, name) VALUES (%s, %s)", (version, name)
+                    )
+                log.info("applied migration %s", name)
+                applied.append(name)
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
+    return applied
+
+
+_STAGE = (
+    "CREATE TEMP TABLE IF NOT EXISTS ingest_stage (edge_id integer, seq bigint, channel_id integer, "
+    "ts_ms bigint, value double precision) ON COMMIT DELETE ROWS"
+)
+_COPY = "COPY ingest_stage (edge_id, seq, channel_id, ts_ms, value) FROM STDIN (FORMAT BINARY)"
+_MOVE = (
+    "INSERT INTO readings (edge_id, seq, channel_id, ts_ms, value) "
+    "SELECT edge_id, seq, channel_id, ts_ms, value FROM ingest_stage "
+    "ON CONFLICT (edge_id, seq) DO NOTHING"
+)
+_TYPES = ("int4", "int8", "int4", "int8", "float8")
+
+
+async def _configure(conn: psycopg.AsyncConnection) -> None:
+    await conn.execute(_STAGE)
+    await conn.commit()
+
+
+class PostgresStore:
+    """Async access to the readings table through a connection pool."""
+
+    def __init__(self, url: str, *, schema: str | None = None, min_size: int = 1, max_size: int = 8) -> None:
+        self.url = with_schema(url, schema)
+        self.schema = schema
+        self.pool = AsyncConnectionPool(
+            self.url, min_size=min_size, max_size=max_size, open=False, configure=_configure
+        )
+
+    async def open(self) -> None:
+        await self.pool.open(wait=True)
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+    async def insert_readings(self, rows: Sequence[ReadingRow]) -> int:
+        """Store rows idempotently; return how many were new (the rest were duplicates)."""
+        if not rows:
+            return 0
+        async with self.pool.connection() as conn, conn.transaction():
+            async with conn.cursor().copy(_COPY) as copy:
+                copy.set_types(_TYPES)
+                for row in rows:
+                    await copy.write_row(row)
+            cur = await conn.execute(_MOVE)
+            return cur.rowcount
+
+    async def read(self, channel_id: int, start_ms: int, end_ms: int) -> list[tuple[int, float]]:
+        """(ts_ms, value) of one channel in ``[start_ms, end_ms)``, in time order."""
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT ts_ms, value FROM readings WHERE channel_id = %s AND ts_ms >= %s AND ts_ms < %s "
+                "ORDER BY ts_ms",
+                (channel_id, start_ms, end_ms),
+            )
+            return [(int(t), float(v)) for t, v in await cur.fetchall()]

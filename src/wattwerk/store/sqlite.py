@@ -1,0 +1,504 @@
+"""The embedded store: SQLite in WAL mode, raw readings plus 1m/15m/1h/1d rollups.
+
+Durability: WAL with ``synchronous=NORMAL``. A commit appends to the WAL without an fsync;
+the WAL is synced at each checkpoint (every ~1000 pages, i.e. a few MB). The database is
+never corrupted by a power cut, but the transactions committed since the last checkpoint
+may be rolled back: at most the last few MB of writes, typically the last minutes of
+readings on an edge. The edge's outbox is the durable path to the portal; this store is
+the local view, and its writes are batched (``BufferedWriter``) to spare SD cards.
+
+Every ``write`` is one transaction: raw rows are upserted, counter sequences around the new
+readings are re-validated (``counters.classify``), and the rollup buckets the changed rows
+fall into are recomputed set-based in SQL, each level from the next finer one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from wattwerk.errors import BadInput, InputLedger, PermanentError
+from wattwerk.model import Channel, Kind, Reading, from_ms, ms
+from wattwerk.store import buckets, schema
+from wattwerk.store.base import RESOLUTIONS, ReadingLike, Row, WriteResult, check_tiers
+from wattwerk.store.counters import BASELINE, GLITCH, VALID, CounterPolicy, classify
+from wattwerk.store.validate import channel_of, unpack
+
+log = logging.getLogger("wattwerk.store")
+
+# (ts, value, status, inc) as stored in raw
+RawRow = tuple[int, float, int, float | None]
+
+
+def ms_of(delta: timedelta) -> int:
+    return round(delta.total_seconds() * 1000)
+
+
+def stored_tz(path: str | Path) -> str | None:
+    """The timezone a store file was created with, None when it has none (or no file)."""
+    if not Path(path).is_file():
+        return None
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        row = db.execute("SELECT value FROM meta WHERE key = 'tz'").fetchone()
+    except sqlite3.DatabaseError:
+        return None
+    finally:
+        db.close()
+    return row[0] if row else None
+
+
+class SqliteStore:
+    """Time-series store in one SQLite file. ``tz`` fixes the local day of the 1d rollups
+    and is recorded in the file; reopening with another timezone is refused."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        tz: str = "UTC",
+        tiers: dict[str, timedelta | None] | None = None,
+        policy: CounterPolicy | None = None,
+        ledger: InputLedger | None = None,
+    ) -> None:
+        buckets.zone(tz)
+        self.path = str(path)
+        self.tz = tz
+        self.tiers = check_tiers(tiers or {})
+        self.policy = policy or CounterPolicy()
+        self.ledger = ledger or InputLedger()
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA busy_timeout = 10000")
+        self.journal_mode = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        self._db.execute("PRAGMA synchronous = NORMAL")
+        self._db.execute("PRAGMA temp_store = MEMORY")
+        self._db.execute("PRAGMA cache_size = -16000")
+        self._db.executescript(schema.DDL + schema.DIRTY_DDL)
+        self._init_meta()
+        self._channels: dict[str, tuple[int, Kind]] = {}
+        for cid, name, kind in self._db.execute("SELECT id, name, kind FROM channels"):
+            self._channels[name] = (cid, Kind(kind))
+
+    @classmethod
+    def open_existing(cls, path: str | Path, **kwargs: object) -> SqliteStore:
+        """Open a store file with the timezone it was created with."""
+        tz = stored_tz(path)
+        if tz is None:
+            raise PermanentError(f"{path}: not a wattwerk store")
+        return cls(path, tz=tz, **kwargs)  # type: ignore[arg-type]
+
+    def _init_meta(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+        meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+        if "tz" not in meta:
+            self._db.execute(
+                "INSERT INTO meta VALUES ('tz', ?), ('schema', ?)", (self.tz, schema.SCHEMA_VERSION)
+            )
+        self._db.execute("COMMIT")
+        if meta.get("tz", self.tz) != self.tz:
+            self._db.close()
+            raise PermanentError(
+                f"{self.path}: store was created with timezone {meta['tz']}, opened with {self.tz} "
+                "(day rollups depend on it)"
+            )
+
+    # ------------------------------------------------------------------ writing
+
+    def write(self, readings: Iterable[ReadingLike]) -> WriteResult:
+        result = WriteResult()
+        batch: dict[str, dict[int, float]] = {}
+        refused: dict[str, BadInput] = {}
+        for reading in readings:
+            try:
+                name, ts, value = unpack(reading)
+                per = batch.get(name)
+                if per is None:
+                    if name in refused:
+                        raise refused[name]
+                    if name not in self._channels:
+                        try:
+                            channel_of(name)
+                        except BadInput as exc:
+                            refused[name] = exc
+                            raise
+                    per = batch[name] = {}
+            except BadInput as exc:
+                self._refuse(result, reading, exc)
+                continue
+            per[ts] = value  # within a batch the last write wins
+        if not batch:
+            return result
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                horizon = self._horizon()
+                out: list[tuple[int, int, float, int, float | None]] = []
+                for name, rows in batch.items():
+                    if horizon is not None:
+                        self._drop_too_late(name, rows, horizon, result)
+                    if not rows:
+                        continue
+                    cid, kind = self._ensure_channel(name)
+                    if kind is Kind.COUNTER:
+                        self._counter_rows(cid, name, rows, result, out)
+                    else:
+                        self._plain_rows(cid, name, rows, result, out)
+                if out:
+                    db.executemany(schema.UPSERT_RAW, out)
+                    self._refresh({(row[0], row[1] - row[1] % 60_000) for row in out})
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        return result
+
+    def _refuse(self, result: WriteResult, reading: object, exc: BadInput) -> None:
+        name = (
+            reading.channel
+            if isinstance(reading, Reading)
+            else (reading[0] if isinstance(reading, tuple) and reading else "?")
+        )
+        device = str(name).split(".", 1)[0]
+        self.ledger.record(device or "?", exc.kind, str(exc))
+        result.rejected.append((str(name), exc.kind, str(exc)))
+
+    def _drop_too_late(self, name: str, rows: dict[int, float], horizon: int, result: WriteResult) -> None:
+        for ts in [ts for ts in rows if ts < horizon]:
+            del rows[ts]
+            exc = BadInput(
+                "too_late",
+                f"{name}: reading at {from_ms(ts).isoformat()} is older than the "
+                f"raw retention horizon {from_ms(horizon).isoformat()}",
+            )
+            self._refuse(result, (name, ts, 0.0), exc)
+
+    def _ensure_channel(self, name: str) -> tuple[int, Kind]:
+        known = self._channels.get(name)
+        if known is not None:
+            return known
+        ch = channel_of(name)
+        self._db.execute(
+            "INSERT OR IGNORE INTO channels (name, unit, kind, obis) VALUES (?, ?, ?, ?)",
+            (name, ch.unit, ch.kind.value, ch.obis),
+        )
+        cid = self._db.execute("SELECT id FROM channels WHERE name = ?", (name,)).fetchone()[0]
+        self._channels[name] = (cid, ch.kind)
+        return cid, ch.kind
+
+    def _max_ts(self, cid: int) -> int | None:
+        return self._db.execute("SELECT max(ts) FROM raw WHERE cid = ?", (cid,)).fetchone()[0]
+
+    def _existing(self, cid: int, stamps: list[int]) -> dict[int, RawRow]:
+        cur = self._db.execute(
+            "SELECT ts, value, status, inc FROM raw WHERE cid = ? AND ts IN (SELECT value FROM json_each(?))",
+            (cid, json.dumps(stamps)),
+        )
+        return {row[0]: row for row in cur}
+
+    def _new_values(
+        self, cid: int, name: str, rows: dict[int, float], result: WriteResult
+    ) -> tuple[dict[int, float], int | None]:
+        """The readings that change something (same-value duplicates dropped, replacements
+        counted) and the channel's latest stored timestamp."""
+        max_ts = self._max_ts(cid)
+        if max_ts is None or min(rows) > max_ts:
+            return rows, max_ts
+        existing = self._existing(cid, [ts for ts in rows if ts <= max_ts])
+        new: dict[int, float] = {}
+        replaced = []
+        for ts, value in rows.items():
+            old = existing.get(ts)
+            if old is not None:
+                if old[1] == value:
+                    result.duplicates += 1
+                    continue
+                replaced.append((ts, old[1], value))
+            new[ts] = value
+        if replaced:
+            result.replaced += len(replaced)
+            ts, was, now = replaced[0]
+            log.info(
+                "%s: %d reading(s) replaced, last write wins (e.g. %s: %s -> %s)",
+                name,
+                len(replaced),
+                from_ms(ts).isoformat(),
+                was,
+                now,
+            )
+        return new, max_ts
+
+    def _plain_rows(
+        self,
+        cid: int,
+        name: str,
+        rows: dict[int, float],
+        result: WriteResult,
+        out: list[tuple[int, int, float, int, float | None]],
+    ) -> None:
+        new, _ = self._new_values(cid, name, rows, result)
+        result.accepted += len(new)
+        out.extend((cid, ts, value, VALID, None) for ts, value in new.items())
+
+    def _counter_rows(
+        self,
+        cid: int,
+        name: str,
+        rows: dict[int, float],
+        result: WriteResult,
+        out: list[tuple[int, int, float, int, float | None]],
+    ) -> None:
+        """Re-validate the counter sequence around the new readings; emit every row whose value,
+        status or increment changes."""
+        new, max_ts = self._new_values(cid, name, rows, result)
+        if not new:
+            return
+        result.accepted += len(new)
+        tmin, tmax = min(new), max(new)
+        back, anchor = self._context_before(cid, tmin)
+        late = max_ts is not None and tmin <= max_ts
+        limit = 4 * len(new) + 8 * self.policy.confirm + 64
+        while True:
+            fwd: list[RawRow] = []
+            at_end = True
+            if late:
+                fwd = self._db.execute(
+                    "SELECT ts, value, status, inc FROM raw WHERE cid = ? AND ts >= ? ORDER BY ts LIMIT ?",
+                    (cid, tmin, limit),
+                ).fetchall()
+                at_end = len(fwd) < limit
+            seq: dict[int, tuple[float, tuple[int, float | None] | None]] = {
+                r[0]: (r[1], (r[2], r[3])) for r in (*back, *fwd)
+            }
+            for ts, value in new.items():
+                seq[ts] = (value, None)
+            stamps = sorted(seq)
+            values = [seq[ts][0] for ts in stamps]
+            status, inc = classify(stamps, values, anchor, self.policy)
+            cut = self._converged(stamps, seq, status, inc, tmax, at_end)
+            if cut is not None:
+                break
+            limit *= 4
+        device = name.split(".", 1)[0]
+        for i in range(cut):
+            ts = stamps[i]
+            old = seq[ts][1]
+            now = (status[i], inc[i])
+            if old == now:
+                continue
+            out.append((cid, ts, values[i], status[i], inc[i]))
+            was = old[0] if old is not None else None
+            if now[0] == GLITCH and was != GLITCH:
+                result.glitches += 1
+                self.ledger.record(
+                    device,
+                    "counter_glitch",
+                    f"{name}: implausible value {values[i]} at {from_ms(ts).isoformat()} stored as a gap",
+                )
+            elif was == GLITCH:
+                result.glitches -= 1
+            if now[0] == BASELINE and was != BASELINE:
+                result.resets += 1
+                if i > 0 or anchor is not None:
+                    log.info(
+                        "%s: counter continues from a new level %s at %s (reset or new meter); "
+                        "no energy attributed across the jump",
+                        name,
+                        values[i],
+                        from_ms(ts).isoformat(),
+                    )
+            elif was == BASELINE:
+                result.resets -= 1
+
+    def _converged(
+        self,
+        stamps: list[int],
+        seq: dict,
+        status: list[int],
+        inc: list[float | None],
+        tmax: int,
+        at_end: bool,
+    ) -> int | None:
+        """How many leading rows may have changed; None when more rows must be loaded. Past the
+        last new reading, the first row that keeps its old (non-glitch) class ends the ripple."""
+        n = len(stamps)
+        limit = n if at_end else n - self.policy.confirm
+        for i in range(n):
+            if stamps[i] <= tmax:
+                continue
+            if i > limit:
+                break
+            if status[i] != GLITCH and seq[stamps[i]][1] == (status[i], inc[i]):
+                return i
+        return n if at_end else None
+
+    def _context_before(self, cid: int, tmin: int) -> tuple[list[RawRow], tuple[int, float] | None]:
+        """Rows before ``tmin`` whose class may change, and the valid row before them (anchor)."""
+        skip = self.policy.context_before
+        limit = skip + 8
+        while True:
+            rows = self._db.execute(
+                "SELECT ts, value, status, inc FROM raw WHERE cid = ? AND ts < ? ORDER BY ts DESC LIMIT ?",
+                (cid, tmin, limit),
+            ).fetchall()
+            for i in range(skip, len(rows)):
+                if rows[i][2] != GLITCH:
+                    return rows[:i][::-1], (rows[i][0], rows[i][1])
+            if len(rows) < limit:
+                return rows[::-1], None
+            limit *= 4
+
+    def _refresh(self, dirty_1m: set[tuple[int, int]]) -> None:
+        """Recompute the dirty buckets of every rollup level, finest first."""
+        db = self._db
+        for level, items in buckets.parents(dirty_1m, self.tz).items():
+            groups: dict[str, list[tuple[int, int, int]]] = {}
+            for item in items:
+                groups.setdefault(buckets.child_of(item[1], item[2], level), []).append(item)
+            for child, group in groups.items():
+                db.execute("DELETE FROM temp.dirty")
+                db.executemany("INSERT INTO temp.dirty (cid, b, e) VALUES (?, ?, ?)", group)
+                db.execute(schema.delete_dirty(level))
+                if child == "raw":
+                    db.execute(schema.rebuild_from_raw(level))
+                else:
+                    db.execute(schema.rebuild_from_rollup(level, child))
+
+    def _horizon(self) -> int | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'raw_horizon'").fetchone()
+        return int(row[0]) if row else None
+
+    # ------------------------------------------------------------------ reading
+
+    def channels(self) -> list[Channel]:
+        with self._lock:
+            rows = self._db.execute("SELECT name, obis FROM channels ORDER BY name").fetchall()
+        return [Channel.of(name, obis) for name, obis in rows]
+
+    def query(
+        self, channels: Sequence[str], start: datetime, end: datetime, resolution: str
+    ) -> dict[str, list[Row]]:
+        if resolution not in RESOLUTIONS:
+            raise ValueError(f"unknown resolution {resolution!r}; expected one of {', '.join(RESOLUTIONS)}")
+        t0, t1 = ms(start), ms(end)
+        out: dict[str, list[Row]] = {}
+        with self._lock:
+            for name in channels:
+                known = self._channels.get(name)
+                if known is None:
+                    out[name] = []
+                    continue
+                if resolution == "raw":
+                    cur = self._db.execute(
+                        "SELECT ts, value, inc FROM raw WHERE cid = ? AND ts >= ? AND ts < ? AND status < 2 "
+                        "ORDER BY ts",
+                        (known[0], t0, t1),
+                    )
+                    out[name] = [Row(from_ms(ts), v, v, v, 1, inc, v) for ts, v, inc in cur]
+                else:
+                    cur = self._db.execute(
+                        f"SELECT ts, n, sum, min, max, energy, last FROM r_{resolution} "
+                        "WHERE cid = ? AND ts >= ? AND ts < ? ORDER BY ts",
+                        (known[0], t0, t1),
+                    )
+                    out[name] = [
+                        Row(from_ms(ts), s / n, lo, hi, n, e, last) for ts, n, s, lo, hi, e, last in cur
+                    ]
+        return out
+
+    def energy(self, channel: str, start: datetime, end: datetime) -> float:
+        known = self._channels.get(channel)
+        if known is None:
+            channel_of(channel)
+            return 0.0
+        if known[1] is not Kind.COUNTER:
+            raise ValueError(f"{channel} is not a counter")
+        total = 0.0
+        with self._lock:
+            for level, a, b in buckets.cover(ms(start), ms(end), self.tz):
+                table, column = ("raw", "inc") if level == "raw" else (f"r_{level}", "energy")
+                row = self._db.execute(
+                    f"SELECT total({column}) FROM {table} WHERE cid = ? AND ts >= ? AND ts < ?",
+                    (known[0], a, b),
+                ).fetchone()
+                total += row[0]
+        return total
+
+    def latest(self, channels: Sequence[str] | None = None) -> dict[str, Reading]:
+        names = list(self._channels) if channels is None else list(channels)
+        out: dict[str, Reading] = {}
+        with self._lock:
+            for name in names:
+                known = self._channels.get(name)
+                if known is None:
+                    continue
+                row = self._db.execute(
+                    "SELECT ts, value FROM raw WHERE cid = ? AND status < 2 ORDER BY ts DESC LIMIT 1",
+                    (known[0],),
+                ).fetchone()
+                if row is not None:
+                    out[name] = Reading(name, from_ms(row[0]), row[1])
+        return out
+
+    def glitch_count(self, channel: str) -> int:
+        """Counter readings currently stored as gaps."""
+        known = self._channels.get(channel)
+        if known is None:
+            return 0
+        with self._lock:
+            return self._db.execute(
+                "SELECT count(*) FROM raw WHERE cid = ? AND status = ?", (known[0], GLITCH)
+            ).fetchone()[0]
+
+    # ------------------------------------------------------------------ retention
+
+    def apply_retention(self, now: datetime) -> dict[str, int]:
+        """Delete rows older than each tier's keep-for, cut at a local midnight so every bucket
+        a later write can touch still has all its finer rows. The latest valid raw reading of each
+        channel is kept (counters continue from it); readings older than the raw cut are refused
+        from now on."""
+        now_ms = ms(now)
+        deleted = dict.fromkeys(RESOLUTIONS, 0)
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                cids = [cid for cid, _ in self._channels.values()]
+                for res in RESOLUTIONS:
+                    keep = self.tiers[res]
+                    if keep is None:
+                        continue
+                    cut = buckets.floor(now_ms - ms_of(keep), "1d", self.tz)
+                    for cid in cids:
+                        if res == "raw":
+                            cur = db.execute(
+                                "DELETE FROM raw WHERE cid = ? AND ts < ? AND ts < coalesce("
+                                "(SELECT max(ts) FROM raw WHERE cid = ? AND status < 2), ?)",
+                                (cid, cut, cid, cut),
+                            )
+                        else:
+                            cur = db.execute(f"DELETE FROM r_{res} WHERE cid = ? AND ts < ?", (cid, cut))
+                        deleted[res] += cur.rowcount
+                    if res == "raw" and cut > (self._horizon() or 0):
+                        db.execute("INSERT OR REPLACE INTO meta VALUES ('raw_horizon', ?)", (str(cut),))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        log.info("retention: deleted %s", ", ".join(f"{k} {v}" for k, v in deleted.items() if v))
+        return deleted
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> SqliteStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
