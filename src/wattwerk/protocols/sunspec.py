@@ -18,8 +18,10 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from wattwerk.errors import BadInput
-from wattwerk.protocols.modbus_codec import Register, decode_raw
+from wattwerk.errors import BadInput, PermanentError
+from wattwerk.protocols.modbus import ModbusDeviceError, ModbusLink
+from wattwerk.protocols.modbus_blocks import MAX_REGISTERS
+from wattwerk.protocols.modbus_codec import Register
 
 SUNS = (0x5375, 0x6E53)  # "SunS"
 BASES = (40000, 0, 50000)
@@ -186,18 +188,14 @@ def layout(mid: int, address: int, length: int | None = None, raw: list[int] | N
 
 def model_length(mid: int, repeats: int = 1) -> int:
     """L of model ``mid`` with each repeating group present ``repeats`` times (for emulators)."""
-    group = model_definition(mid)["group"]
-    counts = {p["name"]: repeats for p in group["points"] if p["type"] == "count"}
 
     def size(g: dict[str, Any]) -> int:
         total = sum(_point_size(p) for p in g["points"])
         for sub in g.get("groups", []):
-            n = repeats if sub.get("count") not in (None,) else 1
-            total += size(sub) * n
+            total += size(sub) * (1 if sub.get("count") is None else repeats)
         return total
 
-    _ = counts
-    return size(group) - 2
+    return size(model_definition(mid)["group"]) - 2
 
 
 def is_suns(regs: list[int]) -> bool:
@@ -225,6 +223,50 @@ def common_info(points: list[Point], values: dict[str, float | str]) -> dict[str
     return out
 
 
-def decode_point(point: Point, raw: list[int]) -> float | str | None:
-    """A point's raw value (unscaled) from the model's raw registers starting at its ID."""
-    return decode_raw(raw, point.register.type, point.register.word_order)
+async def read_range(link: ModbusLink, unit: int, address: int, count: int) -> list[int]:
+    """``count`` holding registers from ``address`` in requests of at most 125."""
+    out: list[int] = []
+    while count > 0:
+        n = min(count, MAX_REGISTERS)
+        out += await link.read(unit, "holding", address, n)
+        address += n
+        count -= n
+    return out
+
+
+async def find_base(link: ModbusLink, unit: int, bases: tuple[int, ...] = BASES) -> int:
+    """The base address holding the ``SunS`` marker; PermanentError when none does."""
+    for base in bases:
+        try:
+            regs = await link.read(unit, "holding", base, 2)
+        except ModbusDeviceError:
+            continue
+        if is_suns(regs):
+            return base
+    raise PermanentError(f"unit {unit}: no SunSpec marker at {', '.join(map(str, bases))}")
+
+
+async def discover(link: ModbusLink, unit: int, bases: tuple[int, ...] = BASES,
+                   read_models: bool = True) -> list[ModelInstance]:
+    """Walk the model chain from the ``SunS`` marker until ID 0xFFFF.
+
+    With ``read_models`` the supported models' registers are read too (count points such as
+    ``N`` size their repeating groups).
+    """
+    base = await find_base(link, unit, bases)
+    address = base + 2
+    headers: list[tuple[int, int, int]] = []
+    for _ in range(MAX_MODELS):
+        mid, length = await link.read(unit, "holding", address, 2)
+        if mid in (END, 0):
+            break
+        headers.append((address, mid, length))
+        address += 2 + length
+        if address > 0xFFFF:
+            raise BadInput("chain", f"unit {unit}: SunSpec chain runs past the address space")
+    models = parse_chain(headers)
+    if read_models:
+        for m in models:
+            if m.supported:
+                m.raw = await read_range(link, unit, m.address, m.length + 2)
+    return models

@@ -21,9 +21,12 @@ from typing import Literal
 from pymodbus import FramerType
 from pymodbus.constants import ExcCodes
 from pymodbus.server import ModbusTcpServer
-from pymodbus.simulator import DataType, SimData, SimDevice
+from pymodbus.simulator import DataType, SimData
+from pymodbus.simulator import SimDevice as PyModbusDevice
 
+from wattwerk.devices.profile import Entry
 from wattwerk.protocols.modbus_codec import Register, decode_raw, encode_raw
+from wattwerk.sim.emulators import SimDevice
 
 Values = Mapping[str, float | str | None]
 _FC_TABLE = {3: "holding", 6: "holding", 16: "holding", 4: "input", 1: "coil", 5: "coil", 15: "coil",
@@ -143,8 +146,8 @@ class RegisterBank:
         self.writes.append(written)
         self.on_write(written)
 
-    def simdevice(self) -> SimDevice:
-        return SimDevice(self.unit, simdata=self._blocks(), action=self._action)
+    def simdevice(self) -> PyModbusDevice:
+        return PyModbusDevice(self.unit, simdata=self._blocks(), action=self._action)
 
 
 class EmulatorServer:
@@ -178,3 +181,44 @@ class EmulatorServer:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+
+class CatalogEmulator:
+    """A unit emulating one catalogue entry's register map, driven by a ``SimDevice``.
+
+    Channel registers show the simulator's value of the same quantity; helper registers show their
+    ``emulate`` value from the entry; written registers are turned back into the entry's commands
+    (``WriteSpec``) and forwarded with ``sim.apply(command, value)``.
+    """
+
+    def __init__(self, entry: Entry, sim: SimDevice, *, unit: int | None = None) -> None:
+        self.entry = entry
+        self.sim = sim
+        self.fixed = {r.name: r.emulate for r in entry.registers if r.emulate is not None}
+        self.channels = {r.name for r in entry.registers if r.channel}
+        self.bank = RegisterBank(entry.connection.unit if unit is None else unit, entry.register_table(),
+                                 values=self.values, on_write=self.on_write, gaps=entry.gaps)
+
+    def values(self) -> dict[str, float | str | None]:
+        out: dict[str, float | str | None] = dict(self.fixed)
+        sim = self.sim.values()
+        for name in self.channels:
+            if name in sim:
+                out[name] = sim[name]
+        return out
+
+    def on_write(self, written: dict[str, float | str]) -> None:
+        stored = self.bank.stored
+        for spec in self.entry.writes:
+            if not any(name in written for name in spec.registers):
+                continue
+            if spec.map is None:
+                value = written.get(spec.registers[0])
+                if isinstance(value, int | float):
+                    self.sim.apply(spec.command, float(value))
+                continue
+            state = [stored.get(name) for name in spec.registers]
+            for command_value, raw in spec.map.items():
+                if all(s is not None and float(s) == float(r) for s, r in zip(state, raw, strict=True)):
+                    self.sim.apply(spec.command, float(command_value))
+                    break

@@ -1,0 +1,278 @@
+"""Devices: a catalogue entry plus a Modbus link becomes an object with capabilities.
+
+``ModbusDevice`` drives an entry's register map; ``SunSpecDevice`` discovers a SunSpec model chain
+and reads/controls it through the official model definitions. Both return ``Reading``s in our units
+and signs, count bad input in an ``InputLedger`` and never raise on bad values: a poll of a device
+that is failing returns no readings and the device is backed off (see ``RegisterReader``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from wattwerk.devices.profile import CAPABILITIES, Entry, WriteSpec
+from wattwerk.errors import InputLedger, PermanentError
+from wattwerk.model import Reading, utcnow
+from wattwerk.protocols import sunspec
+from wattwerk.protocols.modbus import ModbusLink, RegisterReader
+from wattwerk.protocols.modbus_codec import Register, decode_raw, encode_raw
+
+log = logging.getLogger("wattwerk.devices")
+
+
+class _Commands:
+    """The capability methods every device offers; each maps onto one command."""
+
+    capabilities: frozenset[str]
+
+    async def command(self, command: str, value: float) -> None:
+        raise NotImplementedError
+
+    async def set_power_limit(self, watts: float) -> None:
+        await self.command("power_limit", watts)
+
+    async def set_battery_setpoint(self, watts: float) -> None:
+        await self.command("battery_setpoint", watts)
+
+    async def enable(self, on: bool) -> None:
+        await self.command("enable", 1.0 if on else 0.0)
+
+    async def set_current_limit(self, amps: float) -> None:
+        await self.command("current_limit", amps)
+
+    async def set_phases(self, phases: int) -> None:
+        await self.command("phases", float(phases))
+
+    async def set_sgready(self, state: int) -> None:
+        await self.command("sgready", float(state))
+
+    async def set_relay(self, on: bool) -> None:
+        await self.command("relay", 1.0 if on else 0.0)
+
+    async def set_power(self, watts: float) -> None:
+        await self.command("power", watts)
+
+
+class ModbusDevice(_Commands):
+    """A device driven by its catalogue entry's register map."""
+
+    def __init__(self, entry: Entry, link: ModbusLink, *, device_id: str, unit: int | None = None,
+                 ledger: InputLedger | None = None, clock: Callable[[], datetime] = utcnow) -> None:
+        self.entry = entry
+        self.link = link
+        self.device_id = device_id
+        self.unit = entry.connection.unit if unit is None else unit
+        self.capabilities = frozenset(entry.capabilities)
+        self.clock = clock
+        self.ledger = ledger or InputLedger()
+        registers = entry.register_table()
+        self.reader = RegisterReader(link, self.unit, registers, name=device_id, ledger=self.ledger,
+                                     gaps=entry.gaps, max_gap=entry.connection.max_gap)
+        self.channels = {r.name for r in entry.registers if r.channel}
+        self.writes: dict[str, WriteSpec] = {w.command: w for w in entry.writes}
+
+    async def values(self) -> dict[str, float | str]:
+        """One poll: every register's decoded value (helpers included)."""
+        return await self.reader.read()
+
+    async def read(self, ts: datetime | None = None) -> list[Reading]:
+        values = await self.values()
+        when = ts or self.clock()
+        return [Reading(f"{self.device_id}.{name}", when, float(v)) for name, v in values.items()
+                if name in self.channels and not isinstance(v, str)]
+
+    async def command(self, command: str, value: float) -> None:
+        spec = self.writes.get(command)
+        if spec is None:
+            raise PermanentError(f"{self.device_id}: {self.entry.id} has no {command} command")
+        if spec.min is not None and value < spec.min:
+            log.info("%s: %s %s raised to the device minimum %s", self.device_id, command, value, spec.min)
+            value = spec.min
+        if spec.max is not None and value > spec.max:
+            log.info("%s: %s %s lowered to the device maximum %s", self.device_id, command, value, spec.max)
+            value = spec.max
+        if spec.map is not None:
+            raw = spec.map.get(round(value))
+            if raw is None:
+                raise PermanentError(f"{self.device_id}: {command} {value} not one of {sorted(spec.map)}")
+            for name, v in zip(spec.registers, raw, strict=True):
+                reg = self.reader.by_name[name]
+                await self.link.write(self.unit, reg.table, reg.address,
+                                      encode_raw(v, reg.type, reg.words, reg.word_order), single=spec.single)
+        else:
+            await self.reader.write(spec.registers[0], value, single=spec.single)
+        for name, v in spec.then.items():
+            await self.reader.write(name, v, single=spec.single)
+
+    async def identify(self) -> bool:
+        """Do the entry's identification registers match what this unit answers?"""
+        if not self.entry.identify:
+            return False
+        for ident in self.entry.identify:
+            reg = self.reader.by_name[ident.name]
+            regs = await self.link.read(self.unit, reg.table, reg.address, reg.size)
+            raw = decode_raw(regs, reg.type, reg.word_order)
+            if raw is None:
+                return False
+            if ident.prefix is not None and not str(raw).startswith(ident.prefix):
+                return False
+            value = raw * reg.scale if isinstance(raw, int | float) else raw
+            if ident.equals is not None and value != ident.equals:
+                return False
+            if ident.one_of is not None and value not in ident.one_of:
+                return False
+        return True
+
+
+_METER_MODELS = frozenset({201, 202, 203, 204, 211, 212, 213, 214})
+_INVERTER_MODELS = frozenset({101, 102, 103, 111, 112, 113, 701})
+
+
+class SunSpecDevice(_Commands):
+    """A SunSpec device: discovers its model chain, reads the mapped points, writes controls.
+
+    Channel devices: inverter models report as ``device_id``; in a chain that also has an inverter,
+    meter models report as ``<device_id>_meter`` and battery model 802 as ``<device_id>_battery``.
+    """
+
+    def __init__(self, link: ModbusLink, *, device_id: str, unit: int = 1, ledger: InputLedger | None = None,
+                 capabilities: frozenset[str] | None = None, rated_power: float | None = None,
+                 bases: tuple[int, ...] = sunspec.BASES, clock: Callable[[], datetime] = utcnow) -> None:
+        self.link = link
+        self.device_id = device_id
+        self.unit = unit
+        self.ledger = ledger or InputLedger()
+        self.rated_power = rated_power
+        self.bases = bases
+        self.clock = clock
+        self.models: list[sunspec.ModelInstance] = []
+        self.points: dict[str, sunspec.Point] = {}
+        self.channels: dict[str, str] = {}  # register name -> channel name
+        self.reader: RegisterReader | None = None
+        self._declared = capabilities
+        self.capabilities: frozenset[str] = frozenset()
+        self.info: dict[str, str] = {}
+        self.last: dict[str, float | str] = {}
+
+    async def setup(self) -> list[sunspec.ModelInstance]:
+        """Discover the chain and plan the poll. PermanentError when there is no SunSpec here."""
+        self.models = await sunspec.discover(self.link, self.unit, self.bases)
+        ids = {m.mid for m in self.models}
+        has_inverter = bool(ids & _INVERTER_MODELS)
+        wanted: list[Register] = []
+        for m in self.models:
+            if not m.supported:
+                continue
+            pts = sunspec.layout(m.mid, m.address, m.length, m.raw, key=m.key)
+            by_name = {p.register.name: p for p in pts}
+            mapped = sunspec.POINT_MAP.get(m.mid, {})
+            keep = set(mapped) | set(sunspec.CONTROL_POINTS.get(m.mid, ()))
+            device = self.device_id
+            if has_inverter and m.mid in _METER_MODELS:
+                device = f"{self.device_id}_meter"
+            elif has_inverter and m.mid == 802:
+                device = f"{self.device_id}_battery"
+            for p in pts:
+                if p.path in keep:
+                    self.points[p.register.name] = p
+                    wanted.append(p.register)
+                    if p.register.sf and p.register.sf in by_name and p.register.sf not in self.points:
+                        self.points[p.register.sf] = by_name[p.register.sf]
+                        wanted.append(by_name[p.register.sf].register)
+                    if p.path in mapped:
+                        self.channels[p.register.name] = f"{device}.{mapped[p.path]}"
+        self.reader = RegisterReader(self.link, self.unit, wanted, name=self.device_id, ledger=self.ledger)
+        caps = {"read_power"} if ids & (_INVERTER_MODELS | _METER_MODELS) else set()
+        if ids & _METER_MODELS or ids & _INVERTER_MODELS:
+            caps.add("read_energy")
+        if ids & {124, 802}:
+            caps.add("read_soc")
+        if ids & {123, 704}:
+            caps |= {"pv_power_limit"}
+        if 123 in ids:
+            caps.add("enable")
+        if 124 in ids:
+            caps.add("battery_setpoint")
+        self.capabilities = frozenset(caps if self._declared is None else caps & self._declared)
+        common = [p for p in self.points.values() if p.model == 1]
+        self.info = sunspec.common_info(common, await self._read_common(common))
+        return self.models
+
+    async def _read_common(self, common: list[sunspec.Point]) -> dict[str, float | str]:
+        out: dict[str, float | str] = {}
+        for p in common:
+            regs = await self.link.read(self.unit, "holding", p.register.address, p.register.size)
+            value = decode_raw(regs, p.register.type)
+            if value is not None:
+                out[p.register.name] = value
+        return out
+
+    def _name(self, mid: int, path: str) -> str | None:
+        for m in self.models:
+            if m.mid == mid:
+                name = f"{m.key}.{path}"
+                return name if name in self.points else None
+        return None
+
+    async def values(self) -> dict[str, float | str]:
+        if self.reader is None:
+            await self.setup()
+        assert self.reader is not None
+        self.last = await self.reader.read()
+        return self.last
+
+    async def read(self, ts: datetime | None = None) -> list[Reading]:
+        values = await self.values()
+        when = ts or self.clock()
+        return [Reading(self.channels[name], when, float(v)) for name, v in values.items()
+                if name in self.channels and not isinstance(v, str)]
+
+    def _wmax(self) -> float:
+        for mid, path in ((702, "WMax"), (121, "WMax"), (120, "WRtg")):
+            name = self._name(mid, path)
+            if name and isinstance(self.last.get(name), float | int) and self.last[name]:
+                return float(self.last[name])
+        if self.rated_power:
+            return self.rated_power
+        raise PermanentError(f"{self.device_id}: no WMax/WRtg in the chain; configure rated_power")
+
+    async def _write(self, mid: int, path: str, value: float) -> None:
+        name = self._name(mid, path)
+        if name is None or self.reader is None:
+            raise PermanentError(f"{self.device_id}: model {mid} point {path} not available")
+        await self.reader.write(name, value)
+
+    async def command(self, command: str, value: float) -> None:
+        if self.reader is None:
+            await self.setup()
+        if command not in {CAPABILITIES[c] for c in self.capabilities}:
+            raise PermanentError(f"{self.device_id}: no {command} on this SunSpec device")
+        if not self.last:
+            await self.values()
+        if command == "power_limit":
+            wmax = self._wmax()
+            pct = max(0.0, min(100.0, 100.0 * value / wmax))
+            if self._name(704, "WMaxLimPct"):
+                await self._write(704, "WMaxLimPct", pct)
+                await self._write(704, "WMaxLimPctEna", 1)
+            else:
+                await self._write(123, "WMaxLimPct", pct)
+                await self._write(123, "WMaxLim_Ena", 1)
+        elif command == "enable":
+            await self._write(123, "Conn", 1 if value else 0)
+        elif command == "battery_setpoint":
+            # model 124: StorCtl_Mod bit 0 = charge limit active, bit 1 = discharge limit active;
+            # rates in % of WChaMax (OutWRte discharging, InWRte charging)
+            wmax = float(self.last.get(self._name(124, "WChaMax") or "", 0) or self._wmax())
+            pct = max(-100.0, min(100.0, 100.0 * value / wmax))
+            if pct >= 0:
+                await self._write(124, "OutWRte", pct)
+                await self._write(124, "InWRte", -pct)
+            else:
+                await self._write(124, "InWRte", -pct)
+                await self._write(124, "OutWRte", pct)
+            await self._write(124, "StorCtl_Mod", 3)
+        else:
+            raise PermanentError(f"{self.device_id}: {command} not supported over SunSpec")

@@ -1,0 +1,194 @@
+"""The catalogue's schema: one YAML file per category and vendor, one entry per model line.
+
+Validated with pydantic on load (``load_catalog`` in ``catalog.py``) and by a test over every file.
+A register's ``name`` is our quantity (``power``, ``energy_import``, ``soc`` ...) when ``channel`` is
+true, so the reading is ``<device>.<name>``; helper registers (scale factors, status words,
+identification) set ``channel: false``. Values in our units are ``raw * scale * 10**sf``; a negative
+``scale`` flips a vendor's sign into ours (e.g. a battery register that is + charging).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from wattwerk.model import quantity_info
+from wattwerk.protocols.modbus_codec import TYPES, Register
+
+Category = Literal[
+    "pv_inverter", "hybrid_battery_inverter", "ev_charger", "electricity_meter", "heat_meter", "gas_meter",
+    "heat_pump", "heating_rod", "fuel_cell", "chp", "electrolyser", "relay",
+]
+Protocol = Literal["modbus_tcp", "modbus_rtu", "sunspec", "udp", "http", "speedwire", "sml"]
+
+# capability -> the write command that provides it (None: a read capability)
+CAPABILITIES: dict[str, str | None] = {
+    "read_power": None,
+    "read_energy": None,
+    "read_soc": None,
+    "read_temperature": None,
+    "pv_power_limit": "power_limit",
+    "battery_setpoint": "battery_setpoint",
+    "battery_mode": "battery_mode",
+    "charge_current": "current_limit",
+    "enable": "enable",
+    "phases": "phases",
+    "sgready": "sgready",
+    "relay": "relay",
+    "power_setpoint": "power",
+}
+Capability = Literal[
+    "read_power", "read_energy", "read_soc", "read_temperature", "pv_power_limit", "battery_setpoint",
+    "battery_mode", "charge_current", "enable", "phases", "sgready", "relay", "power_setpoint",
+]
+Command = Literal[
+    "power_limit", "battery_setpoint", "battery_mode", "current_limit", "enable", "phases", "sgready",
+    "relay", "power",
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Source(_Strict):
+    title: str
+    url: str | None = None
+
+
+class RegisterSpec(_Strict):
+    name: str
+    address: int = Field(ge=0, le=65535)
+    type: str = "u16"
+    table: Literal["holding", "input", "coil", "discrete"] = "holding"
+    scale: float = 1.0
+    sf: str | None = None
+    words: int = Field(default=0, ge=0, le=125)
+    word_order: Literal["big", "little"] | None = None
+    unit: str | None = None
+    channel: bool = True
+    min: float | None = None
+    max: float | None = None
+    writable: bool = False
+    emulate: float | str | None = None  # what the emulator shows when the simulator has no value
+
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, v: str) -> str:
+        if v not in TYPES:
+            raise ValueError(f"unknown type {v!r}; have {', '.join(TYPES)}")
+        return v
+
+    @model_validator(mode="after")
+    def _check(self) -> RegisterSpec:
+        if self.type == "string" and not self.words:
+            raise ValueError(f"{self.name}: a string needs words")
+        if self.scale == 0:
+            raise ValueError(f"{self.name}: scale 0")
+        if self.channel:
+            unit, _ = quantity_info(self.name)  # raises for an unknown quantity
+            if self.unit is not None and self.unit != unit:
+                raise ValueError(f"{self.name}: unit {self.unit!r} but the quantity's unit is {unit!r}")
+        return self
+
+    def register(self, word_order: Literal["big", "little"]) -> Register:
+        return Register(self.name, self.address, self.type, self.table, self.scale, self.sf, self.words,
+                        self.word_order or word_order, self.min, self.max)
+
+
+class WriteSpec(_Strict):
+    """A command and the register(s) it writes. Without ``map`` the value (our unit) goes to the one
+    register, scaled; with ``map`` each command value names one raw value per register."""
+
+    command: Command
+    registers: list[str] = Field(min_length=1)
+    map: dict[int, list[float]] | None = None
+    single: bool = False  # FC6 instead of FC16
+    min: float | None = None
+    max: float | None = None
+    then: dict[str, float] = Field(default_factory=dict)  # fixed writes after the value (enable flags)
+
+
+class Identify(_Strict):
+    """An identification register: the entry matches when its value equals or starts with this."""
+
+    name: str  # the register
+    equals: float | None = None
+    prefix: str | None = None
+    one_of: list[float] | None = None
+
+
+class Connection(_Strict):
+    port: int = 502
+    unit: int = Field(default=1, ge=0, le=255)
+    baudrate: int = 9600
+    parity: Literal["N", "E", "O"] = "N"
+    word_order: Literal["big", "little"] = "big"
+    pause: float = 0.0  # s between requests
+    max_gap: int = 16
+
+
+class SunSpecSpec(_Strict):
+    models: list[int] = Field(min_length=1)  # the chain the emulator builds (and devices typically have)
+    base: int = 40000
+    rated_power: float = 5000.0  # W, the emulated WMax
+
+
+class Entry(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    models: list[str] = Field(min_length=1)
+    protocols: list[Protocol] = Field(min_length=1)
+    connection: Connection = Connection()
+    sunspec: SunSpecSpec | None = None
+    registers: list[RegisterSpec] = Field(default_factory=list)
+    gaps: list[tuple[int, int]] = Field(default_factory=list)
+    identify: list[Identify] = Field(default_factory=list)
+    writes: list[WriteSpec] = Field(default_factory=list)
+    capabilities: list[Capability] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+    source: list[Source] = Field(min_length=1)
+    untested: str | None = None  # why no emulator test can cover this entry (e.g. protocol not public)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Entry:
+        names = [r.name for r in self.registers]
+        if len(set(names)) != len(names):
+            raise ValueError(f"{self.id}: duplicate register names")
+        by_name = {r.name: r for r in self.registers}
+        for r in self.registers:
+            if r.sf is not None and (r.sf not in by_name or by_name[r.sf].type != "sf"):
+                raise ValueError(f"{self.id}: {r.name} refers to scale factor {r.sf!r}, not an sf register")
+        for w in self.writes:
+            for name in [*w.registers, *w.then]:
+                if name not in by_name:
+                    raise ValueError(f"{self.id}: write {w.command} names unknown register {name!r}")
+                if not by_name[name].writable:
+                    raise ValueError(f"{self.id}: write {w.command}: register {name!r} is not writable")
+            if w.map is not None and any(len(v) != len(w.registers) for v in w.map.values()):
+                raise ValueError(f"{self.id}: write {w.command}: each map value needs one per register")
+        for i in self.identify:
+            if i.name not in by_name:
+                raise ValueError(f"{self.id}: identify names unknown register {i.name!r}")
+        commands = {w.command for w in self.writes}
+        for cap in self.capabilities:
+            needed = CAPABILITIES[cap]
+            if needed is not None and needed not in commands and self.sunspec is None:
+                raise ValueError(f"{self.id}: capability {cap} needs a write of {needed}")
+        modbus = "modbus_tcp" in self.protocols or "modbus_rtu" in self.protocols
+        if modbus and not self.registers and self.sunspec is None and self.untested is None:
+            raise ValueError(f"{self.id}: a Modbus entry needs registers or sunspec")
+        return self
+
+    def register_table(self) -> list[Register]:
+        return [r.register(self.connection.word_order) for r in self.registers]
+
+    @property
+    def controllable(self) -> bool:
+        return any(CAPABILITIES[c] is not None for c in self.capabilities)
+
+
+class CatalogFile(_Strict):
+    category: Category
+    vendor: str
+    entries: list[Entry] = Field(min_length=1)

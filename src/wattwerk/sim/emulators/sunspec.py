@@ -1,0 +1,119 @@
+"""A SunSpec device emulator: the model chain built from the official definitions (pysunspec2),
+values from a ``SimDevice``, controls forwarded to it.
+
+The register table comes from ``wattwerk.protocols.sunspec.layout`` — the same code the driver
+uses — so the emulator and the driver agree by construction and the tests check the meaning
+(signs, scale factors, controls) rather than two copies of an address table. Scale factors are
+chosen per read so that every value fits its integer type, as real devices do.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from wattwerk.protocols import sunspec
+from wattwerk.protocols.modbus_codec import RANGES, Register
+from wattwerk.sim.emulators import SimDevice
+from wattwerk.sim.emulators.modbus import RegisterBank
+
+COMMON = {"Mn": "wattwerk", "Md": "sim", "SN": "0001", "Vr": "1.0", "Opt": "", "DA": 1}
+
+
+class SunSpecEmulator:
+    """One SunSpec unit: ``models`` in chain order (model 1 is prepended when missing)."""
+
+    def __init__(self, models: Sequence[int], sim: SimDevice, *, unit: int = 1, base: int = 40000,
+                 rated_power: float = 5000.0, common: dict[str, str | int] | None = None) -> None:
+        self.sim = sim
+        self.rated_power = rated_power
+        self.common = {**COMMON, **(common or {})}
+        chain = list(models) if models and models[0] == 1 else [1, *models]
+        self.registers: list[Register] = [Register("marker", base, "u32", sentinel=False)]
+        self.points: dict[str, sunspec.Point] = {}
+        self.fixed: dict[str, float | str] = {"marker": 0x53756E53}
+        self.keys: dict[int, str] = {}
+        address = base + 2
+        for mid in chain:
+            length = sunspec.model_length(mid)
+            key = str(mid)
+            self.keys[mid] = key
+            for p in sunspec.layout(mid, address, length, key=key):
+                self.points[p.register.name] = p
+                self.registers.append(p.register)
+            self.fixed[f"{key}.ID"] = mid
+            self.fixed[f"{key}.L"] = length
+            address += 2 + length
+        self.registers.append(Register("end.ID", address, "u16", sentinel=False))
+        self.registers.append(Register("end.L", address + 1, "u16", sentinel=False))
+        self.fixed["end.ID"] = 0xFFFF
+        self.fixed["end.L"] = 0
+        for name, value in self.common.items():
+            self.fixed[f"1.{name}"] = value
+        self.bank = RegisterBank(unit, self.registers, values=self.values, on_write=self.on_write)
+
+    def _name(self, mid: int, path: str) -> str | None:
+        key = self.keys.get(mid)
+        name = f"{key}.{path}"
+        return name if key is not None and name in self.points else None
+
+    def values(self) -> dict[str, float | str | None]:
+        sim = self.sim.values()
+        out: dict[str, float | str | None] = dict(self.fixed)
+        for mid, key in self.keys.items():
+            for path, quantity in sunspec.POINT_MAP.get(mid, {}).items():
+                name = f"{key}.{path}"
+                if name in self.points and quantity in sim:
+                    out[name] = sim[quantity]
+        for mid, path in ((120, "WRtg"), (121, "WMax"), (702, "WMax"), (702, "WMaxRtg"), (124, "WChaMax")):
+            name = self._name(mid, path)
+            if name:
+                out[name] = self.rated_power
+        self._scale_factors(out)
+        return out
+
+    def _scale_factors(self, out: dict[str, float | str | None]) -> None:
+        """Pick each ``_SF`` so its points (sim values and written controls) fit their types,
+        the smallest exponent from -2 up."""
+        seen = {**self.bank.stored, **out}
+        users: dict[str, list[Register]] = {}
+        for p in self.points.values():
+            if p.register.sf:
+                users.setdefault(p.register.sf, []).append(p.register)
+        for sf_name, regs in users.items():
+            chosen = 0
+            for exp in range(-2, 7):
+                if all(self._fits(seen.get(r.name), r, exp) for r in regs):
+                    chosen = exp
+                    break
+            out[sf_name] = chosen
+
+    @staticmethod
+    def _fits(value: float | str | None, reg: Register, exp: int) -> bool:
+        if not isinstance(value, int | float) or not math.isfinite(value):
+            return True
+        lo, hi = RANGES.get(reg.type, (-(2**31), 2**31 - 1))
+        raw = round(value / 10.0 ** exp)
+        return lo < raw < hi  # the extremes are sentinels
+
+    def on_write(self, written: dict[str, float | str]) -> None:
+        stored = self.bank.stored
+        for mid in (123, 704):
+            pct = self._name(mid, "WMaxLimPct")
+            ena = self._name(mid, "WMaxLim_Ena" if mid == 123 else "WMaxLimPctEna")
+            if pct and ena and (pct in written or ena in written):
+                enabled = stored.get(ena) == 1
+                value = stored.get(pct)
+                limit = self.rated_power * float(value) / 100.0 if enabled and value is not None else (
+                    self.rated_power)
+                self.sim.apply("power_limit", limit)
+        conn = self._name(123, "Conn")
+        if conn and conn in written:
+            self.sim.apply("enable", float(written[conn]))
+        mode = self._name(124, "StorCtl_Mod")
+        if mode and any(self._name(124, p) in written for p in ("StorCtl_Mod", "InWRte", "OutWRte")):
+            out_rte = stored.get(self._name(124, "OutWRte") or "")
+            in_rte = stored.get(self._name(124, "InWRte") or "")
+            if stored.get(mode) == 3 and out_rte is not None and in_rte is not None and (
+                    abs(float(out_rte) + float(in_rte)) < 1e-6):
+                self.sim.apply("battery_setpoint", float(out_rte) * self.rated_power / 100.0)
