@@ -13,7 +13,7 @@ from pydantic_core import PydanticCustomError
 
 from wattwerk.config.base import Model
 from wattwerk.config.connections import Connection
-from wattwerk.config.types import DeviceId, Seconds
+from wattwerk.config.types import DeviceId, Seconds, num
 
 Watts = Annotated[float, Field(ge=0)]
 Amps = Annotated[float, Field(ge=0)]
@@ -45,7 +45,7 @@ class Limits(Model):
             if lo is not None and hi is not None and lo > hi:
                 raise problem(
                     "{low} ({lo} {unit}) is above {high} ({hi} {unit})",
-                    (low,), low=low, high=high, lo=lo, hi=hi, unit=unit,
+                    (low,), low=low, high=high, lo=num(lo), hi=num(hi), unit=unit,
                 )
         return self
 
@@ -142,7 +142,7 @@ class HeatingRod(DeviceBase):
             if top is not None and self.stages[-1] > top:
                 raise problem(
                     "the highest stage ({stage} W) is above limits.max_power_w ({top} W)",
-                    ("stages",), stage=self.stages[-1], top=top,
+                    ("stages",), stage=num(self.stages[-1]), top=num(top),
                 )
         return self
 

@@ -60,12 +60,12 @@ def parse_document(text: str, filename: str) -> CommentedMap:
         doc = _yaml().load(text)
     except DuplicateKeyError as e:
         line = e.problem_mark.line + 1 if e.problem_mark else 1
-        what = (e.problem or "duplicate key").split(" with value")[0]
+        what = (e.problem or "duplicate key").split(" with value")[0].removeprefix("found ")
         raise ConfigError([f"{filename}:{line}: {what}"]) from None
     except MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         where = f":{mark.line + 1}" if mark else ""
-        what = e.problem or e.context or "not valid YAML"
+        what = ", ".join(str(p) for p in (e.context, e.problem) if p) or "not valid YAML"
         if "\\t" in what or "\t" in what:
             what += " (indent with spaces, not tabs)"
         raise ConfigError([f"{filename}{where}: YAML syntax error: {what}"]) from None

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from pydantic_core import ErrorDetails
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from wattwerk.config.types import show
+from wattwerk.config.types import num, show
 
 Loc = tuple[str | int, ...]
 DISCRIMINATORS = ("type", "role")
@@ -31,6 +31,7 @@ _TYPE_WORDS = {
     "model_attributes_type": 'a mapping (indented "key: value" lines)',
     "dict_type": 'a mapping (indented "key: value" lines)',
     "list_type": 'a list (lines starting with "- ")',
+    "path_type": "a path such as ./var",
 }
 _BOUNDS = {
     "greater_than": ("gt", "must be greater than"),
@@ -74,7 +75,7 @@ def locate(doc: Any, loc: Loc) -> tuple[int, Loc, bool]:
             if el in node:
                 child = node[el]
                 nested = isinstance(child, CommentedMap | CommentedSeq)
-                pos = node.lc.key(el) if nested else node.lc.value(el)
+                pos = node.lc.key(el) if nested or child is None else node.lc.value(el)
                 line, node = pos[0] + 1, child
                 path.append(el)
                 continue
@@ -86,6 +87,13 @@ def locate(doc: Any, loc: Loc) -> tuple[int, Loc, bool]:
             continue
         return line, (*path, el), False
     return line, tuple(path), True
+
+
+def _node(doc: Any, path: Loc) -> Any:
+    node = doc
+    for el in path:
+        node = node[el]
+    return node
 
 
 # ------------------------------------------------------------------ schema lookups
@@ -190,7 +198,11 @@ def problem_for(err: ErrorDetails, doc: Any, root: type[BaseModel]) -> Problem:
         key = ctx.get("discriminator", "").strip("'")
         if kind == "union_tag_not_found":
             line, path, _ = locate(doc, loc)
-            return Problem(line, render(path), f'missing field "{key}"')
+            node = _node(doc, path)
+            keys = [k for k in node if isinstance(k, str)] if isinstance(node, CommentedMap) else []
+            close = difflib.get_close_matches(key, keys, n=1, cutoff=0.6)
+            hint = f' ("{close[0]}" is not a field: did you mean "{key}"?)' if close else ""
+            return Problem(line, render(path), f'missing field "{key}"{hint}')
         line, path, _ = locate(doc, (*loc, key))
         return Problem(line, render(path), one_of(ctx.get("expected_tags", ""), ctx.get("tag")))
 
@@ -204,7 +216,7 @@ def problem_for(err: ErrorDetails, doc: Any, root: type[BaseModel]) -> Problem:
         return Problem(line, where, f"expected {_TYPE_WORDS[kind]}, got {show(got)}{hint}")
     if kind in _BOUNDS:
         key, words = _BOUNDS[kind]
-        return Problem(line, where, f"{words} {ctx.get(key)}, got {show(got)}")
+        return Problem(line, where, f"{words} {num(ctx.get(key))}, got {show(got)}")
     if kind == "string_too_short":
         return Problem(line, where, "must not be empty")
     if kind == "too_short":

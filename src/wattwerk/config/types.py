@@ -41,6 +41,11 @@ def show(value: Any) -> str:
     return str(value)
 
 
+def num(value: Any) -> str:
+    """A number for messages: ``500`` rather than ``500.0``."""
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+
+
 def parse_duration(text: str) -> float:
     """Seconds in a duration such as ``"30s"``, ``"5m"``, ``"24h"``, ``"7d"`` or ``"1h30m"``.
 
