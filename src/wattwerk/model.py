@@ -39,6 +39,7 @@ QUANTITIES: dict[str, tuple[str, Kind]] = {
     "apparent_power": ("VA", Kind.POWER),
     "energy": ("Wh", Kind.COUNTER),
     "reactive_energy": ("varh", Kind.COUNTER),
+    "apparent_energy": ("VAh", Kind.COUNTER),
     "gas_volume": ("m³", Kind.COUNTER),
     "water_volume": ("m³", Kind.COUNTER),
     "heat_energy": ("Wh", Kind.COUNTER),
