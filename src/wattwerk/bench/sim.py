@@ -51,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"site simulator, step {args.step:g} s, {args.days:g} days: {steps} steps")
         print(f"  setup (profiles, PV year) {result['setup_s']:.3f} s")
-        print(f"  {result['steps_per_s']:,} steps/s -> {result['s_per_simulated_year']:.2f} s per simulated year")
+        rate, year = result["steps_per_s"], result["s_per_simulated_year"]
+        print(f"  {rate:,} steps/s -> {year:.2f} s per simulated year")
         print(f"  balance error {result['balance_error_wh']:.3g} Wh")
         for k, v in kwh.items():
             print(f"  {k:24s} {v:10.1f} kWh")

@@ -27,14 +27,14 @@ class EVCharger(SimComponent):
 
     commands = ("current_limit", "enable", "phases")
 
-    def __init__(self, name: str, params: EVParams, timezone: str, seed: int, voltage_v: float) -> None:
+    def __init__(self, name: str, params: EVParams, timezone: str, seed: int) -> None:
         super().__init__(name)
         if params.phases not in (1, 3):
             raise ValueError(f"{name}: phases must be 1 or 3, got {params.phases}")
         if not 0 < params.min_current_a <= params.max_current_a:
             raise ValueError(f"{name}: need 0 < min_current_a <= max_current_a")
         self.params = params
-        self.voltage = voltage_v
+        self.voltage = params.voltage_v
         self.tz = ZoneInfo(timezone)
         self._seed = seed
         self._dep = _clock(params.departure)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -43,6 +44,13 @@ def model_chain(params: PVParams, location: Location) -> ModelChain:
 def ac_power(params: PVParams, location: Location, weather: pd.DataFrame) -> np.ndarray:
     """AC power in W (>= 0) for weather with ghi, dhi (W/m²), temp_air (°C), wind_speed (m/s);
     dni is completed from ghi and dhi at each instant's solar position."""
+    with warnings.catch_warnings():  # pvlib uses pandas APIs that newer pandas deprecates
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", FutureWarning)
+        return _ac_power(params, location, weather)
+
+
+def _ac_power(params: PVParams, location: Location, weather: pd.DataFrame) -> np.ndarray:
     mc = model_chain(params, location)
     solpos = mc.location.get_solarposition(weather.index)
     cos_z = np.cos(np.radians(solpos["zenith"].to_numpy()))

@@ -48,8 +48,7 @@ class SiteSim:
         self.house = House("house", params.house, loc, params.seed)
         self.pv = [PVArray(f"pv{i + 1}", p, loc) for i, p in enumerate(params.pv)]
         self.battery = Battery("bat", params.battery) if params.battery else None
-        volts = params.grid_voltage_v
-        self.evs = [EVCharger(f"ev{i + 1}", p, loc.timezone, params.seed + 101 * (i + 1), volts)
+        self.evs = [EVCharger(f"ev{i + 1}", p, loc.timezone, params.seed + 101 * (i + 1))
                     for i, p in enumerate(params.evs)]
         outdoor = YearlySeries(_outdoor_builder(loc.try_region), 3600, 1800.0)
         self.heat_pump = HeatPump("hp", params.heat_pump, outdoor) if params.heat_pump else None
