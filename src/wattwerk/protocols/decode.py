@@ -47,7 +47,8 @@ def _read_input(path: str, is_hex: bool) -> bytes:
             data = fh.read()
     if is_hex:
         text = data.decode("ascii", errors="replace")
-        return bytes.fromhex("".join(ch for ch in text if ch in "0123456789abcdefABCDEF"))
+        lines = (line.split("#", 1)[0] for line in text.splitlines())  # '#' starts a comment
+        return bytes.fromhex("".join(ch for line in lines for ch in line if ch in "0123456789abcdefABCDEF"))
     return data
 
 
@@ -61,6 +62,9 @@ def run(args: argparse.Namespace) -> int:
         data = _read_input(args.file, args.hex)
     except OSError as exc:
         print(f"wattwerk decode: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        print(f"wattwerk decode: {args.file} is not hex text: {exc}", file=sys.stderr)
         return 2
     decoder = make_decoder(args.format, key)
     frames = decoder.feed(data)
