@@ -64,6 +64,13 @@ EXTRA_OBIS: dict[str, ObisName] = {
     "0-0:17.0.0": ObisName("limit_threshold", "W"),
     "0-0:96.14.0": ObisName("state_tariff", ""),
 }
+EXTRA_OBIS.update(
+    {
+        f"1-0:{c}.8.{t}": ObisName(f"reactive_energy_q{c - 4}_t{t}", "varh")
+        for c in (5, 6, 7, 8)
+        for t in (1, 2, 3, 4)
+    }
+)
 
 # Meter unit (lower case) -> (our unit, factor).
 UNITS: dict[str, tuple[str, float]] = {
