@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from importlib import resources
-from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qs, quote, urlencode, urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
@@ -36,7 +36,7 @@ def with_schema(url: str, schema: str | None) -> str:
     parts = urlsplit(url)
     query = parse_qs(parts.query)
     query["options"] = [f"-c search_path={schema}"]
-    return urlunsplit(parts._replace(query=urlencode(query, doseq=True)))
+    return urlunsplit(parts._replace(query=urlencode(query, doseq=True, quote_via=quote)))
 
 
 def migration_files() -> list[tuple[int, str, str]]:

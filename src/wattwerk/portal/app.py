@@ -1,0 +1,68 @@
+"""The portal's ASGI app factory (FastAPI). Stateless apart from PostgreSQL, so it scales out."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from fastapi import FastAPI
+
+from wattwerk import __version__
+from wattwerk.portal import compat, ingest
+from wattwerk.portal.db import Registry
+from wattwerk.store.postgres import PostgresStore, migrate
+
+ENV_DB = "WATTWERK_PORTAL_DB"
+ENV_SCHEMA = "WATTWERK_PORTAL_SCHEMA"
+ENV_RATE = "WATTWERK_PORTAL_RATE"
+
+
+@dataclass
+class PortalConfig:
+    db_url: str
+    schema: str | None = None
+    migrate: bool = True
+    pool_size: int = 8
+    token_ttl_s: float = 5.0  # how long a token lookup is cached (revocation delay)
+    ingest: ingest.IngestConfig = field(default_factory=ingest.IngestConfig)
+
+
+def create_app(config: PortalConfig) -> FastAPI:
+    """The portal app; connects (and migrates) on startup, closes the pool on shutdown."""
+    store = PostgresStore(config.db_url, schema=config.schema, max_size=config.pool_size)
+    registry = Registry(store.pool, ttl=config.token_ttl_s)
+    ingestor = ingest.Ingestor(store, registry, config.ingest)
+    legacy = compat.Compat(store, config.ingest)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if config.migrate:
+            await asyncio.to_thread(migrate, config.db_url, config.schema)
+        await store.open()
+        try:
+            yield
+        finally:
+            await store.close()
+
+    app = FastAPI(title="wattwerk portal", version=__version__, lifespan=lifespan,
+                  openapi_url="/api/v1/openapi.json", docs_url=None, redoc_url=None)
+    app.state.store = store
+    app.state.ingestor = ingestor
+    app.state.compat = legacy
+    app.include_router(ingest.router(ingestor))
+    app.include_router(compat.router(legacy))
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory`` and multi-process serving: config from the environment."""
+    rate = os.environ.get(ENV_RATE)
+    cfg = PortalConfig(
+        db_url=os.environ[ENV_DB],
+        schema=os.environ.get(ENV_SCHEMA) or None,
+        ingest=ingest.IngestConfig(rate_per_site=float(rate) if rate else None),
+    )
+    return create_app(cfg)

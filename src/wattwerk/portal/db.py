@@ -1,0 +1,181 @@
+"""The portal's registry in PostgreSQL: sites, edge tokens, edges, channels, legacy loggers.
+
+Tokens: 32 random bytes (url-safe text); only their SHA-256 is stored. A fast hash is enough
+for a 256-bit random secret (nothing to brute-force); pairing creates one, revoking sets
+``revoked_at``. Lookups are cached in the process for ``ttl`` seconds, so a revocation takes
+effect on every portal process within that time.
+
+Admin functions (pairing, registration) are synchronous and take a psycopg connection; the
+request path uses :class:`Registry` on the async pool.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool
+
+from wattwerk.model import Channel
+
+
+def hash_token(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+# ------------------------------------------------------------ admin (sync)
+
+
+def create_site(conn: psycopg.Connection, name: str) -> int:
+    row = conn.execute(
+        "INSERT INTO sites (name) VALUES (%s) ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name "
+        "RETURNING id", (name,)).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def pair_site(conn: psycopg.Connection, site: str) -> str:
+    """Create the site if needed and a new edge token for it; return the token (shown once)."""
+    site_id = create_site(conn, site)
+    token = secrets.token_urlsafe(32)
+    conn.execute("INSERT INTO site_tokens (site_id, token_hash) VALUES (%s, %s)",
+                 (site_id, hash_token(token)))
+    return token
+
+
+def revoke_tokens(conn: psycopg.Connection, site: str, token: str | None = None) -> int:
+    """Revoke one token of a site, or all of them; return how many."""
+    if token is None:
+        cur = conn.execute(
+            "UPDATE site_tokens SET revoked_at = now() WHERE revoked_at IS NULL AND site_id = "
+            "(SELECT id FROM sites WHERE name = %s)", (site,))
+    else:
+        cur = conn.execute(
+            "UPDATE site_tokens SET revoked_at = now() WHERE revoked_at IS NULL AND token_hash = %s AND "
+            "site_id = (SELECT id FROM sites WHERE name = %s)", (hash_token(token), site))
+    return cur.rowcount
+
+
+def ensure_channel(conn: psycopg.Connection, site_id: int, name: str) -> int:
+    ch = Channel.of(name)
+    row = conn.execute(
+        "INSERT INTO channels (site_id, name, unit, kind) VALUES (%s, %s, %s, %s) "
+        "ON CONFLICT (site_id, name) DO UPDATE SET unit = EXCLUDED.unit RETURNING id",
+        (site_id, name, ch.unit, ch.kind.value)).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def ensure_edge(conn: psycopg.Connection, site_id: int, name: str) -> int:
+    row = conn.execute(
+        "INSERT INTO edges (site_id, name) VALUES (%s, %s) ON CONFLICT (site_id, name) "
+        "DO UPDATE SET name = EXCLUDED.name RETURNING id", (site_id, name)).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def register_vz_channel(conn: psycopg.Connection, site: str, uuid: str, channel: str) -> int:
+    """Map a volkszaehler channel UUID onto one of the site's channels; return its channel id."""
+    site_id = create_site(conn, site)
+    channel_id = ensure_channel(conn, site_id, channel)
+    edge_id = ensure_edge(conn, site_id, f"vz:{uuid.lower()}")
+    conn.execute("INSERT INTO vz_channels (uuid, channel_id, edge_id) VALUES (%s, %s, %s) "
+                 "ON CONFLICT (uuid) DO UPDATE SET channel_id = EXCLUDED.channel_id",
+                 (uuid.lower(), channel_id, edge_id))
+    return channel_id
+
+
+def register_flukso_device(conn: psycopg.Connection, site: str, device_id: str, key: str) -> None:
+    site_id = create_site(conn, site)
+    conn.execute("INSERT INTO compat_devices (id, site_id, hmac_key) VALUES (%s, %s, %s) "
+                 "ON CONFLICT (id) DO UPDATE SET hmac_key = EXCLUDED.hmac_key",
+                 (compat_id(device_id), site_id, key))
+
+
+def register_flukso_sensor(conn: psycopg.Connection, site: str, sensor_id: str, channel: str, *,
+                           device_id: str | None = None, key: str | None = None) -> int:
+    """A Flukso/mySmartGrid sensor feeding one channel; HMAC key its own or its device's."""
+    if key is None and device_id is None:
+        raise ValueError("a sensor needs its own key or a device")
+    site_id = create_site(conn, site)
+    channel_id = ensure_channel(conn, site_id, channel)
+    sid = compat_id(sensor_id)
+    edge_id = ensure_edge(conn, site_id, f"msg:{sid}")
+    conn.execute("INSERT INTO compat_sensors (id, device_id, hmac_key, channel_id, edge_id) "
+                 "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET hmac_key = EXCLUDED.hmac_key, "
+                 "channel_id = EXCLUDED.channel_id",
+                 (sid, compat_id(device_id) if device_id else None, key, channel_id, edge_id))
+    return channel_id
+
+
+def compat_id(raw: str) -> str:
+    """Device/sensor ids as vzlogger sends them: lower-case hex without dashes."""
+    return raw.replace("-", "").lower()
+
+
+# ------------------------------------------------------------ request path (async, cached)
+
+
+@dataclass(frozen=True)
+class SiteAuth:
+    site_id: int
+    site: str
+
+
+class Registry:
+    """Cached lookups the ingest path needs on every request."""
+
+    def __init__(self, pool: AsyncConnectionPool, *, ttl: float = 5.0) -> None:
+        self.pool = pool
+        self.ttl = ttl
+        self._tokens: dict[bytes, tuple[float, SiteAuth | None]] = {}
+        self._edges: dict[tuple[int, str], int] = {}
+        self._channels: dict[tuple[int, str], int] = {}
+
+    async def site_for_token(self, token: str) -> SiteAuth | None:
+        key = hash_token(token)
+        now = time.monotonic()
+        hit = self._tokens.get(key)
+        if hit is not None and now - hit[0] < self.ttl:
+            return hit[1]
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT s.id, s.name FROM site_tokens t JOIN sites s ON s.id = t.site_id "
+                "WHERE t.token_hash = %s AND t.revoked_at IS NULL", (key,))
+            row = await cur.fetchone()
+        auth = SiteAuth(int(row[0]), str(row[1])) if row else None
+        if len(self._tokens) > 100_000:
+            self._tokens.clear()
+        self._tokens[key] = (now, auth)
+        return auth
+
+    async def edge_id(self, site_id: int, name: str) -> int:
+        key = (site_id, name)
+        if key not in self._edges:
+            async with self.pool.connection() as conn:
+                cur = await conn.execute(
+                    "INSERT INTO edges (site_id, name) VALUES (%s, %s) ON CONFLICT (site_id, name) "
+                    "DO UPDATE SET name = EXCLUDED.name RETURNING id", (site_id, name))
+                row = await cur.fetchone()
+            assert row is not None
+            self._edges[key] = int(row[0])
+        return self._edges[key]
+
+    async def channel_ids(self, site_id: int, channels: dict[str, Channel]) -> dict[str, int]:
+        """Ids of the site's channels, registering new (already validated) ones."""
+        missing = [name for name in channels if (site_id, name) not in self._channels]
+        if missing:
+            async with self.pool.connection() as conn:
+                for name in missing:
+                    ch = channels[name]
+                    cur = await conn.execute(
+                        "INSERT INTO channels (site_id, name, unit, kind) VALUES (%s, %s, %s, %s) "
+                        "ON CONFLICT (site_id, name) DO UPDATE SET unit = EXCLUDED.unit RETURNING id",
+                        (site_id, name, ch.unit, ch.kind.value))
+                    row = await cur.fetchone()
+                    assert row is not None
+                    self._channels[(site_id, name)] = int(row[0])
+        return {name: self._channels[(site_id, name)] for name in channels}

@@ -1,0 +1,274 @@
+"""``POST /api/v1/ingest``: edges upload batches of readings; the answer acknowledges a seq range.
+
+Batch (JSON or MessagePack, optionally gzip via ``Content-Encoding: gzip``)::
+
+    {"site": "home", "edge_id": "edge-1", "first_seq": 101,
+     "channels": ["grid.power", "pv1.power"],            # optional name table
+     "readings": [[101, 0, 1700000000000, 512.0],         # [seq, channel, ts_ms, value]
+                  [102, "pv1.power", 1700000000000, 830.5]]}
+
+``channel`` is a name or an index into ``channels`` (the compact form). Answer::
+
+    {"ack": [101, 102], "accepted": 2, "stored": 2, "duplicates": 0, "rejected": []}
+
+Every reading in the batch is acknowledged — stored, already stored (a duplicate by
+(edge, seq)), or rejected with a reason — so the edge never resends poison. Per-reading
+rejections: an invalid or unknown channel, a non-finite value, a timestamp far in the future
+or before 2000, a seq that is not a positive integer. A batch for another site than the
+token's is refused as a whole (403) and not acknowledged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+import zlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgpack
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+
+from wattwerk.errors import BadInput, InputLedger
+from wattwerk.model import Channel
+from wattwerk.portal.db import Registry, SiteAuth
+from wattwerk.store.postgres import PostgresStore
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 32 * 1024 * 1024  # decompressed bytes; guards against gzip bombs
+MIN_TS_MS = 946_684_800_000  # 2000-01-01
+
+
+@dataclass
+class IngestConfig:
+    future_ms: int = 10 * 60 * 1000  # readings further ahead of the portal's clock are rejected
+    max_readings: int = 100_000  # per batch
+    rate_per_site: float | None = None  # readings/s per site (token bucket); None = unlimited
+    burst_s: float = 2.0  # bucket depth in seconds of rate
+    max_inflight: int = 64  # concurrent ingest requests per process before answering 429
+
+
+@dataclass
+class Checked:
+    rows: list[tuple[int, str, int, float]] = field(default_factory=list)  # seq, channel, ts, value
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    channels: dict[str, Channel] = field(default_factory=dict)
+    first: int = 0
+    last: int = 0
+
+
+def decode_body(body: bytes, content_type: str, content_encoding: str) -> Any:
+    """Decompress and parse a request body; BadInput with a clear reason on failure."""
+    if content_encoding.strip().lower() == "gzip":
+        try:
+            d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            body = d.decompress(body, MAX_BODY)
+            if d.unconsumed_tail:
+                raise BadInput("too_large", f"body larger than {MAX_BODY} bytes once decompressed")
+        except zlib.error as exc:
+            raise BadInput("gzip", f"body is not valid gzip: {exc}") from exc
+    elif content_encoding.strip() not in ("", "identity"):
+        raise BadInput("encoding", f"unsupported Content-Encoding {content_encoding!r}")
+    try:
+        if "msgpack" in content_type:
+            return msgpack.unpackb(body, raw=False, strict_map_key=False)
+        return json.loads(body)
+    except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError) as exc:
+        raise BadInput("syntax", f"body does not parse as {content_type or 'json'}: {exc}") from exc
+
+
+def _channel(name: str, cache: dict[str, Channel | str]) -> Channel | str:
+    """The Channel for a name, or the reason it is not one (cached per batch)."""
+    hit = cache.get(name)
+    if hit is None:
+        try:
+            hit = Channel.of(name)
+        except ValueError as exc:
+            hit = str(exc)
+        cache[name] = hit
+    return hit
+
+
+def check_batch(batch: Any, auth: SiteAuth, now_ms: int, config: IngestConfig) -> Checked:
+    """Validate a decoded batch; whole-batch problems raise BadInput, per-reading ones are listed."""
+    if not isinstance(batch, dict):
+        raise BadInput("shape", "batch must be an object with site, edge_id and readings")
+    site, edge, readings = batch.get("site"), batch.get("edge_id"), batch.get("readings")
+    if site != auth.site:
+        raise BadInput("wrong_site", f"batch is for site {site!r} but the token belongs to {auth.site!r}")
+    if not isinstance(edge, str) or not edge or len(edge) > 200:
+        raise BadInput("shape", "edge_id must be a non-empty string")
+    if not isinstance(readings, list):
+        raise BadInput("shape", "readings must be a list of [seq, channel, ts_ms, value]")
+    if len(readings) > config.max_readings:
+        raise BadInput("too_large", f"{len(readings)} readings in one batch; at most {config.max_readings}")
+    table = batch.get("channels") or []
+    if not isinstance(table, list) or not all(isinstance(n, str) for n in table):
+        raise BadInput("shape", "channels must be a list of channel names")
+    out = Checked()
+    cache: dict[str, Channel | str] = {}
+    seqs: list[int] = []
+    future = now_ms + config.future_ms
+    reject = out.rejected.append
+    for item in readings:
+        if not isinstance(item, list | tuple) or len(item) != 4:
+            raise BadInput("shape", f"reading {item!r:.80} is not [seq, channel, ts_ms, value]")
+        seq, ch, ts, value = item
+        if type(seq) is not int or seq <= 0:
+            raise BadInput("seq", f"seq {seq!r:.40} is not a positive integer")
+        seqs.append(seq)
+        if type(ch) is int:
+            if not 0 <= ch < len(table):
+                reject({"seq": seq, "kind": "channel", "error": f"channel index {ch} outside the table"})
+                continue
+            ch = table[ch]
+        if not isinstance(ch, str):
+            reject({"seq": seq, "kind": "channel", "error": f"channel {ch!r:.40} is not a name"})
+            continue
+        info = _channel(ch, cache)
+        if isinstance(info, str):
+            reject({"seq": seq, "kind": "channel", "error": info})
+            continue
+        if type(ts) is not int:
+            if isinstance(ts, float) and ts.is_integer():
+                ts = int(ts)
+            else:
+                reject({"seq": seq, "kind": "timestamp", "error": f"ts_ms {ts!r:.40} is not an integer"})
+                continue
+        if ts > future:
+            reject({"seq": seq, "kind": "future",
+                    "error": f"{ch}: timestamp {ts} is {(ts - now_ms) / 1000:.0f} s "
+                             "ahead of the portal's clock"})
+            continue
+        if ts < MIN_TS_MS:
+            reject({"seq": seq, "kind": "timestamp", "error": f"{ch}: timestamp {ts} is before 2000"})
+            continue
+        if type(value) is not float:
+            if type(value) is int and abs(value) < 2**53:
+                value = float(value)
+            else:
+                reject({"seq": seq, "kind": "value", "error": f"{ch}: value {value!r:.40} is not a number"})
+                continue
+        if not math.isfinite(value):
+            reject({"seq": seq, "kind": "value", "error": f"{ch}: value {value} is not finite"})
+            continue
+        out.channels[ch] = info
+        out.rows.append((seq, ch, ts, value))
+    if seqs:
+        out.first, out.last = min(seqs), max(seqs)
+    return out
+
+
+class TokenBucket:
+    """Readings-per-second budget; ``take`` answers how long to wait if the budget is spent."""
+
+    def __init__(self, rate: float, burst_s: float) -> None:
+        self.rate = rate
+        self.capacity = max(rate * burst_s, 1.0)
+        self.level = self.capacity
+        self.stamp = time.monotonic()
+
+    def take(self, n: int) -> float:
+        now = time.monotonic()
+        self.level = min(self.capacity, self.level + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.level >= min(n, self.capacity):
+            self.level -= n
+            return 0.0
+        return (min(n, self.capacity) - self.level) / self.rate
+
+
+def _error(status: int, kind: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": message, "kind": kind}, status_code=status, headers=headers)
+
+
+class Ingestor:
+    """The ingest endpoint's state: store, registry, limits, the bad-input ledger."""
+
+    def __init__(self, store: PostgresStore, registry: Registry, config: IngestConfig | None = None) -> None:
+        self.store = store
+        self.registry = registry
+        self.config = config or IngestConfig()
+        self.ledger = InputLedger()
+        self.buckets: dict[int, TokenBucket] = {}
+        self.inflight = 0
+        self.stored = 0
+
+    async def authenticate(self, request: Request) -> SiteAuth | None:
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            return None
+        return await self.registry.site_for_token(token.strip())
+
+    async def handle(self, request: Request) -> Response:
+        if self.inflight >= self.config.max_inflight:
+            return _error(429, "busy", "portal busy, retry later", {"Retry-After": "1"})
+        self.inflight += 1
+        try:
+            return await self._handle(request)
+        finally:
+            self.inflight -= 1
+
+    async def _handle(self, request: Request) -> Response:
+        auth = await self.authenticate(request)
+        if auth is None:
+            return _error(401, "auth", "missing, unknown or revoked edge token",
+                          {"WWW-Authenticate": "Bearer"})
+        body = await request.body()
+        try:
+            batch = decode_body(body, request.headers.get("content-type", ""),
+                                request.headers.get("content-encoding", ""))
+            checked = check_batch(batch, auth, int(time.time() * 1000), self.config)
+        except BadInput as exc:
+            self.ledger.record(auth.site, exc.kind, str(exc))
+            status = 403 if exc.kind == "wrong_site" else 413 if exc.kind == "too_large" else 400
+            return _error(status, exc.kind, str(exc))
+        if self.config.rate_per_site:
+            bucket = self.buckets.get(auth.site_id)
+            if bucket is None:
+                bucket = TokenBucket(self.config.rate_per_site, self.config.burst_s)
+                self.buckets[auth.site_id] = bucket
+            wait = bucket.take(len(checked.rows))
+            if wait > 0:
+                return _error(429, "rate", f"site {auth.site} over its ingest rate", {
+                    "Retry-After": str(max(1, math.ceil(wait)))})
+        for item in checked.rejected:
+            self.ledger.record(auth.site, item["kind"], f"edge {batch['edge_id']}: seq {item['seq']}: "
+                                                         f"{item['error']}")
+        stored = 0
+        if checked.rows:
+            edge_id = await self.registry.edge_id(auth.site_id, batch["edge_id"])
+            ids = await self.registry.channel_ids(auth.site_id, checked.channels)
+            rows = [(edge_id, seq, ids[ch], ts, v) for seq, ch, ts, v in checked.rows]
+            stored = await self.store.insert_readings(rows)
+            self.stored += stored
+        return JSONResponse({
+            "ack": [checked.first, checked.last] if checked.last else None,
+            "accepted": len(checked.rows),
+            "stored": stored,
+            "duplicates": len(checked.rows) - stored,
+            "rejected": checked.rejected,
+        })
+
+
+def router(ingestor: Ingestor) -> APIRouter:
+    r = APIRouter()
+
+    @r.post("/api/v1/ingest")
+    async def ingest(request: Request) -> Response:
+        """Upload a batch of readings (see the module docstring for the format)."""
+        return await ingestor.handle(request)
+
+    @r.get("/api/v1/health")
+    async def health() -> dict[str, Any]:
+        return {"ok": True, "stored": ingestor.stored, "time_ms": int(time.time() * 1000)}
+
+    return r
+
+
+__all__ = ["Checked", "IngestConfig", "Ingestor", "check_batch", "decode_body", "router"]

@@ -1,0 +1,138 @@
+"""Portal ingest against the real app and the real PostgreSQL: auth, idempotency, validation."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+import time
+
+import httpx
+import msgpack
+import psycopg
+import pytest
+
+from test_ingest_support import PgSchema, pg, portal_rows, serve_portal  # noqa: F401
+from wattwerk.portal import db
+from wattwerk.store.postgres import migrate, migration_files
+
+pytestmark = pytest.mark.postgres
+
+NOW_MS = int(time.time() * 1000)
+
+
+def post(url: str, token: str | None, doc: object, *, fmt: str = "json", gz: bool = False) -> httpx.Response:
+    raw = msgpack.packb(doc) if fmt == "msgpack" else json.dumps(doc).encode()
+    headers = {"Content-Type": f"application/{fmt}"}
+    if gz:
+        raw = gzip.compress(raw)
+        headers["Content-Encoding"] = "gzip"
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    return httpx.post(url + "/api/v1/ingest", content=raw, headers=headers, timeout=10)
+
+
+def batch(readings: list[list[object]], site: str = "home", edge: str = "e1", **extra: object) -> dict:
+    return {"site": site, "edge_id": edge, "first_seq": readings[0][0] if readings else 1,
+            "readings": readings, **extra}
+
+
+def test_migrations_apply_once_in_order(pg: PgSchema) -> None:  # noqa: F811
+    assert migrate(pg.url, pg.schema) == []  # the fixture applied them already
+    with pg.connect() as conn:
+        versions = [r[0] for r in conn.execute("SELECT version FROM schema_migrations ORDER BY version")]
+    assert versions == [v for v, _, _ in migration_files()]
+    assert versions == sorted(versions) and len(versions) >= 2
+
+
+def test_ingest_acks_range_and_retry_never_duplicates(pg: PgSchema) -> None:  # noqa: F811
+    with pg.connect() as conn:
+        token = db.pair_site(conn, "home")
+    readings = [[seq, "grid.power" if seq % 2 else 1, NOW_MS - 10_000 + seq, float(seq)]
+                for seq in range(1, 101)]
+    doc = batch(readings, channels=["x.power", "pv1.power"])
+    with serve_portal(pg) as portal:
+        first = post(portal.url, token, doc, fmt="msgpack", gz=True)
+        assert first.status_code == 200, first.text
+        assert first.json() == {"ack": [1, 100], "accepted": 100, "stored": 100, "duplicates": 0,
+                                "rejected": []}
+        again = post(portal.url, token, doc)  # the same batch again, as JSON, not gzipped
+        assert again.json()["ack"] == [1, 100]
+        assert again.json()["stored"] == 0 and again.json()["duplicates"] == 100
+        overlap = post(portal.url, token, batch([*readings[50:], [101, "pv1.power", NOW_MS, 7.5]]))
+        assert overlap.json()["stored"] == 1
+    rows = portal_rows(pg, "home")
+    assert [r[1] for r in rows] == list(range(1, 102))
+    assert rows[0] == ("e1", 1, "grid.power", NOW_MS - 10_000 + 1, 1.0)
+    assert rows[1] == ("e1", 2, "pv1.power", NOW_MS - 10_000 + 2, 2.0)
+
+
+def test_invalid_readings_are_rejected_and_the_rest_kept(pg: PgSchema) -> None:  # noqa: F811
+    with pg.connect() as conn:
+        token = db.pair_site(conn, "home")
+    readings = [
+        [1, "grid.power", NOW_MS, 100.0],
+        [2, "Grid Power", NOW_MS, 1.0],  # invalid name
+        [3, "grid.flux_capacitance", NOW_MS, 1.0],  # unknown quantity
+        [4, "grid.power", NOW_MS, math.nan],
+        [5, "grid.power", NOW_MS, math.inf],
+        [6, "grid.power", NOW_MS + 3_600_000, 1.0],  # an hour in the future
+        [7, "grid.power", 1000, 1.0],  # 1970
+        [8, 9, NOW_MS, 1.0],  # channel index outside the table
+        [9, "grid.power", NOW_MS, "12"],
+        [10, "bat.soc", NOW_MS, 55],
+    ]
+    with serve_portal(pg) as portal:
+        resp = post(portal.url, token, batch(readings), fmt="msgpack", gz=True)
+        assert resp.status_code == 200, resp.text
+        body = resp.json()
+        ingestor = portal.app.state.ingestor  # type: ignore[attr-defined]
+    assert body["ack"] == [1, 10]
+    assert body["accepted"] == 2 and body["stored"] == 2
+    kinds = {r["seq"]: r["kind"] for r in body["rejected"]}
+    assert kinds == {2: "channel", 3: "channel", 4: "value", 5: "value", 6: "future", 7: "timestamp",
+                     8: "channel", 9: "value"}
+    assert "unknown quantity" in next(r["error"] for r in body["rejected"] if r["seq"] == 3)
+    assert "ahead of the portal's clock" in next(r["error"] for r in body["rejected"] if r["seq"] == 6)
+    assert [(r[1], r[2], r[4]) for r in portal_rows(pg, "home")] == [(1, "grid.power", 100.0),
+                                                                    (10, "bat.soc", 55.0)]
+    assert ingestor.ledger.by_kind("home") == {"channel": 3, "value": 3, "future": 1, "timestamp": 1}
+
+
+def test_auth_wrong_site_and_revocation(pg: PgSchema) -> None:  # noqa: F811
+    with pg.connect() as conn:
+        token = db.pair_site(conn, "home")
+        other = db.pair_site(conn, "cabin")
+    doc = batch([[1, "grid.power", NOW_MS, 1.0]])
+    with serve_portal(pg) as portal:
+        assert post(portal.url, None, doc).status_code == 401
+        assert post(portal.url, "not-a-token", doc).status_code == 401
+        wrong = post(portal.url, other, doc)
+        assert wrong.status_code == 403 and "cabin" in wrong.json()["error"]
+        assert post(portal.url, token, doc).status_code == 200
+        with pg.connect() as conn:
+            assert db.revoke_tokens(conn, "home") == 1
+        assert post(portal.url, token, doc).status_code == 401
+        cabin = batch([[1, "grid.power", NOW_MS, 2.0]], site="cabin")
+        assert post(portal.url, other, cabin).status_code == 200
+    with pg.connect() as conn:
+        hashes = [bytes(r[0]) for r in conn.execute("SELECT token_hash FROM site_tokens")]
+    assert token.encode() not in b"".join(hashes) and db.hash_token(token) in hashes
+
+
+def test_malformed_bodies_are_refused_clearly(pg: PgSchema) -> None:  # noqa: F811
+    with pg.connect() as conn:
+        token = db.pair_site(conn, "home")
+    with serve_portal(pg) as portal:
+        url = portal.url + "/api/v1/ingest"
+        auth = {"Authorization": f"Bearer {token}"}
+        r = httpx.post(url, content=b"not gzip", headers={**auth, "Content-Encoding": "gzip"})
+        assert r.status_code == 400 and r.json()["kind"] == "gzip"
+        r = httpx.post(url, content=b"{nope", headers={**auth, "Content-Type": "application/json"})
+        assert r.status_code == 400 and r.json()["kind"] == "syntax"
+        r = post(portal.url, token, batch([[0, "grid.power", NOW_MS, 1.0]]))
+        assert r.status_code == 400 and "seq" in r.json()["error"]
+        r = post(portal.url, token, batch([[1, "grid.power", NOW_MS]]))
+        assert r.status_code == 400 and r.json()["kind"] == "shape"
+    with psycopg.connect(pg.scoped) as conn:
+        assert conn.execute("SELECT count(*) FROM readings").fetchone() == (0,)

@@ -1,0 +1,146 @@
+"""Shared helpers for the store-and-forward tests: a PostgreSQL schema per test, a test CA,
+and the real portal app served by uvicorn on a free loopback port (optionally over TLS)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import ipaddress
+import os
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+import uvicorn
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from wattwerk.portal.app import PortalConfig, create_app
+from wattwerk.portal.ingest import IngestConfig
+from wattwerk.store.postgres import migrate, with_schema
+
+PG_URL = os.environ.get("WATTWERK_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@dataclass
+class PgSchema:
+    url: str  # server URL (no schema)
+    schema: str
+
+    @property
+    def scoped(self) -> str:
+        return with_schema(self.url, self.schema)
+
+    def connect(self) -> psycopg.Connection:
+        return psycopg.connect(self.scoped, autocommit=True)
+
+
+@pytest.fixture
+def pg() -> Iterator[PgSchema]:
+    """A fresh, migrated schema of its own, dropped afterwards."""
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    migrate(PG_URL, schema)
+    try:
+        yield PgSchema(PG_URL, schema)
+    finally:
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@dataclass
+class CertFiles:
+    ca_cert: Path
+    server_cert: Path
+    server_key: Path
+    server_der: bytes
+
+
+def make_ca(directory: Path, hosts: tuple[str, ...] = ("127.0.0.1", "localhost")) -> CertFiles:
+    """A private CA and a server certificate for loopback, made with ``cryptography``."""
+    now = dt.datetime.now(dt.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "wattwerk test CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
+          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+          .not_valid_before(now - dt.timedelta(hours=1)).not_valid_after(now + dt.timedelta(days=2))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+          .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
+                                       content_commitment=False, key_encipherment=False,
+                                       data_encipherment=False, key_agreement=False,
+                                       encipher_only=False, decipher_only=False), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    sans: list[x509.GeneralName] = []
+    for h in hosts:
+        try:
+            sans.append(x509.IPAddress(ipaddress.ip_address(h)))
+        except ValueError:
+            sans.append(x509.DNSName(h))
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "portal")]))
+            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(hours=1)).not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+            .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    directory.mkdir(parents=True, exist_ok=True)
+    out = CertFiles(directory / "ca.pem", directory / "server.pem", directory / "server.key",
+                 cert.public_bytes(serialization.Encoding.DER))
+    out.ca_cert.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    out.server_cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    out.server_key.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                                 serialization.PrivateFormat.PKCS8,
+                                                 serialization.NoEncryption()))
+    return out
+
+
+@dataclass
+class RunningPortal:
+    url: str
+    app: object
+    server: uvicorn.Server
+
+
+@contextmanager
+def serve_portal(pg: PgSchema, *, tls: CertFiles | None = None, ingest: IngestConfig | None = None,
+                 ) -> Iterator[RunningPortal]:
+    """The real portal app under uvicorn in a thread, on a free port of 127.0.0.1."""
+    app = create_app(PortalConfig(db_url=pg.url, schema=pg.schema, ingest=ingest or IngestConfig(),
+                                  pool_size=4, token_ttl_s=0.0))
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", access_log=False,
+                            ssl_certfile=tls.server_cert if tls else None,
+                            ssl_keyfile=tls.server_key if tls else None)
+    sock = config.bind_socket()
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])), daemon=True)
+    thread.start()
+    for _ in range(500):
+        if server.started:
+            break
+        threading.Event().wait(0.01)
+    if not server.started:
+        raise RuntimeError("portal did not start")
+    scheme = "https" if tls else "http"
+    try:
+        yield RunningPortal(f"{scheme}://127.0.0.1:{port}", app, server)
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+def portal_rows(pg: PgSchema, site: str) -> list[tuple[str, int, str, int, float]]:
+    """(edge, seq, channel, ts_ms, value) stored for a site, in (edge, seq) order."""
+    with pg.connect() as conn:
+        return [tuple(r) for r in conn.execute(  # type: ignore[misc]
+            "SELECT e.name, r.seq, c.name, r.ts_ms, r.value FROM readings r "
+            "JOIN edges e ON e.id = r.edge_id JOIN channels c ON c.id = r.channel_id "
+            "JOIN sites s ON s.id = c.site_id WHERE s.name = %s ORDER BY e.name, r.seq", (site,))]
