@@ -1,0 +1,281 @@
+"""``wattwerk demo``: a simulated site, the edge that reads and stores it, and the local page.
+
+Interactive (no ``--for``): the site is simulated from today's local midnight up to now at full
+speed, so today's chart has data, then runs on at ``--speed`` while http://127.0.0.1:8080 shows
+the live power flows and today's chart.
+
+Headless (``--for 24h``): runs time-compressed for that long in simulated time, then prints the
+energy per flow as the edge measured it (from the store's counters) and the balance check::
+
+    wattwerk demo --speed 3600 --for 24h --json
+
+Everything runs in one event loop and one thread: simulator, edge polling, store, web page.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from wattwerk.config import ConfigError, SiteConfig, load_config, load_demo_config, parse_duration
+from wattwerk.edge.flows import FLOW_ROLES, SiteRoles, balance_figures, energy_balance, power_flows
+from wattwerk.edge.state import SiteState
+from wattwerk.model import Reading, from_ms, ms
+from wattwerk.sim.from_config import site_params
+from wattwerk.sim.site import SiteSim
+from wattwerk.store.sqlite import SqliteStore
+
+FLUSH_EVERY = 5000  # readings buffered before one batched write (the edge never writes per reading)
+
+
+class DemoSite:
+    """The simulated site plus a minimal edge: per-device polling, state, batched storage."""
+
+    def __init__(
+        self,
+        cfg: SiteConfig,
+        start: datetime,
+        store: SqliteStore,
+        step_s: float = 1.0,
+        store_every_s: float = 10.0,
+    ) -> None:
+        params, names = site_params(cfg)
+        self.cfg = cfg
+        self.tz = ZoneInfo(cfg.site.timezone)
+        self.sim = SiteSim(params, start)
+        self.store = store
+        self.step_s = step_s
+        self.store_every_ms = round(store_every_s * 1000)
+        self.roles = SiteRoles.from_pairs([(d.id, d.role) for d in cfg.devices])
+        slowest = max((d.interval_s for d in cfg.devices), default=1.0)
+        self.state = SiteState(stale_after_s=max(30.0, 3 * slowest))
+        intervals = {d.id: d.interval_s for d in cfg.devices}
+        # simulator channel -> (configured channel, configured device id)
+        self._rename: dict[str, tuple[str, str]] = {}
+        for sim_name in self.sim.channels():
+            sim_dev, quantity = sim_name.split(".", 1)
+            dev = names.get(sim_dev, sim_dev)
+            self._rename[sim_name] = (f"{dev}.{quantity}", dev)
+        self._interval_ms = {dev: round(intervals.get(dev, 5.0) * 1000) for _, dev in self._rename.values()}
+        self._next_read: dict[str, int] = dict.fromkeys(self._interval_ms, 0)
+        self._next_store = 0
+        self._pending: list[Reading] = []
+        self.readings_stored = 0
+
+    # ------------------------------------------------------------ the edge's side
+
+    def poll(self) -> None:
+        """Read every device that is due, as a poll loop would; store at the storage interval."""
+        now_ms = ms(self.sim.now)
+        due = {dev for dev, t in self._next_read.items() if now_ms >= t}
+        if not due:
+            return
+        for dev in due:
+            self._next_read[dev] = now_ms + self._interval_ms[dev]
+        now = from_ms(now_ms)
+        readings = [
+            Reading(name, now, value)
+            for sim_name, value in self.sim.channels().items()
+            for name, dev in (self._rename[sim_name],)
+            if dev in due
+        ]
+        self.state.update(readings)
+        if now_ms >= self._next_store:
+            self._next_store = now_ms + self.store_every_ms
+            self._pending.extend(readings)
+            if len(self._pending) >= FLUSH_EVERY:
+                self.flush()
+
+    def store_all_now(self) -> None:
+        """Read and store every channel at this instant (first and last reading of a run)."""
+        for dev in self._next_read:
+            self._next_read[dev] = 0
+        self._next_store = 0
+        self.poll()
+        self.flush()
+
+    def flush(self) -> None:
+        if self._pending:
+            result = self.store.write(self._pending)
+            self.readings_stored += result.accepted
+            self._pending = []
+
+    def advance_to(self, t: float) -> None:
+        """Simulate up to Unix time ``t``, polling after every step."""
+        sim = self.sim
+        while sim.t < t - 1e-9:
+            sim.step(min(self.step_s, t - sim.t))
+            self.poll()
+
+    # ------------------------------------------------------------ what the page shows
+
+    def local_day(self) -> tuple[datetime, datetime]:
+        local = self.sim.now.astimezone(self.tz)
+        start = datetime(local.year, local.month, local.day, tzinfo=self.tz)
+        end = (start + timedelta(days=1, hours=2)).replace(hour=0)  # DST days have 23 or 25 hours
+        return start, end
+
+    def live(self) -> dict[str, Any]:
+        snap = self.state.snapshot(self.sim.now)
+        flows = power_flows(self.roles, snap.get)
+        return {
+            "site": self.cfg.site.name,
+            "ts": self.sim.now.isoformat(),
+            "local_time": self.sim.now.astimezone(self.tz).strftime("%a %d %b %Y %H:%M"),
+            "flows": {k: (None if v is None else round(v, 1)) for k, v in flows.items()},
+            "stale": snap.stale_devices(),
+        }
+
+    def today(self) -> dict[str, Any]:
+        self.flush()
+        start, end = self.local_day()
+        series: dict[str, list[list[Any]]] = {}
+        for flow in FLOW_ROLES:
+            ids = self.roles.ids(flow)
+            if not ids:
+                continue
+            rows = self.store.query([f"{d}.power" for d in ids], start, end, "15m")
+            summed: dict[datetime, float] = defaultdict(float)
+            for channel_rows in rows.values():
+                for row in channel_rows:
+                    summed[row.ts] += row.mean
+            series[flow] = [[ts.isoformat(), round(v, 1)] for ts, v in sorted(summed.items())]
+        return {
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+            "series": series,
+            "energy_kwh": self.energy_kwh(start, self.sim.now + timedelta(milliseconds=1)),
+        }
+
+    def energy_kwh(self, start: datetime, end: datetime) -> dict[str, float]:
+        return energy_balance(self.roles, lambda channel: self.store.energy(channel, start, end))
+
+    def summary(self, start: datetime, end: datetime) -> dict[str, Any]:
+        self.flush()
+        kwh = self.energy_kwh(start, end + timedelta(milliseconds=1))
+        return {"energy_kwh": {k: round(v, 3) for k, v in kwh.items()}} | {
+            k: round(v, 4) for k, v in balance_figures(kwh).items()
+        }
+
+
+async def run_paced(site: DemoSite, end_t: float | None, speed: float, tick_s: float = 0.1) -> None:
+    """Advance the simulation ``speed`` times faster than the wall clock until ``end_t``."""
+    wall0, sim0 = time.monotonic(), site.sim.t
+    while end_t is None or site.sim.t < end_t:
+        target = sim0 + (time.monotonic() - wall0) * speed
+        site.advance_to(target if end_t is None else min(target, end_t))
+        await asyncio.sleep(tick_s)
+
+
+# ---------------------------------------------------------------------------- command
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", help="site file (default: the built-in demo site)")
+    parser.add_argument("--speed", type=float, default=1.0, help="simulated s per real s (default 1)")
+    parser.add_argument("--for", dest="duration", help="run headless this long in simulated time (e.g. 24h)")
+    parser.add_argument("--start", help="simulated start, ISO date or time in the site's timezone "
+                        "(default: today's local midnight)")
+    parser.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    parser.add_argument("--host", default="127.0.0.1", help="address of the web page (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8080, help="port of the web page (default 8080)")
+    parser.add_argument("--data-dir", help="keep the store here (default: a temporary folder)")
+    parser.add_argument("--step", type=float, default=1.0, help="simulation step in seconds (default 1)")
+    parser.add_argument("--store-every", default="10s", help="storage interval (default 10s)")
+
+
+def _fail(message: str) -> int:
+    print(f"wattwerk demo: {message}", file=sys.stderr)
+    return 2
+
+
+def _parse_start(text: str | None, tz: ZoneInfo, now: datetime) -> datetime:
+    if text is None:
+        local = now.astimezone(tz)
+        return datetime(local.year, local.month, local.day, tzinfo=tz)
+    start = datetime.fromisoformat(text)
+    return start if start.tzinfo else start.replace(tzinfo=tz)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        cfg = load_config(args.config) if args.config else load_demo_config()
+    except ConfigError as exc:
+        print("\n".join(exc.lines), file=sys.stderr)
+        return 1
+    if not args.speed > 0:
+        return _fail(f"--speed must be > 0, got {args.speed}")
+    if not args.step > 0:
+        return _fail(f"--step must be > 0, got {args.step}")
+    try:
+        duration = timedelta(seconds=parse_duration(args.duration)) if args.duration else None
+        store_every = parse_duration(args.store_every)
+        tz = ZoneInfo(cfg.site.timezone)
+        start = _parse_start(args.start, tz, datetime.now(tz))
+    except ValueError as exc:
+        return _fail(str(exc))
+    if duration is None and args.json:
+        return _fail("--json needs --for (the summary is printed at the end of a headless run)")
+
+    with tempfile.TemporaryDirectory(prefix="wattwerk-demo-") as tmp:
+        data_dir = Path(args.data_dir or tmp)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        store = SqliteStore(data_dir / "store.sqlite", tz=cfg.site.timezone)
+        site = DemoSite(cfg, start, store, step_s=args.step, store_every_s=store_every)
+        site.store_all_now()
+        try:
+            if duration is not None:
+                return _run_headless(site, start, duration, args)
+            return _run_interactive(site, args)
+        finally:
+            store.close()
+
+
+def _run_headless(site: DemoSite, start: datetime, duration: timedelta, args: argparse.Namespace) -> int:
+    end = start + duration
+    asyncio.run(run_paced(site, end.timestamp(), args.speed))
+    site.store_all_now()
+    summary = site.summary(start, end)
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(f"wattwerk demo: {site.cfg.site.name}, {start.isoformat()} + {duration}")
+        for key, value in summary["energy_kwh"].items():
+            print(f"  {key:<18} {value:10.3f} kWh")
+        for key in ("self_consumption_pct", "autarky_pct", "balance_error_pct"):
+            print(f"  {key:<18} {summary[key]:10.4f} %")
+    return 0
+
+
+def _run_interactive(site: DemoSite, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from wattwerk.edge.web import create_app
+
+    now = time.time()
+    if site.sim.t < now and args.start is None:
+        print("wattwerk demo: simulating today up to now …", file=sys.stderr)
+        site.advance_to(now)
+        site.flush()
+    config = uvicorn.Config(create_app(site), host=args.host, port=args.port, log_level="warning")
+    server = uvicorn.Server(config)
+
+    async def main() -> None:
+        runner = asyncio.create_task(run_paced(site, None, args.speed))
+        print(f"wattwerk demo: open http://{args.host}:{args.port}  (Ctrl-C stops)", file=sys.stderr)
+        try:
+            await server.serve()
+        finally:
+            runner.cancel()
+
+    asyncio.run(main())
+    return 0

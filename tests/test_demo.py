@@ -1,0 +1,106 @@
+"""The demo: simulated site -> edge polling -> store -> summary and page, end to end."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from fastapi.testclient import TestClient
+
+from wattwerk.config import load_demo_config
+from wattwerk.demo import DemoSite
+from wattwerk.edge.web import create_app
+from wattwerk.store.sqlite import SqliteStore
+
+TZ = ZoneInfo("Europe/Berlin")
+
+
+@pytest.fixture
+def site(tmp_path):
+    cfg = load_demo_config()
+    start = datetime(2025, 6, 2, tzinfo=TZ)
+    store = SqliteStore(tmp_path / "store.sqlite", tz=cfg.site.timezone)
+    site = DemoSite(cfg, start, store, step_s=5.0, store_every_s=60.0)
+    site.store_all_now()
+    site.advance_to((start + timedelta(hours=14)).timestamp())
+    site.store_all_now()
+    yield site, start
+    store.close()
+
+
+def test_stored_energy_matches_the_simulated_meters(site):
+    demo, start = site
+    summary = demo.summary(start, demo.sim.now)
+    sim = demo.sim.channels()
+    kwh = summary["energy_kwh"]
+    # The edge's figures come from the store's counter deltas; the simulator's counters started at 0.
+    assert kwh["grid_import"] == pytest.approx(sim["grid.energy_import"] / 1000, abs=1e-3)
+    assert kwh["pv"] == pytest.approx(sim["pv1.energy"] / 1000, abs=1e-3)
+    assert kwh["house"] == pytest.approx(sim["house.energy"] / 1000, abs=1e-3)
+    assert kwh["heat"] == pytest.approx((sim["hp.energy"] + sim["rod.energy"]) / 1000, abs=1e-3)
+    assert kwh["pv"] > 1.0  # a June morning produces
+    assert summary["balance_error_pct"] < 0.1
+    assert 0 <= summary["autarky_pct"] <= 100
+    assert 0 <= summary["self_consumption_pct"] <= 100
+
+
+def test_page_and_api(site):
+    demo, _ = site
+    client = TestClient(create_app(demo))
+    page = client.get("/")
+    assert page.status_code == 200 and "Power now" in page.text
+    assert client.get("/static/app.js").status_code == 200
+    live = client.get("/api/live").json()
+    assert set(live["flows"]) == {"grid", "pv", "battery", "house", "ev", "heat"}
+    flows = live["flows"]
+    # the flows balance: grid + pv + battery = house + ev + heat (the grid point closes the balance)
+    assert flows["grid"] + flows["pv"] + flows["battery"] == pytest.approx(
+        flows["house"] + flows["ev"] + flows["heat"], abs=1.0
+    )
+    assert live["stale"] == []
+    today = client.get("/api/today").json()
+    pv = today["series"]["pv"]
+    assert len(pv) == 14 * 4 + 1  # 15-min buckets from midnight to 14:00, plus the reading at 14:00
+    assert max(v for _, v in pv) > 500
+    assert today["energy_kwh"]["pv"] > 1.0
+
+
+def test_a_device_that_stops_answering_is_reported_stale(site):
+    demo, _ = site
+    stale_until = demo.sim.t + 120
+    demo._next_read["pv1"] = 10**15  # pv1 stops answering
+    demo.advance_to(stale_until)
+    live = demo.live()
+    assert live["stale"] == ["pv1"]
+    assert live["flows"]["pv"] is None
+
+
+def test_headless_cli_prints_the_summary_json():
+    out = subprocess.run(
+        [sys.executable, "-m", "wattwerk", "demo", "--speed", "1000000", "--for", "6h", "--json",
+         "--start", "2025-03-10", "--step", "10"],
+        capture_output=True, text=True, timeout=120, check=True,
+    )
+    summary = json.loads(out.stdout)
+    assert set(summary["energy_kwh"]) == {
+        "grid_import", "grid_export", "pv", "battery_charge", "battery_discharge", "house", "ev", "heat",
+    }
+    assert summary["balance_error_pct"] < 0.1
+    assert summary["energy_kwh"]["house"] > 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [(["--speed", "0"], "--speed must be > 0"), (["--json"], "--json needs --for"),
+     (["--for", "soon"], "not a duration")],
+)
+def test_bad_demo_options_say_what_is_wrong(args, message):
+    out = subprocess.run([sys.executable, "-m", "wattwerk", "demo", *args], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 2
+    assert message in out.stderr
+    assert "Traceback" not in out.stderr
