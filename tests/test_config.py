@@ -61,10 +61,11 @@ def errors_of(text: str, filename: str = "site.yaml") -> list[str]:
 
 def test_demo_site_parses_with_the_devices_the_demo_needs():
     cfg = load_demo_config()
-    assert [(d.id, d.role) for d in cfg.devices] == [
-        ("grid", "grid_meter"), ("pv1", "pv"), ("bat", "battery"),
-        ("ev1", "ev_charger"), ("hp", "heat_pump"), ("rod", "heating_rod"),
-    ]
+    roles = {d.id: d.role for d in cfg.devices}
+    assert roles | {
+        "grid": "grid_meter", "pv1": "pv", "bat": "battery", "ev1": "ev_charger", "hp": "heat_pump",
+        "rod": "heating_rod",
+    } == roles
     assert all(d.connection.type == "sim" for d in cfg.devices)
     pv, bat, ev, hp, rod = (cfg.device(i) for i in ("pv1", "bat", "ev1", "hp", "rod"))
     assert isinstance(pv, Pv) and pv.kwp == 8.0
@@ -250,6 +251,36 @@ BROKEN: list[tuple[str, str, str]] = [
     ("portal url",
      SITE + "portal:\n  url: ftp://portal\n  token: abc\n",
      'site.yaml:6: portal.url: expected an http:// or https:// URL, got "ftp://portal"'),
+    ("empty token",
+     SITE + "portal:\n  url: https://portal.example.org\n  token: ''\n",
+     "site.yaml:7: portal.token: must not be empty"),
+    ("empty stages",
+     SITE + DEV + "  - {id: rod, role: heating_rod, connection: {type: sim}, stages: []}\n",
+     "site.yaml:6: devices[0].stages: must not be empty"),
+    ("stages out of order",
+     SITE + DEV + "  - id: rod\n    role: heating_rod\n    connection: {type: sim}\n"
+     "    stages: [2000, 1000]\n",
+     "site.yaml:9: devices[0].stages: stages must be distinct power levels in ascending order, in W"),
+    ("field of another connection type",
+     SITE + DEV + "  - id: m\n    role: submeter\n    connection:\n      type: modbus_tcp\n"
+     "      host: m\n      baudrate: 9600\n",
+     'site.yaml:11: devices[0].connection: unknown field "baudrate" (only modbus_rtu and serial connections'
+     ' have it)'),
+    ("device not a mapping",
+     SITE + DEV + "  - pv1\n",
+     'site.yaml:6: devices[0]: expected a mapping (indented "key: value" lines), got "pv1"'),
+    ("misspelt role key",
+     SITE + DEV + "  - id: pv1\n    rol: pv\n    connection: {type: sim}\n",
+     'site.yaml:6: devices[0]: missing field "role" ("rol" is not a field: did you mean "role"?)'),
+    ("version",
+     "version: 2\n" + SITE,
+     "site.yaml:1: version: expected 1, got 2"),
+    ("empty value",
+     SITE + "devices:\n",
+     'site.yaml:5: devices: expected a list (lines starting with "- "), got an empty value'),
+    ("key that is not a word",
+     SITE + "  5: x\n",
+     "site.yaml:5: site.5: field names must be words, got 5"),
     ("yaml syntax",
      SITE + "devices:\n  - id: x\n   role: pv\n",
      "site.yaml:7: YAML syntax error: while parsing a block collection, expected <block end>, but found"
@@ -271,6 +302,34 @@ BROKEN: list[tuple[str, str, str]] = [
 @pytest.mark.parametrize(("text", "expected"), [c[1:] for c in BROKEN], ids=[c[0] for c in BROKEN])
 def test_broken_file_gives_exactly_one_line(text, expected):
     assert errors_of(text) == [expected]
+
+
+def test_anchors_merges_and_x_keys():
+    text = textwrap.dedent("""\
+        x-modbus: &mb
+          type: modbus_tcp
+          host: 10.0.0.2
+        site:
+          name: Test
+          location: {latitude: 47.99, longitude: 7.85}
+          timezone: Europe/Berlin
+        devices:
+          - id: pv1
+            role: pv
+            kwp: 5
+            connection:
+              <<: *mb
+              unit: 3
+          - {id: bat, role: battery, capacity_wh: 1, max_charge_w: 1, max_discharge_w: 1, connection: *mb}
+        """)
+    cfg = parse_config(text)
+    assert (cfg.devices[0].connection.host, cfg.devices[0].connection.unit) == ("10.0.0.2", 3)
+    assert cfg.devices[1].connection.unit == 1
+    # a bad value inside an anchor is reported where it is written, once per use
+    assert errors_of(text.replace("host: 10.0.0.2", "host: 10.0.0.2\n  port: 5o2")) == [
+        'site.yaml:4: devices[0].connection.port: expected an integer, got "5o2"',
+        'site.yaml:4: devices[1].connection.port: expected an integer, got "5o2"',
+    ]
 
 
 def test_every_problem_is_listed_in_line_order():
@@ -375,7 +434,8 @@ def test_check_errors_go_to_stderr_with_exit_1(tmp_path, capsys):
     assert main(["check", str(bad), str(DEMO_SITE)]) == 1
     captured = capsys.readouterr()
     assert captured.err == f'{bad}:6: devices[0]: missing field "kwp"\n'
-    assert captured.out.startswith(f"{DEMO_SITE}: OK — 6 devices (grid_meter: grid, pv: pv1,")
+    n = len(load_demo_config().devices)
+    assert captured.out.startswith(f"{DEMO_SITE}: OK — {n} devices (grid_meter: grid, ")
 
 
 def test_check_json_shows_defaults(capsys):

@@ -5,21 +5,25 @@ Every failure becomes a ``ConfigError`` whose ``lines`` are ready to print, one 
 
 from __future__ import annotations
 
+import logging
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
 from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from wattwerk.config.messages import Problem, problem_for
+from wattwerk.config.messages import Problem, problem_for, render
 from wattwerk.config.schema import SiteConfig
 from wattwerk.config.types import show
 from wattwerk.errors import PermanentError
 
+log = logging.getLogger(__name__)
+EXTENSION = "x-"  # top-level keys with this prefix are free for YAML anchors
 DEMO_SITE = Path(__file__).resolve().parent.parent / "demo_site.yaml"
 SECTIONS = ", ".join(SiteConfig.model_fields)
 
@@ -100,12 +104,24 @@ def load_document(path: str | Path) -> CommentedMap:
     return parse_document(text, name)
 
 
-def validate_document(doc: CommentedMap, filename: str) -> SiteConfig:
-    """Validate a round-trip document; ConfigError lists every problem, ordered by line."""
+def _problem(err: ErrorDetails, doc: CommentedMap) -> Problem:
     try:
-        return SiteConfig.model_validate(plain(doc))
+        return problem_for(err, doc, SiteConfig)
+    except Exception:  # a message we did not foresee must still be a message, never a traceback
+        log.debug("no message mapping for %r", err, exc_info=True)
+        return Problem(None, render(tuple(err["loc"])), err["msg"])
+
+
+def validate_document(doc: CommentedMap, filename: str) -> SiteConfig:
+    """Validate a round-trip document; ConfigError lists every problem, ordered by line.
+
+    Top-level keys starting with ``x-`` are ignored: they hold YAML anchors for reuse.
+    """
+    data = {k: v for k, v in plain(doc).items() if not (isinstance(k, str) and k.startswith(EXTENSION))}
+    try:
+        return SiteConfig.model_validate(data)
     except ValidationError as e:
-        problems = sorted({problem_for(err, doc, SiteConfig) for err in e.errors()},
+        problems = sorted({_problem(err, doc) for err in e.errors()},
                           key=lambda p: (p.line or 0, p.location, p.message))
         raise ConfigError([p.format(filename) for p in problems]) from None
 

@@ -75,9 +75,9 @@ def locate(doc: Any, loc: Loc) -> tuple[int, Loc, bool]:
             if el in node:
                 child = node[el]
                 nested = isinstance(child, CommentedMap | CommentedSeq)
-                pos = node.lc.key(el) if nested or child is None else node.lc.value(el)
-                line, node = pos[0] + 1, child
-                path.append(el)
+                line = _line_of(node, el, key_line=nested or child is None) or line
+                node = child
+                path.append(el if isinstance(el, str) else str(el))  # a mapping key, never an index
                 continue
             if any(node.get(d) == el for d in DISCRIMINATORS):
                 continue  # a union tag pydantic added to the location
@@ -94,6 +94,17 @@ def _node(doc: Any, path: Loc) -> Any:
     for el in path:
         node = node[el]
     return node
+
+
+def _line_of(node: CommentedMap, key: Any, key_line: bool) -> int | None:
+    """1-based line of a key (or its value) in a mapping, following ``<<:`` merges."""
+    if key in node.lc.data:
+        return (node.lc.key(key) if key_line else node.lc.value(key))[0] + 1
+    for source in getattr(node, "merge", []) or []:
+        source = source[1] if isinstance(source, tuple) else source
+        if isinstance(source, CommentedMap) and key in source:
+            return _line_of(source, key, key_line)
+    return None
 
 
 # ------------------------------------------------------------------ schema lookups
@@ -168,7 +179,7 @@ def _options(expected: str) -> list[str]:
 
 def one_of(expected: str, got: Any) -> str:
     opts = _options(expected)
-    listed = " or ".join(opts) if len(opts) == 2 else "one of " + ", ".join(opts)
+    listed = " or ".join(opts) if len(opts) <= 2 else "one of " + ", ".join(opts)
     return f"expected {listed}, got {show(got)}" + did_you_mean(got, [o.strip('"') for o in opts])
 
 
@@ -217,10 +228,11 @@ def problem_for(err: ErrorDetails, doc: Any, root: type[BaseModel]) -> Problem:
     if kind in _BOUNDS:
         key, words = _BOUNDS[kind]
         return Problem(line, where, f"{words} {num(ctx.get(key))}, got {show(got)}")
-    if kind == "string_too_short":
-        return Problem(line, where, "must not be empty")
-    if kind == "too_short":
-        return Problem(line, where, f"needs at least {ctx.get('min_length')} item(s)")
+    if kind == "invalid_key":
+        return Problem(line, where, f"field names must be words, got {show(got)}")
+    if kind in ("string_too_short", "too_short"):
+        n = ctx.get("min_length", 1)
+        return Problem(line, where, "must not be empty" if n == 1 else f"needs at least {n} items")
     if kind in ("config", "duration", "device_id", "timezone", "url", "address"):
         return Problem(line, where, err["msg"])
     msg = err["msg"]
