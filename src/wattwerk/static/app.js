@@ -39,22 +39,30 @@ function renderFlows(live) {
   stale.textContent = live.stale.length ? "No recent data from: " + live.stale.join(", ") : "";
 }
 
+function niceStep(range, lines) {
+  const raw = range / lines, mag = Math.pow(10, Math.floor(Math.log10(raw)));
+  return [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw);
+}
+
 function renderChart(day) {
-  const W = 800, H = 260, L = 48, B = 22, T = 8;
+  const box = document.getElementById("chart");
+  const W = Math.max(box.clientWidth, 280), H = W < 500 ? 200 : 260, L = 40, B = 22, T = 8;
   const t0 = Date.parse(day.start), t1 = Date.parse(day.end);
   let lo = 0, hi = 1000;
   for (const s of Object.values(day.series)) for (const p of s) { lo = Math.min(lo, p[1]); hi = Math.max(hi, p[1]); }
+  const step = niceStep(hi - lo, 5);
+  lo = Math.floor(lo / step) * step; hi = Math.ceil(hi / step) * step;
   const x = (t) => L + (W - L - 4) * (t - t0) / (t1 - t0);
   const y = (v) => T + (H - T - B) * (hi - v) / (hi - lo);
-  let svg = `<svg viewBox="0 0 ${W} ${H}" role="img" aria-label="power today">`;
-  const step = Math.pow(10, Math.floor(Math.log10(Math.max(hi - lo, 1)))) * 2;
-  for (let v = Math.ceil(lo / step) * step; v <= hi; v += step) {
-    svg += `<line x1="${L}" x2="${W - 4}" y1="${y(v)}" y2="${y(v)}" stroke="#e4e7e2"/>` +
-      `<text x="${L - 4}" y="${y(v) + 4}" text-anchor="end" font-size="11" fill="#69736d">${(v / 1000).toFixed(1)}</text>`;
+  let svg = `<svg viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="power today">`;
+  for (let v = lo; v <= hi + step / 2; v += step) {
+    svg += `<line x1="${L}" x2="${W - 4}" y1="${y(v)}" y2="${y(v)}" stroke="${v === 0 ? "#9aa59e" : "#e4e7e2"}"/>` +
+      `<text x="${L - 4}" y="${y(v) + 4}" text-anchor="end" font-size="11" fill="#69736d">${(v / 1000).toFixed(step < 1000 ? 1 : 0)}</text>`;
   }
-  for (let h = 0; h <= 24; h += 3) {
-    const t = t0 + h * 3600e3 * (t1 - t0) / 86400e3;
-    svg += `<text x="${x(t)}" y="${H - 6}" text-anchor="middle" font-size="11" fill="#69736d">${h}:00</text>`;
+  const hours = W < 500 ? 6 : 3;
+  for (let h = 0; h <= 24; h += hours) {
+    const t = t0 + h * (t1 - t0) / 24;
+    svg += `<text x="${x(t)}" y="${H - 6}" text-anchor="${h === 24 ? "end" : "middle"}" font-size="11" fill="#69736d">${h}:00</text>`;
   }
   svg += `<text x="4" y="14" font-size="11" fill="#69736d">kW</text>`;
   for (const [key, pts] of Object.entries(day.series)) {
@@ -62,7 +70,7 @@ function renderChart(day) {
     const d = pts.map((p, i) => (i ? "L" : "M") + x(Date.parse(p[0])).toFixed(1) + " " + y(p[1]).toFixed(1)).join("");
     svg += `<path d="${d}" fill="none" stroke="${COLORS[key] || "#333"}" stroke-width="1.6" data-series="${key}"/>`;
   }
-  document.getElementById("chart").innerHTML = svg + "</svg>";
+  box.innerHTML = svg + "</svg>";
   document.getElementById("legend").innerHTML = Object.keys(day.series)
     .map((k) => `<span><i style="background:${COLORS[k] || "#333"}"></i>${k}</span>`).join("");
   const rows = Object.entries(day.energy_kwh).map(([k, v]) => `<tr><td>${k.replace("_", " ")}</td><td>${v.toFixed(2)} kWh</td></tr>`);
