@@ -414,6 +414,8 @@ class DsmrDecoder:
                 return _rejected("crc", f"CRC mismatch ({name}): {exc}")
             except ParseError:
                 return _rejected("crc", f"telegram has no CRC but {name} requires one")
+            except ValueError:  # the library's CRC pattern admits letters that are not hex
+                return _rejected("crc", "telegram's CRC is not a hex number")
         return self._values(text, spec)
 
     def _values(self, text: str, spec: _Spec) -> Frame:
