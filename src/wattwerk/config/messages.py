@@ -33,6 +33,7 @@ _TYPE_WORDS = {
     "list_type": 'a list (lines starting with "- ")',
     "path_type": "a path such as ./var",
 }
+_DECIMAL_COMMA = re.compile(r"^\s*-?\d+,\d+\s*$")
 _BOUNDS = {
     "greater_than": ("gt", "must be greater than"),
     "greater_than_equal": ("ge", "must be at least"),
@@ -41,7 +42,7 @@ _BOUNDS = {
 }
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Problem:
     """One thing wrong in a site file. ``line`` is 1-based; None for file-level problems."""
 
@@ -223,7 +224,11 @@ def problem_for(err: ErrorDetails, doc: Any, root: type[BaseModel]) -> Problem:
     if kind == "literal_error":
         return Problem(line, where, one_of(ctx.get("expected", ""), got))
     if kind in _TYPE_WORDS:
-        hint = " (put it in quotes)" if kind == "string_type" and isinstance(got, int | float) else ""
+        hint = ""
+        if kind == "string_type" and isinstance(got, int | float):
+            hint = " (put it in quotes)"
+        elif kind.startswith(("int", "float")) and isinstance(got, str) and _DECIMAL_COMMA.match(got):
+            hint = f" (write decimals with a point: {got.strip().replace(',', '.')})"
         return Problem(line, where, f"expected {_TYPE_WORDS[kind]}, got {show(got)}{hint}")
     if kind in _BOUNDS:
         key, words = _BOUNDS[kind]

@@ -11,7 +11,7 @@ from pydantic import Field, SecretStr, Strict, model_validator
 
 from wattwerk.config.base import Model
 from wattwerk.config.connections import Url
-from wattwerk.config.devices import Device, DeviceBase, Percent, Phases, Watts, problem
+from wattwerk.config.devices import Battery, Device, DeviceBase, Percent, Phases, Watts, problem
 from wattwerk.config.types import Keep, TimeZoneName
 
 
@@ -142,6 +142,10 @@ class SiteConfig(Model):
 
     def by_role(self, role: str) -> list[DeviceBase]:
         return [dev for dev in self.devices if dev.role == role]
+
+    def reserve_soc(self, battery: Battery) -> float:
+        """The SoC a battery is never discharged below: its own reserve or the owner's, the higher."""
+        return max(battery.reserve_soc, self.strategy.battery_reserve_soc)
 
     @property
     def grid_meter(self) -> DeviceBase | None:
