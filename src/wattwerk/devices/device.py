@@ -17,7 +17,7 @@ from wattwerk.errors import InputLedger, PermanentError
 from wattwerk.model import Reading, utcnow
 from wattwerk.protocols import sunspec
 from wattwerk.protocols.modbus import ModbusLink, RegisterReader
-from wattwerk.protocols.modbus_codec import Register, decode_raw, encode_raw
+from wattwerk.protocols.modbus_codec import Register, decode_raw
 
 log = logging.getLogger("wattwerk.devices")
 
@@ -67,10 +67,12 @@ class ModbusDevice(_Commands):
         self.capabilities = frozenset(entry.capabilities)
         self.clock = clock
         self.ledger = ledger or InputLedger()
-        registers = entry.register_table()
-        self.reader = RegisterReader(link, self.unit, registers, name=device_id, ledger=self.ledger,
-                                     gaps=entry.gaps, max_gap=entry.connection.max_gap)
         self.channels = {r.name for r in entry.registers if r.channel}
+        needed = self.channels | {r.sf for r in entry.registers if r.channel and r.sf}
+        table = entry.register_table()
+        self.reader = RegisterReader(link, self.unit, [r for r in table if r.name in needed], name=device_id,
+                                     ledger=self.ledger, gaps=entry.gaps, max_gap=entry.connection.max_gap,
+                                     extra=[r for r in table if r.name not in needed])
         self.writes: dict[str, WriteSpec] = {w.command: w for w in entry.writes}
 
     async def values(self) -> dict[str, float | str]:
@@ -98,9 +100,7 @@ class ModbusDevice(_Commands):
             if raw is None:
                 raise PermanentError(f"{self.device_id}: {command} {value} not one of {sorted(spec.map)}")
             for name, v in zip(spec.registers, raw, strict=True):
-                reg = self.reader.by_name[name]
-                await self.link.write(self.unit, reg.table, reg.address,
-                                      encode_raw(v, reg.type, reg.words, reg.word_order), single=spec.single)
+                await self.reader.write(name, v, single=spec.single)
         else:
             await self.reader.write(spec.registers[0], value, single=spec.single)
         for name, v in spec.then.items():
@@ -187,6 +187,8 @@ class SunSpecDevice(_Commands):
         caps = {"read_power"} if ids & (_INVERTER_MODELS | _METER_MODELS) else set()
         if ids & _METER_MODELS or ids & _INVERTER_MODELS:
             caps.add("read_energy")
+        if ids & _INVERTER_MODELS:
+            caps.add("read_temperature")
         if ids & {124, 802}:
             caps.add("read_soc")
         if ids & {123, 704}:

@@ -249,10 +249,11 @@ class RegisterReader:
     health: Health = field(default_factory=Health)
     clock: Callable[[], float] = time.monotonic
     sf_values: dict[str, int] = field(default_factory=dict)
+    extra: Sequence[Register] = ()  # written or identified, not polled
 
     def __post_init__(self) -> None:
         self.blocks: list[Block] = plan(self.registers, max_gap=self.max_gap, gaps=self.gaps)
-        self.by_name = {r.name: r for r in self.registers}
+        self.by_name = {r.name: r for r in [*self.extra, *self.registers]}
         self.online = True
 
     async def _read_block(self, block: Block) -> dict[str, list[int]]:

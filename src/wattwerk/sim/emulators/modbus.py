@@ -120,6 +120,15 @@ class RegisterBank:
                     if address <= reg.address < address + count:
                         written[reg.name] = float(bool(set_values[reg.address - address]))
                 self._written(written)
+                return None
+            current = self.current()
+            for reg in self.by_table.get(table, []):  # bit a lives in word a // 16, bit a % 16
+                value = current.get(reg.name)
+                word = reg.address // 16 - start
+                if isinstance(value, int | float) and 0 <= word < len(registers):
+                    mask = 1 << (reg.address % 16)
+                    registers[word] = registers[word] | mask if value else registers[word] & ~mask
+            self.reads += 1
             return None
         current = self.current()
         image = list(registers)

@@ -1,0 +1,38 @@
+"""Which catalogue entries count as supported, and why the others do not.
+
+The rule (DESIGN.md, issue 4): an entry is ``tested`` only when a test in the suite reads it from an
+emulator built from the same entry and, for a controllable entry, writes each of its commands and
+sees the emulated device follow. ``tests/test_catalog_entries.py`` is parametrised over exactly
+``emulated(items)``: every entry with a Modbus register map or a SunSpec model set, and no
+``untested`` reason. So the status is derived from the data, and a failing entry fails the suite.
+Everything else is ``untested`` with its reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from wattwerk.devices.catalog import Item
+
+EMULATED_PROTOCOLS = frozenset({"modbus_tcp", "modbus_rtu", "sunspec"})
+
+
+def is_emulated(item: Item) -> bool:
+    e = item.entry
+    return (e.untested is None and bool(EMULATED_PROTOCOLS & set(e.protocols))
+            and (bool(e.registers) or e.sunspec is not None))
+
+
+def emulated(items: Iterable[Item]) -> list[Item]:
+    return [i for i in items if is_emulated(i)]
+
+
+def status(item: Item) -> tuple[str, str]:
+    """``("tested", "")`` or ``("untested", reason)``."""
+    e = item.entry
+    if e.untested is not None:
+        return "untested", e.untested
+    if is_emulated(item):
+        return "tested", ""
+    other = ", ".join(sorted(set(e.protocols) - EMULATED_PROTOCOLS)) or "?"
+    return "untested", f"no emulator for {other} in the catalogue tests yet"
