@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import math
 import warnings
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
+import pvlib
 from pvlib.location import Location as PvlibLocation
 from pvlib.modelchain import ModelChain
 from pvlib.pvsystem import PVSystem
@@ -42,26 +44,48 @@ def model_chain(params: PVParams, location: Location) -> ModelChain:
 
 
 def ac_power(params: PVParams, location: Location, weather: pd.DataFrame) -> np.ndarray:
-    """AC power in W (>= 0) for weather with ghi, dhi (W/m²), temp_air (°C), wind_speed (m/s);
-    dni is completed from ghi and dhi at each instant's solar position."""
+    """AC power in W (>= 0) for weather with ghi, dhi (W/m²), temp_air (°C), wind_speed (m/s)
+    at the instants of its index; dni is completed from ghi and dhi at each solar position."""
     with warnings.catch_warnings():  # pvlib uses pandas APIs that newer pandas deprecates
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", FutureWarning)
-        return _ac_power(params, location, weather)
-
-
-def _ac_power(params: PVParams, location: Location, weather: pd.DataFrame) -> np.ndarray:
-    mc = model_chain(params, location)
-    solpos = mc.location.get_solarposition(weather.index)
-    cos_z = np.cos(np.radians(solpos["zenith"].to_numpy()))
-    beam = (weather["ghi"] - weather["dhi"]).clip(lower=0).to_numpy()
-    # hourly means near sunrise/sunset: a low sun makes ghi/cos(z) explode, keep that light diffuse
-    dni = np.where(cos_z > 0.087, beam / np.maximum(cos_z, 0.087), 0.0)
-    dhi = np.where(cos_z > 0.087, weather["dhi"], weather["ghi"])
-    full = weather.assign(dni=np.minimum(dni, 1100.0), dhi=dhi)
-    mc.run_model(full)
-    ac = mc.results.ac.to_numpy(dtype=float)
+        mc = model_chain(params, location)
+        zenith = mc.location.get_solarposition(weather.index)["apparent_zenith"].to_numpy()
+        cos_z = np.cos(np.radians(zenith))
+        ghi = np.where(cos_z > 0.0, weather["ghi"].to_numpy(), 0.0)
+        dhi = np.minimum(np.where(cos_z > 0.0, weather["dhi"].to_numpy(), 0.0), ghi)
+        # a very low sun makes (ghi - dhi) / cos(z) explode: below 5° count that light as diffuse
+        low = cos_z < 0.087
+        dni = np.where(low, 0.0, (ghi - dhi) / np.maximum(cos_z, 0.087))
+        dhi = np.where(low, ghi, dhi)
+        mc.run_model(weather.assign(ghi=ghi, dhi=dhi, dni=np.minimum(dni, 1100.0)))
+        ac = mc.results.ac.to_numpy(dtype=float)
     return np.nan_to_num(np.clip(ac, 0.0, None))
+
+
+def try_weather(location: Location, index: pd.DatetimeIndex) -> pd.DataFrame:
+    """TRY weather at sub-hourly instants: each hour's mean irradiance is spread over the hour
+    following the clear-sky (Haurwitz) shape, so sunrise and sunset fall where the sun says
+    while every hour keeps its energy; temperature and wind stay hourly."""
+    weather = weather_at(location.try_region, index)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        zenith = pvlib.solarposition.get_solarposition(
+            index, location.latitude, location.longitude, location.altitude_m
+        )["apparent_zenith"]
+        shape = pvlib.clearsky.haurwitz(zenith)["ghi"].fillna(0.0)
+    hour_mean = shape.groupby(index.floor("h")).transform("mean").to_numpy()
+    k = np.divide(shape.to_numpy(), hour_mean, out=np.zeros(len(index)), where=hour_mean > 0)
+    return weather.assign(ghi=weather["ghi"] * k, dhi=weather["dhi"] * k)
+
+
+@lru_cache(maxsize=16)
+def _try_year(params: PVParams, location: Location, start_ns: int, n: int, step_s: int) -> np.ndarray:
+    index = pd.date_range(pd.Timestamp(start_ns, unit="ns", tz="UTC"), periods=n, freq=f"{step_s}s")
+    return ac_power(params, location, try_weather(location, index))
+
+
+PV_STEP_S = 900  # PV is computed every 15 minutes (at the middle of each quarter hour)
 
 
 def pv_builder(params: PVParams, location: Location) -> tuple[Builder, int, float]:
@@ -75,9 +99,9 @@ def pv_builder(params: PVParams, location: Location) -> tuple[Builder, int, floa
         raise ValueError(f"PV source must be 'try' or 'csv', got {params.source!r}")
 
     def build(index: pd.DatetimeIndex) -> np.ndarray:
-        return ac_power(params, location, weather_at(location.try_region, index))
+        return _try_year(params, location, int(index[0].value), len(index), PV_STEP_S)
 
-    return build, 3600, 1800.0  # hourly means, sampled at half past
+    return build, PV_STEP_S, PV_STEP_S / 2
 
 
 class PVArray(SimComponent):
