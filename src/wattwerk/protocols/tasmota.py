@@ -1,0 +1,107 @@
+"""Tasmota ``tele/<topic>/SENSOR`` documents: its SML script output (as gPlug and other
+read heads publish it) and its own energy monitor (plugs, ``ENERGY``).
+
+SML script output names its values after the script's descriptor lines; the usual ones are
+``{"Time": "...", "SML": {"Total_in": kWh, "Total_out": kWh, "Power_curr": W}}``. The prefix
+(``SML``), the names and the energy unit differ per script, so they are settings here.
+Tasmota's ``Time`` is the device's local time without a zone: it is used only when the
+device's zone is configured, otherwise the reader stamps receive time.
+
+Raw DSMR telegrams over MQTT are not JSON: read them with ``MqttSource`` and the DSMR
+decoder (``wattwerk.protocols.decode.make_decoder("dsmr")``), see ``dsmr_over_mqtt``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from wattwerk.protocols.base import Decoder
+from wattwerk.protocols.jsonmap import FieldMap, JsonDecoder
+
+# SML script value name -> (quantity, OBIS, is an energy counter). Energy counters are scaled
+# by the script's energy unit (kWh in the usual scripts); powers are in W.
+SML_NAMES: dict[str, tuple[str, str | None, bool]] = {
+    "Total_in": ("energy_import", "1-0:1.8.0", True),
+    "Total_out": ("energy_export", "1-0:2.8.0", True),
+    "Power_curr": ("power", "1-0:16.7.0", False),
+    "Power_L1": ("power_l1", "1-0:36.7.0", False),
+    "Power_L2": ("power_l2", "1-0:56.7.0", False),
+    "Power_L3": ("power_l3", "1-0:76.7.0", False),
+}
+
+# Tasmota's energy monitor (plugs, Sonoff POW, Shelly with Tasmota): kWh and W.
+ENERGY_FIELDS: list[FieldMap] = [
+    FieldMap("ENERGY.Total", "energy_import", 1000.0),
+    FieldMap("ENERGY.Power", "power"),
+    FieldMap("ENERGY.ApparentPower", "apparent_power", optional=True),
+    FieldMap("ENERGY.ReactivePower", "reactive_power", optional=True),
+    FieldMap("ENERGY.Factor", "power_factor", optional=True),
+    FieldMap("ENERGY.Voltage", "voltage", optional=True),
+    FieldMap("ENERGY.Current", "current", optional=True),
+]
+
+
+@dataclass
+class TasmotaSml:
+    """Settings of one Tasmota SML script: its JSON prefix, value names and energy unit."""
+
+    prefix: str = "SML"
+    names: dict[str, tuple[str, str | None, bool]] = field(default_factory=lambda: dict(SML_NAMES))
+    energy_scale: float = 1000.0  # kWh -> Wh; 1.0 when the script publishes Wh
+    required: tuple[str, ...] = ("Total_in", "Power_curr")
+
+    def fields(self) -> list[FieldMap]:
+        return [
+            FieldMap(
+                f"{self.prefix}.{name}",
+                quantity,
+                self.energy_scale if counter else 1.0,
+                obis,
+                optional=name not in self.required,
+            )
+            for name, (quantity, obis, counter) in self.names.items()
+        ]
+
+
+def sml_decoder(
+    settings: TasmotaSml | None = None, *, messages: bool = True, timezone: str | None = None
+) -> JsonDecoder:
+    """A decoder for one configured Tasmota SML script."""
+    fields = (settings or TasmotaSml()).fields()
+    return JsonDecoder(fields, time_path="Time", timezone=timezone, messages=messages)
+
+
+def energy_decoder(*, messages: bool = True, timezone: str | None = None) -> JsonDecoder:
+    """A decoder for Tasmota's own energy monitor (``ENERGY``)."""
+    return JsonDecoder(ENERGY_FIELDS, time_path="Time", timezone=timezone, messages=messages)
+
+
+def detect_fields(doc: Any) -> list[FieldMap]:
+    """For captures of unknown origin: ``ENERGY`` or the first object holding SML names."""
+    if isinstance(doc, dict):
+        if isinstance(doc.get("ENERGY"), dict):
+            return ENERGY_FIELDS
+        for key, node in doc.items():
+            if isinstance(node, dict) and any(name in node for name in SML_NAMES):
+                return TasmotaSml(prefix=key).fields()
+    return TasmotaSml().fields()
+
+
+def auto_decoder(*, messages: bool = False, timezone: str | None = None) -> JsonDecoder:
+    detect: Callable[[Any], list[FieldMap]] = detect_fields
+    return JsonDecoder(detect, time_path="Time", timezone=timezone, messages=messages)
+
+
+def decoder(key: bytes | None = None) -> JsonDecoder:
+    """``wattwerk decode tasmota``: JSON lines (optionally ``topic {json}`` as mosquitto_sub -v
+    prints them); the shape of each document picks SML script or energy monitor fields."""
+    return auto_decoder()
+
+
+def dsmr_over_mqtt(key: bytes | None = None) -> Decoder:
+    """The decoder for raw DSMR telegrams published over MQTT (one telegram per message)."""
+    from wattwerk.protocols.decode import make_decoder
+
+    return make_decoder("dsmr", key)
