@@ -447,6 +447,10 @@ class DlmsDecoder:
             body = body[0]
         captures = _push_list(body)
         if captures is not None:
+            if len(items) != 1 or len(captures) != len(body):
+                raise _Bad(
+                    "malformed", f"push list names {len(captures)} objects but {len(body)} values came"
+                )
             self._from_push_list(captures, body, push)
         else:
             self._from_inline(body, push)
@@ -457,8 +461,7 @@ class DlmsDecoder:
         pending: list[tuple[str, Any]] = []
         for capture, value in zip(captures, body, strict=False):
             if capture.class_id == 40:
-                if capture.attribute == 1:
-                    push.push_setup = capture.obis
+                push.push_setup = capture.obis
                 continue
             if capture.obis == CLOCK and isinstance(value, (bytes, bytearray)):
                 push.ts = _dlms_time(bytes(value), self.tz) or push.ts
