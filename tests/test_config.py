@@ -336,6 +336,14 @@ def test_anchors_merges_and_x_keys():
     ]
 
 
+def test_alias_bomb_is_refused():
+    lines = ["x-a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"x-a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 9)]
+    assert errors_of("\n".join(lines) + "\nsite: *a8\n") == [
+        "site.yaml: more than 100000 values once aliases are expanded"
+    ]
+
+
 def test_every_problem_is_listed_in_line_order():
     text = SITE.replace("latitude: 47.99", "latitude: 95") + DEV + (
         "  - id: grid\n    role: grid_meter\n    connection: {type: tcp, host: p1, port: 0}\n"

@@ -24,6 +24,7 @@ from wattwerk.errors import PermanentError
 
 log = logging.getLogger(__name__)
 EXTENSION = "x-"  # top-level keys with this prefix are free for YAML anchors
+MAX_VALUES = 100_000  # far more than any site file; only alias bombs get there
 DEMO_SITE = Path(__file__).resolve().parent.parent / "demo_site.yaml"
 SECTIONS = ", ".join(SiteConfig.model_fields)
 
@@ -40,12 +41,24 @@ def _yaml() -> YAML:
     return YAML(typ="rt")  # a new instance per load: YAML objects are not safe to share
 
 
-def plain(node: Any) -> Any:
-    """The document as plain Python (dict, list, str, int, float, bool, None) for pydantic."""
+class _TooBig(Exception):
+    pass
+
+
+def plain(node: Any, budget: list[int] | None = None) -> Any:
+    """The document as plain Python (dict, list, str, int, float, bool, None) for pydantic.
+
+    Aliases are expanded; ``budget`` caps the values produced so a file of nested aliases
+    (a "billion laughs") fails fast instead of filling the memory.
+    """
+    budget = [MAX_VALUES] if budget is None else budget
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise _TooBig
     if isinstance(node, dict):
-        return {plain(k): plain(v) for k, v in node.items()}
+        return {plain(k, budget): plain(v, budget) for k, v in node.items()}
     if isinstance(node, list):
-        return [plain(v) for v in node]
+        return [plain(v, budget) for v in node]
     if isinstance(node, TaggedScalar):
         return str(node.value)
     if isinstance(node, bool) or node is None:
@@ -117,7 +130,10 @@ def validate_document(doc: CommentedMap, filename: str) -> SiteConfig:
 
     Top-level keys starting with ``x-`` are ignored: they hold YAML anchors for reuse.
     """
-    data = {k: v for k, v in plain(doc).items() if not (isinstance(k, str) and k.startswith(EXTENSION))}
+    try:
+        data = {k: v for k, v in plain(doc).items() if not (isinstance(k, str) and k.startswith(EXTENSION))}
+    except (_TooBig, RecursionError):
+        raise ConfigError([f"{filename}: more than {MAX_VALUES} values once aliases are expanded"]) from None
     try:
         return SiteConfig.model_validate(data)
     except ValidationError as e:

@@ -93,7 +93,10 @@ def locate(doc: Any, loc: Loc) -> tuple[int, Loc, bool]:
 def _node(doc: Any, path: Loc) -> Any:
     node = doc
     for el in path:
-        node = node[el]
+        try:
+            node = node[el]
+        except (KeyError, IndexError, TypeError):
+            return None
     return node
 
 
