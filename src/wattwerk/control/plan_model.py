@@ -134,6 +134,7 @@ class PlanOptions:
     # binaries and semi-continuous columns under the time limit and gap; "never": one LP.
     integer: Literal["auto", "mip", "never"] = "auto"
     max_passes: int = 12
+    local_passes: int = 3  # passes that fix single slots before whole devices are settled
     penalty_factor: float = 20.0  # unmet EV/heat energy costs this × the dearest slot weight per kWh
     threads: int = 1
 

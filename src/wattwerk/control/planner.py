@@ -159,8 +159,9 @@ class _Model:
     def solve(self, options: PlanOptions) -> tuple[highspy.Highs, np.ndarray | None, object, int]:
         """Run HiGHS: an exact MIP (``mip``), one LP (``never``), or (``auto``) LPs that settle the
         non-convex choices the previous LP got wrong and re-solve from its basis: in a slot with
-        both flows of a pair the smaller one is fixed to 0; a device with power below its minimum
-        in some slot is settled as a whole by ``_round_semi``. Fixings only accumulate, so this
+        both flows of a pair the smaller one is fixed to 0; a power below its minimum is fixed to
+        0 (under half the minimum) or to at least the minimum; should that only move the fraction
+        to another slot, the device is settled as a whole by ``_round_semi``. Fixings only accumulate, so this
         ends; each warm-started pass costs a few milliseconds."""
         h = self._highs(options)
         if options.integer == "mip":
@@ -188,9 +189,14 @@ class _Model:
                 zero.append(np.where(sol[a[sel]] >= sol[b[sel]], b[sel], a[sel]))
             for (cols, minimum), sel in zip(self.semis, semis, strict=True):
                 if len(sel):
-                    on, off = _round_semi(sol[cols], upper[cols], minimum)
-                    zero.append(cols[off])
-                    c = cols[on]
+                    if passes < options.local_passes:  # settle only the slots that are wrong
+                        up = sol[cols[sel]] >= minimum / 2
+                        zero.append(cols[sel][~up])
+                        c = cols[sel][up]
+                    else:  # settle every slot of the device at once, so this cannot go on
+                        on, off = _round_semi(sol[cols], upper[cols], minimum)
+                        zero.append(cols[off])
+                        c = cols[on]
                     h.changeColsBounds(len(c), c.astype(np.int32), np.full(len(c), minimum), upper[c])
             off = np.concatenate(zero).astype(np.int32)
             if len(off):
