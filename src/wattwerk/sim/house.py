@@ -7,7 +7,7 @@ import random
 from wattwerk.sim.device import SimComponent
 from wattwerk.sim.emulators import MeterState, PhaseState
 from wattwerk.sim.params import HouseParams, Location
-from wattwerk.sim.profiles import bdew_household, csv_column
+from wattwerk.sim.profiles import CSV_STEP_S, bdew_household, csv_column
 from wattwerk.sim.series import YearlySeries
 
 
@@ -18,7 +18,7 @@ class House(SimComponent):
         super().__init__(name)
         self.params = params
         if params.csv_path is not None:
-            self.profile = YearlySeries(csv_column(params.csv_path, "load_w"), 1800, 0.0)
+            self.profile = YearlySeries(csv_column(params.csv_path, "load_w"), CSV_STEP_S, 0.0, hold=True)
         else:
             self.profile = YearlySeries(bdew_household(params.annual_kwh, location.timezone), 900, 450.0)
         self._rng = random.Random(seed)

@@ -4,7 +4,7 @@
   defined in local time, so it is looked up by each instant's local wall-clock time.
 * A measured CSV (``timestamp_utc`` plus value columns in W, e.g. ``load_w``, ``pv_w``), replayed
   onto the simulated calendar by month, day and time of day; gaps are interpolated and PV gaps
-  at night are zero.
+  at night are zero. Values are interval means, held over their interval.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ import pandas as pd
 import pvlib
 
 from wattwerk.sim.series import Builder
+
+CSV_STEP_S = 1800  # measured series come in 30-minute means
 
 
 @cache
@@ -56,7 +58,11 @@ def _read_csv(path: str) -> pd.DataFrame:
     if "timestamp_utc" not in df.columns:
         raise ValueError(f"{path}: no timestamp_utc column")
     df.index = pd.to_datetime(df.pop("timestamp_utc"), utc=True)
-    return df.sort_index()
+    df = df.sort_index()
+    step = (df.index[1:] - df.index[:-1]).median()
+    if step != pd.Timedelta(seconds=CSV_STEP_S):
+        raise ValueError(f"{path}: expected {CSV_STEP_S} s between rows, found {step}")
+    return df
 
 
 def _filled(path: str, column: str, latitude: float | None, longitude: float | None) -> pd.Series:
@@ -70,17 +76,14 @@ def _filled(path: str, column: str, latitude: float | None, longitude: float | N
             s.index + pd.Timedelta(minutes=15), latitude, longitude
         )["apparent_elevation"]
         s = s.mask(s.isna() & (elevation.to_numpy() < 0), 0.0)
-    s = s.interpolate(method="time", limit_direction="both")
-    # the samples are means over the step that starts at the timestamp: place them at its middle
-    step = (s.index[1:] - s.index[:-1]).median()
-    s.index = s.index + step / 2
-    return s
+    return s.interpolate(method="time", limit_direction="both")
 
 
 def csv_column(path: Path | str, column: str, scale: float = 1.0,
                latitude: float | None = None, longitude: float | None = None) -> Builder:
     """Builder replaying ``column`` (W) of a measured CSV; pass the site's latitude/longitude
-    for a PV column so night gaps become zero rather than interpolated."""
+    for a PV column so night gaps become zero rather than interpolated. Each value is the mean
+    of the interval starting at its timestamp: use it with a holding series on the CSV's grid."""
     series = _filled(str(path), column, latitude, longitude)
     t = series.index.as_unit("s").asi8.astype(float)
     v = series.to_numpy() * scale

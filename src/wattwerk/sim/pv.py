@@ -16,8 +16,8 @@ from pvlib.temperature import TEMPERATURE_MODEL_PARAMETERS
 
 from wattwerk.sim.device import BadCommand, SimComponent
 from wattwerk.sim.params import Location, PVParams
-from wattwerk.sim.profiles import csv_column
-from wattwerk.sim.series import Builder, YearlySeries
+from wattwerk.sim.profiles import CSV_STEP_S, csv_column
+from wattwerk.sim.series import YearlySeries
 from wattwerk.sim.weather import weather_at
 
 _NO_LOSSES = dict(soiling=0, shading=0, snow=0, mismatch=0, wiring=0, connections=0, lid=0,
@@ -88,20 +88,20 @@ def _try_year(params: PVParams, location: Location, start_ns: int, n: int, step_
 PV_STEP_S = 900  # PV is computed every 15 minutes (at the middle of each quarter hour)
 
 
-def pv_builder(params: PVParams, location: Location) -> tuple[Builder, int, float]:
-    """Builder, grid step and sample offset for an array's available AC power."""
+def pv_series(params: PVParams, location: Location) -> YearlySeries:
+    """An array's available AC power (W) over time."""
     if params.source == "csv":
         if params.csv_path is None:
             raise ValueError("PV source 'csv' needs csv_path")
-        return csv_column(params.csv_path, "pv_w", params.csv_scale, location.latitude,
-                          location.longitude), 1800, 0.0
+        build = csv_column(params.csv_path, "pv_w", params.csv_scale, location.latitude, location.longitude)
+        return YearlySeries(build, CSV_STEP_S, 0.0, hold=True)
     if params.source != "try":
         raise ValueError(f"PV source must be 'try' or 'csv', got {params.source!r}")
 
-    def build(index: pd.DatetimeIndex) -> np.ndarray:
+    def build_try(index: pd.DatetimeIndex) -> np.ndarray:
         return _try_year(params, location, int(index[0].value), len(index), PV_STEP_S)
 
-    return build, PV_STEP_S, PV_STEP_S / 2
+    return YearlySeries(build_try, PV_STEP_S, PV_STEP_S / 2)
 
 
 class PVArray(SimComponent):
@@ -112,8 +112,7 @@ class PVArray(SimComponent):
     def __init__(self, name: str, params: PVParams, location: Location) -> None:
         super().__init__(name)
         self.params = params
-        builder, step, offset = pv_builder(params, location)
-        self.available = YearlySeries(builder, step, offset)
+        self.available = pv_series(params, location)
         self.power_limit = math.inf
         self.available_w = 0.0
         self.rating_w = (params.inverter_kw if params.inverter_kw is not None else params.kwp / 1.1) * 1000.0

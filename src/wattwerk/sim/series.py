@@ -22,11 +22,15 @@ class YearlySeries:
     """Values of ``builder`` on a grid of ``step_s`` seconds, computed one year at a time.
 
     ``offset_s`` places the samples inside each grid step (e.g. 1800 for hourly means centred
-    at half past). ``at(t)`` interpolates linearly at epoch seconds ``t``.
+    at half past). ``at(t)`` interpolates linearly at epoch seconds ``t``; with ``hold`` it
+    returns the sample at or before ``t`` instead (for series of interval means: each interval
+    then keeps its energy exactly).
     """
 
-    def __init__(self, builder: Builder, step_s: int = 3600, offset_s: float = 0.0) -> None:
+    def __init__(self, builder: Builder, step_s: int = 3600, offset_s: float = 0.0,
+                 hold: bool = False) -> None:
         self._builder = builder
+        self._hold = hold
         self._step = float(step_s)
         self._offset = offset_s
         self._t0 = 0.0
@@ -57,4 +61,6 @@ class YearlySeries:
             i = int(x)
         v = self._v
         a = v[i]
+        if self._hold:
+            return a
         return a + (v[i + 1] - a) * (x - i)
