@@ -104,9 +104,13 @@ def framed(apdu: bytes, size: int) -> bytes:
     return out
 
 
-NOTIFICATION = bytes.fromhex("0f000000010002020906 0100010800ff 06000027100906 0100200700ff 1209c4").replace(
-    b" ", b""
-)
+# structure of 4: 1-0:1.8.0 = 10000 Wh, 1-0:32.7.0 = 2500 (a valid push in inline-OBIS layout)
+NOTIFICATION = bytes.fromhex("0f0000000100 0204 0906 0100010800ff 0600002710 0906 0100200700ff 1209c4")
+
+
+def test_the_fuzzed_notification_is_valid():
+    (frame,) = run(framed(NOTIFICATION, 20), [])
+    assert frame.ok and {v.quantity: v.value for v in frame.values}["energy_import"] == 10000.0
 
 
 @FUZZ
