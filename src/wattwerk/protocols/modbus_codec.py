@@ -143,11 +143,12 @@ def encode_raw(value: int | float | str | None, type_: str, words: int = 0,
         text = (value or "") if isinstance(value, str) else str(value or "")
         data = text.encode("utf-8")[: words * 2].ljust(words * 2, b"\x00")
         return [int.from_bytes(data[i: i + 2], "big") for i in range(0, len(data), 2)]
+    dt, _ = TYPES[type_]
     if value is None:
-        value = ABSENT[type_]
+        absent = ABSENT[type_]
+        return ModbusClientMixin.convert_to_registers(absent, dt, word_order)  # type: ignore[arg-type]
     if type_ == "bool":
         return [1 if value else 0]
-    dt, _ = TYPES[type_]
     if type_ in ("f32", "f64"):
         return ModbusClientMixin.convert_to_registers(float(value), dt, word_order)
     lo, hi = RANGES[type_]
