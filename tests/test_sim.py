@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from wattwerk.model import Channel, Kind
-from wattwerk.sim import HouseParams, SiteParams, SiteSim
+from wattwerk.sim import HouseParams, PVParams, SiteParams, SiteSim
+from wattwerk.sim.device import BadCommand
 
 START = datetime(2025, 3, 24, tzinfo=UTC)  # a Monday in spring: PV, heating and commuting all active
 DT = 60.0
@@ -158,3 +159,41 @@ def test_runs_across_new_year() -> None:
     assert sim.now.year == 2026
     assert abs(sim.balance_error_wh()) < 1e-6
     assert sim.house.power > 0
+
+
+def test_every_device_speaks_the_emulator_interface() -> None:
+    sim = SiteSim(SiteParams(), START + timedelta(hours=10))
+    sim.run(600, DT)
+    devices = sim.devices()
+    assert set(devices) == {"grid", "house", "pv1", "bat", "ev1", "hp", "rod"}
+    for name, device in devices.items():
+        values = device.values()
+        assert "power" in values
+        for quantity, value in values.items():
+            Channel.of(f"{name}.{quantity}")  # a quantity our model knows
+            assert math.isfinite(value), (name, quantity)
+        with pytest.raises(BadCommand):
+            device.apply("no_such_command", 1)
+    # a command through the interface takes effect on the next step
+    devices["bat"].apply("battery_setpoint", -2000)
+    sim.step(DT)
+    assert devices["bat"].values()["power"] == pytest.approx(-2000)
+    assert sim.channels()["bat.power"] == pytest.approx(-2000)
+
+
+def test_readings_carry_every_channel_at_now() -> None:
+    sim = SiteSim(SiteParams(), START)
+    sim.run(300, DT)
+    readings = sim.readings()
+    assert {r.channel for r in readings} == set(sim.channels())
+    assert all(r.ts == sim.now for r in readings)
+
+
+def test_missing_csv_falls_back_to_the_built_in_profiles(tmp_path, caplog) -> None:
+    missing = tmp_path / "nope.csv"
+    params = SiteParams(house=HouseParams(csv_path=missing), pv=(PVParams(source="csv", csv_path=missing),))
+    with caplog.at_level("WARNING", logger="wattwerk.sim"):
+        sim = SiteSim(params, START + timedelta(hours=11))
+    sim.run(3600, DT)
+    assert sim.house.power > 0 and sim.pv[0].power > 0
+    assert sum("not found" in r.message for r in caplog.records) == 2

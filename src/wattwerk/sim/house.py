@@ -7,7 +7,7 @@ import random
 from wattwerk.sim.device import SimComponent
 from wattwerk.sim.emulators import MeterState, PhaseState
 from wattwerk.sim.params import HouseParams, Location
-from wattwerk.sim.profiles import CSV_STEP_S, bdew_household, csv_column
+from wattwerk.sim.profiles import CSV_STEP_S, bdew_household, csv_column, usable_csv
 from wattwerk.sim.series import YearlySeries
 
 
@@ -17,8 +17,9 @@ class House(SimComponent):
     def __init__(self, name: str, params: HouseParams, location: Location, seed: int) -> None:
         super().__init__(name)
         self.params = params
-        if params.csv_path is not None:
-            self.profile = YearlySeries(csv_column(params.csv_path, "load_w"), CSV_STEP_S, 0.0, hold=True)
+        csv = usable_csv(params.csv_path, "house load")
+        if csv is not None:
+            self.profile = YearlySeries(csv_column(csv, "load_w"), CSV_STEP_S, 0.0, hold=True)
         else:
             self.profile = YearlySeries(bdew_household(params.annual_kwh, location.timezone), 900, 450.0)
         self._rng = random.Random(seed)

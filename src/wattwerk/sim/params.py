@@ -23,7 +23,8 @@ class Location:
 
 @dataclass(frozen=True)
 class HouseParams:
-    """Household load: a measured series if ``csv_path`` is given, else BDEW H25 scaled to ``annual_kwh``."""
+    """Household load: a measured series if ``csv_path`` names a file, else BDEW H25 scaled to
+    ``annual_kwh`` (``wattwerk.sim.profiles.real_household_csv()`` finds the shared sample)."""
 
     annual_kwh: float = 4000.0
     csv_path: Path | None = None  # CSV with timestamp_utc and load_w (W, 30 min), gaps interpolated
@@ -33,7 +34,8 @@ class HouseParams:
 @dataclass(frozen=True)
 class PVParams:
     """One PV array with its inverter. ``source='try'`` models it with pvlib on the TRY weather;
-    ``source='csv'`` replays the measured ``pv_w`` column of ``csv_path`` (scaled by ``csv_scale``)."""
+    ``source='csv'`` replays the measured ``pv_w`` column of ``csv_path`` (scaled by ``csv_scale``),
+    falling back to the TRY model when that file is missing."""
 
     kwp: float = 8.0
     tilt: float = 30.0

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import logging
 import warnings
 from functools import cache
 from pathlib import Path
@@ -20,6 +21,25 @@ import pvlib
 from wattwerk.sim.series import Builder
 
 CSV_STEP_S = 1800  # measured series come in 30-minute means
+REAL_DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "real"
+log = logging.getLogger("wattwerk.sim")
+
+
+def real_household_csv(folder: Path = REAL_DATA) -> Path | None:
+    """The measured household load/PV series (``household_load_pv_*.csv``) if it is present
+    (beside the repository, in ``../shared/data/real``); None on a bare machine."""
+    found = sorted(folder.glob("household_load_pv_*.csv")) if folder.is_dir() else []
+    return found[0] if found else None
+
+
+def usable_csv(path: Path | str | None, what: str) -> Path | None:
+    """``path`` if it names a readable file; else None, with one log line when a path was given."""
+    if path is None:
+        return None
+    if Path(path).is_file():
+        return Path(path)
+    log.warning("%s: %s not found, using the built-in profile instead", what, path)
+    return None
 
 
 @cache

@@ -16,7 +16,7 @@ from pvlib.temperature import TEMPERATURE_MODEL_PARAMETERS
 
 from wattwerk.sim.device import BadCommand, SimComponent
 from wattwerk.sim.params import Location, PVParams
-from wattwerk.sim.profiles import CSV_STEP_S, csv_column
+from wattwerk.sim.profiles import CSV_STEP_S, csv_column, usable_csv
 from wattwerk.sim.series import YearlySeries
 from wattwerk.sim.weather import weather_at
 
@@ -90,13 +90,12 @@ PV_STEP_S = 900  # PV is computed every 15 minutes (at the middle of each quarte
 
 def pv_series(params: PVParams, location: Location) -> YearlySeries:
     """An array's available AC power (W) over time."""
-    if params.source == "csv":
-        if params.csv_path is None:
-            raise ValueError("PV source 'csv' needs csv_path")
-        build = csv_column(params.csv_path, "pv_w", params.csv_scale, location.latitude, location.longitude)
-        return YearlySeries(build, CSV_STEP_S, 0.0, hold=True)
-    if params.source != "try":
+    if params.source not in ("try", "csv"):
         raise ValueError(f"PV source must be 'try' or 'csv', got {params.source!r}")
+    csv = usable_csv(params.csv_path, "PV") if params.source == "csv" else None
+    if csv is not None:
+        build = csv_column(csv, "pv_w", params.csv_scale, location.latitude, location.longitude)
+        return YearlySeries(build, CSV_STEP_S, 0.0, hold=True)
 
     def build_try(index: pd.DatetimeIndex) -> np.ndarray:
         return _try_year(params, location, int(index[0].value), len(index), PV_STEP_S)

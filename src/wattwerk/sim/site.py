@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from wattwerk.errors import InputLedger
-from wattwerk.model import Channel
+from wattwerk.model import Channel, Reading
 from wattwerk.sim.battery import Battery
 from wattwerk.sim.device import BadCommand, SimComponent
 from wattwerk.sim.emulators import MeterState
@@ -163,6 +163,11 @@ class SiteSim:
         if rod is not None:
             out.update({"rod.power": rod.power, "rod.energy": rod.energy, "rod.temperature": rod.temperature})
         return out
+
+    def readings(self) -> list[Reading]:
+        """Every channel as a :class:`~wattwerk.model.Reading` stamped with ``now``."""
+        now = self.now
+        return [Reading(name, now, value) for name, value in self.channels().items()]
 
     def channel_info(self) -> dict[str, Channel]:
         """The :class:`~wattwerk.model.Channel` (unit, kind) of every channel ``channels()`` gives."""
