@@ -164,6 +164,7 @@ class SerialSource(_Reconnecting):
         self.settings = settings
         self.chunk_size = chunk_size
         self.name = f"serial:{port}"
+        self.serial: serial.Serial | None = None  # the open port, while connected
 
     def _open(self) -> serial.Serial:
         s = self.settings
@@ -181,6 +182,7 @@ class SerialSource(_Reconnecting):
                 if not self.reconnect or await self._sleep(self.backoff.next()):
                     return
                 continue
+            self.serial = port
             self.connected, self.last_error = True, None
             self.connects += 1
             self.backoff.reset()
@@ -212,7 +214,7 @@ class SerialSource(_Reconnecting):
             finally:
                 loop.remove_reader(port.fileno())
                 port.close()
-                self.connected = False
+                self.connected, self.serial = False, None
             if not self.reconnect or await self._sleep(self.backoff.next()):
                 return
 
