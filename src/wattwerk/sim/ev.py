@@ -23,7 +23,13 @@ def _clock(text: str) -> time:
 
 
 class EVCharger(SimComponent):
-    """``power`` is the AC power drawn by the wallbox (+ consuming)."""
+    """``power`` is the AC power drawn by the wallbox (+ consuming).
+
+    Commands: ``current_limit`` (A per phase; above the maximum it is capped, between 0 and the
+    minimum the charge pauses, as IEC 61851 has it), ``enable`` (0/1), ``phases`` (1 or 3, only
+    with ``phase_switching``). ``plugged``, ``soc``, ``energy_needed_wh`` and ``departure`` say
+    what a smart-charging controller needs to know.
+    """
 
     commands = ("current_limit", "enable", "phases")
 
