@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from wattwerk.sim.device import BadCommand, SimComponent
 from wattwerk.sim.params import HeatPumpParams
-from wattwerk.sim.series import YearlySeries
+from wattwerk.sim.series import Lookup
 
 WATER_WH_PER_LITRE_K = 4186.0 / 3600.0  # 1.163 Wh per litre and kelvin
 
@@ -29,7 +29,7 @@ class HeatPump(SimComponent):
 
     commands = ("sgready",)
 
-    def __init__(self, name: str, params: HeatPumpParams, outdoor: YearlySeries) -> None:
+    def __init__(self, name: str, params: HeatPumpParams, outdoor: Lookup) -> None:
         super().__init__(name)
         self.params = params
         self.outdoor = outdoor

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from datetime import datetime
 
 from wattwerk.sim.device import SimComponent
 from wattwerk.sim.emulators import MeterState, PhaseState
@@ -71,7 +72,7 @@ class GridPoint(SimComponent):
                 "current_l1": abs(l1) / v, "current_l2": abs(l2) / v, "current_l3": abs(l3) / v,
                 "frequency": 50.0}
 
-    def meter_state(self, ts) -> MeterState:  # ts: datetime of the reading
+    def meter_state(self, ts: datetime) -> MeterState:
         v = self.voltage
         phases = tuple(PhaseState(v, abs(p) / v, p) for p in self.phase_power)
         return MeterState(ts, self.power, self.energy_import, self.energy_export, phases)

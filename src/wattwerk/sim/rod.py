@@ -8,7 +8,7 @@ import pandas as pd
 from wattwerk.sim.device import BadCommand, SimComponent
 from wattwerk.sim.heatpump import WATER_WH_PER_LITRE_K
 from wattwerk.sim.params import RodParams
-from wattwerk.sim.series import Builder
+from wattwerk.sim.series import Builder, Lookup
 
 # Share of a day's hot-water draw per local hour (0..23): morning and evening peaks. Sums to 1.
 DRAW_SHARE = (
@@ -33,7 +33,7 @@ class HeatingRod(SimComponent):
 
     commands = ("power",)
 
-    def __init__(self, name: str, params: RodParams, draw) -> None:  # draw: YearlySeries of W
+    def __init__(self, name: str, params: RodParams, draw: Lookup) -> None:  # draw: hot water taken, W
         super().__init__(name)
         self.params = params
         self.draw = draw

@@ -8,12 +8,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
 
 # Builder: UTC sample times -> values (same length), e.g. PV power in W at those instants.
 Builder = Callable[[pd.DatetimeIndex], np.ndarray]
+
+
+
+class Lookup(Protocol):
+    """Anything that gives a value at epoch seconds (a YearlySeries, or a constant in tests)."""
+
+    def at(self, t: float) -> float: ...
+
 
 _PAD_S = 2 * 86400  # each year's chunk overlaps its neighbours so a step never falls off an edge
 

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import numpy as np
+import pandas as pd
+
 from wattwerk.errors import InputLedger
 from wattwerk.model import Channel, Reading
 from wattwerk.sim.battery import Battery
@@ -22,12 +25,12 @@ from wattwerk.sim.house import GridPoint, House
 from wattwerk.sim.params import SiteParams
 from wattwerk.sim.pv import PVArray
 from wattwerk.sim.rod import HeatingRod, draw_builder
-from wattwerk.sim.series import YearlySeries
+from wattwerk.sim.series import Builder, YearlySeries
 from wattwerk.sim.weather import weather_at
 
 
-def _outdoor_builder(region: int):
-    def build(index):
+def _outdoor_builder(region: int) -> Builder:
+    def build(index: pd.DatetimeIndex) -> np.ndarray:
         return weather_at(region, index)["temp_air"].to_numpy()
 
     return build
