@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -128,6 +129,8 @@ class JsonDecoder:
     timezone: str | None = None
     messages: bool = False
     meter_id_path: str | None = None
+    # device-specific checks after mapping: (document, values) -> (values, notes)
+    post: Callable[[Any, list[Value]], tuple[list[Value], list[tuple[str, str]]]] | None = None
     _buf: bytes = field(default=b"", repr=False)
 
     def __post_init__(self) -> None:
@@ -157,6 +160,9 @@ class JsonDecoder:
             return Frame(ts=None, errors=[message], error_kind="parse")
         fields = self.fields(doc) if callable(self.fields) else self.fields
         values, notes = apply(doc, fields)
+        if self.post is not None:
+            values, more = self.post(doc, values)
+            notes += more
         ts = parse_time(resolve(doc, self.time_path), self._tz) if self.time_path else None
         meter_id = None
         if self.meter_id_path:
