@@ -17,8 +17,11 @@ from pathlib import Path
 
 from wattwerk.protocols.decode import make_decoder
 from wattwerk.protocols.meter import MeterReader
+from wattwerk.protocols.speedwire import EmeterDatagram, build_datagram
 from wattwerk.sim.emulators import MeterState, PhaseState
 from wattwerk.sim.emulators.p1 import telegram
+from wattwerk.sim.emulators.speedwire import datagram_values
+from wattwerk.sim.emulators.tasmota import sensor_document
 
 _P1_STATE = MeterState(
     datetime(2026, 1, 15, 12, 0, tzinfo=UTC),
@@ -35,6 +38,10 @@ SAMPLES: list[tuple[str, bytes | str]] = [
     ("dsmr", "dsmr/v2_2.txt"),
     ("dlms", "dlms/lg_e450_unencrypted_valid_data_cfg2026.hex"),
     ("dlms", "dlms/iskra_am550_unencrypted_valid_data_cfg2026.hex"),
+    ("sml", "sml/smllib_frame2.hex"),
+    ("sml", "sml/dnt_stream_ttyUSB0-3.bin"),
+    ("speedwire", build_datagram(EmeterDatagram(349, 3_001_234_567, 0, datagram_values(_P1_STATE)))),
+    ("tasmota", json.dumps(sensor_document(_P1_STATE)).encode() + b"\n"),
 ]
 
 DEFAULT_DATA = Path(
