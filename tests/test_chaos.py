@@ -139,7 +139,7 @@ def test_chaos_kill_9_edge_and_portal_nothing_lost_nothing_duplicated(pg: PgSche
     portal.start()
     edge.start()
     kills = {"edge": 0, "portal": 0, "outage": 0}
-    deadline = time.monotonic() + 18
+    deadline = time.monotonic() + 14
     try:
         while time.monotonic() < deadline:
             time.sleep(rng.uniform(0.3, 1.5))

@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     if args.workers > 1:
         from uvicorn.supervisors import Multiprocess
 
-        Multiprocess(config, target=server.run, sockets=[sock]).run()
+        Multiprocess(config, sockets=[sock]).run()
     else:
         server.run(sockets=[sock])
     return 0

@@ -1,0 +1,188 @@
+"""``wattwerk bench ingest [--db URL] [--json]``: sustained ingest through the real HTTP endpoint
+into PostgreSQL (one portal process, then several), and the outbox catch-up rate (an edge's
+backlog drained through the uplink). Prints figures; asserts nothing.
+
+Load: ``--sites`` sites, each an edge uploading gzipped MessagePack batches of ``--batch``
+readings over 8 channels, ``--concurrency`` requests in flight; bodies are built before the
+clock starts so the figure is the portal's (the client still shares the machine's cores).
+A fresh schema is created and dropped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gzip
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import logging
+import uuid
+from pathlib import Path
+
+import httpx
+import msgpack
+import psycopg
+
+from wattwerk.edge.outbox import Outbox
+from wattwerk.edge.uplink import Uplink, UplinkConfig
+from wattwerk.portal import db
+from wattwerk.store.postgres import migrate, with_schema
+
+CHANNELS = [f"meter.{q}" for q in ("power", "power_l1", "power_l2", "power_l3", "energy_import",
+                                    "energy_export", "voltage_l1", "current_l1")]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", default=os.environ.get("WATTWERK_BENCH_PG", "postgresql://postgres@127.0.0.1/test"))
+    parser.add_argument("--readings", type=int, default=1_000_000, help="readings per ingest run")
+    parser.add_argument("--batch", type=int, default=5000, help="readings per request")
+    parser.add_argument("--sites", type=int, default=40)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--workers", default="1,2", help="portal process counts to measure")
+    parser.add_argument("--catchup", type=int, default=200_000, help="readings in the edge's backlog")
+    parser.add_argument("--keep", action="store_true", help="keep the benchmark schema")
+
+
+def start_portal(url: str, schema: str, workers: int, workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port_file = workdir / f"port-{workers}"
+    proc = subprocess.Popen([sys.executable, "-m", "wattwerk", "portal", "--host", "127.0.0.1", "--port", "0",
+                             "--db", url, "--schema", schema, "--workers", str(workers),
+                             "--port-file", str(port_file)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(600):
+        if port_file.exists():
+            base = f"http://127.0.0.1:{port_file.read_text()}"
+            try:
+                if httpx.get(base + "/api/v1/health", timeout=1).status_code == 200:
+                    if workers > 1:
+                        time.sleep(1.0)  # let every worker finish starting
+                    return proc, base
+            except httpx.HTTPError:
+                pass
+        time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("portal did not start")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def build_bodies(sites: list[tuple[str, str]], total: int, batch: int, run: int) -> list[tuple[bytes, str]]:
+    """Pre-built request bodies: each site's edge uploads consecutive batches."""
+    now_ms = int(time.time() * 1000) - 3_600_000
+    bodies = []
+    seq = {name: 1 for name, _ in sites}
+    n = 0
+    i = 0
+    while n < total:
+        name, token = sites[i % len(sites)]
+        first = seq[name]
+        readings = [[first + k, k % len(CHANNELS), now_ms - (batch - k) * 10, 230.0 + (k % 97)]
+                    for k in range(batch)]
+        doc = {"site": name, "edge_id": f"edge-{run}", "first_seq": first, "channels": CHANNELS,
+               "readings": readings}
+        bodies.append((gzip.compress(msgpack.packb(doc), 1), token))
+        seq[name] += batch
+        n += batch
+        i += 1
+    return bodies
+
+
+async def blast(base: str, bodies: list[tuple[bytes, str]], concurrency: int) -> tuple[int, float]:
+    queue: asyncio.Queue[tuple[bytes, str]] = asyncio.Queue()
+    for item in bodies:
+        queue.put_nowait(item)
+    stored = 0
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        nonlocal stored
+        while not queue.empty():
+            body, token = queue.get_nowait()
+            while True:
+                r = await client.post("/api/v1/ingest", content=body, headers={
+                    "Content-Type": "application/msgpack", "Content-Encoding": "gzip",
+                    "Authorization": f"Bearer {token}"})
+                if r.status_code == 200:
+                    stored += r.json()["stored"]
+                    break
+                if r.status_code != 429:
+                    raise RuntimeError(f"portal answered {r.status_code}: {r.text[:200]}")
+                await asyncio.sleep(float(r.headers.get("retry-after", "1")))
+
+    async with httpx.AsyncClient(base_url=base, timeout=120,
+                                 limits=httpx.Limits(max_connections=concurrency)) as client:
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
+        return stored, time.perf_counter() - t0
+
+
+async def catchup(base: str, token: str, site: str, n: int, workdir: Path) -> dict[str, float]:
+    box = Outbox(workdir / "outbox.db")
+    step_ms = 10_000
+    t0 = time.perf_counter()
+    start_ms = int(time.time() * 1000) - (n // len(CHANNELS) + 1) * step_ms
+    for i in range(0, n, 8000):
+        box.append_raw([(CHANNELS[k % len(CHANNELS)], start_ms + (i + k) // len(CHANNELS) * step_ms, float(k))
+                        for k in range(min(8000, n - i))])
+    append_s = time.perf_counter() - t0
+    per_million = box.used_bytes() * 1_000_000 / n
+    up = Uplink(box, UplinkConfig(url=base, site=site, edge_id="catchup-edge", token=token,
+                                  batch_size=5000, catchup_batches=8, parallel=2))
+    t0 = time.perf_counter()
+    sent = await up.drain()
+    spent = time.perf_counter() - t0
+    await up.aclose()
+    box.close()
+    return {"catchup_readings_per_s": sent / spent, "catchup_readings": sent,
+            "outbox_append_readings_per_s": n / append_s, "outbox_bytes_per_million": per_million}
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    migrate(args.db, schema)
+    results: dict[str, object] = {"batch": args.batch, "sites": args.sites, "concurrency": args.concurrency}
+    try:
+        with psycopg.connect(with_schema(args.db, schema), autocommit=True) as conn:
+            sites = [(f"site{i}", db.pair_site(conn, f"site{i}")) for i in range(args.sites)]
+        by_workers: dict[str, float] = {}
+        with tempfile.TemporaryDirectory() as tmp:
+            workdir = Path(tmp)
+            for run_no, workers in enumerate(int(w) for w in args.workers.split(",")):
+                bodies = build_bodies(sites, args.readings, args.batch, run_no)
+                proc, base = start_portal(args.db, schema, workers, workdir)
+                try:
+                    stored, spent = asyncio.run(blast(base, bodies, args.concurrency))
+                    by_workers[str(workers)] = stored / spent
+                    if not args.json:
+                        print(f"ingest, {workers} portal process(es): {stored} readings in {spent:.2f} s = "
+                              f"{stored / spent:,.0f} readings/s")
+                    if workers == max(int(w) for w in args.workers.split(",")):
+                        results.update(asyncio.run(catchup(base, sites[0][1], sites[0][0], args.catchup,
+                                                           workdir)))
+                finally:
+                    stop(proc)
+        results["readings_per_s_by_processes"] = by_workers
+        results["readings_per_s"] = max(by_workers.values())
+    finally:
+        if not args.keep:
+            with psycopg.connect(args.db, autocommit=True) as conn:
+                conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    if args.json:
+        print(json.dumps(results))
+    else:
+        print(f"catch-up through the uplink: {results['catchup_readings_per_s']:,.0f} readings/s "
+              f"({results['catchup_readings']} readings)")
+        print(f"outbox: {results['outbox_append_readings_per_s']:,.0f} appends/s, "
+              f"{results['outbox_bytes_per_million'] / 1e6:.1f} MB per million readings")
+    return 0
