@@ -14,12 +14,12 @@ import argparse
 import asyncio
 import gzip
 import json
+import logging
 import os
 import subprocess
 import sys
 import tempfile
 import time
-import logging
 import uuid
 from pathlib import Path
 
