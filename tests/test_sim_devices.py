@@ -298,3 +298,18 @@ def test_curtailment_caps_pv_at_the_limit() -> None:
     capped.step(DT)
     free.step(DT)
     assert capped.pv[0].power == pytest.approx(free.pv[0].power)
+
+
+def test_long_steps_never_push_the_stores_past_their_maximum() -> None:
+    hp = make_hp(store_initial_c=55.0, min_run_s=0, min_pause_s=0)
+    hp.outdoor = Const(20.0)  # no heating demand: all heat stays in the store
+    hp.apply("sgready", 4)
+    rod = make_rod(tank_initial_c=70.0)
+    rod.apply("power", 3000)
+    hp_top = rod_top = 0.0
+    for i in range(12):
+        hp.update(i * 3600.0, 3600.0)
+        rod.update(i * 3600.0, 3600.0)
+        hp_top, rod_top = max(hp_top, hp.temperature), max(rod_top, rod.temperature)
+    assert hp_top == pytest.approx(hp.params.max_store_c)  # reached, never passed
+    assert rod_top == pytest.approx(rod.params.max_tank_c)

@@ -77,14 +77,16 @@ class HeatPump(SimComponent):
         self.outdoor_c = outdoor
         demand = p.heat_loss_w_per_k * (p.heating_limit_c - outdoor)
         self.demand_w = demand if demand > 0.0 else 0.0
-        if self.on:
-            self.cop = carnot_cop(outdoor, self.temperature + 5.0, p.carnot_fraction, p.cop_min, p.cop_max)
-            self.heat_w = p.thermal_w
-            self.power = p.thermal_w / self.cop
-        else:
-            self.cop = self.heat_w = self.power = 0.0
         h = dt_s / 3600.0
         loss = p.store_loss_w_per_k * (self.temperature - p.room_c)
+        if self.on:
+            self.cop = carnot_cop(outdoor, self.temperature + 5.0, p.carnot_fraction, p.cop_min, p.cop_max)
+            # its high-limit switch never lets the store pass max_store_c, even within a long step
+            room = (p.max_store_c - self.temperature) * self.capacity_wh_per_k / h + self.demand_w + loss
+            self.heat_w = p.thermal_w if p.thermal_w < room else max(room, 0.0)
+            self.power = self.heat_w / self.cop
+        else:
+            self.cop = self.heat_w = self.power = 0.0
         temperature = self.temperature + (self.heat_w - self.demand_w - loss) * h / self.capacity_wh_per_k
         if temperature < p.room_c:  # the store is cold: the rooms get less than they ask for
             self.demand_w -= (p.room_c - temperature) * self.capacity_wh_per_k / h
