@@ -1,5 +1,16 @@
 """Physical model of one site stepping in simulated time, and (in ``emulators``) the servers that
-expose it over the real protocols. Only tests, benchmarks and ``wattwerk demo`` import this."""
+expose it over the real protocols. Only tests, benchmarks and ``wattwerk demo`` import this.
+
+    sim = SiteSim(SiteParams(), datetime(2025, 6, 1, tzinfo=UTC))
+    sim.step(60)                       # or sim.run(86400, dt_s=60)
+    sim.channels()["grid.power"]       # W, + import; see SiteSim.channels for every name
+    sim.command("ev1", "current_limit", 10)   # bad commands are counted in sim.ledger
+    sim.devices()["bat"]               # a SimDevice for an emulator: values(), apply()
+    sim.meter_state()                  # MeterState for meter emulators
+
+Defaults: BDEW H25 load (4000 kWh/yr), 8 kWp south 30° on DWD TRY region 12 weather,
+10 kWh/5 kW battery, 11 kW wallbox with a 60 kWh commuter EV, 9 kW heat pump, 3 kW heating rod.
+"""
 
 from wattwerk.sim.params import (
     BatteryParams,
