@@ -171,33 +171,57 @@ class _Model:
             h.setOptionValue("presolve", "off")
             h.setOptionValue("simplex_strategy", 4)
         passes = 0
+        best: tuple[np.ndarray, object] | None = None
+        cautious = False  # after an infeasible pass: only switch things off (always feasible)
+        undo: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         while True:
             h.run()
             passes += 1
             status = h.getModelStatus()
             ok = h.getInfo().primal_solution_status == 2
             sol = np.asarray(h.getSolution().col_value)[: self.ncol] if ok else None
+            if sol is None and best is not None and undo is not None:
+                # switching on at the minimum overfilled something: take the pass back
+                cols, lo, hi = undo
+                h.changeColsBounds(len(cols), cols, lo, hi)
+                undo = None
+                if cautious or passes >= options.max_passes:
+                    return h, best[0], best[1], passes
+                cautious = True
+                sol, status = best
+            elif sol is not None:
+                best = (sol, status)
             if sol is None or options.integer != "auto" or passes >= options.max_passes:
                 return h, sol, status, passes
             pairs, semis = self._violations(sol)
             if not any(len(x) for x in pairs + semis):
                 return h, sol, status, passes
+            cautious = cautious or passes >= options.max_passes - 2  # the last passes only switch off
             lp = h.getLp()
-            lower, upper = np.asarray(lp.col_lower_), np.asarray(lp.col_upper_)
+            lower, upper = np.asarray(lp.col_lower_).copy(), np.asarray(lp.col_upper_).copy()
             zero: list[np.ndarray] = []
+            ons: list[tuple[np.ndarray, float]] = []
             for (a, _, b, _), sel in zip(self.pairs, pairs, strict=True):
                 zero.append(np.where(sol[a[sel]] >= sol[b[sel]], b[sel], a[sel]))
             for (cols, minimum), sel in zip(self.semis, semis, strict=True):
-                if len(sel):
-                    if passes < options.local_passes:  # settle only the slots that are wrong
-                        up = sol[cols[sel]] >= minimum / 2
-                        zero.append(cols[sel][~up])
-                        c = cols[sel][up]
-                    else:  # settle every slot of the device at once, so this cannot go on
-                        on, off = _round_semi(sol[cols], upper[cols], minimum)
-                        zero.append(cols[off])
-                        c = cols[on]
-                    h.changeColsBounds(len(c), c.astype(np.int32), np.full(len(c), minimum), upper[c])
+                if not len(sel):
+                    continue
+                if cautious:  # the device as a whole: what runs at its minimum or more stays, the rest stops
+                    on = sol[cols] >= minimum - TOL
+                    zero.append(cols[~on])
+                    ons.append((cols[on], minimum))
+                elif passes < options.local_passes:  # settle only the slots that are wrong
+                    up = sol[cols[sel]] >= minimum / 2
+                    zero.append(cols[sel][~up])
+                    ons.append((cols[sel][up], minimum))
+                else:  # settle every slot of the device at once, so this cannot go on
+                    on, off = _round_semi(sol[cols], upper[cols], minimum)
+                    zero.append(cols[off])
+                    ons.append((cols[on], minimum))
+            changed = np.concatenate(zero + [c for c, _ in ons]).astype(np.int32)
+            undo = (changed, lower[changed], upper[changed])
+            for c, minimum in ons:
+                h.changeColsBounds(len(c), c.astype(np.int32), np.full(len(c), minimum), upper[c])
             off = np.concatenate(zero).astype(np.int32)
             if len(off):
                 h.changeColsBounds(len(off), off, lower[off], np.zeros(len(off)))
@@ -300,6 +324,7 @@ def solve(req: PlanRequest, options: PlanOptions | None = None) -> Plan:
     pairs_left, semis_left = m._violations(sol)
     left = sum(len(x) for x in pairs_left) + sum(len(x) for x in semis_left)
     note = f"; {left} slot(s) with a simultaneous flow or sub-minimum power left" if left else ""
+    size["unsettled_slots"] = left
     label = {highspy.HighsModelStatus.kOptimal: "optimal", highspy.HighsModelStatus.kTimeLimit: "time_limit"}
     plan = Plan(
         req.start,
@@ -466,6 +491,8 @@ def _fallback(
     for s in req.thermal:
         for h in s.heaters:
             devices[h.name] = {"power_w": np.zeros(n)}
+        drawn = np.cumsum(np.asarray(s.demand_w, float) + s.loss_w) * dt
+        devices[s.name] = {"energy_wh": np.clip(s.energy_wh - drawn, 0.0, s.capacity_wh)}
     imp, exp_ = np.maximum(net, 0.0), np.maximum(-net, 0.0)
     plan = Plan(
         req.start,

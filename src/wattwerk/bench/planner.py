@@ -1,0 +1,161 @@
+"""``wattwerk bench planner``: planner solve time over sliding 48 h horizons of a real price year.
+
+The window slides through the year in steps of ``--step-hours``; each window is one re-plan of a
+house with a 10 kWh battery, an 11 kW charger with a commuter's EV and a heat pump on a buffer
+tank, with real DE-LU day-ahead prices (SMARD 2024) in the typical German household tariff of
+``market.defaults`` and the measured load and PV of the real household in ../shared/data/real.
+Storage levels are carried from one window to the next (receding horizon), so the solver sees
+the states it would see in operation. Prints p50/p95/max solve time (model build included) and
+the problem size; never asserts anything about time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from wattwerk.control.plan_model import EV, Battery, Heater, PlanOptions, PlanRequest, ThermalStore
+from wattwerk.control.planner import solve
+from wattwerk.forecast.history import read_history_csv
+from wattwerk.market.defaults import de_feed_in, de_household_dynamic
+from wattwerk.market.smard import read_smard_csv
+from wattwerk.market.tariff import slot_index
+
+REAL = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "real"
+PRICES = REAL / "prices_de_lu_2024_hourly_smard.csv"
+HOUSE = REAL / "household_load_pv_fr_48.83N_6.86E_2024-02-28_2025-02-27_30min.csv"
+TZ = "Europe/Berlin"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--prices", type=Path, default=PRICES, help="SMARD price CSV (default: 2024 DE-LU)")
+    parser.add_argument("--history", type=Path, default=HOUSE, help="household load/PV CSV")
+    parser.add_argument("--step-hours", type=float, default=6.0, help="slide the window by this much")
+    parser.add_argument("--horizon-hours", type=int, default=48)
+    parser.add_argument("--slot-minutes", type=int, default=15, choices=(15, 60))
+    parser.add_argument("--limit", type=int, default=0, help="stop after this many windows (0: whole year)")
+    parser.add_argument("--integer", choices=("auto", "mip", "never"), default="auto")
+
+
+def _profile(history: pd.DataFrame, column: str, index: pd.DatetimeIndex) -> np.ndarray:
+    """Values of the history at ``index``, the history's year repeated over other years."""
+    series = history[column].resample("15min").ffill(limit=1)
+    series = series.interpolate(limit=4) if column == "load_w" else series.fillna(0.0)
+    series = series.fillna(series.mean())
+    start, period = series.index[0], pd.Timedelta(days=366)
+    offset = ((index - start) % period) // pd.Timedelta(minutes=15)
+    return series.to_numpy()[np.minimum(offset, len(series) - 1)].clip(min=0.0)
+
+
+def _weather(index: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray]:
+    """Outdoor temperature (°C) of a Central European year and the heat demand (W) of a
+    house with UA 180 W/K heated to 20 °C plus 150 W hot water."""
+    doy = index.day_of_year.to_numpy()
+    hour = index.tz_convert(TZ).hour.to_numpy()
+    t_out = 10.0 - 9.0 * np.cos((doy - 20) / 365 * 2 * np.pi) + 4.0 * np.sin((hour - 9) / 24 * 2 * np.pi)
+    return t_out, 180.0 * np.clip(15.0 - t_out, 0, None) + 150.0
+
+
+def _cop(t_out: np.ndarray, t_sink: float = 45.0) -> np.ndarray:
+    return np.clip(0.45 * (t_sink + 273.15) / np.maximum(t_sink - t_out, 5.0), 1.5, 5.5)
+
+
+def _ev_session(index: pd.DatetimeIndex) -> tuple[np.ndarray, int | None]:
+    """Commuter: away 07:00-18:00 local on weekdays. Plugged in the current session only; its
+    departure is the deadline (None at weekends without a departure in the horizon)."""
+    local = index.tz_convert(TZ)
+    away = (local.day_of_week < 5) & (local.hour >= 7) & (local.hour < 18)
+    home = ~np.asarray(away)
+    if not home[0]:
+        arrive = int(np.argmax(home))
+        plugged = np.zeros(len(index), bool)
+        stop = arrive + int(np.argmax(~home[arrive:])) if (~home[arrive:]).any() else len(index)
+        plugged[arrive:stop] = True
+        return plugged, stop if stop < len(index) else None
+    stop = int(np.argmax(~home)) if (~home).any() else len(index)
+    plugged = np.zeros(len(index), bool)
+    plugged[:stop] = True
+    return plugged, stop if stop < len(index) else None
+
+
+def run(args: argparse.Namespace) -> int:
+    spot = read_smard_csv(args.prices)
+    tariff, feed_in = de_household_dynamic(spot), de_feed_in()
+    history = read_history_csv(args.history)
+    n = args.horizon_hours * 60 // args.slot_minutes
+    step = timedelta(hours=args.step_hours)
+    carry = max(1, int(args.step_hours * 60 // args.slot_minutes))
+    options = PlanOptions(integer=args.integer)
+    soc, tank = 50.0, None
+    times: list[float] = []
+    passes: list[int] = []
+    statuses: dict[str, int] = {}
+    unsettled = 0
+    size: dict[str, int] = {}
+    start = spot.start
+    wall = time.perf_counter()
+    while start + timedelta(minutes=n * args.slot_minutes) <= spot.end:
+        index = slot_index(start, n, args.slot_minutes)
+        t_out, demand = _weather(index)
+        plugged, deadline = _ev_session(index)
+        store = ThermalStore.from_tank(
+            300, 35, 55, 45, demand, (Heater("hp", 3000, _cop(t_out), min_power_w=900),), loss_w=40
+        )
+        if tank is not None:
+            store = ThermalStore(store.capacity_wh, tank, demand, store.heaters, store.loss_w)
+        req = PlanRequest(
+            start.to_pydatetime() if isinstance(start, pd.Timestamp) else start,
+            args.slot_minutes,
+            tariff.price(index),
+            _profile(history, "pv_w", index),
+            _profile(history, "load_w", index),
+            feed_in.price(index),
+            batteries=(Battery(10_000, soc, 5_000, 5_000, soc_min_pct=10.0, wear_eur_per_kwh=0.02),),
+            evs=(EV(plugged, 12_000 if deadline is not None else 0.0, 11_000, 4_140, deadline=deadline),),
+            thermal=(store,),
+            max_import_w=25_000,
+            max_export_w=7_000,
+        )
+        plan = solve(req, options)
+        if plan.status == "fallback":
+            print(f"{start}: {plan.message}")
+        times.append(plan.solve_ms)
+        passes.append(plan.size.get("lp_passes", 1))
+        statuses[plan.status] = statuses.get(plan.status, 0) + 1
+        unsettled += plan.size.get("unsettled_slots", 0) > 0
+        size = plan.size
+        soc = float(plan.devices["bat"]["soc_pct"][carry - 1])
+        tank = float(plan.devices["heat"]["energy_wh"][carry - 1])
+        start += step
+        if args.limit and len(times) >= args.limit:
+            break
+    t = np.asarray(times)
+    result = {
+        "windows": len(t),
+        "horizon_hours": args.horizon_hours,
+        "slot_minutes": args.slot_minutes,
+        "integer": args.integer,
+        "solve_ms_p50": round(float(np.percentile(t, 50)), 2),
+        "solve_ms_p95": round(float(np.percentile(t, 95)), 2),
+        "solve_ms_max": round(float(t.max()), 2),
+        "solve_ms_mean": round(float(t.mean()), 2),
+        "passes_mean": round(float(np.mean(passes)), 2),
+        "passes_max": int(max(passes)),
+        "status": statuses,
+        "windows_with_unsettled_slots": unsettled,
+        "problem": size,
+        "wall_s": round(time.perf_counter() - wall, 1),
+        "prices": str(args.prices.name),
+    }
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for key, value in result.items():
+            print(f"{key:>16}: {value}")
+    return 0
