@@ -313,3 +313,16 @@ def test_long_steps_never_push_the_stores_past_their_maximum() -> None:
         hp_top, rod_top = max(hp_top, hp.temperature), max(rod_top, rod.temperature)
     assert hp_top == pytest.approx(hp.params.max_store_c)  # reached, never passed
     assert rod_top == pytest.approx(rod.params.max_tank_c)
+
+
+@pytest.mark.parametrize("bad", [BatteryParams(capacity_wh=0), BatteryParams(soc_min=60, soc_initial=50),
+                                 BatteryParams(charge_eff=1.2)])
+def test_impossible_battery_parameters_are_refused(bad: BatteryParams) -> None:
+    with pytest.raises(ValueError, match="battery"):
+        Battery("bat", bad)
+
+
+@pytest.mark.parametrize("bad", [EVParams(phases=2), EVParams(min_current_a=20), EVParams(capacity_wh=-1)])
+def test_impossible_ev_parameters_are_refused(bad: EVParams) -> None:
+    with pytest.raises(ValueError, match="ev1"):
+        EVCharger("ev1", bad, "Europe/Berlin", 1)

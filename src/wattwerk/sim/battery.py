@@ -20,6 +20,8 @@ class Battery(SimComponent):
         super().__init__(name)
         if not 0 <= params.soc_min <= params.soc_initial <= params.soc_max <= 100:
             raise ValueError("battery: need 0 <= soc_min <= soc_initial <= soc_max <= 100")
+        if params.capacity_wh <= 0 or not (0 < params.charge_eff <= 1 and 0 < params.discharge_eff <= 1):
+            raise ValueError("battery: need capacity_wh > 0 and efficiencies in (0, 1]")
         self.params = params
         self.stored_wh = params.capacity_wh * params.soc_initial / 100.0
         self._min_wh = params.capacity_wh * params.soc_min / 100.0

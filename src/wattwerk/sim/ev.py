@@ -39,6 +39,8 @@ class EVCharger(SimComponent):
             raise ValueError(f"{name}: phases must be 1 or 3, got {params.phases}")
         if not 0 < params.min_current_a <= params.max_current_a:
             raise ValueError(f"{name}: need 0 < min_current_a <= max_current_a")
+        if params.capacity_wh <= 0 or not 0 < params.charge_eff <= 1:
+            raise ValueError(f"{name}: need capacity_wh > 0 and charge_eff in (0, 1]")
         self.params = params
         self.voltage = params.voltage_v
         self.tz = ZoneInfo(timezone)
