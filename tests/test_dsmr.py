@@ -231,3 +231,64 @@ def test_cli_decode_dsmr_fails_with_exit_1(tmp_path, shared_data, capsys):
     assert main(["decode", "dsmr", str(bad)]) == 1
     (line,) = capsys.readouterr().out.splitlines()
     assert json.loads(line)["readings"] == [] and "CRC" in json.loads(line)["errors"][0]
+
+
+def _with_crc(lines: list[str]) -> bytes:
+    body = "\r\n".join(lines) + "\r\n!"
+    return f"{body}{TelegramParser.crc16(body):04X}\r\n".encode()
+
+
+SWEDISH = [
+    "/ELL5\\253833635_A", "", "0-0:1.0.0(221019143215W)",
+    "1-0:1.8.0(00006678.394*kWh)", "1-0:2.8.0(00000000.000*kWh)",
+    "1-0:3.8.0(00000021.988*kvarh)", "1-0:4.8.0(00001020.971*kvarh)",
+    "1-0:1.7.0(0001.727*kW)", "1-0:2.7.0(0000.000*kW)",
+    "1-0:21.7.0(0001.023*kW)", "1-0:41.7.0(0000.350*kW)", "1-0:61.7.0(0000.353*kW)",
+    "1-0:22.7.0(0000.000*kW)", "1-0:42.7.0(0000.000*kW)", "1-0:62.7.0(0000.000*kW)",
+    "1-0:23.7.0(0000.000*kvar)", "1-0:24.7.0(0000.009*kvar)",
+    "1-0:32.7.0(240.3*V)", "1-0:52.7.0(240.1*V)", "1-0:72.7.0(241.3*V)",
+    "1-0:31.7.0(004.2*A)", "1-0:51.7.0(001.6*A)", "1-0:71.7.0(001.7*A)",
+]  # fmt: skip
+HUNGARIAN = [
+    "/SLB5\\253833635_B", "", "0-0:1.0.0(230228135009W)", "0-0:42.0.0(53414733303832323030303032313630)",
+    "0-0:96.14.0(0001)", "1-0:1.8.0(000123.456*kWh)",
+    "1-0:1.8.1(000100.000*kWh)", "1-0:2.8.0(000001.000*kWh)",
+    "1-0:5.8.0(000010.000*kvarh)", "1-0:6.8.0(000000.100*kvarh)", "1-0:15.8.0(000124.456*kWh)",
+    "1-0:32.7.0(229.9*V)", "1-0:31.7.0(002*A)", "1-0:13.7.0(0.998)", "1-0:33.7.0(0.997)",
+    "1-0:14.7.0(50.01*Hz)", "1-0:1.7.0(00.450*kW)", "1-0:2.7.0(00.000*kW)",
+]  # fmt: skip
+
+
+def test_swedish_telegram_is_detected_and_mapped():
+    dec = DsmrDecoder()
+    (frame,) = dec.feed(_with_crc(SWEDISH))
+    assert frame.ok and dec.last_specification == "sweden"
+    v = values(frame)
+    assert (v["energy_import"], v["reactive_energy_export"], v["power"]) == (6678394.0, 1020971.0, 1727.0)
+    assert (v["reactive_power_export_l1"], v["current_l1"], v["voltage_l3"]) == (9.0, 4.2, 241.3)
+
+
+def test_hungarian_telegram_is_detected_and_mapped():
+    dec = DsmrDecoder()
+    (frame,) = dec.feed(_with_crc(HUNGARIAN))
+    assert frame.ok and dec.last_specification == "hungary_eon"
+    v = values(frame)
+    assert (v["energy_import"], v["energy_absolute"], v["reactive_energy_q1"]) == (
+        123456.0,
+        124456.0,
+        10000.0,
+    )
+    assert (v["power_factor"], v["power_factor_l1"], v["frequency"], v["power"]) == (
+        0.998,
+        0.997,
+        50.01,
+        450.0,
+    )
+    assert frame.meter_id == "SAG3082200002160"
+
+
+def test_lf_only_line_ends_are_read(shared_data):
+    lf = b"\n".join(SWEDISH_LINE.encode() for SWEDISH_LINE in SWEDISH) + b"\n!"
+    lf += f"{TelegramParser.crc16(lf.decode()):04X}\n".encode()
+    (frame,) = decode_all(lf)
+    assert frame.ok and values(frame)["energy_import"] == 6678394.0

@@ -46,10 +46,10 @@ SPECIFICATIONS: dict[str, dict[str, Any]] = {
     "dsmr4": specs.V4,
     "dsmr2.2/3": specs.V2_2,
     "belgium_fluvius": specs.BELGIUM_FLUVIUS,
-    "luxembourg_smarty": _PLAIN,
     "sweden": specs.SWEDEN,
-    "austria_sagemcom_t210": _SAGEMCOM,
     "hungary_eon": specs.EON_HUNGARY,
+    "austria_sagemcom_t210": _SAGEMCOM,
+    "luxembourg_smarty": _PLAIN,
     "ireland_iskra": specs.ISKRA_IE,
     "easymeter_q3d": specs.Q3D,
 }
@@ -120,7 +120,7 @@ def _hints(text: str) -> list[str]:
     hints = []
     if header.startswith("/FLU") or "0-0:96.1.4(" in text:
         hints.append("belgium_fluvius")
-    if header.upper().startswith("/LUX") or "0-0:42.0.0(" in text:
+    if header.upper().startswith("/LUX"):
         hints.append("luxembourg_smarty")
     if header.startswith("/ESY"):
         hints.append("easymeter_q3d")
