@@ -320,6 +320,9 @@ def test_push_with_inline_obis_and_scaler_unit():
         "0906 0100200700ff 1209c4 0202 0fff 1623"  # 1-0:32.7.0 = 2500 * 0.1 V
         "0906 0000600100ff 090431323334"  # 0-0:96.1.0 = "1234"
     )
+    body = body.replace(b"\x02\x05", b"\x02\x06", 1) + bytes.fromhex(
+        "0906 0001180201ff 0600001e61 0202 0ffd 160d"
+    )
     apdu = b"\x0f\x00\x00\x00\x01\x00" + body
     (frame,) = accepted(decode_all(hdlc_segments(apdu)))
     v = values(frame)
@@ -330,6 +333,7 @@ def test_push_with_inline_obis_and_scaler_unit():
         250.0,
     )
     assert frame.meter_id == "1234"
+    assert v["gas_volume"] == 7.777  # 0-1:24.2.1 = 7777 with scaler -3, unit 13 (m³)
 
 
 def test_cli_decode_dlms_hex(shared_data, capsys):

@@ -21,6 +21,7 @@ deviation is local time of the meter's zone (default Europe/Zurich).
 
 from __future__ import annotations
 
+import re
 import struct
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -34,6 +35,7 @@ from dlms_cosem.exceptions import DecryptionError
 from dlms_cosem.protocol.xdlms import DataNotification, GeneralGlobalCipher
 from dlms_cosem.time import ClockStatus, datetime_from_bytes
 
+from wattwerk.model import ObisName
 from wattwerk.protocols.base import Frame, Value
 from wattwerk.protocols.meter import derive_totals, lookup_obis
 
@@ -519,7 +521,7 @@ class DlmsDecoder:
         frame = Frame(ts=push.ts, meter_id=push.meter_id)
         values: list[Value] = []
         for obis, raw, scaler_unit in push.registers:
-            name = lookup_obis(obis)
+            name = lookup_obis(obis) or _mbus_name(obis, scaler_unit)
             if name is None:
                 frame.notes.append(("unknown_obis", f"{obis} is not a quantity we map"))
                 continue
@@ -539,6 +541,22 @@ class DlmsDecoder:
             frame.errors.append("push has no values we read")
             frame.error_kind = "empty"
         return frame
+
+
+def _mbus_name(obis: str, scaler_unit: tuple[int, int] | None) -> ObisName | None:
+    """An M-Bus channel's reading (0-n:24.2.1): gas volume or heat energy by the unit it states.
+
+    Without a scaler/unit in the push the reading is not interpreted (noted as unknown)."""
+    m = re.fullmatch(r"0-(\d+):24\.2\.[13]", obis)
+    if not m or scaler_unit is None:
+        return None
+    unit = DLMS_UNITS.get(scaler_unit[1], (None, 0))[0]
+    suffix = "" if m.group(1) == "1" else f"_ch{m.group(1)}"
+    if unit == "m³":
+        return ObisName(f"gas_volume{suffix}", "m³")
+    if unit == "Wh":
+        return ObisName(f"heat_energy{suffix}", "Wh")
+    return None
 
 
 def _profile_scaler(profile: dict[str, int], quantity: str) -> int:
