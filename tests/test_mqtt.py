@@ -32,8 +32,13 @@ class Meter:
 
     def __call__(self) -> MeterState:
         self.n += 1
-        return MeterState(datetime.now(UTC), -1234.0, 5_000_000.0 + 100 * self.n, 42_000.0,
-                          (PhaseState(230.0, 5.4, -1234.0),))
+        return MeterState(
+            datetime.now(UTC),
+            -1234.0,
+            5_000_000.0 + 100 * self.n,
+            42_000.0,
+            (PhaseState(230.0, 5.4, -1234.0),),
+        )
 
 
 async def collect(reader: MeterReader, n: int) -> list[list[Reading]]:
@@ -84,8 +89,9 @@ async def test_tasmota_plug_energy_monitor() -> None:
     source = MqttSource(f"tele/{name}/SENSOR")
     reader = MeterReader("plug1", energy_decoder(), source)
     plug = (PhaseState(229.0, 0.33, 75.0),)
-    emu = TasmotaEmulator(lambda: MeterState(datetime.now(UTC), 75.0, 1500.0, 0.0, plug),
-                          name, style="energy", interval=0.05)
+    emu = TasmotaEmulator(
+        lambda: MeterState(datetime.now(UTC), 75.0, 1500.0, 0.0, plug), name, style="energy", interval=0.05
+    )
 
     async def publish() -> None:
         await emu.start()
@@ -133,8 +139,10 @@ async def test_generic_json_and_publisher_helpers() -> None:
     await publish_once(topic, "plain")
     await asyncio.wait_for(task, 10)
     source.close()
-    assert got[0] == (topic, json.dumps({"power": 12.5, "name": "zähler"}, separators=(",", ":"),
-                                        ensure_ascii=False).encode())
+    assert got[0] == (
+        topic,
+        json.dumps({"power": 12.5, "name": "zähler"}, separators=(",", ":"), ensure_ascii=False).encode(),
+    )
     assert got[1] == (topic, b"plain")
     assert source.messages_received == 2
 

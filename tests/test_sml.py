@@ -62,8 +62,12 @@ def oracle(data: bytes, crc: str = "x25", chunk: int = 64) -> list[dict[str, flo
             if frame is None:
                 break
             values = {}
-            entries = [e for m in frame.parse_frame() if isinstance(m.message_body, SmlGetListResponse)
-                       for e in m.message_body.val_list]
+            entries = [
+                e
+                for m in frame.parse_frame()
+                if isinstance(m.message_body, SmlGetListResponse)
+                for e in m.message_body.val_list
+            ]
             for entry in entries:
                 code, f = obis_text(entry.obis)
                 if f == 255 and (code in OBIS or code == "1-0:15.7.0") and isinstance(entry.value, int):

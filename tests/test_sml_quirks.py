@@ -147,8 +147,10 @@ def test_encoder_round_trip_through_smllib(state: MeterState, serial: int, crc: 
 def test_reduced_data_set_without_pin() -> None:
     state = MeterState(T0, 1234.0, 5_432_100.0, 99_600.0)
     frame = decode(sml_file(server_id("DZG", 70_000_000), entries_for(state, with_pin=False), 5))[0]
-    assert {v.quantity: v.value for v in frame.values} == {"energy_import": 5_432_000.0,
-                                                           "energy_export": 100_000.0}
+    assert {v.quantity: v.value for v in frame.values} == {
+        "energy_import": 5_432_000.0,
+        "energy_export": 100_000.0,
+    }
 
 
 def test_encoder_units_constants() -> None:

@@ -62,8 +62,15 @@ def _classify(exc: aiomqtt.MqttError) -> Exception:
 class MqttSource:
     """Payloads of the messages on ``topic`` (wildcards allowed), as an async iterable of bytes."""
 
-    def __init__(self, topic: str, settings: MqttSettings | None = None, *, qos: int = 0,
-                 backoff: Backoff | None = None, reconnect: bool = True) -> None:
+    def __init__(
+        self,
+        topic: str,
+        settings: MqttSettings | None = None,
+        *,
+        qos: int = 0,
+        backoff: Backoff | None = None,
+        reconnect: bool = True,
+    ) -> None:
         self.topic = topic
         self.settings = settings or MqttSettings()
         self.qos = qos
@@ -110,8 +117,9 @@ class MqttSource:
                 await asyncio.wait_for(self._closed.wait(), self.backoff.next())
 
 
-async def _until_closed(messages: AsyncIterator[aiomqtt.Message], closed: asyncio.Event
-                        ) -> AsyncIterator[aiomqtt.Message]:
+async def _until_closed(
+    messages: AsyncIterator[aiomqtt.Message], closed: asyncio.Event
+) -> AsyncIterator[aiomqtt.Message]:
     """The client's messages until ``closed`` is set (a quiet topic must not block close())."""
     it = messages.__aiter__()
     while not closed.is_set():
@@ -171,8 +179,14 @@ class MqttPublisher:
             with contextlib.suppress(aiomqtt.MqttError):
                 await client.__aexit__(None, None, None)
 
-    async def publish(self, topic: str, payload: bytes | str | dict | list | float | int, *,
-                      qos: int = 0, retain: bool = False) -> None:
+    async def publish(
+        self,
+        topic: str,
+        payload: bytes | str | dict | list | float | int,
+        *,
+        qos: int = 0,
+        retain: bool = False,
+    ) -> None:
         if self._client is None:
             raise RuntimeError("MqttPublisher is not connected: use 'async with'")
         try:
@@ -182,8 +196,14 @@ class MqttPublisher:
         self.published += 1
 
 
-async def publish_once(topic: str, payload: bytes | str | dict | list | float | int,
-                       settings: MqttSettings | None = None, *, qos: int = 1, retain: bool = False) -> None:
+async def publish_once(
+    topic: str,
+    payload: bytes | str | dict | list | float | int,
+    settings: MqttSettings | None = None,
+    *,
+    qos: int = 1,
+    retain: bool = False,
+) -> None:
     """Connect, publish one message, disconnect."""
     async with MqttPublisher(settings) as pub:
         await pub.publish(topic, payload, qos=qos, retain=retain)

@@ -41,7 +41,9 @@ def _opt(path: str, quantity: str, scale: float = 1.0) -> FieldMap:
 def _gen1_em(ch: int) -> ShellyProfile:
     e = f"status.emeters[{ch}]"
     return ShellyProfile(
-        "gen1_em", 1, {"status": "/status"},
+        "gen1_em",
+        1,
+        {"status": "/status"},
         (
             FieldMap(f"{e}.power", "power"),
             FieldMap(f"{e}.total", "energy_import"),
@@ -66,14 +68,17 @@ def _gen1_3em(_: int) -> ShellyProfile:
             FieldMap(f"{e}.total", f"energy_import_l{n}"),
             FieldMap(f"{e}.total_returned", f"energy_export_l{n}"),
         ]
-    return ShellyProfile("gen1_3em", 1, {"status": "/status"}, tuple(fields), "Shelly 3EM (Gen1)",
-                         phase_totals=True)
+    return ShellyProfile(
+        "gen1_3em", 1, {"status": "/status"}, tuple(fields), "Shelly 3EM (Gen1)", phase_totals=True
+    )
 
 
 def _gen1_plug(ch: int) -> ShellyProfile:
     m = f"status.meters[{ch}]"
     return ShellyProfile(
-        "gen1_plug", 1, {"status": "/status"},
+        "gen1_plug",
+        1,
+        {"status": "/status"},
         (FieldMap(f"{m}.power", "power"), FieldMap(f"{m}.total", "energy_import", 1 / 60)),
         "Shelly Plug, Plug S, 1PM, 2.5 (Gen1): relay meters in W and watt-minutes",
     )
@@ -99,14 +104,19 @@ def _gen2_em(ch: int) -> ShellyProfile:
         ]
     fields.append(_opt("em.a_freq", "frequency"))
     return ShellyProfile(
-        "gen2_em", 2, {"em": f"/rpc/EM.GetStatus?id={ch}", "emdata": f"/rpc/EMData.GetStatus?id={ch}"},
-        tuple(fields), "Shelly Pro 3EM, 3EM (Gen3), Plus/Pro 3EM-63: three phases",
+        "gen2_em",
+        2,
+        {"em": f"/rpc/EM.GetStatus?id={ch}", "emdata": f"/rpc/EMData.GetStatus?id={ch}"},
+        tuple(fields),
+        "Shelly Pro 3EM, 3EM (Gen3), Plus/Pro 3EM-63: three phases",
     )
 
 
 def _gen2_em1(ch: int) -> ShellyProfile:
     return ShellyProfile(
-        "gen2_em1", 2, {"em1": f"/rpc/EM1.GetStatus?id={ch}", "em1data": f"/rpc/EM1Data.GetStatus?id={ch}"},
+        "gen2_em1",
+        2,
+        {"em1": f"/rpc/EM1.GetStatus?id={ch}", "em1data": f"/rpc/EM1Data.GetStatus?id={ch}"},
         (
             FieldMap("em1.act_power", "power"),
             FieldMap("em1.voltage", "voltage"),
@@ -122,7 +132,9 @@ def _gen2_em1(ch: int) -> ShellyProfile:
 
 def _gen2_switch(ch: int) -> ShellyProfile:
     return ShellyProfile(
-        "gen2_switch", 2, {"switch": f"/rpc/Switch.GetStatus?id={ch}"},
+        "gen2_switch",
+        2,
+        {"switch": f"/rpc/Switch.GetStatus?id={ch}"},
         (
             FieldMap("switch.apower", "power"),
             FieldMap("switch.aenergy.total", "energy_import"),
@@ -185,8 +197,15 @@ def decoder_for(prof: ShellyProfile) -> JsonDecoder:
     return JsonDecoder(list(prof.fields), messages=True, post=_check(prof))
 
 
-def poller_for(prof: ShellyProfile, base_url: str, *, interval: float = 2.0, timeout: float = 3.0,
-               password: str | None = None, **kwargs: Any) -> HttpPoller:
+def poller_for(
+    prof: ShellyProfile,
+    base_url: str,
+    *,
+    interval: float = 2.0,
+    timeout: float = 3.0,
+    password: str | None = None,
+    **kwargs: Any,
+) -> HttpPoller:
     """The poller for a device; Gen2 with a password uses digest auth (user ``admin``), Gen1 basic."""
     auth: tuple[str, str] | httpx.Auth | None = None
     if password:

@@ -205,8 +205,11 @@ class SmlDecoder:
             except CrcError as err:
                 if self._try_other_crc(err):
                     continue
-                out.append(self._reject("crc", f"SML CRC mismatch: frame says {err.crc_msg:04x}, "
-                                               f"computed {err.crc_calc:04x}"))
+                out.append(
+                    self._reject(
+                        "crc", f"SML CRC mismatch: frame says {err.crc_msg:04x}, computed {err.crc_calc:04x}"
+                    )
+                )
                 continue
             if frame is None:  # cannot happen after an end sequence; never spin on it
                 return out

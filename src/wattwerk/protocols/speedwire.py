@@ -174,8 +174,9 @@ def parse_datagram(data: bytes) -> EmeterDatagram:
         if tag == TAG_END and length == 0:
             break
         if pos + length > len(data):
-            raise BadInput("truncated", f"Speedwire tag 0x{tag:04x} needs {length} bytes, "
-                                        f"{len(data) - pos} left")
+            raise BadInput(
+                "truncated", f"Speedwire tag 0x{tag:04x} needs {length} bytes, {len(data) - pos} left"
+            )
         chunk = data[pos : pos + length]
         pos += length
         if tag == TAG0 and length == 4:

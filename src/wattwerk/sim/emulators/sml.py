@@ -103,8 +103,9 @@ def _entry(e: Entry) -> bytes:
     )
 
 
-def sml_file(server_id: bytes, entries: list[Entry], seconds: int, transaction: int = 1,
-             crc: str = "x25") -> bytes:
+def sml_file(
+    server_id: bytes, entries: list[Entry], seconds: int, transaction: int = 1, crc: str = "x25"
+) -> bytes:
     """A complete SML transport frame: escape, start, Open/GetList/Close, padding, end, CRC."""
     open_res = sml_list([NONE, NONE, octets(seconds.to_bytes(4, "big")), octets(server_id), NONE, NONE])
     get_list = sml_list(
@@ -166,8 +167,15 @@ class SmlPtyEmulator:
     ``chunk`` splits each frame into small writes, as a UART delivers it.
     """
 
-    def __init__(self, source: MeterSource, interval: float = 1.0, meter: bytes | None = None,
-                 with_pin: bool = True, chunk: int = 64, crc: str = "x25") -> None:
+    def __init__(
+        self,
+        source: MeterSource,
+        interval: float = 1.0,
+        meter: bytes | None = None,
+        with_pin: bool = True,
+        chunk: int = 64,
+        crc: str = "x25",
+    ) -> None:
         self.source = source
         self.interval = interval
         self.meter = meter or server_id()
@@ -185,8 +193,13 @@ class SmlPtyEmulator:
     def frame(self) -> bytes:
         state = self.source()
         seconds = int(state.ts.timestamp()) & 0xFFFFFFFF
-        return sml_file(self.meter, entries_for(state, self.with_pin), seconds,
-                        transaction=self.frames_sent * 3 + 1, crc=self.crc)
+        return sml_file(
+            self.meter,
+            entries_for(state, self.with_pin),
+            seconds,
+            transaction=self.frames_sent * 3 + 1,
+            crc=self.crc,
+        )
 
     async def _run(self) -> None:
         while True:

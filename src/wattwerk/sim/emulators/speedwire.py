@@ -31,8 +31,9 @@ def datagram_values(state: MeterState, frequency_hz: float | None = 50.0) -> dic
     """The raw channel values an EM 2.0 sends for a state, in the order it sends them."""
     v: dict[ObisKey, int] = {}
 
-    def power_block(offset: int, power_w: float, e_in: float | None, e_out: float | None,
-                    apparent_va: float) -> None:
+    def power_block(
+        offset: int, power_w: float, e_in: float | None, e_out: float | None, apparent_va: float
+    ) -> None:
         imp, exp = _split(power_w)
         reactive = math.sqrt(max(apparent_va**2 - power_w**2, 0.0))
         for index, present, counter in (
@@ -67,9 +68,16 @@ class SpeedwireSender:
     """Sends one datagram per ``interval`` to ``(host, port)``; ``host`` may be the multicast
     group (sent out of ``interface``, loopback by default) or a unicast address."""
 
-    def __init__(self, source: MeterSource, port: int, host: str = MULTICAST_GROUP,
-                 interface: str = "127.0.0.1", serial: int = 3_001_234_567, susy_id: int = SUSY_EM20,
-                 interval: float = 1.0) -> None:
+    def __init__(
+        self,
+        source: MeterSource,
+        port: int,
+        host: str = MULTICAST_GROUP,
+        interface: str = "127.0.0.1",
+        serial: int = 3_001_234_567,
+        susy_id: int = SUSY_EM20,
+        interval: float = 1.0,
+    ) -> None:
         self.source = source
         self.port = port
         self.host = host

@@ -14,8 +14,9 @@ from wattwerk.protocols.mqtt import MqttPublisher, MqttSettings
 from wattwerk.sim.emulators import MeterSource, MeterState
 
 
-def sensor_document(state: MeterState, style: str = "sml", prefix: str = "SML",
-                    timezone: str = "Europe/Berlin") -> dict:
+def sensor_document(
+    state: MeterState, style: str = "sml", prefix: str = "SML", timezone: str = "Europe/Berlin"
+) -> dict:
     """The SENSOR JSON Tasmota publishes for a state (its local time, no zone, as Tasmota does)."""
     local = state.ts.astimezone(ZoneInfo(timezone)).replace(tzinfo=None, microsecond=0)
     doc: dict = {"Time": local.isoformat()}
@@ -51,9 +52,17 @@ def sensor_document(state: MeterState, style: str = "sml", prefix: str = "SML",
 class TasmotaEmulator:
     """Publishes one SENSOR document per ``interval`` to ``tele/<topic>/SENSOR``."""
 
-    def __init__(self, source: MeterSource, topic: str, settings: MqttSettings | None = None, *,
-                 style: str = "sml", prefix: str = "SML", interval: float = 1.0,
-                 timezone: str = "Europe/Berlin") -> None:
+    def __init__(
+        self,
+        source: MeterSource,
+        topic: str,
+        settings: MqttSettings | None = None,
+        *,
+        style: str = "sml",
+        prefix: str = "SML",
+        interval: float = 1.0,
+        timezone: str = "Europe/Berlin",
+    ) -> None:
         self.source = source
         self.topic = f"tele/{topic}/SENSOR"
         self.settings = settings or MqttSettings()
