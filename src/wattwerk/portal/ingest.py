@@ -111,26 +111,35 @@ def check_batch(batch: Any, auth: SiteAuth, now_ms: int, config: IngestConfig) -
         raise BadInput("shape", "channels must be a list of channel names")
     out = Checked()
     cache: dict[str, Channel | str] = {}
+    infos = [_channel(name, cache) for name in table]
+    n_table = len(table)
     seqs: list[int] = []
+    add_seq = seqs.append
+    used: set[str] = set()
+    keep = out.rows.append
     future = now_ms + config.future_ms
     reject = out.rejected.append
+    isfinite = math.isfinite
     for item in readings:
-        if not isinstance(item, list | tuple) or len(item) != 4:
-            raise BadInput("shape", f"reading {item!r:.80} is not [seq, channel, ts_ms, value]")
-        seq, ch, ts, value = item
+        try:
+            seq, ch, ts, value = item
+        except (TypeError, ValueError):
+            raise BadInput("shape", f"reading {item!r:.80} is not [seq, channel, ts_ms, value]") from None
         if type(seq) is not int or seq <= 0:
             raise BadInput("seq", f"seq {seq!r:.40} is not a positive integer")
-        seqs.append(seq)
+        add_seq(seq)
         if type(ch) is int:
-            if not 0 <= ch < len(table):
+            if not 0 <= ch < n_table:
                 reject({"seq": seq, "kind": "channel", "error": f"channel index {ch} outside the table"})
                 continue
+            info = infos[ch]
             ch = table[ch]
-        if not isinstance(ch, str):
+        elif type(ch) is str:
+            info = cache.get(ch) or _channel(ch, cache)
+        else:
             reject({"seq": seq, "kind": "channel", "error": f"channel {ch!r:.40} is not a name"})
             continue
-        info = _channel(ch, cache)
-        if isinstance(info, str):
+        if type(info) is str:
             reject({"seq": seq, "kind": "channel", "error": info})
             continue
         if type(ts) is not int:
@@ -153,11 +162,12 @@ def check_batch(batch: Any, auth: SiteAuth, now_ms: int, config: IngestConfig) -
             else:
                 reject({"seq": seq, "kind": "value", "error": f"{ch}: value {value!r:.40} is not a number"})
                 continue
-        if not math.isfinite(value):
+        if not isfinite(value):
             reject({"seq": seq, "kind": "value", "error": f"{ch}: value {value} is not finite"})
             continue
-        out.channels[ch] = info
-        out.rows.append((seq, ch, ts, value))
+        used.add(ch)
+        keep((seq, ch, ts, value))
+    out.channels = {name: cache[name] for name in used}  # type: ignore[misc]
     if seqs:
         out.first, out.last = min(seqs), max(seqs)
     return out
