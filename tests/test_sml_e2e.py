@@ -75,3 +75,27 @@ async def test_capture_replayed_through_file_source(shared_data: Path) -> None:
     assert reader.stats.frames == 518
     assert reader.ledger.by_kind("pv_meter") == {}  # the cut last frame is still waiting for its end
     assert "pv_meter.energy_export" in reader.channels
+
+
+async def test_driven_by_the_site_simulator() -> None:
+    from wattwerk.sim.site import SiteSim
+
+    sim = SiteSim()
+    shown: list[MeterState] = []
+
+    def source() -> MeterState:
+        sim.step(60)
+        shown.append(sim.meter_state())
+        return shown[-1]
+
+    async with SmlPtyEmulator(source, interval=0.02) as emu:
+        src = SerialSource(emu.path, SML_OPTICAL)
+        reader = MeterReader("grid", SmlDecoder(), src)
+        got = await asyncio.wait_for(_collect(reader, 2), 15)
+        src.close()
+    powers = {round(s.power_w, 2) for s in shown}
+    for readings in got:
+        values = {r.channel: r.value for r in readings}
+        assert values["grid.power"] in powers
+        state = next(s for s in shown if round(s.power_w, 2) == values["grid.power"])
+        assert values["grid.energy_import"] == round(state.energy_import_wh, 1)
