@@ -1,0 +1,116 @@
+"""PV yield per array from weather (pvlib), and its correction by the measured yield.
+
+The model per array: sun position at the interval middle, plane-of-array irradiance
+(Hay-Davies sky diffuse, ground albedo), incidence-angle loss (ASHRAE), cell temperature
+(Faiman), PVWatts DC power with a temperature coefficient, system losses, inverter clipping.
+Powers are interval means in W; energies in Wh.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pvlib
+
+from wattwerk.forecast.weather import Site, complete
+
+
+@dataclass(frozen=True)
+class PVArray:
+    """One orientation of modules: ``peak_w`` DC at STC, ``tilt`` from horizontal, ``azimuth``
+    clockwise from north (180 = south). ``losses`` lumps wiring, soiling, mismatch (fraction)."""
+
+    name: str
+    peak_w: float
+    tilt: float = 30.0
+    azimuth: float = 180.0
+    losses: float = 0.10
+    gamma_pdc: float = -0.0037  # 1/K
+    inverter_w: float | None = None  # AC limit of the inverter share of this array
+    albedo: float = 0.2
+
+
+def array_power(site: Site, array: PVArray, weather: pd.DataFrame) -> pd.Series:
+    """Mean AC power (W) per weather interval. ``weather``: UTC interval starts with ghi/dni/dhi
+    (W/m²), temp_air (°C), wind_speed (m/s); missing temperature or wind take defaults."""
+    w = complete(site, weather)
+    step = (w.index[1] - w.index[0]) if len(w.index) > 1 else pd.Timedelta(hours=1)
+    mid = w.index + step / 2
+    sun = site.location.get_solarposition(mid)
+    dni_extra = pvlib.irradiance.get_extra_radiation(mid)
+    poa = pvlib.irradiance.get_total_irradiance(
+        array.tilt,
+        array.azimuth,
+        sun["apparent_zenith"],
+        sun["azimuth"],
+        w["dni"].to_numpy(),
+        w["ghi"].to_numpy(),
+        w["dhi"].to_numpy(),
+        dni_extra=dni_extra,
+        model="haydavies",
+        albedo=array.albedo,
+    )
+    aoi = pvlib.irradiance.aoi(array.tilt, array.azimuth, sun["apparent_zenith"], sun["azimuth"]).to_numpy()
+    iam = pvlib.iam.ashrae(aoi)
+    direct, diffuse = poa["poa_direct"].to_numpy(), poa["poa_diffuse"].to_numpy()
+    effective = np.nan_to_num(direct * iam + diffuse).clip(min=0.0)
+    glob = np.nan_to_num(poa["poa_global"].to_numpy()).clip(min=0.0)
+    cell = pvlib.temperature.faiman(glob, w["temp_air"].to_numpy(), w["wind_speed"].to_numpy())
+    dc = pvlib.pvsystem.pvwatts_dc(effective, cell, array.peak_w, array.gamma_pdc) * (1 - array.losses)
+    ac = np.asarray(dc, dtype=float)
+    if array.inverter_w is not None:
+        ac = np.minimum(ac, array.inverter_w)
+    return pd.Series(np.clip(ac, 0.0, None), index=w.index, name=array.name)
+
+
+def forecast(
+    site: Site, arrays: Sequence[PVArray], weather: pd.DataFrame, correction: float = 1.0
+) -> pd.DataFrame:
+    """Per-array and ``total`` power (W) per weather interval, scaled by ``correction``."""
+    frame = pd.DataFrame({a.name: array_power(site, a, weather) * correction for a in arrays})
+    frame["total"] = frame.sum(axis=1)
+    return frame
+
+
+def daily_energy_wh(power_w: pd.Series, tz: str) -> pd.Series:
+    """Energy per local calendar day from interval-mean power (step taken from the index)."""
+    step_h = (power_w.index[1] - power_w.index[0]) / pd.Timedelta(hours=1)
+    local = power_w.tz_convert(tz)
+    return (local * step_h).groupby(local.index.date).sum()
+
+
+@dataclass(frozen=True)
+class Correction:
+    """How the model compares with the plant: ``factor`` (bounded) scales the next forecasts;
+    ``ratio`` is measured/modelled over ``days`` recent days with enough sun."""
+
+    factor: float
+    ratio: float
+    days: int
+    measured_wh: float
+    modelled_wh: float
+
+
+def correction_factor(
+    measured_wh: pd.Series,
+    modelled_wh: pd.Series,
+    bounds: tuple[float, float] = (0.6, 1.2),
+    min_day_wh: float = 0.0,
+    days: int = 7,
+) -> Correction:
+    """Bounded ratio of measured to modelled energy over the last ``days`` days both know.
+
+    Days the model expects less than ``min_day_wh`` on are skipped (a dull day says little).
+    With no usable day the factor is 1.
+    """
+    both = pd.concat({"m": measured_wh, "f": modelled_wh}, axis=1).dropna()
+    both = both[both["f"] > max(min_day_wh, 1e-9)].tail(days)
+    if both.empty:
+        return Correction(1.0, float("nan"), 0, 0.0, 0.0)
+    ratio = float(both["m"].sum() / both["f"].sum())
+    return Correction(
+        float(np.clip(ratio, *bounds)), ratio, len(both), float(both["m"].sum()), float(both["f"].sum())
+    )
