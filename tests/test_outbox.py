@@ -142,3 +142,40 @@ def test_real_disk_full_error_is_survived(tmp_path: Path) -> None:
         assert box.stats.disk_full > 0
         assert box.stats.thinned > 0
         assert box.peek(1, newest=True)[0][2] == T0 + (59 * 86_400 + 1439 * 60) * 1000
+
+
+def test_threads_share_one_outbox_safely(tmp_path: Path) -> None:
+    import threading
+
+    with Outbox(tmp_path / "o.db") as box:
+        ranges: list[tuple[int, int]] = []
+        errors: list[BaseException] = []
+
+        def writer(k: int) -> None:
+            try:
+                for i in range(40):
+                    r = box.append_raw([(f"dev{k}.power", T0 + i * 1000 + j, 1.0) for j in range(25)])
+                    assert r is not None
+                    ranges.append(r)
+            except BaseException as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+
+        def acker() -> None:
+            try:
+                for _ in range(40):
+                    got = box.peek(30)
+                    if got:
+                        box.ack_range(got[0][0], got[-1][0])
+            except BaseException as exc:  # pragma: no cover
+                errors.append(exc)
+
+        threads = [threading.Thread(target=writer, args=(k,)) for k in range(3)]
+        threads.append(threading.Thread(target=acker))
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        seqs = sorted(s for a, b in ranges for s in range(a, b + 1))
+        assert seqs == list(range(1, 3 * 40 * 25 + 1))  # every batch got its own contiguous range
+        assert box.pending() + box.stats.acked == 3 * 40 * 25

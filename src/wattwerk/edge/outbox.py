@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,9 +79,13 @@ class Outbox:
         self._channels: dict[str, int] = dict(self._db.execute("SELECT name, id FROM channels"))
         self._names: dict[int, str] = {v: k for k, v in self._channels.items()}
         self._page_size = self._db.execute("PRAGMA page_size").fetchone()[0]
+        # one connection shared by the edge's threads: every public call holds this lock, so a
+        # transaction of one thread never swallows another thread's statements
+        self._lock = threading.RLock()
 
     def close(self) -> None:
-        self._db.close()
+        with self._lock:
+            self._db.close()
 
     def __enter__(self) -> Outbox:
         return self
@@ -99,6 +104,10 @@ class Outbox:
         rows = list(rows)
         if not rows:
             return None
+        with self._lock:
+            return self._append_locked(rows)
+
+    def _append_locked(self, rows: list[tuple[str, int, float]]) -> tuple[int, int] | None:
         for attempt in range(4):
             try:
                 result = self._append_once(rows)
@@ -157,7 +166,11 @@ class Outbox:
             sql = "SELECT seq, ch, ts, v FROM outbox WHERE seq > ? ORDER BY seq DESC LIMIT ?"
         else:
             sql = "SELECT seq, ch, ts, v FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?"
-        rows = self._db.execute(sql, (after_seq, batch_size)).fetchall()
+        with self._lock:
+            rows = self._db.execute(sql, (after_seq, batch_size)).fetchall()
+            if any(ch not in self._names for _, ch, _, _ in rows):  # appended by another process
+                self._channels = dict(self._db.execute("SELECT name, id FROM channels"))
+                self._names = {v: k for k, v in self._channels.items()}
         if newest:
             rows.reverse()
         names = self._names
@@ -169,7 +182,8 @@ class Outbox:
 
     def ack_range(self, first_seq: int, last_seq: int) -> int:
         """Delete the rows ``first_seq <= seq <= last_seq`` (a batch the portal acknowledged)."""
-        cur = self._db.execute("DELETE FROM outbox WHERE seq BETWEEN ? AND ?", (first_seq, last_seq))
+        with self._lock:
+            cur = self._db.execute("DELETE FROM outbox WHERE seq BETWEEN ? AND ?", (first_seq, last_seq))
         self.stats.acked += cur.rowcount
         return cur.rowcount
 
@@ -197,6 +211,10 @@ class Outbox:
 
     def make_room(self, *, force: bool = False) -> None:
         """Thin (then drop) the oldest rows until under ``max_bytes`` (or one step if ``force``)."""
+        with self._lock:
+            self._make_room(force)
+
+    def _make_room(self, force: bool) -> None:
         for _ in range(32):
             if not force and (self.max_bytes is None or self.used_bytes() <= self.max_bytes):
                 return
