@@ -358,3 +358,30 @@ def test_crc_helper_is_the_hdlc_fcs(shared_data):
     """The test oracle's frame split relies on the same FCS the decoder checks."""
     frame = hdlc_frames(load(shared_data, "lg_e360_unencrypted_valid_data_cfg2026"))[0]
     assert CRCCCITT().calculate_for(frame[1:-3]) == frame[-3:-1]
+
+
+def test_kamstrup_style_list_uses_its_scalers():
+    """Kamstrup HAN lists (Norwegian HAN documentation): a list id, then OBIS/value pairs
+    without scalers; current in 0.01 A and energy in 10 Wh."""
+    when = bytes.fromhex("07EA011504 0C1E00 FF 800000".replace(" ", ""))
+    body = (
+        bytes.fromhex("020d 0a0e") + b"Kamstrup_V0001"
+        + bytes.fromhex("0906 0101000005ff 0a10") + b"5706567274389702"
+        + bytes.fromhex("0906 0101010700ff 060000058c")  # P+ 1420 W
+        + bytes.fromhex("0906 0101020700ff 0600000000")  # P- 0 W
+        + bytes.fromhex("0906 01011f0700ff 06000002a5")  # I1 677 -> 6.77 A
+        + bytes.fromhex("0906 0101200700ff 1200e6")  # U1 230 V
+        + bytes.fromhex("0906 0001010000ff 090c") + when
+        + bytes.fromhex("0906 0101010800ff 0600017ef5")  # A+ 98037 -> 980370 Wh
+    )  # fmt: skip
+    apdu = b"\x0f\x00\x00\x00\x01\x00" + body
+    (frame,) = accepted(decode_all(hdlc_segments(apdu)))
+    v = values(frame)
+    assert frame.meter_id == "5706567274389702"
+    assert frame.ts == datetime(2026, 1, 21, 11, 30, tzinfo=UTC)  # 12:30 CET, no deviation sent
+    assert (v["power"], v["current_l1"], v["voltage_l1"], v["energy_import"]) == (
+        1420.0,
+        6.77,
+        230.0,
+        980370.0,
+    )

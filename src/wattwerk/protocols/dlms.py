@@ -66,8 +66,24 @@ DLMS_UNITS: dict[int, tuple[str, int]] = {
     255: ("", 0),
 }
 
-ID_CODES = ("0-0:42.0.0", "0-0:96.1.0", "0-0:96.1.1", "0-0:96.1.2", "0-0:96.2.0")
-CLOCK = "0-0:1.0.0"
+# Meter identity (logical device name, serial numbers; Kamstrup sends 1-1:0.0.5) and clock:
+# compared by C.D.E, any channel B.
+ID_CDE = ("42.0.0", "96.1.0", "96.1.1", "96.1.2", "0.0.5")
+CLOCK_CDE = "1.0.0"
+
+
+def _cde(obis: str) -> str:
+    return obis.split(":", 1)[1].split("*", 1)[0]
+
+
+def _is_id(obis: str) -> bool:
+    return _cde(obis) in ID_CDE
+
+
+def _is_clock(obis: str) -> bool:
+    return obis.startswith("0-") and _cde(obis) == CLOCK_CDE
+
+
 _FCS = CRCCCITT()
 MAX_PUSH = 64 * 1024
 
@@ -188,6 +204,7 @@ class _Push:
     ts: datetime | None = None
     meter_id: str | None = None
     push_setup: str | None = None
+    list_id: str | None = None  # the list identifier some meters push first
     registers: list[tuple[str, float, tuple[int, int] | None]] = field(default_factory=list)
 
 
@@ -465,9 +482,9 @@ class DlmsDecoder:
             if capture.class_id == 40:
                 push.push_setup = capture.obis
                 continue
-            if capture.obis == CLOCK and isinstance(value, (bytes, bytearray)):
+            if _is_clock(capture.obis) and isinstance(value, (bytes, bytearray)):
                 push.ts = _dlms_time(bytes(value), self.tz) or push.ts
-            elif capture.obis in ID_CODES and capture.class_id == 1:
+            elif _is_id(capture.obis) and capture.class_id == 1:
                 push.meter_id = push.meter_id or _text(value)
             elif capture.class_id in (3, 4, 5) and capture.attribute == 3 and _scaler_unit(value):
                 scalers[capture.obis] = _scaler_unit(value)  # type: ignore[assignment]
@@ -488,17 +505,17 @@ class DlmsDecoder:
                 if i < len(flat) and isinstance(flat[i], list) and _scaler_unit(flat[i]):
                     scaler = _scaler_unit(flat[i])
                     i += 1
-                if obis == CLOCK and isinstance(value, (bytes, bytearray)):
+                if _is_clock(obis) and isinstance(value, (bytes, bytearray)):
                     push.ts = _dlms_time(bytes(value), self.tz) or push.ts
-                elif obis in ID_CODES or (
-                    isinstance(value, (bytes, bytearray, str)) and obis.startswith("0-")
-                ):
+                elif _is_id(obis) and isinstance(value, (bytes, bytearray, str)):
                     push.meter_id = push.meter_id or _text(value)
                 elif _number(value) is not None:
                     push.registers.append((obis, float(_number(value)), scaler))  # type: ignore[arg-type]
                 continue
             if isinstance(item, (bytes, bytearray)) and len(item) == 12 and push.ts is None:
                 push.ts = _dlms_time(bytes(item), self.tz)
+            elif isinstance(item, str) and push.list_id is None:
+                push.list_id = item  # e.g. "Kamstrup_V0001"
             i += 1
         if not push.registers:
             raise _Bad(
@@ -510,6 +527,8 @@ class DlmsDecoder:
         if self.profile:
             return SCALER_PROFILES[self.profile]
         meter = (push.meter_id or "").upper()
+        if (push.list_id or "").startswith("Kamstrup"):
+            return SCALER_PROFILES["kamstrup_han"]
         if meter.startswith("ISK"):
             return SCALER_PROFILES["iskra_am550"]
         if meter.startswith("LGZ") and push.push_setup and push.push_setup.startswith("0-6:"):
