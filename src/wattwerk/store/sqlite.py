@@ -445,6 +445,13 @@ class SqliteStore:
                     out[name] = Reading(name, from_ms(row[0]), row[1])
         return out
 
+    def pragma(self, name: str) -> object:
+        """The value of a read-only PRAGMA on the store's connection (journal_mode, synchronous)."""
+        if not name.isidentifier():
+            raise ValueError(f"bad pragma name {name!r}")
+        with self._lock:
+            return self._db.execute(f"PRAGMA {name}").fetchone()[0]
+
     def glitch_count(self, channel: str) -> int:
         """Counter readings currently stored as gaps."""
         known = self._channels.get(channel)
