@@ -57,7 +57,7 @@ def sample(reg: RegisterSpec) -> float:
     """A value the register can carry exactly, inside its physical range."""
     v = _base(reg.name)
     unsigned = reg.type.startswith(("u", "acc")) or reg.type == "bool"
-    if unsigned and (v < 0) == (reg.scale > 0):
+    if unsigned and not reg.offset and (v < 0) == (reg.scale > 0):
         v = -v
     lo, hi = reg.min, reg.max
     if (lo is not None and v < lo) or (hi is not None and v > hi):
@@ -67,8 +67,8 @@ def sample(reg: RegisterSpec) -> float:
     if reg.type in ("f32", "f64"):
         return v
     rlo, rhi = RANGES[reg.type]
-    raw = max(rlo + 1, min(rhi - 1, round(v / reg.scale)))
-    return raw * reg.scale
+    raw = max(rlo + 1, min(rhi - 1, round((v - reg.offset) / reg.scale)))
+    return raw * reg.scale + reg.offset
 
 
 def command_value(spec: WriteSpec, item: Item) -> list[float]:

@@ -72,6 +72,7 @@ class RegisterSpec(_Strict):
     max: float | None = None
     writable: bool = False
     emulate: float | str | None = None  # what the emulator shows when the simulator has no value
+    offset: float = 0.0  # added after scaling: value = raw * scale * 10**sf + offset
 
     @field_validator("type")
     @classmethod
@@ -94,7 +95,7 @@ class RegisterSpec(_Strict):
 
     def register(self, word_order: Literal["big", "little"]) -> Register:
         return Register(self.name, self.address, self.type, self.table, self.scale, self.sf, self.words,
-                        self.word_order or word_order, self.min, self.max)
+                        self.word_order or word_order, self.min, self.max, offset=self.offset)
 
 
 class WriteSpec(_Strict):
@@ -172,9 +173,10 @@ class Entry(_Strict):
             if i.name not in by_name:
                 raise ValueError(f"{self.id}: identify names unknown register {i.name!r}")
         commands = {w.command for w in self.writes}
+        checked = self.sunspec is None and self.untested is None
         for cap in self.capabilities:
             needed = CAPABILITIES[cap]
-            if needed is not None and needed not in commands and self.sunspec is None:
+            if checked and needed is not None and needed not in commands:
                 raise ValueError(f"{self.id}: capability {cap} needs a write of {needed}")
         modbus = "modbus_tcp" in self.protocols or "modbus_rtu" in self.protocols
         if modbus and not self.registers and self.sunspec is None and self.untested is None:

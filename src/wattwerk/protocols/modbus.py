@@ -325,7 +325,7 @@ class RegisterReader:
                     self.ledger.record(self.name, "absent", f"{reg.name}: scale factor {reg.sf} unavailable")
                     continue
                 sf = self.sf_values[reg.sf]
-            number = scaled(value, reg.scale, sf)
+            number = scaled(value, reg.scale, sf) + reg.offset
             if (reg.min is not None and number < reg.min) or (reg.max is not None and number > reg.max):
                 self.ledger.record(self.name, "range", f"{reg.name}={number} outside [{reg.min}, {reg.max}]")
                 continue
@@ -345,7 +345,7 @@ class RegisterReader:
             if reg.sf not in self.sf_values:
                 raise RetryableError(f"{self.name}: scale factor {reg.sf} of {name} not read yet")
             sf = self.sf_values[reg.sf]
-        raw = value / (reg.scale * 10.0 ** sf)
+        raw = (value - reg.offset) / (reg.scale * 10.0 ** sf)
         return encode_raw(raw, reg.type, reg.words, reg.word_order)
 
     async def write(self, name: str, value: float, *, single: bool = False) -> None:

@@ -82,7 +82,7 @@ RANGES: dict[str, tuple[int, int]] = {
 class Register:
     """One value in a device's register space, and how to turn it into our unit.
 
-    ``value = raw * scale * 10**sf`` where ``sf`` is the value of the scale-factor register named by
+    ``value = raw * scale * 10**sf + offset`` where ``sf`` is the value of the scale-factor register named by
     ``sf`` (SunSpec ``_SF``). ``words`` is the register count of a string. ``sentinel=False`` turns
     the "not implemented" check off for registers whose full range is meaningful.
     """
@@ -98,6 +98,7 @@ class Register:
     min: float | None = None
     max: float | None = None
     sentinel: bool = True
+    offset: float = 0.0  # added after scaling (a few devices shift signed values into unsigned registers)
 
     @property
     def size(self) -> int:

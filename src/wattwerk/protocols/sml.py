@@ -162,6 +162,7 @@ class SmlDecoder:
         self._reader = SmlStreamReader(build_ctx=_build_ctx(), crc=self.crc or "x25")
         self._notes: list[tuple[str, str]] = []  # for the next frame handed out
         self.garbage_bytes = 0
+        self._garbage_run = 0  # skipped since the last frame handed out
 
     # ------------------------------------------------------------ stream handling
 
@@ -178,8 +179,7 @@ class SmlDecoder:
         self._reader.clear()
         if buf.startswith(START):
             return [self._reject("truncated", f"SML frame cut short after {len(buf)} bytes (end of input)")]
-        if buf:
-            self._garbage(len(buf))
+        self._garbage_run = 0
         return []
 
     def _drain(self) -> list[Frame]:
@@ -241,8 +241,9 @@ class SmlDecoder:
         self._reader.bytes = buf[idx:]
 
     def _garbage(self, n: int) -> None:
+        """Bytes outside frames: one note per run, however the bytes were chunked."""
         self.garbage_bytes += n
-        self._note("garbage", f"{n} bytes outside SML frames skipped")
+        self._garbage_run += n
 
     def _note(self, kind: str, message: str) -> None:
         """Non-fatal bad input, handed out with the next frame."""
@@ -250,6 +251,9 @@ class SmlDecoder:
 
     def _take_notes(self) -> list[tuple[str, str]]:
         notes, self._notes = self._notes, []
+        if self._garbage_run:
+            notes.insert(0, ("garbage", f"{self._garbage_run} bytes outside SML frames skipped"))
+            self._garbage_run = 0
         return notes
 
     def _reject(self, kind: str, message: str) -> Frame:

@@ -239,7 +239,7 @@ class SpeedwireDecoder:
         self.datagrams = datagrams
         self.ignored = 0
         self._buf = b""
-        self._notes: list[tuple[str, str]] = []
+        self._garbage_run = 0  # bytes skipped since the last frame handed out
 
     def feed(self, data: bytes) -> list[Frame]:
         if self.datagrams:
@@ -252,7 +252,7 @@ class SpeedwireDecoder:
             if start != 0:
                 skipped = len(self._buf) - 3 if start == -1 else start
                 if skipped > 0:
-                    self._notes.append(("garbage", f"{skipped} bytes outside Speedwire datagrams skipped"))
+                    self._garbage_run += skipped
                     self._buf = self._buf[skipped:]
                 if start == -1:
                     break
@@ -297,12 +297,18 @@ class SpeedwireDecoder:
             self.ignored += 1
             return None
         values, notes = to_values(d)
-        notes, self._notes = self._notes + notes, []
+        notes = self._take_notes() + notes
         return Frame(ts=None, meter_id=str(d.serial), values=values, notes=notes)
 
     def _reject(self, kind: str, message: str) -> Frame:
-        notes, self._notes = self._notes, []
-        return Frame(ts=None, errors=[message], error_kind=kind, notes=notes)
+        return Frame(ts=None, errors=[message], error_kind=kind, notes=self._take_notes())
+
+    def _take_notes(self) -> list[tuple[str, str]]:
+        if not self._garbage_run:
+            return []
+        notes = [("garbage", f"{self._garbage_run} bytes outside Speedwire datagrams skipped")]
+        self._garbage_run = 0
+        return notes
 
 
 def decoder(key: bytes | None = None) -> SpeedwireDecoder:

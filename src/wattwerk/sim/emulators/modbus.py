@@ -69,14 +69,14 @@ class RegisterBank:
         value = current.get(reg.name)
         if value is None or isinstance(value, str) or reg.type in ("sf", "string"):
             return encode_raw(value, reg.type, reg.words, reg.word_order)
-        raw = value / (reg.scale * 10.0 ** self._sf(reg, current))
+        raw = (value - reg.offset) / (reg.scale * 10.0 ** self._sf(reg, current))
         return encode_raw(raw, reg.type, reg.words, reg.word_order)
 
     def decode(self, reg: Register, regs: list[int], current: Values) -> float | str | None:
         raw = decode_raw(regs, reg.type, reg.word_order)
         if raw is None or isinstance(raw, str) or reg.type == "sf":
             return raw
-        return raw * reg.scale * 10.0 ** self._sf(reg, current)
+        return raw * reg.scale * 10.0 ** self._sf(reg, current) + reg.offset
 
     # ------------------------------------------------------------ pymodbus glue
 
