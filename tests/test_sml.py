@@ -214,6 +214,15 @@ def test_truncated_frame_then_good_frame_resyncs(shared_data: Path) -> None:
     assert [k for k, _ in frames[2].notes] == ["garbage"]
 
 
+def test_garbage_is_one_note_per_run_in_any_chunking(shared_data: Path) -> None:
+    good = read_hex(shared_data / "sml" / "smllib_frame2.hex")
+    stream = b"\x1b\x1b\x00noise" * 5 + good
+    for size in (1, 3, len(stream)):
+        frames = decode_all(stream, chunks=[size] * (len(stream) // size + 1))
+        assert [f.error_kind for f in frames] == [None]
+        assert frames[0].notes == [("garbage", "40 bytes outside SML frames skipped")]
+
+
 def test_cut_frame_is_truncated_in_any_chunking(shared_data: Path) -> None:
     good = read_hex(shared_data / "sml" / "smllib_frame2.hex")
     stream = good[:300] + good

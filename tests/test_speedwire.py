@@ -145,6 +145,9 @@ def test_stream_of_datagrams_any_chunking() -> None:
         for i in range(0, len(stream), size):
             got += dec.feed(stream[i : i + size])
         assert [json.dumps(f.to_json()) for f in got + dec.flush()] == ref
+        # one note per run of skipped bytes (b"\x00junk", b"SM"), however the bytes were chunked
+        note = "{} bytes outside Speedwire datagrams skipped"
+        assert [f.notes for f in got] == [[("garbage", note.format(5))], [], [("garbage", note.format(2))]]
 
 
 def test_truncated_datagram_then_good() -> None:
