@@ -298,13 +298,17 @@ class Uplink:
             self._live_high = live[-1][0]
         backlog = self.outbox.peek(self._batch * self.config.catchup_batches)
         batches = [backlog[i:i + self._batch] for i in range(0, len(backlog), self._batch)]
-        for i in range(0, len(batches), self.config.parallel):
-            group = batches[i:i + self.config.parallel]
-            results = await asyncio.gather(*(self._send_narrowing(b) for b in group), return_exceptions=True)
-            for r in results:
-                if isinstance(r, BaseException):
-                    raise r
-                done += r
+        window = asyncio.Semaphore(self.config.parallel)
+
+        async def send(rows: list[Row]) -> int:
+            async with window:
+                return await self._send_narrowing(rows)
+
+        results = await asyncio.gather(*(send(b) for b in batches), return_exceptions=True)
+        for r in results:
+            if isinstance(r, BaseException):
+                raise r
+            done += r
         return done
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
