@@ -251,3 +251,15 @@ async def test_unicast_fallback_path() -> None:
     finally:
         receiver.close()
     assert {r.channel: r.value for r in got[1]}["grid.power_import"] == 1500.0
+
+
+async def test_receiver_falls_back_to_unicast_when_the_group_cannot_be_joined() -> None:
+    # 192.0.2.1 (TEST-NET-1) is no local interface: joining the group there fails
+    receiver = await SpeedwireReceiver(port=0, interface="192.0.2.1").start()
+    try:
+        assert receiver.multicast is False
+        async with SpeedwireSender(source, port=receiver.port, host="127.0.0.1", interval=0.05):
+            got, _ = await asyncio.wait_for(_read_two(receiver), 10)
+    finally:
+        receiver.close()
+    assert {r.channel: r.value for r in got[0]}["grid.power"] == 1500.0
