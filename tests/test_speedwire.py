@@ -243,7 +243,7 @@ async def test_multicast_sender_to_receiver_to_reader() -> None:
     assert reader.meter_id == "3001234567" and reader.ledger.total() == 0
 
 
-async def test_unicast_fallback_path() -> None:
+async def test_unicast_datagrams_are_read() -> None:
     receiver = await SpeedwireReceiver(port=0, interface="127.0.0.1").start()
     try:
         async with SpeedwireSender(source, port=receiver.port, host="127.0.0.1", interval=0.05):
