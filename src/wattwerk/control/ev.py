@@ -1,0 +1,279 @@
+"""EV charging for one or several charge points: modes off / now / minpv / pv, start and stop
+with delays, 1p/3p switching, priorities with fair sharing, a target by departure, and a circuit
+limit that the chargers together never exceed.
+
+Reads ``<id>.state`` (0 no car, 1 plugged, 2 charging), ``<id>.power``, ``<id>.energy`` and, when
+a target SoC is set, ``<id>.soc``. Writes ``<id>.enable`` (0/1), ``<id>.current_limit`` (A per
+phase) and, for chargers that can switch, ``<id>.phases`` (1/3).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Literal
+
+from wattwerk.control.base import Result, Signals, clamp, sp
+from wattwerk.control.sharing import water_fill
+from wattwerk.control.timing import IDLE, NEVER, Debounce
+from wattwerk.edge.state import Snapshot
+from wattwerk.model import Setpoint
+
+Mode = Literal["off", "now", "minpv", "pv"]
+MODES: tuple[str, ...] = ("off", "now", "minpv", "pv")
+
+
+@dataclass(frozen=True, slots=True)
+class ChargePoint:
+    """One charge point and the owner's wishes for it. Powers in W, currents in A per phase."""
+
+    id: str
+    mode: Mode = "pv"
+    min_current_a: float = 6.0
+    max_current_a: float = 16.0
+    phases: int = 3
+    phase_switching: bool = False
+    voltage_v: float = 230.0
+    priority: int = 0  # higher first; equal priorities share fairly
+    enable_delay_s: float = 60.0  # surplus must cover the minimum this long before a start
+    disable_delay_s: float = 180.0  # and fall short this long before a stop
+    start_margin_w: float = 0.0
+    stop_margin_w: float = 0.0  # tolerated shortfall below the minimum before the stop timer runs
+    phase_delay_s: float = 60.0
+    min_phase_hold_s: float = 600.0  # at least this long between two phase switches
+    target_energy_wh: float | None = None  # per session (since plug-in), AC side
+    target_soc: float | None = None  # needs capacity_wh and an ``<id>.soc`` channel
+    capacity_wh: float | None = None
+    departure: datetime | None = None
+    efficiency: float = 0.9  # AC -> car battery, for SoC targets
+    deadline_margin: float = 1.15  # plan the deadline with this much spare time
+
+    def power(self, current_a: float, phases: int) -> float:
+        return current_a * phases * self.voltage_v
+
+    @property
+    def lowest_phases(self) -> int:
+        return 1 if self.phase_switching else self.phases
+
+
+@dataclass(frozen=True, slots=True)
+class PointState:
+    enabled: bool = False
+    phases: int = 3
+    current_a: float = 0.0
+    start: Debounce = IDLE
+    stop: Debounce = IDLE
+    down: Debounce = IDLE
+    up: Debounce = IDLE
+    phase_switched: float = NEVER
+    plugged: bool = False
+    session_wh0: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EvState:
+    points: tuple[PointState, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class EvConfig:
+    points: tuple[ChargePoint, ...]
+    circuit_max_a: float | None = None  # per phase, for all points together
+    name: str = "ev"
+
+
+@dataclass(frozen=True, slots=True)
+class _View:
+    """What one cycle knows about a point."""
+
+    cp: ChargePoint
+    st: PointState
+    plugged: bool
+    charging: bool
+    mode: str
+    need_wh: float | None
+
+
+class EvCharging:
+    """The law for all charge points of a site (sharing needs to see them together)."""
+
+    def __init__(self, config: EvConfig) -> None:
+        self.config = config
+        self.name = config.name
+
+    def devices(self) -> tuple[str, ...]:
+        return tuple(cp.id for cp in self.config.points)
+
+    def initial(self) -> EvState:
+        return EvState(tuple(PointState(phases=cp.phases) for cp in self.config.points))
+
+    # ------------------------------------------------------------ per point facts
+
+    def _need_wh(self, snap: Snapshot, cp: ChargePoint, st: PointState) -> float | None:
+        """AC energy still wanted, or None when no target is set or it cannot be known."""
+        if cp.target_soc is not None and cp.capacity_wh:
+            soc = snap.get(f"{cp.id}.soc")
+            if soc is not None:
+                return max(cp.target_soc - soc, 0.0) / 100.0 * cp.capacity_wh / cp.efficiency
+        if cp.target_energy_wh is not None:
+            energy = snap.get(f"{cp.id}.energy")
+            if energy is not None and st.session_wh0 is not None:
+                return max(cp.target_energy_wh - (energy - st.session_wh0), 0.0)
+        return None
+
+    def _mode(self, cp: ChargePoint, need_wh: float | None, now: datetime) -> str:
+        """The owner's mode, raised when the departure needs it; off once the target is met."""
+        mode = cp.mode
+        if need_wh is None or mode == "off":
+            return mode
+        if need_wh <= 0.0:
+            return "off"
+        if cp.departure is None:
+            return mode
+        hours = (cp.departure - now).total_seconds() / 3600.0
+        if hours <= 0:
+            return mode
+        top = cp.power(cp.max_current_a, cp.phases)
+        low = cp.power(cp.min_current_a, cp.lowest_phases)
+        if need_wh * cp.deadline_margin >= top * hours:
+            return "now"
+        if mode == "pv" and need_wh * cp.deadline_margin >= low * hours:
+            return "minpv"
+        return mode
+
+    # ------------------------------------------------------------ the step
+
+    def step(self, snap: Snapshot, state: EvState, available_w: float | None, signals: Signals) -> Result:
+        now = snap.now
+        t = now.timestamp()
+        points = self.config.points
+        states = state.points if len(state.points) == len(points) else self.initial().points
+        views: list[_View] = []
+        for cp, st in zip(points, states, strict=True):
+            code = snap.get(f"{cp.id}.state")
+            plugged = (code >= 1) if code is not None else st.plugged
+            if plugged and not st.plugged:
+                st = replace(st, plugged=True, session_wh0=snap.get(f"{cp.id}.energy"))
+            elif not plugged:
+                st = replace(st, plugged=False, session_wh0=None)
+            if plugged and st.session_wh0 is None:
+                st = replace(st, session_wh0=snap.get(f"{cp.id}.energy"))
+            need = self._need_wh(snap, cp, st)
+            mode = self._mode(cp, need, now) if plugged else "off"
+            views.append(_View(cp, st, plugged, code == 2, mode, need))
+
+        shares = self._share(views, available_w if available_w is not None else 0.0)
+        setpoints: list[Setpoint] = []
+        new_states: list[PointState] = []
+        plan: list[tuple[ChargePoint, PointState]] = []
+        for view, share in zip(views, shares, strict=True):
+            plan.append((view.cp, self._decide(view, share, t)))
+        plan = self._fit_circuit(plan)
+        used = 0.0
+        for cp, st in plan:
+            setpoints.append(sp(cp.id, "enable", 1.0 if st.enabled else 0.0, now, self.name))
+            current = max(math.floor(st.current_a * 10 + 1e-6) / 10, cp.min_current_a) if st.enabled \
+                else cp.min_current_a
+            setpoints.append(sp(cp.id, "current_limit", current, now, self.name))
+            if cp.phase_switching:
+                setpoints.append(sp(cp.id, "phases", st.phases, now, self.name))
+            if st.enabled:
+                used += cp.power(current, st.phases)
+            new_states.append(st)
+        return Result(tuple(setpoints), EvState(tuple(new_states)), used)
+
+    def _share(self, views: list[_View], available: float) -> list[float]:
+        """Power per point: now-points their maximum; the rest of the surplus shared by priority,
+        fairly within a priority; a pv point that would get less than its minimum gives its share up."""
+        shares = [0.0] * len(views)
+        pool = available
+        for i, v in enumerate(views):
+            if v.mode == "now":
+                shares[i] = v.cp.power(v.cp.max_current_a, v.cp.phases)
+                pool -= shares[i]
+        for prio in sorted({v.cp.priority for v in views}, reverse=True):
+            group = [i for i, v in enumerate(views) if v.cp.priority == prio and v.mode in ("pv", "minpv")]
+            # not yet charging points give way first, then by position
+            group.sort(key=lambda i: (not views[i].st.enabled, i))
+            while group:
+                bounds = [(0.0, views[i].cp.power(views[i].cp.max_current_a, views[i].cp.phases)) for i in group]
+                got = water_fill(max(pool, 0.0), bounds)
+                short = [k for k, i in enumerate(group) if views[i].mode == "pv" and not views[i].st.enabled
+                         and got[k] < views[i].cp.power(views[i].cp.min_current_a, views[i].cp.lowest_phases)]
+                if short and len(group) > 1:
+                    group.pop(short[-1])
+                    continue
+                for k, i in enumerate(group):
+                    shares[i] = got[k]
+                break
+            for i in group:
+                v = views[i]
+                floor = v.cp.power(v.cp.min_current_a, v.st.phases if v.st.enabled else v.cp.lowest_phases)
+                taken = max(shares[i], floor) if (v.mode == "minpv" or v.st.enabled) else shares[i]
+                pool -= taken
+        return shares
+
+    def _phases(self, cp: ChargePoint, st: PointState, share: float, t: float) -> PointState:
+        if not cp.phase_switching:
+            return replace(st, phases=cp.phases)
+        p3 = cp.power(cp.min_current_a, 3)
+        down = st.down.update(share < p3 - cp.stop_margin_w, t)
+        up = st.up.update(share >= p3 + cp.start_margin_w, t)
+        st = replace(st, down=down, up=up)
+        hold_ok = t - st.phase_switched >= cp.min_phase_hold_s
+        want = st.phases
+        if not st.enabled:  # not charging: pick the phases the surplus fits, no delay needed
+            want = 3 if share >= p3 + cp.start_margin_w else 1
+        elif st.phases == 3 and down.held(t, cp.phase_delay_s):
+            want = 1
+        elif st.phases == 1 and up.held(t, cp.phase_delay_s):
+            want = 3
+        if want != st.phases and hold_ok:
+            st = replace(st, phases=want, phase_switched=t, down=Debounce(), up=Debounce())
+        return st
+
+    def _decide(self, v: _View, share: float, t: float) -> PointState:
+        cp, st = v.cp, v.st
+        if v.mode == "off":
+            return replace(st, enabled=False, current_a=0.0, start=Debounce(), stop=Debounce())
+        if v.mode == "now":
+            want = cp.phases
+            if cp.phase_switching and st.phases != want and t - st.phase_switched >= cp.min_phase_hold_s:
+                st = replace(st, phases=want, phase_switched=t)
+            return replace(st, enabled=True, current_a=cp.max_current_a, start=Debounce(), stop=Debounce())
+        st = self._phases(cp, st, share, t)
+        current = clamp(share / (st.phases * cp.voltage_v), cp.min_current_a, cp.max_current_a)
+        if v.mode == "minpv":
+            return replace(st, enabled=True, current_a=current, start=Debounce(), stop=Debounce())
+        low = cp.power(cp.min_current_a, st.phases)
+        if not st.enabled:
+            start = st.start.update(share >= low + cp.start_margin_w, t)
+            enabled = start.held(t, cp.enable_delay_s)
+            return replace(st, enabled=enabled, current_a=current, start=Debounce() if enabled else start,
+                           stop=Debounce())
+        lowest = cp.power(cp.min_current_a, cp.lowest_phases)
+        stop = st.stop.update(share < lowest - cp.stop_margin_w, t)
+        if stop.held(t, cp.disable_delay_s):
+            return replace(st, enabled=False, current_a=0.0, stop=Debounce(), start=Debounce())
+        return replace(st, current_a=current, stop=stop, start=Debounce())
+
+    def _fit_circuit(self, plan: list[tuple[ChargePoint, PointState]]) -> list[tuple[ChargePoint, PointState]]:
+        """Keep the sum of currents on the busiest phase (L1 carries every point) within the circuit
+        limit: lower currents fairly; if even the minimums do not fit, stop the lowest priority."""
+        limit = self.config.circuit_max_a
+        if limit is None:
+            return plan
+        plan = list(plan)
+        on = [i for i, (_, st) in enumerate(plan) if st.enabled]
+        on.sort(key=lambda i: (plan[i][0].priority, plan[i][1].current_a > 0, -i))
+        while on and sum(plan[i][0].min_current_a for i in on) > limit + 1e-9:
+            i = on.pop(0)
+            cp, st = plan[i]
+            plan[i] = (cp, replace(st, enabled=False, current_a=0.0))
+        if sum(plan[i][1].current_a for i in on) > limit:
+            got = water_fill(limit, [(plan[i][0].min_current_a, plan[i][1].current_a) for i in on])
+            for i, current in zip(on, got, strict=True):
+                cp, st = plan[i]
+                plan[i] = (cp, replace(st, current_a=current))
+        return plan

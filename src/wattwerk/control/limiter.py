@@ -1,0 +1,641 @@
+"""The one limiter, after every controller: whatever the controllers ask, the setpoints that
+leave here keep every active limit.
+
+Limits: the connection point's import and export limits; per-phase fuse limits; circuits of
+chargers; the ripple-control receiver and a direct marketer's signal (feed-in and consumption
+limits, every restriction episode logged with start, end and energy curtailed); §14a EnWG
+dimming; a fixed feed-in limit by PV curtailment (battery charging first); peak shaving (battery
+first, then flexible loads); device envelopes and minimum on/off times; and a fail-safe when the
+grid meter or a device goes stale.
+
+How it holds a limit: it predicts the grid power after the new setpoints twice, once assuming
+the worst for imports (consumers take all they are allowed, PV does not rise, batteries only do
+what their SoC permits) and once the worst for exports (consumers do not rise, PV produces up to
+its limit). Import-side violations are removed by shedding in a fixed order (battery discharge,
+heating rod, relay loads, chargers fairly then by priority, heat pump's SG-Ready, then relay loads
+regardless of their minimum run time), each by the least amount that suffices (bisection).
+Export-side: more battery charging, then a PV limit at today's output plus the remaining headroom,
+so PV can never rise past the limit between two cycles. ``margin_w`` keeps a distance from each limit.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from types import MappingProxyType
+
+from wattwerk.config import SiteConfig
+from wattwerk.control.devices import DeviceSpec, from_site
+from wattwerk.control.limits_config import ControlLimits
+from wattwerk.control.para14a import aggregate_minimum_w, device_minimum_w
+from wattwerk.control.sharing import water_fill
+from wattwerk.control.timing import SwitchHistory, SwitchRules
+from wattwerk.edge.state import Snapshot
+from wattwerk.model import Setpoint
+
+log = logging.getLogger("wattwerk.control.limiter")
+
+Plan = dict[str, dict[str, float]]  # device -> command -> value
+
+
+@dataclass(frozen=True, slots=True)
+class GridSpec:
+    """The connection point: limits in W (None = none), phases and voltage."""
+
+    meter: str = "grid"
+    import_w: float | None = None
+    export_w: float | None = None
+    phase_import_w: float | None = None  # per phase (fuse x voltage)
+    phases: int = 3
+    voltage_v: float = 230.0
+
+    @classmethod
+    def from_site(cfg: type[GridSpec], site: SiteConfig) -> GridSpec:
+        g = site.site.grid
+        phase = [w for w in (g.max_phase_import_w, None if g.fuse_a is None else g.fuse_a * g.voltage_v)
+                 if w is not None]
+        meter = site.grid_meter
+        return cfg(meter.id if meter else "grid", g.import_limit_w, g.max_export_w,
+                   min(phase) if phase else None, g.phases, g.voltage_v)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    ts: datetime
+    kind: str  # fallback_start, fallback_end, restriction_start, restriction_end, min_time_override, dropped
+    subject: str
+    message: str
+    data: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Episode:
+    start: float
+    level: str
+    curtailed_wh: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class LimiterState:
+    last_t: float | None = None
+    switches: Mapping[str, SwitchHistory] = field(default_factory=lambda: MappingProxyType({}))
+    fallback: frozenset[str] = frozenset()
+    episodes: Mapping[str, Episode] = field(default_factory=lambda: MappingProxyType({}))
+    ripple_pattern: str | None = None
+    pv_limited: bool = False
+    fallbacks: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class LimiterOutput:
+    setpoints: tuple[Setpoint, ...]
+    state: LimiterState
+    events: tuple[Event, ...]
+    active: Mapping[str, float]  # limit name -> W in force this cycle
+
+
+class Limiter:
+    def __init__(self, grid: GridSpec, devices: Iterable[DeviceSpec], limits: ControlLimits | None = None,
+                 name: str = "limiter") -> None:
+        self.grid = grid
+        self.devices = {d.id: d for d in devices}
+        self.limits = limits or ControlLimits()
+        self.name = name
+        self.pv_rated = sum(d.rated_w for d in self.devices.values() if d.kind == "pv")
+        p14 = self.limits.para14a
+        self.p14_ids: tuple[str, ...] = ()
+        if p14 is not None:
+            ids = p14.devices if p14.devices is not None else [
+                d.id for d in self.devices.values() if d.kind in ("ev", "heat_pump", "battery")]
+            self.p14_ids = tuple(i for i in ids if i in self.devices)
+            self.p14_min = {i: device_minimum_w(self.devices[i].kind, p14.rated_w.get(i)) for i in self.p14_ids}
+            self.p14_total = aggregate_minimum_w(self.p14_min.values())
+        if self.limits.ripple and any(lv.consumption_pct < 100 for lv in self.limits.ripple.levels) \
+                and grid.import_w is None:
+            raise ValueError("ripple-control consumption levels need a grid import limit (site.grid fuse_a or "
+                             "max_import_w) to take a percentage of")
+
+    @classmethod
+    def from_site(cls, cfg: SiteConfig, limits: ControlLimits | None = None) -> Limiter:
+        return cls(GridSpec.from_site(cfg), from_site(cfg), limits)
+
+    def initial(self) -> LimiterState:
+        return LimiterState()
+
+    # ------------------------------------------------------------ active limits
+
+    def _ripple_pattern(self, snap: Snapshot, state: LimiterState) -> str | None:
+        r = self.limits.ripple
+        if r is None:
+            return None
+        bits = [snap.get(c) for c in r.contacts]
+        if any(b is None for b in bits):
+            return state.ripple_pattern  # receiver silent: keep the last level it signalled
+        return "".join("1" if b else "0" for b in bits)
+
+    def active_limits(self, snap: Snapshot, state: LimiterState) -> tuple[dict[str, float], dict[str, str]]:
+        """Import limits (``import:*``) and export limits (``export:*``) in force, W; and the
+        restriction sources active now with their level, for the episode log."""
+        lim = self.limits
+        out: dict[str, float] = {}
+        sources: dict[str, str] = {}
+        if self.grid.import_w is not None:
+            out["import:grid"] = self.grid.import_w
+        if self.grid.export_w is not None:
+            out["export:grid"] = self.grid.export_w
+        if lim.feed_in_limit_pct is not None and self.pv_rated:
+            out["export:feed_in"] = lim.feed_in_limit_pct / 100.0 * self.pv_rated
+        if lim.peak_shaving_w is not None:
+            out["import:peak_shaving"] = lim.peak_shaving_w
+        pattern = self._ripple_pattern(snap, state)
+        if lim.ripple is not None and pattern is not None:
+            for level in lim.ripple.levels:
+                if level.pattern == pattern:
+                    if level.feed_in_pct < 100:
+                        out["export:ripple"] = level.feed_in_pct / 100.0 * self.pv_rated
+                    if level.consumption_pct < 100 and self.grid.import_w is not None:
+                        out["import:ripple"] = level.consumption_pct / 100.0 * self.grid.import_w
+                    if level.feed_in_pct < 100 or level.consumption_pct < 100:
+                        sources["ripple"] = f"{pattern}:{level.feed_in_pct:g}%/{level.consumption_pct:g}%"
+        dm = lim.direct_marketer
+        if dm is not None:
+            value = snap.get(dm.signal)
+            if value is not None:
+                watts = value / 100.0 * self.pv_rated if dm.unit == "pct" else value
+                if watts < self.pv_rated or dm.unit == "w":
+                    out["export:direct_marketer"] = max(watts, 0.0)
+                    sources["direct_marketer"] = f"{value:g}{'%' if dm.unit == 'pct' else ' W'}"
+        if lim.para14a is not None and (snap.get(lim.para14a.signal) or 0.0) != 0.0:
+            sources["para14a"] = lim.para14a.mode
+            if lim.para14a.mode == "aggregate":
+                out["para14a"] = self.p14_total
+        return out, sources
+
+    # ------------------------------------------------------------ prediction
+
+    def _now_w(self, snap: Snapshot, dev: str) -> float | None:
+        return snap.get(f"{dev}.power")
+
+    def _phase_vec(self, spec: DeviceSpec, watts: float, phases: int) -> tuple[float, float, float]:
+        if phases == 1:
+            v = [0.0, 0.0, 0.0]
+            v[spec.phase - 1] = watts
+            return v[0], v[1], v[2]
+        return watts / 3, watts / 3, watts / 3
+
+    def _consumption(self, spec: DeviceSpec, cmds: Mapping[str, float], snap: Snapshot,
+                     now_w: float) -> tuple[float, float, float]:
+        """(now, worst for import, worst for export) consumption of one device in W (+ draws)."""
+        k = spec.kind
+        if k == "ev":
+            plugged = snap.get(f"{spec.id}.state")
+            on = cmds.get("enable", 0.0) >= 0.5 and (plugged is None or plugged >= 1)
+            new = spec.ev_power(cmds.get("current_limit", 0.0), int(cmds.get("phases", spec.phases))) if on else 0.0
+            return now_w, new, min(now_w, new)
+        if k == "rod":
+            new = cmds.get("power", now_w)
+            return now_w, new, min(now_w, new)
+        if k == "load":
+            new = cmds.get("power", 0.0) if spec.command == "power" else spec.max_w * cmds.get("relay", 0.0)
+            return now_w, new, min(now_w, new)
+        if k == "heat_pump":
+            sg = cmds.get("sgready", 2.0)
+            hi = max(now_w, spec.max_w) if sg >= 3 else now_w
+            return now_w, hi, now_w if sg > 1 else 0.0
+        if k == "generator":
+            new = cmds.get("power", 0.0) if spec.command == "power" else spec.max_w * cmds.get("relay", 0.0)
+            return -now_w, -min(now_w, new), -max(now_w, new)
+        if k == "battery":
+            if "battery_setpoint" not in cmds:
+                return -now_w, -now_w, -now_w
+            new = cmds["battery_setpoint"]
+            soc = snap.get(f"{spec.id}.soc")
+            if soc is not None and ((new > 0 and soc <= spec.reserve_soc + 0.5) or (new < 0 and soc >= 99.5)):
+                new = 0.0
+            return -now_w, -new, -new
+        if k == "pv":
+            limit = cmds.get("power_limit", math.inf)
+            return -now_w, -min(now_w, limit), -(limit if math.isfinite(limit) else now_w)
+        return 0.0, 0.0, 0.0
+
+    def _predict(self, plan: Plan, snap: Snapshot, skip: frozenset[str]) -> dict[str, float]:
+        g0 = snap.get(f"{self.grid.meter}.power") or 0.0
+        hi = lo = g0
+        ph = [snap.get(f"{self.grid.meter}.power_l{i}") for i in (1, 2, 3)]
+        phases = [p if p is not None else g0 / 3 for p in ph]
+        c14 = 0.0
+        for dev, cmds in plan.items():
+            spec = self.devices[dev]
+            if dev in skip:
+                continue
+            now_w = self._now_w(snap, dev) or 0.0
+            now, h, lw = self._consumption(spec, cmds, snap, now_w)
+            hi += h - now
+            lo += lw - now
+            if spec.kind == "ev":
+                now_ph = int(snap.get(f"{dev}.phases") or cmds.get("phases", spec.phases))
+                a = self._phase_vec(spec, now, now_ph)
+                b = self._phase_vec(spec, h, int(cmds.get("phases", spec.phases)))
+            else:
+                a, b = self._phase_vec(spec, now, 3), self._phase_vec(spec, h, 3)
+            for i in range(3):
+                phases[i] += b[i] - a[i]
+            if dev in self.p14_ids:
+                c14 += max(h, 0.0)
+        return {"hi": hi, "lo": lo, "l1": phases[0], "l2": phases[1], "l3": phases[2], "c14": c14}
+
+    def _excess(self, plan: Plan, snap: Snapshot, active: Mapping[str, float], skip: frozenset[str]) -> float:
+        """How far (W) the worst import-side limit would be exceeded; <= 0 when all hold."""
+        p = self._predict(plan, snap, skip)
+        m = self.limits.margin_w
+        worst = -math.inf
+        imports = [w for k, w in active.items() if k.startswith("import:")]
+        if imports:
+            worst = max(worst, p["hi"] - (min(imports) - m))
+        if self.grid.phase_import_w is not None:
+            for k in ("l1", "l2", "l3"):
+                worst = max(worst, p[k] - (self.grid.phase_import_w - m / 3))
+        if "para14a" in active:
+            worst = max(worst, min(p["c14"], p["hi"]) - (active["para14a"] - m))
+        for c in self.limits.circuits:
+            amps = [0.0, 0.0, 0.0]
+            for dev in c.devices:
+                spec = self.devices.get(dev)
+                cmds = plan.get(dev)
+                if spec is None or spec.kind != "ev" or cmds is None or cmds.get("enable", 0.0) < 0.5:
+                    continue
+                ph = int(cmds.get("phases", spec.phases))
+                for i in range(3):
+                    if ph == 3 or i == spec.phase - 1:
+                        amps[i] += cmds.get("current_limit", 0.0)
+            worst = max(worst, (max(amps) - c.max_current_a) * self.grid.voltage_v)
+        return worst
+
+    # ------------------------------------------------------------ the cycle
+
+    def apply(self, requested: Iterable[Setpoint], snap: Snapshot, state: LimiterState) -> LimiterOutput:
+        now = snap.now
+        t = now.timestamp()
+        events: list[Event] = []
+        plan: Plan = {}
+        origin: dict[str, str] = {}
+        for s in requested:
+            dev, _, cmd = s.channel.partition(".")
+            origin[s.channel] = s.source
+            if dev not in self.devices:
+                events.append(Event(now, "dropped", dev, f"setpoint {s.channel} for a device the limiter "
+                                    "does not know: dropped"))
+                continue
+            plan.setdefault(dev, {})[cmd] = s.value
+        requested_plan = {d: dict(c) for d, c in plan.items()}
+        active, sources = self.active_limits(snap, state)
+        p14 = self.limits.para14a
+        self._envelope(plan, p14 is not None and p14.mode == "per_device" and "para14a" in sources)
+        switches = dict(state.switches)
+        self._timing(plan, switches, t)
+
+        stale = self._stale(snap)
+        grid_lost = self.grid.meter in stale
+        for dev in sorted(stale - state.fallback):
+            events.append(Event(now, "fallback_start", dev, f"{dev}: no data for "
+                                f"{self.limits.fallback_after_s:g} s or more, fail-safe setpoints"))
+        for dev in sorted(state.fallback - stale):
+            events.append(Event(now, "fallback_end", dev, f"{dev}: data again, normal control"))
+        fallback_count = state.fallbacks + len(stale - state.fallback)
+        targets = set(self.devices) if grid_lost else stale
+        for dev in targets:
+            if dev in self.devices:
+                self._fail_safe(plan, dev, active)
+        if not grid_lost:
+            self._shed(plan, snap, active, frozenset(stale), switches, t, events)
+            self._export(plan, snap, active, frozenset(stale))
+        self._lift_pv(plan, state, active)
+
+        # histories follow what is actually sent
+        for dev, cmds in plan.items():
+            level = self._level(self.devices[dev], cmds)
+            if level is not None:
+                switches[dev] = switches.get(dev, SwitchHistory(level, -math.inf)).switched(level, t)
+        episodes = self._episodes(state, sources, snap, plan, requested_plan, t, events)
+        setpoints = tuple(Setpoint(f"{dev}.{cmd}", value, now, self.name if requested_plan.get(dev, {}).get(
+                                   cmd) != value else origin.get(f"{dev}.{cmd}", ""))
+                          for dev, cmds in sorted(plan.items()) for cmd, value in sorted(cmds.items()))
+        for e in events:
+            log.info("%s %s: %s", e.kind, e.subject, e.message)
+        pv_limited = any("power_limit" in c for d, c in plan.items() if self.devices[d].kind == "pv") and any(
+            k.startswith("export:") for k in active)
+        new_state = LimiterState(t, MappingProxyType(switches), frozenset(stale), MappingProxyType(episodes),
+                                 self._ripple_pattern(snap, state), pv_limited or grid_lost, fallback_count)
+        return LimiterOutput(setpoints, new_state, tuple(events), MappingProxyType(active))
+
+    # ------------------------------------------------------------ steps
+
+    def _envelope(self, plan: Plan, p14_per_device: bool) -> None:
+        """Clamp every command to what the device can take; §14a caps per device while dimmed."""
+        for dev, cmds in plan.items():
+            s = self.devices[dev]
+            if s.kind == "ev":
+                if "enable" in cmds:
+                    cmds["enable"] = 1.0 if cmds["enable"] >= 0.5 else 0.0
+                phases = cmds.get("phases", s.phases)
+                phases = (3 if phases >= 2 else 1) if s.phase_switching else s.phases
+                if "phases" in cmds or s.phase_switching:
+                    cmds["phases"] = float(phases)
+                current = cmds.get("current_limit", s.min_a)
+                current = s.min_a if not math.isfinite(current) else min(max(current, s.min_a), s.max_a)
+                if p14_per_device and dev in self.p14_ids:
+                    current = min(current, max(s.min_a, math.floor(self.p14_min[dev] / (phases * s.voltage_v)
+                                                                   * 10) / 10))
+                cmds["current_limit"] = current
+                cmds.setdefault("enable", 0.0)
+            elif s.kind == "battery" and "battery_setpoint" in cmds:
+                w = cmds["battery_setpoint"]
+                w = 0.0 if not math.isfinite(w) else min(max(w, -s.max_charge_w), s.max_discharge_w)
+                if p14_per_device and dev in self.p14_ids:
+                    w = max(w, -self.p14_min[dev])
+                cmds["battery_setpoint"] = w
+            elif s.kind == "pv" and "power_limit" in cmds:
+                top = s.ac_w if s.ac_w is not None else max(s.rated_w, 0.0)
+                w = cmds["power_limit"]
+                cmds["power_limit"] = top if not math.isfinite(w) else min(max(w, 0.0), top or w)
+            elif s.kind == "heat_pump" and "sgready" in cmds:
+                sg = cmds["sgready"]
+                cmds["sgready"] = float(min(max(round(sg), 1), 4)) if math.isfinite(sg) else 2.0
+            elif s.kind == "rod" and "power" in cmds:
+                w = cmds["power"]
+                w = 0.0 if not math.isfinite(w) else min(max(w, 0.0), s.max_w)
+                if s.stages_w:
+                    w = max((st for st in (0.0, *s.stages_w) if st <= w + 1e-9), default=0.0)
+                cmds["power"] = w
+            elif s.kind in ("load", "generator"):
+                for cmd in list(cmds):
+                    w = cmds[cmd]
+                    w = 0.0 if not math.isfinite(w) else w
+                    cmds[cmd] = (1.0 if w >= 0.5 else 0.0) if cmd == "relay" else min(max(w, 0.0), s.max_w)
+
+    def _level(self, s: DeviceSpec, cmds: Mapping[str, float]) -> float | None:
+        """The switched state the timing rules watch, or None if the device has none."""
+        if s.kind == "ev" and "enable" in cmds:
+            return cmds["enable"]
+        if s.kind == "heat_pump" and "sgready" in cmds:
+            return cmds["sgready"]
+        if s.kind == "rod" and "power" in cmds:
+            return cmds["power"] if s.stages_w else float(cmds["power"] > 0)
+        if s.kind in ("load", "generator"):
+            w = cmds.get("relay", cmds.get("power"))
+            return None if w is None else float(w > 0)
+        return None
+
+    def _timing(self, plan: Plan, switches: dict[str, SwitchHistory], t: float) -> None:
+        """Undo switches that break a device's minimum on/off time or its hourly cap."""
+        for dev, cmds in plan.items():
+            s = self.devices[dev]
+            rules = SwitchRules(s.min_on_s, s.min_off_s, s.max_switches_per_hour)
+            level = self._level(s, cmds)
+            hist = switches.get(dev)
+            if level is None or hist is None or hist.may_switch(level, t, rules):
+                continue
+            keep = hist.state
+            if s.kind == "ev":
+                cmds["enable"] = keep
+            elif s.kind == "heat_pump":
+                cmds["sgready"] = keep
+            elif s.kind == "rod":
+                cmds["power"] = keep if s.stages_w else (cmds["power"] if keep else 0.0)
+            else:
+                cmd = "relay" if "relay" in cmds else "power"
+                cmds[cmd] = keep if cmd == "relay" else (cmds[cmd] if keep else 0.0)
+
+    def _stale(self, snap: Snapshot) -> set[str]:
+        limit = self.limits.fallback_after_s
+        out = set()
+        for dev in (self.grid.meter, *self.devices):
+            ch = f"{dev}.power"
+            age = snap.age(ch)
+            if snap.get(ch) is None or age is None or age > limit:
+                out.add(dev)
+        return out
+
+    def _fail_safe(self, plan: Plan, dev: str, active: Mapping[str, float]) -> None:
+        s = self.devices[dev]
+        cmds = plan.setdefault(dev, {})
+        if s.kind == "ev":
+            cmds["current_limit"] = s.min_a
+            if self.limits.ev_fallback == "off":
+                cmds["enable"] = 0.0
+            cmds.setdefault("enable", 0.0)
+        elif s.kind == "battery":
+            if self.limits.battery_fallback == "idle":
+                cmds["battery_setpoint"] = 0.0
+            else:
+                cmds.pop("battery_setpoint", None)
+                cmds["mode"] = 0.0
+        elif s.kind == "rod":
+            cmds["power"] = 0.0
+        elif s.kind == "load":
+            cmds["power" if s.command == "power" else "relay"] = 0.0
+        elif s.kind == "heat_pump":
+            cmds["sgready"] = min(cmds.get("sgready", 2.0), 2.0)
+        elif s.kind == "pv":
+            exports = [w for k, w in active.items() if k.startswith("export:")]
+            if exports and self.pv_rated:
+                cmds["power_limit"] = min(exports) * s.rated_w / self.pv_rated  # generation <= feed-in limit
+        elif s.kind == "generator":
+            plan.pop(dev, None)
+
+    def _shed(self, plan: Plan, snap: Snapshot, active: Mapping[str, float], skip: frozenset[str],
+              switches: dict[str, SwitchHistory], t: float, events: list[Event]) -> None:
+        if self._excess(plan, snap, active, skip) <= 0:
+            return
+        steps: list[tuple[str, float, Callable[[Plan, float], None]]] = []
+        for dev, s in self.devices.items():
+            if dev in skip:
+                continue
+            if s.kind == "battery":
+                soc = snap.get(f"{dev}.soc")
+                cur = plan.get(dev, {}).get("battery_setpoint")
+                if cur is None:
+                    cur = self._now_w(snap, dev) or 0.0
+                top = s.max_discharge_w if soc is not None and soc > s.reserve_soc + 0.5 else 0.0
+                steps.append((dev, max(top - cur, 0.0), _add(dev, "battery_setpoint", cur)))
+        for dev, s in self.devices.items():
+            if s.kind == "rod" and dev in plan and dev not in skip:
+                steps.append((dev, plan[dev].get("power", 0.0), _rod_down(dev, s, plan[dev].get("power", 0.0))))
+        rules_ok = {dev: switches.get(dev, SwitchHistory()).may_switch(0.0, t, SwitchRules(
+            s.min_on_s, s.min_off_s, s.max_switches_per_hour)) for dev, s in self.devices.items()}
+        loads = [d for d, s in self.devices.items() if s.kind == "load" and d in plan and d not in skip]
+        for dev in sorted(loads, key=lambda d: self.devices[d].priority):
+            if rules_ok[dev]:
+                steps.append((dev, 1.0, _off(dev)))
+        evs = [d for d, s in self.devices.items() if s.kind == "ev" and d in plan and d not in skip]
+        if evs:
+            total = sum(self.devices[d].ev_power(plan[d].get("current_limit", 0.0), int(plan[d].get(
+                "phases", self.devices[d].phases))) for d in evs if plan[d].get("enable", 0.0) >= 0.5)
+            steps.append(("ev", total, _ev_down([self.devices[d] for d in evs], plan)))
+        for dev, s in self.devices.items():
+            if s.kind == "heat_pump" and dev in plan and dev not in skip:
+                steps.append((dev, 1.0, _set(dev, "sgready", min(plan[dev].get("sgready", 2.0), 2.0))))
+        for dev in loads:
+            if not rules_ok[dev]:
+                steps.append((dev, 1.0, _off(dev)))
+        for name, top, act in steps:
+            if top <= 0:
+                continue
+            trial = _copy(plan)
+            act(trial, top)
+            if self._excess(trial, snap, active, skip) > 0:
+                plan.clear()
+                plan.update(trial)  # not enough: take all of it and go on
+                _note_override(name, self.devices, rules_ok, events, snap.now)
+                continue
+            lo, hi = 0.0, top
+            for _ in range(24):
+                mid = (lo + hi) / 2
+                trial = _copy(plan)
+                act(trial, mid)
+                if self._excess(trial, snap, active, skip) > 0:
+                    lo = mid
+                else:
+                    hi = mid
+            act(plan, hi)
+            _note_override(name, self.devices, rules_ok, events, snap.now)
+            return
+
+    def _export(self, plan: Plan, snap: Snapshot, active: Mapping[str, float], skip: frozenset[str]) -> None:
+        exports = [w for k, w in active.items() if k.startswith("export:")]
+        if not exports:
+            return
+        limit = min(exports)
+        m = self.limits.margin_w
+        pvs = [d for d, s in self.devices.items() if s.kind == "pv"]
+        asked = {d: plan.setdefault(d, {}).pop("power_limit", math.inf) for d in pvs}
+        p = self._predict(plan, snap, skip)
+        need = (-limit + m) - p["lo"]  # W of export to remove, > 0 when over
+        for dev, s in self.devices.items():
+            if need <= 0 or s.kind != "battery" or dev in skip:
+                continue
+            soc = snap.get(f"{dev}.soc")
+            if soc is None or soc >= 99.5:
+                continue
+            cur = plan.setdefault(dev, {}).get("battery_setpoint", self._now_w(snap, dev) or 0.0)
+            r = min(need, max(cur + s.max_charge_w, 0.0))
+            plan[dev]["battery_setpoint"] = cur - r
+            p = self._predict(plan, snap, skip)
+            need = (-limit + m) - p["lo"]
+        # PV may produce what it does now plus the headroom left, split by installed power
+        live = [d for d in pvs if d not in skip]
+        now_pv = sum(self._now_w(snap, d) or 0.0 for d in live)
+        allowed = max(now_pv - need, 0.0)
+        rated = sum(self.devices[d].rated_w for d in live) or 1.0
+        for d in live:
+            plan[d]["power_limit"] = min(allowed * self.devices[d].rated_w / rated, asked[d])
+        for d in pvs:
+            if d in skip:
+                self._fail_safe(plan, d, active)
+
+    def _lift_pv(self, plan: Plan, state: LimiterState, active: Mapping[str, float]) -> None:
+        """When no export limit is left, lift an earlier PV limit once."""
+        if any(k.startswith("export:") for k in active) or not state.pv_limited:
+            return
+        for d, s in self.devices.items():
+            if s.kind == "pv":
+                plan.setdefault(d, {}).setdefault("power_limit", s.ac_w if s.ac_w is not None else s.rated_w)
+
+    def _episodes(self, state: LimiterState, sources: Mapping[str, str], snap: Snapshot, plan: Plan,
+                  requested: Plan, t: float, events: list[Event]) -> dict[str, Episode]:
+        dt = min(t - state.last_t, 60.0) if state.last_t is not None else 0.0
+        curtailed_w = 0.0
+        for d, s in self.devices.items():
+            if s.kind == "pv":
+                avail = snap.get(f"{d}.power_available")
+                now_w = self._now_w(snap, d)
+                if avail is not None and now_w is not None:
+                    curtailed_w += max(avail - now_w, 0.0)
+            elif d in plan and d in requested and s.kind in ("ev", "rod", "load"):
+                a = self._consumption(s, requested[d], snap, 0.0)[1]
+                b = self._consumption(s, plan[d], snap, 0.0)[1]
+                curtailed_w += max(a - b, 0.0)
+        out: dict[str, Episode] = {}
+        now = snap.now
+        for src, ep in state.episodes.items():
+            ep = replace(ep, curtailed_wh=ep.curtailed_wh + curtailed_w * dt / 3600.0)
+            if sources.get(src) == ep.level:
+                out[src] = ep
+            else:
+                events.append(Event(now, "restriction_end", src, f"{src} {ep.level}: "
+                                    f"{t - ep.start:.0f} s, {ep.curtailed_wh:.0f} Wh curtailed",
+                                    {"start": ep.start, "end": t, "curtailed_wh": ep.curtailed_wh}))
+        for src, level in sources.items():
+            if src not in out:
+                out[src] = Episode(t, level)
+                events.append(Event(now, "restriction_start", src, f"{src} {level}", {"start": t}))
+        return out
+
+
+# ------------------------------------------------------------ shedding actions
+
+
+def _copy(plan: Plan) -> Plan:
+    return {d: dict(c) for d, c in plan.items()}
+
+
+def _add(dev: str, cmd: str, base: float) -> Callable[[Plan, float], None]:
+    def act(plan: Plan, r: float) -> None:
+        plan.setdefault(dev, {})[cmd] = base + r
+    return act
+
+
+def _set(dev: str, cmd: str, value: float) -> Callable[[Plan, float], None]:
+    def act(plan: Plan, r: float) -> None:
+        if r > 0:
+            plan.setdefault(dev, {})[cmd] = value
+    return act
+
+
+def _off(dev: str) -> Callable[[Plan, float], None]:
+    def act(plan: Plan, r: float) -> None:
+        if r > 0:
+            cmds = plan[dev]
+            for cmd in ("relay", "power"):
+                if cmd in cmds:
+                    cmds[cmd] = 0.0
+    return act
+
+
+def _rod_down(dev: str, s: DeviceSpec, base: float) -> Callable[[Plan, float], None]:
+    def act(plan: Plan, r: float) -> None:
+        w = max(base - r, 0.0)
+        if s.stages_w:
+            w = max((st for st in (0.0, *s.stages_w) if st <= w + 1e-9), default=0.0)
+        plan[dev]["power"] = w
+    return act
+
+
+def _ev_down(specs: list[DeviceSpec], base: Plan) -> Callable[[Plan, float], None]:
+    """Lower the chargers' total by r W: fairly from the top down to their minimums, then stop
+    the lowest priority ones (those charging least first)."""
+    on = [s for s in specs if base[s.id].get("enable", 0.0) >= 0.5]
+    ph = {s.id: int(base[s.id].get("phases", s.phases)) for s in on}
+    power = {s.id: s.ev_power(base[s.id].get("current_limit", 0.0), ph[s.id]) for s in on}
+
+    def act(plan: Plan, r: float) -> None:
+        target = sum(power.values()) - r
+        keep = sorted(on, key=lambda s: (s.priority, power[s.id]), reverse=True)
+        while keep and sum(s.ev_power(s.min_a, ph[s.id]) for s in keep) > target + 1e-6:
+            gone = keep.pop()
+            plan[gone.id]["enable"] = 0.0
+        got = water_fill(max(target, 0.0), [(s.ev_power(s.min_a, ph[s.id]), power[s.id]) for s in keep])
+        for s, w in zip(keep, got, strict=True):
+            amps = math.floor(w / (ph[s.id] * s.voltage_v) * 10 + 1e-9) / 10
+            plan[s.id]["current_limit"] = max(min(amps, s.max_a), s.min_a)
+    return act
+
+
+def _note_override(name: str, devices: Mapping[str, DeviceSpec], rules_ok: Mapping[str, bool],
+                   events: list[Event], now: datetime) -> None:
+    if name in devices and devices[name].kind == "load" and not rules_ok.get(name, True):
+        events.append(Event(now, "min_time_override", name, f"{name}: switched off before its minimum "
+                            "run time to keep a grid limit"))

@@ -1,0 +1,52 @@
+"""Re-send setpoints periodically: devices that fall back on their own when nobody writes to
+them (Modbus watchdogs, SG-Ready timeouts) keep the value. A small wrapper around any writer;
+the drivers know nothing about it. Also skips writes that would not change anything."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Mapping
+
+from wattwerk.model import Setpoint
+
+
+@dataclass(frozen=True, slots=True)
+class SentState:
+    last: Mapping[str, tuple[float, float]] = field(default_factory=lambda: MappingProxyType({}))
+
+
+def due(setpoints: Iterable[Setpoint], state: SentState, now: float,
+        every_s: float) -> tuple[list[Setpoint], SentState]:
+    """The setpoints to write now: changed ones, and unchanged ones last written ``every_s`` ago."""
+    out: list[Setpoint] = []
+    last = dict(state.last)
+    for s in setpoints:
+        prev = last.get(s.channel)
+        if prev is None or prev[0] != s.value or now - prev[1] >= every_s:
+            out.append(s)
+            last[s.channel] = (s.value, now)
+    return out, SentState(MappingProxyType(last))
+
+
+class Resender:
+    """Wraps ``write(setpoint)``; call ``send`` every cycle with all final setpoints."""
+
+    def __init__(self, write: Callable[[Setpoint], Awaitable[None]], every_s: float = 30.0) -> None:
+        self.write = write
+        self.every_s = every_s
+        self.state = SentState()
+
+    async def send(self, setpoints: Iterable[Setpoint], now: float) -> int:
+        todo, state = due(setpoints, self.state, now, self.every_s)
+        written: dict[str, tuple[float, float]] = dict(self.state.last)
+        for s in todo:
+            try:
+                await self.write(s)
+            except Exception:  # noqa: BLE001 - a failed write is retried next cycle, not remembered
+                written.pop(s.channel, None)
+                continue
+            written[s.channel] = state.last[s.channel]
+        self.state = SentState(MappingProxyType(written))
+        return len(todo)
