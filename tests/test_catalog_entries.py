@@ -14,7 +14,7 @@ import math
 import pytest
 
 from wattwerk.devices.catalog import Item, load_catalog
-from wattwerk.devices.device import ModbusDevice, SunSpecDevice
+from wattwerk.devices.device import ModbusDevice, SunSpecDevice, create
 from wattwerk.devices.profile import CAPABILITIES, RegisterSpec, WriteSpec
 from wattwerk.devices.status import emulated
 from wattwerk.protocols.modbus import LinkConfig, ModbusLink
@@ -101,7 +101,8 @@ async def test_register_entry_reads_and_follows(item: Item) -> None:
     async with EmulatorServer([emulator.bank]) as server:
         link = ModbusLink(LinkConfig(port=server.port, timeout=2.0, pause=entry.connection.pause))
         try:
-            device = ModbusDevice(entry, link, device_id="dev")
+            device = create(entry, link, device_id="dev")
+            assert isinstance(device, ModbusDevice)
             readings = {r.channel: r.value for r in await device.read()}
             assert device.ledger.total() == 0, device.ledger.counts
             for reg in channel_regs:
@@ -137,8 +138,8 @@ async def test_sunspec_entry_reads_and_follows(item: Item) -> None:
     async with EmulatorServer([emulator.bank]) as server:
         link = ModbusLink(LinkConfig(port=server.port, timeout=2.0))
         try:
-            device = SunSpecDevice(link, device_id="dev", unit=entry.connection.unit,
-                                   capabilities=frozenset(entry.capabilities))
+            device = create(entry, link, device_id="dev")
+            assert isinstance(device, SunSpecDevice)
             models = await device.setup()
             assert [m.mid for m in models][1:] == [m for m in spec.models if m != 1]
             assert device.capabilities == frozenset(entry.capabilities)

@@ -132,3 +132,33 @@ async def test_device_without_controls_refuses_commands() -> None:
         with pytest.raises(PermanentError, match="no power_limit"):
             await device.set_power_limit(1000.0)
         link.close()
+
+
+@pytest.mark.parametrize("mid", [101, 102, 103, 111, 112, 113, 701, 201, 202, 203, 204, 211, 212, 213, 214])
+async def test_every_inverter_and_meter_model_reads_power_and_energy(mid: int) -> None:
+    meter = mid >= 200 and mid < 300
+    sim = Sim(power=-2345.0 if meter else 2345.0, energy=4_567_800.0, energy_import=4_567_800.0,
+              energy_export=123_400.0)
+    emu = SunSpecEmulator([1, mid], sim)
+    async with EmulatorServer([emu.bank]) as server:
+        link = ModbusLink(LinkConfig(port=server.port, timeout=0.5))
+        device = SunSpecDevice(link, device_id="d")
+        await device.setup()
+        readings = {r.channel: r.value for r in await device.read()}
+        link.close()
+    assert math.isclose(readings["d.power"], sim.v["power"], abs_tol=1.0)
+    energy = readings["d.energy_import"] if meter else readings["d.energy"]
+    assert math.isclose(energy, 4_567_800.0, rel_tol=1e-5)
+
+
+@pytest.mark.parametrize("models", [[1, 103, 124], [1, 103, 802]])
+async def test_storage_models_report_soc(models: list[int]) -> None:
+    emu = SunSpecEmulator(models, Sim(power=100.0, soc=73.5))
+    async with EmulatorServer([emu.bank]) as server:
+        link = ModbusLink(LinkConfig(port=server.port, timeout=0.5))
+        device = SunSpecDevice(link, device_id="b")
+        await device.setup()
+        readings = {r.channel: r.value for r in await device.read()}
+        link.close()
+    soc = readings.get("b.soc", readings.get("b_battery.soc"))
+    assert soc is not None and math.isclose(soc, 73.5, abs_tol=0.01)

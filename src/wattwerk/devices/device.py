@@ -16,7 +16,7 @@ from wattwerk.devices.profile import CAPABILITIES, Entry, WriteSpec
 from wattwerk.errors import InputLedger, PermanentError
 from wattwerk.model import Reading, utcnow
 from wattwerk.protocols import sunspec
-from wattwerk.protocols.modbus import ModbusLink, RegisterReader
+from wattwerk.protocols.modbus import LinkConfig, ModbusLink, RegisterReader
 from wattwerk.protocols.modbus_codec import Register, decode_raw
 
 log = logging.getLogger("wattwerk.devices")
@@ -278,3 +278,31 @@ class SunSpecDevice(_Commands):
             await self._write(124, "StorCtl_Mod", 3)
         else:
             raise PermanentError(f"{self.device_id}: {command} not supported over SunSpec")
+
+
+def link_config(entry: Entry, *, host: str | None = None, port: int | None = None, serial: str | None = None,
+                gateway: bool = False, timeout: float = 1.0, retries: int = 2) -> LinkConfig:
+    """The link for ``entry`` with its connection defaults: Modbus TCP to ``host``, RTU on ``serial``,
+    or RTU through a TCP ``gateway``."""
+    c = entry.connection
+    if serial:
+        return LinkConfig(kind="rtu", serial=serial, baudrate=c.baudrate, parity=c.parity, timeout=timeout,
+                          retries=retries, pause=c.pause)
+    if not host:
+        raise PermanentError(f"{entry.id}: give a host or a serial device")
+    return LinkConfig(kind="rtu_tcp" if gateway else "tcp", host=host, port=port or c.port, timeout=timeout,
+                      retries=retries, pause=c.pause)
+
+
+def create(entry: Entry, link: ModbusLink, *, device_id: str, unit: int | None = None,
+           ledger: InputLedger | None = None) -> ModbusDevice | SunSpecDevice:
+    """The device object for a catalogue entry on ``link`` (SunSpec entries discover their chain on
+    first use; call ``await device.setup()`` to do it up front)."""
+    if entry.untested is not None:
+        raise PermanentError(f"{entry.id} is not supported yet: {entry.untested}")
+    if entry.sunspec is not None:
+        base = entry.sunspec.base
+        return SunSpecDevice(link, device_id=device_id, unit=entry.connection.unit if unit is None else unit,
+                             ledger=ledger, capabilities=frozenset(entry.capabilities),
+                             bases=(base, *[b for b in sunspec.BASES if b != base]))
+    return ModbusDevice(entry, link, device_id=device_id, unit=unit, ledger=ledger)

@@ -20,7 +20,7 @@ from typing import Literal
 
 from pymodbus import FramerType
 from pymodbus.constants import ExcCodes
-from pymodbus.server import ModbusTcpServer
+from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 from pymodbus.simulator import DataType, SimData
 from pymodbus.simulator import SimDevice as PyModbusDevice
 
@@ -162,17 +162,22 @@ class RegisterBank:
 class EmulatorServer:
     """A pymodbus TCP server on loopback (port 0 = a free port) serving one or more banks.
 
-    ``framer="rtu"`` serves RTU frames over TCP, as a serial-to-Ethernet gateway does.
+    ``framer="rtu"`` serves RTU frames over TCP, as a serial-to-Ethernet gateway does; ``serial``
+    (a tty path, e.g. one end of a pty pair) serves Modbus RTU on a serial line instead.
     """
 
     def __init__(self, banks: Sequence[RegisterBank], *, host: str = "127.0.0.1", port: int = 0,
-                 framer: Literal["socket", "rtu"] = "socket") -> None:
+                 framer: Literal["socket", "rtu"] = "socket", serial: str | None = None,
+                 baudrate: int = 9600) -> None:
         self.banks = list(banks)
         self.host = host
-        self._server = ModbusTcpServer(
-            [b.simdevice() for b in self.banks], address=(host, port),
-            framer=FramerType.RTU if framer == "rtu" else FramerType.SOCKET,
-        )
+        devices = [b.simdevice() for b in self.banks]
+        self._server: ModbusTcpServer | ModbusSerialServer
+        if serial is not None:
+            self._server = ModbusSerialServer(devices, framer=FramerType.RTU, port=serial, baudrate=baudrate)
+        else:
+            kind = FramerType.RTU if framer == "rtu" else FramerType.SOCKET
+            self._server = ModbusTcpServer(devices, address=(host, port), framer=kind)
         self.port = port
 
     async def start(self) -> EmulatorServer:
