@@ -37,6 +37,8 @@ def store(tmp_path: Path):
 
 def energy_by(store: SqliteStore, res: str, start: datetime = T0, end: datetime | None = None) -> list[float]:
     end = end or T0 + timedelta(days=1)
+    if res == "1d":
+        start = start.replace(hour=0, minute=0)
     return [r.energy for r in store.query([E], start, end, res)[E]]
 
 

@@ -146,7 +146,7 @@ class SqliteStore:
                         continue
                     cid, kind = self._ensure_channel(name)
                     if kind is Kind.COUNTER:
-                        self._counter_rows(cid, name, rows, result, out)
+                        self._counter_rows(cid, name, rows, result, out, horizon)
                     else:
                         self._plain_rows(cid, name, rows, result, out)
                 if out:
@@ -252,6 +252,7 @@ class SqliteStore:
         rows: dict[int, float],
         result: WriteResult,
         out: list[tuple[int, int, float, int, float | None]],
+        horizon: int | None,
     ) -> None:
         """Re-validate the counter sequence around the new readings; emit every row whose value,
         status or increment changes."""
@@ -260,7 +261,7 @@ class SqliteStore:
             return
         result.accepted += len(new)
         tmin, tmax = min(new), max(new)
-        back, anchor = self._context_before(cid, tmin)
+        back, anchor = self._context_before(cid, tmin, horizon)
         late = max_ts is not None and tmin <= max_ts
         limit = 4 * len(new) + 8 * self.policy.confirm + 64
         while True:
@@ -337,20 +338,24 @@ class SqliteStore:
                 return i
         return n if at_end else None
 
-    def _context_before(self, cid: int, tmin: int) -> tuple[list[RawRow], tuple[int, float] | None]:
-        """Rows before ``tmin`` whose class may change, and the valid row before them (anchor)."""
+    def _context_before(
+        self, cid: int, tmin: int, horizon: int | None
+    ) -> tuple[list[RawRow], tuple[int, float] | None]:
+        """Rows before ``tmin`` whose class may change, and the valid row before them (anchor).
+        Rows older than the raw horizon are settled: never re-classified, a valid one anchors."""
         skip = self.policy.context_before
+        settled = horizon if horizon is not None else -(2**63)
         limit = skip + 8
         while True:
             rows = self._db.execute(
                 "SELECT ts, value, status, inc FROM raw WHERE cid = ? AND ts < ? ORDER BY ts DESC LIMIT ?",
                 (cid, tmin, limit),
             ).fetchall()
-            for i in range(skip, len(rows)):
-                if rows[i][2] != GLITCH:
-                    return rows[:i][::-1], (rows[i][0], rows[i][1])
+            for i, row in enumerate(rows):
+                if row[2] != GLITCH and (i >= skip or row[0] < settled):
+                    return [r for r in rows[:i][::-1] if r[0] >= settled], (row[0], row[1])
             if len(rows) < limit:
-                return rows[::-1], None
+                return [r for r in rows[::-1] if r[0] >= settled], None
             limit *= 4
 
     def _refresh(self, dirty_1m: set[tuple[int, int]]) -> None:
