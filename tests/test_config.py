@@ -454,7 +454,10 @@ def test_check_json_shows_defaults(capsys):
     import json
     assert main(["check", "--json", str(DEMO_SITE)]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["devices"][0]["interval_s"] == 1.0 and data["store"]["retention"][2]["keep"] is None
+    grid, house = data["devices"][0], data["devices"][1]
+    assert grid["interval_s"] == 10.0  # set in the demo file
+    assert house["interval_s"] == 5.0  # the default for a submeter
+    assert data["store"]["retention"][2]["keep"] is None
 
 
 def test_check_as_a_subprocess_prints_no_traceback(tmp_path):

@@ -24,7 +24,7 @@ def site(tmp_path):
     cfg = load_demo_config()
     start = datetime(2025, 6, 2, tzinfo=TZ)
     store = SqliteStore(tmp_path / "store.sqlite", tz=cfg.site.timezone)
-    site = DemoSite(cfg, start, store, step_s=5.0, store_every_s=60.0)
+    site = DemoSite(cfg, start, store, step_s=10.0, store_every_s=60.0)
     site.store_all_now()
     site.advance_to((start + timedelta(hours=14)).timestamp())
     site.store_all_now()

@@ -10,6 +10,9 @@ energy per flow as the edge measured it (from the store's counters) and the bala
     wattwerk demo --speed 3600 --for 24h --json
 
 Everything runs in one event loop and one thread: simulator, edge polling, store, web page.
+The grid meter is read the way a P1 adapter delivers it: each poll encodes the simulated
+meter as a DSMR 5 telegram (the P1 emulator's encoder) and the edge decodes it with the
+same ``MeterReader`` and DSMR decoder that read a real adapter over TCP or serial.
 """
 
 from __future__ import annotations
@@ -30,6 +33,9 @@ from wattwerk.config import ConfigError, SiteConfig, load_config, load_demo_conf
 from wattwerk.edge.flows import FLOW_ROLES, SiteRoles, balance_figures, energy_balance, power_flows
 from wattwerk.edge.state import SiteState
 from wattwerk.model import Reading, from_ms, ms
+from wattwerk.protocols.dsmr import decoder as dsmr_decoder
+from wattwerk.protocols.meter import MeterReader
+from wattwerk.sim.emulators.p1 import telegram
 from wattwerk.sim.from_config import site_params
 from wattwerk.sim.site import SiteSim
 from wattwerk.store.sqlite import SqliteStore
@@ -70,6 +76,8 @@ class DemoSite:
         self._next_store = 0
         self._pending: list[Reading] = []
         self.readings_stored = 0
+        self.grid_id = names["grid"]
+        self.p1 = MeterReader(self.grid_id, dsmr_decoder(), use_receive_time=True)
 
     # ------------------------------------------------------------ the edge's side
 
@@ -86,8 +94,11 @@ class DemoSite:
             Reading(name, now, value)
             for sim_name, value in self.sim.channels().items()
             for name, dev in (self._rename[sim_name],)
-            if dev in due
+            if dev in due and dev != self.grid_id
         ]
+        if self.grid_id in due:
+            for frame in self.p1.process(telegram(self.sim.meter_state()), received=now):
+                readings.extend(frame)
         self.state.update(readings)
         if now_ms >= self._next_store:
             self._next_store = now_ms + self.store_every_ms
