@@ -149,3 +149,158 @@ def test_sunny_day_ev_mostly_from_pv_with_few_switches() -> None:
     assert run.ev_grid_share_pct < 2.0
     assert checker.total == 0, checker.violations
     assert run.relay_switches["ev1"] <= 6, run.relay_switches
+
+
+def _schedule(start: float, steps: list[tuple[float, object]]):
+    """A value by hours since ``start``: [(from_hour, value), ...] in order."""
+
+    def at(t: float):
+        value = steps[0][1]
+        for hour, v in steps:
+            if t >= start + hour * 3600:
+                value = v
+        return value
+
+    return at
+
+
+def ripple_scenario(broken: bool, monkeypatch: pytest.MonkeyPatch) -> tuple[Run, LimitChecker]:
+    if broken:
+        no_op_limiter(monkeypatch)
+    sim = SiteSim(SiteParams(evs=(EVParams(soc_initial=100.0),), battery=BatteryParams(soc_initial=96.0)),
+                  start=datetime(2025, 6, 15, 9, 0, tzinfo=UTC))
+    levels = _schedule(sim.t, [(0, "00"), (1, "10"), (2, "01"), (3, "00")])
+    export = {"00": None, "10": 0.0, "01": 0.6 * 8000}
+    limits = ControlLimits.model_validate({"ripple": {"contacts": ["rcr.state_1", "rcr.state_2"], "levels": [
+        {"pattern": "10", "feed_in_pct": 0.0}, {"pattern": "01", "feed_in_pct": 60.0}]}})
+    cycle = site_cycle(sim, limits, GridSpec(import_w=3 * 230 * 35))
+    checker = LimitChecker(lambda t: Limits(export_w=export[levels(t)], import_w=3 * 230 * 35))
+    run = run_loop(sim, cycle, 4 * 3600, checker,
+                   extra=lambda t: {"rcr.state_1": float(levels(t)[0]), "rcr.state_2": float(levels(t)[1])})
+    return run, checker
+
+
+@pytest.mark.parametrize("broken", [False, True], ids=["limiter", "no-op limiter"])
+def test_ripple_control_0_and_60_percent(broken: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    run, checker = ripple_scenario(broken, monkeypatch)
+    if broken:
+        assert checker.violations["export"] > 10  # the checker sees what a broken limiter lets through
+        return
+    assert checker.total == 0, (checker.violations, checker.max_excess_w)
+    ends = [e for e in run.events if e.kind == "restriction_end" and e.subject == "ripple"]
+    assert len(ends) == 2  # 0 % for an hour, then 60 % for an hour, each logged with start, end, energy
+    zero, sixty = ends
+    assert zero.data["end"] - zero.data["start"] == pytest.approx(3600, abs=2 * DT)
+    assert zero.data["curtailed_wh"] > sixty.data["curtailed_wh"] > 0
+
+
+def para14a_scenario(broken: bool, monkeypatch: pytest.MonkeyPatch) -> tuple[Run, LimitChecker, float]:
+    if broken:
+        no_op_limiter(monkeypatch)
+    sim = SiteSim(SiteParams(evs=(EVParams(soc_initial=10.0, phase_switching=False),),
+                             battery=BatteryParams(soc_initial=60.0)),
+                  start=datetime(2025, 1, 18, 16, 0, tzinfo=UTC))  # a winter Saturday evening
+    signal = _schedule(sim.t, [(0, 0.0), (0.5, 1.0), (2, 0.0)])
+    limits = ControlLimits.model_validate({"para14a": {"signal": "steuerbox.state"}})
+    cycle = site_cycle(sim, limits, GridSpec(import_w=3 * 230 * 50), ev_mode="now")
+    p14 = cycle.limiter.p14_total
+    checker = LimitChecker(lambda t: Limits(para14a_w=p14 if signal(t) else None),
+                           consumers={"ev1": 1.0, "hp": 1.0, "bat": -1.0})
+    run = run_loop(sim, cycle, 2.5 * 3600, checker, extra=lambda t: {"steuerbox.state": signal(t)})
+    return run, checker, p14
+
+
+@pytest.mark.parametrize("broken", [False, True], ids=["limiter", "no-op limiter"])
+def test_para14a_dims_the_controllable_consumers(broken: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    run, checker, p14 = para14a_scenario(broken, monkeypatch)
+    assert p14 == pytest.approx(0.75 * 3 * 4200)  # three consumers behind one energy manager
+    if broken:
+        assert checker.violations["para14a"] > 10
+        return
+    assert checker.total == 0, (checker.violations, checker.max_excess_w)
+    assert any(e.kind == "restriction_start" and e.subject == "para14a" for e in run.events)
+
+
+def four_chargers_scenario(broken: bool, monkeypatch: pytest.MonkeyPatch) -> tuple[Run, LimitChecker]:
+    if broken:
+        no_op_limiter(monkeypatch)
+    evs = tuple(EVParams(soc_initial=20.0 + 10 * i, phase_switching=i % 2 == 0) for i in range(4))
+    sim = SiteSim(SiteParams(evs=evs, heat_pump=None, battery=BatteryParams(soc_initial=50.0)),
+                  start=datetime(2025, 6, 14, 17, 0, tzinfo=UTC))  # Saturday evening, all cars home
+    circuits = [(["ev1", "ev2", "ev3", "ev4"], 32.0)]
+    limits = ControlLimits.model_validate({"circuits": [{"name": "garage", "devices": circuits[0][0],
+                                                         "max_current_a": 32.0}]})
+    cycle = site_cycle(sim, limits, GridSpec(import_w=3 * 230 * 50, phase_import_w=230 * 50), ev_mode="now",
+                       circuit_a=32.0)
+    checker = LimitChecker(lambda t: Limits(phase_w=230 * 50, circuits=circuits))
+    run = run_loop(sim, cycle, 2 * 3600, checker)
+    return run, checker
+
+
+@pytest.mark.parametrize("broken", [False, True], ids=["limiter", "no-op limiter"])
+def test_four_chargers_on_one_fuse(broken: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    if broken:  # the law itself shares the circuit; break it too, so only the limiter could hold it
+        monkeypatch.setattr(EvCharging, "_fit_circuit", lambda self, plan: plan)
+    run, checker = four_chargers_scenario(broken, monkeypatch)
+    if broken:
+        assert checker.violations["circuit0"] > 10
+        return
+    assert checker.total == 0, (checker.violations, checker.max_excess_w)
+    assert run.ev_wh > 2 * 7000  # they do charge, sharing 32 A
+
+
+def test_four_chargers_limiter_alone_holds_the_circuit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(EvCharging, "_fit_circuit", lambda self, plan: plan)
+    run, checker = four_chargers_scenario(False, monkeypatch)
+    assert checker.total == 0, (checker.violations, checker.max_excess_w)
+
+
+def test_grid_meter_and_charger_going_stale_mid_day() -> None:
+    sim = SiteSim(SiteParams(evs=(EVParams(soc_initial=30.0),), battery=BatteryParams(soc_initial=40.0)),
+                  start=datetime(2025, 6, 15, 9, 0, tzinfo=UTC))
+    t0 = sim.t
+    meter_off = (t0 + 3600, t0 + 5400)
+    charger_off = (t0 + 7200, t0 + 9000)
+
+    def silent(t: float) -> set[str]:
+        return ({"grid"} if meter_off[0] <= t < meter_off[1] else set()) | (
+            {"ev1"} if charger_off[0] <= t < charger_off[1] else set())
+
+    limits = ControlLimits(feed_in_limit_pct=60.0, fallback_after_s=15.0)
+    cycle = site_cycle(sim, limits, GridSpec(import_w=3 * 230 * 35))
+    checker = LimitChecker(lambda t: Limits(export_w=0.6 * 8000, import_w=3 * 230 * 35))
+    run = run_loop(sim, cycle, 3 * 3600, checker, silent=silent, stale_after_s=30.0)
+    assert checker.total == 0, (checker.violations, checker.max_excess_w)
+    starts = {e.subject: e.ts.timestamp() for e in run.events if e.kind == "fallback_start"}
+    ends = {e.subject: e.ts.timestamp() for e in run.events if e.kind == "fallback_end"}
+    # within the configured time (plus the one cycle it takes to see it), and back when data returns
+    assert 0 < starts["grid"] - meter_off[0] <= 15.0 + DT
+    assert 0 <= ends["grid"] - meter_off[1] <= DT
+    assert 0 < starts["ev1"] - charger_off[0] <= 15.0 + DT
+    assert 0 <= ends["ev1"] - charger_off[1] <= DT
+
+
+def peak_scenario(broken: bool, monkeypatch: pytest.MonkeyPatch) -> tuple[Run, LimitChecker]:
+    if broken:
+        no_op_limiter(monkeypatch)
+    from wattwerk.sim import HouseParams
+
+    sim = SiteSim(SiteParams(house=HouseParams(annual_kwh=25_000), evs=(EVParams(soc_initial=10.0),),
+                             battery=BatteryParams(capacity_wh=30_000, soc_initial=90.0,
+                                                   max_discharge_w=8000, max_charge_w=8000)),
+                  start=datetime(2025, 1, 18, 16, 0, tzinfo=UTC))
+    limits = ControlLimits(peak_shaving_w=8000.0)
+    cycle = site_cycle(sim, limits, GridSpec(import_w=3 * 230 * 63), ev_mode="now")
+    checker = LimitChecker(lambda t: Limits(import_w=8000.0))
+    run = run_loop(sim, cycle, 3 * 3600, checker)
+    return run, checker
+
+
+@pytest.mark.parametrize("broken", [False, True], ids=["limiter", "no-op limiter"])
+def test_peak_shaving(broken: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    run, checker = peak_scenario(broken, monkeypatch)
+    if broken:
+        assert checker.violations["import"] > 10
+        return
+    assert checker.total == 0, (checker.violations, checker.max_excess_w)
+    assert run.ev_wh > 10_000  # the car still charges, with the battery's help
