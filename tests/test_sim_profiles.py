@@ -11,7 +11,7 @@ import pytest
 from wattwerk.sim import HouseParams, Location, PVParams, SiteParams, SiteSim
 from wattwerk.sim.profiles import bdew_household, csv_column
 from wattwerk.sim.series import YearlySeries
-from wattwerk.sim.weather import try_rows, try_table, weather_at
+from wattwerk.sim.weather import nearest_try_region, try_rows, try_stations, try_table, weather_at
 
 CSV = "real/household_load_pv_fr_48.83N_6.86E_2024-02-28_2025-02-27_30min.csv"
 FR = Location(latitude=48.83, longitude=6.86, altitude_m=250.0, timezone="Europe/Paris")
@@ -122,3 +122,13 @@ def test_default_site_needs_no_shared_data() -> None:
     sim = SiteSim(params, datetime(2025, 1, 6, tzinfo=UTC) + timedelta(hours=17))
     sim.run(3600, 60)
     assert sim.house.power > 0
+
+
+def test_nearest_try_region_from_the_station_positions() -> None:
+    stations = try_stations()
+    assert len(stations) == 15
+    lat, lon, alt = stations[12]
+    assert nearest_try_region(lat, lon) == 12  # a station is nearest to itself
+    assert 49 < lat < 50 and 8 < lon < 9 and alt < 200  # Mannheim
+    assert nearest_try_region(52.52, 13.40) == 4  # Berlin: Potsdam
+    assert nearest_try_region(47.99, 7.85) == 12  # Freiburg: the upper Rhine, not the Swabian Alb

@@ -8,6 +8,7 @@ times map onto the TRY calendar by month, day and hour (29 February reuses 28 Fe
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from pathlib import Path
 
@@ -61,3 +62,35 @@ def weather_at(region: int, index: pd.DatetimeIndex) -> pd.DataFrame:
     table = try_table(region)
     rows = try_rows(index)
     return pd.DataFrame({c: table[c].to_numpy()[rows] for c in table.columns}, index=index)
+
+
+_LAGE = re.compile(r"(\d+)\D+?(\d+)'N\D+?(\d+)\D+?(\d+)'O\D+?(\d+) Meter")
+
+
+@cache
+def try_stations() -> dict[int, tuple[float, float, float]]:
+    """Region -> (latitude, longitude, altitude m) of its reference station, from the file headers
+    (``Lage: 49°31'N <- B.   8°33'O <- L.    96 Meter über NN``)."""
+    out = {}
+    for region in range(1, 16):
+        header = try_path(region).read_text(encoding="latin-1").splitlines()[2]
+        m = _LAGE.search(header)
+        if m is None:
+            raise ValueError(f"{try_path(region)}: no station position in {header!r}")
+        lat_d, lat_m, lon_d, lon_m, alt = (int(g) for g in m.groups())
+        out[region] = (lat_d + lat_m / 60.0, lon_d + lon_m / 60.0, float(alt))
+    return out
+
+
+def nearest_try_region(latitude: float, longitude: float, max_altitude_m: float = 500.0) -> int:
+    """The TRY region whose reference station is nearest (stations above ``max_altitude_m``, the
+    mountain-top regions, are skipped). A stand-in for demandlib's polygon lookup, which needs
+    geopandas; good enough for picking weather."""
+    best, best_d = 12, float("inf")
+    for region, (lat, lon, alt) in try_stations().items():
+        if alt > max_altitude_m:
+            continue
+        d = (lat - latitude) ** 2 + ((lon - longitude) * np.cos(np.radians(latitude))) ** 2
+        if d < best_d:
+            best, best_d = region, d
+    return best
