@@ -84,7 +84,7 @@ def try_stations() -> dict[int, tuple[float, float, float]]:
 
 def nearest_try_region(latitude: float, longitude: float, max_altitude_m: float = 500.0) -> int:
     """The TRY region whose reference station is nearest (stations above ``max_altitude_m``, the
-    mountain-top regions, are skipped). A stand-in for demandlib's polygon lookup, which needs
+    upland and mountain regions, are skipped). A stand-in for demandlib's polygon lookup, which needs
     geopandas; good enough for picking weather."""
     best, best_d = 12, float("inf")
     for region, (lat, lon, alt) in try_stations().items():
