@@ -30,7 +30,7 @@ import psycopg
 from wattwerk.edge.outbox import Outbox
 from wattwerk.edge.uplink import Uplink, UplinkConfig
 from wattwerk.portal import db
-from wattwerk.store.postgres import migrate, with_schema
+from wattwerk.store.postgres import APPLICATION, migrate, with_schema
 
 CHANNELS = [f"meter.{q}" for q in ("power", "power_l1", "power_l2", "power_l3", "energy_import",
                                     "energy_export", "voltage_l1", "current_l1")]
@@ -66,6 +66,34 @@ def start_portal(url: str, schema: str, workers: int, workdir: Path) -> tuple[su
         time.sleep(0.05)
     proc.kill()
     raise RuntimeError("portal did not start")
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU of processes (from /proc; 0 for those already gone)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def process_tree(pid: int) -> list[int]:
+    out = [pid]
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        children = (task / "children").read_text().split() if (task / "children").exists() else []
+        for child in children:
+            out.extend(process_tree(int(child)))
+    return out
+
+
+def backend_pids(url: str) -> list[int]:
+    with psycopg.connect(url, autocommit=True) as conn:
+        return [r[0] for r in conn.execute("SELECT pid FROM pg_stat_activity WHERE application_name = %s",
+                                           (APPLICATION,))]
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
@@ -137,13 +165,15 @@ async def catchup(base: str, token: str, site: str, n: int, workdir: Path) -> di
     append_s = time.perf_counter() - t0
     per_million = box.used_bytes() * 1_000_000 / n
     up = Uplink(box, UplinkConfig(url=base, site=site, edge_id="catchup-edge", token=token,
-                                  batch_size=5000, catchup_batches=8, parallel=2))
-    t0 = time.perf_counter()
+                                  batch_size=5000, catchup_batches=8, parallel=4))
+    t0, c0 = time.perf_counter(), time.process_time()
     sent = await up.drain()
     spent = time.perf_counter() - t0
+    edge_cpu = time.process_time() - c0
     await up.aclose()
     box.close()
     return {"catchup_readings_per_s": sent / spent, "catchup_readings": sent,
+            "catchup_edge_cpu_s_per_million": round(edge_cpu * 1e6 / max(sent, 1), 2),
             "outbox_append_readings_per_s": n / append_s, "outbox_bytes_per_million": per_million}
 
 
@@ -162,17 +192,32 @@ def run(args: argparse.Namespace) -> int:
                 bodies = build_bodies(sites, args.readings, args.batch, run_no)
                 proc, base = start_portal(args.db, schema, workers, workdir)
                 try:
+                    portal_pids = process_tree(proc.pid)
+                    cpu0 = (cpu_seconds(portal_pids), time.process_time())
                     stored, spent = asyncio.run(blast(base, bodies, args.concurrency))
+                    pg_cpu = cpu_seconds(backend_pids(args.db))  # pool backends live only for this run
+                    portal_cpu = cpu_seconds(portal_pids) - cpu0[0]
+                    client_cpu = time.process_time() - cpu0[1]
                     by_workers[str(workers)] = stored / spent
+                    per_m = 1e6 / stored
+                    results[f"cpu_s_per_million_{workers}p"] = {
+                        "portal": round(portal_cpu * per_m, 2), "postgres": round(pg_cpu * per_m, 2),
+                        "client": round(client_cpu * per_m, 2)}
                     if not args.json:
                         print(f"ingest, {workers} portal process(es): {stored} readings in {spent:.2f} s = "
-                              f"{stored / spent:,.0f} readings/s")
+                              f"{stored / spent:,.0f} readings/s; CPU s per million readings: portal "
+                              f"{portal_cpu * per_m:.2f}, PostgreSQL {pg_cpu * per_m:.2f}, "
+                              f"client {client_cpu * per_m:.2f}")
                     if workers == max(int(w) for w in args.workers.split(",")):
                         results.update(asyncio.run(catchup(base, sites[0][1], sites[0][0], args.catchup,
                                                            workdir)))
                 finally:
                     stop(proc)
         results["readings_per_s_by_processes"] = by_workers
+        cpu = results.get("cpu_s_per_million_1p")
+        if isinstance(cpu, dict):  # what 2 idle cores could do at the measured CPU cost
+            results["cpu_bound_readings_per_s_2_cores"] = round(2e6 / sum(cpu.values()))
+        results["load_average"] = os.getloadavg()[0]
         results["readings_per_s"] = max(by_workers.values())
     finally:
         if not args.keep:
@@ -182,7 +227,11 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(results))
     else:
         print(f"catch-up through the uplink: {results['catchup_readings_per_s']:,.0f} readings/s "
-              f"({results['catchup_readings']} readings)")
+              f"({results['catchup_readings']} readings; edge CPU "
+              f"{results['catchup_edge_cpu_s_per_million']} s per million)")
+        if "cpu_bound_readings_per_s_2_cores" in results:
+            print(f"CPU-bound estimate on 2 idle cores: {results['cpu_bound_readings_per_s_2_cores']:,} "
+                  f"readings/s (load average during the run: {results['load_average']:.1f})")
         print(f"outbox: {results['outbox_append_readings_per_s']:,.0f} appends/s, "
               f"{results['outbox_bytes_per_million'] / 1e6:.1f} MB per million readings")
     return 0

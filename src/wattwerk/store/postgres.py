@@ -24,6 +24,7 @@ from psycopg_pool import AsyncConnectionPool
 log = logging.getLogger(__name__)
 
 MIGRATIONS_PACKAGE = "wattwerk.store.migrations"
+APPLICATION = "wattwerk-portal"  # application_name of the portal's connections
 _LOCK_KEY = 0x77617474  # "watt": advisory lock id for migrations
 
 # edge_id, seq, channel_id, ts_ms, value
@@ -110,7 +111,8 @@ class PostgresStore:
         self.url = with_schema(url, schema)
         self.schema = schema
         self.pool = AsyncConnectionPool(
-            self.url, min_size=min_size, max_size=max_size, open=False, configure=_configure
+            self.url, min_size=min_size, max_size=max_size, open=False, configure=_configure,
+            kwargs={"application_name": APPLICATION},
         )
 
     async def open(self) -> None:
