@@ -139,7 +139,9 @@ def test_chaos_kill_9_edge_and_portal_nothing_lost_nothing_duplicated(pg: PgSche
     portal.start()
     edge.start()
     kills = {"edge": 0, "portal": 0, "outage": 0}
-    deadline = time.monotonic() + 14
+    # long form: WATTWERK_CHAOS_SECONDS=600 WATTWERK_CHAOS_OUTAGE=60 pytest tests/test_chaos.py
+    deadline = time.monotonic() + float(os.environ.get("WATTWERK_CHAOS_SECONDS", "14"))
+    outage_s = float(os.environ.get("WATTWERK_CHAOS_OUTAGE", "4"))
     try:
         while time.monotonic() < deadline:
             time.sleep(rng.uniform(0.3, 1.5))
@@ -153,7 +155,7 @@ def test_chaos_kill_9_edge_and_portal_nothing_lost_nothing_duplicated(pg: PgSche
                 portal.start()
             elif kills["outage"] == 0:  # one long outage: the edge builds a backlog
                 portal.kill()
-                time.sleep(4)
+                time.sleep(outage_s)
                 portal.start()
             kills[action] += 1
         # the end: generation stops, everything restarts once more and drains
@@ -163,7 +165,7 @@ def test_chaos_kill_9_edge_and_portal_nothing_lost_nothing_duplicated(pg: PgSche
         edge = Proc([*edge_argv, "--steps-per-s", "0"], tmp_path / "edge.log")
         edge.start()
         total = accepted(outbox)
-        for _ in range(600):
+        for _ in range(600 + int(outage_s * 40)):
             if pending(outbox) == 0:
                 break
             time.sleep(0.05)

@@ -229,6 +229,9 @@ class Ingestor:
         if auth is None:
             return _error(401, "auth", "missing, unknown or revoked edge token",
                           {"WWW-Authenticate": "Bearer"})
+        length = request.headers.get("content-length", "")
+        if length.isdigit() and int(length) > MAX_BODY:
+            return _error(413, "too_large", f"body of {length} bytes; at most {MAX_BODY}")
         body = await request.body()
         try:
             batch = decode_body(body, request.headers.get("content-type", ""),
