@@ -212,3 +212,13 @@ async def test_bad_input_never_reaches_the_callback(kind):
     await reader.run()
     assert len(got) == (2 if kind == "crc" else 3)
     assert reader.ledger.by_kind("grid")[kind] == (3 if kind == "crc" else 1)
+
+
+def test_meter_clock_jumping_back_or_far_off_uses_receive_time():
+    v = Value("1-0:1.7.0", "power_import", 100.0, "W")
+    frames = [frame(v, ts=T0), frame(v, ts=T0 - timedelta(minutes=5)), frame(v, ts=T0 + timedelta(hours=3))]
+    reader = MeterReader("grid", FrameDecoder(frames), max_clock_skew=600)
+    received = T0 + timedelta(seconds=1)
+    stamps = [reader.process(b"x", received)[0][0].ts for _ in range(3)]
+    assert stamps == [T0, received, received]
+    assert reader.ledger.by_kind("grid") == {"clock": 2}

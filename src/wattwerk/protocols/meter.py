@@ -202,9 +202,11 @@ class MeterReader:
 
     ``device`` names the channels (``grid`` -> ``grid.power``). With ``use_receive_time``
     the readings carry the time the bytes arrived instead of the meter's own clock (meters
-    without a clock always use receive time). After ``stale_after`` seconds without a valid
-    frame the reader is ``stale``: ``on_stale`` gets the channel names once, and control
-    must treat those channels as unknown until the next good frame.
+    without a clock always use receive time); a meter clock that jumps back, or is more than
+    ``max_clock_skew`` seconds off, is counted (kind ``clock``) and receive time used.
+    After ``stale_after`` seconds without a valid frame the reader is ``stale``: ``on_stale``
+    gets the channel names once, and control must treat those channels as unknown until
+    the next good frame.
     """
 
     def __init__(
@@ -220,6 +222,7 @@ class MeterReader:
         monotonic: Callable[[], float] = time.monotonic,
         on_readings: ReadingsCallback | None = None,
         on_stale: StaleCallback | None = None,
+        max_clock_skew: float | None = None,
     ) -> None:
         self.device = device
         self.decoder = decoder
@@ -231,6 +234,8 @@ class MeterReader:
         self.monotonic = monotonic
         self.on_readings = on_readings
         self.on_stale = on_stale
+        self.max_clock_skew = max_clock_skew
+        self._last_meter_ts: datetime | None = None
         self.stats = ReaderStats()
         self.channels: set[str] = set()
         self.meter_id: str | None = None
@@ -257,7 +262,7 @@ class MeterReader:
             self.stats.rejected += 1
             self.ledger.record(self.device, frame.error_kind or "invalid", "; ".join(frame.errors))
             return None
-        ts = received if self.use_receive_time or frame.ts is None else frame.ts
+        ts = received if self.use_receive_time or frame.ts is None else self._meter_time(frame.ts, received)
         readings: list[Reading] = []
         for value in frame.values:
             if not in_range(value):
@@ -277,6 +282,22 @@ class MeterReader:
         self._last_good = self.monotonic()
         self._stale_reported = False
         return readings
+
+    def _meter_time(self, meter: datetime, received: datetime) -> datetime:
+        """The meter's time, unless it jumped back or is further than ``max_clock_skew`` s
+        from the receive time: then receive time, counted as kind ``clock``."""
+        wrong = None
+        if self._last_meter_ts is not None and meter < self._last_meter_ts:
+            wrong = f"meter clock went back from {self._last_meter_ts.isoformat()} to {meter.isoformat()}"
+        elif (
+            self.max_clock_skew is not None and abs((meter - received).total_seconds()) > self.max_clock_skew
+        ):
+            wrong = f"meter clock {meter.isoformat()} is off by more than {self.max_clock_skew:g} s"
+        if wrong is not None:
+            self.ledger.record(self.device, "clock", f"{wrong}; using receive time")
+            return received
+        self._last_meter_ts = meter
+        return meter
 
     # -- staleness
 
