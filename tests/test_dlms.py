@@ -385,3 +385,19 @@ def test_kamstrup_style_list_uses_its_scalers():
         230.0,
         980370.0,
     )
+
+
+def test_push_without_list_or_obis_needs_configured_capture_objects():
+    when = bytes.fromhex("07EA0604040C1E00FF800080")  # 2026-06-04 12:30 local, summer time
+    body = bytes.fromhex("0204 0910") + b"LGZ1030655933512" + bytes.fromhex("090c") + when
+    body += bytes.fromhex("0600000bb8 0600001388")  # 3000 W import, 5000 Wh
+    apdu = b"\x0f\x00\x00\x00\x01\x00" + body
+    (plain,) = decode_all(hdlc_segments(apdu))
+    assert plain.error_kind == "unsupported" and "configured" in plain.errors[0]
+    layout = ["0-0:42.0.0", "0-0:1.0.0", "1-0:1.7.0", "1-0:1.8.0"]
+    (frame,) = accepted(decode_all(hdlc_segments(apdu), capture_objects=layout))
+    assert frame.meter_id == "LGZ1030655933512"
+    assert frame.ts == datetime(2026, 6, 4, 10, 30, tzinfo=UTC)
+    assert (values(frame)["power"], values(frame)["energy_import"]) == (3000.0, 5000.0)
+    (short,) = decode_all(hdlc_segments(apdu), capture_objects=layout[:3])
+    assert short.error_kind == "malformed" and not short.values

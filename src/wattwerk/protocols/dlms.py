@@ -221,6 +221,7 @@ class DlmsDecoder:
         auth_key: bytes | None = None,
         timezone: str = "Europe/Zurich",
         profile: str | None = None,
+        capture_objects: list[str | None] | None = None,
     ) -> None:
         if key is not None and len(key) not in (16, 32):
             raise ValueError(f"DLMS key must be 16 or 32 bytes, got {len(key)}")
@@ -230,6 +231,9 @@ class DlmsDecoder:
         self.auth_key = auth_key
         self.tz = ZoneInfo(timezone)
         self.profile = profile
+        # For pushes that carry neither a push list nor OBIS codes: the OBIS code of each
+        # pushed value in order (None for one to skip), from the meter's push configuration.
+        self.capture_objects = capture_objects
         self._buf = bytearray()
         self._segments = bytearray()
         self._blocks: list[bytes] = []
@@ -471,6 +475,8 @@ class DlmsDecoder:
                     "malformed", f"push list names {len(captures)} objects but {len(body)} values came"
                 )
             self._from_push_list(captures, body, push)
+        elif self.capture_objects is not None:
+            self._from_configured(body, push)
         else:
             self._from_inline(body, push)
         return self._frame(push)
@@ -492,6 +498,23 @@ class DlmsDecoder:
                 pending.append((capture.obis, value))
         for obis, value in pending:
             push.registers.append((obis, float(_number(value)), scalers.get(obis)))  # type: ignore[arg-type]
+
+    def _from_configured(self, body: list[Any], push: _Push) -> None:
+        assert self.capture_objects is not None
+        if len(body) != len(self.capture_objects):
+            raise _Bad(
+                "malformed",
+                f"push has {len(body)} values but {len(self.capture_objects)} capture objects are configured",
+            )
+        for obis, value in zip(self.capture_objects, body, strict=True):
+            if obis is None:
+                continue
+            if _is_clock(obis) and isinstance(value, (bytes, bytearray)):
+                push.ts = _dlms_time(bytes(value), self.tz) or push.ts
+            elif _is_id(obis) and isinstance(value, (bytes, bytearray, str)):
+                push.meter_id = push.meter_id or _text(value)
+            elif _number(value) is not None:
+                push.registers.append((obis, float(_number(value)), None))  # type: ignore[arg-type]
 
     def _from_inline(self, body: list[Any], push: _Push) -> None:
         flat = list(_flatten(body))
