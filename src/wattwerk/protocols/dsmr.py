@@ -137,7 +137,8 @@ def _hints(text: str) -> list[str]:
 def detect(text: str) -> str:
     """Name of the specification that knows most of the telegram's lines."""
     lines = _obis_lines(text)
-    order = _hints(text) + [n for n in SPECIFICATIONS if n not in _hints(text)]
+    hints = _hints(text)
+    order = hints + [n for n in SPECIFICATIONS if n not in hints]
     best, best_score = order[0], -1
     for name in order:
         spec = _COMPILED[name]
