@@ -111,7 +111,11 @@ class PostgresStore:
         self.url = with_schema(url, schema)
         self.schema = schema
         self.pool = AsyncConnectionPool(
-            self.url, min_size=min_size, max_size=max_size, open=False, configure=_configure,
+            self.url,
+            min_size=min_size,
+            max_size=max_size,
+            open=False,
+            configure=_configure,
             kwargs={"application_name": APPLICATION},
         )
 

@@ -27,12 +27,28 @@ def channel_of(name: object) -> Channel:
 def unpack(reading: object) -> tuple[str, int, float]:
     """(channel, ts_ms, value) of a Reading or a (channel, ts_ms | datetime, value) tuple,
     with timestamp and value checked. The channel name is checked by ``channel_of``."""
-    if isinstance(reading, Reading):
-        name, ts, value = reading.channel, reading.ts, reading.value
+    cls = type(reading)
+    if cls is tuple and len(reading) == 3:  # type: ignore[arg-type]
+        name, ts, value = reading  # type: ignore[misc]
+    elif cls is Reading or isinstance(reading, Reading):
+        name, ts, value = reading.channel, reading.ts, reading.value  # type: ignore[attr-defined]
     elif isinstance(reading, tuple) and len(reading) == 3:
         name, ts, value = reading
     else:
         raise BadInput("garbage", f"not a reading: {reading!r}")
+    # The common case, checked with as few calls as possible: it runs for every reading.
+    if (
+        type(ts) is int
+        and type(value) is float
+        and type(name) is str
+        and TS_MIN <= ts <= TS_MAX
+        and value - value == 0.0  # finite
+    ):
+        return name, ts, value
+    return _checked(name, ts, value)
+
+
+def _checked(name: object, ts: object, value: object) -> tuple[str, int, float]:
     if not isinstance(name, str):
         raise BadInput("channel", f"channel name must be a string, got {name!r}")
     if isinstance(ts, datetime):
