@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 
 import pytest
@@ -29,8 +30,9 @@ async def collect(source, n_bytes: int, timeout: float = 10.0) -> bytes:
 def pty():
     master, slave = os.openpty()
     yield master, slave, os.ttyname(slave)
-    os.close(master)
-    os.close(slave)
+    for fd in (master, slave):
+        with contextlib.suppress(OSError):
+            os.close(fd)
 
 
 @pytest.mark.parametrize(("settings", "seven_bits"), [(P1_DSMR4, False), (P1_DSMR22, True)])
@@ -115,3 +117,48 @@ async def test_file_source_raw_and_hex(tmp_path):
     hexfile = tmp_path / "capture.hex"
     hexfile.write_text("# a comment with hex-looking words: cafe\n7E A0 07\n03 13 ab 7e\n")
     assert b"".join([c async for c in FileSource(hexfile, hex=True)]) == bytes.fromhex("7EA0070313AB7E")
+
+
+async def test_tcp_silent_adapter_is_reconnected_after_idle_timeout():
+    connections = 0
+
+    async def serve(reader, writer):
+        nonlocal connections
+        connections += 1
+        if connections == 1:
+            await reader.read()  # connected but silent until the client gives up
+        else:
+            writer.write(b"data after reconnect")
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    source = TcpSource("127.0.0.1", port, idle_timeout=0.1, backoff=Backoff(initial=0.01))
+    got = await collect(source, len(b"data after reconnect"))
+    server.close()
+    assert got == b"data after reconnect" and source.connects == 2
+
+
+async def test_serial_unplugged_is_reported_and_retried(pty):
+    master, _slave, path = pty
+    source = SerialSource(path, backoff=Backoff(initial=0.01, maximum=0.02))
+    got: list[bytes] = []
+
+    async def consume() -> None:
+        async for chunk in source:
+            got.append(chunk)
+
+    task = asyncio.create_task(consume())
+    while not source.connected:
+        await asyncio.sleep(0.01)
+    os.write(master, b"before")
+    while not got:
+        await asyncio.sleep(0.01)
+    os.close(master)  # the adapter goes away: reads fail (EIO), then the port is reopened
+    while "read failed" not in (source.last_error or ""):
+        await asyncio.sleep(0.01)
+    assert not task.done()  # still running: it retries with backoff instead of raising
+    source.close()
+    await asyncio.wait_for(task, 5)
+    assert got == [b"before"]
