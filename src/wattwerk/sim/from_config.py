@@ -19,6 +19,7 @@ from wattwerk.sim.params import (
     RodParams,
     SiteParams,
 )
+from wattwerk.sim.weather import nearest_try_region
 
 
 def site_params(cfg: SiteConfig, seed: int = 1) -> tuple[SiteParams, dict[str, str]]:
@@ -69,7 +70,11 @@ def site_params(cfg: SiteConfig, seed: int = 1) -> tuple[SiteParams, dict[str, s
             names["rod"] = dev.id
     loc = cfg.site.location
     location = Location(
-        latitude=loc.latitude, longitude=loc.longitude, altitude_m=loc.altitude_m, timezone=cfg.site.timezone
+        latitude=loc.latitude,
+        longitude=loc.longitude,
+        altitude_m=loc.altitude_m,
+        timezone=cfg.site.timezone,
+        try_region=nearest_try_region(loc.latitude, loc.longitude),
     )
     params = SiteParams(
         location=location,
