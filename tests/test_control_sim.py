@@ -86,7 +86,7 @@ def site_cycle(sim: SiteSim, limits: ControlLimits, grid: GridSpec, ev_mode: str
 def run_loop(sim: SiteSim, cycle: ControlCycle, seconds: float, checker: LimitChecker,
              extra: Callable[[float], dict[str, float]] = lambda t: {},
              silent: Callable[[float], set[str]] = lambda t: set(),
-             signals: Signals = Signals(), stale_after_s: float = 5.0) -> Run:
+             signals: Signals = Signals(), stale_after_s: float = 5.0, dt: float = DT) -> Run:
     """``extra(t)`` adds channels (signals such as ripple contacts); ``silent(t)`` names devices
     whose channels stop arriving (a meter or charger that stopped answering)."""
     state = SiteState(stale_after_s=stale_after_s)
@@ -111,10 +111,10 @@ def run_loop(sim: SiteSim, cycle: ControlCycle, seconds: float, checker: LimitCh
                     run.relay_switches[dev] += 1
                 last[s.channel] = s.value
             assert sim.command(dev, cmd, s.value), (s, sim.ledger.counts)
-        sim.step(DT)
+        sim.step(dt)
         v = sim.channels()
         checker.observe(sim.t, v)
-        h = DT / 3600.0
+        h = dt / 3600.0
         for ev in sim.evs:
             run.ev_wh += ev.power * h
             run.ev_grid_wh += min(ev.power, max(v["grid.power"], 0.0)) * h
@@ -143,8 +143,7 @@ def test_sunny_day_ev_mostly_from_pv_with_few_switches() -> None:
     limits = ControlLimits(feed_in_limit_pct=60.0)
     cycle = site_cycle(sim, limits, GridSpec(import_w=3 * 230 * 35, phase_import_w=230 * 35))
     checker = LimitChecker(lambda t: Limits(export_w=0.6 * 8000, import_w=3 * 230 * 35, phase_w=230 * 35))
-    run = run_loop(sim, cycle, 14 * 3600, checker)
-    print(dict(run.relay_switches), run.ev_wh, run.ev_grid_share_pct)
+    run = run_loop(sim, cycle, 13 * 3600, checker, dt=30.0)
     assert run.ev_wh > 15_000  # the car took a real charge
     assert run.ev_grid_share_pct < 2.0
     assert checker.total == 0, checker.violations
@@ -233,7 +232,7 @@ def four_chargers_scenario(broken: bool, monkeypatch: pytest.MonkeyPatch) -> tup
     cycle = site_cycle(sim, limits, GridSpec(import_w=3 * 230 * 50, phase_import_w=230 * 50), ev_mode="now",
                        circuit_a=32.0)
     checker = LimitChecker(lambda t: Limits(phase_w=230 * 50, circuits=circuits))
-    run = run_loop(sim, cycle, 2 * 3600, checker)
+    run = run_loop(sim, cycle, 3600, checker)
     return run, checker
 
 
@@ -246,7 +245,7 @@ def test_four_chargers_on_one_fuse(broken: bool, monkeypatch: pytest.MonkeyPatch
         assert checker.violations["circuit0"] > 10
         return
     assert checker.total == 0, (checker.violations, checker.max_excess_w)
-    assert run.ev_wh > 2 * 7000  # they do charge, sharing 32 A
+    assert run.ev_wh > 7000  # they do charge, sharing 32 A
 
 
 def test_four_chargers_limiter_alone_holds_the_circuit(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -292,7 +291,7 @@ def peak_scenario(broken: bool, monkeypatch: pytest.MonkeyPatch) -> tuple[Run, L
     limits = ControlLimits(peak_shaving_w=8000.0)
     cycle = site_cycle(sim, limits, GridSpec(import_w=3 * 230 * 63), ev_mode="now")
     checker = LimitChecker(lambda t: Limits(import_w=8000.0))
-    run = run_loop(sim, cycle, 3 * 3600, checker)
+    run = run_loop(sim, cycle, 2 * 3600, checker)
     return run, checker
 
 
@@ -303,4 +302,4 @@ def test_peak_shaving(broken: bool, monkeypatch: pytest.MonkeyPatch) -> None:
         assert checker.violations["import"] > 10
         return
     assert checker.total == 0, (checker.violations, checker.max_excess_w)
-    assert run.ev_wh > 10_000  # the car still charges, with the battery's help
+    assert run.ev_wh > 6_000  # the car still charges, with the battery's help
