@@ -4,7 +4,6 @@ with the true consumption, across DST days in Europe/Berlin."""
 
 from __future__ import annotations
 
-import sqlite3
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -95,15 +94,7 @@ def test_day_equals_hours_equals_raw_increments(case: tuple) -> None:
         for lo, hi in zip([0, *cuts], [*cuts, len(readings)], strict=True):
             result = store.write(readings[lo:hi])
             assert not result.rejected
-        raw = (
-            sqlite3.connect(store.path)
-            .execute(
-                "SELECT ts, value, status, inc FROM raw WHERE cid = (SELECT id FROM channels WHERE name = ?) "
-                "ORDER BY ts",
-                (COUNTER,),
-            )
-            .fetchall()
-        )
+        raw = store.raw_rows(COUNTER, from_ms(0), from_ms(2**42))
         check_counter(store, counter, raw, true_energy)
         check_power(store, power)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -11,6 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from wattwerk.cli import main
+from wattwerk.errors import RetryableError
 from wattwerk.model import Reading, ms
 from wattwerk.store import buckets
 from wattwerk.store.buffer import BufferedWriter
@@ -109,6 +111,21 @@ def test_buffered_writer_flushes_on_size_age_and_close(tmp_path: Path) -> None:
         assert result.accepted == 1 and [k for _, k, _ in result.rejected] == ["value"]
         assert buf.totals.accepted == 26 and buf.flushes == 4
         assert len(store.query(["pv.power"], t0, t0 + timedelta(hours=1), "raw")["pv.power"]) == 26
+
+
+def test_locked_database_is_retryable_and_the_buffer_keeps_its_readings(tmp_path: Path) -> None:
+    t0 = datetime(2024, 5, 6, tzinfo=UTC)
+    with SqliteStore(tmp_path / "s.db", busy_timeout_s=0.05) as store:
+        buf = BufferedWriter(store, max_readings=100)
+        buf.extend(Reading("pv.power", t0 + timedelta(seconds=i), 1.0) for i in range(3))
+        other = sqlite3.connect(tmp_path / "s.db", isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # another writer holds the lock
+        with pytest.raises(RetryableError, match="locked"):
+            buf.flush()
+        assert len(buf) == 3
+        other.execute("ROLLBACK")
+        assert buf.flush().accepted == 3
+        assert len(store.raw_rows("pv.power", t0, t0 + timedelta(minutes=1))) == 3
 
 
 def test_export_writes_csv(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

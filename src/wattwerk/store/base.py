@@ -134,4 +134,14 @@ class Store(Protocol):
 
     def channels(self) -> list[Channel]: ...
 
+    def raw_rows(
+        self, channel: str, start: datetime, end: datetime
+    ) -> list[tuple[int, float, int, float | None]]:
+        """Stored raw rows (ts_ms, value, status, increment), glitches included."""
+        ...
+
+    def glitch_count(self, channel: str) -> int:
+        """Counter readings currently stored as gaps."""
+        ...
+
     def close(self) -> None: ...

@@ -63,10 +63,12 @@ class BufferedWriter:
         return self.flush() if self.due() else None
 
     def flush(self) -> WriteResult:
-        pending, self._pending, self._since = self._pending, [], None
-        if not pending:
+        """Write what is buffered. If the store raises (disk full, locked), the readings stay
+        buffered for the next flush and the error propagates."""
+        if not self._pending:
             return WriteResult()
-        result = self.store.write(pending)
+        result = self.store.write(self._pending)
+        self._pending, self._since = [], None
         self.flushes += 1
         self.totals.merge(result)
         return result

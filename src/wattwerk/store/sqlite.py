@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from wattwerk.errors import BadInput, InputLedger, PermanentError
+from wattwerk.errors import BadInput, InputLedger, PermanentError, RetryableError
 from wattwerk.model import Channel, Kind, Reading, from_ms, ms
 from wattwerk.store import buckets, schema
 from wattwerk.store.base import RESOLUTIONS, ReadingLike, Row, WriteResult, check_tiers
@@ -64,6 +64,7 @@ class SqliteStore:
         tiers: dict[str, timedelta | None] | None = None,
         policy: CounterPolicy | None = None,
         ledger: InputLedger | None = None,
+        busy_timeout_s: float = 10.0,
     ) -> None:
         buckets.zone(tz)
         self.path = str(path)
@@ -73,7 +74,7 @@ class SqliteStore:
         self.ledger = ledger or InputLedger()
         self._lock = threading.RLock()
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA busy_timeout = 10000")
+        self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
         self.journal_mode = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         self._db.execute("PRAGMA synchronous = NORMAL")
         self._db.execute("PRAGMA temp_store = MEMORY")
@@ -135,8 +136,8 @@ class SqliteStore:
             return result
         with self._lock:
             db = self._db
-            db.execute("BEGIN IMMEDIATE")
             try:
+                db.execute("BEGIN IMMEDIATE")
                 horizon = self._horizon()
                 out: list[tuple[int, int, float, int, float | None]] = []
                 for name, rows in batch.items():
@@ -153,10 +154,18 @@ class SqliteStore:
                     db.executemany(schema.UPSERT_RAW, out)
                     self._refresh({(row[0], row[1] - row[1] % 60_000) for row in out})
                 db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
+            except BaseException as exc:
+                self._rollback(exc)
                 raise
         return result
+
+    def _rollback(self, exc: BaseException) -> None:
+        """Undo the open transaction; a database error becomes a RetryableError (disk full, locked,
+        I/O) that the caller may retry with the same readings."""
+        if self._db.in_transaction:
+            self._db.execute("ROLLBACK")
+        if isinstance(exc, sqlite3.OperationalError):
+            raise RetryableError(f"{self.path}: {exc}") from exc
 
     def _refuse(self, result: WriteResult, reading: object, exc: BadInput) -> None:
         name = (
@@ -450,6 +459,20 @@ class SqliteStore:
                     out[name] = Reading(name, from_ms(row[0]), row[1])
         return out
 
+    def raw_rows(
+        self, channel: str, start: datetime, end: datetime
+    ) -> list[tuple[int, float, int, float | None]]:
+        """Stored raw rows (ts_ms, value, status, increment) in [start, end), glitches included:
+        what counter validation decided (status per ``counters``: valid, baseline, glitch)."""
+        known = self._channels.get(channel)
+        if known is None:
+            return []
+        with self._lock:
+            return self._db.execute(
+                "SELECT ts, value, status, inc FROM raw WHERE cid = ? AND ts >= ? AND ts < ? ORDER BY ts",
+                (known[0], ms(start), ms(end)),
+            ).fetchall()
+
     def pragma(self, name: str) -> object:
         """The value of a read-only PRAGMA on the store's connection (journal_mode, synchronous)."""
         if not name.isidentifier():
@@ -478,8 +501,8 @@ class SqliteStore:
         deleted = dict.fromkeys(RESOLUTIONS, 0)
         with self._lock:
             db = self._db
-            db.execute("BEGIN IMMEDIATE")
             try:
+                db.execute("BEGIN IMMEDIATE")
                 cids = [cid for cid, _ in self._channels.values()]
                 for res in RESOLUTIONS:
                     keep = self.tiers[res]
@@ -499,8 +522,8 @@ class SqliteStore:
                     if res == "raw" and cut > (self._horizon() or 0):
                         db.execute("INSERT OR REPLACE INTO meta VALUES ('raw_horizon', ?)", (str(cut),))
                 db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
+            except BaseException as exc:
+                self._rollback(exc)
                 raise
         log.info("retention: deleted %s", ", ".join(f"{k} {v}" for k, v in deleted.items() if v))
         return deleted

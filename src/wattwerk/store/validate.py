@@ -5,6 +5,7 @@ short stable kind: ``channel`` (bad name or unknown quantity), ``value`` (not a 
 from __future__ import annotations
 
 import math
+import numbers
 from datetime import datetime
 
 from wattwerk.errors import BadInput
@@ -55,12 +56,14 @@ def _checked(name: object, ts: object, value: object) -> tuple[str, int, float]:
         if ts.tzinfo is None:
             raise BadInput("timestamp", f"{name}: timestamp {ts} has no timezone")
         ts = round(ts.timestamp() * 1000)
-    elif not isinstance(ts, int) or isinstance(ts, bool):
+    elif isinstance(ts, numbers.Integral) and not isinstance(ts, bool):
+        ts = int(ts)
+    else:
         raise BadInput("timestamp", f"{name}: timestamp {ts!r} is not a time")
     if not TS_MIN <= ts <= TS_MAX:
         raise BadInput("timestamp", f"{name}: timestamp {ts} ms is out of range")
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise BadInput("value", f"{name}: value {value!r} is not a number")
     if not math.isfinite(value):
         raise BadInput("value", f"{name}: value {value} is not finite")
-    return name, ts, float(value)
+    return name, ts, float(value)  # type: ignore[arg-type]
