@@ -39,6 +39,7 @@ from wattwerk.control.plan_model import (
 INF = math.inf
 K = 1000.0  # the model works in kW and kWh: coefficients near 1 keep HiGHS fast and exact
 TOL = 1e-3  # kW: flows below 1 W count as zero when checking the LP
+EPS_EUR = 1e-5  # €/kWh on grid and battery flows: breaks ties against pointless flows
 
 
 @dataclass
@@ -91,11 +92,22 @@ class _Model:
         self.rhi.append(np.broadcast_to(np.asarray(hi, float), n))
         self.nrow += n
 
-    def exclusive(self, a: np.ndarray, a_max: np.ndarray, b: np.ndarray, b_max: np.ndarray) -> None:
-        """At most one of a[i], b[i] is non-zero. Adds the convex hull a/a_max + b/b_max ≤ 1, which
-        is the LP relaxation of the binary version and realisable by time-sharing within a slot."""
-        self.pairs.append((a, np.asarray(a_max, float), b, np.asarray(b_max, float)))
-        self.rows(-INF, 1.0, (a, 1.0 / a_max), (b, 1.0 / b_max), n=len(a))
+    def exclusive(
+        self, a: np.ndarray, a_max: np.ndarray, b: np.ndarray, b_max: np.ndarray, hull: bool = True
+    ) -> None:
+        """At most one of a[i], b[i] is non-zero. With ``hull``, adds a/a_max + b/b_max ≤ 1, the LP
+        relaxation of the binary version (realisable by time-sharing within a slot); without, the
+        pair is only checked after each LP (where the LP is not expected to break it)."""
+        a_max, b_max = (
+            np.broadcast_to(np.asarray(a_max, float), len(a)),
+            np.broadcast_to(np.asarray(b_max, float), len(a)),
+        )
+        live = (a_max > 1e-6) & (b_max > 1e-6)  # where either cannot flow there is nothing to choose
+        a, b, a_max, b_max = a[live], b[live], a_max[live], b_max[live]
+        if len(a):
+            self.pairs.append((a, a_max, b, b_max))
+            if hull:
+                self.rows(-INF, 1.0, (a, 1.0 / a_max), (b, 1.0 / b_max), n=len(a))
 
     def semi(self, cols: np.ndarray, minimum: float) -> None:
         if len(cols):
@@ -202,6 +214,8 @@ class _Model:
             zero: list[np.ndarray] = []
             ons: list[tuple[np.ndarray, float]] = []
             for (a, _, b, _), sel in zip(self.pairs, pairs, strict=True):
+                if cautious:  # every slot where the pair flows at all keeps its present direction
+                    sel = np.flatnonzero((sol[a] > TOL) | (sol[b] > TOL))
                 zero.append(np.where(sol[a[sel]] >= sol[b[sel]], b[sel], a[sel]))
             for (cols, minimum), sel in zip(self.semis, semis, strict=True):
                 if not len(sel):
@@ -286,8 +300,10 @@ def solve(req: PlanRequest, options: PlanOptions | None = None) -> Plan:
     penalty = options.penalty_factor * max(float(np.abs(w_imp).max()), float(np.abs(w_exp).max()), 0.1) + 1.0
     m = _Model()
 
-    imp = m.cols(n, 0.0, INF, k * w_imp)
-    exp_ = m.cols(n, 0.0, req.max_export_w / K, k * w_exp)
+    # a hair of cost on every flow makes a fake flow strictly worse where it would tie
+    imp = m.cols(n, 0.0, INF, k * (w_imp + EPS_EUR))
+    max_export = req.max_export_w if req.max_export_w >= 1.0 else 0.0  # below 1 W: none
+    exp_ = m.cols(n, 0.0, max_export / K, k * (w_exp + EPS_EUR))
     curt = m.cols(n, 0.0, pv_k if req.curtail else 0.0)
     excess = m.cols(n, 0.0, INF, k * penalty * 10) if math.isfinite(req.max_import_w) else None
     if excess is not None:
@@ -305,7 +321,7 @@ def solve(req: PlanRequest, options: PlanOptions | None = None) -> Plan:
         flex = load + sum(b.max_charge_w for b in req.batteries) + sum(e.max_power_w for e in req.evs)
         flex = flex + sum(h.max_power_w for s in req.thermal for h in s.heaters)
         top_imp = np.minimum(flex[both], req.max_import_w) / K
-        top_exp = np.minimum(pv[both] + sum(b.max_discharge_w for b in req.batteries), req.max_export_w) / K
+        top_exp = np.minimum(pv[both] + sum(b.max_discharge_w for b in req.batteries), max_export) / K
         m.exclusive(imp[both], top_imp, exp_[both], top_exp)
 
     build_ms = (time.perf_counter() - t0) * 1000
@@ -371,12 +387,12 @@ def _battery(
     pc, pd = b.max_charge_w / K, b.max_discharge_w / K
     e0 = min(max(b.soc_pct, 0.0), 100.0) / 100.0 * cap
     emin, emax = b.soc_min_pct / 100.0 * cap, b.soc_max_pct / 100.0 * cap
-    steps = np.arange(1, n + 1) * dt
-    # a battery outside its SoC band now returns to it as fast as it can, not at once
-    lo = np.minimum(emin, e0 + steps * pc * b.eff_charge)
-    hi = np.maximum(emax, e0 - steps * pd / b.eff_discharge)
     ch_ub = np.full(n, pc) if b.grid_charge else np.minimum(pv, pc)
-    wear = dt * b.wear_eur_per_kwh
+    # a battery outside its SoC band now may only move towards it (forcing it back at full power
+    # could be impossible: no sink for the energy, no import headroom)
+    lo = np.full(n, min(emin, e0))
+    hi = np.full(n, max(emax, e0))
+    wear = dt * (b.wear_eur_per_kwh + EPS_EUR)
     ch = m.cols(n, 0.0, ch_ub, wear)
     dis = m.cols(n, 0.0, pd, wear)
     value = b.terminal_value_eur_per_kwh
@@ -391,10 +407,11 @@ def _battery(
     # soc[t] − soc[t−1] − dt·ηc·ch[t] + dt/ηd·dis[t] = 0   (soc[−1] = e0 moves to the right side)
     m.rows(rhs, rhs, (soc, 1.0), (prev, -1.0), (ch, -dt * b.eff_charge), (dis, dt / b.eff_discharge), n=n)
     balance += [(dis, 1.0), (ch, -1.0)]
-    # round trips in one slot pay only where importing earns money: exclusive there
-    slots = np.flatnonzero(w_imp < 0)
-    if len(slots):
-        m.exclusive(ch[slots], ch_ub[slots], dis[slots], np.full(len(slots), pd))
+    # round trips in one slot pay where importing earns money (and where a battery above its band
+    # must lose charge): exclusive everywhere, with the hull constraint where prices are negative
+    neg = w_imp < 0
+    m.exclusive(ch[neg], ch_ub[neg], dis[neg], np.full(int(neg.sum()), pd))
+    m.exclusive(ch[~neg], ch_ub[~neg], dis[~neg], np.full(int((~neg).sum()), pd), hull=False)
     return ch, dis, soc
 
 
