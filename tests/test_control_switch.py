@@ -47,7 +47,7 @@ def test_price_and_schedule() -> None:
     sched = SwitchConfig("pump", schedule=((time(22, 0), time(6, 0)),), timezone="UTC", delay_s=0,
                          min_on_s=0, min_off_s=0)
     law = SwitchControl(sched)
-    at = [datetime(2025, 6, 14, h, 0, tzinfo=UTC) for h in (21, 23, 5, 7)]
+    at = [datetime(2025, 6, d, h, 0, tzinfo=UTC) for d, h in ((14, 21), (14, 23), (15, 5), (15, 7))]
     state = law.initial()
     got = []
     for when in at:
