@@ -152,6 +152,8 @@ def test_queries_by_resolution(store: SqliteStore) -> None:
     assert store.query(["pv.power"], T0, end, "1h") == {"pv.power": []}
     with pytest.raises(ValueError, match="resolution"):
         store.query([P], T0, end, "5m")
+    with pytest.raises(ValueError, match="no timezone"):
+        store.query([P], T0.replace(tzinfo=None), end, "1h")
 
 
 def test_energy_over_unaligned_ranges_matches_raw(store: SqliteStore) -> None:

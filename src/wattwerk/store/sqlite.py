@@ -35,6 +35,13 @@ log = logging.getLogger("wattwerk.store")
 RawRow = tuple[int, float, int, float | None]
 
 
+def aware_ms(when: datetime) -> int:
+    """Milliseconds of a timezone-aware datetime; a naive one is a programming error."""
+    if when.tzinfo is None:
+        raise ValueError(f"{when} has no timezone: the store takes UTC-aware datetimes")
+    return ms(when)
+
+
 def ms_of(delta: timedelta) -> int:
     return round(delta.total_seconds() * 1000)
 
@@ -399,7 +406,7 @@ class SqliteStore:
     ) -> dict[str, list[Row]]:
         if resolution not in RESOLUTIONS:
             raise ValueError(f"unknown resolution {resolution!r}; expected one of {', '.join(RESOLUTIONS)}")
-        t0, t1 = ms(start), ms(end)
+        t0, t1 = aware_ms(start), aware_ms(end)
         out: dict[str, list[Row]] = {}
         with self._lock:
             for name in channels:
@@ -434,7 +441,7 @@ class SqliteStore:
             raise ValueError(f"{channel} is not a counter")
         total = 0.0
         with self._lock:
-            for level, a, b in buckets.cover(ms(start), ms(end), self.tz):
+            for level, a, b in buckets.cover(aware_ms(start), aware_ms(end), self.tz):
                 table, column = ("raw", "inc") if level == "raw" else (f"r_{level}", "energy")
                 row = self._db.execute(
                     f"SELECT total({column}) FROM {table} WHERE cid = ? AND ts >= ? AND ts < ?",
@@ -470,7 +477,7 @@ class SqliteStore:
         with self._lock:
             return self._db.execute(
                 "SELECT ts, value, status, inc FROM raw WHERE cid = ? AND ts >= ? AND ts < ? ORDER BY ts",
-                (known[0], ms(start), ms(end)),
+                (known[0], aware_ms(start), aware_ms(end)),
             ).fetchall()
 
     def pragma(self, name: str) -> object:
@@ -497,7 +504,7 @@ class SqliteStore:
         a later write can touch still has all its finer rows. The latest valid raw reading of each
         channel is kept (counters continue from it); readings older than the raw cut are refused
         from now on."""
-        now_ms = ms(now)
+        now_ms = aware_ms(now)
         deleted = dict.fromkeys(RESOLUTIONS, 0)
         with self._lock:
             db = self._db
