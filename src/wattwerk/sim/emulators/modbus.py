@@ -7,7 +7,8 @@ back into our units and hands them to ``on_write``. Addresses the table does not
 first and last register read as 0, except declared gaps, which answer exception 2 like real devices.
 
 Faults for tests: ``fault`` makes the unit answer a Modbus exception code, ``delay`` makes it
-answer late (a timeout for the client).
+answer late (a timeout for the client). A write the simulated device refuses (``apply`` raises
+``BadInput``, e.g. the simulator's ``BadCommand``) is answered with exception 3 and not stored.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pymodbus.simulator import DataType, SimData
 from pymodbus.simulator import SimDevice as PyModbusDevice
 
 from wattwerk.devices.profile import Entry
+from wattwerk.errors import BadInput
 from wattwerk.protocols.modbus_codec import Register, decode_raw, encode_raw
 from wattwerk.sim.emulators import SimDevice
 
@@ -119,8 +121,7 @@ class RegisterBank:
                 for reg in self.by_table.get(table, []):
                     if address <= reg.address < address + count:
                         written[reg.name] = float(bool(set_values[reg.address - address]))
-                self._written(written)
-                return None
+                return self._written(written)
             current = self.current()
             for reg in self.by_table.get(table, []):  # bit a lives in word a // 16, bit a % 16
                 value = current.get(reg.name)
@@ -146,14 +147,22 @@ class RegisterBank:
                 value = self.decode(reg, image[reg.address - start: reg.end - start], current)
                 if value is not None:
                     written[reg.name] = value
-        registers[:] = image
-        self._written(written)
-        return None
+        error = self._written(written)
+        if error is None:
+            registers[:] = image
+        return error
 
-    def _written(self, written: dict[str, float | str]) -> None:
+    def _written(self, written: dict[str, float | str]) -> ExcCodes | None:
+        """Hand a write to the device; a value it refuses answers exception 3 and changes nothing."""
+        before = dict(self.stored)
         self.stored.update(written)
+        try:
+            self.on_write(written)
+        except BadInput:
+            self.stored = before
+            return ExcCodes.ILLEGAL_VALUE
         self.writes.append(written)
-        self.on_write(written)
+        return None
 
     def simdevice(self) -> PyModbusDevice:
         return PyModbusDevice(self.unit, simdata=self._blocks(), action=self._action)
@@ -197,6 +206,10 @@ class EmulatorServer:
         await self.close()
 
 
+# catalogue command -> the simulator's command where the names differ
+SIM_COMMANDS = {"battery_mode": "mode"}  # 0 = the device's own control, 1 = follow the setpoint
+
+
 class CatalogEmulator:
     """A unit emulating one catalogue entry's register map, driven by a ``SimDevice``.
 
@@ -224,15 +237,16 @@ class CatalogEmulator:
     def on_write(self, written: dict[str, float | str]) -> None:
         stored = self.bank.stored
         for spec in self.entry.writes:
+            command = SIM_COMMANDS.get(spec.command, spec.command)
             if not any(name in written for name in spec.registers):
                 continue
             if spec.map is None:
                 value = written.get(spec.registers[0])
                 if isinstance(value, int | float):
-                    self.sim.apply(spec.command, float(value))
+                    self.sim.apply(command, float(value))
                 continue
             state = [stored.get(name) for name in spec.registers]
             for command_value, raw in spec.map.items():
                 if all(s is not None and float(s) == float(r) for s, r in zip(state, raw, strict=True)):
-                    self.sim.apply(spec.command, float(command_value))
+                    self.sim.apply(command, float(command_value))
                     break
