@@ -4,6 +4,7 @@ over TCP, and from a DLMS capture file."""
 from __future__ import annotations
 
 import asyncio
+import os
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,7 +14,7 @@ from wattwerk.protocols.base import Frame, Value
 from wattwerk.protocols.dlms import DlmsDecoder
 from wattwerk.protocols.dsmr import DsmrDecoder
 from wattwerk.protocols.meter import MeterReader, derive_totals, obis_value
-from wattwerk.protocols.transport import FileSource, TcpSource
+from wattwerk.protocols.transport import P1_DSMR4, FileSource, SerialSource, TcpSource
 from wattwerk.sim.emulators import MeterState, PhaseState
 from wattwerk.sim.emulators.p1 import P1Emulator, telegram
 
@@ -222,3 +223,34 @@ def test_meter_clock_jumping_back_or_far_off_uses_receive_time():
     stamps = [reader.process(b"x", received)[0][0].ts for _ in range(3)]
     assert stamps == [T0, received, received]
     assert reader.ledger.by_kind("grid") == {"clock": 2}
+
+
+async def test_end_to_end_p1_over_a_serial_pty():
+    master, slave = os.openpty()
+    try:
+        source = SerialSource(os.ttyname(slave), P1_DSMR4, reconnect=False)
+        reader = MeterReader("grid", DsmrDecoder(), source)
+        wire = telegram(STATE) + b"\x00garbage" + telegram(STATE, bad_crc=True) + telegram(STATE)
+
+        async def write() -> None:
+            while not source.connected:
+                await asyncio.sleep(0.01)
+            for i in range(0, len(wire), 64):
+                os.write(master, wire[i : i + 64])
+                await asyncio.sleep(0)
+
+        async def read() -> list[list]:
+            got = []
+            async for readings in reader:
+                got.append(readings)
+                if len(got) == 2:
+                    source.close()
+                    break
+            return got
+
+        got, _ = await asyncio.wait_for(asyncio.gather(read(), write()), 10)
+    finally:
+        os.close(master)
+        os.close(slave)
+    assert [{r.channel: r.value for r in rs}["grid.power"] for rs in got] == [-1234.0, -1234.0]
+    assert reader.ledger.by_kind("grid") == {"garbage": 1, "crc": 1}
