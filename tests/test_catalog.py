@@ -116,3 +116,35 @@ async def test_probe_finds_sunspec_and_identified_entries() -> None:
     assert "sma-tripower-x" in by_unit[126].matches and "fronius-symo" not in by_unit[126].matches
     assert by_unit[1].answered and not by_unit[1].sunspec_models
     assert by_unit[1].matches == ["huawei-sun2000"]
+
+
+async def test_probe_command_line_prints_what_answers(capsys: pytest.CaptureFixture[str]) -> None:
+    import argparse
+    import asyncio
+
+    from wattwerk.devices import probe as probe_cmd
+
+    emu = SunSpecEmulator([1, 113, 120, 123], Idle(), unit=1, common={"Mn": "Fronius"})
+    async with EmulatorServer([emu.bank]) as server:
+        parser = argparse.ArgumentParser()
+        probe_cmd.add_arguments(parser)
+        args = parser.parse_args([f"127.0.0.1:{server.port}", "--unit", "1", "--timeout", "0.5"])
+        code = await asyncio.to_thread(probe_cmd.run, args)
+        text = capsys.readouterr().out
+        args = parser.parse_args([f"127.0.0.1:{server.port}", "--unit", "1", "--json"])
+        assert await asyncio.to_thread(probe_cmd.run, args) == 0
+        data = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert "unit 1: answers" in text and "manufacturer Fronius" in text and "model   113" in text
+    assert "fronius-symo" in text
+    assert [m["id"] for m in data["units"][0]["sunspec"]] == [1, 113, 120, 123]
+    assert probe_cmd.run(parser.parse_args([])) == 2  # neither host nor serial
+
+
+def test_cli_dispatch_lists_devices(capsys: pytest.CaptureFixture[str]) -> None:
+    from wattwerk.cli import main
+
+    assert main(["devices", "--format", "csv", "--category", "heat_pump"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].startswith("category,vendor,models")
+    assert any("sgready-modbus-relay" in line and ",tested," in line for line in lines[1:])

@@ -34,15 +34,24 @@ class UnitReport:
                 "info": self.info, "matches": self.matches}
 
 
+MEASURING = frozenset({101, 102, 103, 111, 112, 113, 701, 201, 202, 203, 204, 211, 212, 213, 214, 124, 802})
+
+
 def _sunspec_matches(models: set[int], info: dict[str, str], items: list[Item]) -> list[str]:
+    """Candidate entries: a vendor entry when the manufacturer matches and one of its measuring
+    models is present; a generic entry when all of its measuring models are."""
     maker = info.get("manufacturer", "").lower()
     out = []
     for item in items:
         spec = item.entry.sunspec
-        if spec is None or not set(spec.models) - {1} <= models:
+        if spec is None:
             continue
+        measuring = set(spec.models) & MEASURING
         vendor = item.vendor.lower()
-        if "generic" in vendor or (maker and (vendor in maker or maker in vendor)):
+        if "generic" in vendor:
+            if measuring and measuring <= models:
+                out.append(item.entry.id)
+        elif maker and (vendor in maker or maker in vendor) and measuring & models:
             out.append(item.entry.id)
     return out
 
