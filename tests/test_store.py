@@ -218,3 +218,12 @@ def test_day_buckets_follow_local_midnight_on_dst_days(tmp_path: Path, day: date
         assert len(full) == 1 and full[0].count == 2 * hours
         nxt = full[0].ts + timedelta(hours=hours)
         assert [d.ts for d in days if d.ts > full[0].ts] == [nxt]
+
+
+def test_a_second_connection_sees_channels_added_after_it_opened(store: SqliteStore) -> None:
+    with SqliteStore(store.path) as reader:
+        assert reader.latest() == {}
+        store.write([Reading(P, T0, 5.0), *counter([(0, 10), (1, 20)])])
+        assert reader.latest()[P].value == 5.0
+        assert [r.count for r in reader.query([E], T0, at(60), "1h")[E]] == [2]
+        assert reader.energy(E, T0, at(60)) == 10.0

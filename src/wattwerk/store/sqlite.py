@@ -89,8 +89,20 @@ class SqliteStore:
         self._db.executescript(schema.DDL + schema.DIRTY_DDL)
         self._init_meta()
         self._channels: dict[str, tuple[int, Kind]] = {}
+        self._load_channels()
+
+    def _load_channels(self) -> None:
+        """Refresh the channel cache (another connection may have added channels)."""
         for cid, name, kind in self._db.execute("SELECT id, name, kind FROM channels"):
             self._channels[name] = (cid, Kind(kind))
+
+    def _known(self, name: str) -> tuple[int, Kind] | None:
+        known = self._channels.get(name)
+        if known is None:
+            with self._lock:
+                self._load_channels()
+            known = self._channels.get(name)
+        return known
 
     @classmethod
     def open_existing(cls, path: str | Path, **kwargs: object) -> SqliteStore:
@@ -410,7 +422,7 @@ class SqliteStore:
         out: dict[str, list[Row]] = {}
         with self._lock:
             for name in channels:
-                known = self._channels.get(name)
+                known = self._known(name)
                 if known is None:
                     out[name] = []
                     continue
@@ -433,7 +445,7 @@ class SqliteStore:
         return out
 
     def energy(self, channel: str, start: datetime, end: datetime) -> float:
-        known = self._channels.get(channel)
+        known = self._known(channel)
         if known is None:
             channel_of(channel)
             return 0.0
@@ -451,11 +463,14 @@ class SqliteStore:
         return total
 
     def latest(self, channels: Sequence[str] | None = None) -> dict[str, Reading]:
+        if channels is None:
+            with self._lock:
+                self._load_channels()
         names = list(self._channels) if channels is None else list(channels)
         out: dict[str, Reading] = {}
         with self._lock:
             for name in names:
-                known = self._channels.get(name)
+                known = self._known(name)
                 if known is None:
                     continue
                 row = self._db.execute(
@@ -471,7 +486,7 @@ class SqliteStore:
     ) -> list[tuple[int, float, int, float | None]]:
         """Stored raw rows (ts_ms, value, status, increment) in [start, end), glitches included:
         what counter validation decided (status per ``counters``: valid, baseline, glitch)."""
-        known = self._channels.get(channel)
+        known = self._known(channel)
         if known is None:
             return []
         with self._lock:
@@ -489,7 +504,7 @@ class SqliteStore:
 
     def glitch_count(self, channel: str) -> int:
         """Counter readings currently stored as gaps."""
-        known = self._channels.get(channel)
+        known = self._known(channel)
         if known is None:
             return 0
         with self._lock:
@@ -510,6 +525,7 @@ class SqliteStore:
             db = self._db
             try:
                 db.execute("BEGIN IMMEDIATE")
+                self._load_channels()
                 cids = [cid for cid, _ in self._channels.values()]
                 for res in RESOLUTIONS:
                     keep = self.tiers[res]
