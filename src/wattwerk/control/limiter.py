@@ -318,7 +318,8 @@ class Limiter:
         for dev, cmds in plan.items():
             level = self._level(self.devices[dev], cmds)
             if level is not None:
-                switches[dev] = switches.get(dev, SwitchHistory(level, -math.inf)).switched(level, t)
+                # first sight: count it as switched now, so the minimum times hold from the start
+                switches[dev] = switches[dev].switched(level, t) if dev in switches else SwitchHistory(level, t)
         episodes = self._episodes(state, sources, snap, plan, requested_plan, t, events)
         setpoints = tuple(Setpoint(f"{dev}.{cmd}", value, now, self.name if requested_plan.get(dev, {}).get(
                                    cmd) != value else origin.get(f"{dev}.{cmd}", ""))
