@@ -148,3 +148,40 @@ def test_under_performance_alert_with_its_numbers():
     one_bad.iloc[1] *= 0.3
     assert not performance_alert(daily_checks(expected, one_bad, 3_000), 0.8).active
     assert not performance_alert(daily_checks(expected, faulty, 3_000)[:2], 0.8).active  # too few days
+
+
+def test_forecaster_learns_a_derate_from_measured_days_and_applies_it():
+    from wattwerk.forecast.pv import PVForecaster
+
+    arrays = [PVArray("roof", 6_000)]
+    past = pd.concat([clear_sky_weather(f"2024-06-{d:02d}") for d in range(14, 21)])
+    truth = forecast(SITE, arrays, past)["total"] * 0.85  # a soiled plant
+    truth.iloc[30:40] = np.nan  # a logger gap: that day is not judged
+    fc = PVForecaster(SITE, arrays)
+    c = fc.update(truth, past)
+    assert c.factor == pytest.approx(0.85, rel=1e-6) and c.days == 6
+    tomorrow = clear_sky_weather("2024-06-21")
+    assert np.allclose(fc.forecast(tomorrow)["total"], forecast(SITE, arrays, tomorrow)["total"] * 0.85)
+
+
+def test_hourly_forecast_onto_quarter_hour_slots():
+    from wattwerk.forecast.slots import to_slots
+
+    hourly = pd.Series(
+        [0.0, 1000.0, 3000.0], index=pd.date_range("2024-06-21 04:00", periods=3, freq="1h", tz="UTC")
+    )
+    q = to_slots(hourly, hourly.index[0].to_pydatetime(), 14, 15, fill=0.0)
+    assert q.tolist() == [0.0] * 4 + [1000.0] * 4 + [3000.0] * 4 + [0.0] * 2
+    half = pd.Series(np.arange(8.0), index=pd.date_range("2024-06-21", periods=8, freq="30min", tz="UTC"))
+    assert to_slots(half, half.index[0].to_pydatetime(), 4, 60).tolist() == [0.5, 2.5, 4.5, 6.5]
+
+
+def test_forecaster_on_the_real_plant_judges_days_despite_empty_nights(shared_data):
+    from wattwerk.forecast.pv import PVForecaster
+
+    pv = read_history_csv(shared_data / HOUSE)["pv_w"]  # NaN at night: the logger records only output
+    past = pd.concat([clear_sky_weather(f"2024-06-{d:02d}") for d in range(3, 10)])
+    fc = PVForecaster(SITE, [PVArray("roof", 5_000)], bounds=(0.3, 1.5))
+    c = fc.update(pv.resample("1h").mean(), past)
+    assert c.days >= 5
+    assert 0.3 < c.ratio < 1.2 and c.factor == pytest.approx(c.ratio)

@@ -67,3 +67,18 @@ def test_smard_year_parses_with_dst(shared_data):
 def test_smard_unknown_zone_names_columns(shared_data):
     with pytest.raises(ValueError, match="Belgien"):
         read_smard_csv(shared_data / "real" / "prices_de_lu_2024_hourly_smard.csv", zone="Atlantis")
+
+
+def test_day_ahead_prices_known_only_after_publication():
+    from wattwerk.market.dayahead import known_prices, known_until
+
+    before = datetime(2024, 6, 12, 10, 0, tzinfo=UTC)  # 12:00 CEST: tomorrow not yet out
+    after = datetime(2024, 6, 12, 11, 5, tzinfo=UTC)  # 13:05 CEST
+    assert known_until(before) == datetime(2024, 6, 12, 22, tzinfo=UTC)
+    assert known_until(after) == datetime(2024, 6, 13, 22, tzinfo=UTC)
+    # winter: CET, and across the DST change the local day is 23 or 25 h long
+    assert known_until(datetime(2024, 10, 26, 12, 30, tzinfo=UTC)) == datetime(2024, 10, 27, 23, tzinfo=UTC)
+    s = PriceSeries(datetime(2024, 6, 11, 22, tzinfo=UTC), 60, np.arange(72, dtype=float))
+    k = known_prices(s, after)
+    assert k.start == datetime(2024, 6, 12, 11, tzinfo=UTC) and k.end == datetime(2024, 6, 13, 22, tzinfo=UTC)
+    assert k.complete()

@@ -114,3 +114,45 @@ def correction_factor(
     return Correction(
         float(np.clip(ratio, *bounds)), ratio, len(both), float(both["m"].sum()), float(both["f"].sum())
     )
+
+
+@dataclass
+class PVForecaster:
+    """The PV owner's forecast for the coming days: model per array, scaled by how the plant did
+    on recent days (measured yield against the model driven by those days' weather)."""
+
+    site: Site
+    arrays: Sequence[PVArray]
+    bounds: tuple[float, float] = (0.6, 1.2)
+    min_day_wh_per_kwp: float = 1000.0  # days the model expects less on are too dull to judge
+    days: int = 7
+    correction: Correction | None = None
+
+    def update(self, measured_w: pd.Series, past_weather: pd.DataFrame) -> Correction:
+        """Learn the factor from measured plant power (W, UTC interval means, NaN = unknown)
+        and the weather of the same days (analysis or the forecasts made then)."""
+        modelled = forecast(self.site, self.arrays, past_weather)["total"]
+        kwp = sum(a.peak_w for a in self.arrays) / 1000.0
+        # judge only days with measurements for (nearly) all their daylight: loggers often
+        # record nothing at night, and a gap by day would read as under-performance
+        measured = measured_w.reindex(modelled.index)
+        daylight = modelled > 10.0 * kwp
+        day = modelled.tz_convert(self.site.tz).index.date
+        coverage = (measured.notna() & daylight).groupby(day).sum() / daylight.groupby(day).sum().clip(
+            lower=1
+        )
+        measured_days = daily_energy_wh(measured.fillna(0.0), self.site.tz)
+        measured_days = measured_days[coverage.reindex(measured_days.index).fillna(0) >= 0.9]
+        self.correction = correction_factor(
+            measured_days,
+            daily_energy_wh(modelled, self.site.tz),
+            self.bounds,
+            self.min_day_wh_per_kwp * kwp,
+            self.days,
+        )
+        return self.correction
+
+    def forecast(self, weather: pd.DataFrame) -> pd.DataFrame:
+        """Per-array and total power (W) per weather interval, corrected."""
+        factor = self.correction.factor if self.correction else 1.0
+        return forecast(self.site, self.arrays, weather, factor)
