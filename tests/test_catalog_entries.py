@@ -82,9 +82,20 @@ def command_value(spec: WriteSpec, item: Item) -> list[float]:
                "phases": 1.0}.get(spec.command, 1.0)
     if lo is not None and hi is not None:
         default = lo + 0.6 * (hi - lo)
+    if spec.direction is not None:  # the sign goes to a command register: test both directions
+        return [-abs(default), abs(default)]
     if reg.type.startswith("u") and default < 0 < reg.scale:
         default = -default
+    if spec.percent_of is not None:
+        return [default]
     return [round(default / reg.scale) * reg.scale]
+
+
+def rating(spec: WriteSpec, item: Item) -> float:
+    """The rating a percent write refers to (a number, or the emulated value of a register)."""
+    if isinstance(spec.percent_of, str):
+        return float(next(r.emulate for r in item.entry.registers if r.name == spec.percent_of))  # type: ignore[arg-type]
+    return float(spec.percent_of or 0.0)
 
 
 def close(a: float, b: float, resolution: float) -> bool:
@@ -119,7 +130,8 @@ async def test_register_entry_reads_and_follows(item: Item) -> None:
                     await device.command(spec.command, value)
                     sim_command = SIM_COMMANDS.get(spec.command, spec.command)
                     got = [v for c, v in sim.applied if c == sim_command]
-                    assert got and close(got[-1], value, 1e-6), (spec.command, value, sim.applied)
+                    resolution = 1e-6 if spec.percent_of is None else 0.001 * rating(spec, item)
+                    assert got and close(got[-1], value, resolution), (spec.command, value, sim.applied)
             declared = {CAPABILITIES[c] for c in entry.capabilities} - {None}
             assert declared <= {w.command for w in entry.writes}
         finally:

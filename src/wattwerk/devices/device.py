@@ -74,6 +74,7 @@ class ModbusDevice(_Commands):
                                      ledger=self.ledger, gaps=entry.gaps, max_gap=entry.connection.max_gap,
                                      extra=[r for r in table if r.name not in needed])
         self.writes: dict[str, WriteSpec] = {w.command: w for w in entry.writes}
+        self._ratings: dict[str, float] = {}
 
     async def values(self) -> dict[str, float | str]:
         """One poll: every register's decoded value (helpers included)."""
@@ -95,7 +96,15 @@ class ModbusDevice(_Commands):
         if spec.max is not None and value > spec.max:
             log.info("%s: %s %s lowered to the device maximum %s", self.device_id, command, value, spec.max)
             value = spec.max
-        if spec.map is not None:
+        if spec.percent_of is not None:
+            rating = await self._rating(spec.percent_of)
+            value = max(0.0, min(100.0, 100.0 * value / rating))
+        if spec.direction is not None:
+            d = spec.direction
+            code = d.positive if value > 0 else d.negative if value < 0 else d.zero
+            await self.reader.write(d.via, code, single=spec.single)
+            await self.reader.write(spec.registers[0], abs(value), single=spec.single)
+        elif spec.map is not None:
             raw = spec.map.get(round(value))
             if raw is None:
                 raise PermanentError(f"{self.device_id}: {command} {value} not one of {sorted(spec.map)}")
@@ -105,6 +114,19 @@ class ModbusDevice(_Commands):
             await self.reader.write(spec.registers[0], value, single=spec.single)
         for name, v in spec.then.items():
             await self.reader.write(name, v, single=spec.single)
+
+    async def _rating(self, source: float | str) -> float:
+        """A rating in W: the number itself, or the value of the named register (read once)."""
+        if not isinstance(source, str):
+            return float(source)
+        if source not in self._ratings:
+            reg = self.reader.by_name[source]
+            raw = decode_raw(await self.link.read(self.unit, reg.table, reg.address, reg.size), reg.type,
+                             reg.word_order)
+            if not isinstance(raw, int | float) or raw <= 0:
+                raise PermanentError(f"{self.device_id}: rating register {source} gives {raw!r}")
+            self._ratings[source] = raw * reg.scale
+        return self._ratings[source]
 
     async def identify(self) -> bool:
         """Do the entry's identification registers match what this unit answers?"""

@@ -98,6 +98,16 @@ class RegisterSpec(_Strict):
                         self.word_order or word_order, self.min, self.max, offset=self.offset)
 
 
+class Direction(_Strict):
+    """A sign carried by a separate command register (e.g. Sungrow 0xAA charge / 0xBB discharge):
+    the magnitude goes to the write's register, this code to register ``via``."""
+
+    via: str
+    positive: float
+    negative: float
+    zero: float
+
+
 class WriteSpec(_Strict):
     """A command and the register(s) it writes. Without ``map`` the value (our unit) goes to the one
     register, scaled; with ``map`` each command value names one value per register (in the
@@ -110,6 +120,8 @@ class WriteSpec(_Strict):
     min: float | None = None
     max: float | None = None
     then: dict[str, float] = Field(default_factory=dict)  # fixed writes after the value (enable flags)
+    percent_of: float | str | None = None  # the register takes % of this rating (W, or a register name)
+    direction: Direction | None = None
 
 
 class Identify(_Strict):
@@ -162,7 +174,10 @@ class Entry(_Strict):
             if r.sf is not None and (r.sf not in by_name or by_name[r.sf].type != "sf"):
                 raise ValueError(f"{self.id}: {r.name} refers to scale factor {r.sf!r}, not an sf register")
         for w in self.writes:
-            for name in [*w.registers, *w.then]:
+            if isinstance(w.percent_of, str) and w.percent_of not in by_name:
+                raise ValueError(f"{self.id}: write {w.command}: percent_of: no register {w.percent_of!r}")
+            extra = [w.direction.via] if w.direction else []
+            for name in [*w.registers, *w.then, *extra]:
                 if name not in by_name:
                     raise ValueError(f"{self.id}: write {w.command} names unknown register {name!r}")
                 if not by_name[name].writable:

@@ -226,6 +226,14 @@ class CatalogEmulator:
         self.bank = RegisterBank(entry.connection.unit if unit is None else unit, entry.register_table(),
                                  values=self.values, on_write=self.on_write, gaps=entry.gaps)
 
+    def _rating(self, source: float | str) -> float:
+        if isinstance(source, str):
+            value = self.fixed.get(source)
+            if not isinstance(value, int | float):
+                raise ValueError(f"{self.entry.id}: rating register {source} needs an 'emulate' value")
+            return float(value)
+        return float(source)
+
     def values(self) -> dict[str, float | str | None]:
         out: dict[str, float | str | None] = dict(self.fixed)
         sim = self.sim.values()
@@ -240,9 +248,18 @@ class CatalogEmulator:
             command = SIM_COMMANDS.get(spec.command, spec.command)
             if not any(name in written for name in spec.registers):
                 continue
+            if spec.direction is not None:
+                d = spec.direction
+                code, magnitude = stored.get(d.via), stored.get(spec.registers[0])
+                if isinstance(magnitude, int | float) and code in (d.positive, d.negative, d.zero):
+                    sign = 1.0 if code == d.positive else -1.0 if code == d.negative else 0.0
+                    self.sim.apply(command, sign * float(magnitude))
+                continue
             if spec.map is None:
                 value = written.get(spec.registers[0])
                 if isinstance(value, int | float):
+                    if spec.percent_of is not None:
+                        value = float(value) * self._rating(spec.percent_of) / 100.0
                     self.sim.apply(command, float(value))
                 continue
             state = [stored.get(name) for name in spec.registers]
