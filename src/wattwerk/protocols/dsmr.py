@@ -31,11 +31,12 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from dlms_cosem.exceptions import DecryptionError as DlmsDecryptionError
 from dlms_cosem.protocol.xdlms import GeneralGlobalCipher
 from dsmr_parser import telegram_specifications as specs
-from dsmr_parser.exceptions import InvalidChecksumError, ParseError
-from dsmr_parser.parsers import ProfileGenericParser, TelegramParser
+from dsmr_parser.exceptions import ParseError
+from dsmr_parser.parsers import ProfileGenericParser
 
 from wattwerk.model import obis_key
 from wattwerk.protocols.base import Frame, Value
+from wattwerk.protocols.crc import crc16_arc
 from wattwerk.protocols.meter import convert_unit, derive_totals, obis_value
 
 # Specifications we detect among, in order of preference on a tie (name -> dsmr_parser spec).
@@ -409,14 +410,11 @@ class DsmrDecoder:
         spec = _COMPILED[name]
         has_crc = re.search(r"!\s*[0-9A-Fa-f]{1,4}", crc_text) is not None
         if has_crc or spec.checksum:
-            try:
-                TelegramParser.validate_checksum(crc_text)
-            except InvalidChecksumError as exc:
-                return _rejected("crc", f"CRC mismatch ({name}): {exc}")
-            except ParseError:
+            problem = _checksum_problem(crc_text)
+            if problem == "missing":
                 return _rejected("crc", f"telegram has no CRC but {name} requires one")
-            except ValueError:  # the library's CRC pattern admits letters that are not hex
-                return _rejected("crc", "telegram's CRC is not a hex number")
+            if problem:
+                return _rejected("crc", f"CRC mismatch ({name}): {problem}")
         return self._values(text, spec)
 
     def _values(self, text: str, spec: _Spec) -> Frame:
@@ -509,6 +507,27 @@ class DsmrDecoder:
 
 def _rejected(kind: str, message: str) -> Frame:
     return Frame(ts=None, errors=[message], error_kind=kind)
+
+
+_CRC_BODY = re.compile(r"/.+!", re.DOTALL)
+_CRC_VALUE = re.compile(r"(?<=!)[0-9A-Fa-f]{1,4}")
+
+
+def _checksum_problem(telegram: str) -> str | None:
+    """None when the CRC holds; "missing" without one; else what is wrong.
+
+    The same rule as dsmr_parser's ``validate_checksum`` (CRC over ``/`` .. ``!``), computed
+    with the table-driven CRC (see ``protocols/crc.py`` for why).
+    """
+    body = _CRC_BODY.search(telegram)
+    value = _CRC_VALUE.search(telegram)
+    if body is None or value is None:
+        return "missing"
+    computed = crc16_arc(body.group(0).encode("ascii"))
+    expected = int(value.group(0), 16)
+    if computed != expected:
+        return f"computed {computed:04X}, telegram says {value.group(0)}"
+    return None
 
 
 def decoder(key: bytes | None = None) -> DsmrDecoder:

@@ -12,8 +12,7 @@ import contextlib
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from dsmr_parser.parsers import TelegramParser
-
+from wattwerk.protocols.crc import crc16_arc
 from wattwerk.sim.emulators import MeterSource, MeterState
 
 HEADER = "/WWK5\\2WATTWERK-SIM"
@@ -78,7 +77,7 @@ def telegram(
             f"0-1:24.2.1({_dsmr_time(state.ts, tz)})({gas_m3:09.3f}*m3)",
         ]
     body = "\r\n".join(lines) + "\r\n!"
-    crc = TelegramParser.crc16(body)
+    crc = crc16_arc(body.encode("ascii"))
     if bad_crc:
         crc ^= 0x0001
     return f"{body}{crc:04X}\r\n".encode("ascii")
