@@ -227,3 +227,30 @@ def test_a_second_connection_sees_channels_added_after_it_opened(store: SqliteSt
         assert reader.latest()[P].value == 5.0
         assert [r.count for r in reader.query([E], T0, at(60), "1h")[E]] == [2]
         assert reader.energy(E, T0, at(60)) == 10.0
+
+
+def test_replacing_a_counter_value_revalidates_its_neighbours(store: SqliteStore) -> None:
+    store.write(counter([(0, 100), (1, 200), (2, 300), (3, 400)]))
+    changed = store.write(counter([(1, 250)]))
+    assert changed.replaced == 1
+    assert energy_by(store, "1m") == [0.0, 150.0, 50.0, 100.0]
+    broken = store.write(counter([(2, 0)]))  # the meter's value at 10:02 corrected to garbage
+    assert broken.glitches == 1
+    assert energy_by(store, "1m") == [0.0, 150.0, 150.0]
+    assert store.energy(E, T0, at(60)) == 300.0
+
+
+def test_day_rollups_in_a_half_hour_zone_come_from_quarter_hours(tmp_path: Path) -> None:
+    tz = ZoneInfo("Asia/Kolkata")
+    start = datetime(2024, 5, 6, tzinfo=tz)
+    with SqliteStore(tmp_path / "s.db", tz="Asia/Kolkata") as store:
+        store.write([Reading(E, start + timedelta(minutes=10 * i), 1000.0 + 7 * i * i) for i in range(400)])
+        end = start + timedelta(days=4)
+        days = store.query([E], start, end, "1d")[E]
+        raw = store.query([E], start, end, "raw")[E]
+        assert [d.ts for d in days] == [start + timedelta(days=i) for i in range(3)]
+        for day in days:
+            inside = [r.energy for r in raw if day.ts <= r.ts < day.ts + timedelta(days=1)]
+            quarters = store.query([E], day.ts, day.ts + timedelta(days=1), "15m")[E]
+            assert day.energy == sum(inside) == sum(q.energy for q in quarters)
+            assert day.count == len(inside)
