@@ -306,3 +306,28 @@ def test_bad_input_names_the_field():
         solve(PlanRequest(T0, 15, np.full(4, 0.3), np.zeros(3), np.zeros(4)))
     with pytest.raises(ValueError, match="buy_eur_per_kwh"):
         solve(PlanRequest(T0, 15, [0.3, float("nan")], np.zeros(2), np.zeros(2)))
+
+
+def test_hourly_slots_work_the_same():
+    buy = np.where(np.arange(24) < 6, 0.20, 0.40)
+    req = PlanRequest(T0, 60, buy, np.zeros(24), np.full(24, 1000.0), 0.0, batteries=(battery(),))
+    plan = solve(req)
+    check_plan(req, plan)
+    p = plan.devices["bat"]["power_w"]
+    assert (p[:6] <= EPS).all() and p[:6].sum() < -8_000 and (p[6:] >= -EPS).all()
+
+
+def test_time_limit_returns_the_best_plan_so_far():
+    hours = np.arange(192) / 4
+    store = ThermalStore.from_tank(
+        300, 35, 55, 45, np.full(192, 900.0), (Heater("hp", 2500, 3.0 + np.sin(hours), min_power_w=800),)
+    )
+    req = PlanRequest(
+        T0, 15, 0.3 + 0.1 * np.sin(hours / 3), np.zeros(192), np.full(192, 400.0), thermal=(store,)
+    )
+    plan = solve(req, PlanOptions(time_limit_s=0.0))
+    # the first LP always runs to the end; the passes that settle minimum powers are cut
+    assert plan.status == "time_limit" and plan.size["lp_passes"] == 1
+    check_plan(req, replace(plan, status="optimal"))
+    full = solve(req)
+    assert full.status == "optimal" and full.size["lp_passes"] > 1

@@ -116,7 +116,8 @@ class _Model:
     def _highs(self, options: PlanOptions) -> highspy.Highs:
         h = highspy.Highs()
         h.setOptionValue("output_flag", False)
-        h.setOptionValue("time_limit", float(options.time_limit_s))
+        if options.integer == "mip":  # an LP is always run to the end: it is the plan of last resort
+            h.setOptionValue("time_limit", float(options.time_limit_s))
         h.setOptionValue("mip_rel_gap", float(options.mip_gap))
         h.setOptionValue("mip_abs_gap", float(options.mip_abs_gap))
         h.setOptionValue("threads", int(options.threads))
@@ -183,6 +184,7 @@ class _Model:
             h.setOptionValue("presolve", "off")
             h.setOptionValue("simplex_strategy", 4)
         passes = 0
+        deadline = time.perf_counter() + options.time_limit_s
         best: tuple[np.ndarray, object] | None = None
         cautious = False  # after an infeasible pass: only switch things off (always feasible)
         undo: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
@@ -208,6 +210,8 @@ class _Model:
             pairs, semis = self._violations(sol)
             if not any(len(x) for x in pairs + semis):
                 return h, sol, status, passes
+            if time.perf_counter() > deadline:  # out of time: the best plan so far, flagged
+                return h, sol, highspy.HighsModelStatus.kTimeLimit, passes
             cautious = cautious or passes >= options.max_passes - 2  # the last passes only switch off
             lp = h.getLp()
             lower, upper = np.asarray(lp.col_lower_).copy(), np.asarray(lp.col_upper_).copy()
