@@ -113,7 +113,7 @@ class ModbusLink:
 
     def __init__(self, cfg: LinkConfig, *, sleep: Callable[[float], object] = asyncio.sleep) -> None:
         self.cfg = cfg
-        self.client = make_client(cfg)
+        self._client: AsyncModbusTcpClient | AsyncModbusSerialClient | None = None
         self.lock = asyncio.Lock()
         self.stats = LinkStats()
         self._last = 0.0
@@ -125,8 +125,16 @@ class ModbusLink:
     async def __aexit__(self, *exc: object) -> None:
         self.close()
 
+    @property
+    def client(self) -> AsyncModbusTcpClient | AsyncModbusSerialClient:
+        """The pymodbus client, made on first use (it needs a running event loop)."""
+        if self._client is None:
+            self._client = make_client(self.cfg)
+        return self._client
+
     def close(self) -> None:
-        self.client.close()
+        if self._client is not None:
+            self._client.close()
 
     async def _ensure_connected(self) -> None:
         if not self.client.connected and not await self.client.connect():

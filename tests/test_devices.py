@@ -1,0 +1,100 @@
+"""Devices as capabilities: controllers ask for an interface, never for a vendor."""
+
+from __future__ import annotations
+
+import pytest
+
+from wattwerk.devices.capabilities import (
+    BatteryControl,
+    Charger,
+    Meter,
+    PhaseSwitchable,
+    PowerLimitable,
+    Relay,
+    SgReady,
+    capability,
+)
+from wattwerk.devices.catalog import find
+from wattwerk.devices.device import ModbusDevice, create, link_config
+from wattwerk.errors import PermanentError
+from wattwerk.protocols.modbus import LinkConfig, ModbusLink
+from wattwerk.sim.emulators.modbus import CatalogEmulator, EmulatorServer
+
+
+def device_for(entry_id: str) -> ModbusDevice:
+    entry = find(entry_id).entry
+    device = create(entry, ModbusLink(LinkConfig(port=1)), device_id="d")
+    assert isinstance(device, ModbusDevice)
+    return device
+
+
+@pytest.mark.parametrize(("entry_id", "has", "lacks"), [
+    ("alfen-eve", {Meter, Charger, PhaseSwitchable}, {PowerLimitable, BatteryControl, SgReady, Relay}),
+    ("sma-sunny-island", {Meter, BatteryControl}, {Charger, PowerLimitable, SgReady}),
+    ("sgready-modbus-relay", {SgReady}, {Meter, Charger, Relay}),
+    ("relay-modbus-board", {Relay}, {SgReady, Meter}),
+    ("eastron-sdm630", {Meter}, {Charger, BatteryControl, PowerLimitable}),
+    ("sungrow-sg", {Meter, PowerLimitable}, {BatteryControl, Charger}),
+])
+def test_capabilities_follow_the_catalogue_entry(entry_id: str, has: set[type], lacks: set[type]) -> None:
+    device = device_for(entry_id)
+    for interface in has:
+        assert capability(device, interface) is device, interface
+    for interface in lacks:
+        assert capability(device, interface) is None, interface
+
+
+def test_link_config_takes_the_entry_defaults() -> None:
+    kostal = find("kostal-plenticore").entry
+    cfg = link_config(kostal, host="192.0.2.7")
+    assert (cfg.kind, cfg.port, cfg.pause) == ("tcp", 1502, 0.05)
+    heidelberg = find("heidelberg-energy-control").entry
+    cfg = link_config(heidelberg, serial="/dev/ttyUSB0")
+    assert (cfg.kind, cfg.baudrate, cfg.parity) == ("rtu", 19200, "E")
+    assert link_config(heidelberg, host="192.0.2.8", port=8899, gateway=True).kind == "rtu_tcp"
+    with pytest.raises(PermanentError):
+        link_config(heidelberg)
+
+
+def test_untested_entries_cannot_be_opened() -> None:
+    entry = find("rct-power-storage").entry
+    with pytest.raises(PermanentError, match="not supported yet"):
+        create(entry, ModbusLink(LinkConfig(port=1)), device_id="x")
+
+
+async def test_commands_outside_the_entry_are_refused() -> None:
+    device = device_for("eastron-sdm630")
+    with pytest.raises(PermanentError, match="no current_limit"):
+        await device.set_current_limit(10.0)
+
+
+class Charging:
+    def __init__(self) -> None:
+        self.amps = 0.0
+
+    def values(self) -> dict[str, float]:
+        return {"power": 230.0 * 3 * self.amps, "energy": 1000.0}
+
+    def apply(self, command: str, value: float) -> None:
+        if command == "current_limit":
+            self.amps = value
+
+
+async def test_a_charger_draws_the_current_it_was_given() -> None:
+    entry = find("keba-p30-modbus").entry
+    car = Charging()
+    emulator = CatalogEmulator(entry, car)
+    async with EmulatorServer([emulator.bank]) as server:
+        link = ModbusLink(LinkConfig(port=server.port, timeout=1.0))
+        try:
+            charger = capability(create(entry, link, device_id="ev1"), Charger)
+            assert charger is not None
+            await charger.set_current_limit(40.0)  # above the entry's maximum: capped at 32 A
+            await charger.set_current_limit(13.0)
+            meter = capability(charger, Meter)
+            assert meter is not None
+            readings = {r.channel: r.value for r in await meter.read()}
+        finally:
+            link.close()
+    assert car.amps == 13.0
+    assert readings["ev1.power"] == 230.0 * 3 * 13.0
