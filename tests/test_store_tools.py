@@ -159,3 +159,22 @@ def test_export_writes_csv(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert main(["export", str(db), "--channels", "grid.nothing"]) == 2
     assert main(["export", str(db), "--from", "yesterday"]) == 2
     assert "bad time" in capsys.readouterr().err
+
+
+def test_a_failed_write_leaves_no_trace(tmp_path: Path) -> None:
+    t0 = datetime(2024, 5, 6, tzinfo=UTC)
+    with SqliteStore(tmp_path / "s.db", busy_timeout_s=0.05) as store:
+        store.write([Reading("pv.power", t0, 1.0)])
+        other = sqlite3.connect(tmp_path / "s.db", isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        with pytest.raises(RetryableError):
+            store.write([Reading("bat.soc", t0, 50.0)])
+        other.execute("ROLLBACK")
+        # a channel created by another writer meanwhile takes the next id
+        other.execute("INSERT INTO channels (name, unit, kind) VALUES ('ev1.power', 'W', 'power')")
+        store.write([Reading("bat.soc", t0, 55.0), Reading("ev1.power", t0, 7.0)])
+        assert store.latest() == {
+            "pv.power": Reading("pv.power", t0, 1.0),
+            "bat.soc": Reading("bat.soc", t0, 55.0),
+            "ev1.power": Reading("ev1.power", t0, 7.0),
+        }

@@ -185,6 +185,8 @@ class SqliteStore:
         I/O) that the caller may retry with the same readings."""
         if self._db.in_transaction:
             self._db.execute("ROLLBACK")
+        self._channels.clear()  # channels created in the failed transaction are gone
+        self._load_channels()
         if isinstance(exc, sqlite3.OperationalError):
             raise RetryableError(f"{self.path}: {exc}") from exc
 
