@@ -161,15 +161,19 @@ def test_export_writes_csv(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert "bad time" in capsys.readouterr().err
 
 
-def test_a_failed_write_leaves_no_trace(tmp_path: Path) -> None:
+def test_a_failed_write_leaves_no_trace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     t0 = datetime(2024, 5, 6, tzinfo=UTC)
-    with SqliteStore(tmp_path / "s.db", busy_timeout_s=0.05) as store:
+    with SqliteStore(tmp_path / "s.db") as store:
         store.write([Reading("pv.power", t0, 1.0)])
-        other = sqlite3.connect(tmp_path / "s.db", isolation_level=None)
-        other.execute("BEGIN IMMEDIATE")
-        with pytest.raises(RetryableError):
+
+        def disk_full(dirty: object) -> None:
+            raise sqlite3.OperationalError("database or disk is full")
+
+        monkeypatch.setattr(store, "_refresh", disk_full)
+        with pytest.raises(RetryableError, match="disk is full"):
             store.write([Reading("bat.soc", t0, 50.0)])
-        other.execute("ROLLBACK")
+        monkeypatch.undo()
+        other = sqlite3.connect(tmp_path / "s.db", isolation_level=None)
         # a channel created by another writer meanwhile takes the next id
         other.execute("INSERT INTO channels (name, unit, kind) VALUES ('ev1.power', 'W', 'power')")
         store.write([Reading("bat.soc", t0, 55.0), Reading("ev1.power", t0, 7.0)])
