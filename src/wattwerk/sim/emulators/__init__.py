@@ -10,10 +10,12 @@ test that sets values by hand):
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, Self
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,3 +51,37 @@ class SimDevice(Protocol):
     def values(self) -> dict[str, float]: ...
 
     def apply(self, command: str, value: float) -> None: ...
+
+
+class PeriodicEmulator:
+    """Base of emulators that send on their own schedule: ``_run`` loops until stopped.
+
+    ``start``/``stop`` (or ``async with``) manage the task; ``_closed`` releases what the
+    emulator holds (ports, sockets) after the task has ended.
+    """
+
+    _task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        raise NotImplementedError
+
+    def _closed(self) -> None:
+        """Release resources after the send loop has stopped."""
+
+    async def start(self) -> Self:
+        self._task = asyncio.create_task(self._run())
+        return self
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        self._closed()
+
+    async def __aenter__(self) -> Self:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from smllib.crc import kermit, x25
 
-from wattwerk.sim.emulators import MeterSource, MeterState
+from wattwerk.sim.emulators import MeterSource, MeterState, PeriodicEmulator
 
 ESC = b"\x1b\x1b\x1b\x1b"
 
@@ -160,7 +160,7 @@ def entries_for(state: MeterState, with_pin: bool = True) -> list[Entry]:
 # ---------------------------------------------------------------- the pty emulator
 
 
-class SmlPtyEmulator:
+class SmlPtyEmulator(PeriodicEmulator):
     """Writes one SML file per ``interval`` seconds to a pseudo-terminal's master side.
 
     ``path`` is the slave device a serial reader opens (raw mode, like a read head at 9600 8N1).
@@ -187,7 +187,6 @@ class SmlPtyEmulator:
         tty.setraw(self._slave)
         os.set_blocking(self._master, False)
         self.path = os.ttyname(self._slave)
-        self._task: asyncio.Task[None] | None = None
         self._started = 0.0
 
     def frame(self) -> bytes:
@@ -211,21 +210,7 @@ class SmlPtyEmulator:
             self.frames_sent += 1
             await asyncio.sleep(self.interval)
 
-    async def start(self) -> SmlPtyEmulator:
-        self._task = asyncio.create_task(self._run())
-        return self
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+    def _closed(self) -> None:
         for fd in (self._master, self._slave):
             with contextlib.suppress(OSError):
                 os.close(fd)
-
-    async def __aenter__(self) -> SmlPtyEmulator:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()

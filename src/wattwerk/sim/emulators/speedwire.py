@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 import socket
 import time
@@ -16,7 +15,7 @@ from wattwerk.protocols.speedwire import (
     ObisKey,
     build_datagram,
 )
-from wattwerk.sim.emulators import MeterSource, MeterState
+from wattwerk.sim.emulators import MeterSource, MeterState, PeriodicEmulator
 
 SUSY_EM20 = 349  # SMA Energy Meter 2.0
 FIRMWARE = 0x02001252  # 2.0.18.R
@@ -64,7 +63,7 @@ def datagram_values(state: MeterState, frequency_hz: float | None = 50.0) -> dic
     return v
 
 
-class SpeedwireSender:
+class SpeedwireSender(PeriodicEmulator):
     """Sends one datagram per ``interval`` to ``(host, port)``; ``host`` may be the multicast
     group (sent out of ``interface``, loopback by default) or a unicast address."""
 
@@ -91,7 +90,6 @@ class SpeedwireSender:
         self._sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(interface))
         self._sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 1)
         self._sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
-        self._task: asyncio.Task[None] | None = None
 
     def datagram(self) -> bytes:
         ticker = int((time.monotonic() - self._t0) * 1000) & 0xFFFFFFFF
@@ -107,19 +105,5 @@ class SpeedwireSender:
             self.send_once()
             await asyncio.sleep(self.interval)
 
-    async def start(self) -> SpeedwireSender:
-        self._task = asyncio.create_task(self._run())
-        return self
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+    def _closed(self) -> None:
         self._sock.close()
-
-    async def __aenter__(self) -> SpeedwireSender:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()

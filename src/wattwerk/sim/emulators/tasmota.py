@@ -7,11 +7,10 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from zoneinfo import ZoneInfo
 
 from wattwerk.protocols.mqtt import MqttPublisher, MqttSettings
-from wattwerk.sim.emulators import MeterSource, MeterState
+from wattwerk.sim.emulators import MeterSource, MeterState, PeriodicEmulator
 
 
 def sensor_document(
@@ -49,7 +48,7 @@ def sensor_document(
     return doc
 
 
-class TasmotaEmulator:
+class TasmotaEmulator(PeriodicEmulator):
     """Publishes one SENSOR document per ``interval`` to ``tele/<topic>/SENSOR``."""
 
     def __init__(
@@ -71,7 +70,6 @@ class TasmotaEmulator:
         self.interval = interval
         self.timezone = timezone
         self.published = 0
-        self._task: asyncio.Task[None] | None = None
 
     def document(self) -> dict:
         return sensor_document(self.source(), self.style, self.prefix, self.timezone)
@@ -84,18 +82,3 @@ class TasmotaEmulator:
                 self.published += 1
                 await asyncio.sleep(self.interval)
 
-    async def start(self) -> TasmotaEmulator:
-        self._task = asyncio.create_task(self._run())
-        return self
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def __aenter__(self) -> TasmotaEmulator:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
