@@ -3,40 +3,9 @@ virtual null-modem cable (two pty pairs bridged in the event loop)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import os
-import pty
-import tty
-from collections.abc import AsyncIterator
-
 from wattwerk.protocols.modbus import LinkConfig, ModbusLink, RegisterReader
 from wattwerk.protocols.modbus_codec import Register
-from wattwerk.sim.emulators.modbus import EmulatorServer, RegisterBank
-
-
-@contextlib.asynccontextmanager
-async def null_modem() -> AsyncIterator[tuple[str, str]]:
-    """Two tty paths whose bytes cross over, like an RS485 pair with two nodes."""
-    loop = asyncio.get_running_loop()
-    (m1, s1), (m2, s2) = pty.openpty(), pty.openpty()
-    for fd in (s1, s2):
-        tty.setraw(fd)
-
-    def pump(src: int, dst: int) -> None:
-        with contextlib.suppress(OSError):
-            os.write(dst, os.read(src, 4096))
-
-    loop.add_reader(m1, pump, m1, m2)
-    loop.add_reader(m2, pump, m2, m1)
-    try:
-        yield os.ttyname(s1), os.ttyname(s2)
-    finally:
-        loop.remove_reader(m1)
-        loop.remove_reader(m2)
-        for fd in (m1, s1, m2, s2):
-            os.close(fd)
-
+from wattwerk.sim.emulators.modbus import EmulatorServer, RegisterBank, null_modem
 
 TABLE = [Register("power", 52, "f32", "input"), Register("energy_import", 72, "f32", "input", scale=1000)]
 

@@ -3,16 +3,19 @@
 1. Registers read per second over one Modbus TCP connection to a pymodbus server on loopback
    (blocks of 125 holding registers, decoded as u16).
 2. One poll round over a simulated 9600-baud RTU bus with 5 Eastron SDM630 meters (the catalogue
-   entry, 13 float registers each). The bus is a pymodbus server speaking RTU frames over TCP (as a
-   serial gateway does); the 9600-baud wire time is modelled in the emulator: every request waits
-   for the bytes of request and response at 10 bits per byte (8N1) plus the 3.5-character silent
-   interval before each frame. Reported with block reads as planned and with one request per register.
+   entry, 13 float registers each). The 9600-baud wire time is modelled in the emulator: every
+   request waits for the bytes of request and response at 10 bits per byte (8N1) plus the
+   3.5-character silent interval before each frame (ptys and loopback do not enforce a baud rate).
+   Two transports: a pymodbus serial server and the pymodbus serial client on the two ends of a pty
+   pair (the real RTU serial code path), and RTU frames over TCP (as through a serial gateway).
+   Reported with block reads as planned and with one request per register.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import time
 
@@ -20,7 +23,7 @@ from wattwerk.devices.catalog import find
 from wattwerk.devices.device import ModbusDevice
 from wattwerk.protocols.modbus import LinkConfig, ModbusLink, RegisterReader
 from wattwerk.protocols.modbus_codec import Register
-from wattwerk.sim.emulators.modbus import EmulatorServer, RegisterBank
+from wattwerk.sim.emulators.modbus import EmulatorServer, RegisterBank, null_modem
 
 BAUD = 9600
 BITS_PER_BYTE = 10  # start + 8 data + stop (8N1)
@@ -59,7 +62,8 @@ async def tcp_throughput(seconds: float) -> dict[str, float]:
             "ms_per_request": 1000 * elapsed / rounds}
 
 
-async def rtu_round(devices: int = 5, rounds: int = 3, max_gap: int | None = None) -> dict[str, float]:
+async def rtu_round(devices: int = 5, rounds: int = 3, max_gap: int | None = None,
+                    serial: bool = False) -> dict[str, float]:
     entry = find("eastron-sdm630").entry
     if max_gap is not None:
         connection = entry.connection.model_copy(update={"max_gap": max_gap})
@@ -70,8 +74,15 @@ async def rtu_round(devices: int = 5, rounds: int = 3, max_gap: int | None = Non
     for unit in range(1, devices + 1):
         table = entry.register_table()
         banks.append(SlowBank(unit, table, values=lambda: values))
-    async with EmulatorServer(banks, framer="rtu") as server:
-        cfg = LinkConfig(kind="rtu_tcp", port=server.port, timeout=2.0, pause=entry.connection.pause)
+    async with contextlib.AsyncExitStack() as stack:
+        if serial:
+            server_tty, client_tty = await stack.enter_async_context(null_modem())
+            await stack.enter_async_context(EmulatorServer(banks, serial=server_tty, baudrate=BAUD))
+            cfg = LinkConfig(kind="rtu", serial=client_tty, baudrate=BAUD, timeout=2.0,
+                             pause=entry.connection.pause)
+        else:
+            server = await stack.enter_async_context(EmulatorServer(banks, framer="rtu"))
+            cfg = LinkConfig(kind="rtu_tcp", port=server.port, timeout=2.0, pause=entry.connection.pause)
         link = ModbusLink(cfg)
         meters = [ModbusDevice(entry, link, device_id=f"m{u}", unit=u) for u in range(1, devices + 1)]
         await meters[0].read()
@@ -94,17 +105,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     tcp = asyncio.run(tcp_throughput(args.seconds))
+    serial = asyncio.run(rtu_round(serial=True))
     blocks = asyncio.run(rtu_round())
     singles = asyncio.run(rtu_round(max_gap=-1_000_000))
-    result = {"tcp": tcp, "rtu_9600_5_devices": blocks, "rtu_9600_5_devices_no_blocks": singles}
+    result = {"tcp": tcp, "rtu_9600_5_devices_serial_pty": serial, "rtu_9600_5_devices": blocks,
+              "rtu_9600_5_devices_no_blocks": singles}
     if args.json:
         print(json.dumps(result, indent=1))
         return 0
     print(f"Modbus TCP, one connection, loopback: {tcp['registers_per_s']:.0f} registers/s "
           f"({tcp['requests_per_s']:.0f} requests/s of 125 registers, {tcp['ms_per_request']:.2f} ms each)")
-    print(f"RTU 9600 baud (modelled wire time), 5 x SDM630, block reads: one round {blocks['round_s']:.3f} s "
-          f"({blocks['requests']} requests for {blocks['registers']} registers; "
-          f"wire {blocks['modelled_wire_s']:.3f} s, pause {blocks['pause_s']} s between requests)")
-    print(f"RTU 9600 baud, 5 x SDM630, one request per register: one round {singles['round_s']:.3f} s "
-          f"({singles['requests']} requests; wire {singles['modelled_wire_s']:.3f} s)")
+    print(f"RTU 9600 baud (modelled wire time), 5 x SDM630 ({blocks['registers']} registers), "
+          f"pause {blocks['pause_s']} s between requests, one poll round:")
+    for label, r in (("serial pty pair, block reads", serial), ("RTU over TCP, block reads", blocks),
+                     ("RTU over TCP, one request per register", singles)):
+        print(f"  {label}: {r['round_s']:.3f} s ({r['requests']} requests; wire time {r['modelled_wire_s']:.3f} s)")
     return 0

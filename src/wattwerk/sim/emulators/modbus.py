@@ -14,8 +14,12 @@ answer late (a timeout for the client). A write the simulated device refuses (``
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
-from collections.abc import Callable, Mapping, Sequence
+import os
+import pty
+import tty
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -267,3 +271,27 @@ class CatalogEmulator:
                 if all(s is not None and float(s) == float(r) for s, r in zip(state, raw, strict=True)):
                     self.sim.apply(command, float(command_value))
                     break
+
+
+@contextlib.asynccontextmanager
+async def null_modem() -> AsyncIterator[tuple[str, str]]:
+    """Two tty paths whose bytes cross over (two pty pairs bridged in the event loop): a serial
+    emulator on one end, a Modbus RTU client on the other, like two nodes on an RS485 pair."""
+    loop = asyncio.get_running_loop()
+    (m1, s1), (m2, s2) = pty.openpty(), pty.openpty()
+    for fd in (s1, s2):
+        tty.setraw(fd)
+
+    def pump(src: int, dst: int) -> None:
+        with contextlib.suppress(OSError):
+            os.write(dst, os.read(src, 4096))
+
+    loop.add_reader(m1, pump, m1, m2)
+    loop.add_reader(m2, pump, m2, m1)
+    try:
+        yield os.ttyname(s1), os.ttyname(s2)
+    finally:
+        loop.remove_reader(m1)
+        loop.remove_reader(m2)
+        for fd in (m1, s1, m2, s2):
+            os.close(fd)
