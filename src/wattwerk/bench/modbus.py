@@ -119,5 +119,6 @@ def run(args: argparse.Namespace) -> int:
           f"pause {blocks['pause_s']} s between requests, one poll round:")
     for label, r in (("serial pty pair, block reads", serial), ("RTU over TCP, block reads", blocks),
                      ("RTU over TCP, one request per register", singles)):
-        print(f"  {label}: {r['round_s']:.3f} s ({r['requests']} requests; wire time {r['modelled_wire_s']:.3f} s)")
+        wire = r["modelled_wire_s"]
+        print(f"  {label}: {r['round_s']:.3f} s ({r['requests']} requests; wire time {wire:.3f} s)")
     return 0
