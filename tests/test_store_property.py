@@ -81,7 +81,7 @@ scenario = st.tuples(
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenario)
 def test_day_equals_hours_equals_raw_increments(case: tuple) -> None:
     start, offset, level, steps, rnd, nbatches = case

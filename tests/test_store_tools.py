@@ -16,7 +16,16 @@ from wattwerk.errors import RetryableError
 from wattwerk.model import Reading, ms
 from wattwerk.store import buckets
 from wattwerk.store.buffer import BufferedWriter
-from wattwerk.store.counters import BASELINE, GLITCH, VALID, CounterPolicy, classify
+from wattwerk.store.counters import (
+    BASELINE,
+    GLITCH,
+    VALID,
+    Change,
+    CounterPolicy,
+    classify,
+    revalidate,
+    split_context,
+)
 from wattwerk.store.sqlite import SqliteStore
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -182,3 +191,21 @@ def test_a_failed_write_leaves_no_trace(tmp_path: Path, monkeypatch: pytest.Monk
             "bat.soc": Reading("bat.soc", t0, 55.0),
             "ev1.power": Reading("ev1.power", t0, 7.0),
         }
+
+
+def test_revalidate_asks_for_more_rows_until_the_ripple_ends() -> None:
+    policy = CounterPolicy(max_rate_per_h=10_000, confirm=3)
+    minute = 60_000
+    stored = [(i * minute, 100.0 + 10 * i, VALID, 10.0) for i in range(1, 12)]
+    # a late reading at 0:30 between the anchor (0) and the first stored row
+    new = {30_000: 102.0}
+    assert revalidate((0, 100.0), [], stored[:3], new, at_end=False, policy=policy) is None
+    changes = revalidate((0, 100.0), [], stored[:8], new, at_end=False, policy=policy)
+    assert changes == [Change(30_000, 102.0, VALID, 2.0, None), Change(minute, 110.0, VALID, 8.0, VALID)]
+    before = [(-minute * i, 50.0, GLITCH, None) for i in range(1, 4)]
+    assert split_context(before, policy, settled=-(2**63), complete=False) is None
+    assert split_context(before, policy, settled=-(2**63), complete=True) == (before[::-1], None)
+    assert split_context([*before, (-9 * minute, 40.0, VALID, 1.0)], policy, -(2**63), True) == (
+        before[::-1],
+        (-9 * minute, 40.0),
+    )

@@ -14,16 +14,20 @@ Each reading of a counter is classified against the previous *valid* reading:
 
 A reading's class depends on the state before it and on at most ``confirm - 1`` readings
 after it, which bounds how far back a late reading forces re-validation
-(see ``context_before``).
+(see ``context_before``). ``split_context`` and ``revalidate`` are the windowing a backend
+runs around each batch of new readings; the backend only loads and stores rows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 VALID, BASELINE, GLITCH = 0, 1, 2
 STATUS_NAMES = {VALID: "valid", BASELINE: "baseline", GLITCH: "glitch"}
+
+# A stored raw row: (ts_ms, value, status, increment)
+RawRow = tuple[int, float, int, float | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,3 +102,74 @@ def _new_level(
             return False
         last, count, j = j, count + 1, j + 1
     return count >= policy.confirm
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A row to write: a new reading, or a stored one whose class or increment changed.
+    ``was`` is the stored status (None for a new reading)."""
+
+    ts: int
+    value: float
+    status: int
+    inc: float | None
+    was: int | None
+
+
+def split_context(
+    before: Sequence[RawRow], policy: CounterPolicy, settled: int, complete: bool
+) -> tuple[list[RawRow], tuple[int, float] | None] | None:
+    """From the stored rows before the first new reading (newest first): the rows to re-classify
+    (oldest first) and the anchor, the valid row before them. Rows older than ``settled`` (the
+    raw horizon) are never re-classified and a valid one anchors at once. ``complete``: there
+    are no older rows than those given. None when more rows are needed."""
+    skip = policy.context_before
+    for i, row in enumerate(before):
+        if row[2] != GLITCH and (i >= skip or row[0] < settled):
+            return [r for r in before[:i][::-1] if r[0] >= settled], (row[0], row[1])
+    if complete:
+        return [r for r in before[::-1] if r[0] >= settled], None
+    return None
+
+
+def revalidate(
+    anchor: tuple[int, float] | None,
+    back: Sequence[RawRow],
+    fwd: Sequence[RawRow],
+    new: Mapping[int, float],
+    at_end: bool,
+    policy: CounterPolicy,
+) -> list[Change] | None:
+    """Classify the stored rows around new readings (``back`` before the first new one,
+    ``fwd`` from it on, in time order) with the new readings merged in, and return what
+    changed. Past the last new reading the first row that keeps its stored non-glitch class
+    ends the ripple; if ``fwd`` ends before that (and ``at_end`` is false) the caller must load
+    more rows: None."""
+    seq: dict[int, tuple[float, tuple[int, float | None] | None]] = {
+        r[0]: (r[1], (r[2], r[3])) for r in (*back, *fwd)
+    }
+    for ts, value in new.items():
+        seq[ts] = (value, None)
+    stamps = sorted(seq)
+    values = [seq[ts][0] for ts in stamps]
+    status, inc = classify(stamps, values, anchor, policy)
+    tmax = max(new)
+    n = len(stamps)
+    last_trusted = n if at_end else n - policy.confirm  # later rows lack their look-ahead
+    cut = n if at_end else None
+    for i in range(n):
+        if stamps[i] <= tmax:
+            continue
+        if i > last_trusted:
+            break
+        if status[i] != GLITCH and seq[stamps[i]][1] == (status[i], inc[i]):
+            cut = i
+            break
+    if cut is None:
+        return None
+    changes = []
+    for i in range(cut):
+        old = seq[stamps[i]][1]
+        if old != (status[i], inc[i]):
+            changes.append(Change(stamps[i], values[i], status[i], inc[i], None if old is None else old[0]))
+    return changes

@@ -28,13 +28,19 @@ from wattwerk.errors import BadInput, InputLedger, PermanentError, RetryableErro
 from wattwerk.model import Channel, Kind, Reading, from_ms, ms
 from wattwerk.store import buckets, schema
 from wattwerk.store.base import RESOLUTIONS, ReadingLike, Row, WriteResult, check_tiers
-from wattwerk.store.counters import BASELINE, GLITCH, VALID, CounterPolicy, classify
+from wattwerk.store.counters import (
+    BASELINE,
+    GLITCH,
+    VALID,
+    Change,
+    CounterPolicy,
+    RawRow,
+    revalidate,
+    split_context,
+)
 from wattwerk.store.validate import channel_of, unpack
 
 log = logging.getLogger("wattwerk.store")
-
-# (ts, value, status, inc) as stored in raw
-RawRow = tuple[int, float, int, float | None]
 
 
 def aware_ms(when: datetime) -> int:
@@ -292,103 +298,59 @@ class SqliteStore:
         if not new:
             return
         result.accepted += len(new)
-        tmin, tmax = min(new), max(new)
-        back, anchor = self._context_before(cid, tmin, horizon)
+        tmin = min(new)
+        settled = horizon if horizon is not None else -(2**63)
+        limit = self.policy.context_before + 8
+        while True:
+            before = self._db.execute(
+                "SELECT ts, value, status, inc FROM raw WHERE cid = ? AND ts < ? ORDER BY ts DESC LIMIT ?",
+                (cid, tmin, limit),
+            ).fetchall()
+            context = split_context(before, self.policy, settled, complete=len(before) < limit)
+            if context is not None:
+                break
+            limit *= 4
+        back, anchor = context
         late = max_ts is not None and tmin <= max_ts
         limit = 4 * len(new) + 8 * self.policy.confirm + 64
         while True:
             fwd: list[RawRow] = []
-            at_end = True
             if late:
                 fwd = self._db.execute(
                     "SELECT ts, value, status, inc FROM raw WHERE cid = ? AND ts >= ? ORDER BY ts LIMIT ?",
                     (cid, tmin, limit),
                 ).fetchall()
-                at_end = len(fwd) < limit
-            seq: dict[int, tuple[float, tuple[int, float | None] | None]] = {
-                r[0]: (r[1], (r[2], r[3])) for r in (*back, *fwd)
-            }
-            for ts, value in new.items():
-                seq[ts] = (value, None)
-            stamps = sorted(seq)
-            values = [seq[ts][0] for ts in stamps]
-            status, inc = classify(stamps, values, anchor, self.policy)
-            cut = self._converged(stamps, seq, status, inc, tmax, at_end)
-            if cut is not None:
+            changes = revalidate(anchor, back, fwd, new, len(fwd) < limit, self.policy)
+            if changes is not None:
                 break
             limit *= 4
+        first = None if anchor is not None else min(r[0] for r in (*back[:1], *fwd[:1], (tmin,)))
+        self._account(name, changes, result, first)
+        out.extend((cid, c.ts, c.value, c.status, c.inc) for c in changes)
+
+    def _account(self, name: str, changes: list[Change], result: WriteResult, first: int | None) -> None:
+        """Count and report glitches and resets that appeared or went away (``first``: the
+        channel's first timestamp, whose baseline is no reset)."""
         device = name.split(".", 1)[0]
-        for i in range(cut):
-            ts = stamps[i]
-            old = seq[ts][1]
-            now = (status[i], inc[i])
-            if old == now:
-                continue
-            out.append((cid, ts, values[i], status[i], inc[i]))
-            was = old[0] if old is not None else None
-            if now[0] == GLITCH and was != GLITCH:
+        for c in changes:
+            if c.status == GLITCH and c.was != GLITCH:
                 result.glitches += 1
-                self.ledger.record(
-                    device,
-                    "counter_glitch",
-                    f"{name}: implausible value {values[i]} at {from_ms(ts).isoformat()} stored as a gap",
-                )
-            elif was == GLITCH:
+                msg = f"{name}: implausible value {c.value} at {from_ms(c.ts).isoformat()} stored as a gap"
+                self.ledger.record(device, "counter_glitch", msg)
+            elif c.was == GLITCH:
                 result.glitches -= 1
-            if now[0] == BASELINE and was != BASELINE:
+            if c.status == BASELINE and c.was != BASELINE:
                 result.resets += 1
-                if i > 0 or anchor is not None:
+                if c.ts != first:
                     log.info(
                         "%s: counter continues from a new level %s at %s (reset or new meter); "
                         "no energy attributed across the jump",
                         name,
-                        values[i],
-                        from_ms(ts).isoformat(),
+                        c.value,
+                        from_ms(c.ts).isoformat(),
                     )
-            elif was == BASELINE:
+            elif c.was == BASELINE:
                 result.resets -= 1
-
-    def _converged(
-        self,
-        stamps: list[int],
-        seq: dict,
-        status: list[int],
-        inc: list[float | None],
-        tmax: int,
-        at_end: bool,
-    ) -> int | None:
-        """How many leading rows may have changed; None when more rows must be loaded. Past the
-        last new reading, the first row that keeps its old (non-glitch) class ends the ripple."""
-        n = len(stamps)
-        limit = n if at_end else n - self.policy.confirm
-        for i in range(n):
-            if stamps[i] <= tmax:
-                continue
-            if i > limit:
-                break
-            if status[i] != GLITCH and seq[stamps[i]][1] == (status[i], inc[i]):
-                return i
-        return n if at_end else None
-
-    def _context_before(
-        self, cid: int, tmin: int, horizon: int | None
-    ) -> tuple[list[RawRow], tuple[int, float] | None]:
-        """Rows before ``tmin`` whose class may change, and the valid row before them (anchor).
-        Rows older than the raw horizon are settled: never re-classified, a valid one anchors."""
-        skip = self.policy.context_before
-        settled = horizon if horizon is not None else -(2**63)
-        limit = skip + 8
-        while True:
-            rows = self._db.execute(
-                "SELECT ts, value, status, inc FROM raw WHERE cid = ? AND ts < ? ORDER BY ts DESC LIMIT ?",
-                (cid, tmin, limit),
-            ).fetchall()
-            for i, row in enumerate(rows):
-                if row[2] != GLITCH and (i >= skip or row[0] < settled):
-                    return [r for r in rows[:i][::-1] if r[0] >= settled], (row[0], row[1])
-            if len(rows) < limit:
-                return [r for r in rows[::-1] if r[0] >= settled], None
-            limit *= 4
 
     def _refresh(self, dirty_1m: set[tuple[int, int]]) -> None:
         """Recompute the dirty buckets of every rollup level, finest first."""
