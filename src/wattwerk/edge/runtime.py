@@ -86,6 +86,8 @@ class EdgeRuntime:
         self.state = SiteState(stale_after_s)
         self.stats = RuntimeStats()
         self._drivers = {p.device_id: p.driver for p in self.polled}
+        self._stop: asyncio.Event | None = None
+        self._tasks: list[asyncio.Task[None]] = []
 
     # ------------------------------------------------------------ readings
 
@@ -172,11 +174,19 @@ class EdgeRuntime:
 
     # ------------------------------------------------------------ running
 
+    def add_device(self, dev: Polled) -> None:
+        """Poll a device added while running (setup in the web UI); before ``run`` it just joins the list."""
+        self.polled.append(dev)
+        self._drivers[dev.device_id] = dev.driver
+        if self._stop is not None and not self._stop.is_set():
+            self._tasks.append(asyncio.create_task(self._poll(dev, self._stop), name=f"poll {dev.device_id}"))
+
     async def run(self, stop: asyncio.Event) -> None:
         """Run until ``stop`` is set; every task ends cleanly."""
         tasks = [asyncio.create_task(self._poll(p, stop), name=f"poll {p.device_id}") for p in self.polled]
         tasks += [asyncio.create_task(self._consume(s, stop)) for s in self.push]
         tasks.append(asyncio.create_task(self._control_loop(stop), name="control"))
+        self._stop, self._tasks = stop, tasks
         await stop.wait()
         for task in tasks:
             task.cancel()
