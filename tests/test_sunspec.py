@@ -162,3 +162,26 @@ async def test_storage_models_report_soc(models: list[int]) -> None:
         link.close()
     soc = readings.get("b.soc", readings.get("b_battery.soc"))
     assert soc is not None and math.isclose(soc, 73.5, abs_tol=0.01)
+
+
+async def test_a_device_that_is_not_sunspec_yields_nothing_and_is_backed_off() -> None:
+    emu = SunSpecEmulator([1, 103], Sim(power=1.0), base=50000)
+    async with EmulatorServer([emu.bank]) as server:
+        link = ModbusLink(LinkConfig(port=server.port, timeout=0.5))
+        device = SunSpecDevice(link, device_id="pv", bases=(40000,))
+        assert await device.read() == []
+        requests = link.stats.requests
+        assert await device.read() == []  # backed off: no request at all
+        assert link.stats.requests == requests
+        link.close()
+    assert device.ledger.by_kind("pv") == {"sunspec": 1}
+
+
+async def test_a_sunspec_device_that_does_not_answer_yields_nothing() -> None:
+    async with EmulatorServer([SunSpecEmulator([1, 103], Sim()).bank]) as server:
+        port = server.port
+    link = ModbusLink(LinkConfig(port=port, timeout=0.2, retries=0))
+    device = SunSpecDevice(link, device_id="pv")
+    assert await device.read() == []
+    link.close()
+    assert device.ledger.by_kind("pv") == {"timeout": 1}

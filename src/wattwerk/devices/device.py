@@ -9,14 +9,15 @@ that is failing returns no readings and the device is backed off (see ``Register
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from datetime import datetime
 
 from wattwerk.devices.profile import CAPABILITIES, Entry, WriteSpec
-from wattwerk.errors import InputLedger, PermanentError
+from wattwerk.errors import BadInput, InputLedger, PermanentError, RetryableError
 from wattwerk.model import Reading, utcnow
 from wattwerk.protocols import sunspec
-from wattwerk.protocols.modbus import LinkConfig, ModbusLink, RegisterReader
+from wattwerk.protocols.modbus import Health, LinkConfig, ModbusLink, RegisterReader
 from wattwerk.protocols.modbus_codec import Register, decode_raw
 
 log = logging.getLogger("wattwerk.devices")
@@ -177,6 +178,7 @@ class SunSpecDevice(_Commands):
         self.capabilities: frozenset[str] = frozenset()
         self.info: dict[str, str] = {}
         self.last: dict[str, float | str] = {}
+        self.health = Health()
 
     async def setup(self) -> list[sunspec.ModelInstance]:
         """Discover the chain and plan the poll. PermanentError when there is no SunSpec here."""
@@ -241,8 +243,21 @@ class SunSpecDevice(_Commands):
         return None
 
     async def values(self) -> dict[str, float | str]:
+        """One poll; discovers the chain first. A device that cannot be discovered yields nothing,
+        is counted and backed off like a device that stops answering."""
         if self.reader is None:
-            await self.setup()
+            if not self.health.ready(time.monotonic()):
+                return {}
+            try:
+                await self.setup()
+            except (RetryableError, PermanentError, BadInput) as exc:
+                wait = self.health.failed(time.monotonic())
+                kind = exc.kind if isinstance(exc, BadInput) else (
+                    "timeout" if isinstance(exc, RetryableError) else "sunspec")
+                message = f"SunSpec discovery failed: {exc}; retry in {wait:.0f} s"
+                self.ledger.record(self.device_id, kind, message)
+                return {}
+            self.health.ok()
         assert self.reader is not None
         self.last = await self.reader.read()
         return self.last

@@ -296,10 +296,11 @@ class RegisterReader:
         try:
             for block in list(self.blocks):
                 raw.update(await self._read_block(block))
-        except RetryableError as exc:
+        except (RetryableError, PermanentError) as exc:
             wait = self.health.failed(self.clock())
             self.online = False
-            self.ledger.record(self.name, "timeout", f"{exc}; backing off {wait:.0f} s")
+            kind = "timeout" if isinstance(exc, RetryableError) else "error"
+            self.ledger.record(self.name, kind, f"{exc}; backing off {wait:.0f} s")
             return None
         self.health.ok()
         self.online = True
