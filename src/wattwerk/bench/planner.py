@@ -41,6 +41,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--slot-minutes", type=int, default=15, choices=(15, 60))
     parser.add_argument("--limit", type=int, default=0, help="stop after this many windows (0: whole year)")
     parser.add_argument("--integer", choices=("auto", "mip", "never"), default="auto")
+    parser.add_argument(
+        "--compare-mip",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also solve the first N windows as an exact MIP and report the gap",
+    )
 
 
 def _profile(history: pd.DataFrame, column: str, index: pd.DatetimeIndex) -> np.ndarray:
@@ -97,6 +104,8 @@ def run(args: argparse.Namespace) -> int:
     passes: list[int] = []
     statuses: dict[str, int] = {}
     unsettled = 0
+    mip_ms: list[float] = []
+    gaps: list[float] = []
     size: dict[str, int] = {}
     start = spot.start
     wall = time.perf_counter()
@@ -129,6 +138,10 @@ def run(args: argparse.Namespace) -> int:
         passes.append(plan.size.get("lp_passes", 1))
         statuses[plan.status] = statuses.get(plan.status, 0) + 1
         unsettled += plan.size.get("unsettled_slots", 0) > 0
+        if len(times) <= args.compare_mip:
+            exact = solve(req, PlanOptions(integer="mip", time_limit_s=10.0))
+            mip_ms.append(exact.solve_ms)
+            gaps.append(plan.objective_value - exact.objective_value)
         size = plan.size
         soc = float(plan.devices["bat"]["soc_pct"][carry - 1])
         tank = float(plan.devices["heat"]["energy_wh"][carry - 1])
@@ -153,6 +166,12 @@ def run(args: argparse.Namespace) -> int:
         "wall_s": round(time.perf_counter() - wall, 1),
         "prices": str(args.prices.name),
     }
+    if mip_ms:
+        result["mip_windows"] = len(mip_ms)
+        result["mip_solve_ms_p50"] = round(float(np.percentile(mip_ms, 50)), 1)
+        result["mip_solve_ms_p95"] = round(float(np.percentile(mip_ms, 95)), 1)
+        result["auto_minus_mip_eur_mean"] = round(float(np.mean(gaps)), 4)
+        result["auto_minus_mip_eur_max"] = round(float(np.max(gaps)), 4)
     if args.json:
         print(json.dumps(result))
     else:

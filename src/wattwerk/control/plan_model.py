@@ -134,7 +134,10 @@ class PlanOptions:
     # binaries and semi-continuous columns under the time limit and gap; "never": one LP.
     integer: Literal["auto", "mip", "never"] = "auto"
     max_passes: int = 12
-    local_passes: int = 3  # passes that fix single slots before whole devices are settled
+    # A heater's slot power below its minimum means running at the minimum for part of the slot;
+    # its own controller keeps minimum run and pause times. Settling heaters strictly per slot
+    # (as "mip" does) fights the heat store's dynamics and, without binaries, loses heat.
+    strict_heaters: bool = False
     penalty_factor: float = 20.0  # unmet EV/heat energy costs this × the dearest slot weight per kWh
     threads: int = 1
 
@@ -163,6 +166,7 @@ class Plan:
     shortfall_wh: dict[str, float] = field(default_factory=dict)  # EV energy or heat not delivered
     import_excess_w: float = 0.0  # largest import above the grid limit (0 unless infeasible)
     size: dict[str, int] = field(default_factory=dict)  # columns, rows, integer columns
+    objective_value: float = 0.0  # what the solver minimised: cost + wear + penalties − stored value
 
     @property
     def n(self) -> int:

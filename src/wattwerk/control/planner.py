@@ -133,6 +133,9 @@ class _Model:
         h.addRows(self.nrow, lo, hi, len(va), starts, ci.astype(np.int32), va)
         return h
 
+    def cost_of(self, sol: np.ndarray) -> float:
+        return float(np.concatenate(self.cost) @ sol[: self.ncol])
+
     def _integer_pairs(self, h: highspy.Highs, which: list[np.ndarray]) -> None:
         """Binary z per chosen slot of each pair: a ≤ a_max·z and b ≤ b_max·(1 − z)."""
         inf = h.getInfinity()
@@ -228,13 +231,10 @@ class _Model:
                     on = sol[cols] >= minimum - TOL
                     zero.append(cols[~on])
                     ons.append((cols[on], minimum))
-                elif passes < options.local_passes:  # settle only the slots that are wrong
-                    up = sol[cols[sel]] >= minimum / 2
-                    zero.append(cols[sel][~up])
-                    ons.append((cols[sel][up], minimum))
-                else:  # settle every slot of the device at once, so this cannot go on
+                else:  # the running and the fractional slots; idle ones stay free for the next LP
                     on, off = _round_semi(sol[cols], upper[cols], minimum)
-                    zero.append(cols[off])
+                    moved = off & (sol[cols] > TOL)
+                    zero.append(cols[moved])
                     ons.append((cols[on], minimum))
             changed = np.concatenate(zero + [c for c, _ in ons]).astype(np.int32)
             undo = (changed, lower[changed], upper[changed])
@@ -246,20 +246,29 @@ class _Model:
 
 
 def _round_semi(v: np.ndarray, ub: np.ndarray, minimum: float) -> tuple[np.ndarray, np.ndarray]:
-    """Settle one device's slots from an LP that ran some below ``minimum``: slots at or above it
-    stay on (≥ minimum); the energy of the fractional ones moves into their spare room, and where
-    that is not enough the largest fractional slots are switched on too. Returns (on, off) masks;
-    every slot is in one of them, so the device cannot run below its minimum afterwards."""
+    """Settle one device's slots from an LP that ran some below ``minimum``. Slots at or above it
+    stay on (≥ minimum). Each fractional slot, in time order, is switched off when the slots that
+    run can take its energy (room up to their maximum), or on when they can give up the extra
+    (room down to the minimum); failing both, its energy is carried to the next fractional slot
+    (on once the carry reaches half the minimum). Returns (on, off) masks over every slot."""
     on = v >= minimum - TOL
-    frac = (v > TOL) & ~on
-    spare = float((ub[on] - v[on]).sum())
-    need = float(v[frac].sum())
-    for j in np.argsort(-np.where(frac, v, -1.0)):
-        if spare >= need - TOL or not frac[j]:
-            break
-        on[j] = True
-        need -= v[j]
-        spare += ub[j] - v[j]
+    up_room = float((ub[on] - v[on]).sum())
+    down_room = float((v[on] - minimum).sum())
+    carry = 0.0
+    for t in np.flatnonzero((v > TOL) & ~on):
+        carry += v[t]
+        if carry <= up_room + TOL:
+            up_room -= carry
+            carry = 0.0
+        elif ub[t] >= minimum and minimum - carry <= down_room + TOL:
+            on[t] = True
+            down_room -= minimum - carry
+            up_room += ub[t] - minimum
+            carry = 0.0
+        elif ub[t] >= minimum and carry >= minimum / 2:
+            on[t] = True
+            up_room += ub[t] - minimum
+            carry -= minimum
     return on, ~on
 
 
@@ -316,7 +325,8 @@ def solve(req: PlanRequest, options: PlanOptions | None = None) -> Plan:
     balance: list[tuple[np.ndarray, float | np.ndarray]] = [(imp, 1.0), (exp_, -1.0), (curt, -1.0)]
     bats = [_battery(m, b, n, dt, w_imp, pv_k, balance) for b in req.batteries]
     evs = [_ev(m, e, n, dt, penalty, balance) for e in req.evs]
-    stores = [_thermal(m, s, n, dt, penalty, balance) for s in req.thermal]
+    strict = options.integer == "mip" or options.strict_heaters
+    stores = [_thermal(m, s, n, dt, penalty, balance, strict) for s in req.thermal]
     m.rows(load_k - pv_k, load_k - pv_k, *balance, n=n)
 
     # importing and exporting at once pays only where feed-in beats buying: exclusive there
@@ -376,6 +386,7 @@ def solve(req: PlanRequest, options: PlanOptions | None = None) -> Plan:
         plan.devices[s.name] = {"energy_wh": sol[level] * K}
         plan.shortfall_wh[s.name] = float((sol[unmet].sum() * dt + sol[end_short].sum()) * K)
     plan.cost_eur = float(dt / 1000.0 * (buy @ plan.import_w - sell @ plan.export_w))
+    plan.objective_value = float(m.cost_of(sol))
     if req.co2_g_per_kwh is not None:
         plan.co2_kg = float(dt / 1e6 * (_per_slot(req.co2_g_per_kwh, n, "co2") @ plan.import_w))
     if excess is not None:
@@ -459,7 +470,7 @@ def _sum_row(
 
 
 def _thermal(
-    m: _Model, s: ThermalStore, n: int, dt: float, penalty: float, balance: list
+    m: _Model, s: ThermalStore, n: int, dt: float, penalty: float, balance: list, strict_heaters: bool
 ) -> tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
     demand = _per_slot(s.demand_w, n, f"{s.name}.demand_w") / K
     cap = s.capacity_wh / K
@@ -467,7 +478,7 @@ def _thermal(
     terms: list[tuple[np.ndarray, float | np.ndarray]] = []
     for h in s.heaters:
         p = m.cols(n, 0.0, h.max_power_w / K)
-        if h.min_power_w > 0:
+        if h.min_power_w > 0 and strict_heaters:
             m.semi(p, h.min_power_w / K)
         heaters.append(p)
         terms.append((p, -dt * _per_slot(h.cop, n, f"{h.name}.cop")))
