@@ -147,11 +147,11 @@ async def test_sunspec_entry_reads_and_follows(item: Item) -> None:
                    "energy_export": 1_234_500.0, "soc": 61.5, "temperature": 38.5, "voltage_l1": 230.2,
                    "frequency": 50.01})
     emulator = SunSpecEmulator(spec.models, sim, unit=entry.connection.unit, base=spec.base,
-                               rated_power=spec.rated_power)
+                               rated_power=spec.rated_power, vendor=entry)
     async with EmulatorServer([emulator.bank]) as server:
         link = ModbusLink(LinkConfig(port=server.port, timeout=2.0))
         try:
-            device = create(entry, link, device_id="dev")
+            device = create(entry, link, device_id="dev", rated_power=spec.rated_power)
             assert isinstance(device, SunSpecDevice)
             models = await device.setup()
             assert [m.mid for m in models][1:] == [m for m in spec.models if m != 1]

@@ -60,8 +60,10 @@ class ModbusDevice(_Commands):
     """A device driven by its catalogue entry's register map."""
 
     def __init__(self, entry: Entry, link: ModbusLink, *, device_id: str, unit: int | None = None,
-                 ledger: InputLedger | None = None, clock: Callable[[], datetime] = utcnow) -> None:
+                 ledger: InputLedger | None = None, clock: Callable[[], datetime] = utcnow,
+                 rating: float | Callable[[], float] | None = None) -> None:
         self.entry = entry
+        self.rating = rating  # W, for writes in % of "rated"
         self.link = link
         self.device_id = device_id
         self.unit = entry.connection.unit if unit is None else unit
@@ -120,6 +122,10 @@ class ModbusDevice(_Commands):
         """A rating in W: the number itself, or the value of the named register (read once)."""
         if not isinstance(source, str):
             return float(source)
+        if source == "rated":
+            if self.rating is None:
+                raise PermanentError(f"{self.device_id}: {self.entry.id} needs its rated power configured")
+            return float(self.rating() if callable(self.rating) else self.rating)
         if source not in self._ratings:
             reg = self.reader.by_name[source]
             raw = decode_raw(await self.link.read(self.unit, reg.table, reg.address, reg.size), reg.type,
@@ -162,7 +168,8 @@ class SunSpecDevice(_Commands):
 
     def __init__(self, link: ModbusLink, *, device_id: str, unit: int = 1, ledger: InputLedger | None = None,
                  capabilities: frozenset[str] | None = None, rated_power: float | None = None,
-                 bases: tuple[int, ...] = sunspec.BASES, clock: Callable[[], datetime] = utcnow) -> None:
+                 bases: tuple[int, ...] = sunspec.BASES, clock: Callable[[], datetime] = utcnow,
+                 vendor: Entry | None = None) -> None:
         self.link = link
         self.device_id = device_id
         self.unit = unit
@@ -179,6 +186,9 @@ class SunSpecDevice(_Commands):
         self.info: dict[str, str] = {}
         self.last: dict[str, float | str] = {}
         self.health = Health()
+        # vendor registers beside the SunSpec chain (e.g. SolarEdge's power control), same unit
+        self.vendor = None if vendor is None or not vendor.registers else ModbusDevice(
+            vendor, link, device_id=device_id, unit=unit, ledger=self.ledger, clock=clock, rating=self._wmax)
 
     async def setup(self) -> list[sunspec.ModelInstance]:
         """Discover the chain and plan the poll. PermanentError when there is no SunSpec here."""
@@ -221,6 +231,8 @@ class SunSpecDevice(_Commands):
             caps.add("enable")
         if 124 in ids:
             caps.add("battery_setpoint")
+        if self.vendor is not None:
+            caps |= {c for c in self.vendor.capabilities if CAPABILITIES[c] in self.vendor.writes}
         self.capabilities = frozenset(caps if self._declared is None else caps & self._declared)
         common = [p for p in self.points.values() if p.model == 1]
         self.info = sunspec.common_info(common, await self._read_common(common))
@@ -265,8 +277,11 @@ class SunSpecDevice(_Commands):
     async def read(self, ts: datetime | None = None) -> list[Reading]:
         values = await self.values()
         when = ts or self.clock()
-        return [Reading(self.channels[name], when, float(v)) for name, v in values.items()
-                if name in self.channels and not isinstance(v, str)]
+        out = [Reading(self.channels[name], when, float(v)) for name, v in values.items()
+               if name in self.channels and not isinstance(v, str)]
+        if self.vendor is not None and self.vendor.channels and self.reader is not None:
+            out += await self.vendor.read(when)
+        return out
 
     def _wmax(self) -> float:
         for mid, path in ((702, "WMax"), (121, "WMax"), (120, "WRtg")):
@@ -290,7 +305,9 @@ class SunSpecDevice(_Commands):
             raise PermanentError(f"{self.device_id}: no {command} on this SunSpec device")
         if not self.last:
             await self.values()
-        if command == "power_limit":
+        if self.vendor is not None and command in self.vendor.writes:
+            await self.vendor.command(command, value)
+        elif command == "power_limit":
             wmax = self._wmax()
             pct = max(0.0, min(100.0, 100.0 * value / wmax))
             if self._name(704, "WMaxLimPct"):
@@ -332,7 +349,8 @@ def link_config(entry: Entry, *, host: str | None = None, port: int | None = Non
 
 
 def create(entry: Entry, link: ModbusLink, *, device_id: str, unit: int | None = None,
-           ledger: InputLedger | None = None) -> ModbusDevice | SunSpecDevice:
+           ledger: InputLedger | None = None,
+           rated_power: float | None = None) -> ModbusDevice | SunSpecDevice:
     """The device object for a catalogue entry on ``link`` (SunSpec entries discover their chain on
     first use; call ``await device.setup()`` to do it up front)."""
     if entry.untested is not None:
@@ -341,5 +359,6 @@ def create(entry: Entry, link: ModbusLink, *, device_id: str, unit: int | None =
         base = entry.sunspec.base
         return SunSpecDevice(link, device_id=device_id, unit=entry.connection.unit if unit is None else unit,
                              ledger=ledger, capabilities=frozenset(entry.capabilities),
-                             bases=(base, *[b for b in sunspec.BASES if b != base]))
-    return ModbusDevice(entry, link, device_id=device_id, unit=unit, ledger=ledger)
+                             rated_power=rated_power, bases=(base, *[b for b in sunspec.BASES if b != base]),
+                             vendor=entry)
+    return ModbusDevice(entry, link, device_id=device_id, unit=unit, ledger=ledger, rating=rated_power)

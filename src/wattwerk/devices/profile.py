@@ -120,7 +120,9 @@ class WriteSpec(_Strict):
     min: float | None = None
     max: float | None = None
     then: dict[str, float] = Field(default_factory=dict)  # fixed writes after the value (enable flags)
-    percent_of: float | str | None = None  # the register takes % of this rating (W, or a register name)
+    # the register takes % of a rating: W, a register's name, or "rated" (the device's configured rating,
+    # or for a SunSpec entry its WMax)
+    percent_of: float | str | None = None
     direction: Direction | None = None
 
 
@@ -174,7 +176,7 @@ class Entry(_Strict):
             if r.sf is not None and (r.sf not in by_name or by_name[r.sf].type != "sf"):
                 raise ValueError(f"{self.id}: {r.name} refers to scale factor {r.sf!r}, not an sf register")
         for w in self.writes:
-            if isinstance(w.percent_of, str) and w.percent_of not in by_name:
+            if isinstance(w.percent_of, str) and w.percent_of != "rated" and w.percent_of not in by_name:
                 raise ValueError(f"{self.id}: write {w.command}: percent_of: no register {w.percent_of!r}")
             extra = [w.direction.via] if w.direction else []
             for name in [*w.registers, *w.then, *extra]:

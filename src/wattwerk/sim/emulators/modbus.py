@@ -222,15 +222,21 @@ class CatalogEmulator:
     (``WriteSpec``) and forwarded with ``sim.apply(command, value)``.
     """
 
-    def __init__(self, entry: Entry, sim: SimDevice, *, unit: int | None = None) -> None:
+    def __init__(self, entry: Entry, sim: SimDevice, *, unit: int | None = None,
+                 rated_power: float | None = None) -> None:
         self.entry = entry
         self.sim = sim
+        self.rated_power = rated_power
         self.fixed = {r.name: r.emulate for r in entry.registers if r.emulate is not None}
         self.channels = {r.name for r in entry.registers if r.channel}
         self.bank = RegisterBank(entry.connection.unit if unit is None else unit, entry.register_table(),
                                  values=self.values, on_write=self.on_write, gaps=entry.gaps)
 
     def _rating(self, source: float | str) -> float:
+        if source == "rated":
+            if self.rated_power is None:
+                raise ValueError(f"{self.entry.id}: a write in % of the rating needs rated_power")
+            return self.rated_power
         if isinstance(source, str):
             value = self.fixed.get(source)
             if not isinstance(value, int | float):
@@ -246,8 +252,11 @@ class CatalogEmulator:
                 out[name] = sim[name]
         return out
 
-    def on_write(self, written: dict[str, float | str]) -> None:
-        stored = self.bank.stored
+    def on_write(self, written: dict[str, float | str],
+                 stored: dict[str, float | str | None] | None = None) -> None:
+        """Turn written registers into the entry's commands; ``stored`` is the bank's register state
+        (this emulator's own bank unless it shares a bank with another, as SunSpec entries do)."""
+        stored = self.bank.stored if stored is None else stored
         for spec in self.entry.writes:
             command = SIM_COMMANDS.get(spec.command, spec.command)
             if not any(name in written for name in spec.registers):

@@ -12,10 +12,11 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from wattwerk.devices.profile import Entry
 from wattwerk.protocols import sunspec
 from wattwerk.protocols.modbus_codec import RANGES, Register
 from wattwerk.sim.emulators import SimDevice
-from wattwerk.sim.emulators.modbus import RegisterBank
+from wattwerk.sim.emulators.modbus import CatalogEmulator, RegisterBank
 
 COMMON = {"Mn": "wattwerk", "Md": "sim", "SN": "0001", "Vr": "1.0", "Opt": "", "DA": 1}
 
@@ -24,7 +25,8 @@ class SunSpecEmulator:
     """One SunSpec unit: ``models`` in chain order (model 1 is prepended when missing)."""
 
     def __init__(self, models: Sequence[int], sim: SimDevice, *, unit: int = 1, base: int = 40000,
-                 rated_power: float = 5000.0, common: dict[str, str | int] | None = None) -> None:
+                 rated_power: float = 5000.0, common: dict[str, str | int] | None = None,
+                 vendor: Entry | None = None) -> None:
         self.sim = sim
         self.rated_power = rated_power
         self.common = {**COMMON, **(common or {})}
@@ -50,7 +52,11 @@ class SunSpecEmulator:
         self.fixed["end.L"] = 0
         for name, value in self.common.items():
             self.fixed[f"1.{name}"] = value
-        self.bank = RegisterBank(unit, self.registers, values=self.values, on_write=self.on_write)
+        # vendor registers served by the same unit beside the chain (e.g. SolarEdge power control)
+        self.vendor = None if vendor is None or not vendor.registers else CatalogEmulator(
+            vendor, sim, unit=unit, rated_power=rated_power)
+        registers = self.registers + (vendor.register_table() if self.vendor is not None and vendor else [])
+        self.bank = RegisterBank(unit, registers, values=self.values, on_write=self.on_write)
 
     def _name(self, mid: int, path: str) -> str | None:
         key = self.keys.get(mid)
@@ -70,6 +76,8 @@ class SunSpecEmulator:
             if name:
                 out[name] = self.rated_power
         self._scale_factors(out)
+        if self.vendor is not None:
+            out.update(self.vendor.values())
         return out
 
     def _scale_factors(self, out: dict[str, float | str | None]) -> None:
@@ -98,6 +106,8 @@ class SunSpecEmulator:
 
     def on_write(self, written: dict[str, float | str]) -> None:
         stored = self.bank.stored
+        if self.vendor is not None:
+            self.vendor.on_write(written, stored)
         for mid in (123, 704):
             pct = self._name(mid, "WMaxLimPct")
             ena = self._name(mid, "WMaxLim_Ena" if mid == 123 else "WMaxLimPctEna")
