@@ -16,6 +16,7 @@ from wattwerk.config import load_demo_config
 from wattwerk.edge.mqtt_bridge import (
     BridgeDevice,
     Command,
+    HomeAssistant,
     MqttBridge,
     Rejected,
     Settable,
@@ -79,6 +80,22 @@ def test_commands_from_the_site_file_carry_its_limits() -> None:
     bat = devices["bat"].settable("battery_setpoint")
     assert bat is not None and (bat.min, bat.max) == (-5000.0, 5000.0)
     assert devices["grid"].settables == ()
+
+
+def test_sensor_names_and_the_edge_own_channels() -> None:
+    ha = HomeAssistant("My Site!", "wattwerk/my_site")
+    topic, config = ha.sensor(BridgeDevice("grid"), "power_l2")
+    assert topic == "homeassistant/sensor/wattwerk_my_site_grid/power_l2/config"
+    assert config["name"] == "Power L2" and config["device"]["via_device"] == "wattwerk_my_site_edge"
+    _, cycle = ha.sensor(BridgeDevice("edge"), "cycle_time")
+    _, status = ha.edge()
+    assert cycle["device"] == status["device"]  # one edge device in HA, not a second one via itself
+    assert (cycle["device_class"], cycle["unit_of_measurement"]) == ("duration", "s")
+    _, pf = ha.sensor(BridgeDevice("grid"), "power_factor")
+    assert pf["device_class"] == "power_factor" and "unit_of_measurement" not in pf
+    _, gas = ha.sensor(BridgeDevice("gas"), "gas_volume")
+    assert (gas["device_class"], gas["state_class"], gas["unit_of_measurement"]) == (
+        "gas", "total_increasing", "m³")
 
 
 def test_a_mode_is_not_a_setpoint() -> None:

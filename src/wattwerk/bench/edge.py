@@ -4,10 +4,11 @@ This process starts N Modbus TCP emulators on loopback (pymodbus servers built f
 entries, ``wattwerk.sim.emulators.modbus``) and runs the edge in a child process of its own, so the
 figures are the edge's alone: the catalogue's drivers (``ModbusDevice``) polled by ``EdgeRuntime``
 at ``--interval``, the control loop every second, and the recorder writing to the SQLite store (in
-batches) and the durable outbox. After ``--warmup`` s, CPU is measured over ``--seconds`` from
-``/proc/<pid>/stat`` (user + system time / wall time); RSS (and PSS, which splits shared pages
-fairly) is read from ``/proc`` at the end. The child also reports its RSS after each import step,
-so a figure over target shows where the memory goes.
+batches) and the durable outbox; with ``--mqtt`` also the MQTT bridge (every channel to the broker,
+Home Assistant discovery) and the metrics registry. After ``--warmup`` s, CPU is measured over
+``--seconds`` from ``/proc/<pid>/stat`` (user + system time / wall time); RSS (and PSS, which
+splits shared pages fairly) is read from ``/proc`` at the end. The child also reports its RSS after
+each import step, so a figure over target shows where the memory goes.
 
 Targets (issue 9): RSS under 80 MB, CPU under 3 % of one core.
 """
@@ -90,6 +91,13 @@ def child(spec: dict[str, Any]) -> int:
     from wattwerk.store.sqlite import SqliteStore
 
     steps["store_outbox"] = rss_mb()
+    if spec.get("mqtt"):
+        from wattwerk.edge.metrics import edge_registry
+        from wattwerk.edge.mqtt_bridge import MqttBridge
+        from wattwerk.model import utcnow
+        from wattwerk.protocols.mqtt import MqttSettings
+
+        steps["mqtt_metrics"] = rss_mb()
     data = Path(spec["data_dir"])
     result: dict[str, Any] = {}
 
@@ -117,6 +125,12 @@ def child(spec: dict[str, Any]) -> int:
                     await asyncio.wait_for(stop.wait(), 1.0)
 
         tasks = [asyncio.create_task(runtime.run(stop)), asyncio.create_task(flush_store())]
+        if spec.get("mqtt"):  # the bridge publishing every channel, and a registry as /metrics would build
+            edge_registry(runtime, outbox_pending=outbox.pending)
+            bridge = MqttBridge("bench", lambda: runtime.state.snapshot(utcnow()), lambda cmd: None,
+                                settings=MqttSettings(port=spec["mqtt"]), root=spec["mqtt_root"],
+                                discovery_prefix=f"{spec['mqtt_root']}/ha")
+            tasks.append(asyncio.create_task(bridge.run(stop)))
         _say(ready=True, steps_mb=steps)
         await asyncio.gather(*tasks)
         writer.close()
@@ -169,7 +183,7 @@ class Wobble:
 
 
 async def measure(devices: int, seconds: float, warmup: float, interval_s: float,
-                  store_every_s: float) -> dict[str, Any]:
+                  store_every_s: float, mqtt_port: int | None = None) -> dict[str, Any]:
     from wattwerk.devices.catalog import find
     from wattwerk.sim.emulators.modbus import CatalogEmulator, EmulatorServer
 
@@ -185,7 +199,7 @@ async def measure(devices: int, seconds: float, warmup: float, interval_s: float
     try:
         with tempfile.TemporaryDirectory(prefix="wattwerk-bench-edge-") as tmp:
             spec = {"devices": spec_devices, "interval_s": interval_s, "store_every_s": store_every_s,
-                    "data_dir": tmp}
+                    "data_dir": tmp, "mqtt": mqtt_port, "mqtt_root": f"wattwerk-bench/{os.getpid()}"}
             proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "wattwerk.bench.edge", "--child", json.dumps(spec),
                 stdout=asyncio.subprocess.PIPE)
@@ -210,11 +224,14 @@ async def measure(devices: int, seconds: float, warmup: float, interval_s: float
     finally:
         for server in servers:
             await server.close()
+        if mqtt_port is not None:
+            await clear_retained(mqtt_port, spec["mqtt_root"])
     cpu_pct = 100.0 * (cpu1 - cpu0) / (wall1 - wall0)
     steps = ready["steps_mb"]
     names = list(steps)
     return {
         "devices": devices,
+        "mqtt": mqtt_port is not None,
         "interval_s": interval_s,
         "measured_s": round(wall1 - wall0, 1),
         "rss_mb": round(mem["VmRSS"], 1),
@@ -234,6 +251,29 @@ async def measure(devices: int, seconds: float, warmup: float, interval_s: float
     }
 
 
+async def clear_retained(port: int, root: str) -> None:
+    """Leave the broker as we found it: empty the retained topics the bridge left under ``root``."""
+    import aiomqtt
+
+    from wattwerk.protocols.mqtt import MqttSettings
+
+    sentinel = f"{root}-end"
+    topics: list[str] = []
+    with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
+        async with MqttSettings(port=port).client() as client:
+            await client.subscribe(f"{root}/#", qos=1)
+            await client.subscribe(sentinel, qos=1)
+            await client.publish(sentinel, b"end", qos=1)
+            async with asyncio.timeout(10):
+                async for m in client.messages:  # retained ones arrive first, then our sentinel
+                    if m.topic.value == sentinel:
+                        break
+                    if m.retain:
+                        topics.append(m.topic.value)
+            for topic in topics:
+                await client.publish(topic, b"", qos=1, retain=True)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--devices", type=int, default=10, help="emulated Modbus devices (default 10)")
     parser.add_argument("--seconds", type=float, default=30.0, help="measured period (default 30 s)")
@@ -241,17 +281,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--interval", type=float, default=1.0, help="poll interval per device (default 1 s)")
     parser.add_argument("--store-every", type=float, default=10.0,
                         help="storage interval per channel, as site.yaml's recorder (default 10 s)")
+    parser.add_argument("--mqtt", type=int, nargs="?", const=1883, default=None, metavar="PORT",
+                        help="also run the MQTT bridge to the broker on 127.0.0.1:PORT (default 1883)")
 
 
 def run(args: argparse.Namespace) -> int:
     logging.getLogger("pymodbus").setLevel(logging.WARNING)
-    result = asyncio.run(measure(args.devices, args.seconds, args.warmup, args.interval, args.store_every))
+    result = asyncio.run(measure(args.devices, args.seconds, args.warmup, args.interval, args.store_every,
+                                 args.mqtt))
     if args.json:
         print(json.dumps(result))
         return 0
     ok = lambda v, t: "ok" if v < t else "OVER"  # noqa: E731
-    print(f"edge with {result['devices']} emulated Modbus devices polled every {result['interval_s']:g} s, "
-          f"measured {result['measured_s']:g} s")
+    mqtt = " and the MQTT bridge" if result["mqtt"] else ""
+    print(f"edge{mqtt} with {result['devices']} emulated Modbus devices polled every "
+          f"{result['interval_s']:g} s, measured {result['measured_s']:g} s")
     print(f"  {result['polls']} polls, {result['readings']} readings, {result['read_errors']} read errors")
     print(f"  RSS  {result['rss_mb']:6.1f} MB  (peak {result['peak_rss_mb']:.1f}, PSS {result['pss_mb']}) "
           f"target < {TARGET_RSS_MB:g} MB: {ok(result['rss_mb'], TARGET_RSS_MB)}")

@@ -212,7 +212,11 @@ def parse_value(settable: Settable, payload: bytes) -> float | str:
 
 
 def _title(name: str) -> str:
-    return name.replace("_", " ").capitalize()
+    """``energy_import_t1`` -> ``Energy import T1``, ``power_l2`` -> ``Power L2``."""
+    words = name.split("_")
+    words = [w.upper() if re.fullmatch(r"[lt]\d", w) else w for w in words]
+    text = " ".join(words)
+    return text[:1].upper() + text[1:]
 
 
 class HomeAssistant:
@@ -229,7 +233,13 @@ class HomeAssistant:
     def edge_status(self) -> str:
         return f"{self.root}/status"
 
+    def edge_block(self) -> dict[str, Any]:
+        return {"identifiers": [f"wattwerk_{self.site}_edge"], "name": f"wattwerk {self.site}",
+                "manufacturer": "wattwerk", "sw_version": __version__}
+
     def device_block(self, device: BridgeDevice) -> dict[str, Any]:
+        if device.id == "edge":  # the runtime's own channels (edge.cycle_time) belong to the edge device
+            return self.edge_block()
         block: dict[str, Any] = {
             "identifiers": [self.node(device.id)],
             "name": device.name or device.id,
@@ -300,8 +310,7 @@ class HomeAssistant:
         config = {
             "name": "Edge",
             "unique_id": f"{node}_status",
-            "device": {"identifiers": [node], "name": f"wattwerk {self.site}", "manufacturer": "wattwerk",
-                       "sw_version": __version__},
+            "device": self.edge_block(),
             "state_topic": self.edge_status(),
             "payload_on": ONLINE,
             "payload_off": OFFLINE,
