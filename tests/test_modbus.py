@@ -241,3 +241,17 @@ async def test_connection_refused_is_a_timeout_for_the_ledger() -> None:
     assert await reader.read() == {}
     link.close()
     assert reader.ledger.by_kind("gone") == {"timeout": 1}
+
+
+def test_link_pool_shares_one_link_per_bus() -> None:
+    from wattwerk.protocols.modbus import LinkPool
+
+    pool = LinkPool()
+    a = pool.get(LinkConfig(host="192.0.2.1", port=502, pause=0.0))
+    b = pool.get(LinkConfig(host="192.0.2.1", port=502, pause=0.05, timeout=2.0))
+    c = pool.get(LinkConfig(host="192.0.2.1", port=1502))
+    d = pool.get(LinkConfig(kind="rtu", serial="/dev/ttyUSB0"))
+    assert a is b and a is not c and len(pool) == 3 and d.cfg.kind == "rtu"
+    assert (a.cfg.pause, a.cfg.timeout) == (0.05, 2.0)  # the slowest device sets the pace
+    pool.close()
+    assert len(pool) == 0

@@ -19,7 +19,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from pymodbus import FramerType
@@ -366,3 +366,36 @@ class RegisterReader:
             if sf is not None:
                 self.sf_values[reg.sf] = int(sf)
         await self.link.write(self.unit, reg.table, reg.address, self.encode(name, value), single=single)
+
+
+class LinkPool:
+    """One ``ModbusLink`` per connection or bus: devices on the same host:port or serial line share
+    it (and its lock). The longest pause and timeout asked for by any of them wins, since the
+    slowest device sets the pace of a shared RS485 bus."""
+
+    def __init__(self) -> None:
+        self._links: dict[tuple, ModbusLink] = {}
+
+    @staticmethod
+    def key(cfg: LinkConfig) -> tuple:
+        return (cfg.kind, cfg.serial) if cfg.kind == "rtu" else (cfg.kind, cfg.host, cfg.port)
+
+    def get(self, cfg: LinkConfig) -> ModbusLink:
+        key = self.key(cfg)
+        link = self._links.get(key)
+        if link is None:
+            link = self._links[key] = ModbusLink(cfg)
+        elif cfg.pause > link.cfg.pause or cfg.timeout > link.cfg.timeout:
+            if link.cfg.kind == "rtu" and cfg.baudrate != link.cfg.baudrate:
+                raise PermanentError(f"{cfg.label}: devices on one bus need one baud rate")
+            link.cfg = replace(link.cfg, pause=max(cfg.pause, link.cfg.pause),
+                               timeout=max(cfg.timeout, link.cfg.timeout))
+        return link
+
+    def close(self) -> None:
+        for link in self._links.values():
+            link.close()
+        self._links.clear()
+
+    def __len__(self) -> int:
+        return len(self._links)
