@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wattwerk.errors import InputLedger
+from wattwerk.errors import InputLedger, PermanentError
 from wattwerk.protocols.modbus import LinkConfig, ModbusLink, RegisterReader
 from wattwerk.protocols.modbus_blocks import MAX_REGISTERS, plan
 from wattwerk.protocols.modbus_codec import Register, decode_raw, encode_raw, scaled
@@ -252,6 +252,8 @@ def test_link_pool_shares_one_link_per_bus() -> None:
     c = pool.get(LinkConfig(host="192.0.2.1", port=1502))
     d = pool.get(LinkConfig(kind="rtu", serial="/dev/ttyUSB0"))
     assert a is b and a is not c and len(pool) == 3 and d.cfg.kind == "rtu"
+    with pytest.raises(PermanentError, match="one baud rate"):
+        pool.get(LinkConfig(kind="rtu", serial="/dev/ttyUSB0", baudrate=19200))
     assert (a.cfg.pause, a.cfg.timeout) == (0.05, 2.0)  # the slowest device sets the pace
     pool.close()
     assert len(pool) == 0

@@ -385,11 +385,12 @@ class LinkPool:
         link = self._links.get(key)
         if link is None:
             link = self._links[key] = ModbusLink(cfg)
-        elif cfg.pause > link.cfg.pause or cfg.timeout > link.cfg.timeout:
-            if link.cfg.kind == "rtu" and cfg.baudrate != link.cfg.baudrate:
-                raise PermanentError(f"{cfg.label}: devices on one bus need one baud rate")
-            link.cfg = replace(link.cfg, pause=max(cfg.pause, link.cfg.pause),
-                               timeout=max(cfg.timeout, link.cfg.timeout))
+            return link
+        if cfg.kind == "rtu" and (cfg.baudrate, cfg.parity) != (link.cfg.baudrate, link.cfg.parity):
+            raise PermanentError(f"{cfg.label}: devices on one bus need one baud rate and parity")
+        # before the first request (the client is made then), so the timeout applies too
+        link.cfg = replace(link.cfg, pause=max(cfg.pause, link.cfg.pause),
+                           timeout=max(cfg.timeout, link.cfg.timeout))
         return link
 
     def close(self) -> None:
