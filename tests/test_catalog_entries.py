@@ -236,3 +236,32 @@ async def test_a_value_the_device_refuses_is_a_modbus_exception_not_a_crash() ->
             link.close()
     assert info.value.code == 3
     assert emulator.bank.writes == [] and "amps" not in emulator.bank.stored
+
+
+async def test_simulated_pv_array_produces_less_when_curtailed_over_sunspec() -> None:
+    """The real site-simulator PV array behind the SMA Tripower entry (SunSpec, model 123)."""
+    from datetime import UTC, datetime
+
+    from wattwerk.sim.params import Location, PVParams
+    from wattwerk.sim.pv import PVArray
+
+    entry = next(i.entry for i in ITEMS if i.entry.id == "sma-tripower")
+    assert entry.sunspec is not None
+    pv = PVArray("pv", PVParams(kwp=10.0, inverter_kw=10.0), Location())
+    noon = datetime(2026, 6, 21, 11, 0, tzinfo=UTC).timestamp()
+    available = pv.update(noon)
+    assert available > 0
+    emulator = SunSpecEmulator(entry.sunspec.models, pv, unit=entry.connection.unit,
+                               rated_power=pv.rating_w, vendor=entry)
+    async with EmulatorServer([emulator.bank]) as server:
+        link = ModbusLink(LinkConfig(port=server.port, timeout=2.0))
+        try:
+            device = create(entry, link, device_id="pv")
+            before = {r.channel: r.value for r in await device.read()}
+            await device.set_power_limit(available / 2)
+            pv.update(noon)  # the simulator steps with the new limit
+            after = {r.channel: r.value for r in await device.read()}
+        finally:
+            link.close()
+    assert math.isclose(before["pv.power"], available, abs_tol=1.0)
+    assert math.isclose(after["pv.power"], available / 2, rel_tol=0.01, abs_tol=1.0)
