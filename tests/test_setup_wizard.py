@@ -1,0 +1,145 @@
+"""Installation wizard: nmcli command lines (built, never run here) and pairing with a portal."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI, HTTPException
+from pydantic import BaseModel
+
+from wattwerk.config import load_config
+from wattwerk.edge import setup_network as net
+from wattwerk.edge.live import RuntimeView
+from wattwerk.edge.runtime import EdgeRuntime
+from wattwerk.edge.setup import Setup
+from wattwerk.edge.setup_pairing import normalise_code, pair
+from wattwerk.edge.web import create_app
+from wattwerk.errors import PermanentError, RetryableError
+
+SITE = """\
+version: 1
+site:
+  name: Wizard house   # comment kept
+  location: {latitude: 48.1, longitude: 11.6}
+  timezone: Europe/Berlin
+"""
+
+
+def test_static_lan_commands() -> None:
+    req = net.NetworkRequest("eth0", "static", "192.168.1.50/24", "192.168.1.1", ["192.168.1.1", "9.9.9.9"])
+    assert net.nmcli_commands(req) == [
+        ["nmcli", "connection", "add", "type", "ethernet", "ifname", "eth0", "con-name", "wattwerk-eth0"],
+        ["nmcli", "connection", "modify", "wattwerk-eth0", "ipv4.method", "manual", "ipv4.addresses",
+         "192.168.1.50/24", "ipv4.gateway", "192.168.1.1", "ipv4.dns", "192.168.1.1,9.9.9.9"],
+        ["nmcli", "connection", "up", "wattwerk-eth0"],
+    ]
+
+
+def test_dhcp_wlan_commands_hide_the_password() -> None:
+    req = net.NetworkRequest("wlan0", "dhcp", ssid="My WLAN", psk="s3cret-pass")
+    cmds = net.nmcli_commands(req)
+    assert cmds[0] == ["nmcli", "connection", "add", "type", "wifi", "ifname", "wlan0", "con-name",
+                       "wattwerk-wlan0", "ssid", "My WLAN"]
+    assert cmds[1][-2:] == ["wifi-sec.psk", "s3cret-pass"]
+    assert cmds[2][4:6] == ["ipv4.method", "auto"]
+    shown = net.shown(cmds)
+    assert '"My WLAN"' in shown[0] and "s3cret-pass" not in " ".join(shown) and "********" in shown[1]
+
+
+@pytest.mark.parametrize(("req", "message"), [
+    (net.NetworkRequest("eth0", "static", "192.168.1.50"), "add the prefix length"),
+    (net.NetworkRequest("eth0", "static", None), "needs an address"),
+    (net.NetworkRequest("eth0", "static", "192.168.1.50/24", "10.0.0.1"), "not in the network"),
+    (net.NetworkRequest("eth0; rm -rf /", "dhcp"), "expected a name"),
+    (net.NetworkRequest("eth0", "dhcp", dns=["dns.example"]), "DNS server"),
+    (net.NetworkRequest("wlan0", "dhcp", ssid="x", psk="short"), "8 to 63"),
+])
+def test_bad_requests_refused(req: net.NetworkRequest, message: str) -> None:
+    with pytest.raises(PermanentError, match=message):
+        net.nmcli_commands(req)
+
+
+def test_interfaces_include_loopback() -> None:
+    names = [i["name"] for i in net.interfaces()]
+    assert "lo" in names
+
+
+async def test_network_api_shows_commands_and_does_not_run_unconfirmed(tmp_path: Path) -> None:
+    site = tmp_path / "site.yaml"
+    site.write_text(SITE)
+    app = create_app(RuntimeView(EdgeRuntime([]), load_config(site)), setup=Setup(site))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://edge") as client:
+        info = (await client.get("/api/wizard/network")).json()
+        assert any(i["name"] == "lo" for i in info["interfaces"]) and isinstance(info["can_apply"], bool)
+        r = await client.post("/api/wizard/network", json={"interface": "eth0", "mode": "static",
+                                                           "address": "10.1.2.3/16", "gateway": "10.1.0.1"})
+        body = r.json()
+        assert r.status_code == 200 and not body["applied"] and "not confirmed" in body["reason"]
+        assert body["commands"][1].startswith("nmcli connection modify wattwerk-eth0 ipv4.method manual")
+        r = await client.post("/api/wizard/network", json={"interface": "eth0", "mode": "static"})
+        assert r.status_code == 422 and "needs an address" in r.json()["errors"][0]
+
+
+class PairIn(BaseModel):
+    code: str
+    edge: str
+
+
+@pytest.fixture
+async def portal() -> AsyncIterator[str]:
+    """A stand-in portal on loopback that accepts code ABCD-1234."""
+    app = FastAPI()
+    seen: list[PairIn] = []
+
+    @app.post("/api/v1/pair")
+    async def pair_endpoint(body: PairIn) -> dict[str, str]:
+        seen.append(body)
+        if body.code != "ABCD-1234":
+            raise HTTPException(404, "unknown or expired code")
+        return {"token": "edge-token-xyz", "site": "home"}
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        await asyncio.sleep(0.01)
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    server.should_exit = True
+    await task
+
+
+def test_normalise_code() -> None:
+    assert normalise_code(" abcd-1234 ") == "ABCD-1234"
+    with pytest.raises(PermanentError, match="pairing code"):
+        normalise_code("x")
+
+
+async def test_pair_with_portal(portal: str, tmp_path: Path) -> None:
+    got = await pair(portal + "/", "abcd-1234", "Wizard house")
+    assert got == {"url": portal, "token": "edge-token-xyz", "site": "home"}
+    with pytest.raises(PermanentError, match="refused the code: unknown or expired code"):
+        await pair(portal, "WXYZ-0000", "Wizard house")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    with pytest.raises(RetryableError, match="cannot reach"):
+        await pair(dead, "ABCD-1234", "x")
+
+    site = tmp_path / "site.yaml"
+    site.write_text(SITE)
+    app = create_app(RuntimeView(EdgeRuntime([]), load_config(site)), setup=Setup(site))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://edge") as client:
+        r = await client.post("/api/wizard/pair", json={"portal_url": portal, "code": "WXYZ-0000"})
+        assert r.status_code == 422 and site.read_text() == SITE
+        r = await client.post("/api/wizard/pair", json={"portal_url": portal, "code": "ABCD-1234"})
+        assert r.status_code == 200 and r.json()["site"] == "home"
+    cfg = load_config(site)
+    assert cfg.portal is not None and cfg.portal.token.get_secret_value() == "edge-token-xyz"
+    assert "# comment kept" in site.read_text()
