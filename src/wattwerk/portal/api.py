@@ -1,0 +1,450 @@
+"""REST ``/api/v1``: accounts, sessions, tokens, sites, grants, maintenance, audit, retention,
+live values and series — what the portal's pages and API clients build on.
+
+Authentication: the session cookie (browsers; CSRF header on changes) or a personal access
+token (``Authorization: Bearer wwp_...``; GET needs ``read``, changes need ``admin``, pairing an
+edge ``ingest``). A site the caller has no role on answers exactly like a missing one:
+404 ``{"detail": "not found"}``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
+from fastapi.responses import StreamingResponse
+from psycopg import AsyncConnection
+from pydantic import BaseModel, Field
+
+from wattwerk.portal import accounts, auth, maintenance, research, retention, series, sites, tokens
+from wattwerk.portal.auth import Principal
+
+NOT_FOUND = "not found"
+SiteName = Annotated[str, Path(min_length=1, max_length=64)]
+Who = Annotated[Principal, Depends(auth.principal)]
+MAX_RANGE = timedelta(days=3700)
+
+
+def not_found() -> HTTPException:
+    return HTTPException(404, NOT_FOUND)
+
+
+class NewAccount(BaseModel):
+    alias: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=1024)
+    email: str | None = Field(None, max_length=254)
+
+
+class Login(BaseModel):
+    alias: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=1024)
+    totp: str | None = Field(None, max_length=12)
+
+
+class ResetRequest(BaseModel):
+    alias: str = Field(min_length=1, max_length=64)
+
+
+class ResetConfirm(BaseModel):
+    token: str = Field(min_length=1, max_length=200)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class TotpCode(BaseModel):
+    code: str = Field(min_length=1, max_length=12)
+
+
+class NewToken(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+    scopes: list[Literal["read", "ingest", "admin"]] = Field(min_length=1, max_length=3)
+    days: int = Field(30, ge=1, le=tokens.MAX_DAYS)
+
+
+class NewSite(BaseModel):
+    label: str = Field("", max_length=100)
+
+
+class GrantBody(BaseModel):
+    role: Literal["viewer", "installer"]
+
+
+class MaintenanceBody(BaseModel):
+    installer: str = Field(min_length=1, max_length=64, description="alias of the account to let in")
+    hours: float = Field(gt=0, le=maintenance.MAX_HOURS)
+
+
+class CommandBody(BaseModel):
+    kind: Literal["status", "logs", "get_config", "set_config"]
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+
+class RetentionBody(BaseModel):
+    raw_keep_s: int | None = Field(None, ge=0, le=100 * 365 * 86400)
+    m5_keep_s: int | None = Field(None, ge=3600, le=100 * 365 * 86400)
+    archive: bool | None = None
+    research_consent: bool | None = None
+
+
+async def _site(conn: AsyncConnection, name: str, who: Principal, *, owner: bool = False,
+                maintenance_ok: bool = False) -> sites.SiteRef:
+    ref = await sites.lookup(conn, name, who.account_id)
+    if ref is None:
+        raise not_found()
+    if ref.role is None and not maintenance_ok:
+        raise not_found()  # only a maintenance grant: sees nothing but maintenance
+    if owner and ref.role != "owner":
+        raise HTTPException(403, "only the site's owner may do this")
+    return ref
+
+
+def _utc(value: datetime | None, default: datetime) -> datetime:
+    if value is None:
+        return default
+    if value.tzinfo is None:
+        raise HTTPException(400, "times need a zone (e.g. 2026-01-01T00:00:00Z)")
+    return value.astimezone(UTC)
+
+
+def router() -> APIRouter:
+    r = APIRouter(prefix="/api/v1")
+
+    # -------------------------------------------------------- accounts and sessions
+
+    @r.post("/accounts", status_code=201, tags=["accounts"])
+    async def register(body: NewAccount, request: Request) -> dict[str, Any]:
+        """Create an account: an alias and a password; e-mail optional (password reset only)."""
+        async with auth.pool_of(request).connection() as conn:
+            try:
+                await accounts.register(conn, body.alias, body.password, body.email)
+            except accounts.AccountError as exc:
+                raise HTTPException(409 if "taken" in str(exc) else 400, str(exc)) from None
+        return {"alias": body.alias}
+
+    @r.post("/session", tags=["accounts"])
+    async def login(body: Login, request: Request, response: Response) -> dict[str, Any]:
+        """Sign in; sets the session cookie and answers the CSRF token for changes."""
+        ip = auth.client_ip(request)
+        async with auth.pool_of(request).connection() as conn:
+            wait = await auth.login_blocked(conn, body.alias, ip)
+            if wait:
+                raise HTTPException(429, "too many failed sign-ins; try later",
+                                    headers={"Retry-After": str(wait)})
+            found = await accounts.find(conn, body.alias)
+            ok = False
+            if found is None:
+                await auth.burn_verify(body.password)
+            else:
+                ok = await auth.verify_password(found[1], body.password)
+            if ok and found is not None and found[2] and not auth.totp_ok(found[2], body.totp):
+                await auth.record_failure(conn, body.alias, ip)
+                raise HTTPException(401, "TOTP code missing or wrong")
+            if not ok or found is None:
+                await auth.record_failure(conn, body.alias, ip)
+                raise HTTPException(401, "wrong alias or password")
+            await conn.execute("DELETE FROM login_failures WHERE alias = %s", (body.alias,))
+            sid, csrf = await auth.start_session(conn, found[0])
+        auth.set_session_cookie(request, response, sid)
+        return {"alias": body.alias, "csrf": csrf}
+
+    @r.delete("/session", tags=["accounts"])
+    async def logout(who: Who, request: Request, response: Response) -> dict[str, Any]:
+        sid = request.cookies.get(auth.SESSION_COOKIE)
+        if sid:
+            async with auth.pool_of(request).connection() as conn:
+                await auth.end_session(conn, sid)
+        response.delete_cookie(auth.SESSION_COOKIE, path="/")
+        return {"ok": True}
+
+    @r.get("/me", tags=["accounts"])
+    async def me(who: Who, request: Request) -> dict[str, Any]:
+        async with auth.pool_of(request).connection() as conn:
+            cur = await conn.execute("SELECT email IS NOT NULL, totp_secret IS NOT NULL FROM accounts WHERE id = %s",
+                                     (who.account_id,))
+            row = await cur.fetchone()
+        return {"alias": who.alias, "admin": who.is_admin, "via": who.via, "scopes": sorted(who.scopes),
+                "email": bool(row and row[0]), "totp": bool(row and row[1])}
+
+    @r.post("/me/totp", tags=["accounts"])
+    async def totp_start(who: Who, request: Request) -> dict[str, Any]:
+        """Start TOTP: answers the secret (and an otpauth URI); confirm with a code to switch it on."""
+        async with auth.pool_of(request).connection() as conn:
+            secret = await accounts.start_totp(conn, who.account_id)
+        return {"secret": secret, "uri": auth.totp_uri(secret, who.alias)}
+
+    @r.post("/me/totp/confirm", tags=["accounts"])
+    async def totp_confirm(body: TotpCode, who: Who, request: Request) -> dict[str, Any]:
+        async with auth.pool_of(request).connection() as conn:
+            if not await accounts.confirm_totp(conn, who.account_id, body.code):
+                raise HTTPException(400, "wrong code, or TOTP not started")
+        return {"totp": True}
+
+    @r.post("/password-reset", status_code=202, tags=["accounts"])
+    async def reset(body: ResetRequest, request: Request) -> dict[str, Any]:
+        """Ask for a reset; the same answer whether or not the alias exists or has an e-mail."""
+        async with auth.pool_of(request).connection() as conn:
+            token = await accounts.request_reset(conn, body.alias)
+        out: dict[str, Any] = {"ok": True}
+        if getattr(request.app.state, "reset_tokens_in_response", False):
+            out["token"] = token
+        return out
+
+    @r.post("/password-reset/confirm", tags=["accounts"])
+    async def reset_confirm(body: ResetConfirm, request: Request) -> dict[str, Any]:
+        async with auth.pool_of(request).connection() as conn:
+            try:
+                done = await accounts.confirm_reset(conn, body.token, body.password)
+            except accounts.AccountError as exc:
+                raise HTTPException(400, str(exc)) from None
+        if not done:
+            raise HTTPException(400, "unknown, used or expired reset token")
+        return {"ok": True}
+
+    # -------------------------------------------------------- personal access tokens
+
+    @r.get("/tokens", tags=["tokens"])
+    async def token_list(who: Who, request: Request) -> list[dict[str, Any]]:
+        async with auth.pool_of(request).connection() as conn:
+            return await tokens.listing(conn, who.account_id)
+
+    @r.post("/tokens", status_code=201, tags=["tokens"])
+    async def token_new(body: NewToken, who: Who, request: Request) -> dict[str, Any]:
+        """A new token; its secret is in this answer only."""
+        if "admin" in body.scopes and who.via == "token":
+            raise HTTPException(403, "a token cannot make admin tokens; sign in")
+        async with auth.pool_of(request).connection() as conn:
+            tid, secret, expires = await tokens.create(conn, who.account_id, body.name, list(body.scopes), body.days)
+        return {"id": tid, "token": secret, "scopes": sorted(set(body.scopes)), "expires_at": expires.isoformat()}
+
+    @r.delete("/tokens/{token_id}", tags=["tokens"])
+    async def token_revoke(token_id: Annotated[int, Path(ge=1, le=2**31 - 1)], who: Who,
+                           request: Request) -> dict[str, Any]:
+        async with auth.pool_of(request).connection() as conn:
+            if not await tokens.revoke(conn, who.account_id, token_id):
+                raise not_found()
+        return {"ok": True}
+
+    # -------------------------------------------------------- sites and grants
+
+    @r.get("/sites", tags=["sites"])
+    async def site_list(who: Who, request: Request) -> list[dict[str, Any]]:
+        async with auth.pool_of(request).connection() as conn:
+            return await sites.listing(conn, who.account_id)
+
+    @r.post("/sites", status_code=201, tags=["sites"])
+    async def site_new(body: NewSite, who: Who, request: Request) -> dict[str, Any]:
+        async with auth.pool_of(request).connection() as conn:
+            name = await sites.create(conn, who.account_id, body.label)
+        return {"site": name, "label": body.label}
+
+    @r.get("/sites/{site}", tags=["sites"])
+    async def site_info(site: SiteName, who: Who, request: Request) -> dict[str, Any]:
+        async with auth.pool_of(request).connection() as conn:
+            ref = await _site(conn, site, who)
+            out = await sites.info(conn, ref)
+            out["maintenance"] = await maintenance.live_grants(conn, ref.site_id)
+        return out
+
+    @r.post("/sites/{site}/edge-tokens", status_code=201, tags=["sites"])
+    async def edge_token(site: SiteName, request: Request,
+                         who: Annotated[Principal, Depends(auth.ingest_principal)]) -> dict[str, Any]:
+        """Pair an edge: a new site token for ``POST /api/v1/ingest`` (shown once)."""
+        async with auth.pool_of(request).connection() as conn:
+            ref = await _site(conn, site, who, owner=True)
+            token = await sites.new_edge_token(conn, ref.site_id)
+            await sites.audit(conn, ref.site_id, who.account_id, "edge.pair")
+        return {"site": ref.name, "token": token}
+
+    @r.get("/sites/{site}/grants", tags=["sites"])
+    async def grant_list(site: SiteName, who: Who, request: Request) -> list[dict[str, Any]]:
+        async with auth.pool_of(request).connection() as conn:
+            ref = await _site(conn, site, who, owner=True)
+            return await sites.grants(conn, ref.site_id)
+
+    @r.put("/sites/{site}/grants/{alias}", tags=["sites"])
+    async def grant_set(site: SiteName, alias: Annotated[str, Path(min_length=1, max_length=64)],
+                        body: GrantBody, who: Who, request: Request) -> dict[str, Any]:
+        """Give another account read access as viewer or installer."""
+        async with auth.pool_of(request).connection() as conn:
+            ref = await _site(conn, site, who, owner=True)
+            other = await accounts.account_id(conn, alias)
+            if other is None:
+                raise HTTPException(400, f"no account {alias!r}")
+            if not await sites.grant(conn, ref.site_id, other, body.role):
+                raise HTTPException(400, "the owner's own role cannot change")
+            await sites.audit(conn, ref.site_id, who.account_id, "grant.set", {"alias": alias, "role": body.role})
+        return {"alias": alias, "role": body.role}
+
+    @r.delete("/sites/{site}/grants/{alias}", tags=["sites"])
+    async def grant_revoke(site: SiteName, alias: Annotated[str, Path(min_length=1, max_length=64)],
+                           who: Who, request: Request) -> dict[str, Any]:
+        async with auth.pool_of(request).connection() as conn:
+            ref = await _site(conn, site, who, owner=True)
+            other = await accounts.account_id(conn, alias)
+            if other is None or not await sites.revoke(conn, ref.site_id, other):
+                raise HTTPException(404, "no such grant")
+            await sites.audit(conn, ref.site_id, who.account_id, "grant.revoke", {"alias": alias})
+        return {"ok": True}
+
+    @r.get("/sites/{site}/audit", tags=["sites"])
+    async def audit_log(site: SiteName, who: Who, request: Request,
+                        limit: int = Query(200, ge=1, le=1000),
+                        before: int | None = Query(None, ge=1, le=2**62)) -> list[dict[str, Any]]:
+        """The site's audit log, newest first (owner only)."""
+        async with auth.pool_of(request).connection() as conn:
+            ref = await _site(conn, site, who, owner=True)
+            return await sites.audit_entries(conn, ref.site_id, limit, before)
+
+    @r.get("/sites/{site}/retention", tags=["retention"])
+    async def retention_get(site: SiteName, who: Who, request: Request) -> dict[str, Any]:
+        async with auth.pool_of(request).connection() as conn:
+            ref = await _site(conn, site, who, owner=True)
+            return await retention.policy(conn, ref.site_id)
+
+    @r.put("/sites/{site}/retention", tags=["retention"])
+    async def retention_set(site: SiteName, body: RetentionBody, who: Who, request: Request) -> dict[str, Any]:
+        """Change the site's tiers, the raw archive opt-in and the research consent."""
+        changes = body.model_dump(exclude_none=True)
+        async with auth.pool_of(request).connection() as conn:
+            ref = await _site(conn, site, who, owner=True)
+            out = await retention.set_policy(conn, ref.site_id, changes)
+            await sites.audit(conn, ref.site_id, who.account_id, "retention.set", changes)
+        return out
+
+    # -------------------------------------------------------- data
+
+    @r.get("/sites/{site}/channels", tags=["data"])
+    async def channel_list(site: SiteName, who: Who, request: Request) -> list[dict[str, Any]]:
+        async with auth.pool_of(request).connection() as conn:
+            ref = await _site(conn, site, who)
+            return await sites.channels(conn, ref.site_id)
+
+    @r.get("/sites/{site}/live", tags=["data"])
+    async def live(site: SiteName, who: Who, request: Request) -> dict[str, Any]:
+        """The newest value of every channel (poll every few seconds for the live view)."""
+        async with auth.pool_of(request).connection() as conn:
+            ref = await _site(conn, site, who)
+            values = await sites.live(conn, ref.site_id)
+        return {"site": ref.name, "now_ms": int(time.time() * 1000), "values": values}
+
+    @r.get("/sites/{site}/series", tags=["data"])
+    async def series_get(site: SiteName, who: Who, request: Request,
+                         channels: str = Query("", max_length=4000, description="comma-separated; empty: all"),
+                         from_: datetime | None = Query(None, alias="from"),
+                         to: datetime | None = None,
+                         resolution: Literal["raw", "1m", "5m", "15m", "1h", "1d"] = "15m",
+                         format: Literal["json", "csv"] = "json") -> Response:
+        """A series, streamed; JSON states min, max, mean and energy per channel in ``summary``
+        (CSV: in the ``X-Series-Summary`` header)."""
+        end = _utc(to, datetime.now(UTC))
+        start = _utc(from_, end - timedelta(days=1))
+        if not start < end or end - start > MAX_RANGE:
+            raise HTTPException(400, "from must be before to, and the range at most about ten years")
+        async with auth.pool_of(request).connection() as conn:
+            ref = await _site(conn, site, who)
+            cur = await conn.execute(
+                "SELECT c.id, c.name, c.unit, c.kind FROM channels c WHERE c.site_id = %s ORDER BY c.name",
+                (ref.site_id,))
+            known = {row[1]: series.ChannelInfo(*row) for row in await cur.fetchall()}
+            rolled = (await retention.policy(conn, ref.site_id))["rolled_ms"]
+        wanted = [n.strip() for n in channels.split(",") if n.strip()] or list(known)
+        missing = [n for n in wanted if n not in known]
+        if missing:
+            raise HTTPException(400, f"unknown channel(s) of this site: {', '.join(missing)[:200]}")
+        step = series.RESOLUTIONS[resolution] or 1
+        start_ms = int(start.timestamp() * 1000) // step * step
+        q = series.Query([known[n] for n in dict.fromkeys(wanted)], start_ms, int(end.timestamp() * 1000),
+                         resolution, rolled)
+        pool = auth.pool_of(request)
+        summary = await series.summary(pool, q) if q.channels else {}
+        head = {"site": ref.name, "resolution": resolution, "from_ms": q.start_ms, "to_ms": q.end_ms,
+                "channels": {c.name: {"unit": c.unit, "kind": c.kind} for c in q.channels}, "summary": summary}
+        if format == "csv":
+            return StreamingResponse(series.csv_stream(pool, q), media_type="text/csv",
+                                     headers={"X-Series-Summary": json.dumps(summary, separators=(",", ":"))})
+        return StreamingResponse(series.json_stream(pool, q, head), media_type="application/json")
+
+    # -------------------------------------------------------- maintenance
+
+    @r.get("/sites/{site}/maintenance", tags=["maintenance"])
+    async def maint_list(site: SiteName, who: Who, request: Request) -> list[dict[str, Any]]:
+        """Live maintenance grants: all of them for the owner, one's own for an installer."""
+        async with auth.pool_of(request).connection() as conn:
+            ref = await _site(conn, site, who, maintenance_ok=True)
+            mine = None if ref.role == "owner" else who.account_id
+            return await maintenance.live_grants(conn, ref.site_id, mine)
+
+    @r.post("/sites/{site}/maintenance", status_code=201, tags=["maintenance"])
+    async def maint_grant(site: SiteName, body: MaintenanceBody, who: Who, request: Request) -> dict[str, Any]:
+        """Switch maintenance on for one installer for ``hours``; it ends by itself."""
+        async with auth.pool_of(request).connection() as conn:
+            ref = await _site(conn, site, who, owner=True)
+            other = await accounts.account_id(conn, body.installer)
+            if other is None or other == who.account_id:
+                raise HTTPException(400, f"no other account {body.installer!r}")
+            out = await maintenance.grant(conn, ref.site_id, who.account_id, other, body.hours)
+            await sites.audit(conn, ref.site_id, who.account_id, "maintenance.grant",
+                              {"installer": body.installer, "hours": body.hours, "grant": out["id"]})
+        return out
+
+    @r.delete("/sites/{site}/maintenance/{grant_id}", tags=["maintenance"])
+    async def maint_end(site: SiteName, grant_id: Annotated[int, Path(ge=1, le=2**31 - 1)], who: Who,
+                        request: Request) -> dict[str, Any]:
+        async with auth.pool_of(request).connection() as conn:
+            ref = await _site(conn, site, who, owner=True)
+            if not await maintenance.end_grant(conn, ref.site_id, grant_id):
+                raise HTTPException(404, "no such live grant")
+            await sites.audit(conn, ref.site_id, who.account_id, "maintenance.end", {"grant": grant_id})
+        return {"ok": True}
+
+    @r.post("/sites/{site}/maintenance/commands", status_code=201, tags=["maintenance"])
+    async def maint_command(site: SiteName, body: CommandBody, who: Who, request: Request) -> dict[str, Any]:
+        """Queue a command for the edge (installer with a live grant); the edge fetches it."""
+        async with auth.pool_of(request).connection() as conn:
+            ref = await _site(conn, site, who, maintenance_ok=True)
+            cid = await maintenance.queue(conn, ref.site_id, who.account_id, body.kind, body.payload)
+            if cid is None:
+                raise HTTPException(403, "no live maintenance grant for you on this site")
+            await sites.audit(conn, ref.site_id, who.account_id, "maintenance.command",
+                              {"command": cid, "kind": body.kind, "payload": body.payload})
+        return {"id": cid, "state": "pending"}
+
+    @r.get("/sites/{site}/maintenance/commands/{command_id}", tags=["maintenance"])
+    async def maint_result(site: SiteName, command_id: Annotated[int, Path(ge=1, le=2**31 - 1)], who: Who,
+                           request: Request) -> dict[str, Any]:
+        async with auth.pool_of(request).connection() as conn:
+            ref = await _site(conn, site, who, maintenance_ok=True)
+            cmd = await maintenance.command(conn, ref.site_id, command_id)
+            if cmd is None or (ref.role != "owner" and cmd["issued_by_id"] != who.account_id):
+                raise HTTPException(404, "no such command")
+            if ref.role != "owner" and not await maintenance.live_grants(conn, ref.site_id, who.account_id):
+                raise not_found()
+        cmd.pop("issued_by_id")
+        return cmd
+
+    # -------------------------------------------------------- administration
+
+    @r.post("/admin/retention/run", tags=["admin"])
+    async def retention_run(request: Request, who: Annotated[Principal, Depends(auth.admin_principal)],
+                            ) -> dict[str, Any]:
+        """Run the rollup and retention job now (also run it from a timer, e.g. every 5 minutes)."""
+        async with auth.pool_of(request).connection() as conn:
+            return await retention.run(conn, int(time.time() * 1000))
+
+    @r.get("/research/export", tags=["admin"])
+    async def research_export(request: Request, who: Annotated[Principal, Depends(auth.admin_principal)],
+                              from_: datetime | None = Query(None, alias="from"), to: datetime | None = None,
+                              resolution: Literal["1h", "1d"] = "1d") -> Response:
+        """Anonymised aggregated series of consenting sites (CSV; pseudonyms, no aliases)."""
+        end = _utc(to, datetime.now(UTC))
+        start = _utc(from_, end - timedelta(days=365))
+        if not start < end:
+            raise HTTPException(400, "from must be before to")
+        return StreamingResponse(
+            research.export_csv(auth.pool_of(request), resolution, int(start.timestamp() * 1000),
+                                int(end.timestamp() * 1000)), media_type="text/csv")
+
+    return r
+
