@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from fastapi import FastAPI
 
 from wattwerk import __version__
-from wattwerk.portal import compat, ingest
+from wattwerk.portal import compat, ingest, routes
 from wattwerk.portal.db import Registry
 from wattwerk.store.postgres import PostgresStore, migrate
 
@@ -54,6 +54,7 @@ def create_app(config: PortalConfig) -> FastAPI:
     app.state.compat = legacy
     app.include_router(ingest.router(ingestor))
     app.include_router(compat.router(legacy))
+    routes.include_all(app)
     return app
 
 
