@@ -202,7 +202,7 @@ def test_heat_pump_shifts_into_cheap_high_cop_slots_and_meets_demand():
     level = plan.devices["heat"]["energy_wh"]
     assert heat_in == pytest.approx((1200 + 50) * 24 + level[-1] - store.energy_wh, rel=1e-6)
     # by default a slot below the minimum means part-slot running; strictly per slot it costs more
-    exact = solve(req, PlanOptions(integer="mip", time_limit_s=10))
+    exact = solve(req, PlanOptions(integer="mip", time_limit_s=10, strict_heaters=True))
     strict = solve(req, PlanOptions(strict_heaters=True))
     for p in (exact, strict):
         check_plan(req, p)

@@ -41,6 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--slot-minutes", type=int, default=15, choices=(15, 60))
     parser.add_argument("--limit", type=int, default=0, help="stop after this many windows (0: whole year)")
     parser.add_argument("--integer", choices=("auto", "mip", "never"), default="auto")
+    parser.add_argument("--strict-heaters", action="store_true", help="heat pump minimum power per slot")
     parser.add_argument(
         "--compare-mip",
         type=int,
@@ -98,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     n = args.horizon_hours * 60 // args.slot_minutes
     step = timedelta(hours=args.step_hours)
     carry = max(1, int(args.step_hours * 60 // args.slot_minutes))
-    options = PlanOptions(integer=args.integer)
+    options = PlanOptions(integer=args.integer, strict_heaters=args.strict_heaters)
     soc, tank = 50.0, None
     times: list[float] = []
     passes: list[int] = []
@@ -139,7 +140,9 @@ def run(args: argparse.Namespace) -> int:
         statuses[plan.status] = statuses.get(plan.status, 0) + 1
         unsettled += plan.size.get("unsettled_slots", 0) > 0
         if len(times) <= args.compare_mip:
-            exact = solve(req, PlanOptions(integer="mip", time_limit_s=10.0))
+            exact = solve(
+                req, PlanOptions(integer="mip", time_limit_s=10.0, strict_heaters=args.strict_heaters)
+            )
             mip_ms.append(exact.solve_ms)
             gaps.append(plan.objective_value - exact.objective_value)
         size = plan.size
@@ -154,6 +157,7 @@ def run(args: argparse.Namespace) -> int:
         "horizon_hours": args.horizon_hours,
         "slot_minutes": args.slot_minutes,
         "integer": args.integer,
+        "strict_heaters": args.strict_heaters,
         "solve_ms_p50": round(float(np.percentile(t, 50)), 2),
         "solve_ms_p95": round(float(np.percentile(t, 95)), 2),
         "solve_ms_max": round(float(t.max()), 2),

@@ -135,8 +135,8 @@ class PlanOptions:
     integer: Literal["auto", "mip", "never"] = "auto"
     max_passes: int = 12
     # A heater's slot power below its minimum means running at the minimum for part of the slot;
-    # its own controller keeps minimum run and pause times. Settling heaters strictly per slot
-    # (as "mip" does) fights the heat store's dynamics and, without binaries, loses heat.
+    # its own controller keeps minimum run and pause times. Strictly per slot, "auto" settles
+    # them like chargers, which can fight the heat store's dynamics and lose heat; "mip" is exact.
     strict_heaters: bool = False
     penalty_factor: float = 20.0  # unmet EV/heat energy costs this × the dearest slot weight per kWh
     threads: int = 1

@@ -325,8 +325,7 @@ def solve(req: PlanRequest, options: PlanOptions | None = None) -> Plan:
     balance: list[tuple[np.ndarray, float | np.ndarray]] = [(imp, 1.0), (exp_, -1.0), (curt, -1.0)]
     bats = [_battery(m, b, n, dt, w_imp, pv_k, balance) for b in req.batteries]
     evs = [_ev(m, e, n, dt, penalty, balance) for e in req.evs]
-    strict = options.integer == "mip" or options.strict_heaters
-    stores = [_thermal(m, s, n, dt, penalty, balance, strict) for s in req.thermal]
+    stores = [_thermal(m, s, n, dt, penalty, balance, options.strict_heaters) for s in req.thermal]
     m.rows(load_k - pv_k, load_k - pv_k, *balance, n=n)
 
     # importing and exporting at once pays only where feed-in beats buying: exclusive there
