@@ -102,9 +102,11 @@ else
 fi
 
 # 4. the configuration: an example the first time, never overwritten
+FRESH_CONFIG=0
 if [ -f "$ETC/site.yaml" ]; then
     say "keeping your configuration $ETC/site.yaml"
 else
+    FRESH_CONFIG=1
     EXAMPLE="$SOURCE/examples/site.yaml"
     if [ ! -f "$EXAMPLE" ]; then  # installing from a wheel: the packaged demo site
         EXAMPLE=$("$PREFIX/.venv/bin/python" -c 'from importlib.resources import files; print(files("wattwerk") / "demo_site.yaml")' 2>/dev/null || echo "")
@@ -134,7 +136,10 @@ if [ -d "$LOGROTATE_DIR" ] && ! cmp -s "$HERE/logrotate" "$LOGROTATE_DIR/wattwer
     run install -m 0644 "$HERE/logrotate" "$LOGROTATE_DIR/wattwerk"
 fi
 run systemctl enable "$UNIT"
-if [ "$START" = 1 ]; then
+if [ "$FRESH_CONFIG" = 1 ]; then
+    # the example describes someone else's devices: starting it would only fill the log with timeouts
+    say "not started yet: describe your devices in $ETC/site.yaml, then: systemctl start ${UNIT%.service}"
+elif [ "$START" = 1 ]; then
     if "$PREFIX/.venv/bin/wattwerk" check "$ETC/site.yaml" >/dev/null 2>&1 || [ "$DRY_RUN" = 1 ]; then
         # a second run leaves a running service alone unless its unit file changed
         if [ "$UNIT_CHANGED" = 1 ]; then run systemctl restart "$UNIT"; else run systemctl start "$UNIT"; fi

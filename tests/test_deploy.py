@@ -93,6 +93,8 @@ def test_install_dry_run_prints_every_step_and_changes_nothing(tmp_path: Path) -
     assert re.search(rf"install -m 0660 .*examples/site.yaml {tmp_path}/etc/site.yaml", text)
     assert f"install -m 0644 {DEPLOY}/wattwerk-edge.service {tmp_path}/units/wattwerk-edge.service" in text
     assert "systemctl enable wattwerk-edge.service" in text
+    assert "systemctl start" not in text and "systemctl restart" not in text  # the example is not a site
+    assert "not started yet" in out.stdout
     assert list(tmp_path.iterdir()) == []  # a dry run creates nothing
 
 

@@ -22,7 +22,7 @@ def test_bench_edge_json_carries_rss_and_cpu(capsys) -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--json", action="store_true")
     edge.add_arguments(parser)
-    args = parser.parse_args(["--json", "--devices", "3", "--seconds", "1", "--warmup", "0.5"])
+    args = parser.parse_args(["--json", "--devices", "3", "--seconds", "0.5", "--warmup", "0.3"])
     assert edge.run(args) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["devices"] == 3
