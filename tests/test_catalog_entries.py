@@ -24,6 +24,9 @@ from wattwerk.sim.emulators.sunspec import SunSpecEmulator
 
 ITEMS = emulated(load_catalog())
 REGISTER_ITEMS = [i for i in ITEMS if i.entry.sunspec is None]
+# every charge point of multi-point stations: (item, connector)
+REGISTER_CASES = [(i, n) for i in REGISTER_ITEMS
+                  for n in range(1, (i.entry.connectors.count if i.entry.connectors else 1) + 1)]
 SUNSPEC_ITEMS = [i for i in ITEMS if i.entry.sunspec is not None]
 
 # a value per quantity prefix, chosen off round numbers so scale and word-order errors show
@@ -102,18 +105,20 @@ def close(a: float, b: float, resolution: float) -> bool:
     return math.isclose(a, b, rel_tol=1e-6, abs_tol=resolution * 0.51 + 1e-9)
 
 
-@pytest.mark.parametrize("item", REGISTER_ITEMS, ids=[i.entry.id for i in REGISTER_ITEMS])
-async def test_register_entry_reads_and_follows(item: Item) -> None:
+@pytest.mark.parametrize(("item", "connector"), REGISTER_CASES,
+                         ids=[f"{i.entry.id}-{n}" if n > 1 else i.entry.id for i, n in REGISTER_CASES])
+async def test_register_entry_reads_and_follows(item: Item, connector: int) -> None:
     entry = item.entry
     channel_regs = [r for r in entry.registers if r.channel]
     values = {r.name: sample(r) for r in channel_regs}
     sim = FakeSim(values)
-    emulator = CatalogEmulator(entry, sim)
+    emulator = CatalogEmulator(entry, sim, connector=connector)
     async with EmulatorServer([emulator.bank]) as server:
         link = ModbusLink(LinkConfig(port=server.port, timeout=2.0, pause=entry.connection.pause))
         try:
-            device = create(entry, link, device_id="dev")
+            device = create(entry, link, device_id="dev", connector=connector)
             assert isinstance(device, ModbusDevice)
+            assert device.unit == emulator.bank.unit
             readings = {r.channel: r.value for r in await device.read()}
             assert device.ledger.total() == 0, device.ledger.counts
             for reg in channel_regs:

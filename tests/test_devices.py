@@ -98,3 +98,18 @@ async def test_a_charger_draws_the_current_it_was_given() -> None:
             link.close()
     assert car.amps == 13.0
     assert readings["ev1.power"] == 230.0 * 3 * 13.0
+
+
+def test_connectors_shift_registers_or_units() -> None:
+    abl = find("abl-em4").entry
+    one, two = abl.register_table(1), abl.register_table(2)
+    assert [b.address - a.address for a, b in zip(one, two, strict=True)] == [0x100] * len(one)
+    alfen = find("alfen-eve").entry
+    assert (alfen.unit_for(1), alfen.unit_for(2)) == (1, 2)
+    assert alfen.register_table(2) == alfen.register_table(1)
+    pracht = {r.name: r.address for r in find("pracht-alpha-xt").entry.register_table(2)}
+    assert pracht == {"total_amps": 2, "amps": 4, "temperature": 103}  # shared registers stay
+    with pytest.raises(ValueError, match="connector 3 of 2"):
+        abl.register_table(3)
+    with pytest.raises(ValueError, match="connector 2 of 1"):
+        find("keba-p30-modbus").entry.register_table(2)

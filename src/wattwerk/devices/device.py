@@ -61,18 +61,19 @@ class ModbusDevice(_Commands):
 
     def __init__(self, entry: Entry, link: ModbusLink, *, device_id: str, unit: int | None = None,
                  ledger: InputLedger | None = None, clock: Callable[[], datetime] = utcnow,
-                 rating: float | Callable[[], float] | None = None) -> None:
+                 rating: float | Callable[[], float] | None = None, connector: int = 1) -> None:
         self.entry = entry
         self.rating = rating  # W, for writes in % of "rated"
+        self.connector = connector
         self.link = link
         self.device_id = device_id
-        self.unit = entry.connection.unit if unit is None else unit
+        self.unit = entry.unit_for(connector) if unit is None else unit
         self.capabilities = frozenset(entry.capabilities)
         self.clock = clock
         self.ledger = ledger or InputLedger()
         self.channels = {r.name for r in entry.registers if r.channel}
         needed = self.channels | {r.sf for r in entry.registers if r.channel and r.sf}
-        table = entry.register_table()
+        table = entry.register_table(connector)
         self.reader = RegisterReader(link, self.unit, [r for r in table if r.name in needed], name=device_id,
                                      ledger=self.ledger, gaps=entry.gaps, max_gap=entry.connection.max_gap,
                                      extra=[r for r in table if r.name not in needed])
@@ -349,8 +350,8 @@ def link_config(entry: Entry, *, host: str | None = None, port: int | None = Non
 
 
 def create(entry: Entry, link: ModbusLink, *, device_id: str, unit: int | None = None,
-           ledger: InputLedger | None = None,
-           rated_power: float | None = None) -> ModbusDevice | SunSpecDevice:
+           ledger: InputLedger | None = None, rated_power: float | None = None,
+           connector: int = 1) -> ModbusDevice | SunSpecDevice:
     """The device object for a catalogue entry on ``link`` (SunSpec entries discover their chain on
     first use; call ``await device.setup()`` to do it up front)."""
     if entry.untested is not None:
@@ -361,4 +362,5 @@ def create(entry: Entry, link: ModbusLink, *, device_id: str, unit: int | None =
                              ledger=ledger, capabilities=frozenset(entry.capabilities),
                              rated_power=rated_power, bases=(base, *[b for b in sunspec.BASES if b != base]),
                              vendor=entry)
-    return ModbusDevice(entry, link, device_id=device_id, unit=unit, ledger=ledger, rating=rated_power)
+    return ModbusDevice(entry, link, device_id=device_id, unit=unit, ledger=ledger, rating=rated_power,
+                        connector=connector)

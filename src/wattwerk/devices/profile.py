@@ -72,6 +72,7 @@ class RegisterSpec(_Strict):
     max: float | None = None
     writable: bool = False
     emulate: float | str | None = None  # what the emulator shows when the simulator has no value
+    per_connector: bool = True  # shifted by the connector stride (false: shared by all connectors)
     offset: float = 0.0  # added after scaling: value = raw * scale * 10**sf + offset
 
     @field_validator("type")
@@ -93,8 +94,9 @@ class RegisterSpec(_Strict):
                 raise ValueError(f"{self.name}: unit {self.unit!r} but the quantity's unit is {unit!r}")
         return self
 
-    def register(self, word_order: Literal["big", "little"]) -> Register:
-        return Register(self.name, self.address, self.type, self.table, self.scale, self.sf, self.words,
+    def register(self, word_order: Literal["big", "little"], shift: int = 0) -> Register:
+        address = self.address + (shift if self.per_connector else 0)
+        return Register(self.name, address, self.type, self.table, self.scale, self.sf, self.words,
                         self.word_order or word_order, self.min, self.max, offset=self.offset)
 
 
@@ -145,6 +147,15 @@ class Connection(_Strict):
     max_gap: int = 16
 
 
+class Connectors(_Strict):
+    """Charge points of one station: connector n's registers are ``(n - 1) * stride`` higher, or
+    it answers on unit ``unit + (n - 1) * unit_step``."""
+
+    count: int = Field(ge=2, le=16)
+    stride: int = 0
+    unit_step: int = 0
+
+
 class SunSpecSpec(_Strict):
     models: list[int] = Field(min_length=1)  # the chain the emulator builds (and devices typically have)
     base: int = 40000
@@ -156,6 +167,7 @@ class Entry(_Strict):
     models: list[str] = Field(min_length=1)
     protocols: list[Protocol] = Field(min_length=1)
     connection: Connection = Connection()
+    connectors: Connectors | None = None
     sunspec: SunSpecSpec | None = None
     registers: list[RegisterSpec] = Field(default_factory=list)
     gaps: list[tuple[int, int]] = Field(default_factory=list)
@@ -200,8 +212,21 @@ class Entry(_Strict):
             raise ValueError(f"{self.id}: a Modbus entry needs registers or sunspec")
         return self
 
-    def register_table(self) -> list[Register]:
-        return [r.register(self.connection.word_order) for r in self.registers]
+    def register_table(self, connector: int = 1) -> list[Register]:
+        """The registers of charge point ``connector`` (1 for single-point devices)."""
+        shift = self.shift(connector)
+        return [r.register(self.connection.word_order, shift) for r in self.registers]
+
+    def shift(self, connector: int) -> int:
+        count = self.connectors.count if self.connectors else 1
+        if not 1 <= connector <= count:
+            raise ValueError(f"{self.id}: connector {connector} of {count}")
+        return (connector - 1) * self.connectors.stride if self.connectors else 0
+
+    def unit_for(self, connector: int = 1) -> int:
+        self.shift(connector)  # validates the connector
+        step = self.connectors.unit_step if self.connectors else 0
+        return self.connection.unit + (connector - 1) * step
 
     @property
     def controllable(self) -> bool:

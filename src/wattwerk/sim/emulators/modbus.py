@@ -223,14 +223,17 @@ class CatalogEmulator:
     """
 
     def __init__(self, entry: Entry, sim: SimDevice, *, unit: int | None = None,
-                 rated_power: float | None = None) -> None:
+                 rated_power: float | None = None, connector: int = 1) -> None:
         self.entry = entry
         self.sim = sim
         self.rated_power = rated_power
         self.fixed = {r.name: r.emulate for r in entry.registers if r.emulate is not None}
         self.channels = {r.name for r in entry.registers if r.channel}
-        self.bank = RegisterBank(entry.connection.unit if unit is None else unit, entry.register_table(),
-                                 values=self.values, on_write=self.on_write, gaps=entry.gaps)
+        shift = entry.shift(connector)
+        gaps = [(a + shift, b + shift) for a, b in entry.gaps]
+        self.bank = RegisterBank(entry.unit_for(connector) if unit is None else unit,
+                                 entry.register_table(connector), values=self.values, on_write=self.on_write,
+                                 gaps=gaps)
 
     def _rating(self, source: float | str) -> float:
         if source == "rated":
