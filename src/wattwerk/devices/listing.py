@@ -87,6 +87,12 @@ def markdown(items: list[Item], target: Path | None = None) -> str:
         "the same catalogue entry and, for a controllable device, writes each of its commands and sees the",
         "emulated device follow. Every other entry is **untested**, with the reason.",
         "",
+        "To add a device, add an entry to `src/wattwerk/devices/catalog/<category>/<vendor>.yaml` (schema:",
+        "`wattwerk.devices.profile`): its register map (address, type, scale or `_SF` register, unit as",
+        "our quantity name, min/max, writable) or a SunSpec model set, its commands and capabilities, and",
+        "the source of the register facts. The emulator test then covers it; `wattwerk probe HOST` shows",
+        "what a real device answers.",
+        "",
     ]
     data = rows(items)
     tested = sum(1 for r in data if r["status"] == "tested")
