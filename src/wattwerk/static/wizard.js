@@ -1,0 +1,88 @@
+// Installation: network (nmcli commands shown first, applied only when the OS allows and the user
+// confirms), pairing with a portal by code, choosing the grid meter.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+let ifaces = [];
+
+function netBody(confirm) {
+  const f = $("net");
+  const b = { interface: f.interface.value, mode: f.mode.value, confirm };
+  if (b.mode === "static") {
+    b.address = f.address.value.trim();
+    if (f.gateway.value.trim()) b.gateway = f.gateway.value.trim();
+    b.dns = f.dns.value.split(/[\s,]+/).filter(Boolean);
+  }
+  const w = ifaces.find((i) => i.name === b.interface);
+  if (w && w.wireless && f.ssid.value) { b.ssid = f.ssid.value; if (f.psk.value) b.psk = f.psk.value; }
+  return b;
+}
+
+function toggle() {
+  const f = $("net");
+  $("static").hidden = f.mode.value !== "static";
+  const w = ifaces.find((i) => i.name === f.interface.value);
+  $("wlan").hidden = !(w && w.wireless);
+}
+
+async function network(confirm) {
+  const res = await WW.json("api/wizard/network", netBody(confirm));
+  if (!res.ok) { WW.list($("net-problems"), WW.errors(res), "problems"); $("cmds").hidden = true; return; }
+  $("net-problems").hidden = true;
+  const d = res.data;
+  $("cmds").hidden = false;
+  $("cmds").textContent = d.commands.join("\n");
+  $("net-note").textContent = d.applied ? "Applied." : d.reason || "";
+  $("net-apply").hidden = !$("net").dataset.canApply || d.applied;
+  if (d.results) $("cmds").textContent += "\n\n" + d.results.map((r) => `$ ${r.command}\n${r.output} (exit ${r.rc})`).join("\n");
+}
+
+async function loadNetwork() {
+  const res = await WW.json("api/wizard/network");
+  if (!res.ok) return;
+  ifaces = res.data.interfaces;
+  $("ifaces").innerHTML = "<thead><tr><th>Interface</th><th>State</th><th>Addresses</th></tr></thead><tbody>" +
+    ifaces.map((i) => `<tr><td>${WW.esc(i.name)}${i.wireless ? " <span class=\"muted small\">WLAN</span>" : ""}</td>` +
+      `<td>${WW.esc(i.state || "")}</td><td>${WW.esc(i.addresses.join(", "))}</td></tr>`).join("") + "</tbody>";
+  const f = $("net");
+  f.interface.innerHTML = ifaces.filter((i) => i.name !== "lo").map((i) => `<option>${WW.esc(i.name)}</option>`).join("");
+  if (res.data.can_apply) f.dataset.canApply = "1";
+  $("net-note").textContent = res.data.can_apply ? "" : res.data.reason;
+  toggle();
+}
+
+async function loadConfig() {
+  const res = await WW.json("api/setup/config");
+  if (!res.ok) { WW.list($("meter-problems"), WW.errors(res), "problems"); return; }
+  const c = res.data;
+  $("site").textContent = c.site;
+  $("meter").device_id.innerHTML = c.devices.map((d) =>
+    `<option value="${WW.esc(d.id)}"${d.id === c.grid_meter ? " selected" : ""}>${WW.esc(d.name)} (${WW.esc(d.role)})</option>`).join("");
+  if (c.portal) { $("pair-ok").hidden = false; $("pair-ok").textContent = "Paired with " + c.portal; $("pair").portal_url.value = c.portal; }
+}
+
+$("net").addEventListener("submit", (ev) => { ev.preventDefault(); network(false); });
+$("net").addEventListener("change", toggle);
+$("net-apply").addEventListener("click", () => {
+  if (confirm("Change this box's network now? The page may lose its connection.")) network(true);
+});
+$("pair").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const f = ev.target;
+  const res = await WW.json("api/wizard/pair", { portal_url: f.portal_url.value.trim(), code: f.code.value });
+  $("pair-ok").hidden = !res.ok;
+  if (!res.ok) { WW.list($("pair-problems"), WW.errors(res), "problems"); return; }
+  $("pair-problems").hidden = true;
+  $("pair-ok").textContent = `Paired with ${res.data.portal}` + (res.data.site ? ` as site “${res.data.site}”` : "");
+});
+$("meter").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const res = await WW.json("api/wizard/grid-meter", { device_id: ev.target.device_id.value });
+  $("meter-ok").hidden = !res.ok;
+  if (!res.ok) { WW.list($("meter-problems"), WW.errors(res), "problems"); return; }
+  $("meter-problems").hidden = true;
+  $("meter-ok").textContent = `Grid meter: ${res.data.grid_meter}`;
+  loadConfig();
+});
+loadNetwork();
+loadConfig();
