@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import signal
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -356,3 +358,37 @@ async def test_an_unreachable_broker_is_retried_without_crashing() -> None:
     await asyncio.wait_for(task, 5)
     assert bridge.stats.last_error and not bridge.ready.is_set()
 
+
+
+CRASHING_EDGE = """
+import asyncio, sys
+from wattwerk.edge.mqtt_bridge import MqttBridge
+from wattwerk.edge.state import SiteState
+from wattwerk.model import utcnow
+
+async def main():
+    bridge = MqttBridge("crash", lambda: SiteState().snapshot(utcnow()), lambda cmd: None,
+                        root=sys.argv[1], discovery_prefix=None)
+    await bridge.run(asyncio.Event())
+
+asyncio.run(main())
+"""
+
+
+@pytestmark_broker
+async def test_the_last_will_says_offline_when_the_edge_dies() -> None:
+    root = f"wattwerk-test/crash-{uuid.uuid4().hex[:10]}"
+    listener = await Listener(f"{root}/status").start()
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-c", CRASHING_EDGE, root)
+    try:
+        assert await listener.wait_for(f"{root}/status", payload=b"online", timeout=30) == b"online"
+        proc.send_signal(signal.SIGKILL)  # no clean shutdown: only the broker can tell
+        await proc.wait()
+        assert await listener.wait_for(f"{root}/status", payload=b"offline") == b"offline"
+        assert (await retained_now(f"{root}/status"))[f"{root}/status"] == b"offline"
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        await listener.stop()
+        await _clear_retained(listener)
