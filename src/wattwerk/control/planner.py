@@ -59,7 +59,7 @@ class _Model:
     va: list[np.ndarray] = field(default_factory=list)
     nrow: int = 0
     pairs: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
-    semis: list[tuple[np.ndarray, float]] = field(default_factory=list)
+    semis: list[tuple[np.ndarray, float, bool]] = field(default_factory=list)
     n_integer: int = 0
 
     def cols(
@@ -109,9 +109,11 @@ class _Model:
             if hull:
                 self.rows(-INF, 1.0, (a, 1.0 / a_max), (b, 1.0 / b_max), n=len(a))
 
-    def semi(self, cols: np.ndarray, minimum: float) -> None:
+    def semi(self, cols: np.ndarray, minimum: float, local: bool = False) -> None:
+        """Columns that are 0 or at least ``minimum``; ``local``: settle keeping energy near its
+        time (a device feeding a store), else anywhere in the horizon (an EV's energy by departure)."""
         if len(cols):
-            self.semis.append((cols, float(minimum)))
+            self.semis.append((cols, float(minimum), local))
 
     def _highs(self, options: PlanOptions) -> highspy.Highs:
         h = highspy.Highs()
@@ -159,7 +161,7 @@ class _Model:
     def _integer_semis(self, h: highspy.Highs, which: list[np.ndarray]) -> None:
         """Chosen columns become semi-continuous: 0 or between the minimum and their upper bound."""
         upper = np.asarray(h.getLp().col_upper_)
-        for (cols, minimum), sel in zip(self.semis, which, strict=True):
+        for (cols, minimum, _), sel in zip(self.semis, which, strict=True):
             live = cols[sel][upper[cols[sel]] >= minimum]
             if len(live):
                 n = len(live)
@@ -169,7 +171,7 @@ class _Model:
 
     def _violations(self, sol: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
         pairs = [np.flatnonzero((sol[a] > TOL) & (sol[b] > TOL)) for a, _, b, _ in self.pairs]
-        semis = [np.flatnonzero((sol[c] > TOL) & (sol[c] < m - TOL)) for c, m in self.semis]
+        semis = [np.flatnonzero((sol[c] > TOL) & (sol[c] < m - TOL)) for c, m, _ in self.semis]
         return pairs, semis
 
     def solve(self, options: PlanOptions) -> tuple[highspy.Highs, np.ndarray | None, object, int]:
@@ -182,7 +184,7 @@ class _Model:
         h = self._highs(options)
         if options.integer == "mip":
             self._integer_pairs(h, [np.arange(len(a)) for a, *_ in self.pairs])
-            self._integer_semis(h, [np.arange(len(c)) for c, _ in self.semis])
+            self._integer_semis(h, [np.arange(len(c)) for c, _, _ in self.semis])
         else:  # LPs solve fastest without presolve, by primal simplex
             h.setOptionValue("presolve", "off")
             h.setOptionValue("simplex_strategy", 4)
@@ -224,7 +226,7 @@ class _Model:
                 if cautious:  # every slot where the pair flows at all keeps its present direction
                     sel = np.flatnonzero((sol[a] > TOL) | (sol[b] > TOL))
                 zero.append(np.where(sol[a[sel]] >= sol[b[sel]], b[sel], a[sel]))
-            for (cols, minimum), sel in zip(self.semis, semis, strict=True):
+            for (cols, minimum, local), sel in zip(self.semis, semis, strict=True):
                 if not len(sel):
                     continue
                 if cautious:  # the device as a whole: what runs at its minimum or more stays, the rest stops
@@ -232,7 +234,7 @@ class _Model:
                     zero.append(cols[~on])
                     ons.append((cols[on], minimum))
                 else:  # the running and the fractional slots; idle ones stay free for the next LP
-                    on, off = _round_semi(sol[cols], upper[cols], minimum)
+                    on, off = _round_semi(sol[cols], upper[cols], minimum, local)
                     moved = off & (sol[cols] > TOL)
                     zero.append(cols[moved])
                     ons.append((cols[on], minimum))
@@ -245,15 +247,18 @@ class _Model:
                 h.changeColsBounds(len(off), off, lower[off], np.zeros(len(off)))
 
 
-def _round_semi(v: np.ndarray, ub: np.ndarray, minimum: float) -> tuple[np.ndarray, np.ndarray]:
+def _round_semi(
+    v: np.ndarray, ub: np.ndarray, minimum: float, local: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """Settle one device's slots from an LP that ran some below ``minimum``. Slots at or above it
     stay on (≥ minimum). Each fractional slot, in time order, is switched off when the slots that
     run can take its energy (room up to their maximum), or on when they can give up the extra
     (room down to the minimum); failing both, its energy is carried to the next fractional slot
-    (on once the carry reaches half the minimum). Returns (on, off) masks over every slot."""
+    (on once the carry reaches half the minimum). With ``local`` only the carry rule applies, so
+    energy stays close to when the LP wanted it. Returns (on, off) masks over every slot."""
     on = v >= minimum - TOL
-    up_room = float((ub[on] - v[on]).sum())
-    down_room = float((v[on] - minimum).sum())
+    up_room = 0.0 if local else float((ub[on] - v[on]).sum())
+    down_room = 0.0 if local else float((v[on] - minimum).sum())
     carry = 0.0
     for t in np.flatnonzero((v > TOL) & ~on):
         carry += v[t]
@@ -263,11 +268,11 @@ def _round_semi(v: np.ndarray, ub: np.ndarray, minimum: float) -> tuple[np.ndarr
         elif ub[t] >= minimum and minimum - carry <= down_room + TOL:
             on[t] = True
             down_room -= minimum - carry
-            up_room += ub[t] - minimum
+            up_room += 0.0 if local else ub[t] - minimum
             carry = 0.0
         elif ub[t] >= minimum and carry >= minimum / 2:
             on[t] = True
-            up_room += ub[t] - minimum
+            up_room += 0.0 if local else ub[t] - minimum
             carry -= minimum
     return on, ~on
 
@@ -478,7 +483,7 @@ def _thermal(
     for h in s.heaters:
         p = m.cols(n, 0.0, h.max_power_w / K)
         if h.min_power_w > 0 and strict_heaters:
-            m.semi(p, h.min_power_w / K)
+            m.semi(p, h.min_power_w / K, local=True)
         heaters.append(p)
         terms.append((p, -dt * _per_slot(h.cop, n, f"{h.name}.cop")))
         balance.append((p, -1.0))
