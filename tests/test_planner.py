@@ -335,3 +335,18 @@ def test_time_limit_returns_the_best_plan_so_far():
     check_plan(req, replace(plan, status="optimal"))
     full = solve(req, PlanOptions(strict_heaters=True))
     assert full.status == "optimal" and full.size["lp_passes"] > 1
+
+
+def test_co2_shadow_price_shifts_a_cost_plan_to_green_slots():
+    hours = np.arange(96) / 4
+    co2 = 450 - 250 * np.exp(-(((hours - 13) / 2.5) ** 2))
+    buy = np.where(hours < 6, 0.29, 0.30)  # the night is a little cheaper
+    ev = EV(np.ones(96, bool), energy_wh=12_000, max_power_w=11_000)
+    req = PlanRequest(T0, 15, buy, np.zeros(96), np.full(96, 300.0), evs=(ev,), co2_g_per_kwh=co2)
+    cheapest = solve(req)
+    greener = solve(replace(req, co2_eur_per_kg=0.1))  # 100 €/t
+    for p in (cheapest, greener):
+        check_plan(req, p)
+    assert (cheapest.devices["ev1"]["power_w"][hours >= 6] <= EPS).all()
+    assert greener.co2_kg < cheapest.co2_kg - 0.5
+    assert greener.cost_eur > cheapest.cost_eur  # paid for, and the plan says so

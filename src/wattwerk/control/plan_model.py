@@ -112,6 +112,7 @@ class PlanRequest:
     max_export_w: float = math.inf
     co2_g_per_kwh: Sequence[float] | None = None
     objective: Objective = "cost"
+    co2_eur_per_kg: float = 0.0  # with "cost": a shadow price on imported CO₂ (grid-friendly shifting)
     curtail: bool = True  # the PV inverter may be curtailed (feed-in limit, negative feed-in prices)
 
     @property

@@ -290,6 +290,9 @@ def _per_slot(value: float | object, n: int, what: str) -> np.ndarray:
 def _weights(req: PlanRequest, buy: np.ndarray, sell: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Objective weight per kWh imported and per kWh exported (negative = earns)."""
     if req.objective == "cost":
+        if req.co2_eur_per_kg and req.co2_g_per_kwh is not None:
+            co2 = _per_slot(req.co2_g_per_kwh, req.n, "co2_g_per_kwh")
+            return buy + co2 / 1000.0 * req.co2_eur_per_kg, -sell
         return buy, -sell
     tie = 1e-3  # money still breaks ties
     if req.objective == "co2":
