@@ -13,7 +13,7 @@ import pytest
 
 from wattwerk.errors import PermanentError
 from wattwerk.model import Reading, ms
-from wattwerk.store.counters import CounterPolicy
+from wattwerk.store.counters import CounterPolicy, classify
 from wattwerk.store.sqlite import SqliteStore
 
 T0 = datetime(2024, 5, 6, 10, 0, tzinfo=UTC)
@@ -254,3 +254,27 @@ def test_day_rollups_in_a_half_hour_zone_come_from_quarter_hours(tmp_path: Path)
             quarters = store.query([E], day.ts, day.ts + timedelta(days=1), "15m")[E]
             assert day.energy == sum(inside) == sum(q.energy for q in quarters)
             assert day.count == len(inside)
+
+
+def test_a_late_glitch_inside_a_reset_is_judged_as_if_it_came_in_order(store: SqliteStore) -> None:
+    readings = [
+        (0, 5000),
+        (1, 5100),
+        (2, 5200),
+        (3, 10),
+        (4, 20),
+        (5, 30),
+        (6, 40),
+        (7, 50),
+        (8, 60),
+        (9, 70),
+    ]
+    store.write(counter(readings))
+    store.write(counter([(4.5, 0)]))  # arrives late, right inside the new meter's first readings
+    final = sorted([*readings, (4.5, 0)])
+    stamps = [ms(at(m)) for m, _ in final]
+    status, inc = classify(stamps, [float(v) for _, v in final], None, store.policy)
+    assert [(r[0], r[2], r[3]) for r in store.raw_rows(E, T0, at(60))] == list(
+        zip(stamps, status, inc, strict=True)
+    )
+    assert store.energy(E, T0, at(60)) == sum(i for i in inc if i is not None)
