@@ -42,6 +42,13 @@ def check_plan(req: PlanRequest, plan: Plan) -> None:
         plugged = np.asarray(ev.plugged)
         assert (p[~plugged] <= EPS).all() and (p <= ev.max_power_w + EPS).all()
         assert ((p <= 1.0) | (p >= ev.min_power_w - EPS)).all(), "EV below its minimum power"
+        # what is not in the car by departure is reported as shortfall, never hidden
+        deadline = n if ev.deadline is None else min(ev.deadline, n)
+        delivered = p[:deadline].sum() * dt * ev.efficiency
+        assert delivered + plan.shortfall_wh[ev.name] >= ev.energy_wh - 1.0
+        assert p.sum() * dt * ev.efficiency <= max(ev.energy_wh, ev.max_energy_wh or 0) + 1.0 or (
+            ev.min_power_w > 0
+        )
         consumption += p
     for store in req.thermal:
         level = plan.devices[store.name]["energy_wh"]
