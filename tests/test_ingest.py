@@ -152,3 +152,27 @@ def test_portal_cli_pairs_and_revokes(pg: PgSchema) -> None:  # noqa: F811
         out = subprocess.run([*base, "--revoke", "garage"], capture_output=True, text=True, check=True)
         assert "revoked 1 token" in out.stdout
         assert post(portal.url, token, doc).status_code == 401
+
+
+def test_acked_ranges_outlive_raw_retention_and_new_streams_start_over(pg: PgSchema) -> None:  # noqa: F811
+    with pg.connect() as conn:
+        token = db.pair_site(conn, "home")
+    first = batch([[s, "grid.power", NOW_MS - 100_000 + s, float(s)] for s in range(1, 51)], stream="a1")
+    second = batch([[s, "grid.power", NOW_MS - 100_000 + s, float(s)] for s in range(51, 101)], stream="a1")
+    with serve_portal(pg) as portal:
+        assert post(portal.url, token, first).json()["stored"] == 50
+        assert post(portal.url, token, second).json()["stored"] == 50
+        with pg.connect() as conn:  # retention removes the raw rows (rolled up elsewhere)
+            conn.execute("DELETE FROM readings")
+            ranges = conn.execute("SELECT first_seq, last_seq FROM acked_ranges").fetchall()
+        assert ranges == [(1, 100)]  # adjacent acked ranges merged
+        late_retry = post(portal.url, token, second).json()
+        assert late_retry["stored"] == 0 and late_retry["duplicates"] == 50 and late_retry["ack"] == [51, 100]
+        # a re-created outbox (new stream) numbers from 1 again: its readings are new, not duplicates
+        fresh = batch([[s, "grid.power", NOW_MS - 1000 + s, 7.0] for s in range(1, 11)], stream="b2")
+        assert post(portal.url, token, fresh).json()["stored"] == 10
+    with pg.connect() as conn:
+        streams = conn.execute("SELECT name, stream FROM edges ORDER BY stream").fetchall()
+        last_seen = conn.execute("SELECT count(*) FROM edges WHERE last_seen IS NOT NULL").fetchone()[0]
+    assert streams == [("e1", "a1"), ("e1", "b2")] and last_seen == 2
+    assert len(portal_rows(pg, "home")) == 10

@@ -179,3 +179,11 @@ def test_threads_share_one_outbox_safely(tmp_path: Path) -> None:
         seqs = sorted(s for a, b in ranges for s in range(a, b + 1))
         assert seqs == list(range(1, 3 * 40 * 25 + 1))  # every batch got its own contiguous range
         assert box.pending() + box.stats.acked == 3 * 40 * 25
+
+
+def test_instance_is_stable_per_file_and_new_for_a_new_outbox(tmp_path: Path) -> None:
+    with Outbox(tmp_path / "a.db") as a:
+        first = a.instance
+    with Outbox(tmp_path / "a.db") as a, Outbox(tmp_path / "b.db") as b:
+        assert a.instance == first and len(first) == 16
+        assert b.instance != first

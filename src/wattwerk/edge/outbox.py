@@ -45,6 +45,7 @@ CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY, ch INTEGER NOT NULL,
                                    ts INTEGER NOT NULL, v REAL NOT NULL,
                                    res INTEGER NOT NULL DEFAULT 0);
 INSERT OR IGNORE INTO meta (key, value) VALUES ('next_seq', 1);
+INSERT OR IGNORE INTO meta (key, value) VALUES ('instance', abs(random()));
 """
 
 
@@ -79,6 +80,9 @@ class Outbox:
         self._channels: dict[str, int] = dict(self._db.execute("SELECT name, id FROM channels"))
         self._names: dict[int, str] = {v: k for k, v in self._channels.items()}
         self._page_size = self._db.execute("PRAGMA page_size").fetchone()[0]
+        # identifies this outbox file: a re-created outbox restarts at seq 1 under a new stream
+        instance = self._db.execute("SELECT value FROM meta WHERE key = 'instance'").fetchone()[0]
+        self.instance = f"{instance:016x}"
         # one connection shared by the edge's threads: every public call holds this lock, so a
         # transaction of one thread never swallows another thread's statements
         self._lock = threading.RLock()

@@ -170,12 +170,13 @@ def make_client(config: UplinkConfig) -> httpx.AsyncClient:
 # ------------------------------------------------------------------ bodies
 
 
-def encode_batch(config: UplinkConfig, rows: Sequence[Row]) -> tuple[bytes, dict[str, str]]:
+def encode_batch(config: UplinkConfig, rows: Sequence[Row], stream: str = "",
+                 ) -> tuple[bytes, dict[str, str]]:
     """The request body and headers for rows ``(seq, channel, ts_ms, value)``."""
     table: dict[str, int] = {}
     readings = [[seq, table.setdefault(ch, len(table)), ts, v] for seq, ch, ts, v in rows]
-    doc = {"site": config.site, "edge_id": config.edge_id, "first_seq": rows[0][0],
-           "channels": list(table), "readings": readings}
+    doc = {"site": config.site, "edge_id": config.edge_id, "stream": stream,
+           "first_seq": rows[0][0], "channels": list(table), "readings": readings}
     if config.fmt == "json":
         raw, ctype = json.dumps(doc, separators=(",", ":")).encode(), "application/json"
     else:
@@ -228,7 +229,7 @@ class Uplink:
 
     async def send(self, rows: Sequence[Row]) -> int:
         """Send rows; on an ack delete them from the outbox and return how many went."""
-        body, headers = encode_batch(self.config, rows)
+        body, headers = encode_batch(self.config, rows, self.outbox.instance)
         t0 = self.clock()
         try:
             resp = await self.client.post("/api/v1/ingest", content=body, headers=headers)

@@ -71,7 +71,7 @@ def ensure_channel(conn: psycopg.Connection, site_id: int, name: str) -> int:
 
 def ensure_edge(conn: psycopg.Connection, site_id: int, name: str) -> int:
     row = conn.execute(
-        "INSERT INTO edges (site_id, name) VALUES (%s, %s) ON CONFLICT (site_id, name) "
+        "INSERT INTO edges (site_id, name) VALUES (%s, %s) ON CONFLICT (site_id, name, stream) "
         "DO UPDATE SET name = EXCLUDED.name RETURNING id", (site_id, name)).fetchone()
     assert row is not None
     return int(row[0])
@@ -132,7 +132,7 @@ class Registry:
         self.pool = pool
         self.ttl = ttl
         self._tokens: dict[bytes, tuple[float, SiteAuth | None]] = {}
-        self._edges: dict[tuple[int, str], int] = {}
+        self._edges: dict[tuple[int, str, str], int] = {}
         self._channels: dict[tuple[int, str], int] = {}
 
     async def site_for_token(self, token: str) -> SiteAuth | None:
@@ -152,13 +152,15 @@ class Registry:
         self._tokens[key] = (now, auth)
         return auth
 
-    async def edge_id(self, site_id: int, name: str) -> int:
-        key = (site_id, name)
+    async def edge_id(self, site_id: int, name: str, stream: str = "") -> int:
+        """Id of the sequence source (site, edge name, outbox stream), created on first use."""
+        key = (site_id, name, stream)
         if key not in self._edges:
             async with self.pool.connection() as conn:
                 cur = await conn.execute(
-                    "INSERT INTO edges (site_id, name) VALUES (%s, %s) ON CONFLICT (site_id, name) "
-                    "DO UPDATE SET name = EXCLUDED.name RETURNING id", (site_id, name))
+                    "INSERT INTO edges (site_id, name, stream) VALUES (%s, %s, %s) "
+                    "ON CONFLICT (site_id, name, stream) DO UPDATE SET name = EXCLUDED.name RETURNING id",
+                    (site_id, name, stream))
                 row = await cur.fetchone()
             assert row is not None
             self._edges[key] = int(row[0])

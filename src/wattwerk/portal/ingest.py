@@ -2,17 +2,19 @@
 
 Batch (JSON or MessagePack, optionally gzip via ``Content-Encoding: gzip``)::
 
-    {"site": "home", "edge_id": "edge-1", "first_seq": 101,
+    {"site": "home", "edge_id": "edge-1", "stream": "9f86d081", "first_seq": 101,
      "channels": ["grid.power", "pv1.power"],            # optional name table
      "readings": [[101, 0, 1700000000000, 512.0],         # [seq, channel, ts_ms, value]
                   [102, "pv1.power", 1700000000000, 830.5]]}
 
-``channel`` is a name or an index into ``channels`` (the compact form). Answer::
+``channel`` is a name or an index into ``channels`` (the compact form); ``stream`` (optional)
+names the edge's outbox instance, whose seqs start at 1 when it is re-created. Answer::
 
     {"ack": [101, 102], "accepted": 2, "stored": 2, "duplicates": 0, "rejected": []}
 
 Every reading in the batch is acknowledged — stored, already stored (a duplicate by
-(edge, seq)), or rejected with a reason — so the edge never resends poison. Per-reading
+(edge, stream, seq)), or rejected with a reason — so the edge never resends poison. The acked
+range is recorded, so a late retry is recognised even after retention deleted the raw rows. Per-reading
 rejections: an invalid or unknown channel, a non-finite value, a timestamp far in the future
 or before 2000, a seq that is not a positive integer. A batch for another site than the
 token's is refused as a whole (403) and not acknowledged.
@@ -59,6 +61,7 @@ class Checked:
     channels: dict[str, Channel] = field(default_factory=dict)
     first: int = 0
     last: int = 0
+    stream: str = ""  # the edge's outbox instance: its seqs restart when the outbox is re-created
 
 
 def decode_body(body: bytes, content_type: str, content_encoding: str) -> Any:
@@ -102,6 +105,9 @@ def check_batch(batch: Any, auth: SiteAuth, now_ms: int, config: IngestConfig) -
         raise BadInput("wrong_site", f"batch is for site {site!r} but the token belongs to {auth.site!r}")
     if not isinstance(edge, str) or not edge or len(edge) > 200:
         raise BadInput("shape", "edge_id must be a non-empty string")
+    stream = batch.get("stream", "")
+    if not isinstance(stream, str) or len(stream) > 64:
+        raise BadInput("shape", "stream must be a string of at most 64 characters")
     if not isinstance(readings, list):
         raise BadInput("shape", "readings must be a list of [seq, channel, ts_ms, value]")
     if len(readings) > config.max_readings:
@@ -109,7 +115,7 @@ def check_batch(batch: Any, auth: SiteAuth, now_ms: int, config: IngestConfig) -
     table = batch.get("channels") or []
     if not isinstance(table, list) or not all(isinstance(n, str) for n in table):
         raise BadInput("shape", "channels must be a list of channel names")
-    out = Checked()
+    out = Checked(stream=stream)
     cache: dict[str, Channel | str] = {}
     infos = [_channel(name, cache) for name in table]
     n_table = len(table)
@@ -254,11 +260,11 @@ class Ingestor:
             self.ledger.record(auth.site, item["kind"], f"edge {batch['edge_id']}: seq {item['seq']}: "
                                                          f"{item['error']}")
         stored = 0
-        if checked.rows:
-            edge_id = await self.registry.edge_id(auth.site_id, batch["edge_id"])
-            ids = await self.registry.channel_ids(auth.site_id, checked.channels)
+        ids = await self.registry.channel_ids(auth.site_id, checked.channels) if checked.rows else {}
+        if checked.last:
+            edge_id = await self.registry.edge_id(auth.site_id, batch["edge_id"], checked.stream)
             rows = [(edge_id, seq, ids[ch], ts, v) for seq, ch, ts, v in checked.rows]
-            stored = await self.store.insert_readings(rows)
+            stored = await self.store.insert_batch(edge_id, checked.first, checked.last, rows)
             self.stored += stored
         return JSONResponse({
             "ack": [checked.first, checked.last] if checked.last else None,

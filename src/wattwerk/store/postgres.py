@@ -97,6 +97,15 @@ _MOVE = (
     "ON CONFLICT (edge_id, seq) DO NOTHING"
 )
 _TYPES = ("int4", "int8", "int4", "int8", "float8")
+# Replace the ranges overlapping or adjacent to [a, b] by their union.
+_MERGE_RANGE = """
+WITH gone AS (
+    DELETE FROM acked_ranges WHERE edge_id = %(edge)s AND last_seq >= %(a)s - 1 AND first_seq <= %(b)s + 1
+    RETURNING first_seq, last_seq)
+INSERT INTO acked_ranges (edge_id, first_seq, last_seq)
+SELECT %(edge)s, least(%(a)s, min(first_seq)), greatest(%(b)s, max(last_seq)) FROM gone
+ON CONFLICT (edge_id, first_seq) DO UPDATE SET last_seq = greatest(acked_ranges.last_seq, EXCLUDED.last_seq)
+"""
 
 
 async def _configure(conn: psycopg.AsyncConnection) -> None:
@@ -144,6 +153,32 @@ class PostgresStore:
             await self._copy(conn, _COPY, rows)
             cur = await conn.execute(_MOVE)
             return cur.rowcount
+
+    async def insert_batch(self, edge_id: int, first: int, last: int, rows: Sequence[ReadingRow]) -> int:
+        """Store an edge's batch covering seqs ``first..last`` and record that range as acked.
+
+        Rows whose seq lies in a range acked before are dropped first (a retry, possibly of
+        data retention has since removed); the rest go in idempotently. Returns rows stored.
+        """
+        async with self.pool.connection() as conn, conn.transaction():
+            cur = await conn.execute(
+                "SELECT first_seq, last_seq FROM acked_ranges WHERE edge_id = %s AND last_seq >= %s "
+                "AND first_seq <= %s", (edge_id, first, last))
+            seen = await cur.fetchall()
+            if seen:
+                rows = [r for r in rows if not any(a <= r[1] <= b for a, b in seen)]
+            stored = 0
+            if rows:
+                try:
+                    async with conn.transaction():  # savepoint
+                        await self._copy(conn, _COPY_DIRECT, rows)
+                    stored = len(rows)
+                except psycopg.errors.UniqueViolation:
+                    await self._copy(conn, _COPY, rows)
+                    stored = (await conn.execute(_MOVE)).rowcount
+            await conn.execute(_MERGE_RANGE, {"edge": edge_id, "a": first, "b": last})
+            await conn.execute("UPDATE edges SET last_seen = now() WHERE id = %s", (edge_id,))
+            return stored
 
     @staticmethod
     async def _copy(conn: psycopg.AsyncConnection, statement: str, rows: Sequence[ReadingRow]) -> None:
