@@ -52,12 +52,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _profile(history: pd.DataFrame, column: str, index: pd.DatetimeIndex) -> np.ndarray:
-    """Values of the history at ``index``, the history's year repeated over other years."""
+    """Slot means of the history at ``index``, the history's year repeated over other years."""
+    step = index[1] - index[0]
     series = history[column].resample("15min").ffill(limit=1)
     series = series.interpolate(limit=4) if column == "load_w" else series.fillna(0.0)
-    series = series.fillna(series.mean())
+    series = series.fillna(series.mean()).resample(step).mean()
     start, period = series.index[0], pd.Timedelta(days=366)
-    offset = ((index - start) % period) // pd.Timedelta(minutes=15)
+    offset = ((index - start) % period) // step
     return series.to_numpy()[np.minimum(offset, len(series) - 1)].clip(min=0.0)
 
 
