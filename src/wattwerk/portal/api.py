@@ -138,14 +138,16 @@ def router() -> APIRouter:
                 await auth.burn_verify(body.password)
             else:
                 ok = await auth.verify_password(found[1], body.password)
-            if ok and found is not None and found[2] and not auth.totp_ok(found[2], body.totp):
-                await auth.record_failure(conn, body.alias, ip)
-                raise HTTPException(401, "TOTP code missing or wrong")
-            if not ok or found is None:
-                await auth.record_failure(conn, body.alias, ip)
-                raise HTTPException(401, "wrong alias or password")
-            await conn.execute("DELETE FROM login_failures WHERE alias = %s", (body.alias,))
-            sid, csrf = await auth.start_session(conn, found[0])
+            failure = None if ok and found is not None else "wrong alias or password"
+            if failure is None and found is not None and found[2] and not auth.totp_ok(found[2], body.totp):
+                failure = "TOTP code missing or wrong"
+            if failure is not None or found is None:
+                await auth.record_failure(conn, body.alias, ip)  # committed: the error comes after
+            else:
+                await conn.execute("DELETE FROM login_failures WHERE alias = %s", (body.alias,))
+                sid, csrf = await auth.start_session(conn, found[0])
+        if failure is not None:
+            raise HTTPException(401, failure)
         auth.set_session_cookie(request, response, sid)
         return {"alias": body.alias, "csrf": csrf}
 

@@ -39,7 +39,14 @@ IP_LIMIT = 20
 TOKEN_PREFIX = "wwp_"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
-_hasher = PasswordHasher()
+_hasher = PasswordHasher()  # argon2id with the library's (RFC 9106 based) defaults
+
+
+def set_hasher(hasher: PasswordHasher) -> None:
+    """Use other argon2 parameters (tests use cheap ones; existing hashes keep verifying)."""
+    global _hasher, _DUMMY
+    _hasher = hasher
+    _DUMMY = hasher.hash("not a password of anyone")
 
 
 def sha256(text: str) -> bytes:
