@@ -109,7 +109,7 @@ async def test_probe_finds_sunspec_and_identified_entries() -> None:
     sunspec = SunSpecEmulator([1, 103, 120, 121, 123], Idle(), unit=126, common={"Mn": "SMA"})
     vendor = CatalogEmulator(huawei.entry, Idle(), unit=1)
     async with EmulatorServer([sunspec.bank, vendor.bank]) as server:
-        reports = await probe(LinkConfig(port=server.port, timeout=0.5, retries=0), [126, 1])
+        reports = await probe(LinkConfig(port=server.port, timeout=2.0, retries=0), [126, 1])
     by_unit = {r.unit: r for r in reports}
     assert [m["id"] for m in by_unit[126].sunspec_models] == [1, 103, 120, 121, 123]
     assert by_unit[126].info["manufacturer"] == "SMA"
@@ -128,7 +128,7 @@ async def test_probe_command_line_prints_what_answers(capsys: pytest.CaptureFixt
     async with EmulatorServer([emu.bank]) as server:
         parser = argparse.ArgumentParser()
         probe_cmd.add_arguments(parser)
-        args = parser.parse_args([f"127.0.0.1:{server.port}", "--unit", "1", "--timeout", "0.5"])
+        args = parser.parse_args([f"127.0.0.1:{server.port}", "--unit", "1", "--timeout", "2"])
         code = await asyncio.to_thread(probe_cmd.run, args)
         text = capsys.readouterr().out
         args = parser.parse_args([f"127.0.0.1:{server.port}", "--unit", "1", "--json"])

@@ -112,7 +112,7 @@ def bank(unit: int = 1, **values: float) -> RegisterBank:
 
 
 def link_for(server: EmulatorServer, **kw: float) -> ModbusLink:
-    cfg = {"timeout": 0.3, "retries": 1, "backoff": 0.01, **kw}
+    cfg = {"timeout": 2.0, "retries": 1, "backoff": 0.01, **kw}
     return ModbusLink(LinkConfig(port=server.port, **cfg))  # type: ignore[arg-type]
 
 
@@ -193,7 +193,7 @@ async def test_timeout_backs_off_the_device_without_stalling_the_others() -> Non
     slow.delay = 5.0  # answers far too late: a timeout for the client
     clock = [0.0]
     async with EmulatorServer([slow, good]) as server:
-        link = link_for(server, timeout=0.2, retries=1)
+        link = link_for(server, timeout=0.5, retries=1)
         ledger = InputLedger()
         failing = RegisterReader(link, 1, TABLE[:1], name="slow", ledger=ledger, clock=lambda: clock[0])
         healthy = RegisterReader(link, 2, TABLE[:1], name="good", ledger=ledger)
@@ -226,7 +226,7 @@ async def test_devices_share_one_connection_under_a_lock_with_pause() -> None:
 
 async def test_rtu_framing_over_tcp_gateway() -> None:
     async with EmulatorServer([bank(unit=7)], framer="rtu") as server:
-        link = ModbusLink(LinkConfig(kind="rtu_tcp", port=server.port, timeout=0.5))
+        link = ModbusLink(LinkConfig(kind="rtu_tcp", port=server.port, timeout=2.0))
         reader = RegisterReader(link, 7, TABLE[:5], name="rtu")
         values = await reader.read()
         link.close()

@@ -61,7 +61,7 @@ def test_unknown_model_has_no_definition() -> None:
 async def test_discovery_at_each_base_address(base: int) -> None:
     emu = SunSpecEmulator([1, 11, 103, 160], Sim(power=1500.0), base=base)
     async with EmulatorServer([emu.bank]) as server:
-        link = ModbusLink(LinkConfig(port=server.port, timeout=0.5))
+        link = ModbusLink(LinkConfig(port=server.port, timeout=2.0))
         models = await sunspec.discover(link, 1)
         link.close()
     assert [m.mid for m in models] == [1, 11, 103, 160]
@@ -73,7 +73,7 @@ async def test_discovery_at_each_base_address(base: int) -> None:
 async def test_no_sunspec_marker_is_permanent() -> None:
     emu = SunSpecEmulator([1, 103], Sim(), base=50000)
     async with EmulatorServer([emu.bank]) as server:
-        link = ModbusLink(LinkConfig(port=server.port, timeout=0.5))
+        link = ModbusLink(LinkConfig(port=server.port, timeout=2.0))
         with pytest.raises(PermanentError, match="no SunSpec marker"):
             await sunspec.discover(link, 1, bases=(0, 40000))
         link.close()
@@ -84,7 +84,7 @@ async def test_meter_signs_scale_factors_and_phase_values() -> None:
               voltage_l1=229.7, frequency=49.98)
     emu = SunSpecEmulator([1, 203], sim)
     async with EmulatorServer([emu.bank]) as server:
-        link = ModbusLink(LinkConfig(port=server.port, timeout=0.5))
+        link = ModbusLink(LinkConfig(port=server.port, timeout=2.0))
         device = SunSpecDevice(link, device_id="grid")
         await device.setup()
         readings = {r.channel: r.value for r in await device.read()}
@@ -99,7 +99,7 @@ async def test_meter_signs_scale_factors_and_phase_values() -> None:
 async def test_inverter_with_meter_in_chain_names_the_meter_apart() -> None:
     emu = SunSpecEmulator([1, 101, 120, 203], Sim(power=2000.0, energy=1_000_000.0))
     async with EmulatorServer([emu.bank]) as server:
-        link = ModbusLink(LinkConfig(port=server.port, timeout=0.5))
+        link = ModbusLink(LinkConfig(port=server.port, timeout=2.0))
         device = SunSpecDevice(link, device_id="pv")
         await device.setup()
         channels = {r.channel for r in await device.read()}
@@ -111,7 +111,7 @@ async def test_power_limit_through_model_704_and_without_rating() -> None:
     sim = Sim(power=8000.0)
     emu = SunSpecEmulator([1, 701, 702, 704], sim, rated_power=10000.0)
     async with EmulatorServer([emu.bank]) as server:
-        link = ModbusLink(LinkConfig(port=server.port, timeout=0.5))
+        link = ModbusLink(LinkConfig(port=server.port, timeout=2.0))
         device = SunSpecDevice(link, device_id="pv")
         await device.setup()
         await device.set_power_limit(2500.0)
@@ -126,7 +126,7 @@ async def test_power_limit_through_model_704_and_without_rating() -> None:
 async def test_device_without_controls_refuses_commands() -> None:
     emu = SunSpecEmulator([1, 103], Sim(power=1.0))
     async with EmulatorServer([emu.bank]) as server:
-        link = ModbusLink(LinkConfig(port=server.port, timeout=0.5))
+        link = ModbusLink(LinkConfig(port=server.port, timeout=2.0))
         device = SunSpecDevice(link, device_id="pv")
         await device.setup()
         with pytest.raises(PermanentError, match="no power_limit"):
@@ -141,7 +141,7 @@ async def test_every_inverter_and_meter_model_reads_power_and_energy(mid: int) -
               energy_export=123_400.0)
     emu = SunSpecEmulator([1, mid], sim)
     async with EmulatorServer([emu.bank]) as server:
-        link = ModbusLink(LinkConfig(port=server.port, timeout=0.5))
+        link = ModbusLink(LinkConfig(port=server.port, timeout=2.0))
         device = SunSpecDevice(link, device_id="d")
         await device.setup()
         readings = {r.channel: r.value for r in await device.read()}
@@ -155,7 +155,7 @@ async def test_every_inverter_and_meter_model_reads_power_and_energy(mid: int) -
 async def test_storage_models_report_soc(models: list[int]) -> None:
     emu = SunSpecEmulator(models, Sim(power=100.0, soc=73.5))
     async with EmulatorServer([emu.bank]) as server:
-        link = ModbusLink(LinkConfig(port=server.port, timeout=0.5))
+        link = ModbusLink(LinkConfig(port=server.port, timeout=2.0))
         device = SunSpecDevice(link, device_id="b")
         await device.setup()
         readings = {r.channel: r.value for r in await device.read()}
@@ -167,7 +167,7 @@ async def test_storage_models_report_soc(models: list[int]) -> None:
 async def test_a_device_that_is_not_sunspec_yields_nothing_and_is_backed_off() -> None:
     emu = SunSpecEmulator([1, 103], Sim(power=1.0), base=50000)
     async with EmulatorServer([emu.bank]) as server:
-        link = ModbusLink(LinkConfig(port=server.port, timeout=0.5))
+        link = ModbusLink(LinkConfig(port=server.port, timeout=2.0))
         device = SunSpecDevice(link, device_id="pv", bases=(40000,))
         assert await device.read() == []
         requests = link.stats.requests
