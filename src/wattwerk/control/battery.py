@@ -55,8 +55,9 @@ class BatteryControl:
             return 0.0
         return clamp(available_w, 0.0, self.config.max_charge_w)
 
-    def step(self, snap: Snapshot, state: BatteryState, available_w: float | None,
-             signals: Signals) -> Result[BatteryState]:
+    def step(
+        self, snap: Snapshot, state: BatteryState, available_w: float | None, signals: Signals
+    ) -> Result[BatteryState]:
         c = self.config
         soc = snap.get(f"{c.id}.soc")
         below = state.below_reserve

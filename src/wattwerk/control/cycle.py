@@ -37,8 +37,13 @@ class CycleOutput:
 
 
 class ControlCycle:
-    def __init__(self, laws: Sequence[Law], limiter: Limiter, grid_meter: str = "grid",
-                 battery: BatteryControl | None = None) -> None:
+    def __init__(
+        self,
+        laws: Sequence[Law],
+        limiter: Limiter,
+        grid_meter: str = "grid",
+        battery: BatteryControl | None = None,
+    ) -> None:
         self.laws = list(laws)
         self.limiter = limiter
         self.grid_meter = grid_meter
@@ -76,9 +81,16 @@ class ControlCycle:
                 available -= result.used_w
         if self.battery is not None:
             left = None if available is None else available + reserved
-            result = self.battery.step(snap, states.get(self.battery.name, self.battery.initial()), left, signals)
+            result = self.battery.step(
+                snap, states.get(self.battery.name, self.battery.initial()), left, signals
+            )
             states[self.battery.name] = result.state
             requested.extend(result.setpoints)
         out = self.limiter.apply(requested, snap, state.limiter)
-        return CycleOutput(tuple(requested), out.setpoints, CycleState(MappingProxyType(states), out.state),
-                           out.events, surplus)
+        return CycleOutput(
+            tuple(requested),
+            out.setpoints,
+            CycleState(MappingProxyType(states), out.state),
+            out.events,
+            surplus,
+        )

@@ -47,26 +47,58 @@ def from_site(cfg: SiteConfig) -> list[DeviceSpec]:
     out: list[DeviceSpec] = []
     for dev in cfg.devices:
         lim = dev.limits
-        timing = dict(min_on_s=lim.min_on_s or 0.0, min_off_s=lim.min_off_s or 0.0,
-                      max_switches_per_hour=lim.max_switches_per_hour)
+        timing = dict(
+            min_on_s=lim.min_on_s or 0.0,
+            min_off_s=lim.min_off_s or 0.0,
+            max_switches_per_hour=lim.max_switches_per_hour,
+        )
         if dev.role == "ev_charger":
-            out.append(DeviceSpec(dev.id, "ev", min_a=lim.min_current_a or 6.0, max_a=lim.max_current_a or 16.0,
-                                  phases=lim.phases or 3, phase_switching=dev.phase_switching,  # type: ignore[attr-defined]
-                                  voltage_v=v, **timing))
+            out.append(
+                DeviceSpec(
+                    dev.id,
+                    "ev",
+                    min_a=lim.min_current_a or 6.0,
+                    max_a=lim.max_current_a or 16.0,
+                    phases=lim.phases or 3,
+                    phase_switching=dev.phase_switching,  # type: ignore[attr-defined]
+                    voltage_v=v,
+                    **timing,
+                )
+            )
         elif dev.role == "battery":
-            out.append(DeviceSpec(dev.id, "battery", max_charge_w=dev.max_charge_w,  # type: ignore[attr-defined]
-                                  max_discharge_w=dev.max_discharge_w,  # type: ignore[attr-defined]
-                                  reserve_soc=cfg.reserve_soc(dev)))  # type: ignore[arg-type]
+            out.append(
+                DeviceSpec(
+                    dev.id,
+                    "battery",
+                    max_charge_w=dev.max_charge_w,  # type: ignore[attr-defined]
+                    max_discharge_w=dev.max_discharge_w,  # type: ignore[attr-defined]
+                    reserve_soc=cfg.reserve_soc(dev),
+                )
+            )  # type: ignore[arg-type]
         elif dev.role == "pv":
             out.append(DeviceSpec(dev.id, "pv", rated_w=dev.kwp * 1000.0, ac_w=lim.max_power_w))  # type: ignore[attr-defined]
         elif dev.role == "heat_pump":
             out.append(DeviceSpec(dev.id, "heat_pump", max_w=lim.max_power_w or 3000.0, **timing))
         elif dev.role == "heating_rod":
-            out.append(DeviceSpec(dev.id, "rod", max_w=dev.max_power_w,  # type: ignore[attr-defined]
-                                  stages_w=tuple(dev.stages or ()), **timing))  # type: ignore[attr-defined]
+            out.append(
+                DeviceSpec(
+                    dev.id,
+                    "rod",
+                    max_w=dev.max_power_w,  # type: ignore[attr-defined]
+                    stages_w=tuple(dev.stages or ()),
+                    **timing,
+                )
+            )  # type: ignore[attr-defined]
         elif dev.role in ("switch", "electrolyser"):
-            out.append(DeviceSpec(dev.id, "load", max_w=lim.max_power_w or 0.0,
-                                  command="power" if dev.role == "electrolyser" else "relay", **timing))
+            out.append(
+                DeviceSpec(
+                    dev.id,
+                    "load",
+                    max_w=lim.max_power_w or 0.0,
+                    command="power" if dev.role == "electrolyser" else "relay",
+                    **timing,
+                )
+            )
         elif dev.role in ("chp", "fuel_cell"):
             out.append(DeviceSpec(dev.id, "generator", max_w=lim.max_power_w or 0.0, **timing))
     return out

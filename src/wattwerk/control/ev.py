@@ -173,8 +173,11 @@ class EvCharging:
         used = 0.0
         for cp, st in plan:
             setpoints.append(sp(cp.id, "enable", 1.0 if st.enabled else 0.0, now, self.name))
-            current = max(math.floor(st.current_a * 10 + 1e-6) / 10, cp.min_current_a) if st.enabled \
+            current = (
+                max(math.floor(st.current_a * 10 + 1e-6) / 10, cp.min_current_a)
+                if st.enabled
                 else cp.min_current_a
+            )
             setpoints.append(sp(cp.id, "current_limit", current, now, self.name))
             if cp.phase_switching:
                 setpoints.append(sp(cp.id, "phases", st.phases, now, self.name))
@@ -197,10 +200,17 @@ class EvCharging:
             # not yet charging points give way first, then by position
             group.sort(key=lambda i: (not views[i].st.enabled, i))
             while group:
-                bounds = [(0.0, views[i].cp.power(views[i].cp.max_current_a, views[i].cp.phases)) for i in group]
+                bounds = [
+                    (0.0, views[i].cp.power(views[i].cp.max_current_a, views[i].cp.phases)) for i in group
+                ]
                 got = water_fill(max(pool, 0.0), bounds)
-                short = [k for k, i in enumerate(group) if views[i].mode == "pv" and not views[i].st.enabled
-                         and got[k] < views[i].cp.power(views[i].cp.min_current_a, views[i].cp.lowest_phases)]
+                short = [
+                    k
+                    for k, i in enumerate(group)
+                    if views[i].mode == "pv"
+                    and not views[i].st.enabled
+                    and got[k] < views[i].cp.power(views[i].cp.min_current_a, views[i].cp.lowest_phases)
+                ]
                 if short and len(group) > 1:
                     group.pop(short[-1])
                     continue
@@ -250,15 +260,22 @@ class EvCharging:
         if not st.enabled:
             start = st.start.update(share >= low + cp.start_margin_w, t)
             enabled = start.held(t, cp.enable_delay_s)
-            return replace(st, enabled=enabled, current_a=current, start=Debounce() if enabled else start,
-                           stop=Debounce())
+            return replace(
+                st,
+                enabled=enabled,
+                current_a=current,
+                start=Debounce() if enabled else start,
+                stop=Debounce(),
+            )
         lowest = cp.power(cp.min_current_a, cp.lowest_phases)
         stop = st.stop.update(share < lowest - cp.stop_margin_w, t)
         if stop.held(t, cp.disable_delay_s):
             return replace(st, enabled=False, current_a=0.0, stop=Debounce(), start=Debounce())
         return replace(st, current_a=current, stop=stop, start=Debounce())
 
-    def _fit_circuit(self, plan: list[tuple[ChargePoint, PointState]]) -> list[tuple[ChargePoint, PointState]]:
+    def _fit_circuit(
+        self, plan: list[tuple[ChargePoint, PointState]]
+    ) -> list[tuple[ChargePoint, PointState]]:
         """Keep the sum of currents on the busiest phase (L1 carries every point) within the circuit
         limit: lower currents fairly; if even the minimums do not fit, stop the lowest priority."""
         limit = self.config.circuit_max_a

@@ -77,8 +77,9 @@ class HeatingRodControl:
                 force = True
         return force, st
 
-    def step(self, snap: Snapshot, state: HeatingRodState, available_w: float | None,
-             signals: Signals) -> Result[HeatingRodState]:
+    def step(
+        self, snap: Snapshot, state: HeatingRodState, available_w: float | None, signals: Signals
+    ) -> Result[HeatingRodState]:
         c = self.config
         t = snap.now.timestamp()
         force, st = self._forced(snap, state, snap.now.astimezone(self.tz))

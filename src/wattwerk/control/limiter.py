@@ -55,11 +55,20 @@ class GridSpec:
     @classmethod
     def from_site(cfg: type[GridSpec], site: SiteConfig) -> GridSpec:
         g = site.site.grid
-        phase = [w for w in (g.max_phase_import_w, None if g.fuse_a is None else g.fuse_a * g.voltage_v)
-                 if w is not None]
+        phase = [
+            w
+            for w in (g.max_phase_import_w, None if g.fuse_a is None else g.fuse_a * g.voltage_v)
+            if w is not None
+        ]
         meter = site.grid_meter
-        return cfg(meter.id if meter else "grid", g.import_limit_w, g.max_export_w,
-                   min(phase) if phase else None, g.phases, g.voltage_v)
+        return cfg(
+            meter.id if meter else "grid",
+            g.import_limit_w,
+            g.max_export_w,
+            min(phase) if phase else None,
+            g.phases,
+            g.voltage_v,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,8 +107,13 @@ class LimiterOutput:
 
 
 class Limiter:
-    def __init__(self, grid: GridSpec, devices: Iterable[DeviceSpec], limits: ControlLimits | None = None,
-                 name: str = "limiter") -> None:
+    def __init__(
+        self,
+        grid: GridSpec,
+        devices: Iterable[DeviceSpec],
+        limits: ControlLimits | None = None,
+        name: str = "limiter",
+    ) -> None:
         self.grid = grid
         self.devices = {d.id: d for d in devices}
         self.limits = limits or ControlLimits()
@@ -108,15 +122,25 @@ class Limiter:
         p14 = self.limits.para14a
         self.p14_ids: tuple[str, ...] = ()
         if p14 is not None:
-            ids = p14.devices if p14.devices is not None else [
-                d.id for d in self.devices.values() if d.kind in ("ev", "heat_pump", "battery")]
+            ids = (
+                p14.devices
+                if p14.devices is not None
+                else [d.id for d in self.devices.values() if d.kind in ("ev", "heat_pump", "battery")]
+            )
             self.p14_ids = tuple(i for i in ids if i in self.devices)
-            self.p14_min = {i: device_minimum_w(self.devices[i].kind, p14.rated_w.get(i)) for i in self.p14_ids}
+            self.p14_min = {
+                i: device_minimum_w(self.devices[i].kind, p14.rated_w.get(i)) for i in self.p14_ids
+            }
             self.p14_total = aggregate_minimum_w(self.p14_min.values())
-        if self.limits.ripple and any(lv.consumption_pct < 100 for lv in self.limits.ripple.levels) \
-                and grid.import_w is None:
-            raise ValueError("ripple-control consumption levels need a grid import limit (site.grid fuse_a or "
-                             "max_import_w) to take a percentage of")
+        if (
+            self.limits.ripple
+            and any(lv.consumption_pct < 100 for lv in self.limits.ripple.levels)
+            and grid.import_w is None
+        ):
+            raise ValueError(
+                "ripple-control consumption levels need a grid import limit (site.grid fuse_a or "
+                "max_import_w) to take a percentage of"
+            )
 
     @classmethod
     def from_site(cls, cfg: SiteConfig, limits: ControlLimits | None = None) -> Limiter:
@@ -186,14 +210,18 @@ class Limiter:
             return v[0], v[1], v[2]
         return watts / 3, watts / 3, watts / 3
 
-    def _consumption(self, spec: DeviceSpec, cmds: Mapping[str, float], snap: Snapshot,
-                     now_w: float) -> tuple[float, float, float]:
+    def _consumption(
+        self, spec: DeviceSpec, cmds: Mapping[str, float], snap: Snapshot, now_w: float
+    ) -> tuple[float, float, float]:
         """(now, worst for import, worst for export) consumption of one device in W (+ draws)."""
         k = spec.kind
         if k == "ev":
+            told = ev_command(spec, cmds)
+            if told is None:
+                return now_w, now_w, now_w  # not commanded: it goes on as it is
             plugged = snap.get(f"{spec.id}.state")
-            on = cmds.get("enable", 0.0) >= 0.5 and (plugged is None or plugged >= 1)
-            new = spec.ev_power(cmds.get("current_limit", 0.0), int(cmds.get("phases", spec.phases))) if on else 0.0
+            on, current, phases = told
+            new = spec.ev_power(current, phases) if on and (plugged is None or plugged >= 1) else 0.0
             return now_w, new, min(now_w, new)
         if k == "rod":
             new = cmds.get("power", now_w)
@@ -265,12 +293,12 @@ class Limiter:
             for dev in c.devices:
                 spec = self.devices.get(dev)
                 cmds = plan.get(dev)
-                if spec is None or spec.kind != "ev" or cmds is None or cmds.get("enable", 0.0) < 0.5:
+                told = None if spec is None or spec.kind != "ev" or cmds is None else ev_command(spec, cmds)
+                if told is None or not told[0]:
                     continue
-                ph = int(cmds.get("phases", spec.phases))
                 for i in range(3):
-                    if ph == 3 or i == spec.phase - 1:
-                        amps[i] += cmds.get("current_limit", 0.0)
+                    if told[2] == 3 or i == spec.phase - 1:  # type: ignore[union-attr]
+                        amps[i] += told[1]
             worst = max(worst, (max(amps) - c.max_current_a) * self.grid.voltage_v)
         return worst
 
@@ -286,22 +314,35 @@ class Limiter:
             dev, _, cmd = s.channel.partition(".")
             origin[s.channel] = s.source
             if dev not in self.devices:
-                events.append(Event(now, "dropped", dev, f"setpoint {s.channel} for a device the limiter "
-                                    "does not know: dropped"))
+                events.append(
+                    Event(
+                        now,
+                        "dropped",
+                        dev,
+                        f"setpoint {s.channel} for a device the limiter does not know: dropped",
+                    )
+                )
                 continue
             plan.setdefault(dev, {})[cmd] = s.value
         requested_plan = {d: dict(c) for d, c in plan.items()}
         active, sources = self.active_limits(snap, state)
         p14 = self.limits.para14a
         self._envelope(plan, p14 is not None and p14.mode == "per_device" and "para14a" in sources)
+        enveloped = _copy(plan)  # what the laws asked, within the devices' envelopes
         switches = dict(state.switches)
         self._timing(plan, switches, t)
 
         stale = self._stale(snap)
         grid_lost = self.grid.meter in stale
         for dev in sorted(stale - state.fallback):
-            events.append(Event(now, "fallback_start", dev, f"{dev}: no data for "
-                                f"{self.limits.fallback_after_s:g} s or more, fail-safe setpoints"))
+            events.append(
+                Event(
+                    now,
+                    "fallback_start",
+                    dev,
+                    f"{dev}: no data for {self.limits.fallback_after_s:g} s or more, fail-safe setpoints",
+                )
+            )
         for dev in sorted(state.fallback - stale):
             events.append(Event(now, "fallback_end", dev, f"{dev}: data again, normal control"))
         fallback_count = state.fallbacks + len(stale - state.fallback)
@@ -310,26 +351,58 @@ class Limiter:
             if dev in self.devices:
                 self._fail_safe(plan, dev, active)
         if not grid_lost:
-            self._shed(plan, snap, active, frozenset(stale), switches, t, events)
-            self._export(plan, snap, active, frozenset(stale))
+            skip = frozenset(stale)
+            pvs = [d for d, s in self.devices.items() if s.kind == "pv"]
+            asked = {d: plan.get(d, {}).pop("power_limit", math.inf) for d in pvs}
+            exporting = any(k.startswith("export:") for k in active)
+            for d, w in asked.items():
+                if math.isfinite(w) and not exporting:
+                    plan[d]["power_limit"] = w
+            # storage and PV limit for exports, then shedding for imports; shedding may lower loads
+            # (more export) and a PV limit may raise imports, so a few rounds settle both
+            for _ in range(4):
+                self._export(plan, snap, active, skip, asked)
+                self._shed(plan, snap, active, skip, switches, t, events)
+                if self._export_need(plan, snap, active, skip) <= 1e-6:
+                    break
         self._lift_pv(plan, state, active)
+        self._envelope(plan, p14 is not None and p14.mode == "per_device" and "para14a" in sources)  # rounding
 
         # histories follow what is actually sent
         for dev, cmds in plan.items():
             level = self._level(self.devices[dev], cmds)
             if level is not None:
                 # first sight: count it as switched now, so the minimum times hold from the start
-                switches[dev] = switches[dev].switched(level, t) if dev in switches else SwitchHistory(level, t)
-        episodes = self._episodes(state, sources, snap, plan, requested_plan, t, events)
-        setpoints = tuple(Setpoint(f"{dev}.{cmd}", value, now, self.name if requested_plan.get(dev, {}).get(
-                                   cmd) != value else origin.get(f"{dev}.{cmd}", ""))
-                          for dev, cmds in sorted(plan.items()) for cmd, value in sorted(cmds.items()))
+                switches[dev] = (
+                    switches[dev].switched(level, t) if dev in switches else SwitchHistory(level, t)
+                )
+        episodes = self._episodes(state, sources, snap, plan, enveloped, t, events)
+        setpoints = tuple(
+            Setpoint(
+                f"{dev}.{cmd}",
+                value,
+                now,
+                self.name
+                if requested_plan.get(dev, {}).get(cmd) != value
+                else origin.get(f"{dev}.{cmd}", ""),
+            )
+            for dev, cmds in sorted(plan.items())
+            for cmd, value in sorted(cmds.items())
+        )
         for e in events:
             log.info("%s %s: %s", e.kind, e.subject, e.message)
         pv_limited = any("power_limit" in c for d, c in plan.items() if self.devices[d].kind == "pv") and any(
-            k.startswith("export:") for k in active)
-        new_state = LimiterState(t, MappingProxyType(switches), frozenset(stale), MappingProxyType(episodes),
-                                 self._ripple_pattern(snap, state), pv_limited or grid_lost, fallback_count)
+            k.startswith("export:") for k in active
+        )
+        new_state = LimiterState(
+            t,
+            MappingProxyType(switches),
+            frozenset(stale),
+            MappingProxyType(episodes),
+            self._ripple_pattern(snap, state),
+            pv_limited or grid_lost,
+            fallback_count,
+        )
         return LimiterOutput(setpoints, new_state, tuple(events), MappingProxyType(active))
 
     # ------------------------------------------------------------ steps
@@ -345,13 +418,15 @@ class Limiter:
                 phases = (3 if phases >= 2 else 1) if s.phase_switching else s.phases
                 if "phases" in cmds or s.phase_switching:
                     cmds["phases"] = float(phases)
-                current = cmds.get("current_limit", s.min_a)
+                current = cmds.get("current_limit", s.max_a)
                 current = s.min_a if not math.isfinite(current) else min(max(current, s.min_a), s.max_a)
                 if p14_per_device and dev in self.p14_ids:
-                    current = min(current, max(s.min_a, math.floor(self.p14_min[dev] / (phases * s.voltage_v)
-                                                                   * 10) / 10))
-                cmds["current_limit"] = current
-                cmds.setdefault("enable", 0.0)
+                    current = min(
+                        current,
+                        max(s.min_a, math.floor(self.p14_min[dev] / (phases * s.voltage_v) * 10) / 10),
+                    )
+                if "current_limit" in cmds or current < s.max_a:
+                    cmds["current_limit"] = current
             elif s.kind == "battery" and "battery_setpoint" in cmds:
                 w = cmds["battery_setpoint"]
                 w = 0.0 if not math.isfinite(w) else min(max(w, -s.max_charge_w), s.max_discharge_w)
@@ -447,42 +522,79 @@ class Limiter:
         elif s.kind == "generator":
             plan.pop(dev, None)
 
-    def _shed(self, plan: Plan, snap: Snapshot, active: Mapping[str, float], skip: frozenset[str],
-              switches: dict[str, SwitchHistory], t: float, events: list[Event]) -> None:
+    def _shed(
+        self,
+        plan: Plan,
+        snap: Snapshot,
+        active: Mapping[str, float],
+        skip: frozenset[str],
+        switches: dict[str, SwitchHistory],
+        t: float,
+        events: list[Event],
+    ) -> None:
+        """Remove import-side excess in a fixed order, each step by the least that suffices."""
         if self._excess(plan, snap, active, skip) <= 0:
             return
-        steps: list[tuple[str, float, Callable[[Plan, float], None]]] = []
-        for dev, s in self.devices.items():
-            if dev in skip:
-                continue
-            if s.kind == "battery":
+        exports = [w for k, w in active.items() if k.startswith("export:")]
+        Step = tuple[str, Callable[[Plan], float], Callable[[Plan, float], None]]
+        steps: list[Step] = []
+        bats = [d for d, s in self.devices.items() if s.kind == "battery" and d not in skip]
+
+        def bat_room(dev: str, capped: bool) -> Callable[[Plan], float]:
+            def room(p: Plan) -> float:
+                s = self.devices[dev]
                 soc = snap.get(f"{dev}.soc")
-                cur = plan.get(dev, {}).get("battery_setpoint")
-                if cur is None:
-                    cur = self._now_w(snap, dev) or 0.0
                 top = s.max_discharge_w if soc is not None and soc > s.reserve_soc + 0.5 else 0.0
-                steps.append((dev, max(top - cur, 0.0), _add(dev, "battery_setpoint", cur)))
+                r = max(top - self._bat_cmd(p, snap, dev), 0.0)
+                if capped and exports:  # discharging must not export if the loads do not draw
+                    lo = self._predict(p, snap, skip)["lo"]
+                    r = min(r, max(lo - (-min(exports) + self.limits.margin_w), 0.0))
+                return r
+
+            return room
+
+        def bat_up(dev: str) -> Callable[[Plan, float], None]:
+            def act(p: Plan, r: float) -> None:
+                top = self.devices[dev].max_discharge_w
+                p.setdefault(dev, {})["battery_setpoint"] = min(self._bat_cmd(p, snap, dev) + r, top)
+
+            return act
+
+        for dev in bats:
+            steps.append((dev, bat_room(dev, True), bat_up(dev)))
         for dev, s in self.devices.items():
             if s.kind == "rod" and dev in plan and dev not in skip:
-                steps.append((dev, plan[dev].get("power", 0.0), _rod_down(dev, s, plan[dev].get("power", 0.0))))
-        rules_ok = {dev: switches.get(dev, SwitchHistory()).may_switch(0.0, t, SwitchRules(
-            s.min_on_s, s.min_off_s, s.max_switches_per_hour)) for dev, s in self.devices.items()}
+                steps.append((dev, lambda p, d=dev: p[d].get("power", 0.0), _rod_down(dev, s)))
+        rules_ok = {
+            dev: switches.get(dev, SwitchHistory()).may_switch(
+                0.0, t, SwitchRules(s.min_on_s, s.min_off_s, s.max_switches_per_hour)
+            )
+            for dev, s in self.devices.items()
+        }
         loads = [d for d, s in self.devices.items() if s.kind == "load" and d in plan and d not in skip]
         for dev in sorted(loads, key=lambda d: self.devices[d].priority):
             if rules_ok[dev]:
-                steps.append((dev, 1.0, _off(dev)))
-        evs = [d for d, s in self.devices.items() if s.kind == "ev" and d in plan and d not in skip]
+                steps.append((dev, lambda p: 1.0, _off(dev)))
+        evs = [
+            self.devices[d]
+            for d, s in self.devices.items()
+            if s.kind == "ev" and d in plan and d not in skip and ev_command(s, plan[d]) is not None
+        ]
         if evs:
-            total = sum(self.devices[d].ev_power(plan[d].get("current_limit", 0.0), int(plan[d].get(
-                "phases", self.devices[d].phases))) for d in evs if plan[d].get("enable", 0.0) >= 0.5)
-            steps.append(("ev", total, _ev_down([self.devices[d] for d in evs], plan)))
+            steps.append(("ev", lambda p: _ev_total(evs, p), _ev_down(evs)))
         for dev, s in self.devices.items():
             if s.kind == "heat_pump" and dev in plan and dev not in skip:
-                steps.append((dev, 1.0, _set(dev, "sgready", min(plan[dev].get("sgready", 2.0), 2.0))))
+                steps.append(
+                    (dev, lambda p: 1.0, _set(dev, "sgready", min(plan[dev].get("sgready", 2.0), 2.0)))
+                )
         for dev in loads:
             if not rules_ok[dev]:
-                steps.append((dev, 1.0, _off(dev)))
-        for name, top, act in steps:
+                steps.append((dev, lambda p: 1.0, _off(dev)))
+        if exports:  # last resort: the battery regardless of exports (an import limit protects the fuse)
+            for dev in bats:
+                steps.append((dev, bat_room(dev, False), bat_up(dev)))
+        for name, room, act in steps:
+            top = room(plan)
             if top <= 0:
                 continue
             trial = _copy(plan)
@@ -505,14 +617,41 @@ class Limiter:
             _note_override(name, self.devices, rules_ok, events, snap.now)
             return
 
-    def _export(self, plan: Plan, snap: Snapshot, active: Mapping[str, float], skip: frozenset[str]) -> None:
+    def _bat_cmd(self, plan: Plan, snap: Snapshot, dev: str) -> float:
+        """The battery's setpoint in the plan, or what it does now; a discharge its SoC forbids counts as 0."""
+        cur = plan.get(dev, {}).get("battery_setpoint")
+        if cur is None:
+            cur = self._now_w(snap, dev) or 0.0
+        soc = snap.get(f"{dev}.soc")
+        if cur > 0 and soc is not None and soc <= self.devices[dev].reserve_soc + 0.5:
+            cur = 0.0
+        return cur
+
+    def _export_need(
+        self, plan: Plan, snap: Snapshot, active: Mapping[str, float], skip: frozenset[str]
+    ) -> float:
+        """W of worst-case export above the export limit (with margin); <= 0 when it holds."""
+        exports = [w for k, w in active.items() if k.startswith("export:")]
+        if not exports:
+            return 0.0
+        return (-min(exports) + self.limits.margin_w) - self._predict(plan, snap, skip)["lo"]
+
+    def _export(
+        self,
+        plan: Plan,
+        snap: Snapshot,
+        active: Mapping[str, float],
+        skip: frozenset[str],
+        asked: Mapping[str, float],
+    ) -> None:
         exports = [w for k, w in active.items() if k.startswith("export:")]
         if not exports:
             return
         limit = min(exports)
         m = self.limits.margin_w
         pvs = [d for d, s in self.devices.items() if s.kind == "pv"]
-        asked = {d: plan.setdefault(d, {}).pop("power_limit", math.inf) for d in pvs}
+        for d in pvs:
+            plan.setdefault(d, {}).pop("power_limit", None)
         p = self._predict(plan, snap, skip)
         need = (-limit + m) - p["lo"]  # W of export to remove, > 0 when over
         for dev, s in self.devices.items():
@@ -521,9 +660,12 @@ class Limiter:
             soc = snap.get(f"{dev}.soc")
             if soc is None or soc >= 99.5:
                 continue
-            cur = plan.setdefault(dev, {}).get("battery_setpoint", self._now_w(snap, dev) or 0.0)
-            r = min(need, max(cur + s.max_charge_w, 0.0))
-            plan[dev]["battery_setpoint"] = cur - r
+            before = plan.get(dev)
+            cur = (before or {}).get("battery_setpoint", self._now_w(snap, dev) or 0.0)
+            if cur > 0 and soc <= s.reserve_soc + 0.5:
+                cur = 0.0  # it cannot discharge anyway
+            top = min(need, max(cur + s.max_charge_w, 0.0))
+            plan.setdefault(dev, {})["battery_setpoint"] = cur - top  # imports are checked by shedding after
             p = self._predict(plan, snap, skip)
             need = (-limit + m) - p["lo"]
         # PV may produce what it does now plus the headroom left, split by installed power
@@ -532,7 +674,9 @@ class Limiter:
         allowed = max(now_pv - need, 0.0)
         rated = sum(self.devices[d].rated_w for d in live) or 1.0
         for d in live:
-            plan[d]["power_limit"] = min(allowed * self.devices[d].rated_w / rated, asked[d])
+            spec = self.devices[d]
+            top = spec.ac_w if spec.ac_w is not None else spec.rated_w
+            plan[d]["power_limit"] = min(allowed * spec.rated_w / rated, asked[d], top)
         for d in pvs:
             if d in skip:
                 self._fail_safe(plan, d, active)
@@ -545,8 +689,16 @@ class Limiter:
             if s.kind == "pv":
                 plan.setdefault(d, {}).setdefault("power_limit", s.ac_w if s.ac_w is not None else s.rated_w)
 
-    def _episodes(self, state: LimiterState, sources: Mapping[str, str], snap: Snapshot, plan: Plan,
-                  requested: Plan, t: float, events: list[Event]) -> dict[str, Episode]:
+    def _episodes(
+        self,
+        state: LimiterState,
+        sources: Mapping[str, str],
+        snap: Snapshot,
+        plan: Plan,
+        requested: Plan,
+        t: float,
+        events: list[Event],
+    ) -> dict[str, Episode]:
         dt = min(t - state.last_t, 60.0) if state.last_t is not None else 0.0
         curtailed_w = 0.0
         for d, s in self.devices.items():
@@ -566,9 +718,15 @@ class Limiter:
             if sources.get(src) == ep.level:
                 out[src] = ep
             else:
-                events.append(Event(now, "restriction_end", src, f"{src} {ep.level}: "
-                                    f"{t - ep.start:.0f} s, {ep.curtailed_wh:.0f} Wh curtailed",
-                                    {"start": ep.start, "end": t, "curtailed_wh": ep.curtailed_wh}))
+                events.append(
+                    Event(
+                        now,
+                        "restriction_end",
+                        src,
+                        f"{src} {ep.level}: {t - ep.start:.0f} s, {ep.curtailed_wh:.0f} Wh curtailed",
+                        {"start": ep.start, "end": t, "curtailed_wh": ep.curtailed_wh},
+                    )
+                )
         for src, level in sources.items():
             if src not in out:
                 out[src] = Episode(t, level)
@@ -579,20 +737,27 @@ class Limiter:
 # ------------------------------------------------------------ shedding actions
 
 
+def ev_command(spec: DeviceSpec, cmds: Mapping[str, float]) -> tuple[bool, float, int] | None:
+    """(enabled, A per phase, phases) a charger is told, or None when it is not commanded.
+    A current without ``enable`` means enabled; ``enable`` without a current means its maximum."""
+    if "enable" not in cmds and "current_limit" not in cmds:
+        return None
+    return (
+        cmds.get("enable", 1.0) >= 0.5,
+        cmds.get("current_limit", spec.max_a),
+        int(cmds.get("phases", spec.phases)),
+    )
+
+
 def _copy(plan: Plan) -> Plan:
     return {d: dict(c) for d, c in plan.items()}
-
-
-def _add(dev: str, cmd: str, base: float) -> Callable[[Plan, float], None]:
-    def act(plan: Plan, r: float) -> None:
-        plan.setdefault(dev, {})[cmd] = base + r
-    return act
 
 
 def _set(dev: str, cmd: str, value: float) -> Callable[[Plan, float], None]:
     def act(plan: Plan, r: float) -> None:
         if r > 0:
             plan.setdefault(dev, {})[cmd] = value
+
     return act
 
 
@@ -603,26 +768,38 @@ def _off(dev: str) -> Callable[[Plan, float], None]:
             for cmd in ("relay", "power"):
                 if cmd in cmds:
                     cmds[cmd] = 0.0
+
     return act
 
 
-def _rod_down(dev: str, s: DeviceSpec, base: float) -> Callable[[Plan, float], None]:
+def _rod_down(dev: str, s: DeviceSpec) -> Callable[[Plan, float], None]:
     def act(plan: Plan, r: float) -> None:
-        w = max(base - r, 0.0)
+        w = max(plan[dev].get("power", 0.0) - r, 0.0)
         if s.stages_w:
             w = max((st for st in (0.0, *s.stages_w) if st <= w + 1e-9), default=0.0)
         plan[dev]["power"] = w
+
     return act
 
 
-def _ev_down(specs: list[DeviceSpec], base: Plan) -> Callable[[Plan, float], None]:
+def _ev_total(specs: list[DeviceSpec], plan: Plan) -> float:
+    total = 0.0
+    for s in specs:
+        told = ev_command(s, plan[s.id])
+        if told is not None and told[0]:
+            total += s.ev_power(told[1], told[2])
+    return total
+
+
+def _ev_down(specs: list[DeviceSpec]) -> Callable[[Plan, float], None]:
     """Lower the chargers' total by r W: fairly from the top down to their minimums, then stop
     the lowest priority ones (those charging least first)."""
-    on = [s for s in specs if base[s.id].get("enable", 0.0) >= 0.5]
-    ph = {s.id: int(base[s.id].get("phases", s.phases)) for s in on}
-    power = {s.id: s.ev_power(base[s.id].get("current_limit", 0.0), ph[s.id]) for s in on}
 
     def act(plan: Plan, r: float) -> None:
+        told = {s.id: ev_command(s, plan[s.id]) for s in specs}
+        on = [s for s in specs if told[s.id] is not None and told[s.id][0]]  # type: ignore[index]
+        ph = {s.id: told[s.id][2] for s in on}  # type: ignore[index]
+        power = {s.id: s.ev_power(told[s.id][1], ph[s.id]) for s in on}  # type: ignore[index]
         target = sum(power.values()) - r
         keep = sorted(on, key=lambda s: (s.priority, power[s.id]), reverse=True)
         while keep and sum(s.ev_power(s.min_a, ph[s.id]) for s in keep) > target + 1e-6:
@@ -632,11 +809,23 @@ def _ev_down(specs: list[DeviceSpec], base: Plan) -> Callable[[Plan, float], Non
         for s, w in zip(keep, got, strict=True):
             amps = math.floor(w / (ph[s.id] * s.voltage_v) * 10 + 1e-9) / 10
             plan[s.id]["current_limit"] = max(min(amps, s.max_a), s.min_a)
+
     return act
 
 
-def _note_override(name: str, devices: Mapping[str, DeviceSpec], rules_ok: Mapping[str, bool],
-                   events: list[Event], now: datetime) -> None:
+def _note_override(
+    name: str,
+    devices: Mapping[str, DeviceSpec],
+    rules_ok: Mapping[str, bool],
+    events: list[Event],
+    now: datetime,
+) -> None:
     if name in devices and devices[name].kind == "load" and not rules_ok.get(name, True):
-        events.append(Event(now, "min_time_override", name, f"{name}: switched off before its minimum "
-                            "run time to keep a grid limit"))
+        events.append(
+            Event(
+                now,
+                "min_time_override",
+                name,
+                f"{name}: switched off before its minimum run time to keep a grid limit",
+            )
+        )

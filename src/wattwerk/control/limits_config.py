@@ -31,7 +31,9 @@ class Ripple(Model):
     def _patterns_fit(self) -> Ripple:
         for level in self.levels:
             if len(level.pattern) != len(self.contacts):
-                raise ValueError(f"pattern {level.pattern!r} needs {len(self.contacts)} digits, one per contact")
+                raise ValueError(
+                    f"pattern {level.pattern!r} needs {len(self.contacts)} digits, one per contact"
+                )
         return self
 
 

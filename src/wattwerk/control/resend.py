@@ -17,8 +17,9 @@ class SentState:
     last: Mapping[str, tuple[float, float]] = field(default_factory=lambda: MappingProxyType({}))
 
 
-def due(setpoints: Iterable[Setpoint], state: SentState, now: float,
-        every_s: float) -> tuple[list[Setpoint], SentState]:
+def due(
+    setpoints: Iterable[Setpoint], state: SentState, now: float, every_s: float
+) -> tuple[list[Setpoint], SentState]:
     """The setpoints to write now: changed ones, and unchanged ones last written ``every_s`` ago."""
     out: list[Setpoint] = []
     last = dict(state.last)

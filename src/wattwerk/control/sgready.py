@@ -50,8 +50,9 @@ class SgReadyControl:
     def initial(self) -> SgReadyState:
         return SgReadyState()
 
-    def wanted(self, snap: Snapshot, state: SgReadyState, available_w: float | None,
-               signals: Signals) -> tuple[int, SgReadyState]:
+    def wanted(
+        self, snap: Snapshot, state: SgReadyState, available_w: float | None, signals: Signals
+    ) -> tuple[int, SgReadyState]:
         c = self.config
         t = snap.now.timestamp()
         surplus = available_w if available_w is not None else 0.0
@@ -74,8 +75,9 @@ class SgReadyControl:
                 want = current
         return want, SgReadyState(state.history, recommend, force)
 
-    def step(self, snap: Snapshot, state: SgReadyState, available_w: float | None,
-             signals: Signals) -> Result[SgReadyState]:
+    def step(
+        self, snap: Snapshot, state: SgReadyState, available_w: float | None, signals: Signals
+    ) -> Result[SgReadyState]:
         c = self.config
         t = snap.now.timestamp()
         want, state = self.wanted(snap, state, available_w, signals)

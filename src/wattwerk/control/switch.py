@@ -69,8 +69,9 @@ class SwitchControl:
             return False
         return signals.price <= c.price_on if c.kind == "load" else signals.price >= c.price_on
 
-    def step(self, snap: Snapshot, state: SwitchState, available_w: float | None,
-             signals: Signals) -> Result[SwitchState]:
+    def step(
+        self, snap: Snapshot, state: SwitchState, available_w: float | None, signals: Signals
+    ) -> Result[SwitchState]:
         c = self.config
         t = snap.now.timestamp()
         on = bool(state.history.state)
@@ -100,9 +101,15 @@ class SwitchControl:
         if c.command == "relay":
             value, power = float(on), c.power_w if on else 0.0
         else:
-            power = clamp(surplus, c.min_w, c.power_w) if on and c.kind == "load" and not forced else (
-                c.power_w if on else 0.0)
+            power = (
+                clamp(surplus, c.min_w, c.power_w)
+                if on and c.kind == "load" and not forced
+                else (c.power_w if on else 0.0)
+            )
             value = power
         used = power if c.kind == "load" else -power
-        return Result((sp(c.id, c.command, round(value, 1), snap.now, self.name),),
-                      SwitchState(history, on_cond, off_cond), used)
+        return Result(
+            (sp(c.id, c.command, round(value, 1), snap.now, self.name),),
+            SwitchState(history, on_cond, off_cond),
+            used,
+        )
