@@ -117,7 +117,7 @@ function renderPlan(plan) {
     const v = s.price ?? 0, x = L + i * bw;
     const cls = (s.battery_w ?? 0) < -1 ? "charge" : (s.battery_w ?? 0) > 1 ? "discharge" : "";
     svg += `<rect class="price ${cls}" x="${x.toFixed(1)}" y="${Math.min(y(v), y(0)).toFixed(1)}" width="${Math.max(bw - 1, 1).toFixed(1)}" ` +
-      `height="${Math.abs(y(v) - y(0)).toFixed(1)}"><title>${esc(new Date(s.start).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }))}: ` +
+      `height="${Math.abs(y(v) - y(0)).toFixed(1)}"><title>${esc(new Date(s.start).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hour12: false }))}: ` +
       `${v.toFixed(3)} ${esc(plan.currency || "")}/kWh${s.battery_w ? ", battery " + fmtPower(s.battery_w) : ""}${s.ev_w ? ", EV " + fmtPower(s.ev_w) : ""}</title></rect>`;
   });
   svg += `<text x="${L - 4}" y="${y(hi) + 10}" text-anchor="end" font-size="11" fill="#69736d">${hi.toFixed(2)}</text>` +
@@ -125,7 +125,7 @@ function renderPlan(plan) {
   const every = Math.max(1, Math.ceil(slots.length / (W < 500 ? 4 : 8)));
   slots.forEach((s, i) => {
     if (i % every) return;
-    svg += `<text x="${L + i * bw}" y="${H - 6}" font-size="11" fill="#69736d">${new Date(s.start).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}</text>`;
+    svg += `<text x="${L + i * bw}" y="${H - 6}" font-size="11" fill="#69736d">${new Date(s.start).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hour12: false })}</text>`;
   });
   box.innerHTML = svg + `</svg><div class="legend"><span><i class="price"></i>price ${esc(plan.currency || "")}/kWh</span>` +
     `<span><i class="price charge"></i>battery charges</span><span><i class="price discharge"></i>battery discharges</span></div>`;
@@ -148,7 +148,7 @@ function niceStep(range, lines) {
 
 function renderChart(day) {
   const box = document.getElementById("chart");
-  const W = Math.max(box.clientWidth, 280), H = W < 500 ? 200 : 260, L = 40, B = 22, T = 8;
+  const W = Math.max(box.clientWidth, 280), H = W < 500 ? 200 : 260, L = 40, B = 22, T = 20;
   const t0 = Date.parse(day.start), t1 = Date.parse(day.end);
   let lo = 0, hi = 1000;
   for (const s of Object.values(day.series)) for (const p of s) { lo = Math.min(lo, p[1]); hi = Math.max(hi, p[1]); }
@@ -159,14 +159,17 @@ function renderChart(day) {
   let svg = `<svg viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="power today">`;
   for (let v = lo; v <= hi + step / 2; v += step) {
     svg += `<line x1="${L}" x2="${W - 4}" y1="${y(v)}" y2="${y(v)}" stroke="${v === 0 ? "#9aa59e" : "#e4e7e2"}"/>` +
-      `<text x="${L - 4}" y="${y(v) + 4}" text-anchor="end" font-size="11" fill="#69736d">${(v / 1000).toFixed(step < 1000 ? 1 : 0)}</text>`;
+      `<text x="${L - 4}" y="${y(v) + 4}" text-anchor="end" font-size="11" fill="#69736d">${(v / 1000).toFixed(step % 1000 ? 1 : 0)}</text>`;
   }
   const hours = W < 500 ? 6 : 3;
   for (let h = 0; h <= 24; h += hours) {
     const t = t0 + h * (t1 - t0) / 24;
     svg += `<text x="${x(t)}" y="${H - 6}" text-anchor="${h === 24 ? "end" : "middle"}" font-size="11" fill="#69736d">${h}:00</text>`;
   }
-  svg += `<text x="4" y="14" font-size="11" fill="#69736d">kW</text>`;
+  svg += `<text x="${L - 4}" y="11" text-anchor="end" font-size="11" fill="#69736d">kW</text>`;
+  if (!Object.values(day.series).some((s) => s.length)) {
+    svg += `<text x="${(L + W) / 2}" y="${H / 2}" text-anchor="middle" font-size="13" fill="#69736d">no history yet today</text>`;
+  }
   for (const [key, pts] of Object.entries(day.series)) {
     if (!pts.length) continue;
     const d = pts.map((p, i) => (i ? "L" : "M") + x(Date.parse(p[0])).toFixed(1) + " " + y(p[1]).toFixed(1)).join("");

@@ -13,6 +13,18 @@ const WW = {
   num(v, digits = 1, unit = "") {
     return v === null || v === undefined ? "–" : Number(v).toFixed(digits) + (unit ? " " + unit : "");
   },
+  // a device's value by its quantity name (W, Wh, %, °C as everywhere in wattwerk)
+  quantity(name, v) {
+    if (typeof v !== "number") return WW.esc(v);
+    if (name.startsWith("power")) return WW.power(v);
+    if (name.startsWith("energy")) return (v / 1000).toFixed(v >= 1e6 ? 0 : 2) + " kWh";
+    if (name.startsWith("temperature")) return v.toFixed(1) + " °C";
+    if (name === "soc" || name.endsWith("_pct")) return v.toFixed(0) + " %";
+    if (name.startsWith("current")) return v.toFixed(1) + " A";
+    if (name.startsWith("voltage")) return v.toFixed(1) + " V";
+    if (name.startsWith("frequency")) return v.toFixed(2) + " Hz";
+    return String(v);
+  },
   async json(url, body) {
     const opts = body === undefined ? {} :
       { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) };

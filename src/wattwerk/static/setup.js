@@ -68,7 +68,7 @@ async function test() {
     const info = Object.entries(r.info || {}).map(([k, v]) => `${WW.esc(k)}: ${WW.esc(v)}`).join(" · ");
     box.innerHTML = `<p class="okmsg">It answers.${info ? " <span class=\"muted small\">" + info + "</span>" : ""}</p><div class="values">` +
       Object.entries(r.values).map(([k, v]) =>
-        `<div data-quantity="${WW.esc(k)}">${WW.esc(k.replace(/_/g, " "))}<b>${k.startsWith("power") ? WW.power(v) : WW.esc(v)}</b></div>`).join("") + "</div>";
+        `<div data-quantity="${WW.esc(k)}">${WW.esc(k.replace(/_/g, " "))}<b>${WW.quantity(k, v)}</b></div>`).join("") + "</div>";
   } finally { $("test").disabled = false; }
 }
 

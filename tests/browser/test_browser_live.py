@@ -1,0 +1,104 @@
+"""The live page on a desktop and on a phone, over the demo site with a plan: assertions on what
+the page shows, and screenshots to look at (``WATTWERK_SCREENSHOTS=dir``)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from playwright.async_api import expect
+
+from wattwerk.config import load_demo_config
+from wattwerk.demo import DemoSite
+from wattwerk.edge.live import enrich
+from wattwerk.edge.web import create_app
+from wattwerk.store.sqlite import SqliteStore
+
+
+class PlannedDemo:
+    """The demo site plus a day-ahead plan (test data: hourly prices and battery schedule)."""
+
+    def __init__(self, site: DemoSite) -> None:
+        self.site = site
+        start = site.sim.now.replace(minute=0, second=0, microsecond=0)
+        self.slots = [{
+            "start": (start + timedelta(hours=h)).isoformat(), "end": (start + timedelta(hours=h + 1)).isoformat(),
+            "price": round(0.30 - 0.12 * (3 <= h <= 6) + 0.1 * (h >= 8), 3),
+            "battery_w": -3000.0 if 3 <= h <= 6 else 2000.0 if h >= 8 else 0.0, "ev_w": 0.0, "grid_w": 0.0,
+        } for h in range(12)]
+
+    def plan(self) -> dict[str, Any]:
+        return {"currency": "EUR", "slots": self.slots}
+
+    def live(self) -> dict[str, Any]:
+        return enrich(self.site, self.site.live()) | {"plan": self.plan()}
+
+    def today(self) -> dict[str, Any]:
+        return self.site.today()
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Iterator[PlannedDemo]:
+    cfg = load_demo_config()
+    tz = ZoneInfo(cfg.site.timezone)
+    start = datetime(2026, 6, 21, tzinfo=tz)
+    store = SqliteStore(tmp_path / "store.sqlite", tz=cfg.site.timezone)
+    site = DemoSite(cfg, start, store, step_s=60, store_every_s=300)
+    site.store_all_now()
+    site.advance_to((start + timedelta(hours=14)).timestamp())
+    site.flush()
+    yield PlannedDemo(site)
+    store.close()
+
+
+VIEWPORTS = {
+    "desktop": {"viewport": {"width": 1280, "height": 900}},
+    "phone": {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True,
+              "has_touch": True},
+}
+
+
+@pytest.mark.parametrize("kind", list(VIEWPORTS))
+async def test_live_page(kind: str, browser: Any, serve: Callable[[Any], Awaitable[str]], demo: PlannedDemo,
+                         shots: Path) -> None:
+    base = await serve(create_app(demo))
+    context = await browser.new_context(**VIEWPORTS[kind])
+    page = await context.new_page()
+    try:
+        await page.goto(base)
+        live = demo.live()
+        await expect(page.locator("#site")).to_have_text("Demo house")
+        flows = page.locator(".flow")
+        await expect(flows).to_have_count(6)
+        pv = live["flows"]["pv"]
+        shown = f"{pv / 1000:.2f} kW" if pv >= 1000 else f"{round(pv)} W"
+        await expect(page.locator('[data-flow="pv"] .value')).to_have_text(shown)
+        await expect(page.get_by_test_id("soc")).to_have_text(f"{live['battery']['soc_pct']:.0f} %")
+        await expect(page.locator('[data-charger="ev1"]')).to_contain_text("PV only")
+        await expect(page.locator('[data-heat="hp"]')).to_contain_text("SG-Ready")
+        await expect(page.get_by_test_id("restrictions")).to_contain_text("Feed-in limit 4.80 kW")
+        await expect(page.locator("#plan rect.price")).to_have_count(12)
+        await expect(page.locator("#plan rect.price.charge")).to_have_count(4)
+        await expect(page.locator("tr[data-device]")).to_have_count(len(demo.site.cfg.devices))
+        await expect(page.locator('#chart path[data-series="pv"]')).to_have_count(1)
+        await expect(page.get_by_test_id("energy")).to_contain_text("kWh")
+        # nothing wider than the screen, on a phone too
+        overflow = await page.evaluate("document.scrollingElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0
+        boxes = [await page.locator(sel).bounding_box() for sel in ("#flows", "#chart")]
+        assert boxes[0] and boxes[1]
+        if kind == "phone":  # one column: the cards stack
+            assert boxes[1]["y"] > boxes[0]["y"] + boxes[0]["height"]
+            assert abs(boxes[1]["x"] - boxes[0]["x"]) < 2
+        else:  # two columns: side by side
+            assert boxes[1]["x"] > boxes[0]["x"] + boxes[0]["width"]
+        await page.screenshot(path=str(shots / f"live-{kind}.png"), full_page=True)
+        await page.goto(base + "wizard")
+        await expect(page.get_by_test_id("interfaces")).to_contain_text("lo")
+        await page.screenshot(path=str(shots / f"wizard-{kind}.png"), full_page=True)
+    finally:
+        await context.close()
