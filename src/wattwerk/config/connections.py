@@ -15,6 +15,7 @@ from wattwerk.config.types import Seconds, show
 Port = Annotated[int, Field(ge=1, le=65535)]
 Host = Annotated[str, Field(min_length=1)]
 Parity = Literal["N", "E", "O"]
+MeterFormat = Literal["dsmr", "dlms", "sml"]  # what a meter sends on a byte stream
 SPEEDWIRE_GROUP = "239.12.255.254"
 
 
@@ -75,6 +76,8 @@ class SerialConnection(Model):
     bytesize: Literal[7, 8] = 8
     parity: Parity = "N"
     stopbits: Literal[1, 2] = 1
+    format: MeterFormat = "dsmr"
+    key: SecretStr | None = None  # hex key for encrypted DSMR (Luxembourg) or DLMS pushes
 
 
 class TcpConnection(Model):
@@ -83,6 +86,8 @@ class TcpConnection(Model):
     type: Literal["tcp"]
     host: Host
     port: Port
+    format: MeterFormat = "dsmr"
+    key: SecretStr | None = None  # hex key for encrypted DSMR (Luxembourg) or DLMS pushes
 
 
 class UdpConnection(Model):
