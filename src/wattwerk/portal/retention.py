@@ -9,8 +9,9 @@ are then kept (and can be downloaded at ``resolution=raw``).
 
 1. raw values that arrived late, into 5-minute buckets already final, are *merged* into them
    (n-weighted mean, min, max, last) — then deleted with the rest, so each counts once;
-2. 5-minute buckets from the site's ``done_ms`` up to the last whole 5 minutes are recomputed
-   from raw (raw is complete there);
+2. 5-minute buckets from the site's ``done_ms`` up to the raw window's start (``cut``, whole
+   5 minutes) are recomputed from raw (raw is complete there); that window stays raw only, and
+   series aggregate it on the fly, so values an edge uploads late still show at once;
 3. raw values older than the raw window are deleted (not hidden) unless the site archives;
 4. hourly buckets are recomputed from 5-minute ones, daily from hourly, for every hour/day a
    changed 5-minute bucket falls in;
@@ -74,7 +75,7 @@ async def run(conn: AsyncConnection, now_ms: int) -> dict[str, int]:
     await conn.execute(
         "CREATE TEMP TABLE rt_sites ON COMMIT DROP AS SELECT site_id, archive, done_ms, "
         "greatest(done_ms, ((%(now)s - raw_keep_s * 1000) / %(b)s) * %(b)s) AS cut, "
-        "(%(now)s / %(b)s) * %(b)s AS upto, m5_keep_s, h1_keep_s, d1_keep_s FROM site_retention",
+        "m5_keep_s, h1_keep_s, d1_keep_s FROM site_retention",
         {"now": now_ms, "b": M5})
     await conn.execute("CREATE TEMP TABLE rt_touched (channel_id integer, from_ms bigint) ON COMMIT DROP")
     src = ("FROM readings x JOIN channels c ON c.id = x.channel_id JOIN rt_sites s ON s.site_id = c.site_id")
@@ -86,7 +87,7 @@ async def run(conn: AsyncConnection, now_ms: int) -> dict[str, int]:
     merged = cur.rowcount
     await conn.execute(
         f"WITH ins AS (INSERT INTO rollup_5m AS r SELECT x.channel_id, {bucket}, {_AGG} {src} "
-        f"WHERE x.ts_ms >= s.done_ms AND x.ts_ms < s.upto GROUP BY 1, 2 {_REPLACE} "
+        f"WHERE x.ts_ms >= s.done_ms AND x.ts_ms < s.cut GROUP BY 1, 2 {_REPLACE} "
         "RETURNING channel_id, bucket_ms) INSERT INTO rt_touched SELECT channel_id, min(bucket_ms) FROM ins GROUP BY 1")
     cur = await conn.execute(
         "DELETE FROM readings x USING channels c, rt_sites s WHERE c.id = x.channel_id AND s.site_id = c.site_id "
@@ -106,7 +107,7 @@ async def run(conn: AsyncConnection, now_ms: int) -> dict[str, int]:
             (now_ms,))
         deleted_agg += cur.rowcount
     cur = await conn.execute(
-        "UPDATE site_retention r SET done_ms = s.cut, rolled_ms = s.upto FROM rt_sites s WHERE s.site_id = r.site_id")
+        "UPDATE site_retention r SET done_ms = s.cut, rolled_ms = s.cut FROM rt_sites s WHERE s.site_id = r.site_id")
     counts = {"sites": cur.rowcount, "late_channels_merged": merged, "raw_deleted": deleted_raw,
               "aggregates_deleted": deleted_agg}
     log.info("retention: %s", counts)

@@ -1,0 +1,199 @@
+"""Series, live values, retention (rollups, deletion, late data, archive), research export and
+the Flukso read API, on data uploaded through the real ingest endpoint."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+
+from portal_fixtures import Portal, account, edge_token, new_site, now_ms, portal, upload  # noqa: F401
+from test_ingest_support import pg  # noqa: F401
+from wattwerk.portal import db
+
+DAY, HOUR, MIN = 86_400_000, 3_600_000, 60_000
+
+
+def day_of_data(start_ms: int) -> list[tuple[str, int, float]]:
+    """One reading a minute for a day: a varying grid power and an import counter."""
+    out = []
+    counter = 1_000_000.0
+    for i in range(1440):
+        ts = start_ms + i * MIN
+        power = 800.0 + 600.0 * math.sin(i / 90.0) + (i % 7) * 3.0
+        counter += power / 60.0
+        out.append(("grid.power", ts, round(power, 3)))
+        out.append(("grid.energy_import", ts, round(counter, 3)))
+    return out
+
+
+def expected(data: list[tuple[str, int, float]], step: int) -> dict[str, dict[str, float]]:
+    """What the summary must say, computed here from the uploaded values."""
+    out = {}
+    for ch in ("grid.power", "grid.energy_import"):
+        vals = [(t, v) for c, t, v in data if c == ch]
+        buckets: dict[int, list[float]] = {}
+        for t, v in vals:
+            buckets.setdefault(t // step * step, []).append(v)
+        values = [v for _, v in vals]
+        energy = (sum(sum(b) / len(b) for b in buckets.values()) * step / HOUR if ch == "grid.power"
+                  else values[-1] - values[0])
+        out[ch] = {"min": min(values), "max": max(values), "mean": sum(values) / len(values), "energy_wh": energy}
+    return out
+
+
+def iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat()
+
+
+def get_series(acc, site: str, start: int, end: int, resolution: str, fmt: str = "json") -> httpx.Response:
+    r = acc.http.get(f"/api/v1/sites/{site}/series", params={
+        "from": iso(start), "to": iso(end), "resolution": resolution, "format": fmt})
+    assert r.status_code == 200, r.text
+    return r
+
+
+def check_summary(summary: dict, want: dict) -> None:
+    for ch, w in want.items():
+        for key, value in w.items():
+            assert summary[ch][key] == pytest.approx(value, rel=1e-9, abs=1e-6), (ch, key)
+
+
+def run_retention(portal: Portal, admin) -> dict:
+    r = admin.http.post("/api/v1/admin/retention/run")
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def make_admin(portal: Portal, acc) -> None:
+    with portal.pg.connect() as conn:
+        conn.execute("UPDATE accounts SET is_admin = true WHERE alias = %s", (acc.alias,))
+
+
+def test_series_summary_retention_rollups_and_late_data(portal: Portal) -> None:  # noqa: F811
+    owner, admin = account(portal), account(portal)
+    make_admin(portal, admin)
+    site = new_site(owner)
+    token = edge_token(owner, site)
+    t0 = now_ms() // DAY * DAY - 2 * DAY
+    data = day_of_data(t0)
+    upload(portal, token, site, data)
+    t1 = t0 + DAY
+
+    body = get_series(owner, site, t0, t1, "1h").json()
+    assert body["columns"] == ["ts_ms", "channel", "mean", "min", "max", "last", "delta", "n"]
+    assert len(body["points"]) == 48 and body["points"][0][0] == t0
+    check_summary(body["summary"], expected(data, HOUR))
+    raw_csv = get_series(owner, site, t0, t1, "raw", "csv")
+    rows = list(csv.reader(io.StringIO(raw_csv.text)))
+    assert rows[0] == ["time", "ts_ms", "channel", "value"] and len(rows) == 1 + len(data)
+    assert json.loads(raw_csv.headers["x-series-summary"])["grid.power"]["n"] == 1440
+
+    counts = run_retention(portal, admin)
+    assert counts["raw_deleted"] == len(data)
+    with portal.pg.connect() as conn:
+        assert conn.execute("SELECT count(*) FROM readings").fetchone()[0] == 0  # deleted, not hidden
+        n5, n1h, n1d = (conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+                        for t in ("rollup_5m", "rollup_1h", "rollup_1d"))
+    assert (n5, n1h, n1d) == (2 * 288, 2 * 24, 2)
+    after = get_series(owner, site, t0, t1, "1h").json()
+    check_summary(after["summary"], expected(data, HOUR))
+    assert after["points"] == body["points"]
+    assert get_series(owner, site, t0, t1, "raw").json()["points"] == []  # full resolution is gone
+    fifteen = get_series(owner, site, t0, t1, "15m").json()
+    check_summary(fifteen["summary"], expected(data, 15 * MIN))
+    daily = get_series(owner, site, t0, t1, "1d").json()
+    hourly_deltas = [p[6] for p in after["points"] if p[1] == "grid.energy_import" and p[6] is not None]
+    first_hour = [p for p in after["points"] if p[1] == "grid.energy_import"][0]
+    first_value = data[1][2]
+    day_energy = daily["summary"]["grid.energy_import"]["energy_wh"]
+    assert day_energy == pytest.approx(sum(hourly_deltas) + first_hour[5] - first_value, abs=1e-6)
+
+    # a late reading into a bucket already final: merged once, then deleted with the rest
+    late = ("grid.power", t0 + 12 * HOUR + 30_000, 5000.0)
+    upload(portal, token, site, [late], first_seq=10_000)
+    run_retention(portal, admin)
+    run_retention(portal, admin)
+    merged = get_series(owner, site, t0, t1, "5m").json()
+    check_summary(merged["summary"], {"grid.power": {k: v for k, v in expected(data + [late], 5 * MIN)[
+        "grid.power"].items() if k in ("min", "max", "mean")}})
+    with portal.pg.connect() as conn:
+        assert conn.execute("SELECT count(*) FROM readings").fetchone()[0] == 0
+
+
+def test_archive_keeps_raw_and_recent_values_show_before_rollup(portal: Portal) -> None:  # noqa: F811
+    owner, admin = account(portal), account(portal)
+    make_admin(portal, admin)
+    site = new_site(owner)
+    token = edge_token(owner, site)
+    put = owner.http.put(f"/api/v1/sites/{site}/retention", json={"archive": True})
+    assert put.status_code == 200 and put.json()["archive"] is True and put.json()["raw_keep_s"] == 3600
+    t0 = now_ms() // DAY * DAY - 2 * DAY
+    data = day_of_data(t0)[:600]
+    upload(portal, token, site, data)
+    run_retention(portal, admin)
+    raw = get_series(owner, site, t0, t0 + DAY, "raw").json()
+    assert len(raw["points"]) == 600
+    recent = now_ms() // MIN * MIN - 5 * MIN
+    upload(portal, token, site, [("grid.power", recent, 123.0), ("grid.power", recent + 10_000, 125.0)],
+           first_seq=5000)
+    live = owner.http.get(f"/api/v1/sites/{site}/live").json()["values"]
+    assert {v["channel"]: v["value"] for v in live}["grid.power"] == 125.0
+    now = get_series(owner, site, recent - HOUR, recent + MIN, "5m").json()
+    assert now["summary"]["grid.power"]["mean"] == pytest.approx(124.0)
+    audit = [e["action"] for e in owner.http.get(f"/api/v1/sites/{site}/audit").json()]
+    assert "retention.set" in audit
+
+
+def test_research_export_only_consenting_and_pseudonymous(portal: Portal) -> None:  # noqa: F811
+    admin, yes, no = account(portal), account(portal), account(portal)
+    make_admin(portal, admin)
+    t0 = now_ms() // DAY * DAY - 3 * DAY
+    sites = {}
+    for acc in (yes, no):
+        site = new_site(acc, label="my secret home")
+        upload(portal, edge_token(acc, site), site, day_of_data(t0)[:200])
+        sites[acc.alias] = site
+    yes.http.put(f"/api/v1/sites/{sites[yes.alias]}/retention", json={"research_consent": True})
+    run_retention(portal, admin)
+    params = {"from": iso(t0 - DAY), "to": iso(t0 + DAY), "resolution": "1h"}
+    assert yes.http.get("/api/v1/research/export", params=params).status_code == 403
+    text = admin.http.get("/api/v1/research/export", params=params).text
+    again = admin.http.get("/api/v1/research/export", params=params).text
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert rows and {r["channel"] for r in rows} == {"grid.power", "grid.energy_import"}
+    assert len({r["site"] for r in rows}) == 1 and text == again  # stable pseudonym, one consenting site
+    for secret in (*sites.values(), yes.alias, no.alias, "my secret home"):
+        assert secret not in text
+
+
+def test_flukso_read_api(portal: Portal) -> None:  # noqa: F811
+    owner, other = account(portal), account(portal)
+    site = new_site(owner)
+    token = edge_token(owner, site)
+    sensor = "a" * 32
+    with portal.pg.connect() as conn:
+        db.register_flukso_sensor(conn, site, sensor, "grid.energy_import", key="k")
+    start = now_ms() // (15 * MIN) * (15 * MIN) - 3 * HOUR
+    counter = [("grid.energy_import", start + i * MIN, 10_000.0 + i * 1000.0 / 60) for i in range(181)]
+    upload(portal, token, site, counter)
+    pat = owner.http.post("/api/v1/tokens", json={"name": "flukso", "scopes": ["read"]}).json()["token"]
+    alien = other.http.post("/api/v1/tokens", json={"name": "x", "scopes": ["read"]}).json()["token"]
+    headers = {"X-Version": "1.0", "X-Token": pat, "Accept": "application/json"}
+    r = httpx.get(f"{portal.url}/sensor/{sensor}", params={"interval": "day", "unit": "watt"}, headers=headers)
+    assert r.status_code == 200, r.text
+    points = r.json()
+    assert len(points) == 96 and all(p[0] % 900 == 0 for p in points)
+    values = {p[0]: p[1] for p in points}
+    assert values[start // 1000 - 3600] == "nan"
+    assert values[start // 1000 + 3600] == 1000  # 1000 Wh an hour is 1000 W
+    missing = httpx.get(f"{portal.url}/sensor/{'b' * 32}", params={"interval": "day"}, headers=headers)
+    foreign = httpx.get(f"{portal.url}/sensor/{sensor}", params={"interval": "day"},
+                        headers={**headers, "X-Token": alien})
+    assert missing.status_code == foreign.status_code == 404 and missing.json() == foreign.json()
+    assert httpx.get(f"{portal.url}/sensor/{sensor}", params={"interval": "day"}).status_code == 401
