@@ -115,7 +115,8 @@ class ModbusDevice(_Commands):
             for name, v in zip(spec.registers, raw, strict=True):
                 await self.reader.write(name, v, single=spec.single)
         else:
-            await self.reader.write(spec.registers[0], value, single=spec.single)
+            for name in spec.registers:  # usually one; a few devices want the value twice
+                await self.reader.write(name, value, single=spec.single)
         for name, v in spec.then.items():
             await self.reader.write(name, v, single=spec.single)
 

@@ -111,9 +111,9 @@ class Direction(_Strict):
 
 
 class WriteSpec(_Strict):
-    """A command and the register(s) it writes. Without ``map`` the value (our unit) goes to the one
-    register, scaled; with ``map`` each command value names one value per register (in the
-    registers' units, i.e. before their scale is undone)."""
+    """A command and the register(s) it writes. Without ``map`` the value (our unit) goes to each
+    register, scaled (``direction`` and ``percent_of`` use the first); with ``map`` each command
+    value names one value per register (in the registers' units, i.e. before their scale is undone)."""
 
     command: Command
     registers: list[str] = Field(min_length=1)
