@@ -26,7 +26,8 @@ class PlannedDemo:
         self.site = site
         start = site.sim.now.replace(minute=0, second=0, microsecond=0)
         self.slots = [{
-            "start": (start + timedelta(hours=h)).isoformat(), "end": (start + timedelta(hours=h + 1)).isoformat(),
+            "start": (start + timedelta(hours=h)).isoformat(),
+            "end": (start + timedelta(hours=h + 1)).isoformat(),
             "price": round(0.30 - 0.12 * (3 <= h <= 6) + 0.1 * (h >= 8), 3),
             "battery_w": -3000.0 if 3 <= h <= 6 else 2000.0 if h >= 8 else 0.0, "ev_w": 0.0, "grid_w": 0.0,
         } for h in range(12)]

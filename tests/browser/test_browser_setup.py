@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from pathlib import Path
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from playwright.async_api import expect
@@ -78,7 +78,8 @@ async def test_add_sunspec_inverter_through_the_ui(browser: Any, serve: Callable
             await page.get_by_test_id("host").fill("127.0.0.1")
             await page.get_by_test_id("port").fill(str(dead))
             await page.get_by_test_id("test").click()
-            await expect(page.get_by_test_id("test-error")).to_contain_text(f"127.0.0.1:{dead}", timeout=15000)
+            error = page.get_by_test_id("test-error")
+            await expect(error).to_contain_text(f"127.0.0.1:{dead}", timeout=15000)
 
             await page.get_by_test_id("port").fill(str(inverter.port))
             await page.get_by_test_id("test").click()

@@ -45,7 +45,9 @@ async function loadNetwork() {
     ifaces.map((i) => `<tr><td>${WW.esc(i.name)}${i.wireless ? " <span class=\"muted small\">WLAN</span>" : ""}</td>` +
       `<td>${WW.esc(i.state || "")}</td><td>${WW.esc(i.addresses.join(", "))}</td></tr>`).join("") + "</tbody>";
   const f = $("net");
-  f.interface.innerHTML = ifaces.filter((i) => i.name !== "lo").map((i) => `<option>${WW.esc(i.name)}</option>`).join("");
+  const usable = ifaces.filter((i) => i.name !== "lo");
+  const up = usable.find((i) => i.state === "UP" && i.addresses.length);
+  f.interface.innerHTML = usable.map((i) => `<option${i === up ? " selected" : ""}>${WW.esc(i.name)}</option>`).join("");
   if (res.data.can_apply) f.dataset.canApply = "1";
   $("net-note").textContent = res.data.can_apply ? "" : res.data.reason;
   toggle();
@@ -53,7 +55,12 @@ async function loadNetwork() {
 
 async function loadConfig() {
   const res = await WW.json("api/setup/config");
-  if (!res.ok) { WW.list($("meter-problems"), WW.errors(res), "problems"); return; }
+  if (!res.ok) {
+    $("off").hidden = false;
+    $("off").textContent = WW.errors(res).join(" ");
+    for (const f of [$("pair"), $("meter")]) for (const el of f.elements) el.disabled = true;
+    return;
+  }
   const c = res.data;
   $("site").textContent = c.site;
   $("meter").device_id.innerHTML = c.devices.map((d) =>
@@ -79,7 +86,12 @@ $("meter").addEventListener("submit", async (ev) => {
   ev.preventDefault();
   const res = await WW.json("api/wizard/grid-meter", { device_id: ev.target.device_id.value });
   $("meter-ok").hidden = !res.ok;
-  if (!res.ok) { WW.list($("meter-problems"), WW.errors(res), "problems"); return; }
+  if (!res.ok) {
+    $("off").hidden = false;
+    $("off").textContent = WW.errors(res).join(" ");
+    for (const f of [$("pair"), $("meter")]) for (const el of f.elements) el.disabled = true;
+    return;
+  }
   $("meter-problems").hidden = true;
   $("meter-ok").textContent = `Grid meter: ${res.data.grid_meter}`;
   loadConfig();
