@@ -120,6 +120,11 @@ def decode_raw(regs: list[int], type_: str, word_order: WordOrder = "big") -> in
     """The raw value of ``regs`` as ``type_``; ``None`` for a "not implemented" sentinel or NaN."""
     if type_ == "bool":
         return int(bool(regs[0]))
+    if type_ == "u16":  # the common case, without a round trip through bytes
+        return None if regs[0] == 0xFFFF else regs[0]
+    if type_ in ("s16", "sf"):
+        value = regs[0] - 0x10000 if regs[0] & 0x8000 else regs[0]
+        return None if value == -0x8000 else value
     dt = TYPES[type_][0]
     if type_ == "string":
         try:
