@@ -23,15 +23,15 @@ import json
 import sys
 import tempfile
 import time
-from collections import defaultdict
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from wattwerk.config import ConfigError, SiteConfig, load_config, load_demo_config, parse_duration
-from wattwerk.edge.flows import FLOW_ROLES, SiteRoles, balance_figures, energy_balance, power_flows
+from wattwerk.edge.flows import SiteRoles, balance_figures
 from wattwerk.edge.state import SiteState
+from wattwerk.edge.view import SiteView
 from wattwerk.model import Reading, from_ms, ms
 from wattwerk.protocols.dsmr import decoder as dsmr_decoder
 from wattwerk.protocols.meter import MeterReader
@@ -76,6 +76,10 @@ class DemoSite:
         self._next_store = 0
         self._pending: list[Reading] = []
         self.readings_stored = 0
+        self.view = SiteView(
+            cfg.site.name, self.tz, self.roles, lambda: self.state.snapshot(self.sim.now), store,
+            lambda: self.sim.now, self.flush,
+        )
         self.grid_id = names["grid"]
         self.p1 = MeterReader(self.grid_id, dsmr_decoder(), use_receive_time=True)
 
@@ -129,50 +133,15 @@ class DemoSite:
 
     # ------------------------------------------------------------ what the page shows
 
-    def local_day(self) -> tuple[datetime, datetime]:
-        local = self.sim.now.astimezone(self.tz)
-        start = datetime(local.year, local.month, local.day, tzinfo=self.tz)
-        end = (start + timedelta(days=1, hours=2)).replace(hour=0)  # DST days have 23 or 25 hours
-        return start, end
-
     def live(self) -> dict[str, Any]:
-        snap = self.state.snapshot(self.sim.now)
-        flows = power_flows(self.roles, snap.get)
-        return {
-            "site": self.cfg.site.name,
-            "ts": self.sim.now.isoformat(),
-            "local_time": self.sim.now.astimezone(self.tz).strftime("%a %d %b %Y %H:%M"),
-            "flows": {k: (None if v is None else round(v, 1)) for k, v in flows.items()},
-            "stale": snap.stale_devices(),
-        }
+        return self.view.live()
 
     def today(self) -> dict[str, Any]:
-        self.flush()
-        start, end = self.local_day()
-        series: dict[str, list[list[Any]]] = {}
-        for flow in FLOW_ROLES:
-            ids = self.roles.ids(flow)
-            if not ids:
-                continue
-            rows = self.store.query([f"{d}.power" for d in ids], start, end, "15m")
-            summed: dict[datetime, float] = defaultdict(float)
-            for channel_rows in rows.values():
-                for row in channel_rows:
-                    summed[row.ts] += row.mean
-            series[flow] = [[ts.isoformat(), round(v, 1)] for ts, v in sorted(summed.items())]
-        return {
-            "start": start.isoformat(),
-            "end": end.isoformat(),
-            "series": series,
-            "energy_kwh": self.energy_kwh(start, self.sim.now + timedelta(milliseconds=1)),
-        }
-
-    def energy_kwh(self, start: datetime, end: datetime) -> dict[str, float]:
-        return energy_balance(self.roles, lambda channel: self.store.energy(channel, start, end))
+        return self.view.today()
 
     def summary(self, start: datetime, end: datetime) -> dict[str, Any]:
         self.flush()
-        kwh = self.energy_kwh(start, end + timedelta(milliseconds=1))
+        kwh = self.view.energy_kwh(start, end + timedelta(milliseconds=1))
         return {"energy_kwh": {k: round(v, 3) for k, v in kwh.items()}} | {
             k: round(v, 4) for k, v in balance_figures(kwh).items()
         }
