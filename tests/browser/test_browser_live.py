@@ -3,6 +3,7 @@ the page shows, and screenshots to look at (``WATTWERK_SCREENSHOTS=dir``)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -85,7 +86,16 @@ async def test_live_page(kind: str, browser: Any, serve: Callable[[Any], Awaitab
         await expect(page.locator("#plan rect.price")).to_have_count(12)
         await expect(page.locator("#plan rect.price.charge")).to_have_count(4)
         await expect(page.locator("tr[data-device]")).to_have_count(len(demo.site.cfg.devices))
-        await expect(page.locator('#chart path[data-series="pv"]')).to_have_count(1)
+        chart = page.get_by_test_id("chart")
+        await expect(chart.locator("canvas")).to_have_count(1)
+        await expect(chart.locator(".u-legend")).to_contain_text("pv")
+        assert int(await chart.get_attribute("data-points") or 0) >= 14 * 4 - 1  # 15-min means since midnight
+        over = chart.locator(".u-over")
+        box = await over.bounding_box()
+        assert box is not None
+        await page.mouse.move(box["x"] + box["width"] * 0.45, box["y"] + box["height"] / 2)  # ~10:48 local
+        pv_value = chart.locator(".u-legend .u-series", has_text="pv").locator(".u-value")
+        await expect(pv_value).to_have_text(re.compile(r"^\d+\.\d\d kW$"))
         await expect(page.get_by_test_id("energy")).to_contain_text("kWh")
         # nothing wider than the screen, on a phone too
         overflow = await page.evaluate("document.scrollingElement.scrollWidth - window.innerWidth")

@@ -96,6 +96,7 @@ async def test_add_sunspec_inverter_through_the_ui(browser: Any, serve: Callable
             assert site.read_text() == SITE
 
             await page.get_by_test_id("field-kwp").fill("8")
+            await page.locator("input[name=interval_s]").fill("1")
             await page.get_by_test_id("save").click()
             await expect(page.get_by_test_id("saved")).to_contain_text("Saved “pv”")
             cfg = load_config(site)

@@ -14,6 +14,7 @@ JSON shapes (all optional in ``/api/live``; the page shows a section only when i
     heat_pump:    [{id, name, power_w, sgready, temperature_c}]
     restrictions: [{kind, limit_w, source}]
     plan:         {currency, slots: [{start, end, price, grid_w, battery_w, ev_w}]} (from the view)
+    timezone:     the site's IANA zone; the page shows times in it
 """
 
 from __future__ import annotations
@@ -182,7 +183,7 @@ class RuntimeView:
         flows = power_flows(roles, snap.get)
         targets = {ch: sp.value for ch, sp in self.runtime.stats.last_setpoints.items()}
         out = {
-            "site": self.cfg.site.name, "ts": now.isoformat(),
+            "site": self.cfg.site.name, "timezone": self.cfg.site.timezone, "ts": now.isoformat(),
             "local_time": now.astimezone(ZoneInfo(self.cfg.site.timezone)).strftime("%a %d %b %Y %H:%M"),
             "flows": {k: _round(v) for k, v in flows.items()},
             "stale": [d for d in snap.stale_devices() if d != "edge"],
@@ -219,7 +220,7 @@ def enrich(view: Any, live: dict[str, Any]) -> dict[str, Any]:
     except (KeyError, TypeError, ValueError):
         now = utcnow()
     snap = state.snapshot(now)
-    return live | {"devices": device_rows(cfg, snap)} | site_details(cfg, snap)
+    return live | {"timezone": cfg.site.timezone, "devices": device_rows(cfg, snap)} | site_details(cfg, snap)
 
 
 async def push_live(ws: WebSocket, live: Callable[[], dict[str, Any]], every_s: float = 1.0) -> None:

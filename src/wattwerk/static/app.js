@@ -1,6 +1,6 @@
 // wattwerk live page: power flows, devices, charge points, battery, heat pump, restrictions and the
 // plan, pushed every second over a websocket (polling api/live when the socket is not available);
-// today's chart every 30 s. No framework and no CDN: the edge's LAN may have no internet.
+// today's chart (uPlot) every 30 s. No framework and no CDN: the edge's LAN may have no internet.
 "use strict";
 
 const FLOWS = [
@@ -16,6 +16,8 @@ const STATES = { ok: "ok", stale: "no recent data", failing: "failing", waiting:
 const MODES = { off: "off", now: "fast", minpv: "min + PV", pv: "PV only" };
 const RESTRICTIONS = { feed_in_limit: "Feed-in limit", import_limit: "Import limit", ripple_control: "Ripple control" };
 const esc = WW.esc, fmtPower = WW.power;
+let siteTz;  // the site's time zone (IANA name) once api/live said it: times are shown in the site's local time
+const hm = (t) => new Date(t * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hour12: false, timeZone: siteTz });
 
 function show(id, on) { document.getElementById(id).hidden = !on; }
 
@@ -117,7 +119,7 @@ function renderPlan(plan) {
     const v = s.price ?? 0, x = L + i * bw;
     const cls = (s.battery_w ?? 0) < -1 ? "charge" : (s.battery_w ?? 0) > 1 ? "discharge" : "";
     svg += `<rect class="price ${cls}" x="${x.toFixed(1)}" y="${Math.min(y(v), y(0)).toFixed(1)}" width="${Math.max(bw - 1, 1).toFixed(1)}" ` +
-      `height="${Math.abs(y(v) - y(0)).toFixed(1)}"><title>${esc(new Date(s.start).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hour12: false }))}: ` +
+      `height="${Math.abs(y(v) - y(0)).toFixed(1)}"><title>${esc(hm(Date.parse(s.start) / 1000))}: ` +
       `${v.toFixed(3)} ${esc(plan.currency || "")}/kWh${s.battery_w ? ", battery " + fmtPower(s.battery_w) : ""}${s.ev_w ? ", EV " + fmtPower(s.ev_w) : ""}</title></rect>`;
   });
   svg += `<text x="${L - 4}" y="${y(hi) + 10}" text-anchor="end" font-size="11" fill="#69736d">${hi.toFixed(2)}</text>` +
@@ -125,13 +127,14 @@ function renderPlan(plan) {
   const every = Math.max(1, Math.ceil(slots.length / (W < 500 ? 4 : 8)));
   slots.forEach((s, i) => {
     if (i % every) return;
-    svg += `<text x="${L + i * bw}" y="${H - 6}" font-size="11" fill="#69736d">${new Date(s.start).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hour12: false })}</text>`;
+    svg += `<text x="${L + i * bw}" y="${H - 6}" font-size="11" fill="#69736d">${hm(Date.parse(s.start) / 1000)}</text>`;
   });
   box.innerHTML = svg + `</svg><div class="legend"><span><i class="price"></i>price ${esc(plan.currency || "")}/kWh</span>` +
     `<span><i class="price charge"></i>battery charges</span><span><i class="price discharge"></i>battery discharges</span></div>`;
 }
 
 function renderLive(live) {
+  if (live.timezone) siteTz = live.timezone;
   renderFlows(live);
   renderDevices(live.devices);
   renderChargers(live.chargers);
@@ -141,46 +144,58 @@ function renderLive(live) {
   renderPlan(live.plan);
 }
 
-function niceStep(range, lines) {
-  const raw = range / lines, mag = Math.pow(10, Math.floor(Math.log10(raw)));
-  return [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw);
+// today's power per flow with uPlot (vendored in static/vendor/uplot, see scripts/vendor_uplot.sh)
+let dayChart = null, dayKeys = "";
+
+function chartSize(box) {
+  const width = Math.max(box.clientWidth, 260);
+  return { width, height: width < 500 ? 220 : 280 };
 }
 
 function renderChart(day) {
   const box = document.getElementById("chart");
-  const W = Math.max(box.clientWidth, 280), H = W < 500 ? 200 : 260, L = 40, B = 22, T = 20;
-  const t0 = Date.parse(day.start), t1 = Date.parse(day.end);
-  let lo = 0, hi = 1000;
-  for (const s of Object.values(day.series)) for (const p of s) { lo = Math.min(lo, p[1]); hi = Math.max(hi, p[1]); }
-  const step = niceStep(hi - lo, 5);
-  lo = Math.floor(lo / step) * step; hi = Math.ceil(hi / step) * step;
-  const x = (t) => L + (W - L - 4) * (t - t0) / (t1 - t0);
-  const y = (v) => T + (H - T - B) * (hi - v) / (hi - lo);
-  let svg = `<svg viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="power today">`;
-  for (let v = lo; v <= hi + step / 2; v += step) {
-    svg += `<line x1="${L}" x2="${W - 4}" y1="${y(v)}" y2="${y(v)}" stroke="${v === 0 ? "#9aa59e" : "#e4e7e2"}"/>` +
-      `<text x="${L - 4}" y="${y(v) + 4}" text-anchor="end" font-size="11" fill="#69736d">${(v / 1000).toFixed(step % 1000 ? 1 : 0)}</text>`;
+  const keys = Object.keys(day.series).filter((k) => day.series[k].length);
+  const t0 = Date.parse(day.start) / 1000, t1 = Date.parse(day.end) / 1000;
+  const times = [...new Set(keys.flatMap((k) => day.series[k].map((p) => Date.parse(p[0]) / 1000)))].sort((a, b) => a - b);
+  const data = [times, ...keys.map((k) => {
+    const m = new Map(day.series[k].map((p) => [Date.parse(p[0]) / 1000, p[1] / 1000]));
+    return times.map((t) => (m.has(t) ? m.get(t) : null));
+  })];
+  box.dataset.points = String(times.length);
+  if (!times.length) {
+    if (dayChart) { dayChart.destroy(); dayChart = null; dayKeys = ""; }
+    box.innerHTML = `<p class="muted empty">No history yet today.</p>`;
+  } else if (dayChart && dayKeys === keys.join() + t0) {
+    dayChart.setData(data, false);
+    dayChart.setScale("x", { min: t0, max: t1 });
+  } else {
+    if (dayChart) dayChart.destroy();
+    box.innerHTML = "";
+    dayChart = new uPlot({
+      ...chartSize(box),
+      scales: { x: { time: true, range: () => [t0, t1] } },
+      tzDate: siteTz ? (ts) => uPlot.tzDate(new Date(ts * 1000), siteTz) : (ts) => new Date(ts * 1000),
+      axes: [
+        { stroke: "#69736d", grid: { stroke: "#e4e7e2" }, ticks: { stroke: "#e4e7e2" }, values: (u, ticks) => ticks.map(hm) },
+        { stroke: "#69736d", grid: { stroke: "#e4e7e2" }, ticks: { stroke: "#e4e7e2" }, size: 44, label: "kW", labelSize: 16 },
+      ],
+      series: [
+        { label: "time", value: (u, t) => (t === null ? "–" : hm(t)) },
+        ...keys.map((k) => ({ label: k, stroke: COLORS[k] || "#333", width: 1.6,
+          value: (u, v) => (v === null || v === undefined ? "–" : v.toFixed(2) + " kW") })),
+      ],
+      cursor: { points: { size: 6 } },
+    }, data, box);
+    dayKeys = keys.join() + t0;
   }
-  const hours = W < 500 ? 6 : 3;
-  for (let h = 0; h <= 24; h += hours) {
-    const t = t0 + h * (t1 - t0) / 24;
-    svg += `<text x="${x(t)}" y="${H - 6}" text-anchor="${h === 24 ? "end" : "middle"}" font-size="11" fill="#69736d">${h}:00</text>`;
-  }
-  svg += `<text x="${L - 4}" y="11" text-anchor="end" font-size="11" fill="#69736d">kW</text>`;
-  if (!Object.values(day.series).some((s) => s.length)) {
-    svg += `<text x="${(L + W) / 2}" y="${H / 2}" text-anchor="middle" font-size="13" fill="#69736d">no history yet today</text>`;
-  }
-  for (const [key, pts] of Object.entries(day.series)) {
-    if (!pts.length) continue;
-    const d = pts.map((p, i) => (i ? "L" : "M") + x(Date.parse(p[0])).toFixed(1) + " " + y(p[1]).toFixed(1)).join("");
-    svg += `<path d="${d}" fill="none" stroke="${COLORS[key] || "#333"}" stroke-width="1.6" data-series="${esc(key)}"/>`;
-  }
-  box.innerHTML = svg + "</svg>";
-  document.getElementById("legend").innerHTML = Object.keys(day.series)
-    .map((k) => `<span><i style="background:${COLORS[k] || "#333"}"></i>${esc(k)}</span>`).join("");
+  const legend = document.getElementById("legend");
+  legend.innerHTML = "";
+  legend.hidden = true;
   const rows = Object.entries(day.energy_kwh).map(([k, v]) => `<tr><td>${esc(k.replace("_", " "))}</td><td>${v.toFixed(2)} kWh</td></tr>`);
   document.getElementById("energy").innerHTML = rows.join("");
 }
+
+window.addEventListener("resize", () => { if (dayChart) dayChart.setSize(chartSize(document.getElementById("chart"))); });
 
 function setConn(state) {
   const el = document.getElementById("conn");
@@ -213,6 +228,5 @@ function connect(retry = 1000) {
   };
 }
 
-fetch("api/live").then((r) => r.json()).then(renderLive).catch(() => setConn("offline"));
-connect();
-poll("api/today", renderChart, 30000);
+fetch("api/live").then((r) => r.json()).then(renderLive).catch(() => setConn("offline"))
+  .finally(() => { connect(); poll("api/today", renderChart, 30000); });
