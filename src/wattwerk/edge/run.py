@@ -1,0 +1,162 @@
+"""``wattwerk run site.yaml``: the edge for a real site.
+
+Reads every device of the site file, keeps the site state, records history in the local store
+(``store.data_dir``), queues every reading durably in the outbox and uploads it when a portal is
+configured, and serves the local page. Stops cleanly on Ctrl-C or SIGTERM (systemd).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from wattwerk.config import ConfigError, SiteConfig, load_config
+from wattwerk.edge.drivers import SiteDevices, build_devices
+from wattwerk.edge.flows import SiteRoles
+from wattwerk.edge.outbox import Outbox
+from wattwerk.edge.recorder import Recorder
+from wattwerk.edge.runtime import ControlStep, EdgeRuntime
+from wattwerk.edge.uplink import Uplink, UplinkConfig
+from wattwerk.edge.view import SiteView
+from wattwerk.errors import InputLedger, PermanentError
+from wattwerk.model import utcnow
+from wattwerk.store.buffer import BufferedWriter
+from wattwerk.store.sqlite import SqliteStore
+
+log = logging.getLogger("wattwerk.edge")
+
+
+@dataclass
+class Edge:
+    """Everything one running edge holds; ``close()`` flushes and releases it."""
+
+    cfg: SiteConfig
+    runtime: EdgeRuntime
+    devices: SiteDevices
+    store: SqliteStore
+    writer: BufferedWriter
+    outbox: Outbox | None
+    view: SiteView
+
+    def close(self) -> None:
+        self.devices.close()
+        self.writer.flush()
+        self.store.close()
+        if self.outbox is not None:
+            self.outbox.close()
+
+
+def build_edge(cfg: SiteConfig, *, store_every_s: float = 10.0, control: ControlStep | None = None) -> Edge:
+    data_dir = Path(cfg.store.data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    tiers = {tier.resolution: tier.keep for tier in cfg.store.retention}
+    store = SqliteStore(data_dir / "store.sqlite", tz=cfg.site.timezone, tiers=tiers)
+    writer = BufferedWriter(store, max_readings=2000, max_age_s=30.0)
+    outbox = Outbox(data_dir / "outbox.sqlite") if cfg.portal is not None else None
+    ledger = InputLedger()
+    slowest = max((d.interval_s for d in cfg.devices), default=1.0)
+    stale_after = max(10.0, 3 * slowest)
+    devices = build_devices(cfg, ledger, stale_after_s=stale_after)
+    runtime = EdgeRuntime(
+        devices.polled,
+        push=devices.push,
+        recorder=Recorder(store_every_s, store=writer, outbox=outbox),
+        control=control,
+        stale_after_s=stale_after,
+        ledger=ledger,
+    )
+    roles = SiteRoles.from_pairs([(d.id, d.role) for d in cfg.devices])
+    snapshot = lambda: runtime.state.snapshot(utcnow())  # noqa: E731
+    view = SiteView(cfg.site.name, cfg.site.tz, roles, snapshot, store, utcnow, writer.flush)
+    return Edge(cfg, runtime, devices, store, writer, outbox, view)
+
+
+async def _every(seconds: float, stop: asyncio.Event, job: Callable[[], object]) -> None:
+    """Run ``job`` every ``seconds`` until stopped; a failing job is logged, never fatal."""
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), seconds)
+        try:
+            job()
+        except Exception:
+            log.exception("periodic job %s failed", getattr(job, "__name__", job))
+
+
+async def run_edge(edge: Edge, stop: asyncio.Event, extra: list[Awaitable[None]] | None = None) -> None:
+    """Run the edge until ``stop`` is set."""
+    tasks = [
+        asyncio.create_task(edge.runtime.run(stop)),
+        asyncio.create_task(_every(1.0, stop, edge.writer.poll)),
+        asyncio.create_task(_every(3600.0, stop, lambda: edge.store.apply_retention(utcnow()))),
+    ]
+    if edge.outbox is not None and edge.cfg.portal is not None:
+        portal = edge.cfg.portal
+        uplink = Uplink(edge.outbox, UplinkConfig(
+            url=portal.url, site=portal.site, edge_id=portal.edge_id, token=portal.token.get_secret_value(),
+            ca_file=portal.ca_file, pin_sha256=portal.pin_sha256,
+        ))
+        tasks.append(asyncio.create_task(uplink.run(stop)))
+    tasks += [asyncio.create_task(job) for job in extra or []]  # type: ignore[arg-type]
+    await stop.wait()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("config", help="the site file (see `wattwerk check`)")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address of the local page (default 127.0.0.1; 0.0.0.0 for the LAN)")
+    parser.add_argument("--port", type=int, default=8080, help="port of the local page (default 8080)")
+    parser.add_argument("--no-web", action="store_true", help="do not serve the local page")
+    parser.add_argument("--store-every", type=float, default=10.0, help="storage interval in s (default 10)")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        cfg = load_config(args.config)
+        edge = build_edge(cfg, store_every_s=args.store_every)
+    except ConfigError as exc:
+        print("\n".join(exc.lines), file=sys.stderr)
+        return 1
+    except PermanentError as exc:
+        print(f"wattwerk run: {exc}", file=sys.stderr)
+        return 1
+    try:
+        asyncio.run(_main(edge, args))
+    finally:
+        edge.close()
+    return 0
+
+
+async def _main(edge: Edge, args: argparse.Namespace) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    extra: list[Awaitable[None]] = []
+    if not args.no_web:
+        import uvicorn
+
+        from wattwerk.edge.web import create_app
+
+        server = uvicorn.Server(uvicorn.Config(create_app(edge.view), host=args.host, port=args.port,
+                                               log_level="warning"))
+        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # ours stop everything
+
+        async def serve() -> None:
+            task = asyncio.create_task(server.serve())
+            await stop.wait()
+            server.should_exit = True
+            await task
+
+        extra.append(serve())
+        log.info("local page on http://%s:%d", args.host, args.port)
+    log.info("%s: %d polled devices, %d meter streams", edge.cfg.site.name, len(edge.devices.polled),
+             len(edge.devices.push))
+    await run_edge(edge, stop, extra)

@@ -1,0 +1,95 @@
+"""``wattwerk run``: a site file with a P1 meter and a SunSpec inverter, both emulated on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from datetime import UTC, datetime
+
+import pytest
+
+from wattwerk.config import DEMO_SITE, parse_config
+from wattwerk.edge.run import build_edge, run_edge
+from wattwerk.errors import PermanentError
+from wattwerk.model import utcnow
+from wattwerk.sim.emulators import MeterState
+from wattwerk.sim.emulators.modbus import EmulatorServer
+from wattwerk.sim.emulators.p1 import P1Emulator
+from wattwerk.sim.emulators.sunspec import SunSpecEmulator
+from wattwerk.sim.site import SiteSim
+from wattwerk.store.sqlite import SqliteStore
+
+SITE = """\
+site:
+  name: Test house
+  location: {latitude: 48.0, longitude: 7.8}
+  timezone: Europe/Berlin
+devices:
+  - id: grid
+    role: grid_meter
+    connection: {type: tcp, host: 127.0.0.1, port: P1PORT, format: dsmr}
+  - id: pv1
+    role: pv
+    kwp: 8
+    catalog: sunspec-inverter-int
+    interval_s: 0.2
+    connection: {type: modbus_tcp, host: 127.0.0.1, port: MBPORT, unit: 1}
+store:
+  data_dir: DATADIR
+"""
+
+
+def site_text(p1: int, modbus: int, data_dir: object) -> str:
+    return SITE.replace("P1PORT", str(p1)).replace("MBPORT", str(modbus)).replace("DATADIR", str(data_dir))
+
+
+@pytest.fixture
+def sim() -> SiteSim:
+    sim = SiteSim(start=datetime(2025, 6, 21, 10, tzinfo=UTC))
+    sim.step(60)
+    return sim
+
+
+async def test_run_reads_meter_and_inverter_into_the_store(tmp_path, sim):
+    def meter() -> MeterState:
+        state = sim.meter_state()
+        return MeterState(utcnow().replace(microsecond=0), state.power_w, state.energy_import_wh,
+                          state.energy_export_wh, state.phases)
+
+    inverter = SunSpecEmulator([101, 123], sim.pv[0], rated_power=8000)
+    async with P1Emulator(meter, interval=0.1) as p1, EmulatorServer([inverter.bank]) as modbus:
+        edge = build_edge(parse_config(site_text(p1.port, modbus.port, tmp_path / "var")), store_every_s=0.0)
+        stop = asyncio.Event()
+        task = asyncio.create_task(run_edge(edge, stop))
+        await asyncio.sleep(2.0)
+        stop.set()
+        await task
+        snap = edge.runtime.state.snapshot(utcnow())
+        live = edge.view.live()
+        edge.close()
+    assert snap.get("grid.power") == pytest.approx(sim.channels()["grid.power"], abs=1.0)  # W resolution
+    assert snap.get("pv1.power") == pytest.approx(sim.pv[0].power, rel=0.01)
+    assert live["flows"]["pv"] == pytest.approx(sim.pv[0].power, rel=0.01)
+    store = SqliteStore.open_existing(tmp_path / "var" / "store.sqlite")
+    latest = store.latest(["grid.energy_import", "pv1.power"])
+    store.close()
+    assert latest["grid.energy_import"].value == pytest.approx(sim.grid.energy_import, abs=1.0)
+    assert latest["pv1.power"].value > 0
+
+
+def test_a_wrong_catalogue_name_says_what_exists(tmp_path):
+    text = site_text(1, 2, tmp_path).replace("sunspec-inverter-int", "sunspec-inverter-itn")
+    hint = r'no catalogue entry .* \(did you mean "sunspec-inverter-int"\?\)'
+    with pytest.raises(PermanentError, match=hint):
+        build_edge(parse_config(text))
+
+
+def test_run_refuses_simulated_devices_with_a_clear_message(tmp_path):
+    text = DEMO_SITE.read_text().replace("./var/demo", str(tmp_path))
+    (tmp_path / "site.yaml").write_text(text)
+    out = subprocess.run([sys.executable, "-m", "wattwerk", "run", str(tmp_path / "site.yaml"), "--no-web"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1
+    assert "connection type sim runs only in `wattwerk demo`" in out.stderr
+    assert "Traceback" not in out.stderr
