@@ -188,6 +188,7 @@ class LpModel:
         best: tuple[np.ndarray, object] | None = None
         cautious = False  # after an infeasible pass: only switch things off (always feasible)
         undo: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        settled: set[int] = set()  # semi-continuous groups settled once already
         while True:
             h.run()
             passes += 1
@@ -221,10 +222,18 @@ class LpModel:
                 if cautious:  # every slot where the pair flows at all keeps its present direction
                     sel = np.flatnonzero((sol[a] > TOL) | (sol[b] > TOL))
                 zero.append(np.where(sol[a[sel]] >= sol[b[sel]], b[sel], a[sel]))
-            for (cols, minimum, local), sel in zip(self.semis, semis, strict=True):
+            for g, ((cols, minimum, local), sel) in enumerate(zip(self.semis, semis, strict=True)):
                 if not len(sel):
                     continue
-                if cautious:  # the device as a whole: what runs at its minimum or more stays, the rest stops
+                if (
+                    g in settled
+                ):  # settled once, yet the LP moved a fraction elsewhere: now idle slots stay off too
+                    on, _ = _round_semi(sol[cols], upper[cols], minimum, local)
+                    zero.append(cols[~on])
+                    ons.append((cols[on], minimum))
+                elif (
+                    cautious
+                ):  # the device as a whole: what runs at its minimum or more stays, the rest stops
                     on = sol[cols] >= minimum - TOL
                     zero.append(cols[~on])
                     ons.append((cols[on], minimum))
@@ -233,6 +242,7 @@ class LpModel:
                     moved = off & (sol[cols] > TOL)
                     zero.append(cols[moved])
                     ons.append((cols[on], minimum))
+                    settled.add(g)
             changed = np.concatenate(zero + [c for c, _ in ons]).astype(np.int32)
             undo = (changed, lower[changed], upper[changed])
             for c, minimum in ons:
