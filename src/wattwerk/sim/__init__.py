@@ -22,7 +22,17 @@ from wattwerk.sim.params import (
     RodParams,
     SiteParams,
 )
-from wattwerk.sim.site import SiteSim
+
+
+def __getattr__(name: str) -> object:
+    # SiteSim pulls in pvlib and pandas; emulators and tests that only need ``sim.emulators``
+    # should not pay for them, so it is imported on first use.
+    if name == "SiteSim":
+        from wattwerk.sim.site import SiteSim
+
+        return SiteSim
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "BatteryParams",
