@@ -190,3 +190,17 @@ async def test_choose_grid_meter(site: Path) -> None:
         assert r.status_code == 422 and 'no device with id "nope"' in r.json()["errors"][0]
         conf = (await client.get("/api/setup/config")).json()
         assert conf["grid_meter"] == "sub"
+
+
+async def test_try_a_register_map_entry() -> None:
+    """A catalogue entry with its own register map (not SunSpec) goes through the same path."""
+    from wattwerk.sim.emulators.modbus import CatalogEmulator
+
+    item = find("carlo-gavazzi-em24")
+    sim = Sim(-2150.0)
+    sim.v |= {"energy_import": 1_000_000.0, "energy_export": 500_000.0}
+    emulator = CatalogEmulator(item.entry, sim)  # type: ignore[arg-type]
+    async with EmulatorServer([emulator.bank]) as server:
+        result = await try_device(item.key, "127.0.0.1", server.port, item.entry.connection.unit)
+    assert result.ok, result.error
+    assert math.isclose(result.values["power"], -2150.0, abs_tol=1.0)
