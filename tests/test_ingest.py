@@ -138,19 +138,18 @@ def test_malformed_bodies_are_refused_clearly(pg: PgSchema) -> None:  # noqa: F8
         assert conn.execute("SELECT count(*) FROM readings").fetchone() == (0,)
 
 
-def test_portal_cli_pairs_and_revokes(pg: PgSchema) -> None:  # noqa: F811
-    import subprocess
-    import sys
+def test_portal_cli_pairs_and_revokes(pg: PgSchema, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: F811
+    from wattwerk.cli import main
 
-    base = [sys.executable, "-m", "wattwerk", "portal", "--db", pg.url, "--schema", pg.schema]
-    out = subprocess.run([*base, "--pair", "garage"], capture_output=True, text=True, check=True)
-    token = out.stdout.strip()
+    base = ["portal", "--db", pg.url, "--schema", pg.schema]
+    assert main([*base, "--pair", "garage"]) == 0
+    token = capsys.readouterr().out.strip()
     assert len(token) >= 40
     with serve_portal(pg) as portal:
         doc = batch([[1, "grid.power", NOW_MS, 1.0]], site="garage")
         assert post(portal.url, token, doc).status_code == 200
-        out = subprocess.run([*base, "--revoke", "garage"], capture_output=True, text=True, check=True)
-        assert "revoked 1 token" in out.stdout
+        assert main([*base, "--revoke", "garage"]) == 0
+        assert "revoked 1 token" in capsys.readouterr().out
         assert post(portal.url, token, doc).status_code == 401
 
 
