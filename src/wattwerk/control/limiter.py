@@ -305,6 +305,7 @@ class Limiter:
     # ------------------------------------------------------------ the cycle
 
     def apply(self, requested: Iterable[Setpoint], snap: Snapshot, state: LimiterState) -> LimiterOutput:
+        snap = _Memo(snap)  # type: ignore[assignment]  # the same channels are read many times per cycle
         now = snap.now
         t = now.timestamp()
         events: list[Event] = []
@@ -597,22 +598,17 @@ class Limiter:
             top = room(plan)
             if top <= 0:
                 continue
-            trial = _copy(plan)
-            act(trial, top)
-            if self._excess(trial, snap, active, skip) > 0:
-                plan.clear()
-                plan.update(trial)  # not enough: take all of it and go on
+            def excess(r: float, act: Callable[[Plan, float], None] = act) -> float:
+                trial = _copy(plan)
+                act(trial, r)
+                return self._excess(trial, snap, active, skip)
+
+            e_top = excess(top)
+            if e_top > 0:
+                act(plan, top)  # not enough: take all of it and go on
                 _note_override(name, self.devices, rules_ok, events, snap.now)
                 continue
-            lo, hi = 0.0, top
-            for _ in range(24):
-                mid = (lo + hi) / 2
-                trial = _copy(plan)
-                act(trial, mid)
-                if self._excess(trial, snap, active, skip) > 0:
-                    lo = mid
-                else:
-                    hi = mid
+            hi = _least(excess, top, self._excess(plan, snap, active, skip), e_top)
             act(plan, hi)
             _note_override(name, self.devices, rules_ok, events, snap.now)
             return
@@ -735,6 +731,56 @@ class Limiter:
 
 
 # ------------------------------------------------------------ shedding actions
+
+
+class _Memo:
+    """A snapshot that remembers what it was asked (the limiter reads channels many times)."""
+
+    __slots__ = ("_snap", "_got", "now")
+
+    def __init__(self, snap: Snapshot) -> None:
+        self._snap = snap
+        self._got: dict[str, float | None] = {}
+        self.now = snap.now
+
+    def get(self, channel: str) -> float | None:
+        try:
+            return self._got[channel]
+        except KeyError:
+            value = self._got[channel] = self._snap.get(channel)
+            return value
+
+    def age(self, channel: str) -> float | None:
+        return self._snap.age(channel)
+
+
+def _least(excess: Callable[[float], float], top: float, e0: float, e_top: float, tol_w: float = 20.0) -> float:
+    """The least r in [0, top] with excess(r) <= 0, for a non-increasing, piecewise linear excess
+    with excess(0) = e0 > 0 >= excess(top) = e_top: regula falsi (Illinois), so a linear piece
+    takes two or three evaluations; always returns a feasible r."""
+    lo, hi, f_lo, f_hi = 0.0, top, e0, e_top
+    last = 0  # which end moved last: -1 low, 1 high
+    flat = False
+    for _ in range(24):
+        if hi - lo <= tol_w:
+            break
+        # on a step (a charger stopping, 0.1 A of current) the secant is useless: bisect there
+        r = (lo + hi) / 2 if flat or f_hi == f_lo else hi - f_hi * (hi - lo) / (f_hi - f_lo)
+        if not lo < r < hi:
+            r = (lo + hi) / 2
+        f = excess(r)
+        flat = f in (f_lo, f_hi)
+        if f > 0:
+            lo, f_lo = r, f
+            if last == -1:
+                f_hi /= 2
+            last = -1
+        else:
+            hi, f_hi = r, f
+            if last == 1:
+                f_lo /= 2
+            last = 1
+    return hi
 
 
 def ev_command(spec: DeviceSpec, cmds: Mapping[str, float]) -> tuple[bool, float, int] | None:
