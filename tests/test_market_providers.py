@@ -192,3 +192,28 @@ def test_corrupt_cache_file_starts_empty(tmp_path, caplog):
         "x", PriceSeries(datetime(2024, 1, 1, tzinfo=UTC), 60, [0.1]), datetime(2024, 1, 1, tzinfo=UTC)
     )
     assert PriceCache(f).get("x")[0].values.tolist() == [0.1]
+
+
+def test_entsoe_document_with_15_and_60_minute_series_keeps_the_first():
+    """Around the move to 15-min products a document can carry both resolutions for a day."""
+    ns = "urn:iec62325.351:tc57wg16:451-3:publicationdocument:7:3"
+
+    def series(res: str, points: list[tuple[int, float]], end: str) -> str:
+        pts = "".join(
+            f"<Point><position>{p}</position><price.amount>{v}</price.amount></Point>" for p, v in points
+        )
+        return (
+            f"<TimeSeries><curveType>A03</curveType><Period><timeInterval><start>2025-10-01T22:00Z</start>"
+            f"<end>{end}</end></timeInterval><resolution>{res}</resolution>{pts}</Period></TimeSeries>"
+        )
+
+    xml = (
+        f'<Publication_MarketDocument xmlns="{ns}">'
+        + series("PT15M", [(1, 40.0), (2, 44.0)], "2025-10-01T23:00Z")
+        + series("PT60M", [(1, 100.0), (2, 200.0)], "2025-10-02T00:00Z")
+        + "</Publication_MarketDocument>"
+    )
+    s = entsoe.parse(xml)
+    assert s.slot_minutes == 15 and len(s) == 8
+    # the 15-min series wins its hour (position 3 and 4 repeat 44 by A03); the next hour is the hourly price
+    assert (s.values * 1000).round(2).tolist() == [40.0, 44.0, 44.0, 44.0, 200.0, 200.0, 200.0, 200.0]

@@ -31,6 +31,8 @@ def check_plan(req: PlanRequest, plan: Plan) -> None:
         # a battery outside its band may only move towards it
         low, high = min(b.soc_min_pct, b.soc_pct), max(b.soc_max_pct, b.soc_pct)
         assert (soc >= low - 1e-6).all() and (soc <= high + 1e-6).all()
+        if not b.grid_charge:
+            assert (-p <= np.asarray(req.pv_w) + EPS).all(), "charged from the grid"
         # the SoC follows from the net power only if the battery never charges and discharges at once
         e = b.soc_pct / 100 * b.capacity_wh
         for t in range(n):
