@@ -77,10 +77,10 @@ def test_duplicate_id_and_second_grid_meter_refused(site: Path) -> None:
 
 
 def test_set_section_and_role(site: Path) -> None:
-    cfg = set_section(site, "portal", {"url": "https://portal.example", "token": "t0k"})
+    cfg = set_section(site, "portal", {"url": "https://portal.example", "token": "t0k", "site": "s1"})
     assert cfg.portal is not None and cfg.portal.url == "https://portal.example"
-    cfg = set_section(site, "portal", {"url": "https://other.example", "token": "t1"})
-    assert cfg.portal is not None and cfg.portal.token.get_secret_value() == "t1"
+    cfg = set_section(site, "portal", {"url": "https://other.example", "token": "t1", "site": "s2"})
+    assert cfg.portal is not None and cfg.portal.token.get_secret_value() == "t1" and cfg.portal.site == "s2"
     add_device(site, {"id": "sub", "role": "submeter", "connection": {"type": "sim"}})
     with pytest.raises(ConfigError, match="only one device may have role grid_meter"):
         set_role(site, "sub", "grid_meter")

@@ -123,7 +123,7 @@ def test_normalise_code() -> None:
 
 async def test_pair_with_portal(portal: str, tmp_path: Path) -> None:
     got = await pair(portal + "/", "abcd-1234", "Wizard house")
-    assert got == {"url": portal, "token": "edge-token-xyz", "site": "home"}
+    assert got == {"url": portal, "token": "edge-token-xyz", "site": "home", "edge_id": None}
     with pytest.raises(PermanentError, match="refused the code: unknown or expired code"):
         await pair(portal, "WXYZ-0000", "Wizard house")
     with socket.socket() as s:
@@ -142,4 +142,5 @@ async def test_pair_with_portal(portal: str, tmp_path: Path) -> None:
         assert r.status_code == 200 and r.json()["site"] == "home"
     cfg = load_config(site)
     assert cfg.portal is not None and cfg.portal.token.get_secret_value() == "edge-token-xyz"
+    assert cfg.portal.site == "home" and cfg.portal.url == portal
     assert "# comment kept" in site.read_text()

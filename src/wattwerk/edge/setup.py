@@ -218,7 +218,9 @@ class Setup:
 
         return self._saved(apply(self.path, change))
 
-    def set_portal(self, url: str, token: str) -> SiteConfig:
+    def set_portal(self, url: str, token: str, site: str, edge_id: str | None = None) -> SiteConfig:
+        """Write the ``portal`` section after pairing (a previous portal's CA file and pin go with it)."""
         from wattwerk.config.writer import set_section
 
-        return self._saved(set_section(self.path, "portal", {"url": url, "token": token}))
+        section = {"url": url, "token": token, "site": site, "edge_id": edge_id}
+        return self._saved(set_section(self.path, "portal", {k: v for k, v in section.items() if v}))

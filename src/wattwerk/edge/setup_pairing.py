@@ -4,7 +4,7 @@ The portal has no HTTP pairing endpoint yet (``wattwerk portal --pair SITE`` pri
 server); this is the edge's side of the exchange, for the portal to implement::
 
     POST {portal}/api/v1/pair   {"code": "ABCD-1234", "edge": "<site name>"}
-    200 {"token": "...", "site": "..."}      4xx {"detail": "why"}
+    200 {"token": "...", "site": "...", "edge_id": "..." (optional)}      4xx {"detail": "why"}
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ def normalise_code(code: str) -> str:
 
 async def pair(portal_url: str, code: str, edge_name: str, *,
                transport: httpx.AsyncBaseTransport | None = None, timeout_s: float = 10.0) -> dict[str, Any]:
-    """``{"url", "token", "site"}`` from the portal; PermanentError when the portal refuses the code,
-    RetryableError when it cannot be reached."""
+    """``{"url", "token", "site", "edge_id"}`` from the portal; PermanentError when the portal refuses
+    the code, RetryableError when it cannot be reached."""
     url = portal_url.rstrip("/")
     if not url.startswith(("http://", "https://")):
         raise PermanentError(f"portal {portal_url!r}: expected an http:// or https:// URL")
@@ -53,4 +53,9 @@ async def pair(portal_url: str, code: str, edge_name: str, *,
     token = data.get("token") if isinstance(data, dict) else None
     if not isinstance(token, str) or not token:
         raise PermanentError(f"portal {url}: answer without a token")
-    return {"url": url, "token": token, "site": data.get("site")}
+    site = data.get("site")
+    if not isinstance(site, str) or not site:
+        raise PermanentError(f"portal {url}: answer without the site's id")
+    edge_id = data.get("edge_id")
+    edge_id = edge_id if isinstance(edge_id, str) and edge_id else None
+    return {"url": url, "token": token, "site": site, "edge_id": edge_id}

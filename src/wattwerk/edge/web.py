@@ -201,7 +201,7 @@ def create_app(view: SiteView, *, setup: Setup | None = None, runtime: Any = Non
             s = need_setup()
             name = s.config().site.name
             result = await pair(body.portal_url, body.code, name)
-            s.set_portal(result["url"], result["token"])
+            s.set_portal(result["url"], result["token"], result["site"], result["edge_id"])
         except ConfigError as exc:
             return _refused(exc.lines)
         except RetryableError as exc:
