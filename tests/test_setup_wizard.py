@@ -10,15 +10,14 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
-from fastapi import FastAPI, HTTPException
-from pydantic import BaseModel
+from fastapi import FastAPI, Header, HTTPException
 
 from wattwerk.config import load_config
 from wattwerk.edge import setup_network as net
 from wattwerk.edge.live import RuntimeView
 from wattwerk.edge.runtime import EdgeRuntime
 from wattwerk.edge.setup import Setup
-from wattwerk.edge.setup_pairing import normalise_code, pair
+from wattwerk.edge.setup_pairing import check_code, pair
 from wattwerk.edge.web import create_app
 from wattwerk.errors import PermanentError, RetryableError
 
@@ -86,23 +85,22 @@ async def test_network_api_shows_commands_and_does_not_run_unconfirmed(tmp_path:
         assert r.status_code == 422 and "needs an address" in r.json()["errors"][0]
 
 
-class PairIn(BaseModel):
-    code: str
-    edge: str
+CODE = "wwp_pat-with-ingest-scope"
 
 
 @pytest.fixture
 async def portal() -> AsyncIterator[str]:
-    """A stand-in portal on loopback that accepts code ABCD-1234."""
+    """A stand-in for the portal's pairing endpoint (``wattwerk.portal.api``: POST
+    /api/v1/sites/{site}/edge-tokens with a Bearer access token) on loopback."""
     app = FastAPI()
-    seen: list[PairIn] = []
 
-    @app.post("/api/v1/pair")
-    async def pair_endpoint(body: PairIn) -> dict[str, str]:
-        seen.append(body)
-        if body.code != "ABCD-1234":
-            raise HTTPException(404, "unknown or expired code")
-        return {"token": "edge-token-xyz", "site": "home"}
+    @app.post("/api/v1/sites/{site}/edge-tokens", status_code=201)
+    async def edge_tokens(site: str, authorization: str = Header("")) -> dict[str, str]:
+        if authorization != f"Bearer {CODE}":
+            raise HTTPException(401, "missing, unknown or expired token")
+        if site != "home":
+            raise HTTPException(404, "not found")
+        return {"site": site, "token": "edge-token-xyz"}
 
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
@@ -115,30 +113,33 @@ async def portal() -> AsyncIterator[str]:
     await task
 
 
-def test_normalise_code() -> None:
-    assert normalise_code(" abcd-1234 ") == "ABCD-1234"
-    with pytest.raises(PermanentError, match="pairing code"):
-        normalise_code("x")
+def test_check_code() -> None:
+    assert check_code(f"  {CODE}\n") == CODE
+    for bad in ("", "two words", "x" * 201):
+        with pytest.raises(PermanentError, match="pairing code"):
+            check_code(bad)
 
 
 async def test_pair_with_portal(portal: str, tmp_path: Path) -> None:
-    got = await pair(portal + "/", "abcd-1234", "Wizard house")
-    assert got == {"url": portal, "token": "edge-token-xyz", "site": "home", "edge_id": None}
-    with pytest.raises(PermanentError, match="refused the code: unknown or expired code"):
-        await pair(portal, "WXYZ-0000", "Wizard house")
+    got = await pair(portal + "/", "home", CODE)
+    assert got == {"url": portal, "token": "edge-token-xyz", "site": "home"}
+    with pytest.raises(PermanentError, match="refused the pairing code: missing, unknown or expired"):
+        await pair(portal, "home", "wwp_wrong")
+    with pytest.raises(PermanentError, match='no site "cabin"'):
+        await pair(portal, "cabin", CODE)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         dead = f"http://127.0.0.1:{s.getsockname()[1]}"
     with pytest.raises(RetryableError, match="cannot reach"):
-        await pair(dead, "ABCD-1234", "x")
+        await pair(dead, "home", CODE)
 
     site = tmp_path / "site.yaml"
     site.write_text(SITE)
     app = create_app(RuntimeView(EdgeRuntime([]), load_config(site)), setup=Setup(site))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://edge") as client:
-        r = await client.post("/api/wizard/pair", json={"portal_url": portal, "code": "WXYZ-0000"})
-        assert r.status_code == 422 and site.read_text() == SITE
-        r = await client.post("/api/wizard/pair", json={"portal_url": portal, "code": "ABCD-1234"})
+        r = await client.post("/api/wizard/pair", json={"portal_url": portal, "site": "home", "code": "wwp"})
+        assert r.status_code == 422 and "refused" in r.json()["errors"][0] and site.read_text() == SITE
+        r = await client.post("/api/wizard/pair", json={"portal_url": portal, "site": "home", "code": CODE})
         assert r.status_code == 200 and r.json()["site"] == "home"
     cfg = load_config(site)
     assert cfg.portal is not None and cfg.portal.token.get_secret_value() == "edge-token-xyz"

@@ -1,44 +1,47 @@
-"""Installation wizard, pairing step: exchange a pairing code shown in the portal for an edge token.
+"""Installation wizard, pairing step: exchange a pairing code from the portal for the edge's token.
 
-The portal has no HTTP pairing endpoint yet (``wattwerk portal --pair SITE`` prints a token on the
-server); this is the edge's side of the exchange, for the portal to implement::
+The code is a personal access token with the ``ingest`` scope that the site's owner creates in the
+portal (``wwp_...``); the edge spends it once on the portal's pairing endpoint and keeps only the
+site token it gets back (``wattwerk.portal.api``)::
 
-    POST {portal}/api/v1/pair   {"code": "ABCD-1234", "edge": "<site name>"}
-    200 {"token": "...", "site": "...", "edge_id": "..." (optional)}      4xx {"detail": "why"}
+    POST {portal}/api/v1/sites/{site}/edge-tokens     Authorization: Bearer <code>
+    201 {"site": "...", "token": "..."}               4xx {"detail": "why"}
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
 from wattwerk.errors import PermanentError, RetryableError
 
-PAIR_PATH = "/api/v1/pair"
-CODE = re.compile(r"^[A-Z0-9]{4,8}(-[A-Z0-9]{4,8})*$")
+PAIR_PATH = "/api/v1/sites/{site}/edge-tokens"
 
 
-def normalise_code(code: str) -> str:
-    """Upper case, spaces removed; PermanentError when it cannot be a pairing code."""
-    c = re.sub(r"\s+", "", code or "").upper()
-    if not CODE.match(c):
-        raise PermanentError(f"pairing code {code!r}: expected letters and digits such as ABCD-1234")
+def check_code(code: str) -> str:
+    """The code without surrounding blanks; PermanentError when it cannot be one."""
+    c = (code or "").strip()
+    if not c or any(ch.isspace() for ch in c) or len(c) > 200 or not c.isprintable():
+        raise PermanentError("pairing code: paste the code the portal showed (one word, no spaces)")
     return c
 
 
-async def pair(portal_url: str, code: str, edge_name: str, *,
+async def pair(portal_url: str, site: str, code: str, *,
                transport: httpx.AsyncBaseTransport | None = None, timeout_s: float = 10.0) -> dict[str, Any]:
-    """``{"url", "token", "site", "edge_id"}`` from the portal; PermanentError when the portal refuses
-    the code, RetryableError when it cannot be reached."""
-    url = portal_url.rstrip("/")
+    """``{"url", "site", "token"}`` from the portal; PermanentError when the portal refuses the code or
+    the site, RetryableError when it cannot be reached or fails."""
+    url = portal_url.strip().rstrip("/")
     if not url.startswith(("http://", "https://")):
         raise PermanentError(f"portal {portal_url!r}: expected an http:// or https:// URL")
-    body = {"code": normalise_code(code), "edge": edge_name}
+    site = (site or "").strip()
+    if not site:
+        raise PermanentError("site: give the site's name on the portal")
+    headers = {"Authorization": f"Bearer {check_code(code)}"}
     try:
         async with httpx.AsyncClient(transport=transport, timeout=timeout_s) as client:
-            r = await client.post(url + PAIR_PATH, json=body)
+            r = await client.post(url + PAIR_PATH.format(site=quote(site, safe="")), headers=headers)
     except httpx.HTTPError as exc:
         raise RetryableError(f"portal {url}: cannot reach it ({type(exc).__name__}: {exc})") from exc
     if r.status_code >= 500:
@@ -47,15 +50,14 @@ async def pair(portal_url: str, code: str, edge_name: str, *,
         data = r.json()
     except ValueError:
         data = {}
+    detail = data.get("detail") if isinstance(data, dict) else None
+    if r.status_code in (401, 403):
+        raise PermanentError(f"portal {url} refused the pairing code: {detail or r.status_code}")
+    if r.status_code == 404:
+        raise PermanentError(f'portal {url}: no site "{site}" that this code may pair')
     if r.status_code >= 400:
-        detail = data.get("detail") if isinstance(data, dict) else None
-        raise PermanentError(f"portal {url} refused the code: {detail or r.status_code}")
+        raise PermanentError(f"portal {url}: {detail or r.status_code}")
     token = data.get("token") if isinstance(data, dict) else None
     if not isinstance(token, str) or not token:
         raise PermanentError(f"portal {url}: answer without a token")
-    site = data.get("site")
-    if not isinstance(site, str) or not site:
-        raise PermanentError(f"portal {url}: answer without the site's id")
-    edge_id = data.get("edge_id")
-    edge_id = edge_id if isinstance(edge_id, str) and edge_id else None
-    return {"url": url, "token": token, "site": site, "edge_id": edge_id}
+    return {"url": url, "site": str(data.get("site") or site), "token": token}

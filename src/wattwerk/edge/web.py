@@ -76,6 +76,7 @@ class NetworkBody(BaseModel):
 
 class PairBody(BaseModel):
     portal_url: str
+    site: str
     code: str
 
 
@@ -199,9 +200,8 @@ def create_app(view: SiteView, *, setup: Setup | None = None, runtime: Any = Non
     async def pair_portal(body: PairBody) -> JSONResponse:
         try:
             s = need_setup()
-            name = s.config().site.name
-            result = await pair(body.portal_url, body.code, name)
-            s.set_portal(result["url"], result["token"], result["site"], result["edge_id"])
+            result = await pair(body.portal_url, body.site, body.code)
+            s.set_portal(result["url"], result["token"], result["site"])
         except ConfigError as exc:
             return _refused(exc.lines)
         except RetryableError as exc:

@@ -76,7 +76,7 @@ $("net-apply").addEventListener("click", () => {
 $("pair").addEventListener("submit", async (ev) => {
   ev.preventDefault();
   const f = ev.target;
-  const res = await WW.json("api/wizard/pair", { portal_url: f.portal_url.value.trim(), code: f.code.value });
+  const res = await WW.json("api/wizard/pair", { portal_url: f.portal_url.value.trim(), site: f.site.value.trim(), code: f.code.value });
   $("pair-ok").hidden = !res.ok;
   if (!res.ok) { WW.list($("pair-problems"), WW.errors(res), "problems"); return; }
   $("pair-problems").hidden = true;
