@@ -338,8 +338,8 @@ def router() -> APIRouter:
                          to: datetime | None = None,
                          resolution: Literal["raw", "1m", "5m", "15m", "1h", "1d"] = "15m",
                          format: Literal["json", "csv"] = "json") -> Response:
-        """A series, streamed; JSON states min, max, mean and energy per channel in ``summary``
-        (CSV: in the ``X-Series-Summary`` header)."""
+        """A series, streamed; min, max, mean and energy per channel are in ``summary`` (JSON, after
+        the points) or the ``X-Series-Summary`` header (CSV)."""
         end = _utc(to, datetime.now(UTC))
         start = _utc(from_, end - timedelta(days=1))
         if not start < end or end - start > MAX_RANGE:
@@ -347,10 +347,11 @@ def router() -> APIRouter:
         async with auth.pool_of(request).connection() as conn:
             ref = await _site(conn, site, who)
             cur = await conn.execute(
-                "SELECT c.id, c.name, c.unit, c.kind FROM channels c WHERE c.site_id = %s ORDER BY c.name",
-                (ref.site_id,))
-            known = {row[1]: series.ChannelInfo(*row) for row in await cur.fetchall()}
-            rolled = (await retention.policy(conn, ref.site_id))["rolled_ms"]
+                "SELECT c.id, c.name, c.unit, c.kind, (SELECT rolled_ms FROM site_retention WHERE site_id = %s) "
+                "FROM channels c WHERE c.site_id = %s ORDER BY c.name", (ref.site_id, ref.site_id))
+            found = await cur.fetchall()
+        known = {row[1]: series.ChannelInfo(*row[:4]) for row in found}
+        rolled = int(found[0][4] or 0) if found else 0
         wanted = [n.strip() for n in channels.split(",") if n.strip()] or list(known)
         missing = [n for n in wanted if n not in known]
         if missing:
@@ -360,12 +361,12 @@ def router() -> APIRouter:
         q = series.Query([known[n] for n in dict.fromkeys(wanted)], start_ms, int(end.timestamp() * 1000),
                          resolution, rolled)
         pool = auth.pool_of(request)
-        summary = await series.summary(pool, q) if q.channels else {}
-        head = {"site": ref.name, "resolution": resolution, "from_ms": q.start_ms, "to_ms": q.end_ms,
-                "channels": {c.name: {"unit": c.unit, "kind": c.kind} for c in q.channels}, "summary": summary}
         if format == "csv":
+            summary = await series.summary(pool, q) if q.channels else {}
             return StreamingResponse(series.csv_stream(pool, q), media_type="text/csv",
                                      headers={"X-Series-Summary": json.dumps(summary, separators=(",", ":"))})
+        head = {"site": ref.name, "resolution": resolution, "from_ms": q.start_ms, "to_ms": q.end_ms,
+                "channels": {c.name: {"unit": c.unit, "kind": c.kind} for c in q.channels}}
         return StreamingResponse(series.json_stream(pool, q, head), media_type="application/json")
 
     # -------------------------------------------------------- maintenance

@@ -8,9 +8,11 @@ site's raw window only, unless the owner archives (retention.py).
 
 Rows are read with ``cursor.stream`` (server-side, fetched in chunks) and written as they come,
 so a year of minutes for 20 channels never sits in memory. The summary — min, max, mean and
-energy per channel — is one aggregate query made before streaming: first in the JSON document,
-in the ``X-Series-Summary`` header (JSON) for CSV. Energy: for counters (Wh) last − the last
-value before the range; for power (W) the sum of bucket means × bucket length (Wh).
+energy per channel — is accumulated from the same rows as they pass and closes the JSON
+document (one query); CSV needs it up front, in the ``X-Series-Summary`` header (JSON), so
+there it is one aggregate query before streaming. Energy: for counters (Wh) last − the last
+value before the range; for power (W) the sum of bucket means × bucket length (Wh), or for raw
+values each value held until the next.
 """
 
 from __future__ import annotations
@@ -85,7 +87,7 @@ def points_sql(q: Query) -> tuple[str, dict[str, Any]]:
 def summary_sql(q: Query) -> tuple[str, dict[str, Any]]:
     agg, params = _agg_sql(q)
     step = q.step or RESOLUTIONS["1m"]
-    return (agg + f"SELECT channel_id, sum(n), sum(mean * n) / sum(n), min(mn), max(mx), "
+    return (agg + f"SELECT channel_id, sum(n)::bigint, sum(mean * n) / sum(n)::float8, min(mn), max(mx), "
             f"sum(mean) * {step} / 3600000.0, (array_agg(last ORDER BY b DESC))[1], "
             "(array_agg(mn ORDER BY b))[1], min(b) FROM agg GROUP BY 1", params)
 
@@ -94,52 +96,123 @@ def _num(x: float | None) -> float | None:
     return None if x is None or not math.isfinite(x) else round(float(x), 6)
 
 
+_BEFORE = (
+    "SELECT c.id, coalesce("
+    "(SELECT value FROM readings WHERE channel_id = c.id AND ts_ms < %(a)s ORDER BY ts_ms DESC LIMIT 1), "
+    "(SELECT last FROM rollup_5m WHERE channel_id = c.id AND bucket_ms < %(a)s "
+    "ORDER BY bucket_ms DESC LIMIT 1), "
+    "(SELECT last FROM rollup_1h WHERE channel_id = c.id AND bucket_ms < %(a)s "
+    "ORDER BY bucket_ms DESC LIMIT 1), "
+    "(SELECT last FROM rollup_1d WHERE channel_id = c.id AND bucket_ms < %(a)s "
+    "ORDER BY bucket_ms DESC LIMIT 1)) "
+    "FROM unnest(%(ids)s::integer[]) AS c(id)")
+
+
+async def _before(conn: Any, q: Query) -> dict[int, float]:
+    """Each counter's last value before the range (raw, else the finest rollup that has one)."""
+    ids = [c.id for c in q.channels if c.kind == "counter"]
+    if not ids:
+        return {}
+    cur = await conn.execute(_BEFORE, {"a": q.start_ms, "ids": ids})
+    return {int(cid): float(v) for cid, v in await cur.fetchall() if v is not None}
+
+
+class Summary:
+    """A channel's summary, accumulated row by row (or from the summary query)."""
+
+    __slots__ = ("ch", "first", "last", "last_ts", "mn", "mx", "n", "prev", "total", "wh")
+
+    def __init__(self, ch: ChannelInfo) -> None:
+        self.ch = ch
+        self.n = 0
+        self.total = 0.0
+        self.mn = math.inf
+        self.mx = -math.inf
+        self.wh = 0.0
+        self.first: float | None = None
+        self.last: float | None = None
+        self.last_ts: int | None = None
+        self.prev: float | None = None
+
+    def add_bucket(self, mean: float, mn: float, mx: float, last: float, n: int, step_ms: int) -> None:
+        if self.first is None:
+            self.first = mn
+        self.n += n
+        self.total += mean * n
+        self.mn = min(self.mn, mn)
+        self.mx = max(self.mx, mx)
+        self.wh += mean * step_ms / 3_600_000
+        self.last = last
+
+    def add_raw(self, ts: int, value: float) -> None:
+        if self.first is None:
+            self.first = value
+        elif self.last is not None and self.last_ts is not None:
+            self.wh += self.last * (ts - self.last_ts) / 3_600_000  # a value holds until the next one
+        self.n += 1
+        self.total += value
+        self.mn = min(self.mn, value)
+        self.mx = max(self.mx, value)
+        self.last, self.last_ts = value, ts
+
+    def result(self) -> dict[str, Any]:
+        if not self.n:
+            return {"n": 0, "min": None, "max": None, "mean": None, "energy_wh": None}
+        energy: float | None = None
+        if self.ch.kind == "counter" and self.ch.unit == "Wh" and self.last is not None:
+            base = self.prev if self.prev is not None else self.first
+            energy = self.last - base if base is not None else None
+        elif self.ch.kind == "power" and self.ch.unit == "W":
+            energy = self.wh
+        return {"n": self.n, "min": _num(self.mn), "max": _num(self.mx), "mean": _num(self.total / self.n),
+                "energy_wh": _num(energy)}
+
+
 async def summary(pool: AsyncConnectionPool, q: Query) -> dict[str, Any]:
-    """Per channel: n, min, max, mean, energy_wh (None where it does not apply or no data)."""
+    """The summary by one aggregate query (for CSV, whose summary goes in a header up front)."""
     sql, params = summary_sql(q)
-    by_id = {c.id: c for c in q.channels}
-    out: dict[str, Any] = {c.name: {"n": 0, "min": None, "max": None, "mean": None, "energy_wh": None}
-                           for c in q.channels}
+    acc = {c.id: Summary(c) for c in q.channels}
     async with pool.connection() as conn:
+        prev = await _before(conn, q)
         cur = await conn.execute(sql, params)  # type: ignore[arg-type]
-        rows = await cur.fetchall()
-        for cid, n, mean, mn, mx, wh, last, first_min, _first_b in rows:
-            ch = by_id[cid]
-            energy: float | None = None
-            if ch.kind == "counter" and ch.unit == "Wh":
-                prev = await _before(conn, cid, q.start_ms)
-                energy = last - (prev if prev is not None else first_min)
-            elif ch.kind == "power" and ch.unit == "W":
-                energy = wh
-            out[ch.name] = {"n": int(n), "min": _num(mn), "max": _num(mx), "mean": _num(mean),
-                            "energy_wh": _num(energy)}
-    return out
+        for cid, n, mean, mn, mx, wh, last, first_min, _first_b in await cur.fetchall():
+            s = acc[cid]
+            s.n, s.total, s.mn, s.mx, s.wh, s.last, s.first = int(n), mean * n, mn, mx, wh, last, first_min
+            s.prev = prev.get(cid)
+    return {s.ch.name: s.result() for s in acc.values()}
 
 
-async def _before(conn: Any, channel_id: int, start_ms: int) -> float | None:
-    """A counter's last value before ``start_ms`` (raw, else the finest rollup that has one)."""
-    for sql in ("SELECT value FROM readings WHERE channel_id = %s AND ts_ms < %s ORDER BY ts_ms DESC LIMIT 1",
-                "SELECT last FROM rollup_5m WHERE channel_id = %s AND bucket_ms < %s ORDER BY bucket_ms DESC LIMIT 1",
-                "SELECT last FROM rollup_1h WHERE channel_id = %s AND bucket_ms < %s ORDER BY bucket_ms DESC LIMIT 1",
-                "SELECT last FROM rollup_1d WHERE channel_id = %s AND bucket_ms < %s ORDER BY bucket_ms DESC "
-                "LIMIT 1"):
-        cur = await conn.execute(sql, (channel_id, start_ms))
-        row = await cur.fetchone()
-        if row is not None:
-            return float(row[0])
-    return None
+async def chunks(pool: AsyncConnectionPool, q: Query, sums: dict[int, Summary] | None = None,
+                 ) -> AsyncIterator[list[list[Any]]]:
+    """The series' rows in chunks, channel ids replaced by names, from a server-side cursor;
+    ``sums`` (by channel id) are filled in as the rows pass."""
+    sql, params = points_sql(q)
+    names = {c.id: c.name for c in q.channels}
+    raw = q.resolution == "raw"
+    step = q.step
+    async with pool.connection() as conn:
+        if sums is not None:
+            for cid, value in (await _before(conn, q)).items():
+                sums[cid].prev = value
+        async with conn.cursor(name="series", binary=True) as cur:
+            await cur.execute(sql, params)  # type: ignore[arg-type]
+            while batch := await cur.fetchmany(CHUNK):
+                out = [list(row) for row in batch]
+                for row in out:
+                    if sums is not None:
+                        if raw:
+                            sums[row[1]].add_raw(row[0], row[2])
+                        else:
+                            sums[row[1]].add_bucket(row[2], row[3], row[4], row[5], row[7], step)
+                    row[1] = names[row[1]]
+                yield out
 
 
 async def rows(pool: AsyncConnectionPool, q: Query) -> AsyncIterator[list[Any]]:
-    """The series' rows, channel ids replaced by names, fetched from a server-side stream."""
-    sql, params = points_sql(q)
-    names = {c.id: c.name for c in q.channels}
-    async with pool.connection() as conn:
-        cur = conn.cursor()
-        async for row in cur.stream(sql, params, size=CHUNK):  # type: ignore[arg-type]
-            out = list(row)
-            out[1] = names[out[1]]
-            yield out
+    """The series' rows one by one (see :func:`chunks`)."""
+    async for batch in chunks(pool, q):
+        for row in batch:
+            yield row
 
 
 def _iso(ms: int) -> str:
@@ -147,20 +220,19 @@ def _iso(ms: int) -> str:
 
 
 async def json_stream(pool: AsyncConnectionPool, q: Query, head: dict[str, Any]) -> AsyncIterator[bytes]:
+    """The JSON document: ``head``, ``columns``, ``points``, and last the ``summary``, made from
+    the same rows as they streamed past (one query, constant memory)."""
     columns = RAW_COLUMNS if q.resolution == "raw" else AGG_COLUMNS
     head = {**head, "columns": columns}
     yield (json.dumps(head)[:-1] + ', "points": [').encode()
-    buf: list[str] = []
-    first = True
-    async for row in rows(pool, q):
-        row = [_num(v) if isinstance(v, float) else v for v in row]
-        buf.append(("" if first else ",") + json.dumps(row, separators=(",", ":")))
-        first = False
-        if len(buf) >= CHUNK:
-            yield "".join(buf).encode()
-            buf.clear()
-    buf.append("]}")
-    yield "".join(buf).encode()
+    sums = {c.id: Summary(c) for c in q.channels}
+    sep = ""
+    async for batch in chunks(pool, q, sums):
+        batch = [[round(v, 6) if type(v) is float else v for v in row] for row in batch]
+        yield (sep + json.dumps(batch, separators=(",", ":"))[1:-1]).encode()
+        sep = ","
+    summary = {s.ch.name: s.result() for s in sums.values()}
+    yield ('], "summary": ' + json.dumps(summary) + "}").encode()
 
 
 async def csv_stream(pool: AsyncConnectionPool, q: Query) -> AsyncIterator[bytes]:
@@ -168,12 +240,9 @@ async def csv_stream(pool: AsyncConnectionPool, q: Query) -> AsyncIterator[bytes
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["time", *columns])
-    n = 0
-    async for row in rows(pool, q):
-        writer.writerow([_iso(row[0]), *["" if v is None else v for v in row]])
-        n += 1
-        if n % CHUNK == 0:
-            yield out.getvalue().encode()
-            out.seek(0)
-            out.truncate()
+    async for batch in chunks(pool, q):
+        writer.writerows([_iso(row[0]), *["" if v is None else v for v in row]] for row in batch)
+        yield out.getvalue().encode()
+        out.seek(0)
+        out.truncate()
     yield out.getvalue().encode()
