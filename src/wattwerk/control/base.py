@@ -35,6 +35,9 @@ class Signals:
     hold_battery: bool = False
 
 
+NO_SIGNALS = Signals()
+
+
 @dataclass(frozen=True, slots=True)
 class Result(Generic[S]):
     setpoints: tuple[Setpoint, ...]

@@ -28,7 +28,6 @@ class BatteryConfig:
     charge_w: float = 0.0  # mode "charge": grid charging power
     hold_while_ev_from_grid: tuple[str, ...] = ()  # EV ids: the battery does not discharge into them
     priority_soc: float = 0.0  # below this SoC the battery takes surplus before the other laws
-    coupling: Literal["ac", "hybrid"] = "ac"
     name: str = "battery"
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from wattwerk.control.base import Law, Signals
+from wattwerk.control.base import NO_SIGNALS, Law, Signals
 from wattwerk.control.battery import BatteryControl
 from wattwerk.control.limiter import Event, Limiter, LimiterState
 from wattwerk.edge.state import Snapshot
@@ -55,16 +55,24 @@ class ControlCycle:
             states[self.battery.name] = self.battery.initial()
         return CycleState(MappingProxyType(states), self.limiter.initial())
 
-    def surplus(self, snap: Snapshot) -> float | None:
+    def surplus(self, snap: Snapshot, state: CycleState | None = None) -> float | None:
+        """A law may say how much of its devices' draw it really controls (``flexible_w``): a
+        heating rod whose own thermostat runs it at full power is not surplus to share."""
         grid = snap.get(f"{self.grid_meter}.power")
         if grid is None:
             return None
-        flex = sum(snap.get(f"{d}.power") or 0.0 for law in self.laws for d in law.devices())
+        flex = 0.0
+        for law in self.laws:
+            own = getattr(law, "flexible_w", None)
+            if own is not None and state is not None and law.name in state.laws:
+                flex += own(snap, state.laws[law.name])
+            else:
+                flex += sum(snap.get(f"{d}.power") or 0.0 for d in law.devices())
         bat = snap.get(f"{self.battery.config.id}.power") if self.battery is not None else None
         return -grid + flex - (bat or 0.0)
 
-    def run(self, snap: Snapshot, state: CycleState, signals: Signals = Signals()) -> CycleOutput:
-        surplus = self.surplus(snap)
+    def run(self, snap: Snapshot, state: CycleState, signals: Signals = NO_SIGNALS) -> CycleOutput:
+        surplus = self.surplus(snap, state)
         available = surplus
         reserved = 0.0
         if self.battery is not None:

@@ -21,9 +21,10 @@ class HeatingRodConfig:
     max_w: float = 3000.0
     stages_w: tuple[float, ...] = ()  # relay stages in W, ascending; empty = continuous
     min_w: float = 100.0  # a continuous rod below this is switched off
-    up_delay_s: float = 60.0  # a stage is raised when the surplus covers it this long
-    down_delay_s: float = 60.0  # and lowered when the surplus falls short this long
-    min_on_s: float = 120.0  # relay stages: at least this long in a stage
+    up_delay_s: float = 60.0  # a stage is raised when the surplus covers it (plus margin) this long
+    up_margin_w: float = 100.0
+    down_delay_s: float = 0.0  # and lowered when the surplus falls short this long (quick off, slow on)
+    min_on_s: float = 60.0  # relay stages: at least this long in a stage
     max_switches_per_hour: int = 12
     daily_min_wh: float = 0.0  # energy per local day, reached by ``daily_by``
     daily_by: time = time(18, 0)
@@ -41,6 +42,7 @@ class HeatingRodState:
     history: SwitchHistory = OFF
     up: Debounce = IDLE
     down: Debounce = IDLE
+    sent_w: float = 0.0  # the power last asked for
 
 
 class HeatingRodControl:
@@ -97,7 +99,12 @@ class HeatingRodControl:
             if want != st.history.state:
                 up, down = Debounce(), Debounce()
             st = replace(st, history=st.history.switched(want, t), up=up, down=down)
+        st = replace(st, sent_w=round(want, 1))
         return Result((sp(c.id, "power", round(want, 1), snap.now, self.name),), st, used_w=want)
+
+    def flexible_w(self, snap: Snapshot, state: HeatingRodState) -> float:
+        """Only what it draws on our request counts: beyond that its own thermostat runs it."""
+        return min(snap.get(f"{self.config.id}.power") or 0.0, state.sent_w)
 
     def _stage(self, st: HeatingRodState, surplus: float, t: float) -> tuple[float, Debounce, Debounce]:
         """Relay stages: one step up when the surplus covers the next stage for ``up_delay_s``;
@@ -106,7 +113,7 @@ class HeatingRodControl:
         levels = (0.0, *c.stages_w)
         now_level = st.history.state if st.history.state in levels else 0.0
         i = levels.index(now_level)
-        up = st.up.update(i + 1 < len(levels) and surplus >= levels[i + 1], t)
+        up = st.up.update(i + 1 < len(levels) and surplus >= levels[i + 1] + c.up_margin_w, t)
         down = st.down.update(i > 0 and surplus < levels[i], t)
         if up.held(t, c.up_delay_s):
             return levels[i + 1], up, down

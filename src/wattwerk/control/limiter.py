@@ -696,21 +696,23 @@ class Limiter:
         events: list[Event],
     ) -> dict[str, Episode]:
         dt = min(t - state.last_t, 60.0) if state.last_t is not None else 0.0
-        curtailed_w = 0.0
+        # PV held back (needs the inverter's ``power_available``), and consumption held back
+        pv_w = load_w = 0.0
         for d, s in self.devices.items():
             if s.kind == "pv":
                 avail = snap.get(f"{d}.power_available")
                 now_w = self._now_w(snap, d)
                 if avail is not None and now_w is not None:
-                    curtailed_w += max(avail - now_w, 0.0)
+                    pv_w += max(avail - now_w, 0.0)
             elif d in plan and d in requested and s.kind in ("ev", "rod", "load"):
                 a = self._consumption(s, requested[d], snap, 0.0)[1]
                 b = self._consumption(s, plan[d], snap, 0.0)[1]
-                curtailed_w += max(a - b, 0.0)
+                load_w += max(a - b, 0.0)
+        by_source = {"ripple": pv_w + load_w, "direct_marketer": pv_w, "para14a": load_w}
         out: dict[str, Episode] = {}
         now = snap.now
         for src, ep in state.episodes.items():
-            ep = replace(ep, curtailed_wh=ep.curtailed_wh + curtailed_w * dt / 3600.0)
+            ep = replace(ep, curtailed_wh=ep.curtailed_wh + by_source.get(src, 0.0) * dt / 3600.0)
             if sources.get(src) == ep.level:
                 out[src] = ep
             else:
