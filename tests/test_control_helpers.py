@@ -10,8 +10,12 @@ from wattwerk.edge.state import Snapshot
 T0 = datetime(2025, 6, 14, 10, 0, tzinfo=UTC)
 
 
-def snap(at: float | datetime = 0.0, ages: dict[str, float] | None = None, stale_after_s: float = 30.0,
-         **values: float) -> Snapshot:
+def snap(
+    at: float | datetime = 0.0,
+    ages: dict[str, float] | None = None,
+    stale_after_s: float = 30.0,
+    **values: float,
+) -> Snapshot:
     """A snapshot ``at`` seconds after T0 (or at a datetime); channel names use ``__`` for the dot
     (``grid__power=500``); ``ages`` gives a channel's age in seconds (default 0)."""
     now = at if isinstance(at, datetime) else T0 + timedelta(seconds=at)

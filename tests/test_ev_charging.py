@@ -68,46 +68,60 @@ def test_phase_switching_with_its_own_delay_and_minimum_time() -> None:
     ]
     got = drive(law, [(t, a, {"ev1": 1}) for t, a, *_ in rows])
     for (t, _, enable, phases, current), (sps, _) in zip(rows, got, strict=True):
-        assert (sps["ev1.enable"], sps["ev1.phases"], sps["ev1.current_limit"]) == (enable, phases, current), t
+        assert (sps["ev1.enable"], sps["ev1.phases"], sps["ev1.current_limit"]) == (
+            enable,
+            phases,
+            current,
+        ), t
 
 
-@pytest.mark.parametrize(("mode", "surplus", "enable", "current"), [
-    ("off", 20000, 0, 6.0),
-    ("now", -5000, 1, 16.0),  # now: full power whatever the surplus
-    ("minpv", -5000, 1, 6.0),  # minpv: at least the minimum from the grid
-    ("minpv", 8000, 1, 11.5),  # and more with surplus
-    ("pv", -5000, 0, 6.0),
-])
+@pytest.mark.parametrize(
+    ("mode", "surplus", "enable", "current"),
+    [
+        ("off", 20000, 0, 6.0),
+        ("now", -5000, 1, 16.0),  # now: full power whatever the surplus
+        ("minpv", -5000, 1, 6.0),  # minpv: at least the minimum from the grid
+        ("minpv", 8000, 1, 11.5),  # and more with surplus
+        ("pv", -5000, 0, 6.0),
+    ],
+)
 def test_modes(mode: str, surplus: float, enable: int, current: float) -> None:
     law = EvCharging(EvConfig((ChargePoint("ev1", mode=mode),)))  # type: ignore[arg-type]
-    (sps, _), = drive(law, [(0, surplus, {"ev1": 1})])
+    ((sps, _),) = drive(law, [(0, surplus, {"ev1": 1})])
     assert (sps["ev1.enable"], sps["ev1.current_limit"]) == (enable, current)
 
 
 def test_no_car_means_off_whatever_the_mode() -> None:
     law = EvCharging(EvConfig((ChargePoint("ev1", mode="now"),)))
-    (sps, used), = drive(law, [(0, 20000, {"ev1": 0})])
+    ((sps, used),) = drive(law, [(0, 20000, {"ev1": 0})])
     assert sps["ev1.enable"] == 0 and used == 0
 
 
-@pytest.mark.parametrize(("hours_left", "expected_mode_enable", "current"), [
-    (8.0, 0, 6.0),  # plenty of time: pv mode waits for surplus
-    (2.0, 1, 6.0),  # 10 kWh in 2 h: the minimum is needed -> minpv
-    (1.0, 1, 16.0),  # 10 kWh in 1 h: only full power makes it -> now
-])
-def test_target_energy_by_departure_raises_the_mode(hours_left: float, expected_mode_enable: int,
-                                                    current: float) -> None:
+@pytest.mark.parametrize(
+    ("hours_left", "expected_mode_enable", "current"),
+    [
+        (8.0, 0, 6.0),  # plenty of time: pv mode waits for surplus
+        (2.0, 1, 6.0),  # 10 kWh in 2 h: the minimum is needed -> minpv
+        (1.0, 1, 16.0),  # 10 kWh in 1 h: only full power makes it -> now
+    ],
+)
+def test_target_energy_by_departure_raises_the_mode(
+    hours_left: float, expected_mode_enable: int, current: float
+) -> None:
     cp = ChargePoint("ev1", target_energy_wh=10_000, departure=T0 + timedelta(hours=hours_left))
     law = EvCharging(EvConfig((cp,)))
-    (sps, _), = drive(law, [(0, 0.0, {"ev1": 1})], channels=lambda t: {"ev1__energy": 5000.0})
+    ((sps, _),) = drive(law, [(0, 0.0, {"ev1": 1})], channels=lambda t: {"ev1__energy": 5000.0})
     assert (sps["ev1.enable"], sps["ev1.current_limit"]) == (expected_mode_enable, current)
 
 
 def test_target_soc_reached_stops_charging() -> None:
     cp = ChargePoint("ev1", mode="now", target_soc=80, capacity_wh=60_000)
     law = EvCharging(EvConfig((cp,)))
-    got = drive(law, [(0, 0.0, {"ev1": 2}), (10, 0.0, {"ev1": 2})],
-                channels=lambda t: {"ev1__soc": 70.0 if t == 0 else 80.0})
+    got = drive(
+        law,
+        [(0, 0.0, {"ev1": 2}), (10, 0.0, {"ev1": 2})],
+        channels=lambda t: {"ev1__soc": 70.0 if t == 0 else 80.0},
+    )
     assert [g[0]["ev1.enable"] for g in got] == [1, 0]
 
 
@@ -144,11 +158,14 @@ def test_a_point_too_short_gives_way_so_the_other_can_start() -> None:
     assert sorted([sps["a.enable"], sps["b.enable"]]) == [0, 1]
 
 
-@pytest.mark.parametrize(("n", "limit", "enabled", "current"), [
-    (2, 20.0, 2, 10.0),  # two at 16 A on a 20 A circuit: 10 A each
-    (3, 16.0, 2, 8.0),  # three minimums (18 A) do not fit: one stops, two share 16 A
-    (4, 32.0, 4, 8.0),
-])
+@pytest.mark.parametrize(
+    ("n", "limit", "enabled", "current"),
+    [
+        (2, 20.0, 2, 10.0),  # two at 16 A on a 20 A circuit: 10 A each
+        (3, 16.0, 2, 8.0),  # three minimums (18 A) do not fit: one stops, two share 16 A
+        (4, 32.0, 4, 8.0),
+    ],
+)
 def test_circuit_limit_load_management(n: int, limit: float, enabled: int, current: float) -> None:
     points = tuple(ChargePoint(f"ev{i}", mode="now", priority=n - i) for i in range(n))
     law = EvCharging(EvConfig(points, circuit_max_a=limit))

@@ -22,18 +22,26 @@ def drive(config: HeatingRodConfig, rows, **values):
     return out
 
 
-@pytest.mark.parametrize(("surplus", "expected"), [(1500.0, 1500.0), (50.0, 0.0), (5000.0, 3000.0),
-                                                    (-800.0, 0.0), (None, 0.0)])
+@pytest.mark.parametrize(
+    ("surplus", "expected"), [(1500.0, 1500.0), (50.0, 0.0), (5000.0, 3000.0), (-800.0, 0.0), (None, 0.0)]
+)
 def test_continuous_follows_surplus(surplus: float | None, expected: float) -> None:
     assert drive(HeatingRodConfig(), [(0, surplus)], rod__temperature=50.0) == [expected]
 
 
 def test_relay_stages_step_with_delays_and_minimum_time() -> None:
     config = HeatingRodConfig(stages_w=(1000.0, 2000.0, 3000.0), up_delay_s=60, down_delay_s=60, min_on_s=120)
-    rows = [(0, 2500), (59, 2500), (60, 2500),  # up one stage after 60 s
-            (120, 2500), (180, 2500),  # the next stage needs its own 60 s, then 120 s in a stage
-            (190, 500), (250, 500),  # short: down after 60 s, but 120 s in stage 2000 since t=180
-            (300, 500), (305, 900)]
+    rows = [
+        (0, 2500),
+        (59, 2500),
+        (60, 2500),  # up one stage after 60 s
+        (120, 2500),
+        (180, 2500),  # the next stage needs its own 60 s, then 120 s in a stage
+        (190, 500),
+        (250, 500),  # short: down after 60 s, but 120 s in stage 2000 since t=180
+        (300, 500),
+        (305, 900),
+    ]
     assert drive(config, rows, rod__temperature=50.0) == [0, 0, 1000, 1000, 2000, 2000, 2000, 0, 0]
 
 

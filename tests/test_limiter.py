@@ -14,7 +14,6 @@ from wattwerk.control.limits_config import ControlLimits
 from wattwerk.control.para14a import aggregate_minimum_w, device_minimum_w
 from wattwerk.model import Setpoint
 
-
 DEVICES = [
     DeviceSpec("pv1", "pv", rated_w=8000.0, ac_w=7300.0),
     DeviceSpec("bat", "battery", max_charge_w=5000.0, max_discharge_w=5000.0, reserve_soc=10.0),
@@ -25,9 +24,22 @@ DEVICES = [
     DeviceSpec("plug", "load", max_w=1000.0, min_on_s=300, min_off_s=300),
 ]
 GRID = GridSpec(import_w=3 * 230 * 35, phase_import_w=230 * 35)
-FRESH = dict(grid__power=0.0, grid__power_l1=0.0, grid__power_l2=0.0, grid__power_l3=0.0, pv1__power=0.0,
-             bat__power=0.0, bat__soc=50.0, ev1__power=0.0, ev1__state=1.0, ev2__power=0.0, ev2__state=1.0,
-             hp__power=0.0, rod__power=0.0, plug__power=0.0)
+FRESH = dict(
+    grid__power=0.0,
+    grid__power_l1=0.0,
+    grid__power_l2=0.0,
+    grid__power_l3=0.0,
+    pv1__power=0.0,
+    bat__power=0.0,
+    bat__soc=50.0,
+    ev1__power=0.0,
+    ev1__state=1.0,
+    ev2__power=0.0,
+    ev2__state=1.0,
+    hp__power=0.0,
+    rod__power=0.0,
+    plug__power=0.0,
+)
 
 
 def req(t: float = 0.0, **values: float) -> list[Setpoint]:
@@ -40,20 +52,23 @@ def apply(limiter: Limiter, requests, state=None, t: float = 0.0, ages=None, **v
     return by_channel(out.setpoints), out
 
 
-@pytest.mark.parametrize(("channel", "asked", "sent"), [
-    ("ev1.current_limit", 40.0, 16.0),
-    ("ev1.current_limit", 2.0, 6.0),
-    ("ev1.current_limit", math.nan, 6.0),
-    ("ev2.phases", 3.0, 1.0),  # a one-phase charger stays one-phase
-    ("ev1.phases", 2.0, 3.0),
-    ("bat.battery_setpoint", 1e9, 5000.0),
-    ("bat.battery_setpoint", -math.inf, 0.0),
-    ("rod.power", 5000.0, 3000.0),
-    ("rod.power", -5.0, 0.0),
-    ("hp.sgready", 7.0, 4.0),
-    ("pv1.power_limit", 1e6, 7300.0),
-    ("plug.relay", 0.7, 1.0),
-])
+@pytest.mark.parametrize(
+    ("channel", "asked", "sent"),
+    [
+        ("ev1.current_limit", 40.0, 16.0),
+        ("ev1.current_limit", 2.0, 6.0),
+        ("ev1.current_limit", math.nan, 6.0),
+        ("ev2.phases", 3.0, 1.0),  # a one-phase charger stays one-phase
+        ("ev1.phases", 2.0, 3.0),
+        ("bat.battery_setpoint", 1e9, 5000.0),
+        ("bat.battery_setpoint", -math.inf, 0.0),
+        ("rod.power", 5000.0, 3000.0),
+        ("rod.power", -5.0, 0.0),
+        ("hp.sgready", 7.0, 4.0),
+        ("pv1.power_limit", 1e6, 7300.0),
+        ("plug.relay", 0.7, 1.0),
+    ],
+)
 def test_device_envelopes(channel: str, asked: float, sent: float) -> None:
     sps, _ = apply(Limiter(GRID, DEVICES), [Setpoint(channel, asked, snap(0).now)])
     assert sps[channel] == sent
@@ -68,11 +83,24 @@ def test_unknown_device_dropped_and_reported() -> None:
 def test_import_limit_lowers_chargers_battery_first() -> None:
     limiter = Limiter(GridSpec(import_w=15000), DEVICES)
     # 10 kW imported; both chargers want full power (11 kW + 7.4 kW): the battery helps first
-    sps, out = apply(limiter, req(ev1__enable=1, ev1__current_limit=16, ev1__phases=3, ev2__enable=1,
-                                  ev2__current_limit=32, bat__battery_setpoint=0), grid__power=10000.0)
+    sps, out = apply(
+        limiter,
+        req(
+            ev1__enable=1,
+            ev1__current_limit=16,
+            ev1__phases=3,
+            ev2__enable=1,
+            ev2__current_limit=32,
+            bat__battery_setpoint=0,
+        ),
+        grid__power=10000.0,
+    )
     assert sps["bat.battery_setpoint"] == 5000.0
-    ev = sum(sps[f"{e}.current_limit"] * (3 if e == "ev1" else 1) * 230 for e in ("ev1", "ev2")
-             if sps[f"{e}.enable"])
+    ev = sum(
+        sps[f"{e}.current_limit"] * (3 if e == "ev1" else 1) * 230
+        for e in ("ev1", "ev2")
+        if sps[f"{e}.enable"]
+    )
     assert 10000 - 5000 + ev <= 15000 - 100 + 1e-6
     assert sps["ev2.enable"] == 1  # the higher priority keeps charging
     assert out.active["import:grid"] == 15000
@@ -80,8 +108,15 @@ def test_import_limit_lowers_chargers_battery_first() -> None:
 
 def test_fuse_per_phase_with_a_one_phase_charger() -> None:
     limiter = Limiter(GridSpec(phase_import_w=230 * 35), DEVICES)
-    sps, _ = apply(limiter, req(ev2__enable=1, ev2__current_limit=32), grid__power=9000.0,
-                   grid__power_l1=5000.0, grid__power_l2=2000.0, grid__power_l3=2000.0, bat__soc=10.0)
+    sps, _ = apply(
+        limiter,
+        req(ev2__enable=1, ev2__current_limit=32),
+        grid__power=9000.0,
+        grid__power_l1=5000.0,
+        grid__power_l2=2000.0,
+        grid__power_l3=2000.0,
+        bat__soc=10.0,
+    )
     # L1 has 8050 - 5000 - 33 W margin left: about 13 A for the one-phase charger
     assert sps["ev2.enable"] == 1
     assert 5000 + sps["ev2.current_limit"] * 230 <= 230 * 35 - 100 / 3 + 1e-6
@@ -92,20 +127,39 @@ def test_export_limit_stores_before_curtailing() -> None:
     sps, _ = apply(limiter, req(bat__battery_setpoint=0.0), grid__power=-7000.0, pv1__power=7300.0)
     assert sps["bat.battery_setpoint"] == -3100.0  # 3000 W over plus 100 W margin: into the battery
     assert sps["pv1.power_limit"] == pytest.approx(7300.0)  # nothing to curtail
-    sps, _ = apply(limiter, req(bat__battery_setpoint=0.0), grid__power=-7000.0, pv1__power=7300.0,
-                   bat__soc=100.0)
+    sps, _ = apply(
+        limiter, req(bat__battery_setpoint=0.0), grid__power=-7000.0, pv1__power=7300.0, bat__soc=100.0
+    )
     assert sps["pv1.power_limit"] == pytest.approx(7300.0 - 3100.0)  # full battery: curtail PV
 
 
 def test_ripple_levels_and_episode_log() -> None:
-    limits = ControlLimits.model_validate({"ripple": {"contacts": ["rcr.state_1", "rcr.state_2"], "levels": [
-        {"pattern": "10", "feed_in_pct": 0}, {"pattern": "01", "feed_in_pct": 60, "consumption_pct": 50}]}})
+    limits = ControlLimits.model_validate(
+        {
+            "ripple": {
+                "contacts": ["rcr.state_1", "rcr.state_2"],
+                "levels": [
+                    {"pattern": "10", "feed_in_pct": 0},
+                    {"pattern": "01", "feed_in_pct": 60, "consumption_pct": 50},
+                ],
+            }
+        }
+    )
     limiter = Limiter(GRID, DEVICES, limits)
     state = limiter.initial()
     seen = []
     for t, pattern in ((0, "00"), (10, "10"), (20, "10"), (30, "01"), (40, "00")):
-        _, out = apply(limiter, [], state, t=t, rcr__state_1=float(pattern[0]), rcr__state_2=float(pattern[1]),
-                       grid__power=-2000.0, pv1__power=2000.0, pv1__power_available=5000.0)
+        _, out = apply(
+            limiter,
+            [],
+            state,
+            t=t,
+            rcr__state_1=float(pattern[0]),
+            rcr__state_2=float(pattern[1]),
+            grid__power=-2000.0,
+            pv1__power=2000.0,
+            pv1__power_available=5000.0,
+        )
         state = out.state
         seen.append((dict(out.active), [(e.kind, e.subject) for e in out.events]))
     assert "export:ripple" not in seen[0][0]
@@ -116,8 +170,9 @@ def test_ripple_levels_and_episode_log() -> None:
 
 
 def test_ripple_receiver_silent_keeps_the_last_level() -> None:
-    limits = ControlLimits.model_validate({"ripple": {"contacts": ["rcr.state_1"], "levels": [
-        {"pattern": "1", "feed_in_pct": 0}]}})
+    limits = ControlLimits.model_validate(
+        {"ripple": {"contacts": ["rcr.state_1"], "levels": [{"pattern": "1", "feed_in_pct": 0}]}}
+    )
     limiter = Limiter(GRID, DEVICES, limits)
     _, out = apply(limiter, [], rcr__state_1=1.0)
     _, out = apply(limiter, [], out.state, t=60, ages={"rcr.state_1": 600.0}, rcr__state_1=1.0)
@@ -135,8 +190,11 @@ def test_para14a_rules() -> None:
 def test_para14a_per_device_caps_each_consumer() -> None:
     limits = ControlLimits.model_validate({"para14a": {"signal": "sb.state", "mode": "per_device"}})
     limiter = Limiter(GRID, DEVICES, limits)
-    sps, _ = apply(limiter, req(ev1__enable=1, ev1__current_limit=16, ev1__phases=3,
-                                bat__battery_setpoint=-5000), **{"sb__state": 1.0})
+    sps, _ = apply(
+        limiter,
+        req(ev1__enable=1, ev1__current_limit=16, ev1__phases=3, bat__battery_setpoint=-5000),
+        **{"sb__state": 1.0},
+    )
     assert sps["ev1.current_limit"] == 6.0  # 4200 W / 690 V = 6.08 A, floored to 6.0
     assert sps["bat.battery_setpoint"] == -4200.0
     sps, _ = apply(limiter, req(ev1__enable=1, ev1__current_limit=16, ev1__phases=3), **{"sb__state": 0.0})
@@ -154,21 +212,38 @@ def test_min_on_time_holds_unless_a_limit_needs_the_power() -> None:
     assert sps["plug.relay"] == 0.0  # 300 s minimum pause
     tight = Limiter(GridSpec(import_w=5000), DEVICES)
     sps, out = apply(tight, req(plug__relay=1.0))
-    sps, out = apply(tight, req(t=10, plug__relay=1.0), out.state, t=10, grid__power=5500.0, plug__power=1000.0,
-                     bat__soc=5.0)
+    sps, out = apply(
+        tight,
+        req(t=10, plug__relay=1.0),
+        out.state,
+        t=10,
+        grid__power=5500.0,
+        plug__power=1000.0,
+        bat__soc=5.0,
+    )
     assert sps["plug.relay"] == 0.0  # the grid limit wins over the minimum run time, and says so
     assert "min_time_override" in [e.kind for e in out.events]
 
 
 def test_fail_safe_when_the_grid_meter_goes_stale_and_recovery() -> None:
     limiter = Limiter(GRID, DEVICES, ControlLimits(feed_in_limit_pct=50.0, fallback_after_s=10.0))
-    asked = req(ev1__enable=1, ev1__current_limit=16, bat__battery_setpoint=-3000, rod__power=2000,
-                plug__relay=1, hp__sgready=4)
+    asked = req(
+        ev1__enable=1,
+        ev1__current_limit=16,
+        bat__battery_setpoint=-3000,
+        rod__power=2000,
+        plug__relay=1,
+        hp__sgready=4,
+    )
     sps, out = apply(limiter, asked, ages={"grid.power": 5.0})
     assert sps["ev1.current_limit"] == 16.0 and not out.state.fallback
     sps, out = apply(limiter, asked, out.state, t=20, ages={"grid.power": 12.0})
     assert (sps["ev1.current_limit"], sps["bat.battery_setpoint"], sps["rod.power"], sps["hp.sgready"]) == (
-        6.0, 0.0, 0.0, 2.0)
+        6.0,
+        0.0,
+        0.0,
+        2.0,
+    )
     assert sps["pv1.power_limit"] == 4000.0  # generation at most the feed-in limit
     assert [e.kind for e in out.events] == ["fallback_start"] and out.state.fallbacks == 1
     sps, out = apply(limiter, asked, out.state, t=30)
@@ -178,6 +253,9 @@ def test_fail_safe_when_the_grid_meter_goes_stale_and_recovery() -> None:
 
 def test_stale_charger_alone_falls_back() -> None:
     limiter = Limiter(GRID, DEVICES, ControlLimits(ev_fallback="off"))
-    sps, out = apply(limiter, req(ev1__enable=1, ev1__current_limit=16, ev2__enable=1, ev2__current_limit=16),
-                     ages={"ev1.power": 60.0})
+    sps, out = apply(
+        limiter,
+        req(ev1__enable=1, ev1__current_limit=16, ev2__enable=1, ev2__current_limit=16),
+        ages={"ev1.power": 60.0},
+    )
     assert sps["ev1.enable"] == 0 and sps["ev2.enable"] == 1 and out.state.fallback == {"ev1"}

@@ -20,21 +20,31 @@ from wattwerk.control.limits_config import ControlLimits
 from wattwerk.model import Setpoint
 
 V = 230.0
-SPECS = {d.id: d for d in [
-    DeviceSpec("pv1", "pv", rated_w=8000.0, ac_w=7300.0),
-    DeviceSpec("bat", "battery", max_charge_w=5000.0, max_discharge_w=5000.0, reserve_soc=10.0),
-    DeviceSpec("ev1", "ev", phase_switching=True),
-    DeviceSpec("ev2", "ev", phases=1, max_a=32.0, priority=1),
-    DeviceSpec("hp", "heat_pump", max_w=3000.0),
-    DeviceSpec("rod", "rod", max_w=3000.0),
-    DeviceSpec("plug", "load", max_w=1000.0, min_on_s=300, min_off_s=300),
-]}
+SPECS = {
+    d.id: d
+    for d in [
+        DeviceSpec("pv1", "pv", rated_w=8000.0, ac_w=7300.0),
+        DeviceSpec("bat", "battery", max_charge_w=5000.0, max_discharge_w=5000.0, reserve_soc=10.0),
+        DeviceSpec("ev1", "ev", phase_switching=True),
+        DeviceSpec("ev2", "ev", phases=1, max_a=32.0, priority=1),
+        DeviceSpec("hp", "heat_pump", max_w=3000.0),
+        DeviceSpec("rod", "rod", max_w=3000.0),
+        DeviceSpec("plug", "load", max_w=1000.0, min_on_s=300, min_off_s=300),
+    ]
+}
 IMPORT_W, PHASE_W, MARGIN, CIRCUIT_A = 3 * V * 35, V * 35, 100.0, 40.0
-COMMANDS = {"ev1": ("enable", "current_limit", "phases"), "ev2": ("enable", "current_limit"),
-            "bat": ("battery_setpoint",), "pv1": ("power_limit",), "hp": ("sgready",), "rod": ("power",),
-            "plug": ("relay",)}
-wild = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.floats(-50, 50),
-                 st.sampled_from([0.0, 1.0, 3.0, 16.0]))
+COMMANDS = {
+    "ev1": ("enable", "current_limit", "phases"),
+    "ev2": ("enable", "current_limit"),
+    "bat": ("battery_setpoint",),
+    "pv1": ("power_limit",),
+    "hp": ("sgready",),
+    "rod": ("power",),
+    "plug": ("relay",),
+}
+wild = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True), st.floats(-50, 50), st.sampled_from([0.0, 1.0, 3.0, 16.0])
+)
 
 
 @st.composite
@@ -67,12 +77,21 @@ def cases(draw):
 
 
 def limiter_for(peak, feed) -> Limiter:
-    limits = ControlLimits.model_validate({
-        "ripple": {"contacts": ["rcr.state_1"], "levels": [{"pattern": "1", "feed_in_pct": 0,
-                                                            "consumption_pct": 60}]},
-        "para14a": {"signal": "sb.state"}, "direct_marketer": {"signal": "dm.state"},
-        "feed_in_limit_pct": feed, "peak_shaving_w": peak, "margin_w": MARGIN, "fallback_after_s": 10.0,
-        "circuits": [{"name": "garage", "devices": ["ev1", "ev2"], "max_current_a": CIRCUIT_A}]})
+    limits = ControlLimits.model_validate(
+        {
+            "ripple": {
+                "contacts": ["rcr.state_1"],
+                "levels": [{"pattern": "1", "feed_in_pct": 0, "consumption_pct": 60}],
+            },
+            "para14a": {"signal": "sb.state"},
+            "direct_marketer": {"signal": "dm.state"},
+            "feed_in_limit_pct": feed,
+            "peak_shaving_w": peak,
+            "margin_w": MARGIN,
+            "fallback_after_s": 10.0,
+            "circuits": [{"name": "garage", "devices": ["ev1", "ev2"], "max_current_a": CIRCUIT_A}],
+        }
+    )
     return Limiter(GridSpec(import_w=IMPORT_W, phase_import_w=PHASE_W), SPECS.values(), limits)
 
 
@@ -103,8 +122,15 @@ def test_limiter_output_never_exceeds_an_active_limit(case) -> None:
     assert o.get("hp.sgready", 2.0) in (1.0, 2.0, 3.0, 4.0) and o.get("plug.relay", 0.0) in (0.0, 1.0)
 
     dm = values["dm.state"]
-    exports = [w for w in (feed and feed / 100 * 8000, 0.0 if values["rcr.state_1"] else None,
-                           dm / 100 * 8000 if dm < 100 else None) if w is not None]
+    exports = [
+        w
+        for w in (
+            feed and feed / 100 * 8000,
+            0.0 if values["rcr.state_1"] else None,
+            dm / 100 * 8000 if dm < 100 else None,
+        )
+        if w is not None
+    ]
     grid = fresh(values, ages, "grid.power")
     if grid is None:  # fail-safe: nothing that could overload or export, no charging from the grid
         for ev in ("ev1", "ev2"):
@@ -146,7 +172,8 @@ def test_limiter_output_never_exceeds_an_active_limit(case) -> None:
         lo += min(new, now_w(ev)) - now_w(ev)
         for i in range(3):
             phase[i] += (new / 3 if ph == 3 else new * (i == 0)) - (
-                now_w(ev) / 3 if was_ph == 3 else now_w(ev) * (i == 0))
+                now_w(ev) / 3 if was_ph == 3 else now_w(ev) * (i == 0)
+            )
         c14 += new
     deltas = {}
     if "rod" not in stale and "rod.power" in o:
@@ -176,8 +203,10 @@ def test_limiter_output_never_exceeds_an_active_limit(case) -> None:
         for i in range(3):
             phase[i] -= (min(now_w("pv1"), o["pv1.power_limit"]) - now_w("pv1")) / 3
 
-    evs_off = all(o.get(f"{ev}.enable", 1.0 if f"{ev}.current_limit" in o else 0.0) == 0.0 or ev in stale
-                  for ev in ("ev1", "ev2"))
+    evs_off = all(
+        o.get(f"{ev}.enable", 1.0 if f"{ev}.current_limit" in o else 0.0) == 0.0 or ev in stale
+        for ev in ("ev1", "ev2")
+    )
     bat_gave = "bat" in stale or soc is None or soc <= 10.5 or o.get("bat.battery_setpoint") == 5000.0
     all_shed = evs_off and bat_gave and o.get("rod.power", 0.0) == 0.0 and o.get("plug.relay", 0.0) == 0.0
     tol = 1.0
@@ -194,4 +223,6 @@ def test_limiter_output_never_exceeds_an_active_limit(case) -> None:
         # where both cannot hold (loads drop while the import limit is reached) the import limit wins
         import_bound = hi >= min(imports) - MARGIN - tol or max(phase) >= PHASE_W - MARGIN / 3 - tol
         assert lo >= -min(exports) - tol or (o["pv1.power_limit"] == 0.0 and (bat_full or import_bound)), (
-            lo, exports)
+            lo,
+            exports,
+        )

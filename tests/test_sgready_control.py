@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 from test_control_helpers import by_channel, snap
-from wattwerk.control.base import Signals
+from wattwerk.control.base import NO_SIGNALS, Signals
 from wattwerk.control.sgready import SgReadyConfig, SgReadyControl
 
 
-def drive(config: SgReadyConfig, rows, signals=Signals()):
+def drive(config: SgReadyConfig, rows, signals=NO_SIGNALS):
     law = SgReadyControl(config)
     state = law.initial()
     out = []
@@ -21,10 +23,13 @@ def drive(config: SgReadyConfig, rows, signals=Signals()):
 def test_surplus_raises_state_after_delay_and_dwell() -> None:
     config = SgReadyConfig(delay_s=300, min_dwell_s=900, max_switches_per_hour=3)
     rows = [
-        (0, 3000, 50), (200, 3000, 50), (300, 3000, 50),  # recommend after 300 s of surplus
+        (0, 3000, 50),
+        (200, 3000, 50),
+        (300, 3000, 50),  # recommend after 300 s of surplus
         (400, 6000, 90),  # surplus for force: timer starts
         (700, 6000, 90),  # held, but 900 s dwell in state 3 since t=300
-        (1199, 6000, 90), (1200, 6000, 90),  # dwell over: force
+        (1199, 6000, 90),
+        (1200, 6000, 90),  # dwell over: force
         (1300, 0, 90),  # surplus gone, dwell holds state 4
         (2100, 0, 90),  # 900 s after t=1200: back to normal
     ]
@@ -40,7 +45,9 @@ def test_force_needs_a_full_battery() -> None:
 
 def test_price_signals() -> None:
     cheap, _ = drive(SgReadyConfig(min_dwell_s=0), [(0, 0, 50)], Signals(cheap=True))
-    dear, _ = drive(SgReadyConfig(min_dwell_s=0, block_when_expensive=True), [(0, 0, 50)], Signals(expensive=True))
+    dear, _ = drive(
+        SgReadyConfig(min_dwell_s=0, block_when_expensive=True), [(0, 0, 50)], Signals(expensive=True)
+    )
     assert cheap == [3] and dear == [1]
 
 
@@ -49,6 +56,6 @@ def test_switches_per_hour_capped() -> None:
     rows = [(t, 2000 if (t // 100) % 2 == 0 else 0, 50) for t in range(0, 3600, 100)]
     got, state = drive(config, rows)
     seq = [2, *got]  # it starts in state 2
-    changes = sum(1 for a, b in zip(seq, seq[1:], strict=False) if a != b)
+    changes = sum(1 for a, b in pairwise(seq) if a != b)
     assert changes == 3  # the surplus flips 35 times; the pump is switched 3 times in the hour
     assert state.history.switches_last_hour(3500 + snap(0).now.timestamp()) <= 3

@@ -34,9 +34,13 @@ from wattwerk.control.switch import SwitchConfig, SwitchControl
 from wattwerk.edge.state import Snapshot
 
 EVS = [f"ev{i}" for i in range(1, 9)]
-SWITCHES = [SwitchConfig("plug1"), SwitchConfig("plug2"), SwitchConfig("plug3", power_w=2000),
-            SwitchConfig("chp", kind="generator", power_w=5000),
-            SwitchConfig("ely", command="power", power_w=4000, min_w=800)]
+SWITCHES = [
+    SwitchConfig("plug1"),
+    SwitchConfig("plug2"),
+    SwitchConfig("plug3", power_w=2000),
+    SwitchConfig("chp", kind="generator", power_w=5000),
+    SwitchConfig("ely", command="power", power_w=4000, min_w=800),
+]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,28 +50,52 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def build() -> ControlCycle:
     """The 20-device site: laws in priority order, battery last, one limiter."""
-    points = tuple(ChargePoint(ev, mode="pv" if i % 2 else "now", phase_switching=i % 3 == 0, priority=i % 2)
-                   for i, ev in enumerate(EVS))
-    laws = [EvCharging(EvConfig(points)), SgReadyControl(SgReadyConfig()),
-            HeatingRodControl(HeatingRodConfig("rod1")),
-            HeatingRodControl(HeatingRodConfig("rod2", stages_w=(1000.0, 2000.0, 3000.0), name="rod2")),
-            *[SwitchControl(c) for c in SWITCHES]]
+    points = tuple(
+        ChargePoint(ev, mode="pv" if i % 2 else "now", phase_switching=i % 3 == 0, priority=i % 2)
+        for i, ev in enumerate(EVS)
+    )
+    laws = [
+        EvCharging(EvConfig(points)),
+        SgReadyControl(SgReadyConfig()),
+        HeatingRodControl(HeatingRodConfig("rod1")),
+        HeatingRodControl(HeatingRodConfig("rod2", stages_w=(1000.0, 2000.0, 3000.0), name="rod2")),
+        *[SwitchControl(c) for c in SWITCHES],
+    ]
     battery = BatteryControl(BatteryConfig(max_charge_w=10_000, max_discharge_w=10_000))
     specs = [DeviceSpec(f"pv{i}", "pv", rated_w=10_000.0, ac_w=9000.0) for i in (1, 2, 3)]
     specs += [DeviceSpec("bat", "battery", max_charge_w=10_000, max_discharge_w=10_000, reserve_soc=10)]
     specs += [DeviceSpec(ev, "ev", phase_switching=i % 3 == 0, priority=i % 2) for i, ev in enumerate(EVS)]
-    specs += [DeviceSpec("hp", "heat_pump", max_w=3000, min_on_s=600, min_off_s=600, max_switches_per_hour=3),
-              DeviceSpec("rod1", "rod", max_w=3000), DeviceSpec("rod2", "rod", max_w=3000,
-                                                                stages_w=(1000.0, 2000.0, 3000.0))]
-    specs += [DeviceSpec(c.id, "generator" if c.kind == "generator" else "load", max_w=c.power_w,
-                         command=c.command, min_on_s=300, min_off_s=300) for c in SWITCHES]
-    limits = ControlLimits.model_validate({
-        "feed_in_limit_pct": 70, "peak_shaving_w": 30_000,
-        "ripple": {"contacts": ["rcr.state_1", "rcr.state_2"],
-                   "levels": [{"pattern": "10", "feed_in_pct": 0}, {"pattern": "01", "feed_in_pct": 60}]},
-        "para14a": {"signal": "sb.state"},
-        "circuits": [{"name": "garage_a", "devices": EVS[:4], "max_current_a": 32},
-                     {"name": "garage_b", "devices": EVS[4:], "max_current_a": 32}]})
+    specs += [
+        DeviceSpec("hp", "heat_pump", max_w=3000, min_on_s=600, min_off_s=600, max_switches_per_hour=3),
+        DeviceSpec("rod1", "rod", max_w=3000),
+        DeviceSpec("rod2", "rod", max_w=3000, stages_w=(1000.0, 2000.0, 3000.0)),
+    ]
+    specs += [
+        DeviceSpec(
+            c.id,
+            "generator" if c.kind == "generator" else "load",
+            max_w=c.power_w,
+            command=c.command,
+            min_on_s=300,
+            min_off_s=300,
+        )
+        for c in SWITCHES
+    ]
+    limits = ControlLimits.model_validate(
+        {
+            "feed_in_limit_pct": 70,
+            "peak_shaving_w": 30_000,
+            "ripple": {
+                "contacts": ["rcr.state_1", "rcr.state_2"],
+                "levels": [{"pattern": "10", "feed_in_pct": 0}, {"pattern": "01", "feed_in_pct": 60}],
+            },
+            "para14a": {"signal": "sb.state"},
+            "circuits": [
+                {"name": "garage_a", "devices": EVS[:4], "max_current_a": 32},
+                {"name": "garage_b", "devices": EVS[4:], "max_current_a": 32},
+            ],
+        }
+    )
     grid = GridSpec(import_w=3 * 230 * 63, phase_import_w=230 * 63)
     return ControlCycle(laws, Limiter(grid, specs, limits), battery=battery)
 
@@ -122,8 +150,13 @@ def measure(cycles: int, seed: int, stress: bool) -> dict[str, float]:
         changed += any(s.source == "limiter" for s in out.setpoints)
     us = sorted(x * 1e6 for x in times[10:])  # the first cycles warm caches
     q = statistics.quantiles(us, n=100)
-    return {"cycles": len(us), "p50_us": round(q[49]), "p95_us": round(q[94]), "max_us": round(us[-1]),
-            "limiter_acted_pct": round(100.0 * changed / cycles, 1)}
+    return {
+        "cycles": len(us),
+        "p50_us": round(q[49]),
+        "p95_us": round(q[94]),
+        "max_us": round(us[-1]),
+        "limiter_acted_pct": round(100.0 * changed / cycles, 1),
+    }
 
 
 def run(args: argparse.Namespace) -> int:
@@ -131,14 +164,19 @@ def run(args: argparse.Namespace) -> int:
         print("wattwerk bench control_cycle: --cycles must be >= 10")
         return 2
     logging.getLogger("wattwerk.control").setLevel(logging.WARNING)  # episodes are logged at INFO
-    result = {"devices": 20, "calm": measure(args.cycles, args.seed, False),
-              "stress": measure(args.cycles, args.seed, True)}
+    result = {
+        "devices": 20,
+        "calm": measure(args.cycles, args.seed, False),
+        "stress": measure(args.cycles, args.seed, True),
+    }
     if args.json:
         print(json.dumps(result))
     else:
         print(f"control cycle, 20 devices (all laws + limiter), {args.cycles} cycles per regime")
         for name in ("calm", "stress"):
             r = result[name]
-            print(f"  {name:6s} p50 {r['p50_us']:6d} us   p95 {r['p95_us']:6d} us   max {r['max_us']:6d} us"
-                  f"   limiter changed a setpoint in {r['limiter_acted_pct']} % of cycles")
+            print(
+                f"  {name:6s} p50 {r['p50_us']:6d} us   p95 {r['p95_us']:6d} us   max {r['max_us']:6d} us"
+                f"   limiter changed a setpoint in {r['limiter_acted_pct']} % of cycles"
+            )
     return 0

@@ -367,7 +367,9 @@ class Limiter:
                 if self._export_need(plan, snap, active, skip) <= 1e-6:
                     break
         self._lift_pv(plan, state, active)
-        self._envelope(plan, p14 is not None and p14.mode == "per_device" and "para14a" in sources)  # rounding
+        self._envelope(
+            plan, p14 is not None and p14.mode == "per_device" and "para14a" in sources
+        )  # rounding
 
         # histories follow what is actually sent
         for dev, cmds in plan.items():
@@ -598,6 +600,7 @@ class Limiter:
             top = room(plan)
             if top <= 0:
                 continue
+
             def excess(r: float, act: Callable[[Plan, float], None] = act) -> float:
                 trial = _copy(plan)
                 act(trial, r)
@@ -614,7 +617,7 @@ class Limiter:
             return
 
     def _bat_cmd(self, plan: Plan, snap: Snapshot, dev: str) -> float:
-        """The battery's setpoint in the plan, or what it does now; a discharge its SoC forbids counts as 0."""
+        """The battery's setpoint in the plan, or what it does now (a discharge its SoC forbids is 0)."""
         cur = plan.get(dev, {}).get("battery_setpoint")
         if cur is None:
             cur = self._now_w(snap, dev) or 0.0
@@ -738,7 +741,7 @@ class Limiter:
 class _Memo:
     """A snapshot that remembers what it was asked (the limiter reads channels many times)."""
 
-    __slots__ = ("_snap", "_got", "now")
+    __slots__ = ("_got", "_snap", "now")
 
     def __init__(self, snap: Snapshot) -> None:
         self._snap = snap
@@ -756,7 +759,9 @@ class _Memo:
         return self._snap.age(channel)
 
 
-def _least(excess: Callable[[float], float], top: float, e0: float, e_top: float, tol_w: float = 20.0) -> float:
+def _least(
+    excess: Callable[[float], float], top: float, e0: float, e_top: float, tol_w: float = 20.0
+) -> float:
     """The least r in [0, top] with excess(r) <= 0, for a non-increasing, piecewise linear excess
     with excess(0) = e0 > 0 >= excess(top) = e_top: regula falsi (Illinois), so a linear piece
     takes two or three evaluations; always returns a feasible r."""

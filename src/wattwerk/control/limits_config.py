@@ -55,7 +55,7 @@ class DirectMarketer(Model):
 
 
 class Circuit(Model):
-    """Chargers (or other loads) on one circuit: their currents per phase together stay within ``max_current_a``."""
+    """Chargers on one circuit: their currents per phase together stay within ``max_current_a``."""
 
     name: str
     devices: Annotated[list[str], Field(min_length=1)]

@@ -4,12 +4,14 @@ the drivers know nothing about it. Also skips writes that would not change anyth
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Mapping
 
 from wattwerk.model import Setpoint
+
+log = logging.getLogger("wattwerk.control.resend")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +47,8 @@ class Resender:
         for s in todo:
             try:
                 await self.write(s)
-            except Exception:  # noqa: BLE001 - a failed write is retried next cycle, not remembered
+            except Exception as exc:  # a failed write is retried next cycle, never fatal to the loop
+                log.warning("%s: write failed (%s); retried next cycle", s.channel, exc)
                 written.pop(s.channel, None)
                 continue
             written[s.channel] = state.last[s.channel]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from wattwerk.control.base import Result, Signals, sp
-from wattwerk.control.timing import IDLE, OFF, Debounce, SwitchHistory, SwitchRules
+from wattwerk.control.timing import IDLE, Debounce, SwitchHistory, SwitchRules
 from wattwerk.edge.state import Snapshot
 
 BLOCK, NORMAL, RECOMMEND, FORCE = 1, 2, 3, 4
@@ -32,9 +32,12 @@ class SgReadyConfig:
     name: str = "sgready"
 
 
+NORMAL_SINCE_EVER = SwitchHistory(state=NORMAL)
+
+
 @dataclass(frozen=True, slots=True)
 class SgReadyState:
-    history: SwitchHistory = SwitchHistory(state=NORMAL)
+    history: SwitchHistory = NORMAL_SINCE_EVER
     recommend: Debounce = IDLE
     force: Debounce = IDLE
 
@@ -70,9 +73,14 @@ class SgReadyControl:
         # while it runs on surplus, its own draw is part of the surplus: keep the state while the
         # surplus stays above what the pump itself takes
         current = int(state.history.state)
-        if current in (RECOMMEND, FORCE) and want < current and available_w is not None:
-            if surplus >= c.nominal_w * 0.8 and (current == RECOMMEND or soc_ok):
-                want = current
+        if (
+            current in (RECOMMEND, FORCE)
+            and want < current
+            and available_w is not None
+            and surplus >= c.nominal_w * 0.8
+            and (current == RECOMMEND or soc_ok)
+        ):
+            want = current
         return want, SgReadyState(state.history, recommend, force)
 
     def step(

@@ -48,16 +48,13 @@ class SwitchHistory:
         hold = rules.min_on_s if self.state else rules.min_off_s
         if now - self.since < hold:
             return False
-        if rules.max_per_hour is not None:
-            if sum(1 for t in self.recent if now - t < 3600.0) >= rules.max_per_hour:
-                return False
-        return True
+        return rules.max_per_hour is None or self.switches_last_hour(now) < rules.max_per_hour
 
     def switched(self, to: float, now: float) -> SwitchHistory:
         """The history after the state became ``to`` at ``now`` (unchanged when it already was)."""
         if to == self.state:
             return self
-        recent = tuple(t for t in self.recent if now - t < 3600.0) + (now,)
+        recent = (*(t for t in self.recent if now - t < 3600.0), now)
         return replace(self, state=to, since=now, recent=recent)
 
     def switches_last_hour(self, now: float) -> int:
