@@ -12,9 +12,8 @@ import httpx
 import pytest
 from argon2 import PasswordHasher
 
-from wattwerk.portal import auth
-
 from test_ingest_support import PgSchema, pg, serve_portal  # noqa: F401
+from wattwerk.portal import auth
 
 PASSWORD = "correct horse battery"
 auth.set_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))  # fast for tests
@@ -73,12 +72,22 @@ def edge_token(acc: Account, site: str) -> str:
     return r.json()["token"]
 
 
-def upload(portal: Portal, token: str, site: str, readings: list[tuple[str, int, float]],
-           edge: str = "e1", first_seq: int = 1) -> dict:
+def upload(
+    portal: Portal,
+    token: str,
+    site: str,
+    readings: list[tuple[str, int, float]],
+    edge: str = "e1",
+    first_seq: int = 1,
+) -> dict:
     """Send (channel, ts_ms, value) readings through the real ingest endpoint."""
     rows = [[first_seq + i, ch, ts, v] for i, (ch, ts, v) in enumerate(readings)]
-    r = httpx.post(f"{portal.url}/api/v1/ingest", json={"site": site, "edge_id": edge, "readings": rows},
-                   headers={"Authorization": f"Bearer {token}"}, timeout=30.0)
+    r = httpx.post(
+        f"{portal.url}/api/v1/ingest",
+        json={"site": site, "edge_id": edge, "readings": rows},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30.0,
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["rejected"] == [], body

@@ -39,8 +39,9 @@ def test_csrf_needed_for_cookie_changes_not_for_bearer(portal: Portal) -> None: 
     r = acc.http.post("/api/v1/sites", json={"label": "x"}, headers={"X-CSRF-Token": "wrong"})
     assert r.status_code == 403
     assert acc.http.get("/api/v1/sites").status_code == 200  # reads need no CSRF token
-    made = acc.http.post("/api/v1/tokens", json={"name": "cli", "scopes": ["admin"]},
-                         headers={"X-CSRF-Token": acc.csrf})
+    made = acc.http.post(
+        "/api/v1/tokens", json={"name": "cli", "scopes": ["admin"]}, headers={"X-CSRF-Token": acc.csrf}
+    )
     assert made.status_code == 201
     with portal.client(headers={"Authorization": f"Bearer {made.json()['token']}"}) as api:
         assert api.post("/api/v1/sites", json={"label": "by token"}).status_code == 201
@@ -50,7 +51,12 @@ def test_login_rate_limit_per_alias(portal: Portal) -> None:  # noqa: F811
     acc = account(portal)
     with portal.client() as http:
         for _ in range(5):
-            assert http.post("/api/v1/session", json={"alias": acc.alias, "password": "wrong!wrong!"}).status_code == 401
+            assert (
+                http.post(
+                    "/api/v1/session", json={"alias": acc.alias, "password": "wrong!wrong!"}
+                ).status_code
+                == 401
+            )
         blocked = http.post("/api/v1/session", json={"alias": acc.alias, "password": PASSWORD})
         assert blocked.status_code == 429 and int(blocked.headers["retry-after"]) > 0
         other = account(portal)  # another alias from the same address is still let in
@@ -64,20 +70,26 @@ def test_login_rate_limit_per_address(portal: Portal) -> None:  # noqa: F811
             assert r.status_code == 401
         acc_alias = unique()
         http.post("/api/v1/accounts", json={"alias": acc_alias, "password": PASSWORD})
-        assert http.post("/api/v1/session", json={"alias": acc_alias, "password": PASSWORD}).status_code == 429
+        assert (
+            http.post("/api/v1/session", json={"alias": acc_alias, "password": PASSWORD}).status_code == 429
+        )
 
 
 def test_totp_once_confirmed_is_required(portal: Portal) -> None:  # noqa: F811
     acc = account(portal)
     secret = acc.http.post("/api/v1/me/totp").json()["secret"]
     assert acc.http.post("/api/v1/me/totp/confirm", json={"code": "000000"}).status_code in (200, 400)
-    assert acc.http.post("/api/v1/me/totp/confirm", json={"code": pyotp.TOTP(secret).now()}).status_code == 200
+    assert (
+        acc.http.post("/api/v1/me/totp/confirm", json={"code": pyotp.TOTP(secret).now()}).status_code == 200
+    )
     assert acc.http.get("/api/v1/me").json()["totp"] is True
     with portal.client() as http:
         no_code = http.post("/api/v1/session", json={"alias": acc.alias, "password": PASSWORD})
         assert no_code.status_code == 401 and "TOTP" in no_code.json()["detail"]
-        ok = http.post("/api/v1/session", json={"alias": acc.alias, "password": PASSWORD,
-                                                "totp": pyotp.TOTP(secret).now()})
+        ok = http.post(
+            "/api/v1/session",
+            json={"alias": acc.alias, "password": PASSWORD, "totp": pyotp.TOTP(secret).now()},
+        )
         assert ok.status_code == 200
 
 
@@ -89,10 +101,21 @@ def test_password_reset_only_with_email(portal: Portal) -> None:  # noqa: F811
         token = http.post("/api/v1/password-reset", json={"alias": with_mail.alias}).json()["token"]
         assert token
         new = "a brand new passphrase"
-        assert http.post("/api/v1/password-reset/confirm", json={"token": token, "password": new}).status_code == 200
-        assert http.post("/api/v1/password-reset/confirm", json={"token": token, "password": new}).status_code == 400
-        assert http.post("/api/v1/session", json={"alias": with_mail.alias, "password": PASSWORD}).status_code == 401
-        assert http.post("/api/v1/session", json={"alias": with_mail.alias, "password": new}).status_code == 200
+        assert (
+            http.post("/api/v1/password-reset/confirm", json={"token": token, "password": new}).status_code
+            == 200
+        )
+        assert (
+            http.post("/api/v1/password-reset/confirm", json={"token": token, "password": new}).status_code
+            == 400
+        )
+        assert (
+            http.post("/api/v1/session", json={"alias": with_mail.alias, "password": PASSWORD}).status_code
+            == 401
+        )
+        assert (
+            http.post("/api/v1/session", json={"alias": with_mail.alias, "password": new}).status_code == 200
+        )
     assert with_mail.http.get("/api/v1/me").status_code == 401  # old sessions ended with the reset
 
 
@@ -102,7 +125,9 @@ def test_token_scopes_expiry_and_revocation(portal: Portal) -> None:  # noqa: F8
     read = acc.http.post("/api/v1/tokens", json={"name": "read", "scopes": ["read"], "days": 1}).json()
     ingest = acc.http.post("/api/v1/tokens", json={"name": "pair", "scopes": ["ingest"]}).json()
     with portal.pg.connect() as conn:
-        stored = conn.execute("SELECT token_hash FROM access_tokens WHERE id = %s", (read["id"],)).fetchone()[0]
+        stored = conn.execute("SELECT token_hash FROM access_tokens WHERE id = %s", (read["id"],)).fetchone()[
+            0
+        ]
     assert read["token"].encode() not in bytes(stored)
     with httpx.Client(base_url=portal.url, headers={"Authorization": f"Bearer {read['token']}"}) as api:
         assert api.get(f"/api/v1/sites/{site}").status_code == 200
@@ -113,7 +138,9 @@ def test_token_scopes_expiry_and_revocation(portal: Portal) -> None:  # noqa: F8
         assert api.post(f"/api/v1/sites/{site}/edge-tokens").status_code == 201  # pairing an edge
         assert api.get(f"/api/v1/sites/{site}").status_code == 403  # but no reading
     with portal.pg.connect() as conn:
-        conn.execute("UPDATE access_tokens SET expires_at = now() - interval '1 s' WHERE id = %s", (read["id"],))
+        conn.execute(
+            "UPDATE access_tokens SET expires_at = now() - interval '1 s' WHERE id = %s", (read["id"],)
+        )
     with httpx.Client(base_url=portal.url, headers={"Authorization": f"Bearer {read['token']}"}) as api:
         assert api.get("/api/v1/me").status_code == 401
     assert acc.http.delete(f"/api/v1/tokens/{ingest['id']}").status_code == 200

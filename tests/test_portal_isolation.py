@@ -81,6 +81,7 @@ def site_case(key: str) -> Callable[[World], None]:
         same_404(call(w.site_b, obj_b), call(MISSING_SITE, obj_b))
         if "{grant_id}" in template or "{command_id}" in template:
             same_404(call(w.site_a, obj_b), call(w.site_a, MISSING_ID))
+
     return run
 
 
@@ -99,7 +100,9 @@ def case_totp(w: World) -> None:
     assert w.a.http.post("/api/v1/me/totp").status_code == 200
     assert w.a.http.post("/api/v1/me/totp/confirm", json={"code": "000000"}).status_code in (200, 400)
     with w.portal.pg.connect() as conn:
-        row = conn.execute("SELECT totp_pending, totp_secret FROM accounts WHERE alias = %s", (w.b.alias,)).fetchone()
+        row = conn.execute(
+            "SELECT totp_pending, totp_secret FROM accounts WHERE alias = %s", (w.b.alias,)
+        ).fetchone()
     assert row == (None, None)
 
 
@@ -114,7 +117,9 @@ def case_tokens_new(w: World) -> None:
 
 
 def case_token_delete(w: World) -> None:
-    same_404(w.a.http.delete(f"/api/v1/tokens/{w.token_b['id']}"), w.a.http.delete(f"/api/v1/tokens/{MISSING_ID}"))
+    same_404(
+        w.a.http.delete(f"/api/v1/tokens/{w.token_b['id']}"), w.a.http.delete(f"/api/v1/tokens/{MISSING_ID}")
+    )
     with httpx.Client(base_url=w.portal.url, headers={"Authorization": f"Bearer {w.token_b['token']}"}) as b:
         assert b.get("/api/v1/me").status_code == 200
 
@@ -131,26 +136,38 @@ def case_sites_new(w: World) -> None:
 def case_admin_only(path: str, method: str) -> Callable[[World], None]:
     def run(w: World) -> None:
         assert w.a.http.request(method, path).status_code == 403
+
     return run
 
 
 def case_edge_poll(w: World) -> None:
     r = httpx.get(f"{w.portal.url}/api/v1/edge/commands", headers={"Authorization": f"Bearer {w.edge_a}"})
     assert r.status_code == 200 and r.json()["commands"] == []
-    assert w.b.http.get(f"/api/v1/sites/{w.site_b}/maintenance/commands/{w.command_b}").json()["state"] == "pending"
+    assert (
+        w.b.http.get(f"/api/v1/sites/{w.site_b}/maintenance/commands/{w.command_b}").json()["state"]
+        == "pending"
+    )
 
 
 def case_edge_result(w: World) -> None:
     def post(cid: int) -> httpx.Response:
-        return httpx.post(f"{w.portal.url}/api/v1/edge/commands/{cid}/result", json={"ok": True, "result": 1},
-                          headers={"Authorization": f"Bearer {w.edge_a}"})
+        return httpx.post(
+            f"{w.portal.url}/api/v1/edge/commands/{cid}/result",
+            json={"ok": True, "result": 1},
+            headers={"Authorization": f"Bearer {w.edge_a}"},
+        )
+
     same_404(post(w.command_b), post(MISSING_ID))
 
 
 def case_sensor_read(w: World) -> None:
     def get(sensor: str) -> httpx.Response:
-        return httpx.get(f"{w.portal.url}/sensor/{sensor}", params={"interval": "hour"},
-                         headers={"X-Token": w.pat_a, "X-Version": "1.0"})
+        return httpx.get(
+            f"{w.portal.url}/sensor/{sensor}",
+            params={"interval": "hour"},
+            headers={"X-Token": w.pat_a, "X-Version": "1.0"},
+        )
+
     same_404(get(w.sensor_b), get("c" * 32))
 
 
@@ -172,7 +189,7 @@ CASES: dict[str, Callable[[World], None]] = {
 }
 
 
-def routes(portal: Portal) -> set[str]:
+def routes(portal: Portal) -> set[str]:  # noqa: F811
     spec = httpx.get(f"{portal.url}/api/v1/openapi.json").json()
     return {f"{m.upper()} {p}" for p, ops in spec["paths"].items() for m in ops}
 
@@ -189,16 +206,32 @@ def test_no_tenant_reaches_another(portal: Portal) -> None:  # noqa: F811
     site_a, site_b = new_site(a), new_site(b)
     edge_a, edge_b = edge_token(a, site_a), edge_token(b, site_b)
     upload(portal, edge_b, site_b, [("grid.power", now_ms() - 60_000, 500.0)])
-    grant_b = b.http.post(f"/api/v1/sites/{site_b}/maintenance", json={"installer": installer.alias, "hours": 2}).json()
-    command_b = installer.http.post(f"/api/v1/sites/{site_b}/maintenance/commands", json={"kind": "status"}).json()
+    grant_b = b.http.post(
+        f"/api/v1/sites/{site_b}/maintenance", json={"installer": installer.alias, "hours": 2}
+    ).json()
+    command_b = installer.http.post(
+        f"/api/v1/sites/{site_b}/maintenance/commands", json={"kind": "status"}
+    ).json()
     token_b = b.http.post("/api/v1/tokens", json={"name": "b", "scopes": ["read"]}).json()
     b.http.put(f"/api/v1/sites/{site_b}/grants/{installer.alias}", json={"role": "installer"})
     sensor_b = "d" * 32
     with portal.pg.connect() as conn:
         db.register_flukso_sensor(conn, site_b, sensor_b, "grid.power", key="k")
     pat_a = a.http.post("/api/v1/tokens", json={"name": "a", "scopes": ["read"]}).json()["token"]
-    w = World(portal, a, b, installer, site_a, site_b, edge_a, grant_b["id"], command_b["id"], token_b, sensor_b,
-              pat_a)
+    w = World(
+        portal,
+        a,
+        b,
+        installer,
+        site_a,
+        site_b,
+        edge_a,
+        grant_b["id"],
+        command_b["id"],
+        token_b,
+        sensor_b,
+        pat_a,
+    )
     before = {
         "grants": b.http.get(f"/api/v1/sites/{site_b}/grants").json(),
         "retention": b.http.get(f"/api/v1/sites/{site_b}/retention").json(),
@@ -217,7 +250,12 @@ def test_no_tenant_reaches_another(portal: Portal) -> None:  # noqa: F811
     assert after == before
     with portal.pg.connect() as conn:
         assert conn.execute("SELECT count(*) FROM edge_commands").fetchone()[0] == 1
-        assert conn.execute("SELECT count(*) FROM site_tokens s JOIN sites t ON t.id = s.site_id "
-                            "WHERE t.name = %s", (site_b,)).fetchone()[0] == 1
+        assert (
+            conn.execute(
+                "SELECT count(*) FROM site_tokens s JOIN sites t ON t.id = s.site_id WHERE t.name = %s",
+                (site_b,),
+            ).fetchone()[0]
+            == 1
+        )
     audit = b.http.get(f"/api/v1/sites/{site_b}/audit").json()
     assert all(e["actor"] in (b.alias, installer.alias, "edge") for e in audit)

@@ -33,10 +33,11 @@ class FakeEdge:
         raise ValueError(kind)
 
 
-def poll(portal: Portal, token: str, edge: FakeEdge, wait: float = 0.0) -> int:
+def poll(portal: Portal, token: str, edge: FakeEdge, wait: float = 0.0) -> int:  # noqa: F811
     async def go() -> int:
         async with httpx.AsyncClient() as client:
             return await serve_once(client, portal.url, token, edge.handle, wait_s=wait)
+
     return asyncio.run(go())
 
 
@@ -55,12 +56,15 @@ def test_maintenance_round_trip_expiry_and_audit(portal: Portal) -> None:  # noq
     assert g.status_code == 201, g.text
     grant_id = g.json()["id"]
     assert installer.http.get(f"/api/v1/sites/{site}/maintenance").json()[0]["installer"] == installer.alias
-    assert installer.http.get(f"/api/v1/sites/{site}/series").status_code == 404  # maintenance is not data access
+    assert (
+        installer.http.get(f"/api/v1/sites/{site}/series").status_code == 404
+    )  # maintenance is not data access
     made = installer.http.post(f"/api/v1/sites/{site}/maintenance/commands", json=cmd)
     assert made.status_code == 201
     cid = made.json()["id"]
-    bad = installer.http.post(f"/api/v1/sites/{site}/maintenance/commands",
-                              json={"kind": "set_config", "payload": {"bad": 1}}).json()["id"]
+    bad = installer.http.post(
+        f"/api/v1/sites/{site}/maintenance/commands", json={"kind": "set_config", "payload": {"bad": 1}}
+    ).json()["id"]
     assert poll(portal, token, edge, wait=2.0) == 2
     assert edge.config["grid_limit_w"] == 3000
     done = installer.http.get(f"/api/v1/sites/{site}/maintenance/commands/{cid}").json()
@@ -69,11 +73,15 @@ def test_maintenance_round_trip_expiry_and_audit(portal: Portal) -> None:  # noq
     assert failed["state"] == "failed" and "bad setting" in failed["result"]["error"]
 
     # the grant runs out (moved into the past rather than waited for): access ends by itself
-    waiting = installer.http.post(f"/api/v1/sites/{site}/maintenance/commands",
-                                  json={"kind": "status"}).json()["id"]
+    waiting = installer.http.post(
+        f"/api/v1/sites/{site}/maintenance/commands", json={"kind": "status"}
+    ).json()["id"]
     with portal.pg.connect() as conn:
-        conn.execute("UPDATE maintenance_grants SET starts_at = now() - interval '2 hours', "
-                     "expires_at = now() - interval '1 second' WHERE id = %s", (grant_id,))
+        conn.execute(
+            "UPDATE maintenance_grants SET starts_at = now() - interval '2 hours', "
+            "expires_at = now() - interval '1 second' WHERE id = %s",
+            (grant_id,),
+        )
     assert poll(portal, token, edge) == 0  # the queued command is never delivered
     assert owner.http.get(f"/api/v1/sites/{site}/maintenance/commands/{waiting}").json()["state"] == "expired"
     assert installer.http.post(f"/api/v1/sites/{site}/maintenance/commands", json=cmd).status_code == 404
@@ -89,15 +97,25 @@ def test_maintenance_round_trip_expiry_and_audit(portal: Portal) -> None:  # noq
 def test_owner_ends_grant_early_and_viewer_cannot_grant(portal: Portal) -> None:  # noqa: F811
     owner, installer, viewer = account(portal), account(portal), account(portal)
     site = new_site(owner)
-    assert owner.http.put(f"/api/v1/sites/{site}/grants/{viewer.alias}", json={"role": "viewer"}).status_code == 200
+    assert (
+        owner.http.put(f"/api/v1/sites/{site}/grants/{viewer.alias}", json={"role": "viewer"}).status_code
+        == 200
+    )
     assert viewer.http.get(f"/api/v1/sites/{site}").json()["role"] == "viewer"
     r = viewer.http.post(f"/api/v1/sites/{site}/maintenance", json={"installer": installer.alias, "hours": 1})
     assert r.status_code == 403
-    gid = owner.http.post(f"/api/v1/sites/{site}/maintenance",
-                          json={"installer": installer.alias, "hours": 24}).json()["id"]
-    assert installer.http.post(f"/api/v1/sites/{site}/maintenance/commands", json={"kind": "logs"}).status_code == 201
+    gid = owner.http.post(
+        f"/api/v1/sites/{site}/maintenance", json={"installer": installer.alias, "hours": 24}
+    ).json()["id"]
+    assert (
+        installer.http.post(f"/api/v1/sites/{site}/maintenance/commands", json={"kind": "logs"}).status_code
+        == 201
+    )
     assert owner.http.delete(f"/api/v1/sites/{site}/maintenance/{gid}").status_code == 200
-    assert installer.http.post(f"/api/v1/sites/{site}/maintenance/commands", json={"kind": "logs"}).status_code == 404
+    assert (
+        installer.http.post(f"/api/v1/sites/{site}/maintenance/commands", json={"kind": "logs"}).status_code
+        == 404
+    )
     assert owner.http.delete(f"/api/v1/sites/{site}/grants/{viewer.alias}").status_code == 200
     assert viewer.http.get(f"/api/v1/sites/{site}").status_code == 404
 
@@ -113,9 +131,11 @@ def test_long_poll_wakes_for_a_new_command(portal: Portal) -> None:  # noqa: F81
         async with httpx.AsyncClient() as client:
             task = asyncio.create_task(serve_once(client, portal.url, token, edge.handle, wait_s=20.0))
             await asyncio.sleep(0.5)
-            await asyncio.to_thread(installer.http.post, f"/api/v1/sites/{site}/maintenance/commands",
-                                    json={"kind": "get_config"})
+            await asyncio.to_thread(
+                installer.http.post, f"/api/v1/sites/{site}/maintenance/commands", json={"kind": "get_config"}
+            )
             return await task
+
     assert asyncio.run(go()) == 1
     with httpx.Client(base_url=portal.url) as anon:
         assert anon.get("/api/v1/edge/commands").status_code == 401

@@ -54,13 +54,19 @@ def test_api_never_answers_with_a_server_error(running: tuple[str, dict[str, str
         operations += 1
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=EXAMPLES,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
         def check(case: schemathesis.Case) -> None:
             if case.path == "/api/v1/edge/commands" and case.query:
                 case.query["wait"] = 0  # long polls would only make the run slow
-            response = case.call_and_validate(base_url=url, headers=headers, checks=[not_a_server_error],
-                                              timeout=30)
+            response = case.call_and_validate(
+                base_url=url, headers=headers, checks=[not_a_server_error], timeout=30
+            )
             calls.append(response.status_code)
 
         try:

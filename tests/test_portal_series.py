@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from portal_fixtures import Portal, account, edge_token, new_site, now_ms, portal, upload  # noqa: F401
+from portal_fixtures import Account, Portal, account, edge_token, new_site, now_ms, portal, upload  # noqa: F401
 from test_ingest_support import pg  # noqa: F401
 from wattwerk.portal import db
 
@@ -41,9 +41,17 @@ def expected(data: list[tuple[str, int, float]], step: int) -> dict[str, dict[st
         for t, v in vals:
             buckets.setdefault(t // step * step, []).append(v)
         values = [v for _, v in vals]
-        energy = (sum(sum(b) / len(b) for b in buckets.values()) * step / HOUR if ch == "grid.power"
-                  else values[-1] - values[0])
-        out[ch] = {"min": min(values), "max": max(values), "mean": sum(values) / len(values), "energy_wh": energy}
+        energy = (
+            sum(sum(b) / len(b) for b in buckets.values()) * step / HOUR
+            if ch == "grid.power"
+            else values[-1] - values[0]
+        )
+        out[ch] = {
+            "min": min(values),
+            "max": max(values),
+            "mean": sum(values) / len(values),
+            "energy_wh": energy,
+        }
     return out
 
 
@@ -52,8 +60,10 @@ def iso(ms: int) -> str:
 
 
 def get_series(acc, site: str, start: int, end: int, resolution: str, fmt: str = "json") -> httpx.Response:
-    r = acc.http.get(f"/api/v1/sites/{site}/series", params={
-        "from": iso(start), "to": iso(end), "resolution": resolution, "format": fmt})
+    r = acc.http.get(
+        f"/api/v1/sites/{site}/series",
+        params={"from": iso(start), "to": iso(end), "resolution": resolution, "format": fmt},
+    )
     assert r.status_code == 200, r.text
     return r
 
@@ -64,13 +74,13 @@ def check_summary(summary: dict, want: dict) -> None:
             assert summary[ch][key] == pytest.approx(value, rel=1e-9, abs=1e-6), (ch, key)
 
 
-def run_retention(portal: Portal, admin) -> dict:
+def run_retention(portal: Portal, admin: Account) -> dict:  # noqa: F811
     r = admin.http.post("/api/v1/admin/retention/run")
     assert r.status_code == 200, r.text
     return r.json()
 
 
-def make_admin(portal: Portal, acc) -> None:
+def make_admin(portal: Portal, acc: Account) -> None:  # noqa: F811
     with portal.pg.connect() as conn:
         conn.execute("UPDATE accounts SET is_admin = true WHERE alias = %s", (acc.alias,))
 
@@ -98,8 +108,10 @@ def test_series_summary_retention_rollups_and_late_data(portal: Portal) -> None:
     assert counts["raw_deleted"] == len(data)
     with portal.pg.connect() as conn:
         assert conn.execute("SELECT count(*) FROM readings").fetchone()[0] == 0  # deleted, not hidden
-        n5, n1h, n1d = (conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-                        for t in ("rollup_5m", "rollup_1h", "rollup_1d"))
+        n5, n1h, n1d = (
+            conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+            for t in ("rollup_5m", "rollup_1h", "rollup_1d")
+        )
     assert (n5, n1h, n1d) == (2 * 288, 2 * 24, 2)
     after = get_series(owner, site, t0, t1, "1h").json()
     check_summary(after["summary"], expected(data, HOUR))
@@ -109,7 +121,7 @@ def test_series_summary_retention_rollups_and_late_data(portal: Portal) -> None:
     check_summary(fifteen["summary"], expected(data, 15 * MIN))
     daily = get_series(owner, site, t0, t1, "1d").json()
     hourly_deltas = [p[6] for p in after["points"] if p[1] == "grid.energy_import" and p[6] is not None]
-    first_hour = [p for p in after["points"] if p[1] == "grid.energy_import"][0]
+    first_hour = next(p for p in after["points"] if p[1] == "grid.energy_import")
     first_value = data[1][2]
     day_energy = daily["summary"]["grid.energy_import"]["energy_wh"]
     assert day_energy == pytest.approx(sum(hourly_deltas) + first_hour[5] - first_value, abs=1e-6)
@@ -120,8 +132,16 @@ def test_series_summary_retention_rollups_and_late_data(portal: Portal) -> None:
     run_retention(portal, admin)
     run_retention(portal, admin)
     merged = get_series(owner, site, t0, t1, "5m").json()
-    check_summary(merged["summary"], {"grid.power": {k: v for k, v in expected(data + [late], 5 * MIN)[
-        "grid.power"].items() if k in ("min", "max", "mean")}})
+    check_summary(
+        merged["summary"],
+        {
+            "grid.power": {
+                k: v
+                for k, v in expected([*data, late], 5 * MIN)["grid.power"].items()
+                if k in ("min", "max", "mean")
+            }
+        },
+    )
     with portal.pg.connect() as conn:
         assert conn.execute("SELECT count(*) FROM readings").fetchone()[0] == 0
 
@@ -140,8 +160,13 @@ def test_archive_keeps_raw_and_recent_values_show_before_rollup(portal: Portal) 
     raw = get_series(owner, site, t0, t0 + DAY, "raw").json()
     assert len(raw["points"]) == 600
     recent = now_ms() // MIN * MIN - 5 * MIN
-    upload(portal, token, site, [("grid.power", recent, 123.0), ("grid.power", recent + 10_000, 125.0)],
-           first_seq=5000)
+    upload(
+        portal,
+        token,
+        site,
+        [("grid.power", recent, 123.0), ("grid.power", recent + 10_000, 125.0)],
+        first_seq=5000,
+    )
     live = owner.http.get(f"/api/v1/sites/{site}/live").json()["values"]
     assert {v["channel"]: v["value"] for v in live}["grid.power"] == 125.0
     now = get_series(owner, site, recent - HOUR, recent + MIN, "5m").json()
@@ -185,7 +210,9 @@ def test_flukso_read_api(portal: Portal) -> None:  # noqa: F811
     pat = owner.http.post("/api/v1/tokens", json={"name": "flukso", "scopes": ["read"]}).json()["token"]
     alien = other.http.post("/api/v1/tokens", json={"name": "x", "scopes": ["read"]}).json()["token"]
     headers = {"X-Version": "1.0", "X-Token": pat, "Accept": "application/json"}
-    r = httpx.get(f"{portal.url}/sensor/{sensor}", params={"interval": "day", "unit": "watt"}, headers=headers)
+    r = httpx.get(
+        f"{portal.url}/sensor/{sensor}", params={"interval": "day", "unit": "watt"}, headers=headers
+    )
     assert r.status_code == 200, r.text
     points = r.json()
     assert len(points) == 96 and all(p[0] % 900 == 0 for p in points)
@@ -193,7 +220,8 @@ def test_flukso_read_api(portal: Portal) -> None:  # noqa: F811
     assert values[start // 1000 - 3600] == "nan"
     assert values[start // 1000 + 3600] == 1000  # 1000 Wh an hour is 1000 W
     missing = httpx.get(f"{portal.url}/sensor/{'b' * 32}", params={"interval": "day"}, headers=headers)
-    foreign = httpx.get(f"{portal.url}/sensor/{sensor}", params={"interval": "day"},
-                        headers={**headers, "X-Token": alien})
+    foreign = httpx.get(
+        f"{portal.url}/sensor/{sensor}", params={"interval": "day"}, headers={**headers, "X-Token": alien}
+    )
     assert missing.status_code == foreign.status_code == 404 and missing.json() == foreign.json()
     assert httpx.get(f"{portal.url}/sensor/{sensor}", params={"interval": "day"}).status_code == 401

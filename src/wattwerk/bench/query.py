@@ -21,8 +21,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import statistics
+import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -35,19 +37,25 @@ from wattwerk.portal.app import PortalConfig, create_app
 from wattwerk.store.postgres import migrate, with_schema
 
 M5, H1, D1 = 300_000, 3_600_000, 86_400_000
-RANGES = {"day": (timedelta(days=1), "5m"), "month": (timedelta(days=30), "1h"), "year": (timedelta(days=365), "1d")}
+RANGES = {
+    "day": (timedelta(days=1), "5m"),
+    "month": (timedelta(days=30), "1h"),
+    "year": (timedelta(days=365), "1d"),
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", default=os.environ.get("WATTWERK_BENCH_PG", "postgresql://postgres@127.0.0.1/test"))
+    parser.add_argument(
+        "--db", default=os.environ.get("WATTWERK_BENCH_PG", "postgresql://postgres@127.0.0.1/test")
+    )
     parser.add_argument("--sites", type=int, default=10_000, help="sites in the database")
     parser.add_argument("--repeat", type=int, default=60, help="queries per range")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark schema")
 
 
 def _say(args: argparse.Namespace, text: str) -> None:
-    if not args.json:
-        print(text, flush=True)
+    """Progress: on stdout, or on stderr when stdout carries the JSON."""
+    print(text, flush=True, file=sys.stderr if args.json else sys.stdout)
 
 
 def _rollup(conn: psycopg.Connection, table: str, step: int, first: int, last: int, lo: int, hi: int) -> int:
@@ -58,7 +66,8 @@ def _rollup(conn: psycopg.Connection, table: str, step: int, first: int, last: i
         "CASE WHEN c.kind = 'counter' THEN (b - %(first)s) / 6000.0 ELSE 500 END, b + %(step)s - 1 "
         "FROM channels c CROSS JOIN generate_series(%(first)s::bigint, %(last)s::bigint, %(step)s::bigint) b "
         "WHERE c.site_id BETWEEN %(lo)s AND %(hi)s ORDER BY c.id, b",
-        {"first": first, "last": last, "step": step, "lo": lo, "hi": hi})
+        {"first": first, "last": last, "step": step, "lo": lo, "hi": hi},
+    )
     return cur.rowcount
 
 
@@ -67,10 +76,14 @@ def build(args: argparse.Namespace, url: str, now_ms: int) -> tuple[str, str, in
     rows = 0
     t0 = time.perf_counter()
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("INSERT INTO sites (name) SELECT 'bench_' || i FROM generate_series(1, %s) i", (args.sites,))
-        conn.execute("INSERT INTO channels (site_id, name, unit, kind) SELECT s.id, v.name, v.unit, v.kind "
-                     "FROM sites s CROSS JOIN (VALUES ('grid.power', 'W', 'power'), "
-                     "('grid.energy_import', 'Wh', 'counter')) v(name, unit, kind) ORDER BY s.id")
+        conn.execute(
+            "INSERT INTO sites (name) SELECT 'bench_' || i FROM generate_series(1, %s) i", (args.sites,)
+        )
+        conn.execute(
+            "INSERT INTO channels (site_id, name, unit, kind) SELECT s.id, v.name, v.unit, v.kind "
+            "FROM sites s CROSS JOIN (VALUES ('grid.power', 'W', 'power'), "
+            "('grid.energy_import', 'Wh', 'counter')) v(name, unit, kind) ORDER BY s.id"
+        )
         conn.execute("INSERT INTO edges (site_id, name) SELECT id, 'edge' FROM sites")
         lo_id, hi_id = conn.execute("SELECT min(id), max(id) FROM sites").fetchone()  # type: ignore[misc]
         end5, end1h, end1d = now_ms // M5 * M5 - H1, now_ms // H1 * H1 - H1, now_ms // D1 * D1
@@ -83,42 +96,64 @@ def build(args: argparse.Namespace, url: str, now_ms: int) -> tuple[str, str, in
             cur = conn.execute(
                 "INSERT INTO readings (edge_id, seq, channel_id, ts_ms, value) "
                 "SELECT e.id, (c.id::bigint << 20) + (t - %(a)s) / 10000, c.id, t, 500 FROM channels c "
-                "JOIN edges e ON e.site_id = c.site_id CROSS JOIN generate_series(%(a)s::bigint, %(z)s::bigint, "
+                "JOIN edges e ON e.site_id = c.site_id "
+                "CROSS JOIN generate_series(%(a)s::bigint, %(z)s::bigint, "
                 "10000::bigint) t WHERE c.site_id BETWEEN %(lo)s AND %(hi)s",
-                {"a": end5, "z": now_ms, "lo": lo, "hi": hi})
+                {"a": end5, "z": now_ms, "lo": lo, "hi": hi},
+            )
             rows += cur.rowcount
-            _say(args, f"  sites {lo - lo_id + 1}..{hi - lo_id + 1}: {rows:,} rows, {time.perf_counter() - t0:.0f} s")
+            _say(
+                args,
+                f"  sites {lo - lo_id + 1}..{hi - lo_id + 1}: {rows:,} rows, "
+                f"{time.perf_counter() - t0:.0f} s",
+            )
         # the measured site: a whole year of 5-minute and hourly values
         rows += _rollup(conn, "rollup_5m", M5, end5 - 365 * D1, end5 - 2 * D1 - M5, lo_id, lo_id)
         rows += _rollup(conn, "rollup_1h", H1, end1h - 365 * D1, end1h - 30 * D1 - H1, lo_id, lo_id)
-        conn.execute("INSERT INTO site_retention (site_id, done_ms, rolled_ms) SELECT id, %s, %s FROM sites",
-                     (end5, end5))
+        conn.execute(
+            "INSERT INTO site_retention (site_id, done_ms, rolled_ms) SELECT id, %s, %s FROM sites",
+            (end5, end5),
+        )
         _say(args, f"  analyse ({rows:,} rows in {time.perf_counter() - t0:.0f} s)")
         conn.execute("ANALYZE")
         conn.execute("INSERT INTO accounts (alias, password_hash) VALUES ('bench', 'x')")
-        conn.execute("INSERT INTO site_access (site_id, account_id, role) SELECT %s, id, 'owner' FROM accounts",
-                     (lo_id,))
+        conn.execute(
+            "INSERT INTO site_access (site_id, account_id, role) SELECT %s, id, 'owner' FROM accounts",
+            (lo_id,),
+        )
         token = auth.TOKEN_PREFIX + uuid.uuid4().hex
-        conn.execute("INSERT INTO access_tokens (account_id, name, scopes, token_hash, expires_at) "
-                     "SELECT id, 'bench', ARRAY['read'], %s, now() + interval '1 day' FROM accounts",
-                     (auth.sha256(token),))
+        conn.execute(
+            "INSERT INTO access_tokens (account_id, name, scopes, token_hash, expires_at) "
+            "SELECT id, 'bench', ARRAY['read'], %s, now() + interval '1 day' FROM accounts",
+            (auth.sha256(token),),
+        )
         site = conn.execute("SELECT name FROM sites WHERE id = %s", (lo_id,)).fetchone()[0]  # type: ignore[index]
     return site, token, rows
 
 
-async def measure(args: argparse.Namespace, db: str, schema: str, site: str, token: str,
-                  ) -> dict[str, dict[str, float]]:
+async def measure(
+    args: argparse.Namespace,
+    db: str,
+    schema: str,
+    site: str,
+    token: str,
+) -> dict[str, dict[str, float]]:
     app = create_app(PortalConfig(db_url=db, schema=schema, migrate=False, pool_size=4))
     await app.state.store.open()
     out: dict[str, dict[str, float]] = {}
     try:
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://bench",
-                                     headers={"Authorization": f"Bearer {token}"}) as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://bench", headers={"Authorization": f"Bearer {token}"}
+        ) as client:
             now = datetime.now(UTC)
             for name, (span, resolution) in RANGES.items():
-                params = {"from": (now - span).isoformat(), "to": now.isoformat(), "resolution": resolution,
-                          "channels": "grid.power,grid.energy_import"}
+                params = {
+                    "from": (now - span).isoformat(),
+                    "to": now.isoformat(),
+                    "resolution": resolution,
+                    "channels": "grid.power,grid.energy_import",
+                }
                 times: list[float] = []
                 points = 0
                 for i in range(args.repeat + 3):
@@ -132,17 +167,24 @@ async def measure(args: argparse.Namespace, db: str, schema: str, site: str, tok
                         times.append(elapsed)
                     points = len(json.loads(body)["points"])
                 times.sort()
-                out[name] = {"p50_ms": round(statistics.median(times), 2),
-                             "p95_ms": round(times[max(0, int(len(times) * 0.95) - 1)], 2),
-                             "points": points, "resolution": resolution}  # type: ignore[dict-item]
-                _say(args, f"{name:>5} ({resolution}, {points} points): p50 {out[name]['p50_ms']:.1f} ms, "
-                           f"p95 {out[name]['p95_ms']:.1f} ms")
+                out[name] = {
+                    "p50_ms": round(statistics.median(times), 2),
+                    "p95_ms": round(times[max(0, int(len(times) * 0.95) - 1)], 2),
+                    "points": points,
+                    "resolution": resolution,
+                }  # type: ignore[dict-item]
+                _say(
+                    args,
+                    f"{name:>5} ({resolution}, {points} points): p50 {out[name]['p50_ms']:.1f} ms, "
+                    f"p95 {out[name]['p95_ms']:.1f} ms",
+                )
     finally:
         await app.state.store.close()
     return out
 
 
 def run(args: argparse.Namespace) -> int:
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request would drown the figures
     schema = f"bench_query_{uuid.uuid4().hex[:8]}"
     migrate(args.db, schema)
     try:
@@ -155,7 +197,13 @@ def run(args: argparse.Namespace) -> int:
         if not args.keep:
             with psycopg.connect(args.db, autocommit=True) as conn:
                 conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    result = {"sites": args.sites, "rows": rows, "build_s": round(build_s, 1), "repeat": args.repeat, **ranges}
+    result = {
+        "sites": args.sites,
+        "rows": rows,
+        "build_s": round(build_s, 1),
+        "repeat": args.repeat,
+        **ranges,
+    }
     if args.json:
         print(json.dumps(result))
     else:

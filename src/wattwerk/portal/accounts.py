@@ -46,7 +46,8 @@ async def register(conn: AsyncConnection, alias: str, password: str, email: str 
     try:
         cur = await conn.execute(
             "INSERT INTO accounts (alias, password_hash, email) VALUES (%s, %s, %s) RETURNING id",
-            (alias, hashed, email or None))
+            (alias, hashed, email or None),
+        )
     except psycopg.errors.UniqueViolation:
         raise AccountError("alias: already taken") from None
     row = await cur.fetchone()
@@ -74,8 +75,10 @@ async def request_reset(conn: AsyncConnection, alias: str) -> str | None:
     if row is None or not row[1]:
         return None
     token = secrets.token_urlsafe(32)
-    await conn.execute("INSERT INTO password_resets (token_hash, account_id, expires_at) "
-                       "VALUES (%s, %s, now() + %s)", (auth.sha256(token), row[0], RESET_TTL))
+    await conn.execute(
+        "INSERT INTO password_resets (token_hash, account_id, expires_at) VALUES (%s, %s, now() + %s)",
+        (auth.sha256(token), row[0], RESET_TTL),
+    )
     log.info("password reset for %s: token %s (to be sent to the account's e-mail)", alias, token)
     return token
 
@@ -84,7 +87,9 @@ async def confirm_reset(conn: AsyncConnection, token: str, password: str) -> boo
     check_password(password)
     cur = await conn.execute(
         "UPDATE password_resets SET used_at = now() WHERE token_hash = %s AND used_at IS NULL "
-        "AND expires_at > now() RETURNING account_id", (auth.sha256(token),))
+        "AND expires_at > now() RETURNING account_id",
+        (auth.sha256(token),),
+    )
     row = await cur.fetchone()
     if row is None:
         return False
@@ -105,8 +110,9 @@ async def confirm_totp(conn: AsyncConnection, account: int, code: str) -> bool:
     row = await cur.fetchone()
     if row is None or not row[0] or not auth.totp_ok(row[0], code):
         return False
-    await conn.execute("UPDATE accounts SET totp_secret = totp_pending, totp_pending = NULL WHERE id = %s",
-                       (account,))
+    await conn.execute(
+        "UPDATE accounts SET totp_secret = totp_pending, totp_pending = NULL WHERE id = %s", (account,)
+    )
     return True
 
 

@@ -88,8 +88,9 @@ class RetentionBody(BaseModel):
     research_consent: bool | None = None
 
 
-async def _site(conn: AsyncConnection, name: str, who: Principal, *, owner: bool = False,
-                maintenance_ok: bool = False) -> sites.SiteRef:
+async def _site(
+    conn: AsyncConnection, name: str, who: Principal, *, owner: bool = False, maintenance_ok: bool = False
+) -> sites.SiteRef:
     ref = await sites.lookup(conn, name, who.account_id)
     if ref is None:
         raise not_found()
@@ -130,8 +131,9 @@ def router() -> APIRouter:
         async with auth.pool_of(request).connection() as conn:
             wait = await auth.login_blocked(conn, body.alias, ip)
             if wait:
-                raise HTTPException(429, "too many failed sign-ins; try later",
-                                    headers={"Retry-After": str(wait)})
+                raise HTTPException(
+                    429, "too many failed sign-ins; try later", headers={"Retry-After": str(wait)}
+                )
             found = await accounts.find(conn, body.alias)
             ok = False
             if found is None:
@@ -163,11 +165,19 @@ def router() -> APIRouter:
     @r.get("/me", tags=["accounts"])
     async def me(who: Who, request: Request) -> dict[str, Any]:
         async with auth.pool_of(request).connection() as conn:
-            cur = await conn.execute("SELECT email IS NOT NULL, totp_secret IS NOT NULL FROM accounts WHERE id = %s",
-                                     (who.account_id,))
+            cur = await conn.execute(
+                "SELECT email IS NOT NULL, totp_secret IS NOT NULL FROM accounts WHERE id = %s",
+                (who.account_id,),
+            )
             row = await cur.fetchone()
-        return {"alias": who.alias, "admin": who.is_admin, "via": who.via, "scopes": sorted(who.scopes),
-                "email": bool(row and row[0]), "totp": bool(row and row[1])}
+        return {
+            "alias": who.alias,
+            "admin": who.is_admin,
+            "via": who.via,
+            "scopes": sorted(who.scopes),
+            "email": bool(row and row[0]),
+            "totp": bool(row and row[1]),
+        }
 
     @r.post("/me/totp", tags=["accounts"])
     async def totp_start(who: Who, request: Request) -> dict[str, Any]:
@@ -217,12 +227,20 @@ def router() -> APIRouter:
         if "admin" in body.scopes and who.via == "token":
             raise HTTPException(403, "a token cannot make admin tokens; sign in")
         async with auth.pool_of(request).connection() as conn:
-            tid, secret, expires = await tokens.create(conn, who.account_id, body.name, list(body.scopes), body.days)
-        return {"id": tid, "token": secret, "scopes": sorted(set(body.scopes)), "expires_at": expires.isoformat()}
+            tid, secret, expires = await tokens.create(
+                conn, who.account_id, body.name, list(body.scopes), body.days
+            )
+        return {
+            "id": tid,
+            "token": secret,
+            "scopes": sorted(set(body.scopes)),
+            "expires_at": expires.isoformat(),
+        }
 
     @r.delete("/tokens/{token_id}", tags=["tokens"])
-    async def token_revoke(token_id: Annotated[int, Path(ge=1, le=2**31 - 1)], who: Who,
-                           request: Request) -> dict[str, Any]:
+    async def token_revoke(
+        token_id: Annotated[int, Path(ge=1, le=2**31 - 1)], who: Who, request: Request
+    ) -> dict[str, Any]:
         async with auth.pool_of(request).connection() as conn:
             if not await tokens.revoke(conn, who.account_id, token_id):
                 raise not_found()
@@ -250,8 +268,9 @@ def router() -> APIRouter:
         return out
 
     @r.post("/sites/{site}/edge-tokens", status_code=201, tags=["sites"])
-    async def edge_token(site: SiteName, request: Request,
-                         who: Annotated[Principal, Depends(auth.ingest_principal)]) -> dict[str, Any]:
+    async def edge_token(
+        site: SiteName, request: Request, who: Annotated[Principal, Depends(auth.ingest_principal)]
+    ) -> dict[str, Any]:
         """Pair an edge: a new site token for ``POST /api/v1/ingest`` (shown once)."""
         async with auth.pool_of(request).connection() as conn:
             ref = await _site(conn, site, who, owner=True)
@@ -266,8 +285,13 @@ def router() -> APIRouter:
             return await sites.grants(conn, ref.site_id)
 
     @r.put("/sites/{site}/grants/{alias}", tags=["sites"])
-    async def grant_set(site: SiteName, alias: Annotated[str, Path(min_length=1, max_length=64)],
-                        body: GrantBody, who: Who, request: Request) -> dict[str, Any]:
+    async def grant_set(
+        site: SiteName,
+        alias: Annotated[str, Path(min_length=1, max_length=64)],
+        body: GrantBody,
+        who: Who,
+        request: Request,
+    ) -> dict[str, Any]:
         """Give another account read access as viewer or installer."""
         async with auth.pool_of(request).connection() as conn:
             ref = await _site(conn, site, who, owner=True)
@@ -276,12 +300,15 @@ def router() -> APIRouter:
                 raise HTTPException(400, f"no account {alias!r}")
             if not await sites.grant(conn, ref.site_id, other, body.role):
                 raise HTTPException(400, "the owner's own role cannot change")
-            await sites.audit(conn, ref.site_id, who.account_id, "grant.set", {"alias": alias, "role": body.role})
+            await sites.audit(
+                conn, ref.site_id, who.account_id, "grant.set", {"alias": alias, "role": body.role}
+            )
         return {"alias": alias, "role": body.role}
 
     @r.delete("/sites/{site}/grants/{alias}", tags=["sites"])
-    async def grant_revoke(site: SiteName, alias: Annotated[str, Path(min_length=1, max_length=64)],
-                           who: Who, request: Request) -> dict[str, Any]:
+    async def grant_revoke(
+        site: SiteName, alias: Annotated[str, Path(min_length=1, max_length=64)], who: Who, request: Request
+    ) -> dict[str, Any]:
         async with auth.pool_of(request).connection() as conn:
             ref = await _site(conn, site, who, owner=True)
             other = await accounts.account_id(conn, alias)
@@ -291,9 +318,13 @@ def router() -> APIRouter:
         return {"ok": True}
 
     @r.get("/sites/{site}/audit", tags=["sites"])
-    async def audit_log(site: SiteName, who: Who, request: Request,
-                        limit: int = Query(200, ge=1, le=1000),
-                        before: int | None = Query(None, ge=1, le=2**62)) -> list[dict[str, Any]]:
+    async def audit_log(
+        site: SiteName,
+        who: Who,
+        request: Request,
+        limit: int = Query(200, ge=1, le=1000),
+        before: int | None = Query(None, ge=1, le=2**62),
+    ) -> list[dict[str, Any]]:
         """The site's audit log, newest first (owner only)."""
         async with auth.pool_of(request).connection() as conn:
             ref = await _site(conn, site, who, owner=True)
@@ -306,7 +337,9 @@ def router() -> APIRouter:
             return await retention.policy(conn, ref.site_id)
 
     @r.put("/sites/{site}/retention", tags=["retention"])
-    async def retention_set(site: SiteName, body: RetentionBody, who: Who, request: Request) -> dict[str, Any]:
+    async def retention_set(
+        site: SiteName, body: RetentionBody, who: Who, request: Request
+    ) -> dict[str, Any]:
         """Change the site's tiers, the raw archive opt-in and the research consent."""
         changes = body.model_dump(exclude_none=True)
         async with auth.pool_of(request).connection() as conn:
@@ -332,12 +365,16 @@ def router() -> APIRouter:
         return {"site": ref.name, "now_ms": int(time.time() * 1000), "values": values}
 
     @r.get("/sites/{site}/series", tags=["data"])
-    async def series_get(site: SiteName, who: Who, request: Request,
-                         channels: str = Query("", max_length=4000, description="comma-separated; empty: all"),
-                         from_: datetime | None = Query(None, alias="from"),
-                         to: datetime | None = None,
-                         resolution: Literal["raw", "1m", "5m", "15m", "1h", "1d"] = "15m",
-                         format: Literal["json", "csv"] = "json") -> Response:
+    async def series_get(
+        site: SiteName,
+        who: Who,
+        request: Request,
+        channels: str = Query("", max_length=4000, description="comma-separated; empty: all"),
+        from_: Annotated[datetime | None, Query(alias="from")] = None,
+        to: datetime | None = None,
+        resolution: Literal["raw", "1m", "5m", "15m", "1h", "1d"] = "15m",
+        format: Literal["json", "csv"] = "json",
+    ) -> Response:
         """A series, streamed; min, max, mean and energy per channel are in ``summary`` (JSON, after
         the points) or the ``X-Series-Summary`` header (CSV)."""
         end = _utc(to, datetime.now(UTC))
@@ -347,8 +384,11 @@ def router() -> APIRouter:
         async with auth.pool_of(request).connection() as conn:
             ref = await _site(conn, site, who)
             cur = await conn.execute(
-                "SELECT c.id, c.name, c.unit, c.kind, (SELECT rolled_ms FROM site_retention WHERE site_id = %s) "
-                "FROM channels c WHERE c.site_id = %s ORDER BY c.name", (ref.site_id, ref.site_id))
+                "SELECT c.id, c.name, c.unit, c.kind, "
+                "(SELECT rolled_ms FROM site_retention WHERE site_id = %s) "
+                "FROM channels c WHERE c.site_id = %s ORDER BY c.name",
+                (ref.site_id, ref.site_id),
+            )
             found = await cur.fetchall()
         known = {row[1]: series.ChannelInfo(*row[:4]) for row in found}
         rolled = int(found[0][4] or 0) if found else 0
@@ -358,15 +398,28 @@ def router() -> APIRouter:
             raise HTTPException(400, f"unknown channel(s) of this site: {', '.join(missing)[:200]}")
         step = series.RESOLUTIONS[resolution] or 1
         start_ms = int(start.timestamp() * 1000) // step * step
-        q = series.Query([known[n] for n in dict.fromkeys(wanted)], start_ms, int(end.timestamp() * 1000),
-                         resolution, rolled)
+        q = series.Query(
+            [known[n] for n in dict.fromkeys(wanted)],
+            start_ms,
+            int(end.timestamp() * 1000),
+            resolution,
+            rolled,
+        )
         pool = auth.pool_of(request)
         if format == "csv":
             summary = await series.summary(pool, q) if q.channels else {}
-            return StreamingResponse(series.csv_stream(pool, q), media_type="text/csv",
-                                     headers={"X-Series-Summary": json.dumps(summary, separators=(",", ":"))})
-        head = {"site": ref.name, "resolution": resolution, "from_ms": q.start_ms, "to_ms": q.end_ms,
-                "channels": {c.name: {"unit": c.unit, "kind": c.kind} for c in q.channels}}
+            return StreamingResponse(
+                series.csv_stream(pool, q),
+                media_type="text/csv",
+                headers={"X-Series-Summary": json.dumps(summary, separators=(",", ":"))},
+            )
+        head = {
+            "site": ref.name,
+            "resolution": resolution,
+            "from_ms": q.start_ms,
+            "to_ms": q.end_ms,
+            "channels": {c.name: {"unit": c.unit, "kind": c.kind} for c in q.channels},
+        }
         return StreamingResponse(series.json_stream(pool, q, head), media_type="application/json")
 
     # -------------------------------------------------------- maintenance
@@ -380,7 +433,9 @@ def router() -> APIRouter:
             return await maintenance.live_grants(conn, ref.site_id, mine)
 
     @r.post("/sites/{site}/maintenance", status_code=201, tags=["maintenance"])
-    async def maint_grant(site: SiteName, body: MaintenanceBody, who: Who, request: Request) -> dict[str, Any]:
+    async def maint_grant(
+        site: SiteName, body: MaintenanceBody, who: Who, request: Request
+    ) -> dict[str, Any]:
         """Switch maintenance on for one installer for ``hours``; it ends by itself."""
         async with auth.pool_of(request).connection() as conn:
             ref = await _site(conn, site, who, owner=True)
@@ -388,13 +443,19 @@ def router() -> APIRouter:
             if other is None or other == who.account_id:
                 raise HTTPException(400, f"no other account {body.installer!r}")
             out = await maintenance.grant(conn, ref.site_id, who.account_id, other, body.hours)
-            await sites.audit(conn, ref.site_id, who.account_id, "maintenance.grant",
-                              {"installer": body.installer, "hours": body.hours, "grant": out["id"]})
+            await sites.audit(
+                conn,
+                ref.site_id,
+                who.account_id,
+                "maintenance.grant",
+                {"installer": body.installer, "hours": body.hours, "grant": out["id"]},
+            )
         return out
 
     @r.delete("/sites/{site}/maintenance/{grant_id}", tags=["maintenance"])
-    async def maint_end(site: SiteName, grant_id: Annotated[int, Path(ge=1, le=2**31 - 1)], who: Who,
-                        request: Request) -> dict[str, Any]:
+    async def maint_end(
+        site: SiteName, grant_id: Annotated[int, Path(ge=1, le=2**31 - 1)], who: Who, request: Request
+    ) -> dict[str, Any]:
         async with auth.pool_of(request).connection() as conn:
             ref = await _site(conn, site, who, owner=True)
             if not await maintenance.end_grant(conn, ref.site_id, grant_id):
@@ -410,13 +471,19 @@ def router() -> APIRouter:
             cid = await maintenance.queue(conn, ref.site_id, who.account_id, body.kind, body.payload)
             if cid is None:
                 raise HTTPException(403, "no live maintenance grant for you on this site")
-            await sites.audit(conn, ref.site_id, who.account_id, "maintenance.command",
-                              {"command": cid, "kind": body.kind, "payload": body.payload})
+            await sites.audit(
+                conn,
+                ref.site_id,
+                who.account_id,
+                "maintenance.command",
+                {"command": cid, "kind": body.kind, "payload": body.payload},
+            )
         return {"id": cid, "state": "pending"}
 
     @r.get("/sites/{site}/maintenance/commands/{command_id}", tags=["maintenance"])
-    async def maint_result(site: SiteName, command_id: Annotated[int, Path(ge=1, le=2**31 - 1)], who: Who,
-                           request: Request) -> dict[str, Any]:
+    async def maint_result(
+        site: SiteName, command_id: Annotated[int, Path(ge=1, le=2**31 - 1)], who: Who, request: Request
+    ) -> dict[str, Any]:
         async with auth.pool_of(request).connection() as conn:
             ref = await _site(conn, site, who, maintenance_ok=True)
             cmd = await maintenance.command(conn, ref.site_id, command_id)
@@ -430,24 +497,32 @@ def router() -> APIRouter:
     # -------------------------------------------------------- administration
 
     @r.post("/admin/retention/run", tags=["admin"])
-    async def retention_run(request: Request, who: Annotated[Principal, Depends(auth.admin_principal)],
-                            ) -> dict[str, Any]:
+    async def retention_run(
+        request: Request,
+        who: Annotated[Principal, Depends(auth.admin_principal)],
+    ) -> dict[str, Any]:
         """Run the rollup and retention job now (also run it from a timer, e.g. every 5 minutes)."""
         async with auth.pool_of(request).connection() as conn:
             return await retention.run(conn, int(time.time() * 1000))
 
     @r.get("/research/export", tags=["admin"])
-    async def research_export(request: Request, who: Annotated[Principal, Depends(auth.admin_principal)],
-                              from_: datetime | None = Query(None, alias="from"), to: datetime | None = None,
-                              resolution: Literal["1h", "1d"] = "1d") -> Response:
+    async def research_export(
+        request: Request,
+        who: Annotated[Principal, Depends(auth.admin_principal)],
+        from_: Annotated[datetime | None, Query(alias="from")] = None,
+        to: datetime | None = None,
+        resolution: Literal["1h", "1d"] = "1d",
+    ) -> Response:
         """Anonymised aggregated series of consenting sites (CSV; pseudonyms, no aliases)."""
         end = _utc(to, datetime.now(UTC))
         start = _utc(from_, end - timedelta(days=365))
         if not start < end:
             raise HTTPException(400, "from must be before to")
         return StreamingResponse(
-            research.export_csv(auth.pool_of(request), resolution, int(start.timestamp() * 1000),
-                                int(end.timestamp() * 1000)), media_type="text/csv")
+            research.export_csv(
+                auth.pool_of(request), resolution, int(start.timestamp() * 1000), int(end.timestamp() * 1000)
+            ),
+            media_type="text/csv",
+        )
 
     return r
-

@@ -63,6 +63,7 @@ async def verify_password(stored: str, password: str) -> bool:
             return _hasher.verify(stored, password)
         except (VerificationError, InvalidHashError):
             return False
+
     return await asyncio.to_thread(check)
 
 
@@ -94,7 +95,8 @@ async def login_blocked(conn: AsyncConnection, alias: str, ip: str) -> int:
     cur = await conn.execute(
         "SELECT (SELECT count(*) FROM login_failures WHERE alias = %s AND at > now() - %s), "
         "(SELECT count(*) FROM login_failures WHERE ip = %s AND at > now() - %s)",
-        (alias, WINDOW, ip, WINDOW))
+        (alias, WINDOW, ip, WINDOW),
+    )
     row = await cur.fetchone()
     assert row is not None
     if row[0] >= ALIAS_LIMIT or row[1] >= IP_LIMIT:
@@ -120,14 +122,22 @@ async def start_session(conn: AsyncConnection, account_id: int) -> tuple[str, st
     csrf = secrets.token_urlsafe(24)
     await conn.execute(
         "INSERT INTO sessions (id_hash, account_id, csrf, expires_at) VALUES (%s, %s, %s, now() + %s)",
-        (sha256(sid), account_id, csrf, SESSION_TTL))
+        (sha256(sid), account_id, csrf, SESSION_TTL),
+    )
     return sid, csrf
 
 
 def set_session_cookie(request: Request, response: Response, sid: str) -> None:
     tls = request.url.scheme == "https" or request.headers.get("x-forwarded-proto", "") == "https"
-    response.set_cookie(SESSION_COOKIE, sid, max_age=int(SESSION_TTL.total_seconds()), httponly=True,
-                        samesite="lax", secure=tls, path="/")
+    response.set_cookie(
+        SESSION_COOKIE,
+        sid,
+        max_age=int(SESSION_TTL.total_seconds()),
+        httponly=True,
+        samesite="lax",
+        secure=tls,
+        path="/",
+    )
 
 
 async def end_session(conn: AsyncConnection, sid: str) -> None:
@@ -154,8 +164,11 @@ def pool_of(request: Request) -> AsyncConnectionPool:
     return request.app.state.store.pool
 
 
-_UNAUTH = HTTPException(401, "not signed in, or the session or token is unknown or expired",
-                        headers={"WWW-Authenticate": "Bearer"})
+_UNAUTH = HTTPException(
+    401,
+    "not signed in, or the session or token is unknown or expired",
+    headers={"WWW-Authenticate": "Bearer"},
+)
 
 
 async def authenticate(request: Request) -> Principal | None:
@@ -167,7 +180,9 @@ async def authenticate(request: Request) -> Principal | None:
             cur = await conn.execute(
                 "SELECT a.id, a.alias, a.is_admin, t.scopes FROM access_tokens t "
                 "JOIN accounts a ON a.id = t.account_id WHERE t.token_hash = %s "
-                "AND t.revoked_at IS NULL AND t.expires_at > now()", (sha256(token.strip()),))
+                "AND t.revoked_at IS NULL AND t.expires_at > now()",
+                (sha256(token.strip()),),
+            )
             row = await cur.fetchone()
             if row is None:
                 return None
@@ -177,7 +192,9 @@ async def authenticate(request: Request) -> Principal | None:
             return None
         cur = await conn.execute(
             "SELECT a.id, a.alias, a.is_admin, s.csrf FROM sessions s JOIN accounts a ON a.id = s.account_id "
-            "WHERE s.id_hash = %s AND s.expires_at > now()", (sha256(sid),))
+            "WHERE s.id_hash = %s AND s.expires_at > now()",
+            (sha256(sid),),
+        )
         row = await cur.fetchone()
     if row is None:
         return None

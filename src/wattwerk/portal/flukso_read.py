@@ -23,10 +23,19 @@ from fastapi.responses import JSONResponse
 from wattwerk.portal import auth, series
 from wattwerk.portal.db import compat_id
 
-INTERVALS = {"hour": (3600, "minute"), "day": (86400, "15min"), "month": (30 * 86400, "day"),
-             "year": (365 * 86400, "week")}
-STEPS = {"minute": ("1m", 60), "15min": ("15m", 900), "hour": ("1h", 3600), "day": ("1d", 86400),
-         "week": ("1d", 7 * 86400)}
+INTERVALS = {
+    "hour": (3600, "minute"),
+    "day": (86400, "15min"),
+    "month": (30 * 86400, "day"),
+    "year": (365 * 86400, "week"),
+}
+STEPS = {
+    "minute": ("1m", 60),
+    "15min": ("15m", 900),
+    "hour": ("1h", 3600),
+    "day": ("1d", 86400),
+    "week": ("1d", 7 * 86400),
+}
 UNITS = {"watt": 1.0, "kwhperyear": 8760 / 1000}
 MAX_POINTS = 100_000
 
@@ -38,8 +47,16 @@ def _err(status: int, message: str) -> JSONResponse:
 NOT_FOUND = {"error": "no such sensor"}
 
 
-async def read_sensor(request: Request, sensor_id: str, interval: str | None, resolution: str | None,
-                      unit: str, start: int | None, end: int | None, token: str | None) -> JSONResponse:
+async def read_sensor(
+    request: Request,
+    sensor_id: str,
+    interval: str | None,
+    resolution: str | None,
+    unit: str,
+    start: int | None,
+    end: int | None,
+    token: str | None,
+) -> JSONResponse:
     if unit not in UNITS:
         return _err(400, f"unit must be one of {', '.join(UNITS)}")
     now = int(time.time())
@@ -68,7 +85,8 @@ async def read_sensor(request: Request, sensor_id: str, interval: str | None, re
         cur = await conn.execute(
             "SELECT a.id FROM access_tokens t JOIN accounts a ON a.id = t.account_id WHERE t.token_hash = %s "
             "AND t.revoked_at IS NULL AND t.expires_at > now() AND (t.scopes && ARRAY['read', 'admin'])",
-            (auth.sha256(token),))
+            (auth.sha256(token),),
+        )
         acc = await cur.fetchone()
         if acc is None:
             return _err(401, "X-Token unknown, expired or without the read scope")
@@ -76,7 +94,8 @@ async def read_sensor(request: Request, sensor_id: str, interval: str | None, re
             "SELECT c.id, c.name, c.unit, c.kind, r.rolled_ms FROM compat_sensors s JOIN channels c "
             "ON c.id = s.channel_id JOIN site_access a ON a.site_id = c.site_id AND a.account_id = %s "
             "LEFT JOIN site_retention r ON r.site_id = c.site_id WHERE s.id = %s",
-            (acc[0], compat_id(sensor_id)))
+            (acc[0], compat_id(sensor_id)),
+        )
         row = await cur.fetchone()
     if row is None:
         return JSONResponse(NOT_FOUND, status_code=404)
@@ -107,12 +126,16 @@ def router() -> APIRouter:
     r = APIRouter(tags=["flukso"])
 
     @r.get("/sensor/{sensor_id}")
-    async def sensor(request: Request, sensor_id: str,
-                     interval: str | None = Query(None, description="hour, day, month or year"),
-                     resolution: str | None = Query(None, description="minute, 15min, hour, day or week"),
-                     unit: str = Query("watt"), start: int | None = Query(None, ge=0, le=2**33),
-                     end: int | None = Query(None, ge=0, le=2**33),
-                     x_token: str | None = Header(None)) -> JSONResponse:
+    async def sensor(
+        request: Request,
+        sensor_id: str,
+        interval: str | None = Query(None, description="hour, day, month or year"),
+        resolution: str | None = Query(None, description="minute, 15min, hour, day or week"),
+        unit: str = Query("watt"),
+        start: int | None = Query(None, ge=0, le=2**33),
+        end: int | None = Query(None, ge=0, le=2**33),
+        x_token: str | None = Header(None),
+    ) -> JSONResponse:
         """Flukso-compatible read of one sensor's series: ``[[unix_end_ts, value|"nan"], ...]``."""
         return await read_sensor(request, sensor_id, interval, resolution, unit, start, end, x_token)
 

@@ -34,44 +34,64 @@ MAX_WAIT_S = 30.0
 LIVE = "g.revoked_at IS NULL AND now() >= g.starts_at AND now() < g.expires_at"
 
 
-async def grant(conn: AsyncConnection, site_id: int, owner: int, installer: int, hours: float) -> dict[str, Any]:
+async def grant(
+    conn: AsyncConnection, site_id: int, owner: int, installer: int, hours: float
+) -> dict[str, Any]:
     cur = await conn.execute(
         "INSERT INTO maintenance_grants (site_id, account_id, granted_by, expires_at) "
         "VALUES (%s, %s, %s, now() + %s) RETURNING id, starts_at, expires_at",
-        (site_id, installer, owner, timedelta(hours=hours)))
+        (site_id, installer, owner, timedelta(hours=hours)),
+    )
     row = await cur.fetchone()
     assert row is not None
     return {"id": row[0], "starts_at": row[1].isoformat(), "expires_at": row[2].isoformat()}
 
 
-async def live_grants(conn: AsyncConnection, site_id: int, account: int | None = None) -> list[dict[str, Any]]:
+async def live_grants(
+    conn: AsyncConnection, site_id: int, account: int | None = None
+) -> list[dict[str, Any]]:
     """Live grants of a site (all of them, or one account's)."""
     cur = await conn.execute(
         f"SELECT g.id, a.alias, g.starts_at, g.expires_at FROM maintenance_grants g "
         f"JOIN accounts a ON a.id = g.account_id WHERE g.site_id = %s AND {LIVE} "
-        "AND (%s::integer IS NULL OR g.account_id = %s) ORDER BY g.id", (site_id, account, account))
-    return [{"id": r[0], "installer": r[1], "starts_at": r[2].isoformat(), "expires_at": r[3].isoformat()}
-            for r in await cur.fetchall()]
+        "AND (%s::integer IS NULL OR g.account_id = %s) ORDER BY g.id",
+        (site_id, account, account),
+    )
+    return [
+        {"id": r[0], "installer": r[1], "starts_at": r[2].isoformat(), "expires_at": r[3].isoformat()}
+        for r in await cur.fetchall()
+    ]
 
 
 async def end_grant(conn: AsyncConnection, site_id: int, grant_id: int) -> bool:
     cur = await conn.execute(
-        "UPDATE maintenance_grants SET revoked_at = now() WHERE id = %s AND site_id = %s AND revoked_at IS NULL "
-        "AND expires_at > now()", (grant_id, site_id))
+        "UPDATE maintenance_grants SET revoked_at = now() WHERE id = %s AND site_id = %s "
+        "AND revoked_at IS NULL "
+        "AND expires_at > now()",
+        (grant_id, site_id),
+    )
     if cur.rowcount:
-        await conn.execute("UPDATE edge_commands SET state = 'expired' WHERE grant_id = %s AND state = 'pending'",
-                           (grant_id,))
+        await conn.execute(
+            "UPDATE edge_commands SET state = 'expired' WHERE grant_id = %s AND state = 'pending'",
+            (grant_id,),
+        )
     return cur.rowcount == 1
 
 
-async def queue(conn: AsyncConnection, site_id: int, account: int, kind: str, payload: dict[str, Any],
-                ) -> int | None:
+async def queue(
+    conn: AsyncConnection,
+    site_id: int,
+    account: int,
+    kind: str,
+    payload: dict[str, Any],
+) -> int | None:
     """Queue a command under the account's live grant; None when it has none."""
     cur = await conn.execute(
         f"INSERT INTO edge_commands (site_id, grant_id, issued_by, kind, payload) "
         f"SELECT %s, g.id, %s, %s, %s FROM maintenance_grants g WHERE g.site_id = %s AND g.account_id = %s "
         f"AND {LIVE} ORDER BY g.expires_at DESC LIMIT 1 RETURNING id",
-        (site_id, account, kind, Jsonb(payload), site_id, account))
+        (site_id, account, kind, Jsonb(payload), site_id, account),
+    )
     row = await cur.fetchone()
     return int(row[0]) if row else None
 
@@ -80,20 +100,31 @@ async def command(conn: AsyncConnection, site_id: int, command_id: int) -> dict[
     cur = await conn.execute(
         "SELECT c.id, c.kind, c.payload, c.state, c.result, c.created_at, c.done_at, a.alias, c.issued_by "
         "FROM edge_commands c JOIN accounts a ON a.id = c.issued_by WHERE c.id = %s AND c.site_id = %s",
-        (command_id, site_id))
+        (command_id, site_id),
+    )
     r = await cur.fetchone()
     if r is None:
         return None
-    return {"id": r[0], "kind": r[1], "payload": r[2], "state": r[3], "result": r[4],
-            "created_at": r[5].isoformat(), "done_at": r[6].isoformat() if r[6] else None,
-            "issued_by": r[7], "issued_by_id": r[8]}
+    return {
+        "id": r[0],
+        "kind": r[1],
+        "payload": r[2],
+        "state": r[3],
+        "result": r[4],
+        "created_at": r[5].isoformat(),
+        "done_at": r[6].isoformat() if r[6] else None,
+        "issued_by": r[7],
+        "issued_by_id": r[8],
+    }
 
 
 async def expire(conn: AsyncConnection, site_id: int) -> None:
     """Commands whose grant is no longer live are never delivered."""
     await conn.execute(
         "UPDATE edge_commands c SET state = 'expired' FROM maintenance_grants g WHERE c.grant_id = g.id "
-        "AND c.site_id = %s AND c.state = 'pending' AND NOT (" + LIVE + ")", (site_id,))
+        "AND c.site_id = %s AND c.state = 'pending' AND NOT (" + LIVE + ")",
+        (site_id,),
+    )
 
 
 async def take(conn: AsyncConnection, site_id: int, limit: int = 20) -> list[dict[str, Any]]:
@@ -102,24 +133,40 @@ async def take(conn: AsyncConnection, site_id: int, limit: int = 20) -> list[dic
     cur = await conn.execute(
         "UPDATE edge_commands SET state = 'sent', sent_at = now() WHERE id IN (SELECT id FROM edge_commands "
         "WHERE site_id = %s AND state = 'pending' ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED) "
-        "RETURNING id, kind, payload", (site_id, limit))
+        "RETURNING id, kind, payload",
+        (site_id, limit),
+    )
     out = [{"id": r[0], "kind": r[1], "payload": r[2]} for r in await cur.fetchall()]
     out.sort(key=lambda c: c["id"])
     for c in out:
-        await sites.audit(conn, site_id, None, "maintenance.delivered", {"command": c["id"], "kind": c["kind"]},
-                          actor="edge")
+        await sites.audit(
+            conn,
+            site_id,
+            None,
+            "maintenance.delivered",
+            {"command": c["id"], "kind": c["kind"]},
+            actor="edge",
+        )
     return out
 
 
 async def finish(conn: AsyncConnection, site_id: int, command_id: int, ok: bool, result: Any) -> bool:
     cur = await conn.execute(
         "UPDATE edge_commands SET state = %s, result = %s, done_at = now() WHERE id = %s AND site_id = %s "
-        "AND state = 'sent' RETURNING kind", ("done" if ok else "failed", Jsonb(result), command_id, site_id))
+        "AND state = 'sent' RETURNING kind",
+        ("done" if ok else "failed", Jsonb(result), command_id, site_id),
+    )
     row = await cur.fetchone()
     if row is None:
         return False
-    await sites.audit(conn, site_id, None, "maintenance.result",
-                      {"command": command_id, "kind": row[0], "ok": ok}, actor="edge")
+    await sites.audit(
+        conn,
+        site_id,
+        None,
+        "maintenance.result",
+        {"command": command_id, "kind": row[0], "ok": ok},
+        actor="edge",
+    )
     return True
 
 
@@ -138,7 +185,9 @@ async def _edge(request: Request) -> SiteAuth:
     if scheme.lower() == "bearer" and token.strip():
         found = await request.app.state.ingestor.registry.site_for_token(token.strip())
     if found is None:
-        raise HTTPException(401, "missing, unknown or revoked edge token", headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(
+            401, "missing, unknown or revoked edge token", headers={"WWW-Authenticate": "Bearer"}
+        )
     return found
 
 

@@ -26,8 +26,10 @@ COLUMNS = ["site", "channel", "unit", "bucket_ms", "mean", "min", "max", "last",
 
 
 async def secret(conn: AsyncConnection) -> bytes:
-    await conn.execute("INSERT INTO portal_secrets (name, value) VALUES ('research', %s) ON CONFLICT DO NOTHING",
-                       (secrets.token_bytes(32),))
+    await conn.execute(
+        "INSERT INTO portal_secrets (name, value) VALUES ('research', %s) ON CONFLICT DO NOTHING",
+        (secrets.token_bytes(32),),
+    )
     cur = await conn.execute("SELECT value FROM portal_secrets WHERE name = 'research'")
     row = await cur.fetchone()
     assert row is not None
@@ -38,8 +40,12 @@ def pseudonym(key: bytes, site_id: int) -> str:
     return hmac.new(key, str(site_id).encode(), hashlib.sha256).hexdigest()[:16]
 
 
-async def export_csv(pool: AsyncConnectionPool, resolution: str, start_ms: int, end_ms: int,
-                     ) -> AsyncIterator[bytes]:
+async def export_csv(
+    pool: AsyncConnectionPool,
+    resolution: str,
+    start_ms: int,
+    end_ms: int,
+) -> AsyncIterator[bytes]:
     table = TABLES[resolution]
     async with pool.connection() as conn:
         key = await secret(conn)
@@ -50,11 +56,13 @@ async def export_csv(pool: AsyncConnectionPool, resolution: str, start_ms: int, 
         cur = conn.cursor()
         n = 0
         async for site_id, name, unit, *rest in cur.stream(
-                f"SELECT c.site_id, c.name, c.unit, x.bucket_ms, x.mean, x.min, x.max, x.last, x.n "
-                f"FROM {table} x JOIN channels c ON c.id = x.channel_id "
-                "JOIN site_retention r ON r.site_id = c.site_id AND r.research_consent "
-                "WHERE x.bucket_ms >= %s AND x.bucket_ms < %s ORDER BY c.site_id, c.name, x.bucket_ms",
-                (start_ms, end_ms), size=CHUNK):
+            f"SELECT c.site_id, c.name, c.unit, x.bucket_ms, x.mean, x.min, x.max, x.last, x.n "
+            f"FROM {table} x JOIN channels c ON c.id = x.channel_id "
+            "JOIN site_retention r ON r.site_id = c.site_id AND r.research_consent "
+            "WHERE x.bucket_ms >= %s AND x.bucket_ms < %s ORDER BY c.site_id, c.name, x.bucket_ms",
+            (start_ms, end_ms),
+            size=CHUNK,
+        ):
             writer.writerow([pseudonym(key, site_id), name, unit, *rest])
             n += 1
             if n % CHUNK == 0:

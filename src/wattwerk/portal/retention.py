@@ -34,24 +34,29 @@ M5, H1, D1 = 300_000, 3_600_000, 86_400_000
 TIERS = ("raw_keep_s", "m5_keep_s", "h1_keep_s", "d1_keep_s")
 FIELDS = (*TIERS, "archive", "research_consent")
 
-_AGG = ("count(*), avg(value), min(value), max(value), (array_agg(value ORDER BY ts_ms DESC))[1], max(ts_ms)")
+_AGG = "count(*), avg(value), min(value), max(value), (array_agg(value ORDER BY ts_ms DESC))[1], max(ts_ms)"
 _MERGE = (
     "ON CONFLICT (channel_id, bucket_ms) DO UPDATE SET n = r.n + EXCLUDED.n, "
     "mean = (r.mean * r.n + EXCLUDED.mean * EXCLUDED.n) / (r.n + EXCLUDED.n), "
     "min = least(r.min, EXCLUDED.min), max = greatest(r.max, EXCLUDED.max), "
     "last = CASE WHEN EXCLUDED.last_ts >= r.last_ts THEN EXCLUDED.last ELSE r.last END, "
-    "last_ts = greatest(r.last_ts, EXCLUDED.last_ts)")
+    "last_ts = greatest(r.last_ts, EXCLUDED.last_ts)"
+)
 _REPLACE = (
     "ON CONFLICT (channel_id, bucket_ms) DO UPDATE SET n = EXCLUDED.n, mean = EXCLUDED.mean, "
-    "min = EXCLUDED.min, max = EXCLUDED.max, last = EXCLUDED.last, last_ts = EXCLUDED.last_ts")
-_UP = ("sum(n), sum(mean * n) / sum(n), min(min), max(max), (array_agg(last ORDER BY last_ts DESC))[1], "
-       "max(last_ts)")
+    "min = EXCLUDED.min, max = EXCLUDED.max, last = EXCLUDED.last, last_ts = EXCLUDED.last_ts"
+)
+_UP = (
+    "sum(n), sum(mean * n) / sum(n), min(min), max(max), (array_agg(last ORDER BY last_ts DESC))[1], "
+    "max(last_ts)"
+)
 
 
 async def policy(conn: AsyncConnection, site_id: int) -> dict[str, Any]:
     await conn.execute("INSERT INTO site_retention (site_id) VALUES (%s) ON CONFLICT DO NOTHING", (site_id,))
-    cur = await conn.execute(f"SELECT {', '.join(FIELDS)}, rolled_ms FROM site_retention WHERE site_id = %s",
-                             (site_id,))
+    cur = await conn.execute(
+        f"SELECT {', '.join(FIELDS)}, rolled_ms FROM site_retention WHERE site_id = %s", (site_id,)
+    )
     row = await cur.fetchone()
     assert row is not None
     out = dict(zip((*FIELDS, "rolled_ms"), row, strict=True))
@@ -76,39 +81,55 @@ async def run(conn: AsyncConnection, now_ms: int) -> dict[str, int]:
         "CREATE TEMP TABLE rt_sites ON COMMIT DROP AS SELECT site_id, archive, done_ms, "
         "greatest(done_ms, ((%(now)s - raw_keep_s * 1000) / %(b)s) * %(b)s) AS cut, "
         "m5_keep_s, h1_keep_s, d1_keep_s FROM site_retention",
-        {"now": now_ms, "b": M5})
+        {"now": now_ms, "b": M5},
+    )
     await conn.execute("CREATE TEMP TABLE rt_touched (channel_id integer, from_ms bigint) ON COMMIT DROP")
-    src = ("FROM readings x JOIN channels c ON c.id = x.channel_id JOIN rt_sites s ON s.site_id = c.site_id")
+    src = "FROM readings x JOIN channels c ON c.id = x.channel_id JOIN rt_sites s ON s.site_id = c.site_id"
     bucket = f"(x.ts_ms / {M5}) * {M5}"
     cur = await conn.execute(
         f"WITH ins AS (INSERT INTO rollup_5m AS r SELECT x.channel_id, {bucket}, {_AGG} {src} "
-        f"WHERE NOT s.archive AND x.ts_ms < s.done_ms GROUP BY 1, 2 {_MERGE} RETURNING channel_id, bucket_ms) "
-        "INSERT INTO rt_touched SELECT channel_id, min(bucket_ms) FROM ins GROUP BY 1")
+        f"WHERE NOT s.archive AND x.ts_ms < s.done_ms GROUP BY 1, 2 {_MERGE} "
+        "RETURNING channel_id, bucket_ms) "
+        "INSERT INTO rt_touched SELECT channel_id, min(bucket_ms) FROM ins GROUP BY 1"
+    )
     merged = cur.rowcount
     await conn.execute(
         f"WITH ins AS (INSERT INTO rollup_5m AS r SELECT x.channel_id, {bucket}, {_AGG} {src} "
         f"WHERE x.ts_ms >= s.done_ms AND x.ts_ms < s.cut GROUP BY 1, 2 {_REPLACE} "
-        "RETURNING channel_id, bucket_ms) INSERT INTO rt_touched SELECT channel_id, min(bucket_ms) FROM ins GROUP BY 1")
+        "RETURNING channel_id, bucket_ms) "
+        "INSERT INTO rt_touched SELECT channel_id, min(bucket_ms) FROM ins GROUP BY 1"
+    )
     cur = await conn.execute(
-        "DELETE FROM readings x USING channels c, rt_sites s WHERE c.id = x.channel_id AND s.site_id = c.site_id "
-        "AND NOT s.archive AND x.ts_ms < s.cut")
+        "DELETE FROM readings x USING channels c, rt_sites s "
+        "WHERE c.id = x.channel_id AND s.site_id = c.site_id "
+        "AND NOT s.archive AND x.ts_ms < s.cut"
+    )
     deleted_raw = cur.rowcount
     for dst, srct, size in (("rollup_1h", "rollup_5m", H1), ("rollup_1d", "rollup_1h", D1)):
         await conn.execute(
-            f"INSERT INTO {dst} AS r SELECT x.channel_id, (x.bucket_ms / {size}) * {size}, {_UP} FROM {srct} x "
+            f"INSERT INTO {dst} AS r SELECT x.channel_id, (x.bucket_ms / {size}) * {size}, {_UP} "
+            f"FROM {srct} x "
             f"JOIN (SELECT channel_id, min(from_ms) AS from_ms FROM rt_touched GROUP BY 1) t "
             f"ON t.channel_id = x.channel_id AND x.bucket_ms >= (t.from_ms / {size}) * {size} "
-            f"GROUP BY 1, 2 {_REPLACE}")
+            f"GROUP BY 1, 2 {_REPLACE}"
+        )
     deleted_agg = 0
     for table, keep in (("rollup_5m", "m5_keep_s"), ("rollup_1h", "h1_keep_s"), ("rollup_1d", "d1_keep_s")):
         cur = await conn.execute(
             f"DELETE FROM {table} x USING channels c, rt_sites s WHERE c.id = x.channel_id "
             f"AND s.site_id = c.site_id AND s.{keep} IS NOT NULL AND x.bucket_ms < %s - s.{keep} * 1000",
-            (now_ms,))
+            (now_ms,),
+        )
         deleted_agg += cur.rowcount
     cur = await conn.execute(
-        "UPDATE site_retention r SET done_ms = s.cut, rolled_ms = s.cut FROM rt_sites s WHERE s.site_id = r.site_id")
-    counts = {"sites": cur.rowcount, "late_channels_merged": merged, "raw_deleted": deleted_raw,
-              "aggregates_deleted": deleted_agg}
+        "UPDATE site_retention r SET done_ms = s.cut, rolled_ms = s.cut FROM rt_sites s "
+        "WHERE s.site_id = r.site_id"
+    )
+    counts = {
+        "sites": cur.rowcount,
+        "late_channels_merged": merged,
+        "raw_deleted": deleted_raw,
+        "aggregates_deleted": deleted_agg,
+    }
     log.info("retention: %s", counts)
     return counts

@@ -28,10 +28,22 @@ from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
 
-RESOLUTIONS: dict[str, int] = {"raw": 0, "1m": 60_000, "5m": 300_000, "15m": 900_000,
-                               "1h": 3_600_000, "1d": 86_400_000}
-TABLE = {"raw": "rollup_5m", "1m": "rollup_5m", "5m": "rollup_5m", "15m": "rollup_5m",
-         "1h": "rollup_1h", "1d": "rollup_1d"}
+RESOLUTIONS: dict[str, int] = {
+    "raw": 0,
+    "1m": 60_000,
+    "5m": 300_000,
+    "15m": 900_000,
+    "1h": 3_600_000,
+    "1d": 86_400_000,
+}
+TABLE = {
+    "raw": "rollup_5m",
+    "1m": "rollup_5m",
+    "5m": "rollup_5m",
+    "15m": "rollup_5m",
+    "1h": "rollup_1h",
+    "1d": "rollup_1d",
+}
 AGG_COLUMNS = ["ts_ms", "channel", "mean", "min", "max", "last", "delta", "n"]
 RAW_COLUMNS = ["ts_ms", "channel", "value"]
 CHUNK = 2000
@@ -66,30 +78,43 @@ def _agg_sql(q: Query) -> tuple[str, dict[str, Any]]:
         f"SELECT channel_id, (bucket_ms / %(r)s) * %(r)s AS b, n, mean, min, max, last, last_ts "
         f"FROM {TABLE[q.resolution]} WHERE channel_id = ANY(%(ch)s) AND bucket_ms >= %(a)s "
         "AND bucket_ms < least(%(z)s, %(rolled)s) "
-        "UNION ALL SELECT channel_id, (ts_ms / %(r)s) * %(r)s, 1, value, value, value, value, ts_ms FROM readings "
-        "WHERE channel_id = ANY(%(ch)s) AND ts_ms >= greatest(%(a)s, %(rolled)s) AND ts_ms < %(z)s")
-    agg = (f"WITH parts AS ({parts}), agg AS (SELECT channel_id, b, sum(n) AS n, sum(mean * n) / sum(n) AS mean, "
-           "min(min) AS mn, max(max) AS mx, (array_agg(last ORDER BY last_ts DESC))[1] AS last "
-           "FROM parts GROUP BY 1, 2) ")
+        "UNION ALL SELECT channel_id, (ts_ms / %(r)s) * %(r)s, 1, value, value, value, value, ts_ms "
+        "FROM readings "
+        "WHERE channel_id = ANY(%(ch)s) AND ts_ms >= greatest(%(a)s, %(rolled)s) AND ts_ms < %(z)s"
+    )
+    agg = (
+        f"WITH parts AS ({parts}), agg AS (SELECT channel_id, b, sum(n) AS n, "
+        "sum(mean * n) / sum(n) AS mean, "
+        "min(min) AS mn, max(max) AS mx, (array_agg(last ORDER BY last_ts DESC))[1] AS last "
+        "FROM parts GROUP BY 1, 2) "
+    )
     return agg, params
 
 
 def points_sql(q: Query) -> tuple[str, dict[str, Any]]:
     if q.resolution == "raw":
-        return ("SELECT ts_ms, channel_id, value FROM readings WHERE channel_id = ANY(%(ch)s) "
-                "AND ts_ms >= %(a)s AND ts_ms < %(z)s ORDER BY ts_ms, channel_id",
-                {"ch": [c.id for c in q.channels], "a": q.start_ms, "z": q.end_ms})
+        return (
+            "SELECT ts_ms, channel_id, value FROM readings WHERE channel_id = ANY(%(ch)s) "
+            "AND ts_ms >= %(a)s AND ts_ms < %(z)s ORDER BY ts_ms, channel_id",
+            {"ch": [c.id for c in q.channels], "a": q.start_ms, "z": q.end_ms},
+        )
     agg, params = _agg_sql(q)
-    return (agg + "SELECT b, channel_id, mean, mn, mx, last, "
-            "last - lag(last) OVER (PARTITION BY channel_id ORDER BY b), n FROM agg ORDER BY b, channel_id", params)
+    return (
+        agg + "SELECT b, channel_id, mean, mn, mx, last, "
+        "last - lag(last) OVER (PARTITION BY channel_id ORDER BY b), n FROM agg ORDER BY b, channel_id",
+        params,
+    )
 
 
 def summary_sql(q: Query) -> tuple[str, dict[str, Any]]:
     agg, params = _agg_sql(q)
     step = q.step or RESOLUTIONS["1m"]
-    return (agg + f"SELECT channel_id, sum(n)::bigint, sum(mean * n) / sum(n)::float8, min(mn), max(mx), "
-            f"sum(mean) * {step} / 3600000.0, (array_agg(last ORDER BY b DESC))[1], "
-            "(array_agg(mn ORDER BY b))[1], min(b) FROM agg GROUP BY 1", params)
+    return (
+        agg + f"SELECT channel_id, sum(n)::bigint, sum(mean * n) / sum(n)::float8, min(mn), max(mx), "
+        f"sum(mean) * {step} / 3600000.0, (array_agg(last ORDER BY b DESC))[1], "
+        "(array_agg(mn ORDER BY b))[1], min(b) FROM agg GROUP BY 1",
+        params,
+    )
 
 
 def _num(x: float | None) -> float | None:
@@ -105,7 +130,8 @@ _BEFORE = (
     "ORDER BY bucket_ms DESC LIMIT 1), "
     "(SELECT last FROM rollup_1d WHERE channel_id = c.id AND bucket_ms < %(a)s "
     "ORDER BY bucket_ms DESC LIMIT 1)) "
-    "FROM unnest(%(ids)s::integer[]) AS c(id)")
+    "FROM unnest(%(ids)s::integer[]) AS c(id)"
+)
 
 
 async def _before(conn: Any, q: Query) -> dict[int, float]:
@@ -164,8 +190,13 @@ class Summary:
             energy = self.last - base if base is not None else None
         elif self.ch.kind == "power" and self.ch.unit == "W":
             energy = self.wh
-        return {"n": self.n, "min": _num(self.mn), "max": _num(self.mx), "mean": _num(self.total / self.n),
-                "energy_wh": _num(energy)}
+        return {
+            "n": self.n,
+            "min": _num(self.mn),
+            "max": _num(self.mx),
+            "mean": _num(self.total / self.n),
+            "energy_wh": _num(energy),
+        }
 
 
 async def summary(pool: AsyncConnectionPool, q: Query) -> dict[str, Any]:
@@ -182,8 +213,11 @@ async def summary(pool: AsyncConnectionPool, q: Query) -> dict[str, Any]:
     return {s.ch.name: s.result() for s in acc.values()}
 
 
-async def chunks(pool: AsyncConnectionPool, q: Query, sums: dict[int, Summary] | None = None,
-                 ) -> AsyncIterator[list[list[Any]]]:
+async def chunks(
+    pool: AsyncConnectionPool,
+    q: Query,
+    sums: dict[int, Summary] | None = None,
+) -> AsyncIterator[list[list[Any]]]:
     """The series' rows in chunks, channel ids replaced by names, from a server-side cursor;
     ``sums`` (by channel id) are filled in as the rows pass."""
     sql, params = points_sql(q)

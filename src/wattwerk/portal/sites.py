@@ -40,8 +40,10 @@ async def create(conn: AsyncConnection, owner: int, label: str) -> str:
     cur = await conn.execute("INSERT INTO sites (name) VALUES (%s) RETURNING id", (name,))
     row = await cur.fetchone()
     assert row is not None
-    await conn.execute("INSERT INTO site_access (site_id, account_id, role, label) VALUES (%s, %s, 'owner', %s)",
-                       (row[0], owner, label))
+    await conn.execute(
+        "INSERT INTO site_access (site_id, account_id, role, label) VALUES (%s, %s, 'owner', %s)",
+        (row[0], owner, label),
+    )
     await conn.execute("INSERT INTO site_retention (site_id) VALUES (%s) ON CONFLICT DO NOTHING", (row[0],))
     await audit(conn, row[0], owner, "site.create", {"label": label})
     return name
@@ -55,7 +57,8 @@ async def lookup(conn: AsyncConnection, name: str, account: int) -> SiteRef | No
         "WHERE s.name = %s AND (a.role IS NOT NULL OR EXISTS (SELECT 1 FROM maintenance_grants g "
         "WHERE g.site_id = s.id AND g.account_id = %s AND g.revoked_at IS NULL "
         "AND now() >= g.starts_at AND now() < g.expires_at))",
-        (account, name, account))
+        (account, name, account),
+    )
     row = await cur.fetchone()
     return SiteRef(int(row[0]), str(row[1]), row[2]) if row else None
 
@@ -63,26 +66,37 @@ async def lookup(conn: AsyncConnection, name: str, account: int) -> SiteRef | No
 async def listing(conn: AsyncConnection, account: int) -> list[dict[str, Any]]:
     cur = await conn.execute(
         "SELECT s.name, a.role, CASE WHEN a.role = 'owner' THEN a.label END, s.created_at "
-        "FROM site_access a JOIN sites s ON s.id = a.site_id WHERE a.account_id = %s ORDER BY s.id", (account,))
-    return [{"site": r[0], "role": r[1], "label": r[2], "created_at": r[3].isoformat()}
-            for r in await cur.fetchall()]
+        "FROM site_access a JOIN sites s ON s.id = a.site_id WHERE a.account_id = %s ORDER BY s.id",
+        (account,),
+    )
+    return [
+        {"site": r[0], "role": r[1], "label": r[2], "created_at": r[3].isoformat()}
+        for r in await cur.fetchall()
+    ]
 
 
 async def info(conn: AsyncConnection, ref: SiteRef) -> dict[str, Any]:
     cur = await conn.execute(
         "SELECT a.label, s.created_at, (SELECT max(last_seen) FROM edges e WHERE e.site_id = s.id) "
-        "FROM sites s JOIN site_access a ON a.site_id = s.id AND a.role = 'owner' WHERE s.id = %s", (ref.site_id,))
+        "FROM sites s JOIN site_access a ON a.site_id = s.id AND a.role = 'owner' WHERE s.id = %s",
+        (ref.site_id,),
+    )
     row = await cur.fetchone()
-    return {"site": ref.name, "role": ref.role,
-            "label": row[0] if row and ref.role == "owner" else None,
-            "created_at": row[1].isoformat() if row else None,
-            "last_seen": row[2].isoformat() if row and row[2] else None}
+    return {
+        "site": ref.name,
+        "role": ref.role,
+        "label": row[0] if row and ref.role == "owner" else None,
+        "created_at": row[1].isoformat() if row else None,
+        "last_seen": row[2].isoformat() if row and row[2] else None,
+    }
 
 
 async def grants(conn: AsyncConnection, site_id: int) -> list[dict[str, Any]]:
     cur = await conn.execute(
         "SELECT c.alias, a.role, a.created_at FROM site_access a JOIN accounts c ON c.id = a.account_id "
-        "WHERE a.site_id = %s ORDER BY a.created_at, c.alias", (site_id,))
+        "WHERE a.site_id = %s ORDER BY a.created_at, c.alias",
+        (site_id,),
+    )
     return [{"alias": r[0], "role": r[1], "since": r[2].isoformat()} for r in await cur.fetchall()]
 
 
@@ -91,25 +105,33 @@ async def grant(conn: AsyncConnection, site_id: int, account: int, role: str) ->
     cur = await conn.execute(
         "INSERT INTO site_access (site_id, account_id, role) VALUES (%s, %s, %s) "
         "ON CONFLICT (site_id, account_id) DO UPDATE SET role = EXCLUDED.role "
-        "WHERE site_access.role <> 'owner'", (site_id, account, role))
+        "WHERE site_access.role <> 'owner'",
+        (site_id, account, role),
+    )
     return cur.rowcount == 1
 
 
 async def revoke(conn: AsyncConnection, site_id: int, account: int) -> bool:
-    cur = await conn.execute("DELETE FROM site_access WHERE site_id = %s AND account_id = %s AND role <> 'owner'",
-                             (site_id, account))
+    cur = await conn.execute(
+        "DELETE FROM site_access WHERE site_id = %s AND account_id = %s AND role <> 'owner'",
+        (site_id, account),
+    )
     return cur.rowcount == 1
 
 
 async def new_edge_token(conn: AsyncConnection, site_id: int) -> str:
     """Pair an edge: a new site token (the ingest side checks it), shown once."""
     token = secrets.token_urlsafe(32)
-    await conn.execute("INSERT INTO site_tokens (site_id, token_hash) VALUES (%s, %s)", (site_id, hash_token(token)))
+    await conn.execute(
+        "INSERT INTO site_tokens (site_id, token_hash) VALUES (%s, %s)", (site_id, hash_token(token))
+    )
     return token
 
 
 async def channels(conn: AsyncConnection, site_id: int) -> list[dict[str, Any]]:
-    cur = await conn.execute("SELECT name, unit, kind FROM channels WHERE site_id = %s ORDER BY name", (site_id,))
+    cur = await conn.execute(
+        "SELECT name, unit, kind FROM channels WHERE site_id = %s ORDER BY name", (site_id,)
+    )
     return [{"name": r[0], "unit": r[1], "kind": r[2]} for r in await cur.fetchall()]
 
 
@@ -118,24 +140,43 @@ async def live(conn: AsyncConnection, site_id: int) -> list[dict[str, Any]]:
     cur = await conn.execute(
         "SELECT c.name, c.unit, c.kind, r.ts_ms, r.value FROM channels c CROSS JOIN LATERAL "
         "(SELECT ts_ms, value FROM readings x WHERE x.channel_id = c.id ORDER BY ts_ms DESC LIMIT 1) r "
-        "WHERE c.site_id = %s ORDER BY c.name", (site_id,))
-    return [{"channel": r[0], "unit": r[1], "kind": r[2], "ts_ms": r[3], "value": r[4]}
-            for r in await cur.fetchall()]
+        "WHERE c.site_id = %s ORDER BY c.name",
+        (site_id,),
+    )
+    return [
+        {"channel": r[0], "unit": r[1], "kind": r[2], "ts_ms": r[3], "value": r[4]}
+        for r in await cur.fetchall()
+    ]
 
 
-async def audit(conn: AsyncConnection, site_id: int | None, account: int | None, action: str,
-                detail: dict[str, Any] | None = None, actor: str | None = None) -> None:
+async def audit(
+    conn: AsyncConnection,
+    site_id: int | None,
+    account: int | None,
+    action: str,
+    detail: dict[str, Any] | None = None,
+    actor: str | None = None,
+) -> None:
     """Append to the audit log (actor: the account's alias unless given, e.g. "edge")."""
     await conn.execute(
         "INSERT INTO audit_log (site_id, account_id, actor, action, detail) VALUES (%s, %s, "
         "coalesce(%s, (SELECT alias FROM accounts WHERE id = %s), 'unknown'), %s, %s)",
-        (site_id, account, actor, account, action, Jsonb(detail or {})))
+        (site_id, account, actor, account, action, Jsonb(detail or {})),
+    )
 
 
-async def audit_entries(conn: AsyncConnection, site_id: int, limit: int = 200, before: int | None = None,
-                        ) -> list[dict[str, Any]]:
+async def audit_entries(
+    conn: AsyncConnection,
+    site_id: int,
+    limit: int = 200,
+    before: int | None = None,
+) -> list[dict[str, Any]]:
     cur = await conn.execute(
         "SELECT id, at, actor, action, detail FROM audit_log WHERE site_id = %s AND (%s::bigint IS NULL "
-        "OR id < %s) ORDER BY id DESC LIMIT %s", (site_id, before, before, limit))
-    return [{"id": r[0], "at": r[1].isoformat(), "actor": r[2], "action": r[3], "detail": r[4]}
-            for r in await cur.fetchall()]
+        "OR id < %s) ORDER BY id DESC LIMIT %s",
+        (site_id, before, before, limit),
+    )
+    return [
+        {"id": r[0], "at": r[1].isoformat(), "actor": r[2], "action": r[3], "detail": r[4]}
+        for r in await cur.fetchall()
+    ]
