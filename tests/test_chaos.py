@@ -142,13 +142,15 @@ def test_chaos_kill_9_edge_and_portal_nothing_lost_nothing_duplicated(pg: PgSche
     portal.start()
     edge.start()
     kills = {"edge": 0, "portal": 0, "outage": 0}
-    # long form: WATTWERK_CHAOS_SECONDS=600 WATTWERK_CHAOS_OUTAGE=60 pytest tests/test_chaos.py
-    deadline = time.monotonic() + float(os.environ.get("WATTWERK_CHAOS_SECONDS", "14"))
+    # long form: WATTWERK_CHAOS_ROUNDS=40 WATTWERK_CHAOS_OUTAGE=60 pytest tests/test_chaos.py
+    # A fixed, seeded sequence of blows (not a time budget): a slow machine gets the same chaos.
+    rounds = int(os.environ.get("WATTWERK_CHAOS_ROUNDS", "4"))
     outage_s = float(os.environ.get("WATTWERK_CHAOS_OUTAGE", "4"))
+    actions = ["edge", "portal"] * rounds + ["outage"]
+    rng.shuffle(actions)
     try:
-        while time.monotonic() < deadline:
+        for action in actions:
             time.sleep(rng.uniform(0.3, 1.5))
-            action = rng.choice(["edge", "edge", "portal", "portal", "outage"])
             if action == "edge":
                 edge.kill()
                 before = accepted(outbox)
@@ -161,7 +163,7 @@ def test_chaos_kill_9_edge_and_portal_nothing_lost_nothing_duplicated(pg: PgSche
                 portal.kill()
                 time.sleep(rng.uniform(0, 0.5))
                 portal.start()
-            elif kills["outage"] == 0:  # one long outage: the edge builds a backlog
+            else:  # one long outage: the edge builds a backlog
                 portal.kill()
                 time.sleep(outage_s)
                 portal.start()
