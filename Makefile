@@ -18,6 +18,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	bash scripts/services.sh
+	-sh scripts/browser.sh
 	$(BIN)/ruff check src tests bench
 	$(BIN)/pytest -n 2 -q
 
