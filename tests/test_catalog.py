@@ -29,7 +29,7 @@ def test_catalog_file_validates(path: Path) -> None:
     for entry in parsed.entries:
         assert entry.source, entry.id
         channels = {r.name.split("_")[0] for r in entry.registers if r.channel}
-        if entry.sunspec is None and entry.untested is None:
+        if entry.sunspec is None and entry.untested is None and entry.native is None:
             for cap, quantity in (("read_power", "power"), ("read_energy", "energy"), ("read_soc", "soc"),
                                   ("read_temperature", "temperature")):
                 if cap in entry.capabilities:
@@ -87,7 +87,7 @@ def test_status_rule() -> None:
         if item.entry.untested:
             assert (state, reason) == ("untested", item.entry.untested)
         if state == "tested":
-            assert item.entry.registers or item.entry.sunspec
+            assert item.entry.registers or item.entry.sunspec or item.entry.native
             assert all(c in CAPABILITIES for c in item.entry.capabilities)
 
 

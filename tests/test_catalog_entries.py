@@ -23,7 +23,7 @@ from wattwerk.sim.emulators.modbus import SIM_COMMANDS, CatalogEmulator, Emulato
 from wattwerk.sim.emulators.sunspec import SunSpecEmulator
 
 ITEMS = emulated(load_catalog())
-REGISTER_ITEMS = [i for i in ITEMS if i.entry.sunspec is None]
+REGISTER_ITEMS = [i for i in ITEMS if i.entry.sunspec is None]  # native entries: test_devices_native.py
 # every charge point of multi-point stations: (item, connector)
 REGISTER_CASES = [(i, n) for i in REGISTER_ITEMS
                   for n in range(1, (i.entry.connectors.count if i.entry.connectors else 1) + 1)]

@@ -156,6 +156,31 @@ class Connectors(_Strict):
     unit_step: int = 0
 
 
+Native = Literal["keba_udp", "hardy_barth", "mypv_http", "relay"]
+RelayDialect = Literal["shelly_gen1", "shelly_gen2", "tasmota", "kmtronic_udp"]
+
+
+class RelaySpec(_Strict):
+    """Relay outputs switched over a vendor's own protocol (command tables: ``devices/relay.py``).
+
+    ``outputs`` are the device's relay numbers as the vendor counts them (Shelly from 0, Tasmota and
+    KMTronic from 1). ``relay`` switches the first output; with ``map`` (SG-Ready) each command value
+    names one state (0/1) per output, e.g. ``{1: [1, 0], 2: [0, 0], 3: [0, 1], 4: [1, 1]}``.
+    ``meter``: the switch measures the power (and energy) it passes (switch sockets)."""
+
+    dialect: RelayDialect
+    outputs: list[int] = Field(min_length=1, max_length=8)
+    map: dict[int, list[int]] | None = None
+    meter: bool = False
+
+    @model_validator(mode="after")
+    def _check(self) -> RelaySpec:
+        if self.map is not None and any(len(v) != len(self.outputs) or set(v) - {0, 1}
+                                        for v in self.map.values()):
+            raise ValueError("each relay map value needs one 0/1 per output")
+        return self
+
+
 class SunSpecSpec(_Strict):
     models: list[int] = Field(min_length=1)  # the chain the emulator builds (and devices typically have)
     base: int = 40000
@@ -169,6 +194,9 @@ class Entry(_Strict):
     connection: Connection = Connection()
     connectors: Connectors | None = None
     sunspec: SunSpecSpec | None = None
+    native: Native | None = None  # a driver of its own protocol (devices/native.py) instead of Modbus
+    relay: RelaySpec | None = None  # with native: relay
+    rated_power: float | None = Field(default=None, gt=0)  # W, where a native driver's command needs it
     registers: list[RegisterSpec] = Field(default_factory=list)
     gaps: list[tuple[int, int]] = Field(default_factory=list)
     identify: list[Identify] = Field(default_factory=list)
@@ -201,8 +229,10 @@ class Entry(_Strict):
         for i in self.identify:
             if i.name not in by_name:
                 raise ValueError(f"{self.id}: identify names unknown register {i.name!r}")
+        if (self.native == "relay") != (self.relay is not None):
+            raise ValueError(f"{self.id}: native: relay goes with a relay: section (and only it)")
         commands = {w.command for w in self.writes}
-        checked = self.sunspec is None and self.untested is None
+        checked = self.sunspec is None and self.untested is None and self.native is None
         for cap in self.capabilities:
             needed = CAPABILITIES[cap]
             if checked and needed is not None and needed not in commands:

@@ -5,7 +5,9 @@ emulator built from the same entry and, for a controllable entry, writes each of
 sees the emulated device follow. ``tests/test_catalog_entries.py`` is parametrised over exactly
 ``emulated(items)``: every entry with a Modbus register map or a SunSpec model set, and no
 ``untested`` reason. So the status is derived from the data, and a failing entry fails the suite.
-Everything else is ``untested`` with its reason.
+Entries with a protocol of their own (``native:`` KEBA UDP, Hardy Barth and my-PV HTTP, relay
+switches) are covered the same way by ``tests/test_devices_native.py``, parametrised over exactly
+``native(items)``. Everything else is ``untested`` with its reason.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ EMULATED_PROTOCOLS = frozenset({"modbus_tcp", "modbus_rtu", "sunspec"})
 
 
 def is_emulated(item: Item) -> bool:
+    """A Modbus/SunSpec entry the register emulator test covers."""
     e = item.entry
-    return (e.untested is None and bool(EMULATED_PROTOCOLS & set(e.protocols))
+    return (e.untested is None and e.native is None and bool(EMULATED_PROTOCOLS & set(e.protocols))
             and (bool(e.registers) or e.sunspec is not None))
 
 
@@ -27,12 +30,21 @@ def emulated(items: Iterable[Item]) -> list[Item]:
     return [i for i in items if is_emulated(i)]
 
 
+def is_native(item: Item) -> bool:
+    """An entry with its own protocol's driver and emulator (``tests/test_devices_native.py``)."""
+    return item.entry.untested is None and item.entry.native is not None
+
+
+def native(items: Iterable[Item]) -> list[Item]:
+    return [i for i in items if is_native(i)]
+
+
 def status(item: Item) -> tuple[str, str]:
     """``("tested", "")`` or ``("untested", reason)``."""
     e = item.entry
     if e.untested is not None:
         return "untested", e.untested
-    if is_emulated(item):
+    if is_emulated(item) or is_native(item):
         return "tested", ""
     other = ", ".join(sorted(set(e.protocols) - EMULATED_PROTOCOLS)) or "?"
     return "untested", f"no emulator for {other} in the catalogue tests yet"

@@ -1,0 +1,68 @@
+"""The device object for a catalogue entry with a protocol of its own (``native:`` in the entry).
+
+    device = create_for(entry, host="192.168.1.50", device_id="ev1", ledger=ledger)
+    await device.read(); await device.set_current_limit(10); await device.aclose()
+
+Modbus and SunSpec entries are built by ``devices.device.create`` over a shared link instead.
+"""
+
+from __future__ import annotations
+
+from wattwerk.devices.native import HardyBarthDevice, KebaUdpDevice, MyPvHttpDevice, NativeDevice
+from wattwerk.devices.profile import Entry
+from wattwerk.devices.relay import KMTRONIC_PORT, KmtronicUdp, RelayDevice
+from wattwerk.errors import InputLedger, PermanentError
+from wattwerk.protocols.http_device import JsonHttp
+from wattwerk.protocols.keba import PORT as KEBA_PORT
+from wattwerk.protocols.keba import KebaUdp
+
+
+def create_for(
+    entry: Entry,
+    *,
+    host: str,
+    device_id: str,
+    port: int | None = None,
+    ledger: InputLedger | None = None,
+    timeout: float = 3.0,
+    auth: tuple[str, str] | None = None,
+    local_port: int | None = None,
+    charge_control: int = 1,
+    meter: int | None = None,
+    max_w: float | None = None,
+) -> NativeDevice:
+    """A driver for ``entry`` at ``host`` (``port``: the entry's default). ``local_port``: the UDP port a
+    KEBA client listens on (7090, where the box answers; 0 only for emulators that answer the sender).
+    ``charge_control``/``meter``: eCB1 ids; ``max_w``: my-PV heater rating."""
+    if entry.untested is not None:
+        raise PermanentError(f"{entry.id} is not supported yet: {entry.untested}")
+    common = {"device_id": device_id, "ledger": ledger}
+    kind = entry.native
+    if kind == "keba_udp":
+        client = KebaUdp(
+            host,
+            port or KEBA_PORT,
+            local_port=KEBA_PORT if local_port is None else local_port,
+            timeout=timeout,
+            min_gap=max(0.1, entry.connection.pause),
+        )
+        return KebaUdpDevice(entry, client, **common)
+    if kind == "relay" and entry.relay is not None and entry.relay.dialect == "kmtronic_udp":
+        return RelayDevice(entry, udp=KmtronicUdp(host, port or KMTRONIC_PORT, timeout), **common)
+    http = JsonHttp(f"http://{host}:{port or entry.connection.port}", timeout=timeout, auth=auth)
+    if kind == "hardy_barth":
+        return HardyBarthDevice(
+            entry,
+            http,
+            charge_control=charge_control,
+            meter=meter,
+            meter_only="charge_current" not in entry.capabilities,
+            **common,
+        )
+    if kind == "mypv_http":
+        return MyPvHttpDevice(entry, http, max_w=max_w or entry.rated_power or 3000.0, **common)
+    if kind == "relay":
+        return RelayDevice(entry, http=http, **common)
+    raise PermanentError(
+        f"{entry.id}: not a native-protocol entry; use devices.device.create with a Modbus link"
+    )
