@@ -259,3 +259,28 @@ def test_stale_charger_alone_falls_back() -> None:
         ages={"ev1.power": 60.0},
     )
     assert sps["ev1.enable"] == 0 and sps["ev2.enable"] == 1 and out.state.fallback == {"ev1"}
+
+
+def test_direct_marketer_signal_limits_feed_in_like_ripple_control() -> None:
+    limits = ControlLimits.model_validate({"direct_marketer": {"signal": "dm.state"}})
+    limiter = Limiter(GRID, DEVICES, limits)
+    sps, out = apply(limiter, [], grid__power=-5000.0, pv1__power=6000.0, bat__soc=100.0, dm__state=25.0)
+    assert out.active["export:direct_marketer"] == 2000.0  # 25 % of 8 kWp
+    assert sps["pv1.power_limit"] == pytest.approx(6000.0 - 3000.0 - 100.0)
+    assert [e.kind for e in out.events] == ["restriction_start"]
+    _, out = apply(limiter, [], grid__power=-5000.0, pv1__power=6000.0, dm__state=100.0)
+    assert "export:direct_marketer" not in out.active
+
+
+def test_para14a_aggregate_keeps_consumers_grid_draw_within_the_rule() -> None:
+    limits = ControlLimits.model_validate({"para14a": {"signal": "sb.state"}})
+    limiter = Limiter(GRID, DEVICES, limits)
+    assert limiter.p14_total == pytest.approx(0.7 * 4 * 4200)  # ev1, ev2, hp and the battery: factor 0.7
+    asked = req(ev1__enable=1, ev1__current_limit=16, ev1__phases=3, ev2__enable=1, ev2__current_limit=16)
+    sps, _ = apply(limiter, asked, sb__state=1.0, grid__power=500.0, bat__soc=5.0)
+    phases = {"ev1": 3, "ev2": 1}
+    draw = sum(sps[f"{e}.current_limit"] * n * 230 for e, n in phases.items() if sps[f"{e}.enable"])
+    assert draw <= limiter.p14_total - 100.0  # the consumers' draw, with margin; the house is not dimmed
+    assert sps["ev2.enable"] == 1  # the higher priority charger keeps going
+    sps, _ = apply(limiter, asked, sb__state=0.0, grid__power=500.0, bat__soc=5.0)
+    assert sps["ev1.current_limit"] == 16.0 and sps["ev2.current_limit"] == 16.0  # within the fuse
