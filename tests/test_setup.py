@@ -204,3 +204,20 @@ async def test_try_a_register_map_entry() -> None:
         result = await try_device(item.key, "127.0.0.1", server.port, item.entry.connection.unit)
     assert result.ok, result.error
     assert math.isclose(result.values["power"], -2150.0, abs_tol=1.0)
+
+
+async def test_role_fields_and_entries_that_cannot_be_added_here(site: Path) -> None:
+    app = create_app(RuntimeView(EdgeRuntime([]), load_config(site)), setup=Setup(site))
+    async with await _client(app) as client:
+        rtu_only = next(e for e in search_catalog("", 1000) if not e["can_add"])
+        before = site.read_bytes()
+        r = await client.post("/api/setup/devices", json={"catalog": rtu_only["key"], "host": "10.0.0.2",
+                                                          "id": "m1"})
+        assert r.status_code == 422 and "cannot be added here yet" in r.json()["errors"][0]
+        assert site.read_bytes() == before
+        rod_form = {"catalog": "heating_rod/mypv-ac-thor", "host": "10.0.0.3", "id": "rod",
+                    "max_power_w": 3000}
+        r = await client.post("/api/setup/devices", json=rod_form)
+        assert r.status_code == 200, r.text
+    rod = load_config(site).device("rod")
+    assert rod.role == "heating_rod" and rod.limits.max_power_w == 3000

@@ -38,7 +38,9 @@ ROLE_FIELDS: dict[str, list[tuple[str, str]]] = {
     "pv": [("kwp", "peak power in kWp")],
     "battery": [("capacity_wh", "usable capacity in Wh"), ("max_charge_w", "max charge power in W"),
                 ("max_discharge_w", "max discharge power in W")],
+    "heating_rod": [("max_power_w", "max power in W")],
 }
+LIMIT_FIELDS = frozenset({"max_power_w"})  # form fields that go under ``limits:``
 MODBUS = frozenset({"modbus_tcp", "sunspec"})
 TEST_TIMEOUT_S = 3.0
 
@@ -153,7 +155,10 @@ def device_entry(form: Mapping[str, Any]) -> dict[str, Any]:
         entry["interval_s"] = form["interval_s"]
     for name, _ in ROLE_FIELDS.get(role, []):
         if form.get(name) is not None:
-            entry[name] = form[name]
+            if name in LIMIT_FIELDS:
+                entry.setdefault("limits", {})[name] = form[name]
+            else:
+                entry[name] = form[name]
     return entry
 
 
@@ -182,6 +187,10 @@ class Setup:
         and start polling it."""
         try:
             entry = device_entry(form)
+            item = _entry(entry["catalog"])
+            if not MODBUS & set(item.entry.protocols) or item.entry.untested is not None:
+                raise PermanentError(f"{item.entry.id} cannot be added here yet (protocols: "
+                                     f"{', '.join(item.entry.protocols)}); add it to the site file by hand")
         except PermanentError as exc:
             raise ConfigError([f"{self.path}: {exc}"]) from None
         cfg = add_device(self.path, entry, comment=f"added in the web UI ({_entry(entry['catalog']).vendor})")

@@ -61,6 +61,7 @@ class DeviceBody(TryBody):
     capacity_wh: float | None = None
     max_charge_w: float | None = None
     max_discharge_w: float | None = None
+    max_power_w: float | None = None
 
 
 class NetworkBody(BaseModel):
