@@ -137,6 +137,9 @@ def test_long_poll_wakes_for_a_new_command(portal: Portal) -> None:  # noqa: F81
             return await task
 
     assert asyncio.run(go()) == 1
+    assert owner.http.delete(f"/api/v1/sites/{site}/edge-tokens").json() == {"revoked": 1}
     with httpx.Client(base_url=portal.url) as anon:
+        revoked = anon.get("/api/v1/edge/commands", headers={"Authorization": f"Bearer {token}"})
+        assert revoked.status_code == 401
         assert anon.get("/api/v1/edge/commands").status_code == 401
         assert anon.get("/api/v1/edge/commands", headers={"Authorization": "Bearer nope"}).status_code == 401

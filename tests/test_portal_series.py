@@ -14,7 +14,7 @@ import pytest
 
 from portal_fixtures import Account, Portal, account, edge_token, new_site, now_ms, portal, upload  # noqa: F401
 from test_ingest_support import pg  # noqa: F401
-from wattwerk.portal import db
+from wattwerk.portal import db, retention
 
 DAY, HOUR, MIN = 86_400_000, 3_600_000, 60_000
 
@@ -225,3 +225,16 @@ def test_flukso_read_api(portal: Portal) -> None:  # noqa: F811
     )
     assert missing.status_code == foreign.status_code == 404 and missing.json() == foreign.json()
     assert httpx.get(f"{portal.url}/sensor/{sensor}", params={"interval": "day"}).status_code == 401
+
+
+def test_retention_job_from_a_timer(portal: Portal, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: F811
+    owner = account(portal)
+    site = new_site(owner)
+    t0 = now_ms() // DAY * DAY - 2 * DAY
+    upload(portal, edge_token(owner, site), site, day_of_data(t0)[:100])
+    assert retention.main(["--db", portal.pg.url, "--schema", portal.pg.schema]) == 0
+    counts = json.loads(capsys.readouterr().out)
+    assert counts["raw_deleted"] == 100 and counts["sites"] == 1
+    with portal.pg.connect() as conn:
+        assert conn.execute("SELECT count(*) FROM readings").fetchone()[0] == 0
+        assert conn.execute("SELECT sum(n) FROM rollup_5m").fetchone()[0] == 100

@@ -278,6 +278,15 @@ def router() -> APIRouter:
             await sites.audit(conn, ref.site_id, who.account_id, "edge.pair")
         return {"site": ref.name, "token": token}
 
+    @r.delete("/sites/{site}/edge-tokens", tags=["sites"])
+    async def edge_tokens_revoke(site: SiteName, who: Who, request: Request) -> dict[str, Any]:
+        """Revoke every edge token of the site (a stolen or retired edge); pair again to resume."""
+        async with auth.pool_of(request).connection() as conn:
+            ref = await _site(conn, site, who, owner=True)
+            n = await sites.revoke_edge_tokens(conn, ref.site_id)
+            await sites.audit(conn, ref.site_id, who.account_id, "edge.revoke", {"tokens": n})
+        return {"revoked": n}
+
     @r.get("/sites/{site}/grants", tags=["sites"])
     async def grant_list(site: SiteName, who: Who, request: Request) -> list[dict[str, Any]]:
         async with auth.pool_of(request).connection() as conn:

@@ -17,16 +17,27 @@ are then kept (and can be downloaded at ``resolution=raw``).
    changed 5-minute bucket falls in;
 5. aggregates past their tier's keep are deleted.
 
+Run it every few minutes: ``python -m wattwerk.portal.retention --db URL`` from a timer (it is
+one transaction, so overlapping runs on several portal hosts only wait for each other), or
+``POST /api/v1/admin/retention/run``.
+
 Counters keep the last value of each bucket (and its time), so the delta of any range is
 last(range) − last(before range): a day's energy equals the sum of its hours to the Wh.
 """
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import json
 import logging
+import os
+import time
 from typing import Any
 
 from psycopg import AsyncConnection
+
+from wattwerk.store.postgres import with_schema
 
 log = logging.getLogger(__name__)
 
@@ -133,3 +144,29 @@ async def run(conn: AsyncConnection, now_ms: int) -> dict[str, int]:
     }
     log.info("retention: %s", counts)
     return counts
+
+
+def main(argv: list[str] | None = None) -> int:
+    """One run from a timer (cron, systemd): prints the counts as JSON."""
+    parser = argparse.ArgumentParser(
+        prog="python -m wattwerk.portal.retention", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument(
+        "--db", default=os.environ.get("WATTWERK_PORTAL_DB", "postgresql://127.0.0.1/wattwerk")
+    )
+    parser.add_argument("--schema", help="PostgreSQL schema (default: the server's search_path)")
+    args = parser.parse_args(argv)
+
+    async def once() -> dict[str, int]:
+        async with await AsyncConnection.connect(with_schema(args.db, args.schema)) as conn:
+            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (0x72657465,))  # one run at a time
+            counts = await run(conn, int(time.time() * 1000))
+            await conn.commit()
+            return counts
+
+    print(json.dumps(asyncio.run(once())))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

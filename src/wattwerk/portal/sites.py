@@ -128,6 +128,13 @@ async def new_edge_token(conn: AsyncConnection, site_id: int) -> str:
     return token
 
 
+async def revoke_edge_tokens(conn: AsyncConnection, site_id: int) -> int:
+    cur = await conn.execute(
+        "UPDATE site_tokens SET revoked_at = now() WHERE site_id = %s AND revoked_at IS NULL", (site_id,)
+    )
+    return cur.rowcount
+
+
 async def channels(conn: AsyncConnection, site_id: int) -> list[dict[str, Any]]:
     cur = await conn.execute(
         "SELECT name, unit, kind FROM channels WHERE site_id = %s ORDER BY name", (site_id,)
