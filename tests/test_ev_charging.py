@@ -177,3 +177,11 @@ def test_circuit_limit_load_management(n: int, limit: float, enabled: int, curre
     assert sum(sps[f"ev{i}.current_limit"] for i in on) <= limit
     if enabled < n:
         assert sps[f"ev{n - 1}.enable"] == 0  # the lowest priority gives way
+
+
+def test_two_circuits_each_within_its_limit() -> None:
+    points = tuple(ChargePoint(f"ev{i}", mode="now") for i in range(4))
+    law = EvCharging(EvConfig(points, circuits=((("ev0", "ev1"), 16.0), (("ev2", "ev3"), 32.0))))
+    result = law.step(snap(0, **{f"ev{i}__state": 1 for i in range(4)}), law.initial(), 0.0, NONE)
+    sps = by_channel(result.setpoints)
+    assert [sps[f"ev{i}.current_limit"] for i in range(4)] == [8.0, 8.0, 16.0, 16.0]

@@ -80,6 +80,7 @@ class EvState:
 class EvConfig:
     points: tuple[ChargePoint, ...]
     circuit_max_a: float | None = None  # per phase, for all points together
+    circuits: tuple[tuple[tuple[str, ...], float], ...] = ()  # (point ids, max A per phase) each
     name: str = "ev"
 
 
@@ -276,21 +277,22 @@ class EvCharging:
     def _fit_circuit(
         self, plan: list[tuple[ChargePoint, PointState]]
     ) -> list[tuple[ChargePoint, PointState]]:
-        """Keep the sum of currents on the busiest phase (L1 carries every point) within the circuit
+        """Keep each circuit's current on its busiest phase (L1 carries every point) within its
         limit: lower currents fairly; if even the minimums do not fit, stop the lowest priority."""
-        limit = self.config.circuit_max_a
-        if limit is None:
-            return plan
+        circuits = list(self.config.circuits)
+        if self.config.circuit_max_a is not None:
+            circuits.append((tuple(cp.id for cp in self.config.points), self.config.circuit_max_a))
         plan = list(plan)
-        on = [i for i, (_, st) in enumerate(plan) if st.enabled]
-        on.sort(key=lambda i: (plan[i][0].priority, plan[i][1].current_a > 0, -i))
-        while on and sum(plan[i][0].min_current_a for i in on) > limit + 1e-9:
-            i = on.pop(0)
-            cp, st = plan[i]
-            plan[i] = (cp, replace(st, enabled=False, current_a=0.0))
-        if sum(plan[i][1].current_a for i in on) > limit:
-            got = water_fill(limit, [(plan[i][0].min_current_a, plan[i][1].current_a) for i in on])
-            for i, current in zip(on, got, strict=True):
+        for ids, limit in circuits:
+            on = [i for i, (cp, st) in enumerate(plan) if st.enabled and cp.id in ids]
+            on.sort(key=lambda i: (plan[i][0].priority, plan[i][1].current_a > 0, -i))
+            while on and sum(plan[i][0].min_current_a for i in on) > limit + 1e-9:
+                i = on.pop(0)
                 cp, st = plan[i]
-                plan[i] = (cp, replace(st, current_a=current))
+                plan[i] = (cp, replace(st, enabled=False, current_a=0.0))
+            if sum(plan[i][1].current_a for i in on) > limit:
+                got = water_fill(limit, [(plan[i][0].min_current_a, plan[i][1].current_a) for i in on])
+                for i, current in zip(on, got, strict=True):
+                    cp, st = plan[i]
+                    plan[i] = (cp, replace(st, current_a=current))
         return plan

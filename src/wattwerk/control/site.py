@@ -38,8 +38,10 @@ def build_cycle(cfg: SiteConfig, limits: ControlLimits | None = None) -> Control
         )
         if points:
             ids = {p.id for p in points}
-            circuit = next((c.max_current_a for c in limits.circuits if ids <= set(c.devices)), None)
-            laws.append(EvCharging(EvConfig(points, circuit_max_a=circuit)))
+            circuits = tuple(
+                (tuple(c.devices), c.max_current_a) for c in limits.circuits if ids & set(c.devices)
+            )
+            laws.append(EvCharging(EvConfig(points, circuits=circuits)))
         for d in cfg.by_role("heat_pump"):
             if getattr(d, "sg_ready", False):
                 lim = d.limits
