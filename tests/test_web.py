@@ -119,3 +119,15 @@ async def test_device_state_and_last_error_from_the_runtime() -> None:
     assert row["last_error"]["kind"] == "RetryableError" and "no answer" in row["last_error"]["message"]
     assert row["connection"] == "modbus_tcp 10.0.0.7:502"
     assert live["flows"]["pv"] == 1234.0  # still fresh: the state keeps the last good value until stale
+
+
+async def test_restrictions_from_the_limiter() -> None:
+    active = {"export:grid": 4800.0, "import:ripple": 7245.0, "para14a": 4200.0}
+    view = RuntimeView(EdgeRuntime([]), parse_config(SITE), limits_fn=lambda: active)
+    rows = {r["kind"]: r for r in view.live()["restrictions"]}
+    assert rows["feed_in_limit"]["limit_w"] == 4800 and rows["feed_in_limit"]["direction"] == "export"
+    ripple = rows["ripple_control"]
+    assert ripple["source"] == "ripple-control receiver" and ripple["limit_w"] == 7245
+    assert rows["para14a"]["limit_w"] == 4200
+    active.clear()
+    assert view.live()["restrictions"] == []

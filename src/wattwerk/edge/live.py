@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -148,6 +148,29 @@ def site_details(cfg: SiteConfig, snap: Snapshot, *,
     return {"chargers": chargers, "battery": battery, "heat_pump": heat, "restrictions": restrictions}
 
 
+# the limiter's active limits (``LimiterOutput.active``: name -> W) as the page names them
+LIMIT_KINDS: dict[str, tuple[str, str]] = {
+    "import:grid": ("import_limit", "grid connection"),
+    "export:grid": ("feed_in_limit", "grid connection"),
+    "export:feed_in": ("feed_in_limit", "fixed feed-in limit"),
+    "import:peak_shaving": ("peak_shaving", "peak shaving"),
+    "import:ripple": ("ripple_control", "ripple-control receiver"),
+    "export:ripple": ("ripple_control", "ripple-control receiver"),
+    "export:direct_marketer": ("direct_marketer", "direct marketer"),
+    "para14a": ("para14a", "§14a EnWG dimming"),
+}
+
+
+def restriction_rows(active: Mapping[str, float]) -> list[dict[str, Any]]:
+    """Rows for the page from the limits the limiter holds this cycle."""
+    rows = []
+    for name, watts in sorted(active.items()):
+        kind, source = LIMIT_KINDS.get(name, (name.replace(":", "_"), "limiter"))
+        rows.append({"kind": kind, "limit_w": round(watts), "source": source,
+                     "direction": name.split(":", 1)[0] if ":" in name else "import"})
+    return rows
+
+
 class RuntimeLike(Protocol):
     ledger: InputLedger
 
@@ -165,11 +188,13 @@ class RuntimeView:
     def __init__(self, runtime: Any, cfg: SiteConfig, *,
                  today_fn: Callable[[], dict[str, Any]] | None = None,
                  plan_fn: Callable[[], dict[str, Any]] | None = None,
+                 limits_fn: Callable[[], Mapping[str, float]] | None = None,
                  clock: Callable[[], datetime] = utcnow) -> None:
         self.runtime = runtime
         self.cfg = cfg
         self.today_fn = today_fn
         self.plan_fn = plan_fn
+        self.limits_fn = limits_fn  # e.g. lambda: last_limiter_output.active
         self.clock = clock
 
     def _snap(self) -> Snapshot:
@@ -191,6 +216,8 @@ class RuntimeView:
         } | site_details(self.cfg, snap, targets=targets)
         if self.plan_fn is not None:
             out["plan"] = self.plan_fn()
+        if self.limits_fn is not None:
+            out["restrictions"] = restriction_rows(self.limits_fn())
         return out
 
     def devices(self, snap: Snapshot | None = None) -> list[dict[str, Any]]:

@@ -14,7 +14,8 @@ const FLOWS = [
 const COLORS = { grid: "#c0392b", pv: "#e1a100", battery: "#2e86c1", house: "#4f5d56", ev: "#8e44ad", heat: "#d35400" };
 const STATES = { ok: "ok", stale: "no recent data", failing: "failing", waiting: "waiting for data" };
 const MODES = { off: "off", now: "fast", minpv: "min + PV", pv: "PV only" };
-const RESTRICTIONS = { feed_in_limit: "Feed-in limit", import_limit: "Import limit", ripple_control: "Ripple control" };
+const RESTRICTIONS = { feed_in_limit: "Feed-in limit", import_limit: "Import limit", ripple_control: "Ripple control",
+  peak_shaving: "Peak shaving", direct_marketer: "Direct marketer", para14a: "§14a dimming" };
 const esc = WW.esc, fmtPower = WW.power;
 let siteTz;  // the site's time zone (IANA name) once api/live said it: times are shown in the site's local time
 const hm = (t) => new Date(t * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hour12: false, timeZone: siteTz });
