@@ -255,25 +255,37 @@ class Limiter:
         ph = [snap.get(f"{self.grid.meter}.power_l{i}") for i in (1, 2, 3)]
         phases = [p if p is not None else g0 / 3 for p in ph]
         c14 = 0.0
+        memo: dict = getattr(snap, "contributions", {})  # per cycle: (device, commands) -> effect
         for dev, cmds in plan.items():
-            spec = self.devices[dev]
             if dev in skip:
                 continue
-            now_w = self._now_w(snap, dev) or 0.0
-            now, h, lw = self._consumption(spec, cmds, snap, now_w)
-            hi += h - now
-            lo += lw - now
-            if spec.kind == "ev":
-                now_ph = int(snap.get(f"{dev}.phases") or cmds.get("phases", spec.phases))
-                a = self._phase_vec(spec, now, now_ph)
-                b = self._phase_vec(spec, h, int(cmds.get("phases", spec.phases)))
-            else:
-                a, b = self._phase_vec(spec, now, 3), self._phase_vec(spec, h, 3)
-            for i in range(3):
-                phases[i] += b[i] - a[i]
-            if dev in self.p14_ids:
-                c14 += max(h, 0.0)
+            key = (dev, *sorted(cmds.items()))
+            effect = memo.get(key)
+            if effect is None:
+                effect = memo[key] = self._effect(dev, cmds, snap)
+            d_hi, d_lo, d1, d2, d3, c = effect
+            hi += d_hi
+            lo += d_lo
+            phases[0] += d1
+            phases[1] += d2
+            phases[2] += d3
+            c14 += c
         return {"hi": hi, "lo": lo, "l1": phases[0], "l2": phases[1], "l3": phases[2], "c14": c14}
+
+    def _effect(self, dev: str, cmds: Mapping[str, float], snap: Snapshot) -> tuple[float, ...]:
+        """One device's change of grid power (worst for imports, for exports), per phase, and its
+        §14a draw, if it follows ``cmds``."""
+        spec = self.devices[dev]
+        now_w = self._now_w(snap, dev) or 0.0
+        now, h, lw = self._consumption(spec, cmds, snap, now_w)
+        if spec.kind == "ev":
+            now_ph = int(snap.get(f"{dev}.phases") or cmds.get("phases", spec.phases))
+            a = self._phase_vec(spec, now, now_ph)
+            b = self._phase_vec(spec, h, int(cmds.get("phases", spec.phases)))
+        else:
+            a, b = self._phase_vec(spec, now, 3), self._phase_vec(spec, h, 3)
+        c14 = max(h, 0.0) if dev in self.p14_ids else 0.0
+        return (h - now, lw - now, b[0] - a[0], b[1] - a[1], b[2] - a[2], c14)
 
     def _excess(self, plan: Plan, snap: Snapshot, active: Mapping[str, float], skip: frozenset[str]) -> float:
         """How far (W) the worst import-side limit would be exceeded; <= 0 when all hold."""
@@ -741,11 +753,12 @@ class Limiter:
 class _Memo:
     """A snapshot that remembers what it was asked (the limiter reads channels many times)."""
 
-    __slots__ = ("_got", "_snap", "now")
+    __slots__ = ("_got", "_snap", "contributions", "now")
 
     def __init__(self, snap: Snapshot) -> None:
         self._snap = snap
         self._got: dict[str, float | None] = {}
+        self.contributions: dict = {}
         self.now = snap.now
 
     def get(self, channel: str) -> float | None:
