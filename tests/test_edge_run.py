@@ -93,3 +93,54 @@ def test_run_refuses_simulated_devices_with_a_clear_message(tmp_path):
     assert out.returncode == 1
     assert "connection type sim runs only in `wattwerk demo`" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+@pytest.mark.mqtt
+async def test_run_publishes_to_mqtt_with_discovery_and_serves_metrics(tmp_path, sim):
+    import uuid
+
+    import aiomqtt
+    import httpx
+
+    from wattwerk.edge.run import web_app
+
+    def meter() -> MeterState:
+        state = sim.meter_state()
+        return MeterState(utcnow().replace(microsecond=0), state.power_w, state.energy_import_wh,
+                          state.energy_export_wh, state.phases)
+
+    root = f"wwtest/{uuid.uuid4().hex[:8]}"
+    prefix = f"hatest{uuid.uuid4().hex[:8]}"
+    inverter = SunSpecEmulator([101], sim.pv[0], rated_power=8000)
+    seen: dict[str, bytes] = {}
+    async with P1Emulator(meter, interval=0.1) as p1, EmulatorServer([inverter.bank]) as modbus, \
+            aiomqtt.Client("127.0.0.1", 1883) as client:
+        await client.subscribe(f"{root}/#")
+        await client.subscribe(f"{prefix}/#")
+        text = site_text(p1.port, modbus.port, tmp_path / "var") + (
+            f"mqtt:\n  root: {root}\n  discovery_prefix: {prefix}\n")
+        edge = build_edge(parse_config(text), store_every_s=0.0)
+        stop = asyncio.Event()
+        task = asyncio.create_task(run_edge(edge, stop))
+
+        async def collect() -> None:
+            async for message in client.messages:
+                seen[str(message.topic)] = bytes(message.payload)
+                if f"{root}/grid/power" in seen and any(t.endswith("/config") for t in seen):
+                    return
+
+        await asyncio.wait_for(collect(), 20)
+        transport = httpx.ASGITransport(app=web_app(edge))
+        async with httpx.AsyncClient(transport=transport, base_url="http://edge") as http:
+            metrics = (await http.get("/metrics")).text
+        stop.set()
+        await task
+        edge.close()
+    assert float(seen[f"{root}/grid/power"]) == pytest.approx(sim.channels()["grid.power"], abs=1.0)
+    configs = [t for t in seen if t.startswith(prefix) and t.endswith("/config")]
+    assert configs
+    from prometheus_client.parser import text_string_to_metric_families
+
+    samples = {s.name: s.value for f in text_string_to_metric_families(metrics) for s in f.samples}
+    assert samples["wattwerk_edge_readings_accepted_total"] > 0
+    assert samples["wattwerk_edge_cycles_total"] > 0

@@ -109,6 +109,17 @@ class Portal(Model):
     pin_sha256: Annotated[str, Field(pattern=r"^[0-9A-Fa-f:]{64,95}$")] | None = None  # certificate pin
 
 
+class Mqtt(Model):
+    """Publish every channel to an MQTT broker and take commands from it (Home Assistant)."""
+
+    host: Annotated[str, Field(min_length=1)] = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 1883
+    username: str | None = None
+    password: SecretStr | None = None
+    root: str | None = None  # topic root; default wattwerk/<site name>
+    discovery_prefix: str | None = "homeassistant"  # Home Assistant discovery; null: none
+
+
 class SiteConfig(Model):
     """A whole site file, validated. Build it with ``load_config`` or ``parse_config``."""
 
@@ -118,6 +129,7 @@ class SiteConfig(Model):
     strategy: Strategy = Strategy()
     store: Store = Store()
     portal: Portal | None = None
+    mqtt: Mqtt | None = None
 
     @model_validator(mode="after")
     def _devices_consistent(self) -> SiteConfig:

@@ -14,12 +14,16 @@ import logging
 import signal
 import sys
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from fastapi import FastAPI
 
 from wattwerk.config import ConfigError, SiteConfig, load_config
 from wattwerk.edge.drivers import SiteDevices, build_devices
 from wattwerk.edge.flows import SiteRoles
+from wattwerk.edge.metrics import edge_registry, metrics_router, oldest_pending_age_s
+from wattwerk.edge.mqtt_bridge import Command, MqttBridge, devices_from_config
 from wattwerk.edge.outbox import Outbox
 from wattwerk.edge.recorder import Recorder
 from wattwerk.edge.runtime import ControlStep, EdgeRuntime
@@ -27,6 +31,7 @@ from wattwerk.edge.uplink import Uplink, UplinkConfig
 from wattwerk.edge.view import SiteView
 from wattwerk.errors import InputLedger, PermanentError
 from wattwerk.model import utcnow
+from wattwerk.protocols.mqtt import MqttSettings
 from wattwerk.store.buffer import BufferedWriter
 from wattwerk.store.sqlite import SqliteStore
 
@@ -44,6 +49,7 @@ class Edge:
     writer: BufferedWriter
     outbox: Outbox | None
     view: SiteView
+    overrides: dict[str, dict[str, float | str]] = field(default_factory=dict)  # user commands (MQTT, UI)
 
     def close(self) -> None:
         self.devices.close()
@@ -103,9 +109,46 @@ async def run_edge(edge: Edge, stop: asyncio.Event, extra: list[Awaitable[None]]
             ca_file=portal.ca_file, pin_sha256=portal.pin_sha256,
         ))
         tasks.append(asyncio.create_task(uplink.run(stop)))
+    if edge.cfg.mqtt is not None:
+        tasks.append(asyncio.create_task(mqtt_bridge(edge).run(stop)))
     tasks += [asyncio.create_task(job) for job in extra or []]  # type: ignore[arg-type]
     await stop.wait()
     await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def mqtt_bridge(edge: Edge) -> MqttBridge:
+    """The MQTT/Home Assistant bridge of the site file's ``mqtt`` section.
+
+    Commands land in ``edge.overrides`` (device -> command -> value), where the control step
+    reads them as the user's wishes; they never bypass the limiter.
+    """
+    m = edge.cfg.mqtt
+    assert m is not None
+    settings = MqttSettings(m.host, m.port, m.username, m.password.get_secret_value() if m.password else None)
+
+    def on_command(cmd: Command) -> None:
+        edge.overrides.setdefault(cmd.device, {})[cmd.command] = cmd.value
+        log.info("user command %s.%s = %s (from %s)", cmd.device, cmd.command, cmd.value, cmd.source)
+
+    return MqttBridge(
+        edge.cfg.site.name, lambda: edge.runtime.state.snapshot(utcnow()), on_command,
+        devices_from_config(edge.cfg), settings=settings, root=m.root, discovery_prefix=m.discovery_prefix,
+    )
+
+
+def web_app(edge: Edge) -> FastAPI:
+    """The local page plus ``/metrics`` for Prometheus."""
+    from wattwerk.edge.web import create_app
+
+    app = create_app(edge.view)
+    outbox = edge.outbox
+    sources = {} if outbox is None else {
+        "outbox_pending": outbox.pending,
+        "outbox_bytes": outbox.used_bytes,
+        "upload_lag_s": lambda: oldest_pending_age_s(outbox),
+    }
+    app.include_router(metrics_router(edge_registry(edge.runtime, **sources)))
+    return app
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -143,9 +186,7 @@ async def _main(edge: Edge, args: argparse.Namespace) -> None:
     if not args.no_web:
         import uvicorn
 
-        from wattwerk.edge.web import create_app
-
-        server = uvicorn.Server(uvicorn.Config(create_app(edge.view), host=args.host, port=args.port,
+        server = uvicorn.Server(uvicorn.Config(web_app(edge), host=args.host, port=args.port,
                                                log_level="warning"))
         server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # ours stop everything
 
