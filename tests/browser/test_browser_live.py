@@ -70,6 +70,9 @@ async def test_live_page(kind: str, browser: Any, serve: Callable[[Any], Awaitab
     base = await serve(create_app(demo))
     context = await browser.new_context(**VIEWPORTS[kind])
     page = await context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     try:
         await page.goto(base)
         live = demo.live()
@@ -108,8 +111,10 @@ async def test_live_page(kind: str, browser: Any, serve: Callable[[Any], Awaitab
         else:  # two columns: side by side
             assert boxes[1]["x"] > boxes[0]["x"] + boxes[0]["width"]
         await page.screenshot(path=str(shots / f"live-{kind}.png"), full_page=True)
+        assert errors == []  # no script errors, no failed requests
         await page.goto(base + "wizard")
         await expect(page.get_by_test_id("interfaces")).to_contain_text("lo")
         await page.screenshot(path=str(shots / f"wizard-{kind}.png"), full_page=True)
+        assert not [e for e in errors if "409" not in e]  # the demo has no site file: setup answers 409
     finally:
         await context.close()

@@ -65,6 +65,8 @@ async def test_add_sunspec_inverter_through_the_ui(browser: Any, serve: Callable
     async with EmulatorServer([emulator.bank]) as inverter:
         base = await serve(app)
         page = await browser.new_page(viewport={"width": 1280, "height": 900})
+        script_errors: list[str] = []
+        page.on("pageerror", lambda exc: script_errors.append(str(exc)))
         try:
             await page.goto(base + "setup")
             await expect(page.locator("#site")).to_have_text("Browser house")
@@ -113,6 +115,7 @@ async def test_add_sunspec_inverter_through_the_ui(browser: Any, serve: Callable
 
             sim.v["power"] = 2500.0  # the sun goes behind a cloud: the page follows without a reload
             await expect(pv).to_have_text("2.50 kW", timeout=10000)
+            assert script_errors == []
         finally:
             await page.close()
             halt.set()
