@@ -35,9 +35,8 @@ class Run:
     relay_switches: Counter[str] = field(default_factory=Counter)
     ev_wh: float = 0.0
     ev_grid_wh: float = 0.0
-    fallback_events: list = field(default_factory=list)
     events: list = field(default_factory=list)
-    fallback_lag_s: list = field(default_factory=list)
+    last: dict = field(default_factory=dict)  # the simulator's values after the last step
 
     @property
     def ev_grid_share_pct(self) -> float:
@@ -159,6 +158,7 @@ def run_loop(
         sim.step(dt)
         v = sim.channels()
         checker.observe(sim.t, v)
+        run.last = v
         h = dt / 3600.0
         for ev in sim.evs:
             run.ev_wh += ev.power * h
@@ -333,6 +333,8 @@ def test_four_chargers_on_one_fuse(broken: bool, monkeypatch: pytest.MonkeyPatch
         return
     assert checker.total == 0, (checker.violations, checker.max_excess_w)
     assert run.ev_wh > 7000  # they do charge, sharing 32 A
+    currents = [run.last[f"ev{i}.current"] for i in range(1, 5)]
+    assert currents == pytest.approx([8.0] * 4, abs=0.11)  # fairly: 32 A / 4 each
 
 
 def test_four_chargers_limiter_alone_holds_the_circuit(monkeypatch: pytest.MonkeyPatch) -> None:
