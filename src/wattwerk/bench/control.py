@@ -1,0 +1,213 @@
+"""``wattwerk bench control``: a year on the site simulator, strategy by strategy (issue 6).
+
+The real household (measured 30-min load and PV, ../shared/data/real) with a 10 kWh battery, an
+11 kW charger with a commuter's EV and a heat pump on the simulator's TRY weather; real DE-LU
+day-ahead prices in a typical German household tariff (``market.defaults``). Strategies: ``none``,
+``surplus``, ``planner`` (no peeking), ``oracle`` (perfect foresight) and ``emhass`` (reported as
+not run, with the reason). See docs/benchmark-control.md for the method and the numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from wattwerk.bench.control_laws import Forecasts, NoManager, Planned, Surplus, actual_series, pv_forecast
+from wattwerk.bench.control_meter import Meter, cost_eur
+from wattwerk.bench.control_world import (
+    DEFAULT_DAYS,
+    SLOT_S,
+    STEP_S,
+    Setup,
+    Year,
+    build_year,
+    default_setup,
+    tariff_facts,
+)
+from wattwerk.sim.site import SiteSim
+
+STRATEGIES = ("none", "surplus", "planner", "oracle", "emhass")
+EMHASS_REASON = (
+    "not installed: emhass 0.18.7 (the current release) pins numpy 2.2.6, pandas 2.3.3 and uvicorn "
+    "0.30.6 (downgrades of the project's venv) and pulls the PyPI package 'asyncio' 4.0.0, which "
+    "shadows the standard library; installing it would break the shared environment. Not driven."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--year", type=Path, default=None, help="household CSV (timestamp_utc, load_w, pv_w, "
+                        "pv_forecast_w; 30 min); default: the real one in ../shared/data/real")
+    parser.add_argument("--prices", type=Path, nargs="+", default=None, help="SMARD price CSVs (together)")
+    parser.add_argument("--days", type=int, default=DEFAULT_DAYS, help="simulate this many days")
+    parser.add_argument("--strategies", default=",".join(STRATEGIES), help="comma separated")
+    parser.add_argument("--jobs", type=int, default=2, help="strategies simulated in parallel processes")
+
+
+def make_law(name: str, year: Year, sim: SiteSim) -> Any:
+    if name == "none":
+        return NoManager()
+    if name == "surplus":
+        return Surplus()
+    if name in ("planner", "oracle"):
+        if name == "oracle":
+            load, pv = actual_series(year, sim)
+            return Planned(year, Forecasts(load, pv, oracle=True), name="oracle")
+        return Planned(year, Forecasts(None, pv_forecast(year), oracle=False))
+    raise ValueError(f"unknown strategy {name!r}; have {', '.join(STRATEGIES)}")
+
+
+def simulate(setup: Setup, name: str, year: Year | None = None, progress: bool = False) -> dict[str, Any]:
+    """Run one strategy over the setup's period; the figures plus the raw counters behind them."""
+    if name == "emhass":
+        return {"status": "not_run", "reason": EMHASS_REASON}
+    wall = time.perf_counter()
+    year = year or build_year(setup)
+    sim = SiteSim(setup.site(), setup.start)
+    law = make_law(name, year, sim)
+    meter = Meter(sim, setup.n_slots, setup.start.timestamp(), SLOT_S, setup.import_limit_w,
+                  setup.export_limit_w)
+    steps = setup.days * 86400 // STEP_S
+    per_day = 86400 // STEP_S
+    for k in range(steps):
+        law.act(sim, sim.t)
+        sim.step(STEP_S)
+        meter.after_step(STEP_S)
+        if progress and (k + 1) % (per_day * 10) == 0:
+            print(f"  {name}: day {(k + 1) // per_day}/{setup.days} ({time.perf_counter() - wall:.0f} s)",
+                  file=sys.stderr, flush=True)
+    return figures(sim, meter, year, law, time.perf_counter() - wall)
+
+
+def figures(sim: SiteSim, meter: Meter, year: Year, law: Any, wall_s: float) -> dict[str, Any]:
+    c = sim.channels()
+    imp, exp_ = c["grid.energy_import"], c["grid.energy_export"]
+    pv = sum(a.energy for a in sim.pv)
+    hp = sim.heat_pump
+    used = c["house.energy"] + sum(e.energy for e in sim.evs) + (hp.energy if hp else 0.0)
+    pct, sessions, short = meter.ev_delivered_pct()
+    out: dict[str, Any] = {
+        "status": "ok",
+        "cost_eur": round(cost_eur(meter.slot_import_wh, meter.slot_export_wh, year.buy, year.sell), 2),
+        "grid_import_kwh": round(imp / 1000, 1),
+        "grid_export_kwh": round(exp_ / 1000, 1),
+        "self_consumption_pct": round(100.0 * max(pv - exp_, 0.0) / pv, 1) if pv > 0 else 0.0,
+        "autarky_pct": round(100.0 * (1.0 - imp / used), 1) if used > 0 else 0.0,
+        "peak_import_kw": round(meter.peak_import_w / 1000, 2),
+        "ev_energy_delivered_pct": round(pct, 2),
+        "limit_violations": sum(meter.violations.values()),
+        "violations_by_kind": dict(meter.violations),
+        "ev_sessions": sessions,
+        "ev_sessions_short": short,
+        "ev_kwh": round(sum(e.energy for e in sim.evs) / 1000, 1),
+        "heat_pump_kwh": round(hp.energy / 1000, 1) if hp else 0.0,
+        "heat_delivered_kwh": round(hp.demand_energy / 1000, 1) if hp else 0.0,
+        "pv_kwh": round(pv / 1000, 1),
+        "house_kwh": round(c["house.energy"] / 1000, 1),
+        "battery_throughput_kwh": round((c.get("bat.energy_charge", 0) + c.get("bat.energy_discharge", 0))
+                                        / 1000, 1),
+        "balance_error_wh": round(sim.balance_error_wh(), 3),
+        "bad_commands": sim.ledger.total(),
+        "wall_s": round(wall_s, 1),
+    }
+    if isinstance(law, Planned) and law.solve_ms:
+        t = np.asarray(law.solve_ms)
+        out["solve_ms_p50"] = round(float(np.percentile(t, 50)), 2)
+        out["solve_ms_p95"] = round(float(np.percentile(t, 95)), 2)
+        out["solve_ms_max"] = round(float(t.max()), 2)
+        out["plans"] = len(t)
+        out["plan_status"] = law.statuses
+    return out
+
+
+def _one(args: tuple[Setup, str]) -> tuple[str, dict[str, Any]]:
+    setup, name = args
+    return name, simulate(setup, name, progress=True)
+
+
+def goals(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Issue 6's "done when", measured."""
+    ok = {k: v for k, v in results.items() if v.get("status") == "ok"}
+    out: dict[str, Any] = {}
+    if {"none", "planner", "oracle"} <= ok.keys():
+        best = ok["none"]["cost_eur"] - ok["oracle"]["cost_eur"]
+        got = ok["none"]["cost_eur"] - ok["planner"]["cost_eur"]
+        out["planner_share_of_oracle_saving_pct"] = round(100.0 * got / best, 1) if best > 0 else None
+    if "planner" in ok:
+        p = ok["planner"]
+        for other in ("surplus", "emhass"):
+            if other in ok:
+                out[f"planner_cheaper_than_{other}_eur"] = round(ok[other]["cost_eur"] - p["cost_eur"], 2)
+        out["planner_ev_delivered_pct"] = p["ev_energy_delivered_pct"]
+        out["planner_limit_violations"] = p["limit_violations"]
+        out["planner_solve_ms_p95"] = p.get("solve_ms_p95")
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    names = [s.strip() for s in args.strategies.split(",") if s.strip()]
+    bad = [n for n in names if n not in STRATEGIES]
+    if bad:
+        print(f"unknown strategy {bad[0]!r}; have {', '.join(STRATEGIES)}", file=sys.stderr)
+        return 2
+    try:
+        setup = default_setup(args.days, args.year, tuple(args.prices) if args.prices else None)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"wattwerk bench control: {exc}", file=sys.stderr)
+        return 2
+    wall = time.perf_counter()
+    print(f"bench control: {setup.days} days from {setup.start:%Y-%m-%d %H:%M} UTC, strategies "
+          f"{', '.join(names)}, {args.jobs} process(es)", file=sys.stderr, flush=True)
+    results: dict[str, dict[str, Any]] = {}
+    if args.jobs > 1:
+        with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+            # the slow ones first, so they overlap with the quick ones
+            order = sorted(names, key=lambda n: n not in ("planner", "oracle"))
+            for name, res in pool.map(_one, [(setup, n) for n in order]):
+                results[name] = res
+    else:
+        for n in names:
+            results[n] = _one((setup, n))[1]
+    results = {n: results[n] for n in names}
+    report = {
+        "period": {"start": setup.start.isoformat(), "days": setup.days, "slot_minutes": SLOT_S // 60,
+                   "sim_step_s": STEP_S, "year_csv": setup.year_csv.name,
+                   "prices": [p.name for p in setup.price_files]},
+        "tariff_eur_per_kwh": tariff_facts(),
+        "limits_w": {"import": setup.import_limit_w, "export": setup.export_limit_w},
+        "strategies": results,
+        "goals": goals(results),
+        "wall_s": round(time.perf_counter() - wall, 1),
+    }
+    if args.json:
+        print(json.dumps(report))
+    else:
+        print(table(report))
+    return 0
+
+
+COLUMNS = ("cost_eur", "grid_import_kwh", "grid_export_kwh", "self_consumption_pct", "autarky_pct",
+           "peak_import_kw", "ev_energy_delivered_pct", "limit_violations", "solve_ms_p50", "solve_ms_p95")
+
+
+def table(report: dict[str, Any]) -> str:
+    """The results as a Markdown table, then the goals."""
+    lines = ["| strategy | " + " | ".join(COLUMNS) + " |", "|---" * (len(COLUMNS) + 1) + "|"]
+    for name, r in report["strategies"].items():
+        if r.get("status") != "ok":
+            lines.append(f"| {name} | " + " | ".join("–" for _ in COLUMNS) + " |")
+            continue
+        lines.append(f"| {name} | " + " | ".join(str(r.get(c, "–")) for c in COLUMNS) + " |")
+    for name, r in report["strategies"].items():
+        if r.get("status") != "ok":
+            lines.append(f"\n{name}: {r.get('reason')}")
+    lines.append("\ngoals: " + json.dumps(report["goals"]))
+    lines.append(f"tariff (€/kWh): {json.dumps(report['tariff_eur_per_kwh'])}")
+    lines.append(f"wall time: {report['wall_s']} s")
+    return "\n".join(lines)

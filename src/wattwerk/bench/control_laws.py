@@ -1,0 +1,306 @@
+"""The strategies of ``wattwerk bench control``, as small laws acting on the simulator.
+
+Each law has ``act(sim, now)`` called before every simulator step (every ``STEP_S``); it reads
+only what a real energy manager could read at that moment (the devices' last values, the
+forecasts and prices known at ``now``) and sends the simulator's own commands.
+
+The real-time laws here are small pure functions written for the benchmark (``ev_power_surplus``,
+``battery_follow``, ``sgready_from_plan``); the control package's controllers need a live edge
+snapshot and were not wired in for lack of time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import numpy as np
+import pandas as pd
+
+from wattwerk.bench.control_world import SLOT_S, Year
+from wattwerk.control.plan_model import EV, Battery, Heater, Plan, PlanOptions, PlanRequest, ThermalStore
+from wattwerk.control.planner import solve
+from wattwerk.forecast.load import LoadForecaster
+from wattwerk.market.dayahead import known_until
+from wattwerk.sim.heatpump import HeatPump, carnot_cop
+from wattwerk.sim.house import House
+from wattwerk.sim.pv import PVArray
+from wattwerk.sim.site import SiteSim
+
+HORIZON_SLOTS = 96  # 48 h of 30-min slots
+IMPORT_MARGIN_W = 1_000.0  # the planner plans this far below the fuse, the safety net acts at 500 W
+ONE_PHASE_MIN_W = 6 * 230.0
+ONE_PHASE_MAX_W = 16 * 230.0
+THREE_PHASE_MAX_W = 16 * 3 * 230.0
+HP_STORE_MIN_C, HP_STORE_MAX_C = 35.0, 48.0  # normal thermostat floor .. SG-Ready 3 boost target
+
+
+# ------------------------------------------------------------------ small pure laws
+
+
+def ev_commands(power_w: float) -> tuple[int, int, float]:
+    """(enable, phases, current A) for a wanted AC power on an 11 kW charger with 1p/3p switching;
+    below the 1-phase minimum (6 A) the charge pauses."""
+    if power_w < ONE_PHASE_MIN_W:
+        return 0, 1, 0.0
+    if power_w <= ONE_PHASE_MAX_W:
+        return 1, 1, power_w / 230.0
+    return 1, 3, min(max(power_w / 690.0, 6.0), 16.0)
+
+
+def ev_power_surplus(surplus_w: float, need_wh: float, secs_left: float | None) -> float:
+    """PV mode with a deadline fallback (as the open-source chargers do it): surplus only; within
+    twice the time a full-power charge needs, min+PV; within 1.1 times that, full power."""
+    if need_wh <= 0:
+        return 0.0
+    if secs_left is not None:
+        full_s = need_wh / THREE_PHASE_MAX_W * 3600.0
+        if secs_left <= 1.1 * full_s + 1800.0:
+            return THREE_PHASE_MAX_W
+        if secs_left <= 2.0 * full_s + 3600.0:
+            return max(surplus_w, ONE_PHASE_MIN_W)
+    return surplus_w if surplus_w >= ONE_PHASE_MIN_W else 0.0
+
+
+def battery_follow(plan_w: float, deviation_w: float, zero_grid_w: float, max_w: float) -> float:
+    """Battery setpoint (+ discharge): the plan plus the forecast error, moved towards the setpoint
+    that zeroes the grid but never past it (no export from, nor import into, the battery that the
+    plan did not choose)."""
+    want = plan_w + deviation_w
+    lo, hi = min(plan_w, zero_grid_w), max(plan_w, zero_grid_w)
+    return max(-max_w, min(max_w, min(max(want, lo), hi)))
+
+
+def sgready_from_plan(planned_w: float, max_w: float, store_c: float) -> int:
+    """SG-Ready state: 3 (boost) when the plan heats this slot, 1 (block) when it does not and the
+    store is warm enough to wait, else 2 (own thermostat)."""
+    if planned_w >= 0.25 * max_w:
+        return 3
+    if store_c >= HP_STORE_MIN_C + 2.0:
+        return 1
+    return 2
+
+
+def _apply_ev(sim: SiteSim, power_w: float) -> None:
+    enable, phases, current = ev_commands(power_w)
+    ev = sim.evs[0]
+    if ev.enabled != bool(enable):
+        sim.command(ev.name, "enable", enable)
+    if enable:
+        if ev.phases != phases:
+            sim.command(ev.name, "phases", phases)
+        sim.command(ev.name, "current_limit", current)
+
+
+# ------------------------------------------------------------------ strategies
+
+
+class NoManager:
+    """No energy manager: the simulator's own behaviour."""
+
+    name = "none"
+
+    def act(self, sim: SiteSim, now: float) -> None:
+        return None
+
+
+class Surplus:
+    """Rule-based PV surplus: EV in PV mode with min+PV / full fallback before departure, battery in
+    its own self-consumption mode (with priority below 50 % SoC), SG-Ready 3 on surplus."""
+
+    name = "surplus"
+    priority_soc = 50.0
+
+    def act(self, sim: SiteSim, now: float) -> None:
+        ev, bat, hp = sim.evs[0], sim.battery, sim.heat_pump
+        assert bat is not None and hp is not None
+        pv = sum(a.power for a in sim.pv)
+        spare = pv - sim.house.power - hp.power
+        bat_room = bat.params.max_charge_w if bat.soc < bat.params.soc_max - 1.0 else 0.0
+        for_ev = spare - (bat_room if bat.soc < self.priority_soc else 0.0)
+        power = 0.0
+        if ev.plugged:
+            dep = ev.departure
+            left = dep.timestamp() - now if dep is not None else None
+            power = ev_power_surplus(for_ev, ev.energy_needed_wh, left)
+        _apply_ev(sim, power)
+        left_over = spare - power - bat_room
+        want = 3 if left_over > 1000.0 else 2
+        if hp.sgready != want:
+            sim.command(hp.name, "sgready", want)
+
+
+@dataclass
+class Forecasts:
+    """Per-slot inputs the planner is given. ``oracle``: the actual values and all prices."""
+
+    load_w: np.ndarray | None  # None: forecast from past load only (LoadForecaster)
+    pv_w: np.ndarray
+    oracle: bool
+
+
+def actual_series(year: Year, sim: SiteSim) -> tuple[np.ndarray, np.ndarray]:
+    """The load and PV the simulator will replay, per slot (slot means: the values are held)."""
+    p = sim.params
+    house = House("h", p.house, p.location, p.seed)
+    pv = PVArray("p", p.pv[0], p.location)
+    mids = year.starts.as_unit("s").asi8.astype(float) + SLOT_S / 2
+    return (np.array([house.profile.at(t) for t in mids]), np.array([pv.available.at(t) for t in mids]))
+
+
+def pv_forecast(year: Year) -> np.ndarray:
+    """The recorded ``pv_forecast_w`` per slot (a forecast made at the time); where it has no value,
+    the measured PV of the same slot a day earlier (past data), else 0."""
+    h = year.history
+    fc = h["pv_forecast_w"].reindex(year.starts).to_numpy(dtype=float)
+    day_before = h["pv_w"].reindex(year.starts - pd.Timedelta(days=1)).to_numpy(dtype=float)
+    out = np.where(np.isnan(fc), day_before, fc)
+    return np.clip(np.nan_to_num(out, nan=0.0), 0.0, None)
+
+
+def known_slots(year: Year, i: int, now: datetime, oracle: bool = False) -> int:
+    """How many slots from ``i`` on have prices known at ``now`` (at most the horizon)."""
+    n = min(HORIZON_SLOTS, year.n - i)
+    if oracle:
+        return n
+    until = known_until(now)
+    return max(1, min(n, int((until - year.starts[i].to_pydatetime()).total_seconds() // SLOT_S)))
+
+
+@dataclass
+class Planned:
+    """wattwerk's planner (or, with actual forecasts and all prices, the oracle): re-plan every
+    slot, follow the current slot, absorb the forecast error in real time."""
+
+    year: Year
+    fc: Forecasts
+    name: str = "planner"
+    options: PlanOptions = field(default_factory=PlanOptions)
+    solve_ms: list[float] = field(default_factory=list)
+    plans: int = 0
+    statuses: dict[str, int] = field(default_factory=dict)
+    _plan: Plan | None = None
+    _slot: int = -1
+    _loadf: LoadForecaster | None = None
+    _load_day: int = -1
+    _load_cache: np.ndarray | None = None
+    _load_from: int = 0
+
+    # ---------------------------------------------------------------- forecasts
+
+    def _load_forecast(self, i: int, n: int, last_load_w: float) -> np.ndarray:
+        if self.fc.load_w is not None:
+            return self.fc.load_w[i : i + n]
+        day = i // 48
+        if day != self._load_day or self._load_cache is None:  # refit once a day on past data only
+            start = self.year.starts[i]
+            past = self.year.history["load_w"]
+            past = past[(past.index < start) & (past.index >= start - pd.Timedelta(weeks=6))]
+            self._loadf = LoadForecaster().fit(past)
+            span = min(self.year.n - i, 48 + HORIZON_SLOTS)
+            self._load_cache = self._loadf.predict(self.year.starts[i : i + span])
+            self._load_day, self._load_from = day, i
+        out = self._load_cache[i - self._load_from : i - self._load_from + n].copy()
+        if last_load_w > 0 and len(out):
+            out[0] = 0.5 * out[0] + 0.5 * last_load_w  # persistence for the slot now starting
+        return out
+
+    # ---------------------------------------------------------------- the request
+
+    def request(self, sim: SiteSim, i: int) -> PlanRequest:
+        """The planning problem at slot ``i`` from what is known then."""
+        y = self.year
+        now = y.starts[i].to_pydatetime()
+        n = known_slots(y, i, now, self.fc.oracle)
+        load = self._load_forecast(i, n, sim.house.power if sim.steps else 0.0)
+        bat, ev, hp = sim.battery, sim.evs[0], sim.heat_pump
+        assert bat is not None and hp is not None
+        b = bat.params
+        batteries = (Battery(b.capacity_wh, bat.soc, b.max_charge_w, b.max_discharge_w,
+                             soc_min_pct=b.soc_min, soc_max_pct=b.soc_max, eff_charge=b.charge_eff,
+                             eff_discharge=b.discharge_eff, wear_eur_per_kwh=0.01),)
+        evs: tuple[EV, ...] = ()
+        need = ev.energy_needed_wh
+        dep = ev.departure
+        if ev.plugged and need > 1.0:
+            eff = ev.params.charge_eff
+            deadline = max(1, int((dep - now).total_seconds() // SLOT_S)) if dep is not None else n
+            if deadline < n:
+                evs = (EV(np.arange(n) < deadline, need * eff, THREE_PHASE_MAX_W, ONE_PHASE_MIN_W, deadline,
+                          eff),)
+            else:  # leaves after the horizon: charge only where it pays, the requirement comes later
+                evs = (EV(np.ones(n, bool), 0.0, THREE_PHASE_MAX_W, ONE_PHASE_MIN_W, None, eff,
+                          max_energy_wh=need * eff),)
+        t_out = y.outdoor_c[i : i + n]
+        p = hp.params
+        demand = np.clip(p.heat_loss_w_per_k * (p.heating_limit_c - t_out), 0.0, None)
+        cop = np.array([carnot_cop(t, HP_STORE_MAX_C + 5.0, p.carnot_fraction, p.cop_min, p.cop_max)
+                        for t in t_out])
+        heater = Heater(hp.name, p.thermal_w / float(cop.mean()), cop)
+        store = ThermalStore.from_tank(p.store_litres, HP_STORE_MIN_C, HP_STORE_MAX_C, hp.temperature,
+                                       demand, (heater,),
+                                       loss_w=p.store_loss_w_per_k * (HP_STORE_MIN_C + 5 - p.room_c))
+        return PlanRequest(
+            now, SLOT_S // 60, y.buy[i : i + n], self.fc.pv_w[i : i + n], load, y.sell[i : i + n],
+            batteries=batteries, evs=evs, thermal=(store,),
+            max_import_w=y.setup.import_limit_w - IMPORT_MARGIN_W, max_export_w=y.setup.export_limit_w,
+            curtail=False,
+        )
+
+    # ---------------------------------------------------------------- acting
+
+    def act(self, sim: SiteSim, now: float) -> None:
+        i = self.year.slot_at(now)
+        if i != self._slot:
+            plan = solve(self.request(sim, i), self.options)
+            self._plan, self._slot = plan, i
+            self.solve_ms.append(plan.solve_ms)
+            self.statuses[plan.status] = self.statuses.get(plan.status, 0) + 1
+        plan = self._plan
+        assert plan is not None
+        ev, bat, hp = sim.evs[0], sim.battery, sim.heat_pump
+        assert bat is not None and hp is not None
+        # EV: the plan's power, with a last-resort full charge when the deadline is at risk
+        ev_w = float(plan.devices["ev1"]["power_w"][0]) if "ev1" in plan.devices else 0.0
+        need = ev.energy_needed_wh
+        dep = ev.departure
+        if not ev.plugged or need <= 0:
+            ev_w = 0.0
+        elif dep is not None and dep.timestamp() - now <= need / THREE_PHASE_MAX_W * 3600.0 + 2 * 300.0:
+            ev_w = THREE_PHASE_MAX_W
+        # heat pump via SG-Ready
+        hp_plan = float(plan.devices[hp.name]["power_w"][0])
+        want = sgready_from_plan(hp_plan, hp.params.thermal_w / 3.0, hp.temperature)
+        if hp.sgready != want:
+            sim.command(hp.name, "sgready", want)
+        # battery: the plan, corrected by what the forecast got wrong
+        pv = sum(a.power for a in sim.pv)
+        base = sim.house.power + hp.power - pv
+        dev = (sim.house.power - plan.load_w[0]) + (hp.power - hp_plan) - (pv - plan.pv_w[0])
+        if not sim.steps:
+            dev = 0.0
+        bat_plan = float(plan.devices["bat"]["power_w"][0])
+        bat_w = battery_follow(bat_plan, dev, base + ev_w, bat.params.max_discharge_w)
+        # safety net for the fuse: shed EV power first, then battery charging
+        limit = self.year.setup.import_limit_w - IMPORT_MARGIN_W / 2 - heat_pump_headroom_w(hp)
+        over = base + ev_w - bat_w - limit
+        if over > 0:
+            ev_w = max(ev_w - over, 0.0)
+            over = base + ev_w - bat_w - limit
+            if over > 0 and bat_w < 0:
+                bat_w = min(bat_w + over, 0.0)
+        _apply_ev(sim, ev_w)
+        sim.command(bat.name, "battery_setpoint", bat_w)
+
+
+def heat_pump_headroom_w(hp: HeatPump) -> float:
+    """Power a heat pump that is off now may draw if it switches on within the step."""
+    if hp.on:
+        return 0.0
+    p = hp.params
+    cop = carnot_cop(hp.outdoor_c, hp.temperature + 5.0, p.carnot_fraction, p.cop_min, p.cop_max)
+    return p.thermal_w / cop
+
+
+def slot_time(year: Year, i: int) -> datetime:
+    return year.setup.start + timedelta(seconds=i * SLOT_S)

@@ -1,0 +1,151 @@
+"""The world of ``wattwerk bench control``: the site, the year's data on the slot grid, the meter.
+
+Not a benchmark itself (helper of ``bench/control.py``). Everything here is known to the
+simulator; what a strategy may *see* is decided in ``control_laws`` (no peeking).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from wattwerk.forecast.history import read_history_csv
+from wattwerk.market.defaults import (
+    FEED_IN_EEG_2024,
+    GRID_FEE,
+    LEVIES,
+    SUPPLIER_MARGIN,
+    VAT,
+    de_feed_in,
+    de_household_dynamic,
+)
+from wattwerk.market.prices import PriceSeries
+from wattwerk.market.smard import read_smard_csv
+from wattwerk.market.tariff import FeedIn, Tariff, slot_index
+from wattwerk.sim.params import (
+    BatteryParams,
+    EVParams,
+    HeatPumpParams,
+    HouseParams,
+    Location,
+    PVParams,
+    SiteParams,
+)
+from wattwerk.sim.profiles import REAL_DATA, real_household_csv
+from wattwerk.sim.weather import nearest_try_region, weather_at
+
+SLOT_S = 1800  # the data's 30-min resolution is the control slot (prices are hourly, held)
+STEP_S = 300  # the simulator steps and the real-time laws act every 5 minutes
+DEFAULT_START = datetime(2024, 2, 28, 23, 0, tzinfo=UTC)  # 2024-02-29 00:00 local (CET)
+DEFAULT_DAYS = 365  # .. 2025-02-27 23:00 UTC, the end of the household file
+# the site's main fuse: 3 x 25 A; the check uses it, the planner is given a margin below it
+IMPORT_LIMIT_W = 3 * 25 * 230.0
+EXPORT_LIMIT_W = 7_000.0  # feed-in limit of the connection (the measured PV peaks at 4.4 kW)
+
+
+def default_prices() -> list[Path]:
+    return sorted(REAL_DATA.glob("prices_de_lu_*_smard.csv"))
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What is simulated: site parameters, period, tariff and limits."""
+
+    year_csv: Path
+    price_files: tuple[Path, ...]
+    start: datetime = DEFAULT_START
+    days: int = DEFAULT_DAYS
+    import_limit_w: float = IMPORT_LIMIT_W
+    export_limit_w: float = EXPORT_LIMIT_W
+    seed: int = 1
+
+    @property
+    def n_slots(self) -> int:
+        return self.days * 86400 // SLOT_S
+
+    def site(self) -> SiteParams:
+        lat, lon = 48.83, 6.86  # the household file's site (Lorraine, near the German border)
+        loc = Location(lat, lon, 250.0, "Europe/Paris", nearest_try_region(lat, lon))
+        return SiteParams(
+            location=loc,
+            house=HouseParams(csv_path=self.year_csv),
+            pv=(PVParams(kwp=5.0, source="csv", csv_path=self.year_csv),),
+            battery=BatteryParams(),
+            evs=(EVParams(),),
+            heat_pump=HeatPumpParams(),
+            rod=None,
+            seed=self.seed,
+        )
+
+
+def tariff_facts() -> dict[str, float]:
+    """The tariff's numbers (€/kWh), printed with the results."""
+    return {"supplier_margin": SUPPLIER_MARGIN, "grid_fee": GRID_FEE, **LEVIES, "vat": VAT,
+            "feed_in": FEED_IN_EEG_2024}
+
+
+def read_prices(files: tuple[Path, ...]) -> PriceSeries:
+    """The spot price series of all files together (later files win where they overlap)."""
+    if not files:
+        raise ValueError("no price files given (SMARD CSV, see ../shared/data/real)")
+    series = read_smard_csv(files[0])
+    for f in files[1:]:
+        series = series.merge(read_smard_csv(f))
+    return series
+
+
+@dataclass
+class Year:
+    """Per slot of the simulated period (index ``i`` starts at ``start + i * SLOT_S``)."""
+
+    setup: Setup
+    spot: PriceSeries
+    tariff: Tariff
+    feed_in: FeedIn
+    starts: pd.DatetimeIndex
+    buy: np.ndarray  # €/kWh incl. fees and VAT
+    sell: np.ndarray  # €/kWh
+    history: pd.DataFrame  # the measured CSV as read (NaN where no value)
+    outdoor_c: np.ndarray  # the simulator's own (TRY) outdoor temperature per slot
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def n(self) -> int:
+        return len(self.starts)
+
+    def slot_at(self, t: float) -> int:
+        return int((t - self.setup.start.timestamp()) // SLOT_S)
+
+
+def build_year(setup: Setup, spot: PriceSeries | None = None, horizon_slots: int = 96) -> Year:
+    """Everything per slot for ``setup`` plus ``horizon_slots`` beyond its end (for the planner's
+    look-ahead). ``spot`` overrides the price files (tests poison it)."""
+    spot = spot or read_prices(setup.price_files)
+    tariff, feed_in = de_household_dynamic(spot), de_feed_in()
+    starts = slot_index(setup.start, setup.n_slots + horizon_slots, SLOT_S // 60)
+    buy, sell = tariff.price(starts), feed_in.price(starts)
+    history = read_history_csv(setup.year_csv)
+    region = setup.site().location.try_region
+    outdoor = weather_at(region, starts + pd.Timedelta(seconds=SLOT_S / 2))["temp_air"].to_numpy()
+    return Year(setup, spot, tariff, feed_in, starts, buy, sell, history, outdoor)
+
+
+def default_setup(days: int = DEFAULT_DAYS, year_csv: Path | None = None,
+                  prices: tuple[Path, ...] | None = None, start: datetime | None = None) -> Setup:
+    csv = year_csv or real_household_csv()
+    if csv is None:
+        raise FileNotFoundError(f"no household_load_pv_*.csv in {REAL_DATA}; pass --year FILE")
+    setup = Setup(csv, tuple(prices or default_prices()), days=days)
+    return replace(setup, start=start) if start is not None else setup
+
+
+def to_utc(ts: pd.Timestamp | datetime) -> datetime:
+    return pd.Timestamp(ts).tz_convert("UTC").to_pydatetime()
+
+
+def slot_start(setup: Setup, i: int) -> datetime:
+    return setup.start + timedelta(seconds=i * SLOT_S)
