@@ -6,10 +6,12 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from test_control_helpers import T0, by_channel, snap
 from wattwerk.control.base import Signals
-from wattwerk.control.ev import ChargePoint, EvCharging, EvConfig
+from wattwerk.control.ev import MODES, ChargePoint, EvCharging, EvConfig
 
 NONE = Signals()
 
@@ -185,3 +187,33 @@ def test_two_circuits_each_within_its_limit() -> None:
     result = law.step(snap(0, **{f"ev{i}__state": 1 for i in range(4)}), law.initial(), 0.0, NONE)
     sps = by_channel(result.setpoints)
     assert [sps[f"ev{i}.current_limit"] for i in range(4)] == [8.0, 8.0, 16.0, 16.0]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(MODES), st.integers(0, 2), st.booleans(), st.integers(0, 2)),
+        min_size=1,
+        max_size=5,
+    ),
+    st.lists(st.floats(-20_000, 40_000), min_size=1, max_size=12),
+    st.floats(10.0, 64.0),
+)
+def test_any_mix_of_points_stays_within_bounds_and_circuit(points, surpluses, circuit: float) -> None:
+    cps = tuple(
+        ChargePoint(f"ev{i}", mode=m, phase_switching=sw, priority=p)  # type: ignore[arg-type]
+        for i, (m, _, sw, p) in enumerate(points)
+    )
+    law = EvCharging(EvConfig(cps, circuit_max_a=circuit))
+    state = law.initial()
+    for k, surplus in enumerate(surpluses):
+        values = {f"ev{i}__state": code for i, (_, code, _, _) in enumerate(points)}
+        result = law.step(snap(30.0 * k, **values), state, surplus, NONE)
+        state = result.state
+        sps = by_channel(result.setpoints)
+        on = [i for i in range(len(points)) if sps[f"ev{i}.enable"] == 1.0]
+        for i in range(len(points)):
+            assert 6.0 <= sps[f"ev{i}.current_limit"] <= 16.0
+            if points[i][1] == 0 or points[i][0] == "off":
+                assert i not in on  # no car or off: never enabled
+        assert sum(sps[f"ev{i}.current_limit"] for i in on) <= circuit + 1e-9
