@@ -106,8 +106,15 @@ class ModbusDevice(_Commands):
         if spec.direction is not None:
             d = spec.direction
             code = d.positive if value > 0 else d.negative if value < 0 else d.zero
-            await self.reader.write(d.via, code, single=spec.single)
-            await self.reader.write(spec.registers[0], abs(value), single=spec.single)
+            if not d.last:
+                await self.reader.write(d.via, code, single=spec.single)
+            for name in spec.registers:  # e.g. Huawei: forcible charge and discharge power
+                await self.reader.write(name, abs(value), single=spec.single)
+            if d.last:
+                for name, v in spec.then.items():
+                    await self.reader.write(name, v, single=spec.single)
+                await self.reader.write(d.via, code, single=spec.single)
+                return
         elif spec.map is not None:
             raw = spec.map.get(round(value))
             if raw is None:

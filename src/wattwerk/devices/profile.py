@@ -102,12 +102,13 @@ class RegisterSpec(_Strict):
 
 class Direction(_Strict):
     """A sign carried by a separate command register (e.g. Sungrow 0xAA charge / 0xBB discharge):
-    the magnitude goes to the write's register, this code to register ``via``."""
+    the magnitude goes to the write's register(s), this code to register ``via``."""
 
     via: str
     positive: float
     negative: float
     zero: float
+    last: bool = False  # write the code after the magnitude(s) and ``then`` (Huawei's forcible command)
 
 
 class WriteSpec(_Strict):

@@ -262,7 +262,9 @@ class CatalogEmulator:
         stored = self.bank.stored if stored is None else stored
         for spec in self.entry.writes:
             command = SIM_COMMANDS.get(spec.command, spec.command)
-            if not any(name in written for name in spec.registers):
+            last = spec.direction is not None and spec.direction.last  # the code register comes last
+            trigger = [*spec.registers, *([spec.direction.via] if last else [])]  # type: ignore[union-attr]
+            if not any(name in written for name in trigger):
                 continue
             if spec.direction is not None:
                 d = spec.direction
