@@ -79,7 +79,9 @@ async def test_network_api_shows_commands_and_does_not_run_unconfirmed(tmp_path:
         r = await client.post("/api/wizard/network", json={"interface": "eth0", "mode": "static",
                                                            "address": "10.1.2.3/16", "gateway": "10.1.0.1"})
         body = r.json()
-        assert r.status_code == 200 and not body["applied"] and "not confirmed" in body["reason"]
+        assert r.status_code == 200 and not body["applied"]
+        assert body["reason"] == ("not confirmed: check the commands, then apply them" if info["can_apply"]
+                                  else info["reason"])
         assert body["commands"][1].startswith("nmcli connection modify wattwerk-eth0 ipv4.method manual")
         r = await client.post("/api/wizard/network", json={"interface": "eth0", "mode": "static"})
         assert r.status_code == 422 and "needs an address" in r.json()["errors"][0]

@@ -193,8 +193,8 @@ def create_app(view: SiteView, *, setup: Setup | None = None, runtime: Any = Non
         if body.confirm and ok:
             out["results"] = await net.run_commands(cmds)
             out["applied"] = all(r["rc"] == 0 for r in out["results"])
-        elif not body.confirm:
-            out["reason"] = "not confirmed: check the commands, then confirm"
+        elif ok:
+            out["reason"] = "not confirmed: check the commands, then apply them"
         return JSONResponse(out)
 
     @app.post("/api/wizard/pair")
