@@ -64,25 +64,36 @@ def make_law(name: str, year: Year, sim: SiteSim) -> Any:
 
 
 def simulate(setup: Setup, name: str, year: Year | None = None, progress: bool = False) -> dict[str, Any]:
-    """Run one strategy over the setup's period; the figures plus the raw counters behind them."""
+    """Run one strategy over the setup's period; the figures of :func:`figures`."""
     if name == "emhass":
         return {"status": "not_run", "reason": EMHASS_REASON}
     wall = time.perf_counter()
     year = year or build_year(setup)
-    sim = SiteSim(setup.site(), setup.start)
-    law = make_law(name, year, sim)
-    meter = Meter(sim, setup.n_slots, setup.start.timestamp(), SLOT_S, setup.import_limit_w,
-                  setup.export_limit_w)
+    sim, meter, law = start(setup, name, year)
     steps = setup.days * 86400 // STEP_S
     per_day = 86400 // STEP_S
     for k in range(steps):
-        law.act(sim, sim.t)
-        sim.step(STEP_S)
-        meter.after_step(STEP_S)
+        step(sim, meter, law)
         if progress and (k + 1) % (per_day * 10) == 0:
             print(f"  {name}: day {(k + 1) // per_day}/{setup.days} ({time.perf_counter() - wall:.0f} s)",
                   file=sys.stderr, flush=True)
     return figures(sim, meter, year, law, time.perf_counter() - wall)
+
+
+def start(setup: Setup, name: str, year: Year) -> tuple[SiteSim, Meter, Any]:
+    """The simulator, its independent meter and the strategy's law, at the start of the period."""
+    sim = SiteSim(setup.site(), setup.start)
+    law = make_law(name, year, sim)
+    meter = Meter(sim, setup.n_slots, setup.start.timestamp(), SLOT_S, setup.import_limit_w,
+                  setup.export_limit_w)
+    return sim, meter, law
+
+
+def step(sim: SiteSim, meter: Meter, law: Any) -> None:
+    """One control step: the law acts on what it sees, the simulator steps, the meter reads."""
+    law.act(sim, sim.t)
+    sim.step(STEP_S)
+    meter.after_step(STEP_S)
 
 
 def figures(sim: SiteSim, meter: Meter, year: Year, law: Any, wall_s: float) -> dict[str, Any]:

@@ -1,0 +1,156 @@
+"""``wattwerk bench control`` on a few real days: properties that must hold for every strategy."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from wattwerk.bench import control as bench
+from wattwerk.bench.control_laws import (
+    THREE_PHASE_MAX_W,
+    Forecasts,
+    Planned,
+    battery_follow,
+    ev_commands,
+    ev_power_surplus,
+    known_slots,
+    pv_forecast,
+)
+from wattwerk.bench.control_world import SLOT_S, STEP_S, Setup, build_year, read_prices
+from wattwerk.market.dayahead import known_until
+from wattwerk.market.tariff import slot_index
+from wattwerk.sim.site import SiteSim
+
+DAYS = 2
+START = datetime(2024, 6, 3, 22, 0, tzinfo=UTC)  # Tuesday 00:00 local, a sunny June week
+
+
+@pytest.fixture(scope="module")
+def setup(shared_data: Path) -> Setup:
+    real = shared_data / "real"
+    csv = next(real.glob("household_load_pv_*.csv"))
+    return Setup(csv, tuple(sorted(real.glob("prices_de_lu_*_smard.csv"))), start=START, days=DAYS)
+
+
+@pytest.fixture(scope="module")
+def year(setup: Setup):
+    return build_year(setup)
+
+
+def _run(setup: Setup, year, name: str):
+    sim, meter, law = bench.start(setup, name, year)
+    boundary_import, boundary_export = [], []
+    for k in range(setup.days * 86400 // STEP_S):
+        if k % (SLOT_S // STEP_S) == 0:  # the grid meter's counters at every slot start
+            boundary_import.append(sim.grid.energy_import)
+            boundary_export.append(sim.grid.energy_export)
+        bench.step(sim, meter, law)
+    boundary_import.append(sim.grid.energy_import)
+    boundary_export.append(sim.grid.energy_export)
+    return sim, meter, law, np.diff(boundary_import), np.diff(boundary_export)
+
+
+@pytest.mark.parametrize("name", ["none", "surplus", "planner", "oracle"])
+def test_strategy_days_balance_cost_and_limits(setup: Setup, year, name: str) -> None:
+    sim, meter, law, imp, exp_ = _run(setup, year, name)
+    fig = bench.figures(sim, meter, year, law, 0.0)
+    # energy balance of the simulated site holds over the run
+    assert abs(sim.balance_error_wh()) < 1e-3 * max(sim.grid.energy_import, 1.0)
+    # the reported cost is the grid meter's counters per slot times the tariff's prices
+    starts = slot_index(setup.start, setup.n_slots, SLOT_S // 60)
+    buy, sell = year.tariff.price(starts), year.feed_in.price(starts)
+    assert np.isfinite(buy).all()
+    expected = float(imp @ buy - exp_ @ sell) / 1000.0
+    assert fig["cost_eur"] == pytest.approx(expected, abs=0.01)
+    assert fig["grid_import_kwh"] == pytest.approx(imp.sum() / 1000, abs=0.1)
+    # every requested EV energy arrives by departure, and no limit is broken
+    assert fig["ev_sessions"] >= 1
+    assert fig["ev_energy_delivered_pct"] == pytest.approx(100.0, abs=0.01), fig
+    assert fig["limit_violations"] == 0, fig["violations_by_kind"]
+    assert fig["bad_commands"] == 0
+    if name in ("planner", "oracle"):
+        assert fig["plans"] == setup.n_slots
+        assert fig["solve_ms_p95"] >= fig["solve_ms_p50"] > 0
+
+
+def test_ev_sessions_account_for_the_car_counter(setup: Setup, year) -> None:
+    sim, meter, _, _, _ = _run(setup, year, "surplus")
+    ev = sim.evs[0]
+    closed = sum(s.delivered_wh for s in meter.sessions)
+    open_wh = meter._open.delivered_wh if meter._open is not None else 0.0
+    # every Wh the charger delivered belongs to exactly one session
+    assert closed + open_wh == pytest.approx(ev.energy, abs=1e-6)
+    for s in meter.sessions:
+        assert s.departure is not None and s.departure > s.arrival
+        assert s.requested_wh >= 0.0
+    pct, n, short = meter.ev_delivered_pct()
+    req = sum(s.requested_wh for s in meter.sessions)
+    got = sum(min(s.delivered_wh, s.requested_wh) for s in meter.sessions)
+    assert n == len(meter.sessions) and pct == pytest.approx(100 * got / req)
+    assert short == sum(s.delivered_wh < s.requested_wh - 1 for s in meter.sessions)
+
+
+def test_no_peeking_poisoned_future_prices_leave_the_plan_unchanged(setup: Setup, year) -> None:
+    spot = read_prices(setup.price_files)
+    i = 21  # 08:30 UTC = 10:30 CEST on the first day: tomorrow's prices are not out yet
+    now = year.starts[i].to_pydatetime()
+    until = known_until(now)
+    assert until == START + timedelta(days=1)  # sanity: only today is known
+    k0 = int((until - spot.start).total_seconds() // (spot.slot_minutes * 60))
+    values = spot.values.copy()
+    values[k0:] = np.where(np.arange(len(values) - k0) % 2, 5.0, -5.0)  # absurd prices from then on
+    poisoned_year = build_year(setup, spot=replace(spot, values=values))
+    assert not np.allclose(poisoned_year.buy, year.buy)  # the poison is there to be seen
+
+    def plan_at(y, slot: int):
+        sim = SiteSim(setup.site(), y.starts[slot].to_pydatetime())
+        law = Planned(y, Forecasts(None, pv_forecast(y), oracle=False))
+        sim.step(STEP_S)  # devices have values
+        return law.request(sim, slot)
+
+    a, b = plan_at(year, i), plan_at(poisoned_year, i)
+    assert len(a.buy_eur_per_kwh) == known_slots(year, i, now) == 27  # up to 24:00 local
+    np.testing.assert_array_equal(a.buy_eur_per_kwh, b.buy_eur_per_kwh)
+    from wattwerk.control.planner import solve
+
+    pa, pb = solve(a), solve(b)
+    for dev in pa.devices:
+        for key in pa.devices[dev]:
+            np.testing.assert_allclose(pa.devices[dev][key], pb.devices[dev][key])
+    # after 13:00 CET (11:00 UTC in summer) tomorrow is known: the poison shows up
+    later = 26  # 11:00 UTC
+    assert known_slots(year, later, year.starts[later].to_pydatetime()) == 70  # to tomorrow 24:00
+    c, d = plan_at(year, later), plan_at(poisoned_year, later)
+    assert not np.allclose(c.buy_eur_per_kwh, d.buy_eur_per_kwh)
+
+
+def test_ev_laws() -> None:
+    assert ev_commands(0.0)[0] == 0
+    assert ev_commands(1000.0)[0] == 0  # below 6 A on one phase: pause
+    assert ev_commands(2300.0) == (1, 1, pytest.approx(10.0))
+    assert ev_commands(6900.0) == (1, 3, pytest.approx(10.0))
+    assert ev_commands(50_000.0) == (1, 3, 16.0)
+    # PV mode: only surplus; near the deadline full power
+    assert ev_power_surplus(500.0, 8000.0, 12 * 3600.0) == 0.0
+    assert ev_power_surplus(3000.0, 8000.0, 12 * 3600.0) == 3000.0
+    assert ev_power_surplus(0.0, 8000.0, 1800.0) == THREE_PHASE_MAX_W
+    assert ev_power_surplus(0.0, 0.0, 60.0) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("plan", "dev", "zero", "want"),
+    [
+        (0.0, 500.0, 500.0, 500.0),  # more load than forecast: cover it
+        (0.0, 800.0, 500.0, 500.0),  # but never discharge into export
+        (2000.0, -500.0, 300.0, 1500.0),  # less load: discharge less
+        (2000.0, 0.0, -1000.0, 2000.0),  # a planned discharge for export stays
+        (-3000.0, 1000.0, 800.0, -2000.0),  # planned grid charging shrinks with more load
+        (-3000.0, -9000.0, -9000.0, -5000.0),  # device limit
+    ],
+)
+def test_battery_follow(plan: float, dev: float, zero: float, want: float) -> None:
+    assert battery_follow(plan, dev, zero, 5000.0) == pytest.approx(want)
