@@ -9,7 +9,7 @@ import pytest
 
 from wattwerk.config import ConfigError, load_config
 from wattwerk.config.check import run as check_run
-from wattwerk.config.writer import add_device, set_role, set_section
+from wattwerk.config.writer import add_device, guess_style, set_role, set_section
 
 SITE = """\
 # my house (this comment must survive)
@@ -92,3 +92,35 @@ def test_set_section_and_role(site: Path) -> None:
 def test_unreadable_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no such file"):
         add_device(tmp_path / "missing.yaml", PV)
+
+
+OTHER_STYLE = """\
+version: 1
+site:
+    name: Four spaces    # and sequences flush with their key
+    location:
+        latitude: 48.1
+        longitude: 11.6
+    timezone: Europe/Berlin
+devices:
+- id: grid
+  role: grid_meter
+  connection:
+      type: sim
+"""
+
+
+@pytest.mark.parametrize("text", [SITE, OTHER_STYLE])
+def test_the_files_own_indentation_is_kept(tmp_path: Path, text: str) -> None:
+    site = tmp_path / "site.yaml"
+    site.write_text(text)
+    add_device(site, PV)
+    out = site.read_text()
+    assert out.startswith(text)
+    assert load_config(site).device("pv1").connection.port == 502  # type: ignore[union-attr]
+
+
+def test_guess_style() -> None:
+    assert guess_style(SITE) == (2, 4, 2)
+    assert guess_style(OTHER_STYLE) == (4, 2, 0)
+    assert guess_style("version: 1\n") == (2, 4, 2)

@@ -12,6 +12,7 @@ result raises ``ConfigError`` with the check's line-exact messages and leaves th
 from __future__ import annotations
 
 import io
+import itertools
 import os
 import tempfile
 from collections.abc import Callable, Mapping
@@ -27,16 +28,33 @@ from wattwerk.config.schema import SiteConfig
 Change = Callable[[CommentedMap], None]
 
 
-def _yaml() -> YAML:
+Style = tuple[int, int, int]  # ruamel's indent: mapping, sequence, offset of the dash
+DEFAULT_STYLE: Style = (2, 4, 2)  # the shipped site files: "devices:\n  - id: ..."
+
+
+def guess_style(text: str) -> Style:
+    """The file's own indentation, so that writing it back changes only what was changed."""
+    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    mapping: int | None = None
+    offset: int | None = None
+    for prev, line in itertools.pairwise(lines):
+        if not prev.rstrip().endswith(":"):
+            continue
+        step = (len(line) - len(line.lstrip())) - (len(prev) - len(prev.lstrip()))
+        if line.lstrip().startswith("- "):
+            offset = step if offset is None and step >= 0 else offset
+        elif step > 0 and mapping is None:
+            mapping = step
+    offset = DEFAULT_STYLE[2] if offset is None else offset
+    return (mapping or DEFAULT_STYLE[0], offset + 2, offset)
+
+
+def dump(doc: CommentedMap, style: Style = DEFAULT_STYLE) -> str:
     y = YAML(typ="rt")
-    y.indent(mapping=2, sequence=4, offset=2)  # the style of the shipped site files: "  - id: ..."
+    y.indent(mapping=style[0], sequence=style[1], offset=style[2])
     y.width = 110
-    return y
-
-
-def dump(doc: CommentedMap) -> str:
     out = io.StringIO()
-    _yaml().dump(doc, out)
+    y.dump(doc, out)
     return out.getvalue()
 
 
@@ -62,7 +80,7 @@ def render(path: str | Path, change: Change) -> tuple[str, SiteConfig]:
     name = str(path)
     doc = load_document(path)
     change(doc)
-    text = dump(doc)
+    text = dump(doc, guess_style(Path(path).read_text(encoding="utf-8")))
     return text, validate_document(parse_document(text, name), name)
 
 
@@ -137,4 +155,5 @@ def set_role(path: str | Path, device_id: str, role: str) -> SiteConfig:
     return apply(path, change)
 
 
-__all__ = ["add_device", "apply", "dump", "render", "set_role", "set_section", "to_node", "write_atomic"]
+__all__ = ["add_device", "apply", "dump", "guess_style", "render", "set_role", "set_section", "to_node",
+           "write_atomic"]
