@@ -3,6 +3,7 @@ the Flukso read API, on data uploaded through the real ingest endpoint."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -11,10 +12,11 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
+from psycopg_pool import AsyncConnectionPool
 
 from portal_fixtures import Account, Portal, account, edge_token, new_site, now_ms, portal, upload  # noqa: F401
 from test_ingest_support import pg  # noqa: F401
-from wattwerk.portal import db, retention
+from wattwerk.portal import db, retention, series
 
 DAY, HOUR, MIN = 86_400_000, 3_600_000, 60_000
 
@@ -238,3 +240,28 @@ def test_retention_job_from_a_timer(portal: Portal, capsys: pytest.CaptureFixtur
     with portal.pg.connect() as conn:
         assert conn.execute("SELECT count(*) FROM readings").fetchone()[0] == 0
         assert conn.execute("SELECT sum(n) FROM rollup_5m").fetchone()[0] == 100
+
+
+def test_series_streams_in_bounded_chunks(portal: Portal) -> None:  # noqa: F811
+    owner = account(portal)
+    site = new_site(owner)
+    owner.http.put(f"/api/v1/sites/{site}/retention", json={"archive": True})
+    t0 = now_ms() // DAY * DAY - 3 * DAY
+    n = 2 * series.CHUNK + 345
+    upload(portal, edge_token(owner, site), site, [("grid.power", t0 + i * 1000, float(i)) for i in range(n)])
+
+    async def go() -> list[int]:
+        async with AsyncConnectionPool(portal.pg.scoped, min_size=1, max_size=1, open=False) as pool:
+            async with pool.connection() as conn:
+                cur = await conn.execute("SELECT id, name, unit, kind FROM channels")
+                chans = [series.ChannelInfo(*r) for r in await cur.fetchall()]
+            q = series.Query(chans, t0, t0 + DAY, "raw", 0)
+            sums = {c.id: series.Summary(c) for c in chans}
+            sizes = [len(batch) async for batch in series.chunks(pool, q, sums)]
+            assert sums[chans[0].id].result()["max"] == n - 1
+            return sizes
+
+    assert asyncio.run(go()) == [series.CHUNK, series.CHUNK, 345]  # never more than a chunk in memory
+    body = get_series(owner, site, t0, t0 + DAY, "raw").json()
+    assert len(body["points"]) == n and body["summary"]["grid.power"]["mean"] == pytest.approx((n - 1) / 2)
+    assert body["summary"]["grid.power"]["energy_wh"] == pytest.approx(sum(range(n - 1)) / 3600)

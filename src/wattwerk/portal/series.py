@@ -230,7 +230,10 @@ async def chunks(
                 sums[cid].prev = value
         async with conn.cursor(name="series", binary=True) as cur:
             await cur.execute(sql, params)  # type: ignore[arg-type]
-            while batch := await cur.fetchmany(CHUNK):
+            while True:
+                batch = await cur.fetchmany(CHUNK)
+                if not batch:
+                    break
                 out = [list(row) for row in batch]
                 for row in out:
                     if sums is not None:
@@ -240,6 +243,8 @@ async def chunks(
                             sums[row[1]].add_bucket(row[2], row[3], row[4], row[5], row[7], step)
                     row[1] = names[row[1]]
                 yield out
+                if len(batch) < CHUNK:
+                    break  # the last chunk: spare the round trip that would fetch nothing
 
 
 async def rows(pool: AsyncConnectionPool, q: Query) -> AsyncIterator[list[Any]]:
