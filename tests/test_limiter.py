@@ -284,3 +284,23 @@ def test_para14a_aggregate_keeps_consumers_grid_draw_within_the_rule() -> None:
     assert sps["ev2.enable"] == 1  # the higher priority charger keeps going
     sps, _ = apply(limiter, asked, sb__state=0.0, grid__power=500.0, bat__soc=5.0)
     assert sps["ev1.current_limit"] == 16.0 and sps["ev2.current_limit"] == 16.0  # within the fuse
+
+
+def test_pv_limit_rises_only_beyond_a_deadband_and_falls_at_once() -> None:
+    limiter = Limiter(GRID, DEVICES, ControlLimits(feed_in_limit_pct=50.0, pv_deadband_w=100.0))
+    state = limiter.initial()
+    sent = []
+    # a full battery, 4 kW feed-in allowed; the house takes a little more, then less
+    for t, grid, pv in (
+        (0, -4000.0, 6000.0),
+        (10, -3850.0, 5900.0),
+        (20, -4000.0, 5900.0),
+        (30, -3600.0, 5800.0),
+        (40, -4300.0, 6100.0),
+    ):
+        sps, out = apply(limiter, [], state, t=t, grid__power=grid, pv1__power=pv, bat__soc=100.0)
+        state = out.state
+        sent.append(sps["pv1.power_limit"])
+    assert sent == pytest.approx([5900.0, 5900.0, 5800.0, 6100.0, 5700.0])
+    # 6000 - 100 over the limit; 50 W more room is within the deadband (not rewritten); lower at
+    # once; 300 W more room is raised; lower again

@@ -96,6 +96,7 @@ class LimiterState:
     ripple_pattern: str | None = None
     pv_limited: bool = False
     fallbacks: int = 0
+    pv_sent: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True, slots=True)
@@ -378,6 +379,8 @@ class Limiter:
                 self._shed(plan, snap, active, skip, switches, t, events)
                 if self._export_need(plan, snap, active, skip) <= 1e-6:
                     break
+        if not grid_lost:
+            self._pv_deadband(plan, snap, state, frozenset(stale))
         self._lift_pv(plan, state, active)
         self._envelope(
             plan, p14 is not None and p14.mode == "per_device" and "para14a" in sources
@@ -417,6 +420,7 @@ class Limiter:
             self._ripple_pattern(snap, state),
             pv_limited or grid_lost,
             fallback_count,
+            MappingProxyType({d: c["power_limit"] for d, c in plan.items() if "power_limit" in c}),
         )
         return LimiterOutput(setpoints, new_state, tuple(events), MappingProxyType(active))
 
@@ -691,6 +695,17 @@ class Limiter:
         for d in pvs:
             if d in skip:
                 self._fail_safe(plan, d, active)
+
+    def _pv_deadband(self, plan: Plan, snap: Snapshot, state: LimiterState, skip: frozenset[str]) -> None:
+        """Keep last cycle's PV limit while the new one is only a little higher and the old one does
+        not hold the inverter below its output: fewer writes, and lower is always safe for exports."""
+        band = self.limits.pv_deadband_w
+        for d, cmds in plan.items():
+            new, prev = cmds.get("power_limit"), state.pv_sent.get(d)
+            if new is None or prev is None or d in skip or self.devices[d].kind != "pv":
+                continue
+            if prev <= new <= prev + band and prev >= (self._now_w(snap, d) or 0.0):
+                cmds["power_limit"] = prev
 
     def _lift_pv(self, plan: Plan, state: LimiterState, active: Mapping[str, float]) -> None:
         """When no export limit is left, lift an earlier PV limit once."""

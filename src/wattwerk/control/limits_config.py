@@ -74,3 +74,4 @@ class ControlLimits(Model):
     ev_fallback: Literal["min", "off"] = "min"
     battery_fallback: Literal["idle", "internal"] = "idle"  # idle: 0 W; internal: its own control
     resend_s: Annotated[float, Field(gt=0)] = 30.0
+    pv_deadband_w: Annotated[float, Field(ge=0)] = 100.0  # a PV limit is raised only by more than this
