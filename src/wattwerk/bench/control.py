@@ -14,6 +14,7 @@ import json
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prices", type=Path, nargs="+", default=None, help="SMARD price CSVs (together)")
     parser.add_argument("--days", type=int, default=DEFAULT_DAYS, help="simulate this many days")
     parser.add_argument("--strategies", default=",".join(STRATEGIES), help="comma separated")
+    parser.add_argument("--shift-heat", action="store_true",
+                        help="planner/oracle also shift the heat pump via SG-Ready "
+                        "(default: it keeps its own thermostat)")
     parser.add_argument("--jobs", type=int, default=2, help="strategies simulated in parallel processes")
 
 
@@ -56,10 +60,11 @@ def make_law(name: str, year: Year, sim: SiteSim) -> Any:
     if name == "surplus":
         return Surplus()
     if name in ("planner", "oracle"):
+        heat = year.setup.shift_heat
         if name == "oracle":
             load, pv = actual_series(year, sim)
-            return Planned(year, Forecasts(load, pv, oracle=True), name="oracle")
-        return Planned(year, Forecasts(None, pv_forecast(year), oracle=False))
+            return Planned(year, Forecasts(load, pv, oracle=True), name="oracle", shift_heat=heat)
+        return Planned(year, Forecasts(None, pv_forecast(year), oracle=False), shift_heat=heat)
     raise ValueError(f"unknown strategy {name!r}; have {', '.join(STRATEGIES)}")
 
 
@@ -169,6 +174,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         setup = default_setup(args.days, args.year, tuple(args.prices) if args.prices else None)
+        setup = replace(setup, shift_heat=args.shift_heat)
     except (FileNotFoundError, ValueError) as exc:
         print(f"wattwerk bench control: {exc}", file=sys.stderr)
         return 2
@@ -188,7 +194,8 @@ def run(args: argparse.Namespace) -> int:
     results = {n: results[n] for n in names}
     report = {
         "period": {"start": setup.start.isoformat(), "days": setup.days, "slot_minutes": SLOT_S // 60,
-                   "sim_step_s": STEP_S, "year_csv": setup.year_csv.name,
+                   "sim_step_s": STEP_S, "planner_shifts_heat_pump": setup.shift_heat,
+                   "year_csv": setup.year_csv.name,
                    "prices": [p.name for p in setup.price_files]},
         "tariff_eur_per_kwh": tariff_facts(),
         "limits_w": {"import": setup.import_limit_w, "export": setup.export_limit_w},

@@ -176,6 +176,7 @@ class Planned:
     fc: Forecasts
     name: str = "planner"
     options: PlanOptions = field(default_factory=PlanOptions)
+    shift_heat: bool = False  # plan the heat pump through SG-Ready; False: it keeps its thermostat
     solve_ms: list[float] = field(default_factory=list)
     plans: int = 0
     statuses: dict[str, int] = field(default_factory=dict)
@@ -185,6 +186,7 @@ class Planned:
     _load_day: int = -1
     _load_cache: np.ndarray | None = None
     _load_from: int = 0
+    _hp_expected: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     # ---------------------------------------------------------------- forecasts
 
@@ -236,13 +238,21 @@ class Planned:
         demand = np.clip(p.heat_loss_w_per_k * (p.heating_limit_c - t_out), 0.0, None)
         cop = np.array([carnot_cop(t, HP_STORE_MAX_C + 5.0, p.carnot_fraction, p.cop_min, p.cop_max)
                         for t in t_out])
-        heater = Heater(hp.name, p.thermal_w / float(cop.mean()), cop)
-        store = ThermalStore.from_tank(p.store_litres, HP_STORE_MIN_C, HP_STORE_MAX_C, hp.temperature,
-                                       demand, (heater,),
-                                       loss_w=p.store_loss_w_per_k * (HP_STORE_MIN_C + 5 - p.room_c))
+        thermal: tuple[ThermalStore, ...] = ()
+        if self.shift_heat:
+            heater = Heater(hp.name, p.thermal_w / float(cop.mean()), cop)
+            thermal = (ThermalStore.from_tank(p.store_litres, HP_STORE_MIN_C, HP_STORE_MAX_C, hp.temperature,
+                                              demand, (heater,),
+                                              loss_w=p.store_loss_w_per_k * (HP_STORE_MIN_C + 5 - p.room_c)),)
+        else:  # the heat pump keeps its own thermostat: its expected power is part of the load
+            own = np.array([carnot_cop(t, p.setpoint_c + 5.0 - p.hysteresis_k / 2, p.carnot_fraction,
+                                       p.cop_min, p.cop_max) for t in t_out])
+            loss = p.store_loss_w_per_k * (p.setpoint_c - p.hysteresis_k / 2 - p.room_c)
+            self._hp_expected = (demand + loss) / own
+            load = load + self._hp_expected
         return PlanRequest(
             now, SLOT_S // 60, y.buy[i : i + n], self.fc.pv_w[i : i + n], load, y.sell[i : i + n],
-            batteries=batteries, evs=evs, thermal=(store,),
+            batteries=batteries, evs=evs, thermal=thermal,
             max_import_w=y.setup.import_limit_w - IMPORT_MARGIN_W, max_export_w=y.setup.export_limit_w,
             curtail=False,
         )
@@ -269,14 +279,19 @@ class Planned:
         elif dep is not None and dep.timestamp() - now <= need / THREE_PHASE_MAX_W * 3600.0 + 2 * 300.0:
             ev_w = THREE_PHASE_MAX_W
         # heat pump via SG-Ready
-        hp_plan = float(plan.devices[hp.name]["power_w"][0])
-        want = sgready_from_plan(hp_plan, hp.params.thermal_w / 3.0, hp.temperature)
-        if hp.sgready != want:
-            sim.command(hp.name, "sgready", want)
+        if self.shift_heat:
+            hp_plan = float(plan.devices[hp.name]["power_w"][0])
+            want = sgready_from_plan(hp_plan, hp.params.thermal_w / 3.0, hp.temperature)
+            if hp.sgready != want:
+                sim.command(hp.name, "sgready", want)
+            load0 = float(plan.load_w[0])
+        else:
+            hp_plan = float(self._hp_expected[0])
+            load0 = float(plan.load_w[0]) - hp_plan
         # battery: the plan, corrected by what the forecast got wrong
         pv = sum(a.power for a in sim.pv)
         base = sim.house.power + hp.power - pv
-        dev = (sim.house.power - plan.load_w[0]) + (hp.power - hp_plan) - (pv - plan.pv_w[0])
+        dev = (sim.house.power - load0) + (hp.power - hp_plan) - (pv - plan.pv_w[0])
         if not sim.steps:
             dev = 0.0
         bat_plan = float(plan.devices["bat"]["power_w"][0])
