@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -23,7 +23,7 @@ from wattwerk.devices.profile import Entry
 from wattwerk.devices.status import native
 from wattwerk.errors import BadInput, PermanentError
 from wattwerk.sim.emulators import SimDevice
-from wattwerk.sim.emulators.http_devices import HardyBarthEmulator, MyPvEmulator
+from wattwerk.sim.emulators.http_devices import HardyBarthEmulator, MyPvEmulator, TasmotaCounterEmulator
 from wattwerk.sim.emulators.keba import KebaEmulator
 from wattwerk.sim.emulators.relay import KmtronicEmulator, SwitchEmulator
 
@@ -64,6 +64,9 @@ async def emulated(entry: Entry, sim: SimDevice, **kw: object) -> AsyncIterator[
         emulator = HardyBarthEmulator(sim, grid="charge_current" not in entry.capabilities)
     elif entry.native == "mypv_http":
         emulator = MyPvEmulator(sim, max_w=entry.rated_power or 3000.0)
+    elif entry.native == "pulse_counter":
+        assert entry.pulse is not None
+        emulator = TasmotaCounterEmulator(sim, counter=entry.pulse.counter, per_kwh=entry.pulse.per_kwh)
     elif entry.relay is not None and entry.relay.dialect == "kmtronic_udp":
         emulator = KmtronicEmulator(entry, sim)
     else:
@@ -78,6 +81,16 @@ async def emulated(entry: Entry, sim: SimDevice, **kw: object) -> AsyncIterator[
             await device.aclose()
 
 
+class Clock:
+    """An injected clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
 def _last(sim: FakeSim, command: str) -> float | None:
     got = [v for c, v in sim.applied if c == command]
     return got[-1] if got else None
@@ -87,7 +100,13 @@ def _last(sim: FakeSim, command: str) -> float | None:
 async def test_native_entry_reads_and_follows(item: Item) -> None:
     entry = item.entry
     sim = FakeSim()
-    async with emulated(entry, sim) as (_, device):
+    clock = Clock()
+    async with emulated(entry, sim, clock=clock) as (_, device):
+        if entry.native == "pulse_counter":  # power is the mean between two reads: 917 Wh in 30 min
+            sim.v["energy"] -= 917.0
+            assert {r.channel for r in await device.read()} == {"dev.energy"}
+            sim.v["energy"] += 917.0
+            clock.now += timedelta(minutes=30)
         readings = {r.channel: r.value for r in await device.read()}
         assert device.ledger.total() == 0, device.ledger.counts
         if "read_power" in entry.capabilities:
@@ -124,7 +143,7 @@ async def test_native_entry_reads_and_follows(item: Item) -> None:
 
 def test_every_native_entry_is_exercised() -> None:
     kinds = {i.entry.native for i in ITEMS}
-    assert kinds == {"keba_udp", "hardy_barth", "mypv_http", "relay"}
+    assert kinds == {"keba_udp", "hardy_barth", "mypv_http", "relay", "pulse_counter"}
     dialects = {i.entry.relay.dialect for i in ITEMS if i.entry.relay}
     assert dialects == {"shelly_gen1", "shelly_gen2", "tasmota", "kmtronic_udp"}
 
@@ -260,3 +279,36 @@ def test_create_for_refuses_modbus_and_untested_entries() -> None:
     untested = next(i.entry for i in load_catalog() if i.entry.untested)
     with pytest.raises(PermanentError, match="not supported yet"):
         create_for(untested, host="127.0.0.1", device_id="x")
+
+
+async def test_pulse_counter_reset_keeps_energy_monotonic() -> None:
+    """A Tasmota rebooting without a saved counter starts from 0: energy continues, the reset is counted."""
+    entry = find("pulse-meter-tasmota").entry
+    sim = FakeSim(energy=5000.0)
+    clock = Clock()
+    async with emulated(entry, sim, clock=clock) as (emulator, device):
+        first = {r.channel: r.value for r in await device.read()}
+        emulator.reset()  # type: ignore[attr-defined]
+        sim.v["energy"] += 250.0
+        clock.now += timedelta(minutes=15)
+        after_reset = {r.channel: r.value for r in await device.read()}
+        sim.v["energy"] += 250.0
+        clock.now += timedelta(minutes=15)
+        later = {r.channel: r.value for r in await device.read()}
+    assert first == {"dev.energy": 5000.0}
+    assert after_reset == {"dev.energy": 5250.0}  # no power over a reset
+    assert later == {"dev.energy": 5500.0, "dev.power": 1000.0}
+    assert device.ledger.by_kind("dev") == {"counter_reset": 1}
+
+
+async def test_create_for_takes_the_site_files_url() -> None:
+    device = create_for(find("mypv-http").entry, host="http://127.0.0.1:8080/", device_id="rod")
+    keba = create_for(find("keba-p30-udp").entry, host="udp://127.0.0.1", device_id="ev")
+    try:
+        assert device.http.base_url == "http://127.0.0.1:8080"  # type: ignore[attr-defined]
+        assert (keba.client.host, keba.client.port) == ("127.0.0.1", 7090)  # type: ignore[attr-defined]
+        with pytest.raises(PermanentError, match="no host"):
+            create_for(find("mypv-http").entry, host="http://", device_id="rod")
+    finally:
+        await device.aclose()
+        await keba.aclose()

@@ -8,10 +8,21 @@ Modbus and SunSpec entries are built by ``devices.device.create`` over a shared 
 
 from __future__ import annotations
 
-from wattwerk.devices.native import HardyBarthDevice, KebaUdpDevice, MyPvHttpDevice, NativeDevice
+from collections.abc import Callable
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from wattwerk.devices.native import (
+    HardyBarthDevice,
+    KebaUdpDevice,
+    MyPvHttpDevice,
+    NativeDevice,
+    PulseCounterDevice,
+)
 from wattwerk.devices.profile import Entry
 from wattwerk.devices.relay import KMTRONIC_PORT, KmtronicUdp, RelayDevice
 from wattwerk.errors import InputLedger, PermanentError
+from wattwerk.model import utcnow
 from wattwerk.protocols.http_device import JsonHttp
 from wattwerk.protocols.keba import PORT as KEBA_PORT
 from wattwerk.protocols.keba import KebaUdp
@@ -30,13 +41,22 @@ def create_for(
     charge_control: int = 1,
     meter: int | None = None,
     max_w: float | None = None,
+    clock: Callable[[], datetime] = utcnow,
 ) -> NativeDevice:
-    """A driver for ``entry`` at ``host`` (``port``: the entry's default). ``local_port``: the UDP port a
-    KEBA client listens on (7090, where the box answers; 0 only for emulators that answer the sender).
-    ``charge_control``/``meter``: eCB1 ids; ``max_w``: my-PV heater rating."""
+    """A driver for ``entry`` at ``host`` (``port``: the entry's default).
+
+    ``host`` may also be a URL such as ``http://192.168.1.50:8080`` or ``udp://192.168.1.60`` (the site
+    file's ``url``). ``local_port``: the UDP port a KEBA client listens on (7090, where the box answers;
+    0 only for emulators that answer the sender). ``charge_control``/``meter``: eCB1 ids; ``max_w``:
+    my-PV heater rating; ``clock``: timestamps (and the pulse meter's power averaging)."""
     if entry.untested is not None:
         raise PermanentError(f"{entry.id} is not supported yet: {entry.untested}")
-    common = {"device_id": device_id, "ledger": ledger}
+    if "://" in host:
+        url = urlsplit(host)
+        if not url.hostname:
+            raise PermanentError(f"{device_id}: no host in {host!r}")
+        host, port = url.hostname, port or url.port
+    common = {"device_id": device_id, "ledger": ledger, "clock": clock}
     kind = entry.native
     if kind == "keba_udp":
         client = KebaUdp(
@@ -63,6 +83,8 @@ def create_for(
         return MyPvHttpDevice(entry, http, max_w=max_w or entry.rated_power or 3000.0, **common)
     if kind == "relay":
         return RelayDevice(entry, http=http, **common)
+    if kind == "pulse_counter":
+        return PulseCounterDevice(entry, http, **common)
     raise PermanentError(
         f"{entry.id}: not a native-protocol entry; use devices.device.create with a Modbus link"
     )

@@ -265,3 +265,54 @@ class MyPvHttpDevice(NativeDevice):
 
     async def aclose(self) -> None:
         await self.http.aclose()
+
+
+class PulseCounterDevice(NativeDevice):
+    """An S0 pulse meter on a Tasmota counter input: ``/cm?cmnd=Status%2010`` -> ``StatusSNS.COUNTER.C<n>``.
+
+    ``energy`` (Wh) is the count over the impulse constant, kept monotonic across counter resets (a
+    reboot without a saved counter): a count lower than the last is counted as ``counter_reset`` and
+    continues from there. ``power`` is the mean over the time since the previous read (none on the first).
+    """
+
+    def __init__(self, entry: Entry, http: JsonHttp, **kw: object) -> None:
+        super().__init__(entry, **kw)  # type: ignore[arg-type]
+        assert entry.pulse is not None
+        self.spec = entry.pulse
+        self.http = http
+        self.offset = 0.0  # counts before the last reset
+        self.last: tuple[datetime, float] | None = None  # (time, total count)
+
+    async def fetch(self) -> dict[str, float]:
+        doc = await self.http.get("/cm", {"cmnd": "Status 10"})
+        counters = (
+            (doc.get("StatusSNS") or {}).get("COUNTER") if isinstance(doc.get("StatusSNS"), dict) else None
+        )
+        if not isinstance(counters, dict):
+            raise BadInput("field", f"{self.device_id}: no StatusSNS.COUNTER (counter input not configured?)")
+        count = _number(counters, f"C{self.spec.counter}", self.device_id)
+        if count < 0:
+            raise BadInput("range", f"{self.device_id}: counter C{self.spec.counter} = {count}")
+        now = self.clock()
+        if self.last is not None and count + self.offset < self.last[1]:
+            self.ledger.record(
+                self.device_id,
+                "counter_reset",
+                f"counter C{self.spec.counter} went back to {count}; continuing from there",
+            )
+            self.offset = self.last[1]
+            self.last = None
+        total = count + self.offset
+        wh_per_count = 1000.0 / self.spec.per_kwh
+        out = {"energy": total * wh_per_count}
+        if self.last is not None and (now - self.last[0]).total_seconds() > 0:
+            seconds = (now - self.last[0]).total_seconds()
+            out["power"] = (total - self.last[1]) * wh_per_count * 3600.0 / seconds
+        self.last = (now, total)
+        return out
+
+    async def command(self, command: str, value: float) -> None:
+        raise PermanentError(f"{self.device_id}: a pulse meter is read-only")
+
+    async def aclose(self) -> None:
+        await self.http.aclose()

@@ -20,7 +20,7 @@ Category = Literal[
     "pv_inverter", "hybrid_battery_inverter", "ev_charger", "electricity_meter", "heat_meter", "gas_meter",
     "heat_pump", "heating_rod", "fuel_cell", "chp", "electrolyser", "relay",
 ]
-Protocol = Literal["modbus_tcp", "modbus_rtu", "sunspec", "udp", "http", "speedwire", "sml"]
+Protocol = Literal["modbus_tcp", "modbus_rtu", "sunspec", "udp", "http", "speedwire", "sml", "gpio"]
 
 # capability -> the write command that provides it (None: a read capability)
 CAPABILITIES: dict[str, str | None] = {
@@ -157,7 +157,7 @@ class Connectors(_Strict):
     unit_step: int = 0
 
 
-Native = Literal["keba_udp", "hardy_barth", "mypv_http", "relay"]
+Native = Literal["keba_udp", "hardy_barth", "mypv_http", "relay", "pulse_counter"]
 RelayDialect = Literal["shelly_gen1", "shelly_gen2", "tasmota", "kmtronic_udp"]
 
 
@@ -182,6 +182,14 @@ class RelaySpec(_Strict):
         return self
 
 
+class PulseSpec(_Strict):
+    """An S0 pulse meter counted by a device's input (Tasmota ``Counter<n>`` on a GPIO)."""
+
+    dialect: Literal["tasmota"] = "tasmota"
+    counter: int = Field(default=1, ge=1, le=8)
+    per_kwh: float = Field(default=1000.0, gt=0)  # the meter's impulse constant (imp/kWh)
+
+
 class SunSpecSpec(_Strict):
     models: list[int] = Field(min_length=1)  # the chain the emulator builds (and devices typically have)
     base: int = 40000
@@ -197,6 +205,7 @@ class Entry(_Strict):
     sunspec: SunSpecSpec | None = None
     native: Native | None = None  # a driver of its own protocol (devices/native.py) instead of Modbus
     relay: RelaySpec | None = None  # with native: relay
+    pulse: PulseSpec | None = None  # with native: pulse_counter
     rated_power: float | None = Field(default=None, gt=0)  # W, where a native driver's command needs it
     registers: list[RegisterSpec] = Field(default_factory=list)
     gaps: list[tuple[int, int]] = Field(default_factory=list)
@@ -232,6 +241,8 @@ class Entry(_Strict):
                 raise ValueError(f"{self.id}: identify names unknown register {i.name!r}")
         if (self.native == "relay") != (self.relay is not None):
             raise ValueError(f"{self.id}: native: relay goes with a relay: section (and only it)")
+        if (self.native == "pulse_counter") != (self.pulse is not None):
+            raise ValueError(f"{self.id}: native: pulse_counter goes with a pulse: section (and only it)")
         commands = {w.command for w in self.writes}
         checked = self.sunspec is None and self.untested is None and self.native is None
         for cap in self.capabilities:

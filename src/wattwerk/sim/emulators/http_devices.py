@@ -223,3 +223,26 @@ class MyPvEmulator(HttpEmulator):
             raise ValueError(f"power {watts} outside 0..{self.max_w}")
         self.sim.apply("power", watts)
         return PlainTextResponse("<html><body>OK</body></html>", media_type="text/html")
+
+
+class TasmotaCounterEmulator(HttpEmulator):
+    """A Tasmota device counting an S0 meter's pulses on ``Counter<n>``: ``/cm?cmnd=Status 10`` answers
+    ``StatusSNS.COUNTER.C<n>`` = the sim's ``energy`` (Wh) times the impulse constant, whole pulses.
+    ``reset_to`` makes the counter restart from that count (a reboot without a saved counter)."""
+
+    def __init__(self, sim: SimDevice, *, counter: int = 1, per_kwh: float = 1000.0) -> None:
+        super().__init__(sim)
+        self.counter, self.per_kwh = counter, per_kwh
+        self.base = 0.0  # energy (Wh) at the last reset
+
+    def reset(self) -> None:
+        self.base = self.sim.values().get("energy", 0.0)
+
+    def routes(self) -> list[Route]:
+        return [Route("/cm", self.handler(self._cm))]
+
+    async def _cm(self, request: Request) -> dict:
+        if request.query_params.get("cmnd", "").split() != ["Status", "10"]:
+            return {"Command": "Unknown"}
+        pulses = int((self.sim.values().get("energy", 0.0) - self.base) * self.per_kwh / 1000.0)
+        return {"StatusSNS": {"Time": "2026-01-01T00:00:00", "COUNTER": {f"C{self.counter}": pulses}}}
