@@ -89,14 +89,16 @@ def _refused(lines: list[str], status: int = 422) -> JSONResponse:
     return JSONResponse({"ok": False, "errors": lines}, status_code=status)
 
 
-def create_app(view: SiteView, *, setup: Setup | None = None, runtime: Any = None) -> FastAPI:
-    """The app; ``runtime`` (an ``EdgeRuntime``) adds Prometheus ``/metrics``."""
+def create_app(view: SiteView, *, setup: Setup | None = None, runtime: Any = None,
+               metrics: dict[str, Any] | None = None) -> FastAPI:
+    """The app; ``runtime`` (an ``EdgeRuntime``) adds Prometheus ``/metrics``, with ``metrics`` passed
+    on to ``edge_registry`` (``outbox_pending=``, ``outbox_bytes=``, ``upload_lag_s=``)."""
     app = FastAPI(title="wattwerk edge", docs_url=None, redoc_url=None)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     if runtime is not None:
         from wattwerk.edge.metrics import edge_registry, metrics_router
 
-        app.include_router(metrics_router(edge_registry(runtime)))
+        app.include_router(metrics_router(edge_registry(runtime, **(metrics or {}))))
 
     for path, page in PAGES.items():
         def serve(page: str = page) -> FileResponse:
