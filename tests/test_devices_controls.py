@@ -84,3 +84,23 @@ async def test_huawei_pv_produces_less_when_curtailed() -> None:
             link.close()
     assert math.isclose(before["pv.power"], available, abs_tol=1.0)
     assert math.isclose(after["pv.power"], round(available / 3), abs_tol=1.0)
+
+
+async def test_sax_hold_blocks_discharge_and_release_restores_it() -> None:
+    entry = find("sax-power-home").entry
+    battery = Battery("bat", BatteryParams(capacity_wh=10_000.0, soc_initial=60.0))
+    emulator = CatalogEmulator(entry, battery)
+    async with EmulatorServer([emulator.bank]) as server:
+        link = ModbusLink(LinkConfig(port=server.port, timeout=2.0))
+        try:
+            device = create(entry, link, device_id="bat")
+            await device.command("battery_mode", 1)  # hold
+            battery.update(residual_w=800.0, dt_s=60.0)  # the house would take 800 W from it
+            held = {r.channel: r.value for r in await device.read()}
+            await device.command("battery_mode", 0)
+            battery.update(residual_w=800.0, dt_s=60.0)
+            released = {r.channel: r.value for r in await device.read()}
+        finally:
+            link.close()
+    assert emulator.bank.writes[0] == {"discharge_limit": 0.0}
+    assert held["bat.power"] == 0.0 and released["bat.power"] == 800.0
