@@ -86,8 +86,9 @@ async def test_huawei_pv_produces_less_when_curtailed() -> None:
     assert math.isclose(after["pv.power"], round(available / 3), abs_tol=1.0)
 
 
-async def test_sax_hold_blocks_discharge_and_release_restores_it() -> None:
-    entry = find("sax-power-home").entry
+@pytest.mark.parametrize("entry_id", ["sax-power-home", "sma-tripower-smart-energy"])
+async def test_hold_blocks_discharge_and_release_restores_it(entry_id: str) -> None:
+    entry = find(entry_id).entry
     battery = Battery("bat", BatteryParams(capacity_wh=10_000.0, soc_initial=60.0))
     emulator = CatalogEmulator(entry, battery)
     async with EmulatorServer([emulator.bank]) as server:
@@ -102,5 +103,7 @@ async def test_sax_hold_blocks_discharge_and_release_restores_it() -> None:
             released = {r.channel: r.value for r in await device.read()}
         finally:
             link.close()
-    assert emulator.bank.writes[0] == {"discharge_limit": 0.0}
+    register, normal = {"sax-power-home": ("discharge_limit", 4600.0),
+                        "sma-tripower-smart-energy": ("discharge_max", 4200.0)}[entry_id]
+    assert emulator.bank.stored[register] == normal  # released: the normal discharge power again
     assert held["bat.power"] == 0.0 and released["bat.power"] == 800.0
