@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 from wattwerk.config import ConfigError, SiteConfig, load_config, load_demo_config, parse_duration
 from wattwerk.edge.flows import SiteRoles, balance_figures
 from wattwerk.edge.state import SiteState
-from wattwerk.edge.view import SiteView
+from wattwerk.edge.view import StoreView
 from wattwerk.model import Reading, from_ms, ms
 from wattwerk.protocols.dsmr import decoder as dsmr_decoder
 from wattwerk.protocols.meter import MeterReader
@@ -76,7 +76,7 @@ class DemoSite:
         self._next_store = 0
         self._pending: list[Reading] = []
         self.readings_stored = 0
-        self.view = SiteView(
+        self.view = StoreView(
             cfg.site.name, self.tz, self.roles, lambda: self.state.snapshot(self.sim.now), store,
             lambda: self.sim.now, self.flush,
         )

@@ -10,7 +10,7 @@ power first.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
@@ -34,6 +34,7 @@ class CycleOutput:
     state: CycleState
     events: tuple[Event, ...]
     surplus_w: float | None
+    active: Mapping[str, float] = field(default_factory=dict)  # limits in force this cycle (name -> W)
 
 
 class ControlCycle:
@@ -101,4 +102,5 @@ class ControlCycle:
             CycleState(MappingProxyType(states), out.state),
             out.events,
             surplus,
+            out.active,
         )

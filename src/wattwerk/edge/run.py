@@ -20,16 +20,21 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from wattwerk.config import ConfigError, SiteConfig, load_config
+from wattwerk.control.site import build_cycle
+from wattwerk.edge.control_step import CycleStep
 from wattwerk.edge.drivers import SiteDevices, build_devices
 from wattwerk.edge.flows import SiteRoles
-from wattwerk.edge.metrics import edge_registry, metrics_router, oldest_pending_age_s
+from wattwerk.edge.live import NotingLedger, RuntimeView
+from wattwerk.edge.metrics import oldest_pending_age_s
 from wattwerk.edge.mqtt_bridge import Command, MqttBridge, devices_from_config
 from wattwerk.edge.outbox import Outbox
 from wattwerk.edge.recorder import Recorder
-from wattwerk.edge.runtime import ControlStep, EdgeRuntime
+from wattwerk.edge.runtime import EdgeRuntime
+from wattwerk.edge.setup import Setup
 from wattwerk.edge.uplink import Uplink, UplinkConfig
-from wattwerk.edge.view import SiteView
-from wattwerk.errors import InputLedger, PermanentError
+from wattwerk.edge.view import StoreView
+from wattwerk.edge.web import create_app
+from wattwerk.errors import PermanentError
 from wattwerk.model import utcnow
 from wattwerk.protocols.mqtt import MqttSettings
 from wattwerk.store.buffer import BufferedWriter
@@ -48,7 +53,9 @@ class Edge:
     store: SqliteStore
     writer: BufferedWriter
     outbox: Outbox | None
-    view: SiteView
+    view: StoreView
+    control: CycleStep | None = None
+    path: Path | None = None  # the site file, for setup in the UI
     overrides: dict[str, dict[str, float | str]] = field(default_factory=dict)  # user commands (MQTT, UI)
 
     def close(self) -> None:
@@ -59,29 +66,33 @@ class Edge:
             self.outbox.close()
 
 
-def build_edge(cfg: SiteConfig, *, store_every_s: float = 10.0, control: ControlStep | None = None) -> Edge:
+def build_edge(
+    cfg: SiteConfig, *, store_every_s: float = 10.0, control: bool = True, path: Path | None = None
+) -> Edge:
+    """Everything for one site; ``control=False`` only reads and records (no setpoints)."""
     data_dir = Path(cfg.store.data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     tiers = {tier.resolution: tier.keep for tier in cfg.store.retention}
     store = SqliteStore(data_dir / "store.sqlite", tz=cfg.site.timezone, tiers=tiers)
     writer = BufferedWriter(store, max_readings=2000, max_age_s=30.0)
     outbox = Outbox(data_dir / "outbox.sqlite") if cfg.portal is not None else None
-    ledger = InputLedger()
+    ledger = NotingLedger()  # keeps each device's last error for the page
     slowest = max((d.interval_s for d in cfg.devices), default=1.0)
     stale_after = max(10.0, 3 * slowest)
     devices = build_devices(cfg, ledger, stale_after_s=stale_after)
+    step = CycleStep(build_cycle(cfg)) if control else None
     runtime = EdgeRuntime(
         devices.polled,
         push=devices.push,
         recorder=Recorder(store_every_s, store=writer, outbox=outbox),
-        control=control,
+        control=step,
         stale_after_s=stale_after,
         ledger=ledger,
     )
     roles = SiteRoles.from_pairs([(d.id, d.role) for d in cfg.devices])
     snapshot = lambda: runtime.state.snapshot(utcnow())  # noqa: E731
-    view = SiteView(cfg.site.name, cfg.site.tz, roles, snapshot, store, utcnow, writer.flush)
-    return Edge(cfg, runtime, devices, store, writer, outbox, view)
+    view = StoreView(cfg.site.name, cfg.site.tz, roles, snapshot, store, utcnow, writer.flush)
+    return Edge(cfg, runtime, devices, store, writer, outbox, view, step, path)
 
 
 async def _every(seconds: float, stop: asyncio.Event, job: Callable[[], object]) -> None:
@@ -137,18 +148,20 @@ def mqtt_bridge(edge: Edge) -> MqttBridge:
 
 
 def web_app(edge: Edge) -> FastAPI:
-    """The local page plus ``/metrics`` for Prometheus."""
-    from wattwerk.edge.web import create_app
-
-    app = create_app(edge.view)
+    """The local page (live values, today, devices, restrictions), setup in the UI when the
+    site file is known, and ``/metrics`` for Prometheus."""
+    limits = edge.control.active_limits if edge.control is not None else None
+    view = RuntimeView(edge.runtime, edge.cfg, today_fn=edge.view.today, limits_fn=limits)
+    setup = None
+    if edge.path is not None:
+        setup = Setup(edge.path, runtime=edge.runtime, on_config=lambda cfg: setattr(view, "cfg", cfg))
     outbox = edge.outbox
     sources = {} if outbox is None else {
         "outbox_pending": outbox.pending,
         "outbox_bytes": outbox.used_bytes,
         "upload_lag_s": lambda: oldest_pending_age_s(outbox),
     }
-    app.include_router(metrics_router(edge_registry(edge.runtime, **sources)))
-    return app
+    return create_app(view, setup=setup, runtime=edge.runtime, metrics=sources)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -158,12 +171,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=8080, help="port of the local page (default 8080)")
     parser.add_argument("--no-web", action="store_true", help="do not serve the local page")
     parser.add_argument("--store-every", type=float, default=10.0, help="storage interval in s (default 10)")
+    parser.add_argument("--read-only", action="store_true", help="read and record only; write no setpoints")
 
 
 def run(args: argparse.Namespace) -> int:
     try:
         cfg = load_config(args.config)
-        edge = build_edge(cfg, store_every_s=args.store_every)
+        edge = build_edge(cfg, store_every_s=args.store_every, control=not args.read_only,
+                          path=Path(args.config))
     except ConfigError as exc:
         print("\n".join(exc.lines), file=sys.stderr)
         return 1

@@ -18,7 +18,7 @@ from wattwerk.edge.state import Snapshot
 from wattwerk.store.base import Store
 
 
-class SiteView:
+class StoreView:
     def __init__(
         self,
         name: str,
