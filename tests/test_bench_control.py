@@ -18,6 +18,7 @@ from wattwerk.bench.control_laws import (
     ev_commands,
     ev_power_surplus,
     known_slots,
+    pv_correction,
     pv_forecast,
 )
 from wattwerk.bench.control_world import SLOT_S, STEP_S, Setup, build_year, read_prices
@@ -154,3 +155,15 @@ def test_ev_laws() -> None:
 )
 def test_battery_follow(plan: float, dev: float, zero: float, want: float) -> None:
     assert battery_follow(plan, dev, zero, 5000.0) == pytest.approx(want)
+
+
+def test_pv_correction_uses_past_days_only(setup: Setup, year) -> None:
+    scale, has = pv_correction(year)
+    assert scale.shape == has.shape == (year.n,)
+    assert ((scale >= 0.7) & (scale <= 1.6)).all()
+    cut = year.starts[48]  # the second day starts here
+    poisoned = replace(year, history=year.history.copy())
+    poisoned.history.loc[poisoned.history.index >= cut, "pv_w"] *= 10.0
+    other, _ = pv_correction(poisoned)
+    np.testing.assert_array_equal(other[:96], scale[:96])  # the poison's day and the next: unchanged
+    assert not np.array_equal(other[96:], scale[96:]) or len(scale) <= 96

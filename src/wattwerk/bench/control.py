@@ -20,7 +20,15 @@ from typing import Any
 
 import numpy as np
 
-from wattwerk.bench.control_laws import Forecasts, NoManager, Planned, Surplus, actual_series, pv_forecast
+from wattwerk.bench.control_laws import (
+    Forecasts,
+    NoManager,
+    Planned,
+    Surplus,
+    actual_series,
+    pv_correction,
+    pv_forecast,
+)
 from wattwerk.bench.control_meter import Meter, cost_eur
 from wattwerk.bench.control_world import (
     DEFAULT_DAYS,
@@ -64,7 +72,8 @@ def make_law(name: str, year: Year, sim: SiteSim) -> Any:
         if name == "oracle":
             load, pv = actual_series(year, sim)
             return Planned(year, Forecasts(load, pv, oracle=True), name="oracle", shift_heat=heat)
-        return Planned(year, Forecasts(None, pv_forecast(year), oracle=False), shift_heat=heat)
+        scale, has = pv_correction(year)
+        return Planned(year, Forecasts(None, pv_forecast(year), False, scale, has), shift_heat=heat)
     raise ValueError(f"unknown strategy {name!r}; have {', '.join(STRATEGIES)}")
 
 

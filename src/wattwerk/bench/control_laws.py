@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from wattwerk.bench.control_world import SLOT_S, Year
+from wattwerk.bench.control_world import SLOT_S, STEP_S, Year
 from wattwerk.control.plan_model import EV, Battery, Heater, Plan, PlanOptions, PlanRequest, ThermalStore
 from wattwerk.control.planner import solve
 from wattwerk.forecast.load import LoadForecaster
@@ -81,6 +81,16 @@ def sgready_from_plan(planned_w: float, max_w: float, store_c: float) -> int:
     return 2
 
 
+def measured_now(sim: SiteSim, now: float) -> tuple[float, float]:
+    """House load and PV power (W) as a real-time loop sees them at ``now``. The simulator replays
+    30-min values held over their slot, so these are the coming step's values; the laws act every
+    5 min only to keep the year fast, where a real loop acts within seconds of a change."""
+    mid = now + STEP_S / 2
+    house = sim.house.profile.at(mid)
+    pv = sum(min(a.available.at(mid), a.power_limit) for a in sim.pv)
+    return house, pv
+
+
 def _apply_ev(sim: SiteSim, power_w: float) -> None:
     enable, phases, current = ev_commands(power_w)
     ev = sim.evs[0]
@@ -114,8 +124,8 @@ class Surplus:
     def act(self, sim: SiteSim, now: float) -> None:
         ev, bat, hp = sim.evs[0], sim.battery, sim.heat_pump
         assert bat is not None and hp is not None
-        pv = sum(a.power for a in sim.pv)
-        spare = pv - sim.house.power - hp.power
+        house, pv = measured_now(sim, now)
+        spare = pv - house - hp.power
         bat_room = bat.params.max_charge_w if bat.soc < bat.params.soc_max - 1.0 else 0.0
         for_ev = spare - (bat_room if bat.soc < self.priority_soc else 0.0)
         power = 0.0
@@ -137,6 +147,15 @@ class Forecasts:
     load_w: np.ndarray | None  # None: forecast from past load only (LoadForecaster)
     pv_w: np.ndarray
     oracle: bool
+    pv_scale: np.ndarray | None = None  # per slot: correction known at the start of its UTC day
+    pv_scaled: np.ndarray | None = None  # per slot: the value is a forecast (scale it), not a fallback
+
+    def pv_at(self, i: int, n: int) -> np.ndarray:
+        """PV forecast for slots ``i .. i+n``, corrected by the factor known at slot ``i``."""
+        pv = self.pv_w[i : i + n]
+        if self.pv_scale is None or self.pv_scaled is None:
+            return pv
+        return pv * np.where(self.pv_scaled[i : i + n], self.pv_scale[i], 1.0)
 
 
 def actual_series(year: Year, sim: SiteSim) -> tuple[np.ndarray, np.ndarray]:
@@ -156,6 +175,20 @@ def pv_forecast(year: Year) -> np.ndarray:
     day_before = h["pv_w"].reindex(year.starts - pd.Timedelta(days=1)).to_numpy(dtype=float)
     out = np.where(np.isnan(fc), day_before, fc)
     return np.clip(np.nan_to_num(out, nan=0.0), 0.0, None)
+
+
+def pv_correction(year: Year, days: int = 7) -> tuple[np.ndarray, np.ndarray]:
+    """(factor per slot, mask of slots with a recorded forecast): measured over forecast PV energy of
+    the ``days`` UTC days before each slot's day (past data only), bounded to 0.7..1.6."""
+    h = year.history
+    both = h["pv_w"].notna() & h["pv_forecast_w"].notna()
+    meas = h["pv_w"].where(both, 0.0).clip(lower=0.0).resample("D").sum()
+    fc = h["pv_forecast_w"].where(both, 0.0).clip(lower=0.0).resample("D").sum()
+    ratio = meas.rolling(days, min_periods=2).sum().shift(1) / fc.rolling(days, min_periods=2).sum().shift(1)
+    ratio = ratio.replace([np.inf, -np.inf], np.nan).clip(0.7, 1.6)
+    scale = ratio.reindex(year.starts.floor("D")).fillna(1.0).to_numpy()
+    has = h["pv_forecast_w"].reindex(year.starts).notna().to_numpy()
+    return scale, has
 
 
 def known_slots(year: Year, i: int, now: datetime, oracle: bool = False) -> int:
@@ -251,7 +284,7 @@ class Planned:
             self._hp_expected = (demand + loss) / own
             load = load + self._hp_expected
         return PlanRequest(
-            now, SLOT_S // 60, y.buy[i : i + n], self.fc.pv_w[i : i + n], load, y.sell[i : i + n],
+            now, SLOT_S // 60, y.buy[i : i + n], self.fc.pv_at(i, n), load, y.sell[i : i + n],
             batteries=batteries, evs=evs, thermal=thermal,
             max_import_w=y.setup.import_limit_w - IMPORT_MARGIN_W, max_export_w=y.setup.export_limit_w,
             curtail=False,
@@ -289,11 +322,9 @@ class Planned:
             hp_plan = float(self._hp_expected[0])
             load0 = float(plan.load_w[0]) - hp_plan
         # battery: the plan, corrected by what the forecast got wrong
-        pv = sum(a.power for a in sim.pv)
-        base = sim.house.power + hp.power - pv
-        dev = (sim.house.power - load0) + (hp.power - hp_plan) - (pv - plan.pv_w[0])
-        if not sim.steps:
-            dev = 0.0
+        house, pv = measured_now(sim, now)
+        base = house + hp.power - pv
+        dev = (house - load0) + (hp.power - hp_plan) - (pv - plan.pv_w[0])
         bat_plan = float(plan.devices["bat"]["power_w"][0])
         bat_w = battery_follow(bat_plan, dev, base + ev_w, bat.params.max_discharge_w)
         # safety net for the fuse: shed EV power first, then battery charging
