@@ -51,6 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sites", type=int, default=10_000, help="sites in the database")
     parser.add_argument("--repeat", type=int, default=60, help="queries per range")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark schema")
+    parser.add_argument("--reuse", metavar="SCHEMA", help="measure a schema kept by an earlier --keep run")
 
 
 def _say(args: argparse.Namespace, text: str) -> None:
@@ -184,8 +185,37 @@ async def measure(
     return out
 
 
+def reuse(url: str) -> tuple[str, str, int]:
+    """The measured site of a kept schema and a fresh token for it."""
+    token = auth.TOKEN_PREFIX + uuid.uuid4().hex
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO access_tokens (account_id, name, scopes, token_hash, expires_at) "
+            "SELECT id, 'bench', ARRAY['read'], %s, now() + interval '1 day' FROM accounts "
+            "WHERE alias = 'bench'",
+            (auth.sha256(token),),
+        )
+        site = conn.execute("SELECT name FROM sites ORDER BY id LIMIT 1").fetchone()[0]  # type: ignore[index]
+        rows = sum(
+            conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # type: ignore[index]
+            for t in ("readings", "rollup_5m", "rollup_1h", "rollup_1d")
+        )
+        sites = conn.execute("SELECT count(*) FROM sites").fetchone()[0]  # type: ignore[index]
+    return site, token, rows, sites  # type: ignore[return-value]
+
+
 def run(args: argparse.Namespace) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request would drown the figures
+    if args.reuse:
+        site, token, rows, args.sites = reuse(with_schema(args.db, args.reuse))  # type: ignore[misc]
+        ranges = asyncio.run(measure(args, args.db, args.reuse, site, token))
+        result = {"sites": args.sites, "rows": rows, "schema": args.reuse, "repeat": args.repeat, **ranges}
+        print(
+            json.dumps(result)
+            if args.json
+            else f"{rows:,} rows for {args.sites:,} sites (reused {args.reuse})"
+        )
+        return 0
     schema = f"bench_query_{uuid.uuid4().hex[:8]}"
     migrate(args.db, schema)
     try:
