@@ -8,6 +8,7 @@ import pyotp
 
 from portal_fixtures import PASSWORD, Portal, account, new_site, portal, unique  # noqa: F401
 from test_ingest_support import pg  # noqa: F401
+from wattwerk.portal import accounts
 
 
 def test_register_login_cookie_flags_and_argon2(portal: Portal) -> None:  # noqa: F811
@@ -148,3 +149,13 @@ def test_token_scopes_expiry_and_revocation(portal: Portal) -> None:  # noqa: F8
         assert api.post(f"/api/v1/sites/{site}/edge-tokens").status_code == 401
     listed = {t["name"]: t["active"] for t in acc.http.get("/api/v1/tokens").json()}
     assert listed == {"read": False, "pair": False}
+
+
+def test_operator_makes_an_admin(portal: Portal) -> None:  # noqa: F811
+    acc = account(portal)
+    assert acc.http.post("/api/v1/admin/retention/run").status_code == 403
+    argv = ["--db", portal.pg.url, "--schema", portal.pg.schema, "--make-admin"]
+    assert accounts.main([*argv, "nobody-here"]) == 1
+    assert accounts.main([*argv, acc.alias]) == 0
+    assert acc.http.get("/api/v1/me").json()["admin"] is True
+    assert acc.http.post("/api/v1/admin/retention/run").status_code == 200

@@ -7,7 +7,10 @@ tests.
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import logging
+import os
 import re
 import secrets
 from datetime import timedelta
@@ -16,6 +19,7 @@ import psycopg
 from psycopg import AsyncConnection
 
 from wattwerk.portal import auth
+from wattwerk.store.postgres import with_schema
 
 log = logging.getLogger(__name__)
 
@@ -119,3 +123,28 @@ async def confirm_totp(conn: AsyncConnection, account: int, code: str) -> bool:
 async def make_admin(conn: AsyncConnection, alias: str) -> bool:
     cur = await conn.execute("UPDATE accounts SET is_admin = true WHERE alias = %s", (alias,))
     return cur.rowcount == 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Operator tool: ``python -m wattwerk.portal.accounts --db URL --make-admin ALIAS``."""
+    parser = argparse.ArgumentParser(prog="python -m wattwerk.portal.accounts")
+    parser.add_argument(
+        "--db", default=os.environ.get("WATTWERK_PORTAL_DB", "postgresql://127.0.0.1/wattwerk")
+    )
+    parser.add_argument("--schema", help="PostgreSQL schema (default: the server's search_path)")
+    parser.add_argument("--make-admin", metavar="ALIAS", required=True, help="make an account a portal admin")
+    args = parser.parse_args(argv)
+
+    async def go() -> bool:
+        async with await AsyncConnection.connect(with_schema(args.db, args.schema), autocommit=True) as conn:
+            return await make_admin(conn, args.make_admin)
+
+    if not asyncio.run(go()):
+        print(f"no account {args.make_admin!r}")
+        return 1
+    print(f"{args.make_admin} is now a portal administrator")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
