@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 from wattwerk.devices.native import (
     HardyBarthDevice,
     KebaUdpDevice,
+    KostalDxsDevice,
+    KostalHtmlDevice,
     MyPvHttpDevice,
     NativeDevice,
     PulseCounterDevice,
@@ -85,6 +87,10 @@ def create_for(
         return RelayDevice(entry, http=http, **common)
     if kind == "pulse_counter":
         return PulseCounterDevice(entry, http, **common)
+    if kind == "kostal_dxs":
+        return KostalDxsDevice(entry, http, **common)
+    if kind == "kostal_html":
+        return KostalHtmlDevice(entry, http, **common)
     raise PermanentError(
         f"{entry.id}: not a native-protocol entry; use devices.device.create with a Modbus link"
     )

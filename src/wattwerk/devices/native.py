@@ -14,6 +14,7 @@ import math
 import time
 from collections.abc import Callable
 from datetime import datetime
+from html.parser import HTMLParser
 
 from wattwerk.devices.device import _Commands
 from wattwerk.devices.profile import Entry
@@ -313,6 +314,108 @@ class PulseCounterDevice(NativeDevice):
 
     async def command(self, command: str, value: float) -> None:
         raise PermanentError(f"{self.device_id}: a pulse meter is read-only")
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+
+# KOSTAL PIKO (older generation): DXS JSON API ids (value in the unit named)
+DXS_IDS = {"power": (67109120, 1.0), "energy": (251658753, 1000.0)}  # AC output W; total yield kWh -> Wh
+
+
+class KostalDxsDevice(NativeDevice):
+    """KOSTAL PIKO / PIKO BA with the JSON API ``/api/dxs.json?dxsEntries=<id>&dxsEntries=<id>``, answering
+    ``{"dxsEntries": [{"dxsId": id, "value": v}], "status": {"code": 0}}``. A null AC power is an inverter
+    that is off (night): 0 W."""
+
+    def __init__(self, entry: Entry, http: JsonHttp, **kw: object) -> None:
+        super().__init__(entry, **kw)  # type: ignore[arg-type]
+        self.http = http
+
+    async def fetch(self) -> dict[str, float]:
+        ids = [str(i) for i, _ in DXS_IDS.values()]
+        doc = await self.http.request("GET", "/api/dxs.json", params=[("dxsEntries", i) for i in ids])
+        status = doc.get("status")
+        if isinstance(status, dict) and status.get("code", 0) != 0:
+            raise BadInput("device", f"{self.device_id}: DXS status {status}")
+        entries = doc.get("dxsEntries")
+        if not isinstance(entries, list):
+            raise BadInput("field", f"{self.device_id}: no dxsEntries in the answer")
+        by_id = {e.get("dxsId"): e.get("value") for e in entries if isinstance(e, dict)}
+        out = {}
+        for quantity, (dxs, scale) in DXS_IDS.items():
+            value = by_id.get(dxs)
+            if value is None and quantity == "power" and dxs in by_id:
+                value = 0.0
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise BadInput("field", f"{self.device_id}: dxsId {dxs} ({quantity}) missing or {value!r}")
+            out[quantity] = float(value) * scale
+        return out
+
+    async def command(self, command: str, value: float) -> None:
+        raise PermanentError(f"{self.device_id}: the PIKO is read-only here")
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+
+class _Cells(HTMLParser):
+    """The text of every table cell of a page, in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cells: list[str] = []
+        self._open = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "td":
+            self.cells.append("")
+            self._open = True
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "td":
+            self._open = False
+
+    def handle_data(self, data: str) -> None:
+        if self._open and self.cells:
+            self.cells[-1] += data
+
+
+# the legacy PIKO status page: label cell -> (quantity, scale); the value is the next cell
+PIKO_HTML = {"aktuell": ("power", 1.0), "Gesamtenergie": ("energy", 1000.0)}
+
+
+class KostalHtmlDevice(NativeDevice):
+    """The legacy KOSTAL PIKO: its status page ``/`` (HTTP basic auth) as a table of label and value
+    cells: ``aktuell`` (W, ``x x x`` while the inverter is off: 0 W) and ``Gesamtenergie`` (kWh)."""
+
+    def __init__(self, entry: Entry, http: JsonHttp, **kw: object) -> None:
+        super().__init__(entry, **kw)  # type: ignore[arg-type]
+        self.http = http
+
+    async def fetch(self) -> dict[str, float]:
+        parser = _Cells()
+        parser.feed(await self.http.text("/"))
+        cells = [c.replace("\xa0", " ").strip() for c in parser.cells]
+        out: dict[str, float] = {}
+        for i, label in enumerate(cells[:-1]):
+            if label in PIKO_HTML:
+                quantity, scale = PIKO_HTML[label]
+                text = cells[i + 1]
+                if quantity == "power" and text.replace(" ", "") == "xxx":
+                    out[quantity] = 0.0
+                    continue
+                try:
+                    out[quantity] = float(text) * scale
+                except ValueError:
+                    raise BadInput("field", f"{self.device_id}: {label} = {text!r} is not a number") from None
+        missing = {q for q, _ in PIKO_HTML.values()} - set(out)
+        if missing:
+            raise BadInput("field", f"{self.device_id}: no {', '.join(sorted(missing))} on the status page")
+        return out
+
+    async def command(self, command: str, value: float) -> None:
+        raise PermanentError(f"{self.device_id}: the PIKO is read-only here")
 
     async def aclose(self) -> None:
         await self.http.aclose()

@@ -157,7 +157,9 @@ class Connectors(_Strict):
     unit_step: int = 0
 
 
-Native = Literal["keba_udp", "hardy_barth", "mypv_http", "relay", "pulse_counter"]
+Native = Literal[
+    "keba_udp", "hardy_barth", "mypv_http", "relay", "pulse_counter", "kostal_dxs", "kostal_html",
+]
 RelayDialect = Literal["shelly_gen1", "shelly_gen2", "tasmota", "kmtronic_udp"]
 
 

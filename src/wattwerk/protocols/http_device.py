@@ -24,18 +24,11 @@ class JsonHttp:
         self.base_url = base_url.rstrip("/")
         self._client = httpx.AsyncClient(base_url=self.base_url, timeout=timeout, auth=auth)
 
-    async def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, str] | None = None,
-        data: Mapping[str, str] | None = None,
-        expect_json: bool = True,
-    ) -> dict:
-        """The answer's JSON object ({} when ``expect_json`` is false: e.g. an HTML acknowledgement)."""
+    async def _send(
+        self, method: str, path: str, params: object, data: Mapping[str, str] | None
+    ) -> httpx.Response:
         try:
-            response = await self._client.request(method, path, params=params, data=data)
+            response = await self._client.request(method, path, params=params, data=data)  # type: ignore[arg-type]
         except httpx.TimeoutException:
             raise RetryableError(f"{self.base_url}{path}: timeout") from None
         except httpx.TransportError as exc:
@@ -46,6 +39,23 @@ class JsonHttp:
             )
         if response.status_code >= 400:
             raise RetryableError(f"{self.base_url}{path}: HTTP {response.status_code}")
+        return response
+
+    async def text(self, path: str) -> str:
+        """A page as text (devices that only serve HTML)."""
+        return (await self._send("GET", path, None, None)).text
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: object = None,
+        data: Mapping[str, str] | None = None,
+        expect_json: bool = True,
+    ) -> dict:
+        """The answer's JSON object ({} when ``expect_json`` is false: e.g. an HTML acknowledgement)."""
+        response = await self._send(method, path, params, data)
         if not expect_json:
             return {}
         try:

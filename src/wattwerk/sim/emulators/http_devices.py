@@ -246,3 +246,54 @@ class TasmotaCounterEmulator(HttpEmulator):
             return {"Command": "Unknown"}
         pulses = int((self.sim.values().get("energy", 0.0) - self.base) * self.per_kwh / 1000.0)
         return {"StatusSNS": {"Time": "2026-01-01T00:00:00", "COUNTER": {f"C{self.counter}": pulses}}}
+
+
+class KostalPikoEmulator(HttpEmulator):
+    """A KOSTAL PIKO of the older generation: the DXS JSON API (``/api/dxs.json``, AC power 67109120 in W,
+    total yield 251658753 in kWh) and the legacy status page ``/`` behind basic auth (``aktuell`` W,
+    ``Gesamtenergie`` kWh, ``x x x`` while off). ``off`` shows the inverter switched off (night)."""
+
+    def __init__(self, sim: SimDevice, *, auth: tuple[str, str] = ("pvserver", "pvwr")) -> None:
+        super().__init__(sim)
+        self.auth = auth
+        self.off = False
+
+    def routes(self) -> list[Route]:
+        return [Route("/api/dxs.json", self.handler(self._dxs)), Route("/", self.handler(self._page))]
+
+    async def _dxs(self, request: Request) -> dict:
+        v = self.sim.values()
+        values = {
+            67109120: None if self.off else round(v.get("power", 0.0), 1),
+            251658753: round(v.get("energy", 0.0) / 1000.0, 3),
+            251658754: 0.0,
+        }
+        ids = [int(i) for part in request.query_params.getlist("dxsEntries") for i in part.split(",")]
+        return {
+            "dxsEntries": [{"dxsId": i, "value": values.get(i)} for i in ids],
+            "session": {"sessionId": 0, "roleId": 0},
+            "status": {"code": 0},
+        }
+
+    async def _page(self, request: Request) -> Response:
+        import base64
+
+        header = request.headers.get("authorization", "")
+        expected = "Basic " + base64.b64encode(":".join(self.auth).encode()).decode()
+        if header != expected:
+            return PlainTextResponse(
+                "unauthorized", status_code=401, headers={"WWW-Authenticate": 'Basic realm="PV"'}
+            )
+        v = self.sim.values()
+        power = "x x x&nbsp;" if self.off else f"{round(v.get('power', 0.0))}"
+        energy = f"{round(v.get('energy', 0.0) / 1000.0)}"
+        page = (
+            "<html><body><table>"
+            '<tr><td width="190">aktuell</td><td width="70" align="right" bgcolor="#FFFFFF">'
+            f'   {power}</td><td width="140">&nbsp; W</td>'
+            '<td width="190">Gesamtenergie</td><td width="70" align="right" bgcolor="#FFFFFF">'
+            f'   {energy}</td><td width="50">&nbsp; kWh</td></tr>'
+            '<tr><td width="190">Tagesenergie</td><td width="70" align="right" bgcolor="#FFFFFF">   0.00</td>'
+            "</tr></table></body></html>"
+        )
+        return Response(page, media_type="text/html")
