@@ -1,0 +1,150 @@
+"""OCPP 1.6J: the central system's side of one charge point."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ocpp.routing import after, on
+from ocpp.v16 import ChargePoint, call, call_result
+from ocpp.v16.enums import Action
+
+from wattwerk.errors import PermanentError
+from wattwerk.protocols.ocpp.measurands import from_v16
+from wattwerk.protocols.ocpp.rpc import RpcGuard
+from wattwerk.protocols.ocpp.session import (
+    PROFILE_ID,
+    STACK_LEVEL,
+    SessionBase,
+    iso,
+    log,
+    next_transaction_id,
+)
+
+ACCEPTED = {"status": "Accepted"}
+RATE_UNITS = {"Current": "A", "Power": "W"}  # ChargingScheduleAllowedChargingRateUnit members
+SAMPLED = "Energy.Active.Import.Register,Power.Active.Import,Current.Import,SoC"
+
+
+class Session16(RpcGuard, SessionBase, ChargePoint):
+    version = "1.6"
+
+    @on(Action.boot_notification)
+    def on_boot(self, charge_point_vendor: str, charge_point_model: str, **_: Any) -> Any:
+        self.seen()
+        self.state.vendor, self.state.model, self.state.booted = charge_point_vendor, charge_point_model, True
+        return call_result.BootNotification(current_time=iso(), interval=self.settings.heartbeat_s,
+                                            status="Accepted")
+
+    @after(Action.boot_notification)
+    def after_boot(self, **_: Any) -> None:
+        self.spawn(self.configure())
+
+    async def configure(self) -> None:
+        """Learn the rate units the charger takes and ask for meter values at our interval."""
+        try:
+            got = await self.request(call.GetConfiguration(key=["ChargingScheduleAllowedChargingRateUnit"]))
+            for item in got.configuration_key or []:
+                if item.get("key") == "ChargingScheduleAllowedChargingRateUnit":
+                    units = {RATE_UNITS[u.strip()] for u in str(item.get("value", "")).split(",")
+                             if u.strip() in RATE_UNITS}
+                    self.state.rate_units = frozenset(units)
+            for key, value in (("MeterValueSampleInterval", str(self.settings.sample_interval_s)),
+                               ("MeterValuesSampledData", SAMPLED)):
+                await self.request(call.ChangeConfiguration(key=key, value=value))
+        except Exception as exc:  # a charger that refuses configuration still charges; note it and go on
+            log.info("%s: configuration after boot incomplete: %s", self.id, exc)
+
+    @on(Action.heartbeat)
+    def on_heartbeat(self) -> Any:
+        self.seen()
+        return call_result.Heartbeat(current_time=iso())
+
+    @on(Action.status_notification)
+    def on_status(self, connector_id: int, error_code: str, status: str, **_: Any) -> Any:
+        self.seen()
+        self.state.connector(connector_id).status = status
+        if status == "Available":
+            con = self.state.connector(connector_id)
+            if con.transaction_id is not None:
+                self.transaction_ended(connector_id)
+        return call_result.StatusNotification()
+
+    @on(Action.authorize)
+    def on_authorize(self, id_tag: str) -> Any:
+        self.seen()  # a site's own charger: every tag may charge; the energy manager decides how fast
+        return call_result.Authorize(id_tag_info=ACCEPTED)
+
+    @on(Action.start_transaction)
+    def on_start(self, connector_id: int, id_tag: str, meter_start: int, timestamp: str, **_: Any) -> Any:
+        self.seen()
+        tx = next_transaction_id()
+        con = self.state.connector(connector_id)
+        con.transaction_id = tx
+        con.values["energy"] = float(meter_start)
+        return call_result.StartTransaction(transaction_id=tx, id_tag_info=ACCEPTED)
+
+    @on(Action.stop_transaction)
+    def on_stop(self, meter_stop: int, timestamp: str, transaction_id: int, **_: Any) -> Any:
+        self.seen()
+        for number, con in self.state.connectors.items():
+            if con.transaction_id == transaction_id:
+                con.values["energy"] = float(meter_stop)
+                self.transaction_ended(number)
+        return call_result.StopTransaction(id_tag_info=ACCEPTED)
+
+    @on(Action.meter_values)
+    def on_meter_values(self, connector_id: int, meter_value: list[dict[str, Any]], **_: Any) -> Any:
+        self.seen()
+        for mv in sorted(meter_value, key=lambda m: m.get("timestamp", "")):
+            self.take_values(connector_id, (from_v16(s) for s in mv.get("sampled_value", [])))
+        return call_result.MeterValues()
+
+    @on(Action.data_transfer)
+    def on_data_transfer(self, vendor_id: str, **_: Any) -> Any:
+        self.seen()
+        return call_result.DataTransfer(status="UnknownVendorId")
+
+    @on(Action.diagnostics_status_notification)
+    def on_diagnostics(self, **_: Any) -> Any:
+        return call_result.DiagnosticsStatusNotification()
+
+    @on(Action.firmware_status_notification)
+    def on_firmware(self, **_: Any) -> Any:
+        return call_result.FirmwareStatusNotification()
+
+    # -- commands -----------------------------------------------------------------------------
+
+    async def set_limit(self, connector: int, limit: float, unit: str, phases: int | None = None) -> None:
+        """A TxDefaultProfile for ``connector`` capping the rate at ``limit`` (``unit`` "A" or "W")."""
+        period: dict[str, Any] = {"start_period": 0, "limit": round(limit, 1)}
+        if phases is not None:
+            period["number_phases"] = phases
+        profile = {
+            "charging_profile_id": PROFILE_ID, "stack_level": STACK_LEVEL,
+            "charging_profile_purpose": "TxDefaultProfile", "charging_profile_kind": "Absolute",
+            "charging_schedule": {"charging_rate_unit": unit, "start_schedule": iso(self.schedule_start()),
+                                  "charging_schedule_period": [period]},
+        }
+        request = call.SetChargingProfile(connector_id=connector, cs_charging_profiles=profile)
+        got = await self.request(request)
+        if got.status != "Accepted":
+            raise PermanentError(f"{self.id}: charging profile {got.status}")
+        self.state.profiles[connector] = profile
+
+    async def clear_limit(self, connector: int) -> None:
+        await self.request(call.ClearChargingProfile(id=PROFILE_ID))
+        self.state.profiles.pop(connector, None)
+
+    async def remote_start(self, connector: int) -> None:
+        request = call.RemoteStartTransaction(id_tag=self.settings.id_tag, connector_id=connector)
+        got = await self.request(request)
+        if got.status != "Accepted":
+            raise PermanentError(f"{self.id}: remote start {got.status}")
+
+    async def remote_stop(self, connector: int) -> None:
+        tx = self.state.connector(connector).transaction_id
+        if tx is None:
+            return
+        got = await self.request(call.RemoteStopTransaction(transaction_id=int(tx)))
+        if got.status != "Accepted":
+            raise PermanentError(f"{self.id}: remote stop {got.status}")
