@@ -114,7 +114,9 @@ def test_no_peeking_poisoned_future_prices_leave_the_plan_unchanged(setup: Setup
         return law.request(sim, slot)
 
     a, b = plan_at(year, i), plan_at(poisoned_year, i)
-    assert len(a.buy_eur_per_kwh) == known_slots(year, i, now) == 27  # up to 24:00 local
+    assert known_slots(year, i, now) == 27  # up to 24:00 local
+    assert len(a.buy_eur_per_kwh) == 96  # the rest of 48 h: a persistence forecast of known prices
+    np.testing.assert_array_equal(a.buy_eur_per_kwh[:27], year.buy[i : i + 27])
     np.testing.assert_array_equal(a.buy_eur_per_kwh, b.buy_eur_per_kwh)
     from wattwerk.control.planner import solve
 

@@ -200,6 +200,22 @@ def known_slots(year: Year, i: int, now: datetime, oracle: bool = False) -> int:
     return max(1, min(n, int((until - year.starts[i].to_pydatetime()).total_seconds() // SLOT_S)))
 
 
+def price_horizon(year: Year, i: int, now: datetime, oracle: bool = False,
+                  extend: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Buy and sell prices (€/kWh) for the planning horizon at slot ``i``: the prices known at
+    ``now``; with ``extend``, the rest of the 48 h filled with the known prices of the same time of
+    day one (or two) days earlier: a persistence forecast from published prices only."""
+    known = known_slots(year, i, now, oracle)
+    buy, sell = year.buy[i : i + known], year.sell[i : i + known]
+    full = min(HORIZON_SLOTS, year.n - i)
+    if not extend or known >= full:
+        return buy, sell
+    j = np.arange(known, full)
+    back = i + j - ((j - known) // 48 + 1) * 48  # the same time a day (or two) earlier: known
+    back = np.where(back < 0, i + known - 1, back)  # at the very start of the data: the last known
+    return np.concatenate((buy, year.buy[back])), np.concatenate((sell, year.sell[back]))
+
+
 @dataclass
 class Planned:
     """wattwerk's planner (or, with actual forecasts and all prices, the oracle): re-plan every
@@ -209,6 +225,7 @@ class Planned:
     fc: Forecasts
     name: str = "planner"
     options: PlanOptions = field(default_factory=PlanOptions)
+    extend_prices: bool = True  # fill the horizon beyond published prices with a persistence forecast
     shift_heat: bool = False  # plan the heat pump through SG-Ready; False: it keeps its thermostat
     solve_ms: list[float] = field(default_factory=list)
     plans: int = 0
@@ -246,7 +263,8 @@ class Planned:
         """The planning problem at slot ``i`` from what is known then."""
         y = self.year
         now = y.starts[i].to_pydatetime()
-        n = known_slots(y, i, now, self.fc.oracle)
+        buy, sell = price_horizon(y, i, now, self.fc.oracle, self.extend_prices)
+        n = len(buy)
         load = self._load_forecast(i, n, sim.house.power if sim.steps else 0.0)
         bat, ev, hp = sim.battery, sim.evs[0], sim.heat_pump
         assert bat is not None and hp is not None
@@ -284,7 +302,7 @@ class Planned:
             self._hp_expected = (demand + loss) / own
             load = load + self._hp_expected
         return PlanRequest(
-            now, SLOT_S // 60, y.buy[i : i + n], self.fc.pv_at(i, n), load, y.sell[i : i + n],
+            now, SLOT_S // 60, buy, self.fc.pv_at(i, n), load, sell,
             batteries=batteries, evs=evs, thermal=thermal,
             max_import_w=y.setup.import_limit_w - IMPORT_MARGIN_W, max_export_w=y.setup.export_limit_w,
             curtail=False,
