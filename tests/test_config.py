@@ -177,7 +177,7 @@ BROKEN: list[tuple[str, str, str]] = [
     ("unknown connection type with suggestion",
      SITE + DEV + "  - id: x\n    role: submeter\n    connection: {type: modbus}\n",
      'site.yaml:8: devices[0].connection.type: expected one of "sim", "modbus_tcp", "modbus_rtu", "serial", '
-     '"tcp", "udp", "speedwire", "mqtt", "http", got "modbus" (did you mean "modbus_tcp"?)'),
+     '"tcp", "udp", "speedwire", "mqtt", "http", "ocpp", got "modbus" (did you mean "modbus_tcp"?)'),
     ("missing connection type",
      SITE + DEV + "  - id: x\n    role: submeter\n    connection: {host: a}\n",
      'site.yaml:8: devices[0].connection: missing field "type"'),

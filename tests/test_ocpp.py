@@ -17,7 +17,7 @@ from ocpp.routing import on
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from wattwerk.devices.ocpp_charger import OcppCharger
+from wattwerk.devices.ocpp_charger import OcppCharger, OcppSite
 from wattwerk.errors import PermanentError, RetryableError
 from wattwerk.protocols.ocpp import CentralSystem, Settings
 
@@ -422,3 +422,32 @@ async def test_basic_auth_and_subprotocol_are_enforced() -> None:
             got = await cp.call(v16.call.BootNotification(charge_point_model="M", charge_point_vendor="V"))
             task.cancel()
         assert got.status == "Accepted" and cs.states["y"].version == "1.6"
+
+
+async def test_ocpp_site_starts_on_first_read_and_admits_only_configured_ids() -> None:
+    site = OcppSite("127.0.0.1")
+    drv = site.charger("ev1", "wb1", port=0, password="pw", max_current=32.0)
+    try:
+        with pytest.raises(RetryableError, match="not connected"):
+            await drv.read()  # starts the central system; nobody connected yet
+        central = site.centrals[0]
+        with pytest.raises(InvalidStatus) as err:
+            async with connect(f"ws://127.0.0.1:{central.port}/intruder",
+                               subprotocols=["ocpp1.6"]):  # type: ignore[list-item]
+                pass
+        assert err.value.response.status_code == 404
+        token = base64.b64encode(b"wb1:pw").decode()
+        async with connect(f"ws://127.0.0.1:{central.port}/wb1", subprotocols=["ocpp2.0.1"],  # type: ignore[list-item]
+                           additional_headers={"Authorization": f"Basic {token}"}) as ws:
+            cp = Cp201("wb1", ws)
+            task = asyncio.create_task(cp.start())
+            await cp.call(v201.call.BootNotification(charging_station={"model": "M", "vendor_name": "V"},
+                                                     reason="PowerUp"))
+            got = {r.channel: r.value for r in await drv.read()}
+            await drv.set_current_limit(32.0)
+            task.cancel()
+        assert got["ev1.power"] == 0.0
+        assert cp.profiles[-1][1]["charging_schedule"][0]["charging_schedule_period"][0]["limit"] == 32.0
+        assert central.ledger.by_kind("intruder") == {"refused": 1}
+    finally:
+        site.close()

@@ -115,6 +115,16 @@ class HttpConnection(Model):
     interval_s: Annotated[Seconds, Field(gt=0)] | None = None  # None: the device's interval_s
 
 
+class OcppConnection(Model):
+    """An OCPP 1.6J / 2.0.1 charger that connects to the edge's central system (one port for all)."""
+
+    type: Literal["ocpp"]
+    charge_point_id: Annotated[str, Field(min_length=1, max_length=48, pattern=r"^[^/?#\s]+$")]
+    connector: Annotated[int, Field(ge=1, le=32)] = 1  # connector (1.6) or EVSE id (2.0.1)
+    port: Port = 9000  # where the edge listens: ws://<edge>:<port>/<charge_point_id>
+    password: SecretStr | None = None  # security profile 1: HTTP Basic auth, user = charge_point_id
+
+
 Connection = Annotated[
     SimConnection
     | ModbusTcpConnection
@@ -123,6 +133,7 @@ Connection = Annotated[
     | TcpConnection
     | UdpConnection
     | MqttConnection
-    | HttpConnection,
+    | HttpConnection
+    | OcppConnection,
     Field(discriminator="type"),
 ]

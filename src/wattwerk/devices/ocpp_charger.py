@@ -22,9 +22,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from wattwerk.devices.device import _Commands
-from wattwerk.errors import PermanentError, RetryableError
+from wattwerk.errors import InputLedger, PermanentError, RetryableError
 from wattwerk.model import Reading, utcnow
-from wattwerk.protocols.ocpp import CentralSystem, ChargerState, Session
+from wattwerk.protocols.ocpp import CentralSystem, ChargerState, Session, Settings
 
 # connector status -> value of <id>.state (1.6 and 2.0.1 names)
 STATES: dict[str, int] = {
@@ -67,6 +67,7 @@ class OcppCharger(_Commands):
 
     async def read(self, ts: datetime | None = None) -> list[Reading]:
         ts = ts or utcnow()
+        await self.central.ensure_started()
         _, st = self._live()
         con = st.connector(self.connector)
         fresh = con.values_at is not None and utcnow() - con.values_at <= self.stale_after
@@ -126,3 +127,33 @@ class OcppCharger(_Commands):
     async def clear_limit(self) -> None:
         session, _ = self._live()
         await session.clear_limit(self.connector)
+
+
+class OcppSite:
+    """The site's central systems, one per port, shared by its OCPP chargers. Only the configured
+    charge point ids may connect. A central system starts with the first read of one of its
+    chargers; ``close()`` stops them all."""
+
+    def __init__(self, host: str = "0.0.0.0", *, ledger: InputLedger | None = None,
+                 settings: Settings | None = None) -> None:
+        self.host, self.ledger, self.settings = host, ledger or InputLedger(), settings or Settings()
+        self.centrals: dict[int, CentralSystem] = {}
+
+    def charger(self, device_id: str, charge_point_id: str, *, connector: int = 1, port: int = 9000,
+                password: str | None = None, phases: int = 3, max_current: float = 16.0,
+                voltage: float = 230.0, stale_after_s: float = 30.0) -> OcppCharger:
+        """The driver of one configured charger (and its central system's port and password)."""
+        central = self.centrals.get(port)
+        if central is None:
+            central = CentralSystem(self.host, port, settings=self.settings, allowed=(), ledger=self.ledger)
+            self.centrals[port] = central
+        assert central.allowed is not None
+        central.allowed.add(charge_point_id)
+        if password is not None:
+            central.passwords[charge_point_id] = password
+        return OcppCharger(central, device_id, charge_point_id, connector=connector, phases=phases,
+                           max_current=max_current, voltage=voltage, stale_after_s=stale_after_s)
+
+    def close(self) -> None:
+        for central in self.centrals.values():
+            central.close()

@@ -21,7 +21,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from wattwerk.errors import InputLedger
+from wattwerk.errors import InputLedger, PermanentError
 from wattwerk.model import utcnow
 from wattwerk.protocols.ocpp.session import Settings, log
 from wattwerk.protocols.ocpp.state import ChargerState
@@ -64,6 +64,7 @@ class CentralSystem:
         self.refused = 0
         self._server: Server | None = None
         self._changed = asyncio.Event()
+        self._start_lock = asyncio.Lock()
 
     @property
     def port(self) -> int:
@@ -75,6 +76,22 @@ class CentralSystem:
     async def start(self) -> None:
         self._server = await serve(self._handle, self.host, self._port, select_subprotocol=_select,
                                    process_request=self._check, ping_interval=20, ping_timeout=20)
+
+    async def ensure_started(self) -> None:
+        """Start on first use (drivers call this from their first read); OSError → PermanentError."""
+        async with self._start_lock:
+            if self._server is None:
+                try:
+                    await self.start()
+                except OSError as exc:
+                    raise PermanentError(f"OCPP central system cannot listen on port {self._port}: {exc}") \
+                        from None
+
+    def close(self) -> None:
+        """Stop listening and drop every charger connection (sync, for shutdown paths)."""
+        if self._server is not None:
+            self._server.close()
+            self._server = None
 
     async def stop(self) -> None:
         if self._server is not None:
