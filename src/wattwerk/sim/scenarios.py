@@ -1,0 +1,272 @@
+"""Named closed-loop scenarios for ``wattwerk demo --scenario NAME``, as data.
+
+Each scenario names a day and start (UTC), the site's tweaks (simulator parameters), the grid
+connection, the ``ControlLimits``, the limits the independent checker judges against (which may
+change over the run), signals that appear on channels (ripple-control contacts, the §14a box),
+and events (a device stops or starts answering). ``run_scenario`` builds the loop over the
+real protocols (``scenario_loop.ClosedLoop``) and returns the summary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from wattwerk.control.battery import BatteryConfig, BatteryControl
+from wattwerk.control.checker import LimitChecker, Limits
+from wattwerk.control.cycle import ControlCycle
+from wattwerk.control.devices import DeviceSpec
+from wattwerk.control.ev import ChargePoint, EvCharging, EvConfig
+from wattwerk.control.heating_rod import HeatingRodConfig, HeatingRodControl
+from wattwerk.control.limiter import GridSpec, Limiter
+from wattwerk.control.limits_config import ControlLimits
+from wattwerk.control.sgready import SgReadyConfig, SgReadyControl
+from wattwerk.edge.flows import balance_figures
+from wattwerk.sim import BatteryParams, EVParams, HouseParams, SiteParams, SiteSim
+from wattwerk.sim.scenario_loop import ClosedLoop
+
+FUSE_35 = 3 * 230 * 35.0
+PHASE_35 = 230 * 35.0
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """``checks``/``signals``/``events`` are keyed by hours after ``start``; a check entry replaces the
+    named checker limits from then on (``para14a_w: "rule"`` = the limiter's §14a aggregate value)."""
+
+    description: str
+    start: str  # ISO, UTC
+    hours: float  # default length of the run
+    site: Mapping[str, Any]
+    grid: Mapping[str, float]
+    limits: Mapping[str, Any] = field(default_factory=dict)
+    checks: Mapping[float, Mapping[str, Any]] = field(default_factory=dict)
+    signals: Mapping[float, Mapping[str, float]] = field(default_factory=dict)
+    events: tuple[tuple[float, str, str], ...] = ()  # (hour, "stop" | "start", device id)
+    ev_mode: str = "pv"
+    focus: tuple[float, float] = (0.0, 0.0)  # the interesting window (hours), for short runs
+
+
+def _evs(*socs: float, switching: bool = False) -> tuple[EVParams, ...]:
+    return tuple(EVParams(soc_initial=s, phase_switching=switching) for s in socs)
+
+
+SCENARIOS: dict[str, Scenario] = {
+    "pv-surplus-sunny": Scenario(
+        "A clear Sunday in June: the car charges from PV surplus, rod and heat pump take the rest, "
+        "feed-in limited to 60 % of kWp.",
+        "2025-06-15T04:00:00+00:00", 14.0,
+        site={"evs": _evs(40.0), "battery": BatteryParams(soc_initial=30.0)},
+        grid={"import_w": FUSE_35, "phase_import_w": PHASE_35},
+        limits={"feed_in_limit_pct": 60.0},
+        checks={0: {"export_w": 0.6 * 8000, "import_w": FUSE_35, "phase_w": PHASE_35}},
+        focus=(4.0, 8.0),
+    ),
+    "pv-surplus-cloudy": Scenario(
+        "A day of passing clouds: surplus comes and goes, the charger must not chatter.",
+        "2025-06-10T04:00:00+00:00", 14.0,
+        site={"evs": _evs(40.0), "battery": BatteryParams(soc_initial=30.0)},
+        grid={"import_w": FUSE_35, "phase_import_w": PHASE_35},
+        limits={"feed_in_limit_pct": 60.0},
+        checks={0: {"export_w": 0.6 * 8000, "import_w": FUSE_35, "phase_w": PHASE_35}},
+        focus=(4.0, 8.0),
+    ),
+    "ripple-control": Scenario(
+        "The grid operator's receiver: feed-in 0 % for an hour, then 60 %, then free again.",
+        "2025-06-15T09:00:00+00:00", 4.0,
+        site={"evs": _evs(100.0), "battery": BatteryParams(soc_initial=96.0)},
+        grid={"import_w": FUSE_35},
+        limits={"ripple": {"contacts": ["rcr.state_1", "rcr.state_2"],
+                           "levels": [{"pattern": "10", "feed_in_pct": 0.0},
+                                      {"pattern": "01", "feed_in_pct": 60.0}]}},
+        checks={0: {"import_w": FUSE_35, "export_w": None}, 1: {"export_w": 0.0},
+                2: {"export_w": 0.6 * 8000}, 3: {"export_w": None}},
+        signals={0: {"rcr.state_1": 0, "rcr.state_2": 0}, 1: {"rcr.state_1": 1, "rcr.state_2": 0},
+                 2: {"rcr.state_1": 0, "rcr.state_2": 1}, 3: {"rcr.state_1": 0, "rcr.state_2": 0}},
+        focus=(0.5, 2.5),
+    ),
+    "para14a": Scenario(
+        "§14a EnWG on a winter evening: the car charges at full power until the box dims the consumers.",
+        "2025-01-18T16:00:00+00:00", 2.5,
+        site={"evs": _evs(10.0), "battery": BatteryParams(soc_initial=60.0)},
+        grid={"import_w": 3 * 230 * 50.0},
+        limits={"para14a": {"signal": "steuerbox.state"}},
+        checks={0: {"para14a_w": None}, 0.5: {"para14a_w": "rule"}, 2: {"para14a_w": None}},
+        signals={0: {"steuerbox.state": 0}, 0.5: {"steuerbox.state": 1}, 2: {"steuerbox.state": 0}},
+        ev_mode="now", focus=(0.25, 1.0),
+    ),
+    "four-chargers-fuse": Scenario(
+        "Four cars at home on a Saturday evening, charging now, on one 32 A circuit.",
+        "2025-06-14T17:00:00+00:00", 1.0,
+        site={"evs": _evs(20.0, 30.0, 40.0, 50.0), "heat_pump": None,
+              "battery": BatteryParams(soc_initial=50.0)},
+        grid={"import_w": 3 * 230 * 50.0, "phase_import_w": 230 * 50.0},
+        limits={"circuits": [{"name": "garage", "devices": ["ev1", "ev2", "ev3", "ev4"],
+                               "max_current_a": 32.0}]},
+        checks={0: {"phase_w": 230 * 50.0, "circuits": ((("ev1", "ev2", "ev3", "ev4"), 32.0),)}},
+        ev_mode="now", focus=(0.0, 0.5),
+    ),
+    "device-failure": Scenario(
+        "Mid-day the grid meter stops answering for 30 min, later the charger does: fail-safe, "
+        "then recovery.",
+        "2025-06-15T09:00:00+00:00", 3.0,
+        site={"evs": _evs(30.0), "battery": BatteryParams(soc_initial=40.0)},
+        grid={"import_w": FUSE_35},
+        limits={"feed_in_limit_pct": 60.0, "fallback_after_s": 15.0},
+        checks={0: {"export_w": 0.6 * 8000, "import_w": FUSE_35}},
+        events=((1.0, "stop", "grid"), (1.5, "start", "grid"), (2.0, "stop", "ev1"), (2.5, "start", "ev1")),
+        focus=(0.75, 2.75),
+    ),
+    "peak-shaving": Scenario(
+        "A business with 25 MWh a year on a winter evening: grid import held under 8 kW by the battery.",
+        "2025-01-18T16:00:00+00:00", 2.0,
+        site={"house": HouseParams(annual_kwh=25_000), "evs": _evs(10.0),
+              "battery": BatteryParams(capacity_wh=30_000, soc_initial=90.0, max_discharge_w=8000,
+                                       max_charge_w=8000)},
+        grid={"import_w": 3 * 230 * 63.0},
+        limits={"peak_shaving_w": 8000.0},
+        checks={0: {"import_w": 8000.0}},
+        ev_mode="now", focus=(0.0, 1.0),
+    ),
+}
+
+
+def _schedule(table: Mapping[float, Mapping[str, Any]], t0: float, t: float) -> dict[str, Any]:
+    """Everything set in ``table`` up to ``t`` (later entries win)."""
+    out: dict[str, Any] = {}
+    for hour in sorted(table):
+        if t >= t0 + hour * 3600 - 1e-6:
+            out.update(table[hour])
+    return out
+
+
+def limiter_specs(sim: SiteSim) -> list[DeviceSpec]:
+    """What the limiter knows of the simulated devices (their nameplates)."""
+    specs = [DeviceSpec(pv.name, "pv", rated_w=pv.params.kwp * 1000, ac_w=pv.rating_w) for pv in sim.pv]
+    if sim.battery:
+        b = sim.battery.params
+        specs.append(DeviceSpec("bat", "battery", max_charge_w=b.max_charge_w,
+                                max_discharge_w=b.max_discharge_w,
+                                reserve_soc=b.soc_min))
+    specs += [DeviceSpec(ev.name, "ev", min_a=ev.params.min_current_a, max_a=ev.params.max_current_a,
+                         phases=ev.params.phases, phase_switching=ev.params.phase_switching)
+              for ev in sim.evs]
+    if sim.heat_pump:
+        specs.append(DeviceSpec(sim.heat_pump.name, "heat_pump", max_w=3000.0, min_on_s=600, min_off_s=600,
+                                max_switches_per_hour=3))
+    if sim.rod:
+        r = sim.rod.params
+        specs.append(DeviceSpec(sim.rod.name, "rod", max_w=r.max_w, stages_w=r.stages_w))
+    return specs
+
+
+def make_cycle(sim: SiteSim, sc: Scenario, limits: ControlLimits) -> ControlCycle:
+    """Laws in priority order (chargers, heat pump, rod), the battery last, the one limiter."""
+    points = tuple(ChargePoint(ev.name, mode=sc.ev_mode, phases=ev.params.phases,  # type: ignore[arg-type]
+                               phase_switching=ev.params.phase_switching,
+                               min_current_a=ev.params.min_current_a, max_current_a=ev.params.max_current_a)
+                   for ev in sim.evs)
+    ids = {p.id for p in points}
+    circuits = tuple((tuple(c.devices), c.max_current_a) for c in limits.circuits if ids & set(c.devices))
+    laws: list[Any] = [EvCharging(EvConfig(points, circuits=circuits))] if points else []
+    if sim.heat_pump:
+        laws.append(SgReadyControl(SgReadyConfig(sim.heat_pump.name, nominal_w=2500.0)))
+    if sim.rod:
+        r = sim.rod.params
+        laws.append(HeatingRodControl(HeatingRodConfig(sim.rod.name, max_w=r.max_w, stages_w=r.stages_w)))
+    battery = None
+    if sim.battery:
+        b = sim.battery.params
+        battery = BatteryControl(BatteryConfig("bat", max_charge_w=b.max_charge_w,
+                                               max_discharge_w=b.max_discharge_w,
+                                               reserve_soc=b.soc_min + 5,
+                                               hold_while_ev_from_grid=tuple(ids)))
+    return ControlCycle(laws, Limiter(GridSpec(**sc.grid), limiter_specs(sim), limits), battery=battery)
+
+
+def checker_for(sc: Scenario, sim: SiteSim, cycle: ControlCycle, t0: float) -> LimitChecker:
+    rule = getattr(cycle.limiter, "p14_total", None)
+
+    def limits_at(t: float) -> Limits:
+        kw = _schedule(sc.checks, t0, t)
+        if kw.get("para14a_w") == "rule":
+            kw["para14a_w"] = rule
+        return Limits(**kw)
+
+    consumers = {ev.name: 1.0 for ev in sim.evs}
+    if sim.heat_pump:
+        consumers[sim.heat_pump.name] = 1.0
+    if sim.battery:
+        consumers["bat"] = -1.0
+    return LimitChecker(limits_at, consumers=consumers)
+
+
+def energy_kwh(sim: SiteSim) -> dict[str, float]:
+    """The simulator's own counters, in the keys of the demo's energy summary."""
+    v = sim.channels()
+
+    def total(suffix: str, prefix: str = "") -> float:
+        return sum(x for k, x in v.items() if k.startswith(prefix) and k.endswith(suffix)) / 1000
+
+    return {
+        "grid_import": v["grid.energy_import"] / 1000, "grid_export": v["grid.energy_export"] / 1000,
+        "pv": sum(pv.energy for pv in sim.pv) / 1000,
+        "battery_charge": v.get("bat.energy_charge", 0.0) / 1000,
+        "battery_discharge": v.get("bat.energy_discharge", 0.0) / 1000,
+        "house": v["house.energy"] / 1000, "ev": sum(ev.energy for ev in sim.evs) / 1000,
+        "heat": (v.get("hp.energy", 0.0) + v.get("rod.energy", 0.0)) / 1000,
+    }
+
+
+async def run_scenario(name: str, *, hours: float | None = None, offset_h: float = 0.0,
+                       step_s: float = 10.0,
+                       limits_override: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Run scenario ``name`` for ``hours`` (default: its own length) from ``offset_h`` after its start."""
+    sc = SCENARIOS[name]
+    start = datetime.fromisoformat(sc.start)
+    sim = SiteSim(SiteParams(**sc.site), start=start)
+    if offset_h:  # before the window, nothing controls the site: chargers stay off
+        for ev in sim.evs:
+            ev.apply("enable", 0.0)
+        sim.run(offset_h * 3600)
+    limits = ControlLimits.model_validate({**sc.limits, **(limits_override or {})})
+    cycle = make_cycle(sim, sc, limits)
+    t0 = start.timestamp()
+    checker = checker_for(sc, sim, cycle, t0)
+    before = energy_kwh(sim)
+    end = sim.t + (sc.hours - offset_h if hours is None else hours) * 3600
+    events = sorted((t0 + h * 3600, what, dev) for h, what, dev in sc.events)
+
+    def signals(t: float) -> dict[str, float]:
+        return {k: float(v) for k, v in _schedule(sc.signals, t0, t).items()}
+
+    loop = ClosedLoop(sim, cycle, checker, step_s=step_s, signals=signals,
+                      stale_after_s=max(15.0, 3 * step_s))
+    async with loop:
+        for at, what, dev in events:
+            if at > end:
+                break
+            if at > sim.t:
+                await loop.run_until(at)
+            await (loop.stop_device(dev) if what == "stop" else loop.start_device(dev))
+        await loop.run_until(end)
+    kwh = {k: round(v - before[k], 3) for k, v in energy_kwh(sim).items()}
+    res = loop.result
+    return {
+        "scenario": name, "start": (start + timedelta(hours=offset_h)).isoformat(),
+        "hours": round((end - t0) / 3600 - offset_h, 3),
+        "step_s": step_s, "cycles": res.cycles,
+        "energy_kwh": kwh, **{k: round(v, 4) for k, v in balance_figures(kwh).items()},
+        "limit_violations": checker.total, "limit_violations_by_kind": dict(checker.violations),
+        "max_limit_excess_w": round(checker.max_excess_w, 1),
+        "relay_switches": dict(res.relay_switches),
+        "ev_kwh": round(res.ev_wh / 1000, 3), "ev_grid_share_pct": round(res.ev_grid_share_pct, 3),
+        "fallbacks": res.fallbacks,
+        "fallback_events": [f"{e.ts.isoformat()} {e.kind} {e.subject}" for e in res.events
+                            if e.kind.startswith("fallback")],
+        "read_errors": sum(n for (_, kind), n in loop.ledger.counts.items() if kind != "absent"),
+    }
+
+
