@@ -89,7 +89,7 @@ def convert(sample: Sample) -> tuple[str, float] | None:
         raise BadInput("unit", f"{measurand} in unit {unit!r}; expected one of {sorted(units)}")
     try:
         raw = float(sample.value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise BadInput("value", f"{measurand} value {sample.value!r} is not a number") from None
     value = raw * units[unit] * 10.0 ** sample.multiplier
     low, high = RANGES[quantity]
