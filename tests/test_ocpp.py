@@ -8,7 +8,7 @@ import base64
 import contextlib
 import json
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -27,19 +27,22 @@ NOW = datetime.now(UTC).isoformat()
 class Cp16(v16.ChargePoint):
     """A 1.6 charge point that records what the central system asks of it."""
 
-    def __init__(self, cp_id: str, ws: ClientConnection, rate_unit: str = "Current,Power") -> None:
+    def __init__(self, cp_id: str, ws: ClientConnection, rate_unit: str = "Current,Power",
+                 accept_config: bool = True) -> None:
         super().__init__(cp_id, ws, response_timeout=5)
         self.rate_unit, self.config, self.profiles, self.cleared, self.remote = rate_unit, {}, [], [], []
+        self.accept_config = accept_config
 
     @on("GetConfiguration")
     def get_configuration(self, key: list[str] | None = None) -> Any:
         return v16.call_result.GetConfiguration(configuration_key=[
-            {"key": "ChargingScheduleAllowedChargingRateUnit", "readonly": True, "value": self.rate_unit}])
+            {"key": "ChargingScheduleAllowedChargingRateUnit", "readonly": True, "value": self.rate_unit},
+            {"key": "MeterValueSampleInterval", "readonly": False, "value": "60"}])
 
     @on("ChangeConfiguration")
     def change_configuration(self, key: str, value: str) -> Any:
         self.config[key] = value
-        return v16.call_result.ChangeConfiguration(status="Accepted")
+        return v16.call_result.ChangeConfiguration(status="Accepted" if self.accept_config else "Rejected")
 
     @on("SetChargingProfile")
     def set_charging_profile(self, connector_id: int, cs_charging_profiles: dict[str, Any]) -> Any:
@@ -182,6 +185,25 @@ async def test_boot_is_accepted_and_configures_sampling(central: CentralSystem, 
         else:
             beat = await cp.call(v201.call.Heartbeat())
         assert datetime.fromisoformat(beat.current_time).tzinfo is not None
+
+
+async def test_v16_charger_that_keeps_its_interval_is_judged_by_it(central: CentralSystem) -> None:
+    async with charger(central, "1.6", accept_config=False) as cp:
+        await start_tx(cp, "1.6")
+        st = central.state("wb1")
+        await until(lambda: st is not None and st.sample_interval_s == 60.0, "interval learned")
+        await cp.call(v16.call.MeterValues(connector_id=1, meter_value=[{"timestamp": NOW, "sampled_value": [
+            {"value": "4000", "measurand": "Power.Active.Import"}]}]))
+        # asked for 10 s, kept 60 s: values are not stale after stale_after_s=1 but within 150 s
+        drv = OcppCharger(central, "ev1", "wb1", stale_after_s=1)
+        assert st is not None
+        con = st.connector(1)
+        assert con.values_at is not None
+        con.values_at -= timedelta(seconds=100)
+        assert {r.channel: r.value for r in await drv.read()}["ev1.power"] == 4000.0
+        con.values_at -= timedelta(seconds=100)
+        with pytest.raises(RetryableError, match="no meter values for 150 s"):
+            await drv.read()
 
 
 async def test_v16_meter_values_arrive_in_our_units(central: CentralSystem) -> None:

@@ -2,7 +2,8 @@
 commands as charging profiles.
 
 * ``read`` raises ``RetryableError`` while the charger is not connected, and when a
-  transaction is running but no meter values came within ``stale_after_s`` (the runtime then
+  transaction is running but no meter values came within ``stale_after_s`` (or 2.5 sample
+  intervals, when the charger kept a longer interval than the one we asked for; the runtime then
   marks the device stale and the limiter's fail-safe applies). Outside a transaction a charger
   sends no meter values; its power is then 0 W and the last energy register is kept.
 * ``current_limit`` (A) becomes a TxDefaultProfile on the connector: it applies to the running
@@ -70,9 +71,11 @@ class OcppCharger(_Commands):
         await self.central.ensure_started()
         _, st = self._live()
         con = st.connector(self.connector)
-        fresh = con.values_at is not None and utcnow() - con.values_at <= self.stale_after
+        # a charger that kept a longer interval than we asked for is not stale between its samples
+        limit = max(self.stale_after, timedelta(seconds=2.5 * (st.sample_interval_s or 0)))
+        fresh = con.values_at is not None and utcnow() - con.values_at <= limit
         if con.charging and not fresh:
-            age = self.stale_after.total_seconds()
+            age = limit.total_seconds()
             raise RetryableError(f"{self.device_id}: no meter values for {age:g} s")
         values = dict(con.values)
         if not con.charging and (not fresh or "power" not in values):

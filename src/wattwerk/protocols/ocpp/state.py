@@ -31,6 +31,7 @@ class ChargerState:
     last_seen: datetime | None = None
     rate_units: frozenset[str] = frozenset()  # {"A", "W"} as the charger reports; empty: not known
     phase_switching: bool = False
+    sample_interval_s: float | None = None  # the meter-value interval the charger uses, when known
     connectors: dict[int, ConnectorState] = field(default_factory=dict)
     profiles: dict[int, dict] = field(default_factory=dict)  # connector -> the last profile we set
     errors: dict[str, int] = field(default_factory=dict)  # CALLERROR code -> count (what we answered)

@@ -42,15 +42,20 @@ class Session16(RpcGuard, SessionBase, ChargePoint):
     async def configure(self) -> None:
         """Learn the rate units the charger takes and ask for meter values at our interval."""
         try:
-            got = await self.request(call.GetConfiguration(key=["ChargingScheduleAllowedChargingRateUnit"]))
+            got = await self.request(call.GetConfiguration(
+                key=["ChargingScheduleAllowedChargingRateUnit", "MeterValueSampleInterval"]))
             for item in got.configuration_key or []:
+                value = str(item.get("value", ""))
                 if item.get("key") == "ChargingScheduleAllowedChargingRateUnit":
-                    units = {RATE_UNITS[u.strip()] for u in str(item.get("value", "")).split(",")
-                             if u.strip() in RATE_UNITS}
+                    units = {RATE_UNITS[u.strip()] for u in value.split(",") if u.strip() in RATE_UNITS}
                     self.state.rate_units = frozenset(units)
-            for key, value in (("MeterValueSampleInterval", str(self.settings.sample_interval_s)),
-                               ("MeterValuesSampledData", SAMPLED)):
-                await self.request(call.ChangeConfiguration(key=key, value=value))
+                elif item.get("key") == "MeterValueSampleInterval" and value.isdigit():
+                    self.state.sample_interval_s = float(value)
+            changed = await self.request(call.ChangeConfiguration(
+                key="MeterValueSampleInterval", value=str(self.settings.sample_interval_s)))
+            if changed.status == "Accepted":
+                self.state.sample_interval_s = float(self.settings.sample_interval_s)
+            await self.request(call.ChangeConfiguration(key="MeterValuesSampledData", value=SAMPLED))
         except Exception as exc:  # a charger that refuses configuration still charges; note it and go on
             log.info("%s: configuration after boot incomplete: %s", self.id, exc)
 

@@ -17,7 +17,9 @@ from wattwerk.protocols.ocpp.session import PROFILE_ID, STACK_LEVEL, SessionBase
 ACCEPTED = {"status": "Accepted"}
 SMART = {"name": "SmartChargingCtrlr"}
 # (component, variable) we read after boot; RateUnit is a member list such as "A,W"
-ASK = [(SMART, "RateUnit"), (SMART, "ACPhaseSwitchingSupported"), (SMART, "Phases3to1")]
+SAMPLED = {"name": "SampledDataCtrlr"}
+ASK = [(SMART, "RateUnit"), (SMART, "ACPhaseSwitchingSupported"), (SMART, "Phases3to1"),
+       (SAMPLED, "TxUpdatedInterval")]
 _remote_ids = itertools.count(1)
 
 
@@ -49,9 +51,13 @@ class Session201(RpcGuard, SessionBase, ChargePoint):
                                                   if u.strip() in ("A", "W"))
             self.state.phase_switching = any(str(found.get(k, "")).lower() == "true"
                                              for k in ("ACPhaseSwitchingSupported", "Phases3to1"))
-            await self.request(call.SetVariables(set_variable_data=[{
-                "component": {"name": "SampledDataCtrlr"}, "variable": {"name": "TxUpdatedInterval"},
+            if str(found.get("TxUpdatedInterval", "")).isdigit():
+                self.state.sample_interval_s = float(found["TxUpdatedInterval"])
+            done = await self.request(call.SetVariables(set_variable_data=[{
+                "component": SAMPLED, "variable": {"name": "TxUpdatedInterval"},
                 "attribute_value": str(self.settings.sample_interval_s)}]))
+            if all(r.get("attribute_status") == "Accepted" for r in done.set_variable_result):
+                self.state.sample_interval_s = float(self.settings.sample_interval_s)
         except Exception as exc:  # a station that refuses still charges; note it and go on
             log.info("%s: configuration after boot incomplete: %s", self.id, exc)
 
