@@ -9,6 +9,14 @@ energy per flow as the edge measured it (from the store's counters) and the bala
 
     wattwerk demo --speed 3600 --for 24h --json
 
+Closed-loop scenarios (``--scenario NAME``, see ``docs/scenarios.md``): the simulator's devices
+behind their emulators on loopback (P1 for the grid meter, Modbus/SunSpec for PV, battery,
+chargers, heat pump relay and heating rod), the edge's drivers reading them, the control cycle
+deciding and writing back; the summary adds limit violations, relay switches, the EV's grid
+share and fallbacks::
+
+    wattwerk demo --scenario pv-surplus-sunny --speed 100000 --for 14h --json
+
 Everything runs in one event loop and one thread: simulator, edge polling, store, web page.
 The grid meter is read the way a P1 adapter delivers it: each poll encodes the simulated
 meter as a DSMR 5 telegram (the P1 emulator's encoder) and the edge decodes it with the
@@ -169,8 +177,42 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address of the web page (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8080, help="port of the web page (default 8080)")
     parser.add_argument("--data-dir", help="keep the store here (default: a temporary folder)")
-    parser.add_argument("--step", type=float, default=1.0, help="simulation step in seconds (default 1)")
+    parser.add_argument("--step", type=float, default=None,
+                        help="simulation step in seconds (default 1; with --scenario the control interval, "
+                        "default 10)")
+    parser.add_argument("--scenario", help="run a closed-loop scenario over the real protocols: "
+                        + ", ".join(_scenario_names()))
     parser.add_argument("--store-every", default="10s", help="storage interval (default 10s)")
+
+
+def _scenario_names() -> list[str]:
+    from wattwerk.sim.scenarios import SCENARIOS
+
+    return list(SCENARIOS)
+
+
+def _run_scenario(args: argparse.Namespace) -> int:
+    """``--scenario``: headless, prints the scenario's summary (JSON with ``--json``)."""
+    from wattwerk.sim.scenarios import SCENARIOS, run_scenario
+
+    if args.scenario not in SCENARIOS:
+        return _fail(f"no scenario {args.scenario!r}; known: {', '.join(SCENARIOS)}")
+    step = 10.0 if args.step is None else args.step
+    if not step > 0:
+        return _fail(f"--step must be > 0, got {step}")
+    try:
+        hours = parse_duration(args.duration) / 3600 if args.duration else None
+    except ValueError as exc:
+        return _fail(str(exc))
+    summary = asyncio.run(run_scenario(args.scenario, hours=hours, step_s=step, speed=args.speed))
+    if args.json:
+        print(json.dumps(summary))
+        return 0
+    print(f"wattwerk demo: scenario {args.scenario}, {summary['start']} + {summary['hours']} h")
+    for key, value in summary.items():
+        if key not in ("scenario", "start", "hours", "energy_kwh"):
+            print(f"  {key:<22} {value}")
+    return 0
 
 
 def _fail(message: str) -> int:
@@ -194,6 +236,9 @@ def run(args: argparse.Namespace) -> int:
         return 1
     if not args.speed > 0:
         return _fail(f"--speed must be > 0, got {args.speed}")
+    if args.scenario:
+        return _run_scenario(args)
+    args.step = 1.0 if args.step is None else args.step
     if not args.step > 0:
         return _fail(f"--step must be > 0, got {args.step}")
     try:
