@@ -473,3 +473,15 @@ async def test_ocpp_site_starts_on_first_read_and_admits_only_configured_ids() -
         assert central.ledger.by_kind("intruder") == {"refused": 1}
     finally:
         site.close()
+
+
+async def test_a_charger_that_reconnects_replaces_its_old_link(central: CentralSystem) -> None:
+    async with charger(central, "2.0.1") as first, charger(central, "2.0.1") as second:
+        st = central.state("wb1")
+        assert st is not None and st.connected
+        assert central.session("wb1") is not None
+        drv = OcppCharger(central, "ev1", "wb1")
+        await drv.set_current_limit(7.0)
+        assert len(second.profiles) == 1 and first.profiles == []
+        await until(lambda: first._connection.state.name == "CLOSED", "old link closed")
+        assert st.connected

@@ -65,6 +65,7 @@ class CentralSystem:
         self._server: Server | None = None
         self._changed = asyncio.Event()
         self._start_lock = asyncio.Lock()
+        self._closing: set[asyncio.Future[None]] = set()
 
     @property
     def port(self) -> int:
@@ -157,8 +158,11 @@ class CentralSystem:
             await ws.close(1002, "subprotocol ocpp1.6 or ocpp2.0.1 required")
             return
         old = self.sessions.get(cp_id)
-        if old is not None:  # the same charger again (it lost the old link first): the new one wins
-            await old._connection.close(1000, "replaced by a new connection")
+        if old is not None:  # the same charger again (it lost the old link first): the new one wins;
+            # closing a dead link may take the close timeout, so it must not hold up the new one
+            closing = asyncio.ensure_future(old._connection.close(1000, "replaced by a new connection"))
+            self._closing.add(closing)
+            closing.add_done_callback(self._closing.discard)
         state = self.states.setdefault(cp_id, ChargerState(cp_id))
         session: Session = cls(cp_id, ws, response_timeout=self.settings.response_timeout_s)
         session.init_session(state, self.settings, self.ledger)
