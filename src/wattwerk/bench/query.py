@@ -118,6 +118,10 @@ def build(args: argparse.Namespace, url: str, now_ms: int) -> tuple[str, str, in
         _say(args, f"  vacuum and analyse ({rows:,} rows in {time.perf_counter() - t0:.0f} s)")
         for table in ("readings", "rollup_5m", "rollup_1h", "rollup_1d", "channels", "sites"):
             conn.execute(f"VACUUM (ANALYZE) {table}")  # the steady state: autovacuum has been by
+        try:  # write the build's dirty pages out now, not while the queries are timed
+            conn.execute("CHECKPOINT")
+        except psycopg.errors.InsufficientPrivilege:
+            _say(args, "  (no right to CHECKPOINT; the first measurements may share the disk with it)")
         conn.execute("INSERT INTO accounts (alias, password_hash) VALUES ('bench', 'x')")
         conn.execute(
             "INSERT INTO site_access (site_id, account_id, role) SELECT %s, id, 'owner' FROM accounts",
@@ -157,21 +161,26 @@ async def measure(
                     "channels": "grid.power,grid.energy_import",
                 }
                 times: list[float] = []
+                cpu: list[float] = []
                 points = 0
                 for i in range(args.repeat + 3):
                     t = time.perf_counter()
+                    c = time.process_time()
                     r = await client.get(f"/api/v1/sites/{site}/series", params=params)
                     body = r.content
                     elapsed = (time.perf_counter() - t) * 1000
+                    cpu_ms = (time.process_time() - c) * 1000
                     if r.status_code != 200:
                         raise RuntimeError(f"{name}: {r.status_code} {body[:200]!r}")
                     if i >= 3:  # the first few warm the caches and the pool
                         times.append(elapsed)
+                        cpu.append(cpu_ms)
                     points = len(json.loads(body)["points"])
                 times.sort()
                 out[name] = {
                     "p50_ms": round(statistics.median(times), 2),
                     "p95_ms": round(times[max(0, int(len(times) * 0.95) - 1)], 2),
+                    "cpu_p50_ms": round(statistics.median(cpu), 2),  # this process: app + client
                     "points": points,
                     "resolution": resolution,
                 }  # type: ignore[dict-item]
@@ -209,7 +218,14 @@ def run(args: argparse.Namespace) -> int:
     if args.reuse:
         site, token, rows, args.sites = reuse(with_schema(args.db, args.reuse))  # type: ignore[misc]
         ranges = asyncio.run(measure(args, args.db, args.reuse, site, token))
-        result = {"sites": args.sites, "rows": rows, "schema": args.reuse, "repeat": args.repeat, **ranges}
+        result = {
+            "sites": args.sites,
+            "rows": rows,
+            "schema": args.reuse,
+            "repeat": args.repeat,
+            "loadavg_1m": round(os.getloadavg()[0], 2),
+            **ranges,
+        }
         print(
             json.dumps(result)
             if args.json
