@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -131,7 +132,9 @@ class ClosedLoop:
         step_s: float = 5.0,
         signals: Callable[[float], Mapping[str, float]] = lambda t: {},
         stale_after_s: float = 15.0,
+        speed: float | None = None,
     ) -> None:
+        self.speed = speed  # simulated s per wall s at most (None: as fast as it goes)
         self.sim = sim
         self.checker = checker
         self.step_s = step_s
@@ -181,15 +184,7 @@ class ClosedLoop:
         self._p1_up = True
         for dev in self.devices.values():
             await dev.start()
-            link = ModbusLink(LinkConfig(port=dev.port, timeout=0.5, pause=0.0))
-            self._links[dev.device_id] = link
-            for k, (entry_id, bank) in enumerate(dev.units):
-                rated = self.sim.pv[0].rating_w if entry_id == ENTRIES["pv"] else None
-                driver = create(find(entry_id).entry, link, device_id=dev.device_id, unit=bank.unit,
-                                ledger=self.ledger, rated_power=rated)
-                self.runtime.polled.append(Polled(dev.device_id, driver, self.step_s, timeout_s=1.0))
-                if k == 0:  # setpoints go to the device, not to its sub-meter
-                    self.runtime._drivers[dev.device_id] = driver
+            self._connect(dev)
         reader = MeterReader(
             "grid", dsmr_decoder(), TcpSource("127.0.0.1", self.p1.port, backoff=Backoff(0.02, 0.2)),
             ledger=self.ledger, use_receive_time=True, clock=lambda: self.sim.now,
@@ -210,6 +205,23 @@ class ClosedLoop:
         for link in self._links.values():
             link.close()
 
+    def _connect(self, dev: Emulated) -> None:
+        """The edge's link and drivers for one emulated device (anew after a restart: the link's
+        reconnect backoff runs in wall time, which means nothing in compressed simulated time)."""
+        old = self._links.pop(dev.device_id, None)
+        if old is not None:
+            old.close()
+        self.runtime.polled = [p for p in self.runtime.polled if p.device_id != dev.device_id]
+        link = ModbusLink(LinkConfig(port=dev.port, timeout=0.5, pause=0.0))
+        self._links[dev.device_id] = link
+        for k, (entry_id, bank) in enumerate(dev.units):
+            rated = self.sim.pv[0].rating_w if entry_id == ENTRIES["pv"] else None
+            driver = create(find(entry_id).entry, link, device_id=dev.device_id, unit=bank.unit,
+                            ledger=self.ledger, rated_power=rated)
+            self.runtime.polled.append(Polled(dev.device_id, driver, self.step_s, timeout_s=1.0))
+            if k == 0:  # setpoints go to the device, not to its sub-meter
+                self.runtime._drivers[dev.device_id] = driver
+
     # ------------------------------------------------------------ faults
 
     async def stop_device(self, device_id: str) -> None:
@@ -228,6 +240,7 @@ class ClosedLoop:
                 await self._await_telegram()
         else:
             await self.devices[device_id].start()
+            self._connect(self.devices[device_id])
 
     # ------------------------------------------------------------ one cycle
 
@@ -290,8 +303,16 @@ class ClosedLoop:
                 self._sent[sp.channel] = sp.value
 
     async def run_until(self, t: float) -> None:
+        if self.speed is None:
+            while self.sim.t < t - 1e-9:
+                await self.cycle()
+            return
+        wall0, sim0 = time.monotonic(), self.sim.t
         while self.sim.t < t - 1e-9:
             await self.cycle()
+            ahead = (self.sim.t - sim0) / self.speed - (time.monotonic() - wall0)
+            if ahead > 0:
+                await asyncio.sleep(ahead)
 
 
 def no_limits(t: float) -> Limits:

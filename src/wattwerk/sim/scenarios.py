@@ -74,18 +74,18 @@ SCENARIOS: dict[str, Scenario] = {
         focus=(4.0, 8.0),
     ),
     "ripple-control": Scenario(
-        "The grid operator's receiver: feed-in 0 % for an hour, then 60 %, then free again.",
-        "2025-06-15T09:00:00+00:00", 4.0,
+        "The grid operator's receiver: feed-in 0 % for half an hour, then 60 %, then free again.",
+        "2025-06-15T09:00:00+00:00", 2.5,
         site={"evs": _evs(100.0), "battery": BatteryParams(soc_initial=96.0)},
         grid={"import_w": FUSE_35},
         limits={"ripple": {"contacts": ["rcr.state_1", "rcr.state_2"],
                            "levels": [{"pattern": "10", "feed_in_pct": 0.0},
                                       {"pattern": "01", "feed_in_pct": 60.0}]}},
-        checks={0: {"import_w": FUSE_35, "export_w": None}, 1: {"export_w": 0.0},
-                2: {"export_w": 0.6 * 8000}, 3: {"export_w": None}},
-        signals={0: {"rcr.state_1": 0, "rcr.state_2": 0}, 1: {"rcr.state_1": 1, "rcr.state_2": 0},
-                 2: {"rcr.state_1": 0, "rcr.state_2": 1}, 3: {"rcr.state_1": 0, "rcr.state_2": 0}},
-        focus=(0.5, 2.5),
+        checks={0: {"import_w": FUSE_35, "export_w": None}, 0.5: {"export_w": 0.0},
+                1: {"export_w": 0.6 * 8000}, 1.5: {"export_w": None}},
+        signals={0: {"rcr.state_1": 0, "rcr.state_2": 0}, 0.5: {"rcr.state_1": 1, "rcr.state_2": 0},
+                 1: {"rcr.state_1": 0, "rcr.state_2": 1}, 1.5: {"rcr.state_1": 0, "rcr.state_2": 0}},
+        focus=(0.25, 1.75),
     ),
     "para14a": Scenario(
         "§14a EnWG on a winter evening: the car charges at full power until the box dims the consumers.",
@@ -109,15 +109,15 @@ SCENARIOS: dict[str, Scenario] = {
         ev_mode="now", focus=(0.0, 0.5),
     ),
     "device-failure": Scenario(
-        "Mid-day the grid meter stops answering for 30 min, later the charger does: fail-safe, "
+        "Mid-day the grid meter stops answering for 15 min, later the charger does: fail-safe, "
         "then recovery.",
         "2025-06-15T09:00:00+00:00", 3.0,
         site={"evs": _evs(30.0), "battery": BatteryParams(soc_initial=40.0)},
         grid={"import_w": FUSE_35},
         limits={"feed_in_limit_pct": 60.0, "fallback_after_s": 15.0},
         checks={0: {"export_w": 0.6 * 8000, "import_w": FUSE_35}},
-        events=((1.0, "stop", "grid"), (1.5, "start", "grid"), (2.0, "stop", "ev1"), (2.5, "start", "ev1")),
-        focus=(0.75, 2.75),
+        events=((0.5, "stop", "grid"), (0.75, "start", "grid"), (1.0, "stop", "ev1"), (1.25, "start", "ev1")),
+        focus=(0.4, 1.4),
     ),
     "peak-shaving": Scenario(
         "A business with 25 MWh a year on a winter evening: grid import held under 8 kW by the battery.",
@@ -221,9 +221,10 @@ def energy_kwh(sim: SiteSim) -> dict[str, float]:
 
 
 async def run_scenario(name: str, *, hours: float | None = None, offset_h: float = 0.0,
-                       step_s: float = 10.0,
+                       step_s: float = 10.0, speed: float | None = None,
                        limits_override: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Run scenario ``name`` for ``hours`` (default: its own length) from ``offset_h`` after its start."""
+    """Run scenario ``name`` for ``hours`` (default: its own length) from ``offset_h`` after its start,
+    one control cycle per ``step_s`` simulated seconds, at most ``speed`` times the wall clock."""
     sc = SCENARIOS[name]
     start = datetime.fromisoformat(sc.start)
     sim = SiteSim(SiteParams(**sc.site), start=start)
@@ -243,7 +244,7 @@ async def run_scenario(name: str, *, hours: float | None = None, offset_h: float
         return {k: float(v) for k, v in _schedule(sc.signals, t0, t).items()}
 
     loop = ClosedLoop(sim, cycle, checker, step_s=step_s, signals=signals,
-                      stale_after_s=max(15.0, 3 * step_s))
+                      stale_after_s=max(15.0, 3 * step_s), speed=speed)
     async with loop:
         for at, what, dev in events:
             if at > end:
@@ -264,6 +265,7 @@ async def run_scenario(name: str, *, hours: float | None = None, offset_h: float
         "relay_switches": dict(res.relay_switches),
         "ev_kwh": round(res.ev_wh / 1000, 3), "ev_grid_share_pct": round(res.ev_grid_share_pct, 3),
         "fallbacks": res.fallbacks,
+        "restrictions": sum(1 for e in res.events if e.kind == "restriction_start"),
         "fallback_events": [f"{e.ts.isoformat()} {e.kind} {e.subject}" for e in res.events
                             if e.kind.startswith("fallback")],
         "read_errors": sum(n for (_, kind), n in loop.ledger.counts.items() if kind != "absent"),
