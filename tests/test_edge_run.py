@@ -144,3 +144,26 @@ async def test_run_publishes_to_mqtt_with_discovery_and_serves_metrics(tmp_path,
     samples = {s.name: s.value for f in text_string_to_metric_families(metrics) for s in f.samples}
     assert samples["wattwerk_edge_readings_accepted_total"] > 0
     assert samples["wattwerk_edge_cycles_total"] > 0
+
+
+async def test_run_drives_an_http_heating_rod_from_the_catalogue(tmp_path, sim):
+    """A my-PV heating rod over HTTP, named by its catalogue entry, read and commanded."""
+    from wattwerk.sim.emulators.http_devices import MyPvEmulator
+
+    rod = sim.rod
+    async with MyPvEmulator(rod, max_w=3000.0) as emulator:
+        text = (
+            "site:\n  name: Rod test\n  location: {latitude: 48.0, longitude: 7.8}\n"
+            "  timezone: Europe/Berlin\n"
+            "devices:\n  - id: rod\n    role: heating_rod\n    catalog: mypv-http\n"
+            f"    connection: {{type: http, url: '{emulator.url}'}}\n    limits: {{max_power_w: 3000}}\n"
+            f"store:\n  data_dir: {tmp_path}\n"
+        )
+        edge = build_edge(parse_config(text), control=False)
+        driver = edge.devices.polled[0].driver
+        readings = await driver.read(utcnow())
+        await driver.command("power", 1500.0)
+        edge.close()
+    assert any(r.channel == "rod.power" for r in readings)
+    assert any(r.channel == "rod.temperature" for r in readings)
+    assert any(r.startswith("GET /control.html?power=1500") for r in emulator.requests)

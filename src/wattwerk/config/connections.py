@@ -91,9 +91,11 @@ class TcpConnection(Model):
 
 
 class UdpConnection(Model):
-    """UDP datagrams; ``speedwire`` is SMA's multicast protocol (energy meters, inverters)."""
+    """UDP datagrams; ``speedwire`` is SMA's multicast protocol (energy meters, inverters).
+    With ``host``, a device that answers UDP requests (KEBA chargers, KMTronic relay boards)."""
 
     type: Literal["udp", "speedwire"]
+    host: Host | None = None
     group: Annotated[str, AfterValidator(_check_group)] = SPEEDWIRE_GROUP
     port: Port = 9522
     serial: Annotated[int, Field(ge=0)] | None = None  # only accept packets from this device serial

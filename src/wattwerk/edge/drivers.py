@@ -8,6 +8,8 @@
   (dsmr, dlms, sml), read by a ``MeterReader``.
 * ``speedwire`` / ``udp`` is the SMA Energy Meter multicast; ``mqtt`` takes Tasmota or JSON
   payloads (DSMR telegrams too) from a topic.
+* ``http`` / ``udp`` devices naming a catalogue entry (KEBA, Hardy Barth, my-PV, Shelly/Tasmota/
+  KMTronic relays) are polled through the catalogue's native drivers.
 
 Anything the edge cannot run is a ``PermanentError`` naming the device and what to change.
 """
@@ -21,6 +23,8 @@ from difflib import get_close_matches
 from wattwerk.config import DeviceBase, SiteConfig
 from wattwerk.devices.catalog import load_catalog
 from wattwerk.devices.device import create
+from wattwerk.devices.factory import create_for
+from wattwerk.devices.native import NativeDevice
 from wattwerk.devices.profile import Entry
 from wattwerk.edge.runtime import Polled
 from wattwerk.errors import InputLedger, PermanentError
@@ -76,6 +80,21 @@ def _link_config(dev: DeviceBase, entry: Entry) -> LinkConfig:
                       timeout=c.timeout_s, pause=entry.connection.pause)
 
 
+def _native(dev: DeviceBase, ledger: InputLedger) -> NativeDevice:
+    """A catalogue device spoken to over HTTP or UDP (KEBA, Hardy Barth, my-PV, relays ...)."""
+    entry = catalogue_entry(dev)
+    c = dev.connection
+    if not entry.native:
+        raise PermanentError(f"{dev.id}: catalogue entry {entry.id!r} is not an HTTP/UDP device")
+    if c.type == "http":
+        host = c.url
+    elif c.host:
+        host = f"udp://{c.host}"
+    else:
+        raise PermanentError(f"{dev.id}: connection.host is needed for {entry.id!r} over UDP")
+    return create_for(entry, host=host, device_id=dev.id, ledger=ledger)
+
+
 def _stream_decoder(fmt: str, key: str | None, dev_id: str) -> Decoder:
     try:
         return make_decoder(fmt, bytes.fromhex(key) if key else None)
@@ -89,6 +108,9 @@ def build_devices(cfg: SiteConfig, ledger: InputLedger, stale_after_s: float = 3
     for dev in cfg.devices:
         c = dev.connection
         timeout = max(1.0, 2 * dev.interval_s)
+        if c.type in ("http", "udp") and dev.catalog:
+            out.polled.append(Polled(dev.id, _native(dev, ledger), dev.interval_s, timeout_s=timeout))
+            continue
         if c.type in ("modbus_tcp", "modbus_rtu"):
             entry = catalogue_entry(dev)
             link = out.links.get(_link_config(dev, entry))
