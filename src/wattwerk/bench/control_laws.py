@@ -12,7 +12,7 @@ snapshot and were not wired in for lack of time.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
@@ -364,7 +364,3 @@ def heat_pump_headroom_w(hp: HeatPump) -> float:
     p = hp.params
     cop = carnot_cop(hp.outdoor_c, hp.temperature + 5.0, p.carnot_fraction, p.cop_min, p.cop_max)
     return p.thermal_w / cop
-
-
-def slot_time(year: Year, i: int) -> datetime:
-    return year.setup.start + timedelta(seconds=i * SLOT_S)

@@ -6,8 +6,8 @@ simulator; what a strategy may *see* is decided in ``control_laws`` (no peeking)
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -112,7 +112,6 @@ class Year:
     sell: np.ndarray  # €/kWh
     history: pd.DataFrame  # the measured CSV as read (NaN where no value)
     outdoor_c: np.ndarray  # the simulator's own (TRY) outdoor temperature per slot
-    extra: dict[str, object] = field(default_factory=dict)
 
     @property
     def n(self) -> int:
@@ -142,11 +141,3 @@ def default_setup(days: int = DEFAULT_DAYS, year_csv: Path | None = None,
         raise FileNotFoundError(f"no household_load_pv_*.csv in {REAL_DATA}; pass --year FILE")
     setup = Setup(csv, tuple(prices or default_prices()), days=days)
     return replace(setup, start=start) if start is not None else setup
-
-
-def to_utc(ts: pd.Timestamp | datetime) -> datetime:
-    return pd.Timestamp(ts).tz_convert("UTC").to_pydatetime()
-
-
-def slot_start(setup: Setup, i: int) -> datetime:
-    return setup.start + timedelta(seconds=i * SLOT_S)
