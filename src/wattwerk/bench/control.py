@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -44,9 +45,10 @@ from wattwerk.sim.site import SiteSim
 
 STRATEGIES = ("none", "surplus", "planner", "oracle", "emhass")
 EMHASS_REASON = (
-    "not installed: emhass 0.18.7 (the current release) pins numpy 2.2.6, pandas 2.3.3 and uvicorn "
+    "not run without --emhass-python (a venv with emhass: see docs/benchmark-control.md). Not in the "
+    "project's venv: emhass 0.18.7 (the current release) pins numpy 2.2.6, pandas 2.3.3 and uvicorn "
     "0.30.6 (downgrades of the project's venv) and pulls the PyPI package 'asyncio' 4.0.0, which "
-    "shadows the standard library; installing it would break the shared environment. Not driven."
+    "shadows the standard library; installing it would break the shared environment."
 )
 
 
@@ -59,6 +61,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shift-heat", action="store_true",
                         help="planner/oracle also shift the heat pump via SG-Ready "
                         "(default: it keeps its own thermostat)")
+    parser.add_argument("--emhass-python", default=os.environ.get("WATTWERK_EMHASS_PYTHON", ""),
+                        help="Python of a separate venv with emhass installed (runs the emhass strategy)")
     parser.add_argument("--jobs", type=int, default=2, help="strategies simulated in parallel processes")
 
 
@@ -74,12 +78,18 @@ def make_law(name: str, year: Year, sim: SiteSim) -> Any:
             return Planned(year, Forecasts(load, pv, oracle=True), name="oracle", shift_heat=heat)
         scale, has = pv_correction(year)
         return Planned(year, Forecasts(None, pv_forecast(year), False, scale, has), shift_heat=heat)
+    if name == "emhass":
+        from wattwerk.bench.control_emhass import Emhass
+
+        scale, has = pv_correction(year)
+        return Emhass(year, Forecasts(None, pv_forecast(year), False, scale, has), name="emhass",
+                      python=year.setup.emhass_python)
     raise ValueError(f"unknown strategy {name!r}; have {', '.join(STRATEGIES)}")
 
 
 def simulate(setup: Setup, name: str, year: Year | None = None, progress: bool = False) -> dict[str, Any]:
     """Run one strategy over the setup's period; the figures of :func:`figures`."""
-    if name == "emhass":
+    if name == "emhass" and not setup.emhass_python:
         return {"status": "not_run", "reason": EMHASS_REASON}
     wall = time.perf_counter()
     year = year or build_year(setup)
@@ -91,6 +101,8 @@ def simulate(setup: Setup, name: str, year: Year | None = None, progress: bool =
         if progress and (k + 1) % (per_day * 10) == 0:
             print(f"  {name}: day {(k + 1) // per_day}/{setup.days} ({time.perf_counter() - wall:.0f} s)",
                   file=sys.stderr, flush=True)
+    if hasattr(law, "close"):
+        law.close()
     return figures(sim, meter, year, law, time.perf_counter() - wall)
 
 
@@ -183,7 +195,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         setup = default_setup(args.days, args.year, tuple(args.prices) if args.prices else None)
-        setup = replace(setup, shift_heat=args.shift_heat)
+        setup = replace(setup, shift_heat=args.shift_heat, emhass_python=args.emhass_python)
     except (FileNotFoundError, ValueError) as exc:
         print(f"wattwerk bench control: {exc}", file=sys.stderr)
         return 2

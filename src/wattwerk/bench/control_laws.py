@@ -308,12 +308,15 @@ class Planned:
             curtail=False,
         )
 
+    def solve(self, req: PlanRequest) -> Plan:
+        return solve(req, self.options)
+
     # ---------------------------------------------------------------- acting
 
     def act(self, sim: SiteSim, now: float) -> None:
         i = self.year.slot_at(now)
         if i != self._slot:
-            plan = solve(self.request(sim, i), self.options)
+            plan = self.solve(self.request(sim, i))
             self._plan, self._slot = plan, i
             self.solve_ms.append(plan.solve_ms)
             self.statuses[plan.status] = self.statuses.get(plan.status, 0) + 1

@@ -62,6 +62,7 @@ class Setup:
     import_limit_w: float = IMPORT_LIMIT_W
     export_limit_w: float = EXPORT_LIMIT_W
     seed: int = 1
+    emhass_python: str = ""  # Python of a venv with emhass ("" = the emhass strategy is not run)
     shift_heat: bool = False  # planner/oracle shift the heat pump via SG-Ready (else its own thermostat)
 
     @property
