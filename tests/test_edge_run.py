@@ -167,3 +167,23 @@ async def test_run_drives_an_http_heating_rod_from_the_catalogue(tmp_path, sim):
     assert any(r.channel == "rod.power" for r in readings)
     assert any(r.channel == "rod.temperature" for r in readings)
     assert any(r.startswith("GET /control.html?power=1500") for r in emulator.requests)
+
+
+def test_run_builds_an_ocpp_charger_on_the_site_central_system(tmp_path):
+    from wattwerk.devices.ocpp_charger import OcppCharger
+
+    text = (
+        "site:\n  name: OCPP test\n  location: {latitude: 48.0, longitude: 7.8}\n  timezone: Europe/Berlin\n"
+        "devices:\n  - id: wb\n    role: ev_charger\n"
+        "    connection: {type: ocpp, charge_point_id: CP-42, port: 9901}\n"
+        "    limits: {max_current_a: 32, phases: 1}\n"
+        f"store:\n  data_dir: {tmp_path}\n"
+    )
+    edge = build_edge(parse_config(text))
+    try:
+        (polled,) = edge.devices.polled
+        assert isinstance(polled.driver, OcppCharger)
+        assert polled.device_id == "wb"
+        assert edge.devices.ocpp is not None
+    finally:
+        edge.close()

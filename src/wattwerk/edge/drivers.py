@@ -8,6 +8,7 @@
   (dsmr, dlms, sml), read by a ``MeterReader``.
 * ``speedwire`` / ``udp`` is the SMA Energy Meter multicast; ``mqtt`` takes Tasmota or JSON
   payloads (DSMR telegrams too) from a topic.
+* ``ocpp`` chargers connect to the site's OCPP central system (one per port).
 * ``http`` / ``udp`` devices naming a catalogue entry (KEBA, Hardy Barth, my-PV, Shelly/Tasmota/
   KMTronic relays) are polled through the catalogue's native drivers.
 
@@ -25,6 +26,7 @@ from wattwerk.devices.catalog import load_catalog
 from wattwerk.devices.device import create
 from wattwerk.devices.factory import create_for
 from wattwerk.devices.native import NativeDevice
+from wattwerk.devices.ocpp_charger import OcppSite
 from wattwerk.devices.profile import Entry
 from wattwerk.edge.runtime import Polled
 from wattwerk.errors import InputLedger, PermanentError
@@ -47,9 +49,12 @@ class SiteDevices:
     push: list[AsyncIterable[list[Reading]]] = field(default_factory=list)
     readers: list[MeterReader] = field(default_factory=list)
     links: LinkPool = field(default_factory=LinkPool)
+    ocpp: OcppSite | None = None  # the central system OCPP chargers connect to
 
     def close(self) -> None:
         self.links.close()
+        if self.ocpp is not None:
+            self.ocpp.close()
         for reader in self.readers:
             close = getattr(reader.source, "close", None)
             if close is not None:
@@ -108,6 +113,16 @@ def build_devices(cfg: SiteConfig, ledger: InputLedger, stale_after_s: float = 3
     for dev in cfg.devices:
         c = dev.connection
         timeout = max(1.0, 2 * dev.interval_s)
+        if c.type == "ocpp":
+            out.ocpp = out.ocpp or OcppSite(ledger=ledger)
+            lim = dev.limits
+            charger = out.ocpp.charger(
+                dev.id, c.charge_point_id, connector=c.connector, port=c.port,
+                password=c.password.get_secret_value() if c.password else None,
+                phases=lim.phases or 3, max_current=lim.max_current_a or 16.0, stale_after_s=stale_after_s,
+            )
+            out.polled.append(Polled(dev.id, charger, dev.interval_s, timeout_s=max(timeout, 12.0)))
+            continue
         if c.type in ("http", "udp") and dev.catalog:
             out.polled.append(Polled(dev.id, _native(dev, ledger), dev.interval_s, timeout_s=timeout))
             continue
