@@ -169,3 +169,9 @@ def test_pv_correction_uses_past_days_only(setup: Setup, year) -> None:
     other, _ = pv_correction(poisoned)
     np.testing.assert_array_equal(other[:96], scale[:96])  # the poison's day and the next: unchanged
     assert not np.array_equal(other[96:], scale[96:]) or len(scale) <= 96
+
+
+def test_emhass_without_its_venv_says_why(setup: Setup, year) -> None:
+    out = bench.simulate(replace(setup, emhass_python=""), "emhass", year)
+    assert out["status"] == "not_run"
+    assert "--emhass-python" in out["reason"] and "numpy" in out["reason"]
