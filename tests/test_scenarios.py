@@ -1,0 +1,85 @@
+"""Closed-loop scenarios over the real protocols (P1 and Modbus emulators on loopback, the edge's
+drivers, the control cycle): each holds its limits, judged by the independent ``LimitChecker`` from
+the simulator's own values, and a limiter that lets everything through is caught."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from wattwerk.control.limiter import Limiter, LimiterOutput
+from wattwerk.sim.scenarios import SCENARIOS, run_scenario
+
+STEP_S = 10.0
+
+
+def focus(name: str, **kw: Any) -> dict[str, Any]:
+    """The scenario's interesting window only (tests stay short)."""
+    start, end = SCENARIOS[name].focus
+    return asyncio.run(run_scenario(name, hours=end - start, offset_h=start, step_s=STEP_S, **kw))
+
+
+def pass_through(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A broken limiter: every requested setpoint goes out unchanged."""
+    monkeypatch.setattr(Limiter, "apply", lambda self, requested, snap, state: LimiterOutput(
+        tuple(requested), state, (), {}))
+
+
+# what must have happened in each window, so a zero-violation result is not an idle site
+EVIDENCE = {
+    "pv-surplus-sunny": lambda r: r["ev_kwh"] > 1.5 and r["ev_grid_share_pct"] < 2,
+    "pv-surplus-cloudy": lambda r: r["energy_kwh"]["pv"] > 0.5 and r["relay_switches"].get("ev1", 0) <= 2,
+    "ripple-control": lambda r: r["restrictions"] == 2,
+    "para14a": lambda r: r["restrictions"] >= 1 and r["ev_kwh"] > 3,
+    "four-chargers-fuse": lambda r: r["ev_kwh"] > 3,
+    "device-failure": lambda r: r["fallbacks"] == 2 and r["read_errors"] > 0
+    and sum("fallback_end" in e for e in r["fallback_events"]) == 2,
+    "peak-shaving": lambda r: r["energy_kwh"]["battery_discharge"] > 2 and r["ev_kwh"] > 3,
+}
+
+
+def test_every_scenario_has_evidence() -> None:
+    assert set(EVIDENCE) == set(SCENARIOS)
+
+
+KNOWN = {  # found by these tests, reported to the control owners; strict: a fix turns this red
+    "ripple-control": "at 0 % feed-in the EV law keeps reserving power for a car that is full but reports "
+    "no SoC over Modbus (KEBA), the battery law discharges to feed it, and the limiter needs 3 cycles to "
+    "cap the battery's export when the inverter has no power_available register",
+}
+
+
+@pytest.mark.parametrize("name", [
+    pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=KNOWN[n])) if n in KNOWN else n
+    for n in SCENARIOS])
+def test_scenario_holds_its_limits(name: str) -> None:
+    summary = focus(name)
+    assert summary["cycles"] == round(3600 * summary["hours"] / STEP_S)
+    assert summary["limit_violations"] == 0, (summary["limit_violations_by_kind"],
+                                              summary["max_limit_excess_w"])
+    assert EVIDENCE[name](summary), summary
+    assert summary["balance_error_pct"] < 0.1
+
+
+@pytest.mark.parametrize(("name", "kind"), [("peak-shaving", "import"), ("para14a", "para14a")])
+def test_a_pass_through_limiter_is_caught(name: str, kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    pass_through(monkeypatch)
+    start = SCENARIOS[name].focus[0]
+    summary = asyncio.run(run_scenario(name, hours=0.25, offset_h=start, step_s=STEP_S))
+    assert summary["limit_violations_by_kind"].get(kind, 0) > 10, summary
+    assert summary["max_limit_excess_w"] > 500
+
+
+def test_sunny_day_charges_the_car_from_pv_with_few_switches() -> None:
+    """07:00-11:00 UTC (09:00-13:00 local) of the clear Sunday, one control cycle per 30 s: the
+    car takes a real charge, almost none of it from the grid, and the relays barely move (see
+    docs/scenarios.md for the bound)."""
+    summary = asyncio.run(run_scenario("pv-surplus-sunny", hours=4, offset_h=3, step_s=30.0))
+    assert summary["limit_violations"] == 0, summary["limit_violations_by_kind"]
+    assert summary["ev_kwh"] > 10
+    assert summary["ev_grid_share_pct"] < 2.0, summary
+    switches = summary["relay_switches"]
+    assert switches.get("ev1", 0) <= 4, switches
+    assert switches.get("hp", 0) <= 6, switches
