@@ -249,6 +249,7 @@ def run(args: argparse.Namespace) -> int:
         "rows": rows,
         "build_s": round(build_s, 1),
         "repeat": args.repeat,
+        "loadavg_1m": round(os.getloadavg()[0], 2),
         **ranges,
     }
     if args.json:
