@@ -187,3 +187,28 @@ def test_run_builds_an_ocpp_charger_on_the_site_central_system(tmp_path):
         assert edge.devices.ocpp is not None
     finally:
         edge.close()
+
+
+def test_a_user_mode_reaches_the_charging_law_and_keeps_its_state(tmp_path):
+    from wattwerk.control.ev import EvCharging
+
+    text = (
+        "site:\n  name: Mode test\n  location: {latitude: 48.0, longitude: 7.8}\n  timezone: Europe/Berlin\n"
+        "devices:\n  - id: wb\n    role: ev_charger\n"
+        "    connection: {type: ocpp, charge_point_id: CP-1, port: 9902}\n"
+        f"store:\n  data_dir: {tmp_path}\n"
+    )
+    edge = build_edge(parse_config(text))
+    try:
+        step = edge.control
+        assert step is not None
+        before = step.state
+        assert step.set_ev_mode("wb", "now")
+        (law,) = [law for law in step.cycle.laws if isinstance(law, EvCharging)]
+        assert [p.mode for p in law.config.points] == ["now"]
+        assert step.state is before
+        assert not step.set_ev_mode("nobody", "pv")
+        with pytest.raises(ValueError, match="unknown charging mode"):
+            step.set_ev_mode("wb", "turbo")
+    finally:
+        edge.close()

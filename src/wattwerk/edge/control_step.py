@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 
 from wattwerk.control.base import NO_SIGNALS, Signals
 from wattwerk.control.cycle import ControlCycle, CycleOutput
+from wattwerk.control.ev import EvCharging
 from wattwerk.edge.state import Snapshot
 from wattwerk.model import Setpoint
 
 log = logging.getLogger("wattwerk.control")
+
+EV_MODES = ("off", "now", "minpv", "pv")
 
 
 class CycleStep:
@@ -32,6 +36,19 @@ class CycleStep:
             level = logging.WARNING if event.kind.startswith(("fallback", "restriction")) else logging.INFO
             log.log(level, "%s %s: %s", event.kind, event.subject, event.message)
         return out.setpoints
+
+    def set_ev_mode(self, device: str, mode: str) -> bool:
+        """The owner's charging mode for one charge point (from MQTT or the UI); the state of
+        every law is kept, and the limiter still has the last word. False if no such point."""
+        if mode not in EV_MODES:
+            raise ValueError(f"unknown charging mode {mode!r}; expected one of {', '.join(EV_MODES)}")
+        changed = False
+        for i, law in enumerate(self.cycle.laws):
+            if isinstance(law, EvCharging) and device in law.devices():
+                points = tuple(replace(p, mode=mode) if p.id == device else p for p in law.config.points)
+                self.cycle.laws[i] = EvCharging(replace(law.config, points=points))
+                changed = True
+        return changed
 
     def active_limits(self) -> Mapping[str, float]:
         """The limits in force in the last cycle (name -> W), for the page."""

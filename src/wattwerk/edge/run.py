@@ -130,14 +130,18 @@ async def run_edge(edge: Edge, stop: asyncio.Event, extra: list[Awaitable[None]]
 def mqtt_bridge(edge: Edge) -> MqttBridge:
     """The MQTT/Home Assistant bridge of the site file's ``mqtt`` section.
 
-    Commands land in ``edge.overrides`` (device -> command -> value), where the control step
-    reads them as the user's wishes; they never bypass the limiter.
+    A charge point's ``mode`` goes to the control cycle (``CycleStep.set_ev_mode``); every command
+    is kept in ``edge.overrides`` (device -> command -> value). Nothing bypasses the limiter.
     """
     m = edge.cfg.mqtt
     assert m is not None
     settings = MqttSettings(m.host, m.port, m.username, m.password.get_secret_value() if m.password else None)
 
     def on_command(cmd: Command) -> None:
+        control = edge.control
+        is_mode = cmd.command == "mode" and control is not None
+        if is_mode and not control.set_ev_mode(cmd.device, str(cmd.value)):  # type: ignore[union-attr]
+            raise ValueError(f"{cmd.device} is not a charge point under control")
         edge.overrides.setdefault(cmd.device, {})[cmd.command] = cmd.value
         log.info("user command %s.%s = %s (from %s)", cmd.device, cmd.command, cmd.value, cmd.source)
 
