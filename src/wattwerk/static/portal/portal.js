@@ -1,0 +1,567 @@
+// The portal's pages: sign-in/registration, site list, dashboard (built from widgets), the
+// owner's access page and the installer's maintenance page. Data from /api/v1; strings from the
+// language catalogue the server embedded (#boot). Times are UTC inside, local only on screen.
+"use strict";
+
+const BOOT = JSON.parse(document.getElementById("boot").textContent);
+const esc = WW.esc;
+
+const WWP = {
+  boot: BOOT,
+  renderers: {},
+  t(key) { return BOOT.strings[key] || key; },
+  widget(id, renderer) { WWP.renderers[id] = renderer; },
+  async api(method, url, body) {
+    const headers = {};
+    if (BOOT.csrf) headers["X-CSRF-Token"] = BOOT.csrf;
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    const r = await fetch(url, { method, headers, credentials: "same-origin",
+                                 body: body === undefined ? undefined : JSON.stringify(body) });
+    let data = null;
+    try { data = await r.json(); } catch (e) { data = null; }
+    return { ok: r.ok, status: r.status, data };
+  },
+  fmtTime(ms, withDate) {
+    const opts = withDate ? { dateStyle: "short", timeStyle: "short" } : { timeStyle: "medium" };
+    return new Intl.DateTimeFormat(BOOT.lang, opts).format(new Date(ms));
+  },
+  kwh(wh, digits = 2) {
+    return wh === null || wh === undefined || !isFinite(wh) ? "–" :
+      new Intl.NumberFormat(BOOT.lang, { minimumFractionDigits: digits, maximumFractionDigits: digits })
+        .format(wh / 1000) + " kWh";
+  },
+  pct(x) {
+    return x === null || !isFinite(x) ? "–" : new Intl.NumberFormat(BOOT.lang, { maximumFractionDigits: 0 })
+      .format(x * 100) + " %";
+  },
+  money(v, currency) {
+    try {
+      return new Intl.NumberFormat(BOOT.lang, { style: "currency", currency }).format(v);
+    } catch (e) { return v.toFixed(2) + " " + currency; }
+  },
+  // A channel's role in the flows, from its device id (grid, pv*, bat*, ev*, heat*/hp*, house/load*).
+  role(channel) {
+    const dev = channel.split(".")[0];
+    if (dev.startsWith("forecast_") || dev.startsWith("plan_")) return null;
+    if (dev === "grid" || dev.startsWith("grid")) return "grid";
+    if (dev.startsWith("pv") || dev.startsWith("solar") || dev.startsWith("inverter")) return "pv";
+    if (dev.startsWith("bat")) return "bat";
+    if (dev.startsWith("ev") || dev.startsWith("wallbox") || dev.startsWith("charger")) return "ev";
+    if (dev.startsWith("heat") || dev.startsWith("hp") || dev.startsWith("boiler")) return "heat";
+    if (dev.startsWith("house") || dev.startsWith("load") || dev.startsWith("home")) return "house";
+    return "other";
+  },
+  colors: { grid: "#c0392b", pv: "#e1a100", bat: "#2e86c1", house: "#4f5d56", ev: "#8e44ad",
+            heat: "#d35400", other: "#7f8c8d" },
+  direction(role, w) {
+    if (w === null || w === undefined || Math.abs(w) < 1) return "";
+    const t = WWP.t;
+    if (role === "grid") return w > 0 ? t("dir.import") : t("dir.export");
+    if (role === "bat") return w > 0 ? t("dir.discharge") : t("dir.charge");
+    if (role === "pv") return t("dir.produce");
+    return t("dir.consume");
+  },
+  card(id, title, wide) {
+    const el = document.createElement("section");
+    el.className = "card widget" + (wide ? " wide" : "");
+    el.id = "w-" + id;
+    el.dataset.widget = id;
+    el.innerHTML = `<h2>${esc(title)}</h2><div class="body"></div>`;
+    return el;
+  },
+  // A uPlot chart sized to its box; redrawn on resize (phone rotation, window changes).
+  chart(el, opts, data) {
+    el.innerHTML = "";
+    const width = () => Math.max(240, el.clientWidth || el.parentElement.clientWidth || 300);
+    const height = window.innerWidth < 600 ? 200 : 260;
+    const plot = new uPlot({ width: width(), height, ...opts }, data, el);
+    const ro = new ResizeObserver(() => plot.setSize({ width: width(), height }));
+    ro.observe(el);
+    return plot;
+  },
+};
+window.WWP = WWP;
+
+// ------------------------------------------------------------------ header
+document.querySelectorAll("a[data-lang]").forEach((a) => {
+  a.addEventListener("click", (ev) => {
+    ev.preventDefault();
+    document.cookie = `lang=${a.dataset.lang}; path=/; max-age=31536000; samesite=lax`;
+    location.reload();
+  });
+});
+const logoutBtn = document.getElementById("logout");
+if (logoutBtn) {
+  logoutBtn.addEventListener("click", async () => {
+    await WWP.api("DELETE", "/api/v1/session");
+    location.href = "/login";
+  });
+}
+
+const main = document.getElementById("main");
+const t = WWP.t;
+
+function problems(res) {
+  return WW.errors(res).join("; ");
+}
+
+// ------------------------------------------------------------------ sign-in and registration
+function loginPage() {
+  main.innerHTML = `
+  <section class="card"><h2>${esc(t("login.title"))}</h2>
+    <form id="login">
+      <label>${esc(t("login.alias"))}<input name="alias" autocomplete="username" required maxlength="64"></label>
+      <label>${esc(t("login.password"))}<input name="password" type="password" autocomplete="current-password" required></label>
+      <label>${esc(t("login.totp"))}<input name="totp" inputmode="numeric" autocomplete="one-time-code" maxlength="12"></label>
+      <div class="buttons"><button class="primary">${esc(t("login.submit"))}</button></div>
+      <p class="err" id="login-err" role="alert"></p>
+    </form></section>
+  <section class="card"><h2>${esc(t("register.title"))}</h2>
+    <p class="muted small">${esc(t("register.hint"))}</p>
+    <form id="register">
+      <label>${esc(t("login.alias"))}<input name="alias" autocomplete="username" required maxlength="64"></label>
+      <label>${esc(t("login.password"))}<input name="password" type="password" autocomplete="new-password" required></label>
+      <div class="buttons"><button class="primary">${esc(t("register.submit"))}</button></div>
+      <p class="err" id="register-err" role="alert"></p>
+    </form></section>`;
+  const signIn = async (alias, password, totp, errEl) => {
+    const r = await WWP.api("POST", "/api/v1/session", { alias, password, totp: totp || null });
+    if (!r.ok) { errEl.textContent = t("login.failed") + ": " + problems(r); return; }
+    location.href = BOOT.next || "/sites";
+  };
+  document.getElementById("login").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const f = new FormData(ev.target);
+    signIn(f.get("alias"), f.get("password"), f.get("totp"), document.getElementById("login-err"));
+  });
+  document.getElementById("register").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = new FormData(ev.target);
+    const err = document.getElementById("register-err");
+    const r = await WWP.api("POST", "/api/v1/accounts", { alias: f.get("alias"), password: f.get("password") });
+    if (!r.ok) { err.textContent = problems(r); return; }
+    signIn(f.get("alias"), f.get("password"), null, err);
+  });
+}
+
+// ------------------------------------------------------------------ site list
+async function sitesPage() {
+  main.innerHTML = `
+  <section class="card wide"><h2>${esc(t("sites.title"))}</h2>
+    <p class="muted small">${esc(BOOT.alias)}</p>
+    <ul class="plain sitelist" id="sites"></ul></section>
+  <section class="card" id="maint-card" hidden><h2>${esc(t("maint.title"))}</h2><ul class="plain" id="maint"></ul></section>
+  <section class="card"><h2>${esc(t("sites.add"))}</h2>
+    <form id="add"><label>${esc(t("sites.label"))}<input name="label" maxlength="100"></label>
+    <div class="buttons"><button class="primary">${esc(t("sites.add"))}</button></div>
+    <p class="err" id="add-err"></p></form></section>`;
+  const list = async () => {
+    const r = await WWP.api("GET", "/api/v1/sites");
+    const ul = document.getElementById("sites");
+    if (!r.ok) { ul.innerHTML = `<li class="err">${esc(problems(r))}</li>`; return; }
+    ul.innerHTML = r.data.length ? r.data.map((s) => `
+      <li data-site="${esc(s.site)}"><a href="/sites/${encodeURIComponent(s.site)}"><b>${esc(s.label || s.site)}</b></a>
+        <span class="badge">${esc(t("access." + s.role) !== "access." + s.role ? t("access." + s.role) : s.role)}</span>
+        <span class="muted small">${esc(s.site)}</span>
+        ${s.role === "owner" ? `<span class="actions"><a href="/sites/${encodeURIComponent(s.site)}/access">${esc(t("dash.access"))}</a>
+          <button type="button" class="pair" data-site="${esc(s.site)}">${esc(t("sites.pair"))}</button></span>
+          <div class="token" hidden></div>` : ""}
+      </li>`).join("") : `<li class="muted">${esc(t("sites.none"))}</li>`;
+    ul.querySelectorAll("button.pair").forEach((b) => b.addEventListener("click", async () => {
+      const res = await WWP.api("POST", `/api/v1/sites/${encodeURIComponent(b.dataset.site)}/edge-tokens`);
+      const box = b.closest("li").querySelector(".token");
+      box.hidden = false;
+      box.innerHTML = res.ok ? `<span class="muted small">${esc(t("sites.pair_hint"))}</span> <code class="edge-token">${esc(res.data.token)}</code>`
+        : `<span class="err">${esc(problems(res))}</span>`;
+    }));
+  };
+  const maint = async () => {
+    const r = await WWP.api("GET", "/api/v1/maintenance");
+    if (!r.ok || !r.data.length) return;
+    document.getElementById("maint-card").hidden = false;
+    document.getElementById("maint").innerHTML = r.data.map((g) => `<li><a href="/sites/${encodeURIComponent(g.site)}/maintain">${esc(g.site)}</a>
+      <span class="muted small">${esc(t("maint.until"))} ${esc(WWP.fmtTime(Date.parse(g.expires_at), true))}</span></li>`).join("");
+  };
+  document.getElementById("add").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const r = await WWP.api("POST", "/api/v1/sites", { label: new FormData(ev.target).get("label") || "" });
+    if (!r.ok) { document.getElementById("add-err").textContent = problems(r); return; }
+    ev.target.reset();
+    await list();
+  });
+  await Promise.all([list(), maint()]);
+}
+
+// ------------------------------------------------------------------ dashboard
+const RANGES = ["day", "week", "month", "year", "custom"];
+
+function startOf(kind, d) {
+  const x = new Date(d);
+  x.setHours(0, 0, 0, 0);
+  if (kind === "week") x.setDate(x.getDate() - ((x.getDay() + 6) % 7));
+  if (kind === "month") x.setDate(1);
+  if (kind === "year") { x.setMonth(0, 1); }
+  return x;
+}
+
+function shift(kind, d, n) {
+  const x = new Date(d);
+  if (kind === "day") x.setDate(x.getDate() + n);
+  if (kind === "week") x.setDate(x.getDate() + 7 * n);
+  if (kind === "month") x.setMonth(x.getMonth() + n);
+  if (kind === "year") x.setFullYear(x.getFullYear() + n);
+  return x;
+}
+
+function resolutionFor(ms) {
+  const day = 86400000;
+  if (ms <= 2 * day) return "5m";
+  if (ms <= 15 * day) return "1h";
+  return "1d";
+}
+
+// The series document, parsed: per channel its bucket times and values, and the summary.
+function parseSeries(doc) {
+  const out = { resolution: doc.resolution, from: doc.from_ms, to: doc.to_ms, channels: doc.channels,
+                summary: doc.summary || {}, by: {} };
+  const raw = doc.resolution === "raw";
+  for (const p of doc.points || []) {
+    const ch = p[1];
+    const s = out.by[ch] || (out.by[ch] = { t: [], v: [], last: [] });
+    s.t.push(p[0]);
+    s.v.push(p[2]);
+    s.last.push(raw ? p[2] : p[5]);
+  }
+  return out;
+}
+
+// Energy per flow (Wh) over the range: power channels by bucket means (imports/exports split by sign),
+// grid counters when the edge uploads them.
+function energyFlows(series) {
+  const step = { "5m": 3e5, "15m": 9e5, "1h": 3.6e6, "1d": 8.64e7, "1m": 6e4 }[series.resolution] || 3e5;
+  const e = { pv: 0, imp: 0, exp: 0, dis: 0, chg: 0, loads: {}, any: false };
+  for (const [ch, s] of Object.entries(series.by)) {
+    const [dev, q] = ch.split(".");
+    if (q !== "power") continue;
+    const role = WWP.role(ch);
+    if (!role) continue;
+    let pos = 0, neg = 0;
+    for (const v of s.v) { if (v > 0) pos += v * step / 3.6e6; else neg -= v * step / 3.6e6; }
+    e.any = e.any || s.v.length > 0;
+    if (role === "pv") e.pv += pos;
+    else if (role === "grid") { e.imp += pos; e.exp += neg; }
+    else if (role === "bat") { e.dis += pos; e.chg += neg; }
+    else e.loads[dev] = (e.loads[dev] || 0) + pos;
+  }
+  const sum = series.summary;
+  if (sum["grid.energy_import"] && sum["grid.energy_import"].energy_wh !== null) e.imp = sum["grid.energy_import"].energy_wh;
+  if (sum["grid.energy_export"] && sum["grid.energy_export"].energy_wh !== null) e.exp = sum["grid.energy_export"].energy_wh;
+  e.consumed = Math.max(0, e.pv + e.imp - e.exp + e.dis - e.chg);
+  e.selfConsumption = e.pv > 0 ? Math.max(0, Math.min(1, (e.pv - e.exp) / e.pv)) : null;
+  e.autarky = e.consumed > 0 ? Math.max(0, Math.min(1, 1 - e.imp / e.consumed)) : null;
+  return e;
+}
+WWP.energyFlows = energyFlows;
+
+async function dashboardPage() {
+  const site = BOOT.site;
+  const base = `/api/v1/sites/${encodeURIComponent(site)}`;
+  const info = await WWP.api("GET", base);
+  if (!info.ok) { main.innerHTML = `<section class="card"><p class="err">${esc(problems(info))}</p></section>`; return; }
+  document.getElementById("title").textContent = info.data.label || site;
+  const state = { kind: new URLSearchParams(location.search).get("range") || "day", start: null, end: null };
+  if (!RANGES.includes(state.kind)) state.kind = "day";
+  state.start = startOf(state.kind === "custom" ? "day" : state.kind, new Date());
+  state.end = shift(state.kind === "custom" ? "day" : state.kind, state.start, 1);
+
+  main.innerHTML = `
+  <section class="card wide rangebar">
+    <div class="tabs" role="tablist">${RANGES.map((k) => `<button type="button" role="tab" data-range="${k}">${esc(t("range." + k))}</button>`).join("")}</div>
+    <div class="nav"><button type="button" id="prev" aria-label="${esc(t("range.prev"))}">‹</button>
+      <span id="range-label"></span><button type="button" id="next" aria-label="${esc(t("range.next"))}">›</button></div>
+    <form id="custom" hidden><label>${esc(t("range.from"))}<input type="date" name="from" required></label>
+      <label>${esc(t("range.to"))}<input type="date" name="to" required></label>
+      <button class="primary">${esc(t("range.apply"))}</button></form>
+    ${info.data.role === "owner" ? `<a class="access" href="/sites/${encodeURIComponent(site)}/access">${esc(t("dash.access"))}</a>` : ""}
+  </section>
+  <div id="widgets" class="widgets"></div>`;
+
+  const holder = document.getElementById("widgets");
+  const cards = [];
+  for (const w of BOOT.widgets) {
+    const el = WWP.card(w.id, w.title, w.wide);
+    if (w.html) el.querySelector(".body").innerHTML = w.html;
+    holder.appendChild(el);
+    cards.push({ w, el });
+  }
+
+  let tariff = null;
+  const needs = new Set(BOOT.widgets.flatMap((w) => w.needs));
+  if (needs.has("tariff")) {
+    const r = await WWP.api("GET", base + "/tariff");
+    tariff = r.ok ? r.data : null;
+  }
+  const chans = await WWP.api("GET", base + "/channels");
+  const channels = chans.ok ? chans.data : [];
+  const names = channels.map((c) => c.name);
+  const dataNames = names.filter((n) => !n.startsWith("plan_"));
+
+  const fetchSeries = async (from, to) => {
+    if (!dataNames.length) return parseSeries({ points: [], summary: {}, channels: {}, resolution: resolutionFor(to - from) });
+    const q = new URLSearchParams({ channels: dataNames.join(","), from: new Date(from).toISOString(),
+                                    to: new Date(to).toISOString(), resolution: resolutionFor(to - from) });
+    const r = await WWP.api("GET", `${base}/series?${q}`);
+    return r.ok ? parseSeries(r.data) : null;
+  };
+
+  const ctx = { site, base, info: info.data, channels, names, tariff, live: null, series: null, previous: null,
+                range: null, t, api: WWP.api };
+
+  const renderAll = (which) => {
+    for (const { w, el } of cards) {
+      if (which && !w.needs.some((n) => which.includes(n))) continue;
+      const r = WWP.renderers[w.id];
+      if (!r) { if (!w.html) el.hidden = true; continue; }
+      let shown = true;
+      try { shown = r.render(el.querySelector(".body"), ctx, el) !== false; } catch (e) {
+        console.error("widget", w.id, e);
+        el.querySelector(".body").innerHTML = `<p class="err">${esc(t("error.generic"))}</p>`;
+      }
+      el.hidden = !shown;
+    }
+  };
+
+  const label = () => {
+    const f = new Intl.DateTimeFormat(BOOT.lang, state.kind === "year" ? { year: "numeric" } :
+      state.kind === "month" ? { month: "long", year: "numeric" } : { dateStyle: "medium" });
+    const last = new Date(state.end.getTime() - 1);
+    document.getElementById("range-label").textContent =
+      state.kind === "day" || state.kind === "month" || state.kind === "year" ? f.format(state.start)
+        : f.format(state.start) + " – " + f.format(last);
+    document.querySelectorAll("[data-range]").forEach((b) => b.setAttribute("aria-selected", String(b.dataset.range === state.kind)));
+    document.getElementById("custom").hidden = state.kind !== "custom";
+    document.getElementById("prev").disabled = document.getElementById("next").disabled = state.kind === "custom";
+  };
+
+  const load = async () => {
+    label();
+    const from = state.start.getTime(), to = state.end.getTime();
+    const len = to - from;
+    const prevStart = state.kind === "custom" ? from - len : shift(state.kind, state.start, -1).getTime();
+    ctx.range = { kind: state.kind, from, to, prevFrom: prevStart, prevTo: from };
+    const [cur, prev] = await Promise.all([fetchSeries(from, to), needs.has("previous") ? fetchSeries(prevStart, from) : null]);
+    ctx.series = cur;
+    ctx.previous = prev;
+    holder.dataset.loaded = String(Date.now());
+    renderAll(["series", "previous", "forecast", "schedule", "tariff"]);
+  };
+
+  document.querySelectorAll("[data-range]").forEach((b) => b.addEventListener("click", () => {
+    state.kind = b.dataset.range;
+    if (state.kind === "custom") { label(); return; }
+    state.start = startOf(state.kind, new Date());
+    state.end = shift(state.kind, state.start, 1);
+    load();
+  }));
+  document.getElementById("prev").addEventListener("click", () => {
+    state.start = shift(state.kind, state.start, -1); state.end = shift(state.kind, state.end, -1); load();
+  });
+  document.getElementById("next").addEventListener("click", () => {
+    state.start = shift(state.kind, state.start, 1); state.end = shift(state.kind, state.end, 1); load();
+  });
+  document.getElementById("custom").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const f = new FormData(ev.target);
+    const a = new Date(f.get("from") + "T00:00"), b = new Date(f.get("to") + "T00:00");
+    if (!(a < b) && !(a.getTime() === b.getTime())) return;
+    state.start = a;
+    state.end = shift("day", b, 1);
+    load();
+  });
+  ctx.reload = load;
+
+  const poll = async () => {
+    const r = await WWP.api("GET", base + "/live");
+    if (r.ok) { ctx.live = r.data; renderAll(["live"]); }
+  };
+  await poll();
+  await load();
+  setInterval(poll, 3000);
+}
+
+// ------------------------------------------------------------------ the owner's access page
+async function accessPage() {
+  const site = BOOT.site;
+  const base = `/api/v1/sites/${encodeURIComponent(site)}`;
+  main.innerHTML = `
+  <section class="card"><h2>${esc(t("access.grants"))}</h2>
+    <table class="devices"><thead><tr><th>${esc(t("access.alias"))}</th><th>${esc(t("access.role"))}</th><th></th></tr></thead>
+    <tbody id="grants"></tbody></table>
+    <form id="give" class="inline"><label>${esc(t("access.alias"))}<input name="alias" required maxlength="64"></label>
+      <label>${esc(t("access.role"))}<select name="role"><option value="viewer">${esc(t("access.viewer"))}</option>
+      <option value="installer">${esc(t("access.installer"))}</option></select></label>
+      <button class="primary">${esc(t("access.give"))}</button><p class="err" id="give-err"></p></form></section>
+  <section class="card"><h2>${esc(t("maint.title"))}</h2>
+    <p id="maint-off" class="muted">${esc(t("maint.off"))}</p><ul class="plain" id="maint-live"></ul>
+    <form id="maint" class="inline"><label>${esc(t("maint.installer"))}<input name="installer" required maxlength="64"></label>
+      <label>${esc(t("maint.hours"))}<input name="hours" type="number" min="0.1" max="336" step="0.1" value="1" required></label>
+      <button class="primary">${esc(t("maint.grant"))}</button><p class="err" id="maint-err"></p></form></section>
+  <section class="card"><h2>${esc(t("cost.tariff"))}</h2>
+    <form id="tariff" class="inline"><label>${esc(t("cost.import_price"))}<input name="import_per_kwh" type="number" step="0.0001" min="0" required></label>
+      <label>${esc(t("cost.export_price"))}<input name="export_per_kwh" type="number" step="0.0001" required></label>
+      <label>${esc(t("cost.currency"))}<input name="currency" maxlength="8" required></label>
+      <button class="primary">${esc(t("cost.save"))}</button><p class="small" id="tariff-msg"></p></form></section>
+  <section class="card wide"><h2>${esc(t("audit.title"))}</h2><div class="scroll">
+    <table class="devices audit"><thead><tr><th>${esc(t("audit.when"))}</th><th>${esc(t("audit.who"))}</th><th>${esc(t("audit.what"))}</th><th></th></tr></thead>
+    <tbody id="audit"></tbody></table></div></section>`;
+
+  const grants = async () => {
+    const r = await WWP.api("GET", base + "/grants");
+    const tb = document.getElementById("grants");
+    if (!r.ok) { tb.innerHTML = `<tr><td colspan="3" class="err">${esc(problems(r))}</td></tr>`; return; }
+    tb.innerHTML = r.data.map((g) => `<tr data-alias="${esc(g.alias)}"><td>${esc(g.alias)}</td><td>${esc(t("access." + g.role) !== "access." + g.role ? t("access." + g.role) : g.role)}</td>
+      <td>${g.role === "owner" ? "" : `<button type="button" class="revoke" data-alias="${esc(g.alias)}">${esc(t("access.revoke"))}</button>`}</td></tr>`).join("");
+    tb.querySelectorAll("button.revoke").forEach((b) => b.addEventListener("click", async () => {
+      await WWP.api("DELETE", `${base}/grants/${encodeURIComponent(b.dataset.alias)}`);
+      refresh();
+    }));
+  };
+  const maint = async () => {
+    const r = await WWP.api("GET", base + "/maintenance");
+    const ul = document.getElementById("maint-live");
+    const live = r.ok ? r.data : [];
+    document.getElementById("maint-off").hidden = live.length > 0;
+    ul.innerHTML = live.map((g) => `<li data-grant="${g.id}"><b>${esc(g.installer)}</b> <span class="muted">${esc(t("maint.until"))}
+      ${esc(WWP.fmtTime(Date.parse(g.expires_at), true))}</span> <button type="button" class="end" data-id="${g.id}">${esc(t("maint.end"))}</button></li>`).join("");
+    ul.querySelectorAll("button.end").forEach((b) => b.addEventListener("click", async () => {
+      await WWP.api("DELETE", `${base}/maintenance/${b.dataset.id}`);
+      refresh();
+    }));
+  };
+  const describe = (e) => {
+    const d = e.detail || {};
+    if (e.action === "maintenance.command" && d.kind === "set_config") return "set_config " + JSON.stringify(d.payload || {});
+    const parts = Object.entries(d).map(([k, v]) => `${k}=${typeof v === "object" ? JSON.stringify(v) : v}`);
+    return parts.join(", ");
+  };
+  const audit = async () => {
+    const r = await WWP.api("GET", base + "/audit?limit=200");
+    const tb = document.getElementById("audit");
+    if (!r.ok) { tb.innerHTML = `<tr><td colspan="4" class="err">${esc(problems(r))}</td></tr>`; return; }
+    tb.innerHTML = r.data.map((e) => `<tr data-action="${esc(e.action)}"><td class="nowrap">${esc(WWP.fmtTime(Date.parse(e.at), true))}</td>
+      <td>${esc(e.actor)}</td><td><code>${esc(e.action)}</code></td><td class="detail">${esc(describe(e))}</td></tr>`).join("");
+  };
+  const tariff = async () => {
+    const r = await WWP.api("GET", base + "/tariff");
+    if (!r.ok) return;
+    const f = document.getElementById("tariff");
+    for (const k of ["import_per_kwh", "export_per_kwh", "currency"]) f.elements[k].value = r.data[k];
+  };
+  const refresh = () => Promise.all([grants(), maint(), audit()]);
+  document.getElementById("give").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = new FormData(ev.target);
+    const r = await WWP.api("PUT", `${base}/grants/${encodeURIComponent(f.get("alias"))}`, { role: f.get("role") });
+    document.getElementById("give-err").textContent = r.ok ? "" : problems(r);
+    if (r.ok) ev.target.reset();
+    refresh();
+  });
+  document.getElementById("maint").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = new FormData(ev.target);
+    const r = await WWP.api("POST", base + "/maintenance", { installer: f.get("installer"), hours: Number(f.get("hours")) });
+    document.getElementById("maint-err").textContent = r.ok ? "" : problems(r);
+    refresh();
+  });
+  document.getElementById("tariff").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = new FormData(ev.target);
+    const r = await WWP.api("PUT", base + "/tariff", { import_per_kwh: Number(f.get("import_per_kwh")),
+      export_per_kwh: Number(f.get("export_per_kwh")), currency: f.get("currency") });
+    document.getElementById("tariff-msg").textContent = r.ok ? t("cost.saved") : problems(r);
+    document.getElementById("tariff-msg").className = "small " + (r.ok ? "okmsg" : "err");
+    audit();
+  });
+  await Promise.all([refresh(), tariff()]);
+  setInterval(() => Promise.all([maint(), audit()]), 5000);
+}
+
+// ------------------------------------------------------------------ the installer's maintenance page
+async function maintainPage() {
+  const site = BOOT.site;
+  const base = `/api/v1/sites/${encodeURIComponent(site)}`;
+  main.innerHTML = `
+  <section class="card" id="grant"><h2>${esc(t("maint.title"))} · ${esc(site)}</h2><p id="grant-state"></p></section>
+  <section class="card" id="console"><h2>${esc(t("maint.command"))}</h2>
+    <form id="cmd"><label>${esc(t("maint.command"))}<select name="kind">
+      <option value="status">status</option><option value="logs">logs</option>
+      <option value="get_config">get_config</option><option value="set_config">set_config</option></select></label>
+      <div class="row2"><label>${esc(t("maint.key"))}<input name="key" maxlength="100"></label>
+      <label>${esc(t("maint.value"))}<input name="value" maxlength="500"></label></div>
+      <div class="buttons"><button class="primary">${esc(t("maint.send"))}</button></div>
+      <p class="err" id="cmd-err"></p></form></section>
+  <section class="card wide"><h2>${esc(t("maint.result"))}</h2><ul class="plain" id="results"></ul></section>`;
+  const ended = () => {
+    document.getElementById("grant-state").innerHTML = `<span class="err ended">${esc(t("maint.ended"))}</span>`;
+    document.getElementById("console").hidden = true;
+  };
+  const grant = async () => {
+    const r = await WWP.api("GET", base + "/maintenance");
+    if (!r.ok || !r.data.length) { ended(); return false; }
+    document.getElementById("grant-state").innerHTML = `<span class="badge ok">${esc(t("access.installer"))}</span>
+      ${esc(t("maint.until"))} <b>${esc(WWP.fmtTime(Date.parse(r.data[0].expires_at), true))}</b>`;
+    return true;
+  };
+  const show = (cmd) => {
+    let li = document.querySelector(`#results li[data-id="${cmd.id}"]`);
+    if (!li) {
+      li = document.createElement("li");
+      li.dataset.id = cmd.id;
+      document.getElementById("results").prepend(li);
+    }
+    li.dataset.state = cmd.state;
+    li.innerHTML = `<code>${esc(cmd.kind)}</code> ${esc(JSON.stringify(cmd.payload || {}))}
+      <span class="badge ${cmd.state === "done" ? "ok" : cmd.state === "failed" || cmd.state === "expired" ? "failing" : "waiting"}">${esc(cmd.state)}</span>
+      ${cmd.result !== null && cmd.result !== undefined ? `<pre class="cmds">${esc(JSON.stringify(cmd.result, null, 1))}</pre>` : ""}`;
+  };
+  const follow = async (id) => {
+    for (let i = 0; i < 120; i++) {
+      const r = await WWP.api("GET", `${base}/maintenance/commands/${id}`);
+      if (!r.ok) { ended(); return; }
+      show(r.data);
+      if (r.data.state !== "pending" && r.data.state !== "sent") return;
+      await new Promise((res) => setTimeout(res, 1000));
+    }
+  };
+  document.getElementById("cmd").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = new FormData(ev.target);
+    const kind = f.get("kind");
+    const payload = {};
+    if (kind === "set_config" && f.get("key")) {
+      const raw = f.get("value");
+      const num = Number(raw);
+      payload[f.get("key")] = raw !== "" && isFinite(num) ? num : raw;
+    }
+    const r = await WWP.api("POST", base + "/maintenance/commands", { kind, payload });
+    if (!r.ok) {
+      if (r.status === 404 || r.status === 403) { ended(); return; }
+      document.getElementById("cmd-err").textContent = problems(r);
+      return;
+    }
+    show({ id: r.data.id, kind, payload, state: r.data.state, result: null });
+    follow(r.data.id);
+  });
+  if (await grant()) {
+    const timer = setInterval(async () => { if (!(await grant())) clearInterval(timer); }, 3000);
+  }
+}
+
+const PAGES = { login: loginPage, sites: sitesPage, dashboard: dashboardPage, access: accessPage, maintain: maintainPage };
+window.addEventListener("DOMContentLoaded", () => {
+  const run = PAGES[BOOT.page];
+  if (run) Promise.resolve().then(run).catch((e) => {
+    console.error(e);
+    main.insertAdjacentHTML("afterbegin", `<p class="card err">${esc(t("error.generic"))}: ${esc(e.message)}</p>`);
+  });
+});

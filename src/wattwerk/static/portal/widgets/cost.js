@@ -1,0 +1,20 @@
+// Cost of the range with the site's tariff: import × price − export × feed-in price.
+"use strict";
+WWP.costOf = (e, tariff) => {
+  const imp = e.imp / 1000 * tariff.import_per_kwh;
+  const exp = e.exp / 1000 * tariff.export_per_kwh;
+  return { imp, exp, net: imp - exp };
+};
+WWP.widget("cost", {
+  render(el, ctx) {
+    if (!ctx.series || !ctx.tariff) return false;
+    const e = WWP.energyFlows(ctx.series);
+    const c = WWP.costOf(e, ctx.tariff);
+    const m = (v) => WW.esc(WWP.money(v, ctx.tariff.currency));
+    el.innerHTML = `<div class="kv"><span>${WW.esc(ctx.t("cost.import"))}</span><b>${m(c.imp)}</b></div>
+      <div class="kv"><span>${WW.esc(ctx.t("cost.export"))}</span><b>−${m(c.exp)}</b></div>
+      <div class="kv big"><span>${WW.esc(ctx.t("cost.net"))}</span><b class="net">${m(c.net)}</b></div>
+      <p class="muted small">${WW.esc(ctx.t("cost.tariff"))}: ${m(ctx.tariff.import_per_kwh)} / ${m(ctx.tariff.export_per_kwh)} kWh</p>`;
+    return true;
+  },
+});
