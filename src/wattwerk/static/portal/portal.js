@@ -72,10 +72,13 @@ const WWP = {
   // A uPlot chart sized to its box; redrawn on resize (phone rotation, window changes).
   chart(el, opts, data) {
     el.innerHTML = "";
-    const width = () => Math.max(240, el.clientWidth || el.parentElement.clientWidth || 300);
+    const width = () => Math.max(240, el.clientWidth || (el.parentElement && el.parentElement.clientWidth) || 300);
     const height = window.innerWidth < 600 ? 200 : 260;
     const plot = new uPlot({ width: width(), height, ...opts }, data, el);
-    const ro = new ResizeObserver(() => plot.setSize({ width: width(), height }));
+    const ro = new ResizeObserver(() => {
+      if (!el.isConnected) { ro.disconnect(); plot.destroy(); return; }  // replaced by a newer chart
+      plot.setSize({ width: width(), height });
+    });
     ro.observe(el);
     return plot;
   },

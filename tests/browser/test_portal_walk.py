@@ -1,0 +1,264 @@
+"""Issue 8's walk in a real browser (Playwright + Debian's Chromium) against the real portal on
+PostgreSQL: register an alias → add a site → pair an edge, whose Outbox + Uplink upload readings
+through the real ingest path → the live view shows them → the day chart has data → the owner
+grants an installer maintenance for 1 h → the installer (on a phone) changes a setting through
+the maintenance channel, answered by the edge's own client → the owner's audit log shows it →
+the grant runs out and the installer's access ends. Screenshots go to ``$WATTWERK_SCREENSHOTS``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import re
+import sys
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+from playwright.async_api import Page, expect
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the portal test helpers
+
+from portal_fixtures import PASSWORD  # noqa: E402  (also makes argon2 fast for tests)
+from test_ingest_support import PgSchema, pg, serve_portal  # noqa: E402,F401
+from wattwerk.edge.maintenance_client import serve  # noqa: E402
+from wattwerk.edge.outbox import Outbox  # noqa: E402
+from wattwerk.edge.uplink import Uplink, UplinkConfig  # noqa: E402
+
+TZ = "Europe/Berlin"
+DESKTOP = {"viewport": {"width": 1366, "height": 900}}
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True,
+         "device_scale_factor": 2}
+MIN = 60_000
+
+
+def site_readings(now_ms: int, hours: int = 30) -> list[tuple[str, int, float]]:
+    """One reading a minute per channel for the last ``hours``, signs as in DESIGN.md: PV
+    producing, battery discharging +, grid importing +, house consuming; grid counters."""
+    out: list[tuple[str, int, float]] = []
+    start = now_ms - hours * 3_600_000
+    imp = 5_000_000.0
+    exp = 1_000_000.0
+    for i in range(hours * 60 + 1):
+        ts = start + i * MIN
+        pv = max(0.0, 4000.0 * math.sin(math.pi * ((ts / 3_600_000) % 24 - 6) / 12))
+        house = 600.0 + 250.0 * math.sin(i / 37.0) + (i % 5) * 10.0
+        bat = -min(1500.0, pv * 0.3) if pv > 800 else 300.0
+        grid = house - pv - bat
+        imp += max(grid, 0.0) / 60.0
+        exp += max(-grid, 0.0) / 60.0
+        out += [("pv.power", ts, round(pv, 1)), ("house.power", ts, round(house, 1)),
+                ("bat.power", ts, round(bat, 1)), ("grid.power", ts, round(grid, 1)),
+                ("bat.soc", ts, 40.0 + 20.0 * math.sin(i / 300.0)),
+                ("grid.energy_import", ts, round(imp, 3)), ("grid.energy_export", ts, round(exp, 3)),
+                ("forecast_pv.power", ts, round(pv * 0.9, 1))]
+    return out
+
+
+class Edge:
+    """The edge's side of maintenance: its configuration, changed by ``set_config``."""
+
+    def __init__(self) -> None:
+        self.config: dict[str, Any] = {"grid_limit_w": 4000, "site": "home"}
+
+    async def handle(self, kind: str, payload: dict[str, Any]) -> Any:
+        if kind == "status":
+            return {"ok": True, "devices": 4}
+        if kind == "logs":
+            return ["started", "uplink ok"]
+        if kind == "get_config":
+            return self.config
+        if kind == "set_config":
+            self.config.update(payload)
+            return self.config
+        raise ValueError(f"unknown command {kind}")
+
+
+def kwh(wh: float) -> str:
+    return f"{wh / 1000:.2f} kWh"
+
+
+async def register(page: Page, url: str, alias: str) -> None:
+    await page.goto(url)
+    await expect(page).to_have_url(re.compile(r"/login"))
+    form = page.locator("form#register")
+    await form.locator("input[name=alias]").fill(alias)
+    await form.locator("input[name=password]").fill(PASSWORD)
+    await form.locator("button").click()
+    await expect(page).to_have_url(re.compile(r"/sites$"))
+
+
+async def no_sideways_scroll(page: Page) -> None:
+    overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 1, f"the page scrolls sideways by {overflow}px"
+
+
+async def test_portal_walk(browser: Any, pg: PgSchema, shots: Path, tmp_path: Path) -> None:  # noqa: F811
+    owner_alias, installer_alias = f"sonne{int(time.time())}", f"elektro{int(time.time())}"
+    with serve_portal(pg) as portal:
+        owner_ctx = await browser.new_context(**DESKTOP, locale="en-GB", timezone_id=TZ)
+        page = await owner_ctx.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+
+        # register an alias → add a site → pair an edge
+        await register(page, portal.url + "/", owner_alias)
+        await page.locator("form#add input[name=label]").fill("Home")
+        await page.locator("form#add button").click()
+        item = page.locator("#sites li[data-site]")
+        await expect(item).to_have_count(1)
+        await expect(item.locator("b")).to_have_text("Home")
+        site = await item.get_attribute("data-site")
+        assert site
+        await item.locator("button.pair").click()
+        token = (await item.locator("code.edge-token").text_content() or "").strip()
+        assert len(token) > 20
+
+        # the edge uploads through its outbox and uplink (the real ingest path)
+        now_ms = int(time.time() * 1000) // MIN * MIN
+        rows = site_readings(now_ms)
+        box = Outbox(tmp_path / "outbox.sqlite")
+        box.append_raw(rows)
+        up = Uplink(box, UplinkConfig(url=portal.url, site=site, edge_id="edge-1", token=token, fmt="json"))
+        assert await up.drain() == len(rows)
+        await up.aclose()
+        assert box.pending() == 0
+        box.close()
+
+        # the live view shows the newest values, the day chart has data
+        await item.locator("a").first.click()
+        await expect(page).to_have_url(re.compile(f"/sites/{site}$"))
+        newest = {ch: v for ch, ts, v in rows if ts == now_ms}
+        flow = page.locator('#w-live .flow[data-channel="grid.power"]')
+        await expect(flow.locator(".value")).to_have_text(_power(newest["grid.power"]))
+        await expect(page.locator('#w-live .flow[data-channel="pv.power"] .value')).to_have_text(
+            _power(newest["pv.power"]))
+        await expect(flow.locator(".dir")).to_have_text("import" if newest["grid.power"] > 0 else "export")
+        await expect(page.locator("[data-range=day]")).to_have_attribute("aria-selected", "true")
+        chart = page.locator("#w-power_chart .body")
+        await expect(chart.locator("canvas")).to_have_count(1)
+        midnight = datetime.fromtimestamp(now_ms / 1000, ZoneInfo(TZ)).replace(hour=0, minute=0, second=0)
+        day_start = int(midnight.timestamp() * 1000)
+        buckets = {ts // 300_000 for ch, ts, _ in rows if ch == "grid.power" and ts >= day_start}
+        await expect(chart).to_have_attribute("data-points", str(len(buckets)))
+        # energy of the day from the grid counters: last value − the last one before the day
+        imp = [v for ch, ts, v in rows if ch == "grid.energy_import" and ts < day_start + 86_400_000]
+        before = [v for ch, ts, v in rows if ch == "grid.energy_import" and ts < day_start]
+        want = imp[-1] - (before[-1] if before else imp[0])
+        await expect(page.locator("#w-energy tr", has_text="Grid import").locator("td.num")).to_have_text(kwh(want))
+        await expect(page.locator("#w-forecast canvas")).to_have_count(1)  # the edge uploaded a forecast
+        await expect(page.locator("#w-schedule")).to_be_hidden()  # ... but no planner schedule
+        await expect(page.locator("#w-selfuse [data-kpi=autarky] b")).to_have_text(re.compile(r"^\d+ %$"))
+        await page.screenshot(path=str(shots / "portal-dashboard-desktop.png"), full_page=True)
+
+        # the live view refreshes without a reload: a new reading appears within a few seconds
+        marker = await page.evaluate("performance.timeOrigin")
+        async with httpx.AsyncClient() as http:
+            r = await http.post(f"{portal.url}/api/v1/ingest", headers={"Authorization": f"Bearer {token}"},
+                                json={"site": site, "edge_id": "edge-2",
+                                      "readings": [[1, "grid.power", now_ms + MIN, 1234.0]]})
+            assert r.status_code == 200, r.text
+        await expect(flow.locator(".value")).to_have_text("1.23 kW", timeout=10_000)
+        assert await page.evaluate("performance.timeOrigin") == marker  # same document, no reload
+
+        # the previous day in the range switcher: the chart follows
+        await page.locator("#prev").click()
+        await expect(chart).to_have_attribute(
+            "data-points", str(len({ts // 300_000 for ch, ts, _ in rows
+                                    if ch == "grid.power" and day_start - 86_400_000 <= ts < day_start})))
+
+        # an installer registers (on a phone) and the owner grants maintenance for 1 h
+        inst_ctx = await browser.new_context(**PHONE, locale="de-DE", timezone_id=TZ)
+        phone = await inst_ctx.new_page()
+        phone.on("pageerror", lambda e: errors.append(str(e)))
+        await register(phone, portal.url + "/sites", installer_alias)
+        await expect(phone.locator("#maint-card")).to_be_hidden()
+
+        await page.goto(f"{portal.url}/sites/{site}/access")
+        await expect(page.locator("#maint-off")).to_be_visible()
+        await page.locator("form#maint input[name=installer]").fill(installer_alias)
+        await page.locator("form#maint input[name=hours]").fill("1")
+        await page.locator("form#maint button").click()
+        await expect(page.locator("#maint-live li")).to_contain_text(installer_alias)
+        await expect(page.locator("#maint-off")).to_be_hidden()
+
+        # the installer changes a setting through the edge's own outbound connection
+        edge = Edge()
+        stop = asyncio.Event()
+        async with httpx.AsyncClient() as client:
+            edge_task = asyncio.create_task(serve(client, portal.url, token, edge.handle, stop, wait_s=1.0))
+            try:
+                await phone.reload()
+                await expect(phone.locator("#maint-card")).to_be_visible()
+                await phone.locator(f'#maint a[href="/sites/{site}/maintain"]').click()
+                await expect(phone.locator("#grant-state")).to_contain_text("bis")  # German page
+                await phone.locator("select[name=kind]").select_option("set_config")
+                await phone.locator("input[name=key]").fill("grid_limit_w")
+                await phone.locator("input[name=value]").fill("3000")
+                await phone.locator("form#cmd button").click()
+                result = phone.locator("#results li").first
+                await expect(result).to_have_attribute("data-state", "done", timeout=15_000)
+                await expect(result.locator("pre")).to_contain_text('"grid_limit_w": 3000')
+                assert edge.config["grid_limit_w"] == 3000
+                await no_sideways_scroll(phone)
+                await phone.screenshot(path=str(shots / "portal-maintain-phone.png"), full_page=True)
+            finally:
+                stop.set()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.wait_for(edge_task, 10)
+
+        # the owner's audit log shows it
+        await page.reload()
+        cmd_row = page.locator("#audit tr[data-action='maintenance.command']")
+        await expect(cmd_row).to_have_count(1)
+        await expect(cmd_row).to_contain_text(installer_alias)
+        await expect(cmd_row).to_contain_text('set_config {"grid_limit_w":3000}')
+        await expect(page.locator("#audit tr[data-action='maintenance.result']")).to_contain_text("edge")
+        await expect(page.locator("#audit tr[data-action='maintenance.grant']")).to_contain_text(owner_alias)
+        await page.screenshot(path=str(shots / "portal-access-desktop.png"), full_page=True)
+
+        # the grant runs out (moved into the past, as the clock would): the installer's access ends
+        with pg.connect() as conn:
+            conn.execute("UPDATE maintenance_grants SET starts_at = now() - interval '2 hours', "
+                         "expires_at = now() - interval '1 second'")
+        await expect(phone.locator("#grant-state .ended")).to_be_visible(timeout=10_000)
+        await expect(phone.locator("#console")).to_be_hidden()
+        await phone.goto(f"{portal.url}/sites")
+        await expect(phone.locator("#maint-card")).to_be_hidden()
+        await page.reload()
+        await expect(page.locator("#maint-off")).to_be_visible()
+        cookies = {c["name"]: c["value"] for c in await inst_ctx.cookies()}
+        async with httpx.AsyncClient(base_url=portal.url, cookies=cookies) as http:
+            # the site is as invisible to the installer as a missing one again
+            assert (await http.get(f"/api/v1/sites/{site}/maintenance")).status_code == 404
+            refused = await http.post(f"/api/v1/sites/{site}/maintenance/commands", json={"kind": "status"})
+            assert refused.status_code == 403  # CSRF first: the cookie alone changes nothing
+            csrf = await phone.evaluate("JSON.parse(document.getElementById('boot').textContent).csrf")
+            refused = await http.post(f"/api/v1/sites/{site}/maintenance/commands", json={"kind": "status"},
+                                      headers={"X-CSRF-Token": csrf})
+            assert refused.status_code == 404
+
+        # the owner's dashboard on a phone: the same widgets, one column, no sideways scrolling
+        owner_phone = await browser.new_context(**PHONE, locale="fr-FR", timezone_id=TZ,
+                                                storage_state=await owner_ctx.storage_state())
+        mobile = await owner_phone.new_page()
+        await mobile.goto(f"{portal.url}/sites/{site}")
+        await expect(mobile.locator("#w-live h2")).to_have_text("Flux de puissance maintenant")
+        await expect(mobile.locator("#w-power_chart canvas")).to_have_count(1)
+        await no_sideways_scroll(mobile)
+        widths = await mobile.evaluate(
+            "[...document.querySelectorAll('.widget:not([hidden])')].map(e => e.getBoundingClientRect().width)")
+        assert widths and max(widths) <= 390 and min(widths) > 300  # one column, full width
+        await mobile.screenshot(path=str(shots / "portal-dashboard-phone.png"), full_page=True)
+        assert errors == [], errors
+        for ctx in (owner_ctx, inst_ctx, owner_phone):
+            await ctx.close()
+
+
+def _power(w: float) -> str:
+    """As the page's WW.power formats watts."""
+    return f"{w / 1000:.2f} kW" if abs(w) >= 1000 else f"{math.floor(w + 0.5)} W"
