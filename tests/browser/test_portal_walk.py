@@ -11,9 +11,8 @@ import asyncio
 import contextlib
 import math
 import re
-import sys
 import time
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,13 +20,11 @@ from zoneinfo import ZoneInfo
 import httpx
 from playwright.async_api import Page, expect
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the portal test helpers
-
-from portal_fixtures import PASSWORD  # noqa: E402  (also makes argon2 fast for tests)
-from test_ingest_support import PgSchema, pg, serve_portal  # noqa: E402,F401
-from wattwerk.edge.maintenance_client import serve  # noqa: E402
-from wattwerk.edge.outbox import Outbox  # noqa: E402
-from wattwerk.edge.uplink import Uplink, UplinkConfig  # noqa: E402
+from portal_fixtures import PASSWORD
+from test_ingest_support import PgSchema, pg, serve_portal  # noqa: F401
+from wattwerk.edge.maintenance_client import serve
+from wattwerk.edge.outbox import Outbox
+from wattwerk.edge.uplink import Uplink, UplinkConfig
 
 TZ = "Europe/Berlin"
 DESKTOP = {"viewport": {"width": 1366, "height": 900}}
@@ -149,7 +146,8 @@ async def test_portal_walk(browser: Any, pg: PgSchema, shots: Path, tmp_path: Pa
         imp = [v for ch, ts, v in rows if ch == "grid.energy_import" and ts < day_start + 86_400_000]
         before = [v for ch, ts, v in rows if ch == "grid.energy_import" and ts < day_start]
         want = imp[-1] - (before[-1] if before else imp[0])
-        await expect(page.locator("#w-energy tr", has_text="Grid import").locator("td.num")).to_have_text(kwh(want))
+        imported = page.locator("#w-energy tr", has_text="Grid import").locator("td.num")
+        await expect(imported).to_have_text(kwh(want))
         await expect(page.locator("#w-forecast canvas")).to_have_count(1)  # the edge uploaded a forecast
         await expect(page.locator("#w-schedule")).to_be_hidden()  # ... but no planner schedule
         await expect(page.locator("#w-selfuse [data-kpi=autarky] b")).to_have_text(re.compile(r"^\d+ %$"))
@@ -251,7 +249,8 @@ async def test_portal_walk(browser: Any, pg: PgSchema, shots: Path, tmp_path: Pa
         await expect(mobile.locator("#w-power_chart canvas")).to_have_count(1)
         await no_sideways_scroll(mobile)
         widths = await mobile.evaluate(
-            "[...document.querySelectorAll('.widget:not([hidden])')].map(e => e.getBoundingClientRect().width)")
+            "[...document.querySelectorAll('.widget:not([hidden])')]"
+            ".map(e => e.getBoundingClientRect().width)")
         assert widths and max(widths) <= 390 and min(widths) > 300  # one column, full width
         await mobile.screenshot(path=str(shots / "portal-dashboard-phone.png"), full_page=True)
         assert errors == [], errors

@@ -397,6 +397,7 @@ async function accessPage() {
   const site = BOOT.site;
   const base = `/api/v1/sites/${encodeURIComponent(site)}`;
   main.innerHTML = `
+  <p class="backlink"><a href="/sites/${encodeURIComponent(site)}">← ${esc(t("dash.title"))} · ${esc(site)}</a></p>
   <section class="card"><h2>${esc(t("access.grants"))}</h2>
     <table class="devices"><thead><tr><th>${esc(t("access.alias"))}</th><th>${esc(t("access.role"))}</th><th></th></tr></thead>
     <tbody id="grants"></tbody></table>
