@@ -171,6 +171,11 @@ def case_sensor_read(w: World) -> None:
     same_404(get(w.sensor_b), get("c" * 32))
 
 
+def case_my_maintenance(w: World) -> None:
+    assert w.site_b not in {m["site"] for m in w.a.http.get("/api/v1/maintenance").json()}
+    assert w.site_b in {m["site"] for m in w.installer.http.get("/api/v1/maintenance").json()}
+
+
 CASES: dict[str, Callable[[World], None]] = {
     "GET /api/v1/me": case_me,
     "DELETE /api/v1/session": case_session_delete,
@@ -186,6 +191,7 @@ CASES: dict[str, Callable[[World], None]] = {
     "GET /api/v1/edge/commands": case_edge_poll,
     "POST /api/v1/edge/commands/{command_id}/result": case_edge_result,
     "GET /sensor/{sensor_id}": case_sensor_read,
+    "GET /api/v1/maintenance": case_my_maintenance,
 }
 
 
