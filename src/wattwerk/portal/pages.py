@@ -7,7 +7,7 @@ registered widgets (widgets.py). One set of pages serves desktop and phone (resp
 
 The few things the REST API lacks for the pages are here too: the site's tariff (``GET``/``PUT
 /api/v1/sites/{site}/tariff``), the caller's live maintenance grants across sites (``GET
-/api/v1/maintenance``) and the widget list (``GET /api/v1/widgets``).
+/api/v1/maintenance``).
 """
 
 from __future__ import annotations
@@ -22,10 +22,11 @@ from urllib.parse import quote
 import psycopg
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi import Path as PathParam
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from psycopg import AsyncConnection
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from wattwerk import __version__
 from wattwerk.portal import auth, i18n, sites, widgets
@@ -40,7 +41,6 @@ TARIFF_TABLE = (
     "ON DELETE CASCADE, import_per_kwh double precision NOT NULL, export_per_kwh double precision NOT NULL, "
     "currency text NOT NULL, updated_at timestamptz NOT NULL DEFAULT now())"
 )
-DEFAULT_TARIFF = {"import_per_kwh": 0.30, "export_per_kwh": 0.08, "currency": "EUR", "default": True}
 
 
 class Tariff(BaseModel):
@@ -49,6 +49,15 @@ class Tariff(BaseModel):
     import_per_kwh: float = Field(ge=0, le=100)
     export_per_kwh: float = Field(ge=-100, le=100)
     currency: str = Field("EUR", min_length=1, max_length=8, pattern=r"^[A-Za-z$€£¥]+$")
+
+
+TARIFF_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": Tariff.model_json_schema()}},
+    }
+}
+DEFAULT_TARIFF = {"import_per_kwh": 0.30, "export_per_kwh": 0.08, "currency": "EUR", "default": True}
 
 
 # ------------------------------------------------------------ page shell
@@ -178,11 +187,6 @@ async def _tariff_table(request: Request) -> None:
 def api_router() -> APIRouter:
     r = APIRouter(prefix="/api/v1")
 
-    @r.get("/widgets", tags=["pages"])
-    async def widget_list(request: Request) -> list[dict[str, Any]]:
-        """The dashboard's widgets (built-in and plugins), in the visitor's language."""
-        return _public_widgets(request, _lang(request))
-
     @r.get("/maintenance", tags=["maintenance"])
     async def my_maintenance(who: Who, request: Request) -> list[dict[str, Any]]:
         """The caller's live maintenance grants, on any site (how an installer finds the site)."""
@@ -211,13 +215,19 @@ def api_router() -> APIRouter:
             return dict(DEFAULT_TARIFF)
         return {"import_per_kwh": row[0], "export_per_kwh": row[1], "currency": row[2], "default": False}
 
-    @r.put("/sites/{site}/tariff", tags=["sites"])
-    async def tariff_set(site: SiteName, body: Tariff, who: Who, request: Request) -> dict[str, Any]:
+    @r.put("/sites/{site}/tariff", tags=["sites"], openapi_extra=TARIFF_BODY)
+    async def tariff_set(site: SiteName, who: Who, request: Request) -> dict[str, Any]:
+        """Set the site's tariff (owner). The body is checked after the site, so a foreign site
+        answers 404 whatever is sent, like a missing one."""
         await _tariff_table(request)
         async with auth.pool_of(request).connection() as conn:
             ref = await _site_ref(conn, site, who)
             if ref.role != "owner":
                 raise HTTPException(403, "only the site's owner may do this")
+            try:
+                body = Tariff.model_validate_json(await request.body())
+            except ValidationError as exc:
+                raise RequestValidationError(exc.errors(include_url=False)) from None
             await conn.execute(
                 "INSERT INTO portal_tariffs (site_id, import_per_kwh, export_per_kwh, currency) "
                 "VALUES (%s, %s, %s, %s) ON CONFLICT (site_id) DO UPDATE SET import_per_kwh = "
