@@ -1,5 +1,6 @@
-// The planner's schedule: plan_<device>.power channels the edge uploaded (planned setpoints, also
-// in the future). Hidden when the edge never uploaded one.
+// The planner's schedule: plan_<device>.power channels the edge uploaded (the setpoint the planner
+// chose for each slot, over the chosen range). Hidden when the edge never uploaded one. The ingest
+// refuses readings from the future, so a plan shows as its slots begin.
 "use strict";
 WWP.widget("schedule", {
   render(el, ctx) {
@@ -7,7 +8,7 @@ WWP.widget("schedule", {
     if (!plan.length) return false;
     if (el.dataset.loading) return true;
     el.dataset.loading = "1";
-    const from = ctx.range.from, to = Math.max(ctx.range.to, Date.now() + 86400000);
+    const from = ctx.range.from, to = ctx.range.to;
     const q = new URLSearchParams({ channels: plan.join(","), from: new Date(from).toISOString(),
                                     to: new Date(to).toISOString(), resolution: "15m" });
     ctx.api("GET", `${ctx.base}/series?${q}`).then((r) => {
@@ -21,7 +22,7 @@ WWP.widget("schedule", {
       el.innerHTML = "";
       el.appendChild(box);
       WWP.chart(box, {
-        scales: { x: { time: true } },
+        scales: { x: { time: true, range: [from / 1000, to / 1000] } },
         axes: [{}, { values: (u, v) => v.map((w) => WW.power(w)), size: 70 }],
         series: [{}, ...plan.map((c) => {
           const dev = c.split(".")[0].slice(5);

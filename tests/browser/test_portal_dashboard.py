@@ -1,0 +1,134 @@
+"""The site dashboard in a real browser beyond the walk: sign-in form, ranges (day, week, month,
+year, custom), cost with the site's tariff, comparison with the previous period, the planner's
+schedule when the edge uploaded one, and the language switch."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from playwright.async_api import Page, expect
+from test_portal_walk import DESKTOP, MIN, TZ, kwh, site_readings
+
+from portal_fixtures import PASSWORD, Portal, account, edge_token, new_site, portal, upload  # noqa: F401
+from test_ingest_support import pg  # noqa: F401
+
+DAY = 86_400_000
+
+
+def euros(x: float) -> str:
+    """As Intl.NumberFormat("en", {style: "currency", currency: "EUR"}) writes it."""
+    return f"-€{abs(x):.2f}" if x < 0 else f"€{x:.2f}"
+
+
+def counter_delta(rows: list[tuple[str, int, float]], channel: str, start: int, end: int) -> float:
+    """A counter's energy over [start, end): last value in it − the last one before it."""
+    inside = [v for ch, ts, v in rows if ch == channel and start <= ts < end]
+    before = [v for ch, ts, v in rows if ch == channel and ts < start]
+    return inside[-1] - (before[-1] if before else inside[0])
+
+
+def buckets(rows: list[tuple[str, int, float]], start: int, end: int, step: int) -> int:
+    """How many chart points the power channels have for a range [start, end) at ``step``: the
+    portal floors the start to the step (daily rollups are UTC days)."""
+    first = start // step * step
+    return len({ts // step for ch, ts, _ in rows if ch == "grid.power" and first <= ts < end})
+
+
+async def sign_in(page: Page, url: str, alias: str) -> None:
+    await page.goto(url)
+    await expect(page).to_have_url(re.compile(r"/login\?next="))
+    await page.locator("form#login input[name=alias]").fill(alias)
+    await page.locator("form#login input[name=password]").fill("wrong password")
+    await page.locator("form#login button").click()
+    await expect(page.locator("#login-err")).to_contain_text("wrong alias or password")
+    await page.locator("form#login input[name=password]").fill(PASSWORD)
+    await page.locator("form#login button").click()
+
+
+async def test_ranges_cost_compare_schedule_and_language(
+    browser: Any, portal: Portal, shots: Path  # noqa: F811
+) -> None:
+    tz = ZoneInfo(TZ)
+    owner = account(portal)
+    site = new_site(owner, "Hof")
+    token = edge_token(owner, site)
+    now_ms = int(time.time() * 1000) // MIN * MIN
+    rows = site_readings(now_ms, hours=60)
+    # the planner's schedule of the last 12 h (the ingest takes no readings from the future)
+    plan = [("plan_bat.power", now_ms - i * 900_000, -2500.0 if i < 16 else 1800.0) for i in range(48)]
+    everything = rows + plan
+    for i in range(0, len(everything), 5000):
+        upload(portal, token, site, everything[i:i + 5000], first_seq=i + 1)
+    tariff = {"import_per_kwh": 0.4, "export_per_kwh": 0.1, "currency": "EUR"}
+    assert owner.http.put(f"/api/v1/sites/{site}/tariff", json=tariff).status_code == 200
+
+    ctx = await browser.new_context(**DESKTOP, locale="en-GB", timezone_id=TZ)
+    page = await ctx.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    await sign_in(page, f"{portal.url}/sites/{site}", owner.alias)
+    await expect(page).to_have_url(re.compile(f"/sites/{site}$"))
+    await expect(page.locator("#title")).to_have_text("Hof")
+
+    midnight = datetime.fromtimestamp(now_ms / 1000, tz).replace(hour=0, minute=0, second=0, microsecond=0)
+    day0 = int(midnight.timestamp() * 1000)
+    day1 = int((midnight + timedelta(days=1)).timestamp() * 1000)
+    yday = int((midnight - timedelta(days=1)).timestamp() * 1000)
+    chart = page.locator("#w-power_chart .body")
+    await expect(chart).to_have_attribute("data-points", str(buckets(rows, day0, day1, 300_000)))
+
+    # cost with the site's tariff, from the grid counters of the day
+    imp = counter_delta(rows, "grid.energy_import", day0, day1)
+    exp = counter_delta(rows, "grid.energy_export", day0, day1)
+    await expect(page.locator("#w-cost .net")).to_have_text(euros(imp / 1000 * 0.4 - exp / 1000 * 0.1))
+    # compared with yesterday
+    row = page.locator("#w-compare tr", has_text="Grid import")
+    await expect(row.locator("td").nth(1)).to_have_text(kwh(imp))
+    before = counter_delta(rows, "grid.energy_import", yday, day0)
+    await expect(row.locator("td").nth(2)).to_have_text(kwh(before))
+    # the planner's schedule is shown, since the edge uploaded one
+    await expect(page.locator("#w-schedule")).to_be_visible()
+    await expect(page.locator("#w-schedule canvas")).to_have_count(1)
+    await expect(page.locator("#w-schedule .u-legend")).to_contain_text("bat")
+
+    # week, month, year: hourly and daily points over the whole range
+    week0 = midnight - timedelta(days=midnight.weekday())
+    await page.locator("[data-range=week]").click()
+    await expect(page.locator("[data-range=week]")).to_have_attribute("aria-selected", "true")
+    w0, w1 = int(week0.timestamp() * 1000), int((week0 + timedelta(days=7)).timestamp() * 1000)
+    await expect(chart).to_have_attribute("data-points", str(buckets(rows, w0, w1, 3_600_000)))
+    await page.locator("[data-range=month]").click()
+    m0 = int(midnight.replace(day=1).timestamp() * 1000)
+    await expect(chart).to_have_attribute("data-points", str(buckets(rows, m0, now_ms + DAY, DAY)))
+    await page.locator("[data-range=year]").click()
+    await expect(page.locator("#range-label")).to_have_text(str(midnight.year))
+    y0 = int(midnight.replace(month=1, day=1).timestamp() * 1000)
+    await expect(chart).to_have_attribute("data-points", str(buckets(rows, y0, now_ms + DAY, DAY)))
+    await page.locator("#prev").click()
+    await expect(page.locator("#range-label")).to_have_text(str(midnight.year - 1))
+
+    # a custom range: yesterday and today
+    await page.locator("[data-range=custom]").click()
+    custom = page.locator("form#custom")
+    await expect(custom).to_be_visible()
+    await custom.locator("input[name=from]").fill((midnight - timedelta(days=1)).strftime("%Y-%m-%d"))
+    await custom.locator("input[name=to]").fill(midnight.strftime("%Y-%m-%d"))
+    await custom.locator("button").click()
+    await expect(chart).to_have_attribute("data-points", str(buckets(rows, yday, day1, 300_000)))
+    await page.screenshot(path=str(shots / "portal-dashboard-custom.png"), full_page=True)
+
+    # the language switch: German from now on, also after a reload
+    await page.locator("a[data-lang=de]").click()
+    await expect(page.locator("#w-live h2")).to_have_text("Leistungsflüsse jetzt")
+    await expect(page.locator("html")).to_have_attribute("lang", "de")
+    await page.reload()
+    await expect(page.locator("[data-range=week]")).to_have_text("Woche")
+    await expect(page.locator("#w-cost .net")).to_contain_text("€")
+    await page.screenshot(path=str(shots / "portal-dashboard-de.png"), full_page=True)
+    assert errors == [], errors
+    await ctx.close()
