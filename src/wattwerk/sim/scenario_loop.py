@@ -215,7 +215,7 @@ class ClosedLoop:
         link = ModbusLink(LinkConfig(port=dev.port, timeout=0.5, pause=0.0))
         self._links[dev.device_id] = link
         for k, (entry_id, bank) in enumerate(dev.units):
-            rated = self.sim.pv[0].rating_w if entry_id == ENTRIES["pv"] else None
+            rated = next((pv.rating_w for pv in self.sim.pv if pv.name == dev.device_id), None)
             driver = create(find(entry_id).entry, link, device_id=dev.device_id, unit=bank.unit,
                             ledger=self.ledger, rated_power=rated)
             self.runtime.polled.append(Polled(dev.device_id, driver, self.step_s, timeout_s=1.0))

@@ -1,0 +1,154 @@
+"""``wattwerk bench reaction [--json] [--changes N] [--p1-interval S] [--cycle S]``: reaction time
+from a meter change to the setpoint written, in real time on loopback.
+
+The edge runs as in production (``EdgeRuntime``: the P1 meter pushed over TCP and decoded by the
+``MeterReader``, the charger polled over Modbus, the control loop every ``--cycle`` seconds). A
+charger (KEBA P30 register map) charges a simulated car at 16 A under a grid import limit of
+11 kW. The bench steps the house load between 0 and 6 kW on the P1 emulator's meter and times
+until the charger emulator receives a write of a *new* current value (the limiter shedding the
+car, or the law giving it back). The figure is bounded by the telegram interval plus one control
+cycle plus the Modbus write; prints p50/p95/max, asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import statistics
+import time
+from datetime import datetime
+from typing import Any
+
+from wattwerk.control.cycle import ControlCycle
+from wattwerk.control.devices import DeviceSpec
+from wattwerk.control.ev import ChargePoint, EvCharging, EvConfig
+from wattwerk.control.limiter import GridSpec, Limiter
+from wattwerk.control.limits_config import ControlLimits
+from wattwerk.devices.catalog import find
+from wattwerk.devices.device import create
+from wattwerk.edge.control_step import CycleStep
+from wattwerk.edge.runtime import EdgeRuntime, Polled
+from wattwerk.model import utcnow
+from wattwerk.protocols.dsmr import decoder as dsmr_decoder
+from wattwerk.protocols.meter import MeterReader
+from wattwerk.protocols.modbus import LinkConfig, ModbusLink
+from wattwerk.protocols.transport import TcpSource
+from wattwerk.sim import EVParams, SiteParams, SiteSim
+from wattwerk.sim.emulators import MeterState
+from wattwerk.sim.emulators.modbus import CatalogEmulator, EmulatorServer
+from wattwerk.sim.emulators.p1 import P1Emulator
+
+CHARGER = "keba-p30-modbus"
+IMPORT_LIMIT_W = 11_000.0
+STEP_W = 6_000.0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--changes", type=int, default=20, help="load steps to time (default 20)")
+    parser.add_argument("--p1-interval", type=float, default=1.0, help="telegram interval, s (DSMR 5: 1)")
+    parser.add_argument("--cycle", type=float, default=1.0, help="control interval, s (default 1)")
+
+
+class _Timer:
+    """Watches the charger emulator's writes for a change of the current setpoint."""
+
+    def __init__(self) -> None:
+        self.last: float | None = None
+        self.changed = asyncio.Event()
+
+    def wrap(self, on_write: Any) -> Any:
+        def seen(written: dict[str, Any]) -> None:
+            on_write(written)
+            amps = next((v for k, v in written.items() if "current" in k and isinstance(v, float | int)),
+                        None)
+            if amps is not None and amps != self.last:
+                self.last = float(amps)
+                self.changed.set()
+        return seen
+
+
+async def _measure(changes: int, p1_interval: float, cycle_s: float) -> dict[str, Any]:
+    sim = SiteSim(SiteParams(evs=(EVParams(soc_initial=20.0, phase_switching=False),), heat_pump=None,
+                             rod=None, battery=None, pv=()),
+                  start=datetime.fromisoformat("2025-06-14T18:00:00+00:00"))
+    ev = sim.evs[0]
+    house = {"w": 0.0}
+
+    def meter() -> MeterState:
+        state = sim.meter_state()  # the simulated car and house, plus the bench's load step
+        return MeterState(utcnow().replace(microsecond=0), state.power_w + house["w"], 1e6, 0.0)
+
+    async def simulate() -> None:  # the site in real time
+        while True:
+            await asyncio.sleep(0.02)
+            sim.step(0.02)
+
+    emulator = CatalogEmulator(find(CHARGER).entry, ev)
+    timer = _Timer()
+    emulator.bank.on_write = timer.wrap(emulator.bank.on_write)
+    limits = ControlLimits(margin_w=100.0)
+    spec = DeviceSpec("ev1", "ev", min_a=6.0, max_a=16.0)
+    cycle = ControlCycle([EvCharging(EvConfig((ChargePoint("ev1", mode="now"),)))],
+                         Limiter(GridSpec(import_w=IMPORT_LIMIT_W), [spec], limits))
+    times: list[float] = []
+    async with P1Emulator(meter, interval=p1_interval) as p1, EmulatorServer([emulator.bank]) as server:
+        link = ModbusLink(LinkConfig(port=server.port, timeout=1.0, pause=0.0))
+        driver = create(find(CHARGER).entry, link, device_id="ev1")
+        reader = MeterReader("grid", dsmr_decoder(), TcpSource("127.0.0.1", p1.port), use_receive_time=True)
+        runtime = EdgeRuntime([Polled("ev1", driver, cycle_s)], push=[reader], control=CycleStep(cycle),
+                              cycle_s=cycle_s, stale_after_s=10 * max(p1_interval, cycle_s))
+        stop = asyncio.Event()
+        task = asyncio.create_task(runtime.run(stop))
+        stepping = asyncio.create_task(simulate())
+
+        async def settle() -> None:
+            timer.changed.clear()
+            try:
+                while True:  # the law ramps and the limiter settles: wait until writes stop changing
+                    await asyncio.wait_for(timer.changed.wait(), 3 * (p1_interval + cycle_s))
+                    timer.changed.clear()
+            except TimeoutError:
+                return
+
+        try:
+            await settle()
+            for k in range(changes):
+                house["w"] = STEP_W if k % 2 == 0 else 0.0
+                timer.changed.clear()
+                t0 = time.perf_counter()
+                try:
+                    await asyncio.wait_for(timer.changed.wait(), 10 * (p1_interval + cycle_s))
+                except TimeoutError:
+                    continue
+                times.append((time.perf_counter() - t0) * 1000)
+                await settle()
+        finally:
+            stop.set()
+            await task
+            stepping.cancel()
+            link.close()
+    xs = sorted(times)
+    return {"changes": changes, "measured": len(xs), "p1_interval_s": p1_interval, "cycle_s": cycle_s,
+            "reaction_ms": {"p50": round(statistics.median(xs), 1) if xs else None,
+                            "p95": round(xs[min(len(xs) - 1, round(0.95 * (len(xs) - 1)))], 1)
+                            if xs else None,
+                            "max": round(xs[-1], 1) if xs else None}}
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.changes < 1 or args.p1_interval <= 0 or args.cycle <= 0:
+        print("wattwerk bench reaction: --changes >= 1, --p1-interval and --cycle > 0")
+        return 2
+    for name in ("wattwerk", "pymodbus"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    out = asyncio.run(_measure(args.changes, args.p1_interval, args.cycle))
+    if args.json:
+        print(json.dumps(out))
+        return 0
+    r = out["reaction_ms"]
+    print(f"meter change -> charger current written (loopback; P1 every {out['p1_interval_s']} s, "
+          f"control every {out['cycle_s']} s): {out['measured']}/{out['changes']} changes seen")
+    print(f"  p50 {r['p50']} ms   p95 {r['p95']} ms   max {r['max']} ms")
+    return 0
