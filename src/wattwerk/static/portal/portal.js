@@ -25,6 +25,11 @@ const WWP = {
     const opts = withDate ? { dateStyle: "short", timeStyle: "short" } : { timeStyle: "medium" };
     return new Intl.DateTimeFormat(BOOT.lang, opts).format(new Date(ms));
   },
+  axisTime(ms, incrS) {
+    const o = incrS < 86400 ? { hour: "2-digit", minute: "2-digit" }
+      : incrS < 28 * 86400 ? { day: "numeric", month: "short" } : { month: "short", year: "numeric" };
+    return new Intl.DateTimeFormat(BOOT.lang, o).format(new Date(ms));
+  },
   kwh(wh, digits = 2) {
     return wh === null || wh === undefined || !isFinite(wh) ? "–" :
       new Intl.NumberFormat(BOOT.lang, { minimumFractionDigits: digits, maximumFractionDigits: digits })
@@ -74,7 +79,14 @@ const WWP = {
     el.innerHTML = "";
     const width = () => Math.max(240, el.clientWidth || (el.parentElement && el.parentElement.clientWidth) || 300);
     const height = window.innerWidth < 600 ? 200 : 260;
-    const plot = new uPlot({ width: width(), height, ...opts }, data, el);
+    // time on the x axis and in the legend in the page's language and the browser's zone
+    const axes = opts.axes ? [...opts.axes] : [{}];
+    axes[0] = { space: 80, values: (u, splits, ax, space, incr) => splits.map((s) => WWP.axisTime(s * 1000, incr)),
+                ...axes[0] };
+    const series = opts.series ? [...opts.series] : [{}];
+    series[0] = { label: WWP.t("audit.when"), value: (u, v) => (v === null || v === undefined ? "–" : WWP.fmtTime(v * 1000, true)),
+                  ...series[0] };
+    const plot = new uPlot({ width: width(), height, ...opts, axes, series }, data, el);
     const ro = new ResizeObserver(() => {
       if (!el.isConnected) { ro.disconnect(); plot.destroy(); return; }  // replaced by a newer chart
       plot.setSize({ width: width(), height });
