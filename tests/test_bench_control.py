@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from wattwerk.bench import control as bench
-from wattwerk.bench.control_laws import (
+from wattwerk.bench.year.laws import (
     THREE_PHASE_MAX_W,
     Forecasts,
     Planned,
@@ -21,7 +21,7 @@ from wattwerk.bench.control_laws import (
     pv_correction,
     pv_forecast,
 )
-from wattwerk.bench.control_world import SLOT_S, STEP_S, Setup, build_year, read_prices
+from wattwerk.bench.year.world import SLOT_S, STEP_S, Setup, build_year, read_prices
 from wattwerk.market.dayahead import known_until
 from wattwerk.market.tariff import slot_index
 from wattwerk.sim.site import SiteSim

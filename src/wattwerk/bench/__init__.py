@@ -15,7 +15,9 @@ import sys
 def available() -> list[str]:
     import wattwerk.bench as pkg
 
-    return sorted(m.name for m in pkgutil.iter_modules(pkg.__path__) if not m.name.startswith("_"))
+    # subpackages (e.g. ``year``) hold a benchmark's parts and are not benchmarks themselves
+    found = pkgutil.iter_modules(pkg.__path__)
+    return sorted(m.name for m in found if not m.ispkg and not m.name.startswith("_"))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

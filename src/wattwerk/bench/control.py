@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from wattwerk.bench.control_laws import (
+from wattwerk.bench.year.laws import (
     Forecasts,
     NoManager,
     Planned,
@@ -30,8 +30,8 @@ from wattwerk.bench.control_laws import (
     pv_correction,
     pv_forecast,
 )
-from wattwerk.bench.control_meter import Meter, cost_eur
-from wattwerk.bench.control_world import (
+from wattwerk.bench.year.meter import Meter, cost_eur
+from wattwerk.bench.year.world import (
     DEFAULT_DAYS,
     SLOT_S,
     STEP_S,
@@ -79,7 +79,7 @@ def make_law(name: str, year: Year, sim: SiteSim) -> Any:
         scale, has = pv_correction(year)
         return Planned(year, Forecasts(None, pv_forecast(year), False, scale, has), shift_heat=heat)
     if name == "emhass":
-        from wattwerk.bench.control_emhass import Emhass
+        from wattwerk.bench.year.emhass import Emhass
 
         scale, has = pv_correction(year)
         return Emhass(year, Forecasts(None, pv_forecast(year), False, scale, has), name="emhass",

@@ -1,7 +1,7 @@
 """The world of ``wattwerk bench control``: the site, the year's data on the slot grid, the meter.
 
 Not a benchmark itself (helper of ``bench/control.py``). Everything here is known to the
-simulator; what a strategy may *see* is decided in ``control_laws`` (no peeking).
+simulator; what a strategy may *see* is decided in ``laws`` (no peeking).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The ``emhass`` strategy: the same requests as the planner's (same forecasts, prices, no peeking),
-solved by EMHASS in a subprocess running another venv's Python (``control_emhass_driver``), its
+solved by EMHASS in a subprocess running another venv's Python (``emhass_driver``), its
 plan executed by the same real-time laws. EMHASS models the EV as a deferrable load (hours at
 nominal power before a deadline) and the battery with a final SoC equal to the current one."""
 
@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from wattwerk.bench.control_laws import THREE_PHASE_MAX_W, Planned
+from wattwerk.bench.year.laws import THREE_PHASE_MAX_W, Planned
 from wattwerk.control.plan_model import Plan, PlanRequest
 
-DRIVER = Path(__file__).with_name("control_emhass_driver.py")
+DRIVER = Path(__file__).with_name("emhass_driver.py")
 
 
 @dataclass
