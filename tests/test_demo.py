@@ -104,3 +104,26 @@ def test_bad_demo_options_say_what_is_wrong(args, message):
     assert out.returncode == 2
     assert message in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_demo_scenario_prints_the_closed_loop_summary():
+    out = subprocess.run(
+        [sys.executable, "-m", "wattwerk", "demo", "--scenario", "four-chargers-fuse", "--speed", "1e9",
+         "--for", "5m", "--json"],
+        capture_output=True, text=True, timeout=120, check=True,
+    )
+    summary = json.loads(out.stdout)
+    for key in ("limit_violations", "max_limit_excess_w", "relay_switches", "ev_grid_share_pct", "fallbacks"):
+        assert key in summary
+    assert summary["cycles"] == 30  # 5 simulated minutes at the default 10 s control interval
+    assert summary["limit_violations"] == 0
+    assert summary["energy_kwh"]["ev"] > 0.5  # four cars charging for 5 minutes
+    assert summary["balance_error_pct"] < 0.1
+
+
+def test_demo_unknown_scenario_names_the_known_ones():
+    out = subprocess.run([sys.executable, "-m", "wattwerk", "demo", "--scenario", "sunny", "--for", "1h"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2
+    assert "no scenario 'sunny'" in out.stderr and "pv-surplus-sunny" in out.stderr
+    assert "Traceback" not in out.stderr
