@@ -79,7 +79,7 @@ def make_law(name: str, year: Year, sim: SiteSim) -> Any:
         scale, has = pv_correction(year)
         return Planned(year, Forecasts(None, pv_forecast(year), False, scale, has), shift_heat=heat)
     if name == "emhass":
-        from wattwerk.bench.year.emhass import Emhass
+        from wattwerk.bench.year.emhass_runner import Emhass
 
         scale, has = pv_correction(year)
         return Emhass(year, Forecasts(None, pv_forecast(year), False, scale, has), name="emhass",
