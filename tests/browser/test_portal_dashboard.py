@@ -91,6 +91,9 @@ async def test_ranges_cost_compare_schedule_and_language(
     await expect(row.locator("td").nth(1)).to_have_text(kwh(imp))
     before = counter_delta(rows, "grid.energy_import", yday, day0)
     await expect(row.locator("td").nth(2)).to_have_text(kwh(before))
+    # the PV forecast against the actual, since the edge uploaded a forecast
+    await expect(page.locator("#w-forecast canvas")).to_have_count(1)
+    await expect(page.locator("#w-forecast .u-legend")).to_contain_text("Forecast")
     # the planner's schedule is shown, since the edge uploaded one
     await expect(page.locator("#w-schedule")).to_be_visible()
     await expect(page.locator("#w-schedule canvas")).to_have_count(1)

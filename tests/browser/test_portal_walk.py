@@ -1,9 +1,10 @@
 """Issue 8's walk in a real browser (Playwright + Debian's Chromium) against the real portal on
-PostgreSQL: register an alias → add a site → pair an edge, whose Outbox + Uplink upload readings
-through the real ingest path → the live view shows them → the day chart has data → the owner
-grants an installer maintenance for 1 h → the installer (on a phone) changes a setting through
-the maintenance channel, answered by the edge's own client → the owner's audit log shows it →
-the grant runs out and the installer's access ends. Screenshots go to ``$WATTWERK_SCREENSHOTS``."""
+PostgreSQL: register an alias → add a site → pair an edge: the demo site runs the last three
+simulated hours and its Outbox + Uplink upload the readings through the real ingest path → the
+live view shows them → the day chart has data → the owner grants an installer maintenance for
+1 h → the installer (on a phone) changes a setting through the maintenance channel, answered by
+the edge's own client → the owner's audit log shows it → the grant runs out and the installer's
+access ends. Screenshots go to ``$WATTWERK_SCREENSHOTS``."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import contextlib
 import math
 import re
 import time
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,9 +23,13 @@ from playwright.async_api import Page, expect
 
 from portal_fixtures import PASSWORD
 from test_ingest_support import PgSchema, pg, serve_portal  # noqa: F401
+from wattwerk.config import load_demo_config
+from wattwerk.demo import DemoSite
 from wattwerk.edge.maintenance_client import serve
 from wattwerk.edge.outbox import Outbox
 from wattwerk.edge.uplink import Uplink, UplinkConfig
+from wattwerk.model import ms
+from wattwerk.store.sqlite import SqliteStore
 
 TZ = "Europe/Berlin"
 DESKTOP = {"viewport": {"width": 1366, "height": 900}}
@@ -54,6 +59,37 @@ def site_readings(now_ms: int, hours: int = 30) -> list[tuple[str, int, float]]:
                 ("grid.energy_import", ts, round(imp, 3)), ("grid.energy_export", ts, round(exp, 3)),
                 ("forecast_pv.power", ts, round(pv * 0.9, 1))]
     return out
+
+
+class Tee:
+    """The demo edge's store, also feeding the outbox with every batch it stores (as an edge does)."""
+
+    def __init__(self, store: SqliteStore, box: Outbox) -> None:
+        self.store, self.box = store, box
+        self.rows: list[tuple[str, int, float]] = []
+
+    def write(self, readings: Any) -> Any:
+        readings = list(readings)
+        self.box.append(readings)
+        self.rows += [(r.channel, ms(r.ts), r.value) for r in readings]
+        return self.store.write(readings)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+
+def demo_upload(box: Outbox, tmp_path: Path, hours: float = 3.0) -> list[tuple[str, int, float]]:
+    """Run the demo site for the last ``hours`` (simulated, up to now); its readings go to the outbox."""
+    cfg = load_demo_config()
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    store = SqliteStore(tmp_path / "edge.sqlite", tz=cfg.site.timezone)
+    tee = Tee(store, box)
+    site = DemoSite(cfg, now - timedelta(hours=hours), tee, step_s=10, store_every_s=60)  # type: ignore[arg-type]
+    site.store_all_now()
+    site.advance_to(now.timestamp())
+    site.store_all_now()
+    store.close()
+    return tee.rows
 
 
 class Edge:
@@ -115,26 +151,32 @@ async def test_portal_walk(browser: Any, pg: PgSchema, shots: Path, tmp_path: Pa
         token = (await item.locator("code.edge-token").text_content() or "").strip()
         assert len(token) > 20
 
-        # the edge uploads through its outbox and uplink (the real ingest path)
-        now_ms = int(time.time() * 1000) // MIN * MIN
-        rows = site_readings(now_ms)
+        # the demo's edge uploads through its outbox and uplink (the real ingest path)
         box = Outbox(tmp_path / "outbox.sqlite")
-        box.append_raw(rows)
+        rows = demo_upload(box, tmp_path)
         up = Uplink(box, UplinkConfig(url=portal.url, site=site, edge_id="edge-1", token=token, fmt="json"))
-        assert await up.drain() == len(rows)
+        assert await up.drain() == len(rows) > 1000
         await up.aclose()
         assert box.pending() == 0
         box.close()
+        newest: dict[str, tuple[int, float]] = {}
+        for ch, ts, v in rows:
+            if ts >= newest.get(ch, (0, 0.0))[0]:
+                newest[ch] = (ts, v)
+        now_ms = max(ts for ts, _ in newest.values())
 
         # the live view shows the newest values, the day chart has data
         await item.locator("a").first.click()
         await expect(page).to_have_url(re.compile(f"/sites/{site}$"))
-        newest = {ch: v for ch, ts, v in rows if ts == now_ms}
         flow = page.locator('#w-live .flow[data-channel="grid.power"]')
-        await expect(flow.locator(".value")).to_have_text(_power(newest["grid.power"]))
-        await expect(page.locator('#w-live .flow[data-channel="pv.power"] .value')).to_have_text(
-            _power(newest["pv.power"]))
-        await expect(flow.locator(".dir")).to_have_text("import" if newest["grid.power"] > 0 else "export")
+        grid_now = newest["grid.power"][1]
+        await expect(flow.locator(".value")).to_have_text(_power(grid_now))
+        for ch in ("pv1.power", "bat.power", "house.power", "ev1.power", "hp.power"):
+            await expect(page.locator(f'#w-live .flow[data-channel="{ch}"] .value')).to_have_text(
+                _power(newest[ch][1]))
+        if abs(grid_now) >= 1:
+            await expect(flow.locator(".dir")).to_have_text("import" if grid_now > 0 else "export")
+        await expect(page.locator("#w-live .soc-value")).to_have_text(f"{newest['bat.soc'][1]:.0f} %")
         await expect(page.locator("[data-range=day]")).to_have_attribute("aria-selected", "true")
         chart = page.locator("#w-power_chart .body")
         await expect(chart.locator("canvas")).to_have_count(1)
@@ -148,8 +190,8 @@ async def test_portal_walk(browser: Any, pg: PgSchema, shots: Path, tmp_path: Pa
         want = imp[-1] - (before[-1] if before else imp[0])
         imported = page.locator("#w-energy tr", has_text="Grid import").locator("td.num")
         await expect(imported).to_have_text(kwh(want))
-        await expect(page.locator("#w-forecast canvas")).to_have_count(1)  # the edge uploaded a forecast
-        await expect(page.locator("#w-schedule")).to_be_hidden()  # ... but no planner schedule
+        await expect(page.locator("#w-forecast")).to_be_hidden()  # the demo uploads no forecast
+        await expect(page.locator("#w-schedule")).to_be_hidden()  # ... and no planner schedule
         await expect(page.locator("#w-selfuse [data-kpi=autarky] b")).to_have_text(re.compile(r"^\d+ %$"))
         await page.screenshot(path=str(shots / "portal-dashboard-desktop.png"), full_page=True)
 
@@ -158,7 +200,7 @@ async def test_portal_walk(browser: Any, pg: PgSchema, shots: Path, tmp_path: Pa
         async with httpx.AsyncClient() as http:
             r = await http.post(f"{portal.url}/api/v1/ingest", headers={"Authorization": f"Bearer {token}"},
                                 json={"site": site, "edge_id": "edge-2",
-                                      "readings": [[1, "grid.power", now_ms + MIN, 1234.0]]})
+                                      "readings": [[1, "grid.power", now_ms + 1, 1234.0]]})
             assert r.status_code == 200, r.text
         await expect(flow.locator(".value")).to_have_text("1.23 kW", timeout=10_000)
         assert await page.evaluate("performance.timeOrigin") == marker  # same document, no reload

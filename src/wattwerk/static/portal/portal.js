@@ -52,7 +52,7 @@ const WWP = {
     if (dev.startsWith("pv") || dev.startsWith("solar") || dev.startsWith("inverter")) return "pv";
     if (dev.startsWith("bat")) return "bat";
     if (dev.startsWith("ev") || dev.startsWith("wallbox") || dev.startsWith("charger")) return "ev";
-    if (dev.startsWith("heat") || dev.startsWith("hp") || dev.startsWith("boiler")) return "heat";
+    if (dev.startsWith("heat") || dev.startsWith("hp") || dev.startsWith("boiler") || dev.startsWith("rod")) return "heat";
     if (dev.startsWith("house") || dev.startsWith("load") || dev.startsWith("home")) return "house";
     return "other";
   },
