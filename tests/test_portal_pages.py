@@ -135,6 +135,21 @@ def test_dashboard_shell_lists_widgets_and_carries_the_csrf_token(portal: Portal
     assert german["widgets"][0]["title"] == "Leistungsflüsse jetzt"
 
 
+def test_a_foreign_sites_pages_answer_like_a_missing_ones(portal: Portal) -> None:  # noqa: F811
+    owner, stranger, installer = account(portal), account(portal), account(portal)
+    site = new_site(owner)
+    for path in ("", "/access", "/maintain"):
+        assert owner.http.get(f"/sites/{site}{path}").status_code == 200
+        foreign = stranger.http.get(f"/sites/{site}{path}")
+        missing = stranger.http.get(f"/sites/s_0000000000000000{path}")
+        assert foreign.status_code == missing.status_code == 404
+        assert foreign.text == missing.text
+    assert installer.http.get(f"/sites/{site}/maintain").status_code == 404
+    owner.http.post(f"/api/v1/sites/{site}/maintenance", json={"installer": installer.alias, "hours": 1})
+    assert installer.http.get(f"/sites/{site}/maintain").status_code == 200
+    assert installer.http.get(f"/sites/{site}").status_code == 404  # maintenance is not data access
+
+
 def test_tariff_owner_sets_viewer_reads_stranger_sees_nothing(portal: Portal) -> None:  # noqa: F811
     owner, viewer, stranger = account(portal), account(portal), account(portal)
     site = new_site(owner)

@@ -152,6 +152,23 @@ async def _session(request: Request) -> tuple[Principal, str] | None:
     return (who, str(row[0])) if row else None
 
 
+async def _may_see(request: Request, who: Principal, site: str, *, maintenance: bool = False) -> bool:
+    """Whether the visitor has a role on the site (or, for the maintenance page, a live grant)."""
+    async with auth.pool_of(request).connection() as conn:
+        ref = await sites.lookup(conn, site, who.account_id)
+    return ref is not None and (maintenance or ref.role is not None)
+
+
+def _missing(request: Request) -> HTMLResponse:
+    """A foreign site's page answers like a missing one."""
+    lang = _lang(request)
+    return HTMLResponse(
+        f'<!doctype html><html lang="{lang}"><meta charset="utf-8"><title>404</title>'
+        f'<p>404 · <a href="/sites">{html.escape(i18n.text(lang, "nav.sites"))}</a></p></html>',
+        status_code=404,
+    )
+
+
 def _to_login(request: Request) -> RedirectResponse:
     return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
 
@@ -269,6 +286,8 @@ def page_router() -> APIRouter:
         found = await _session(request)
         if found is None:
             return _to_login(request)
+        if not await _may_see(request, found[0], site):
+            return _missing(request)
         lang = _lang(request)
         registry: widgets.Registry = request.app.state.widgets
         scripts = list(dict.fromkeys(w.script for w in registry.widgets if w.script))
@@ -287,6 +306,8 @@ def page_router() -> APIRouter:
         found = await _session(request)
         if found is None:
             return _to_login(request)
+        if not await _may_see(request, found[0], site):
+            return _missing(request)
         return render(request, "access", title_key="access.title", csrf=found[1], site=site)
 
     @r.get("/sites/{site}/maintain")
@@ -294,6 +315,8 @@ def page_router() -> APIRouter:
         found = await _session(request)
         if found is None:
             return _to_login(request)
+        if not await _may_see(request, found[0], site, maintenance=True):
+            return _missing(request)
         return render(request, "maintain", title_key="maint.title", csrf=found[1], site=site)
 
     return r
