@@ -1,4 +1,4 @@
-"""The site file: ``site``, ``devices``, ``strategy``, ``store`` and ``portal`` sections."""
+"""The site file: ``site``, ``devices``, ``strategy``, ``store``, ``portal``, ``mqtt`` and ``tariff``."""
 
 from __future__ import annotations
 
@@ -120,6 +120,25 @@ class Mqtt(Model):
     discovery_prefix: str | None = "homeassistant"  # Home Assistant discovery; null: none
 
 
+class Tariff(Model):
+    """What energy costs: a fixed price or a provider's day-ahead prices, plus fees and VAT."""
+
+    provider: Literal["fixed", "awattar", "tibber", "entsoe", "energy_charts"] = "fixed"
+    zone: str = "DE-LU"  # bidding zone (entsoe, energy_charts)
+    country: Literal["de", "at"] = "de"  # awattar
+    token: SecretStr | None = None  # tibber, entsoe
+    fixed_eur_per_kwh: Annotated[float, Field(ge=0)] = 0.15  # energy price, net (provider fixed)
+    grid_fees_eur_per_kwh: Annotated[float, Field(ge=0)] = 0.158  # grid fee, levies, tax, margin; net
+    vat: Annotated[float, Field(ge=0, le=1)] = 0.19
+    feed_in_eur_per_kwh: Annotated[float, Field(ge=0)] = 0.0811
+
+    @model_validator(mode="after")
+    def _token_when_needed(self) -> Tariff:
+        if self.provider in ("tibber", "entsoe") and self.token is None:
+            raise problem("provider {p} needs a token", ("token",), p=self.provider)
+        return self
+
+
 class SiteConfig(Model):
     """A whole site file, validated. Build it with ``load_config`` or ``parse_config``."""
 
@@ -130,6 +149,7 @@ class SiteConfig(Model):
     store: Store = Store()
     portal: Portal | None = None
     mqtt: Mqtt | None = None
+    tariff: Tariff = Tariff()
 
     @model_validator(mode="after")
     def _devices_consistent(self) -> SiteConfig:
