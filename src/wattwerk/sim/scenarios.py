@@ -85,7 +85,7 @@ SCENARIOS: dict[str, Scenario] = {
                 0.75: {"export_w": 0.6 * 8000}, 1: {"export_w": None}},
         signals={0: {"rcr.state_1": 0, "rcr.state_2": 0}, 0.5: {"rcr.state_1": 1, "rcr.state_2": 0},
                  0.75: {"rcr.state_1": 0, "rcr.state_2": 1}, 1: {"rcr.state_1": 0, "rcr.state_2": 0}},
-        focus=(0.4, 1.1),
+        focus=(0.0, 1.1),
     ),
     "para14a": Scenario(
         "§14a EnWG on a winter evening: the car charges at full power until the box dims the consumers.",
