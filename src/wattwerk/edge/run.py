@@ -28,6 +28,7 @@ from wattwerk.edge.live import NotingLedger, RuntimeView
 from wattwerk.edge.metrics import oldest_pending_age_s
 from wattwerk.edge.mqtt_bridge import Command, MqttBridge, devices_from_config
 from wattwerk.edge.outbox import Outbox
+from wattwerk.edge.planning import PlanService, TariffPrices
 from wattwerk.edge.recorder import Recorder
 from wattwerk.edge.runtime import EdgeRuntime
 from wattwerk.edge.setup import Setup
@@ -57,6 +58,7 @@ class Edge:
     control: CycleStep | None = None
     path: Path | None = None  # the site file, for setup in the UI
     overrides: dict[str, dict[str, float | str]] = field(default_factory=dict)  # user commands (MQTT, UI)
+    planner: PlanService | None = None  # with ``strategy.mode: planner``
 
     def close(self) -> None:
         self.devices.close()
@@ -80,7 +82,13 @@ def build_edge(
     slowest = max((d.interval_s for d in cfg.devices), default=1.0)
     stale_after = max(10.0, 3 * slowest)
     devices = build_devices(cfg, ledger, stale_after_s=stale_after)
-    step = CycleStep(build_cycle(cfg)) if control else None
+    planner = None
+    if control and cfg.strategy.mode == "planner":
+        prices = TariffPrices(cfg.tariff, data_dir / "prices.json")
+        planner = PlanService(cfg, lambda: runtime.state.snapshot(utcnow()), prices, store=store)
+    step = None
+    if control:
+        step = CycleStep(build_cycle(cfg), planner.signals) if planner else CycleStep(build_cycle(cfg))
     runtime = EdgeRuntime(
         devices.polled,
         push=devices.push,
@@ -92,7 +100,7 @@ def build_edge(
     roles = SiteRoles.from_pairs([(d.id, d.role) for d in cfg.devices])
     snapshot = lambda: runtime.state.snapshot(utcnow())  # noqa: E731
     view = StoreView(cfg.site.name, cfg.site.tz, roles, snapshot, store, utcnow, writer.flush)
-    return Edge(cfg, runtime, devices, store, writer, outbox, view, step, path)
+    return Edge(cfg, runtime, devices, store, writer, outbox, view, step, path, planner=planner)
 
 
 async def _every(seconds: float, stop: asyncio.Event, job: Callable[[], object]) -> None:
@@ -122,6 +130,8 @@ async def run_edge(edge: Edge, stop: asyncio.Event, extra: list[Awaitable[None]]
         tasks.append(asyncio.create_task(uplink.run(stop)))
     if edge.cfg.mqtt is not None:
         tasks.append(asyncio.create_task(mqtt_bridge(edge).run(stop)))
+    if edge.planner is not None:
+        tasks.append(asyncio.create_task(edge.planner.run(stop)))
     tasks += [asyncio.create_task(job) for job in extra or []]  # type: ignore[arg-type]
     await stop.wait()
     await asyncio.gather(*tasks, return_exceptions=True)
@@ -155,7 +165,8 @@ def web_app(edge: Edge) -> FastAPI:
     """The local page (live values, today, devices, restrictions), setup in the UI when the
     site file is known, and ``/metrics`` for Prometheus."""
     limits = edge.control.active_limits if edge.control is not None else None
-    view = RuntimeView(edge.runtime, edge.cfg, today_fn=edge.view.today, limits_fn=limits)
+    plan = edge.planner.plan_json if edge.planner is not None else None
+    view = RuntimeView(edge.runtime, edge.cfg, today_fn=edge.view.today, limits_fn=limits, plan_fn=plan)
     setup = None
     if edge.path is not None:
         setup = Setup(edge.path, runtime=edge.runtime, on_config=lambda cfg: setattr(view, "cfg", cfg))
