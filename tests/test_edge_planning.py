@@ -1,0 +1,195 @@
+"""The planner in the running edge: recorded day-ahead prices (aWATTar, served on a mock transport:
+the edge is offline here) become a plan whose current slot drives the battery, and the page shows it."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from wattwerk.config import parse_config
+from wattwerk.control.base import NO_SIGNALS
+from wattwerk.control.site import build_cycle
+from wattwerk.edge.control_step import CycleStep
+from wattwerk.edge.planning import PlanService, TariffPrices, load_history_w
+from wattwerk.edge.run import build_edge, web_app
+from wattwerk.edge.state import SiteState
+from wattwerk.model import Reading
+from wattwerk.store.sqlite import SqliteStore
+
+DATA = Path(__file__).parent / "data" / "awattar_de_marketdata.json"  # 2024-05-31 22:00 to 06-02 22:00 UTC
+NOW = datetime(2024, 6, 2, 10, tzinfo=UTC)
+
+SITE = """\
+site: {name: Plan house, location: {latitude: 48.0, longitude: 7.8}, timezone: Europe/Berlin}
+devices:
+  - id: grid
+    role: grid_meter
+    catalog: sunspec-meter-int
+    connection: {type: modbus_tcp, host: 127.0.0.1, port: 9}
+  - id: bat
+    role: battery
+    catalog: sunspec-storage
+    connection: {type: modbus_tcp, host: 127.0.0.1, port: 9}
+    capacity_wh: 10000
+    max_charge_w: 5000
+    max_discharge_w: 5000
+    reserve_soc: 10
+strategy: {mode: planner}
+tariff: {provider: TARIFF}
+store: {data_dir: DATADIR}
+"""
+
+
+def site(tmp_path: Path, tariff: str = "awattar"):
+    return parse_config(SITE.replace("TARIFF", tariff).replace("DATADIR", str(tmp_path / "var")))
+
+
+def recorded(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(200, json=json.loads(DATA.read_text()))
+
+
+def failing(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(503, text="down for maintenance")
+
+
+def client_of(handler):
+    return lambda: httpx.AsyncClient(transport=httpx.MockTransport(handler))
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def service(tmp_path: Path, handler=recorded, soc: float = 20.0, tariff: str = "awattar"):
+    cfg = site(tmp_path, tariff)
+    clock = Clock(NOW)
+    state = SiteState()
+    state.update([Reading("bat.soc", NOW, soc), Reading("grid.power", NOW, 400.0),
+                  Reading("bat.power", NOW, 0.0)])
+    prices = TariffPrices(cfg.tariff, tmp_path / "prices.json", client=client_of(handler))
+    svc = PlanService(cfg, lambda: state.snapshot(clock()), prices, clock=clock)
+    return cfg, svc, clock, state
+
+
+async def test_cheap_slots_charge_dear_slots_discharge_and_the_current_slot_is_the_signal(tmp_path):
+    _, svc, clock, _ = service(tmp_path)
+    plan = await svc.refresh()
+    assert plan is not None and plan.status == "optimal"
+    assert plan.start == NOW and plan.n == 48  # known prices end at midnight local (22:00 UTC)
+    power, buy = plan.devices["bat"]["power_w"], plan.buy_eur_per_kwh
+    charge, discharge = power < -1.0, power > 1.0
+    assert charge.any() and discharge.any()
+    # the spread beats the round-trip losses: energy bought cheap is sold (saved) dear
+    assert buy[charge].max() < 0.95 * 0.95 * buy[discharge].min()
+    cheapest, dearest = int(np.argmin(buy)), int(np.argmax(buy))
+    assert power[cheapest] < 0 < power[dearest]
+    for i in (cheapest, dearest, 0):
+        clock.now = plan.slot_start(i) + timedelta(minutes=7)
+        sig = svc.signals()
+        assert sig.battery_w == pytest.approx(power[i], abs=0.1)
+        assert sig.price == pytest.approx(buy[i])
+        assert sig.hold_battery == (power[i] < 1.0)
+    clock.now = plan.slot_start(cheapest)
+    assert svc.signals().cheap and not svc.signals().expensive
+    clock.now = plan.slot_start(dearest)
+    assert svc.signals().expensive and not svc.signals().cheap
+    clock.now = plan.slot_start(plan.n)  # past the plan: no signals, self-consumption
+    assert svc.signals() == NO_SIGNALS
+
+
+async def test_the_planned_charge_reaches_the_battery_setpoint(tmp_path):
+    cfg, svc, clock, state = service(tmp_path)
+    plan = await svc.refresh()
+    assert plan is not None
+    i = int(np.argmin(plan.devices["bat"]["power_w"]))
+    clock.now = plan.slot_start(i) + timedelta(minutes=1)
+    state.update([Reading("bat.soc", clock.now, 30.0), Reading("grid.power", clock.now, 300.0),
+                  Reading("bat.power", clock.now, 0.0)])
+    step = CycleStep(build_cycle(cfg), svc.signals)
+    setpoints = {s.channel: s.value for s in step(state.snapshot(clock.now))}
+    assert setpoints["bat.battery_setpoint"] == pytest.approx(plan.devices["bat"]["power_w"][i], abs=0.5)
+    assert setpoints["bat.battery_setpoint"] < 0
+
+
+async def test_flat_price_never_charges_from_the_grid(tmp_path):
+    _, svc, _, _ = service(tmp_path, tariff="fixed", soc=50.0)
+    plan = await svc.refresh()
+    assert plan is not None and svc.prices is not None and svc.prices.source == "fixed"
+    assert np.ptp(plan.buy_eur_per_kwh) == 0
+    assert (plan.devices["bat"]["power_w"] > -1.0).all()
+    sig = svc.signals()
+    assert not sig.cheap and not sig.expensive
+
+
+async def test_no_prices_means_no_signals_logged_once(tmp_path, caplog):
+    _, svc, _, _ = service(tmp_path, handler=failing)
+    with caplog.at_level(logging.WARNING, logger="wattwerk.planner"):
+        assert await svc.refresh() is None
+        assert await svc.refresh() is None
+    assert svc.signals() == NO_SIGNALS
+    warnings = [r.getMessage() for r in caplog.records if r.name == "wattwerk.planner"]
+    assert len(warnings) == 1 and "no prices" in warnings[0] and "503" in warnings[0]
+    assert svc.failures == 2
+    page = svc.plan_json()
+    assert page["slots"] == [] and "no prices" in page["message"]
+
+
+async def test_provider_down_plans_with_the_cached_prices(tmp_path, caplog):
+    _, first, _, _ = service(tmp_path)
+    assert await first.refresh() is not None  # fills the price cache
+    _, svc, _, _ = service(tmp_path, handler=failing)
+    with caplog.at_level(logging.INFO):
+        plan = await svc.refresh()
+    assert plan is not None and svc.prices is not None and not svc.prices.fresh
+    assert np.allclose(plan.buy_eur_per_kwh, first.plan.buy_eur_per_kwh)
+    assert any("last known prices" in r.getMessage() for r in caplog.records)
+    assert svc.plan_json()["fresh"] is False
+
+
+def test_load_history_from_the_store_feeds_the_forecast(tmp_path):
+    cfg = site(tmp_path)
+    store = SqliteStore(tmp_path / "s.sqlite", tz="Europe/Berlin")
+    t0 = NOW - timedelta(days=8)
+    readings = []
+    for k in range(8 * 24 * 4):
+        ts = t0 + timedelta(minutes=15 * k)
+        readings += [Reading("grid.power", ts, 700.0), Reading("bat.power", ts, -200.0)]
+    store.write(readings)
+    history = load_history_w(cfg, store, NOW)
+    store.close()
+    assert len(history) > 7 * 96
+    assert history.median() == pytest.approx(500.0)  # grid + battery (charging is negative)
+
+
+async def test_page_shows_the_plan(tmp_path):
+    edge = build_edge(site(tmp_path))
+    try:
+        assert edge.planner is not None and edge.control is not None
+        assert edge.control.signals == edge.planner.signals
+        clock = Clock(NOW + timedelta(minutes=20))
+        edge.planner.clock = clock
+        edge.planner.source = TariffPrices(edge.cfg.tariff, tmp_path / "p.json", client=client_of(recorded))
+        plan = await edge.planner.refresh()
+        assert plan is not None and plan.start == NOW + timedelta(minutes=15)
+        clock.now += timedelta(minutes=15)  # one slot later, before the next plan
+        body = TestClient(web_app(edge)).get("/api/plan").json()
+    finally:
+        edge.close()
+    assert body["currency"] == "EUR" and body["status"] == "optimal"
+    assert len(body["slots"]) == plan.n - 1  # from the current slot on
+    first = body["slots"][0]
+    assert first["start"] == plan.slot_start(1).isoformat()
+    assert first["battery_w"] == pytest.approx(plan.devices["bat"]["power_w"][1], abs=0.1)
+    assert first["price"] == pytest.approx(plan.buy_eur_per_kwh[1], abs=1e-4)
+    assert {"start", "end", "price", "grid_w", "battery_w", "ev_w"} <= first.keys()
