@@ -3,6 +3,7 @@ the edge is offline here) become a plan whose current slot drives the battery, a
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from datetime import UTC, datetime, timedelta
@@ -41,14 +42,27 @@ devices:
     max_charge_w: 5000
     max_discharge_w: 5000
     reserve_soc: 10
+PV
 strategy: {mode: planner}
 tariff: {provider: TARIFF}
 store: {data_dir: DATADIR}
 """
 
 
-def site(tmp_path: Path, tariff: str = "awattar"):
-    return parse_config(SITE.replace("TARIFF", tariff).replace("DATADIR", str(tmp_path / "var")))
+PV = """\
+  - id: pv1
+    role: pv
+    kwp: 8
+    tilt: 30
+    azimuth: 180
+    catalog: sunspec-inverter-int
+    connection: {type: modbus_tcp, host: 127.0.0.1, port: 9}
+"""
+
+
+def site(tmp_path: Path, tariff: str = "awattar", pv: bool = False):
+    text = SITE.replace("TARIFF", tariff).replace("DATADIR", str(tmp_path / "var"))
+    return parse_config(text.replace("PV\n", PV if pv else ""))
 
 
 def recorded(request: httpx.Request) -> httpx.Response:
@@ -193,3 +207,47 @@ async def test_page_shows_the_plan(tmp_path):
     assert first["battery_w"] == pytest.approx(plan.devices["bat"]["power_w"][1], abs=0.1)
     assert first["price"] == pytest.approx(plan.buy_eur_per_kwh[1], abs=1e-4)
     assert {"start", "end", "price", "grid_w", "battery_w", "ev_w"} <= first.keys()
+
+
+async def test_weather_offline_plans_pv_from_clear_sky(tmp_path, caplog):
+    cfg = site(tmp_path, pv=True)
+    clock = Clock(NOW)
+    state = SiteState()
+    calls = []
+
+    async def offline():
+        calls.append(1)
+        raise httpx.ConnectError("Name or service not known")
+
+    prices = TariffPrices(cfg.tariff, tmp_path / "prices.json", client=client_of(recorded))
+    svc = PlanService(cfg, lambda: state.snapshot(clock()), prices, clock=clock, weather=offline)
+    with caplog.at_level(logging.WARNING, logger="wattwerk.planner"):
+        plan = await svc.refresh()
+        assert await svc.refresh() is not None
+    assert plan is not None and len(calls) == 2
+    warnings = [r.getMessage() for r in caplog.records if "weather" in r.getMessage()]
+    assert len(warnings) == 1 and "clear sky" in warnings[0]
+    local_noon = int(np.argmax(plan.pv_w))
+    assert 3000 < plan.pv_w[local_noon] < 8000  # 8 kWp, June, clear sky scaled
+    assert 9 <= plan.slot_start(local_noon).hour <= 13  # solar noon at 7.8° E is near 11:30 UTC
+    assert plan.pv_w[-1] == 0.0  # 21:45 UTC: night
+    assert svc.plan_json()["pv"] == "clear sky (no weather)"
+
+
+async def test_run_plans_until_stopped(tmp_path):
+    _, svc, _, _ = service(tmp_path)
+    stop = asyncio.Event()
+    done = asyncio.Event()
+    real = svc.refresh
+
+    async def refresh():
+        plan = await real()
+        done.set()
+        return plan
+
+    svc.refresh = refresh
+    task = asyncio.create_task(svc.run(stop))
+    await asyncio.wait_for(done.wait(), 30)
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    assert svc.plan is not None and svc.signals().price is not None

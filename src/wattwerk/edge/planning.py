@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -33,7 +33,7 @@ from wattwerk.errors import RetryableError, WattwerkError
 from wattwerk.forecast.load import LoadForecaster
 from wattwerk.forecast.pv import PVArray, forecast
 from wattwerk.forecast.slots import to_slots
-from wattwerk.forecast.weather import Site
+from wattwerk.forecast.weather import OpenMeteo, Site
 from wattwerk.market.awattar import Awattar
 from wattwerk.market.dayahead import known_until
 from wattwerk.market.energy_charts import EnergyChartsPrice
@@ -141,13 +141,17 @@ def pv_arrays(cfg: SiteConfig) -> list[PVArray]:
     return [PVArray(d.id, d.kwp * 1000.0, d.tilt, d.azimuth) for d in cfg.by_role("pv")]  # type: ignore[attr-defined]
 
 
+def weather_site(cfg: SiteConfig) -> Site:
+    loc = cfg.site.location
+    return Site(loc.latitude, loc.longitude, loc.altitude_m, cfg.site.timezone)
+
+
 def clear_sky_pv_w(cfg: SiteConfig, start: datetime, n: int) -> np.ndarray:
     """PV forecast (W) per slot without a weather forecast: pvlib clear sky, scaled down."""
     arrays = pv_arrays(cfg)
     if not arrays:
         return np.zeros(n)
-    loc = cfg.site.location
-    site = Site(loc.latitude, loc.longitude, loc.altitude_m, cfg.site.timezone)
+    site = weather_site(cfg)
     index = pd.date_range(pd.Timestamp(start).floor("1h"), periods=n // 4 + 2, freq="1h")
     clear = site.location.get_clearsky(index + pd.Timedelta(minutes=30), model="ineichen")
     clear.index = index
@@ -186,12 +190,44 @@ def load_history_w(cfg: SiteConfig, store: Any, now: datetime, weeks: int = 6) -
     return load.clip(lower=0.0)
 
 
+def weather_pv_w(cfg: SiteConfig, weather: pd.DataFrame, start: datetime, n: int) -> np.ndarray:
+    """PV forecast (W) per slot from a weather forecast; slots it does not cover take clear sky."""
+    arrays = pv_arrays(cfg)
+    if not arrays:
+        return np.zeros(n)
+    total = forecast(weather_site(cfg), arrays, weather)["total"]
+    pv = to_slots(total, start, n, SLOT_MINUTES)
+    gaps = np.isnan(pv)
+    return np.where(gaps, clear_sky_pv_w(cfg, start, n), pv) if gaps.any() else pv
+
+
+class OpenMeteoWeather:
+    """The site's Open-Meteo forecast, fetched at most once an hour; the last one is kept."""
+
+    def __init__(self, cfg: SiteConfig, client: Callable[[], httpx.AsyncClient] | None = None,
+                 every: timedelta = timedelta(hours=1)) -> None:
+        self.source = OpenMeteo(weather_site(cfg))
+        self.client = client or (lambda: httpx.AsyncClient(timeout=20.0))
+        self.every = every
+        self._last: tuple[datetime, pd.DataFrame] | None = None
+
+    async def __call__(self) -> pd.DataFrame:
+        now = utcnow()
+        if self._last is not None and now - self._last[0] < self.every:
+            return self._last[1]
+        async with self.client() as client:
+            frame = await self.source.fetch(client)
+        self._last = (now, frame)
+        return frame
+
+
 class PlanService:
     """Re-plans every slot; ``signals()`` for ``CycleStep``, ``plan_json()`` for the page."""
 
     def __init__(self, cfg: SiteConfig, snapshot: Callable[[], Snapshot], prices: PriceSource, *,
                  store: Any = None, clock: Callable[[], datetime] = utcnow,
                  horizon: timedelta = timedelta(hours=36),
+                 weather: Callable[[], Awaitable[pd.DataFrame]] | None = None,
                  options: PlanOptions | None = None) -> None:
         self.cfg = cfg
         self.snapshot = snapshot
@@ -199,6 +235,8 @@ class PlanService:
         self.store = store
         self.clock = clock
         self.horizon = horizon
+        self.weather = weather
+        self.pv_source = "clear sky"
         self.options = options or PlanOptions(time_limit_s=2.0)
         self.plan: Plan | None = None
         self.prices: Prices | None = None
@@ -215,7 +253,22 @@ class PlanService:
         minutes = now.minute - now.minute % SLOT_MINUTES
         return now.replace(minute=minutes, second=0, microsecond=0)
 
-    def request(self, prices: Prices, snap: Snapshot) -> PlanRequest:
+    async def _weather(self) -> pd.DataFrame | None:
+        """The weather forecast, or None (PV from clear sky), said once per failure streak."""
+        if self.weather is None or not pv_arrays(self.cfg):
+            return None
+        try:
+            frame = await self.weather()
+        except (WattwerkError, httpx.HTTPError, ValueError, OSError) as exc:
+            if self.pv_source != "clear sky (no weather)":
+                log.warning("planner: no weather forecast (%s); PV from clear sky x %.1f",
+                            exc, CLEAR_SKY_SHARE)
+            self.pv_source = "clear sky (no weather)"
+            return None
+        self.pv_source = "weather"
+        return frame
+
+    def request(self, prices: Prices, snap: Snapshot, weather: pd.DataFrame | None = None) -> PlanRequest:
         """The planning problem: the slots of known prices, forecasts, batteries, grid limits."""
         cfg, start, n = self.cfg, prices.start, len(prices.buy)
         index = slot_index(start, n, SLOT_MINUTES)
@@ -230,8 +283,9 @@ class PlanService:
                 b.max_charge_w, b.max_discharge_w, soc_min_pct=reserve, name=b.id,  # type: ignore[attr-defined]
             ))
         grid = cfg.site.grid
+        pv = clear_sky_pv_w(cfg, start, n) if weather is None else weather_pv_w(cfg, weather, start, n)
         return PlanRequest(
-            start, SLOT_MINUTES, prices.buy, clear_sky_pv_w(cfg, start, n), np.nan_to_num(load),
+            start, SLOT_MINUTES, prices.buy, pv, np.nan_to_num(load),
             sell_eur_per_kwh=prices.sell, batteries=tuple(batteries),
             max_import_w=grid.max_import_w if grid.max_import_w is not None else math.inf,
             max_export_w=grid.max_export_w if grid.max_export_w is not None else math.inf,
@@ -249,9 +303,10 @@ class PlanService:
         if not prices.fresh and prices.message:
             log.info("planner uses cached prices: %s", prices.message)
         changed = self.prices is not None and not _same(self.prices, prices)
-        try:
-            req = self.request(prices, self.snapshot())
-            plan = await asyncio.to_thread(solve, req, self.options)
+        weather = await self._weather()
+        snap = self.snapshot()
+        try:  # forecasts (store queries, profiles) and the solver off the event loop
+            plan = await asyncio.to_thread(lambda: solve(self.request(prices, snap, weather), self.options))
         except Exception as exc:  # a broken plan must never stop the edge
             self._fail(f"plan failed: {exc!r}")
             return None
@@ -316,7 +371,7 @@ class PlanService:
             })
         p = self.prices
         return {"currency": "EUR", "status": plan.status, "message": plan.message,
-                "source": p.source if p else None, "fresh": p.fresh if p else None,
+                "source": p.source if p else None, "fresh": p.fresh if p else None, "pv": self.pv_source,
                 "cost_eur": round(plan.cost_eur, 4), "slots": slots}
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -28,7 +28,7 @@ from wattwerk.edge.live import NotingLedger, RuntimeView
 from wattwerk.edge.metrics import oldest_pending_age_s
 from wattwerk.edge.mqtt_bridge import Command, MqttBridge, devices_from_config
 from wattwerk.edge.outbox import Outbox
-from wattwerk.edge.planning import PlanService, TariffPrices
+from wattwerk.edge.planning import OpenMeteoWeather, PlanService, TariffPrices
 from wattwerk.edge.recorder import Recorder
 from wattwerk.edge.runtime import EdgeRuntime
 from wattwerk.edge.setup import Setup
@@ -85,7 +85,8 @@ def build_edge(
     planner = None
     if control and cfg.strategy.mode == "planner":
         prices = TariffPrices(cfg.tariff, data_dir / "prices.json")
-        planner = PlanService(cfg, lambda: runtime.state.snapshot(utcnow()), prices, store=store)
+        planner = PlanService(cfg, lambda: runtime.state.snapshot(utcnow()), prices, store=store,
+                              weather=OpenMeteoWeather(cfg))
     step = None
     if control:
         step = CycleStep(build_cycle(cfg), planner.signals) if planner else CycleStep(build_cycle(cfg))
