@@ -71,7 +71,7 @@ __all__ = [
     "Device", "DeviceBase", "Electrolyser", "EvCharger", "EvLimits", "FuelCell", "Grid", "GridMeter",
     "HeatPump", "HeatPumpLimits", "HeatingRod", "HttpConnection", "Limits", "Location", "ModbusRtuConnection",
     "ModbusTcpConnection", "Mqtt", "MqttConnection", "Portal", "Pv", "RetentionTier", "SerialConnection",
-    "SimConnection", "Site", "SiteConfig", "Store", "Strategy", "Submeter", "Switch", "Tariff", "TcpConnection",
-    "UdpConnection", "add_arguments", "load_config", "load_demo_config", "load_document", "parse_config",
-    "parse_document", "parse_duration", "run", "summary", "validate_document",
+    "SimConnection", "Site", "SiteConfig", "Store", "Strategy", "Submeter", "Switch", "Tariff",
+    "TcpConnection", "UdpConnection", "add_arguments", "load_config", "load_demo_config", "load_document",
+    "parse_config", "parse_document", "parse_duration", "run", "summary", "validate_document",
 ]
