@@ -212,3 +212,70 @@ def test_a_user_mode_reaches_the_charging_law_and_keeps_its_state(tmp_path):
             step.set_ev_mode("wb", "turbo")
     finally:
         edge.close()
+
+
+def test_user_commands_reach_control_and_others_are_refused(tmp_path):
+    from datetime import timedelta
+
+    from wattwerk.control.ev import EvCharging
+    from wattwerk.edge.mqtt_bridge import Command
+    from wattwerk.edge.run import mqtt_bridge
+
+    text = (
+        "site:\n  name: Cmd test\n  location: {latitude: 48.0, longitude: 7.8}\n  timezone: Europe/Berlin\n"
+        "devices:\n  - id: wb\n    role: ev_charger\n"
+        "    connection: {type: ocpp, charge_point_id: CP-2, port: 9903}\n"
+        "    limits: {max_current_a: 16}\n"
+        "  - id: pv1\n    role: pv\n    kwp: 5\n    catalog: sunspec-inverter-int\n"
+        "    connection: {type: modbus_tcp, host: 127.0.0.1, port: 1502}\n"
+        f"store:\n  data_dir: {tmp_path}\nmqtt:\n  root: wwtest/cmd\n"
+    )
+    edge = build_edge(parse_config(text))
+    try:
+        handle = mqtt_bridge(edge).on_command
+        now = utcnow()
+        handle(Command("wb", "current_limit", 40.0, now))  # above the configured 16 A: capped there
+        handle(Command("wb", "mode", "minpv", now + timedelta(seconds=1)))
+        (law,) = [law for law in edge.control.cycle.laws if isinstance(law, EvCharging)]
+        assert [(p.mode, p.max_current_a) for p in law.config.points] == [("minpv", 16.0)]
+        handle(Command("wb", "current_limit", 10.0, now))
+        (law,) = [law for law in edge.control.cycle.laws if isinstance(law, EvCharging)]
+        assert law.config.points[0].max_current_a == 10.0
+        with pytest.raises(ValueError, match="not settable"):
+            handle(Command("pv1", "power_limit", 1000.0, now))
+        with pytest.raises(ValueError, match="does not take battery_setpoint"):
+            handle(Command("wb", "battery_setpoint", 1000.0, now))
+        assert edge.overrides["wb"] == {"current_limit": 10.0, "mode": "minpv"}
+    finally:
+        edge.close()
+
+
+def test_the_owners_battery_setpoint_is_followed_like_the_planners():
+    from wattwerk.control.base import Signals
+    from wattwerk.edge.control_step import CycleStep
+    from wattwerk.edge.state import SiteState
+
+    seen: list[Signals] = []
+
+    class Cycle:
+        def __init__(self) -> None:
+            self.laws: list = []
+
+        def initial(self):
+            return None
+
+        def run(self, snap, state, signals):
+            seen.append(signals)
+            from wattwerk.control.cycle import CycleOutput
+
+            return CycleOutput((), (), state, (), None)
+
+    step = CycleStep(Cycle(), signals=lambda: Signals(price=0.3, hold_battery=True))  # type: ignore[arg-type]
+    snap = SiteState().snapshot(utcnow())
+    step(snap)
+    step.set_battery(-2500.0)
+    step(snap)
+    step.set_battery(None)
+    step(snap)
+    assert [(s.battery_w, s.hold_battery, s.price) for s in seen] == [
+        (None, True, 0.3), (-2500.0, False, 0.3), (None, True, 0.3)]

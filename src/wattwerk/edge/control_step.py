@@ -27,9 +27,16 @@ class CycleStep:
         self.signals = signals
         self.state = cycle.initial()
         self.last: CycleOutput | None = None
+        self.battery_w: float | None = None  # the owner's battery setpoint (+ discharge), if any
+        ev_laws = [law for law in cycle.laws if isinstance(law, EvCharging)]
+        # the configured maximum of every charge point: the owner's cap never goes above it
+        self._max_current = {p.id: p.max_current_a for law in ev_laws for p in law.config.points}
 
     def __call__(self, snap: Snapshot) -> tuple[Setpoint, ...]:
-        out = self.cycle.run(snap, self.state, self.signals())
+        signals = self.signals()
+        if self.battery_w is not None:
+            signals = replace(signals, battery_w=self.battery_w, hold_battery=False)
+        out = self.cycle.run(snap, self.state, signals)
         self.state = out.state
         self.last = out
         for event in out.events:
@@ -37,18 +44,33 @@ class CycleStep:
             log.log(level, "%s %s: %s", event.kind, event.subject, event.message)
         return out.setpoints
 
-    def set_ev_mode(self, device: str, mode: str) -> bool:
-        """The owner's charging mode for one charge point (from MQTT or the UI); the state of
-        every law is kept, and the limiter still has the last word. False if no such point."""
-        if mode not in EV_MODES:
-            raise ValueError(f"unknown charging mode {mode!r}; expected one of {', '.join(EV_MODES)}")
+    def _change_point(self, device: str, **changes: object) -> bool:
+        """Change one charge point's settings; every law keeps its state. False if no such point."""
         changed = False
         for i, law in enumerate(self.cycle.laws):
             if isinstance(law, EvCharging) and device in law.devices():
-                points = tuple(replace(p, mode=mode) if p.id == device else p for p in law.config.points)
+                points = tuple(replace(p, **changes) if p.id == device else p for p in law.config.points)
                 self.cycle.laws[i] = EvCharging(replace(law.config, points=points))
                 changed = True
         return changed
+
+    def set_ev_mode(self, device: str, mode: str) -> bool:
+        """The owner's charging mode for one charge point (from MQTT or the UI); the limiter
+        still has the last word. False if no such point."""
+        if mode not in EV_MODES:
+            raise ValueError(f"unknown charging mode {mode!r}; expected one of {', '.join(EV_MODES)}")
+        return self._change_point(device, mode=mode)
+
+    def set_ev_current(self, device: str, amps: float) -> bool:
+        """The owner's cap on a charge point's current, within its configured maximum."""
+        top = self._max_current.get(device)
+        if top is None:
+            return False
+        return self._change_point(device, max_current_a=max(0.0, min(top, amps)))
+
+    def set_battery(self, watts: float | None) -> None:
+        """The owner's battery setpoint (+ discharge), followed like the planner's; None ends it."""
+        self.battery_w = watts
 
     def active_limits(self) -> Mapping[str, float]:
         """The limits in force in the last cycle (name -> W), for the page."""

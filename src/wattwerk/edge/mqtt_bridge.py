@@ -529,7 +529,11 @@ EV_MODES = ("off", "now", "minpv", "pv")
 
 
 def devices_from_config(config: Any) -> list[BridgeDevice]:
-    """The bridge's devices and their commands from a ``SiteConfig``, with limits from the file."""
+    """The bridge's devices and their commands from a ``SiteConfig``, with limits from the file.
+
+    Only what the owner may set is offered: a charge point's mode and current cap, the battery's
+    setpoint. PV limits, SG-Ready, rod power and relays are the controllers' and the limiter's.
+    """
     out: list[BridgeDevice] = []
     for dev in config.devices:
         lim = dev.limits
@@ -541,15 +545,5 @@ def devices_from_config(config: Any) -> list[BridgeDevice]:
         elif dev.role == "battery":
             settables.append(Settable("battery_setpoint", min=-dev.max_charge_w, max=dev.max_discharge_w,
                                       step=100.0, unit="W", label="Power setpoint (+ discharge)"))
-        elif dev.role == "pv":
-            settables.append(Settable("power_limit", min=0.0, max=lim.max_power_w or dev.kwp * 1000.0,
-                                      step=100.0, unit="W", label="Power limit"))
-        elif dev.role == "heat_pump" and dev.sg_ready:
-            settables.append(Settable("sgready", min=1, max=4, step=1, label="SG Ready state"))
-        elif dev.role == "heating_rod":
-            settables.append(Settable("power", min=0.0, max=dev.max_power_w, step=100.0, unit="W",
-                                      label="Heating power"))
-        elif dev.role == "switch":
-            settables.append(Settable("relay", min=0, max=1, step=1, label="Relay"))
         out.append(BridgeDevice(dev.id, dev.label, model=dev.catalog or "", settables=tuple(settables)))
     return out

@@ -141,8 +141,9 @@ async def run_edge(edge: Edge, stop: asyncio.Event, extra: list[Awaitable[None]]
 def mqtt_bridge(edge: Edge) -> MqttBridge:
     """The MQTT/Home Assistant bridge of the site file's ``mqtt`` section.
 
-    A charge point's ``mode`` goes to the control cycle (``CycleStep.set_ev_mode``); every command
-    is kept in ``edge.overrides`` (device -> command -> value). Nothing bypasses the limiter.
+    The owner may set a charge point's ``mode`` and ``current_limit`` (a cap within its maximum)
+    and the battery's ``battery_setpoint``; they go into the control cycle (``CycleStep``) and are
+    kept in ``edge.overrides``. Nothing bypasses the limiter; other commands are refused.
     """
     m = edge.cfg.mqtt
     assert m is not None
@@ -150,9 +151,20 @@ def mqtt_bridge(edge: Edge) -> MqttBridge:
 
     def on_command(cmd: Command) -> None:
         control = edge.control
-        is_mode = cmd.command == "mode" and control is not None
-        if is_mode and not control.set_ev_mode(cmd.device, str(cmd.value)):  # type: ignore[union-attr]
-            raise ValueError(f"{cmd.device} is not a charge point under control")
+        if control is None:
+            raise ValueError("this edge runs --read-only: it takes no commands")
+        if cmd.command == "mode":
+            ok = control.set_ev_mode(cmd.device, str(cmd.value))
+        elif cmd.command == "current_limit":
+            ok = control.set_ev_current(cmd.device, float(cmd.value))
+        elif cmd.command == "battery_setpoint":
+            ok = edge.cfg.device(cmd.device).role == "battery"
+            if ok:
+                control.set_battery(float(cmd.value))
+        else:
+            raise ValueError(f"{cmd.command} is decided by wattwerk's controllers, not settable")
+        if not ok:
+            raise ValueError(f"{cmd.device} does not take {cmd.command}")
         edge.overrides.setdefault(cmd.device, {})[cmd.command] = cmd.value
         log.info("user command %s.%s = %s (from %s)", cmd.device, cmd.command, cmd.value, cmd.source)
 
