@@ -14,7 +14,7 @@ from wattwerk.config import load_demo_config
 from wattwerk.control.base import Signals
 from wattwerk.control.limits_config import ControlLimits
 from wattwerk.control.site import build_cycle
-from wattwerk.edge.state import Snapshot
+from wattwerk.snapshot import Snapshot
 
 CHANNELS = [
     "grid.power",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 
-from wattwerk.edge.state import Snapshot
+from wattwerk.snapshot import Snapshot
 
 T0 = datetime(2025, 6, 14, 10, 0, tzinfo=UTC)
 

@@ -21,9 +21,9 @@ from wattwerk.control.heating_rod import HeatingRodConfig, HeatingRodControl
 from wattwerk.control.limiter import GridSpec, Limiter, LimiterOutput
 from wattwerk.control.limits_config import ControlLimits
 from wattwerk.control.sgready import SgReadyConfig, SgReadyControl
-from wattwerk.edge.state import SiteState
 from wattwerk.model import Reading
 from wattwerk.sim import BatteryParams, EVParams, SiteParams, SiteSim
+from wattwerk.snapshot import SiteState
 
 SUNNY = datetime(2025, 6, 15, 4, 0, tzinfo=UTC)  # a clear Sunday: the car stays home all day
 DT = 10.0

@@ -20,8 +20,8 @@ from wattwerk.control.site import build_cycle
 from wattwerk.edge.control_step import CycleStep
 from wattwerk.edge.planning import PlanService, TariffPrices, load_history_w
 from wattwerk.edge.run import build_edge, web_app
-from wattwerk.edge.state import SiteState
 from wattwerk.model import Reading
+from wattwerk.snapshot import SiteState
 from wattwerk.store.sqlite import SqliteStore
 
 DATA = Path(__file__).parent / "data" / "awattar_de_marketdata.json"  # 2024-05-31 22:00 to 06-02 22:00 UTC

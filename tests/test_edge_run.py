@@ -253,7 +253,7 @@ def test_user_commands_reach_control_and_others_are_refused(tmp_path):
 def test_the_owners_battery_setpoint_is_followed_like_the_planners():
     from wattwerk.control.base import Signals
     from wattwerk.edge.control_step import CycleStep
-    from wattwerk.edge.state import SiteState
+    from wattwerk.snapshot import SiteState
 
     seen: list[Signals] = []
 

@@ -27,10 +27,10 @@ from wattwerk.edge.mqtt_bridge import (
     parse_value,
     retained,
 )
-from wattwerk.edge.state import SiteState
 from wattwerk.errors import PermanentError
 from wattwerk.model import Reading, utcnow
 from wattwerk.protocols.mqtt import MqttSettings
+from wattwerk.snapshot import SiteState
 
 EV = BridgeDevice(
     "ev1", "Wallbox", manufacturer="ACME", model="WB-11",
@@ -363,7 +363,7 @@ async def test_an_unreachable_broker_is_retried_without_crashing() -> None:
 CRASHING_EDGE = """
 import asyncio, sys
 from wattwerk.edge.mqtt_bridge import MqttBridge
-from wattwerk.edge.state import SiteState
+from wattwerk.snapshot import SiteState
 from wattwerk.model import utcnow
 
 async def main():

@@ -38,7 +38,6 @@ from zoneinfo import ZoneInfo
 
 from wattwerk.config import ConfigError, SiteConfig, load_config, load_demo_config, parse_duration
 from wattwerk.edge.flows import SiteRoles, balance_figures
-from wattwerk.edge.state import SiteState
 from wattwerk.edge.view import StoreView
 from wattwerk.model import Reading, from_ms, ms
 from wattwerk.protocols.dsmr import decoder as dsmr_decoder
@@ -46,6 +45,7 @@ from wattwerk.protocols.meter import MeterReader
 from wattwerk.sim.emulators.p1 import telegram
 from wattwerk.sim.from_config import site_params
 from wattwerk.sim.site import SiteSim
+from wattwerk.snapshot import SiteState
 from wattwerk.store.sqlite import SqliteStore
 
 FLUSH_EVERY = 5000  # readings buffered before one batched write (the edge never writes per reading)

@@ -31,7 +31,7 @@ from wattwerk.control.limiter import GridSpec, Limiter
 from wattwerk.control.limits_config import ControlLimits
 from wattwerk.control.sgready import SgReadyConfig, SgReadyControl
 from wattwerk.control.switch import SwitchConfig, SwitchControl
-from wattwerk.edge.state import Snapshot
+from wattwerk.snapshot import Snapshot
 
 EVS = [f"ev{i}" for i in range(1, 9)]
 SWITCHES = [

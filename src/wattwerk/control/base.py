@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Generic, Protocol, TypeVar
 
-from wattwerk.edge.state import Snapshot
 from wattwerk.model import Setpoint
+from wattwerk.snapshot import Snapshot
 
 S = TypeVar("S")
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from wattwerk.control.base import Result, Signals, clamp, sp
-from wattwerk.edge.state import Snapshot
+from wattwerk.snapshot import Snapshot
 
 BatteryMode = Literal["self_consumption", "hold", "charge", "planner", "off"]
 

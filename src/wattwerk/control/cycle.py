@@ -17,8 +17,8 @@ from typing import Any
 from wattwerk.control.base import NO_SIGNALS, Law, Signals
 from wattwerk.control.battery import BatteryControl
 from wattwerk.control.limiter import Event, Limiter, LimiterState
-from wattwerk.edge.state import Snapshot
 from wattwerk.model import Setpoint
+from wattwerk.snapshot import Snapshot
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,8 +17,8 @@ from typing import Literal
 from wattwerk.control.base import Result, Signals, clamp, sp
 from wattwerk.control.sharing import water_fill
 from wattwerk.control.timing import IDLE, NEVER, Debounce
-from wattwerk.edge.state import Snapshot
 from wattwerk.model import Setpoint
+from wattwerk.snapshot import Snapshot
 
 Mode = Literal["off", "now", "minpv", "pv"]
 MODES: tuple[str, ...] = ("off", "now", "minpv", "pv")

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from wattwerk.control.base import Result, Signals, clamp, sp
 from wattwerk.control.timing import IDLE, OFF, Debounce, SwitchHistory, SwitchRules
-from wattwerk.edge.state import Snapshot
+from wattwerk.snapshot import Snapshot
 
 
 @dataclass(frozen=True, slots=True)

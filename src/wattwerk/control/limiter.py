@@ -33,8 +33,8 @@ from wattwerk.control.limits_config import ControlLimits
 from wattwerk.control.para14a import aggregate_minimum_w, device_minimum_w
 from wattwerk.control.sharing import water_fill
 from wattwerk.control.timing import SwitchHistory, SwitchRules
-from wattwerk.edge.state import Snapshot
 from wattwerk.model import Setpoint
+from wattwerk.snapshot import Snapshot
 
 log = logging.getLogger("wattwerk.control.limiter")
 

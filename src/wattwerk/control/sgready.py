@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from wattwerk.control.base import Result, Signals, sp
 from wattwerk.control.timing import IDLE, Debounce, SwitchHistory, SwitchRules
-from wattwerk.edge.state import Snapshot
+from wattwerk.snapshot import Snapshot
 
 BLOCK, NORMAL, RECOMMEND, FORCE = 1, 2, 3, 4
 

@@ -11,8 +11,8 @@ from dataclasses import replace
 from wattwerk.control.base import NO_SIGNALS, Signals
 from wattwerk.control.cycle import ControlCycle, CycleOutput
 from wattwerk.control.ev import EvCharging
-from wattwerk.edge.state import Snapshot
 from wattwerk.model import Setpoint
+from wattwerk.snapshot import Snapshot
 
 log = logging.getLogger("wattwerk.control")
 

@@ -32,9 +32,9 @@ from fastapi import WebSocket, WebSocketDisconnect
 
 from wattwerk.config import SiteConfig
 from wattwerk.edge.flows import SiteRoles, power_flows
-from wattwerk.edge.state import Snapshot
 from wattwerk.errors import InputLedger
 from wattwerk.model import utcnow
+from wattwerk.snapshot import Snapshot
 
 log = logging.getLogger("wattwerk.web")
 

@@ -25,9 +25,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, ProcessCol
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from wattwerk.edge.state import SiteState
 from wattwerk.errors import InputLedger
 from wattwerk.model import from_ms, utcnow
+from wattwerk.snapshot import SiteState
 
 PREFIX = "wattwerk_edge"
 

@@ -39,11 +39,11 @@ from typing import Any, Literal
 import aiomqtt
 
 from wattwerk import __version__
-from wattwerk.edge.state import Snapshot
 from wattwerk.errors import PermanentError
 from wattwerk.model import Kind, Setpoint, quantity_info, utcnow
 from wattwerk.protocols.mqtt import MqttPublisher, MqttSettings, MqttSource
 from wattwerk.protocols.transport import Backoff
+from wattwerk.snapshot import Snapshot
 
 log = logging.getLogger("wattwerk.mqtt_bridge")
 

@@ -28,7 +28,6 @@ from wattwerk.control.base import NO_SIGNALS, Signals
 from wattwerk.control.plan_model import Battery, Plan, PlanOptions, PlanRequest
 from wattwerk.control.planner import solve
 from wattwerk.edge.flows import FLOW_ROLES
-from wattwerk.edge.state import Snapshot
 from wattwerk.errors import RetryableError, WattwerkError
 from wattwerk.forecast.load import LoadForecaster
 from wattwerk.forecast.pv import PVArray, forecast
@@ -43,6 +42,7 @@ from wattwerk.market.source import CachedPrices, PriceCache, PriceProvider
 from wattwerk.market.tariff import Dynamic, Fixed, Tariff, slot_index
 from wattwerk.market.tibber import Tibber
 from wattwerk.model import utcnow
+from wattwerk.snapshot import Snapshot
 
 log = logging.getLogger("wattwerk.planner")
 

@@ -23,9 +23,9 @@ from datetime import datetime
 from typing import Protocol
 
 from wattwerk.edge.recorder import Recorder
-from wattwerk.edge.state import SiteState, Snapshot
 from wattwerk.errors import InputLedger, PermanentError
 from wattwerk.model import Reading, Setpoint, utcnow
+from wattwerk.snapshot import SiteState, Snapshot
 
 log = logging.getLogger("wattwerk.edge")
 

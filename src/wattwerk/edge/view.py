@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from wattwerk.edge.flows import FLOW_ROLES, SiteRoles, energy_balance, power_flows
-from wattwerk.edge.state import Snapshot
+from wattwerk.snapshot import Snapshot
 from wattwerk.store.base import Store
 
 
