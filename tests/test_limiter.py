@@ -304,3 +304,45 @@ def test_pv_limit_rises_only_beyond_a_deadband_and_falls_at_once() -> None:
     assert sent == pytest.approx([5900.0, 5900.0, 5800.0, 6100.0, 5700.0])
     # 6000 - 100 over the limit; 50 W more room is within the deadband (not rewritten); lower at
     # once; 300 W more room is raised; lower again
+
+
+ZERO_EXPORT = GridSpec(import_w=3 * 230 * 35, export_w=0.0, phase_import_w=230 * 35)
+
+
+@pytest.mark.parametrize("soc", [100.0, 99.7, 60.0, None])
+@pytest.mark.parametrize(
+    ("grid_w", "bat_w", "asked_w"),
+    [
+        (-4140.0, 4240.0, 4240.0),  # discharging into a car that draws nothing: 4.1 kW exported
+        (99.0, 0.0, 4239.0),  # the law asks for that discharge while the grid is still balanced
+    ],
+)
+def test_export_over_limit_from_battery_discharge_capped_in_one_cycle(
+    soc: float | None, grid_w: float, bat_w: float, asked_w: float
+) -> None:
+    """Whatever SoC the battery reports (full, none at all), its discharge is lowered at once to
+    what keeps the export within the limit; PV has nothing left to curtail."""
+    limiter = Limiter(ZERO_EXPORT, DEVICES)
+    channels = {**FRESH, "grid__power": grid_w, "bat__power": bat_w, "pv1__power": 0.0}
+    if soc is None:
+        del channels["bat__soc"]
+    else:
+        channels["bat__soc"] = soc
+    out = limiter.apply(req(bat__battery_setpoint=asked_w), snap(0.0, **channels), limiter.initial())
+    sent = by_channel(out.setpoints)["bat.battery_setpoint"]
+    grid_after = grid_w + (bat_w - sent)  # the battery's change moves the grid one for one
+    assert grid_after >= 0.0  # the export limit holds after this one cycle
+    # and with the margin, as far as the battery alone can reach it (idle: grid + bat_w)
+    assert grid_after >= min(limiter.limits.margin_w, grid_w + bat_w) - 1e-6
+    assert sent < asked_w
+    if soc is None or soc >= 99.5:
+        assert sent >= 0.0  # no charging asked of a battery that is (or may be) full
+
+
+def test_full_battery_not_discharging_is_left_alone_under_export_limit() -> None:
+    """Export from PV alone with a full battery: PV is curtailed, the battery is not told to charge."""
+    limiter = Limiter(ZERO_EXPORT, DEVICES)
+    sps, _ = apply(limiter, req(bat__battery_setpoint=0.0), grid__power=-2000.0, pv1__power=3000.0,
+                   bat__soc=100.0)
+    assert sps["bat.battery_setpoint"] == 0.0
+    assert sps["pv1.power_limit"] == pytest.approx(3000.0 - 2100.0)

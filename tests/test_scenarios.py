@@ -76,11 +76,6 @@ def test_sunny_day_charges_the_car_from_pv_with_few_switches() -> None:
     assert switches.get("hp", 0) <= 6, switches
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "found here, for the control owners: when the edge starts 6 min before a 0 % ripple signal, the EV "
-    "law still reserves power for a full car that reports no SoC over Modbus (KEBA), the battery law "
-    "discharges to feed it, and the limiter needs 3 cycles to cap the battery's export without the "
-    "inverter's power_available; strict, so a fix turns this red"))
 def test_ripple_zero_percent_right_after_start() -> None:
     summary = asyncio.run(run_scenario("ripple-control", hours=0.7, offset_h=0.4, step_s=STEP_S))
     assert summary["restrictions"] == 2

@@ -673,13 +673,16 @@ class Limiter:
             if need <= 0 or s.kind != "battery" or dev in skip:
                 continue
             soc = snap.get(f"{dev}.soc")
-            if soc is None or soc >= 99.5:
-                continue
             before = plan.get(dev)
             cur = (before or {}).get("battery_setpoint", self._now_w(snap, dev) or 0.0)
-            if cur > 0 and soc <= s.reserve_soc + 0.5:
+            if cur > 0 and soc is not None and soc <= s.reserve_soc + 0.5:
                 cur = 0.0  # it cannot discharge anyway
-            top = min(need, max(cur + s.max_charge_w, 0.0))
+            # a full battery (or one of unknown SoC) cannot take charge, but its discharge can
+            # always be lowered: at once, to what keeps the export within the limit
+            charge_room = 0.0 if soc is None or soc >= 99.5 else s.max_charge_w
+            top = min(need, max(cur + charge_room, 0.0))
+            if top <= 0:
+                continue
             plan.setdefault(dev, {})["battery_setpoint"] = cur - top  # imports are checked by shedding after
             p = self._predict(plan, snap, skip)
             need = (-limit + m) - p["lo"]
