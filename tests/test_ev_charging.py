@@ -217,3 +217,19 @@ def test_any_mix_of_points_stays_within_bounds_and_circuit(points, surpluses, ci
             if points[i][1] == 0 or points[i][0] == "off":
                 assert i not in on  # no car or off: never enabled
         assert sum(sps[f"ev{i}.current_limit"] for i in on) <= circuit + 1e-9
+
+
+@pytest.mark.parametrize("mode", ["minpv", "now"])
+def test_enabled_car_that_draws_nothing_reserves_nothing(mode: str) -> None:
+    """A full car (plugged, not charging, 0 W measured) keeps its enable, but from the second cycle
+    on it claims only what it draws: the battery law must not discharge to feed it."""
+    law = EvCharging(EvConfig((ChargePoint("ev1", mode=mode),)))  # type: ignore[arg-type]
+    rows = [(0, 0.0, {"ev1": 1}), (10, 0.0, {"ev1": 1}), (20, 0.0, {"ev1": 2}), (30, 0.0, {"ev1": 1})]
+    draws = {0: 0.0, 10: 0.0, 20: 4140.0, 30: 120.0}
+    got = drive(law, rows, channels=lambda t: {"ev1__power": draws[t]})
+    reserved = [sps["ev1.current_limit"] * 690 for sps, _ in got]
+    assert all(sps["ev1.enable"] == 1 for sps, _ in got)
+    assert got[0][1] == pytest.approx(reserved[0])  # just enabled: the car gets its cycle to start
+    assert got[1][1] == 0.0  # enabled a cycle ago, still not charging, draws nothing
+    assert got[2][1] == pytest.approx(reserved[2])  # charging: its full share
+    assert got[3][1] == pytest.approx(120.0)  # not charging but drawing a little: that much

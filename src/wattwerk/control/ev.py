@@ -172,7 +172,7 @@ class EvCharging:
             plan.append((view.cp, self._decide(view, share, t)))
         plan = self._fit_circuit(plan)
         used = 0.0
-        for cp, st in plan:
+        for (cp, st), view, share in zip(plan, views, shares, strict=True):
             setpoints.append(sp(cp.id, "enable", 1.0 if st.enabled else 0.0, now, self.name))
             current = (
                 max(math.floor(st.current_a * 10 + 1e-6) / 10, cp.min_current_a)
@@ -183,9 +183,21 @@ class EvCharging:
             if cp.phase_switching:
                 setpoints.append(sp(cp.id, "phases", st.phases, now, self.name))
             if st.enabled:
-                used += cp.power(current, st.phases)
+                surplus_share = min(share, max(available_w or 0.0, 0.0))
+                used += self._claim(snap, view, cp.power(current, st.phases), surplus_share)
             new_states.append(st)
         return Result(tuple(setpoints), EvState(tuple(new_states)), used)
+
+    def _claim(self, snap: Snapshot, view: _View, reserved_w: float, share_w: float) -> float:
+        """What an enabled point takes from the surplus: what it was given, except for a car that
+        was enabled last cycle already and still does not charge (full, or waiting on its own
+        timer): then its share of the surplus or what it measurably draws, never more, so the
+        battery law does not discharge to feed a car that takes nothing."""
+        code = snap.get(f"{view.cp.id}.state")
+        drawn = snap.get(f"{view.cp.id}.power")
+        if view.st.enabled and code is not None and code < 2 and drawn is not None:
+            return min(max(drawn, share_w, 0.0), reserved_w)
+        return reserved_w
 
     def _share(self, views: list[_View], available: float) -> list[float]:
         """Power per point: now-points their maximum; the rest of the surplus shared by priority,
