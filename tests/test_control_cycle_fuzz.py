@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from test_control_helpers import snap
 from wattwerk.config import load_demo_config
+from wattwerk.config.limits import ControlLimits
 from wattwerk.control.base import Signals
-from wattwerk.control.limits_config import ControlLimits
 from wattwerk.control.site import build_cycle
 from wattwerk.snapshot import Snapshot
 

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from wattwerk.config.limits import ControlLimits
 from wattwerk.control.base import NO_SIGNALS, Signals
 from wattwerk.control.battery import BatteryConfig, BatteryControl
 from wattwerk.control.checker import LimitChecker, Limits
@@ -19,7 +20,6 @@ from wattwerk.control.devices import DeviceSpec
 from wattwerk.control.ev import ChargePoint, EvCharging, EvConfig
 from wattwerk.control.heating_rod import HeatingRodConfig, HeatingRodControl
 from wattwerk.control.limiter import GridSpec, Limiter, LimiterOutput
-from wattwerk.control.limits_config import ControlLimits
 from wattwerk.control.sgready import SgReadyConfig, SgReadyControl
 from wattwerk.model import Reading
 from wattwerk.sim import BatteryParams, EVParams, SiteParams, SiteSim

@@ -279,3 +279,23 @@ def test_the_owners_battery_setpoint_is_followed_like_the_planners():
     step(snap)
     assert [(s.battery_w, s.hold_battery, s.price) for s in seen] == [
         (None, True, 0.3), (-2500.0, False, 0.3), (None, True, 0.3)]
+
+
+def test_the_site_files_control_section_reaches_the_limiter(tmp_path):
+    text = (
+        "site:\n  name: Limits\n  location: {latitude: 48.0, longitude: 7.8}\n  timezone: Europe/Berlin\n"
+        "devices:\n  - id: wb\n    role: ev_charger\n"
+        "    connection: {type: ocpp, charge_point_id: CP-3, port: 9904}\n"
+        f"store:\n  data_dir: {tmp_path}\n"
+        "control:\n  peak_shaving_w: 7000\n  feed_in_limit_pct: 60\n"
+        "  ripple:\n    contacts: [io.k1]\n    levels:\n      - {pattern: '0', feed_in_pct: 100}\n"
+        "      - {pattern: '1', feed_in_pct: 0}\n"
+    )
+    edge = build_edge(parse_config(text))
+    try:
+        limits = edge.control.cycle.limiter.limits
+        assert limits.peak_shaving_w == 7000
+        assert limits.feed_in_limit_pct == 60
+        assert limits.ripple is not None and limits.ripple.contacts == ["io.k1"]
+    finally:
+        edge.close()

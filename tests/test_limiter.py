@@ -8,9 +8,9 @@ import math
 import pytest
 
 from test_control_helpers import by_channel, snap
+from wattwerk.config.limits import ControlLimits
 from wattwerk.control.devices import DeviceSpec
 from wattwerk.control.limiter import GridSpec, Limiter
-from wattwerk.control.limits_config import ControlLimits
 from wattwerk.control.para14a import aggregate_minimum_w, device_minimum_w
 from wattwerk.model import Setpoint
 

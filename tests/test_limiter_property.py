@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
 from test_control_helpers import snap
+from wattwerk.config.limits import ControlLimits
 from wattwerk.control.devices import DeviceSpec
 from wattwerk.control.limiter import GridSpec, Limiter
-from wattwerk.control.limits_config import ControlLimits
 from wattwerk.model import Setpoint
 
 V = 230.0

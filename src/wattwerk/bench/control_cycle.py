@@ -21,6 +21,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 
+from wattwerk.config.limits import ControlLimits
 from wattwerk.control.base import Signals
 from wattwerk.control.battery import BatteryConfig, BatteryControl
 from wattwerk.control.cycle import ControlCycle
@@ -28,7 +29,6 @@ from wattwerk.control.devices import DeviceSpec
 from wattwerk.control.ev import ChargePoint, EvCharging, EvConfig
 from wattwerk.control.heating_rod import HeatingRodConfig, HeatingRodControl
 from wattwerk.control.limiter import GridSpec, Limiter
-from wattwerk.control.limits_config import ControlLimits
 from wattwerk.control.sgready import SgReadyConfig, SgReadyControl
 from wattwerk.control.switch import SwitchConfig, SwitchControl
 from wattwerk.snapshot import Snapshot

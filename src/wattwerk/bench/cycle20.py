@@ -18,8 +18,8 @@ import statistics
 import time
 from datetime import datetime
 
+from wattwerk.config.limits import ControlLimits
 from wattwerk.control.checker import LimitChecker
-from wattwerk.control.limits_config import ControlLimits
 from wattwerk.sim import EVParams, PVParams, SiteParams, SiteSim
 from wattwerk.sim.scenario_loop import ClosedLoop, no_limits
 from wattwerk.sim.scenarios import Scenario, make_cycle

@@ -22,11 +22,11 @@ import time
 from datetime import datetime
 from typing import Any
 
+from wattwerk.config.limits import ControlLimits
 from wattwerk.control.cycle import ControlCycle
 from wattwerk.control.devices import DeviceSpec
 from wattwerk.control.ev import ChargePoint, EvCharging, EvConfig
 from wattwerk.control.limiter import GridSpec, Limiter
-from wattwerk.control.limits_config import ControlLimits
 from wattwerk.devices.catalog import find
 from wattwerk.devices.device import create
 from wattwerk.edge.control_step import CycleStep

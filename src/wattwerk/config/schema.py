@@ -12,6 +12,7 @@ from pydantic import Field, SecretStr, Strict, model_validator
 from wattwerk.config.base import Model
 from wattwerk.config.connections import Url
 from wattwerk.config.devices import Battery, Device, DeviceBase, Percent, Phases, Watts, problem
+from wattwerk.config.limits import ControlLimits
 from wattwerk.config.types import Keep, TimeZoneName
 
 
@@ -149,6 +150,7 @@ class SiteConfig(Model):
     store: Store = Store()
     portal: Portal | None = None
     mqtt: Mqtt | None = None
+    control: ControlLimits = ControlLimits()
     tariff: Tariff = Tariff()
 
     @model_validator(mode="after")

@@ -28,8 +28,8 @@ from datetime import datetime
 from types import MappingProxyType
 
 from wattwerk.config import SiteConfig
+from wattwerk.config.limits import ControlLimits
 from wattwerk.control.devices import DeviceSpec, from_site
-from wattwerk.control.limits_config import ControlLimits
 from wattwerk.control.para14a import aggregate_minimum_w, device_minimum_w
 from wattwerk.control.sharing import water_fill
 from wattwerk.control.timing import SwitchHistory, SwitchRules

@@ -4,13 +4,13 @@ together), the battery last, and the one limiter over them all."""
 from __future__ import annotations
 
 from wattwerk.config import SiteConfig
+from wattwerk.config.limits import ControlLimits
 from wattwerk.control.base import Law
 from wattwerk.control.battery import BatteryConfig, BatteryControl
 from wattwerk.control.cycle import ControlCycle
 from wattwerk.control.ev import ChargePoint, EvCharging, EvConfig
 from wattwerk.control.heating_rod import HeatingRodConfig, HeatingRodControl
 from wattwerk.control.limiter import Limiter
-from wattwerk.control.limits_config import ControlLimits
 from wattwerk.control.sgready import SgReadyConfig, SgReadyControl
 from wattwerk.control.switch import SwitchConfig, SwitchControl
 

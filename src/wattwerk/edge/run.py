@@ -89,7 +89,8 @@ def build_edge(
                               weather=OpenMeteoWeather(cfg))
     step = None
     if control:
-        step = CycleStep(build_cycle(cfg), planner.signals) if planner else CycleStep(build_cycle(cfg))
+        cycle = build_cycle(cfg, cfg.control)
+        step = CycleStep(cycle, planner.signals) if planner else CycleStep(cycle)
     runtime = EdgeRuntime(
         devices.polled,
         push=devices.push,

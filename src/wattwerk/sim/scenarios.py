@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from wattwerk.config.limits import ControlLimits
 from wattwerk.control.battery import BatteryConfig, BatteryControl
 from wattwerk.control.checker import LimitChecker, Limits
 from wattwerk.control.cycle import ControlCycle
@@ -21,7 +22,6 @@ from wattwerk.control.devices import DeviceSpec
 from wattwerk.control.ev import ChargePoint, EvCharging, EvConfig
 from wattwerk.control.heating_rod import HeatingRodConfig, HeatingRodControl
 from wattwerk.control.limiter import GridSpec, Limiter
-from wattwerk.control.limits_config import ControlLimits
 from wattwerk.control.sgready import SgReadyConfig, SgReadyControl
 from wattwerk.edge.flows import balance_figures
 from wattwerk.sim import BatteryParams, EVParams, HouseParams, SiteParams, SiteSim

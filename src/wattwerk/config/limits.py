@@ -1,6 +1,7 @@
-"""Settings the limiter needs that the site file does not have yet (to move into ``config`` later):
-the ripple-control receiver's contacts and levels, the §14a signal, a direct marketer's signal,
-a fixed feed-in limit, peak shaving, circuits of chargers, and the fail-safe behaviour."""
+"""The site file's ``control`` section: what the one limiter enforces besides the grid connection's
+own limits — the ripple-control receiver's contacts and levels, the §14a signal, a direct
+marketer's signal, a fixed feed-in limit, peak shaving, circuits of chargers — and the fail-safe
+behaviour when data goes stale."""
 
 from __future__ import annotations
 
