@@ -246,6 +246,12 @@ def test_user_commands_reach_control_and_others_are_refused(tmp_path):
         with pytest.raises(ValueError, match="does not take battery_setpoint"):
             handle(Command("wb", "battery_setpoint", 1000.0, now))
         assert edge.overrides["wb"] == {"current_limit": 10.0, "mode": "minpv"}
+        from fastapi.testclient import TestClient
+
+        from wattwerk.edge.run import web_app
+
+        live = TestClient(web_app(edge)).get("/api/live").json()
+        assert [(c["id"], c["mode"]) for c in live["chargers"]] == [("wb", "minpv")]  # the page shows it
     finally:
         edge.close()
 

@@ -68,6 +68,11 @@ class CycleStep:
             return False
         return self._change_point(device, max_current_a=max(0.0, min(top, amps)))
 
+    def modes(self) -> dict[str, str]:
+        """Each charge point's mode as the control runs it (the default or the owner's choice)."""
+        laws = [law for law in self.cycle.laws if isinstance(law, EvCharging)]
+        return {p.id: p.mode for law in laws for p in law.config.points}
+
     def set_battery(self, watts: float | None) -> None:
         """The owner's battery setpoint (+ discharge), followed like the planner's; None ends it."""
         self.battery_w = watts

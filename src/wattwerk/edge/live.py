@@ -97,17 +97,19 @@ def device_rows(cfg: SiteConfig, snap: Snapshot, *, ledger: InputLedger | None =
     return rows
 
 
-def site_details(cfg: SiteConfig, snap: Snapshot, *,
-                 targets: dict[str, float] | None = None) -> dict[str, Any]:
-    """Charge points, battery, heat pumps and grid restrictions; ``targets``: last setpoints by channel."""
+def site_details(cfg: SiteConfig, snap: Snapshot, *, targets: dict[str, float] | None = None,
+                 modes: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Charge points, battery, heat pumps and grid restrictions; ``targets``: last setpoints by
+    channel; ``modes``: each charge point's mode as the control runs it (the owner's choice)."""
     targets = targets or {}
+    modes = modes or {}
     get = snap.get
     chargers = []
     for dev in cfg.by_role("ev_charger"):
         mode = get(f"{dev.id}.mode")
         chargers.append({
             "id": dev.id, "name": dev.label, "power_w": _round(get(f"{dev.id}.power")),
-            "mode": cfg.strategy.ev_default_mode if mode is None else str(int(mode)),
+            "mode": modes.get(dev.id) or (cfg.strategy.ev_default_mode if mode is None else str(int(mode))),
             "current_a": _round(get(f"{dev.id}.current")),
             "target_a": targets.get(f"{dev.id}.current_limit", getattr(dev.limits, "max_current_a", None)),
             "phases": _round(get(f"{dev.id}.phases"), 0), "vehicle_soc": _round(get(f"{dev.id}.soc")),
@@ -189,12 +191,14 @@ class RuntimeView:
                  today_fn: Callable[[], dict[str, Any]] | None = None,
                  plan_fn: Callable[[], dict[str, Any]] | None = None,
                  limits_fn: Callable[[], Mapping[str, float]] | None = None,
+                 modes_fn: Callable[[], Mapping[str, str]] | None = None,
                  clock: Callable[[], datetime] = utcnow) -> None:
         self.runtime = runtime
         self.cfg = cfg
         self.today_fn = today_fn
         self.plan_fn = plan_fn
         self.limits_fn = limits_fn  # e.g. lambda: last_limiter_output.active
+        self.modes_fn = modes_fn  # charge point -> mode, as the control runs it
         self.clock = clock
 
     def _snap(self) -> Snapshot:
@@ -213,7 +217,7 @@ class RuntimeView:
             "flows": {k: _round(v) for k, v in flows.items()},
             "stale": [d for d in snap.stale_devices() if d != "edge"],
             "devices": self.devices(snap),
-        } | site_details(self.cfg, snap, targets=targets)
+        } | site_details(self.cfg, snap, targets=targets, modes=self.modes_fn() if self.modes_fn else None)
         if self.plan_fn is not None:
             out["plan"] = self.plan_fn()
         if self.limits_fn is not None:

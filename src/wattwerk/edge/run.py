@@ -179,8 +179,10 @@ def web_app(edge: Edge) -> FastAPI:
     """The local page (live values, today, devices, restrictions), setup in the UI when the
     site file is known, and ``/metrics`` for Prometheus."""
     limits = edge.control.active_limits if edge.control is not None else None
+    modes = edge.control.modes if edge.control is not None else None
     plan = edge.planner.plan_json if edge.planner is not None else None
-    view = RuntimeView(edge.runtime, edge.cfg, today_fn=edge.view.today, limits_fn=limits, plan_fn=plan)
+    view = RuntimeView(edge.runtime, edge.cfg, today_fn=edge.view.today, limits_fn=limits, modes_fn=modes,
+                       plan_fn=plan)
     setup = None
     if edge.path is not None:
         setup = Setup(edge.path, runtime=edge.runtime, on_config=lambda cfg: setattr(view, "cfg", cfg))
