@@ -346,3 +346,42 @@ def test_full_battery_not_discharging_is_left_alone_under_export_limit() -> None
                    bat__soc=100.0)
     assert sps["bat.battery_setpoint"] == 0.0
     assert sps["pv1.power_limit"] == pytest.approx(3000.0 - 2100.0)
+
+
+RAMP_GRID = GridSpec(import_w=11_000.0)
+RAMP_EV = [DeviceSpec("ev1", "ev", min_a=6.0, max_a=16.0)]  # 3 x 230 V: 690 W per A
+
+
+def _ramp_cycle(limiter: Limiter, state, t: float, grid_w: float, ev_w: float):
+    channels = dict(grid__power=grid_w, ev1__power=ev_w, ev1__state=2.0)
+    out = limiter.apply(req(t, ev1__enable=1.0, ev1__current_limit=16.0), snap(t, **channels),
+                        state or limiter.initial())
+    return by_channel(out.setpoints)["ev1.current_limit"], out.state
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "most_a"),
+    [
+        # house +6 kW: cut to 6.3 A; the pushed meter shows the cut, the polled charger not yet
+        ((16_887.0, 10_350.0), (10_884.0, 10_350.0), 6.3),
+        # house -6 kW: raised to 15 A; the charger's poll shows the ramp, the meter not yet
+        ((4_884.0, 4_347.0), (4_884.0, 10_350.0), 15.0),
+    ],
+)
+def test_charger_ramping_is_not_raised_on_a_meter_and_poll_that_disagree(first, second, most_a) -> None:
+    """The grid meter (pushed) and the charger's power (polled) see a ramp at different
+    instants; predicting from the two would raise the car past the import limit (or flip it back
+    and forth). While the charger ramps, the limiter does not raise it."""
+    limiter = Limiter(RAMP_GRID, RAMP_EV)
+    sent, state = _ramp_cycle(limiter, None, 0.0, *first)
+    assert sent == most_a  # the first, consistent cycle: (11000 - 100 - house) / 690 W
+    again, _ = _ramp_cycle(limiter, state, 0.2, *second)
+    assert again <= most_a
+
+
+def test_charger_settled_is_raised_at_once() -> None:
+    limiter = Limiter(RAMP_GRID, RAMP_EV)
+    sent, state = _ramp_cycle(limiter, None, 0.0, 10_884.0, 4_347.0)
+    assert sent == 6.3
+    raised, _ = _ramp_cycle(limiter, state, 0.2, 4_884.0, 4_347.0)  # house -6 kW, charger steady
+    assert raised == 15.0

@@ -97,6 +97,8 @@ class LimiterState:
     pv_limited: bool = False
     fallbacks: int = 0
     pv_sent: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    ev_seen: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))  # measured W
+    ev_sent: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))  # A, while enabled
 
 
 @dataclass(frozen=True, slots=True)
@@ -345,6 +347,7 @@ class Limiter:
         enveloped = _copy(plan)  # what the laws asked, within the devices' envelopes
         switches = dict(state.switches)
         self._timing(plan, switches, t)
+        self._hold_ramping(plan, snap, state)
 
         stale = self._stale(snap)
         grid_lost = self.grid.meter in stale
@@ -421,6 +424,8 @@ class Limiter:
             pv_limited or grid_lost,
             fallback_count,
             MappingProxyType({d: c["power_limit"] for d, c in plan.items() if "power_limit" in c}),
+            MappingProxyType(self._ev_seen(snap)),
+            MappingProxyType(self._ev_sent(plan)),
         )
         return LimiterOutput(setpoints, new_state, tuple(events), MappingProxyType(active))
 
@@ -503,6 +508,42 @@ class Limiter:
             else:
                 cmd = "relay" if "relay" in cmds else "power"
                 cmds[cmd] = keep if cmd == "relay" else (cmds[cmd] if keep else 0.0)
+
+    def _ev_seen(self, snap: Snapshot) -> dict[str, float]:
+        out = {}
+        for d, s in self.devices.items():
+            w = self._now_w(snap, d) if s.kind == "ev" else None
+            if w is not None:
+                out[d] = w
+        return out
+
+    def _ev_sent(self, plan: Plan) -> dict[str, float]:
+        out = {}
+        for d, cmds in plan.items():
+            s = self.devices[d]
+            told = ev_command(s, cmds) if s.kind == "ev" else None
+            if told is not None and told[0]:
+                out[d] = told[1]
+        return out
+
+    def _hold_ramping(self, plan: Plan, snap: Snapshot, state: LimiterState) -> None:
+        """A charger whose measured power moved by 1 A or more since the last cycle, or still
+        draws 1 A or more above the last current sent, is ramping, and the pushed grid meter and
+        the polled charger may have seen that ramp at different instants: a prediction from the
+        two would be off by the ramp. Lowering is always safe; a raise waits until both settled."""
+        for d, cmds in plan.items():
+            s = self.devices[d]
+            if s.kind != "ev" or d not in state.ev_sent or "current_limit" not in cmds:
+                continue
+            now_w, before = self._now_w(snap, d), state.ev_seen.get(d)
+            told = ev_command(s, cmds)
+            if now_w is None or before is None or told is None or not told[0]:
+                continue
+            sent = state.ev_sent[d]
+            one_amp = s.ev_power(1.0, told[2])
+            ramping = abs(now_w - before) >= one_amp or now_w >= s.ev_power(sent, told[2]) + one_amp
+            if ramping and told[1] > sent:
+                cmds["current_limit"] = state.ev_sent[d]
 
     def _stale(self, snap: Snapshot) -> set[str]:
         limit = self.limits.fallback_after_s
