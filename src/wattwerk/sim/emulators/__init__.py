@@ -85,3 +85,32 @@ class PeriodicEmulator:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
+
+
+class UdpEmulator(asyncio.DatagramProtocol):
+    """Base of emulators that answer UDP requests on loopback (``port=0``: a free port).
+
+    Subclasses set ``host`` and ``port`` and implement ``datagram_received``.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    _transport: asyncio.DatagramTransport | None = None
+
+    async def start(self) -> Self:
+        loop = asyncio.get_running_loop()
+        address = (self.host, self.port)
+        self._transport, _ = await loop.create_datagram_endpoint(lambda: self, local_addr=address)
+        self.port = self._transport.get_extra_info("sockname")[1]
+        return self
+
+    async def stop(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+            self._transport = None
+
+    async def __aenter__(self) -> Self:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()

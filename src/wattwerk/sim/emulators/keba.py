@@ -8,17 +8,16 @@ Answers go to the sender's address, or to ``reply_port`` on the sender's host as
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 from wattwerk.errors import BadInput
-from wattwerk.sim.emulators import SimDevice
+from wattwerk.sim.emulators import SimDevice, UdpEmulator
 
 OK = "TCH-OK :done"
 ERR = "TCH-ERR"
 
 
-class KebaEmulator(asyncio.DatagramProtocol):
+class KebaEmulator(UdpEmulator):
     """``await KebaEmulator(sim).start()``; ``port`` is the UDP port it listens on."""
 
     def __init__(
@@ -38,26 +37,6 @@ class KebaEmulator(asyncio.DatagramProtocol):
         self.energy_limit = 0.0
         self.display = ""
         self.garbage: bytes | None = None  # answer this once instead of the real answer
-        self._transport: asyncio.DatagramTransport | None = None
-
-    async def start(self) -> KebaEmulator:
-        loop = asyncio.get_running_loop()
-        self._transport, _ = await loop.create_datagram_endpoint(
-            lambda: self, local_addr=(self.host, self.port)
-        )
-        self.port = self._transport.get_extra_info("sockname")[1]
-        return self
-
-    async def stop(self) -> None:
-        if self._transport is not None:
-            self._transport.close()
-            self._transport = None
-
-    async def __aenter__(self) -> KebaEmulator:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
     def report(self, number: int) -> dict:
         v = self.sim.values()

@@ -8,7 +8,6 @@ SG-Ready map ``sim.apply("sgready", state)`` (a contact pair no map value names 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 
 from starlette.requests import Request
@@ -17,7 +16,7 @@ from starlette.routing import Route
 
 from wattwerk.devices.profile import Entry, RelaySpec
 from wattwerk.errors import BadInput
-from wattwerk.sim.emulators import SimDevice
+from wattwerk.sim.emulators import SimDevice, UdpEmulator
 from wattwerk.sim.emulators.http_devices import HttpEmulator
 
 
@@ -152,7 +151,7 @@ class SwitchEmulator(HttpEmulator):
         return {"Command": "Unknown"}
 
 
-class KmtronicEmulator(asyncio.DatagramProtocol):
+class KmtronicEmulator(UdpEmulator):
     """A KMTronic LAN UDP relay board (8 relays): ``FF<nn><00|01>`` switches, ``FF0000`` answers the
     states as eight '0'/'1' characters. Switch commands are not answered, as on the board."""
 
@@ -161,26 +160,6 @@ class KmtronicEmulator(asyncio.DatagramProtocol):
         self.outputs = Outputs(entry.relay, sim, count=8)
         self.host, self.port = host, port
         self.requests: list[str] = []
-        self._transport: asyncio.DatagramTransport | None = None
-
-    async def start(self) -> KmtronicEmulator:
-        loop = asyncio.get_running_loop()
-        self._transport, _ = await loop.create_datagram_endpoint(
-            lambda: self, local_addr=(self.host, self.port)
-        )
-        self.port = self._transport.get_extra_info("sockname")[1]
-        return self
-
-    async def stop(self) -> None:
-        if self._transport is not None:
-            self._transport.close()
-            self._transport = None
-
-    async def __aenter__(self) -> KmtronicEmulator:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         text = data.decode("ascii", "replace").strip().upper()
