@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from hypothesis import HealthCheck, given, note, settings
+from hypothesis import HealthCheck, example, given, note, settings
 from hypothesis import strategies as st
 
 from test_control_helpers import snap
@@ -99,8 +99,27 @@ def fresh(values, ages, ch) -> float | None:
     return values[ch] if ch in values and ages.get(ch, 0.0) <= 10.0 else None
 
 
+# Found by this test (a fixed feed-in limit of 4.8 kW, the battery already charging at its
+# 5 kW maximum, a charger drawing 4.8 kW that the controller switches off): shedding the charger
+# exports 4.802 kW, 2 W over the limit, and the limiter neither keeps the charger nor commands the
+# battery's maximum explicitly. Recorded here as a known failure until the limiter handles it.
+KNOWN_EXPORT_CASE = (
+    [("ev1.current_limit", 0.0)],
+    {"grid.power": 0.0, "grid.power_l1": 0.0, "grid.power_l2": 0.0, "grid.power_l3": 0.0, "pv1.power": 0.0,
+     "bat.power": -5000.0, "bat.soc": 0.0, "ev1.power": 4802.0, "ev1.state": 0.0, "ev2.power": 0.0,
+     "ev2.state": 0.0, "ev1.phases": 1.0, "hp.power": 0.0, "rod.power": 0.0, "plug.power": 0.0,
+     "rcr.state_1": 0.0, "sb.state": 0.0, "dm.state": 100.0},
+    {"grid.power": 0.0, "grid.power_l1": 0.0, "grid.power_l2": 0.0, "grid.power_l3": 0.0, "pv1.power": 0.0,
+     "bat.power": 0.0, "bat.soc": 0.0, "ev1.power": 0.0, "ev1.state": 0.0, "ev2.power": 0.0, "ev2.state": 0.0,
+     "ev1.phases": 0.0, "hp.power": 0.0, "rod.power": 0.0, "plug.power": 0.0},
+    None,
+    60.0,
+)
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cases())
+@example(KNOWN_EXPORT_CASE).xfail(raises=AssertionError, reason="shedding a charger exports 2 W too much")
 def test_limiter_output_never_exceeds_an_active_limit(case) -> None:
     requests, values, ages, peak, feed = case
     note(repr(case))
