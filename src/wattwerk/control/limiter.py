@@ -723,6 +723,9 @@ class Limiter:
             charge_room = 0.0 if soc is None or soc >= 99.5 else s.max_charge_w
             top = min(need, max(cur + charge_room, 0.0))
             if top <= 0:
+                if charge_room > 0 and cur <= -s.max_charge_w + 1e-6:
+                    # already absorbing all it can: pin it there, so the export it holds back stays held
+                    plan.setdefault(dev, {})["battery_setpoint"] = -s.max_charge_w
                 continue
             plan.setdefault(dev, {})["battery_setpoint"] = cur - top  # imports are checked by shedding after
             p = self._predict(plan, snap, skip)
