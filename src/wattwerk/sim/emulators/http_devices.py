@@ -8,13 +8,8 @@ A command the simulated device refuses is answered with HTTP 400, as the devices
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import socket
-from typing import Self
 from urllib.parse import parse_qs
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -22,9 +17,10 @@ from starlette.routing import Route
 
 from wattwerk.errors import BadInput
 from wattwerk.sim.emulators import SimDevice
+from wattwerk.sim.emulators.http_server import HttpServerEmulator
 
 
-class HttpEmulator:
+class HttpEmulator(HttpServerEmulator):
     """Base: subclasses give ``routes()``; handlers return a dict (JSON) or a ``Response``."""
 
     def __init__(self, sim: SimDevice) -> None:
@@ -33,8 +29,6 @@ class HttpEmulator:
         self.fail_next = 0
         self.garbage = False
         self.requests: list[str] = []
-        self._server: uvicorn.Server | None = None
-        self._task: asyncio.Task[None] | None = None
 
     @property
     def url(self) -> str:
@@ -42,6 +36,9 @@ class HttpEmulator:
 
     def routes(self) -> list[Route]:
         raise NotImplementedError
+
+    def app(self) -> Starlette:
+        return Starlette(routes=self.routes())
 
     def handler(self, fn):  # type: ignore[no-untyped-def]
         async def wrapped(request: Request) -> Response:
@@ -61,34 +58,6 @@ class HttpEmulator:
             return body if isinstance(body, Response) else JSONResponse(body)
 
         return wrapped
-
-    async def start(self) -> Self:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", self.port))
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(Starlette(routes=self.routes()), log_level="warning", lifespan="off")
-        self._server = uvicorn.Server(config)
-        self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
-        while not self._server.started:
-            if self._task.done():
-                await self._task
-            await asyncio.sleep(0.01)
-        return self
-
-    async def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def __aenter__(self) -> Self:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
 
 async def _form(request: Request) -> dict[str, str]:

@@ -9,17 +9,15 @@ back (a device slower than the poller's timeout).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
-import socket
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from wattwerk.sim.emulators import MeterSource, MeterState, PhaseState
+from wattwerk.sim.emulators.http_server import HttpServerEmulator
 
 GEN1 = {"em": "SHEM", "3em": "SHEM-3", "plug": "SHPLG-S"}
 GEN2 = {"pro3em": "Pro3EM", "plusplugs": "PlusPlugS"}
@@ -159,7 +157,7 @@ def gen2_switch(state: MeterState) -> dict:
     }
 
 
-class ShellyEmulator:
+class ShellyEmulator(HttpServerEmulator):
     def __init__(self, source: MeterSource, model: str = "pro3em") -> None:
         if model not in GEN1 and model not in GEN2:
             raise ValueError(f"unknown Shelly model {model!r}")
@@ -169,8 +167,6 @@ class ShellyEmulator:
         self.delay = 0.0
         self.requests = 0
         self.port = 0
-        self._server: uvicorn.Server | None = None
-        self._task: asyncio.Task[None] | None = None
 
     @property
     def url(self) -> str:
@@ -232,30 +228,3 @@ class ShellyEmulator:
                 Route("/rpc/{method}", self.rpc),
             ]
         )
-
-    async def start(self) -> ShellyEmulator:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", self.port))
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(self.app(), log_level="warning", lifespan="off")
-        self._server = uvicorn.Server(config)
-        self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
-        while not self._server.started:
-            if self._task.done():
-                await self._task  # raises what went wrong
-            await asyncio.sleep(0.01)
-        return self
-
-    async def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def __aenter__(self) -> ShellyEmulator:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
