@@ -16,6 +16,7 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -57,13 +58,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "pv_forecast_w; 30 min); default: the real one in ../shared/data/real")
     parser.add_argument("--prices", type=Path, nargs="+", default=None, help="SMARD price CSVs (together)")
     parser.add_argument("--days", type=int, default=DEFAULT_DAYS, help="simulate this many days")
+    parser.add_argument("--start", type=_date, default=None,
+                        help="first day (YYYY-MM-DD, local midnight CET); default: the household file's year")
     parser.add_argument("--strategies", default=",".join(STRATEGIES), help="comma separated")
     parser.add_argument("--shift-heat", action="store_true",
                         help="planner/oracle also shift the heat pump via SG-Ready "
                         "(default: it keeps its own thermostat)")
     parser.add_argument("--emhass-python", default=os.environ.get("WATTWERK_EMHASS_PYTHON", ""),
                         help="Python of a separate venv with emhass installed (runs the emhass strategy)")
+    parser.add_argument("--emhass-replan-slots", type=int, default=2,
+                        help="EMHASS re-plans every N slots (2 = hourly; 1 = every slot like the planner)")
     parser.add_argument("--jobs", type=int, default=2, help="strategies simulated in parallel processes")
+
+
+def _date(text: str) -> datetime:
+    """``YYYY-MM-DD`` as the UTC instant of that day's local midnight (CET, UTC+1, as the default)."""
+    try:
+        day = datetime.strptime(text, "%Y-%m-%d")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"--start {text!r}: expected YYYY-MM-DD") from exc
+    return day.replace(tzinfo=UTC) - timedelta(hours=1)
 
 
 def make_law(name: str, year: Year, sim: SiteSim) -> Any:
@@ -83,7 +97,7 @@ def make_law(name: str, year: Year, sim: SiteSim) -> Any:
 
         scale, has = pv_correction(year)
         return Emhass(year, Forecasts(None, pv_forecast(year), False, scale, has), name="emhass",
-                      python=year.setup.emhass_python)
+                      replan_slots=year.setup.emhass_replan_slots, python=year.setup.emhass_python)
     raise ValueError(f"unknown strategy {name!r}; have {', '.join(STRATEGIES)}")
 
 
@@ -194,8 +208,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"unknown strategy {bad[0]!r}; have {', '.join(STRATEGIES)}", file=sys.stderr)
         return 2
     try:
-        setup = default_setup(args.days, args.year, tuple(args.prices) if args.prices else None)
-        setup = replace(setup, shift_heat=args.shift_heat, emhass_python=args.emhass_python)
+        if args.days < 1 or args.emhass_replan_slots < 1:
+            raise ValueError("--days and --emhass-replan-slots must be at least 1")
+        setup = default_setup(args.days, args.year, tuple(args.prices) if args.prices else None, args.start)
+        setup = replace(setup, shift_heat=args.shift_heat, emhass_python=args.emhass_python,
+                        emhass_replan_slots=args.emhass_replan_slots)
     except (FileNotFoundError, ValueError) as exc:
         print(f"wattwerk bench control: {exc}", file=sys.stderr)
         return 2
@@ -215,6 +232,7 @@ def run(args: argparse.Namespace) -> int:
     results = {n: results[n] for n in names}
     report = {
         "period": {"start": setup.start.isoformat(), "days": setup.days, "slot_minutes": SLOT_S // 60,
+                   "emhass_replan_slots": setup.emhass_replan_slots,
                    "sim_step_s": STEP_S, "planner_shifts_heat_pump": setup.shift_heat,
                    "year_csv": setup.year_csv.name,
                    "prices": [p.name for p in setup.price_files]},

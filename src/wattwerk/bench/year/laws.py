@@ -227,11 +227,14 @@ class Planned:
     options: PlanOptions = field(default_factory=PlanOptions)
     extend_prices: bool = True  # fill the horizon beyond published prices with a persistence forecast
     shift_heat: bool = False  # plan the heat pump through SG-Ready; False: it keeps its thermostat
+    replan_slots: int = 1  # re-plan every this many slots (and when the EV plugs in or out)
     solve_ms: list[float] = field(default_factory=list)
     plans: int = 0
     statuses: dict[str, int] = field(default_factory=dict)
     _plan: Plan | None = None
     _slot: int = -1
+    _planned_at: int = -1  # the slot the current plan starts at
+    _plugged: bool = False
     _loadf: LoadForecaster | None = None
     _load_day: int = -1
     _load_cache: np.ndarray | None = None
@@ -313,19 +316,31 @@ class Planned:
 
     # ---------------------------------------------------------------- acting
 
+    def _due(self, sim: SiteSim, i: int) -> bool:
+        """A new plan at this slot: every ``replan_slots`` slots, and when the EV plugs in or out."""
+        if self._plan is None or i - self._planned_at >= self.replan_slots:
+            return True
+        if i - self._planned_at >= self._plan.n:
+            return True
+        return sim.evs[0].plugged != self._plugged
+
     def act(self, sim: SiteSim, now: float) -> None:
         i = self.year.slot_at(now)
         if i != self._slot:
-            plan = self.solve(self.request(sim, i))
-            self._plan, self._slot = plan, i
-            self.solve_ms.append(plan.solve_ms)
-            self.statuses[plan.status] = self.statuses.get(plan.status, 0) + 1
+            if self._due(sim, i):
+                plan = self.solve(self.request(sim, i))
+                self._plan, self._planned_at = plan, i
+                self._plugged = sim.evs[0].plugged
+                self.solve_ms.append(plan.solve_ms)
+                self.statuses[plan.status] = self.statuses.get(plan.status, 0) + 1
+            self._slot = i
         plan = self._plan
         assert plan is not None
+        k = i - self._planned_at  # the plan's slot now running (0 unless re-planned less often)
         ev, bat, hp = sim.evs[0], sim.battery, sim.heat_pump
         assert bat is not None and hp is not None
         # EV: the plan's power, with a last-resort full charge when the deadline is at risk
-        ev_w = float(plan.devices["ev1"]["power_w"][0]) if "ev1" in plan.devices else 0.0
+        ev_w = float(plan.devices["ev1"]["power_w"][k]) if "ev1" in plan.devices else 0.0
         need = ev.energy_needed_wh
         dep = ev.departure
         if not ev.plugged or need <= 0:
@@ -334,19 +349,19 @@ class Planned:
             ev_w = THREE_PHASE_MAX_W
         # heat pump via SG-Ready
         if self.shift_heat:
-            hp_plan = float(plan.devices[hp.name]["power_w"][0])
+            hp_plan = float(plan.devices[hp.name]["power_w"][k])
             want = sgready_from_plan(hp_plan, hp.params.thermal_w / 3.0, hp.temperature)
             if hp.sgready != want:
                 sim.command(hp.name, "sgready", want)
-            load0 = float(plan.load_w[0])
+            load0 = float(plan.load_w[k])
         else:
-            hp_plan = float(self._hp_expected[0])
-            load0 = float(plan.load_w[0]) - hp_plan
+            hp_plan = float(self._hp_expected[k])
+            load0 = float(plan.load_w[k]) - hp_plan
         # battery: the plan, corrected by what the forecast got wrong
         house, pv = measured_now(sim, now)
         base = house + hp.power - pv
-        dev = (house - load0) + (hp.power - hp_plan) - (pv - plan.pv_w[0])
-        bat_plan = float(plan.devices["bat"]["power_w"][0])
+        dev = (house - load0) + (hp.power - hp_plan) - (pv - plan.pv_w[k])
+        bat_plan = float(plan.devices["bat"]["power_w"][k])
         bat_w = battery_follow(bat_plan, dev, base + ev_w, bat.params.max_discharge_w)
         # safety net for the fuse: shed EV power first, then battery charging
         limit = self.year.setup.import_limit_w - IMPORT_MARGIN_W / 2 - heat_pump_headroom_w(hp)
