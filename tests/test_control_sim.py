@@ -295,7 +295,7 @@ def para14a_scenario(broken: bool, monkeypatch: pytest.MonkeyPatch) -> tuple[Run
 @pytest.mark.parametrize("broken", [False, True], ids=["limiter", "no-op limiter"])
 def test_para14a_dims_the_controllable_consumers(broken: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     run, checker, p14 = para14a_scenario(broken, monkeypatch)
-    assert p14 == pytest.approx(0.75 * 3 * 4200)  # three consumers behind one energy manager
+    assert p14 == pytest.approx(4200 + 2 * 0.75 * 4200)  # 3 consumers behind one EMS: 10.5 kW (BK6-22-300)
     if broken:
         assert checker.violations["para14a"] > 10
         return

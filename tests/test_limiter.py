@@ -182,9 +182,28 @@ def test_ripple_receiver_silent_keeps_the_last_level() -> None:
 def test_para14a_rules() -> None:
     assert device_minimum_w("ev") == 4200.0
     assert device_minimum_w("heat_pump", 15000.0) == 6000.0  # 0.4 x rated above 11 kW
-    assert aggregate_minimum_w([4200.0]) == 4200.0
-    assert aggregate_minimum_w([4200.0, 4200.0]) == pytest.approx(0.8 * 8400)
-    assert aggregate_minimum_w([4200.0] * 12) == pytest.approx(0.45 * 4200 * 12)
+    assert device_minimum_w("heat_pump", 9000.0) == 4200.0
+    assert device_minimum_w("ev", 22000.0) == 4200.0  # the 0.4 rule is for heat pumps and A/C only
+
+
+@pytest.mark.parametrize(
+    ("consumers", "expected"),
+    [
+        ([("ev", None)], 4200.0),
+        # BK6-22-300 Anlage 1, 4.5.2: 4.2 kW + (n - 1) x GZF x 4.2 kW
+        ([("ev", None), ("battery", None)], 4200.0 + 1 * 0.8 * 4200.0),  # 7.56 kW
+        ([("ev", None), ("battery", None), ("heat_pump", None)], 4200.0 + 2 * 0.75 * 4200.0),  # 10.5 kW
+        ([("ev", None)] * 4, 4200.0 + 3 * 0.7 * 4200.0),
+        ([("ev", None)] * 9, 4200.0 + 8 * 0.45 * 4200.0),
+        ([("ev", None)] * 12, 4200.0 + 11 * 0.45 * 4200.0),
+        # two heat pumps are one SteuVE; together above 11 kW: 0.4 x their sum replaces the first 4.2 kW
+        ([("heat_pump", 7000.0), ("heat_pump", 6000.0), ("ev", None)], 0.4 * 13000.0 + 0.8 * 4200.0),
+        ([("heat_pump", 7000.0), ("heat_pump", 3000.0), ("ev", None)], 4200.0 + 0.8 * 4200.0),
+        ([("heat_pump", 20000.0)], 8000.0),
+    ],
+)
+def test_para14a_ems_minimum(consumers: list[tuple[str, float | None]], expected: float) -> None:
+    assert aggregate_minimum_w(consumers) == pytest.approx(expected)
 
 
 def test_para14a_per_device_caps_each_consumer() -> None:
@@ -275,7 +294,8 @@ def test_direct_marketer_signal_limits_feed_in_like_ripple_control() -> None:
 def test_para14a_aggregate_keeps_consumers_grid_draw_within_the_rule() -> None:
     limits = ControlLimits.model_validate({"para14a": {"signal": "sb.state"}})
     limiter = Limiter(GRID, DEVICES, limits)
-    assert limiter.p14_total == pytest.approx(0.7 * 4 * 4200)  # ev1, ev2, hp and the battery: factor 0.7
+    # ev1, ev2, hp and the battery: 4.2 kW + 3 x 0.7 x 4.2 kW (BK6-22-300 Anlage 1, 4.5.2)
+    assert limiter.p14_total == pytest.approx(4200 + 3 * 0.7 * 4200)
     asked = req(ev1__enable=1, ev1__current_limit=16, ev1__phases=3, ev2__enable=1, ev2__current_limit=16)
     sps, _ = apply(limiter, asked, sb__state=1.0, grid__power=500.0, bat__soc=5.0)
     phases = {"ev1": 3, "ev2": 1}

@@ -134,7 +134,9 @@ class Limiter:
             self.p14_min = {
                 i: device_minimum_w(self.devices[i].kind, p14.rated_w.get(i)) for i in self.p14_ids
             }
-            self.p14_total = aggregate_minimum_w(self.p14_min.values())
+            self.p14_total = aggregate_minimum_w(
+                (self.devices[i].kind, p14.rated_w.get(i)) for i in self.p14_ids
+            )
         if (
             self.limits.ripple
             and any(lv.consumption_pct < 100 for lv in self.limits.ripple.levels)
