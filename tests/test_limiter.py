@@ -405,3 +405,43 @@ def test_charger_settled_is_raised_at_once() -> None:
     assert sent == 6.3
     raised, _ = _ramp_cycle(limiter, state, 0.2, 4_884.0, 4_347.0)  # house -6 kW, charger steady
     assert raised == 15.0
+
+
+def test_silent_ripple_contacts_fall_back_to_the_configured_pattern_and_recover() -> None:
+    limits = ControlLimits.model_validate(
+        {"ripple": {"contacts": ["rcr.state_1", "rcr.state_2"], "on_stale": "11",
+                    "levels": [{"pattern": "10", "feed_in_pct": 60}, {"pattern": "11", "feed_in_pct": 0}]},
+         "fallback_after_s": 10.0}
+    )
+    limiter = Limiter(GRID, DEVICES, limits)
+    _, out = apply(limiter, [], rcr__state_1=1.0, rcr__state_2=0.0)
+    assert out.active["export:ripple"] == 0.6 * 8000
+    # the input module stops answering: within fallback_after_s nothing changes ...
+    _, out = apply(limiter, [], out.state, t=5, ages={"rcr.state_1": 5.0, "rcr.state_2": 5.0},
+                   rcr__state_1=1.0, rcr__state_2=0.0)
+    assert out.active["export:ripple"] == 0.6 * 8000 and not out.events
+    # ... after it, the fail-safe pattern "11" (0 % feed-in), said once in the log
+    _, out = apply(limiter, [], out.state, t=12, ages={"rcr.state_1": 12.0, "rcr.state_2": 12.0},
+                   rcr__state_1=1.0, rcr__state_2=0.0)
+    assert out.active["export:ripple"] == 0.0
+    assert [(e.kind, e.subject) for e in out.events if e.kind.startswith("fallback")] == [
+        ("fallback_start", "ripple")]
+    assert out.state.fallbacks == 1
+    _, out = apply(limiter, [], out.state, t=13, ages={"rcr.state_1": 13.0, "rcr.state_2": 13.0},
+                   rcr__state_1=1.0, rcr__state_2=0.0)
+    assert not [e for e in out.events if e.kind.startswith("fallback")]
+    # the contacts answer again: their own level, and the fail-safe ends
+    _, out = apply(limiter, [], out.state, t=14, rcr__state_1=0.0, rcr__state_2=0.0)
+    assert "export:ripple" not in out.active
+    assert ("fallback_end", "ripple") in [(e.kind, e.subject) for e in out.events]
+
+
+@pytest.mark.parametrize(("on_stale", "dimmed"), [("on", True), ("off", False), ("keep", True)])
+def test_silent_para14a_signal_follows_on_stale(on_stale: str, dimmed: bool) -> None:
+    limits = ControlLimits.model_validate({"para14a": {"signal": "sb.state_1", "on_stale": on_stale}})
+    limiter = Limiter(GRID, DEVICES, limits)
+    _, out = apply(limiter, [], sb__state_1=1.0)
+    assert "para14a" in out.active
+    _, out = apply(limiter, [], out.state, t=60, ages={"sb.state_1": 60.0}, sb__state_1=0.0)
+    assert ("para14a" in out.active) is dimmed
+    assert ("fallback_start", "para14a") in [(e.kind, e.subject) for e in out.events]

@@ -99,6 +99,8 @@ class LimiterState:
     pv_sent: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
     ev_seen: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))  # measured W
     ev_sent: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))  # A, while enabled
+    para14a_on: bool = False  # the §14a signal as last seen (or as its fail-safe says)
+    signals_stale: frozenset[str] = frozenset()  # "ripple", "para14a": their contacts went silent
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,14 +158,39 @@ class Limiter:
 
     # ------------------------------------------------------------ active limits
 
+    def _silent(self, snap: Snapshot, channels: Iterable[str]) -> bool:
+        """A signal's channels are missing or older than ``fallback_after_s``."""
+        limit = self.limits.fallback_after_s
+        for ch in channels:
+            age = snap.age(ch)
+            if snap.get(ch) is None or age is None or age > limit:
+                return True
+        return False
+
+    def _stale_signals(self, snap: Snapshot) -> frozenset[str]:
+        lim = self.limits
+        out = set()
+        if lim.ripple is not None and self._silent(snap, lim.ripple.contacts):
+            out.add("ripple")
+        if lim.para14a is not None and self._silent(snap, [lim.para14a.signal]):
+            out.add("para14a")
+        return frozenset(out)
+
     def _ripple_pattern(self, snap: Snapshot, state: LimiterState) -> str | None:
         r = self.limits.ripple
         if r is None:
             return None
-        bits = [snap.get(c) for c in r.contacts]
-        if any(b is None for b in bits):
-            return state.ripple_pattern  # receiver silent: keep the last level it signalled
-        return "".join("1" if b else "0" for b in bits)
+        if self._silent(snap, r.contacts):  # receiver silent: its fail-safe, or the last level it signalled
+            return state.ripple_pattern if r.on_stale == "keep" else r.on_stale
+        return "".join("1" if snap.get(c) else "0" for c in r.contacts)
+
+    def _para14a_on(self, snap: Snapshot, state: LimiterState) -> bool:
+        p14 = self.limits.para14a
+        if p14 is None:
+            return False
+        if self._silent(snap, [p14.signal]):
+            return state.para14a_on if p14.on_stale == "keep" else p14.on_stale == "on"
+        return (snap.get(p14.signal) or 0.0) != 0.0
 
     def active_limits(self, snap: Snapshot, state: LimiterState) -> tuple[dict[str, float], dict[str, str]]:
         """Import limits (``import:*``) and export limits (``export:*``) in force, W; and the
@@ -197,7 +224,7 @@ class Limiter:
                 if watts < self.pv_rated or dm.unit == "w":
                     out["export:direct_marketer"] = max(watts, 0.0)
                     sources["direct_marketer"] = f"{value:g}{'%' if dm.unit == 'pct' else ' W'}"
-        if lim.para14a is not None and (snap.get(lim.para14a.signal) or 0.0) != 0.0:
+        if lim.para14a is not None and self._para14a_on(snap, state):
             sources["para14a"] = lim.para14a.mode
             if lim.para14a.mode == "aggregate":
                 out["para14a"] = self.p14_total
@@ -364,7 +391,17 @@ class Limiter:
             )
         for dev in sorted(state.fallback - stale):
             events.append(Event(now, "fallback_end", dev, f"{dev}: data again, normal control"))
-        fallback_count = state.fallbacks + len(stale - state.fallback)
+        silent = self._stale_signals(snap)
+        for name in sorted(silent - state.signals_stale):
+            fail_safe = getattr(self.limits, name).on_stale
+            events.append(
+                Event(now, "fallback_start", name,
+                      f"{name}: contacts silent for {self.limits.fallback_after_s:g} s or more, "
+                      f"on_stale: {fail_safe}")
+            )
+        for name in sorted(state.signals_stale - silent):
+            events.append(Event(now, "fallback_end", name, f"{name}: contacts answer again"))
+        fallback_count = state.fallbacks + len(stale - state.fallback) + len(silent - state.signals_stale)
         targets = set(self.devices) if grid_lost else stale
         for dev in targets:
             if dev in self.devices:
@@ -428,6 +465,8 @@ class Limiter:
             MappingProxyType({d: c["power_limit"] for d, c in plan.items() if "power_limit" in c}),
             MappingProxyType(self._ev_seen(snap)),
             MappingProxyType(self._ev_sent(plan)),
+            self._para14a_on(snap, state),
+            silent,
         )
         return LimiterOutput(setpoints, new_state, tuple(events), MappingProxyType(active))
 
