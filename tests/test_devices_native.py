@@ -30,6 +30,7 @@ from wattwerk.sim.emulators.http_devices import (
     TasmotaCounterEmulator,
 )
 from wattwerk.sim.emulators.keba import KebaEmulator
+from wattwerk.sim.emulators.rct import RctEmulator
 from wattwerk.sim.emulators.relay import KmtronicEmulator, SwitchEmulator
 
 ITEMS = native(load_catalog())
@@ -50,6 +51,7 @@ class FakeSim:
             "current_limit": 10.0,
             "phases": 3.0,
             "relay": 1.0,
+            "soc": 57.0,
         } | extra
         self.applied: list[tuple[str, float]] = []
 
@@ -72,6 +74,8 @@ async def emulated(entry: Entry, sim: SimDevice, **kw: object) -> AsyncIterator[
     elif entry.native in ("kostal_dxs", "kostal_html"):
         emulator = KostalPikoEmulator(sim)
         kw = {"auth": emulator.auth} | kw  # type: ignore[assignment]
+    elif entry.native == "rct":
+        emulator = RctEmulator(sim)
     elif entry.native == "pulse_counter":
         assert entry.pulse is not None
         emulator = TasmotaCounterEmulator(sim, counter=entry.pulse.counter, per_kwh=entry.pulse.per_kwh)
@@ -126,6 +130,17 @@ async def test_native_entry_reads_and_follows(item: Item) -> None:
             assert energy is not None and math.isclose(energy, expected, abs_tol=resolution / 2), readings
         if "read_temperature" in entry.capabilities:
             assert readings["dev.temperature"] == 41.5
+        if "read_soc" in entry.capabilities:
+            assert math.isclose(readings["dev.soc"], 57.0, abs_tol=1e-3), readings
+        if "battery_setpoint" in entry.capabilities:
+            for watts in (-1500.0, 2200.0):
+                await device.set_battery_setpoint(watts)
+                assert _last(sim, "battery_setpoint") == watts
+        if "battery_mode" in entry.capabilities:
+            await device.command("battery_mode", 0.0)
+            assert _last(sim, "mode") == 0.0
+            await device.command("battery_mode", 1.0)
+            assert sim.applied[-1][0] == "battery_setpoint"
         if "charge_current" in entry.capabilities:
             await device.set_current_limit(13.0)
             assert _last(sim, "current_limit") == 13.0
@@ -160,6 +175,7 @@ def test_every_native_entry_is_exercised() -> None:
         "pulse_counter",
         "kostal_dxs",
         "kostal_html",
+        "rct",
     }
     dialects = {i.entry.relay.dialect for i in ITEMS if i.entry.relay}
     assert dialects == {"shelly_gen1", "shelly_gen2", "tasmota", "kmtronic_udp"}

@@ -22,12 +22,14 @@ from wattwerk.devices.native import (
     PulseCounterDevice,
 )
 from wattwerk.devices.profile import Entry
+from wattwerk.devices.rct import RctDevice
 from wattwerk.devices.relay import KMTRONIC_PORT, KmtronicUdp, RelayDevice
 from wattwerk.errors import InputLedger, PermanentError
 from wattwerk.model import utcnow
 from wattwerk.protocols.http_device import JsonHttp
 from wattwerk.protocols.keba import PORT as KEBA_PORT
 from wattwerk.protocols.keba import KebaUdp
+from wattwerk.protocols.rct import RctTcp
 
 
 def create_for(
@@ -50,7 +52,8 @@ def create_for(
     ``host`` may also be a URL such as ``http://192.168.1.50:8080`` or ``udp://192.168.1.60`` (the site
     file's ``url``). ``local_port``: the UDP port a KEBA client listens on (7090, where the box answers;
     0 only for emulators that answer the sender). ``charge_control``/``meter``: eCB1 ids; ``max_w``:
-    my-PV heater rating; ``clock``: timestamps (and the pulse meter's power averaging)."""
+    my-PV heater rating, or the bound of an RCT battery setpoint; ``clock``: timestamps (and the pulse
+    meter's power averaging)."""
     if entry.untested is not None:
         raise PermanentError(f"{entry.id} is not supported yet: {entry.untested}")
     if "://" in host:
@@ -69,6 +72,9 @@ def create_for(
             min_gap=max(0.1, entry.connection.pause),
         )
         return KebaUdpDevice(entry, client, **common)
+    if kind == "rct":
+        client = RctTcp(host, port or entry.connection.port, timeout=timeout)
+        return RctDevice(entry, client, max_w=max_w or entry.rated_power or 6000.0, **common)
     if kind == "relay" and entry.relay is not None and entry.relay.dialect == "kmtronic_udp":
         return RelayDevice(entry, udp=KmtronicUdp(host, port or KMTRONIC_PORT, timeout), **common)
     http = JsonHttp(f"http://{host}:{port or entry.connection.port}", timeout=timeout, auth=auth)

@@ -20,7 +20,7 @@ Category = Literal[
     "pv_inverter", "hybrid_battery_inverter", "ev_charger", "electricity_meter", "heat_meter", "gas_meter",
     "heat_pump", "heating_rod", "fuel_cell", "chp", "electrolyser", "relay",
 ]
-Protocol = Literal["modbus_tcp", "modbus_rtu", "sunspec", "udp", "http", "speedwire", "sml", "gpio"]
+Protocol = Literal["modbus_tcp", "modbus_rtu", "sunspec", "udp", "tcp", "http", "speedwire", "sml", "gpio"]
 
 # capability -> the write command that provides it (None: a read capability)
 CAPABILITIES: dict[str, str | None] = {
@@ -158,7 +158,8 @@ class Connectors(_Strict):
 
 
 Native = Literal[
-    "keba_udp", "hardy_barth", "mypv_http", "relay", "pulse_counter", "kostal_dxs", "kostal_html",
+    "keba_udp", "hardy_barth", "mypv_http", "relay", "pulse_counter", "kostal_dxs", "kostal_html", "rct",
+    "tq_em",
 ]
 RelayDialect = Literal["shelly_gen1", "shelly_gen2", "tasmota", "kmtronic_udp"]
 

@@ -1,0 +1,83 @@
+"""RCT Power Storage AC/DC over the RCT serial protocol on TCP (``protocols/rct.py``).
+
+What is read (object names of the rctclient registry, values in W and Wh unless scaled):
+``power`` battery power (+ discharge), ``soc`` (the device's fraction in %), ``power_grid`` (+ import),
+``power_pv`` (solar generators A + B), grid and PV energy counters.
+
+Battery control follows the device's external-power mode as public integrations use it:
+``power_mng.battery_power_extern`` (W, + discharge) takes effect with ``power_mng.soc_strategy`` = 2
+(external); strategy 4 (internal) hands the battery back to the device's own self-consumption.
+Safety: each parameter is read first and written only when it differs (the device keeps them, so
+needless writes are avoided), every write is read back, a setpoint is clamped to the rating, and no
+setpoint is sent while the battery reports a non-zero ``battery.bat_status`` (calibration,
+balancing). Charging from the grid additionally needs the device's own "use grid power" setting,
+which this driver does not change.
+"""
+
+from __future__ import annotations
+
+from wattwerk.devices.native import NativeDevice
+from wattwerk.devices.profile import Entry
+from wattwerk.errors import PermanentError
+from wattwerk.protocols.rct import RctTcp
+
+# quantity -> (objects summed, scale to our unit)
+READS: dict[str, tuple[tuple[str, ...], float]] = {
+    "power": (("g_sync.p_acc_lp",), 1.0),
+    "soc": (("battery.soc",), 100.0),
+    "power_grid": (("g_sync.p_ac_grid_sum_lp",), 1.0),
+    "power_pv": (("dc_conv.dc_conv_struct[0].p_dc_lp", "dc_conv.dc_conv_struct[1].p_dc_lp"), 1.0),
+    "energy_import": (("energy.e_grid_load_total",), 1.0),
+    "energy_export": (("energy.e_grid_feed_total",), 1.0),
+    "energy_pv": (("energy.e_dc_total[0]", "energy.e_dc_total[1]"), 1.0),
+}
+SETPOINT = "power_mng.battery_power_extern"
+STRATEGY = "power_mng.soc_strategy"
+STATUS = "battery.bat_status"
+EXTERNAL, INTERNAL = 2, 4  # soc_strategy values
+
+
+class RctDevice(NativeDevice):
+    """One RCT Power inverter; ``max_w`` bounds a battery setpoint."""
+
+    def __init__(self, entry: Entry, client: RctTcp, *, max_w: float = 6000.0, **kw: object) -> None:
+        super().__init__(entry, **kw)  # type: ignore[arg-type]
+        self.client = client
+        self.max_w = max_w
+
+    async def fetch(self) -> dict[str, float]:
+        out = {}
+        for quantity, (names, scale) in READS.items():
+            total = 0.0
+            for name in names:
+                total += await self.client.read(name)
+            out[quantity] = total * scale
+        return out
+
+    async def _ensure(self, name: str, value: float) -> None:
+        """Write ``name`` only when the device holds another value."""
+        if await self.client.read(name) != value:
+            await self.client.write(name, value)
+
+    async def command(self, command: str, value: float) -> None:
+        if command == "battery_setpoint":
+            watts = self._limit(command, value, -self.max_w, self.max_w)
+            status = await self.client.read(STATUS)
+            if status != 0:
+                raise PermanentError(
+                    f"{self.device_id}: battery status {status:.0f} (calibrating or balancing); no setpoint")
+            await self._ensure(SETPOINT, float(round(watts)))
+            await self._ensure(STRATEGY, EXTERNAL)
+        elif command == "battery_mode":
+            if value not in (0, 1):
+                raise PermanentError(f"{self.device_id}: battery_mode is 0 (device) or 1 (setpoint): {value}")
+            if value:
+                await self._ensure(STRATEGY, EXTERNAL)
+            else:
+                await self._ensure(STRATEGY, INTERNAL)
+                await self._ensure(SETPOINT, 0.0)
+        else:
+            raise PermanentError(f"{self.device_id}: RCT Power has no {command} command")
+
+    async def aclose(self) -> None:
+        await self.client.aclose()

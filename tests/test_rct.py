@@ -1,0 +1,149 @@
+"""RCT Power over its serial protocol on TCP: frames, the driver against the emulator (other clients'
+answers, broken frames, silence), the safety rules of battery control and the simulated battery."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+
+import pytest
+from rctclient.frame import make_frame
+from rctclient.types import Command
+
+from wattwerk.devices.catalog import find
+from wattwerk.devices.factory import create_for
+from wattwerk.devices.rct import SETPOINT, STRATEGY, RctDevice
+from wattwerk.errors import BadInput, PermanentError, RetryableError
+from wattwerk.protocols.rct import RctFrames, RctTcp, encode_number, object_id
+from wattwerk.sim.emulators.rct import RctEmulator
+
+ENTRY = find("rct-power-storage").entry
+
+
+class FakeBattery:
+    def __init__(self) -> None:
+        self.v = {"power": 1234.5, "soc": 61.0, "power_grid": -250.0, "power_pv": 3100.0,
+                  "energy_import": 1_111_000.0, "energy_export": 2_222_000.0, "energy_pv": 9_876_000.0}
+        self.applied: list[tuple[str, float]] = []
+
+    def values(self) -> dict[str, float]:
+        return self.v
+
+    def apply(self, command: str, value: float) -> None:
+        self.applied.append((command, value))
+
+
+def _device(port: int) -> RctDevice:
+    device = create_for(ENTRY, host="127.0.0.1", port=port, device_id="bat", timeout=1.0)
+    assert isinstance(device, RctDevice)
+    return device
+
+
+def test_frames_split_anywhere_and_bad_crc_is_dropped() -> None:
+    soc = object_id("battery.soc")
+    frame = make_frame(Command.RESPONSE, soc, encode_number(soc, 0.5))
+    frames = RctFrames()
+    got = [f for i in range(len(frame)) for f in frames.feed(frame[i:i + 1])]
+    assert got == [(Command.RESPONSE, soc, encode_number(soc, 0.5))]
+    broken = bytearray(frame)
+    broken[-1] ^= 0xFF
+    with pytest.raises(BadInput) as err:
+        frames.feed(bytes(broken))
+    assert err.value.kind == "crc"
+    assert frames.feed(frame) == got  # the stream goes on after the broken frame
+
+
+async def test_reads_every_channel_in_our_units_and_signs() -> None:
+    sim = FakeBattery()
+    async with RctEmulator(sim) as emulator:
+        device = _device(emulator.port)
+        try:
+            readings = {r.channel: r.value for r in await device.read()}
+        finally:
+            await device.aclose()
+    expected = {f"bat.{q}": v for q, v in sim.v.items()}
+    assert readings.keys() == expected.keys()
+    for channel, value in expected.items():  # float32 on the wire
+        assert math.isclose(readings[channel], value, rel_tol=1e-6), (channel, readings[channel])
+
+
+async def test_other_clients_answers_and_broken_frames_are_skipped_or_counted() -> None:
+    async with RctEmulator(FakeBattery()) as emulator:
+        device = _device(emulator.port)
+        try:
+            emulator.chatter = True
+            assert len(await device.read()) == 7 and device.ledger.total() == 0
+            emulator.garbage = True
+            assert await device.read() == []
+            assert device.ledger.by_kind("bat") == {"crc": 1}
+            device.health.ok()  # skip the back-off
+            assert len(await device.read()) == 7
+        finally:
+            await device.aclose()
+
+
+async def test_silence_and_a_vanished_device_are_retryable_and_backed_off() -> None:
+    async with RctEmulator(FakeBattery()) as emulator:
+        client = RctTcp("127.0.0.1", emulator.port, timeout=0.3)
+        with pytest.raises(RetryableError, match="no answer"):
+            await client.read("battery.temperature")  # the emulator does not answer this object
+        assert math.isclose(await client.read("battery.soc"), 0.61, rel_tol=1e-6)  # reconnects
+        await client.aclose()
+        device = _device(emulator.port)
+    try:
+        assert await device.read() == []
+        assert device.ledger.by_kind("bat") == {"timeout": 1}
+        assert await device.read() == []  # backed off, not retried at once
+        assert device.ledger.by_kind("bat") == {"timeout": 1}
+    finally:
+        await device.aclose()
+
+
+async def test_setpoint_written_once_read_back_and_clamped() -> None:
+    sim = FakeBattery()
+    async with RctEmulator(sim) as emulator:
+        device = _device(emulator.port)
+        try:
+            await device.set_battery_setpoint(-2500.0)
+            await device.set_battery_setpoint(-2500.0)  # unchanged: nothing is written again
+            await device.set_battery_setpoint(50_000.0)  # clamped to the rating
+        finally:
+            await device.aclose()
+    setpoint, strategy = object_id(SETPOINT), object_id(STRATEGY)
+    assert emulator.writes == [(setpoint, -2500.0), (strategy, 2.0), (setpoint, 6000.0)]
+    assert sim.applied == [("battery_setpoint", -2500.0), ("battery_setpoint", 6000.0)]
+
+
+async def test_no_setpoint_while_the_battery_is_busy() -> None:
+    async with RctEmulator(FakeBattery()) as emulator:
+        emulator.bat_status = 8.0
+        device = _device(emulator.port)
+        try:
+            with pytest.raises(PermanentError, match="battery status 8"):
+                await device.set_battery_setpoint(1000.0)
+            with pytest.raises(PermanentError, match="no power_limit"):
+                await device.set_power_limit(1000.0)
+        finally:
+            await device.aclose()
+    assert emulator.writes == []
+
+
+async def test_simulated_battery_follows_the_setpoint_and_returns_to_self_consumption() -> None:
+    from wattwerk.sim import SiteSim
+
+    site = SiteSim(start=datetime(2025, 6, 2, 12, 0, tzinfo=UTC))
+    battery = site.battery
+    assert battery is not None
+    async with RctEmulator(battery) as emulator:
+        device = _device(emulator.port)
+        try:
+            soc_before = {r.channel: r.value for r in await device.read()}["bat.soc"]
+            await device.set_battery_setpoint(-2000.0)
+            site.step(600)
+            charging = {r.channel: r.value for r in await device.read()}
+            await device.command("battery_mode", 0.0)
+        finally:
+            await device.aclose()
+    assert math.isclose(charging["bat.power"], -2000.0, rel_tol=1e-4)
+    assert charging["bat.soc"] > soc_before
+    assert battery.mode == 0 and emulator.params[object_id(SETPOINT)] == 0.0
