@@ -32,6 +32,7 @@ from wattwerk.sim.emulators.http_devices import (
 from wattwerk.sim.emulators.keba import KebaEmulator
 from wattwerk.sim.emulators.rct import RctEmulator
 from wattwerk.sim.emulators.relay import KmtronicEmulator, SwitchEmulator
+from wattwerk.sim.emulators.tq_em import TqEmEmulator
 
 ITEMS = native(load_catalog())
 
@@ -76,6 +77,9 @@ async def emulated(entry: Entry, sim: SimDevice, **kw: object) -> AsyncIterator[
         kw = {"auth": emulator.auth} | kw  # type: ignore[assignment]
     elif entry.native == "rct":
         emulator = RctEmulator(sim)
+    elif entry.native == "tq_em":
+        emulator = TqEmEmulator(sim)
+        kw = {"auth": ("", emulator.password)} | kw  # type: ignore[assignment]
     elif entry.native == "pulse_counter":
         assert entry.pulse is not None
         emulator = TasmotaCounterEmulator(sim, counter=entry.pulse.counter, per_kwh=entry.pulse.per_kwh)
@@ -176,6 +180,7 @@ def test_every_native_entry_is_exercised() -> None:
         "kostal_dxs",
         "kostal_html",
         "rct",
+        "tq_em",
     }
     dialects = {i.entry.relay.dialect for i in ITEMS if i.entry.relay}
     assert dialects == {"shelly_gen1", "shelly_gen2", "tasmota", "kmtronic_udp"}

@@ -24,6 +24,7 @@ from wattwerk.devices.native import (
 from wattwerk.devices.profile import Entry
 from wattwerk.devices.rct import RctDevice
 from wattwerk.devices.relay import KMTRONIC_PORT, KmtronicUdp, RelayDevice
+from wattwerk.devices.tq_em import TqEmDevice
 from wattwerk.errors import InputLedger, PermanentError
 from wattwerk.model import utcnow
 from wattwerk.protocols.http_device import JsonHttp
@@ -61,6 +62,8 @@ def create_for(
         if not url.hostname:
             raise PermanentError(f"{device_id}: no host in {host!r}")
         host, port = url.hostname, port or url.port
+        if auth is None and url.password is not None:  # http://user:password@host in the site file
+            auth = (url.username or "", url.password)
     common = {"device_id": device_id, "ledger": ledger, "clock": clock}
     kind = entry.native
     if kind == "keba_udp":
@@ -77,7 +80,10 @@ def create_for(
         return RctDevice(entry, client, max_w=max_w or entry.rated_power or 6000.0, **common)
     if kind == "relay" and entry.relay is not None and entry.relay.dialect == "kmtronic_udp":
         return RelayDevice(entry, udp=KmtronicUdp(host, port or KMTRONIC_PORT, timeout), **common)
-    http = JsonHttp(f"http://{host}:{port or entry.connection.port}", timeout=timeout, auth=auth)
+    base = f"http://{host}:{port or entry.connection.port}"
+    if kind == "tq_em":  # its own login form, not HTTP authentication
+        return TqEmDevice(entry, JsonHttp(base, timeout=timeout), password=auth[1] if auth else "", **common)
+    http = JsonHttp(base, timeout=timeout, auth=auth)
     if kind == "hardy_barth":
         return HardyBarthDevice(
             entry,
