@@ -336,9 +336,7 @@ class Uplink:
                 await self._wait(stop, delay)
 
     def backoff(self) -> float:
-        """Full jitter: uniform in [base, min(max, base * 2**failures)]."""
-        cap = min(self.config.backoff_max_s, self.config.backoff_base_s * 2 ** min(self.failures, 30))
-        return self.rng.uniform(self.config.backoff_base_s, max(cap, self.config.backoff_base_s))
+        return full_jitter(self.rng, self.config.backoff_base_s, self.config.backoff_max_s, self.failures)
 
     async def _wait(self, stop: asyncio.Event, seconds: float) -> None:
         self.stats.waits.append(seconds)
@@ -357,6 +355,12 @@ class Uplink:
                 break
             total += await self.round()
         return total
+
+
+def full_jitter(rng: random.Random, base_s: float, max_s: float, failures: int) -> float:
+    """Full jitter: uniform in [base, min(max, base * 2**failures)]."""
+    cap = min(max_s, base_s * 2 ** min(failures, 30))
+    return rng.uniform(base_s, max(cap, base_s))
 
 
 def _reason(resp: httpx.Response) -> str:
