@@ -28,6 +28,7 @@ from wattwerk.edge.live import NotingLedger, RuntimeView
 from wattwerk.edge.metrics import oldest_pending_age_s
 from wattwerk.edge.mqtt_bridge import Command, MqttBridge, devices_from_config
 from wattwerk.edge.outbox import Outbox
+from wattwerk.edge.plan_upload import plan_uploader
 from wattwerk.edge.planning import OpenMeteoWeather, PlanService, TariffPrices
 from wattwerk.edge.recorder import Recorder
 from wattwerk.edge.runtime import EdgeRuntime
@@ -134,6 +135,9 @@ async def run_edge(edge: Edge, stop: asyncio.Event, extra: list[Awaitable[None]]
         tasks.append(asyncio.create_task(mqtt_bridge(edge).run(stop)))
     if edge.planner is not None:
         tasks.append(asyncio.create_task(edge.planner.run(stop)))
+        uploader = plan_uploader(edge.cfg, edge.planner)  # the plan to the portal, ahead of time
+        if uploader is not None:
+            tasks.append(asyncio.create_task(uploader.run(stop)))
     tasks += [asyncio.create_task(job) for job in extra or []]  # type: ignore[arg-type]
     await stop.wait()
     await asyncio.gather(*tasks, return_exceptions=True)
