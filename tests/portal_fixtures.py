@@ -1,5 +1,7 @@
 """Shared helpers for the portal's account/API tests: the real app under uvicorn on loopback,
-on a PostgreSQL schema of its own, and signed-in accounts as httpx clients."""
+on a database of its own — once on PostgreSQL and once on SQLite (the ``database`` fixture;
+a module that needs only PostgreSQL defines ``database`` as ``pg``) — and signed-in accounts
+as httpx clients."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import httpx
 import pytest
 from argon2 import PasswordHasher
 
-from test_ingest_support import PgSchema, pg, serve_portal  # noqa: F401
+from test_ingest_support import PgSchema, TestDb, database, pg, serve_portal  # noqa: F401
 from wattwerk.portal import auth
 
 PASSWORD = "correct horse battery"
@@ -22,18 +24,27 @@ auth.set_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))  #
 @dataclass
 class Portal:
     url: str
-    pg: PgSchema
+    db: TestDb
     app: object
+
+    @property
+    def pg(self) -> TestDb:
+        """The database (the older name, from when it was PostgreSQL only)."""
+        return self.db
+
+    @property
+    def dialect(self) -> str:
+        return self.db.dialect
 
     def client(self, **kw: object) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=30.0, **kw)  # type: ignore[arg-type]
 
 
 @pytest.fixture
-def portal(pg: PgSchema) -> Iterator[Portal]:  # noqa: F811
-    with serve_portal(pg) as running:
+def portal(database: TestDb) -> Iterator[Portal]:  # noqa: F811
+    with serve_portal(database) as running:
         running.app.state.reset_tokens_in_response = True  # type: ignore[attr-defined]
-        yield Portal(running.url, pg, running.app)
+        yield Portal(running.url, database, running.app)
 
 
 def unique(prefix: str = "u") -> str:

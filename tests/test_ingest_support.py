@@ -1,5 +1,9 @@
-"""Shared helpers for the store-and-forward tests: a PostgreSQL schema per test, a test CA,
-and the real portal app served by uvicorn on a free loopback port (optionally over TLS)."""
+"""Shared helpers for the store-and-forward tests: a portal database per test (a PostgreSQL
+schema, or an SQLite file), a test CA, and the real portal app served by uvicorn on a free
+loopback port (optionally over TLS).
+
+Fixtures: ``pg`` is PostgreSQL only; ``database`` runs a test on both backends (ids
+``[postgresql]`` and ``[sqlite]``)."""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ import os
 import threading
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,35 +27,71 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from wattwerk.portal.app import PortalConfig, create_app
+from wattwerk.portal.database import POSTGRES, SQLITE, SyncConn, connect_sync, dialect_of
 from wattwerk.portal.ingest import IngestConfig
-from wattwerk.store.postgres import migrate, with_schema
+from wattwerk.store.migrations import migrate
+from wattwerk.store.postgres import with_schema
 
 PG_URL = os.environ.get("WATTWERK_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 @dataclass
-class PgSchema:
-    url: str  # server URL (no schema)
-    schema: str
+class TestDb:
+    """A migrated portal database of one test."""
+
+    url: str  # PostgreSQL: the server URL (no schema); SQLite: the file's URL
+    schema: str | None = None  # PostgreSQL only
+
+    @property
+    def dialect(self) -> str:
+        return dialect_of(self.url)
 
     @property
     def scoped(self) -> str:
-        return with_schema(self.url, self.schema)
+        return with_schema(self.url, self.schema) if self.dialect == POSTGRES else self.url
 
-    def connect(self) -> psycopg.Connection:
-        return psycopg.connect(self.scoped, autocommit=True)
+    def connect(self) -> AbstractContextManager[SyncConn]:
+        """A synchronous autocommit connection (``%s`` placeholders on both backends)."""
+        return connect_sync(self.url, self.schema)
 
 
-@pytest.fixture
-def pg() -> Iterator[PgSchema]:
-    """A fresh, migrated schema of its own, dropped afterwards."""
+PgSchema = TestDb  # the name older tests use
+
+
+@contextmanager
+def pg_schema() -> Iterator[TestDb]:
+    """A fresh, migrated PostgreSQL schema of its own, dropped afterwards."""
     schema = f"t_{uuid.uuid4().hex[:12]}"
     migrate(PG_URL, schema)
     try:
-        yield PgSchema(PG_URL, schema)
+        yield TestDb(PG_URL, schema)
     finally:
         with psycopg.connect(PG_URL, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def sqlite_db(directory: Path) -> TestDb:
+    """A fresh, migrated SQLite portal database in ``directory``."""
+    url = f"sqlite:///{directory / 'portal.db'}"
+    migrate(url)
+    return TestDb(url)
+
+
+@pytest.fixture
+def pg() -> Iterator[TestDb]:
+    """PostgreSQL only: a fresh, migrated schema of its own, dropped afterwards."""
+    with pg_schema() as db:
+        yield db
+
+
+@pytest.fixture(params=[POSTGRES, SQLITE])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TestDb]:
+    """The test once on each backend: a PostgreSQL schema, then an SQLite file."""
+    if request.param == SQLITE:
+        yield sqlite_db(tmp_path)
+        return
+    with pg_schema() as db:
+        yield db
 
 
 @dataclass
@@ -109,7 +149,7 @@ class RunningPortal:
 
 
 @contextmanager
-def serve_portal(pg: PgSchema, *, tls: CertFiles | None = None, ingest: IngestConfig | None = None,
+def serve_portal(pg: TestDb, *, tls: CertFiles | None = None, ingest: IngestConfig | None = None,
                  ) -> Iterator[RunningPortal]:
     """The real portal app under uvicorn in a thread, on a free port of 127.0.0.1."""
     app = create_app(PortalConfig(db_url=pg.url, schema=pg.schema, ingest=ingest or IngestConfig(),
@@ -137,7 +177,7 @@ def serve_portal(pg: PgSchema, *, tls: CertFiles | None = None, ingest: IngestCo
         sock.close()
 
 
-def portal_rows(pg: PgSchema, site: str) -> list[tuple[str, int, str, int, float]]:
+def portal_rows(pg: TestDb, site: str) -> list[tuple[str, int, str, int, float]]:
     """(edge, seq, channel, ts_ms, value) stored for a site, in (edge, seq) order."""
     with pg.connect() as conn:
         return [tuple(r) for r in conn.execute(  # type: ignore[misc]

@@ -3,12 +3,15 @@ password reset, personal access tokens and their scopes — against the real por
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import httpx
 import pyotp
 
 from portal_fixtures import PASSWORD, Portal, account, new_site, portal, unique  # noqa: F401
-from test_ingest_support import pg  # noqa: F401
+from test_ingest_support import database, pg  # noqa: F401
 from wattwerk.portal import accounts
+from wattwerk.portal.database import utcnow
 
 
 def test_register_login_cookie_flags_and_argon2(portal: Portal) -> None:  # noqa: F811
@@ -140,7 +143,8 @@ def test_token_scopes_expiry_and_revocation(portal: Portal) -> None:  # noqa: F8
         assert api.get(f"/api/v1/sites/{site}").status_code == 403  # but no reading
     with portal.pg.connect() as conn:
         conn.execute(
-            "UPDATE access_tokens SET expires_at = now() - interval '1 s' WHERE id = %s", (read["id"],)
+            "UPDATE access_tokens SET expires_at = %s WHERE id = %s",
+            (utcnow() - timedelta(seconds=1), read["id"]),
         )
     with httpx.Client(base_url=portal.url, headers={"Authorization": f"Bearer {read['token']}"}) as api:
         assert api.get("/api/v1/me").status_code == 401

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import httpx
 
 from portal_fixtures import Account, Portal, account, edge_token, new_site, now_ms, portal, upload  # noqa: F401
-from test_ingest_support import pg  # noqa: F401
+from test_ingest_support import database, pg  # noqa: F401
 from wattwerk.portal import db
 
 MISSING_SITE = "s_0000000000000000"

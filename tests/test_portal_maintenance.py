@@ -4,12 +4,14 @@ long poll (the edge's client function), ends by itself, every action in the owne
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import httpx
 
 from portal_fixtures import Portal, account, edge_token, new_site, portal  # noqa: F401
-from test_ingest_support import pg  # noqa: F401
+from test_ingest_support import database, pg  # noqa: F401
 from wattwerk.edge.maintenance_client import serve_once
+from wattwerk.portal.database import utcnow
 
 
 class FakeEdge:
@@ -78,9 +80,8 @@ def test_maintenance_round_trip_expiry_and_audit(portal: Portal) -> None:  # noq
     ).json()["id"]
     with portal.pg.connect() as conn:
         conn.execute(
-            "UPDATE maintenance_grants SET starts_at = now() - interval '2 hours', "
-            "expires_at = now() - interval '1 second' WHERE id = %s",
-            (grant_id,),
+            "UPDATE maintenance_grants SET starts_at = %s, expires_at = %s WHERE id = %s",
+            (utcnow() - timedelta(hours=2), utcnow() - timedelta(seconds=1), grant_id),
         )
     assert poll(portal, token, edge) == 0  # the queued command is never delivered
     assert owner.http.get(f"/api/v1/sites/{site}/maintenance/commands/{waiting}").json()["state"] == "expired"

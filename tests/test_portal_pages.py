@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 from importlib.metadata import EntryPoint
 from pathlib import Path
 
 import pytest
 
 from portal_fixtures import Portal, account, new_site, portal  # noqa: F401
-from test_ingest_support import pg  # noqa: F401
+from test_ingest_support import database, pg  # noqa: F401
 from wattwerk.portal import i18n, pages, widgets
+from wattwerk.portal.database import utcnow
 
 NEWS = widgets.Widget("coop_news", "Cooperative news", html="<p>Annual meeting on Friday</p>", order=5)
 NOT_A_WIDGET = {"id": "nope"}
@@ -186,8 +188,8 @@ def test_my_maintenance_lists_live_grants_only(portal: Portal) -> None:  # noqa:
     assert [m["site"] for m in mine] == [site] and mine[0]["grant"] == g.json()["id"]
     assert owner.http.get("/api/v1/maintenance").json() == []  # the owner granted, holds none
     with portal.pg.connect() as conn:
-        conn.execute("UPDATE maintenance_grants SET starts_at = now() - interval '2 hours', "
-                     "expires_at = now() - interval '1 second'")
+        conn.execute("UPDATE maintenance_grants SET starts_at = %s, expires_at = %s",
+                     (utcnow() - timedelta(hours=2), utcnow() - timedelta(seconds=1)))
     assert installer.http.get("/api/v1/maintenance").json() == []
     with portal.client() as anon:
         assert anon.get("/api/v1/maintenance").status_code == 401

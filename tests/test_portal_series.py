@@ -12,11 +12,11 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-from psycopg_pool import AsyncConnectionPool
 
 from portal_fixtures import Account, Portal, account, edge_token, new_site, now_ms, portal, upload  # noqa: F401
-from test_ingest_support import pg  # noqa: F401
+from test_ingest_support import database, pg  # noqa: F401
 from wattwerk.portal import db, retention, series
+from wattwerk.portal.database import open_database
 
 DAY, HOUR, MIN = 86_400_000, 3_600_000, 60_000
 
@@ -251,15 +251,19 @@ def test_series_streams_in_bounded_chunks(portal: Portal) -> None:  # noqa: F811
     upload(portal, edge_token(owner, site), site, [("grid.power", t0 + i * 1000, float(i)) for i in range(n)])
 
     async def go() -> list[int]:
-        async with AsyncConnectionPool(portal.pg.scoped, min_size=1, max_size=1, open=False) as pool:
-            async with pool.connection() as conn:
+        store = open_database(portal.db.url, schema=portal.db.schema, pool_size=1)
+        await store.open()
+        try:
+            async with store.connection() as conn:
                 cur = await conn.execute("SELECT id, name, unit, kind FROM channels")
                 chans = [series.ChannelInfo(*r) for r in await cur.fetchall()]
             q = series.Query(chans, t0, t0 + DAY, "raw", 0)
             sums = {c.id: series.Summary(c) for c in chans}
-            sizes = [len(batch) async for batch in series.chunks(pool, q, sums)]
+            sizes = [len(batch) async for batch in series.chunks(store, q, sums)]
             assert sums[chans[0].id].result()["max"] == n - 1
             return sizes
+        finally:
+            await store.close()
 
     assert asyncio.run(go()) == [series.CHUNK, series.CHUNK, 345]  # never more than a chunk in memory
     body = get_series(owner, site, t0, t0 + DAY, "raw").json()

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from portal_fixtures import Portal, account, new_site, now_ms, pg, portal  # noqa: F401
+from portal_fixtures import Portal, account, database, new_site, now_ms, pg, portal  # noqa: F401
 from wattwerk.config import load_config
 from wattwerk.edge.live import RuntimeView
 from wattwerk.edge.runtime import EdgeRuntime

@@ -15,7 +15,7 @@ from playwright.async_api import Page, expect
 from test_portal_walk import DESKTOP, MIN, TZ, kwh, site_readings
 
 from portal_fixtures import PASSWORD, Portal, account, edge_token, new_site, portal, upload  # noqa: F401
-from test_ingest_support import pg  # noqa: F401
+from test_ingest_support import database, pg  # noqa: F401
 
 DAY = 86_400_000
 

@@ -29,6 +29,7 @@ from wattwerk.edge.maintenance_client import serve
 from wattwerk.edge.outbox import Outbox
 from wattwerk.edge.uplink import Uplink, UplinkConfig
 from wattwerk.model import ms
+from wattwerk.portal.database import utcnow
 from wattwerk.store.sqlite import SqliteStore
 
 TZ = "Europe/Berlin"
@@ -263,8 +264,8 @@ async def test_portal_walk(browser: Any, pg: PgSchema, shots: Path, tmp_path: Pa
 
         # the grant runs out (moved into the past, as the clock would): the installer's access ends
         with pg.connect() as conn:
-            conn.execute("UPDATE maintenance_grants SET starts_at = now() - interval '2 hours', "
-                         "expires_at = now() - interval '1 second'")
+            conn.execute("UPDATE maintenance_grants SET starts_at = %s, expires_at = %s",
+                         (utcnow() - timedelta(hours=2), utcnow() - timedelta(seconds=1)))
         await expect(phone.locator("#grant-state .ended")).to_be_visible(timeout=10_000)
         await expect(phone.locator("#console")).to_be_hidden()
         await phone.goto(f"{portal.url}/sites")

@@ -15,11 +15,8 @@ import re
 import secrets
 from datetime import timedelta
 
-import psycopg
-from psycopg import AsyncConnection
-
 from wattwerk.portal import auth
-from wattwerk.store.postgres import with_schema
+from wattwerk.portal.database import Conn, UniqueViolation, open_database, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +39,7 @@ def check_password(password: str) -> None:
         raise AccountError(f"password: at least {MIN_PASSWORD} characters (at most 1024)")
 
 
-async def register(conn: AsyncConnection, alias: str, password: str, email: str | None = None) -> int:
+async def register(conn: Conn, alias: str, password: str, email: str | None = None) -> int:
     """Create an account; AccountError when the alias is taken or malformed."""
     check_alias(alias)
     check_password(password)
@@ -52,27 +49,27 @@ async def register(conn: AsyncConnection, alias: str, password: str, email: str 
             "INSERT INTO accounts (alias, password_hash, email) VALUES (%s, %s, %s) RETURNING id",
             (alias, hashed, email or None),
         )
-    except psycopg.errors.UniqueViolation:
+    except UniqueViolation:
         raise AccountError("alias: already taken") from None
     row = await cur.fetchone()
     assert row is not None
     return int(row[0])
 
 
-async def find(conn: AsyncConnection, alias: str) -> tuple[int, str, str | None] | None:
+async def find(conn: Conn, alias: str) -> tuple[int, str, str | None] | None:
     """(id, password hash, totp secret) of an alias."""
     cur = await conn.execute("SELECT id, password_hash, totp_secret FROM accounts WHERE alias = %s", (alias,))
     row = await cur.fetchone()
     return (int(row[0]), str(row[1]), row[2]) if row else None
 
 
-async def account_id(conn: AsyncConnection, alias: str) -> int | None:
+async def account_id(conn: Conn, alias: str) -> int | None:
     cur = await conn.execute("SELECT id FROM accounts WHERE alias = %s", (alias,))
     row = await cur.fetchone()
     return int(row[0]) if row else None
 
 
-async def request_reset(conn: AsyncConnection, alias: str) -> str | None:
+async def request_reset(conn: Conn, alias: str) -> str | None:
     """A reset token for an account with an e-mail address (None otherwise); logged, not sent."""
     cur = await conn.execute("SELECT id, email FROM accounts WHERE alias = %s", (alias,))
     row = await cur.fetchone()
@@ -80,19 +77,19 @@ async def request_reset(conn: AsyncConnection, alias: str) -> str | None:
         return None
     token = secrets.token_urlsafe(32)
     await conn.execute(
-        "INSERT INTO password_resets (token_hash, account_id, expires_at) VALUES (%s, %s, now() + %s)",
-        (auth.sha256(token), row[0], RESET_TTL),
+        "INSERT INTO password_resets (token_hash, account_id, expires_at) VALUES (%s, %s, %s)",
+        (auth.sha256(token), row[0], utcnow() + RESET_TTL),
     )
     log.info("password reset for %s: token %s (to be sent to the account's e-mail)", alias, token)
     return token
 
 
-async def confirm_reset(conn: AsyncConnection, token: str, password: str) -> bool:
+async def confirm_reset(conn: Conn, token: str, password: str) -> bool:
     check_password(password)
     cur = await conn.execute(
-        "UPDATE password_resets SET used_at = now() WHERE token_hash = %s AND used_at IS NULL "
-        "AND expires_at > now() RETURNING account_id",
-        (auth.sha256(token),),
+        "UPDATE password_resets SET used_at = %s WHERE token_hash = %s AND used_at IS NULL "
+        "AND expires_at > %s RETURNING account_id",
+        (utcnow(), auth.sha256(token), utcnow()),
     )
     row = await cur.fetchone()
     if row is None:
@@ -103,13 +100,13 @@ async def confirm_reset(conn: AsyncConnection, token: str, password: str) -> boo
     return True
 
 
-async def start_totp(conn: AsyncConnection, account: int) -> str:
+async def start_totp(conn: Conn, account: int) -> str:
     secret = auth.new_totp_secret()
     await conn.execute("UPDATE accounts SET totp_pending = %s WHERE id = %s", (secret, account))
     return secret
 
 
-async def confirm_totp(conn: AsyncConnection, account: int, code: str) -> bool:
+async def confirm_totp(conn: Conn, account: int, code: str) -> bool:
     cur = await conn.execute("SELECT totp_pending FROM accounts WHERE id = %s", (account,))
     row = await cur.fetchone()
     if row is None or not row[0] or not auth.totp_ok(row[0], code):
@@ -120,7 +117,7 @@ async def confirm_totp(conn: AsyncConnection, account: int, code: str) -> bool:
     return True
 
 
-async def make_admin(conn: AsyncConnection, alias: str) -> bool:
+async def make_admin(conn: Conn, alias: str) -> bool:
     cur = await conn.execute("UPDATE accounts SET is_admin = true WHERE alias = %s", (alias,))
     return cur.rowcount == 1
 
@@ -136,8 +133,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     async def go() -> bool:
-        async with await AsyncConnection.connect(with_schema(args.db, args.schema), autocommit=True) as conn:
-            return await make_admin(conn, args.make_admin)
+        db = open_database(args.db, schema=args.schema, pool_size=1)
+        await db.open()
+        try:
+            async with db.connection() as conn:
+                return await make_admin(conn, args.make_admin)
+        finally:
+            await db.close()
 
     if not asyncio.run(go()):
         print(f"no account {args.make_admin!r}")

@@ -117,7 +117,7 @@ def router() -> APIRouter:
     @r.post("/accounts", status_code=201, tags=["accounts"])
     async def register(body: NewAccount, request: Request) -> dict[str, Any]:
         """Create an account: an alias and a password; e-mail optional (password reset only)."""
-        async with auth.pool_of(request).connection() as conn:
+        async with auth.db_of(request).connection() as conn:
             try:
                 await accounts.register(conn, body.alias, body.password, body.email)
             except accounts.AccountError as exc:
@@ -128,7 +128,7 @@ def router() -> APIRouter:
     async def login(body: Login, request: Request, response: Response) -> dict[str, Any]:
         """Sign in; sets the session cookie and answers the CSRF token for changes."""
         ip = auth.client_ip(request)
-        async with auth.pool_of(request).connection() as conn:
+        async with auth.db_of(request).connection() as conn:
             wait = await auth.login_blocked(conn, body.alias, ip)
             if wait:
                 raise HTTPException(
@@ -157,14 +157,14 @@ def router() -> APIRouter:
     async def logout(who: Who, request: Request, response: Response) -> dict[str, Any]:
         sid = request.cookies.get(auth.SESSION_COOKIE)
         if sid:
-            async with auth.pool_of(request).connection() as conn:
+            async with auth.db_of(request).connection() as conn:
                 await auth.end_session(conn, sid)
         response.delete_cookie(auth.SESSION_COOKIE, path="/")
         return {"ok": True}
 
     @r.get("/me", tags=["accounts"])
     async def me(who: Who, request: Request) -> dict[str, Any]:
-        async with auth.pool_of(request).connection() as conn:
+        async with auth.db_of(request).connection() as conn:
             cur = await conn.execute(
                 "SELECT email IS NOT NULL, totp_secret IS NOT NULL FROM accounts WHERE id = %s",
                 (who.account_id,),
@@ -182,13 +182,13 @@ def router() -> APIRouter:
     @r.post("/me/totp", tags=["accounts"])
     async def totp_start(who: Who, request: Request) -> dict[str, Any]:
         """Start TOTP: answers the secret (and an otpauth URI); confirm with a code to switch it on."""
-        async with auth.pool_of(request).connection() as conn:
+        async with auth.db_of(request).connection() as conn:
             secret = await accounts.start_totp(conn, who.account_id)
         return {"secret": secret, "uri": auth.totp_uri(secret, who.alias)}
 
     @r.post("/me/totp/confirm", tags=["accounts"])
     async def totp_confirm(body: TotpCode, who: Who, request: Request) -> dict[str, Any]:
-        async with auth.pool_of(request).connection() as conn:
+        async with auth.db_of(request).connection() as conn:
             if not await accounts.confirm_totp(conn, who.account_id, body.code):
                 raise HTTPException(400, "wrong code, or TOTP not started")
         return {"totp": True}
@@ -196,7 +196,7 @@ def router() -> APIRouter:
     @r.post("/password-reset", status_code=202, tags=["accounts"])
     async def reset(body: ResetRequest, request: Request) -> dict[str, Any]:
         """Ask for a reset; the same answer whether or not the alias exists or has an e-mail."""
-        async with auth.pool_of(request).connection() as conn:
+        async with auth.db_of(request).connection() as conn:
             token = await accounts.request_reset(conn, body.alias)
         out: dict[str, Any] = {"ok": True}
         if getattr(request.app.state, "reset_tokens_in_response", False):
@@ -205,7 +205,7 @@ def router() -> APIRouter:
 
     @r.post("/password-reset/confirm", tags=["accounts"])
     async def reset_confirm(body: ResetConfirm, request: Request) -> dict[str, Any]:
-        async with auth.pool_of(request).connection() as conn:
+        async with auth.db_of(request).connection() as conn:
             try:
                 done = await accounts.confirm_reset(conn, body.token, body.password)
             except accounts.AccountError as exc:
@@ -218,7 +218,7 @@ def router() -> APIRouter:
 
     @r.get("/tokens", tags=["tokens"])
     async def token_list(who: Who, request: Request) -> list[dict[str, Any]]:
-        async with auth.pool_of(request).connection() as conn:
+        async with auth.db_of(request).connection() as conn:
             return await tokens.listing(conn, who.account_id)
 
     @r.post("/tokens", status_code=201, tags=["tokens"])
@@ -226,7 +226,7 @@ def router() -> APIRouter:
         """A new token; its secret is in this answer only."""
         if "admin" in body.scopes and who.via == "token":
             raise HTTPException(403, "a token cannot make admin tokens; sign in")
-        async with auth.pool_of(request).connection() as conn:
+        async with auth.db_of(request).connection() as conn:
             tid, secret, expires = await tokens.create(
                 conn, who.account_id, body.name, list(body.scopes), body.days
             )
@@ -241,7 +241,7 @@ def router() -> APIRouter:
     async def token_revoke(
         token_id: Annotated[int, Path(ge=1, le=2**31 - 1)], who: Who, request: Request
     ) -> dict[str, Any]:
-        async with auth.pool_of(request).connection() as conn:
+        async with auth.db_of(request).connection() as conn:
             if not await tokens.revoke(conn, who.account_id, token_id):
                 raise not_found()
         return {"ok": True}
@@ -250,18 +250,18 @@ def router() -> APIRouter:
 
     @r.get("/sites", tags=["sites"])
     async def site_list(who: Who, request: Request) -> list[dict[str, Any]]:
-        async with auth.pool_of(request).connection() as conn:
+        async with auth.db_of(request).connection() as conn:
             return await sites.listing(conn, who.account_id)
 
     @r.post("/sites", status_code=201, tags=["sites"])
     async def site_new(body: NewSite, who: Who, request: Request) -> dict[str, Any]:
-        async with auth.pool_of(request).connection() as conn:
+        async with auth.db_of(request).connection() as conn:
             name = await sites.create(conn, who.account_id, body.label)
         return {"site": name, "label": body.label}
 
     @r.get("/sites/{site}", tags=["sites"])
     async def site_info(site: SiteName, who: Who, request: Request) -> dict[str, Any]:
-        async with auth.pool_of(request).connection() as conn:
+        async with auth.db_of(request).connection() as conn:
             ref = await _site(conn, site, who)
             out = await sites.info(conn, ref)
             out["maintenance"] = await maintenance.live_grants(conn, ref.site_id)
@@ -272,7 +272,7 @@ def router() -> APIRouter:
         site: SiteName, request: Request, who: Annotated[Principal, Depends(auth.ingest_principal)]
     ) -> dict[str, Any]:
         """Pair an edge: a new site token for ``POST /api/v1/ingest`` (shown once)."""
-        async with auth.pool_of(request).connection() as conn:
+        async with auth.db_of(request).connection() as conn:
             ref = await _site(conn, site, who, owner=True)
             token = await sites.new_edge_token(conn, ref.site_id)
             await sites.audit(conn, ref.site_id, who.account_id, "edge.pair")
@@ -281,7 +281,7 @@ def router() -> APIRouter:
     @r.delete("/sites/{site}/edge-tokens", tags=["sites"])
     async def edge_tokens_revoke(site: SiteName, who: Who, request: Request) -> dict[str, Any]:
         """Revoke every edge token of the site (a stolen or retired edge); pair again to resume."""
-        async with auth.pool_of(request).connection() as conn:
+        async with auth.db_of(request).connection() as conn:
             ref = await _site(conn, site, who, owner=True)
             n = await sites.revoke_edge_tokens(conn, ref.site_id)
             await sites.audit(conn, ref.site_id, who.account_id, "edge.revoke", {"tokens": n})
@@ -289,7 +289,7 @@ def router() -> APIRouter:
 
     @r.get("/sites/{site}/grants", tags=["sites"])
     async def grant_list(site: SiteName, who: Who, request: Request) -> list[dict[str, Any]]:
-        async with auth.pool_of(request).connection() as conn:
+        async with auth.db_of(request).connection() as conn:
             ref = await _site(conn, site, who, owner=True)
             return await sites.grants(conn, ref.site_id)
 
@@ -302,7 +302,7 @@ def router() -> APIRouter:
         request: Request,
     ) -> dict[str, Any]:
         """Give another account read access as viewer or installer."""
-        async with auth.pool_of(request).connection() as conn:
+        async with auth.db_of(request).connection() as conn:
             ref = await _site(conn, site, who, owner=True)
             other = await accounts.account_id(conn, alias)
             if other is None:
@@ -318,7 +318,7 @@ def router() -> APIRouter:
     async def grant_revoke(
         site: SiteName, alias: Annotated[str, Path(min_length=1, max_length=64)], who: Who, request: Request
     ) -> dict[str, Any]:
-        async with auth.pool_of(request).connection() as conn:
+        async with auth.db_of(request).connection() as conn:
             ref = await _site(conn, site, who, owner=True)
             other = await accounts.account_id(conn, alias)
             if other is None or not await sites.revoke(conn, ref.site_id, other):
@@ -335,13 +335,13 @@ def router() -> APIRouter:
         before: int | None = Query(None, ge=1, le=2**62),
     ) -> list[dict[str, Any]]:
         """The site's audit log, newest first (owner only)."""
-        async with auth.pool_of(request).connection() as conn:
+        async with auth.db_of(request).connection() as conn:
             ref = await _site(conn, site, who, owner=True)
             return await sites.audit_entries(conn, ref.site_id, limit, before)
 
     @r.get("/sites/{site}/retention", tags=["retention"])
     async def retention_get(site: SiteName, who: Who, request: Request) -> dict[str, Any]:
-        async with auth.pool_of(request).connection() as conn:
+        async with auth.db_of(request).connection() as conn:
             ref = await _site(conn, site, who, owner=True)
             return await retention.policy(conn, ref.site_id)
 
@@ -351,7 +351,7 @@ def router() -> APIRouter:
     ) -> dict[str, Any]:
         """Change the site's tiers, the raw archive opt-in and the research consent."""
         changes = body.model_dump(exclude_none=True)
-        async with auth.pool_of(request).connection() as conn:
+        async with auth.db_of(request).connection() as conn:
             ref = await _site(conn, site, who, owner=True)
             out = await retention.set_policy(conn, ref.site_id, changes)
             await sites.audit(conn, ref.site_id, who.account_id, "retention.set", changes)
@@ -361,14 +361,14 @@ def router() -> APIRouter:
 
     @r.get("/sites/{site}/channels", tags=["data"])
     async def channel_list(site: SiteName, who: Who, request: Request) -> list[dict[str, Any]]:
-        async with auth.pool_of(request).connection() as conn:
+        async with auth.db_of(request).connection() as conn:
             ref = await _site(conn, site, who)
             return await sites.channels(conn, ref.site_id)
 
     @r.get("/sites/{site}/live", tags=["data"])
     async def live(site: SiteName, who: Who, request: Request) -> dict[str, Any]:
         """The newest value of every channel (poll every few seconds for the live view)."""
-        async with auth.pool_of(request).connection() as conn:
+        async with auth.db_of(request).connection() as conn:
             ref = await _site(conn, site, who)
             values = await sites.live(conn, ref.site_id)
         return {"site": ref.name, "now_ms": int(time.time() * 1000), "values": values}
@@ -390,7 +390,7 @@ def router() -> APIRouter:
         start = _utc(from_, end - timedelta(days=1))
         if not start < end or end - start > MAX_RANGE:
             raise HTTPException(400, "from must be before to, and the range at most about ten years")
-        async with auth.pool_of(request).connection() as conn:
+        async with auth.db_of(request).connection() as conn:
             ref = await _site(conn, site, who)
             cur = await conn.execute(
                 "SELECT c.id, c.name, c.unit, c.kind, "
@@ -414,7 +414,7 @@ def router() -> APIRouter:
             resolution,
             rolled,
         )
-        pool = auth.pool_of(request)
+        pool = auth.db_of(request)
         if format == "csv":
             summary = await series.summary(pool, q) if q.channels else {}
             return StreamingResponse(
@@ -436,7 +436,7 @@ def router() -> APIRouter:
     @r.get("/sites/{site}/maintenance", tags=["maintenance"])
     async def maint_list(site: SiteName, who: Who, request: Request) -> list[dict[str, Any]]:
         """Live maintenance grants: all of them for the owner, one's own for an installer."""
-        async with auth.pool_of(request).connection() as conn:
+        async with auth.db_of(request).connection() as conn:
             ref = await _site(conn, site, who, maintenance_ok=True)
             mine = None if ref.role == "owner" else who.account_id
             return await maintenance.live_grants(conn, ref.site_id, mine)
@@ -446,7 +446,7 @@ def router() -> APIRouter:
         site: SiteName, body: MaintenanceBody, who: Who, request: Request
     ) -> dict[str, Any]:
         """Switch maintenance on for one installer for ``hours``; it ends by itself."""
-        async with auth.pool_of(request).connection() as conn:
+        async with auth.db_of(request).connection() as conn:
             ref = await _site(conn, site, who, owner=True)
             other = await accounts.account_id(conn, body.installer)
             if other is None or other == who.account_id:
@@ -465,7 +465,7 @@ def router() -> APIRouter:
     async def maint_end(
         site: SiteName, grant_id: Annotated[int, Path(ge=1, le=2**31 - 1)], who: Who, request: Request
     ) -> dict[str, Any]:
-        async with auth.pool_of(request).connection() as conn:
+        async with auth.db_of(request).connection() as conn:
             ref = await _site(conn, site, who, owner=True)
             if not await maintenance.end_grant(conn, ref.site_id, grant_id):
                 raise HTTPException(404, "no such live grant")
@@ -475,7 +475,7 @@ def router() -> APIRouter:
     @r.post("/sites/{site}/maintenance/commands", status_code=201, tags=["maintenance"])
     async def maint_command(site: SiteName, body: CommandBody, who: Who, request: Request) -> dict[str, Any]:
         """Queue a command for the edge (installer with a live grant); the edge fetches it."""
-        async with auth.pool_of(request).connection() as conn:
+        async with auth.db_of(request).connection() as conn:
             ref = await _site(conn, site, who, maintenance_ok=True)
             cid = await maintenance.queue(conn, ref.site_id, who.account_id, body.kind, body.payload)
             if cid is None:
@@ -493,7 +493,7 @@ def router() -> APIRouter:
     async def maint_result(
         site: SiteName, command_id: Annotated[int, Path(ge=1, le=2**31 - 1)], who: Who, request: Request
     ) -> dict[str, Any]:
-        async with auth.pool_of(request).connection() as conn:
+        async with auth.db_of(request).connection() as conn:
             ref = await _site(conn, site, who, maintenance_ok=True)
             cmd = await maintenance.command(conn, ref.site_id, command_id)
             if cmd is None or (ref.role != "owner" and cmd["issued_by_id"] != who.account_id):
@@ -511,7 +511,7 @@ def router() -> APIRouter:
         who: Annotated[Principal, Depends(auth.admin_principal)],
     ) -> dict[str, Any]:
         """Run the rollup and retention job now (also run it from a timer, e.g. every 5 minutes)."""
-        async with auth.pool_of(request).connection() as conn:
+        async with auth.db_of(request).connection() as conn:
             return await retention.run(conn, int(time.time() * 1000))
 
     @r.get("/research/export", tags=["admin"])
@@ -529,7 +529,7 @@ def router() -> APIRouter:
             raise HTTPException(400, "from must be before to")
         return StreamingResponse(
             research.export_csv(
-                auth.pool_of(request), resolution, int(start.timestamp() * 1000), int(end.timestamp() * 1000)
+                auth.db_of(request), resolution, int(start.timestamp() * 1000), int(end.timestamp() * 1000)
             ),
             media_type="text/csv",
         )

@@ -1,4 +1,5 @@
-"""The portal's ASGI app factory (FastAPI). Stateless apart from PostgreSQL, so it scales out."""
+"""The portal's ASGI app factory (FastAPI). Stateless apart from its database (PostgreSQL scales
+out to several processes; an embedded SQLite file serves one)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from fastapi import FastAPI
 
 from wattwerk import __version__
 from wattwerk.portal import compat, ingest, routes
+from wattwerk.portal.database import open_database
 from wattwerk.portal.db import Registry
-from wattwerk.store.postgres import PostgresStore, migrate
+from wattwerk.portal.readings import ReadingStore
+from wattwerk.store.migrations import migrate
 
 ENV_DB = "WATTWERK_PORTAL_DB"
 ENV_SCHEMA = "WATTWERK_PORTAL_SCHEMA"
@@ -22,8 +25,8 @@ ENV_RATE = "WATTWERK_PORTAL_RATE"
 
 @dataclass
 class PortalConfig:
-    db_url: str
-    schema: str | None = None
+    db_url: str  # postgresql://... or sqlite:///path/portal.db
+    schema: str | None = None  # PostgreSQL only
     migrate: bool = True
     pool_size: int = 8
     token_ttl_s: float = 5.0  # how long a token lookup is cached (revocation delay)
@@ -31,9 +34,10 @@ class PortalConfig:
 
 
 def create_app(config: PortalConfig) -> FastAPI:
-    """The portal app; connects (and migrates) on startup, closes the pool on shutdown."""
-    store = PostgresStore(config.db_url, schema=config.schema, max_size=config.pool_size)
-    registry = Registry(store.pool, ttl=config.token_ttl_s)
+    """The portal app; connects (and migrates) on startup, closes the database on shutdown."""
+    db = open_database(config.db_url, schema=config.schema, pool_size=config.pool_size)
+    store = ReadingStore(db)
+    registry = Registry(db, ttl=config.token_ttl_s)
     ingestor = ingest.Ingestor(store, registry, config.ingest)
     legacy = compat.Compat(store, config.ingest)
 
@@ -41,14 +45,15 @@ def create_app(config: PortalConfig) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if config.migrate:
             await asyncio.to_thread(migrate, config.db_url, config.schema)
-        await store.open()
+        await db.open()
         try:
             yield
         finally:
-            await store.close()
+            await db.close()
 
     app = FastAPI(title="wattwerk portal", version=__version__, lifespan=lifespan,
                   openapi_url="/api/v1/openapi.json", docs_url=None, redoc_url=None)
+    app.state.db = db
     app.state.store = store
     app.state.ingestor = ingestor
     app.state.compat = legacy

@@ -27,8 +27,8 @@ import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from fastapi import HTTPException, Request, Response
-from psycopg import AsyncConnection
-from psycopg_pool import AsyncConnectionPool
+
+from wattwerk.portal.database import Conn, Database, utcnow
 
 SESSION_COOKIE = "ww_session"
 CSRF_HEADER = "x-csrf-token"
@@ -90,12 +90,12 @@ def totp_uri(secret: str, alias: str) -> str:
 # ------------------------------------------------------------ rate limit
 
 
-async def login_blocked(conn: AsyncConnection, alias: str, ip: str) -> int:
+async def login_blocked(conn: Conn, alias: str, ip: str) -> int:
     """Seconds until another attempt is allowed (0 = allowed now)."""
     cur = await conn.execute(
-        "SELECT (SELECT count(*) FROM login_failures WHERE alias = %s AND at > now() - %s), "
-        "(SELECT count(*) FROM login_failures WHERE ip = %s AND at > now() - %s)",
-        (alias, WINDOW, ip, WINDOW),
+        "SELECT (SELECT count(*) FROM login_failures WHERE alias = %s AND at > %s), "
+        "(SELECT count(*) FROM login_failures WHERE ip = %s AND at > %s)",
+        (alias, utcnow() - WINDOW, ip, utcnow() - WINDOW),
     )
     row = await cur.fetchone()
     assert row is not None
@@ -104,9 +104,10 @@ async def login_blocked(conn: AsyncConnection, alias: str, ip: str) -> int:
     return 0
 
 
-async def record_failure(conn: AsyncConnection, alias: str, ip: str) -> None:
-    await conn.execute("INSERT INTO login_failures (alias, ip) VALUES (%s, %s)", (alias, ip))
-    await conn.execute("DELETE FROM login_failures WHERE at < now() - %s", (WINDOW * 4,))
+async def record_failure(conn: Conn, alias: str, ip: str) -> None:
+    now = utcnow()
+    await conn.execute("INSERT INTO login_failures (alias, ip, at) VALUES (%s, %s, %s)", (alias, ip, now))
+    await conn.execute("DELETE FROM login_failures WHERE at < %s", (now - WINDOW * 4,))
 
 
 def client_ip(request: Request) -> str:
@@ -116,13 +117,13 @@ def client_ip(request: Request) -> str:
 # ------------------------------------------------------------ sessions
 
 
-async def start_session(conn: AsyncConnection, account_id: int) -> tuple[str, str]:
+async def start_session(conn: Conn, account_id: int) -> tuple[str, str]:
     """A new session; returns (cookie value, csrf token)."""
     sid = secrets.token_urlsafe(32)
     csrf = secrets.token_urlsafe(24)
     await conn.execute(
-        "INSERT INTO sessions (id_hash, account_id, csrf, expires_at) VALUES (%s, %s, %s, now() + %s)",
-        (sha256(sid), account_id, csrf, SESSION_TTL),
+        "INSERT INTO sessions (id_hash, account_id, csrf, expires_at) VALUES (%s, %s, %s, %s)",
+        (sha256(sid), account_id, csrf, utcnow() + SESSION_TTL),
     )
     return sid, csrf
 
@@ -140,7 +141,7 @@ def set_session_cookie(request: Request, response: Response, sid: str) -> None:
     )
 
 
-async def end_session(conn: AsyncConnection, sid: str) -> None:
+async def end_session(conn: Conn, sid: str) -> None:
     await conn.execute("DELETE FROM sessions WHERE id_hash = %s", (sha256(sid),))
 
 
@@ -160,8 +161,12 @@ class Principal:
         return self.via == "session" or "admin" in self.scopes or scope in self.scopes
 
 
-def pool_of(request: Request) -> AsyncConnectionPool:
-    return request.app.state.store.pool
+def db_of(request: Request) -> Database:
+    """The portal's database (``async with db_of(request).connection() as conn``)."""
+    return request.app.state.db  # type: ignore[no-any-return]
+
+
+pool_of = db_of  # the name older modules use
 
 
 _UNAUTH = HTTPException(
@@ -175,25 +180,25 @@ async def authenticate(request: Request) -> Principal | None:
     """The caller from a Bearer personal access token or the session cookie (CSRF checked)."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
-    async with pool_of(request).connection() as conn:
+    async with db_of(request).connection(readonly=True) as conn:
         if scheme.lower() == "bearer" and token.strip().startswith(TOKEN_PREFIX):
             cur = await conn.execute(
                 "SELECT a.id, a.alias, a.is_admin, t.scopes FROM access_tokens t "
                 "JOIN accounts a ON a.id = t.account_id WHERE t.token_hash = %s "
-                "AND t.revoked_at IS NULL AND t.expires_at > now()",
-                (sha256(token.strip()),),
+                "AND t.revoked_at IS NULL AND t.expires_at > %s",
+                (sha256(token.strip()), utcnow()),
             )
             row = await cur.fetchone()
             if row is None:
                 return None
-            return Principal(row[0], row[1], row[2], "token", frozenset(row[3]))
+            return Principal(row[0], row[1], bool(row[2]), "token", frozenset(conn.unarray(row[3])))
         sid = request.cookies.get(SESSION_COOKIE)
         if not sid:
             return None
         cur = await conn.execute(
             "SELECT a.id, a.alias, a.is_admin, s.csrf FROM sessions s JOIN accounts a ON a.id = s.account_id "
-            "WHERE s.id_hash = %s AND s.expires_at > now()",
-            (sha256(sid),),
+            "WHERE s.id_hash = %s AND s.expires_at > %s",
+            (sha256(sid), utcnow()),
         )
         row = await cur.fetchone()
     if row is None:
@@ -202,7 +207,7 @@ async def authenticate(request: Request) -> Principal | None:
         sent = request.headers.get(CSRF_HEADER, "")
         if not hmac.compare_digest(sent.encode(), str(row[3]).encode()):
             raise HTTPException(403, "missing or wrong X-CSRF-Token for a cookie-authenticated request")
-    return Principal(row[0], row[1], row[2], "session", frozenset())
+    return Principal(row[0], row[1], bool(row[2]), "session", frozenset())
 
 
 async def principal(request: Request) -> Principal:

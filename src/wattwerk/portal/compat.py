@@ -26,12 +26,12 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
-from psycopg.types.json import Jsonb
 
 from wattwerk.errors import InputLedger
+from wattwerk.portal.database import utcnow
 from wattwerk.portal.db import compat_id
 from wattwerk.portal.ingest import MIN_TS_MS, IngestConfig
-from wattwerk.store.postgres import PostgresStore
+from wattwerk.portal.readings import ReadingStore
 
 VZ_VERSION = "0.3"
 
@@ -84,7 +84,7 @@ def check_pairs(pairs: Any, ts_scale: int, now_ms: int, config: IngestConfig,
 class Compat:
     """State shared by the legacy endpoints."""
 
-    def __init__(self, store: PostgresStore, config: IngestConfig | None = None) -> None:
+    def __init__(self, store: ReadingStore, config: IngestConfig | None = None) -> None:
         self.store = store
         self.config = config or IngestConfig()
         self.ledger = InputLedger()
@@ -104,7 +104,7 @@ class Compat:
 
     async def sensor(self, sensor_id: str, request: Request) -> Response:
         sid = compat_id(sensor_id)
-        async with self.store.pool.connection() as conn:
+        async with self.store.db.connection() as conn:
             cur = await conn.execute(
                 "SELECT coalesce(s.hmac_key, d.hmac_key), s.channel_id, s.edge_id FROM compat_sensors s "
                 "LEFT JOIN compat_devices d ON d.id = s.device_id WHERE s.id = %s", (sid,))
@@ -122,9 +122,9 @@ class Compat:
             self.ledger.record(who, "syntax", f"{who}: body is not JSON: {exc}")
             return _msg_error(400, "SyntaxError", f"body is not JSON: {exc}")
         if isinstance(doc, dict) and "config" in doc:
-            async with self.store.pool.connection() as conn:
+            async with self.store.db.connection() as conn:
                 await conn.execute("UPDATE compat_sensors SET config = %s WHERE id = %s",
-                                   (Jsonb(doc["config"]), sid))
+                                   (conn.json(doc["config"]), sid))
             return JSONResponse({"response": "ok"})
         if not isinstance(doc, dict) or "measurements" not in doc:
             return _msg_error(400, "SyntaxError", "expected {\"measurements\": [[timestamp, value], ...]}")
@@ -139,7 +139,7 @@ class Compat:
 
     async def device(self, device_id: str, request: Request) -> Response:
         did = compat_id(device_id)
-        async with self.store.pool.connection() as conn:
+        async with self.store.db.connection() as conn:
             cur = await conn.execute("SELECT hmac_key FROM compat_devices WHERE id = %s", (did,))
             row = await cur.fetchone()
         if row is None:
@@ -155,20 +155,20 @@ class Compat:
             return _msg_error(400, "SyntaxError", f"body is not JSON: {exc}")
         if not isinstance(doc, dict):
             return _msg_error(400, "SyntaxError", "expected a JSON object")
-        async with self.store.pool.connection() as conn:
+        async with self.store.db.connection() as conn:
             if "key" in doc:  # registration: the device proves it holds the key it was provisioned with
                 if not hmac.compare_digest(str(doc["key"]), key):
                     return _msg_error(403, "KeyError", "registration key does not match")
-                await conn.execute("UPDATE compat_devices SET registered = true, last_seen = now() "
-                                   "WHERE id = %s", (did,))
+                await conn.execute("UPDATE compat_devices SET registered = true, last_seen = %s "
+                                   "WHERE id = %s", (utcnow(), did))
             else:  # heartbeat
-                await conn.execute("UPDATE compat_devices SET last_seen = now(), heartbeat = %s "
-                                   "WHERE id = %s", (Jsonb(doc), did))
+                await conn.execute("UPDATE compat_devices SET last_seen = %s, heartbeat = %s "
+                                   "WHERE id = %s", (utcnow(), conn.json(doc), did))
         return JSONResponse({"upgrade": 0, "timestamp": int(time.time())})
 
     async def vz_data(self, uuid: str, request: Request) -> Response:
         uuid = uuid.lower()
-        async with self.store.pool.connection() as conn:
+        async with self.store.db.connection() as conn:
             cur = await conn.execute("SELECT channel_id, edge_id FROM vz_channels WHERE uuid = %s", (uuid,))
             row = await cur.fetchone()
         if row is None:

@@ -1,12 +1,13 @@
-"""The portal's registry in PostgreSQL: sites, edge tokens, edges, channels, legacy loggers.
+"""The portal's registry: sites, edge tokens, edges, channels, legacy loggers.
 
 Tokens: 32 random bytes (url-safe text); only their SHA-256 is stored. A fast hash is enough
 for a 256-bit random secret (nothing to brute-force); pairing creates one, revoking sets
 ``revoked_at``. Lookups are cached in the process for ``ttl`` seconds, so a revocation takes
 effect on every portal process within that time.
 
-Admin functions (pairing, registration) are synchronous and take a psycopg connection; the
-request path uses :class:`Registry` on the async pool.
+Admin functions (pairing, registration) are synchronous and take a connection from
+:func:`wattwerk.portal.database.connect_sync` (a psycopg connection works too); the request path
+uses :class:`Registry` on the portal's :class:`~wattwerk.portal.database.Database`.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ import hashlib
 import secrets
 import time
 from dataclasses import dataclass
-
-import psycopg
-from psycopg_pool import AsyncConnectionPool
+from typing import Any
 
 from wattwerk.model import Channel
+from wattwerk.portal.database import Database, utcnow
+
+SyncConn = Any  # database.SyncConn or a psycopg.Connection: .execute(sql, params) -> cursor
 
 
 def hash_token(token: str) -> bytes:
@@ -29,7 +31,7 @@ def hash_token(token: str) -> bytes:
 # ------------------------------------------------------------ admin (sync)
 
 
-def create_site(conn: psycopg.Connection, name: str) -> int:
+def create_site(conn: SyncConn, name: str) -> int:
     row = conn.execute(
         "INSERT INTO sites (name) VALUES (%s) ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name "
         "RETURNING id", (name,)).fetchone()
@@ -37,7 +39,7 @@ def create_site(conn: psycopg.Connection, name: str) -> int:
     return int(row[0])
 
 
-def pair_site(conn: psycopg.Connection, site: str) -> str:
+def pair_site(conn: SyncConn, site: str) -> str:
     """Create the site if needed and a new edge token for it; return the token (shown once)."""
     site_id = create_site(conn, site)
     token = secrets.token_urlsafe(32)
@@ -46,20 +48,20 @@ def pair_site(conn: psycopg.Connection, site: str) -> str:
     return token
 
 
-def revoke_tokens(conn: psycopg.Connection, site: str, token: str | None = None) -> int:
+def revoke_tokens(conn: SyncConn, site: str, token: str | None = None) -> int:
     """Revoke one token of a site, or all of them; return how many."""
     if token is None:
         cur = conn.execute(
-            "UPDATE site_tokens SET revoked_at = now() WHERE revoked_at IS NULL AND site_id = "
-            "(SELECT id FROM sites WHERE name = %s)", (site,))
+            "UPDATE site_tokens SET revoked_at = %s WHERE revoked_at IS NULL AND site_id = "
+            "(SELECT id FROM sites WHERE name = %s)", (utcnow(), site))
     else:
         cur = conn.execute(
-            "UPDATE site_tokens SET revoked_at = now() WHERE revoked_at IS NULL AND token_hash = %s AND "
-            "site_id = (SELECT id FROM sites WHERE name = %s)", (hash_token(token), site))
+            "UPDATE site_tokens SET revoked_at = %s WHERE revoked_at IS NULL AND token_hash = %s AND "
+            "site_id = (SELECT id FROM sites WHERE name = %s)", (utcnow(), hash_token(token), site))
     return cur.rowcount
 
 
-def ensure_channel(conn: psycopg.Connection, site_id: int, name: str) -> int:
+def ensure_channel(conn: SyncConn, site_id: int, name: str) -> int:
     ch = Channel.of(name)
     row = conn.execute(
         "INSERT INTO channels (site_id, name, unit, kind) VALUES (%s, %s, %s, %s) "
@@ -69,7 +71,7 @@ def ensure_channel(conn: psycopg.Connection, site_id: int, name: str) -> int:
     return int(row[0])
 
 
-def ensure_edge(conn: psycopg.Connection, site_id: int, name: str) -> int:
+def ensure_edge(conn: SyncConn, site_id: int, name: str) -> int:
     row = conn.execute(
         "INSERT INTO edges (site_id, name) VALUES (%s, %s) ON CONFLICT (site_id, name, stream) "
         "DO UPDATE SET name = EXCLUDED.name RETURNING id", (site_id, name)).fetchone()
@@ -77,7 +79,7 @@ def ensure_edge(conn: psycopg.Connection, site_id: int, name: str) -> int:
     return int(row[0])
 
 
-def register_vz_channel(conn: psycopg.Connection, site: str, uuid: str, channel: str) -> int:
+def register_vz_channel(conn: SyncConn, site: str, uuid: str, channel: str) -> int:
     """Map a volkszaehler channel UUID onto one of the site's channels; return its channel id."""
     site_id = create_site(conn, site)
     channel_id = ensure_channel(conn, site_id, channel)
@@ -88,14 +90,14 @@ def register_vz_channel(conn: psycopg.Connection, site: str, uuid: str, channel:
     return channel_id
 
 
-def register_flukso_device(conn: psycopg.Connection, site: str, device_id: str, key: str) -> None:
+def register_flukso_device(conn: SyncConn, site: str, device_id: str, key: str) -> None:
     site_id = create_site(conn, site)
     conn.execute("INSERT INTO compat_devices (id, site_id, hmac_key) VALUES (%s, %s, %s) "
                  "ON CONFLICT (id) DO UPDATE SET hmac_key = EXCLUDED.hmac_key",
                  (compat_id(device_id), site_id, key))
 
 
-def register_flukso_sensor(conn: psycopg.Connection, site: str, sensor_id: str, channel: str, *,
+def register_flukso_sensor(conn: SyncConn, site: str, sensor_id: str, channel: str, *,
                            device_id: str | None = None, key: str | None = None) -> int:
     """A Flukso/mySmartGrid sensor feeding one channel; HMAC key its own or its device's."""
     if key is None and device_id is None:
@@ -128,8 +130,8 @@ class SiteAuth:
 class Registry:
     """Cached lookups the ingest path needs on every request."""
 
-    def __init__(self, pool: AsyncConnectionPool, *, ttl: float = 5.0) -> None:
-        self.pool = pool
+    def __init__(self, db: Database, *, ttl: float = 5.0) -> None:
+        self.db = db
         self.ttl = ttl
         self._tokens: dict[bytes, tuple[float, SiteAuth | None]] = {}
         self._edges: dict[tuple[int, str, str], int] = {}
@@ -141,7 +143,7 @@ class Registry:
         hit = self._tokens.get(key)
         if hit is not None and now - hit[0] < self.ttl:
             return hit[1]
-        async with self.pool.connection() as conn:
+        async with self.db.connection(readonly=True) as conn:
             cur = await conn.execute(
                 "SELECT s.id, s.name FROM site_tokens t JOIN sites s ON s.id = t.site_id "
                 "WHERE t.token_hash = %s AND t.revoked_at IS NULL", (key,))
@@ -156,7 +158,7 @@ class Registry:
         """Id of the sequence source (site, edge name, outbox stream), created on first use."""
         key = (site_id, name, stream)
         if key not in self._edges:
-            async with self.pool.connection() as conn:
+            async with self.db.connection() as conn:
                 cur = await conn.execute(
                     "INSERT INTO edges (site_id, name, stream) VALUES (%s, %s, %s) "
                     "ON CONFLICT (site_id, name, stream) DO UPDATE SET name = EXCLUDED.name RETURNING id",
@@ -170,7 +172,7 @@ class Registry:
         """Ids of the site's channels, registering new (already validated) ones."""
         missing = [name for name in channels if (site_id, name) not in self._channels]
         if missing:
-            async with self.pool.connection() as conn:
+            async with self.db.connection() as conn:
                 for name in missing:
                     ch = channels[name]
                     cur = await conn.execute(

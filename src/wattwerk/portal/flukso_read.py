@@ -21,6 +21,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 
 from wattwerk.portal import auth, series
+from wattwerk.portal.database import utcnow
 from wattwerk.portal.db import compat_id
 
 INTERVALS = {
@@ -81,14 +82,14 @@ async def read_sensor(
         return _err(400, f"the range must be positive and at most {MAX_POINTS} intervals")
     if not token or not token.startswith(auth.TOKEN_PREFIX):
         return _err(401, "X-Token missing or not a wattwerk access token")
-    async with auth.pool_of(request).connection() as conn:
+    async with auth.db_of(request).connection() as conn:
         cur = await conn.execute(
-            "SELECT a.id FROM access_tokens t JOIN accounts a ON a.id = t.account_id WHERE t.token_hash = %s "
-            "AND t.revoked_at IS NULL AND t.expires_at > now() AND (t.scopes && ARRAY['read', 'admin'])",
-            (auth.sha256(token),),
+            "SELECT a.id, t.scopes FROM access_tokens t JOIN accounts a ON a.id = t.account_id "
+            "WHERE t.token_hash = %s AND t.revoked_at IS NULL AND t.expires_at > %s",
+            (auth.sha256(token), utcnow()),
         )
         acc = await cur.fetchone()
-        if acc is None:
+        if acc is None or not {"read", "admin"} & set(conn.unarray(acc[1])):
             return _err(401, "X-Token unknown, expired or without the read scope")
         cur = await conn.execute(
             "SELECT c.id, c.name, c.unit, c.kind, r.rolled_ms FROM compat_sensors s JOIN channels c "
@@ -102,7 +103,7 @@ async def read_sensor(
     ch = series.ChannelInfo(row[0], row[1], row[2], row[3])
     q = series.Query([ch], start_s * 1000, end_s * 1000, res, int(row[4] or 0))
     sums: dict[int, list[float]] = {}
-    async for ts_ms, _name, mean, _mn, _mx, _last, delta, _n in series.rows(auth.pool_of(request), q):
+    async for ts_ms, _name, mean, _mn, _mx, _last, delta, _n in series.rows(auth.db_of(request), q):
         b = (ts_ms // 1000 // step) * step
         if ch.kind == "counter":
             if delta is None:

@@ -37,7 +37,7 @@ from fastapi.responses import JSONResponse
 from wattwerk.errors import BadInput, InputLedger
 from wattwerk.model import Channel
 from wattwerk.portal.db import Registry, SiteAuth
-from wattwerk.store.postgres import PostgresStore
+from wattwerk.portal.readings import ReadingStore
 
 log = logging.getLogger(__name__)
 
@@ -205,7 +205,7 @@ def _error(status: int, kind: str, message: str, headers: dict[str, str] | None 
 class Ingestor:
     """The ingest endpoint's state: store, registry, limits, the bad-input ledger."""
 
-    def __init__(self, store: PostgresStore, registry: Registry, config: IngestConfig | None = None) -> None:
+    def __init__(self, store: ReadingStore, registry: Registry, config: IngestConfig | None = None) -> None:
         self.store = store
         self.registry = registry
         self.config = config or IngestConfig()

@@ -20,83 +20,78 @@ from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from psycopg import AsyncConnection
-from psycopg.types.json import Jsonb
 from pydantic import BaseModel, Field
 
 from wattwerk.portal import auth, sites
+from wattwerk.portal.database import SQLITE, Conn, iso, utcnow
 from wattwerk.portal.db import SiteAuth
 
 KINDS = ("status", "logs", "get_config", "set_config")
 MAX_HOURS = 24 * 14
 POLL_S = 0.25
 MAX_WAIT_S = 30.0
-LIVE = "g.revoked_at IS NULL AND now() >= g.starts_at AND now() < g.expires_at"
+LIVE = "g.revoked_at IS NULL AND %s >= g.starts_at AND %s < g.expires_at"  # params: (now, now)
 
 
-async def grant(
-    conn: AsyncConnection, site_id: int, owner: int, installer: int, hours: float
-) -> dict[str, Any]:
+async def grant(conn: Conn, site_id: int, owner: int, installer: int, hours: float) -> dict[str, Any]:
+    starts = utcnow()
+    expires = starts + timedelta(hours=hours)
     cur = await conn.execute(
-        "INSERT INTO maintenance_grants (site_id, account_id, granted_by, expires_at) "
-        "VALUES (%s, %s, %s, now() + %s) RETURNING id, starts_at, expires_at",
-        (site_id, installer, owner, timedelta(hours=hours)),
+        "INSERT INTO maintenance_grants (site_id, account_id, granted_by, starts_at, expires_at) "
+        "VALUES (%s, %s, %s, %s, %s) RETURNING id",
+        (site_id, installer, owner, starts, expires),
     )
     row = await cur.fetchone()
     assert row is not None
-    return {"id": row[0], "starts_at": row[1].isoformat(), "expires_at": row[2].isoformat()}
+    return {"id": row[0], "starts_at": starts.isoformat(), "expires_at": expires.isoformat()}
 
 
-async def live_grants(
-    conn: AsyncConnection, site_id: int, account: int | None = None
-) -> list[dict[str, Any]]:
+async def live_grants(conn: Conn, site_id: int, account: int | None = None) -> list[dict[str, Any]]:
     """Live grants of a site (all of them, or one account's)."""
+    now = utcnow()
+    mine = "" if account is None else " AND g.account_id = %s"
     cur = await conn.execute(
         f"SELECT g.id, a.alias, g.starts_at, g.expires_at FROM maintenance_grants g "
-        f"JOIN accounts a ON a.id = g.account_id WHERE g.site_id = %s AND {LIVE} "
-        "AND (%s::integer IS NULL OR g.account_id = %s) ORDER BY g.id",
-        (site_id, account, account),
+        f"JOIN accounts a ON a.id = g.account_id WHERE g.site_id = %s AND {LIVE}{mine} ORDER BY g.id",
+        (site_id, now, now, *([] if account is None else [account])),
     )
     return [
-        {"id": r[0], "installer": r[1], "starts_at": r[2].isoformat(), "expires_at": r[3].isoformat()}
+        {"id": r[0], "installer": r[1], "starts_at": iso(r[2]), "expires_at": iso(r[3])}
         for r in await cur.fetchall()
     ]
 
 
-async def end_grant(conn: AsyncConnection, site_id: int, grant_id: int) -> bool:
+async def end_grant(conn: Conn, site_id: int, grant_id: int) -> bool:
+    now = utcnow()
     cur = await conn.execute(
-        "UPDATE maintenance_grants SET revoked_at = now() WHERE id = %s AND site_id = %s "
-        "AND revoked_at IS NULL "
-        "AND expires_at > now()",
-        (grant_id, site_id),
+        "UPDATE maintenance_grants SET revoked_at = %s WHERE id = %s AND site_id = %s "
+        "AND revoked_at IS NULL AND expires_at > %s",
+        (now, grant_id, site_id, now),
     )
-    if cur.rowcount:
+    ended = cur.rowcount == 1
+    if ended:
         await conn.execute(
             "UPDATE edge_commands SET state = 'expired' WHERE grant_id = %s AND state = 'pending'",
             (grant_id,),
         )
-    return cur.rowcount == 1
+    return ended
 
 
-async def queue(
-    conn: AsyncConnection,
-    site_id: int,
-    account: int,
-    kind: str,
-    payload: dict[str, Any],
-) -> int | None:
+async def queue(conn: Conn, site_id: int, account: int, kind: str, payload: dict[str, Any]) -> int | None:
     """Queue a command under the account's live grant; None when it has none."""
+    now = utcnow()
     cur = await conn.execute(
-        f"INSERT INTO edge_commands (site_id, grant_id, issued_by, kind, payload) "
-        f"SELECT %s, g.id, %s, %s, %s FROM maintenance_grants g WHERE g.site_id = %s AND g.account_id = %s "
-        f"AND {LIVE} ORDER BY g.expires_at DESC LIMIT 1 RETURNING id",
-        (site_id, account, kind, Jsonb(payload), site_id, account),
+        f"INSERT INTO edge_commands (site_id, grant_id, issued_by, kind, payload, created_at) "
+        "SELECT %s, g.id, %s, %s, %s, %s FROM maintenance_grants g "
+        f"WHERE g.site_id = %s AND g.account_id = %s AND {LIVE} "
+        "ORDER BY g.expires_at DESC LIMIT 1 RETURNING id",
+        (site_id, account, kind, conn.json(payload), now, site_id, account, now, now),
     )
     row = await cur.fetchone()
     return int(row[0]) if row else None
 
 
-async def command(conn: AsyncConnection, site_id: int, command_id: int) -> dict[str, Any] | None:
+async def command(conn: Conn, site_id: int, command_id: int) -> dict[str, Any] | None:
     cur = await conn.execute(
         "SELECT c.id, c.kind, c.payload, c.state, c.result, c.created_at, c.done_at, a.alias, c.issued_by "
         "FROM edge_commands c JOIN accounts a ON a.id = c.issued_by WHERE c.id = %s AND c.site_id = %s",
@@ -108,35 +103,38 @@ async def command(conn: AsyncConnection, site_id: int, command_id: int) -> dict[
     return {
         "id": r[0],
         "kind": r[1],
-        "payload": r[2],
+        "payload": conn.unjson(r[2]),
         "state": r[3],
-        "result": r[4],
-        "created_at": r[5].isoformat(),
-        "done_at": r[6].isoformat() if r[6] else None,
+        "result": conn.unjson(r[4]),
+        "created_at": iso(r[5]),
+        "done_at": iso(r[6]),
         "issued_by": r[7],
         "issued_by_id": r[8],
     }
 
 
-async def expire(conn: AsyncConnection, site_id: int) -> None:
+async def expire(conn: Conn, site_id: int) -> None:
     """Commands whose grant is no longer live are never delivered."""
+    now = utcnow()
     await conn.execute(
-        "UPDATE edge_commands c SET state = 'expired' FROM maintenance_grants g WHERE c.grant_id = g.id "
-        "AND c.site_id = %s AND c.state = 'pending' AND NOT (" + LIVE + ")",
-        (site_id,),
+        "UPDATE edge_commands SET state = 'expired' WHERE site_id = %s AND state = 'pending' AND grant_id IN "
+        f"(SELECT g.id FROM maintenance_grants g WHERE g.site_id = %s AND NOT ({LIVE}))",
+        (site_id, site_id, now, now),
     )
 
 
-async def take(conn: AsyncConnection, site_id: int, limit: int = 20) -> list[dict[str, Any]]:
+async def take(conn: Conn, site_id: int, limit: int = 20) -> list[dict[str, Any]]:
     """Hand pending commands of live grants to the edge (marking them sent)."""
     await expire(conn, site_id)
+    # PostgreSQL: portal processes polling at once skip each other's rows; SQLite has one writer.
+    lock = "" if conn.dialect == SQLITE else " FOR UPDATE SKIP LOCKED"
     cur = await conn.execute(
-        "UPDATE edge_commands SET state = 'sent', sent_at = now() WHERE id IN (SELECT id FROM edge_commands "
-        "WHERE site_id = %s AND state = 'pending' ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED) "
+        "UPDATE edge_commands SET state = 'sent', sent_at = %s WHERE id IN (SELECT id FROM edge_commands "
+        f"WHERE site_id = %s AND state = 'pending' ORDER BY id LIMIT %s{lock}) "
         "RETURNING id, kind, payload",
-        (site_id, limit),
+        (utcnow(), site_id, limit),
     )
-    out = [{"id": r[0], "kind": r[1], "payload": r[2]} for r in await cur.fetchall()]
+    out = [{"id": r[0], "kind": r[1], "payload": conn.unjson(r[2])} for r in await cur.fetchall()]
     out.sort(key=lambda c: c["id"])
     for c in out:
         await sites.audit(
@@ -150,11 +148,11 @@ async def take(conn: AsyncConnection, site_id: int, limit: int = 20) -> list[dic
     return out
 
 
-async def finish(conn: AsyncConnection, site_id: int, command_id: int, ok: bool, result: Any) -> bool:
+async def finish(conn: Conn, site_id: int, command_id: int, ok: bool, result: Any) -> bool:
     cur = await conn.execute(
-        "UPDATE edge_commands SET state = %s, result = %s, done_at = now() WHERE id = %s AND site_id = %s "
+        "UPDATE edge_commands SET state = %s, result = %s, done_at = %s WHERE id = %s AND site_id = %s "
         "AND state = 'sent' RETURNING kind",
-        ("done" if ok else "failed", Jsonb(result), command_id, site_id),
+        ("done" if ok else "failed", conn.json(result), utcnow(), command_id, site_id),
     )
     row = await cur.fetchone()
     if row is None:
@@ -200,7 +198,7 @@ def edge_router() -> APIRouter:
         edge = await _edge(request)
         deadline = time.monotonic() + wait
         while True:
-            async with auth.pool_of(request).connection() as conn:
+            async with auth.db_of(request).connection() as conn:
                 found = await take(conn, edge.site_id)
             if found or time.monotonic() >= deadline:
                 return {"commands": found}
@@ -210,7 +208,7 @@ def edge_router() -> APIRouter:
     async def result(command_id: int, body: CommandResult, request: Request) -> dict[str, Any]:
         """The edge's answer to one command it was given."""
         edge = await _edge(request)
-        async with auth.pool_of(request).connection() as conn:
+        async with auth.db_of(request).connection() as conn:
             if not await finish(conn, edge.site_id, command_id, body.ok, body.result):
                 raise HTTPException(404, "not found")
         return {"ok": True}

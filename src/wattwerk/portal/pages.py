@@ -12,35 +12,28 @@ The few things the REST API lacks for the pages are here too: the site's tariff 
 
 from __future__ import annotations
 
-import asyncio
 import html
 import json
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
-import psycopg
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from psycopg import AsyncConnection
 from pydantic import BaseModel, Field, ValidationError
 
 from wattwerk import __version__
 from wattwerk.portal import auth, i18n, sites, widgets
 from wattwerk.portal.auth import Principal
+from wattwerk.portal.database import Conn, iso, utcnow
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 SiteName = Annotated[str, PathParam(min_length=1, max_length=64)]
 Who = Annotated[Principal, Depends(auth.principal)]
-LIVE_GRANT = "g.revoked_at IS NULL AND now() >= g.starts_at AND now() < g.expires_at"
-TARIFF_TABLE = (
-    "CREATE TABLE IF NOT EXISTS portal_tariffs (site_id integer PRIMARY KEY REFERENCES sites (id) "
-    "ON DELETE CASCADE, import_per_kwh double precision NOT NULL, export_per_kwh double precision NOT NULL, "
-    "currency text NOT NULL, updated_at timestamptz NOT NULL DEFAULT now())"
-)
+LIVE_GRANT = "g.revoked_at IS NULL AND %s >= g.starts_at AND %s < g.expires_at"  # params: (now, now)
 
 
 class Tariff(BaseModel):
@@ -144,9 +137,9 @@ async def _session(request: Request) -> tuple[Principal, str] | None:
     who = await auth.authenticate(request)
     if who is None or who.via != "session":
         return None
-    async with auth.pool_of(request).connection() as conn:
+    async with auth.db_of(request).connection() as conn:
         cur = await conn.execute(
-            "SELECT csrf FROM sessions WHERE id_hash = %s AND expires_at > now()", (auth.sha256(sid),)
+            "SELECT csrf FROM sessions WHERE id_hash = %s AND expires_at > %s", (auth.sha256(sid), utcnow())
         )
         row = await cur.fetchone()
     return (who, str(row[0])) if row else None
@@ -154,7 +147,7 @@ async def _session(request: Request) -> tuple[Principal, str] | None:
 
 async def _may_see(request: Request, who: Principal, site: str, *, maintenance: bool = False) -> bool:
     """Whether the visitor has a role on the site (or, for the maintenance page, a live grant)."""
-    async with auth.pool_of(request).connection() as conn:
+    async with auth.db_of(request).connection() as conn:
         ref = await sites.lookup(conn, site, who.account_id)
     return ref is not None and (maintenance or ref.role is not None)
 
@@ -181,24 +174,11 @@ def _public_widgets(request: Request, lang: str) -> list[dict[str, Any]]:
 # ------------------------------------------------------------ the pages' own API additions
 
 
-async def _site_ref(conn: AsyncConnection, name: str, who: Principal) -> sites.SiteRef:
+async def _site_ref(conn: Conn, name: str, who: Principal) -> sites.SiteRef:
     ref = await sites.lookup(conn, name, who.account_id)
     if ref is None or ref.role is None:
         raise HTTPException(404, "not found")
     return ref
-
-
-async def _tariff_table(request: Request) -> None:
-    if getattr(request.app.state, "tariff_table_ready", False):
-        return
-    for _ in range(3):  # two processes creating it at once: one wins, the other retries
-        try:
-            async with auth.pool_of(request).connection() as conn:
-                await conn.execute(TARIFF_TABLE)
-            break
-        except psycopg.errors.UniqueViolation:
-            await asyncio.sleep(0.05)
-    request.app.state.tariff_table_ready = True
 
 
 def api_router() -> APIRouter:
@@ -207,21 +187,20 @@ def api_router() -> APIRouter:
     @r.get("/maintenance", tags=["maintenance"])
     async def my_maintenance(who: Who, request: Request) -> list[dict[str, Any]]:
         """The caller's live maintenance grants, on any site (how an installer finds the site)."""
-        async with auth.pool_of(request).connection() as conn:
+        async with auth.db_of(request).connection() as conn:
             cur = await conn.execute(
                 "SELECT s.name, g.id, g.expires_at FROM maintenance_grants g "
                 f"JOIN sites s ON s.id = g.site_id "
                 f"WHERE g.account_id = %s AND {LIVE_GRANT} ORDER BY g.expires_at",
-                (who.account_id,),
+                (who.account_id, now := utcnow(), now),
             )
             rows = await cur.fetchall()
-        return [{"site": r[0], "grant": r[1], "expires_at": r[2].isoformat()} for r in rows]
+        return [{"site": r[0], "grant": r[1], "expires_at": iso(r[2])} for r in rows]
 
     @r.get("/sites/{site}/tariff", tags=["sites"])
     async def tariff_get(site: SiteName, who: Who, request: Request) -> dict[str, Any]:
         """The site's tariff for the cost widget (a default until the owner sets one)."""
-        await _tariff_table(request)
-        async with auth.pool_of(request).connection() as conn:
+        async with auth.db_of(request).connection() as conn:
             ref = await _site_ref(conn, site, who)
             cur = await conn.execute(
                 "SELECT import_per_kwh, export_per_kwh, currency FROM portal_tariffs WHERE site_id = %s",
@@ -236,8 +215,7 @@ def api_router() -> APIRouter:
     async def tariff_set(site: SiteName, who: Who, request: Request) -> dict[str, Any]:
         """Set the site's tariff (owner). The body is checked after the site, so a foreign site
         answers 404 whatever is sent, like a missing one."""
-        await _tariff_table(request)
-        async with auth.pool_of(request).connection() as conn:
+        async with auth.db_of(request).connection() as conn:
             ref = await _site_ref(conn, site, who)
             if ref.role != "owner":
                 raise HTTPException(403, "only the site's owner may do this")
@@ -246,11 +224,11 @@ def api_router() -> APIRouter:
             except ValidationError as exc:
                 raise RequestValidationError(exc.errors(include_url=False)) from None
             await conn.execute(
-                "INSERT INTO portal_tariffs (site_id, import_per_kwh, export_per_kwh, currency) "
-                "VALUES (%s, %s, %s, %s) ON CONFLICT (site_id) DO UPDATE SET import_per_kwh = "
+                "INSERT INTO portal_tariffs (site_id, import_per_kwh, export_per_kwh, currency, updated_at) "
+                "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (site_id) DO UPDATE SET import_per_kwh = "
                 "EXCLUDED.import_per_kwh, export_per_kwh = EXCLUDED.export_per_kwh, "
-                "currency = EXCLUDED.currency, updated_at = now()",
-                (ref.site_id, body.import_per_kwh, body.export_per_kwh, body.currency),
+                "currency = EXCLUDED.currency, updated_at = EXCLUDED.updated_at",
+                (ref.site_id, body.import_per_kwh, body.export_per_kwh, body.currency, utcnow()),
             )
             await sites.audit(conn, ref.site_id, who.account_id, "tariff.set", body.model_dump())
         return {**body.model_dump(), "default": False}

@@ -16,16 +16,14 @@ import io
 import secrets
 from collections.abc import AsyncIterator
 
-from psycopg import AsyncConnection
-from psycopg_pool import AsyncConnectionPool
-
+from wattwerk.portal.database import Conn, Database
 from wattwerk.portal.series import CHUNK
 
 TABLES = {"1h": "rollup_1h", "1d": "rollup_1d"}
 COLUMNS = ["site", "channel", "unit", "bucket_ms", "mean", "min", "max", "last", "n"]
 
 
-async def secret(conn: AsyncConnection) -> bytes:
+async def secret(conn: Conn) -> bytes:
     await conn.execute(
         "INSERT INTO portal_secrets (name, value) VALUES ('research', %s) ON CONFLICT DO NOTHING",
         (secrets.token_bytes(32),),
@@ -41,32 +39,29 @@ def pseudonym(key: bytes, site_id: int) -> str:
 
 
 async def export_csv(
-    pool: AsyncConnectionPool,
+    db: Database,
     resolution: str,
     start_ms: int,
     end_ms: int,
 ) -> AsyncIterator[bytes]:
     table = TABLES[resolution]
-    async with pool.connection() as conn:
+    async with db.connection() as conn:
         key = await secret(conn)
-        await conn.commit()
+    async with db.connection(readonly=True) as conn:
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(COLUMNS)
-        cur = conn.cursor()
-        n = 0
-        async for site_id, name, unit, *rest in cur.stream(
+        async for batch in conn.chunks(
             f"SELECT c.site_id, c.name, c.unit, x.bucket_ms, x.mean, x.min, x.max, x.last, x.n "
             f"FROM {table} x JOIN channels c ON c.id = x.channel_id "
             "JOIN site_retention r ON r.site_id = c.site_id AND r.research_consent "
             "WHERE x.bucket_ms >= %s AND x.bucket_ms < %s ORDER BY c.site_id, c.name, x.bucket_ms",
             (start_ms, end_ms),
-            size=CHUNK,
+            CHUNK,
         ):
-            writer.writerow([pseudonym(key, site_id), name, unit, *rest])
-            n += 1
-            if n % CHUNK == 0:
-                yield out.getvalue().encode()
-                out.seek(0)
-                out.truncate()
-        yield out.getvalue().encode()
+            for site_id, name, unit, *rest in batch:
+                writer.writerow([pseudonym(key, site_id), name, unit, *rest])
+            yield out.getvalue().encode()
+            out.seek(0)
+            out.truncate()
+    yield out.getvalue().encode()

@@ -17,8 +17,8 @@ are then kept (and can be downloaded at ``resolution=raw``).
    changed 5-minute bucket falls in;
 5. aggregates past their tier's keep are deleted.
 
-Run it every few minutes: ``python -m wattwerk.portal.retention --db URL`` from a timer (it is
-one transaction, so overlapping runs on several portal hosts only wait for each other), or
+Run it every few minutes: ``python -m wattwerk.portal.retention --db URL`` (PostgreSQL or SQLite) from a
+timer (it is one transaction, so overlapping runs on several portal hosts only wait for each other), or
 ``POST /api/v1/admin/retention/run``.
 
 Counters keep the last value of each bucket (and its time), so the delta of any range is
@@ -35,9 +35,7 @@ import os
 import time
 from typing import Any
 
-from psycopg import AsyncConnection
-
-from wattwerk.store.postgres import with_schema
+from wattwerk.portal.database import SQLITE, Conn, open_database
 
 log = logging.getLogger(__name__)
 
@@ -45,25 +43,60 @@ M5, H1, D1 = 300_000, 3_600_000, 86_400_000
 TIERS = ("raw_keep_s", "m5_keep_s", "h1_keep_s", "d1_keep_s")
 FIELDS = (*TIERS, "archive", "research_consent")
 
-_AGG = "count(*), avg(value), min(value), max(value), (array_agg(value ORDER BY ts_ms DESC))[1], max(ts_ms)"
-_MERGE = (
-    "ON CONFLICT (channel_id, bucket_ms) DO UPDATE SET n = r.n + EXCLUDED.n, "
-    "mean = (r.mean * r.n + EXCLUDED.mean * EXCLUDED.n) / (r.n + EXCLUDED.n), "
-    "min = least(r.min, EXCLUDED.min), max = greatest(r.max, EXCLUDED.max), "
-    "last = CASE WHEN EXCLUDED.last_ts >= r.last_ts THEN EXCLUDED.last ELSE r.last END, "
-    "last_ts = greatest(r.last_ts, EXCLUDED.last_ts)"
-)
 _REPLACE = (
     "ON CONFLICT (channel_id, bucket_ms) DO UPDATE SET n = EXCLUDED.n, mean = EXCLUDED.mean, "
     "min = EXCLUDED.min, max = EXCLUDED.max, last = EXCLUDED.last, last_ts = EXCLUDED.last_ts"
 )
-_UP = (
-    "sum(n), sum(mean * n) / sum(n), min(min), max(max), (array_agg(last ORDER BY last_ts DESC))[1], "
-    "max(last_ts)"
-)
 
 
-async def policy(conn: AsyncConnection, site_id: int) -> dict[str, Any]:
+class _Sql:
+    """The few pieces of the job's SQL that differ between PostgreSQL and SQLite."""
+
+    def __init__(self, dialect: str) -> None:
+        pg = dialect != SQLITE
+        self.pg = pg
+        self.greatest = "greatest" if pg else "max"  # SQLite's scalar max(a, b)
+        self.least = "least" if pg else "min"
+        g, lst = self.greatest, self.least
+        self.merge = (
+            "ON CONFLICT (channel_id, bucket_ms) DO UPDATE SET n = r.n + EXCLUDED.n, "
+            "mean = (r.mean * r.n + EXCLUDED.mean * EXCLUDED.n) / (r.n + EXCLUDED.n), "
+            f"min = {lst}(r.min, EXCLUDED.min), max = {g}(r.max, EXCLUDED.max), "
+            "last = CASE WHEN EXCLUDED.last_ts >= r.last_ts THEN EXCLUDED.last ELSE r.last END, "
+            f"last_ts = {g}(r.last_ts, EXCLUDED.last_ts)"
+        )
+
+    def raw_agg(self, where: str) -> str:
+        """channel_id, 5-min bucket, n, mean, min, max, last, last_ts of the raw rows ``where``."""
+        src = ("FROM readings x JOIN channels c ON c.id = x.channel_id "
+               "JOIN rt_sites s ON s.site_id = c.site_id")
+        bucket = f"(x.ts_ms / {M5}) * {M5}"
+        if self.pg:
+            return (f"SELECT x.channel_id, {bucket}, count(*), avg(value), min(value), max(value), "
+                    f"(array_agg(value ORDER BY ts_ms DESC))[1], max(ts_ms) {src} WHERE {where} "
+                    "GROUP BY 1, 2")
+        return (f"SELECT channel_id, b, count(*), avg(value), min(value), max(value), max(lastv), "
+                f"max(ts_ms) FROM (SELECT x.channel_id, {bucket} AS b, x.value, x.ts_ms, "
+                "first_value(x.value) OVER "
+                f"(PARTITION BY x.channel_id, {bucket} ORDER BY x.ts_ms DESC) AS lastv {src} WHERE {where}) "
+                "GROUP BY 1, 2")
+
+    def up_agg(self, src: str, size: int) -> str:
+        """Coarser buckets of ``size`` from the finer rollup ``src`` for the touched channels."""
+        touched = ("JOIN (SELECT channel_id, min(from_ms) AS from_ms FROM rt_touched GROUP BY 1) t "
+                   f"ON t.channel_id = x.channel_id AND x.bucket_ms >= (t.from_ms / {size}) * {size}")
+        bucket = f"(x.bucket_ms / {size}) * {size}"
+        if self.pg:
+            return (f"SELECT x.channel_id, {bucket}, sum(n), sum(mean * n) / sum(n), min(min), max(max), "
+                    f"(array_agg(last ORDER BY last_ts DESC))[1], max(last_ts) FROM {src} x {touched} "
+                    "GROUP BY 1, 2")
+        return (f"SELECT channel_id, b, sum(n), sum(mean * n) / sum(n), min(min), max(max), max(lastv), "
+                f"max(last_ts) FROM (SELECT x.channel_id, {bucket} AS b, x.n, x.mean, x.min, x.max, "
+                f"x.last_ts, first_value(x.last) OVER (PARTITION BY x.channel_id, {bucket} "
+                f"ORDER BY x.last_ts DESC) AS lastv FROM {src} x {touched}) GROUP BY 1, 2")
+
+
+async def policy(conn: Conn, site_id: int) -> dict[str, Any]:
     await conn.execute("INSERT INTO site_retention (site_id) VALUES (%s) ON CONFLICT DO NOTHING", (site_id,))
     cur = await conn.execute(
         f"SELECT {', '.join(FIELDS)}, rolled_ms FROM site_retention WHERE site_id = %s", (site_id,)
@@ -71,11 +104,13 @@ async def policy(conn: AsyncConnection, site_id: int) -> dict[str, Any]:
     row = await cur.fetchone()
     assert row is not None
     out = dict(zip((*FIELDS, "rolled_ms"), row, strict=True))
+    out["archive"] = bool(out["archive"])
+    out["research_consent"] = bool(out["research_consent"])
     out["aggregate_resolution"] = "5m"
     return out
 
 
-async def set_policy(conn: AsyncConnection, site_id: int, changes: dict[str, Any]) -> dict[str, Any]:
+async def set_policy(conn: Conn, site_id: int, changes: dict[str, Any]) -> dict[str, Any]:
     await policy(conn, site_id)
     for name, value in changes.items():
         if name not in FIELDS:
@@ -84,60 +119,92 @@ async def set_policy(conn: AsyncConnection, site_id: int, changes: dict[str, Any
     return await policy(conn, site_id)
 
 
-async def run(conn: AsyncConnection, now_ms: int) -> dict[str, int]:
-    """One pass of rollups and deletions for every site; returns counts. Call in a transaction."""
-    await conn.execute("INSERT INTO site_retention (site_id) SELECT id FROM sites ON CONFLICT DO NOTHING")
-    await conn.execute("DROP TABLE IF EXISTS rt_sites, rt_touched")
+async def _temp_tables(conn: Conn, sql: _Sql, now_ms: int) -> None:
+    """rt_sites: each site's policy and this run's ``cut``; rt_touched: changed 5-min buckets."""
+    await conn.execute("DROP TABLE IF EXISTS rt_sites")
+    await conn.execute("DROP TABLE IF EXISTS rt_touched")
+    drop = " ON COMMIT DROP" if sql.pg else ""
     await conn.execute(
-        "CREATE TEMP TABLE rt_sites ON COMMIT DROP AS SELECT site_id, archive, done_ms, "
-        "greatest(done_ms, ((%(now)s - raw_keep_s * 1000) / %(b)s) * %(b)s) AS cut, "
+        f"CREATE TEMP TABLE rt_sites (site_id integer PRIMARY KEY, archive boolean, done_ms bigint, "
+        f"cut bigint, m5_keep_s bigint, h1_keep_s bigint, d1_keep_s bigint){drop}"
+    )
+    await conn.execute(
+        "INSERT INTO rt_sites SELECT site_id, archive, done_ms, "
+        f"{sql.greatest}(done_ms, ((%(now)s - raw_keep_s * 1000) / %(b)s) * %(b)s), "
         "m5_keep_s, h1_keep_s, d1_keep_s FROM site_retention",
         {"now": now_ms, "b": M5},
     )
-    await conn.execute("CREATE TEMP TABLE rt_touched (channel_id integer, from_ms bigint) ON COMMIT DROP")
-    src = "FROM readings x JOIN channels c ON c.id = x.channel_id JOIN rt_sites s ON s.site_id = c.site_id"
-    bucket = f"(x.ts_ms / {M5}) * {M5}"
-    cur = await conn.execute(
-        f"WITH ins AS (INSERT INTO rollup_5m AS r SELECT x.channel_id, {bucket}, {_AGG} {src} "
-        f"WHERE NOT s.archive AND x.ts_ms < s.done_ms GROUP BY 1, 2 {_MERGE} "
-        "RETURNING channel_id, bucket_ms) "
-        "INSERT INTO rt_touched SELECT channel_id, min(bucket_ms) FROM ins GROUP BY 1"
-    )
-    merged = cur.rowcount
-    await conn.execute(
-        f"WITH ins AS (INSERT INTO rollup_5m AS r SELECT x.channel_id, {bucket}, {_AGG} {src} "
-        f"WHERE x.ts_ms >= s.done_ms AND x.ts_ms < s.cut GROUP BY 1, 2 {_REPLACE} "
-        "RETURNING channel_id, bucket_ms) "
-        "INSERT INTO rt_touched SELECT channel_id, min(bucket_ms) FROM ins GROUP BY 1"
-    )
-    cur = await conn.execute(
-        "DELETE FROM readings x USING channels c, rt_sites s "
-        "WHERE c.id = x.channel_id AND s.site_id = c.site_id "
-        "AND NOT s.archive AND x.ts_ms < s.cut"
-    )
-    deleted_raw = cur.rowcount
-    for dst, srct, size in (("rollup_1h", "rollup_5m", H1), ("rollup_1d", "rollup_1h", D1)):
-        await conn.execute(
-            f"INSERT INTO {dst} AS r SELECT x.channel_id, (x.bucket_ms / {size}) * {size}, {_UP} "
-            f"FROM {srct} x "
-            f"JOIN (SELECT channel_id, min(from_ms) AS from_ms FROM rt_touched GROUP BY 1) t "
-            f"ON t.channel_id = x.channel_id AND x.bucket_ms >= (t.from_ms / {size}) * {size} "
-            f"GROUP BY 1, 2 {_REPLACE}"
+    await conn.execute(f"CREATE TEMP TABLE rt_touched (channel_id integer, from_ms bigint){drop}")
+
+
+async def _upsert_touched(conn: Conn, sql: _Sql, select: str, conflict: str) -> int:
+    """INSERT the rows of ``select`` into rollup_5m (``conflict``: merge or replace) and note the
+    earliest bucket per channel in rt_touched; return the channels touched."""
+    if sql.pg:  # one statement: the insert's RETURNING feeds rt_touched
+        cur = await conn.execute(
+            f"WITH ins AS (INSERT INTO rollup_5m AS r {select} {conflict} RETURNING channel_id, bucket_ms) "
+            "INSERT INTO rt_touched SELECT channel_id, min(bucket_ms) FROM ins GROUP BY 1"
         )
+        return cur.rowcount
+    cur = await conn.execute(f"INSERT INTO rt_touched SELECT channel_id, min(b) FROM ({select}) GROUP BY 1")
+    await conn.execute(f"INSERT INTO rollup_5m AS r {select} {conflict}")
+    return cur.rowcount
+
+
+async def run(conn: Conn, now_ms: int) -> dict[str, int]:
+    """One pass of rollups and deletions for every site; returns counts. Call in a transaction."""
+    sql = _Sql(conn.dialect)
+    await conn.execute(
+        "INSERT INTO site_retention (site_id) SELECT id FROM sites WHERE true ON CONFLICT DO NOTHING"
+    )
+    await _temp_tables(conn, sql, now_ms)
+    merged = await _upsert_touched(conn, sql, sql.raw_agg("NOT s.archive AND x.ts_ms < s.done_ms"), sql.merge)
+    await _upsert_touched(conn, sql, sql.raw_agg("x.ts_ms >= s.done_ms AND x.ts_ms < s.cut"), _REPLACE)
+    if sql.pg:
+        cur = await conn.execute(
+            "DELETE FROM readings x USING channels c, rt_sites s "
+            "WHERE c.id = x.channel_id AND s.site_id = c.site_id "
+            "AND NOT s.archive AND x.ts_ms < s.cut"
+        )
+    else:
+        cur = await conn.execute(
+            "DELETE FROM readings WHERE ts_ms < (SELECT s.cut FROM channels c JOIN rt_sites s "
+            "ON s.site_id = c.site_id WHERE c.id = readings.channel_id AND NOT s.archive)"
+        )
+    deleted_raw = cur.rowcount
+    for dst, src, size in (("rollup_1h", "rollup_5m", H1), ("rollup_1d", "rollup_1h", D1)):
+        await conn.execute(f"INSERT INTO {dst} AS r {sql.up_agg(src, size)} {_REPLACE}")
     deleted_agg = 0
     for table, keep in (("rollup_5m", "m5_keep_s"), ("rollup_1h", "h1_keep_s"), ("rollup_1d", "d1_keep_s")):
-        cur = await conn.execute(
-            f"DELETE FROM {table} x USING channels c, rt_sites s WHERE c.id = x.channel_id "
-            f"AND s.site_id = c.site_id AND s.{keep} IS NOT NULL AND x.bucket_ms < %s - s.{keep} * 1000",
-            (now_ms,),
-        )
+        if sql.pg:
+            cur = await conn.execute(
+                f"DELETE FROM {table} x USING channels c, rt_sites s WHERE c.id = x.channel_id "
+                f"AND s.site_id = c.site_id AND s.{keep} IS NOT NULL AND x.bucket_ms < %s - s.{keep} * 1000",
+                (now_ms,),
+            )
+        else:
+            cur = await conn.execute(
+                f"DELETE FROM {table} WHERE bucket_ms < (SELECT %s - s.{keep} * 1000 FROM channels c "
+                f"JOIN rt_sites s ON s.site_id = c.site_id WHERE c.id = {table}.channel_id)",
+                (now_ms,),
+            )
         deleted_agg += cur.rowcount
-    cur = await conn.execute(
-        "UPDATE site_retention r SET done_ms = s.cut, rolled_ms = s.cut FROM rt_sites s "
-        "WHERE s.site_id = r.site_id"
-    )
+    if sql.pg:
+        cur = await conn.execute(
+            "UPDATE site_retention r SET done_ms = s.cut, rolled_ms = s.cut FROM rt_sites s "
+            "WHERE s.site_id = r.site_id"
+        )
+    else:
+        cur = await conn.execute(
+            "UPDATE site_retention SET done_ms = s.cut, rolled_ms = s.cut FROM rt_sites s "
+            "WHERE s.site_id = site_retention.site_id"
+        )
+    sites = cur.rowcount
+    if not sql.pg:
+        await conn.execute("DROP TABLE rt_sites")
+        await conn.execute("DROP TABLE rt_touched")
     counts = {
-        "sites": cur.rowcount,
+        "sites": sites,
         "late_channels_merged": merged,
         "raw_deleted": deleted_raw,
         "aggregates_deleted": deleted_agg,
@@ -158,11 +225,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     async def once() -> dict[str, int]:
-        async with await AsyncConnection.connect(with_schema(args.db, args.schema)) as conn:
-            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (0x72657465,))  # one run at a time
-            counts = await run(conn, int(time.time() * 1000))
-            await conn.commit()
-            return counts
+        db = open_database(args.db, schema=args.schema, pool_size=1)
+        await db.open()
+        try:
+            async with db.connection() as conn:  # one transaction; SQLite: the write lock
+                if conn.dialect != SQLITE:
+                    await conn.execute("SELECT pg_advisory_xact_lock(%s)", (0x72657465,))  # one run at a time
+                return await run(conn, int(time.time() * 1000))
+        finally:
+            await db.close()
 
     print(json.dumps(asyncio.run(once())))
     return 0

@@ -6,7 +6,8 @@ rollups (everything before the site's ``rolled_ms``) with raw values after it, m
 bucket, so the newest minutes show before the retention job has run. Raw values exist for the
 site's raw window only, unless the owner archives (retention.py).
 
-Rows are read with ``cursor.stream`` (server-side, fetched in chunks) and written as they come,
+Rows are read in chunks (a server-side cursor on PostgreSQL, a stepped statement on
+SQLite) and written as they come,
 so a year of minutes for 20 channels never sits in memory. The summary — min, max, mean and
 energy per channel — is accumulated from the same rows as they pass and closes the JSON
 document (one query); CSV needs it up front, in the ``X-Series-Summary`` header (JSON), so
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from psycopg_pool import AsyncConnectionPool
+from wattwerk.portal.database import POSTGRES, SQLITE, Conn, Database
 
 RESOLUTIONS: dict[str, int] = {
     "raw": 0,
@@ -73,18 +74,36 @@ class Query:
         return RESOLUTIONS[self.resolution]
 
 
-def _agg_sql(q: Query) -> tuple[str, dict[str, Any]]:
+def _ids(dialect: str, name: str, ids: list[int], params: dict[str, Any]) -> str:
+    """``= ANY(array)`` on PostgreSQL (one plan for any count), an ``IN`` list on SQLite."""
+    if dialect == SQLITE:
+        params.update({f"{name}{i}": v for i, v in enumerate(ids)})
+        return "IN (" + ", ".join(f"%({name}{i})s" for i in range(len(ids))) + ")"
+    params[name] = ids
+    return f"= ANY(%({name})s)"
+
+
+def _agg_sql(q: Query, dialect: str = POSTGRES) -> tuple[str, dict[str, Any]]:
     step = q.step or RESOLUTIONS["1m"]
     rolled = 0 if q.resolution in ("raw", "1m") else q.rolled_ms
-    params = {"ch": [c.id for c in q.channels], "a": q.start_ms, "z": q.end_ms, "r": step, "rolled": rolled}
+    # rollups before the site's rolled_ms, raw values from it on (bounds computed here, portably)
+    params: dict[str, Any] = {"a": q.start_ms, "z": q.end_ms, "r": step,
+                              "zr": min(q.end_ms, rolled), "ar": max(q.start_ms, rolled)}
+    ch = _ids(dialect, "ch", [c.id for c in q.channels], params)
     parts = (
         f"SELECT channel_id, (bucket_ms / %(r)s) * %(r)s AS b, n, mean, min, max, last, last_ts "
-        f"FROM {TABLE[q.resolution]} WHERE channel_id = ANY(%(ch)s) AND bucket_ms >= %(a)s "
-        "AND bucket_ms < least(%(z)s, %(rolled)s) "
+        f"FROM {TABLE[q.resolution]} WHERE channel_id {ch} AND bucket_ms >= %(a)s AND bucket_ms < %(zr)s "
         "UNION ALL SELECT channel_id, (ts_ms / %(r)s) * %(r)s, 1, value, value, value, value, ts_ms "
-        "FROM readings "
-        "WHERE channel_id = ANY(%(ch)s) AND ts_ms >= greatest(%(a)s, %(rolled)s) AND ts_ms < %(z)s"
+        f"FROM readings WHERE channel_id {ch} AND ts_ms >= %(ar)s AND ts_ms < %(z)s"
     )
+    if dialect == SQLITE:  # no array_agg: each bucket's newest value by a window over the parts
+        agg = (
+            f"WITH p0 AS ({parts}), parts AS (SELECT *, first_value(last) OVER (PARTITION BY channel_id, b "
+            "ORDER BY last_ts DESC) AS lastv FROM p0), agg AS (SELECT channel_id, b, sum(n) AS n, "
+            "sum(mean * n) / sum(n) AS mean, min(min) AS mn, max(max) AS mx, max(lastv) AS last "
+            "FROM parts GROUP BY 1, 2) "
+        )
+        return agg, params
     agg = (
         f"WITH parts AS ({parts}), agg AS (SELECT channel_id, b, sum(n) AS n, "
         "sum(mean * n) / sum(n) AS mean, "
@@ -94,14 +113,16 @@ def _agg_sql(q: Query) -> tuple[str, dict[str, Any]]:
     return agg, params
 
 
-def points_sql(q: Query) -> tuple[str, dict[str, Any]]:
+def points_sql(q: Query, dialect: str = POSTGRES) -> tuple[str, dict[str, Any]]:
     if q.resolution == "raw":
+        params: dict[str, Any] = {"a": q.start_ms, "z": q.end_ms}
+        ch = _ids(dialect, "ch", [c.id for c in q.channels], params)
         return (
-            "SELECT ts_ms, channel_id, value FROM readings WHERE channel_id = ANY(%(ch)s) "
+            f"SELECT ts_ms, channel_id, value FROM readings WHERE channel_id {ch} "
             "AND ts_ms >= %(a)s AND ts_ms < %(z)s ORDER BY ts_ms, channel_id",
-            {"ch": [c.id for c in q.channels], "a": q.start_ms, "z": q.end_ms},
+            params,
         )
-    agg, params = _agg_sql(q)
+    agg, params = _agg_sql(q, dialect)
     return (
         agg + "SELECT b, channel_id, mean, mn, mx, last, "
         "last - lag(last) OVER (PARTITION BY channel_id ORDER BY b), n FROM agg ORDER BY b, channel_id",
@@ -109,9 +130,18 @@ def points_sql(q: Query) -> tuple[str, dict[str, Any]]:
     )
 
 
-def summary_sql(q: Query) -> tuple[str, dict[str, Any]]:
-    agg, params = _agg_sql(q)
+def summary_sql(q: Query, dialect: str = POSTGRES) -> tuple[str, dict[str, Any]]:
+    agg, params = _agg_sql(q, dialect)
     step = q.step or RESOLUTIONS["1m"]
+    if dialect == SQLITE:
+        return (
+            agg + ", agg2 AS (SELECT *, "
+            "first_value(last) OVER (PARTITION BY channel_id ORDER BY b DESC) AS lastv, "
+            "first_value(mn) OVER (PARTITION BY channel_id ORDER BY b) AS firstmn FROM agg) "
+            "SELECT channel_id, sum(n), sum(mean * n) / sum(n), min(mn), max(mx), "
+            f"sum(mean) * {step} / 3600000.0, max(lastv), max(firstmn), min(b) FROM agg2 GROUP BY 1",
+            params,
+        )
     return (
         agg + f"SELECT channel_id, sum(n)::bigint, sum(mean * n) / sum(n)::float8, min(mn), max(mx), "
         f"sum(mean) * {step} / 3600000.0, (array_agg(last ORDER BY b DESC))[1], "
@@ -124,25 +154,30 @@ def _num(x: float | None) -> float | None:
     return None if x is None or not math.isfinite(x) else round(float(x), 6)
 
 
-_BEFORE = (
-    "SELECT c.id, coalesce("
+_LAST_BEFORE = (
+    "coalesce("
     "(SELECT value FROM readings WHERE channel_id = c.id AND ts_ms < %(a)s ORDER BY ts_ms DESC LIMIT 1), "
     "(SELECT last FROM rollup_5m WHERE channel_id = c.id AND bucket_ms < %(a)s "
     "ORDER BY bucket_ms DESC LIMIT 1), "
     "(SELECT last FROM rollup_1h WHERE channel_id = c.id AND bucket_ms < %(a)s "
     "ORDER BY bucket_ms DESC LIMIT 1), "
     "(SELECT last FROM rollup_1d WHERE channel_id = c.id AND bucket_ms < %(a)s "
-    "ORDER BY bucket_ms DESC LIMIT 1)) "
-    "FROM unnest(%(ids)s::integer[]) AS c(id)"
+    "ORDER BY bucket_ms DESC LIMIT 1))"
 )
 
 
-async def _before(conn: Any, q: Query) -> dict[int, float]:
+async def _before(conn: Conn, q: Query) -> dict[int, float]:
     """Each counter's last value before the range (raw, else the finest rollup that has one)."""
     ids = [c.id for c in q.channels if c.kind == "counter"]
     if not ids:
         return {}
-    cur = await conn.execute(_BEFORE, {"a": q.start_ms, "ids": ids})
+    params: dict[str, Any] = {"a": q.start_ms}
+    if conn.dialect == SQLITE:
+        sql = f"SELECT c.id, {_LAST_BEFORE} FROM channels c WHERE c.id {_ids(SQLITE, 'id', ids, params)}"
+    else:
+        params["ids"] = ids
+        sql = f"SELECT c.id, {_LAST_BEFORE} FROM unnest(%(ids)s::integer[]) AS c(id)"
+    cur = await conn.execute(sql, params)
     return {int(cid): float(v) for cid, v in await cur.fetchall() if v is not None}
 
 
@@ -202,14 +237,15 @@ class Summary:
         }
 
 
-async def summary(pool: AsyncConnectionPool, q: Query) -> dict[str, Any]:
+async def summary(db: Database, q: Query) -> dict[str, Any]:
     """The summary by one aggregate query (for CSV, whose summary goes in a header up front)."""
-    sql, params = summary_sql(q)
     acc = {c.id: Summary(c) for c in q.channels}
-    async with pool.connection() as conn:
-        await conn.execute(NO_JIT)
+    async with db.connection(readonly=True) as conn:
+        sql, params = summary_sql(q, conn.dialect)
+        if conn.dialect == POSTGRES:
+            await conn.execute(NO_JIT)
         prev = await _before(conn, q)
-        cur = await conn.execute(sql, params)  # type: ignore[arg-type]
+        cur = await conn.execute(sql, params)
         for cid, n, mean, mn, mx, wh, last, first_min, _first_b in await cur.fetchall():
             s = acc[cid]
             s.n, s.total, s.mn, s.mx, s.wh, s.last, s.first = int(n), mean * n, mn, mx, wh, last, first_min
@@ -218,43 +254,37 @@ async def summary(pool: AsyncConnectionPool, q: Query) -> dict[str, Any]:
 
 
 async def chunks(
-    pool: AsyncConnectionPool,
+    db: Database,
     q: Query,
     sums: dict[int, Summary] | None = None,
 ) -> AsyncIterator[list[list[Any]]]:
     """The series' rows in chunks, channel ids replaced by names, from a server-side cursor;
     ``sums`` (by channel id) are filled in as the rows pass."""
-    sql, params = points_sql(q)
     names = {c.id: c.name for c in q.channels}
     raw = q.resolution == "raw"
     step = q.step
-    async with pool.connection() as conn:
-        await conn.execute(NO_JIT)
+    async with db.connection(readonly=True) as conn:
+        sql, params = points_sql(q, conn.dialect)
+        if conn.dialect == POSTGRES:
+            await conn.execute(NO_JIT)
         if sums is not None:
             for cid, value in (await _before(conn, q)).items():
                 sums[cid].prev = value
-        async with conn.cursor(name="series", binary=True) as cur:
-            await cur.execute(sql, params)  # type: ignore[arg-type]
-            while True:
-                batch = await cur.fetchmany(CHUNK)
-                if not batch:
-                    break
-                out = [list(row) for row in batch]
-                for row in out:
-                    if sums is not None:
-                        if raw:
-                            sums[row[1]].add_raw(row[0], row[2])
-                        else:
-                            sums[row[1]].add_bucket(row[2], row[3], row[4], row[5], row[7], step)
-                    row[1] = names[row[1]]
-                yield out
-                if len(batch) < CHUNK:
-                    break  # the last chunk: spare the round trip that would fetch nothing
+        async for batch in conn.chunks(sql, params, CHUNK):
+            out = [list(row) for row in batch]
+            for row in out:
+                if sums is not None:
+                    if raw:
+                        sums[row[1]].add_raw(row[0], row[2])
+                    else:
+                        sums[row[1]].add_bucket(row[2], row[3], row[4], row[5], row[7], step)
+                row[1] = names[row[1]]
+            yield out
 
 
-async def rows(pool: AsyncConnectionPool, q: Query) -> AsyncIterator[list[Any]]:
+async def rows(db: Database, q: Query) -> AsyncIterator[list[Any]]:
     """The series' rows one by one (see :func:`chunks`)."""
-    async for batch in chunks(pool, q):
+    async for batch in chunks(db, q):
         for row in batch:
             yield row
 
@@ -263,7 +293,7 @@ def _iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).isoformat().replace("+00:00", "Z")
 
 
-async def json_stream(pool: AsyncConnectionPool, q: Query, head: dict[str, Any]) -> AsyncIterator[bytes]:
+async def json_stream(db: Database, q: Query, head: dict[str, Any]) -> AsyncIterator[bytes]:
     """The JSON document: ``head``, ``columns``, ``points``, and last the ``summary``, made from
     the same rows as they streamed past (one query, constant memory)."""
     columns = RAW_COLUMNS if q.resolution == "raw" else AGG_COLUMNS
@@ -271,7 +301,7 @@ async def json_stream(pool: AsyncConnectionPool, q: Query, head: dict[str, Any])
     yield (json.dumps(head)[:-1] + ', "points": [').encode()
     sums = {c.id: Summary(c) for c in q.channels}
     sep = ""
-    async for batch in chunks(pool, q, sums):
+    async for batch in chunks(db, q, sums):
         batch = [[round(v, 6) if type(v) is float else v for v in row] for row in batch]
         yield (sep + json.dumps(batch, separators=(",", ":"))[1:-1]).encode()
         sep = ","
@@ -279,12 +309,12 @@ async def json_stream(pool: AsyncConnectionPool, q: Query, head: dict[str, Any])
     yield ('], "summary": ' + json.dumps(summary) + "}").encode()
 
 
-async def csv_stream(pool: AsyncConnectionPool, q: Query) -> AsyncIterator[bytes]:
+async def csv_stream(db: Database, q: Query) -> AsyncIterator[bytes]:
     columns = RAW_COLUMNS if q.resolution == "raw" else AGG_COLUMNS
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["time", *columns])
-    async for batch in chunks(pool, q):
+    async for batch in chunks(db, q):
         writer.writerows([_iso(row[0]), *["" if v is None else v for v in row]] for row in batch)
         yield out.getvalue().encode()
         out.seek(0)

@@ -1,7 +1,9 @@
 """``wattwerk portal``: serve the portal (uvicorn, optional TLS, one or several processes),
 or pair/revoke a site's edge token.
 
-    wattwerk portal --db postgresql://localhost/wattwerk --tls-cert c.pem --tls-key k.pem
+    wattwerk portal                           # embedded SQLite: ./var/portal.db (--data-dir)
+    wattwerk portal --db sqlite:////srv/wattwerk/portal.db
+    wattwerk portal --db postgresql://localhost/wattwerk --workers 2 --tls-cert c.pem --tls-key k.pem
     wattwerk portal --db ... --pair home      # prints a new edge token for site "home"
     wattwerk portal --db ... --revoke home    # revokes every token of "home"
 """
@@ -13,12 +15,12 @@ import logging
 import os
 from pathlib import Path
 
-import psycopg
 import uvicorn
 
 from wattwerk.portal import app as portal_app
 from wattwerk.portal import db
-from wattwerk.store.postgres import migrate, with_schema
+from wattwerk.portal.database import SQLITE, DatabaseError, connect_sync, dialect_of
+from wattwerk.store.migrations import migrate
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +28,11 @@ log = logging.getLogger(__name__)
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8443, help="0 picks a free port (see --port-file)")
-    parser.add_argument("--db", default=os.environ.get(portal_app.ENV_DB, "postgresql://127.0.0.1/wattwerk"),
-                        help="PostgreSQL URL")
+    parser.add_argument("--db", default=os.environ.get(portal_app.ENV_DB),
+                        help="postgresql://[user@]host/dbname, or sqlite:///path/portal.db "
+                             "(default: an SQLite file in --data-dir)")
+    parser.add_argument("--data-dir", type=Path, default=Path("var"),
+                        help="where the embedded database lives when --db is not given (default: ./var)")
     parser.add_argument("--schema", help="PostgreSQL schema (default: the server's search_path)")
     parser.add_argument("--tls-cert", type=Path, help="certificate chain (PEM); serves HTTPS with --tls-key")
     parser.add_argument("--tls-key", type=Path, help="private key (PEM)")
@@ -38,10 +43,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--revoke", metavar="SITE", help="revoke every edge token of SITE, exit")
 
 
+def database_url(args: argparse.Namespace) -> str:
+    """The --db URL, or the embedded SQLite file under --data-dir."""
+    if args.db:
+        return str(args.db)
+    return "sqlite:///" + str(args.data_dir / "portal.db")
+
+
+def check_database(url: str, args: argparse.Namespace) -> str | None:
+    """Why this database cannot serve with these options, or None."""
+    try:
+        dialect = dialect_of(url)
+    except DatabaseError as exc:
+        return str(exc)
+    if dialect == SQLITE and args.workers > 1:
+        return ("--workers > 1 needs PostgreSQL: an SQLite portal is served by one process "
+                "(its writes go through one connection); use --db postgresql://...")
+    if dialect == SQLITE and args.schema:
+        return "--schema is for PostgreSQL; an SQLite portal is one file"
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
+    args.db = database_url(args)
+    problem = check_database(args.db, args)
+    if problem:
+        log.error("%s", problem)
+        return 2
     if args.pair or args.revoke:
         migrate(args.db, args.schema)
-        with psycopg.connect(with_schema(args.db, args.schema), autocommit=True) as conn:
+        with connect_sync(args.db, args.schema) as conn:
             if args.pair:
                 print(db.pair_site(conn, args.pair))
             else:
@@ -65,8 +96,8 @@ def run(args: argparse.Namespace) -> int:
         tmp = args.port_file.with_suffix(".tmp")
         tmp.write_text(str(port))
         tmp.replace(args.port_file)
-    log.info("portal listening on %s://%s:%d (%d process(es))", "https" if args.tls_cert else "http",
-             args.host, port, args.workers)
+    log.info("portal listening on %s://%s:%d (%d process(es), %s)", "https" if args.tls_cert else "http",
+             args.host, port, args.workers, dialect_of(args.db))
     server = uvicorn.Server(config)
     if args.workers > 1:
         from uvicorn.supervisors import Multiprocess

@@ -19,9 +19,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from psycopg import AsyncConnection
-from psycopg.types.json import Jsonb
-
+from wattwerk.portal.database import SQLITE, Conn, iso, utcnow
 from wattwerk.portal.db import hash_token
 
 ROLES = ("owner", "viewer", "installer")
@@ -35,7 +33,7 @@ class SiteRef:
     role: str | None  # None: no role, but a live maintenance grant
 
 
-async def create(conn: AsyncConnection, owner: int, label: str) -> str:
+async def create(conn: Conn, owner: int, label: str) -> str:
     name = "s_" + secrets.token_hex(8)
     cur = await conn.execute("INSERT INTO sites (name) VALUES (%s) RETURNING id", (name,))
     row = await cur.fetchone()
@@ -49,33 +47,33 @@ async def create(conn: AsyncConnection, owner: int, label: str) -> str:
     return name
 
 
-async def lookup(conn: AsyncConnection, name: str, account: int) -> SiteRef | None:
+async def lookup(conn: Conn, name: str, account: int) -> SiteRef | None:
     """The site if the account holds a role on it or a live maintenance grant; else None."""
     cur = await conn.execute(
         "SELECT s.id, s.name, a.role FROM sites s "
         "LEFT JOIN site_access a ON a.site_id = s.id AND a.account_id = %s "
         "WHERE s.name = %s AND (a.role IS NOT NULL OR EXISTS (SELECT 1 FROM maintenance_grants g "
         "WHERE g.site_id = s.id AND g.account_id = %s AND g.revoked_at IS NULL "
-        "AND now() >= g.starts_at AND now() < g.expires_at))",
-        (account, name, account),
+        "AND %s >= g.starts_at AND %s < g.expires_at))",
+        (account, name, account, now := utcnow(), now),
     )
     row = await cur.fetchone()
     return SiteRef(int(row[0]), str(row[1]), row[2]) if row else None
 
 
-async def listing(conn: AsyncConnection, account: int) -> list[dict[str, Any]]:
+async def listing(conn: Conn, account: int) -> list[dict[str, Any]]:
     cur = await conn.execute(
         "SELECT s.name, a.role, CASE WHEN a.role = 'owner' THEN a.label END, s.created_at "
         "FROM site_access a JOIN sites s ON s.id = a.site_id WHERE a.account_id = %s ORDER BY s.id",
         (account,),
     )
     return [
-        {"site": r[0], "role": r[1], "label": r[2], "created_at": r[3].isoformat()}
+        {"site": r[0], "role": r[1], "label": r[2], "created_at": iso(r[3])}
         for r in await cur.fetchall()
     ]
 
 
-async def info(conn: AsyncConnection, ref: SiteRef) -> dict[str, Any]:
+async def info(conn: Conn, ref: SiteRef) -> dict[str, Any]:
     cur = await conn.execute(
         "SELECT a.label, s.created_at, (SELECT max(last_seen) FROM edges e WHERE e.site_id = s.id) "
         "FROM sites s JOIN site_access a ON a.site_id = s.id AND a.role = 'owner' WHERE s.id = %s",
@@ -86,21 +84,21 @@ async def info(conn: AsyncConnection, ref: SiteRef) -> dict[str, Any]:
         "site": ref.name,
         "role": ref.role,
         "label": row[0] if row and ref.role == "owner" else None,
-        "created_at": row[1].isoformat() if row else None,
-        "last_seen": row[2].isoformat() if row and row[2] else None,
+        "created_at": iso(row[1]) if row else None,
+        "last_seen": iso(row[2]) if row else None,
     }
 
 
-async def grants(conn: AsyncConnection, site_id: int) -> list[dict[str, Any]]:
+async def grants(conn: Conn, site_id: int) -> list[dict[str, Any]]:
     cur = await conn.execute(
         "SELECT c.alias, a.role, a.created_at FROM site_access a JOIN accounts c ON c.id = a.account_id "
         "WHERE a.site_id = %s ORDER BY a.created_at, c.alias",
         (site_id,),
     )
-    return [{"alias": r[0], "role": r[1], "since": r[2].isoformat()} for r in await cur.fetchall()]
+    return [{"alias": r[0], "role": r[1], "since": iso(r[2])} for r in await cur.fetchall()]
 
 
-async def grant(conn: AsyncConnection, site_id: int, account: int, role: str) -> bool:
+async def grant(conn: Conn, site_id: int, account: int, role: str) -> bool:
     """Give an account a role (not owner); False if that account is the owner."""
     cur = await conn.execute(
         "INSERT INTO site_access (site_id, account_id, role) VALUES (%s, %s, %s) "
@@ -111,7 +109,7 @@ async def grant(conn: AsyncConnection, site_id: int, account: int, role: str) ->
     return cur.rowcount == 1
 
 
-async def revoke(conn: AsyncConnection, site_id: int, account: int) -> bool:
+async def revoke(conn: Conn, site_id: int, account: int) -> bool:
     cur = await conn.execute(
         "DELETE FROM site_access WHERE site_id = %s AND account_id = %s AND role <> 'owner'",
         (site_id, account),
@@ -119,7 +117,7 @@ async def revoke(conn: AsyncConnection, site_id: int, account: int) -> bool:
     return cur.rowcount == 1
 
 
-async def new_edge_token(conn: AsyncConnection, site_id: int) -> str:
+async def new_edge_token(conn: Conn, site_id: int) -> str:
     """Pair an edge: a new site token (the ingest side checks it), shown once."""
     token = secrets.token_urlsafe(32)
     await conn.execute(
@@ -128,36 +126,42 @@ async def new_edge_token(conn: AsyncConnection, site_id: int) -> str:
     return token
 
 
-async def revoke_edge_tokens(conn: AsyncConnection, site_id: int) -> int:
+async def revoke_edge_tokens(conn: Conn, site_id: int) -> int:
     cur = await conn.execute(
-        "UPDATE site_tokens SET revoked_at = now() WHERE site_id = %s AND revoked_at IS NULL", (site_id,)
+        "UPDATE site_tokens SET revoked_at = %s WHERE site_id = %s AND revoked_at IS NULL",
+        (utcnow(), site_id),
     )
     return cur.rowcount
 
 
-async def channels(conn: AsyncConnection, site_id: int) -> list[dict[str, Any]]:
+async def channels(conn: Conn, site_id: int) -> list[dict[str, Any]]:
     cur = await conn.execute(
         "SELECT name, unit, kind FROM channels WHERE site_id = %s ORDER BY name", (site_id,)
     )
     return [{"name": r[0], "unit": r[1], "kind": r[2]} for r in await cur.fetchall()]
 
 
-async def live(conn: AsyncConnection, site_id: int) -> list[dict[str, Any]]:
+async def live(conn: Conn, site_id: int) -> list[dict[str, Any]]:
     """The newest raw value of every channel (the live view polls this every few seconds)."""
-    cur = await conn.execute(
-        "SELECT c.name, c.unit, c.kind, r.ts_ms, r.value FROM channels c CROSS JOIN LATERAL "
-        "(SELECT ts_ms, value FROM readings x WHERE x.channel_id = c.id ORDER BY ts_ms DESC LIMIT 1) r "
-        "WHERE c.site_id = %s ORDER BY c.name",
-        (site_id,),
-    )
-    return [
-        {"channel": r[0], "unit": r[1], "kind": r[2], "ts_ms": r[3], "value": r[4]}
-        for r in await cur.fetchall()
-    ]
+    if conn.dialect == SQLITE:  # no LATERAL: the row at each channel's newest time (by index)
+        sql = ("SELECT c.name, c.unit, c.kind, r.ts_ms, r.value FROM channels c JOIN readings r "
+               "ON r.channel_id = c.id "
+               "AND r.ts_ms = (SELECT max(ts_ms) FROM readings x WHERE x.channel_id = c.id) "
+               "WHERE c.site_id = %s ORDER BY c.name, r.seq DESC")
+    else:
+        sql = ("SELECT c.name, c.unit, c.kind, r.ts_ms, r.value FROM channels c CROSS JOIN LATERAL "
+               "(SELECT ts_ms, value FROM readings x WHERE x.channel_id = c.id "
+               "ORDER BY ts_ms DESC LIMIT 1) r "
+               "WHERE c.site_id = %s ORDER BY c.name")
+    cur = await conn.execute(sql, (site_id,))
+    out: dict[str, dict[str, Any]] = {}
+    for r in await cur.fetchall():
+        out.setdefault(r[0], {"channel": r[0], "unit": r[1], "kind": r[2], "ts_ms": r[3], "value": r[4]})
+    return list(out.values())
 
 
 async def audit(
-    conn: AsyncConnection,
+    conn: Conn,
     site_id: int | None,
     account: int | None,
     action: str,
@@ -168,22 +172,23 @@ async def audit(
     await conn.execute(
         "INSERT INTO audit_log (site_id, account_id, actor, action, detail) VALUES (%s, %s, "
         "coalesce(%s, (SELECT alias FROM accounts WHERE id = %s), 'unknown'), %s, %s)",
-        (site_id, account, actor, account, action, Jsonb(detail or {})),
+        (site_id, account, actor, account, action, conn.json(detail or {})),
     )
 
 
 async def audit_entries(
-    conn: AsyncConnection,
+    conn: Conn,
     site_id: int,
     limit: int = 200,
     before: int | None = None,
 ) -> list[dict[str, Any]]:
+    older = "" if before is None else " AND id < %s"
     cur = await conn.execute(
-        "SELECT id, at, actor, action, detail FROM audit_log WHERE site_id = %s AND (%s::bigint IS NULL "
-        "OR id < %s) ORDER BY id DESC LIMIT %s",
-        (site_id, before, before, limit),
+        f"SELECT id, at, actor, action, detail FROM audit_log WHERE site_id = %s{older} "
+        "ORDER BY id DESC LIMIT %s",
+        (site_id, *([] if before is None else [before]), limit),
     )
     return [
-        {"id": r[0], "at": r[1].isoformat(), "actor": r[2], "action": r[3], "detail": r[4]}
+        {"id": r[0], "at": iso(r[1]), "actor": r[2], "action": r[3], "detail": conn.unjson(r[4])}
         for r in await cur.fetchall()
     ]

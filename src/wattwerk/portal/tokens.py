@@ -11,16 +11,15 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from psycopg import AsyncConnection
-
 from wattwerk.portal import auth
+from wattwerk.portal.database import Conn, iso, utcnow
 
 SCOPES = ("read", "ingest", "admin")
 MAX_DAYS = 366
 
 
 async def create(
-    conn: AsyncConnection,
+    conn: Conn,
     account: int,
     name: str,
     scopes: list[str],
@@ -28,39 +27,40 @@ async def create(
 ) -> tuple[int, str, datetime]:
     """A new token; returns (id, secret, expires_at)."""
     secret = auth.TOKEN_PREFIX + secrets.token_urlsafe(32)
+    expires = utcnow() + timedelta(days=days)
     cur = await conn.execute(
         "INSERT INTO access_tokens (account_id, name, scopes, token_hash, expires_at) "
-        "VALUES (%s, %s, %s, %s, now() + %s) RETURNING id, expires_at",
-        (account, name, sorted(set(scopes)), auth.sha256(secret), timedelta(days=days)),
+        "VALUES (%s, %s, %s, %s, %s) RETURNING id",
+        (account, name, conn.array(sorted(set(scopes))), auth.sha256(secret), expires),
     )
     row = await cur.fetchone()
     assert row is not None
-    return int(row[0]), secret, row[1]
+    return int(row[0]), secret, expires
 
 
-async def listing(conn: AsyncConnection, account: int) -> list[dict[str, Any]]:
+async def listing(conn: Conn, account: int) -> list[dict[str, Any]]:
     cur = await conn.execute(
-        "SELECT id, name, scopes, expires_at, created_at, revoked_at IS NULL AND expires_at > now() "
+        "SELECT id, name, scopes, expires_at, created_at, revoked_at IS NULL AND expires_at > %s "
         "FROM access_tokens WHERE account_id = %s ORDER BY id",
-        (account,),
+        (utcnow(), account),
     )
     return [
         {
             "id": r[0],
             "name": r[1],
-            "scopes": list(r[2]),
-            "expires_at": r[3].isoformat(),
-            "created_at": r[4].isoformat(),
-            "active": r[5],
+            "scopes": conn.unarray(r[2]),
+            "expires_at": iso(r[3]),
+            "created_at": iso(r[4]),
+            "active": bool(r[5]),
         }
         for r in await cur.fetchall()
     ]
 
 
-async def revoke(conn: AsyncConnection, account: int, token_id: int) -> bool:
+async def revoke(conn: Conn, account: int, token_id: int) -> bool:
     """Revoke one of the account's own tokens; False when it has no such token."""
     cur = await conn.execute(
-        "UPDATE access_tokens SET revoked_at = coalesce(revoked_at, now()) WHERE id = %s AND account_id = %s",
-        (token_id, account),
+        "UPDATE access_tokens SET revoked_at = coalesce(revoked_at, %s) WHERE id = %s AND account_id = %s",
+        (utcnow(), token_id, account),
     )
     return cur.rowcount == 1

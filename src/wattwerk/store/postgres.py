@@ -14,16 +14,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from importlib import resources
 from urllib.parse import parse_qs, quote, urlencode, urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
 
+from wattwerk.store.migrations import migrate, migration_files
+
 log = logging.getLogger(__name__)
 
-MIGRATIONS_PACKAGE = "wattwerk.store.migrations"
 APPLICATION = "wattwerk-portal"  # application_name of the portal's connections
 _LOCK_KEY = 0x77617474  # "watt": advisory lock id for migrations
 
@@ -41,23 +41,8 @@ def with_schema(url: str, schema: str | None) -> str:
     return urlunsplit(parts._replace(query=urlencode(query, doseq=True, quote_via=quote)))
 
 
-def migration_files() -> list[tuple[int, str, str]]:
-    """(version, name, sql) of every migration, in order."""
-    root = resources.files(MIGRATIONS_PACKAGE).joinpath("postgres")
-    out = []
-    for entry in root.iterdir():
-        if entry.name.endswith(".sql"):
-            version = int(entry.name.split("_", 1)[0])
-            out.append((version, entry.name, entry.read_text(encoding="utf-8")))
-    out.sort()
-    versions = [v for v, _, _ in out]
-    if len(set(versions)) != len(versions):
-        raise RuntimeError(f"duplicate migration numbers in {versions}")
-    return out
-
-
-def migrate(url: str, schema: str | None = None) -> list[str]:
-    """Apply pending migrations; return the names applied now. Creates ``schema`` if given."""
+def migrate_postgres(url: str, schema: str | None = None) -> list[str]:
+    """Apply pending PostgreSQL migrations; return the names applied now. Creates ``schema`` if given."""
     applied: list[str] = []
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
@@ -70,7 +55,7 @@ def migrate(url: str, schema: str | None = None) -> list[str]:
                 "name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
             )
             done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
-            for version, name, text in migration_files():
+            for version, name, text in migration_files("postgresql"):
                 if version in done:
                     continue
                 with conn.transaction():
@@ -108,9 +93,56 @@ ON CONFLICT (edge_id, first_seq) DO UPDATE SET last_seq = greatest(acked_ranges.
 """
 
 
-async def _configure(conn: psycopg.AsyncConnection) -> None:
+async def configure_connection(conn: psycopg.AsyncConnection) -> None:
+    """Per-connection setup of the portal's pool: the staging table of idempotent ingest."""
     await conn.execute(_STAGE)
     await conn.commit()
+
+
+async def insert_readings(conn: psycopg.AsyncConnection, rows: Sequence[ReadingRow]) -> int:
+    """Store rows idempotently inside the caller's transaction; return how many were new.
+
+    Fresh data (the common case) is copied straight into ``readings``; only when that hits
+    an existing (edge_id, seq) — a retry — does the batch go through the staging table and
+    ``ON CONFLICT DO NOTHING``, after a savepoint undid the first attempt.
+    """
+    if not rows:
+        return 0
+    try:
+        async with conn.transaction():  # savepoint
+            await _copy(conn, _COPY_DIRECT, rows)
+        return len(rows)
+    except psycopg.errors.UniqueViolation:
+        pass
+    await _copy(conn, _COPY, rows)
+    cur = await conn.execute(_MOVE)
+    return cur.rowcount
+
+
+async def insert_batch(conn: psycopg.AsyncConnection, edge_id: int, first: int, last: int,
+                       rows: Sequence[ReadingRow]) -> int:
+    """Store an edge's batch covering seqs ``first..last`` and record that range as acked.
+
+    Rows whose seq lies in a range acked before are dropped first (a retry, possibly of
+    data retention has since removed); the rest go in idempotently. Returns rows stored.
+    """
+    cur = await conn.execute(
+        "SELECT first_seq, last_seq FROM acked_ranges WHERE edge_id = %s AND last_seq >= %s "
+        "AND first_seq <= %s", (edge_id, first, last))
+    seen = await cur.fetchall()
+    if seen:
+        rows = [r for r in rows if not any(a <= r[1] <= b for a, b in seen)]
+    stored = await insert_readings(conn, rows)
+    await conn.execute(_MERGE_RANGE, {"edge": edge_id, "a": first, "b": last})
+    await conn.execute("UPDATE edges SET last_seen = now() WHERE id = %s", (edge_id,))
+    return stored
+
+
+async def _copy(conn: psycopg.AsyncConnection, statement: str, rows: Sequence[ReadingRow]) -> None:
+    async with conn.cursor().copy(statement) as copy:  # type: ignore[arg-type]
+        copy.set_types(_TYPES)
+        for row in rows:
+            await copy.write_row(row)
 
 
 class PostgresStore:
@@ -124,7 +156,7 @@ class PostgresStore:
             min_size=min_size,
             max_size=max_size,
             open=False,
-            configure=_configure,
+            configure=configure_connection,
             kwargs={"application_name": APPLICATION},
         )
 
@@ -135,57 +167,16 @@ class PostgresStore:
         await self.pool.close()
 
     async def insert_readings(self, rows: Sequence[ReadingRow]) -> int:
-        """Store rows idempotently; return how many were new (the rest were duplicates).
-
-        Fresh data (the common case) is copied straight into ``readings``; only when that hits
-        an existing (edge_id, seq) — a retry — does the batch go through the staging table and
-        ``ON CONFLICT DO NOTHING``. Both happen inside one transaction (a savepoint).
-        """
+        """Store rows idempotently; return how many were new (see :func:`insert_readings`)."""
         if not rows:
             return 0
         async with self.pool.connection() as conn, conn.transaction():
-            try:
-                async with conn.transaction():  # savepoint
-                    await self._copy(conn, _COPY_DIRECT, rows)
-                return len(rows)
-            except psycopg.errors.UniqueViolation:
-                pass
-            await self._copy(conn, _COPY, rows)
-            cur = await conn.execute(_MOVE)
-            return cur.rowcount
+            return await insert_readings(conn, rows)
 
     async def insert_batch(self, edge_id: int, first: int, last: int, rows: Sequence[ReadingRow]) -> int:
-        """Store an edge's batch covering seqs ``first..last`` and record that range as acked.
-
-        Rows whose seq lies in a range acked before are dropped first (a retry, possibly of
-        data retention has since removed); the rest go in idempotently. Returns rows stored.
-        """
+        """Store an edge's batch and record its seq range as acked (see :func:`insert_batch`)."""
         async with self.pool.connection() as conn, conn.transaction():
-            cur = await conn.execute(
-                "SELECT first_seq, last_seq FROM acked_ranges WHERE edge_id = %s AND last_seq >= %s "
-                "AND first_seq <= %s", (edge_id, first, last))
-            seen = await cur.fetchall()
-            if seen:
-                rows = [r for r in rows if not any(a <= r[1] <= b for a, b in seen)]
-            stored = 0
-            if rows:
-                try:
-                    async with conn.transaction():  # savepoint
-                        await self._copy(conn, _COPY_DIRECT, rows)
-                    stored = len(rows)
-                except psycopg.errors.UniqueViolation:
-                    await self._copy(conn, _COPY, rows)
-                    stored = (await conn.execute(_MOVE)).rowcount
-            await conn.execute(_MERGE_RANGE, {"edge": edge_id, "a": first, "b": last})
-            await conn.execute("UPDATE edges SET last_seen = now() WHERE id = %s", (edge_id,))
-            return stored
-
-    @staticmethod
-    async def _copy(conn: psycopg.AsyncConnection, statement: str, rows: Sequence[ReadingRow]) -> None:
-        async with conn.cursor().copy(statement) as copy:  # type: ignore[arg-type]
-            copy.set_types(_TYPES)
-            for row in rows:
-                await copy.write_row(row)
+            return await insert_batch(conn, edge_id, first, last, rows)
 
     async def read(self, channel_id: int, start_ms: int, end_ms: int) -> list[tuple[int, float]]:
         """(ts_ms, value) of one channel in ``[start_ms, end_ms)``, in time order."""
@@ -196,3 +187,7 @@ class PostgresStore:
                 (channel_id, start_ms, end_ms),
             )
             return [(int(t), float(v)) for t, v in await cur.fetchall()]
+
+
+__all__ = ["APPLICATION", "PostgresStore", "ReadingRow", "configure_connection", "migrate",
+           "migrate_postgres", "migration_files", "with_schema"]
