@@ -147,3 +147,29 @@ async def test_simulated_battery_follows_the_setpoint_and_returns_to_self_consum
     assert math.isclose(charging["bat.power"], -2000.0, rel_tol=1e-4)
     assert charging["bat.soc"] > soc_before
     assert battery.mode == 0 and emulator.params[object_id(SETPOINT)] == 0.0
+
+
+async def test_a_site_file_reaches_the_rct_driver(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """``wattwerk run``: a battery naming the RCT entry, its port in the connection URL."""
+    from wattwerk.config import parse_config
+    from wattwerk.edge.run import build_edge
+
+    async with RctEmulator(FakeBattery()) as emulator:
+        text = (
+            "site:\n  name: RCT test\n  location: {latitude: 48.0, longitude: 7.8}\n  timezone: Europe/Berlin\n"
+            "devices:\n  - id: bat\n    role: battery\n    catalog: rct-power-storage\n"
+            f"    connection: {{type: http, url: 'http://127.0.0.1:{emulator.port}'}}\n"
+            "    capacity_wh: 10000\n    max_charge_w: 5000\n    max_discharge_w: 5000\n"
+            f"store:\n  data_dir: {tmp_path}\n"
+        )
+        edge = build_edge(parse_config(text), control=False)
+        try:
+            driver = edge.devices.polled[0].driver
+            assert isinstance(driver, RctDevice)
+            readings = {r.channel: r.value for r in await driver.read()}
+            await driver.command("battery_setpoint", 1500.0)
+            await driver.aclose()
+        finally:
+            edge.close()
+    assert math.isclose(readings["bat.soc"], 61.0, rel_tol=1e-6)
+    assert emulator.params[object_id(SETPOINT)] == 1500.0

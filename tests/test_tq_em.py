@@ -100,3 +100,25 @@ async def test_simulated_grid_point_read_through_the_emulator() -> None:
     v = site.grid.values()
     assert math.isclose(r["grid.power"], v["power"], abs_tol=1e-6)
     assert r["grid.energy_import"] == v["energy_import"] and r["grid.energy_export"] == v["energy_export"]
+
+
+async def test_a_site_file_reaches_the_tq_driver_with_its_password(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from wattwerk.config import parse_config
+    from wattwerk.edge.run import build_edge
+
+    async with TqEmEmulator(FakeGrid(-400.0)) as emulator:
+        text = (
+            "site:\n  name: TQ test\n  location: {latitude: 48.0, longitude: 7.8}\n  timezone: Europe/Berlin\n"
+            "devices:\n  - id: grid\n    role: grid_meter\n    catalog: tq-em300\n"
+            f"    connection: {{type: http, url: 'http://:{emulator.password}@127.0.0.1:{emulator.port}'}}\n"
+            f"store:\n  data_dir: {tmp_path}\n"
+        )
+        edge = build_edge(parse_config(text), control=False)
+        try:
+            driver = edge.devices.polled[0].driver
+            assert isinstance(driver, TqEmDevice)
+            readings = {r.channel: r.value for r in await driver.read()}
+            await driver.aclose()
+        finally:
+            edge.close()
+    assert readings["grid.power"] == -400.0 and emulator.logins == 1
