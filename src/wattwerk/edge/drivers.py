@@ -28,6 +28,7 @@ from wattwerk.devices.factory import create_for
 from wattwerk.devices.native import NativeDevice
 from wattwerk.devices.ocpp_charger import OcppSite
 from wattwerk.devices.profile import Entry
+from wattwerk.edge.inputs import input_sources
 from wattwerk.edge.runtime import Polled
 from wattwerk.errors import InputLedger, PermanentError
 from wattwerk.model import Reading
@@ -160,4 +161,7 @@ def build_devices(cfg: SiteConfig, ledger: InputLedger, stale_after_s: float = 3
             raise PermanentError(f"{dev.id}: connection type {c.type} is not supported by `wattwerk run` yet")
         out.readers.append(reader)
         out.push.append(reader)
+    polled, push = input_sources(cfg.control, ledger, out.links)  # control.inputs: contacts, S0 meters
+    out.polled += polled
+    out.push += push
     return out
