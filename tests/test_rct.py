@@ -156,7 +156,8 @@ async def test_a_site_file_reaches_the_rct_driver(tmp_path) -> None:  # type: ig
 
     async with RctEmulator(FakeBattery()) as emulator:
         text = (
-            "site:\n  name: RCT test\n  location: {latitude: 48.0, longitude: 7.8}\n  timezone: Europe/Berlin\n"
+            "site:\n  name: RCT test\n  location: {latitude: 48.0, longitude: 7.8}\n"
+            "  timezone: Europe/Berlin\n"
             "devices:\n  - id: bat\n    role: battery\n    catalog: rct-power-storage\n"
             f"    connection: {{type: http, url: 'http://127.0.0.1:{emulator.port}'}}\n"
             "    capacity_wh: 10000\n    max_charge_w: 5000\n    max_discharge_w: 5000\n"

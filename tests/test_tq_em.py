@@ -108,7 +108,8 @@ async def test_a_site_file_reaches_the_tq_driver_with_its_password(tmp_path) -> 
 
     async with TqEmEmulator(FakeGrid(-400.0)) as emulator:
         text = (
-            "site:\n  name: TQ test\n  location: {latitude: 48.0, longitude: 7.8}\n  timezone: Europe/Berlin\n"
+            "site:\n  name: TQ test\n  location: {latitude: 48.0, longitude: 7.8}\n"
+            "  timezone: Europe/Berlin\n"
             "devices:\n  - id: grid\n    role: grid_meter\n    catalog: tq-em300\n"
             f"    connection: {{type: http, url: 'http://:{emulator.password}@127.0.0.1:{emulator.port}'}}\n"
             f"store:\n  data_dir: {tmp_path}\n"
