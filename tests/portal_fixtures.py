@@ -14,7 +14,7 @@ import httpx
 import pytest
 from argon2 import PasswordHasher
 
-from test_ingest_support import PgSchema, TestDb, database, pg, serve_portal  # noqa: F401
+from test_ingest_support import PgSchema, PortalDb, database, pg, serve_portal  # noqa: F401
 from wattwerk.portal import auth
 
 PASSWORD = "correct horse battery"
@@ -24,11 +24,11 @@ auth.set_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))  #
 @dataclass
 class Portal:
     url: str
-    db: TestDb
+    db: PortalDb
     app: object
 
     @property
-    def pg(self) -> TestDb:
+    def pg(self) -> PortalDb:
         """The database (the older name, from when it was PostgreSQL only)."""
         return self.db
 
@@ -41,7 +41,7 @@ class Portal:
 
 
 @pytest.fixture
-def portal(database: TestDb) -> Iterator[Portal]:  # noqa: F811
+def portal(database: PortalDb) -> Iterator[Portal]:  # noqa: F811
     with serve_portal(database) as running:
         running.app.state.reset_tokens_in_response = True  # type: ignore[attr-defined]
         yield Portal(running.url, database, running.app)

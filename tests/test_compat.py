@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from test_ingest_support import PgSchema, pg, portal_rows, serve_portal  # noqa: F401
+from test_ingest_support import PortalDb, database, portal_rows, serve_portal  # noqa: F401
 from wattwerk.portal import db
 from wattwerk.portal.compat import digest
 
@@ -21,6 +21,11 @@ VZ_UUID = "0b9c1a4e-7d6f-11e2-8b3a-0800200c9a66"
 NOW = int(time.time())
 
 
+def as_json(value: object) -> object:
+    """A JSON column as read back: parsed by psycopg (jsonb), text on SQLite."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
 def test_hmac_test_vector() -> None:
     assert digest("secret", b"Test") == "fdaa1009d29b3de5e4fa6b0f31226ead23e34c25"
 
@@ -31,11 +36,11 @@ def msg_post(url: str, body: bytes, key: str, **headers: str) -> httpx.Response:
     return httpx.post(url, content=body, headers=h)
 
 
-def test_mysmartgrid_device_and_sensor(pg: PgSchema) -> None:  # noqa: F811
-    with pg.connect() as conn:
+def test_mysmartgrid_device_and_sensor(database: PortalDb) -> None:  # noqa: F811
+    with database.connect() as conn:
         db.register_flukso_device(conn, "home", DEVICE, KEY)
         db.register_flukso_sensor(conn, "home", SENSOR, "meter.energy_import", device_id=DEVICE)
-    with serve_portal(pg) as portal:
+    with serve_portal(database) as portal:
         dev_url = f"{portal.url}/device/{DEVICE.replace('-', '')}"
         reg = json.dumps({"key": KEY}).encode()
         r = msg_post(dev_url, reg, KEY)
@@ -62,12 +67,12 @@ def test_mysmartgrid_device_and_sensor(pg: PgSchema) -> None:  # noqa: F811
         mixed = json.dumps({"measurements": [[NOW + 86_400, 1], [NOW + 1, "x"], [NOW + 1, 1030]]}).encode()
         r = msg_post(sensor_url, mixed, KEY)
         assert r.status_code == 200 and r.json()["stored"] == 1 and len(r.json()["rejected"]) == 2
-    with pg.connect() as conn:
+    with database.connect() as conn:
         registered, heartbeat = conn.execute("SELECT registered, heartbeat FROM compat_devices").fetchone()
         config = conn.execute("SELECT config FROM compat_sensors").fetchone()[0]
-    assert registered is True and heartbeat["memtotal"] == 128
-    assert config["function"] == "Haushalt"
-    rows = portal_rows(pg, "home")
+    assert bool(registered) is True and as_json(heartbeat)["memtotal"] == 128
+    assert as_json(config)["function"] == "Haushalt"
+    rows = portal_rows(database, "home")
     assert [(r[2], r[3], r[4]) for r in rows] == [
         ("meter.energy_import", (NOW - 120) * 1000, 1000.0),
         ("meter.energy_import", (NOW - 60) * 1000, 1012.0),
@@ -76,11 +81,11 @@ def test_mysmartgrid_device_and_sensor(pg: PgSchema) -> None:  # noqa: F811
     ]
 
 
-def test_volkszaehler_middleware(pg: PgSchema) -> None:  # noqa: F811
-    with pg.connect() as conn:
+def test_volkszaehler_middleware(database: PortalDb) -> None:  # noqa: F811
+    with database.connect() as conn:
         db.register_vz_channel(conn, "home", VZ_UUID, "grid.power")
     now_ms = NOW * 1000
-    with serve_portal(pg) as portal:
+    with serve_portal(database) as portal:
         url = f"{portal.url}/middleware.php/data/{VZ_UUID}.json"
         tuples = [[now_ms - 2000, 230.5], [now_ms - 1000, 231.0]]
         r = httpx.post(url, json=tuples)
@@ -95,7 +100,7 @@ def test_volkszaehler_middleware(pg: PgSchema) -> None:  # noqa: F811
         assert r.status_code == 404 and r.json()["exception"]["type"] == "EntityException"
         r = httpx.post(url, content=b"[[1,", headers={"Content-Type": "application/json"})
         assert r.status_code == 400 and r.json()["version"] == "0.3"
-    rows = portal_rows(pg, "home")
+    rows = portal_rows(database, "home")
     assert [(r[2], r[3], r[4]) for r in rows] == [
         ("grid.power", now_ms - 2000, 230.5), ("grid.power", now_ms - 1000, 231.0),
         ("grid.power", now_ms, 232.0), ("grid.power", now_ms + 600, 233.0)]

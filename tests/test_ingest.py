@@ -1,4 +1,5 @@
-"""Portal ingest against the real app and the real PostgreSQL: auth, idempotency, validation."""
+"""Portal ingest against the real app on both backends (PostgreSQL and SQLite): auth, idempotency,
+validation, migrations."""
 
 from __future__ import annotations
 
@@ -9,12 +10,11 @@ import time
 
 import httpx
 import msgpack
-import psycopg
 import pytest
 
-from test_ingest_support import PgSchema, pg, portal_rows, serve_portal  # noqa: F401
+from test_ingest_support import PortalDb, database, portal_rows, serve_portal  # noqa: F401
 from wattwerk.portal import db
-from wattwerk.store.postgres import migrate, migration_files
+from wattwerk.store.migrations import migrate, migration_files
 
 pytestmark = pytest.mark.postgres
 
@@ -37,21 +37,27 @@ def batch(readings: list[list[object]], site: str = "home", edge: str = "e1", **
             "readings": readings, **extra}
 
 
-def test_migrations_apply_once_in_order(pg: PgSchema) -> None:  # noqa: F811
-    assert migrate(pg.url, pg.schema) == []  # the fixture applied them already
-    with pg.connect() as conn:
+def test_migrations_apply_once_in_order(database: PortalDb) -> None:  # noqa: F811
+    assert migrate(database.url, database.schema) == []  # the fixture applied them already
+    with database.connect() as conn:
         versions = [r[0] for r in conn.execute("SELECT version FROM schema_migrations ORDER BY version")]
-    assert versions == [v for v, _, _ in migration_files()]
+    assert versions == [v for v, _, _ in migration_files(database.dialect)]
     assert versions == sorted(versions) and len(versions) >= 2
 
 
-def test_ingest_acks_range_and_retry_never_duplicates(pg: PgSchema) -> None:  # noqa: F811
-    with pg.connect() as conn:
+def test_both_backends_have_the_same_migrations() -> None:
+    pg = [(v, name) for v, name, _ in migration_files("postgresql")]
+    lite = [(v, name) for v, name, _ in migration_files("sqlite")]
+    assert pg == lite, "each schema change needs a migration of the same number and name for both backends"
+
+
+def test_ingest_acks_range_and_retry_never_duplicates(database: PortalDb) -> None:  # noqa: F811
+    with database.connect() as conn:
         token = db.pair_site(conn, "home")
     readings = [[seq, "grid.power" if seq % 2 else 1, NOW_MS - 10_000 + seq, float(seq)]
                 for seq in range(1, 101)]
     doc = batch(readings, channels=["x.power", "pv1.power"])
-    with serve_portal(pg) as portal:
+    with serve_portal(database) as portal:
         first = post(portal.url, token, doc, fmt="msgpack", gz=True)
         assert first.status_code == 200, first.text
         assert first.json() == {"ack": [1, 100], "accepted": 100, "stored": 100, "duplicates": 0,
@@ -61,14 +67,14 @@ def test_ingest_acks_range_and_retry_never_duplicates(pg: PgSchema) -> None:  # 
         assert again.json()["stored"] == 0 and again.json()["duplicates"] == 100
         overlap = post(portal.url, token, batch([*readings[50:], [101, "pv1.power", NOW_MS, 7.5]]))
         assert overlap.json()["stored"] == 1
-    rows = portal_rows(pg, "home")
+    rows = portal_rows(database, "home")
     assert [r[1] for r in rows] == list(range(1, 102))
     assert rows[0] == ("e1", 1, "grid.power", NOW_MS - 10_000 + 1, 1.0)
     assert rows[1] == ("e1", 2, "pv1.power", NOW_MS - 10_000 + 2, 2.0)
 
 
-def test_invalid_readings_are_rejected_and_the_rest_kept(pg: PgSchema) -> None:  # noqa: F811
-    with pg.connect() as conn:
+def test_invalid_readings_are_rejected_and_the_rest_kept(database: PortalDb) -> None:  # noqa: F811
+    with database.connect() as conn:
         token = db.pair_site(conn, "home")
     readings = [
         [1, "grid.power", NOW_MS, 100.0],
@@ -82,7 +88,7 @@ def test_invalid_readings_are_rejected_and_the_rest_kept(pg: PgSchema) -> None: 
         [9, "grid.power", NOW_MS, "12"],
         [10, "bat.soc", NOW_MS, 55],
     ]
-    with serve_portal(pg) as portal:
+    with serve_portal(database) as portal:
         resp = post(portal.url, token, batch(readings), fmt="msgpack", gz=True)
         assert resp.status_code == 200, resp.text
         body = resp.json()
@@ -94,36 +100,36 @@ def test_invalid_readings_are_rejected_and_the_rest_kept(pg: PgSchema) -> None: 
                      8: "channel", 9: "value"}
     assert "unknown quantity" in next(r["error"] for r in body["rejected"] if r["seq"] == 3)
     assert "ahead of the portal's clock" in next(r["error"] for r in body["rejected"] if r["seq"] == 6)
-    assert [(r[1], r[2], r[4]) for r in portal_rows(pg, "home")] == [(1, "grid.power", 100.0),
+    assert [(r[1], r[2], r[4]) for r in portal_rows(database, "home")] == [(1, "grid.power", 100.0),
                                                                     (10, "bat.soc", 55.0)]
     assert ingestor.ledger.by_kind("home") == {"channel": 3, "value": 3, "future": 1, "timestamp": 1}
 
 
-def test_auth_wrong_site_and_revocation(pg: PgSchema) -> None:  # noqa: F811
-    with pg.connect() as conn:
+def test_auth_wrong_site_and_revocation(database: PortalDb) -> None:  # noqa: F811
+    with database.connect() as conn:
         token = db.pair_site(conn, "home")
         other = db.pair_site(conn, "cabin")
     doc = batch([[1, "grid.power", NOW_MS, 1.0]])
-    with serve_portal(pg) as portal:
+    with serve_portal(database) as portal:
         assert post(portal.url, None, doc).status_code == 401
         assert post(portal.url, "not-a-token", doc).status_code == 401
         wrong = post(portal.url, other, doc)
         assert wrong.status_code == 403 and "cabin" in wrong.json()["error"]
         assert post(portal.url, token, doc).status_code == 200
-        with pg.connect() as conn:
+        with database.connect() as conn:
             assert db.revoke_tokens(conn, "home") == 1
         assert post(portal.url, token, doc).status_code == 401
         cabin = batch([[1, "grid.power", NOW_MS, 2.0]], site="cabin")
         assert post(portal.url, other, cabin).status_code == 200
-    with pg.connect() as conn:
+    with database.connect() as conn:
         hashes = [bytes(r[0]) for r in conn.execute("SELECT token_hash FROM site_tokens")]
     assert token.encode() not in b"".join(hashes) and db.hash_token(token) in hashes
 
 
-def test_malformed_bodies_are_refused_clearly(pg: PgSchema) -> None:  # noqa: F811
-    with pg.connect() as conn:
+def test_malformed_bodies_are_refused_clearly(database: PortalDb) -> None:  # noqa: F811
+    with database.connect() as conn:
         token = db.pair_site(conn, "home")
-    with serve_portal(pg) as portal:
+    with serve_portal(database) as portal:
         url = portal.url + "/api/v1/ingest"
         auth = {"Authorization": f"Bearer {token}"}
         r = httpx.post(url, content=b"not gzip", headers={**auth, "Content-Encoding": "gzip"})
@@ -134,18 +140,18 @@ def test_malformed_bodies_are_refused_clearly(pg: PgSchema) -> None:  # noqa: F8
         assert r.status_code == 400 and "seq" in r.json()["error"]
         r = post(portal.url, token, batch([[1, "grid.power", NOW_MS]]))
         assert r.status_code == 400 and r.json()["kind"] == "shape"
-    with psycopg.connect(pg.scoped) as conn:
+    with database.connect() as conn:
         assert conn.execute("SELECT count(*) FROM readings").fetchone() == (0,)
 
 
-def test_portal_cli_pairs_and_revokes(pg: PgSchema, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: F811
+def test_portal_cli_pairs_and_revokes(database: PortalDb, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: F811
     from wattwerk.cli import main
 
-    base = ["portal", "--db", pg.url, "--schema", pg.schema]
+    base = ["portal", "--db", database.url, *(["--schema", database.schema] if database.schema else [])]
     assert main([*base, "--pair", "garage"]) == 0
     token = capsys.readouterr().out.strip()
     assert len(token) >= 40
-    with serve_portal(pg) as portal:
+    with serve_portal(database) as portal:
         doc = batch([[1, "grid.power", NOW_MS, 1.0]], site="garage")
         assert post(portal.url, token, doc).status_code == 200
         assert main([*base, "--revoke", "garage"]) == 0
@@ -153,15 +159,15 @@ def test_portal_cli_pairs_and_revokes(pg: PgSchema, capsys: pytest.CaptureFixtur
         assert post(portal.url, token, doc).status_code == 401
 
 
-def test_acked_ranges_outlive_raw_retention_and_new_streams_start_over(pg: PgSchema) -> None:  # noqa: F811
-    with pg.connect() as conn:
+def test_acked_ranges_outlive_raw_retention_and_new_streams_start_over(database: PortalDb) -> None:  # noqa: F811
+    with database.connect() as conn:
         token = db.pair_site(conn, "home")
     first = batch([[s, "grid.power", NOW_MS - 100_000 + s, float(s)] for s in range(1, 51)], stream="a1")
     second = batch([[s, "grid.power", NOW_MS - 100_000 + s, float(s)] for s in range(51, 101)], stream="a1")
-    with serve_portal(pg) as portal:
+    with serve_portal(database) as portal:
         assert post(portal.url, token, first).json()["stored"] == 50
         assert post(portal.url, token, second).json()["stored"] == 50
-        with pg.connect() as conn:  # retention removes the raw rows (rolled up elsewhere)
+        with database.connect() as conn:  # retention removes the raw rows (rolled up elsewhere)
             conn.execute("DELETE FROM readings")
             ranges = conn.execute("SELECT first_seq, last_seq FROM acked_ranges").fetchall()
         assert ranges == [(1, 100)]  # adjacent acked ranges merged
@@ -170,8 +176,8 @@ def test_acked_ranges_outlive_raw_retention_and_new_streams_start_over(pg: PgSch
         # a re-created outbox (new stream) numbers from 1 again: its readings are new, not duplicates
         fresh = batch([[s, "grid.power", NOW_MS - 1000 + s, 7.0] for s in range(1, 11)], stream="b2")
         assert post(portal.url, token, fresh).json()["stored"] == 10
-    with pg.connect() as conn:
+    with database.connect() as conn:
         streams = conn.execute("SELECT name, stream FROM edges ORDER BY stream").fetchall()
         last_seen = conn.execute("SELECT count(*) FROM edges WHERE last_seen IS NOT NULL").fetchone()[0]
     assert streams == [("e1", "a1"), ("e1", "b2")] and last_seen == 2
-    assert len(portal_rows(pg, "home")) == 10
+    assert len(portal_rows(database, "home")) == 10

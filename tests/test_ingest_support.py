@@ -36,7 +36,7 @@ PG_URL = os.environ.get("WATTWERK_TEST_PG", "postgresql://postgres@127.0.0.1:543
 
 
 @dataclass
-class TestDb:
+class PortalDb:
     """A migrated portal database of one test."""
 
     url: str  # PostgreSQL: the server URL (no schema); SQLite: the file's URL
@@ -55,37 +55,37 @@ class TestDb:
         return connect_sync(self.url, self.schema)
 
 
-PgSchema = TestDb  # the name older tests use
+PgSchema = PortalDb  # the name older tests use
 
 
 @contextmanager
-def pg_schema() -> Iterator[TestDb]:
+def pg_schema() -> Iterator[PortalDb]:
     """A fresh, migrated PostgreSQL schema of its own, dropped afterwards."""
     schema = f"t_{uuid.uuid4().hex[:12]}"
     migrate(PG_URL, schema)
     try:
-        yield TestDb(PG_URL, schema)
+        yield PortalDb(PG_URL, schema)
     finally:
         with psycopg.connect(PG_URL, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
-def sqlite_db(directory: Path) -> TestDb:
+def sqlite_db(directory: Path) -> PortalDb:
     """A fresh, migrated SQLite portal database in ``directory``."""
     url = f"sqlite:///{directory / 'portal.db'}"
     migrate(url)
-    return TestDb(url)
+    return PortalDb(url)
 
 
 @pytest.fixture
-def pg() -> Iterator[TestDb]:
+def pg() -> Iterator[PortalDb]:
     """PostgreSQL only: a fresh, migrated schema of its own, dropped afterwards."""
     with pg_schema() as db:
         yield db
 
 
 @pytest.fixture(params=[POSTGRES, SQLITE])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TestDb]:
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[PortalDb]:
     """The test once on each backend: a PostgreSQL schema, then an SQLite file."""
     if request.param == SQLITE:
         yield sqlite_db(tmp_path)
@@ -149,7 +149,7 @@ class RunningPortal:
 
 
 @contextmanager
-def serve_portal(pg: TestDb, *, tls: CertFiles | None = None, ingest: IngestConfig | None = None,
+def serve_portal(pg: PortalDb, *, tls: CertFiles | None = None, ingest: IngestConfig | None = None,
                  ) -> Iterator[RunningPortal]:
     """The real portal app under uvicorn in a thread, on a free port of 127.0.0.1."""
     app = create_app(PortalConfig(db_url=pg.url, schema=pg.schema, ingest=ingest or IngestConfig(),
@@ -177,7 +177,7 @@ def serve_portal(pg: TestDb, *, tls: CertFiles | None = None, ingest: IngestConf
         sock.close()
 
 
-def portal_rows(pg: TestDb, site: str) -> list[tuple[str, int, str, int, float]]:
+def portal_rows(pg: PortalDb, site: str) -> list[tuple[str, int, str, int, float]]:
     """(edge, seq, channel, ts_ms, value) stored for a site, in (edge, seq) order."""
     with pg.connect() as conn:
         return [tuple(r) for r in conn.execute(  # type: ignore[misc]
