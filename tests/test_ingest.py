@@ -6,7 +6,10 @@ from __future__ import annotations
 import gzip
 import json
 import math
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import httpx
 import msgpack
@@ -181,3 +184,44 @@ def test_acked_ranges_outlive_raw_retention_and_new_streams_start_over(database:
         last_seen = conn.execute("SELECT count(*) FROM edges WHERE last_seen IS NOT NULL").fetchone()[0]
     assert streams == [("e1", "a1"), ("e1", "b2")] and last_seen == 2
     assert len(portal_rows(database, "home")) == 10
+
+
+def test_portal_command_serves_an_embedded_sqlite_file(tmp_path: Path) -> None:
+    """``wattwerk portal`` without --db: an SQLite file under --data-dir, migrated on start."""
+    port_file = tmp_path / "port"
+    data = tmp_path / "data"
+    proc = subprocess.Popen([sys.executable, "-m", "wattwerk", "portal", "--port", "0", "--data-dir", str(data),
+                             "--port-file", str(port_file)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        for _ in range(400):
+            if port_file.exists() or proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        assert port_file.exists(), proc.stderr.read().decode() if proc.stderr else ""
+        url = f"http://127.0.0.1:{port_file.read_text()}"
+        for _ in range(100):
+            try:
+                if httpx.get(url + "/api/v1/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        assert (data / "portal.db").is_file()
+        embedded = PortalDb(f"sqlite:///{data / 'portal.db'}")
+        with embedded.connect() as conn:
+            token = db.pair_site(conn, "home")
+        r = post(url, token, batch([[1, "grid.power", NOW_MS, 5.0]]))
+        assert r.status_code == 200 and r.json()["stored"] == 1
+        assert [row[1:] for row in portal_rows(embedded, "home")] == [(1, "grid.power", NOW_MS, 5.0)]
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_portal_command_refuses_workers_on_sqlite(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from wattwerk.cli import main
+
+    assert main(["portal", "--db", f"sqlite:///{tmp_path / 'p.db'}", "--workers", "2"]) == 2
+    assert "--workers > 1 needs PostgreSQL" in caplog.text
+    assert main(["portal", "--db", "mysql://localhost/x", "--pair", "home"]) == 2
+    assert "use postgresql://" in caplog.text
+    assert not (tmp_path / "p.db").exists()  # refused before anything was created
