@@ -176,6 +176,17 @@ def case_my_maintenance(w: World) -> None:
     assert w.site_b in {m["site"] for m in w.installer.http.get("/api/v1/maintenance").json()}
 
 
+def case_plan_upload(w: World) -> None:
+    """A's edge token cannot put a plan on B's site (tests/test_plans.py covers the rest)."""
+    slot = now_ms() // 900_000 * 900_000
+    one = {"ts_ms": slot, "price": 0.3, "sell": 0.1, "pv_w": 0, "load_w": 1, "grid_w": 1, "cost_eur": 0.0}
+    doc = {"site": w.site_b, "edge_id": "e", "made_at_ms": now_ms(), "status": "optimal", "pv_source": "x",
+           "currency": "EUR", "slot_minutes": 15, "slots": [one]}
+    r = httpx.post(f"{w.portal.url}/api/v1/plans", json=doc, headers={"Authorization": f"Bearer {w.edge_a}"})
+    assert r.status_code == 403, r.text
+    assert w.b.http.get(f"/api/v1/sites/{w.site_b}/plan").json()["plan"] is None
+
+
 CASES: dict[str, Callable[[World], None]] = {
     "GET /api/v1/me": case_me,
     "DELETE /api/v1/session": case_session_delete,
@@ -192,6 +203,7 @@ CASES: dict[str, Callable[[World], None]] = {
     "POST /api/v1/edge/commands/{command_id}/result": case_edge_result,
     "GET /sensor/{sensor_id}": case_sensor_read,
     "GET /api/v1/maintenance": case_my_maintenance,
+    "POST /api/v1/plans": case_plan_upload,
 }
 
 
