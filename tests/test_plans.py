@@ -212,3 +212,112 @@ def test_bad_or_foreign_plans_are_refused_and_nothing_is_stored(portal: Portal) 
         "site": site_a, "now_ms": 0, "plan": None, "slots": [], "pv_days": []}
     # the other tenant cannot read A's plan: a foreign site answers like a missing one
     assert b.http.get(f"/api/v1/sites/{site_a}/plan").status_code == 404
+
+
+EDGE_SITE = """\
+site: {name: Plan house, location: {latitude: 48.0, longitude: 7.8}, timezone: Europe/Berlin}
+devices:
+  - id: grid
+    role: grid_meter
+    catalog: sunspec-meter-int
+    connection: {type: modbus_tcp, host: 127.0.0.1, port: 9}
+  - id: bat
+    role: battery
+    catalog: sunspec-storage
+    connection: {type: modbus_tcp, host: 127.0.0.1, port: 9}
+    capacity_wh: 10000
+    max_charge_w: 5000
+    max_discharge_w: 5000
+    reserve_soc: 10
+strategy: {mode: planner}
+tariff: {provider: fixed}
+portal: {url: "URL", token: "TOKEN", site: SITE}
+"""
+
+
+def test_the_running_edges_planner_reaches_the_portal(portal: Portal, tmp_path: Any) -> None:  # noqa: F811
+    """The pieces ``run_edge`` wires: the real PlanService (fixed tariff, no network) and the
+    uploader ``plan_uploader`` builds from the site file's portal section."""
+    from wattwerk.edge.plan_upload import plan_uploader
+    from wattwerk.edge.planning import PlanService, TariffPrices
+    from wattwerk.model import Reading
+    from wattwerk.snapshot import SiteState
+
+    owner = account(portal)
+    site = new_site(owner)
+    token = edge_token(owner, site)
+    cfg = parse_config(EDGE_SITE.replace("URL", portal.url).replace("TOKEN", token).replace("SITE", site))
+    state = SiteState()
+    now = datetime.now(UTC)
+    state.update([Reading("bat.soc", now, 50.0), Reading("grid.power", now, 300.0),
+                  Reading("bat.power", now, 0.0)])
+    prices = TariffPrices(cfg.tariff, tmp_path / "p.json")
+    svc = PlanService(cfg, lambda: state.snapshot(datetime.now(UTC)), prices)
+
+    async def go() -> Plan | None:
+        plan = await svc.refresh()
+        up = plan_uploader(cfg, svc)
+        assert up is not None
+        try:
+            assert await up.step()
+        finally:
+            await up.aclose()
+        return plan
+
+    plan = asyncio.run(go())
+    assert plan is not None and plan.status == "optimal"
+    got = owner.http.get(f"/api/v1/sites/{site}/plan").json()
+    assert got["plan"]["status"] == "optimal" and got["plan"]["source"] == "fixed"
+    assert got["plan"]["pv_source"].startswith("clear sky")  # no weather source configured
+    starts = [int(plan.slot_start(i).timestamp() * 1000) for i in range(plan.n)]
+    assert [s["ts_ms"] for s in got["slots"]] == starts
+    assert [s["price"] for s in got["slots"]] == pytest.approx(list(plan.buy_eur_per_kwh), abs=1e-5)
+    assert got["plan"]["cost_eur"] == pytest.approx(plan.cost_eur, abs=1e-3)
+
+
+def test_the_uploader_retries_waits_as_told_and_drops_a_refused_plan() -> None:
+    """Without a server: unreachable, then 429 Retry-After 3, then acknowledged; a plan the
+    portal refuses (400) is not sent again, the next plan is."""
+    answers: list[Any] = [httpx.ConnectError("down"), httpx.Response(429, headers={"Retry-After": "3"}),
+                          httpx.Response(200, json={"stored": 96}),
+                          httpx.Response(400, json={"error": "bad"}), httpx.Response(200, json={"stored": 8})]
+    bodies: list[dict[str, Any]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        assert request.headers["authorization"] == "Bearer tok" and request.url.path == "/api/v1/plans"
+        bodies.append(json.loads(gzip.decompress(request.content)))
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    now = datetime.now(UTC)
+    planner = Planner(make_plan(slot_start(now)))
+    waits: list[float] = []
+    stop = asyncio.Event()
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        if len(waits) == 4:
+            planner.plan = make_plan(slot_start(now), n=8)  # refused below, then never re-sent
+        if len(waits) == 6:
+            planner.plan = make_plan(slot_start(now), n=8)
+        if len(waits) == 8:
+            stop.set()
+
+    async def go() -> PlanUploader:
+        client = httpx.AsyncClient(base_url="http://portal", transport=httpx.MockTransport(handler))
+        link = UplinkConfig(url="http://portal", site="home", edge_id="e", token="tok", backoff_base_s=0.5,
+                            backoff_max_s=60)
+        up = PlanUploader(config(), planner, link, client=client, every_s=10.0,  # type: ignore[arg-type]
+                          sleep=sleep)
+        await up.run(stop)
+        await up.aclose()
+        return up
+
+    up = asyncio.run(go())
+    assert 0.5 <= waits[0] <= 1.0  # first failure: full jitter in [base, 2 x base]
+    assert 3.0 <= waits[1] <= 3.1  # Retry-After, plus a little jitter
+    assert waits[2:] == [10.0] * 6  # acknowledged; refused; nothing new; the next plan acknowledged
+    assert len(bodies) == 5 and [len(b["slots"]) for b in bodies] == [96, 96, 96, 8, 8]
+    assert up.sent == 2 and answers == []
