@@ -69,6 +69,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--emhass-replan-slots", type=int, default=2,
                         help="EMHASS re-plans every N slots (2 = hourly; 1 = every slot like the planner)")
     parser.add_argument("--jobs", type=int, default=2, help="strategies simulated in parallel processes")
+    parser.add_argument("--partial", default="", metavar="DIR",
+                        help="every 10 simulated days write each run's figures so far to DIR")
+    parser.add_argument("--chunks", type=int, default=1,
+                        help="split the period into N consecutive parts simulated in parallel, each from "
+                        "the simulator's initial state, figures merged (for the slow emhass strategy)")
 
 
 def _date(text: str) -> datetime:
@@ -113,8 +118,13 @@ def simulate(setup: Setup, name: str, year: Year | None = None, progress: bool =
     for k in range(steps):
         step(sim, meter, law)
         if progress and (k + 1) % (per_day * 10) == 0:
-            print(f"  {name}: day {(k + 1) // per_day}/{setup.days} ({time.perf_counter() - wall:.0f} s)",
-                  file=sys.stderr, flush=True)
+            print(f"  {name} from {setup.start:%Y-%m-%d}: day {(k + 1) // per_day}/{setup.days} "
+                  f"({time.perf_counter() - wall:.0f} s)", file=sys.stderr, flush=True)
+            if setup.partial_dir:  # figures so far, for a run that may not finish
+                part = figures(sim, meter, year, law, time.perf_counter() - wall)
+                part["days_done"] = (k + 1) // per_day
+                path = Path(setup.partial_dir) / f"{name}-{setup.start:%Y%m%dT%H%M}.json"
+                path.write_text(json.dumps(part))
     if hasattr(law, "close"):
         law.close()
     return figures(sim, meter, year, law, time.perf_counter() - wall)
@@ -143,6 +153,8 @@ def figures(sim: SiteSim, meter: Meter, year: Year, law: Any, wall_s: float) -> 
     hp = sim.heat_pump
     used = c["house.energy"] + sum(e.energy for e in sim.evs) + (hp.energy if hp else 0.0)
     pct, sessions, short = meter.ev_delivered_pct()
+    requested = sum(x.requested_wh for x in meter.sessions)
+    delivered = sum(min(x.delivered_wh, x.requested_wh) for x in meter.sessions)
     out: dict[str, Any] = {
         "status": "ok",
         "cost_eur": round(cost_eur(meter.slot_import_wh, meter.slot_export_wh, year.buy, year.sell), 2),
@@ -156,6 +168,8 @@ def figures(sim: SiteSim, meter: Meter, year: Year, law: Any, wall_s: float) -> 
         "violations_by_kind": dict(meter.violations),
         "ev_sessions": sessions,
         "ev_sessions_short": short,
+        "ev_requested_kwh": round(requested / 1000, 3),
+        "ev_delivered_kwh": round(delivered / 1000, 3),
         "ev_kwh": round(sum(e.energy for e in sim.evs) / 1000, 1),
         "heat_pump_kwh": round(hp.energy / 1000, 1) if hp else 0.0,
         "heat_delivered_kwh": round(hp.demand_energy / 1000, 1) if hp else 0.0,
@@ -174,12 +188,68 @@ def figures(sim: SiteSim, meter: Meter, year: Year, law: Any, wall_s: float) -> 
         out["solve_ms_max"] = round(float(t.max()), 2)
         out["plans"] = len(t)
         out["plan_status"] = law.statuses
+        out["_solve_ms"] = law.solve_ms  # for merging chunks; dropped from the report
     return out
 
 
 def _one(args: tuple[Setup, str]) -> tuple[str, dict[str, Any]]:
     setup, name = args
     return name, simulate(setup, name, progress=True)
+
+
+def chunked(setup: Setup, chunks: int) -> list[Setup]:
+    """The period as ``chunks`` consecutive parts of whole days (the last takes the rest)."""
+    size = max(1, setup.days // chunks)
+    parts, day = [], 0
+    while day < setup.days:
+        days = size if len(parts) < chunks - 1 else setup.days - day
+        days = min(days, setup.days - day)
+        parts.append(replace(setup, start=setup.start + timedelta(days=day), days=days))
+        day += days
+    return parts
+
+
+SUMMED = ("cost_eur", "grid_import_kwh", "grid_export_kwh", "ev_sessions", "ev_sessions_short", "ev_kwh",
+          "heat_pump_kwh", "heat_delivered_kwh", "pv_kwh", "house_kwh", "battery_throughput_kwh",
+          "balance_error_wh", "bad_commands", "limit_violations", "ev_requested_kwh", "ev_delivered_kwh")
+
+
+def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """One strategy's figures over consecutive chunks: energies, costs and counts summed, ratios
+    recomputed from the sums, peaks the highest, solve times over all re-plans."""
+    bad = [p for p in parts if p.get("status") != "ok"]
+    if bad:
+        return bad[0]
+    out: dict[str, Any] = {"status": "ok", "chunks": len(parts)}
+    for key in SUMMED:
+        out[key] = round(sum(p[key] for p in parts), 3)
+    out["cost_eur"] = round(out["cost_eur"], 2)
+    pv, exp_, imp = out["pv_kwh"], out["grid_export_kwh"], out["grid_import_kwh"]
+    used = out["house_kwh"] + out["ev_kwh"] + out["heat_pump_kwh"]
+    out["self_consumption_pct"] = round(100.0 * max(pv - exp_, 0.0) / pv, 1) if pv > 0 else 0.0
+    out["autarky_pct"] = round(100.0 * (1.0 - imp / used), 1) if used > 0 else 0.0
+    out["peak_import_kw"] = max(p["peak_import_kw"] for p in parts)
+    req = out["ev_requested_kwh"]
+    out["ev_energy_delivered_pct"] = round(100.0 * out["ev_delivered_kwh"] / req, 2) if req > 0 else 100.0
+    kinds: dict[str, int] = {}
+    for p in parts:
+        for k, v in p["violations_by_kind"].items():
+            kinds[k] = kinds.get(k, 0) + v
+    out["violations_by_kind"] = kinds
+    out["wall_s"] = round(sum(p["wall_s"] for p in parts), 1)
+    times = [t for p in parts for t in p.get("_solve_ms", [])]
+    if times:
+        t = np.asarray(times)
+        out["solve_ms_p50"] = round(float(np.percentile(t, 50)), 2)
+        out["solve_ms_p95"] = round(float(np.percentile(t, 95)), 2)
+        out["solve_ms_max"] = round(float(t.max()), 2)
+        out["plans"] = len(t)
+        status: dict[str, int] = {}
+        for p in parts:
+            for k, v in p.get("plan_status", {}).items():
+                status[k] = status.get(k, 0) + v
+        out["plan_status"] = status
+    return out
 
 
 def goals(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -208,31 +278,36 @@ def run(args: argparse.Namespace) -> int:
         print(f"unknown strategy {bad[0]!r}; have {', '.join(STRATEGIES)}", file=sys.stderr)
         return 2
     try:
-        if args.days < 1 or args.emhass_replan_slots < 1:
-            raise ValueError("--days and --emhass-replan-slots must be at least 1")
+        if min(args.days, args.emhass_replan_slots, args.chunks, args.jobs) < 1:
+            raise ValueError("--days, --emhass-replan-slots, --chunks and --jobs must be at least 1")
         setup = default_setup(args.days, args.year, tuple(args.prices) if args.prices else None, args.start)
         setup = replace(setup, shift_heat=args.shift_heat, emhass_python=args.emhass_python,
-                        emhass_replan_slots=args.emhass_replan_slots)
+                        emhass_replan_slots=args.emhass_replan_slots, partial_dir=args.partial)
     except (FileNotFoundError, ValueError) as exc:
         print(f"wattwerk bench control: {exc}", file=sys.stderr)
         return 2
     wall = time.perf_counter()
     print(f"bench control: {setup.days} days from {setup.start:%Y-%m-%d %H:%M} UTC, strategies "
           f"{', '.join(names)}, {args.jobs} process(es)", file=sys.stderr, flush=True)
-    results: dict[str, dict[str, Any]] = {}
-    if args.jobs > 1:
+    parts = chunked(setup, max(1, args.chunks))
+    # the slow ones first, so they overlap with the quick ones
+    order = sorted(names, key=lambda n: n not in ("emhass", "planner", "oracle"))
+    tasks = [(part, n) for n in order for part in parts]
+    found: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
+    if args.jobs > 1 and len(tasks) > 1:
         with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-            # the slow ones first, so they overlap with the quick ones
-            order = sorted(names, key=lambda n: n not in ("planner", "oracle"))
-            for name, res in pool.map(_one, [(setup, n) for n in order]):
-                results[name] = res
+            for name, res in pool.map(_one, tasks):
+                found[name].append(res)
     else:
-        for n in names:
-            results[n] = _one((setup, n))[1]
-    results = {n: results[n] for n in names}
+        for task in tasks:
+            name, res = _one(task)
+            found[name].append(res)
+    results = {n: merge(found[n]) if len(parts) > 1 else found[n][0] for n in names}
+    for r in results.values():
+        r.pop("_solve_ms", None)
     report = {
         "period": {"start": setup.start.isoformat(), "days": setup.days, "slot_minutes": SLOT_S // 60,
-                   "emhass_replan_slots": setup.emhass_replan_slots,
+                   "emhass_replan_slots": setup.emhass_replan_slots, "chunks": len(parts),
                    "sim_step_s": STEP_S, "planner_shifts_heat_pump": setup.shift_heat,
                    "year_csv": setup.year_csv.name,
                    "prices": [p.name for p in setup.price_files]},

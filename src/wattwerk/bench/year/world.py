@@ -63,6 +63,7 @@ class Setup:
     export_limit_w: float = EXPORT_LIMIT_W
     seed: int = 1
     emhass_python: str = ""  # Python of a venv with emhass ("" = the emhass strategy is not run)
+    partial_dir: str = ""  # write figures so far every 10 days here ("" = not)
     emhass_replan_slots: int = 2  # EMHASS re-plans every this many slots (2 = hourly, as MPC runs)
     shift_heat: bool = False  # planner/oracle shift the heat pump via SG-Ready (else its own thermostat)
 
