@@ -190,8 +190,9 @@ def test_portal_command_serves_an_embedded_sqlite_file(tmp_path: Path) -> None:
     """``wattwerk portal`` without --db: an SQLite file under --data-dir, migrated on start."""
     port_file = tmp_path / "port"
     data = tmp_path / "data"
-    proc = subprocess.Popen([sys.executable, "-m", "wattwerk", "portal", "--port", "0", "--data-dir", str(data),
-                             "--port-file", str(port_file)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    argv = [sys.executable, "-m", "wattwerk", "portal", "--port", "0", "--data-dir", str(data),
+            "--port-file", str(port_file)]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         for _ in range(400):
             if port_file.exists() or proc.poll() is not None:

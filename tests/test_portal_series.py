@@ -234,7 +234,8 @@ def test_retention_job_from_a_timer(portal: Portal, capsys: pytest.CaptureFixtur
     site = new_site(owner)
     t0 = now_ms() // DAY * DAY - 2 * DAY
     upload(portal, edge_token(owner, site), site, day_of_data(t0)[:100])
-    assert retention.main(["--db", portal.pg.url, "--schema", portal.pg.schema]) == 0
+    schema = ["--schema", portal.db.schema] if portal.db.schema else []
+    assert retention.main(["--db", portal.db.url, *schema]) == 0
     counts = json.loads(capsys.readouterr().out)
     assert counts["raw_deleted"] == 100 and counts["sites"] == 1
     with portal.pg.connect() as conn:
@@ -269,3 +270,53 @@ def test_series_streams_in_bounded_chunks(portal: Portal) -> None:  # noqa: F811
     body = get_series(owner, site, t0, t0 + DAY, "raw").json()
     assert len(body["points"]) == n and body["summary"]["grid.power"]["mean"] == pytest.approx((n - 1) / 2)
     assert body["summary"]["grid.power"]["energy_wh"] == pytest.approx(sum(range(n - 1)) / 3600)
+
+
+def counter_with_glitch_and_reset(start: int) -> list[tuple[str, int, float]]:
+    """Three hours of a Wh counter at one reading a minute, 10 Wh each: at minute 45 the meter
+    reads 0 once (a glitch), at minute 90 it is replaced and starts again from 0 (a reset)."""
+    out = []
+    for i in range(180):
+        value = 10_000.0 + i * 10.0 if i < 90 else (i - 90) * 10.0
+        out.append(("grid.energy_import", start + i * MIN, 0.0 if i == 45 else value))
+    return out
+
+
+def test_counter_rollups_validate_glitches_resets_and_late_data(portal: Portal) -> None:  # noqa: F811
+    """Counters in the rollups follow the edge store's rules (store/counters.py): a glitch is a
+    gap, a reset a new baseline; the series runs on one register across rollups and raw values,
+    and late readings are checked against their rolled-up neighbours."""
+    owner, admin = account(portal), account(portal)
+    make_admin(portal, admin)
+    site = new_site(owner)
+    token = edge_token(owner, site)
+    start = now_ms() // (5 * MIN) * (5 * MIN) - 3 * HOUR
+    upload(portal, token, site, counter_with_glitch_and_reset(start))
+    counts = run_retention(portal, admin)  # rolls up to an hour ago: the reset is in the rollups
+    assert counts["counter_resets"] == 1 and counts["counter_glitches"] == 1
+    span = (start, start + 3 * HOUR + 5 * MIN)
+
+    def check(resolution: str) -> dict:
+        body = get_series(owner, site, *span, resolution).json()
+        energy = body["summary"]["grid.energy_import"]
+        assert energy["energy_wh"] == pytest.approx(1780.0)  # 178 valid increments of 10 Wh
+        assert energy["min"] == pytest.approx(10_000.0)  # neither the glitch nor the new meter's 0
+        deltas = [p[6] for p in body["points"] if p[6] is not None]
+        first_last = body["points"][0][5]  # deltas start from the first bucket's last value
+        assert deltas and min(deltas) >= 0 and sum(deltas) == pytest.approx(11_780.0 - first_last)
+        return body
+
+    check("5m")  # rollups before the cut, raw values (shifted by the reset's baseline) after it
+    check("1h")
+    with portal.db.connect() as conn:
+        shifts = conn.execute("SELECT from_ms, shift FROM counter_baselines").fetchall()
+    assert [(int(t), float(s)) for t, s in shifts] == [(start + 90 * MIN, 10_890.0)]
+
+    late = [("grid.energy_import", start + 30 * MIN + 30_000, 10_305.0),  # fits between its neighbours
+            ("grid.energy_import", start + 50 * MIN + 30_000, 3.0)]  # a late glitch
+    upload(portal, token, site, late, first_seq=10_000)
+    counts = run_retention(portal, admin)
+    assert counts["late_counter_readings_merged"] == 1 and counts["counter_glitches"] == 1
+    body = check("5m")
+    bucket = next(p for p in body["points"] if p[0] == start + 30 * MIN)
+    assert bucket[7] == 6 and bucket[3] == pytest.approx(10_300.0) and bucket[4] == pytest.approx(10_340.0)

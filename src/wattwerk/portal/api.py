@@ -399,6 +399,7 @@ def router() -> APIRouter:
                 (ref.site_id, ref.site_id),
             )
             found = await cur.fetchall()
+            shifts = await series.load_shifts(conn, ref.site_id)
         known = {row[1]: series.ChannelInfo(*row[:4]) for row in found}
         rolled = int(found[0][4] or 0) if found else 0
         wanted = [n.strip() for n in channels.split(",") if n.strip()] or list(known)
@@ -413,6 +414,7 @@ def router() -> APIRouter:
             int(end.timestamp() * 1000),
             resolution,
             rolled,
+            {c.id: shifts[c.id] for c in (known[n] for n in wanted) if c.id in shifts},
         )
         pool = auth.db_of(request)
         if format == "csv":

@@ -17,12 +17,15 @@ are then kept (and can be downloaded at ``resolution=raw``).
    changed 5-minute bucket falls in;
 5. aggregates past their tier's keep are deleted.
 
-Run it every few minutes: ``python -m wattwerk.portal.retention --db URL`` (PostgreSQL or SQLite) from a
-timer (it is one transaction, so overlapping runs on several portal hosts only wait for each other), or
-``POST /api/v1/admin/retention/run``.
+Run it every few minutes: ``python -m wattwerk.portal.retention --db URL`` (PostgreSQL or
+SQLite) from a timer (it is one transaction, so overlapping runs on several portal hosts only
+wait for each other), or ``POST /api/v1/admin/retention/run``.
 
 Counters keep the last value of each bucket (and its time), so the delta of any range is
-last(range) − last(before range): a day's energy equals the sum of its hours to the Wh.
+last(range) − last(before range): a day's energy equals the sum of its hours to the Wh. Their
+raw values are validated first, with the edge store's rules (``counter_rollup.py``): a glitch
+is left out (a gap), a reset starts a new baseline (a shift, so the register runs on), and a
+late counter reading joins a final bucket only if it fits between its rolled-up neighbours.
 """
 
 from __future__ import annotations
@@ -35,7 +38,10 @@ import os
 import time
 from typing import Any
 
+from wattwerk.portal import counter_rollup
+from wattwerk.portal.counter_rollup import Anchor
 from wattwerk.portal.database import SQLITE, Conn, open_database
+from wattwerk.store.counters import CounterPolicy
 
 log = logging.getLogger(__name__)
 
@@ -151,15 +157,114 @@ async def _upsert_touched(conn: Conn, sql: _Sql, select: str, conflict: str) -> 
     return cur.rowcount
 
 
-async def run(conn: Conn, now_ms: int) -> dict[str, int]:
+_ROLLUP_COLS = "(channel_id, bucket_ms, n, mean, min, max, last, last_ts)"
+_COUNTER_ROWS = (
+    "FROM readings x JOIN channels c ON c.id = x.channel_id JOIN rt_sites s ON s.site_id = c.site_id "
+    "LEFT JOIN counter_anchors a ON a.channel_id = x.channel_id WHERE c.kind = 'counter' AND "
+)
+_ANCHOR = (
+    "INSERT INTO counter_anchors (channel_id, ts_ms, value, shift) VALUES (%s, %s, %s, %s) "
+    "ON CONFLICT (channel_id) DO UPDATE SET ts_ms = EXCLUDED.ts_ms, value = EXCLUDED.value, "
+    "shift = EXCLUDED.shift WHERE counter_anchors.ts_ms < EXCLUDED.ts_ms"
+)
+
+
+async def _late_counters(conn: Conn, sql: _Sql, policy: CounterPolicy) -> tuple[int, int]:
+    """Late counter readings into final buckets: merged when they fit between the rolled-up
+    neighbours, else left out as glitches. Returns (merged, glitches)."""
+    rows = await conn.fetchall(
+        f"SELECT x.channel_id, x.ts_ms, x.value {_COUNTER_ROWS} NOT s.archive AND x.ts_ms < s.done_ms "
+        "ORDER BY x.channel_id, x.ts_ms"
+    )
+    merged = glitches = 0
+    shifts: dict[int, list[tuple[int, float]]] = {}
+    for cid, ts, value in rows:
+        if cid not in shifts:
+            shifts[cid] = [(int(a), float(b)) for a, b in await conn.fetchall(
+                "SELECT from_ms, shift FROM counter_baselines WHERE channel_id = %s ORDER BY from_ms",
+                (cid,))]
+        shift = counter_rollup.shift_at(shifts[cid], ts)
+        register = value + shift
+        bucket = ts // M5 * M5
+        before = await conn.fetchone(
+            "SELECT last_ts, last FROM rollup_5m WHERE channel_id = %s AND bucket_ms <= %s AND last_ts <= %s "
+            "ORDER BY bucket_ms DESC LIMIT 1", (cid, bucket, ts))
+        after = [r[0] for r in await conn.fetchall(
+            "SELECT min FROM (SELECT min FROM rollup_5m WHERE channel_id = %s AND bucket_ms > %s "
+            "ORDER BY bucket_ms LIMIT 1) n UNION ALL SELECT last FROM rollup_5m WHERE channel_id = %s "
+            "AND bucket_ms = %s AND last_ts > %s", (cid, bucket, cid, bucket, ts))]
+        if not counter_rollup.late_ok(ts, register, (before[0], before[1]) if before else None,
+                                      min(after) if after else None, policy):
+            glitches += 1
+            continue
+        await conn.execute(f"INSERT INTO rollup_5m AS r {_ROLLUP_COLS} "
+                           f"VALUES (%s, %s, 1, %s, %s, %s, %s, %s) {sql.merge}",
+                           (cid, bucket, register, register, register, register, ts))
+        await conn.execute("INSERT INTO rt_touched VALUES (%s, %s)", (cid, bucket))
+        await conn.execute(_ANCHOR, (cid, ts, value, shift))
+        merged += 1
+    return merged, glitches
+
+
+async def _window_counters(conn: Conn, policy: CounterPolicy) -> tuple[int, int]:
+    """Counters' readings in [done_ms, cut), validated and rolled up (see counter_rollup).
+    Returns (resets, glitches)."""
+    rows = await conn.fetchall(
+        f"SELECT x.channel_id, x.ts_ms, x.value, s.cut, a.ts_ms, a.value, a.shift {_COUNTER_ROWS} "
+        f"x.ts_ms >= s.done_ms AND x.ts_ms < s.cut + {counter_rollup.LOOKAHEAD_MS} "
+        "ORDER BY x.channel_id, x.ts_ms"
+    )
+    resets = glitches = 0
+    buckets: list[tuple[int, int, int, float, float, float, float, int]] = []
+    baselines: list[tuple[int, int, float]] = []
+    anchors: list[tuple[int, int, float, float]] = []
+    touched: list[tuple[int, int]] = []
+    i = 0
+    while i < len(rows):
+        cid, cut = rows[i][0], rows[i][3]
+        j = i
+        while j < len(rows) and rows[j][0] == cid:
+            j += 1
+        first = rows[i]
+        anchor = Anchor(int(first[4]), float(first[5]), float(first[6])) if first[4] is not None else None
+        rolled = counter_rollup.roll([(int(r[1]), float(r[2])) for r in rows[i:j]], anchor, int(cut), policy)
+        i = j
+        glitches += rolled.glitches
+        resets += len(rolled.baselines)
+        buckets.extend(b.row(cid, ms) for ms, b in rolled.buckets.items())
+        baselines.extend((cid, ts, shift) for ts, shift in rolled.baselines)
+        if rolled.anchor is not None and rolled.anchor != anchor:
+            anchors.append((cid, rolled.anchor.ts_ms, rolled.anchor.value, rolled.anchor.shift))
+        if rolled.buckets:
+            touched.append((cid, min(rolled.buckets)))
+    if buckets:
+        await conn.executemany(
+            f"INSERT INTO rollup_5m AS r {_ROLLUP_COLS} VALUES (%s, %s, %s, %s, %s, %s, %s, %s) {_REPLACE}",
+            buckets)
+        await conn.executemany("INSERT INTO rt_touched VALUES (%s, %s)", touched)
+    if baselines:
+        await conn.executemany(
+            "INSERT INTO counter_baselines (channel_id, from_ms, shift) VALUES (%s, %s, %s) "
+            "ON CONFLICT (channel_id, from_ms) DO UPDATE SET shift = EXCLUDED.shift", baselines)
+    if anchors:
+        await conn.executemany(_ANCHOR, anchors)
+    return resets, glitches
+
+
+async def run(conn: Conn, now_ms: int, policy: CounterPolicy | None = None) -> dict[str, int]:
     """One pass of rollups and deletions for every site; returns counts. Call in a transaction."""
     sql = _Sql(conn.dialect)
+    policy = policy or CounterPolicy()
     await conn.execute(
         "INSERT INTO site_retention (site_id) SELECT id FROM sites WHERE true ON CONFLICT DO NOTHING"
     )
     await _temp_tables(conn, sql, now_ms)
-    merged = await _upsert_touched(conn, sql, sql.raw_agg("NOT s.archive AND x.ts_ms < s.done_ms"), sql.merge)
-    await _upsert_touched(conn, sql, sql.raw_agg("x.ts_ms >= s.done_ms AND x.ts_ms < s.cut"), _REPLACE)
+    merged = await _upsert_touched(
+        conn, sql, sql.raw_agg("c.kind <> 'counter' AND NOT s.archive AND x.ts_ms < s.done_ms"), sql.merge)
+    late_counters, late_glitches = await _late_counters(conn, sql, policy)
+    await _upsert_touched(
+        conn, sql, sql.raw_agg("c.kind <> 'counter' AND x.ts_ms >= s.done_ms AND x.ts_ms < s.cut"), _REPLACE)
+    resets, glitches = await _window_counters(conn, policy)
     if sql.pg:
         cur = await conn.execute(
             "DELETE FROM readings x USING channels c, rt_sites s "
@@ -206,6 +311,9 @@ async def run(conn: Conn, now_ms: int) -> dict[str, int]:
     counts = {
         "sites": sites,
         "late_channels_merged": merged,
+        "late_counter_readings_merged": late_counters,
+        "counter_resets": resets,
+        "counter_glitches": glitches + late_glitches,
         "raw_deleted": deleted_raw,
         "aggregates_deleted": deleted_agg,
     }

@@ -23,7 +23,7 @@ import io
 import json
 import math
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -68,10 +68,38 @@ class Query:
     end_ms: int
     resolution: str
     rolled_ms: int  # rollups cover raw before this
+    # counter channels' baselines (from_ms, shift), from counter_baselines: raw values get the
+    # same shift the rollups hold, so a series runs on one validated register (counter_rollup.py)
+    shifts: dict[int, list[tuple[int, float]]] = field(default_factory=dict)
 
     @property
     def step(self) -> int:
         return RESOLUTIONS[self.resolution]
+
+    def value_sql(self, table: str = "") -> str:
+        """``value``, with each counter's shift added where one is in force (few: one per reset).
+        The numbers are the database's own (ids, times, floats), written as SQL literals."""
+        t = f"{table}." if table else ""
+        cases = [
+            f"WHEN {t}channel_id = {int(cid)} AND {t}ts_ms >= {int(ts)} THEN {float(shift)!r}"
+            for cid, baselines in self.shifts.items()
+            for ts, shift in sorted(baselines, reverse=True)
+        ]
+        if not cases:
+            return f"{t}value"
+        return f"({t}value + CASE {' '.join(cases)} ELSE 0 END)"
+
+
+async def load_shifts(conn: Conn, site_id: int) -> dict[int, list[tuple[int, float]]]:
+    """The counter baselines of a site's channels (usually none: one row per meter reset)."""
+    out: dict[int, list[tuple[int, float]]] = {}
+    for cid, ts, shift in await conn.fetchall(
+        "SELECT b.channel_id, b.from_ms, b.shift FROM counter_baselines b "
+        "JOIN channels c ON c.id = b.channel_id WHERE c.site_id = %s ORDER BY b.channel_id, b.from_ms",
+        (site_id,),
+    ):
+        out.setdefault(int(cid), []).append((int(ts), float(shift)))
+    return out
 
 
 def _ids(dialect: str, name: str, ids: list[int], params: dict[str, Any]) -> str:
@@ -90,10 +118,11 @@ def _agg_sql(q: Query, dialect: str = POSTGRES) -> tuple[str, dict[str, Any]]:
     params: dict[str, Any] = {"a": q.start_ms, "z": q.end_ms, "r": step,
                               "zr": min(q.end_ms, rolled), "ar": max(q.start_ms, rolled)}
     ch = _ids(dialect, "ch", [c.id for c in q.channels], params)
+    v = q.value_sql()
     parts = (
         f"SELECT channel_id, (bucket_ms / %(r)s) * %(r)s AS b, n, mean, min, max, last, last_ts "
         f"FROM {TABLE[q.resolution]} WHERE channel_id {ch} AND bucket_ms >= %(a)s AND bucket_ms < %(zr)s "
-        "UNION ALL SELECT channel_id, (ts_ms / %(r)s) * %(r)s, 1, value, value, value, value, ts_ms "
+        f"UNION ALL SELECT channel_id, (ts_ms / %(r)s) * %(r)s, 1, {v}, {v}, {v}, {v}, ts_ms "
         f"FROM readings WHERE channel_id {ch} AND ts_ms >= %(ar)s AND ts_ms < %(z)s"
     )
     if dialect == SQLITE:  # no array_agg: each bucket's newest value by a window over the parts
@@ -118,7 +147,7 @@ def points_sql(q: Query, dialect: str = POSTGRES) -> tuple[str, dict[str, Any]]:
         params: dict[str, Any] = {"a": q.start_ms, "z": q.end_ms}
         ch = _ids(dialect, "ch", [c.id for c in q.channels], params)
         return (
-            f"SELECT ts_ms, channel_id, value FROM readings WHERE channel_id {ch} "
+            f"SELECT ts_ms, channel_id, {q.value_sql()} FROM readings WHERE channel_id {ch} "
             "AND ts_ms >= %(a)s AND ts_ms < %(z)s ORDER BY ts_ms, channel_id",
             params,
         )
@@ -156,27 +185,29 @@ def _num(x: float | None) -> float | None:
 
 _LAST_BEFORE = (
     "coalesce("
-    "(SELECT value FROM readings WHERE channel_id = c.id AND ts_ms < %(a)s ORDER BY ts_ms DESC LIMIT 1), "
-    "(SELECT last FROM rollup_5m WHERE channel_id = c.id AND bucket_ms < %(a)s "
+    "(SELECT {value} FROM readings r WHERE channel_id = c.id AND ts_ms < %(a)s ORDER BY ts_ms DESC LIMIT 1), "
+    "(SELECT last FROM rollup_5m WHERE channel_id = c.id AND bucket_ms < %(a)s AND last_ts < %(a)s "
     "ORDER BY bucket_ms DESC LIMIT 1), "
-    "(SELECT last FROM rollup_1h WHERE channel_id = c.id AND bucket_ms < %(a)s "
+    "(SELECT last FROM rollup_1h WHERE channel_id = c.id AND bucket_ms < %(a)s AND last_ts < %(a)s "
     "ORDER BY bucket_ms DESC LIMIT 1), "
-    "(SELECT last FROM rollup_1d WHERE channel_id = c.id AND bucket_ms < %(a)s "
+    "(SELECT last FROM rollup_1d WHERE channel_id = c.id AND bucket_ms < %(a)s AND last_ts < %(a)s "
     "ORDER BY bucket_ms DESC LIMIT 1))"
 )
 
 
 async def _before(conn: Conn, q: Query) -> dict[int, float]:
-    """Each counter's last value before the range (raw, else the finest rollup that has one)."""
+    """Each counter's last value before the range (raw, else the finest rollup that has one; a
+    coarse bucket that straddles the range's start counts only if its last value lies before)."""
     ids = [c.id for c in q.channels if c.kind == "counter"]
     if not ids:
         return {}
     params: dict[str, Any] = {"a": q.start_ms}
+    last = _LAST_BEFORE.replace("{value}", q.value_sql("r"))
     if conn.dialect == SQLITE:
-        sql = f"SELECT c.id, {_LAST_BEFORE} FROM channels c WHERE c.id {_ids(SQLITE, 'id', ids, params)}"
+        sql = f"SELECT c.id, {last} FROM channels c WHERE c.id {_ids(SQLITE, 'id', ids, params)}"
     else:
         params["ids"] = ids
-        sql = f"SELECT c.id, {_LAST_BEFORE} FROM unnest(%(ids)s::integer[]) AS c(id)"
+        sql = f"SELECT c.id, {last} FROM unnest(%(ids)s::integer[]) AS c(id)"
     cur = await conn.execute(sql, params)
     return {int(cid): float(v) for cid, v in await cur.fetchall() if v is not None}
 
