@@ -1,5 +1,6 @@
-"""Every catalogue entry with a protocol of its own (KEBA UDP, Hardy Barth eCB1 and my-PV HTTP, relay
-switches over HTTP and UDP), read from and controlled through an emulator built from the same entry.
+"""Every catalogue entry with a protocol of its own (KEBA UDP, Hardy Barth eCB1, my-PV, KOSTAL PIKO and TQ
+Energy Manager HTTP, RCT Power over TCP, relay switches over HTTP and UDP, pulse counters), read from and
+controlled through an emulator built from the same entry.
 
 This module is what makes such an entry ``tested`` (see ``wattwerk.devices.status``): it is
 parametrised over exactly ``status.native(load_catalog())``. Further tests put the real site

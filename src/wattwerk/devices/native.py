@@ -4,7 +4,8 @@ Each driver turns its device's answers into our quantities (``values()``) and it
 device's requests. ``NativeDevice.read`` is shared: values out of their physical range, answers that
 are not what the protocol promises and devices that do not answer are counted in the ledger and
 dropped (a failing device is backed off), so a read never raises and nothing bad reaches the store.
-Relay switches (Shelly, Tasmota, KMTronic) are in ``devices/relay.py``.
+Relay switches (Shelly, Tasmota, KMTronic) are in ``devices/relay.py``, RCT Power (its serial protocol over
+TCP) in ``devices/rct.py`` and the TQ Energy Manager (HTTP login and OBIS-keyed JSON) in ``devices/tq_em.py``.
 """
 
 from __future__ import annotations
