@@ -7,6 +7,8 @@ import math
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rctclient.frame import make_frame
 from rctclient.types import Command
 
@@ -51,6 +53,27 @@ def test_frames_split_anywhere_and_bad_crc_is_dropped() -> None:
         frames.feed(bytes(broken))
     assert err.value.kind == "crc"
     assert frames.feed(frame) == got  # the stream goes on after the broken frame
+
+
+_SOC = object_id("battery.soc")
+_GOOD = make_frame(Command.RESPONSE, _SOC, encode_number(_SOC, 0.25))
+_PIECES = [_GOOD, _GOOD[:6], _GOOD[6:], _GOOD[:-1] + bytes([_GOOD[-1] ^ 1]), b"+", b"-", b"+\x06\xff\xff"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(chunks=st.lists(st.one_of(st.binary(max_size=40), st.sampled_from(_PIECES)), max_size=12),
+       split=st.integers(min_value=1, max_value=7))
+def test_any_bytes_give_frames_or_bad_input_never_a_crash(chunks: list[bytes], split: int) -> None:
+    """Garbage, cut frames and frames with wrong lengths, split anywhere: the decoder returns frames or
+    raises BadInput (counted by the driver), nothing else."""
+    frames = RctFrames()
+    for chunk in chunks:
+        for i in range(0, len(chunk), split):
+            try:
+                got = frames.feed(chunk[i:i + split])
+            except BadInput:
+                continue
+            assert all(isinstance(oid, int) and isinstance(payload, bytes) for _, oid, payload in got)
 
 
 async def test_reads_every_channel_in_our_units_and_signs() -> None:
