@@ -35,8 +35,8 @@ class FakeBattery:
         self.applied.append((command, value))
 
 
-def _device(port: int) -> RctDevice:
-    device = create_for(ENTRY, host="127.0.0.1", port=port, device_id="bat", timeout=1.0)
+def _device(port: int, timeout: float = 1.0) -> RctDevice:
+    device = create_for(ENTRY, host="127.0.0.1", port=port, device_id="bat", timeout=timeout)
     assert isinstance(device, RctDevice)
     return device
 
@@ -103,6 +103,21 @@ async def test_other_clients_answers_and_broken_frames_are_skipped_or_counted() 
             assert len(await device.read()) == 7
         finally:
             await device.aclose()
+
+
+async def test_a_model_without_solar_generators_is_read_without_them() -> None:
+    """The AC model: the PV objects get no answer; they are dropped once, counted, and not asked again."""
+    async with RctEmulator(FakeBattery()) as emulator:
+        emulator.lacking = {"dc_conv.dc_conv_struct[0].p_dc_lp", "energy.e_dc_total[0]"}
+        device = _device(emulator.port, timeout=0.3)
+        try:
+            first = {r.channel for r in await device.read()}
+            second = {r.channel for r in await device.read()}
+        finally:
+            await device.aclose()
+    assert first == second == {"bat.power", "bat.soc", "bat.power_grid", "bat.energy_import",
+                                "bat.energy_export"}
+    assert device.ledger.by_kind("bat") == {"absent": 2}
 
 
 async def test_silence_and_a_vanished_device_are_retryable_and_backed_off() -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from wattwerk.devices.native import NativeDevice
 from wattwerk.devices.profile import Entry
-from wattwerk.errors import PermanentError
+from wattwerk.errors import PermanentError, RetryableError
 from wattwerk.protocols.rct import RctTcp
 
 # quantity -> (objects summed, scale to our unit)
@@ -31,6 +31,8 @@ READS: dict[str, tuple[tuple[str, ...], float]] = {
     "energy_export": (("energy.e_grid_feed_total",), 1.0),
     "energy_pv": (("energy.e_dc_total[0]", "energy.e_dc_total[1]"), 1.0),
 }
+# the solar generators: the AC model has none, and a device does not answer objects it lacks
+OPTIONAL = frozenset({"power_pv", "energy_pv"})
 SETPOINT = "power_mng.battery_power_extern"
 STRATEGY = "power_mng.soc_strategy"
 STATUS = "battery.bat_status"
@@ -44,13 +46,26 @@ class RctDevice(NativeDevice):
         super().__init__(entry, **kw)  # type: ignore[arg-type]
         self.client = client
         self.max_w = max_w
+        self.missing: set[str] = set()  # optional quantities this device does not answer
 
     async def fetch(self) -> dict[str, float]:
+        """Required quantities first; an optional one that then gets no answer is dropped for good
+        (the device answered a moment ago, so it lacks the object) and counted once."""
         out = {}
-        for quantity, (names, scale) in READS.items():
-            total = 0.0
-            for name in names:
-                total += await self.client.read(name)
+        for quantity in sorted(READS, key=lambda q: q in OPTIONAL):
+            if quantity in self.missing:
+                continue
+            names, scale = READS[quantity]
+            try:
+                total = 0.0
+                for name in names:
+                    total += await self.client.read(name)
+            except RetryableError as exc:
+                if quantity not in OPTIONAL:
+                    raise
+                self.missing.add(quantity)
+                self.ledger.record(self.device_id, "absent", f"{quantity}: {exc}; not read again")
+                continue
             out[quantity] = total * scale
         return out
 

@@ -6,7 +6,8 @@ units; a sum of two objects is split 60/40 between them); the control objects ke
 ``battery_setpoint`` (strategy 2, external) or ``mode`` 0 (strategy 4, internal). Like the device it
 answers reads only (a write gets no answer) and, with ``chatter``, sends an answer meant for another
 client before each of its own. ``garbage`` sends one frame with a broken CRC first; ``bat_status``
-is what ``battery.bat_status`` reads.
+is what ``battery.bat_status`` reads; objects named in ``lacking`` get no answer (the AC model has no
+solar generators).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class RctEmulator:
         self.chatter = False
         self.garbage = False
         self.bat_status = 0.0
+        self.lacking: set[str] = set()
         self.params = {object_id(SETPOINT): 0.0, object_id(STRATEGY): float(INTERNAL)}
         self.reads: dict[int, tuple[str, float, float]] = {}  # oid -> (quantity, share, scale)
         for quantity, (names, scale) in READS.items():
@@ -44,6 +46,8 @@ class RctEmulator:
         self._tasks: set[asyncio.Task[None]] = set()
 
     def value(self, oid: int) -> float:
+        if oid in {object_id(name) for name in self.lacking}:
+            raise KeyError(oid)
         if oid == object_id(STATUS):
             return self.bat_status
         if oid in self.params:
