@@ -21,7 +21,7 @@ import contextlib
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +48,7 @@ log = logging.getLogger("wattwerk.scenario")
 ENTRIES = {"pv": "sunspec-inverter-int", "battery": "goodwe-et-bt", "ev": "keba-p30-modbus",
            "heat_pump": "sgready-modbus-relay", "rod": "mypv-ac-thor"}
 SUBMETER = "eastron-sdm630"  # measures the feed of a device that reports no power itself
+IO_MODULE = "waveshare-modbus-rtu-io-8ch"  # serves contact signals (``<io>.state_N``) over Modbus
 RELAY_COMMANDS = {"enable", "phases", "sgready", "relay"}  # a change of these moves a relay or contactor
 P1_WAIT_S = 2.0  # wall seconds to wait for a telegram the emulator was asked to send
 
@@ -81,6 +82,19 @@ class SteppedP1(P1Emulator):
             self._tick.set()
             self._server.close()
             self._server = None
+
+
+class Terminals:
+    """The input terminals of an emulated I/O module: the scenario sets them, the edge reads them."""
+
+    def __init__(self) -> None:
+        self.v: dict[str, float] = {}
+
+    def values(self) -> dict[str, float]:
+        return self.v
+
+    def apply(self, command: str, value: float) -> None:
+        log.warning("an input module takes no commands (%s=%g)", command, value)
 
 
 @dataclass
@@ -133,8 +147,11 @@ class ClosedLoop:
         signals: Callable[[float], Mapping[str, float]] = lambda t: {},
         stale_after_s: float = 15.0,
         speed: float | None = None,
+        io_devices: Sequence[str] = (),
     ) -> None:
         self.speed = speed  # simulated s per wall s at most (None: as fast as it goes)
+        # signals on these devices' ``state_N`` channels come from an emulated Modbus I/O module
+        self.terminals = {dev: Terminals() for dev in io_devices}
         self.sim = sim
         self.checker = checker
         self.step_s = step_s
@@ -174,6 +191,8 @@ class ClosedLoop:
             add(sim.heat_pump, "heat_pump", metered=True)
         if sim.rod:
             add(sim.rod, "rod", metered=True)
+        for dev, terminals in self.terminals.items():
+            out[dev] = Emulated(dev, [(IO_MODULE, CatalogEmulator(find(IO_MODULE).entry, terminals).bank)])
         return out
 
     # ------------------------------------------------------------ lifecycle
@@ -264,6 +283,11 @@ class ClosedLoop:
             self.runtime.accept(readings)
 
     async def read_round(self) -> None:
+        signals = dict(self.signals(self.sim.t))
+        for ch in list(signals):
+            dev, _, quantity = ch.partition(".")
+            if dev in self.terminals:  # wired to the I/O module: the edge reads it over Modbus
+                self.terminals[dev].v[quantity] = signals.pop(ch)
         polled = [p for p in self.runtime.polled
                   if p.failures == 0 or self.devices[p.device_id].server is not None]
         await asyncio.gather(*(self._read(p) for p in polled))
@@ -272,7 +296,6 @@ class ClosedLoop:
                 await self._await_telegram()
             except TimeoutError:
                 self.ledger.record("grid", "timeout", "no telegram")
-        signals = self.signals(self.sim.t)
         if signals:
             self.runtime.accept([Reading(ch, self.sim.now, v) for ch, v in signals.items()])
 

@@ -2,13 +2,14 @@
 
 Each scenario names a day and start (UTC), the site's tweaks (simulator parameters), the grid
 connection, the ``ControlLimits``, the limits the independent checker judges against (which may
-change over the run), signals that appear on channels (ripple-control contacts, the §14a box),
-and events (a device stops or starts answering). ``run_scenario`` builds the loop over the
+change over the run), signals (ripple-control contacts and the §14a box, read over Modbus from an
+emulated I/O module) and events (a device stops or starts answering). ``run_scenario`` builds the loop over the
 real protocols (``scenario_loop.ClosedLoop``) and returns the summary.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -92,9 +93,9 @@ SCENARIOS: dict[str, Scenario] = {
         "2025-01-18T16:00:00+00:00", 2.5,
         site={"evs": _evs(10.0), "battery": BatteryParams(soc_initial=60.0)},
         grid={"import_w": 3 * 230 * 50.0},
-        limits={"para14a": {"signal": "steuerbox.state"}},
+        limits={"para14a": {"signal": "steuerbox.state_1"}},
         checks={0: {"para14a_w": None}, 0.5: {"para14a_w": "rule"}, 2: {"para14a_w": None}},
-        signals={0: {"steuerbox.state": 0}, 0.5: {"steuerbox.state": 1}, 2: {"steuerbox.state": 0}},
+        signals={0: {"steuerbox.state_1": 0}, 0.5: {"steuerbox.state_1": 1}, 2: {"steuerbox.state_1": 0}},
         ev_mode="now", focus=(0.4, 0.8),
     ),
     "four-chargers-fuse": Scenario(
@@ -243,8 +244,11 @@ async def run_scenario(name: str, *, hours: float | None = None, offset_h: float
     def signals(t: float) -> dict[str, float]:
         return {k: float(v) for k, v in _schedule(sc.signals, t0, t).items()}
 
+    # contacts (``<device>.state_N``) are wired to an emulated Modbus I/O module, read like on a site
+    io = sorted({ch.split(".")[0] for table in sc.signals.values() for ch in table
+                 if re.fullmatch(r"state_\d", ch.split(".", 1)[1])})
     loop = ClosedLoop(sim, cycle, checker, step_s=step_s, signals=signals,
-                      stale_after_s=max(15.0, 3 * step_s), speed=speed)
+                      stale_after_s=max(15.0, 3 * step_s), speed=speed, io_devices=io)
     async with loop:
         for at, what, dev in events:
             if at > end:
