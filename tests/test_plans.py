@@ -75,6 +75,10 @@ def document(site: str, start: datetime, made: datetime, n: int = 96) -> dict[st
                          days=pv_days(cfg, made, None))
 
 
+ALERT = {"active": True, "ratio": 0.55, "threshold": 0.8, "expected_wh": 60_000.0, "measured_wh": 33_000.0,
+         "days": ["2026-06-18", "2026-06-19", "2026-06-20"],
+         "message": "pv: UNDER-PERFORMING: measured 33.0 kWh vs expected 60.0 kWh"}
+
 # ------------------------------------------------------------ the document, without a server
 
 
@@ -129,6 +133,8 @@ def test_check_plan_accepts_a_real_plan_and_names_what_is_wrong() -> None:
     assert "pv_days[0].day" in str(broken(lambda d: d["pv_days"][0].update(day="tomorrow")))
     assert "made_at_ms" in str(broken(lambda d: d.update(made_at_ms=now_ms + 3_600_000)))
     assert "slot_minutes" in str(broken(lambda d: d.update(slot_minutes=7)))
+    assert "pv_alert" in str(broken(lambda d: d.update(pv_alert={"active": "yes"})))
+    assert "pv_alert.ratio" in str(broken(lambda d: d.update(pv_alert={**ALERT, "ratio": float("nan")})))
     assert broken(lambda d: d["slots"][2].update(price="0.3")).kind == "value"
 
 
@@ -184,6 +190,16 @@ def test_the_edge_uploads_its_plan_and_the_owner_sees_it(portal: Portal) -> None
     assert times == [first_ms + k * 900_000 for k in range(4 + 8)]  # 4 kept before it, no stale tail
     assert [s["pv_w"] for s in got["slots"][4:]] == [0.0] * 8
     assert got["slots"][0]["made_at_ms"] < got["slots"][4]["made_at_ms"]
+
+    assert got["plan"]["pv_alert"] is None  # the uploader had no verdict
+
+    # the PV under-performance verdict travels with the plan, and a newer plan without one clears it
+    doc = document(site, later, datetime.now(UTC))
+    assert send(portal, token, {**doc, "pv_alert": ALERT}).status_code == 200
+    assert owner.http.get(f"/api/v1/sites/{site}/plan").json()["plan"]["pv_alert"] == ALERT
+    assert send(portal, token, {**doc, "made_at_ms": doc["made_at_ms"] + 1}).status_code == 200
+    got = owner.http.get(f"/api/v1/sites/{site}/plan").json()
+    assert got["plan"]["pv_alert"] is None
 
     # a stale plan (an old upload retried late) is acknowledged and stores nothing
     stale = document(site, start, now - timedelta(hours=2))

@@ -1,6 +1,7 @@
 """The plan widget in a real browser: the edge's plan (uploaded ahead of time) shows as PV
-forecast against actual with the devices' schedule, the expected cost, and the PV yield
-forecast of the coming days; a site whose edge sent no plan does not show the widget."""
+forecast against actual with the devices' schedule, the expected cost, the PV yield forecast
+of the coming days and the edge's PV under-performance alert; a site whose edge sent no plan
+does not show the widget."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from test_portal_walk import DESKTOP, MIN, TZ, site_readings
 
 from portal_fixtures import Portal, account, edge_token, new_site, portal, upload  # noqa: F401
 from test_ingest_support import database, pg  # noqa: F401
-from test_plans import document, slot_start
+from test_plans import ALERT, document, slot_start
 
 
 async def test_plan_widget_shows_forecast_schedule_and_pv_days(
@@ -30,7 +31,7 @@ async def test_plan_widget_shows_forecast_schedule_and_pv_days(
     for i in range(0, len(rows), 5000):
         upload(portal, token, site, rows[i:i + 5000], first_seq=i + 1)
     now = datetime.now(UTC)
-    doc = document(site, slot_start(now), now)
+    doc = {**document(site, slot_start(now), now), "pv_alert": ALERT}
     r = httpx.post(f"{portal.url}/api/v1/plans", json=doc, headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 200 and r.json()["stored"] == 96, r.text
 
@@ -43,6 +44,8 @@ async def test_plan_widget_shows_forecast_schedule_and_pv_days(
     await expect(card).to_be_visible()
     await expect(card.locator("h2")).to_have_text("Plan and PV forecast")
     await expect(card.locator(".plan-summary")).to_contain_text("expected cost ahead")
+    await expect(card.locator(".pv-alert")).to_have_text(
+        "PV yields less than expected (55 %): pv: UNDER-PERFORMING: measured 33.0 kWh vs expected 60.0 kWh")
     await expect(card.locator(".chart canvas")).to_have_count(1)
     await expect(card.locator(".u-legend")).to_contain_text("Forecast")
     await expect(card.locator(".u-legend")).to_contain_text("bat")

@@ -63,6 +63,7 @@ class PlanDoc:
     cost_eur: float
     slots: list[tuple[int, float, float, float, float, float, float, dict[str, dict[str, float]]]]
     days: list[tuple[str, float]] = field(default_factory=list)
+    pv_alert: dict[str, Any] | None = None
 
     @property
     def first_ms(self) -> int:
@@ -155,11 +156,40 @@ def check_plan(doc: Any, site: str, now_ms: int) -> PlanDoc:
         except (TypeError, KeyError, ValueError):
             raise PlanError("format", f"pv_days[{i}].day: an ISO date such as 2026-11-22") from None
         days.append((day, _number(d.get("wh"), f"pv_days[{i}].wh", low=0.0)))
-    currency = _text(doc, "currency", limit=3) or ""
-    return PlanDoc(edge, made, _text(doc, "status", limit=40) or "", _text(doc, "message", limit=500,
-                   optional=True) or "", _text(doc, "source", limit=100, optional=True),
-                   _text(doc, "pv_source", limit=100) or "", currency, step,
-                   _number(doc.get("cost_eur", 0.0), "cost_eur"), slots, days)
+    return PlanDoc(
+        edge=edge, made_at_ms=made, status=_text(doc, "status", limit=40) or "",
+        message=_text(doc, "message", limit=500, optional=True) or "",
+        source=_text(doc, "source", limit=100, optional=True),
+        pv_source=_text(doc, "pv_source", limit=100) or "",
+        currency=_text(doc, "currency", limit=3) or "", slot_minutes=step,
+        cost_eur=_number(doc.get("cost_eur", 0.0), "cost_eur"), slots=slots, days=days,
+        pv_alert=check_alert(doc.get("pv_alert")),
+    )
+
+
+def check_alert(raw: Any) -> dict[str, Any] | None:
+    """The edge's PV under-performance verdict (``forecast.monitor.PerformanceAlert``), or None."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or not isinstance(raw.get("active"), bool):
+        raise PlanError("format", "pv_alert: null or an object with a boolean 'active'")
+    ratio = raw.get("ratio")
+    days = raw.get("days", [])
+    if not isinstance(days, list) or len(days) > 31:
+        raise PlanError("format", "pv_alert.days: a list of at most 31 ISO dates")
+    try:
+        day_list = [date.fromisoformat(d).isoformat() for d in days]
+    except (TypeError, ValueError):
+        raise PlanError("format", "pv_alert.days: ISO dates such as 2026-11-22") from None
+    return {
+        "active": raw["active"],
+        "ratio": None if ratio is None else _number(ratio, "pv_alert.ratio", low=0.0, high=100.0),
+        "threshold": _number(raw.get("threshold"), "pv_alert.threshold", low=0.0, high=1.0),
+        "expected_wh": _number(raw.get("expected_wh", 0.0), "pv_alert.expected_wh", low=0.0),
+        "measured_wh": _number(raw.get("measured_wh", 0.0), "pv_alert.measured_wh", low=0.0),
+        "days": day_list,
+        "message": _text(raw, "message", limit=500) or "",
+    }
 
 
 # ------------------------------------------------------------ storage
@@ -169,15 +199,16 @@ async def store_plan(conn: Conn, site_id: int, plan: PlanDoc, now_ms: int) -> in
     """Store the plan (see the module docstring); the slots stored, 0 for a stale plan."""
     row = await conn.fetchone(
         "INSERT INTO site_plans (site_id, edge, made_at_ms, received_ms, status, message, source, pv_source, "
-        "currency, slot_minutes, cost_eur, first_ms, end_ms) "
-        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (site_id) DO UPDATE SET "
+        "currency, slot_minutes, cost_eur, first_ms, end_ms, pv_alert) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (site_id) DO UPDATE SET "
         "edge = excluded.edge, made_at_ms = excluded.made_at_ms, received_ms = excluded.received_ms, "
         "status = excluded.status, message = excluded.message, source = excluded.source, "
         "pv_source = excluded.pv_source, currency = excluded.currency, slot_minutes = excluded.slot_minutes, "
-        "cost_eur = excluded.cost_eur, first_ms = excluded.first_ms, end_ms = excluded.end_ms "
-        "WHERE site_plans.made_at_ms <= excluded.made_at_ms RETURNING site_id",
+        "cost_eur = excluded.cost_eur, first_ms = excluded.first_ms, end_ms = excluded.end_ms, "
+        "pv_alert = excluded.pv_alert WHERE site_plans.made_at_ms <= excluded.made_at_ms RETURNING site_id",
         (site_id, plan.edge, plan.made_at_ms, now_ms, plan.status, plan.message, plan.source, plan.pv_source,
-         plan.currency, plan.slot_minutes, plan.cost_eur, plan.first_ms, plan.end_ms))
+         plan.currency, plan.slot_minutes, plan.cost_eur, plan.first_ms, plan.end_ms,
+         None if plan.pv_alert is None else conn.json(plan.pv_alert)))
     if row is None:  # a newer plan is stored already
         return 0
     await conn.execute("DELETE FROM plan_slots WHERE site_id = %s AND (ts_ms >= %s OR ts_ms < %s)",
@@ -200,9 +231,13 @@ async def read_plan(conn: Conn, site_id: int, from_ms: int, to_ms: int) -> dict[
     the day of ``from`` on."""
     head = await conn.fetchone(
         "SELECT edge, made_at_ms, received_ms, status, message, source, pv_source, currency, slot_minutes, "
-        "cost_eur, first_ms, end_ms FROM site_plans WHERE site_id = %s", (site_id,))
+        "cost_eur, first_ms, end_ms, pv_alert FROM site_plans WHERE site_id = %s", (site_id,))
     keys = ("edge", "made_at_ms", "received_ms", "status", "message", "source", "pv_source", "currency",
             "slot_minutes", "cost_eur", "first_ms", "end_ms")
+    header = None
+    if head:
+        header = dict(zip(keys, head[:-1], strict=True))
+        header["pv_alert"] = None if head[-1] is None else conn.unjson(head[-1])
     rows = await conn.fetchall(
         "SELECT ts_ms, slot_minutes, price, sell, pv_w, load_w, grid_w, cost_eur, devices, made_at_ms "
         "FROM plan_slots WHERE site_id = %s AND ts_ms >= %s AND ts_ms < %s ORDER BY ts_ms",
@@ -211,7 +246,7 @@ async def read_plan(conn: Conn, site_id: int, from_ms: int, to_ms: int) -> dict[
     days = await conn.fetchall("SELECT day, wh, made_at_ms FROM pv_day_forecasts WHERE site_id = %s "
                                "AND day >= %s ORDER BY day", (site_id, first_day))
     return {
-        "plan": dict(zip(keys, head, strict=True)) if head else None,
+        "plan": header,
         "slots": [{"ts_ms": int(r[0]), "slot_minutes": int(r[1]), "price": r[2], "sell": r[3], "pv_w": r[4],
                    "load_w": r[5], "grid_w": r[6], "cost_eur": r[7], "devices": conn.unjson(r[8]),
                    "made_at_ms": int(r[9])} for r in rows],

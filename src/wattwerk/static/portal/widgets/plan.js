@@ -1,6 +1,7 @@
 // The edge's plan, uploaded ahead of time (POST /api/v1/plans, portal/plans.py): the PV forecast
 // the planner used against the PV actually produced, what each device will do per slot, the
-// expected cost, and the PV yield forecast for the coming days. Hidden until the edge sent a plan.
+// expected cost, the PV yield forecast for the coming days, and the edge's PV under-performance
+// alert when it is raised. Hidden until the edge sent a plan.
 "use strict";
 WWP.widget("plan", {
   render(el, ctx) {
@@ -18,6 +19,8 @@ WWP.widget("plan", {
       card.hidden = false;
       el.innerHTML = "";
       el.appendChild(summary(ctx, doc));
+      const alert = doc.plan.pv_alert;
+      if (alert && alert.active) el.appendChild(pvAlert(ctx, alert));
       if (doc.slots.length) el.appendChild(chart(ctx, doc, from, Math.min(to, doc.plan.end_ms)));
       el.appendChild(days(ctx, doc));
     });
@@ -39,6 +42,17 @@ function summary(ctx, doc) {
                `${WWP.money(Math.max(...prices), p.currency)} /kWh`);
   }
   box.textContent = parts.join(" · ");
+  return box;
+}
+
+// forecast/monitor.py's verdict, made on the edge: measured yield against the yield expected from
+// the weather service's analysed irradiance of the same days (a fault, shading, soiling).
+function pvAlert(ctx, alert) {
+  const box = document.createElement("p");
+  box.className = "pv-alert err";
+  box.setAttribute("role", "alert");
+  const share = alert.ratio === null ? "" : ` (${WWP.pct(alert.ratio)})`;
+  box.innerHTML = `<b>${WW.esc(ctx.t("plan.pv_alert"))}${WW.esc(share)}</b>: ${WW.esc(alert.message)}`;
   return box;
 }
 
