@@ -28,12 +28,13 @@ def test_catalog_file_validates(path: Path) -> None:
     assert parsed.category == path.parent.name
     for entry in parsed.entries:
         assert entry.source, entry.id
-        channels = {r.name.split("_")[0] for r in entry.registers if r.channel}
+        channels = [r.name for r in entry.registers if r.channel]
         if entry.sunspec is None and entry.untested is None and entry.native is None:
-            for cap, quantity in (("read_power", "power"), ("read_energy", "energy"), ("read_soc", "soc"),
-                                  ("read_temperature", "temperature")):
-                if cap in entry.capabilities:
-                    assert quantity in channels, (entry.id, cap)
+            for cap, quantities in (("read_power", ("power",)), ("read_energy", ("energy", "heat_energy")),
+                                    ("read_soc", ("soc",)), ("read_temperature", ("temperature",))):
+                if cap in entry.capabilities:  # a channel of the quantity (or its _l1, _import ... forms)
+                    assert any(c == q or c.startswith(q + "_") for c in channels for q in quantities), (
+                        entry.id, cap)
 
 
 def test_ids_unique_and_catalog_large_enough() -> None:

@@ -34,6 +34,7 @@ BASE = {
     "power": -1834.0, "energy": 12_345_678.0, "soc": 57.0, "temperature": 41.5, "voltage": 231.4,
     "current": 7.3, "frequency": 50.02, "power_factor": 0.97, "state": 3.0, "limit": 4100.0,
     "relay": 1.0, "sgready": 2.0, "phases": 3.0, "heat_energy": 7_654_321.0, "gas_volume": 1234.5,
+    "water_volume": 4321.25,
 }
 
 
@@ -125,10 +126,10 @@ async def test_register_entry_reads_and_follows(item: Item, connector: int) -> N
                 got = readings[f"dev.{reg.name}"]
                 assert close(got, values[reg.name], abs(reg.scale)), (reg.name, got, values[reg.name])
             for cap in entry.capabilities:
-                quantity = {"read_power": "power", "read_energy": "energy", "read_soc": "soc",
-                            "read_temperature": "temperature"}.get(cap)
-                if quantity:
-                    assert any(c.split(".")[1].startswith(quantity) for c in readings), (cap, readings)
+                quantities = {"read_power": ("power",), "read_energy": ("energy", "heat_energy"),
+                              "read_soc": ("soc",), "read_temperature": ("temperature",)}.get(cap, ())
+                assert not quantities or any(c.split(".")[1].startswith(quantities) for c in readings), (
+                    cap, readings)
             for spec in entry.writes:
                 for value in command_value(spec, item):
                     sim.applied.clear()
