@@ -2,7 +2,9 @@
 
 Interactive (no ``--for``): the site is simulated from today's local midnight up to now at full
 speed, so today's chart has data, then runs on at ``--speed`` while http://127.0.0.1:8080 shows
-the live power flows and today's chart.
+the live power flows and today's chart. Beside it runs an embedded portal (SQLite in the data
+folder) on http://127.0.0.1:8081: the demo edge is paired with it and uploads through its outbox,
+so signing in as ``demo`` shows the same site on the portal (``--no-portal`` leaves it out).
 
 Headless (``--for 24h``): runs time-compressed for that long in simulated time, then prints the
 energy per flow as the edge measured it (from the store's counters) and the balance check::
@@ -28,6 +30,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
+import socket
 import sys
 import tempfile
 import time
@@ -38,6 +42,8 @@ from zoneinfo import ZoneInfo
 
 from wattwerk.config import ConfigError, SiteConfig, load_config, load_demo_config, parse_duration
 from wattwerk.edge.flows import SiteRoles, balance_figures
+from wattwerk.edge.outbox import Outbox
+from wattwerk.edge.uplink import Uplink, UplinkConfig
 from wattwerk.edge.view import StoreView
 from wattwerk.model import Reading, from_ms, ms
 from wattwerk.protocols.dsmr import decoder as dsmr_decoder
@@ -49,6 +55,21 @@ from wattwerk.snapshot import SiteState
 from wattwerk.store.sqlite import SqliteStore
 
 FLUSH_EVERY = 5000  # readings buffered before one batched write (the edge never writes per reading)
+PORTAL_ALIAS, PORTAL_PASSWORD = "demo", "demo-password"  # the embedded portal's demo owner
+
+
+class OutboxTee:
+    """The demo's store, also queueing every stored batch in the outbox (as an edge's recorder does)."""
+
+    def __init__(self, store: SqliteStore, outbox: Outbox) -> None:
+        self.store, self.outbox = store, outbox
+
+    def write(self, readings: list[Reading]) -> Any:
+        self.outbox.append(readings)
+        return self.store.write(readings)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
 
 
 class DemoSite:
@@ -177,6 +198,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address of the web page (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8080, help="port of the web page (default 8080)")
     parser.add_argument("--data-dir", help="keep the store here (default: a temporary folder)")
+    parser.add_argument("--portal-port", type=int, default=8081,
+                        help="port of the embedded portal the demo edge uploads to (default 8081)")
+    parser.add_argument("--no-portal", action="store_true", help="run without the embedded portal")
     parser.add_argument("--step", type=float, default=None,
                         help="simulation step in seconds (default 1; with --scenario the control interval, "
                         "default 10)")
@@ -255,14 +279,18 @@ def run(args: argparse.Namespace) -> int:
         data_dir = Path(args.data_dir or tmp)
         data_dir.mkdir(parents=True, exist_ok=True)
         store = SqliteStore(data_dir / "store.sqlite", tz=cfg.site.timezone)
-        site = DemoSite(cfg, start, store, step_s=args.step, store_every_s=store_every)
+        outbox = Outbox(data_dir / "outbox.sqlite") if duration is None and not args.no_portal else None
+        writer = OutboxTee(store, outbox) if outbox else store
+        site = DemoSite(cfg, start, writer, step_s=args.step, store_every_s=store_every)  # type: ignore[arg-type]
         site.store_all_now()
         try:
             if duration is not None:
                 return _run_headless(site, start, duration, args)
-            return _run_interactive(site, args)
+            return _run_interactive(site, args, data_dir, outbox)
         finally:
             store.close()
+            if outbox is not None:
+                outbox.close()
 
 
 def _run_headless(site: DemoSite, start: datetime, duration: timedelta, args: argparse.Namespace) -> int:
@@ -281,10 +309,25 @@ def _run_headless(site: DemoSite, start: datetime, duration: timedelta, args: ar
     return 0
 
 
-def _run_interactive(site: DemoSite, args: argparse.Namespace) -> int:
+def _bind(host: str, port: int) -> socket.socket | None:
+    """A listening-ready socket on (host, port), or None when the port is taken."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        return None
+    return sock
+
+
+def _run_interactive(site: DemoSite, args: argparse.Namespace, data_dir: Path, outbox: Outbox | None) -> int:
     import uvicorn
 
     from wattwerk.edge.web import create_app
+    from wattwerk.portal import embedded
+    from wattwerk.portal.app import PortalConfig
+    from wattwerk.portal.app import create_app as portal_app
 
     now = time.time()
     if site.sim.t < now and args.start is None:
@@ -294,13 +337,42 @@ def _run_interactive(site: DemoSite, args: argparse.Namespace) -> int:
     config = uvicorn.Config(create_app(site), host=args.host, port=args.port, log_level="warning")
     server = uvicorn.Server(config)
 
+    portal: uvicorn.Server | None = None
+    portal_sock = _bind(args.host, args.portal_port) if outbox is not None else None
+    if outbox is not None and portal_sock is None:
+        print(f"wattwerk demo: port {args.portal_port} is taken; running without the portal "
+              "(choose another with --portal-port)", file=sys.stderr)
+    elif outbox is not None:
+        url = embedded.database_url(data_dir)
+        app = portal_app(PortalConfig(db_url=url, migrate=False))
+        portal = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.portal_port,
+                                               log_level="warning"))
+        logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per upload
+
     async def main() -> None:
-        runner = asyncio.create_task(run_paced(site, None, args.speed))
+        tasks = [asyncio.create_task(run_paced(site, None, args.speed))]
+        if portal is not None and outbox is not None:
+            pairing = await embedded.pair_demo(url, PORTAL_ALIAS, PORTAL_PASSWORD, site.cfg.site.name)
+            tasks.append(asyncio.create_task(portal.serve(sockets=[portal_sock])))
+            for _ in range(200):  # the first upload waits for the portal to listen
+                if portal.started:
+                    break
+                await asyncio.sleep(0.05)
+            target = UplinkConfig(url=f"http://{args.host}:{args.portal_port}", site=pairing.site,
+                                  edge_id="demo", token=pairing.token)
+            uplink = Uplink(outbox, target)
+            tasks.append(asyncio.create_task(uplink.run()))
+            print(f"wattwerk demo: the portal is http://{args.host}:{args.portal_port}  (sign in as "
+                  f"{PORTAL_ALIAS} / {PORTAL_PASSWORD})", file=sys.stderr)
         print(f"wattwerk demo: open http://{args.host}:{args.port}  (Ctrl-C stops)", file=sys.stderr)
         try:
             await server.serve()
         finally:
-            runner.cancel()
+            if portal is not None:
+                portal.should_exit = True
+            for task in tasks[:1] + tasks[2:]:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     asyncio.run(main())
     return 0
