@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import re
 import zoneinfo
+from datetime import time as dt_time
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, Strict, model_validator
+from pydantic import AfterValidator, Field, SecretStr, Strict, model_validator
 
 from wattwerk.config.base import Model
 from wattwerk.config.connections import Url
 from wattwerk.config.devices import Battery, Device, DeviceBase, Percent, Phases, Watts, problem
 from wattwerk.config.limits import ControlLimits
-from wattwerk.config.types import Keep, TimeZoneName
+from wattwerk.config.types import DeviceId, Keep, TimeZoneName, num
 
 
 class Location(Model):
@@ -55,12 +57,72 @@ class Site(Model):
         return zoneinfo.ZoneInfo(self.timezone)
 
 
+WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+_CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+
+
+def _check_clock(value: str) -> str:
+    if not _CLOCK.match(value):
+        raise problem('"{v}" is not a time of day; write it as "HH:MM" in quotes, e.g. "07:30"', v=value)
+    return value
+
+
+ClockTime = Annotated[str, AfterValidator(_check_clock)]
+
+
+class EvDeparture(Model):
+    """When the car on a charger leaves and what it needs by then (the planner plans for it)."""
+
+    charger: DeviceId
+    departure: ClockTime  # local time of day, "HH:MM"
+    days: Annotated[list[Weekday], Field(min_length=1)] = Field(default_factory=lambda: list(WEEKDAYS))
+    energy_kwh: Annotated[float, Field(gt=0)] | None = None  # energy into the car per session (AC)
+    target_soc: Percent | None = None  # needs battery_kwh and the charger's <id>.soc channel
+    battery_kwh: Annotated[float, Field(gt=0)] | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> EvDeparture:
+        if (self.energy_kwh is None) == (self.target_soc is None):
+            raise problem("give either energy_kwh or target_soc (with battery_kwh)", ("energy_kwh",))
+        if self.target_soc is not None and self.battery_kwh is None:
+            raise problem("target_soc needs battery_kwh (the car's usable capacity)", ("target_soc",))
+        return self
+
+    @property
+    def time(self) -> dt_time:
+        hh, mm = self.departure.split(":")
+        return dt_time(int(hh), int(mm))
+
+
+class HeatStore(Model):
+    """A hot-water or buffer tank heated by a heat pump and/or heating rods: the planner heats it
+    when energy is cheap (or PV is spare) within its temperature band."""
+
+    heaters: Annotated[list[DeviceId], Field(min_length=1)]  # heat_pump / heating_rod device ids
+    volume_l: Annotated[float, Field(gt=0)]
+    min_c: float = 45.0  # never planned below (comfort)
+    max_c: float = 60.0  # never planned above
+    temperature: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")] | None = None  # channel
+    heat_kwh_per_day: Annotated[float, Field(ge=0)] = 5.0  # heat drawn from the tank per day
+    cop: Annotated[float, Field(gt=0)] = 3.0  # of the heat pumps heating it (rods: 1)
+
+    @model_validator(mode="after")
+    def _band(self) -> HeatStore:
+        if self.min_c >= self.max_c:
+            raise problem("min_c ({lo} °C) must be below max_c ({hi} °C)", ("min_c",),
+                          lo=num(self.min_c), hi=num(self.max_c))
+        return self
+
+
 class Strategy(Model):
     mode: Literal["self_consumption", "planner", "off"] = "self_consumption"
     battery_reserve_soc: Percent = 0.0  # the owner's reserve, on top of each battery's reserve_soc
     ev_default_mode: Literal["off", "now", "minpv", "pv"] = "pv"
     grid_friendly_charging: bool = False  # charge the battery from the midday peak, not the morning
     peak_shaving: bool = False  # discharge the battery to keep import below the grid limit
+    ev_departures: list[EvDeparture] = Field(default_factory=list)  # planner: energy by departure
+    heat_stores: list[HeatStore] = Field(default_factory=list)  # planner: tanks as thermal storage
 
 
 Resolution = Literal["raw", "1m", "15m", "1h", "1d"]
@@ -163,6 +225,7 @@ class SiteConfig(Model):
                     id=dev.id, j=first[dev.id],
                 )
             first[dev.id] = i
+        self._strategy_refs()
         meters = [i for i, dev in enumerate(self.devices) if dev.role == "grid_meter"]
         if len(meters) > 1:
             raise problem(
@@ -170,6 +233,30 @@ class SiteConfig(Model):
                 ("devices", meters[1], "role"), j=meters[0], a=self.devices[meters[0]].id,
             )
         return self
+
+    def _strategy_refs(self) -> None:
+        """The planner's EV departures and heat stores name devices of the right role."""
+        roles = {d.id: d.role for d in self.devices}
+        seen: set[str] = set()
+        for i, ev in enumerate(self.strategy.ev_departures):
+            at = ("strategy", "ev_departures", i, "charger")
+            if roles.get(ev.charger) != "ev_charger":
+                raise problem('"{id}" is not an ev_charger device', at, id=ev.charger)
+            if ev.charger in seen:
+                raise problem('charger "{id}" has a departure already', at, id=ev.charger)
+            seen.add(ev.charger)
+        for i, store in enumerate(self.strategy.heat_stores):
+            for j, dev in enumerate(store.heaters):
+                at = ("strategy", "heat_stores", i, "heaters", j)
+                if roles.get(dev) not in ("heat_pump", "heating_rod"):
+                    raise problem('"{id}" is not a heat_pump or heating_rod device', at, id=dev)
+                if dev in seen:
+                    raise problem('"{id}" is named twice in the planner\'s settings', at, id=dev)
+                seen.add(dev)
+                device = self.device(dev)
+                if device.role == "heat_pump" and device.limits.max_power_w is None:
+                    raise problem('heat pump "{id}" needs limits.max_power_w (its electric power) '
+                                  "to be planned", at, id=dev)
 
     def device(self, device_id: str) -> DeviceBase:
         """The device with this id; KeyError if there is none."""

@@ -33,6 +33,14 @@ class Signals:
     expensive: bool = False
     battery_w: float | None = None
     hold_battery: bool = False
+    # the planner's power (W) for the current slot per planned device (EV chargers, heaters)
+    device_w: tuple[tuple[str, float], ...] = ()
+
+    def planned_w(self, device_id: str) -> float | None:
+        for name, watts in self.device_w:
+            if name == device_id:
+                return watts
+        return None
 
 
 NO_SIGNALS = Signals()

@@ -1,4 +1,5 @@
-"""EV charging for one or several charge points: modes off / now / minpv / pv, start and stop
+"""EV charging for one or several charge points: modes off / now / minpv / pv (and the planner's
+power per slot when ``Signals.device_w`` has one for a point in pv or minpv mode), start and stop
 with delays, 1p/3p switching, priorities with fair sharing, a target by departure, and a circuit
 limit that the chargers together never exceed.
 
@@ -94,6 +95,7 @@ class _View:
     charging: bool
     mode: str
     need_wh: float | None
+    planned_w: float = 0.0  # mode "plan": the planner's power for this slot
 
 
 class EvCharging:
@@ -162,7 +164,11 @@ class EvCharging:
                 st = replace(st, session_wh0=snap.get(f"{cp.id}.energy"))
             need = self._need_wh(snap, cp, st)
             mode = self._mode(cp, need, now) if plugged else "off"
-            views.append(_View(cp, st, plugged, code == 2, mode, need))
+            planned = signals.planned_w(cp.id)
+            low = cp.power(cp.min_current_a, cp.lowest_phases)
+            if mode in ("pv", "minpv") and planned is not None and planned >= low:
+                mode = "plan"  # the planner's slot power (grid energy by departure), at least
+            views.append(_View(cp, st, plugged, code == 2, mode, need, planned or 0.0))
 
         shares = self._share(views, available_w if available_w is not None else 0.0)
         setpoints: list[Setpoint] = []
@@ -207,6 +213,9 @@ class EvCharging:
         for i, v in enumerate(views):
             if v.mode == "now":
                 shares[i] = v.cp.power(v.cp.max_current_a, v.cp.phases)
+                pool -= shares[i]
+            elif v.mode == "plan":
+                shares[i] = min(v.planned_w, v.cp.power(v.cp.max_current_a, v.cp.phases))
                 pool -= shares[i]
         for prio in sorted({v.cp.priority for v in views}, reverse=True):
             group = [i for i, v in enumerate(views) if v.cp.priority == prio and v.mode in ("pv", "minpv")]
@@ -267,7 +276,7 @@ class EvCharging:
             return replace(st, enabled=True, current_a=cp.max_current_a, start=Debounce(), stop=Debounce())
         st = self._phases(cp, st, share, t)
         current = clamp(share / (st.phases * cp.voltage_v), cp.min_current_a, cp.max_current_a)
-        if v.mode == "minpv":
+        if v.mode in ("minpv", "plan"):
             return replace(st, enabled=True, current_a=current, start=Debounce(), stop=Debounce())
         low = cp.power(cp.min_current_a, st.phases)
         if not st.enabled:

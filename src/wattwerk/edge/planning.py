@@ -2,6 +2,11 @@
 re-made every slot (and whenever the prices change); the current slot becomes the ``Signals`` of
 the control cycle, and the plan is shown on the local page.
 
+Planned: the batteries; each plugged car of ``strategy.ev_departures`` (its energy by the next
+departure); each tank of ``strategy.heat_stores`` with its heat pump and heating rods. PV comes
+from the weather forecast corrected by the plant's measured yield of the last days (bounded, see
+``forecast.pv.PVForecaster``), the house load from its own history.
+
 Nothing here blocks the control loop: the plan is solved in a worker thread and the last good plan
 is kept. Without prices or without a plan covering now, ``signals()`` answers ``NO_SIGNALS`` and the
 controllers run self-consumption. Every failure is logged once per streak.
@@ -17,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 import httpx
 import numpy as np
@@ -24,13 +30,14 @@ import pandas as pd
 
 from wattwerk.config import SiteConfig
 from wattwerk.config import Tariff as TariffConfig
+from wattwerk.config.schema import WEEKDAYS, EvDeparture, HeatStore
 from wattwerk.control.base import NO_SIGNALS, Signals
-from wattwerk.control.plan_model import Battery, Plan, PlanOptions, PlanRequest
+from wattwerk.control.plan_model import EV, Battery, Heater, Plan, PlanOptions, PlanRequest, ThermalStore
 from wattwerk.control.planner import solve
 from wattwerk.edge.flows import FLOW_ROLES
 from wattwerk.errors import RetryableError, WattwerkError
 from wattwerk.forecast.load import LoadForecaster
-from wattwerk.forecast.pv import PVArray, forecast
+from wattwerk.forecast.pv import Correction, PVArray, PVForecaster, forecast
 from wattwerk.forecast.slots import to_slots
 from wattwerk.forecast.weather import OpenMeteo, Site
 from wattwerk.market.awattar import Awattar
@@ -47,6 +54,7 @@ from wattwerk.snapshot import Snapshot
 log = logging.getLogger("wattwerk.planner")
 
 SLOT_MINUTES = 15
+EV_EFFICIENCY = 0.9  # AC energy into the car's battery, for SoC targets
 MIN_SLOTS = 4  # fewer known prices than an hour: no plan
 CLEAR_SKY_SHARE = 0.7  # without a weather forecast: this share of the clear-sky yield
 
@@ -179,7 +187,7 @@ def load_history_w(cfg: SiteConfig, store: Any, now: datetime, weeks: int = 6) -
     parts = []
     for ch, sign in channels.items():
         r = rows.get(ch) or []
-        index = pd.DatetimeIndex([x.ts for x in r])
+        index = pd.to_datetime([x.ts for x in r], utc=True)
         parts.append(pd.Series([x.mean * sign for x in r], index=index, name=ch, dtype=float))
     frame = pd.concat(parts, axis=1) if parts else pd.DataFrame()
     if frame.empty:
@@ -190,12 +198,47 @@ def load_history_w(cfg: SiteConfig, store: Any, now: datetime, weeks: int = 6) -
     return load.clip(lower=0.0)
 
 
-def weather_pv_w(cfg: SiteConfig, weather: pd.DataFrame, start: datetime, n: int) -> np.ndarray:
-    """PV forecast (W) per slot from a weather forecast; slots it does not cover take clear sky."""
+def pv_history_w(cfg: SiteConfig, store: Any, now: datetime, days: int = 8) -> pd.Series:
+    """The plant's measured power (W, 15-min means, UTC) of the last days: the sum of its PV
+    devices, only where every one of them has a value. Empty without a store or PV."""
+    ids = [d.id for d in cfg.by_role("pv")]
+    if store is None or not ids:
+        return pd.Series(dtype=float)
+    rows = store.query([f"{i}.power" for i in ids], now - timedelta(days=days), now, "15m")
+    parts = []
+    for i in ids:
+        r = rows.get(f"{i}.power") or []
+        parts.append(pd.Series([x.mean for x in r], index=pd.to_datetime([x.ts for x in r], utc=True),
+                               dtype=float))
+    frame = pd.concat(parts, axis=1)
+    if frame.empty:
+        return pd.Series(dtype=float)
+    frame.index = frame.index.tz_convert("UTC")
+    return frame.dropna().sum(axis=1).clip(lower=0.0)
+
+
+def pv_correction(cfg: SiteConfig, store: Any, weather: pd.DataFrame, now: datetime) -> Correction | None:
+    """How the plant did against the model on the past days the weather frame covers (measured
+    yield over modelled, bounded); None without measurements or past weather."""
+    arrays = pv_arrays(cfg)
+    past = weather[weather.index < pd.Timestamp(now).floor("D")]
+    measured = pv_history_w(cfg, store, now)
+    if not arrays or past.empty or measured.empty:
+        return None
+    hourly = measured.resample("1h").mean()  # the weather's intervals; a gap stays a gap
+    fc = PVForecaster(weather_site(cfg), arrays)
+    corr = fc.update(hourly, past)
+    return corr if corr.days else None
+
+
+def weather_pv_w(cfg: SiteConfig, weather: pd.DataFrame, start: datetime, n: int,
+                 correction: float = 1.0) -> np.ndarray:
+    """PV forecast (W) per slot from a weather forecast, scaled by the plant's ``correction``;
+    slots it does not cover take clear sky."""
     arrays = pv_arrays(cfg)
     if not arrays:
         return np.zeros(n)
-    total = forecast(weather_site(cfg), arrays, weather)["total"]
+    total = forecast(weather_site(cfg), arrays, weather, correction)["total"]
     pv = to_slots(total, start, n, SLOT_MINUTES)
     gaps = np.isnan(pv)
     return np.where(gaps, clear_sky_pv_w(cfg, start, n), pv) if gaps.any() else pv
@@ -205,8 +248,8 @@ class OpenMeteoWeather:
     """The site's Open-Meteo forecast, fetched at most once an hour; the last one is kept."""
 
     def __init__(self, cfg: SiteConfig, client: Callable[[], httpx.AsyncClient] | None = None,
-                 every: timedelta = timedelta(hours=1)) -> None:
-        self.source = OpenMeteo(weather_site(cfg))
+                 every: timedelta = timedelta(hours=1), past_days: int = 7) -> None:
+        self.source = OpenMeteo(weather_site(cfg), past_days=past_days)
         self.client = client or (lambda: httpx.AsyncClient(timeout=20.0))
         self.every = every
         self._last: tuple[datetime, pd.DataFrame] | None = None
@@ -219,6 +262,48 @@ class OpenMeteoWeather:
             frame = await self.source.fetch(client)
         self._last = (now, frame)
         return frame
+
+
+def next_departure(dep: EvDeparture, now: datetime, tz: str) -> datetime | None:
+    """The next departure after ``now`` on one of its weekdays (local time, as aware datetime)."""
+    zone = ZoneInfo(tz)
+    local = now.astimezone(zone)
+    for ahead in range(8):
+        day = (local + timedelta(days=ahead)).date()
+        if WEEKDAYS[day.weekday()] in dep.days:
+            at = datetime.combine(day, dep.time, tzinfo=zone)
+            if at > now:
+                return at
+    return None
+
+
+def charger_power_w(cfg: SiteConfig, charger_id: str) -> tuple[float, float]:
+    """(lowest, highest) charging power in W of a charger from its limits."""
+    dev = cfg.device(charger_id)
+    lim = dev.limits
+    volts = cfg.site.grid.voltage_v
+    phases = lim.phases or 3
+    low_phases = 1 if getattr(dev, "phase_switching", False) else phases
+    return (lim.min_current_a or 6.0) * low_phases * volts, (lim.max_current_a or 16.0) * phases * volts
+
+
+def heat_store(cfg: SiteConfig, store: HeatStore, snap: Snapshot, n: int, slot_minutes: int,
+               name: str) -> ThermalStore:
+    """A ``strategy.heat_stores`` tank as the planner's thermal store; without a temperature
+    reading it is taken as half full."""
+    heaters = []
+    for dev_id in store.heaters:
+        dev = cfg.device(dev_id)
+        if dev.role == "heat_pump":
+            heaters.append(Heater(dev_id, float(dev.limits.max_power_w or 0.0), store.cop))
+        else:
+            heaters.append(Heater(dev_id, float(getattr(dev, "max_power_w", 0.0)), 1.0))
+    t_now = snap.get(store.temperature) if store.temperature else None
+    if t_now is None or not math.isfinite(t_now):
+        t_now = (store.min_c + store.max_c) / 2.0
+    demand = np.full(n, store.heat_kwh_per_day * 1000.0 / 24.0)
+    return ThermalStore.from_tank(store.volume_l, store.min_c, store.max_c, t_now, demand, tuple(heaters),
+                                  name=name)
 
 
 class PlanService:
@@ -242,6 +327,8 @@ class PlanService:
         self.prices: Prices | None = None
         self.failures = 0
         self._problem: str | None = None  # the failure being logged (once per streak)
+        self._session_wh0: dict[str, float | None] = {}  # charger meter reading at plug-in
+        self.pv_correction: Correction | None = None
 
     def _fail(self, message: str) -> None:
         self.failures += 1
@@ -268,8 +355,48 @@ class PlanService:
         self.pv_source = "weather"
         return frame
 
+    def ev_need_wh(self, dep: EvDeparture, snap: Snapshot) -> float | None:
+        """AC energy (Wh) the plugged car on ``dep.charger`` still needs; None when no car is
+        plugged. The session starts when the planner first sees the car plugged."""
+        cid = dep.charger
+        state = snap.get(f"{cid}.state")
+        if state is None or state < 1:
+            self._session_wh0.pop(cid, None)
+            return None
+        energy = snap.get(f"{cid}.energy")
+        if self._session_wh0.get(cid) is None:
+            self._session_wh0[cid] = energy
+        if dep.target_soc is not None and dep.battery_kwh is not None:
+            soc = snap.get(f"{cid}.soc")
+            if soc is not None:
+                return max(dep.target_soc - soc, 0.0) / 100.0 * dep.battery_kwh * 1000.0 / EV_EFFICIENCY
+            return None  # the car's SoC is not known: its target cannot be planned
+        wh0 = self._session_wh0.get(cid)
+        done = energy - wh0 if energy is not None and wh0 is not None else 0.0
+        return max(float(dep.energy_kwh or 0.0) * 1000.0 - max(done, 0.0), 0.0)
+
+    def evs(self, snap: Snapshot, start: datetime, n: int) -> tuple[EV, ...]:
+        """The plugged cars of ``strategy.ev_departures``: energy by the next departure when it
+        falls within the horizon, else charged only where it pays (up to the need)."""
+        out = []
+        step = timedelta(minutes=SLOT_MINUTES)
+        for dep in self.cfg.strategy.ev_departures:
+            need = self.ev_need_wh(dep, snap)
+            if need is None or need < 1.0:
+                continue
+            low, high = charger_power_w(self.cfg, dep.charger)
+            leave = next_departure(dep, start, self.cfg.site.timezone)
+            deadline = None if leave is None else max(1, int((leave - start) // step))
+            if deadline is not None and deadline <= n:
+                out.append(EV(np.arange(n) < deadline, need, high, low, deadline, 1.0, name=dep.charger))
+            else:
+                out.append(EV(np.ones(n, bool), 0.0, high, low, None, 1.0, max_energy_wh=need,
+                              name=dep.charger))
+        return tuple(out)
+
     def request(self, prices: Prices, snap: Snapshot, weather: pd.DataFrame | None = None) -> PlanRequest:
-        """The planning problem: the slots of known prices, forecasts, batteries, grid limits."""
+        """The planning problem: the slots of known prices, forecasts, batteries, cars by their
+        departure, heat stores, grid limits."""
         cfg, start, n = self.cfg, prices.start, len(prices.buy)
         index = slot_index(start, n, SLOT_MINUTES)
         history = load_history_w(cfg, self.store, start)
@@ -283,10 +410,18 @@ class PlanService:
                 b.max_charge_w, b.max_discharge_w, soc_min_pct=reserve, name=b.id,  # type: ignore[attr-defined]
             ))
         grid = cfg.site.grid
-        pv = clear_sky_pv_w(cfg, start, n) if weather is None else weather_pv_w(cfg, weather, start, n)
+        if weather is None:
+            pv = clear_sky_pv_w(cfg, start, n)
+        else:
+            self.pv_correction = pv_correction(cfg, self.store, weather, start)
+            factor = self.pv_correction.factor if self.pv_correction else 1.0
+            pv = weather_pv_w(cfg, weather, start, n, factor)
+        thermal = tuple(heat_store(cfg, s, snap, n, SLOT_MINUTES, f"heat{i}")
+                        for i, s in enumerate(cfg.strategy.heat_stores))
         return PlanRequest(
             start, SLOT_MINUTES, prices.buy, pv, np.nan_to_num(load),
-            sell_eur_per_kwh=prices.sell, batteries=tuple(batteries),
+            sell_eur_per_kwh=prices.sell, batteries=tuple(batteries), evs=self.evs(snap, start, n),
+            thermal=thermal,
             max_import_w=grid.max_import_w if grid.max_import_w is not None else math.inf,
             max_export_w=grid.max_export_w if grid.max_export_w is not None else math.inf,
         )
@@ -341,17 +476,23 @@ class PlanService:
         spread = hi - lo > 0.01
         bats = [b.id for b in self.cfg.by_role("battery") if b.id in plan.devices]
         battery_w = float(sum(plan.devices[b]["power_w"][i] for b in bats)) if bats else None
+        planned = [d.charger for d in self.cfg.strategy.ev_departures]
+        planned += [h for store in self.cfg.strategy.heat_stores for h in store.heaters]
+        device_w = tuple((d, round(float(plan.devices[d]["power_w"][i]), 1)) for d in planned
+                         if d in plan.devices)
         return Signals(
             price=price,
             cheap=bool(spread and price <= lo),
             expensive=bool(spread and price >= hi),
             battery_w=None if battery_w is None else round(battery_w, 1),
             hold_battery=battery_w is not None and battery_w < 1.0,
+            device_w=device_w,
         )
 
     def plan_json(self) -> dict[str, Any]:
-        """``{currency, status, message, source, fresh, slots: [{start, end, price, grid_w, battery_w,
-        ev_w}]}`` from the current slot on (the shape ``RuntimeView`` shows)."""
+        """``{currency, status, message, source, fresh, pv, pv_correction, cost_eur, slots: [{start,
+        end, price, grid_w, battery_w, ev_w, heat_w, pv_w, load_w}]}`` from the current slot on (the
+        shape ``RuntimeView`` shows)."""
         plan = self.plan
         i = self._slot(self.clock())
         if plan is None or i is None:
@@ -359,6 +500,7 @@ class PlanService:
             return {"currency": None, "status": "none", "message": why, "slots": []}
         bats = [name for name, s in plan.devices.items() if "soc_pct" in s]
         evs = [n for n, s in plan.devices.items() if {"power_w", "energy_wh"} <= s.keys() and n not in bats]
+        heaters = [h for store in self.cfg.strategy.heat_stores for h in store.heaters if h in plan.devices]
         step = timedelta(minutes=plan.slot_minutes)
         slots = []
         for k in range(i, plan.n):
@@ -367,11 +509,13 @@ class PlanService:
                 "price": round(float(plan.buy_eur_per_kwh[k]), 4), "grid_w": round(float(plan.grid_w[k]), 1),
                 "battery_w": round(float(sum(plan.devices[b]["power_w"][k] for b in bats)), 1),
                 "ev_w": round(float(sum(plan.devices[e]["power_w"][k] for e in evs)), 1),
+                "heat_w": round(float(sum(plan.devices[h]["power_w"][k] for h in heaters)), 1),
                 "pv_w": round(float(plan.pv_w[k]), 1), "load_w": round(float(plan.load_w[k]), 1),
             })
         p = self.prices
         return {"currency": "EUR", "status": plan.status, "message": plan.message,
                 "source": p.source if p else None, "fresh": p.fresh if p else None, "pv": self.pv_source,
+                "pv_correction": round(self.pv_correction.factor, 3) if self.pv_correction else None,
                 "cost_eur": round(plan.cost_eur, 4), "slots": slots}
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -116,6 +116,7 @@ class OpenMeteo:
     days: int = 3
     url: str = URL
     name: str = "open-meteo"
+    past_days: int = 0  # also the last days (Open-Meteo's own past forecasts): to correct PV by its yield
 
     async def fetch(self, client: httpx.AsyncClient, now: datetime | None = None) -> pd.DataFrame:
         params = {
@@ -126,5 +127,7 @@ class OpenMeteo:
             "timezone": "UTC",
             "wind_speed_unit": "ms",
         }
+        if self.past_days:
+            params["past_days"] = self.past_days
         resp = await request(client, "GET", self.url, self.name, params=params)
         return complete(self.site, parse_open_meteo(json_of(resp, self.name)))
