@@ -445,3 +445,16 @@ def test_silent_para14a_signal_follows_on_stale(on_stale: str, dimmed: bool) -> 
     _, out = apply(limiter, [], out.state, t=60, ages={"sb.state_1": 60.0}, sb__state_1=0.0)
     assert ("para14a" in out.active) is dimmed
     assert ("fallback_start", "para14a") in [(e.kind, e.subject) for e in out.events]
+
+
+def test_a_running_heat_pump_is_not_counted_on_under_an_export_limit() -> None:
+    """Its own thermostat may stop it between two cycles: the PV limit must hold without its draw."""
+    limiter = Limiter(GRID, DEVICES, ControlLimits.model_validate(
+        {"ripple": {"contacts": ["rcr.state_1"], "levels": [{"pattern": "1", "feed_in_pct": 0}]}}))
+    house, hp, pv = 1500.0, 2500.0, 4000.0
+    sps, out = apply(limiter, req(hp__sgready=2), rcr__state_1=1.0, pv1__power=pv, hp__power=hp,
+                     grid__power=house + hp - pv, bat__soc=100.0)
+    assert out.active["export:ripple"] == 0.0
+    limit = sps["pv1.power_limit"]
+    assert house + hp - limit >= 0.0  # the heat pump runs: no export
+    assert house - limit >= 0.0  # its thermostat stops it before the next cycle: still no export

@@ -264,7 +264,9 @@ class Limiter:
         if k == "heat_pump":
             sg = cmds.get("sgready", 2.0)
             hi = max(now_w, spec.max_w) if sg >= 3 else now_w
-            return now_w, hi, now_w if sg > 1 else 0.0
+            # its own thermostat may stop it before the next cycle, whatever SG-Ready says: for an
+            # export limit its draw does not count (else its stop would export for one cycle)
+            return now_w, hi, 0.0
         if k == "generator":
             new = cmds.get("power", 0.0) if spec.command == "power" else spec.max_w * cmds.get("relay", 0.0)
             return -now_w, -min(now_w, new), -max(now_w, new)
