@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import numpy as np
+import pandas as pd
 import pytest
 
 from portal_fixtures import Portal, account, edge_token, new_site, portal  # noqa: F401
@@ -21,9 +22,13 @@ from test_ingest_support import database, pg  # noqa: F401
 from wattwerk.config import parse_config
 from wattwerk.control.plan_model import Battery, Plan, PlanRequest
 from wattwerk.control.planner import solve
-from wattwerk.edge.plan_upload import PlanUploader, local_days, plan_document, pv_days
+from wattwerk.edge.plan_upload import PlanUploader, local_days, plan_document, pv_alert, pv_days
+from wattwerk.edge.planning import pv_arrays, weather_site
 from wattwerk.edge.uplink import UplinkConfig
+from wattwerk.forecast.pv import forecast
+from wattwerk.model import Reading
 from wattwerk.portal.plans import PlanError, check_plan
+from wattwerk.store.sqlite import SqliteStore
 
 SITE = """\
 site: {name: Plan house, location: {latitude: 48.0, longitude: 7.8}, timezone: Europe/Berlin}
@@ -67,6 +72,8 @@ class Planner:
         self.plan = plan
         self.prices = None
         self.weather = None
+        self.store = None
+        self.pv_correction = None
 
 
 def document(site: str, start: datetime, made: datetime, n: int = 96) -> dict[str, Any]:
@@ -106,6 +113,43 @@ def test_pv_days_are_local_days_and_dst_days_have_their_length() -> None:
     days = pv_days(cfg, datetime(2026, 6, 21, 12, tzinfo=UTC), None)
     assert [d["day"] for d in days] == ["2026-06-21", "2026-06-22", "2026-06-23"]
     assert all(20_000 < d["wh"] < 60_000 for d in days)  # 8 kWp at midsummer, clear sky x 0.7
+
+
+def analysed_weather(cfg: Any, now: datetime, days_back: int = 7) -> pd.DataFrame:
+    """Hourly weather of the past days as a weather service's analysis: pvlib clear sky."""
+    site = weather_site(cfg)
+    start = pd.Timestamp(now).floor("D") - pd.Timedelta(days=days_back)
+    index = pd.date_range(start, periods=(days_back + 3) * 24, freq="1h")
+    clear = site.location.get_clearsky(index + pd.Timedelta(minutes=30), model="ineichen")
+    frame = clear[["ghi", "dni", "dhi"]].set_axis(index)
+    return frame.assign(temp_air=15.0, wind_speed=1.0)
+
+
+@pytest.mark.parametrize(("share", "active"), [(0.5, True), (0.97, False)])
+def test_the_pv_alert_compares_measured_yield_with_the_analysed_irradiance(
+    tmp_path: Any, share: float, active: bool
+) -> None:
+    """forecast.monitor's verdict on the edge: a plant yielding half of what the analysed
+    irradiance of the last days gives is under-performing; one at 97 % is not."""
+    cfg = config()
+    now = datetime(2026, 6, 21, 12, tzinfo=UTC)
+    weather = analysed_weather(cfg, now)
+    modelled = forecast(weather_site(cfg), pv_arrays(cfg), weather)["total"]
+    store = SqliteStore(tmp_path / "s.sqlite", tz="Europe/Berlin")
+    readings = [Reading("pv1.power", ts.to_pydatetime() + timedelta(minutes=15 * q), share * float(w))
+                for ts, w in modelled[modelled.index < pd.Timestamp(now)].items() for q in range(4)]
+    store.write(readings)
+    try:
+        alert = pv_alert(cfg, store, weather, now)
+    finally:
+        store.close()
+    assert alert is not None
+    assert alert["active"] is active
+    assert alert["ratio"] == pytest.approx(share, abs=0.02)
+    assert len(alert["days"]) == 3 and alert["days"][-1] == "2026-06-20"  # the last three whole days
+    assert ("UNDER-PERFORMING" in alert["message"]) is active
+    assert pv_alert(cfg, None, weather, now) is None  # nothing measured: no verdict
+    assert pv_alert(cfg, store, None, now) is None  # no weather: no verdict
 
 
 def test_check_plan_accepts_a_real_plan_and_names_what_is_wrong() -> None:
@@ -256,7 +300,6 @@ def test_the_running_edges_planner_reaches_the_portal(portal: Portal, tmp_path: 
     uploader ``plan_uploader`` builds from the site file's portal section."""
     from wattwerk.edge.plan_upload import plan_uploader
     from wattwerk.edge.planning import PlanService, TariffPrices
-    from wattwerk.model import Reading
     from wattwerk.snapshot import SiteState
 
     owner = account(portal)

@@ -27,6 +27,7 @@ import contextlib
 import gzip
 import json
 import logging
+import math
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -40,15 +41,26 @@ import pandas as pd
 
 from wattwerk.config import SiteConfig
 from wattwerk.control.plan_model import Plan
-from wattwerk.edge.planning import CLEAR_SKY_SHARE, PlanService, clear_sky_pv_w, weather_pv_w
+from wattwerk.edge.planning import (
+    CLEAR_SKY_SHARE,
+    PlanService,
+    clear_sky_pv_w,
+    pv_arrays,
+    pv_history_w,
+    weather_pv_w,
+    weather_site,
+)
 from wattwerk.edge.uplink import Throttled, UplinkConfig, full_jitter, make_client, retry_after
 from wattwerk.errors import PermanentError, RetryableError, WattwerkError
+from wattwerk.forecast.monitor import daily_checks, performance_alert
+from wattwerk.forecast.pv import daily_energy_wh, forecast
 from wattwerk.model import utcnow
 
 log = logging.getLogger(__name__)
 
 PATH = "/api/v1/plans"
 PV_DAYS = 3  # today and the next two: what Open-Meteo's default forecast covers
+MIN_DAY_WH_PER_KWP = 1000.0  # duller days say little about the plant (as forecast.pv.PVForecaster)
 
 
 def _r(v: float, digits: int = 1) -> float:
@@ -84,23 +96,57 @@ def local_days(cfg: SiteConfig, now: datetime, days: int, slot_minutes: int = 15
 
 
 def pv_days(cfg: SiteConfig, now: datetime, weather: pd.DataFrame | None, days: int = PV_DAYS,
-            ) -> list[dict[str, Any]]:
-    """Expected PV energy (Wh) per local day from today: the weather forecast, else clear sky."""
+            correction: float = 1.0) -> list[dict[str, Any]]:
+    """Expected PV energy (Wh) per local day from today: the weather forecast scaled by the
+    planner's correction from the plant's recent yield, else clear sky."""
     start, n = local_days(cfg, now, days)
-    w = clear_sky_pv_w(cfg, start, n) if weather is None else weather_pv_w(cfg, weather, start, n)
+    w = clear_sky_pv_w(cfg, start, n) if weather is None else weather_pv_w(cfg, weather, start, n, correction)
     index = pd.date_range(pd.Timestamp(start), periods=n, freq="15min").tz_convert(cfg.site.tz)
     per_day = pd.Series(np.nan_to_num(w) * 0.25, index=index).groupby(index.date).sum()
     return [{"day": day.isoformat(), "wh": _r(wh)} for day, wh in per_day.items()]
 
 
+def pv_alert(cfg: SiteConfig, store: Any, weather: pd.DataFrame | None, now: datetime,
+             ) -> dict[str, Any] | None:
+    """``forecast.monitor``'s under-performance verdict on the past days the weather frame covers:
+    the plant's measured yield against the yield modelled from the weather service's analysed
+    irradiance of those same days (not a forecast), so a shortfall points at the plant. Only
+    days measured through (nearly) all their daylight count. None without PV, past weather or
+    measurements."""
+    arrays = pv_arrays(cfg)
+    if weather is None or not arrays:
+        return None
+    tz = cfg.site.timezone
+    today, _ = local_days(cfg, now, 0)
+    past = weather[weather.index < pd.Timestamp(today)]
+    measured = pv_history_w(cfg, store, now)
+    if past.empty or measured.empty:
+        return None
+    modelled = forecast(weather_site(cfg), arrays, past)["total"]
+    hourly = measured.resample("1h").mean().reindex(modelled.index)  # the weather's intervals
+    kwp = sum(a.peak_w for a in arrays) / 1000.0
+    daylight = modelled > 10.0 * kwp
+    day = modelled.tz_convert(tz).index.date
+    coverage = (hourly.notna() & daylight).groupby(day).sum() / daylight.groupby(day).sum().clip(lower=1)
+    measured_wh = daily_energy_wh(hourly.fillna(0.0), tz)
+    measured_wh = measured_wh[coverage.reindex(measured_wh.index).fillna(0.0) >= 0.9]
+    checks = daily_checks(daily_energy_wh(modelled, tz), measured_wh, MIN_DAY_WH_PER_KWP * kwp)
+    alert = performance_alert(checks, name="pv")
+    return {"active": alert.active, "ratio": None if math.isnan(alert.ratio) else round(alert.ratio, 4),
+            "threshold": alert.threshold, "expected_wh": round(alert.expected_wh, 1),
+            "measured_wh": round(alert.measured_wh, 1), "days": [d.isoformat() for d in alert.days],
+            "message": alert.message}
+
+
 def plan_document(cfg: SiteConfig, plan: Plan, made_at: datetime, *, edge_id: str, source: str | None,
-                  pv_source: str, days: list[dict[str, Any]]) -> dict[str, Any]:
+                  pv_source: str, days: list[dict[str, Any]], alert: dict[str, Any] | None = None,
+                  ) -> dict[str, Any]:
     site = cfg.portal.site if cfg.portal is not None else cfg.site.name
     return {
         "site": site, "edge_id": edge_id, "made_at_ms": int(made_at.timestamp() * 1000),
         "status": plan.status, "message": plan.message, "source": source, "pv_source": pv_source,
         "currency": "EUR", "slot_minutes": plan.slot_minutes, "cost_eur": _r(plan.cost_eur, 4),
-        "slots": plan_slots(plan), "pv_days": days,
+        "slots": plan_slots(plan), "pv_days": days, "pv_alert": alert,
     }
 
 
@@ -143,10 +189,13 @@ class PlanUploader:
             except (WattwerkError, httpx.HTTPError, ValueError, OSError) as exc:
                 log.info("PV days from clear sky: no weather forecast (%s)", exc)
         now = self.clock()
-        days = await asyncio.to_thread(pv_days, self.cfg, now, weather)
+        corr = self.planner.pv_correction
+        days = await asyncio.to_thread(pv_days, self.cfg, now, weather, PV_DAYS, corr.factor if corr else 1.0)
+        alert = await asyncio.to_thread(pv_alert, self.cfg, self.planner.store, weather, now)
         prices = self.planner.prices
         return plan_document(self.cfg, plan, self._made[1], edge_id=self.config.edge_id,
-                             source=prices.source if prices else None, pv_source=pv_source, days=days)
+                             source=prices.source if prices else None, pv_source=pv_source, days=days,
+                             alert=alert)
 
     async def send(self, doc: dict[str, Any]) -> dict[str, Any]:
         """POST the document; the portal's answer on success. Raises Retryable/PermanentError."""
