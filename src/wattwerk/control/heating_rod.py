@@ -86,6 +86,9 @@ class HeatingRodControl:
         t = snap.now.timestamp()
         force, st = self._forced(snap, state, snap.now.astimezone(self.tz))
         surplus = available_w if available_w is not None else 0.0
+        planned = signals.planned_w(c.id)  # the planner heats the tank now (cheap energy): as if surplus
+        if planned is not None and planned > surplus:
+            surplus = planned + (c.up_margin_w if c.stages_w else 0.0)
         if not c.stages_w:
             want = c.max_w if force else clamp(surplus, 0.0, c.max_w)
             if want < c.min_w:

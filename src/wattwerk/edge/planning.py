@@ -296,8 +296,10 @@ def heat_store(cfg: SiteConfig, store: HeatStore, snap: Snapshot, n: int, slot_m
         dev = cfg.device(dev_id)
         if dev.role == "heat_pump":
             heaters.append(Heater(dev_id, float(dev.limits.max_power_w or 0.0), store.cop))
-        else:
-            heaters.append(Heater(dev_id, float(getattr(dev, "max_power_w", 0.0)), 1.0))
+        else:  # a rod on relay stages runs at least its lowest stage
+            stages = getattr(dev, "stages", None) or ()
+            heaters.append(Heater(dev_id, float(getattr(dev, "max_power_w", 0.0)), 1.0,
+                                  float(stages[0]) if stages else 0.0))
     t_now = snap.get(store.temperature) if store.temperature else None
     if t_now is None or not math.isfinite(t_now):
         t_now = (store.min_c + store.max_c) / 2.0
@@ -322,7 +324,8 @@ class PlanService:
         self.horizon = horizon
         self.weather = weather
         self.pv_source = "clear sky"
-        self.options = options or PlanOptions(time_limit_s=2.0)
+        # strict heaters: a relay-staged rod is planned at 0 or at least its lowest stage per slot
+        self.options = options or PlanOptions(time_limit_s=2.0, strict_heaters=True)
         self.plan: Plan | None = None
         self.prices: Prices | None = None
         self.failures = 0
