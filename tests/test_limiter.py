@@ -458,3 +458,18 @@ def test_a_running_heat_pump_is_not_counted_on_under_an_export_limit() -> None:
     limit = sps["pv1.power_limit"]
     assert house + hp - limit >= 0.0  # the heat pump runs: no export
     assert house - limit >= 0.0  # its thermostat stops it before the next cycle: still no export
+
+
+def test_a_charger_the_limiter_switched_off_stays_off_for_ev_restart_s() -> None:
+    limiter = Limiter(GRID, DEVICES, ControlLimits(ev_restart_s=60.0))
+    asked = req(ev1__enable=1, ev1__current_limit=16, ev1__phases=3)
+    sps, out = apply(limiter, asked, grid__power=2000.0)
+    assert sps["ev1.enable"] == 1.0
+    # the meter shows the car's ramp before the charger's poll does (or a real load step): shed off
+    sps, out = apply(limiter, asked, out.state, t=1, grid__power=30_000.0, ev1__power=0.0)
+    assert sps["ev1.enable"] == 0.0
+    for t in (2, 30, 59):  # the law asks again and it would fit: held off, no chatter
+        sps, out = apply(limiter, asked, out.state, t=t, grid__power=2000.0)
+        assert sps["ev1.enable"] == 0.0
+    sps, out = apply(limiter, asked, out.state, t=62, grid__power=2000.0)
+    assert sps["ev1.enable"] == 1.0

@@ -166,6 +166,7 @@ class ControlLimits(Model):
     battery_fallback: Literal["idle", "internal"] = "idle"  # idle: 0 W; internal: its own control
     resend_s: Annotated[float, Field(gt=0)] = 30.0
     pv_deadband_w: Annotated[float, Field(ge=0)] = 100.0  # a PV limit is raised only by more than this
+    ev_restart_s: Annotated[float, Field(ge=0)] = 60.0  # a charger the limiter switched off stays off
     inputs: list[Input] = Field(default_factory=list)  # digital inputs: contacts (state_1 …), S0 meters
 
     @model_validator(mode="after")

@@ -100,6 +100,7 @@ class LimiterState:
     ev_seen: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))  # measured W
     ev_sent: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))  # A, while enabled
     para14a_on: bool = False  # the §14a signal as last seen (or as its fail-safe says)
+    ev_forced_off: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))  # charger -> t
     signals_stale: frozenset[str] = frozenset()  # "ripple", "para14a": their contacts went silent
 
 
@@ -378,6 +379,7 @@ class Limiter:
         enveloped = _copy(plan)  # what the laws asked, within the devices' envelopes
         switches = dict(state.switches)
         self._timing(plan, switches, t)
+        self._hold_off(plan, state, t)
         self._hold_ramping(plan, snap, state)
 
         stale = self._stale(snap)
@@ -467,8 +469,9 @@ class Limiter:
             MappingProxyType({d: c["power_limit"] for d, c in plan.items() if "power_limit" in c}),
             MappingProxyType(self._ev_seen(snap)),
             MappingProxyType(self._ev_sent(plan)),
-            self._para14a_on(snap, state),
-            silent,
+            para14a_on=self._para14a_on(snap, state),
+            signals_stale=silent,
+            ev_forced_off=MappingProxyType(self._forced_off(plan, requested_plan, state, t)),
         )
         return LimiterOutput(setpoints, new_state, tuple(events), MappingProxyType(active))
 
@@ -551,6 +554,25 @@ class Limiter:
             else:
                 cmd = "relay" if "relay" in cmds else "power"
                 cmds[cmd] = keep if cmd == "relay" else (cmds[cmd] if keep else 0.0)
+
+    def _hold_off(self, plan: Plan, state: LimiterState, t: float) -> None:
+        """A charger the limiter switched off is not switched on again for ``ev_restart_s``: when the
+        meter and the charger's poll disagree during its ramp, shedding may switch it off for a
+        prediction that the next cycle no longer makes; without this hold it would chatter."""
+        for dev, since in state.ev_forced_off.items():
+            cmds = plan.get(dev)
+            if cmds is not None and t - since < self.limits.ev_restart_s and cmds.get("enable", 0.0) >= 0.5:
+                cmds["enable"] = 0.0
+
+    def _forced_off(self, plan: Plan, requested: Plan, state: LimiterState, t: float) -> dict[str, float]:
+        """Chargers switched off this cycle against their law's request, and those still held."""
+        out = {d: s for d, s in state.ev_forced_off.items() if t - s < self.limits.ev_restart_s}
+        for dev, cmds in plan.items():
+            was_on = dev in state.switches and state.switches[dev].state >= 0.5
+            asked_on = requested.get(dev, {}).get("enable", 0.0) >= 0.5
+            if self.devices[dev].kind == "ev" and was_on and asked_on and cmds.get("enable", 1.0) < 0.5:
+                out[dev] = t
+        return out
 
     def _ev_seen(self, snap: Snapshot) -> dict[str, float]:
         out = {}
