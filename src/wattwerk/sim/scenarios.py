@@ -3,8 +3,8 @@
 Each scenario names a day and start (UTC), the site's tweaks (simulator parameters), the grid
 connection, the ``ControlLimits``, the limits the independent checker judges against (which may
 change over the run), signals (ripple-control contacts and the §14a box, read over Modbus from an
-emulated I/O module) and events (a device stops or starts answering). ``run_scenario`` builds the loop over the
-real protocols (``scenario_loop.ClosedLoop``) and returns the summary.
+emulated I/O module) and events (a device stops or starts answering). ``run_scenario`` builds the
+loop over the real protocols (``scenario_loop.ClosedLoop``) and returns the summary.
 """
 
 from __future__ import annotations
