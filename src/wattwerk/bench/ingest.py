@@ -1,11 +1,12 @@
 """``wattwerk bench ingest [--db URL] [--json]``: sustained ingest through the real HTTP endpoint
 into PostgreSQL (one portal process, then several), and the outbox catch-up rate (an edge's
-backlog drained through the uplink). Prints figures; asserts nothing.
+backlog drained through the uplink). Prints figures; asserts nothing. ``--db sqlite:///x``
+measures the embedded SQLite backend instead (one process, a fresh file in a temporary folder).
 
 Load: ``--sites`` sites, each an edge uploading gzipped MessagePack batches of ``--batch``
 readings over 8 channels, ``--concurrency`` requests in flight; bodies are built before the
 clock starts so the figure is the portal's (the client still shares the machine's cores).
-A fresh schema is created and dropped.
+A fresh schema (or SQLite file) is created and dropped.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ import psycopg
 from wattwerk.edge.outbox import Outbox
 from wattwerk.edge.uplink import Uplink, UplinkConfig
 from wattwerk.portal import db
-from wattwerk.store.postgres import APPLICATION, migrate, with_schema
+from wattwerk.portal.database import SQLITE, connect_sync, dialect_of
+from wattwerk.store.postgres import APPLICATION, migrate
 
 CHANNELS = [f"meter.{q}" for q in ("power", "power_l1", "power_l2", "power_l3", "energy_import",
                                     "energy_export", "voltage_l1", "current_l1")]
@@ -47,11 +49,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--keep", action="store_true", help="keep the benchmark schema")
 
 
-def start_portal(url: str, schema: str, workers: int, workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_portal(url: str, schema: str | None, workers: int, workdir: Path,
+                 ) -> tuple[subprocess.Popen[bytes], str]:
     port_file = workdir / f"port-{workers}"
+    scoped = ["--schema", schema] if schema else []
     proc = subprocess.Popen([sys.executable, "-m", "wattwerk", "portal", "--host", "127.0.0.1", "--port", "0",
-                             "--db", url, "--schema", schema, "--workers", str(workers),
-                             "--port-file", str(port_file)],
+                             "--db", url, *scoped, "--workers", str(workers), "--port-file", str(port_file)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(600):
         if port_file.exists():
@@ -179,15 +182,23 @@ async def catchup(base: str, token: str, site: str, n: int, workdir: Path) -> di
 
 def run(args: argparse.Namespace) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    sqlite = dialect_of(args.db) == SQLITE
+    tmp = tempfile.TemporaryDirectory()
+    schema: str | None = None
+    if sqlite:  # a fresh file; one process serves an SQLite portal
+        args.db = f"sqlite:///{Path(tmp.name) / 'bench-portal.db'}"
+        args.workers = "1"
+    else:
+        schema = f"bench_{uuid.uuid4().hex[:10]}"
     migrate(args.db, schema)
-    results: dict[str, object] = {"batch": args.batch, "sites": args.sites, "concurrency": args.concurrency}
+    results: dict[str, object] = {"batch": args.batch, "sites": args.sites, "concurrency": args.concurrency,
+                                  "backend": dialect_of(args.db)}
     try:
-        with psycopg.connect(with_schema(args.db, schema), autocommit=True) as conn:
+        with connect_sync(args.db, schema) as conn:
             sites = [(f"site{i}", db.pair_site(conn, f"site{i}")) for i in range(args.sites)]
         by_workers: dict[str, float] = {}
-        with tempfile.TemporaryDirectory() as tmp:
-            workdir = Path(tmp)
+        with tempfile.TemporaryDirectory() as work:
+            workdir = Path(work)
             for run_no, workers in enumerate(int(w) for w in args.workers.split(",")):
                 bodies = build_bodies(sites, args.readings, args.batch, run_no)
                 proc, base = start_portal(args.db, schema, workers, workdir)
@@ -195,7 +206,8 @@ def run(args: argparse.Namespace) -> int:
                     portal_pids = process_tree(proc.pid)
                     cpu0 = (cpu_seconds(portal_pids), time.process_time())
                     stored, spent = asyncio.run(blast(base, bodies, args.concurrency))
-                    pg_cpu = cpu_seconds(backend_pids(args.db))  # pool backends live only for this run
+                    # pool backends live only for this run; SQLite works inside the portal process
+                    pg_cpu = 0.0 if sqlite else cpu_seconds(backend_pids(args.db))
                     portal_cpu = cpu_seconds(portal_pids) - cpu0[0]
                     client_cpu = time.process_time() - cpu0[1]
                     by_workers[str(workers)] = stored / spent
@@ -220,9 +232,10 @@ def run(args: argparse.Namespace) -> int:
         results["load_average"] = os.getloadavg()[0]
         results["readings_per_s"] = max(by_workers.values())
     finally:
-        if not args.keep:
+        if not args.keep and schema:
             with psycopg.connect(args.db, autocommit=True) as conn:
                 conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        tmp.cleanup()
     if args.json:
         print(json.dumps(results))
     else:
