@@ -473,3 +473,18 @@ def test_a_charger_the_limiter_switched_off_stays_off_for_ev_restart_s() -> None
         assert sps["ev1.enable"] == 0.0
     sps, out = apply(limiter, asked, out.state, t=62, grid__power=2000.0)
     assert sps["ev1.enable"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("seen", "now_w", "asked", "sent"),
+    [
+        (0.0, 1500.0, 3000.0, 1500.0),  # still ramping up to the 1500 W sent: the raise waits
+        (1500.0, 1500.0, 3000.0, 3000.0),  # settled: raised at once
+        (1500.0, 2400.0, 1000.0, 1000.0),  # ramping, but lowering is always allowed
+    ],
+)
+def test_continuous_rod_ramping_is_not_raised(seen: float, now_w: float, asked: float, sent: float) -> None:
+    limiter = Limiter(GRID, DEVICES)
+    _, out = apply(limiter, req(rod__power=1500.0), rod__power=seen)
+    sps, _ = apply(limiter, req(t=1, rod__power=asked), out.state, t=1, rod__power=now_w)
+    assert sps["rod.power"] == sent

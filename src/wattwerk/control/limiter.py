@@ -101,6 +101,8 @@ class LimiterState:
     ev_sent: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))  # A, while enabled
     para14a_on: bool = False  # the §14a signal as last seen (or as its fail-safe says)
     ev_forced_off: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))  # charger -> t
+    power_seen: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))  # rods, loads: W
+    power_sent: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))  # their setpoints
     signals_stale: frozenset[str] = frozenset()  # "ripple", "para14a": their contacts went silent
 
 
@@ -381,6 +383,7 @@ class Limiter:
         self._timing(plan, switches, t)
         self._hold_off(plan, state, t)
         self._hold_ramping(plan, snap, state)
+        self._hold_ramping_power(plan, snap, state)
 
         stale = self._stale(snap)
         grid_lost = self.grid.meter in stale
@@ -472,6 +475,12 @@ class Limiter:
             para14a_on=self._para14a_on(snap, state),
             signals_stale=silent,
             ev_forced_off=MappingProxyType(self._forced_off(plan, requested_plan, state, t)),
+            power_seen=MappingProxyType(
+                {d: w for d in self._continuous() if (w := self._now_w(snap, d)) is not None}
+            ),
+            power_sent=MappingProxyType(
+                {d: plan[d]["power"] for d in self._continuous() if "power" in plan.get(d, {})}
+            ),
         )
         return LimiterOutput(setpoints, new_state, tuple(events), MappingProxyType(active))
 
@@ -590,6 +599,25 @@ class Limiter:
             if told is not None and told[0]:
                 out[d] = told[1]
         return out
+
+    def _continuous(self) -> list[str]:
+        """Consumers with a continuous power setpoint (not chargers): heating rods without stages,
+        loads commanded in W (an electrolyser)."""
+        return [d for d, s in self.devices.items()
+                if (s.kind == "rod" and not s.stages_w) or (s.kind == "load" and s.command == "power")]
+
+    def _hold_ramping_power(self, plan: Plan, snap: Snapshot, state: LimiterState) -> None:
+        """The charger rule below for continuous consumers: one whose measured power moved by a step
+        (5 % of its maximum, at least 100 W) since the last cycle, or still draws a step above the
+        last setpoint, is ramping; its setpoint is not raised until meter and poll agree again."""
+        for d in self._continuous():
+            cmds = plan.get(d)
+            now_w, before, sent = self._now_w(snap, d), state.power_seen.get(d), state.power_sent.get(d)
+            if cmds is None or "power" not in cmds or now_w is None or before is None or sent is None:
+                continue
+            step = max(100.0, 0.05 * self.devices[d].max_w)
+            if (abs(now_w - before) >= step or now_w >= sent + step) and cmds["power"] > sent:
+                cmds["power"] = sent
 
     def _hold_ramping(self, plan: Plan, snap: Snapshot, state: LimiterState) -> None:
         """A charger whose measured power moved by 1 A or more since the last cycle, or still
