@@ -145,7 +145,7 @@ async def measure(
     token: str,
 ) -> dict[str, dict[str, float]]:
     app = create_app(PortalConfig(db_url=db, schema=schema, migrate=False, pool_size=4))
-    await app.state.store.open()
+    await app.state.db.open()
     out: dict[str, dict[str, float]] = {}
     try:
         transport = httpx.ASGITransport(app=app)
@@ -190,7 +190,7 @@ async def measure(
                     f"p95 {out[name]['p95_ms']:.1f} ms",
                 )
     finally:
-        await app.state.store.close()
+        await app.state.db.close()
     return out
 
 
