@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import itertools
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -175,3 +177,54 @@ def test_emhass_without_its_venv_says_why(setup: Setup, year) -> None:
     out = bench.simulate(replace(setup, emhass_python=""), "emhass", year)
     assert out["status"] == "not_run"
     assert "--emhass-python" in out["reason"] and "numpy" in out["reason"]
+
+
+def test_chunks_cover_the_period_once_and_merge_sums_and_recomputes(setup: Setup) -> None:
+    long = replace(setup, days=365)
+    parts = bench.chunked(long, 6)
+    assert [p.days for p in parts] == [60, 60, 60, 60, 60, 65]
+    assert parts[0].start == long.start
+    for a, b in itertools.pairwise(parts):
+        assert b.start == a.start + timedelta(days=a.days)
+    two_days = [replace(setup, days=1), replace(setup, days=1, start=START + timedelta(days=1))]
+    assert bench.chunked(replace(setup, days=2), 6) == two_days
+    one = {"status": "ok", "peak_import_kw": 5.0, "violations_by_kind": {"grid_import": 1}, "wall_s": 1.0,
+           "pv_kwh": 10.0, "grid_export_kwh": 2.0, "grid_import_kwh": 30.0, "house_kwh": 30.0, "ev_kwh": 8.0,
+           "heat_pump_kwh": 2.0, "ev_requested_kwh": 8.0, "ev_delivered_kwh": 8.0, "_solve_ms": [1.0, 3.0]}
+    one |= {k: one.get(k, 1.0) for k in bench.SUMMED}
+    two = one | {"peak_import_kw": 7.0, "ev_delivered_kwh": 6.0, "_solve_ms": [2.0],
+                 "violations_by_kind": {"grid_import": 2, "x": 1}}
+    m = bench.merge([one, two])
+    assert m["grid_import_kwh"] == 60.0 and m["peak_import_kw"] == 7.0
+    assert m["ev_energy_delivered_pct"] == 87.5  # 14 of 16 kWh
+    assert m["self_consumption_pct"] == 80.0 and m["autarky_pct"] == 25.0  # 1 - 60/80
+    assert m["violations_by_kind"] == {"grid_import": 3, "x": 1} and m["plans"] == 3
+    assert m["solve_ms_p50"] == 2.0
+    assert bench.merge([one, {"status": "not_run", "reason": "r"}])["status"] == "not_run"
+
+
+def test_start_is_local_midnight_and_bad_options_are_refused(capsys) -> None:
+    assert bench._date("2024-06-10") == datetime(2024, 6, 9, 23, 0, tzinfo=UTC)
+    with pytest.raises(argparse.ArgumentTypeError):
+        bench._date("10.06.2024")
+    args = argparse.Namespace(strategies="none", days=0, year=None, prices=None, start=None,
+                              shift_heat=False, emhass_python="", emhass_replan_slots=2, chunks=1, jobs=1,
+                              partial="", json=True)
+    assert bench.run(args) == 2
+    assert "at least 1" in capsys.readouterr().err
+
+
+def test_replanning_every_other_slot_follows_the_plan_in_between(setup: Setup, year) -> None:
+    scale, has = pv_correction(year)
+    law = Planned(year, Forecasts(None, pv_forecast(year), False, scale, has), replan_slots=2)
+    sim, meter, _ = bench.start(setup, "none", year)
+    law_every = Planned(year, Forecasts(None, pv_forecast(year), False, scale, has))
+    sim2, meter2, _ = bench.start(setup, "none", year)
+    for _ in range(setup.days * 86400 // STEP_S):
+        bench.step(sim, meter, law)
+        bench.step(sim2, meter2, law_every)
+    slots = setup.days * 86400 // SLOT_S
+    assert slots // 2 <= len(law.solve_ms) < slots  # hourly, plus a plan when the car plugs in or out
+    assert len(law_every.solve_ms) == slots
+    out = bench.figures(sim, meter, year, law, 0.0)
+    assert out["ev_energy_delivered_pct"] == 100.0 and out["limit_violations"] == 0
