@@ -18,8 +18,10 @@ so they sort and compare as text).
 
 SQLite URLs follow the common convention: ``sqlite:///portal.db`` is relative to the working
 directory, ``sqlite:////var/lib/wattwerk/portal.db`` absolute. One process serves an SQLite
-portal: its writes go through one connection, one transaction at a time (an asyncio lock, so a
-task that nests ``connection()`` blocks reuses its own); ``connection(readonly=True)`` takes one
+portal: its writes go through one connection, one transaction at a time (an asyncio lock).
+On both backends a ``connection()`` block nested in another of the same task joins that
+task's transaction (it sees its uncommitted rows, and cannot deadlock waiting for a second
+connection). On SQLite ``connection(readonly=True)`` takes one
 of a few reader connections instead (WAL: readers never wait for the writer), for long reads
 such as streamed series. ``synchronous=FULL``: a committed (acknowledged) batch survives a
 power cut.
@@ -283,6 +285,7 @@ class PostgresDatabase(Database):
     def __init__(self, url: str, *, schema: str | None = None, min_size: int = 1, max_size: int = 8) -> None:
         self.url = with_schema(url, schema)
         self.schema = schema
+        self._active: dict[asyncio.Task[Any], Conn] = {}  # the task's open transaction (nesting)
         self.pool = AsyncConnectionPool(
             self.url, min_size=min_size, max_size=max_size, open=False,
             configure=configure_connection, kwargs={"application_name": APPLICATION},
@@ -296,8 +299,20 @@ class PostgresDatabase(Database):
 
     @asynccontextmanager
     async def connection(self, *, readonly: bool = False) -> AsyncIterator[Conn]:
+        task = asyncio.current_task()
+        nested = self._active.get(task) if task is not None else None
+        if nested is not None:
+            yield nested  # inside this task's own transaction, as on SQLite
+            return
         async with self.pool.connection() as raw:  # commits on exit, rolls back on an exception
-            yield Conn(raw, POSTGRES)
+            conn = Conn(raw, POSTGRES)
+            if task is not None:
+                self._active[task] = conn
+            try:
+                yield conn
+            finally:
+                if task is not None:
+                    self._active.pop(task, None)
 
 
 _PRAGMAS = ("PRAGMA foreign_keys = ON", "PRAGMA busy_timeout = 10000", "PRAGMA synchronous = FULL")
