@@ -188,7 +188,7 @@ async def test_simulated_battery_follows_the_setpoint_and_returns_to_self_consum
 
 
 async def test_a_site_file_reaches_the_rct_driver(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """``wattwerk run``: a battery naming the RCT entry, its port in the connection URL."""
+    """``wattwerk run``: a battery naming the RCT entry on a plain TCP connection."""
     from wattwerk.config import parse_config
     from wattwerk.edge.run import build_edge
 
@@ -197,7 +197,7 @@ async def test_a_site_file_reaches_the_rct_driver(tmp_path) -> None:  # type: ig
             "site:\n  name: RCT test\n  location: {latitude: 48.0, longitude: 7.8}\n"
             "  timezone: Europe/Berlin\n"
             "devices:\n  - id: bat\n    role: battery\n    catalog: rct-power-storage\n"
-            f"    connection: {{type: http, url: 'http://127.0.0.1:{emulator.port}'}}\n"
+            f"    connection: {{type: tcp, host: 127.0.0.1, port: {emulator.port}}}\n"
             "    capacity_wh: 10000\n    max_charge_w: 5000\n    max_discharge_w: 5000\n"
             f"store:\n  data_dir: {tmp_path}\n"
         )

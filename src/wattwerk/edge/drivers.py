@@ -87,13 +87,16 @@ def _link_config(dev: DeviceBase, entry: Entry) -> LinkConfig:
 
 
 def _native(dev: DeviceBase, ledger: InputLedger) -> NativeDevice:
-    """A catalogue device spoken to over HTTP or UDP (KEBA, Hardy Barth, my-PV, relays ...)."""
+    """A catalogue device spoken to over HTTP, UDP or its own TCP protocol (KEBA, Hardy Barth,
+    my-PV, relays, RCT Power ...)."""
     entry = catalogue_entry(dev)
     c = dev.connection
     if not entry.native:
-        raise PermanentError(f"{dev.id}: catalogue entry {entry.id!r} is not an HTTP/UDP device")
+        raise PermanentError(f"{dev.id}: catalogue entry {entry.id!r} is not an HTTP/UDP/TCP device")
     if c.type == "http":
         host = c.url
+    elif c.type == "tcp":
+        host = f"tcp://{c.host}:{c.port}"
     elif c.host:
         host = f"udp://{c.host}"
     else:
@@ -124,7 +127,7 @@ def build_devices(cfg: SiteConfig, ledger: InputLedger, stale_after_s: float = 3
             )
             out.polled.append(Polled(dev.id, charger, dev.interval_s, timeout_s=max(timeout, 12.0)))
             continue
-        if c.type in ("http", "udp") and dev.catalog:
+        if c.type in ("http", "udp", "tcp") and dev.catalog:
             out.polled.append(Polled(dev.id, _native(dev, ledger), dev.interval_s, timeout_s=timeout))
             continue
         if c.type in ("modbus_tcp", "modbus_rtu"):
