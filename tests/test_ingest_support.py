@@ -150,10 +150,10 @@ class RunningPortal:
 
 @contextmanager
 def serve_portal(pg: PortalDb, *, tls: CertFiles | None = None, ingest: IngestConfig | None = None,
-                 ) -> Iterator[RunningPortal]:
+                 retention_every_s: float | None = None) -> Iterator[RunningPortal]:
     """The real portal app under uvicorn in a thread, on a free port of 127.0.0.1."""
     app = create_app(PortalConfig(db_url=pg.url, schema=pg.schema, ingest=ingest or IngestConfig(),
-                                  pool_size=4, token_ttl_s=0.0))
+                                  pool_size=4, token_ttl_s=0.0, retention_every_s=retention_every_s))
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", access_log=False,
                             ssl_certfile=tls.server_cert if tls else None,
                             ssl_keyfile=tls.server_key if tls else None)

@@ -8,13 +8,14 @@ import csv
 import io
 import json
 import math
+import time
 from datetime import UTC, datetime
 
 import httpx
 import pytest
 
 from portal_fixtures import Account, Portal, account, edge_token, new_site, now_ms, portal, upload  # noqa: F401
-from test_ingest_support import database, pg  # noqa: F401
+from test_ingest_support import PortalDb, database, pg, serve_portal  # noqa: F401
 from wattwerk.portal import db, retention, series
 from wattwerk.portal.database import open_database
 
@@ -320,3 +321,25 @@ def test_counter_rollups_validate_glitches_resets_and_late_data(portal: Portal) 
     body = check("5m")
     bucket = next(p for p in body["points"] if p[0] == start + 30 * MIN)
     assert bucket[7] == 6 and bucket[3] == pytest.approx(10_300.0) and bucket[4] == pytest.approx(10_340.0)
+
+
+def test_the_portal_runs_retention_itself_when_asked(database: PortalDb) -> None:  # noqa: F811
+    """The embedded portal's timer (``wattwerk portal`` on SQLite): old raw values are rolled up
+    and deleted without an outside job."""
+    with serve_portal(database, retention_every_s=0.2) as running:
+        running.app.state.reset_tokens_in_response = True  # type: ignore[attr-defined]
+        portal = Portal(running.url, database, running.app)
+        owner = account(portal)
+        site = new_site(owner)
+        t0 = now_ms() // DAY * DAY - 2 * DAY
+        upload(portal, edge_token(owner, site), site, day_of_data(t0)[:100])
+        left = -1
+        for _ in range(300):  # a few runs of the timer; bounded wait, no timing claim
+            with database.connect() as conn:
+                left = conn.execute("SELECT count(*) FROM readings").fetchone()[0]
+            if left == 0:
+                break
+            time.sleep(0.1)
+    assert left == 0
+    with database.connect() as conn:
+        assert conn.execute("SELECT sum(n) FROM rollup_5m").fetchone()[0] == 100

@@ -344,7 +344,7 @@ def _run_interactive(site: DemoSite, args: argparse.Namespace, data_dir: Path, o
               "(choose another with --portal-port)", file=sys.stderr)
     elif outbox is not None:
         url = embedded.database_url(data_dir)
-        app = portal_app(PortalConfig(db_url=url, migrate=False))
+        app = portal_app(PortalConfig(db_url=url, migrate=False, retention_every_s=300.0))
         portal = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.portal_port,
                                                log_level="warning"))
         logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per upload

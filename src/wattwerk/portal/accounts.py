@@ -126,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     """Operator tool: ``python -m wattwerk.portal.accounts --db URL --make-admin ALIAS``."""
     parser = argparse.ArgumentParser(prog="python -m wattwerk.portal.accounts")
     parser.add_argument(
-        "--db", default=os.environ.get("WATTWERK_PORTAL_DB", "postgresql://127.0.0.1/wattwerk")
+        "--db", default=os.environ.get("WATTWERK_PORTAL_DB", "sqlite:///var/portal.db"),
+        help="the portal's database, as for wattwerk portal (default: sqlite:///var/portal.db)"
     )
     parser.add_argument("--schema", help="PostgreSQL schema (default: the server's search_path)")
     parser.add_argument("--make-admin", metavar="ALIAS", required=True, help="make an account a portal admin")

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from fastapi import FastAPI
 
 from wattwerk import __version__
-from wattwerk.portal import compat, ingest, routes
+from wattwerk.portal import compat, ingest, retention, routes
 from wattwerk.portal.database import open_database
 from wattwerk.portal.db import Registry
 from wattwerk.portal.readings import ReadingStore
@@ -21,6 +21,7 @@ from wattwerk.store.migrations import migrate
 ENV_DB = "WATTWERK_PORTAL_DB"
 ENV_SCHEMA = "WATTWERK_PORTAL_SCHEMA"
 ENV_RATE = "WATTWERK_PORTAL_RATE"
+ENV_RETENTION = "WATTWERK_PORTAL_RETENTION_EVERY"
 
 
 @dataclass
@@ -30,6 +31,7 @@ class PortalConfig:
     migrate: bool = True
     pool_size: int = 8
     token_ttl_s: float = 5.0  # how long a token lookup is cached (revocation delay)
+    retention_every_s: float | None = None  # run the retention job in-process this often (None: a timer does)
     ingest: ingest.IngestConfig = field(default_factory=ingest.IngestConfig)
 
 
@@ -46,9 +48,14 @@ def create_app(config: PortalConfig) -> FastAPI:
         if config.migrate:
             await asyncio.to_thread(migrate, config.db_url, config.schema)
         await db.open()
+        timer = (asyncio.create_task(retention.every(db, config.retention_every_s))
+                 if config.retention_every_s else None)
         try:
             yield
         finally:
+            if timer is not None:
+                timer.cancel()
+                await asyncio.gather(timer, return_exceptions=True)
             await db.close()
 
     app = FastAPI(title="wattwerk portal", version=__version__, lifespan=lifespan,
@@ -66,9 +73,11 @@ def create_app(config: PortalConfig) -> FastAPI:
 def app_from_env() -> FastAPI:
     """Factory for ``uvicorn --factory`` and multi-process serving: config from the environment."""
     rate = os.environ.get(ENV_RATE)
+    every = os.environ.get(ENV_RETENTION)
     cfg = PortalConfig(
         db_url=os.environ[ENV_DB],
         schema=os.environ.get(ENV_SCHEMA) or None,
         ingest=ingest.IngestConfig(rate_per_site=float(rate) if rate else None),
+        retention_every_s=float(every) if every else None,
     )
     return create_app(cfg)

@@ -40,7 +40,7 @@ from typing import Any
 
 from wattwerk.portal import counter_rollup
 from wattwerk.portal.counter_rollup import Anchor
-from wattwerk.portal.database import SQLITE, Conn, open_database
+from wattwerk.portal.database import SQLITE, Conn, Database, open_database
 from wattwerk.store.counters import CounterPolicy
 
 log = logging.getLogger(__name__)
@@ -49,6 +49,7 @@ M5, H1, D1 = 300_000, 3_600_000, 86_400_000
 TIERS = ("raw_keep_s", "m5_keep_s", "h1_keep_s", "d1_keep_s")
 FIELDS = (*TIERS, "archive", "research_consent")
 
+_LOCK = 0x72657465  # "rete": advisory lock of the job on PostgreSQL
 _REPLACE = (
     "ON CONFLICT (channel_id, bucket_ms) DO UPDATE SET n = EXCLUDED.n, mean = EXCLUDED.mean, "
     "min = EXCLUDED.min, max = EXCLUDED.max, last = EXCLUDED.last, last_ts = EXCLUDED.last_ts"
@@ -255,6 +256,8 @@ async def run(conn: Conn, now_ms: int, policy: CounterPolicy | None = None) -> d
     """One pass of rollups and deletions for every site; returns counts. Call in a transaction."""
     sql = _Sql(conn.dialect)
     policy = policy or CounterPolicy()
+    if sql.pg:  # one run at a time across processes and hosts (SQLite: the write lock does it)
+        await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))
     await conn.execute(
         "INSERT INTO site_retention (site_id) SELECT id FROM sites WHERE true ON CONFLICT DO NOTHING"
     )
@@ -321,13 +324,26 @@ async def run(conn: Conn, now_ms: int, policy: CounterPolicy | None = None) -> d
     return counts
 
 
+async def every(db: Database, interval_s: float) -> None:
+    """Run the job every ``interval_s`` seconds until cancelled (the embedded portal's timer).
+    A failed run is logged and tried again next time; it never stops the portal."""
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            async with db.connection() as conn:
+                await run(conn, int(time.time() * 1000))
+        except Exception:
+            log.exception("retention run failed; trying again in %.0f s", interval_s)
+
+
 def main(argv: list[str] | None = None) -> int:
     """One run from a timer (cron, systemd): prints the counts as JSON."""
     parser = argparse.ArgumentParser(
         prog="python -m wattwerk.portal.retention", description=__doc__.split("\n")[0]
     )
     parser.add_argument(
-        "--db", default=os.environ.get("WATTWERK_PORTAL_DB", "postgresql://127.0.0.1/wattwerk")
+        "--db", default=os.environ.get("WATTWERK_PORTAL_DB", "sqlite:///var/portal.db"),
+        help="the portal's database, as for wattwerk portal (default: sqlite:///var/portal.db)"
     )
     parser.add_argument("--schema", help="PostgreSQL schema (default: the server's search_path)")
     args = parser.parse_args(argv)
@@ -336,9 +352,7 @@ def main(argv: list[str] | None = None) -> int:
         db = open_database(args.db, schema=args.schema, pool_size=1)
         await db.open()
         try:
-            async with db.connection() as conn:  # one transaction; SQLite: the write lock
-                if conn.dialect != SQLITE:
-                    await conn.execute("SELECT pg_advisory_xact_lock(%s)", (0x72657465,))  # one run at a time
+            async with db.connection() as conn:  # one transaction
                 return await run(conn, int(time.time() * 1000))
         finally:
             await db.close()

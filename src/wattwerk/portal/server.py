@@ -38,6 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tls-key", type=Path, help="private key (PEM)")
     parser.add_argument("--workers", type=int, default=1, help="server processes sharing the socket")
     parser.add_argument("--rate", type=float, help="per-site ingest limit in readings/s (429 beyond)")
+    parser.add_argument("--retention-every", type=float, metavar="SECONDS",
+                        help="run the retention job in the portal this often (default: 300 on SQLite; "
+                             "PostgreSQL: off, run python -m wattwerk.portal.retention from a timer)")
     parser.add_argument("--port-file", type=Path, help="write the bound port here once listening")
     parser.add_argument("--pair", metavar="SITE", help="create an edge token for SITE, print it, exit")
     parser.add_argument("--revoke", metavar="SITE", help="revoke every edge token of SITE, exit")
@@ -85,6 +88,9 @@ def run(args: argparse.Namespace) -> int:
     os.environ[portal_app.ENV_DB] = args.db
     os.environ[portal_app.ENV_SCHEMA] = args.schema or ""
     os.environ[portal_app.ENV_RATE] = str(args.rate) if args.rate else ""
+    every = args.retention_every if args.retention_every is not None else (
+        300.0 if dialect_of(args.db) == SQLITE else 0.0)
+    os.environ[portal_app.ENV_RETENTION] = str(every) if every > 0 else ""
     config = uvicorn.Config(
         "wattwerk.portal.app:app_from_env", factory=True, host=args.host, port=args.port,
         workers=args.workers, ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key,
