@@ -158,7 +158,8 @@ def test_token_scopes_expiry_and_revocation(portal: Portal) -> None:  # noqa: F8
 def test_operator_makes_an_admin(portal: Portal) -> None:  # noqa: F811
     acc = account(portal)
     assert acc.http.post("/api/v1/admin/retention/run").status_code == 403
-    argv = ["--db", portal.pg.url, "--schema", portal.pg.schema, "--make-admin"]
+    schema = ["--schema", portal.db.schema] if portal.db.schema else []
+    argv = ["--db", portal.db.url, *schema, "--make-admin"]
     assert accounts.main([*argv, "nobody-here"]) == 1
     assert accounts.main([*argv, acc.alias]) == 0
     assert acc.http.get("/api/v1/me").json()["admin"] is True
