@@ -19,18 +19,25 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 
 from portal_fixtures import PASSWORD
-from test_ingest_support import PG_URL, PgSchema, serve_portal
+from test_ingest_support import PG_URL, PgSchema, serve_portal, sqlite_db
+from wattwerk.portal.database import POSTGRES, SQLITE
 from wattwerk.store.postgres import migrate
 
 EXAMPLES = 6
 
 
-@pytest.fixture(scope="module")
-def running() -> Iterator[tuple[str, dict[str, str]]]:
+@pytest.fixture(scope="module", params=[POSTGRES, SQLITE])
+def running(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+            ) -> Iterator[tuple[str, dict[str, str]]]:
+    """The portal on each backend, with an account, a site and an admin token."""
     schema = f"t_{uuid.uuid4().hex[:12]}"
-    migrate(PG_URL, schema)
+    if request.param == SQLITE:
+        target = sqlite_db(tmp_path_factory.mktemp("fuzz"))
+    else:
+        migrate(PG_URL, schema)
+        target = PgSchema(PG_URL, schema)
     try:
-        with serve_portal(PgSchema(PG_URL, schema)) as portal, httpx.Client(base_url=portal.url) as http:
+        with serve_portal(target) as portal, httpx.Client(base_url=portal.url) as http:
             http.post("/api/v1/accounts", json={"alias": "fuzzer", "password": PASSWORD})
             csrf = http.post("/api/v1/session", json={"alias": "fuzzer", "password": PASSWORD}).json()["csrf"]
             http.headers["X-CSRF-Token"] = csrf
@@ -38,8 +45,9 @@ def running() -> Iterator[tuple[str, dict[str, str]]]:
             token = http.post("/api/v1/tokens", json={"name": "fuzz", "scopes": ["admin"]}).json()["token"]
             yield portal.url, {"Authorization": f"Bearer {token}"}
     finally:
-        with psycopg.connect(PG_URL, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        if request.param == POSTGRES:
+            with psycopg.connect(PG_URL, autocommit=True) as conn:
+                conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 @pytest.mark.postgres
