@@ -16,11 +16,11 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from psycopg import AsyncConnection
 from pydantic import BaseModel, Field
 
 from wattwerk.portal import accounts, auth, maintenance, research, retention, series, sites, tokens
 from wattwerk.portal.auth import Principal
+from wattwerk.portal.database import Conn
 
 NOT_FOUND = "not found"
 SiteName = Annotated[str, Path(min_length=1, max_length=64)]
@@ -89,7 +89,7 @@ class RetentionBody(BaseModel):
 
 
 async def _site(
-    conn: AsyncConnection, name: str, who: Principal, *, owner: bool = False, maintenance_ok: bool = False
+    conn: Conn, name: str, who: Principal, *, owner: bool = False, maintenance_ok: bool = False
 ) -> sites.SiteRef:
     ref = await sites.lookup(conn, name, who.account_id)
     if ref is None:
@@ -416,11 +416,11 @@ def router() -> APIRouter:
             rolled,
             {c.id: shifts[c.id] for c in (known[n] for n in wanted) if c.id in shifts},
         )
-        pool = auth.db_of(request)
+        db = auth.db_of(request)
         if format == "csv":
-            summary = await series.summary(pool, q) if q.channels else {}
+            summary = await series.summary(db, q) if q.channels else {}
             return StreamingResponse(
-                series.csv_stream(pool, q),
+                series.csv_stream(db, q),
                 media_type="text/csv",
                 headers={"X-Series-Summary": json.dumps(summary, separators=(",", ":"))},
             )
@@ -431,7 +431,7 @@ def router() -> APIRouter:
             "to_ms": q.end_ms,
             "channels": {c.name: {"unit": c.unit, "kind": c.kind} for c in q.channels},
         }
-        return StreamingResponse(series.json_stream(pool, q, head), media_type="application/json")
+        return StreamingResponse(series.json_stream(db, q, head), media_type="application/json")
 
     # -------------------------------------------------------- maintenance
 
