@@ -128,21 +128,25 @@ def router() -> APIRouter:
     async def login(body: Login, request: Request, response: Response) -> dict[str, Any]:
         """Sign in; sets the session cookie and answers the CSRF token for changes."""
         ip = auth.client_ip(request)
-        async with auth.db_of(request).connection() as conn:
+        db = auth.db_of(request)
+        async with db.connection(readonly=True) as conn:
             wait = await auth.login_blocked(conn, body.alias, ip)
-            if wait:
-                raise HTTPException(
-                    429, "too many failed sign-ins; try later", headers={"Retry-After": str(wait)}
-                )
-            found = await accounts.find(conn, body.alias)
-            ok = False
-            if found is None:
-                await auth.burn_verify(body.password)
-            else:
-                ok = await auth.verify_password(found[1], body.password)
-            failure = None if ok and found is not None else "wrong alias or password"
-            if failure is None and found is not None and found[2] and not auth.totp_ok(found[2], body.totp):
-                failure = "TOTP code missing or wrong"
+            found = await accounts.find(conn, body.alias) if not wait else None
+        if wait:
+            raise HTTPException(
+                429, "too many failed sign-ins; try later", headers={"Retry-After": str(wait)}
+            )
+        # argon2 runs outside any transaction: it takes a while and must not hold a connection
+        # (on SQLite, the write lock)
+        ok = False
+        if found is None:
+            await auth.burn_verify(body.password)
+        else:
+            ok = await auth.verify_password(found[1], body.password)
+        failure = None if ok and found is not None else "wrong alias or password"
+        if failure is None and found is not None and found[2] and not auth.totp_ok(found[2], body.totp):
+            failure = "TOTP code missing or wrong"
+        async with db.connection() as conn:
             if failure is not None or found is None:
                 await auth.record_failure(conn, body.alias, ip)  # committed: the error comes after
             else:
