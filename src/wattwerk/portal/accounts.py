@@ -39,11 +39,13 @@ def check_password(password: str) -> None:
         raise AccountError(f"password: at least {MIN_PASSWORD} characters (at most 1024)")
 
 
-async def register(conn: Conn, alias: str, password: str, email: str | None = None) -> int:
-    """Create an account; AccountError when the alias is taken or malformed."""
+async def register(conn: Conn, alias: str, password: str, email: str | None = None, *,
+                   hashed: str | None = None) -> int:
+    """Create an account; AccountError when the alias is taken or malformed. ``hashed``: the
+    password's hash made beforehand (so no transaction waits for argon2)."""
     check_alias(alias)
     check_password(password)
-    hashed = await auth.hash_password(password)
+    hashed = hashed or await auth.hash_password(password)
     try:
         cur = await conn.execute(
             "INSERT INTO accounts (alias, password_hash, email) VALUES (%s, %s, %s) RETURNING id",

@@ -117,9 +117,15 @@ def router() -> APIRouter:
     @r.post("/accounts", status_code=201, tags=["accounts"])
     async def register(body: NewAccount, request: Request) -> dict[str, Any]:
         """Create an account: an alias and a password; e-mail optional (password reset only)."""
+        try:
+            accounts.check_alias(body.alias)
+            accounts.check_password(body.password)
+        except accounts.AccountError as exc:
+            raise HTTPException(400, str(exc)) from None
+        hashed = await auth.hash_password(body.password)  # before the transaction, not inside it
         async with auth.db_of(request).connection() as conn:
             try:
-                await accounts.register(conn, body.alias, body.password, body.email)
+                await accounts.register(conn, body.alias, body.password, body.email, hashed=hashed)
             except accounts.AccountError as exc:
                 raise HTTPException(409 if "taken" in str(exc) else 400, str(exc)) from None
         return {"alias": body.alias}
