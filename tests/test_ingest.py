@@ -225,4 +225,6 @@ def test_portal_command_refuses_workers_on_sqlite(tmp_path: Path, caplog: pytest
     assert "--workers > 1 needs PostgreSQL" in caplog.text
     assert main(["portal", "--db", "mysql://localhost/x", "--pair", "home"]) == 2
     assert "use postgresql://" in caplog.text
+    assert main(["portal", "--db", "sqlite:///"]) == 2
+    assert "SQLite needs a file path" in caplog.text
     assert not (tmp_path / "p.db").exists()  # refused before anything was created

@@ -19,7 +19,7 @@ import uvicorn
 
 from wattwerk.portal import app as portal_app
 from wattwerk.portal import db
-from wattwerk.portal.database import SQLITE, DatabaseError, connect_sync, dialect_of
+from wattwerk.portal.database import SQLITE, DatabaseError, connect_sync, dialect_of, sqlite_path
 from wattwerk.store.migrations import migrate
 
 log = logging.getLogger(__name__)
@@ -57,6 +57,8 @@ def check_database(url: str, args: argparse.Namespace) -> str | None:
     """Why this database cannot serve with these options, or None."""
     try:
         dialect = dialect_of(url)
+        if dialect == SQLITE:
+            sqlite_path(url)
     except DatabaseError as exc:
         return str(exc)
     if dialect == SQLITE and args.workers > 1:
