@@ -141,6 +141,8 @@ def test_malformed_bodies_are_refused_clearly(database: PortalDb) -> None:  # no
         assert r.status_code == 400 and r.json()["kind"] == "syntax"
         r = post(portal.url, token, batch([[0, "grid.power", NOW_MS, 1.0]]))
         assert r.status_code == 400 and "seq" in r.json()["error"]
+        r = post(portal.url, token, batch([[2**63, "grid.power", NOW_MS, 1.0]]))  # past a bigint
+        assert r.status_code == 400 and r.json()["kind"] == "seq"
         r = post(portal.url, token, batch([[1, "grid.power", NOW_MS]]))
         assert r.status_code == 400 and r.json()["kind"] == "shape"
     with database.connect() as conn:

@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 
 MAX_BODY = 32 * 1024 * 1024  # decompressed bytes; guards against gzip bombs
 MIN_TS_MS = 946_684_800_000  # 2000-01-01
+MAX_SEQ = 2**63 - 1  # a bigint (PostgreSQL) / INTEGER (SQLite)
 
 
 @dataclass
@@ -131,8 +132,8 @@ def check_batch(batch: Any, auth: SiteAuth, now_ms: int, config: IngestConfig) -
             seq, ch, ts, value = item
         except (TypeError, ValueError):
             raise BadInput("shape", f"reading {item!r:.80} is not [seq, channel, ts_ms, value]") from None
-        if type(seq) is not int or seq <= 0:
-            raise BadInput("seq", f"seq {seq!r:.40} is not a positive integer")
+        if type(seq) is not int or not 0 < seq <= MAX_SEQ:
+            raise BadInput("seq", f"seq {seq!r:.40} is not a positive integer of at most 63 bits")
         add_seq(seq)
         if type(ch) is int:
             if not 0 <= ch < n_table:
