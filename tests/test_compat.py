@@ -95,6 +95,9 @@ def test_volkszaehler_middleware(database: PortalDb) -> None:  # noqa: F811
         assert r.status_code == 200 and r.json()["rows"] == 1
         r = httpx.post(url, json=[[now_ms + 500, "NaN"], [now_ms + 600, 233.0], ["x", 1]])
         assert r.status_code == 200 and r.json()["rows"] == 1 and len(r.json()["rejected"]) == 2
+        huge = b"[[" + str(now_ms).encode() + b", 1" + b"0" * 400 + b"], [1" + b"0" * 400 + b", 1]]"
+        r = httpx.post(url, content=huge, headers={"Content-Type": "application/json"})
+        assert r.status_code == 200 and r.json()["rows"] == 0 and len(r.json()["rejected"]) == 2
         r = httpx.post(f"{portal.url}/middleware.php/data/{'0' * 8}-0000-0000-0000-{'0' * 12}.json",
                        json=tuples)
         assert r.status_code == 404 and r.json()["exception"]["type"] == "EntityException"

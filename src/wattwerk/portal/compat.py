@@ -51,6 +51,16 @@ def _vz_error(status: int, kind: str, message: str) -> JSONResponse:
                         status_code=status)
 
 
+def _finite(x: Any) -> bool:
+    """A finite number that fits a float (JSON integers can be of any size)."""
+    if isinstance(x, bool) or not isinstance(x, int | float):
+        return False
+    try:
+        return math.isfinite(x)
+    except OverflowError:
+        return False
+
+
 def check_pairs(pairs: Any, ts_scale: int, now_ms: int, config: IngestConfig,
                 ) -> tuple[list[tuple[int, float]], list[str]]:
     """Validate ``[[ts, value], ...]``; return (ts_ms, value) rows and the reasons for rejects."""
@@ -64,10 +74,10 @@ def check_pairs(pairs: Any, ts_scale: int, now_ms: int, config: IngestConfig,
             errors.append(f"{pair!r:.60} is not [timestamp, value]")
             continue
         ts, value = pair
-        if isinstance(ts, bool) or not isinstance(ts, int | float) or not math.isfinite(ts):
+        if not _finite(ts):
             errors.append(f"timestamp {ts!r:.40} is not a number")
             continue
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        if not _finite(value):
             errors.append(f"value {value!r:.40} is not a finite number")
             continue
         ts_ms = round(ts * ts_scale)
