@@ -209,27 +209,19 @@ async def _late_counters(conn: Conn, sql: _Sql, policy: CounterPolicy) -> tuple[
 
 async def _window_counters(conn: Conn, policy: CounterPolicy) -> tuple[int, int]:
     """Counters' readings in [done_ms, cut), validated and rolled up (see counter_rollup).
-    Returns (resets, glitches)."""
-    rows = await conn.fetchall(
-        f"SELECT x.channel_id, x.ts_ms, x.value, s.cut, a.ts_ms, a.value, a.shift {_COUNTER_ROWS} "
-        f"x.ts_ms >= s.done_ms AND x.ts_ms < s.cut + {counter_rollup.LOOKAHEAD_MS} "
-        "ORDER BY x.channel_id, x.ts_ms"
-    )
+    The readings stream past channel by channel (constant memory however many sites); only
+    the buckets, baselines and anchors they make are kept until written. Returns (resets, glitches)."""
     resets = glitches = 0
     buckets: list[tuple[int, int, int, float, float, float, float, int]] = []
     baselines: list[tuple[int, int, float]] = []
     anchors: list[tuple[int, int, float, float]] = []
     touched: list[tuple[int, int]] = []
-    i = 0
-    while i < len(rows):
-        cid, cut = rows[i][0], rows[i][3]
-        j = i
-        while j < len(rows) and rows[j][0] == cid:
-            j += 1
-        first = rows[i]
+
+    def channel(rows: list[Any]) -> None:
+        nonlocal resets, glitches
+        cid, cut, first = rows[0][0], rows[0][3], rows[0]
         anchor = Anchor(int(first[4]), float(first[5]), float(first[6])) if first[4] is not None else None
-        rolled = counter_rollup.roll([(int(r[1]), float(r[2])) for r in rows[i:j]], anchor, int(cut), policy)
-        i = j
+        rolled = counter_rollup.roll([(int(r[1]), float(r[2])) for r in rows], anchor, int(cut), policy)
         glitches += rolled.glitches
         resets += len(rolled.baselines)
         buckets.extend(b.row(cid, ms) for ms, b in rolled.buckets.items())
@@ -238,6 +230,20 @@ async def _window_counters(conn: Conn, policy: CounterPolicy) -> tuple[int, int]
             anchors.append((cid, rolled.anchor.ts_ms, rolled.anchor.value, rolled.anchor.shift))
         if rolled.buckets:
             touched.append((cid, min(rolled.buckets)))
+
+    current: list[Any] = []
+    async for batch in conn.chunks(
+        f"SELECT x.channel_id, x.ts_ms, x.value, s.cut, a.ts_ms, a.value, a.shift {_COUNTER_ROWS} "
+        f"x.ts_ms >= s.done_ms AND x.ts_ms < s.cut + {counter_rollup.LOOKAHEAD_MS} "
+        "ORDER BY x.channel_id, x.ts_ms", size=5000,
+    ):
+        for row in batch:
+            if current and row[0] != current[0][0]:
+                channel(current)
+                current = []
+            current.append(row)
+    if current:
+        channel(current)
     if buckets:
         await conn.executemany(
             f"INSERT INTO rollup_5m AS r {_ROLLUP_COLS} VALUES (%s, %s, %s, %s, %s, %s, %s, %s) {_REPLACE}",
