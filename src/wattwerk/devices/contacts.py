@@ -95,7 +95,8 @@ class MqttContacts:
             self._take(topic, payload)
 
     async def _ask(self) -> None:
-        """Ask for the current state after each (re)subscription, and again while it is unknown."""
+        """Ask for the current state once subscribed, again every 5 s while it is unknown, and every
+        minute after that (a state change missed during a reconnect is corrected within a minute)."""
         while True:
             await self.source.subscribed.wait()
             topic, body = self.dialect.status_request()
