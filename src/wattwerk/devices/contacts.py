@@ -95,16 +95,22 @@ class MqttContacts:
             self._take(topic, payload)
 
     async def _ask(self) -> None:
-        """Ask for the current state once subscribed, again every 5 s while it is unknown, and every
-        minute after that (a state change missed during a reconnect is corrected within a minute)."""
+        """After each (re)subscription the state is unknown (a change may have been missed while
+        disconnected) until the device answers our request; asked again every 5 s while unknown and
+        every minute after that."""
+        loop = asyncio.get_running_loop()
         while True:
             await self.source.subscribed.wait()
-            topic, body = self.dialect.status_request()
-            try:
-                await publish_once(topic, body, self.settings, qos=0)
-            except Exception as exc:  # the broker went away: the subscription's backoff handles it
-                self.ledger.record(self.device_id, "status_request", str(exc))
-            await asyncio.sleep(5.0 if self._unknown() else 60.0)
+            self.states.clear()
+            while self.source.subscribed.is_set():
+                topic, body = self.dialect.status_request()
+                try:
+                    await publish_once(topic, body, self.settings, qos=0)
+                except Exception as exc:  # the broker went away: the subscription's backoff handles it
+                    self.ledger.record(self.device_id, "status_request", str(exc))
+                deadline = loop.time() + (5.0 if self._unknown() else 60.0)
+                while self.source.subscribed.is_set() and loop.time() < deadline:
+                    await asyncio.sleep(0.2)
 
     def _unknown(self) -> bool:
         return any(n not in self.states for n in self.numbers)
@@ -129,7 +135,10 @@ class MqttContacts:
                 if readings:
                     yield readings
         finally:
-            self.close()
+            self.close()  # the subscription ends by itself (cancelling it mid-read leaves a dangling read)
+            tasks[1].cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait(tasks, timeout=2.0)
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
