@@ -18,7 +18,7 @@ from wattwerk.protocols.modbus_codec import TYPES, Register
 
 Category = Literal[
     "pv_inverter", "hybrid_battery_inverter", "ev_charger", "electricity_meter", "heat_meter", "gas_meter",
-    "heat_pump", "heating_rod", "fuel_cell", "chp", "electrolyser", "relay",
+    "heat_pump", "heating_rod", "fuel_cell", "chp", "electrolyser", "relay", "io_module",
 ]
 Protocol = Literal["modbus_tcp", "modbus_rtu", "sunspec", "udp", "tcp", "http", "speedwire", "sml", "gpio"]
 

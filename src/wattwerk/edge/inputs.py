@@ -37,7 +37,7 @@ def _modbus(src: ModbusInputs, links: LinkPool, ledger: InputLedger) -> Polled:
     try:
         entry = find(src.catalog.rsplit("/", 1)[-1]).entry
     except PermanentError as exc:
-        raise PermanentError(f"input {src.id}: {exc} (see `wattwerk devices --category relay`)") from None
+        raise PermanentError(f"input {src.id}: {exc} (see `wattwerk devices --category io_module`)") from None
     c = src.connection
     if isinstance(c, ModbusTcpConnection):
         cfg = LinkConfig("tcp", host=c.host, port=c.port, timeout=c.timeout_s,
