@@ -359,7 +359,8 @@ def _run_interactive(site: DemoSite, args: argparse.Namespace, data_dir: Path, o
                     break
                 await asyncio.sleep(0.05)
             target = UplinkConfig(url=f"http://{args.host}:{args.portal_port}", site=pairing.site,
-                                  edge_id="demo", token=pairing.token)
+                                  edge_id="demo", token=pairing.token,
+                                  roles={d.id: d.role for d in site.cfg.devices})
             uplink = Uplink(outbox, target)
             tasks.append(asyncio.create_task(uplink.run()))
             print(f"wattwerk demo: the portal is http://{args.host}:{args.portal_port}  (sign in as "

@@ -129,6 +129,7 @@ async def run_edge(edge: Edge, stop: asyncio.Event, extra: list[Awaitable[None]]
         uplink = Uplink(edge.outbox, UplinkConfig(
             url=portal.url, site=portal.site, edge_id=portal.edge_id, token=portal.token.get_secret_value(),
             ca_file=portal.ca_file, pin_sha256=portal.pin_sha256,
+            roles={d.id: d.role for d in edge.cfg.devices},
         ))
         tasks.append(asyncio.create_task(uplink.run(stop)))
     if edge.cfg.mqtt is not None:

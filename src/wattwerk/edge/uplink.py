@@ -15,6 +15,9 @@
   shows the present within one round even after a week offline), then up to
   ``catchup_batches`` of the oldest backlog, ``parallel`` at a time. The portal is idempotent
   by (edge, seq), so overlap between the two streams is harmless.
+* The site's device roles (``roles``: device id -> role of the site file) ride along with the
+  batches until the portal has acknowledged one that carried them, so its pages place each
+  channel in the power flows without guessing from names.
 """
 
 from __future__ import annotations
@@ -62,6 +65,7 @@ class UplinkConfig:
     idle_s: float = 1.0  # pause when the outbox is empty
     timeout_s: float = 30.0
     skew_warn_s: float = 5.0
+    roles: dict[str, str] | None = None  # device id -> role (grid_meter, pv, ...); None sends none
 
 
 @dataclass
@@ -171,12 +175,14 @@ def make_client(config: UplinkConfig) -> httpx.AsyncClient:
 
 
 def encode_batch(config: UplinkConfig, rows: Sequence[Row], stream: str = "",
-                 ) -> tuple[bytes, dict[str, str]]:
-    """The request body and headers for rows ``(seq, channel, ts_ms, value)``."""
+                 roles: dict[str, str] | None = None) -> tuple[bytes, dict[str, str]]:
+    """The request body and headers for rows ``(seq, channel, ts_ms, value)``, with ``roles`` if given."""
     table: dict[str, int] = {}
     readings = [[seq, table.setdefault(ch, len(table)), ts, v] for seq, ch, ts, v in rows]
-    doc = {"site": config.site, "edge_id": config.edge_id, "stream": stream,
-           "first_seq": rows[0][0], "channels": list(table), "readings": readings}
+    doc: dict[str, Any] = {"site": config.site, "edge_id": config.edge_id, "stream": stream,
+                           "first_seq": rows[0][0], "channels": list(table), "readings": readings}
+    if roles is not None:
+        doc["roles"] = roles
     if config.fmt == "json":
         raw, ctype = json.dumps(doc, separators=(",", ":")).encode(), "application/json"
     else:
@@ -221,6 +227,7 @@ class Uplink:
         self._batch = config.batch_size
         self._live_high = 0  # highest seq sent in a live batch
         self._skew_warned = False
+        self._roles_pending = config.roles is not None  # until a batch with them is acked
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -229,7 +236,8 @@ class Uplink:
 
     async def send(self, rows: Sequence[Row]) -> int:
         """Send rows; on an ack delete them from the outbox and return how many went."""
-        body, headers = encode_batch(self.config, rows, self.outbox.instance)
+        roles = self.config.roles if self._roles_pending else None
+        body, headers = encode_batch(self.config, rows, self.outbox.instance, roles)
         t0 = self.clock()
         try:
             resp = await self.client.post("/api/v1/ingest", content=body, headers=headers)
@@ -247,6 +255,10 @@ class Uplink:
             raise RetryableError(f"portal answered {resp.status_code}: {_reason(resp)}")
         answer = resp.json()
         self.stats.sent_batches += 1
+        if roles is not None:
+            self._roles_pending = False
+            if answer.get("roles_error"):
+                log.error("portal refused the device roles: %s", answer["roles_error"])
         ack = answer.get("ack")
         if not ack:
             return 0

@@ -18,7 +18,17 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Res
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from wattwerk.portal import accounts, auth, maintenance, research, retention, series, sites, tokens
+from wattwerk.portal import (
+    accounts,
+    auth,
+    maintenance,
+    research,
+    retention,
+    series,
+    site_roles,
+    sites,
+    tokens,
+)
 from wattwerk.portal.auth import Principal
 from wattwerk.portal.database import Conn
 
@@ -275,6 +285,8 @@ def router() -> APIRouter:
             ref = await _site(conn, site, who)
             out = await sites.info(conn, ref)
             out["maintenance"] = await maintenance.live_grants(conn, ref.site_id)
+            out["roles"] = await site_roles.load(conn, ref.site_id)  # {} for legacy loggers
+        out["flows"] = site_roles.flows(out["roles"])
         return out
 
     @r.post("/sites/{site}/edge-tokens", status_code=201, tags=["sites"])

@@ -8,7 +8,10 @@ Batch (JSON or MessagePack, optionally gzip via ``Content-Encoding: gzip``)::
                   [102, "pv1.power", 1700000000000, 830.5]]}
 
 ``channel`` is a name or an index into ``channels`` (the compact form); ``stream`` (optional)
-names the edge's outbox instance, whose seqs start at 1 when it is re-created. Answer::
+names the edge's outbox instance, whose seqs start at 1 when it is re-created. ``roles``
+(optional, ``{"meter": "grid_meter", "roof": "pv"}``) are the site's device roles
+(portal/site_roles.py); bad roles are ignored and named in the answer's ``roles_error``, the
+readings are stored all the same. Answer::
 
     {"ack": [101, 102], "accepted": 2, "stored": 2, "duplicates": 0, "rejected": []}
 
@@ -36,6 +39,7 @@ from fastapi.responses import JSONResponse
 
 from wattwerk.errors import BadInput, InputLedger
 from wattwerk.model import Channel
+from wattwerk.portal import site_roles
 from wattwerk.portal.db import Registry, SiteAuth
 from wattwerk.portal.readings import ReadingStore
 
@@ -267,13 +271,27 @@ class Ingestor:
             rows = [(edge_id, seq, ids[ch], ts, v) for seq, ch, ts, v in checked.rows]
             stored = await self.store.insert_batch(edge_id, checked.first, checked.last, rows)
             self.stored += stored
-        return JSONResponse({
+        answer = {
             "ack": [checked.first, checked.last] if checked.last else None,
             "accepted": len(checked.rows),
             "stored": stored,
             "duplicates": len(checked.rows) - stored,
             "rejected": checked.rejected,
-        })
+        }
+        if "roles" in batch:
+            answer.update(await self._store_roles(auth, batch["roles"]))
+        return JSONResponse(answer)
+
+    async def _store_roles(self, auth: SiteAuth, value: Any) -> dict[str, Any]:
+        """Keep the site's device roles; bad ones are logged and answered, never fatal to the batch."""
+        try:
+            roles = site_roles.parse(value)
+        except BadInput as exc:
+            self.ledger.record(auth.site, exc.kind, str(exc))
+            return {"roles_error": str(exc)}
+        async with self.registry.db.connection() as conn:  # once per edge start: no cache needed
+            await site_roles.store(conn, auth.site_id, roles)
+        return {"roles": len(roles)}
 
 
 def router(ingestor: Ingestor) -> APIRouter:

@@ -44,10 +44,22 @@ const WWP = {
       return new Intl.NumberFormat(BOOT.lang, { style: "currency", currency }).format(v);
     } catch (e) { return v.toFixed(2) + " " + currency; }
   },
-  // A channel's role in the flows, from its device id (grid, pv*, bat*, ev*, heat*/hp*, house/load*).
+  // device id -> flow, from the roles the site's edge sent (setRoles); empty for legacy loggers
+  devices: {},
+  setRoles(info) {
+    const short = { battery: "bat" };
+    WWP.devices = {};
+    for (const dev of Object.keys((info && info.roles) || {})) WWP.devices[dev] = "other";
+    for (const [flow, devs] of Object.entries((info && info.flows) || {})) {
+      for (const dev of devs) WWP.devices[dev] = short[flow] || flow;
+    }
+  },
+  // A channel's role in the flows: its device's role as the edge told the portal; for loggers
+  // that send no roles a guess from the device id (grid, pv*, bat*, ev*, heat*/hp*, house/load*).
   role(channel) {
     const dev = channel.split(".")[0];
     if (dev.startsWith("forecast_") || dev.startsWith("plan_")) return null;
+    if (WWP.devices[dev]) return WWP.devices[dev];
     if (dev === "grid" || dev.startsWith("grid")) return "grid";
     if (dev.startsWith("pv") || dev.startsWith("solar") || dev.startsWith("inverter")) return "pv";
     if (dev.startsWith("bat")) return "bat";
@@ -268,9 +280,14 @@ function energyFlows(series) {
     else if (role === "bat") { e.dis += pos; e.chg += neg; }
     else e.loads[dev] = (e.loads[dev] || 0) + pos;
   }
-  const sum = series.summary;
-  if (sum["grid.energy_import"] && sum["grid.energy_import"].energy_wh !== null) e.imp = sum["grid.energy_import"].energy_wh;
-  if (sum["grid.energy_export"] && sum["grid.energy_export"].energy_wh !== null) e.exp = sum["grid.energy_export"].energy_wh;
+  // the grid meter's counters, where uploaded, are exact: they replace the sums of means
+  const counted = { energy_import: null, energy_export: null };
+  for (const [ch, st] of Object.entries(series.summary)) {
+    const q = ch.split(".")[1];
+    if (q in counted && st && st.energy_wh != null && WWP.role(ch) === "grid") counted[q] = (counted[q] || 0) + st.energy_wh;
+  }
+  if (counted.energy_import !== null) e.imp = counted.energy_import;
+  if (counted.energy_export !== null) e.exp = counted.energy_export;
   e.consumed = Math.max(0, e.pv + e.imp - e.exp + e.dis - e.chg);
   e.selfConsumption = e.pv > 0 ? Math.max(0, Math.min(1, (e.pv - e.exp) / e.pv)) : null;
   e.autarky = e.consumed > 0 ? Math.max(0, Math.min(1, 1 - e.imp / e.consumed)) : null;
@@ -284,6 +301,7 @@ async function dashboardPage() {
   const info = await WWP.api("GET", base);
   if (!info.ok) { main.innerHTML = `<section class="card"><p class="err">${esc(problems(info))}</p></section>`; return; }
   document.getElementById("title").textContent = info.data.label || site;
+  WWP.setRoles(info.data);
   const state = { kind: new URLSearchParams(location.search).get("range") || "day", start: null, end: null };
   if (!RANGES.includes(state.kind)) state.kind = "day";
   state.start = startOf(state.kind === "custom" ? "day" : state.kind, new Date());
