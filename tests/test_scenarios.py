@@ -31,7 +31,7 @@ def pass_through(monkeypatch: pytest.MonkeyPatch) -> None:
 EVIDENCE = {
     "pv-surplus-sunny": lambda r: r["ev_kwh"] > 1.5 and r["ev_grid_share_pct"] < 2,
     "pv-surplus-cloudy": lambda r: r["energy_kwh"]["pv"] > 0.5 and r["relay_switches"].get("ev1", 0) <= 2,
-    "ripple-control": lambda r: r["restrictions"] == 2,
+    "ripple-control": lambda r: r["restrictions"] == 3 and r["fallbacks"] == 1,  # 0 %, 60 %, fail-safe
     "para14a": lambda r: r["restrictions"] >= 1 and r["ev_kwh"] > 3,
     "four-chargers-fuse": lambda r: r["ev_kwh"] > 3,
     "device-failure": lambda r: r["fallbacks"] == 2 and r["read_errors"] > 0
@@ -80,3 +80,11 @@ def test_ripple_zero_percent_right_after_start() -> None:
     summary = asyncio.run(run_scenario("ripple-control", hours=0.7, offset_h=0.4, step_s=STEP_S))
     assert summary["restrictions"] == 2
     assert summary["limit_violations"] == 0, summary["limit_violations_by_kind"]
+
+
+def test_ripple_contacts_that_go_silent_without_a_fail_safe_are_caught() -> None:
+    """The same run with ``on_stale: keep``: after the I/O module stops, the last level (free) is kept
+    while the grid operator's fail-safe asks 0 %: the checker must see it."""
+    ripple = {**SCENARIOS["ripple-control"].limits["ripple"], "on_stale": "keep"}
+    summary = focus("ripple-control", limits_override={"ripple": ripple})
+    assert summary["limit_violations"] > 10 and summary["max_limit_excess_w"] > 500

@@ -75,18 +75,21 @@ SCENARIOS: dict[str, Scenario] = {
         focus=(6.5, 7.0),
     ),
     "ripple-control": Scenario(
-        "The grid operator's receiver: feed-in 0 % for 15 min, then 60 %, then free again.",
+        "The grid operator's receiver: feed-in 0 % for 15 min, then 60 %, then free again; at 10:06 its "
+        "I/O module stops answering and the fail-safe (0 % feed-in) holds.",
         "2025-06-15T09:00:00+00:00", 1.5,
         site={"evs": _evs(100.0), "battery": BatteryParams(soc_initial=96.0)},
         grid={"import_w": FUSE_35},
-        limits={"ripple": {"contacts": ["rcr.state_1", "rcr.state_2"],
+        limits={"ripple": {"contacts": ["rcr.state_1", "rcr.state_2"], "on_stale": "10",
                            "levels": [{"pattern": "10", "feed_in_pct": 0.0},
                                       {"pattern": "01", "feed_in_pct": 60.0}]}},
+        # the fail-safe is judged from one fallback_after_s (10 s) plus a cycle after the module goes
         checks={0: {"import_w": FUSE_35, "export_w": None}, 0.5: {"export_w": 0.0},
-                0.75: {"export_w": 0.6 * 8000}, 1: {"export_w": None}},
+                0.75: {"export_w": 0.6 * 8000}, 1: {"export_w": None}, 1.1 + 20 / 3600: {"export_w": 0.0}},
         signals={0: {"rcr.state_1": 0, "rcr.state_2": 0}, 0.5: {"rcr.state_1": 1, "rcr.state_2": 0},
                  0.75: {"rcr.state_1": 0, "rcr.state_2": 1}, 1: {"rcr.state_1": 0, "rcr.state_2": 0}},
-        focus=(0.0, 1.1),
+        events=((1.1, "stop", "rcr"),),
+        focus=(0.0, 1.25),
     ),
     "para14a": Scenario(
         "§14a EnWG on a winter evening: the car charges at full power until the box dims the consumers.",
