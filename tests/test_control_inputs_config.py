@@ -70,7 +70,7 @@ def test_every_kind_of_input_parses() -> None:
          "site.yaml:18: control.ripple.levels[0].pattern: pattern '1' needs 2 digits, one per contact"),
         ("switches: [1, 2]", "switches: [1, 2], debounce_ms: 5",
          'site.yaml:13: control.inputs[2]: unknown field "debounce_ms" '
-         "(only gpio and s0 connections have it)"),
+         "(only gpio and s0 inputs have it)"),
     ],
 )
 def test_a_wrong_input_gives_one_line_where_it_is(old: str, new: str, expected: str) -> None:

@@ -190,6 +190,15 @@ def one_of(expected: str, got: Any) -> str:
 # ------------------------------------------------------------------ one error -> one problem
 
 
+def _plural_of(loc: tuple[Any, ...], fields: list[str]) -> str:
+    """What the tagged entries at ``loc`` are called: devices, connections, inputs ...
+    (``loc`` ends with the union's tag and the unknown field, so the name comes before them)."""
+    if "role" in fields:
+        return "devices"
+    noun = next((str(p) for p in reversed(loc[:-2]) if isinstance(p, str)), "entrie")
+    return noun if noun.endswith("s") else noun + "s"
+
+
 def problem_for(err: ErrorDetails, doc: Any, root: type[BaseModel]) -> Problem:
     kind, loc, got = err["type"], tuple(err["loc"]), err.get("input")
     ctx: dict[str, Any] = dict(err.get("ctx") or {})
@@ -206,8 +215,7 @@ def problem_for(err: ErrorDetails, doc: Any, root: type[BaseModel]) -> Problem:
         if not hint:
             owners = [str(_tags(m)[0]) for m in siblings if loc[-1] in m.model_fields and _tags(m)]
             if owners:
-                hint = f" (only {' and '.join(owners)} devices have it)" if "role" in fields else \
-                    f" (only {' and '.join(owners)} connections have it)"
+                hint = f" (only {' and '.join(owners)} {_plural_of(loc, fields)} have it)"
         return Problem(line, render(path), f'unknown field "{loc[-1]}"{hint}')
     if kind in ("union_tag_invalid", "union_tag_not_found"):
         key = ctx.get("discriminator", "").strip("'")
