@@ -95,13 +95,15 @@ def test_sqlite_readers_do_not_wait_for_the_writer(tmp_path: Path) -> None:
         db = open_database(url)
         await db.open()
         order: list[str] = []
-        writing = asyncio.Event()
+        writing, read = asyncio.Event(), asyncio.Event()
 
         async def writer() -> None:
             async with db.connection() as conn:
                 await conn.execute("INSERT INTO sites (name) VALUES ('w')")
                 writing.set()
-                await asyncio.sleep(0.3)  # a long write transaction
+                # the write transaction stays open until the reader is through: a reader that
+                # waited for the writer would never get there (bounded: then the test fails)
+                await asyncio.wait_for(read.wait(), 30)
                 order.append("write done")
 
         async def reader() -> None:
@@ -109,6 +111,7 @@ def test_sqlite_readers_do_not_wait_for_the_writer(tmp_path: Path) -> None:
             async with db.connection(readonly=True) as conn:
                 assert await conn.fetchval("SELECT count(*) FROM sites") == 0  # its own snapshot
             order.append("read done")
+            read.set()
 
         try:
             await asyncio.gather(writer(), reader())
