@@ -64,7 +64,8 @@ def test_negotiate(query: str | None, cookie: str | None, header: str, want: str
 def test_builtin_widgets_come_from_entry_points_and_their_scripts_exist() -> None:
     reg = widgets.load()
     ids = [w.id for w in reg.widgets]
-    assert ids[0] == "live" and {"energy", "selfuse", "cost", "forecast", "schedule", "compare"} <= set(ids)
+    assert ids[0] == "live" and {"energy", "selfuse", "cost", "plan", "compare"} <= set(ids)
+    assert not {"forecast", "schedule"} & set(ids)  # the plan widget shows both (one way, issue #8)
     assert reg.broken == {}
     for w in reg.widgets:
         assert w.script and (pages.STATIC / w.script.removeprefix("/static/")).is_file(), w.id

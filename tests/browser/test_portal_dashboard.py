@@ -1,6 +1,6 @@
 """The site dashboard in a real browser beyond the walk: sign-in form, ranges (day, week, month,
-year, custom), cost with the site's tariff, comparison with the previous period, the planner's
-schedule when the edge uploaded one, and the language switch."""
+year, custom), cost with the site's tariff, comparison with the previous period, and the language
+switch. The planner's schedule and PV forecast are the plan widget's (test_portal_plan.py)."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ async def sign_in(page: Page, url: str, alias: str) -> None:
     await page.locator("form#login button").click()
 
 
-async def test_ranges_cost_compare_schedule_and_language(
+async def test_ranges_cost_compare_and_language(
     browser: Any, portal: Portal, shots: Path  # noqa: F811
 ) -> None:
     tz = ZoneInfo(TZ)
@@ -59,11 +59,8 @@ async def test_ranges_cost_compare_schedule_and_language(
     token = edge_token(owner, site)
     now_ms = int(time.time() * 1000) // MIN * MIN
     rows = site_readings(now_ms, hours=60)
-    # the planner's schedule of the last 12 h (the ingest takes no readings from the future)
-    plan = [("plan_bat.power", now_ms - i * 900_000, -2500.0 if i < 16 else 1800.0) for i in range(48)]
-    everything = rows + plan
-    for i in range(0, len(everything), 5000):
-        upload(portal, token, site, everything[i:i + 5000], first_seq=i + 1)
+    for i in range(0, len(rows), 5000):
+        upload(portal, token, site, rows[i:i + 5000], first_seq=i + 1)
     tariff = {"import_per_kwh": 0.4, "export_per_kwh": 0.1, "currency": "EUR"}
     assert owner.http.put(f"/api/v1/sites/{site}/tariff", json=tariff).status_code == 200
 
@@ -91,13 +88,9 @@ async def test_ranges_cost_compare_schedule_and_language(
     await expect(row.locator("td").nth(1)).to_have_text(kwh(imp))
     before = counter_delta(rows, "grid.energy_import", yday, day0)
     await expect(row.locator("td").nth(2)).to_have_text(kwh(before))
-    # the PV forecast against the actual, since the edge uploaded a forecast
-    await expect(page.locator("#w-forecast canvas")).to_have_count(1)
-    await expect(page.locator("#w-forecast .u-legend")).to_contain_text("Forecast")
-    # the planner's schedule is shown, since the edge uploaded one
-    await expect(page.locator("#w-schedule")).to_be_visible()
-    await expect(page.locator("#w-schedule canvas")).to_have_count(1)
-    await expect(page.locator("#w-schedule .u-legend")).to_contain_text("bat")
+    # no plan uploaded: no plan widget, and the old forecast and schedule widgets are gone
+    await expect(page.locator("#w-plan")).to_be_hidden()
+    await expect(page.locator("#w-forecast, #w-schedule")).to_have_count(0)
 
     # week, month, year: hourly and daily points over the whole range
     week0 = midnight - timedelta(days=midnight.weekday())

@@ -57,8 +57,7 @@ def site_readings(now_ms: int, hours: int = 30) -> list[tuple[str, int, float]]:
         out += [("pv.power", ts, round(pv, 1)), ("house.power", ts, round(house, 1)),
                 ("bat.power", ts, round(bat, 1)), ("grid.power", ts, round(grid, 1)),
                 ("bat.soc", ts, 40.0 + 20.0 * math.sin(i / 300.0)),
-                ("grid.energy_import", ts, round(imp, 3)), ("grid.energy_export", ts, round(exp, 3)),
-                ("forecast_pv.power", ts, round(pv * 0.9, 1))]
+                ("grid.energy_import", ts, round(imp, 3)), ("grid.energy_export", ts, round(exp, 3))]
     return out
 
 
@@ -155,7 +154,9 @@ async def test_portal_walk(browser: Any, pg: PgSchema, shots: Path, tmp_path: Pa
         # the demo's edge uploads through its outbox and uplink (the real ingest path)
         box = Outbox(tmp_path / "outbox.sqlite")
         rows = demo_upload(box, tmp_path)
-        up = Uplink(box, UplinkConfig(url=portal.url, site=site, edge_id="edge-1", token=token, fmt="json"))
+        roles = {d.id: d.role for d in load_demo_config().devices}  # as the edge sends them
+        up = Uplink(box, UplinkConfig(url=portal.url, site=site, edge_id="edge-1", token=token, fmt="json",
+                                      roles=roles))
         assert await up.drain() == len(rows) > 1000
         await up.aclose()
         assert box.pending() == 0
@@ -172,6 +173,10 @@ async def test_portal_walk(browser: Any, pg: PgSchema, shots: Path, tmp_path: Pa
         flow = page.locator('#w-live .flow[data-channel="grid.power"]')
         grid_now = newest["grid.power"][1]
         await expect(flow.locator(".value")).to_have_text(_power(grid_now))
+        # each channel's flow comes from its device's role as the edge sent it, not from its name
+        flows = {"grid": "grid", "pv1": "pv", "bat": "bat", "house": "house", "ev1": "ev",
+                 "hp": "heat", "rod": "heat"}
+        assert await page.evaluate("WWP.devices") == flows
         for ch in ("pv1.power", "bat.power", "house.power", "ev1.power", "hp.power"):
             await expect(page.locator(f'#w-live .flow[data-channel="{ch}"] .value')).to_have_text(
                 _power(newest[ch][1]))
@@ -191,8 +196,7 @@ async def test_portal_walk(browser: Any, pg: PgSchema, shots: Path, tmp_path: Pa
         want = imp[-1] - (before[-1] if before else imp[0])
         imported = page.locator("#w-energy tr", has_text="Grid import").locator("td.num")
         await expect(imported).to_have_text(kwh(want))
-        await expect(page.locator("#w-forecast")).to_be_hidden()  # the demo uploads no forecast
-        await expect(page.locator("#w-schedule")).to_be_hidden()  # ... and no planner schedule
+        await expect(page.locator("#w-plan")).to_be_hidden()  # this edge sent no plan
         await expect(page.locator("#w-selfuse [data-kpi=autarky] b")).to_have_text(re.compile(r"^\d+ %$"))
         await page.screenshot(path=str(shots / "portal-dashboard-desktop.png"), full_page=True)
 

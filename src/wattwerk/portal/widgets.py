@@ -12,8 +12,9 @@ no script. The mobile site is the same widgets in the responsive theme.
 
 Data a widget may need (``needs``): ``live`` (newest values, refreshed every few seconds),
 ``series`` (the range's power and counter series), ``previous`` (the same for the period
-before), ``tariff`` (the site's tariff), ``forecast`` (``forecast_pv.power``) and ``schedule``
-(``plan_*`` channels, the planner's uploaded schedule). A widget whose data is absent hides.
+before) and ``tariff`` (the site's tariff). A widget whose data is absent hides. The edge's
+plan — PV forecast against actual and the planner's schedule — is the ``plan`` widget
+(``portal/plans.py``), which fetches ``GET /api/v1/sites/{site}/plan`` itself.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 GROUP = "wattwerk.portal.widgets"
-NEEDS = frozenset({"live", "series", "previous", "tariff", "forecast", "schedule"})
+NEEDS = frozenset({"live", "series", "previous", "tariff"})
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,3 @@ power_chart = Widget("power_chart", "widget.power_chart", ("series",), _JS + "po
 energy = Widget("energy", "widget.energy", ("series",), _JS + "energy.js", order=40)
 cost = Widget("cost", "widget.cost", ("series", "tariff"), _JS + "cost.js", order=50)
 compare = Widget("compare", "widget.compare", ("series", "previous"), _JS + "compare.js", order=60)
-forecast = Widget("forecast", "widget.forecast", ("forecast", "series"), _JS + "forecast.js", order=70,
-                  wide=True)
-schedule = Widget("schedule", "widget.schedule", ("schedule",), _JS + "schedule.js", order=80, wide=True)

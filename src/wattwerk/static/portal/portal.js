@@ -58,7 +58,6 @@ const WWP = {
   // that send no roles a guess from the device id (grid, pv*, bat*, ev*, heat*/hp*, house/load*).
   role(channel) {
     const dev = channel.split(".")[0];
-    if (dev.startsWith("forecast_") || dev.startsWith("plan_")) return null;
     if (WWP.devices[dev]) return WWP.devices[dev];
     if (dev === "grid" || dev.startsWith("grid")) return "grid";
     if (dev.startsWith("pv") || dev.startsWith("solar") || dev.startsWith("inverter")) return "pv";
@@ -337,11 +336,10 @@ async function dashboardPage() {
   const chans = await WWP.api("GET", base + "/channels");
   const channels = chans.ok ? chans.data : [];
   const names = channels.map((c) => c.name);
-  const dataNames = names.filter((n) => !n.startsWith("plan_"));
 
   const fetchSeries = async (from, to) => {
-    if (!dataNames.length) return parseSeries({ points: [], summary: {}, channels: {}, resolution: resolutionFor(to - from) });
-    const q = new URLSearchParams({ channels: dataNames.join(","), from: new Date(from).toISOString(),
+    if (!names.length) return parseSeries({ points: [], summary: {}, channels: {}, resolution: resolutionFor(to - from) });
+    const q = new URLSearchParams({ channels: names.join(","), from: new Date(from).toISOString(),
                                     to: new Date(to).toISOString(), resolution: resolutionFor(to - from) });
     const r = await WWP.api("GET", `${base}/series?${q}`);
     return r.ok ? parseSeries(r.data) : null;
@@ -386,7 +384,7 @@ async function dashboardPage() {
     ctx.series = cur;
     ctx.previous = prev;
     holder.dataset.loaded = String(Date.now());
-    renderAll(["series", "previous", "forecast", "schedule", "tariff"]);
+    renderAll(["series", "previous", "tariff"]);
   };
 
   document.querySelectorAll("[data-range]").forEach((b) => b.addEventListener("click", () => {
