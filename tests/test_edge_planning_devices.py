@@ -327,3 +327,31 @@ def _sg_state(setpoints: dict[str, float]) -> float:
     if "hp.sgready" in setpoints:
         return setpoints["hp.sgready"]
     raise AssertionError(f"no SG-Ready setpoint in {setpoints}")
+
+
+async def test_pv_of_the_last_hours_scales_the_coming_hours_and_fades(tmp_path):
+    cfg = config(PV, "", tmp_path)
+    weather = clear_weather("2024-05-26", 9)
+    modelled = forecast(weather_site(cfg), pv_arrays(cfg), weather)["total"]
+    store = SqliteStore(tmp_path / "s.sqlite", tz="Europe/Berlin")
+    readings = []
+    for ts, watts in modelled[(modelled.index >= NOW - timedelta(hours=2)) & (modelled.index < NOW)].items():
+        for q in range(4):  # a cloudy morning: half of what was forecast
+            readings.append(Reading("pv1.power", ts.to_pydatetime() + timedelta(minutes=15 * q), 0.5 * watts))
+    store.write(readings)
+
+    async def fetch():
+        return weather
+
+    try:
+        svc, _, _ = service(cfg, tmp_path, [], store=store, weather=fetch)
+        plan = await svc.refresh()
+    finally:
+        store.close()
+    assert plan is not None and svc.pv_correction is None  # no whole past day measured
+    assert svc.pv_recent == pytest.approx(0.5, abs=0.02)
+    ahead = modelled.reindex(pd.date_range(NOW, periods=plan.n, freq="15min", tz="UTC"), method="ffill")
+    ratio = plan.pv_w / ahead.to_numpy()
+    assert ratio[0] == pytest.approx(0.5, abs=0.02)
+    assert 0.5 < ratio[8] < ratio[24] < 1.0  # fading back to the forecast
+    assert svc.plan_json()["pv_recent"] == pytest.approx(0.5, abs=0.02)

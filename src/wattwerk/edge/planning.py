@@ -37,7 +37,7 @@ from wattwerk.control.planner import solve
 from wattwerk.edge.flows import FLOW_ROLES
 from wattwerk.errors import RetryableError, WattwerkError
 from wattwerk.forecast.load import LoadForecaster
-from wattwerk.forecast.pv import Correction, PVArray, PVForecaster, forecast
+from wattwerk.forecast.pv import Correction, PVArray, PVForecaster, blend_intraday, forecast, intraday_factor
 from wattwerk.forecast.slots import to_slots
 from wattwerk.forecast.weather import OpenMeteo, Site
 from wattwerk.market.awattar import Awattar
@@ -55,6 +55,8 @@ log = logging.getLogger("wattwerk.planner")
 
 SLOT_MINUTES = 15
 EV_EFFICIENCY = 0.9  # AC energy into the car's battery, for SoC targets
+RECENT_SLOTS = 8  # intraday PV: the last two hours ...
+RECENT_DECAY = 0.92  # ... fading per 15-min slot (0.85 per 30 min, as measured in bench control)
 MIN_SLOTS = 4  # fewer known prices than an hour: no plan
 CLEAR_SKY_SHARE = 0.7  # without a weather forecast: this share of the clear-sky yield
 
@@ -231,6 +233,20 @@ def pv_correction(cfg: SiteConfig, store: Any, weather: pd.DataFrame, now: datet
     return corr if corr.days else None
 
 
+def recent_pv(cfg: SiteConfig, store: Any, weather: pd.DataFrame, start: datetime, pv: np.ndarray,
+              factor: float) -> tuple[np.ndarray, float]:
+    """The PV forecast scaled by how the plant did against it in the last ``RECENT_SLOTS`` (clouds
+    persist), fading by ``RECENT_DECAY`` per slot; (forecast, the recent ratio; 1 = unchanged)."""
+    k = RECENT_SLOTS
+    measured = pv_history_w(cfg, store, start, days=1)
+    measured = measured[measured.index >= start - timedelta(minutes=k * SLOT_MINUTES)]
+    if len(measured) < k:
+        return pv, 1.0
+    expected = weather_pv_w(cfg, weather, start - timedelta(minutes=k * SLOT_MINUTES), k, factor)
+    ratio = intraday_factor(float(measured.sum()), float(expected.sum()), 75.0 * k)
+    return blend_intraday(pv, ratio, RECENT_DECAY), ratio
+
+
 def weather_pv_w(cfg: SiteConfig, weather: pd.DataFrame, start: datetime, n: int,
                  correction: float = 1.0) -> np.ndarray:
     """PV forecast (W) per slot from a weather forecast, scaled by the plant's ``correction``;
@@ -332,6 +348,7 @@ class PlanService:
         self._problem: str | None = None  # the failure being logged (once per streak)
         self._session_wh0: dict[str, float | None] = {}  # charger meter reading at plug-in
         self.pv_correction: Correction | None = None
+        self.pv_recent = 1.0  # measured over forecast PV of the last two hours (intraday)
 
     def _fail(self, message: str) -> None:
         self.failures += 1
@@ -419,6 +436,7 @@ class PlanService:
             self.pv_correction = pv_correction(cfg, self.store, weather, start)
             factor = self.pv_correction.factor if self.pv_correction else 1.0
             pv = weather_pv_w(cfg, weather, start, n, factor)
+            pv, self.pv_recent = recent_pv(cfg, self.store, weather, start, pv, factor)
         thermal = tuple(heat_store(cfg, s, snap, n, SLOT_MINUTES, f"heat{i}")
                         for i, s in enumerate(cfg.strategy.heat_stores))
         return PlanRequest(
@@ -519,6 +537,7 @@ class PlanService:
         return {"currency": "EUR", "status": plan.status, "message": plan.message,
                 "source": p.source if p else None, "fresh": p.fresh if p else None, "pv": self.pv_source,
                 "pv_correction": round(self.pv_correction.factor, 3) if self.pv_correction else None,
+                "pv_recent": round(self.pv_recent, 3),
                 "cost_eur": round(plan.cost_eur, 4), "slots": slots}
 
     async def run(self, stop: asyncio.Event) -> None:

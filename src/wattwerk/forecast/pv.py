@@ -156,3 +156,19 @@ class PVForecaster:
         """Per-array and total power (W) per weather interval, corrected."""
         factor = self.correction.factor if self.correction else 1.0
         return forecast(self.site, self.arrays, weather, factor)
+
+
+def intraday_factor(measured_wh: float, forecast_wh: float, min_forecast_wh: float,
+                    bounds: tuple[float, float] = (0.3, 2.0)) -> float:
+    """Measured over forecast PV energy of the last hours, bounded: clouds (or a clear sky the
+    forecast missed) persist for hours. 1 when the forecast expected too little to judge by."""
+    if not (forecast_wh >= min_forecast_wh > 0) or not np.isfinite(measured_wh):
+        return 1.0
+    return float(np.clip(measured_wh / forecast_wh, *bounds))
+
+
+def blend_intraday(forecast_w: np.ndarray, factor: float, decay: float) -> np.ndarray:
+    """The forecast for the coming slots scaled by the recent ``factor``, fading by ``decay`` per
+    slot into the forecast's own value: ``forecast · (1 + (factor − 1) · decay^k)`` for slot k."""
+    f = np.asarray(forecast_w, dtype=float)
+    return f * (1.0 + (factor - 1.0) * decay ** np.arange(len(f)))
