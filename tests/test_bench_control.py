@@ -228,3 +228,18 @@ def test_replanning_every_other_slot_follows_the_plan_in_between(setup: Setup, y
     assert len(law_every.solve_ms) == slots
     out = bench.figures(sim, meter, year, law, 0.0)
     assert out["ev_energy_delivered_pct"] == 100.0 and out["limit_violations"] == 0
+
+
+def test_forecast_prices_are_discounted_published_ones_are_not(year) -> None:
+    from wattwerk.bench.year.laws import price_horizon
+
+    i = 10  # 04:00 local: today's prices are known, tomorrow's are a persistence forecast
+    now = year.starts[i].to_pydatetime()
+    known = known_slots(year, i, now)
+    plain, _ = price_horizon(year, i, now)
+    lower, _ = price_horizon(year, i, now, discount=0.03)
+    assert 0 < known < len(plain) == len(lower)
+    assert np.array_equal(plain[:known], lower[:known])
+    assert np.allclose(lower[known:], 0.97 * plain[known:])
+    oracle, _ = price_horizon(year, i, now, oracle=True, discount=0.03)
+    assert np.array_equal(oracle, year.buy[i : i + len(oracle)])

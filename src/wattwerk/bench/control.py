@@ -53,6 +53,13 @@ EMHASS_REASON = (
 )
 
 
+# what the planner does with the information of the moment, beyond the plain forecasts (measured on
+# five 3-week windows, see docs/benchmark-control.md): intraday PV from the last two hours' yield,
+# the load's last deviation fading out, and forecast prices a little below the persisted ones
+PLANNER_TUNING: dict[str, Any] = {"pv_recent_slots": 4, "pv_recent_decay": 0.85, "load_recent_decay": 0.7,
+                                  "forecast_price_discount": 0.03}
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--year", type=Path, default=None, help="household CSV (timestamp_utc, load_w, pv_w, "
                         "pv_forecast_w; 30 min); default: the real one in ../shared/data/real")
@@ -96,7 +103,8 @@ def make_law(name: str, year: Year, sim: SiteSim) -> Any:
             load, pv = actual_series(year, sim)
             return Planned(year, Forecasts(load, pv, oracle=True), name="oracle", shift_heat=heat)
         scale, has = pv_correction(year)
-        return Planned(year, Forecasts(None, pv_forecast(year), False, scale, has), shift_heat=heat)
+        return Planned(year, Forecasts(None, pv_forecast(year), False, scale, has), shift_heat=heat,
+                       **PLANNER_TUNING)
     if name == "emhass":
         from wattwerk.bench.year.emhass_runner import Emhass
 

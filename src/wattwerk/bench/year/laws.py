@@ -21,6 +21,7 @@ from wattwerk.bench.year.world import SLOT_S, STEP_S, Year
 from wattwerk.control.plan_model import EV, Battery, Heater, Plan, PlanOptions, PlanRequest, ThermalStore
 from wattwerk.control.planner import solve
 from wattwerk.forecast.load import LoadForecaster
+from wattwerk.forecast.pv import blend_intraday, intraday_factor
 from wattwerk.market.dayahead import known_until
 from wattwerk.sim.heatpump import HeatPump, carnot_cop
 from wattwerk.sim.house import House
@@ -201,10 +202,13 @@ def known_slots(year: Year, i: int, now: datetime, oracle: bool = False) -> int:
 
 
 def price_horizon(year: Year, i: int, now: datetime, oracle: bool = False,
-                  extend: bool = True) -> tuple[np.ndarray, np.ndarray]:
+                  extend: bool = True, discount: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Buy and sell prices (€/kWh) for the planning horizon at slot ``i``: the prices known at
     ``now``; with ``extend``, the rest of the 48 h filled with the known prices of the same time of
-    day one (or two) days earlier: a persistence forecast from published prices only."""
+    day one (or two) days earlier: a persistence forecast from published prices only. Those
+    forecast buy prices are lowered by ``discount`` (a fraction): the real ones are published
+    before they are needed, so energy bought now on the strength of a forecast should be clearly
+    cheaper (the value of waiting)."""
     known = known_slots(year, i, now, oracle)
     buy, sell = year.buy[i : i + known], year.sell[i : i + known]
     full = min(HORIZON_SLOTS, year.n - i)
@@ -213,7 +217,7 @@ def price_horizon(year: Year, i: int, now: datetime, oracle: bool = False,
     j = np.arange(known, full)
     back = i + j - ((j - known) // 48 + 1) * 48  # the same time a day (or two) earlier: known
     back = np.where(back < 0, i + known - 1, back)  # at the very start of the data: the last known
-    return np.concatenate((buy, year.buy[back])), np.concatenate((sell, year.sell[back]))
+    return np.concatenate((buy, year.buy[back] * (1.0 - discount))), np.concatenate((sell, year.sell[back]))
 
 
 @dataclass
@@ -226,8 +230,15 @@ class Planned:
     name: str = "planner"
     options: PlanOptions = field(default_factory=PlanOptions)
     extend_prices: bool = True  # fill the horizon beyond published prices with a persistence forecast
+    forecast_price_discount: float = 0.0  # lower forecast (not yet published) buy prices by this share
     shift_heat: bool = False  # plan the heat pump through SG-Ready; False: it keeps its thermostat
     replan_slots: int = 1  # re-plan every this many slots (and when the EV plugs in or out)
+    # intraday corrections from what was just measured (0 / 0.0: off): PV scaled by measured over
+    # forecast of the last ``pv_recent_slots``, fading by ``pv_recent_decay`` per slot; the load's
+    # deviation from its profile in the last slot, fading by ``load_recent_decay`` per slot
+    pv_recent_slots: int = 0
+    pv_recent_decay: float = 0.0
+    load_recent_decay: float = 0.0
     solve_ms: list[float] = field(default_factory=list)
     plans: int = 0
     statuses: dict[str, int] = field(default_factory=dict)
@@ -257,8 +268,25 @@ class Planned:
             self._load_day, self._load_from = day, i
         out = self._load_cache[i - self._load_from : i - self._load_from + n].copy()
         if last_load_w > 0 and len(out):
+            if self.load_recent_decay > 0:  # the last deviation from the profile fades out
+                fade = self.load_recent_decay ** np.arange(1, len(out) + 1)
+                return np.maximum(out + (last_load_w - out[0]) * fade, 0.0)
             out[0] = 0.5 * out[0] + 0.5 * last_load_w  # persistence for the slot now starting
         return out
+
+    def _pv_forecast(self, i: int, n: int) -> np.ndarray:
+        """The PV forecast of the horizon; with ``pv_recent_slots``, scaled by how the measured PV
+        of the last slots (past data) compared with the forecast for them."""
+        pv = self.fc.pv_at(i, n)
+        k = self.pv_recent_slots
+        if self.fc.oracle or k <= 0 or i < k:
+            return pv
+        measured = self.year.history["pv_w"].reindex(self.year.starts[i - k : i]).to_numpy(float)
+        if np.isnan(measured).any():
+            return pv
+        expected = self.fc.pv_at(i - k, k)
+        factor = intraday_factor(float(measured.sum()), float(expected.sum()), 75.0 * k)
+        return blend_intraday(pv, factor, self.pv_recent_decay)
 
     # ---------------------------------------------------------------- the request
 
@@ -266,7 +294,7 @@ class Planned:
         """The planning problem at slot ``i`` from what is known then."""
         y = self.year
         now = y.starts[i].to_pydatetime()
-        buy, sell = price_horizon(y, i, now, self.fc.oracle, self.extend_prices)
+        buy, sell = price_horizon(y, i, now, self.fc.oracle, self.extend_prices, self.forecast_price_discount)
         n = len(buy)
         load = self._load_forecast(i, n, sim.house.power if sim.steps else 0.0)
         bat, ev, hp = sim.battery, sim.evs[0], sim.heat_pump
@@ -305,7 +333,7 @@ class Planned:
             self._hp_expected = (demand + loss) / own
             load = load + self._hp_expected
         return PlanRequest(
-            now, SLOT_S // 60, buy, self.fc.pv_at(i, n), load, sell,
+            now, SLOT_S // 60, buy, self._pv_forecast(i, n), load, sell,
             batteries=batteries, evs=evs, thermal=thermal,
             max_import_w=y.setup.import_limit_w - IMPORT_MARGIN_W, max_export_w=y.setup.export_limit_w,
             curtail=False,
