@@ -155,3 +155,11 @@ def test_late_readings_must_fit_between_their_neighbours() -> None:
     assert not counter_rollup.late_ok(5 * MIN, 3.0, (4 * MIN, 104.0), 106.0, POLICY)  # lower: a glitch
     assert not counter_rollup.late_ok(5 * MIN, 107.0, (4 * MIN, 104.0), 106.0, POLICY)  # past the next
     assert counter_rollup.late_ok(5 * MIN, 1e9, None, None, POLICY)  # nothing rolled up to compare with
+
+
+def test_an_old_sqlite_is_refused_with_the_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sqlite3
+
+    monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 31, 1))
+    with pytest.raises(DatabaseError, match=r"too old .* 3\.35"):
+        open_database("sqlite:///portal.db")

@@ -82,7 +82,14 @@ def dialect_of(url: str) -> str:
     )
 
 
+MIN_SQLITE = (3, 35)  # RETURNING (and UPDATE ... FROM, window functions before it)
+
+
 def sqlite_path(url: str) -> Path:
+    """The file of an SQLite URL; DatabaseError without one, or when this SQLite is too old."""
+    if sqlite3.sqlite_version_info < MIN_SQLITE:
+        raise DatabaseError(f"SQLite {sqlite3.sqlite_version} is too old for the portal: it needs "
+                            f"{'.'.join(map(str, MIN_SQLITE))} or newer (or use PostgreSQL)")
     path = url[len(SQLITE_PREFIX):].split("?", 1)[0]
     if not path or path == ":memory:":
         raise DatabaseError(f"database URL {url!r}: SQLite needs a file path (sqlite:///path/portal.db)")
