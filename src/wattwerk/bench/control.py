@@ -57,7 +57,7 @@ EMHASS_REASON = (
 # five 3-week windows, see docs/benchmark-control.md): intraday PV from the last two hours' yield,
 # the load's last deviation fading out, and forecast prices a little below the persisted ones
 PLANNER_TUNING: dict[str, Any] = {"pv_recent_slots": 4, "pv_recent_decay": 0.85, "load_recent_decay": 0.7,
-                                  "forecast_price_discount": 0.03}
+                                  "forecast_price_discount": 0.06}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
