@@ -110,7 +110,8 @@ def make_law(name: str, year: Year, sim: SiteSim) -> Any:
 
         scale, has = pv_correction(year)
         return Emhass(year, Forecasts(None, pv_forecast(year), False, scale, has), name="emhass",
-                      replan_slots=year.setup.emhass_replan_slots, python=year.setup.emhass_python)
+                      replan_slots=year.setup.emhass_replan_slots, python=year.setup.emhass_python,
+                      **PLANNER_TUNING)  # the same forecasts as the planner
     raise ValueError(f"unknown strategy {name!r}; have {', '.join(STRATEGIES)}")
 
 
