@@ -44,7 +44,9 @@ class GpiodLines:
             import gpiod
             from gpiod.line import Bias, Direction, Edge
         except ImportError:
-            raise PermanentError("GPIO inputs need libgpiod's binding: pip install 'wattwerk[gpio]'") from None
+            raise PermanentError(
+                "GPIO inputs need libgpiod's binding: pip install 'wattwerk[gpio]'"
+            ) from None
         settings = gpiod.LineSettings(
             direction=Direction.INPUT,
             edge_detection=Edge.BOTH,
