@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +54,9 @@ async def test_plan_widget_shows_forecast_schedule_and_pv_days(
     await expect(days).to_have_count(3)  # the edge's local days from today; the browser is in its zone
     for i, day in enumerate(doc["pv_days"]):
         await expect(days.nth(i)).to_have_attribute("data-day", day["day"])
-        await expect(days.nth(i)).to_contain_text(f"{day['wh'] / 1000:,.1f} kWh")
+        # as Intl.NumberFormat rounds: the shortest decimal form, half away from zero
+        one_decimal = Decimal(repr(day["wh"] / 1000)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+        await expect(days.nth(i)).to_contain_text(f"{one_decimal:,} kWh")
     await page.screenshot(path=str(shots / "portal-plan.png"), full_page=True)
 
     await page.goto(f"{portal.url}/sites/{bare}")  # no plan: no widget

@@ -14,6 +14,7 @@ import math
 import re
 import time
 from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -112,7 +113,10 @@ class Edge:
 
 
 def kwh(wh: float) -> str:
-    return f"{wh / 1000:.2f} kWh"
+    """As the page's WW.kwh formats Wh: Intl.NumberFormat rounds the shortest decimal form of the
+    number half away from zero (32.985 -> 32.99), where Python's format rounds the binary value."""
+    kwh_text = Decimal(repr(wh / 1000)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    return f"{kwh_text} kWh"
 
 
 async def register(page: Page, url: str, alias: str) -> None:
