@@ -8,8 +8,6 @@ Fixtures: ``pg`` is PostgreSQL only; ``database`` runs a test on both backends (
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import ipaddress
 import os
 import threading
 import uuid
@@ -21,11 +19,8 @@ from pathlib import Path
 import psycopg
 import pytest
 import uvicorn
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
+from wattwerk.bench._testca import CertFiles, make_ca  # noqa: F401  (tests import them from here)
 from wattwerk.portal.app import PortalConfig, create_app
 from wattwerk.portal.database import POSTGRES, SQLITE, SyncConn, connect_sync, dialect_of
 from wattwerk.portal.ingest import IngestConfig
@@ -92,53 +87,6 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[PortalD
         return
     with pg_schema() as db:
         yield db
-
-
-@dataclass
-class CertFiles:
-    ca_cert: Path
-    server_cert: Path
-    server_key: Path
-    server_der: bytes
-
-
-def make_ca(directory: Path, hosts: tuple[str, ...] = ("127.0.0.1", "localhost")) -> CertFiles:
-    """A private CA and a server certificate for loopback, made with ``cryptography``."""
-    now = dt.datetime.now(dt.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "wattwerk test CA")])
-    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
-          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
-          .not_valid_before(now - dt.timedelta(hours=1)).not_valid_after(now + dt.timedelta(days=2))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-          .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                       content_commitment=False, key_encipherment=False,
-                                       data_encipherment=False, key_agreement=False,
-                                       encipher_only=False, decipher_only=False), critical=True)
-          .sign(ca_key, hashes.SHA256()))
-    key = ec.generate_private_key(ec.SECP256R1())
-    sans: list[x509.GeneralName] = []
-    for h in hosts:
-        try:
-            sans.append(x509.IPAddress(ipaddress.ip_address(h)))
-        except ValueError:
-            sans.append(x509.DNSName(h))
-    cert = (x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "portal")]))
-            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(hours=1)).not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName(sans), critical=False)
-            .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .sign(ca_key, hashes.SHA256()))
-    directory.mkdir(parents=True, exist_ok=True)
-    out = CertFiles(directory / "ca.pem", directory / "server.pem", directory / "server.key",
-                 cert.public_bytes(serialization.Encoding.DER))
-    out.ca_cert.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    out.server_cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    out.server_key.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                                 serialization.PrivateFormat.PKCS8,
-                                                 serialization.NoEncryption()))
-    return out
 
 
 @dataclass

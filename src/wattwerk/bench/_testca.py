@@ -1,5 +1,5 @@
-"""A throw-away private CA and a loopback server certificate (``cryptography``) for benchmarks
-that run the portal over verified HTTPS, as edges in the field talk to it."""
+"""A throw-away private CA and a loopback server certificate (``cryptography``) for the benchmarks
+and tests that run the portal over verified HTTPS, as edges in the field talk to it."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ class CertFiles:
     ca_cert: Path
     server_cert: Path
     server_key: Path
+    server_der: bytes  # the server certificate, for pinning its fingerprint
 
 
 def _usage(*, ca: bool) -> x509.KeyUsage:
@@ -32,7 +33,7 @@ def make_ca(directory: Path, hosts: tuple[str, ...] = ("127.0.0.1", "localhost")
     """Write ``ca.pem``, ``server.pem`` and ``server.key`` (EC P-256) into ``directory``."""
     now = dt.datetime.now(dt.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "wattwerk bench CA")])
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "wattwerk throw-away CA")])
     ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
           .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
           .not_valid_before(now - dt.timedelta(hours=1)).not_valid_after(now + valid)
@@ -54,7 +55,8 @@ def make_ca(directory: Path, hosts: tuple[str, ...] = ("127.0.0.1", "localhost")
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
             .sign(ca_key, hashes.SHA256()))
     directory.mkdir(parents=True, exist_ok=True)
-    out = CertFiles(directory / "ca.pem", directory / "server.pem", directory / "server.key")
+    out = CertFiles(directory / "ca.pem", directory / "server.pem", directory / "server.key",
+                    cert.public_bytes(serialization.Encoding.DER))
     out.ca_cert.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     out.server_cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
