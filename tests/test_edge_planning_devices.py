@@ -249,7 +249,7 @@ async def test_a_heat_pump_tank_recommends_sg_ready_when_the_plan_heats(tmp_path
         step = CycleStep(build_cycle(cfg), svc.signals)
         setpoints = {x.channel: x.value for x in step(state.snapshot(clock.now))}
         sg = {k: v for k, v in setpoints.items() if k.startswith("hp.")}
-        assert sg and _sg_state(sg) == want, sg
+        assert sg.get("hp.sgready") == want, sg
 
 
 # ------------------------------------------------------------------ PV corrected by its yield
@@ -263,16 +263,17 @@ def clear_weather(start: str, days: int) -> pd.DataFrame:
     return clear[["ghi", "dni", "dhi"]].assign(temp_air=18.0, wind_speed=2.0)
 
 
-async def test_pv_forecast_is_scaled_by_the_measured_yield_of_the_last_days(tmp_path):
+async def plan_with_measured_pv(tmp_path: Path, since: datetime, until: datetime, factor: float):
+    """The planner on clear-sky weather (7 past days as Open-Meteo's past_days, 2 ahead) with the
+    plant measured at ``factor`` × the model in [since, until); returns the service, its plan and the
+    model over the plan's slots."""
     cfg = config(PV, "", tmp_path)
-    weather = clear_weather("2024-05-26", 9)  # 7 past days (Open-Meteo past_days) and 2 ahead
+    weather = clear_weather("2024-05-26", 9)
     modelled = forecast(weather_site(cfg), pv_arrays(cfg), weather)["total"]
+    measured = modelled[(modelled.index >= since) & (modelled.index < until)]
     store = SqliteStore(tmp_path / "s.sqlite", tz="Europe/Berlin")
-    readings = []
-    for ts, watts in modelled[modelled.index < NOW.replace(hour=0)].items():
-        for q in range(4):  # the plant makes 80 % of what the model says
-            readings.append(Reading("pv1.power", ts.to_pydatetime() + timedelta(minutes=15 * q), 0.8 * watts))
-    store.write(readings)
+    store.write([Reading("pv1.power", ts.to_pydatetime() + timedelta(minutes=15 * q), factor * watts)
+                 for ts, watts in measured.items() for q in range(4)])
 
     async def fetch():
         return weather
@@ -282,28 +283,25 @@ async def test_pv_forecast_is_scaled_by_the_measured_yield_of_the_last_days(tmp_
         plan = await svc.refresh()
     finally:
         store.close()
-    assert plan is not None and svc.pv_correction is not None
-    assert svc.pv_correction.days >= 5 and svc.pv_correction.factor == pytest.approx(0.8, abs=0.02)
+    assert plan is not None
     ahead = modelled.reindex(pd.date_range(NOW, periods=plan.n, freq="15min", tz="UTC"), method="ffill")
+    return svc, plan, ahead
+
+
+async def test_pv_forecast_is_scaled_by_the_measured_yield_of_the_last_days(tmp_path):
+    # the plant makes 80 % of what the model says, every past day
+    midnight = NOW.replace(hour=0)
+    svc, plan, ahead = await plan_with_measured_pv(tmp_path, midnight - timedelta(days=7), midnight, 0.8)
+    assert svc.pv_correction is not None
+    assert svc.pv_correction.days >= 5 and svc.pv_correction.factor == pytest.approx(0.8, abs=0.02)
     noon = int(np.argmax(plan.pv_w))
     assert plan.pv_w[noon] == pytest.approx(0.8 * ahead.iloc[noon], rel=0.03)
     assert svc.plan_json()["pv_correction"] == pytest.approx(svc.pv_correction.factor, abs=1e-3)
 
 
 async def test_pv_without_measurements_is_not_corrected(tmp_path):
-    cfg = config(PV, "", tmp_path)
-    weather = clear_weather("2024-05-26", 9)
-
-    async def fetch():
-        return weather
-
-    store = SqliteStore(tmp_path / "s.sqlite", tz="Europe/Berlin")
-    try:
-        svc, _, _ = service(cfg, tmp_path, [], store=store, weather=fetch)
-        plan = await svc.refresh()
-    finally:
-        store.close()
-    assert plan is not None and svc.pv_correction is None
+    svc, _, _ = await plan_with_measured_pv(tmp_path, NOW, NOW, 1.0)
+    assert svc.pv_correction is None
     assert svc.plan_json()["pv_correction"] is None
 
 
@@ -322,35 +320,11 @@ async def test_open_meteo_asks_for_past_days_when_told():
     assert seen[0]["past_days"] == "7" and "past_days" not in seen[1]
 
 
-def _sg_state(setpoints: dict[str, float]) -> float:
-    """SG-Ready state from the law's setpoints (``hp.sgready`` or the two relay contacts)."""
-    if "hp.sgready" in setpoints:
-        return setpoints["hp.sgready"]
-    raise AssertionError(f"no SG-Ready setpoint in {setpoints}")
-
-
 async def test_pv_of_the_last_hours_scales_the_coming_hours_and_fades(tmp_path):
-    cfg = config(PV, "", tmp_path)
-    weather = clear_weather("2024-05-26", 9)
-    modelled = forecast(weather_site(cfg), pv_arrays(cfg), weather)["total"]
-    store = SqliteStore(tmp_path / "s.sqlite", tz="Europe/Berlin")
-    readings = []
-    for ts, watts in modelled[(modelled.index >= NOW - timedelta(hours=2)) & (modelled.index < NOW)].items():
-        for q in range(4):  # a cloudy morning: half of what was forecast
-            readings.append(Reading("pv1.power", ts.to_pydatetime() + timedelta(minutes=15 * q), 0.5 * watts))
-    store.write(readings)
-
-    async def fetch():
-        return weather
-
-    try:
-        svc, _, _ = service(cfg, tmp_path, [], store=store, weather=fetch)
-        plan = await svc.refresh()
-    finally:
-        store.close()
-    assert plan is not None and svc.pv_correction is None  # no whole past day measured
+    # a cloudy morning: half of what was forecast in the last two hours
+    svc, plan, ahead = await plan_with_measured_pv(tmp_path, NOW - timedelta(hours=2), NOW, 0.5)
+    assert svc.pv_correction is None  # no whole past day measured
     assert svc.pv_recent == pytest.approx(0.5, abs=0.02)
-    ahead = modelled.reindex(pd.date_range(NOW, periods=plan.n, freq="15min", tz="UTC"), method="ffill")
     ratio = plan.pv_w[:25] / ahead.to_numpy()[:25]  # 06:00-12:15 UTC: daylight
     assert ratio[0] == pytest.approx(0.5, abs=0.02)
     assert 0.5 < ratio[8] < ratio[24] < 1.0  # fading back to the forecast
