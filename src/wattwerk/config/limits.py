@@ -87,28 +87,30 @@ class ModbusInputs(Model):
     interval_s: Annotated[Seconds, Field(gt=0)] = 0.5
 
 
-class ShellyInputs(Model):
-    """A Shelly Gen2+ device's ``input:N`` states over MQTT; ``connection.topic`` is its topic prefix."""
+class _MqttInputs(Model):
+    """What the relay inputs read over MQTT share."""
 
-    type: Literal["shelly"]
     id: DeviceId
     connection: MqttConnection
-    inputs: Annotated[list[Annotated[int, Field(ge=0, le=15)]], Field(min_length=1, max_length=8)] = Field(
-        default_factory=lambda: [0]
-    )
     repeat_s: Annotated[Seconds, Field(gt=0)] = 1.0  # the known state is re-read into the site this often
 
 
-class TasmotaInputs(Model):
+class ShellyInputs(_MqttInputs):
+    """A Shelly Gen2+ device's ``input:N`` states over MQTT; ``connection.topic`` is its topic prefix."""
+
+    type: Literal["shelly"]
+    inputs: Annotated[list[Annotated[int, Field(ge=0, le=15)]], Field(min_length=1, max_length=8)] = Field(
+        default_factory=lambda: [0]
+    )
+
+
+class TasmotaInputs(_MqttInputs):
     """A Tasmota device's ``SwitchN`` states over MQTT; ``connection.topic`` is its topic."""
 
     type: Literal["tasmota"]
-    id: DeviceId
-    connection: MqttConnection
     switches: Annotated[list[Annotated[int, Field(ge=1, le=28)]], Field(min_length=1, max_length=8)] = Field(
         default_factory=lambda: [1]
     )
-    repeat_s: Annotated[Seconds, Field(gt=0)] = 1.0
 
 
 class GpioInputs(Model):
@@ -135,12 +137,11 @@ class S0Meter(Model):
     debounce_ms: Annotated[float, Field(ge=0, le=1000)] = 5.0
 
 
-Input = Annotated[
-    ModbusInputs | ShellyInputs | TasmotaInputs | GpioInputs | S0Meter, Field(discriminator="type")
-]
+InputSource = ModbusInputs | ShellyInputs | TasmotaInputs | GpioInputs | S0Meter
+Input = Annotated[InputSource, Field(discriminator="type")]
 
 
-def input_count(source: ModbusInputs | ShellyInputs | TasmotaInputs | GpioInputs | S0Meter) -> int | None:
+def input_count(source: InputSource) -> int | None:
     """How many contacts (``state_1`` …) a source has; None when its catalogue entry decides."""
     if isinstance(source, ShellyInputs):
         return len(source.inputs)
