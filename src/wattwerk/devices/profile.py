@@ -193,6 +193,18 @@ class PulseSpec(_Strict):
     per_kwh: float = Field(default=1000.0, gt=0)  # the meter's impulse constant (imp/kWh)
 
 
+class NativeValue(_Strict):
+    """One quantity a native driver reads by the device's own keys (RCT object names, OBIS codes ...):
+    the sum of ``add`` minus the sum of ``subtract``, times ``scale`` (to our unit).
+    ``optional``: some models or firmware versions lack it; it is then left out, not an error."""
+
+    quantity: str
+    add: list[str] = Field(min_length=1)
+    subtract: list[str] = Field(default_factory=list)
+    scale: float = 1.0
+    optional: bool = False
+
+
 class SunSpecSpec(_Strict):
     models: list[int] = Field(min_length=1)  # the chain the emulator builds (and devices typically have)
     base: int = 40000
@@ -209,6 +221,7 @@ class Entry(_Strict):
     native: Native | None = None  # a driver of its own protocol (devices/native.py) instead of Modbus
     relay: RelaySpec | None = None  # with native: relay
     pulse: PulseSpec | None = None  # with native: pulse_counter
+    values: list[NativeValue] = Field(default_factory=list)  # with native: rct, tq_em
     rated_power: float | None = Field(default=None, gt=0)  # W, where a native driver's command needs it
     registers: list[RegisterSpec] = Field(default_factory=list)
     gaps: list[tuple[int, int]] = Field(default_factory=list)
@@ -246,6 +259,8 @@ class Entry(_Strict):
             raise ValueError(f"{self.id}: native: relay goes with a relay: section (and only it)")
         if (self.native == "pulse_counter") != (self.pulse is not None):
             raise ValueError(f"{self.id}: native: pulse_counter goes with a pulse: section (and only it)")
+        if (self.native in ("rct", "tq_em")) != bool(self.values):
+            raise ValueError(f"{self.id}: native: {self.native} goes with a values: section (and only it)")
         commands = {w.command for w in self.writes}
         checked = self.sunspec is None and self.untested is None and self.native is None
         for cap in self.capabilities:

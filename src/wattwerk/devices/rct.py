@@ -1,8 +1,7 @@
 """RCT Power Storage AC/DC over the RCT serial protocol on TCP (``protocols/rct.py``).
 
-What is read (object names of the rctclient registry, values in W and Wh unless scaled):
-``power`` battery power (+ discharge), ``soc`` (the device's fraction in %), ``power_grid`` (+ import),
-``power_pv`` (solar generators A + B), grid and PV energy counters.
+What is read is the catalogue entry's ``values`` (object names of the rctclient registry): battery
+power (+ discharge), SoC, grid power (+ import), the solar generators and the energy counters.
 
 Battery control follows the device's external-power mode as public integrations use it:
 ``power_mng.battery_power_extern`` (W, + discharge) takes effect with ``power_mng.soc_strategy`` = 2
@@ -21,18 +20,6 @@ from wattwerk.devices.profile import Entry
 from wattwerk.errors import PermanentError, RetryableError
 from wattwerk.protocols.rct import RctTcp
 
-# quantity -> (objects summed, scale to our unit)
-READS: dict[str, tuple[tuple[str, ...], float]] = {
-    "power": (("g_sync.p_acc_lp",), 1.0),
-    "soc": (("battery.soc",), 100.0),
-    "power_grid": (("g_sync.p_ac_grid_sum_lp",), 1.0),
-    "power_pv": (("dc_conv.dc_conv_struct[0].p_dc_lp", "dc_conv.dc_conv_struct[1].p_dc_lp"), 1.0),
-    "energy_import": (("energy.e_grid_load_total",), 1.0),
-    "energy_export": (("energy.e_grid_feed_total",), 1.0),
-    "energy_pv": (("energy.e_dc_total[0]", "energy.e_dc_total[1]"), 1.0),
-}
-# the solar generators: the AC model has none, and a device does not answer objects it lacks
-OPTIONAL = frozenset({"power_pv", "energy_pv"})
 SETPOINT = "power_mng.battery_power_extern"
 STRATEGY = "power_mng.soc_strategy"
 STATUS = "battery.bat_status"
@@ -52,21 +39,22 @@ class RctDevice(NativeDevice):
         """Required quantities first; an optional one that then gets no answer is dropped for good
         (the device answered a moment ago, so it lacks the object) and counted once."""
         out = {}
-        for quantity in sorted(READS, key=lambda q: q in OPTIONAL):
-            if quantity in self.missing:
+        for v in sorted(self.entry.values, key=lambda v: v.optional):
+            if v.quantity in self.missing:
                 continue
-            names, scale = READS[quantity]
             try:
                 total = 0.0
-                for name in names:
+                for name in v.add:
                     total += await self.client.read(name)
+                for name in v.subtract:
+                    total -= await self.client.read(name)
             except RetryableError as exc:
-                if quantity not in OPTIONAL:
+                if not v.optional:
                     raise
-                self.missing.add(quantity)
-                self.ledger.record(self.device_id, "absent", f"{quantity}: {exc}; not read again")
+                self.missing.add(v.quantity)
+                self.ledger.record(self.device_id, "absent", f"{v.quantity}: {exc}; not read again")
                 continue
-            out[quantity] = total * scale
+            out[v.quantity] = total * v.scale
         return out
 
     async def _ensure(self, name: str, value: float) -> None:

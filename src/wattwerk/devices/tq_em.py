@@ -1,10 +1,10 @@
 """TQ Energy Manager EM 2xx/3xx (B-control EM 300) over its local HTTP/JSON interface.
 
 ``GET /start.php`` names the device (``serial``); ``GET /mum-webservice/data.php`` answers the meter's
-values keyed by OBIS code (``1-0:1.4.0*255`` W, ``1-0:1.8.0*255`` Wh ...) once the session is logged
-in, and a document without ``serial`` before. The login is ``POST /start.php`` with ``login`` = the
-serial and ``password`` = the device's password (a session cookie follows). Wrong credentials are a
-permanent error (counted, backed off), never a crash.
+values keyed by OBIS code (``1-0:1.4.0*255`` W, ``1-0:1.8.0*255`` Wh ...; which ones: the catalogue
+entry's ``values``) once the session is logged in, and a document without ``serial`` before. The
+login is ``POST /start.php`` with ``login`` = the serial and ``password`` = the device's password (a
+session cookie follows). Wrong credentials are a permanent error (counted, backed off), never a crash.
 """
 
 from __future__ import annotations
@@ -16,25 +16,6 @@ from wattwerk.protocols.http_device import JsonHttp
 
 DATA = "/mum-webservice/data.php"
 START = "/start.php"
-
-# quantity -> OBIS keys summed with their signs (import minus export for net powers)
-OBIS: dict[str, tuple[tuple[str, float], ...]] = {
-    "power": (("1-0:1.4.0*255", 1.0), ("1-0:2.4.0*255", -1.0)),
-    "energy_import": (("1-0:1.8.0*255", 1.0),),
-    "energy_export": (("1-0:2.8.0*255", 1.0),),
-    "power_l1": (("1-0:21.4.0*255", 1.0), ("1-0:22.4.0*255", -1.0)),
-    "power_l2": (("1-0:41.4.0*255", 1.0), ("1-0:42.4.0*255", -1.0)),
-    "power_l3": (("1-0:61.4.0*255", 1.0), ("1-0:62.4.0*255", -1.0)),
-    "voltage_l1": (("1-0:32.4.0*255", 1.0),),
-    "voltage_l2": (("1-0:52.4.0*255", 1.0),),
-    "voltage_l3": (("1-0:72.4.0*255", 1.0),),
-}
-OPTIONAL = {  # currents: only some firmware versions report them
-    "current_l1": "1-0:31.4.0*255",
-    "current_l2": "1-0:51.4.0*255",
-    "current_l3": "1-0:71.4.0*255",
-}
-
 
 class TqEmDevice(NativeDevice):
     """A grid meter (+ import) read from the Energy Manager; read-only."""
@@ -60,13 +41,12 @@ class TqEmDevice(NativeDevice):
             doc = await self.http.get(DATA)
             if not doc.get("serial"):
                 raise PermanentError(f"{self.device_id}: login refused (wrong password?)")
-        out = {
-            quantity: sum(_number(doc, key, self.device_id) * sign for key, sign in keys)
-            for quantity, keys in OBIS.items()
-        }
-        for quantity, key in OPTIONAL.items():
-            if key in doc:
-                out[quantity] = _number(doc, key, self.device_id)
+        out = {}
+        for v in self.entry.values:
+            if v.optional and any(key not in doc for key in v.add + v.subtract):
+                continue
+            plus = sum(_number(doc, key, self.device_id) for key in v.add)
+            out[v.quantity] = (plus - sum(_number(doc, key, self.device_id) for key in v.subtract)) * v.scale
         return out
 
     async def command(self, command: str, value: float) -> None:

@@ -1,8 +1,8 @@
 """An RCT Power inverter on loopback: the RCT serial protocol over TCP, driven by a ``SimDevice``.
 
-Reads of the objects in ``devices.rct.READS`` answer the simulator's values (unscaled to the device's
-units; a sum of two objects is split 60/40 between them); the control objects keep what is written:
-``power_mng.battery_power_extern`` and ``power_mng.soc_strategy`` become the simulator's
+Reads of the objects in the catalogue entry's ``values`` answer the simulator's values (unscaled to
+the device's units; a sum of two objects is split 60/40 between them); the control objects keep
+what is written: ``power_mng.battery_power_extern`` and ``power_mng.soc_strategy`` become the simulator's
 ``battery_setpoint`` (strategy 2, external) or ``mode`` 0 (strategy 4, internal). Like the device it
 answers reads only (a write gets no answer) and, with ``chatter``, sends an answer meant for another
 client before each of its own. ``garbage`` sends one frame with a broken CRC first; ``bat_status``
@@ -19,7 +19,9 @@ from typing import Self
 from rctclient.frame import make_frame
 from rctclient.types import Command
 
-from wattwerk.devices.rct import EXTERNAL, INTERNAL, READS, SETPOINT, STATUS, STRATEGY
+from wattwerk.devices.catalog import find
+from wattwerk.devices.profile import Entry
+from wattwerk.devices.rct import EXTERNAL, INTERNAL, SETPOINT, STATUS, STRATEGY
 from wattwerk.errors import BadInput
 from wattwerk.protocols.rct import RctFrames, decode_number, encode_number, object_id
 from wattwerk.sim.emulators import SimDevice
@@ -28,7 +30,8 @@ _SPLIT = (0.6, 0.4)
 
 
 class RctEmulator:
-    def __init__(self, sim: SimDevice, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, sim: SimDevice, *, host: str = "127.0.0.1", port: int = 0,
+                 entry: Entry | None = None) -> None:
         self.sim = sim
         self.host, self.port = host, port
         self.chatter = False
@@ -37,10 +40,10 @@ class RctEmulator:
         self.lacking: set[str] = set()
         self.params = {object_id(SETPOINT): 0.0, object_id(STRATEGY): float(INTERNAL)}
         self.reads: dict[int, tuple[str, float, float]] = {}  # oid -> (quantity, share, scale)
-        for quantity, (names, scale) in READS.items():
-            shares = _SPLIT if len(names) == 2 else (1.0,)
-            for name, share in zip(names, shares, strict=True):
-                self.reads[object_id(name)] = (quantity, share, scale)
+        for v in (entry or find("rct-power-storage").entry).values:
+            shares = _SPLIT if len(v.add) == 2 else (1.0,)
+            for name, share in zip(v.add, shares, strict=True):
+                self.reads[object_id(name)] = (v.quantity, share, v.scale)
         self.writes: list[tuple[int, float]] = []
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
