@@ -40,12 +40,6 @@ class _Stats(Protocol):
     readings: int
 
 
-class _Polled(Protocol):
-    device_id: str
-    reads: int
-    failures: int
-
-
 class RuntimeLike(Protocol):
     """What the collector reads from an ``EdgeRuntime``."""
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -322,7 +322,3 @@ class Outbox:
         db.execute("DROP TABLE temp.thin")
         after = db.execute("SELECT count(*) FROM outbox WHERE ts >= ? AND ts < ?", (a, b)).fetchone()[0]
         return int(before - after)
-
-
-def seq_range(rows: Sequence[Row]) -> tuple[int, int]:
-    return rows[0][0], rows[-1][0]

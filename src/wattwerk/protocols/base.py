@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from wattwerk.model import OBIS, Reading, obis_key
+from wattwerk.model import Reading
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,9 +64,3 @@ class Decoder(Protocol):
     """Fed bytes in any chunking; returns the frames completed by this chunk."""
 
     def feed(self, data: bytes) -> list[Frame]: ...
-
-
-def obis_quantity(code: str) -> str | None:
-    """Our quantity name for an OBIS code, or None when we do not map it."""
-    name = OBIS.get(obis_key(code))
-    return name.quantity if name else None

@@ -110,12 +110,6 @@ class Register:
         return self.address + self.size
 
 
-def size_of(type_: str, words: int = 0) -> int:
-    if type_ not in TYPES:
-        raise ValueError(f"unknown register type {type_!r}; have {', '.join(TYPES)}")
-    return words if type_ == "string" else TYPES[type_][1]
-
-
 def decode_raw(regs: list[int], type_: str, word_order: WordOrder = "big") -> int | float | str | None:
     """The raw value of ``regs`` as ``type_``; ``None`` for a "not implemented" sentinel or NaN."""
     if type_ == "bool":
