@@ -10,7 +10,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "wattwerk"
 
 # top to bottom; a module may import from its own layer and from any layer above it
 LAYERS: list[set[str]] = [
-    {"model", "errors", "snapshot", "__init__"},
+    {"model", "errors", "snapshot", "flows", "__init__"},
     {"config"},
     {"protocols"},
     {"devices"},

@@ -41,10 +41,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from wattwerk.config import ConfigError, SiteConfig, load_config, load_demo_config, parse_duration
-from wattwerk.edge.flows import SiteRoles, balance_figures
 from wattwerk.edge.outbox import Outbox
 from wattwerk.edge.uplink import Uplink, UplinkConfig
 from wattwerk.edge.view import StoreView
+from wattwerk.flows import SiteRoles, balance_figures
 from wattwerk.model import Reading, from_ms, ms
 from wattwerk.protocols.dsmr import decoder as dsmr_decoder
 from wattwerk.protocols.meter import MeterReader

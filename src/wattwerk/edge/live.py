@@ -31,8 +31,8 @@ from zoneinfo import ZoneInfo
 from fastapi import WebSocket, WebSocketDisconnect
 
 from wattwerk.config import SiteConfig
-from wattwerk.edge.flows import SiteRoles, power_flows
 from wattwerk.errors import InputLedger
+from wattwerk.flows import SiteRoles, power_flows
 from wattwerk.model import utcnow
 from wattwerk.snapshot import Snapshot
 

@@ -34,8 +34,8 @@ from wattwerk.config.schema import WEEKDAYS, EvDeparture, HeatStore
 from wattwerk.control.base import NO_SIGNALS, Signals
 from wattwerk.control.plan_model import EV, Battery, Heater, Plan, PlanOptions, PlanRequest, ThermalStore
 from wattwerk.control.planner import solve
-from wattwerk.edge.flows import FLOW_ROLES
 from wattwerk.errors import RetryableError, WattwerkError
+from wattwerk.flows import FLOW_ROLES
 from wattwerk.forecast.load import LoadForecaster
 from wattwerk.forecast.pv import Correction, PVArray, PVForecaster, blend_intraday, forecast, intraday_factor
 from wattwerk.forecast.slots import to_slots

@@ -23,7 +23,6 @@ from wattwerk.config import ConfigError, SiteConfig, load_config
 from wattwerk.control.site import build_cycle
 from wattwerk.edge.control_step import CycleStep
 from wattwerk.edge.drivers import SiteDevices, build_devices
-from wattwerk.edge.flows import SiteRoles
 from wattwerk.edge.live import NotingLedger, RuntimeView
 from wattwerk.edge.metrics import oldest_pending_age_s
 from wattwerk.edge.mqtt_bridge import Command, MqttBridge, devices_from_config
@@ -37,6 +36,7 @@ from wattwerk.edge.uplink import Uplink, UplinkConfig
 from wattwerk.edge.view import StoreView
 from wattwerk.edge.web import create_app
 from wattwerk.errors import PermanentError
+from wattwerk.flows import SiteRoles
 from wattwerk.model import utcnow
 from wattwerk.protocols.mqtt import MqttSettings
 from wattwerk.store.buffer import BufferedWriter

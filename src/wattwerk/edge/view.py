@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from wattwerk.edge.flows import FLOW_ROLES, SiteRoles, energy_balance, power_flows
+from wattwerk.flows import FLOW_ROLES, SiteRoles, energy_balance, power_flows
 from wattwerk.snapshot import Snapshot
 from wattwerk.store.base import Store
 

@@ -2,7 +2,7 @@
 
 The edge sends ``{"roles": {"meter": "grid_meter", "roof": "pv", ...}}`` with its upload
 batches (edge/uplink.py) until one is acknowledged; the portal keeps the latest set per site
-and the site info API returns it with the power flows it implies (``edge.flows.FLOW_ROLES``).
+and the site info API returns it with the power flows it implies (``flows.FLOW_ROLES``).
 Legacy loggers (Flukso, volkszaehler) send no roles: the pages then guess from device ids.
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from wattwerk.edge.flows import FLOW_ROLES
 from wattwerk.errors import BadInput
+from wattwerk.flows import FLOW_ROLES
 from wattwerk.portal.database import Conn
 
 MAX_DEVICES = 500

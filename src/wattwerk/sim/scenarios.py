@@ -24,7 +24,7 @@ from wattwerk.control.ev import ChargePoint, EvCharging, EvConfig
 from wattwerk.control.heating_rod import HeatingRodConfig, HeatingRodControl
 from wattwerk.control.limiter import GridSpec, Limiter
 from wattwerk.control.sgready import SgReadyConfig, SgReadyControl
-from wattwerk.edge.flows import balance_figures
+from wattwerk.flows import balance_figures
 from wattwerk.sim import BatteryParams, EVParams, HouseParams, SiteParams, SiteSim
 from wattwerk.sim.scenario_loop import ClosedLoop
 
