@@ -66,10 +66,11 @@ async def test_resender_wraps_a_writer_and_retries_failures() -> None:
     written: list[str] = []
     fail = {"hp.sgready"}
 
-    async def write(s: Setpoint) -> None:
+    async def write(s: Setpoint) -> bool:
         if s.channel in fail:
             raise TimeoutError("no answer")
         written.append(s.channel)
+        return True
 
     r = Resender(write, every_s=30.0)
     sp = [Setpoint("ev1.current_limit", 10.0, T0), Setpoint("hp.sgready", 2.0, T0)]

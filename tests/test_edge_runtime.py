@@ -95,6 +95,40 @@ async def test_control_step_setpoints_are_written_and_failures_counted():
     assert runtime.state.snapshot(utcnow()).get("edge.cycle_time") is not None
 
 
+async def test_resend_s_writes_changes_at_once_and_unchanged_setpoints_only_every_resend_s():
+    ev = Device("ev1")
+    clock = {"t": datetime(2025, 6, 21, 12, tzinfo=UTC)}
+    amps = {"a": 10.0}
+
+    def control(snapshot):
+        return [Setpoint("ev1.current_limit", amps["a"], snapshot.now, "test")]
+
+    runtime = EdgeRuntime([Polled("ev1", ev, 1.0)], control=control, clock=lambda: clock["t"], resend_s=30.0)
+    for _ in range(3):  # the same value on three cycles 1 s apart: written once
+        await runtime.control_cycle()
+        clock["t"] += timedelta(seconds=1)
+    assert ev.commands == [("current_limit", 10.0)]
+    amps["a"] = 12.0  # a change goes out in the very next cycle
+    await runtime.control_cycle()
+    assert ev.commands[-1] == ("current_limit", 12.0)
+    clock["t"] += timedelta(seconds=31)  # unchanged, but resend_s has passed: written again
+    await runtime.control_cycle()
+    assert ev.commands == [("current_limit", 10.0), ("current_limit", 12.0), ("current_limit", 12.0)]
+
+
+async def test_a_failed_write_is_tried_again_in_the_next_cycle_with_resend_s():
+    ro = Device("meter", "readonly")
+    clock = {"t": datetime(2025, 6, 21, 12, tzinfo=UTC)}
+    runtime = EdgeRuntime(
+        [Polled("meter", ro, 1.0)], clock=lambda: clock["t"], resend_s=30.0,
+        control=lambda snap: [Setpoint("meter.power_limit", 0.0, snap.now, "test")],
+    )
+    for _ in range(2):
+        await runtime.control_cycle()
+        clock["t"] += timedelta(seconds=1)
+    assert runtime.stats.write_errors == 2  # not suppressed as "already sent"
+
+
 def test_recorder_keeps_one_reading_per_channel_per_interval(tmp_path):
     store = SqliteStore(tmp_path / "s.sqlite")
     writer = BufferedWriter(store, max_readings=10_000, max_age_s=3600)

@@ -4,6 +4,7 @@ the drivers know nothing about it. Also skips writes that would not change anyth
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -34,23 +35,32 @@ def due(
 
 
 class Resender:
-    """Wraps ``write(setpoint)``; call ``send`` every cycle with all final setpoints."""
+    """Wraps ``write(setpoint) -> ok``; call ``send`` every cycle with all final setpoints.
 
-    def __init__(self, write: Callable[[Setpoint], Awaitable[None]], every_s: float = 30.0) -> None:
+    Writes go out together; a failed write (``write`` returned False or raised) is tried
+    again next cycle, a written one only when it changes or ``every_s`` after it was written."""
+
+    def __init__(self, write: Callable[[Setpoint], Awaitable[bool]], every_s: float = 30.0) -> None:
         self.write = write
         self.every_s = every_s
         self.state = SentState()
 
+    async def _ok(self, s: Setpoint) -> bool:
+        try:
+            return await self.write(s)
+        except Exception as exc:  # a failed write is retried next cycle, never fatal to the loop
+            log.debug("%s: write failed (%s); retried next cycle", s.channel, exc)
+            return False
+
     async def send(self, setpoints: Iterable[Setpoint], now: float) -> int:
+        """Write what is due; returns how many writes were tried."""
         todo, state = due(setpoints, self.state, now, self.every_s)
+        results = await asyncio.gather(*(self._ok(s) for s in todo))
         written: dict[str, tuple[float, float]] = dict(self.state.last)
-        for s in todo:
-            try:
-                await self.write(s)
-            except Exception as exc:  # a failed write is retried next cycle, never fatal to the loop
-                log.warning("%s: write failed (%s); retried next cycle", s.channel, exc)
+        for s, ok in zip(todo, results, strict=True):
+            if ok:
+                written[s.channel] = state.last[s.channel]
+            else:
                 written.pop(s.channel, None)
-                continue
-            written[s.channel] = state.last[s.channel]
         self.state = SentState(MappingProxyType(written))
         return len(todo)

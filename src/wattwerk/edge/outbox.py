@@ -209,14 +209,6 @@ class Outbox:
         free = self._db.execute("PRAGMA freelist_count").fetchone()[0]
         return int((pages - free) * self._page_size)
 
-    def file_bytes(self) -> int:
-        total = 0
-        for suffix in ("", "-wal"):
-            p = Path(str(self.path) + suffix)
-            if p.exists():
-                total += p.stat().st_size
-        return total
-
     # ------------------------------------------------------------ full-disk policy
 
     def make_room(self, *, force: bool = False) -> None:

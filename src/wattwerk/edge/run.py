@@ -99,6 +99,7 @@ def build_edge(
         control=step,
         stale_after_s=stale_after,
         ledger=ledger,
+        resend_s=cfg.control.resend_s,
     )
     roles = SiteRoles.from_pairs([(d.id, d.role) for d in cfg.devices])
     snapshot = lambda: runtime.state.snapshot(utcnow())  # noqa: E731

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from wattwerk.control.resend import Resender
 from wattwerk.edge.recorder import Recorder
 from wattwerk.errors import InputLedger, PermanentError
 from wattwerk.model import Reading, Setpoint, utcnow
@@ -74,7 +75,10 @@ class EdgeRuntime:
         max_backoff_s: float = 60.0,
         clock: Callable[[], datetime] = utcnow,
         ledger: InputLedger | None = None,
+        resend_s: float | None = None,
     ) -> None:
+        """``resend_s``: write a setpoint only when it changes or this long after it was last
+        written (``control.resend_s``); None writes every setpoint every cycle."""
         self.polled = list(polled)
         self.push = list(push)
         self.recorder = recorder
@@ -86,6 +90,7 @@ class EdgeRuntime:
         self.state = SiteState(stale_after_s)
         self.stats = RuntimeStats()
         self._drivers = {p.device_id: p.driver for p in self.polled}
+        self._resender = Resender(self._write, resend_s) if resend_s is not None else None
         self._stop: asyncio.Event | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -142,7 +147,9 @@ class EdgeRuntime:
         started = time.perf_counter()
         now = self.clock()
         setpoints = list(self.control(self.state.snapshot(now))) if self.control else []
-        if setpoints:
+        if setpoints and self._resender is not None:
+            await self._resender.send(setpoints, now.timestamp())
+        elif setpoints:
             await asyncio.gather(*(self._write(sp) for sp in setpoints))
         elapsed = time.perf_counter() - started
         self.stats.cycles += 1
@@ -150,20 +157,22 @@ class EdgeRuntime:
         self.accept([Reading("edge.cycle_time", now, elapsed)])
         return setpoints
 
-    async def _write(self, sp: Setpoint) -> None:
+    async def _write(self, sp: Setpoint) -> bool:
+        """Write one setpoint; a failure is counted and noted for the page, never raised."""
         device, command = sp.channel.split(".", 1)
         driver = self._drivers.get(device)
         if driver is None:
             self.ledger.record(device, "no_driver", f"setpoint {sp.channel} has no writable device")
-            return
+            return False
         try:
             await asyncio.wait_for(driver.command(command, sp.value), 5.0)
         except Exception as exc:
             self.stats.write_errors += 1
             self.ledger.record(device, "write", f"writing {command}={sp.value:g} failed: {exc}")
-        else:
-            self.stats.setpoints_written += 1
-            self.stats.last_setpoints[sp.channel] = sp
+            return False
+        self.stats.setpoints_written += 1
+        self.stats.last_setpoints[sp.channel] = sp
+        return True
 
     async def _control_loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

@@ -89,11 +89,6 @@ class PriceSeries:
     def starts(self) -> list[datetime]:
         return [self.start + i * self.step for i in range(len(self.values))]
 
-    def starts_ms(self) -> np.ndarray:
-        """Slot starts as int64 milliseconds since the epoch."""
-        first = int(self.start.timestamp() * 1000)
-        return first + np.arange(len(self.values), dtype=np.int64) * self.slot_minutes * 60_000
-
     def at(self, ts: datetime) -> float:
         """The value of the slot containing ``ts``; NaN outside the series."""
         i = int((_utc(ts) - self.start) // self.step)
