@@ -8,19 +8,22 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "wattwerk"
 
-# top to bottom; a module may import from its own layer and from any layer above it
+# top to bottom; a module may import from its own layer and from any layer above it.
+# Edge and portal are siblings on one layer: neither imports the other (see SIBLINGS).
 LAYERS: list[set[str]] = [
-    {"model", "errors", "snapshot", "flows", "__init__"},
+    {"model", "errors", "snapshot", "flows", "__init__", "__version__"},
     {"config"},
     {"protocols"},
     {"devices"},
     {"store"},
     {"market", "forecast"},
     {"control"},
-    {"edge"},
-    {"portal"},
+    {"edge", "portal"},
     {"sim", "demo", "bench", "cli", "__main__"},
 ]
+
+
+SIBLINGS: list[set[str]] = [{"edge", "portal"}]
 
 
 def layer_of(name: str) -> int:
@@ -32,10 +35,17 @@ def layer_of(name: str) -> int:
 
 
 def imports(path: Path) -> list[str]:
-    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return imports_in(path.read_text(encoding="utf-8"))
+
+
+def imports_in(code: str) -> list[str]:
+    """Every wattwerk module the code imports, relative to the package."""
+    tree = ast.parse(code)
     found = []
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("wattwerk."):
+        if isinstance(node, ast.ImportFrom) and node.module == "wattwerk":  # from wattwerk import edge
+            found += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("wattwerk."):
             found.append(node.module.removeprefix("wattwerk."))
         elif isinstance(node, ast.Import):
             found += [a.name.removeprefix("wattwerk.") for a in node.names if a.name.startswith("wattwerk.")]
@@ -50,4 +60,18 @@ def test_no_module_imports_from_a_layer_below_its_own():
         for target in imports(path):
             if layer_of(target) > own:
                 wrong.append(f"wattwerk.{module} imports wattwerk.{target}")
+            elif _siblings(module, target):
+                wrong.append(f"wattwerk.{module} imports its sibling wattwerk.{target}")
     assert wrong == []
+
+
+def _siblings(module: str, target: str) -> bool:
+    a, b = module.split(".")[0], target.split(".")[0]
+    return a != b and any({a, b} <= pair for pair in SIBLINGS)
+
+
+def test_the_rule_sees_every_spelling_of_an_import():
+    code = "from wattwerk import edge\nimport wattwerk.portal.api\nfrom wattwerk.sim.site import SiteSim\n"
+    assert imports_in(code) == ["edge", "portal.api", "sim.site"]
+    assert _siblings("portal.api", "edge.run") and _siblings("edge.web", "portal.app")
+    assert not _siblings("edge.web", "edge.run")
