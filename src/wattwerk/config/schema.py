@@ -37,13 +37,21 @@ class Grid(Model):
 
     @property
     def import_limit_w(self) -> float | None:
-        """The tighter of ``max_import_w`` and what the main fuse allows."""
+        """The tighter of ``max_import_w`` and what the main fuse allows: the one import limit the
+        limiter, the planner and the page all use."""
         limits = [w for w in (self.max_import_w, self.fuse_limit_w) if w is not None]
         return min(limits) if limits else None
 
     @property
     def fuse_limit_w(self) -> float | None:
         return None if self.fuse_a is None else self.phases * self.voltage_v * self.fuse_a
+
+    @property
+    def phase_import_limit_w(self) -> float | None:
+        """Per phase: the tighter of ``max_phase_import_w`` and the main fuse x voltage."""
+        fuse = None if self.fuse_a is None else self.fuse_a * self.voltage_v
+        limits = [w for w in (self.max_phase_import_w, fuse) if w is not None]
+        return min(limits) if limits else None
 
 
 class Site(Model):
@@ -181,6 +189,16 @@ class Mqtt(Model):
     password: SecretStr | None = None
     root: str | None = None  # topic root; default wattwerk/<site name>
     discovery_prefix: str | None = "homeassistant"  # Home Assistant discovery; null: none
+    tls: bool = False  # TLS to the broker (system CAs, or ca_file); usually port 8883
+    ca_file: Annotated[Path, Strict(False)] | None = None  # a private CA for the broker's certificate
+
+
+class Web(Model):
+    """The local page: which names it answers to, and whether the live view needs a login."""
+
+    hosts: list[Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9.:\[\]_-]+$")]] = \
+        Field(default_factory=list)  # names and addresses beyond localhost, <hostname>(.local), its IPs
+    public_live: bool = False  # the read-only live view without login on the LAN (setup never)
 
 
 class Tariff(Model):
@@ -214,6 +232,7 @@ class SiteConfig(Model):
     mqtt: Mqtt | None = None
     control: ControlLimits = ControlLimits()
     tariff: Tariff = Tariff()
+    web: Web = Web()
 
     @model_validator(mode="after")
     def _devices_consistent(self) -> SiteConfig:

@@ -55,17 +55,12 @@ class GridSpec:
     @classmethod
     def from_site(cfg: type[GridSpec], site: SiteConfig) -> GridSpec:
         g = site.site.grid
-        phase = [
-            w
-            for w in (g.max_phase_import_w, None if g.fuse_a is None else g.fuse_a * g.voltage_v)
-            if w is not None
-        ]
         meter = site.grid_meter
         return cfg(
             meter.id if meter else "grid",
             g.import_limit_w,
             g.max_export_w,
-            min(phase) if phase else None,
+            g.phase_import_limit_w,
             g.phases,
             g.voltage_v,
         )

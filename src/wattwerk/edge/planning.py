@@ -443,7 +443,7 @@ class PlanService:
             start, SLOT_MINUTES, prices.buy, pv, np.nan_to_num(load),
             sell_eur_per_kwh=prices.sell, batteries=tuple(batteries), evs=self.evs(snap, start, n),
             thermal=thermal,
-            max_import_w=grid.max_import_w if grid.max_import_w is not None else math.inf,
+            max_import_w=grid.import_limit_w if grid.import_limit_w is not None else math.inf,
             max_export_w=grid.max_export_w if grid.max_export_w is not None else math.inf,
         )
 
