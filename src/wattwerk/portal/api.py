@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 from wattwerk.portal import (
     accounts,
     auth,
+    hardening,
     maintenance,
     research,
     retention,
@@ -124,7 +125,7 @@ def router() -> APIRouter:
 
     # -------------------------------------------------------- accounts and sessions
 
-    @r.post("/accounts", status_code=201, tags=["accounts"])
+    @r.post("/accounts", status_code=201, tags=["accounts"], max_body_size=hardening.BODY_SMALL)
     async def register(body: NewAccount, request: Request) -> dict[str, Any]:
         """Create an account: an alias and a password; e-mail optional (password reset only)."""
         try:
@@ -140,7 +141,7 @@ def router() -> APIRouter:
                 raise HTTPException(409 if "taken" in str(exc) else 400, str(exc)) from None
         return {"alias": body.alias}
 
-    @r.post("/session", tags=["accounts"])
+    @r.post("/session", tags=["accounts"], max_body_size=hardening.BODY_SMALL)
     async def login(body: Login, request: Request, response: Response) -> dict[str, Any]:
         """Sign in; sets the session cookie and answers the CSRF token for changes."""
         ip = auth.client_ip(request)
@@ -213,7 +214,7 @@ def router() -> APIRouter:
                 raise HTTPException(400, "wrong code, or TOTP not started")
         return {"totp": True}
 
-    @r.post("/password-reset", status_code=202, tags=["accounts"])
+    @r.post("/password-reset", status_code=202, tags=["accounts"], max_body_size=hardening.BODY_SMALL)
     async def reset(body: ResetRequest, request: Request) -> dict[str, Any]:
         """Ask for a reset; the same answer whether or not the alias exists or has an e-mail."""
         async with auth.db_of(request).connection() as conn:
@@ -223,7 +224,7 @@ def router() -> APIRouter:
             out["token"] = token
         return out
 
-    @r.post("/password-reset/confirm", tags=["accounts"])
+    @r.post("/password-reset/confirm", tags=["accounts"], max_body_size=hardening.BODY_SMALL)
     async def reset_confirm(body: ResetConfirm, request: Request) -> dict[str, Any]:
         async with auth.db_of(request).connection() as conn:
             try:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from fastapi import FastAPI
 
 from wattwerk import __version__
-from wattwerk.portal import compat, ingest, retention, routes
+from wattwerk.portal import compat, hardening, ingest, retention, routes
 from wattwerk.portal.database import open_database
 from wattwerk.portal.db import Registry
 from wattwerk.portal.readings import ReadingStore
@@ -59,7 +59,9 @@ def create_app(config: PortalConfig) -> FastAPI:
             await db.close()
 
     app = FastAPI(title="wattwerk portal", version=__version__, lifespan=lifespan,
-                  openapi_url="/api/v1/openapi.json", docs_url=None, redoc_url=None)
+                  openapi_url="/api/v1/openapi.json", docs_url=None, redoc_url=None,
+                  max_body_size=hardening.BODY_DEFAULT)  # counted while streaming, before any route
+    hardening.install(app)
     app.state.db = db
     app.state.store = store
     app.state.ingestor = ingestor

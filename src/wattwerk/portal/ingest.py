@@ -297,7 +297,7 @@ class Ingestor:
 def router(ingestor: Ingestor) -> APIRouter:
     r = APIRouter()
 
-    @r.post("/api/v1/ingest")
+    @r.post("/api/v1/ingest", max_body_size=MAX_BODY)
     async def ingest(request: Request) -> Response:
         """Upload a batch of readings (see the module docstring for the format)."""
         return await ingestor.handle(request)

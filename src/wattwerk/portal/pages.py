@@ -26,7 +26,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field, ValidationError
 
 from wattwerk import __version__
-from wattwerk.portal import auth, i18n, sites, widgets
+from wattwerk.portal import auth, hardening, i18n, sites, widgets
 from wattwerk.portal.auth import Principal
 from wattwerk.portal.database import Conn, iso, utcnow
 
@@ -248,7 +248,7 @@ def page_router() -> APIRouter:
 
     @r.get("/login")
     async def login(request: Request, next: str = Query("/sites", max_length=300)) -> Response:
-        target = next if next.startswith("/") and not next.startswith("//") else "/sites"
+        target = hardening.safe_next(next)  # only a path of this portal: no open redirect
         return render(request, "login", title_key="login.title", csrf=None, extra={"next": target})
 
     @r.get("/sites")
