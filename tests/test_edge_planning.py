@@ -18,8 +18,10 @@ from wattwerk.config import parse_config
 from wattwerk.control.base import NO_SIGNALS
 from wattwerk.control.site import build_cycle
 from wattwerk.edge.control_step import CycleStep
-from wattwerk.edge.planning import PlanService, TariffPrices, load_history_w
+from wattwerk.edge.planning import PlanService
 from wattwerk.edge.run import build_edge, web_app
+from wattwerk.forecast.site import load_history_w
+from wattwerk.market.site_prices import TariffPrices
 from wattwerk.model import Reading
 from wattwerk.snapshot import SiteState
 from wattwerk.store.sqlite import SqliteStore

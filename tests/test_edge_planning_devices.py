@@ -17,16 +17,11 @@ import pytest
 from wattwerk.config import ConfigError, parse_config
 from wattwerk.control.site import build_cycle
 from wattwerk.edge.control_step import CycleStep
-from wattwerk.edge.planning import (
-    SLOT_MINUTES,
-    PlanService,
-    TariffPrices,
-    next_departure,
-    pv_arrays,
-    weather_site,
-)
+from wattwerk.edge.planning import PlanService, next_departure
 from wattwerk.forecast.pv import forecast
+from wattwerk.forecast.site import pv_arrays, weather_site
 from wattwerk.forecast.weather import OpenMeteo
+from wattwerk.market.site_prices import SLOT_MINUTES, TariffPrices
 from wattwerk.model import Reading
 from wattwerk.snapshot import SiteState
 from wattwerk.store.sqlite import SqliteStore

@@ -13,7 +13,8 @@ import pytest
 from wattwerk.config import parse_config
 from wattwerk.control.limiter import Limiter
 from wattwerk.edge.live import site_details
-from wattwerk.edge.planning import PlanService, TariffPrices
+from wattwerk.edge.planning import PlanService
+from wattwerk.market.site_prices import TariffPrices
 from wattwerk.model import Reading, Setpoint
 from wattwerk.snapshot import SiteState
 

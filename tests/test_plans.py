@@ -23,9 +23,9 @@ from wattwerk.config import parse_config
 from wattwerk.control.plan_model import Battery, Plan, PlanRequest
 from wattwerk.control.planner import solve
 from wattwerk.edge.plan_upload import PlanUploader, local_days, plan_document, pv_alert, pv_days
-from wattwerk.edge.planning import pv_arrays, weather_site
 from wattwerk.edge.uplink import UplinkConfig
 from wattwerk.forecast.pv import forecast
+from wattwerk.forecast.site import pv_arrays, weather_site
 from wattwerk.model import Reading
 from wattwerk.portal.plans import PlanError, check_plan
 from wattwerk.store.sqlite import SqliteStore
@@ -299,7 +299,8 @@ def test_the_running_edges_planner_reaches_the_portal(portal: Portal, tmp_path: 
     """The pieces ``run_edge`` wires: the real PlanService (fixed tariff, no network) and the
     uploader ``plan_uploader`` builds from the site file's portal section."""
     from wattwerk.edge.plan_upload import plan_uploader
-    from wattwerk.edge.planning import PlanService, TariffPrices
+    from wattwerk.edge.planning import PlanService
+    from wattwerk.market.site_prices import TariffPrices
     from wattwerk.snapshot import SiteState
 
     owner = account(portal)

@@ -41,19 +41,19 @@ import pandas as pd
 
 from wattwerk.config import SiteConfig
 from wattwerk.control.plan_model import Plan
-from wattwerk.edge.planning import (
+from wattwerk.edge.planning import PlanService
+from wattwerk.edge.uplink import Throttled, UplinkConfig, full_jitter, make_client, retry_after
+from wattwerk.errors import PermanentError, RetryableError, WattwerkError
+from wattwerk.forecast.monitor import daily_checks, performance_alert
+from wattwerk.forecast.pv import daily_energy_wh, forecast
+from wattwerk.forecast.site import (
     CLEAR_SKY_SHARE,
-    PlanService,
     clear_sky_pv_w,
     pv_arrays,
     pv_history_w,
     weather_pv_w,
     weather_site,
 )
-from wattwerk.edge.uplink import Throttled, UplinkConfig, full_jitter, make_client, retry_after
-from wattwerk.errors import PermanentError, RetryableError, WattwerkError
-from wattwerk.forecast.monitor import daily_checks, performance_alert
-from wattwerk.forecast.pv import daily_energy_wh, forecast
 from wattwerk.model import utcnow
 
 log = logging.getLogger(__name__)

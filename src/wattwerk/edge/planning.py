@@ -19,9 +19,8 @@ import contextlib
 import logging
 import math
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -29,255 +28,30 @@ import numpy as np
 import pandas as pd
 
 from wattwerk.config import SiteConfig
-from wattwerk.config import Tariff as TariffConfig
 from wattwerk.config.schema import WEEKDAYS, EvDeparture, HeatStore
 from wattwerk.control.base import NO_SIGNALS, Signals
 from wattwerk.control.plan_model import EV, Battery, Heater, Plan, PlanOptions, PlanRequest, ThermalStore
 from wattwerk.control.planner import solve
-from wattwerk.errors import RetryableError, WattwerkError
-from wattwerk.flows import FLOW_ROLES
+from wattwerk.errors import WattwerkError
 from wattwerk.forecast.load import LoadForecaster
-from wattwerk.forecast.pv import Correction, PVArray, PVForecaster, blend_intraday, forecast, intraday_factor
-from wattwerk.forecast.slots import to_slots
-from wattwerk.forecast.weather import OpenMeteo, Site
-from wattwerk.market.awattar import Awattar
-from wattwerk.market.dayahead import known_until
-from wattwerk.market.energy_charts import EnergyChartsPrice
-from wattwerk.market.entsoe import Entsoe
-from wattwerk.market.prices import PriceSeries
-from wattwerk.market.source import CachedPrices, PriceCache, PriceProvider
-from wattwerk.market.tariff import Dynamic, Fixed, Tariff, slot_index
-from wattwerk.market.tibber import Tibber
+from wattwerk.forecast.pv import Correction
+from wattwerk.forecast.site import (
+    CLEAR_SKY_SHARE,
+    clear_sky_pv_w,
+    load_history_w,
+    pv_arrays,
+    pv_correction,
+    recent_pv,
+    weather_pv_w,
+)
+from wattwerk.market.site_prices import SLOT_MINUTES, Prices, PriceSource
+from wattwerk.market.tariff import slot_index
 from wattwerk.model import utcnow
 from wattwerk.snapshot import Snapshot
 
 log = logging.getLogger("wattwerk.planner")
 
-SLOT_MINUTES = 15
 EV_EFFICIENCY = 0.9  # AC energy into the car's battery, for SoC targets
-RECENT_SLOTS = 8  # intraday PV: the last two hours ...
-RECENT_DECAY = 0.92  # ... fading per 15-min slot (0.85 per 30 min, as measured in bench control)
-MIN_SLOTS = 4  # fewer known prices than an hour: no plan
-CLEAR_SKY_SHARE = 0.7  # without a weather forecast: this share of the clear-sky yield
-
-
-@dataclass(frozen=True)
-class Prices:
-    """Buy and sell price (€/kWh) per slot from ``start``; ``fresh`` False when from the cache."""
-
-    start: datetime
-    buy: np.ndarray
-    sell: np.ndarray
-    source: str
-    fresh: bool = True
-    message: str = ""
-
-
-class PriceSource(Protocol):
-    async def prices(self, start: datetime, end: datetime) -> Prices: ...
-
-
-def provider_of(t: TariffConfig) -> PriceProvider | None:
-    """The day-ahead price provider of the ``tariff`` section; None for a fixed price."""
-    token = t.token.get_secret_value() if t.token is not None else ""
-    if t.provider == "awattar":
-        return Awattar(t.country)
-    if t.provider == "tibber":
-        return Tibber(token)
-    if t.provider == "entsoe":
-        return Entsoe(token, t.zone)
-    if t.provider == "energy_charts":
-        return EnergyChartsPrice(t.zone)
-    return None
-
-
-class TariffPrices:
-    """Prices per 15-min slot from the site's ``tariff`` section.
-
-    Spot prices come from the provider through a disk cache (``CachedPrices``, which falls back
-    to the last known prices and logs it); they are fetched again at most every ``refetch``,
-    sooner when the day-ahead auction has published prices the held series lacks.
-    """
-
-    def __init__(self, t: TariffConfig, cache_path: Any, *,
-                 client: Callable[[], httpx.AsyncClient] | None = None,
-                 provider: PriceProvider | None = None, refetch: timedelta = timedelta(hours=1)) -> None:
-        self.cfg = t
-        self.provider = provider or provider_of(t)
-        self.cached = CachedPrices(self.provider, PriceCache(cache_path)) if self.provider else None
-        self.client = client or (lambda: httpx.AsyncClient(timeout=20.0))
-        self.refetch = refetch
-        self._held: tuple[PriceSeries, datetime, bool, str] | None = None
-
-    async def _spot(self, start: datetime, end: datetime) -> tuple[PriceSeries, bool, str]:
-        assert self.cached is not None
-        held = self._held
-        if held is not None:
-            series, at, fresh, msg = held
-            due = min(known_until(start), end)
-            if fresh and start - at < self.refetch and series.end >= due:
-                return series, fresh, msg
-        fetch_from, fetch_to = start - timedelta(hours=1), known_until(start) + timedelta(days=1)
-        async with self.client() as client:
-            result = await self.cached.get(client, fetch_from, fetch_to, now=start)
-        self._held = (result.series, start, result.fresh, result.message)
-        return result.series, result.fresh, result.message
-
-    async def prices(self, start: datetime, end: datetime) -> Prices:
-        """Raises RetryableError when no price is known for ``start``."""
-        t = self.cfg
-        n = int((end - start) / timedelta(minutes=SLOT_MINUTES))
-        starts = slot_index(start, n, SLOT_MINUTES)
-        sell = np.full(n, t.feed_in_eur_per_kwh)
-        if self.provider is None:
-            fees = (Fixed("fees", t.grid_fees_eur_per_kwh),)
-            tariff = Tariff(Fixed("energy", t.fixed_eur_per_kwh), fees, t.vat)
-            return Prices(start, tariff.price(starts), sell, "fixed")
-        spot, fresh, msg = await self._spot(start, end)
-        if spot.slot_minutes != SLOT_MINUTES:
-            spot = spot.resample(SLOT_MINUTES)
-        if t.provider == "tibber":  # Tibber's total already holds energy tax and VAT
-            buy = Dynamic("energy", spot).price(starts) + t.grid_fees_eur_per_kwh * (1 + t.vat)
-        else:
-            tariff = Tariff(Dynamic("energy", spot), (Fixed("fees", t.grid_fees_eur_per_kwh),), t.vat)
-            buy = tariff.price(starts)
-        known = int(np.argmax(np.isnan(buy))) if np.isnan(buy).any() else n  # up to the first gap
-        if known < MIN_SLOTS:
-            raise RetryableError(f"{self.provider.name}: no prices from {start.isoformat()}")
-        return Prices(start, buy[:known], sell[:known], spot.source or self.provider.name, fresh, msg)
-
-
-def pv_arrays(cfg: SiteConfig) -> list[PVArray]:
-    return [PVArray(d.id, d.kwp * 1000.0, d.tilt, d.azimuth) for d in cfg.by_role("pv")]  # type: ignore[attr-defined]
-
-
-def weather_site(cfg: SiteConfig) -> Site:
-    loc = cfg.site.location
-    return Site(loc.latitude, loc.longitude, loc.altitude_m, cfg.site.timezone)
-
-
-def clear_sky_pv_w(cfg: SiteConfig, start: datetime, n: int) -> np.ndarray:
-    """PV forecast (W) per slot without a weather forecast: pvlib clear sky, scaled down."""
-    arrays = pv_arrays(cfg)
-    if not arrays:
-        return np.zeros(n)
-    site = weather_site(cfg)
-    index = pd.date_range(pd.Timestamp(start).floor("1h"), periods=n // 4 + 2, freq="1h")
-    clear = site.location.get_clearsky(index + pd.Timedelta(minutes=30), model="ineichen")
-    clear.index = index
-    total = forecast(site, arrays, clear[["ghi", "dni", "dhi"]], CLEAR_SKY_SHARE)["total"]
-    return to_slots(total, start, n, SLOT_MINUTES, fill=0.0)
-
-
-def load_history_w(cfg: SiteConfig, store: Any, now: datetime, weeks: int = 6) -> pd.Series:
-    """The house load (W, 15-min means) of the last weeks from the store: grid + PV + battery −
-    EV − heat, or a household submeter when the site has one. Empty for a new site."""
-    roles: dict[str, list[str]] = {flow: [] for flow in FLOW_ROLES}
-    for d in cfg.devices:
-        for flow, rs in FLOW_ROLES.items():
-            if d.role in rs:
-                roles[flow].append(d.id)
-    if store is None or not (roles["house"] or roles["grid"]):
-        return pd.Series(dtype=float)
-    meters = roles["house"] or roles["grid"]
-    if roles["house"]:
-        signs = {"house": 1.0}
-    else:
-        signs = {"grid": 1.0, "pv": 1.0, "battery": 1.0, "ev": -1.0, "heat": -1.0}
-    channels = {f"{d}.power": s for flow, s in signs.items() for d in roles[flow]}
-    rows = store.query(list(channels), now - timedelta(weeks=weeks), now, "15m")
-    parts = []
-    for ch, sign in channels.items():
-        r = rows.get(ch) or []
-        index = pd.to_datetime([x.ts for x in r], utc=True)
-        parts.append(pd.Series([x.mean * sign for x in r], index=index, name=ch, dtype=float))
-    frame = pd.concat(parts, axis=1) if parts else pd.DataFrame()
-    if frame.empty:
-        return pd.Series(dtype=float)
-    frame.index = frame.index.tz_convert("UTC")
-    grid_cols = [f"{d}.power" for d in meters]
-    load = frame.fillna(0.0).sum(axis=1)[frame[grid_cols].notna().all(axis=1)]  # a slot needs the meter
-    return load.clip(lower=0.0)
-
-
-def pv_history_w(cfg: SiteConfig, store: Any, now: datetime, days: int = 8) -> pd.Series:
-    """The plant's measured power (W, 15-min means, UTC) of the last days: the sum of its PV
-    devices, only where every one of them has a value. Empty without a store or PV."""
-    ids = [d.id for d in cfg.by_role("pv")]
-    if store is None or not ids:
-        return pd.Series(dtype=float)
-    rows = store.query([f"{i}.power" for i in ids], now - timedelta(days=days), now, "15m")
-    parts = []
-    for i in ids:
-        r = rows.get(f"{i}.power") or []
-        parts.append(pd.Series([x.mean for x in r], index=pd.to_datetime([x.ts for x in r], utc=True),
-                               dtype=float))
-    frame = pd.concat(parts, axis=1)
-    if frame.empty:
-        return pd.Series(dtype=float)
-    frame.index = frame.index.tz_convert("UTC")
-    return frame.dropna().sum(axis=1).clip(lower=0.0)
-
-
-def pv_correction(cfg: SiteConfig, store: Any, weather: pd.DataFrame, now: datetime) -> Correction | None:
-    """How the plant did against the model on the past days the weather frame covers (measured
-    yield over modelled, bounded); None without measurements or past weather."""
-    arrays = pv_arrays(cfg)
-    past = weather[weather.index < pd.Timestamp(now).floor("D")]
-    measured = pv_history_w(cfg, store, now)
-    if not arrays or past.empty or measured.empty:
-        return None
-    hourly = measured.resample("1h").mean()  # the weather's intervals; a gap stays a gap
-    fc = PVForecaster(weather_site(cfg), arrays)
-    corr = fc.update(hourly, past)
-    return corr if corr.days else None
-
-
-def recent_pv(cfg: SiteConfig, store: Any, weather: pd.DataFrame, start: datetime, pv: np.ndarray,
-              factor: float) -> tuple[np.ndarray, float]:
-    """The PV forecast scaled by how the plant did against it in the last ``RECENT_SLOTS`` (clouds
-    persist), fading by ``RECENT_DECAY`` per slot; (forecast, the recent ratio; 1 = unchanged)."""
-    k = RECENT_SLOTS
-    measured = pv_history_w(cfg, store, start, days=1)
-    measured = measured[measured.index >= start - timedelta(minutes=k * SLOT_MINUTES)]
-    if len(measured) < k:
-        return pv, 1.0
-    expected = weather_pv_w(cfg, weather, start - timedelta(minutes=k * SLOT_MINUTES), k, factor)
-    ratio = intraday_factor(float(measured.sum()), float(expected.sum()), 75.0 * k)
-    return blend_intraday(pv, ratio, RECENT_DECAY), ratio
-
-
-def weather_pv_w(cfg: SiteConfig, weather: pd.DataFrame, start: datetime, n: int,
-                 correction: float = 1.0) -> np.ndarray:
-    """PV forecast (W) per slot from a weather forecast, scaled by the plant's ``correction``;
-    slots it does not cover take clear sky."""
-    arrays = pv_arrays(cfg)
-    if not arrays:
-        return np.zeros(n)
-    total = forecast(weather_site(cfg), arrays, weather, correction)["total"]
-    pv = to_slots(total, start, n, SLOT_MINUTES)
-    gaps = np.isnan(pv)
-    return np.where(gaps, clear_sky_pv_w(cfg, start, n), pv) if gaps.any() else pv
-
-
-class OpenMeteoWeather:
-    """The site's Open-Meteo forecast, fetched at most once an hour; the last one is kept."""
-
-    def __init__(self, cfg: SiteConfig, client: Callable[[], httpx.AsyncClient] | None = None,
-                 every: timedelta = timedelta(hours=1), past_days: int = 7) -> None:
-        self.source = OpenMeteo(weather_site(cfg), past_days=past_days)
-        self.client = client or (lambda: httpx.AsyncClient(timeout=20.0))
-        self.every = every
-        self._last: tuple[datetime, pd.DataFrame] | None = None
-
-    async def __call__(self) -> pd.DataFrame:
-        now = utcnow()
-        if self._last is not None and now - self._last[0] < self.every:
-            return self._last[1]
-        async with self.client() as client:
-            frame = await self.source.fetch(client)
-        self._last = (now, frame)
-        return frame
 
 
 def next_departure(dep: EvDeparture, now: datetime, tz: str) -> datetime | None:
