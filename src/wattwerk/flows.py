@@ -72,6 +72,41 @@ ENERGY_COUNTERS: dict[str, tuple[str, str]] = {
 }
 
 
+# flow key -> the part of the devices' power that counts where a device has no counter:
+# +1 the positive part (import, production, discharge, consumption), -1 the negative (export, charge)
+POWER_SIGN: dict[str, int] = {
+    "grid_import": 1,
+    "grid_export": -1,
+    "pv": 1,
+    "battery_charge": -1,
+    "battery_discharge": 1,
+    "house": 1,
+    "ev": 1,
+    "heat": 1,
+}
+
+
+def flow_energy(
+    roles: SiteRoles,
+    counter_wh: Callable[[str], float | None],
+    power_wh: Callable[[str], tuple[float, float] | None],
+) -> dict[str, float]:
+    """Energy per flow in kWh: each device's counter where it has one (``counter_wh`` gives None
+    where not), else the covered-time integral of its power (``power_wh``: positive and negative
+    Wh, None without a power channel; store/rollup.py). The edge's today and the portal use it."""
+    kwh: dict[str, float] = {}
+    for key, (flow, quantity) in ENERGY_COUNTERS.items():
+        total = 0.0
+        for d in roles.ids(flow):
+            wh = counter_wh(f"{d}.{quantity}")
+            if wh is None:
+                parts = power_wh(f"{d}.power")
+                wh = 0.0 if parts is None else parts[0] if POWER_SIGN[key] > 0 else parts[1]
+            total += wh
+        kwh[key] = total / 1000.0
+    return kwh
+
+
 def energy_balance(roles: SiteRoles, energy_wh: Callable[[str], float]) -> dict[str, float]:
     """Energy per flow in kWh from ``energy_wh(counter_channel)``, plus the balance figures.
 

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from wattwerk.flows import FLOW_ROLES, SiteRoles, energy_balance, power_flows
+from wattwerk.flows import FLOW_ROLES, SiteRoles, flow_energy, power_flows
 from wattwerk.snapshot import Snapshot
 from wattwerk.store.base import Store
 
@@ -77,5 +77,17 @@ class StoreView:
         }
 
     def energy_kwh(self, start: datetime, end: datetime) -> dict[str, float]:
-        """Energy per flow over [start, end) from the store's counters."""
-        return energy_balance(self.roles, lambda channel: self.store.energy(channel, start, end))
+        """Energy per flow over [start, end): counters where a device has one, else its power's
+        covered-time integral (flows.flow_energy, the rule the portal uses too)."""
+        known = {c.name for c in self.store.channels()}
+
+        def counter(channel: str) -> float | None:
+            return self.store.energy(channel, start, end) if channel in known else None
+
+        def power(channel: str) -> tuple[float, float] | None:
+            if channel not in known or not hasattr(self.store, "power_energy"):
+                return None
+            e = self.store.power_energy(channel, start, end)
+            return None if e is None else (e.pos_wh, e.neg_wh)
+
+        return flow_energy(self.roles, counter, power)

@@ -38,6 +38,15 @@ CREATE TABLE IF NOT EXISTS r_1d (cid INTEGER NOT NULL, ts INTEGER NOT NULL, {ROL
     PRIMARY KEY (cid, ts)) WITHOUT ROWID;
 """
 
+# Covered-time integrals of power channels (store/rollup.py): positive and negative Wh and the
+# covered milliseconds per bucket; 1m from raw readings, coarser levels sums of the finer.
+ENERGY_LEVELS = ("1m", "15m", "1h", "1d")
+ENERGY_DDL = "".join(
+    f"CREATE TABLE IF NOT EXISTS e_{level} (cid INTEGER NOT NULL, ts INTEGER NOT NULL, pos REAL NOT NULL, "
+    f"neg REAL NOT NULL, covered INTEGER NOT NULL, PRIMARY KEY (cid, ts)) WITHOUT ROWID;\n"
+    for level in ENERGY_LEVELS
+)
+
 DIRTY_DDL = """
 CREATE TEMP TABLE IF NOT EXISTS dirty (
     cid INTEGER NOT NULL, b INTEGER NOT NULL, e INTEGER NOT NULL, PRIMARY KEY (cid, b)
@@ -77,5 +86,15 @@ SELECT d.cid, d.b, sum(c.n), sum(c.sum), min(c.min), max(c.max), max(c.last_ts),
         ORDER BY c2.ts DESC LIMIT 1),
     sum(c.energy)
 FROM temp.dirty d JOIN r_{child} c ON c.cid = d.cid AND c.ts >= d.b AND c.ts < d.e
+GROUP BY d.cid, d.b
+"""
+
+
+def rebuild_energy(level: str, child: str) -> str:
+    """Recompute the dirty buckets of the power integrals at ``level`` from the finer ``child``."""
+    return f"""
+INSERT INTO e_{level} (cid, ts, pos, neg, covered)
+SELECT d.cid, d.b, sum(c.pos), sum(c.neg), sum(c.covered)
+FROM temp.dirty d JOIN e_{child} c ON c.cid = d.cid AND c.ts >= d.b AND c.ts < d.e
 GROUP BY d.cid, d.b
 """

@@ -20,13 +20,13 @@ import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from wattwerk.errors import BadInput, InputLedger, PermanentError, RetryableError
 from wattwerk.model import Channel, Kind, Reading, from_ms, ms
-from wattwerk.store import buckets, schema
+from wattwerk.store import buckets, rollup, schema
 from wattwerk.store.base import RESOLUTIONS, ReadingLike, Row, WriteResult, check_tiers
 from wattwerk.store.counters import (
     BASELINE,
@@ -94,7 +94,7 @@ class SqliteStore:
         self._db.execute("PRAGMA synchronous = NORMAL")
         self._db.execute("PRAGMA temp_store = MEMORY")
         self._db.execute("PRAGMA cache_size = -16000")
-        self._db.executescript(schema.DDL + schema.DIRTY_DDL)
+        self._db.executescript(schema.DDL + schema.ENERGY_DDL + schema.DIRTY_DDL)
         self._init_meta()
         self._channels: dict[str, tuple[int, Kind]] = {}
         self._load_channels()
@@ -167,6 +167,7 @@ class SqliteStore:
                 db.execute("BEGIN IMMEDIATE")
                 horizon = self._horizon()
                 out: list[tuple[int, int, float, int, float | None]] = []
+                spans: dict[int, tuple[int, int]] = {}
                 for name, rows in batch.items():
                     if horizon is not None:
                         self._drop_too_late(name, rows, horizon, result)
@@ -176,10 +177,13 @@ class SqliteStore:
                     if kind is Kind.COUNTER:
                         self._counter_rows(cid, name, rows, result, out, horizon)
                     else:
-                        self._plain_rows(cid, name, rows, result, out)
+                        new = self._plain_rows(cid, name, rows, result, out)
+                        if new and kind is Kind.POWER:
+                            spans[cid] = self._energy_span(cid, new)
                 if out:
                     db.executemany(schema.UPSERT_RAW, out)
                     self._refresh({(row[0], row[1] - row[1] % 60_000) for row in out})
+                    self._refresh_energy(spans)
                 db.execute("COMMIT")
             except BaseException as exc:
                 self._rollback(exc)
@@ -278,10 +282,60 @@ class SqliteStore:
         rows: dict[int, float],
         result: WriteResult,
         out: list[tuple[int, int, float, int, float | None]],
-    ) -> None:
+    ) -> dict[int, float]:
         new, _ = self._new_values(cid, name, rows, result)
         result.accepted += len(new)
         out.extend((cid, ts, value, VALID, None) for ts, value in new.items())
+        return new
+
+    def _energy_span(self, cid: int, new: dict[int, float]) -> tuple[int, int]:
+        """The time whose power integral the new readings change (rollup.dirty_span)."""
+        lo, hi = min(new), max(new)
+        prev = self._db.execute(
+            "SELECT max(ts) FROM raw WHERE cid = ? AND ts < ? AND status < 2", (cid, lo)
+        ).fetchone()[0]
+        nxt = self._db.execute(
+            "SELECT min(ts) FROM raw WHERE cid = ? AND ts > ? AND status < 2", (cid, hi)
+        ).fetchone()[0]
+        return rollup.dirty_span(lo, hi, prev, nxt)
+
+    def _integrate(
+        self, cid: int, a: int, b: int, bucket_of: Callable[[int], tuple[int, int]]
+    ) -> dict[int, rollup.Energy]:
+        """Covered-time integrals of a power channel over [a, b) per bucket, from raw."""
+        points = self._db.execute(
+            "SELECT ts, value FROM raw WHERE cid = ? AND ts >= ? AND ts <= ? AND status < 2 ORDER BY ts",
+            (cid, a - rollup.MAX_GAP_MS, b + rollup.MAX_GAP_MS),
+        ).fetchall()
+        return rollup.integrate(points, bucket_of, a, b)
+
+    def _refresh_energy(self, spans: dict[int, tuple[int, int]]) -> None:
+        """Recompute the power integrals of the 1m buckets the spans touch, then their parents."""
+        if not spans:
+            return
+        db = self._db
+        dirty: set[tuple[int, int]] = set()
+        for cid, (a, b) in spans.items():
+            lo, hi = a - a % 60_000, b - b % 60_000 + 60_000
+            parts = self._integrate(cid, lo, hi, rollup.fixed(60_000))
+            db.execute("DELETE FROM e_1m WHERE cid = ? AND ts >= ? AND ts < ?", (cid, lo, hi))
+            db.executemany(
+                "INSERT INTO e_1m (cid, ts, pos, neg, covered) VALUES (?, ?, ?, ?, ?)",
+                [(cid, t, e.pos_wh, e.neg_wh, e.covered_ms) for t, e in parts.items()],
+            )
+            dirty.update((cid, t) for t in range(lo, hi, 60_000))
+        for level, items in buckets.parents(dirty, self.tz).items():
+            if level == "1m":
+                continue
+            groups: dict[str, list[tuple[int, int, int]]] = {}
+            for item in items:
+                child = buckets.child_of(item[1], item[2], level)
+                groups.setdefault("1m" if child == "raw" else child, []).append(item)
+            for child, group in groups.items():
+                db.execute("DELETE FROM temp.dirty")
+                db.executemany("INSERT INTO temp.dirty (cid, b, e) VALUES (?, ?, ?)", group)
+                db.execute(f"DELETE FROM e_{level} WHERE (cid, ts) IN (SELECT cid, b FROM temp.dirty)")
+                db.execute(schema.rebuild_energy(level, child))
 
     def _counter_rows(
         self,
@@ -428,6 +482,33 @@ class SqliteStore:
                 total += row[0]
         return total
 
+    def power_energy(self, channel: str, start: datetime, end: datetime) -> rollup.Energy | None:
+        """Covered-time integral of a power channel over [start, end) (store/rollup.py), from the
+        coarsest whole buckets that tile it; None when the store has no such channel."""
+        known = self._known(channel)
+        if known is None:
+            channel_of(channel)
+            return None
+        if known[1] is not Kind.POWER:
+            raise ValueError(f"{channel} is not a power channel")
+        total = rollup.Energy()
+        with self._lock:
+            for level, a, b in buckets.cover(aware_ms(start), aware_ms(end), self.tz):
+                if level == "raw":
+                    for part in self._integrate(known[0], a, b, lambda _ts, a=a, b=b: (a, b)).values():
+                        total.add(part)
+                    continue
+                pos, neg, covered = self._db.execute(
+                    f"SELECT total(pos), total(neg), total(covered) FROM e_{level} WHERE cid = ? "
+                    "AND ts >= ? AND ts < ?",
+                    (known[0], a, b),
+                ).fetchone()
+                total.add(rollup.Energy(pos, neg, int(covered)))
+        return total
+
+    def has_channel(self, channel: str) -> bool:
+        return self._known(channel) is not None
+
     def latest(self, channels: Sequence[str] | None = None) -> dict[str, Reading]:
         if channels is None:
             with self._lock:
@@ -507,6 +588,7 @@ class SqliteStore:
                             )
                         else:
                             cur = db.execute(f"DELETE FROM r_{res} WHERE cid = ? AND ts < ?", (cid, cut))
+                            db.execute(f"DELETE FROM e_{res} WHERE cid = ? AND ts < ?", (cid, cut))
                         deleted[res] += cur.rowcount
                     if res == "raw" and cut > (self._horizon() or 0):
                         db.execute("INSERT OR REPLACE INTO meta VALUES ('raw_horizon', ?)", (str(cut),))
