@@ -28,7 +28,9 @@ from wattwerk.edge.metrics import oldest_pending_age_s
 from wattwerk.edge.mqtt_bridge import Command, MqttBridge, devices_from_config
 from wattwerk.edge.outbox import Outbox
 from wattwerk.edge.plan_upload import plan_uploader
-from wattwerk.edge.planning import OpenMeteoWeather, PlanService, TariffPrices
+from wattwerk.edge.planning import PlanService
+from wattwerk.forecast.site import OpenMeteoWeather
+from wattwerk.market.site_prices import TariffPrices
 from wattwerk.edge.recorder import Recorder
 from wattwerk.edge.runtime import EdgeRuntime
 from wattwerk.edge.setup import Setup
