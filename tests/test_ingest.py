@@ -63,8 +63,8 @@ def test_ingest_acks_range_and_retry_never_duplicates(database: PortalDb) -> Non
     with serve_portal(database) as portal:
         first = post(portal.url, token, doc, fmt="msgpack", gz=True)
         assert first.status_code == 200, first.text
-        assert first.json() == {"ack": [1, 100], "accepted": 100, "stored": 100, "duplicates": 0,
-                                "rejected": []}
+        assert first.json() == {"ack": [1, 100], "acked": [[1, 100]], "accepted": 100, "stored": 100,
+                                "duplicates": 0, "rejected": []}
         again = post(portal.url, token, doc)  # the same batch again, as JSON, not gzipped
         assert again.json()["ack"] == [1, 100]
         assert again.json()["stored"] == 0 and again.json()["duplicates"] == 100

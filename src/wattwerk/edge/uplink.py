@@ -9,6 +9,8 @@
   and 403 are permanent (logged, retried at the longest backoff, nothing is dropped); 413
   halves the batch; a 400 for a batch is narrowed down by halving until the single poisoned
   reading is found, which alone is dropped and counted.
+* Only what the portal acknowledged leaves the outbox: the answer's ``acked`` runs of seqs
+  (a portal before them answers the batch's span as ``ack``).
 * Clock skew is measured from the portal's ``Date`` header against the request's midpoint
   and reported (``clock_skew_s``, a warning beyond ``skew_warn_s``).
 * Catch-up policy: each round first sends the newest readings not yet sent live (so the portal
@@ -144,6 +146,21 @@ class _PinnedStream(httpcore.AsyncNetworkStream):
         return self._inner.get_extra_info(info)
 
 
+def acked_spans(answer: dict[str, Any], low: int, high: int) -> list[tuple[int, int]]:
+    """The seq runs a portal answer acknowledges, within the batch's ``low..high``: ``acked``
+    (exactly the seqs the portal recorded), else ``ack`` (the span; portals before ``acked``)."""
+    runs = answer.get("acked")
+    if runs is None:
+        ack = answer.get("ack")
+        runs = [ack] if ack else []
+    out = []
+    for first, last in runs:
+        a, b = max(int(first), low), min(int(last), high)
+        if a <= b:
+            out.append((a, b))
+    return out
+
+
 class _PinnedBackend(httpcore.AsyncNetworkBackend):
     def __init__(self, pin: str) -> None:
         self._inner = httpcore.AnyIOBackend()
@@ -259,15 +276,14 @@ class Uplink:
             self._roles_pending = False
             if answer.get("roles_error"):
                 log.error("portal refused the device roles: %s", answer["roles_error"])
-        ack = answer.get("ack")
-        if not ack:
+        spans = acked_spans(answer, rows[0][0], rows[-1][0])
+        if not spans:
             return 0
-        first, last = max(int(ack[0]), rows[0][0]), min(int(ack[1]), rows[-1][0])
         for item in answer.get("rejected", []):
             log.warning("portal rejected seq %s: %s", item.get("seq"), item.get("error"))
         self.stats.rejected += len(answer.get("rejected", []))
         self.stats.duplicates += int(answer.get("duplicates", 0))
-        deleted = self.outbox.ack_range(first, last)
+        deleted = sum(self.outbox.ack_range(a, b) for a, b in spans)
         self.stats.acked += deleted
         return deleted
 

@@ -13,11 +13,15 @@ names the edge's outbox instance, whose seqs start at 1 when it is re-created. `
 (portal/site_roles.py); bad roles are ignored and named in the answer's ``roles_error``, the
 readings are stored all the same. Answer::
 
-    {"ack": [101, 102], "accepted": 2, "stored": 2, "duplicates": 0, "rejected": []}
+    {"ack": [101, 102], "acked": [[101, 102]], "accepted": 2, "stored": 2, "duplicates": 0,
+     "rejected": []}
 
 Every reading in the batch is acknowledged — stored, already stored (a duplicate by
-(edge, stream, seq)), or rejected with a reason — so the edge never resends poison. The acked
-range is recorded, so a late retry is recognised even after retention deleted the raw rows. Per-reading
+(edge, stream, seq)), or rejected with a reason — so the edge never resends poison. ``acked``
+names exactly the seqs of the batch as runs without gaps (``ack`` is their span, for edges
+older than ``acked``); those runs are recorded, so a late retry is recognised even after
+retention deleted the raw rows, while a reading sent later inside a gap is new. Seqs run from 1
+to 2^63-2. Per-reading
 rejections: an invalid or unknown channel, a non-finite value, a timestamp far in the future
 or before 2000, a seq that is not a positive integer. A batch for another site than the
 token's is refused as a whole (403) and not acknowledged.
@@ -25,7 +29,6 @@ token's is refused as a whole (403) and not acknowledged.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
@@ -39,7 +42,7 @@ from fastapi.responses import JSONResponse
 
 from wattwerk.errors import BadInput, InputLedger
 from wattwerk.model import Channel
-from wattwerk.portal import site_roles
+from wattwerk.portal import hardening, site_roles
 from wattwerk.portal.db import Registry, SiteAuth
 from wattwerk.portal.readings import ReadingStore
 
@@ -47,7 +50,8 @@ log = logging.getLogger(__name__)
 
 MAX_BODY = 32 * 1024 * 1024  # decompressed bytes; guards against gzip bombs
 MIN_TS_MS = 946_684_800_000  # 2000-01-01
-MAX_SEQ = 2**63 - 1  # a bigint (PostgreSQL) / INTEGER (SQLite)
+MAX_SEQ = 2**63 - 2  # a bigint (PostgreSQL) / INTEGER (SQLite), with room for the range arithmetic (+1)
+MAX_RANGES = 1000  # runs of consecutive seqs in one batch (a real edge sends a handful)
 
 
 @dataclass
@@ -66,6 +70,7 @@ class Checked:
     channels: dict[str, Channel] = field(default_factory=dict)
     first: int = 0
     last: int = 0
+    ranges: list[tuple[int, int]] = field(default_factory=list)  # exactly the batch's seqs, as runs
     stream: str = ""  # the edge's outbox instance: its seqs restart when the outbox is re-created
 
 
@@ -83,10 +88,14 @@ def decode_body(body: bytes, content_type: str, content_encoding: str) -> Any:
         raise BadInput("encoding", f"unsupported Content-Encoding {content_encoding!r}")
     try:
         if "msgpack" in content_type:
-            return msgpack.unpackb(body, raw=False, strict_map_key=False)
-        return json.loads(body)
-    except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError) as exc:
-        raise BadInput("syntax", f"body does not parse as {content_type or 'json'}: {exc}") from exc
+            return msgpack.unpackb(body, raw=False, strict_map_key=False)  # limits: the buffer's size
+        return hardening.loads(body)
+    except hardening.TooDeep as exc:
+        raise BadInput("syntax", str(exc)) from exc
+    except (ValueError, TypeError, RecursionError, msgpack.ExtraData, msgpack.FormatError,
+            msgpack.StackError) as exc:  # TypeError: an unhashable map key (an array)
+        raise BadInput("syntax", f"body does not parse as {content_type or 'json'}: "
+                                 f"{type(exc).__name__}: {str(exc)[:200]}") from exc
 
 
 def _channel(name: str, cache: dict[str, Channel | str]) -> Channel | str:
@@ -107,7 +116,8 @@ def check_batch(batch: Any, auth: SiteAuth, now_ms: int, config: IngestConfig) -
         raise BadInput("shape", "batch must be an object with site, edge_id and readings")
     site, edge, readings = batch.get("site"), batch.get("edge_id"), batch.get("readings")
     if site != auth.site:
-        raise BadInput("wrong_site", f"batch is for site {site!r} but the token belongs to {auth.site!r}")
+        raise BadInput("wrong_site",
+                       f"batch is for site {_short(site)} but the token belongs to {auth.site!r}")
     if not isinstance(edge, str) or not edge or len(edge) > 200:
         raise BadInput("shape", "edge_id must be a non-empty string")
     stream = batch.get("stream", "")
@@ -135,9 +145,9 @@ def check_batch(batch: Any, auth: SiteAuth, now_ms: int, config: IngestConfig) -
         try:
             seq, ch, ts, value = item
         except (TypeError, ValueError):
-            raise BadInput("shape", f"reading {item!r:.80} is not [seq, channel, ts_ms, value]") from None
+            raise BadInput("shape", f"reading {_short(item)} is not [seq, channel, ts_ms, value]") from None
         if type(seq) is not int or not 0 < seq <= MAX_SEQ:
-            raise BadInput("seq", f"seq {seq!r:.40} is not a positive integer of at most 63 bits")
+            raise BadInput("seq", f"seq {_short(seq)} is not a positive integer below 2^63-1")
         add_seq(seq)
         if type(ch) is int:
             if not 0 <= ch < n_table:
@@ -148,7 +158,7 @@ def check_batch(batch: Any, auth: SiteAuth, now_ms: int, config: IngestConfig) -
         elif type(ch) is str:
             info = cache.get(ch) or _channel(ch, cache)
         else:
-            reject({"seq": seq, "kind": "channel", "error": f"channel {ch!r:.40} is not a name"})
+            reject({"seq": seq, "kind": "channel", "error": f"channel {_short(ch)} is not a name"})
             continue
         if type(info) is str:
             reject({"seq": seq, "kind": "channel", "error": info})
@@ -157,7 +167,7 @@ def check_batch(batch: Any, auth: SiteAuth, now_ms: int, config: IngestConfig) -
             if isinstance(ts, float) and ts.is_integer():
                 ts = int(ts)
             else:
-                reject({"seq": seq, "kind": "timestamp", "error": f"ts_ms {ts!r:.40} is not an integer"})
+                reject({"seq": seq, "kind": "timestamp", "error": f"ts_ms {_short(ts)} is not an integer"})
                 continue
         if ts > future:
             reject({"seq": seq, "kind": "future",
@@ -171,7 +181,7 @@ def check_batch(batch: Any, auth: SiteAuth, now_ms: int, config: IngestConfig) -
             if type(value) is int and abs(value) < 2**53:
                 value = float(value)
             else:
-                reject({"seq": seq, "kind": "value", "error": f"{ch}: value {value!r:.40} is not a number"})
+                reject({"seq": seq, "kind": "value", "error": f"{ch}: value {_short(value)} is not a number"})
                 continue
         if not isfinite(value):
             reject({"seq": seq, "kind": "value", "error": f"{ch}: value {value} is not finite"})
@@ -180,8 +190,31 @@ def check_batch(batch: Any, auth: SiteAuth, now_ms: int, config: IngestConfig) -
         keep((seq, ch, ts, value))
     out.channels = {name: cache[name] for name in used}  # type: ignore[misc]
     if seqs:
-        out.first, out.last = min(seqs), max(seqs)
+        out.ranges = runs(seqs)
+        if len(out.ranges) > MAX_RANGES:
+            raise BadInput("seq", f"seqs fall into {len(out.ranges)} runs; at most {MAX_RANGES} per batch")
+        out.first, out.last = out.ranges[0][0], out.ranges[-1][1]
     return out
+
+
+def runs(seqs: list[int]) -> list[tuple[int, int]]:
+    """The seqs as sorted runs of consecutive numbers: [1, 2, 3, 7, 8] -> [(1, 3), (7, 8)]."""
+    out: list[tuple[int, int]] = []
+    for seq in sorted(set(seqs)):
+        if out and seq == out[-1][1] + 1:
+            out[-1] = (out[-1][0], seq)
+        else:
+            out.append((seq, seq))
+    return out
+
+
+def _short(value: Any) -> str:
+    """A bounded description of a value from a hostile body (a deep list's repr could recurse)."""
+    if isinstance(value, str):
+        return repr(value[:40])
+    if value is None or isinstance(value, bool | int | float):
+        return repr(value)[:40]
+    return f"<{type(value).__name__}>"
 
 
 class TokenBucket:
@@ -269,10 +302,12 @@ class Ingestor:
         if checked.last:
             edge_id = await self.registry.edge_id(auth.site_id, batch["edge_id"], checked.stream)
             rows = [(edge_id, seq, ids[ch], ts, v) for seq, ch, ts, v in checked.rows]
-            stored = await self.store.insert_batch(edge_id, checked.first, checked.last, rows)
+            stored = await self.store.insert_batch(edge_id, checked.first, checked.last, rows,
+                                                   ranges=checked.ranges)
             self.stored += stored
         answer = {
-            "ack": [checked.first, checked.last] if checked.last else None,
+            "ack": [checked.first, checked.last] if checked.last else None,  # the span (older edges)
+            "acked": [list(r) for r in checked.ranges],  # exactly the seqs acknowledged
             "accepted": len(checked.rows),
             "stored": stored,
             "duplicates": len(checked.rows) - stored,

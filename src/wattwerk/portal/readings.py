@@ -54,16 +54,17 @@ class ReadingStore:
                 return await _insert_sqlite(conn, rows)
             return await postgres.insert_readings(conn.raw, rows)
 
-    async def insert_batch(self, edge_id: int, first: int, last: int, rows: Sequence[ReadingRow]) -> int:
-        """Store an edge's batch covering seqs ``first..last`` and record the range as acked."""
+    async def insert_batch(self, edge_id: int, first: int, last: int, rows: Sequence[ReadingRow], *,
+                           ranges: Sequence[tuple[int, int]] | None = None) -> int:
+        """Store an edge's batch covering seqs ``first..last`` and record as acked exactly
+        ``ranges`` (the batch's runs of seqs; default the whole span)."""
         async with self.db.connection() as conn:
             if conn.dialect != SQLITE:
-                return await postgres.insert_batch(conn.raw, edge_id, first, last, rows)
-            seen = await conn.fetchall(_ACKED, (edge_id, first, last))
-            if seen:
-                rows = [r for r in rows if not any(a <= r[1] <= b for a, b in seen)]
+                return await postgres.insert_batch(conn.raw, edge_id, first, last, rows, ranges=ranges)
+            rows = postgres.outside_ranges(rows, await conn.fetchall(_ACKED, (edge_id, first, last)))
             stored = await _insert_sqlite(conn, rows)
-            await _merge_range_sqlite(conn, edge_id, first, last)
+            for a, b in ranges or [(first, last)]:
+                await _merge_range_sqlite(conn, edge_id, a, b)
             await conn.execute("UPDATE edges SET last_seen = %s WHERE id = %s", (utcnow(), edge_id))
             return stored
 

@@ -12,6 +12,7 @@ DO NOTHING``: a retry never creates a second row, and fresh data pays for one wr
 
 from __future__ import annotations
 
+import bisect
 import logging
 from collections.abc import Sequence
 from urllib.parse import parse_qs, quote, urlencode, urlsplit, urlunsplit
@@ -119,8 +120,22 @@ async def insert_readings(conn: psycopg.AsyncConnection, rows: Sequence[ReadingR
     return cur.rowcount
 
 
+def outside_ranges(rows: Sequence[ReadingRow], ranges: Sequence[tuple[int, int]]) -> Sequence[ReadingRow]:
+    """The rows whose seq (``row[1]``) lies in none of the disjoint ``ranges`` (binary search)."""
+    if not ranges:
+        return rows
+    spans = sorted((int(a), int(b)) for a, b in ranges)
+    starts = [a for a, _ in spans]
+
+    def inside(seq: int) -> bool:
+        i = bisect.bisect_right(starts, seq) - 1
+        return i >= 0 and seq <= spans[i][1]
+
+    return [r for r in rows if not inside(r[1])]
+
+
 async def insert_batch(conn: psycopg.AsyncConnection, edge_id: int, first: int, last: int,
-                       rows: Sequence[ReadingRow]) -> int:
+                       rows: Sequence[ReadingRow], *, ranges: Sequence[tuple[int, int]] | None = None) -> int:
     """Store an edge's batch covering seqs ``first..last`` and record that range as acked.
 
     Rows whose seq lies in a range acked before are dropped first (a retry, possibly of
@@ -129,11 +144,10 @@ async def insert_batch(conn: psycopg.AsyncConnection, edge_id: int, first: int, 
     cur = await conn.execute(
         "SELECT first_seq, last_seq FROM acked_ranges WHERE edge_id = %s AND last_seq >= %s "
         "AND first_seq <= %s", (edge_id, first, last))
-    seen = await cur.fetchall()
-    if seen:
-        rows = [r for r in rows if not any(a <= r[1] <= b for a, b in seen)]
+    rows = outside_ranges(rows, await cur.fetchall())
     stored = await insert_readings(conn, rows)
-    await conn.execute(_MERGE_RANGE, {"edge": edge_id, "a": first, "b": last})
+    for a, b in ranges or [(first, last)]:  # exactly the batch's runs: a later reading in a gap is new
+        await conn.execute(_MERGE_RANGE, {"edge": edge_id, "a": a, "b": b})
     await conn.execute("UPDATE edges SET last_seen = now() WHERE id = %s", (edge_id,))
     return stored
 
