@@ -488,3 +488,20 @@ def test_continuous_rod_ramping_is_not_raised(seen: float, now_w: float, asked: 
     _, out = apply(limiter, req(rod__power=1500.0), rod__power=seen)
     sps, _ = apply(limiter, req(t=1, rod__power=asked), out.state, t=1, rod__power=now_w)
     assert sps["rod.power"] == sent
+
+
+@pytest.mark.parametrize(
+    ("sent_before", "ev_enabled"),
+    [
+        (0.0, 0.0),  # told 0 W, draws 3 kW: its own thermostat; the charger is what can give way
+        (3000.0, 1.0),  # told 3 kW last cycle and 0 W now: it follows, the charger may go on
+    ],
+)
+def test_a_rod_on_its_own_thermostat_is_not_counted_on_to_drop(sent_before: float, ev_enabled: float) -> None:
+    """Peak shaving at night: the rod's law sends 0 W, but its own thermostat keeps it at 3 kW."""
+    limiter = Limiter(GRID, DEVICES, ControlLimits(peak_shaving_w=8000.0))
+    asked = req(ev1__enable=1, ev1__current_limit=8, ev1__phases=3, rod__power=0.0)
+    _, out = apply(limiter, req(rod__power=sent_before), rod__power=sent_before)
+    sps, _ = apply(limiter, asked, out.state, t=1, grid__power=2300.0 + 3000.0 + 5520.0,
+                   rod__power=3000.0, ev1__power=5520.0, bat__soc=10.0)
+    assert sps["ev1.enable"] == ev_enabled

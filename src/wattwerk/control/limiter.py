@@ -30,6 +30,7 @@ from types import MappingProxyType
 from wattwerk.config import SiteConfig
 from wattwerk.config.limits import ControlLimits
 from wattwerk.control.devices import DeviceSpec, from_site
+from wattwerk.control.inbound import inbound_limits
 from wattwerk.control.para14a import aggregate_minimum_w, device_minimum_w
 from wattwerk.control.sharing import water_fill
 from wattwerk.control.timing import SwitchHistory, SwitchRules
@@ -222,6 +223,10 @@ class Limiter:
                 if watts < self.pv_rated or dm.unit == "w":
                     out["export:direct_marketer"] = max(watts, 0.0)
                     sources["direct_marketer"] = f"{value:g}{'%' if dm.unit == 'pct' else ' W'}"
+        if lim.inbound is not None:  # control.inbound: limits over 104, the Modbus server, OpenADR
+            more, why = inbound_limits(snap, lim.inbound.names(), self.pv_rated)
+            out.update(more)
+            sources.update(why)
         if lim.para14a is not None and self._para14a_on(snap, state):
             sources["para14a"] = lim.para14a.mode
             if lim.para14a.mode == "aggregate":
@@ -255,9 +260,13 @@ class Limiter:
             return now_w, new, min(now_w, new)
         if k == "rod":
             new = cmds.get("power", now_w)
+            if spec.id in getattr(snap, "own_will", ()):  # its own thermostat: a lower setpoint is no help
+                return now_w, max(new, now_w), min(now_w, new)
             return now_w, new, min(now_w, new)
         if k == "load":
             new = cmds.get("power", 0.0) if spec.command == "power" else spec.max_w * cmds.get("relay", 0.0)
+            if spec.id in getattr(snap, "own_will", ()):
+                return now_w, max(new, now_w), min(now_w, new)
             return now_w, new, min(now_w, new)
         if k == "heat_pump":
             sg = cmds.get("sgready", 2.0)
@@ -370,6 +379,7 @@ class Limiter:
                 continue
             plan.setdefault(dev, {})[cmd] = s.value
         requested_plan = {d: dict(c) for d, c in plan.items()}
+        snap.own_will = self._own_will(snap, state)  # type: ignore[attr-defined]
         active, sources = self.active_limits(snap, state)
         p14 = self.limits.para14a
         self._envelope(plan, p14 is not None and p14.mode == "per_device" and "para14a" in sources)
@@ -600,6 +610,18 @@ class Limiter:
         loads commanded in W (an electrolyser)."""
         return [d for d, s in self.devices.items()
                 if (s.kind == "rod" and not s.stages_w) or (s.kind == "load" and s.command == "power")]
+
+    def _own_will(self, snap: Snapshot, state: LimiterState) -> frozenset[str]:
+        """Continuous consumers drawing a step (5 % of their maximum, at least 100 W) above the
+        setpoint they were sent last cycle: a heating rod's own thermostat keeping the water warm.
+        Until they follow again, a lower setpoint is not counted on to lower the import."""
+        out = set()
+        for d in self._continuous():
+            now_w, sent = self._now_w(snap, d), state.power_sent.get(d)
+            step = max(100.0, 0.05 * self.devices[d].max_w)
+            if now_w is not None and sent is not None and now_w >= sent + step:
+                out.add(d)
+        return frozenset(out)
 
     def _hold_ramping_power(self, plan: Plan, snap: Snapshot, state: LimiterState) -> None:
         """The charger rule below for continuous consumers: one whose measured power moved by a step
@@ -877,7 +899,7 @@ class Limiter:
         out: dict[str, Episode] = {}
         now = snap.now
         for src, ep in state.episodes.items():
-            ep = replace(ep, curtailed_wh=ep.curtailed_wh + by_source.get(src, 0.0) * dt / 3600.0)
+            ep = replace(ep, curtailed_wh=ep.curtailed_wh + by_source.get(src, pv_w + load_w) * dt / 3600.0)
             if sources.get(src) == ep.level:
                 out[src] = ep
             else:
@@ -903,13 +925,14 @@ class Limiter:
 class _Memo:
     """A snapshot that remembers what it was asked (the limiter reads channels many times)."""
 
-    __slots__ = ("_got", "_snap", "contributions", "now")
+    __slots__ = ("_got", "_snap", "contributions", "now", "own_will")
 
     def __init__(self, snap: Snapshot) -> None:
         self._snap = snap
         self._got: dict[str, float | None] = {}
         self.contributions: dict = {}
         self.now = snap.now
+        self.own_will: frozenset[str] = frozenset()  # consumers drawing above what they were told
 
     def get(self, channel: str) -> float | None:
         try:
