@@ -12,6 +12,7 @@ from pydantic import Field, model_validator
 from wattwerk.config.base import Model
 from wattwerk.config.connections import ModbusRtuConnection, ModbusTcpConnection, MqttConnection
 from wattwerk.config.devices import problem
+from wattwerk.config.inbound import Inbound
 from wattwerk.config.types import DeviceId, Seconds
 
 Pct = Annotated[float, Field(ge=0, le=100)]
@@ -169,6 +170,7 @@ class ControlLimits(Model):
     pv_deadband_w: Annotated[float, Field(ge=0)] = 100.0  # a PV limit is raised only by more than this
     ev_restart_s: Annotated[float, Field(ge=0)] = 60.0  # a charger the limiter switched off stays off
     inputs: list[Input] = Field(default_factory=list)  # digital inputs: contacts (state_1 …), S0 meters
+    inbound: Inbound | None = None  # limits from a marketer or grid operator: 104, Modbus, OpenADR
 
     @model_validator(mode="after")
     def _inputs_fit(self) -> ControlLimits:
