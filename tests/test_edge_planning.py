@@ -17,9 +17,9 @@ from fastapi.testclient import TestClient
 from wattwerk.config import parse_config
 from wattwerk.control.base import NO_SIGNALS
 from wattwerk.control.site import build_cycle
+from wattwerk.edge.assembly import assemble
 from wattwerk.edge.control_step import CycleStep
 from wattwerk.edge.planning import PlanService
-from wattwerk.edge.run import build_edge, web_app
 from wattwerk.forecast.site import load_history_w
 from wattwerk.market.site_prices import TariffPrices
 from wattwerk.model import Reading
@@ -189,7 +189,7 @@ def test_load_history_from_the_store_feeds_the_forecast(tmp_path):
 
 
 async def test_page_shows_the_plan(tmp_path):
-    edge = build_edge(site(tmp_path))
+    edge = assemble(site(tmp_path))
     try:
         assert edge.planner is not None and edge.control is not None
         assert edge.control.signals == edge.planner.signals
@@ -199,7 +199,7 @@ async def test_page_shows_the_plan(tmp_path):
         plan = await edge.planner.refresh()
         assert plan is not None and plan.start == NOW + timedelta(minutes=15)
         clock.now += timedelta(minutes=15)  # one slot later, before the next plan
-        body = TestClient(web_app(edge)).get("/api/plan").json()
+        body = TestClient(edge.web_app()).get("/api/plan").json()
     finally:
         edge.close()
     assert body["currency"] == "EUR" and body["status"] == "optimal"

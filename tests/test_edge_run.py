@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 
 from wattwerk.config import DEMO_SITE, parse_config
-from wattwerk.edge.run import build_edge, run_edge
+from wattwerk.edge.assembly import EdgeOptions, assemble
 from wattwerk.errors import PermanentError
 from wattwerk.model import utcnow
 from wattwerk.sim.emulators import MeterState
@@ -59,9 +59,10 @@ async def test_run_reads_meter_and_inverter_into_the_store(tmp_path, sim):
 
     inverter = SunSpecEmulator([101, 123], sim.pv[0], rated_power=8000)
     async with P1Emulator(meter, interval=0.1) as p1, EmulatorServer([inverter.bank]) as modbus:
-        edge = build_edge(parse_config(site_text(p1.port, modbus.port, tmp_path / "var")), store_every_s=0.0)
+        cfg = parse_config(site_text(p1.port, modbus.port, tmp_path / "var"))
+        edge = assemble(cfg, EdgeOptions(store_every_s=0.0))
         stop = asyncio.Event()
-        task = asyncio.create_task(run_edge(edge, stop))
+        task = asyncio.create_task(edge.run(stop))
         await asyncio.sleep(2.0)
         stop.set()
         await task
@@ -82,7 +83,7 @@ def test_a_wrong_catalogue_name_says_what_exists(tmp_path):
     text = site_text(1, 2, tmp_path).replace("sunspec-inverter-int", "sunspec-inverter-itn")
     hint = r'no catalogue entry .* \(did you mean "sunspec-inverter-int"\?\)'
     with pytest.raises(PermanentError, match=hint):
-        build_edge(parse_config(text))
+        assemble(parse_config(text))
 
 
 def test_run_refuses_simulated_devices_with_a_clear_message(tmp_path):
@@ -102,7 +103,6 @@ async def test_run_publishes_to_mqtt_with_discovery_and_serves_metrics(tmp_path,
     import aiomqtt
     import httpx
 
-    from wattwerk.edge.run import web_app
 
     def meter() -> MeterState:
         state = sim.meter_state()
@@ -119,9 +119,9 @@ async def test_run_publishes_to_mqtt_with_discovery_and_serves_metrics(tmp_path,
         await client.subscribe(f"{prefix}/#")
         text = site_text(p1.port, modbus.port, tmp_path / "var") + (
             f"mqtt:\n  root: {root}\n  discovery_prefix: {prefix}\n")
-        edge = build_edge(parse_config(text), store_every_s=0.0)
+        edge = assemble(parse_config(text), EdgeOptions(store_every_s=0.0))
         stop = asyncio.Event()
-        task = asyncio.create_task(run_edge(edge, stop))
+        task = asyncio.create_task(edge.run(stop))
 
         async def collect() -> None:
             async for message in client.messages:
@@ -130,7 +130,7 @@ async def test_run_publishes_to_mqtt_with_discovery_and_serves_metrics(tmp_path,
                     return
 
         await asyncio.wait_for(collect(), 20)
-        transport = httpx.ASGITransport(app=web_app(edge))
+        transport = httpx.ASGITransport(app=edge.web_app())
         async with httpx.AsyncClient(transport=transport, base_url="http://edge") as http:
             metrics = (await http.get("/metrics")).text
         stop.set()
@@ -159,7 +159,7 @@ async def test_run_drives_an_http_heating_rod_from_the_catalogue(tmp_path, sim):
             f"    connection: {{type: http, url: '{emulator.url}'}}\n    limits: {{max_power_w: 3000}}\n"
             f"store:\n  data_dir: {tmp_path}\n"
         )
-        edge = build_edge(parse_config(text), control=False)
+        edge = assemble(parse_config(text), EdgeOptions(read_only=True))
         driver = edge.devices.polled[0].driver
         readings = await driver.read(utcnow())
         await driver.command("power", 1500.0)
@@ -179,7 +179,7 @@ def test_run_builds_an_ocpp_charger_on_the_site_central_system(tmp_path):
         "    limits: {max_current_a: 32, phases: 1}\n"
         f"store:\n  data_dir: {tmp_path}\n"
     )
-    edge = build_edge(parse_config(text))
+    edge = assemble(parse_config(text))
     try:
         (polled,) = edge.devices.polled
         assert isinstance(polled.driver, OcppCharger)
@@ -198,7 +198,7 @@ def test_a_user_mode_reaches_the_charging_law_and_keeps_its_state(tmp_path):
         "    connection: {type: ocpp, charge_point_id: CP-1, port: 9902}\n"
         f"store:\n  data_dir: {tmp_path}\n"
     )
-    edge = build_edge(parse_config(text))
+    edge = assemble(parse_config(text))
     try:
         step = edge.control
         assert step is not None
@@ -219,7 +219,6 @@ def test_user_commands_reach_control_and_others_are_refused(tmp_path):
 
     from wattwerk.control.ev import EvCharging
     from wattwerk.edge.mqtt_bridge import Command
-    from wattwerk.edge.run import mqtt_bridge
 
     text = (
         "site:\n  name: Cmd test\n  location: {latitude: 48.0, longitude: 7.8}\n  timezone: Europe/Berlin\n"
@@ -230,9 +229,9 @@ def test_user_commands_reach_control_and_others_are_refused(tmp_path):
         "    connection: {type: modbus_tcp, host: 127.0.0.1, port: 1502}\n"
         f"store:\n  data_dir: {tmp_path}\nmqtt:\n  root: wwtest/cmd\n"
     )
-    edge = build_edge(parse_config(text))
+    edge = assemble(parse_config(text))
     try:
-        handle = mqtt_bridge(edge).on_command
+        handle = edge.mqtt_bridge().on_command
         now = utcnow()
         handle(Command("wb", "current_limit", 40.0, now))  # above the configured 16 A: capped there
         handle(Command("wb", "mode", "minpv", now + timedelta(seconds=1)))
@@ -248,9 +247,8 @@ def test_user_commands_reach_control_and_others_are_refused(tmp_path):
         assert edge.overrides["wb"] == {"current_limit": 10.0, "mode": "minpv"}
         from fastapi.testclient import TestClient
 
-        from wattwerk.edge.run import web_app
 
-        live = TestClient(web_app(edge)).get("/api/live").json()
+        live = TestClient(edge.web_app()).get("/api/live").json()
         assert [(c["id"], c["mode"]) for c in live["chargers"]] == [("wb", "minpv")]  # the page shows it
     finally:
         edge.close()
@@ -297,7 +295,7 @@ def test_the_site_files_control_section_reaches_the_limiter(tmp_path):
         "  ripple:\n    contacts: [io.k1]\n    levels:\n      - {pattern: '0', feed_in_pct: 100}\n"
         "      - {pattern: '1', feed_in_pct: 0}\n"
     )
-    edge = build_edge(parse_config(text))
+    edge = assemble(parse_config(text))
     try:
         limits = edge.control.cycle.limiter.limits
         assert limits.peak_shaving_w == 7000

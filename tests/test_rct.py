@@ -190,7 +190,7 @@ async def test_simulated_battery_follows_the_setpoint_and_returns_to_self_consum
 async def test_a_site_file_reaches_the_rct_driver(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """``wattwerk run``: a battery naming the RCT entry on a plain TCP connection."""
     from wattwerk.config import parse_config
-    from wattwerk.edge.run import build_edge
+    from wattwerk.edge.assembly import EdgeOptions, assemble
 
     async with RctEmulator(FakeBattery()) as emulator:
         text = (
@@ -201,7 +201,7 @@ async def test_a_site_file_reaches_the_rct_driver(tmp_path) -> None:  # type: ig
             "    capacity_wh: 10000\n    max_charge_w: 5000\n    max_discharge_w: 5000\n"
             f"store:\n  data_dir: {tmp_path}\n"
         )
-        edge = build_edge(parse_config(text), control=False)
+        edge = assemble(parse_config(text), EdgeOptions(read_only=True))
         try:
             driver = edge.devices.polled[0].driver
             assert isinstance(driver, RctDevice)

@@ -104,7 +104,7 @@ async def test_simulated_grid_point_read_through_the_emulator() -> None:
 
 async def test_a_site_file_reaches_the_tq_driver_with_its_password(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from wattwerk.config import parse_config
-    from wattwerk.edge.run import build_edge
+    from wattwerk.edge.assembly import EdgeOptions, assemble
 
     async with TqEmEmulator(FakeGrid(-400.0)) as emulator:
         text = (
@@ -114,7 +114,7 @@ async def test_a_site_file_reaches_the_tq_driver_with_its_password(tmp_path) -> 
             f"    connection: {{type: http, url: 'http://:{emulator.password}@127.0.0.1:{emulator.port}'}}\n"
             f"store:\n  data_dir: {tmp_path}\n"
         )
-        edge = build_edge(parse_config(text), control=False)
+        edge = assemble(parse_config(text), EdgeOptions(read_only=True))
         try:
             driver = edge.devices.polled[0].driver
             assert isinstance(driver, TqEmDevice)

@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -65,3 +67,78 @@ async def serve(
             log.info("maintenance poll failed (%s); retrying in %.0f s", exc, backoff_s)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), backoff_s)
+
+
+# ------------------------------------------------------------ what this edge does with a command
+
+
+class LogTail(logging.Handler):
+    """The last ``keep`` log lines of the process (``wattwerk.*``), for the ``logs`` command."""
+
+    def __init__(self, keep: int = 500) -> None:
+        super().__init__(logging.INFO)
+        self.lines: deque[str] = deque(maxlen=keep)
+        self.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with contextlib.suppress(Exception):  # a log line that cannot be formatted is not kept
+            self.lines.append(self.format(record))
+
+
+class EdgeCommands:
+    """The installer's command kinds (``portal.maintenance.KINDS``) executed against one edge.
+
+    * ``status``: site, uptime, per-device state (ok / stale / failures), runtime and outbox figures;
+    * ``logs``: the last ``payload["lines"]`` (default 100, at most 500) log lines;
+    * ``get_config``: the site file as validated, secrets masked;
+    * ``set_config``: ``{"dotted.key": value, ...}`` written into the site file (comments kept),
+      validated like ``wattwerk check`` first; nothing is written when the result is invalid, and
+      ``portal.*`` cannot be changed this way (it could cut the edge off). The edge runs the new
+      file after a restart (``restart_needed``).
+    """
+
+    def __init__(self, status: Callable[[], dict[str, Any]], config: Callable[[], Any],
+                 path: Path | None, tail: LogTail) -> None:
+        self.status, self.config, self.path, self.tail = status, config, path, tail
+
+    async def __call__(self, kind: str, payload: dict[str, Any]) -> Any:
+        if kind == "status":
+            return self.status()
+        if kind == "logs":
+            n = int(payload.get("lines", 100))
+            return {"lines": list(self.tail.lines)[-max(1, min(n, 500)):]}
+        if kind == "get_config":
+            return self.config().model_dump(mode="json", exclude_none=True)
+        if kind == "set_config":
+            return self._set_config(payload)
+        raise ValueError(f"unknown command kind {kind!r}")
+
+    def _set_config(self, payload: dict[str, Any]) -> dict[str, Any]:
+        from wattwerk.config import ConfigError
+        from wattwerk.config.writer import apply, to_node
+
+        if self.path is None:
+            raise ValueError("this edge runs without a site file; nothing to change")
+        if not payload:
+            raise ValueError('set_config needs {"dotted.key": value}, e.g. {"control.peak_shaving_w": 8000}')
+        for key in payload:
+            if not key or key.split(".")[0] == "portal" or any(not part for part in key.split(".")):
+                raise ValueError(f"{key!r} cannot be set remotely")
+
+        def change(doc: Any) -> None:
+            for key, value in payload.items():
+                *parents, leaf = key.split(".")
+                node = doc
+                for part in parents:
+                    if not isinstance(node.get(part), dict):
+                        node[part] = to_node({})
+                    node = node[part]
+                node[leaf] = to_node(value)
+
+        try:
+            apply(self.path, change)
+        except ConfigError as exc:
+            raise ValueError("; ".join(exc.lines)) from None
+        log.warning("maintenance: %s changed in %s (effective after a restart)", ", ".join(payload),
+                    self.path)
+        return {"changed": sorted(payload), "file": str(self.path), "restart_needed": True}

@@ -36,6 +36,10 @@ class Recorder:
         self.kept = 0
         self.skipped = 0
 
+    def keep_next(self) -> None:
+        """Keep the next reading of every channel (the first and last reading of a run)."""
+        self._last.clear()
+
     def record(self, readings: Iterable[Reading], force: bool = False) -> list[Reading]:
         """Pass on the readings due for storage (all of them with ``force``); returns them."""
         kept: list[Reading] = []

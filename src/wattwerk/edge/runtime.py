@@ -114,25 +114,32 @@ class EdgeRuntime:
                 if stop.is_set():
                     return
             started = time.monotonic()
-            try:
-                readings = await asyncio.wait_for(dev.driver.read(self.clock()), dev.timeout_s)
-            except PermanentError as exc:
-                self.ledger.record(dev.device_id, "permanent", f"gave up: {exc}")
+            if not await self.read_once(dev):
                 return
-            except TimeoutError:
-                dev.failures += 1
-                self.ledger.record(dev.device_id, "timeout", f"no answer within {dev.timeout_s:g} s")
-            except Exception as exc:  # a driver bug or an unexpected transport error must not stop the site
-                dev.failures += 1
-                self.ledger.record(dev.device_id, type(exc).__name__, f"read failed: {exc}")
-            else:
-                dev.failures = 0
-                dev.reads += 1
-                self.accept(readings)
             if dev.failures:
                 delay = min(self.max_backoff_s, dev.interval_s * 2 ** min(dev.failures, 16))
             else:
                 delay = max(0.0, dev.interval_s - (time.monotonic() - started))
+
+    async def read_once(self, dev: Polled) -> bool:
+        """One read of one device into the state; a failure is counted in the ledger.
+        False when the device gave up for good (a ``PermanentError``)."""
+        try:
+            readings = await asyncio.wait_for(dev.driver.read(self.clock()), dev.timeout_s)
+        except PermanentError as exc:
+            self.ledger.record(dev.device_id, "permanent", f"gave up: {exc}")
+            return False
+        except TimeoutError:
+            dev.failures += 1
+            self.ledger.record(dev.device_id, "timeout", f"no answer within {dev.timeout_s:g} s")
+        except Exception as exc:  # a driver bug or an unexpected transport error must not stop the site
+            dev.failures += 1
+            self.ledger.record(dev.device_id, type(exc).__name__, f"read failed: {exc}")
+        else:
+            dev.failures = 0
+            dev.reads += 1
+            self.accept(readings)
+        return True
 
     async def _consume(self, source: AsyncIterable[list[Reading]], stop: asyncio.Event) -> None:
         async for readings in source:

@@ -1,0 +1,407 @@
+"""One site file, one running edge: the only place where a validated ``SiteConfig`` becomes an edge.
+
+``assemble(cfg, options)`` builds drivers (``edge.drivers``), the ``EdgeRuntime``, the control cycle
+(``control.site.build_cycle`` in a ``CycleStep``), the planner (``strategy.mode: planner`` only; its
+module, with pandas, pvlib and HiGHS, is imported only then), recorder, store (``SqliteStore`` behind
+a ``BufferedWriter``), outbox and uplink, the maintenance client, the MQTT bridge, metrics and the
+local page. ``wattwerk run``, ``wattwerk demo`` and the scenarios all call it; the simulator only
+stands at the devices' far end (``EdgeOptions.sim_drivers`` for ``connection: {type: sim}``).
+
+Two ways to run the result:
+
+* ``await edge.run(stop)``: wall clock, every task (polling, control, planner, uplink, maintenance,
+  MQTT, web) until ``stop`` is set;
+* lock-step with an injected clock (``EdgeOptions.clock``): ``await edge.step()`` is one read round
+  (every device whose interval is due on that clock) and one control cycle; the planner re-plans
+  when the clock enters a new slot; recorder, store and outbox run on the same clock.
+
+``check(cfg)`` is the dry mode: it builds everything that can be refused (drivers, catalogue
+look-ups, decoders, the control cycle, the planner's settings) without opening a file, socket or
+serial port, and returns the problems as ``(where, message)`` pairs; ``[]`` means ``run`` builds it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from wattwerk.config import DeviceBase, SiteConfig
+from wattwerk.control.site import build_cycle
+from wattwerk.edge.control_step import CycleStep
+from wattwerk.edge.drivers import SiteDevices, build_devices
+from wattwerk.edge.live import NotingLedger, RuntimeView
+from wattwerk.edge.maintenance_client import EdgeCommands, LogTail
+from wattwerk.edge.outbox import Outbox
+from wattwerk.edge.recorder import Recorder
+from wattwerk.edge.runtime import Driver, EdgeRuntime, Polled
+from wattwerk.edge.view import StoreView
+from wattwerk.errors import InputLedger, PermanentError
+from wattwerk.flows import SiteRoles
+from wattwerk.model import Setpoint, utcnow
+from wattwerk.store.buffer import BufferedWriter
+from wattwerk.store.sqlite import SqliteStore
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from wattwerk.edge.mqtt_bridge import MqttBridge
+    from wattwerk.edge.planning import PlanService
+
+log = logging.getLogger("wattwerk.edge")
+
+SimHook = Callable[[DeviceBase, InputLedger], Driver]  # a ``connection: {type: sim}`` device -> driver
+Problem = tuple[tuple[str | int, ...], str]  # (where in the site file, message)
+
+
+@dataclass(frozen=True)
+class EdgeOptions:
+    """How to run a site file. ``clock`` set: lock-step on that clock (``Edge.step``)."""
+
+    store_every_s: float = 10.0
+    read_only: bool = False  # read and record only; no control cycle, no planner, no setpoints
+    clock: Callable[[], datetime] | None = None
+    data_dir: Path | None = None  # default: the site file's store.data_dir
+    site_path: Path | None = None  # the site file: setup in the UI, set_config by maintenance
+    web: bool = False  # serve the local page in run() (wattwerk run: on)
+    host: str = "127.0.0.1"
+    port: int = 8080
+    auth: Any = None  # the page's EdgeAuth; default from the site file (edge.auth)
+    sim_drivers: SimHook | None = None  # drivers for ``connection: {type: sim}`` devices (demo)
+    prices: Any = None  # a planner PriceSource instead of the tariff section's (demo: bundled sample)
+    weather: Callable[[], Awaitable[Any]] | None = None  # instead of Open-Meteo (demo: the simulator)
+    maintenance_wait_s: float = 25.0  # long poll for the installer's commands
+
+
+def _stale_after(cfg: SiteConfig) -> float:
+    slowest = max((d.interval_s for d in cfg.devices), default=1.0)
+    return max(10.0, 3 * slowest)
+
+
+def _devices(cfg: SiteConfig, options: EdgeOptions, ledger: InputLedger, *, dry: bool = False) -> SiteDevices:
+    """Drivers for every device: simulated ones from ``options.sim_drivers``, the rest from
+    ``edge.drivers`` (which refuses ``sim`` without a hook, with where it is in the file)."""
+    hook = options.sim_drivers
+    stale = _stale_after(cfg)
+    sims = [(i, d) for i, d in enumerate(cfg.devices) if d.connection.type == "sim"] if hook else []
+    if not sims:
+        return build_devices(cfg, ledger, stale_after_s=stale, dry=dry)
+    real = [i for i, d in enumerate(cfg.devices) if d.connection.type != "sim"]
+    try:
+        out = build_devices(cfg.model_copy(update={"devices": [cfg.devices[i] for i in real]}), ledger,
+                            stale_after_s=stale, dry=dry)
+    except PermanentError as exc:  # where a problem is: the index in the whole file
+        problems = getattr(exc, "problems", None)
+        if problems is None:
+            raise
+        moved = [(("devices", real[loc[1]], *loc[2:]) if loc[:1] == ("devices",) else loc, msg)
+                 for loc, msg in problems]
+        raise type(exc)(moved) from None
+    assert hook is not None
+    for _, dev in sims:
+        timeout = max(1.0, 2 * dev.interval_s)
+        out.polled.append(Polled(dev.id, hook(dev, ledger), dev.interval_s, timeout_s=timeout))
+    return out
+
+
+def check(cfg: SiteConfig, options: EdgeOptions | None = None) -> list[Problem]:
+    """Dry mode: everything ``assemble`` would refuse, nothing opened. ``[]`` when it builds."""
+    options = options or EdgeOptions()
+    problems: list[Problem] = []
+    try:
+        _devices(cfg, options, InputLedger(), dry=True).close()
+    except PermanentError as exc:
+        found = getattr(exc, "problems", None)
+        problems += list(found) if found is not None else [((), str(exc))]
+    if options.read_only:
+        return problems
+    try:
+        build_cycle(cfg, cfg.control)
+    except (PermanentError, ValueError) as exc:
+        problems.append((("control",), str(exc)))
+    if cfg.strategy.mode == "planner":
+        problems += _planner_problems(cfg, options)
+    return problems
+
+
+def _planner_problems(cfg: SiteConfig, options: EdgeOptions) -> list[Problem]:
+    try:
+        import wattwerk.edge.planning  # noqa: F401  # pandas, pvlib, highspy
+        from wattwerk.market.site_prices import provider_of
+    except ImportError as exc:
+        return [(("strategy", "mode"), f"the planner needs {exc.name}: pip install 'wattwerk[planner]'")]
+    if options.prices is None and cfg.tariff.provider != "fixed" and provider_of(cfg.tariff) is None:
+        return [(("tariff", "provider"), f"no price source for provider {cfg.tariff.provider!r}")]
+    return []
+
+
+class Edge:
+    """Everything one running edge holds; ``close()`` flushes and releases it."""
+
+    def __init__(self, cfg: SiteConfig, options: EdgeOptions) -> None:
+        self.cfg, self.options = cfg, options
+        self.path = options.site_path
+        self.clock = options.clock or utcnow
+        self.started = time.monotonic()
+        self.overrides: dict[str, dict[str, float | str]] = {}  # user commands (MQTT, UI)
+        data_dir = Path(cfg.store.data_dir)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        tiers = {tier.resolution: tier.keep for tier in cfg.store.retention}
+        self.store = SqliteStore(data_dir / "store.sqlite", tz=cfg.site.timezone, tiers=tiers)
+        stepped = options.clock is not None
+        self.writer = BufferedWriter(self.store, max_readings=2000, max_age_s=30.0,
+                                     **({"clock": lambda: self.clock().timestamp()} if stepped else {}))
+        self.outbox = Outbox(data_dir / "outbox.sqlite") if cfg.portal is not None else None
+        self.ledger = NotingLedger()  # keeps each device's last error for the page
+        try:
+            self.devices = _devices(cfg, options, self.ledger)
+        except BaseException:
+            self._close_files()
+            raise
+        self.planner: PlanService | None = None
+        self.control: CycleStep | None = None
+        if not options.read_only:
+            if cfg.strategy.mode == "planner":
+                self.planner = self._planner(data_dir)
+            cycle = build_cycle(cfg, cfg.control)
+            self.control = CycleStep(cycle, self.planner.signals) if self.planner else CycleStep(cycle)
+        self.recorder = Recorder(options.store_every_s, store=self.writer, outbox=self.outbox)
+        self.runtime = EdgeRuntime(self.devices.polled, push=self.devices.push, recorder=self.recorder,
+                                   control=self.control, stale_after_s=_stale_after(cfg), clock=self.clock,
+                                   ledger=self.ledger)
+        roles = SiteRoles.from_pairs([(d.id, d.role) for d in cfg.devices])
+        self.view = StoreView(cfg.site.name, cfg.site.tz, roles, self.snapshot, self.store, self.clock,
+                              self.writer.flush)
+        self.log_tail = LogTail()
+        logging.getLogger("wattwerk").addHandler(self.log_tail)
+        self.commands = EdgeCommands(self.status, lambda: self.cfg, self.path, self.log_tail)
+        self._due: dict[int, float] = {}  # lock-step: id(Polled) -> next read (s on the clock)
+        self._slot: datetime | None = None  # lock-step: the slot the planner last planned
+        self._retention_at: datetime | None = None
+        self._push: list[asyncio.Task[None]] = []
+
+    def _planner(self, data_dir: Path) -> PlanService:
+        from wattwerk.edge.planning import PlanService  # pandas, pvlib, highspy: only with a planner
+        from wattwerk.forecast.site import OpenMeteoWeather
+        from wattwerk.market.site_prices import TariffPrices
+
+        o = self.options
+        prices = o.prices or TariffPrices(self.cfg.tariff, data_dir / "prices.json")
+        return PlanService(self.cfg, self.snapshot, prices, store=self.store, clock=self.clock,
+                           weather=o.weather or OpenMeteoWeather(self.cfg))
+
+    def snapshot(self) -> Any:
+        return self.runtime.state.snapshot(self.clock())
+
+    # ------------------------------------------------------------ what the edge tells
+
+    def status(self) -> dict[str, Any]:
+        """The ``status`` maintenance command: devices, runtime, outbox, planner."""
+        snap = self.snapshot()
+        stale = set(snap.stale_devices())
+        failing = {p.device_id: p.failures for p in self.runtime.polled if p.failures}
+        devices = {d.id: "stale" if d.id in stale else "failing" if d.id in failing else "ok"
+                   for d in self.cfg.devices}
+        st = self.runtime.stats
+        out: dict[str, Any] = {
+            "site": self.cfg.site.name, "time": self.clock().isoformat(),
+            "uptime_s": round(time.monotonic() - self.started, 1), "devices": devices,
+            "readings": st.readings, "cycles": st.cycles, "setpoints_written": st.setpoints_written,
+            "write_errors": st.write_errors, "read_only": self.control is None,
+            "errors": {dev: msg for dev, (_, msg, _) in self.ledger.last.items()},
+        }
+        if self.outbox is not None:
+            out["outbox_pending"] = self.outbox.pending()
+        if self.planner is not None:
+            plan = self.planner.plan_json()
+            out["planner"] = {k: plan.get(k) for k in ("status", "message", "source", "cost_eur")}
+        return out
+
+    def web_app(self) -> FastAPI:
+        """The local page (live values, today, devices, restrictions, plan), setup in the UI when the
+        site file is known, and ``/metrics`` for Prometheus."""
+        from wattwerk.edge.auth import EdgeAuth
+        from wattwerk.edge.metrics import oldest_pending_age_s
+        from wattwerk.edge.setup import Setup
+        from wattwerk.edge.web import create_app
+
+        c, p = self.control, self.planner
+        view = RuntimeView(self.runtime, self.cfg, today_fn=self.view.today,
+                           limits_fn=c.active_limits if c else None, modes_fn=c.modes if c else None,
+                           plan_fn=p.plan_json if p else None, clock=self.clock)
+        setup = None
+        if self.path is not None:
+            setup = Setup(self.path, runtime=self.runtime, on_config=lambda cfg: setattr(view, "cfg", cfg))
+        outbox = self.outbox
+        sources = {} if outbox is None else {
+            "outbox_pending": outbox.pending, "outbox_bytes": outbox.used_bytes,
+            "upload_lag_s": lambda: oldest_pending_age_s(outbox),
+        }
+        auth = self.options.auth or EdgeAuth.for_site(self.cfg)  # the admin password, sessions, names
+        return create_app(view, auth=auth, setup=setup, runtime=self.runtime, metrics=sources)
+
+    def mqtt_bridge(self) -> MqttBridge:
+        """The MQTT/Home Assistant bridge of the ``mqtt`` section (see ``on_command``)."""
+        from wattwerk.edge.mqtt_bridge import MqttBridge, devices_from_config
+        from wattwerk.protocols.mqtt import MqttSettings
+
+        m = self.cfg.mqtt
+        assert m is not None
+        password = m.password.get_secret_value() if m.password else None
+        settings = MqttSettings(m.host, m.port, m.username, password, tls=m.tls,
+                                ca_file=str(m.ca_file) if m.ca_file else None)
+        return MqttBridge(self.cfg.site.name, self.snapshot, self.on_command, devices_from_config(self.cfg),
+                          settings=settings, root=m.root, discovery_prefix=m.discovery_prefix)
+
+    def on_command(self, cmd: Any) -> None:
+        """An owner's command (MQTT, UI): a charge point's ``mode`` and ``current_limit`` (a cap within
+        its maximum), the battery's ``battery_setpoint``; into the control cycle, kept in
+        ``overrides``. Nothing bypasses the limiter; other commands are refused (ValueError)."""
+        control = self.control
+        if control is None:
+            raise ValueError("this edge runs --read-only: it takes no commands")
+        if cmd.command == "mode":
+            ok = control.set_ev_mode(cmd.device, str(cmd.value))
+        elif cmd.command == "current_limit":
+            ok = control.set_ev_current(cmd.device, float(cmd.value))
+        elif cmd.command == "battery_setpoint":
+            ok = self.cfg.device(cmd.device).role == "battery"
+            if ok:
+                control.set_battery(float(cmd.value))
+        else:
+            raise ValueError(f"{cmd.command} is decided by wattwerk's controllers, not settable")
+        if not ok:
+            raise ValueError(f"{cmd.device} does not take {cmd.command}")
+        self.overrides.setdefault(cmd.device, {})[cmd.command] = cmd.value
+        log.info("user command %s.%s = %s (from %s)", cmd.device, cmd.command, cmd.value, cmd.source)
+
+    # ------------------------------------------------------------ wall clock
+
+    async def run(self, stop: asyncio.Event, extra: Sequence[Awaitable[None]] = ()) -> None:
+        """Run every task until ``stop`` is set (the page too, when ``options.web``)."""
+        tasks = [self.runtime.run(stop), _every(1.0, stop, self.writer.poll),
+                 _every(3600.0, stop, lambda: self.store.apply_retention(utcnow()))]
+        tasks += self._portal_tasks(stop)
+        if self.cfg.mqtt is not None:
+            tasks.append(self.mqtt_bridge().run(stop))
+        if self.planner is not None:
+            tasks.append(self.planner.run(stop))
+        if self.options.web:
+            tasks.append(self._serve(stop))
+        running = [asyncio.create_task(t) for t in [*tasks, *extra]]  # type: ignore[arg-type]
+        await stop.wait()
+        await asyncio.gather(*running, return_exceptions=True)
+
+    def _portal_tasks(self, stop: asyncio.Event) -> list[Awaitable[None]]:
+        """Uplink, the plan upload and the maintenance client, when the site file names a portal."""
+        portal = self.cfg.portal
+        if portal is None or self.outbox is None:
+            return []
+        from wattwerk.edge import maintenance_client
+        from wattwerk.edge.plan_upload import plan_uploader
+        from wattwerk.edge.uplink import Uplink, UplinkConfig, make_client
+
+        target = UplinkConfig(url=str(portal.url).rstrip("/"), site=portal.site, edge_id=portal.edge_id,
+                              token=portal.token.get_secret_value(), ca_file=portal.ca_file,
+                              pin_sha256=portal.pin_sha256, roles={d.id: d.role for d in self.cfg.devices})
+        tasks: list[Awaitable[None]] = [Uplink(self.outbox, target).run(stop)]
+        if self.planner is not None and (uploader := plan_uploader(self.cfg, self.planner)) is not None:
+            tasks.append(uploader.run(stop))
+
+        async def maintenance() -> None:
+            async with make_client(target) as client:
+                await maintenance_client.serve(client, target.url, target.token, self.commands, stop,
+                                               wait_s=self.options.maintenance_wait_s)
+
+        tasks.append(maintenance())
+        return tasks
+
+    async def _serve(self, stop: asyncio.Event) -> None:
+        import uvicorn
+
+        o = self.options
+        server = uvicorn.Server(uvicorn.Config(self.web_app(), host=o.host, port=o.port, log_level="warning"))
+        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # ours stop everything
+        task = asyncio.create_task(server.serve())
+        log.info("local page on http://%s:%d", o.host, o.port)
+        await stop.wait()
+        server.should_exit = True
+        await task
+
+    # ------------------------------------------------------------ lock-step
+
+    async def step(self) -> list[Setpoint]:
+        """One read round (devices due on the clock) and one control cycle; re-plans in a new slot."""
+        now = self.clock()
+        t = now.timestamp()
+        due = [p for p in self.runtime.polled if self._due.get(id(p), -1.0) <= t + 1e-6]
+        for p in due:
+            self._due[id(p)] = t + p.interval_s
+        await asyncio.gather(*(self.runtime.read_once(p) for p in due))
+        if self.planner is not None:
+            slot = self.planner.slot_start(now)
+            if slot != self._slot:
+                self._slot = slot
+                await self.planner.refresh()
+        setpoints = await self.runtime.control_cycle() if self.control is not None else []
+        self.writer.poll()
+        if self._retention_at is None or now - self._retention_at >= timedelta(hours=1):
+            self._retention_at = now
+            self.store.apply_retention(now)
+        return setpoints
+
+    async def read_all(self) -> None:
+        """Read every device now and keep every reading (the first and last reading of a run)."""
+        self._due.clear()
+        self.recorder.keep_next()
+        now = self.clock().timestamp()
+        for p in self.runtime.polled:
+            self._due[id(p)] = now + p.interval_s
+        await asyncio.gather(*(self.runtime.read_once(p) for p in self.runtime.polled))
+        self.writer.flush()
+
+    def start_push(self, stop: asyncio.Event) -> None:
+        """Lock-step with push sources (a P1 stream): consume them in the background until ``stop``."""
+        self._push = [asyncio.create_task(self.runtime._consume(s, stop)) for s in self.runtime.push]
+
+    # ------------------------------------------------------------ the end
+
+    def _close_files(self) -> None:
+        self.writer.flush()
+        self.store.close()
+        if self.outbox is not None:
+            self.outbox.close()
+
+    def close(self) -> None:
+        for task in self._push:
+            task.cancel()
+        logging.getLogger("wattwerk").removeHandler(getattr(self, "log_tail", None) or logging.NullHandler())
+        self.devices.close()
+        self._close_files()
+
+
+def assemble(cfg: SiteConfig, options: EdgeOptions | None = None) -> Edge:
+    """The edge of a validated site file; a ``PermanentError`` (``SiteProblems``) names what it cannot
+    build. ``options.data_dir`` replaces the site file's ``store.data_dir``."""
+    options = options or EdgeOptions()
+    if options.data_dir is not None:
+        cfg = cfg.model_copy(update={"store": cfg.store.model_copy(update={"data_dir": options.data_dir})})
+    return Edge(cfg, options)
+
+
+async def _every(seconds: float, stop: asyncio.Event, job: Callable[[], object]) -> None:
+    """Run ``job`` every ``seconds`` until stopped; a failing job is logged, never fatal."""
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), seconds)
+        try:
+            job()
+        except Exception:
+            log.exception("periodic job %s failed", getattr(job, "__name__", job))
+
