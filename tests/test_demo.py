@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from fastapi.testclient import TestClient
 
+from edge_login import signed_in, test_auth
 from wattwerk.config import load_demo_config
 from wattwerk.demo import DemoSite
 from wattwerk.edge.web import create_app
@@ -48,9 +49,9 @@ def test_stored_energy_matches_the_simulated_meters(site):
     assert 0 <= summary["self_consumption_pct"] <= 100
 
 
-def test_page_and_api(site):
+def test_page_and_api(site, tmp_path):
     demo, _ = site
-    client = TestClient(create_app(demo))
+    client = signed_in(TestClient(create_app(demo, auth=test_auth(tmp_path))))
     page = client.get("/")
     assert page.status_code == 200 and "Power now" in page.text
     assert client.get("/static/app.js").status_code == 200

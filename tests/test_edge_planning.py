@@ -14,10 +14,11 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from edge_login import signed_in, test_auth
 from wattwerk.config import parse_config
 from wattwerk.control.base import NO_SIGNALS
 from wattwerk.control.site import build_cycle
-from wattwerk.edge.assembly import assemble
+from wattwerk.edge.assembly import EdgeOptions, assemble
 from wattwerk.edge.control_step import CycleStep
 from wattwerk.edge.planning import PlanService
 from wattwerk.forecast.site import load_history_w
@@ -189,7 +190,7 @@ def test_load_history_from_the_store_feeds_the_forecast(tmp_path):
 
 
 async def test_page_shows_the_plan(tmp_path):
-    edge = assemble(site(tmp_path))
+    edge = assemble(site(tmp_path), EdgeOptions(auth=test_auth(tmp_path)))
     try:
         assert edge.planner is not None and edge.control is not None
         assert edge.control.signals == edge.planner.signals
@@ -199,7 +200,7 @@ async def test_page_shows_the_plan(tmp_path):
         plan = await edge.planner.refresh()
         assert plan is not None and plan.start == NOW + timedelta(minutes=15)
         clock.now += timedelta(minutes=15)  # one slot later, before the next plan
-        body = TestClient(edge.web_app()).get("/api/plan").json()
+        body = signed_in(TestClient(edge.web_app())).get("/api/plan").json()
     finally:
         edge.close()
     assert body["currency"] == "EUR" and body["status"] == "optimal"

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from edge_login import signed_in, test_auth
 from wattwerk.config import DEMO_SITE, parse_config
 from wattwerk.edge.assembly import EdgeOptions, assemble
 from wattwerk.errors import PermanentError
@@ -91,7 +92,7 @@ def test_run_refuses_simulated_devices_with_a_clear_message(tmp_path):
     (tmp_path / "site.yaml").write_text(text)
     out = subprocess.run([sys.executable, "-m", "wattwerk", "run", str(tmp_path / "site.yaml"), "--no-web"],
                          capture_output=True, text=True, timeout=60)
-    assert out.returncode == 1
+    assert out.returncode == 78  # EX_CONFIG: the systemd unit does not restart on it
     assert "connection type sim runs only in `wattwerk demo`" in out.stderr
     assert "Traceback" not in out.stderr
 
@@ -131,8 +132,10 @@ async def test_run_publishes_to_mqtt_with_discovery_and_serves_metrics(tmp_path,
 
         await asyncio.wait_for(collect(), 20)
         transport = httpx.ASGITransport(app=edge.web_app())
-        async with httpx.AsyncClient(transport=transport, base_url="http://edge") as http:
-            metrics = (await http.get("/metrics")).text
+        token = (tmp_path / "var" / "metrics.token").read_text().strip()  # as Prometheus reads it
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as http:
+            assert (await http.get("/metrics")).status_code == 503  # no token; no admin password yet
+            metrics = (await http.get("/metrics", headers={"Authorization": f"Bearer {token}"})).text
         stop.set()
         await task
         edge.close()
@@ -229,7 +232,7 @@ def test_user_commands_reach_control_and_others_are_refused(tmp_path):
         "    connection: {type: modbus_tcp, host: 127.0.0.1, port: 1502}\n"
         f"store:\n  data_dir: {tmp_path}\nmqtt:\n  root: wwtest/cmd\n"
     )
-    edge = assemble(parse_config(text))
+    edge = assemble(parse_config(text), EdgeOptions(auth=test_auth(tmp_path)))
     try:
         handle = edge.mqtt_bridge().on_command
         now = utcnow()
@@ -248,7 +251,7 @@ def test_user_commands_reach_control_and_others_are_refused(tmp_path):
         from fastapi.testclient import TestClient
 
 
-        live = TestClient(edge.web_app()).get("/api/live").json()
+        live = signed_in(TestClient(edge.web_app())).get("/api/live").json()
         assert [(c["id"], c["mode"]) for c in live["chargers"]] == [("wb", "minpv")]  # the page shows it
     finally:
         edge.close()

@@ -475,13 +475,18 @@ async def test_ocpp_site_starts_on_first_read_and_admits_only_configured_ids() -
         site.close()
 
 
-async def test_a_charger_that_reconnects_replaces_its_old_link(central: CentralSystem) -> None:
-    async with charger(central, "2.0.1") as first, charger(central, "2.0.1") as second:
-        st = central.state("wb1")
-        assert st is not None and st.connected
-        assert central.session("wb1") is not None
+async def test_a_second_link_with_a_connected_id_is_refused_and_a_reconnect_works(
+        central: CentralSystem) -> None:
+    async with charger(central, "2.0.1") as first:
+        with pytest.raises(InvalidStatus) as refused:
+            async with charger(central, "2.0.1"):
+                pass
+        assert refused.value.response.status_code == 409
         drv = OcppCharger(central, "ev1", "wb1")
         await drv.set_current_limit(7.0)
-        assert len(second.profiles) == 1 and first.profiles == []
-        await until(lambda: first._connection.state.name == "CLOSED", "old link closed")
-        assert st.connected
+        assert len(first.profiles) == 1  # the connected charger kept its link and got the command
+        assert central.ledger.by_kind("wb1") == {"refused": 1}
+    await until(lambda: central.session("wb1") is None, "first link gone")
+    async with charger(central, "2.0.1") as again:  # the charger back after losing its link
+        await OcppCharger(central, "ev1", "wb1").set_current_limit(8.0)
+        assert len(again.profiles) == 1

@@ -4,6 +4,7 @@ running edge polling the new device — against a SunSpec emulator on loopback."
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import socket
 from collections.abc import AsyncIterator
@@ -13,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from edge_login import signed_in_async, test_auth
 from wattwerk.config import load_config
 from wattwerk.devices.catalog import find
 from wattwerk.edge.live import NotingLedger, RuntimeView
@@ -107,8 +109,11 @@ def test_suggest_id(site: Path) -> None:
     assert suggest_id(cfg, "sub") == "sub2"
 
 
-async def _client(app: Any) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://edge")
+@contextlib.asynccontextmanager
+async def _client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """A client signed in to the edge's page (``test_auth``'s password)."""
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as c:
+        yield await signed_in_async(c)
 
 
 async def test_save_through_api_and_the_running_edge_polls_it(
@@ -118,11 +123,11 @@ async def test_save_through_api_and_the_running_edge_polls_it(
     runtime = EdgeRuntime([], ledger=NotingLedger())
     view = RuntimeView(runtime, cfg)
     setup = Setup(site, runtime=runtime, on_config=lambda c: setattr(view, "cfg", c))
-    app = create_app(view, setup=setup, runtime=runtime)
+    app = create_app(view, auth=test_auth(site.parent), setup=setup, runtime=runtime)
     stop = asyncio.Event()
     task = asyncio.create_task(runtime.run(stop))
     try:
-        async with await _client(app) as client:
+        async with _client(app) as client:
             r = await client.post("/api/setup/test", json={"catalog": KEY, "host": "127.0.0.1",
                                                            "port": server.port, "unit": 1})
             assert r.status_code == 200 and r.json()["ok"], r.text
@@ -155,8 +160,9 @@ async def test_save_through_api_and_the_running_edge_polls_it(
 
 async def test_invalid_device_refused_with_check_messages_file_untouched(site: Path) -> None:
     before = site.read_bytes()
-    app = create_app(RuntimeView(EdgeRuntime([]), load_config(site)), setup=Setup(site))
-    async with await _client(app) as client:
+    app = create_app(RuntimeView(EdgeRuntime([]), load_config(site)), auth=test_auth(site.parent),
+                     setup=Setup(site))
+    async with _client(app) as client:
         form = {"catalog": KEY, "host": "10.0.0.9", "port": 502, "unit": 1, "id": "pv1"}  # no kwp
         r = await client.post("/api/setup/devices", json=form)
         assert r.status_code == 422
@@ -169,18 +175,19 @@ async def test_invalid_device_refused_with_check_messages_file_untouched(site: P
     assert site.read_bytes() == before
 
 
-async def test_setup_off_without_a_site_file() -> None:
+async def test_setup_off_without_a_site_file(tmp_path: Path) -> None:
     from wattwerk.config import load_demo_config
 
-    app = create_app(RuntimeView(EdgeRuntime([]), load_demo_config()))
-    async with await _client(app) as client:
+    app = create_app(RuntimeView(EdgeRuntime([]), load_demo_config()), auth=test_auth(tmp_path))
+    async with _client(app) as client:
         r = await client.post("/api/setup/devices", json={"catalog": KEY, "host": "h", "id": "x"})
         assert r.status_code == 409 and "setup is off" in r.json()["errors"][0]
 
 
 async def test_choose_grid_meter(site: Path) -> None:
-    app = create_app(RuntimeView(EdgeRuntime([]), load_config(site)), setup=Setup(site))
-    async with await _client(app) as client:
+    app = create_app(RuntimeView(EdgeRuntime([]), load_config(site)), auth=test_auth(site.parent),
+                     setup=Setup(site))
+    async with _client(app) as client:
         r = await client.post("/api/wizard/grid-meter", json={"device_id": "sub"})
         assert r.status_code == 200 and r.json()["grid_meter"] == "sub"
         cfg = load_config(site)
@@ -207,8 +214,9 @@ async def test_try_a_register_map_entry() -> None:
 
 
 async def test_role_fields_and_entries_that_cannot_be_added_here(site: Path) -> None:
-    app = create_app(RuntimeView(EdgeRuntime([]), load_config(site)), setup=Setup(site))
-    async with await _client(app) as client:
+    app = create_app(RuntimeView(EdgeRuntime([]), load_config(site)), auth=test_auth(site.parent),
+                     setup=Setup(site))
+    async with _client(app) as client:
         rtu_only = next(e for e in search_catalog("", 1000) if not e["can_add"])
         before = site.read_bytes()
         r = await client.post("/api/setup/devices", json={"catalog": rtu_only["key"], "host": "10.0.0.2",

@@ -12,6 +12,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI, Header, HTTPException
 
+from edge_login import signed_in_async, test_auth
 from wattwerk.config import load_config
 from wattwerk.edge import setup_network as net
 from wattwerk.edge.live import RuntimeView
@@ -72,8 +73,11 @@ def test_interfaces_include_loopback() -> None:
 async def test_network_api_shows_commands_and_does_not_run_unconfirmed(tmp_path: Path) -> None:
     site = tmp_path / "site.yaml"
     site.write_text(SITE)
-    app = create_app(RuntimeView(EdgeRuntime([]), load_config(site)), setup=Setup(site))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://edge") as client:
+    app = create_app(RuntimeView(EdgeRuntime([]), load_config(site)), auth=test_auth(tmp_path),
+                     setup=Setup(site))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+        await signed_in_async(client)
         info = (await client.get("/api/wizard/network")).json()
         assert any(i["name"] == "lo" for i in info["interfaces"]) and isinstance(info["can_apply"], bool)
         r = await client.post("/api/wizard/network", json={"interface": "eth0", "mode": "static",
@@ -137,8 +141,11 @@ async def test_pair_with_portal(portal: str, tmp_path: Path) -> None:
 
     site = tmp_path / "site.yaml"
     site.write_text(SITE)
-    app = create_app(RuntimeView(EdgeRuntime([]), load_config(site)), setup=Setup(site))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://edge") as client:
+    app = create_app(RuntimeView(EdgeRuntime([]), load_config(site)), auth=test_auth(tmp_path),
+                     setup=Setup(site))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+        await signed_in_async(client)
         r = await client.post("/api/wizard/pair", json={"portal_url": portal, "site": "home", "code": "wwp"})
         assert r.status_code == 422 and "refused" in r.json()["errors"][0] and site.read_text() == SITE
         r = await client.post("/api/wizard/pair", json={"portal_url": portal, "site": "home", "code": CODE})

@@ -13,6 +13,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from edge_login import signed_in, test_auth
 from wattwerk.config import load_demo_config, parse_config
 from wattwerk.demo import DemoSite
 from wattwerk.edge.live import NotingLedger, RuntimeView
@@ -37,8 +38,8 @@ def demo(tmp_path: Path) -> Iterator[DemoSite]:
     store.close()
 
 
-def test_live_has_devices_and_details(demo: DemoSite) -> None:
-    client = TestClient(create_app(demo))
+def test_live_has_devices_and_details(demo: DemoSite, tmp_path: Path) -> None:
+    client = signed_in(TestClient(create_app(demo, auth=test_auth(tmp_path))))
     live = client.get("/api/live").json()
     snap = demo.state.snapshot(demo.sim.now)
     assert live["flows"]["pv"] == pytest.approx(snap.get("pv1.power"), abs=0.1)
@@ -55,22 +56,22 @@ def test_live_has_devices_and_details(demo: DemoSite) -> None:
     assert client.get("/api/plan").json() == {"currency": None, "slots": []}
 
 
-def test_pages_and_static_files_served(demo: DemoSite) -> None:
-    client = TestClient(create_app(demo))
+def test_pages_and_static_files_served(demo: DemoSite, tmp_path: Path) -> None:
+    client = signed_in(TestClient(create_app(demo, auth=test_auth(tmp_path))))
     for path, marker in (("/", 'id="flows"'), ("/setup", 'id="results"'), ("/wizard", 'id="ifaces"')):
         r = client.get(path)
         assert r.status_code == 200 and marker in r.text
         for src in ("static/common.js", "static/style.css"):
             assert src in r.text
-    for name in ("app.js", "setup.js", "wizard.js", "common.js", "style.css"):
+    for name in ("app.js", "setup.js", "wizard.js", "login.js", "common.js", "style.css"):
         assert client.get(f"/static/{name}").status_code == 200
     for f in Path(str(STATIC_DIR)).rglob("*.*"):  # no CDN: the LAN may have no internet
         if f.suffix in (".js", ".html", ".css") and "vendor" not in f.parts:
             assert not re.search(r"(src|href)=[\"']?(https?:)?//", f.read_text()), f
 
 
-def test_websocket_pushes_live_values(demo: DemoSite) -> None:
-    client = TestClient(create_app(demo))
+def test_websocket_pushes_live_values(demo: DemoSite, tmp_path: Path) -> None:
+    client = signed_in(TestClient(create_app(demo, auth=test_auth(tmp_path))))
     with client.websocket_connect("/api/ws") as ws:
         first = ws.receive_json()
         demo.advance_to(demo.sim.t + 60)
@@ -103,13 +104,13 @@ devices:
 """
 
 
-async def test_device_state_and_last_error_from_the_runtime() -> None:
+async def test_device_state_and_last_error_from_the_runtime(tmp_path: Path) -> None:
     runtime = EdgeRuntime([Polled("inv", Flaky(), 0.05)], ledger=NotingLedger(), max_backoff_s=0.05)
-    app = create_app(RuntimeView(runtime, parse_config(SITE)))
+    app = create_app(RuntimeView(runtime, parse_config(SITE)), auth=test_auth(tmp_path, public_live=True))
     stop = asyncio.Event()
     task = asyncio.create_task(runtime.run(stop))
     await asyncio.sleep(0.4)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://edge") as client:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as client:
         live = (await client.get("/api/live")).json()
     stop.set()
     await task

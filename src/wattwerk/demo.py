@@ -56,6 +56,7 @@ from wattwerk.store.sqlite import SqliteStore
 
 FLUSH_EVERY = 5000  # readings buffered before one batched write (the edge never writes per reading)
 PORTAL_ALIAS, PORTAL_PASSWORD = "demo", "demo-password"  # the embedded portal's demo owner
+EDGE_PASSWORD = "demo-password"  # the demo edge's admin password, printed at start (docs/security.md)
 
 
 class OutboxTee:
@@ -324,6 +325,7 @@ def _bind(host: str, port: int) -> socket.socket | None:
 def _run_interactive(site: DemoSite, args: argparse.Namespace, data_dir: Path, outbox: Outbox | None) -> int:
     import uvicorn
 
+    from wattwerk.edge.auth import EdgeAuth
     from wattwerk.edge.web import create_app
     from wattwerk.portal import embedded
     from wattwerk.portal.app import PortalConfig
@@ -334,7 +336,9 @@ def _run_interactive(site: DemoSite, args: argparse.Namespace, data_dir: Path, o
         print("wattwerk demo: simulating today up to now …", file=sys.stderr)
         site.advance_to(now)
         site.flush()
-    config = uvicorn.Config(create_app(site), host=args.host, port=args.port, log_level="warning")
+    auth = EdgeAuth(data_dir)
+    auth.set_password(EDGE_PASSWORD, replace=True)  # known and printed: the demo signs in like a real edge
+    config = uvicorn.Config(create_app(site, auth=auth), host=args.host, port=args.port, log_level="warning")
     server = uvicorn.Server(config)
 
     portal: uvicorn.Server | None = None
@@ -365,7 +369,8 @@ def _run_interactive(site: DemoSite, args: argparse.Namespace, data_dir: Path, o
             tasks.append(asyncio.create_task(uplink.run()))
             print(f"wattwerk demo: the portal is http://{args.host}:{args.portal_port}  (sign in as "
                   f"{PORTAL_ALIAS} / {PORTAL_PASSWORD})", file=sys.stderr)
-        print(f"wattwerk demo: open http://{args.host}:{args.port}  (Ctrl-C stops)", file=sys.stderr)
+        print(f"wattwerk demo: open http://{args.host}:{args.port}  (password {EDGE_PASSWORD}; Ctrl-C stops)",
+              file=sys.stderr)
         try:
             await server.serve()
         finally:

@@ -26,6 +26,7 @@ from wattwerk.devices.device import _Commands
 from wattwerk.errors import InputLedger, PermanentError, RetryableError
 from wattwerk.model import Reading, utcnow
 from wattwerk.protocols.ocpp import CentralSystem, ChargerState, Session, Settings
+from wattwerk.protocols.transport import is_loopback
 
 # connector status -> value of <id>.state (1.6 and 2.0.1 names)
 STATES: dict[str, int] = {
@@ -135,16 +136,34 @@ class OcppCharger(_Commands):
 class OcppSite:
     """The site's central systems, one per port, shared by its OCPP chargers. Only the configured
     charge point ids may connect. A central system starts with the first read of one of its
-    chargers; ``close()`` stops them all."""
+    chargers; ``close()`` stops them all.
 
-    def __init__(self, host: str = "0.0.0.0", *, ledger: InputLedger | None = None,
+    They listen on ``host`` (loopback unless ``listen_on`` says otherwise, as ``wattwerk run
+    --host`` does). Beyond loopback every charger needs a password (security profile 1) unless
+    its connection says ``security_profile: 0``."""
+
+    def __init__(self, host: str = "127.0.0.1", *, ledger: InputLedger | None = None,
                  settings: Settings | None = None) -> None:
         self.host, self.ledger, self.settings = host, ledger or InputLedger(), settings or Settings()
         self.centrals: dict[int, CentralSystem] = {}
+        self.without_password: dict[str, str] = {}  # device id -> charge point id (profile 1 not waived)
+
+    def listen_on(self, host: str) -> None:
+        """Bind to ``host`` (before the first read); PermanentError when a charger would be open
+        beyond loopback without a password."""
+        if not is_loopback(host) and self.without_password:
+            devices = ", ".join(sorted(self.without_password))
+            raise PermanentError(
+                f"OCPP listens on {host}: {devices} need connection.password (security profile 1, the "
+                "same password in the charger), or security_profile: 0 on a trusted charger network")
+        self.host = host
+        for central in self.centrals.values():
+            central.host = host
 
     def charger(self, device_id: str, charge_point_id: str, *, connector: int = 1, port: int = 9000,
                 password: str | None = None, phases: int = 3, max_current: float = 16.0,
-                voltage: float = 230.0, stale_after_s: float = 30.0) -> OcppCharger:
+                voltage: float = 230.0, stale_after_s: float = 30.0,
+                security_profile: int | None = None) -> OcppCharger:
         """The driver of one configured charger (and its central system's port and password)."""
         central = self.centrals.get(port)
         if central is None:
@@ -154,6 +173,8 @@ class OcppSite:
         central.allowed.add(charge_point_id)
         if password is not None:
             central.passwords[charge_point_id] = password
+        elif security_profile != 0:
+            self.without_password[device_id] = charge_point_id
         return OcppCharger(central, device_id, charge_point_id, connector=connector, phases=phases,
                            max_current=max_current, voltage=voltage, stale_after_s=stale_after_s)
 

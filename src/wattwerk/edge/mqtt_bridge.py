@@ -12,6 +12,9 @@ Topics under ``root`` (default ``wattwerk/<site>``):
 * ``<root>/<device>/<command>/set`` — a command (``pv``, ``10``); accepted ones go to the
   ``on_command`` callback as a ``Command`` and are echoed (retained) on ``<root>/<device>/<command>``;
   rejected ones get a JSON reason on ``<root>/<device>/<command>/set/error`` and a log line.
+  A *retained* ``…/set`` (the broker keeps it and hands it to every new subscriber, e.g. at each
+  edge start) is never applied: it is counted (``rejected["retained"]``), logged once and cleared.
+  Who may publish ``…/set`` at all is the broker's business: users and ACLs (docs/security.md).
 
 Discovery configs (retained) go to ``homeassistant/<component>/<node>/<object>/config``: a
 ``sensor`` per channel (power ``measurement``; energy counters ``total_increasing``, device_class
@@ -41,7 +44,7 @@ import aiomqtt
 from wattwerk import __version__
 from wattwerk.errors import PermanentError
 from wattwerk.model import Kind, Setpoint, quantity_info, utcnow
-from wattwerk.protocols.mqtt import MqttPublisher, MqttSettings, MqttSource
+from wattwerk.protocols.mqtt import MqttPublisher, MqttSettings, MqttSource, payload_bytes
 from wattwerk.protocols.transport import Backoff
 from wattwerk.snapshot import Snapshot
 
@@ -462,8 +465,23 @@ class MqttBridge:
                 await asyncio.wait_for(stop.wait(), self.interval_s)
 
     async def _command_loop(self, pub: MqttPublisher, source: MqttSource) -> None:
-        async for topic, payload in source.messages():
-            await self.handle(pub, topic, payload)
+        async for message in source.raw_messages():
+            topic, payload = message.topic.value, payload_bytes(message.payload)
+            if message.retain:  # stored by the broker, maybe long ago: never a command now
+                await self._drop_retained(pub, topic, payload)
+            elif payload:  # empty: our own clearing of a retained command (never a valid command)
+                await self.handle(pub, topic, payload)
+
+    async def _drop_retained(self, pub: MqttPublisher, topic: str, payload: bytes) -> None:
+        """Count and log (once) a retained command, and clear it from the broker."""
+        if not payload:
+            return
+        if not self.stats.rejected["retained"]:
+            log.warning("mqtt command %s %r ignored: retained commands are never applied (cleared; "
+                        "further ones are only counted)", topic, payload[:40].decode("utf-8", "replace"))
+        self.stats.rejected["retained"] += 1
+        with contextlib.suppress(Exception):
+            await pub.publish(topic, b"", qos=1, retain=True)
 
     async def _session(self, stop: asyncio.Event) -> None:
         will = aiomqtt.Will(f"{self.root}/status", OFFLINE, qos=1, retain=True)

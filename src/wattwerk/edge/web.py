@@ -12,6 +12,9 @@ installation (network, portal pairing, grid meter). API:
 * ``GET /api/catalog?q=``, ``POST /api/setup/test``, ``POST /api/setup/devices``, ``GET /api/setup/config``
 * ``GET|POST /api/wizard/network``, ``POST /api/wizard/pair``, ``POST /api/wizard/grid-meter``
 
+Every request goes through the ``AuthGate`` of ``auth`` (``wattwerk.edge.web_auth``): the
+admin password, sessions with CSRF tokens, and the edge's own names in ``Host``/``Origin``.
+
 The app reads through a ``SiteView`` so the same pages serve the demo and a real site; setup
 needs a ``Setup`` (a site file, optionally a running runtime) and answers 409 without one.
 """
@@ -28,13 +31,15 @@ from pydantic import BaseModel, Field
 
 from wattwerk.config import ConfigError
 from wattwerk.edge import setup_network as net
+from wattwerk.edge.auth import EdgeAuth
 from wattwerk.edge.live import enrich, push_live
 from wattwerk.edge.setup import Setup, search_catalog, try_device
 from wattwerk.edge.setup_pairing import pair
+from wattwerk.edge.web_auth import AuthGate, auth_router
 from wattwerk.errors import PermanentError, RetryableError
 
 STATIC_DIR = files("wattwerk") / "static"
-PAGES = {"/": "index.html", "/setup": "setup.html", "/wizard": "wizard.html"}
+PAGES = {"/": "index.html", "/setup": "setup.html", "/wizard": "wizard.html", "/login": "login.html"}
 
 
 class SiteView(Protocol):
@@ -89,11 +94,14 @@ def _refused(lines: list[str], status: int = 422) -> JSONResponse:
     return JSONResponse({"ok": False, "errors": lines}, status_code=status)
 
 
-def create_app(view: SiteView, *, setup: Setup | None = None, runtime: Any = None,
+def create_app(view: SiteView, *, auth: EdgeAuth, setup: Setup | None = None, runtime: Any = None,
                metrics: dict[str, Any] | None = None) -> FastAPI:
-    """The app; ``runtime`` (an ``EdgeRuntime``) adds Prometheus ``/metrics``, with ``metrics`` passed
-    on to ``edge_registry`` (``outbox_pending=``, ``outbox_bytes=``, ``upload_lag_s=``)."""
-    app = FastAPI(title="wattwerk edge", docs_url=None, redoc_url=None)
+    """The app; ``auth`` decides who may use it (no default: every caller decides). ``runtime``
+    (an ``EdgeRuntime``) adds Prometheus ``/metrics``, with ``metrics`` passed on to
+    ``edge_registry`` (``outbox_pending=``, ``outbox_bytes=``, ``upload_lag_s=``)."""
+    app = FastAPI(title="wattwerk edge", docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_middleware(AuthGate, auth=auth)
+    app.include_router(auth_router(auth))
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     if runtime is not None:
         from wattwerk.edge.metrics import edge_registry, metrics_router

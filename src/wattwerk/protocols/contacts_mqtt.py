@@ -39,7 +39,7 @@ class ContactUpdate:
 def _json(payload: bytes) -> Any:
     try:
         return json.loads(payload.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # RecursionError: nested too deeply
         raise ValueError(f"not JSON: {payload[:60]!r}") from exc
 
 

@@ -60,7 +60,7 @@ class JsonHttp:
             return {}
         try:
             doc = json.loads(response.content)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
             raise BadInput("http", f"{self.base_url}{path}: body is not JSON: {exc}") from None
         if not isinstance(doc, dict):
             raise BadInput("http", f"{self.base_url}{path}: body is not a JSON object")

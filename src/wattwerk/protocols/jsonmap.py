@@ -21,6 +21,7 @@ from wattwerk.model import quantity_info
 from wattwerk.protocols.base import Frame, Value
 
 _PART = re.compile(r"^([^\[\]]*)((?:\[-?\d+\])*)$")
+MAX_DOCUMENT_BYTES = 256 * 1024  # a meter's document is a few kB; more is garbage or an attack
 _MISSING = object()
 
 
@@ -148,10 +149,15 @@ class JsonDecoder:
         return [self.document_bytes(_strip_topic(rest))] if rest.strip() else []
 
     def document_bytes(self, payload: bytes) -> Frame:
+        if len(payload) > MAX_DOCUMENT_BYTES:
+            message = f"document of {len(payload)} bytes is over the limit of {MAX_DOCUMENT_BYTES}"
+            return Frame(ts=None, errors=[message], error_kind="size")
         try:
             doc = json.loads(payload)
         except (ValueError, UnicodeDecodeError) as exc:
             return Frame(ts=None, errors=[f"not JSON: {exc}"], error_kind="parse")
+        except RecursionError:
+            return Frame(ts=None, errors=["JSON nested too deeply"], error_kind="nesting")
         return self.document(doc)
 
     def document(self, doc: Any) -> Frame:

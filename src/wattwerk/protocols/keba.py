@@ -124,7 +124,7 @@ def parse(command: str, data: bytes) -> dict | str:
     if command.startswith("report"):
         try:
             doc = json.loads(text)
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, RecursionError) as exc:
             raise BadInput("keba", f"{command!r}: answer is not JSON: {exc}") from None
         if not isinstance(doc, dict):
             raise BadInput("keba", f"{command!r}: answer is not a JSON object")

@@ -249,7 +249,13 @@ class MeterReader:
         """Feed bytes; return the readings of every frame completed by them (one list each)."""
         received = received or self.clock()
         out: list[list[Reading]] = []
-        for frame in self.decoder.feed(data):
+        try:
+            frames = self.decoder.feed(data)
+        except Exception as exc:  # a decoder's bug on hostile bytes must not end the stream
+            self.stats.rejected += 1
+            self.ledger.record(self.device, "decoder", f"{type(exc).__name__}: {str(exc)[:200]}")
+            return out
+        for frame in frames:
             readings = self._accept(frame, received)
             if readings is not None:
                 out.append(readings)

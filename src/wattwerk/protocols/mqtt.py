@@ -36,6 +36,12 @@ class MqttSettings:
     tls: bool = False
     keepalive: int = 30
     timeout: float = 10.0
+    ca_file: str | None = None  # with tls: a private CA instead of the system's
+
+    def tls_context(self) -> ssl.SSLContext | None:
+        if not self.tls:
+            return None
+        return ssl.create_default_context(cafile=self.ca_file)  # cafile None: the system's CAs
 
     def client(self, will: aiomqtt.Will | None = None) -> aiomqtt.Client:
         return aiomqtt.Client(
@@ -46,7 +52,7 @@ class MqttSettings:
             identifier=self.client_id or f"wattwerk-{uuid.uuid4().hex[:12]}",
             keepalive=self.keepalive,
             timeout=self.timeout,
-            tls_context=ssl.create_default_context() if self.tls else None,
+            tls_context=self.tls_context(),
             will=will,
         )
 
@@ -92,6 +98,11 @@ class MqttSource:
             yield payload
 
     async def messages(self) -> AsyncIterator[tuple[str, bytes]]:
+        async for message in self.raw_messages():
+            yield message.topic.value, payload_bytes(message.payload)
+
+    async def raw_messages(self) -> AsyncIterator[aiomqtt.Message]:
+        """The messages themselves (``retain`` tells a broker's stored message from a live one)."""
         while not self._closed.is_set():
             try:
                 async with self.settings.client() as client:
@@ -101,7 +112,7 @@ class MqttSource:
                     self.last_error = None
                     async for message in _until_closed(client.messages, self._closed):
                         self.messages_received += 1
-                        yield message.topic.value, _payload_bytes(message.payload)
+                        yield message
             except aiomqtt.MqttError as exc:
                 error = _classify(exc)
                 if str(error) != self.last_error:
@@ -138,7 +149,7 @@ async def _until_closed(
             return
 
 
-def _payload_bytes(payload: Any) -> bytes:
+def payload_bytes(payload: Any) -> bytes:
     if isinstance(payload, bytes | bytearray):
         return bytes(payload)
     if payload is None:

@@ -25,10 +25,20 @@ const WW = {
     if (name.startsWith("frequency")) return v.toFixed(2) + " Hz";
     return String(v);
   },
+  // the edge's CSRF token (cookie ww_csrf, set at sign-in); every write echoes it in X-CSRF-Token
+  csrf() {
+    const m = document.cookie.match(/(?:^|;\s*)ww_csrf=([^;]*)/);
+    return m ? decodeURIComponent(m[1]) : "";
+  },
   async json(url, body) {
-    const opts = body === undefined ? {} :
-      { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) };
+    const opts = body === undefined ? {} : {
+      method: "POST", body: JSON.stringify(body),
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": WW.csrf() },
+    };
     const r = await fetch(url, opts);
+    if (r.status === 401 && !url.startsWith("api/auth")) {  // the session ended: sign in again
+      location.href = "login?next=" + encodeURIComponent(location.pathname);
+    }
     let data = null;
     try { data = await r.json(); } catch (e) { data = null; }
     return { ok: r.ok, status: r.status, data };

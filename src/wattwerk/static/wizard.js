@@ -96,5 +96,19 @@ $("meter").addEventListener("submit", async (ev) => {
   $("meter-ok").textContent = `Grid meter: ${res.data.grid_meter}`;
   loadConfig();
 });
-loadNetwork();
-loadConfig();
+$("pw").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const f = ev.target;
+  if (f.password.value !== f.again.value) { WW.list($("pw-problems"), ["the two passwords differ"], "problems"); return; }
+  const res = await WW.json("api/auth/password", { password: f.password.value });
+  if (!res.ok) { WW.list($("pw-problems"), WW.errors(res), "problems"); return; }
+  location.reload();
+});
+
+// first start: only the password step until the admin password is set
+WW.json("api/auth").then((res) => {
+  const first = res.ok && !res.data.password_set;
+  $("pw-card").hidden = !first;
+  for (const el of document.querySelectorAll("section.card:not(#pw-card)")) el.hidden = first;
+  if (!first) { loadNetwork(); loadConfig(); }
+});

@@ -3,6 +3,9 @@
 A charger connects to ``ws://<edge>:<port>/<charge_point_id>`` offering the subprotocol
 ``ocpp1.6`` or ``ocpp2.0.1``. Security profile 1 (HTTP Basic, user = charge point id) is
 checked when a password is configured for that id; ``allowed`` limits which ids may connect.
+A charger id that is connected already is refused (HTTP 409, counted and logged): a second
+client using a charger's id never takes over its connection; a charger that lost its link
+reconnects once the old one is found dead (ping timeout).
 """
 
 from __future__ import annotations
@@ -51,7 +54,7 @@ def basic_password(request: Request) -> tuple[str, str] | None:
 class CentralSystem:
     """OCPP 1.6J and 2.0.1 central system. ``async with CentralSystem(...) as cs:``."""
 
-    def __init__(self, host: str = "0.0.0.0", port: int = 9000, *, settings: Settings | None = None,
+    def __init__(self, host: str = "127.0.0.1", port: int = 9000, *, settings: Settings | None = None,
                  passwords: Mapping[str, str] | None = None, allowed: Collection[str] | None = None,
                  ledger: InputLedger | None = None) -> None:
         self.host, self._port = host, port
@@ -65,7 +68,6 @@ class CentralSystem:
         self._server: Server | None = None
         self._changed = asyncio.Event()
         self._start_lock = asyncio.Lock()
-        self._closing: set[asyncio.Future[None]] = set()
 
     @property
     def port(self) -> int:
@@ -143,7 +145,14 @@ class CentralSystem:
                 resp = self._refuse(HTTPStatus.UNAUTHORIZED, "wrong or missing basic auth", cp_id)
                 resp.headers["WWW-Authenticate"] = 'Basic realm="wattwerk"'
                 return resp
+        if cp_id in self.sessions:
+            return self._duplicate(cp_id, connection)
         return None
+
+    def _duplicate(self, cp_id: str, connection: ServerConnection) -> Response:
+        peer = connection.remote_address[0] if connection.remote_address else "?"
+        log.warning("%s: refused a second connection from %s: the charger is connected", cp_id, peer)
+        return self._refuse(HTTPStatus.CONFLICT, f"charge point {cp_id!r} is connected already", cp_id)
 
     async def _handle(self, ws: ServerConnection) -> None:
         cp_id = charge_point_id(ws.request.path if ws.request else "")
@@ -157,12 +166,10 @@ class CentralSystem:
             self.ledger.record(cp_id, "subprotocol", "charger offered no ocpp1.6 / ocpp2.0.1 subprotocol")
             await ws.close(1002, "subprotocol ocpp1.6 or ocpp2.0.1 required")
             return
-        old = self.sessions.get(cp_id)
-        if old is not None:  # the same charger again (it lost the old link first): the new one wins;
-            # closing a dead link may take the close timeout, so it must not hold up the new one
-            closing = asyncio.ensure_future(old._connection.close(1000, "replaced by a new connection"))
-            self._closing.add(closing)
-            closing.add_done_callback(self._closing.discard)
+        if cp_id in self.sessions:  # two handshakes raced past _check: the first one keeps the id
+            self._duplicate(cp_id, ws)
+            await ws.close(1008, "charge point connected already")
+            return
         state = self.states.setdefault(cp_id, ChargerState(cp_id))
         session: Session = cls(cp_id, ws, response_timeout=self.settings.response_timeout_s)
         session.init_session(state, self.settings, self.ledger)
