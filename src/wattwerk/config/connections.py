@@ -125,6 +125,9 @@ class OcppConnection(Model):
     connector: Annotated[int, Field(ge=1, le=32)] = 1  # connector (1.6) or EVSE id (2.0.1)
     port: Port = 9000  # where the edge listens: ws://<edge>:<port>/<charge_point_id>
     password: SecretStr | None = None  # security profile 1: HTTP Basic auth, user = charge_point_id
+    # None: profile 1 (a password) is required when the central system listens beyond loopback;
+    # 0 accepts this charger without a password there too (a trusted, separate charger network)
+    security_profile: Literal[0, 1] | None = None
 
 
 Connection = Annotated[

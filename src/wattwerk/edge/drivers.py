@@ -124,6 +124,7 @@ def build_devices(cfg: SiteConfig, ledger: InputLedger, stale_after_s: float = 3
                 dev.id, c.charge_point_id, connector=c.connector, port=c.port,
                 password=c.password.get_secret_value() if c.password else None,
                 phases=lim.phases or 3, max_current=lim.max_current_a or 16.0, stale_after_s=stale_after_s,
+                security_profile=c.security_profile,
             )
             out.polled.append(Polled(dev.id, charger, dev.interval_s, timeout_s=max(timeout, 12.0)))
             continue
