@@ -114,7 +114,8 @@ def test_defaults_fill_in():
         """))
     grid, pv, ev, hp, sw = cfg.devices
     assert (grid.interval_s, pv.interval_s, sw.interval_s) == (1.0, 5.0, 5.0)
-    assert (grid.connection.port, grid.connection.unit, grid.connection.timeout_s) == (502, 1, 3.0)
+    # port and unit: None in the file means the catalogue entry's (SMA: unit 126), see test_check.py
+    assert (grid.connection.port, grid.connection.unit, grid.connection.timeout_s) == (None, None, 3.0)
     assert (pv.tilt, pv.azimuth) == (30.0, 180.0)
     assert (pv.connection.group, pv.connection.port) == ("239.12.255.254", 9522)
     assert (ev.connection.host, ev.connection.port, ev.connection.format) == ("127.0.0.1", 1883, "json")
@@ -328,7 +329,7 @@ def test_anchors_merges_and_x_keys():
         """)
     cfg = parse_config(text)
     assert (cfg.devices[0].connection.host, cfg.devices[0].connection.unit) == ("10.0.0.2", 3)
-    assert cfg.devices[1].connection.unit == 1
+    assert cfg.devices[1].connection.unit is None  # the catalogue entry's unit
     # a bad value inside an anchor is reported where it is written, once per use
     assert errors_of(text.replace("host: 10.0.0.2", "host: 10.0.0.2\n  port: 5o2")) == [
         'site.yaml:4: devices[0].connection.port: expected an integer, got "5o2"',
@@ -443,7 +444,7 @@ def test_check_ok(capsys):
 def test_check_errors_go_to_stderr_with_exit_1(tmp_path, capsys):
     bad = tmp_path / "site.yaml"
     bad.write_text(SITE + "devices:\n  - {id: pv1, role: pv, connection: {type: sim}}\n", encoding="utf-8")
-    assert main(["check", str(bad), str(DEMO_SITE)]) == 1
+    assert main(["check", "--demo", str(bad), str(DEMO_SITE)]) == 1
     captured = capsys.readouterr()
     assert captured.err == f'{bad}:6: devices[0]: missing field "kwp"\n'
     n = len(load_demo_config().devices)
@@ -452,7 +453,7 @@ def test_check_errors_go_to_stderr_with_exit_1(tmp_path, capsys):
 
 def test_check_json_shows_defaults(capsys):
     import json
-    assert main(["check", "--json", str(DEMO_SITE)]) == 0
+    assert main(["check", "--demo", "--json", str(DEMO_SITE)]) == 0
     data = json.loads(capsys.readouterr().out)
     grid, house = data["devices"][0], data["devices"][1]
     assert grid["interval_s"] == 10.0  # set in the demo file

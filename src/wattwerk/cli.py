@@ -15,7 +15,7 @@ from wattwerk import __version__
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("wattwerk.demo", "run a simulated site with its edge and local web page"),
-    "check": ("wattwerk.config", "validate a site configuration file"),
+    "check": ("wattwerk.edge.check", "check a site file: everything `run` would refuse, nothing opened"),
     "run": ("wattwerk.edge.run", "run the edge for a site configuration"),
     "portal": ("wattwerk.portal.server", "run the portal server"),
     "devices": ("wattwerk.devices.listing", "list the device catalogue"),

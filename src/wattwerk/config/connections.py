@@ -49,10 +49,12 @@ class SimConnection(Model):
 
 
 class ModbusTcpConnection(Model):
+    """``port`` and ``unit`` default to the catalogue entry's (SMA: unit 126; Kostal: port 1502)."""
+
     type: Literal["modbus_tcp"]
     host: Host
-    port: Port = 502
-    unit: Annotated[int, Field(ge=0, le=255)] = 1
+    port: Port | None = None
+    unit: Annotated[int, Field(ge=0, le=255)] | None = None
     timeout_s: Annotated[Seconds, Field(gt=0)] = 3.0
     pause_ms: Annotated[int, Field(ge=0, le=10_000)] = 0  # pause between requests; some devices need it
 
@@ -63,7 +65,7 @@ class ModbusRtuConnection(Model):
     baudrate: Annotated[int, Field(gt=0)] = 9600
     parity: Parity = "N"
     stopbits: Literal[1, 2] = 1
-    unit: Annotated[int, Field(ge=0, le=255)] = 1
+    unit: Annotated[int, Field(ge=0, le=255)] | None = None  # None: the catalogue entry's
     timeout_s: Annotated[Seconds, Field(gt=0)] = 1.0
 
 

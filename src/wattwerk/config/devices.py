@@ -69,8 +69,8 @@ class HeatPumpLimits(Limits):
 class DeviceBase(Model):
     id: DeviceId
     role: str  # each role's model narrows this to its name
-    name: str | None = None  # shown in the UI; defaults to the id
-    catalog: Annotated[str, Field(min_length=1)] | None = None  # e.g. "sunspec/generic"
+    name: Annotated[str, Field(max_length=100)] | None = None  # shown in the UI; defaults to the id
+    catalog: Annotated[str, Field(min_length=1)] | None = None  # e.g. "sma-tripower" (`wattwerk devices`)
     connection: Connection
     interval_s: Annotated[Seconds, Field(gt=0)] = 5.0
     limits: Limits = Limits()

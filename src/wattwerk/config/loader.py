@@ -6,6 +6,7 @@ Every failure becomes a ``ConfigError`` whose ``lines`` are ready to print, one 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -16,8 +17,15 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
 from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.events import (
+    MappingEndEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+)
 
-from wattwerk.config.messages import Problem, problem_for, render
+from wattwerk.config.messages import Loc, Problem, locate, problem_for, render
 from wattwerk.config.schema import SiteConfig
 from wattwerk.config.types import show
 from wattwerk.errors import PermanentError
@@ -25,6 +33,11 @@ from wattwerk.errors import PermanentError
 log = logging.getLogger(__name__)
 EXTENSION = "x-"  # top-level keys with this prefix are free for YAML anchors
 MAX_VALUES = 100_000  # far more than any site file; only alias bombs get there
+# Hostile or broken files fail fast, in one line, before anything is built from them:
+MAX_BYTES = 1 << 20  # a site file with 100 devices is about 30 kB
+MAX_NODES = 20_000  # scalars, mappings and lists as written (the parser takes ~40 µs each)
+MAX_DEPTH = 32  # nesting of mappings and lists; a site file needs 6
+MAX_STRING = 1024  # characters in one key or value (tokens, paths, URLs fit)
 DEMO_SITE = Path(__file__).resolve().parent.parent / "demo_site.yaml"
 SECTIONS = ", ".join(SiteConfig.model_fields)
 
@@ -71,9 +84,31 @@ def plain(node: Any, budget: list[int] | None = None) -> Any:
     return node
 
 
+def _scan(text: str, filename: str) -> None:
+    """Size, nesting and value lengths from the parser's events, before a document is composed
+    (composing recurses: a file nested a thousand levels deep would end in a RecursionError)."""
+    depth = 0
+    for nodes, event in enumerate(_yaml().parse(text), 1):
+        line = event.start_mark.line + 1 if event.start_mark else 1
+        if isinstance(event, MappingStartEvent | SequenceStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise ConfigError([f"{filename}:{line}: nested deeper than {MAX_DEPTH} levels"])
+        elif isinstance(event, MappingEndEvent | SequenceEndEvent):
+            depth -= 1
+        elif isinstance(event, ScalarEvent) and len(event.value) > MAX_STRING:
+            raise ConfigError([f"{filename}:{line}: a value of {len(event.value)} characters; "
+                               f"at most {MAX_STRING} are allowed"])
+        if nodes > MAX_NODES:
+            raise ConfigError([f"{filename}:{line}: more than {MAX_NODES} values; not a site file"])
+
+
 def parse_document(text: str, filename: str) -> CommentedMap:
     """The round-trip document of a site file's text (comments kept, for writing back later)."""
+    if len(text) > MAX_BYTES:
+        raise ConfigError([f"{filename}: {len(text)} characters; a site file has at most {MAX_BYTES}"])
     try:
+        _scan(text, filename)
         doc = _yaml().load(text)
     except DuplicateKeyError as e:
         line = e.problem_mark.line + 1 if e.problem_mark else 1
@@ -103,7 +138,11 @@ def load_document(path: str | Path) -> CommentedMap:
     """Read a site file into its round-trip document; ConfigError when it cannot be read or parsed."""
     name = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with open(path, "rb") as fh:  # never more than the limit into memory (a 192 MB file, /dev/zero)
+            data = fh.read(MAX_BYTES + 1)
+        if len(data) > MAX_BYTES:
+            raise ConfigError([f"{name}: larger than {MAX_BYTES // (1 << 20)} MiB; not a site file"])
+        text = data.decode("utf-8")
     except FileNotFoundError:
         raise ConfigError([f"{name}: no such file"]) from None
     except IsADirectoryError:
@@ -142,6 +181,17 @@ def validate_document(doc: CommentedMap, filename: str) -> SiteConfig:
         raise ConfigError([p.format(filename) for p in problems]) from None
 
 
+def problem_lines(doc: CommentedMap, filename: str, problems: Iterable[tuple[Loc, str]]) -> list[str]:
+    """``FILE:LINE: FIELD: MESSAGE`` lines, ordered by line, for problems found after validation
+    (``loc`` as in pydantic's errors: ``("devices", 2, "catalog")``)."""
+    found = []
+    for loc, message in problems:
+        line, path, _ = locate(doc, tuple(loc))
+        found.append(Problem(line, render(path), message))
+    found = sorted(set(found), key=lambda p: (p.line or 0, p.location, p.message))
+    return [p.format(filename) for p in found]
+
+
 def parse_config(text: str, filename: str = "site.yaml") -> SiteConfig:
     """Validate a site file given as text; ``filename`` only names it in messages."""
     return validate_document(parse_document(text, filename), filename)
@@ -159,5 +209,5 @@ def load_demo_config() -> SiteConfig:
 
 __all__ = [
     "DEMO_SITE", "ConfigError", "Problem", "load_config", "load_demo_config", "load_document",
-    "parse_config", "parse_document", "plain", "validate_document",
+    "parse_config", "parse_document", "plain", "problem_lines", "validate_document",
 ]

@@ -246,6 +246,10 @@ def problem_for(err: ErrorDetails, doc: Any, root: type[BaseModel]) -> Problem:
         return Problem(line, where, f"{words} {num(ctx.get(key))}, got {show(got)}")
     if kind == "invalid_key":
         return Problem(line, where, f"field names must be words, got {show(got)}")
+    if kind in ("string_too_long", "too_long"):
+        unit = "characters" if kind == "string_too_long" else "items"
+        size = len(got) if isinstance(got, str | list | dict) else "more"
+        return Problem(line, where, f"at most {ctx.get('max_length')} {unit}, got {size}")
     if kind in ("string_too_short", "too_short"):
         n = ctx.get("min_length", 1)
         return Problem(line, where, "must not be empty" if n == 1 else f"needs at least {n} items")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import zoneinfo
 from datetime import time as dt_time
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, SecretStr, Strict, model_validator
 
@@ -55,7 +57,7 @@ class Grid(Model):
 
 
 class Site(Model):
-    name: Annotated[str, Field(min_length=1)]
+    name: Annotated[str, Field(min_length=1, max_length=100)]
     location: Location
     timezone: TimeZoneName
     grid: Grid = Grid()
@@ -178,6 +180,28 @@ class Portal(Model):
     edge_id: Annotated[str, Field(min_length=1)] = "edge"
     ca_file: Annotated[Path, Strict(False)] | None = None  # private CA of a self-hosted portal
     pin_sha256: Annotated[str, Field(pattern=r"^[0-9A-Fa-f:]{64,95}$")] | None = None  # certificate pin
+    allow_insecure: bool = False  # plain http:// to another machine: the token travels in clear
+
+    @model_validator(mode="after")
+    def _tls_beyond_this_machine(self) -> Portal:
+        parts = urlsplit(self.url)
+        if parts.scheme == "http" and not _loopback(parts.hostname or "") and not self.allow_insecure:
+            raise problem(
+                "plain http:// to {host}: the edge's token and every reading would travel in clear; "
+                "use https:// (or set allow_insecure: true on a network you trust)", ("url",),
+                host=parts.hostname or "?",
+            )
+        return self
+
+
+def _loopback(host: str) -> bool:
+    """This machine: ``localhost`` or a loopback address (127.0.0.0/8, ::1)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class Mqtt(Model):

@@ -12,7 +12,9 @@
 * ``http`` / ``udp`` devices naming a catalogue entry (KEBA, Hardy Barth, my-PV, Shelly/Tasmota/
   KMTronic relays) are polled through the catalogue's native drivers.
 
-Anything the edge cannot run is a ``PermanentError`` naming the device and what to change.
+Anything the edge cannot run is collected, with where it is in the site file, into one
+``SiteProblems`` (every device is tried, not only up to the first problem). ``dry=True`` builds the
+same objects without opening anything (no sockets, serial ports or GPIO lines): ``wattwerk check``.
 """
 
 from __future__ import annotations
@@ -22,13 +24,15 @@ from dataclasses import dataclass, field
 from difflib import get_close_matches
 
 from wattwerk.config import DeviceBase, SiteConfig
+from wattwerk.config.messages import Loc, render
+from wattwerk.config.types import show
 from wattwerk.devices.catalog import load_catalog
 from wattwerk.devices.device import create
 from wattwerk.devices.factory import create_for
 from wattwerk.devices.native import NativeDevice
 from wattwerk.devices.ocpp_charger import OcppSite
 from wattwerk.devices.profile import Entry
-from wattwerk.edge.inputs import input_sources
+from wattwerk.edge.inputs import input_sources, unopened_lines
 from wattwerk.edge.runtime import Polled
 from wattwerk.errors import InputLedger, PermanentError
 from wattwerk.model import Reading
@@ -62,25 +66,55 @@ class SiteDevices:
                 close()
 
 
-def catalogue_entry(dev: DeviceBase) -> Entry:
-    """The catalogue entry a Modbus device names, or a PermanentError that helps fix it."""
-    if not dev.catalog:
-        raise PermanentError(f"{dev.id}: a Modbus device needs `catalog:`, an entry of `wattwerk devices`")
+class DeviceError(PermanentError):
+    """What keeps the edge from building one device; ``at``: the field inside its entry."""
+
+    def __init__(self, message: str, at: Loc = ()) -> None:
+        super().__init__(message)
+        self.at = at
+
+
+class SiteProblems(PermanentError):
+    """Everything the edge cannot build from a validated site file, as (where, message) pairs:
+    ``(("devices", 2, "catalog"), 'no catalogue entry ...')``; the loader turns ``where`` into a line."""
+
+    def __init__(self, problems: list[tuple[Loc, str]]) -> None:
+        super().__init__("\n".join(f"{render(loc)}: {message}" for loc, message in problems))
+        self.problems = problems
+
+
+def named_entry(name: str) -> Entry:
+    """The catalogue entry ``name`` names (``pv_inverter/sma-tripower`` or ``sma-tripower``), or a
+    DeviceError with the closest id."""
     items = {item.entry.id: item for item in load_catalog()}
-    key = dev.catalog.rsplit("/", 1)[-1]  # "pv_inverter/sma-tripower" works as well as "sma-tripower"
+    key = name.rsplit("/", 1)[-1]
     item = items.get(key)
     if item is None:
         hint = get_close_matches(key, list(items), n=1)
-        more = f' (did you mean "{hint[0]}"?)' if hint else ""
-        raise PermanentError(f"{dev.id}: no catalogue entry {dev.catalog!r}{more}")
+        more = f' (did you mean "{hint[0]}"?)' if hint else " (`wattwerk devices` lists them)"
+        raise DeviceError(f"no catalogue entry {show(name)}{more}", ("catalog",))
     return item.entry
+
+
+def catalogue_entry(dev: DeviceBase) -> Entry:
+    """The catalogue entry a device names, if it speaks the device's connection; else a DeviceError."""
+    if not dev.catalog:
+        raise DeviceError(f"a {dev.connection.type} device needs `catalog:`, an entry of `wattwerk devices`",
+                          ("connection", "type"))
+    entry = named_entry(dev.catalog)
+    if entry.untested is not None:
+        raise DeviceError(f"{entry.id} is not supported yet: {entry.untested}", ("catalog",))
+    if dev.connection.type not in entry.protocols:
+        raise DeviceError(f"{entry.id} speaks {', '.join(entry.protocols)}, not {dev.connection.type}",
+                          ("connection", "type"))
+    return entry
 
 
 def _link_config(dev: DeviceBase, entry: Entry) -> LinkConfig:
     """The site file's connection, with the catalogue entry's pause when it asks for a longer one."""
     c = dev.connection
-    if c.type == "modbus_tcp":
-        return LinkConfig("tcp", host=c.host, port=c.port, timeout=c.timeout_s,
+    if c.type == "modbus_tcp":  # the catalogue's port unless the site file gives one
+        return LinkConfig("tcp", host=c.host, port=c.port or entry.connection.port, timeout=c.timeout_s,
                           pause=max(c.pause_ms / 1000, entry.connection.pause))
     return LinkConfig("rtu", serial=c.device, baudrate=c.baudrate, parity=c.parity, stopbits=c.stopbits,
                       timeout=c.timeout_s, pause=entry.connection.pause)
@@ -92,7 +126,7 @@ def _native(dev: DeviceBase, ledger: InputLedger) -> NativeDevice:
     entry = catalogue_entry(dev)
     c = dev.connection
     if not entry.native:
-        raise PermanentError(f"{dev.id}: catalogue entry {entry.id!r} is not an HTTP/UDP/TCP device")
+        raise DeviceError(f"catalogue entry {show(entry.id)} is not an HTTP/UDP/TCP device", ("catalog",))
     if c.type == "http":
         host = c.url
     elif c.type == "tcp":
@@ -100,72 +134,123 @@ def _native(dev: DeviceBase, ledger: InputLedger) -> NativeDevice:
     elif c.host:
         host = f"udp://{c.host}"
     else:
-        raise PermanentError(f"{dev.id}: connection.host is needed for {entry.id!r} over UDP")
+        raise DeviceError(f"connection.host is needed for {show(entry.id)} over UDP", ("connection",))
     return create_for(entry, host=host, device_id=dev.id, ledger=ledger)
 
 
-def _stream_decoder(fmt: str, key: str | None, dev_id: str) -> Decoder:
+def _stream_decoder(fmt: str, key: str | None) -> Decoder:
+    at = ("connection", "key")
     try:
-        return make_decoder(fmt, bytes.fromhex(key) if key else None)
+        raw = bytes.fromhex(key) if key else None
+    except ValueError:  # the message names no digit of the key: it is a secret
+        raise DeviceError("must be hex digits (0-9, a-f), e.g. 32 for a DSMR key", at) from None
+    try:
+        return make_decoder(fmt, raw)
     except ValueError as exc:
-        raise PermanentError(f"{dev_id}: connection.key must be hex: {exc}") from None
+        raise DeviceError(str(exc), at) from None
 
 
-def build_devices(cfg: SiteConfig, ledger: InputLedger, stale_after_s: float = 30.0) -> SiteDevices:
-    """Drivers and readers for every device of the site file."""
+def build_devices(cfg: SiteConfig, ledger: InputLedger, stale_after_s: float = 30.0, *,
+                  dry: bool = False) -> SiteDevices:
+    """Drivers and readers for every device of the site file; SiteProblems lists all that cannot be
+    built. ``dry``: nothing is opened (GPIO lines are the only inputs opened while building)."""
     out = SiteDevices()
-    for dev in cfg.devices:
-        c = dev.connection
-        timeout = max(1.0, 2 * dev.interval_s)
-        if c.type == "ocpp":
-            out.ocpp = out.ocpp or OcppSite(ledger=ledger)
-            lim = dev.limits
-            charger = out.ocpp.charger(
-                dev.id, c.charge_point_id, connector=c.connector, port=c.port,
-                password=c.password.get_secret_value() if c.password else None,
-                phases=lim.phases or 3, max_current=lim.max_current_a or 16.0, stale_after_s=stale_after_s,
-                security_profile=c.security_profile,
-            )
-            out.polled.append(Polled(dev.id, charger, dev.interval_s, timeout_s=max(timeout, 12.0)))
-            continue
-        if c.type in ("http", "udp", "tcp") and dev.catalog:
-            out.polled.append(Polled(dev.id, _native(dev, ledger), dev.interval_s, timeout_s=timeout))
-            continue
-        if c.type in ("modbus_tcp", "modbus_rtu"):
-            entry = catalogue_entry(dev)
-            link = out.links.get(_link_config(dev, entry))
-            try:
-                driver = create(entry, link, device_id=dev.id, unit=c.unit, ledger=ledger)
-            except PermanentError as exc:
-                raise PermanentError(f"{dev.id}: {exc}") from None
-            out.polled.append(Polled(dev.id, driver, dev.interval_s, timeout_s=timeout))
-            continue
-        if c.type in ("serial", "tcp"):
-            key = c.key.get_secret_value() if c.key else None
-            decoder = _stream_decoder(c.format, key, dev.id)
-            if c.type == "tcp":
-                source: AsyncIterable[bytes] = TcpSource(c.host, c.port)
-            else:
-                settings = SerialSettings(c.baudrate, c.bytesize, c.parity, c.stopbits)
-                source = SerialSource(c.device, settings)
-            reader = MeterReader(dev.id, decoder, source, ledger=ledger, stale_after=stale_after_s,
-                                 use_receive_time=c.format != "dsmr")
-        elif c.type in ("speedwire", "udp"):
-            reader = MeterReader(dev.id, SpeedwireDecoder(c.serial, datagrams=True),
-                                 SpeedwireReceiver(c.group, c.port), ledger=ledger, stale_after=stale_after_s,
-                                 use_receive_time=True)
-        elif c.type == "mqtt":
-            password = c.password.get_secret_value() if c.password else None
-            settings_mqtt = MqttSettings(c.host, c.port, c.username, password)
-            reader = MeterReader(dev.id, auto_decoder(messages=True), MqttSource(c.topic, settings_mqtt),
-                                 ledger=ledger, stale_after=stale_after_s, use_receive_time=True)
-        elif c.type == "sim":
-            raise PermanentError(f"{dev.id}: connection type sim runs only in `wattwerk demo`")
-        else:
-            raise PermanentError(f"{dev.id}: connection type {c.type} is not supported by `wattwerk run` yet")
-        out.readers.append(reader)
-        out.push.append(reader)
-    polled, push = input_sources(cfg.control, ledger, out.links)  # control.inputs: contacts, S0 meters
+    problems: list[tuple[Loc, str]] = []
+    for i, dev in enumerate(cfg.devices):
+        try:
+            _add_device(out, dev, ledger, stale_after_s)
+        except DeviceError as exc:
+            problems.append((("devices", i, *exc.at), str(exc)))
+        except PermanentError as exc:
+            problems.append((("devices", i), str(exc)))
+    problems += _shared_addresses(cfg)
+    opener = {"open_lines": unopened_lines} if dry else {}
+    polled, push = input_sources(cfg.control, ledger, out.links, problems=problems, **opener)
     out.polled += polled
     out.push += push
+    if problems:
+        out.close()
+        raise SiteProblems(problems)
     return out
+
+
+def _shared_addresses(cfg: SiteConfig) -> list[tuple[Loc, str]]:
+    """Two devices on one serial port as byte streams, or one OCPP charger id twice on a port."""
+    problems: list[tuple[Loc, str]] = []
+    first: dict[tuple[str, ...], int] = {}
+    for i, dev in enumerate(cfg.devices):
+        c = dev.connection
+        if c.type == "serial":
+            key, at, what = ("serial", c.device), "device", f"serial port {c.device}"
+        elif c.type == "ocpp":
+            key, at, what = ("ocpp", str(c.port), c.charge_point_id), "charge_point_id", \
+                f"charge point id {c.charge_point_id!r} on port {c.port}"
+        else:
+            continue
+        if key in first:
+            problems.append((("devices", i, "connection", at),
+                             f"{what} is used by devices[{first[key]}] too"))
+        first.setdefault(key, i)
+    return problems
+
+
+def _add_device(out: SiteDevices, dev: DeviceBase, ledger: InputLedger, stale_after_s: float) -> None:
+    """Build one device's driver or reader into ``out`` (DeviceError when it cannot be)."""
+    c = dev.connection
+    timeout = max(1.0, 2 * dev.interval_s)
+    if c.type == "ocpp":
+        out.ocpp = out.ocpp or OcppSite(ledger=ledger)
+        lim = dev.limits
+        charger = out.ocpp.charger(
+            dev.id, c.charge_point_id, connector=c.connector, port=c.port,
+            password=c.password.get_secret_value() if c.password else None,
+            phases=lim.phases or 3, max_current=lim.max_current_a or 16.0, stale_after_s=stale_after_s,
+            security_profile=c.security_profile,
+        )
+        out.polled.append(Polled(dev.id, charger, dev.interval_s, timeout_s=max(timeout, 12.0)))
+        return
+    if c.type in ("http", "udp", "tcp") and dev.catalog:
+        out.polled.append(Polled(dev.id, _native(dev, ledger), dev.interval_s, timeout_s=timeout))
+        return
+    if c.type in ("modbus_tcp", "modbus_rtu"):
+        entry = catalogue_entry(dev)
+        link = out.links.get(_link_config(dev, entry))
+        try:  # unit None: the catalogue entry's unit
+            driver = create(entry, link, device_id=dev.id, unit=c.unit, ledger=ledger)
+        except PermanentError as exc:
+            raise DeviceError(str(exc), ("catalog",)) from None
+        out.polled.append(Polled(dev.id, driver, dev.interval_s, timeout_s=timeout))
+        return
+    if dev.catalog:  # a pushing meter is read by its format, but a name given must exist
+        named_entry(dev.catalog)
+    reader = _stream_reader(dev, ledger, stale_after_s)
+    out.readers.append(reader)
+    out.push.append(reader)
+
+
+def _stream_reader(dev: DeviceBase, ledger: InputLedger, stale_after_s: float) -> MeterReader:
+    """The reader of a meter that pushes: a byte stream, Speedwire multicast or MQTT messages."""
+    c = dev.connection
+    if c.type in ("serial", "tcp"):
+        key = c.key.get_secret_value() if c.key else None
+        decoder = _stream_decoder(c.format, key)
+        if c.type == "tcp":
+            source: AsyncIterable[bytes] = TcpSource(c.host, c.port)
+        else:
+            settings = SerialSettings(c.baudrate, c.bytesize, c.parity, c.stopbits)
+            source = SerialSource(c.device, settings)
+        return MeterReader(dev.id, decoder, source, ledger=ledger, stale_after=stale_after_s,
+                           use_receive_time=c.format != "dsmr")
+    if c.type in ("speedwire", "udp"):
+        return MeterReader(dev.id, SpeedwireDecoder(c.serial, datagrams=True),
+                           SpeedwireReceiver(c.group, c.port), ledger=ledger, stale_after=stale_after_s,
+                           use_receive_time=True)
+    if c.type == "mqtt":
+        password = c.password.get_secret_value() if c.password else None
+        settings_mqtt = MqttSettings(c.host, c.port, c.username, password)
+        return MeterReader(dev.id, auto_decoder(messages=True), MqttSource(c.topic, settings_mqtt),
+                           ledger=ledger, stale_after=stale_after_s, use_receive_time=True)
+    if c.type == "sim":
+        raise DeviceError("connection type sim runs only in `wattwerk demo`", ("connection", "type"))
+    raise DeviceError(f"connection type {c.type} is not supported by `wattwerk run` yet",
+                      ("connection", "type"))

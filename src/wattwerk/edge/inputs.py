@@ -3,17 +3,19 @@ devices; Shelly and Tasmota inputs (MQTT), GPIO contacts and S0 meters are push 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 
 from wattwerk.config.connections import ModbusTcpConnection
 from wattwerk.config.limits import (
     ControlLimits,
     GpioInputs,
+    InputSource,
     ModbusInputs,
     S0Meter,
     ShellyInputs,
     TasmotaInputs,
 )
+from wattwerk.config.messages import Loc
 from wattwerk.devices.catalog import find
 from wattwerk.devices.contacts import GpioContacts, MqttContacts, S0Counter
 from wattwerk.devices.device import create
@@ -22,7 +24,7 @@ from wattwerk.errors import InputLedger, PermanentError
 from wattwerk.model import Reading
 from wattwerk.protocols.contacts_mqtt import ShellyInputs as ShellyDialect
 from wattwerk.protocols.contacts_mqtt import TasmotaSwitches
-from wattwerk.protocols.gpio_lines import GpiodLines, LineSource
+from wattwerk.protocols.gpio_lines import GpiodLines, LineEvent, LineSource
 from wattwerk.protocols.modbus import LinkConfig, LinkPool
 from wattwerk.protocols.mqtt import MqttSettings
 
@@ -33,6 +35,24 @@ def _gpiod(chip: str, lines: list[int], pull_up: bool) -> LineSource:
     return GpiodLines(chip, lines, pull_up=pull_up)
 
 
+class _Unopened:
+    """GPIO lines of a dry build (``wattwerk check``): nothing is opened, nothing is read."""
+
+    def levels(self) -> dict[int, bool]:
+        return {}
+
+    async def events(self) -> AsyncIterator[LineEvent]:
+        return
+        yield
+
+    def close(self) -> None:
+        pass
+
+
+def unopened_lines(chip: str, lines: list[int], pull_up: bool) -> LineSource:
+    return _Unopened()
+
+
 def _modbus(src: ModbusInputs, links: LinkPool, ledger: InputLedger) -> Polled:
     try:
         entry = find(src.catalog.rsplit("/", 1)[-1]).entry
@@ -40,7 +60,7 @@ def _modbus(src: ModbusInputs, links: LinkPool, ledger: InputLedger) -> Polled:
         raise PermanentError(f"input {src.id}: {exc} (see `wattwerk devices --category io_module`)") from None
     c = src.connection
     if isinstance(c, ModbusTcpConnection):
-        cfg = LinkConfig("tcp", host=c.host, port=c.port, timeout=c.timeout_s,
+        cfg = LinkConfig("tcp", host=c.host, port=c.port or entry.connection.port, timeout=c.timeout_s,
                          pause=max(c.pause_ms / 1000, entry.connection.pause))
     else:
         cfg = LinkConfig("rtu", serial=c.device, baudrate=c.baudrate, parity=c.parity, stopbits=c.stopbits,
@@ -59,25 +79,37 @@ def input_sources(
     ledger: InputLedger,
     links: LinkPool,
     open_lines: LineOpener = _gpiod,
+    problems: list[tuple[Loc, str]] | None = None,
 ) -> tuple[list[Polled], list[AsyncIterable[list[Reading]]]]:
-    """Polled drivers and push sources for every configured input."""
+    """Polled drivers and push sources for every configured input. With ``problems``, an input that
+    cannot be built is added to it (with its place in the site file) instead of raising."""
     polled: list[Polled] = []
     push: list[AsyncIterable[list[Reading]]] = []
-    for src in limits.inputs:
-        if isinstance(src, ModbusInputs):
-            polled.append(_modbus(src, links, ledger))
-        elif isinstance(src, ShellyInputs):
-            push.append(MqttContacts(src.id, ShellyDialect(src.connection.topic), src.inputs, _mqtt(src),
-                                     repeat_s=src.repeat_s, ledger=ledger))
-        elif isinstance(src, TasmotaInputs):
-            push.append(MqttContacts(src.id, TasmotaSwitches(src.connection.topic), src.switches, _mqtt(src),
-                                     repeat_s=src.repeat_s, ledger=ledger))
-        elif isinstance(src, GpioInputs):
-            lines = open_lines(src.chip, list(src.lines), src.active_low)
-            push.append(GpioContacts(src.id, lines, src.lines, active_low=src.active_low,
-                                     debounce_s=src.debounce_ms / 1000, repeat_s=src.repeat_s))
-        elif isinstance(src, S0Meter):
-            lines = open_lines(src.chip, [src.line], src.active_low)
-            push.append(S0Counter(src.id, lines, src.line, imp_per_kwh=src.imp_per_kwh,
-                                  active_low=src.active_low, debounce_s=src.debounce_ms / 1000))
+    for i, src in enumerate(limits.inputs):
+        try:
+            _add_input(src, polled, push, ledger, links, open_lines)
+        except PermanentError as exc:
+            if problems is None:
+                raise
+            problems.append((("control", "inputs", i), str(exc)))
     return polled, push
+
+
+def _add_input(src: InputSource, polled: list[Polled], push: list[AsyncIterable[list[Reading]]],
+           ledger: InputLedger, links: LinkPool, open_lines: LineOpener) -> None:
+    if isinstance(src, ModbusInputs):
+        polled.append(_modbus(src, links, ledger))
+    elif isinstance(src, ShellyInputs):
+        push.append(MqttContacts(src.id, ShellyDialect(src.connection.topic), src.inputs, _mqtt(src),
+                                 repeat_s=src.repeat_s, ledger=ledger))
+    elif isinstance(src, TasmotaInputs):
+        push.append(MqttContacts(src.id, TasmotaSwitches(src.connection.topic), src.switches, _mqtt(src),
+                                 repeat_s=src.repeat_s, ledger=ledger))
+    elif isinstance(src, GpioInputs):
+        lines = open_lines(src.chip, list(src.lines), src.active_low)
+        push.append(GpioContacts(src.id, lines, src.lines, active_low=src.active_low,
+                                 debounce_s=src.debounce_ms / 1000, repeat_s=src.repeat_s))
+    elif isinstance(src, S0Meter):
+        lines = open_lines(src.chip, [src.line], src.active_low)
+        push.append(S0Counter(src.id, lines, src.line, imp_per_kwh=src.imp_per_kwh,
+                              active_low=src.active_low, debounce_s=src.debounce_ms / 1000))

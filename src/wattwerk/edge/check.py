@@ -1,0 +1,109 @@
+"""``wattwerk check SITE.yaml``: everything ``wattwerk run`` would refuse, found before it runs.
+
+First the schema (``config/``: types, ranges, unknown fields, sizes), then the edge's own building
+in a dry mode: every device's driver or reader, the control inputs and the control cycle are
+constructed exactly as ``run`` constructs them, but nothing is opened (no socket, serial port,
+GPIO line or file). One line per problem, ``FILE:LINE: FIELD: MESSAGE``, every problem of a file.
+
+``wattwerk run`` calls ``site_problems`` first and prints the very same lines; it then exits with
+``EX_CONFIG`` (78), which the systemd unit does not restart on (a wrong file stays wrong).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from wattwerk.config import SiteConfig
+from wattwerk.config.check import summary
+from wattwerk.config.loader import ConfigError, load_document, problem_lines, validate_document
+from wattwerk.config.messages import Loc
+from wattwerk.control.site import build_cycle
+from wattwerk.edge.drivers import SiteProblems, build_devices
+from wattwerk.errors import InputLedger, PermanentError
+
+EX_CONFIG = 78  # sysexits.h: "configuration error"
+
+# roles whose control law steers by the grid meter's power (surplus, import limit)
+_STEERED_BY_GRID = ("battery", "ev_charger", "heating_rod")
+
+
+def dry_check(cfg: SiteConfig, *, demo: bool = False) -> list[tuple[Loc, str]]:
+    """What keeps ``run`` from building the edge of a schema-valid site file, as (where, message)
+    pairs; empty when it can be built. Opens nothing: safe to call anywhere, any number of times.
+    ``demo``: simulated devices (``connection: {type: sim}``) are fine, as in ``wattwerk demo``."""
+    problems: list[tuple[Loc, str]] = []
+    try:
+        build_devices(cfg, InputLedger(), dry=True).close()
+    except SiteProblems as exc:
+        sim = {i for i, dev in enumerate(cfg.devices) if dev.connection.type == "sim"} if demo else set()
+        problems += [(loc, msg) for loc, msg in exc.problems
+                     if not (loc[:1] == ("devices",) and loc[1] in sim)]
+    try:
+        build_cycle(cfg, cfg.control)
+    except (ValueError, PermanentError) as exc:
+        ripple = cfg.control.ripple is not None and "ripple" in str(exc)
+        at: Loc = ("control", "ripple") if ripple else ("control",)
+        problems.append((at, str(exc)))
+    problems += grid_meter_problems(cfg)
+    return problems
+
+
+def grid_meter_problems(cfg: SiteConfig) -> list[tuple[Loc, str]]:
+    """Grid limits, peak shaving and the surplus laws all steer by the grid power: without a device
+    of role grid_meter they would steer blind."""
+    if cfg.grid_meter is not None:
+        return []
+    g = cfg.site.grid
+    limits = [name for name in ("fuse_a", "max_import_w", "max_export_w", "max_phase_import_w",
+                                "max_phase_export_w") if getattr(g, name) is not None]
+    if limits:
+        return [(("site", "grid", limits[0]), f"{limits[0]} needs the grid power, but no device has role "
+                 "grid_meter (add the meter at the grid connection with role: grid_meter)")]
+    if cfg.strategy.peak_shaving:
+        return [(("strategy", "peak_shaving"), "peak shaving needs the grid power, but no device has role "
+                 "grid_meter")]
+    if cfg.strategy.mode == "off":
+        return []
+    for i, dev in enumerate(cfg.devices):
+        if dev.role in _STEERED_BY_GRID:
+            return [(("devices", i, "role"), f'the {dev.role} "{dev.id}" is controlled by the grid power, '
+                     "but no device has role grid_meter (or set strategy.mode: off to only read it)")]
+    return []
+
+
+def site_problems(path: str | Path, *, demo: bool = False) -> tuple[SiteConfig | None, list[str]]:
+    """The site file validated and dry-built: (the configuration, []) when ``run`` can build it,
+    else (None or the schema-valid configuration, one ``FILE:LINE: FIELD: MESSAGE`` line per problem)."""
+    name = str(path)
+    try:
+        doc = load_document(path)
+        cfg = validate_document(doc, name)
+    except ConfigError as exc:
+        return None, exc.lines
+    return cfg, problem_lines(doc, name, dry_check(cfg, demo=demo))
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("config", nargs="+", help="site file(s) to check, e.g. site.yaml")
+    parser.add_argument("--json", action="store_true",
+                        help="print each valid configuration with all defaults filled in, as JSON")
+    parser.add_argument("--demo", action="store_true",
+                        help="a file for `wattwerk demo`: simulated devices (connection type sim) are fine")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Exit 0 when every file is fine, 1 when any has a problem (each printed on stderr)."""
+    status = 0
+    for filename in args.config:
+        cfg, lines = site_problems(filename, demo=args.demo)
+        if lines or cfg is None:
+            print("\n".join(lines), file=sys.stderr)
+            status = 1
+        elif args.json:
+            print(json.dumps(cfg.model_dump(mode="json"), indent=2, ensure_ascii=False))
+        else:
+            print(summary(filename, cfg))
+    return status
