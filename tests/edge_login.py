@@ -40,3 +40,11 @@ async def signed_in_async(client: httpx.AsyncClient, password: str = PASSWORD) -
     assert res.status_code == 200, res.text
     client.headers["X-CSRF-Token"] = res.json()["csrf"]
     return client
+
+
+async def browser_sign_in(page: Any, base: str, password: str = PASSWORD) -> None:
+    """Sign in through the login page as a user does (``base`` ends with ``/``); lands on the live page."""
+    await page.goto(base + "login")
+    await page.get_by_test_id("password").fill(password)
+    async with page.expect_navigation(url=base):
+        await page.get_by_test_id("sign-in").click()

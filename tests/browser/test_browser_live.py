@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.async_api import expect
 
+from edge_login import browser_sign_in, test_auth
 from wattwerk.config import load_demo_config
 from wattwerk.demo import DemoSite
 from wattwerk.edge.live import enrich
@@ -66,15 +67,15 @@ VIEWPORTS = {
 
 @pytest.mark.parametrize("kind", list(VIEWPORTS))
 async def test_live_page(kind: str, browser: Any, serve: Callable[[Any], Awaitable[str]], demo: PlannedDemo,
-                         shots: Path) -> None:
-    base = await serve(create_app(demo))
+                         shots: Path, tmp_path: Path) -> None:
+    base = await serve(create_app(demo, auth=test_auth(tmp_path)))
     context = await browser.new_context(**VIEWPORTS[kind])
     page = await context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     try:
-        await page.goto(base)
+        await browser_sign_in(page, base)
         live = demo.live()
         await expect(page.locator("#site")).to_have_text("Demo house")
         flows = page.locator(".flow")

@@ -11,6 +11,7 @@ from typing import Any
 
 from playwright.async_api import expect
 
+from edge_login import browser_sign_in, test_auth
 from wattwerk.config import load_config
 from wattwerk.devices.catalog import find
 from wattwerk.edge.live import NotingLedger, RuntimeView
@@ -59,7 +60,7 @@ async def test_add_sunspec_inverter_through_the_ui(browser: Any, serve: Callable
     runtime = EdgeRuntime([], ledger=NotingLedger())
     view = RuntimeView(runtime, load_config(site))
     app = create_app(view, setup=Setup(site, runtime=runtime, on_config=lambda c: setattr(view, "cfg", c)),
-                     runtime=runtime)
+                     runtime=runtime, auth=test_auth(tmp_path))
     halt = asyncio.Event()
     edge = asyncio.create_task(runtime.run(halt))
     async with EmulatorServer([emulator.bank]) as inverter:
@@ -68,6 +69,7 @@ async def test_add_sunspec_inverter_through_the_ui(browser: Any, serve: Callable
         script_errors: list[str] = []
         page.on("pageerror", lambda exc: script_errors.append(str(exc)))
         try:
+            await browser_sign_in(page, base)
             await page.goto(base + "setup")
             await expect(page.locator("#site")).to_have_text("Browser house")
             await page.get_by_test_id("search").fill("sunspec inverter")

@@ -10,6 +10,7 @@ from typing import Any
 
 from playwright.async_api import expect
 
+from edge_login import browser_sign_in, test_auth
 from wattwerk.config import load_config
 from wattwerk.edge.live import RuntimeView
 from wattwerk.edge.runtime import EdgeRuntime
@@ -36,9 +37,11 @@ async def test_wizard_network_and_grid_meter(browser: Any, serve: Callable[[Any]
                                              tmp_path: Path, shots: Path) -> None:
     site = tmp_path / "site.yaml"
     site.write_text(SITE)
-    base = await serve(create_app(RuntimeView(EdgeRuntime([]), load_config(site)), setup=Setup(site)))
+    base = await serve(create_app(RuntimeView(EdgeRuntime([]), load_config(site)), auth=test_auth(tmp_path),
+                                  setup=Setup(site)))
     page = await browser.new_page(viewport={"width": 390, "height": 844})
     try:
+        await browser_sign_in(page, base)
         await page.goto(base + "wizard")
         await expect(page.get_by_test_id("interfaces")).to_contain_text("127.0.0.1/8")
         await expect(page.locator("#static")).to_be_hidden()
