@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import itertools
 import json
 import math
 import time
@@ -36,16 +37,14 @@ def day_of_data(start_ms: int) -> list[tuple[str, int, float]]:
 
 
 def expected(data: list[tuple[str, int, float]], step: int) -> dict[str, dict[str, float]]:
-    """What the summary must say, computed here from the uploaded values."""
+    """What the summary must say, computed here from the uploaded values: power's energy is each
+    value held until the next reading (a minute later), the newest one holding nothing yet."""
     out = {}
     for ch in ("grid.power", "grid.energy_import"):
-        vals = [(t, v) for c, t, v in data if c == ch]
-        buckets: dict[int, list[float]] = {}
-        for t, v in vals:
-            buckets.setdefault(t // step * step, []).append(v)
+        vals = sorted((t, v) for c, t, v in data if c == ch)
         values = [v for _, v in vals]
         energy = (
-            sum(sum(b) / len(b) for b in buckets.values()) * step / HOUR
+            sum(v * (t1 - t) / HOUR for (t, v), (t1, _) in itertools.pairwise(vals))
             if ch == "grid.power"
             else values[-1] - values[0]
         )
@@ -99,7 +98,8 @@ def test_series_summary_retention_rollups_and_late_data(portal: Portal) -> None:
     t1 = t0 + DAY
 
     body = get_series(owner, site, t0, t1, "1h").json()
-    assert body["columns"] == ["ts_ms", "channel", "mean", "min", "max", "last", "delta", "n"]
+    assert body["columns"] == ["ts_ms", "channel", "mean", "min", "max", "last", "delta", "n",
+                               "energy_wh", "energy_out_wh", "covered_s"]
     assert len(body["points"]) == 48 and body["points"][0][0] == t0
     check_summary(body["summary"], expected(data, HOUR))
     raw_csv = get_series(owner, site, t0, t1, "raw", "csv")

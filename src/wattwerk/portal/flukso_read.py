@@ -107,12 +107,14 @@ async def read_sensor(
     q = series.Query([ch], start_s * 1000, end_s * 1000, res, int(row[4] or 0),
                      {ch.id: [(int(t), float(v)) for t, v in shifts]} if shifts else {})
     sums: dict[int, list[float]] = {}
-    async for ts_ms, _name, mean, _mn, _mx, _last, delta, _n in series.rows(auth.db_of(request), q):
+    async for ts_ms, _name, mean, _mn, _mx, _last, delta, _n, *_energy in series.rows(auth.db_of(request), q):
         b = (ts_ms // 1000 // step) * step
         if ch.kind == "counter":
             if delta is None:
                 continue
             watts = delta * 3600 / (RESOLUTIONS_S[res])
+        elif mean is None:
+            continue  # a bucket with covered time but no reading of its own
         else:
             watts = mean
         sums.setdefault(b, []).append(watts)

@@ -14,18 +14,24 @@ are then kept (and can be downloaded at ``resolution=raw``).
    series aggregate it on the fly, so values an edge uploads late still show at once;
 3. raw values older than the raw window are deleted (not hidden) unless the site archives;
 4. hourly buckets are recomputed from 5-minute ones, daily from hourly, for every hour/day a
-   changed 5-minute bucket falls in;
+   changed 5-minute bucket falls in. Days are the site's local days (``sites.tz``, 23 or 25 h
+   on DST days, keyed by local midnight; from 5-minute rows where a zone's midnight is not on
+   the hour); a site whose zone changed gets all its days rebuilt;
 5. aggregates past their tier's keep are deleted.
 
 Run it every few minutes: ``python -m wattwerk.portal.retention --db URL`` (PostgreSQL or
 SQLite) from a timer (it is one transaction, so overlapping runs on several portal hosts only
 wait for each other), or ``POST /api/v1/admin/retention/run``.
 
-Counters keep the last value of each bucket (and its time), so the delta of any range is
-last(range) − last(before range): a day's energy equals the sum of its hours to the Wh. Their
-raw values are validated first, with the edge store's rules (``counter_rollup.py``): a glitch
-is left out (a gap), a reset starts a new baseline (a shift, so the register runs on), and a
-late counter reading joins a final bucket only if it fits between its rolled-up neighbours.
+Power channels (W) get their energy as the covered-time integral of ``store/rollup.py``, the
+rule the edge store uses: per 5-minute bucket the positive and negative Wh and the covered
+milliseconds, summed up into hours and days (a late power reading into a final bucket changes
+its mean, not its energy). Counters keep the last value of each bucket (and its time), so the
+delta of any range is last(range) − last(before range): a day's energy equals the sum of its
+hours to the Wh. Their raw values are validated first, with the edge store's rules
+(``counter_rollup.py``): a glitch is left out (a gap), a reset starts a new baseline (a shift,
+so the register runs on), and a late counter reading joins a final bucket only if it fits
+between its rolled-up neighbours.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ from typing import Any
 from wattwerk.portal import counter_rollup
 from wattwerk.portal.counter_rollup import Anchor
 from wattwerk.portal.database import SQLITE, Conn, Database, open_database
+from wattwerk.store import rollup
 from wattwerk.store.counters import CounterPolicy
 
 log = logging.getLogger(__name__)
@@ -54,6 +61,10 @@ _REPLACE = (
     "ON CONFLICT (channel_id, bucket_ms) DO UPDATE SET n = EXCLUDED.n, mean = EXCLUDED.mean, "
     "min = EXCLUDED.min, max = EXCLUDED.max, last = EXCLUDED.last, last_ts = EXCLUDED.last_ts"
 )
+_REPLACE_E = (  # coarse buckets: the energy columns too
+    f"{_REPLACE}, pos_wh = EXCLUDED.pos_wh, neg_wh = EXCLUDED.neg_wh, covered_ms = EXCLUDED.covered_ms"
+)
+_ENERGY_SUMS = "sum(pos_wh), sum(neg_wh), sum(covered_ms)"
 
 
 class _Sql:
@@ -92,15 +103,26 @@ class _Sql:
         """Coarser buckets of ``size`` from the finer rollup ``src`` for the touched channels."""
         touched = ("JOIN (SELECT channel_id, min(from_ms) AS from_ms FROM rt_touched GROUP BY 1) t "
                    f"ON t.channel_id = x.channel_id AND x.bucket_ms >= (t.from_ms / {size}) * {size}")
-        bucket = f"(x.bucket_ms / {size}) * {size}"
+        return self._coarse(src, f"(x.bucket_ms / {size}) * {size}", touched)
+
+    def day_agg(self, src: str, level: str) -> str:
+        """Local days (rt_days of the site's zone, from ``level`` rows) for the touched channels."""
+        join = ("JOIN (SELECT channel_id, min(from_ms) AS from_ms FROM rt_touched GROUP BY 1) t "
+                "ON t.channel_id = x.channel_id JOIN channels c ON c.id = x.channel_id "
+                "JOIN sites st ON st.id = c.site_id JOIN rt_days d ON d.tz = st.tz "
+                f"AND d.src = '{level}' AND x.bucket_ms >= d.b AND x.bucket_ms < d.e AND d.e > t.from_ms")
+        return self._coarse(src, "d.b", join)
+
+    def _coarse(self, src: str, bucket: str, join: str) -> str:
         if self.pg:
             return (f"SELECT x.channel_id, {bucket}, sum(n), sum(mean * n) / sum(n), min(min), max(max), "
-                    f"(array_agg(last ORDER BY last_ts DESC))[1], max(last_ts) FROM {src} x {touched} "
-                    "GROUP BY 1, 2")
+                    f"(array_agg(last ORDER BY last_ts DESC))[1], max(last_ts), {_ENERGY_SUMS} "
+                    f"FROM {src} x {join} GROUP BY 1, 2")
         return (f"SELECT channel_id, b, sum(n), sum(mean * n) / sum(n), min(min), max(max), max(lastv), "
-                f"max(last_ts) FROM (SELECT x.channel_id, {bucket} AS b, x.n, x.mean, x.min, x.max, "
-                f"x.last_ts, first_value(x.last) OVER (PARTITION BY x.channel_id, {bucket} "
-                f"ORDER BY x.last_ts DESC) AS lastv FROM {src} x {touched}) GROUP BY 1, 2")
+                f"max(last_ts), {_ENERGY_SUMS} FROM (SELECT x.channel_id, {bucket} AS b, x.n, x.mean, "
+                "x.min, x.max, x.last_ts, x.pos_wh, x.neg_wh, x.covered_ms, first_value(x.last) OVER "
+                f"(PARTITION BY x.channel_id, {bucket} ORDER BY x.last_ts DESC) AS lastv "
+                f"FROM {src} x {join}) GROUP BY 1, 2")
 
 
 async def policy(conn: Conn, site_id: int) -> dict[str, Any]:
@@ -133,15 +155,17 @@ async def _temp_tables(conn: Conn, sql: _Sql, now_ms: int) -> None:
     drop = " ON COMMIT DROP" if sql.pg else ""
     await conn.execute(
         f"CREATE TEMP TABLE rt_sites (site_id integer PRIMARY KEY, archive boolean, done_ms bigint, "
-        f"cut bigint, m5_keep_s bigint, h1_keep_s bigint, d1_keep_s bigint){drop}"
+        f"cut bigint, m5_keep_s bigint, h1_keep_s bigint, d1_keep_s bigint, days_tz text){drop}"
     )
     await conn.execute(
         "INSERT INTO rt_sites SELECT site_id, archive, done_ms, "
         f"{sql.greatest}(done_ms, ((%(now)s - raw_keep_s * 1000) / %(b)s) * %(b)s), "
-        "m5_keep_s, h1_keep_s, d1_keep_s FROM site_retention",
+        "m5_keep_s, h1_keep_s, d1_keep_s, days_tz FROM site_retention",
         {"now": now_ms, "b": M5},
     )
     await conn.execute(f"CREATE TEMP TABLE rt_touched (channel_id integer, from_ms bigint){drop}")
+    await conn.execute("DROP TABLE IF EXISTS rt_days")
+    await conn.execute(f"CREATE TEMP TABLE rt_days (tz text, src text, b bigint, e bigint){drop}")
 
 
 async def _upsert_touched(conn: Conn, sql: _Sql, select: str, conflict: str) -> int:
@@ -149,12 +173,13 @@ async def _upsert_touched(conn: Conn, sql: _Sql, select: str, conflict: str) -> 
     earliest bucket per channel in rt_touched; return the channels touched."""
     if sql.pg:  # one statement: the insert's RETURNING feeds rt_touched
         cur = await conn.execute(
-            f"WITH ins AS (INSERT INTO rollup_5m AS r {select} {conflict} RETURNING channel_id, bucket_ms) "
+            f"WITH ins AS (INSERT INTO rollup_5m AS r {_ROLLUP_COLS} {select} {conflict} "
+            "RETURNING channel_id, bucket_ms) "
             "INSERT INTO rt_touched SELECT channel_id, min(bucket_ms) FROM ins GROUP BY 1"
         )
         return cur.rowcount
     cur = await conn.execute(f"INSERT INTO rt_touched SELECT channel_id, min(b) FROM ({select}) GROUP BY 1")
-    await conn.execute(f"INSERT INTO rollup_5m AS r {select} {conflict}")
+    await conn.execute(f"INSERT INTO rollup_5m AS r {_ROLLUP_COLS} {select} {conflict}")
     return cur.rowcount
 
 
@@ -258,6 +283,82 @@ async def _window_counters(conn: Conn, policy: CounterPolicy) -> tuple[int, int]
     return resets, glitches
 
 
+_POWER = "c.kind = 'power' AND c.unit = 'W'"
+
+
+async def _window_power(conn: Conn) -> int:
+    """Power channels' covered-time integrals (store/rollup.py) of the 5-minute buckets in
+    [done_ms, cut), from the readings there, those just after ``cut`` and the rolled-up last
+    reading before ``done_ms``; written into the buckets the raw pass made. Returns buckets."""
+    before = {int(cid): (int(ts), float(v)) for cid, ts, v in await conn.fetchall(
+        "SELECT x.channel_id, x.last_ts, x.last FROM rollup_5m x JOIN channels c ON c.id = x.channel_id "
+        f"JOIN rt_sites s ON s.site_id = c.site_id WHERE {_POWER} AND s.done_ms > 0 "
+        f"AND x.bucket_ms = s.done_ms - {M5}")}
+    out: list[tuple[float, float, int, int, int]] = []
+
+    def channel(rows: list[Any]) -> None:
+        cid, done, cut = int(rows[0][0]), int(rows[0][3]), int(rows[0][4])
+        points = [(int(r[1]), float(r[2])) for r in rows]
+        if cid in before:
+            points.insert(0, before[cid])
+        energy = rollup.integrate(points, rollup.fixed(M5), done, cut)
+        for t, _ in points:
+            if done <= t < cut:
+                energy.setdefault(t // M5 * M5, rollup.Energy())
+        out.extend((e.pos_wh, e.neg_wh, e.covered_ms, cid, b) for b, e in energy.items())
+
+    current: list[Any] = []
+    async for batch in conn.chunks(
+        "SELECT x.channel_id, x.ts_ms, x.value, s.done_ms, s.cut FROM readings x JOIN channels c "
+        f"ON c.id = x.channel_id JOIN rt_sites s ON s.site_id = c.site_id WHERE {_POWER} AND "
+        f"x.ts_ms >= s.done_ms AND x.ts_ms < s.cut + {rollup.MAX_GAP_MS} ORDER BY x.channel_id, x.ts_ms",
+        size=5000,
+    ):
+        for row in batch:
+            if current and row[0] != current[0][0]:
+                channel(current)
+                current = []
+            current.append(row)
+    if current:
+        channel(current)
+    if out:
+        await conn.executemany(
+            "UPDATE rollup_5m SET pos_wh = %s, neg_wh = %s, covered_ms = %s "
+            "WHERE channel_id = %s AND bucket_ms = %s", out)
+    return len(out)
+
+
+async def _days(conn: Conn, sql: _Sql, now_ms: int) -> None:
+    """Local days of the touched channels from their hours (5-minute rows in zones whose days
+    are not whole hours); all days of a site whose days were built in another zone."""
+    stale = [int(r[0]) for r in await conn.fetchall(
+        "SELECT s.site_id FROM rt_sites s JOIN sites st ON st.id = s.site_id "
+        "WHERE s.days_tz IS NULL OR s.days_tz <> st.tz")]
+    for site_id in stale:
+        await conn.execute("DELETE FROM rollup_1d WHERE channel_id IN "
+                           "(SELECT id FROM channels WHERE site_id = %s)", (site_id,))
+        await conn.execute(
+            "INSERT INTO rt_touched SELECT x.channel_id, min(x.bucket_ms) FROM rollup_1h x "
+            "JOIN channels c ON c.id = x.channel_id WHERE c.site_id = %s GROUP BY 1", (site_id,))
+        await conn.execute("UPDATE site_retention SET days_tz = (SELECT tz FROM sites WHERE id = %s) "
+                           "WHERE site_id = %s", (site_id, site_id))
+    spans = await conn.fetchall(
+        "SELECT st.tz, min(t.from_ms), max(t.from_ms) FROM rt_touched t "
+        "JOIN channels c ON c.id = t.channel_id JOIN sites st ON st.id = c.site_id GROUP BY st.tz")
+    rows = []
+    for tz, lo, hi in spans:
+        for b, e in rollup.days(int(lo), max(int(hi), now_ms) + 2 * D1, tz):
+            rows.append((tz, rollup.day_child(b, e), b, e))
+    if not rows:
+        return
+    await conn.executemany("INSERT INTO rt_days (tz, src, b, e) VALUES (%s, %s, %s, %s)", rows)
+    for src, level in (("rollup_1h", "1h"), ("rollup_5m", "5m")):
+        await conn.execute(f"INSERT INTO rollup_1d AS r {_ROLLUP_E} {sql.day_agg(src, level)} {_REPLACE_E}")
+
+
+_ROLLUP_E = "(channel_id, bucket_ms, n, mean, min, max, last, last_ts, pos_wh, neg_wh, covered_ms)"
+
+
 async def run(conn: Conn, now_ms: int, policy: CounterPolicy | None = None) -> dict[str, int]:
     """One pass of rollups and deletions for every site; returns counts. Call in a transaction."""
     sql = _Sql(conn.dialect)
@@ -274,6 +375,7 @@ async def run(conn: Conn, now_ms: int, policy: CounterPolicy | None = None) -> d
     await _upsert_touched(
         conn, sql, sql.raw_agg("c.kind <> 'counter' AND x.ts_ms >= s.done_ms AND x.ts_ms < s.cut"), _REPLACE)
     resets, glitches = await _window_counters(conn, policy)
+    await _window_power(conn)
     if sql.pg:
         cur = await conn.execute(
             "DELETE FROM readings x USING channels c, rt_sites s "
@@ -286,8 +388,8 @@ async def run(conn: Conn, now_ms: int, policy: CounterPolicy | None = None) -> d
             "ON s.site_id = c.site_id WHERE c.id = readings.channel_id AND NOT s.archive)"
         )
     deleted_raw = cur.rowcount
-    for dst, src, size in (("rollup_1h", "rollup_5m", H1), ("rollup_1d", "rollup_1h", D1)):
-        await conn.execute(f"INSERT INTO {dst} AS r {sql.up_agg(src, size)} {_REPLACE}")
+    await conn.execute(f"INSERT INTO rollup_1h AS r {_ROLLUP_E} {sql.up_agg('rollup_5m', H1)} {_REPLACE_E}")
+    await _days(conn, sql, now_ms)
     deleted_agg = 0
     for table, keep in (("rollup_5m", "m5_keep_s"), ("rollup_1h", "h1_keep_s"), ("rollup_1d", "d1_keep_s")):
         if sql.pg:
@@ -317,6 +419,7 @@ async def run(conn: Conn, now_ms: int, policy: CounterPolicy | None = None) -> d
     if not sql.pg:
         await conn.execute("DROP TABLE rt_sites")
         await conn.execute("DROP TABLE rt_touched")
+        await conn.execute("DROP TABLE rt_days")
     counts = {
         "sites": sites,
         "late_channels_merged": merged,

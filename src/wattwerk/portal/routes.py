@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from wattwerk.portal import api, flukso_read, maintenance, pages, plans
+from wattwerk.portal import api, flukso_read, maintenance, pages, plans, series_api
 
 
 def include_all(app: FastAPI, *, reset_tokens_in_response: bool = False) -> FastAPI:
     """Add every router of issue 8's back end. ``reset_tokens_in_response`` is for tests only:
     password-reset tokens are otherwise only logged."""
     app.state.reset_tokens_in_response = reset_tokens_in_response
+    app.include_router(series_api.router())  # series and the site's zone (before api's routes)
     app.include_router(api.router())
     app.include_router(maintenance.edge_router())
     app.include_router(flukso_read.router())

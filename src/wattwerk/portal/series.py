@@ -1,19 +1,20 @@
 """Series of a site's channels, streamed in constant memory, with a summary of the range.
 
 ``resolution``: ``raw`` (every stored value), ``1m`` (from raw), ``5m`` and ``15m`` (from the
-5-minute rollups), ``1h``, ``1d`` (their rollups; days are UTC days). Aggregated series join the
-rollups (everything before the site's ``rolled_ms``) with raw values after it, merged per
+5-minute rollups), ``1h``, ``1d`` (their rollups; days are the site's local days, 23 or 25 h on
+DST days). Aggregated series read the rollups before the site's ``rolled_ms`` and aggregate the
+raw values after it with the rules of ``store/rollup.py`` (the edge store's), merged per
 bucket, so the newest minutes show before the retention job has run. Raw values exist for the
 site's raw window only, unless the owner archives (retention.py).
 
-Rows are read in chunks (a server-side cursor on PostgreSQL, a stepped statement on
-SQLite) and written as they come,
-so a year of minutes for 20 channels never sits in memory. The summary — min, max, mean and
-energy per channel — is accumulated from the same rows as they pass and closes the JSON
-document (one query); CSV needs it up front, in the ``X-Series-Summary`` header (JSON), so
-there it is one aggregate query before streaming. Energy: for counters (Wh) last − the last
-value before the range; for power (W) the sum of bucket means × bucket length (Wh), or for raw
-values each value held until the next.
+Every bucket carries its energy: for counters (Wh) the delta of the validated register
+(``energy_wh``; the first bucket's from the last value before the range), for power (W) the
+covered-time integral, positive part in ``energy_wh`` and negative part in ``energy_out_wh``,
+with ``covered_s``: readings further apart than ``rollup.MAX_GAP_MS`` and the time after the
+newest reading count nothing. The summary is the sum of the buckets, so a period's figures
+are the sum of its sub-periods. Rollup rows are read in chunks (a server-side cursor on
+PostgreSQL) and written as they come; CSV needs the summary up front, in the
+``X-Series-Summary`` header, so it is made by one pass before streaming.
 """
 
 from __future__ import annotations
@@ -22,12 +23,14 @@ import csv
 import io
 import json
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from wattwerk.portal.counter_rollup import shift_at
 from wattwerk.portal.database import POSTGRES, SQLITE, Conn, Database
+from wattwerk.store import buckets, rollup
 
 RESOLUTIONS: dict[str, int] = {
     "raw": 0,
@@ -45,9 +48,11 @@ TABLE = {
     "1h": "rollup_1h",
     "1d": "rollup_1d",
 }
-AGG_COLUMNS = ["ts_ms", "channel", "mean", "min", "max", "last", "delta", "n"]
+AGG_COLUMNS = ["ts_ms", "channel", "mean", "min", "max", "last", "delta", "n",
+               "energy_wh", "energy_out_wh", "covered_s"]
 RAW_COLUMNS = ["ts_ms", "channel", "value"]
 CHUNK = 2000
+M5 = 300_000
 # A dashboard query reads a few thousand rows by index; when the planner's estimate for a
 # site with a long history crosses jit_above_cost, compiling costs more (~12 ms) than the query.
 NO_JIT = "SET LOCAL jit = off"
@@ -60,6 +65,11 @@ class ChannelInfo:
     unit: str
     kind: str
 
+    @property
+    def integrated(self) -> bool:
+        """A power channel in W: its energy is the covered-time integral."""
+        return self.kind == "power" and self.unit == "W"
+
 
 @dataclass(frozen=True)
 class Query:
@@ -71,10 +81,21 @@ class Query:
     # counter channels' baselines (from_ms, shift), from counter_baselines: raw values get the
     # same shift the rollups hold, so a series runs on one validated register (counter_rollup.py)
     shifts: dict[int, list[tuple[int, float]]] = field(default_factory=dict)
+    tz: str = "UTC"  # the site's zone: its local days
 
     @property
     def step(self) -> int:
         return RESOLUTIONS[self.resolution]
+
+    @property
+    def rolled(self) -> int:
+        """Where the rollups end and raw values take over (raw only for raw and 1m)."""
+        return 0 if self.resolution in ("raw", "1m") else self.rolled_ms
+
+    def bucket_of(self) -> Callable[[int], tuple[int, int]]:
+        if self.resolution == "1d":
+            return lambda ts: buckets.day_range(ts, self.tz)
+        return rollup.fixed(self.step or RESOLUTIONS["1m"])
 
     def value_sql(self, table: str = "") -> str:
         """``value``, with each counter's shift added where one is in force (few: one per reset).
@@ -88,6 +109,14 @@ class Query:
         if not cases:
             return f"{t}value"
         return f"({t}value + CASE {' '.join(cases)} ELSE 0 END)"
+
+
+def floor_start(start_ms: int, resolution: str, tz: str) -> int:
+    """The start of the bucket a range's first bucket begins at (a local midnight for 1d)."""
+    if resolution == "1d":
+        return buckets.day_range(start_ms, tz)[0]
+    step = RESOLUTIONS[resolution] or 1
+    return start_ms // step * step
 
 
 async def load_shifts(conn: Conn, site_id: int) -> dict[int, list[tuple[int, float]]]:
@@ -111,70 +140,26 @@ def _ids(dialect: str, name: str, ids: list[int], params: dict[str, Any]) -> str
     return f"= ANY(%({name})s)"
 
 
-def _agg_sql(q: Query, dialect: str = POSTGRES) -> tuple[str, dict[str, Any]]:
-    step = q.step or RESOLUTIONS["1m"]
-    rolled = 0 if q.resolution in ("raw", "1m") else q.rolled_ms
-    # rollups before the site's rolled_ms, raw values from it on (bounds computed here, portably)
-    params: dict[str, Any] = {"a": q.start_ms, "z": q.end_ms, "r": step,
-                              "zr": min(q.end_ms, rolled), "ar": max(q.start_ms, rolled)}
+def rollup_sql(q: Query, dialect: str = POSTGRES) -> tuple[str, dict[str, Any]]:
+    """The rollup buckets before ``rolled`` (grouped to the resolution), in (bucket, channel) order:
+    b, channel_id, n, mean, min, max, last, last_ts, pos_wh, neg_wh, covered_ms."""
+    params: dict[str, Any] = {"a": q.start_ms, "zr": min(q.end_ms, q.rolled), "r": q.step or 1}
     ch = _ids(dialect, "ch", [c.id for c in q.channels], params)
-    v = q.value_sql()
-    parts = (
-        f"SELECT channel_id, (bucket_ms / %(r)s) * %(r)s AS b, n, mean, min, max, last, last_ts "
-        f"FROM {TABLE[q.resolution]} WHERE channel_id {ch} AND bucket_ms >= %(a)s AND bucket_ms < %(zr)s "
-        f"UNION ALL SELECT channel_id, (ts_ms / %(r)s) * %(r)s, 1, {v}, {v}, {v}, {v}, ts_ms "
-        f"FROM readings WHERE channel_id {ch} AND ts_ms >= %(ar)s AND ts_ms < %(z)s"
-    )
-    if dialect == SQLITE:  # no array_agg: each bucket's newest value by a window over the parts
-        agg = (
-            f"WITH p0 AS ({parts}), parts AS (SELECT *, first_value(last) OVER (PARTITION BY channel_id, b "
-            "ORDER BY last_ts DESC) AS lastv FROM p0), agg AS (SELECT channel_id, b, sum(n) AS n, "
-            "sum(mean * n) / sum(n) AS mean, min(min) AS mn, max(max) AS mx, max(lastv) AS last "
-            "FROM parts GROUP BY 1, 2) "
-        )
-        return agg, params
-    agg = (
-        f"WITH parts AS ({parts}), agg AS (SELECT channel_id, b, sum(n) AS n, "
-        "sum(mean * n) / sum(n) AS mean, "
-        "min(min) AS mn, max(max) AS mx, (array_agg(last ORDER BY last_ts DESC))[1] AS last "
-        "FROM parts GROUP BY 1, 2) "
-    )
-    return agg, params
-
-
-def points_sql(q: Query, dialect: str = POSTGRES) -> tuple[str, dict[str, Any]]:
-    if q.resolution == "raw":
-        params: dict[str, Any] = {"a": q.start_ms, "z": q.end_ms}
-        ch = _ids(dialect, "ch", [c.id for c in q.channels], params)
+    b = "bucket_ms" if q.resolution in ("5m", "1h", "1d") else "(bucket_ms / %(r)s) * %(r)s"
+    src = (f"SELECT channel_id, {b} AS b, n, mean, min, max, last, last_ts, pos_wh, neg_wh, covered_ms "
+           f"FROM {TABLE[q.resolution]} WHERE channel_id {ch} AND bucket_ms >= %(a)s AND bucket_ms < %(zr)s")
+    sums = "sum(pos_wh), sum(neg_wh), sum(covered_ms)"
+    if dialect == SQLITE:  # no array_agg: each bucket's newest value by a window
         return (
-            f"SELECT ts_ms, channel_id, {q.value_sql()} FROM readings WHERE channel_id {ch} "
-            "AND ts_ms >= %(a)s AND ts_ms < %(z)s ORDER BY ts_ms, channel_id",
-            params,
-        )
-    agg, params = _agg_sql(q, dialect)
-    return (
-        agg + "SELECT b, channel_id, mean, mn, mx, last, "
-        "last - lag(last) OVER (PARTITION BY channel_id ORDER BY b), n FROM agg ORDER BY b, channel_id",
-        params,
-    )
-
-
-def summary_sql(q: Query, dialect: str = POSTGRES) -> tuple[str, dict[str, Any]]:
-    agg, params = _agg_sql(q, dialect)
-    step = q.step or RESOLUTIONS["1m"]
-    if dialect == SQLITE:
-        return (
-            agg + ", agg2 AS (SELECT *, "
-            "first_value(last) OVER (PARTITION BY channel_id ORDER BY b DESC) AS lastv, "
-            "first_value(mn) OVER (PARTITION BY channel_id ORDER BY b) AS firstmn FROM agg) "
-            "SELECT channel_id, sum(n), sum(mean * n) / sum(n), min(mn), max(mx), "
-            f"sum(mean) * {step} / 3600000.0, max(lastv), max(firstmn), min(b) FROM agg2 GROUP BY 1",
+            f"SELECT b, channel_id, sum(n), sum(mean * n) / sum(n), min(min), max(max), max(lastv), "
+            f"max(last_ts), {sums} FROM (SELECT *, first_value(last) OVER (PARTITION BY channel_id, b "
+            f"ORDER BY last_ts DESC) AS lastv FROM ({src})) GROUP BY 1, 2 ORDER BY 1, 2",
             params,
         )
     return (
-        agg + f"SELECT channel_id, sum(n)::bigint, sum(mean * n) / sum(n)::float8, min(mn), max(mx), "
-        f"sum(mean) * {step} / 3600000.0, (array_agg(last ORDER BY b DESC))[1], "
-        "(array_agg(mn ORDER BY b))[1], min(b) FROM agg GROUP BY 1",
+        f"SELECT b, channel_id, sum(n)::bigint, sum(mean * n) / sum(n)::float8, min(min), max(max), "
+        f"(array_agg(last ORDER BY last_ts DESC))[1], max(last_ts), {sums} FROM ({src}) p "
+        "GROUP BY 1, 2 ORDER BY 1, 2",
         params,
     )
 
@@ -212,10 +197,119 @@ async def _before(conn: Conn, q: Query) -> dict[int, float]:
     return {int(cid): float(v) for cid, v in await cur.fetchall() if v is not None}
 
 
-class Summary:
-    """A channel's summary, accumulated row by row (or from the summary query)."""
+class Bucket:
+    """One channel's bucket while it is assembled from rollup rows and raw values."""
 
-    __slots__ = ("ch", "first", "last", "last_ts", "mn", "mx", "n", "prev", "total", "wh")
+    __slots__ = ("covered", "last", "last_ts", "mn", "mx", "n", "neg", "pos", "total")
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.total = 0.0
+        self.mn = math.inf
+        self.mx = -math.inf
+        self.last = 0.0
+        self.last_ts = -(2**62)
+        self.pos: float | None = None
+        self.neg: float | None = None
+        self.covered: int | None = None
+
+    def add_value(self, ts: int, value: float) -> None:
+        self.n += 1
+        self.total += value
+        self.mn = min(self.mn, value)
+        self.mx = max(self.mx, value)
+        if ts >= self.last_ts:
+            self.last, self.last_ts = value, ts
+
+    def add_row(self, n: int, mean: float, mn: float, mx: float, last: float, last_ts: int,
+                pos: float | None, neg: float | None, covered: int | None) -> None:
+        self.n += int(n)
+        self.total += float(mean) * int(n)
+        self.mn = min(self.mn, mn)
+        self.mx = max(self.mx, mx)
+        if last_ts >= self.last_ts:
+            self.last, self.last_ts = float(last), int(last_ts)
+        if pos is not None:
+            self.add_energy(float(pos), float(neg or 0.0), int(covered or 0))
+
+    def add_energy(self, pos: float, neg: float, covered: int) -> None:
+        self.pos = (self.pos or 0.0) + pos
+        self.neg = (self.neg or 0.0) + neg
+        self.covered = (self.covered or 0) + covered
+
+
+async def _prev_points(conn: Conn, q: Query, lo: int) -> dict[int, tuple[int, float]]:
+    """Each power channel's last reading before ``lo`` within the gap: raw, else the last value
+    of the 5-minute rollup just before ``rolled`` (its raw values are gone)."""
+    ids = [c.id for c in q.channels if c.integrated]
+    if not ids:
+        return {}
+    out: dict[int, tuple[int, float]] = {}
+    params: dict[str, Any] = {"p": q.rolled - M5, "r": q.rolled}
+    ch = _ids(conn.dialect, "ch", ids, params)
+    if q.rolled > 0 and q.rolled > lo - rollup.MAX_GAP_MS:
+        for cid, ts, v in await conn.fetchall(
+            f"SELECT channel_id, last_ts, last FROM rollup_5m WHERE channel_id {ch} "
+            "AND bucket_ms >= %(p)s AND bucket_ms < %(r)s", params):
+            if int(ts) < lo:
+                out[int(cid)] = (int(ts), float(v))
+    return out
+
+
+async def _raw_buckets(conn: Conn, q: Query, before: dict[int, float]) -> dict[tuple[int, int], Bucket]:
+    """The buckets of the raw values in [max(start, rolled), end), energy by store/rollup.py."""
+    lo = max(q.start_ms, q.rolled)
+    if lo >= q.end_ms:
+        return {}
+    bucket_of = q.bucket_of()
+    params: dict[str, Any] = {"a": lo - rollup.MAX_GAP_MS, "z": q.end_ms + rollup.MAX_GAP_MS}
+    ch = _ids(conn.dialect, "ch", [c.id for c in q.channels], params)
+    prev = await _prev_points(conn, q, lo)
+    info = {c.id: c for c in q.channels}
+    out: dict[tuple[int, int], Bucket] = {}
+
+    def channel(cid: int, points: list[tuple[int, float]]) -> None:
+        c = info[cid]
+        shifts = q.shifts.get(cid)
+        if shifts:
+            points = [(t, v + shift_at(shifts, t)) for t, v in points]
+        for t, v in points:
+            if lo <= t < q.end_ms:
+                b = bucket_of(t)[0]
+                bucket = out.get((b, cid))
+                if bucket is None:
+                    bucket = out[(b, cid)] = Bucket()
+                bucket.add_value(t, v)
+        if c.integrated:
+            if cid in prev and not (points and points[0][0] < lo):
+                points = [prev[cid], *points]
+            for b, e in rollup.integrate(points, bucket_of, lo, q.end_ms).items():
+                bucket = out.get((b, cid))
+                if bucket is None:
+                    bucket = out[(b, cid)] = Bucket()
+                bucket.add_energy(e.pos_wh, e.neg_wh, e.covered_ms)
+
+    points: list[tuple[int, float]] = []
+    current: int | None = None
+    async for batch in conn.chunks(
+        f"SELECT channel_id, ts_ms, value FROM readings WHERE channel_id {ch} AND ts_ms >= %(a)s "
+        "AND ts_ms < %(z)s ORDER BY channel_id, ts_ms", params, CHUNK):
+        for cid, ts, value in batch:
+            if cid != current:
+                if current is not None:
+                    channel(current, points)
+                current, points = int(cid), []
+            points.append((int(ts), float(value)))
+    if current is not None:
+        channel(current, points)
+    return out
+
+
+class Summary:
+    """A channel's summary, accumulated row by row: the sum of its buckets."""
+
+    __slots__ = ("ch", "covered", "first", "last", "last_ts", "mn", "mx", "n", "neg", "pos", "prev",
+                 "total", "wh")
 
     def __init__(self, ch: ChannelInfo) -> None:
         self.ch = ch
@@ -224,26 +318,48 @@ class Summary:
         self.mn = math.inf
         self.mx = -math.inf
         self.wh = 0.0
+        self.pos = 0.0
+        self.neg = 0.0
+        self.covered = 0
         self.first: float | None = None
         self.last: float | None = None
         self.last_ts: int | None = None
-        self.prev: float | None = None
+        self.prev: float | None = None  # a counter's last value before the range
 
-    def add_bucket(self, mean: float, mn: float, mx: float, last: float, n: int, step_ms: int) -> None:
-        if self.first is None:
-            self.first = mn
-        self.n += n
-        self.total += mean * n
-        self.mn = min(self.mn, mn)
-        self.mx = max(self.mx, mx)
-        self.wh += mean * step_ms / 3_600_000
-        self.last = last
+    def add_bucket(self, b: Bucket) -> tuple[float | None, float | None, float | None]:
+        """Add a bucket; its (energy_wh, energy_out_wh, covered_s) as the series shows them."""
+        if b.n:
+            if self.first is None:
+                self.first = b.mn
+            self.n += b.n
+            self.total += b.total
+            self.mn = min(self.mn, b.mn)
+            self.mx = max(self.mx, b.mx)
+            self.last = b.last if self.ch.kind != "counter" else self.last
+        if self.ch.kind == "counter":
+            base = self.last if self.last is not None else self.prev if self.prev is not None else b.mn
+            self.last = b.last
+            if not b.n:
+                return None, None, None
+            self.wh += b.last - base
+            return b.last - base, None, None
+        if not self.ch.integrated or b.pos is None:
+            return None, None, None
+        self.pos += b.pos
+        self.neg += b.neg or 0.0
+        self.covered += b.covered or 0
+        return b.pos, b.neg, (b.covered or 0) / 1000
 
     def add_raw(self, ts: int, value: float) -> None:
         if self.first is None:
             self.first = value
-        elif self.last is not None and self.last_ts is not None:
-            self.wh += self.last * (ts - self.last_ts) / 3_600_000  # a value holds until the next one
+        elif self.last_ts is not None and self.last is not None \
+                and 0 < ts - self.last_ts <= rollup.MAX_GAP_MS:
+            part = rollup.Energy()
+            part.add_held(self.last, ts - self.last_ts)  # a value holds until the next one
+            self.pos += part.pos_wh
+            self.neg += part.neg_wh
+            self.covered += part.covered_ms
         self.n += 1
         self.total += value
         self.mn = min(self.mn, value)
@@ -253,35 +369,73 @@ class Summary:
     def result(self) -> dict[str, Any]:
         if not self.n:
             return {"n": 0, "min": None, "max": None, "mean": None, "energy_wh": None}
-        energy: float | None = None
-        if self.ch.kind == "counter" and self.ch.unit == "Wh" and self.last is not None:
-            base = self.prev if self.prev is not None else self.first
-            energy = self.last - base if base is not None else None
-        elif self.ch.kind == "power" and self.ch.unit == "W":
-            energy = self.wh
-        return {
+        out: dict[str, Any] = {
             "n": self.n,
             "min": _num(self.mn),
             "max": _num(self.mx),
             "mean": _num(self.total / self.n),
-            "energy_wh": _num(energy),
+            "energy_wh": None,
         }
+        if self.ch.kind == "counter" and self.ch.unit == "Wh" and self.last is not None:
+            base = self.prev if self.prev is not None else self.first
+            out["energy_wh"] = _num(self.last - base) if base is not None else None
+        elif self.ch.integrated:
+            out.update(energy_wh=_num(self.pos - self.neg), energy_in_wh=_num(self.pos),
+                       energy_out_wh=_num(self.neg), covered_s=_num(self.covered / 1000))
+        return out
+
+
+def _row(b: int, c: ChannelInfo, bucket: Bucket, s: Summary | None, prev_last: float | None) -> list[Any]:
+    mean = bucket.total / bucket.n if bucket.n else None
+    delta = bucket.last - prev_last if c.kind == "counter" and prev_last is not None and bucket.n else None
+    energy = s.add_bucket(bucket) if s is not None else (None, None, None)
+    return [b, c.id, mean, bucket.mn if bucket.n else None, bucket.mx if bucket.n else None,
+            bucket.last if bucket.n else None, delta, bucket.n, *energy]
+
+
+async def _agg_chunks(conn: Conn, q: Query, sums: dict[int, Summary]) -> AsyncIterator[list[list[Any]]]:
+    """Aggregated rows (channel ids): rollup rows as they stream, then the buckets raw values made
+    (merged with the rollup rows of the same buckets)."""
+    before = await _before(conn, q)
+    for cid, value in before.items():
+        sums[cid].prev = value
+    tail = await _raw_buckets(conn, q, before)
+    first_tail = min((b for b, _ in tail), default=None)
+    info = {c.id: c for c in q.channels}
+    prev_last: dict[int, float | None] = {}
+    if q.rolled > q.start_ms:
+        sql, params = rollup_sql(q, conn.dialect)
+        async for batch in conn.chunks(sql, params, CHUNK):
+            out = []
+            for b, cid, n, mean, mn, mx, last, last_ts, pos, neg, covered in batch:
+                bucket = Bucket()
+                bucket.add_row(n, mean, mn, mx, last, last_ts, pos, neg, covered)
+                key = (int(b), int(cid))
+                if first_tail is not None and key[0] >= first_tail:
+                    if key in tail:
+                        tail[key].add_row(n, mean, mn, mx, last, last_ts, pos, neg, covered)
+                    else:
+                        tail[key] = bucket
+                    continue
+                out.append(_row(key[0], info[key[1]], bucket, sums[key[1]], prev_last.get(key[1])))
+                prev_last[key[1]] = bucket.last
+            if out:
+                yield out
+    rest = []
+    for key in sorted(tail):
+        bucket = tail[key]
+        rest.append(_row(key[0], info[key[1]], bucket, sums[key[1]], prev_last.get(key[1])))
+        prev_last[key[1]] = bucket.last
+    for i in range(0, len(rest), CHUNK):
+        yield rest[i:i + CHUNK]
 
 
 async def summary(db: Database, q: Query) -> dict[str, Any]:
-    """The summary by one aggregate query (for CSV, whose summary goes in a header up front)."""
-    acc = {c.id: Summary(c) for c in q.channels}
-    async with db.connection(readonly=True) as conn:
-        sql, params = summary_sql(q, conn.dialect)
-        if conn.dialect == POSTGRES:
-            await conn.execute(NO_JIT)
-        prev = await _before(conn, q)
-        cur = await conn.execute(sql, params)
-        for cid, n, mean, mn, mx, wh, last, first_min, _first_b in await cur.fetchall():
-            s = acc[cid]
-            s.n, s.total, s.mn, s.mx, s.wh, s.last, s.first = int(n), mean * n, mn, mx, wh, last, first_min
-            s.prev = prev.get(cid)
-    return {s.ch.name: s.result() for s in acc.values()}
+    """The summary by one pass over the rows (for CSV, whose summary goes in a header up front)."""
+    sums = {c.id: Summary(c) for c in q.channels}
+    async for _ in chunks(db, q, sums):
+        pass
+    return {s.ch.name: s.result() for s in sums.values()}
 
 
 async def chunks(
@@ -289,26 +443,29 @@ async def chunks(
     q: Query,
     sums: dict[int, Summary] | None = None,
 ) -> AsyncIterator[list[list[Any]]]:
-    """The series' rows in chunks, channel ids replaced by names, from a server-side cursor;
-    ``sums`` (by channel id) are filled in as the rows pass."""
+    """The series' rows in chunks, channel ids replaced by names; ``sums`` (by channel id) are
+    filled in as the rows pass."""
     names = {c.id: c.name for c in q.channels}
-    raw = q.resolution == "raw"
-    step = q.step
+    sums = sums if sums is not None else {c.id: Summary(c) for c in q.channels}
     async with db.connection(readonly=True) as conn:
-        sql, params = points_sql(q, conn.dialect)
         if conn.dialect == POSTGRES:
             await conn.execute(NO_JIT)
-        if sums is not None:
+        if q.resolution == "raw":
+            params: dict[str, Any] = {"a": q.start_ms, "z": q.end_ms}
+            ch = _ids(conn.dialect, "ch", [c.id for c in q.channels], params)
+            sql = (f"SELECT ts_ms, channel_id, {q.value_sql()} FROM readings WHERE channel_id {ch} "
+                   "AND ts_ms >= %(a)s AND ts_ms < %(z)s ORDER BY ts_ms, channel_id")
             for cid, value in (await _before(conn, q)).items():
                 sums[cid].prev = value
-        async for batch in conn.chunks(sql, params, CHUNK):
-            out = [list(row) for row in batch]
+            async for batch in conn.chunks(sql, params, CHUNK):
+                out = [list(row) for row in batch]
+                for row in out:
+                    sums[row[1]].add_raw(row[0], row[2])
+                    row[1] = names[row[1]]
+                yield out
+            return
+        async for out in _agg_chunks(conn, q, sums):
             for row in out:
-                if sums is not None:
-                    if raw:
-                        sums[row[1]].add_raw(row[0], row[2])
-                    else:
-                        sums[row[1]].add_bucket(row[2], row[3], row[4], row[5], row[7], step)
                 row[1] = names[row[1]]
             yield out
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from wattwerk.portal.database import SQLITE, Conn, iso, utcnow
 from wattwerk.portal.db import hash_token
+from wattwerk.store import buckets
 
 ROLES = ("owner", "viewer", "installer")
 GRANTABLE = ("viewer", "installer")
@@ -33,9 +34,17 @@ class SiteRef:
     role: str | None  # None: no role, but a live maintenance grant
 
 
-async def create(conn: Conn, owner: int, label: str) -> str:
+def check_tz(tz: str) -> str:
+    """A site's time zone (its local days, weeks, months, years); ValueError naming it if unknown."""
+    buckets.zone(tz)
+    return tz
+
+
+async def create(conn: Conn, owner: int, label: str, tz: str = "UTC") -> str:
     name = "s_" + secrets.token_hex(8)
-    cur = await conn.execute("INSERT INTO sites (name) VALUES (%s) RETURNING id", (name,))
+    cur = await conn.execute(
+        "INSERT INTO sites (name, tz) VALUES (%s, %s) RETURNING id", (name, check_tz(tz))
+    )
     row = await cur.fetchone()
     assert row is not None
     await conn.execute(
@@ -43,8 +52,17 @@ async def create(conn: Conn, owner: int, label: str) -> str:
         (row[0], owner, label),
     )
     await conn.execute("INSERT INTO site_retention (site_id) VALUES (%s) ON CONFLICT DO NOTHING", (row[0],))
-    await audit(conn, row[0], owner, "site.create", {"label": label})
+    await audit(conn, row[0], owner, "site.create", {"label": label, "tz": tz})
     return name
+
+
+async def tz_of(conn: Conn, site_id: int) -> str:
+    return str(await conn.fetchval("SELECT tz FROM sites WHERE id = %s", (site_id,)) or "UTC")
+
+
+async def set_tz(conn: Conn, site_id: int, tz: str) -> None:
+    """Change a site's zone; the retention job rebuilds its local days (retention.py)."""
+    await conn.execute("UPDATE sites SET tz = %s WHERE id = %s", (check_tz(tz), site_id))
 
 
 async def lookup(conn: Conn, name: str, account: int) -> SiteRef | None:
@@ -75,7 +93,7 @@ async def listing(conn: Conn, account: int) -> list[dict[str, Any]]:
 
 async def info(conn: Conn, ref: SiteRef) -> dict[str, Any]:
     cur = await conn.execute(
-        "SELECT a.label, s.created_at, (SELECT max(last_seen) FROM edges e WHERE e.site_id = s.id) "
+        "SELECT a.label, s.created_at, (SELECT max(last_seen) FROM edges e WHERE e.site_id = s.id), s.tz "
         "FROM sites s JOIN site_access a ON a.site_id = s.id AND a.role = 'owner' WHERE s.id = %s",
         (ref.site_id,),
     )
@@ -86,6 +104,7 @@ async def info(conn: Conn, ref: SiteRef) -> dict[str, Any]:
         "label": row[0] if row and ref.role == "owner" else None,
         "created_at": iso(row[1]) if row else None,
         "last_seen": iso(row[2]) if row else None,
+        "tz": row[3] if row else "UTC",
     }
 
 
