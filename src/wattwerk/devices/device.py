@@ -8,6 +8,7 @@ that is failing returns no readings and the device is backed off (see ``Register
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -195,6 +196,7 @@ class SunSpecDevice(_Commands):
         self.info: dict[str, str] = {}
         self.last: dict[str, float | str] = {}
         self.health = Health()
+        self._setting_up = asyncio.Lock()  # a command and a poll may both find the chain unknown
         # vendor registers beside the SunSpec chain (e.g. SolarEdge's power control), same unit
         self.vendor = None if vendor is None or not vendor.registers else ModbusDevice(
             vendor, link, device_id=device_id, unit=unit, ledger=self.ledger, clock=clock, rating=self._wmax)
@@ -247,6 +249,13 @@ class SunSpecDevice(_Commands):
         self.info = sunspec.common_info(common, await self._read_common(common))
         return self.models
 
+    async def _set_up_once(self) -> None:
+        """``setup()`` unless another task just did it: two discoveries at once (the first poll and
+        the first setpoint of a starting edge) left a half-built poll plan that failed forever."""
+        async with self._setting_up:
+            if self.reader is None:
+                await self.setup()
+
     async def _read_common(self, common: list[sunspec.Point]) -> dict[str, float | str]:
         out: dict[str, float | str] = {}
         for p in common:
@@ -270,7 +279,7 @@ class SunSpecDevice(_Commands):
             if not self.health.ready(time.monotonic()):
                 return {}
             try:
-                await self.setup()
+                await self._set_up_once()
             except (RetryableError, PermanentError, BadInput) as exc:
                 wait = self.health.failed(time.monotonic())
                 kind = exc.kind if isinstance(exc, BadInput) else (
@@ -309,7 +318,7 @@ class SunSpecDevice(_Commands):
 
     async def command(self, command: str, value: float) -> None:
         if self.reader is None:
-            await self.setup()
+            await self._set_up_once()
         if command not in {CAPABILITIES[c] for c in self.capabilities}:
             raise PermanentError(f"{self.device_id}: no {command} on this SunSpec device")
         if not self.last:
