@@ -48,24 +48,25 @@ def test_mysmartgrid_device_and_sensor(database: PortalDb) -> None:  # noqa: F81
         beat = json.dumps({"memtotal": 128, "version": "1.0.0", "memcached": 128, "membuffers": 12,
                            "memfree": 1, "uptime": 1, "reset": 1}).encode()
         assert msg_post(dev_url, beat, KEY).status_code == 200
-        assert msg_post(dev_url, beat, "wrong-key").status_code == 403
+        assert msg_post(dev_url, beat, "wrong-key").status_code == 404  # as for an unknown device
 
         sensor_url = f"{portal.url}/sensor/{SENSOR.replace('-', '')}"
+        skey = db.sensor_key(KEY, SENSOR)  # a sensor without a key of its own: derived for it alone
         cfg = json.dumps({"config": {"device": DEVICE, "function": "Haushalt", "enable": 1}}).encode()
-        assert msg_post(sensor_url, cfg, KEY).status_code == 200
+        assert msg_post(sensor_url, cfg, skey).status_code == 200
         body = json.dumps({"measurements": [[NOW - 120, 1000], [NOW - 60, 1012], [NOW, 1025]]}).encode()
-        first = msg_post(sensor_url, body, KEY)
+        first = msg_post(sensor_url, body, skey)
         assert first.status_code == 200 and first.json()["stored"] == 3
-        again = msg_post(sensor_url, body, KEY)  # vzlogger resends its buffer after a lost answer
+        again = msg_post(sensor_url, body, skey)  # vzlogger resends its buffer after a lost answer
         assert again.status_code == 200 and again.json()["stored"] == 0
 
         bad_digest = httpx.post(sensor_url, content=body, headers={"X-Version": "1.0", "X-Digest": "00" * 20})
-        assert bad_digest.status_code == 403 and bad_digest.json()["exception"]["type"] == "DigestError"
-        assert msg_post(sensor_url, body, KEY, **{"X-Version": "2.0"}).status_code == 400
-        unknown = msg_post(f"{portal.url}/sensor/{'ab' * 16}", body, KEY)
+        assert bad_digest.status_code == 404 and bad_digest.json()["exception"]["type"] == "UnknownSensor"
+        assert msg_post(sensor_url, body, skey, **{"X-Version": "2.0"}).status_code == 400
+        unknown = msg_post(f"{portal.url}/sensor/{'ab' * 16}", body, skey)
         assert unknown.status_code == 404 and "not registered" in unknown.json()["exception"]["message"]
         mixed = json.dumps({"measurements": [[NOW + 86_400, 1], [NOW + 1, "x"], [NOW + 1, 1030]]}).encode()
-        r = msg_post(sensor_url, mixed, KEY)
+        r = msg_post(sensor_url, mixed, skey)
         assert r.status_code == 200 and r.json()["stored"] == 1 and len(r.json()["rejected"]) == 2
     with database.connect() as conn:
         registered, heartbeat = conn.execute("SELECT registered, heartbeat FROM compat_devices").fetchone()
@@ -84,26 +85,30 @@ def test_mysmartgrid_device_and_sensor(database: PortalDb) -> None:  # noqa: F81
 def test_volkszaehler_middleware(database: PortalDb) -> None:  # noqa: F811
     with database.connect() as conn:
         db.register_vz_channel(conn, "home", VZ_UUID, "grid.power")
+        token = db.pair_site(conn, "home")
     now_ms = NOW * 1000
     with serve_portal(database) as portal:
         url = f"{portal.url}/middleware.php/data/{VZ_UUID}.json"
         tuples = [[now_ms - 2000, 230.5], [now_ms - 1000, 231.0]]
-        r = httpx.post(url, json=tuples)
+        assert httpx.post(url, json=tuples).status_code == 401  # writes need the site's edge token
+        vz = httpx.Client(auth=("vzlogger", token))  # HTTP Basic, as vzlogger sends user:token@ of its URL
+        r = vz.post(url, json=tuples)
         assert r.status_code == 200 and r.json() == {"version": "0.3", "rows": 2}
-        assert httpx.post(url, json=tuples).json()["rows"] == 2  # resent: accepted, not duplicated
-        r = httpx.post(url, params={"ts": now_ms, "value": 232})
+        assert vz.post(url, json=tuples).json()["rows"] == 2  # resent: accepted, not duplicated
+        r = vz.post(url, params={"ts": now_ms, "value": 232})
         assert r.status_code == 200 and r.json()["rows"] == 1
-        r = httpx.post(url, json=[[now_ms + 500, "NaN"], [now_ms + 600, 233.0], ["x", 1]])
+        r = vz.post(url, json=[[now_ms + 500, "NaN"], [now_ms + 600, 233.0], ["x", 1]])
         assert r.status_code == 200 and r.json()["rows"] == 1 and len(r.json()["rejected"]) == 2
         huge = b"[[" + str(now_ms).encode() + b", 1" + b"0" * 400 + b"], [1" + b"0" * 400 + b", 1]]"
-        r = httpx.post(url, content=huge, headers={"Content-Type": "application/json"})
+        r = vz.post(url, content=huge, headers={"Content-Type": "application/json"})
         assert r.status_code == 200 and r.json()["rows"] == 0 and len(r.json()["rejected"]) == 2
-        r = httpx.post(f"{portal.url}/middleware.php/data/{'0' * 8}-0000-0000-0000-{'0' * 12}.json",
+        r = vz.post(f"{portal.url}/middleware.php/data/{'0' * 8}-0000-0000-0000-{'0' * 12}.json",
                        json=tuples)
         assert r.status_code == 404 and r.json()["exception"]["type"] == "EntityException"
-        r = httpx.post(url, content=b"[[1,", headers={"Content-Type": "application/json"})
+        r = vz.post(url, content=b"[[1,", headers={"Content-Type": "application/json"})
         assert r.status_code == 400 and r.json()["version"] == "0.3"
     rows = portal_rows(database, "home")
     assert [(r[2], r[3], r[4]) for r in rows] == [
         ("grid.power", now_ms - 2000, 230.5), ("grid.power", now_ms - 1000, 231.0),
         ("grid.power", now_ms, 232.0), ("grid.power", now_ms + 600, 233.0)]
+

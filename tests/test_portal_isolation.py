@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from portal_fixtures import Account, Portal, account, edge_token, new_site, now_ms, portal, upload  # noqa: F401
+from portal_fixtures import PASSWORD, Account, Portal, account, edge_token, new_site, now_ms, portal, upload  # noqa: F401
 from test_ingest_support import database, pg  # noqa: F401
 from wattwerk.portal import db
 
@@ -97,7 +97,7 @@ def case_session_delete(w: World) -> None:
 
 
 def case_totp(w: World) -> None:
-    assert w.a.http.post("/api/v1/me/totp").status_code == 200
+    assert w.a.http.post("/api/v1/me/totp", json={"password": PASSWORD}).status_code == 200
     assert w.a.http.post("/api/v1/me/totp/confirm", json={"code": "000000"}).status_code in (200, 400)
     with w.portal.pg.connect() as conn:
         row = conn.execute(
@@ -199,6 +199,7 @@ CASES: dict[str, Callable[[World], None]] = {
     "POST /api/v1/sites": case_sites_new,
     "POST /api/v1/admin/retention/run": case_admin_only("/api/v1/admin/retention/run", "POST"),
     "GET /api/v1/research/export": case_admin_only("/api/v1/research/export", "GET"),
+    "POST /api/v1/admin/invites": case_admin_only("/api/v1/admin/invites", "POST"),
     "GET /api/v1/edge/commands": case_edge_poll,
     "POST /api/v1/edge/commands/{command_id}/result": case_edge_result,
     "GET /sensor/{sensor_id}": case_sensor_read,

@@ -1,8 +1,10 @@
 """Accounts: an alias and a password; e-mail optional and used only for password reset.
 
-Nothing is sent by the portal: a reset token is logged (an operator hands it over, or a mail
-relay picks it from the log) and only returned in the answer when the app is configured so for
-tests.
+Aliases are case-insensitive ('alice' and 'Alice' are one account; the spelling given at
+registration is kept). A password needs ``MIN_PASSWORD`` characters besides surrounding
+blanks. A reset token goes only to the account's e-mail (portal/mail.py), never into the log;
+at most ``MAX_LIVE_RESETS`` are live per account. TOTP secrets are stored sealed with the
+portal's key (portal/secretbox.py) and a code's time step is kept, so no code works twice.
 """
 
 from __future__ import annotations
@@ -17,12 +19,17 @@ from datetime import timedelta
 
 from wattwerk.portal import auth
 from wattwerk.portal.database import Conn, UniqueViolation, open_database, utcnow
+from wattwerk.portal.secretbox import SecretBox
 
 log = logging.getLogger(__name__)
 
 ALIAS = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,39}$")
+EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@"
+                   r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
 MIN_PASSWORD = 10
 RESET_TTL = timedelta(hours=1)
+MAX_LIVE_RESETS = 3
+INVITE_TTL = timedelta(days=14)
 
 
 class AccountError(ValueError):
@@ -35,8 +42,14 @@ def check_alias(alias: str) -> None:
 
 
 def check_password(password: str) -> None:
-    if len(password) < MIN_PASSWORD or len(password) > 1024:
-        raise AccountError(f"password: at least {MIN_PASSWORD} characters (at most 1024)")
+    if len(password.strip()) < MIN_PASSWORD or len(password) > 1024:
+        raise AccountError(f"password: at least {MIN_PASSWORD} characters besides leading and trailing "
+                           "blanks (at most 1024)")
+
+
+def check_email(email: str | None) -> None:
+    if email is not None and (len(email) > 254 or not EMAIL.match(email)):
+        raise AccountError("email: not an e-mail address (name@example.org)")
 
 
 async def register(conn: Conn, alias: str, password: str, email: str | None = None, *,
@@ -45,6 +58,7 @@ async def register(conn: Conn, alias: str, password: str, email: str | None = No
     password's hash made beforehand (so no transaction waits for argon2)."""
     check_alias(alias)
     check_password(password)
+    check_email(email or None)
     hashed = hashed or await auth.hash_password(password)
     try:
         cur = await conn.execute(
@@ -58,32 +72,41 @@ async def register(conn: Conn, alias: str, password: str, email: str | None = No
     return int(row[0])
 
 
-async def find(conn: Conn, alias: str) -> tuple[int, str, str | None] | None:
-    """(id, password hash, totp secret) of an alias."""
-    cur = await conn.execute("SELECT id, password_hash, totp_secret FROM accounts WHERE alias = %s", (alias,))
+async def find(conn: Conn, alias: str) -> tuple[int, str, str | None, str] | None:
+    """(id, password hash, sealed totp secret, alias as registered) of an alias, any case."""
+    cur = await conn.execute(
+        "SELECT id, password_hash, totp_secret, alias FROM accounts WHERE lower(alias) = lower(%s)", (alias,))
     row = await cur.fetchone()
-    return (int(row[0]), str(row[1]), row[2]) if row else None
+    return (int(row[0]), str(row[1]), row[2], str(row[3])) if row else None
 
 
 async def account_id(conn: Conn, alias: str) -> int | None:
-    cur = await conn.execute("SELECT id FROM accounts WHERE alias = %s", (alias,))
+    cur = await conn.execute("SELECT id FROM accounts WHERE lower(alias) = lower(%s)", (alias,))
     row = await cur.fetchone()
     return int(row[0]) if row else None
 
 
-async def request_reset(conn: Conn, alias: str) -> str | None:
-    """A reset token for an account with an e-mail address (None otherwise); logged, not sent."""
-    cur = await conn.execute("SELECT id, email FROM accounts WHERE alias = %s", (alias,))
+async def request_reset(conn: Conn, alias: str) -> tuple[str, str, str] | None:
+    """A reset token for an account with an e-mail address: (token, e-mail, alias), or None
+    (no such account, no e-mail, or ``MAX_LIVE_RESETS`` live already). The token is for the
+    e-mail only: never log it."""
+    cur = await conn.execute("SELECT id, email, alias FROM accounts WHERE lower(alias) = lower(%s)", (alias,))
     row = await cur.fetchone()
     if row is None or not row[1]:
+        return None
+    now = utcnow()
+    cur = await conn.execute("SELECT count(*) FROM password_resets WHERE account_id = %s AND used_at IS NULL "
+                             "AND expires_at > %s", (row[0], now))
+    if int((await cur.fetchone())[0]) >= MAX_LIVE_RESETS:
+        log.info("password reset for %s refused: %d live already", row[2], MAX_LIVE_RESETS)
         return None
     token = secrets.token_urlsafe(32)
     await conn.execute(
         "INSERT INTO password_resets (token_hash, account_id, expires_at) VALUES (%s, %s, %s)",
-        (auth.sha256(token), row[0], utcnow() + RESET_TTL),
+        (auth.sha256(token), row[0], now + RESET_TTL),
     )
-    log.info("password reset for %s: token %s (to be sent to the account's e-mail)", alias, token)
-    return token
+    await conn.execute("DELETE FROM password_resets WHERE expires_at < %s", (now - RESET_TTL,))
+    return token, str(row[1]), str(row[2])
 
 
 async def confirm_reset(conn: Conn, token: str, password: str) -> bool:
@@ -99,28 +122,65 @@ async def confirm_reset(conn: Conn, token: str, password: str) -> bool:
     hashed = await auth.hash_password(password)
     await conn.execute("UPDATE accounts SET password_hash = %s WHERE id = %s", (hashed, row[0]))
     await conn.execute("DELETE FROM sessions WHERE account_id = %s", (row[0],))
+    await conn.execute("UPDATE password_resets SET used_at = %s WHERE account_id = %s AND used_at IS NULL",
+                       (utcnow(), row[0]))  # the other live tokens end too
     return True
 
 
-async def start_totp(conn: Conn, account: int) -> str:
+async def start_totp(conn: Conn, account: int, box: SecretBox) -> str:
     secret = auth.new_totp_secret()
-    await conn.execute("UPDATE accounts SET totp_pending = %s WHERE id = %s", (secret, account))
+    await conn.execute("UPDATE accounts SET totp_pending = %s WHERE id = %s", (box.seal(secret), account))
     return secret
 
 
-async def confirm_totp(conn: Conn, account: int, code: str) -> bool:
+async def confirm_totp(conn: Conn, account: int, code: str, box: SecretBox) -> bool:
     cur = await conn.execute("SELECT totp_pending FROM accounts WHERE id = %s", (account,))
     row = await cur.fetchone()
-    if row is None or not row[0] or not auth.totp_ok(row[0], code):
+    pending = box.open(row[0]) if row else None
+    step = auth.totp_step(pending, code) if pending else None
+    if step is None:
         return False
     await conn.execute(
-        "UPDATE accounts SET totp_secret = totp_pending, totp_pending = NULL WHERE id = %s", (account,)
+        "UPDATE accounts SET totp_secret = totp_pending, totp_pending = NULL, totp_last_step = %s "
+        "WHERE id = %s", (step, account)
     )
     return True
 
 
+async def totp_enabled(conn: Conn, account: int) -> str | None:
+    """The sealed TOTP secret of an account (None: TOTP is off)."""
+    cur = await conn.execute("SELECT totp_secret FROM accounts WHERE id = %s", (account,))
+    row = await cur.fetchone()
+    return row[0] if row else None
+
+
+async def use_totp_step(conn: Conn, account: int, step: int) -> bool:
+    """Spend a TOTP time step: False when it (or a later one) was used already."""
+    cur = await conn.execute(
+        "UPDATE accounts SET totp_last_step = %s WHERE id = %s "
+        "AND (totp_last_step IS NULL OR totp_last_step < %s)", (step, account, step))
+    return cur.rowcount == 1
+
+
+async def create_invite(conn: Conn, created_by: int | None) -> str:
+    """A new invitation code (shown once; only its SHA-256 is kept)."""
+    code = secrets.token_urlsafe(18)
+    await conn.execute("INSERT INTO invites (code_hash, created_by, expires_at) VALUES (%s, %s, %s)",
+                       (auth.sha256(code), created_by, utcnow() + INVITE_TTL))
+    return code
+
+
+async def use_invite(conn: Conn, code: str | None) -> bool:
+    """Spend an invitation (inside the registration's transaction)."""
+    if not code:
+        return False
+    cur = await conn.execute("UPDATE invites SET used_at = %s WHERE code_hash = %s AND used_at IS NULL "
+                             "AND expires_at > %s", (utcnow(), auth.sha256(code), utcnow()))
+    return cur.rowcount == 1
+
+
 async def make_admin(conn: Conn, alias: str) -> bool:
-    cur = await conn.execute("UPDATE accounts SET is_admin = true WHERE alias = %s", (alias,))
+    cur = await conn.execute("UPDATE accounts SET is_admin = true WHERE lower(alias) = lower(%s)", (alias,))
     return cur.rowcount == 1
 
 

@@ -14,7 +14,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
@@ -22,6 +22,7 @@ from wattwerk.portal import (
     accounts,
     auth,
     hardening,
+    mail,
     maintenance,
     research,
     retention,
@@ -32,6 +33,7 @@ from wattwerk.portal import (
 )
 from wattwerk.portal.auth import Principal
 from wattwerk.portal.database import Conn
+from wattwerk.portal.secretbox import SecretBox
 
 NOT_FOUND = "not found"
 SiteName = Annotated[str, Path(min_length=1, max_length=64)]
@@ -47,6 +49,7 @@ class NewAccount(BaseModel):
     alias: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=1024)
     email: str | None = Field(None, max_length=254)
+    invite: str | None = Field(None, max_length=100, description="code for invite-only registration")
 
 
 class Login(BaseModel):
@@ -66,6 +69,11 @@ class ResetConfirm(BaseModel):
 
 class TotpCode(BaseModel):
     code: str = Field(min_length=1, max_length=12)
+
+
+class TotpEnrol(BaseModel):
+    password: str = Field(min_length=1, max_length=1024)
+    code: str | None = Field(None, max_length=12, description="a current code, when TOTP is on already")
 
 
 class NewToken(BaseModel):
@@ -112,6 +120,15 @@ async def _site(
     return ref
 
 
+def _config(request: Request) -> Any:
+    """The app's PortalConfig (registration, mail)."""
+    return request.app.state.config
+
+
+def _box(request: Request) -> SecretBox:
+    return request.app.state.secrets  # type: ignore[no-any-return]
+
+
 def _utc(value: datetime | None, default: datetime) -> datetime:
     if value is None:
         return default
@@ -127,14 +144,21 @@ def router() -> APIRouter:
 
     @r.post("/accounts", status_code=201, tags=["accounts"], max_body_size=hardening.BODY_SMALL)
     async def register(body: NewAccount, request: Request) -> dict[str, Any]:
-        """Create an account: an alias and a password; e-mail optional (password reset only)."""
+        """Create an account: an alias and a password; e-mail optional (password reset only).
+        The portal's registration may be open, by invitation (``invite``) or closed."""
+        mode = _config(request).registration
+        if mode == "closed":
+            raise HTTPException(403, "registration is closed on this portal; ask its operator for an account")
         try:
             accounts.check_alias(body.alias)
             accounts.check_password(body.password)
+            accounts.check_email(body.email or None)
         except accounts.AccountError as exc:
             raise HTTPException(400, str(exc)) from None
         hashed = await auth.hash_password(body.password)  # before the transaction, not inside it
         async with auth.db_of(request).connection() as conn:
+            if mode == "invite" and not await accounts.use_invite(conn, body.invite):
+                raise HTTPException(403, "registration is by invitation: give a valid, unused invite code")
             try:
                 await accounts.register(conn, body.alias, body.password, body.email, hashed=hashed)
             except accounts.AccountError as exc:
@@ -144,35 +168,35 @@ def router() -> APIRouter:
     @r.post("/session", tags=["accounts"], max_body_size=hardening.BODY_SMALL)
     async def login(body: Login, request: Request, response: Response) -> dict[str, Any]:
         """Sign in; sets the session cookie and answers the CSRF token for changes."""
-        ip = auth.client_ip(request)
         db = auth.db_of(request)
+        async with db.connection() as conn:  # check and record the attempt in one transaction
+            attempt = await auth.begin_attempt(conn, body.alias, auth.client_ip(request),
+                                               request.cookies.get(auth.DEVICE_COOKIE))
+        if not isinstance(attempt, auth.Attempt):
+            raise HTTPException(429, "too many failed sign-ins; try later",
+                                headers={"Retry-After": str(attempt)})
         async with db.connection(readonly=True) as conn:
-            wait = await auth.login_blocked(conn, body.alias, ip)
-            found = await accounts.find(conn, body.alias) if not wait else None
-        if wait:
-            raise HTTPException(
-                429, "too many failed sign-ins; try later", headers={"Retry-After": str(wait)}
-            )
+            found = await accounts.find(conn, body.alias)
         # argon2 runs outside any transaction: it takes a while and must not hold a connection
         # (on SQLite, the write lock)
-        ok = False
         if found is None:
             await auth.burn_verify(body.password)
-        else:
-            ok = await auth.verify_password(found[1], body.password)
-        failure = None if ok and found is not None else "wrong alias or password"
-        if failure is None and found is not None and found[2] and not auth.totp_ok(found[2], body.totp):
-            failure = "TOTP code missing or wrong"
+            raise HTTPException(401, "wrong alias or password")
+        if not await auth.verify_password(found[1], body.password):
+            raise HTTPException(401, "wrong alias or password")
+        step = None
+        if found[2]:
+            step = auth.totp_step(_box(request).open(found[2]) or "", body.totp)
+            if step is None:
+                raise HTTPException(401, "TOTP code missing or wrong")
         async with db.connection() as conn:
-            if failure is not None or found is None:
-                await auth.record_failure(conn, body.alias, ip)  # committed: the error comes after
-            else:
-                await conn.execute("DELETE FROM login_failures WHERE alias = %s", (body.alias,))
-                sid, csrf = await auth.start_session(conn, found[0])
-        if failure is not None:
-            raise HTTPException(401, failure)
+            if step is not None and not await accounts.use_totp_step(conn, found[0], step):
+                raise HTTPException(401, "TOTP code missing or wrong (each code works once)")
+            device = await auth.attempt_succeeded(conn, attempt, found[0])
+            sid, csrf = await auth.start_session(conn, found[0])
         auth.set_session_cookie(request, response, sid)
-        return {"alias": body.alias, "csrf": csrf}
+        auth.set_device_cookie(request, response, device)
+        return {"alias": found[3], "csrf": csrf}
 
     @r.delete("/session", tags=["accounts"])
     async def logout(who: Who, request: Request, response: Response) -> dict[str, Any]:
@@ -200,28 +224,51 @@ def router() -> APIRouter:
             "totp": bool(row and row[1]),
         }
 
-    @r.post("/me/totp", tags=["accounts"])
-    async def totp_start(who: Who, request: Request) -> dict[str, Any]:
-        """Start TOTP: answers the secret (and an otpauth URI); confirm with a code to switch it on."""
+    @r.post("/me/totp", tags=["accounts"], max_body_size=hardening.BODY_SMALL)
+    async def totp_start(body: TotpEnrol, who: Who, request: Request) -> dict[str, Any]:
+        """Start TOTP (or replace it): needs the password, and a current code when TOTP is on;
+        answers the secret (and an otpauth URI); confirm with a code to switch it on."""
+        if who.via != "session":
+            raise HTTPException(403, "TOTP is set up from a signed-in browser session, not with a token")
+        async with auth.db_of(request).connection(readonly=True) as conn:
+            found = await accounts.find(conn, who.alias)
+        if found is None or not await auth.verify_password(found[1], body.password):
+            raise HTTPException(403, "wrong password")
+        box = _box(request)
+        step = auth.totp_step(box.open(found[2]) or "", body.code) if found[2] else None
+        if found[2] and step is None:
+            raise HTTPException(403, "TOTP is on: give a current code to replace it")
         async with auth.db_of(request).connection() as conn:
-            secret = await accounts.start_totp(conn, who.account_id)
+            if step is not None and not await accounts.use_totp_step(conn, who.account_id, step):
+                raise HTTPException(403, "that TOTP code was used already; wait for the next one")
+            secret = await accounts.start_totp(conn, who.account_id, box)
         return {"secret": secret, "uri": auth.totp_uri(secret, who.alias)}
 
     @r.post("/me/totp/confirm", tags=["accounts"])
     async def totp_confirm(body: TotpCode, who: Who, request: Request) -> dict[str, Any]:
         async with auth.db_of(request).connection() as conn:
-            if not await accounts.confirm_totp(conn, who.account_id, body.code):
+            if not await accounts.confirm_totp(conn, who.account_id, body.code, _box(request)):
                 raise HTTPException(400, "wrong code, or TOTP not started")
         return {"totp": True}
 
     @r.post("/password-reset", status_code=202, tags=["accounts"], max_body_size=hardening.BODY_SMALL)
-    async def reset(body: ResetRequest, request: Request) -> dict[str, Any]:
-        """Ask for a reset; the same answer whether or not the alias exists or has an e-mail."""
+    async def reset(body: ResetRequest, request: Request, background: BackgroundTasks) -> dict[str, Any]:
+        """Ask for a reset: the token goes to the account's e-mail, nowhere else. The same answer
+        whether or not the alias exists or has an e-mail; 503 when this portal sends no mail."""
+        config = _config(request)
+        in_answer = getattr(request.app.state, "reset_tokens_in_response", False)  # in-process tests only
+        if config.smtp is None and not in_answer:
+            raise HTTPException(503, "password reset by e-mail is not set up on this portal; "
+                                     "ask its operator to reset your password")
         async with auth.db_of(request).connection() as conn:
-            token = await accounts.request_reset(conn, body.alias)
+            found = await accounts.request_reset(conn, body.alias)
         out: dict[str, Any] = {"ok": True}
-        if getattr(request.app.state, "reset_tokens_in_response", False):
-            out["token"] = token
+        if found is not None and config.smtp is not None:
+            token, email, alias = found
+            background.add_task(mail.send, config.smtp,
+                                mail.reset_message(config.smtp, email, alias, token, config.public_url))
+        if in_answer:
+            out["token"] = found[0] if found else None
         return out
 
     @r.post("/password-reset/confirm", tags=["accounts"], max_body_size=hardening.BODY_SMALL)
@@ -538,6 +585,16 @@ def router() -> APIRouter:
         """Run the rollup and retention job now (also run it from a timer, e.g. every 5 minutes)."""
         async with auth.db_of(request).connection() as conn:
             return await retention.run(conn, int(time.time() * 1000))
+
+    @r.post("/admin/invites", status_code=201, tags=["admin"])
+    async def invite_new(
+        request: Request,
+        who: Annotated[Principal, Depends(auth.admin_principal)],
+    ) -> dict[str, Any]:
+        """A new invitation code for registration by invitation (shown once)."""
+        async with auth.db_of(request).connection() as conn:
+            code = await accounts.create_invite(conn, who.account_id)
+        return {"invite": code, "days": accounts.INVITE_TTL.days}
 
     @r.get("/research/export", tags=["admin"])
     async def research_export(

@@ -4,16 +4,18 @@ out to several processes; an embedded SQLite file serves one)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from fastapi import FastAPI
 
 from wattwerk import __version__
-from wattwerk.portal import compat, hardening, ingest, retention, routes
-from wattwerk.portal.database import open_database
+from wattwerk.portal import compat, hardening, ingest, mail, retention, routes, secretbox
+from wattwerk.portal.database import SQLITE, dialect_of, open_database, sqlite_path
 from wattwerk.portal.db import Registry
 from wattwerk.portal.readings import ReadingStore
 from wattwerk.store.migrations import migrate
@@ -22,6 +24,8 @@ ENV_DB = "WATTWERK_PORTAL_DB"
 ENV_SCHEMA = "WATTWERK_PORTAL_SCHEMA"
 ENV_RATE = "WATTWERK_PORTAL_RATE"
 ENV_RETENTION = "WATTWERK_PORTAL_RETENTION_EVERY"
+ENV_SECURITY = "WATTWERK_PORTAL_SECURITY"  # JSON: registration, key_file, public_url, smtp, max_channels
+REGISTRATION = ("open", "invite", "closed")
 
 
 @dataclass
@@ -33,6 +37,26 @@ class PortalConfig:
     token_ttl_s: float = 5.0  # how long a token lookup is cached (revocation delay)
     retention_every_s: float | None = None  # run the retention job in-process this often (None: a timer does)
     ingest: ingest.IngestConfig = field(default_factory=ingest.IngestConfig)
+    registration: str = "open"  # open, invite (a code from an admin) or closed (see docs/security.md)
+    key_file: Path | None = None  # the server key sealing secrets at rest (SQLite: beside the file)
+    public_url: str | None = None  # the portal's address, for links in mail
+    smtp: mail.SmtpConfig | None = None  # password-reset mail; None: resets are not offered
+
+    def __post_init__(self) -> None:
+        if self.registration not in REGISTRATION:
+            raise ValueError(f"registration must be one of {', '.join(REGISTRATION)}")
+
+
+def secret_box(config: PortalConfig) -> secretbox.SecretBox:
+    """The key sealing secrets at rest: the key file (created 0600 on first start; for SQLite
+    beside the database by default), else one held in memory (in-process PostgreSQL portals)."""
+    path = config.key_file
+    if path is None and dialect_of(config.db_url) == SQLITE:
+        path = sqlite_path(config.db_url).parent / "portal.key"
+    if path is None:
+        return secretbox.ephemeral()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return secretbox.load_or_create(path)
 
 
 def create_app(config: PortalConfig) -> FastAPI:
@@ -41,13 +65,17 @@ def create_app(config: PortalConfig) -> FastAPI:
     store = ReadingStore(db)
     registry = Registry(db, ttl=config.token_ttl_s)
     ingestor = ingest.Ingestor(store, registry, config.ingest)
-    legacy = compat.Compat(store, config.ingest)
+    box = secret_box(config)
+    legacy = compat.Compat(store, config.ingest, box)
+    legacy.registry = registry
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if config.migrate:
             await asyncio.to_thread(migrate, config.db_url, config.schema)
         await db.open()
+        async with db.connection() as conn:
+            await secretbox.seal_existing(conn, box)
         timer = (asyncio.create_task(retention.every(db, config.retention_every_s))
                  if config.retention_every_s else None)
         try:
@@ -66,6 +94,8 @@ def create_app(config: PortalConfig) -> FastAPI:
     app.state.store = store
     app.state.ingestor = ingestor
     app.state.compat = legacy
+    app.state.config = config
+    app.state.secrets = box
     app.include_router(ingest.router(ingestor))
     app.include_router(compat.router(legacy))
     routes.include_all(app)
@@ -76,10 +106,18 @@ def app_from_env() -> FastAPI:
     """Factory for ``uvicorn --factory`` and multi-process serving: config from the environment."""
     rate = os.environ.get(ENV_RATE)
     every = os.environ.get(ENV_RETENTION)
+    sec = json.loads(os.environ.get(ENV_SECURITY) or "{}")
+    limits = ingest.IngestConfig(rate_per_site=float(rate) if rate else None)
+    if sec.get("max_channels"):
+        limits.max_channels = int(sec["max_channels"])
     cfg = PortalConfig(
         db_url=os.environ[ENV_DB],
         schema=os.environ.get(ENV_SCHEMA) or None,
-        ingest=ingest.IngestConfig(rate_per_site=float(rate) if rate else None),
+        ingest=limits,
         retention_every_s=float(every) if every else None,
+        registration=sec.get("registration", "open"),
+        key_file=Path(sec["key_file"]) if sec.get("key_file") else None,
+        public_url=sec.get("public_url"),
+        smtp=mail.SmtpConfig(**sec["smtp"]) if sec.get("smtp") else None,
     )
     return create_app(cfg)

@@ -8,10 +8,16 @@
 * CSRF: a cookie-authenticated request that changes state must carry ``X-CSRF-Token`` equal to
   the session's token. Bearer tokens (API clients) are exempt: a browser never sends them on
   its own.
-* Login rate limit: failures are kept in the database (the portal is stateless and scales
-  out); more than ``ALIAS_LIMIT`` per alias or ``IP_LIMIT`` per client address within
-  ``WINDOW`` answers 429 with Retry-After.
-* TOTP (RFC 6238): ``pyotp``, a small maintained library, rather than code of our own.
+* Sign-in limit: every attempt is recorded as a failure *before* the password is checked, in
+  the same transaction as the check (PostgreSQL: advisory locks per alias and per address;
+  SQLite: its one writer), so parallel guesses count at once; a success deletes its own row.
+  An address gets ``IP_LIMIT`` failures per ``WINDOW``, then 429. An alias is never locked:
+  after ``ALIAS_FREE`` failures from unknown devices each further attempt from an unknown
+  device waits a doubling delay (1 s, 2 s, ... at most ``BACKOFF_MAX``). A browser that signed
+  in before carries a device cookie (only its SHA-256 is kept) and is held up only by its own
+  failures (``DEVICE_LIMIT``), so the owner is not locked out by somebody else's guesses.
+* TOTP (RFC 6238): ``pyotp``, a small maintained library, rather than code of our own; a code's
+  time step is remembered, so no code is accepted twice.
 """
 
 from __future__ import annotations
@@ -19,23 +25,30 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import math
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from fastapi import HTTPException, Request, Response
 
-from wattwerk.portal.database import Conn, Database, utcnow
+from wattwerk.portal.database import Conn, Database, as_datetime, utcnow
 
 SESSION_COOKIE = "ww_session"
 CSRF_HEADER = "x-csrf-token"
 SESSION_TTL = timedelta(days=14)
 WINDOW = timedelta(minutes=15)
-ALIAS_LIMIT = 5
-IP_LIMIT = 20
+ALIAS_FREE = 5  # failures on an alias from unknown devices before the backoff starts
+ALIAS_LIMIT = ALIAS_FREE  # the older name
+IP_LIMIT = 20  # failures per client address within WINDOW
+DEVICE_LIMIT = 10  # failures per known device within WINDOW
+BACKOFF_MAX = 300.0  # seconds: the longest wait the alias-wide backoff imposes
+DEVICE_COOKIE = "ww_device"
+DEVICE_TTL = timedelta(days=365)
+DEVICES_KEPT = 20  # per account
 TOKEN_PREFIX = "wwp_"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -76,7 +89,20 @@ async def burn_verify(password: str) -> None:
 
 
 def totp_ok(secret: str, code: str | None) -> bool:
-    return bool(code) and pyotp.TOTP(secret).verify(str(code), valid_window=1)
+    return totp_step(secret, code) is not None
+
+
+def totp_step(secret: str, code: str | None, valid_window: int = 1) -> int | None:
+    """The time step a code belongs to (this one, or one before or after), or None."""
+    if not code:
+        return None
+    totp = pyotp.TOTP(secret)
+    now = datetime.now(UTC)
+    for offset in range(-valid_window, valid_window + 1):
+        at = now + timedelta(seconds=offset * totp.interval)
+        if hmac.compare_digest(totp.at(at), str(code)):
+            return int(totp.timecode(at))
+    return None
 
 
 def new_totp_secret() -> str:
@@ -90,24 +116,78 @@ def totp_uri(secret: str, alias: str) -> str:
 # ------------------------------------------------------------ rate limit
 
 
-async def login_blocked(conn: Conn, alias: str, ip: str) -> int:
-    """Seconds until another attempt is allowed (0 = allowed now)."""
+@dataclass(frozen=True)
+class Attempt:
+    """A sign-in attempt, recorded as a failure until it succeeds."""
+
+    alias: str  # lower case
+    ip: str
+    device: bytes | None  # the SHA-256 of a device cookie known for this alias
+    at: datetime
+
+
+async def _known_device(conn: Conn, alias: str, cookie: str | None) -> bytes | None:
+    if not cookie or len(cookie) > 100:
+        return None
+    digest = sha256(cookie)
     cur = await conn.execute(
-        "SELECT (SELECT count(*) FROM login_failures WHERE alias = %s AND at > %s), "
-        "(SELECT count(*) FROM login_failures WHERE ip = %s AND at > %s)",
-        (alias, utcnow() - WINDOW, ip, utcnow() - WINDOW),
-    )
-    row = await cur.fetchone()
-    assert row is not None
-    if row[0] >= ALIAS_LIMIT or row[1] >= IP_LIMIT:
-        return int(WINDOW.total_seconds())
-    return 0
+        "SELECT 1 FROM login_devices d JOIN accounts a ON a.id = d.account_id "
+        "WHERE d.device_hash = %s AND lower(a.alias) = %s", (digest, alias))
+    return digest if await cur.fetchone() else None
 
 
-async def record_failure(conn: Conn, alias: str, ip: str) -> None:
+async def begin_attempt(conn: Conn, alias: str, ip: str, device_cookie: str | None) -> Attempt | int:
+    """Check the limits and record the attempt, atomically: the Attempt, or the seconds to wait."""
+    key = alias.lower()
+    if not conn.sqlite:  # one attempt per alias and per address at a time decides (same lock order)
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0)), "
+                           "pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                           ("wattwerk.login.alias:" + key, "wattwerk.login.ip:" + ip))
     now = utcnow()
-    await conn.execute("INSERT INTO login_failures (alias, ip, at) VALUES (%s, %s, %s)", (alias, ip, now))
+    since = now - WINDOW
+    device = await _known_device(conn, key, device_cookie)
+    cur = await conn.execute("SELECT count(*) FROM login_failures WHERE ip = %s AND at > %s", (ip, since))
+    if int((await cur.fetchone())[0]) >= IP_LIMIT:
+        return int(WINDOW.total_seconds())
+    if device is not None:
+        cur = await conn.execute("SELECT count(*) FROM login_failures WHERE device = %s AND at > %s",
+                                 (device, since))
+        if int((await cur.fetchone())[0]) >= DEVICE_LIMIT:
+            return int(WINDOW.total_seconds())
+    else:
+        cur = await conn.execute(
+            "SELECT count(*), max(at) FROM login_failures WHERE alias = %s AND device IS NULL AND at > %s",
+            (key, since))
+        n, last = await cur.fetchone()
+        if int(n) >= ALIAS_FREE:
+            delay = min(2.0 ** (int(n) - ALIAS_FREE), BACKOFF_MAX)
+            waited = (now - as_datetime(last)).total_seconds() if last is not None else delay
+            if waited < delay:
+                return max(1, math.ceil(delay - waited))
+    await conn.execute("INSERT INTO login_failures (alias, ip, device, at) VALUES (%s, %s, %s, %s)",
+                       (key, ip, device, now))
     await conn.execute("DELETE FROM login_failures WHERE at < %s", (now - WINDOW * 4,))
+    return Attempt(key, ip, device, now)
+
+
+async def attempt_succeeded(conn: Conn, attempt: Attempt, account_id: int) -> str:
+    """Forget the attempt; remember the browser as a known device. Returns the device cookie."""
+    await conn.execute("DELETE FROM login_failures WHERE alias = %s AND ip = %s AND at = %s",
+                       (attempt.alias, attempt.ip, attempt.at))
+    cookie = secrets.token_urlsafe(32)
+    await conn.execute("INSERT INTO login_devices (device_hash, account_id, created_at) VALUES (%s, %s, %s)",
+                       (sha256(cookie), account_id, utcnow()))
+    await conn.execute(
+        "DELETE FROM login_devices WHERE account_id = %s AND device_hash NOT IN (SELECT device_hash FROM "
+        "login_devices WHERE account_id = %s ORDER BY created_at DESC LIMIT %s)",
+        (account_id, account_id, DEVICES_KEPT))
+    return cookie
+
+
+def set_device_cookie(request: Request, response: Response, cookie: str) -> None:
+    tls = request.url.scheme == "https" or request.headers.get("x-forwarded-proto", "") == "https"
+    response.set_cookie(DEVICE_COOKIE, cookie, max_age=int(DEVICE_TTL.total_seconds()), httponly=True,
+                        samesite="strict", secure=tls, path="/api/v1/session")
 
 
 def client_ip(request: Request) -> str:

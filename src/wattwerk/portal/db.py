@@ -13,13 +13,17 @@ uses :class:`Registry` on the portal's :class:`~wattwerk.portal.database.Databas
 from __future__ import annotations
 
 import hashlib
+import hmac
+import json
 import secrets
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from wattwerk.model import Channel
 from wattwerk.portal.database import Database, utcnow
+from wattwerk.portal.secretbox import SecretBox
 
 SyncConn = Any  # database.SyncConn or a psycopg.Connection: .execute(sql, params) -> cursor
 
@@ -90,15 +94,18 @@ def register_vz_channel(conn: SyncConn, site: str, uuid: str, channel: str) -> i
     return channel_id
 
 
-def register_flukso_device(conn: SyncConn, site: str, device_id: str, key: str) -> None:
+def register_flukso_device(conn: SyncConn, site: str, device_id: str, key: str, *,
+                           box: SecretBox | None = None) -> None:
+    """A Flukso/mySmartGrid device; its key sealed with ``box`` (else by the portal's next start)."""
     site_id = create_site(conn, site)
     conn.execute("INSERT INTO compat_devices (id, site_id, hmac_key) VALUES (%s, %s, %s) "
                  "ON CONFLICT (id) DO UPDATE SET hmac_key = EXCLUDED.hmac_key",
-                 (compat_id(device_id), site_id, key))
+                 (compat_id(device_id), site_id, box.seal(key) if box else key))
 
 
 def register_flukso_sensor(conn: SyncConn, site: str, sensor_id: str, channel: str, *,
-                           device_id: str | None = None, key: str | None = None) -> int:
+                           device_id: str | None = None, key: str | None = None,
+                           box: SecretBox | None = None) -> int:
     """A Flukso/mySmartGrid sensor feeding one channel; HMAC key its own or its device's."""
     if key is None and device_id is None:
         raise ValueError("a sensor needs its own key or a device")
@@ -109,8 +116,23 @@ def register_flukso_sensor(conn: SyncConn, site: str, sensor_id: str, channel: s
     conn.execute("INSERT INTO compat_sensors (id, device_id, hmac_key, channel_id, edge_id) "
                  "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET hmac_key = EXCLUDED.hmac_key, "
                  "channel_id = EXCLUDED.channel_id",
-                 (sid, compat_id(device_id) if device_id else None, key, channel_id, edge_id))
+                 (sid, compat_id(device_id) if device_id else None, box.seal(key) if box and key else key,
+                  channel_id, edge_id))
     return channel_id
+
+
+def sensor_key(device_key: str, sensor_id: str) -> str:
+    """The X-Digest key of a sensor that has none of its own: derived from its device's key for
+    this sensor alone (hex HMAC-SHA1 of the sensor id), so a sibling's signature does not fit."""
+    return hmac.new(device_key.encode(), compat_id(sensor_id).encode(), hashlib.sha1).hexdigest()
+
+
+def create_invite(conn: SyncConn, days: int = 14) -> str:
+    """An invitation code for registration "invite" (shown once; only its SHA-256 is kept)."""
+    code = secrets.token_urlsafe(18)
+    conn.execute("INSERT INTO invites (code_hash, expires_at) VALUES (%s, %s)",
+                 (hash_token(code), utcnow() + timedelta(days=days)))
+    return code
 
 
 def compat_id(raw: str) -> str:
@@ -168,11 +190,26 @@ class Registry:
             self._edges[key] = int(row[0])
         return self._edges[key]
 
-    async def channel_ids(self, site_id: int, channels: dict[str, Channel]) -> dict[str, int]:
-        """Ids of the site's channels, registering new (already validated) ones."""
+    async def channel_ids(self, site_id: int, channels: dict[str, Channel],
+                          cap: int | None = None) -> dict[str, int]:
+        """Ids of the site's channels, registering new (already validated) ones while the site
+        has fewer than ``cap`` channels; names beyond the cap are left out of the answer."""
         missing = [name for name in channels if (site_id, name) not in self._channels]
         if missing:
             async with self.db.connection() as conn:
+                if cap is not None:
+                    known = await conn.fetchall(
+                        "SELECT name, id FROM channels WHERE site_id = %s AND name = ANY(%s)"
+                        if not conn.sqlite else
+                        "SELECT name, id FROM channels WHERE site_id = %s AND name IN "
+                        "(SELECT value FROM json_each(%s))",
+                        (site_id, missing if not conn.sqlite else json.dumps(missing)))
+                    for name, ident in known:
+                        self._channels[(site_id, name)] = int(ident)
+                    missing = [name for name in missing if (site_id, name) not in self._channels]
+                    count = int(await conn.fetchval("SELECT count(*) FROM channels WHERE site_id = %s",
+                                                    (site_id,)))
+                    missing = missing[:max(0, cap - count)]
                 for name in missing:
                     ch = channels[name]
                     cur = await conn.execute(
@@ -182,4 +219,5 @@ class Registry:
                     row = await cur.fetchone()
                     assert row is not None
                     self._channels[(site_id, name)] = int(row[0])
-        return {name: self._channels[(site_id, name)] for name in channels}
+        known_ids = self._channels
+        return {name: known_ids[(site_id, name)] for name in channels if (site_id, name) in known_ids}

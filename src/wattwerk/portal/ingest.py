@@ -61,6 +61,7 @@ class IngestConfig:
     rate_per_site: float | None = None  # readings/s per site (token bucket); None = unlimited
     burst_s: float = 2.0  # bucket depth in seconds of rate
     max_inflight: int = 64  # concurrent ingest requests per process before answering 429
+    max_channels: int = 2000  # per site: readings of further new channels are rejected
 
 
 @dataclass
@@ -298,7 +299,10 @@ class Ingestor:
             self.ledger.record(auth.site, item["kind"], f"edge {batch['edge_id']}: seq {item['seq']}: "
                                                          f"{item['error']}")
         stored = 0
-        ids = await self.registry.channel_ids(auth.site_id, checked.channels) if checked.rows else {}
+        ids = await self.registry.channel_ids(auth.site_id, checked.channels, self.config.max_channels) \
+            if checked.rows else {}
+        if len(ids) < len(checked.channels):
+            self._over_cap(auth, checked, ids)
         if checked.last:
             edge_id = await self.registry.edge_id(auth.site_id, batch["edge_id"], checked.stream)
             rows = [(edge_id, seq, ids[ch], ts, v) for seq, ch, ts, v in checked.rows]
@@ -316,6 +320,18 @@ class Ingestor:
         if "roles" in batch:
             answer.update(await self._store_roles(auth, batch["roles"]))
         return JSONResponse(answer)
+
+    def _over_cap(self, auth: SiteAuth, checked: Checked, ids: dict[str, int]) -> None:
+        """Reject (and so acknowledge) the readings of channels beyond the site's channel cap."""
+        error = f"the site has {self.config.max_channels} channels, the most a site may have"
+        kept = []
+        for row in checked.rows:
+            if row[1] in ids:
+                kept.append(row)
+            else:
+                checked.rejected.append({"seq": row[0], "kind": "channel_cap", "error": f"{row[1]}: {error}"})
+        checked.rows = kept
+        self.ledger.record(auth.site, "channel_cap", f"new channels refused: {error}")
 
     async def _store_roles(self, auth: SiteAuth, value: Any) -> dict[str, Any]:
         """Keep the site's device roles; bad ones are logged and answered, never fatal to the batch."""
