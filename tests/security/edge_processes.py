@@ -28,7 +28,7 @@ site:
 devices:
   - id: grid
     role: grid_meter
-    connection: {{type: tcp, host: 127.0.0.1, port: {dead_port}}}
+    connection: {grid}
   - id: sub
     role: submeter
     connection: {{type: tcp, host: 127.0.0.1, port: {dead_port}}}
@@ -70,17 +70,21 @@ class RunningEdge:
             yield client
 
 
-def write_site(tmp_path: Path, *, more: str = "", more_devices: str = "") -> Path:
+def write_site(tmp_path: Path, *, more: str = "", more_devices: str = "", grid: str | None = None) -> Path:
+    """The site file: a grid meter (``grid``: its connection; default a TCP port nobody serves),
+    a submeter, ``more_devices`` and ``more`` sections."""
     site = tmp_path / "site.yaml"
-    site.write_text(SITE.format(dead_port=free_port(), data_dir=tmp_path / "var", more=more,
-                                more_devices=more_devices))
+    dead = free_port()
+    grid = grid or f"{{type: tcp, host: 127.0.0.1, port: {dead}}}"
+    site.write_text(SITE.format(dead_port=dead, data_dir=tmp_path / "var", more=more,
+                                more_devices=more_devices, grid=grid))
     return site
 
 
-def start_edge(tmp_path: Path, *, more: str = "", more_devices: str = "", password: str | None = PASSWORD,
-               args: tuple[str, ...] = ()) -> RunningEdge:
+def start_edge(tmp_path: Path, *, more: str = "", more_devices: str = "", grid: str | None = None,
+               password: str | None = PASSWORD, args: tuple[str, ...] = ()) -> RunningEdge:
     """Start ``wattwerk run`` and wait until its page answers; ``password`` None: a first start."""
-    site = write_site(tmp_path, more=more, more_devices=more_devices)
+    site = write_site(tmp_path, more=more, more_devices=more_devices, grid=grid)
     data_dir = tmp_path / "var"
     if password is not None:
         EdgeAuth(data_dir, default_names=False).set_password(password)
