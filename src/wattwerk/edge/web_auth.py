@@ -34,7 +34,7 @@ SESSION_TTL = int(SESSION_TTL_S)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # path (exact, or a prefix ending in "/") -> what it needs; the first match wins, else "login"
 ACCESS: list[tuple[str, str]] = [
-    ("/login", "open"), ("/api/auth/", "open"), ("/static/", "open"),
+    ("/login", "open"), ("/api/auth", "open"), ("/api/auth/", "open"), ("/static/", "open"),
     ("/wizard", "first"),
     ("/", "live"), ("/api/live", "live"), ("/api/today", "live"), ("/api/devices", "live"),
     ("/api/plan", "live"), ("/api/ws", "live"),
