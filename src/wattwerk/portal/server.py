@@ -6,11 +6,18 @@ or pair/revoke a site's edge token.
     wattwerk portal --db postgresql://localhost/wattwerk --workers 2 --tls-cert c.pem --tls-key k.pem
     wattwerk portal --db ... --pair home      # prints a new edge token for site "home"
     wattwerk portal --db ... --revoke home    # revokes every token of "home"
+    wattwerk portal --db ... --invite         # prints an invitation code (registration "invite")
+
+Secure by default (docs/security.md): files are created 0600 (the SQLite database, the key
+file); registration is open only on a loopback address, by invitation otherwise; a site may
+have ``--max-channels`` channels and upload ``--rate`` readings/s.
 """
 
 from __future__ import annotations
 
 import argparse
+import ipaddress
+import json
 import logging
 import os
 from pathlib import Path
@@ -37,13 +44,83 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tls-cert", type=Path, help="certificate chain (PEM); serves HTTPS with --tls-key")
     parser.add_argument("--tls-key", type=Path, help="private key (PEM)")
     parser.add_argument("--workers", type=int, default=1, help="server processes sharing the socket")
-    parser.add_argument("--rate", type=float, help="per-site ingest limit in readings/s (429 beyond)")
+    parser.add_argument("--rate", type=float, default=DEFAULT_RATE,
+                        help=f"per-site ingest limit in readings/s, 429 beyond (default {DEFAULT_RATE:.0f}; "
+                             "0: unlimited)")
+    parser.add_argument("--max-channels", type=int, default=DEFAULT_MAX_CHANNELS,
+                        help=f"channels a site may have (default {DEFAULT_MAX_CHANNELS})")
+    parser.add_argument("--registration", choices=("auto", *portal_app.REGISTRATION), default="auto",
+                        help="who may create an account: open, invite (a code from --invite or an admin) "
+                             "or closed; auto (default): open on a loopback --host, invite otherwise")
+    parser.add_argument("--invite", action="store_true", help="print a new invitation code, exit")
+    parser.add_argument("--key-file", type=Path,
+                        help="the key sealing TOTP secrets and logger keys at rest, created 0600 on first "
+                             "start (default: portal.key in --data-dir); every process needs the same file")
+    parser.add_argument("--public-url", help="the portal's address as users reach it (links in mail)")
+    parser.add_argument("--smtp-host", help="SMTP server for password-reset mail (without it, no resets)")
+    parser.add_argument("--smtp-port", type=int, default=587)
+    parser.add_argument("--smtp-security", choices=("starttls", "tls", "none"), default="starttls",
+                        help="STARTTLS (default, port 587), TLS from the start (465), or none (a relay on "
+                             "loopback)")
+    parser.add_argument("--smtp-from", help="sender address of the portal's mail")
+    parser.add_argument("--smtp-user", help="SMTP user (with --smtp-password-file)")
+    parser.add_argument("--smtp-password-file", type=Path, help="file holding the SMTP password")
     parser.add_argument("--retention-every", type=float, metavar="SECONDS",
                         help="run the retention job in the portal this often (default: 300 on SQLite; "
                              "PostgreSQL: off, run python -m wattwerk.portal.retention from a timer)")
     parser.add_argument("--port-file", type=Path, help="write the bound port here once listening")
     parser.add_argument("--pair", metavar="SITE", help="create an edge token for SITE, print it, exit")
     parser.add_argument("--revoke", metavar="SITE", help="revoke every edge token of SITE, exit")
+
+
+DEFAULT_RATE = 2000.0  # readings/s per site: 200 channels at 1 Hz with ten times that for catch-up
+DEFAULT_MAX_CHANNELS = 2000
+
+
+def loopback(host: str) -> bool:
+    """Whether a --host serves only this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def security_settings(args: argparse.Namespace) -> dict[str, object] | str:
+    """The portal's security settings from the options (for the worker processes), or why not."""
+    registration = args.registration
+    if registration == "auto":
+        registration = "open" if loopback(args.host) else "invite"
+    out: dict[str, object] = {
+        "registration": registration,
+        "max_channels": args.max_channels,
+        "key_file": str(args.key_file or args.data_dir / "portal.key"),
+        "public_url": args.public_url,
+    }
+    if args.smtp_host:
+        if not args.smtp_from:
+            return "--smtp-host needs --smtp-from (the sender address)"
+        password = None
+        if args.smtp_password_file:
+            try:
+                password = args.smtp_password_file.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                return f"--smtp-password-file: {exc}"
+        out["smtp"] = {"host": args.smtp_host, "port": args.smtp_port, "sender": args.smtp_from,
+                       "starttls": args.smtp_security == "starttls", "tls": args.smtp_security == "tls",
+                       "user": args.smtp_user, "password": password}
+    return out
+
+
+def private_files(url: str) -> None:
+    """New files only for the portal's user (umask 077); an existing SQLite database made 0600."""
+    os.umask(0o077)
+    if dialect_of(url) == SQLITE:
+        base = sqlite_path(url)
+        for path in (base, base.with_name(base.name + "-wal"), base.with_name(base.name + "-shm")):
+            if path.exists() and path.stat().st_mode & 0o077:
+                path.chmod(0o600)
 
 
 def database_url(args: argparse.Namespace) -> str:
@@ -75,14 +152,21 @@ def run(args: argparse.Namespace) -> int:
     if problem:
         log.error("%s", problem)
         return 2
-    if args.pair or args.revoke:
+    private_files(args.db)
+    if args.pair or args.revoke or args.invite:
         migrate(args.db, args.schema)
         with connect_sync(args.db, args.schema) as conn:
             if args.pair:
                 print(db.pair_site(conn, args.pair))
+            elif args.invite:
+                print(db.create_invite(conn))
             else:
                 print(f"revoked {db.revoke_tokens(conn, args.revoke)} token(s) of {args.revoke}")
         return 0
+    settings = security_settings(args)
+    if isinstance(settings, str):
+        log.error("%s", settings)
+        return 2
     if bool(args.tls_cert) != bool(args.tls_key):
         log.error("--tls-cert and --tls-key go together")
         return 2
@@ -90,6 +174,7 @@ def run(args: argparse.Namespace) -> int:
     os.environ[portal_app.ENV_DB] = args.db
     os.environ[portal_app.ENV_SCHEMA] = args.schema or ""
     os.environ[portal_app.ENV_RATE] = str(args.rate) if args.rate else ""
+    os.environ[portal_app.ENV_SECURITY] = json.dumps(settings)
     every = args.retention_every if args.retention_every is not None else (
         300.0 if dialect_of(args.db) == SQLITE else 0.0)
     os.environ[portal_app.ENV_RETENTION] = str(every) if every > 0 else ""
@@ -104,8 +189,9 @@ def run(args: argparse.Namespace) -> int:
         tmp = args.port_file.with_suffix(".tmp")
         tmp.write_text(str(port))
         tmp.replace(args.port_file)
-    log.info("portal listening on %s://%s:%d (%d process(es), %s)", "https" if args.tls_cert else "http",
-             args.host, port, args.workers, dialect_of(args.db))
+    log.info("portal listening on %s://%s:%d (%d process(es), %s; registration %s)",
+             "https" if args.tls_cert else "http", args.host, port, args.workers, dialect_of(args.db),
+             settings["registration"])
     server = uvicorn.Server(config)
     if args.workers > 1:
         from uvicorn.supervisors import Multiprocess
