@@ -55,6 +55,8 @@ QUANTITIES: dict[str, tuple[str, Kind]] = {
     "state": ("", Kind.STATE),
     "phases": ("", Kind.STATE),
     "limit": ("W", Kind.GAUGE),
+    "limit_pct": ("%", Kind.GAUGE),  # a limit in % (a marketer's feed-in limit of the PV power)
+    "price": ("€/kWh", Kind.GAUGE),
 }
 
 

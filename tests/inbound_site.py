@@ -1,0 +1,145 @@
+"""A running edge for the inbound-control tests: the real ``build_edge`` / ``run_edge`` (runtime,
+controllers, the one limiter, writes) with a P1 grid meter and a SunSpec PV inverter (8 kWp)
+emulated on loopback over a simulated sunny June noon, and the site file's ``control.inbound``
+interfaces started by ``start_inbound`` as the edge starts them. Each control cycle is watched:
+what its snapshot saw, which limits were active, which events it logged and which setpoints it wrote."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from wattwerk.config import parse_config
+from wattwerk.control.limiter import Event
+from wattwerk.edge.assembly import Edge, EdgeOptions, assemble
+from wattwerk.edge.control_step import CycleStep
+from wattwerk.edge.inbound import start_inbound
+from wattwerk.model import Setpoint, utcnow
+from wattwerk.sim.emulators import MeterState
+from wattwerk.sim.emulators.modbus import EmulatorServer
+from wattwerk.sim.emulators.p1 import P1Emulator
+from wattwerk.sim.emulators.sunspec import SunSpecEmulator
+from wattwerk.sim.params import SiteParams
+from wattwerk.sim.site import SiteSim
+from wattwerk.snapshot import Snapshot
+
+WAIT_S = 20.0  # wall seconds any awaited condition may take at most (a loaded machine), never asserted
+
+SITE = """\
+site:
+  name: Inbound test
+  location: {latitude: 48.0, longitude: 7.8}
+  timezone: Europe/Berlin
+  grid: {fuse_a: 35}
+devices:
+  - id: grid
+    role: grid_meter
+    connection: {type: tcp, host: 127.0.0.1, port: P1PORT, format: dsmr}
+  - id: pv1
+    role: pv
+    kwp: 8
+    catalog: sunspec-inverter-int
+    interval_s: 0.2
+    connection: {type: modbus_tcp, host: 127.0.0.1, port: MBPORT, unit: 1}
+store:
+  data_dir: DATADIR
+control:
+  margin_w: 100
+  inbound:
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Cycle:
+    seen: dict[str, float | None]
+    active: dict[str, float]
+    events: tuple[Event, ...]
+    setpoints: tuple[Setpoint, ...]
+
+
+@dataclass
+class Watched:
+    """The edge's control step, recording every cycle."""
+
+    step: CycleStep
+    channels: tuple[str, ...]
+    cycles: list[Cycle] = field(default_factory=list)
+
+    def __call__(self, snap: Snapshot) -> Any:
+        out = self.step(snap)
+        last = self.step.last
+        assert last is not None
+        seen = {c: snap.get(c) for c in self.channels}
+        self.cycles.append(Cycle(seen, dict(last.active), last.events, out))
+        return out
+
+    def events(self, subject: str) -> list[Event]:
+        return [e for c in self.cycles for e in c.events if e.subject == subject]
+
+    def first(self, check: Callable[[Cycle], bool]) -> Cycle | None:
+        return next((c for c in self.cycles if check(c)), None)
+
+
+async def until(check: Callable[[], object]) -> None:
+    async def poll() -> None:
+        while not check():
+            await asyncio.sleep(0.05)
+
+    await asyncio.wait_for(poll(), WAIT_S)
+
+
+@dataclass
+class Running:
+    edge: Edge
+    watched: Watched
+    sim: SiteSim
+
+
+@contextlib.asynccontextmanager
+async def running_site(tmp_path: Any, inbound_yaml: str, channels: tuple[str, ...]) -> AsyncIterator[Running]:
+    """The edge running with ``inbound_yaml`` (indented under ``control.inbound``)."""
+    # PV and a house only (a sunny noon: 6.5 kW of PV, 0.5 kW house): the surplus is exported
+    params = SiteParams(battery=None, evs=(), heat_pump=None, rod=None)
+    sim = SiteSim(params, start=datetime(2025, 6, 14, 11, tzinfo=UTC))
+    sim.step(60)
+
+    def meter() -> MeterState:
+        state = sim.meter_state()
+        return MeterState(utcnow().replace(microsecond=0), state.power_w, state.energy_import_wh,
+                          state.energy_export_wh, state.phases)
+
+    inverter = SunSpecEmulator([101, 120, 123], sim.pv[0], rated_power=8000)
+    async with P1Emulator(meter, interval=0.1) as p1, EmulatorServer([inverter.bank]) as modbus:
+        text = (SITE.replace("P1PORT", str(p1.port)).replace("MBPORT", str(modbus.port))
+                .replace("DATADIR", str(tmp_path / "var")) + inbound_yaml)
+        edge = assemble(parse_config(text), EdgeOptions(store_every_s=0.0))
+        assert edge.control is not None
+        watched = Watched(edge.control, channels)
+        edge.runtime.control = watched
+        edge.runtime.cycle_s = 0.2
+        stop = asyncio.Event()
+
+        async def physics() -> None:  # the simulated site follows the inverter's limit
+            while not stop.is_set():
+                await asyncio.sleep(0.1)
+                sim.step(0.1)
+
+        jobs = start_inbound(edge.cfg, edge.runtime, stop, edge.control.active_limits)
+        task = asyncio.create_task(edge.run(stop, [physics(), *jobs]))
+        try:
+            yield Running(edge, watched, sim)
+        finally:
+            stop.set()
+            await task
+            edge.close()

@@ -1,0 +1,123 @@
+"""The direct marketer over IEC 60870-5-104: a real ``c104`` client (the marketer's station) against
+the edge's outstation, with the edge running for real (tests/inbound_site.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import c104
+import pytest
+
+from inbound_site import free_port, running_site, until
+
+PCT = "iec104.limit_pct"
+
+
+class Marketer:
+    """The marketer's station: a c104 client with the outstation's points (default IOAs)."""
+
+    def __init__(self, port: int, common_address: int = 7) -> None:
+        self.client = c104.Client(tick_rate_ms=50)
+        self.connection = self.client.add_connection(ip="127.0.0.1", port=port, init=c104.Init.ALL)
+        station = self.connection.add_station(common_address=common_address)
+        self.setpoint = station.add_point(io_address=100, type=c104.Type.C_SE_NC_1)
+        self.limit = station.add_point(io_address=200, type=c104.Type.M_ME_NC_1)
+        self.pv = station.add_point(io_address=201, type=c104.Type.M_ME_NC_1)
+        self.grid = station.add_point(io_address=202, type=c104.Type.M_ME_NC_1)
+        self.limited = station.add_point(io_address=300, type=c104.Type.M_SP_NA_1)
+
+    async def connect(self) -> None:
+        self.client.start()
+        await until(lambda: self.connection.is_connected)
+        self.connection.unmute()  # STARTDT: data transfer (and the general interrogation) begins
+        await until(lambda: self.connection.state == c104.ConnectionState.OPEN)
+
+    async def sees(self, point: c104.Point, value: float | bool) -> None:
+        """Wait until the outstation has sent ``value`` for ``point`` (interrogation or spontaneous)."""
+        await until(lambda: point.value == pytest.approx(value))
+
+    async def send(self, value: float) -> bool:
+        self.setpoint.value = value
+        return await asyncio.to_thread(self.setpoint.transmit, cause=c104.Cot.ACTIVATION)
+
+    def stop(self) -> None:
+        self.client.stop()
+
+
+def inbound(port: int, extra: str = "") -> str:
+    return f"    iec104: {{port: {port}, common_address: 7{extra}}}\n"
+
+
+async def test_a_marketer_sets_30_pct_and_the_pv_limit_holds_within_one_cycle(tmp_path):
+    port = free_port()
+    async with running_site(tmp_path, inbound(port), (PCT,)) as site:
+        marketer = Marketer(port)
+        try:
+            await marketer.connect()
+            await until(lambda: site.sim.pv[0].power > 0 and site.watched.cycles)
+            await until(lambda: marketer.pv.value > 0)
+            assert marketer.pv.value == pytest.approx(site.sim.pv[0].power / 1000, rel=0.05, abs=0.05)
+            await marketer.sees(marketer.limit, 100.0)  # nothing limits feed-in yet
+            assert await marketer.send(30.0)  # positive confirmation
+            await until(lambda: site.watched.first(lambda c: c.seen[PCT] == 30.0))
+            first = site.watched.first(lambda c: c.seen[PCT] == 30.0)
+            assert first is not None
+            # the first cycle that sees the setpoint holds it: 30 % of 8 kWp, PV limited at once
+            assert first.active["export:iec104"] == 2400.0
+            limits = [s.value for s in first.setpoints if s.channel == "pv1.power_limit"]
+            assert limits and limits[0] <= 2400.0 + site.sim.house.power
+            await until(lambda: site.sim.pv[0].power_limit <= 2400.0 + site.sim.house.power)
+            await asyncio.sleep(0.5)  # the simulated site follows the inverter
+            assert site.sim.grid.power >= -2400.0  # feed-in within 30 %
+            await marketer.sees(marketer.limit, 30.0)  # read back (the points follow every second)
+            await marketer.sees(marketer.limited, True)
+            assert not await marketer.send(150.0)  # out of range: negative confirmation
+            assert await marketer.send(100.0)  # lifted
+            await until(lambda: site.watched.events("iec104")[-1].kind == "restriction_end")
+        finally:
+            marketer.stop()
+    kinds = [(e.kind, e.message.split(":")[0]) for e in site.watched.events("iec104")]
+    assert kinds == [("restriction_start", "iec104 feed-in 30%"), ("restriction_end", "iec104 feed-in 30%")]
+    end = site.watched.events("iec104")[-1]
+    assert end.data["curtailed_wh"] >= 0.0 and end.data["end"] > end.data["start"]
+
+
+async def test_connection_loss_applies_the_contracts_fallback(tmp_path):
+    port = free_port()
+    yaml = inbound(port, ", fallback: 0, fallback_after_s: 1.5")
+    async with running_site(tmp_path, yaml, (PCT, "iec104.state_fallback")) as site:
+        marketer = Marketer(port)
+        try:
+            await marketer.connect()
+            assert await marketer.send(60.0)
+            await until(lambda: site.watched.first(lambda c: c.seen[PCT] == 60.0))
+        finally:
+            marketer.stop()
+        lost = time.monotonic()
+        await until(lambda: site.watched.first(lambda c: c.seen[PCT] == 0.0))
+        assert time.monotonic() - lost >= 1.0  # not before the configured time (1.5 s, less a publish tick)
+        fallback = site.watched.first(lambda c: c.seen[PCT] == 0.0)
+        assert fallback is not None and fallback.seen["iec104.state_fallback"] == 1.0
+        assert fallback.active["export:iec104"] == 0.0  # 0 %: no feed-in at all
+    levels = [(e.kind, e.message) for e in site.watched.events("iec104")]
+    assert levels[:3] == [
+        ("restriction_start", "iec104 feed-in 60%"),
+        (levels[1][0], levels[1][1]),
+        ("restriction_start", "iec104 feed-in 0%"),
+    ]
+    assert levels[1][0] == "restriction_end" and levels[1][1].startswith("iec104 feed-in 60%:")
+
+
+async def test_a_client_outside_the_allow_list_is_refused(tmp_path):
+    port = free_port()
+    async with running_site(tmp_path, inbound(port, ", allow: [10.0.0.0/8]"), (PCT,)) as site:
+        marketer = Marketer(port)
+        try:
+            marketer.client.start()
+            await until(lambda: site.watched.cycles)
+            await asyncio.sleep(1.0)
+            assert not marketer.connection.is_connected
+        finally:
+            marketer.stop()
+        assert all(c.seen[PCT] in (None, 100.0) for c in site.watched.cycles)
