@@ -22,15 +22,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterable
 from dataclasses import dataclass, field
 from difflib import get_close_matches
+from typing import TYPE_CHECKING
 
 from wattwerk.config import DeviceBase, SiteConfig
 from wattwerk.config.messages import Loc, render
 from wattwerk.config.types import show
 from wattwerk.devices.catalog import load_catalog
 from wattwerk.devices.device import create
-from wattwerk.devices.factory import create_for
-from wattwerk.devices.native import NativeDevice
-from wattwerk.devices.ocpp_charger import OcppSite
 from wattwerk.devices.profile import Entry
 from wattwerk.edge.inputs import input_sources, unopened_lines
 from wattwerk.edge.runtime import Polled
@@ -44,6 +42,10 @@ from wattwerk.protocols.mqtt import MqttSettings, MqttSource
 from wattwerk.protocols.speedwire import SpeedwireDecoder, SpeedwireReceiver
 from wattwerk.protocols.tasmota import auto_decoder
 from wattwerk.protocols.transport import SerialSettings, SerialSource, TcpSource
+
+if TYPE_CHECKING:  # imported where a site has such a device: `check` and `run` start faster without
+    from wattwerk.devices.native import NativeDevice
+    from wattwerk.devices.ocpp_charger import OcppSite
 
 
 @dataclass
@@ -123,6 +125,8 @@ def _link_config(dev: DeviceBase, entry: Entry) -> LinkConfig:
 def _native(dev: DeviceBase, ledger: InputLedger) -> NativeDevice:
     """A catalogue device spoken to over HTTP, UDP or its own TCP protocol (KEBA, Hardy Barth,
     my-PV, relays, RCT Power ...)."""
+    from wattwerk.devices.factory import create_for
+
     entry = catalogue_entry(dev)
     c = dev.connection
     if not entry.native:
@@ -199,6 +203,8 @@ def _add_device(out: SiteDevices, dev: DeviceBase, ledger: InputLedger, stale_af
     c = dev.connection
     timeout = max(1.0, 2 * dev.interval_s)
     if c.type == "ocpp":
+        from wattwerk.devices.ocpp_charger import OcppSite
+
         out.ocpp = out.ocpp or OcppSite(ledger=ledger)
         lim = dev.limits
         charger = out.ocpp.charger(
