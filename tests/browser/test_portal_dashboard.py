@@ -4,6 +4,7 @@ switch. The planner's schedule and PV forecast are the plan widget's (test_porta
 
 from __future__ import annotations
 
+import itertools
 import re
 import time
 from datetime import datetime, timedelta
@@ -33,10 +34,20 @@ def counter_delta(rows: list[tuple[str, int, float]], channel: str, start: int, 
 
 
 def buckets(rows: list[tuple[str, int, float]], start: int, end: int, step: int) -> int:
-    """How many chart points the power channels have for a range [start, end) at ``step``: the
-    portal floors the start to the step (daily rollups are UTC days)."""
-    first = start // step * step
-    return len({ts // step for ch, ts, _ in rows if ch == "grid.power" and first <= ts < end})
+    """How many chart points the power channels have for a range [start, end) at ``step``: days
+    are the site's local days, shorter steps are whole UTC steps."""
+    inside = [ts for ch, ts, _ in rows if ch == "grid.power" and start <= ts < end]
+    if step == DAY:
+        return len({datetime.fromtimestamp(ts / 1000, ZoneInfo(TZ)).date() for ts in inside})
+    return len({ts // step for ts in inside})
+
+
+def discharged(rows: list[tuple[str, int, float]], start: int, end: int) -> float:
+    """The battery's discharge (Wh) over [start, end): its power above zero, each reading held
+    until the next one (a minute later); the newest reading holds nothing yet."""
+    pts = sorted((ts, v) for ch, ts, v in rows if ch == "bat.power")
+    return sum(max(v, 0.0) * (min(t1, end) - max(t0, start)) / 3_600_000
+               for (t0, v), (t1, _) in itertools.pairwise(pts) if min(t1, end) > max(t0, start))
 
 
 async def sign_in(page: Page, url: str, alias: str) -> None:
@@ -56,6 +67,7 @@ async def test_ranges_cost_compare_and_language(
     tz = ZoneInfo(TZ)
     owner = account(portal)
     site = new_site(owner, "Hof")
+    assert owner.http.put(f"/api/v1/sites/{site}/timezone", json={"tz": TZ}).status_code == 200
     token = edge_token(owner, site)
     now_ms = int(time.time() * 1000) // MIN * MIN
     rows = site_readings(now_ms, hours=60)
@@ -101,10 +113,19 @@ async def test_ranges_cost_compare_and_language(
     await page.locator("[data-range=month]").click()
     m0 = int(midnight.replace(day=1).timestamp() * 1000)
     await expect(chart).to_have_attribute("data-points", str(buckets(rows, m0, now_ms + DAY, DAY)))
+    # the month's energy (issue 14): counters' differences and the battery's covered-time integral
+    # over the site's local month, not a daily mean power times 24 h
+    energy = page.locator("#w-energy")
+    await expect(energy.locator("tr", has_text="Grid import").locator("td.num")).to_have_text(
+        kwh(counter_delta(rows, "grid.energy_import", m0, now_ms + DAY)))
+    await expect(energy.locator("tr", has_text="discharging").locator("td.num")).to_have_text(
+        kwh(discharged(rows, m0, now_ms + DAY)))
     await page.locator("[data-range=year]").click()
     await expect(page.locator("#range-label")).to_have_text(str(midnight.year))
     y0 = int(midnight.replace(month=1, day=1).timestamp() * 1000)
     await expect(chart).to_have_attribute("data-points", str(buckets(rows, y0, now_ms + DAY, DAY)))
+    await expect(energy.locator("tr", has_text="discharging").locator("td.num")).to_have_text(
+        kwh(discharged(rows, y0, now_ms + DAY)))
     await page.locator("#prev").click()
     await expect(page.locator("#range-label")).to_have_text(str(midnight.year - 1))
 

@@ -239,11 +239,9 @@ function shift(kind, d, n) {
   return x;
 }
 
-function resolutionFor(ms) {
-  const day = 86400000;
-  if (ms <= 2 * day) return "5m";
-  if (ms <= 15 * day) return "1h";
-  return "1d";
+// A date as the API's local calendar day (the site's zone decides where it starts).
+function ymd(d) {
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
 }
 
 // The series document, parsed: per channel its bucket times and values, and the summary.
@@ -261,33 +259,30 @@ function parseSeries(doc) {
   return out;
 }
 
-// Energy per flow (Wh) over the range: power channels by bucket means (imports/exports split by sign),
-// grid counters when the edge uploads them.
+// Energy per flow (Wh) over the range, as the portal summed it from its rollups (store/rollup.py):
+// each device's counters where it has them, else the covered-time integral of its power (the part
+// above zero: import, production, discharge, consumption; below zero: export, charge). ``rest`` is
+// the consumption no device row names, so the rows add up to ``consumed``.
 function energyFlows(series) {
-  const step = { "5m": 3e5, "15m": 9e5, "1h": 3.6e6, "1d": 8.64e7, "1m": 6e4 }[series.resolution] || 3e5;
-  const e = { pv: 0, imp: 0, exp: 0, dis: 0, chg: 0, loads: {}, any: false };
-  for (const [ch, s] of Object.entries(series.by)) {
-    const [dev, q] = ch.split(".");
-    if (q !== "power") continue;
-    const role = WWP.role(ch);
-    if (!role) continue;
-    let pos = 0, neg = 0;
-    for (const v of s.v) { if (v > 0) pos += v * step / 3.6e6; else neg -= v * step / 3.6e6; }
-    e.any = e.any || s.v.length > 0;
-    if (role === "pv") e.pv += pos;
-    else if (role === "grid") { e.imp += pos; e.exp += neg; }
-    else if (role === "bat") { e.dis += pos; e.chg += neg; }
-    else e.loads[dev] = (e.loads[dev] || 0) + pos;
+  const e = { pv: 0, imp: 0, exp: 0, dis: 0, chg: 0, loads: {}, rest: 0, any: false };
+  const sum = series.summary || {};
+  const wh = (ch, key) => (sum[ch] && sum[ch].n > 0 && sum[ch][key] != null ? sum[ch][key] : null);
+  for (const dev of new Set(Object.keys(sum).map((ch) => ch.split(".")[0]))) {
+    const p = dev + ".power";
+    const pick = (counter, key) => {
+      const c = wh(dev + "." + counter, "energy_wh");
+      return c !== null ? c : (wh(p, key) || 0);
+    };
+    const role = WWP.role(p);
+    e.any = e.any || Object.keys(sum).some((ch) => ch.startsWith(dev + ".") && sum[ch] && sum[ch].n > 0);
+    if (role === "pv") e.pv += pick("energy", "energy_in_wh");
+    else if (role === "grid") { e.imp += pick("energy_import", "energy_in_wh"); e.exp += pick("energy_export", "energy_out_wh"); }
+    else if (role === "bat") { e.dis += pick("energy_discharge", "energy_in_wh"); e.chg += pick("energy_charge", "energy_out_wh"); }
+    else if (sum[p] || sum[dev + ".energy"]) e.loads[dev] = (e.loads[dev] || 0) + pick("energy", "energy_in_wh");
   }
-  // the grid meter's counters, where uploaded, are exact: they replace the sums of means
-  const counted = { energy_import: null, energy_export: null };
-  for (const [ch, st] of Object.entries(series.summary)) {
-    const q = ch.split(".")[1];
-    if (q in counted && st && st.energy_wh != null && WWP.role(ch) === "grid") counted[q] = (counted[q] || 0) + st.energy_wh;
-  }
-  if (counted.energy_import !== null) e.imp = counted.energy_import;
-  if (counted.energy_export !== null) e.exp = counted.energy_export;
   e.consumed = Math.max(0, e.pv + e.imp - e.exp + e.dis - e.chg);
+  const named = Object.values(e.loads).reduce((a, b) => a + b, 0);
+  e.rest = e.consumed - named > 0.5 ? e.consumed - named : 0;
   e.selfConsumption = e.pv > 0 ? Math.max(0, Math.min(1, (e.pv - e.exp) / e.pv)) : null;
   e.autarky = e.consumed > 0 ? Math.max(0, Math.min(1, 1 - e.imp / e.consumed)) : null;
   return e;
@@ -337,10 +332,12 @@ async function dashboardPage() {
   const channels = chans.ok ? chans.data : [];
   const names = channels.map((c) => c.name);
 
-  const fetchSeries = async (from, to) => {
-    if (!names.length) return parseSeries({ points: [], summary: {}, channels: {}, resolution: resolutionFor(to - from) });
-    const q = new URLSearchParams({ channels: names.join(","), from: new Date(from).toISOString(),
-                                    to: new Date(to).toISOString(), resolution: resolutionFor(to - from) });
+  // a local calendar period of the site's zone (the server finds its start, end and resolution)
+  const fetchSeries = async (kind, start, end) => {
+    const period = kind === "custom" ? { period: "custom", date: ymd(start), until: ymd(shift("day", end, -1)) }
+      : { period: kind, date: ymd(start) };
+    if (!names.length) return parseSeries({ points: [], summary: {}, channels: {}, resolution: "1h" });
+    const q = new URLSearchParams({ channels: names.join(","), ...period });
     const r = await WWP.api("GET", `${base}/series?${q}`);
     return r.ok ? parseSeries(r.data) : null;
   };
@@ -377,10 +374,13 @@ async function dashboardPage() {
   const load = async () => {
     label();
     const from = state.start.getTime(), to = state.end.getTime();
-    const len = to - from;
-    const prevStart = state.kind === "custom" ? from - len : shift(state.kind, state.start, -1).getTime();
-    ctx.range = { kind: state.kind, from, to, prevFrom: prevStart, prevTo: from };
-    const [cur, prev] = await Promise.all([fetchSeries(from, to), needs.has("previous") ? fetchSeries(prevStart, from) : null]);
+    const days = Math.round((to - from) / 86400000);
+    const prevStart = state.kind === "custom" ? shift("day", state.start, -days) : shift(state.kind, state.start, -1);
+    ctx.range = { kind: state.kind, from, to, prevFrom: prevStart.getTime(), prevTo: from };
+    const [cur, prev] = await Promise.all([fetchSeries(state.kind, state.start, state.end),
+      needs.has("previous") ? fetchSeries(state.kind, prevStart, state.start) : null]);
+    if (cur) { ctx.range.from = cur.from; ctx.range.to = cur.to; }  // the site's local period
+    if (prev) { ctx.range.prevFrom = prev.from; ctx.range.prevTo = prev.to; }
     ctx.series = cur;
     ctx.previous = prev;
     holder.dataset.loaded = String(Date.now());

@@ -15,6 +15,7 @@ WWP.widget("energy", {
       rows.push(["bat", ctx.t("flow.bat") + " – " + ctx.t("dir.charge"), e.chg]);
     }
     for (const [dev, wh] of Object.entries(e.loads)) rows.push([WWP.role(dev + ".power"), dev, wh]);
+    if (e.rest) rows.push(["other", ctx.t("flow.other"), e.rest]);  // the loads add up to the total below
     rows.push(["house", ctx.t("kpi.consumed"), e.consumed]);
     const max = Math.max(1, ...rows.map((r) => r[2]));
     el.innerHTML = `<table class="energy">${rows.map(([role, name, wh]) => `<tr>
