@@ -1,16 +1,23 @@
-"""``wattwerk bench edge [--json]``: the edge's memory and CPU with N emulated devices polled every second.
+"""``wattwerk bench edge [--json]``: memory and CPU of ``wattwerk run`` on a ten-device site.
 
-This process starts N Modbus TCP emulators on loopback (pymodbus servers built from catalogue
-entries, ``wattwerk.sim.emulators.modbus``) and runs the edge in a child process of its own, so the
-figures are the edge's alone: the catalogue's drivers (``ModbusDevice``) polled by ``EdgeRuntime``
-at ``--interval``, the control loop every second, and the recorder writing to the SQLite store (in
-batches) and the durable outbox; with ``--mqtt`` also the MQTT bridge (every channel to the broker,
-Home Assistant discovery) and the metrics registry. After ``--warmup`` s, CPU is measured over
-``--seconds`` from ``/proc/<pid>/stat`` (user + system time / wall time); RSS (and PSS, which
-splits shared pages fairly) is read from ``/proc`` at the end. The child also reports its RSS after
-each import step, so a figure over target shows where the memory goes.
+What a user runs is measured: ``wattwerk run site.yaml`` (as docs/install.md and the systemd unit
+start it, local page and ``/metrics`` on) in a process of its own, on a site file whose ten devices
+are Modbus emulators on loopback, each polled every ``--interval`` s (``bench/_edge_site.py``: grid
+meter, house submeter, two SunSpec inverters, battery, two chargers, SG-Ready relay board with the
+heat pump's meter, heating rod). Three variants:
 
-Targets (issue 9): RSS under 80 MB, CPU under 3 % of one core.
+* ``plain``: reading, control, store and outbox, the local page;
+* ``mqtt_metrics``: plus the MQTT bridge to the broker on 127.0.0.1 (Home Assistant discovery),
+  and ``/metrics`` scraped every ``SCRAPE_S`` s as Prometheus would;
+* ``planner``: ``strategy.mode: planner`` over a fixed tariff (no price server needed) and the
+  Open-Meteo forecast, which falls back to clear sky when there is no internet.
+
+After the edge has read every device and ``--warmup`` s passed, RSS is sampled every second for
+``--seconds``: ``rss_mb`` is the median (steady state), ``peak_rss_mb`` the kernel's high-water
+mark since start; CPU is user + system time over wall time from ``/proc/<pid>/stat``. The counts
+of Modbus requests each emulator answered prove the process really read the devices.
+
+Targets (issue 13): plain < 80 MB and < 3 % of one core; with the planner < 150 MB.
 """
 
 from __future__ import annotations
@@ -20,23 +27,25 @@ import asyncio
 import contextlib
 import json
 import logging
-import math
 import os
 import signal
+import socket
+import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-TARGET_RSS_MB = 80.0
-TARGET_CPU_PCT = 3.0
+from wattwerk.bench._edge_site import BenchSite
 
-# the emulated devices: catalogue entries with plain register maps, cycled up to --devices
-ENTRIES = (
-    "eastron-sdm630", "eastron-sdm72dm-v2", "carlo-gavazzi-em24", "janitza-umg-b", "abb-b23-b24",
-    "siemens-pac2200", "carlo-gavazzi-ex300", "eastron-sdm220", "huawei-power-sensor", "siemens-pac1600",
-)
+TARGETS = {"plain": {"rss_mb": 80.0, "cpu_pct_of_one_core": 3.0},
+           "mqtt_metrics": {},
+           "planner": {"rss_mb": 150.0}}
+VARIANTS = tuple(TARGETS)
+SCRAPE_S = 5.0  # /metrics scrape interval of the mqtt_metrics variant
+READY_TIMEOUT_S = 120.0
 
 
 # ---------------------------------------------------------------- /proc
@@ -67,188 +76,195 @@ def rss_mb() -> float:
     return proc_status(os.getpid())["VmRSS"]
 
 
-# ---------------------------------------------------------------- the edge (child process)
+# ---------------------------------------------------------------- the edge process
 
 
-def _say(**data: Any) -> None:
-    print(json.dumps(data), flush=True)
+def wattwerk_command() -> list[str]:
+    """The ``wattwerk`` script of this environment, as a user starts it (else ``python -m``)."""
+    script = Path(sys.executable).with_name("wattwerk")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "wattwerk"]
 
 
-def child(spec: dict[str, Any]) -> int:
-    """The edge under test; prints JSON lines (import steps, ready, final stats) on stdout."""
-    steps = {"python_asyncio": rss_mb()}  # the interpreter with asyncio, json and this module
-    from wattwerk.edge.runtime import EdgeRuntime, Polled
-
-    steps["runtime"] = rss_mb()
-    from wattwerk.devices.catalog import find
-    from wattwerk.devices.device import ModbusDevice
-    from wattwerk.protocols.modbus import LinkConfig, ModbusLink
-
-    steps["pymodbus_drivers"] = rss_mb()
-    from wattwerk.edge.outbox import Outbox
-    from wattwerk.edge.recorder import Recorder
-    from wattwerk.store.buffer import BufferedWriter
-    from wattwerk.store.sqlite import SqliteStore
-
-    steps["store_outbox"] = rss_mb()
-    if spec.get("mqtt"):
-        from wattwerk.edge.metrics import edge_registry
-        from wattwerk.edge.mqtt_bridge import MqttBridge
-        from wattwerk.model import utcnow
-        from wattwerk.protocols.mqtt import MqttSettings
-
-        steps["mqtt_metrics"] = rss_mb()
-    data = Path(spec["data_dir"])
-    result: dict[str, Any] = {}
-
-    async def main() -> None:  # pymodbus clients must be made inside the running loop
-        store = SqliteStore(data / "store.sqlite")
-        writer = BufferedWriter(store, max_readings=2000, max_age_s=30.0)
-        outbox = Outbox(data / "outbox.sqlite")
-        polled, links = [], []
-        for i, (entry_id, port) in enumerate(spec["devices"]):
-            link = ModbusLink(LinkConfig(kind="tcp", host="127.0.0.1", port=port, timeout=1.0, retries=1))
-            links.append(link)
-            driver = ModbusDevice(find(entry_id).entry, link, device_id=f"dev{i}")
-            polled.append(Polled(f"dev{i}", driver, spec["interval_s"], timeout_s=2.0))
-        recorder = Recorder(spec["store_every_s"], store=writer, outbox=outbox)
-        runtime = EdgeRuntime(polled, recorder=recorder, cycle_s=1.0)
-        steps["catalogue_devices"] = rss_mb()
-
-        stop = asyncio.Event()
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-
-        async def flush_store() -> None:  # the edge's loop polls the buffer so a quiet one still flushes
-            while not stop.is_set():
-                writer.poll()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), 1.0)
-
-        tasks = [asyncio.create_task(runtime.run(stop)), asyncio.create_task(flush_store())]
-        if spec.get("mqtt"):  # the bridge publishing every channel, and a registry as /metrics would build
-            edge_registry(runtime, outbox_pending=outbox.pending)
-            bridge = MqttBridge("bench", lambda: runtime.state.snapshot(utcnow()), lambda cmd: None,
-                                settings=MqttSettings(port=spec["mqtt"]), root=spec["mqtt_root"],
-                                discovery_prefix=f"{spec['mqtt_root']}/ha")
-            tasks.append(asyncio.create_task(bridge.run(stop)))
-        _say(ready=True, steps_mb=steps)
-        await asyncio.gather(*tasks)
-        writer.close()
-        result.update(reads=sum(p.reads for p in polled), readings=runtime.stats.readings,
-                      cycles=runtime.stats.cycles, errors=runtime.ledger.total(),
-                      error_kinds=sorted({k for (_, k) in runtime.ledger.counts}),
-                      outbox_pending=outbox.pending())
-        for link in links:
-            link.close()
-        outbox.close()
-        store.close()
-
-    asyncio.run(main())
-    _say(done=True, **result)
-    return 0
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
-# ---------------------------------------------------------------- the emulators and the measurement
+def metric_sums(text: str) -> dict[str, float]:
+    """Sum of each sample name over its labels, from a Prometheus text page; read errors also
+    per ``device:kind``."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    out: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            out[s.name] = out.get(s.name, 0.0) + float(s.value)
+            if s.name == "wattwerk_edge_read_errors_total" and s.value:
+                key = f"read_errors:{s.labels.get('device')}:{s.labels.get('kind')}"
+                out[key] = float(s.value)
+    return out
 
 
-BASE = {"power": 1800.0, "energy": 4_200_000.0, "voltage": 231.0, "current": 7.5, "frequency": 50.0,
-        "power_factor": 0.97, "reactive_power": 120.0, "apparent_power": 1900.0}
+@dataclass
+class EdgeProcess:
+    """``wattwerk run`` on a site file, its log in ``log``; ``stop()`` sends SIGTERM like systemd."""
 
+    proc: asyncio.subprocess.Process
+    port: int
+    log: Path
 
-class Wobble:
-    """A ``SimDevice`` for one entry: every channel moves a little, inside its plausible range."""
-
-    def __init__(self, channels: set[str], seed: int) -> None:
-        self.prefix = {name: max((k for k in BASE if name == k or name.startswith(k + "_")), key=len,
-                                 default="") for name in channels}
-        self.seed = seed
-        self.t0 = time.monotonic()
-
-    def values(self) -> dict[str, float]:
-        t = time.monotonic() - self.t0
-        wave = 1 + 0.1 * math.sin(t / 7 + self.seed)
-        out = {}
-        for name, prefix in self.prefix.items():
-            base = BASE.get(prefix, 0.0)
-            if prefix == "energy":
-                out[name] = base + 0.5 * t
-            elif prefix in ("frequency", "power_factor", "voltage"):
-                out[name] = base
-            else:
-                out[name] = round(base * wave, 1)
-        return out
-
-    def apply(self, command: str, value: float) -> None:
-        pass
-
-
-async def measure(devices: int, seconds: float, warmup: float, interval_s: float,
-                  store_every_s: float, mqtt_port: int | None = None) -> dict[str, Any]:
-    from wattwerk.devices.catalog import find
-    from wattwerk.sim.emulators.modbus import CatalogEmulator, EmulatorServer
-
-    servers = []
-    spec_devices = []
-    for i in range(devices):
-        entry_id = ENTRIES[i % len(ENTRIES)]
-        entry = find(entry_id).entry
-        emulator = CatalogEmulator(entry, Wobble({r.name for r in entry.registers if r.channel}, i))
-        server = await EmulatorServer([emulator.bank]).start()
-        servers.append(server)
-        spec_devices.append((entry_id, server.port))
-    try:
-        with tempfile.TemporaryDirectory(prefix="wattwerk-bench-edge-") as tmp:
-            spec = {"devices": spec_devices, "interval_s": interval_s, "store_every_s": store_every_s,
-                    "data_dir": tmp, "mqtt": mqtt_port, "mqtt_root": f"wattwerk-bench/{os.getpid()}"}
+    @classmethod
+    async def start(cls, site_file: Path, workdir: Path) -> EdgeProcess:
+        port = free_port()
+        log = workdir / "edge.log"
+        with log.open("wb") as out:
             proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "wattwerk.bench.edge", "--child", json.dumps(spec),
-                stdout=asyncio.subprocess.PIPE)
-            assert proc.stdout is not None
+                *wattwerk_command(), "run", str(site_file), "--port", str(port),
+                stdout=out, stderr=out, cwd=workdir, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        return cls(proc, port, log)
+
+    def tail(self, lines: int = 15) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+    async def get(self, client: Any, path: str) -> Any:
+        """GET from the local page; ``/metrics`` with the bearer token the edge wrote (as Prometheus)."""
+        token = self.log.parent / "var" / "metrics.token"
+        headers = {"Authorization": f"Bearer {token.read_text().strip()}"} if token.exists() else {}
+        return await client.get(f"http://127.0.0.1:{self.port}{path}", headers=headers, timeout=10.0)
+
+    async def stop(self) -> tuple[int | None, bool]:
+        """(exit code, whether the log is free of tracebacks)."""
+        if self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGTERM)
             try:
-                line = await asyncio.wait_for(proc.stdout.readline(), 60)
-                if not line:
-                    raise RuntimeError("the edge process ended before it was ready (see its traceback above)")
-                ready = json.loads(line)
-                await asyncio.sleep(warmup)
-                cpu0, wall0 = cpu_seconds(proc.pid), time.monotonic()
-                await asyncio.sleep(seconds)
-                cpu1, wall1 = cpu_seconds(proc.pid), time.monotonic()
-                mem = proc_status(proc.pid)
-                proc.send_signal(signal.SIGTERM)
-                done = json.loads(await asyncio.wait_for(proc.stdout.readline(), 30))
-                await asyncio.wait_for(proc.wait(), 30)
-            finally:
-                if proc.returncode is None:
-                    proc.kill()
-                    await proc.wait()
-    finally:
-        for server in servers:
-            await server.close()
-        if mqtt_port is not None:
-            await clear_retained(mqtt_port, spec["mqtt_root"])
-    cpu_pct = 100.0 * (cpu1 - cpu0) / (wall1 - wall0)
-    steps = ready["steps_mb"]
-    names = list(steps)
+                await asyncio.wait_for(self.proc.wait(), 30)
+            except TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()
+        return self.proc.returncode, "Traceback" not in self.log.read_text(errors="replace")
+
+
+async def wait_ready(edge: EdgeProcess, site: BenchSite, client: Any) -> float:
+    """Seconds until the page answers and every polled device's emulator has been read."""
+    import httpx
+
+    t0 = time.monotonic()
+    base = site.reads()
+    while time.monotonic() - t0 < READY_TIMEOUT_S:
+        if edge.proc.returncode is not None:
+            raise RuntimeError(f"wattwerk run ended with {edge.proc.returncode}:\n{edge.tail()}")
+        with contextlib.suppress(httpx.HTTPError):
+            if (await edge.get(client, "/metrics")).status_code == 200:
+                reads = site.reads()
+                if all(reads[u.device_id] > base[u.device_id] for u in site.units if u.polled):
+                    return time.monotonic() - t0
+        await asyncio.sleep(0.5)
+    raise RuntimeError(f"wattwerk run did not read every device within {READY_TIMEOUT_S:g} s:\n{edge.tail()}")
+
+
+# ---------------------------------------------------------------- one variant
+
+
+async def measure(site: BenchSite, variant: str, seconds: float, warmup: float,
+                  mqtt_port: int = 1883) -> dict[str, Any]:
+    """Start ``wattwerk run`` for one variant, measure it, stop it; the figures as a dict."""
+    import httpx
+
+    root = f"wattwerk-bench/{os.getpid()}-{variant}"
+    mqtt = {"port": mqtt_port, "root": root, "discovery_prefix": f"{root}/ha"} \
+        if variant == "mqtt_metrics" else None
+    with tempfile.TemporaryDirectory(prefix="wattwerk-bench-edge-") as tmp:
+        workdir = Path(tmp)
+        site_file = workdir / "site.yaml"
+        site_file.write_text(site.site_yaml(workdir / "var", planner=variant == "planner", mqtt=mqtt))
+        edge = await EdgeProcess.start(site_file, workdir)
+        counter = MessageCounter(mqtt_port, root) if mqtt else None
+        try:
+            async with httpx.AsyncClient() as client:
+                startup_s = await wait_ready(edge, site, client)
+                if counter is not None:
+                    await counter.start()
+                figures = await _sample(edge, site, client, seconds, warmup, scrape=mqtt is not None)
+                page = (await edge.get(client, "/metrics")).text
+                plan = (await edge.get(client, "/api/plan")).json() if variant == "planner" else None
+        finally:
+            code, clean = await edge.stop()
+            messages = await counter.stop() if counter is not None else None
+            if mqtt is not None:
+                await clear_retained(mqtt_port, root)
+    sums = metric_sums(page)
+    out = {"variant": variant, "startup_s": round(startup_s, 1), **figures,
+           "readings_accepted": int(sums.get("wattwerk_edge_readings_accepted_total", 0)),
+           "read_errors": int(sums.get("wattwerk_edge_read_errors_total", 0)),
+           "read_errors_by_kind": {k.split(":", 1)[1]: int(v) for k, v in sums.items()
+                                   if k.startswith("read_errors:")},
+           "exit_code": code, "clean_exit": clean}
+    if messages is not None:
+        out["mqtt_messages"] = messages
+    if plan is not None:
+        out["plan_status"] = plan.get("status")
+        out["plan_slots"] = len(plan.get("slots", []))
+    out["targets"] = TARGETS[variant]
+    return out
+
+
+async def _sample(edge: EdgeProcess, site: BenchSite, client: Any, seconds: float, warmup: float,
+                  *, scrape: bool) -> dict[str, Any]:
+    pid = edge.proc.pid
+    await asyncio.sleep(warmup)
+    reads0 = site.reads()
+    cpu0, wall0 = cpu_seconds(pid), time.monotonic()
+    samples: list[float] = []
+    next_scrape = wall0
+    while (now := time.monotonic()) < wall0 + seconds:
+        if edge.proc.returncode is not None:
+            raise RuntimeError(f"wattwerk run ended with {edge.proc.returncode}:\n{edge.tail()}")
+        samples.append(proc_status(pid)["VmRSS"])
+        if scrape and now >= next_scrape:
+            await edge.get(client, "/metrics")
+            next_scrape += SCRAPE_S
+        await asyncio.sleep(min(1.0, max(wall0 + seconds - time.monotonic(), 0.0)))
+    cpu1, wall1 = cpu_seconds(pid), time.monotonic()
+    mem = proc_status(pid)
+    samples.append(mem["VmRSS"])
+    reads = {d: n - reads0[d] for d, n in site.reads().items()}
     return {
-        "devices": devices,
-        "mqtt": mqtt_port is not None,
-        "interval_s": interval_s,
         "measured_s": round(wall1 - wall0, 1),
-        "rss_mb": round(mem["VmRSS"], 1),
+        "rss_mb": round(statistics.median(samples), 1),
+        "rss_max_mb": round(max(samples), 1),
         "peak_rss_mb": round(mem["VmHWM"], 1),
         "pss_mb": round(mem["Pss"], 1) if "Pss" in mem else None,
-        "cpu_pct_of_one_core": round(cpu_pct, 2),
+        "cpu_pct_of_one_core": round(100.0 * (cpu1 - cpu0) / (wall1 - wall0), 2),
         "cpu_s": round(cpu1 - cpu0, 2),
-        "rss_after_step_mb": {k: round(v, 1) for k, v in steps.items()},
-        "rss_added_by_step_mb": {k: round(steps[k] - steps[names[i - 1]], 1) if i else round(steps[k], 1)
-                                 for i, k in enumerate(names)},
-        "polls": done["reads"],
-        "readings": done["readings"],
-        "read_errors": done["errors"],
-        "error_kinds": done["error_kinds"],
-        "outbox_pending": done["outbox_pending"],
-        "targets": {"rss_mb": TARGET_RSS_MB, "cpu_pct_of_one_core": TARGET_CPU_PCT},
+        "modbus_requests": reads,
     }
+
+
+class MessageCounter:
+    """Counts what the edge publishes under ``root`` (proof the bridge ran)."""
+
+    def __init__(self, port: int, root: str) -> None:
+        self.port, self.root, self.count = port, root, 0
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        from wattwerk.protocols.mqtt import MqttSettings
+
+        async with MqttSettings(port=self.port).client() as client:
+            await client.subscribe(f"{self.root}/#")
+            async for _ in client.messages:
+                self.count += 1
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> int:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        return self.count
 
 
 async def clear_retained(port: int, root: str) -> None:
@@ -274,41 +290,46 @@ async def clear_retained(port: int, root: str) -> None:
                 await client.publish(topic, b"", qos=1, retain=True)
 
 
+# ---------------------------------------------------------------- command line
+
+
+async def measure_all(variants: list[str], seconds: float, warmup: float, interval_s: float,
+                      mqtt_port: int) -> dict[str, Any]:
+    async with BenchSite(interval_s=interval_s) as site:
+        results = {}
+        for variant in variants:
+            results[variant] = await measure(site, variant, seconds, warmup, mqtt_port)
+        return {"command": " ".join([Path(wattwerk_command()[0]).name, "run", "site.yaml"]),
+                "devices": len(site.units), "interval_s": interval_s,
+                "load_average": [round(x, 2) for x in os.getloadavg()], "variants": results}
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--devices", type=int, default=10, help="emulated Modbus devices (default 10)")
-    parser.add_argument("--seconds", type=float, default=30.0, help="measured period (default 30 s)")
-    parser.add_argument("--warmup", type=float, default=5.0, help="seconds before measuring (default 5)")
+    parser.add_argument("--variant", choices=VARIANTS, action="append",
+                        help="measure only this variant (repeatable; default all three)")
+    parser.add_argument("--seconds", type=float, default=60.0,
+                        help="measured period per variant (default 60 s)")
+    parser.add_argument("--warmup", type=float, default=20.0,
+                        help="seconds after every device was read before measuring (default 20)")
     parser.add_argument("--interval", type=float, default=1.0, help="poll interval per device (default 1 s)")
-    parser.add_argument("--store-every", type=float, default=10.0,
-                        help="storage interval per channel, as site.yaml's recorder (default 10 s)")
-    parser.add_argument("--mqtt", type=int, nargs="?", const=1883, default=None, metavar="PORT",
-                        help="also run the MQTT bridge to the broker on 127.0.0.1:PORT (default 1883)")
+    parser.add_argument("--mqtt-port", type=int, default=1883, help="MQTT broker on 127.0.0.1 (default 1883)")
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.getLogger("pymodbus").setLevel(logging.WARNING)
-    result = asyncio.run(measure(args.devices, args.seconds, args.warmup, args.interval, args.store_every,
-                                 args.mqtt))
+    for name in ("pymodbus", "httpx"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    variants = args.variant or list(VARIANTS)
+    result = asyncio.run(measure_all(variants, args.seconds, args.warmup, args.interval, args.mqtt_port))
     if args.json:
         print(json.dumps(result))
         return 0
-    ok = lambda v, t: "ok" if v < t else "OVER"  # noqa: E731
-    mqtt = " and the MQTT bridge" if result["mqtt"] else ""
-    print(f"edge{mqtt} with {result['devices']} emulated Modbus devices polled every "
-          f"{result['interval_s']:g} s, measured {result['measured_s']:g} s")
-    print(f"  {result['polls']} polls, {result['readings']} readings, {result['read_errors']} read errors")
-    print(f"  RSS  {result['rss_mb']:6.1f} MB  (peak {result['peak_rss_mb']:.1f}, PSS {result['pss_mb']}) "
-          f"target < {TARGET_RSS_MB:g} MB: {ok(result['rss_mb'], TARGET_RSS_MB)}")
-    print(f"  CPU  {result['cpu_pct_of_one_core']:6.2f} % of one core  "
-          f"target < {TARGET_CPU_PCT:g} %: {ok(result['cpu_pct_of_one_core'], TARGET_CPU_PCT)}")
-    print("  RSS added by each import step (MB):")
-    for step, mb in result["rss_added_by_step_mb"].items():
-        print(f"    {step:<20} {mb:6.1f}")
+    print(f"`{result['command']}` with {result['devices']} emulated Modbus devices polled every "
+          f"{result['interval_s']:g} s (load average {result['load_average'][0]:g})")
+    for name, r in result["variants"].items():
+        verdicts = [f"{k} < {t:g}: {'ok' if r[k] < t else 'OVER'}" for k, t in r["targets"].items()]
+        print(f"  {name:<13} RSS {r['rss_mb']:6.1f} MB (peak {r['peak_rss_mb']:.1f}, PSS {r['pss_mb']})  "
+              f"CPU {r['cpu_pct_of_one_core']:5.2f} % of one core  {'; '.join(verdicts)}")
+        print(f"  {'':<13} {sum(r['modbus_requests'].values())} Modbus requests in {r['measured_s']:g} s, "
+              f"{r['readings_accepted']} readings, {r['read_errors']} read errors, ready after "
+              f"{r['startup_s']:g} s")
     return 0
-
-
-if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "--child":
-        raise SystemExit(child(json.loads(sys.argv[2])))
-    print("run it as: wattwerk bench edge [--json]", file=sys.stderr)
-    raise SystemExit(2)

@@ -16,6 +16,7 @@ Layers:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -133,8 +134,11 @@ class ModbusLink:
         return self._client
 
     def close(self) -> None:
+        """Close the connection; after the event loop has ended (``wattwerk run`` closing its
+        devices on SIGTERM) the socket is closed with the loop and nothing is left to do."""
         if self._client is not None:
-            self._client.close()
+            with contextlib.suppress(RuntimeError):  # "Event loop is closed"
+                self._client.close()
 
     async def _ensure_connected(self) -> None:
         if not self.client.connected and not await self.client.connect():
