@@ -47,7 +47,8 @@ def test_the_check_sees_a_lost_a_duplicated_and_an_altered_reading(tmp_path: Pat
 
     import psycopg
 
-    from wattwerk.store.postgres import migrate, with_schema
+    from wattwerk.portal.migrations import migrate
+    from wattwerk.portal.postgres import with_schema
 
     schema = f"t_{uuid.uuid4().hex[:12]}"
     migrate(PG_URL, schema)

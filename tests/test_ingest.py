@@ -17,7 +17,7 @@ import pytest
 
 from test_ingest_support import PortalDb, database, portal_rows, serve_portal  # noqa: F401
 from wattwerk.portal import db
-from wattwerk.store.migrations import migrate, migration_files
+from wattwerk.portal.migrations import migrate, migration_files
 
 pytestmark = pytest.mark.postgres
 

@@ -24,8 +24,8 @@ from wattwerk.bench._testca import CertFiles, make_ca  # noqa: F401  (tests impo
 from wattwerk.portal.app import PortalConfig, create_app
 from wattwerk.portal.database import POSTGRES, SQLITE, SyncConn, connect_sync, dialect_of
 from wattwerk.portal.ingest import IngestConfig
-from wattwerk.store.migrations import migrate
-from wattwerk.store.postgres import with_schema
+from wattwerk.portal.migrations import migrate
+from wattwerk.portal.postgres import with_schema
 
 PG_URL = os.environ.get("WATTWERK_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 

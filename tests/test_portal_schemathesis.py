@@ -21,7 +21,7 @@ from schemathesis.checks import not_a_server_error
 from portal_fixtures import PASSWORD
 from test_ingest_support import PG_URL, PgSchema, serve_portal, sqlite_db
 from wattwerk.portal.database import POSTGRES, SQLITE
-from wattwerk.store.postgres import migrate
+from wattwerk.portal.migrations import migrate
 
 EXAMPLES = 6
 

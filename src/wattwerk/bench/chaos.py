@@ -39,7 +39,7 @@ from pathlib import Path
 import psycopg
 
 from wattwerk.bench._testca import make_ca
-from wattwerk.store.postgres import with_schema
+from wattwerk.portal.postgres import with_schema
 
 CHANNELS = tuple(f"m{i}.power" for i in range(10)) + tuple(f"m{i}.energy_import" for i in range(10))
 T0 = 1_767_225_600_000  # 2026-01-01T00:00Z: step k is at T0 + k s

@@ -32,7 +32,8 @@ from wattwerk.edge.outbox import Outbox
 from wattwerk.edge.uplink import Uplink, UplinkConfig
 from wattwerk.portal import db
 from wattwerk.portal.database import SQLITE, connect_sync, dialect_of
-from wattwerk.store.postgres import APPLICATION, migrate
+from wattwerk.portal.migrations import migrate
+from wattwerk.portal.postgres import APPLICATION
 
 CHANNELS = [f"meter.{q}" for q in ("power", "power_l1", "power_l2", "power_l3", "energy_import",
                                     "energy_export", "voltage_l1", "current_l1")]

@@ -34,7 +34,8 @@ import psycopg
 
 from wattwerk.portal import auth
 from wattwerk.portal.app import PortalConfig, create_app
-from wattwerk.store.postgres import migrate, with_schema
+from wattwerk.portal.migrations import migrate
+from wattwerk.portal.postgres import with_schema
 
 M5, H1, D1 = 300_000, 3_600_000, 86_400_000
 RANGES = {

@@ -17,8 +17,8 @@ from wattwerk import __version__
 from wattwerk.portal import compat, hardening, ingest, mail, retention, routes, secretbox
 from wattwerk.portal.database import SQLITE, dialect_of, open_database, sqlite_path
 from wattwerk.portal.db import Registry
+from wattwerk.portal.migrations import migrate
 from wattwerk.portal.readings import ReadingStore
-from wattwerk.store.migrations import migrate
 
 ENV_DB = "WATTWERK_PORTAL_DB"
 ENV_SCHEMA = "WATTWERK_PORTAL_SCHEMA"

@@ -45,7 +45,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
-from wattwerk.store.postgres import APPLICATION, configure_connection, with_schema
+from wattwerk.portal.postgres import APPLICATION, configure_connection, with_schema
 
 POSTGRES = "postgresql"
 SQLITE = "sqlite"

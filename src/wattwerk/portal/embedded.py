@@ -12,7 +12,7 @@ from pathlib import Path
 
 from wattwerk.portal import accounts, sites
 from wattwerk.portal.database import open_database
-from wattwerk.store.migrations import migrate
+from wattwerk.portal.migrations import migrate
 
 
 @dataclass(frozen=True)

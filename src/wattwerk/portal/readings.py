@@ -1,6 +1,6 @@
 """Raw readings in the portal database: idempotent ingest and reads, on either backend.
 
-PostgreSQL takes the fast path of ``store/postgres.py`` (binary COPY; a retry falls back to a
+PostgreSQL takes the fast path of ``portal/postgres.py`` (binary COPY; a retry falls back to a
 staging table and ``ON CONFLICT DO NOTHING``). SQLite inserts with ``executemany`` and
 ``ON CONFLICT DO NOTHING`` in one transaction. On both, an edge's batch first drops the seqs of
 ranges acknowledged before (a late retry after retention deleted the rows) and then records its
@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from wattwerk.portal import postgres
 from wattwerk.portal.database import SQLITE, Conn, Database, utcnow
-from wattwerk.store import postgres
-from wattwerk.store.postgres import ReadingRow
+from wattwerk.portal.postgres import ReadingRow
 
 _INSERT = ("INSERT INTO readings (edge_id, seq, channel_id, ts_ms, value) VALUES (%s, %s, %s, %s, %s) "
            "ON CONFLICT (edge_id, seq) DO NOTHING")

@@ -27,7 +27,7 @@ import uvicorn
 from wattwerk.portal import app as portal_app
 from wattwerk.portal import db
 from wattwerk.portal.database import SQLITE, DatabaseError, connect_sync, dialect_of, sqlite_path
-from wattwerk.store.migrations import migrate
+from wattwerk.portal.migrations import migrate
 
 log = logging.getLogger(__name__)
 

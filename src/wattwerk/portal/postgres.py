@@ -1,8 +1,5 @@
-"""PostgreSQL storage of raw readings: versioned migrations and fast idempotent ingest.
-
-Migrations are the numbered files in ``store/migrations/postgres/`` applied in order inside
-one transaction each and recorded in ``schema_migrations``; an advisory lock makes several
-portal processes starting at once apply them exactly once.
+"""PostgreSQL storage of the portal's raw readings: fast idempotent ingest (migrations are
+``portal/migrations``).
 
 Ingest copies a batch with COPY (binary) straight into ``readings``; if any (edge_id, seq) is
 already there (a retried or duplicated batch) the savepoint is rolled back and the batch goes
@@ -18,15 +15,10 @@ from collections.abc import Sequence
 from urllib.parse import parse_qs, quote, urlencode, urlsplit, urlunsplit
 
 import psycopg
-from psycopg import sql
-from psycopg_pool import AsyncConnectionPool
-
-from wattwerk.store.migrations import migrate, migration_files
 
 log = logging.getLogger(__name__)
 
 APPLICATION = "wattwerk-portal"  # application_name of the portal's connections
-_LOCK_KEY = 0x77617474  # "watt": advisory lock id for migrations
 
 # edge_id, seq, channel_id, ts_ms, value
 ReadingRow = tuple[int, int, int, int, float]
@@ -40,35 +32,6 @@ def with_schema(url: str, schema: str | None) -> str:
     query = parse_qs(parts.query)
     query["options"] = [f"-c search_path={schema}"]
     return urlunsplit(parts._replace(query=urlencode(query, doseq=True, quote_via=quote)))
-
-
-def migrate_postgres(url: str, schema: str | None = None) -> list[str]:
-    """Apply pending PostgreSQL migrations; return the names applied now. Creates ``schema`` if given."""
-    applied: list[str] = []
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
-        try:
-            if schema:
-                conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
-                conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, "
-                "name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
-            )
-            done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
-            for version, name, text in migration_files("postgresql"):
-                if version in done:
-                    continue
-                with conn.transaction():
-                    conn.execute(text)  # type: ignore[arg-type]  # trusted files from the package
-                    conn.execute(
-                        "INSERT INTO schema_migrations (version, name) VALUES (%s, %s)", (version, name)
-                    )
-                log.info("applied migration %s", name)
-                applied.append(name)
-        finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
-    return applied
 
 
 _STAGE = (
@@ -159,49 +122,3 @@ async def _copy(conn: psycopg.AsyncConnection, statement: str, rows: Sequence[Re
             await copy.write_row(row)
 
 
-class PostgresStore:
-    """Async access to the readings table through a connection pool."""
-
-    def __init__(self, url: str, *, schema: str | None = None, min_size: int = 1, max_size: int = 8) -> None:
-        self.url = with_schema(url, schema)
-        self.schema = schema
-        self.pool = AsyncConnectionPool(
-            self.url,
-            min_size=min_size,
-            max_size=max_size,
-            open=False,
-            configure=configure_connection,
-            kwargs={"application_name": APPLICATION},
-        )
-
-    async def open(self) -> None:
-        await self.pool.open(wait=True)
-
-    async def close(self) -> None:
-        await self.pool.close()
-
-    async def insert_readings(self, rows: Sequence[ReadingRow]) -> int:
-        """Store rows idempotently; return how many were new (see :func:`insert_readings`)."""
-        if not rows:
-            return 0
-        async with self.pool.connection() as conn, conn.transaction():
-            return await insert_readings(conn, rows)
-
-    async def insert_batch(self, edge_id: int, first: int, last: int, rows: Sequence[ReadingRow]) -> int:
-        """Store an edge's batch and record its seq range as acked (see :func:`insert_batch`)."""
-        async with self.pool.connection() as conn, conn.transaction():
-            return await insert_batch(conn, edge_id, first, last, rows)
-
-    async def read(self, channel_id: int, start_ms: int, end_ms: int) -> list[tuple[int, float]]:
-        """(ts_ms, value) of one channel in ``[start_ms, end_ms)``, in time order."""
-        async with self.pool.connection() as conn:
-            cur = await conn.execute(
-                "SELECT ts_ms, value FROM readings WHERE channel_id = %s AND ts_ms >= %s AND ts_ms < %s "
-                "ORDER BY ts_ms",
-                (channel_id, start_ms, end_ms),
-            )
-            return [(int(t), float(v)) for t, v in await cur.fetchall()]
-
-
-__all__ = ["APPLICATION", "PostgresStore", "ReadingRow", "configure_connection", "migrate",
-           "migrate_postgres", "migration_files", "with_schema"]

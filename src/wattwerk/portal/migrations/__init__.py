@@ -15,9 +15,10 @@ from importlib import resources
 
 log = logging.getLogger(__name__)
 
-PACKAGE = "wattwerk.store.migrations"
+PACKAGE = "wattwerk.portal.migrations"
 FOLDERS = {"postgresql": "postgres", "sqlite": "sqlite"}
 SQLITE_PREFIX = "sqlite:///"
+_LOCK_KEY = 0x77617474  # "watt": advisory lock id for migrations
 
 
 def migration_files(dialect: str = "postgresql") -> list[tuple[int, str, str]]:
@@ -42,9 +43,39 @@ def migrate(url: str, schema: str | None = None) -> list[str]:
     (the file and its folder are created)."""
     if url.startswith(SQLITE_PREFIX):
         return migrate_sqlite(url[len(SQLITE_PREFIX):].split("?", 1)[0])
-    from wattwerk.store.postgres import migrate_postgres
-
     return migrate_postgres(url, schema)
+
+
+def migrate_postgres(url: str, schema: str | None = None) -> list[str]:
+    """Apply pending PostgreSQL migrations; return the names applied now. Creates ``schema`` if given."""
+    import psycopg  # only PostgreSQL portals need it here
+    from psycopg import sql
+
+    applied: list[str] = []
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
+        try:
+            if schema:
+                conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+                conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, "
+                "name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+            for version, name, text in migration_files("postgresql"):
+                if version in done:
+                    continue
+                with conn.transaction():
+                    conn.execute(text)  # type: ignore[arg-type]  # trusted files from the package
+                    conn.execute(
+                        "INSERT INTO schema_migrations (version, name) VALUES (%s, %s)", (version, name)
+                    )
+                log.info("applied migration %s", name)
+                applied.append(name)
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
+    return applied
 
 
 def statements(script: str) -> list[str]:
