@@ -109,5 +109,9 @@ async def test_first_start_shows_only_the_password_step(browser: Any, tmp_path: 
             await expect(page.get_by_test_id("new-password")).to_be_hidden()
             await page.goto(edge.url + "/setup")
             await expect(page.locator("#site")).to_have_text("Security house")
+            await page.locator("#sign-out").click()
+            await page.wait_for_url(edge.url + "/login")
+            await page.goto(edge.url + "/setup")  # the session is over
+            assert page.url == edge.url + "/login?next=/setup"
         finally:
             await page.close()

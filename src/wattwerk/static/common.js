@@ -56,3 +56,12 @@ const WW = {
     el.hidden = !lines.length;
   },
 };
+
+// the edge's pages: "Sign out" ends the session (a POST with the CSRF token), then the sign-in page
+document.addEventListener("click", async (ev) => {
+  const link = ev.target.closest && ev.target.closest("#sign-out");
+  if (!link) return;
+  ev.preventDefault();
+  await WW.json("api/auth/logout", {});
+  location.href = "login";
+});
