@@ -264,3 +264,38 @@ def test_the_dry_build_opens_no_gpio_line_where_the_real_one_does():
     with pytest.raises(SiteProblems) as caught:  # the real build opens the chip (or finds no libgpiod)
         build_devices(cfg, InputLedger())
     assert [loc for loc, _ in caught.value.problems] == [("control", "inputs", 0)]
+
+
+# ------------------------------------------------------------------ the setup wizard uses the same check
+
+
+def test_a_device_added_in_the_ui_is_checked_like_run_and_an_unfinished_file_is_fine(tmp_path):
+    from wattwerk.config.loader import ConfigError
+    from wattwerk.config.writer import add_device
+    from wattwerk.edge.setup import _new_device_problems
+
+    site = tmp_path / "site.yaml"
+    site.write_text(HEAD, encoding="utf-8")
+    bad = {"id": "pv1", "role": "pv", "kwp": 5, "catalog": "sma-tripowr",
+           "connection": {"type": "modbus_tcp", "host": "10.0.0.2"}}
+    with pytest.raises(ConfigError) as caught:
+        add_device(site, bad, check=_new_device_problems)
+    assert caught.value.lines == [f'{site}:6: devices[0].catalog: no catalogue entry "sma-tripowr" '
+                                  '(did you mean "sma-tripower"?)']
+    assert site.read_text(encoding="utf-8") == HEAD  # untouched
+    battery = {"id": "bat", "role": "battery", "capacity_wh": 10000, "max_charge_w": 5000,
+               "max_discharge_w": 5000, "catalog": "sunspec-storage",
+               "connection": {"type": "modbus_tcp", "host": "10.0.0.4"}}
+    cfg = add_device(site, battery, check=_new_device_problems)  # no grid meter yet: fine while setting up
+    assert [d.id for d in cfg.devices] == ["bat"]
+    assert dry_check(cfg) != [] and dry_check(cfg, read_only=True) == []  # `run` would want the meter
+
+
+def test_read_only_runs_need_no_grid_meter_and_demo_files_may_simulate():
+    text = HEAD + "devices:\n  - {id: bat, role: battery, capacity_wh: 1, max_charge_w: 1,\n" \
+        "     max_discharge_w: 1, connection: {type: sim}}\n"
+    cfg = parse_config(text)
+    sim, meter = ("devices", 0, "connection", "type"), ("devices", 0, "role")
+    assert [loc for loc, _ in dry_check(cfg)] == [sim, meter]
+    assert [loc for loc, _ in dry_check(cfg, demo=True)] == [meter]
+    assert dry_check(cfg, demo=True, read_only=True) == []

@@ -22,7 +22,14 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from wattwerk.config.loader import ConfigError, load_document, parse_document, validate_document
+from wattwerk.config.loader import (
+    ConfigError,
+    load_document,
+    parse_document,
+    problem_lines,
+    validate_document,
+)
+from wattwerk.config.messages import Loc
 from wattwerk.config.schema import SiteConfig
 
 Change = Callable[[CommentedMap], None]
@@ -101,15 +108,23 @@ def write_atomic(path: str | Path, text: str) -> None:
         raise
 
 
-def apply(path: str | Path, change: Change) -> SiteConfig:
-    """Change the file and write it when the result is valid; ConfigError (file untouched) when not."""
+Check = Callable[[SiteConfig], list[tuple[Loc, str]]]  # problems beyond the schema, e.g. the edge's dry build
+
+
+def apply(path: str | Path, change: Change, check: Check | None = None) -> SiteConfig:
+    """Change the file and write it when the result is valid (and ``check`` finds nothing in it);
+    ConfigError with the lines `wattwerk check` would print (file untouched) when not."""
     text, cfg = render(path, change)
+    if check is not None and (problems := check(cfg)):
+        raise ConfigError(problem_lines(parse_document(text, str(path)), str(path), problems))
     write_atomic(path, text)
     return cfg
 
 
-def add_device(path: str | Path, device: Mapping[str, Any], *, comment: str | None = None) -> SiteConfig:
-    """Append a device to ``devices`` (created when missing); ``comment`` goes above the new entry."""
+def add_device(path: str | Path, device: Mapping[str, Any], *, comment: str | None = None,
+               check: Check | None = None) -> SiteConfig:
+    """Append a device to ``devices`` (created when missing); ``comment`` goes above the new entry;
+    ``check``: see ``apply``."""
 
     def change(doc: CommentedMap) -> None:
         devices = doc.get("devices")
@@ -121,7 +136,7 @@ def add_device(path: str | Path, device: Mapping[str, Any], *, comment: str | No
         if comment:
             devices.yaml_set_comment_before_after_key(len(devices) - 1, before=comment, indent=2)
 
-    return apply(path, change)
+    return apply(path, change, check)
 
 
 def set_section(path: str | Path, key: str, value: Mapping[str, Any] | None) -> SiteConfig:

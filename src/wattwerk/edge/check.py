@@ -1,9 +1,10 @@
 """``wattwerk check SITE.yaml``: everything ``wattwerk run`` would refuse, found before it runs.
 
-First the schema (``config/``: types, ranges, unknown fields, sizes), then the edge's own building
-in a dry mode: every device's driver or reader, the control inputs and the control cycle are
-constructed exactly as ``run`` constructs them, but nothing is opened (no socket, serial port,
-GPIO line or file). One line per problem, ``FILE:LINE: FIELD: MESSAGE``, every problem of a file.
+First the schema (``config/``: types, ranges, unknown fields, sizes), then the one assembly
+(``edge.assembly``) in its dry mode: every device's driver or reader, the control inputs, the
+control cycle and the planner's settings are constructed exactly as ``run`` constructs them, but
+nothing is opened (no socket, serial port, GPIO line or file). One line per problem,
+``FILE:LINE: FIELD: MESSAGE``, every problem of a file.
 
 ``wattwerk run`` calls ``site_problems`` first and prints the very same lines; it then exits with
 ``EX_CONFIG`` (78), which the systemd unit does not restart on (a wrong file stays wrong).
@@ -20,9 +21,6 @@ from wattwerk.config import SiteConfig
 from wattwerk.config.check import summary
 from wattwerk.config.loader import ConfigError, load_document, problem_lines, validate_document
 from wattwerk.config.messages import Loc
-from wattwerk.control.site import build_cycle
-from wattwerk.edge.drivers import SiteProblems, build_devices
-from wattwerk.errors import InputLedger, PermanentError
 
 EX_CONFIG = 78  # sysexits.h: "configuration error"
 
@@ -30,25 +28,23 @@ EX_CONFIG = 78  # sysexits.h: "configuration error"
 _STEERED_BY_GRID = ("battery", "ev_charger", "heating_rod")
 
 
-def dry_check(cfg: SiteConfig, *, demo: bool = False) -> list[tuple[Loc, str]]:
+def dry_check(cfg: SiteConfig, *, demo: bool = False, read_only: bool = False) -> list[tuple[Loc, str]]:
     """What keeps ``run`` from building the edge of a schema-valid site file, as (where, message)
-    pairs; empty when it can be built. Opens nothing: safe to call anywhere, any number of times.
-    ``demo``: simulated devices (``connection: {type: sim}``) are fine, as in ``wattwerk demo``."""
+    pairs; empty when it can be built. The one assembly's dry mode (``edge.assembly.check``: drivers,
+    inputs, control cycle, planner settings; nothing opened) plus the rules only a running site needs
+    (a grid meter). ``demo``: simulated devices (``connection: {type: sim}``) are fine, as in
+    ``wattwerk demo``; ``read_only``: as ``wattwerk run --read-only`` (no control, no planner)."""
+    from wattwerk.edge.assembly import EdgeOptions, check
+
+    sim = {i for i, dev in enumerate(cfg.devices) if dev.connection.type == "sim"} if demo else set()
     problems: list[tuple[Loc, str]] = []
-    try:
-        build_devices(cfg, InputLedger(), dry=True).close()
-    except SiteProblems as exc:
-        sim = {i for i, dev in enumerate(cfg.devices) if dev.connection.type == "sim"} if demo else set()
-        problems += [(loc, msg) for loc, msg in exc.problems
-                     if not (loc[:1] == ("devices",) and loc[1] in sim)]
-    try:
-        build_cycle(cfg, cfg.control)
-    except (ValueError, PermanentError) as exc:
-        ripple = cfg.control.ripple is not None and "ripple" in str(exc)
-        at: Loc = ("control", "ripple") if ripple else ("control",)
-        problems.append((at, str(exc)))
-    problems += grid_meter_problems(cfg)
-    return problems
+    for loc, message in check(cfg, EdgeOptions(read_only=read_only)):
+        if loc[:1] == ("devices",) and len(loc) > 1 and loc[1] in sim:
+            continue
+        if loc == ("control",) and cfg.control.ripple is not None and "ripple" in message:
+            loc = ("control", "ripple")
+        problems.append((loc, message))
+    return problems if read_only else problems + grid_meter_problems(cfg)
 
 
 def grid_meter_problems(cfg: SiteConfig) -> list[tuple[Loc, str]]:
@@ -74,7 +70,8 @@ def grid_meter_problems(cfg: SiteConfig) -> list[tuple[Loc, str]]:
     return []
 
 
-def site_problems(path: str | Path, *, demo: bool = False) -> tuple[SiteConfig | None, list[str]]:
+def site_problems(path: str | Path, *, demo: bool = False,
+                  read_only: bool = False) -> tuple[SiteConfig | None, list[str]]:
     """The site file validated and dry-built: (the configuration, []) when ``run`` can build it,
     else (None or the schema-valid configuration, one ``FILE:LINE: FIELD: MESSAGE`` line per problem)."""
     name = str(path)
@@ -83,7 +80,7 @@ def site_problems(path: str | Path, *, demo: bool = False) -> tuple[SiteConfig |
         cfg = validate_document(doc, name)
     except ConfigError as exc:
         return None, exc.lines
-    return cfg, problem_lines(doc, name, dry_check(cfg, demo=demo))
+    return cfg, problem_lines(doc, name, dry_check(cfg, demo=demo, read_only=read_only))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

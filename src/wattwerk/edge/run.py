@@ -42,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
 
     options = EdgeOptions(store_every_s=args.store_every, read_only=args.read_only,
                           site_path=Path(args.config), web=not args.no_web, host=args.host, port=args.port)
-    cfg, problems = site_problems(args.config)  # the very lines `wattwerk check` prints; nothing opened
+    # the very lines `wattwerk check` prints; nothing opened yet
+    cfg, problems = site_problems(args.config, read_only=args.read_only)
     if problems or cfg is None:
         print("\n".join(problems), file=sys.stderr)
         return EX_CONFIG  # the systemd unit does not restart on it: a wrong file stays wrong

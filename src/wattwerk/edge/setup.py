@@ -162,6 +162,15 @@ def device_entry(form: Mapping[str, Any]) -> dict[str, Any]:
     return entry
 
 
+def _new_device_problems(cfg: SiteConfig) -> list[tuple[tuple[str | int, ...], str]]:
+    """What `wattwerk run` would refuse in the device just added (the last one): the same dry build
+    as `wattwerk check`. The rest of the file may still be unfinished (no grid meter yet)."""
+    from wattwerk.edge.check import dry_check
+
+    last = ("devices", len(cfg.devices) - 1)
+    return [(loc, msg) for loc, msg in dry_check(cfg, read_only=True) if loc[:2] == last]
+
+
 class Setup:
     """Setup actions on one site file, optionally handing saved devices to a running runtime.
 
@@ -193,7 +202,8 @@ class Setup:
                                      f"{', '.join(item.entry.protocols)}); add it to the site file by hand")
         except PermanentError as exc:
             raise ConfigError([f"{self.path}: {exc}"]) from None
-        cfg = add_device(self.path, entry, comment=f"added in the web UI ({_entry(entry['catalog']).vendor})")
+        cfg = add_device(self.path, entry, comment=f"added in the web UI ({_entry(entry['catalog']).vendor})",
+                         check=_new_device_problems)
         dev = cfg.device(str(entry["id"]))
         if self.runtime is not None:
             self.runtime.add_device(self.polled(dev))
