@@ -9,6 +9,8 @@ Everything here is in model units (kW, kWh, €); nothing knows about batteries 
 from __future__ import annotations
 
 import math
+import os
+import sys
 import time
 from dataclasses import dataclass, field
 
@@ -19,6 +21,32 @@ from wattwerk.control.plan_model import PlanOptions
 
 INF = math.inf
 TOL = 1e-3  # kW: flows below 1 W count as zero when checking the LP
+_banner_done = False  # HiGHS prints its banner once per process
+
+
+def quiet_highs() -> highspy.Highs:
+    """A HiGHS instance that prints nothing (``output_flag``, ``log_to_console`` off).
+
+    highspy >= 1.16 prints its banner on stdout as the process's first instance is made, before an
+    option can be set, which broke ``--json`` output; that one construction runs with stdout (fd 1)
+    pointed at stderr, so the banner stays visible in logs but never mixes with a command's result.
+    """
+    global _banner_done
+    if _banner_done:
+        h = highspy.Highs()
+    else:
+        sys.stdout.flush()
+        saved = os.dup(1)
+        try:
+            os.dup2(2, 1)
+            h = highspy.Highs()
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+            _banner_done = True
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("log_to_console", False)
+    return h
 
 
 @dataclass
@@ -110,8 +138,7 @@ class LpModel:
             self.semis.append((cols, float(minimum), local))
 
     def _highs(self, options: PlanOptions) -> highspy.Highs:
-        h = highspy.Highs()
-        h.setOptionValue("output_flag", False)
+        h = quiet_highs()
         if options.integer == "mip":  # an LP is always run to the end: it is the plan of last resort
             h.setOptionValue("time_limit", float(options.time_limit_s))
         h.setOptionValue("mip_rel_gap", float(options.mip_gap))
@@ -214,43 +241,52 @@ class LpModel:
             if time.perf_counter() > deadline:  # out of time: the best plan so far, flagged
                 return h, sol, highspy.HighsModelStatus.kTimeLimit, passes
             cautious = cautious or passes >= options.max_passes - 2  # the last passes only switch off
-            lp = h.getLp()
-            lower, upper = np.asarray(lp.col_lower_).copy(), np.asarray(lp.col_upper_).copy()
-            zero: list[np.ndarray] = []
-            ons: list[tuple[np.ndarray, float]] = []
-            for (a, _, b, _), sel in zip(self.pairs, pairs, strict=True):
-                if cautious:  # every slot where the pair flows at all keeps its present direction
-                    sel = np.flatnonzero((sol[a] > TOL) | (sol[b] > TOL))
-                zero.append(np.where(sol[a[sel]] >= sol[b[sel]], b[sel], a[sel]))
-            for g, ((cols, minimum, local), sel) in enumerate(zip(self.semis, semis, strict=True)):
-                if not len(sel):
-                    continue
-                if (
-                    g in settled
-                ):  # settled once, yet the LP moved a fraction elsewhere: now idle slots stay off too
-                    on, _ = _round_semi(sol[cols], upper[cols], minimum, local)
-                    zero.append(cols[~on])
-                    ons.append((cols[on], minimum))
-                elif (
-                    cautious
-                ):  # the device as a whole: what runs at its minimum or more stays, the rest stops
-                    on = sol[cols] >= minimum - TOL
-                    zero.append(cols[~on])
-                    ons.append((cols[on], minimum))
-                else:  # the running and the fractional slots; idle ones stay free for the next LP
-                    on, off = _round_semi(sol[cols], upper[cols], minimum, local)
-                    moved = off & (sol[cols] > TOL)
-                    zero.append(cols[moved])
-                    ons.append((cols[on], minimum))
-                    settled.add(g)
-            changed = np.concatenate(zero + [c for c, _ in ons]).astype(np.int32)
-            undo = (changed, lower[changed], upper[changed])
-            for c, minimum in ons:
-                h.changeColsBounds(len(c), c.astype(np.int32), np.full(len(c), minimum), upper[c])
-            off = np.concatenate(zero).astype(np.int32)
-            if len(off):
-                h.changeColsBounds(len(off), off, lower[off], np.zeros(len(off)))
+            undo = self._fix(h, sol, pairs, semis, cautious, settled)
 
+    def _fix(
+        self,
+        h: highspy.Highs,
+        sol: np.ndarray,
+        pairs: list[np.ndarray],
+        semis: list[np.ndarray],
+        cautious: bool,
+        settled: set[int],
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Fix the choices ``sol`` got wrong for the next pass; returns what undoes it (columns and
+        their former bounds)."""
+        lp = h.getLp()
+        lower, upper = np.asarray(lp.col_lower_).copy(), np.asarray(lp.col_upper_).copy()
+        zero: list[np.ndarray] = []
+        ons: list[tuple[np.ndarray, float]] = []
+        for (a, _, b, _), sel in zip(self.pairs, pairs, strict=True):
+            if cautious:  # every slot where the pair flows at all keeps its present direction
+                sel = np.flatnonzero((sol[a] > TOL) | (sol[b] > TOL))
+            zero.append(np.where(sol[a[sel]] >= sol[b[sel]], b[sel], a[sel]))
+        for g, ((cols, minimum, local), sel) in enumerate(zip(self.semis, semis, strict=True)):
+            if not len(sel):
+                continue
+            if g in settled:  # settled once, yet the LP moved a fraction elsewhere: idle slots stay off too
+                on, _ = _round_semi(sol[cols], upper[cols], minimum, local)
+                zero.append(cols[~on])
+                ons.append((cols[on], minimum))
+            elif cautious:  # the device as a whole: what runs at its minimum or more stays, the rest stops
+                on = sol[cols] >= minimum - TOL
+                zero.append(cols[~on])
+                ons.append((cols[on], minimum))
+            else:  # the running and the fractional slots; idle ones stay free for the next LP
+                on, off = _round_semi(sol[cols], upper[cols], minimum, local)
+                moved = off & (sol[cols] > TOL)
+                zero.append(cols[moved])
+                ons.append((cols[on], minimum))
+                settled.add(g)
+        changed = np.concatenate(zero + [c for c, _ in ons]).astype(np.int32)
+        undo = (changed, lower[changed], upper[changed])
+        for c, minimum in ons:
+            h.changeColsBounds(len(c), c.astype(np.int32), np.full(len(c), minimum), upper[c])
+        off = np.concatenate(zero).astype(np.int32)
+        if len(off):
+            h.changeColsBounds(len(off), off, lower[off], np.zeros(len(off)))
+        return undo
 
 def _round_semi(
     v: np.ndarray, ub: np.ndarray, minimum: float, local: bool = False

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
 
 import highspy
 import numpy as np
@@ -67,11 +68,25 @@ def _weights(req: PlanRequest, buy: np.ndarray, sell: np.ndarray) -> tuple[np.nd
     raise ValueError(f"unknown objective {req.objective!r}")
 
 
-def solve(req: PlanRequest, options: PlanOptions | None = None) -> Plan:
-    """Plan the horizon of ``req``; never raises for a hard-to-meet request (see module docstring),
-    only for malformed input (ValueError naming the field)."""
-    options = options or PlanOptions()
-    t0 = time.perf_counter()
+@dataclass
+class _Model:
+    """The LP of one request and the columns the plan is read from."""
+
+    m: LpModel
+    buy: np.ndarray
+    sell: np.ndarray
+    pv: np.ndarray
+    load: np.ndarray
+    imp: np.ndarray
+    exp_: np.ndarray
+    curt: np.ndarray
+    excess: np.ndarray | None
+    bats: list
+    evs: list
+    stores: list
+
+
+def _build(req: PlanRequest, options: PlanOptions) -> _Model:
     n, dt = req.n, req.dt_h
     buy = _per_slot(req.buy_eur_per_kwh, n, "buy_eur_per_kwh")
     sell = _per_slot(req.sell_eur_per_kwh, n, "sell_eur_per_kwh")
@@ -106,19 +121,29 @@ def solve(req: PlanRequest, options: PlanOptions | None = None) -> Plan:
         top_imp = np.minimum(flex[both], req.max_import_w) / K
         top_exp = np.minimum(pv[both] + sum(b.max_discharge_w for b in req.batteries), max_export) / K
         m.exclusive(imp[both], top_imp, exp_[both], top_exp)
+    return _Model(m, buy, sell, pv, load, imp, exp_, curt, excess, bats, evs, stores)
 
+
+def solve(req: PlanRequest, options: PlanOptions | None = None) -> Plan:
+    """Plan the horizon of ``req``; never raises for a hard-to-meet request (see module docstring),
+    only for malformed input (ValueError naming the field)."""
+    options = options or PlanOptions()
+    t0 = time.perf_counter()
+    md = _build(req, options)
+    m = md.m
     build_ms = (time.perf_counter() - t0) * 1000
     h, sol, status, passes = m.solve(options)
     solve_ms = (time.perf_counter() - t0) * 1000
     size = {
-        "slots": n,
+        "slots": req.n,
         "columns": m.ncol,
         "rows": m.nrow,
         "integer_columns": m.n_integer,
         "lp_passes": passes,
     }
     if sol is None:
-        return _fallback(req, buy, sell, pv, load, f"HiGHS: {h.modelStatusToString(status)}", solve_ms, size)
+        why = f"HiGHS: {h.modelStatusToString(status)}"
+        return _fallback(req, md.buy, md.sell, md.pv, md.load, why, solve_ms, size)
 
     pairs_left, semis_left = m._violations(sol)
     left = sum(len(x) for x in pairs_left) + sum(len(x) for x in semis_left)
@@ -132,36 +157,41 @@ def solve(req: PlanRequest, options: PlanOptions | None = None) -> Plan:
         f"built in {build_ms:.1f} ms, {passes} solver pass(es){note}",
         solve_ms,
         req.objective,
-        buy,
-        sell,
-        pv,
-        load,
-        sol[imp] * K,
-        sol[exp_] * K,
-        sol[curt] * K,
+        md.buy,
+        md.sell,
+        md.pv,
+        md.load,
+        sol[md.imp] * K,
+        sol[md.exp_] * K,
+        sol[md.curt] * K,
         size=size,
     )
-    for b, cols in zip(req.batteries, bats, strict=True):
+    _read_devices(req, md, sol, plan)
+    return plan
+
+
+def _read_devices(req: PlanRequest, md: _Model, sol: np.ndarray, plan: Plan) -> None:
+    """Each device's schedule, the shortfalls, costs and the import excess, from the solution."""
+    dt, k = req.dt_h, req.dt_h
+    for b, cols in zip(req.batteries, md.bats, strict=True):
         ch, dis, soc = sol[cols[0]], sol[cols[1]], sol[cols[2]]
         plan.devices[b.name] = {"power_w": (dis - ch) * K, "soc_pct": soc * K / b.capacity_wh * 100.0}
         plan.wear_eur += float(b.wear_eur_per_kwh * k * (ch + dis).sum())
-    for e, (p, short) in zip(req.evs, evs, strict=True):
+    for e, (p, short) in zip(req.evs, md.evs, strict=True):
         power = sol[p] * K
         plan.devices[e.name] = {"power_w": power, "energy_wh": np.cumsum(power) * dt * e.efficiency}
         plan.shortfall_wh[e.name] = float(sol[short].sum() * K)
-    for s, (heaters, level, unmet, end_short) in zip(req.thermal, stores, strict=True):
+    for s, (heaters, level, unmet, end_short) in zip(req.thermal, md.stores, strict=True):
         for heater, cols in zip(s.heaters, heaters, strict=True):
             plan.devices[heater.name] = {"power_w": sol[cols] * K}
         plan.devices[s.name] = {"energy_wh": sol[level] * K}
         plan.shortfall_wh[s.name] = float((sol[unmet].sum() * dt + sol[end_short].sum()) * K)
-    plan.cost_eur = float(dt / 1000.0 * (buy @ plan.import_w - sell @ plan.export_w))
-    plan.objective_value = float(m.cost_of(sol))
+    plan.cost_eur = float(dt / 1000.0 * (md.buy @ plan.import_w - md.sell @ plan.export_w))
+    plan.objective_value = float(md.m.cost_of(sol))
     if req.co2_g_per_kwh is not None:
-        plan.co2_kg = float(dt / 1e6 * (_per_slot(req.co2_g_per_kwh, n, "co2") @ plan.import_w))
-    if excess is not None:
-        plan.import_excess_w = float(sol[excess].max(initial=0.0) * K)
-    return plan
-
+        plan.co2_kg = float(dt / 1e6 * (_per_slot(req.co2_g_per_kwh, req.n, "co2") @ plan.import_w))
+    if md.excess is not None:
+        plan.import_excess_w = float(sol[md.excess].max(initial=0.0) * K)
 
 def _battery(
     m: LpModel, b: Battery, n: int, dt: float, w_imp: np.ndarray, pv: np.ndarray, balance: list
