@@ -2,7 +2,10 @@
 
 Runs under the Python of a separate venv that has ``emhass`` (it pins versions the project's
 venv must not take), so it imports nothing from wattwerk. Protocol: one JSON object per line on
-stdin, one answer per line on stdout.
+stdin, one answer per line on the driver's original stdout, each after ``MARKER``. Solvers print on
+stdout too (HiGHS >= 1.16 its banner, from C, where Python cannot catch it), so the driver first
+moves its stdout (fd 1) to stderr and keeps a private copy for the answers; the runner also skips
+any line without the marker (``emhass_runner.read_answer``).
 
     in:  {"start": ISO, "slot_minutes": 30, "load_w": [...], "pv_w": [...], "buy": [...],
           "sell": [...], "soc": 0.5, "bat": {...}, "ev_hours": h, "ev_end": k, "max_import_w": W,
@@ -15,10 +18,22 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import pathlib
 import sys
 import tempfile
 import time
+from typing import TextIO
+
+MARKER = "@wattwerk-emhass "  # starts every answer line
+
+
+def answer_channel() -> TextIO:
+    """The process's stdout, kept for the answers; fd 1 (anything else printing) goes to stderr."""
+    sys.stdout.flush()
+    answers = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)
+    return answers
 
 
 def _configs() -> tuple[dict, dict, dict, dict]:
@@ -42,6 +57,7 @@ def _configs() -> tuple[dict, dict, dict, dict]:
 
 
 def main() -> int:
+    answers = answer_channel()  # before the solvers are imported
     logging.basicConfig(level=logging.ERROR, stream=sys.stderr)
     import numpy as np
     import pandas as pd
@@ -92,8 +108,8 @@ def main() -> int:
         except Exception as exc:  # a failed solve is reported, the caller falls back
             out = {"bat_w": [0.0] * n, "ev_w": [0.0] * n, "grid_w": [0.0] * n, "status": f"error: {exc}"}
         out["ms"] = (time.perf_counter() - t0) * 1000
-        sys.stdout.write(json.dumps(out) + "\n")
-        sys.stdout.flush()
+        answers.write(MARKER + json.dumps(out) + "\n")
+        answers.flush()
     return 0
 
 

@@ -7,15 +7,28 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TextIO
 
 import numpy as np
 
+from wattwerk.bench.year.emhass_driver import MARKER
 from wattwerk.bench.year.laws import THREE_PHASE_MAX_W, Planned
 from wattwerk.control.plan_model import Plan, PlanRequest
 
 DRIVER = Path(__file__).with_name("emhass_driver.py")
+
+
+def read_answer(stream: TextIO) -> dict[str, Any]:
+    """The driver's next answer: the next line after ``MARKER``; other lines (a solver's banner that
+    still reached stdout) are passed on to stderr."""
+    for line in iter(stream.readline, ""):
+        if line.startswith(MARKER):
+            return json.loads(line[len(MARKER):])
+        sys.stderr.write(line)
+    raise RuntimeError("the EMHASS driver ended without an answer (see its messages above)")
 
 
 @dataclass
@@ -55,7 +68,7 @@ class Emhass(Planned):
              "max_import_w": req.max_import_w, "max_export_w": req.max_export_w}
         proc = self._driver()
         proc.stdin.write(json.dumps(q) + "\n")  # type: ignore[union-attr]
-        a = json.loads(proc.stdout.readline())  # type: ignore[union-attr]
+        a = read_answer(proc.stdout)  # type: ignore[arg-type]
         grid = np.asarray(a["grid_w"], float)
         buy = np.asarray(req.buy_eur_per_kwh, float)
         sell = np.broadcast_to(np.asarray(req.sell_eur_per_kwh, float), (n,)).copy()
