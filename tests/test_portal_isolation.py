@@ -56,6 +56,7 @@ BODIES = {
     "POST /api/v1/sites/{site}/maintenance": {"installer": "PLACEHOLDER", "hours": 1},
     "POST /api/v1/sites/{site}/maintenance/commands": {"kind": "set_config", "payload": {"x": 1}},
     "PUT /api/v1/sites/{site}/retention": {"archive": True, "research_consent": True},
+    "PUT /api/v1/sites/{site}/timezone": {"tz": "Europe/Berlin"},
 }
 
 

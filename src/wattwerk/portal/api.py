@@ -1,5 +1,5 @@
 """REST ``/api/v1``: accounts, sessions, tokens, sites, grants, maintenance, audit, retention,
-live values and series — what the portal's pages and API clients build on.
+live values (series: series_api.py) — what the portal's pages and API clients build on.
 
 Authentication: the session cookie (browsers; CSRF header on changes) or a personal access
 token (``Authorization: Bearer wwp_...``; GET needs ``read``, changes need ``admin``, pairing an
@@ -9,7 +9,6 @@ edge ``ingest``). A site the caller has no role on answers exactly like a missin
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
@@ -26,7 +25,6 @@ from wattwerk.portal import (
     maintenance,
     research,
     retention,
-    series,
     site_roles,
     sites,
     tokens,
@@ -38,7 +36,6 @@ from wattwerk.portal.secretbox import SecretBox
 NOT_FOUND = "not found"
 SiteName = Annotated[str, Path(min_length=1, max_length=64)]
 Who = Annotated[Principal, Depends(auth.principal)]
-MAX_RANGE = timedelta(days=3700)
 
 
 def not_found() -> HTTPException:
@@ -84,6 +81,7 @@ class NewToken(BaseModel):
 
 class NewSite(BaseModel):
     label: str = Field("", max_length=100)
+    tz: str = Field("UTC", min_length=1, max_length=64, description="IANA zone of the site's local days")
 
 
 class GrantBody(BaseModel):
@@ -324,8 +322,11 @@ def router() -> APIRouter:
     @r.post("/sites", status_code=201, tags=["sites"])
     async def site_new(body: NewSite, who: Who, request: Request) -> dict[str, Any]:
         async with auth.db_of(request).connection() as conn:
-            name = await sites.create(conn, who.account_id, body.label)
-        return {"site": name, "label": body.label}
+            try:
+                name = await sites.create(conn, who.account_id, body.label, body.tz)
+            except ValueError as exc:
+                raise HTTPException(400, str(exc)) from None
+        return {"site": name, "label": body.label, "tz": body.tz}
 
     @r.get("/sites/{site}", tags=["sites"])
     async def site_info(site: SiteName, who: Who, request: Request) -> dict[str, Any]:
@@ -443,65 +444,7 @@ def router() -> APIRouter:
             values = await sites.live(conn, ref.site_id)
         return {"site": ref.name, "now_ms": int(time.time() * 1000), "values": values}
 
-    @r.get("/sites/{site}/series", tags=["data"])
-    async def series_get(
-        site: SiteName,
-        who: Who,
-        request: Request,
-        channels: str = Query("", max_length=4000, description="comma-separated; empty: all"),
-        from_: Annotated[datetime | None, Query(alias="from")] = None,
-        to: datetime | None = None,
-        resolution: Literal["raw", "1m", "5m", "15m", "1h", "1d"] = "15m",
-        format: Literal["json", "csv"] = "json",
-    ) -> Response:
-        """A series, streamed; min, max, mean and energy per channel are in ``summary`` (JSON, after
-        the points) or the ``X-Series-Summary`` header (CSV)."""
-        end = _utc(to, datetime.now(UTC))
-        start = _utc(from_, end - timedelta(days=1))
-        if not start < end or end - start > MAX_RANGE:
-            raise HTTPException(400, "from must be before to, and the range at most about ten years")
-        async with auth.db_of(request).connection() as conn:
-            ref = await _site(conn, site, who)
-            cur = await conn.execute(
-                "SELECT c.id, c.name, c.unit, c.kind, "
-                "(SELECT rolled_ms FROM site_retention WHERE site_id = %s) "
-                "FROM channels c WHERE c.site_id = %s ORDER BY c.name",
-                (ref.site_id, ref.site_id),
-            )
-            found = await cur.fetchall()
-            shifts = await series.load_shifts(conn, ref.site_id)
-        known = {row[1]: series.ChannelInfo(*row[:4]) for row in found}
-        rolled = int(found[0][4] or 0) if found else 0
-        wanted = [n.strip() for n in channels.split(",") if n.strip()] or list(known)
-        missing = [n for n in wanted if n not in known]
-        if missing:
-            raise HTTPException(400, f"unknown channel(s) of this site: {', '.join(missing)[:200]}")
-        step = series.RESOLUTIONS[resolution] or 1
-        start_ms = int(start.timestamp() * 1000) // step * step
-        q = series.Query(
-            [known[n] for n in dict.fromkeys(wanted)],
-            start_ms,
-            int(end.timestamp() * 1000),
-            resolution,
-            rolled,
-            {c.id: shifts[c.id] for c in (known[n] for n in wanted) if c.id in shifts},
-        )
-        db = auth.db_of(request)
-        if format == "csv":
-            summary = await series.summary(db, q) if q.channels else {}
-            return StreamingResponse(
-                series.csv_stream(db, q),
-                media_type="text/csv",
-                headers={"X-Series-Summary": json.dumps(summary, separators=(",", ":"))},
-            )
-        head = {
-            "site": ref.name,
-            "resolution": resolution,
-            "from_ms": q.start_ms,
-            "to_ms": q.end_ms,
-            "channels": {c.name: {"unit": c.unit, "kind": c.kind} for c in q.channels},
-        }
-        return StreamingResponse(series.json_stream(db, q, head), media_type="application/json")
+    # GET /sites/{site}/series and PUT /sites/{site}/timezone: series_api.py
 
     # -------------------------------------------------------- maintenance
 
