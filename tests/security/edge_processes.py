@@ -91,6 +91,8 @@ def start_edge(tmp_path: Path, *, more: str = "", more_devices: str = "", grid: 
     port = free_port()
     log = tmp_path / "edge.log"
     env = dict(os.environ, PYTHONUNBUFFERED="1")
+    if os.environ.get("WATTWERK_RUN_SRC"):  # another checkout's src/ (to see a test fail on older code)
+        env["PYTHONPATH"] = os.environ["WATTWERK_RUN_SRC"]
     with log.open("wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "wattwerk", "run", str(site), "--port", str(port),
                                  *args], stdout=out, stderr=subprocess.STDOUT, env=env)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import os
 import subprocess
 import sys
 import time
@@ -73,9 +74,13 @@ async def test_the_ocpp_server_listens_only_where_host_says(tmp_path: Path) -> N
 
 def test_beyond_loopback_every_charger_needs_a_password(tmp_path: Path) -> None:
     site = write_site(tmp_path, more_devices=charger_site(free_port()))
+    env = dict(os.environ)
+    if os.environ.get("WATTWERK_RUN_SRC"):  # as in edge_processes.start_edge
+        env["PYTHONPATH"] = os.environ["WATTWERK_RUN_SRC"]
     try:
         out = subprocess.run([sys.executable, "-m", "wattwerk", "run", str(site), "--host", "0.0.0.0",
-                              "--port", str(free_port())], capture_output=True, text=True, timeout=60)
+                              "--port", str(free_port())], capture_output=True, text=True, timeout=60,
+                             env=env)
     except subprocess.TimeoutExpired:
         pytest.fail("wattwerk run served chargers on 0.0.0.0 without a password")
     assert out.returncode != 0

@@ -40,6 +40,7 @@ MAX_SESSIONS = 64  # the oldest session goes when a 65th signs in
 LOGIN_TRIES_PER_ADDRESS = 5  # sign-in attempts per address and window …
 LOGIN_TRIES_ALL = 20  # … and from all addresses together (a LAN full of guessers)
 LOGIN_WINDOW_S = 60.0
+NAMES_EVERY_S = 30.0  # an unknown Host re-reads the box's addresses at most this often
 
 
 class LoginRefused(PermanentError):
@@ -134,8 +135,11 @@ class EdgeAuth:
         self.dir = Path(data_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.public_live = public_live
-        self.hosts = {host_name(h) for h in hosts} | (own_names() if default_names else set())
+        self.configured = {host_name(h) for h in hosts}
+        self.default_names = default_names
+        self.hosts = self.configured | (own_names() if default_names else set())
         self.clock = clock
+        self._names_read = time.monotonic()
         self.limiter = LoginLimiter()
         self._hasher = PasswordHasher()
         self._sessions: dict[str, Session] = {}
@@ -209,7 +213,17 @@ class EdgeAuth:
     # ---------------------------------------------------------------- names and tokens
 
     def host_ok(self, header: str | None) -> bool:
-        return bool(header) and host_name(header or "") in self.hosts
+        """``header`` names the edge. An unknown name re-reads the box's addresses (at most every
+        ``NAMES_EVERY_S``): DHCP may have given it a new one since the start."""
+        if not header:
+            return False
+        name = host_name(header)
+        if name in self.hosts:
+            return True
+        if self.default_names and time.monotonic() - self._names_read > NAMES_EVERY_S:
+            self._names_read = time.monotonic()
+            self.hosts = self.configured | own_names()
+        return name in self.hosts
 
     def origin_ok(self, origin: str) -> bool:
         """An ``Origin`` header naming one of our hosts over http(s)."""
