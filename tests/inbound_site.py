@@ -16,12 +16,13 @@ from typing import Any
 
 from wattwerk.config import parse_config
 from wattwerk.control.limiter import Event
+from wattwerk.devices.catalog import find
 from wattwerk.edge.assembly import Edge, EdgeOptions, assemble
 from wattwerk.edge.control_step import CycleStep
 from wattwerk.edge.inbound import start_inbound
 from wattwerk.model import Setpoint, utcnow
 from wattwerk.sim.emulators import MeterState
-from wattwerk.sim.emulators.modbus import EmulatorServer
+from wattwerk.sim.emulators.modbus import CatalogEmulator, EmulatorServer
 from wattwerk.sim.emulators.p1 import P1Emulator
 from wattwerk.sim.emulators.sunspec import SunSpecEmulator
 from wattwerk.sim.params import SiteParams
@@ -50,7 +51,17 @@ store:
   data_dir: DATADIR
 control:
   margin_w: 100
+  ev_restart_s: 0
   inbound:
+"""
+
+
+EV = """\
+  - id: ev1
+    role: ev_charger
+    catalog: keba-p30-modbus
+    interval_s: 0.2
+    connection: {type: modbus_tcp, host: 127.0.0.1, port: MBPORT, unit: 255}
 """
 
 
@@ -107,11 +118,14 @@ class Running:
 
 
 @contextlib.asynccontextmanager
-async def running_site(tmp_path: Any, inbound_yaml: str, channels: tuple[str, ...]) -> AsyncIterator[Running]:
-    """The edge running with ``inbound_yaml`` (indented under ``control.inbound``)."""
-    # PV and a house only (a sunny noon: 6.5 kW of PV, 0.5 kW house): the surplus is exported
-    params = SiteParams(battery=None, evs=(), heat_pump=None, rod=None)
-    sim = SiteSim(params, start=datetime(2025, 6, 14, 11, tzinfo=UTC))
+async def running_site(tmp_path: Any, inbound_yaml: str, channels: tuple[str, ...], *, ev: bool = False,
+                       ) -> AsyncIterator[Running]:
+    """The edge running with ``inbound_yaml`` (indented under ``control.inbound``).
+
+    Without ``ev``: PV and a house at a sunny noon (6.5 kW of PV, 0.5 kW house), the surplus exported.
+    With ``ev``: the evening (no PV), a KEBA charger (Modbus TCP) charging a car at 11 kW in mode "now"."""
+    params = SiteParams(battery=None, heat_pump=None, rod=None, **({} if ev else {"evs": ()}))
+    sim = SiteSim(params, start=datetime(2025, 6, 14, 19 if ev else 11, tzinfo=UTC))
     sim.step(60)
 
     def meter() -> MeterState:
@@ -120,11 +134,17 @@ async def running_site(tmp_path: Any, inbound_yaml: str, channels: tuple[str, ..
                           state.energy_export_wh, state.phases)
 
     inverter = SunSpecEmulator([101, 120, 123], sim.pv[0], rated_power=8000)
-    async with P1Emulator(meter, interval=0.1) as p1, EmulatorServer([inverter.bank]) as modbus:
+    charger = CatalogEmulator(find("keba-p30-modbus").entry, sim.evs[0]) if ev else None
+    async with P1Emulator(meter, interval=0.1) as p1, EmulatorServer([inverter.bank]) as modbus, \
+            EmulatorServer([charger.bank] if charger else []) as wallbox:
         text = (SITE.replace("P1PORT", str(p1.port)).replace("MBPORT", str(modbus.port))
                 .replace("DATADIR", str(tmp_path / "var")) + inbound_yaml)
+        if ev:
+            text = text.replace("store:\n", EV.replace("MBPORT", str(wallbox.port)) + "store:\n")
         edge = assemble(parse_config(text), EdgeOptions(store_every_s=0.0))
         assert edge.control is not None
+        if ev:
+            assert edge.control.set_ev_mode("ev1", "now")
         watched = Watched(edge.control, channels)
         edge.runtime.control = watched
         edge.runtime.cycle_s = 0.2
