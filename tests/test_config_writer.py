@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from wattwerk.config import ConfigError, load_config
-from wattwerk.config.check import run as check_run
 from wattwerk.config.writer import add_device, guess_style, set_role, set_section
+from wattwerk.edge.check import run as check_run
 
 SITE = """\
 # my house (this comment must survive)
@@ -62,7 +62,7 @@ def test_invalid_result_is_refused_with_line_exact_messages_and_file_untouched(
     probe.write_text(SITE + "  - id: pv1\n    role: pv\n    kwp: -1.0\n"
                      "    catalog: pv_inverter/sunspec-inverter-int\n"
                      "    connection:\n      type: modbus_tcp\n      host: x\n      port: 70000\n")
-    assert check_run(argparse.Namespace(config=[str(probe)], json=False)) == 1
+    assert check_run(argparse.Namespace(config=[str(probe)], json=False, demo=False)) == 1
     shown = capsys.readouterr().err.strip().splitlines()
     assert [line.replace(str(probe), str(site)) for line in shown] == err.value.lines
     assert any(":15: devices[1].kwp" in line for line in err.value.lines)

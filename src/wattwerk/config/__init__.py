@@ -1,4 +1,5 @@
-"""The site file (``site.yaml``): schema, loading with line-exact error messages, ``wattwerk check``.
+"""The site file (``site.yaml``): schema and loading with line-exact error messages (``wattwerk check``
+adds what the edge's dry build refuses: ``wattwerk.edge.check``).
 
     from wattwerk.config import load_config, ConfigError
     try:
@@ -9,7 +10,7 @@
 See docs/configuration.md for every field and its default.
 """
 
-from wattwerk.config.check import add_arguments, run, summary
+from wattwerk.config.check import summary
 from wattwerk.config.connections import (
     Connection,
     HttpConnection,
@@ -72,6 +73,6 @@ __all__ = [
     "HeatPump", "HeatPumpLimits", "HeatingRod", "HttpConnection", "Limits", "Location", "ModbusRtuConnection",
     "ModbusTcpConnection", "Mqtt", "MqttConnection", "Portal", "Pv", "RetentionTier", "SerialConnection",
     "SimConnection", "Site", "SiteConfig", "Store", "Strategy", "Submeter", "Switch", "Tariff",
-    "TcpConnection", "UdpConnection", "add_arguments", "load_config", "load_demo_config", "load_document",
-    "parse_config", "parse_document", "parse_duration", "run", "summary", "validate_document",
+    "TcpConnection", "UdpConnection", "load_config", "load_demo_config", "load_document",
+    "parse_config", "parse_document", "parse_duration", "summary", "validate_document",
 ]
