@@ -17,15 +17,9 @@ from wattwerk import __version__
 from wattwerk.portal import compat, hardening, ingest, mail, retention, routes, secretbox
 from wattwerk.portal.database import SQLITE, dialect_of, open_database, sqlite_path
 from wattwerk.portal.db import Registry
+from wattwerk.portal.env import ENV_DB, ENV_RATE, ENV_RETENTION, ENV_SCHEMA, ENV_SECURITY, REGISTRATION
 from wattwerk.portal.migrations import migrate
 from wattwerk.portal.readings import ReadingStore
-
-ENV_DB = "WATTWERK_PORTAL_DB"
-ENV_SCHEMA = "WATTWERK_PORTAL_SCHEMA"
-ENV_RATE = "WATTWERK_PORTAL_RATE"
-ENV_RETENTION = "WATTWERK_PORTAL_RETENTION_EVERY"
-ENV_SECURITY = "WATTWERK_PORTAL_SECURITY"  # JSON: registration, key_file, public_url, smtp, max_channels
-REGISTRATION = ("open", "invite", "closed")
 
 
 @dataclass

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import uvicorn
 
-from wattwerk.portal import app as portal_app
 from wattwerk.portal import db
+from wattwerk.portal import env as portal_app  # the app itself only in run(): --help stays light
 from wattwerk.portal.database import SQLITE, DatabaseError, connect_sync, dialect_of, sqlite_path
 from wattwerk.portal.migrations import migrate
 

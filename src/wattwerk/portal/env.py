@@ -1,0 +1,11 @@
+"""What ``wattwerk portal`` hands its worker processes through the environment, and the
+registration modes; a module of its own so ``wattwerk portal --help`` imports no app."""
+
+from __future__ import annotations
+
+ENV_DB = "WATTWERK_PORTAL_DB"
+ENV_SCHEMA = "WATTWERK_PORTAL_SCHEMA"
+ENV_RATE = "WATTWERK_PORTAL_RATE"
+ENV_RETENTION = "WATTWERK_PORTAL_RETENTION_EVERY"
+ENV_SECURITY = "WATTWERK_PORTAL_SECURITY"  # JSON: registration, key_file, public_url, smtp, max_channels
+REGISTRATION = ("open", "invite", "closed")
