@@ -10,6 +10,7 @@ import c104
 import pytest
 
 from inbound_site import free_port, running_site, until
+from wattwerk.edge.live import RuntimeView
 
 PCT = "iec104.limit_pct"
 
@@ -72,6 +73,10 @@ async def test_a_marketer_sets_30_pct_and_the_pv_limit_holds_within_one_cycle(tm
             assert site.sim.grid.power >= -2400.0  # feed-in within 30 %
             await marketer.sees(marketer.limit, 30.0)  # read back (the points follow every second)
             await marketer.sees(marketer.limited, True)
+            page = RuntimeView(site.edge.runtime, site.edge.cfg, limits_fn=site.edge.control.active_limits)
+            rows = page.live()["restrictions"]  # the edge page's restriction rows
+            assert {"kind": "feed_in_limit", "limit_w": 2400, "source": "direct marketer (IEC 60870-5-104)",
+                    "direction": "export"} in rows
             assert not await marketer.send(150.0)  # out of range: negative confirmation
             assert await marketer.send(100.0)  # lifted
             await until(lambda: site.watched.events("iec104")[-1].kind == "restriction_end")

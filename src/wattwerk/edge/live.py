@@ -159,6 +159,10 @@ LIMIT_KINDS: dict[str, tuple[str, str]] = {
     "import:ripple": ("ripple_control", "ripple-control receiver"),
     "export:ripple": ("ripple_control", "ripple-control receiver"),
     "export:direct_marketer": ("direct_marketer", "direct marketer"),
+    "export:iec104": ("feed_in_limit", "direct marketer (IEC 60870-5-104)"),  # control.inbound
+    "export:modbus_server": ("feed_in_limit", "Modbus master"),
+    "import:modbus_server": ("import_limit", "Modbus master"),
+    "import:openadr": ("import_limit", "OpenADR event"),
     "para14a": ("para14a", "§14a EnWG dimming"),
 }
 
