@@ -8,11 +8,13 @@ from wattwerk.devices.capabilities import (
     BatteryControl,
     Charger,
     Meter,
+    NotCapable,
     PhaseSwitchable,
     PowerLimitable,
     Relay,
     SgReady,
     capability,
+    send,
 )
 from wattwerk.devices.catalog import find, load_catalog
 from wattwerk.devices.device import ModbusDevice, create, link_config
@@ -98,6 +100,39 @@ async def test_a_charger_draws_the_current_it_was_given() -> None:
             link.close()
     assert car.amps == 13.0
     assert readings["ev1.power"] == 230.0 * 3 * 13.0
+
+
+async def test_setpoints_go_through_the_capability_that_grants_them() -> None:
+    """The edge writes every setpoint with ``send``: a charger's current through ``Charger``; a
+    command no declared capability grants is refused before anything goes on the wire."""
+    entry = find("keba-p30-modbus").entry
+    car = Charging()
+    async with EmulatorServer([CatalogEmulator(entry, car).bank]) as server:
+        link = ModbusLink(LinkConfig(port=server.port, timeout=1.0))
+        try:
+            charger = create(entry, link, device_id="ev1")
+            await send(charger, "current_limit", 11.0)
+            assert car.amps == 11.0
+            with pytest.raises(NotCapable, match=r"'sgready'.*charge_current"):
+                await send(charger, "sgready", 3.0)
+            with pytest.raises(NotCapable, match="'warp'"):
+                await send(charger, "warp", 1.0)
+        finally:
+            link.close()
+    assert car.amps == 11.0
+
+
+async def test_a_device_without_declared_capabilities_takes_the_command_as_it_is() -> None:
+    class Simulated:  # like a simulator's driver: no catalogue entry behind it
+        def __init__(self) -> None:
+            self.got: list[tuple[str, float]] = []
+
+        async def command(self, command: str, value: float) -> None:
+            self.got.append((command, value))
+
+    dev = Simulated()
+    await send(dev, "mode", 0.0)
+    assert dev.got == [("mode", 0.0)]
 
 
 def test_connectors_shift_registers_or_units() -> None:

@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Protocol
 
 from wattwerk.control.resend import Resender
+from wattwerk.devices.capabilities import send
 from wattwerk.edge.recorder import Recorder
 from wattwerk.errors import InputLedger, PermanentError
 from wattwerk.model import Reading, Setpoint, utcnow
@@ -172,7 +173,7 @@ class EdgeRuntime:
             self.ledger.record(device, "no_driver", f"setpoint {sp.channel} has no writable device")
             return False
         try:
-            await asyncio.wait_for(driver.command(command, sp.value), 5.0)
+            await asyncio.wait_for(send(driver, command, sp.value), 5.0)  # through its capabilities
         except Exception as exc:
             self.stats.write_errors += 1
             self.ledger.record(device, "write", f"writing {command}={sp.value:g} failed: {exc}")
