@@ -59,9 +59,11 @@ async def serve_attack_page(edge_port: int) -> tuple[uvicorn.Server, asyncio.Tas
     return server, task, int(sock.getsockname()[1])
 
 
-async def test_a_page_on_another_origin_cannot_read_the_live_websocket(browser: Any, tmp_path: Path) -> None:
-    # the worst case: the owner made the live view public on the LAN, so no cookie is needed
-    with running_edge(tmp_path, more="web:\n  public_live: true\n") as edge:
+@pytest.mark.parametrize("web", ["", "web:\n  public_live: true\n"], ids=["default", "public-live"])
+async def test_a_page_on_another_origin_cannot_read_the_live_websocket(browser: Any, tmp_path: Path,
+                                                                        web: str) -> None:
+    # public-live is the worst case: the owner opened the live view on the LAN, no cookie is needed
+    with running_edge(tmp_path, more=web) as edge:
         server, task, port = await serve_attack_page(edge.port)
         page = await browser.new_page()
         try:
@@ -71,6 +73,11 @@ async def test_a_page_on_another_origin_cannot_read_the_live_websocket(browser: 
             result = await page.evaluate("window.result")
             assert result["messages"] == 0 and not result["opened"], result
             # the same websocket from the edge's own page is live (the check is not simply "off")
+            await page.goto(edge.url + "/login")
+            if not web:
+                await page.get_by_test_id("password").fill(PASSWORD)
+                await page.get_by_test_id("sign-in").click()
+                await page.wait_for_url(edge.url + "/")
             await page.goto(edge.url + "/")
             await expect(page.locator("#conn")).to_have_attribute("data-state", "live", timeout=20_000)
         finally:
@@ -80,7 +87,7 @@ async def test_a_page_on_another_origin_cannot_read_the_live_websocket(browser: 
 
 
 async def test_a_rebound_host_name_gets_nothing(browser: Any, tmp_path: Path) -> None:
-    with running_edge(tmp_path, more="web:\n  public_live: true\n") as edge:
+    with running_edge(tmp_path) as edge:
         page = await browser.new_page()
         try:
             for path in ("/api/live", "/", "/wizard"):
