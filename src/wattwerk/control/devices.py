@@ -3,12 +3,13 @@ built from the site file (``from_site``) or directly in tests."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from wattwerk.config import SiteConfig
-
-Kind = Literal["ev", "battery", "pv", "heat_pump", "rod", "load", "generator"]
+from wattwerk.config.devices import DeviceBase
+from wattwerk.vocabulary import EV_DEFAULTS, Command, Kind, Role, kind_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,9 +20,9 @@ class DeviceSpec:
     id: str
     kind: Kind
     max_w: float = 0.0
-    min_a: float = 6.0
-    max_a: float = 16.0
-    phases: int = 3
+    min_a: float = EV_DEFAULTS.min_a
+    max_a: float = EV_DEFAULTS.max_a
+    phases: int = EV_DEFAULTS.phases
     phase_switching: bool = False
     voltage_v: float = 230.0
     phase: int = 1  # the phase a one-phase load hangs on
@@ -41,64 +42,71 @@ class DeviceSpec:
         return current_a * phases * self.voltage_v
 
 
+def _timing(dev: DeviceBase) -> dict[str, Any]:
+    lim = dev.limits
+    return dict(min_on_s=lim.min_on_s or 0.0, min_off_s=lim.min_off_s or 0.0,
+                max_switches_per_hour=lim.max_switches_per_hour)
+
+
+def _ev(cfg: SiteConfig, dev: DeviceBase) -> DeviceSpec:
+    lim = dev.limits
+    return DeviceSpec(
+        dev.id, Kind.EV,
+        min_a=lim.min_current_a or EV_DEFAULTS.min_a,
+        max_a=lim.max_current_a or EV_DEFAULTS.max_a,
+        phases=lim.phases or EV_DEFAULTS.phases,
+        phase_switching=dev.phase_switching,  # type: ignore[attr-defined]
+        voltage_v=cfg.site.grid.voltage_v,
+        **_timing(dev),
+    )
+
+
+def _battery(cfg: SiteConfig, dev: DeviceBase) -> DeviceSpec:
+    return DeviceSpec(
+        dev.id, Kind.BATTERY,
+        max_charge_w=dev.max_charge_w,  # type: ignore[attr-defined]
+        max_discharge_w=dev.max_discharge_w,  # type: ignore[attr-defined]
+        reserve_soc=cfg.reserve_soc(dev),  # type: ignore[arg-type]
+    )
+
+
+def _pv(cfg: SiteConfig, dev: DeviceBase) -> DeviceSpec:
+    return DeviceSpec(dev.id, Kind.PV, rated_w=dev.kwp * 1000.0, ac_w=dev.limits.max_power_w)  # type: ignore[attr-defined]
+
+
+def _heat_pump(cfg: SiteConfig, dev: DeviceBase) -> DeviceSpec:
+    return DeviceSpec(dev.id, Kind.HEAT_PUMP, max_w=dev.limits.max_power_w or 3000.0, **_timing(dev))
+
+
+def _rod(cfg: SiteConfig, dev: DeviceBase) -> DeviceSpec:
+    return DeviceSpec(
+        dev.id, Kind.ROD,
+        max_w=dev.max_power_w,  # type: ignore[attr-defined]
+        stages_w=tuple(dev.stages or ()),  # type: ignore[attr-defined]
+        **_timing(dev),
+    )
+
+
+def _switched(cfg: SiteConfig, dev: DeviceBase) -> DeviceSpec:
+    """Loads (a relay; an electrolyser in W) and generators (CHP, fuel cell)."""
+    kind = kind_of(dev.role)
+    command = Command.POWER if dev.role == Role.ELECTROLYSER else Command.RELAY
+    return DeviceSpec(dev.id, kind, max_w=dev.limits.max_power_w or 0.0,  # type: ignore[arg-type]
+                      command=command, **_timing(dev))  # type: ignore[arg-type]
+
+
+# the spec of each controllable kind, from its site-file entry (roles per kind: vocabulary.KINDS)
+SPECS: dict[Kind, Callable[[SiteConfig, DeviceBase], DeviceSpec]] = {
+    Kind.EV: _ev,
+    Kind.BATTERY: _battery,
+    Kind.PV: _pv,
+    Kind.HEAT_PUMP: _heat_pump,
+    Kind.ROD: _rod,
+    Kind.LOAD: _switched,
+    Kind.GENERATOR: _switched,
+}
+
+
 def from_site(cfg: SiteConfig) -> list[DeviceSpec]:
     """Specs of the controllable devices of a site file."""
-    v = cfg.site.grid.voltage_v
-    out: list[DeviceSpec] = []
-    for dev in cfg.devices:
-        lim = dev.limits
-        timing = dict(
-            min_on_s=lim.min_on_s or 0.0,
-            min_off_s=lim.min_off_s or 0.0,
-            max_switches_per_hour=lim.max_switches_per_hour,
-        )
-        if dev.role == "ev_charger":
-            out.append(
-                DeviceSpec(
-                    dev.id,
-                    "ev",
-                    min_a=lim.min_current_a or 6.0,
-                    max_a=lim.max_current_a or 16.0,
-                    phases=lim.phases or 3,
-                    phase_switching=dev.phase_switching,  # type: ignore[attr-defined]
-                    voltage_v=v,
-                    **timing,
-                )
-            )
-        elif dev.role == "battery":
-            out.append(
-                DeviceSpec(
-                    dev.id,
-                    "battery",
-                    max_charge_w=dev.max_charge_w,  # type: ignore[attr-defined]
-                    max_discharge_w=dev.max_discharge_w,  # type: ignore[attr-defined]
-                    reserve_soc=cfg.reserve_soc(dev),
-                )
-            )  # type: ignore[arg-type]
-        elif dev.role == "pv":
-            out.append(DeviceSpec(dev.id, "pv", rated_w=dev.kwp * 1000.0, ac_w=lim.max_power_w))  # type: ignore[attr-defined]
-        elif dev.role == "heat_pump":
-            out.append(DeviceSpec(dev.id, "heat_pump", max_w=lim.max_power_w or 3000.0, **timing))
-        elif dev.role == "heating_rod":
-            out.append(
-                DeviceSpec(
-                    dev.id,
-                    "rod",
-                    max_w=dev.max_power_w,  # type: ignore[attr-defined]
-                    stages_w=tuple(dev.stages or ()),
-                    **timing,
-                )
-            )  # type: ignore[attr-defined]
-        elif dev.role in ("switch", "electrolyser"):
-            out.append(
-                DeviceSpec(
-                    dev.id,
-                    "load",
-                    max_w=lim.max_power_w or 0.0,
-                    command="power" if dev.role == "electrolyser" else "relay",
-                    **timing,
-                )
-            )
-        elif dev.role in ("chp", "fuel_cell"):
-            out.append(DeviceSpec(dev.id, "generator", max_w=lim.max_power_w or 0.0, **timing))
-    return out
+    return [SPECS[kind](cfg, dev) for dev in cfg.devices if (kind := kind_of(dev.role)) is not None]
