@@ -100,6 +100,7 @@ def portal_process(db: PortalDb, data_dir: Path, *extra: str, host: str = "127.0
         assert port_file.exists(), log_path.read_text()
         url = f"http://127.0.0.1:{port_file.read_text()}"
         for _ in range(1200):
+            assert proc.poll() is None, log_path.read_text()
             try:
                 if httpx.get(url + "/api/v1/health", timeout=2).status_code == 200:
                     break
