@@ -55,7 +55,7 @@ def test_names_and_origins(tmp_path: Path) -> None:
     assert is_loopback("127.0.0.1") and is_loopback("[::1]") and not is_loopback("0.0.0.0")
 
 
-def test_password_is_hashed_private_and_set_once(tmp_path: Path) -> None:
+async def test_password_is_hashed_private_and_set_once(tmp_path: Path) -> None:
     auth = EdgeAuth(tmp_path, default_names=False)
     assert not auth.password_set
     with pytest.raises(PermanentError, match="8 to 256"):
@@ -66,8 +66,8 @@ def test_password_is_hashed_private_and_set_once(tmp_path: Path) -> None:
     assert stat.S_IMODE(auth.password_file.stat().st_mode) == 0o600
     with pytest.raises(PermanentError, match="already set"):
         auth.set_password("another password")
-    assert auth.check_password("a good password", "10.0.0.2")
-    assert not auth.check_password("a bad password", "10.0.0.2")
+    assert await auth.check_password("a good password", "10.0.0.2")
+    assert not await auth.check_password("a bad password", "10.0.0.2")
     token, _ = auth.new_session()
     auth.set_password("a new password", replace=True)
     assert auth.session(token) is None  # a new password ends every session

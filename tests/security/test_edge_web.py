@@ -57,7 +57,9 @@ def test_without_a_session_nothing_is_written_or_read(edge: RunningEdge) -> None
         for path in [*PRIVATE_READS, "/api/live", "/api/today", "/api/devices", "/api/plan"]:
             assert anyone.get(path).status_code == 401, path
         assert anyone.get("/setup").headers["location"] == "/login?next=/setup"
-        assert anyone.get("/login").status_code == 200
+        login = anyone.get("/login")
+        assert login.status_code == 200 and login.headers["x-frame-options"] == "DENY"  # no clickjacking
+        assert "frame-ancestors 'none'" in login.headers["content-security-policy"]
     assert edge.site.read_text() == before
 
 

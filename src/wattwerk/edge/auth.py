@@ -12,6 +12,7 @@ The HTTP side (which path needs what) is ``wattwerk.edge.web_auth``; this module
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hmac
 import logging
@@ -170,15 +171,20 @@ class EdgeAuth:
         self._sessions.clear()  # a new password ends every session
         log.info("admin password set (%s)", self.password_file)
 
-    def check_password(self, password: str, address: str) -> bool:
-        """True when ``password`` is the admin password; raises ``LoginRefused`` when ``address``
-        (or everyone together) tried too often."""
-        self.limiter.take(address)
+    def verify(self, password: str) -> bool:
+        """True when ``password`` is the admin password (argon2: tens of ms of CPU; no limit here)."""
         try:
             stored = self.password_file.read_text().strip()
-            ok = self._hasher.verify(stored, password[:MAX_PASSWORD])
+            return self._hasher.verify(stored, password[:MAX_PASSWORD])
         except (OSError, VerificationError, InvalidHashError):
-            ok = False
+            return False
+
+    async def check_password(self, password: str, address: str) -> bool:
+        """True when ``password`` is the admin password; raises ``LoginRefused`` when ``address``
+        (or everyone together) tried too often. The attempt is counted before the hash is checked,
+        and the hash is checked in a thread: the control loop shares this event loop."""
+        self.limiter.take(address)
+        ok = await asyncio.to_thread(self.verify, password)
         if ok:
             self.limiter.forget(address)
         else:

@@ -180,7 +180,7 @@ def auth_router(auth: EdgeAuth) -> APIRouter:
             return JSONResponse({"ok": False, "errors": ["no admin password yet: set it in the wizard"]}, 409)
         address = request.client.host if request.client else "?"
         try:
-            ok = auth.check_password(body.password, address)
+            ok = await auth.check_password(body.password, address)
         except LoginRefused as exc:
             return JSONResponse({"ok": False, "errors": [str(exc)]}, 429,
                                 headers={"Retry-After": str(max(1, int(exc.retry_after_s + 0.999)))})
