@@ -59,6 +59,8 @@ def _modbus(src: ModbusInputs, links: LinkPool, ledger: InputLedger) -> Polled:
     except PermanentError as exc:
         raise PermanentError(f"input {src.id}: {exc} (see `wattwerk devices --category io_module`)") from None
     c = src.connection
+    if c.type not in entry.protocols:
+        raise PermanentError(f"input {src.id}: {entry.id} speaks {', '.join(entry.protocols)}, not {c.type}")
     if isinstance(c, ModbusTcpConnection):
         cfg = LinkConfig("tcp", host=c.host, port=c.port or entry.connection.port, timeout=c.timeout_s,
                          pause=max(c.pause_ms / 1000, entry.connection.pause))
