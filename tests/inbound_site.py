@@ -1,7 +1,7 @@
-"""A running edge for the inbound-control tests: the real ``build_edge`` / ``run_edge`` (runtime,
+"""A running edge for the inbound-control tests: the real ``assemble`` and ``Edge.run`` (runtime,
 controllers, the one limiter, writes) with a P1 grid meter and a SunSpec PV inverter (8 kWp)
 emulated on loopback over a simulated sunny June noon, and the site file's ``control.inbound``
-interfaces started by ``start_inbound`` as the edge starts them. Each control cycle is watched:
+interfaces started by ``Edge.run`` (``edge.inbound.start_inbound``). Each control cycle is watched:
 what its snapshot saw, which limits were active, which events it logged and which setpoints it wrote."""
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from wattwerk.control.limiter import Event
 from wattwerk.devices.catalog import find
 from wattwerk.edge.assembly import Edge, EdgeOptions, assemble
 from wattwerk.edge.control_step import CycleStep
-from wattwerk.edge.inbound import start_inbound
 from wattwerk.model import Setpoint, utcnow
 from wattwerk.sim.emulators import MeterState
 from wattwerk.sim.emulators.modbus import CatalogEmulator, EmulatorServer
@@ -155,8 +154,7 @@ async def running_site(tmp_path: Any, inbound_yaml: str, channels: tuple[str, ..
                 await asyncio.sleep(0.1)
                 sim.step(0.1)
 
-        jobs = start_inbound(edge.cfg, edge.runtime, stop, edge.control.active_limits)
-        task = asyncio.create_task(edge.run(stop, [physics(), *jobs]))
+        task = asyncio.create_task(edge.run(stop, [physics()]))  # with the control.inbound interfaces
         try:
             yield Running(edge, watched, sim)
         finally:

@@ -292,6 +292,10 @@ class Edge:
             tasks.append(self.mqtt_bridge().run(stop))
         if self.planner is not None:
             tasks.append(self.planner.run(stop))
+        if self.control is not None:  # control.inbound: 104 outstation, Modbus server, OpenADR VEN
+            from wattwerk.edge.inbound import start_inbound
+
+            tasks += start_inbound(self.cfg, self.runtime, stop, self.control.active_limits)
         if self.options.web:
             tasks.append(self._serve(stop))
         running = [asyncio.create_task(t) for t in [*tasks, *extra]]  # type: ignore[arg-type]
