@@ -3,10 +3,12 @@ is guarded (loopback by default, an allow-list beyond)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from wattwerk.config import ConfigError, parse_config
-from wattwerk.config.inbound import allowed
+from wattwerk.config.inbound import Iec104Points, allowed
 
 SITE = (
     "site: {name: x, location: {latitude: 48, longitude: 8}, timezone: Europe/Berlin}\n"
@@ -49,3 +51,9 @@ def test_an_allow_list_opens_a_port_beyond_loopback():
 ])
 def test_allowed_clients(ip, allow, ok):
     assert allowed(ip, allow) is ok
+
+
+def test_the_docs_name_the_default_ioas():
+    docs = (Path(__file__).parent.parent / "docs" / "signals.md").read_text(encoding="utf-8")
+    for name, ioa in Iec104Points().model_dump().items():
+        assert f"| {ioa} (`{name}`) |" in docs

@@ -4,6 +4,7 @@ the master) against the running edge (tests/inbound_site.py)."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 from pymodbus.client import AsyncModbusTcpClient
@@ -126,3 +127,11 @@ def test_the_register_map_is_one_table_without_overlaps():
     rows = register_rows()
     assert [r["access"] for r in rows if r["address"] < 100] == ["rw"] * 4
     assert all(r["access"] == "r" for r in rows if r["address"] >= 100)
+
+
+def test_the_docs_print_the_register_map():
+    docs = (Path(__file__).parent.parent / "docs" / "signals.md").read_text(encoding="utf-8")
+    for r in register_rows():
+        cells = [str(r["address"]), f"`{r['name']}`", r["type"], r["unit"], r["access"], r["meaning"]]
+        line = "| " + " | ".join(cells) + " |"
+        assert line in docs, line
