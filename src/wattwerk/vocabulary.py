@@ -70,6 +70,10 @@ class EvMode(StrEnum):
     PLAN = "plan"
 
 
+# the modes an owner may choose (the page, MQTT, the site file's ev_default_mode)
+OWNER_EV_MODES: tuple[EvMode, ...] = (EvMode.OFF, EvMode.NOW, EvMode.MINPV, EvMode.PV)
+
+
 @dataclass(frozen=True, slots=True)
 class EvDefaults:
     """A charge point's defaults when the site file does not say: A per phase, phases."""

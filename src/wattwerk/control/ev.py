@@ -20,9 +20,10 @@ from wattwerk.control.sharing import water_fill
 from wattwerk.control.timing import IDLE, NEVER, Debounce
 from wattwerk.model import Setpoint
 from wattwerk.snapshot import Snapshot
+from wattwerk.vocabulary import EV_DEFAULTS, OWNER_EV_MODES, Command, EvMode
 
-Mode = Literal["off", "now", "minpv", "pv"]
-MODES: tuple[str, ...] = ("off", "now", "minpv", "pv")
+Mode = Literal["off", "now", "minpv", "pv"]  # the wire values of vocabulary.OWNER_EV_MODES
+MODES: tuple[str, ...] = OWNER_EV_MODES
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,10 +31,10 @@ class ChargePoint:
     """One charge point and the owner's wishes for it. Powers in W, currents in A per phase."""
 
     id: str
-    mode: Mode = "pv"
-    min_current_a: float = 6.0
-    max_current_a: float = 16.0
-    phases: int = 3
+    mode: Mode = EvMode.PV  # type: ignore[assignment]
+    min_current_a: float = EV_DEFAULTS.min_a
+    max_current_a: float = EV_DEFAULTS.max_a
+    phases: int = EV_DEFAULTS.phases
     phase_switching: bool = False
     voltage_v: float = 230.0
     priority: int = 0  # higher first; equal priorities share fairly
@@ -128,10 +129,10 @@ class EvCharging:
     def _mode(self, cp: ChargePoint, need_wh: float | None, now: datetime) -> str:
         """The owner's mode, raised when the departure needs it; off once the target is met."""
         mode = cp.mode
-        if need_wh is None or mode == "off":
+        if need_wh is None or mode == EvMode.OFF:
             return mode
         if need_wh <= 0.0:
-            return "off"
+            return EvMode.OFF
         if cp.departure is None:
             return mode
         hours = (cp.departure - now).total_seconds() / 3600.0
@@ -140,9 +141,9 @@ class EvCharging:
         top = cp.power(cp.max_current_a, cp.phases)
         low = cp.power(cp.min_current_a, cp.lowest_phases)
         if need_wh * cp.deadline_margin >= top * hours:
-            return "now"
-        if mode == "pv" and need_wh * cp.deadline_margin >= low * hours:
-            return "minpv"
+            return EvMode.NOW
+        if mode == EvMode.PV and need_wh * cp.deadline_margin >= low * hours:
+            return EvMode.MINPV
         return mode
 
     # ------------------------------------------------------------ the step
@@ -166,8 +167,8 @@ class EvCharging:
             mode = self._mode(cp, need, now) if plugged else "off"
             planned = signals.planned_w(cp.id)
             low = cp.power(cp.min_current_a, cp.lowest_phases)
-            if mode in ("pv", "minpv") and planned is not None and planned >= low:
-                mode = "plan"  # the planner's slot power (grid energy by departure), at least
+            if mode in (EvMode.PV, EvMode.MINPV) and planned is not None and planned >= low:
+                mode = EvMode.PLAN  # the planner's slot power (grid energy by departure), at least
             views.append(_View(cp, st, plugged, code == 2, mode, need, planned or 0.0))
 
         shares = self._share(views, available_w if available_w is not None else 0.0)
@@ -179,15 +180,15 @@ class EvCharging:
         plan = self._fit_circuit(plan)
         used = 0.0
         for (cp, st), view, share in zip(plan, views, shares, strict=True):
-            setpoints.append(sp(cp.id, "enable", 1.0 if st.enabled else 0.0, now, self.name))
+            setpoints.append(sp(cp.id, Command.ENABLE, 1.0 if st.enabled else 0.0, now, self.name))
             current = (
                 max(math.floor(st.current_a * 10 + 1e-6) / 10, cp.min_current_a)
                 if st.enabled
                 else cp.min_current_a
             )
-            setpoints.append(sp(cp.id, "current_limit", current, now, self.name))
+            setpoints.append(sp(cp.id, Command.CURRENT_LIMIT, current, now, self.name))
             if cp.phase_switching:
-                setpoints.append(sp(cp.id, "phases", st.phases, now, self.name))
+                setpoints.append(sp(cp.id, Command.PHASES, st.phases, now, self.name))
             if st.enabled:
                 surplus_share = min(share, max(available_w or 0.0, 0.0))
                 used += self._claim(snap, view, cp.power(current, st.phases), surplus_share)
@@ -211,14 +212,15 @@ class EvCharging:
         shares = [0.0] * len(views)
         pool = available
         for i, v in enumerate(views):
-            if v.mode == "now":
+            if v.mode == EvMode.NOW:
                 shares[i] = v.cp.power(v.cp.max_current_a, v.cp.phases)
                 pool -= shares[i]
-            elif v.mode == "plan":
+            elif v.mode == EvMode.PLAN:
                 shares[i] = min(v.planned_w, v.cp.power(v.cp.max_current_a, v.cp.phases))
                 pool -= shares[i]
         for prio in sorted({v.cp.priority for v in views}, reverse=True):
-            group = [i for i, v in enumerate(views) if v.cp.priority == prio and v.mode in ("pv", "minpv")]
+            pv_modes = (EvMode.PV, EvMode.MINPV)
+            group = [i for i, v in enumerate(views) if v.cp.priority == prio and v.mode in pv_modes]
             # not yet charging points give way first, then by position
             group.sort(key=lambda i: (not views[i].st.enabled, i))
             while group:
@@ -229,7 +231,7 @@ class EvCharging:
                 short = [
                     k
                     for k, i in enumerate(group)
-                    if views[i].mode == "pv"
+                    if views[i].mode == EvMode.PV
                     and not views[i].st.enabled
                     and got[k] < views[i].cp.power(views[i].cp.min_current_a, views[i].cp.lowest_phases)
                 ]
@@ -242,7 +244,7 @@ class EvCharging:
             for i in group:
                 v = views[i]
                 floor = v.cp.power(v.cp.min_current_a, v.st.phases if v.st.enabled else v.cp.lowest_phases)
-                taken = max(shares[i], floor) if (v.mode == "minpv" or v.st.enabled) else shares[i]
+                taken = max(shares[i], floor) if (v.mode == EvMode.MINPV or v.st.enabled) else shares[i]
                 pool -= taken
         return shares
 
@@ -267,16 +269,16 @@ class EvCharging:
 
     def _decide(self, v: _View, share: float, t: float) -> PointState:
         cp, st = v.cp, v.st
-        if v.mode == "off":
+        if v.mode == EvMode.OFF:
             return replace(st, enabled=False, current_a=0.0, start=Debounce(), stop=Debounce())
-        if v.mode == "now":
+        if v.mode == EvMode.NOW:
             want = cp.phases
             if cp.phase_switching and st.phases != want and t - st.phase_switched >= cp.min_phase_hold_s:
                 st = replace(st, phases=want, phase_switched=t)
             return replace(st, enabled=True, current_a=cp.max_current_a, start=Debounce(), stop=Debounce())
         st = self._phases(cp, st, share, t)
         current = clamp(share / (st.phases * cp.voltage_v), cp.min_current_a, cp.max_current_a)
-        if v.mode in ("minpv", "plan"):
+        if v.mode in (EvMode.MINPV, EvMode.PLAN):
             return replace(st, enabled=True, current_a=current, start=Debounce(), stop=Debounce())
         low = cp.power(cp.min_current_a, st.phases)
         if not st.enabled:

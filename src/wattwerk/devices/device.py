@@ -20,6 +20,7 @@ from wattwerk.model import Reading, utcnow
 from wattwerk.protocols import sunspec
 from wattwerk.protocols.modbus import Health, LinkConfig, ModbusLink, RegisterReader
 from wattwerk.protocols.modbus_codec import Register, decode_raw
+from wattwerk.vocabulary import Command
 
 log = logging.getLogger("wattwerk.devices")
 
@@ -33,28 +34,28 @@ class _Commands:
         raise NotImplementedError
 
     async def set_power_limit(self, watts: float) -> None:
-        await self.command("power_limit", watts)
+        await self.command(Command.POWER_LIMIT, watts)
 
     async def set_battery_setpoint(self, watts: float) -> None:
-        await self.command("battery_setpoint", watts)
+        await self.command(Command.BATTERY_SETPOINT, watts)
 
     async def enable(self, on: bool) -> None:
-        await self.command("enable", 1.0 if on else 0.0)
+        await self.command(Command.ENABLE, 1.0 if on else 0.0)
 
     async def set_current_limit(self, amps: float) -> None:
-        await self.command("current_limit", amps)
+        await self.command(Command.CURRENT_LIMIT, amps)
 
     async def set_phases(self, phases: int) -> None:
-        await self.command("phases", float(phases))
+        await self.command(Command.PHASES, float(phases))
 
     async def set_sgready(self, state: int) -> None:
-        await self.command("sgready", float(state))
+        await self.command(Command.SGREADY, float(state))
 
     async def set_relay(self, on: bool) -> None:
-        await self.command("relay", 1.0 if on else 0.0)
+        await self.command(Command.RELAY, 1.0 if on else 0.0)
 
     async def set_power(self, watts: float) -> None:
-        await self.command("power", watts)
+        await self.command(Command.POWER, watts)
 
 
 class ModbusDevice(_Commands):

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from wattwerk.model import quantity_info
 from wattwerk.protocols.modbus_codec import TYPES, Register
+from wattwerk.vocabulary import CAPABILITY_COMMAND
 
 Category = Literal[
     "pv_inverter", "hybrid_battery_inverter", "ev_charger", "electricity_meter", "heat_meter", "gas_meter",
@@ -22,21 +23,14 @@ Category = Literal[
 ]
 Protocol = Literal["modbus_tcp", "modbus_rtu", "sunspec", "udp", "tcp", "http", "speedwire", "sml", "gpio"]
 
-# capability -> the write command that provides it (None: a read capability)
+# capability -> the write command that provides it (None: a read capability; the write ones are
+# the vocabulary's)
 CAPABILITIES: dict[str, str | None] = {
     "read_power": None,
     "read_energy": None,
     "read_soc": None,
     "read_temperature": None,
-    "pv_power_limit": "power_limit",
-    "battery_setpoint": "battery_setpoint",
-    "battery_mode": "battery_mode",
-    "charge_current": "current_limit",
-    "enable": "enable",
-    "phases": "phases",
-    "sgready": "sgready",
-    "relay": "relay",
-    "power_setpoint": "power",
+    **CAPABILITY_COMMAND,
 }
 Capability = Literal[
     "read_power", "read_energy", "read_soc", "read_temperature", "pv_power_limit", "battery_setpoint",

@@ -13,10 +13,11 @@ from wattwerk.control.cycle import ControlCycle, CycleOutput
 from wattwerk.control.ev import EvCharging
 from wattwerk.model import Setpoint
 from wattwerk.snapshot import Snapshot
+from wattwerk.vocabulary import OWNER_EV_MODES
 
 log = logging.getLogger("wattwerk.control")
 
-EV_MODES = ("off", "now", "minpv", "pv")
+EV_MODES = OWNER_EV_MODES
 
 
 class CycleStep:

@@ -20,6 +20,7 @@ from wattwerk.sim.params import (
     SiteParams,
 )
 from wattwerk.sim.weather import nearest_try_region
+from wattwerk.vocabulary import EV_DEFAULTS
 
 
 def site_params(cfg: SiteConfig, seed: int = 1) -> tuple[SiteParams, dict[str, str]]:
@@ -49,10 +50,10 @@ def site_params(cfg: SiteConfig, seed: int = 1) -> tuple[SiteParams, dict[str, s
             lim = dev.limits
             evs.append(
                 EVParams(
-                    phases=lim.phases or 3,
+                    phases=lim.phases or EV_DEFAULTS.phases,
                     phase_switching=dev.phase_switching,
-                    min_current_a=lim.min_current_a or 6.0,
-                    max_current_a=lim.max_current_a or 16.0,
+                    min_current_a=lim.min_current_a or EV_DEFAULTS.min_a,
+                    max_current_a=lim.max_current_a or EV_DEFAULTS.max_a,
                     voltage_v=cfg.site.grid.voltage_v,
                 )
             )

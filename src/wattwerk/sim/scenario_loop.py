@@ -41,6 +41,7 @@ from wattwerk.sim.emulators.modbus import CatalogEmulator, EmulatorServer
 from wattwerk.sim.emulators.p1 import P1Emulator
 from wattwerk.sim.emulators.sunspec import SunSpecEmulator
 from wattwerk.sim.site import SiteSim
+from wattwerk.vocabulary import SWITCHING
 
 log = logging.getLogger("wattwerk.scenario")
 
@@ -49,7 +50,7 @@ ENTRIES = {"pv": "sunspec-inverter-int", "battery": "goodwe-et-bt", "ev": "keba-
            "heat_pump": "sgready-modbus-relay", "rod": "mypv-ac-thor"}
 SUBMETER = "eastron-sdm630"  # measures the feed of a device that reports no power itself
 IO_MODULE = "waveshare-modbus-rtu-io-8ch"  # serves contact signals (``<io>.state_N``) over Modbus
-RELAY_COMMANDS = {"enable", "phases", "sgready", "relay"}  # a change of these moves a relay or contactor
+RELAY_COMMANDS = SWITCHING  # a change of these moves a relay or contactor
 P1_WAIT_S = 2.0  # wall seconds to wait for a telegram the emulator was asked to send
 
 
