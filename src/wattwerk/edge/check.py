@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -44,7 +45,26 @@ def dry_check(cfg: SiteConfig, *, demo: bool = False, read_only: bool = False) -
         if loc == ("control",) and cfg.control.ripple is not None and "ripple" in message:
             loc = ("control", "ripple")
         problems.append((loc, message))
+    problems += file_problems(cfg)
     return problems if read_only else problems + grid_meter_problems(cfg)
+
+
+def file_problems(cfg: SiteConfig) -> list[tuple[Loc, str]]:
+    """Files the site file names that ``run`` reads at start (a CA certificate): they must exist and
+    be readable by this user (checked with stat and access, not opened)."""
+    named: list[tuple[Loc, Path | None]] = [
+        (("portal", "ca_file"), cfg.portal.ca_file if cfg.portal else None),
+        (("mqtt", "ca_file"), cfg.mqtt.ca_file if cfg.mqtt else None),
+    ]
+    problems: list[tuple[Loc, str]] = []
+    for loc, path in named:
+        if path is None:
+            continue
+        if not path.is_file():
+            problems.append((loc, f"{path}: no such file (relative paths start in {Path.cwd()})"))
+        elif not os.access(path, os.R_OK):
+            problems.append((loc, f"{path}: not readable by this user"))
+    return problems
 
 
 def grid_meter_problems(cfg: SiteConfig) -> list[tuple[Loc, str]]:
