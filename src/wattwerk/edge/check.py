@@ -64,7 +64,21 @@ def file_problems(cfg: SiteConfig) -> list[tuple[Loc, str]]:
             problems.append((loc, f"{path}: no such file (relative paths start in {Path.cwd()})"))
         elif not os.access(path, os.R_OK):
             problems.append((loc, f"{path}: not readable by this user"))
-    return problems
+    return problems + _data_dir_problems(cfg.store.data_dir)
+
+
+def _data_dir_problems(data_dir: Path) -> list[tuple[Loc, str]]:
+    """``run`` creates the data folder and its stores: it must be a folder this user may write in,
+    or a path to one (checked with stat and access; nothing is created here)."""
+    loc: Loc = ("store", "data_dir")
+    existing = data_dir
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        return [(loc, f"{existing} is not a folder")]
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return [(loc, f"{existing} is not writable by this user")]
+    return []
 
 
 def grid_meter_problems(cfg: SiteConfig) -> list[tuple[Loc, str]]:
