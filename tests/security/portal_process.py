@@ -21,6 +21,7 @@ from test_ingest_support import PG_URL, PortalDb
 from wattwerk.portal.database import POSTGRES, SQLITE
 
 PASSWORD = "correct horse battery staple"
+UNDER_TEST = "WATTWERK_PORTAL_UNDER_TEST"  # a src folder: run that checkout's ``wattwerk portal``
 NOW_MS = int(time.time() * 1000)
 
 
@@ -69,8 +70,9 @@ class PortalProcess:
 
     def cli(self, *args: str) -> str:
         """``wattwerk portal`` with this portal's database and extra arguments (e.g. --invite)."""
+        env = {**os.environ, "PYTHONPATH": os.environ[UNDER_TEST]} if os.environ.get(UNDER_TEST) else None
         out = subprocess.run([sys.executable, "-m", "wattwerk", "portal", *self.db_args(), *args],
-                             capture_output=True, text=True, timeout=120, check=True)
+                             capture_output=True, text=True, timeout=120, check=True, env=env)
         return out.stdout.strip()
 
     def db_args(self) -> list[str]:
@@ -89,8 +91,11 @@ def portal_process(db: PortalDb, data_dir: Path, *extra: str, host: str = "127.0
             "--port-file", str(port_file), "--db", db.url, "--data-dir", str(data_dir), *extra]
     if db.schema:
         argv += ["--schema", db.schema]
+    env = {**os.environ, **(env or {})}
+    if os.environ.get(UNDER_TEST):  # another checkout's portal, e.g. to see these tests fail on an old one
+        env["PYTHONPATH"] = os.environ[UNDER_TEST]
     with log_path.open("wb") as log:
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
     portal = None
     try:
         for _ in range(2400):  # up to two minutes on a loaded machine
