@@ -144,6 +144,7 @@ class EdgeAuth:
         self.limiter = LoginLimiter()
         self._hasher = PasswordHasher()
         self._sessions: dict[str, Session] = {}
+        self._verifying = asyncio.Lock()
         self.metrics_token = self._metrics_token()
 
     @classmethod
@@ -184,7 +185,8 @@ class EdgeAuth:
         (or everyone together) tried too often. The attempt is counted before the hash is checked,
         and the hash is checked in a thread: the control loop shares this event loop."""
         self.limiter.take(address)
-        ok = await asyncio.to_thread(self.verify, password)
+        async with self._verifying:  # one at a time: argon2 takes 64 MiB per check
+            ok = await asyncio.to_thread(self.verify, password)
         if ok:
             self.limiter.forget(address)
         else:
