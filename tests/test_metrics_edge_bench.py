@@ -67,3 +67,11 @@ def test_bench_edge_mqtt_variant_publishes_and_serves_metrics(capsys) -> None:
     result = _bench(capsys, "--variant", "mqtt_metrics")["variants"]["mqtt_metrics"]
     _read_everything(result)
     assert result["mqtt_messages"] > 0
+
+
+def test_bench_edge_planner_variant_plans_offline(capsys) -> None:
+    """A fixed tariff and no weather service (clear sky): the edge still makes its plans."""
+    result = _bench(capsys, "--variant", "planner")["variants"]["planner"]
+    _read_everything(result)
+    assert result["plans"] >= 1 and result["plan_status"] == "optimal" and result["plan_slots"] > 0
+    assert result["targets"] == {"rss_mb": 150.0}

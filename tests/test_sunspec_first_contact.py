@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
+from wattwerk.devices.capabilities import send
 from wattwerk.devices.device import SunSpecDevice
 from wattwerk.errors import InputLedger
 from wattwerk.protocols.modbus import LinkConfig, ModbusLink
@@ -35,7 +36,8 @@ async def test_first_poll_and_first_setpoint_at_once_discover_the_chain_once() -
     async with EmulatorServer([emu.bank]) as server:
         link = ModbusLink(LinkConfig(port=server.port, timeout=2.0))
         device = SunSpecDevice(link, device_id="pv", ledger=ledger)
-        first, limit = await asyncio.gather(device.read(), device.command("power_limit", 4000.0),
+        # as the edge writes: through the capability that grants the command (capabilities.send)
+        first, limit = await asyncio.gather(device.read(), send(device, "power_limit", 4000.0),
                                             return_exceptions=True)
         later = [await device.read() for _ in range(3)]
         link.close()

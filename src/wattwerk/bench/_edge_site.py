@@ -190,8 +190,7 @@ class BenchSite:
         lines += [f"strategy: {{mode: {mode}, ev_default_mode: pv}}",
                   # a fixed tariff: the planner needs no price server (the bench runs offline)
                   "tariff: {provider: fixed, fixed_eur_per_kwh: 0.15}",
-                  f"store: {{data_dir: '{data_dir}'}}",
-                  "web: {public_live: true}"]  # the bench reads /api/plan without signing in
+                  f"store: {{data_dir: '{data_dir}'}}"]
         if mqtt is not None:
             lines.append("mqtt: {" + ", ".join(f"{k}: {v}" for k, v in mqtt.items()) + "}")
         return "\n".join(lines) + "\n"

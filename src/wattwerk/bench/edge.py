@@ -28,6 +28,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import signal
 import socket
 import statistics
@@ -46,6 +47,7 @@ TARGETS = {"plain": {"rss_mb": 80.0, "cpu_pct_of_one_core": 3.0},
 VARIANTS = tuple(TARGETS)
 SCRAPE_S = 5.0  # /metrics scrape interval of the mqtt_metrics variant
 READY_TIMEOUT_S = 120.0
+PLAN_LINE = re.compile(r"wattwerk\.planner: plan (\w+) from \S+ (\d+) slots")
 
 
 # ---------------------------------------------------------------- /proc
@@ -187,9 +189,9 @@ async def measure(site: BenchSite, variant: str, seconds: float, warmup: float,
                     await counter.start()
                 figures = await _sample(edge, site, client, seconds, warmup, scrape=mqtt is not None)
                 page = (await edge.get(client, "/metrics")).text
-                plan = (await edge.get(client, "/api/plan")).json() if variant == "planner" else None
         finally:
             code, clean = await edge.stop()
+            log = edge.log.read_text(errors="replace")
             messages = await counter.stop() if counter is not None else None
             if mqtt is not None:
                 await clear_retained(mqtt_port, root)
@@ -202,9 +204,10 @@ async def measure(site: BenchSite, variant: str, seconds: float, warmup: float,
            "exit_code": code, "clean_exit": clean}
     if messages is not None:
         out["mqtt_messages"] = messages
-    if plan is not None:
-        out["plan_status"] = plan.get("status")
-        out["plan_slots"] = len(plan.get("slots", []))
+    if variant == "planner":  # the planner's own log line per plan: "plan optimal from ...: 144 slots"
+        plans = PLAN_LINE.findall(log)
+        out["plans"] = len(plans)
+        out["plan_status"], out["plan_slots"] = (plans[-1][0], int(plans[-1][1])) if plans else (None, 0)
     out["targets"] = TARGETS[variant]
     return out
 

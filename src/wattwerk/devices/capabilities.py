@@ -122,6 +122,9 @@ async def send(device: object, command: str, value: float) -> None:
     through the typed method of the interface (``SETTERS``), or its ``command`` for a granted
     command without one (``battery_mode``). A device that declares none (a simulator's driver, a
     test double) takes the command as it is."""
+    discover = getattr(device, "discover", None)  # a SunSpec device learns its capabilities on first contact
+    if discover is not None:
+        await discover()
     caps = getattr(device, "capabilities", None)
     if caps is None:
         await device.command(command, value)  # type: ignore[attr-defined]

@@ -257,6 +257,11 @@ class SunSpecDevice(_Commands):
             if self.reader is None:
                 await self.setup()
 
+    async def discover(self) -> None:
+        """Know the chain (and so ``capabilities``) before a first setpoint is checked against them."""
+        if self.reader is None:
+            await self._set_up_once()
+
     async def _read_common(self, common: list[sunspec.Point]) -> dict[str, float | str]:
         out: dict[str, float | str] = {}
         for p in common:
