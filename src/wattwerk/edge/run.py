@@ -49,14 +49,19 @@ def run(args: argparse.Namespace) -> int:
         return EX_CONFIG  # the systemd unit does not restart on it: a wrong file stays wrong
     try:
         edge = assemble(cfg, options)
-        if edge.devices.ocpp is not None:  # OCPP chargers connect where the page listens (--host)
-            edge.devices.ocpp.listen_on(args.host)
     except ConfigError as exc:
         print("\n".join(exc.lines), file=sys.stderr)
         return 1
     except PermanentError as exc:
         print(f"wattwerk run: {args.config}: {exc}", file=sys.stderr)
         return 1
+    if edge.devices.ocpp is not None:  # OCPP chargers connect where the page listens (--host)
+        try:
+            edge.devices.ocpp.listen_on(args.host)
+        except PermanentError as exc:  # a charger without a password beyond loopback: fix the file
+            edge.close()
+            print(f"wattwerk run: {args.config}: {exc}", file=sys.stderr)
+            return EX_CONFIG
     try:
         asyncio.run(_main(edge))
     finally:
