@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import logging
 import subprocess
 import sys
 import tempfile
@@ -144,6 +145,7 @@ def _account(http: httpx.Client) -> tuple[str, str]:
 def run(args: argparse.Namespace) -> int:
     from hypothesis import HealthCheck, given, settings
 
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
     with tempfile.TemporaryDirectory() as tmp:
         proc, url, log_path = _start(args.db, Path(tmp))
         try:
