@@ -30,6 +30,9 @@ SITE = (
     ("    openadr: {vtn_url: 'http://vtn.example.com/OpenADR2/Simple/2.0b', ven_name: v}\n",
      "site.yaml:4: control.inbound.openadr.vtn_url: an OpenADR VTN beyond loopback must be reached over "
      "https (with cert, key and vtn_fingerprint), got http://vtn.example.com/OpenADR2/Simple/2.0b"),
+    ("    openadr: {vtn_url: 'https://vtn.example.com/b', ven_name: v, cert: a.pem, key: a.key}\n",
+     "site.yaml:4: control.inbound.openadr.ca_file: a client certificate needs ca_file: the CA that signed "
+     "the VTN's certificate"),
     ("    iec104: {port: 5020}\n    modbus_server: {}\n",
      "site.yaml:5: control.inbound.modbus_server.port: port 5020 is also iec104's"),
 ])

@@ -4,11 +4,18 @@ for real (tests/inbound_site.py): registration, a load-dispatch event the edge k
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from openleadr import OpenADRServer
+from openleadr.utils import certificate_fingerprint
 
 from inbound_site import free_port, running_site, until
 
@@ -18,10 +25,18 @@ IMPORT = "openadr.limit_import"
 class Vtn:
     """openleadr's VTN: registers one VEN (``ven1``), records opt responses and reports."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, tls: Path | None = None) -> None:
+        """``tls``: a directory from ``pki``: mutual TLS, signed messages, the VEN known by fingerprint."""
         self.port = port
+        secure: dict[str, Any] = {}
+        if tls is not None:
+            ven = certificate_fingerprint((tls / "ven.pem").read_text())
+            cert, key = str(tls / "vtn.pem"), str(tls / "vtn.key")
+            secure = {"cert": cert, "key": key, "http_cert": cert, "http_key": key,
+                      "http_ca_file": str(tls / "ca.pem"), "fingerprint_lookup": lambda ven_id: ven}
         self.server = OpenADRServer(vtn_id="vtn", http_host="127.0.0.1", http_port=port,
-                                    requested_poll_freq=timedelta(seconds=1), show_fingerprint=False)
+                                    show_fingerprint=False, requested_poll_freq=timedelta(seconds=1),
+                                    **secure)
         self.server.add_handler("on_create_party_registration", self._register)
         self.server.add_handler("on_register_report", self._offer)
         self.registered: list[str] = []
@@ -111,3 +126,53 @@ async def test_simple_levels_and_prices(tmp_path, name, kind, payload, limit):
         else:
             await until(lambda: site.watched.first(lambda c: c.seen["openadr.price"] == payload))
             assert all("import:openadr" not in c.active for c in site.watched.cycles)
+
+
+def pki(directory: Path) -> None:
+    """A CA, the VTN's server certificate (127.0.0.1) and the VEN's client certificate, EC P-256
+    (``bench/_testca.make_ca`` issues no client certificates, which OpenADR's mutual TLS needs)."""
+    now = datetime.now(UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test CA")])
+
+    def cert(name: str, key: Any, *extensions: tuple[Any, bool]) -> x509.Certificate:
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+        b = (x509.CertificateBuilder().subject_name(subject).issuer_name(ca_name)
+             .public_key(key.public_key()).serial_number(x509.random_serial_number())
+             .not_valid_before(now - timedelta(hours=1)).not_valid_after(now + timedelta(days=1)))
+        for ext, critical in extensions:
+            b = b.add_extension(ext, critical=critical)
+        return b.sign(ca_key, hashes.SHA256())
+
+    directory.mkdir(parents=True, exist_ok=True)
+    ca = cert("test CA", ca_key, (x509.BasicConstraints(ca=True, path_length=0), True))
+    (directory / "ca.pem").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    loopback = x509.IPAddress(ipaddress.ip_address("127.0.0.1"))
+    for name, usage, san in (("vtn", ExtendedKeyUsageOID.SERVER_AUTH, loopback),
+                             ("ven", ExtendedKeyUsageOID.CLIENT_AUTH, x509.DNSName("ven"))):
+        key = ec.generate_private_key(ec.SECP256R1())
+        pem = cert(name, key, (x509.SubjectAlternativeName([san]), False),
+                   (x509.ExtendedKeyUsage([usage]), False))
+        (directory / f"{name}.pem").write_bytes(pem.public_bytes(serialization.Encoding.PEM))
+        (directory / f"{name}.key").write_bytes(key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+
+
+@pytest.mark.parametrize("right_vtn", [True, False])
+async def test_over_mutual_tls_and_signed_messages_only_the_pinned_vtn_counts(tmp_path, caplog, right_vtn):
+    pki(tmp_path / "pki")
+    d = tmp_path / "pki"
+    fingerprint = certificate_fingerprint((d / "vtn.pem").read_text()) if right_vtn else "00:11:22:33:44"
+    port = free_port()
+    yaml = (f"    openadr: {{vtn_url: 'https://127.0.0.1:{port}/OpenADR2/Simple/2.0b', ven_name: house7,\n"
+            f"              cert: {d / 'ven.pem'}, key: {d / 'ven.key'}, ca_file: {d / 'ca.pem'},\n"
+            f"              vtn_fingerprint: '{fingerprint}'}}\n")
+    async with Vtn(port, tls=d) as vtn, running_site(tmp_path, yaml, (IMPORT,)) as site:
+        vtn.dispatch(3.0, seconds=30.0)
+        if right_vtn:
+            await until(lambda: site.watched.first(lambda c: c.seen[IMPORT] == 3000.0))
+            assert vtn.opts and vtn.opts[0][1] == "optIn"
+        else:
+            await until(lambda: len(site.watched.cycles) > 15)  # 3 s of cycles: the VEN polled and refused
+            assert vtn.opts == [] and all(c.seen[IMPORT] in (None, -1.0) for c in site.watched.cycles)
+            assert "gave no registration" in caplog.text or "registration with" in caplog.text

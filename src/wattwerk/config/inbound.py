@@ -148,6 +148,9 @@ class OpenAdr(Model):
             )
         if (self.cert is None) != (self.key is None):
             raise problem("cert and key go together", ("cert" if self.cert is None else "key",))
+        if self.cert is not None and self.ca_file is None:
+            raise problem("a client certificate needs ca_file: the CA that signed the VTN's certificate",
+                          ("ca_file",))
         return self
 
 
