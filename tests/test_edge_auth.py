@@ -111,3 +111,17 @@ def test_metrics_token_is_kept_private_and_stable(tmp_path: Path) -> None:
     assert first.metrics_ok(f"Bearer {token}") and first.metrics_ok(f"bearer {token}")
     assert not first.metrics_ok("Bearer nope") and not first.metrics_ok(None)
     assert not first.metrics_ok(f"Basic {first.metrics_token}")
+
+
+def test_web_section_of_the_site_file() -> None:
+    from wattwerk.config import ConfigError, parse_config
+
+    site = "site: {name: T, location: {latitude: 50, longitude: 8}, timezone: Europe/Berlin}\n"
+    web = 'web: {hosts: [energy.example.org, 192.168.1.9, "[fe80::1]"], public_live: true}\n'
+    cfg = parse_config(site + web)
+    assert cfg.web.public_live and cfg.web.hosts == ["energy.example.org", "192.168.1.9", "[fe80::1]"]
+    assert parse_config(site).web.public_live is False
+    with pytest.raises(ConfigError) as bad:
+        parse_config(site + "web: {hosts: [evil/path]}\n")
+    assert bad.value.lines == ['site.yaml:2: web.hosts[0]: "evil/path" is not a host name or IP address '
+                               "(e.g. energy.example.org, 192.168.1.9)"]

@@ -217,11 +217,21 @@ class Mqtt(Model):
     ca_file: Annotated[Path, Strict(False)] | None = None  # a private CA for the broker's certificate
 
 
+_HOST = re.compile(r"^[A-Za-z0-9._-]{1,253}$|^\[?[0-9A-Fa-f:.]{2,45}\]?$")
+
+
+def _check_host(value: str) -> str:
+    if not _HOST.match(value):
+        raise problem('"{v}" is not a host name or IP address (e.g. energy.example.org, 192.168.1.9)',
+                      v=value[:80])
+    return value
+
+
 class Web(Model):
     """The local page: which names it answers to, and whether the live view needs a login."""
 
-    hosts: list[Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9.:\[\]_-]+$")]] = \
-        Field(default_factory=list)  # names and addresses beyond localhost, <hostname>(.local), its IPs
+    # names and addresses beyond localhost, <hostname>(.local), wattwerk.local and the box's IPs
+    hosts: list[Annotated[str, AfterValidator(_check_host)]] = Field(default_factory=list)
     public_live: bool = False  # the read-only live view without login on the LAN (setup never)
 
 
