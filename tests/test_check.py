@@ -299,3 +299,14 @@ def test_read_only_runs_need_no_grid_meter_and_demo_files_may_simulate():
     assert [loc for loc, _ in dry_check(cfg)] == [sim, meter]
     assert [loc for loc, _ in dry_check(cfg, demo=True)] == [meter]
     assert dry_check(cfg, demo=True, read_only=True) == []
+
+
+def test_the_page_shows_the_port_the_driver_uses():
+    from wattwerk.edge.live import device_rows
+    from wattwerk.model import utcnow
+    from wattwerk.snapshot import Snapshot
+
+    text = HEAD + "devices:\n" + GRID + "\n  - {id: pv1, role: pv, kwp: 8, catalog: kostal-plenticore,\n" \
+        "     connection: {type: modbus_tcp, host: 10.0.0.8}}\n"
+    rows = device_rows(parse_config(text), Snapshot(utcnow(), {}, 30.0))
+    assert [r["connection"] for r in rows] == ["tcp 127.0.0.1:2000", "modbus_tcp 10.0.0.8:1502"]

@@ -30,8 +30,9 @@ from zoneinfo import ZoneInfo
 
 from fastapi import WebSocket, WebSocketDisconnect
 
-from wattwerk.config import SiteConfig
-from wattwerk.errors import InputLedger
+from wattwerk.config import DeviceBase, SiteConfig
+from wattwerk.devices.catalog import find
+from wattwerk.errors import InputLedger, PermanentError
 from wattwerk.flows import SiteRoles, power_flows
 from wattwerk.model import utcnow
 from wattwerk.snapshot import Snapshot
@@ -84,7 +85,7 @@ def device_rows(cfg: SiteConfig, snap: Snapshot, *, ledger: InputLedger | None =
         else:
             state = "waiting"
         conn = dev.connection
-        where = ":".join(str(x) for x in (getattr(conn, "host", None), getattr(conn, "port", None)) if x)
+        where = ":".join(str(x) for x in (getattr(conn, "host", None), _port(dev)) if x)
         rows.append({
             "id": dev.id, "name": dev.label, "role": dev.role, "catalog": dev.catalog,
             "connection": f"{conn.type} {where}".strip(), "state": state,
@@ -95,6 +96,17 @@ def device_rows(cfg: SiteConfig, snap: Snapshot, *, ledger: InputLedger | None =
             "values": values,
         })
     return rows
+
+
+def _port(dev: DeviceBase) -> int | None:
+    """The port the driver uses: the site file's, else (Modbus TCP) the catalogue entry's, else 502."""
+    port = getattr(dev.connection, "port", None)
+    if port is not None or dev.connection.type != "modbus_tcp":
+        return port
+    try:
+        return find((dev.catalog or "").rsplit("/", 1)[-1]).entry.connection.port
+    except PermanentError:
+        return 502
 
 
 def site_details(cfg: SiteConfig, snap: Snapshot, *, targets: dict[str, float] | None = None,
