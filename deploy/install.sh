@@ -144,6 +144,9 @@ elif [ "$START" = 1 ]; then
         # a second run leaves a running service alone unless its unit file changed
         if [ "$UNIT_CHANGED" = 1 ]; then run systemctl restart "$UNIT"; else run systemctl start "$UNIT"; fi
         say "started; follow it with: journalctl -u ${UNIT%.service} -f"
+        if [ ! -f "$DATA/admin-password.argon2" ]; then
+            say "now open http://$(hostname).local:8080/ and choose the admin password (until then anyone on the LAN could)"
+        fi
     else
         say "not started: $ETC/site.yaml does not pass 'wattwerk check' yet; fix it, then: systemctl start ${UNIT%.service}"
     fi
