@@ -60,3 +60,12 @@ def test_the_docs_name_the_default_ioas():
     docs = (Path(__file__).parent.parent / "docs" / "signals.md").read_text(encoding="utf-8")
     for name, ioa in Iec104Points().model_dump().items():
         assert f"| {ioa} (`{name}`) |" in docs
+
+
+def test_a_device_may_not_take_an_interfaces_name():
+    device = "  - {id: iec104, role: pv, kwp: 5, connection: {type: modbus_tcp, host: 127.0.0.1, port: 2}}\n"
+    text = SITE.replace("control:", "devices:\n" + device + "control:") + "    iec104: {}\n"
+    with pytest.raises(ConfigError) as err:
+        parse_config(text)
+    assert err.value.lines == ['site.yaml:3: devices[0].id: device id "iec104" is taken by '
+                               'control.inbound.iec104 (its channels are iec104.*)']

@@ -278,6 +278,11 @@ class SiteConfig(Model):
                     id=dev.id, j=first[dev.id],
                 )
             first[dev.id] = i
+        taken = set(self.control.inbound.names()) & set(first) if self.control.inbound else set()
+        if taken:  # control.inbound writes channels <interface>.*
+            name = min(taken)
+            raise problem('device id "{id}" is taken by control.inbound.{id} (its channels are {id}.*)',
+                          ("devices", first[name], "id"), id=name)
         self._strategy_refs()
         meters = [i for i, dev in enumerate(self.devices) if dev.role == "grid_meter"]
         if len(meters) > 1:
