@@ -5,9 +5,9 @@ Each interface writes what it was told as channels of its own name (``iec104``, 
 ``openadr``); the limiter reads them here like any other signal, so an external limit is held,
 logged as a restriction episode and shown on the page like ripple control:
 
-* ``<name>.feed_in_limit_pct``: feed-in limit in % of the installed PV power (100 = none);
-* ``<name>.feed_in_limit_w``: feed-in limit in W (negative = none);
-* ``<name>.import_limit_w``: grid import limit in W (negative = none).
+* ``<name>.limit_pct``: feed-in limit in % of the installed PV power (100 = none);
+* ``<name>.limit_export``: feed-in limit in W (negative = none);
+* ``<name>.limit_import``: grid import limit in W (negative = none).
 
 A missing or stale channel is no limit: each interface re-sends its values every second and applies
 its contract's fallback itself when its peer goes silent (edge/inbound).
@@ -20,9 +20,9 @@ from collections.abc import Iterable
 from wattwerk.snapshot import Snapshot
 
 NONE = -1.0  # the value of a W channel that carries no limit
-FEED_IN_PCT = "feed_in_limit_pct"
-FEED_IN_W = "feed_in_limit_w"
-IMPORT_W = "import_limit_w"
+FEED_IN_PCT = "limit_pct"
+FEED_IN_W = "limit_export"
+IMPORT_W = "limit_import"
 
 
 def inbound_limits(
