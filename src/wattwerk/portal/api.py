@@ -38,6 +38,30 @@ SiteName = Annotated[str, Path(min_length=1, max_length=64)]
 Who = Annotated[Principal, Depends(auth.principal)]
 
 
+def _links(status: str, field: str, param: str, *targets: tuple[str, str]) -> dict[str, Any]:
+    """OpenAPI links from a created resource to the operations taking it (``(path, method)``):
+    clients and schemathesis' stateful tests follow them."""
+    links = {
+        f"{method}{path.replace('/', '_').replace('{', '').replace('}', '')}": {
+            "operationRef": "#/paths/" + path.replace("~", "~0").replace("/", "~1") + f"/{method}",
+            "parameters": {param: f"$response.body#/{field}"},
+        }
+        for path, method in targets
+    }
+    return {"responses": {status: {"links": links}}}
+
+
+SITE_LINKS = _links("201", "site", "site", *[
+    ("/api/v1/sites/{site}", "get"), ("/api/v1/sites/{site}/channels", "get"),
+    ("/api/v1/sites/{site}/live", "get"), ("/api/v1/sites/{site}/series", "get"),
+    ("/api/v1/sites/{site}/edge-tokens", "post"), ("/api/v1/sites/{site}/edge-tokens", "delete"),
+    ("/api/v1/sites/{site}/grants", "get"), ("/api/v1/sites/{site}/audit", "get"),
+    ("/api/v1/sites/{site}/retention", "get"), ("/api/v1/sites/{site}/retention", "put"),
+    ("/api/v1/sites/{site}/maintenance", "get"), ("/api/v1/sites/{site}/maintenance", "post"),
+])
+TOKEN_LINKS = _links("201", "id", "token_id", ("/api/v1/tokens/{token_id}", "delete"))
+
+
 def not_found() -> HTTPException:
     return HTTPException(404, NOT_FOUND)
 
@@ -287,7 +311,7 @@ def router() -> APIRouter:
         async with auth.db_of(request).connection() as conn:
             return await tokens.listing(conn, who.account_id)
 
-    @r.post("/tokens", status_code=201, tags=["tokens"])
+    @r.post("/tokens", status_code=201, tags=["tokens"], openapi_extra=TOKEN_LINKS)
     async def token_new(body: NewToken, who: Who, request: Request) -> dict[str, Any]:
         """A new token; its secret is in this answer only."""
         if "admin" in body.scopes and who.via == "token":
@@ -319,7 +343,7 @@ def router() -> APIRouter:
         async with auth.db_of(request).connection() as conn:
             return await sites.listing(conn, who.account_id)
 
-    @r.post("/sites", status_code=201, tags=["sites"])
+    @r.post("/sites", status_code=201, tags=["sites"], openapi_extra=SITE_LINKS)
     async def site_new(body: NewSite, who: Who, request: Request) -> dict[str, Any]:
         async with auth.db_of(request).connection() as conn:
             try:
