@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "wattwerk"
 # top to bottom; a module may import from its own layer and from any layer above it.
 # Edge and portal are siblings on one layer: neither imports the other (see SIBLINGS).
 LAYERS: list[set[str]] = [
-    {"model", "vocabulary", "errors", "snapshot", "flows", "__init__", "__version__"},
+    {"model", "vocabulary", "errors", "snapshot", "flows", "progress", "__init__", "__version__"},
     {"config"},
     {"protocols"},
     {"devices"},

@@ -31,7 +31,6 @@ class Inverter:
 async def test_first_poll_and_first_setpoint_at_once_discover_the_chain_once() -> None:
     sim = Inverter()
     emu = SunSpecEmulator([101, 120, 123], sim, rated_power=8000.0)
-    emu.bank.stored.update({"123.Conn": 1, "123.WMaxLimPct": 100, "123.WMaxLim_Ena": 0})
     ledger = InputLedger()
     async with EmulatorServer([emu.bank]) as server:
         link = ModbusLink(LinkConfig(port=server.port, timeout=2.0))

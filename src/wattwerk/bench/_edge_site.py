@@ -20,45 +20,14 @@ from typing import Any
 
 from wattwerk.devices.catalog import find
 from wattwerk.model import utcnow
+from wattwerk.sim.emulators.electrical import Electrical
 from wattwerk.sim.emulators.modbus import CatalogEmulator, EmulatorServer, RegisterBank, null_modem
 from wattwerk.sim.emulators.sunspec import SunSpecEmulator
 from wattwerk.sim.params import EVParams, PVParams, SiteParams
 from wattwerk.sim.site import SiteSim
 
-ENERGY_BASE_WH = 4_200_000.0
+ENERGY_BASE_WH = 4_200_000.0  # the devices' counters have a history (0 is a sentinel on SunSpec)
 BAUD = 38400  # the RS-485 line of the meters (SDM630: up to 38400 baud)
-
-
-class Electrical:
-    """A simulated device as its meter or inverter shows it: besides the simulator's own values
-    the electrical quantities a real device reports (voltages, currents, frequency, DC side), so the
-    edge reads complete register maps and the bench measures work, not error handling."""
-
-    def __init__(self, sim: Any, phases: int = 3) -> None:
-        self.sim = sim
-        self.phases = phases
-
-    def values(self) -> dict[str, float]:
-        own = self.sim.values()
-        power = float(own.get("power", 0.0))
-        energy = float(own.get("energy", own.get("energy_import", 0.0)))
-        per_phase = power / self.phases
-        out = {"voltage": 230.0, "current": abs(power) / 230.0, "frequency": 50.0, "power_factor": 0.98,
-               "energy_import": energy, "energy_export": 0.0, "temperature": 35.0,
-               "power_dc": power / 0.96, "voltage_dc": 600.0, "current_dc": power / 0.96 / 600.0,
-               "power_pv1": 0.0, "power_pv2": 0.0, "energy_pv": 0.0}
-        for i in range(1, 4):
-            share = per_phase if i <= self.phases else 0.0
-            out |= {f"power_l{i}": share, f"voltage_l{i}": 230.0, f"current_l{i}": abs(share) / 230.0}
-        out |= own
-        for name, value in own.items():  # a device with a history: counters far from 0 (a sentinel)
-            if "energy" in name:
-                out[name] = ENERGY_BASE_WH + value
-        out["energy_pv"] += ENERGY_BASE_WH
-        return out
-
-    def apply(self, command: str, value: float) -> None:
-        self.sim.apply(command, value)
 
 
 @dataclass
@@ -96,15 +65,14 @@ class BenchSite:
 
         def unit(device_id: str, role: str, entry_id: str, dev: Any, extra: str = "", **kw: Any) -> Unit:
             entry = find(entry_id).entry
-            bank = CatalogEmulator(entry, Electrical(dev), **kw).bank
+            bank = CatalogEmulator(entry, Electrical(dev, energy_base_wh=ENERGY_BASE_WH), **kw).bank
             polled = any(r.channel for r in entry.registers)
             return Unit(device_id, role, entry_id, bank, extra, polled=polled)
 
         def sunspec(device_id: str, index: int) -> Unit:
             pv = sim.pv[index]
-            bank = SunSpecEmulator([101, 120, 121, 123], Electrical(pv), rated_power=pv.rating_w).bank
-            # controls as an inverter leaves the factory: connected, no limit (the edge may write them)
-            bank.stored.update({"123.Conn": 1, "123.WMaxLimPct": 100, "123.WMaxLim_Ena": 0})
+            bank = SunSpecEmulator([101, 120, 121, 123], Electrical(pv, energy_base_wh=ENERGY_BASE_WH),
+                                   rated_power=pv.rating_w).bank
             kwp = params.pv[index]
             return Unit(device_id, "pv", "sunspec-inverter-int", bank,
                         f"kwp: {kwp.kwp:g}, tilt: {kwp.tilt:g}, azimuth: {kwp.azimuth:g}")

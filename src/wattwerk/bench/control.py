@@ -42,6 +42,7 @@ from wattwerk.bench.year.world import (
     default_setup,
     tariff_facts,
 )
+from wattwerk.progress import Progress
 from wattwerk.sim.site import SiteSim
 
 STRATEGIES = ("none", "surplus", "planner", "oracle", "emhass")
@@ -124,16 +125,17 @@ def simulate(setup: Setup, name: str, year: Year | None = None, progress: bool =
     sim, meter, law = start(setup, name, year)
     steps = setup.days * 86400 // STEP_S
     per_day = 86400 // STEP_S
+    line = Progress(f"{name} from {setup.start:%Y-%m-%d}", steps, enabled=None if progress else False,
+                    where=lambda k: f"day {int(k) // per_day}/{setup.days}")
     for k in range(steps):
         step(sim, meter, law)
-        if progress and (k + 1) % (per_day * 10) == 0:
-            print(f"  {name} from {setup.start:%Y-%m-%d}: day {(k + 1) // per_day}/{setup.days} "
-                  f"({time.perf_counter() - wall:.0f} s)", file=sys.stderr, flush=True)
-            if setup.partial_dir:  # figures so far, for a run that may not finish
-                part = figures(sim, meter, year, law, time.perf_counter() - wall)
-                part["days_done"] = (k + 1) // per_day
-                path = Path(setup.partial_dir) / f"{name}-{setup.start:%Y%m%dT%H%M}.json"
-                path.write_text(json.dumps(part))
+        line.update(k + 1)
+        if progress and setup.partial_dir and (k + 1) % (per_day * 10) == 0:
+            part = figures(sim, meter, year, law, time.perf_counter() - wall)  # for a run that may not finish
+            part["days_done"] = (k + 1) // per_day
+            path = Path(setup.partial_dir) / f"{name}-{setup.start:%Y%m%dT%H%M}.json"
+            path.write_text(json.dumps(part))
+    line.close()
     if hasattr(law, "close"):
         law.close()
     return figures(sim, meter, year, law, time.perf_counter() - wall)

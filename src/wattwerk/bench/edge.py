@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from wattwerk.bench._edge_site import BenchSite
+from wattwerk.progress import Progress
 
 TARGETS = {"plain": {"rss_mb": 80.0, "cpu_pct_of_one_core": 3.0},
            "mqtt_metrics": {},
@@ -187,7 +188,11 @@ async def measure(site: BenchSite, variant: str, seconds: float, warmup: float,
                 startup_s = await wait_ready(edge, site, client)
                 if counter is not None:
                     await counter.start()
-                figures = await _sample(edge, site, client, seconds, warmup, scrape=mqtt is not None)
+                t0 = time.monotonic()
+                line = Progress(f"bench edge {variant}", warmup + seconds,
+                                where=lambda done: "warm-up" if done < warmup else "measuring")
+                async with line.following(lambda: time.monotonic() - t0):
+                    figures = await _sample(edge, site, client, seconds, warmup, scrape=mqtt is not None)
                 page = (await edge.get(client, "/metrics")).text
         finally:
             code, clean = await edge.stop()

@@ -37,6 +37,7 @@ from wattwerk.protocols.dsmr import decoder as dsmr_decoder
 from wattwerk.protocols.meter import MeterReader
 from wattwerk.protocols.modbus import LinkConfig, ModbusLink
 from wattwerk.protocols.transport import Backoff, TcpSource
+from wattwerk.sim.emulators.electrical import Electrical
 from wattwerk.sim.emulators.modbus import CatalogEmulator, EmulatorServer
 from wattwerk.sim.emulators.p1 import P1Emulator
 from wattwerk.sim.emulators.sunspec import SunSpecEmulator
@@ -176,13 +177,14 @@ class ClosedLoop:
 
         def add(dev: Any, kind: str, metered: bool = False) -> None:
             entry = find(ENTRIES[kind]).entry
-            units: list[tuple[str, Any]] = [(ENTRIES[kind], CatalogEmulator(entry, dev).bank)]
+            # each device shows what its real counterpart shows (voltages, currents ...), not sentinels
+            units: list[tuple[str, Any]] = [(ENTRIES[kind], CatalogEmulator(entry, Electrical(dev)).bank)]
             if metered:
-                units.append((SUBMETER, CatalogEmulator(find(SUBMETER).entry, dev, unit=2).bank))
+                units.append((SUBMETER, CatalogEmulator(find(SUBMETER).entry, Electrical(dev), unit=2).bank))
             out[dev.name] = Emulated(dev.name, units)
 
         for pv in sim.pv:
-            out[pv.name] = Emulated(pv.name, [(ENTRIES["pv"], SunSpecEmulator([101, 120, 123], pv,
+            out[pv.name] = Emulated(pv.name, [(ENTRIES["pv"], SunSpecEmulator([101, 120, 123], Electrical(pv),
                                                                                rated_power=pv.rating_w).bank)])
         if sim.battery:
             add(sim.battery, "battery")

@@ -25,6 +25,7 @@ from wattwerk.control.heating_rod import HeatingRodConfig, HeatingRodControl
 from wattwerk.control.limiter import GridSpec, Limiter
 from wattwerk.control.sgready import SgReadyConfig, SgReadyControl
 from wattwerk.flows import balance_figures
+from wattwerk.progress import Progress
 from wattwerk.sim import BatteryParams, EVParams, HouseParams, SiteParams, SiteSim
 from wattwerk.sim.scenario_loop import ClosedLoop
 
@@ -252,7 +253,10 @@ async def run_scenario(name: str, *, hours: float | None = None, offset_h: float
                  if re.fullmatch(r"state_\d", ch.split(".", 1)[1])})
     loop = ClosedLoop(sim, cycle, checker, step_s=step_s, signals=signals,
                       stale_after_s=max(15.0, 3 * step_s), speed=speed, io_devices=io)
-    async with loop:
+    begin = sim.t
+    progress = Progress(f"scenario {name}", end - begin, where=lambda done: f"{sim.now:%Y-%m-%d %H:%M} UTC",
+                        warnings=loop.ledger.total)
+    async with loop, progress.following(lambda: sim.t - begin):
         for at, what, dev in events:
             if at > end:
                 break
@@ -275,7 +279,8 @@ async def run_scenario(name: str, *, hours: float | None = None, offset_h: float
         "restrictions": sum(1 for e in res.events if e.kind == "restriction_start"),
         "fallback_events": [f"{e.ts.isoformat()} {e.kind} {e.subject}" for e in res.events
                             if e.kind.startswith("fallback")],
-        "read_errors": sum(n for (_, kind), n in loop.ledger.counts.items() if kind != "absent"),
+        "read_errors": loop.ledger.total(),  # every kind the edge counted (each logged once)
+        "read_errors_by_kind": {f"{dev}:{kind}": n for (dev, kind), n in sorted(loop.ledger.counts.items())},
     }
 
 

@@ -21,6 +21,10 @@ from wattwerk.sim.emulators.modbus import CatalogEmulator, RegisterBank
 COMMON = {"Mn": "wattwerk", "Md": "sim", "SN": "0001", "Vr": "1.0", "Opt": "", "DA": 1}
 
 
+# control points a real inverter shows before anyone writes them (else they read as "not available")
+FACTORY: dict[int, dict[str, float]] = {123: {"Conn": 1, "WMaxLimPct": 100, "WMaxLim_Ena": 0}}
+
+
 class SunSpecEmulator:
     """One SunSpec unit: ``models`` in chain order (model 1 is prepended when missing)."""
 
@@ -57,6 +61,10 @@ class SunSpecEmulator:
             vendor, sim, unit=unit, rated_power=rated_power)
         registers = self.registers + (vendor.register_table() if self.vendor is not None and vendor else [])
         self.bank = RegisterBank(unit, registers, values=self.values, on_write=self.on_write)
+        for mid, points in FACTORY.items():  # controls as the device leaves the factory; writable
+            for path, value in points.items():
+                if (name := self._name(mid, path)) is not None:
+                    self.bank.stored[name] = value
 
     def _name(self, mid: int, path: str) -> str | None:
         key = self.keys.get(mid)
