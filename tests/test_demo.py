@@ -1,4 +1,5 @@
-"""The demo: simulated site -> edge polling -> store -> summary and page, end to end."""
+"""The demo: the edge of ``wattwerk run`` (control, planner, store, page) over a simulated house, end to
+end: the simulator's drivers -> the assembled edge -> store -> summary and page."""
 
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ from edge_login import signed_in, test_auth
 from wattwerk.config import load_demo_config
 from wattwerk.demo import DemoSite
 from wattwerk.edge.web import create_app
-from wattwerk.store.sqlite import SqliteStore
 
 TZ = ZoneInfo("Europe/Berlin")
 
@@ -24,13 +24,12 @@ TZ = ZoneInfo("Europe/Berlin")
 def site(tmp_path):
     cfg = load_demo_config()
     start = datetime(2025, 6, 2, tzinfo=TZ)
-    store = SqliteStore(tmp_path / "store.sqlite", tz=cfg.site.timezone)
-    site = DemoSite(cfg, start, store, step_s=10.0, store_every_s=60.0)
+    site = DemoSite(cfg, start, tmp_path / "edge", step_s=10.0, store_every_s=60.0)
     site.store_all_now()
     site.advance_to((start + timedelta(hours=14)).timestamp())
     site.store_all_now()
     yield site, start
-    store.close()
+    site.close()
 
 
 def test_stored_energy_matches_the_simulated_meters(site):
@@ -73,7 +72,7 @@ def test_page_and_api(site, tmp_path):
 def test_a_device_that_stops_answering_is_reported_stale(site):
     demo, _ = site
     stale_until = demo.sim.t + 120
-    demo._next_read["pv1"] = 10**15  # pv1 stops answering
+    demo.silence("pv1")  # pv1 stops answering
     demo.advance_to(stale_until)
     live = demo.live()
     assert live["stale"] == ["pv1"]
@@ -128,3 +127,21 @@ def test_demo_unknown_scenario_names_the_known_ones():
     assert out.returncode == 2
     assert "no scenario 'sunny'" in out.stderr and "pv-surplus-sunny" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_headless_demo_runs_the_control_and_the_planner():
+    """A sunny Sunday: the car in PV mode charges from PV (under 5 % from the grid), the battery does not
+    feed it, no grid limit is exceeded (judged on the simulator's own values), the planner plans over
+    the bundled day-ahead prices; stdout holds only the JSON (no solver banner)."""
+    out = subprocess.run(
+        [sys.executable, "-m", "wattwerk", "demo", "--for", "24h", "--json", "--start", "2025-06-15"],
+        capture_output=True, text=True, timeout=600, check=True,
+    )
+    summary = json.loads(out.stdout)
+    assert summary["ev_kwh"] > 5.0
+    assert summary["ev_grid_share_pct"] < 5.0
+    assert summary["ev_from_battery_kwh"] < 0.05
+    assert summary["limit_violations"] == 0
+    assert summary["balance_error_pct"] < 0.1
+    assert summary["plan"]["status"] == "optimal" and "SMARD.de" in summary["plan"]["prices"]
+    assert summary["plan"]["pv"] == "weather"  # the simulator's weather, no internet

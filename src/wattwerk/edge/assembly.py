@@ -223,6 +223,13 @@ class Edge:
             out["planner"] = {k: plan.get(k) for k in ("status", "message", "source", "cost_eur")}
         return out
 
+    def site_view(self) -> RuntimeView:
+        """What the page shows: live values, today, restrictions, charge point modes, the plan."""
+        c, p = self.control, self.planner
+        return RuntimeView(self.runtime, self.cfg, today_fn=self.view.today,
+                           limits_fn=c.active_limits if c else None, modes_fn=c.modes if c else None,
+                           plan_fn=p.plan_json if p else None, clock=self.clock)
+
     def web_app(self) -> FastAPI:
         """The local page (live values, today, devices, restrictions, plan), setup in the UI when the
         site file is known, and ``/metrics`` for Prometheus."""
@@ -231,10 +238,7 @@ class Edge:
         from wattwerk.edge.setup import Setup
         from wattwerk.edge.web import create_app
 
-        c, p = self.control, self.planner
-        view = RuntimeView(self.runtime, self.cfg, today_fn=self.view.today,
-                           limits_fn=c.active_limits if c else None, modes_fn=c.modes if c else None,
-                           plan_fn=p.plan_json if p else None, clock=self.clock)
+        view = self.site_view()
         setup = None
         if self.path is not None:
             setup = Setup(self.path, runtime=self.runtime, on_config=lambda cfg: setattr(view, "cfg", cfg))
@@ -287,20 +291,25 @@ class Edge:
         """Run every task until ``stop`` is set (the page too, when ``options.web``)."""
         tasks = [self.runtime.run(stop), _every(1.0, stop, self.writer.poll),
                  _every(3600.0, stop, lambda: self.store.apply_retention(utcnow()))]
-        tasks += self._portal_tasks(stop)
-        if self.cfg.mqtt is not None:
-            tasks.append(self.mqtt_bridge().run(stop))
         if self.planner is not None:
             tasks.append(self.planner.run(stop))
         if self.control is not None:  # control.inbound: 104 outstation, Modbus server, OpenADR VEN
             from wattwerk.edge.inbound import start_inbound
 
             tasks += start_inbound(self.cfg, self.runtime, stop, self.control.active_limits)
-        if self.options.web:
-            tasks.append(self._serve(stop))
-        running = [asyncio.create_task(t) for t in [*tasks, *extra]]  # type: ignore[arg-type]
+        running = [asyncio.create_task(t) for t in [*tasks, *self.services(stop), *extra]]  # type: ignore[arg-type]
         await stop.wait()
         await asyncio.gather(*running, return_exceptions=True)
+
+    def services(self, stop: asyncio.Event) -> list[Awaitable[None]]:
+        """What runs beside reading and control, on any clock: uplink, plan upload and maintenance
+        client (with a portal), the MQTT bridge (with ``mqtt``), the page (``options.web``)."""
+        tasks = self._portal_tasks(stop)
+        if self.cfg.mqtt is not None:
+            tasks.append(self.mqtt_bridge().run(stop))
+        if self.options.web:
+            tasks.append(self._serve(stop))
+        return tasks
 
     def _portal_tasks(self, stop: asyncio.Event) -> list[Awaitable[None]]:
         """Uplink, the plan upload and the maintenance client, when the site file names a portal."""

@@ -261,7 +261,9 @@ class PlanService:
 
     def signals(self) -> Signals:
         """The plan's current slot: price, cheap/expensive (lowest/highest quarter of the plan's
-        prices), the battery setpoint (+ discharge) and hold while the plan keeps it from discharging."""
+        prices), the battery setpoint (+ discharge) and hold while the plan keeps it from discharging.
+        A slot that charges the battery without importing charges it from PV: no setpoint then, so a
+        car charging from PV is not starved into the grid by it (the battery takes what is left)."""
         plan = self.plan
         i = self._slot(self.clock())
         if plan is None or i is None:
@@ -271,6 +273,9 @@ class PlanService:
         spread = hi - lo > 0.01
         bats = [b.id for b in self.cfg.by_role("battery") if b.id in plan.devices]
         battery_w = float(sum(plan.devices[b]["power_w"][i] for b in bats)) if bats else None
+        hold = battery_w is not None and battery_w < 1.0
+        if battery_w is not None and battery_w < -1.0 and float(plan.grid_w[i]) <= 1.0:
+            battery_w = None  # charging from PV, not the grid: it takes the surplus the others leave
         planned = [d.charger for d in self.cfg.strategy.ev_departures]
         planned += [h for store in self.cfg.strategy.heat_stores for h in store.heaters]
         device_w = tuple((d, round(float(plan.devices[d]["power_w"][i]), 1)) for d in planned
@@ -280,7 +285,7 @@ class PlanService:
             cheap=bool(spread and price <= lo),
             expensive=bool(spread and price >= hi),
             battery_w=None if battery_w is None else round(battery_w, 1),
-            hold_battery=battery_w is not None and battery_w < 1.0,
+            hold_battery=hold,
             device_w=device_w,
         )
 
