@@ -52,3 +52,16 @@ def test_the_silence_counts_from_the_start_and_a_kw_interface_falls_back_to_0_w(
     t, clock, _ = told(0, quantities=(FEED_IN_W,))
     clock.t = 10.0  # the peer never came
     assert t.check() and t.values == {FEED_IN_W: 0.0}
+
+
+def test_the_last_limits_survive_a_restart_and_a_broken_file_is_no_crash(tmp_path, caplog):
+    path = tmp_path / "inbound-x.json"
+    first, _, _ = told("keep")
+    first.state_file = path
+    first.set(FEED_IN_PCT, 30.0)
+    first.set(IMPORT_W, 4000.0)
+    again = Told("x", lambda readings: None, quantities=(FEED_IN_PCT, FEED_IN_W, IMPORT_W), state_file=path)
+    assert again.values == {FEED_IN_PCT: 30.0, FEED_IN_W: NONE, IMPORT_W: 4000.0}  # until the peer says more
+    path.write_text("{not json")
+    fresh = Told("x", lambda readings: None, quantities=(FEED_IN_PCT,), state_file=path)
+    assert fresh.values == {FEED_IN_PCT: 100.0} and "unreadable" in caplog.text

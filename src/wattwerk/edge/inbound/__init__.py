@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from wattwerk.config import SiteConfig
@@ -23,7 +24,7 @@ def edge_link(cfg: SiteConfig, runtime: Any, limits: Callable[[], Mapping[str, f
     snapshot: Callable[[], Snapshot] = lambda: runtime.state.snapshot(utcnow())  # noqa: E731
     pv_rated = sum(d.rated_w for d in from_site(cfg) if d.kind == "pv")
     roles = SiteRoles.from_pairs([(d.id, d.role) for d in cfg.devices])
-    return EdgeLink(accept, snapshot, limits or dict, roles, pv_rated)
+    return EdgeLink(accept, snapshot, limits or dict, roles, pv_rated, Path(cfg.store.data_dir))
 
 
 def start_inbound(cfg: SiteConfig, runtime: Any, stop: asyncio.Event,

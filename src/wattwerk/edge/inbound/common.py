@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import math
+import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from wattwerk.control.inbound import FEED_IN_PCT, FEED_IN_W, IMPORT_W, NONE
@@ -32,6 +36,10 @@ class EdgeLink:
     limits: Callable[[], Mapping[str, float]]  # the limits in force, name -> W (CycleStep.active_limits)
     roles: SiteRoles
     pv_rated_w: float
+    state_dir: Path | None = None  # where the interfaces keep the limits last told (store.data_dir)
+
+    def state_file(self, name: str) -> Path | None:
+        return None if self.state_dir is None else self.state_dir / f"inbound-{name}.json"
 
     def measurements(self) -> dict[str, float | None]:
         """Grid power (+ import), PV power, battery power (+ discharge) in W, battery SoC in %."""
@@ -57,12 +65,13 @@ class Told:
     ``heard()`` marks contact with the peer; silent for ``fallback_after_s`` (counted from the
     start, too), the contract's ``fallback`` applies: "keep" the last values, or a feed-in limit of
     0 or 100 % with the interface's import limit lifted. ``<name>.state_fallback`` is 1 while it does.
+    With ``state_file`` the limits survive a restart: a marketer need not send them again.
     """
 
     def __init__(self, name: str, accept: Callable[[Sequence[Reading]], None], *,
                  fallback: Literal["keep", 0, 100] = "keep", fallback_after_s: float = 60.0,
                  quantities: Sequence[str] = (FEED_IN_PCT,), clock: Callable[[], float] = time.monotonic,
-                 ) -> None:
+                 state_file: Path | None = None) -> None:
         self.name = name
         self._accept = accept
         self.fallback = fallback
@@ -72,11 +81,39 @@ class Told:
         self.clock = clock
         self.last_heard = clock()
         self.in_fallback = False
+        self.state_file = state_file
+        self._restore()
+
+    def _restore(self) -> None:
+        if self.state_file is None or not self.state_file.exists():
+            return
+        try:
+            saved = json.loads(self.state_file.read_text(encoding="utf-8"))
+            restored = {q: float(v) for q, v in saved.items()
+                        if q in self.values and isinstance(v, int | float) and math.isfinite(v)}
+        except (OSError, ValueError, AttributeError) as exc:
+            log.warning("%s: %s unreadable (%s); starting without the last limits", self.name,
+                        self.state_file, exc)
+            return
+        self.values.update(restored)
+        log.info("%s: last limits restored: %s", self.name, restored)
+
+    def _save(self) -> None:
+        """Written on change only (a few times a day), atomically."""
+        if self.state_file is None:
+            return
+        tmp = self.state_file.with_suffix(".tmp")
+        try:
+            tmp.write_text(json.dumps(self.values), encoding="utf-8")
+            os.replace(tmp, self.state_file)
+        except OSError as exc:
+            log.warning("%s: cannot keep the limits in %s: %s", self.name, self.state_file, exc)
 
     def set(self, quantity: str, value: float) -> None:
         """A value from the peer (``NONE`` / 100 % lifts it); published at once."""
         if quantity in self.values:
             self.values[quantity] = value
+            self._save()
         else:
             self.extra[quantity] = value
         self.heard()
@@ -101,6 +138,7 @@ class Told:
                     self.values[FEED_IN_PCT] = float(self.fallback)
                 elif FEED_IN_W in self.values and self.fallback == 0:
                     self.values[FEED_IN_W] = 0.0
+                self._save()
             log.warning("fallback_start %s: no peer for %.0f s, fallback: %s", self.name, silent,
                         self.fallback if self.fallback == "keep" else f"{self.fallback} %")
         return self.in_fallback

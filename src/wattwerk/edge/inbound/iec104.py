@@ -33,7 +33,8 @@ class Iec104Outstation:
         quantity = FEED_IN_PCT if cfg.unit == "pct" else FEED_IN_W
         self.quantity = quantity
         self.told = told or Told("iec104", edge.accept, fallback=cfg.fallback,
-                                 fallback_after_s=cfg.fallback_after_s, quantities=(quantity,))
+                                 fallback_after_s=cfg.fallback_after_s, quantities=(quantity,),
+                                 state_file=edge.state_file("iec104"))
         self.refused = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self.server = c104.Server(ip=cfg.host, port=cfg.port, tick_rate_ms=50)

@@ -88,7 +88,8 @@ class LimitServer:
         self.edge = edge
         self.told = told or Told("modbus_server", edge.accept, fallback=cfg.fallback,
                                  fallback_after_s=cfg.fallback_after_s,
-                                 quantities=(FEED_IN_PCT, FEED_IN_W, IMPORT_W))
+                                 quantities=(FEED_IN_PCT, FEED_IN_W, IMPORT_W),
+                                 state_file=edge.state_file("modbus_server"))
         self.heartbeat = 0
         self.refused = 0
         device = SimDevice(cfg.unit, simdata=_blocks(), action=self._action)
