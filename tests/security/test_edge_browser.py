@@ -122,3 +122,22 @@ async def test_first_start_shows_only_the_password_step(browser: Any, tmp_path: 
             assert page.url == edge.url + "/login?next=/setup"
         finally:
             await page.close()
+
+
+async def test_sign_in_never_sends_the_browser_to_another_site(browser: Any, tmp_path: Path) -> None:
+    with running_edge(tmp_path) as edge:
+        page = await browser.new_page()
+        try:
+            for bad in ("//attacker.test/x", "/%5Cattacker.test", "/%09/attacker.test", "https://attacker.test"):
+                await page.goto(f"{edge.url}/login?next={bad}")
+                await page.get_by_test_id("password").fill(PASSWORD)
+                await page.get_by_test_id("sign-in").click()
+                await page.wait_for_url(edge.url + "/")
+                await page.locator("#sign-out").click()
+                await page.wait_for_url(edge.url + "/login")
+            await page.goto(f"{edge.url}/login?next=/setup")  # a path of the edge's own is kept
+            await page.get_by_test_id("password").fill(PASSWORD)
+            await page.get_by_test_id("sign-in").click()
+            await page.wait_for_url(edge.url + "/setup")
+        finally:
+            await page.close()
