@@ -34,6 +34,7 @@ async def test_sign_in_never_leaves_the_portal(sqlite_portal: PortalProcess) -> 
                 context = await browser.new_context()
                 page = await context.new_page()
                 await page.goto(f"{sqlite_portal.url}/login?next={trap}")
+                assert await page.locator("#reset-off").is_visible()  # no SMTP: the page says so
                 await page.fill("#login input[name=alias]", alias)
                 await page.fill("#login input[name=password]", PASSWORD)
                 async with page.expect_navigation():

@@ -249,7 +249,12 @@ def page_router() -> APIRouter:
     @r.get("/login")
     async def login(request: Request, next: str = Query("/sites", max_length=300)) -> Response:
         target = hardening.safe_next(next)  # only a path of this portal: no open redirect
-        return render(request, "login", title_key="login.title", csrf=None, extra={"next": target})
+        config = getattr(request.app.state, "config", None)
+        return render(request, "login", title_key="login.title", csrf=None, extra={
+            "next": target,
+            "registration": config.registration if config else "open",
+            "reset": bool(config and config.smtp),  # without mail, the page says so
+        })
 
     @r.get("/sites")
     async def site_list(request: Request) -> Response:

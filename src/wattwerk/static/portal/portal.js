@@ -142,14 +142,23 @@ function loginPage() {
       <div class="buttons"><button class="primary">${esc(t("login.submit"))}</button></div>
       <p class="err" id="login-err" role="alert"></p>
     </form></section>
+  <section class="card" id="reset-card"><h2>${esc(t("reset.title"))}</h2>
+    ${BOOT.reset ? `<p class="muted small">${esc(t("reset.hint"))}</p>
+    <form id="reset">
+      <label>${esc(t("login.alias"))}<input name="alias" autocomplete="username" required maxlength="64"></label>
+      <div class="buttons"><button>${esc(t("reset.submit"))}</button></div>
+      <p class="muted" id="reset-msg" role="status"></p>
+    </form>` : `<p class="muted small" id="reset-off">${esc(t("reset.off"))}</p>`}</section>
   <section class="card"><h2>${esc(t("register.title"))}</h2>
+    ${BOOT.registration === "closed" ? `<p class="muted small" id="register-closed">${esc(t("register.closed"))}</p>` : `
     <p class="muted small">${esc(t("register.hint"))}</p>
     <form id="register">
       <label>${esc(t("login.alias"))}<input name="alias" autocomplete="username" required maxlength="64"></label>
       <label>${esc(t("login.password"))}<input name="password" type="password" autocomplete="new-password" required></label>
+      ${BOOT.registration === "invite" ? `<label>${esc(t("register.invite"))}<input name="invite" required maxlength="100"></label>` : ""}
       <div class="buttons"><button class="primary">${esc(t("register.submit"))}</button></div>
       <p class="err" id="register-err" role="alert"></p>
-    </form></section>`;
+    </form>`}</section>`;
   const signIn = async (alias, password, totp, errEl) => {
     const r = await WWP.api("POST", "/api/v1/session", { alias, password, totp: totp || null });
     if (!r.ok) { errEl.textContent = t("login.failed") + ": " + problems(r); return; }
@@ -160,11 +169,20 @@ function loginPage() {
     const f = new FormData(ev.target);
     signIn(f.get("alias"), f.get("password"), f.get("totp"), document.getElementById("login-err"));
   });
-  document.getElementById("register").addEventListener("submit", async (ev) => {
+  const resetForm = document.getElementById("reset");
+  if (resetForm) resetForm.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const r = await WWP.api("POST", "/api/v1/password-reset", { alias: new FormData(ev.target).get("alias") });
+    document.getElementById("reset-msg").textContent = r.ok ? t("reset.sent") : problems(r);
+  });
+  const registerForm = document.getElementById("register");
+  if (registerForm) registerForm.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const f = new FormData(ev.target);
     const err = document.getElementById("register-err");
-    const r = await WWP.api("POST", "/api/v1/accounts", { alias: f.get("alias"), password: f.get("password") });
+    const body = { alias: f.get("alias"), password: f.get("password") };
+    if (f.get("invite")) body.invite = f.get("invite");
+    const r = await WWP.api("POST", "/api/v1/accounts", body);
     if (!r.ok) { err.textContent = problems(r); return; }
     signIn(f.get("alias"), f.get("password"), null, err);
   });
