@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from edge_login import signed_in_async, test_auth
 from portal_fixtures import Portal, account, database, new_site, now_ms, pg, portal  # noqa: F401
 from wattwerk.config import load_config
 from wattwerk.edge.live import RuntimeView
@@ -32,8 +33,10 @@ async def test_wizard_pairs_with_the_real_portal(portal: Portal, tmp_path: Path)
     code = acc.http.post("/api/v1/tokens", json={"name": "pair", "scopes": ["ingest"]}).json()["token"]
     path = tmp_path / "site.yaml"
     path.write_text(SITE)
-    app = create_app(RuntimeView(EdgeRuntime([]), load_config(path)), setup=Setup(path))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://edge") as edge:
+    app = create_app(RuntimeView(EdgeRuntime([]), load_config(path)), auth=test_auth(tmp_path / "var"),
+                     setup=Setup(path))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as edge:
+        await signed_in_async(edge)
         form = {"portal_url": portal.url, "site": site_name, "code": code}
         r = await edge.post("/api/wizard/pair", json=form | {"code": "wwp_nope"})
         assert r.status_code == 422 and "refused the pairing code" in r.json()["errors"][0]
