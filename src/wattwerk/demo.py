@@ -5,8 +5,8 @@ the planner (the demo site plans with ``strategy.mode: planner``), store, outbox
 maintenance client and the local page. Only the devices' far end is simulated: every
 ``connection: {type: sim}`` device has a simulator driver behind the same ``Driver`` interface as a
 real one (``sim.drivers``), the grid meter read as DSMR telegrams through the edge's ``MeterReader``.
-Edge and simulator run in lock-step on the simulated clock: each step the edge reads what is due
-and runs one control cycle, then the house advances one step with its setpoints in force.
+Edge and simulator run in lock-step on the simulated clock: each step the house advances with the
+setpoints in force, then the edge reads what is due and runs one control cycle.
 
 Prices: the planner plans over real day-ahead prices, the bundled DE-LU sample (Bundesnetzagentur |
 SMARD.de, CC BY 4.0; ``market.sample``) mapped onto the simulated dates, plus the site file's grid
@@ -188,6 +188,7 @@ class DemoSite:
         self.checker = LimitChecker(lambda t: site_limits(cfg), consumers={e.name: 1.0 for e in self.sim.evs})
         self.tally = ControlTally()
         self.page = self.edge.site_view()
+        self._controlled = False
 
     @property
     def state(self) -> Any:
@@ -196,13 +197,17 @@ class DemoSite:
     # ------------------------------------------------------------ time
 
     async def tick(self, dt_s: float) -> None:
-        """One read round and control cycle of the edge, then the house over ``dt_s`` with its setpoints
-        (judged on the simulator's own values)."""
+        """The house over ``dt_s`` with the setpoints in force (judged on the simulator's own values),
+        then one read round and control cycle of the edge. The first tick starts with a cycle, so the
+        house never runs a step uncontrolled."""
         sim = self.sim
-        self.tally.setpoints(await self.edge.step())
+        if not self._controlled:
+            self._controlled = True
+            self.tally.setpoints(await self.edge.step())
         sim.step(dt_s)
         self.checker.observe(sim.t, sim.channels())
         self.tally.step(sim, dt_s)
+        self.tally.setpoints(await self.edge.step())
 
     async def advance(self, t: float, step_s: float | None = None) -> None:
         """Simulate up to Unix time ``t`` in steps of ``step_s`` (default: the site's step)."""
