@@ -111,7 +111,8 @@ async def test_device_state_and_last_error_from_the_runtime(tmp_path: Path) -> N
     stop = asyncio.Event()
     task = asyncio.create_task(runtime.run(stop))
     await asyncio.sleep(0.4)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as client:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
         live = (await client.get("/api/live")).json()
     stop.set()
     await task
