@@ -1,0 +1,116 @@
+"""Maintenance end to end, started the way the docs tell a user: ``wattwerk portal`` and ``wattwerk run
+site.yaml`` as processes. The owner grants an installer maintenance, the installer queues commands in
+the portal, the running edge collects them over its own connection (``edge.assembly`` wires the
+maintenance client), executes them against itself and answers; every step is in the owner's audit log."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from portal_fixtures import Portal, account, edge_token, new_site
+
+SITE = """\
+version: 1
+site:
+  name: Maintained house
+  location: {{latitude: 48.0, longitude: 7.8}}
+  timezone: Europe/Berlin
+devices: []
+store:
+  data_dir: {data}
+portal:
+  url: {url}
+  token: {token}
+  site: {site}
+  edge_id: edge-1
+"""
+
+
+def _wait_for(check: object, seconds: float, what: str, proc: subprocess.Popen[bytes]) -> object:
+    """Poll ``check()`` until it answers something truthy; a process that died fails with its stderr."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            err = proc.stderr.read().decode() if proc.stderr else ""
+            raise AssertionError(f"{what}: the process ended: {err}")
+        try:
+            found = check()  # type: ignore[operator]
+        except httpx.HTTPError:
+            found = None
+        if found:
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"{what}: nothing within {seconds} s")
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+
+
+def test_a_queued_command_is_run_by_the_edge_process_and_audited(tmp_path: Path) -> None:
+    port_file = tmp_path / "portal.port"
+    portal_proc = subprocess.Popen(
+        [sys.executable, "-m", "wattwerk", "portal", "--port", "0", "--data-dir", str(tmp_path / "portal"),
+         "--port-file", str(port_file)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    edge_proc = None
+    try:
+        _wait_for(port_file.exists, 60, "portal port file", portal_proc)
+        url = f"http://127.0.0.1:{port_file.read_text().strip()}"
+        _wait_for(lambda: httpx.get(url + "/api/v1/health", timeout=2).status_code == 200, 60,
+                  "portal health", portal_proc)
+        portal = Portal(url, None, None)  # type: ignore[arg-type]  # only its url and clients are used
+        owner, installer = account(portal), account(portal)
+        site = new_site(owner)
+        token = edge_token(owner, site)
+        site_file = tmp_path / "site.yaml"
+        site_file.write_text(SITE.format(data=tmp_path / "edge", url=url, token=token, site=site))
+        edge_proc = subprocess.Popen([sys.executable, "-m", "wattwerk", "run", str(site_file), "--no-web"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+        grant = {"installer": installer.alias, "hours": 1}
+        g = owner.http.post(f"/api/v1/sites/{site}/maintenance", json=grant)
+        assert g.status_code == 201, g.text
+        commands = {"status": {}, "set_config": {"control.peak_shaving_w": 9000}, "get_config": {}}
+        ids = {}
+        for kind, payload in commands.items():
+            made = installer.http.post(f"/api/v1/sites/{site}/maintenance/commands",
+                                       json={"kind": kind, "payload": payload})
+            assert made.status_code == 201, made.text
+            ids[kind] = made.json()["id"]
+
+        def finished() -> dict[str, dict] | None:
+            out = {k: installer.http.get(f"/api/v1/sites/{site}/maintenance/commands/{i}").json()
+                   for k, i in ids.items()}
+            return out if all(c["state"] in ("done", "failed") for c in out.values()) else None
+
+        done = _wait_for(finished, 90, "the edge's answers", edge_proc)
+        assert isinstance(done, dict)
+        assert all(c["state"] == "done" for c in done.values()), done
+        status = done["status"]["result"]
+        assert status["site"] == "Maintained house" and status["read_only"] is False
+        assert done["set_config"]["result"]["restart_needed"] is True
+        assert "peak_shaving_w: 9000" in site_file.read_text()  # written into the site file, validated
+        config = done["get_config"]["result"]
+        assert config["site"]["name"] == "Maintained house"
+        assert config["portal"]["token"] != token  # secrets never leave the edge
+
+        audit = [(e["actor"], e["action"]) for e in owner.http.get(f"/api/v1/sites/{site}/audit").json()]
+        assert audit.count((installer.alias, "maintenance.command")) == 3
+        assert audit.count(("edge", "maintenance.delivered")) == 3
+        assert audit.count(("edge", "maintenance.result")) == 3
+    finally:
+        if edge_proc is not None:
+            _stop(edge_proc)
+        _stop(portal_proc)
