@@ -61,7 +61,8 @@ def file_problems(cfg: SiteConfig) -> list[tuple[Loc, str]]:
         if path is None:
             continue
         if not path.is_file():
-            problems.append((loc, f"{path}: no such file (relative paths start in {Path.cwd()})"))
+            where = "" if path.is_absolute() else f" (relative paths start in {Path.cwd()})"
+            problems.append((loc, f"{path}: no such file{where}"))
         elif not os.access(path, os.R_OK):
             problems.append((loc, f"{path}: not readable by this user"))
     return problems + _data_dir_problems(cfg.store.data_dir)
