@@ -50,8 +50,8 @@ def dry_check(cfg: SiteConfig, *, demo: bool = False, read_only: bool = False) -
 
 
 def file_problems(cfg: SiteConfig) -> list[tuple[Loc, str]]:
-    """Files the site file names that ``run`` reads at start (a CA certificate): they must exist and
-    be readable by this user (checked with stat and access, not opened)."""
+    """Files the site file names that ``run`` reads at start (a CA certificate) must exist and be
+    readable by this user; the data folder must be creatable (stat and access: nothing opened)."""
     named: list[tuple[Loc, Path | None]] = [
         (("portal", "ca_file"), cfg.portal.ca_file if cfg.portal else None),
         (("mqtt", "ca_file"), cfg.mqtt.ca_file if cfg.mqtt else None),
