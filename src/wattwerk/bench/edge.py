@@ -55,12 +55,15 @@ PLAN_LINE = re.compile(r"wattwerk\.planner: plan (\w+) from \S+ (\d+) slots")
 
 
 def proc_status(pid: int) -> dict[str, float]:
-    """VmRSS, VmHWM (peak RSS) in MB and, where the kernel offers it, Pss in MB."""
+    """VmRSS, VmHWM (peak RSS), RssAnon (the heap: objects, caches) and RssFile (mapped code and
+    libraries, shared with other processes) in MB, Threads; where the kernel offers it, Pss in MB."""
     out: dict[str, float] = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         key, _, rest = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
+        if key in ("VmRSS", "VmHWM", "RssAnon", "RssFile"):
             out[key] = int(rest.split()[0]) / 1024
+        elif key == "Threads":
+            out[key] = int(rest)
     with contextlib.suppress(OSError):
         for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
             if line.startswith("Pss:"):
@@ -243,6 +246,9 @@ async def _sample(edge: EdgeProcess, site: BenchSite, client: Any, seconds: floa
         "rss_max_mb": round(max(samples), 1),
         "peak_rss_mb": round(mem["VmHWM"], 1),
         "pss_mb": round(mem["Pss"], 1) if "Pss" in mem else None,
+        "rss_anon_mb": round(mem.get("RssAnon", 0.0), 1),  # heap: Python objects, caches
+        "rss_file_mb": round(mem.get("RssFile", 0.0), 1),  # code and shared libraries
+        "threads": int(mem.get("Threads", 0)),
         "cpu_pct_of_one_core": round(100.0 * (cpu1 - cpu0) / (wall1 - wall0), 2),
         "cpu_s": round(cpu1 - cpu0, 2),
         "modbus_requests": reads,

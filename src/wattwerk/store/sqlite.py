@@ -41,6 +41,10 @@ from wattwerk.store.counters import (
 from wattwerk.store.validate import channel_of, unpack
 
 log = logging.getLogger("wattwerk.store")
+# SQLite's page cache per connection, in KiB (SQLite's own default). It fills as the store grows:
+# at 16 MB it added 12 MB to the edge's RSS within a day of 40 channels every 10 s, at no gain in
+# write speed; a larger cache is for bulk readers (``cache_kib``).
+CACHE_KIB = 2000
 
 
 def aware_ms(when: datetime) -> int:
@@ -80,6 +84,7 @@ class SqliteStore:
         policy: CounterPolicy | None = None,
         ledger: InputLedger | None = None,
         busy_timeout_s: float = 10.0,
+        cache_kib: int = CACHE_KIB,
     ) -> None:
         buckets.zone(tz)
         self.path = str(path)
@@ -93,7 +98,7 @@ class SqliteStore:
         self.journal_mode = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         self._db.execute("PRAGMA synchronous = NORMAL")
         self._db.execute("PRAGMA temp_store = MEMORY")
-        self._db.execute("PRAGMA cache_size = -16000")
+        self._db.execute(f"PRAGMA cache_size = -{int(cache_kib)}")
         self._db.executescript(schema.DDL + schema.ENERGY_DDL + schema.DIRTY_DDL)
         self._init_meta()
         self._channels: dict[str, tuple[int, Kind]] = {}
