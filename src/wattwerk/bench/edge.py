@@ -244,6 +244,7 @@ async def _sample(edge: EdgeProcess, site: BenchSite, client: Any, seconds: floa
         "measured_s": round(wall1 - wall0, 1),
         "rss_mb": round(statistics.median(samples), 1),
         "rss_max_mb": round(max(samples), 1),
+        "rss_growth_mb": round(samples[-1] - samples[0], 1),  # over the measured period (a leak grows)
         "peak_rss_mb": round(mem["VmHWM"], 1),
         "pss_mb": round(mem["Pss"], 1) if "Pss" in mem else None,
         "rss_anon_mb": round(mem.get("RssAnon", 0.0), 1),  # heap: Python objects, caches
