@@ -18,7 +18,6 @@ from wattwerk.config import load_demo_config
 from wattwerk.demo import DemoSite
 from wattwerk.edge.live import enrich
 from wattwerk.edge.web import create_app
-from wattwerk.store.sqlite import SqliteStore
 
 
 class PlannedDemo:
@@ -49,13 +48,12 @@ def demo(tmp_path: Path) -> Iterator[PlannedDemo]:
     cfg = load_demo_config()
     tz = ZoneInfo(cfg.site.timezone)
     start = datetime(2026, 6, 21, tzinfo=tz)
-    store = SqliteStore(tmp_path / "store.sqlite", tz=cfg.site.timezone)
-    site = DemoSite(cfg, start, store, step_s=60, store_every_s=300)
+    site = DemoSite(cfg, start, tmp_path / "edge", step_s=60, store_every_s=300)
     site.store_all_now()
     site.advance_to((start + timedelta(hours=14)).timestamp())
     site.flush()
     yield PlannedDemo(site)
-    store.close()
+    site.close()
 
 
 VIEWPORTS = {

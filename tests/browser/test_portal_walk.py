@@ -31,7 +31,6 @@ from wattwerk.edge.outbox import Outbox
 from wattwerk.edge.uplink import Uplink, UplinkConfig
 from wattwerk.model import ms
 from wattwerk.portal.database import utcnow
-from wattwerk.store.sqlite import SqliteStore
 
 TZ = "Europe/Berlin"
 DESKTOP = {"viewport": {"width": 1366, "height": 900}}
@@ -63,33 +62,29 @@ def site_readings(now_ms: int, hours: int = 30) -> list[tuple[str, int, float]]:
 
 
 class Tee:
-    """The demo edge's store, also feeding the outbox with every batch it stores (as an edge does)."""
+    """The demo edge's outbox, also keeping every row it queues (what the portal must then show)."""
 
-    def __init__(self, store: SqliteStore, box: Outbox) -> None:
-        self.store, self.box = store, box
+    def __init__(self, box: Outbox) -> None:
+        self.box = box
         self.rows: list[tuple[str, int, float]] = []
 
-    def write(self, readings: Any) -> Any:
+    def append(self, readings: Any) -> Any:
         readings = list(readings)
-        self.box.append(readings)
         self.rows += [(r.channel, ms(r.ts), r.value) for r in readings]
-        return self.store.write(readings)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.store, name)
+        return self.box.append(readings)
 
 
 def demo_upload(box: Outbox, tmp_path: Path, hours: float = 3.0) -> list[tuple[str, int, float]]:
     """Run the demo site for the last ``hours`` (simulated, up to now); its readings go to the outbox."""
     cfg = load_demo_config()
     now = datetime.now(UTC).replace(second=0, microsecond=0)
-    store = SqliteStore(tmp_path / "edge.sqlite", tz=cfg.site.timezone)
-    tee = Tee(store, box)
-    site = DemoSite(cfg, now - timedelta(hours=hours), tee, step_s=10, store_every_s=60)  # type: ignore[arg-type]
+    site = DemoSite(cfg, now - timedelta(hours=hours), tmp_path / "edge", step_s=10, store_every_s=60)
+    tee = Tee(box)
+    site.edge.recorder.outbox = tee  # every reading the edge records is queued for the portal
     site.store_all_now()
     site.advance_to(now.timestamp())
     site.store_all_now()
-    store.close()
+    site.close()
     return tee.rows
 
 

@@ -325,6 +325,7 @@ class Edge:
                               pin_sha256=portal.pin_sha256, roles={d.id: d.role for d in self.cfg.devices})
         tasks: list[Awaitable[None]] = [Uplink(self.outbox, target).run(stop)]
         if self.planner is not None and (uploader := plan_uploader(self.cfg, self.planner)) is not None:
+            uploader.clock = self.clock  # the plan's time is the edge's (the demo's is simulated)
             tasks.append(uploader.run(stop))
 
         async def maintenance() -> None:

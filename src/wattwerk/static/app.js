@@ -131,7 +131,8 @@ function renderPlan(plan) {
     svg += `<text x="${L + i * bw}" y="${H - 6}" font-size="11" fill="#69736d">${hm(Date.parse(s.start) / 1000)}</text>`;
   });
   box.innerHTML = svg + `</svg><div class="legend"><span><i class="price"></i>price ${esc(plan.currency || "")}/kWh</span>` +
-    `<span><i class="price charge"></i>battery charges</span><span><i class="price discharge"></i>battery discharges</span></div>`;
+    `<span><i class="price charge"></i>battery charges</span><span><i class="price discharge"></i>battery discharges</span></div>` +
+    (plan.source ? `<p class="muted small" data-testid="plan-prices">prices: ${esc(plan.source)}${plan.fresh === false ? " (cached)" : ""}</p>` : "");
 }
 
 function renderLive(live) {
