@@ -209,3 +209,14 @@ async def test_unreachable_portal_is_retryable_and_backoff_is_jittered(tmp_path:
         delays.append(up.backoff())
     assert all(0.5 <= d <= min(60, 0.5 * 2**n) for n, d in enumerate(delays))
     assert len(set(delays)) == len(delays)  # jittered, never in lockstep
+
+
+def test_acked_spans_follow_the_portals_exact_runs_and_older_portals_span() -> None:
+    """The portal acknowledges exactly the seqs it recorded (``acked`` runs, issue 15); a portal
+    from before ``acked`` answers only the span (``ack``). Both are clipped to the batch."""
+    from wattwerk.edge.uplink import acked_spans
+
+    assert acked_spans({"ack": [1, 6], "acked": [[1, 2], [5, 6]]}, 1, 6) == [(1, 2), (5, 6)]
+    assert acked_spans({"ack": [1, 6]}, 2, 5) == [(2, 5)]
+    assert acked_spans({"ack": None, "acked": []}, 1, 6) == []
+    assert acked_spans({"acked": [[0, 3], [9, 12]]}, 2, 10) == [(2, 3), (9, 10)]
