@@ -85,3 +85,16 @@ def test_checker_forgives_one_cycle_never_two() -> None:
     for t, grid in enumerate([-500.0, -1500.0, -500.0, -1500.0, -1500.0, -1500.0]):
         c.observe(float(t), {"grid.power": grid})
     assert c.violations["export"] == 2 and c.max_excess_w == 500.0
+
+
+def test_checker_counts_import_beyond_all_flexibility_as_unavoidable() -> None:
+    """8 kW import limit: the house alone at 9 kW with nothing left to shed is unavoidable; the same
+    with a car still charging at 4 kW is the control's fault (avoidable)."""
+    c = LimitChecker(lambda t: Limits(import_w=8000.0), flexible=lambda v: v.get("ev1.power", 0.0))
+    for t in range(3):
+        c.observe(float(t), {"grid.power": 9000.0, "ev1.power": 0.0})
+    assert c.total == 2 and c.unavoidable["import"] == 2 and c.avoidable == 0
+    assert c.max_excess_w == 1000.0 and c.max_avoidable_w == 0.0
+    for t in range(3, 6):
+        c.observe(float(t), {"grid.power": 13000.0, "ev1.power": 4000.0})
+    assert c.total == 5 and c.avoidable == 3 and c.max_avoidable_w == 4000.0

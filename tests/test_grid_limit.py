@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from wattwerk.config import parse_config
+from wattwerk.config.site_limits import site_limits, tightest
 from wattwerk.control.limiter import Limiter
 from wattwerk.edge.live import site_details
 from wattwerk.edge.planning import PlanService
@@ -41,9 +42,21 @@ devices:
     max_charge_w: 12000
     max_discharge_w: 12000
     reserve_soc: 10
+PV
 strategy: {mode: planner}
 tariff: {provider: awattar}
 store: {data_dir: DATADIR}
+CONTROL
+"""
+
+PV = """\
+  - id: pv1
+    role: pv
+    kwp: 10
+    tilt: 30
+    azimuth: 180
+    catalog: sunspec-inverter-int
+    connection: {type: modbus_tcp, host: 127.0.0.1, port: 9}
 """
 
 
@@ -51,8 +64,12 @@ def recorded(request: httpx.Request) -> httpx.Response:
     return httpx.Response(200, json=json.loads(DATA.read_text()))
 
 
-async def plan_of(tmp_path: Path, grid: str):
-    cfg = parse_config(SITE.replace("GRID", grid).replace("DATADIR", str(tmp_path / "var")))
+async def plan_of(tmp_path: Path, grid: str, control: str = "", pv: bool = False, battery_wh: int = 40000):
+    text = SITE.replace("GRID", grid).replace("DATADIR", str(tmp_path / "var"))
+    text = text.replace("capacity_wh: 40000", f"capacity_wh: {battery_wh}")
+    text = text.replace("PV\n", PV if pv else "")
+    text = text.replace("CONTROL\n", f"control: {control}\n" if control else "")
+    cfg = parse_config(text)
     state = SiteState()
     state.update([Reading("bat.soc", NOW, 10.0), Reading("grid.power", NOW, 400.0),
                   Reading("bat.power", NOW, 0.0)])
@@ -100,3 +117,22 @@ async def test_the_tighter_of_fuse_and_max_import_is_planned(tmp_path, grid, lim
     assert cfg.site.grid.import_limit_w == limit
     assert Limiter.from_site(cfg).grid.import_w == limit
     assert limit - 50.0 <= plan.import_w.max() <= limit + 1.0
+
+
+@pytest.mark.parametrize(("control", "side", "limit", "battery_wh"), [
+    ("{peak_shaving_w: 5000}", "import", 5000.0, 40000),  # the tighter of it and the fuse
+    ("{feed_in_limit_pct: 30}", "export", 3000.0, 2000),  # 30 % of 10 kWp; a battery soon full
+])
+async def test_the_control_sections_fixed_limits_are_planned_and_limited_alike(
+    tmp_path: Path, control: str, side: str, limit: float, battery_wh: int
+) -> None:
+    """Peak shaving and a fixed feed-in limit are import and export limits like the connection's:
+    ``config.site_limits`` gives them to the limiter and the planner alike."""
+    cfg, _, plan = await plan_of(tmp_path, "{fuse_a: 10}", control, pv=True, battery_wh=battery_wh)
+    limiter = Limiter.from_site(cfg)
+    active, _ = limiter.active_limits(SiteState().snapshot(NOW), limiter.initial())
+    assert tightest(active, side) == limit == tightest(site_limits(cfg), side)
+    flow = plan.import_w if side == "import" else plan.export_w
+    assert flow.max() <= limit + 1.0
+    _, _, free = await plan_of(tmp_path / "free", "{fuse_a: 10}", pv=True, battery_wh=battery_wh)
+    assert (free.import_w if side == "import" else free.export_w).max() > limit + 500.0  # what it holds

@@ -5,6 +5,9 @@ the simulator's own values, and a limiter that lets everything through is caught
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -61,6 +64,7 @@ def test_a_pass_through_limiter_is_caught(name: str, kind: str, monkeypatch: pyt
     summary = asyncio.run(run_scenario(name, hours=0.25, offset_h=start, step_s=STEP_S))
     assert summary["limit_violations_by_kind"].get(kind, 0) > 10, summary
     assert summary["max_limit_excess_w"] > 500
+    assert summary["limit_violations_avoidable"] > 10  # the chargers could have given way
 
 
 def test_sunny_day_charges_the_car_from_pv_with_few_switches() -> None:
@@ -88,3 +92,41 @@ def test_ripple_contacts_that_go_silent_without_a_fail_safe_are_caught() -> None
     ripple = {**SCENARIOS["ripple-control"].limits["ripple"], "on_stale": "keep"}
     summary = focus("ripple-control", limits_override={"ripple": ripple})
     assert summary["limit_violations"] > 10 and summary["max_limit_excess_w"] > 500
+
+
+# ------------------------------------------------------------ a whole day
+
+DAY_STEP_S = 60.0  # one control cycle a minute keeps seven simulated days in CI time (docs/scenarios.md)
+MAX_SWITCHES_PER_DAY = 36  # any relay or contactor: 1.5 an hour on average; chatter would be hundreds
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_scenario_holds_its_limits_over_24_h(name: str) -> None:
+    """Each scenario from its start for 24 h, as fast as it goes (``--speed 1e9``): no violation,
+    its evidence, and relays that move at a sane rate (minimum on/off times, hourly caps)."""
+    summary = asyncio.run(run_scenario(name, hours=24, step_s=DAY_STEP_S))
+    assert summary["hours"] == 24 and summary["cycles"] == round(24 * 3600 / DAY_STEP_S)
+    assert summary["limit_violations_avoidable"] == 0, summary["max_avoidable_excess_w"]
+    assert summary["limit_violations"] == 0, (summary["limit_violations_by_kind"],  # none unavoidable
+                                              summary["max_limit_excess_w"])
+    assert EVIDENCE[name](summary), summary
+    switches = summary["relay_switches"]
+    assert all(n <= MAX_SWITCHES_PER_DAY for n in switches.values()), switches
+    assert summary["balance_error_pct"] < 0.1
+
+
+def test_peak_shaving_over_24_h_from_the_cli_at_3600_times_real_time() -> None:
+    """The real CLI, paced at 3600x (a day in 24 s): the battery empties in the evening, the heating
+    rod's own thermostat and the heat pump still run at night, and the car gives way: 0 violations,
+    the same control (energy, violations, switches) as the unpaced run."""
+    cmd = [sys.executable, "-m", "wattwerk", "demo", "--scenario", "peak-shaving", "--for", "24h",
+           "--step", str(DAY_STEP_S), "--json"]
+    paced = subprocess.run([*cmd, "--speed", "3600"], capture_output=True, text=True, timeout=300, check=True)
+    summary = json.loads(paced.stdout)
+    assert summary["limit_violations"] == 0 and summary["limit_violations_avoidable"] == 0, summary
+    assert summary["energy_kwh"]["battery_discharge"] > 20 and summary["ev_kwh"] > 50  # emptied; car full
+    assert summary["relay_switches"]["ev1"] <= MAX_SWITCHES_PER_DAY
+    unpaced = json.loads(json.dumps(asyncio.run(run_scenario("peak-shaving", hours=24, step_s=DAY_STEP_S))))
+    same = ("energy_kwh", "limit_violations", "limit_violations_avoidable", "max_limit_excess_w",
+            "relay_switches", "ev_kwh", "ev_grid_share_pct", "fallbacks", "restrictions")
+    assert {k: summary[k] for k in same} == {k: unpaced[k] for k in same}

@@ -5,6 +5,12 @@ limiter's state or output. Used by the closed-loop tests and ``wattwerk demo`` s
 A violation is a cycle in which a limit is exceeded by more than ``tolerance_w`` and was already
 exceeded the cycle before: a change of load, weather or limit may show for one cycle (the
 controller can only react to what it has seen), never longer.
+
+An import-side violation is *unavoidable* when the site could not have shed the excess at all:
+``flexible(values)`` says how many W of import the controllable devices could have given up at
+that moment (chargers' draw, a battery's unused discharge, a rod that follows its setpoint); what
+uncontrollable loads draw above the limit beyond that is counted apart (``unavoidable``), so a
+scenario is judged on the control's own (avoidable) violations.
 """
 
 from __future__ import annotations
@@ -35,8 +41,11 @@ class LimitChecker:
     limits_at: Callable[[float], Limits]
     consumers: Mapping[str, float] = field(default_factory=dict)
     tolerance_w: float = 1.0
+    flexible: Callable[[Mapping[str, float]], float] | None = None  # W of import the site could shed
     violations: Counter[str] = field(default_factory=Counter)
+    unavoidable: Counter[str] = field(default_factory=Counter)  # of ``violations``: beyond all flexibility
     max_excess_w: float = 0.0
+    max_avoidable_w: float = 0.0
     cycles: int = 0
     _over: set[str] = field(default_factory=set)
 
@@ -74,8 +83,24 @@ class LimitChecker:
                 if name in self._over:
                     self.violations[name] += 1
                     self.max_excess_w = max(self.max_excess_w, excess)
+                    avoidable = self._avoidable_w(name, excess, values)
+                    self.max_avoidable_w = max(self.max_avoidable_w, avoidable)
+                    if avoidable <= self.tolerance_w:
+                        self.unavoidable[name] += 1
         self._over = over
+
+    def _avoidable_w(self, name: str, excess: float, values: Mapping[str, float]) -> float:
+        """The part of an excess the site could have shed (all of it without ``flexible`` or for
+        limits other than the grid import)."""
+        if self.flexible is None or name != "import":
+            return excess
+        return min(excess, max(self.flexible(values), 0.0))
 
     @property
     def total(self) -> int:
         return sum(self.violations.values())
+
+    @property
+    def avoidable(self) -> int:
+        """Violations the control could have prevented."""
+        return self.total - sum(self.unavoidable.values())

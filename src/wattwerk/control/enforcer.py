@@ -30,6 +30,23 @@ Step = tuple[str, Room, Act]
 
 
 @dataclass(frozen=True, slots=True)
+class Round:
+    """One cycle as the enforcer sees it: the snapshot, the limits in force, the stale devices it
+    leaves to their fail-safe, the switch histories and the time; events go to ``events``."""
+
+    view: CycleView
+    active: Mapping[str, float]
+    skip: frozenset[str]
+    switches: Mapping[str, SwitchHistory]
+    t: float
+    events: list[Event]
+    exports: list[float] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.exports[:] = exports_of(self.active)
+
+
+@dataclass(frozen=True, slots=True)
 class Enforcer:
     predictor: Predictor
     limits: ControlLimits
@@ -49,46 +66,29 @@ class Enforcer:
         if not rules_of(s).fail_safe(s, plan.setdefault(dev, {}), ctx):
             plan.pop(dev, None)
 
-    def enforce(
-        self,
-        plan: Plan,
-        view: CycleView,
-        active: Mapping[str, float],
-        skip: frozenset[str],
-        switches: Mapping[str, SwitchHistory],
-        t: float,
-        events: list[Event],
-    ) -> None:
+    def enforce(self, plan: Plan, rnd: Round) -> None:
         """Storage and PV limit for exports, then shedding for imports; shedding may lower loads
         (more export) and a PV limit may raise imports, so a few rounds settle both."""
         asked = {d: plan.get(d, {}).pop(Command.POWER_LIMIT, math.inf) for d in self.of(Kind.PV)}
-        exports = exports_of(active)
         for d, w in asked.items():
-            if math.isfinite(w) and not exports:
+            if math.isfinite(w) and not rnd.exports:
                 plan[d][Command.POWER_LIMIT] = w
         for _ in range(4):
-            self.export(plan, view, active, skip, asked)
-            self.shed(plan, view, active, skip, switches, t, events)
-            if self.predictor.export_need(plan, view, exports, skip) <= 1e-6:
+            self.export(plan, rnd, asked)
+            self.shed(plan, rnd)
+            if self.predictor.export_need(plan, rnd.view, rnd.exports, rnd.skip) <= 1e-6:
                 break
 
     # ------------------------------------------------------------ exports
 
-    def export(
-        self,
-        plan: Plan,
-        view: CycleView,
-        active: Mapping[str, float],
-        skip: frozenset[str],
-        asked: Mapping[str, float],
-    ) -> None:
-        exports = exports_of(active)
-        if not exports:
+    def export(self, plan: Plan, rnd: Round, asked: Mapping[str, float]) -> None:
+        if not rnd.exports:
             return
+        view, skip = rnd.view, rnd.skip
         pvs = self.of(Kind.PV)
         for d in pvs:
             plan.setdefault(d, {}).pop(Command.POWER_LIMIT, None)
-        need = self._charge_for_export(plan, view, exports, skip)
+        need = self._charge_for_export(plan, rnd)
         # PV may produce what it does now plus the headroom left, split by installed power
         live = [d for d in pvs if d not in skip]
         now_pv = sum(view.power(d) or 0.0 for d in live)
@@ -100,13 +100,12 @@ class Enforcer:
             plan[d][Command.POWER_LIMIT] = min(allowed * spec.rated_w / rated, asked[d], top)
         for d in pvs:
             if d in skip:
-                self.fail_safe(plan, d, active)
+                self.fail_safe(plan, d, rnd.active)
 
-    def _charge_for_export(
-        self, plan: Plan, view: CycleView, exports: list[float], skip: frozenset[str]
-    ) -> float:
+    def _charge_for_export(self, plan: Plan, rnd: Round) -> float:
         """Batteries take the export above the limit; returns the W still to remove (> 0 when over)."""
-        need = self.predictor.export_need(plan, view, exports, skip)
+        view, skip = rnd.view, rnd.skip
+        need = self.predictor.export_need(plan, view, rnd.exports, skip)
         for dev in self.of(Kind.BATTERY):
             if need <= 0 or dev in skip:
                 continue
@@ -125,7 +124,7 @@ class Enforcer:
                     plan.setdefault(dev, {})[Command.BATTERY_SETPOINT] = -s.max_charge_w
                 continue
             plan.setdefault(dev, {})[Command.BATTERY_SETPOINT] = cur - top  # imports: shedding checks after
-            need = self.predictor.export_need(plan, view, exports, skip)
+            need = self.predictor.export_need(plan, view, rnd.exports, skip)
         return need
 
     def pv_deadband(self, plan: Plan, view: CycleView, state: LimiterState, skip: frozenset[str]) -> None:
@@ -152,27 +151,18 @@ class Enforcer:
 
     # ------------------------------------------------------------ imports
 
-    def shed(
-        self,
-        plan: Plan,
-        view: CycleView,
-        active: Mapping[str, float],
-        skip: frozenset[str],
-        switches: Mapping[str, SwitchHistory],
-        t: float,
-        events: list[Event],
-    ) -> None:
+    def shed(self, plan: Plan, rnd: Round) -> None:
         """Remove import-side excess in a fixed order, each step by the least that suffices."""
-        p = self.predictor
+        p, view, active, skip = self.predictor, rnd.view, rnd.active, rnd.skip
         if p.excess(plan, view, active, skip) <= 0:
             return
         rules_ok = {
-            dev: switches.get(dev, SwitchHistory()).may_switch(
-                0.0, t, SwitchRules(s.min_on_s, s.min_off_s, s.max_switches_per_hour)
+            dev: rnd.switches.get(dev, SwitchHistory()).may_switch(
+                0.0, rnd.t, SwitchRules(s.min_on_s, s.min_off_s, s.max_switches_per_hour)
             )
             for dev, s in self.devices.items()
         }
-        for name, room, act in self._steps(plan, view, active, skip, rules_ok):
+        for name, room, act in self._steps(plan, rnd, rules_ok):
             top = room(plan)
             if top <= 0:
                 continue
@@ -185,25 +175,18 @@ class Enforcer:
             e_top = excess(top)
             if e_top > 0:
                 act(plan, top)  # not enough: take all of it and go on
-                self._note_override(name, rules_ok, events, view.now)
+                self._note_override(name, rules_ok, rnd.events, view.now)
                 continue
             act(plan, _least(excess, top, p.excess(plan, view, active, skip), e_top))
-            self._note_override(name, rules_ok, events, view.now)
+            self._note_override(name, rules_ok, rnd.events, view.now)
             return
 
-    def _steps(
-        self,
-        plan: Plan,
-        view: CycleView,
-        active: Mapping[str, float],
-        skip: frozenset[str],
-        rules_ok: Mapping[str, bool],
-    ) -> list[Step]:
+    def _steps(self, plan: Plan, rnd: Round, rules_ok: Mapping[str, bool]) -> list[Step]:
         """The shedding order."""
-        exports = exports_of(active)
+        view, skip = rnd.view, rnd.skip
         bats = [d for d in self.of(Kind.BATTERY) if d not in skip]
         mine = [d for d in self.devices if d in plan and d not in skip]
-        steps: list[Step] = [(d, self._bat_room(d, view, exports, skip), self._bat_up(d, view)) for d in bats]
+        steps: list[Step] = [(d, self._bat_room(d, rnd, True), self._bat_up(d, view)) for d in bats]
         steps += [
             (d, lambda p, d=d: p[d].get(Command.POWER, 0.0), _rod_down(d, self.devices[d]))
             for d in mine
@@ -226,13 +209,14 @@ class Enforcer:
             if self.devices[d].kind == Kind.HEAT_PUMP
         ]
         steps += [(d, _one, _off(d)) for d in loads if not rules_ok[d]]
-        if exports:  # last resort: the battery regardless of exports (an import limit protects the fuse)
-            steps += [(d, self._bat_room(d, view, [], skip), self._bat_up(d, view)) for d in bats]
+        if rnd.exports:  # last resort: the battery regardless of exports (an import limit protects the fuse)
+            steps += [(d, self._bat_room(d, rnd, False), self._bat_up(d, view)) for d in bats]
         return steps
 
-    def _bat_room(self, dev: str, view: CycleView, exports: list[float], skip: frozenset[str]) -> Room:
-        """More discharge the battery can give; with ``exports``, only what does not export."""
-        s = self.devices[dev]
+    def _bat_room(self, dev: str, rnd: Round, capped: bool) -> Room:
+        """More discharge the battery can give; ``capped``: only what does not export."""
+        s, view, skip = self.devices[dev], rnd.view, rnd.skip
+        exports = rnd.exports if capped else []
 
         def room(p: Plan) -> float:
             soc = view.get(f"{dev}.soc")

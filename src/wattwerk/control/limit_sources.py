@@ -1,8 +1,8 @@
 """The limiter's first stage: every limit source read once per cycle.
 
-Sources: the connection point (import, export), a fixed feed-in limit (% of kWp), peak shaving,
-the ripple-control receiver's contacts, a direct marketer's signal, limits from outside
-(``control.inbound``) and the §14a signal. A silent signal (its channels missing or older than
+Sources: the site file's fixed limits (``config.site_limits``: the connection point's import and
+export, a fixed feed-in limit in % of kWp, peak shaving), the ripple-control receiver's contacts, a
+direct marketer's signal, limits from outside (``control.inbound``) and the §14a signal. A silent signal (its channels missing or older than
 ``fallback_after_s``) gives its fail-safe: the last level (``keep``) or the level the site file names.
 """
 
@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from wattwerk.config.limits import ControlLimits
+from wattwerk.config.site_limits import fixed_limits
 from wattwerk.control.inbound import inbound_limits
 from wattwerk.control.limit_types import GridSpec, LimiterState
 from wattwerk.snapshot import Snapshot
@@ -45,9 +46,8 @@ class LimitSources:
         silent = self._silent_signals(snap)
         pattern = self._ripple_pattern(snap, state, "ripple" in silent)
         p14_on = self._para14a_on(snap, state, "para14a" in silent)
-        active: dict[str, float] = {}
+        active = fixed_limits(self.grid.import_w, self.grid.export_w, self.limits, self.pv_rated_w)
         sources: dict[str, str] = {}
-        self._fixed(active)
         self._ripple(pattern, active, sources)
         self._direct_marketer(snap, active, sources)
         if self.limits.inbound is not None:  # control.inbound: limits over 104, the Modbus server, OpenADR
@@ -94,17 +94,6 @@ class LimitSources:
         if silent:
             return state.para14a_on if p14.on_stale == "keep" else p14.on_stale == "on"
         return (snap.get(p14.signal) or 0.0) != 0.0
-
-    def _fixed(self, active: dict[str, float]) -> None:
-        lim = self.limits
-        if self.grid.import_w is not None:
-            active["import:grid"] = self.grid.import_w
-        if self.grid.export_w is not None:
-            active["export:grid"] = self.grid.export_w
-        if lim.feed_in_limit_pct is not None and self.pv_rated_w:
-            active["export:feed_in"] = lim.feed_in_limit_pct / 100.0 * self.pv_rated_w
-        if lim.peak_shaving_w is not None:
-            active["import:peak_shaving"] = lim.peak_shaving_w
 
     def _ripple(self, pattern: str | None, active: dict[str, float], sources: dict[str, str]) -> None:
         r = self.limits.ripple

@@ -30,7 +30,7 @@ from types import MappingProxyType
 from wattwerk.config import SiteConfig
 from wattwerk.config.limits import ControlLimits
 from wattwerk.control.devices import DeviceSpec, from_site
-from wattwerk.control.enforcer import Enforcer
+from wattwerk.control.enforcer import Enforcer, Round
 from wattwerk.control.episodes import EpisodeLog, log_events
 from wattwerk.control.holds import Holds
 from wattwerk.control.limit_sources import Limits, LimitSources
@@ -96,7 +96,8 @@ class Limiter:
 
     @classmethod
     def from_site(cls, cfg: SiteConfig, limits: ControlLimits | None = None) -> Limiter:
-        return cls(GridSpec.from_site(cfg), from_site(cfg), limits)
+        """The limiter of a site file; ``limits``: its control section unless given."""
+        return cls(GridSpec.from_site(cfg), from_site(cfg), limits if limits is not None else cfg.control)
 
     def initial(self) -> LimiterState:
         return LimiterState()
@@ -160,7 +161,7 @@ class Limiter:
             if dev in self.devices:
                 self.enforcer.fail_safe(plan, dev, limits.active)
         if not grid_lost:
-            self.enforcer.enforce(plan, view, limits.active, frozenset(stale), switches, t, events)
+            self.enforcer.enforce(plan, Round(view, limits.active, frozenset(stale), switches, t, events))
             self.enforcer.pv_deadband(plan, view, state, frozenset(stale))
         self.enforcer.lift_pv(plan, state, limits.active)
         self.holds.envelope(plan, self._dimmed(limits))  # rounding

@@ -110,8 +110,9 @@ def _battery(cfg: SiteConfig) -> BatteryControl | None:
 
 def build_cycle(cfg: SiteConfig, limits: ControlLimits | None = None) -> ControlCycle:
     """Laws in priority order: chargers, heat pump, heating rods, switched devices; then the
-    battery. With ``strategy.mode: off`` no law runs, but the limiter still does."""
-    limits = limits or ControlLimits()
+    battery. With ``strategy.mode: off`` no law runs, but the limiter still does. ``limits``: the
+    site file's control section unless given."""
+    limits = limits if limits is not None else cfg.control
     laws: list[Law] = []
     battery: BatteryControl | None = None
     if cfg.strategy.mode != "off":

@@ -29,6 +29,7 @@ import pandas as pd
 
 from wattwerk.config import SiteConfig
 from wattwerk.config.schema import WEEKDAYS, EvDeparture, HeatStore
+from wattwerk.config.site_limits import site_limits, tightest
 from wattwerk.control.base import NO_SIGNALS, Signals
 from wattwerk.control.plan_model import EV, Battery, Heater, Plan, PlanOptions, PlanRequest, ThermalStore
 from wattwerk.control.planner import solve
@@ -203,7 +204,8 @@ class PlanService:
                 b.capacity_wh, reserve if soc is None else soc,  # type: ignore[attr-defined]
                 b.max_charge_w, b.max_discharge_w, soc_min_pct=reserve, name=b.id,  # type: ignore[attr-defined]
             ))
-        grid = cfg.site.grid
+        limits = site_limits(cfg)  # the limiter's fixed limits: connection, fuse, feed-in, peak shaving
+        imports, exports = tightest(limits, "import"), tightest(limits, "export")
         if weather is None:
             pv = clear_sky_pv_w(cfg, start, n)
         else:
@@ -217,8 +219,8 @@ class PlanService:
             start, SLOT_MINUTES, prices.buy, pv, np.nan_to_num(load),
             sell_eur_per_kwh=prices.sell, batteries=tuple(batteries), evs=self.evs(snap, start, n),
             thermal=thermal,
-            max_import_w=grid.import_limit_w if grid.import_limit_w is not None else math.inf,
-            max_export_w=grid.max_export_w if grid.max_export_w is not None else math.inf,
+            max_import_w=imports if imports is not None else math.inf,
+            max_export_w=exports if exports is not None else math.inf,
         )
 
     async def refresh(self) -> Plan | None:

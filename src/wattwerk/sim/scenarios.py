@@ -10,7 +10,7 @@ loop over the real protocols (``scenario_loop.ClosedLoop``) and returns the summ
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -205,7 +205,27 @@ def checker_for(sc: Scenario, sim: SiteSim, cycle: ControlCycle, t0: float) -> L
         consumers[sim.heat_pump.name] = 1.0
     if sim.battery:
         consumers["bat"] = -1.0
-    return LimitChecker(limits_at, consumers=consumers)
+    return LimitChecker(limits_at, consumers=consumers, flexible=flexible_w(sim))
+
+
+def flexible_w(sim: SiteSim) -> Callable[[Mapping[str, float]], float]:
+    """W of import the controllable devices could give up at a moment, from the site's own values:
+    the chargers' draw, a rod's draw up to its setpoint (above it, its own thermostat rules), and
+    the battery's unused discharge while above its minimum SoC. The house and the heat pump (its
+    own thermostat; SG-Ready is never used to block it) are not flexible."""
+    evs = [ev.name for ev in sim.evs]
+    rod = sim.rod.name if sim.rod else None
+    bat = sim.battery.params if sim.battery else None
+
+    def flexible(v: Mapping[str, float]) -> float:
+        w = sum(max(v.get(f"{d}.power", 0.0), 0.0) for d in evs)
+        if rod is not None:
+            w += min(max(v.get(f"{rod}.power", 0.0), 0.0), v.get(f"{rod}.power_setpoint", 0.0))
+        if bat is not None and v.get("bat.soc", 0.0) > bat.soc_min + 0.5:
+            w += max(bat.max_discharge_w - v.get("bat.power", 0.0), 0.0)
+        return w
+
+    return flexible
 
 
 def energy_kwh(sim: SiteSim) -> dict[str, float]:
@@ -272,7 +292,10 @@ async def run_scenario(name: str, *, hours: float | None = None, offset_h: float
         "step_s": step_s, "cycles": res.cycles,
         "energy_kwh": kwh, **{k: round(v, 4) for k, v in balance_figures(kwh).items()},
         "limit_violations": checker.total, "limit_violations_by_kind": dict(checker.violations),
+        "limit_violations_avoidable": checker.avoidable,
+        "limit_violations_unavoidable": sum(checker.unavoidable.values()),
         "max_limit_excess_w": round(checker.max_excess_w, 1),
+        "max_avoidable_excess_w": round(checker.max_avoidable_w, 1),
         "relay_switches": dict(res.relay_switches),
         "ev_kwh": round(res.ev_wh / 1000, 3), "ev_grid_share_pct": round(res.ev_grid_share_pct, 3),
         "fallbacks": res.fallbacks,
