@@ -34,9 +34,9 @@ class Meter:
         self.n += 1
         return MeterState(
             datetime.now(UTC),
-            -1234.0,
-            5_000_000.0 + 100 * self.n,
-            42_000.0,
+            -1234.0,  # exporting: the export counter rises (counters never contradict the power)
+            5_000_000.0,
+            42_000.0 + 100 * self.n,
             (PhaseState(230.0, 5.4, -1234.0),),
         )
 
@@ -77,10 +77,10 @@ async def test_tasmota_emulator_broker_source_reader() -> None:
         await emu.stop()
     last = {r.channel: r.value for r in got[-1]}
     assert last["grid.power"] == -1234.0
-    assert last["grid.energy_export"] == 42_000.0
+    assert last["grid.energy_import"] == 5_000_000.0
     assert last["grid.power_l1"] == -1234.0
-    imports = [next(r.value for r in rs if r.channel == "grid.energy_import") for rs in got]
-    assert imports == sorted(imports) and len(set(imports)) == 3
+    exports = [next(r.value for r in rs if r.channel == "grid.energy_export") for rs in got]
+    assert exports == sorted(exports) and len(set(exports)) == 3
     assert reader.ledger.total() == 0
 
 

@@ -31,19 +31,26 @@ def power_of(frame: Frame) -> float:
 # ---------------------------------------------------------------- DZG DVS74 / DWS76 power encoding
 
 
-def dzg_frame(serial: int, raw: int, size: int) -> bytes:
+def dzg_frame(serial: int, raw: int, size: int, imp: int = 123456789, exp: int = 0) -> bytes:
     entries = [
-        Entry("0100010800ff", 123456789, WH, -1, status=0x182),
+        Entry("0100010800ff", imp, WH, -1, status=0x182),
+        Entry("0100020800ff", exp, WH, -1),
         Entry("0100100700ff", raw, W, -2, size=size),
     ]
     return sml_file(server_id("DZG", serial), entries, 1000)
 
 
 def test_dzg_positive_power_sent_with_signed_short_type() -> None:
-    # +350.00 W arrives as 53 88 b8: a signed 2-byte field whose top bit is set
-    frame = dzg_frame(42_123_440, -30536, 2)
-    assert b"\x53\x88\xb8" in frame
-    assert power_of(decode(frame)[0]) == 350.0
+    # DVS-7412 style: +350.00 W arrives as 53 88 b8, a signed 2-byte field whose top bit is set;
+    # the import counter rising (0.1 Wh a second) teaches the decoder that the quirk applies
+    frames = [dzg_frame(42_123_440, -30536, 2, imp=123456789 + i) for i in range(5)]
+    assert b"\x53\x88\xb8" in frames[0]
+    dec = SmlDecoder()
+    out = [f for data in frames for f in dec.feed(data)]
+    assert not any(v.quantity == "power" for v in out[0].values)  # no counter step yet: held back
+    assert [k for k, _ in out[0].notes] == ["sign"]
+    assert [power_of(f) for f in out[1:]] == [350.0] * 4
+    assert dec.learners["0a01445a47000282c0b0"].mode == "unsigned"
 
 
 def test_dzg_true_negative_uses_four_bytes() -> None:
@@ -52,11 +59,13 @@ def test_dzg_true_negative_uses_four_bytes() -> None:
     assert power_of(decode(frame)[0]) == -305.36
 
 
-def test_dzg_g2_and_other_makes_are_left_alone() -> None:
-    assert power_of(decode(dzg_frame(60_000_001, -30536, 2))[0]) == -305.36
+def test_dzg_serial_decides_nothing_and_other_makes_are_left_alone() -> None:
+    # a DZG meter's short negative is ambiguous whatever its serial, until its counters move
+    assert [k for k, _ in decode(dzg_frame(60_000_001, -30536, 2))[0].notes] == ["sign"]
     other = sml_file(server_id("EMH", 1234), [Entry("0100100700ff", -30536, W, -2, size=2)], 5)
     assert power_of(decode(other)[0]) == -305.36
     assert power_of(decode(dzg_frame(42_123_440, -30536, 2), SmlOptions(dzg_fix=False))[0]) == -305.36
+    assert power_of(decode(dzg_frame(42_123_440, -30536, 2), SmlOptions(dzg_fix=True))[0]) == 350.0
 
 
 # ---------------------------------------------------------------- power as a magnitude + status bit

@@ -24,6 +24,7 @@ from datetime import datetime
 from wattwerk.errors import InputLedger
 from wattwerk.model import OBIS, ObisName, Reading, obis_key, utcnow
 from wattwerk.protocols.base import Decoder, Frame, Value
+from wattwerk.protocols.plausibility import PowerBounds, PowerCheck
 
 log = logging.getLogger("wattwerk.meter")
 
@@ -204,6 +205,8 @@ class MeterReader:
     the readings carry the time the bytes arrived instead of the meter's own clock (meters
     without a clock always use receive time); a meter clock that jumps back, or is more than
     ``max_clock_skew`` seconds off, is counted (kind ``clock``) and receive time used.
+    A power beyond ``bounds`` (the connection) or against the meter's own counters is dropped as
+    kind ``range`` (``wattwerk.protocols.plausibility``).
     After ``stale_after`` seconds without a valid frame the reader is ``stale``: ``on_stale``
     gets the channel names once, and control must treat those channels as unknown until
     the next good frame.
@@ -223,6 +226,7 @@ class MeterReader:
         on_readings: ReadingsCallback | None = None,
         on_stale: StaleCallback | None = None,
         max_clock_skew: float | None = None,
+        bounds: PowerBounds | None = None,
     ) -> None:
         self.device = device
         self.decoder = decoder
@@ -235,6 +239,7 @@ class MeterReader:
         self.on_readings = on_readings
         self.on_stale = on_stale
         self.max_clock_skew = max_clock_skew
+        self.power_check = PowerCheck(bounds)  # beyond the connection or against the counters: range
         self._last_meter_ts: datetime | None = None
         self.stats = ReaderStats()
         self.channels: set[str] = set()
@@ -270,14 +275,15 @@ class MeterReader:
             return None
         ts = received if self.use_receive_time or frame.ts is None else self._meter_time(frame.ts, received)
         readings: list[Reading] = []
-        for value in frame.values:
-            if not in_range(value):
+        implausible = self.power_check.problems(frame.values, ts)
+        for i, value in enumerate(frame.values):
+            problem = implausible.get(i)
+            if problem is None and not in_range(value):
+                what = value.obis or value.quantity
+                problem = f"{what} = {value.value} {value.unit} is out of physical range"
+            if problem is not None:
                 self.stats.dropped_values += 1
-                self.ledger.record(
-                    self.device,
-                    "range",
-                    f"{value.obis or value.quantity} = {value.value} {value.unit} is out of physical range",
-                )
+                self.ledger.record(self.device, "range", problem)
                 continue
             readings.append(Reading(f"{self.device}.{value.quantity}", ts, value.value))
         if not readings:

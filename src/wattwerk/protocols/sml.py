@@ -10,7 +10,8 @@ in docs/meters.md. Values come out in our units and signs (Wh, W, V, A, Hz; + im
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from smllib import SmlStreamReader
@@ -24,6 +25,7 @@ from smllib.sml_frame import SmlFrame
 from wattwerk.model import ObisName
 from wattwerk.protocols.base import Frame, Value
 from wattwerk.protocols.meter import lookup_obis
+from wattwerk.protocols.plausibility import CounterTrend
 
 ESC = b"\x1b\x1b\x1b\x1b"
 START = ESC + b"\x01\x01\x01\x01"
@@ -41,6 +43,8 @@ SML_UNITS: dict[int, str] = {
     33: "A",
     35: "V",
     44: "Hz",
+    9: "°C",
+    13: "m³",
     255: "",
 }
 
@@ -56,8 +60,12 @@ POWER_NET = "1-0:16.7.0"
 POWER_ABS = "1-0:15.7.0"
 POWER_NET_HEX = "0100100700ff"
 ENERGY_IMPORT_HEX = "0100010800ff"
+ENERGY_EXPORT_HEX = "0100020800ff"
 DIRECTION_BIT = 0x20  # FNN status word: energy direction -A (export)
-DZG_FIXED_SERIAL = 60_000_000  # DZG meters from this serial on encode power correctly
+# The most a direct-connected DZG household meter can measure (100 A x 230 V x 3): an "unsigned"
+# reading beyond it proves the meter signs its values correctly, even without site.grid.fuse_a.
+DZG_MAX_W = 3 * 230.0 * 100.0
+SIGN_VOTES = 3  # counter observations (net of contrary ones) that settle a DZG meter's encoding
 _DZG_POWER = {"1-0:16.7.0", "1-0:36.7.0", "1-0:56.7.0", "1-0:76.7.0"}
 
 
@@ -143,7 +151,55 @@ class SmlOptions:
 
     crc: str = "auto"  # "x25", "kermit" or "auto" (the first good frame decides)
     sign_from_status: bool = False  # power is a magnitude; bit 0x20 of 1.8.0's status means export
-    dzg_fix: bool = True  # undo the DZG DVS74/DWS76 power encoding bug (serial < 60 000 000)
+    # DZG short negative powers: "auto" learns per meter from its counters whether they are really
+    # unsigned (the DVS74/DWS76 bug); True always reads them unsigned, False always signed
+    dzg_fix: bool | str = "auto"
+    max_power_w: float | None = None  # the connection's bound (fuse x voltage x phases), if known
+
+
+@dataclass
+class SignLearner:
+    """Whether one DZG meter's short negative powers are unsigned, learned from its counters.
+
+    A negative power in fewer than four bytes is either a true export (signed, correct meters such
+    as the DWSB20.2TH) or an import whose top bit is set (the DVS74 bug). The counters tell: import
+    rising means the quirk, export rising means a correct meter; an unsigned reading beyond the
+    bound means a correct meter at once. Until then an ambiguous power is held back (kind ``sign``).
+    """
+
+    mode: str | None = None  # "unsigned" (the quirk applies) or "signed"
+    votes: Counter[str] = field(default_factory=Counter)
+    trend: CounterTrend = field(default_factory=CounterTrend)
+    moved: str | None = None
+    waiting: bool = False  # an ambiguous power came while the counters stood still
+
+    def observe(self, imp: float | None, exp: float | None) -> None:
+        self.moved = self.trend.update(imp, exp)
+        if self.waiting and self.moved in ("import", "export"):
+            self.waiting = False
+            self._vote("unsigned" if self.moved == "import" else "signed")
+
+    def choose(self, net: bool, unsigned: float, bound: float) -> str | None:
+        """``signed``/``unsigned`` for one ambiguous value, or None: not known yet."""
+        if self.mode is not None:
+            return self.mode
+        if unsigned > bound:
+            self.mode = "signed"
+            return self.mode
+        if not net:  # phases may flow either way: only the learned mode decides them
+            return None
+        if self.moved in ("import", "export"):
+            choice = "unsigned" if self.moved == "import" else "signed"
+            self._vote(choice)
+            return choice
+        self.waiting = True
+        return None
+
+    def _vote(self, choice: str) -> None:
+        self.votes[choice] += 1
+        other = "signed" if choice == "unsigned" else "unsigned"
+        if self.votes[choice] - self.votes[other] >= SIGN_VOTES:
+            self.mode = choice
 
 
 class SmlDecoder:
@@ -163,6 +219,7 @@ class SmlDecoder:
         self._notes: list[tuple[str, str]] = []  # for the next frame handed out
         self.garbage_bytes = 0
         self._garbage_run = 0  # skipped since the last frame handed out
+        self.learners: dict[str, SignLearner] = {}  # per DZG server id (dzg_fix "auto")
 
     # ------------------------------------------------------------ stream handling
 
@@ -289,7 +346,7 @@ class SmlDecoder:
     def _values(self, entries: list[SmlListEntry], server_id: str | None) -> list[Value]:
         out: list[Value] = []
         status_import = next((e.status for e in entries if e.obis == ENERGY_IMPORT_HEX), None)
-        dzg_buggy = self.options.dzg_fix and _dzg_buggy(server_id)
+        learner = self._sign_learner(entries, server_id)
         has_net = any(e.obis == POWER_NET_HEX for e in entries)
         for entry in entries:
             code, f = obis_text(entry.obis)
@@ -308,8 +365,10 @@ class SmlDecoder:
             if unit != name.unit:
                 self._note("unit", f"{code}: unit code {entry.unit} where {name.unit} expected")
                 continue
-            if dzg_buggy and code in _DZG_POWER:
-                raw = _dzg_unsigned(raw, getattr(entry, "value_tl", None))
+            if code in _DZG_POWER and learner is not None:
+                raw = self._dzg_value(code, raw, entry, learner)
+                if raw is None:
+                    continue
             value = _scaled(raw, entry.scaler)
             if value is None:
                 self._note("range", f"{code}: {raw}e{entry.scaler} is not a finite number")
@@ -326,6 +385,32 @@ class SmlDecoder:
         return out
 
 
+    def _sign_learner(self, entries: list[SmlListEntry], server_id: str | None) -> SignLearner | None:
+        """The DZG sign learner of this meter, fed with this frame's counters (None: not DZG)."""
+        if self.options.dzg_fix is False or not _is_dzg(server_id):
+            return None
+        learner = self.learners.setdefault(server_id or "", SignLearner())
+        if self.options.dzg_fix is True:
+            learner.mode = "unsigned"
+        got = {e.obis: _scaled(e.value, e.scaler) for e in entries
+               if e.obis in (ENERGY_IMPORT_HEX, ENERGY_EXPORT_HEX) and isinstance(e.value, int)}
+        learner.observe(got.get(ENERGY_IMPORT_HEX), got.get(ENERGY_EXPORT_HEX))
+        return learner
+
+    def _dzg_value(self, code: str, raw: int, entry: SmlListEntry, learner: SignLearner) -> int | None:
+        """The raw power of a DZG meter as its learned encoding reads it; None: held back."""
+        unsigned = _dzg_unsigned(raw, getattr(entry, "value_tl", None))
+        if unsigned == raw:
+            return raw
+        bound = min(b for b in (self.options.max_power_w, DZG_MAX_W) if b is not None)
+        choice = learner.choose(code == POWER_NET, _scaled(unsigned, entry.scaler) or math.inf, bound)
+        if choice is None:
+            both = f"{_scaled(raw, entry.scaler)} W or {_scaled(unsigned, entry.scaler)} W"
+            self._note("sign", f"{code}: {both} (DZG short encoding); held back until the counters move")
+            return None
+        return unsigned if choice == "unsigned" else raw
+
+
 def _abs_time(value: object) -> datetime | None:
     return value.astimezone(UTC) if isinstance(value, datetime) else None
 
@@ -337,15 +422,15 @@ def _server_id_entry(entries: list[SmlListEntry]) -> str | None:
     return None
 
 
-def _dzg_buggy(server_id: str | None) -> bool:
-    """DZG meters before the G2 series (serial below 60 000 000) mis-encode active power."""
+def _is_dzg(server_id: str | None) -> bool:
+    """A DZG meter by its server id (the serial number does not tell which encoding it uses)."""
     if not server_id:
         return False
     try:
         raw = bytes.fromhex(server_id)
     except ValueError:
         return False
-    return len(raw) == 10 and raw[2:5] == b"DZG" and int.from_bytes(raw[6:10], "big") < DZG_FIXED_SERIAL
+    return len(raw) == 10 and raw[2:5] == b"DZG"
 
 
 def _dzg_unsigned(raw: int, tl: int | None) -> int:
