@@ -9,12 +9,19 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from wattwerk.config.limits import ControlLimits
 from wattwerk.control.devices import DeviceSpec
 from wattwerk.control.limit_types import ev_command
-from wattwerk.snapshot import Snapshot
 from wattwerk.vocabulary import Command, Kind
+
+
+class Reads(Protocol):
+    """What the rules read of a cycle: a channel's value (a ``Snapshot`` or the limiter's view)."""
+
+    def get(self, channel: str) -> float | None: ...
+
 
 Cmds = dict[str, float]
 Draw = tuple[float, float, float]  # W drawn (+) now, in the worst case for imports, for exports
@@ -55,13 +62,13 @@ class Rules:
         """Undo a switch the minimum times forbid: back to ``level``."""
 
     def draw(
-        self, spec: DeviceSpec, cmds: Mapping[str, float], snap: Snapshot, now_w: float, own_will: bool
+        self, spec: DeviceSpec, cmds: Mapping[str, float], snap: Reads, now_w: float, own_will: bool
     ) -> Draw:
         """W drawn now, if it follows ``cmds`` in the worst case for imports, and for exports.
         ``own_will``: it draws above what it was told (its own thermostat)."""
         return 0.0, 0.0, 0.0
 
-    def phases(self, spec: DeviceSpec, cmds: Mapping[str, float], snap: Snapshot) -> tuple[int, int]:
+    def phases(self, spec: DeviceSpec, cmds: Mapping[str, float], snap: Reads) -> tuple[int, int]:
         """How many phases it draws on now and after ``cmds``."""
         return 3, 3
 
@@ -92,7 +99,7 @@ class EvRules(Rules):
         cmds[Command.ENABLE] = level
 
     def draw(
-        self, spec: DeviceSpec, cmds: Mapping[str, float], snap: Snapshot, now_w: float, own_will: bool
+        self, spec: DeviceSpec, cmds: Mapping[str, float], snap: Reads, now_w: float, own_will: bool
     ) -> Draw:
         told = ev_command(spec, cmds)
         if told is None:
@@ -102,7 +109,7 @@ class EvRules(Rules):
         new = spec.ev_power(current, phases) if on and (plugged is None or plugged >= 1) else 0.0
         return now_w, new, min(now_w, new)
 
-    def phases(self, spec: DeviceSpec, cmds: Mapping[str, float], snap: Snapshot) -> tuple[int, int]:
+    def phases(self, spec: DeviceSpec, cmds: Mapping[str, float], snap: Reads) -> tuple[int, int]:
         told = cmds.get(Command.PHASES, spec.phases)
         return int(snap.get(f"{spec.id}.phases") or told), int(told)
 
@@ -125,7 +132,7 @@ class BatteryRules(Rules):
         cmds[Command.BATTERY_SETPOINT] = w
 
     def draw(
-        self, spec: DeviceSpec, cmds: Mapping[str, float], snap: Snapshot, now_w: float, own_will: bool
+        self, spec: DeviceSpec, cmds: Mapping[str, float], snap: Reads, now_w: float, own_will: bool
     ) -> Draw:
         if Command.BATTERY_SETPOINT not in cmds:
             return -now_w, -now_w, -now_w
@@ -152,7 +159,7 @@ class PvRules(Rules):
             cmds[Command.POWER_LIMIT] = top if not math.isfinite(w) else min(max(w, 0.0), top or w)
 
     def draw(
-        self, spec: DeviceSpec, cmds: Mapping[str, float], snap: Snapshot, now_w: float, own_will: bool
+        self, spec: DeviceSpec, cmds: Mapping[str, float], snap: Reads, now_w: float, own_will: bool
     ) -> Draw:
         limit = cmds.get(Command.POWER_LIMIT, math.inf)
         return -now_w, -min(now_w, limit), -(limit if math.isfinite(limit) else now_w)
@@ -176,7 +183,7 @@ class HeatPumpRules(Rules):
         cmds[Command.SGREADY] = level
 
     def draw(
-        self, spec: DeviceSpec, cmds: Mapping[str, float], snap: Snapshot, now_w: float, own_will: bool
+        self, spec: DeviceSpec, cmds: Mapping[str, float], snap: Reads, now_w: float, own_will: bool
     ) -> Draw:
         sg = cmds.get(Command.SGREADY, 2.0)
         hi = max(now_w, spec.max_w) if sg >= 3 else now_w
@@ -211,7 +218,7 @@ class RodRules(Rules):
         cmds[Command.POWER] = level if spec.stages_w else (cmds[Command.POWER] if level else 0.0)
 
     def draw(
-        self, spec: DeviceSpec, cmds: Mapping[str, float], snap: Snapshot, now_w: float, own_will: bool
+        self, spec: DeviceSpec, cmds: Mapping[str, float], snap: Reads, now_w: float, own_will: bool
     ) -> Draw:
         return _follows(now_w, cmds.get(Command.POWER, now_w), own_will)
 
@@ -245,7 +252,7 @@ class SwitchedRules(Rules):
 
 class LoadRules(SwitchedRules):
     def draw(
-        self, spec: DeviceSpec, cmds: Mapping[str, float], snap: Snapshot, now_w: float, own_will: bool
+        self, spec: DeviceSpec, cmds: Mapping[str, float], snap: Reads, now_w: float, own_will: bool
     ) -> Draw:
         return _follows(now_w, self.told_w(spec, cmds), own_will)
 
@@ -256,7 +263,7 @@ class LoadRules(SwitchedRules):
 
 class GeneratorRules(SwitchedRules):
     def draw(
-        self, spec: DeviceSpec, cmds: Mapping[str, float], snap: Snapshot, now_w: float, own_will: bool
+        self, spec: DeviceSpec, cmds: Mapping[str, float], snap: Reads, now_w: float, own_will: bool
     ) -> Draw:
         new = self.told_w(spec, cmds)
         return -now_w, -min(now_w, new), -max(now_w, new)

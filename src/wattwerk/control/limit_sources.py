@@ -2,8 +2,9 @@
 
 Sources: the site file's fixed limits (``config.site_limits``: the connection point's import and
 export, a fixed feed-in limit in % of kWp, peak shaving), the ripple-control receiver's contacts, a
-direct marketer's signal, limits from outside (``control.inbound``) and the §14a signal. A silent signal (its channels missing or older than
-``fallback_after_s``) gives its fail-safe: the last level (``keep``) or the level the site file names.
+direct marketer's signal, limits from outside (``control.inbound``) and the §14a signal. A silent
+signal (its channels missing or older than ``fallback_after_s``) gives its fail-safe: the last
+level (``keep``) or the level the site file names.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from wattwerk.config.limits import ControlLimits
 from wattwerk.config.site_limits import fixed_limits
 from wattwerk.control.inbound import inbound_limits
 from wattwerk.control.limit_types import GridSpec, LimiterState
+from wattwerk.control.prediction import CycleView
 from wattwerk.snapshot import Snapshot
 
 
@@ -42,7 +44,7 @@ class LimitSources:
     pv_rated_w: float
     para14a_total_w: float = 0.0
 
-    def read(self, snap: Snapshot, state: LimiterState) -> Limits:
+    def read(self, snap: Snapshot | CycleView, state: LimiterState) -> Limits:
         silent = self._silent_signals(snap)
         pattern = self._ripple_pattern(snap, state, "ripple" in silent)
         p14_on = self._para14a_on(snap, state, "para14a" in silent)
@@ -61,7 +63,7 @@ class LimitSources:
                 active["para14a"] = self.para14a_total_w
         return Limits(active, sources, pattern, p14_on, silent)
 
-    def _silent(self, snap: Snapshot, channels: Iterable[str]) -> bool:
+    def _silent(self, snap: Snapshot | CycleView, channels: Iterable[str]) -> bool:
         """A signal's channels are missing or older than ``fallback_after_s``."""
         limit = self.limits.fallback_after_s
         for ch in channels:
@@ -70,7 +72,7 @@ class LimitSources:
                 return True
         return False
 
-    def _silent_signals(self, snap: Snapshot) -> frozenset[str]:
+    def _silent_signals(self, snap: Snapshot | CycleView) -> frozenset[str]:
         lim = self.limits
         out = set()
         if lim.ripple is not None and self._silent(snap, lim.ripple.contacts):
@@ -79,7 +81,7 @@ class LimitSources:
             out.add("para14a")
         return frozenset(out)
 
-    def _ripple_pattern(self, snap: Snapshot, state: LimiterState, silent: bool) -> str | None:
+    def _ripple_pattern(self, snap: Snapshot | CycleView, state: LimiterState, silent: bool) -> str | None:
         r = self.limits.ripple
         if r is None:
             return None
@@ -87,7 +89,7 @@ class LimitSources:
             return state.ripple_pattern if r.on_stale == "keep" else r.on_stale
         return "".join("1" if snap.get(c) else "0" for c in r.contacts)
 
-    def _para14a_on(self, snap: Snapshot, state: LimiterState, silent: bool) -> bool:
+    def _para14a_on(self, snap: Snapshot | CycleView, state: LimiterState, silent: bool) -> bool:
         p14 = self.limits.para14a
         if p14 is None:
             return False
@@ -109,7 +111,9 @@ class LimitSources:
             if level.feed_in_pct < 100 or level.consumption_pct < 100:
                 sources["ripple"] = f"{pattern}:{level.feed_in_pct:g}%/{level.consumption_pct:g}%"
 
-    def _direct_marketer(self, snap: Snapshot, active: dict[str, float], sources: dict[str, str]) -> None:
+    def _direct_marketer(
+        self, snap: Snapshot | CycleView, active: dict[str, float], sources: dict[str, str]
+    ) -> None:
         dm = self.limits.direct_marketer
         value = None if dm is None else snap.get(dm.signal)
         if dm is None or value is None:

@@ -144,7 +144,7 @@ class Limiter:
         plan, origin = self._plan(requested, now, events)
         requested_plan = copy_plan(plan)
         # 1. limit sources
-        limits = self.sources.read(view, state)  # type: ignore[arg-type]
+        limits = self.sources.read(view, state)
         # 2. envelopes and holds
         self.holds.envelope(plan, self._dimmed(limits))
         enveloped = copy_plan(plan)  # what the laws asked, within the devices' envelopes

@@ -100,14 +100,14 @@ class Predictor:
         self, spec: DeviceSpec, cmds: Mapping[str, float], view: CycleView, now_w: float
     ) -> tuple[float, float, float]:
         """(now, worst for import, worst for export) consumption of one device in W (+ draws)."""
-        return rules_of(spec).draw(spec, cmds, view, now_w, spec.id in view.own_will)  # type: ignore[arg-type]
+        return rules_of(spec).draw(spec, cmds, view, now_w, spec.id in view.own_will)
 
     def _effect(self, dev: str, cmds: Mapping[str, float], view: CycleView) -> tuple[float, ...]:
         """One device's change of grid power (worst for imports, for exports), per phase, and its
         §14a draw, if it follows ``cmds``."""
         spec = self.devices[dev]
         now, h, lw = self.draw(spec, cmds, view, view.power(dev) or 0.0)
-        now_ph, new_ph = rules_of(spec).phases(spec, cmds, view)  # type: ignore[arg-type]
+        now_ph, new_ph = rules_of(spec).phases(spec, cmds, view)
         a, b = _phase_vec(spec, now, now_ph), _phase_vec(spec, h, new_ph)
         c14 = max(h, 0.0) if dev in self.p14_ids else 0.0
         return (h - now, lw - now, b[0] - a[0], b[1] - a[1], b[2] - a[2], c14)
