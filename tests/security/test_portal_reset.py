@@ -100,6 +100,6 @@ def test_without_smtp_the_portal_says_so_and_makes_no_token(sqlite_portal: Porta
     assert sqlite_portal.register(alias, email="owner@example.org").status_code == 201
     with sqlite_portal.client() as http:
         r = http.post("/api/v1/password-reset", json={"alias": alias})
-    assert r.status_code == 503 and "not set up" in r.json()["detail"]
+    assert r.status_code == 403 and "not set up" in r.json()["detail"]
     with sqlite_portal.db.connect() as conn:
         assert conn.execute("SELECT count(*) FROM password_resets").fetchone()[0] == 0

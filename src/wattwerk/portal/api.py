@@ -276,11 +276,12 @@ def router() -> APIRouter:
     @r.post("/password-reset", status_code=202, tags=["accounts"], max_body_size=hardening.BODY_SMALL)
     async def reset(body: ResetRequest, request: Request, background: BackgroundTasks) -> dict[str, Any]:
         """Ask for a reset: the token goes to the account's e-mail, nowhere else. The same answer
-        whether or not the alias exists or has an e-mail; 503 when this portal sends no mail."""
+        whether or not the alias exists or has an e-mail; 403 when this portal sends no mail
+        (a feature switched off, not a fault)."""
         config = _config(request)
         in_answer = getattr(request.app.state, "reset_tokens_in_response", False)  # in-process tests only
         if config.smtp is None and not in_answer:
-            raise HTTPException(503, "password reset by e-mail is not set up on this portal; "
+            raise HTTPException(403, "password reset by e-mail is not set up on this portal; "
                                      "ask its operator to reset your password")
         async with auth.db_of(request).connection() as conn:
             found = await accounts.request_reset(conn, body.alias)
