@@ -24,6 +24,7 @@ from wattwerk.model import Reading, utcnow
 from wattwerk.protocols.http_device import JsonHttp
 from wattwerk.protocols.keba import KebaUdp
 from wattwerk.protocols.modbus import Health
+from wattwerk.vocabulary import Command
 
 log = logging.getLogger("wattwerk.devices")
 
@@ -143,10 +144,10 @@ class KebaUdpDevice(NativeDevice):
         return out
 
     async def command(self, command: str, value: float) -> None:
-        if command == "current_limit":
+        if command == Command.CURRENT_LIMIT:
             amps = 0.0 if value <= 0 else self._limit(command, value, 6.0, 63.0)
             await self.client.command(f"curr {round(amps * 1000)}")
-        elif command == "enable":
+        elif command == Command.ENABLE:
             await self.client.command(f"ena {1 if value else 0}")
         else:
             raise PermanentError(f"{self.device_id}: KEBA UDP has no {command} command")
@@ -227,10 +228,10 @@ class HardyBarthDevice(NativeDevice):
     async def command(self, command: str, value: float) -> None:
         if self.meter_only:
             raise PermanentError(f"{self.device_id}: the eCB1 meter is read-only")
-        if command == "enable":
+        if command == Command.ENABLE:
             action = "start" if value else "stop"
             await self.http.post(f"/api/v1/chargecontrols/{self.charge_control}/{action}")
-        elif command == "current_limit":
+        elif command == Command.CURRENT_LIMIT:
             amps = self._limit(command, value, 6.0, 32.0)
             await self.http.post("/api/v1/pvmode", {"pvmode": "manual"})
             await self.http.post("/api/v1/pvmode/manual/ampere", {"manualmodeamp": str(round(amps))})

@@ -19,6 +19,7 @@ from wattwerk.devices.native import NativeDevice
 from wattwerk.devices.profile import Entry
 from wattwerk.errors import PermanentError, RetryableError
 from wattwerk.protocols.rct import RctTcp
+from wattwerk.vocabulary import Command
 
 SETPOINT = "power_mng.battery_power_extern"
 STRATEGY = "power_mng.soc_strategy"
@@ -63,7 +64,7 @@ class RctDevice(NativeDevice):
             await self.client.write(name, value)
 
     async def command(self, command: str, value: float) -> None:
-        if command == "battery_setpoint":
+        if command == Command.BATTERY_SETPOINT:
             watts = self._limit(command, value, -self.max_w, self.max_w)
             status = await self.client.read(STATUS)
             if status != 0:

@@ -26,6 +26,7 @@ from wattwerk.devices.native import NativeDevice
 from wattwerk.devices.profile import Entry
 from wattwerk.errors import BadInput, PermanentError, RetryableError
 from wattwerk.protocols.http_device import JsonHttp
+from wattwerk.vocabulary import Command
 
 
 @dataclass(frozen=True)
@@ -193,9 +194,9 @@ class RelayDevice(NativeDevice):
         await self.http.get(d.switch.format(n=n, on=d.words[on]))
 
     async def command(self, command: str, value: float) -> None:
-        if command == "relay":
+        if command == Command.RELAY:
             wanted = {self.spec.outputs[0]: bool(value)}
-        elif command == "sgready" and self.spec.map is not None:
+        elif command == Command.SGREADY and self.spec.map is not None:
             bits = self.spec.map.get(round(value))
             if bits is None:
                 raise PermanentError(f"{self.device_id}: sgready {value} not one of {sorted(self.spec.map)}")
