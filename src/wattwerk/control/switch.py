@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from wattwerk.control.base import Result, Signals, clamp, sp
 from wattwerk.control.timing import IDLE, OFF, Debounce, SwitchHistory, SwitchRules
 from wattwerk.snapshot import Snapshot
+from wattwerk.vocabulary import Command, Kind
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +55,7 @@ class SwitchControl:
         self.tz = ZoneInfo(config.timezone)
 
     def devices(self) -> tuple[str, ...]:
-        return (self.config.id,) if self.config.kind == "load" else ()
+        return (self.config.id,) if self.config.kind == Kind.LOAD else ()
 
     def initial(self) -> SwitchState:
         return SwitchState()
@@ -67,7 +68,7 @@ class SwitchControl:
         c = self.config
         if c.price_on is None or signals.price is None:
             return False
-        return signals.price <= c.price_on if c.kind == "load" else signals.price >= c.price_on
+        return signals.price <= c.price_on if c.kind == Kind.LOAD else signals.price >= c.price_on
 
     def step(
         self, snap: Snapshot, state: SwitchState, available_w: float | None, signals: Signals
@@ -76,9 +77,9 @@ class SwitchControl:
         t = snap.now.timestamp()
         on = bool(state.history.state)
         surplus = available_w if available_w is not None else 0.0
-        if c.kind == "load":
+        if c.kind == Kind.LOAD:
             # available_w already includes this load's own draw while it is on
-            lowest = c.min_w if c.command == "power" and c.min_w > 0 else c.power_w
+            lowest = c.min_w if c.command == Command.POWER and c.min_w > 0 else c.power_w
             start_ok = surplus >= lowest + c.on_margin_w
             stop_need = surplus < lowest
         else:  # generator: its output is part of the import it covers
@@ -98,16 +99,16 @@ class SwitchControl:
         if history.may_switch(float(want), t, rules):
             history = history.switched(float(want), t)
         on = bool(history.state)
-        if c.command == "relay":
+        if c.command == Command.RELAY:
             value, power = float(on), c.power_w if on else 0.0
         else:
             power = (
                 clamp(surplus, c.min_w, c.power_w)
-                if on and c.kind == "load" and not forced
+                if on and c.kind == Kind.LOAD and not forced
                 else (c.power_w if on else 0.0)
             )
             value = power
-        used = power if c.kind == "load" else -power
+        used = power if c.kind == Kind.LOAD else -power
         return Result(
             (sp(c.id, c.command, round(value, 1), snap.now, self.name),),
             SwitchState(history, on_cond, off_cond),
