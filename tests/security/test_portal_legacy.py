@@ -7,12 +7,17 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from pathlib import Path
 
 import httpx
+import pyotp
+from argon2 import PasswordHasher
 
-from security.portal_process import PortalProcess, backend, portal  # noqa: F401
+from security.portal_process import PASSWORD, PortalProcess, backend, portal, portal_process  # noqa: F401
+from test_ingest_support import PortalDb
 from wattwerk.portal import db, secretbox
 from wattwerk.portal.compat import digest
+from wattwerk.portal.migrations import migrate
 
 NOW = int(time.time())
 
@@ -66,3 +71,26 @@ def test_flukso_digests_are_bound_to_the_sensor(portal: PortalProcess) -> None: 
     unknown = flukso(portal, uuid.uuid4().hex, body, key)
     assert unknown.status_code == stolen.status_code == 404
     assert unknown.json()["exception"]["type"] == stolen.json()["exception"]["type"]
+
+
+def test_secrets_stored_before_encryption_are_sealed_at_start(backend: PortalDb, tmp_path: Path) -> None:  # noqa: F811
+    """Finding 10: TOTP secrets and Flukso keys were plain text; rows from before are sealed by
+    the first start with a server key, and keep working."""
+    migrate(backend.url, backend.schema)
+    secret, key, device = pyotp.random_base32(), uuid.uuid4().hex, uuid.uuid4().hex
+    with backend.connect() as conn:  # as an older portal left them
+        db.create_site(conn, "old")
+        conn.execute("INSERT INTO accounts (alias, password_hash, totp_secret) VALUES (%s, %s, %s)",
+                     ("oldtimer", PasswordHasher().hash(PASSWORD), secret))
+        db.register_flukso_device(conn, "old", device, key)
+    with portal_process(backend, tmp_path / "data") as running:
+        with backend.connect() as conn:
+            totp = conn.execute("SELECT totp_secret FROM accounts WHERE alias = 'oldtimer'").fetchone()[0]
+            stored = conn.execute("SELECT hmac_key FROM compat_devices").fetchone()[0]
+        assert totp.startswith("fernet:") and secret not in totp
+        assert stored.startswith("fernet:") and key not in stored
+        running.sign_in("oldtimer", totp=pyotp.TOTP(secret).now()).close()
+        beat = json.dumps({"uptime": 1}).encode()
+        r = httpx.post(f"{running.url}/device/{device}", content=beat, timeout=60,
+                       headers={"X-Version": "1.0", "X-Digest": digest(key, beat)})
+        assert r.status_code == 200, r.text
