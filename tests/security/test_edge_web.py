@@ -128,3 +128,23 @@ def test_prometheus_reads_metrics_with_the_bearer_token_only(edge: RunningEdge) 
         assert r.status_code == 200 and "wattwerk_edge" in r.text
         r = prometheus.get("/api/setup/config", headers={"Authorization": f"Bearer {token}"})
         assert r.status_code == 401  # the token opens /metrics, nothing else
+
+
+def test_changing_the_password_needs_the_session_and_the_current_one(edge: RunningEdge) -> None:  # noqa: F811
+    new = {"current": PASSWORD, "password": "an even longer admin password"}
+    with edge.client() as anyone:
+        assert anyone.post("/api/account/password", json=new).status_code == 401
+    with edge.signed_in() as owner, edge.signed_in() as other_browser:
+        token = owner.headers.pop("X-CSRF-Token")
+        assert owner.post("/api/account/password", json=new).status_code == 403  # no CSRF token
+        r = owner.post("/api/account/password", json=new | {"current": "a stolen session only"},
+                       headers={"X-CSRF-Token": token})
+        assert r.status_code == 403 and "current password" in r.json()["errors"][0]
+        r = owner.post("/api/account/password", json=new, headers={"X-CSRF-Token": token})
+        assert r.status_code == 200
+        owner.headers["X-CSRF-Token"] = r.json()["csrf"]  # this browser has a new session
+        assert owner.get("/api/setup/config").status_code == 200
+        assert other_browser.get("/api/setup/config").status_code == 401  # every other one ended
+    with edge.client() as c:
+        assert c.post("/api/auth/login", json={"password": PASSWORD}).status_code == 401
+        assert c.post("/api/auth/login", json={"password": new["password"]}).status_code == 200

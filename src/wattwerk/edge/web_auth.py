@@ -145,59 +145,84 @@ class PasswordBody(BaseModel):
     next: str | None = None
 
 
+class ChangeBody(BaseModel):
+    current: str = Field(max_length=256)
+    password: str = Field(max_length=256)
+
+
+def _signed_in(auth: EdgeAuth, request: Request, next_path: str | None = None) -> JSONResponse:
+    """A new session: its cookie (HttpOnly) and its CSRF token (answered, and a readable cookie)."""
+    token, session = auth.new_session()
+    resp = JSONResponse({"ok": True, "next": safe_next(next_path), "csrf": session.csrf})
+    secure = request.url.scheme == "https"
+    resp.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="strict", secure=secure, path="/",
+                    max_age=SESSION_TTL)
+    resp.set_cookie(CSRF_COOKIE, session.csrf, httponly=False, samesite="strict", secure=secure, path="/",
+                    max_age=SESSION_TTL)
+    return resp
+
+
+def _errors(status: int, *lines: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"ok": False, "errors": list(lines)}, status, headers=headers)
+
+
+async def _password_ok(auth: EdgeAuth, request: Request, password: str) -> JSONResponse | None:
+    """None when ``password`` is right; else the answer (401, or 429 over the sign-in limit)."""
+    address = request.client.host if request.client else "?"
+    try:
+        ok = await auth.check_password(password, address)
+    except LoginRefused as exc:
+        return _errors(429, str(exc), headers={"Retry-After": str(max(1, int(exc.retry_after_s + 0.999)))})
+    return None if ok else _errors(401, "wrong password")
+
+
 def auth_router(auth: EdgeAuth) -> APIRouter:
-    """``GET /api/auth``, ``POST /api/auth/password`` (first start), ``/api/auth/login``, ``/logout``."""
-    router = APIRouter(prefix="/api/auth")
+    """``GET /api/auth``, ``POST /api/auth/password`` (first start), ``/api/auth/login``, ``/logout``;
+    ``POST /api/account/password`` changes the password (a session and its CSRF token, the gate)."""
+    router = APIRouter()
 
-    def signed_in(request: Request, body: PasswordBody) -> JSONResponse:
-        token, session = auth.new_session()
-        resp = JSONResponse({"ok": True, "next": safe_next(body.next), "csrf": session.csrf})
-        secure = request.url.scheme == "https"
-        resp.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="strict", secure=secure, path="/",
-                        max_age=SESSION_TTL)
-        resp.set_cookie(CSRF_COOKIE, session.csrf, httponly=False, samesite="strict", secure=secure, path="/",
-                        max_age=SESSION_TTL)
-        return resp
-
-    @router.get("")
+    @router.get("/api/auth")
     async def status(request: Request) -> JSONResponse:
         session = auth.session(request.cookies.get(SESSION_COOKIE))
         return JSONResponse({"password_set": auth.password_set, "signed_in": session is not None,
                              "public_live": auth.public_live})
 
-    @router.post("/password")
+    @router.post("/api/auth/password")
     async def first_password(request: Request, body: PasswordBody) -> JSONResponse:
         try:
             auth.set_password(body.password)
         except PermanentError as exc:
-            status = 409 if auth.password_set else 422
-            return JSONResponse({"ok": False, "errors": [str(exc)]}, status_code=status)
-        return signed_in(request, body)
+            return _errors(409 if auth.password_set else 422, str(exc))
+        return _signed_in(auth, request, body.next)
 
-    @router.post("/login")
+    @router.post("/api/auth/login")
     async def login(request: Request, body: PasswordBody) -> JSONResponse:
         if not auth.password_set:
-            return JSONResponse({"ok": False, "errors": ["no admin password yet: set it in the wizard"]}, 409)
-        address = request.client.host if request.client else "?"
-        try:
-            ok = await auth.check_password(body.password, address)
-        except LoginRefused as exc:
-            return JSONResponse({"ok": False, "errors": [str(exc)]}, 429,
-                                headers={"Retry-After": str(max(1, int(exc.retry_after_s + 0.999)))})
-        if not ok:
-            return JSONResponse({"ok": False, "errors": ["wrong password"]}, 401)
-        return signed_in(request, body)
+            return _errors(409, "no admin password yet: set it in the wizard")
+        refused = await _password_ok(auth, request, body.password)
+        return refused or _signed_in(auth, request, body.next)
 
-    @router.post("/logout")
+    @router.post("/api/auth/logout")
     async def logout(request: Request) -> JSONResponse:
         token = request.cookies.get(SESSION_COOKIE)
         session = auth.session(token)
         if session is not None and request.headers.get(CSRF_HEADER) != session.csrf:
-            return JSONResponse({"ok": False, "errors": ["missing or wrong CSRF token"]}, 403)
+            return _errors(403, "missing or wrong CSRF token")
         auth.end_session(token)
         resp = JSONResponse({"ok": True})
         resp.delete_cookie(SESSION_COOKIE, path="/")
         resp.delete_cookie(CSRF_COOKIE, path="/")
         return resp
+
+    @router.post("/api/account/password")
+    async def change_password(request: Request, body: ChangeBody) -> JSONResponse:
+        refused = await _password_ok(auth, request, body.current)  # a stolen session alone is not enough
+        if refused is not None:  # 403, not 401: the session is fine (the page would sign in again)
+            return refused if refused.status_code == 429 else _errors(403, "the current password is wrong")
+        try:
+            auth.set_password(body.password, replace=True)  # ends every session, this one too
+        except PermanentError as exc:
+            return _errors(422, str(exc))
+        return _signed_in(auth, request)
 
     return router

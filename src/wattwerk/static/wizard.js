@@ -105,6 +105,19 @@ $("pw").addEventListener("submit", async (ev) => {
   location.reload();
 });
 
+$("change").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const f = ev.target;
+  $("change-ok").hidden = true;
+  if (f.password.value !== f.again.value) { WW.list($("change-problems"), ["the two passwords differ"], "problems"); return; }
+  const res = await WW.json("api/account/password", { current: f.current.value, password: f.password.value });
+  if (!res.ok) { WW.list($("change-problems"), WW.errors(res), "problems"); return; }
+  $("change-problems").hidden = true;
+  f.reset();
+  $("change-ok").hidden = false;
+  $("change-ok").textContent = "Changed. Other browsers are signed out.";
+});
+
 // first start: only the password step until the admin password is set
 WW.json("api/auth").then((res) => {
   const first = res.ok && !res.data.password_set;
