@@ -11,6 +11,8 @@ installation (network, portal pairing, grid meter). API:
 * ``GET /api/today``, ``GET /api/devices``, ``GET /api/plan``
 * ``GET /api/catalog?q=``, ``POST /api/setup/test``, ``POST /api/setup/devices``, ``GET /api/setup/config``
 * ``GET|POST /api/wizard/network``, ``POST /api/wizard/pair``, ``POST /api/wizard/grid-meter``
+* ``GET /api/auth``, ``POST /api/auth/password`` (first start), ``/api/auth/login``, ``/api/auth/logout``,
+  ``POST /api/account/password`` (``wattwerk.edge.web_auth``); the page ``/login``
 
 Every request goes through the ``AuthGate`` of ``auth`` (``wattwerk.edge.web_auth``): the
 admin password, sessions with CSRF tokens, and the edge's own names in ``Host``/``Origin``.
