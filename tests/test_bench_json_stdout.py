@@ -14,8 +14,9 @@ from wattwerk.bench.year.emhass_runner import read_answer
 
 
 def _python(code: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=120
+    )
 
 
 def test_the_planner_s_highs_prints_nothing_on_stdout() -> None:
@@ -31,8 +32,9 @@ def test_the_planner_s_highs_prints_nothing_on_stdout() -> None:
 
 def test_bench_control_json_is_one_json_object_on_stdout() -> None:
     command = ["bench", "control", "--json", "--days", "1", "--strategies", "planner", "--jobs", "1"]
-    out = subprocess.run([sys.executable, "-m", "wattwerk", *command], capture_output=True, text=True,
-                         timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-m", "wattwerk", *command], capture_output=True, text=True, timeout=300
+    )
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
     assert report["period"]["days"] == 1
@@ -43,7 +45,11 @@ def test_bench_control_json_is_one_json_object_on_stdout() -> None:
 def test_emhass_answers_survive_banners_on_the_driver_s_stdout() -> None:
     """The driver's answer channel, in a real subprocess: a Python print and a C-level write to fd 1
     (as HiGHS does) go to stderr; the answer reaches the runner."""
-    proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent("""
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent("""
         import json, os
         from wattwerk.bench.year.emhass_driver import MARKER, answer_channel
         answers = answer_channel()
@@ -51,7 +57,12 @@ def test_emhass_answers_survive_banners_on_the_driver_s_stdout() -> None:
         os.write(1, b"Includes third-party software components\\n")
         answers.write(MARKER + json.dumps({"status": "Optimal", "grid_w": [1.0, 2.0]}) + "\\n")
         answers.flush()
-    """)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    """),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     answer = read_answer(proc.stdout)  # type: ignore[arg-type]
     _, err = proc.communicate(timeout=60)
     assert answer == {"status": "Optimal", "grid_w": [1.0, 2.0]}

@@ -49,7 +49,8 @@ def test_the_run_command_module_loads_nothing_heavy() -> None:
 def test_a_plain_edge_assembled_with_its_page_loads_no_planner_stack(tmp_path) -> None:
     """What ``wattwerk run`` holds at steady state without ``strategy.mode: planner``."""
     site = tmp_path / "site.yaml"
-    site.write_text(textwrap.dedent(f"""\
+    site.write_text(
+        textwrap.dedent(f"""\
         site: {{name: Lazy, location: {{latitude: 48.0, longitude: 7.8}}, timezone: Europe/Berlin}}
         devices:
           - {{id: grid, role: grid_meter, catalog: sunspec-meter-int,
@@ -57,7 +58,8 @@ def test_a_plain_edge_assembled_with_its_page_loads_no_planner_stack(tmp_path) -
           - {{id: pv1, role: pv, kwp: 8, catalog: sunspec-inverter-int,
               connection: {{type: modbus_tcp, host: 127.0.0.1, port: 1503}}}}
         store: {{data_dir: '{tmp_path / "var"}'}}
-        """))
+        """)
+    )
     loaded = _modules_after(f"""
         from pathlib import Path
         from wattwerk.config import load_config

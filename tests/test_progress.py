@@ -29,8 +29,15 @@ class Tty(io.StringIO):
 
 def test_the_line_shows_percent_place_elapsed_eta_and_warnings() -> None:
     clock, out, warnings = Clock(), Tty(), [0]
-    line = Progress("scenario x", 3600.0, where=lambda done: f"t={done:g}", warnings=lambda: warnings[0],
-                    stream=out, clock=clock, every_s=0.5)
+    line = Progress(
+        "scenario x",
+        3600.0,
+        where=lambda done: f"t={done:g}",
+        warnings=lambda: warnings[0],
+        stream=out,
+        clock=clock,
+        every_s=0.5,
+    )
     clock.t += 30
     line.update(900.0)
     clock.t += 0.1
@@ -60,8 +67,17 @@ def test_clock_text() -> None:
 
 
 def _scenario(stderr_is_tty: bool) -> tuple[str, bytes]:
-    argv = [sys.executable, "-m", "wattwerk", "demo", "--scenario", "pv-surplus-sunny", "--for", "20m",
-            "--json"]
+    argv = [
+        sys.executable,
+        "-m",
+        "wattwerk",
+        "demo",
+        "--scenario",
+        "pv-surplus-sunny",
+        "--for",
+        "20m",
+        "--json",
+    ]
     if not stderr_is_tty:
         out = subprocess.run(argv, capture_output=True, timeout=300)
         assert out.returncode == 0, out.stderr

@@ -16,9 +16,19 @@ from wattwerk.sim.emulators.sunspec import SunSpecEmulator
 
 class Inverter:
     def __init__(self) -> None:
-        self.v = {"power": 2000.0, "energy": 1_000_000.0, "current": 8.7, "frequency": 50.0,
-                  "voltage_l1": 230.0, "voltage_l2": 230.0, "voltage_l3": 230.0, "temperature": 40.0,
-                  "power_dc": 2080.0, "voltage_dc": 600.0, "current_dc": 3.5}
+        self.v = {
+            "power": 2000.0,
+            "energy": 1_000_000.0,
+            "current": 8.7,
+            "frequency": 50.0,
+            "voltage_l1": 230.0,
+            "voltage_l2": 230.0,
+            "voltage_l3": 230.0,
+            "temperature": 40.0,
+            "power_dc": 2080.0,
+            "voltage_dc": 600.0,
+            "current_dc": 3.5,
+        }
         self.applied: list[tuple[str, float]] = []
 
     def values(self) -> dict[str, float]:
@@ -36,8 +46,9 @@ async def test_first_poll_and_first_setpoint_at_once_discover_the_chain_once() -
         link = ModbusLink(LinkConfig(port=server.port, timeout=2.0))
         device = SunSpecDevice(link, device_id="pv", ledger=ledger)
         # as the edge writes: through the capability that grants the command (capabilities.send)
-        first, limit = await asyncio.gather(device.read(), send(device, "power_limit", 4000.0),
-                                            return_exceptions=True)
+        first, limit = await asyncio.gather(
+            device.read(), send(device, "power_limit", 4000.0), return_exceptions=True
+        )
         later = [await device.read() for _ in range(3)]
         link.close()
     assert limit is None, limit

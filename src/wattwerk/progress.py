@@ -34,10 +34,18 @@ def clock_text(seconds: float) -> str:
 class Progress:
     """A carriage-return progress line for ``total`` units of work (see the module docstring)."""
 
-    def __init__(self, label: str, total: float, *, where: Callable[[float], str] | None = None,
-                 warnings: Callable[[], int] | None = None, stream: TextIO | None = None,
-                 enabled: bool | None = None, every_s: float = 0.5,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        label: str,
+        total: float,
+        *,
+        where: Callable[[float], str] | None = None,
+        warnings: Callable[[], int] | None = None,
+        stream: TextIO | None = None,
+        enabled: bool | None = None,
+        every_s: float = 0.5,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.label = label
         self.total = total
         self.where = where

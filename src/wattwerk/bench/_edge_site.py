@@ -56,8 +56,10 @@ class BenchSite:
     _stack: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
 
     def __post_init__(self) -> None:
-        params = SiteParams(pv=(PVParams(kwp=6.0), PVParams(kwp=3.0, azimuth=90.0)),
-                            evs=(EVParams(), EVParams(phases=1, phase_switching=False)))
+        params = SiteParams(
+            pv=(PVParams(kwp=6.0), PVParams(kwp=3.0, azimuth=90.0)),
+            evs=(EVParams(), EVParams(phases=1, phase_switching=False)),
+        )
         self.sim = SiteSim(params, start=utcnow())
         sim = self.sim
         bat, hp, rod = sim.battery, sim.heat_pump, sim.rod
@@ -71,27 +73,63 @@ class BenchSite:
 
         def sunspec(device_id: str, index: int) -> Unit:
             pv = sim.pv[index]
-            bank = SunSpecEmulator([101, 120, 121, 123], Electrical(pv, energy_base_wh=ENERGY_BASE_WH),
-                                   rated_power=pv.rating_w).bank
+            bank = SunSpecEmulator(
+                [101, 120, 121, 123], Electrical(pv, energy_base_wh=ENERGY_BASE_WH), rated_power=pv.rating_w
+            ).bank
             kwp = params.pv[index]
-            return Unit(device_id, "pv", "sunspec-inverter-int", bank,
-                        f"kwp: {kwp.kwp:g}, tilt: {kwp.tilt:g}, azimuth: {kwp.azimuth:g}")
+            return Unit(
+                device_id,
+                "pv",
+                "sunspec-inverter-int",
+                bank,
+                f"kwp: {kwp.kwp:g}, tilt: {kwp.tilt:g}, azimuth: {kwp.azimuth:g}",
+            )
 
         # three Eastron meters on one RS-485 line (units 1-3), as on a USB-RS485 adapter
-        self.bus = [unit("grid", "grid_meter", "eastron-sdm630", sim.grid, unit=1),
-                    unit("house", "submeter", "eastron-sdm630", sim.house, unit=2),
-                    unit("hp_meter", "submeter", "eastron-sdm630", hp, unit=3)]
+        self.bus = [
+            unit("grid", "grid_meter", "eastron-sdm630", sim.grid, unit=1),
+            unit("house", "submeter", "eastron-sdm630", sim.house, unit=2),
+            unit("hp_meter", "submeter", "eastron-sdm630", hp, unit=3),
+        ]
         self.groups = [
             [sunspec("pv1", 0)],
             [sunspec("pv2", 1)],
-            [unit("bat", "battery", "goodwe-et-bt", bat,
-                  "capacity_wh: 10000, max_charge_w: 5000, max_discharge_w: 5000")],
-            [unit("ev1", "ev_charger", "keba-p30-modbus", sim.evs[0],
-                  "limits: {max_current_a: 16, phases: 3}")],
-            [unit("ev2", "ev_charger", "keba-p30-modbus", sim.evs[1],
-                  "limits: {max_current_a: 16, phases: 1}")],
-            [unit("hp", "heat_pump", "sgready-modbus-relay", hp,
-                  "sg_ready: true, limits: {max_power_w: 3000}")],
+            [
+                unit(
+                    "bat",
+                    "battery",
+                    "goodwe-et-bt",
+                    bat,
+                    "capacity_wh: 10000, max_charge_w: 5000, max_discharge_w: 5000",
+                )
+            ],
+            [
+                unit(
+                    "ev1",
+                    "ev_charger",
+                    "keba-p30-modbus",
+                    sim.evs[0],
+                    "limits: {max_current_a: 16, phases: 3}",
+                )
+            ],
+            [
+                unit(
+                    "ev2",
+                    "ev_charger",
+                    "keba-p30-modbus",
+                    sim.evs[1],
+                    "limits: {max_current_a: 16, phases: 1}",
+                )
+            ],
+            [
+                unit(
+                    "hp",
+                    "heat_pump",
+                    "sgready-modbus-relay",
+                    hp,
+                    "sg_ready: true, limits: {max_power_w: 3000}",
+                )
+            ],
             [unit("rod", "heating_rod", "mypv-ac-thor", rod, "limits: {max_power_w: 3000}")],
         ]
 
@@ -148,17 +186,23 @@ class BenchSite:
         ]
         for u in self.units:
             extra = f", {u.extra}" if u.extra else ""
-            link = f"type: modbus_rtu, device: {u.tty}, baudrate: {BAUD}" if u.tty else \
-                f"type: modbus_tcp, host: 127.0.0.1, port: {u.port}"
+            link = (
+                f"type: modbus_rtu, device: {u.tty}, baudrate: {BAUD}"
+                if u.tty
+                else f"type: modbus_tcp, host: 127.0.0.1, port: {u.port}"
+            )
             lines.append(
                 f"  - {{id: {u.device_id}, role: {u.role}, catalog: {u.catalog}, "
                 f"interval_s: {self.interval_s:g}, "
-                f"connection: {{{link}, unit: {u.bank.unit}, timeout_s: 2}}{extra}}}")
+                f"connection: {{{link}, unit: {u.bank.unit}, timeout_s: 2}}{extra}}}"
+            )
         mode = "planner" if planner else "self_consumption"
-        lines += [f"strategy: {{mode: {mode}, ev_default_mode: pv}}",
-                  # a fixed tariff: the planner needs no price server (the bench runs offline)
-                  "tariff: {provider: fixed, fixed_eur_per_kwh: 0.15}",
-                  f"store: {{data_dir: '{data_dir}'}}"]
+        lines += [
+            f"strategy: {{mode: {mode}, ev_default_mode: pv}}",
+            # a fixed tariff: the planner needs no price server (the bench runs offline)
+            "tariff: {provider: fixed, fixed_eur_per_kwh: 0.15}",
+            f"store: {{data_dir: '{data_dir}'}}",
+        ]
         if mqtt is not None:
             lines.append("mqtt: {" + ", ".join(f"{k}: {v}" for k, v in mqtt.items()) + "}")
         return "\n".join(lines) + "\n"

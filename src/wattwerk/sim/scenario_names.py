@@ -3,5 +3,12 @@
 
 from __future__ import annotations
 
-NAMES = ("pv-surplus-sunny", "pv-surplus-cloudy", "ripple-control", "para14a", "four-chargers-fuse",
-         "device-failure", "peak-shaving")
+NAMES = (
+    "pv-surplus-sunny",
+    "pv-surplus-cloudy",
+    "ripple-control",
+    "para14a",
+    "four-chargers-fuse",
+    "device-failure",
+    "peak-shaving",
+)

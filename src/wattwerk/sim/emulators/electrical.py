@@ -30,10 +30,21 @@ class Electrical:
         own = self.sim.values()
         power = float(own.get("power", 0.0))
         energy = float(own.get("energy", own.get("energy_import", 0.0)))
-        out = {"voltage": VOLTS, "current": abs(power) / VOLTS, "frequency": 50.0, "power_factor": 0.98,
-               "energy_import": energy, "energy_export": 0.0, "temperature": 35.0,
-               "power_dc": power / 0.96, "voltage_dc": 600.0, "current_dc": power / 0.96 / 600.0,
-               "power_pv1": 0.0, "power_pv2": 0.0, "energy_pv": 0.0}
+        out = {
+            "voltage": VOLTS,
+            "current": abs(power) / VOLTS,
+            "frequency": 50.0,
+            "power_factor": 0.98,
+            "energy_import": energy,
+            "energy_export": 0.0,
+            "temperature": 35.0,
+            "power_dc": power / 0.96,
+            "voltage_dc": 600.0,
+            "current_dc": power / 0.96 / 600.0,
+            "power_pv1": 0.0,
+            "power_pv2": 0.0,
+            "energy_pv": 0.0,
+        }
         for i in range(1, 4):
             share = power / self.phases if i <= self.phases else 0.0
             out |= {f"power_l{i}": share, f"voltage_l{i}": VOLTS, f"current_l{i}": abs(share) / VOLTS}
