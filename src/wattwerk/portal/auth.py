@@ -42,7 +42,6 @@ CSRF_HEADER = "x-csrf-token"
 SESSION_TTL = timedelta(days=14)
 WINDOW = timedelta(minutes=15)
 ALIAS_FREE = 5  # failures on an alias from unknown devices before the backoff starts
-ALIAS_LIMIT = ALIAS_FREE  # the older name
 IP_LIMIT = 20  # failures per client address within WINDOW
 DEVICE_LIMIT = 10  # failures per known device within WINDOW
 BACKOFF_MAX = 300.0  # seconds: the longest wait the alias-wide backoff imposes
