@@ -68,7 +68,7 @@ PORTAL_ALIAS, PORTAL_PASSWORD = "demo", "demo-password"  # the embedded portal's
 EDGE_PASSWORD = "demo-password"  # the demo edge's admin password, printed at start (docs/security.md)
 RELAY_COMMANDS = {"enable", "phases", "sgready", "relay"}  # a change of these moves a relay or contactor
 HEADLESS_STEP_S = 10.0  # time-compressed: one control cycle per 10 simulated s
-CATCH_UP_STEP_S = 10.0  # simulating from midnight up to now, likewise
+CATCH_UP_STEP_S = 10.0  # simulating from midnight up to now, likewise (and one plan an hour)
 T = TypeVar("T")
 
 
@@ -196,24 +196,26 @@ class DemoSite:
 
     # ------------------------------------------------------------ time
 
-    async def tick(self, dt_s: float) -> None:
+    async def tick(self, dt_s: float, replan: bool = True) -> None:
         """The house over ``dt_s`` with the setpoints in force (judged on the simulator's own values),
         then one read round and control cycle of the edge. The first tick starts with a cycle, so the
         house never runs a step uncontrolled."""
         sim = self.sim
         if not self._controlled:
             self._controlled = True
-            self.tally.setpoints(await self.edge.step())
+            self.tally.setpoints(await self.edge.step(replan))
         sim.step(dt_s)
         self.checker.observe(sim.t, sim.channels())
         self.tally.step(sim, dt_s)
-        self.tally.setpoints(await self.edge.step())
+        self.tally.setpoints(await self.edge.step(replan))
 
-    async def advance(self, t: float, step_s: float | None = None) -> None:
-        """Simulate up to Unix time ``t`` in steps of ``step_s`` (default: the site's step)."""
+    async def advance(self, t: float, step_s: float | None = None, hourly_plans: bool = False) -> None:
+        """Simulate up to Unix time ``t`` in steps of ``step_s`` (default: the site's step);
+        ``hourly_plans``: the planner re-plans once an hour instead of every slot (catching up)."""
         step = step_s or self.step_s
         while self.sim.t < t - 1e-9:
-            await self.tick(min(step, t - self.sim.t))
+            replan = not hourly_plans or self.sim.now.minute < 15
+            await self.tick(min(step, t - self.sim.t), replan)
 
     async def run_paced(self, end_t: float | None, speed: float | None, stop: asyncio.Event | None = None,
                         tick_s: float = 0.1) -> None:
@@ -447,7 +449,8 @@ async def _portal(cfg: SiteConfig, data_dir: Path, args: argparse.Namespace) -> 
 
     url = embedded.database_url(data_dir)
     app = portal_app(PortalConfig(db_url=url, migrate=False, retention_every_s=300.0))
-    server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.portal_port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.portal_port, log_level="warning",
+                                           timeout_graceful_shutdown=2))  # the edge's long poll ends too
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # ours stop everything
     server.sockets = [sock]  # type: ignore[attr-defined]
     logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per upload
@@ -476,7 +479,7 @@ async def _interactive(cfg: SiteConfig, start: datetime, data_dir: Path, store_e
         now = time.time()
         if site.sim.t < now and args.start is None:
             print("wattwerk demo: simulating today up to now …", file=sys.stderr)
-            await site.advance(now, max(args.step, CATCH_UP_STEP_S))
+            await site.advance(now, max(args.step, CATCH_UP_STEP_S), hourly_plans=True)
             site.flush()
         if portal is not None:
             tasks.append(asyncio.create_task(portal.serve(sockets=portal.sockets)))

@@ -154,9 +154,8 @@ class Edge:
         data_dir.mkdir(parents=True, exist_ok=True)
         tiers = {tier.resolution: tier.keep for tier in cfg.store.retention}
         self.store = SqliteStore(data_dir / "store.sqlite", tz=cfg.site.timezone, tiers=tiers)
-        stepped = options.clock is not None
-        self.writer = BufferedWriter(self.store, max_readings=2000, max_age_s=30.0,
-                                     **({"clock": lambda: self.clock().timestamp()} if stepped else {}))
+        # batches by wall time on any clock: fewer, larger writes (flash wear); the outbox is the durable part
+        self.writer = BufferedWriter(self.store, max_readings=2000, max_age_s=30.0)
         self.outbox = Outbox(data_dir / "outbox.sqlite") if cfg.portal is not None else None
         self.ledger = NotingLedger()  # keeps each device's last error for the page
         try:
@@ -330,8 +329,12 @@ class Edge:
 
         async def maintenance() -> None:
             async with make_client(target) as client:
-                await maintenance_client.serve(client, target.url, target.token, self.commands, stop,
-                                               wait_s=self.options.maintenance_wait_s)
+                wait_s = self.options.maintenance_wait_s
+                polling = asyncio.create_task(maintenance_client.serve(
+                    client, target.url, target.token, self.commands, stop, wait_s=wait_s))
+                await stop.wait()
+                polling.cancel()  # a long poll in flight ends now, not when the portal answers
+                await asyncio.gather(polling, return_exceptions=True)
 
         tasks.append(maintenance())
         return tasks
@@ -340,7 +343,8 @@ class Edge:
         import uvicorn
 
         o = self.options
-        server = uvicorn.Server(uvicorn.Config(self.web_app(), host=o.host, port=o.port, log_level="warning"))
+        server = uvicorn.Server(uvicorn.Config(self.web_app(), host=o.host, port=o.port, log_level="warning",
+                                               timeout_graceful_shutdown=2))  # open live sockets end too
         server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # ours stop everything
         task = asyncio.create_task(server.serve())
         log.info("local page on http://%s:%d", o.host, o.port)
@@ -350,15 +354,16 @@ class Edge:
 
     # ------------------------------------------------------------ lock-step
 
-    async def step(self) -> list[Setpoint]:
-        """One read round (devices due on the clock) and one control cycle; re-plans in a new slot."""
+    async def step(self, replan: bool = True) -> list[Setpoint]:
+        """One read round (devices due on the clock) and one control cycle; re-plans in a new slot
+        (``replan=False``: not this time, e.g. while catching up; the next step that may will)."""
         now = self.clock()
         t = now.timestamp()
         due = [p for p in self.runtime.polled if self._due.get(id(p), -1.0) <= t + 1e-6]
         for p in due:
             self._due[id(p)] = t + p.interval_s
         await asyncio.gather(*(self.runtime.read_once(p) for p in due))
-        if self.planner is not None:
+        if self.planner is not None and replan:
             slot = self.planner.slot_start(now)
             if slot != self._slot:
                 self._slot = slot
