@@ -32,24 +32,18 @@ class Holds:
     limits: ControlLimits
     p14_min: Mapping[str, float]  # §14a minimum per device (W), for per-device dimming
 
+    evs: tuple[str, ...] = ()  # the chargers, in site order
+    continuous: tuple[str, ...] = field(init=False, default=())
+
     def __post_init__(self) -> None:
-        by = {k: tuple(d for d, s in self.devices.items() if s.kind == k) for k in Kind}
-        object.__setattr__(self, "evs", by[Kind.EV])
         # consumers with a continuous power setpoint (not chargers): heating rods without stages,
         # loads commanded in W (an electrolyser)
-        object.__setattr__(
-            self,
-            "continuous",
-            tuple(
-                d
-                for d, s in self.devices.items()
-                if (s.kind == Kind.ROD and not s.stages_w)
-                or (s.kind == Kind.LOAD and s.command == Command.POWER)
-            ),
+        continuous = tuple(
+            d
+            for d, s in self.devices.items()
+            if (s.kind == Kind.ROD and not s.stages_w) or (s.kind == Kind.LOAD and s.command == Command.POWER)
         )
-
-    evs: tuple[str, ...] = field(init=False, default=())
-    continuous: tuple[str, ...] = field(init=False, default=())
+        object.__setattr__(self, "continuous", continuous)
 
     def envelope(self, plan: Plan, dimmed: bool) -> None:
         """Clamp every command to what the device can take; ``dimmed``: §14a per device in force."""

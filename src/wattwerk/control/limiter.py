@@ -89,7 +89,7 @@ class Limiter:
                 "max_import_w) to take a percentage of"
             )
         self.sources = LimitSources(grid, self.limits, self.pv_rated, getattr(self, "p14_total", 0.0))
-        self.holds = Holds(self.devices, self.limits, p14_min)
+        self.holds = Holds(self.devices, self.limits, p14_min, by_kind[Kind.EV])
         self.predictor = Predictor(grid, self.devices, self.limits, frozenset(self.p14_ids))
         self.enforcer = Enforcer(self.predictor, self.limits, self.pv_rated, by_kind)
         self.log = EpisodeLog(self.predictor, self.limits)
