@@ -300,7 +300,7 @@ BROKEN: list[tuple[str, str, str]] = [
      'site.yaml: the file is empty; a site file needs at least a "site" section'),
     ("top level not a mapping", "- site\n- devices\n",
      "site.yaml:1: expected a mapping of sections (version, site, devices, strategy, store, portal, mqtt,"
-     " control, tariff, web) at the top level, got a list"),
+     " control, tariff, web, catalog_dirs) at the top level, got a list"),
 ]
 
 

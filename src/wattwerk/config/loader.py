@@ -174,7 +174,7 @@ def validate_document(doc: CommentedMap, filename: str) -> SiteConfig:
     except (_TooBig, RecursionError):
         raise ConfigError([f"{filename}: more than {MAX_VALUES} values once aliases are expanded"]) from None
     try:
-        return SiteConfig.model_validate(data)
+        return SiteConfig.model_validate(data).located(Path(filename).parent)
     except ValidationError as e:
         problems = sorted({_problem(err, doc) for err in e.errors()},
                           key=lambda p: (p.line or 0, p.location, p.message))

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, Field, SecretStr, Strict, model_validator
+from pydantic import AfterValidator, Field, PrivateAttr, SecretStr, Strict, model_validator
 
 from wattwerk.config.base import Model
 from wattwerk.config.connections import Url
@@ -267,6 +267,22 @@ class SiteConfig(Model):
     control: ControlLimits = ControlLimits()
     tariff: Tariff = Tariff()
     web: Web = Web()
+    # folders of user catalogue files (docs/custom-devices.md); relative ones start at the site file's folder
+    catalog_dirs: list[Annotated[Path, Strict(False)]] = Field(default_factory=list)
+    _folder: Path | None = PrivateAttr(default=None)  # the site file's folder, set by the loader
+
+    @property
+    def folder(self) -> Path:
+        """Where relative ``catalog_dirs`` start: the site file's folder (the working folder when the
+        configuration did not come from a file)."""
+        return self._folder or Path(".")
+
+    def located(self, folder: Path) -> SiteConfig:
+        """This configuration, read from a file in ``folder`` (kept only where relative ``catalog_dirs``
+        need it, so two copies of one file elsewhere stay equal)."""
+        if any(not p.is_absolute() for p in self.catalog_dirs):
+            self._folder = folder
+        return self
 
     @model_validator(mode="after")
     def _devices_consistent(self) -> SiteConfig:

@@ -17,12 +17,14 @@ CATALOG_DIR = Path(__file__).resolve().parent / "catalog"
 
 @dataclass(frozen=True, slots=True)
 class Item:
-    """One catalogue entry with the file it came from."""
+    """One catalogue entry with the file it came from; ``origin``: "packaged", or the user file as the
+    site file names it (``devices/user_catalog.py``)."""
 
     category: str
     vendor: str
     entry: Entry
     path: Path
+    origin: str = "packaged"
 
     @property
     def key(self) -> str:

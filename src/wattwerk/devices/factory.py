@@ -57,6 +57,12 @@ def create_for(
     meter's power averaging)."""
     if entry.untested is not None:
         raise PermanentError(f"{entry.id} is not supported yet: {entry.untested}")
+    if entry.native == "http_json" and entry.http is not None:  # a user template: the site file's URL as is
+        from wattwerk.devices.custom import HttpJsonDevice
+
+        base = host if "://" in host else f"http://{host}:{port or 80}"
+        http = JsonHttp(base, timeout=timeout, auth=auth, headers=entry.http.headers)
+        return HttpJsonDevice(entry, http, device_id=device_id, ledger=ledger, clock=clock)
     if "://" in host:
         url = urlsplit(host)
         if not url.hostname:

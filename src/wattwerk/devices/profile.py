@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from wattwerk.devices.templates import HttpTemplate, MqttTemplate, template_commands
 from wattwerk.model import quantity_info
 from wattwerk.protocols.modbus_codec import TYPES, Register
 from wattwerk.vocabulary import CAPABILITY_COMMAND
@@ -21,7 +22,9 @@ Category = Literal[
     "pv_inverter", "hybrid_battery_inverter", "ev_charger", "electricity_meter", "heat_meter", "gas_meter",
     "heat_pump", "heating_rod", "fuel_cell", "chp", "electrolyser", "relay", "io_module",
 ]
-Protocol = Literal["modbus_tcp", "modbus_rtu", "sunspec", "udp", "tcp", "http", "speedwire", "sml", "gpio"]
+Protocol = Literal[
+    "modbus_tcp", "modbus_rtu", "sunspec", "udp", "tcp", "http", "speedwire", "sml", "gpio", "mqtt",
+]
 
 # capability -> the write command that provides it (None: a read capability; the write ones are
 # the vocabulary's)
@@ -153,7 +156,7 @@ class Connectors(_Strict):
 
 Native = Literal[
     "keba_udp", "hardy_barth", "mypv_http", "relay", "pulse_counter", "kostal_dxs", "kostal_html", "rct",
-    "tq_em",
+    "tq_em", "http_json", "mqtt_json",
 ]
 RelayDialect = Literal["shelly_gen1", "shelly_gen2", "tasmota", "kmtronic_udp"]
 
@@ -216,6 +219,8 @@ class Entry(_Strict):
     relay: RelaySpec | None = None  # with native: relay
     pulse: PulseSpec | None = None  # with native: pulse_counter
     values: list[NativeValue] = Field(default_factory=list)  # with native: rct, tq_em
+    http: HttpTemplate | None = None  # with native: http_json (devices/templates.py)
+    mqtt: MqttTemplate | None = None  # with native: mqtt_json
     rated_power: float | None = Field(default=None, gt=0)  # W, where a native driver's command needs it
     registers: list[RegisterSpec] = Field(default_factory=list)
     gaps: list[tuple[int, int]] = Field(default_factory=list)
@@ -255,8 +260,12 @@ class Entry(_Strict):
             raise ValueError(f"{self.id}: native: pulse_counter goes with a pulse: section (and only it)")
         if (self.native in ("rct", "tq_em")) != bool(self.values):
             raise ValueError(f"{self.id}: native: {self.native} goes with a values: section (and only it)")
-        commands = {w.command for w in self.writes}
-        checked = self.sunspec is None and self.untested is None and self.native is None
+        for kind, section in (("http_json", "http"), ("mqtt_json", "mqtt")):
+            if (self.native == kind) != (getattr(self, section) is not None):
+                raise ValueError(f"{self.id}: native: {kind} goes with an {section}: section (and only it)")
+        commands = {w.command for w in self.writes} | template_commands(self.http, self.mqtt)
+        templated = self.native in ("http_json", "mqtt_json")
+        checked = self.sunspec is None and self.untested is None and (self.native is None or templated)
         for cap in self.capabilities:
             needed = CAPABILITIES[cap]
             if checked and needed is not None and needed not in commands:

@@ -27,9 +27,10 @@ from typing import TYPE_CHECKING
 from wattwerk.config import DeviceBase, SiteConfig
 from wattwerk.config.messages import Loc, render
 from wattwerk.config.types import show
-from wattwerk.devices.catalog import load_catalog
+from wattwerk.devices.catalog import Item, load_catalog
 from wattwerk.devices.device import create
 from wattwerk.devices.profile import Entry
+from wattwerk.devices.user_catalog import site_catalog
 from wattwerk.edge.inputs import input_sources, unopened_lines
 from wattwerk.edge.runtime import Polled
 from wattwerk.errors import InputLedger, PermanentError
@@ -76,6 +77,10 @@ class DeviceError(PermanentError):
         self.at = at
 
 
+class UnknownEntry(DeviceError):
+    """A ``catalog:`` name that no entry has."""
+
+
 class SiteProblems(PermanentError):
     """Everything the edge cannot build from a validated site file, as (where, message) pairs:
     ``(("devices", 2, "catalog"), 'no catalogue entry ...')``; the loader turns ``where`` into a line."""
@@ -85,25 +90,25 @@ class SiteProblems(PermanentError):
         self.problems = problems
 
 
-def named_entry(name: str) -> Entry:
-    """The catalogue entry ``name`` names (``pv_inverter/sma-tripower`` or ``sma-tripower``), or a
-    DeviceError with the closest id."""
-    items = {item.entry.id: item for item in load_catalog()}
+def named_entry(name: str, catalog: list[Item] | None = None) -> Entry:
+    """The entry ``name`` names (``pv_inverter/sma-tripower`` or ``sma-tripower``) in ``catalog`` (the
+    packaged one by default; a site's adds its user entries), or an UnknownEntry with the closest id."""
+    items = {item.entry.id: item for item in (load_catalog() if catalog is None else catalog)}
     key = name.rsplit("/", 1)[-1]
     item = items.get(key)
     if item is None:
         hint = get_close_matches(key, list(items), n=1)
         more = f' (did you mean "{hint[0]}"?)' if hint else " (`wattwerk devices` lists them)"
-        raise DeviceError(f"no catalogue entry {show(name)}{more}", ("catalog",))
+        raise UnknownEntry(f"no catalogue entry {show(name)}{more}", ("catalog",))
     return item.entry
 
 
-def catalogue_entry(dev: DeviceBase) -> Entry:
+def catalogue_entry(dev: DeviceBase, catalog: list[Item] | None = None) -> Entry:
     """The catalogue entry a device names, if it speaks the device's connection; else a DeviceError."""
     if not dev.catalog:
         raise DeviceError(f"a {dev.connection.type} device needs `catalog:`, an entry of `wattwerk devices`",
                           ("connection", "type"))
-    entry = named_entry(dev.catalog)
+    entry = named_entry(dev.catalog, catalog)
     if entry.untested is not None:
         raise DeviceError(f"{entry.id} is not supported yet: {entry.untested}", ("catalog",))
     if dev.connection.type not in entry.protocols:
@@ -122,12 +127,12 @@ def _link_config(dev: DeviceBase, entry: Entry) -> LinkConfig:
                       timeout=c.timeout_s, pause=entry.connection.pause)
 
 
-def _native(dev: DeviceBase, ledger: InputLedger) -> NativeDevice:
+def _native(dev: DeviceBase, ledger: InputLedger, catalog: list[Item] | None = None) -> NativeDevice:
     """A catalogue device spoken to over HTTP, UDP or its own TCP protocol (KEBA, Hardy Barth,
-    my-PV, relays, RCT Power ...)."""
+    my-PV, relays, RCT Power, user HTTP/JSON templates ...)."""
     from wattwerk.devices.factory import create_for
 
-    entry = catalogue_entry(dev)
+    entry = catalogue_entry(dev, catalog)
     c = dev.connection
     if not entry.native:
         raise DeviceError(f"catalogue entry {show(entry.id)} is not an HTTP/UDP/TCP device", ("catalog",))
@@ -160,9 +165,16 @@ def build_devices(cfg: SiteConfig, ledger: InputLedger, stale_after_s: float = 3
     built. ``dry``: nothing is opened (GPIO lines are the only inputs opened while building)."""
     out = SiteDevices()
     problems: list[tuple[Loc, str]] = []
+    catalog, user_problems = site_catalog(cfg.catalog_dirs, cfg.folder)
+    for index, lines in user_problems:  # each line names the user file and its line
+        at: Loc = ("catalog_dirs", index) if index < len(cfg.catalog_dirs) else ("catalog_dirs",)
+        problems += [(at, line) for line in lines]
     for i, dev in enumerate(cfg.devices):
         try:
-            _add_device(out, dev, ledger, stale_after_s)
+            _add_device(out, dev, ledger, stale_after_s, catalog=catalog)
+        except UnknownEntry as exc:  # while a user file is wrong its entries are missing: said once
+            if not user_problems:
+                problems.append((("devices", i, *exc.at), str(exc)))
         except DeviceError as exc:
             problems.append((("devices", i, *exc.at), str(exc)))
         except PermanentError as exc:
@@ -198,7 +210,8 @@ def _shared_addresses(cfg: SiteConfig) -> list[tuple[Loc, str]]:
     return problems
 
 
-def _add_device(out: SiteDevices, dev: DeviceBase, ledger: InputLedger, stale_after_s: float) -> None:
+def _add_device(out: SiteDevices, dev: DeviceBase, ledger: InputLedger, stale_after_s: float, *,
+                catalog: list[Item] | None = None) -> None:
     """Build one device's driver or reader into ``out`` (DeviceError when it cannot be)."""
     c = dev.connection
     timeout = max(1.0, 2 * dev.interval_s)
@@ -216,10 +229,14 @@ def _add_device(out: SiteDevices, dev: DeviceBase, ledger: InputLedger, stale_af
         out.polled.append(Polled(dev.id, charger, dev.interval_s, timeout_s=max(timeout, 12.0)))
         return
     if c.type in ("http", "udp", "tcp") and dev.catalog:
-        out.polled.append(Polled(dev.id, _native(dev, ledger), dev.interval_s, timeout_s=timeout))
+        out.polled.append(Polled(dev.id, _native(dev, ledger, catalog), dev.interval_s, timeout_s=timeout))
+        return
+    if c.type == "mqtt" and dev.catalog and named_entry(dev.catalog, catalog).native == "mqtt_json":
+        out.polled.append(Polled(dev.id, _mqtt_template(dev, ledger, catalog), dev.interval_s,
+                                 timeout_s=timeout))
         return
     if c.type in ("modbus_tcp", "modbus_rtu"):
-        entry = catalogue_entry(dev)
+        entry = catalogue_entry(dev, catalog)
         link = out.links.get(_link_config(dev, entry))
         try:  # unit None: the catalogue entry's unit
             driver = create(entry, link, device_id=dev.id, unit=c.unit, ledger=ledger)
@@ -228,10 +245,22 @@ def _add_device(out: SiteDevices, dev: DeviceBase, ledger: InputLedger, stale_af
         out.polled.append(Polled(dev.id, driver, dev.interval_s, timeout_s=timeout))
         return
     if dev.catalog:  # a pushing meter is read by its format, but a name given must exist
-        named_entry(dev.catalog)
+        named_entry(dev.catalog, catalog)
     reader = _stream_reader(dev, ledger, stale_after_s)
     out.readers.append(reader)
     out.push.append(reader)
+
+
+def _mqtt_template(dev: DeviceBase, ledger: InputLedger, catalog: list[Item] | None) -> NativeDevice:
+    """A user entry's MQTT template: topics under the site file's ``topic``, on its broker."""
+    from wattwerk.devices.custom import MqttJsonDevice
+    from wattwerk.protocols.mqtt import MqttSettings
+
+    entry = catalogue_entry(dev, catalog)
+    c = dev.connection
+    password = c.password.get_secret_value() if c.password else None
+    settings = MqttSettings(c.host, c.port, c.username, password)
+    return MqttJsonDevice(entry, settings, base_topic=c.topic, device_id=dev.id, ledger=ledger)
 
 
 def _stream_reader(dev: DeviceBase, ledger: InputLedger, stale_after_s: float) -> MeterReader:

@@ -20,15 +20,18 @@ PERMANENT = {401: "credentials refused", 403: "access forbidden", 404: "no such 
 class JsonHttp:
     """``get``/``post`` against ``base_url``; one pooled httpx client per device."""
 
-    def __init__(self, base_url: str, *, timeout: float = 3.0, auth: tuple[str, str] | None = None) -> None:
+    def __init__(self, base_url: str, *, timeout: float = 3.0, auth: tuple[str, str] | None = None,
+                 headers: Mapping[str, str] | None = None) -> None:
         self.base_url = base_url.rstrip("/")
-        self._client = httpx.AsyncClient(base_url=self.base_url, timeout=timeout, auth=auth)
+        self._client = httpx.AsyncClient(base_url=self.base_url, timeout=timeout, auth=auth, headers=headers)
 
     async def _send(
-        self, method: str, path: str, params: object, data: Mapping[str, str] | None
+        self, method: str, path: str, params: object, data: Mapping[str, str] | None,
+        content: str | None = None,
     ) -> httpx.Response:
         try:
-            response = await self._client.request(method, path, params=params, data=data)  # type: ignore[arg-type]
+            response = await self._client.request(method, path, params=params, data=data,  # type: ignore[arg-type]
+                                                  content=content)
         except httpx.TimeoutException:
             raise RetryableError(f"{self.base_url}{path}: timeout") from None
         except httpx.TransportError as exc:
@@ -53,9 +56,11 @@ class JsonHttp:
         params: object = None,
         data: Mapping[str, str] | None = None,
         expect_json: bool = True,
+        content: str | None = None,
     ) -> dict:
-        """The answer's JSON object ({} when ``expect_json`` is false: e.g. an HTML acknowledgement)."""
-        response = await self._send(method, path, params, data)
+        """The answer's JSON object ({} when ``expect_json`` is false: e.g. an HTML acknowledgement);
+        ``content``: a raw body (e.g. JSON text) instead of form ``data``."""
+        response = await self._send(method, path, params, data, content)
         if not expect_json:
             return {}
         try:
