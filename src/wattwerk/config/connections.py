@@ -6,7 +6,7 @@ import ipaddress
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, Field, SecretStr
+from pydantic import AfterValidator, Field, SecretStr, model_validator
 from pydantic_core import PydanticCustomError
 
 from wattwerk.config.base import Model
@@ -103,20 +103,102 @@ class UdpConnection(Model):
     serial: Annotated[int, Field(ge=0)] | None = None  # only accept packets from this device serial
 
 
+Scale = Annotated[float, Field(allow_inf_nan=False)]
+Name = Annotated[str, Field(min_length=1)]
+
+
+def _nonzero(value: float) -> float:
+    if value == 0:
+        raise PydanticCustomError("config", "a scale of 0 would make every value 0", {})
+    return value
+
+
+class LabelMap(Model):
+    """What one label of a Tasmota script's JSON is: our quantity and the factor to our unit."""
+
+    quantity: Name  # e.g. energy_import, power, power_l1, voltage_l1 (checked when the edge is built)
+    scale: Annotated[Scale, AfterValidator(_nonzero)] = 1.0  # kWh -> Wh: 1000; export counted +: -1
+
+
+class ValueMap(LabelMap):
+    """One number of a message: at ``path`` in a JSON document, or the payload of ``topic`` (plain)."""
+
+    path: Name | None = None  # json: a.b[0].c
+    topic: Name | None = None  # plain: the topic whose whole payload is the number
+
+
+def _problem(message: str, at: str) -> PydanticCustomError:
+    """A connection's fields that do not fit together; ``at``: the field the message points to."""
+    return PydanticCustomError("config", message, {"at": (at,)})
+
+
 class MqttConnection(Model):
+    """A meter publishing over MQTT. ``format``: ``json`` (``fields``: path -> quantity; without
+    ``fields``, Tasmota documents found by their shape), ``tasmota`` (a script's labels: ``preset``
+    and/or ``labels``), ``plain`` (each message one number; ``fields``: topic -> quantity) or
+    ``dsmr`` (raw telegrams)."""
+
     type: Literal["mqtt"]
     host: Host = "127.0.0.1"
     port: Port = 1883
     topic: Annotated[str, Field(min_length=1)]
     username: str | None = None
     password: SecretStr | None = None
-    format: Literal["json", "plain"] = "json"
+    format: Literal["json", "tasmota", "plain", "dsmr"] = "json"
+    preset: Name | None = None  # tasmota: a label set (tasmota, gplug, german ...; docs/meters.md)
+    prefix: Name | None = None  # tasmota: the script's key in the document (default: found by labels)
+    labels: dict[str, LabelMap] | None = None  # tasmota: label -> quantity, over the preset's
+    fields: Annotated[list[ValueMap], Field(min_length=1)] | None = None  # json, plain
+    key: SecretStr | None = None  # dsmr: hex key of encrypted telegrams (Luxembourg)
+
+    @model_validator(mode="after")
+    def _fits_format(self) -> MqttConnection:
+        fmt = self.format
+        if fmt != "tasmota":
+            for name in ("preset", "prefix", "labels"):
+                if getattr(self, name):
+                    raise _problem(f"{name} is for format: tasmota, not {fmt}", name)
+        if fmt not in ("json", "plain") and self.fields:
+            raise _problem(f"fields are for format: json or plain, not {fmt}", "fields")
+        if fmt != "dsmr" and self.key:
+            raise _problem(f"key is for format: dsmr, not {fmt}", "key")
+        if fmt == "plain":
+            if not self.fields:
+                raise _problem("format: plain needs fields: [{topic: ..., quantity: ...}] (one per topic)",
+                               "format")
+            if len(self.fields) > 1 and any(f.topic is None for f in self.fields):
+                raise _problem("format: plain with several fields needs a topic in each", "fields")
+        if fmt == "json" and self.fields and any(f.path is None for f in self.fields):
+            raise _problem("format: json needs a path in each field (e.g. ENERGY.Power)", "fields")
+        return self
 
 
 class HttpConnection(Model):
+    """A device polled over HTTP: a catalogue entry (``catalog:``), or a meter by ``format``:
+    ``shelly`` (``profile``: em, 3em, pro3em, pro_em, plug ...; ``channel`` of an EM) or ``json``
+    (``fields``: path -> quantity in the document at ``url``)."""
+
     type: Literal["http"]
     url: Url
     interval_s: Annotated[Seconds, Field(gt=0)] | None = None  # None: the device's interval_s
+    format: Literal["shelly", "json"] | None = None
+    profile: Name | None = None  # shelly
+    channel: Annotated[int, Field(ge=0, le=3)] = 0  # shelly EM / plug channel
+    password: SecretStr | None = None  # shelly: Gen2 digest auth, Gen1 basic auth (user admin)
+    fields: Annotated[list[ValueMap], Field(min_length=1)] | None = None  # json
+
+    @model_validator(mode="after")
+    def _fits_format(self) -> HttpConnection:
+        if self.format == "shelly" and not self.profile:
+            raise _problem("format: shelly needs profile: (em, 3em, pro3em, pro_em, plug, plus_plug)",
+                           "format")
+        if self.format != "shelly" and self.profile:
+            raise _problem("profile is for format: shelly", "profile")
+        if self.format == "json" and (not self.fields or any(f.path is None for f in self.fields)):
+            raise _problem("format: json needs fields: [{path: ..., quantity: ...}]", "format")
+        if self.format != "json" and self.fields:
+            raise _problem("fields are for format: json", "fields")
+        return self
 
 
 class OcppConnection(Model):

@@ -6,8 +6,13 @@
   ``LinkPool`` (one connection, one lock, the longest pause any of them needs).
 * ``serial`` / ``tcp`` meters are byte streams in the ``format`` the connection names
   (dsmr, dlms, sml), read by a ``MeterReader``.
-* ``speedwire`` / ``udp`` is the SMA Energy Meter multicast; ``mqtt`` takes Tasmota or JSON
-  payloads (DSMR telegrams too) from a topic.
+* ``speedwire`` / ``udp`` is the SMA Energy Meter multicast; ``mqtt`` takes a topic's payloads in
+  the ``format`` the connection names: JSON (``fields``, or Tasmota documents by shape), a Tasmota
+  script's labels, plain numbers per topic, or DSMR telegrams (``edge/meter_inputs.py``).
+* ``http`` meters without a catalogue entry are polled by ``format``: Shelly EM / 3EM / Pro 3EM
+  profiles or a JSON document with ``fields``.
+* Every meter reader drops a power beyond the connection (``site.grid`` fuse x voltage x phases)
+  or contradicted by the meter's own counters (``protocols/plausibility.py``).
 * ``ocpp`` chargers connect to the site's OCPP central system (one per port).
 * ``http`` / ``udp`` devices naming a catalogue entry (KEBA, Hardy Barth, my-PV, Shelly/Tasmota/
   KMTronic relays) are polled through the catalogue's native drivers.
@@ -39,9 +44,8 @@ from wattwerk.protocols.base import Decoder
 from wattwerk.protocols.decode import make_decoder
 from wattwerk.protocols.meter import MeterReader
 from wattwerk.protocols.modbus import LinkConfig, LinkPool
-from wattwerk.protocols.mqtt import MqttSettings, MqttSource
+from wattwerk.protocols.plausibility import PowerBounds
 from wattwerk.protocols.speedwire import SpeedwireDecoder, SpeedwireReceiver
-from wattwerk.protocols.tasmota import auto_decoder
 from wattwerk.protocols.transport import SerialSettings, SerialSource, TcpSource
 
 if TYPE_CHECKING:  # imported where a site has such a device: `check` and `run` start faster without
@@ -165,13 +169,15 @@ def build_devices(cfg: SiteConfig, ledger: InputLedger, stale_after_s: float = 3
     built. ``dry``: nothing is opened (GPIO lines are the only inputs opened while building)."""
     out = SiteDevices()
     problems: list[tuple[Loc, str]] = []
+    grid = cfg.site.grid
+    bounds = PowerBounds.of_grid(grid.fuse_a, grid.voltage_v, grid.phases)
     catalog, user_problems = site_catalog(cfg.catalog_dirs, cfg.folder)
     for index, lines in user_problems:  # each line names the user file and its line
         at: Loc = ("catalog_dirs", index) if index < len(cfg.catalog_dirs) else ("catalog_dirs",)
         problems += [(at, line) for line in lines]
     for i, dev in enumerate(cfg.devices):
         try:
-            _add_device(out, dev, ledger, stale_after_s, catalog=catalog)
+            _add_device(out, dev, ledger, stale_after_s, bounds, catalog=catalog)
         except UnknownEntry as exc:  # while a user file is wrong its entries are missing: said once
             if not user_problems:
                 problems.append((("devices", i, *exc.at), str(exc)))
@@ -210,8 +216,8 @@ def _shared_addresses(cfg: SiteConfig) -> list[tuple[Loc, str]]:
     return problems
 
 
-def _add_device(out: SiteDevices, dev: DeviceBase, ledger: InputLedger, stale_after_s: float, *,
-                catalog: list[Item] | None = None) -> None:
+def _add_device(out: SiteDevices, dev: DeviceBase, ledger: InputLedger, stale_after_s: float,
+                bounds: PowerBounds | None = None, *, catalog: list[Item] | None = None) -> None:
     """Build one device's driver or reader into ``out`` (DeviceError when it cannot be)."""
     c = dev.connection
     timeout = max(1.0, 2 * dev.interval_s)
@@ -228,7 +234,7 @@ def _add_device(out: SiteDevices, dev: DeviceBase, ledger: InputLedger, stale_af
         )
         out.polled.append(Polled(dev.id, charger, dev.interval_s, timeout_s=max(timeout, 12.0)))
         return
-    if c.type in ("http", "udp", "tcp") and dev.catalog:
+    if c.type in ("http", "udp", "tcp") and dev.catalog and not (c.type == "http" and c.format):
         out.polled.append(Polled(dev.id, _native(dev, ledger, catalog), dev.interval_s, timeout_s=timeout))
         return
     if c.type == "mqtt" and dev.catalog and named_entry(dev.catalog, catalog).native == "mqtt_json":
@@ -246,7 +252,7 @@ def _add_device(out: SiteDevices, dev: DeviceBase, ledger: InputLedger, stale_af
         return
     if dev.catalog:  # a pushing meter is read by its format, but a name given must exist
         named_entry(dev.catalog, catalog)
-    reader = _stream_reader(dev, ledger, stale_after_s)
+    reader = _stream_reader(dev, ledger, stale_after_s, bounds)
     out.readers.append(reader)
     out.push.append(reader)
 
@@ -263,28 +269,31 @@ def _mqtt_template(dev: DeviceBase, ledger: InputLedger, catalog: list[Item] | N
     return MqttJsonDevice(entry, settings, base_topic=c.topic, device_id=dev.id, ledger=ledger)
 
 
-def _stream_reader(dev: DeviceBase, ledger: InputLedger, stale_after_s: float) -> MeterReader:
-    """The reader of a meter that pushes: a byte stream, Speedwire multicast or MQTT messages."""
+def _stream_reader(dev: DeviceBase, ledger: InputLedger, stale_after_s: float,
+                   bounds: PowerBounds | None = None) -> MeterReader:
+    """The reader of a meter that pushes (a byte stream, Speedwire multicast, MQTT messages) or
+    that is polled over HTTP without a catalogue entry."""
     c = dev.connection
+    if c.type in ("mqtt", "http"):
+        from wattwerk.edge.meter_inputs import message_reader
+
+        return message_reader(dev, ledger, stale_after_s, bounds)
     if c.type in ("serial", "tcp"):
         key = c.key.get_secret_value() if c.key else None
         decoder = _stream_decoder(c.format, key)
+        if c.format == "sml" and bounds is not None and bounds.total_w is not None:
+            decoder.options.max_power_w = bounds.total_w  # type: ignore[attr-defined]
         if c.type == "tcp":
             source: AsyncIterable[bytes] = TcpSource(c.host, c.port)
         else:
             settings = SerialSettings(c.baudrate, c.bytesize, c.parity, c.stopbits)
             source = SerialSource(c.device, settings)
         return MeterReader(dev.id, decoder, source, ledger=ledger, stale_after=stale_after_s,
-                           use_receive_time=c.format != "dsmr")
+                           use_receive_time=c.format != "dsmr", bounds=bounds)
     if c.type in ("speedwire", "udp"):
         return MeterReader(dev.id, SpeedwireDecoder(c.serial, datagrams=True),
                            SpeedwireReceiver(c.group, c.port), ledger=ledger, stale_after=stale_after_s,
-                           use_receive_time=True)
-    if c.type == "mqtt":
-        password = c.password.get_secret_value() if c.password else None
-        settings_mqtt = MqttSettings(c.host, c.port, c.username, password)
-        return MeterReader(dev.id, auto_decoder(messages=True), MqttSource(c.topic, settings_mqtt),
-                           ledger=ledger, stale_after=stale_after_s, use_receive_time=True)
+                           use_receive_time=True, bounds=bounds)
     if c.type == "sim":
         raise DeviceError("connection type sim runs only in `wattwerk demo`", ("connection", "type"))
     raise DeviceError(f"connection type {c.type} is not supported by `wattwerk run` yet",

@@ -76,8 +76,10 @@ class MqttSource:
         qos: int = 0,
         backoff: Backoff | None = None,
         reconnect: bool = True,
+        with_topic: bool = False,
     ) -> None:
         self.topic = topic
+        self.with_topic = with_topic  # payloads as ``topic NUL payload`` (plain values of several topics)
         self.settings = settings or MqttSettings()
         self.qos = qos
         self.backoff = backoff or Backoff()
@@ -94,8 +96,8 @@ class MqttSource:
         return self._payloads()
 
     async def _payloads(self) -> AsyncIterator[bytes]:
-        async for _topic, payload in self.messages():
-            yield payload
+        async for topic, payload in self.messages():
+            yield topic.encode() + b"\x00" + payload if self.with_topic else payload
 
     async def messages(self) -> AsyncIterator[tuple[str, bytes]]:
         async for message in self.raw_messages():

@@ -158,11 +158,24 @@ PROFILES = {
 }
 
 
+# The names a site file may use for a profile (``profile: pro3em``), besides the profiles' own.
+ALIASES = {
+    "em": "gen1_em",
+    "3em": "gen1_3em",
+    "pro3em": "gen2_em",
+    "3em-63": "gen2_em",
+    "pro_em": "gen2_em1",
+    "plug": "gen1_plug",
+    "plus_plug": "gen2_switch",
+}
+
+
 def profile(name: str, channel: int = 0) -> ShellyProfile:
     try:
-        return PROFILES[name](channel)
+        return PROFILES[ALIASES.get(name, name)](channel)
     except KeyError:
-        raise ValueError(f"unknown Shelly profile {name!r}; have {', '.join(PROFILES)}") from None
+        have = ", ".join([*ALIASES, *PROFILES])
+        raise ValueError(f"unknown Shelly profile {name!r}; have {have}") from None
 
 
 def _check(prof: ShellyProfile) -> Any:

@@ -7,18 +7,33 @@ SML script output names its values after the script's descriptor lines; the usua
 Tasmota's ``Time`` is the device's local time without a zone: it is used only when the
 device's zone is configured, otherwise the reader stamps receive time.
 
+A site file names a script's labels with ``labelled_decoder``: a preset label set from
+``tasmota_labels.yaml`` (data: tasmota, gplug, p1, german) and/or its own ``label -> (quantity,
+scale)``; a numeric field no label names is hinted once in the log with the key to set.
+
 Raw DSMR telegrams over MQTT are not JSON: read them with ``MqttSource`` and the DSMR
 decoder (``wattwerk.protocols.decode.make_decoder("dsmr")``), see ``dsmr_over_mqtt``.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
 from typing import Any
 
-from wattwerk.protocols.base import Decoder
-from wattwerk.protocols.jsonmap import FieldMap, JsonDecoder
+from ruamel.yaml import YAML
+
+from wattwerk.model import OBIS
+from wattwerk.protocols.base import Decoder, Value
+from wattwerk.protocols.jsonmap import FieldMap, JsonDecoder, number
+from wattwerk.protocols.meter import derive_totals
+
+log = logging.getLogger("wattwerk.meter")
+PRESETS_FILE = Path(__file__).with_name("tasmota_labels.yaml")
+OBIS_OF = {name.quantity: code for code, name in OBIS.items()}
 
 # SML script value name -> (quantity, OBIS, is an energy counter). Energy counters are scaled
 # by the script's energy unit (kWh in the usual scripts); powers are in W.
@@ -105,3 +120,87 @@ def dsmr_over_mqtt(key: bytes | None = None) -> Decoder:
     from wattwerk.protocols.decode import make_decoder
 
     return make_decoder("dsmr", key)
+
+
+# ---------------------------------------------------------------- label sets from the site file
+
+Labels = dict[str, tuple[str, float]]  # label -> (quantity, scale to our unit)
+
+
+@cache
+def presets() -> dict[str, Labels]:
+    """The label sets of ``tasmota_labels.yaml``: preset name -> labels."""
+    data = YAML(typ="safe").load(PRESETS_FILE.read_text(encoding="utf-8"))
+    return {name: {label: (str(q), float(k)) for label, (q, k) in labels.items()}
+            for name, labels in data.items()}
+
+
+def label_set(preset: str | None = None, labels: Labels | None = None) -> Labels:
+    """A preset's labels (``tasmota`` when neither is given) with ``labels`` added over them."""
+    if preset is None and not labels:
+        preset = "tasmota"
+    if preset is not None and preset not in presets():
+        raise ValueError(f"unknown preset {preset!r}; have {', '.join(presets())}")
+    out = dict(presets()[preset]) if preset else {}
+    out.update(labels or {})
+    for label, (quantity, scale) in out.items():
+        FieldMap(label, quantity, scale)  # an unknown quantity or a zero scale: ValueError now
+    return out
+
+
+@dataclass
+class LabelledFields:
+    """The fields of one document: the script's object (``prefix``, or the first object holding a
+    known label) mapped by label. Numeric fields no label names are hinted once each."""
+
+    labels: Labels
+    prefix: str | None = None
+    device: str = "meter"
+    hinted: set[str] = field(default_factory=set)
+
+    def __call__(self, doc: Any) -> list[FieldMap]:
+        key = self.prefix or self._find(doc)
+        node = doc.get(key) if isinstance(doc, dict) and key else None
+        if not isinstance(node, dict):
+            return []
+        self._hint(key, node)
+        return [
+            FieldMap(f"{key}.{label}", quantity, scale, OBIS_OF.get(quantity), optional=True)
+            for label, (quantity, scale) in self.labels.items()
+            if label in node
+        ]
+
+    def _find(self, doc: Any) -> str | None:
+        if not isinstance(doc, dict):
+            return None
+        objects = [k for k, v in doc.items() if isinstance(v, dict)]
+        known = [k for k in objects if any(label in doc[k] for label in self.labels)]
+        return (known or objects or [None])[0]
+
+    def _hint(self, key: str, node: dict[str, Any]) -> None:
+        for name, raw in node.items():
+            if name in self.labels or number(raw) is None or f"{key}.{name}" in self.hinted:
+                continue
+            self.hinted.add(f"{key}.{name}")
+            log.warning("%s: Tasmota field %s.%s = %r is not mapped; to read it, set in the site file "
+                        "connection.labels: {%s: {quantity: <e.g. power, energy_import>, scale: <to W/Wh>}}",
+                        self.device, key, name, raw, name)
+
+
+def _totals(doc: Any, values: list[Value]) -> tuple[list[Value], list[tuple[str, str]]]:
+    """Net power from import/export powers, totals from tariff registers (as DSMR meters)."""
+    return derive_totals(values), []
+
+
+def labelled_decoder(
+    preset: str | None = None,
+    labels: Labels | None = None,
+    *,
+    prefix: str | None = None,
+    device: str = "meter",
+    messages: bool = True,
+    timezone: str | None = None,
+) -> JsonDecoder:
+    """The decoder of a Tasmota script as the site file describes it (ValueError on bad labels)."""
+    fields = LabelledFields(label_set(preset, labels), prefix, device)
+    return JsonDecoder(fields, time_path="Time", timezone=timezone, messages=messages, post=_totals)
