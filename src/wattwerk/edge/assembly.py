@@ -150,25 +150,25 @@ class Edge:
         self.clock = options.clock or utcnow
         self.started = time.monotonic()
         self.overrides: dict[str, dict[str, float | str]] = {}  # user commands (MQTT, UI)
+        self.ledger = NotingLedger()  # keeps each device's last error for the page
+        self.devices = _devices(cfg, options, self.ledger)  # what can be refused first: nothing is open yet
         data_dir = Path(cfg.store.data_dir)
-        data_dir.mkdir(parents=True, exist_ok=True)
-        tiers = {tier.resolution: tier.keep for tier in cfg.store.retention}
-        self.store = SqliteStore(data_dir / "store.sqlite", tz=cfg.site.timezone, tiers=tiers)
+        try:
+            cycle = None if options.read_only else build_cycle(cfg, cfg.control)
+            data_dir.mkdir(parents=True, exist_ok=True)
+            tiers = {tier.resolution: tier.keep for tier in cfg.store.retention}
+            self.store = SqliteStore(data_dir / "store.sqlite", tz=cfg.site.timezone, tiers=tiers)
+        except BaseException:
+            self.devices.close()
+            raise
         # batches by wall time on any clock: fewer, larger writes (flash wear); the outbox is the durable part
         self.writer = BufferedWriter(self.store, max_readings=2000, max_age_s=30.0)
         self.outbox = Outbox(data_dir / "outbox.sqlite") if cfg.portal is not None else None
-        self.ledger = NotingLedger()  # keeps each device's last error for the page
-        try:
-            self.devices = _devices(cfg, options, self.ledger)
-        except BaseException:
-            self._close_files()
-            raise
         self.planner: PlanService | None = None
         self.control: CycleStep | None = None
-        if not options.read_only:
+        if cycle is not None:
             if cfg.strategy.mode == "planner":
                 self.planner = self._planner(data_dir)
-            cycle = build_cycle(cfg, cfg.control)
             self.control = CycleStep(cycle, self.planner.signals) if self.planner else CycleStep(cycle)
         self.recorder = Recorder(options.store_every_s, store=self.writer, outbox=self.outbox)
         self.runtime = EdgeRuntime(self.devices.polled, push=self.devices.push, recorder=self.recorder,
