@@ -400,7 +400,7 @@ class Edge:
     def close(self) -> None:
         for task in self._push:
             task.cancel()
-        logging.getLogger("wattwerk").removeHandler(getattr(self, "log_tail", None) or logging.NullHandler())
+        logging.getLogger("wattwerk").removeHandler(self.log_tail)
         self.devices.close()
         self._close_files()
 

@@ -3,7 +3,8 @@
 The edge calls :func:`serve_once` in a loop (or :func:`serve` until told to stop). Each call
 long-polls the portal with the site token, runs every command through ``handler`` and posts
 the answer back. A handler error becomes a failed result with the error text; it never stops
-the loop. No port is opened at the site.
+the loop. No port is opened at the site. ``EdgeCommands`` is the handler of a running edge (the
+assembly, ``edge.assembly``, wires it for every site file with a ``portal`` section).
 """
 
 from __future__ import annotations
