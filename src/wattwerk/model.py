@@ -43,6 +43,8 @@ QUANTITIES: dict[str, tuple[str, Kind]] = {
     "gas_volume": ("m³", Kind.COUNTER),
     "water_volume": ("m³", Kind.COUNTER),
     "heat_energy": ("Wh", Kind.COUNTER),
+    "heat_power": ("W", Kind.POWER),  # a heat meter's thermal power
+    "flow_rate": ("m³/h", Kind.GAUGE),  # a heat or water meter's volume flow
     "soc": ("%", Kind.GAUGE),
     "temperature": ("°C", Kind.GAUGE),
     "voltage": ("V", Kind.GAUGE),
@@ -221,6 +223,25 @@ OBIS: dict[str, ObisName] = {
     "1-0:33.7.0": ObisName("power_factor_l1", ""),
     "1-0:53.7.0": ObisName("power_factor_l2", ""),
     "1-0:73.7.0": ObisName("power_factor_l3", ""),
+    # Heat (medium 6, EN 13757-1): energy, volume, power, flow, temperatures
+    "6-0:1.0.0": ObisName("heat_energy", "Wh"),
+    "6-0:2.0.0": ObisName("water_volume_heat", "m³"),
+    "6-0:8.0.0": ObisName("heat_power", "W"),
+    "6-0:9.0.0": ObisName("flow_rate", "m³/h"),
+    "6-0:10.0.0": ObisName("temperature_flow", "°C"),
+    "6-0:11.0.0": ObisName("temperature_return", "°C"),
+    "6-0:12.0.0": ObisName("temperature_difference", "°C"),
+    # Gas (medium 7): meter volume (D 0), temperature-converted (D 1), at base conditions (D 2);
+    # converted volume (C 13)
+    "7-0:3.0.0": ObisName("gas_volume", "m³"),
+    "7-0:3.1.0": ObisName("gas_volume_temperature_converted", "m³"),
+    "7-0:3.2.0": ObisName("gas_volume_base", "m³"),
+    "7-0:13.0.0": ObisName("gas_volume_converted", "m³"),
+    "7-0:13.2.0": ObisName("gas_volume_converted_base", "m³"),
+    "7-0:41.0.0": ObisName("temperature_gas", "°C"),
+    # Water (cold: medium 8, hot: medium 9)
+    "8-0:1.0.0": ObisName("water_volume", "m³"),
+    "9-0:1.0.0": ObisName("water_volume_hot", "m³"),
 }
 
 

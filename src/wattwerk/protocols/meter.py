@@ -98,6 +98,9 @@ UNITS: dict[str, tuple[str, float]] = {
     "gj": ("Wh", 1e9 / 3600),
     "mj": ("Wh", 1e6 / 3600),
     "s": ("s", 1.0),
+    "m3/h": ("m³/h", 1.0),
+    "m³/h": ("m³/h", 1.0),
+    "°c": ("°C", 1.0),
     "": ("", 1.0),
 }
 
@@ -106,9 +109,14 @@ def lookup_obis(code: str) -> ObisName | None:
     """Our name for an OBIS code; electricity channel B (``1-1:``) falls back to ``1-0:``."""
     key = obis_key(code)
     name = OBIS.get(key) or EXTRA_OBIS.get(key)
-    if name is None and key.startswith("1-") and ":" in key:
-        key0 = "1-0:" + key.split(":", 1)[1]
+    if name is None and key[:2] in ("1-", "6-", "7-", "8-", "9-") and ":" in key:
+        channel, rest = key.split(":", 1)
+        key0 = f"{key[0]}-0:{rest}"
         name = OBIS.get(key0) or EXTRA_OBIS.get(key0)
+        b = channel.split("-", 1)[1]
+        if name is not None and key[0] != "1" and b.isdigit() and int(b) > 1:
+            # the second gas/heat/water meter on an M-Bus: its own channel (gas_volume_ch2)
+            name = ObisName(f"{name.quantity}_ch{b}", name.unit, name.scale)
     return name
 
 
@@ -174,6 +182,8 @@ PHYSICAL_RANGE: dict[str, tuple[float, float]] = {
     "Wh": (0.0, 1e13),
     "varh": (0.0, 1e13),
     "m³": (0.0, 1e9),
+    "m³/h": (0.0, 1e5),
+    "°C": (-60.0, 250.0),
     "": (-1e6, 1e6),
 }
 

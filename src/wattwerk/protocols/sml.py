@@ -45,6 +45,7 @@ SML_UNITS: dict[int, str] = {
     44: "Hz",
     9: "°C",
     13: "m³",
+    15: "m³/h",
     255: "",
 }
 
@@ -354,7 +355,7 @@ class SmlDecoder:
             if name is None or f != 255:
                 a, _, rest = code.partition("-")
                 c = int(rest.split(":")[1].split(".")[0])
-                if f == 255 and a == "1" and c not in _INFO_C:
+                if f == 255 and a in ("1", "6", "7", "8", "9") and c not in _INFO_C:
                     self._note("unknown_obis", f"unmapped SML value {entry.obis.obis_code}")
                 continue  # identification, history (F != 255), manufacturer data
             raw = entry.value
