@@ -67,6 +67,9 @@ def _write(case: dict, path: Path) -> None:
             path.write_bytes(made)
     else:
         path.write_text(case["text"].replace("GRID", GRID), encoding="utf-8")
+    for name, text in case.get("files", {}).items():  # user catalogue files beside the site file
+        (path.parent / name).parent.mkdir(parents=True, exist_ok=True)
+        (path.parent / name).write_text(text, encoding="utf-8")
 
 
 def _matches(case: dict, lines: list[str], name: str) -> bool:
