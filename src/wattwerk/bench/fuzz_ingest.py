@@ -115,9 +115,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--chunk", type=int, default=300, help="examples per hypothesis run")
 
 
-def _start(db: str | None, folder: Path) -> tuple[subprocess.Popen[bytes], str, Path]:
+def _start(db: str | None, folder: Path, schema: str) -> tuple[subprocess.Popen[bytes], str, Path]:
     port_file, log_path = folder / "port", folder / "portal.log"
-    schema = f"fuzz_{uuid.uuid4().hex[:8]}"
     argv = [sys.executable, "-m", "wattwerk", "portal", "--port", "0", "--port-file", str(port_file),
             "--data-dir", str(folder), "--rate", "0"]
     argv += ["--db", db, "--schema", schema] if db else []
@@ -146,8 +145,9 @@ def run(args: argparse.Namespace) -> int:
     from hypothesis import HealthCheck, given, settings
 
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
+    schema = f"fuzz_{uuid.uuid4().hex[:8]}"  # PostgreSQL: a schema of its own, dropped at the end
     with tempfile.TemporaryDirectory() as tmp:
-        proc, url, log_path = _start(args.db, Path(tmp))
+        proc, url, log_path = _start(args.db, Path(tmp), schema)
         try:
             with httpx.Client(base_url=url, timeout=60) as http:
                 for _ in range(600):
@@ -176,6 +176,11 @@ def run(args: argparse.Namespace) -> int:
         finally:
             proc.terminate()
             proc.wait(20)
+            if args.db:
+                import psycopg
+
+                with psycopg.connect(args.db, autocommit=True) as conn:
+                    conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
     total = sum(seen.values())
     print(f"fuzz_ingest: {total} bodies in {args.minutes:g} min; answers "
           + ", ".join(f"{k}: {v}" for k, v in sorted(seen.items())))
