@@ -14,6 +14,7 @@ from pydantic_core import PydanticCustomError
 from wattwerk.config.base import Model
 from wattwerk.config.connections import Connection
 from wattwerk.config.types import DeviceId, Seconds, num
+from wattwerk.vocabulary import EV_DEFAULTS
 
 Watts = Annotated[float, Field(ge=0)]
 Amps = Annotated[float, Field(ge=0)]
@@ -53,9 +54,9 @@ class Limits(Model):
 class EvLimits(Limits):
     """An EV charger's limits default to the IEC 61851 range 6–16 A on three phases."""
 
-    min_current_a: Amps | None = 6.0
-    max_current_a: Amps | None = 16.0
-    phases: Phases | None = 3
+    min_current_a: Amps | None = EV_DEFAULTS.min_a
+    max_current_a: Amps | None = EV_DEFAULTS.max_a
+    phases: Phases | None = EV_DEFAULTS.phases  # type: ignore[assignment]
 
 
 class HeatPumpLimits(Limits):

@@ -47,6 +47,7 @@ from wattwerk.protocols.modbus import LinkConfig, LinkPool
 from wattwerk.protocols.plausibility import PowerBounds
 from wattwerk.protocols.speedwire import SpeedwireDecoder, SpeedwireReceiver
 from wattwerk.protocols.transport import SerialSettings, SerialSource, TcpSource
+from wattwerk.vocabulary import EV_DEFAULTS
 
 if TYPE_CHECKING:  # imported where a site has such a device: `check` and `run` start faster without
     from wattwerk.devices.native import NativeDevice
@@ -229,7 +230,8 @@ def _add_device(out: SiteDevices, dev: DeviceBase, ledger: InputLedger, stale_af
         charger = out.ocpp.charger(
             dev.id, c.charge_point_id, connector=c.connector, port=c.port,
             password=c.password.get_secret_value() if c.password else None,
-            phases=lim.phases or 3, max_current=lim.max_current_a or 16.0, stale_after_s=stale_after_s,
+            phases=lim.phases or EV_DEFAULTS.phases, max_current=lim.max_current_a or EV_DEFAULTS.max_a,
+            stale_after_s=stale_after_s,
             security_profile=c.security_profile,
         )
         out.polled.append(Polled(dev.id, charger, dev.interval_s, timeout_s=max(timeout, 12.0)))

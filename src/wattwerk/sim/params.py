@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from wattwerk.vocabulary import EV_DEFAULTS
+
 
 @dataclass(frozen=True)
 class Location:
@@ -69,10 +71,10 @@ class EVParams:
     soc_initial: float = 50.0
     soc_target: float = 100.0
     charge_eff: float = 0.90  # AC -> battery
-    phases: int = 3
+    phases: int = EV_DEFAULTS.phases
     phase_switching: bool = True
-    min_current_a: float = 6.0
-    max_current_a: float = 16.0
+    min_current_a: float = EV_DEFAULTS.min_a
+    max_current_a: float = EV_DEFAULTS.max_a
     voltage_v: float = 230.0
     km_per_day: float = 40.0
     consumption_wh_per_km: float = 180.0
