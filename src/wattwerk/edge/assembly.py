@@ -39,6 +39,7 @@ from wattwerk.edge.drivers import SiteDevices, build_devices
 from wattwerk.edge.live import NotingLedger, RuntimeView
 from wattwerk.edge.maintenance_client import EdgeCommands, LogTail
 from wattwerk.edge.outbox import Outbox
+from wattwerk.edge.owner import OwnerControls
 from wattwerk.edge.recorder import Recorder
 from wattwerk.edge.runtime import Driver, EdgeRuntime, Polled
 from wattwerk.edge.view import StoreView
@@ -169,7 +170,10 @@ class Edge:
         if cycle is not None:
             if cfg.strategy.mode == "planner":
                 self.planner = self._planner(data_dir)
-            self.control = CycleStep(cycle, self.planner.signals) if self.planner else CycleStep(cycle)
+            self.control = CycleStep(cycle, tz=cfg.site.timezone)
+            if self.planner is not None:
+                self.control.signals = self.planner.signals
+        self.owner = self._owner(data_dir)  # the owner's settings (page, MQTT, portal), restored
         self.recorder = Recorder(options.store_every_s, store=self.writer, outbox=self.outbox)
         self.runtime = EdgeRuntime(self.devices.polled, push=self.devices.push, recorder=self.recorder,
                                    control=self.control, stale_after_s=_stale_after(cfg), clock=self.clock,
@@ -179,11 +183,21 @@ class Edge:
                               self.writer.flush)
         self.log_tail = LogTail()
         logging.getLogger("wattwerk").addHandler(self.log_tail)
-        self.commands = EdgeCommands(self.status, lambda: self.cfg, self.path, self.log_tail)
+        self.commands = EdgeCommands(self.status, lambda: self.cfg, self.path, self.log_tail, self.owner)
         self._due: dict[int, float] = {}  # lock-step: id(Polled) -> next read (s on the clock)
         self._slot: datetime | None = None  # lock-step: the slot the planner last planned
         self._retention_at: datetime | None = None
         self._push: list[asyncio.Task[None]] = []
+
+    def _owner(self, data_dir: Path) -> OwnerControls:
+        """The owner's settings store on this edge's control, with what ``owner.json`` kept applied."""
+        controlled = {d.id: d.role for d in self.cfg.devices}
+        owner = OwnerControls(data_dir, self.control, self.planner, controlled, self.cfg.site.timezone,
+                              self.clock)
+        if self.control is not None:
+            self.control.on_cycle = owner.tick
+            owner.restore({d.id: bool(getattr(d, "phase_switching", False)) for d in self.cfg.devices})
+        return owner
 
     def _planner(self, data_dir: Path) -> PlanService:
         from wattwerk.edge.planning import PlanService  # pandas, pvlib, highspy: only with a planner
@@ -247,7 +261,8 @@ class Edge:
             "upload_lag_s": lambda: oldest_pending_age_s(outbox),
         }
         auth = self.options.auth or EdgeAuth.for_site(self.cfg)  # the admin password, sessions, names
-        return create_app(view, auth=auth, setup=setup, runtime=self.runtime, metrics=sources)
+        return create_app(view, auth=auth, setup=setup, runtime=self.runtime, metrics=sources,
+                          owner=self.owner)
 
     def mqtt_bridge(self) -> MqttBridge:
         """The MQTT/Home Assistant bridge of the ``mqtt`` section (see ``on_command``)."""
@@ -263,24 +278,18 @@ class Edge:
                           settings=settings, root=m.root, discovery_prefix=m.discovery_prefix)
 
     def on_command(self, cmd: Any) -> None:
-        """An owner's command (MQTT, UI): a charge point's ``mode`` and ``current_limit`` (a cap within
-        its maximum), the battery's ``battery_setpoint``; into the control cycle, kept in
-        ``overrides``. Nothing bypasses the limiter; other commands are refused (ValueError)."""
+        """An owner's command (MQTT): the owner settings of ``owner.COMMANDS`` through the one
+        ``OwnerControls.apply`` (stored, restored at start), the battery's ``battery_setpoint`` into
+        the cycle; kept in ``overrides``. Nothing bypasses the limiter; others are refused (ValueError)."""
         control = self.control
         if control is None:
             raise ValueError("this edge runs --read-only: it takes no commands")
-        if cmd.command == "mode":
-            ok = control.set_ev_mode(cmd.device, str(cmd.value))
-        elif cmd.command == "current_limit":
-            ok = control.set_ev_current(cmd.device, float(cmd.value))
-        elif cmd.command == "battery_setpoint":
-            ok = self.cfg.device(cmd.device).role == "battery"
-            if ok:
-                control.set_battery(float(cmd.value))
+        if cmd.command == "battery_setpoint":
+            if self.cfg.device(cmd.device).role != "battery":
+                raise ValueError(f"{cmd.device} does not take {cmd.command}")
+            control.set_battery(float(cmd.value))
         else:
-            raise ValueError(f"{cmd.command} is decided by wattwerk's controllers, not settable")
-        if not ok:
-            raise ValueError(f"{cmd.device} does not take {cmd.command}")
+            self.owner.command(cmd.device, cmd.command, cmd.value, source=cmd.source)
         self.overrides.setdefault(cmd.device, {})[cmd.command] = cmd.value
         log.info("user command %s.%s = %s (from %s)", cmd.device, cmd.command, cmd.value, cmd.source)
 

@@ -95,12 +95,15 @@ class EdgeCommands:
     * ``set_config``: ``{"dotted.key": value, ...}`` written into the site file (comments kept),
       validated like ``wattwerk check`` first; nothing is written when the result is invalid, and
       ``portal.*`` cannot be changed this way (it could cut the edge off). The edge runs the new
-      file after a restart (``restart_needed``).
+      file after a restart (``restart_needed``);
+    * ``owner``: ``{"device": id, "settings": {...}}`` an owner setting (charge mode, plan, battery mode,
+      boost; ``wattwerk.edge.owner``) applied at once and stored; the answer is the device's state.
     """
 
     def __init__(self, status: Callable[[], dict[str, Any]], config: Callable[[], Any],
-                 path: Path | None, tail: LogTail) -> None:
+                 path: Path | None, tail: LogTail, owner: Any = None) -> None:
         self.status, self.config, self.path, self.tail = status, config, path, tail
+        self.owner = owner
 
     async def __call__(self, kind: str, payload: dict[str, Any]) -> Any:
         if kind == "status":
@@ -112,6 +115,11 @@ class EdgeCommands:
             return self.config().model_dump(mode="json", exclude_none=True)
         if kind == "set_config":
             return self._set_config(payload)
+        if kind == "owner" and self.owner is not None:
+            device, settings = payload.get("device"), payload.get("settings")
+            if not isinstance(device, str) or not isinstance(settings, dict):
+                raise ValueError('owner needs {"device": "<id>", "settings": {...}}')
+            return self.owner.apply(device, settings, source="portal")
         raise ValueError(f"unknown command kind {kind!r}")
 
     def _set_config(self, payload: dict[str, Any]) -> dict[str, Any]:

@@ -544,13 +544,16 @@ class MqttBridge:
 # ---------------------------------------------------------------- from the site file
 
 EV_MODES = ("off", "now", "minpv", "pv")
+BATTERY_MODES = ("self_consumption", "hold", "charge", "planner")  # edge.owner.BATTERY_MODES
 
 
 def devices_from_config(config: Any) -> list[BridgeDevice]:
     """The bridge's devices and their commands from a ``SiteConfig``, with limits from the file.
 
-    Only what the owner may set is offered: a charge point's mode and current cap, the battery's
-    setpoint. PV limits, SG-Ready, rod power and relays are the controllers' and the limiter's.
+    Only what the owner may set is offered (``edge.owner.COMMANDS``, stored like the page's): a charge
+    point's mode, current cap, minimum current and phases; the battery's mode, reserve SoC and
+    setpoint; a heat pump's or rod's boost (minutes) and off (hours), 0 ends it. PV limits, SG-Ready,
+    rod power and relays stay the controllers' and the limiter's.
     """
     out: list[BridgeDevice] = []
     for dev in config.devices:
@@ -560,8 +563,19 @@ def devices_from_config(config: Any) -> list[BridgeDevice]:
             settables.append(Settable("mode", "select", options=EV_MODES, label="Charge mode"))
             low, high = lim.min_current_a or 0.0, lim.max_current_a or 32.0
             settables.append(Settable("current_limit", min=low, max=high, unit="A", label="Current limit"))
+            settables.append(Settable("min_current", min=6.0, max=high, unit="A", label="Minimum current"))
+            if getattr(dev, "phase_switching", False):
+                settables.append(Settable("phases", "select", options=("1", "3", "0"),
+                                          label="Phases (0: auto)"))
         elif dev.role == "battery":
             settables.append(Settable("battery_setpoint", min=-dev.max_charge_w, max=dev.max_discharge_w,
                                       step=100.0, unit="W", label="Power setpoint (+ discharge)"))
+            settables.append(Settable("battery_mode", "select", options=BATTERY_MODES, label="Battery mode"))
+            settables.append(Settable("reserve_soc", min=0.0, max=100.0, unit="%", label="Reserve SoC"))
+        elif dev.role in ("heat_pump", "heating_rod"):
+            settables.append(Settable("boost_minutes", min=0.0, max=720.0, step=15.0, unit="min",
+                                      label="Boost for (0 ends)"))
+            settables.append(Settable("off_hours", min=0.0, max=48.0, step=0.5, unit="h",
+                                      label="Off for (0 ends)"))
         out.append(BridgeDevice(dev.id, dev.label, model=dev.catalog or "", settables=tuple(settables)))
     return out

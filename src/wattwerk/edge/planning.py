@@ -124,6 +124,37 @@ class PlanService:
         self._session_wh0: dict[str, float | None] = {}  # charger meter reading at plug-in
         self.pv_correction: Correction | None = None
         self.pv_recent = 1.0  # measured over forecast PV of the last two hours (intraday)
+        self.owner_departures: dict[str, EvDeparture] = {}  # the owner's plans (page, MQTT, portal)
+
+    def departures(self) -> list[EvDeparture]:
+        """The site file's departures, each replaced by the owner's plan for the same charger."""
+        own = self.owner_departures
+        return [d for d in self.cfg.strategy.ev_departures if d.charger not in own] + list(own.values())
+
+    def ev_plan(self, charger: str) -> dict[str, Any] | None:
+        """One car's part of the plan from now: energy (Wh), expected cost (EUR, its grid share at
+        each slot's price), PV share (%) and the slots it charges in; None without a plan for it."""
+        plan = self.plan
+        i = self._slot(self.clock())
+        if plan is None or i is None or charger not in plan.devices:
+            return None
+        hours = plan.slot_minutes / 60.0
+        power = plan.devices[charger]["power_w"]
+        energy = cost = grid = 0.0
+        slots = []
+        for k in range(i, plan.n):
+            w = float(power[k])
+            if w < 1.0:
+                continue
+            from_grid = min(w, max(float(plan.grid_w[k]), 0.0))
+            energy += w * hours
+            grid += from_grid * hours
+            cost += from_grid * hours / 1000.0 * float(plan.buy_eur_per_kwh[k])
+            slots.append({"start": plan.slot_start(k).isoformat(), "w": round(w, 1),
+                          "price": round(float(plan.buy_eur_per_kwh[k]), 4)})
+        share = None if energy <= 0 else round(100.0 * (1.0 - grid / energy), 1)
+        return {"energy_wh": round(energy, 1), "cost_eur": round(cost, 2), "pv_share_pct": share,
+                "slots": slots}
 
     def _fail(self, message: str) -> None:
         self.failures += 1
@@ -175,7 +206,7 @@ class PlanService:
         falls within the horizon, else charged only where it pays (up to the need)."""
         out = []
         step = timedelta(minutes=SLOT_MINUTES)
-        for dep in self.cfg.strategy.ev_departures:
+        for dep in self.departures():
             need = self.ev_need_wh(dep, snap)
             if need is None or need < 1.0:
                 continue
@@ -278,7 +309,7 @@ class PlanService:
         hold = battery_w is not None and battery_w < 1.0
         if battery_w is not None and battery_w < -1.0 and float(plan.grid_w[i]) <= 1.0:
             battery_w = None  # charging from PV, not the grid: it takes the surplus the others leave
-        planned = [d.charger for d in self.cfg.strategy.ev_departures]
+        planned = [d.charger for d in self.departures()]
         planned += [h for store in self.cfg.strategy.heat_stores for h in store.heaters]
         device_w = tuple((d, round(float(plan.devices[d]["power_w"][i]), 1)) for d in planned
                          if d in plan.devices)

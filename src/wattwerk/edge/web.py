@@ -9,6 +9,7 @@ installation (network, portal pairing, grid meter). API:
 * ``GET /api/live`` flows, devices, charge points, battery, heat pump, restrictions, plan
   (shapes in ``wattwerk.edge.live``); ``WS /api/ws`` pushes the same every second
 * ``GET /api/today``, ``GET /api/devices``, ``GET /api/plan``
+* ``GET /api/owner``, ``GET|PUT /api/owner/<device>`` the owner's controls (``wattwerk.edge.owner_api``)
 * ``GET /api/catalog?q=``, ``POST /api/setup/test``, ``POST /api/setup/devices``, ``GET /api/setup/config``
 * ``GET|POST /api/wizard/network``, ``POST /api/wizard/pair``, ``POST /api/wizard/grid-meter``
 * ``GET /api/auth``, ``POST /api/auth/password`` (first start), ``/api/auth/login``, ``/api/auth/logout``,
@@ -35,6 +36,7 @@ from wattwerk.config import ConfigError
 from wattwerk.edge import setup_network as net
 from wattwerk.edge.auth import EdgeAuth
 from wattwerk.edge.live import enrich, push_live
+from wattwerk.edge.owner_api import owner_router
 from wattwerk.edge.setup import Setup, search_catalog, try_device
 from wattwerk.edge.setup_pairing import pair
 from wattwerk.edge.web_auth import AuthGate, auth_router
@@ -97,7 +99,7 @@ def _refused(lines: list[str], status: int = 422) -> JSONResponse:
 
 
 def create_app(view: SiteView, *, auth: EdgeAuth, setup: Setup | None = None, runtime: Any = None,
-               metrics: dict[str, Any] | None = None) -> FastAPI:
+               metrics: dict[str, Any] | None = None, owner: Any = None) -> FastAPI:
     """The app; ``auth`` decides who may use it (no default: every caller decides). ``runtime``
     (an ``EdgeRuntime``) adds Prometheus ``/metrics``, with ``metrics`` passed on to
     ``edge_registry`` (``outbox_pending=``, ``outbox_bytes=``, ``upload_lag_s=``)."""
@@ -136,6 +138,9 @@ def create_app(view: SiteView, *, auth: EdgeAuth, setup: Setup | None = None, ru
         fn = getattr(view, "plan", None)
         empty = {"currency": None, "slots": []}
         return JSONResponse(fn() if fn is not None else live_now().get("plan", empty))
+
+    if owner is not None:
+        app.include_router(owner_router(owner))
 
     @app.websocket("/api/ws")
     async def ws(socket: WebSocket) -> None:
