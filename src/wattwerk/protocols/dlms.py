@@ -48,6 +48,7 @@ SCALER_PROFILES: dict[str, dict[str, int]] = {
     "lg_e570": {"power_factor": -3},
     "iskra_am550": {"current": -2, "power_factor": -3, "voltage": -1},
     "kamstrup_han": {"current": -2, "energy": 1, "reactive_energy": 1},
+    "kaifa_han": {"current": -3, "voltage": -1},  # Kaifa MA304 (list id KFM_001): mA, 0.1 V
 }
 
 # DLMS unit enumeration (Blue Book) -> (our unit, power-of-ten shift into it).
@@ -530,6 +531,8 @@ class DlmsDecoder:
                     i += 1
                 if _is_clock(obis) and isinstance(value, (bytes, bytearray)):
                     push.ts = _dlms_time(bytes(value), self.tz) or push.ts
+                elif _cde(obis) == "0.2.129" and isinstance(value, (bytes, bytearray, str)):
+                    push.list_id = push.list_id or _text(value)  # OBIS list version (KFM_001)
                 elif _is_id(obis) and isinstance(value, (bytes, bytearray, str)):
                     push.meter_id = push.meter_id or _text(value)
                 elif _number(value) is not None:
@@ -552,6 +555,8 @@ class DlmsDecoder:
         meter = (push.meter_id or "").upper()
         if (push.list_id or "").startswith("Kamstrup"):
             return SCALER_PROFILES["kamstrup_han"]
+        if (push.list_id or "").startswith("KFM_"):
+            return SCALER_PROFILES["kaifa_han"]
         if meter.startswith("ISK"):
             return SCALER_PROFILES["iskra_am550"]
         if meter.startswith("LGZ") and push.push_setup and push.push_setup.startswith("0-6:"):
