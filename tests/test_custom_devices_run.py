@@ -199,8 +199,8 @@ async def test_custom_meter_pv_and_charger_run_end_to_end(tmp_path: Path):
     async with EmulatorServer([meter]) as modbus, PvApi() as pv:
         site = tmp_path / "site.yaml"
         site.write_text(SITE.format(modbus=modbus.port, http=pv.port, topic=topic))
-        check = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "wattwerk", "check", str(site)],
-                                        capture_output=True, text=True, timeout=120)
+        argv = [sys.executable, "-m", "wattwerk", "check", str(site)]
+        check = await asyncio.to_thread(subprocess.run, argv, capture_output=True, text=True, timeout=120)
         assert check.returncode == 0, check.stderr
         EdgeAuth(tmp_path / "var", default_names=False).set_password(PASSWORD)
         port = _free_port()

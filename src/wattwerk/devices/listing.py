@@ -1,10 +1,13 @@
 """``wattwerk devices``: the catalogue as Markdown, JSON or CSV; ``docs/compatibility.md`` is its Markdown.
 
     wattwerk devices [--category C] [--format md|json|csv] [--target devices-target.csv]
+                     [--site site.yaml] [--catalog-dir DIR]
 
 A JSON row is ``{"category", "vendor", "models", "protocols", "capabilities", "status"}`` plus
 ``"id"`` and ``"reason"`` (why an entry is untested; empty when tested). ``--target`` adds, to the
 Markdown, the reference list's rows and the entries that cover each (see ``coverage``).
+User catalogue files (``--site``'s ``catalog_dirs``, ``--catalog-dir``, ``/etc/wattwerk/devices``) are
+listed too, with status ``user`` and their file as ``origin`` (``"packaged"`` for the package's).
 Regenerate the docs with ``wattwerk devices --format md --target ../shared/devices-target.csv >
 docs/compatibility.md``.
 """
@@ -28,12 +31,13 @@ REGENERATE = "wattwerk devices --format md --target ../shared/devices-target.csv
 def rows(items: Iterable[Item]) -> list[dict]:
     out = []
     for item in items:
-        state, reason = status(item)
+        packaged = item.origin == "packaged"
+        state, reason = status(item) if packaged else ("user", f"your own entry in {item.origin}")
         e = item.entry
         out.append({
             "category": item.category, "vendor": item.vendor, "models": list(e.models),
             "protocols": list(e.protocols), "capabilities": list(e.capabilities), "status": state,
-            "id": e.id, "reason": reason,
+            "id": e.id, "reason": reason, "origin": item.origin,
         })
     return out
 
@@ -103,7 +107,7 @@ def markdown(items: list[Item], target: Path | None = None) -> str:
         lines += [f"## {category}", "", "| vendor | models | protocols | capabilities | status |",
                   "| --- | --- | --- | --- | --- |"]
         for r in (r for r in data if r["category"] == category):
-            state = r["status"] if r["status"] == "tested" else f"untested: {r['reason']}"
+            state = r["status"] if r["status"] == "tested" else f"{r['status']}: {r['reason']}"
             lines.append(f"| {_cell(r['vendor'])} | {_cell('; '.join(r['models']))} | "
                          f"{', '.join(r['protocols'])} | {', '.join(r['capabilities'])} | {_cell(state)} |")
         lines.append("")
@@ -134,7 +138,7 @@ def render(fmt: str, items: list[Item], target: Path | None = None) -> str:
     if fmt == "csv":
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=["category", "vendor", "models", "protocols", "capabilities",
-                                                 "status", "id", "reason"], lineterminator="\n")
+                                                 "status", "id", "reason", "origin"], lineterminator="\n")
         writer.writeheader()
         for r in rows(items):
             writer.writerow({k: "; ".join(v) if isinstance(v, list) else v for k, v in r.items()})
@@ -146,13 +150,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--category", help="only this category (e.g. pv_inverter, ev_charger)")
     parser.add_argument("--format", choices=["md", "json", "csv"], default="md")
     parser.add_argument("--target", type=Path, help="reference list CSV to add row coverage (Markdown)")
+    parser.add_argument("--site", type=Path, help="also list the user entries of a site file's catalog_dirs")
+    parser.add_argument("--catalog-dir", type=Path, action="append", default=[],
+                        help="also list the user catalogue files in this folder (repeatable)")
+
+
+def _catalog(args: argparse.Namespace) -> tuple[list[Item], list[str]]:
+    """Packaged and user entries, and the user files' problems (``FILE:LINE: ...`` lines)."""
+    from wattwerk.config.loader import ConfigError, load_config
+    from wattwerk.devices.user_catalog import site_catalog
+
+    written, folder = list(args.catalog_dir), Path(".")
+    if args.site is not None:
+        try:
+            cfg = load_config(args.site)
+        except ConfigError as exc:
+            return list(load_catalog()), exc.lines
+        written, folder = [*cfg.catalog_dirs, *written], cfg.folder
+    items, problems = site_catalog(written, folder)
+    return items, [line for _, lines in problems for line in lines]
 
 
 def run(args: argparse.Namespace) -> int:
-    items = [i for i in load_catalog() if args.category in (None, i.category)]
+    catalog, problems = _catalog(args)
+    for line in problems:
+        print(line, file=sys.stderr)
+    items = [i for i in catalog if args.category in (None, i.category)]
     if args.category and not items:
-        cats = sorted({i.category for i in load_catalog()})
+        cats = sorted({i.category for i in catalog})
         print(f"wattwerk devices: no category {args.category!r}; have {', '.join(cats)}", file=sys.stderr)
         return 2
     sys.stdout.write(render(args.format, items, args.target))
-    return 0
+    return 1 if problems else 0

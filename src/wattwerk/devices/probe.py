@@ -3,12 +3,15 @@
 For each unit id tried, looks for a SunSpec model chain (base 40000, 0, 50000) and lists its
 models and nameplate, then tries every catalogue entry that has identification registers. A unit
 that does not answer costs one timeout; exception responses just mean "not this".
+``--draft`` prints a draft user catalogue file for the first unit that answered instead
+(``devices/draft.py``): its SunSpec models, or a scan of its registers (``--scan START:COUNT``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from dataclasses import dataclass, field
 
@@ -102,6 +105,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rtu-over-tcp", action="store_true", help="RTU frames through a TCP gateway")
     parser.add_argument("--timeout", type=float, default=1.0, help="seconds per request")
     parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument("--draft", action="store_true",
+                        help="print a draft user catalogue file (YAML) for the first unit that answers")
+    parser.add_argument("--scan", default="0:200", metavar="START:COUNT",
+                        help="with --draft, for a device without SunSpec: registers to scan (default 0:200)")
+
+
+async def _draft(cfg: LinkConfig, reports: list[UnitReport], scan_range: str) -> str | None:
+    """The draft file for the first unit that answered, or None when none did."""
+    from wattwerk.devices import draft
+
+    first = next((r for r in reports if r.answered), None)
+    if first is None:
+        return None
+    port = cfg.port or 502
+    note = f"wattwerk probe {cfg.label} --draft: a draft; check every value (docs/custom-devices.md)"
+    if first.sunspec_models:
+        doc = draft.sunspec_draft(first.sunspec_models, first.info, first.unit, port)
+        return draft.to_yaml(doc, note=note)
+    start, _, count = scan_range.partition(":")
+    link = ModbusLink(cfg)
+    try:
+        found = await draft.scan(link, first.unit, int(start), int(count or 200))
+    finally:
+        link.close()
+    scanned, raw = draft.scan_draft(found, first.unit, port)
+    todo = "rename each register you need to a quantity, set its type, scale and channel: true"
+    return draft.to_yaml(scanned, raw, f"{note}\n{todo}")
 
 
 def _config(args: argparse.Namespace) -> LinkConfig:
@@ -125,6 +155,16 @@ def run(args: argparse.Namespace) -> int:
         return 2
     units = args.unit or list(DEFAULT_UNITS)
     reports = asyncio.run(probe(cfg, units))
+    if args.draft:
+        if not re.fullmatch(r"\d+(:\d+)?", args.scan):
+            print(f"wattwerk probe: --scan {args.scan!r}: expected START:COUNT, e.g. 0:200", file=sys.stderr)
+            return 2
+        text = asyncio.run(_draft(cfg, reports, args.scan))
+        if text is None:
+            print(f"wattwerk probe: nothing answers at {cfg.label}", file=sys.stderr)
+            return 1
+        sys.stdout.write(text)
+        return 0
     if args.json:
         print(json.dumps({"address": cfg.label, "units": [r.to_json() for r in reports]}, indent=1))
         return 0 if any(r.answered for r in reports) else 1
