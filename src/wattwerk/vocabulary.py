@@ -5,9 +5,9 @@ stored channels, JSON): ``Command.CURRENT_LIMIT == "current_limit"`` and ``f"ev1
 is ``"ev1.enable"``, so nothing outside the program sees a change.
 
 ``KINDS`` is the one per-kind table: which site-file roles make a device of that kind, the commands
-it takes, the catalogue capability that grants each command, its sign on the grid, the command whose
-on/off level the minimum on/off times watch, and whether it is a §14a consumer by default. The
-limiter's per-kind rules (``control/kinds.py``) are keyed by the same ``Kind``.
+the control sends it (and the catalogue capabilities that grant them), whether it is a §14a
+consumer by default, and its defaults. The limiter's per-kind rules (``control/kinds.py``: envelope,
+switching level, draw, fail-safe) are keyed by the same ``Kind``.
 """
 
 from __future__ import annotations
@@ -106,41 +106,31 @@ SWITCHING: frozenset[Command] = frozenset({Command.ENABLE, Command.PHASES, Comma
 
 @dataclass(frozen=True, slots=True)
 class KindInfo:
-    """One row of the per-kind table. ``sign``: +1 when the device's power draws from the grid
-    (consumers), -1 when it feeds (PV, batteries discharging, generators). ``switch``: the
-    commands whose on/off level the minimum on/off times watch, first found wins."""
+    """One row of the per-kind table: the site-file roles of the kind, the commands the control
+    sends it, whether it is a §14a consumer unless the site file names the devices, and its
+    defaults (only chargers have any)."""
 
     roles: tuple[Role, ...]
     commands: tuple[Command, ...]
-    sign: int
-    switch: tuple[Command, ...] = ()
-    para14a: bool = False  # a §14a EnWG consumer unless the site file names the devices
+    para14a: bool = False
+    defaults: EvDefaults | None = None
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        """The catalogue capabilities that grant its commands."""
+        return frozenset(cap for cap, cmd in CAPABILITY_COMMAND.items() if cmd in self.commands)
 
 
-KINDS: MappingProxyType[Kind, KindInfo] = MappingProxyType(
-    {
-        Kind.EV: KindInfo(
-            (Role.EV_CHARGER,),
-            (Command.ENABLE, Command.CURRENT_LIMIT, Command.PHASES),
-            1,
-            (Command.ENABLE,),
-            para14a=True,
-        ),
-        Kind.BATTERY: KindInfo((Role.BATTERY,), (Command.BATTERY_SETPOINT, Command.MODE), -1, para14a=True),
-        Kind.PV: KindInfo((Role.PV,), (Command.POWER_LIMIT,), -1),
-        Kind.HEAT_PUMP: KindInfo((Role.HEAT_PUMP,), (Command.SGREADY,), 1, (Command.SGREADY,), para14a=True),
-        Kind.ROD: KindInfo((Role.HEATING_ROD,), (Command.POWER,), 1, (Command.POWER,)),
-        Kind.LOAD: KindInfo(
-            (Role.SWITCH, Role.ELECTROLYSER),
-            (Command.RELAY, Command.POWER),
-            1,
-            (Command.RELAY, Command.POWER),
-        ),
-        Kind.GENERATOR: KindInfo(
-            (Role.CHP, Role.FUEL_CELL), (Command.RELAY, Command.POWER), -1, (Command.RELAY, Command.POWER)
-        ),
-    }
-)
+KINDS: MappingProxyType[Kind, KindInfo] = MappingProxyType({
+    Kind.EV: KindInfo((Role.EV_CHARGER,), (Command.ENABLE, Command.CURRENT_LIMIT, Command.PHASES),
+                      para14a=True, defaults=EV_DEFAULTS),
+    Kind.BATTERY: KindInfo((Role.BATTERY,), (Command.BATTERY_SETPOINT, Command.MODE), para14a=True),
+    Kind.PV: KindInfo((Role.PV,), (Command.POWER_LIMIT,)),
+    Kind.HEAT_PUMP: KindInfo((Role.HEAT_PUMP,), (Command.SGREADY,), para14a=True),
+    Kind.ROD: KindInfo((Role.HEATING_ROD,), (Command.POWER,)),
+    Kind.LOAD: KindInfo((Role.SWITCH, Role.ELECTROLYSER), (Command.RELAY, Command.POWER)),
+    Kind.GENERATOR: KindInfo((Role.CHP, Role.FUEL_CELL), (Command.RELAY, Command.POWER)),
+})
 
 ROLE_KIND: MappingProxyType[Role, Kind] = MappingProxyType(
     {role: kind for kind, info in KINDS.items() for role in info.roles}
