@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import pvlib
 
 from wattwerk.forecast.weather import Site, complete
 
@@ -36,6 +35,8 @@ class PVArray:
 def array_power(site: Site, array: PVArray, weather: pd.DataFrame) -> pd.Series:
     """Mean AC power (W) per weather interval. ``weather``: UTC interval starts with ghi/dni/dhi
     (W/m²), temp_air (°C), wind_speed (m/s); missing temperature or wind take defaults."""
+    import pvlib  # here, not at the top: the edge runs this in a worker (forecast.pv_process)
+
     w = complete(site, weather)
     step = (w.index[1] - w.index[0]) if len(w.index) > 1 else pd.Timedelta(hours=1)
     mid = w.index + step / 2
@@ -131,7 +132,9 @@ class PVForecaster:
     def update(self, measured_w: pd.Series, past_weather: pd.DataFrame) -> Correction:
         """Learn the factor from measured plant power (W, UTC interval means, NaN = unknown)
         and the weather of the same days (analysis or the forecasts made then)."""
-        modelled = forecast(self.site, self.arrays, past_weather)["total"]
+        from wattwerk.forecast.pv_process import modelled as model  # pvlib in a worker for the edge
+
+        modelled = model(self.site, self.arrays, past_weather)["total"]
         kwp = sum(a.peak_w for a in self.arrays) / 1000.0
         # judge only days with measurements for (nearly) all their daylight: loggers often
         # record nothing at night, and a gap by day would read as under-performance

@@ -16,7 +16,8 @@ import pandas as pd
 
 from wattwerk.config import SiteConfig
 from wattwerk.flows import FLOW_ROLES
-from wattwerk.forecast.pv import Correction, PVArray, PVForecaster, blend_intraday, forecast, intraday_factor
+from wattwerk.forecast.pv import Correction, PVArray, PVForecaster, blend_intraday, intraday_factor
+from wattwerk.forecast.pv_process import clear_sky, modelled
 from wattwerk.forecast.slots import to_slots
 from wattwerk.forecast.weather import OpenMeteo, Site
 from wattwerk.model import utcnow
@@ -43,9 +44,9 @@ def clear_sky_pv_w(cfg: SiteConfig, start: datetime, n: int) -> np.ndarray:
         return np.zeros(n)
     site = weather_site(cfg)
     index = pd.date_range(pd.Timestamp(start).floor("1h"), periods=n // 4 + 2, freq="1h")
-    clear = site.location.get_clearsky(index + pd.Timedelta(minutes=30), model="ineichen")
+    clear = clear_sky(site, index + pd.Timedelta(minutes=30))
     clear.index = index
-    total = forecast(site, arrays, clear[["ghi", "dni", "dhi"]], CLEAR_SKY_SHARE)["total"]
+    total = modelled(site, arrays, clear[["ghi", "dni", "dhi"]])["total"] * CLEAR_SKY_SHARE
     return to_slots(total, start, n, SLOT_MINUTES, fill=0.0)
 
 
@@ -134,7 +135,7 @@ def weather_pv_w(cfg: SiteConfig, weather: pd.DataFrame, start: datetime, n: int
     arrays = pv_arrays(cfg)
     if not arrays:
         return np.zeros(n)
-    total = forecast(weather_site(cfg), arrays, weather, correction)["total"]
+    total = modelled(weather_site(cfg), arrays, weather)["total"] * correction
     pv = to_slots(total, start, n, SLOT_MINUTES)
     gaps = np.isnan(pv)
     return np.where(gaps, clear_sky_pv_w(cfg, start, n), pv) if gaps.any() else pv

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import numpy as np
 import pandas as pd
-import pvlib
+
+if TYPE_CHECKING:  # pvlib (with SciPy) only where the sun is computed: see forecast.pv_process
+    import pvlib
 
 from wattwerk.errors import BadInput
 from wattwerk.market.http import json_of, request
@@ -50,6 +52,8 @@ class Site:
 
     @property
     def location(self) -> pvlib.location.Location:
+        import pvlib
+
         return pvlib.location.Location(self.latitude, self.longitude, self.tz, self.altitude)
 
 
@@ -81,6 +85,8 @@ def irradiance_from_clouds(site: Site, index: pd.DatetimeIndex, cloud_cover_pct:
     """GHI from clear-sky GHI and total cloud cover by Kasten & Czeplak (1980),
     GHI = GHI_clear · (1 − 0.75 · (cc/100)^3.4), split into DNI and DHI by Erbs et al. (1982).
     ``index`` holds hourly interval starts; the sun is taken at the interval middle."""
+    import pvlib
+
     mid = index + (index[1] - index[0]) / 2 if len(index) > 1 else index + pd.Timedelta(minutes=30)
     clear = site.location.get_clearsky(mid, model="ineichen")
     cc = np.clip(np.asarray(cloud_cover_pct, float), 0, 100) / 100.0
@@ -98,6 +104,8 @@ def complete(site: Site, weather: pd.DataFrame) -> pd.DataFrame:
     if "ghi" not in out or out["ghi"].isna().all():
         out[["ghi", "dni", "dhi"]] = irradiance_from_clouds(site, out.index, out["cloud_cover"].to_numpy())
     elif "dni" not in out or "dhi" not in out:
+        import pvlib
+
         mid = out.index + pd.Timedelta(minutes=30)
         zenith = site.location.get_solarposition(mid)["zenith"]
         split = pvlib.irradiance.erbs(out["ghi"].to_numpy(), zenith, mid)
