@@ -96,19 +96,23 @@ def wrap_heaters(laws: list[Law]) -> dict[str, Overridden]:
 
 # ---------------------------------------------------------------- reasons
 
-LIMIT_WORDS = {"ripple": "ripple control", "para14a": "§14a grid operator limit", "fuse": "main fuse",
-               "max_import": "grid import limit", "peak_shaving": "peak shaving"}
+LIMIT_WORDS = {"ripple": "ripple control", "para14a": "§14a grid operator limit",
+               "grid": "the grid connection"}
+NEAR = 0.9  # a standing limit (the connection's import) is named only when the import comes this close
 
 
-def _limit_text(active: Mapping[str, float]) -> str:
-    """The import-side limits in force, in words: "ripple control (4.2 kW max)"."""
+def _limit_text(active: Mapping[str, float], grid_w: float | None) -> str:
+    """The import-side limits in force, in words: "ripple control (4.2 kW max)"; empty when none
+    binds (then a device's own minimum on/off time held it)."""
     names = []
     for key, watts in active.items():
         if key.startswith("export:"):
             continue
         name = key.split(":", 1)[-1]
+        if name == "grid" and (grid_w is None or grid_w < NEAR * watts):
+            continue
         names.append(f"{LIMIT_WORDS.get(name, name.replace('_', ' '))} ({_kw(watts)} max)")
-    return ", ".join(dict.fromkeys(names)) or "a grid limit"
+    return ", ".join(dict.fromkeys(names))
 
 
 def _values(setpoints: Iterable[Setpoint]) -> dict[str, float]:
@@ -133,9 +137,9 @@ def ev_reasons(law: EvCharging, snap: Snapshot, asked: Mapping[str, float], got:
         elif cp.mode == EvMode.OFF:
             out[cp.id] = "off (your choice)"
         elif on_asked and not on_got:
-            out[cp.id] = f"blocked by {limits}"
+            out[cp.id] = f"blocked by {limits}" if limits else "waiting: the charger's restart delay"
         elif on_got and amps + 0.05 < asked.get(f"{cp.id}.{Command.CURRENT_LIMIT}", 0.0):
-            out[cp.id] = f"charging at {amps:.1f} A, capped by {limits}"
+            out[cp.id] = f"charging at {amps:.1f} A, capped by {limits or 'the charger ramping up'}"
         elif on_got:
             planned_w = planned.planned_w(cp.id)
             why = {EvMode.NOW: "charging now at full power", EvMode.MINPV: "charging: minimum + PV surplus",
@@ -171,16 +175,17 @@ def heater_reason(w: Overridden, asked: Mapping[str, float], got: Mapping[str, f
         until = o.until.astimezone(tz).strftime("%H:%M")
         text = f"{'boost' if o.kind == 'boost' else 'off'} until {until} (your choice)"
     if lowered:
-        text = f"blocked by {limits}" + (f" — {text}" if o is not None else "")
+        why = f"blocked by {limits}" if limits else "held by its minimum on/off time"
+        text = why + (f" — {text}" if o is not None and o.active(now) else "")
     return text
 
 
 def reasons(laws: Iterable[Any], snap: Snapshot, requested: Iterable[Setpoint], final: Iterable[Setpoint],
             active: Mapping[str, float], surplus_w: float | None, signals: Signals,
-            tz: Any) -> dict[str, str]:
+            tz: Any, grid_meter: str = "grid") -> dict[str, str]:
     """Device id -> the control's decision in a short sentence."""
     asked, got = _values(requested), _values(final)
-    limits = _limit_text(active)
+    limits = _limit_text(active, snap.get(f"{grid_meter}.power"))
     out: dict[str, str] = {}
     for law in laws:
         if isinstance(law, EvCharging):

@@ -51,7 +51,7 @@ class CycleStep:
         self.state = out.state
         self.last = out
         self.reasons = reasons(self.cycle.laws, snap, out.requested, out.setpoints, out.active, out.surplus_w,
-                               signals, self.tz)
+                               signals, self.tz, getattr(self.cycle, "grid_meter", "grid"))
         if self.on_cycle is not None:
             self.on_cycle(snap, signals)
         for event in out.events:
