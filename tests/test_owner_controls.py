@@ -9,8 +9,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from test_control_helpers import T0, by_channel, snap
 
+from test_control_helpers import T0, by_channel, snap
 from wattwerk.config import parse_config
 from wattwerk.config.loader import DEMO_SITE
 from wattwerk.control.site import build_cycle
@@ -158,7 +158,7 @@ def test_an_unreadable_store_starts_from_the_site_file(tmp_path: Path, caplog) -
 ])
 def test_bad_settings_are_refused_in_plain_words(tmp_path: Path, device, change, message) -> None:
     site = Site(tmp_path, ev_mode="pv")
-    with pytest.raises(OwnerError, match=None) as err:
+    with pytest.raises(OwnerError) as err:
         site.owner.apply(device, change)
     assert message in str(err.value)
     assert site.step.modes()["ev1"] == "pv" and not (tmp_path / FILE).exists()  # nothing changed
