@@ -132,6 +132,9 @@ async def test_the_control_sections_fixed_limits_are_planned_and_limited_alike(
     limiter = Limiter.from_site(cfg)
     active, _ = limiter.active_limits(SiteState().snapshot(NOW), limiter.initial())
     assert tightest(active, side) == limit == tightest(site_limits(cfg), side)
+    rows = site_details(cfg, SiteState().snapshot(NOW))["restrictions"]  # the page names it too
+    assert {"kind": "peak_shaving" if side == "import" else "feed_in_limit", "limit_w": round(limit),
+            "source": "site file"} in rows
     flow = plan.import_w if side == "import" else plan.export_w
     assert flow.max() <= limit + 1.0
     _, _, free = await plan_of(tmp_path / "free", "{fuse_a: 10}", pv=True, battery_wh=battery_wh)

@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 from fastapi import WebSocket, WebSocketDisconnect
 
 from wattwerk.config import DeviceBase, SiteConfig
+from wattwerk.config.site_limits import site_limits
 from wattwerk.devices.catalog import find
 from wattwerk.errors import InputLedger, PermanentError
 from wattwerk.flows import SiteRoles, power_flows
@@ -149,13 +150,10 @@ def site_details(cfg: SiteConfig, snap: Snapshot, *, targets: dict[str, float] |
             "sgready": None if sg is None else SGREADY.get(int(sg), str(int(sg))),
             "temperature_c": _round(get(f"{dev.id}.temperature")),
         })
-    grid = cfg.site.grid
-    restrictions = []
-    if grid.max_export_w is not None:
-        restrictions.append({"kind": "feed_in_limit", "limit_w": grid.max_export_w, "source": "site file"})
-    if grid.import_limit_w is not None:
-        restrictions.append({"kind": "import_limit", "limit_w": round(grid.import_limit_w),
-                             "source": "site file"})
+    restrictions: list[dict[str, Any]] = [  # the fixed limits, as the limiter and the planner see them
+        {"kind": LIMIT_KINDS[name][0], "limit_w": round(watts), "source": "site file"}
+        for name, watts in sorted(site_limits(cfg).items())
+    ]
     rcr = get("grid.rcr_limit_pct")  # a ripple-control receiver's level, when one is read
     if rcr is not None and rcr < 100:
         restrictions.append({"kind": "ripple_control", "limit_pct": rcr, "source": "ripple-control receiver"})
