@@ -43,7 +43,7 @@ def _frame_json(frame: pd.DataFrame) -> str:
 
 
 def _frame(text: str) -> pd.DataFrame:
-    frame = pd.read_json(StringIO(text), orient="split", convert_dates=False)
+    frame = pd.read_json(StringIO(text), orient="split")
     frame.index = pd.DatetimeIndex(pd.to_datetime(frame.index, utc=True))
     return frame
 
