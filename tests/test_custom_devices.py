@@ -260,17 +260,31 @@ async def test_probe_drafts_a_register_scan_for_a_device_without_sunspec(tmp_pat
 
 
 def _doc_files() -> list[tuple[str, str]]:
+    """(file name, text) of each example marked ``<!-- user file: NAME -->`` in docs/custom-devices.md."""
     text = DOC.read_text(encoding="utf-8")
-    found = re.findall(r"<!-- user file: (\S+) -->\n```yaml\n(.*?)```", text, re.S)
-    return found
+    return re.findall(r"<!-- user file: (\S+) -->\n<!-- not a site file -->\n```yaml\n(.*?)```", text, re.S)
 
 
-def test_the_documented_examples_are_valid_user_files(tmp_path: Path):
+def test_the_documented_examples_are_valid_user_files_and_the_site_example_builds(tmp_path: Path):
+    from wattwerk.config.loader import load_document, problem_lines, validate_document
+    from wattwerk.edge.check import dry_check
+
     files = _doc_files()
-    categories = set()
     for name, body in files:
-        item = _entry(body, tmp_path, name.replace("/", "_"))
-        categories.add(item.category)
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(body)
+    items, problems = load_user_catalog([("devices", tmp_path / "devices")])
+    assert problems == [] and len(items) == len(files) >= 10
     # one example per category the placeholder rows need (docs/compatibility.md)
-    assert {"chp", "fuel_cell", "electrolyser", "gas_meter", "hybrid_battery_inverter", "ev_charger",
-            "electricity_meter", "pv_inverter"} <= categories
+    assert {"chp", "fuel_cell", "electrolyser", "gas_meter", "heat_meter", "hybrid_battery_inverter",
+            "ev_charger", "electricity_meter", "pv_inverter"} <= {i.category for i in items}
+    text = DOC.read_text(encoding="utf-8")
+    example = re.search(r"The site file then names these entries:\n\n<!-- fragment -->\n```yaml\n(.*?)```",
+                        text, re.S)
+    assert example is not None
+    site = tmp_path / "site.yaml"
+    site.write_text("site: {name: H, location: {latitude: 48, longitude: 8}, timezone: Europe/Berlin}\n"
+                    + example.group(1))
+    doc = load_document(site)
+    cfg = validate_document(doc, str(site))
+    assert problem_lines(doc, str(site), dry_check(cfg)) == []

@@ -99,6 +99,10 @@ def markdown(items: list[Item], target: Path | None = None) -> str:
         "the source of the register facts. The emulator test then covers it; `wattwerk probe HOST` shows",
         "what a real device answers.",
         "",
+        "A device that is not here, or an untested row whose register map its vendor has not published, runs",
+        "from a catalogue file of your own beside the site file, with Modbus, HTTP/JSON or MQTT templates:",
+        "see [custom devices](custom-devices.md) (an example per category).",
+        "",
     ]
     data = rows(items)
     tested = sum(1 for r in data if r["status"] == "tested")
