@@ -140,12 +140,19 @@ def test_kaifa_swedish_list_is_scaled_by_its_list_id() -> None:
     assert ledger.by_kind("m") == {}
 
 
-@pytest.mark.xfail(strict=True, reason="Kaifa Norwegian lists: values without OBIS codes and a date-time "
-                   "sent as octet string (09 0C); the list layouts by length are not built in yet")
-def test_kaifa_norwegian_list_2() -> None:
+def test_kaifa_norwegian_lists_without_obis_codes() -> None:
+    # values in a fixed order per list length, the list version KFM_001 first, the date-time
+    # header as a tagged octet string (09 0C); amshan asserts the same numbers
+    [one], _ = han("kaifa_no_list1")
+    assert one == {"power_import": 5852.0, "power": 5852.0}
     [two], _ = han("kaifa_no_list2")
-    # amshan asserts: 9745 W import, 33.813 / 28.103 / 18.178 A, 216.8 V on L1
-    assert (two["power_import"], two["current_l1"], two["voltage_l1"]) == (9745.0, 33.813, 216.8)
+    assert (two["power_import"], two["reactive_power_export"]) == (9745.0, 435.0)
+    assert (two["current_l1"], two["current_l2"], two["current_l3"]) == (33.813, 28.103, 18.178)
+    assert (two["voltage_l1"], two["voltage_l2"], two["voltage_l3"]) == (216.8, 0.0, 218.8)
+    [three], _ = han("kaifa_no_list3")
+    assert (three["power_import"], three["current_l1"], three["voltage_l3"]) == (4904.0, 14.571, 220.5)
+    assert (three["energy_import"], three["reactive_energy_export"]) == (79_591_144.0, 3_210_932.0)
+    agrees_with_counters([one, two, three])
 
 
 # ---------------------------------------------------------------- all captures here and in ../shared

@@ -37,6 +37,7 @@ from dlms_cosem.time import ClockStatus, datetime_from_bytes
 
 from wattwerk.model import ObisName
 from wattwerk.protocols.base import Frame, Value
+from wattwerk.protocols.han_lists import layout as han_layout
 from wattwerk.protocols.meter import derive_totals, lookup_obis
 
 # Scaler (power of ten) per quantity prefix, for pushes that carry no scaler_unit.
@@ -456,6 +457,8 @@ class DlmsDecoder:
         return plain
 
     def _notification(self, apdu: bytes) -> Frame:
+        if len(apdu) > 7 and apdu[5] == 0x09 and apdu[6] == 0x0C:  # Kaifa: date-time as tagged octet string
+            apdu = apdu[:5] + apdu[6:]
         try:
             note = DataNotification.from_bytes(apdu)
             items = parse_data(note.body)
@@ -477,7 +480,10 @@ class DlmsDecoder:
                 )
             self._from_push_list(captures, body, push)
         elif self.capture_objects is not None:
-            self._from_configured(body, push)
+            self._from_configured(body, push, self.capture_objects)
+        elif (positional := han_layout(body)) is not None:
+            push.list_id = positional[0]
+            self._from_configured(body, push, positional[1])
         else:
             self._from_inline(body, push)
         return self._frame(push)
@@ -500,14 +506,13 @@ class DlmsDecoder:
         for obis, value in pending:
             push.registers.append((obis, float(_number(value)), scalers.get(obis)))  # type: ignore[arg-type]
 
-    def _from_configured(self, body: list[Any], push: _Push) -> None:
-        assert self.capture_objects is not None
-        if len(body) != len(self.capture_objects):
+    def _from_configured(self, body: list[Any], push: _Push, objects: list[str | None]) -> None:
+        if len(body) != len(objects):
             raise _Bad(
                 "malformed",
-                f"push has {len(body)} values but {len(self.capture_objects)} capture objects are configured",
+                f"push has {len(body)} values but {len(objects)} capture objects are configured",
             )
-        for obis, value in zip(self.capture_objects, body, strict=True):
+        for obis, value in zip(objects, body, strict=True):
             if obis is None:
                 continue
             if _is_clock(obis) and isinstance(value, (bytes, bytearray)):
