@@ -132,7 +132,9 @@ def ev_reasons(law: EvCharging, snap: Snapshot, asked: Mapping[str, float], got:
         on_asked = asked.get(f"{cp.id}.{Command.ENABLE}", 0.0) >= 0.5
         on_got = got.get(f"{cp.id}.{Command.ENABLE}", 0.0) >= 0.5
         amps = got.get(f"{cp.id}.{Command.CURRENT_LIMIT}", 0.0)
-        if state is not None and state < 1:
+        if state is None:
+            out[cp.id] = "no reading from the charger: the control keeps it off"
+        elif state < 1:
             out[cp.id] = "no car plugged in"
         elif cp.mode == EvMode.OFF:
             out[cp.id] = "off (your choice)"
