@@ -60,7 +60,10 @@ def create_for(
     if entry.native == "http_json" and entry.http is not None:  # a user template: the site file's URL as is
         from wattwerk.devices.custom import HttpJsonDevice
 
-        base = host if "://" in host else f"http://{host}:{port or 80}"
+        url = urlsplit(host if "://" in host else f"http://{host}:{port or 80}")
+        if auth is None and url.password is not None:  # http://user:password@host in the site file
+            auth = (url.username or "", url.password)
+        base = f"{url.scheme}://{url.hostname}{f':{url.port}' if url.port else ''}{url.path}"
         http = JsonHttp(base, timeout=timeout, auth=auth, headers=entry.http.headers)
         return HttpJsonDevice(entry, http, device_id=device_id, ledger=ledger, clock=clock)
     if "://" in host:
