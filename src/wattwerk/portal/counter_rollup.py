@@ -73,15 +73,19 @@ class Rolled:
     glitches: int = 0
 
 
-def roll(rows: Sequence[tuple[int, float]], anchor: Anchor | None, cut: int, policy: CounterPolicy) -> Rolled:
-    """Validate a channel's readings (time order; those at or after ``cut`` only as look-ahead)
-    and roll those before ``cut`` into 5-minute buckets of the continuous register."""
+def registers(rows: Sequence[tuple[int, float]], anchor: Anchor | None, cut: int, policy: CounterPolicy,
+              out: Rolled | None = None) -> list[tuple[int, float]]:
+    """Validate a channel's readings (time order; those at or after ``cut`` only as look-ahead):
+    the valid ones before ``cut`` as (ts, register), the register being value + shift. New
+    baselines, glitches and the last valid reading (the new anchor) go into ``out``. The series
+    use it for raw values not rolled up yet, so they count exactly what the rollups will."""
+    out = out if out is not None else Rolled()
     ts = [t for t, _ in rows]
     values = [v for _, v in rows]
     status, _ = classify(ts, values, (anchor.ts_ms, anchor.value) if anchor else None, policy)
-    out = Rolled(anchor=anchor)
     prev = anchor
     shift = anchor.shift if anchor else 0.0
+    kept: list[tuple[int, float]] = []
     for t, v, st in zip(ts, values, status, strict=True):
         if t >= cut:
             break
@@ -93,12 +97,21 @@ def roll(rows: Sequence[tuple[int, float]], anchor: Anchor | None, cut: int, pol
             if new_shift != shift:
                 shift = new_shift
                 out.baselines.append((t, shift))
+        kept.append((t, v + shift))
+        prev = Anchor(t, v, shift)
+    out.anchor = prev
+    return kept
+
+
+def roll(rows: Sequence[tuple[int, float]], anchor: Anchor | None, cut: int, policy: CounterPolicy) -> Rolled:
+    """Validate a channel's readings (time order; those at or after ``cut`` only as look-ahead)
+    and roll those before ``cut`` into 5-minute buckets of the continuous register."""
+    out = Rolled(anchor=anchor)
+    for t, register in registers(rows, anchor, cut, policy, out):
         bucket = out.buckets.get(t // M5 * M5)
         if bucket is None:
             bucket = out.buckets[t // M5 * M5] = Bucket()
-        bucket.add(t, v + shift)
-        prev = Anchor(t, v, shift)
-    out.anchor = prev
+        bucket.add(t, register)
     return out
 
 

@@ -28,9 +28,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from wattwerk.portal.counter_rollup import shift_at
+from wattwerk.portal.counter_rollup import LOOKAHEAD_MS, Anchor, registers, shift_at
 from wattwerk.portal.database import POSTGRES, SQLITE, Conn, Database
 from wattwerk.store import buckets, rollup
+from wattwerk.store.counters import CounterPolicy
 
 RESOLUTIONS: dict[str, int] = {
     "raw": 0,
@@ -52,6 +53,7 @@ AGG_COLUMNS = ["ts_ms", "channel", "mean", "min", "max", "last", "delta", "n",
                "energy_wh", "energy_out_wh", "covered_s"]
 RAW_COLUMNS = ["ts_ms", "channel", "value"]
 CHUNK = 2000
+POLICY = CounterPolicy()  # as the retention job's
 M5 = 300_000
 # A dashboard query reads a few thousand rows by index; when the planner's estimate for a
 # site with a long history crosses jit_above_cost, compiling costs more (~12 ms) than the query.
@@ -256,22 +258,45 @@ async def _prev_points(conn: Conn, q: Query, lo: int) -> dict[int, tuple[int, fl
     return out
 
 
+async def _registers(conn: Conn, q: Query, ids: list[int], lo: int) -> dict[int, list[tuple[int, float]]]:
+    """Counters' raw values after the rollups, validated from each channel's anchor with the
+    rollups' rules (counter_rollup.registers: glitches left out, a reset a new shift): (ts,
+    register) in [lo, end). The readings after ``end`` only confirm or refute a reset."""
+    if not ids:
+        return {}
+    params: dict[str, Any] = {"a": q.rolled_ms, "z": q.end_ms + LOOKAHEAD_MS}
+    ch = _ids(conn.dialect, "ch", ids, params)
+    anchors = {int(r[0]): Anchor(int(r[1]), float(r[2]), float(r[3])) for r in await conn.fetchall(
+        f"SELECT channel_id, ts_ms, value, shift FROM counter_anchors WHERE channel_id {ch}", params)}
+    rows: dict[int, list[tuple[int, float]]] = {cid: [] for cid in ids}
+    async for batch in conn.chunks(
+        f"SELECT channel_id, ts_ms, value FROM readings WHERE channel_id {ch} AND ts_ms >= %(a)s "
+        "AND ts_ms < %(z)s ORDER BY channel_id, ts_ms", params, CHUNK):
+        for cid, ts, value in batch:
+            rows[int(cid)].append((int(ts), float(value)))
+    return {cid: registers(pts, anchors.get(cid), q.end_ms, POLICY) for cid, pts in rows.items()}
+
+
 async def _raw_buckets(conn: Conn, q: Query, before: dict[int, float]) -> dict[tuple[int, int], Bucket]:
-    """The buckets of the raw values in [max(start, rolled), end), energy by store/rollup.py."""
+    """The buckets of the raw values in [max(start, rolled), end), energy by store/rollup.py.
+    A validated counter's value before the range (``before``) is its register's."""
     lo = max(q.start_ms, q.rolled)
     if lo >= q.end_ms:
         return {}
     bucket_of = q.bucket_of()
+    # after the rollups, counters are validated as the rollups will be; before them (an archive's
+    # raw values at raw/1m resolution) they get the rollups' shifts
+    validated = [c.id for c in q.channels if c.kind == "counter"] if lo >= q.rolled_ms else []
     params: dict[str, Any] = {"a": lo - rollup.MAX_GAP_MS, "z": q.end_ms + rollup.MAX_GAP_MS}
-    ch = _ids(conn.dialect, "ch", [c.id for c in q.channels], params)
+    ch = _ids(conn.dialect, "ch", [c.id for c in q.channels if c.id not in validated] or [-1], params)
     prev = await _prev_points(conn, q, lo)
     info = {c.id: c for c in q.channels}
     out: dict[tuple[int, int], Bucket] = {}
 
-    def channel(cid: int, points: list[tuple[int, float]]) -> None:
+    def channel(cid: int, points: list[tuple[int, float]], shifted: bool = False) -> None:
         c = info[cid]
         shifts = q.shifts.get(cid)
-        if shifts:
+        if shifts and not shifted:
             points = [(t, v + shift_at(shifts, t)) for t, v in points]
         for t, v in points:
             if lo <= t < q.end_ms:
@@ -302,6 +327,11 @@ async def _raw_buckets(conn: Conn, q: Query, before: dict[int, float]) -> dict[t
             points.append((int(ts), float(value)))
     if current is not None:
         channel(current, points)
+    for cid, regs in (await _registers(conn, q, validated, lo)).items():
+        earlier = [v for t, v in regs if t < lo]
+        if earlier:
+            before[cid] = earlier[-1]
+        channel(cid, [p for p in regs if p[0] >= lo], shifted=True)
     return out
 
 
@@ -397,9 +427,9 @@ async def _agg_chunks(conn: Conn, q: Query, sums: dict[int, Summary]) -> AsyncIt
     """Aggregated rows (channel ids): rollup rows as they stream, then the buckets raw values made
     (merged with the rollup rows of the same buckets)."""
     before = await _before(conn, q)
+    tail = await _raw_buckets(conn, q, before)
     for cid, value in before.items():
         sums[cid].prev = value
-    tail = await _raw_buckets(conn, q, before)
     first_tail = min((b for b, _ in tail), default=None)
     info = {c.id: c for c in q.channels}
     prev_last: dict[int, float | None] = {}
