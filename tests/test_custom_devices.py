@@ -171,6 +171,7 @@ def test_user_files_report_each_problem_with_its_line(tmp_path: Path):
     (folder / "c.yaml").write_text(BATTERY.replace("quantity: soc", "quantity: sco").replace(
         "method: GET", "method: FETCH"))
     (folder / "empty.yaml").write_text("\n")
+    (folder / "list.yaml").write_text("- category: chp\n")
     items, problems = load_user_catalog([("devices", folder)])
     lines = [line for _, ls in problems for line in ls]
     assert [i.entry.id for i in items] == ["basement-battery"] and items[0].origin == "devices/a.yaml"
@@ -180,6 +181,8 @@ def test_user_files_report_each_problem_with_its_line(tmp_path: Path):
     assert lines[2].startswith('devices/c.yaml:16: entries[0].http.writes[0].method: expected one of "GET"')
     assert lines[3] == ("devices/empty.yaml: the file is empty; a catalogue file has category, vendor and "
                         "entries")
+    assert lines[4] == ("devices/list.yaml:1: expected a mapping (category, vendor, entries) at the top "
+                        "level, got a list")
     where = r"^x.yaml:16: entries\[0\].mqtt.writes\[0\]: write current_limit: put \{value\}"
     with pytest.raises(ConfigError, match=where):
         _entry(CHARGER.replace("'{\"amps\": {value}}'", "'{\"amps\": 6}'"), tmp_path)

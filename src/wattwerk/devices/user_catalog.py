@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 from ruamel.yaml.comments import CommentedMap
 
-from wattwerk.config.loader import ConfigError, parse_document, plain, problem_lines
+from wattwerk.config.loader import SECTIONS, ConfigError, parse_document, plain, problem_lines
 from wattwerk.config.messages import Problem, locate, problem_for, render
 from wattwerk.devices.catalog import Item, load_catalog
 from wattwerk.devices.profile import CatalogFile
@@ -54,7 +54,12 @@ def load_user_file(path: Path, shown: str) -> list[Item]:
         raise ConfigError([f"{shown}: cannot read: {exc}"]) from None
     if not text.strip():
         raise ConfigError([f"{shown}: the file is empty; a catalogue file has category, vendor and entries"])
-    doc = parse_document(text, shown)
+    try:
+        doc = parse_document(text, shown)
+    except ConfigError as exc:  # the site file's wording names its sections: say what this file needs
+        wanted = "a mapping (category, vendor, entries)"
+        raise ConfigError([line.replace(f"a mapping of sections ({SECTIONS})", wanted)
+                           for line in exc.lines]) from None
     data = plain(doc)
     for entry in data.get("entries") or []:
         if isinstance(entry, dict):
