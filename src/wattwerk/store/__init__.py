@@ -2,6 +2,8 @@
 
 * ``base`` — the ``Store`` protocol, ``Row``, ``WriteResult``, resolutions and retention tiers.
 * ``buckets``, ``counters``, ``aggregate``, ``validate`` — pure, backend-independent logic.
+* ``rollup`` — the rollup rules the edge store and the portal share: covered-time integration
+  of power, local calendar periods.
 * ``sqlite`` — ``SqliteStore``, the embedded backend (WAL).
 * ``buffer`` — ``BufferedWriter``, batched writes for the edge.
 * ``export`` — ``wattwerk export``.
