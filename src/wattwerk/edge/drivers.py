@@ -115,7 +115,8 @@ def catalogue_entry(dev: DeviceBase, catalog: list[Item] | None = None) -> Entry
                           ("connection", "type"))
     entry = named_entry(dev.catalog, catalog)
     if entry.untested is not None:
-        raise DeviceError(f"{entry.id} is not supported yet: {entry.untested}", ("catalog",))
+        hint = "with the vendor's register map it runs from your own catalogue file (docs/custom-devices.md)"
+        raise DeviceError(f"{entry.id} is not supported yet: {entry.untested}; {hint}", ("catalog",))
     if dev.connection.type not in entry.protocols:
         raise DeviceError(f"{entry.id} speaks {', '.join(entry.protocols)}, not {dev.connection.type}",
                           ("connection", "type"))
