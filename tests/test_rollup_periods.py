@@ -19,6 +19,8 @@ import pytest
 
 from portal_fixtures import Portal, account, edge_token, new_site, portal, upload  # noqa: F401
 from test_ingest_support import PortalDb, database  # noqa: F401
+from wattwerk.edge.view import StoreView
+from wattwerk.flows import SiteRoles, flow_energy
 from wattwerk.portal import retention
 from wattwerk.portal.database import open_database
 from wattwerk.store.sqlite import SqliteStore
@@ -236,3 +238,17 @@ def test_every_view_adds_up_on_counters_and_covered_time_and_matches_the_edge(
     whole = view(**{"from": "2026-10-01T00:00:00+02:00", "to": "2026-12-01T00:00:00+01:00",
                     "resolution": "1h"})
     same(whole["got"], total([months[10], months[11]]), "a custom range in hours = its months")
+
+    # the edge's "today" and the portal's day agree to the Wh, flow by flow (flows.flow_energy)
+    roles = SiteRoles.from_pairs([("grid", "grid_meter"), ("pv", "pv"), ("bat", "battery"),
+                                  ("ev", "ev_charger")])
+    view = StoreView("home", BERLIN, roles, snapshot=None, store=store, now=lambda: NOW)  # type: ignore[arg-type]
+    today = view.today()["energy_kwh"]
+    r = owner.http.get(f"/api/v1/sites/{site}/series", params={"period": "day", "date": "2026-11-09"})
+    summary = r.json()["summary"]
+    portal_kwh = flow_energy(
+        roles,
+        lambda ch: summary[ch]["energy_wh"] if ch in summary else None,
+        lambda ch: (summary[ch]["energy_in_wh"], summary[ch]["energy_out_wh"]) if ch in summary else None,
+    )
+    assert today == pytest.approx(portal_kwh, abs=1e-6) and today["battery_discharge"] > 1
