@@ -51,8 +51,10 @@ def dataset() -> tuple[list[tuple[str, int, float]], dict[str, list[tuple[int, f
     # no readings from h:m0 to h:m1 (local): 3 h, 10 min, 5 min (6 min between readings: not
     # covered) and 3 min (4 min between readings: covered)
     october = [(20, 10, 0, 13, 0), (25, 2, 30, 2, 40), (28, 7, 0, 7, 5), (27, 8, 0, 8, 3)]
-    gaps = [(ms(datetime(2026, 10, d, h0, m0, tzinfo=BERLIN)),
-             ms(datetime(2026, 10, d, h1, m1, tzinfo=BERLIN))) for d, h0, m0, h1, m1 in october]
+    gaps = [
+        (ms(datetime(2026, 10, d, h0, m0, tzinfo=BERLIN)), ms(datetime(2026, 10, d, h1, m1, tzinfo=BERLIN)))
+        for d, h0, m0, h1, m1 in october
+    ]
     ev_off = (midnight(date(2026, 10, 15)), midnight(date(2026, 10, 16)))
     readings: list[tuple[str, int, float]] = []
     truth: dict[str, list[tuple[int, float]]] = {c: [] for c in COUNTERS}
@@ -64,14 +66,19 @@ def dataset() -> tuple[list[tuple[str, int, float]], dict[str, list[tuple[int, f
     prev: dict[str, float] = {}
     for t in range(start, end + 1, MIN):
         # the energy of the minute before t, as the meters counted it
-        for c, w in (("grid.energy_import", max(prev.get("grid.power", 0.0), 0.0)),
-                     ("grid.energy_export", max(-prev.get("grid.power", 0.0), 0.0)),
-                     ("pv.energy", prev.get("pv.power", 0.0))):
+        for c, w in (
+            ("grid.energy_import", max(prev.get("grid.power", 0.0), 0.0)),
+            ("grid.energy_export", max(-prev.get("grid.power", 0.0), 0.0)),
+            ("pv.energy", prev.get("pv.power", 0.0)),
+        ):
             pending[c] += w / 60.0
         hour = datetime.fromtimestamp(t / 1000, BERLIN).hour
         pv = max(0.0, 5000.0 * math.sin((hour - 6) / 12 * math.pi)) * rnd.uniform(0.7, 1.0)
-        values = {"pv.power": round(pv, 2), "bat.power": round(rnd.uniform(-2500, 2500), 2),
-                  "ev.power": 7000.0 if 18 <= hour < 21 else 0.0}
+        values = {
+            "pv.power": round(pv, 2),
+            "bat.power": round(rnd.uniform(-2500, 2500), 2),
+            "ev.power": 7000.0 if 18 <= hour < 21 else 0.0,
+        }
         load = rnd.uniform(300, 1500) + values["ev.power"]
         values["grid.power"] = round(load - pv - values["bat.power"], 2)
         prev = values
@@ -173,7 +180,8 @@ def roll_up(portal: Portal) -> dict:  # noqa: F811
 
 
 def test_every_view_adds_up_on_counters_and_covered_time_and_matches_the_edge(
-    portal: Portal, tmp_path: Path  # noqa: F811
+    portal: Portal,  # noqa: F811
+    tmp_path: Path,
 ) -> None:
     readings, truth, _glitches, _reset = dataset()
     points = {c: sorted((t, v) for ch, t, v in readings if ch == c) for c in POWER} | truth
@@ -184,13 +192,13 @@ def test_every_view_adds_up_on_counters_and_covered_time_and_matches_the_edge(
     assert bad.status_code == 400 and "Mars/Olympus" in bad.text
     token = edge_token(owner, site)
     for i in range(0, len(readings), 20_000):
-        upload(portal, token, site, readings[i:i + 20_000], first_seq=i + 1)
+        upload(portal, token, site, readings[i : i + 20_000], first_seq=i + 1)
     counts = roll_up(portal)
     assert counts["counter_resets"] == 1 and counts["counter_glitches"] == 1
 
     store = SqliteStore(tmp_path / "edge.db", tz=TZ)
     for i in range(0, len(readings), 20_000):
-        store.write(readings[i:i + 20_000])
+        store.write(readings[i : i + 20_000])
 
     def view(**params: str) -> dict:
         r = owner.http.get(f"/api/v1/sites/{site}/series", params=params)
@@ -220,8 +228,10 @@ def test_every_view_adds_up_on_counters_and_covered_time_and_matches_the_edge(
     assert dst["got"]["pv.power"][2] == pytest.approx(25 * 3600 - 660)
 
     def total(parts: list[dict]) -> dict[str, tuple[float, ...]]:
-        return {c: tuple(sum(p["got"][c][k] for p in parts) for k in range(len(parts[0]["got"][c])))
-                for c in parts[0]["got"]}
+        return {
+            c: tuple(sum(p["got"][c][k] for p in parts) for k in range(len(parts[0]["got"][c])))
+            for c in parts[0]["got"]
+        }
 
     weeks = {}
     for monday in sorted({d - timedelta(days=d.weekday()) for d in days}):
@@ -235,13 +245,15 @@ def test_every_view_adds_up_on_counters_and_covered_time_and_matches_the_edge(
     same(year["got"], total(list(months.values())), "2026 = its months")
     custom = view(period="custom", date="2026-10-24", until="2026-10-26")
     same(custom["got"], total([days[date(2026, 10, k)] for k in (24, 25, 26)]), "custom = its days")
-    whole = view(**{"from": "2026-10-01T00:00:00+02:00", "to": "2026-12-01T00:00:00+01:00",
-                    "resolution": "1h"})
+    whole = view(
+        **{"from": "2026-10-01T00:00:00+02:00", "to": "2026-12-01T00:00:00+01:00", "resolution": "1h"}
+    )
     same(whole["got"], total([months[10], months[11]]), "a custom range in hours = its months")
 
     # the edge's "today" and the portal's day agree to the Wh, flow by flow (flows.flow_energy)
-    roles = SiteRoles.from_pairs([("grid", "grid_meter"), ("pv", "pv"), ("bat", "battery"),
-                                  ("ev", "ev_charger")])
+    roles = SiteRoles.from_pairs(
+        [("grid", "grid_meter"), ("pv", "pv"), ("bat", "battery"), ("ev", "ev_charger")]
+    )
     view = StoreView("home", BERLIN, roles, snapshot=None, store=store, now=lambda: NOW)  # type: ignore[arg-type]
     today = view.today()["energy_kwh"]
     r = owner.http.get(f"/api/v1/sites/{site}/series", params={"period": "day", "date": "2026-11-09"})

@@ -28,9 +28,11 @@ from wattwerk.store.sqlite import SqliteStore
 TZ = "Europe/Berlin"
 HOUR, GAP = 3_600_000, 300_000
 ZONES = ["Europe/Berlin", "America/New_York", "Asia/Kolkata", "Australia/Lord_Howe", "Pacific/Chatham", "UTC"]
-STARTS = [datetime(2024, 3, 30, 20, tzinfo=UTC),  # spring forward: a 23 h day
-          datetime(2024, 10, 26, 20, tzinfo=UTC),  # fall back: a 25 h day
-          datetime(2024, 6, 1, 21, tzinfo=UTC)]
+STARTS = [
+    datetime(2024, 3, 30, 20, tzinfo=UTC),  # spring forward: a 23 h day
+    datetime(2024, 10, 26, 20, tzinfo=UTC),  # fall back: a 25 h day
+    datetime(2024, 6, 1, 21, tzinfo=UTC),
+]
 SPACING = 6  # short steps after a counter event, so the meter's new level is confirmed in time
 
 
@@ -65,8 +67,10 @@ def test_integral_is_additive_over_any_buckets_and_cuts(steps: list, size: int, 
     cut = a + min(x, y) * (b - a) // (10 * HOUR)
     whole = rollup.integrate(points, lambda _t: (a, b), a, b)
     parts = rollup.integrate(points, rollup.fixed(size), a, b)
-    left, right = rollup.integrate(points, lambda _t: (a, cut), a, cut), rollup.integrate(
-        points, lambda _t: (cut, b), cut, b)
+    left, right = (
+        rollup.integrate(points, lambda _t: (a, cut), a, cut),
+        rollup.integrate(points, lambda _t: (cut, b), cut, b),
+    )
     want = held(points, a, b)
     for got in (whole, parts):
         total = rollup.Energy()
@@ -106,7 +110,8 @@ def test_local_periods_tile_and_follow_the_zone(day: date, tz: str) -> None:
 
 step = st.tuples(
     st.integers(0, 9).flatmap(  # mostly covered, one step in ten a gap
-        lambda k: st.integers(GAP + 1_000, 3 * HOUR) if k == 0 else st.integers(10_000, 240_000)),
+        lambda k: st.integers(GAP + 1_000, 3 * HOUR) if k == 0 else st.integers(10_000, 240_000)
+    ),
     st.integers(-3000, 8000),  # W
 )
 events = st.lists(st.tuples(st.floats(0, 1), st.sampled_from(["reset", "glitch"])), min_size=1, max_size=4)
@@ -115,8 +120,10 @@ scenario = st.tuples(
     st.tuples(st.lists(step, min_size=SPACING * 2, max_size=120), events),
     st.randoms(use_true_random=False),
     st.integers(1, 4),  # batches, arriving in random order
-    st.floats(0.0, 0.7), st.floats(0.0, 0.7),  # where the two retention runs cut (raw after the second)
-    st.floats(0.0, 1.0), st.floats(0.0, 1.0),  # a partial range
+    st.floats(0.0, 0.7),
+    st.floats(0.0, 0.7),  # where the two retention runs cut (raw after the second)
+    st.floats(0.0, 1.0),
+    st.floats(0.0, 1.0),  # a partial range
 )
 
 
@@ -141,7 +148,7 @@ def build(start: datetime, plan: tuple[list, list]) -> tuple[Readings, list[tupl
         inc = max(watts, 0.0) * dt / HOUR if dt <= GAP else 0.0  # the meter counts only what it saw
         readings.append(("grid.power", t, float(w)))
         watts = float(w)
-        quiet = all(s[0] <= 240_000 for s in steps[i + 1:i + 1 + SPACING])
+        quiet = all(s[0] <= 240_000 for s in steps[i + 1 : i + 1 + SPACING])
         if event != "ok" and i - last_event >= SPACING and quiet:
             last_event = i
             if event == "reset":
@@ -160,26 +167,31 @@ def build(start: datetime, plan: tuple[list, list]) -> tuple[Readings, list[tupl
     return readings, truth
 
 
-async def portal_figures(db: Database, readings: list, batches: list[list], runs: list[int],
-                         ranges: list[tuple[int, int, str]]) -> list[dict]:
+async def portal_figures(
+    db: Database, readings: list, batches: list[list], runs: list[int], ranges: list[tuple[int, int, str]]
+) -> list[dict]:
     """Load the readings into a new site of the portal (batch by batch), run the retention job at
     each of ``runs`` and read the series of each (start, end, resolution)."""
     async with db.connection() as conn:
         owner = await conn.fetchval(
-            "INSERT INTO accounts (alias, password_hash) VALUES (%s, 'x') RETURNING id", (uuid.uuid4().hex,))
+            "INSERT INTO accounts (alias, password_hash) VALUES (%s, 'x') RETURNING id", (uuid.uuid4().hex,)
+        )
         name = await sites.create(conn, owner, "prop", TZ)
         site = await conn.fetchval("SELECT id FROM sites WHERE name = %s", (name,))
         edge = await conn.fetchval("INSERT INTO edges (site_id, name) VALUES (%s, 'e') RETURNING id", (site,))
         ids = {}
         for ch, unit, kind in (("grid.power", "W", "power"), ("grid.energy_import", "Wh", "counter")):
-            ids[ch] = await conn.fetchval("INSERT INTO channels (site_id, name, unit, kind) VALUES "
-                                          "(%s, %s, %s, %s) RETURNING id", (site, ch, unit, kind))
+            ids[ch] = await conn.fetchval(
+                "INSERT INTO channels (site_id, name, unit, kind) VALUES (%s, %s, %s, %s) RETURNING id",
+                (site, ch, unit, kind),
+            )
     seq = itertools.count(1)
     for batch in batches:
         async with db.connection() as conn:
-            await conn.executemany("INSERT INTO readings (edge_id, seq, channel_id, ts_ms, value) "
-                                   "VALUES (%s, %s, %s, %s, %s)",
-                                   [(edge, next(seq), ids[ch], ts, v) for ch, ts, v in batch])
+            await conn.executemany(
+                "INSERT INTO readings (edge_id, seq, channel_id, ts_ms, value) VALUES (%s, %s, %s, %s, %s)",
+                [(edge, next(seq), ids[ch], ts, v) for ch, ts, v in batch],
+            )
     for now in runs:
         async with db.connection() as conn:
             await retention.run(conn, now)
@@ -187,8 +199,10 @@ async def portal_figures(db: Database, readings: list, batches: list[list], runs
     async with db.connection() as conn:
         rolled = int(await conn.fetchval("SELECT rolled_ms FROM site_retention WHERE site_id = %s", (site,)))
         shifts = await series.load_shifts(conn, site)
-    chans = [series.ChannelInfo(ids["grid.power"], "grid.power", "W", "power"),
-             series.ChannelInfo(ids["grid.energy_import"], "grid.energy_import", "Wh", "counter")]
+    chans = [
+        series.ChannelInfo(ids["grid.power"], "grid.power", "W", "power"),
+        series.ChannelInfo(ids["grid.energy_import"], "grid.energy_import", "Wh", "counter"),
+    ]
     for a, b, res in ranges:
         q = series.Query(chans, series.floor_start(a, res, TZ), b, res, rolled, shifts, TZ)
         sums = {c.id: series.Summary(c) for c in chans}
@@ -197,8 +211,11 @@ async def portal_figures(db: Database, readings: list, batches: list[list], runs
     return out
 
 
-@settings(max_examples=40, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(scenario)
 def test_portal_and_edge_store_agree_with_the_readings(database: PortalDb, case: tuple) -> None:  # noqa: F811
     start, steps, rnd, n_batches, r1, r2, p1, p2 = case
@@ -208,7 +225,7 @@ def test_portal_and_edge_store_agree_with_the_readings(database: PortalDb, case:
     order = readings[:]
     rnd.shuffle(order)
     size = -(-len(order) // n_batches)
-    batches = [order[i:i + size] for i in range(0, len(order), size)]
+    batches = [order[i : i + size] for i in range(0, len(order), size)]
     # the two retention runs: the raw window (1 h) ends before each of these nows
     span = last - first
     runs = sorted({first + HOUR + int(r1 * span), first + HOUR + int(max(r1, r2) * span)})
@@ -243,9 +260,11 @@ def test_portal_and_edge_store_agree_with_the_readings(database: PortalDb, case:
 
         def portal(rows: list, a: int, b: int) -> tuple[float, float, float]:
             inside = [p for p in rows if a <= p[0] < b]
-            return (sum(p[8] or 0.0 for p in inside if p[1] == "grid.power"),
-                    sum(p[9] or 0.0 for p in inside if p[1] == "grid.power"),
-                    sum(p[8] or 0.0 for p in inside if p[1] == "grid.energy_import"))
+            return (
+                sum(p[8] or 0.0 for p in inside if p[1] == "grid.power"),
+                sum(p[9] or 0.0 for p in inside if p[1] == "grid.power"),
+                sum(p[8] or 0.0 for p in inside if p[1] == "grid.energy_import"),
+            )
 
         for a, b in days:  # every local day, from the daily and from the hourly series
             for doc in got[:2]:
@@ -253,8 +272,11 @@ def test_portal_and_edge_store_agree_with_the_readings(database: PortalDb, case:
             assert edge(a, b) == pytest.approx(want(a, b), abs=1e-3), (a, b)
         summary = got[2]["summary"]
         power_sum = summary["grid.power"]
-        partial = (power_sum.get("energy_in_wh") or 0.0, power_sum.get("energy_out_wh") or 0.0,
-                   summary["grid.energy_import"]["energy_wh"] or 0.0)
+        partial = (
+            power_sum.get("energy_in_wh") or 0.0,
+            power_sum.get("energy_out_wh") or 0.0,
+            summary["grid.energy_import"]["energy_wh"] or 0.0,
+        )
         assert partial == pytest.approx(want(lo, hi), abs=1e-3)
         assert edge(lo, hi) == pytest.approx(want(lo, hi), abs=1e-3)
         store.close()

@@ -54,8 +54,14 @@ def _ms(value: datetime) -> int:
     return int(value.timestamp() * 1000)
 
 
-def span(period: str | None, day: date | None, until: date | None, from_: datetime | None,
-         to: datetime | None, tz: str) -> tuple[int, int]:
+def span(
+    period: str | None,
+    day: date | None,
+    until: date | None,
+    from_: datetime | None,
+    to: datetime | None,
+    tz: str,
+) -> tuple[int, int]:
     """[start, end) in ms: the local period, or the instants given (default: the last day)."""
     if period is None:
         end = _utc(to, datetime.now(UTC))

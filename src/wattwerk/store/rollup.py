@@ -95,8 +95,9 @@ def fixed(step_ms: int) -> Callable[[int], tuple[int, int]]:
     return bucket_of
 
 
-def dirty_span(new_min: int, new_max: int, prev_ts: int | None, next_ts: int | None,
-               max_gap_ms: int = MAX_GAP_MS) -> tuple[int, int]:
+def dirty_span(
+    new_min: int, new_max: int, prev_ts: int | None, next_ts: int | None, max_gap_ms: int = MAX_GAP_MS
+) -> tuple[int, int]:
     """[a, b] of the time whose integral new readings in [new_min, new_max] can change: from the
     stored reading before them to the one after (when within the gap)."""
     a = prev_ts if prev_ts is not None and new_min - prev_ts <= max_gap_ms else new_min
@@ -158,8 +159,11 @@ def sub_periods(kind: str, day: date, tz: str) -> list[tuple[int, int]]:
     month, months of a year (local)."""
     start, end = period_ms(kind, day, tz)
     if kind == "day":
-        return [(t, min(t + MS_PER_H, end)) for t in range(start, end, MS_PER_H)] if start % MS_PER_H == 0 \
+        return (
+            [(t, min(t + MS_PER_H, end)) for t in range(start, end, MS_PER_H)]
+            if start % MS_PER_H == 0
             else [(start, end)]
+        )
     if kind in ("week", "month"):
         return days(start, end, tz)
     first = period_dates("year", day)[0]

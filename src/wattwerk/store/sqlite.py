@@ -20,13 +20,13 @@ import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from wattwerk.errors import BadInput, InputLedger, PermanentError, RetryableError
 from wattwerk.model import Channel, Kind, Reading, from_ms, ms
-from wattwerk.store import buckets, rollup, schema
+from wattwerk.store import buckets, rollup, schema, sqlite_energy
 from wattwerk.store.base import RESOLUTIONS, ReadingLike, Row, WriteResult, check_tiers
 from wattwerk.store.counters import (
     BASELINE,
@@ -294,53 +294,10 @@ class SqliteStore:
         return new
 
     def _energy_span(self, cid: int, new: dict[int, float]) -> tuple[int, int]:
-        """The time whose power integral the new readings change (rollup.dirty_span)."""
-        lo, hi = min(new), max(new)
-        prev = self._db.execute(
-            "SELECT max(ts) FROM raw WHERE cid = ? AND ts < ? AND status < 2", (cid, lo)
-        ).fetchone()[0]
-        nxt = self._db.execute(
-            "SELECT min(ts) FROM raw WHERE cid = ? AND ts > ? AND status < 2", (cid, hi)
-        ).fetchone()[0]
-        return rollup.dirty_span(lo, hi, prev, nxt)
-
-    def _integrate(
-        self, cid: int, a: int, b: int, bucket_of: Callable[[int], tuple[int, int]]
-    ) -> dict[int, rollup.Energy]:
-        """Covered-time integrals of a power channel over [a, b) per bucket, from raw."""
-        points = self._db.execute(
-            "SELECT ts, value FROM raw WHERE cid = ? AND ts >= ? AND ts <= ? AND status < 2 ORDER BY ts",
-            (cid, a - rollup.MAX_GAP_MS, b + rollup.MAX_GAP_MS),
-        ).fetchall()
-        return rollup.integrate(points, bucket_of, a, b)
+        return sqlite_energy.span(self._db, cid, new)
 
     def _refresh_energy(self, spans: dict[int, tuple[int, int]]) -> None:
-        """Recompute the power integrals of the 1m buckets the spans touch, then their parents."""
-        if not spans:
-            return
-        db = self._db
-        dirty: set[tuple[int, int]] = set()
-        for cid, (a, b) in spans.items():
-            lo, hi = a - a % 60_000, b - b % 60_000 + 60_000
-            parts = self._integrate(cid, lo, hi, rollup.fixed(60_000))
-            db.execute("DELETE FROM e_1m WHERE cid = ? AND ts >= ? AND ts < ?", (cid, lo, hi))
-            db.executemany(
-                "INSERT INTO e_1m (cid, ts, pos, neg, covered) VALUES (?, ?, ?, ?, ?)",
-                [(cid, t, e.pos_wh, e.neg_wh, e.covered_ms) for t, e in parts.items()],
-            )
-            dirty.update((cid, t) for t in range(lo, hi, 60_000))
-        for level, items in buckets.parents(dirty, self.tz).items():
-            if level == "1m":
-                continue
-            groups: dict[str, list[tuple[int, int, int]]] = {}
-            for item in items:
-                child = buckets.child_of(item[1], item[2], level)
-                groups.setdefault("1m" if child == "raw" else child, []).append(item)
-            for child, group in groups.items():
-                db.execute("DELETE FROM temp.dirty")
-                db.executemany("INSERT INTO temp.dirty (cid, b, e) VALUES (?, ?, ?)", group)
-                db.execute(f"DELETE FROM e_{level} WHERE (cid, ts) IN (SELECT cid, b FROM temp.dirty)")
-                db.execute(schema.rebuild_energy(level, child))
+        sqlite_energy.refresh(self._db, self.tz, spans)
 
     def _counter_rows(
         self,
@@ -500,7 +457,8 @@ class SqliteStore:
         with self._lock:
             for level, a, b in buckets.cover(aware_ms(start), aware_ms(end), self.tz):
                 if level == "raw":
-                    for part in self._integrate(known[0], a, b, lambda _ts, a=a, b=b: (a, b)).values():
+                    parts = sqlite_energy.integrate(self._db, known[0], a, b, lambda _ts, a=a, b=b: (a, b))
+                    for part in parts.values():
                         total.add(part)
                     continue
                 pos, neg, covered = self._db.execute(
