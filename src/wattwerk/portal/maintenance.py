@@ -6,7 +6,9 @@ while the grant is live that account may queue commands for the site's edge (``s
 long-polling ``GET /api/v1/edge/commands`` with its site token (no port opened at the site)
 and posts each result to ``POST /api/v1/edge/commands/{id}/result``. A grant ends by itself at
 ``expires_at``: commands still waiting then are marked ``expired`` and never delivered, and the
-installer loses sight of the site. Every step lands in the site's audit log.
+installer loses sight of the site. Every step lands in the site's audit log. The same long poll
+carries the owner's controls (``portal.owner_commands``, kind ``owner``, ids ``o<n>``) and tells
+the portal the edge is online.
 
 The long poll checks the database every ``POLL_S`` seconds and holds no connection while
 waiting, so any portal process can answer any edge.
@@ -22,7 +24,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
-from wattwerk.portal import auth, sites
+from wattwerk.portal import auth, owner_commands, sites
 from wattwerk.portal.database import SQLITE, Conn, iso, utcnow
 from wattwerk.portal.db import SiteAuth
 
@@ -197,12 +199,27 @@ def edge_router() -> APIRouter:
         """Long poll: waits up to ``wait`` seconds for maintenance commands for this edge's site."""
         edge = await _edge(request)
         deadline = time.monotonic() + wait
+        async with auth.db_of(request).connection() as conn:
+            await owner_commands.note_poll(conn, edge.site_id, wait)  # online: the owner's controls may send
         while True:
             async with auth.db_of(request).connection() as conn:
-                found = await take(conn, edge.site_id)
+                found = await take(conn, edge.site_id) + await owner_commands.take(conn, edge.site_id)
             if found or time.monotonic() >= deadline:
                 return {"commands": found}
+            if await request.is_disconnected():  # the edge stopped: offline now, not when the wait ends
+                async with auth.db_of(request).connection() as conn:
+                    await owner_commands.hung_up(conn, edge.site_id)
+                return {"commands": []}
             await asyncio.sleep(POLL_S)
+
+    @r.post("/commands/o{command_id:int}/result")
+    async def owner_result(command_id: int, body: CommandResult, request: Request) -> dict[str, Any]:
+        """The edge's answer to one of the owner's commands (``portal.owner_commands``)."""
+        edge = await _edge(request)
+        async with auth.db_of(request).connection() as conn:
+            if not await owner_commands.finish(conn, edge.site_id, command_id, body.ok, body.result):
+                raise HTTPException(404, "not found")
+        return {"ok": True}
 
     @r.post("/commands/{command_id}/result")
     async def result(command_id: int, body: CommandResult, request: Request) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from wattwerk.portal import api, flukso_read, maintenance, pages, plans, series_api
+from wattwerk.portal import api, flukso_read, maintenance, owner_commands, pages, plans, series_api
 
 
 def include_all(app: FastAPI, *, reset_tokens_in_response: bool = False) -> FastAPI:
@@ -14,6 +14,7 @@ def include_all(app: FastAPI, *, reset_tokens_in_response: bool = False) -> Fast
     app.include_router(series_api.router())  # series and the site's zone (before api's routes)
     app.include_router(api.router())
     app.include_router(maintenance.edge_router())
+    app.include_router(owner_commands.router())  # the owner's controls, sent over the same channel
     app.include_router(flukso_read.router())
     app.include_router(plans.router())  # the edge's plan and PV forecast (issue 8)
     pages.install(app)  # HTML pages, their API additions, /static
