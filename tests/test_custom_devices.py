@@ -291,3 +291,27 @@ def test_the_documented_examples_are_valid_user_files_and_the_site_example_build
     doc = load_document(site)
     cfg = validate_document(doc, str(site))
     assert problem_lines(doc, str(site), dry_check(cfg)) == []
+
+
+def test_the_default_folder_is_read_too_and_its_problems_have_their_lines(tmp_path: Path, monkeypatch):
+    from wattwerk.config.loader import load_document, problem_lines, validate_document
+    from wattwerk.devices import user_catalog
+    from wattwerk.edge.check import dry_check
+
+    default = tmp_path / "etc-devices"
+    default.mkdir()
+    (default / "bat.yaml").write_text(BATTERY)
+    monkeypatch.setattr(user_catalog, "DEFAULT_DIR", default)
+    site = tmp_path / "site.yaml"
+    site.write_text("site: {name: H, location: {latitude: 48, longitude: 8}, timezone: Europe/Berlin}\n"
+                    "strategy: {mode: 'off'}\n"
+                    "devices:\n  - id: bat\n    role: battery\n    catalog: basement-battery\n"
+                    "    capacity_wh: 10000\n    max_charge_w: 3000\n    max_discharge_w: 3000\n"
+                    "    connection: {type: http, url: 'http://10.0.0.8'}\n")
+    doc = load_document(site)
+    cfg = validate_document(doc, str(site))
+    assert problem_lines(doc, str(site), dry_check(cfg)) == []
+    (default / "bat.yaml").write_text(BATTERY.replace("path: /state", "path: state"))
+    assert problem_lines(doc, str(site), dry_check(cfg)) == [
+        f"{site}:1: catalog_dirs: {default}/bat.yaml:10: entries[0].http.reads[0].path: a path under the "
+        "site file's url starts with /, e.g. /state"]

@@ -16,9 +16,9 @@ device's unit (``raw = value * scale``); an integral value is written without a 
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from wattwerk.model import quantity_info
 
@@ -58,8 +58,17 @@ class JsonValue(_Strict):
         return v
 
 
+def _absolute(path: str) -> str:
+    if not path.startswith("/"):
+        raise ValueError(f"a path under the site file's url starts with /, e.g. /{path}")
+    return path
+
+
+UrlPath = Annotated[str, AfterValidator(_absolute)]
+
+
 class HttpRead(_Strict):
-    path: str = Field(pattern=r"^/")
+    path: UrlPath
     method: Literal["GET", "POST"] = "GET"
     values: list[JsonValue] = Field(min_length=1)
 
@@ -74,7 +83,7 @@ class HttpWrite(_Strict):
     """A command as a request: ``query`` and/or ``body`` (JSON text, e.g. ``{"amp": {value}}``)."""
 
     command: Command
-    path: str = Field(pattern=r"^/")
+    path: UrlPath
     method: Literal["GET", "POST", "PUT", "PATCH"] = "POST"
     query: dict[str, str] = Field(default_factory=dict)
     body: str | None = None
