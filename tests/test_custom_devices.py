@@ -315,3 +315,14 @@ def test_the_default_folder_is_read_too_and_its_problems_have_their_lines(tmp_pa
     assert problem_lines(doc, str(site), dry_check(cfg)) == [
         f"{site}:1: catalog_dirs: {default}/bat.yaml:10: entries[0].http.reads[0].path: a path under the "
         "site file's url starts with /, e.g. /state"]
+
+
+def test_a_draft_for_a_serial_device_names_its_bus_settings(tmp_path: Path):
+    from wattwerk.devices import draft
+
+    bus = {"unit": 9, "baudrate": 19200, "parity": "E"}
+    doc, raw = draft.scan_draft({("input", 7): 230}, bus, "modbus_rtu")
+    item = _entry(draft.to_yaml(doc, raw), tmp_path, "rtu.yaml")
+    c = item.entry.connection
+    assert item.entry.protocols == ["modbus_rtu"] and (c.unit, c.baudrate, c.parity) == (9, 19200, "E")
+    assert [(r.name, r.table, r.channel) for r in item.entry.registers] == [("i7", "input", False)]

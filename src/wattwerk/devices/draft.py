@@ -35,8 +35,11 @@ def _slug(*words: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text).strip("-") or "device"
 
 
-def sunspec_draft(models: list[dict[str, Any]], info: dict[str, str], unit: int, port: int) -> dict[str, Any]:
-    """A catalogue file (as data) for a SunSpec device with ``models`` (``{"id", "address"}``)."""
+def sunspec_draft(models: list[dict[str, Any]], info: dict[str, str], connection: dict[str, Any],
+                  protocol: str = "modbus_tcp") -> dict[str, Any]:
+    """A catalogue file (as data) for a SunSpec device with ``models`` (``{"id", "address"}``) found
+    over ``protocol`` (``modbus_tcp`` or ``modbus_rtu``) with ``connection`` (unit, port or serial
+    settings)."""
     ids = [int(m["id"]) for m in models]
     category = next((c for found, c in CATEGORIES if found & set(ids)), "pv_inverter")
     caps = ["read_power", "read_energy"]
@@ -50,8 +53,8 @@ def sunspec_draft(models: list[dict[str, Any]], info: dict[str, str], unit: int,
     base = min(int(m["address"]) for m in models) - 2  # the "SunS" marker precedes the first model
     if base != 40000:
         sunspec["base"] = base
-    entry = {"id": _slug("my", vendor, model), "models": [model], "protocols": ["modbus_tcp", "sunspec"],
-             "connection": {"port": port, "unit": unit}, "sunspec": sunspec, "capabilities": caps}
+    entry = {"id": _slug("my", vendor, model), "models": [model], "protocols": [protocol, "sunspec"],
+             "connection": connection, "sunspec": sunspec, "capabilities": caps}
     return {"category": category, "vendor": vendor, "entries": [entry]}
 
 
@@ -80,8 +83,8 @@ async def _read_block(link: ModbusLink, unit: int, table: str, first: int,
     return {(table, first + i): w for i, w in enumerate(words) if w}
 
 
-def scan_draft(found: dict[tuple[str, int], int], unit: int,
-               port: int) -> tuple[dict[str, Any], dict[str, int]]:
+def scan_draft(found: dict[tuple[str, int], int], connection: dict[str, Any],
+               protocol: str = "modbus_tcp") -> tuple[dict[str, Any], dict[str, int]]:
     """A catalogue file (as data) listing the scanned registers, and each register's raw value."""
     registers = []
     raw: dict[str, int] = {}
@@ -89,8 +92,8 @@ def scan_draft(found: dict[tuple[str, int], int], unit: int,
         name = f"{table[0]}{address}"
         registers.append({"name": name, "address": address, "table": table, "type": "u16", "channel": False})
         raw[name] = word
-    entry = {"id": "my-modbus-device", "models": ["My device"], "protocols": ["modbus_tcp"],
-             "connection": {"port": port, "unit": unit}, "registers": registers, "capabilities": []}
+    entry = {"id": "my-modbus-device", "models": ["My device"], "protocols": [protocol],
+             "connection": connection, "registers": registers, "capabilities": []}
     if not registers:
         entry["untested"] = "the scan found no non-zero register: widen --scan"
     return {"category": "electricity_meter", "vendor": "Unknown", "entries": [entry]}, raw

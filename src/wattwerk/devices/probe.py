@@ -118,10 +118,14 @@ async def _draft(cfg: LinkConfig, reports: list[UnitReport], scan_range: str) ->
     first = next((r for r in reports if r.answered), None)
     if first is None:
         return None
-    port = cfg.port or 502
+    if cfg.kind == "tcp":
+        protocol, connection = "modbus_tcp", {"port": cfg.port, "unit": first.unit}
+    else:
+        protocol = "modbus_rtu"
+        connection = {"unit": first.unit, "baudrate": cfg.baudrate, "parity": cfg.parity}
     note = f"wattwerk probe {cfg.label} --draft: a draft; check every value (docs/custom-devices.md)"
     if first.sunspec_models:
-        doc = draft.sunspec_draft(first.sunspec_models, first.info, first.unit, port)
+        doc = draft.sunspec_draft(first.sunspec_models, first.info, connection, protocol)
         return draft.to_yaml(doc, note=note)
     start, _, count = scan_range.partition(":")
     link = ModbusLink(cfg)
@@ -129,7 +133,7 @@ async def _draft(cfg: LinkConfig, reports: list[UnitReport], scan_range: str) ->
         found = await draft.scan(link, first.unit, int(start), int(count or 200))
     finally:
         link.close()
-    scanned, raw = draft.scan_draft(found, first.unit, port)
+    scanned, raw = draft.scan_draft(found, connection, protocol)
     todo = "rename each register you need to a quantity, set its type, scale and channel: true"
     return draft.to_yaml(scanned, raw, f"{note}\n{todo}")
 
