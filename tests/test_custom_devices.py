@@ -150,6 +150,8 @@ async def test_mqtt_template_reads_topics_and_publishes_commands(tmp_path: Path)
         await pub.publish(f"{base}/state", "{not json")
         await dev.set_current_limit(10.0)
         await dev.set_current_limit(40.0)  # clamped to the template's max
+        publisher = dev._publisher
+        assert publisher is not None and publisher.published == 2  # one connection for both commands
         for _ in range(50):
             if len(got) >= 2:
                 break

@@ -20,10 +20,10 @@ from typing import Any
 from wattwerk.devices.native import NativeDevice
 from wattwerk.devices.profile import Entry
 from wattwerk.devices.templates import HttpWrite, JsonValue, MqttWrite, fill
-from wattwerk.errors import PermanentError
+from wattwerk.errors import PermanentError, RetryableError
 from wattwerk.protocols.http_device import JsonHttp
 from wattwerk.protocols.jsonmap import _MISSING, number, resolve
-from wattwerk.protocols.mqtt import MqttSettings, MqttSource, publish_once
+from wattwerk.protocols.mqtt import MqttPublisher, MqttSettings, MqttSource
 
 
 def _pick(doc: Any, spec: JsonValue) -> float | str | None:
@@ -108,6 +108,7 @@ class MqttJsonDevice(_Template):
         self.latest: dict[str, tuple[float, float]] = {}  # quantity -> (monotonic time, value)
         self._sources: list[MqttSource] = []
         self._tasks: list[asyncio.Task[None]] = []
+        self._publisher: MqttPublisher | None = None  # one connection for the commands, opened on the first
 
     def topic(self, template: str) -> str:
         return template.replace("{topic}", self.base_topic)
@@ -146,10 +147,30 @@ class MqttJsonDevice(_Template):
     async def command(self, command: str, value: float) -> None:
         write, raw = self._raw(command, value)
         assert isinstance(write, MqttWrite)
-        topic = self.topic(write.topic)
-        await publish_once(topic, fill(write.payload, raw), self.settings, retain=write.retain)
+        await self._publish(self.topic(write.topic), fill(write.payload, raw), write.retain)
+
+    async def _publish(self, topic: str, payload: str, retain: bool) -> None:
+        """Publish over the kept connection; a lost one is opened again once before giving up."""
+        for attempt in (1, 2):
+            if self._publisher is None:
+                publisher = MqttPublisher(self.settings)
+                await publisher.__aenter__()
+                self._publisher = publisher
+            try:
+                await self._publisher.publish(topic, payload, qos=1, retain=retain)
+                return
+            except RetryableError:
+                await self._drop_publisher()
+                if attempt == 2:
+                    raise
+
+    async def _drop_publisher(self) -> None:
+        publisher, self._publisher = self._publisher, None
+        if publisher is not None:
+            await publisher.__aexit__(None, None, None)
 
     async def aclose(self) -> None:
+        await self._drop_publisher()
         for source in self._sources:
             source.close()
         for task in self._tasks:
