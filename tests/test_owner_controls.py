@@ -88,12 +88,15 @@ def test_the_limiter_has_the_last_word_over_a_boost(tmp_path: Path) -> None:
 def test_battery_mode_and_reserve(tmp_path: Path) -> None:
     site = Site(tmp_path)
     assert site.cycle(bat__soc=50.0)["bat.battery_setpoint"] == 500.0  # self-consumption: covers the house
+    assert site.step.reasons["bat"] == "self-consumption: discharging 0.5 kW"
     site.owner.apply("bat", {"mode": "hold"})
     assert site.cycle(bat__soc=50.0)["bat.battery_setpoint"] == 0.0
+    assert site.step.reasons["bat"] == "hold (no discharge): idle"
     site.owner.apply("bat", {"mode": "charge"})
     assert site.cycle(bat__soc=50.0)["bat.battery_setpoint"] == -5000.0  # from the grid now, full power
     site.owner.apply("bat", {"mode": "self_consumption", "reserve_soc": 60})
     assert site.cycle(bat__soc=50.0)["bat.battery_setpoint"] == 0.0  # below the owner's reserve
+    assert site.step.reasons["bat"] == "self-consumption: idle: at its reserve (50 % of 60 %)"
     assert site.owner.device_state("bat")["reserve_soc"] == 60.0
 
 
@@ -170,3 +173,13 @@ def test_phases_are_refused_where_the_charger_cannot_switch(tmp_path: Path) -> N
     site.step.set_ev_phases("ev1", 3)
     with pytest.raises(OwnerError, match="cannot switch phases"):
         site.owner.apply("ev1", {"phases": 1})
+
+
+def test_the_owners_battery_mode_beats_the_planners_hold(tmp_path: Path) -> None:
+    from wattwerk.control.base import Signals
+
+    site = Site(tmp_path)
+    site.step.signals = lambda: Signals(hold_battery=True)  # the planner: keep the energy for later
+    assert site.cycle(bat__soc=50.0)["bat.battery_setpoint"] == 0.0
+    site.owner.apply("bat", {"mode": "self_consumption"})
+    assert site.cycle(bat__soc=50.0)["bat.battery_setpoint"] == 500.0

@@ -182,6 +182,26 @@ def heater_reason(w: Overridden, asked: Mapping[str, float], got: Mapping[str, f
     return text
 
 
+BATTERY_WORDS = {"self_consumption": "self-consumption", "hold": "hold (no discharge)",
+                 "charge": "charging from the grid", "planner": "the planner decides", "off": "off"}
+
+
+def battery_reason(cfg: Any, requested: Iterable[Setpoint], final: Iterable[Setpoint], snap: Snapshot) -> str:
+    """The battery's mode and what it does now, and why when the limiter changed it or the reserve holds."""
+    key = f"{cfg.id}.{Command.BATTERY_SETPOINT}"
+    asked, got = _values(requested).get(key), _values(final).get(key)
+    mode = BATTERY_WORDS.get(cfg.mode, cfg.mode)
+    soc = snap.get(f"{cfg.id}.soc")
+    if got is None:
+        return mode
+    doing = "idle" if abs(got) < 1 else f"discharging {_kw(got)}" if got > 0 else f"charging {_kw(-got)}"
+    if asked is not None and abs(asked - got) >= 1:
+        doing += " (limited by the grid limits)"
+    elif abs(got) < 1 and soc is not None and soc <= cfg.reserve_soc:
+        doing += f": at its reserve ({soc:.0f} % of {cfg.reserve_soc:.0f} %)"
+    return f"{mode}: {doing}"
+
+
 def reasons(laws: Iterable[Any], snap: Snapshot, requested: Iterable[Setpoint], final: Iterable[Setpoint],
             active: Mapping[str, float], surplus_w: float | None, signals: Signals,
             tz: Any, grid_meter: str = "grid") -> dict[str, str]:

@@ -15,7 +15,7 @@ from wattwerk.control.base import NO_SIGNALS, Signals
 from wattwerk.control.battery import BatteryControl
 from wattwerk.control.cycle import ControlCycle, CycleOutput
 from wattwerk.control.ev import EvCharging
-from wattwerk.control.owner import Override, OverrideKind, reasons, wrap_heaters
+from wattwerk.control.owner import Override, OverrideKind, battery_reason, reasons, wrap_heaters
 from wattwerk.model import Setpoint
 from wattwerk.snapshot import Snapshot
 from wattwerk.vocabulary import OWNER_EV_MODES
@@ -39,6 +39,7 @@ class CycleStep:
         self.heaters = wrap_heaters(cycle.laws)  # heat pumps and rods: the owner's boost / off on top
         self.reasons: dict[str, str] = {}  # device -> the last cycle's decision and why
         self.on_cycle: Callable[[Snapshot, Signals], None] | None = None  # the owner's sessions and plans
+        self.battery_mode: str | None = None  # the owner's battery mode, when set
         ev_laws = [law for law in cycle.laws if isinstance(law, EvCharging)]
         # the configured maximum of every charge point: the owner's cap never goes above it
         self._max_current = {p.id: p.max_current_a for law in ev_laws for p in law.config.points}
@@ -47,11 +48,16 @@ class CycleStep:
         signals = self.signals()
         if self.battery_w is not None:
             signals = replace(signals, battery_w=self.battery_w, hold_battery=False)
+        elif self.battery_mode is not None and self.battery_mode != "planner":
+            signals = replace(signals, hold_battery=False)  # the owner's mode, not the planner's hold
         out = self.cycle.run(snap, self.state, signals)
         self.state = out.state
         self.last = out
         self.reasons = reasons(self.cycle.laws, snap, out.requested, out.setpoints, out.active, out.surplus_w,
                                signals, self.tz, getattr(self.cycle, "grid_meter", "grid"))
+        bat = getattr(self.cycle, "battery", None)
+        if bat is not None:
+            self.reasons[bat.config.id] = battery_reason(bat.config, out.requested, out.setpoints, snap)
         if self.on_cycle is not None:
             self.on_cycle(snap, signals)
         for event in out.events:
@@ -117,6 +123,7 @@ class CycleStep:
             return False
         c = bat.config
         if mode is not None:
+            self.battery_mode = mode
             c = replace(c, mode=mode, charge_w=c.max_charge_w if mode == "charge" else c.charge_w)  # type: ignore[arg-type]
         if reserve_soc is not None:
             c = replace(c, reserve_soc=max(0.0, min(100.0, reserve_soc)))

@@ -72,6 +72,7 @@ function chargerHtml(d) {
 function batteryHtml(d) {
   const modes = OWNER.batteryModes.filter(([v]) => v !== "planner" || d.planner);
   return `<h3>${WW.esc(d.id)} (battery)</h3><div data-field="mode">${seg(d.id, "mode", modes, d.mode)}</div>` +
+    `<p class="why" data-field="reason" data-testid="battery-reason"></p>` +
     `<form data-form="reserve"><label>Reserve SoC %<input name="reserve_soc" type="number" min="0" max="100" step="5"></label>` +
     `<button type="submit">Set</button></form><p class="err" role="alert"></p>`;
 }
