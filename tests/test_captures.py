@@ -155,6 +155,13 @@ def test_kaifa_norwegian_lists_without_obis_codes() -> None:
     agrees_with_counters([one, two, three])
 
 
+def test_emh_ehz_sml() -> None:
+    [v], ledger = read(SmlDecoder(), hex_file(DATA / "sml" / "smartmeter_obis_emh_ehz.hex"))
+    assert v == {"energy_import": 15_338_555.7, "energy_import_t1": 15_338_555.7, "energy_import_t2": 0.0,
+                 "power": 563.5}
+    assert ledger.by_kind("m") == {}
+
+
 # ---------------------------------------------------------------- all captures here and in ../shared
 
 
@@ -162,7 +169,7 @@ def shared_captures(shared: Path) -> list[tuple[str, object, bytes]]:
     out: list[tuple[str, object, bytes]] = []
     for p in sorted((shared / "dsmr").glob("*.txt")) + sorted((DATA / "dsmr").glob("*.txt")):
         out.append((p.name, DsmrDecoder(), p.read_bytes()))
-    for p in sorted((shared / "sml").glob("*.hex")):
+    for p in sorted((shared / "sml").glob("*.hex")) + sorted((DATA / "sml").glob("*.hex")):
         out.append((p.name, SmlDecoder(), hex_file(p)))
     out.append(("dnt_stream", SmlDecoder(), (shared / "sml" / "dnt_stream_ttyUSB0-3.bin").read_bytes()))
     for p in sorted((shared / "dlms").glob("*.hex")) + sorted((DATA / "dlms").glob("*.hex")):

@@ -131,6 +131,23 @@ async def test_mqtt_json_without_fields_still_reads_tasmota_by_shape(tmp_path) -
     assert got == {"grid.power": 321.0, "grid.energy_import": 1500.0}
 
 
+@pytest.mark.mqtt
+async def test_mqtt_dsmr_telegrams(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # a P1 reader publishing each DSMR 5 telegram as one message (the meter's clock is now)
+    from wattwerk.sim.emulators.p1 import telegram
+
+    t = topic()
+
+    async def feed() -> None:
+        now = datetime.now(UTC).replace(microsecond=0)
+        async with MqttPublisher() as pub:
+            await pub.publish(t, telegram(MeterState(now, -750.0, 4_000_000.0, 1_234_000.0, PHASES)))
+
+    got = await run_edge(site(f"{{type: mqtt, topic: '{t}', format: dsmr}}", tmp_path),
+                         ["grid.energy_export", "grid.power"], feed)
+    assert got == {"grid.energy_export": 1_234_000.0, "grid.power": -750.0}
+
+
 # ---------------------------------------------------------------- HTTP
 
 PHASES = (PhaseState(230.0, 4.0, -800.0), PhaseState(231.0, 2.0, -400.0), PhaseState(229.0, 1.0, 150.0))
