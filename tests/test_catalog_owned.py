@@ -19,7 +19,7 @@ from wattwerk.protocols.modbus import LinkConfig, ModbusLink
 from wattwerk.protocols.modbus_codec import Register
 from wattwerk.sim.emulators.modbus import EmulatorServer, RegisterBank
 
-H, I = "holding", "input"
+HO, IN = "holding", "input"
 
 
 @dataclass(frozen=True)
@@ -37,15 +37,15 @@ EXAMPLES = [
     Example(
         "growatt-sph",
         {
-            (I, 1): 0x0000, (I, 2): 0xC350,  # Ppv 50000 * 0.1 W
-            (I, 91): 0x0000, (I, 92): 0x3039,  # Epv_total 12345 * 0.1 kWh
-            (I, 1009): 0x0000, (I, 1010): 0x0000,  # Pdischarge1 0
-            (I, 1011): 0x0000, (I, 1012): 0x4E20,  # Pcharge1 20000 * 0.1 W
-            (I, 1014): 0x0047,  # SOC 71 %
-            (I, 1021): 0x0000, (I, 1022): 0x0BB8,  # Pactouser total 3000 * 0.1 W
-            (I, 1029): 0x0000, (I, 1030): 0x0000,  # Pactogrid total 0
-            (I, 1046): 0x0001, (I, 1047): 0x0000,  # Etouser_total 65536 * 0.1 kWh
-            (I, 1054): 0x0000, (I, 1055): 0x2710,  # Edischarge1_total 10000 * 0.1 kWh
+            (IN, 1): 0x0000, (IN, 2): 0xC350,  # Ppv 50000 * 0.1 W
+            (IN, 91): 0x0000, (IN, 92): 0x3039,  # Epv_total 12345 * 0.1 kWh
+            (IN, 1009): 0x0000, (IN, 1010): 0x0000,  # Pdischarge1 0
+            (IN, 1011): 0x0000, (IN, 1012): 0x4E20,  # Pcharge1 20000 * 0.1 W
+            (IN, 1014): 0x0047,  # SOC 71 %
+            (IN, 1021): 0x0000, (IN, 1022): 0x0BB8,  # Pactouser total 3000 * 0.1 W
+            (IN, 1029): 0x0000, (IN, 1030): 0x0000,  # Pactogrid total 0
+            (IN, 1046): 0x0001, (IN, 1047): 0x0000,  # Etouser_total 65536 * 0.1 kWh
+            (IN, 1054): 0x0000, (IN, 1055): 0x2710,  # Edischarge1_total 10000 * 0.1 kWh
         },
         {"power_pv": 5000.0, "energy_pv": 1_234_500.0, "power_discharge": 0.0, "power_charge": 2000.0,
          "soc": 71.0, "power_import": 300.0, "power_export": 0.0, "energy_import": 6_553_600.0,
@@ -54,23 +54,24 @@ EXAMPLES = [
     Example(
         "solis-hybrid",
         {
-            (I, 33057): 0x0000, (I, 33058): 0x0FA0,  # PV power 4000 W
-            (I, 33139): 0x0050,  # battery SOC 80 %
-            (I, 33149): 0x0000, (I, 33150): 0x05DC,  # battery power 1500 W, + charging
-            (I, 33263): 0xFFFF, (I, 33264): 0xFC18,  # meter total active power -1000 W (+ export): importing
-            (I, 33283): 0x0001, (I, 33284): 0x86A0,  # energy from grid 100000 * 0.01 kWh
+            (IN, 33057): 0x0000, (IN, 33058): 0x0FA0,  # PV power 4000 W
+            (IN, 33139): 0x0050,  # battery SOC 80 %
+            (IN, 33149): 0x0000, (IN, 33150): 0x05DC,  # battery power 1500 W, + charging
+            (IN, 33263): 0xFFFF, (IN, 33264): 0xFC18,  # meter total power -1000 W (+ export): importing
+            (IN, 33283): 0x0001, (IN, 33284): 0x86A0,  # energy from grid 100000 * 0.01 kWh
         },
-        {"power_pv": 4000.0, "soc": 80.0, "power": -1500.0, "power_grid": 1000.0, "energy_import": 1_000_000.0},
+        {"power_pv": 4000.0, "soc": 80.0, "power": -1500.0, "power_grid": 1000.0,
+         "energy_import": 1_000_000.0},
     ),
     Example(
         "solax-hybrid",
         {
-            (I, 0x000A): 0x0898, (I, 0x000B): 0x0320,  # Powerdc1 2200 W, Powerdc2 800 W
-            (I, 0x0016): 0xFC18,  # Batpower_Charge1 -1000 W: discharging
-            (I, 0x001C): 0x0041,  # battery capacity 65 %
-            (I, 0x0046): 0x05DC, (I, 0x0047): 0x0000,  # feedin_power 1500 W (low word first), exporting
-            (I, 0x004A): 0xE240, (I, 0x004B): 0x0001,  # consum_energy_total 123456 * 0.01 kWh
-            (I, 0x0094): 0xD431, (I, 0x0095): 0x0000,  # SolarEnergyTotal 54321 * 0.1 kWh
+            (IN, 0x000A): 0x0898, (IN, 0x000B): 0x0320,  # Powerdc1 2200 W, Powerdc2 800 W
+            (IN, 0x0016): 0xFC18,  # Batpower_Charge1 -1000 W: discharging
+            (IN, 0x001C): 0x0041,  # battery capacity 65 %
+            (IN, 0x0046): 0x05DC, (IN, 0x0047): 0x0000,  # feedin_power 1500 W (low word first), exporting
+            (IN, 0x004A): 0xE240, (IN, 0x004B): 0x0001,  # consum_energy_total 123456 * 0.01 kWh
+            (IN, 0x0094): 0xD431, (IN, 0x0095): 0x0000,  # SolarEnergyTotal 54321 * 0.1 kWh
         },
         {"power_pv1": 2200.0, "power_pv2": 800.0, "power": 1000.0, "soc": 65.0, "power_grid": -1500.0,
          "energy_import": 1_234_560.0, "energy_pv": 5_432_100.0},
@@ -78,13 +79,13 @@ EXAMPLES = [
     Example(
         "deye-hybrid-3p",
         {
-            (H, 518): 0x09C4, (H, 519): 0x0000,  # total battery discharge 2500 * 0.1 kWh (low word first)
-            (H, 522): 0x1170, (H, 523): 0x0001,  # total grid buy 70000 * 0.1 kWh
-            (H, 534): 0x49F0, (H, 535): 0x0002,  # total PV 150000 * 0.1 kWh
-            (H, 588): 0x0032,  # battery SOC 50 %
-            (H, 590): 0xF830,  # battery output power -2000 W: charging
-            (H, 625): 0x01F4,  # grid side total power 500 W, importing
-            (H, 672): 0x0BB8, (H, 673): 0x07D0,  # PV1 3000 W, PV2 2000 W
+            (HO, 518): 0x09C4, (HO, 519): 0x0000,  # total battery discharge 2500 * 0.1 kWh (low word first)
+            (HO, 522): 0x1170, (HO, 523): 0x0001,  # total grid buy 70000 * 0.1 kWh
+            (HO, 534): 0x49F0, (HO, 535): 0x0002,  # total PV 150000 * 0.1 kWh
+            (HO, 588): 0x0032,  # battery SOC 50 %
+            (HO, 590): 0xF830,  # battery output power -2000 W: charging
+            (HO, 625): 0x01F4,  # grid side total power 500 W, importing
+            (HO, 672): 0x0BB8, (HO, 673): 0x07D0,  # PV1 3000 W, PV2 2000 W
         },
         {"energy_discharge": 250_000.0, "energy_import": 7_000_000.0, "energy_pv": 15_000_000.0, "soc": 50.0,
          "power": -2000.0, "power_grid": 500.0, "power_pv1": 3000.0, "power_pv2": 2000.0},
@@ -92,12 +93,12 @@ EXAMPLES = [
     Example(
         "solaredge-storedge",
         {
-            (H, 0xE00D): 0x0007,  # remote control command mode 7: maximize self-consumption
-            (H, 0xE010): 0x4000, (H, 0xE011): 0x459C,  # discharge limit 5000.0 W (float32, low word first)
-            (H, 0xE174): 0x8000, (H, 0xE175): 0x44BB,  # battery 1 instantaneous power 1500.0 W: charging
-            (H, 0xE176): 0x4240, (H, 0xE177): 0x000F, (H, 0xE178): 0, (H, 0xE179): 0,  # exported 1000000 Wh
-            (H, 0xE17A): 0x8480, (H, 0xE17B): 0x001E, (H, 0xE17C): 0, (H, 0xE17D): 0,  # imported 2000000 Wh
-            (H, 0xE184): 0x0000, (H, 0xE185): 0x42AF,  # state of energy 87.5 %
+            (HO, 0xE00D): 0x0007,  # remote control command mode 7: maximize self-consumption
+            (HO, 0xE010): 0x4000, (HO, 0xE011): 0x459C,  # discharge limit 5000.0 W (float32, low word first)
+            (HO, 0xE174): 0x8000, (HO, 0xE175): 0x44BB,  # battery 1 instantaneous power 1500.0 W: charging
+            (HO, 0xE176): 0x4240, (HO, 0xE177): 0x000F, (HO, 0xE178): 0, (HO, 0xE179): 0,  # out 1e6 Wh
+            (HO, 0xE17A): 0x8480, (HO, 0xE17B): 0x001E, (HO, 0xE17C): 0, (HO, 0xE17D): 0,  # in 2e6 Wh
+            (HO, 0xE184): 0x0000, (HO, 0xE185): 0x42AF,  # state of energy 87.5 %
         },
         {"power": -1500.0, "energy_discharge": 1_000_000.0, "energy_charge": 2_000_000.0, "soc": 87.5},
         [("battery_mode", 1, {0xE00D: 7, 0xE010: 0x0000, 0xE011: 0x0000}),
