@@ -243,3 +243,58 @@ def test_forecast_prices_are_discounted_published_ones_are_not(year) -> None:
     assert np.allclose(lower[known:], 0.97 * plain[known:])
     oracle, _ = price_horizon(year, i, now, oracle=True, discount=0.03)
     assert np.array_equal(oracle, year.buy[i : i + len(oracle)])
+
+
+@pytest.mark.parametrize("name", ["none", "planner"])
+def test_pv_twice_the_export_limit_is_curtailed_by_the_limiter_without_violations(
+    setup: Setup, name: str
+) -> None:
+    tight = replace(setup, pv_scale=2.0, export_limit_w=7_000.0, feed_in_limit_pct=30.0)  # 3 kW of 10 kWp
+    assert tight.export_cap_w == pytest.approx(3_000.0)
+    sim, meter, law = bench.start(tight, name, build_year(tight))
+    available = 0.0
+    for _ in range(tight.days * 86400 // STEP_S):
+        available += sum(a.available.at(sim.t + STEP_S / 2) for a in sim.pv) * STEP_S / 3600.0
+        bench.step(sim, meter, law)
+    fig = bench.figures(sim, meter, build_year(tight), law, 0.0)
+    assert max(a.available_w for a in sim.pv) >= 0  # the arrays were read
+    assert fig["limit_violations"] == 0, fig["violations_by_kind"]
+    assert fig["curtailed_kwh"] > 1.0  # June with 2 x the PV: the limiter had to cut
+    assert fig["bad_commands"] == 0  # every power limit written was one the inverter accepts
+    # what the arrays produced plus what the limiter held back is what the sun offered
+    assert sum(a.energy for a in sim.pv) + sim.pv_limiter.curtailed_wh == pytest.approx(available, rel=1e-9)
+    assert abs(sim.balance_error_wh()) < 1e-3 * max(sim.grid.energy_import, 1.0)
+    if name == "planner":
+        assert law.statuses.get("fallback", 0) == 0
+
+
+def test_zero_export_holds_for_a_battery_in_its_own_mode(setup: Setup) -> None:
+    zero = replace(setup, pv_scale=2.0, export_limit_w=0.0, days=1)
+    sim, meter, law = bench.start(zero, "none", build_year(zero))
+    for _ in range(zero.days * 86400 // STEP_S):
+        bench.step(sim, meter, law)
+    assert sim.grid.energy_export <= 1e-6 * max(sim.grid.energy_import, 1.0)
+    assert meter.violations == {} and sim.pv_limiter.curtailed_wh > 0
+
+
+def test_a_series_that_starts_in_january_replays_1_january_from_a_december_start(tmp_path: Path) -> None:
+    from wattwerk.sim.profiles import csv_column
+    from wattwerk.sim.series import YearlySeries
+
+    idx = slot_index(datetime(2025, 1, 1, tzinfo=UTC), 365 * 48, 30)
+    values = 100.0 + np.arange(len(idx)) % 997
+    rows = "\n".join(f"{t:%Y-%m-%dT%H:%M:%SZ},{v}" for t, v in zip(idx, values, strict=True))
+    (tmp_path / "y.csv").write_text("timestamp_utc,load_w\n" + rows + "\n")
+    series = YearlySeries(csv_column(tmp_path / "y.csv", "load_w"), 1800, 0.0, hold=True)
+    series.at(datetime(2024, 12, 31, 23, 0, tzinfo=UTC).timestamp())  # 1 January local: the old year's chunk
+    for k in (0, 24, 70, 95):  # the first two days are the file's own, not its last value held
+        assert series.at(idx[k].timestamp()) == values[k]
+
+
+def test_bad_curtailment_options_are_refused(capsys) -> None:
+    base = dict(strategies="none", days=1, year=None, prices=None, start=None, shift_heat=False,
+                emhass_python="", emhass_replan_slots=2, chunks=1, jobs=1, partial="", json=True,
+                export_limit_w=None, feed_in_limit_pct=None, pv_scale=1.0)
+    for bad in ({"pv_scale": 0.0}, {"export_limit_w": -1.0}, {"feed_in_limit_pct": 120.0}):
+        assert bench.run(argparse.Namespace(**(base | bad))) == 2
+        assert "--" in capsys.readouterr().err

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from wattwerk.bench.year.curtail import ExportLimiter
 from wattwerk.bench.year.laws import (
     Forecasts,
     NoManager,
@@ -76,6 +77,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="Python of a separate venv with emhass installed (runs the emhass strategy)")
     parser.add_argument("--emhass-replan-slots", type=int, default=2,
                         help="EMHASS re-plans every N slots (2 = hourly; 1 = every slot like the planner)")
+    parser.add_argument("--export-limit-w", type=float, default=None,
+                        help="the connection's export limit in W (default 7000; 0: zero export)")
+    parser.add_argument("--feed-in-limit-pct", type=float, default=None,
+                        help="export at most this %% of the PV peak (kWp x --pv-scale), e.g. 60")
+    parser.add_argument("--pv-scale", type=float, default=1.0,
+                        help="scale the measured PV (and the array) by this factor")
     parser.add_argument("--jobs", type=int, default=2, help="strategies simulated in parallel processes")
     parser.add_argument("--partial", default="", metavar="DIR",
                         help="every 10 simulated days write each run's figures so far to DIR")
@@ -144,9 +151,10 @@ def simulate(setup: Setup, name: str, year: Year | None = None, progress: bool =
 def start(setup: Setup, name: str, year: Year) -> tuple[SiteSim, Meter, Any]:
     """The simulator, its independent meter and the strategy's law, at the start of the period."""
     sim = SiteSim(setup.site(), setup.start)
+    sim.pv_limiter = ExportLimiter(setup.export_cap_w)  # every strategy behind the same limiter
     law = make_law(name, year, sim)
     meter = Meter(sim, setup.n_slots, setup.start.timestamp(), SLOT_S, setup.import_limit_w,
-                  setup.export_limit_w)
+                  setup.export_cap_w)
     return sim, meter, law
 
 
@@ -185,6 +193,7 @@ def figures(sim: SiteSim, meter: Meter, year: Year, law: Any, wall_s: float) -> 
         "heat_pump_kwh": round(hp.energy / 1000, 1) if hp else 0.0,
         "heat_delivered_kwh": round(hp.demand_energy / 1000, 1) if hp else 0.0,
         "pv_kwh": round(pv / 1000, 1),
+        "curtailed_kwh": round(sim.pv_limiter.curtailed_wh / 1000, 1) if sim.pv_limiter else 0.0,
         "house_kwh": round(c["house.energy"] / 1000, 1),
         "battery_throughput_kwh": round((c.get("bat.energy_charge", 0) + c.get("bat.energy_discharge", 0))
                                         / 1000, 1),
@@ -199,6 +208,7 @@ def figures(sim: SiteSim, meter: Meter, year: Year, law: Any, wall_s: float) -> 
         out["solve_ms_max"] = round(float(t.max()), 2)
         out["plans"] = len(t)
         out["plan_status"] = law.statuses
+        out["fallback_pct"] = round(100.0 * law.statuses.get("fallback", 0) / len(t), 3)
         out["_solve_ms"] = law.solve_ms  # for merging chunks; dropped from the report
     return out
 
@@ -220,7 +230,8 @@ def chunked(setup: Setup, chunks: int) -> list[Setup]:
     return parts
 
 
-SUMMED = ("cost_eur", "grid_import_kwh", "grid_export_kwh", "ev_sessions", "ev_sessions_short", "ev_kwh",
+SUMMED = ("cost_eur", "curtailed_kwh", "grid_import_kwh", "grid_export_kwh",
+          "ev_sessions", "ev_sessions_short", "ev_kwh",
           "heat_pump_kwh", "heat_delivered_kwh", "pv_kwh", "house_kwh", "battery_throughput_kwh",
           "balance_error_wh", "bad_commands", "limit_violations", "ev_requested_kwh", "ev_delivered_kwh")
 
@@ -260,6 +271,7 @@ def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
             for k, v in p.get("plan_status", {}).items():
                 status[k] = status.get(k, 0) + v
         out["plan_status"] = status
+        out["fallback_pct"] = round(100.0 * status.get("fallback", 0) / len(t), 3)
     return out
 
 
@@ -278,6 +290,9 @@ def goals(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
                 out[f"planner_cheaper_than_{other}_eur"] = round(ok[other]["cost_eur"] - p["cost_eur"], 2)
         out["planner_ev_delivered_pct"] = p["ev_energy_delivered_pct"]
         out["planner_limit_violations"] = p["limit_violations"]
+        out["planner_fallback_pct"] = p.get("fallback_pct")
+        if "none" in ok:
+            out["planner_cheaper_than_none_eur"] = round(ok["none"]["cost_eur"] - p["cost_eur"], 2)
         out["planner_solve_ms_p95"] = p.get("solve_ms_p95")
     return out
 
@@ -292,8 +307,15 @@ def run(args: argparse.Namespace) -> int:
         if min(args.days, args.emhass_replan_slots, args.chunks, args.jobs) < 1:
             raise ValueError("--days, --emhass-replan-slots, --chunks and --jobs must be at least 1")
         setup = default_setup(args.days, args.year, tuple(args.prices) if args.prices else None, args.start)
+        if args.pv_scale <= 0 or (args.export_limit_w is not None and args.export_limit_w < 0):
+            raise ValueError("--pv-scale must be > 0 and --export-limit-w >= 0")
+        if args.feed_in_limit_pct is not None and not 0 <= args.feed_in_limit_pct <= 100:
+            raise ValueError("--feed-in-limit-pct must be between 0 and 100")
         setup = replace(setup, shift_heat=args.shift_heat, emhass_python=args.emhass_python,
-                        emhass_replan_slots=args.emhass_replan_slots, partial_dir=args.partial)
+                        emhass_replan_slots=args.emhass_replan_slots, partial_dir=args.partial,
+                        pv_scale=args.pv_scale, feed_in_limit_pct=args.feed_in_limit_pct)
+        if args.export_limit_w is not None:
+            setup = replace(setup, export_limit_w=args.export_limit_w)
     except (FileNotFoundError, ValueError) as exc:
         print(f"wattwerk bench control: {exc}", file=sys.stderr)
         return 2
@@ -323,7 +345,8 @@ def run(args: argparse.Namespace) -> int:
                    "year_csv": setup.year_csv.name,
                    "prices": [p.name for p in setup.price_files]},
         "tariff_eur_per_kwh": tariff_facts(),
-        "limits_w": {"import": setup.import_limit_w, "export": setup.export_limit_w},
+        "limits_w": {"import": setup.import_limit_w, "export": setup.export_cap_w},
+        "pv": {"kwp": setup.pv_kwp, "scale": setup.pv_scale, "feed_in_limit_pct": setup.feed_in_limit_pct},
         "strategies": results,
         "goals": goals(results),
         "wall_s": round(time.perf_counter() - wall, 1),
@@ -335,8 +358,10 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-COLUMNS = ("cost_eur", "grid_import_kwh", "grid_export_kwh", "self_consumption_pct", "autarky_pct",
-           "peak_import_kw", "ev_energy_delivered_pct", "limit_violations", "solve_ms_p50", "solve_ms_p95")
+COLUMNS = ("cost_eur", "grid_import_kwh", "grid_export_kwh", "curtailed_kwh",
+           "self_consumption_pct", "autarky_pct",
+           "peak_import_kw", "ev_energy_delivered_pct", "limit_violations", "fallback_pct", "solve_ms_p50",
+           "solve_ms_p95")
 
 
 def table(report: dict[str, Any]) -> str:

@@ -45,24 +45,32 @@ class Battery(SimComponent):
             self.setpoint_w = value
             self.mode = SETPOINT
 
-    def update(self, residual_w: float, dt_s: float) -> float:
-        """Run one step; ``residual_w`` is the grid power the site would have without the battery.
-        Returns the AC power (+ discharge) held over the step."""
+    def response(self, residual_w: float, dt_s: float) -> float:
+        """The AC power (+ discharge) the battery would hold over a step with ``residual_w`` (the grid
+        power without the battery), within its power and SoC limits; changes nothing."""
         p = self.params
         want = residual_w if self.mode == SELF_CONSUMPTION else self.setpoint_w
         h = dt_s / 3600.0
         if want > 0.0:
             most = min(p.max_discharge_w, max(self.stored_wh - self._min_wh, 0.0) * p.discharge_eff / h)
-            power = want if want < most else most
+            return want if want < most else most
+        if want < 0.0:
+            most = min(p.max_charge_w, max(self._max_wh - self.stored_wh, 0.0) / p.charge_eff / h)
+            return want if -want < most else -most
+        return 0.0
+
+    def update(self, residual_w: float, dt_s: float) -> float:
+        """Run one step; ``residual_w`` is the grid power the site would have without the battery.
+        Returns the AC power (+ discharge) held over the step."""
+        p = self.params
+        h = dt_s / 3600.0
+        power = self.response(residual_w, dt_s)
+        if power > 0.0:
             self.stored_wh -= power / p.discharge_eff * h
             self.energy_discharge += power * h
-        elif want < 0.0:
-            most = min(p.max_charge_w, max(self._max_wh - self.stored_wh, 0.0) / p.charge_eff / h)
-            power = want if -want < most else -most
+        elif power < 0.0:
             self.stored_wh -= power * p.charge_eff * h
             self.energy_charge -= power * h
-        else:
-            power = 0.0
         self.power = power
         return power
 

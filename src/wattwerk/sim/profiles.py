@@ -112,14 +112,19 @@ def csv_column(path: Path | str, column: str, scale: float = 1.0,
     def build(index: pd.DatetimeIndex) -> np.ndarray:
         out = np.full(len(index), np.nan)
         best_gap = np.full(len(index), np.inf)
-        year = index[len(index) // 2].year
-        for data_year in years:
-            shifted = index + pd.DateOffset(years=data_year - year)
-            ts = shifted.as_unit("s").asi8.astype(float)
-            gap = np.maximum(t[0] - ts, 0) + np.maximum(ts - t[-1], 0)  # distance outside the data
-            take = gap < best_gap
-            out[take] = np.interp(ts[take], t, v)
-            best_gap[take] = gap[take]
+        # each sample moves by whole years from its OWN calendar year (a chunk's padding reaches into
+        # the neighbouring years: moving those by the chunk's year put 1 January past the data's end)
+        own = np.asarray(index.year)
+        for year in np.unique(own):
+            mine = own == year
+            for data_year in years:
+                shifted = index[mine] + pd.DateOffset(years=int(data_year - year))
+                ts = shifted.as_unit("s").asi8.astype(float)
+                gap = np.maximum(t[0] - ts, 0) + np.maximum(ts - t[-1], 0)  # distance outside the data
+                take = np.zeros(len(index), bool)
+                take[mine] = gap < best_gap[mine]
+                out[take] = np.interp(ts[take[mine]], t, v)
+                best_gap[take] = gap[take[mine]]
         return out
 
     return build

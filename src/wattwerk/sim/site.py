@@ -9,6 +9,7 @@ Balance at every step: grid = house + EVs + heat pump + rod - battery - PV  (bat
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import numpy as np
@@ -62,6 +63,9 @@ class SiteSim:
         self.grid = GridPoint("grid", params.grid_voltage_v)
         self.grid.ts = self.t
         self.steps = 0
+        # called in each step with (site, load W, step middle, dt) before the PV produces: may write the
+        # inverters' power limits (the benchmark's limiter, as the edge's 1-s loop does within a step)
+        self.pv_limiter: Callable[[SiteSim, float, float, float], None] | None = None
 
     # ------------------------------------------------------------ time
 
@@ -79,11 +83,6 @@ class SiteSim:
         house = self.house
         load = house.update(mid)
         house.energy += load * h
-        pv_total = 0.0
-        for pv in self.pv:
-            p = pv.update(mid)
-            pv.energy += p * h
-            pv_total += p
         l1_extra = 0.0
         for ev in self.evs:
             p = ev.update(t, dt_s)
@@ -101,6 +100,13 @@ class SiteSim:
             p = rod.update(t, dt_s)
             rod.energy += p * h
             load += p
+        if self.pv_limiter is not None:  # an export limiter acting within the step (it reads every second)
+            self.pv_limiter(self, load, mid, dt_s)
+        pv_total = 0.0
+        for pv in self.pv:
+            p = pv.update(mid)
+            pv.energy += p * h
+            pv_total += p
         residual = load - pv_total
         bat = self.battery
         if bat is not None:

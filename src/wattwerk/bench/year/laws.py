@@ -85,10 +85,12 @@ def sgready_from_plan(planned_w: float, max_w: float, store_c: float) -> int:
 def measured_now(sim: SiteSim, now: float) -> tuple[float, float]:
     """House load and PV power (W) as a real-time loop sees them at ``now``. The simulator replays
     30-min values held over their slot, so these are the coming step's values; the laws act every
-    5 min only to keep the year fast, where a real loop acts within seconds of a change."""
+    5 min only to keep the year fast, where a real loop acts within seconds of a change. PV is what the
+    arrays offer (an inverter reports its available power also while curtailed): the laws place it in
+    the battery and the loads first, and the export limiter cuts only the rest."""
     mid = now + STEP_S / 2
     house = sim.house.profile.at(mid)
-    pv = sum(min(a.available.at(mid), a.power_limit) for a in sim.pv)
+    pv = sum(a.available.at(mid) for a in sim.pv)
     return house, pv
 
 
@@ -335,8 +337,7 @@ class Planned:
         return PlanRequest(
             now, SLOT_S // 60, buy, self._pv_forecast(i, n), load, sell,
             batteries=batteries, evs=evs, thermal=thermal,
-            max_import_w=y.setup.import_limit_w - IMPORT_MARGIN_W, max_export_w=y.setup.export_limit_w,
-            curtail=False,
+            max_import_w=y.setup.import_limit_w - IMPORT_MARGIN_W, max_export_w=y.setup.export_cap_w,
         )
 
     def solve(self, req: PlanRequest) -> Plan:

@@ -44,6 +44,7 @@ DEFAULT_START = datetime(2024, 2, 28, 23, 0, tzinfo=UTC)  # 2024-02-29 00:00 loc
 DEFAULT_DAYS = 365  # .. 2025-02-27 23:00 UTC, the end of the household file
 # the site's main fuse: 3 x 25 A; the check uses it, the planner is given a margin below it
 IMPORT_LIMIT_W = 3 * 25 * 230.0
+PV_KWP = 5.0  # the household's array (before --pv-scale)
 EXPORT_LIMIT_W = 7_000.0  # feed-in limit of the connection (the measured PV peaks at 4.4 kW)
 
 
@@ -66,6 +67,19 @@ class Setup:
     partial_dir: str = ""  # write figures so far every 10 days here ("" = not)
     emhass_replan_slots: int = 2  # EMHASS re-plans every this many slots (2 = hourly, as MPC runs)
     shift_heat: bool = False  # planner/oracle shift the heat pump via SG-Ready (else its own thermostat)
+    pv_scale: float = 1.0  # the measured PV (and the array's kWp) times this
+    feed_in_limit_pct: float | None = None  # export at most this % of the PV peak (kWp x pv_scale)
+
+    @property
+    def pv_kwp(self) -> float:
+        return PV_KWP * self.pv_scale
+
+    @property
+    def export_cap_w(self) -> float:
+        """The export limit in force: the connection's, or the feed-in limit if that is tighter."""
+        if self.feed_in_limit_pct is None:
+            return self.export_limit_w
+        return min(self.export_limit_w, self.feed_in_limit_pct / 100.0 * self.pv_kwp * 1000.0)
 
     @property
     def n_slots(self) -> int:
@@ -77,7 +91,7 @@ class Setup:
         return SiteParams(
             location=loc,
             house=HouseParams(csv_path=self.year_csv),
-            pv=(PVParams(kwp=5.0, source="csv", csv_path=self.year_csv),),
+            pv=(PVParams(kwp=self.pv_kwp, source="csv", csv_path=self.year_csv, csv_scale=self.pv_scale),),
             battery=BatteryParams(),
             evs=(EVParams(),),
             heat_pump=HeatPumpParams(),
@@ -132,6 +146,9 @@ def build_year(setup: Setup, spot: PriceSeries | None = None, horizon_slots: int
     starts = slot_index(setup.start, setup.n_slots + horizon_slots, SLOT_S // 60)
     buy, sell = tariff.price(starts), feed_in.price(starts)
     history = read_history_csv(setup.year_csv)
+    if setup.pv_scale != 1.0:  # the strategies see (and forecast) the scaled array the simulator replays
+        history = history.assign(pv_w=history["pv_w"] * setup.pv_scale,
+                                 pv_forecast_w=history["pv_forecast_w"] * setup.pv_scale)
     region = setup.site().location.try_region
     outdoor = weather_at(region, starts + pd.Timedelta(seconds=SLOT_S / 2))["temp_air"].to_numpy()
     return Year(setup, spot, tariff, feed_in, starts, buy, sell, history, outdoor)
