@@ -46,8 +46,11 @@ def site(connection: str, data_dir: Path) -> str:
     return SITE.replace("CONNECTION", connection).replace("DATADIR", str(data_dir))
 
 
-async def run_edge(text: str, channels: list[str], feed: Feed | None = None) -> dict[str, float]:
-    """Run the assembled edge until every channel has a value (feeding the broker meanwhile)."""
+async def run_edge(text: str, channels: list[str], feed: Feed | None = None,
+                   errors: dict[str, int] | None = None, until_error: str | None = None) -> dict[str, float]:
+    """Run the assembled edge until every channel has a value (and, with ``until_error``, that kind
+    of bad input was counted), feeding the broker meanwhile; ``errors`` receives the grid meter's
+    counted bad input by kind."""
     edge = assemble(parse_config(text), EdgeOptions(read_only=True, store_every_s=0.0))
     stop = asyncio.Event()
     task = asyncio.create_task(edge.run(stop))
@@ -58,13 +61,16 @@ async def run_edge(text: str, channels: list[str], feed: Feed | None = None) -> 
                 await feed()
             snap = edge.runtime.state.snapshot(utcnow())
             got = {c: snap.get(c) for c in channels if snap.get(c) is not None}
-            if len(got) == len(channels):
+            counted = until_error is None or edge.ledger.by_kind("grid").get(until_error)
+            if len(got) == len(channels) and counted:
                 break
             await asyncio.sleep(0.1)
     finally:
         stop.set()
         await asyncio.wait_for(task, 10)
         edge.close()
+        if errors is not None:
+            errors.update(edge.ledger.by_kind("grid"))
     return got
 
 
@@ -93,6 +99,19 @@ async def test_mqtt_plain_numbers_per_topic(tmp_path) -> None:  # type: ignore[n
     feed = publisher([(f"{root}/power", "-612.5"), (f"{root}/import_kwh", "1234.567")])
     got = await run_edge(site(conn, tmp_path), ["grid.power", "grid.energy_import"], feed)
     assert got == {"grid.power": -612.5, "grid.energy_import": 1_234_567.0}
+
+
+@pytest.mark.mqtt
+async def test_power_beyond_the_fuse_is_a_counted_range_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # site.grid.fuse_a 35 A x 230 V x 3 = 24,150 W: a 30 kW reading is not published
+    root = topic()
+    conn = (f"{{type: mqtt, topic: '{root}/#', format: plain, fields: ["
+            f"{{topic: {root}/power, quantity: power}}, {{topic: {root}/e, quantity: energy_import}}]}}")
+    feed = publisher([(f"{root}/power", "30000"), (f"{root}/e", "5")])
+    errors: dict[str, int] = {}
+    got = await run_edge(site(conn, tmp_path), ["grid.energy_import"], feed, errors, until_error="range")
+    assert got == {"grid.energy_import": 5.0}
+    assert errors.get("range", 0) >= 1
 
 
 @pytest.mark.mqtt
