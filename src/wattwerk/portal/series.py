@@ -150,7 +150,7 @@ def rollup_sql(q: Query, dialect: str = POSTGRES) -> tuple[str, dict[str, Any]]:
     b = "bucket_ms" if q.resolution in ("5m", "1h", "1d") else "(bucket_ms / %(r)s) * %(r)s"
     src = (f"SELECT channel_id, {b} AS b, n, mean, min, max, last, last_ts, pos_wh, neg_wh, covered_ms "
            f"FROM {TABLE[q.resolution]} WHERE channel_id {ch} AND bucket_ms >= %(a)s AND bucket_ms < %(zr)s")
-    sums = "sum(pos_wh), sum(neg_wh), sum(covered_ms)"
+    sums = "sum(pos_wh), sum(neg_wh), sum(covered_ms)" + ("" if dialect == SQLITE else "::bigint")
     if dialect == SQLITE:  # no array_agg: each bucket's newest value by a window
         return (
             f"SELECT b, channel_id, sum(n), sum(mean * n) / sum(n), min(min), max(max), max(lastv), "
@@ -258,6 +258,16 @@ async def _prev_points(conn: Conn, q: Query, lo: int) -> dict[int, tuple[int, fl
     return out
 
 
+async def _read(conn: Conn, sql: str, params: dict[str, Any], bounded: bool) -> AsyncIterator[list[Any]]:
+    """Rows in one answer when they are few (the raw window after the rollups), else in chunks
+    from a server-side cursor (an archive's raw values over a long range)."""
+    if bounded:
+        yield await conn.fetchall(sql, params)
+        return
+    async for batch in conn.chunks(sql, params, CHUNK):
+        yield batch
+
+
 async def _registers(conn: Conn, q: Query, ids: list[int], lo: int) -> dict[int, list[tuple[int, float]]]:
     """Counters' raw values after the rollups, validated from each channel's anchor with the
     rollups' rules (counter_rollup.registers: glitches left out, a reset a new shift): (ts,
@@ -269,11 +279,10 @@ async def _registers(conn: Conn, q: Query, ids: list[int], lo: int) -> dict[int,
     anchors = {int(r[0]): Anchor(int(r[1]), float(r[2]), float(r[3])) for r in await conn.fetchall(
         f"SELECT channel_id, ts_ms, value, shift FROM counter_anchors WHERE channel_id {ch}", params)}
     rows: dict[int, list[tuple[int, float]]] = {cid: [] for cid in ids}
-    async for batch in conn.chunks(
+    for cid, ts, value in await conn.fetchall(  # raw after the rollups: the raw window, small
         f"SELECT channel_id, ts_ms, value FROM readings WHERE channel_id {ch} AND ts_ms >= %(a)s "
-        "AND ts_ms < %(z)s ORDER BY channel_id, ts_ms", params, CHUNK):
-        for cid, ts, value in batch:
-            rows[int(cid)].append((int(ts), float(value)))
+        "AND ts_ms < %(z)s ORDER BY channel_id, ts_ms", params):
+        rows[int(cid)].append((int(ts), float(value)))
     return {cid: registers(pts, anchors.get(cid), q.end_ms, POLICY) for cid, pts in rows.items()}
 
 
@@ -316,9 +325,9 @@ async def _raw_buckets(conn: Conn, q: Query, before: dict[int, float]) -> dict[t
 
     points: list[tuple[int, float]] = []
     current: int | None = None
-    async for batch in conn.chunks(
-        f"SELECT channel_id, ts_ms, value FROM readings WHERE channel_id {ch} AND ts_ms >= %(a)s "
-        "AND ts_ms < %(z)s ORDER BY channel_id, ts_ms", params, CHUNK):
+    async for batch in _read(
+        conn, f"SELECT channel_id, ts_ms, value FROM readings WHERE channel_id {ch} AND ts_ms >= %(a)s "
+        "AND ts_ms < %(z)s ORDER BY channel_id, ts_ms", params, bounded=0 < q.rolled_ms <= lo):
         for cid, ts, value in batch:
             if cid != current:
                 if current is not None:
@@ -358,27 +367,36 @@ class Summary:
 
     def add_bucket(self, b: Bucket) -> tuple[float | None, float | None, float | None]:
         """Add a bucket; its (energy_wh, energy_out_wh, covered_s) as the series shows them."""
-        if b.n:
+        return self.add(b.n, b.total, b.mn, b.mx, b.last, b.pos, b.neg, b.covered)
+
+    def add(self, n: int, total: float, mn: float, mx: float, last: float, pos: float | None,
+            neg: float | None, covered: int | None) -> tuple[float | None, float | None, float | None]:
+        """Add a bucket by its fields (see :meth:`add_bucket`)."""
+        counter = self.ch.kind == "counter"
+        if n:
             if self.first is None:
-                self.first = b.mn
-            self.n += b.n
-            self.total += b.total
-            self.mn = min(self.mn, b.mn)
-            self.mx = max(self.mx, b.mx)
-            self.last = b.last if self.ch.kind != "counter" else self.last
-        if self.ch.kind == "counter":
-            base = self.last if self.last is not None else self.prev if self.prev is not None else b.mn
-            self.last = b.last
-            if not b.n:
+                self.first = mn
+            self.n += n
+            self.total += total
+            if mn < self.mn:
+                self.mn = mn
+            if mx > self.mx:
+                self.mx = mx
+            if not counter:
+                self.last = last
+        if counter:
+            base = self.last if self.last is not None else self.prev if self.prev is not None else mn
+            self.last = last
+            if not n:
                 return None, None, None
-            self.wh += b.last - base
-            return b.last - base, None, None
-        if not self.ch.integrated or b.pos is None:
+            self.wh += last - base
+            return last - base, None, None
+        if pos is None or not self.ch.integrated:
             return None, None, None
-        self.pos += b.pos
-        self.neg += b.neg or 0.0
-        self.covered += b.covered or 0
-        return b.pos, b.neg, (b.covered or 0) / 1000
+        self.pos += pos
+        self.neg += neg or 0.0
+        self.covered += covered or 0
+        return pos, neg, (covered or 0) / 1000
 
     def add_raw(self, ts: int, value: float) -> None:
         if self.first is None:
@@ -438,17 +456,18 @@ async def _agg_chunks(conn: Conn, q: Query, sums: dict[int, Summary]) -> AsyncIt
         async for batch in conn.chunks(sql, params, CHUNK):
             out = []
             for b, cid, n, mean, mn, mx, last, last_ts, pos, neg, covered in batch:
-                bucket = Bucket()
-                bucket.add_row(n, mean, mn, mx, last, last_ts, pos, neg, covered)
-                key = (int(b), int(cid))
-                if first_tail is not None and key[0] >= first_tail:
-                    if key in tail:
-                        tail[key].add_row(n, mean, mn, mx, last, last_ts, pos, neg, covered)
-                    else:
-                        tail[key] = bucket
+                if first_tail is not None and b >= first_tail:  # merged with the raw values' bucket
+                    bucket = tail.get((b, cid))
+                    if bucket is None:
+                        bucket = tail[(b, cid)] = Bucket()
+                    bucket.add_row(n, mean, mn, mx, last, last_ts, pos, neg, covered)
                     continue
-                out.append(_row(key[0], info[key[1]], bucket, sums[key[1]], prev_last.get(key[1])))
-                prev_last[key[1]] = bucket.last
+                s = sums[cid]
+                pl = prev_last.get(cid)
+                delta = last - pl if pl is not None and s.ch.kind == "counter" else None
+                out.append([b, cid, mean, mn, mx, last, delta, n,
+                            *s.add(n, mean * n, mn, mx, last, pos, neg, covered)])
+                prev_last[cid] = last
             if out:
                 yield out
     rest = []
