@@ -50,8 +50,8 @@ class Command(StrEnum):
 
     POWER_LIMIT = "power_limit"  # W, a PV inverter's active power cap
     BATTERY_SETPOINT = "battery_setpoint"  # W, + discharge, - charge
-    BATTERY_MODE = "battery_mode"  # a catalogue entry's own mode register
-    MODE = "mode"  # 0: a battery's (or charger's) own control; the limiter's "internal" fail-safe
+    BATTERY_MODE = "battery_mode"  # 0: own control, 1: follow the setpoint (the "internal" fail-safe sends 0)
+    MODE = "mode"  # a charger's (or another device's) own mode register
     CURRENT_LIMIT = "current_limit"  # A per phase
     ENABLE = "enable"  # 0/1
     PHASES = "phases"  # 1 or 3
@@ -124,7 +124,7 @@ class KindInfo:
 KINDS: MappingProxyType[Kind, KindInfo] = MappingProxyType({
     Kind.EV: KindInfo((Role.EV_CHARGER,), (Command.ENABLE, Command.CURRENT_LIMIT, Command.PHASES),
                       para14a=True, defaults=EV_DEFAULTS),
-    Kind.BATTERY: KindInfo((Role.BATTERY,), (Command.BATTERY_SETPOINT, Command.MODE), para14a=True),
+    Kind.BATTERY: KindInfo((Role.BATTERY,), (Command.BATTERY_SETPOINT, Command.BATTERY_MODE), para14a=True),
     Kind.PV: KindInfo((Role.PV,), (Command.POWER_LIMIT,)),
     Kind.HEAT_PUMP: KindInfo((Role.HEAT_PUMP,), (Command.SGREADY,), para14a=True),
     Kind.ROD: KindInfo((Role.HEATING_ROD,), (Command.POWER,)),

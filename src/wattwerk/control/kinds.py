@@ -123,6 +123,8 @@ class EvRules(Rules):
 
 class BatteryRules(Rules):
     def envelope(self, spec: DeviceSpec, cmds: Cmds, dim_w: float | None) -> None:
+        if Command.BATTERY_MODE in cmds and cmds[Command.BATTERY_MODE] not in (0.0, 1.0):
+            cmds[Command.BATTERY_MODE] = 0.0  # anything but "follow the setpoint" (1) is its own control
         if Command.BATTERY_SETPOINT not in cmds:
             return
         w = cmds[Command.BATTERY_SETPOINT]
@@ -147,7 +149,7 @@ class BatteryRules(Rules):
             cmds[Command.BATTERY_SETPOINT] = 0.0
         else:
             cmds.pop(Command.BATTERY_SETPOINT, None)
-            cmds[Command.MODE] = 0.0
+            cmds[Command.BATTERY_MODE] = 0.0  # the catalogue's capability: 0 = the battery's own control
         return True
 
 

@@ -14,7 +14,7 @@ SETPOINT = 1
 
 
 class Battery(SimComponent):
-    commands = ("battery_setpoint", "mode")
+    commands = ("battery_setpoint", "battery_mode", "mode")  # battery_mode: the catalogue's name for mode
 
     def __init__(self, name: str, params: BatteryParams) -> None:
         super().__init__(name)
@@ -37,7 +37,7 @@ class Battery(SimComponent):
 
     def apply(self, command: str, value: float) -> None:
         value = self.check(command, value)
-        if command == "mode":
+        if command in ("mode", "battery_mode"):
             if value not in (SELF_CONSUMPTION, SETPOINT):
                 raise BadCommand(self.name, f"mode must be 0 (self-consumption) or 1 (setpoint), got {value}")
             self.mode = int(value)
