@@ -35,7 +35,9 @@ from wattwerk.sim.emulators.rct import RctEmulator
 from wattwerk.sim.emulators.relay import KmtronicEmulator, SwitchEmulator
 from wattwerk.sim.emulators.tq_em import TqEmEmulator
 
-ITEMS = native(load_catalog())
+# packaged generic-template entries (go-e HTTP, Tesla, openWB) are tested against their documented answers
+# in test_catalog_owned_native.py
+ITEMS = [i for i in native(load_catalog()) if i.entry.native not in ("http_json", "mqtt_json")]
 
 
 class FakeSim:

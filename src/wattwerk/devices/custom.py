@@ -58,6 +58,10 @@ class _Template(NativeDevice):
         if write is None:
             have = ", ".join(self.writes) or "none"
             raise PermanentError(f"{self.device_id}: {self.entry.id} has no {command} write (has: {have})")
+        if write.map is not None:
+            if value not in write.map:  # as the Modbus driver says it
+                raise PermanentError(f"{self.device_id}: {command} {value:g} not one of {sorted(write.map)}")
+            return write, write.map[int(value)]
         lo = write.min if write.min is not None else float("-inf")
         hi = write.max if write.max is not None else float("inf")
         return write, self._limit(command, value, lo, hi) * write.scale
@@ -109,6 +113,7 @@ class MqttJsonDevice(_Template):
         self._sources: list[MqttSource] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._publisher: MqttPublisher | None = None  # one connection for the commands, opened on the first
+        self._beat = float("-inf")  # monotonic time of the last heartbeat
 
     def topic(self, template: str) -> str:
         return template.replace("{topic}", self.base_topic)
@@ -141,6 +146,10 @@ class MqttJsonDevice(_Template):
     async def fetch(self) -> dict[str, float]:
         if not self._tasks:
             self._start()
+        beat = self.template.heartbeat
+        if beat is not None and time.monotonic() - self._beat >= beat.every_s:
+            await self._publish(self.topic(beat.topic), beat.payload, beat.retain)
+            self._beat = time.monotonic()
         fresh = time.monotonic() - self.template.stale_s
         return {q: v for q, (t, v) in self.latest.items() if t >= fresh}
 

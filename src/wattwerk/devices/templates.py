@@ -90,6 +90,7 @@ class HttpWrite(_Strict):
     scale: float = 1.0
     min: float | None = None
     max: float | None = None
+    map: dict[int, float] | None = None  # command value -> the device's value (go-e frc: off 1, on 2)
 
     @model_validator(mode="after")
     def _carries_value(self) -> HttpWrite:
@@ -118,6 +119,7 @@ class MqttWrite(_Strict):
     retain: bool = False
     min: float | None = None
     max: float | None = None
+    map: dict[int, float] | None = None  # command value -> the device's value (instead of scale)
 
     @model_validator(mode="after")
     def _carries_value(self) -> MqttWrite:
@@ -126,9 +128,20 @@ class MqttWrite(_Strict):
         return self
 
 
+class MqttHeartbeat(_Strict):
+    """A message the device wants every ``every_s`` from its controller, or it falls back to its own
+    control (openWB's ``set/isss/heartbeat``); sent from the read cycle."""
+
+    topic: str = Field(min_length=1)
+    payload: str = "1"
+    every_s: float = Field(default=10.0, gt=0)
+    retain: bool = True
+
+
 class MqttTemplate(_Strict):
     reads: list[MqttRead] = Field(min_length=1)
     writes: list[MqttWrite] = Field(default_factory=list)
+    heartbeat: MqttHeartbeat | None = None
     stale_s: float = Field(default=60.0, gt=0)  # a value older than this is not reported again
 
     @model_validator(mode="after")

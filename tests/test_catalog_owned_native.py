@@ -1,0 +1,198 @@
+"""The owned devices with a JSON interface of their own (issue 17), read and commanded through their
+catalogue entries against peers that do NOT come from the entries: each peer answers with a
+hand-written copy of the answer the vendor (or a public capture) documents, and records the
+requests as the device would receive them. A wrong JSON path, scale or command encoding in an entry
+fails here. HTTP peers are starlette apps on loopback; openWB talks over the real Mosquitto.
+
+These packaged template entries (``native: http_json`` / ``mqtt_json``) are what make them
+``tested``; ``test_devices_native.py`` covers the other native protocols.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import uuid
+from typing import Any
+
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from wattwerk.devices.catalog import find, load_catalog
+from wattwerk.devices.custom import HttpJsonDevice, MqttJsonDevice
+from wattwerk.devices.factory import create_for
+from wattwerk.devices.status import native
+from wattwerk.errors import InputLedger, PermanentError
+from wattwerk.protocols.mqtt import MqttPublisher, MqttSettings, MqttSource
+from wattwerk.sim.emulators.http_server import HttpServerEmulator
+
+TEMPLATED = ("http_json", "mqtt_json")
+
+# go-eCharger API v2, GET /api/status (keys as documented; nrg: U L1-L3, N in V, I L1-L3 in A, P L1-L3, N,
+# total in W, power factors in %)
+GO_E_STATUS: dict[str, Any] = {
+    "car": 2, "amp": 16, "alw": True, "frc": 0, "psm": 2, "eto": 1_988_123,
+    "nrg": [231, 229, 232, 0, 16.0, 15.9, 16.1, 3690, 3640, 3740, 0, 11070, 99, 99, 99, 0],
+}
+GO_E_READINGS = {"power": 11070.0, "voltage_l1": 231.0, "voltage_l2": 229.0, "voltage_l3": 232.0,
+                 "current_l1": 16.0, "current_l2": 15.9, "current_l3": 16.1, "energy": 1_988_123.0,
+                 "state": 2.0, "current_limit": 16.0}
+
+# Tesla Wall Connector Gen 3, GET /api/1/vitals and /api/1/lifetime (fields as in the public captures)
+TESLA_VITALS: dict[str, Any] = {
+    "contactor_closed": True, "vehicle_connected": True, "session_s": 5123, "grid_v": 232.0, "grid_hz": 50.02,
+    "vehicle_current_a": 15.9, "currentA_a": 15.9, "currentB_a": 16.0, "currentC_a": 15.8, "currentN_a": 0.3,
+    "voltageA_v": 231.2, "voltageB_v": 232.4, "voltageC_v": 230.9, "relay_coil_v": 11.9, "pcba_temp_c": 39.2,
+    "handle_temp_c": 28.1, "mcu_temp_c": 44.0, "uptime_s": 831580, "input_thermopile_uv": -233,
+    "prox_v": 0.0, "pilot_high_v": 8.9, "pilot_low_v": -11.9, "session_energy_wh": 22864.699,
+    "config_status": 5, "evse_state": 11, "current_alerts": [],
+}
+TESLA_LIFETIME: dict[str, Any] = {
+    "contactor_cycles": 1042, "contactor_cycles_loaded": 3, "alert_count": 17, "thermal_foldbacks": 0,
+    "avg_startup_temp": 26.5, "charge_starts": 1042, "energy_wh": 3_456_789, "connector_cycles": 512,
+    "uptime_s": 9_812_345, "charging_time_s": 2_345_678,
+}
+TESLA_READINGS = {"voltage": 232.0, "frequency": 50.02, "current_l1": 15.9, "current_l2": 16.0,
+                  "current_l3": 15.8, "energy": 3_456_789.0}
+
+
+class GoE(HttpServerEmulator):
+    """A go-eCharger's API v2: the documented status, and /api/set changing it as the charger does."""
+
+    def __init__(self) -> None:
+        self.status = {k: (list(v) if isinstance(v, list) else v) for k, v in GO_E_STATUS.items()}
+        self.sets: list[dict[str, str]] = []
+
+    def app(self) -> Starlette:
+        async def status(request: Request) -> JSONResponse:
+            return JSONResponse(self.status)
+
+        async def set_(request: Request) -> JSONResponse:
+            query = dict(request.query_params)
+            self.sets.append(query)
+            self.status |= {k: int(v) for k, v in query.items()}
+            return JSONResponse({k: True for k in query})
+
+        return Starlette(routes=[Route("/api/status", status), Route("/api/set", set_)])
+
+
+class TeslaWallConnector(HttpServerEmulator):
+    def __init__(self) -> None:
+        self.requests: list[str] = []
+
+    def app(self) -> Starlette:
+        async def answer(request: Request) -> JSONResponse:
+            self.requests.append(request.url.path)
+            return JSONResponse(TESLA_VITALS if request.url.path.endswith("vitals") else TESLA_LIFETIME)
+
+        return Starlette(routes=[Route("/api/1/vitals", answer), Route("/api/1/lifetime", answer)])
+
+
+def _close(got: dict[str, float], want: dict[str, float]) -> None:
+    assert set(got) == set(want), got
+    for name, value in want.items():
+        assert math.isclose(got[name], value, abs_tol=1e-9), (name, got[name], value)
+
+
+def test_every_packaged_template_entry_is_covered_here() -> None:
+    items = [i for i in native(load_catalog()) if i.entry.native in TEMPLATED and i.origin == "packaged"]
+    templated = {i.entry.id for i in items}
+    assert templated == {"go-e-http-v2", "tesla-wall-connector-3", "openwb-1-9-isss"}
+
+
+async def test_go_e_http_v2_reads_the_documented_status_and_sets_amp_frc_psm() -> None:
+    entry = find("go-e-http-v2").entry
+    async with GoE() as charger:
+        device = create_for(entry, host="127.0.0.1", port=charger.port, device_id="dev", timeout=2.0)
+        assert isinstance(device, HttpJsonDevice)
+        try:
+            _close({r.channel.split(".", 1)[1]: r.value for r in await device.read()}, GO_E_READINGS)
+            assert device.ledger.total() == 0, device.ledger.counts
+            await device.set_current_limit(10.0)
+            await device.enable(False)
+            await device.enable(True)
+            await device.command("phases", 1.0)
+            await device.command("phases", 3.0)
+            assert charger.sets == [{"amp": "10"}, {"frc": "1"}, {"frc": "2"}, {"psm": "1"}, {"psm": "2"}]
+            readings = {r.channel: r.value for r in await device.read()}
+            assert readings["dev.current_limit"] == 10.0  # the charger took it
+            with pytest.raises(PermanentError, match=r"phases 2 not one of \[1, 3\]"):
+                await device.command("phases", 2.0)
+            assert len(charger.sets) == 5  # nothing sent
+        finally:
+            await device.aclose()
+
+
+async def test_tesla_wall_connector_reads_vitals_and_lifetime_and_takes_no_command() -> None:
+    entry = find("tesla-wall-connector-3").entry
+    async with TeslaWallConnector() as box:
+        device = create_for(entry, host="127.0.0.1", port=box.port, device_id="dev", timeout=2.0)
+        try:
+            _close({r.channel.split(".", 1)[1]: r.value for r in await device.read()}, TESLA_READINGS)
+            assert device.ledger.total() == 0, device.ledger.counts
+            with pytest.raises(PermanentError, match="has no current_limit write"):
+                await device.set_current_limit(10.0)
+            assert set(box.requests) == {"/api/1/vitals", "/api/1/lifetime"}  # GETs only
+        finally:
+            await device.aclose()
+
+
+async def _collect(source: MqttSource, into: list[tuple[str, str]]) -> None:
+    async for payload in source:
+        topic, _, value = payload.partition(b"\0")
+        into.append((topic.decode(), value.decode()))
+
+
+@pytest.mark.mqtt
+async def test_openwb_reads_its_topics_and_gets_setpoints_and_heartbeat() -> None:
+    """openWB 1.9 publishes plain numbers (W, kWh, A) on openWB/lp/1/...; an external controller sends
+    openWB/set/isss/Current, U1p3p and a heartbeat."""
+    entry = find("openwb-1-9-isss").entry
+    root = f"wattwerk-test/openwb-{uuid.uuid4().hex[:10]}"
+    sent: list[tuple[str, str]] = []
+    setters = MqttSource(f"{root}/set/isss/#", with_topic=True)
+    task = asyncio.create_task(_collect(setters, sent))
+    device = MqttJsonDevice(entry, MqttSettings(), base_topic=root, device_id="dev", ledger=InputLedger())
+    try:
+        await asyncio.wait_for(setters.subscribed.wait(), 10)
+        published = {"lp/1/W": "11040", "lp/1/kWhCounter": "1234.567", "lp/1/APhase1": "16.02",
+                     "lp/1/APhase2": "15.98", "lp/1/APhase3": "16.05"}
+        want = {"power": 11040.0, "energy": 1_234_567.0, "current_l1": 16.02, "current_l2": 15.98,
+                "current_l3": 16.05}
+        got: dict[str, float] = {}
+        async with MqttPublisher() as pub:
+            for _ in range(100):
+                for sub, payload in published.items():
+                    await pub.publish(f"{root}/{sub}", payload)
+                await asyncio.sleep(0.1)
+                got = await device.values()
+                if len(got) == len(want):
+                    break
+        assert set(got) == set(want), got
+        for name, value in want.items():
+            assert math.isclose(got[name], value, rel_tol=1e-12), (name, got[name], value)
+        await device.set_current_limit(10.0)
+        await device.enable(False)
+        await device.enable(True)
+        await device.command("phases", 1.0)
+        await device.command("phases", 3.0)
+        expected = [(f"{root}/set/isss/heartbeat", "1"), (f"{root}/set/isss/Current", "10"),
+                    (f"{root}/set/isss/Current", "0"), (f"{root}/set/isss/Current", "6"),
+                    (f"{root}/set/isss/U1p3p", "1"), (f"{root}/set/isss/U1p3p", "3")]
+        for _ in range(50):
+            if len(sent) >= len(expected):
+                break
+            await asyncio.sleep(0.1)
+        assert sent == expected
+    finally:
+        setters.close()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await device.aclose()
+        async with MqttPublisher() as pub:  # no retained heartbeat left behind on the shared broker
+            await pub.publish(f"{root}/set/isss/heartbeat", "", retain=True)
