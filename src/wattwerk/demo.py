@@ -47,7 +47,7 @@ import time
 from collections import Counter
 from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -254,6 +254,12 @@ class DemoSite:
 
     def today(self) -> dict[str, Any]:
         return self.page.today()
+
+    def history(self, period: str, day: date) -> dict[str, Any]:
+        return self.page.history(period, day)
+
+    def sessions(self, month: date) -> list[dict[str, Any]]:
+        return self.page.sessions(month)
 
     def plan(self) -> dict[str, Any]:
         planner = self.edge.planner

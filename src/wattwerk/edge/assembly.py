@@ -78,6 +78,10 @@ class EdgeOptions:
     prices: Any = None  # a planner PriceSource instead of the tariff section's (demo: bundled sample)
     weather: Callable[[], Awaitable[Any]] | None = None  # instead of Open-Meteo (demo: the simulator)
     maintenance_wait_s: float = 25.0  # long poll for the installer's commands
+    cycle_s: float = 1.0  # control interval on the wall clock (``run``); lock-step: one per ``step``
+    # lock-step: awaited after the read round, before the control cycle (a stepped meter's telegram
+    # has reached the push reader); its argument is the step's time on the injected clock
+    before_control: Callable[[datetime], Awaitable[None]] | None = None
 
 
 def _stale_after(cfg: SiteConfig) -> float:
@@ -90,13 +94,15 @@ def _devices(cfg: SiteConfig, options: EdgeOptions, ledger: InputLedger, *, dry:
     ``edge.drivers`` (which refuses ``sim`` without a hook, with where it is in the file)."""
     hook = options.sim_drivers
     stale = _stale_after(cfg)
+    clock = options.clock  # lock-step: a device's back-off runs on the injected clock too
+    mono = time.monotonic if clock is None else (lambda: clock().timestamp())
     sims = [(i, d) for i, d in enumerate(cfg.devices) if d.connection.type == "sim"] if hook else []
     if not sims:
-        return build_devices(cfg, ledger, stale_after_s=stale, dry=dry)
+        return build_devices(cfg, ledger, stale_after_s=stale, dry=dry, monotonic=mono)
     real = [i for i, d in enumerate(cfg.devices) if d.connection.type != "sim"]
     try:
         out = build_devices(cfg.model_copy(update={"devices": [cfg.devices[i] for i in real]}), ledger,
-                            stale_after_s=stale, dry=dry)
+                            stale_after_s=stale, dry=dry, monotonic=mono)
     except PermanentError as exc:  # where a problem is: the index in the whole file
         problems = getattr(exc, "problems", None)
         if problems is None:
@@ -177,7 +183,7 @@ class Edge:
         self.recorder = Recorder(options.store_every_s, store=self.writer, outbox=self.outbox)
         self.runtime = EdgeRuntime(self.devices.polled, push=self.devices.push, recorder=self.recorder,
                                    control=self.control, stale_after_s=_stale_after(cfg), clock=self.clock,
-                                   ledger=self.ledger)
+                                   ledger=self.ledger, cycle_s=options.cycle_s)
         roles = SiteRoles.from_pairs([(d.id, d.role) for d in cfg.devices])
         self.view = StoreView(cfg.site.name, cfg.site.tz, roles, self.snapshot, self.store, self.clock,
                               self.writer.flush)
@@ -241,7 +247,7 @@ class Edge:
         c, p = self.control, self.planner
         return RuntimeView(self.runtime, self.cfg, today_fn=self.view.today,
                            limits_fn=c.active_limits if c else None, modes_fn=c.modes if c else None,
-                           plan_fn=p.plan_json if p else None, clock=self.clock)
+                           plan_fn=p.plan_json if p else None, store_view=self.view, clock=self.clock)
 
     def web_app(self) -> FastAPI:
         """The local page (live values, today, devices, restrictions, plan), setup in the UI when the
@@ -368,10 +374,12 @@ class Edge:
         (``replan=False``: not this time, e.g. while catching up; the next step that may will)."""
         now = self.clock()
         t = now.timestamp()
-        due = [p for p in self.runtime.polled if self._due.get(id(p), -1.0) <= t + 1e-6]
+        due = [p for p in self.runtime.polled if self._due.get(id(p), -1.0) <= t + 1e-3]  # datetimes: µs
         for p in due:
             self._due[id(p)] = t + p.interval_s
         await asyncio.gather(*(self.runtime.read_once(p) for p in due))
+        if self.options.before_control is not None:
+            await self.options.before_control(now)
         if self.planner is not None and replan:
             slot = self.planner.slot_start(now)
             if slot != self._slot:

@@ -24,7 +24,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -33,6 +33,7 @@ from fastapi import WebSocket, WebSocketDisconnect
 from wattwerk.config import DeviceBase, SiteConfig
 from wattwerk.config.site_limits import site_limits
 from wattwerk.devices.catalog import find
+from wattwerk.edge import history
 from wattwerk.errors import InputLedger, PermanentError
 from wattwerk.flows import SiteRoles, power_flows
 from wattwerk.model import utcnow
@@ -206,6 +207,7 @@ class RuntimeView:
                  plan_fn: Callable[[], dict[str, Any]] | None = None,
                  limits_fn: Callable[[], Mapping[str, float]] | None = None,
                  modes_fn: Callable[[], Mapping[str, str]] | None = None,
+                 store_view: Any = None,
                  clock: Callable[[], datetime] = utcnow) -> None:
         self.runtime = runtime
         self.cfg = cfg
@@ -213,6 +215,7 @@ class RuntimeView:
         self.plan_fn = plan_fn
         self.limits_fn = limits_fn  # e.g. lambda: last_limiter_output.active
         self.modes_fn = modes_fn  # charge point -> mode, as the control runs it
+        self.store_view = store_view  # edge.view.StoreView: history and sessions (None: no store)
         self.clock = clock
 
     def _snap(self) -> Snapshot:
@@ -250,6 +253,22 @@ class RuntimeView:
         start = datetime(local.year, local.month, local.day, tzinfo=tz)
         end = (start + timedelta(days=1, hours=2)).replace(hour=0)
         return {"start": start.isoformat(), "end": end.isoformat(), "series": {}, "energy_kwh": {}}
+
+
+    def history(self, period: str, day: date) -> dict[str, Any]:
+        """The store's local ``period`` containing ``day`` (``edge.history``)."""
+        if self.store_view is None:
+            raise PermanentError("this edge keeps no store: no history")
+        self.store_view.flush()
+        return history.history(self.store_view, self.cfg, period, day)
+
+    def sessions(self, month: date) -> list[dict[str, Any]]:
+        """The charging sessions starting in the local ``month`` (``edge.history``)."""
+        if self.store_view is None:
+            raise PermanentError("this edge keeps no store: no charging sessions")
+        self.store_view.flush()
+        modes = dict(self.modes_fn()) if self.modes_fn else None
+        return history.sessions(self.store_view.store, self.cfg, month, self.clock(), modes)
 
 
 def enrich(view: Any, live: dict[str, Any]) -> dict[str, Any]:

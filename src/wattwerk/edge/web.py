@@ -9,6 +9,9 @@ installation (network, portal pairing, grid meter). API:
 * ``GET /api/live`` flows, devices, charge points, battery, heat pump, restrictions, plan
   (shapes in ``wattwerk.edge.live``); ``WS /api/ws`` pushes the same every second
 * ``GET /api/today``, ``GET /api/devices``, ``GET /api/plan``
+* ``GET /api/history?period=day|week|month|year&date=YYYY-MM-DD`` the store's local period with energy
+  per flow, self-consumption, autarky and cost per sub-period; ``GET /api/sessions?month=YYYY-MM`` and
+  ``GET /api/sessions.csv`` the charging sessions (``wattwerk.edge.history``)
 * ``GET /api/owner``, ``GET|PUT /api/owner/<device>`` the owner's controls (``wattwerk.edge.owner_api``)
 * ``GET /api/catalog?q=``, ``POST /api/setup/test``, ``POST /api/setup/devices``, ``GET /api/setup/config``
 * ``GET|POST /api/wizard/network``, ``POST /api/wizard/pair``, ``POST /api/wizard/grid-meter``
@@ -24,17 +27,20 @@ needs a ``Setup`` (a site file, optionally a running runtime) and answers 409 wi
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from importlib.resources import files
-from typing import Any, Literal, Protocol
+from typing import Annotated, Any, Literal, Protocol
+from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI, Query, WebSocket
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
 from wattwerk.config import ConfigError
 from wattwerk.edge import setup_network as net
 from wattwerk.edge.auth import EdgeAuth
+from wattwerk.edge.history import sessions_csv as history_csv
 from wattwerk.edge.live import enrich, push_live
 from wattwerk.edge.owner_api import owner_router
 from wattwerk.edge.setup import Setup, search_catalog, try_device
@@ -98,6 +104,15 @@ def _refused(lines: list[str], status: int = 422) -> JSONResponse:
     return JSONResponse({"ok": False, "errors": lines}, status_code=status)
 
 
+def _local_today(view: SiteView) -> date:
+    """Today in the site's zone, on the view's clock (the demo's is the simulator's)."""
+    live = view.live()
+    try:
+        return datetime.fromisoformat(live["ts"]).astimezone(ZoneInfo(live["timezone"])).date()
+    except (KeyError, TypeError, ValueError):
+        return datetime.now(UTC).date()
+
+
 def create_app(view: SiteView, *, auth: EdgeAuth, setup: Setup | None = None, runtime: Any = None,
                metrics: dict[str, Any] | None = None, owner: Any = None) -> FastAPI:
     """The app; ``auth`` decides who may use it (no default: every caller decides). ``runtime``
@@ -139,8 +154,48 @@ def create_app(view: SiteView, *, auth: EdgeAuth, setup: Setup | None = None, ru
         empty = {"currency": None, "slots": []}
         return JSONResponse(fn() if fn is not None else live_now().get("plan", empty))
 
-    if owner is not None:
-        app.include_router(owner_router(owner))
+    @app.get("/api/history")
+    async def history(period: Literal["day", "week", "month", "year"] = "day",
+                      day: Annotated[date | None, Query(alias="date")] = None) -> JSONResponse:
+        fn = getattr(view, "history", None)
+        if fn is None:
+            return _refused(["this edge keeps no store: no history"], 409)
+        try:
+            return JSONResponse(fn(period, day or _local_today(view)))
+        except PermanentError as exc:
+            return _refused([str(exc)], 409)
+
+    def month_sessions(month: str | None) -> list[dict[str, Any]]:
+        fn = getattr(view, "sessions", None)
+        if fn is None:
+            raise PermanentError("this edge keeps no store: no charging sessions")
+        first = _local_today(view).replace(day=1)
+        if month is not None:
+            try:
+                first = date.fromisoformat(month + "-01")
+            except ValueError:
+                raise PermanentError(f"month {month!r}: expected YYYY-MM, e.g. 2026-10") from None
+        rows: list[dict[str, Any]] = fn(first)
+        return rows
+
+    @app.get("/api/sessions")
+    async def sessions(month: str | None = Query(None, max_length=7)) -> JSONResponse:
+        try:
+            return JSONResponse({"sessions": month_sessions(month)})
+        except PermanentError as exc:
+            return _refused([str(exc)], 400 if month else 409)
+
+    @app.get("/api/sessions.csv")
+    async def sessions_csv(month: str | None = Query(None, max_length=7)) -> Response:
+        try:
+            rows = month_sessions(month)
+        except PermanentError as exc:
+            return _refused([str(exc)], 400 if month else 409)
+        name = f"sessions-{month or _local_today(view).strftime('%Y-%m')}.csv"
+        return Response(history_csv(rows), media_type="text/csv",
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+    app.include_router(owner_router(owner))  # without one: no devices to control
 
     @app.websocket("/api/ws")
     async def ws(socket: WebSocket) -> None:

@@ -1,0 +1,212 @@
+"""The edge's own history and charging sessions, from its store (a site without a portal has both).
+
+* **History**: a local calendar period (day, ISO week, month, year of the site's zone) as the sum
+  of its sub-periods (hours of a day, days of a week or month, months of a year; store/rollup.py,
+  the rules the portal's series use). Each row has the energy per flow (``flows.flow_energy``:
+  counters where a device has one, else its power's covered-time integral), self-consumption,
+  autarky and cost, so the edge's figures equal the portal's for the same readings.
+* **Charging sessions**: a session is a run of the store's 1-minute buckets in which a car is at
+  the charger, joined across gaps of at most ``JOIN_GAP_MIN`` minutes. "At the charger" is the
+  charger's ``.plugged`` channel > 0 where it has one, else ``.state`` > 0 (IEC 61851-like: 0 = no
+  car), else its power above ``CHARGING_W``. Energy is the ``.energy`` counter's delta where the
+  charger has one, else its mean power over the minute. The grid share of each minute is
+  min(car, grid import) / car (the grid feeds the car first, the cautious reading); the rest is the
+  PV share (a battery counts as stored PV). Cost is the grid share at the tariff's gross price.
+
+Cost uses the site file's fixed tariff figures (energy price + grid fees, with VAT; feed-in for
+export); the edge keeps no history of day-ahead prices.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Protocol
+
+from wattwerk.config import SiteConfig
+from wattwerk.flows import SiteRoles, balance_figures
+from wattwerk.store import rollup
+from wattwerk.store.base import Row, Store
+
+JOIN_GAP_MIN = 5  # minutes without a car between two runs that are still one session
+CHARGING_W = 50.0  # a charger without plug or state channels: a car is there when it draws more
+SESSION_FIELDS = (
+    "charger",
+    "name",
+    "start",
+    "end",
+    "minutes",
+    "energy_kwh",
+    "pv_share_pct",
+    "grid_kwh",
+    "cost",
+    "currency",
+    "mode",
+)
+
+
+class EnergyView(Protocol):
+    """What history needs from ``edge.view.StoreView``."""
+
+    store: Store
+    roles: SiteRoles
+
+    def energy_kwh(self, start: datetime, end: datetime) -> dict[str, float]: ...
+
+
+def _dt(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+def prices(cfg: SiteConfig) -> tuple[float, float]:
+    """(import, export) in EUR/kWh: energy and grid fees with VAT, and the feed-in rate."""
+    t = cfg.tariff
+    return (t.fixed_eur_per_kwh + t.grid_fees_eur_per_kwh) * (1 + t.vat), t.feed_in_eur_per_kwh
+
+
+def figures(kwh: dict[str, float], cfg: SiteConfig) -> dict[str, Any]:
+    """A row: energy per flow (kWh, 3 digits), self-consumption, autarky, cost (import less feed-in)."""
+    buy, sell = prices(cfg)
+    bal = balance_figures(kwh)
+    return {
+        "energy_kwh": {k: round(v, 3) for k, v in kwh.items()},
+        "self_consumption_pct": round(bal["self_consumption_pct"], 1),
+        "autarky_pct": round(bal["autarky_pct"], 1),
+        "cost": round(kwh["grid_import"] * buy - kwh["grid_export"] * sell, 2),
+    }
+
+
+def history(view: EnergyView, cfg: SiteConfig, period: str, day: date) -> dict[str, Any]:
+    """The local ``period`` containing ``day``: one row per sub-period and the total (their sum)."""
+    tz = cfg.site.timezone
+    start, end = rollup.period_ms(period, day, tz)
+    total: dict[str, float] = {}
+    rows = []
+    for a, b in rollup.sub_periods(period, day, tz):
+        kwh = view.energy_kwh(_dt(a), _dt(b))
+        for k, v in kwh.items():
+            total[k] = total.get(k, 0.0) + v
+        rows.append({"start": _dt(a).isoformat(), "end": _dt(b).isoformat()} | figures(kwh, cfg))
+    buy, sell = prices(cfg)
+    return {
+        "period": period,
+        "date": day.isoformat(),
+        "tz": tz,
+        "currency": "EUR",
+        "start": _dt(start).isoformat(),
+        "end": _dt(end).isoformat(),
+        "price_eur_per_kwh": {"import": round(buy, 4), "export": round(sell, 4)},
+        "rows": rows,
+        "total": figures(total, cfg) if total else None,
+    }
+
+
+# ------------------------------------------------------------------ charging sessions
+
+
+@dataclass
+class _Minute:
+    ts: datetime
+    car: bool
+    wh: float
+    grid_wh: float
+
+
+def _minutes(
+    store: Store, dev: str, grid_ids: tuple[str, ...], start: datetime, end: datetime
+) -> list[_Minute]:
+    names = [f"{dev}.{q}" for q in ("power", "energy", "plugged", "state")] + [f"{g}.power" for g in grid_ids]
+    known = {c.name for c in store.channels()}
+    found = store.query([n for n in names if n in known], start, end, "1m")
+    rows: dict[str, dict[datetime, Row]] = {n: {r.ts: r for r in rs} for n, rs in found.items()}
+    power, counter = rows.get(f"{dev}.power", {}), rows.get(f"{dev}.energy")
+    plug = rows.get(f"{dev}.plugged") or rows.get(f"{dev}.state")
+    grids = [rows.get(f"{g}.power", {}) for g in grid_ids]
+    out = []
+    held = 1.0 if grids else 0.0  # the grid share of the interval before the first minute
+    for ts in sorted(set(power) | set(counter or {}) | set(plug or {})):
+        p = power.get(ts)
+        w = max(p.mean, 0.0) if p is not None else 0.0
+        if counter is not None:
+            c = counter.get(ts)
+            wh = (c.energy or 0.0) if c is not None else 0.0
+        else:
+            wh = w / 60.0
+        if plug is not None:
+            s = plug.get(ts)
+            car = s is not None and s.max > 0
+        else:
+            car = w > CHARGING_W
+        imported = sum(max(g[ts].mean, 0.0) for g in grids if ts in g)
+        share = min(w, imported) / w if w > 0 else (1.0 if grids else 0.0)
+        # a counter's increment is the energy since the reading before: that reading's grid share
+        out.append(_Minute(ts, car, wh, wh * (held if counter is not None else share)))
+        held = share
+    return out
+
+
+def _runs(minutes: list[_Minute]) -> list[list[_Minute]]:
+    """Runs of minutes with a car, each followed by the first minute without one when it is within
+    the gap (the reading that ends the session carries the counter's last increment)."""
+    runs: list[list[_Minute]] = []
+    open_run: list[_Minute] | None = None
+    for m in minutes:
+        if open_run is not None and m.ts - open_run[-1].ts > timedelta(minutes=JOIN_GAP_MIN + 1):
+            open_run = None
+        if m.car:
+            if open_run is None:
+                open_run = []
+                runs.append(open_run)
+            open_run.append(m)
+        elif open_run is not None and open_run[-1].car:
+            open_run.append(m)  # the end, kept while a car may come back within the gap
+    return runs
+
+
+def sessions(
+    store: Store, cfg: SiteConfig, month: date, now: datetime, modes: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """Every charging session that starts in the local ``month``, oldest first. ``modes``: each
+    charger's mode as the control runs it now (shown for a session still going on)."""
+    tz = cfg.site.timezone
+    a, b = rollup.period_ms("month", month, tz)
+    lo, hi = _dt(a) - timedelta(days=2), min(_dt(b) + timedelta(days=2), now + timedelta(minutes=1))
+    buy, _ = prices(cfg)
+    grid_ids = tuple(d.id for d in cfg.by_role("grid_meter"))
+    out = []
+    for dev in cfg.by_role("ev_charger"):
+        for run in _runs(_minutes(store, dev.id, grid_ids, lo, hi)):
+            ended = not run[-1].car
+            first, last = run[0].ts, run[-1].ts if ended else run[-1].ts + timedelta(minutes=1)
+            if not _dt(a) <= first < _dt(b):
+                continue
+            wh = sum(m.wh for m in run)
+            grid = sum(m.grid_wh for m in run)
+            going_on = not ended and now - last < timedelta(minutes=JOIN_GAP_MIN)
+            out.append(
+                {
+                    "charger": dev.id,
+                    "name": dev.label,
+                    "start": first.isoformat(),
+                    "end": None if going_on else last.isoformat(),
+                    "minutes": round((last - first).total_seconds() / 60),
+                    "energy_kwh": round(wh / 1000, 3),
+                    "pv_share_pct": round(100.0 * (wh - grid) / wh, 1) if wh > 0 else None,
+                    "grid_kwh": round(grid / 1000, 3),
+                    "cost": round(grid / 1000 * buy, 2),
+                    "currency": "EUR",
+                    "mode": (modes or {}).get(dev.id) if going_on else None,
+                }
+            )
+    return sorted(out, key=lambda s: s["start"])
+
+
+def sessions_csv(rows: list[dict[str, Any]]) -> str:
+    """The sessions as CSV (one header line, the fields of ``SESSION_FIELDS``)."""
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=SESSION_FIELDS, extrasaction="ignore", lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    return buf.getvalue()
