@@ -58,6 +58,24 @@ EXAMPLES = [
          "energy_discharge": 1_000_000.0},
     ),
     Example(
+        "growatt-tl-xh",
+        {
+            (IN, 3005): 0x0000, (IN, 3006): 0x7530,  # PV1 power 30000 * 0.1 W
+            (IN, 3009): 0x0000, (IN, 3010): 0x4E20,  # PV2 power 20000 * 0.1 W
+            (IN, 3041): 0x0000, (IN, 3042): 0x0000,  # Pactouser total 0
+            (IN, 3043): 0x0000, (IN, 3044): 0x1388,  # Pactogrid total 5000 * 0.1 W: exporting
+            (IN, 3053): 0x0002, (IN, 3054): 0x0000,  # Epv total 131072 * 0.1 kWh
+            (IN, 3069): 0x0000, (IN, 3070): 0x1F40,  # Etouser total 8000 * 0.1 kWh
+            (IN, 3127): 0x0000, (IN, 3128): 0x0FA0,  # Edischarge total 4000 * 0.1 kWh
+            (IN, 3171): 0x005A,  # SOC 90 %
+            (IN, 3178): 0x0000, (IN, 3179): 0x0000,  # Pdischarge 0
+            (IN, 3180): 0x0000, (IN, 3181): 0x2EE0,  # Pcharge 12000 * 0.1 W
+        },
+        {"power_pv1": 3000.0, "power_pv2": 2000.0, "power_import": 0.0, "power_export": 500.0,
+         "energy_pv": 13_107_200.0, "energy_import": 800_000.0, "energy_discharge": 400_000.0, "soc": 90.0,
+         "power_discharge": 0.0, "power_charge": 1200.0},
+    ),
+    Example(
         "solis-hybrid",
         {
             (IN, 33057): 0x0000, (IN, 33058): 0x0FA0,  # PV power 4000 W
