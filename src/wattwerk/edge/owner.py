@@ -371,6 +371,7 @@ class OwnerControls:
         return out
 
     def state(self) -> dict[str, Any]:
-        """Every device with owner settings."""
-        return {"devices": [self.device_state(d) for d, r in self.roles.items() if r in SETTINGS],
+        """Every device with owner settings (none on a --read-only edge: nothing is controlled)."""
+        ids = [d for d, r in self.roles.items() if r in SETTINGS] if self.control is not None else []
+        return {"devices": [self.device_state(d) for d in ids],
                 "battery_modes": list(BATTERY_MODES), "ev_modes": list(OWNER_EV_MODES)}

@@ -17,21 +17,22 @@ from fastapi.responses import JSONResponse
 from wattwerk.edge.owner import SETTINGS, OwnerControls, OwnerError
 
 
-def owner_router(owner: OwnerControls) -> APIRouter:
+def owner_router(owner: OwnerControls | None) -> APIRouter:
+    """The routes; ``owner`` None (a page without a control cycle): no devices, every PUT a 404."""
     router = APIRouter()
 
     def unknown(device: str) -> JSONResponse | None:
-        if owner.roles.get(device) in SETTINGS:
+        if owner is not None and owner.roles.get(device) in SETTINGS:
             return None
         return JSONResponse({"ok": False, "errors": [f"no owner settings for {device!r}"]}, status_code=404)
 
     @router.get("/api/owner")
     async def everything() -> JSONResponse:
-        return JSONResponse(owner.state())
+        return JSONResponse(owner.state() if owner is not None else {"devices": []})
 
     @router.get("/api/owner/{device}")
     async def one(device: str) -> JSONResponse:
-        return unknown(device) or JSONResponse(owner.device_state(device))
+        return unknown(device) or JSONResponse(owner.device_state(device))  # type: ignore[union-attr]
 
     @router.put("/api/owner/{device}")
     async def change(device: str, body: Any = Body(...)) -> JSONResponse:  # noqa: B008
@@ -39,6 +40,7 @@ def owner_router(owner: OwnerControls) -> APIRouter:
             return refused
         if not isinstance(body, dict):
             return JSONResponse({"ok": False, "errors": ["send a JSON object of settings"]}, status_code=422)
+        assert owner is not None
         try:
             state = owner.apply(device, body, source="page")
         except OwnerError as exc:
