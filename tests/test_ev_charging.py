@@ -233,3 +233,38 @@ def test_enabled_car_that_draws_nothing_reserves_nothing(mode: str) -> None:
     assert got[1][1] == 0.0  # enabled a cycle ago, still not charging, draws nothing
     assert got[2][1] == pytest.approx(reserved[2])  # charging: its full share
     assert got[3][1] == pytest.approx(120.0)  # not charging but drawing a little: that much
+
+
+def test_a_full_car_left_enabled_gives_the_pv_surplus_back_after_a_few_cycles() -> None:
+    """The demo's afternoon: a full car stays enabled (it reports charging, draws 0 W) under 5 kW of PV
+    surplus. From ``idle_after_s`` of measured idleness on it claims only what it draws, so the battery
+    and the other loads get the surplus; it claims again only once it draws half its 1-phase minimum."""
+    law = EvCharging(EvConfig((ChargePoint("ev1", mode="pv", enable_delay_s=0.0),)))  # type: ignore[arg-type]
+    rows = [  # t, measured W, state code -> claimed W (None: its full reservation)
+        (0, 0.0, 1, None),  # enabled now: the car gets its time to start
+        (10, 4800.0, 2, None),  # charging at full surplus
+        (20, 0.0, 2, None),  # full: the idle timer starts
+        (40, 0.0, 2, None),  # 20 s idle: still claimed
+        (50, 0.0, 2, 0.0),  # 30 s idle: the surplus is the battery's
+        (60, 40.0, 2, 40.0),  # a trickle: only that
+        (70, 500.0, 2, 500.0),  # below half the 1-phase minimum (690 W): still idle (hysteresis)
+        (80, 2000.0, 2, None),  # draws again: its share back at once
+        (90, 50.0, 2, None),  # below idle_w once: the timer restarts, no flip on one sample
+    ]
+    draws = {t: w for t, w, *_ in rows}
+    got = drive(law, [(t, 5000.0, {"ev1": c}) for t, _, c, _ in rows],
+                channels=lambda t: {"ev1__power": draws[t]})
+    for (t, _, _, want), (sps, used) in zip(rows, got, strict=True):
+        assert sps["ev1.enable"] == 1, t  # the point stays enabled: the car may want more later
+        reserved = sps["ev1.current_limit"] * 690
+        assert used == pytest.approx(reserved if want is None else want), t
+
+
+def test_an_idle_car_leaves_the_surplus_to_the_other_point() -> None:
+    points = (ChargePoint("ev1", enable_delay_s=0.0), ChargePoint("ev2", enable_delay_s=0.0))
+    law = EvCharging(EvConfig(points))
+    rows = [(t, 5000.0, {"ev1": 2, "ev2": 1}) for t in (0, 10, 20, 40, 50, 60)]
+    got = drive(law, rows, channels=lambda t: {"ev1__power": 0.0, "ev2__power": 0.0})
+    # ev1 (first) takes the surplus while it may still start; idle for 30 s it leaves it to ev2
+    assert got[0][0]["ev1.enable"] == 1 and got[0][0]["ev2.enable"] == 0
+    assert got[-1][0]["ev2.enable"] == 1 and got[-1][0]["ev2.current_limit"] >= 6.0

@@ -50,6 +50,10 @@ class ChargePoint:
     departure: datetime | None = None
     efficiency: float = 0.9  # AC -> car battery, for SoC targets
     deadline_margin: float = 1.15  # plan the deadline with this much spare time
+    # an enabled point measured below idle_w for idle_after_s (a full car) claims only what it draws,
+    # until it draws at least half its one-phase minimum again (hysteresis)
+    idle_w: float = 100.0
+    idle_after_s: float = 30.0
 
     def power(self, current_a: float, phases: int) -> float:
         return current_a * phases * self.voltage_v
@@ -71,6 +75,7 @@ class PointState:
     phase_switched: float = NEVER
     plugged: bool = False
     session_wh0: float | None = None
+    idle: Debounce = IDLE  # enabled and measured drawing (next to) nothing, since
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,7 +176,7 @@ class EvCharging:
                 mode = EvMode.PLAN  # the planner's slot power (grid energy by departure), at least
             views.append(_View(cp, st, plugged, code == 2, mode, need, planned or 0.0))
 
-        shares = self._share(views, available_w if available_w is not None else 0.0)
+        shares = self._share(views, available_w if available_w is not None else 0.0, t)
         setpoints: list[Setpoint] = []
         new_states: list[PointState] = []
         plan: list[tuple[ChargePoint, PointState]] = []
@@ -189,26 +194,49 @@ class EvCharging:
             setpoints.append(sp(cp.id, Command.CURRENT_LIMIT, current, now, self.name))
             if cp.phase_switching:
                 setpoints.append(sp(cp.id, Command.PHASES, st.phases, now, self.name))
+            st = self._idle(snap, cp, st, t)
             if st.enabled:
                 surplus_share = min(share, max(available_w or 0.0, 0.0))
-                used += self._claim(snap, view, cp.power(current, st.phases), surplus_share)
+                reserved = cp.power(current, st.phases)
+                seen = replace(view, st=replace(view.st, idle=st.idle))  # enabled as of last cycle
+                used += self._claim(snap, seen, reserved, surplus_share, t)
             new_states.append(st)
         return Result(tuple(setpoints), EvState(tuple(new_states)), used)
 
-    def _claim(self, snap: Snapshot, view: _View, reserved_w: float, share_w: float) -> float:
+    @staticmethod
+    def _is_idle(v: _View, t: float) -> bool:
+        return v.st.enabled and v.st.idle.held(t, v.cp.idle_after_s)
+
+    @staticmethod
+    def _idle(snap: Snapshot, cp: ChargePoint, st: PointState, t: float) -> PointState:
+        """Track how long an enabled point has measured (next to) nothing; once idle it stays idle
+        until it draws half its one-phase minimum (so a car's trickle does not flip it)."""
+        drawn = snap.get(f"{cp.id}.power")
+        if not st.enabled or drawn is None:
+            return replace(st, idle=IDLE) if st.idle.since is not None else st
+        idle = st.idle.held(t, cp.idle_after_s)
+        below = drawn < (cp.power(cp.min_current_a, 1) / 2 if idle else cp.idle_w)
+        return replace(st, idle=st.idle.update(below, t))
+
+    def _claim(self, snap: Snapshot, view: _View, reserved_w: float, share_w: float, t: float) -> float:
         """What an enabled point takes from the surplus: what it was given, except for a car that
-        was enabled last cycle already and still does not charge (full, or waiting on its own
-        timer): then its share of the surplus or what it measurably draws, never more, so the
-        battery law does not discharge to feed a car that takes nothing."""
+        was enabled last cycle already and still does not charge (waiting on its own timer): then
+        its share of the surplus or what it measurably draws, never more, so the battery law does
+        not discharge to feed a car that takes nothing; and a point measured idle for
+        ``idle_after_s`` (a full car, whatever state it reports) claims only what it draws, so the
+        surplus goes to the battery and the other loads."""
         code = snap.get(f"{view.cp.id}.state")
         drawn = snap.get(f"{view.cp.id}.power")
+        if drawn is not None and view.st.idle.held(t, view.cp.idle_after_s):
+            return min(max(drawn, 0.0), reserved_w)
         if view.st.enabled and code is not None and code < 2 and drawn is not None:
             return min(max(drawn, share_w, 0.0), reserved_w)
         return reserved_w
 
-    def _share(self, views: list[_View], available: float) -> list[float]:
+    def _share(self, views: list[_View], available: float, t: float) -> list[float]:
         """Power per point: now-points their maximum; the rest of the surplus shared by priority,
-        fairly within a priority; a pv point that would get less than its minimum gives its share up."""
+        fairly within a priority; a pv point that would get less than its minimum gives its share up;
+        an idle point (see ``_idle``) keeps its share but takes nothing from the other points' pool."""
         shares = [0.0] * len(views)
         pool = available
         for i, v in enumerate(views):
@@ -221,6 +249,8 @@ class EvCharging:
         for prio in sorted({v.cp.priority for v in views}, reverse=True):
             pv_modes = (EvMode.PV, EvMode.MINPV)
             group = [i for i, v in enumerate(views) if v.cp.priority == prio and v.mode in pv_modes]
+            idle = [i for i in group if self._is_idle(views[i], t)]
+            group = [i for i in group if i not in idle]  # idle points get what the others leave
             # not yet charging points give way first, then by position
             group.sort(key=lambda i: (not views[i].st.enabled, i))
             while group:
@@ -246,6 +276,9 @@ class EvCharging:
                 floor = v.cp.power(v.cp.min_current_a, v.st.phases if v.st.enabled else v.cp.lowest_phases)
                 taken = max(shares[i], floor) if (v.mode == EvMode.MINPV or v.st.enabled) else shares[i]
                 pool -= taken
+            for i in idle:  # their share stays theirs to start again with, but takes nothing from the pool
+                cp = views[i].cp
+                shares[i] = min(max(pool, 0.0), cp.power(cp.max_current_a, cp.phases))
         return shares
 
     def _phases(self, cp: ChargePoint, st: PointState, share: float, t: float) -> PointState:
