@@ -370,8 +370,20 @@ class OwnerControls:
             out["override"] = {"kind": o.kind, "until": o.until.isoformat()} if active and o else None
         return out
 
+    def _controlled(self, device: str, role: str) -> bool:
+        """Whether the control cycle runs a law for the device (an SG-Ready-less heat pump has none)."""
+        c = self.control
+        if c is None or role not in SETTINGS:
+            return False
+        if role == "ev_charger":
+            return c.point(device) is not None
+        if role == "battery":
+            bat = getattr(c.cycle, "battery", None)
+            return bat is not None and bat.config.id == device
+        return device in c.heaters
+
     def state(self) -> dict[str, Any]:
         """Every device with owner settings (none on a --read-only edge: nothing is controlled)."""
-        ids = [d for d, r in self.roles.items() if r in SETTINGS] if self.control is not None else []
+        ids = [d for d, r in self.roles.items() if self._controlled(d, r)]
         return {"devices": [self.device_state(d) for d in ids],
                 "battery_modes": list(BATTERY_MODES), "ev_modes": list(OWNER_EV_MODES)}
