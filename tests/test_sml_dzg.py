@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from smllib.crc import x25
 
 from wattwerk.errors import InputLedger
@@ -159,3 +161,37 @@ def test_bound_from_the_site_decides_a_two_byte_value_at_once() -> None:
     options = SmlOptions(max_power_w=300.0)
     powers, _ = run(export_310(2), options=options)
     assert powers == [-310.64, -310.64]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    steps=st.lists(st.tuples(st.integers(-65_535, 65_535), st.booleans()), min_size=1, max_size=25),
+    quirky=st.booleans(),
+)
+def test_published_power_never_has_the_sign_the_counters_deny(
+    steps: list[tuple[int, bool]], quirky: bool
+) -> None:
+    """Any run of true powers (±655.35 W, 0.01 W steps) from a DZG meter that signs correctly or
+    has the short-encoding bug: every power published is the true one; the counters move with it
+    (0.1 Wh a frame when ``moves``)."""
+    imp, exp, truth = 1_000_000, 500_000, []
+    frames = []
+    for power, moves in steps:
+        if moves and power > 0:
+            imp += 1
+        elif moves and power < 0:
+            exp += 1
+        raw = power
+        size = max(1, (abs(power).bit_length() + 8) // 8)  # the shortest signed field
+        if quirky and power < 0:
+            size = 4  # the buggy meters send true negatives in four bytes
+        if quirky and power > 0 and power.bit_length() % 8 == 0:  # the bug: unsigned in a signed field
+            size, raw = power.bit_length() // 8, power - (1 << power.bit_length())
+        frames.append(sml_frame(DVS if quirky else DWSB, imp, exp, sint(raw, size)))
+        truth.append(power / 100)
+    dec = SmlDecoder()
+    for data, true in zip(frames, truth, strict=True):
+        [frame] = dec.feed(data)
+        for v in frame.values:
+            if v.quantity == "power":
+                assert v.value == true

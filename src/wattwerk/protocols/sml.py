@@ -163,44 +163,43 @@ class SignLearner:
     """Whether one DZG meter's short negative powers are unsigned, learned from its counters.
 
     A negative power in fewer than four bytes is either a true export (signed, correct meters such
-    as the DWSB20.2TH) or an import whose top bit is set (the DVS74 bug). The counters tell: import
-    rising means the quirk, export rising means a correct meter; an unsigned reading beyond the
-    bound means a correct meter at once. Until then an ambiguous power is held back (kind ``sign``).
+    as the DWSB20.2TH) or an import whose top bit is set (the DVS74 bug). The counters tell: when
+    they moved one way between two frames that both carried such an ambiguous power, import rising
+    means the quirk and export rising a correct meter (a movement next to an unambiguous power may
+    belong to that other flow, so it does not count). An unsigned reading beyond the bound means a
+    correct meter at once. Until the meter is known an ambiguous power is published only on such a
+    movement, else held back (kind ``sign``).
     """
 
     mode: str | None = None  # "unsigned" (the quirk applies) or "signed"
     votes: Counter[str] = field(default_factory=Counter)
     trend: CounterTrend = field(default_factory=CounterTrend)
     moved: str | None = None
-    waiting: bool = False  # an ambiguous power came while the counters stood still
+    ambiguous: bool = False  # this frame carries an ambiguous net power
+    was_ambiguous: bool = False  # ... and the frame before did
 
     def observe(self, imp: float | None, exp: float | None) -> None:
+        """A new frame's counters (before its values are chosen)."""
         self.moved = self.trend.update(imp, exp)
-        if self.waiting and self.moved in ("import", "export"):
-            self.waiting = False
-            self._vote("unsigned" if self.moved == "import" else "signed")
+        self.was_ambiguous, self.ambiguous = self.ambiguous, False
 
     def choose(self, net: bool, unsigned: float, bound: float) -> str | None:
         """``signed``/``unsigned`` for one ambiguous value, or None: not known yet."""
+        if net:
+            self.ambiguous = True
         if self.mode is not None:
             return self.mode
         if unsigned > bound:
             self.mode = "signed"
             return self.mode
-        if not net:  # phases may flow either way: only the learned mode decides them
-            return None
-        if self.moved in ("import", "export"):
-            choice = "unsigned" if self.moved == "import" else "signed"
-            self._vote(choice)
-            return choice
-        self.waiting = True
-        return None
-
-    def _vote(self, choice: str) -> None:
+        if not net or not self.was_ambiguous or self.moved not in ("import", "export"):
+            return None  # phases may flow either way: only the learned mode decides them
+        choice = "unsigned" if self.moved == "import" else "signed"
         self.votes[choice] += 1
         other = "signed" if choice == "unsigned" else "unsigned"
         if self.votes[choice] - self.votes[other] >= SIGN_VOTES:
             self.mode = choice
+        return choice
 
 
 class SmlDecoder:
