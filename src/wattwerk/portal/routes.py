@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from wattwerk.portal import api, flukso_read, maintenance, owner_commands, pages, plans, series_api
+from wattwerk.portal import api, flukso_read, maintenance, owner_commands, pages, pairing, plans, series_api
 
 
 def include_all(app: FastAPI, *, reset_tokens_in_response: bool = False) -> FastAPI:
@@ -13,6 +13,7 @@ def include_all(app: FastAPI, *, reset_tokens_in_response: bool = False) -> Fast
     app.state.reset_tokens_in_response = reset_tokens_in_response
     app.include_router(series_api.router())  # series and the site's zone (before api's routes)
     app.include_router(api.router())
+    app.include_router(pairing.router())  # pairing codes for the edge's wizard (issue 14)
     app.include_router(maintenance.edge_router())
     app.include_router(owner_commands.router())  # the owner's controls, sent over the same channel
     app.include_router(flukso_read.router())
