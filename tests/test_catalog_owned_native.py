@@ -60,6 +60,65 @@ TESLA_READINGS = {"voltage": 232.0, "frequency": 50.02, "current_l1": 15.9, "cur
                   "current_l3": 15.8, "energy": 3_456_789.0}
 
 
+# Easee cloud, GET /api/chargers/{id}/state (field names and units as the API reference documents them)
+EASEE_STATE: dict[str, Any] = {
+    "smartCharging": False, "cableLocked": True, "chargerOpMode": 3, "totalPower": 11.04,
+    "sessionEnergy": 4.2, "energyPerHour": 0.0, "wiFiRSSI": -61, "cellRSSI": None, "localRSSI": None,
+    "outputPhase": 30,
+    "dynamicCircuitCurrentP1": 32.0, "dynamicCircuitCurrentP2": 32.0, "dynamicCircuitCurrentP3": 32.0,
+    "latestPulse": "2026-01-05T11:59:00Z", "chargerFirmware": 302, "voltage": 231.4, "chargerRAT": 1,
+    "lockCablePermanently": False, "inCurrentT2": 0.0, "inCurrentT3": 16.02, "inCurrentT4": 15.98,
+    "inCurrentT5": 16.1, "outputCurrent": 16.0, "isOnline": True, "inVoltageT1T2": 0.0,
+    "inVoltageT1T3": 231.4,
+    "ledMode": 18, "cableRating": 32.0, "dynamicChargerCurrent": 16.0, "reasonForNoCurrent": 0,
+    "lifetimeEnergy": 4321.654, "phaseMode": 2,
+}
+EASEE_READINGS = {"power": 11_040.0, "energy": 4_321_654.0, "current_limit": 16.0, "state": 3.0,
+                  "voltage": 231.4, "current_l1": 16.02, "current_l2": 15.98, "current_l3": 16.1}
+
+
+class Easee(HttpServerEmulator):
+    """The Easee cloud for one charger: login hands out tokens, the API wants the latest one."""
+
+    def __init__(self, charger: str = "EH123456") -> None:
+        self.charger = charger
+        self.state = dict(EASEE_STATE)
+        self.logins: list[dict[str, Any]] = []
+        self.settings: list[dict[str, Any]] = []
+        self.token = ""
+
+    def _authorized(self, request: Request) -> bool:
+        return bool(self.token) and request.headers.get("authorization") == f"Bearer {self.token}"
+
+    def app(self) -> Starlette:
+        async def login(request: Request) -> JSONResponse:
+            body = await request.json()
+            self.logins.append(body)
+            if body != {"userName": "owner", "password": "s3cret"}:
+                return JSONResponse({"title": "invalid credentials"}, status_code=401)
+            self.token = f"token-{len(self.logins)}"
+            return JSONResponse({"accessToken": self.token, "expiresIn": 86400, "tokenType": "Bearer",
+                                 "refreshToken": "r"})
+
+        async def state(request: Request) -> JSONResponse:
+            if not self._authorized(request):
+                return JSONResponse({}, status_code=401)
+            return JSONResponse(self.state)
+
+        async def settings(request: Request) -> JSONResponse:
+            if not self._authorized(request):
+                return JSONResponse({}, status_code=401)
+            body = await request.json()
+            self.settings.append(body)
+            self.state |= body
+            return JSONResponse([{"commandId": 48, "ticks": 1}], status_code=202)
+
+        base = f"/api/chargers/{self.charger}"
+        return Starlette(routes=[Route("/api/accounts/login", login, methods=["POST"]),
+                                 Route(f"{base}/state", state),
+                                 Route(f"{base}/settings", settings, methods=["POST"])])
+
+
 class GoE(HttpServerEmulator):
     """A go-eCharger's API v2: the documented status, and /api/set changing it as the charger does."""
 
@@ -101,7 +160,7 @@ def _close(got: dict[str, float], want: dict[str, float]) -> None:
 def test_every_packaged_template_entry_is_covered_here() -> None:
     items = [i for i in native(load_catalog()) if i.entry.native in TEMPLATED and i.origin == "packaged"]
     templated = {i.entry.id for i in items}
-    assert templated == {"go-e-http-v2", "tesla-wall-connector-3", "openwb-1-9-isss"}
+    assert templated == {"go-e-http-v2", "tesla-wall-connector-3", "openwb-1-9-isss", "easee-cloud"}
 
 
 async def test_go_e_http_v2_reads_the_documented_status_and_sets_amp_frc_psm() -> None:
@@ -145,6 +204,44 @@ async def _collect(source: MqttSource, into: list[tuple[str, str]]) -> None:
     async for payload in source:
         topic, _, value = payload.partition(b"\0")
         into.append((topic.decode(), value.decode()))
+
+
+async def test_easee_cloud_logs_in_reads_the_state_and_sends_settings() -> None:
+    entry = find("easee-cloud").entry
+    async with Easee() as cloud:
+        url = f"http://owner:s3cret@127.0.0.1:{cloud.port}/api/chargers/EH123456"
+        device = create_for(entry, host=url, device_id="dev", timeout=2.0)
+        try:
+            _close({r.channel.split(".", 1)[1]: r.value for r in await device.read()}, EASEE_READINGS)
+            assert device.ledger.total() == 0, device.ledger.counts
+            assert cloud.logins == [{"userName": "owner", "password": "s3cret"}]
+            await device.set_current_limit(10.0)
+            cloud.token = "revoked"  # the token expired: 401, one new login, the command goes through
+            await device.enable(False)
+            await device.enable(True)
+            await device.command("phases", 1.0)
+            assert cloud.settings == [{"dynamicChargerCurrent": 10}, {"dynamicChargerCurrent": 0},
+                                      {"dynamicChargerCurrent": 6}, {"phaseMode": 1}]
+            assert len(cloud.logins) == 2
+            readings = {r.channel: r.value for r in await device.read()}
+            assert readings["dev.current_limit"] == 6.0
+        finally:
+            await device.aclose()
+
+
+async def test_easee_cloud_needs_credentials_and_says_so() -> None:
+    entry = find("easee-cloud").entry
+    with pytest.raises(PermanentError, match="put user:password in the url"):
+        create_for(entry, host="https://api.easee.com/api/chargers/EH1", device_id="dev")
+    async with Easee() as cloud:
+        url = f"http://owner:wrong@127.0.0.1:{cloud.port}/api/chargers/EH123456"
+        device = create_for(entry, host=url, device_id="dev", timeout=2.0)
+        try:
+            with pytest.raises(PermanentError, match="accounts/login: HTTP 401"):
+                await device.fetch()
+            assert len(cloud.logins) == 2 and not cloud.settings  # tried once more, then gave up
+        finally:
+            await device.aclose()
 
 
 @pytest.mark.mqtt

@@ -17,6 +17,7 @@ import json
 import time
 from typing import Any
 
+from wattwerk.devices.cloud_login import CloudLogin
 from wattwerk.devices.native import NativeDevice
 from wattwerk.devices.profile import Entry
 from wattwerk.devices.templates import HttpWrite, JsonValue, MqttWrite, fill
@@ -70,30 +71,38 @@ class _Template(NativeDevice):
 class HttpJsonDevice(_Template):
     """A device with a JSON HTTP API described by an entry's ``http:`` template."""
 
-    def __init__(self, entry: Entry, http: JsonHttp, **kw: Any) -> None:
+    def __init__(self, entry: Entry, http: JsonHttp, *, login: CloudLogin | None = None, **kw: Any) -> None:
         super().__init__(entry, **kw)
         assert entry.http is not None
         self.template = entry.http
         self.http = http
+        self.login = login  # a cloud API's token (devices/cloud_login.py)
         self.writes = {w.command: w for w in entry.http.writes}
+
+    async def _request(self, method: str, path: str, **kw: Any) -> dict:
+        if self.login is None:
+            return await self.http.request(method, path, **kw)
+        return await self.login.call(lambda headers: self.http.request(method, path, headers=headers, **kw))
 
     async def fetch(self) -> dict[str, float]:
         out: dict[str, float] = {}
         for read in self.template.reads:
-            doc = await self.http.request(read.method, read.path)
+            doc = await self._request(read.method, read.path)
             out |= self._pick_all(doc, read.values, read.path)
         return out
 
     async def command(self, command: str, value: float) -> None:
         write, raw = self._raw(command, value)
         assert isinstance(write, HttpWrite)
-        await self.http.request(
+        await self._request(
             write.method, fill(write.path, raw), params={k: fill(v, raw) for k, v in write.query.items()},
             content=fill(write.body, raw) if write.body is not None else None, expect_json=False,
         )
 
     async def aclose(self) -> None:
         await self.http.aclose()
+        if self.login is not None:
+            await self.login.aclose()
 
 
 class MqttJsonDevice(_Template):

@@ -63,9 +63,18 @@ def create_for(
         url = urlsplit(host if "://" in host else f"http://{host}:{port or 80}")
         if auth is None and url.password is not None:  # http://user:password@host in the site file
             auth = (url.username or "", url.password)
-        base = f"{url.scheme}://{url.hostname}{f':{url.port}' if url.port else ''}{url.path}"
-        http = JsonHttp(base, timeout=timeout, auth=auth, headers=entry.http.headers)
-        return HttpJsonDevice(entry, http, device_id=device_id, ledger=ledger, clock=clock)
+        root = f"{url.scheme}://{url.hostname}{f':{url.port}' if url.port else ''}"
+        login = None
+        if entry.http.login is not None:  # a cloud API: the url's user:password log in, no basic auth
+            from wattwerk.devices.cloud_login import CloudLogin
+
+            if auth is None:
+                raise PermanentError(f"{device_id}: {entry.id} logs in to its cloud API: put user:password "
+                                     "in the url (https://user:password@host/...)")
+            login = CloudLogin(entry.http.login, JsonHttp(root, timeout=timeout), auth)
+            auth = None
+        http = JsonHttp(f"{root}{url.path}", timeout=timeout, auth=auth, headers=entry.http.headers)
+        return HttpJsonDevice(entry, http, device_id=device_id, ledger=ledger, clock=clock, login=login)
     if "://" in host:
         url = urlsplit(host)
         if not url.hostname:

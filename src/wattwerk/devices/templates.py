@@ -100,8 +100,31 @@ class HttpWrite(_Strict):
         return self
 
 
+class HttpLogin(_Strict):
+    """A cloud API's login (Easee): ``body`` (JSON text with ``{username}`` and ``{password}``, taken from
+    the site file's ``url``) is POSTed to ``path`` under the url's host (not its path); the token at
+    ``token`` in the answer is sent on every request as header ``header`` = ``scheme``. The driver
+    logs in again after ``renew_s`` and once when the API answers 401."""
+
+    path: UrlPath
+    body: str = Field(min_length=2)
+    token: str = Field(min_length=1)  # JSON path of the token in the answer
+    header: str = "Authorization"
+    scheme: str = "Bearer {token}"
+    renew_s: float = Field(default=3000.0, gt=0)
+
+    @model_validator(mode="after")
+    def _placeholders(self) -> HttpLogin:
+        if "{username}" not in self.body or "{password}" not in self.body:
+            raise ValueError("login body needs {username} and {password}")
+        if "{token}" not in self.scheme:
+            raise ValueError("login scheme needs {token}")
+        return self
+
+
 class HttpTemplate(_Strict):
     headers: dict[str, str] = Field(default_factory=dict)  # e.g. Authorization: Bearer ...
+    login: HttpLogin | None = None
     reads: list[HttpRead] = Field(min_length=1)
     writes: list[HttpWrite] = Field(default_factory=list)
 

@@ -27,11 +27,11 @@ class JsonHttp:
 
     async def _send(
         self, method: str, path: str, params: object, data: Mapping[str, str] | None,
-        content: str | None = None,
+        content: str | None = None, headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         try:
             response = await self._client.request(method, path, params=params, data=data,  # type: ignore[arg-type]
-                                                  content=content)
+                                                  content=content, headers=headers)
         except httpx.TimeoutException:
             raise RetryableError(f"{self.base_url}{path}: timeout") from None
         except httpx.TransportError as exc:
@@ -57,10 +57,12 @@ class JsonHttp:
         data: Mapping[str, str] | None = None,
         expect_json: bool = True,
         content: str | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> dict:
         """The answer's JSON object ({} when ``expect_json`` is false: e.g. an HTML acknowledgement);
-        ``content``: a raw body (e.g. JSON text) instead of form ``data``."""
-        response = await self._send(method, path, params, data, content)
+        ``content``: a raw body (e.g. JSON text) instead of form ``data``; ``headers``: this request's own
+        (a cloud API's bearer token)."""
+        response = await self._send(method, path, params, data, content, headers)
         if not expect_json:
             return {}
         try:
