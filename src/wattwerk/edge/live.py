@@ -8,7 +8,9 @@ JSON shapes (all optional in ``/api/live``; the page shows a section only when i
 
     devices:      [{id, name, role, catalog, connection, state: ok|stale|failing|waiting,
                     reads, failures, errors: {kind: n}, last_error: {kind, message, at} | null,
-                    values: {quantity: number}}]
+                    values: {quantity: number}, status: ok|stale|error, kind, cause, check}]
+                  (status, cause and what to check: ``wattwerk.edge.status``)
+    health:       {level: ok|warn|bad, text, devices}: the header (bad: the grid meter is not ok)
     chargers:     [{id, name, power_w, mode, current_a, target_a, phases, vehicle_soc}]
     battery:      {ids, power_w, soc_pct, reserve_pct, capacity_wh} | null
     heat_pump:    [{id, name, power_w, sgready, temperature_c}]
@@ -34,6 +36,7 @@ from wattwerk.config import DeviceBase, SiteConfig
 from wattwerk.config.site_limits import site_limits
 from wattwerk.devices.catalog import find
 from wattwerk.edge import history
+from wattwerk.edge.status import device_status, site_health
 from wattwerk.errors import InputLedger, PermanentError
 from wattwerk.flows import SiteRoles, power_flows
 from wattwerk.model import utcnow
@@ -87,23 +90,31 @@ def device_rows(cfg: SiteConfig, snap: Snapshot, *, ledger: InputLedger | None =
         else:
             state = "waiting"
         conn = dev.connection
-        where = ":".join(str(x) for x in (getattr(conn, "host", None), _port(dev)) if x)
+        port = _port(dev)
+        where = getattr(conn, "device", None) or ":".join(
+            str(x) for x in (getattr(conn, "host", None), port) if x)
+        last_error = None if last is None else {"kind": last[0], "message": last[1],
+                                                "at": last[2].isoformat()}
         rows.append({
             "id": dev.id, "name": dev.label, "role": dev.role, "catalog": dev.catalog,
             "connection": f"{conn.type} {where}".strip(), "state": state,
             "reads": p.reads if p is not None else None, "failures": p.failures if p is not None else 0,
-            "errors": errors,
-            "last_error": None if last is None else {"kind": last[0], "message": last[1],
-                                                     "at": last[2].isoformat()},
-            "values": values,
-        })
+            "errors": errors, "last_error": last_error, "values": values,
+        } | device_status(state, last_error, where, port, dev.catalog))
     return rows
 
 
 def _port(dev: DeviceBase) -> int | None:
-    """The port the driver uses: the site file's, else (Modbus TCP) the catalogue entry's, else 502."""
-    port = getattr(dev.connection, "port", None)
-    if port is not None or dev.connection.type != "modbus_tcp":
+    """The port the driver uses: the site file's, else (Modbus TCP) the catalogue entry's, else 502;
+    a UDP device with a catalogue entry (KEBA: 7090) always uses the entry's (``edge.drivers``)."""
+    c = dev.connection
+    port = getattr(c, "port", None)
+    if c.type == "udp" and dev.catalog and getattr(c, "host", None):
+        try:
+            return find(dev.catalog.rsplit("/", 1)[-1]).entry.connection.port or port
+        except PermanentError:
+            return port
+    if port is not None or c.type != "modbus_tcp":
         return port
     try:
         return find((dev.catalog or "").rsplit("/", 1)[-1]).entry.connection.port
@@ -233,7 +244,7 @@ class RuntimeView:
             "local_time": now.astimezone(ZoneInfo(self.cfg.site.timezone)).strftime("%a %d %b %Y %H:%M"),
             "flows": {k: _round(v) for k, v in flows.items()},
             "stale": [d for d in snap.stale_devices() if d != "edge"],
-            "devices": self.devices(snap),
+            "devices": (rows := self.devices(snap)), "health": site_health(rows),
         } | site_details(self.cfg, snap, targets=targets, modes=self.modes_fn() if self.modes_fn else None)
         if self.plan_fn is not None:
             out["plan"] = self.plan_fn()
@@ -284,7 +295,9 @@ def enrich(view: Any, live: dict[str, Any]) -> dict[str, Any]:
     except (KeyError, TypeError, ValueError):
         now = utcnow()
     snap = state.snapshot(now)
-    return live | {"timezone": cfg.site.timezone, "devices": device_rows(cfg, snap)} | site_details(cfg, snap)
+    rows = device_rows(cfg, snap)
+    shown = {"timezone": cfg.site.timezone, "devices": rows, "health": site_health(rows)}
+    return live | shown | site_details(cfg, snap)
 
 
 async def push_live(ws: WebSocket, live: Callable[[], dict[str, Any]], every_s: float = 1.0) -> None:
