@@ -28,11 +28,11 @@ EVENING = dict(grid__power=500.0, pv1__power=0.0, bat__power=0.0, bat__soc=5.0, 
 class Site:
     """The demo site's control (no planner) with the owner's controls, on a clock tests move."""
 
-    def __init__(self, data_dir: Path, ev_mode: str = "off") -> None:
+    def __init__(self, data_dir: Path, ev_mode: str = "off", t: float = 0.0) -> None:
         text = DEMO_SITE.read_text().replace("mode: planner", "mode: self_consumption")
         text = text.replace("ev_default_mode: pv", f"ev_default_mode: {ev_mode}").replace("strategy:", RIPPLE)
         self.cfg = parse_config(text)
-        self.t = 0.0
+        self.t = t
         self.step = CycleStep(build_cycle(self.cfg), tz=TZ)
         self.owner = OwnerControls(data_dir, self.step, None, {d.id: d.role for d in self.cfg.devices}, TZ,
                                    lambda: T0 + timedelta(seconds=self.t))
@@ -131,14 +131,12 @@ def test_settings_survive_a_restart_and_ended_ones_are_dropped(tmp_path: Path) -
     stored = json.loads((tmp_path / FILE).read_text())
     assert stored["devices"]["bat"] == {"mode": "hold", "reserve_soc": 30.0}
     assert not list(tmp_path.glob("*.tmp"))  # written through a renamed temporary file
-    again = Site(tmp_path)
-    again.t = 600.0  # ten minutes later: the boost has ended
-    again.owner.restore({"ev1": True})
+    again = Site(tmp_path, t=600.0)  # ten minutes later: the boost has ended
     p = again.step.point("ev1")
     assert (p.mode, p.min_current_a, p.phases, p.phase_switching) == ("minpv", 8.0, 1, False)
     assert (p.target_soc, p.capacity_wh) == (80.0, 60000.0)
     assert again.step.cycle.battery.config.mode == "hold"
-    assert again.owner.device_state("hp")["override"] is None
+    assert again.owner.device_state("hp")["override"] is None and again.step.heaters["hp"].override is None
 
 
 def test_an_unreadable_store_starts_from_the_site_file(tmp_path: Path, caplog) -> None:
@@ -183,3 +181,19 @@ def test_the_owners_battery_mode_beats_the_planners_hold(tmp_path: Path) -> None
     assert site.cycle(bat__soc=50.0)["bat.battery_setpoint"] == 0.0
     site.owner.apply("bat", {"mode": "self_consumption"})
     assert site.cycle(bat__soc=50.0)["bat.battery_setpoint"] == 500.0
+
+
+def test_a_refused_change_changes_nothing_and_a_passed_plan_does_not_block_the_rest(tmp_path: Path) -> None:
+    site = Site(tmp_path, ev_mode="pv")
+    site.owner._switchable = {}
+    site.step.set_ev_phases("ev1", 3)
+    with pytest.raises(OwnerError, match="cannot switch phases"):
+        site.owner.apply("ev1", {"mode": "now", "phases": 1})
+    assert site.step.modes()["ev1"] == "pv"  # the mode in the same request was not applied
+    site.owner.apply("ev1", {"mode": "now", "plan": {"energy_kwh": 5, "departure": "13:00", "day": "today"}})
+    again = Site(tmp_path, t=2 * 3600.0)  # 14:00 local: the one-off departure has passed
+    assert again.step.modes()["ev1"] == "now" and again.step.point("ev1").target_energy_wh is None
+    nonsense = {"version": 1, "devices": {"ev1": 7, "hp": {"override": {"until": "soon"}}}}
+    (tmp_path / FILE).write_text(json.dumps(nonsense))
+    third = Site(tmp_path, ev_mode="pv")  # nonsense in the file: each device is skipped, the edge starts
+    assert third.step.modes()["ev1"] == "pv"

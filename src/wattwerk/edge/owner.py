@@ -188,7 +188,16 @@ class OwnerControls:
         return self.apply(device, {key: value}, source)
 
     def _charger(self, device: str, s: ChargerSetting, given: dict[str, Any], stored: dict[str, Any]) -> None:
+        """Everything is checked before anything changes."""
         c = self.control
+        if s.phases is not None and not self.can_switch(device) and s.phases != c.point(device).phases:
+            raise OwnerError(f"{device} cannot switch phases (phase_switching is off in the site file)")
+        plan = s.plan
+        if plan is not None and plan.day is not None:  # "tomorrow" becomes a date now, once
+            today = self.clock().astimezone(self.tz).date()
+            plan = plan.model_copy(update={"day": None, "on": today + timedelta(days=plan.day == "tomorrow")})
+        if plan is not None and plan.on is not None and self._at(plan) <= self.clock():
+            raise OwnerError(f"the departure {plan.on} {plan.departure} has passed already")
         if s.mode is not None:
             c.set_ev_mode(device, s.mode)
         if s.max_current_a is not None:
@@ -196,20 +205,11 @@ class OwnerControls:
         if s.min_current_a is not None:
             c.set_ev_min_current(device, s.min_current_a)
         if s.phases is not None:
-            if s.phases != 3 and not self.can_switch(device):
-                raise OwnerError(f"{device} cannot switch phases (phase_switching is off in the site file)")
             c.set_ev_phases(device, s.phases)
         for key in ("mode", "max_current_a", "min_current_a", "phases"):
             if key in given and given[key] is not None:
                 stored[key] = given[key]
         if "plan" in given:
-            plan = s.plan
-            if plan is not None and plan.day is not None:  # "tomorrow" becomes a date now, once
-                today = self.clock().astimezone(self.tz).date()
-                plan = plan.model_copy(update={"day": None,
-                                               "on": today + timedelta(days=plan.day == "tomorrow")})
-            if plan is not None and plan.on is not None and self._at(plan) <= self.clock():
-                raise OwnerError(f"the departure {plan.on} {plan.departure} has passed already")
             stored["plan"] = None if plan is None else plan.model_dump(mode="json", exclude_none=True)
             self._set_plan(device, plan)
 
@@ -330,16 +330,26 @@ class OwnerControls:
             log.warning("owner settings %s unreadable (%s); starting from the site file", self.path, exc)
             return
         for device, stored in devices.items():
-            changes = {k: v for k, v in (stored or {}).items() if v is not None}
-            over = changes.get("override")
-            if over and datetime.fromisoformat(over["until"]) <= self.clock():
-                changes.pop("override")
-            if not changes:
-                continue
             try:
-                self.apply(device, changes, source="restore")
-            except OwnerError as exc:
+                changes = self._still_valid(stored)
+                if changes:
+                    self.apply(device, changes, source="restore")
+            except (ValueError, TypeError, KeyError, AttributeError) as exc:  # OwnerError too
                 log.warning("owner setting for %s not restored: %s", device, exc)
+
+    def _still_valid(self, stored: dict[str, Any]) -> dict[str, Any]:
+        """A stored device's settings without what has ended: a boost, a one-off departure."""
+        changes = {k: v for k, v in stored.items() if v is not None}
+        over = changes.get("override")
+        if over and datetime.fromisoformat(over["until"]) <= self.clock():
+            changes.pop("override")
+        plan = changes.get("plan")
+        if plan and plan.get("on"):
+            at = self._at(PlanSetting.model_validate(plan))
+            if at <= self.clock():
+                log.info("owner plan for %s ended at %s", plan.get("departure"), at.isoformat())
+                changes.pop("plan")
+        return changes
 
     # ------------------------------------------------------------ what the page shows
 
