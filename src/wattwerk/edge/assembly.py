@@ -194,6 +194,8 @@ class Edge:
         self._slot: datetime | None = None  # lock-step: the slot the planner last planned
         self._retention_at: datetime | None = None
         self._push: list[asyncio.Task[None]] = []
+        self._stop: asyncio.Event | None = None  # run()'s: the uplink that a pairing starts stops with it
+        self._paired: list[asyncio.Task[None]] = []
 
     def _owner(self, data_dir: Path) -> OwnerControls:
         """The owner's settings store on this edge's control, with what ``owner.json`` kept applied."""
@@ -260,7 +262,11 @@ class Edge:
         view = self.site_view()
         setup = None
         if self.path is not None:
-            setup = Setup(self.path, runtime=self.runtime, on_config=lambda cfg: setattr(view, "cfg", cfg))
+            def changed(cfg: SiteConfig) -> None:
+                view.cfg = cfg
+                self.attach_portal(cfg)
+
+            setup = Setup(self.path, runtime=self.runtime, on_config=changed)
         outbox = self.outbox
         sources = {} if outbox is None else {
             "outbox_pending": outbox.pending, "outbox_bytes": outbox.used_bytes,
@@ -311,9 +317,23 @@ class Edge:
             from wattwerk.edge.inbound import start_inbound
 
             tasks += start_inbound(self.cfg, self.runtime, stop, self.control.active_limits)
+        self._stop = stop
         running = [asyncio.create_task(t) for t in [*tasks, *self.services(stop), *extra]]  # type: ignore[arg-type]
         await stop.wait()
         await asyncio.gather(*running, return_exceptions=True)
+        await asyncio.gather(*self._paired, return_exceptions=True)
+
+    def attach_portal(self, cfg: SiteConfig) -> None:
+        """The wizard paired this edge: open the outbox and start the uplink (and maintenance
+        client) now, no restart. Only the first pairing; a new portal for a paired edge counts
+        from the next start."""
+        if cfg.portal is None or self.outbox is not None or self._stop is None or self._stop.is_set():
+            return
+        self.cfg = self.cfg.model_copy(update={"portal": cfg.portal})
+        self.outbox = Outbox(Path(self.cfg.store.data_dir) / "outbox.sqlite")
+        self.recorder.outbox = self.outbox
+        self._paired = [asyncio.create_task(t) for t in self._portal_tasks(self._stop)]  # type: ignore[arg-type]
+        log.info("paired with %s as site %s: uploading", cfg.portal.url, cfg.portal.site)
 
     def services(self, stop: asyncio.Event) -> list[Awaitable[None]]:
         """What runs beside reading and control, on any clock: uplink, plan upload and maintenance
