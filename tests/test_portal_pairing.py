@@ -63,7 +63,8 @@ def test_only_the_owner_makes_codes(portal: Portal) -> None:  # noqa: F811
     site = new_site(owner)
     other = account(portal)
     assert other.http.post(f"/api/v1/sites/{site}/pairing-codes").status_code == 404
-    assert owner.http.put(f"/api/v1/sites/{site}/grants/{other.alias}", json={"role": "viewer"}).status_code == 200
+    r = owner.http.put(f"/api/v1/sites/{site}/grants/{other.alias}", json={"role": "viewer"})
+    assert r.status_code == 200, r.text
     r = other.http.post(f"/api/v1/sites/{site}/pairing-codes")
     assert r.status_code == 403 and "owner" in r.json()["detail"]
     anonymous = httpx.post(f"{portal.url}/api/v1/sites/{site}/pairing-codes", timeout=30.0)

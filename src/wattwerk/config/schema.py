@@ -177,6 +177,7 @@ class Portal(Model):
     url: Url
     token: Annotated[SecretStr, Field(min_length=1)]
     site: Annotated[str, Field(min_length=1)]  # the site's id on the portal (given when pairing)
+    label: Annotated[str, Field(max_length=100)] | None = None  # the owner's name for it on the portal
     edge_id: Annotated[str, Field(min_length=1)] = "edge"
     ca_file: Annotated[Path, Strict(False)] | None = None  # private CA of a self-hosted portal
     pin_sha256: Annotated[str, Field(pattern=r"^[0-9A-Fa-f:]{64,95}$")] | None = None  # certificate pin

@@ -237,9 +237,11 @@ class Setup:
 
         return self._saved(apply(self.path, change))
 
-    def set_portal(self, url: str, token: str, site: str, edge_id: str | None = None) -> SiteConfig:
-        """Write the ``portal`` section after pairing (a previous portal's CA file and pin go with it)."""
+    def set_portal(self, url: str, token: str, site: str, edge_id: str | None = None,
+                   label: str | None = None) -> SiteConfig:
+        """Write the ``portal`` section after pairing (a previous portal's CA file and pin go with it);
+        ``label``: the owner's name for the site on the portal, shown instead of its id."""
         from wattwerk.config.writer import set_section
 
-        section = {"url": url, "token": token, "site": site, "edge_id": edge_id}
+        section = {"url": url, "token": token, "site": site, "edge_id": edge_id, "label": label}
         return self._saved(set_section(self.path, "portal", {k: v for k, v in section.items() if v}))

@@ -1,63 +1,62 @@
-"""Installation wizard, pairing step: exchange a pairing code from the portal for the edge's token.
+"""Installation wizard, pairing step: exchange the portal's pairing code for the edge's own token.
 
-The code is a personal access token with the ``ingest`` scope that the site's owner creates in the
-portal (``wwp_...``); the edge spends it once on the portal's pairing endpoint and keeps only the
-site token it gets back (``wattwerk.portal.api``)::
+The site's owner shows a pairing code on the portal (site list, "Pair an edge": 12 letters and
+digits like ``ABCD-EFGH-JKMN``, valid once for ten minutes, also as a QR code). The edge spends
+it once and keeps only the site token it gets back (``wattwerk.portal.pairing``); the code names
+the site, so nobody types the site's id::
 
-    POST {portal}/api/v1/sites/{site}/edge-tokens     Authorization: Bearer <code>
-    201 {"site": "...", "token": "..."}               4xx {"detail": "why"}
+    POST {portal}/api/v1/pairing  {"code": "ABCD-EFGH-JKMN"}
+    201 {"site": "s_…", "label": "the owner's name for it", "token": "…"}     4xx {"detail": "why"}
 """
 
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 
 from wattwerk.errors import PermanentError, RetryableError
 
-PAIR_PATH = "/api/v1/sites/{site}/edge-tokens"
+PAIR_PATH = "/api/v1/pairing"
 
 
 def check_code(code: str) -> str:
-    """The code without surrounding blanks; PermanentError when it cannot be one."""
-    c = (code or "").strip()
-    if not c or any(ch.isspace() for ch in c) or len(c) > 200 or not c.isprintable():
-        raise PermanentError("pairing code: paste the code the portal showed (one word, no spaces)")
+    """The code without blanks or dashes, upper case; PermanentError when it cannot be one."""
+    c = "".join(ch for ch in (code or "").upper() if ch != "-" and not ch.isspace())
+    if not c or len(c) > 40 or not c.isalnum() or not c.isascii():
+        raise PermanentError("pairing code: type the code the portal shows (like ABCD-EFGH-JKMN)")
     return c
 
 
-async def pair(portal_url: str, site: str, code: str, *,
-               transport: httpx.AsyncBaseTransport | None = None, timeout_s: float = 10.0) -> dict[str, Any]:
-    """``{"url", "site", "token"}`` from the portal; PermanentError when the portal refuses the code or
-    the site, RetryableError when it cannot be reached or fails."""
+async def pair(portal_url: str, code: str, *, transport: httpx.AsyncBaseTransport | None = None,
+               timeout_s: float = 10.0) -> dict[str, Any]:
+    """``{"url", "site", "label", "token"}`` from the portal; PermanentError when the portal refuses
+    the code, RetryableError when it cannot be reached, fails or asks to wait."""
     url = portal_url.strip().rstrip("/")
     if not url.startswith(("http://", "https://")):
         raise PermanentError(f"portal {portal_url!r}: expected an http:// or https:// URL")
-    site = (site or "").strip()
-    if not site:
-        raise PermanentError("site: give the site's name on the portal")
-    headers = {"Authorization": f"Bearer {check_code(code)}"}
+    body = {"code": check_code(code)}
     try:
         async with httpx.AsyncClient(transport=transport, timeout=timeout_s) as client:
-            r = await client.post(url + PAIR_PATH.format(site=quote(site, safe="")), headers=headers)
+            r = await client.post(url + PAIR_PATH, json=body)
     except httpx.HTTPError as exc:
         raise RetryableError(f"portal {url}: cannot reach it ({type(exc).__name__}: {exc})") from exc
-    if r.status_code >= 500:
-        raise RetryableError(f"portal {url}: server error {r.status_code}; try again later")
     try:
         data = r.json()
     except ValueError:
         data = {}
     detail = data.get("detail") if isinstance(data, dict) else None
-    if r.status_code in (401, 403):
-        raise PermanentError(f"portal {url} refused the pairing code: {detail or r.status_code}")
-    if r.status_code == 404:
-        raise PermanentError(f'portal {url}: no site "{site}" that this code may pair')
+    if r.status_code == 429:
+        raise RetryableError(f"portal {url}: {detail or 'too many attempts'} "
+                             f"(in {r.headers.get('Retry-After', '?')} s)")
+    if r.status_code >= 500:
+        raise RetryableError(f"portal {url}: server error {r.status_code}; try again later")
+    if r.status_code in (404, 405) and "pairing code" not in str(detail):  # not a portal's refusal
+        raise PermanentError(f"portal {url}: no pairing there; is this the portal's address?")
     if r.status_code >= 400:
-        raise PermanentError(f"portal {url}: {detail or r.status_code}")
-    token = data.get("token") if isinstance(data, dict) else None
-    if not isinstance(token, str) or not token:
-        raise PermanentError(f"portal {url}: answer without a token")
-    return {"url": url, "site": str(data.get("site") or site), "token": token}
+        why = detail if isinstance(detail, str) else r.status_code
+        raise PermanentError(f"portal {url} refused the pairing code: {why}")
+    token, site = (data.get("token"), data.get("site")) if isinstance(data, dict) else (None, None)
+    if not isinstance(token, str) or not token or not isinstance(site, str) or not site:
+        raise PermanentError(f"portal {url}: answer without a site and token")
+    return {"url": url, "site": site, "label": str(data.get("label") or site), "token": token}

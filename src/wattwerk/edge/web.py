@@ -92,8 +92,7 @@ class NetworkBody(BaseModel):
 
 class PairBody(BaseModel):
     portal_url: str
-    site: str
-    code: str
+    code: str  # the portal's pairing code; it names the site
 
 
 class GridMeterBody(BaseModel):
@@ -229,6 +228,8 @@ def create_app(view: SiteView, *, auth: EdgeAuth, setup: Setup | None = None, ru
                         for d in cfg.devices],
             "grid_meter": cfg.grid_meter.id if cfg.grid_meter else None,
             "portal": cfg.portal.url if cfg.portal else None,
+            "portal_site": cfg.portal.site if cfg.portal else None,
+            "portal_label": (cfg.portal.label or cfg.portal.site) if cfg.portal else None,
         })
 
     @app.post("/api/setup/devices")
@@ -273,15 +274,16 @@ def create_app(view: SiteView, *, auth: EdgeAuth, setup: Setup | None = None, ru
     async def pair_portal(body: PairBody) -> JSONResponse:
         try:
             s = need_setup()
-            result = await pair(body.portal_url, body.site, body.code)
-            s.set_portal(result["url"], result["token"], result["site"])
+            result = await pair(body.portal_url, body.code)
+            s.set_portal(result["url"], result["token"], result["site"], label=result["label"])
         except ConfigError as exc:
             return _refused(exc.lines)
         except RetryableError as exc:
             return _refused([str(exc)], 502)
         except PermanentError as exc:
             return _refused([str(exc)])
-        return JSONResponse({"ok": True, "portal": result["url"], "site": result["site"]})
+        return JSONResponse({"ok": True, "portal": result["url"], "site": result["site"],
+                             "label": result["label"]})
 
     @app.post("/api/wizard/grid-meter")
     async def grid_meter(body: GridMeterBody) -> JSONResponse:

@@ -58,7 +58,7 @@ def new_code() -> str:
 
 def normalise(code: str) -> str:
     """The code as stored (upper case, no dashes or blanks); PairingRefused(400) when it cannot be one."""
-    c = "".join(ch for ch in (code or "").upper() if ch not in "- \t")
+    c = "".join(ch for ch in (code or "").upper() if ch != "-" and not ch.isspace())
     if len(c) != LENGTH or any(ch not in ALPHABET for ch in c):
         raise PairingRefused(400, f"a pairing code is {LENGTH} letters and digits like ABCD-EFGH-JKMN; "
                                   "copy it from the portal's site list")

@@ -53,6 +53,9 @@ async function loadNetwork() {
   toggle();
 }
 
+// the site by the owner's name for it on the portal, never by its id
+const paired = (portal, label) => `Uploads to “${label}” on ${portal}`;
+
 async function loadConfig() {
   const res = await WW.json("api/setup/config");
   if (!res.ok) {
@@ -65,7 +68,7 @@ async function loadConfig() {
   $("site").textContent = c.site;
   $("meter").device_id.innerHTML = c.devices.map((d) =>
     `<option value="${WW.esc(d.id)}"${d.id === c.grid_meter ? " selected" : ""}>${WW.esc(d.name)} (${WW.esc(d.role)})</option>`).join("");
-  if (c.portal) { $("pair-ok").hidden = false; $("pair-ok").textContent = "Paired with " + c.portal; $("pair").portal_url.value = c.portal; }
+  if (c.portal) { $("pair-ok").hidden = false; $("pair-ok").textContent = paired(c.portal, c.portal_label); $("pair").portal_url.value = c.portal; }
 }
 
 $("net").addEventListener("submit", (ev) => { ev.preventDefault(); network(false); });
@@ -76,11 +79,12 @@ $("net-apply").addEventListener("click", () => {
 $("pair").addEventListener("submit", async (ev) => {
   ev.preventDefault();
   const f = ev.target;
-  const res = await WW.json("api/wizard/pair", { portal_url: f.portal_url.value.trim(), site: f.site.value.trim(), code: f.code.value });
+  const res = await WW.json("api/wizard/pair", { portal_url: f.portal_url.value.trim(), code: f.code.value });
   $("pair-ok").hidden = !res.ok;
   if (!res.ok) { WW.list($("pair-problems"), WW.errors(res), "problems"); return; }
   $("pair-problems").hidden = true;
-  $("pair-ok").textContent = `Paired with ${res.data.portal}` + (res.data.site ? ` as site “${res.data.site}”` : "");
+  f.code.value = "";
+  $("pair-ok").textContent = paired(res.data.portal, res.data.label);
 });
 $("meter").addEventListener("submit", async (ev) => {
   ev.preventDefault();
