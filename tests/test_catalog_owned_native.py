@@ -15,6 +15,7 @@ import contextlib
 import math
 import uuid
 from typing import Any
+from urllib.parse import parse_qs
 
 import pytest
 from starlette.applications import Starlette
@@ -119,6 +120,58 @@ class Easee(HttpServerEmulator):
                                  Route(f"{base}/settings", settings, methods=["POST"])])
 
 
+# Zaptec cloud, GET /api/chargers/{id}/state: observations with the value as a string
+ZAPTEC_STATE: list[dict[str, Any]] = [
+    {"ChargerId": "c0ffee00-0000-4000-8000-000000000001", "StateId": sid,
+     "Timestamp": "2026-01-05T11:59:30.01", "ValueAsString": value}
+    for sid, value in [(-2, "1"), (150, "1"), (270, "33.5"), (501, "230.91"), (502, "231.40"),
+                       (503, "229.87"), (507, "15.894"), (508, "16.012"), (509, "15.977"), (510, "16"),
+                       (512, "3"),
+                       (513, "11031.62"), (553, "7.412"), (708, "16"), (710, "3"), (711, "1"),
+                       (554, "OCMF|{\"FV\":\"1.0\"}")]
+]
+ZAPTEC_READINGS = {"power": 11031.62, "voltage_l1": 230.91, "voltage_l2": 231.40, "voltage_l3": 229.87,
+                   "current_l1": 15.894, "current_l2": 16.012, "current_l3": 15.977, "state": 3.0}
+
+
+class Zaptec(HttpServerEmulator):
+    """The Zaptec cloud for one charger: an OAuth2 password grant, then the charger's routes."""
+
+    charger = "c0ffee00-0000-4000-8000-000000000001"
+
+    def __init__(self) -> None:
+        self.forms: list[dict[str, str]] = []
+        self.updates: list[dict[str, Any]] = []
+        self.commands: list[int] = []
+
+    def app(self) -> Starlette:
+        def authorized(request: Request) -> bool:
+            return request.headers.get("authorization") == "Bearer zap-token"
+
+        async def token(request: Request) -> JSONResponse:
+            form = parse_qs((await request.body()).decode(), strict_parsing=True)
+            self.forms.append({k: v[0] for k, v in form.items()})
+            return JSONResponse({"access_token": "zap-token", "token_type": "bearer", "expires_in": 86399})
+
+        async def state(request: Request) -> JSONResponse:
+            return JSONResponse(ZAPTEC_STATE if authorized(request) else {}, status_code=200 if authorized(
+                request) else 401)
+
+        async def update(request: Request) -> JSONResponse:
+            self.updates.append(await request.json())
+            return JSONResponse({}, status_code=200 if authorized(request) else 401)
+
+        async def command(request: Request) -> JSONResponse:
+            self.commands.append(int(request.path_params["cmd"]))
+            return JSONResponse({}, status_code=200 if authorized(request) else 401)
+
+        base = f"/api/chargers/{self.charger}"
+        return Starlette(routes=[Route("/oauth/token", token, methods=["POST"]),
+                                 Route(f"{base}/state", state),
+                                 Route(f"{base}/update", update, methods=["POST"]),
+                                 Route(base + "/sendCommand/{cmd:int}", command, methods=["POST"])])
+
+
 class GoE(HttpServerEmulator):
     """A go-eCharger's API v2: the documented status, and /api/set changing it as the charger does."""
 
@@ -160,7 +213,8 @@ def _close(got: dict[str, float], want: dict[str, float]) -> None:
 def test_every_packaged_template_entry_is_covered_here() -> None:
     items = [i for i in native(load_catalog()) if i.entry.native in TEMPLATED and i.origin == "packaged"]
     templated = {i.entry.id for i in items}
-    assert templated == {"go-e-http-v2", "tesla-wall-connector-3", "openwb-1-9-isss", "easee-cloud"}
+    assert templated == {"go-e-http-v2", "tesla-wall-connector-3", "openwb-1-9-isss", "easee-cloud",
+                         "zaptec-cloud"}
 
 
 async def test_go_e_http_v2_reads_the_documented_status_and_sets_amp_frc_psm() -> None:
@@ -240,6 +294,25 @@ async def test_easee_cloud_needs_credentials_and_says_so() -> None:
             with pytest.raises(PermanentError, match="accounts/login: HTTP 401"):
                 await device.fetch()
             assert len(cloud.logins) == 2 and not cloud.settings  # tried once more, then gave up
+        finally:
+            await device.aclose()
+
+
+async def test_zaptec_cloud_reads_the_observations_and_sends_update_and_commands() -> None:
+    entry = find("zaptec-cloud").entry
+    async with Zaptec() as cloud:
+        url = f"http://owner%40example.com:p%26ss@127.0.0.1:{cloud.port}/api/chargers/{cloud.charger}"
+        device = create_for(entry, host=url, device_id="dev", timeout=2.0)
+        try:
+            _close({r.channel.split(".", 1)[1]: r.value for r in await device.read()}, ZAPTEC_READINGS)
+            assert device.ledger.total() == 0, device.ledger.counts
+            assert cloud.forms == [{"grant_type": "password", "username": "owner@example.com",
+                                    "password": "p&ss"}]  # decoded from the url, encoded in the form
+            await device.set_current_limit(10.0)
+            await device.enable(False)
+            await device.enable(True)
+            assert cloud.updates == [{"maxChargeCurrent": 10}]
+            assert cloud.commands == [506, 507]
         finally:
             await device.aclose()
 

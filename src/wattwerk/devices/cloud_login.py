@@ -9,6 +9,7 @@ import json
 import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
+from urllib.parse import quote_plus
 
 from wattwerk.devices.templates import HttpLogin
 from wattwerk.errors import PermanentError
@@ -39,10 +40,11 @@ class CloudLogin:
 
     async def login(self) -> None:
         user, password = self.credentials
-        body = self.spec.body.replace("{username}", json.dumps(user)[1:-1]).replace(
-            "{password}", json.dumps(password)[1:-1])
-        answer = await self.root.request("POST", self.spec.path, content=body,
-                                         headers={"Content-Type": "application/json"})
+        quote: Callable[[str], str] = (lambda v: quote_plus(v)) if self.spec.form else (
+            lambda v: json.dumps(v)[1:-1])
+        body = self.spec.body.replace("{username}", quote(user)).replace("{password}", quote(password))
+        kind = "application/x-www-form-urlencoded" if self.spec.form else "application/json"
+        answer = await self.root.request("POST", self.spec.path, content=body, headers={"Content-Type": kind})
         token = resolve(answer, self.spec.token)
         if not isinstance(token, str) or not token:
             raise PermanentError(f"{self.root.base_url}{self.spec.path}: no token at {self.spec.token!r}")

@@ -87,7 +87,9 @@ class HttpJsonDevice(_Template):
     async def fetch(self) -> dict[str, float]:
         out: dict[str, float] = {}
         for read in self.template.reads:
-            doc = await self._request(read.method, read.path)
+            doc: Any = await self._request(read.method, read.path, lists=read.index is not None)
+            if read.index is not None:
+                doc = read.index.table(doc)
             out |= self._pick_all(doc, read.values, read.path)
         return out
 

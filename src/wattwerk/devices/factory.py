@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from wattwerk.devices.native import (
     HardyBarthDevice,
@@ -61,8 +61,8 @@ def create_for(
         from wattwerk.devices.custom import HttpJsonDevice
 
         url = urlsplit(host if "://" in host else f"http://{host}:{port or 80}")
-        if auth is None and url.password is not None:  # http://user:password@host in the site file
-            auth = (url.username or "", url.password)
+        if auth is None and url.password is not None:  # http://user:password@host (percent-encoded)
+            auth = (unquote(url.username or ""), unquote(url.password))
         root = f"{url.scheme}://{url.hostname}{f':{url.port}' if url.port else ''}"
         login = None
         if entry.http.login is not None:  # a cloud API: the url's user:password log in, no basic auth

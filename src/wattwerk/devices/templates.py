@@ -16,7 +16,7 @@ device's unit (``raw = value * scale``); an integral value is written without a 
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -67,9 +67,30 @@ def _absolute(path: str) -> str:
 UrlPath = Annotated[str, AfterValidator(_absolute)]
 
 
+class JsonIndex(_Strict):
+    """An answer that is a list of records (Zaptec's observations ``[{"StateId": 513, "ValueAsString":
+    "11040.5"}, ...]``) read as a table: each record's ``key`` names its ``value``; the values' ``json`` is
+    then the key (``"513"``)."""
+
+    key: str = Field(min_length=1)
+    value: str = Field(min_length=1)
+
+    def table(self, doc: Any) -> dict[str, Any]:
+        from wattwerk.protocols.jsonmap import _MISSING, resolve
+
+        records = doc if isinstance(doc, list) else []
+        out: dict[str, Any] = {}
+        for record in records:
+            key, value = resolve(record, self.key), resolve(record, self.value)
+            if key is not _MISSING and value is not _MISSING:
+                out[str(key)] = value
+        return out
+
+
 class HttpRead(_Strict):
     path: UrlPath
     method: Literal["GET", "POST"] = "GET"
+    index: JsonIndex | None = None
     values: list[JsonValue] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -108,6 +129,7 @@ class HttpLogin(_Strict):
 
     path: UrlPath
     body: str = Field(min_length=2)
+    form: bool = False  # the body is a form (OAuth2 password grant), not JSON
     token: str = Field(min_length=1)  # JSON path of the token in the answer
     header: str = "Authorization"
     scheme: str = "Bearer {token}"

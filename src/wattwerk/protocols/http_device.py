@@ -58,10 +58,11 @@ class JsonHttp:
         expect_json: bool = True,
         content: str | None = None,
         headers: Mapping[str, str] | None = None,
+        lists: bool = False,
     ) -> dict:
         """The answer's JSON object ({} when ``expect_json`` is false: e.g. an HTML acknowledgement);
         ``content``: a raw body (e.g. JSON text) instead of form ``data``; ``headers``: this request's own
-        (a cloud API's bearer token)."""
+        (a cloud API's bearer token); ``lists``: a JSON array is an answer too (returned as it is)."""
         response = await self._send(method, path, params, data, content, headers)
         if not expect_json:
             return {}
@@ -69,6 +70,8 @@ class JsonHttp:
             doc = json.loads(response.content)
         except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
             raise BadInput("http", f"{self.base_url}{path}: body is not JSON: {exc}") from None
+        if lists and isinstance(doc, list):
+            return doc  # type: ignore[return-value]
         if not isinstance(doc, dict):
             raise BadInput("http", f"{self.base_url}{path}: body is not a JSON object")
         return doc
