@@ -3,8 +3,9 @@
 Handlers are ``async`` on purpose: the demo and the edge run devices, runtime and pages in one
 event loop and one thread, so nothing needs locking.
 
-Pages (static, ``wattwerk/static``): ``/`` live view, ``/setup`` add a device, ``/wizard``
-installation (network, portal pairing, grid meter). API:
+Pages (static, ``wattwerk/static``): ``/`` live view, ``/history`` day/week/month/year, ``/sessions``
+charging sessions, ``/setup`` add a device, ``/wizard`` installation (network, portal pairing, grid
+meter); ``/manifest.webmanifest`` and ``/sw.js`` make them an installable app. API:
 
 * ``GET /api/live`` flows, devices, charge points, battery, heat pump, restrictions, plan
   (shapes in ``wattwerk.edge.live``); ``WS /api/ws`` pushes the same every second
@@ -49,7 +50,11 @@ from wattwerk.edge.web_auth import AuthGate, auth_router
 from wattwerk.errors import PermanentError, RetryableError
 
 STATIC_DIR = files("wattwerk") / "static"
-PAGES = {"/": "index.html", "/setup": "setup.html", "/wizard": "wizard.html", "/login": "login.html"}
+PAGES = {"/": "index.html", "/setup": "setup.html", "/wizard": "wizard.html", "/login": "login.html",
+         "/history": "history.html", "/sessions": "sessions.html"}
+# the installable app: served from the root so the service worker's scope is every page
+SHELL = {"/manifest.webmanifest": ("manifest.webmanifest", "application/manifest+json"),
+         "/sw.js": ("sw.js", "text/javascript")}
 
 
 class SiteView(Protocol):
@@ -131,6 +136,12 @@ def create_app(view: SiteView, *, auth: EdgeAuth, setup: Setup | None = None, ru
             return FileResponse(str(STATIC_DIR / page), headers={"Cache-Control": "no-cache"})
         app.add_api_route(path, serve, include_in_schema=False)
 
+    for path, (name, media) in SHELL.items():
+        def shell(name: str = name, media: str = media) -> FileResponse:
+            return FileResponse(str(STATIC_DIR / name), media_type=media,
+                                headers={"Cache-Control": "no-cache"})
+        app.add_api_route(path, shell, include_in_schema=False)
+
     def live_now() -> dict[str, Any]:
         return enrich(view, view.live())
 
@@ -164,7 +175,7 @@ def create_app(view: SiteView, *, auth: EdgeAuth, setup: Setup | None = None, ru
         except PermanentError as exc:
             return _refused([str(exc)], 409)
 
-    def month_sessions(month: str | None) -> list[dict[str, Any]]:
+    def month_sessions(month: str | None) -> tuple[date, list[dict[str, Any]]]:
         fn = getattr(view, "sessions", None)
         if fn is None:
             raise PermanentError("this edge keeps no store: no charging sessions")
@@ -175,22 +186,23 @@ def create_app(view: SiteView, *, auth: EdgeAuth, setup: Setup | None = None, ru
             except ValueError:
                 raise PermanentError(f"month {month!r}: expected YYYY-MM, e.g. 2026-10") from None
         rows: list[dict[str, Any]] = fn(first)
-        return rows
+        return first, rows
 
     @app.get("/api/sessions")
     async def sessions(month: str | None = Query(None, max_length=7)) -> JSONResponse:
         try:
-            return JSONResponse({"sessions": month_sessions(month)})
+            first, rows = month_sessions(month)
+            return JSONResponse({"month": first.strftime("%Y-%m"), "sessions": rows})
         except PermanentError as exc:
             return _refused([str(exc)], 400 if month else 409)
 
     @app.get("/api/sessions.csv")
     async def sessions_csv(month: str | None = Query(None, max_length=7)) -> Response:
         try:
-            rows = month_sessions(month)
+            first, rows = month_sessions(month)
         except PermanentError as exc:
             return _refused([str(exc)], 400 if month else 409)
-        name = f"sessions-{month or _local_today(view).strftime('%Y-%m')}.csv"
+        name = f"sessions-{first.strftime('%Y-%m')}.csv"
         return Response(history_csv(rows), media_type="text/csv",
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})
 

@@ -35,6 +35,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # path (exact, or a prefix ending in "/") -> what it needs; the first match wins, else "login"
 ACCESS: list[tuple[str, str]] = [
     ("/login", "open"), ("/api/auth", "open"), ("/api/auth/", "open"), ("/static/", "open"),
+    ("/manifest.webmanifest", "open"), ("/sw.js", "open"),  # the installable app's shell
     ("/wizard", "first"),
     ("/", "live"), ("/api/live", "live"), ("/api/today", "live"), ("/api/devices", "live"),
     ("/api/plan", "live"), ("/api/ws", "live"),

@@ -12,7 +12,7 @@ const FLOWS = [
   { key: "heat", label: "Heat", color: "var(--heat)", pos: "consuming", neg: "" },
 ];
 const COLORS = { grid: "#c0392b", pv: "#e1a100", battery: "#2e86c1", house: "#4f5d56", ev: "#8e44ad", heat: "#d35400" };
-const STATES = { ok: "ok", stale: "no recent data", failing: "failing", waiting: "waiting for data" };
+const STATES = { ok: "ok", stale: "stale", error: "error", failing: "failing", waiting: "waiting for data" };
 const MODES = { off: "off", now: "fast", minpv: "min + PV", pv: "PV only" };
 const RESTRICTIONS = { feed_in_limit: "Feed-in limit", import_limit: "Import limit", ripple_control: "Ripple control",
   peak_shaving: "Peak shaving", direct_marketer: "Direct marketer", para14a: "§14a dimming" };
@@ -33,8 +33,12 @@ function renderFlows(live) {
     el.className = "flow";
     el.style.setProperty("--c", f.color);
     el.dataset.flow = f.key;
+    // the stream moves towards the house when the flow feeds it (import, production, discharge),
+    // away from it when it takes (export, charging, loads): the energy flow at a glance
+    const moving = w === null || Math.abs(w) <= 0.5 ? "" : (w > 0) === (f.key === "grid" || f.key === "pv" || f.key === "battery") ? "in" : "out";
+    el.dataset.moving = moving;
     el.innerHTML = `<div class="name">${f.label}</div><div class="value">${w === null ? "–" : fmtPower(Math.abs(w))}</div>` +
-      `<div class="dir">${dir}</div>`;
+      `<div class="dir">${dir}</div><div class="stream ${moving}" aria-hidden="true"></div>`;
     box.appendChild(el);
   }
   document.getElementById("site").textContent = live.site || "";
@@ -50,14 +54,18 @@ function renderDevices(devices) {
   const rows = devices.map((d) => {
     const v = d.values || {};
     const main = v.power !== undefined ? fmtPower(v.power) : v.soc !== undefined ? WW.num(v.soc, 0, "%") : "";
-    const err = d.last_error ? `<div class="err">${esc(d.last_error.kind)}: ${esc(d.last_error.message)}</div>` :
-      Object.keys(d.errors || {}).length ? `<div class="err">${esc(Object.entries(d.errors).map(([k, n]) => `${k} ×${n}`).join(", "))}</div>` : "";
-    return `<tr data-device="${esc(d.id)}"><td><b>${esc(d.name)}</b><div class="muted small">${esc(d.role)} · ${esc(d.connection)}</div></td>` +
-      `<td><span class="badge ${esc(d.state)}">${esc(STATES[d.state] || d.state)}</span></td>` +
-      `<td class="num" data-testid="device-value">${esc(main)}</td><td>${err}</td></tr>`;
+    // the cause in plain words and what to check; the raw error one click away
+    const status = d.status || d.state;
+    const raw = d.last_error ? `<details class="raw"><summary>raw error</summary><code>${esc(d.last_error.kind)}: ${esc(d.last_error.message)}</code>` +
+      `<div class="muted small">${esc(Object.entries(d.errors || {}).map(([k, n]) => `${k} ×${n}`).join(", "))}</div></details>` : "";
+    const why = status === "ok" || !d.cause ? "" : `<div class="cause" data-testid="device-cause">${esc(d.cause)}</div>` +
+      (d.check ? `<div class="check muted small" data-testid="device-check">${esc(d.check)}</div>` : "");
+    return `<tr data-device="${esc(d.id)}" data-status="${esc(status)}"><td><b>${esc(d.name)}</b><div class="muted small">${esc(d.role)} · ${esc(d.connection)}</div></td>` +
+      `<td><span class="badge ${esc(status)}">${esc(STATES[status] || status)}</span></td>` +
+      `<td class="num" data-testid="device-value">${esc(main)}</td><td>${why}${raw}</td></tr>`;
   });
   document.getElementById("devices").innerHTML =
-    "<thead><tr><th>Device</th><th>State</th><th class=\"num\">Now</th><th>Last error</th></tr></thead><tbody>" + rows.join("") + "</tbody>";
+    "<thead><tr><th>Device</th><th>State</th><th class=\"num\">Now</th><th>Why, and what to check</th></tr></thead><tbody>" + rows.join("") + "</tbody>";
 }
 
 function renderChargers(list) {
@@ -121,7 +129,7 @@ function renderPlan(plan) {
     const cls = (s.battery_w ?? 0) < -1 ? "charge" : (s.battery_w ?? 0) > 1 ? "discharge" : "";
     svg += `<rect class="price ${cls}" x="${x.toFixed(1)}" y="${Math.min(y(v), y(0)).toFixed(1)}" width="${Math.max(bw - 1, 1).toFixed(1)}" ` +
       `height="${Math.abs(y(v) - y(0)).toFixed(1)}"><title>${esc(hm(Date.parse(s.start) / 1000))}: ` +
-      `${v.toFixed(3)} ${esc(plan.currency || "")}/kWh${s.battery_w ? ", battery " + fmtPower(s.battery_w) : ""}${s.ev_w ? ", EV " + fmtPower(s.ev_w) : ""}</title></rect>`;
+      `${v.toFixed(3)} ${esc(plan.currency || "")}/kWh${s.battery_w ? ", battery " + fmtPower(s.battery_w) : ""}${s.ev_w ? ", EV " + fmtPower(s.ev_w) : ""}${s.curtail_w >= 1 ? ", PV curtailed " + fmtPower(s.curtail_w) : ""}</title></rect>`;
   });
   svg += `<text x="${L - 4}" y="${y(hi) + 10}" text-anchor="end" font-size="11" fill="#69736d">${hi.toFixed(2)}</text>` +
     `<text x="${L - 4}" y="${y(lo)}" text-anchor="end" font-size="11" fill="#69736d">${lo.toFixed(2)}</text>`;
@@ -132,11 +140,23 @@ function renderPlan(plan) {
   });
   box.innerHTML = svg + `</svg><div class="legend"><span><i class="price"></i>price ${esc(plan.currency || "")}/kWh</span>` +
     `<span><i class="price charge"></i>battery charges</span><span><i class="price discharge"></i>battery discharges</span></div>` +
-    (plan.source ? `<p class="muted small" data-testid="plan-prices">prices: ${esc(plan.source)}${plan.fresh === false ? " (cached)" : ""}</p>` : "");
+    (plan.source ? `<p class="muted small" data-testid="plan-prices">prices: ${esc(plan.source)}${plan.fresh === false ? " (cached)" : ""}</p>` : "") +
+    (plan.curtailed_kwh > 0.0005 ? `<p class="muted small" data-testid="plan-curtailed">PV curtailed in the plan: ${plan.curtailed_kwh.toFixed(1)} kWh (feed-in limit or feed-in price)</p>` : "");
+}
+
+// the header: green when every device answers, amber when one is stale, red when the grid meter is not ok
+function renderHealth(h) {
+  const el = document.getElementById("health");
+  el.hidden = !h;
+  if (!h) return;
+  el.dataset.level = h.level;
+  el.textContent = (h.level === "ok" ? "● " : "▲ ") + h.text;
+  el.title = h.text;
 }
 
 function renderLive(live) {
   if (live.timezone) siteTz = live.timezone;
+  renderHealth(live.health);
   renderFlows(live);
   renderDevices(live.devices);
   renderChargers(live.chargers);

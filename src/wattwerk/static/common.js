@@ -5,13 +5,24 @@ const WW = {
   esc(s) {
     return String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
   },
+  // numbers in the browser's locale (1.234,5 in German, 1 234,5 in French)
+  fmt(v, digits) {
+    return Number(v).toLocaleString(undefined, { minimumFractionDigits: digits, maximumFractionDigits: digits });
+  },
   power(w) {
     if (w === null || w === undefined) return "–";
     const a = Math.abs(w);
-    return a >= 1000 ? (w / 1000).toFixed(2) + " kW" : Math.round(w) + " W";
+    return a >= 1000 ? WW.fmt(w / 1000, 2) + " kW" : WW.fmt(Math.round(w), 0) + " W";
   },
   num(v, digits = 1, unit = "") {
-    return v === null || v === undefined ? "–" : Number(v).toFixed(digits) + (unit ? " " + unit : "");
+    return v === null || v === undefined ? "–" : WW.fmt(v, digits) + (unit ? " " + unit : "");
+  },
+  kwh(v) { return v === null || v === undefined ? "–" : WW.fmt(v, Math.abs(v) >= 100 ? 0 : 2) + " kWh"; },
+  pct(v) { return v === null || v === undefined ? "–" : WW.fmt(v, 0) + " %"; },
+  money(v, currency, digits = 2) {
+    if (v === null || v === undefined) return "–";
+    return Number(v).toLocaleString(undefined, { style: "currency", currency: currency || "EUR",
+      minimumFractionDigits: digits, maximumFractionDigits: digits });
   },
   // a device's value by its quantity name (W, Wh, %, °C as everywhere in wattwerk)
   quantity(name, v) {
@@ -56,6 +67,11 @@ const WW = {
     el.hidden = !lines.length;
   },
 };
+
+// the installable app: the shell's service worker (served from the root, so it covers every page)
+if ("serviceWorker" in navigator && document.querySelector('link[rel="manifest"][href="manifest.webmanifest"]')) {
+  navigator.serviceWorker.register("sw.js").catch(() => null);  // plain http on a LAN: not offered, fine
+}
 
 // the edge's pages: "Sign out" ends the session (a POST with the CSRF token), then the sign-in page
 document.addEventListener("click", async (ev) => {
