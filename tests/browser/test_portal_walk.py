@@ -28,6 +28,7 @@ from wattwerk.config import load_demo_config
 from wattwerk.demo import DemoSite
 from wattwerk.edge.maintenance_client import serve
 from wattwerk.edge.outbox import Outbox
+from wattwerk.edge.setup_pairing import pair
 from wattwerk.edge.uplink import Uplink, UplinkConfig
 from wattwerk.model import ms
 from wattwerk.portal.database import utcnow
@@ -147,8 +148,9 @@ async def test_portal_walk(browser: Any, pg: PgSchema, shots: Path, tmp_path: Pa
         site = await item.get_attribute("data-site")
         assert site
         await item.locator("button.pair").click()
-        token = (await item.locator("code.edge-token").text_content() or "").strip()
-        assert len(token) > 20
+        code = (await item.get_by_test_id("pairing-code").text_content() or "").strip()
+        await expect(item.get_by_test_id("pairing-qr").locator("svg")).to_be_visible()
+        token = (await pair(portal.url, code))["token"]  # what the edge's wizard does with the code
 
         # the demo's edge uploads through its outbox and uplink (the real ingest path)
         box = Outbox(tmp_path / "outbox.sqlite")

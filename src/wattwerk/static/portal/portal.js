@@ -212,10 +212,14 @@ async function sitesPage() {
           <div class="token" hidden></div>` : ""}
       </li>`).join("") : `<li class="muted">${esc(t("sites.none"))}</li>`;
     ul.querySelectorAll("button.pair").forEach((b) => b.addEventListener("click", async () => {
-      const res = await WWP.api("POST", `/api/v1/sites/${encodeURIComponent(b.dataset.site)}/edge-tokens`);
+      const res = await WWP.api("POST", `/api/v1/sites/${encodeURIComponent(b.dataset.site)}/pairing-codes`);
       const box = b.closest("li").querySelector(".token");
       box.hidden = false;
-      box.innerHTML = res.ok ? `<span class="muted small">${esc(t("sites.pair_hint"))}</span> <code class="edge-token">${esc(res.data.token)}</code>`
+      // the QR code is SVG markup rendered by the portal itself (segno): no script, passes the CSP
+      box.innerHTML = res.ok ? `<span class="muted small">${esc(t("sites.pair_hint"))}</span>
+        <code class="pairing-code" data-testid="pairing-code">${esc(res.data.code)}</code>
+        <span class="muted small">${esc(t("sites.pair_until"))} ${esc(WWP.fmtTime(Date.parse(res.data.expires_at), true))}</span>
+        <div class="qr" data-testid="pairing-qr">${res.data.qr_svg}</div>`
         : `<span class="err">${esc(problems(res))}</span>`;
     }));
   };
