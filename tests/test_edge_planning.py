@@ -254,3 +254,27 @@ async def test_run_plans_until_stopped(tmp_path):
     stop.set()
     await asyncio.wait_for(task, 5)
     assert svc.plan is not None and svc.signals().price is not None
+
+
+async def test_a_zero_export_site_plans_curtailment_and_the_page_gets_it(tmp_path):
+    text = SITE.replace("TARIFF", "awattar").replace("DATADIR", str(tmp_path / "var")).replace("PV\n", PV)
+    zero = "site: {grid: {max_export_w: 0}, name: Plan house,"
+    cfg = parse_config(text.replace("site: {name: Plan house,", zero))
+    assert cfg.site.grid.max_export_w == 0
+    clock = Clock(NOW)
+    state = SiteState()
+    state.update([Reading("bat.soc", NOW, 95.0), Reading("grid.power", NOW, 0.0),
+                  Reading("bat.power", NOW, 0.0)])
+    prices = TariffPrices(cfg.tariff, tmp_path / "prices.json", client=client_of(recorded))
+
+    async def offline():
+        raise httpx.ConnectError("offline")
+
+    svc = PlanService(cfg, lambda: state.snapshot(clock()), prices, clock=clock, weather=offline)
+    plan = await svc.refresh()
+    assert plan is not None and plan.status == "optimal"  # never infeasible because of PV
+    assert plan.export_w.max() <= 1e-6  # zero export kept
+    assert plan.curtail_w.max() > 1000.0  # a clear June noon on 8 kWp with a full battery
+    page = svc.plan_json()
+    assert [s["curtail_w"] for s in page["slots"]] == [round(float(w), 1) for w in plan.curtail_w]
+    assert page["curtailed_kwh"] == pytest.approx(plan.curtail_w.sum() * plan.slot_minutes / 60_000, abs=1e-3)

@@ -324,8 +324,9 @@ class PlanService:
 
     def plan_json(self) -> dict[str, Any]:
         """``{currency, status, message, source, fresh, pv, pv_correction, cost_eur, slots: [{start,
-        end, price, grid_w, battery_w, ev_w, heat_w, pv_w, load_w}]}`` from the current slot on (the
-        shape ``RuntimeView`` shows)."""
+        end, price, grid_w, battery_w, ev_w, heat_w, pv_w, load_w, curtail_w}], curtailed_kwh}`` from the
+        current slot on (the shape ``RuntimeView`` shows); ``curtail_w`` is PV the plan holds back
+        (feed-in limit, zero export, negative feed-in prices)."""
         plan = self.plan
         i = self._slot(self.clock())
         if plan is None or i is None:
@@ -344,13 +345,15 @@ class PlanService:
                 "ev_w": round(float(sum(plan.devices[e]["power_w"][k] for e in evs)), 1),
                 "heat_w": round(float(sum(plan.devices[h]["power_w"][k] for h in heaters)), 1),
                 "pv_w": round(float(plan.pv_w[k]), 1), "load_w": round(float(plan.load_w[k]), 1),
+                "curtail_w": round(float(plan.curtail_w[k]), 1),
             })
         p = self.prices
         return {"currency": "EUR", "status": plan.status, "message": plan.message,
                 "source": p.source if p else None, "fresh": p.fresh if p else None, "pv": self.pv_source,
                 "pv_correction": round(self.pv_correction.factor, 3) if self.pv_correction else None,
                 "pv_recent": round(self.pv_recent, 3),
-                "cost_eur": round(plan.cost_eur, 4), "slots": slots}
+                "cost_eur": round(plan.cost_eur, 4), "slots": slots,
+                "curtailed_kwh": round(float(plan.curtail_w[i:].sum()) * plan.slot_minutes / 60_000, 3)}
 
     async def run(self, stop: asyncio.Event) -> None:
         """Plan now, then at every slot boundary until ``stop``."""
