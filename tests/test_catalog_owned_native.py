@@ -172,6 +172,54 @@ class Zaptec(HttpServerEmulator):
                                  Route(base + "/sendCommand/{cmd:int}", command, methods=["POST"])])
 
 
+# SMA EV Charger, POST /api/v1/measurements/live: a list of channels, each with its latest value
+SMA_LIVE: list[dict[str, Any]] = [
+    {"channelId": cid, "componentId": "IGULD:SELF",
+     "values": [{"time": "2026-01-05T12:00:00.000Z", "value": v}]}
+    for cid, v in [("Measurement.ChaSess.WhIn", 5120.0), ("Measurement.GridMs.A.phsA", 10.02),
+                   ("Measurement.GridMs.A.phsB", 9.98), ("Measurement.GridMs.A.phsC", 10.05),
+                   ("Measurement.GridMs.PhV.phsA", 231.2),
+                   ("Measurement.Metering.GridMs.TotWIn.ChaSta", 6912.0),
+                   ("Measurement.Metering.GridMs.TotWhIn.ChaSta", 2_345_678.0),
+                   ("Measurement.Operation.EVeh.ChaStt", 200113.0), ("Measurement.Chrg.ModSw", 4950.0)]
+]
+SMA_READINGS = {"power": 6912.0, "energy": 2_345_678.0, "current_l1": 10.02, "current_l2": 9.98,
+                "current_l3": 10.05}
+
+
+class SmaEvCharger(HttpServerEmulator):
+    def __init__(self) -> None:
+        self.forms: list[dict[str, str]] = []
+        self.reads: list[Any] = []
+        self.values: list[dict[str, str]] = []
+
+    def app(self) -> Starlette:
+        def authorized(request: Request) -> bool:
+            return request.headers.get("authorization") == "Bearer sma-token"
+
+        async def token(request: Request) -> JSONResponse:
+            form = parse_qs((await request.body()).decode(), strict_parsing=True)
+            self.forms.append({k: v[0] for k, v in form.items()})
+            return JSONResponse({"access_token": "sma-token", "token_type": "Bearer", "expires_in": 3600,
+                                 "refresh_token": "r"})
+
+        async def live(request: Request) -> JSONResponse:
+            if not authorized(request):
+                return JSONResponse({}, status_code=401)
+            self.reads.append(await request.json())
+            return JSONResponse(SMA_LIVE)
+
+        async def parameters(request: Request) -> JSONResponse:
+            if not authorized(request):
+                return JSONResponse({}, status_code=401)
+            self.values += (await request.json())["values"]
+            return JSONResponse({}, status_code=204)
+
+        return Starlette(routes=[Route("/api/v1/token", token, methods=["POST"]),
+                                 Route("/api/v1/measurements/live", live, methods=["POST"]),
+                                 Route("/api/v1/parameters/IGULD:SELF/", parameters, methods=["PUT"])])
+
+
 class GoE(HttpServerEmulator):
     """A go-eCharger's API v2: the documented status, and /api/set changing it as the charger does."""
 
@@ -214,7 +262,7 @@ def test_every_packaged_template_entry_is_covered_here() -> None:
     items = [i for i in native(load_catalog()) if i.entry.native in TEMPLATED and i.origin == "packaged"]
     templated = {i.entry.id for i in items}
     assert templated == {"go-e-http-v2", "tesla-wall-connector-3", "openwb-1-9-isss", "easee-cloud",
-                         "zaptec-cloud"}
+                         "zaptec-cloud", "sma-ev-charger"}
 
 
 async def test_go_e_http_v2_reads_the_documented_status_and_sets_amp_frc_psm() -> None:
@@ -313,6 +361,27 @@ async def test_zaptec_cloud_reads_the_observations_and_sends_update_and_commands
             await device.enable(True)
             assert cloud.updates == [{"maxChargeCurrent": 10}]
             assert cloud.commands == [506, 507]
+        finally:
+            await device.aclose()
+
+
+async def test_sma_ev_charger_reads_live_channels_and_writes_parameters() -> None:
+    entry = find("sma-ev-charger").entry
+    async with SmaEvCharger() as charger:
+        device = create_for(entry, host=f"http://admin:pw@127.0.0.1:{charger.port}/api/v1", device_id="dev",
+                            timeout=2.0)
+        try:
+            _close({r.channel.split(".", 1)[1]: r.value for r in await device.read()}, SMA_READINGS)
+            assert device.ledger.total() == 0, device.ledger.counts
+            assert charger.forms == [{"grant_type": "password", "username": "admin", "password": "pw"}]
+            assert charger.reads == [[{"componentId": "IGULD:SELF"}]]
+            await device.set_current_limit(16.0)
+            await device.enable(False)
+            await device.enable(True)
+            assert [(v["channelId"], v["value"]) for v in charger.values] == [
+                ("Parameter.Inverter.AcALim", "16"), ("Parameter.Chrg.ActChaMod", "4721"),
+                ("Parameter.Chrg.ActChaMod", "4718")]
+            assert all(v["timestamp"].endswith(".000Z") for v in charger.values)
         finally:
             await device.aclose()
 

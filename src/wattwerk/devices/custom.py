@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from wattwerk.devices.cloud_login import CloudLogin
@@ -30,13 +31,22 @@ from wattwerk.protocols.mqtt import MqttPublisher, MqttSettings, MqttSource
 def _pick(doc: Any, spec: JsonValue) -> float | str | None:
     """The value ``spec`` names in ``doc`` (a float), a note why there is none (a str), or None when
     an optional value is absent."""
-    raw = doc if spec.json_path is None else resolve(doc, spec.json_path)
+    if spec.json_path is None:
+        raw = doc
+    elif isinstance(doc, dict) and spec.json_path in doc:  # a key with dots of its own (an index table's)
+        raw = doc[spec.json_path]
+    else:
+        raw = resolve(doc, spec.json_path)
     if raw is _MISSING or raw is None:
         return None if spec.optional else f"{spec.json_path or 'the payload'} missing"
     value = number(raw)
     if value is None:
         return f"{spec.json_path or 'the payload'} = {raw!r} is not a number"
     return value * spec.scale + spec.offset
+
+
+def _now(body: str) -> str:
+    return body.replace("{now}", datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z"))
 
 
 class _Template(NativeDevice):
@@ -87,7 +97,8 @@ class HttpJsonDevice(_Template):
     async def fetch(self) -> dict[str, float]:
         out: dict[str, float] = {}
         for read in self.template.reads:
-            doc: Any = await self._request(read.method, read.path, lists=read.index is not None)
+            doc: Any = await self._request(read.method, read.path, lists=read.index is not None,
+                                           content=read.body)
             if read.index is not None:
                 doc = read.index.table(doc)
             out |= self._pick_all(doc, read.values, read.path)
@@ -98,7 +109,7 @@ class HttpJsonDevice(_Template):
         assert isinstance(write, HttpWrite)
         await self._request(
             write.method, fill(write.path, raw), params={k: fill(v, raw) for k, v in write.query.items()},
-            content=fill(write.body, raw) if write.body is not None else None, expect_json=False,
+            content=_now(fill(write.body, raw)) if write.body is not None else None, expect_json=False,
         )
 
     async def aclose(self) -> None:

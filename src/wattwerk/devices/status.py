@@ -7,9 +7,9 @@ sees the emulated device follow. ``tests/test_catalog_entries.py`` is parametris
 ``untested`` reason. So the status is derived from the data, and a failing entry fails the suite.
 Entries with a protocol of their own (``native:`` KEBA UDP, Hardy Barth and my-PV HTTP, relay
 switches) are covered the same way by ``tests/test_devices_native.py``, parametrised over exactly
-``native(items)``, except the packaged HTTP/MQTT template entries (go-e, Easee, Zaptec, Tesla,
-openWB), which ``tests/test_catalog_owned_native.py`` reads from their vendors' documented answers.
-Everything else is ``untested`` with its reason.
+``native(items)``, except the packaged HTTP/MQTT template entries (go-e, Easee, Zaptec, SMA EV
+Charger, Tesla, openWB), which ``tests/test_catalog_owned_native.py`` reads from their vendors'
+documented answers. Everything else is ``untested`` with its reason.
 """
 
 from __future__ import annotations

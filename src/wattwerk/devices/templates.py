@@ -11,7 +11,8 @@ are one (types, scales, word order, scale-factor registers).
   payload is the number), commands published on a command topic.
 
 In payloads, bodies, paths and query values ``{value}`` is replaced by the command's value in the
-device's unit (``raw = value * scale``); an integral value is written without a decimal point.
+device's unit (``raw = value * scale``, or the write's ``map``); an integral value is written without a
+decimal point. In HTTP bodies ``{now}`` is the UTC time (``2026-01-05T12:00:00.000Z``).
 """
 
 from __future__ import annotations
@@ -90,6 +91,7 @@ class JsonIndex(_Strict):
 class HttpRead(_Strict):
     path: UrlPath
     method: Literal["GET", "POST"] = "GET"
+    body: str | None = None  # a POST read's JSON body (SMA EV Charger's measurements/live)
     index: JsonIndex | None = None
     values: list[JsonValue] = Field(min_length=1)
 
