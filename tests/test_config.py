@@ -456,7 +456,7 @@ def test_check_json_shows_defaults(capsys):
     assert main(["check", "--demo", "--json", str(DEMO_SITE)]) == 0
     data = json.loads(capsys.readouterr().out)
     grid, house = data["devices"][0], data["devices"][1]
-    assert grid["interval_s"] == 10.0  # set in the demo file
+    assert grid["interval_s"] == 1.0  # set in the demo file (a DSMR 5 telegram every second)
     assert house["interval_s"] == 5.0  # the default for a submeter
     assert data["store"]["retention"][2]["keep"] is None
 
