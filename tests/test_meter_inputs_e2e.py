@@ -138,16 +138,17 @@ async def test_mqtt_tasmota_preset_labels_and_hint(tmp_path, caplog) -> None:  #
                              publisher([(t, doc)]))
     assert got == {"grid.power": -1234.0, "grid.energy_export": 99_250.0, "grid.power_l1": -400.0}
     hints = [r.getMessage() for r in caplog.records if "not mapped" in r.getMessage()]
-    assert len(hints) == 1 and "z.Q5" in hints[0] and "connection.labels: {Q5:" in hints[0]
+    assert len(hints) == 1 and "z.Q5" in hints[0] and "{format: tasmota, labels: {Q5: {quantity:" in hints[0]
 
 
 @pytest.mark.mqtt
 async def test_mqtt_json_without_fields_still_reads_tasmota_by_shape(tmp_path) -> None:  # type: ignore[no-untyped-def]
     t = topic()
-    doc = json.dumps({"Time": "2026-05-01T12:00:00", "SML": {"Total_in": 1.5, "Power_curr": 321}})
+    sml = {"Total_in": 1.5, "Power_curr": 321, "Volt_p1": 230.5}
+    doc = json.dumps({"Time": "2026-05-01T12:00:00", "SML": sml})
     text = site(f"{{type: mqtt, topic: '{t}'}}", tmp_path)
-    got = await run_edge(text, ["grid.power", "grid.energy_import"], publisher([(t, doc)]))
-    assert got == {"grid.power": 321.0, "grid.energy_import": 1500.0}
+    got = await run_edge(text, ["grid.power", "grid.energy_import", "grid.voltage_l1"], publisher([(t, doc)]))
+    assert got == {"grid.power": 321.0, "grid.energy_import": 1500.0, "grid.voltage_l1": 230.5}
 
 
 @pytest.mark.mqtt

@@ -21,7 +21,7 @@ from wattwerk.protocols.mqtt import MqttSettings, MqttSource
 from wattwerk.protocols.plain import plain_decoder
 from wattwerk.protocols.plausibility import PowerBounds
 from wattwerk.protocols.shelly import decoder_for, poller_for, profile
-from wattwerk.protocols.tasmota import auto_decoder, labelled_decoder
+from wattwerk.protocols.tasmota import labelled_decoder, shape_decoder
 
 
 def message_reader(dev: DeviceBase, ledger: InputLedger, stale_after_s: float,
@@ -60,7 +60,7 @@ def _mqtt_decoder(device: str, c: MqttConnection) -> Decoder:
             raise DeviceError(str(exc), ("connection", "fields")) from None
     if c.fields:
         return JsonDecoder(_field_maps(c.fields), messages=True)
-    return auto_decoder(messages=True)  # Tasmota SML scripts or energy monitors, by shape
+    return shape_decoder(device=device)  # Tasmota SML scripts or energy monitors, by shape
 
 
 def _field_maps(fields: list[ValueMap]) -> list[FieldMap]:

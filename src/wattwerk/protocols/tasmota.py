@@ -182,9 +182,9 @@ class LabelledFields:
             if name in self.labels or number(raw) is None or f"{key}.{name}" in self.hinted:
                 continue
             self.hinted.add(f"{key}.{name}")
-            log.warning("%s: Tasmota field %s.%s = %r is not mapped; to read it, set in the site file "
-                        "connection.labels: {%s: {quantity: <e.g. power, energy_import>, scale: <to W/Wh>}}",
-                        self.device, key, name, raw, name)
+            log.warning("%s: Tasmota field %s.%s = %r is not mapped; to read it, name it in the site file: "
+                        "connection: {format: tasmota, labels: {%s: {quantity: <e.g. power, energy_import>, "
+                        "scale: <to W/Wh>}}}", self.device, key, name, raw, name)
 
 
 def _totals(doc: Any, values: list[Value]) -> tuple[list[Value], list[tuple[str, str]]]:
@@ -203,4 +203,19 @@ def labelled_decoder(
 ) -> JsonDecoder:
     """The decoder of a Tasmota script as the site file describes it (ValueError on bad labels)."""
     fields = LabelledFields(label_set(preset, labels), prefix, device)
+    return JsonDecoder(fields, time_path="Time", timezone=timezone, messages=messages, post=_totals)
+
+
+def shape_decoder(*, device: str = "meter", messages: bool = True,
+                  timezone: str | None = None) -> JsonDecoder:
+    """Tasmota documents by their shape (a site file's ``format: json`` without ``fields``): the
+    energy monitor's ``ENERGY``, else a script's object read with the ``tasmota`` labels (and its
+    unmapped numeric fields hinted, as with ``format: tasmota``)."""
+    script = LabelledFields(label_set("tasmota"), None, device)
+
+    def fields(doc: Any) -> list[FieldMap]:
+        if isinstance(doc, dict) and isinstance(doc.get("ENERGY"), dict):
+            return ENERGY_FIELDS
+        return script(doc)
+
     return JsonDecoder(fields, time_path="Time", timezone=timezone, messages=messages, post=_totals)
