@@ -113,24 +113,7 @@ def _channel(name: str, cache: dict[str, Channel | str]) -> Channel | str:
 
 def check_batch(batch: Any, auth: SiteAuth, now_ms: int, config: IngestConfig) -> Checked:
     """Validate a decoded batch; whole-batch problems raise BadInput, per-reading ones are listed."""
-    if not isinstance(batch, dict):
-        raise BadInput("shape", "batch must be an object with site, edge_id and readings")
-    site, edge, readings = batch.get("site"), batch.get("edge_id"), batch.get("readings")
-    if site != auth.site:
-        raise BadInput("wrong_site",
-                       f"batch is for site {_short(site)} but the token belongs to {auth.site!r}")
-    if not isinstance(edge, str) or not edge or len(edge) > 200:
-        raise BadInput("shape", "edge_id must be a non-empty string")
-    stream = batch.get("stream", "")
-    if not isinstance(stream, str) or len(stream) > 64:
-        raise BadInput("shape", "stream must be a string of at most 64 characters")
-    if not isinstance(readings, list):
-        raise BadInput("shape", "readings must be a list of [seq, channel, ts_ms, value]")
-    if len(readings) > config.max_readings:
-        raise BadInput("too_large", f"{len(readings)} readings in one batch; at most {config.max_readings}")
-    table = batch.get("channels") or []
-    if not isinstance(table, list) or not all(isinstance(n, str) for n in table):
-        raise BadInput("shape", "channels must be a list of channel names")
+    stream, readings, table = _check_envelope(batch, auth, config)
     out = Checked(stream=stream)
     cache: dict[str, Channel | str] = {}
     infos = [_channel(name, cache) for name in table]
@@ -191,11 +174,40 @@ def check_batch(batch: Any, auth: SiteAuth, now_ms: int, config: IngestConfig) -
         keep((seq, ch, ts, value))
     out.channels = {name: cache[name] for name in used}  # type: ignore[misc]
     if seqs:
-        out.ranges = runs(seqs)
-        if len(out.ranges) > MAX_RANGES:
-            raise BadInput("seq", f"seqs fall into {len(out.ranges)} runs; at most {MAX_RANGES} per batch")
-        out.first, out.last = out.ranges[0][0], out.ranges[-1][1]
+        _set_ranges(out, seqs)
     return out
+
+
+def _check_envelope(batch: Any, auth: SiteAuth, config: IngestConfig) -> tuple[str, list[Any], list[str]]:
+    """The batch's site, edge_id, stream, readings and channel table, or BadInput for the whole batch;
+    returns (stream, readings, table)."""
+    if not isinstance(batch, dict):
+        raise BadInput("shape", "batch must be an object with site, edge_id and readings")
+    site, edge, readings = batch.get("site"), batch.get("edge_id"), batch.get("readings")
+    if site != auth.site:
+        raise BadInput("wrong_site",
+                       f"batch is for site {_short(site)} but the token belongs to {auth.site!r}")
+    if not isinstance(edge, str) or not edge or len(edge) > 200:
+        raise BadInput("shape", "edge_id must be a non-empty string")
+    stream = batch.get("stream", "")
+    if not isinstance(stream, str) or len(stream) > 64:
+        raise BadInput("shape", "stream must be a string of at most 64 characters")
+    if not isinstance(readings, list):
+        raise BadInput("shape", "readings must be a list of [seq, channel, ts_ms, value]")
+    if len(readings) > config.max_readings:
+        raise BadInput("too_large", f"{len(readings)} readings in one batch; at most {config.max_readings}")
+    table = batch.get("channels") or []
+    if not isinstance(table, list) or not all(isinstance(n, str) for n in table):
+        raise BadInput("shape", "channels must be a list of channel names")
+    return stream, readings, table
+
+
+def _set_ranges(out: Checked, seqs: list[int]) -> None:
+    """The batch's seqs as runs (at most MAX_RANGES) and their first and last."""
+    out.ranges = runs(seqs)
+    if len(out.ranges) > MAX_RANGES:
+        raise BadInput("seq", f"seqs fall into {len(out.ranges)} runs; at most {MAX_RANGES} per batch")
+    out.first, out.last = out.ranges[0][0], out.ranges[-1][1]
 
 
 def runs(seqs: list[int]) -> list[tuple[int, int]]:
