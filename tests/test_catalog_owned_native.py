@@ -11,13 +11,18 @@ These packaged template entries (``native: http_json`` / ``mqtt_json``) are what
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import hashlib
+import hmac
+import json
 import math
 import uuid
 from typing import Any
 from urllib.parse import parse_qs
 
 import pytest
+import websockets
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -31,7 +36,7 @@ from wattwerk.errors import InputLedger, PermanentError
 from wattwerk.protocols.mqtt import MqttPublisher, MqttSettings, MqttSource
 from wattwerk.sim.emulators.http_server import HttpServerEmulator
 
-TEMPLATED = ("http_json", "mqtt_json")
+TEMPLATED = ("http_json", "mqtt_json", "wattpilot_ws")
 
 # go-eCharger API v2, GET /api/status (keys as documented; nrg: U L1-L3, N in V, I L1-L3 in A, P L1-L3, N,
 # total in W, power factors in %)
@@ -262,7 +267,7 @@ def test_every_packaged_template_entry_is_covered_here() -> None:
     items = [i for i in native(load_catalog()) if i.entry.native in TEMPLATED and i.origin == "packaged"]
     templated = {i.entry.id for i in items}
     assert templated == {"go-e-http-v2", "tesla-wall-connector-3", "openwb-1-9-isss", "easee-cloud",
-                         "zaptec-cloud", "sma-ev-charger"}
+                         "zaptec-cloud", "sma-ev-charger", "fronius-wattpilot"}
 
 
 async def test_go_e_http_v2_reads_the_documented_status_and_sets_amp_frc_psm() -> None:
@@ -435,3 +440,99 @@ async def test_openwb_reads_its_topics_and_gets_setpoints_and_heartbeat() -> Non
         await device.aclose()
         async with MqttPublisher() as pub:  # no retained heartbeat left behind on the shared broker
             await pub.publish(f"{root}/set/isss/heartbeat", "", retain=True)
+
+
+# Fronius Wattpilot: the websocket conversation as the charger holds it (hello, authRequired, then the
+# status); the expected hash and HMAC are computed here from the protocol, not by the driver's code
+WATTPILOT_SERIAL = "91234567"
+WATTPILOT_PASSWORD = "wattpilot-pw"
+WATTPILOT_STATUS: dict[str, Any] = {
+    "car": 2, "alw": True, "amp": 16, "frc": 0, "psm": 2, "eto": 2_345_678, "wh": 4321.5,
+    "nrg": [231, 230, 229, 0, 15.9, 16.0, 16.1, 3670, 3680, 3690, 0, 11040, 99, 99, 99, 0],
+}
+WATTPILOT_READINGS = {"power": 11040.0, "voltage_l1": 231.0, "voltage_l2": 230.0, "voltage_l3": 229.0,
+                      "current_l1": 15.9, "current_l2": 16.0, "current_l3": 16.1, "energy": 2_345_678.0,
+                      "current_limit": 16.0, "state": 2.0}
+
+
+class Wattpilot:
+    """A Wattpilot on loopback (websockets): checks the auth hash and each secured message's HMAC."""
+
+    def __init__(self, password: str = WATTPILOT_PASSWORD) -> None:
+        raw = hashlib.pbkdf2_hmac("sha512", password.encode(), WATTPILOT_SERIAL.encode(), 100_000, 256)
+        self.key = base64.b64encode(raw).decode()[:32]
+        self.status = dict(WATTPILOT_STATUS)
+        self.set_values: list[tuple[str, Any]] = []
+        self.bad: list[str] = []
+
+    async def handler(self, ws: Any) -> None:
+        await ws.send(json.dumps({"type": "hello", "serial": WATTPILOT_SERIAL,
+                                  "hostname": "Wattpilot_91234567", "friendly_name": "Garage",
+                                  "manufacturer": "fronius", "devicetype": "wattpilot", "version": "40.7",
+                                  "protocol": 2, "secured": True}))
+        await ws.send(json.dumps({"type": "authRequired", "token1": "a1b2c3d4e5f60718",
+                                  "token2": "0f1e2d3c4b5a6978"}))
+        auth = json.loads(await ws.recv())
+        inner = hashlib.sha256(("a1b2c3d4e5f60718" + self.key).encode()).hexdigest()
+        want = hashlib.sha256((auth["token3"] + "0f1e2d3c4b5a6978" + inner).encode()).hexdigest()
+        if auth.get("type") != "auth" or auth.get("hash") != want:
+            await ws.send(json.dumps({"type": "authError", "token1": "x", "token2": "y",
+                                      "message": "Wrong password"}))
+            return
+        await ws.send(json.dumps({"type": "authSuccess", "token1": "x", "token2": "y"}))
+        await ws.send(json.dumps({"type": "fullStatus", "partial": False, "status": self.status}))
+        async for text in ws:
+            msg = json.loads(text)
+            mac = hmac.new(self.key.encode(), msg.get("data", "").encode(), hashlib.sha256).hexdigest()
+            if msg.get("type") != "securedMsg" or msg.get("hmac") != mac:
+                self.bad.append(text)
+                continue
+            inner_msg = json.loads(msg["data"])
+            self.set_values.append((inner_msg["key"], inner_msg["value"]))
+            self.status[inner_msg["key"]] = inner_msg["value"]
+            await ws.send(json.dumps({"type": "response", "requestId": msg["requestId"], "success": True,
+                                      "status": {inner_msg["key"]: inner_msg["value"]}}))
+            delta = {inner_msg["key"]: inner_msg["value"]}
+            await ws.send(json.dumps({"type": "deltaStatus", "status": delta}))
+
+
+async def test_wattpilot_authenticates_reads_the_status_and_sends_secured_values() -> None:
+    entry = find("fronius-wattpilot").entry
+    peer = Wattpilot()
+    async with websockets.serve(peer.handler, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        device = create_for(entry, host=f"ws://:{WATTPILOT_PASSWORD}@127.0.0.1:{port}", device_id="dev",
+                            timeout=10.0)
+        try:
+            _close({r.channel.split(".", 1)[1]: r.value for r in await device.read()}, WATTPILOT_READINGS)
+            assert device.ledger.total() == 0, device.ledger.counts
+            await device.set_current_limit(10.0)
+            await device.enable(False)
+            await device.enable(True)
+            await device.command("phases", 1.0)
+            await device.command("phases", 3.0)
+            for _ in range(50):
+                if len(peer.set_values) >= 5:
+                    break
+                await asyncio.sleep(0.05)
+            assert peer.bad == []
+            assert peer.set_values == [("amp", 10), ("frc", 1), ("frc", 2), ("psm", 1), ("psm", 2)]
+            readings = {r.channel: r.value for r in await device.read()}
+            assert readings["dev.current_limit"] == 10.0  # the delta status came back
+            with pytest.raises(PermanentError, match=r"phases 2 not one of \[1, 3\]"):
+                await device.command("phases", 2.0)
+        finally:
+            await device.aclose()
+
+
+async def test_wattpilot_wrong_password_is_a_permanent_error() -> None:
+    entry = find("fronius-wattpilot").entry
+    peer = Wattpilot(password="the-right-one")
+    async with websockets.serve(peer.handler, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        device = create_for(entry, host=f"ws://:wrong@127.0.0.1:{port}", device_id="dev", timeout=10.0)
+        try:
+            with pytest.raises(PermanentError, match="password refused"):
+                await device.fetch()
+        finally:
+            await device.aclose()

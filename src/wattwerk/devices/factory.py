@@ -93,6 +93,11 @@ def create_for(
             min_gap=max(0.1, entry.connection.pause),
         )
         return KebaUdpDevice(entry, client, **common)
+    if kind == "wattpilot_ws":  # the password alone, in the url: ws://:PASSWORD@host
+        from wattwerk.devices.wattpilot import WattpilotDevice
+
+        url = f"ws://{host}:{port or entry.connection.port}/ws"
+        return WattpilotDevice(entry, url, auth[1] if auth else "", timeout=timeout, **common)
     if kind == "rct":
         client = RctTcp(host, port or entry.connection.port, timeout=timeout)
         return RctDevice(entry, client, max_w=max_w or entry.rated_power or 6000.0, **common)

@@ -156,7 +156,7 @@ class Connectors(_Strict):
 
 Native = Literal[
     "keba_udp", "hardy_barth", "mypv_http", "relay", "pulse_counter", "kostal_dxs", "kostal_html", "rct",
-    "tq_em", "http_json", "mqtt_json",
+    "tq_em", "http_json", "mqtt_json", "wattpilot_ws",
 ]
 RelayDialect = Literal["shelly_gen1", "shelly_gen2", "tasmota", "kmtronic_udp"]
 
@@ -258,7 +258,7 @@ class Entry(_Strict):
             raise ValueError(f"{self.id}: native: relay goes with a relay: section (and only it)")
         if (self.native == "pulse_counter") != (self.pulse is not None):
             raise ValueError(f"{self.id}: native: pulse_counter goes with a pulse: section (and only it)")
-        if (self.native in ("rct", "tq_em")) != bool(self.values):
+        if (self.native in ("rct", "tq_em", "wattpilot_ws")) != bool(self.values):
             raise ValueError(f"{self.id}: native: {self.native} goes with a values: section (and only it)")
         for kind, section in (("http_json", "http"), ("mqtt_json", "mqtt")):
             if (self.native == kind) != (getattr(self, section) is not None):

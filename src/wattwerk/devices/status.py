@@ -8,8 +8,8 @@ sees the emulated device follow. ``tests/test_catalog_entries.py`` is parametris
 Entries with a protocol of their own (``native:`` KEBA UDP, Hardy Barth and my-PV HTTP, relay
 switches) are covered the same way by ``tests/test_devices_native.py``, parametrised over exactly
 ``native(items)``, except the packaged HTTP/MQTT template entries (go-e, Easee, Zaptec, SMA EV
-Charger, Tesla, openWB), which ``tests/test_catalog_owned_native.py`` reads from their vendors'
-documented answers. Everything else is ``untested`` with its reason.
+Charger, Tesla, openWB) and the Wattpilot's websocket, which ``tests/test_catalog_owned_native.py``
+reads from their vendors' documented answers. Everything else is ``untested`` with its reason.
 """
 
 from __future__ import annotations
