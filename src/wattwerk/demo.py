@@ -460,7 +460,7 @@ async def _portal(cfg: SiteConfig, data_dir: Path, args: argparse.Namespace) -> 
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # ours stop everything
     server.sockets = [sock]  # type: ignore[attr-defined]
     logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per upload
-    pairing = await embedded.pair_demo(url, PORTAL_ALIAS, PORTAL_PASSWORD, cfg.site.name)
+    pairing = await embedded.pair_demo(url, PORTAL_ALIAS, PORTAL_PASSWORD, cfg.site.name, cfg.site.timezone)
     portal = Portal.model_validate({"url": f"http://{args.host}:{args.portal_port}", "token": pairing.token,
                                     "site": pairing.site, "edge_id": "demo"})
     return cfg.model_copy(update={"portal": portal}), server

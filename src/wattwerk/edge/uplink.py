@@ -19,7 +19,9 @@
   by (edge, seq), so overlap between the two streams is harmless.
 * The site's device roles (``roles``: device id -> role of the site file) ride along with the
   batches until the portal has acknowledged one that carried them, so its pages place each
-  channel in the power flows without guessing from names.
+  channel in the power flows without guessing from names. The site file's time zone (``tz``)
+  rides along the same way, so the portal's days, months and years are the site's local ones
+  (unless the owner chose another zone on the portal).
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ class UplinkConfig:
     timeout_s: float = 30.0
     skew_warn_s: float = 5.0
     roles: dict[str, str] | None = None  # device id -> role (grid_meter, pv, ...); None sends none
+    tz: str | None = None  # the site file's IANA zone (site.timezone); None sends none
 
 
 @dataclass
@@ -192,14 +195,17 @@ def make_client(config: UplinkConfig) -> httpx.AsyncClient:
 
 
 def encode_batch(config: UplinkConfig, rows: Sequence[Row], stream: str = "",
-                 roles: dict[str, str] | None = None) -> tuple[bytes, dict[str, str]]:
-    """The request body and headers for rows ``(seq, channel, ts_ms, value)``, with ``roles`` if given."""
+                 roles: dict[str, str] | None = None, tz: str | None = None) -> tuple[bytes, dict[str, str]]:
+    """The request body and headers for rows ``(seq, channel, ts_ms, value)``, with ``roles`` and
+    ``tz`` if given."""
     table: dict[str, int] = {}
     readings = [[seq, table.setdefault(ch, len(table)), ts, v] for seq, ch, ts, v in rows]
     doc: dict[str, Any] = {"site": config.site, "edge_id": config.edge_id, "stream": stream,
                            "first_seq": rows[0][0], "channels": list(table), "readings": readings}
     if roles is not None:
         doc["roles"] = roles
+    if tz is not None:
+        doc["tz"] = tz
     if config.fmt == "json":
         raw, ctype = json.dumps(doc, separators=(",", ":")).encode(), "application/json"
     else:
@@ -245,6 +251,7 @@ class Uplink:
         self._live_high = 0  # highest seq sent in a live batch
         self._skew_warned = False
         self._roles_pending = config.roles is not None  # until a batch with them is acked
+        self._tz_pending = config.tz is not None  # likewise
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -254,7 +261,8 @@ class Uplink:
     async def send(self, rows: Sequence[Row]) -> int:
         """Send rows; on an ack delete them from the outbox and return how many went."""
         roles = self.config.roles if self._roles_pending else None
-        body, headers = encode_batch(self.config, rows, self.outbox.instance, roles)
+        tz = self.config.tz if self._tz_pending else None
+        body, headers = encode_batch(self.config, rows, self.outbox.instance, roles, tz)
         t0 = self.clock()
         try:
             resp = await self.client.post("/api/v1/ingest", content=body, headers=headers)
@@ -276,6 +284,10 @@ class Uplink:
             self._roles_pending = False
             if answer.get("roles_error"):
                 log.error("portal refused the device roles: %s", answer["roles_error"])
+        if tz is not None:
+            self._tz_pending = False
+            if answer.get("tz_error"):
+                log.error("portal refused the site's time zone: %s", answer["tz_error"])
         spans = acked_spans(answer, rows[0][0], rows[-1][0])
         if not spans:
             return 0

@@ -348,7 +348,8 @@ def router() -> APIRouter:
     async def site_new(body: NewSite, who: Who, request: Request) -> dict[str, Any]:
         async with auth.db_of(request).connection() as conn:
             try:
-                name = await sites.create(conn, who.account_id, body.label, body.tz)
+                chosen = "owner" if "tz" in body.model_fields_set else "default"  # else the edge's
+                name = await sites.create(conn, who.account_id, body.label, body.tz, chosen)
             except ValueError as exc:
                 raise HTTPException(400, str(exc)) from None
         return {"site": name, "label": body.label, "tz": body.tz}

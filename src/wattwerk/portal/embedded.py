@@ -30,8 +30,9 @@ def database_url(data_dir: Path) -> str:
     return url
 
 
-async def pair_demo(url: str, alias: str, password: str, label: str) -> Pairing:
-    """The owner ``alias`` (registered on first use), their first site, and a new edge token."""
+async def pair_demo(url: str, alias: str, password: str, label: str, tz: str = "UTC") -> Pairing:
+    """The owner ``alias`` (registered on first use), their first site in the edge's zone ``tz``
+    (unless the owner chose another on the portal), and a new edge token."""
     db = open_database(url)
     await db.open()
     try:
@@ -40,9 +41,10 @@ async def pair_demo(url: str, alias: str, password: str, label: str) -> Pairing:
             if owner is None:
                 owner = await accounts.register(conn, alias, password)
             owned = [s for s in await sites.listing(conn, owner) if s["role"] == "owner"]
-            name = owned[0]["site"] if owned else await sites.create(conn, owner, label)
+            name = owned[0]["site"] if owned else await sites.create(conn, owner, label, tz, "edge")
             ref = await sites.lookup(conn, name, owner)
             assert ref is not None
+            await sites.tz_from_edge(conn, ref.site_id, tz)
             token = await sites.new_edge_token(conn, ref.site_id)
             await sites.audit(conn, ref.site_id, owner, "edge.pair", {"by": "wattwerk demo"})
     finally:

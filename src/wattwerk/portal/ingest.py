@@ -11,7 +11,10 @@ Batch (JSON or MessagePack, optionally gzip via ``Content-Encoding: gzip``)::
 names the edge's outbox instance, whose seqs start at 1 when it is re-created. ``roles``
 (optional, ``{"meter": "grid_meter", "roof": "pv"}``) are the site's device roles
 (portal/site_roles.py); bad roles are ignored and named in the answer's ``roles_error``, the
-readings are stored all the same. Answer::
+readings are stored all the same. ``tz`` (optional, an IANA zone such as ``"Europe/Berlin"``) is
+the zone of the edge's site file: it becomes the site's zone (its local days, months, years)
+unless the owner chose one on the portal (``sites.tz_source``); a bad one is named in
+``tz_error``. Edges that send neither keep working. Answer::
 
     {"ack": [101, 102], "acked": [[101, 102]], "accepted": 2, "stored": 2, "duplicates": 0,
      "rejected": []}
@@ -42,7 +45,7 @@ from fastapi.responses import JSONResponse
 
 from wattwerk.errors import BadInput, InputLedger
 from wattwerk.model import Channel
-from wattwerk.portal import hardening, site_roles
+from wattwerk.portal import hardening, site_roles, sites
 from wattwerk.portal.db import Registry, SiteAuth
 from wattwerk.portal.readings import ReadingStore
 
@@ -331,6 +334,8 @@ class Ingestor:
         }
         if "roles" in batch:
             answer.update(await self._store_roles(auth, batch["roles"]))
+        if "tz" in batch:
+            answer.update(await self._store_tz(auth, batch["tz"]))
         return JSONResponse(answer)
 
     def _over_cap(self, auth: SiteAuth, checked: Checked, ids: dict[str, int]) -> None:
@@ -355,6 +360,24 @@ class Ingestor:
         async with self.registry.db.connection() as conn:  # once per edge start: no cache needed
             await site_roles.store(conn, auth.site_id, roles)
         return {"roles": len(roles)}
+
+
+    async def _store_tz(self, auth: SiteAuth, value: Any) -> dict[str, Any]:
+        """The zone of the edge's site file becomes the site's unless its owner chose one; a bad
+        zone is logged and answered as ``tz_error``, never fatal to the batch."""
+        if not isinstance(value, str) or not 0 < len(value) <= 64:
+            error = f"tz {_short(value)} is not a time zone name"
+        else:
+            try:
+                async with self.registry.db.connection() as conn:  # once per edge start
+                    if await sites.tz_from_edge(conn, auth.site_id, value):
+                        await sites.audit(conn, auth.site_id, None, "site.tz", {"tz": value, "from": "edge"},
+                                          actor="edge")
+                return {"tz": value}
+            except ValueError as exc:
+                error = str(exc)
+        self.ledger.record(auth.site, "tz", error)
+        return {"tz_error": error}
 
 
 def router(ingestor: Ingestor) -> APIRouter:

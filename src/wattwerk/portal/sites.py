@@ -40,10 +40,12 @@ def check_tz(tz: str) -> str:
     return tz
 
 
-async def create(conn: Conn, owner: int, label: str, tz: str = "UTC") -> str:
+async def create(conn: Conn, owner: int, label: str, tz: str = "UTC", tz_source: str = "default") -> str:
+    """A new site owned by ``owner``; ``tz_source`` says who chose ``tz`` (see set_tz)."""
     name = "s_" + secrets.token_hex(8)
     cur = await conn.execute(
-        "INSERT INTO sites (name, tz) VALUES (%s, %s) RETURNING id", (name, check_tz(tz))
+        "INSERT INTO sites (name, tz, tz_source) VALUES (%s, %s, %s) RETURNING id",
+        (name, check_tz(tz), tz_source),
     )
     row = await cur.fetchone()
     assert row is not None
@@ -61,8 +63,23 @@ async def tz_of(conn: Conn, site_id: int) -> str:
 
 
 async def set_tz(conn: Conn, site_id: int, tz: str) -> None:
-    """Change a site's zone; the retention job rebuilds its local days (retention.py)."""
-    await conn.execute("UPDATE sites SET tz = %s WHERE id = %s", (check_tz(tz), site_id))
+    """The owner's choice of zone (it wins over the edge's from then on); the retention job
+    rebuilds the site's local days (retention.py)."""
+    await conn.execute(
+        "UPDATE sites SET tz = %s, tz_source = 'owner' WHERE id = %s", (check_tz(tz), site_id)
+    )
+
+
+async def tz_from_edge(conn: Conn, site_id: int, tz: str) -> bool:
+    """Take the zone of the edge's site file unless the owner has chosen one; True if it changed.
+
+    ValueError naming the zone if it is not a known IANA zone."""
+    cur = await conn.execute(
+        "UPDATE sites SET tz = %s, tz_source = 'edge' WHERE id = %s AND tz_source <> 'owner' "
+        "AND (tz <> %s OR tz_source <> 'edge') RETURNING id",
+        (check_tz(tz), site_id, tz),
+    )
+    return await cur.fetchone() is not None
 
 
 async def lookup(conn: Conn, name: str, account: int) -> SiteRef | None:
@@ -93,7 +110,8 @@ async def listing(conn: Conn, account: int) -> list[dict[str, Any]]:
 
 async def info(conn: Conn, ref: SiteRef) -> dict[str, Any]:
     cur = await conn.execute(
-        "SELECT a.label, s.created_at, (SELECT max(last_seen) FROM edges e WHERE e.site_id = s.id), s.tz "
+        "SELECT a.label, s.created_at, (SELECT max(last_seen) FROM edges e WHERE e.site_id = s.id), s.tz, "
+        "s.tz_source "
         "FROM sites s JOIN site_access a ON a.site_id = s.id AND a.role = 'owner' WHERE s.id = %s",
         (ref.site_id,),
     )
@@ -105,6 +123,7 @@ async def info(conn: Conn, ref: SiteRef) -> dict[str, Any]:
         "created_at": iso(row[1]) if row else None,
         "last_seen": iso(row[2]) if row else None,
         "tz": row[3] if row else "UTC",
+        "tz_source": row[4] if row else "default",  # default, edge (its site file) or owner
     }
 
 
