@@ -356,7 +356,8 @@ class Edge:
 
         target = UplinkConfig(url=str(portal.url).rstrip("/"), site=portal.site, edge_id=portal.edge_id,
                               token=portal.token.get_secret_value(), ca_file=portal.ca_file,
-                              pin_sha256=portal.pin_sha256, roles={d.id: d.role for d in self.cfg.devices})
+                              pin_sha256=portal.pin_sha256, roles={d.id: d.role for d in self.cfg.devices},
+                              tz=self.cfg.site.timezone)
         tasks: list[Awaitable[None]] = [Uplink(self.outbox, target).run(stop)]
         if self.planner is not None and (uploader := plan_uploader(self.cfg, self.planner)) is not None:
             uploader.clock = self.clock  # the plan's time is the edge's (the demo's is simulated)
