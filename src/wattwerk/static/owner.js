@@ -89,7 +89,7 @@ function heaterHtml(d) {
 
 function planText(d) {
   const set = (d.settings || {}).plan;
-  if (!set) return "<span class=\"muted\">No plan: the mode decides.</span>";
+  if (!set) return "<span class=\"muted\">No plan set here (the site file's departures still count).</span>";
   const target = set.energy_kwh ? `${set.energy_kwh} kWh` : `${set.target_soc} %`;
   let html = `<div class="kv"><span>Target</span><b>${WW.esc(target)} by ${hhmm(d.departure)}` +
     `${d.departure ? " " + new Date(d.departure).toLocaleDateString([], { weekday: "short" }) : ""}</b></div>`;
