@@ -122,30 +122,8 @@ def router() -> APIRouter:
             start_ms, end_ms = span(period, date_, until, from_, to, tz)
             if not start_ms < end_ms or end_ms - start_ms > MAX_RANGE.total_seconds() * 1000:
                 raise HTTPException(400, "from must be before to, and the range at most about ten years")
-            cur = await conn.execute(
-                "SELECT c.id, c.name, c.unit, c.kind, "
-                "(SELECT rolled_ms FROM site_retention WHERE site_id = %s) "
-                "FROM channels c WHERE c.site_id = %s ORDER BY c.name",
-                (ref.site_id, ref.site_id),
-            )
-            found = await cur.fetchall()
-            shifts = await series.load_shifts(conn, ref.site_id)
-        res = resolution or default_resolution(period, start_ms, end_ms)
-        known = {row[1]: series.ChannelInfo(*row[:4]) for row in found}
-        rolled = int(found[0][4] or 0) if found else 0
-        wanted = [n.strip() for n in channels.split(",") if n.strip()] or list(known)
-        missing = [n for n in wanted if n not in known]
-        if missing:
-            raise HTTPException(400, f"unknown channel(s) of this site: {', '.join(missing)[:200]}")
-        q = series.Query(
-            [known[n] for n in dict.fromkeys(wanted)],
-            series.floor_start(start_ms, res, tz),
-            end_ms,
-            res,
-            rolled,
-            {c.id: shifts[c.id] for c in (known[n] for n in wanted) if c.id in shifts},
-            tz,
-        )
+            res = resolution or default_resolution(period, start_ms, end_ms)
+            q = await _query(conn, ref.site_id, channels, start_ms, end_ms, res, tz)
         db = auth.db_of(request)
         if format == "csv":
             summary = await series.summary(db, q) if q.channels else {}
@@ -166,3 +144,33 @@ def router() -> APIRouter:
         return StreamingResponse(series.json_stream(db, q, head), media_type="application/json")
 
     return r
+
+
+async def _query(
+    conn: Conn, site_id: int, channels: str, start_ms: int, end_ms: int, res: str, tz: str
+) -> series.Query:
+    """The series query over the named channels (comma-separated; empty: all the site's);
+    a channel the site does not have is a 400."""
+    cur = await conn.execute(
+        "SELECT c.id, c.name, c.unit, c.kind, "
+        "(SELECT rolled_ms FROM site_retention WHERE site_id = %s) "
+        "FROM channels c WHERE c.site_id = %s ORDER BY c.name",
+        (site_id, site_id),
+    )
+    found = await cur.fetchall()
+    shifts = await series.load_shifts(conn, site_id)
+    known = {row[1]: series.ChannelInfo(*row[:4]) for row in found}
+    rolled = int(found[0][4] or 0) if found else 0
+    wanted = [n.strip() for n in channels.split(",") if n.strip()] or list(known)
+    missing = [n for n in wanted if n not in known]
+    if missing:
+        raise HTTPException(400, f"unknown channel(s) of this site: {', '.join(missing)[:200]}")
+    return series.Query(
+        [known[n] for n in dict.fromkeys(wanted)],
+        series.floor_start(start_ms, res, tz),
+        end_ms,
+        res,
+        rolled,
+        {c.id: shifts[c.id] for c in (known[n] for n in wanted) if c.id in shifts},
+        tz,
+    )
