@@ -22,6 +22,7 @@ EXEMPT = {
     "POST /api/v1/session": "sign-in; answers the same for unknown aliases and wrong passwords",
     "POST /api/v1/password-reset": "answers the same whether the alias exists or not",
     "POST /api/v1/password-reset/confirm": "authorised by the secret reset token only",
+    "POST /api/v1/pairing": "the single-use pairing code names its site; nothing else (test_portal_pairing)",
     "GET /api/v1/health": "no tenant data",
     "POST /api/v1/ingest": "edge token bound to one site; a batch for another site is refused (test_ingest)",
     "POST /sensor/{sensor_id}": "HMAC with the sensor's own key (test_compat)",
