@@ -23,7 +23,8 @@ from wattwerk.sim.emulators.modbus import EmulatorServer, RegisterBank
 HO, IN = "holding", "input"
 # the catalogue files of the devices people own (issue 17): their Modbus entries all need an example below
 OWNED_FILES = {
-    *(f"hybrid_battery_inverter/{v}.yaml" for v in ("growatt", "solis", "solax", "deye", "solaredge")),
+    *(f"hybrid_battery_inverter/{v}.yaml"
+      for v in ("growatt", "solis", "solax", "deye", "solaredge", "alpha_ess", "e3dc")),
     *(f"ev_charger/{v}.yaml" for v in ("wallbox", "go_e")),
 }
 
@@ -127,6 +128,35 @@ EXAMPLES = [
         {"power": -1500.0, "energy_discharge": 1_000_000.0, "energy_charge": 2_000_000.0, "soc": 87.5},
         [("battery_mode", 1, {0xE00D: 7, 0xE010: 0x0000, 0xE011: 0x0000}),
          ("battery_mode", 0, {0xE00D: 7, 0xE010: 0x4000, 0xE011: 0x459C})],
+    ),
+    Example(
+        "alpha-ess-smile",
+        {
+            (HO, 0x0010): 0x0000, (HO, 0x0011): 0x2710,  # total energy fed to grid 10000 * 0.01 kWh
+            (HO, 0x0012): 0x0001, (HO, 0x0013): 0x0000,  # total energy consumed from grid 65536 * 0.01 kWh
+            (HO, 0x0021): 0xFFFF, (HO, 0x0022): 0xFE0C,  # grid total active power -500 W: exporting
+            (HO, 0x0102): 0x0280,  # battery SOC 640 * 0.1 %
+            (HO, 0x0120): 0x0000, (HO, 0x0121): 0x1388,  # battery charge energy 5000 * 0.1 kWh
+            (HO, 0x0122): 0x0000, (HO, 0x0123): 0x0FA0,  # battery discharge energy 4000 * 0.1 kWh
+            (HO, 0x0126): 0x05DC,  # battery power 1500 W: discharging
+            (HO, 0x041F): 0x0000, (HO, 0x0420): 0x0BB8,  # PV1 power 3000 W
+            (HO, 0x0423): 0x0000, (HO, 0x0424): 0x07D0,  # PV2 power 2000 W
+            (HO, 0x043E): 0x0001, (HO, 0x043F): 0x86A0,  # total PV energy 100000 * 0.1 kWh
+        },
+        {"energy_export": 100_000.0, "energy_import": 655_360.0, "power_grid": -500.0, "soc": 64.0,
+         "energy_charge": 500_000.0, "energy_discharge": 400_000.0, "power": 1500.0, "power_pv1": 3000.0,
+         "power_pv2": 2000.0, "energy_pv": 10_000_000.0},
+    ),
+    Example(
+        "e3dc-s10",
+        {
+            (HO, 40067): 0x1388, (HO, 40068): 0x0000,  # PV power 5000 W (low word first)
+            (HO, 40069): 0xF830, (HO, 40070): 0xFFFF,  # battery power -2000 W: discharging
+            (HO, 40071): 0x04B0, (HO, 40072): 0x0000,  # house consumption 1200 W
+            (HO, 40073): 0xF8F8, (HO, 40074): 0xFFFF,  # grid power -1800 W: exporting
+            (HO, 40082): 0x004B,  # battery SOC 75 %
+        },
+        {"power_pv": 5000.0, "power": 2000.0, "power_house": 1200.0, "power_grid": -1800.0, "soc": 75.0},
     ),
     Example(
         "go-e-modbus",
