@@ -14,18 +14,20 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from wattwerk.control.plan_model import EV, Battery, Heater, PlanOptions, PlanRequest, ThermalStore
+from wattwerk.control.plan_model import EV, Battery, Heater, Plan, PlanOptions, PlanRequest, ThermalStore
 from wattwerk.control.planner import solve
 from wattwerk.forecast.history import read_history_csv
 from wattwerk.market.defaults import de_feed_in, de_household_dynamic
 from wattwerk.market.smard import read_smard_csv
-from wattwerk.market.tariff import slot_index
+from wattwerk.market.tariff import FeedIn, Tariff, slot_index
 
 REAL = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "real"
 PRICES = REAL / "prices_de_lu_2024_hourly_smard.csv"
@@ -93,67 +95,101 @@ def _ev_session(index: pd.DatetimeIndex) -> tuple[np.ndarray, int | None]:
     return plugged, stop if stop < len(index) else None
 
 
+@dataclass
+class _Tally:
+    """What the windows' solves add up to."""
+
+    times: list[float] = field(default_factory=list)
+    passes: list[int] = field(default_factory=list)
+    statuses: dict[str, int] = field(default_factory=dict)
+    unsettled: int = 0
+    mip_ms: list[float] = field(default_factory=list)
+    gaps: list[float] = field(default_factory=list)
+    size: dict[str, int] = field(default_factory=dict)
+
+    def add(self, plan: Plan) -> None:
+        self.times.append(plan.solve_ms)
+        self.passes.append(plan.size.get("lp_passes", 1))
+        self.statuses[plan.status] = self.statuses.get(plan.status, 0) + 1
+        self.unsettled += plan.size.get("unsettled_slots", 0) > 0
+        self.size = plan.size
+
+
+def _request(
+    args: argparse.Namespace,
+    start: datetime | pd.Timestamp,
+    index: pd.DatetimeIndex,
+    prices: tuple[Tariff, FeedIn],
+    history: pd.DataFrame,
+    soc: float,
+    tank: float | None,
+) -> PlanRequest:
+    """One window's re-plan of the house, from the battery and tank levels the last one left."""
+    t_out, demand = _weather(index)
+    plugged, deadline = _ev_session(index)
+    store = ThermalStore.from_tank(
+        300, 35, 55, 45, demand, (Heater("hp", 3000, _cop(t_out), min_power_w=900),), loss_w=40
+    )
+    if tank is not None:
+        store = ThermalStore(store.capacity_wh, tank, demand, store.heaters, store.loss_w)
+    tariff, feed_in = prices
+    return PlanRequest(
+        start.to_pydatetime() if isinstance(start, pd.Timestamp) else start,
+        args.slot_minutes,
+        tariff.price(index),
+        _profile(history, "pv_w", index),
+        _profile(history, "load_w", index),
+        feed_in.price(index),
+        batteries=(Battery(10_000, soc, 5_000, 5_000, soc_min_pct=10.0, wear_eur_per_kwh=0.02),),
+        evs=(EV(plugged, 12_000 if deadline is not None else 0.0, 11_000, 4_140, deadline=deadline),),
+        thermal=(store,),
+        max_import_w=25_000,
+        max_export_w=7_000,
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     spot = read_smard_csv(args.prices)
-    tariff, feed_in = de_household_dynamic(spot), de_feed_in()
+    prices = de_household_dynamic(spot), de_feed_in()
     history = read_history_csv(args.history)
     n = args.horizon_hours * 60 // args.slot_minutes
     step = timedelta(hours=args.step_hours)
     carry = max(1, int(args.step_hours * 60 // args.slot_minutes))
     options = PlanOptions(integer=args.integer, strict_heaters=args.strict_heaters)
     soc, tank = 50.0, None
-    times: list[float] = []
-    passes: list[int] = []
-    statuses: dict[str, int] = {}
-    unsettled = 0
-    mip_ms: list[float] = []
-    gaps: list[float] = []
-    size: dict[str, int] = {}
+    tally = _Tally()
     start = spot.start
     wall = time.perf_counter()
     while start + timedelta(minutes=n * args.slot_minutes) <= spot.end:
         index = slot_index(start, n, args.slot_minutes)
-        t_out, demand = _weather(index)
-        plugged, deadline = _ev_session(index)
-        store = ThermalStore.from_tank(
-            300, 35, 55, 45, demand, (Heater("hp", 3000, _cop(t_out), min_power_w=900),), loss_w=40
-        )
-        if tank is not None:
-            store = ThermalStore(store.capacity_wh, tank, demand, store.heaters, store.loss_w)
-        req = PlanRequest(
-            start.to_pydatetime() if isinstance(start, pd.Timestamp) else start,
-            args.slot_minutes,
-            tariff.price(index),
-            _profile(history, "pv_w", index),
-            _profile(history, "load_w", index),
-            feed_in.price(index),
-            batteries=(Battery(10_000, soc, 5_000, 5_000, soc_min_pct=10.0, wear_eur_per_kwh=0.02),),
-            evs=(EV(plugged, 12_000 if deadline is not None else 0.0, 11_000, 4_140, deadline=deadline),),
-            thermal=(store,),
-            max_import_w=25_000,
-            max_export_w=7_000,
-        )
+        req = _request(args, start, index, prices, history, soc, tank)
         plan = solve(req, options)
         if plan.status == "fallback":
             print(f"{start}: {plan.message}")
-        times.append(plan.solve_ms)
-        passes.append(plan.size.get("lp_passes", 1))
-        statuses[plan.status] = statuses.get(plan.status, 0) + 1
-        unsettled += plan.size.get("unsettled_slots", 0) > 0
-        if len(times) <= args.compare_mip:
+        tally.add(plan)
+        if len(tally.times) <= args.compare_mip:
             exact = solve(
                 req, PlanOptions(integer="mip", time_limit_s=10.0, strict_heaters=args.strict_heaters)
             )
-            mip_ms.append(exact.solve_ms)
-            gaps.append(plan.objective_value - exact.objective_value)
-        size = plan.size
+            tally.mip_ms.append(exact.solve_ms)
+            tally.gaps.append(plan.objective_value - exact.objective_value)
         soc = float(plan.devices["bat"]["soc_pct"][carry - 1])
         tank = float(plan.devices["heat"]["energy_wh"][carry - 1])
         start += step
-        if args.limit and len(times) >= args.limit:
+        if args.limit and len(tally.times) >= args.limit:
             break
-    t = np.asarray(times)
-    result = {
+    result = _result(args, tally, time.perf_counter() - wall)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for key, value in result.items():
+            print(f"{key:>16}: {value}")
+    return 0
+
+
+def _result(args: argparse.Namespace, tally: _Tally, wall_s: float) -> dict[str, Any]:
+    t = np.asarray(tally.times)
+    result: dict[str, Any] = {
         "windows": len(t),
         "horizon_hours": args.horizon_hours,
         "slot_minutes": args.slot_minutes,
@@ -163,23 +199,18 @@ def run(args: argparse.Namespace) -> int:
         "solve_ms_p95": round(float(np.percentile(t, 95)), 2),
         "solve_ms_max": round(float(t.max()), 2),
         "solve_ms_mean": round(float(t.mean()), 2),
-        "passes_mean": round(float(np.mean(passes)), 2),
-        "passes_max": int(max(passes)),
-        "status": statuses,
-        "windows_with_unsettled_slots": unsettled,
-        "problem": size,
-        "wall_s": round(time.perf_counter() - wall, 1),
+        "passes_mean": round(float(np.mean(tally.passes)), 2),
+        "passes_max": int(max(tally.passes)),
+        "status": tally.statuses,
+        "windows_with_unsettled_slots": tally.unsettled,
+        "problem": tally.size,
+        "wall_s": round(wall_s, 1),
         "prices": str(args.prices.name),
     }
-    if mip_ms:
-        result["mip_windows"] = len(mip_ms)
-        result["mip_solve_ms_p50"] = round(float(np.percentile(mip_ms, 50)), 1)
-        result["mip_solve_ms_p95"] = round(float(np.percentile(mip_ms, 95)), 1)
-        result["auto_minus_mip_eur_mean"] = round(float(np.mean(gaps)), 4)
-        result["auto_minus_mip_eur_max"] = round(float(np.max(gaps)), 4)
-    if args.json:
-        print(json.dumps(result))
-    else:
-        for key, value in result.items():
-            print(f"{key:>16}: {value}")
-    return 0
+    if tally.mip_ms:
+        result["mip_windows"] = len(tally.mip_ms)
+        result["mip_solve_ms_p50"] = round(float(np.percentile(tally.mip_ms, 50)), 1)
+        result["mip_solve_ms_p95"] = round(float(np.percentile(tally.mip_ms, 95)), 1)
+        result["auto_minus_mip_eur_mean"] = round(float(np.mean(tally.gaps)), 4)
+        result["auto_minus_mip_eur_max"] = round(float(np.max(tally.gaps)), 4)
+    return result
