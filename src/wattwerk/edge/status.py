@@ -88,7 +88,7 @@ CAUSES: tuple[tuple[str, str, str, str], ...] = (
         "is the unit id right for the device behind the gateway, and is the RS-485 side wired?{unit_hint}",
     ),
     (
-        r"timeout|timed out|no answer|no response",
+        r"timeout|timed out|no answer|no response|does not answer",
         "timeout",
         "no answer from {where}",
         "is Modbus TCP (or the device's API) enabled, and the unit id right?{unit_hint}",
