@@ -25,7 +25,7 @@ HO, IN = "holding", "input"
 OWNED_FILES = {
     *(f"hybrid_battery_inverter/{v}.yaml"
       for v in ("growatt", "solis", "solax", "deye", "solaredge", "alpha_ess", "e3dc")),
-    *(f"ev_charger/{v}.yaml" for v in ("wallbox", "go_e")),
+    *(f"ev_charger/{v}.yaml" for v in ("wallbox", "go_e", "peblar", "vestel")),
 }
 
 
@@ -172,6 +172,38 @@ EXAMPLES = [
         {"state": 2.0, "voltage_l1": 231.0, "voltage_l2": 229.0, "voltage_l3": 232.0, "current_l1": 16.0,
          "current_l2": 15.9, "current_l3": 16.1, "power": 11_200.0, "energy": 1_988_000.0},
         [("current_limit", 10, {299: 10}), ("enable", 0, {200: 0}), ("enable", 1, {200: 1})],
+    ),
+    Example(
+        "peblar",
+        {
+            (IN, 30000): 0, (IN, 30001): 0, (IN, 30002): 0x00BC, (IN, 30003): 0x614E,  # energy 12345678 Wh
+            (IN, 30014): 0x0000, (IN, 30015): 0x1B58,  # total power 7000 W
+            (IN, 30016): 0, (IN, 30017): 230, (IN, 30018): 0, (IN, 30019): 231,  # V
+            (IN, 30020): 0, (IN, 30021): 229,
+            (IN, 30022): 0, (IN, 30023): 0x2710, (IN, 30024): 0, (IN, 30025): 0x2706,  # 10000, 9990 mA
+            (IN, 30026): 0, (IN, 30027): 0x271A,  # 10010 mA
+            (HO, 40000): 0x0000, (HO, 40001): 0x3E80,  # Modbus current limit 16000 mA
+            (HO, 40002): 0x0000,  # force single phase: no
+        },
+        {"energy": 12_345_678.0, "power": 7000.0, "voltage_l1": 230.0, "voltage_l2": 231.0,
+         "voltage_l3": 229.0, "current_l1": 10.0, "current_l2": 9.99, "current_l3": 10.01},
+        [("current_limit", 10, {40000: 0, 40001: 0x2710}), ("enable", 0, {40000: 0, 40001: 0}),
+         ("enable", 1, {40001: 0x1770}), ("phases", 1, {40002: 1}), ("phases", 3, {40002: 0})],
+    ),
+    Example(
+        "vestel-evc04",
+        {
+            (IN, 1008): 0x3E80, (IN, 1010): 0x3E6C, (IN, 1012): 0x3E94,  # 16000, 15980, 16020 mA
+            (IN, 1014): 230, (IN, 1016): 231, (IN, 1018): 229,  # V
+            (IN, 1020): 0x0000, (IN, 1021): 0x2B20,  # active power 11040 W
+            (IN, 1036): 0x0001, (IN, 1037): 0x0F2C,  # total energy 69420 * 0.1 kWh
+            (HO, 405): 0x0001,  # phase switch: three phases
+            (HO, 5004): 0x0010,  # charging current 16 A
+        },
+        {"current_l1": 16.0, "current_l2": 15.98, "current_l3": 16.02, "voltage_l1": 230.0,
+         "voltage_l2": 231.0, "voltage_l3": 229.0, "power": 11_040.0, "energy": 6_942_000.0},
+        [("current_limit", 10, {5004: 10}), ("enable", 0, {5004: 0}), ("enable", 1, {5004: 6}),
+         ("phases", 1, {405: 0}), ("phases", 3, {405: 1})],
     ),
     Example(
         "wallbox-quasar",
