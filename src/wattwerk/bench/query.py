@@ -1,9 +1,13 @@
 """``wattwerk bench query [--db URL] [--sites N] [--json]``: dashboard query latency.
 
-One site is asked for what its dashboard shows — a day (5-minute points), a month (hourly) and
-a year (daily) of grid power and the import counter, with the summary — through the real
-series endpoint (the ASGI app in this process, its PostgreSQL pool, a personal access token),
-while PostgreSQL holds ``--sites`` sites' data at the default retention:
+One site is asked for what its dashboard shows — today (5-minute points), this month and this
+year (local days) of grid power and the import counter, with the summary, by ``period`` as the
+pages ask — through the real series endpoint (the ASGI app in this process, its PostgreSQL
+pool, a personal access token), while PostgreSQL holds ``--sites`` sites' data at the default
+retention, in the shape the real rollup (store/rollup.py, portal/retention.py) writes: sites in
+``Europe/Berlin`` (the zone an edge sends), days keyed by local midnight (23 or 25 h on DST
+days), and for power the covered-time energy of each bucket (``pos_wh``, ``neg_wh``,
+``covered_ms``; counters carry none):
 
 * the measured site: a full year of 5-minute, hourly and daily rollups plus the last hour raw
   (one value per 10 s);
@@ -27,22 +31,25 @@ import statistics
 import sys
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import date, timedelta
 
 import httpx
 import psycopg
 
-from wattwerk.portal import auth
+from wattwerk.portal import auth, series_api
 from wattwerk.portal.app import PortalConfig, create_app
 from wattwerk.portal.migrations import migrate
 from wattwerk.portal.postgres import with_schema
+from wattwerk.store import rollup
 
 M5, H1, D1 = 300_000, 3_600_000, 86_400_000
-RANGES = {
-    "day": (timedelta(days=1), "5m"),
-    "month": (timedelta(days=30), "1h"),
-    "year": (timedelta(days=365), "1d"),
-}
+TZ = "Europe/Berlin"
+PERIODS = ("day", "month", "year")
+_MEAN = "600 + 400 * sin(b / 3.6e6 + c.id)"  # W, always positive: all of a bucket's energy is pos_wh
+_ENERGY = (  # what the rollup writes for a power channel that reported all along; counters: none
+    "CASE WHEN c.kind = 'power' THEN m * len / 3.6e6 END, CASE WHEN c.kind = 'power' THEN 0 END, "
+    "CASE WHEN c.kind = 'power' THEN len END"
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -60,17 +67,36 @@ def _say(args: argparse.Namespace, text: str) -> None:
     print(text, flush=True, file=sys.stderr if args.json else sys.stdout)
 
 
-def _rollup(conn: psycopg.Connection, table: str, step: int, first: int, last: int, lo: int, hi: int) -> int:
-    """Rollups for the channels of sites ``lo``..``hi`` (ids), buckets ``first``..``last``."""
+def _insert(conn: psycopg.Connection, table: str, buckets: str, params: dict[str, object]) -> int:
+    """Rollup rows for the channels of sites ``lo``..``hi`` (ids) over ``buckets`` (rows of
+    ``b`` start and ``len`` ms), energy columns as the real rollup fills them."""
     cur = conn.execute(
-        f"INSERT INTO {table} (channel_id, bucket_ms, n, mean, min, max, last, last_ts) "
-        "SELECT c.id, b, 30, 600 + 400 * sin(b / 3.6e6 + c.id), 100, 1100, "
-        "CASE WHEN c.kind = 'counter' THEN (b - %(first)s) / 6000.0 ELSE 500 END, b + %(step)s - 1 "
-        "FROM channels c CROSS JOIN generate_series(%(first)s::bigint, %(last)s::bigint, %(step)s::bigint) b "
+        f"INSERT INTO {table} (channel_id, bucket_ms, n, mean, min, max, last, last_ts, "
+        f"pos_wh, neg_wh, covered_ms) SELECT c.id, b, 30, m, 100, 1100, "
+        "CASE WHEN c.kind = 'counter' THEN (b - %(first)s) / 6000.0 ELSE 500 END, b + len - 1, "
+        f"{_ENERGY} FROM channels c CROSS JOIN ({buckets}) k CROSS JOIN LATERAL (SELECT {_MEAN} AS m) v "
         "WHERE c.site_id BETWEEN %(lo)s AND %(hi)s ORDER BY c.id, b",
-        {"first": first, "last": last, "step": step, "lo": lo, "hi": hi},
+        params,
     )
     return cur.rowcount
+
+
+def _rollup(conn: psycopg.Connection, table: str, step: int, first: int, last: int, lo: int, hi: int) -> int:
+    """Rollups of fixed ``step`` for the channels of sites ``lo``..``hi``, buckets ``first``..``last``."""
+    buckets = ("SELECT b, %(step)s::bigint AS len "
+               "FROM generate_series(%(first)s::bigint, %(last)s::bigint, %(step)s::bigint) b")
+    return _insert(conn, table, buckets, {"first": first, "last": last, "step": step, "lo": lo, "hi": hi})
+
+
+def _days(conn: psycopg.Connection, first: date, last: date, lo: int, hi: int) -> int:
+    """Daily rollups keyed by local midnight in ``TZ`` (DST days 23 or 25 h), ``first``..``last``."""
+    midnight = "(extract(epoch FROM (d AT TIME ZONE %(tz)s)) * 1000)::bigint"
+    buckets = (f"SELECT {midnight} AS b, (extract(epoch FROM ((d + interval '1 day') AT TIME ZONE %(tz)s)) "
+               f"* 1000)::bigint - {midnight} AS len "
+               "FROM generate_series(%(d0)s::timestamp, %(d1)s::timestamp, interval '1 day') d")
+    start = rollup.local_midnight(first, TZ)
+    return _insert(conn, "rollup_1d", buckets,
+                   {"first": start, "tz": TZ, "d0": first, "d1": last, "lo": lo, "hi": hi})
 
 
 def build(args: argparse.Namespace, url: str, now_ms: int) -> tuple[str, str, int]:
@@ -79,7 +105,8 @@ def build(args: argparse.Namespace, url: str, now_ms: int) -> tuple[str, str, in
     t0 = time.perf_counter()
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(
-            "INSERT INTO sites (name) SELECT 'bench_' || i FROM generate_series(1, %s) i", (args.sites,)
+            "INSERT INTO sites (name, tz, tz_source) SELECT 'bench_' || i, %s, 'edge' "
+            "FROM generate_series(1, %s) i", (TZ, args.sites),
         )
         conn.execute(
             "INSERT INTO channels (site_id, name, unit, kind) SELECT s.id, v.name, v.unit, v.kind "
@@ -88,13 +115,14 @@ def build(args: argparse.Namespace, url: str, now_ms: int) -> tuple[str, str, in
         )
         conn.execute("INSERT INTO edges (site_id, name) SELECT id, 'edge' FROM sites")
         lo_id, hi_id = conn.execute("SELECT min(id), max(id) FROM sites").fetchone()  # type: ignore[misc]
-        end5, end1h, end1d = now_ms // M5 * M5 - H1, now_ms // H1 * H1 - H1, now_ms // D1 * D1
+        end5, end1h = now_ms // M5 * M5 - H1, now_ms // H1 * H1 - H1
+        today = rollup.local_date(now_ms, TZ)
         chunk = 1000
         for lo in range(lo_id, hi_id + 1, chunk):
             hi = min(lo + chunk - 1, hi_id)
             rows += _rollup(conn, "rollup_5m", M5, end5 - 2 * D1, end5 - M5, lo, hi)
             rows += _rollup(conn, "rollup_1h", H1, end1h - 30 * D1, end1h, lo, hi)
-            rows += _rollup(conn, "rollup_1d", D1, end1d - 365 * D1, end1d, lo, hi)
+            rows += _days(conn, today - timedelta(days=365), today, lo, hi)
             cur = conn.execute(
                 "INSERT INTO readings (edge_id, seq, channel_id, ts_ms, value) "
                 "SELECT e.id, (c.id::bigint << 20) + (t - %(a)s) / 10000, c.id, t, 500 FROM channels c "
@@ -113,8 +141,9 @@ def build(args: argparse.Namespace, url: str, now_ms: int) -> tuple[str, str, in
         rows += _rollup(conn, "rollup_5m", M5, end5 - 365 * D1, end5 - 2 * D1 - M5, lo_id, lo_id)
         rows += _rollup(conn, "rollup_1h", H1, end1h - 365 * D1, end1h - 30 * D1 - H1, lo_id, lo_id)
         conn.execute(
-            "INSERT INTO site_retention (site_id, done_ms, rolled_ms) SELECT id, %s, %s FROM sites",
-            (end5, end5),
+            "INSERT INTO site_retention (site_id, done_ms, rolled_ms, days_tz) "
+            "SELECT id, %s, %s, %s FROM sites",
+            (end5, end5, TZ),
         )
         _say(args, f"  vacuum and analyse ({rows:,} rows in {time.perf_counter() - t0:.0f} s)")
         for table in ("readings", "rollup_5m", "rollup_1h", "rollup_1d", "channels", "sites"):
@@ -153,14 +182,10 @@ async def measure(
         async with httpx.AsyncClient(
             transport=transport, base_url="http://bench", headers={"Authorization": f"Bearer {token}"}
         ) as client:
-            now = datetime.now(UTC)
-            for name, (span, resolution) in RANGES.items():
-                params = {
-                    "from": (now - span).isoformat(),
-                    "to": now.isoformat(),
-                    "resolution": resolution,
-                    "channels": "grid.power,grid.energy_import",
-                }
+            today = rollup.local_date(int(time.time() * 1000), TZ).isoformat()
+            for name in PERIODS:
+                params = {"period": name, "date": today, "channels": "grid.power,grid.energy_import"}
+                resolution = series_api.PERIOD_RESOLUTION[name]
                 times: list[float] = []
                 cpu: list[float] = []
                 points = 0
@@ -176,7 +201,8 @@ async def measure(
                     if i >= 3:  # the first few warm the caches and the pool
                         times.append(elapsed)
                         cpu.append(cpu_ms)
-                    points = len(json.loads(body)["points"])
+                    answer = json.loads(body)
+                    points = len(answer["points"])
                 times.sort()
                 out[name] = {
                     "p50_ms": round(statistics.median(times), 2),
@@ -184,6 +210,7 @@ async def measure(
                     "cpu_p50_ms": round(statistics.median(cpu), 2),  # this process: app + client
                     "points": points,
                     "resolution": resolution,
+                    "grid_energy_wh": round(answer["summary"]["grid.power"]["energy_wh"], 1),
                 }  # type: ignore[dict-item]
                 _say(
                     args,
