@@ -278,3 +278,37 @@ async def test_a_zero_export_site_plans_curtailment_and_the_page_gets_it(tmp_pat
     page = svc.plan_json()
     assert [s["curtail_w"] for s in page["slots"]] == [round(float(w), 1) for w in plan.curtail_w]
     assert page["curtailed_kwh"] == pytest.approx(plan.curtail_w.sum() * plan.slot_minutes / 60_000, abs=1e-3)
+
+
+async def test_no_feed_in_at_negative_prices_curtails_and_pulls_consumption_in(tmp_path):
+    """The recorded 2 June 2024 has negative spot prices around noon: with the tariff's switch the
+    feed-in is worth 0 there, so the plan exports nothing in those slots (it stores and curtails);
+    without it, it exports at the fixed feed-in tariff."""
+    plans = {}
+    for switch in (False, True):
+        text = SITE.replace("TARIFF", "awattar").replace("DATADIR", str(tmp_path / f"var{switch}"))
+        text = text.replace("PV\n", PV).replace(
+            "tariff: {provider: awattar}",
+            f"tariff: {{provider: awattar, no_feed_in_at_negative_prices: {str(switch).lower()}}}")
+        cfg = parse_config(text)
+        assert cfg.tariff.no_feed_in_at_negative_prices is switch
+        state = SiteState()
+        state.update([Reading("bat.soc", NOW, 30.0), Reading("grid.power", NOW, 0.0),
+                      Reading("bat.power", NOW, 0.0)])
+        prices = TariffPrices(cfg.tariff, tmp_path / f"p{switch}.json", client=client_of(recorded))
+
+        async def offline():
+            raise httpx.ConnectError("offline")
+
+        svc = PlanService(cfg, lambda state=state: state.snapshot(NOW), prices, clock=Clock(NOW),
+                          weather=offline)
+        plans[switch] = await svc.refresh()
+    off, on = plans[False], plans[True]
+    assert off is not None and on is not None
+    neg = on.sell_eur_per_kwh == 0.0
+    assert neg.any() and (off.sell_eur_per_kwh == pytest.approx(0.0811))
+    assert on.buy_eur_per_kwh[neg].max() < on.buy_eur_per_kwh[~neg].min()  # the cheapest hours
+    assert on.export_w[neg].max() <= 1e-6 < off.export_w[neg].max()  # no feed-in in those hours
+    assert on.curtail_w[neg].sum() > 0  # what the site cannot take is curtailed
+    bat = on.devices["bat"]["power_w"]
+    assert bat[neg].min() < -1000.0  # the battery charges in them

@@ -40,6 +40,10 @@ EVIDENCE = {
     "device-failure": lambda r: r["fallbacks"] == 2 and r["read_errors"] > 0
     and sum("fallback_end" in e for e in r["fallback_events"]) == 2,
     "peak-shaving": lambda r: r["energy_kwh"]["battery_discharge"] > 2 and r["ev_kwh"] > 3,
+    # PV above the cap: curtailed energy is reported, and the battery and the car took PV first
+    "pv-oversized-60pct": lambda r: r["energy_kwh"]["pv_curtailed"] >= 0.0 and r["energy_kwh"]["pv"] > 5
+    and r["ev_kwh"] > 1,
+    "zero-export": lambda r: r["energy_kwh"]["pv_curtailed"] > 0.1 and r["energy_kwh"]["grid_export"] < 0.01,
 }
 
 
@@ -130,3 +134,20 @@ def test_peak_shaving_over_24_h_from_the_cli_at_3600_times_real_time() -> None:
     same = ("energy_kwh", "limit_violations", "limit_violations_avoidable", "max_limit_excess_w",
             "relay_switches", "ev_kwh", "ev_grid_share_pct", "fallbacks", "restrictions")
     assert {k: summary[k] for k in same} == {k: unpaced[k] for k in same}
+
+
+CLOUDY = "2025-07-19T00:00:00+00:00"  # the passing clouds of pv-surplus-cloudy (the sunny day is their own)
+
+
+@pytest.mark.parametrize("name", ["pv-oversized-60pct", "zero-export"])
+def test_curtailment_scenarios_hold_on_a_cloudy_day_too(name: str) -> None:
+    """24 h of passing clouds: PV jumps past the cap and back; no violation, curtailed energy reported."""
+    summary = asyncio.run(run_scenario(name, hours=24, step_s=DAY_STEP_S, start_at=CLOUDY))
+    assert summary["start"] == CLOUDY and summary["hours"] == 24
+    assert summary["limit_violations"] == 0, (summary["limit_violations_by_kind"],
+                                              summary["max_limit_excess_w"])
+    kwh = summary["energy_kwh"]
+    assert kwh["pv_curtailed"] >= 0.0 and kwh["pv"] + kwh["pv_curtailed"] > 5.0  # what the sun offered
+    if name == "zero-export":
+        assert kwh["grid_export"] < 0.01 and kwh["pv_curtailed"] > 0.1
+    assert summary["balance_error_pct"] < 0.1

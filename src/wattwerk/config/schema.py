@@ -247,6 +247,9 @@ class Tariff(Model):
     grid_fees_eur_per_kwh: Annotated[float, Field(ge=0)] = 0.158  # grid fee, levies, tax, margin; net
     vat: Annotated[float, Field(ge=0, le=1)] = 0.19
     feed_in_eur_per_kwh: Annotated[float, Field(ge=0)] = 0.0811
+    # no feed-in tariff while the day-ahead spot price is negative (German PV since 2025, §51 EEG):
+    # the planner then stores, shifts consumption into those hours and curtails instead of exporting
+    no_feed_in_at_negative_prices: bool = False
 
     @model_validator(mode="after")
     def _token_when_needed(self) -> Tariff:

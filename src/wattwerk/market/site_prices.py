@@ -110,6 +110,9 @@ class TariffPrices:
         else:
             tariff = Tariff(Dynamic("energy", spot), (Fixed("fees", t.grid_fees_eur_per_kwh),), t.vat)
             buy = tariff.price(starts)
+        if t.no_feed_in_at_negative_prices:  # no feed-in tariff in hours of negative spot prices
+            spot_now = Dynamic("energy", spot).price(starts)
+            sell = np.where(np.nan_to_num(spot_now, nan=0.0) < 0.0, 0.0, sell)
         known = int(np.argmax(np.isnan(buy))) if np.isnan(buy).any() else n  # up to the first gap
         if known < MIN_SLOTS:
             raise RetryableError(f"{self.provider.name}: no prices from {start.isoformat()}")

@@ -114,6 +114,7 @@ class PVArray(SimComponent):
         self.available = pv_series(params, location)
         self.power_limit = math.inf
         self.available_w = 0.0
+        self.energy_available = 0.0  # Wh the array offered (before curtailment), integrated by the site
         self.rating_w = (params.inverter_kw if params.inverter_kw is not None else params.kwp / 1.1) * 1000.0
 
     def apply(self, command: str, value: float) -> None:

@@ -11,4 +11,6 @@ NAMES = (
     "four-chargers-fuse",
     "device-failure",
     "peak-shaving",
+    "pv-oversized-60pct",
+    "zero-export",
 )

@@ -26,7 +26,7 @@ from wattwerk.control.limiter import GridSpec, Limiter
 from wattwerk.control.sgready import SgReadyConfig, SgReadyControl
 from wattwerk.flows import balance_figures
 from wattwerk.progress import Progress
-from wattwerk.sim import BatteryParams, EVParams, HouseParams, SiteParams, SiteSim
+from wattwerk.sim import BatteryParams, EVParams, HouseParams, PVParams, SiteParams, SiteSim
 from wattwerk.sim.scenario_loop import ClosedLoop
 
 FUSE_35 = 3 * 230 * 35.0
@@ -135,6 +135,25 @@ SCENARIOS: dict[str, Scenario] = {
         checks={0: {"import_w": 8000.0}},
         ev_mode="now", focus=(0.0, 0.4),
     ),
+    "pv-oversized-60pct": Scenario(
+        "16 kWp behind a feed-in limit of 60 % of kWp (9.6 kW, the 2025 rule without a smart-meter "
+        "gateway): battery, car and heat pump take what they can, the limiter curtails the rest.",
+        "2025-06-15T00:00:00+00:00", 24.0,
+        site={"pv": (PVParams(kwp=16.0),), "evs": _evs(40.0), "battery": BatteryParams(soc_initial=30.0)},
+        grid={"import_w": FUSE_35, "phase_import_w": PHASE_35},
+        limits={"feed_in_limit_pct": 60.0},
+        checks={0: {"export_w": 0.6 * 16000, "import_w": FUSE_35, "phase_w": PHASE_35}},
+        focus=(9.0, 9.5),
+    ),
+    "zero-export": Scenario(
+        "A zero-export connection (max_export_w 0): nothing is fed in; the battery, the car and the "
+        "heat pump take the PV first, the limiter curtails the rest.",
+        "2025-06-15T00:00:00+00:00", 24.0,
+        site={"evs": _evs(40.0), "battery": BatteryParams(soc_initial=30.0)},
+        grid={"import_w": FUSE_35, "phase_import_w": PHASE_35, "export_w": 0.0},
+        checks={0: {"export_w": 0.0, "import_w": FUSE_35, "phase_w": PHASE_35}},
+        focus=(9.0, 9.5),
+    ),
 }
 
 
@@ -238,6 +257,7 @@ def energy_kwh(sim: SiteSim) -> dict[str, float]:
     return {
         "grid_import": v["grid.energy_import"] / 1000, "grid_export": v["grid.energy_export"] / 1000,
         "pv": sum(pv.energy for pv in sim.pv) / 1000,
+        "pv_curtailed": sum(pv.energy_available - pv.energy for pv in sim.pv) / 1000,
         "battery_charge": v.get("bat.energy_charge", 0.0) / 1000,
         "battery_discharge": v.get("bat.energy_discharge", 0.0) / 1000,
         "house": v["house.energy"] / 1000, "ev": sum(ev.energy for ev in sim.evs) / 1000,
@@ -247,11 +267,13 @@ def energy_kwh(sim: SiteSim) -> dict[str, float]:
 
 async def run_scenario(name: str, *, hours: float | None = None, offset_h: float = 0.0,
                        step_s: float = 10.0, speed: float | None = None,
-                       limits_override: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Run scenario ``name`` for ``hours`` (default: its own length) from ``offset_h`` after its start,
-    one control cycle per ``step_s`` simulated seconds, at most ``speed`` times the wall clock."""
+                       limits_override: Mapping[str, Any] | None = None, start_at: str | None = None
+                       ) -> dict[str, Any]:
+    """Run scenario ``name`` for ``hours`` (default: its own length) from ``offset_h`` after its start
+    (``start_at``, ISO UTC: another day), one control cycle per ``step_s`` simulated seconds, at most
+    ``speed`` times the wall clock."""
     sc = SCENARIOS[name]
-    start = datetime.fromisoformat(sc.start)
+    start = datetime.fromisoformat(start_at or sc.start)
     sim = SiteSim(SiteParams(**sc.site), start=start)
     if offset_h:  # before the window, nothing controls the site: chargers stay off
         for ev in sim.evs:

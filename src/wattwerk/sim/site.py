@@ -106,6 +106,7 @@ class SiteSim:
         for pv in self.pv:
             p = pv.update(mid)
             pv.energy += p * h
+            pv.energy_available += pv.available_w * h
             pv_total += p
         residual = load - pv_total
         bat = self.battery
