@@ -25,7 +25,7 @@ HO, IN = "holding", "input"
 OWNED_FILES = {
     *(f"hybrid_battery_inverter/{v}.yaml"
       for v in ("growatt", "solis", "solax", "deye", "solaredge", "alpha_ess", "e3dc")),
-    *(f"ev_charger/{v}.yaml" for v in ("wallbox", "go_e", "peblar", "vestel")),
+    *(f"ev_charger/{v}.yaml" for v in ("wallbox", "go_e", "peblar", "vestel", "cfos")),
 }
 
 
@@ -172,6 +172,21 @@ EXAMPLES = [
         {"state": 2.0, "voltage_l1": 231.0, "voltage_l2": 229.0, "voltage_l3": 232.0, "current_l1": 16.0,
          "current_l2": 15.9, "current_l3": 16.1, "power": 11_200.0, "energy": 1_988_000.0},
         [("current_limit", 10, {299: 10}), ("enable", 0, {200: 0}), ("enable", 1, {200: 1})],
+    ),
+    Example(
+        "cfos-power-brain",
+        {
+            (HO, 8058): 0, (HO, 8059): 0, (HO, 8060): 0x0012, (HO, 8061): 0xD687,  # active import 1234567 Wh
+            (HO, 8062): 0x0000, (HO, 8063): 0x0E10,  # active power 3600 W
+            (HO, 8064): 0, (HO, 8065): 0x009F, (HO, 8066): 0, (HO, 8067): 0x00A0,  # 15.9 A, 16.0 A
+            (HO, 8068): 0, (HO, 8069): 0x00A1,  # 16.1 A
+            (HO, 8092): 0x0002,  # state 2: charging
+            (HO, 8093): 0x00A0,  # max current 160 * 0.1 A
+            (HO, 8094): 0x0001,  # charging enabled
+        },
+        {"energy": 1_234_567.0, "power": 3600.0, "current_l1": 15.9, "current_l2": 16.0, "current_l3": 16.1,
+         "state": 2.0},
+        [("current_limit", 10, {8093: 100}), ("enable", 0, {8094: 0}), ("enable", 1, {8094: 1})],
     ),
     Example(
         "peblar",
