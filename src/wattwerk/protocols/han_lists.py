@@ -4,7 +4,7 @@ Kaifa MA105/MA304 meters push list 1 (active power only), list 2 (every 2.5 s) a
 hour, with the clock and the energy registers) as plain values; the list version ``KFM_001``
 comes first in lists 2 and 3. The order is the one of the NVE "AMS HAN" documentation for Kaifa
 (single-phase lists leave out the L2/L3 currents and voltages). Units: W, var, mA, 0.1 V, Wh,
-varh (the ``kaifa_han`` scaler profile of ``dlms.py``).
+varh (the ``kaifa_han`` scaler profile of ``dlms_values.py``).
 """
 
 from __future__ import annotations
