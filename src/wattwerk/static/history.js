@@ -52,10 +52,10 @@ function render(h) {
     `<div>Autarky<b data-testid="autarky">${WW.pct(t.autarky_pct)}</b></div>` +
     `<div>Cost<b data-testid="cost">${money(t.cost)}</b></div>`;
   bars(h, keys);
-  const head = `<thead><tr><th></th>${keys.map(([, n]) => `<th class="num">${n}</th>`).join("")}<th class="num">Self-cons.</th><th class="num">Autarky</th><th class="num">Cost</th></tr></thead>`;
+  const head = `<thead><tr><th></th>${keys.map(([, n]) => `<th class="num">${n} kWh</th>`).join("")}<th class="num">Self-cons. %</th><th class="num">Autarky %</th><th class="num">Cost</th></tr></thead>`;
   const body = h.rows.map((r) => `<tr data-start="${WW.esc(r.start)}"><td>${WW.esc(label(r.start, h.tz))}</td>` +
-    keys.map(([k]) => `<td class="num" data-flow="${k}">${WW.kwh(r.energy_kwh[k])}</td>`).join("") +
-    `<td class="num">${WW.pct(r.self_consumption_pct)}</td><td class="num">${WW.pct(r.autarky_pct)}</td><td class="num">${money(r.cost)}</td></tr>`).join("");
+    keys.map(([k]) => `<td class="num" data-flow="${k}">${WW.fmt(r.energy_kwh[k], 2)}</td>`).join("") +
+    `<td class="num">${WW.fmt(r.self_consumption_pct, 0)}</td><td class="num">${WW.fmt(r.autarky_pct, 0)}</td><td class="num">${money(r.cost)}</td></tr>`).join("");
   document.getElementById("rows").innerHTML = head + "<tbody>" + body + "</tbody>";
   const p = h.price_eur_per_kwh;
   document.getElementById("history-note").textContent = `Times in ${h.tz}. Cost: import at ${WW.money(p.import, h.currency, 4)}/kWh less feed-in at ${WW.money(p.export, h.currency, 4)}/kWh (the site file's tariff).`;
