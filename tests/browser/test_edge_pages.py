@@ -1,7 +1,7 @@
 """The edge's history, sessions and status in Chromium over the demo site (30 simulated hours from
 the October DST weekend in its store): the month view shows what the store says, the sessions page
 lists the car's session and its CSV downloads, the header turns amber and red as devices go stale,
-and the pages follow a dark system theme."""
+and the pages follow a dark system theme and a German browser."""
 
 from __future__ import annotations
 
@@ -111,6 +111,8 @@ async def test_history_sessions_status_and_dark(browser: Any, serve: Callable[[A
     grid = page.get_by_test_id("history-totals").locator('[data-flow="grid_import"] b')
     german = f"{total['grid_import']:,.2f}".replace(",", " ").replace(".", ",").replace(" ", ".")
     await expect(grid).to_have_text(f"{german} kWh")
+    await expect(page.locator("#history-title")).to_have_text("Verlauf")  # de-DE: the German strings
+    await expect(page.locator("html")).to_have_attribute("lang", "de")
     await page.screenshot(path=str(shots / "history-month-phone-dark.png"), full_page=True)
     assert errors == []
     await ctx.close()

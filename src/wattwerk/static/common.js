@@ -68,6 +68,29 @@ const WW = {
   },
 };
 
+// the edge pages' language (de/en/fr), chosen by the portal's rule (portal/i18n.py negotiate): ?lang=,
+// then the lang cookie, then the browser's languages, else English. Strings: static/i18n/<lang>.json;
+// elements with data-i18n="key" get their text from it, scripts use WW.t(key, {name: value}).
+WW.LANGS = ["de", "en", "fr"];
+WW.lang = (() => {
+  const asked = new URLSearchParams(location.search).get("lang");
+  const cookie = (document.cookie.match(/(?:^|;\s*)lang=([^;]*)/) || [])[1];
+  for (const c of [asked, cookie]) if (c && WW.LANGS.includes(c.toLowerCase())) return c.toLowerCase();
+  for (const tag of navigator.languages || [navigator.language || ""]) {
+    const base = tag.toLowerCase().split("-")[0];
+    if (WW.LANGS.includes(base)) return base;
+  }
+  return "en";
+})();
+WW.strings = {};
+WW.t = (key, vars) => String(WW.strings[key] ?? key).replace(/\{(\w+)\}/g, (m, k) => (vars && k in vars ? vars[k] : m));
+WW.ready = (document.querySelector("[data-i18n]") ? fetch(`static/i18n/${WW.lang}.json`).then((r) => r.json()) : Promise.resolve({}))
+  .catch(() => ({})).then((strings) => {
+    WW.strings = strings;
+    document.documentElement.lang = WW.lang;
+    document.querySelectorAll("[data-i18n]").forEach((el) => { if (strings[el.dataset.i18n]) el.textContent = strings[el.dataset.i18n]; });
+  });
+
 // the installable app: the shell's service worker (served from the root, so it covers every page)
 if ("serviceWorker" in navigator && document.querySelector('link[rel="manifest"][href="manifest.webmanifest"]')) {
   navigator.serviceWorker.register("sw.js").catch(() => null);  // plain http on a LAN: not offered, fine

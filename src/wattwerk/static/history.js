@@ -44,21 +44,22 @@ function bars(h, keys) {
 }
 
 function render(h) {
-  const keys = FLOW_KEYS.filter(([k]) => h.rows.some((r) => r.energy_kwh[k] > 0));
+  const keys = FLOW_KEYS.filter(([k]) => h.rows.some((r) => r.energy_kwh[k] > 0)).map(([k, , c]) => [k, WW.t("history." + k), c]);
   const t = h.total;
   const money = (v) => WW.money(v, h.currency);
   document.getElementById("totals").innerHTML = !t ? "" : keys.map(([k, name]) => `<div data-flow="${k}">${name}<b>${WW.kwh(t.energy_kwh[k])}</b></div>`).join("") +
-    `<div>Self-consumption<b data-testid="self-consumption">${WW.pct(t.self_consumption_pct)}</b></div>` +
-    `<div>Autarky<b data-testid="autarky">${WW.pct(t.autarky_pct)}</b></div>` +
-    `<div>Cost<b data-testid="cost">${money(t.cost)}</b></div>`;
+    `<div>${WW.t("history.self_consumption")}<b data-testid="self-consumption">${WW.pct(t.self_consumption_pct)}</b></div>` +
+    `<div>${WW.t("history.autarky")}<b data-testid="autarky">${WW.pct(t.autarky_pct)}</b></div>` +
+    `<div>${WW.t("history.cost")}<b data-testid="cost">${money(t.cost)}</b></div>`;
   bars(h, keys);
-  const head = `<thead><tr><th></th>${keys.map(([, n]) => `<th class="num">${n} kWh</th>`).join("")}<th class="num">Self-cons. %</th><th class="num">Autarky %</th><th class="num">Cost</th></tr></thead>`;
+  const head = `<thead><tr><th></th>${keys.map(([, n]) => `<th class="num">${n} kWh</th>`).join("")}<th class="num">${WW.t("history.self_consumption")} %</th><th class="num">${WW.t("history.autarky")} %</th><th class="num">${WW.t("history.cost")}</th></tr></thead>`;
   const body = h.rows.map((r) => `<tr data-start="${WW.esc(r.start)}"><td>${WW.esc(label(r.start, h.tz))}</td>` +
     keys.map(([k]) => `<td class="num" data-flow="${k}">${WW.fmt(r.energy_kwh[k], 2)}</td>`).join("") +
     `<td class="num">${WW.fmt(r.self_consumption_pct, 0)}</td><td class="num">${WW.fmt(r.autarky_pct, 0)}</td><td class="num">${money(r.cost)}</td></tr>`).join("");
   document.getElementById("rows").innerHTML = head + "<tbody>" + body + "</tbody>";
   const p = h.price_eur_per_kwh;
-  document.getElementById("history-note").textContent = `Times in ${h.tz}. Cost: import at ${WW.money(p.import, h.currency, 4)}/kWh less feed-in at ${WW.money(p.export, h.currency, 4)}/kWh (the site file's tariff).`;
+  document.getElementById("history-note").textContent = WW.t("history.note",
+    { tz: h.tz, buy: WW.money(p.import, h.currency, 4), sell: WW.money(p.export, h.currency, 4) });
 }
 
 async function load() {
@@ -82,4 +83,4 @@ document.querySelectorAll("[data-period]").forEach((b) => b.addEventListener("cl
 document.getElementById("prev").addEventListener("click", () => shift(-1));
 document.getElementById("next").addEventListener("click", () => shift(1));
 document.getElementById("day").addEventListener("change", (ev) => { if (ev.target.value) { H.day = ev.target.value; load(); } });
-load();
+WW.ready.then(load);

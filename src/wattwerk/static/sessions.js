@@ -2,7 +2,7 @@
 // its CSV (api/sessions.csv). Dates and numbers in the browser's locale.
 "use strict";
 
-const fmtWhen = (iso) => (iso ? new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" }) : "charging now");
+const fmtWhen = (iso) => (iso ? new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" }) : WW.t("sessions.now"));
 
 async function load(month) {
   const res = await WW.json("api/sessions" + (month ? "?" + new URLSearchParams({ month }) : ""));
@@ -14,11 +14,12 @@ async function load(month) {
   const list = res.data.sessions;
   const sum = (k) => list.reduce((a, s) => a + (s[k] || 0), 0);
   const kwh = sum("energy_kwh"), grid = sum("grid_kwh");
-  document.getElementById("sum").innerHTML = `<div>Sessions<b data-testid="sessions-count">${list.length}</b></div>` +
-    `<div>Energy<b>${WW.kwh(kwh)}</b></div><div>PV share<b>${kwh > 0 ? WW.pct(100 * (kwh - grid) / kwh) : "–"}</b></div>` +
-    `<div>Cost<b>${WW.money(sum("cost"), "EUR")}</b></div>`;
-  document.getElementById("sessions").innerHTML = list.length === 0 ? `<tbody><tr><td class="muted">No charging sessions this month.</td></tr></tbody>` :
-    "<thead><tr><th>Start</th><th>End</th><th>Charger</th><th class=\"num\">Energy</th><th class=\"num\">PV share</th><th class=\"num\">Cost</th><th>Mode</th></tr></thead><tbody>" +
+  document.getElementById("sum").innerHTML = `<div>${WW.t("sessions.count")}<b data-testid="sessions-count">${list.length}</b></div>` +
+    `<div>${WW.t("sessions.energy")}<b>${WW.kwh(kwh)}</b></div><div>${WW.t("sessions.pv_share")}<b>${kwh > 0 ? WW.pct(100 * (kwh - grid) / kwh) : "–"}</b></div>` +
+    `<div>${WW.t("sessions.cost")}<b>${WW.money(sum("cost"), "EUR")}</b></div>`;
+  document.getElementById("sessions").innerHTML = list.length === 0 ? `<tbody><tr><td class="muted">${WW.t("sessions.none")}</td></tr></tbody>` :
+    `<thead><tr><th>${WW.t("sessions.start")}</th><th>${WW.t("sessions.end")}</th><th>${WW.t("sessions.charger")}</th>` +
+    `<th class="num">${WW.t("sessions.energy")}</th><th class="num">${WW.t("sessions.pv_share")}</th><th class="num">${WW.t("sessions.cost")}</th><th>${WW.t("sessions.mode")}</th></tr></thead><tbody>` +
     list.map((s) => `<tr data-session="${WW.esc(s.start)}"><td>${WW.esc(fmtWhen(s.start))}</td><td>${WW.esc(fmtWhen(s.end))}</td>` +
       `<td>${WW.esc(s.name)}</td><td class="num">${WW.kwh(s.energy_kwh)}</td><td class="num">${WW.pct(s.pv_share_pct)}</td>` +
       `<td class="num">${WW.money(s.cost, s.currency)}</td><td>${WW.esc(s.mode || "")}</td></tr>`).join("") + "</tbody>";
@@ -27,4 +28,4 @@ async function load(month) {
 const input = document.getElementById("month");
 const asked = new URLSearchParams(location.search).get("month");
 input.addEventListener("change", () => { if (input.value) { history.replaceState(null, "", "?month=" + input.value); load(input.value); } });
-load(asked);
+WW.ready.then(() => load(asked));
