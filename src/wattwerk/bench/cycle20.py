@@ -3,9 +3,13 @@ devices over loopback protocols: 3 PV inverters (SunSpec), a battery (GoodWe), 1
 an SG-Ready relay board and a heating rod (my-PV), each with its own Modbus TCP server, plus the
 grid meter over P1 (DSMR telegrams over TCP).
 
-One cycle = one read round (every driver reads its device concurrently, one telegram decoded)
-and one control cycle (laws, limiter, setpoints written over Modbus). Prints p50/p95/max of the
-read round, the control cycle and both together, in milliseconds; asserts nothing about time.
+The edge is the product's own, assembled (``edge.assembly.assemble``) from the site file of the
+emulated site (``sim.site_file``: the chargers on one 63 A circuit, EV mode ``now``) and stepped in
+lock-step with the simulator (``sim.scenario_loop.ClosedLoop``). One cycle = one ``Edge.step()``: the
+read round (every driver reads its device concurrently, then one telegram taken by the edge's P1
+reader) and the control cycle (laws, limiter, setpoints written over Modbus, the store's buffer
+polled). Prints p50/p95/max of the read round, the control cycle and both together, in
+milliseconds; asserts nothing about time.
 """
 
 from __future__ import annotations
@@ -18,11 +22,9 @@ import statistics
 import time
 from datetime import datetime
 
-from wattwerk.config.limits import ControlLimits
 from wattwerk.control.checker import LimitChecker
 from wattwerk.sim import EVParams, PVParams, SiteParams, SiteSim
 from wattwerk.sim.scenario_loop import ClosedLoop, no_limits
-from wattwerk.sim.scenarios import Scenario, make_cycle
 
 START = "2025-06-14T10:00:00+00:00"  # a Saturday morning: cars home, sun up
 
@@ -40,10 +42,9 @@ async def _measure(cycles: int, evs: int) -> dict[str, object]:
     params = SiteParams(pv=(PVParams(kwp=10.0), PVParams(kwp=8.0), PVParams(kwp=6.0)),
                         evs=tuple(EVParams(soc_initial=30.0 + i, phase_switching=False) for i in range(evs)))
     sim = SiteSim(params, start=datetime.fromisoformat(START))
-    sc = Scenario("bench", START, 1.0, site={}, grid={"import_w": 3 * 230 * 100.0}, ev_mode="now")
-    limits = ControlLimits.model_validate({"circuits": [
-        {"name": "garage", "devices": [ev.name for ev in sim.evs], "max_current_a": 63.0}]})
-    loop = ClosedLoop(sim, make_cycle(sim, sc, limits), LimitChecker(no_limits), step_s=1.0)
+    circuit = {"name": "garage", "devices": [ev.name for ev in sim.evs], "max_current_a": 63.0}
+    loop = ClosedLoop(sim, lambda cycle: LimitChecker(no_limits), grid={"max_import_w": 3 * 230 * 100.0},
+                      control={"circuits": [circuit]}, ev_mode="now", step_s=1.0)
     reads: list[float] = []
     controls: list[float] = []
     async with loop:
@@ -53,13 +54,11 @@ async def _measure(cycles: int, evs: int) -> dict[str, object]:
         for _ in range(cycles):
             sim.step(1.0)
             t0 = time.perf_counter()
-            await loop.read_round()
-            t1 = time.perf_counter()
-            await loop.runtime.control_cycle()
+            await loop.edge.step()  # the read round ends where its telegram is taken (loop.read_done)
             t2 = time.perf_counter()
-            reads.append((t1 - t0) * 1000)
-            controls.append((t2 - t1) * 1000)
-        written = loop.runtime.stats.setpoints_written
+            reads.append((loop.read_done - t0) * 1000)
+            controls.append((t2 - loop.read_done) * 1000)
+        written = loop.edge.runtime.stats.setpoints_written
     total = [a + b for a, b in zip(reads, controls, strict=True)]
     return {
         "devices": devices, "cycles": cycles, "setpoints_written": written,

@@ -1,10 +1,11 @@
 """``wattwerk bench reaction [--json] [--changes N] [--p1-interval S] [--cycle S]``: reaction time
 from a meter change to the setpoint written, in real time on loopback.
 
-The edge runs as in production (``EdgeRuntime``: the P1 meter pushed over TCP and decoded by the
-``MeterReader``, the charger polled over Modbus, the control loop every ``--cycle`` seconds). A
-charger (KEBA P30 register map) charges a simulated car at 16 A under a grid import limit of
-11 kW. The bench steps the house load between 0 and 6 kW on the P1 emulator's meter and times
+The edge is the product's own: a site file (the P1 meter as ``tcp`` + ``format: dsmr``, the charger
+as ``modbus_tcp`` with the KEBA P30 catalogue entry, ``site.grid.max_import_w`` 11 kW, EV mode
+``now``) built by ``edge.assembly.assemble`` and run on the wall clock (``Edge.run``), the control
+cycle every ``--cycle`` seconds. The simulated car stands behind the charger's emulator. The bench
+steps the house load between 0 and 6 kW on the P1 emulator's meter and times
 until the charger emulator receives a write of a *new* current value: "shed" (load up, the
 limiter cuts the car within a cycle) and "restore" (load down, the law gives current back after
 its own delays), reported apart. The figure is bounded by the telegram interval plus one control
@@ -15,27 +16,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import statistics
+import tempfile
 import time
+from collections.abc import AsyncIterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
-from wattwerk.config.limits import ControlLimits
-from wattwerk.control.cycle import ControlCycle
-from wattwerk.control.devices import DeviceSpec
-from wattwerk.control.ev import ChargePoint, EvCharging, EvConfig
-from wattwerk.control.limiter import GridSpec, Limiter
+from wattwerk.config import SiteConfig
 from wattwerk.devices.catalog import find
-from wattwerk.devices.device import create
-from wattwerk.edge.control_step import CycleStep
-from wattwerk.edge.runtime import EdgeRuntime, Polled
+from wattwerk.edge.assembly import Edge, EdgeOptions, assemble
 from wattwerk.model import utcnow
-from wattwerk.protocols.dsmr import decoder as dsmr_decoder
-from wattwerk.protocols.meter import MeterReader
-from wattwerk.protocols.modbus import LinkConfig, ModbusLink
-from wattwerk.protocols.transport import TcpSource
 from wattwerk.sim import EVParams, SiteParams, SiteSim
 from wattwerk.sim.emulators import MeterState
 from wattwerk.sim.emulators.modbus import CatalogEmulator, EmulatorServer
@@ -89,19 +84,11 @@ async def _measure(changes: int, p1_interval: float, cycle_s: float) -> dict[str
     emulator = CatalogEmulator(find(CHARGER).entry, ev)
     timer = _Timer()
     emulator.bank.on_write = timer.wrap(emulator.bank.on_write)
-    limits = ControlLimits(margin_w=100.0)
-    spec = DeviceSpec("ev1", "ev", min_a=6.0, max_a=16.0)
-    cycle = ControlCycle([EvCharging(EvConfig((ChargePoint("ev1", mode="now"),)))],
-                         Limiter(GridSpec(import_w=IMPORT_LIMIT_W), [spec], limits))
     times: dict[str, list[float]] = {"shed": [], "restore": []}
-    async with P1Emulator(meter, interval=p1_interval) as p1, EmulatorServer([emulator.bank]) as server:
-        link = ModbusLink(LinkConfig(port=server.port, timeout=1.0, pause=0.0))
-        driver = create(find(CHARGER).entry, link, device_id="ev1")
-        reader = MeterReader("grid", dsmr_decoder(), TcpSource("127.0.0.1", p1.port), use_receive_time=True)
-        runtime = EdgeRuntime([Polled("ev1", driver, cycle_s)], push=[reader], control=CycleStep(cycle),
-                              cycle_s=cycle_s, stale_after_s=10 * max(p1_interval, cycle_s))
+    async with P1Emulator(meter, interval=p1_interval) as p1, EmulatorServer([emulator.bank]) as server, \
+            _edge(site_config(p1.port, server.port, emulator.bank.unit, cycle_s), cycle_s) as edge:
         stop = asyncio.Event()
-        task = asyncio.create_task(runtime.run(stop))
+        task = asyncio.create_task(edge.run(stop))
         stepping = asyncio.create_task(simulate())
 
         async def settle() -> None:
@@ -129,7 +116,6 @@ async def _measure(changes: int, p1_interval: float, cycle_s: float) -> dict[str
             stop.set()
             await task
             stepping.cancel()
-            link.close()
     def figures(xs: list[float]) -> dict[str, float | int | None]:
         xs = sorted(xs)
         if not xs:
@@ -139,6 +125,37 @@ async def _measure(changes: int, p1_interval: float, cycle_s: float) -> dict[str
 
     return {"changes": changes, "p1_interval_s": p1_interval, "cycle_s": cycle_s,
             "reaction_ms": {k: figures(v) for k, v in times.items()}}
+
+
+def site_config(p1_port: int, charger_port: int, unit: int, cycle_s: float) -> SiteConfig:
+    """The site file of the bench: P1 meter over TCP, one KEBA charger, an 11 kW import limit."""
+    return SiteConfig.model_validate({
+        "version": 1,
+        "site": {"name": "Reaction bench", "location": {"latitude": 52.37, "longitude": 4.9},
+                 "timezone": "Europe/Amsterdam", "grid": {"phases": 3, "max_import_w": IMPORT_LIMIT_W}},
+        "devices": [
+            {"id": "grid", "role": "grid_meter", "connection": {"type": "tcp", "host": "127.0.0.1",
+                                                                "port": p1_port, "format": "dsmr"}},
+            {"id": "ev1", "role": "ev_charger", "catalog": CHARGER, "interval_s": cycle_s,
+             "connection": {"type": "modbus_tcp", "host": "127.0.0.1", "port": charger_port, "unit": unit,
+                            "timeout_s": 1.0},
+             "limits": {"min_current_a": 6, "max_current_a": 16, "phases": 3}},
+        ],
+        "strategy": {"mode": "self_consumption", "ev_default_mode": "now"},
+        "control": {"margin_w": 100.0},
+        "tariff": {"provider": "fixed", "fixed_eur_per_kwh": 0.3},
+    })
+
+
+@contextlib.asynccontextmanager
+async def _edge(cfg: SiteConfig, cycle_s: float) -> AsyncIterator[Edge]:
+    """The assembled edge, its store in a temporary folder."""
+    with tempfile.TemporaryDirectory(prefix="wattwerk-reaction-") as folder:
+        edge = assemble(cfg, EdgeOptions(data_dir=Path(folder), cycle_s=cycle_s))
+        try:
+            yield edge
+        finally:
+            edge.close()
 
 
 def run(args: argparse.Namespace) -> int:

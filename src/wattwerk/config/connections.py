@@ -56,7 +56,9 @@ class ModbusTcpConnection(Model):
     port: Port | None = None
     unit: Annotated[int, Field(ge=0, le=255)] | None = None
     timeout_s: Annotated[Seconds, Field(gt=0)] = 3.0
-    pause_ms: Annotated[int, Field(ge=0, le=10_000)] = 0  # pause between requests; some devices need it
+    # pause between requests; default: the catalogue entry's (what the device's firmware needs); a
+    # value given is used as it is (a gateway that needs more, an emulator that needs none)
+    pause_ms: Annotated[int, Field(ge=0, le=10_000)] | None = None
 
 
 class ModbusRtuConnection(Model):

@@ -171,9 +171,12 @@ class Electrolyser(DeviceBase):
 
 
 class Submeter(DeviceBase):
-    """A meter inside the site (a flat, a circuit, a heat pump's own meter)."""
+    """A meter inside the site (a flat, a circuit, a heat pump's own meter). ``measures: hp``: it
+    meters the feed of device ``hp`` (an SG-Ready relay board or a heating rod controller that
+    reports no power of its own), so its readings are that device's (``hp.power``, ``hp.energy``)."""
 
     role: Literal["submeter"]
+    measures: DeviceId | None = None
 
 
 DEVICE_MODELS: tuple[type[DeviceBase], ...] = (

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable
 from datetime import datetime
 
@@ -282,12 +281,12 @@ class SunSpecDevice(_Commands):
         """One poll; discovers the chain first. A device that cannot be discovered yields nothing,
         is counted and backed off like a device that stops answering."""
         if self.reader is None:
-            if not self.health.ready(time.monotonic()):
+            if not self.health.ready(self.link.clock()):
                 return {}
             try:
                 await self._set_up_once()
             except (RetryableError, PermanentError, BadInput) as exc:
-                wait = self.health.failed(time.monotonic())
+                wait = self.health.failed(self.link.clock())
                 kind = exc.kind if isinstance(exc, BadInput) else (
                     "timeout" if isinstance(exc, RetryableError) else "sunspec")
                 message = f"SunSpec discovery failed: {exc}; retry in {wait:.0f} s"

@@ -26,7 +26,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterable, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -45,7 +45,7 @@ from wattwerk.edge.runtime import Driver, EdgeRuntime, Polled
 from wattwerk.edge.view import StoreView
 from wattwerk.errors import InputLedger, PermanentError
 from wattwerk.flows import SiteRoles
-from wattwerk.model import Setpoint, utcnow
+from wattwerk.model import Reading, Setpoint, utcnow
 from wattwerk.store.buffer import BufferedWriter
 from wattwerk.store.sqlite import SqliteStore
 
@@ -196,6 +196,7 @@ class Edge:
         self._push: list[asyncio.Task[None]] = []
         self._stop: asyncio.Event | None = None  # run()'s: the uplink that a pairing starts stops with it
         self._paired: list[asyncio.Task[None]] = []
+        self.pushed = asyncio.Event()  # lock-step: a push source's readings were taken (start_push)
 
     def _owner(self, data_dir: Path) -> OwnerControls:
         """The owner's settings store on this edge's control, with what ``owner.json`` kept applied."""
@@ -424,8 +425,16 @@ class Edge:
         self.writer.flush()
 
     def start_push(self, stop: asyncio.Event) -> None:
-        """Lock-step with push sources (a P1 stream): consume them in the background until ``stop``."""
-        self._push = [asyncio.create_task(self.runtime._consume(s, stop)) for s in self.runtime.push]
+        """Lock-step with push sources (a P1 stream): consume them in the background until ``stop``;
+        ``pushed`` is set whenever their readings have entered the state (``before_control`` waits on it)."""
+        self._push = [asyncio.create_task(self._consume(s, stop)) for s in self.runtime.push]
+
+    async def _consume(self, source: AsyncIterable[list[Reading]], stop: asyncio.Event) -> None:
+        async for readings in source:
+            self.runtime.accept(readings)
+            self.pushed.set()
+            if stop.is_set():
+                return
 
     # ------------------------------------------------------------ the end
 

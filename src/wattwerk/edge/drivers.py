@@ -24,7 +24,8 @@ same objects without opening anything (no sockets, serial ports or GPIO lines): 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable
+import time
+from collections.abc import AsyncIterable, Callable
 from dataclasses import dataclass, field
 from difflib import get_close_matches
 from typing import TYPE_CHECKING
@@ -124,11 +125,12 @@ def catalogue_entry(dev: DeviceBase, catalog: list[Item] | None = None) -> Entry
 
 
 def _link_config(dev: DeviceBase, entry: Entry) -> LinkConfig:
-    """The site file's connection, with the catalogue entry's pause when it asks for a longer one."""
+    """The site file's connection; the pause between requests is the catalogue entry's unless the
+    site file gives ``pause_ms``."""
     c = dev.connection
     if c.type == "modbus_tcp":  # the catalogue's port unless the site file gives one
         return LinkConfig("tcp", host=c.host, port=c.port or entry.connection.port, timeout=c.timeout_s,
-                          pause=max(c.pause_ms / 1000, entry.connection.pause))
+                          pause=entry.connection.pause if c.pause_ms is None else c.pause_ms / 1000)
     return LinkConfig("rtu", serial=c.device, baudrate=c.baudrate, parity=c.parity, stopbits=c.stopbits,
                       timeout=c.timeout_s, pause=entry.connection.pause)
 
@@ -166,10 +168,11 @@ def _stream_decoder(fmt: str, key: str | None) -> Decoder:
 
 
 def build_devices(cfg: SiteConfig, ledger: InputLedger, stale_after_s: float = 30.0, *,
-                  dry: bool = False) -> SiteDevices:
+                  dry: bool = False, monotonic: Callable[[], float] = time.monotonic) -> SiteDevices:
     """Drivers and readers for every device of the site file; SiteProblems lists all that cannot be
-    built. ``dry``: nothing is opened (GPIO lines are the only inputs opened while building)."""
-    out = SiteDevices()
+    built. ``dry``: nothing is opened (GPIO lines are the only inputs opened while building).
+    ``monotonic``: the clock of the Modbus devices' back-off (a lock-stepped edge's simulated one)."""
+    out = SiteDevices(links=LinkPool(monotonic))
     problems: list[tuple[Loc, str]] = []
     grid = cfg.site.grid
     bounds = PowerBounds.of_grid(grid.fuse_a, grid.voltage_v, grid.phases)
@@ -187,7 +190,7 @@ def build_devices(cfg: SiteConfig, ledger: InputLedger, stale_after_s: float = 3
             problems.append((("devices", i, *exc.at), str(exc)))
         except PermanentError as exc:
             problems.append((("devices", i), str(exc)))
-    problems += _shared_addresses(cfg)
+    problems += _shared_addresses(cfg) + _measured(cfg)
     opener = {"open_lines": unopened_lines} if dry else {}
     polled, push = input_sources(cfg.control, ledger, out.links, problems=problems, **opener)
     out.polled += polled
@@ -218,11 +221,29 @@ def _shared_addresses(cfg: SiteConfig) -> list[tuple[Loc, str]]:
     return problems
 
 
+def _measured(cfg: SiteConfig) -> list[tuple[Loc, str]]:
+    """A submeter's ``measures:`` names a device of the file that is not a meter itself."""
+    problems: list[tuple[Loc, str]] = []
+    roles = {d.id: d.role for d in cfg.devices}
+    for i, dev in enumerate(cfg.devices):
+        target = getattr(dev, "measures", None)
+        if target is None:
+            continue
+        if target not in roles:
+            hint = get_close_matches(target, list(roles), n=1)
+            more = f' (did you mean "{hint[0]}"?)' if hint else ""
+            problems.append((("devices", i, "measures"), f"no device {show(target)} in this file{more}"))
+        elif roles[target] in ("grid_meter", "submeter"):
+            problems.append((("devices", i, "measures"), f"{target} is a meter itself ({roles[target]})"))
+    return problems
+
+
 def _add_device(out: SiteDevices, dev: DeviceBase, ledger: InputLedger, stale_after_s: float,
                 bounds: PowerBounds | None = None, *, catalog: list[Item] | None = None) -> None:
     """Build one device's driver or reader into ``out`` (DeviceError when it cannot be)."""
     c = dev.connection
     timeout = max(1.0, 2 * dev.interval_s)
+    channels = getattr(dev, "measures", None) or dev.id  # a submeter's readings are the device's it meters
     if c.type == "ocpp":
         from wattwerk.devices.ocpp_charger import OcppSite
 
@@ -248,7 +269,7 @@ def _add_device(out: SiteDevices, dev: DeviceBase, ledger: InputLedger, stale_af
         entry = catalogue_entry(dev, catalog)
         link = out.links.get(_link_config(dev, entry))
         try:  # unit None: the catalogue entry's unit
-            driver = create(entry, link, device_id=dev.id, unit=c.unit, ledger=ledger)
+            driver = create(entry, link, device_id=channels, unit=c.unit, ledger=ledger)
         except PermanentError as exc:
             raise DeviceError(str(exc), ("catalog",)) from None
         out.polled.append(Polled(dev.id, driver, dev.interval_s, timeout_s=timeout))

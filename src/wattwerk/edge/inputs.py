@@ -63,7 +63,7 @@ def _modbus(src: ModbusInputs, links: LinkPool, ledger: InputLedger) -> Polled:
         raise PermanentError(f"input {src.id}: {entry.id} speaks {', '.join(entry.protocols)}, not {c.type}")
     if isinstance(c, ModbusTcpConnection):
         cfg = LinkConfig("tcp", host=c.host, port=c.port or entry.connection.port, timeout=c.timeout_s,
-                         pause=max(c.pause_ms / 1000, entry.connection.pause))
+                         pause=entry.connection.pause if c.pause_ms is None else c.pause_ms / 1000)
     else:
         cfg = LinkConfig("rtu", serial=c.device, baudrate=c.baudrate, parity=c.parity, stopbits=c.stopbits,
                          timeout=c.timeout_s, pause=entry.connection.pause)

@@ -10,7 +10,9 @@ Layers:
 * ``RegisterReader`` reads one device (unit id) on a link: block reads planned from its register
   table, decoding, sentinels, ``_SF`` scale factors, range checks. Bad values and exception
   responses are counted in an ``InputLedger`` and dropped; a device that times out is backed off
-  (exponentially, up to a ceiling) so it costs the bus nothing until its next try.
+  (exponentially, up to a ceiling) so it costs the bus nothing until its next try. That back-off
+  runs on the link's ``clock`` (monotonic seconds; a lock-stepped edge gives its simulated clock,
+  so a device that answers again is retried after simulated, not wall, seconds).
 """
 
 from __future__ import annotations
@@ -112,8 +114,10 @@ class LinkStats:
 class ModbusLink:
     """One connection or bus, shared by every device (unit id) on it."""
 
-    def __init__(self, cfg: LinkConfig, *, sleep: Callable[[float], object] = asyncio.sleep) -> None:
+    def __init__(self, cfg: LinkConfig, *, sleep: Callable[[float], object] = asyncio.sleep,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.cfg = cfg
+        self.clock = clock  # the devices' back-off (Health) runs on it
         self._client: AsyncModbusTcpClient | AsyncModbusSerialClient | None = None
         self.lock = asyncio.Lock()
         self.stats = LinkStats()
@@ -259,11 +263,12 @@ class RegisterReader:
     gaps: Sequence[tuple[int, int]] = ()
     max_gap: int = 16
     health: Health = field(default_factory=Health)
-    clock: Callable[[], float] = time.monotonic
+    clock: Callable[[], float] | None = None  # default: the link's
     sf_values: dict[str, int] = field(default_factory=dict)
     extra: Sequence[Register] = ()  # written or identified, not polled
 
     def __post_init__(self) -> None:
+        self.clock = self.clock or self.link.clock
         self.blocks: list[Block] = plan(self.registers, max_gap=self.max_gap, gaps=self.gaps)
         self.by_name = {r.name: r for r in [*self.extra, *self.registers]}
         self.online = True
@@ -377,8 +382,9 @@ class LinkPool:
     it (and its lock). The longest pause and timeout asked for by any of them wins, since the
     slowest device sets the pace of a shared RS485 bus."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._links: dict[tuple, ModbusLink] = {}
+        self.clock = clock  # every link's (see ModbusLink)
 
     @staticmethod
     def key(cfg: LinkConfig) -> tuple:
@@ -388,7 +394,7 @@ class LinkPool:
         key = self.key(cfg)
         link = self._links.get(key)
         if link is None:
-            link = self._links[key] = ModbusLink(cfg)
+            link = self._links[key] = ModbusLink(cfg, clock=self.clock)
             return link
         if cfg.kind == "rtu" and (cfg.baudrate, cfg.parity) != (link.cfg.baudrate, link.cfg.parity):
             raise PermanentError(f"{cfg.label}: devices on one bus need one baud rate and parity")

@@ -1,17 +1,19 @@
-"""A closed loop over real protocols: the site simulator behind its device emulators on loopback, the
-edge's drivers reading them, the control cycle deciding and the setpoints written back.
+"""A closed loop over real protocols: the site simulator behind its device emulators on loopback and
+the product's own edge, built by ``edge.assembly.assemble`` from the site file of those emulators
+(``sim.site_file``), reading them, deciding and writing its setpoints back.
 
 Clocking (lock-step, so that any time compression works): each control interval the loop
 
 1. advances the simulator by ``step_s`` simulated seconds (the emulators serve its values at once),
 2. lets the ``LimitChecker`` judge the simulator's own values (never the edge's),
-3. runs one read round: every Modbus driver reads its emulator, and the P1 emulator sends one telegram
-   that the edge's ``MeterReader`` decodes from the TCP stream,
-4. runs one control cycle of the ``EdgeRuntime`` (controllers, limiter, writes over Modbus).
+3. runs one ``Edge.step()`` on the simulator's clock: a read round (every Modbus driver reads its
+   emulator), then, through ``EdgeOptions.before_control``, the P1 emulator sends one telegram and
+   the step waits until the edge's push reader has taken it, then one control cycle (controllers,
+   limiter, writes over Modbus).
 
-The edge's clock is the simulator's clock, so staleness and fail-safe run in simulated time.
-A device that stops answering is an emulator that was stopped: its reads fail and its values
-go stale, exactly as on a real site.
+The edge's clock is the simulator's clock, so staleness, fail-safe and the devices' back-off run in
+simulated time. A device that stops answering is an emulator that was stopped: its reads fail and
+its values go stale, exactly as on a real site.
 """
 
 from __future__ import annotations
@@ -19,40 +21,35 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
+from wattwerk.config import SiteConfig
 from wattwerk.control.checker import LimitChecker, Limits
 from wattwerk.control.cycle import ControlCycle
 from wattwerk.devices.catalog import find
-from wattwerk.devices.device import create
-from wattwerk.edge.control_step import CycleStep
-from wattwerk.edge.runtime import EdgeRuntime, Polled
+from wattwerk.edge.assembly import Edge, EdgeOptions, assemble
 from wattwerk.errors import InputLedger
 from wattwerk.model import Reading
-from wattwerk.protocols.dsmr import decoder as dsmr_decoder
-from wattwerk.protocols.meter import MeterReader
-from wattwerk.protocols.modbus import LinkConfig, ModbusLink
-from wattwerk.protocols.transport import Backoff, TcpSource
 from wattwerk.sim.emulators.electrical import Electrical
 from wattwerk.sim.emulators.modbus import CatalogEmulator, EmulatorServer
 from wattwerk.sim.emulators.p1 import P1Emulator
 from wattwerk.sim.emulators.sunspec import SunSpecEmulator
 from wattwerk.sim.site import SiteSim
+from wattwerk.sim.site_file import ENTRIES, IO_MODULE, SUBMETER, SUBMETER_UNIT, site_document
 from wattwerk.vocabulary import SWITCHING
 
 log = logging.getLogger("wattwerk.scenario")
 
-# simulator device kind -> catalogue entry the emulator serves and the edge's driver reads
-ENTRIES = {"pv": "sunspec-inverter-int", "battery": "goodwe-et-bt", "ev": "keba-p30-modbus",
-           "heat_pump": "sgready-modbus-relay", "rod": "mypv-ac-thor"}
-SUBMETER = "eastron-sdm630"  # measures the feed of a device that reports no power itself
-IO_MODULE = "waveshare-modbus-rtu-io-8ch"  # serves contact signals (``<io>.state_N``) over Modbus
 RELAY_COMMANDS = SWITCHING  # a change of these moves a relay or contactor
 P1_WAIT_S = 2.0  # wall seconds to wait for a telegram the emulator was asked to send
+P1_RECONNECT_S = 35.0  # after a restart: the edge's reader reconnects with its own back-off (<= 30 s)
 
 
 class SteppedP1(P1Emulator):
@@ -137,17 +134,27 @@ class LoopResult:
 
 
 class ClosedLoop:
-    """``async with ClosedLoop(sim, cycle, checker) as loop: await loop.run_until(t)``."""
+    """``async with ClosedLoop(sim, checker, control=..., grid=...) as loop: await loop.run_until(t)``.
+
+    ``checker`` makes the ``LimitChecker`` from the assembled edge's control cycle (the §14a rule
+    it judges by is the limiter's); ``grid``: the site file's ``site.grid`` limits; ``control``: its
+    control section; ``io_devices``: devices whose ``state_N`` signals come from an emulated Modbus
+    I/O module (``control.inputs``)."""
+
+    edge: Edge  # built on entry, when the emulators' ports are known
+    checker: LimitChecker
+    ledger: InputLedger
 
     def __init__(
         self,
         sim: SiteSim,
-        cycle: ControlCycle,
-        checker: LimitChecker,
+        checker: Callable[[ControlCycle], LimitChecker],
         *,
+        control: Mapping[str, Any] | None = None,
+        grid: Mapping[str, float] | None = None,
+        ev_mode: str = "pv",
         step_s: float = 5.0,
         signals: Callable[[float], Mapping[str, float]] = lambda t: {},
-        stale_after_s: float = 15.0,
         speed: float | None = None,
         io_devices: Sequence[str] = (),
     ) -> None:
@@ -155,21 +162,18 @@ class ClosedLoop:
         # signals on these devices' ``state_N`` channels come from an emulated Modbus I/O module
         self.terminals = {dev: Terminals() for dev in io_devices}
         self.sim = sim
-        self.checker = checker
+        self.make_checker = checker
+        self.settings = {"control": dict(control or {}), "grid": dict(grid or {}), "ev_mode": ev_mode}
         self.step_s = step_s
         self.signals = signals
-        self.ledger = InputLedger()
         self.result = LoopResult()
-        self.control = CycleStep(cycle)
         self.devices = self._emulators()
         self.p1 = SteppedP1(sim.meter_state)
         self._p1_up = False
-        self._telegram = asyncio.Event()
-        self._links: dict[str, ModbusLink] = {}
-        self.runtime = EdgeRuntime([], control=self.control, stale_after_s=stale_after_s,
-                                   clock=lambda: sim.now, ledger=self.ledger)
-        self._reader_task: asyncio.Task[None] | None = None
+        self._folder: tempfile.TemporaryDirectory[str] | None = None
+        self._stop = asyncio.Event()
         self._sent: dict[str, float] = {}
+        self.read_done = 0.0  # perf_counter when the last step's read round (with its telegram) ended
 
     def _emulators(self) -> dict[str, Emulated]:
         sim = self.sim
@@ -180,7 +184,8 @@ class ClosedLoop:
             # each device shows what its real counterpart shows (voltages, currents ...), not sentinels
             units: list[tuple[str, Any]] = [(ENTRIES[kind], CatalogEmulator(entry, Electrical(dev)).bank)]
             if metered:
-                units.append((SUBMETER, CatalogEmulator(find(SUBMETER).entry, Electrical(dev), unit=2).bank))
+                bank = CatalogEmulator(find(SUBMETER).entry, Electrical(dev), unit=SUBMETER_UNIT).bank
+                units.append((SUBMETER, bank))
             out[dev.name] = Emulated(dev.name, units)
 
         for pv in sim.pv:
@@ -200,49 +205,42 @@ class ClosedLoop:
 
     # ------------------------------------------------------------ lifecycle
 
+    def site_config(self, data_dir: Path) -> SiteConfig:
+        """The site file of the emulators as served now (ports are known once they run)."""
+        ports = {d.device_id: d.port for d in self.devices.values()}
+        units = {d.device_id: d.units[0][1].unit for d in self.devices.values()}
+        io = {dev: ports[dev] for dev in self.terminals}
+        s = self.settings
+        doc = site_document(self.sim, p1_port=self.p1.port, ports=ports, units=units, step_s=self.step_s,
+                            data_dir=data_dir, grid=s["grid"], control=s["control"], ev_mode=s["ev_mode"],
+                            io_modules=io)
+        return SiteConfig.model_validate(doc)
+
     async def __aenter__(self) -> ClosedLoop:
         await self.p1.start()
         self.p1._port = self.p1.port  # a restart serves the same port
         self._p1_up = True
         for dev in self.devices.values():
             await dev.start()
-            self._connect(dev)
-        reader = MeterReader(
-            "grid", dsmr_decoder(), TcpSource("127.0.0.1", self.p1.port, backoff=Backoff(0.02, 0.2)),
-            ledger=self.ledger, use_receive_time=True, clock=lambda: self.sim.now,
-            stale_after=10**9,  # staleness is the edge state's job, in simulated time
-            on_readings=self._meter_readings,
-        )
-        self._reader_task = asyncio.create_task(reader.run())
-        await self._await_telegram()
+        self._folder = tempfile.TemporaryDirectory(prefix="wattwerk-scenario-")
+        options = EdgeOptions(clock=lambda: self.sim.now, before_control=self._telegram)
+        self.edge = assemble(self.site_config(Path(self._folder.name)), options)
+        assert self.edge.control is not None
+        self.checker = self.make_checker(self.edge.control.cycle)
+        self.ledger = self.edge.ledger
+        self.edge.start_push(self._stop)
+        await self._first_telegram()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._reader_task is not None:
-            self._reader_task.cancel()
-            await asyncio.gather(self._reader_task, return_exceptions=True)
+        self._stop.set()
+        self.edge.close()
+        await asyncio.sleep(0)  # the push readers' tasks end
         await self.p1.stop()
         for dev in self.devices.values():
             await dev.stop()
-        for link in self._links.values():
-            link.close()
-
-    def _connect(self, dev: Emulated) -> None:
-        """The edge's link and drivers for one emulated device (anew after a restart: the link's
-        reconnect backoff runs in wall time, which means nothing in compressed simulated time)."""
-        old = self._links.pop(dev.device_id, None)
-        if old is not None:
-            old.close()
-        self.runtime.polled = [p for p in self.runtime.polled if p.device_id != dev.device_id]
-        link = ModbusLink(LinkConfig(port=dev.port, timeout=0.5, pause=0.0))
-        self._links[dev.device_id] = link
-        for k, (entry_id, bank) in enumerate(dev.units):
-            rated = next((pv.rating_w for pv in self.sim.pv if pv.name == dev.device_id), None)
-            driver = create(find(entry_id).entry, link, device_id=dev.device_id, unit=bank.unit,
-                            ledger=self.ledger, rated_power=rated)
-            self.runtime.polled.append(Polled(dev.device_id, driver, self.step_s, timeout_s=1.0))
-            if k == 0:  # setpoints go to the device, not to its sub-meter
-                self.runtime._drivers[dev.device_id] = driver
+        if self._folder is not None:
+            self._folder.cleanup()
 
     # ------------------------------------------------------------ faults
 
@@ -255,55 +253,59 @@ class ClosedLoop:
             await self.devices[device_id].stop()
 
     async def start_device(self, device_id: str) -> None:
+        """The device answers again; the edge finds it by itself (its link reconnects, the back-off
+        runs on the simulated clock; the P1 reader reconnects on its own)."""
         if device_id == "grid":
             await self.p1.start()
             self._p1_up = True
-            with contextlib.suppress(TimeoutError):
-                await self._await_telegram()
+            await self._first_telegram()
         else:
             await self.devices[device_id].start()
-            self._connect(self.devices[device_id])
 
     # ------------------------------------------------------------ one cycle
 
-    def _meter_readings(self, readings: list[Reading]) -> None:
-        self.runtime.accept(readings)
-        self._telegram.set()
+    def _taken(self) -> bool:
+        """The edge's state holds the telegram of this step."""
+        age = self.edge.snapshot().age("grid.power")
+        return age is not None and age < self.step_s / 2
 
-    async def _await_telegram(self) -> None:
-        self._telegram.clear()
-        self.p1.send()
-        await asyncio.wait_for(self._telegram.wait(), P1_WAIT_S)
+    async def _telegram(self, now: datetime) -> None:
+        """``Edge.step``'s hook: one telegram, taken by the push reader before the control cycle."""
+        if self._p1_up:
+            self.p1.send()
+            try:
+                await asyncio.wait_for(self._wait_taken(), P1_WAIT_S)
+            except TimeoutError:
+                self.ledger.record("grid", "timeout", "no telegram")
+        self.read_done = time.perf_counter()
 
-    async def _read(self, dev: Polled) -> None:
-        try:
-            readings = await asyncio.wait_for(dev.driver.read(self.sim.now), dev.timeout_s)
-        except Exception as exc:  # a device that does not answer: counted, its values go stale
-            dev.failures += 1
-            self.ledger.record(dev.device_id, type(exc).__name__, f"read failed: {exc}")
-        else:
-            dev.failures = 0
-            self.runtime.accept(readings)
+    async def _first_telegram(self) -> None:
+        """Until the edge's reader is connected (again): telegrams until one is taken."""
+        deadline = time.monotonic() + P1_RECONNECT_S
+        while not self._taken() and time.monotonic() < deadline:
+            self.p1.send()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wait_taken(), 0.2)
 
-    async def read_round(self) -> None:
+    async def _wait_taken(self) -> None:
+        """Until the edge's push reader has put this step's telegram into its state."""
+        while not self._taken():
+            self.edge.pushed.clear()
+            await self.edge.pushed.wait()
+
+    def _set_signals(self) -> None:
+        """Contacts wired to an I/O module are set on its terminals (the edge reads them over Modbus);
+        any other signal enters the edge as a reading."""
         signals = dict(self.signals(self.sim.t))
         for ch in list(signals):
             dev, _, quantity = ch.partition(".")
-            if dev in self.terminals:  # wired to the I/O module: the edge reads it over Modbus
+            if dev in self.terminals:
                 self.terminals[dev].v[quantity] = signals.pop(ch)
-        polled = [p for p in self.runtime.polled
-                  if p.failures == 0 or self.devices[p.device_id].server is not None]
-        await asyncio.gather(*(self._read(p) for p in polled))
-        if self._p1_up:
-            try:
-                await self._await_telegram()
-            except TimeoutError:
-                self.ledger.record("grid", "timeout", "no telegram")
         if signals:
-            self.runtime.accept([Reading(ch, self.sim.now, v) for ch, v in signals.items()])
+            self.edge.runtime.accept([Reading(ch, self.sim.now, v) for ch, v in signals.items()])
 
     async def cycle(self) -> None:
-        """Step the simulator, judge it, read, control."""
+        """Step the simulator, judge it, one edge step (read, telegram, control)."""
         sim = self.sim
         sim.step(self.step_s)
         values = sim.channels()
@@ -313,10 +315,11 @@ class ClosedLoop:
         for ev in sim.evs:
             self.result.ev_wh += ev.power * h
             self.result.ev_grid_wh += min(ev.power, grid_import) * h
-        await self.read_round()
-        setpoints = await self.runtime.control_cycle()
+        self._set_signals()
+        setpoints = await self.edge.step()
         self.result.cycles += 1
-        out = self.control.last
+        assert self.edge.control is not None
+        out = self.edge.control.last
         if out is not None:
             self.result.events.extend(out.events)
             self.result.fallbacks += sum(1 for e in out.events if e.kind == "fallback_start")

@@ -1,10 +1,13 @@
 """Named closed-loop scenarios for ``wattwerk demo --scenario NAME``, as data.
 
 Each scenario names a day and start (UTC), the site's tweaks (simulator parameters), the grid
-connection, the ``ControlLimits``, the limits the independent checker judges against (which may
-change over the run), signals (ripple-control contacts and the §14a box, read over Modbus from an
-emulated I/O module) and events (a device stops or starts answering). ``run_scenario`` builds the
-loop over the real protocols (``scenario_loop.ClosedLoop``) and returns the summary.
+connection (the site file's ``site.grid`` limits), its control section (``limits``: feed-in limit,
+ripple control, §14a, peak shaving, circuits), the limits the independent checker judges against
+(which may change over the run), signals (ripple-control contacts and the §14a box, read over
+Modbus from an emulated I/O module) and events (a device stops or starts answering).
+``run_scenario`` runs the product's edge, assembled from the site file of the emulated site
+(``sim.site_file``), in lock-step with the simulator (``scenario_loop.ClosedLoop``) and returns the
+summary.
 """
 
 from __future__ import annotations
@@ -15,15 +18,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from wattwerk.config.limits import ControlLimits
-from wattwerk.control.battery import BatteryConfig, BatteryControl
 from wattwerk.control.checker import LimitChecker, Limits
 from wattwerk.control.cycle import ControlCycle
-from wattwerk.control.devices import DeviceSpec
-from wattwerk.control.ev import ChargePoint, EvCharging, EvConfig
-from wattwerk.control.heating_rod import HeatingRodConfig, HeatingRodControl
-from wattwerk.control.limiter import GridSpec, Limiter
-from wattwerk.control.sgready import SgReadyConfig, SgReadyControl
 from wattwerk.flows import balance_figures
 from wattwerk.progress import Progress
 from wattwerk.sim import BatteryParams, EVParams, HouseParams, PVParams, SiteParams, SiteSim
@@ -61,7 +57,7 @@ SCENARIOS: dict[str, Scenario] = {
         "feed-in limited to 60 % of kWp.",
         "2025-06-15T04:00:00+00:00", 14.0,
         site={"evs": _evs(40.0), "battery": BatteryParams(soc_initial=30.0)},
-        grid={"import_w": FUSE_35, "phase_import_w": PHASE_35},
+        grid={"max_import_w": FUSE_35, "max_phase_import_w": PHASE_35},
         limits={"feed_in_limit_pct": 60.0},
         checks={0: {"export_w": 0.6 * 8000, "import_w": FUSE_35, "phase_w": PHASE_35}},
         focus=(5.0, 5.5),
@@ -70,7 +66,7 @@ SCENARIOS: dict[str, Scenario] = {
         "A Saturday of passing clouds: surplus comes and goes, the charger must not chatter.",
         "2025-07-19T04:00:00+00:00", 14.0,
         site={"evs": _evs(40.0), "battery": BatteryParams(soc_initial=30.0)},
-        grid={"import_w": FUSE_35, "phase_import_w": PHASE_35},
+        grid={"max_import_w": FUSE_35, "max_phase_import_w": PHASE_35},
         limits={"feed_in_limit_pct": 60.0},
         checks={0: {"export_w": 0.6 * 8000, "import_w": FUSE_35, "phase_w": PHASE_35}},
         focus=(6.5, 7.0),
@@ -80,7 +76,7 @@ SCENARIOS: dict[str, Scenario] = {
         "I/O module stops answering and the fail-safe (0 % feed-in) holds.",
         "2025-06-15T09:00:00+00:00", 1.5,
         site={"evs": _evs(100.0), "battery": BatteryParams(soc_initial=96.0)},
-        grid={"import_w": FUSE_35},
+        grid={"max_import_w": FUSE_35},
         limits={"ripple": {"contacts": ["rcr.state_1", "rcr.state_2"], "on_stale": "10",
                            "levels": [{"pattern": "10", "feed_in_pct": 0.0},
                                       {"pattern": "01", "feed_in_pct": 60.0}]}},
@@ -96,7 +92,7 @@ SCENARIOS: dict[str, Scenario] = {
         "§14a EnWG on a winter evening: the car charges at full power until the box dims the consumers.",
         "2025-01-18T16:00:00+00:00", 2.5,
         site={"evs": _evs(10.0), "battery": BatteryParams(soc_initial=60.0)},
-        grid={"import_w": 3 * 230 * 50.0},
+        grid={"max_import_w": 3 * 230 * 50.0},
         limits={"para14a": {"signal": "steuerbox.state_1"}},
         checks={0: {"para14a_w": None}, 0.5: {"para14a_w": "rule"}, 2: {"para14a_w": None}},
         signals={0: {"steuerbox.state_1": 0}, 0.5: {"steuerbox.state_1": 1}, 2: {"steuerbox.state_1": 0}},
@@ -107,7 +103,7 @@ SCENARIOS: dict[str, Scenario] = {
         "2025-06-14T17:00:00+00:00", 1.0,
         site={"evs": _evs(20.0, 30.0, 40.0, 50.0), "heat_pump": None,
               "battery": BatteryParams(soc_initial=50.0)},
-        grid={"import_w": 3 * 230 * 50.0, "phase_import_w": 230 * 50.0},
+        grid={"max_import_w": 3 * 230 * 50.0, "max_phase_import_w": 230 * 50.0},
         limits={"circuits": [{"name": "garage", "devices": ["ev1", "ev2", "ev3", "ev4"],
                                "max_current_a": 32.0}]},
         checks={0: {"phase_w": 230 * 50.0, "circuits": ((("ev1", "ev2", "ev3", "ev4"), 32.0),)}},
@@ -118,7 +114,7 @@ SCENARIOS: dict[str, Scenario] = {
         "then recovery.",
         "2025-06-15T09:00:00+00:00", 3.0,
         site={"evs": _evs(30.0), "battery": BatteryParams(soc_initial=40.0)},
-        grid={"import_w": FUSE_35},
+        grid={"max_import_w": FUSE_35},
         limits={"feed_in_limit_pct": 60.0, "fallback_after_s": 15.0},
         checks={0: {"export_w": 0.6 * 8000, "import_w": FUSE_35}},
         events=((0.5, "stop", "grid"), (0.6, "start", "grid"), (0.7, "stop", "ev1"), (0.8, "start", "ev1")),
@@ -130,7 +126,7 @@ SCENARIOS: dict[str, Scenario] = {
         site={"house": HouseParams(annual_kwh=25_000), "evs": _evs(10.0),
               "battery": BatteryParams(capacity_wh=30_000, soc_initial=90.0, max_discharge_w=8000,
                                        max_charge_w=8000)},
-        grid={"import_w": 3 * 230 * 63.0},
+        grid={"max_import_w": 3 * 230 * 63.0},
         limits={"peak_shaving_w": 8000.0},
         checks={0: {"import_w": 8000.0}},
         ev_mode="now", focus=(0.0, 0.4),
@@ -140,7 +136,7 @@ SCENARIOS: dict[str, Scenario] = {
         "gateway): battery, car and heat pump take what they can, the limiter curtails the rest.",
         "2025-06-15T00:00:00+00:00", 24.0,
         site={"pv": (PVParams(kwp=16.0),), "evs": _evs(40.0), "battery": BatteryParams(soc_initial=30.0)},
-        grid={"import_w": FUSE_35, "phase_import_w": PHASE_35},
+        grid={"max_import_w": FUSE_35, "max_phase_import_w": PHASE_35},
         limits={"feed_in_limit_pct": 60.0},
         checks={0: {"export_w": 0.6 * 16000, "import_w": FUSE_35, "phase_w": PHASE_35}},
         focus=(9.0, 9.5),
@@ -150,7 +146,7 @@ SCENARIOS: dict[str, Scenario] = {
         "heat pump take the PV first, the limiter curtails the rest.",
         "2025-06-15T00:00:00+00:00", 24.0,
         site={"evs": _evs(40.0), "battery": BatteryParams(soc_initial=30.0)},
-        grid={"import_w": FUSE_35, "phase_import_w": PHASE_35, "export_w": 0.0},
+        grid={"max_import_w": FUSE_35, "max_phase_import_w": PHASE_35, "max_export_w": 0.0},
         checks={0: {"export_w": 0.0, "import_w": FUSE_35, "phase_w": PHASE_35}},
         focus=(9.0, 9.5),
     ),
@@ -164,50 +160,6 @@ def _schedule(table: Mapping[float, Mapping[str, Any]], t0: float, t: float) -> 
         if t >= t0 + hour * 3600 - 1e-6:
             out.update(table[hour])
     return out
-
-
-def limiter_specs(sim: SiteSim) -> list[DeviceSpec]:
-    """What the limiter knows of the simulated devices (their nameplates)."""
-    specs = [DeviceSpec(pv.name, "pv", rated_w=pv.params.kwp * 1000, ac_w=pv.rating_w) for pv in sim.pv]
-    if sim.battery:
-        b = sim.battery.params
-        specs.append(DeviceSpec("bat", "battery", max_charge_w=b.max_charge_w,
-                                max_discharge_w=b.max_discharge_w,
-                                reserve_soc=b.soc_min))
-    specs += [DeviceSpec(ev.name, "ev", min_a=ev.params.min_current_a, max_a=ev.params.max_current_a,
-                         phases=ev.params.phases, phase_switching=ev.params.phase_switching)
-              for ev in sim.evs]
-    if sim.heat_pump:
-        specs.append(DeviceSpec(sim.heat_pump.name, "heat_pump", max_w=3000.0, min_on_s=600, min_off_s=600,
-                                max_switches_per_hour=3))
-    if sim.rod:
-        r = sim.rod.params
-        specs.append(DeviceSpec(sim.rod.name, "rod", max_w=r.max_w, stages_w=r.stages_w))
-    return specs
-
-
-def make_cycle(sim: SiteSim, sc: Scenario, limits: ControlLimits) -> ControlCycle:
-    """Laws in priority order (chargers, heat pump, rod), the battery last, the one limiter."""
-    points = tuple(ChargePoint(ev.name, mode=sc.ev_mode, phases=ev.params.phases,  # type: ignore[arg-type]
-                               phase_switching=ev.params.phase_switching,
-                               min_current_a=ev.params.min_current_a, max_current_a=ev.params.max_current_a)
-                   for ev in sim.evs)
-    ids = {p.id for p in points}
-    circuits = tuple((tuple(c.devices), c.max_current_a) for c in limits.circuits if ids & set(c.devices))
-    laws: list[Any] = [EvCharging(EvConfig(points, circuits=circuits))] if points else []
-    if sim.heat_pump:
-        laws.append(SgReadyControl(SgReadyConfig(sim.heat_pump.name, nominal_w=2500.0)))
-    if sim.rod:
-        r = sim.rod.params
-        laws.append(HeatingRodControl(HeatingRodConfig(sim.rod.name, max_w=r.max_w, stages_w=r.stages_w)))
-    battery = None
-    if sim.battery:
-        b = sim.battery.params
-        battery = BatteryControl(BatteryConfig("bat", max_charge_w=b.max_charge_w,
-                                               max_discharge_w=b.max_discharge_w,
-                                               reserve_soc=b.soc_min + 5,
-                                               hold_while_ev_from_grid=tuple(ids)))
-    return ControlCycle(laws, Limiter(GridSpec(**sc.grid), limiter_specs(sim), limits), battery=battery)
 
 
 def checker_for(sc: Scenario, sim: SiteSim, cycle: ControlCycle, t0: float) -> LimitChecker:
@@ -279,10 +231,8 @@ async def run_scenario(name: str, *, hours: float | None = None, offset_h: float
         for ev in sim.evs:
             ev.apply("enable", 0.0)
         sim.run(offset_h * 3600)
-    limits = ControlLimits.model_validate({**sc.limits, **(limits_override or {})})
-    cycle = make_cycle(sim, sc, limits)
+    control = {**sc.limits, **(limits_override or {})}
     t0 = start.timestamp()
-    checker = checker_for(sc, sim, cycle, t0)
     before = energy_kwh(sim)
     end = sim.t + (sc.hours - offset_h if hours is None else hours) * 3600
     events = sorted((t0 + h * 3600, what, dev) for h, what, dev in sc.events)
@@ -293,11 +243,11 @@ async def run_scenario(name: str, *, hours: float | None = None, offset_h: float
     # contacts (``<device>.state_N``) are wired to an emulated Modbus I/O module, read like on a site
     io = sorted({ch.split(".")[0] for table in sc.signals.values() for ch in table
                  if re.fullmatch(r"state_\d", ch.split(".", 1)[1])})
-    loop = ClosedLoop(sim, cycle, checker, step_s=step_s, signals=signals,
-                      stale_after_s=max(15.0, 3 * step_s), speed=speed, io_devices=io)
+    loop = ClosedLoop(sim, lambda cycle: checker_for(sc, sim, cycle, t0), control=control, grid=sc.grid,
+                      ev_mode=sc.ev_mode, step_s=step_s, signals=signals, speed=speed, io_devices=io)
     begin = sim.t
     progress = Progress(f"scenario {name}", end - begin, where=lambda done: f"{sim.now:%Y-%m-%d %H:%M} UTC",
-                        warnings=loop.ledger.total)
+                        warnings=lambda: loop.ledger.total())
     async with loop, progress.following(lambda: sim.t - begin):
         for at, what, dev in events:
             if at > end:
@@ -307,6 +257,7 @@ async def run_scenario(name: str, *, hours: float | None = None, offset_h: float
             await (loop.stop_device(dev) if what == "stop" else loop.start_device(dev))
         await loop.run_until(end)
     kwh = {k: round(v - before[k], 3) for k, v in energy_kwh(sim).items()}
+    checker = loop.checker
     res = loop.result
     return {
         "scenario": name, "start": (start + timedelta(hours=offset_h)).isoformat(),
