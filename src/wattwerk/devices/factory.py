@@ -24,6 +24,7 @@ from wattwerk.devices.native import (
 from wattwerk.devices.profile import Entry
 from wattwerk.devices.rct import RctDevice
 from wattwerk.devices.relay import KMTRONIC_PORT, KmtronicUdp, RelayDevice
+from wattwerk.devices.templates import HttpTemplate
 from wattwerk.devices.tq_em import TqEmDevice
 from wattwerk.errors import InputLedger, PermanentError
 from wattwerk.model import utcnow
@@ -58,23 +59,7 @@ def create_for(
     if entry.untested is not None:
         raise PermanentError(f"{entry.id} is not supported yet: {entry.untested}")
     if entry.native == "http_json" and entry.http is not None:  # a user template: the site file's URL as is
-        from wattwerk.devices.custom import HttpJsonDevice
-
-        url = urlsplit(host if "://" in host else f"http://{host}:{port or 80}")
-        if auth is None and url.password is not None:  # http://user:password@host (percent-encoded)
-            auth = (unquote(url.username or ""), unquote(url.password))
-        root = f"{url.scheme}://{url.hostname}{f':{url.port}' if url.port else ''}"
-        login = None
-        if entry.http.login is not None:  # a cloud API: the url's user:password log in, no basic auth
-            from wattwerk.devices.cloud_login import CloudLogin
-
-            if auth is None:
-                raise PermanentError(f"{device_id}: {entry.id} logs in to its cloud API: put user:password "
-                                     "in the url (https://user:password@host/...)")
-            login = CloudLogin(entry.http.login, JsonHttp(root, timeout=timeout), auth)
-            auth = None
-        http = JsonHttp(f"{root}{url.path}", timeout=timeout, auth=auth, headers=entry.http.headers)
-        return HttpJsonDevice(entry, http, device_id=device_id, ledger=ledger, clock=clock, login=login)
+        return _http_json(entry, entry.http, host, port, auth, timeout, device_id, ledger, clock)
     if "://" in host:
         url = urlsplit(host)
         if not url.hostname:
@@ -129,3 +114,35 @@ def create_for(
     raise PermanentError(
         f"{entry.id}: not a native-protocol entry; use devices.device.create with a Modbus link"
     )
+
+
+def _http_json(
+    entry: Entry,
+    template: HttpTemplate,
+    host: str,
+    port: int | None,
+    auth: tuple[str, str] | None,
+    timeout: float,
+    device_id: str,
+    ledger: InputLedger | None,
+    clock: Callable[[], datetime],
+) -> NativeDevice:
+    """A user template's driver: the site file's URL as is, its user:password for basic auth or,
+    for a cloud API, for the entry's login."""
+    from wattwerk.devices.custom import HttpJsonDevice
+
+    url = urlsplit(host if "://" in host else f"http://{host}:{port or 80}")
+    if auth is None and url.password is not None:  # http://user:password@host (percent-encoded)
+        auth = (unquote(url.username or ""), unquote(url.password))
+    root = f"{url.scheme}://{url.hostname}{f':{url.port}' if url.port else ''}"
+    login = None
+    if template.login is not None:  # a cloud API: the url's user:password log in, no basic auth
+        from wattwerk.devices.cloud_login import CloudLogin
+
+        if auth is None:
+            raise PermanentError(f"{device_id}: {entry.id} logs in to its cloud API: put user:password "
+                                 "in the url (https://user:password@host/...)")
+        login = CloudLogin(template.login, JsonHttp(root, timeout=timeout), auth)
+        auth = None
+    http = JsonHttp(f"{root}{url.path}", timeout=timeout, auth=auth, headers=template.headers)
+    return HttpJsonDevice(entry, http, device_id=device_id, ledger=ledger, clock=clock, login=login)
