@@ -138,3 +138,20 @@ def test_sessions_and_csv(client: TestClient) -> None:
     bad = client.get("/api/sessions", params={"month": "October"})
     assert bad.status_code == 400 and "YYYY-MM" in bad.json()["errors"][0]
     assert date(2026, 10, 1)  # the month the test data is in
+
+
+def test_app_shell_is_open_and_history_needs_a_session(client: TestClient) -> None:
+    anonymous = TestClient(client.app)
+    manifest = anonymous.get("/manifest.webmanifest")
+    assert manifest.status_code == 200 and manifest.headers["content-type"].startswith(
+        "application/manifest+json"
+    )
+    assert {i["sizes"] for i in manifest.json()["icons"]} == {"any", "192x192", "512x512"}
+    for icon in manifest.json()["icons"]:
+        assert anonymous.get("/" + icon["src"]).status_code == 200
+    sw = anonymous.get("/sw.js")
+    assert sw.status_code == 200 and "javascript" in sw.headers["content-type"]
+    for path in ("/api/history", "/api/sessions", "/api/sessions.csv"):
+        assert anonymous.get(path).status_code == 401, path
+    assert client.get("/history").status_code == 200 and 'id="rows"' in client.get("/history").text
+    assert client.get("/sessions").status_code == 200
