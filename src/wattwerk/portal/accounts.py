@@ -154,6 +154,15 @@ async def totp_enabled(conn: Conn, account: int) -> str | None:
     return row[0] if row else None
 
 
+async def settings(conn: Conn, account: int) -> tuple[bool, bool]:
+    """Whether the account has an e-mail and TOTP on (both False for an unknown account)."""
+    cur = await conn.execute(
+        "SELECT email IS NOT NULL, totp_secret IS NOT NULL FROM accounts WHERE id = %s", (account,)
+    )
+    row = await cur.fetchone()
+    return (bool(row and row[0]), bool(row and row[1]))
+
+
 async def use_totp_step(conn: Conn, account: int, step: int) -> bool:
     """Spend a TOTP time step: False when it (or a later one) was used already."""
     cur = await conn.execute(

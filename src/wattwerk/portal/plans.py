@@ -28,7 +28,7 @@ from fastapi.responses import JSONResponse
 
 from wattwerk.errors import BadInput
 from wattwerk.portal import auth
-from wattwerk.portal.api import SiteName, Who, _site
+from wattwerk.portal.api import SiteName, Who, site_ref
 from wattwerk.portal.database import Conn
 from wattwerk.portal.ingest import decode_body
 from wattwerk.portal.widgets import Widget
@@ -301,7 +301,7 @@ def router() -> APIRouter:
         hi = to_ms if to_ms is not None else now_ms + _ms(MAX_AHEAD)
         hi = min(hi, lo + _ms(KEEP + MAX_AHEAD))
         async with auth.db_of(request).connection() as conn:
-            ref = await _site(conn, site, who)
+            ref = await site_ref(conn, site, who)
             return {"site": ref.name, "now_ms": now_ms, **await read_plan(conn, ref.site_id, lo, hi)}
 
     return r
