@@ -58,6 +58,7 @@ BODIES = {
     "POST /api/v1/sites/{site}/maintenance/commands": {"kind": "set_config", "payload": {"x": 1}},
     "PUT /api/v1/sites/{site}/retention": {"archive": True, "research_consent": True},
     "PUT /api/v1/sites/{site}/timezone": {"tz": "Europe/Berlin"},
+    "POST /api/v1/sites/{site}/owner/{device}": {"mode": "pv"},
 }
 
 
@@ -73,6 +74,7 @@ def site_case(key: str) -> Callable[[World], None]:
 
         def call(site: str, obj: int | None) -> httpx.Response:
             path = template.replace("{site}", site).replace("{alias}", w.installer.alias)
+            path = path.replace("{device}", "ev1")
             if "{grant_id}" in path:
                 path = path.replace("{grant_id}", str(obj))
             if "{command_id}" in path:
@@ -162,6 +164,29 @@ def case_edge_result(w: World) -> None:
     same_404(post(w.command_b), post(MISSING_ID))
 
 
+def case_owner_result(w: World) -> None:
+    """A's edge cannot answer (or learn of) an owner command queued for B's edge."""
+    with w.portal.pg.connect() as conn:
+        site_id = conn.execute("SELECT id FROM sites WHERE name = %s", (w.site_b,)).fetchone()[0]
+        owner = conn.execute("SELECT id FROM accounts WHERE alias = %s", (w.b.alias,)).fetchone()[0]
+        cid = conn.execute(
+            "INSERT INTO owner_commands (site_id, issued_by, device, settings) VALUES (%s, %s, %s, %s) "
+            "RETURNING id", (site_id, owner, "ev1", '{"mode": "pv"}'),
+        ).fetchone()[0]
+
+    def post(command_id: int) -> httpx.Response:
+        return httpx.post(
+            f"{w.portal.url}/api/v1/edge/commands/o{command_id}/result",
+            json={"ok": True, "result": {"mode": "off"}},
+            headers={"Authorization": f"Bearer {w.edge_a}"},
+        )
+
+    same_404(post(cid), post(MISSING_ID))
+    with w.portal.pg.connect() as conn:
+        row = conn.execute("SELECT state, result FROM owner_commands WHERE id = %s", (cid,)).fetchone()
+    assert row[0] == "pending" and row[1] is None
+
+
 def case_sensor_read(w: World) -> None:
     def get(sensor: str) -> httpx.Response:
         return httpx.get(
@@ -204,6 +229,7 @@ CASES: dict[str, Callable[[World], None]] = {
     "POST /api/v1/admin/invites": case_admin_only("/api/v1/admin/invites", "POST"),
     "GET /api/v1/edge/commands": case_edge_poll,
     "POST /api/v1/edge/commands/{command_id}/result": case_edge_result,
+    "POST /api/v1/edge/commands/o{command_id}/result": case_owner_result,
     "GET /sensor/{sensor_id}": case_sensor_read,
     "GET /api/v1/maintenance": case_my_maintenance,
     "POST /api/v1/plans": case_plan_upload,
