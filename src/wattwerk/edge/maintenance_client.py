@@ -97,7 +97,9 @@ class EdgeCommands:
       ``portal.*`` cannot be changed this way (it could cut the edge off). The edge runs the new
       file after a restart (``restart_needed``);
     * ``owner``: ``{"device": id, "settings": {...}}`` an owner setting (charge mode, plan, battery mode,
-      boost; ``wattwerk.edge.owner``) applied at once and stored; the answer is the device's state.
+      boost; ``wattwerk.edge.owner``) applied at once and stored; the answer is the device's state;
+    * ``owner_state``: what ``GET /api/owner`` shows on the edge page (every device's settings,
+      decision and reason, plan, session), for the portal's site page; changes nothing.
     """
 
     def __init__(self, status: Callable[[], dict[str, Any]], config: Callable[[], Any],
@@ -120,6 +122,8 @@ class EdgeCommands:
             if not isinstance(device, str) or not isinstance(settings, dict):
                 raise ValueError('owner needs {"device": "<id>", "settings": {...}}')
             return self.owner.apply(device, settings, source="portal")
+        if kind == "owner_state" and self.owner is not None:
+            return self.owner.state()
         raise ValueError(f"unknown command kind {kind!r}")
 
     def _set_config(self, payload: dict[str, Any]) -> dict[str, Any]:

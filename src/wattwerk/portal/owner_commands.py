@@ -5,9 +5,12 @@ An owner (or an installer the owner gave a role on the site) sends a device's se
 own outbound command channel (the long poll of ``portal.maintenance``; kind ``owner``), the edge
 applies it through the same function its page and MQTT use (``edge.owner``) and answers; the portal
 waits up to ``WAIT_S`` for that answer and returns it (or the command's id to ask again with
-``GET .../owner/commands/{id}``). A viewer may not. Never queued silently: when the edge is not in
-or between its long polls (``command_polls``) the portal refuses with 409 and says since when, and a command
-the edge has not fetched within ``EXPIRE_S`` expires. Every command lands in the site's audit log.
+``GET .../owner/commands/{id}``). A viewer may not. ``GET /api/v1/sites/{site}/owner`` asks the edge
+for the controls' current state the same way (kind ``owner_state``, what the edge page's ``GET /api/owner``
+shows; any role on the site may look; not audited, it changes nothing). Never queued silently: when
+the edge is not in or between its long polls (``command_polls``) the portal refuses with 409 and says
+since when, and a command the edge has not fetched within ``EXPIRE_S`` expires. Every command lands in
+the site's audit log.
 """
 
 from __future__ import annotations
@@ -21,12 +24,16 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Path, Request
 from wattwerk.portal import auth, sites
 from wattwerk.portal.auth import Principal
 from wattwerk.portal.database import Conn, as_datetime, iso, utcnow
+from wattwerk.portal.widgets import Widget
 
 GRACE_S = 10.0  # between two long polls of an edge
 EXPIRE_S = 60.0
 WAIT_S = 10.0
 POLL_S = 0.2
 MAY_CONTROL = ("owner", "installer")
+# the dashboard's card (widgets/owner.js): first, across the page
+widget = Widget("owner", "widget.owner", (), "/static/portal/widgets/owner.js", order=5, wide=True)
+STATE = "*state"  # the device of a read command (no device id can be it: DEVICE's pattern)
 DEVICE = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 SITE = Annotated[str, Path(min_length=1, max_length=64)]
 WHO = Annotated[Principal, Depends(auth.principal)]
@@ -66,7 +73,8 @@ async def take(conn: Conn, site_id: int) -> list[dict[str, Any]]:
         "UPDATE owner_commands SET state = 'sent' WHERE site_id = %s AND state = 'pending' "
         "RETURNING id, device, settings", (site_id,))
     rows = sorted(await cur.fetchall(), key=lambda r: r[0])
-    return [{"id": f"o{r[0]}", "kind": "owner", "payload": {"device": r[1], "settings": conn.unjson(r[2])}}
+    return [{"id": f"o{r[0]}", "kind": "owner_state", "payload": {}} if r[1] == STATE else
+            {"id": f"o{r[0]}", "kind": "owner", "payload": {"device": r[1], "settings": conn.unjson(r[2])}}
             for r in rows]
 
 
@@ -78,6 +86,8 @@ async def finish(conn: Conn, site_id: int, command_id: int, ok: bool, result: An
     row = await cur.fetchone()
     if row is None:
         return False
+    if row[0] == STATE:
+        return True  # a read changes nothing: not in the audit log
     detail = {"command": command_id, "device": row[0], "ok": ok}
     await sites.audit(conn, site_id, None, "owner.result", detail, actor="edge")
     return True
@@ -102,6 +112,33 @@ async def _controller(conn: Conn, site: str, account: int) -> sites.SiteRef:
     return ref
 
 
+async def _offline_or_queue(conn: Conn, site_id: int, account: int, device: str,
+                            settings: dict[str, Any]) -> int:
+    """The new command's id, or 409 when the edge is not there to fetch it (nothing is queued)."""
+    up, seen = await online(conn, site_id)
+    if not up:
+        since = f" (last contact {iso(seen)})" if seen else ""
+        raise HTTPException(409, f"the edge is offline{since}: nothing was sent; try again "
+                                 "when it is back (it connects by itself)")
+    cur = await conn.execute(
+        "INSERT INTO owner_commands (site_id, issued_by, device, settings, created_at) "
+        "VALUES (%s, %s, %s, %s, %s) RETURNING id",
+        (site_id, account, device, conn.json(settings), utcnow()))
+    return int((await cur.fetchone())[0])
+
+
+async def _answer(request: Request, site_id: int, cid: int) -> dict[str, Any]:
+    """The command once the edge answered it, or as it stands after ``WAIT_S``."""
+    deadline = asyncio.get_running_loop().time() + WAIT_S
+    while True:
+        async with auth.db_of(request).connection() as conn:
+            out = await command(conn, site_id, cid)
+        assert out is not None
+        if out["state"] in ("done", "failed", "expired") or asyncio.get_running_loop().time() >= deadline:
+            return out
+        await asyncio.sleep(POLL_S)
+
+
 def router() -> APIRouter:
     r = APIRouter(prefix="/api/v1/sites", tags=["owner controls"])
 
@@ -113,26 +150,22 @@ def router() -> APIRouter:
             raise HTTPException(422, 'send the settings to change as a small object, e.g. {"mode": "pv"}')
         async with auth.db_of(request).connection() as conn:
             ref = await _controller(conn, site, who.account_id)
-            up, seen = await online(conn, ref.site_id)
-            if not up:
-                since = f" (last contact {iso(seen)})" if seen else ""
-                raise HTTPException(409, f"the edge is offline{since}: nothing was sent; try again "
-                                         "when it is back (it connects by itself)")
-            cur = await conn.execute(
-                "INSERT INTO owner_commands (site_id, issued_by, device, settings, created_at) "
-                "VALUES (%s, %s, %s, %s, %s) RETURNING id",
-                (ref.site_id, who.account_id, device, conn.json(settings), utcnow()))
-            cid = int((await cur.fetchone())[0])
+            cid = await _offline_or_queue(conn, ref.site_id, who.account_id, device, settings)
             await sites.audit(conn, ref.site_id, who.account_id, "owner.command",
                               {"command": cid, "device": device, "settings": settings})
-        deadline = asyncio.get_running_loop().time() + WAIT_S
-        while True:
-            async with auth.db_of(request).connection() as conn:
-                out = await command(conn, ref.site_id, cid)
-            assert out is not None
-            if out["state"] in ("done", "failed", "expired") or asyncio.get_running_loop().time() >= deadline:
-                return out
-            await asyncio.sleep(POLL_S)
+        return await _answer(request, ref.site_id, cid)
+
+    @r.get("/{site}/owner")
+    async def state(site: SITE, who: WHO, request: Request) -> dict[str, Any]:
+        """The edge's owner controls as they run now (``result``: devices, decisions, reasons, plans),
+        and whether this account may change them (``may_control``)."""
+        async with auth.db_of(request).connection() as conn:
+            ref = await sites.lookup(conn, site, who.account_id)
+            if ref is None or ref.role is None:
+                raise HTTPException(404, "not found")
+            cid = await _offline_or_queue(conn, ref.site_id, who.account_id, STATE, {})
+        out = await _answer(request, ref.site_id, cid)
+        return {**out, "device": None, "may_control": ref.role in MAY_CONTROL}
 
     @r.get("/{site}/owner/commands/{command_id}")
     async def one(site: SITE, command_id: Annotated[int, Path(ge=1, le=2**62)], who: WHO,
