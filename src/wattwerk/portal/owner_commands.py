@@ -31,8 +31,9 @@ EXPIRE_S = 60.0
 WAIT_S = 10.0
 POLL_S = 0.2
 MAY_CONTROL = ("owner", "installer")
-# the dashboard's card (widgets/owner.js): right after the live flows, across the page
-widget = Widget("owner", "widget.owner", (), "/static/portal/widgets/owner.js", order=15, wide=True)
+# the dashboard's card (widgets/owner.js): right after the live flows, across the page; drawn once
+# with the first range ("series": the dashboard draws widgets when their data comes), not per range
+widget = Widget("owner", "widget.owner", ("series",), "/static/portal/widgets/owner.js", order=15, wide=True)
 STATE = "*state"  # the device of a read command (no device id can be it: DEVICE's pattern)
 DEVICE = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 SITE = Annotated[str, Path(min_length=1, max_length=64)]

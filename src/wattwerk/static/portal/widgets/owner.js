@@ -12,6 +12,7 @@ WWP.widget("owner", {
     el.dataset.started = "1";
     el.addEventListener("click", (ev) => ownerClick(ev, el, ctx));
     el.addEventListener("submit", (ev) => ownerPlan(ev, el, ctx));
+    el.innerHTML = `<p class="muted" data-testid="owner-asking">${WW.esc(ctx.t("owner.asking"))}</p>`;
     ownerLoad(el, ctx);
     return true;
   },

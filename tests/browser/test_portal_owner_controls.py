@@ -1,0 +1,79 @@
+"""The owner's controls on the portal's site page in a real browser (issue 16), with a real
+``wattwerk run`` process as the site's edge: the owner presses "PV" for the charger and the page shows
+the edge's confirmation and the new state; a viewer sees the state but no buttons; with the edge
+stopped the page says it is offline and that nothing was sent. On PostgreSQL only (the API test,
+tests/test_owner_portal_state.py, covers both backends)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from playwright.async_api import expect
+from test_portal_dashboard import sign_in
+from test_portal_walk import DESKTOP, PHONE
+
+from portal_fixtures import Portal, account, edge_token, new_site, portal  # noqa: F401
+from test_ingest_support import pg  # noqa: F401
+from test_ingest_support import pg as database  # noqa: F401
+from test_maintenance_e2e import _stop, _wait_for
+from test_owner_portal_e2e import SITE
+
+
+async def test_the_owner_presses_pv_in_the_portal_and_the_edge_confirms(
+    browser: Any, portal: Portal, shots: Path, tmp_path: Path  # noqa: F811
+) -> None:
+    from security.edge_processes import free_port
+
+    owner, viewer = account(portal), account(portal)
+    site = new_site(owner, "Haus")
+    assert owner.http.put(f"/api/v1/sites/{site}/grants/{viewer.alias}", json={"role": "viewer"}).is_success
+    site_file = tmp_path / "site.yaml"
+    site_file.write_text(SITE.format(data=tmp_path / "edge", url=portal.url, token=edge_token(owner, site),
+                                     site=site, ocpp=free_port(), dead=free_port()))
+    edge = subprocess.Popen([sys.executable, "-m", "wattwerk", "run", str(site_file), "--no-web"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    send = f"/api/v1/sites/{site}/owner/wb"
+    try:
+        _wait_for(lambda: owner.http.post(send, json={"mode": "now"}).status_code == 200, 90, "online", edge)
+
+        ctx = await browser.new_context(**DESKTOP, locale="en-GB")
+        page = await ctx.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        await sign_in(page, f"{portal.url}/sites/{site}", owner.alias)
+        card = page.locator("#w-owner")
+        await expect(card.locator("h2")).to_have_text("Your controls")
+        charger = card.locator('[data-owner="wb"]')
+        await expect(charger.get_by_test_id("owner-mode-now")).to_have_attribute("aria-pressed", "true",
+                                                                                 timeout=15000), errors
+        await charger.get_by_test_id("owner-mode-pv").click()
+        await expect(card.get_by_test_id("owner-note")).to_contain_text("Confirmed by the edge",
+                                                                         timeout=15000)
+        await expect(card.locator('[data-owner="wb"]').get_by_test_id("owner-mode-pv")).to_have_attribute(
+            "aria-pressed", "true")
+        await expect(card.locator('[data-owner="wb"]').get_by_test_id("owner-mode-now")).to_have_attribute(
+            "aria-pressed", "false")
+        assert owner.http.get(f"/api/v1/sites/{site}/owner").json()["result"]["devices"][0]["mode"] == "pv"
+        await card.screenshot(path=str(shots / "portal-owner-controls.png"))
+
+        seen = await (await browser.new_context(**PHONE, locale="de-DE")).new_page()
+        await sign_in(seen, f"{portal.url}/sites/{site}", viewer.alias)
+        mine = seen.locator("#w-owner")
+        await expect(mine.get_by_test_id("owner-mode")).to_have_text("PV", timeout=15000)
+        await expect(mine.get_by_test_id("owner-viewer")).to_have_text(
+            "Sie dürfen ansehen; der Besitzer entscheidet.")
+        assert await mine.locator("button").count() == 0
+    finally:
+        _stop(edge)
+    deadline = time.monotonic() + 30
+    while owner.http.get(f"/api/v1/sites/{site}/owner").status_code != 409:
+        assert time.monotonic() < deadline, "the portal still sees the edge"
+        time.sleep(0.2)
+    await page.reload()
+    await expect(page.locator("#w-owner").get_by_test_id("owner-offline")).to_have_text(
+        "The edge is offline — nothing was sent.")
+    assert errors == []
