@@ -2,7 +2,8 @@
 ``wattwerk run`` process as the site's edge: the owner presses "PV" for the charger and the page shows
 the edge's confirmation and the new state; a viewer sees the state but no buttons; with the edge
 stopped the page says it is offline and that nothing was sent. On PostgreSQL only (the API test,
-tests/test_owner_portal_state.py, covers both backends)."""
+tests/test_owner_portal_state.py, covers both backends). The docs' screenshots of the card come from here:
+``WATTWERK_SCREENSHOTS=docs/screenshots .venv/bin/pytest tests/browser/test_portal_owner_controls.py``."""
 
 from __future__ import annotations
 
@@ -58,7 +59,7 @@ async def test_the_owner_presses_pv_in_the_portal_and_the_edge_confirms(
         await expect(card.locator('[data-owner="wb"]').get_by_test_id("owner-mode-now")).to_have_attribute(
             "aria-pressed", "false")
         assert owner.http.get(f"/api/v1/sites/{site}/owner").json()["result"]["devices"][0]["mode"] == "pv"
-        await card.screenshot(path=str(shots / "portal-owner-controls.png"))
+        await card.screenshot(path=str(shots / "portal-owner-desktop-light.png"))
 
         seen = await (await browser.new_context(**PHONE, locale="de-DE")).new_page()
         await sign_in(seen, f"{portal.url}/sites/{site}", viewer.alias)
@@ -67,6 +68,7 @@ async def test_the_owner_presses_pv_in_the_portal_and_the_edge_confirms(
         await expect(mine.get_by_test_id("owner-viewer")).to_have_text(
             "Sie dürfen ansehen; der Besitzer entscheidet.")
         assert await mine.locator("button").count() == 0
+        await mine.screenshot(path=str(shots / "portal-owner-viewer-phone-light.png"))
     finally:
         _stop(edge)
     deadline = time.monotonic() + 30
