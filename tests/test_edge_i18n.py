@@ -34,3 +34,30 @@ def test_catalogues_have_the_same_keys_and_every_used_one() -> None:
                 lang,
                 key,
             )
+
+
+def test_live_page_status_flows_and_owner_section_have_their_strings() -> None:
+    """The device status texts (edge/status.py), the flow labels (app.js) and the owner section
+    (owner.js) in de/en/fr; the English catalogue says what the server says."""
+    from wattwerk.edge.status import CAUSES, UNIT_HINTS
+
+    en = json.loads((STATIC / "i18n" / "en.json").read_text())
+    app, owner = (STATIC / "app.js").read_text(), (STATIC / "owner.js").read_text()
+    used = set(re.findall(r'WW\.tr\("([a-z_.]+[a-z_])"', app + owner))
+    used |= {f"owner.{k}" for k in re.findall(r'\btx\("([a-z_]+)"', owner)}
+    used |= {f"flow.{k}" for k in re.findall(r'\{ key: "(\w+)", label:', app)}
+    used |= {f"flow.dir.{d}" for d in re.findall(r'(?:pos|neg): "(\w+)"', app)} | {"flow.dir.unknown"}
+    modes, battery = owner.split("batteryModes")[0], owner.split("batteryModes")[1][:200]
+    used |= {f"owner.mode.{v}" for v in re.findall(r'\["(\w+)", "[^"]+"\]', modes)}
+    used |= {f"owner.battery.{v}" for v in re.findall(r'\["(\w+)", "[^"]+"\]', battery)}
+    used |= {f"state.{s}" for s in ("ok", "stale", "error", "failing", "waiting")}
+    used |= {f"health.{k}" for k in ("grid", "warn", "warn_one", "ok", "none")}
+    assert {"flow.grid", "flow.dir.export", "owner.save_plan", "owner.mode.minpv", "owner.battery.hold"} <= (
+        used)
+    assert used - en.keys() == set()
+    for _, kind, cause, check in CAUSES:
+        assert (en[f"status.{kind}.cause"], en[f"status.{kind}.check"]) == (cause, check)
+    for vendor, text in UNIT_HINTS.items():
+        assert en[f"status.unit.{vendor}"] == text
+    for kind in ("waiting", "stale"):
+        assert {f"status.{kind}.cause", f"status.{kind}.check"} <= en.keys()

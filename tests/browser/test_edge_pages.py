@@ -113,6 +113,12 @@ async def test_history_sessions_status_and_dark(browser: Any, serve: Callable[[A
     await expect(grid).to_have_text(f"{german} kWh")
     await expect(page.locator("#history-title")).to_have_text("Verlauf")  # de-DE: the German strings
     await expect(page.locator("html")).to_have_attribute("lang", "de")
+    await page.goto(base)  # flow labels, device states and causes, the header in German too
+    await expect(page.locator('[data-flow="grid"] .name')).to_have_text("Netz")
+    await expect(page.locator('[data-device="hp"] .badge')).to_have_text("Fehler")
+    await expect(page.locator('[data-device="hp"]').get_by_test_id("device-cause")).to_have_text(
+        "keine Antwort von dem Gerät")
+    await expect(page.get_by_test_id("health")).to_contain_text("Netzzähler")
     await page.screenshot(path=str(shots / "history-month-phone-dark.png"), full_page=True)
     assert errors == []
     await ctx.close()

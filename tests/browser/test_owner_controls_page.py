@@ -21,7 +21,7 @@ from wattwerk.demo import EDGE_PASSWORD
 # a Saturday evening in winter: the demo's car is home, no PV, the site file's departure is Monday's
 START = "2026-12-05T22:00:00"
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True,
-         "device_scale_factor": 2, "locale": "en-GB", "timezone_id": TZ}
+         "device_scale_factor": 2, "locale": "de-DE", "timezone_id": TZ}  # the section in German
 DESKTOP = {"viewport": {"width": 1280, "height": 900}, "locale": "en-GB", "timezone_id": TZ}
 
 
@@ -62,6 +62,8 @@ async def test_pv_and_a_plan_for_tomorrow_on_phone_and_desktop(browser: Any, tmp
         wait_until(lambda: httpx.get(f"{edge}/login", timeout=2).status_code == 200, proc, "the edge page")
         ctx, page, errors = await sign_in(browser, edge, PHONE)
         charger = await press_pv(page)
+        await expect(charger.get_by_test_id("mode-now")).to_have_text("Sofort")
+        await expect(charger.get_by_test_id("plan-save")).to_have_text("Plan speichern")
         # no sun at night: the car waits for a surplus it names
         await expect(charger.get_by_test_id("ev-reason")).to_have_text(
             re.compile(r"^waiting for \d+\.\d kW surplus \(now \d+\.\d kW\)$"))

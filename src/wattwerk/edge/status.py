@@ -4,7 +4,9 @@ device is not, else green). The raw error stays in the row (``last_error``), one
 
 The texts are data: ``CAUSES`` maps a pattern of the raw error (the ledger's kind and message,
 lower case) to a cause and a check; ``UNIT_HINTS`` adds what a vendor's Modbus unit usually is.
-``{where}`` is the device's address (host:port or serial path), ``{port}`` its port.
+``{where}`` is the device's address (host:port or serial path), ``{port}`` its port. The page shows
+each text in its language: a row carries ``kind`` and ``vars`` (``status.<kind>.cause`` / ``.check``
+in ``static/i18n``; ``vendor`` names ``status.unit.<vendor>``), the header ``key`` and ``vars``.
 """
 
 from __future__ import annotations
@@ -115,10 +117,12 @@ def explain(kind: str, message: str, where: str, port: int | None, catalog: str 
         "port": port if port is not None else "?",
         "unit_hint": f" ({UNIT_HINTS[vendor]})" if vendor else "",
     }
+    words = {"where": where, "port": str(fill["port"]), "vendor": vendor or ""}  # "": the page says it
     for pattern, key, cause, check in CAUSES:
         if re.search(pattern, text):
-            return {"kind": key, "cause": cause.format(**fill), "check": check.format(**fill)}
-    return {"kind": "other", "cause": message.splitlines()[0][:200] if message else kind, "check": ""}
+            return {"kind": key, "cause": cause.format(**fill), "check": check.format(**fill), "vars": words}
+    first = message.splitlines()[0][:200] if message else kind
+    return {"kind": "other", "cause": first, "check": "", "vars": {**words, "message": first}}
 
 
 def path_problem(path: str) -> str:
@@ -149,11 +153,13 @@ def device_status(
     if state == "waiting":
         return {
             "status": "stale",
+            "kind": "waiting",
             "cause": "no value from the device yet",
             "check": "wait a few seconds after a start; if it stays, check the connection settings",
         }
     return {
         "status": "stale",
+        "kind": "stale",
         "cause": "no recent value from the device",
         "check": "is the device on and connected? Its values stopped arriving",
     }
@@ -168,6 +174,8 @@ def site_health(rows: list[dict[str, Any]]) -> dict[str, Any]:
         return {
             "level": "bad",
             "text": f"grid meter {r['name']}: {r['cause']}",
+            "key": "health.grid",
+            "vars": {"name": r["name"], "device": r.get("id", "")},
             "devices": [x["id"] for x in bad],
         }
     if bad:
@@ -176,6 +184,9 @@ def site_health(rows: list[dict[str, Any]]) -> dict[str, Any]:
         return {
             "level": "warn",
             "text": f"{len(bad)} {word} not ok: {names}",
+            "key": "health.warn_one" if len(bad) == 1 else "health.warn",
+            "vars": {"n": str(len(bad)), "names": names},
             "devices": [x["id"] for x in bad],
         }
-    return {"level": "ok", "text": "all devices answer" if rows else "no devices", "devices": []}
+    return {"level": "ok", "text": "all devices answer" if rows else "no devices",
+            "key": "health.ok" if rows else "health.none", "vars": {}, "devices": []}

@@ -37,15 +37,15 @@ function renderFlows(live) {
     // away from it when it takes (export, charging, loads): the energy flow at a glance
     const moving = w === null || Math.abs(w) <= 0.5 ? "" : (w > 0) === (f.key === "grid" || f.key === "pv" || f.key === "battery") ? "in" : "out";
     el.dataset.moving = moving;
-    el.innerHTML = `<div class="name">${f.label}</div><div class="value">${w === null ? "–" : fmtPower(Math.abs(w))}</div>` +
-      `<div class="dir">${dir}</div><div class="stream ${moving}" aria-hidden="true"></div>`;
+    el.innerHTML = `<div class="name">${esc(WW.tr("flow." + f.key, f.label))}</div><div class="value">${w === null ? "–" : fmtPower(Math.abs(w))}</div>` +
+      `<div class="dir">${dir ? esc(WW.tr("flow.dir." + dir, dir)) : ""}</div><div class="stream ${moving}" aria-hidden="true"></div>`;
     box.appendChild(el);
   }
   document.getElementById("site").textContent = live.site || "";
   document.getElementById("clock").textContent = live.local_time || "";
   const stale = document.getElementById("stale");
   stale.hidden = !live.stale.length;
-  stale.textContent = live.stale.length ? "No recent data from: " + live.stale.join(", ") : "";
+  stale.textContent = live.stale.length ? WW.tr("flow.stale", "No recent data from: {names}", { names: live.stale.join(", ") }) : "";
 }
 
 function renderDevices(devices) {
@@ -56,16 +56,26 @@ function renderDevices(devices) {
     const main = v.power !== undefined ? fmtPower(v.power) : v.soc !== undefined ? WW.num(v.soc, 0, "%") : "";
     // the cause in plain words and what to check; the raw error one click away
     const status = d.status || d.state;
-    const raw = d.last_error ? `<details class="raw"><summary>raw error</summary><code>${esc(d.last_error.kind)}: ${esc(d.last_error.message)}</code>` +
+    const raw = d.last_error ? `<details class="raw"><summary>${esc(WW.tr("devices.raw", "raw error"))}</summary><code>${esc(d.last_error.kind)}: ${esc(d.last_error.message)}</code>` +
       `<div class="muted small">${esc(Object.entries(d.errors || {}).map(([k, n]) => `${k} ×${n}`).join(", "))}</div></details>` : "";
-    const why = status === "ok" || !d.cause ? "" : `<div class="cause" data-testid="device-cause">${esc(d.cause)}</div>` +
-      (d.check ? `<div class="check muted small" data-testid="device-check">${esc(d.check)}</div>` : "");
+    const why = status === "ok" || !d.cause ? "" : `<div class="cause" data-testid="device-cause">${esc(statusText(d, "cause"))}</div>` +
+      (d.check ? `<div class="check muted small" data-testid="device-check">${esc(statusText(d, "check"))}</div>` : "");
     return `<tr data-device="${esc(d.id)}" data-status="${esc(status)}"><td><b>${esc(d.name)}</b><div class="muted small">${esc(d.role)} · ${esc(d.connection)}</div></td>` +
-      `<td><span class="badge ${esc(status)}">${esc(STATES[status] || status)}</span></td>` +
+      `<td><span class="badge ${esc(status)}">${esc(WW.tr("state." + status, STATES[status] || status))}</span></td>` +
       `<td class="num" data-testid="device-value">${esc(main)}</td><td>${why}${raw}</td></tr>`;
   });
   document.getElementById("devices").innerHTML =
-    "<thead><tr><th>Device</th><th>State</th><th class=\"num\">Now</th><th>Why, and what to check</th></tr></thead><tbody>" + rows.join("") + "</tbody>";
+    `<thead><tr><th>${esc(WW.tr("devices.device", "Device"))}</th><th>${esc(WW.tr("devices.state", "State"))}</th>` +
+    `<th class="num">${esc(WW.tr("devices.now", "Now"))}</th><th>${esc(WW.tr("devices.why", "Why, and what to check"))}</th></tr></thead><tbody>` +
+    rows.join("") + "</tbody>";
+}
+
+// a row's cause or check in the page's language (edge/status.py: kind and vars; the English text otherwise)
+function statusText(d, which) {
+  const vars = { ...(d.vars || {}) };
+  if ("where" in vars && !vars.where) vars.where = WW.tr("status.the_device", "the device");
+  vars.unit_hint = vars.vendor ? ` (${WW.tr("status.unit." + vars.vendor, "")})` : "";
+  return d.kind ? WW.tr(`status.${d.kind}.${which}`, d[which], vars) : d[which];
 }
 
 function renderChargers(list) {
@@ -145,18 +155,22 @@ function renderPlan(plan) {
 }
 
 // the header: green when every device answers, amber when one is stale, red when the grid meter is not ok
-function renderHealth(h) {
+function renderHealth(h, devices) {
   const el = document.getElementById("health");
   el.hidden = !h;
   if (!h) return;
   el.dataset.level = h.level;
-  el.textContent = (h.level === "ok" ? "● " : "▲ ") + h.text;
-  el.title = h.text;
+  const vars = { ...(h.vars || {}) };
+  const grid = (devices || []).find((d) => d.id === vars.device);
+  if (grid) vars.cause = statusText(grid, "cause");
+  const text = h.key && (grid || h.key !== "health.grid") ? WW.tr(h.key, h.text, vars) : h.text;
+  el.textContent = (h.level === "ok" ? "● " : "▲ ") + text;
+  el.title = text;
 }
 
 function renderLive(live) {
   if (live.timezone) siteTz = live.timezone;
-  renderHealth(live.health);
+  renderHealth(live.health, live.devices);
   renderFlows(live);
   renderDevices(live.devices);
   renderChargers(live.chargers);

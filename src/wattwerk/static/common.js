@@ -84,6 +84,8 @@ WW.lang = (() => {
 })();
 WW.strings = {};
 WW.t = (key, vars) => String(WW.strings[key] ?? key).replace(/\{(\w+)\}/g, (m, k) => (vars && k in vars ? vars[k] : m));
+// a string the server or the script also has in English: that English text until the catalogue is there
+WW.tr = (key, en, vars) => WW.t(key in WW.strings ? key : en, vars);
 WW.ready = (document.querySelector("[data-i18n]") ? fetch(`static/i18n/${WW.lang}.json`).then((r) => r.json()) : Promise.resolve({}))
   .catch(() => ({})).then((strings) => {
     WW.strings = strings;

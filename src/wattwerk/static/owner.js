@@ -5,7 +5,7 @@
 "use strict";
 
 const OWNER = {
-  modes: [["off", "Off"], ["pv", "PV"], ["minpv", "Min+PV"], ["now", "Now"]],
+  modes: [["off", "Off"], ["pv", "PV"], ["minpv", "Min+PV"], ["now", "Now"]],  // labels: owner.mode.<value>
   batteryModes: [["self_consumption", "Self-use"], ["hold", "Hold"], ["charge", "Charge now"], ["planner", "Planner"]],
   shown: "",  // the device ids rendered, so inputs are rebuilt only when the devices change
 };
@@ -43,61 +43,65 @@ function ranges(slots) {  // contiguous slots as "02:00–04:00"
   return out.map((r) => hhmm(r.start.toISOString()) + "–" + hhmm(r.end.toISOString())).join(", ");
 }
 
-function seg(device, key, options, current) {
+// the page's language for a text of this section (static/i18n owner.*), English until it is there
+const tx = (key, en, vars) => WW.esc(WW.tr("owner." + key, en, vars));
+
+function seg(device, key, options, current, prefix) {
   return `<div class="seg" role="group" aria-label="${WW.esc(key)}">` + options.map(([v, label]) =>
     `<button type="button" data-set="${WW.esc(key)}" data-value="${WW.esc(v)}" data-testid="${WW.esc(key)}-${WW.esc(v)}"` +
-    ` aria-pressed="${current === v}">${WW.esc(label)}</button>`).join("") + "</div>";
+    ` aria-pressed="${current === v}">${tx(prefix + "." + v, label)}</button>`).join("") + "</div>";
 }
 
 function chargerHtml(d) {
-  const phases = d.can_switch_phases ? `<label>Phases<select name="phases"><option value="0">auto</option>` +
+  const phases = d.can_switch_phases ? `<label>${tx("phases", "Phases")}<select name="phases"><option value="0">${tx("auto", "auto")}</option>` +
     `<option value="1">1</option><option value="3">3</option></select></label>` : "";
-  return `<h3>${WW.esc(d.id)}</h3><div data-field="mode">${seg(d.id, "mode", OWNER.modes, d.mode)}</div>` +
+  return `<h3>${WW.esc(d.id)}</h3><div data-field="mode">${seg(d.id, "mode", OWNER.modes, d.mode, "mode")}</div>` +
     `<p class="why" data-testid="ev-reason" data-field="reason"></p>` +
-    `<form data-form="current"><label>Minimum A<input name="min_current_a" type="number" min="6" max="${d.top_current_a || 32}" step="1"></label>` +
-    `<label>Maximum A<input name="max_current_a" type="number" min="0" max="${d.top_current_a || 32}" step="1"></label>${phases}` +
-    `<button type="submit">Set</button></form>` +
-    `<h3>Plan</h3><form data-form="plan"><label>Energy kWh<input name="energy_kwh" type="number" min="1" max="250" step="1" data-testid="plan-kwh"></label>` +
-    `<label>or SoC %<input name="target_soc" type="number" min="1" max="100" step="1"></label>` +
-    `<label>Car kWh<input name="battery_kwh" type="number" min="1" max="250" step="1"></label>` +
-    `<label>By<input name="departure" type="time" value="07:00" data-testid="plan-time"></label>` +
-    `<label>When<select name="when" data-testid="plan-day"><option value="tomorrow">tomorrow</option><option value="today">today</option>` +
-    `<option value="weekdays">Mon–Fri</option><option value="daily">every day</option></select></label>` +
-    `<button type="submit" class="primary" data-testid="plan-save">Save plan</button>` +
-    `<button type="button" data-clear="plan">Clear</button></form>` +
+    `<form data-form="current"><label>${tx("min_a", "Minimum A")}<input name="min_current_a" type="number" min="6" max="${d.top_current_a || 32}" step="1"></label>` +
+    `<label>${tx("max_a", "Maximum A")}<input name="max_current_a" type="number" min="0" max="${d.top_current_a || 32}" step="1"></label>${phases}` +
+    `<button type="submit">${tx("set", "Set")}</button></form>` +
+    `<h3>${tx("plan", "Plan")}</h3><form data-form="plan"><label>${tx("energy", "Energy kWh")}<input name="energy_kwh" type="number" min="1" max="250" step="1" data-testid="plan-kwh"></label>` +
+    `<label>${tx("soc", "or SoC %")}<input name="target_soc" type="number" min="1" max="100" step="1"></label>` +
+    `<label>${tx("car_kwh", "Car kWh")}<input name="battery_kwh" type="number" min="1" max="250" step="1"></label>` +
+    `<label>${tx("by", "By")}<input name="departure" type="time" value="07:00" data-testid="plan-time"></label>` +
+    `<label>${tx("when", "When")}<select name="when" data-testid="plan-day"><option value="tomorrow">${tx("tomorrow", "tomorrow")}</option>` +
+    `<option value="today">${tx("today", "today")}</option>` +
+    `<option value="weekdays">${tx("weekdays", "Mon–Fri")}</option><option value="daily">${tx("daily", "every day")}</option></select></label>` +
+    `<button type="submit" class="primary" data-testid="plan-save">${tx("save_plan", "Save plan")}</button>` +
+    `<button type="button" data-clear="plan">${tx("clear", "Clear")}</button></form>` +
     `<div data-field="plan" data-testid="plan-summary"></div><div data-field="session" data-testid="session"></div>` +
     `<p class="err" role="alert"></p>`;
 }
 
 function batteryHtml(d) {
   const modes = OWNER.batteryModes.filter(([v]) => v !== "planner" || d.planner);
-  return `<h3>${WW.esc(d.id)} (battery)</h3><div data-field="mode">${seg(d.id, "mode", modes, d.mode)}</div>` +
+  return `<h3>${WW.esc(d.id)} (${tx("battery_title", "battery")})</h3><div data-field="mode">${seg(d.id, "mode", modes, d.mode, "battery")}</div>` +
     `<p class="why" data-field="reason" data-testid="battery-reason"></p>` +
-    `<form data-form="reserve"><label>Reserve SoC %<input name="reserve_soc" type="number" min="0" max="100" step="5"></label>` +
-    `<button type="submit">Set</button></form><p class="err" role="alert"></p>`;
+    `<form data-form="reserve"><label>${tx("reserve", "Reserve SoC %")}<input name="reserve_soc" type="number" min="0" max="100" step="5"></label>` +
+    `<button type="submit">${tx("set", "Set")}</button></form><p class="err" role="alert"></p>`;
 }
 
 function heaterHtml(d) {
-  const what = d.role === "heat_pump" ? "heat pump" : "heating rod";
+  const what = d.role === "heat_pump" ? tx("heat_pump", "heat pump") : tx("heating_rod", "heating rod");
   return `<h3>${WW.esc(d.id)} (${what})</h3><p class="why" data-field="reason" data-testid="heat-reason"></p>` +
-    `<form data-form="boost"><label>Boost minutes<input name="boost_minutes" type="number" min="5" max="720" step="5" value="30"></label>` +
-    `<button type="submit" data-testid="boost">Boost now</button></form>` +
-    `<form data-form="off"><label>Off hours<input name="off_hours" type="number" min="0.5" max="48" step="0.5" value="2"></label>` +
-    `<button type="submit">Off now</button><button type="button" data-clear="override">Cancel</button></form>` +
+    `<form data-form="boost"><label>${tx("boost_minutes", "Boost minutes")}<input name="boost_minutes" type="number" min="5" max="720" step="5" value="30"></label>` +
+    `<button type="submit" data-testid="boost">${tx("boost", "Boost now")}</button></form>` +
+    `<form data-form="off"><label>${tx("off_hours", "Off hours")}<input name="off_hours" type="number" min="0.5" max="48" step="0.5" value="2"></label>` +
+    `<button type="submit">${tx("off", "Off now")}</button><button type="button" data-clear="override">${tx("cancel", "Cancel")}</button></form>` +
     `<p class="err" role="alert"></p>`;
 }
 
 function planText(d) {
   const set = (d.settings || {}).plan;
-  if (!set) return "<span class=\"muted\">No plan set here (the site file's departures still count).</span>";
+  if (!set) return `<span class="muted">${tx("no_plan", "No plan set here (the site file's departures still count).")}</span>`;
   const target = set.energy_kwh ? `${set.energy_kwh} kWh` : `${set.target_soc} %`;
-  let html = `<div class="kv"><span>Target</span><b>${WW.esc(target)} by ${hhmm(d.departure)}` +
+  let html = `<div class="kv"><span>${tx("target", "Target")}</span><b>${tx("target_by", "{target} by {time}", { target, time: hhmm(d.departure) })}` +
     `${d.departure ? " " + new Date(d.departure).toLocaleDateString([], { weekday: "short" }) : ""}</b></div>`;
   const p = d.plan;
   if (p) {
-    html += `<div class="kv"><span>Planned</span><b>${WW.num(p.energy_wh / 1000, 1, "kWh")}, ${WW.num(p.cost_eur, 2, "€")}` +
+    html += `<div class="kv"><span>${tx("planned", "Planned")}</span><b>${WW.num(p.energy_wh / 1000, 1, "kWh")}, ${WW.num(p.cost_eur, 2, "€")}` +
       `, PV ${WW.num(p.pv_share_pct, 0, "%")}</b></div>` +
-      `<div class="slots" data-testid="plan-slots">Charging ${WW.esc(ranges(p.slots)) || "not planned yet"}</div>`;
+      `<div class="slots" data-testid="plan-slots">${tx("charging", "Charging {slots}", { slots: ranges(p.slots) || WW.tr("owner.not_planned", "not planned yet") })}</div>`;
   }
   return html;
 }
@@ -105,7 +109,7 @@ function planText(d) {
 function sessionText(s) {
   if (!s) return "";
   const min = Math.round(s.duration_s / 60);
-  return `<div class="kv"><span>Session</span><b>${WW.num(s.energy_wh / 1000, 2, "kWh")}, PV ${WW.num(s.pv_share_pct, 0, "%")}, ` +
+  return `<div class="kv"><span>${tx("session", "Session")}</span><b>${WW.num(s.energy_wh / 1000, 2, "kWh")}, PV ${WW.num(s.pv_share_pct, 0, "%")}, ` +
     `${WW.num(s.cost_eur, 2, "€")}, ${Math.floor(min / 60)} h ${min % 60} min</b></div>`;
 }
 
@@ -132,7 +136,7 @@ function ownerRender(state) {
     el.querySelectorAll("[data-set=mode]").forEach((b) => b.setAttribute("aria-pressed", String(b.dataset.value === d.mode)));
     const reason = el.querySelector("[data-field=reason]");
     if (reason) reason.textContent = d.reason || "";
-    if (reason && d.override) reason.title = "until " + hhmm(d.override.until);
+    if (reason && d.override) reason.title = WW.tr("owner.until", "until {time}", { time: hhmm(d.override.until) });
     const plan = el.querySelector("[data-field=plan]");
     if (plan) plan.innerHTML = planText(d);
     const session = el.querySelector("[data-field=session]");
@@ -179,6 +183,7 @@ document.addEventListener("submit", async (e) => {
 });
 
 async function ownerLoop() {
+  await WW.ready;  // the labels in the page's language from the first render on
   try { ownerRender(await ownerFetch()); } catch (e) { /* the live page shows the connection state */ }
   setTimeout(ownerLoop, 2000);
 }
