@@ -57,6 +57,9 @@ function ownerDevice(ctx, d, may) {
       `<p class="muted small">${WW.esc(ctx.t("owner.departure"))}: ` +
       `${WW.esc(d.departure ? WWP.fmtTime(Date.parse(d.departure), true) : "–")}` +
       (plan && plan.energy_kwh ? ` · ${WW.esc(WWP.kwh(plan.energy_kwh * 1000, 0))}` : "") + "</p>" +
+      (d.plan ? `<p class="small" data-testid="owner-planned">${WW.esc(ctx.t("owner.planned"))}: ` +
+        `${WW.esc(WWP.kwh(d.plan.energy_wh, 1))}, ${WW.esc(WWP.money(d.plan.cost_eur, "EUR"))}, ` +
+        `PV ${WW.esc(WWP.pct(d.plan.pv_share_pct / 100))}</p>` : "") +
       (may ? `<form data-plan="${WW.esc(d.id)}" class="owner-plan">
         <label>${WW.esc(ctx.t("owner.energy"))}<input name="energy_kwh" type="number" min="1" max="250" step="1" required></label>
         <label>${WW.esc(ctx.t("owner.by"))}<input name="departure" type="time" required></label>
