@@ -20,6 +20,7 @@ test: $(STAMP)
 	bash scripts/services.sh
 	-sh scripts/browser.sh
 	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 	$(BIN)/pytest -n 2 -q
 
 lint: $(STAMP)

@@ -117,8 +117,9 @@ class Running:
 
 
 @contextlib.asynccontextmanager
-async def running_site(tmp_path: Any, inbound_yaml: str, channels: tuple[str, ...], *, ev: bool = False,
-                       ) -> AsyncIterator[Running]:
+async def running_site(
+    tmp_path: Any, inbound_yaml: str, channels: tuple[str, ...], *, ev: bool = False
+) -> AsyncIterator[Running]:
     """The edge running with ``inbound_yaml`` (indented under ``control.inbound``).
 
     Without ``ev``: PV and a house at a sunny noon (6.5 kW of PV, 0.5 kW house), the surplus exported.
@@ -129,15 +130,27 @@ async def running_site(tmp_path: Any, inbound_yaml: str, channels: tuple[str, ..
 
     def meter() -> MeterState:
         state = sim.meter_state()
-        return MeterState(utcnow().replace(microsecond=0), state.power_w, state.energy_import_wh,
-                          state.energy_export_wh, state.phases)
+        return MeterState(
+            utcnow().replace(microsecond=0),
+            state.power_w,
+            state.energy_import_wh,
+            state.energy_export_wh,
+            state.phases,
+        )
 
     inverter = SunSpecEmulator([101, 120, 123], sim.pv[0], rated_power=8000)
     charger = CatalogEmulator(find("keba-p30-modbus").entry, sim.evs[0]) if ev else None
-    async with P1Emulator(meter, interval=0.1) as p1, EmulatorServer([inverter.bank]) as modbus, \
-            EmulatorServer([charger.bank] if charger else []) as wallbox:
-        text = (SITE.replace("P1PORT", str(p1.port)).replace("MBPORT", str(modbus.port))
-                .replace("DATADIR", str(tmp_path / "var")) + inbound_yaml)
+    async with (
+        P1Emulator(meter, interval=0.1) as p1,
+        EmulatorServer([inverter.bank]) as modbus,
+        EmulatorServer([charger.bank] if charger else []) as wallbox,
+    ):
+        text = (
+            SITE.replace("P1PORT", str(p1.port))
+            .replace("MBPORT", str(modbus.port))
+            .replace("DATADIR", str(tmp_path / "var"))
+            + inbound_yaml
+        )
         if ev:
             text = text.replace("store:\n", EV.replace("MBPORT", str(wallbox.port)) + "store:\n")
         edge = assemble(parse_config(text), EdgeOptions(store_every_s=0.0))

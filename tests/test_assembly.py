@@ -86,8 +86,10 @@ def test_maintenance_commands_act_on_the_edge_and_its_site_file(tmp_path: Path) 
         assert done == {"changed": ["control.peak_shaving_w"], "file": str(path), "restart_needed": True}
         text = path.read_text()
         assert "peak_shaving_w: 7000" in text and "# the owner's comment stays" in text
-        for payload, why in (({"portal.url": "http://evil"}, "cannot be set remotely"),
-                             ({"control.peak_shaving_w": -5}, "peak_shaving_w")):
+        for payload, why in (
+            ({"portal.url": "http://evil"}, "cannot be set remotely"),
+            ({"control.peak_shaving_w": -5}, "peak_shaving_w"),
+        ):
             with pytest.raises(ValueError, match=why):
                 asyncio.run(commands("set_config", payload))
         assert path.read_text() == text  # a refused change leaves the file as it was

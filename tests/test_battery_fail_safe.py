@@ -27,8 +27,9 @@ def test_the_battery_commands_are_ones_a_catalogue_capability_grants() -> None:
 
 
 async def test_internal_fail_safe_reaches_a_goodwe_battery_emulator_over_modbus() -> None:
-    limiter = Limiter(GridSpec(import_w=24_000.0), [BAT],
-                      ControlLimits(battery_fallback="internal", fallback_after_s=10.0))
+    limiter = Limiter(
+        GridSpec(import_w=24_000.0), [BAT], ControlLimits(battery_fallback="internal", fallback_after_s=10.0)
+    )
     asked = [Setpoint("bat.battery_setpoint", -3000.0, snap(0).now)]
     fresh = {k.replace(".", "__"): v for k, v in FRESH.items()}
     out = limiter.apply(asked, snap(0, **fresh), limiter.initial())

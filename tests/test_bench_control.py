@@ -188,12 +188,28 @@ def test_chunks_cover_the_period_once_and_merge_sums_and_recomputes(setup: Setup
         assert b.start == a.start + timedelta(days=a.days)
     two_days = [replace(setup, days=1), replace(setup, days=1, start=START + timedelta(days=1))]
     assert bench.chunked(replace(setup, days=2), 6) == two_days
-    one = {"status": "ok", "peak_import_kw": 5.0, "violations_by_kind": {"grid_import": 1}, "wall_s": 1.0,
-           "pv_kwh": 10.0, "grid_export_kwh": 2.0, "grid_import_kwh": 30.0, "house_kwh": 30.0, "ev_kwh": 8.0,
-           "heat_pump_kwh": 2.0, "ev_requested_kwh": 8.0, "ev_delivered_kwh": 8.0, "_solve_ms": [1.0, 3.0]}
+    one = {
+        "status": "ok",
+        "peak_import_kw": 5.0,
+        "violations_by_kind": {"grid_import": 1},
+        "wall_s": 1.0,
+        "pv_kwh": 10.0,
+        "grid_export_kwh": 2.0,
+        "grid_import_kwh": 30.0,
+        "house_kwh": 30.0,
+        "ev_kwh": 8.0,
+        "heat_pump_kwh": 2.0,
+        "ev_requested_kwh": 8.0,
+        "ev_delivered_kwh": 8.0,
+        "_solve_ms": [1.0, 3.0],
+    }
     one |= {k: one.get(k, 1.0) for k in bench.SUMMED}
-    two = one | {"peak_import_kw": 7.0, "ev_delivered_kwh": 6.0, "_solve_ms": [2.0],
-                 "violations_by_kind": {"grid_import": 2, "x": 1}}
+    two = one | {
+        "peak_import_kw": 7.0,
+        "ev_delivered_kwh": 6.0,
+        "_solve_ms": [2.0],
+        "violations_by_kind": {"grid_import": 2, "x": 1},
+    }
     m = bench.merge([one, two])
     assert m["grid_import_kwh"] == 60.0 and m["peak_import_kw"] == 7.0
     assert m["ev_energy_delivered_pct"] == 87.5  # 14 of 16 kWh
@@ -207,9 +223,20 @@ def test_start_is_local_midnight_and_bad_options_are_refused(capsys) -> None:
     assert bench._date("2024-06-10") == datetime(2024, 6, 9, 23, 0, tzinfo=UTC)
     with pytest.raises(argparse.ArgumentTypeError):
         bench._date("10.06.2024")
-    args = argparse.Namespace(strategies="none", days=0, year=None, prices=None, start=None,
-                              shift_heat=False, emhass_python="", emhass_replan_slots=2, chunks=1, jobs=1,
-                              partial="", json=True)
+    args = argparse.Namespace(
+        strategies="none",
+        days=0,
+        year=None,
+        prices=None,
+        start=None,
+        shift_heat=False,
+        emhass_python="",
+        emhass_replan_slots=2,
+        chunks=1,
+        jobs=1,
+        partial="",
+        json=True,
+    )
     assert bench.run(args) == 2
     assert "at least 1" in capsys.readouterr().err
 
@@ -292,9 +319,23 @@ def test_a_series_that_starts_in_january_replays_1_january_from_a_december_start
 
 
 def test_bad_curtailment_options_are_refused(capsys) -> None:
-    base = dict(strategies="none", days=1, year=None, prices=None, start=None, shift_heat=False,
-                emhass_python="", emhass_replan_slots=2, chunks=1, jobs=1, partial="", json=True,
-                export_limit_w=None, feed_in_limit_pct=None, pv_scale=1.0)
+    base = dict(
+        strategies="none",
+        days=1,
+        year=None,
+        prices=None,
+        start=None,
+        shift_heat=False,
+        emhass_python="",
+        emhass_replan_slots=2,
+        chunks=1,
+        jobs=1,
+        partial="",
+        json=True,
+        export_limit_w=None,
+        feed_in_limit_pct=None,
+        pv_scale=1.0,
+    )
     for bad in ({"pv_scale": 0.0}, {"export_limit_w": -1.0}, {"feed_in_limit_pct": 120.0}):
         assert bench.run(argparse.Namespace(**(base | bad))) == 2
         assert "--" in capsys.readouterr().err

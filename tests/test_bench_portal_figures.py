@@ -13,8 +13,12 @@ from test_ingest_support import PG_URL
 
 
 def bench(*args: str) -> dict:
-    out = subprocess.run([sys.executable, "-m", "wattwerk", "bench", *args, "--db", PG_URL, "--json"],
-                         capture_output=True, text=True, timeout=600)
+    out = subprocess.run(
+        [sys.executable, "-m", "wattwerk", "bench", *args, "--db", PG_URL, "--json"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)
 
@@ -31,6 +35,9 @@ def test_bench_retention_rolls_up_the_due_window() -> None:
 def test_bench_query_answers_the_dashboards_periods_with_energy() -> None:
     report = bench("query", "--sites", "2", "--repeat", "1")
     assert {k: report[k]["resolution"] for k in ("day", "month", "year")} == {
-        "day": "5m", "month": "1d", "year": "1d"}
+        "day": "5m",
+        "month": "1d",
+        "year": "1d",
+    }
     assert report["year"]["points"] >= report["month"]["points"] > 0
     assert report["year"]["grid_energy_wh"] > report["month"]["grid_energy_wh"] > 0  # rollups carry energy

@@ -30,7 +30,7 @@ def read(decoder: object, data: bytes) -> tuple[list[dict[str, float]], InputLed
     reader = MeterReader("m", decoder, ledger=ledger, use_receive_time=True)  # type: ignore[arg-type]
     out: list[dict[str, float]] = []
     for i in range(0, len(data), 64):
-        for rs in reader.process(data[i:i + 64], RECEIVED):
+        for rs in reader.process(data[i : i + 64], RECEIVED):
             out.append({r.channel.split(".", 1)[1]: r.value for r in rs})
     flush = getattr(decoder, "flush", None)
     if flush is not None:
@@ -120,13 +120,21 @@ def test_aidon_lists() -> None:
 def test_kamstrup_real_captures() -> None:
     [one], _ = han("kamstrup_no_list1_1phase_real")
     assert (one["power_import"], one["reactive_power_export"], one["current_l1"], one["voltage_l1"]) == (
-        1896.0, 493.0, 8.96, 225.0)
+        1896.0,
+        493.0,
+        8.96,
+        225.0,
+    )
     [two], _ = han("kamstrup_no_list2_1phase_real")
     assert (two["power_import"], two["current_l1"], two["voltage_l1"]) == (10_050.0, 45.12, 223.0)
     assert (two["energy_import"], two["reactive_energy_export"]) == (77_452_500.0, 11_415_870.0)
     [se], _ = han("kamstrup_se_list_real")
     assert (se["power_import"], se["reactive_power_import"], se["current_l1"], se["voltage_l3"]) == (
-        826.0, 104.0, 2.37, 236.0)
+        826.0,
+        104.0,
+        2.37,
+        236.0,
+    )
     agrees_with_counters([one, two, se])
 
 
@@ -157,8 +165,12 @@ def test_kaifa_norwegian_lists_without_obis_codes() -> None:
 
 def test_emh_ehz_sml() -> None:
     [v], ledger = read(SmlDecoder(), hex_file(DATA / "sml" / "smartmeter_obis_emh_ehz.hex"))
-    assert v == {"energy_import": 15_338_555.7, "energy_import_t1": 15_338_555.7, "energy_import_t2": 0.0,
-                 "power": 563.5}
+    assert v == {
+        "energy_import": 15_338_555.7,
+        "energy_import_t1": 15_338_555.7,
+        "energy_import_t2": 0.0,
+        "power": 563.5,
+    }
     assert ledger.by_kind("m") == {}
 
 

@@ -30,31 +30,47 @@ def test_catalog_file_validates(path: Path) -> None:
         assert entry.source, entry.id
         channels = [r.name for r in entry.registers if r.channel]
         if entry.sunspec is None and entry.untested is None and entry.native is None:
-            for cap, quantities in (("read_power", ("power",)), ("read_energy", ("energy", "heat_energy")),
-                                    ("read_soc", ("soc",)), ("read_temperature", ("temperature",))):
+            for cap, quantities in (
+                ("read_power", ("power",)),
+                ("read_energy", ("energy", "heat_energy")),
+                ("read_soc", ("soc",)),
+                ("read_temperature", ("temperature",)),
+            ):
                 if cap in entry.capabilities:  # a channel of the quantity (or its _l1, _import ... forms)
                     assert any(c == q or c.startswith(q + "_") for c in channels for q in quantities), (
-                        entry.id, cap)
+                        entry.id,
+                        cap,
+                    )
 
 
 def test_ids_unique_and_catalog_large_enough() -> None:
     items = load_catalog()
     ids = [i.entry.id for i in items]
     assert len(ids) == len(set(ids))
-    assert {i.category for i in items} >= {"pv_inverter", "hybrid_battery_inverter", "ev_charger",
-                                          "electricity_meter", "heat_pump"}
+    assert {i.category for i in items} >= {
+        "pv_inverter",
+        "hybrid_battery_inverter",
+        "ev_charger",
+        "electricity_meter",
+        "heat_pump",
+    }
 
 
 def test_bad_catalog_file_is_rejected_with_its_name(tmp_path: Path) -> None:
     bad = tmp_path / "ev_charger" / "acme.yaml"
     bad.parent.mkdir()
-    bad.write_text("category: ev_charger\nvendor: ACME\nentries:\n  - id: acme-1\n    models: [X]\n"
-                   "    protocols: [modbus_tcp]\n    registers:\n"
-                   "      - {name: power, address: 1, type: q99}\n    source: [{title: t}]\n")
+    bad.write_text(
+        "category: ev_charger\nvendor: ACME\nentries:\n  - id: acme-1\n    models: [X]\n"
+        "    protocols: [modbus_tcp]\n    registers:\n"
+        "      - {name: power, address: 1, type: q99}\n    source: [{title: t}]\n"
+    )
     with pytest.raises(PermanentError, match=r"(?s)acme\.yaml.*registers.0.type.*unknown type 'q99'"):
         load_file(bad)
-    bad.write_text(bad.read_text().replace("type: q99", "type: u16").replace("models: [X]",
-                   "models: [X]\n    capabilities: [charge_current]"))
+    bad.write_text(
+        bad.read_text()
+        .replace("type: q99", "type: u16")
+        .replace("models: [X]", "models: [X]\n    capabilities: [charge_current]")
+    )
     with pytest.raises(PermanentError, match="charge_current needs a write of current_limit"):
         load_file(bad)
 
@@ -64,7 +80,8 @@ def test_compatibility_doc_is_current(shared_data: Path) -> None:
     expected = listing.markdown(list(load_catalog()), target)
     doc = ROOT / "docs" / "compatibility.md"
     assert doc.exists() and doc.read_text(encoding="utf-8") == expected, (
-        f"docs/compatibility.md is stale: regenerate with `{listing.REGENERATE}`")
+        f"docs/compatibility.md is stale: regenerate with `{listing.REGENERATE}`"
+    )
 
 
 def test_devices_json_rows(capsys: pytest.CaptureFixture[str]) -> None:

@@ -21,9 +21,21 @@ from wattwerk.sim.emulators.modbus import CatalogEmulator, EmulatorServer
 from wattwerk.store.buffer import BufferedWriter
 from wattwerk.store.sqlite import SqliteStore
 
-GOOD = {"power": 1834.0, "energy_import": 12_345_000.0, "energy_export": 1_000.0, "voltage_l1": 231.0,
-        "voltage_l2": 232.0, "voltage_l3": 233.0, "current_l1": 2.5, "current_l2": 2.5, "current_l3": 2.5,
-        "power_l1": 600.0, "power_l2": 600.0, "power_l3": 634.0, "frequency": 50.0}
+GOOD = {
+    "power": 1834.0,
+    "energy_import": 12_345_000.0,
+    "energy_export": 1_000.0,
+    "voltage_l1": 231.0,
+    "voltage_l2": 232.0,
+    "voltage_l3": 233.0,
+    "current_l1": 2.5,
+    "current_l2": 2.5,
+    "current_l3": 2.5,
+    "power_l1": 600.0,
+    "power_l2": 600.0,
+    "power_l3": 634.0,
+    "frequency": 50.0,
+}
 
 
 class Sim:
@@ -51,10 +63,21 @@ async def test_bad_values_never_reach_the_store_and_never_stall_the_loop(tmp_pat
         try:
             meter = create(emu, link, device_id="meter", unit=1, ledger=ledger)
             house = create(sdm, link, device_id="house", unit=2, ledger=ledger)
-            runtime = EdgeRuntime([Polled("meter", meter, 0.02, timeout_s=1.0), Polled("house", house, 0.02)],
-                                  recorder=Recorder(0.0, store=writer), max_backoff_s=0.05, ledger=ledger)
-            phases = [("good", 0.0), ("nan", math.nan), ("range", 5e6), ("fault", 2), ("fault", 4),
-                      ("fault", 6), ("delay", 0.5)]
+            runtime = EdgeRuntime(
+                [Polled("meter", meter, 0.02, timeout_s=1.0), Polled("house", house, 0.02)],
+                recorder=Recorder(0.0, store=writer),
+                max_backoff_s=0.05,
+                ledger=ledger,
+            )
+            phases = [
+                ("good", 0.0),
+                ("nan", math.nan),
+                ("range", 5e6),
+                ("fault", 2),
+                ("fault", 4),
+                ("fault", 6),
+                ("delay", 0.5),
+            ]
             for kind, arg in phases:
                 bad_sim.v = dict(GOOD)
                 bad.bank.fault, bad.bank.delay = None, 0.0

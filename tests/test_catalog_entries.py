@@ -25,15 +25,30 @@ from wattwerk.sim.emulators.sunspec import SunSpecEmulator
 ITEMS = emulated(load_catalog())
 REGISTER_ITEMS = [i for i in ITEMS if i.entry.sunspec is None]  # native entries: test_devices_native.py
 # every charge point of multi-point stations: (item, connector)
-REGISTER_CASES = [(i, n) for i in REGISTER_ITEMS
-                  for n in range(1, (i.entry.connectors.count if i.entry.connectors else 1) + 1)]
+REGISTER_CASES = [
+    (i, n)
+    for i in REGISTER_ITEMS
+    for n in range(1, (i.entry.connectors.count if i.entry.connectors else 1) + 1)
+]
 SUNSPEC_ITEMS = [i for i in ITEMS if i.entry.sunspec is not None]
 
 # a value per quantity prefix, chosen off round numbers so scale and word-order errors show
 BASE = {
-    "power": -1834.0, "energy": 12_345_678.0, "soc": 57.0, "temperature": 41.5, "voltage": 231.4,
-    "current": 7.3, "frequency": 50.02, "power_factor": 0.97, "state": 3.0, "limit": 4100.0,
-    "relay": 1.0, "sgready": 2.0, "phases": 3.0, "heat_energy": 7_654_321.0, "gas_volume": 1234.5,
+    "power": -1834.0,
+    "energy": 12_345_678.0,
+    "soc": 57.0,
+    "temperature": 41.5,
+    "voltage": 231.4,
+    "current": 7.3,
+    "frequency": 50.02,
+    "power_factor": 0.97,
+    "state": 3.0,
+    "limit": 4100.0,
+    "relay": 1.0,
+    "sgready": 2.0,
+    "phases": 3.0,
+    "heat_energy": 7_654_321.0,
+    "gas_volume": 1234.5,
     "water_volume": 4321.25,
 }
 
@@ -82,8 +97,13 @@ def command_value(spec: WriteSpec, item: Item) -> list[float]:
     reg = regs[spec.registers[0]]
     lo = spec.min if spec.min is not None else (reg.min if reg.min is not None else None)
     hi = spec.max if spec.max is not None else (reg.max if reg.max is not None else None)
-    default = {"power_limit": 3300.0, "battery_setpoint": -1500.0, "current_limit": 10.0, "power": 1800.0,
-               "phases": 1.0}.get(spec.command, 1.0)
+    default = {
+        "power_limit": 3300.0,
+        "battery_setpoint": -1500.0,
+        "current_limit": 10.0,
+        "power": 1800.0,
+        "phases": 1.0,
+    }.get(spec.command, 1.0)
     if lo is not None and hi is not None:
         default = lo + 0.6 * (hi - lo)
     if spec.direction is not None:  # the sign goes to a command register: test both directions
@@ -106,8 +126,11 @@ def close(a: float, b: float, resolution: float) -> bool:
     return math.isclose(a, b, rel_tol=1e-6, abs_tol=resolution * 0.51 + 1e-9)
 
 
-@pytest.mark.parametrize(("item", "connector"), REGISTER_CASES,
-                         ids=[f"{i.entry.id}-{n}" if n > 1 else i.entry.id for i, n in REGISTER_CASES])
+@pytest.mark.parametrize(
+    ("item", "connector"),
+    REGISTER_CASES,
+    ids=[f"{i.entry.id}-{n}" if n > 1 else i.entry.id for i, n in REGISTER_CASES],
+)
 async def test_register_entry_reads_and_follows(item: Item, connector: int) -> None:
     entry = item.entry
     channel_regs = [r for r in entry.registers if r.channel]
@@ -126,10 +149,16 @@ async def test_register_entry_reads_and_follows(item: Item, connector: int) -> N
                 got = readings[f"dev.{reg.name}"]
                 assert close(got, values[reg.name], abs(reg.scale)), (reg.name, got, values[reg.name])
             for cap in entry.capabilities:
-                quantities = {"read_power": ("power",), "read_energy": ("energy", "heat_energy"),
-                              "read_soc": ("soc",), "read_temperature": ("temperature",)}.get(cap, ())
+                quantities = {
+                    "read_power": ("power",),
+                    "read_energy": ("energy", "heat_energy"),
+                    "read_soc": ("soc",),
+                    "read_temperature": ("temperature",),
+                }.get(cap, ())
                 assert not quantities or any(c.split(".")[1].startswith(quantities) for c in readings), (
-                    cap, readings)
+                    cap,
+                    readings,
+                )
             for spec in entry.writes:
                 for value in command_value(spec, item):
                     sim.applied.clear()
@@ -149,11 +178,26 @@ async def test_sunspec_entry_reads_and_follows(item: Item) -> None:
     entry = item.entry
     spec = entry.sunspec
     assert spec is not None
-    sim = FakeSim({"power": 3456.0, "energy": 9_876_543.0, "energy_import": 5_432_100.0,
-                   "energy_export": 1_234_500.0, "soc": 61.5, "temperature": 38.5, "voltage_l1": 230.2,
-                   "frequency": 50.01})
-    emulator = SunSpecEmulator(spec.models, sim, unit=entry.connection.unit, base=spec.base,
-                               rated_power=spec.rated_power, vendor=entry)
+    sim = FakeSim(
+        {
+            "power": 3456.0,
+            "energy": 9_876_543.0,
+            "energy_import": 5_432_100.0,
+            "energy_export": 1_234_500.0,
+            "soc": 61.5,
+            "temperature": 38.5,
+            "voltage_l1": 230.2,
+            "frequency": 50.01,
+        }
+    )
+    emulator = SunSpecEmulator(
+        spec.models,
+        sim,
+        unit=entry.connection.unit,
+        base=spec.base,
+        rated_power=spec.rated_power,
+        vendor=entry,
+    )
     async with EmulatorServer([emulator.bank]) as server:
         link = ModbusLink(LinkConfig(port=server.port, timeout=2.0))
         try:
@@ -257,8 +301,9 @@ async def test_simulated_pv_array_produces_less_when_curtailed_over_sunspec() ->
     noon = datetime(2026, 6, 21, 11, 0, tzinfo=UTC).timestamp()
     available = pv.update(noon)
     assert available > 0
-    emulator = SunSpecEmulator(entry.sunspec.models, pv, unit=entry.connection.unit,
-                               rated_power=pv.rating_w, vendor=entry)
+    emulator = SunSpecEmulator(
+        entry.sunspec.models, pv, unit=entry.connection.unit, rated_power=pv.rating_w, vendor=entry
+    )
     async with EmulatorServer([emulator.bank]) as server:
         link = ModbusLink(LinkConfig(port=server.port, timeout=2.0))
         try:

@@ -41,46 +41,123 @@ TEMPLATED = ("http_json", "mqtt_json", "wattpilot_ws")
 # go-eCharger API v2, GET /api/status (keys as documented; nrg: U L1-L3, N in V, I L1-L3 in A, P L1-L3, N,
 # total in W, power factors in %)
 GO_E_STATUS: dict[str, Any] = {
-    "car": 2, "amp": 16, "alw": True, "frc": 0, "psm": 2, "eto": 1_988_123,
+    "car": 2,
+    "amp": 16,
+    "alw": True,
+    "frc": 0,
+    "psm": 2,
+    "eto": 1_988_123,
     "nrg": [231, 229, 232, 0, 16.0, 15.9, 16.1, 3690, 3640, 3740, 0, 11070, 99, 99, 99, 0],
 }
-GO_E_READINGS = {"power": 11070.0, "voltage_l1": 231.0, "voltage_l2": 229.0, "voltage_l3": 232.0,
-                 "current_l1": 16.0, "current_l2": 15.9, "current_l3": 16.1, "energy": 1_988_123.0,
-                 "state": 2.0, "current_limit": 16.0}
+GO_E_READINGS = {
+    "power": 11070.0,
+    "voltage_l1": 231.0,
+    "voltage_l2": 229.0,
+    "voltage_l3": 232.0,
+    "current_l1": 16.0,
+    "current_l2": 15.9,
+    "current_l3": 16.1,
+    "energy": 1_988_123.0,
+    "state": 2.0,
+    "current_limit": 16.0,
+}
 
 # Tesla Wall Connector Gen 3, GET /api/1/vitals and /api/1/lifetime (fields as in the public captures)
 TESLA_VITALS: dict[str, Any] = {
-    "contactor_closed": True, "vehicle_connected": True, "session_s": 5123, "grid_v": 232.0, "grid_hz": 50.02,
-    "vehicle_current_a": 15.9, "currentA_a": 15.9, "currentB_a": 16.0, "currentC_a": 15.8, "currentN_a": 0.3,
-    "voltageA_v": 231.2, "voltageB_v": 232.4, "voltageC_v": 230.9, "relay_coil_v": 11.9, "pcba_temp_c": 39.2,
-    "handle_temp_c": 28.1, "mcu_temp_c": 44.0, "uptime_s": 831580, "input_thermopile_uv": -233,
-    "prox_v": 0.0, "pilot_high_v": 8.9, "pilot_low_v": -11.9, "session_energy_wh": 22864.699,
-    "config_status": 5, "evse_state": 11, "current_alerts": [],
+    "contactor_closed": True,
+    "vehicle_connected": True,
+    "session_s": 5123,
+    "grid_v": 232.0,
+    "grid_hz": 50.02,
+    "vehicle_current_a": 15.9,
+    "currentA_a": 15.9,
+    "currentB_a": 16.0,
+    "currentC_a": 15.8,
+    "currentN_a": 0.3,
+    "voltageA_v": 231.2,
+    "voltageB_v": 232.4,
+    "voltageC_v": 230.9,
+    "relay_coil_v": 11.9,
+    "pcba_temp_c": 39.2,
+    "handle_temp_c": 28.1,
+    "mcu_temp_c": 44.0,
+    "uptime_s": 831580,
+    "input_thermopile_uv": -233,
+    "prox_v": 0.0,
+    "pilot_high_v": 8.9,
+    "pilot_low_v": -11.9,
+    "session_energy_wh": 22864.699,
+    "config_status": 5,
+    "evse_state": 11,
+    "current_alerts": [],
 }
 TESLA_LIFETIME: dict[str, Any] = {
-    "contactor_cycles": 1042, "contactor_cycles_loaded": 3, "alert_count": 17, "thermal_foldbacks": 0,
-    "avg_startup_temp": 26.5, "charge_starts": 1042, "energy_wh": 3_456_789, "connector_cycles": 512,
-    "uptime_s": 9_812_345, "charging_time_s": 2_345_678,
+    "contactor_cycles": 1042,
+    "contactor_cycles_loaded": 3,
+    "alert_count": 17,
+    "thermal_foldbacks": 0,
+    "avg_startup_temp": 26.5,
+    "charge_starts": 1042,
+    "energy_wh": 3_456_789,
+    "connector_cycles": 512,
+    "uptime_s": 9_812_345,
+    "charging_time_s": 2_345_678,
 }
-TESLA_READINGS = {"voltage": 232.0, "frequency": 50.02, "current_l1": 15.9, "current_l2": 16.0,
-                  "current_l3": 15.8, "energy": 3_456_789.0}
+TESLA_READINGS = {
+    "voltage": 232.0,
+    "frequency": 50.02,
+    "current_l1": 15.9,
+    "current_l2": 16.0,
+    "current_l3": 15.8,
+    "energy": 3_456_789.0,
+}
 
 
 # Easee cloud, GET /api/chargers/{id}/state (field names and units as the API reference documents them)
 EASEE_STATE: dict[str, Any] = {
-    "smartCharging": False, "cableLocked": True, "chargerOpMode": 3, "totalPower": 11.04,
-    "sessionEnergy": 4.2, "energyPerHour": 0.0, "wiFiRSSI": -61, "cellRSSI": None, "localRSSI": None,
+    "smartCharging": False,
+    "cableLocked": True,
+    "chargerOpMode": 3,
+    "totalPower": 11.04,
+    "sessionEnergy": 4.2,
+    "energyPerHour": 0.0,
+    "wiFiRSSI": -61,
+    "cellRSSI": None,
+    "localRSSI": None,
     "outputPhase": 30,
-    "dynamicCircuitCurrentP1": 32.0, "dynamicCircuitCurrentP2": 32.0, "dynamicCircuitCurrentP3": 32.0,
-    "latestPulse": "2026-01-05T11:59:00Z", "chargerFirmware": 302, "voltage": 231.4, "chargerRAT": 1,
-    "lockCablePermanently": False, "inCurrentT2": 0.0, "inCurrentT3": 16.02, "inCurrentT4": 15.98,
-    "inCurrentT5": 16.1, "outputCurrent": 16.0, "isOnline": True, "inVoltageT1T2": 0.0,
+    "dynamicCircuitCurrentP1": 32.0,
+    "dynamicCircuitCurrentP2": 32.0,
+    "dynamicCircuitCurrentP3": 32.0,
+    "latestPulse": "2026-01-05T11:59:00Z",
+    "chargerFirmware": 302,
+    "voltage": 231.4,
+    "chargerRAT": 1,
+    "lockCablePermanently": False,
+    "inCurrentT2": 0.0,
+    "inCurrentT3": 16.02,
+    "inCurrentT4": 15.98,
+    "inCurrentT5": 16.1,
+    "outputCurrent": 16.0,
+    "isOnline": True,
+    "inVoltageT1T2": 0.0,
     "inVoltageT1T3": 231.4,
-    "ledMode": 18, "cableRating": 32.0, "dynamicChargerCurrent": 16.0, "reasonForNoCurrent": 0,
-    "lifetimeEnergy": 4321.654, "phaseMode": 2,
+    "ledMode": 18,
+    "cableRating": 32.0,
+    "dynamicChargerCurrent": 16.0,
+    "reasonForNoCurrent": 0,
+    "lifetimeEnergy": 4321.654,
+    "phaseMode": 2,
 }
-EASEE_READINGS = {"power": 11_040.0, "energy": 4_321_654.0, "current_limit": 16.0, "state": 3.0,
-                  "voltage": 231.4, "current_l1": 16.02, "current_l2": 15.98, "current_l3": 16.1}
+EASEE_READINGS = {
+    "power": 11_040.0,
+    "energy": 4_321_654.0,
+    "current_limit": 16.0,
+    "state": 3.0,
+    "voltage": 231.4,
+    "current_l1": 16.02,
+    "current_l2": 15.98,
+    "current_l3": 16.1,
+}
 
 
 class Easee(HttpServerEmulator):
@@ -103,8 +180,9 @@ class Easee(HttpServerEmulator):
             if body != {"userName": "owner", "password": "s3cret"}:
                 return JSONResponse({"title": "invalid credentials"}, status_code=401)
             self.token = f"token-{len(self.logins)}"
-            return JSONResponse({"accessToken": self.token, "expiresIn": 86400, "tokenType": "Bearer",
-                                 "refreshToken": "r"})
+            return JSONResponse(
+                {"accessToken": self.token, "expiresIn": 86400, "tokenType": "Bearer", "refreshToken": "r"}
+            )
 
         async def state(request: Request) -> JSONResponse:
             if not self._authorized(request):
@@ -120,23 +198,53 @@ class Easee(HttpServerEmulator):
             return JSONResponse([{"commandId": 48, "ticks": 1}], status_code=202)
 
         base = f"/api/chargers/{self.charger}"
-        return Starlette(routes=[Route("/api/accounts/login", login, methods=["POST"]),
-                                 Route(f"{base}/state", state),
-                                 Route(f"{base}/settings", settings, methods=["POST"])])
+        return Starlette(
+            routes=[
+                Route("/api/accounts/login", login, methods=["POST"]),
+                Route(f"{base}/state", state),
+                Route(f"{base}/settings", settings, methods=["POST"]),
+            ]
+        )
 
 
 # Zaptec cloud, GET /api/chargers/{id}/state: observations with the value as a string
 ZAPTEC_STATE: list[dict[str, Any]] = [
-    {"ChargerId": "c0ffee00-0000-4000-8000-000000000001", "StateId": sid,
-     "Timestamp": "2026-01-05T11:59:30.01", "ValueAsString": value}
-    for sid, value in [(-2, "1"), (150, "1"), (270, "33.5"), (501, "230.91"), (502, "231.40"),
-                       (503, "229.87"), (507, "15.894"), (508, "16.012"), (509, "15.977"), (510, "16"),
-                       (512, "3"),
-                       (513, "11031.62"), (553, "7.412"), (708, "16"), (710, "3"), (711, "1"),
-                       (554, "OCMF|{\"FV\":\"1.0\"}")]
+    {
+        "ChargerId": "c0ffee00-0000-4000-8000-000000000001",
+        "StateId": sid,
+        "Timestamp": "2026-01-05T11:59:30.01",
+        "ValueAsString": value,
+    }
+    for sid, value in [
+        (-2, "1"),
+        (150, "1"),
+        (270, "33.5"),
+        (501, "230.91"),
+        (502, "231.40"),
+        (503, "229.87"),
+        (507, "15.894"),
+        (508, "16.012"),
+        (509, "15.977"),
+        (510, "16"),
+        (512, "3"),
+        (513, "11031.62"),
+        (553, "7.412"),
+        (708, "16"),
+        (710, "3"),
+        (711, "1"),
+        (554, 'OCMF|{"FV":"1.0"}'),
+    ]
 ]
-ZAPTEC_READINGS = {"power": 11031.62, "voltage_l1": 230.91, "voltage_l2": 231.40, "voltage_l3": 229.87,
-                   "current_l1": 15.894, "current_l2": 16.012, "current_l3": 15.977, "state": 3.0}
+ZAPTEC_READINGS = {
+    "power": 11031.62,
+    "voltage_l1": 230.91,
+    "voltage_l2": 231.40,
+    "voltage_l3": 229.87,
+    "current_l1": 15.894,
+    "current_l2": 16.012,
+    "current_l3": 15.977,
+    "state": 3.0,
+}
 
 
 class Zaptec(HttpServerEmulator):
@@ -159,8 +267,9 @@ class Zaptec(HttpServerEmulator):
             return JSONResponse({"access_token": "zap-token", "token_type": "bearer", "expires_in": 86399})
 
         async def state(request: Request) -> JSONResponse:
-            return JSONResponse(ZAPTEC_STATE if authorized(request) else {}, status_code=200 if authorized(
-                request) else 401)
+            return JSONResponse(
+                ZAPTEC_STATE if authorized(request) else {}, status_code=200 if authorized(request) else 401
+            )
 
         async def update(request: Request) -> JSONResponse:
             self.updates.append(await request.json())
@@ -171,25 +280,42 @@ class Zaptec(HttpServerEmulator):
             return JSONResponse({}, status_code=200 if authorized(request) else 401)
 
         base = f"/api/chargers/{self.charger}"
-        return Starlette(routes=[Route("/oauth/token", token, methods=["POST"]),
-                                 Route(f"{base}/state", state),
-                                 Route(f"{base}/update", update, methods=["POST"]),
-                                 Route(base + "/sendCommand/{cmd:int}", command, methods=["POST"])])
+        return Starlette(
+            routes=[
+                Route("/oauth/token", token, methods=["POST"]),
+                Route(f"{base}/state", state),
+                Route(f"{base}/update", update, methods=["POST"]),
+                Route(base + "/sendCommand/{cmd:int}", command, methods=["POST"]),
+            ]
+        )
 
 
 # SMA EV Charger, POST /api/v1/measurements/live: a list of channels, each with its latest value
 SMA_LIVE: list[dict[str, Any]] = [
-    {"channelId": cid, "componentId": "IGULD:SELF",
-     "values": [{"time": "2026-01-05T12:00:00.000Z", "value": v}]}
-    for cid, v in [("Measurement.ChaSess.WhIn", 5120.0), ("Measurement.GridMs.A.phsA", 10.02),
-                   ("Measurement.GridMs.A.phsB", 9.98), ("Measurement.GridMs.A.phsC", 10.05),
-                   ("Measurement.GridMs.PhV.phsA", 231.2),
-                   ("Measurement.Metering.GridMs.TotWIn.ChaSta", 6912.0),
-                   ("Measurement.Metering.GridMs.TotWhIn.ChaSta", 2_345_678.0),
-                   ("Measurement.Operation.EVeh.ChaStt", 200113.0), ("Measurement.Chrg.ModSw", 4950.0)]
+    {
+        "channelId": cid,
+        "componentId": "IGULD:SELF",
+        "values": [{"time": "2026-01-05T12:00:00.000Z", "value": v}],
+    }
+    for cid, v in [
+        ("Measurement.ChaSess.WhIn", 5120.0),
+        ("Measurement.GridMs.A.phsA", 10.02),
+        ("Measurement.GridMs.A.phsB", 9.98),
+        ("Measurement.GridMs.A.phsC", 10.05),
+        ("Measurement.GridMs.PhV.phsA", 231.2),
+        ("Measurement.Metering.GridMs.TotWIn.ChaSta", 6912.0),
+        ("Measurement.Metering.GridMs.TotWhIn.ChaSta", 2_345_678.0),
+        ("Measurement.Operation.EVeh.ChaStt", 200113.0),
+        ("Measurement.Chrg.ModSw", 4950.0),
+    ]
 ]
-SMA_READINGS = {"power": 6912.0, "energy": 2_345_678.0, "current_l1": 10.02, "current_l2": 9.98,
-                "current_l3": 10.05}
+SMA_READINGS = {
+    "power": 6912.0,
+    "energy": 2_345_678.0,
+    "current_l1": 10.02,
+    "current_l2": 9.98,
+    "current_l3": 10.05,
+}
 
 
 class SmaEvCharger(HttpServerEmulator):
@@ -205,8 +331,14 @@ class SmaEvCharger(HttpServerEmulator):
         async def token(request: Request) -> JSONResponse:
             form = parse_qs((await request.body()).decode(), strict_parsing=True)
             self.forms.append({k: v[0] for k, v in form.items()})
-            return JSONResponse({"access_token": "sma-token", "token_type": "Bearer", "expires_in": 3600,
-                                 "refresh_token": "r"})
+            return JSONResponse(
+                {
+                    "access_token": "sma-token",
+                    "token_type": "Bearer",
+                    "expires_in": 3600,
+                    "refresh_token": "r",
+                }
+            )
 
         async def live(request: Request) -> JSONResponse:
             if not authorized(request):
@@ -220,9 +352,13 @@ class SmaEvCharger(HttpServerEmulator):
             self.values += (await request.json())["values"]
             return JSONResponse({}, status_code=204)
 
-        return Starlette(routes=[Route("/api/v1/token", token, methods=["POST"]),
-                                 Route("/api/v1/measurements/live", live, methods=["POST"]),
-                                 Route("/api/v1/parameters/IGULD:SELF/", parameters, methods=["PUT"])])
+        return Starlette(
+            routes=[
+                Route("/api/v1/token", token, methods=["POST"]),
+                Route("/api/v1/measurements/live", live, methods=["POST"]),
+                Route("/api/v1/parameters/IGULD:SELF/", parameters, methods=["PUT"]),
+            ]
+        )
 
 
 class GoE(HttpServerEmulator):
@@ -266,8 +402,15 @@ def _close(got: dict[str, float], want: dict[str, float]) -> None:
 def test_every_packaged_template_entry_is_covered_here() -> None:
     items = [i for i in native(load_catalog()) if i.entry.native in TEMPLATED and i.origin == "packaged"]
     templated = {i.entry.id for i in items}
-    assert templated == {"go-e-http-v2", "tesla-wall-connector-3", "openwb-1-9-isss", "easee-cloud",
-                         "zaptec-cloud", "sma-ev-charger", "fronius-wattpilot"}
+    assert templated == {
+        "go-e-http-v2",
+        "tesla-wall-connector-3",
+        "openwb-1-9-isss",
+        "easee-cloud",
+        "zaptec-cloud",
+        "sma-ev-charger",
+        "fronius-wattpilot",
+    }
 
 
 async def test_go_e_http_v2_reads_the_documented_status_and_sets_amp_frc_psm() -> None:
@@ -327,8 +470,12 @@ async def test_easee_cloud_logs_in_reads_the_state_and_sends_settings() -> None:
             await device.enable(False)
             await device.enable(True)
             await device.command("phases", 1.0)
-            assert cloud.settings == [{"dynamicChargerCurrent": 10}, {"dynamicChargerCurrent": 0},
-                                      {"dynamicChargerCurrent": 6}, {"phaseMode": 1}]
+            assert cloud.settings == [
+                {"dynamicChargerCurrent": 10},
+                {"dynamicChargerCurrent": 0},
+                {"dynamicChargerCurrent": 6},
+                {"phaseMode": 1},
+            ]
             assert len(cloud.logins) == 2
             readings = {r.channel: r.value for r in await device.read()}
             assert readings["dev.current_limit"] == 6.0
@@ -359,8 +506,9 @@ async def test_zaptec_cloud_reads_the_observations_and_sends_update_and_commands
         try:
             _close({r.channel.split(".", 1)[1]: r.value for r in await device.read()}, ZAPTEC_READINGS)
             assert device.ledger.total() == 0, device.ledger.counts
-            assert cloud.forms == [{"grant_type": "password", "username": "owner@example.com",
-                                    "password": "p&ss"}]  # decoded from the url, encoded in the form
+            assert cloud.forms == [
+                {"grant_type": "password", "username": "owner@example.com", "password": "p&ss"}
+            ]  # decoded from the url, encoded in the form
             await device.set_current_limit(10.0)
             await device.enable(False)
             await device.enable(True)
@@ -373,8 +521,9 @@ async def test_zaptec_cloud_reads_the_observations_and_sends_update_and_commands
 async def test_sma_ev_charger_reads_live_channels_and_writes_parameters() -> None:
     entry = find("sma-ev-charger").entry
     async with SmaEvCharger() as charger:
-        device = create_for(entry, host=f"http://admin:pw@127.0.0.1:{charger.port}/api/v1", device_id="dev",
-                            timeout=2.0)
+        device = create_for(
+            entry, host=f"http://admin:pw@127.0.0.1:{charger.port}/api/v1", device_id="dev", timeout=2.0
+        )
         try:
             _close({r.channel.split(".", 1)[1]: r.value for r in await device.read()}, SMA_READINGS)
             assert device.ledger.total() == 0, device.ledger.counts
@@ -384,8 +533,10 @@ async def test_sma_ev_charger_reads_live_channels_and_writes_parameters() -> Non
             await device.enable(False)
             await device.enable(True)
             assert [(v["channelId"], v["value"]) for v in charger.values] == [
-                ("Parameter.Inverter.AcALim", "16"), ("Parameter.Chrg.ActChaMod", "4721"),
-                ("Parameter.Chrg.ActChaMod", "4718")]
+                ("Parameter.Inverter.AcALim", "16"),
+                ("Parameter.Chrg.ActChaMod", "4721"),
+                ("Parameter.Chrg.ActChaMod", "4718"),
+            ]
             assert all(v["timestamp"].endswith(".000Z") for v in charger.values)
         finally:
             await device.aclose()
@@ -403,10 +554,20 @@ async def test_openwb_reads_its_topics_and_gets_setpoints_and_heartbeat() -> Non
     device = MqttJsonDevice(entry, MqttSettings(), base_topic=root, device_id="dev", ledger=InputLedger())
     try:
         await asyncio.wait_for(setters.subscribed.wait(), 10)
-        published = {"lp/1/W": "11040", "lp/1/kWhCounter": "1234.567", "lp/1/APhase1": "16.02",
-                     "lp/1/APhase2": "15.98", "lp/1/APhase3": "16.05"}
-        want = {"power": 11040.0, "energy": 1_234_567.0, "current_l1": 16.02, "current_l2": 15.98,
-                "current_l3": 16.05}
+        published = {
+            "lp/1/W": "11040",
+            "lp/1/kWhCounter": "1234.567",
+            "lp/1/APhase1": "16.02",
+            "lp/1/APhase2": "15.98",
+            "lp/1/APhase3": "16.05",
+        }
+        want = {
+            "power": 11040.0,
+            "energy": 1_234_567.0,
+            "current_l1": 16.02,
+            "current_l2": 15.98,
+            "current_l3": 16.05,
+        }
         got: dict[str, float] = {}
         async with MqttPublisher() as pub:
             for _ in range(100):
@@ -424,9 +585,14 @@ async def test_openwb_reads_its_topics_and_gets_setpoints_and_heartbeat() -> Non
         await device.enable(True)
         await device.command("phases", 1.0)
         await device.command("phases", 3.0)
-        expected = [(f"{root}/set/isss/heartbeat", "1"), (f"{root}/set/isss/Current", "10"),
-                    (f"{root}/set/isss/Current", "0"), (f"{root}/set/isss/Current", "6"),
-                    (f"{root}/set/isss/U1p3p", "1"), (f"{root}/set/isss/U1p3p", "3")]
+        expected = [
+            (f"{root}/set/isss/heartbeat", "1"),
+            (f"{root}/set/isss/Current", "10"),
+            (f"{root}/set/isss/Current", "0"),
+            (f"{root}/set/isss/Current", "6"),
+            (f"{root}/set/isss/U1p3p", "1"),
+            (f"{root}/set/isss/U1p3p", "3"),
+        ]
         for _ in range(50):
             if len(sent) >= len(expected):
                 break
@@ -447,12 +613,27 @@ async def test_openwb_reads_its_topics_and_gets_setpoints_and_heartbeat() -> Non
 WATTPILOT_SERIAL = "91234567"
 WATTPILOT_PASSWORD = "wattpilot-pw"
 WATTPILOT_STATUS: dict[str, Any] = {
-    "car": 2, "alw": True, "amp": 16, "frc": 0, "psm": 2, "eto": 2_345_678, "wh": 4321.5,
+    "car": 2,
+    "alw": True,
+    "amp": 16,
+    "frc": 0,
+    "psm": 2,
+    "eto": 2_345_678,
+    "wh": 4321.5,
     "nrg": [231, 230, 229, 0, 15.9, 16.0, 16.1, 3670, 3680, 3690, 0, 11040, 99, 99, 99, 0],
 }
-WATTPILOT_READINGS = {"power": 11040.0, "voltage_l1": 231.0, "voltage_l2": 230.0, "voltage_l3": 229.0,
-                      "current_l1": 15.9, "current_l2": 16.0, "current_l3": 16.1, "energy": 2_345_678.0,
-                      "current_limit": 16.0, "state": 2.0}
+WATTPILOT_READINGS = {
+    "power": 11040.0,
+    "voltage_l1": 231.0,
+    "voltage_l2": 230.0,
+    "voltage_l3": 229.0,
+    "current_l1": 15.9,
+    "current_l2": 16.0,
+    "current_l3": 16.1,
+    "energy": 2_345_678.0,
+    "current_limit": 16.0,
+    "state": 2.0,
+}
 
 
 class Wattpilot:
@@ -466,18 +647,31 @@ class Wattpilot:
         self.bad: list[str] = []
 
     async def handler(self, ws: Any) -> None:
-        await ws.send(json.dumps({"type": "hello", "serial": WATTPILOT_SERIAL,
-                                  "hostname": "Wattpilot_91234567", "friendly_name": "Garage",
-                                  "manufacturer": "fronius", "devicetype": "wattpilot", "version": "40.7",
-                                  "protocol": 2, "secured": True}))
-        await ws.send(json.dumps({"type": "authRequired", "token1": "a1b2c3d4e5f60718",
-                                  "token2": "0f1e2d3c4b5a6978"}))
+        await ws.send(
+            json.dumps(
+                {
+                    "type": "hello",
+                    "serial": WATTPILOT_SERIAL,
+                    "hostname": "Wattpilot_91234567",
+                    "friendly_name": "Garage",
+                    "manufacturer": "fronius",
+                    "devicetype": "wattpilot",
+                    "version": "40.7",
+                    "protocol": 2,
+                    "secured": True,
+                }
+            )
+        )
+        await ws.send(
+            json.dumps({"type": "authRequired", "token1": "a1b2c3d4e5f60718", "token2": "0f1e2d3c4b5a6978"})
+        )
         auth = json.loads(await ws.recv())
         inner = hashlib.sha256(("a1b2c3d4e5f60718" + self.key).encode()).hexdigest()
         want = hashlib.sha256((auth["token3"] + "0f1e2d3c4b5a6978" + inner).encode()).hexdigest()
         if auth.get("type") != "auth" or auth.get("hash") != want:
-            await ws.send(json.dumps({"type": "authError", "token1": "x", "token2": "y",
-                                      "message": "Wrong password"}))
+            await ws.send(
+                json.dumps({"type": "authError", "token1": "x", "token2": "y", "message": "Wrong password"})
+            )
             return
         await ws.send(json.dumps({"type": "authSuccess", "token1": "x", "token2": "y"}))
         await ws.send(json.dumps({"type": "fullStatus", "partial": False, "status": self.status}))
@@ -490,8 +684,16 @@ class Wattpilot:
             inner_msg = json.loads(msg["data"])
             self.set_values.append((inner_msg["key"], inner_msg["value"]))
             self.status[inner_msg["key"]] = inner_msg["value"]
-            await ws.send(json.dumps({"type": "response", "requestId": msg["requestId"], "success": True,
-                                      "status": {inner_msg["key"]: inner_msg["value"]}}))
+            await ws.send(
+                json.dumps(
+                    {
+                        "type": "response",
+                        "requestId": msg["requestId"],
+                        "success": True,
+                        "status": {inner_msg["key"]: inner_msg["value"]},
+                    }
+                )
+            )
             delta = {inner_msg["key"]: inner_msg["value"]}
             await ws.send(json.dumps({"type": "deltaStatus", "status": delta}))
 
@@ -501,8 +703,9 @@ async def test_wattpilot_authenticates_reads_the_status_and_sends_secured_values
     peer = Wattpilot()
     async with websockets.serve(peer.handler, "127.0.0.1", 0) as server:
         port = server.sockets[0].getsockname()[1]
-        device = create_for(entry, host=f"ws://:{WATTPILOT_PASSWORD}@127.0.0.1:{port}", device_id="dev",
-                            timeout=10.0)
+        device = create_for(
+            entry, host=f"ws://:{WATTPILOT_PASSWORD}@127.0.0.1:{port}", device_id="dev", timeout=10.0
+        )
         try:
             _close({r.channel.split(".", 1)[1]: r.value for r in await device.read()}, WATTPILOT_READINGS)
             assert device.ledger.total() == 0, device.ledger.counts

@@ -55,10 +55,17 @@ def test_the_check_sees_a_lost_a_duplicated_and_an_altered_reading(tmp_path: Pat
     try:
         with psycopg.connect(with_schema(PG_URL, schema), autocommit=True) as conn:
             site = conn.execute("INSERT INTO sites (name) VALUES ('home') RETURNING id").fetchone()[0]
-            edge = conn.execute("INSERT INTO edges (site_id, name) VALUES (%s, 'edge-1') RETURNING id",
-                                (site,)).fetchone()[0]
-            ids = {ch: conn.execute("INSERT INTO channels (site_id, name, unit, kind) VALUES (%s, %s, 'W', "
-                                    "'power') RETURNING id", (site, ch)).fetchone()[0] for ch in CHANNELS}
+            edge = conn.execute(
+                "INSERT INTO edges (site_id, name) VALUES (%s, 'edge-1') RETURNING id", (site,)
+            ).fetchone()[0]
+            ids = {
+                ch: conn.execute(
+                    "INSERT INTO channels (site_id, name, unit, kind) VALUES (%s, %s, 'W', "
+                    "'power') RETURNING id",
+                    (site, ch),
+                ).fetchone()[0]
+                for ch in CHANNELS
+            }
             rows = [expected_row(s) for s in range(1, 61) if s != 7]  # seq 7 lost
             rows[20] = (rows[20][0], rows[20][1], rows[20][2] + 1000, rows[20][3])  # a moved timestamp
             copy = "COPY readings (edge_id, seq, channel_id, ts_ms, value) FROM STDIN"

@@ -47,12 +47,17 @@ def _sparse(size: int) -> Callable[[Path], None]:
 
 MAKERS: dict[str, bytes | Callable[[Path], None]] = {
     "long_name": f"site: {{name: {'H' * 1000}, location: {{latitude: 48, longitude: 8}}, "
-                 "timezone: Europe/Berlin}\n".encode(),
+    "timezone: Europe/Berlin}\n".encode(),
     "long_value": (HEAD + "x-note: " + "n" * 51200 + "\n").encode(),
     "deep": _deep(),
     "many_values": ("x-list: [" + ", ".join(["1"] * 25000) + "]\n" + HEAD).encode(),
-    "big": (HEAD + "".join(f"# padding line {i:07d} ......................................\n"
-                           for i in range(2 * 1024 * 1024 // 60 + 1))).encode(),
+    "big": (
+        HEAD
+        + "".join(
+            f"# padding line {i:07d} ......................................\n"
+            for i in range(2 * 1024 * 1024 // 60 + 1)
+        )
+    ).encode(),
     "huge": _sparse(192 * 1000 * 1000),
     "latin1": "site: {name: Hä".encode("latin-1") + b"user, location: {latitude: 48}}\n",
 }
@@ -74,14 +79,16 @@ def _write(case: dict, path: Path) -> None:
 
 def _matches(case: dict, lines: list[str], name: str) -> bool:
     """``lines`` are what the case expects, ``NAME:LINE: ...`` (``NAME: ...`` for the whole file)."""
+
     def full(e: str) -> str:
         return f"{name}:{e}" if e[:1].isdigit() else name + e
 
     if "expect" in case:
         return lines == [full(e) for e in case["expect"]]
     starts = case["expect_start"]
-    return len(lines) == len(starts) and all(line.startswith(full(start))
-                                             for line, start in zip(lines, starts, strict=True))
+    return len(lines) == len(starts) and all(
+        line.startswith(full(start)) for line, start in zip(lines, starts, strict=True)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -115,8 +122,18 @@ def test_check_and_run_refuse_every_broken_file_with_the_same_lines(broken):
     procs: list[tuple[int, subprocess.Popen[str]]] = []
     results: dict[int, tuple[int, str]] = {}
     for i, (_, folder) in enumerate(broken):
-        procs.append((i, subprocess.Popen([str(EXE), "run", f"{i:02d}.yaml", "--no-web"], cwd=folder,
-                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)))
+        procs.append(
+            (
+                i,
+                subprocess.Popen(
+                    [str(EXE), "run", f"{i:02d}.yaml", "--no-web"],
+                    cwd=folder,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                ),
+            )
+        )
         while len(procs) >= 2 or (i == len(broken) - 1 and procs):
             j, proc = procs.pop(0)
             _, err = proc.communicate(timeout=120)
@@ -142,8 +159,13 @@ def test_every_line_is_file_colon_line_unless_the_whole_file_is_wrong(broken):
 
 # ------------------------------------------------------------------ docs and examples
 
-ROD = {"id": "rod", "role": "heating_rod", "catalog": "mypv-http", "limits": {"max_power_w": 3000},
-       "connection": {"type": "http", "url": "http://192.168.1.62/"}}
+ROD = {
+    "id": "rod",
+    "role": "heating_rod",
+    "catalog": "mypv-http",
+    "limits": {"max_power_w": 3000},
+    "connection": {"type": "http", "url": "http://192.168.1.62/"},
+}
 FENCE = re.compile(r"^(?P<indent>[ \t]*)```(?:yaml|yml)[ \t]*\n(?P<body>.*?)^(?P=indent)```", re.S | re.M)
 SKIP = ("<!-- fragment -->", "<!-- not a site file -->")  # on the line before the fence
 
@@ -155,14 +177,16 @@ def doc_examples() -> list[tuple[str, str]]:
     for path in [*sorted((ROOT / "docs").glob("*.md")), ROOT / "README.md"]:
         text = path.read_text(encoding="utf-8")
         for m in FENCE.finditer(text):
-            before = text[:m.start()].rstrip("\n").rsplit("\n", 1)[-1].strip()
+            before = text[: m.start()].rstrip("\n").rsplit("\n", 1)[-1].strip()
             if before in SKIP:
                 continue
             indent = len(m.group("indent"))
             body = "".join(line[indent:] + "\n" for line in m.group("body").splitlines())
-            found.append((f"{path.relative_to(ROOT)}:{text[:m.start()].count(chr(10)) + 1}", body))
-    found += [(str(p.relative_to(ROOT)), p.read_text(encoding="utf-8"))
-              for p in sorted(ROOT.glob("examples/*.yaml"))]
+            found.append((f"{path.relative_to(ROOT)}:{text[: m.start()].count(chr(10)) + 1}", body))
+    found += [
+        (str(p.relative_to(ROOT)), p.read_text(encoding="utf-8"))
+        for p in sorted(ROOT.glob("examples/*.yaml"))
+    ]
     return found
 
 
@@ -262,8 +286,10 @@ def test_kostal_without_port_gets_the_catalogue_port_1502():
 
 
 def test_the_dry_build_opens_no_gpio_line_where_the_real_one_does():
-    text = HEAD + "devices:\n" + GRID + "\ncontrol:\n  inputs:\n" \
+    text = (
+        HEAD + "devices:\n" + GRID + "\ncontrol:\n  inputs:\n"
         "    - {id: box, type: gpio, chip: /dev/gpiochip-that-does-not-exist, lines: [5]}\n"
+    )
     cfg = parse_config(text)
     assert dry_check(cfg) == []  # nothing opened, so nothing to fail on
     with pytest.raises(SiteProblems) as caught:  # the real build opens the chip (or finds no libgpiod)
@@ -281,24 +307,38 @@ def test_a_device_added_in_the_ui_is_checked_like_run_and_an_unfinished_file_is_
 
     site = tmp_path / "site.yaml"
     site.write_text(HEAD, encoding="utf-8")
-    bad = {"id": "pv1", "role": "pv", "kwp": 5, "catalog": "sma-tripowr",
-           "connection": {"type": "modbus_tcp", "host": "10.0.0.2"}}
+    bad = {
+        "id": "pv1",
+        "role": "pv",
+        "kwp": 5,
+        "catalog": "sma-tripowr",
+        "connection": {"type": "modbus_tcp", "host": "10.0.0.2"},
+    }
     with pytest.raises(ConfigError) as caught:
         add_device(site, bad, check=_new_device_problems)
-    assert caught.value.lines == [f'{site}:6: devices[0].catalog: no catalogue entry "sma-tripowr" '
-                                  '(did you mean "sma-tripower"?)']
+    assert caught.value.lines == [
+        f'{site}:6: devices[0].catalog: no catalogue entry "sma-tripowr" (did you mean "sma-tripower"?)'
+    ]
     assert site.read_text(encoding="utf-8") == HEAD  # untouched
-    battery = {"id": "bat", "role": "battery", "capacity_wh": 10000, "max_charge_w": 5000,
-               "max_discharge_w": 5000, "catalog": "sunspec-storage",
-               "connection": {"type": "modbus_tcp", "host": "10.0.0.4"}}
+    battery = {
+        "id": "bat",
+        "role": "battery",
+        "capacity_wh": 10000,
+        "max_charge_w": 5000,
+        "max_discharge_w": 5000,
+        "catalog": "sunspec-storage",
+        "connection": {"type": "modbus_tcp", "host": "10.0.0.4"},
+    }
     cfg = add_device(site, battery, check=_new_device_problems)  # no grid meter yet: fine while setting up
     assert [d.id for d in cfg.devices] == ["bat"]
     assert dry_check(cfg) != [] and dry_check(cfg, read_only=True) == []  # `run` would want the meter
 
 
 def test_read_only_runs_need_no_grid_meter_and_demo_files_may_simulate():
-    text = HEAD + "devices:\n  - {id: bat, role: battery, capacity_wh: 1, max_charge_w: 1,\n" \
+    text = (
+        HEAD + "devices:\n  - {id: bat, role: battery, capacity_wh: 1, max_charge_w: 1,\n"
         "     max_discharge_w: 1, connection: {type: sim}}\n"
+    )
     cfg = parse_config(text)
     sim, meter = ("devices", 0, "connection", "type"), ("devices", 0, "role")
     assert [loc for loc, _ in dry_check(cfg)] == [sim, meter]
@@ -311,7 +351,9 @@ def test_the_page_shows_the_port_the_driver_uses():
     from wattwerk.model import utcnow
     from wattwerk.snapshot import Snapshot
 
-    text = HEAD + "devices:\n" + GRID + "\n  - {id: pv1, role: pv, kwp: 8, catalog: kostal-plenticore,\n" \
+    text = (
+        HEAD + "devices:\n" + GRID + "\n  - {id: pv1, role: pv, kwp: 8, catalog: kostal-plenticore,\n"
         "     connection: {type: modbus_tcp, host: 10.0.0.8}}\n"
+    )
     rows = device_rows(parse_config(text), Snapshot(utcnow(), {}, 30.0))
     assert [r["connection"] for r in rows] == ["tcp 127.0.0.1:2000", "modbus_tcp 10.0.0.8:1502"]

@@ -45,8 +45,17 @@ def test_mysmartgrid_device_and_sensor(database: PortalDb) -> None:  # noqa: F81
         reg = json.dumps({"key": KEY}).encode()
         r = msg_post(dev_url, reg, KEY)
         assert r.status_code == 200 and r.json()["upgrade"] == 0
-        beat = json.dumps({"memtotal": 128, "version": "1.0.0", "memcached": 128, "membuffers": 12,
-                           "memfree": 1, "uptime": 1, "reset": 1}).encode()
+        beat = json.dumps(
+            {
+                "memtotal": 128,
+                "version": "1.0.0",
+                "memcached": 128,
+                "membuffers": 12,
+                "memfree": 1,
+                "uptime": 1,
+                "reset": 1,
+            }
+        ).encode()
         assert msg_post(dev_url, beat, KEY).status_code == 200
         assert msg_post(dev_url, beat, "wrong-key").status_code == 404  # as for an unknown device
 
@@ -102,13 +111,14 @@ def test_volkszaehler_middleware(database: PortalDb) -> None:  # noqa: F811
         huge = b"[[" + str(now_ms).encode() + b", 1" + b"0" * 400 + b"], [1" + b"0" * 400 + b", 1]]"
         r = vz.post(url, content=huge, headers={"Content-Type": "application/json"})
         assert r.status_code == 200 and r.json()["rows"] == 0 and len(r.json()["rejected"]) == 2
-        r = vz.post(f"{portal.url}/middleware.php/data/{'0' * 8}-0000-0000-0000-{'0' * 12}.json",
-                       json=tuples)
+        r = vz.post(f"{portal.url}/middleware.php/data/{'0' * 8}-0000-0000-0000-{'0' * 12}.json", json=tuples)
         assert r.status_code == 404 and r.json()["exception"]["type"] == "EntityException"
         r = vz.post(url, content=b"[[1,", headers={"Content-Type": "application/json"})
         assert r.status_code == 400 and r.json()["version"] == "0.3"
     rows = portal_rows(database, "home")
     assert [(r[2], r[3], r[4]) for r in rows] == [
-        ("grid.power", now_ms - 2000, 230.5), ("grid.power", now_ms - 1000, 231.0),
-        ("grid.power", now_ms, 232.0), ("grid.power", now_ms + 600, 233.0)]
-
+        ("grid.power", now_ms - 2000, 230.5),
+        ("grid.power", now_ms - 1000, 231.0),
+        ("grid.power", now_ms, 232.0),
+        ("grid.power", now_ms + 600, 233.0),
+    ]

@@ -62,10 +62,18 @@ def errors_of(text: str, filename: str = "site.yaml") -> list[str]:
 def test_demo_site_parses_with_the_devices_the_demo_needs():
     cfg = load_demo_config()
     roles = {d.id: d.role for d in cfg.devices}
-    assert roles | {
-        "grid": "grid_meter", "pv1": "pv", "bat": "battery", "ev1": "ev_charger", "hp": "heat_pump",
-        "rod": "heating_rod",
-    } == roles
+    assert (
+        roles
+        | {
+            "grid": "grid_meter",
+            "pv1": "pv",
+            "bat": "battery",
+            "ev1": "ev_charger",
+            "hp": "heat_pump",
+            "rod": "heating_rod",
+        }
+        == roles
+    )
     assert all(d.connection.type == "sim" for d in cfg.devices)
     pv, bat, ev, hp, rod = (cfg.device(i) for i in ("pv1", "bat", "ev1", "hp", "rod"))
     assert isinstance(pv, Pv) and pv.kwp == 8.0
@@ -104,14 +112,17 @@ def test_example_site_parses_with_types_and_values():
 
 
 def test_defaults_fill_in():
-    cfg = parse_config(SITE + textwrap.dedent("""\
+    cfg = parse_config(
+        SITE
+        + textwrap.dedent("""\
         devices:
           - {id: grid, role: grid_meter, connection: {type: modbus_tcp, host: meter}}
           - {id: pv1, role: pv, kwp: 5, connection: {type: speedwire}}
           - {id: ev1, role: ev_charger, connection: {type: mqtt, topic: ev}}
           - {id: hp, role: heat_pump, connection: {type: serial, device: /dev/ttyUSB0}}
           - {id: sw, role: switch, connection: {type: http, url: "http://10.0.0.9/relay"}}
-        """))
+        """)
+    )
     grid, pv, ev, hp, sw = cfg.devices
     assert (grid.interval_s, pv.interval_s, sw.interval_s) == (1.0, 5.0, 5.0)
     # port and unit: None in the file means the catalogue entry's (SMA: unit 126), see test_check.py
@@ -132,17 +143,27 @@ def test_defaults_fill_in():
     assert cfg.store.keep("raw") == timedelta(days=7) and cfg.portal is None
 
 
-@pytest.mark.parametrize(("text", "seconds"), [
-    ("30s", 30), ("5m", 300), ("24h", 86400), ("7d", 604800), ("1h30m", 5400), ("2w", 1209600),
-    ("1.5h", 5400),
-])
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("30s", 30),
+        ("5m", 300),
+        ("24h", 86400),
+        ("7d", 604800),
+        ("1h30m", 5400),
+        ("2w", 1209600),
+        ("1.5h", 5400),
+    ],
+)
 def test_durations(text, seconds):
     assert parse_duration(text) == seconds
 
 
 def test_durations_accepted_in_seconds_fields():
-    cfg = parse_config(SITE + "devices:\n  - {id: hp, role: heat_pump, connection: {type: sim},"
-                       " interval_s: 2m, limits: {min_on_s: 20m, min_off_s: 90}}\n")
+    cfg = parse_config(
+        SITE + "devices:\n  - {id: hp, role: heat_pump, connection: {type: sim},"
+        " interval_s: 2m, limits: {min_on_s: 20m, min_off_s: 90}}\n"
+    )
     hp = cfg.devices[0]
     assert (hp.interval_s, hp.limits.min_on_s, hp.limits.min_off_s) == (120.0, 1200.0, 90.0)
 
@@ -156,151 +177,229 @@ def test_yaml_1_2_keeps_off_a_string():
 DEV = "devices:\n"  # line 5
 
 BROKEN: list[tuple[str, str, str]] = [
-    ("port typo in value",
-     SITE + DEV + "  - id: grid\n    role: grid_meter\n    connection:\n      type: modbus_tcp\n"
-     "      host: 10.0.0.2\n      port: 5o2\n",
-     'site.yaml:11: devices[0].connection.port: expected an integer, got "5o2"'),
-    ("missing role",
-     SITE + DEV + "  - id: grid\n    role: grid_meter\n    connection: {type: sim}\n"
-     "  - id: pv1\n    connection: {type: sim}\n",
-     'site.yaml:9: devices[1]: missing field "role"'),
-    ("misspelt key with suggestion",
-     SITE + DEV + "  - id: grid\n    role: grid_meter\n    connection:\n      type: tcp\n"
-     "      host: p1\n      prot: 8088\n      port: 8088\n",
-     'site.yaml:11: devices[0].connection: unknown field "prot" (did you mean "port"?)'),
-    ("missing key in connection",
-     SITE + DEV + "  - id: grid\n    role: grid_meter\n    connection:\n      type: tcp\n      host: p1\n",
-     'site.yaml:8: devices[0].connection: missing field "port"'),
-    ("unknown role lists the allowed ones",
-     SITE + DEV + "  - id: x\n    role: inverter\n    connection: {type: sim}\n",
-     'site.yaml:7: devices[0].role: expected one of "grid_meter", "pv", "battery", "ev_charger", '
-     '"heat_pump", "heating_rod", "switch", "chp", "fuel_cell", "electrolyser", "submeter", got "inverter"'),
-    ("unknown connection type with suggestion",
-     SITE + DEV + "  - id: x\n    role: submeter\n    connection: {type: modbus}\n",
-     'site.yaml:8: devices[0].connection.type: expected one of "sim", "modbus_tcp", "modbus_rtu", "serial", '
-     '"tcp", "udp", "speedwire", "mqtt", "http", "ocpp", got "modbus" (did you mean "modbus_tcp"?)'),
-    ("missing connection type",
-     SITE + DEV + "  - id: x\n    role: submeter\n    connection: {host: a}\n",
-     'site.yaml:8: devices[0].connection: missing field "type"'),
-    ("field of another role",
-     SITE + DEV + "  - id: bat\n    role: battery\n    connection: {type: sim}\n    capacity_wh: 5000\n"
-     "    max_charge_w: 2000\n    max_discharge_w: 2000\n    kwp: 5\n",
-     'site.yaml:12: devices[0]: unknown field "kwp" (only pv devices have it)'),
-    ("bad device id",
-     SITE + DEV + "  - id: PV-1\n    role: pv\n    kwp: 5\n    connection: {type: sim}\n",
-     'site.yaml:6: devices[0].id: "PV-1" is not a valid device id: use at most 32 lower-case letters, digits'
-     ' and "_", starting with a letter (it names channels such as "pv_1.power")'),
-    ("duplicate device id",
-     SITE + DEV + "  - {id: pv1, role: pv, kwp: 5, connection: {type: sim}}\n"
-     "  - {id: pv1, role: pv, kwp: 3, connection: {type: sim}}\n",
-     'site.yaml:7: devices[1].id: duplicate device id "pv1" (first used by devices[0])'),
-    ("two grid meters",
-     SITE + DEV + "  - {id: m1, role: grid_meter, connection: {type: sim}}\n"
-     "  - {id: m2, role: grid_meter, connection: {type: sim}}\n",
-     'site.yaml:7: devices[1].role: only one device may have role grid_meter; devices[0] ("m1") already'
-     ' has it'),
-    ("wrong enum value",
-     SITE + DEV + "  - id: m\n    role: grid_meter\n    connection:\n      type: serial\n"
-     "      device: /dev/ttyUSB0\n      parity: X\n",
-     'site.yaml:11: devices[0].connection.parity: expected one of "N", "E", "O", got "X"'),
-    ("number out of range",
-     SITE + DEV + "  - {id: bat, role: battery, connection: {type: sim}, capacity_wh: 0,"
-     " max_charge_w: 1, max_discharge_w: 1}\n",
-     "site.yaml:6: devices[0].capacity_wh: must be greater than 0, got 0"),
-    ("bool where a number belongs",
-     SITE + DEV + "  - id: pv1\n    role: pv\n    connection: {type: sim}\n    kwp: yes\n",
-     'site.yaml:9: devices[0].kwp: expected a number, got "yes"'),
-    ("heating rod without power",
-     SITE + DEV + "  - id: rod\n    role: heating_rod\n    connection: {type: sim}\n",
-     'site.yaml:6: devices[0]: a heating rod needs "stages" (its power levels in W) or "limits.max_power_w"'
-     " (continuous)"),
-    ("limits the wrong way round",
-     SITE + DEV + "  - id: sw\n    role: switch\n    connection: {type: sim}\n    limits:\n"
-     "      min_power_w: 500\n      max_power_w: 100\n",
-     "site.yaml:10: devices[0].limits.min_power_w: min_power_w (500 W) is above max_power_w (100 W)"),
-    ("bad duration",
-     SITE + DEV + "  - id: sw\n    role: switch\n    connection: {type: sim}\n    interval_s: 5 minutes\n",
-     'site.yaml:9: devices[0].interval_s: expected a number of seconds or a duration like "30s", "5m", "24h",'
-     ' "7d", got "5 minutes"'),
-    ("bad retention",
-     SITE + "store:\n  retention:\n    - {resolution: raw, keep: 7d}\n    - {resolution: 5m, keep: 7d}\n",
-     'site.yaml:8: store.retention[1].resolution: expected one of "raw", "1m", "15m", "1h", "1d", got "5m"'
-     ' (did you mean "15m"?)'),
-    ("retention keep forever only as a word",
-     SITE + "store:\n  retention:\n    - resolution: raw\n      keep: never\n",
-     'site.yaml:8: store.retention[0].keep: expected a duration like "30s", "5m", "24h", "7d" or "forever",'
-     ' got "never"'),
-    ("timezone typo",
-     SITE.replace("Europe/Berlin", "Europe/Berln"),
-     'site.yaml:4: site.timezone: unknown time zone "Europe/Berln" (did you mean "Europe/Berlin"?)'),
-    ("missing location",
-     "site:\n  name: x\n  timezone: UTC\n",
-     'site.yaml:1: site: missing field "location"'),
-    ("unknown section",
-     SITE + "stratgy:\n  mode: off\n",
-     'site.yaml:5: unknown field "stratgy" (did you mean "strategy"?)'),
-    ("section of the wrong shape",
-     SITE + "devices:\n  grid: {role: grid_meter}\n",
-     'site.yaml:5: devices: expected a list (lines starting with "- "), got a mapping'),
-    ("string expected",
-     SITE.replace("name: Test", "name: 42"),
-     "site.yaml:2: site.name: expected a string, got 42 (put it in quotes)"),
-    ("phase switching on a single phase",
-     SITE + DEV + "  - id: ev\n    role: ev_charger\n    connection: {type: sim}\n    limits: {phases: 1}\n"
-     "    phase_switching: true\n",
-     "site.yaml:10: devices[0].phase_switching: phase switching needs a three-phase charger"
-     " (limits.phases: 3)"),
-    ("portal url",
-     SITE + "portal:\n  url: ftp://portal\n  token: abc\n  site: s1\n",
-     'site.yaml:6: portal.url: expected an http:// or https:// URL, got "ftp://portal"'),
-    ("decimal comma",
-     SITE + DEV + "  - id: pv1\n    role: pv\n    connection: {type: sim}\n    kwp: 8,5\n",
-     'site.yaml:9: devices[0].kwp: expected a number, got "8,5" (write decimals with a point: 8.5)'),
-    ("empty token",
-     SITE + "portal:\n  url: https://portal.example.org\n  token: ''\n  site: s1\n",
-     "site.yaml:7: portal.token: must not be empty"),
-    ("empty stages",
-     SITE + DEV + "  - {id: rod, role: heating_rod, connection: {type: sim}, stages: []}\n",
-     "site.yaml:6: devices[0].stages: must not be empty"),
-    ("stages out of order",
-     SITE + DEV + "  - id: rod\n    role: heating_rod\n    connection: {type: sim}\n"
-     "    stages: [2000, 1000]\n",
-     "site.yaml:9: devices[0].stages: stages must be distinct power levels in ascending order, in W"),
-    ("field of another connection type",
-     SITE + DEV + "  - id: m\n    role: submeter\n    connection:\n      type: modbus_tcp\n"
-     "      host: m\n      baudrate: 9600\n",
-     'site.yaml:11: devices[0].connection: unknown field "baudrate" (only modbus_rtu and serial connections'
-     ' have it)'),
-    ("device not a mapping",
-     SITE + DEV + "  - pv1\n",
-     'site.yaml:6: devices[0]: expected a mapping (indented "key: value" lines), got "pv1"'),
-    ("misspelt role key",
-     SITE + DEV + "  - id: pv1\n    rol: pv\n    connection: {type: sim}\n",
-     'site.yaml:6: devices[0]: missing field "role" ("rol" is not a field: did you mean "role"?)'),
-    ("version",
-     "version: 2\n" + SITE,
-     "site.yaml:1: version: expected 1, got 2"),
-    ("empty value",
-     SITE + "devices:\n",
-     'site.yaml:5: devices: expected a list (lines starting with "- "), got an empty value'),
-    ("key that is not a word",
-     SITE + "  5: x\n",
-     "site.yaml:5: site.5: field names must be words, got 5"),
-    ("yaml syntax",
-     SITE + "devices:\n  - id: x\n   role: pv\n",
-     "site.yaml:7: YAML syntax error: while parsing a block collection, expected <block end>, but found"
-     " '<block mapping start>'"),
-    ("yaml syntax in a value",
-     SITE + "devices:\n  - id: x: y\n",
-     "site.yaml:6: YAML syntax error: mapping values are not allowed here"),
-    ("duplicate key",
-     SITE + "strategy: {mode: off}\nstrategy: {mode: planner}\n",
-     'site.yaml:6: duplicate key "strategy"'),
-    ("empty file", "# nothing yet\n",
-     'site.yaml: the file is empty; a site file needs at least a "site" section'),
-    ("top level not a mapping", "- site\n- devices\n",
-     "site.yaml:1: expected a mapping of sections (version, site, devices, strategy, store, portal, mqtt,"
-     " control, tariff, web, catalog_dirs) at the top level, got a list"),
+    (
+        "port typo in value",
+        SITE + DEV + "  - id: grid\n    role: grid_meter\n    connection:\n      type: modbus_tcp\n"
+        "      host: 10.0.0.2\n      port: 5o2\n",
+        'site.yaml:11: devices[0].connection.port: expected an integer, got "5o2"',
+    ),
+    (
+        "missing role",
+        SITE + DEV + "  - id: grid\n    role: grid_meter\n    connection: {type: sim}\n"
+        "  - id: pv1\n    connection: {type: sim}\n",
+        'site.yaml:9: devices[1]: missing field "role"',
+    ),
+    (
+        "misspelt key with suggestion",
+        SITE + DEV + "  - id: grid\n    role: grid_meter\n    connection:\n      type: tcp\n"
+        "      host: p1\n      prot: 8088\n      port: 8088\n",
+        'site.yaml:11: devices[0].connection: unknown field "prot" (did you mean "port"?)',
+    ),
+    (
+        "missing key in connection",
+        SITE + DEV + "  - id: grid\n    role: grid_meter\n    connection:\n      type: tcp\n      host: p1\n",
+        'site.yaml:8: devices[0].connection: missing field "port"',
+    ),
+    (
+        "unknown role lists the allowed ones",
+        SITE + DEV + "  - id: x\n    role: inverter\n    connection: {type: sim}\n",
+        'site.yaml:7: devices[0].role: expected one of "grid_meter", "pv", "battery", "ev_charger", '
+        '"heat_pump", "heating_rod", "switch", "chp", "fuel_cell", "electrolyser", "submeter", got "inverter"',  # noqa: E501
+    ),
+    (
+        "unknown connection type with suggestion",
+        SITE + DEV + "  - id: x\n    role: submeter\n    connection: {type: modbus}\n",
+        'site.yaml:8: devices[0].connection.type: expected one of "sim", "modbus_tcp", "modbus_rtu", "serial", '  # noqa: E501
+        '"tcp", "udp", "speedwire", "mqtt", "http", "ocpp", got "modbus" (did you mean "modbus_tcp"?)',
+    ),
+    (
+        "missing connection type",
+        SITE + DEV + "  - id: x\n    role: submeter\n    connection: {host: a}\n",
+        'site.yaml:8: devices[0].connection: missing field "type"',
+    ),
+    (
+        "field of another role",
+        SITE + DEV + "  - id: bat\n    role: battery\n    connection: {type: sim}\n    capacity_wh: 5000\n"
+        "    max_charge_w: 2000\n    max_discharge_w: 2000\n    kwp: 5\n",
+        'site.yaml:12: devices[0]: unknown field "kwp" (only pv devices have it)',
+    ),
+    (
+        "bad device id",
+        SITE + DEV + "  - id: PV-1\n    role: pv\n    kwp: 5\n    connection: {type: sim}\n",
+        'site.yaml:6: devices[0].id: "PV-1" is not a valid device id: use at most 32 lower-case letters, digits'  # noqa: E501
+        ' and "_", starting with a letter (it names channels such as "pv_1.power")',
+    ),
+    (
+        "duplicate device id",
+        SITE + DEV + "  - {id: pv1, role: pv, kwp: 5, connection: {type: sim}}\n"
+        "  - {id: pv1, role: pv, kwp: 3, connection: {type: sim}}\n",
+        'site.yaml:7: devices[1].id: duplicate device id "pv1" (first used by devices[0])',
+    ),
+    (
+        "two grid meters",
+        SITE + DEV + "  - {id: m1, role: grid_meter, connection: {type: sim}}\n"
+        "  - {id: m2, role: grid_meter, connection: {type: sim}}\n",
+        'site.yaml:7: devices[1].role: only one device may have role grid_meter; devices[0] ("m1") already'
+        " has it",
+    ),
+    (
+        "wrong enum value",
+        SITE + DEV + "  - id: m\n    role: grid_meter\n    connection:\n      type: serial\n"
+        "      device: /dev/ttyUSB0\n      parity: X\n",
+        'site.yaml:11: devices[0].connection.parity: expected one of "N", "E", "O", got "X"',
+    ),
+    (
+        "number out of range",
+        SITE + DEV + "  - {id: bat, role: battery, connection: {type: sim}, capacity_wh: 0,"
+        " max_charge_w: 1, max_discharge_w: 1}\n",
+        "site.yaml:6: devices[0].capacity_wh: must be greater than 0, got 0",
+    ),
+    (
+        "bool where a number belongs",
+        SITE + DEV + "  - id: pv1\n    role: pv\n    connection: {type: sim}\n    kwp: yes\n",
+        'site.yaml:9: devices[0].kwp: expected a number, got "yes"',
+    ),
+    (
+        "heating rod without power",
+        SITE + DEV + "  - id: rod\n    role: heating_rod\n    connection: {type: sim}\n",
+        'site.yaml:6: devices[0]: a heating rod needs "stages" (its power levels in W) or "limits.max_power_w"'  # noqa: E501
+        " (continuous)",
+    ),
+    (
+        "limits the wrong way round",
+        SITE + DEV + "  - id: sw\n    role: switch\n    connection: {type: sim}\n    limits:\n"
+        "      min_power_w: 500\n      max_power_w: 100\n",
+        "site.yaml:10: devices[0].limits.min_power_w: min_power_w (500 W) is above max_power_w (100 W)",
+    ),
+    (
+        "bad duration",
+        SITE + DEV + "  - id: sw\n    role: switch\n    connection: {type: sim}\n    interval_s: 5 minutes\n",
+        'site.yaml:9: devices[0].interval_s: expected a number of seconds or a duration like "30s", "5m", "24h",'  # noqa: E501
+        ' "7d", got "5 minutes"',
+    ),
+    (
+        "bad retention",
+        SITE + "store:\n  retention:\n    - {resolution: raw, keep: 7d}\n    - {resolution: 5m, keep: 7d}\n",
+        'site.yaml:8: store.retention[1].resolution: expected one of "raw", "1m", "15m", "1h", "1d", got "5m"'
+        ' (did you mean "15m"?)',
+    ),
+    (
+        "retention keep forever only as a word",
+        SITE + "store:\n  retention:\n    - resolution: raw\n      keep: never\n",
+        'site.yaml:8: store.retention[0].keep: expected a duration like "30s", "5m", "24h", "7d" or "forever",'  # noqa: E501
+        ' got "never"',
+    ),
+    (
+        "timezone typo",
+        SITE.replace("Europe/Berlin", "Europe/Berln"),
+        'site.yaml:4: site.timezone: unknown time zone "Europe/Berln" (did you mean "Europe/Berlin"?)',
+    ),
+    (
+        "missing location",
+        "site:\n  name: x\n  timezone: UTC\n",
+        'site.yaml:1: site: missing field "location"',
+    ),
+    (
+        "unknown section",
+        SITE + "stratgy:\n  mode: off\n",
+        'site.yaml:5: unknown field "stratgy" (did you mean "strategy"?)',
+    ),
+    (
+        "section of the wrong shape",
+        SITE + "devices:\n  grid: {role: grid_meter}\n",
+        'site.yaml:5: devices: expected a list (lines starting with "- "), got a mapping',
+    ),
+    (
+        "string expected",
+        SITE.replace("name: Test", "name: 42"),
+        "site.yaml:2: site.name: expected a string, got 42 (put it in quotes)",
+    ),
+    (
+        "phase switching on a single phase",
+        SITE
+        + DEV
+        + "  - id: ev\n    role: ev_charger\n    connection: {type: sim}\n    limits: {phases: 1}\n"
+        "    phase_switching: true\n",
+        "site.yaml:10: devices[0].phase_switching: phase switching needs a three-phase charger"
+        " (limits.phases: 3)",
+    ),
+    (
+        "portal url",
+        SITE + "portal:\n  url: ftp://portal\n  token: abc\n  site: s1\n",
+        'site.yaml:6: portal.url: expected an http:// or https:// URL, got "ftp://portal"',
+    ),
+    (
+        "decimal comma",
+        SITE + DEV + "  - id: pv1\n    role: pv\n    connection: {type: sim}\n    kwp: 8,5\n",
+        'site.yaml:9: devices[0].kwp: expected a number, got "8,5" (write decimals with a point: 8.5)',
+    ),
+    (
+        "empty token",
+        SITE + "portal:\n  url: https://portal.example.org\n  token: ''\n  site: s1\n",
+        "site.yaml:7: portal.token: must not be empty",
+    ),
+    (
+        "empty stages",
+        SITE + DEV + "  - {id: rod, role: heating_rod, connection: {type: sim}, stages: []}\n",
+        "site.yaml:6: devices[0].stages: must not be empty",
+    ),
+    (
+        "stages out of order",
+        SITE + DEV + "  - id: rod\n    role: heating_rod\n    connection: {type: sim}\n"
+        "    stages: [2000, 1000]\n",
+        "site.yaml:9: devices[0].stages: stages must be distinct power levels in ascending order, in W",
+    ),
+    (
+        "field of another connection type",
+        SITE + DEV + "  - id: m\n    role: submeter\n    connection:\n      type: modbus_tcp\n"
+        "      host: m\n      baudrate: 9600\n",
+        'site.yaml:11: devices[0].connection: unknown field "baudrate" (only modbus_rtu and serial connections'  # noqa: E501
+        " have it)",
+    ),
+    (
+        "device not a mapping",
+        SITE + DEV + "  - pv1\n",
+        'site.yaml:6: devices[0]: expected a mapping (indented "key: value" lines), got "pv1"',
+    ),
+    (
+        "misspelt role key",
+        SITE + DEV + "  - id: pv1\n    rol: pv\n    connection: {type: sim}\n",
+        'site.yaml:6: devices[0]: missing field "role" ("rol" is not a field: did you mean "role"?)',
+    ),
+    ("version", "version: 2\n" + SITE, "site.yaml:1: version: expected 1, got 2"),
+    (
+        "empty value",
+        SITE + "devices:\n",
+        'site.yaml:5: devices: expected a list (lines starting with "- "), got an empty value',
+    ),
+    ("key that is not a word", SITE + "  5: x\n", "site.yaml:5: site.5: field names must be words, got 5"),
+    (
+        "yaml syntax",
+        SITE + "devices:\n  - id: x\n   role: pv\n",
+        "site.yaml:7: YAML syntax error: while parsing a block collection, expected <block end>, but found"
+        " '<block mapping start>'",
+    ),
+    (
+        "yaml syntax in a value",
+        SITE + "devices:\n  - id: x: y\n",
+        "site.yaml:6: YAML syntax error: mapping values are not allowed here",
+    ),
+    (
+        "duplicate key",
+        SITE + "strategy: {mode: off}\nstrategy: {mode: planner}\n",
+        'site.yaml:6: duplicate key "strategy"',
+    ),
+    (
+        "empty file",
+        "# nothing yet\n",
+        'site.yaml: the file is empty; a site file needs at least a "site" section',
+    ),
+    (
+        "top level not a mapping",
+        "- site\n- devices\n",
+        "site.yaml:1: expected a mapping of sections (version, site, devices, strategy, store, portal, mqtt,"
+        " control, tariff, web, catalog_dirs) at the top level, got a list",
+    ),
 ]
 
 
@@ -346,9 +445,14 @@ def test_alias_bomb_is_refused():
 
 
 def test_every_problem_is_listed_in_line_order():
-    text = SITE.replace("latitude: 47.99", "latitude: 95") + DEV + (
-        "  - id: grid\n    role: grid_meter\n    connection: {type: tcp, host: p1, port: 0}\n"
-        "  - id: pv1\n    role: pv\n    connection: {type: sim}\n    kwp: -1\n    tlt: 30\n")
+    text = (
+        SITE.replace("latitude: 47.99", "latitude: 95")
+        + DEV
+        + (
+            "  - id: grid\n    role: grid_meter\n    connection: {type: tcp, host: p1, port: 0}\n"
+            "  - id: pv1\n    role: pv\n    connection: {type: sim}\n    kwp: -1\n    tlt: 30\n"
+        )
+    )
     assert errors_of(text, "x/site.yaml") == [
         "x/site.yaml:3: site.location.latitude: must be at most 90, got 95",
         "x/site.yaml:8: devices[0].connection.port: must be at least 1, got 0",
@@ -373,8 +477,14 @@ def test_any_text_gives_a_config_or_config_error(text):
         assert e.lines and all(line.startswith("fuzz.yaml") for line in e.lines)
 
 
-_SCALARS = st.one_of(st.integers(-10**6, 10**6), st.floats(allow_nan=False), st.booleans(), st.none(),
-                     st.text(max_size=12), st.lists(st.integers(), max_size=2))
+_SCALARS = st.one_of(
+    st.integers(-(10**6), 10**6),
+    st.floats(allow_nan=False),
+    st.booleans(),
+    st.none(),
+    st.text(max_size=12),
+    st.lists(st.integers(), max_size=2),
+)
 
 
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -437,8 +547,10 @@ def test_document_round_trips_with_comments():
 def test_check_ok(capsys):
     assert main(["check", str(EXAMPLES / "site.yaml")]) == 0
     out = capsys.readouterr().out
-    assert out == (f"{EXAMPLES / 'site.yaml'}: OK — 5 devices (grid_meter: grid, pv: pv1, battery: bat, "
-                   "ev_charger: ev1, heat_pump: hp)\n")
+    assert out == (
+        f"{EXAMPLES / 'site.yaml'}: OK — 5 devices (grid_meter: grid, pv: pv1, battery: bat, "
+        "ev_charger: ev1, heat_pump: hp)\n"
+    )
 
 
 def test_check_errors_go_to_stderr_with_exit_1(tmp_path, capsys):
@@ -453,6 +565,7 @@ def test_check_errors_go_to_stderr_with_exit_1(tmp_path, capsys):
 
 def test_check_json_shows_defaults(capsys):
     import json
+
     assert main(["check", "--demo", "--json", str(DEMO_SITE)]) == 0
     data = json.loads(capsys.readouterr().out)
     grid, house = data["devices"][0], data["devices"][1]
@@ -463,11 +576,20 @@ def test_check_json_shows_defaults(capsys):
 
 def test_check_as_a_subprocess_prints_no_traceback(tmp_path):
     bad = tmp_path / "site.yaml"
-    bad.write_text(SITE + DEV + "  - id: grid\n    role: grid_meter\n    connection:\n"
-                   "      type: modbus_tcp\n      host: 10.0.0.2\n      port: 5o2\n", encoding="utf-8")
+    bad.write_text(
+        SITE + DEV + "  - id: grid\n    role: grid_meter\n    connection:\n"
+        "      type: modbus_tcp\n      host: 10.0.0.2\n      port: 5o2\n",
+        encoding="utf-8",
+    )
     exe = Path(sys.executable).with_name("wattwerk")
-    proc = subprocess.run([str(exe), "check", "site.yaml"], cwd=tmp_path, capture_output=True, text=True,
-                          timeout=60, check=False)
+    proc = subprocess.run(
+        [str(exe), "check", "site.yaml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert proc.returncode == 1
     assert proc.stderr == 'site.yaml:11: devices[0].connection.port: expected an integer, got "5o2"\n'
     assert proc.stdout == ""

@@ -26,8 +26,13 @@ devices:
     connection: {type: sim}
 """
 
-PV = {"id": "pv1", "role": "pv", "kwp": 6.5, "catalog": "pv_inverter/sunspec-inverter-int",
-      "connection": {"type": "modbus_tcp", "host": "192.168.1.40", "port": 502, "unit": 1}}
+PV = {
+    "id": "pv1",
+    "role": "pv",
+    "kwp": 6.5,
+    "catalog": "pv_inverter/sunspec-inverter-int",
+    "connection": {"type": "modbus_tcp", "host": "192.168.1.40", "port": 502, "unit": 1},
+}
 
 
 @pytest.fixture
@@ -50,7 +55,8 @@ def test_add_device_keeps_comments_and_validates(site: Path) -> None:
 
 
 def test_invalid_result_is_refused_with_line_exact_messages_and_file_untouched(
-        site: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    site: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     bad = PV | {"kwp": -1.0, "connection": {"type": "modbus_tcp", "host": "x", "port": 70000}}
     before = site.read_bytes()
     with pytest.raises(ConfigError) as err:
@@ -59,9 +65,11 @@ def test_invalid_result_is_refused_with_line_exact_messages_and_file_untouched(
     assert not [p for p in site.parent.iterdir() if p.name != "site.yaml"]  # no temp file left behind
     # the same messages `wattwerk check` prints for that content
     probe = site.parent / "probe.yaml"
-    probe.write_text(SITE + "  - id: pv1\n    role: pv\n    kwp: -1.0\n"
-                     "    catalog: pv_inverter/sunspec-inverter-int\n"
-                     "    connection:\n      type: modbus_tcp\n      host: x\n      port: 70000\n")
+    probe.write_text(
+        SITE + "  - id: pv1\n    role: pv\n    kwp: -1.0\n"
+        "    catalog: pv_inverter/sunspec-inverter-int\n"
+        "    connection:\n      type: modbus_tcp\n      host: x\n      port: 70000\n"
+    )
     assert check_run(argparse.Namespace(config=[str(probe)], json=False, demo=False)) == 1
     shown = capsys.readouterr().err.strip().splitlines()
     assert [line.replace(str(probe), str(site)) for line in shown] == err.value.lines

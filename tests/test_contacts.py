@@ -29,28 +29,43 @@ TASMOTA = TasmotaSwitches("rcr")
     ("dialect", "topic", "payload", "expected"),
     [
         (SHELLY, "shellyplusi4-abc/status/input:1", {"id": 1, "state": True}, ContactUpdate({1: True})),
-        (SHELLY, "shellyplusi4-abc/events/rpc",
-         {"method": "NotifyStatus", "params": {"ts": 1.0, "input:0": {"id": 0, "state": False}}},
-         ContactUpdate({0: False}, online=True)),
+        (
+            SHELLY,
+            "shellyplusi4-abc/events/rpc",
+            {"method": "NotifyStatus", "params": {"ts": 1.0, "input:0": {"id": 0, "state": False}}},
+            ContactUpdate({0: False}, online=True),
+        ),
         (SHELLY, "shellyplusi4-abc/events/rpc", {"method": "NotifyEvent", "params": {}}, None),
-        (SHELLY, "shellyplusi4-abc/wattwerk/rpc",
-         {"id": 1, "result": {"input:0": {"id": 0, "state": True}, "switch:0": {"output": False}}},
-         ContactUpdate({0: True}, online=True)),
+        (
+            SHELLY,
+            "shellyplusi4-abc/wattwerk/rpc",
+            {"id": 1, "result": {"input:0": {"id": 0, "state": True}, "switch:0": {"output": False}}},
+            ContactUpdate({0: True}, online=True),
+        ),
         (SHELLY, "shellyplusi4-abc/status/input:2", {"id": 2, "state": None, "percent": 40}, None),  # analog
         (SHELLY, "shellyplusi4-abc/online", "false", ContactUpdate(online=False)),
         (SHELLY, "other/status/input:0", {"id": 0, "state": True}, None),
         (TASMOTA, "stat/rcr/RESULT", {"Switch2": {"Action": "ON"}}, ContactUpdate({2: True}, online=True)),
-        (TASMOTA, "tele/rcr/SENSOR", {"Time": "x", "Switch1": "OFF", "Switch3": "ON"},
-         ContactUpdate({1: False, 3: True}, online=True)),
-        (TASMOTA, "stat/rcr/STATUS10", {"StatusSNS": {"Time": "x", "Switch1": "ON"}},
-         ContactUpdate({1: True}, online=True)),
+        (
+            TASMOTA,
+            "tele/rcr/SENSOR",
+            {"Time": "x", "Switch1": "OFF", "Switch3": "ON"},
+            ContactUpdate({1: False, 3: True}, online=True),
+        ),
+        (
+            TASMOTA,
+            "stat/rcr/STATUS10",
+            {"StatusSNS": {"Time": "x", "Switch1": "ON"}},
+            ContactUpdate({1: True}, online=True),
+        ),
         (TASMOTA, "tele/rcr/LWT", "Offline", ContactUpdate(online=False)),
         (TASMOTA, "stat/rcr/POWER", "ON", None),
         (TASMOTA, "tele/rcr/SENSOR", {"ENERGY": {"Power": 5}}, None),
     ],
 )
-def test_payloads(dialect: ShellyInputs | TasmotaSwitches, topic: str, payload: object,
-                  expected: ContactUpdate | None) -> None:
+def test_payloads(
+    dialect: ShellyInputs | TasmotaSwitches, topic: str, payload: object, expected: ContactUpdate | None
+) -> None:
     body = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
     assert dialect.parse(topic, body) == expected
 
@@ -65,8 +80,9 @@ def test_payloads(dialect: ShellyInputs | TasmotaSwitches, topic: str, payload: 
         (TASMOTA, "stat/rcr/RESULT", b"[1, 2]"),
     ],
 )
-def test_bad_payloads_are_errors_not_states(dialect: ShellyInputs | TasmotaSwitches, topic: str,
-                                            payload: bytes) -> None:
+def test_bad_payloads_are_errors_not_states(
+    dialect: ShellyInputs | TasmotaSwitches, topic: str, payload: bytes
+) -> None:
     with pytest.raises(ValueError, match=r"\S"):
         dialect.parse(topic, payload)
 
@@ -179,10 +195,14 @@ def test_s0_power_falls_while_no_pulse_comes() -> None:
 
 
 def test_gpio_inputs_are_built_from_the_site_file_with_the_line_opener() -> None:
-    limits = ControlLimits.model_validate({"inputs": [
-        {"type": "gpio", "id": "rcr", "chip": "/dev/gpiochip1", "lines": [5, 6], "active_low": True},
-        {"type": "s0", "id": "hm", "line": 7, "imp_per_kwh": 800},
-    ]})
+    limits = ControlLimits.model_validate(
+        {
+            "inputs": [
+                {"type": "gpio", "id": "rcr", "chip": "/dev/gpiochip1", "lines": [5, 6], "active_low": True},
+                {"type": "s0", "id": "hm", "line": 7, "imp_per_kwh": 800},
+            ]
+        }
+    )
     opened: list[tuple[str, list[int], bool]] = []
 
     def opener(chip: str, lines: list[int], pull_up: bool) -> FakeLines:

@@ -110,18 +110,24 @@ class Watched:
 
 
 def limits_for(inputs: list[dict], contacts: list[str]) -> ControlLimits:
-    return ControlLimits.model_validate({
-        "inputs": inputs,
-        "ripple": {"contacts": contacts, "on_stale": "10",
-                   "levels": [{"pattern": "10", "feed_in_pct": 0}, {"pattern": "01", "feed_in_pct": 60}]},
-        "fallback_after_s": 1.0,
-        "margin_w": 100.0,
-    })
+    return ControlLimits.model_validate(
+        {
+            "inputs": inputs,
+            "ripple": {
+                "contacts": contacts,
+                "on_stale": "10",
+                "levels": [{"pattern": "10", "feed_in_pct": 0}, {"pattern": "01", "feed_in_pct": 60}],
+            },
+            "fallback_after_s": 1.0,
+            "margin_w": 100.0,
+        }
+    )
 
 
 @contextlib.asynccontextmanager
-async def running(limits: ControlLimits, extra: list[Polled] | None = None,
-                  ) -> AsyncIterator[tuple[EdgeRuntime, Watched, ToySite]]:
+async def running(
+    limits: ControlLimits, extra: list[Polled] | None = None
+) -> AsyncIterator[tuple[EdgeRuntime, Watched, ToySite]]:
     site = ToySite()
     limiter = Limiter(GridSpec(meter="grid"), [DeviceSpec("pv1", "pv", rated_w=8000.0, ac_w=8000.0)], limits)
     watched = Watched(CycleStep(ControlCycle([], limiter)), tuple(limits.ripple.contacts))  # type: ignore[union-attr]
@@ -130,7 +136,11 @@ async def running(limits: ControlLimits, extra: list[Polled] | None = None,
     polled, push = input_sources(limits, ledger, links)
     runtime = EdgeRuntime(
         [Polled("grid", GridDriver(site), 0.1), Polled("pv1", PvDriver(site), 0.1), *polled, *(extra or [])],
-        push=push, control=watched, cycle_s=0.2, stale_after_s=0.6, ledger=ledger,
+        push=push,
+        control=watched,
+        cycle_s=0.2,
+        stale_after_s=0.6,
+        ledger=ledger,
     )
     stop = asyncio.Event()
     task = asyncio.create_task(runtime.run(stop))
@@ -149,8 +159,13 @@ def assert_each_closed_cycle_limited(watched: Watched) -> None:
     assert all(c.active.get("export:ripple") == 0.0 for c in seen)
 
 
-async def exercise(watched: Watched, site: ToySite, close: Callable[[], Awaitable[None]],
-                   open_: Callable[[], Awaitable[None]], go_silent: Callable[[], Awaitable[None]]) -> None:
+async def exercise(
+    watched: Watched,
+    site: ToySite,
+    close: Callable[[], Awaitable[None]],
+    open_: Callable[[], Awaitable[None]],
+    go_silent: Callable[[], Awaitable[None]],
+) -> None:
     """Free, closed (0 % feed-in), open again (episode logged), then silent (fail-safe "10")."""
     await watched.until(lambda: sum(c.contacts[:2] == (0.0, 0.0) for c in watched.cycles) >= 3)
     assert all("export:ripple" not in c.active for c in watched.cycles if c.contacts[:2] == (0.0, 0.0))
@@ -180,7 +195,7 @@ async def exercise(watched: Watched, site: ToySite, close: Callable[[], Awaitabl
     await watched.until(lambda: any(e.kind == "fallback_start" and e.subject == "ripple" for e in since()))
     silent = len(watched.cycles)
     await watched.until(lambda: len(watched.cycles) >= silent + 3)
-    assert all(c.active.get("export:ripple") == 0.0 for c in watched.cycles[silent - 1:])  # on_stale "10"
+    assert all(c.active.get("export:ripple") == 0.0 for c in watched.cycles[silent - 1 :])  # on_stale "10"
 
 
 # ------------------------------------------------------------------ Modbus I/O module
@@ -204,9 +219,21 @@ async def test_modbus_io_module_contacts_drive_the_limit_within_one_cycle() -> N
     entry = find("waveshare-modbus-rtu-io-8ch").entry
     server = await EmulatorServer([CatalogEmulator(entry, terminals, unit=3).bank]).start()
     limits = limits_for(
-        [{"type": "modbus", "id": "rcr", "catalog": "waveshare-modbus-rtu-io-8ch", "interval_s": 0.1,
-          "connection": {"type": "modbus_tcp", "host": "127.0.0.1", "port": server.port, "unit": 3,
-                         "timeout_s": 0.3}}],
+        [
+            {
+                "type": "modbus",
+                "id": "rcr",
+                "catalog": "waveshare-modbus-rtu-io-8ch",
+                "interval_s": 0.1,
+                "connection": {
+                    "type": "modbus_tcp",
+                    "host": "127.0.0.1",
+                    "port": server.port,
+                    "unit": 3,
+                    "timeout_s": 0.3,
+                },
+            }
+        ],
         ["rcr.state_1", "rcr.state_2"],
     )
 
@@ -229,14 +256,26 @@ async def test_mqtt_inputs_drive_the_limit_within_one_cycle(kind: str, numbers: 
     device = await MqttInputsEmulator(kind, topic, {n: False for n in numbers}).start()  # type: ignore[arg-type]
     key = "inputs" if kind == "shelly" else "switches"
     limits = limits_for(
-        [{"type": kind, "id": "box", key: numbers, "repeat_s": 0.2,
-          "connection": {"type": "mqtt", "host": "127.0.0.1", "port": 1883, "topic": topic}}],
+        [
+            {
+                "type": kind,
+                "id": "box",
+                key: numbers,
+                "repeat_s": 0.2,
+                "connection": {"type": "mqtt", "host": "127.0.0.1", "port": 1883, "topic": topic},
+            }
+        ],
         ["box.state_1", "box.state_2"],
     )
     try:
         async with running(limits) as (_runtime, watched, site):
-            await exercise(watched, site, lambda: device.set(numbers[0], True),
-                           lambda: device.set(numbers[0], False), device.stop)
+            await exercise(
+                watched,
+                site,
+                lambda: device.set(numbers[0], True),
+                lambda: device.set(numbers[0], False),
+                device.stop,
+            )
         assert device.requests >= 1  # the stream asked for the state it could not know yet
     finally:
         await device.stop()

@@ -85,8 +85,9 @@ async def test_http_template_reads_scaled_values_and_writes_clamped_setpoints(tm
     item = _entry(BATTERY, tmp_path)
     ledger = InputLedger()
     async with BatteryApi() as api:
-        dev = HttpJsonDevice(item.entry, JsonHttp(f"http://127.0.0.1:{api.port}"), device_id="bat",
-                             ledger=ledger)
+        dev = HttpJsonDevice(
+            item.entry, JsonHttp(f"http://127.0.0.1:{api.port}"), device_id="bat", ledger=ledger
+        )
         first = await dev.values()
         await dev.set_battery_setpoint(-2000.0)  # charge 2 kW: the device counts charging +
         await dev.set_battery_setpoint(5000.0)  # beyond max: clamped to 3000 W
@@ -170,8 +171,9 @@ def test_user_files_report_each_problem_with_its_line(tmp_path: Path):
     folder.mkdir()
     (folder / "a.yaml").write_text(BATTERY)
     (folder / "b.yaml").write_text(BATTERY.replace("vendor: Basement", "vendor: Other"))
-    (folder / "c.yaml").write_text(BATTERY.replace("quantity: soc", "quantity: sco").replace(
-        "method: GET", "method: FETCH"))
+    (folder / "c.yaml").write_text(
+        BATTERY.replace("quantity: soc", "quantity: sco").replace("method: GET", "method: FETCH")
+    )
     (folder / "empty.yaml").write_text("\n")
     (folder / "list.yaml").write_text("- category: chp\n")
     items, problems = load_user_catalog([("devices", folder)])
@@ -181,10 +183,12 @@ def test_user_files_report_each_problem_with_its_line(tmp_path: Path):
     assert lines[1].startswith("devices/c.yaml:13: entries[0].http.reads[0].values[1].quantity: ")
     assert "unknown quantity 'sco'" in lines[1]
     assert lines[2].startswith('devices/c.yaml:16: entries[0].http.writes[0].method: expected one of "GET"')
-    assert lines[3] == ("devices/empty.yaml: the file is empty; a catalogue file has category, vendor and "
-                        "entries")
-    assert lines[4] == ("devices/list.yaml:1: expected a mapping (category, vendor, entries) at the top "
-                        "level, got a list")
+    assert lines[3] == (
+        "devices/empty.yaml: the file is empty; a catalogue file has category, vendor and entries"
+    )
+    assert lines[4] == (
+        "devices/list.yaml:1: expected a mapping (category, vendor, entries) at the top level, got a list"
+    )
     where = r"^x.yaml:16: entries\[0\].mqtt.writes\[0\]: write current_limit: put \{value\}"
     with pytest.raises(ConfigError, match=where):
         _entry(CHARGER.replace("'{\"amps\": {value}}'", "'{\"amps\": 6}'"), tmp_path)
@@ -193,21 +197,27 @@ def test_user_files_report_each_problem_with_its_line(tmp_path: Path):
 def test_devices_lists_user_entries_with_their_origin(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "bat.yaml").write_text(BATTERY)
-    (tmp_path / "site.yaml").write_text("site: {name: H, location: {latitude: 48, longitude: 8}, "
-                                        "timezone: Europe/Berlin}\ncatalog_dirs: [mine]\n")
+    (tmp_path / "site.yaml").write_text(
+        "site: {name: H, location: {latitude: 48, longitude: 8}, "
+        "timezone: Europe/Berlin}\ncatalog_dirs: [mine]\n"
+    )
     parser = argparse.ArgumentParser()
     listing.add_arguments(parser)
     assert listing.run(parser.parse_args(["--format", "json", "--site", str(tmp_path / "site.yaml")])) == 0
     rows = json.loads(capsys.readouterr().out)
     mine = [r for r in rows if r["origin"] != "packaged"]
     assert [(r["id"], r["status"], r["origin"]) for r in mine] == [
-        ("basement-battery", "user", "mine/bat.yaml")]
+        ("basement-battery", "user", "mine/bat.yaml")
+    ]
     assert len(rows) > 100 and {r["origin"] for r in rows} == {"packaged", "mine/bat.yaml"}
     (tmp_path / "mine" / "bat.yaml").write_text(BATTERY.replace("models:", "modles:"))
     assert listing.run(parser.parse_args(["--catalog-dir", str(tmp_path / "mine")])) == 1
     err = capsys.readouterr().err
-    assert re.search(r"mine/bat.yaml:5: entries\[0\]: unknown field \"modles\" "
-                     r"\(did you mean \"models\"\?\)", err)
+    assert re.search(
+        r"mine/bat.yaml:5: entries\[0\]: unknown field \"modles\" "
+        r"\(did you mean \"models\"\?\)",
+        err,
+    )
 
 
 class Idle:
@@ -246,7 +256,10 @@ async def test_probe_drafts_a_sunspec_entry_that_loads_as_a_user_file(tmp_path: 
         text = await _probe_draft(server.port, 1)
     item = _entry(text, tmp_path, "draft.yaml")
     assert (item.category, item.vendor, item.entry.id) == (
-        "pv_inverter", "Acme Solar", "my-acme-solar-as-5000")
+        "pv_inverter",
+        "Acme Solar",
+        "my-acme-solar-as-5000",
+    )
     assert item.entry.sunspec is not None and item.entry.sunspec.models == [1, 103, 120, 123]
     assert item.entry.sunspec.base == 40000 and item.entry.connection.port == server.port
     assert "pv_power_limit" in item.entry.capabilities
@@ -254,8 +267,9 @@ async def test_probe_drafts_a_sunspec_entry_that_loads_as_a_user_file(tmp_path: 
 
 async def test_probe_drafts_a_register_scan_for_a_device_without_sunspec(tmp_path: Path):
     words = {10: 1234, 11: 0xFFFE, 30: 7}
-    bank = RegisterBank(5, [Register(f"w{a}", a) for a in words], values=lambda: {f"w{a}": v
-                                                                                   for a, v in words.items()})
+    bank = RegisterBank(
+        5, [Register(f"w{a}", a) for a in words], values=lambda: {f"w{a}": v for a, v in words.items()}
+    )
     async with EmulatorServer([bank]) as server:
         text = await _probe_draft(server.port, 5, "--scan", "0:60")
     item = _entry(text, tmp_path, "draft.yaml")
@@ -281,15 +295,27 @@ def test_the_documented_examples_are_valid_user_files_and_the_site_example_build
     items, problems = load_user_catalog([("devices", tmp_path / "devices")])
     assert problems == [] and len(items) == len(files) >= 10
     # one example per category the placeholder rows need (docs/compatibility.md)
-    assert {"chp", "fuel_cell", "electrolyser", "gas_meter", "heat_meter", "hybrid_battery_inverter",
-            "ev_charger", "electricity_meter", "pv_inverter"} <= {i.category for i in items}
+    assert {
+        "chp",
+        "fuel_cell",
+        "electrolyser",
+        "gas_meter",
+        "heat_meter",
+        "hybrid_battery_inverter",
+        "ev_charger",
+        "electricity_meter",
+        "pv_inverter",
+    } <= {i.category for i in items}
     text = DOC.read_text(encoding="utf-8")
-    example = re.search(r"The site file then names these entries:\n\n<!-- fragment -->\n```yaml\n(.*?)```",
-                        text, re.S)
+    example = re.search(
+        r"The site file then names these entries:\n\n<!-- fragment -->\n```yaml\n(.*?)```", text, re.S
+    )
     assert example is not None
     site = tmp_path / "site.yaml"
-    site.write_text("site: {name: H, location: {latitude: 48, longitude: 8}, timezone: Europe/Berlin}\n"
-                    + example.group(1))
+    site.write_text(
+        "site: {name: H, location: {latitude: 48, longitude: 8}, timezone: Europe/Berlin}\n"
+        + example.group(1)
+    )
     doc = load_document(site)
     cfg = validate_document(doc, str(site))
     assert problem_lines(doc, str(site), dry_check(cfg)) == []
@@ -305,18 +331,21 @@ def test_the_default_folder_is_read_too_and_its_problems_have_their_lines(tmp_pa
     (default / "bat.yaml").write_text(BATTERY)
     monkeypatch.setattr(user_catalog, "DEFAULT_DIR", default)
     site = tmp_path / "site.yaml"
-    site.write_text("site: {name: H, location: {latitude: 48, longitude: 8}, timezone: Europe/Berlin}\n"
-                    "strategy: {mode: 'off'}\n"
-                    "devices:\n  - id: bat\n    role: battery\n    catalog: basement-battery\n"
-                    "    capacity_wh: 10000\n    max_charge_w: 3000\n    max_discharge_w: 3000\n"
-                    "    connection: {type: http, url: 'http://10.0.0.8'}\n")
+    site.write_text(
+        "site: {name: H, location: {latitude: 48, longitude: 8}, timezone: Europe/Berlin}\n"
+        "strategy: {mode: 'off'}\n"
+        "devices:\n  - id: bat\n    role: battery\n    catalog: basement-battery\n"
+        "    capacity_wh: 10000\n    max_charge_w: 3000\n    max_discharge_w: 3000\n"
+        "    connection: {type: http, url: 'http://10.0.0.8'}\n"
+    )
     doc = load_document(site)
     cfg = validate_document(doc, str(site))
     assert problem_lines(doc, str(site), dry_check(cfg)) == []
     (default / "bat.yaml").write_text(BATTERY.replace("path: /state", "path: state"))
     assert problem_lines(doc, str(site), dry_check(cfg)) == [
         f"{site}:1: catalog_dirs: {default}/bat.yaml:10: entries[0].http.reads[0].path: a path under the "
-        "site file's url starts with /, e.g. /state"]
+        "site file's url starts with /, e.g. /state"
+    ]
 
 
 def test_a_draft_for_a_serial_device_names_its_bus_settings(tmp_path: Path):

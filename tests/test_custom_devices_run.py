@@ -191,8 +191,11 @@ async def test_custom_meter_pv_and_charger_run_end_to_end(tmp_path: Path):
     (devices / "meter.yaml").write_text(METER)
     (devices / "pv.yaml").write_text(PV)
     (devices / "chargers" / "garage.yaml").write_text(CHARGER)
-    meter = RegisterBank(3, [Register(f"w{a}", a) for a in METER_WORDS], values=lambda: {
-        f"w{a}": v for a, v in METER_WORDS.items()})
+    meter = RegisterBank(
+        3,
+        [Register(f"w{a}", a) for a in METER_WORDS],
+        values=lambda: {f"w{a}": v for a, v in METER_WORDS.items()},
+    )
     topic = f"wattwerk-test/custom-{uuid.uuid4().hex[:10]}"
     commands: list[tuple[str, str]] = []
     stop = asyncio.Event()
@@ -205,17 +208,25 @@ async def test_custom_meter_pv_and_charger_run_end_to_end(tmp_path: Path):
         EdgeAuth(tmp_path / "var", default_names=False).set_password(PASSWORD)
         port = _free_port()
         log = (tmp_path / "edge.log").open("wb")
-        proc = subprocess.Popen([sys.executable, "-m", "wattwerk", "run", "site.yaml", "--port", str(port)],
-                                cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT,
-                                env=dict(os.environ, PYTHONUNBUFFERED="1"))
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "wattwerk", "run", "site.yaml", "--port", str(port)],
+            cwd=tmp_path,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=dict(os.environ, PYTHONUNBUFFERED="1"),
+        )
         charger = asyncio.create_task(_charger(topic, commands, stop))
         try:
+
             def ready(live: dict[str, Any]) -> bool:
                 flows = live.get("flows", {})
                 points = live.get("chargers") or []
-                return (flows.get("grid") is not None and flows.get("pv") is not None
-                        and any(p.get("power_w") is not None for p in points)
-                        and any(t.endswith("/set/amps") for t, _ in commands))
+                return (
+                    flows.get("grid") is not None
+                    and flows.get("pv") is not None
+                    and any(p.get("power_w") is not None for p in points)
+                    and any(t.endswith("/set/amps") for t, _ in commands)
+                )
 
             live = await _live(port, proc, ready)
             await asyncio.sleep(0)

@@ -81,13 +81,36 @@ def test_a_device_that_stops_answering_is_reported_stale(site):
 
 def test_headless_cli_prints_the_summary_json():
     out = subprocess.run(
-        [sys.executable, "-m", "wattwerk", "demo", "--speed", "1000000", "--for", "6h", "--json",
-         "--start", "2025-03-10", "--step", "10"],
-        capture_output=True, text=True, timeout=120, check=True,
+        [
+            sys.executable,
+            "-m",
+            "wattwerk",
+            "demo",
+            "--speed",
+            "1000000",
+            "--for",
+            "6h",
+            "--json",
+            "--start",
+            "2025-03-10",
+            "--step",
+            "10",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     )
     summary = json.loads(out.stdout)
     assert set(summary["energy_kwh"]) == {
-        "grid_import", "grid_export", "pv", "battery_charge", "battery_discharge", "house", "ev", "heat",
+        "grid_import",
+        "grid_export",
+        "pv",
+        "battery_charge",
+        "battery_discharge",
+        "house",
+        "ev",
+        "heat",
     }
     assert summary["balance_error_pct"] < 0.1
     assert summary["energy_kwh"]["house"] > 0
@@ -95,12 +118,16 @@ def test_headless_cli_prints_the_summary_json():
 
 @pytest.mark.parametrize(
     ("args", "message"),
-    [(["--speed", "0"], "--speed must be > 0"), (["--json"], "--json needs --for"),
-     (["--for", "soon"], "not a duration")],
+    [
+        (["--speed", "0"], "--speed must be > 0"),
+        (["--json"], "--json needs --for"),
+        (["--for", "soon"], "not a duration"),
+    ],
 )
 def test_bad_demo_options_say_what_is_wrong(args, message):
-    out = subprocess.run([sys.executable, "-m", "wattwerk", "demo", *args], capture_output=True, text=True,
-                         timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "wattwerk", "demo", *args], capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 2
     assert message in out.stderr
     assert "Traceback" not in out.stderr
@@ -108,9 +135,23 @@ def test_bad_demo_options_say_what_is_wrong(args, message):
 
 def test_demo_scenario_prints_the_closed_loop_summary():
     out = subprocess.run(
-        [sys.executable, "-m", "wattwerk", "demo", "--scenario", "four-chargers-fuse", "--speed", "1e9",
-         "--for", "5m", "--json"],
-        capture_output=True, text=True, timeout=120, check=True,
+        [
+            sys.executable,
+            "-m",
+            "wattwerk",
+            "demo",
+            "--scenario",
+            "four-chargers-fuse",
+            "--speed",
+            "1e9",
+            "--for",
+            "5m",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     )
     summary = json.loads(out.stdout)
     for key in ("limit_violations", "max_limit_excess_w", "relay_switches", "ev_grid_share_pct", "fallbacks"):
@@ -122,8 +163,12 @@ def test_demo_scenario_prints_the_closed_loop_summary():
 
 
 def test_demo_unknown_scenario_names_the_known_ones():
-    out = subprocess.run([sys.executable, "-m", "wattwerk", "demo", "--scenario", "sunny", "--for", "1h"],
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "wattwerk", "demo", "--scenario", "sunny", "--for", "1h"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 2
     assert "no scenario 'sunny'" in out.stderr and "pv-surplus-sunny" in out.stderr
     assert "Traceback" not in out.stderr
@@ -135,7 +180,10 @@ def test_headless_demo_runs_the_control_and_the_planner():
     the bundled day-ahead prices; stdout holds only the JSON (no solver banner)."""
     out = subprocess.run(
         [sys.executable, "-m", "wattwerk", "demo", "--for", "24h", "--json", "--start", "2025-06-15"],
-        capture_output=True, text=True, timeout=600, check=True,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
     )
     summary = json.loads(out.stdout)
     assert summary["ev_kwh"] > 5.0

@@ -60,12 +60,18 @@ def test_systemd_analyze_verifies_the_unit(tmp_path: Path) -> None:
     exe.chmod(0o755)
     unit = tmp_path / UNIT.name
     unit.write_text(UNIT.read_text().replace("/opt/wattwerk/.venv/bin/wattwerk", str(exe)))
-    out = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True,
-                         cwd=tmp_path, timeout=60)
+    out = subprocess.run(
+        ["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, cwd=tmp_path, timeout=60
+    )
     assert out.returncode == 0, out.stderr
     assert out.stderr.strip() == ""  # unknown keys and bad values only warn; we want none
-    sec = subprocess.run(["systemd-analyze", "security", "--offline=true", str(unit)], capture_output=True,
-                         text=True, cwd=tmp_path, timeout=60)
+    sec = subprocess.run(
+        ["systemd-analyze", "security", "--offline=true", str(unit)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
     level = re.search(r"Overall exposure level for \S+: ([\d.]+)", sec.stdout)
     assert level is not None, sec.stdout[-500:]
     assert float(level.group(1)) <= 3.0  # "OK" on systemd's scale; 9.6 is an unhardened service
@@ -75,11 +81,22 @@ def test_systemd_analyze_verifies_the_unit(tmp_path: Path) -> None:
 
 
 def dry_install(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "WATTWERK_PREFIX": str(tmp_path / "opt"), "WATTWERK_ETC": str(tmp_path / "etc"),
-           "WATTWERK_DATA": str(tmp_path / "data"), "WATTWERK_UNIT_DIR": str(tmp_path / "units"),
-           "WATTWERK_USER": "wattwerk-test-nobody", "WATTWERK_LOGROTATE_DIR": str(tmp_path / "logrotate.d")}
-    return subprocess.run(["bash", str(DEPLOY / "install.sh"), "--dry-run", *args], capture_output=True,
-                          text=True, env=env, timeout=60)
+    env = {
+        **os.environ,
+        "WATTWERK_PREFIX": str(tmp_path / "opt"),
+        "WATTWERK_ETC": str(tmp_path / "etc"),
+        "WATTWERK_DATA": str(tmp_path / "data"),
+        "WATTWERK_UNIT_DIR": str(tmp_path / "units"),
+        "WATTWERK_USER": "wattwerk-test-nobody",
+        "WATTWERK_LOGROTATE_DIR": str(tmp_path / "logrotate.d"),
+    }
+    return subprocess.run(
+        ["bash", str(DEPLOY / "install.sh"), "--dry-run", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
 
 
 def test_install_dry_run_prints_every_step_and_changes_nothing(tmp_path: Path) -> None:
@@ -159,14 +176,25 @@ def installed(tmp_path: Path) -> dict[str, str]:
     (prefix / ".venv").symlink_to(first)
     (tmp_path / "etc").mkdir()
     (tmp_path / "etc" / "site.yaml").write_text("site: {}\n")
-    return {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "WATTWERK_PREFIX": str(prefix),
-            "WATTWERK_ETC": str(tmp_path / "etc"), "SETTLE_S": "0", "PYTHON": str(bin_dir / "python3"),
-            "FAKE_LOG": str(tmp_path / "systemctl.log")}
+    return {
+        **os.environ,
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "WATTWERK_PREFIX": str(prefix),
+        "WATTWERK_ETC": str(tmp_path / "etc"),
+        "SETTLE_S": "0",
+        "PYTHON": str(bin_dir / "python3"),
+        "FAKE_LOG": str(tmp_path / "systemctl.log"),
+    }
 
 
 def update(env: dict[str, str], *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["bash", str(DEPLOY / "update.sh"), "--from", str(DEPLOY.parent), *args],
-                          capture_output=True, text=True, env={**env, **extra}, timeout=60)
+    return subprocess.run(
+        ["bash", str(DEPLOY / "update.sh"), "--from", str(DEPLOY.parent), *args],
+        capture_output=True,
+        text=True,
+        env={**env, **extra},
+        timeout=60,
+    )
 
 
 def current(env: dict[str, str]) -> str:

@@ -30,14 +30,17 @@ def device_for(entry_id: str) -> ModbusDevice:
     return device
 
 
-@pytest.mark.parametrize(("entry_id", "has", "lacks"), [
-    ("alfen-eve", {Meter, Charger, PhaseSwitchable}, {PowerLimitable, BatteryControl, SgReady, Relay}),
-    ("sma-sunny-island", {Meter, BatteryControl}, {Charger, PowerLimitable, SgReady}),
-    ("sgready-modbus-relay", {SgReady}, {Meter, Charger, Relay}),
-    ("relay-modbus-board", {Relay}, {SgReady, Meter}),
-    ("eastron-sdm630", {Meter}, {Charger, BatteryControl, PowerLimitable}),
-    ("sungrow-sg", {Meter, PowerLimitable}, {BatteryControl, Charger}),
-])
+@pytest.mark.parametrize(
+    ("entry_id", "has", "lacks"),
+    [
+        ("alfen-eve", {Meter, Charger, PhaseSwitchable}, {PowerLimitable, BatteryControl, SgReady, Relay}),
+        ("sma-sunny-island", {Meter, BatteryControl}, {Charger, PowerLimitable, SgReady}),
+        ("sgready-modbus-relay", {SgReady}, {Meter, Charger, Relay}),
+        ("relay-modbus-board", {Relay}, {SgReady, Meter}),
+        ("eastron-sdm630", {Meter}, {Charger, BatteryControl, PowerLimitable}),
+        ("sungrow-sg", {Meter, PowerLimitable}, {BatteryControl, Charger}),
+    ],
+)
 def test_capabilities_follow_the_catalogue_entry(entry_id: str, has: set[type], lacks: set[type]) -> None:
     device = device_for(entry_id)
     for interface in has:

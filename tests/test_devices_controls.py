@@ -103,7 +103,9 @@ async def test_hold_blocks_discharge_and_release_restores_it(entry_id: str) -> N
             released = {r.channel: r.value for r in await device.read()}
         finally:
             link.close()
-    register, normal = {"sax-power-home": ("discharge_limit", 4600.0),
-                        "sma-tripower-smart-energy": ("discharge_max", 4200.0)}[entry_id]
+    register, normal = {
+        "sax-power-home": ("discharge_limit", 4600.0),
+        "sma-tripower-smart-energy": ("discharge_max", 4200.0),
+    }[entry_id]
     assert emulator.bank.stored[register] == normal  # released: the normal discharge power again
     assert held["bat.power"] == 0.0 and released["bat.power"] == 800.0

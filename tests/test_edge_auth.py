@@ -22,22 +22,48 @@ class Clock:
         return self.t
 
 
-@pytest.mark.parametrize("target, expected", [
-    ("/setup", "/setup"), ("/wizard?x=1", "/wizard?x=1"), (None, "/"), ("", "/"),
-    ("//attacker.example", "/"), ("/\\attacker.example", "/"),
-    ("/%09/attacker.example", "/%09/attacker.example"),  # still a path here: the page decodes ?next= first
-    ("/\t/attacker.example", "/"), ("https://attacker.example", "/"), ("javascript:alert(1)", "/"),
-])
+@pytest.mark.parametrize(
+    "target, expected",
+    [
+        ("/setup", "/setup"),
+        ("/wizard?x=1", "/wizard?x=1"),
+        (None, "/"),
+        ("", "/"),
+        ("//attacker.example", "/"),
+        ("/\\attacker.example", "/"),
+        (
+            "/%09/attacker.example",
+            "/%09/attacker.example",
+        ),  # still a path here: the page decodes ?next= first
+        ("/\t/attacker.example", "/"),
+        ("https://attacker.example", "/"),
+        ("javascript:alert(1)", "/"),
+    ],
+)
 def test_after_sign_in_only_same_origin_paths(target: str | None, expected: str) -> None:
     assert safe_next(target) == expected
 
 
-@pytest.mark.parametrize("path, need", [
-    ("/", "live"), ("/api/live", "live"), ("/api/ws", "live"), ("/login", "open"), ("/api/auth", "open"),
-    ("/api/auth/login", "open"), ("/static/app.js", "open"), ("/wizard", "first"), ("/metrics", "metrics"),
-    ("/setup", "login"), ("/api/setup/test", "login"), ("/api/wizard/network", "login"),
-    ("/api/catalog", "login"), ("/api/livex", "login"), ("/static", "login"),
-])
+@pytest.mark.parametrize(
+    "path, need",
+    [
+        ("/", "live"),
+        ("/api/live", "live"),
+        ("/api/ws", "live"),
+        ("/login", "open"),
+        ("/api/auth", "open"),
+        ("/api/auth/login", "open"),
+        ("/static/app.js", "open"),
+        ("/wizard", "first"),
+        ("/metrics", "metrics"),
+        ("/setup", "login"),
+        ("/api/setup/test", "login"),
+        ("/api/wizard/network", "login"),
+        ("/api/catalog", "login"),
+        ("/api/livex", "login"),
+        ("/static", "login"),
+    ],
+)
 def test_access_rules(path: str, need: str) -> None:
     assert access(path) == need
 
@@ -123,5 +149,7 @@ def test_web_section_of_the_site_file() -> None:
     assert parse_config(site).web.public_live is False
     with pytest.raises(ConfigError) as bad:
         parse_config(site + "web: {hosts: [evil/path]}\n")
-    assert bad.value.lines == ['site.yaml:2: web.hosts[0]: "evil/path" is not a host name or IP address '
-                               "(e.g. energy.example.org, 192.168.1.9)"]
+    assert bad.value.lines == [
+        'site.yaml:2: web.hosts[0]: "evil/path" is not a host name or IP address '
+        "(e.g. energy.example.org, 192.168.1.9)"
+    ]

@@ -53,7 +53,8 @@ def test_live_page_status_flows_and_owner_section_have_their_strings() -> None:
     used |= {f"state.{s}" for s in ("ok", "stale", "error", "failing", "waiting")}
     used |= {f"health.{k}" for k in ("grid", "warn", "warn_one", "ok", "none")}
     assert {"flow.grid", "flow.dir.export", "owner.save_plan", "owner.mode.minpv", "owner.battery.hold"} <= (
-        used)
+        used
+    )
     assert used - en.keys() == set()
     for _, kind, cause, check in CAUSES:
         assert (en[f"status.{kind}.cause"], en[f"status.{kind}.check"]) == (cause, check)

@@ -92,8 +92,9 @@ def service(tmp_path: Path, handler=recorded, soc: float = 20.0, tariff: str = "
     cfg = site(tmp_path, tariff)
     clock = Clock(NOW)
     state = SiteState()
-    state.update([Reading("bat.soc", NOW, soc), Reading("grid.power", NOW, 400.0),
-                  Reading("bat.power", NOW, 0.0)])
+    state.update(
+        [Reading("bat.soc", NOW, soc), Reading("grid.power", NOW, 400.0), Reading("bat.power", NOW, 0.0)]
+    )
     prices = TariffPrices(cfg.tariff, tmp_path / "prices.json", client=client_of(handler))
     svc = PlanService(cfg, lambda: state.snapshot(clock()), prices, clock=clock)
     return cfg, svc, clock, state
@@ -131,8 +132,13 @@ async def test_the_planned_charge_reaches_the_battery_setpoint(tmp_path):
     assert plan is not None
     i = int(np.argmin(plan.devices["bat"]["power_w"]))
     clock.now = plan.slot_start(i) + timedelta(minutes=1)
-    state.update([Reading("bat.soc", clock.now, 30.0), Reading("grid.power", clock.now, 300.0),
-                  Reading("bat.power", clock.now, 0.0)])
+    state.update(
+        [
+            Reading("bat.soc", clock.now, 30.0),
+            Reading("grid.power", clock.now, 300.0),
+            Reading("bat.power", clock.now, 0.0),
+        ]
+    )
     step = CycleStep(build_cycle(cfg), svc.signals)
     setpoints = {s.channel: s.value for s in step(state.snapshot(clock.now))}
     assert setpoints["bat.battery_setpoint"] == pytest.approx(plan.devices["bat"]["power_w"][i], abs=0.5)
@@ -263,8 +269,9 @@ async def test_a_zero_export_site_plans_curtailment_and_the_page_gets_it(tmp_pat
     assert cfg.site.grid.max_export_w == 0
     clock = Clock(NOW)
     state = SiteState()
-    state.update([Reading("bat.soc", NOW, 95.0), Reading("grid.power", NOW, 0.0),
-                  Reading("bat.power", NOW, 0.0)])
+    state.update(
+        [Reading("bat.soc", NOW, 95.0), Reading("grid.power", NOW, 0.0), Reading("bat.power", NOW, 0.0)]
+    )
     prices = TariffPrices(cfg.tariff, tmp_path / "prices.json", client=client_of(recorded))
 
     async def offline():
@@ -289,19 +296,22 @@ async def test_no_feed_in_at_negative_prices_curtails_and_pulls_consumption_in(t
         text = SITE.replace("TARIFF", "awattar").replace("DATADIR", str(tmp_path / f"var{switch}"))
         text = text.replace("PV\n", PV).replace(
             "tariff: {provider: awattar}",
-            f"tariff: {{provider: awattar, no_feed_in_at_negative_prices: {str(switch).lower()}}}")
+            f"tariff: {{provider: awattar, no_feed_in_at_negative_prices: {str(switch).lower()}}}",
+        )
         cfg = parse_config(text)
         assert cfg.tariff.no_feed_in_at_negative_prices is switch
         state = SiteState()
-        state.update([Reading("bat.soc", NOW, 30.0), Reading("grid.power", NOW, 0.0),
-                      Reading("bat.power", NOW, 0.0)])
+        state.update(
+            [Reading("bat.soc", NOW, 30.0), Reading("grid.power", NOW, 0.0), Reading("bat.power", NOW, 0.0)]
+        )
         prices = TariffPrices(cfg.tariff, tmp_path / f"p{switch}.json", client=client_of(recorded))
 
         async def offline():
             raise httpx.ConnectError("offline")
 
-        svc = PlanService(cfg, lambda state=state: state.snapshot(NOW), prices, clock=Clock(NOW),
-                          weather=offline)
+        svc = PlanService(
+            cfg, lambda state=state: state.snapshot(NOW), prices, clock=Clock(NOW), weather=offline
+        )
         plans[switch] = await svc.refresh()
     off, on = plans[False], plans[True]
     assert off is not None and on is not None

@@ -52,8 +52,13 @@ PV = """\
 
 
 def config(devices: str, strategy: str, tmp_path: Path):
-    return parse_config(HEAD + devices + "strategy:\n  mode: planner\n" + strategy
-                        + f"tariff: {{provider: awattar}}\nstore: {{data_dir: {tmp_path / 'var'}}}\n")
+    return parse_config(
+        HEAD
+        + devices
+        + "strategy:\n  mode: planner\n"
+        + strategy
+        + f"tariff: {{provider: awattar}}\nstore: {{data_dir: {tmp_path / 'var'}}}\n"
+    )
 
 
 def recorded(request: httpx.Request) -> httpx.Response:
@@ -99,8 +104,13 @@ async def test_the_car_gets_its_energy_by_departure_in_the_cheapest_slots(tmp_pa
     # the control cycle follows the planned power in a charging slot
     i = int(np.argmax(ev))
     clock.now = plan.slot_start(i) + timedelta(minutes=2)
-    state.update([Reading("ev1.state", clock.now, 1.0), Reading("grid.power", clock.now, 300.0),
-                  Reading("ev1.power", clock.now, 0.0)])
+    state.update(
+        [
+            Reading("ev1.state", clock.now, 1.0),
+            Reading("grid.power", clock.now, 300.0),
+            Reading("ev1.power", clock.now, 0.0),
+        ]
+    )
     sig = svc.signals()
     assert sig.planned_w("ev1") == pytest.approx(ev[i], abs=0.1)
     step = CycleStep(build_cycle(cfg), svc.signals)
@@ -134,8 +144,7 @@ async def test_no_car_no_plan_for_it_and_a_far_departure_charges_only_where_it_p
 
 
 async def test_target_soc_needs_the_cars_soc(tmp_path):
-    strategy = ('  ev_departures:\n    - {charger: ev1, departure: "16:00", target_soc: 80, '
-                'battery_kwh: 50}\n')
+    strategy = '  ev_departures:\n    - {charger: ev1, departure: "16:00", target_soc: 80, battery_kwh: 50}\n'
     cfg = config(EV, strategy, tmp_path)
     svc, _, state = service(cfg, tmp_path, [Reading("ev1.state", NOW, 1.0)])
     plan = await svc.refresh()
@@ -148,8 +157,13 @@ async def test_target_soc_needs_the_cars_soc(tmp_path):
 
 
 def test_next_departure_respects_weekdays_and_local_time():
-    cfg = config(EV, '  ev_departures:\n    - {charger: ev1, departure: "07:30", days: [mon, fri]}\n'
-                 .replace("]}", "], energy_kwh: 5}"), Path("/tmp"))
+    cfg = config(
+        EV,
+        '  ev_departures:\n    - {charger: ev1, departure: "07:30", days: [mon, fri]}\n'.replace(
+            "]}", "], energy_kwh: 5}"
+        ),
+        Path("/tmp"),
+    )
     dep = cfg.strategy.ev_departures[0]
     sunday = datetime(2024, 6, 2, 6, tzinfo=UTC)
     assert next_departure(dep, sunday, "Europe/Berlin") == datetime(2024, 6, 3, 5, 30, tzinfo=UTC)
@@ -159,16 +173,28 @@ def test_next_departure_respects_weekdays_and_local_time():
     assert next_departure(dep, winter, "Europe/Berlin") == datetime(2024, 12, 2, 6, 30, tzinfo=UTC)
 
 
-@pytest.mark.parametrize(("entry", "line", "expect"), [
-    ('{charger: grid, departure: "07:30", energy_kwh: 5}', 9,
-     'strategy.ev_departures[0].charger: "grid" is not an ev_charger device'),
-    ('{charger: ev1, departure: "7.30", energy_kwh: 5}', 9,
-     'strategy.ev_departures[0].departure: "7.30" is not a time of day'),
-    ('{charger: ev1, departure: "07:30"}', 9, "give either energy_kwh or target_soc"),
-    ('{charger: ev1, departure: "07:30", target_soc: 80}', 9, "target_soc needs battery_kwh"),
-    ('{charger: ev1, departure: "07:30", energy_kwh: 5, days: [monday]}', 9,
-     'strategy.ev_departures[0].days[0]: expected one of'),
-])
+@pytest.mark.parametrize(
+    ("entry", "line", "expect"),
+    [
+        (
+            '{charger: grid, departure: "07:30", energy_kwh: 5}',
+            9,
+            'strategy.ev_departures[0].charger: "grid" is not an ev_charger device',
+        ),
+        (
+            '{charger: ev1, departure: "7.30", energy_kwh: 5}',
+            9,
+            'strategy.ev_departures[0].departure: "7.30" is not a time of day',
+        ),
+        ('{charger: ev1, departure: "07:30"}', 9, "give either energy_kwh or target_soc"),
+        ('{charger: ev1, departure: "07:30", target_soc: 80}', 9, "target_soc needs battery_kwh"),
+        (
+            '{charger: ev1, departure: "07:30", energy_kwh: 5, days: [monday]}',
+            9,
+            "strategy.ev_departures[0].days[0]: expected one of",
+        ),
+    ],
+)
 def test_departure_errors_name_the_line_and_field(entry, line, expect, tmp_path):
     with pytest.raises(ConfigError) as info:
         config(EV, f"  ev_departures:\n    - {entry}\n", tmp_path)
@@ -191,8 +217,10 @@ def test_heat_store_errors_name_the_line_and_field(tmp_path):
 
 
 async def test_the_tank_is_heated_in_cheap_slots_within_its_band(tmp_path):
-    strategy = ("  heat_stores:\n    - {heaters: [rod], volume_l: 200, min_c: 45, max_c: 65, "
-                "temperature: rod.temperature, heat_kwh_per_day: 6}\n")
+    strategy = (
+        "  heat_stores:\n    - {heaters: [rod], volume_l: 200, min_c: 45, max_c: 65, "
+        "temperature: rod.temperature, heat_kwh_per_day: 6}\n"
+    )
     cfg = config(ROD, strategy, tmp_path)
     svc, clock, state = service(cfg, tmp_path, [Reading("rod.temperature", NOW, 46.0)])
     plan = await svc.refresh()
@@ -226,8 +254,10 @@ async def test_the_tank_is_heated_in_cheap_slots_within_its_band(tmp_path):
 
 
 async def test_a_heat_pump_tank_recommends_sg_ready_when_the_plan_heats(tmp_path):
-    strategy = ("  heat_stores:\n    - {heaters: [hp], volume_l: 500, min_c: 35, max_c: 50, cop: 3.5, "
-                "heat_kwh_per_day: 30}\n")
+    strategy = (
+        "  heat_stores:\n    - {heaters: [hp], volume_l: 500, min_c: 35, max_c: 50, cop: 3.5, "
+        "heat_kwh_per_day: 30}\n"
+    )
     cfg = config(HP, strategy, tmp_path)
     svc, clock, state = service(cfg, tmp_path, [])
     plan = await svc.refresh()
@@ -267,8 +297,13 @@ async def plan_with_measured_pv(tmp_path: Path, since: datetime, until: datetime
     modelled = forecast(weather_site(cfg), pv_arrays(cfg), weather)["total"]
     measured = modelled[(modelled.index >= since) & (modelled.index < until)]
     store = SqliteStore(tmp_path / "s.sqlite", tz="Europe/Berlin")
-    store.write([Reading("pv1.power", ts.to_pydatetime() + timedelta(minutes=15 * q), factor * watts)
-                 for ts, watts in measured.items() for q in range(4)])
+    store.write(
+        [
+            Reading("pv1.power", ts.to_pydatetime() + timedelta(minutes=15 * q), factor * watts)
+            for ts, watts in measured.items()
+            for q in range(4)
+        ]
+    )
 
     async def fetch():
         return weather

@@ -55,8 +55,13 @@ def sim() -> SiteSim:
 async def test_run_reads_meter_and_inverter_into_the_store(tmp_path, sim):
     def meter() -> MeterState:
         state = sim.meter_state()
-        return MeterState(utcnow().replace(microsecond=0), state.power_w, state.energy_import_wh,
-                          state.energy_export_wh, state.phases)
+        return MeterState(
+            utcnow().replace(microsecond=0),
+            state.power_w,
+            state.energy_import_wh,
+            state.energy_export_wh,
+            state.phases,
+        )
 
     inverter = SunSpecEmulator([101, 123], sim.pv[0], rated_power=8000)
     async with P1Emulator(meter, interval=0.1) as p1, EmulatorServer([inverter.bank]) as modbus:
@@ -90,8 +95,12 @@ def test_a_wrong_catalogue_name_says_what_exists(tmp_path):
 def test_run_refuses_simulated_devices_with_a_clear_message(tmp_path):
     text = DEMO_SITE.read_text().replace("./var/demo", str(tmp_path))
     (tmp_path / "site.yaml").write_text(text)
-    out = subprocess.run([sys.executable, "-m", "wattwerk", "run", str(tmp_path / "site.yaml"), "--no-web"],
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "wattwerk", "run", str(tmp_path / "site.yaml"), "--no-web"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 78  # EX_CONFIG: the systemd unit does not restart on it
     assert "connection type sim runs only in `wattwerk demo`" in out.stderr
     assert "Traceback" not in out.stderr
@@ -104,22 +113,30 @@ async def test_run_publishes_to_mqtt_with_discovery_and_serves_metrics(tmp_path,
     import aiomqtt
     import httpx
 
-
     def meter() -> MeterState:
         state = sim.meter_state()
-        return MeterState(utcnow().replace(microsecond=0), state.power_w, state.energy_import_wh,
-                          state.energy_export_wh, state.phases)
+        return MeterState(
+            utcnow().replace(microsecond=0),
+            state.power_w,
+            state.energy_import_wh,
+            state.energy_export_wh,
+            state.phases,
+        )
 
     root = f"wwtest/{uuid.uuid4().hex[:8]}"
     prefix = f"hatest{uuid.uuid4().hex[:8]}"
     inverter = SunSpecEmulator([101], sim.pv[0], rated_power=8000)
     seen: dict[str, bytes] = {}
-    async with P1Emulator(meter, interval=0.1) as p1, EmulatorServer([inverter.bank]) as modbus, \
-            aiomqtt.Client("127.0.0.1", 1883) as client:
+    async with (
+        P1Emulator(meter, interval=0.1) as p1,
+        EmulatorServer([inverter.bank]) as modbus,
+        aiomqtt.Client("127.0.0.1", 1883) as client,
+    ):
         await client.subscribe(f"{root}/#")
         await client.subscribe(f"{prefix}/#")
         text = site_text(p1.port, modbus.port, tmp_path / "var") + (
-            f"mqtt:\n  root: {root}\n  discovery_prefix: {prefix}\n")
+            f"mqtt:\n  root: {root}\n  discovery_prefix: {prefix}\n"
+        )
         edge = assemble(parse_config(text), EdgeOptions(store_every_s=0.0))
         stop = asyncio.Event()
         task = asyncio.create_task(edge.run(stop))
@@ -250,7 +267,6 @@ def test_user_commands_reach_control_and_others_are_refused(tmp_path):
         assert edge.overrides["wb"] == {"current_limit": 10.0, "mode": "minpv"}
         from fastapi.testclient import TestClient
 
-
         live = signed_in(TestClient(edge.web_app())).get("/api/live").json()
         assert [(c["id"], c["mode"]) for c in live["chargers"]] == [("wb", "minpv")]  # the page shows it
     finally:
@@ -285,7 +301,10 @@ def test_the_owners_battery_setpoint_is_followed_like_the_planners():
     step.set_battery(None)
     step(snap)
     assert [(s.battery_w, s.hold_battery, s.price) for s in seen] == [
-        (None, True, 0.3), (-2500.0, False, 0.3), (None, True, 0.3)]
+        (None, True, 0.3),
+        (-2500.0, False, 0.3),
+        (None, True, 0.3),
+    ]
 
 
 def test_the_site_files_control_section_reaches_the_limiter(tmp_path):

@@ -120,7 +120,9 @@ async def test_a_failed_write_is_tried_again_in_the_next_cycle_with_resend_s():
     ro = Device("meter", "readonly")
     clock = {"t": datetime(2025, 6, 21, 12, tzinfo=UTC)}
     runtime = EdgeRuntime(
-        [Polled("meter", ro, 1.0)], clock=lambda: clock["t"], resend_s=30.0,
+        [Polled("meter", ro, 1.0)],
+        clock=lambda: clock["t"],
+        resend_s=30.0,
         control=lambda snap: [Setpoint("meter.power_limit", 0.0, snap.now, "test")],
     )
     for _ in range(2):
@@ -135,8 +137,12 @@ def test_recorder_keeps_one_reading_per_channel_per_interval(tmp_path):
     rec = Recorder(10.0, store=writer)
     t0 = datetime(2025, 1, 1, tzinfo=UTC)
     for s in range(60):  # one minute of 1-s telegrams
-        rec.record([Reading("grid.power", t0 + timedelta(seconds=s), float(s)),
-                    Reading("grid.energy_import", t0 + timedelta(seconds=s), 1000.0 + s)])
+        rec.record(
+            [
+                Reading("grid.power", t0 + timedelta(seconds=s), float(s)),
+                Reading("grid.energy_import", t0 + timedelta(seconds=s), 1000.0 + s),
+            ]
+        )
     writer.flush()
     rows = store.query(["grid.power"], t0, t0 + timedelta(minutes=1), "raw")["grid.power"]
     assert [r.mean for r in rows] == [0.0, 10.0, 20.0, 30.0, 40.0, 50.0]

@@ -22,24 +22,50 @@ from wattwerk.edge.web_auth import access
 
 # (method, path) of create_app(..., runtime=...) as dumped before the split (WS: the websocket)
 EXPECTED = [
-    ("GET", "/api/auth"), ("POST", "/api/auth/password"), ("POST", "/api/auth/login"),
-    ("POST", "/api/auth/logout"), ("POST", "/api/account/password"),
+    ("GET", "/api/auth"),
+    ("POST", "/api/auth/password"),
+    ("POST", "/api/auth/login"),
+    ("POST", "/api/auth/logout"),
+    ("POST", "/api/account/password"),
     ("GET", "/metrics"),
-    ("GET", "/"), ("GET", "/setup"), ("GET", "/wizard"), ("GET", "/login"), ("GET", "/history"),
-    ("GET", "/sessions"), ("GET", "/manifest.webmanifest"), ("GET", "/sw.js"),
-    ("GET", "/api/live"), ("GET", "/api/today"), ("GET", "/api/devices"), ("GET", "/api/plan"),
-    ("GET", "/api/history"), ("GET", "/api/sessions"), ("GET", "/api/sessions.csv"),
-    ("GET", "/api/owner"), ("GET", "/api/owner/{device}"), ("PUT", "/api/owner/{device}"),
+    ("GET", "/"),
+    ("GET", "/setup"),
+    ("GET", "/wizard"),
+    ("GET", "/login"),
+    ("GET", "/history"),
+    ("GET", "/sessions"),
+    ("GET", "/manifest.webmanifest"),
+    ("GET", "/sw.js"),
+    ("GET", "/api/live"),
+    ("GET", "/api/today"),
+    ("GET", "/api/devices"),
+    ("GET", "/api/plan"),
+    ("GET", "/api/history"),
+    ("GET", "/api/sessions"),
+    ("GET", "/api/sessions.csv"),
+    ("GET", "/api/owner"),
+    ("GET", "/api/owner/{device}"),
+    ("PUT", "/api/owner/{device}"),
     ("WS", "/api/ws"),
-    ("GET", "/api/catalog"), ("POST", "/api/setup/test"), ("GET", "/api/setup/config"),
+    ("GET", "/api/catalog"),
+    ("POST", "/api/setup/test"),
+    ("GET", "/api/setup/config"),
     ("POST", "/api/setup/devices"),
-    ("GET", "/api/wizard/network"), ("POST", "/api/wizard/network"), ("POST", "/api/wizard/pair"),
+    ("GET", "/api/wizard/network"),
+    ("POST", "/api/wizard/network"),
+    ("POST", "/api/wizard/pair"),
     ("POST", "/api/wizard/grid-meter"),
 ]
 AREA = {  # path prefix -> the module whose router serves it
-    "/api/auth": "web_auth", "/api/account": "web_auth", "/metrics": "metrics",
-    "/api/owner": "owner_api", "/api/catalog": "setup_api", "/api/setup": "setup_api",
-    "/api/wizard": "setup_api", "/api/": "web_live", "/": "web",
+    "/api/auth": "web_auth",
+    "/api/account": "web_auth",
+    "/metrics": "metrics",
+    "/api/owner": "owner_api",
+    "/api/catalog": "setup_api",
+    "/api/setup": "setup_api",
+    "/api/wizard": "setup_api",
+    "/api/": "web_live",
+    "/": "web",
 }
 
 
@@ -97,8 +123,10 @@ def _url(path: str) -> str:
 
 
 def _closed_with_1008(client: TestClient, **headers: str) -> bool:
-    with (pytest.raises(WebSocketDisconnect) as refused,
-          client.websocket_connect("/api/ws", headers=headers) as ws):
+    with (
+        pytest.raises(WebSocketDisconnect) as refused,
+        client.websocket_connect("/api/ws", headers=headers) as ws,
+    ):
         ws.receive_json()
     return refused.value.code == 1008
 

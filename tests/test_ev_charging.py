@@ -252,8 +252,9 @@ def test_a_full_car_left_enabled_gives_the_pv_surplus_back_after_a_few_cycles() 
         (90, 50.0, 2, None),  # below idle_w once: the timer restarts, no flip on one sample
     ]
     draws = {t: w for t, w, *_ in rows}
-    got = drive(law, [(t, 5000.0, {"ev1": c}) for t, _, c, _ in rows],
-                channels=lambda t: {"ev1__power": draws[t]})
+    got = drive(
+        law, [(t, 5000.0, {"ev1": c}) for t, _, c, _ in rows], channels=lambda t: {"ev1__power": draws[t]}
+    )
     for (t, _, _, want), (sps, used) in zip(rows, got, strict=True):
         assert sps["ev1.enable"] == 1, t  # the point stays enabled: the car may want more later
         reserved = sps["ev1.current_limit"] * 690

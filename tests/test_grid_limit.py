@@ -71,10 +71,14 @@ async def plan_of(tmp_path: Path, grid: str, control: str = "", pv: bool = False
     text = text.replace("CONTROL\n", f"control: {control}\n" if control else "")
     cfg = parse_config(text)
     state = SiteState()
-    state.update([Reading("bat.soc", NOW, 10.0), Reading("grid.power", NOW, 400.0),
-                  Reading("bat.power", NOW, 0.0)])
-    prices = TariffPrices(cfg.tariff, tmp_path / "prices.json",
-                          client=lambda: httpx.AsyncClient(transport=httpx.MockTransport(recorded)))
+    state.update(
+        [Reading("bat.soc", NOW, 10.0), Reading("grid.power", NOW, 400.0), Reading("bat.power", NOW, 0.0)]
+    )
+    prices = TariffPrices(
+        cfg.tariff,
+        tmp_path / "prices.json",
+        client=lambda: httpx.AsyncClient(transport=httpx.MockTransport(recorded)),
+    )
     svc = PlanService(cfg, lambda: state.snapshot(NOW), prices, clock=lambda: NOW)
     plan = await svc.refresh()
     assert plan is not None and plan.status == "optimal"
@@ -90,8 +94,9 @@ async def test_a_fuse_only_site_is_planned_limited_and_shown_with_the_same_impor
 
     # the limiter: the planner's 12 kW charge on top of 400 W of load is cut to the same limit
     limiter = Limiter.from_site(cfg)
-    out = limiter.apply([Setpoint("bat.battery_setpoint", -12000.0, NOW)], state.snapshot(NOW),
-                        limiter.initial())
+    out = limiter.apply(
+        [Setpoint("bat.battery_setpoint", -12000.0, NOW)], state.snapshot(NOW), limiter.initial()
+    )
     assert out.active["import:grid"] == FUSE_W
     charge = -{s.channel: s.value for s in out.setpoints}["bat.battery_setpoint"]
     assert 400.0 + charge <= FUSE_W - limiter.limits.margin_w + 1.0
@@ -108,10 +113,10 @@ async def test_without_a_fuse_or_limit_the_plan_imports_more(tmp_path):
     assert plan.import_w.max() > FUSE_W + 1000.0
 
 
-@pytest.mark.parametrize(("grid", "limit"), [
-    ("{fuse_a: 10, max_import_w: 5000}", 5000.0),
-    ("{fuse_a: 10, max_import_w: 9000}", float(FUSE_W)),
-])
+@pytest.mark.parametrize(
+    ("grid", "limit"),
+    [("{fuse_a: 10, max_import_w: 5000}", 5000.0), ("{fuse_a: 10, max_import_w: 9000}", float(FUSE_W))],
+)
 async def test_the_tighter_of_fuse_and_max_import_is_planned(tmp_path, grid, limit):
     cfg, _, plan = await plan_of(tmp_path, grid)
     assert cfg.site.grid.import_limit_w == limit
@@ -119,10 +124,13 @@ async def test_the_tighter_of_fuse_and_max_import_is_planned(tmp_path, grid, lim
     assert limit - 50.0 <= plan.import_w.max() <= limit + 1.0
 
 
-@pytest.mark.parametrize(("control", "side", "limit", "battery_wh"), [
-    ("{peak_shaving_w: 5000}", "import", 5000.0, 40000),  # the tighter of it and the fuse
-    ("{feed_in_limit_pct: 30}", "export", 3000.0, 2000),  # 30 % of 10 kWp; a battery soon full
-])
+@pytest.mark.parametrize(
+    ("control", "side", "limit", "battery_wh"),
+    [
+        ("{peak_shaving_w: 5000}", "import", 5000.0, 40000),  # the tighter of it and the fuse
+        ("{feed_in_limit_pct: 30}", "export", 3000.0, 2000),  # 30 % of 10 kWp; a battery soon full
+    ],
+)
 async def test_the_control_sections_fixed_limits_are_planned_and_limited_alike(
     tmp_path: Path, control: str, side: str, limit: float, battery_wh: int
 ) -> None:
@@ -133,8 +141,11 @@ async def test_the_control_sections_fixed_limits_are_planned_and_limited_alike(
     active, _ = limiter.active_limits(SiteState().snapshot(NOW), limiter.initial())
     assert tightest(active, side) == limit == tightest(site_limits(cfg), side)
     rows = site_details(cfg, SiteState().snapshot(NOW))["restrictions"]  # the page names it too
-    assert {"kind": "peak_shaving" if side == "import" else "feed_in_limit", "limit_w": round(limit),
-            "source": "site file"} in rows
+    assert {
+        "kind": "peak_shaving" if side == "import" else "feed_in_limit",
+        "limit_w": round(limit),
+        "source": "site file",
+    } in rows
     flow = plan.import_w if side == "import" else plan.export_w
     assert flow.max() <= limit + 1.0
     _, _, free = await plan_of(tmp_path / "free", "{fuse_a: 10}", pv=True, battery_wh=battery_wh)

@@ -11,31 +11,47 @@ from wattwerk.config import ConfigError, parse_config
 from wattwerk.config.inbound import Iec104Points, allowed
 
 SITE = (
-    "site: {name: x, location: {latitude: 48, longitude: 8}, timezone: Europe/Berlin}\n"
-    "control:\n  inbound:\n"
+    "site: {name: x, location: {latitude: 48, longitude: 8}, timezone: Europe/Berlin}\ncontrol:\n  inbound:\n"
 )
 
 
-@pytest.mark.parametrize(("block", "line"), [
-    ("    modbus_server: {host: 0.0.0.0}\n",
-     "site.yaml:4: control.inbound.modbus_server.allow: listening on 0.0.0.0 lets other machines change "
-     "the site's limits: list the clients that may connect in allow (IP addresses or networks)"),
-    ("    iec104:\n      fallback: 50\n",
-     'site.yaml:5: control.inbound.iec104.fallback: expected one of "keep", 0, 100, got 50'),
-    ("    iec104:\n      allow: [10.0.0.300]\n",
-     "site.yaml:5: control.inbound.iec104.allow[0]: expected an IP address or network such as 192.168.1.20 "
-     "or 10.0.0.0/24, got '10.0.0.300'"),
-    ("    iec104:\n      points: {setpoint: 200}\n",
-     "site.yaml:5: control.inbound.iec104.points.limit: IOA 200 is used for setpoint and limit"),
-    ("    openadr: {vtn_url: 'http://vtn.example.com/OpenADR2/Simple/2.0b', ven_name: v}\n",
-     "site.yaml:4: control.inbound.openadr.vtn_url: an OpenADR VTN beyond loopback must be reached over "
-     "https (with cert, key and vtn_fingerprint), got http://vtn.example.com/OpenADR2/Simple/2.0b"),
-    ("    openadr: {vtn_url: 'https://vtn.example.com/b', ven_name: v, cert: a.pem, key: a.key}\n",
-     "site.yaml:4: control.inbound.openadr.ca_file: a client certificate needs ca_file: the CA that signed "
-     "the VTN's certificate"),
-    ("    iec104: {port: 5020}\n    modbus_server: {}\n",
-     "site.yaml:5: control.inbound.modbus_server.port: port 5020 is also iec104's"),
-])
+@pytest.mark.parametrize(
+    ("block", "line"),
+    [
+        (
+            "    modbus_server: {host: 0.0.0.0}\n",
+            "site.yaml:4: control.inbound.modbus_server.allow: listening on 0.0.0.0 lets other machines change "  # noqa: E501
+            "the site's limits: list the clients that may connect in allow (IP addresses or networks)",
+        ),
+        (
+            "    iec104:\n      fallback: 50\n",
+            'site.yaml:5: control.inbound.iec104.fallback: expected one of "keep", 0, 100, got 50',
+        ),
+        (
+            "    iec104:\n      allow: [10.0.0.300]\n",
+            "site.yaml:5: control.inbound.iec104.allow[0]: expected an IP address or network such as 192.168.1.20 "  # noqa: E501
+            "or 10.0.0.0/24, got '10.0.0.300'",
+        ),
+        (
+            "    iec104:\n      points: {setpoint: 200}\n",
+            "site.yaml:5: control.inbound.iec104.points.limit: IOA 200 is used for setpoint and limit",
+        ),
+        (
+            "    openadr: {vtn_url: 'http://vtn.example.com/OpenADR2/Simple/2.0b', ven_name: v}\n",
+            "site.yaml:4: control.inbound.openadr.vtn_url: an OpenADR VTN beyond loopback must be reached over "  # noqa: E501
+            "https (with cert, key and vtn_fingerprint), got http://vtn.example.com/OpenADR2/Simple/2.0b",
+        ),
+        (
+            "    openadr: {vtn_url: 'https://vtn.example.com/b', ven_name: v, cert: a.pem, key: a.key}\n",
+            "site.yaml:4: control.inbound.openadr.ca_file: a client certificate needs ca_file: the CA that signed "  # noqa: E501
+            "the VTN's certificate",
+        ),
+        (
+            "    iec104: {port: 5020}\n    modbus_server: {}\n",
+            "site.yaml:5: control.inbound.modbus_server.port: port 5020 is also iec104's",
+        ),
+    ],
+)
 def test_bad_inbound_blocks_are_named_by_line(block, line):
     with pytest.raises(ConfigError) as err:
         parse_config(SITE + block)
@@ -47,11 +63,19 @@ def test_an_allow_list_opens_a_port_beyond_loopback():
     assert cfg.control.inbound is not None and cfg.control.inbound.names() == ("modbus_server",)
 
 
-@pytest.mark.parametrize(("ip", "allow", "ok"), [
-    ("127.0.0.1", [], True), ("::1", [], True), ("10.0.0.7", [], False),
-    ("10.0.0.7", ["10.0.0.0/24"], True), ("10.0.1.7", ["10.0.0.0/24"], False),
-    ("::ffff:10.0.0.7", ["10.0.0.0/24"], True), ("127.0.0.1", ["10.0.0.0/24"], False), ("junk", [], False),
-])
+@pytest.mark.parametrize(
+    ("ip", "allow", "ok"),
+    [
+        ("127.0.0.1", [], True),
+        ("::1", [], True),
+        ("10.0.0.7", [], False),
+        ("10.0.0.7", ["10.0.0.0/24"], True),
+        ("10.0.1.7", ["10.0.0.0/24"], False),
+        ("::ffff:10.0.0.7", ["10.0.0.0/24"], True),
+        ("127.0.0.1", ["10.0.0.0/24"], False),
+        ("junk", [], False),
+    ],
+)
 def test_allowed_clients(ip, allow, ok):
     assert allowed(ip, allow) is ok
 
@@ -67,5 +91,7 @@ def test_a_device_may_not_take_an_interfaces_name():
     text = SITE.replace("control:", "devices:\n" + device + "control:") + "    iec104: {}\n"
     with pytest.raises(ConfigError) as err:
         parse_config(text)
-    assert err.value.lines == ['site.yaml:3: devices[0].id: device id "iec104" is taken by '
-                               'control.inbound.iec104 (its channels are iec104.*)']
+    assert err.value.lines == [
+        'site.yaml:3: devices[0].id: device id "iec104" is taken by '
+        "control.inbound.iec104 (its channels are iec104.*)"
+    ]

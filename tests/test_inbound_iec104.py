@@ -75,8 +75,12 @@ async def test_a_marketer_sets_30_pct_and_the_pv_limit_holds_within_one_cycle(tm
             await marketer.sees(marketer.limited, True)
             page = RuntimeView(site.edge.runtime, site.edge.cfg, limits_fn=site.edge.control.active_limits)
             rows = page.live()["restrictions"]  # the edge page's restriction rows
-            assert {"kind": "feed_in_limit", "limit_w": 2400, "source": "direct marketer (IEC 60870-5-104)",
-                    "direction": "export"} in rows
+            assert {
+                "kind": "feed_in_limit",
+                "limit_w": 2400,
+                "source": "direct marketer (IEC 60870-5-104)",
+                "direction": "export",
+            } in rows
             assert not await marketer.send(150.0)  # out of range: negative confirmation
             assert await marketer.send(100.0)  # lifted
             await until(lambda: site.watched.events("iec104")[-1].kind == "restriction_end")

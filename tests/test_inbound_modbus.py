@@ -69,8 +69,10 @@ async def test_a_master_writes_an_import_limit_and_it_holds(tmp_path):
         finally:
             client.close()
     kinds = [(e.kind, e.message.split(":")[0]) for e in site.watched.events("modbus_server")]
-    assert kinds == [("restriction_start", "modbus_server import 6000 W"),
-                     ("restriction_end", "modbus_server import 6000 W")]
+    assert kinds == [
+        ("restriction_start", "modbus_server import 6000 W"),
+        ("restriction_end", "modbus_server import 6000 W"),
+    ]
     assert site.watched.events("modbus_server")[-1].data["curtailed_wh"] > 0.0  # the car was held back
 
 

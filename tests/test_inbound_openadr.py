@@ -32,11 +32,22 @@ class Vtn:
         if tls is not None:
             ven = certificate_fingerprint((tls / "ven.pem").read_text())
             cert, key = str(tls / "vtn.pem"), str(tls / "vtn.key")
-            secure = {"cert": cert, "key": key, "http_cert": cert, "http_key": key,
-                      "http_ca_file": str(tls / "ca.pem"), "fingerprint_lookup": lambda ven_id: ven}
-        self.server = OpenADRServer(vtn_id="vtn", http_host="127.0.0.1", http_port=port,
-                                    show_fingerprint=False, requested_poll_freq=timedelta(seconds=1),
-                                    **secure)
+            secure = {
+                "cert": cert,
+                "key": key,
+                "http_cert": cert,
+                "http_key": key,
+                "http_ca_file": str(tls / "ca.pem"),
+                "fingerprint_lookup": lambda ven_id: ven,
+            }
+        self.server = OpenADRServer(
+            vtn_id="vtn",
+            http_host="127.0.0.1",
+            http_port=port,
+            show_fingerprint=False,
+            requested_poll_freq=timedelta(seconds=1),
+            **secure,
+        )
         self.server.add_handler("on_create_party_registration", self._register)
         self.server.add_handler("on_register_report", self._offer)
         self.registered: list[str] = []
@@ -47,18 +58,29 @@ class Vtn:
         self.registered.append(info["ven_name"])
         return "ven1", "reg1"
 
-    async def _offer(self, ven_id: str, resource_id: str, measurement: str, unit: str, scale: str,
-                     min_sampling_interval: timedelta, max_sampling_interval: timedelta) -> Any:
+    async def _offer(
+        self,
+        ven_id: str,
+        resource_id: str,
+        measurement: str,
+        unit: str,
+        scale: str,
+        min_sampling_interval: timedelta,
+        max_sampling_interval: timedelta,
+    ) -> Any:
         async def got(data: list[tuple[datetime, float]]) -> None:
             self.reports += [(resource_id, value) for _, value in data]
 
         return got, min_sampling_interval
 
-    def dispatch(self, kw: float, seconds: float, name: str = "LOAD_DISPATCH", kind: str = "setpoint",
-                 ) -> None:
+    def dispatch(
+        self, kw: float, seconds: float, name: str = "LOAD_DISPATCH", kind: str = "setpoint"
+    ) -> None:
         now = datetime.now(UTC)
         self.server.add_event(
-            ven_id="ven1", signal_name=name, signal_type=kind,
+            ven_id="ven1",
+            signal_name=name,
+            signal_type=kind,
             intervals=[{"dtstart": now, "duration": timedelta(seconds=seconds), "signal_payload": kw}],
             callback=lambda ven_id, event_id, opt_type: self.opts.append((event_id, opt_type)),
         )
@@ -72,8 +94,10 @@ class Vtn:
 
 
 def inbound(port: int) -> str:
-    return (f"    openadr: {{vtn_url: 'http://127.0.0.1:{port}/OpenADR2/Simple/2.0b', ven_name: house7,\n"
-            "              report_s: 1, simple_levels_w: {2: 4000}}\n")
+    return (
+        f"    openadr: {{vtn_url: 'http://127.0.0.1:{port}/OpenADR2/Simple/2.0b', ven_name: house7,\n"
+        "              report_s: 1, simple_levels_w: {2: 4000}}\n"
+    )
 
 
 async def test_a_load_dispatch_event_is_kept_then_reported(tmp_path):
@@ -99,17 +123,26 @@ async def test_a_load_dispatch_event_is_kept_then_reported(tmp_path):
         # telemetry reaches the VTN: grid power in W, + import; the held import shows there too
         await until(lambda: any(r == "grid" and 0 < v <= 6000.0 + 600 for r, v in vtn.reports))
         assert all(abs(v) < 25000 for r, v in vtn.reports if r == "grid")
-        await until(lambda: site.watched.events("openadr") and site.watched.events("openadr")[-1].kind
-                    == "restriction_end")  # the event's end lifts the limit by itself
+        await until(
+            lambda: (
+                site.watched.events("openadr")
+                and site.watched.events("openadr")[-1].kind == "restriction_end"
+            )
+        )  # the event's end lifts the limit by itself
     kinds = [(e.kind, e.message.split(":")[0]) for e in site.watched.events("openadr")]
-    assert kinds == [("restriction_start", "openadr import 6000 W"),
-                     ("restriction_end", "openadr import 6000 W")]
+    assert kinds == [
+        ("restriction_start", "openadr import 6000 W"),
+        ("restriction_end", "openadr import 6000 W"),
+    ]
 
 
-@pytest.mark.parametrize(("name", "kind", "payload", "limit"), [
-    ("SIMPLE", "level", 2, 4000.0),  # a level the site file maps
-    ("ELECTRICITY_PRICE", "price", 0.42, None),  # recorded, no limit
-])
+@pytest.mark.parametrize(
+    ("name", "kind", "payload", "limit"),
+    [
+        ("SIMPLE", "level", 2, 4000.0),  # a level the site file maps
+        ("ELECTRICITY_PRICE", "price", 0.42, None),  # recorded, no limit
+    ],
+)
 async def test_simple_levels_and_prices(tmp_path, name, kind, payload, limit):
     port = free_port()
     channels = (IMPORT, "openadr.state_level", "openadr.price")
@@ -137,9 +170,15 @@ def pki(directory: Path) -> None:
 
     def cert(name: str, key: Any, *extensions: tuple[Any, bool]) -> x509.Certificate:
         subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-        b = (x509.CertificateBuilder().subject_name(subject).issuer_name(ca_name)
-             .public_key(key.public_key()).serial_number(x509.random_serial_number())
-             .not_valid_before(now - timedelta(hours=1)).not_valid_after(now + timedelta(days=1)))
+        b = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(ca_name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(hours=1))
+            .not_valid_after(now + timedelta(days=1))
+        )
         for ext, critical in extensions:
             b = b.add_extension(ext, critical=critical)
         return b.sign(ca_key, hashes.SHA256())
@@ -148,14 +187,20 @@ def pki(directory: Path) -> None:
     ca = cert("test CA", ca_key, (x509.BasicConstraints(ca=True, path_length=0), True))
     (directory / "ca.pem").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     loopback = x509.IPAddress(ipaddress.ip_address("127.0.0.1"))
-    for name, usage, san in (("vtn", ExtendedKeyUsageOID.SERVER_AUTH, loopback),
-                             ("ven", ExtendedKeyUsageOID.CLIENT_AUTH, x509.DNSName("ven"))):
+    for name, usage, san in (
+        ("vtn", ExtendedKeyUsageOID.SERVER_AUTH, loopback),
+        ("ven", ExtendedKeyUsageOID.CLIENT_AUTH, x509.DNSName("ven")),
+    ):
         key = ec.generate_private_key(ec.SECP256R1())
-        pem = cert(name, key, (x509.SubjectAlternativeName([san]), False),
-                   (x509.ExtendedKeyUsage([usage]), False))
+        pem = cert(
+            name, key, (x509.SubjectAlternativeName([san]), False), (x509.ExtendedKeyUsage([usage]), False)
+        )
         (directory / f"{name}.pem").write_bytes(pem.public_bytes(serialization.Encoding.PEM))
-        (directory / f"{name}.key").write_bytes(key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+        (directory / f"{name}.key").write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
 
 
 @pytest.mark.parametrize("right_vtn", [True, False])
@@ -164,9 +209,11 @@ async def test_over_mutual_tls_and_signed_messages_only_the_pinned_vtn_counts(tm
     d = tmp_path / "pki"
     fingerprint = certificate_fingerprint((d / "vtn.pem").read_text()) if right_vtn else "00:11:22:33:44"
     port = free_port()
-    yaml = (f"    openadr: {{vtn_url: 'https://127.0.0.1:{port}/OpenADR2/Simple/2.0b', ven_name: house7,\n"
-            f"              cert: {d / 'ven.pem'}, key: {d / 'ven.key'}, ca_file: {d / 'ca.pem'},\n"
-            f"              vtn_fingerprint: '{fingerprint}'}}\n")
+    yaml = (
+        f"    openadr: {{vtn_url: 'https://127.0.0.1:{port}/OpenADR2/Simple/2.0b', ven_name: house7,\n"
+        f"              cert: {d / 'ven.pem'}, key: {d / 'ven.key'}, ca_file: {d / 'ca.pem'},\n"
+        f"              vtn_fingerprint: '{fingerprint}'}}\n"
+    )
     async with Vtn(port, tls=d) as vtn, running_site(tmp_path, yaml, (IMPORT,)) as site:
         vtn.dispatch(3.0, seconds=30.0)
         if right_vtn:

@@ -18,15 +18,21 @@ class Clock:
 
 def told(fallback, quantities=(FEED_IN_PCT, FEED_IN_W, IMPORT_W)) -> tuple[Told, Clock, list[list[Reading]]]:
     clock, sent = Clock(), []
-    return Told("x", sent.append, fallback=fallback, fallback_after_s=10.0, quantities=quantities,
-                clock=clock), clock, sent
+    return (
+        Told("x", sent.append, fallback=fallback, fallback_after_s=10.0, quantities=quantities, clock=clock),
+        clock,
+        sent,
+    )
 
 
-@pytest.mark.parametrize(("fallback", "after"), [
-    ("keep", {FEED_IN_PCT: 30.0, FEED_IN_W: 5000.0, IMPORT_W: 4000.0}),
-    (0, {FEED_IN_PCT: 0.0, FEED_IN_W: NONE, IMPORT_W: NONE}),
-    (100, {FEED_IN_PCT: 100.0, FEED_IN_W: NONE, IMPORT_W: NONE}),
-])
+@pytest.mark.parametrize(
+    ("fallback", "after"),
+    [
+        ("keep", {FEED_IN_PCT: 30.0, FEED_IN_W: 5000.0, IMPORT_W: 4000.0}),
+        (0, {FEED_IN_PCT: 0.0, FEED_IN_W: NONE, IMPORT_W: NONE}),
+        (100, {FEED_IN_PCT: 100.0, FEED_IN_W: NONE, IMPORT_W: NONE}),
+    ],
+)
 def test_the_fallback_applies_after_the_silence_and_ends_with_the_peer(fallback, after):
     t, clock, sent = told(fallback)
     t.set(FEED_IN_PCT, 30.0)
@@ -43,7 +49,9 @@ def test_the_fallback_applies_after_the_silence_and_ends_with_the_peer(fallback,
     assert not t.in_fallback and t.values == after
     t.set(FEED_IN_PCT, 60.0)
     assert {r.channel: r.value for r in sent[-1]} == {
-        "x.limit_pct": 60.0, "x.limit_export": after[FEED_IN_W], "x.limit_import": after[IMPORT_W],
+        "x.limit_pct": 60.0,
+        "x.limit_export": after[FEED_IN_W],
+        "x.limit_import": after[IMPORT_W],
         "x.state_fallback": 0.0,
     }
 

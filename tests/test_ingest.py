@@ -36,8 +36,13 @@ def post(url: str, token: str | None, doc: object, *, fmt: str = "json", gz: boo
 
 
 def batch(readings: list[list[object]], site: str = "home", edge: str = "e1", **extra: object) -> dict:
-    return {"site": site, "edge_id": edge, "first_seq": readings[0][0] if readings else 1,
-            "readings": readings, **extra}
+    return {
+        "site": site,
+        "edge_id": edge,
+        "first_seq": readings[0][0] if readings else 1,
+        "readings": readings,
+        **extra,
+    }
 
 
 def test_migrations_apply_once_in_order(database: PortalDb) -> None:  # noqa: F811
@@ -57,14 +62,21 @@ def test_both_backends_have_the_same_migrations() -> None:
 def test_ingest_acks_range_and_retry_never_duplicates(database: PortalDb) -> None:  # noqa: F811
     with database.connect() as conn:
         token = db.pair_site(conn, "home")
-    readings = [[seq, "grid.power" if seq % 2 else 1, NOW_MS - 10_000 + seq, float(seq)]
-                for seq in range(1, 101)]
+    readings = [
+        [seq, "grid.power" if seq % 2 else 1, NOW_MS - 10_000 + seq, float(seq)] for seq in range(1, 101)
+    ]
     doc = batch(readings, channels=["x.power", "pv1.power"])
     with serve_portal(database) as portal:
         first = post(portal.url, token, doc, fmt="msgpack", gz=True)
         assert first.status_code == 200, first.text
-        assert first.json() == {"ack": [1, 100], "acked": [[1, 100]], "accepted": 100, "stored": 100,
-                                "duplicates": 0, "rejected": []}
+        assert first.json() == {
+            "ack": [1, 100],
+            "acked": [[1, 100]],
+            "accepted": 100,
+            "stored": 100,
+            "duplicates": 0,
+            "rejected": [],
+        }
         again = post(portal.url, token, doc)  # the same batch again, as JSON, not gzipped
         assert again.json()["ack"] == [1, 100]
         assert again.json()["stored"] == 0 and again.json()["duplicates"] == 100
@@ -99,12 +111,22 @@ def test_invalid_readings_are_rejected_and_the_rest_kept(database: PortalDb) -> 
     assert body["ack"] == [1, 10]
     assert body["accepted"] == 2 and body["stored"] == 2
     kinds = {r["seq"]: r["kind"] for r in body["rejected"]}
-    assert kinds == {2: "channel", 3: "channel", 4: "value", 5: "value", 6: "future", 7: "timestamp",
-                     8: "channel", 9: "value"}
+    assert kinds == {
+        2: "channel",
+        3: "channel",
+        4: "value",
+        5: "value",
+        6: "future",
+        7: "timestamp",
+        8: "channel",
+        9: "value",
+    }
     assert "unknown quantity" in next(r["error"] for r in body["rejected"] if r["seq"] == 3)
     assert "ahead of the portal's clock" in next(r["error"] for r in body["rejected"] if r["seq"] == 6)
-    assert [(r[1], r[2], r[4]) for r in portal_rows(database, "home")] == [(1, "grid.power", 100.0),
-                                                                    (10, "bat.soc", 55.0)]
+    assert [(r[1], r[2], r[4]) for r in portal_rows(database, "home")] == [
+        (1, "grid.power", 100.0),
+        (10, "bat.soc", 55.0),
+    ]
     assert ingestor.ledger.by_kind("home") == {"channel": 3, "value": 3, "future": 1, "timestamp": 1}
 
 
@@ -192,8 +214,18 @@ def test_portal_command_serves_an_embedded_sqlite_file(tmp_path: Path) -> None:
     """``wattwerk portal`` without --db: an SQLite file under --data-dir, migrated on start."""
     port_file = tmp_path / "port"
     data = tmp_path / "data"
-    argv = [sys.executable, "-m", "wattwerk", "portal", "--port", "0", "--data-dir", str(data),
-            "--port-file", str(port_file)]
+    argv = [
+        sys.executable,
+        "-m",
+        "wattwerk",
+        "portal",
+        "--port",
+        "0",
+        "--data-dir",
+        str(data),
+        "--port-file",
+        str(port_file),
+    ]
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         for _ in range(1200):  # up to a minute on a loaded machine

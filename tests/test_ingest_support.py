@@ -97,14 +97,33 @@ class RunningPortal:
 
 
 @contextmanager
-def serve_portal(pg: PortalDb, *, tls: CertFiles | None = None, ingest: IngestConfig | None = None,
-                 retention_every_s: float | None = None) -> Iterator[RunningPortal]:
+def serve_portal(
+    pg: PortalDb,
+    *,
+    tls: CertFiles | None = None,
+    ingest: IngestConfig | None = None,
+    retention_every_s: float | None = None,
+) -> Iterator[RunningPortal]:
     """The real portal app under uvicorn in a thread, on a free port of 127.0.0.1."""
-    app = create_app(PortalConfig(db_url=pg.url, schema=pg.schema, ingest=ingest or IngestConfig(),
-                                  pool_size=4, token_ttl_s=0.0, retention_every_s=retention_every_s))
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", access_log=False,
-                            ssl_certfile=tls.server_cert if tls else None,
-                            ssl_keyfile=tls.server_key if tls else None)
+    app = create_app(
+        PortalConfig(
+            db_url=pg.url,
+            schema=pg.schema,
+            ingest=ingest or IngestConfig(),
+            pool_size=4,
+            token_ttl_s=0.0,
+            retention_every_s=retention_every_s,
+        )
+    )
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=0,
+        log_level="warning",
+        access_log=False,
+        ssl_certfile=tls.server_cert if tls else None,
+        ssl_keyfile=tls.server_key if tls else None,
+    )
     sock = config.bind_socket()
     port = sock.getsockname()[1]
     server = uvicorn.Server(config)
@@ -128,7 +147,12 @@ def serve_portal(pg: PortalDb, *, tls: CertFiles | None = None, ingest: IngestCo
 def portal_rows(pg: PortalDb, site: str) -> list[tuple[str, int, str, int, float]]:
     """(edge, seq, channel, ts_ms, value) stored for a site, in (edge, seq) order."""
     with pg.connect() as conn:
-        return [tuple(r) for r in conn.execute(  # type: ignore[misc]
-            "SELECT e.name, r.seq, c.name, r.ts_ms, r.value FROM readings r "
-            "JOIN edges e ON e.id = r.edge_id JOIN channels c ON c.id = r.channel_id "
-            "JOIN sites s ON s.id = c.site_id WHERE s.name = %s ORDER BY e.name, r.seq", (site,))]
+        return [
+            tuple(r)
+            for r in conn.execute(  # type: ignore[misc]
+                "SELECT e.name, r.seq, c.name, r.ts_ms, r.value FROM readings r "
+                "JOIN edges e ON e.id = r.edge_id JOIN channels c ON c.id = r.channel_id "
+                "JOIN sites s ON s.id = c.site_id WHERE s.name = %s ORDER BY e.name, r.seq",
+                (site,),
+            )
+        ]

@@ -362,8 +362,9 @@ def test_export_over_limit_from_battery_discharge_capped_in_one_cycle(
 def test_full_battery_not_discharging_is_left_alone_under_export_limit() -> None:
     """Export from PV alone with a full battery: PV is curtailed, the battery is not told to charge."""
     limiter = Limiter(ZERO_EXPORT, DEVICES)
-    sps, _ = apply(limiter, req(bat__battery_setpoint=0.0), grid__power=-2000.0, pv1__power=3000.0,
-                   bat__soc=100.0)
+    sps, _ = apply(
+        limiter, req(bat__battery_setpoint=0.0), grid__power=-2000.0, pv1__power=3000.0, bat__soc=100.0
+    )
     assert sps["bat.battery_setpoint"] == 0.0
     assert sps["pv1.power_limit"] == pytest.approx(3000.0 - 2100.0)
 
@@ -374,8 +375,9 @@ RAMP_EV = [DeviceSpec("ev1", "ev", min_a=6.0, max_a=16.0)]  # 3 x 230 V: 690 W p
 
 def _ramp_cycle(limiter: Limiter, state, t: float, grid_w: float, ev_w: float):
     channels = dict(grid__power=grid_w, ev1__power=ev_w, ev1__state=2.0)
-    out = limiter.apply(req(t, ev1__enable=1.0, ev1__current_limit=16.0), snap(t, **channels),
-                        state or limiter.initial())
+    out = limiter.apply(
+        req(t, ev1__enable=1.0, ev1__current_limit=16.0), snap(t, **channels), state or limiter.initial()
+    )
     return by_channel(out.setpoints)["ev1.current_limit"], out.state
 
 
@@ -409,26 +411,53 @@ def test_charger_settled_is_raised_at_once() -> None:
 
 def test_silent_ripple_contacts_fall_back_to_the_configured_pattern_and_recover() -> None:
     limits = ControlLimits.model_validate(
-        {"ripple": {"contacts": ["rcr.state_1", "rcr.state_2"], "on_stale": "11",
-                    "levels": [{"pattern": "10", "feed_in_pct": 60}, {"pattern": "11", "feed_in_pct": 0}]},
-         "fallback_after_s": 10.0}
+        {
+            "ripple": {
+                "contacts": ["rcr.state_1", "rcr.state_2"],
+                "on_stale": "11",
+                "levels": [{"pattern": "10", "feed_in_pct": 60}, {"pattern": "11", "feed_in_pct": 0}],
+            },
+            "fallback_after_s": 10.0,
+        }
     )
     limiter = Limiter(GRID, DEVICES, limits)
     _, out = apply(limiter, [], rcr__state_1=1.0, rcr__state_2=0.0)
     assert out.active["export:ripple"] == 0.6 * 8000
     # the input module stops answering: within fallback_after_s nothing changes ...
-    _, out = apply(limiter, [], out.state, t=5, ages={"rcr.state_1": 5.0, "rcr.state_2": 5.0},
-                   rcr__state_1=1.0, rcr__state_2=0.0)
+    _, out = apply(
+        limiter,
+        [],
+        out.state,
+        t=5,
+        ages={"rcr.state_1": 5.0, "rcr.state_2": 5.0},
+        rcr__state_1=1.0,
+        rcr__state_2=0.0,
+    )
     assert out.active["export:ripple"] == 0.6 * 8000 and not out.events
     # ... after it, the fail-safe pattern "11" (0 % feed-in), said once in the log
-    _, out = apply(limiter, [], out.state, t=12, ages={"rcr.state_1": 12.0, "rcr.state_2": 12.0},
-                   rcr__state_1=1.0, rcr__state_2=0.0)
+    _, out = apply(
+        limiter,
+        [],
+        out.state,
+        t=12,
+        ages={"rcr.state_1": 12.0, "rcr.state_2": 12.0},
+        rcr__state_1=1.0,
+        rcr__state_2=0.0,
+    )
     assert out.active["export:ripple"] == 0.0
     assert [(e.kind, e.subject) for e in out.events if e.kind.startswith("fallback")] == [
-        ("fallback_start", "ripple")]
+        ("fallback_start", "ripple")
+    ]
     assert out.state.fallbacks == 1
-    _, out = apply(limiter, [], out.state, t=13, ages={"rcr.state_1": 13.0, "rcr.state_2": 13.0},
-                   rcr__state_1=1.0, rcr__state_2=0.0)
+    _, out = apply(
+        limiter,
+        [],
+        out.state,
+        t=13,
+        ages={"rcr.state_1": 13.0, "rcr.state_2": 13.0},
+        rcr__state_1=1.0,
+        rcr__state_2=0.0,
+    )
     assert not [e for e in out.events if e.kind.startswith("fallback")]
     # the contacts answer again: their own level, and the fail-safe ends
     _, out = apply(limiter, [], out.state, t=14, rcr__state_1=0.0, rcr__state_2=0.0)
@@ -449,11 +478,23 @@ def test_silent_para14a_signal_follows_on_stale(on_stale: str, dimmed: bool) -> 
 
 def test_a_running_heat_pump_is_not_counted_on_under_an_export_limit() -> None:
     """Its own thermostat may stop it between two cycles: the PV limit must hold without its draw."""
-    limiter = Limiter(GRID, DEVICES, ControlLimits.model_validate(
-        {"ripple": {"contacts": ["rcr.state_1"], "levels": [{"pattern": "1", "feed_in_pct": 0}]}}))
+    limiter = Limiter(
+        GRID,
+        DEVICES,
+        ControlLimits.model_validate(
+            {"ripple": {"contacts": ["rcr.state_1"], "levels": [{"pattern": "1", "feed_in_pct": 0}]}}
+        ),
+    )
     house, hp, pv = 1500.0, 2500.0, 4000.0
-    sps, out = apply(limiter, req(hp__sgready=2), rcr__state_1=1.0, pv1__power=pv, hp__power=hp,
-                     grid__power=house + hp - pv, bat__soc=100.0)
+    sps, out = apply(
+        limiter,
+        req(hp__sgready=2),
+        rcr__state_1=1.0,
+        pv1__power=pv,
+        hp__power=hp,
+        grid__power=house + hp - pv,
+        bat__soc=100.0,
+    )
     assert out.active["export:ripple"] == 0.0
     limit = sps["pv1.power_limit"]
     assert house + hp - limit >= 0.0  # the heat pump runs: no export
@@ -502,6 +543,14 @@ def test_a_rod_on_its_own_thermostat_is_not_counted_on_to_drop(sent_before: floa
     limiter = Limiter(GRID, DEVICES, ControlLimits(peak_shaving_w=8000.0))
     asked = req(ev1__enable=1, ev1__current_limit=8, ev1__phases=3, rod__power=0.0)
     _, out = apply(limiter, req(rod__power=sent_before), rod__power=sent_before)
-    sps, _ = apply(limiter, asked, out.state, t=1, grid__power=2300.0 + 3000.0 + 5520.0,
-                   rod__power=3000.0, ev1__power=5520.0, bat__soc=10.0)
+    sps, _ = apply(
+        limiter,
+        asked,
+        out.state,
+        t=1,
+        grid__power=2300.0 + 3000.0 + 5520.0,
+        rod__power=3000.0,
+        ev1__power=5520.0,
+        bat__soc=10.0,
+    )
     assert sps["ev1.enable"] == ev_enabled

@@ -60,24 +60,42 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 def test_a_queued_command_is_run_by_the_edge_process_and_audited(tmp_path: Path) -> None:
     port_file = tmp_path / "portal.port"
     portal_proc = subprocess.Popen(
-        [sys.executable, "-m", "wattwerk", "portal", "--port", "0", "--data-dir", str(tmp_path / "portal"),
-         "--port-file", str(port_file)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "wattwerk",
+            "portal",
+            "--port",
+            "0",
+            "--data-dir",
+            str(tmp_path / "portal"),
+            "--port-file",
+            str(port_file),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     edge_proc = None
     try:
         _wait_for(port_file.exists, 60, "portal port file", portal_proc)
         url = f"http://127.0.0.1:{port_file.read_text().strip()}"
-        _wait_for(lambda: httpx.get(url + "/api/v1/health", timeout=2).status_code == 200, 60,
-                  "portal health", portal_proc)
+        _wait_for(
+            lambda: httpx.get(url + "/api/v1/health", timeout=2).status_code == 200,
+            60,
+            "portal health",
+            portal_proc,
+        )
         portal = Portal(url, None, None)  # type: ignore[arg-type]  # only its url and clients are used
         owner, installer = account(portal), account(portal)
         site = new_site(owner)
         token = edge_token(owner, site)
         site_file = tmp_path / "site.yaml"
         site_file.write_text(SITE.format(data=tmp_path / "edge", url=url, token=token, site=site))
-        edge_proc = subprocess.Popen([sys.executable, "-m", "wattwerk", "run", str(site_file), "--no-web"],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        edge_proc = subprocess.Popen(
+            [sys.executable, "-m", "wattwerk", "run", str(site_file), "--no-web"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
 
         grant = {"installer": installer.alias, "hours": 1}
         g = owner.http.post(f"/api/v1/sites/{site}/maintenance", json=grant)
@@ -85,14 +103,17 @@ def test_a_queued_command_is_run_by_the_edge_process_and_audited(tmp_path: Path)
         commands = {"status": {}, "set_config": {"control.peak_shaving_w": 9000}, "get_config": {}}
         ids = {}
         for kind, payload in commands.items():
-            made = installer.http.post(f"/api/v1/sites/{site}/maintenance/commands",
-                                       json={"kind": kind, "payload": payload})
+            made = installer.http.post(
+                f"/api/v1/sites/{site}/maintenance/commands", json={"kind": kind, "payload": payload}
+            )
             assert made.status_code == 201, made.text
             ids[kind] = made.json()["id"]
 
         def finished() -> dict[str, dict] | None:
-            out = {k: installer.http.get(f"/api/v1/sites/{site}/maintenance/commands/{i}").json()
-                   for k, i in ids.items()}
+            out = {
+                k: installer.http.get(f"/api/v1/sites/{site}/maintenance/commands/{i}").json()
+                for k, i in ids.items()
+            }
             return out if all(c["state"] in ("done", "failed") for c in out.values()) else None
 
         done = _wait_for(finished, 90, "the edge's answers", edge_proc)

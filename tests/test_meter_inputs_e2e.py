@@ -46,8 +46,13 @@ def site(connection: str, data_dir: Path) -> str:
     return SITE.replace("CONNECTION", connection).replace("DATADIR", str(data_dir))
 
 
-async def run_edge(text: str, channels: list[str], feed: Feed | None = None,
-                   errors: dict[str, int] | None = None, until_error: str | None = None) -> dict[str, float]:
+async def run_edge(
+    text: str,
+    channels: list[str],
+    feed: Feed | None = None,
+    errors: dict[str, int] | None = None,
+    until_error: str | None = None,
+) -> dict[str, float]:
     """Run the assembled edge until every channel has a value (and, with ``until_error``, that kind
     of bad input was counted), feeding the broker meanwhile; ``errors`` receives the grid meter's
     counted bad input by kind."""
@@ -93,9 +98,11 @@ def publisher(messages: list[tuple[str, str]]) -> Feed:
 @pytest.mark.mqtt
 async def test_mqtt_plain_numbers_per_topic(tmp_path) -> None:  # type: ignore[no-untyped-def]
     root = topic()
-    conn = (f"{{type: mqtt, topic: '{root}/#', format: plain, fields: ["
-            f"{{topic: {root}/power, quantity: power}}, "
-            f"{{topic: {root}/import_kwh, quantity: energy_import, scale: 1000}}]}}")
+    conn = (
+        f"{{type: mqtt, topic: '{root}/#', format: plain, fields: ["
+        f"{{topic: {root}/power, quantity: power}}, "
+        f"{{topic: {root}/import_kwh, quantity: energy_import, scale: 1000}}]}}"
+    )
     feed = publisher([(f"{root}/power", "-612.5"), (f"{root}/import_kwh", "1234.567")])
     got = await run_edge(site(conn, tmp_path), ["grid.power", "grid.energy_import"], feed)
     assert got == {"grid.power": -612.5, "grid.energy_import": 1_234_567.0}
@@ -105,8 +112,10 @@ async def test_mqtt_plain_numbers_per_topic(tmp_path) -> None:  # type: ignore[n
 async def test_power_beyond_the_fuse_is_a_counted_range_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
     # site.grid.fuse_a 35 A x 230 V x 3 = 24,150 W: a 30 kW reading is not published
     root = topic()
-    conn = (f"{{type: mqtt, topic: '{root}/#', format: plain, fields: ["
-            f"{{topic: {root}/power, quantity: power}}, {{topic: {root}/e, quantity: energy_import}}]}}")
+    conn = (
+        f"{{type: mqtt, topic: '{root}/#', format: plain, fields: ["
+        f"{{topic: {root}/power, quantity: power}}, {{topic: {root}/e, quantity: energy_import}}]}}"
+    )
     feed = publisher([(f"{root}/power", "30000"), (f"{root}/e", "5")])
     errors: dict[str, int] = {}
     got = await run_edge(site(conn, tmp_path), ["grid.energy_import"], feed, errors, until_error="range")
@@ -117,9 +126,11 @@ async def test_power_beyond_the_fuse_is_a_counted_range_error(tmp_path) -> None:
 @pytest.mark.mqtt
 async def test_mqtt_generic_json_fields(tmp_path) -> None:  # type: ignore[no-untyped-def]
     t = topic()
-    conn = (f"{{type: mqtt, topic: '{t}', format: json, fields: ["
-            "{path: 'meters[0].p', quantity: power, scale: -1}, "
-            "{path: total.in, quantity: energy_import, scale: 1000}]}")
+    conn = (
+        f"{{type: mqtt, topic: '{t}', format: json, fields: ["
+        "{path: 'meters[0].p', quantity: power, scale: -1}, "
+        "{path: total.in, quantity: energy_import, scale: 1000}]}"
+    )
     doc = json.dumps({"meters": [{"p": 250}], "total": {"in": 1.25}})
     got = await run_edge(site(conn, tmp_path), ["grid.power", "grid.energy_import"], publisher([(t, doc)]))
     assert got == {"grid.power": -250.0, "grid.energy_import": 1250.0}
@@ -129,13 +140,20 @@ async def test_mqtt_generic_json_fields(tmp_path) -> None:  # type: ignore[no-un
 async def test_mqtt_tasmota_preset_labels_and_hint(tmp_path, caplog) -> None:  # type: ignore[no-untyped-def]
     # a gPlug-style script: kW and kWh under its own labels; "Q5" is a field no label names
     t = topic()
-    conn = (f"{{type: mqtt, topic: '{t}', format: tasmota, preset: gplug, "
-            "labels: {Pwr_L1: {quantity: power_l1, scale: 1000}}}")
-    doc = json.dumps({"Time": "2026-05-01T12:00:00",
-                      "z": {"Pi": 0.0, "Po": 1.234, "Ei": 4321.5, "Eo": 99.25, "Pwr_L1": -0.4, "Q5": 12}})
+    conn = (
+        f"{{type: mqtt, topic: '{t}', format: tasmota, preset: gplug, "
+        "labels: {Pwr_L1: {quantity: power_l1, scale: 1000}}}"
+    )
+    doc = json.dumps(
+        {
+            "Time": "2026-05-01T12:00:00",
+            "z": {"Pi": 0.0, "Po": 1.234, "Ei": 4321.5, "Eo": 99.25, "Pwr_L1": -0.4, "Q5": 12},
+        }
+    )
     with caplog.at_level(logging.WARNING, logger="wattwerk.meter"):
-        got = await run_edge(site(conn, tmp_path), ["grid.power", "grid.energy_export", "grid.power_l1"],
-                             publisher([(t, doc)]))
+        got = await run_edge(
+            site(conn, tmp_path), ["grid.power", "grid.energy_export", "grid.power_l1"], publisher([(t, doc)])
+        )
     assert got == {"grid.power": -1234.0, "grid.energy_export": 99_250.0, "grid.power_l1": -400.0}
     hints = [r.getMessage() for r in caplog.records if "not mapped" in r.getMessage()]
     assert len(hints) == 1 and "z.Q5" in hints[0] and "{format: tasmota, labels: {Q5: {quantity:" in hints[0]
@@ -163,8 +181,11 @@ async def test_mqtt_dsmr_telegrams(tmp_path) -> None:  # type: ignore[no-untyped
         async with MqttPublisher() as pub:
             await pub.publish(t, telegram(MeterState(now, -750.0, 4_000_000.0, 1_234_000.0, PHASES)))
 
-    got = await run_edge(site(f"{{type: mqtt, topic: '{t}', format: dsmr}}", tmp_path),
-                         ["grid.energy_export", "grid.power"], feed)
+    got = await run_edge(
+        site(f"{{type: mqtt, topic: '{t}', format: dsmr}}", tmp_path),
+        ["grid.energy_export", "grid.power"],
+        feed,
+    )
     assert got == {"grid.energy_export": 1_234_000.0, "grid.power": -750.0}
 
 
@@ -202,9 +223,11 @@ class JsonDevice(HttpServerEmulator):
 
 async def test_http_json_meter(tmp_path) -> None:  # type: ignore[no-untyped-def]
     async with JsonDevice() as dev:
-        conn = (f"{{type: http, url: 'http://127.0.0.1:{dev.port}/api/data', format: json, fields: ["
-                "{path: grid.watts, quantity: power}, "
-                "{path: grid.kwh_in, quantity: energy_import, scale: 1000}]}")
+        conn = (
+            f"{{type: http, url: 'http://127.0.0.1:{dev.port}/api/data', format: json, fields: ["
+            "{path: grid.watts, quantity: power}, "
+            "{path: grid.kwh_in, quantity: energy_import, scale: 1000}]}"
+        )
         got = await run_edge(site(conn, tmp_path), ["grid.power", "grid.energy_import"])
     assert got == {"grid.power": 480.0, "grid.energy_import": 77_500.0}
 
@@ -215,14 +238,26 @@ async def test_http_json_meter(tmp_path) -> None:  # type: ignore[no-untyped-def
 @pytest.mark.parametrize(
     ("connection", "where", "says"),
     [
-        ("{type: mqtt, topic: t, format: tasmota, preset: gplugg}", ("connection", "preset"),
-         "unknown preset"),
-        ("{type: mqtt, topic: t, format: plain, fields: [{quantity: powr}]}", ("connection", "fields"),
-         "unknown quantity"),
-        ("{type: http, url: 'http://10.0.0.9', format: shelly, profile: pro4em}", ("connection", "profile"),
-         "unknown Shelly profile"),
-        ("{type: http, url: 'http://10.0.0.9', format: json, fields: [{path: a, quantity: x}]}",
-         ("connection", "fields", 0, "quantity"), "unknown quantity"),
+        (
+            "{type: mqtt, topic: t, format: tasmota, preset: gplugg}",
+            ("connection", "preset"),
+            "unknown preset",
+        ),
+        (
+            "{type: mqtt, topic: t, format: plain, fields: [{quantity: powr}]}",
+            ("connection", "fields"),
+            "unknown quantity",
+        ),
+        (
+            "{type: http, url: 'http://10.0.0.9', format: shelly, profile: pro4em}",
+            ("connection", "profile"),
+            "unknown Shelly profile",
+        ),
+        (
+            "{type: http, url: 'http://10.0.0.9', format: json, fields: [{path: a, quantity: x}]}",
+            ("connection", "fields", 0, "quantity"),
+            "unknown quantity",
+        ),
     ],
 )
 def test_bad_settings_are_found_by_the_dry_build(tmp_path, connection: str, where: tuple, says: str) -> None:  # type: ignore[no-untyped-def]

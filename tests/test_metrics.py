@@ -22,8 +22,10 @@ class Device:
     async def read(self, ts: datetime | None = None) -> list[Reading]:
         if self.fail:
             raise ConnectionError("connection refused")
-        return [Reading(f"{self.name}.power", ts or utcnow(), 100.0),
-                Reading(f"{self.name}.energy_import", ts or utcnow(), 5000.0)]
+        return [
+            Reading(f"{self.name}.power", ts or utcnow(), 100.0),
+            Reading(f"{self.name}.energy_import", ts or utcnow(), 5000.0),
+        ]
 
     async def command(self, command: str, value: float) -> None:
         pass
@@ -44,8 +46,12 @@ def one(samples: dict[str, dict[tuple, float]], name: str, **labels: str) -> flo
 
 
 async def test_metrics_carry_cycles_errors_staleness_and_the_outbox(tmp_path) -> None:
-    runtime = EdgeRuntime([Polled("pv1", Device("pv1"), 0.01), Polled("ev1", Device("ev1", fail=True), 0.01)],
-                          cycle_s=0.02, max_backoff_s=0.05, stale_after_s=30.0)
+    runtime = EdgeRuntime(
+        [Polled("pv1", Device("pv1"), 0.01), Polled("ev1", Device("ev1", fail=True), 0.01)],
+        cycle_s=0.02,
+        max_backoff_s=0.05,
+        stale_after_s=30.0,
+    )
     runtime.ledger.record("grid", "crc", "telegram with a wrong CRC")
     runtime.ledger.record("grid", "crc", "telegram with a wrong CRC")
     old = utcnow() - timedelta(minutes=10)
@@ -55,8 +61,12 @@ async def test_metrics_carry_cycles_errors_staleness_and_the_outbox(tmp_path) ->
     await run_for(runtime, 0.3)
 
     app = FastAPI()
-    registry = edge_registry(runtime, outbox_pending=outbox.pending, outbox_bytes=outbox.used_bytes,
-                             upload_lag_s=lambda: oldest_pending_age_s(outbox))
+    registry = edge_registry(
+        runtime,
+        outbox_pending=outbox.pending,
+        outbox_bytes=outbox.used_bytes,
+        upload_lag_s=lambda: oldest_pending_age_s(outbox),
+    )
     app.include_router(metrics_router(registry))
     response, samples = await scrape(app)
     outbox.close()

@@ -28,8 +28,15 @@ async def test_the_bench_site_file_is_a_valid_ten_device_site(tmp_path) -> None:
     async with BenchSite() as site:
         cfg = parse_config(site.site_yaml(tmp_path, planner=True, mqtt={"port": 1883, "root": "x"}))
     assert len(cfg.devices) == 10
-    assert {d.role for d in cfg.devices} >= {"grid_meter", "pv", "battery", "ev_charger", "heat_pump",
-                                             "heating_rod", "submeter"}
+    assert {d.role for d in cfg.devices} >= {
+        "grid_meter",
+        "pv",
+        "battery",
+        "ev_charger",
+        "heat_pump",
+        "heating_rod",
+        "submeter",
+    }
     assert {d.connection.type for d in cfg.devices} == {"modbus_rtu", "modbus_tcp"}
     assert cfg.strategy.mode == "planner" and cfg.tariff.provider == "fixed" and cfg.mqtt is not None
 

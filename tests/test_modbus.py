@@ -19,27 +19,41 @@ from wattwerk.sim.emulators.modbus import EmulatorServer, RegisterBank
 # ---------------------------------------------------------------- codec
 
 
-@pytest.mark.parametrize(("type_", "regs", "order", "expected"), [
-    ("u16", [0x1234], "big", 0x1234),
-    ("s16", [0xFFFE], "big", -2),
-    ("u32", [0x0001, 0x0002], "big", 0x00010002),
-    ("u32", [0x0002, 0x0001], "little", 0x00010002),
-    ("s32", [0xFFFF, 0xFFFE], "big", -2),
-    ("u64", [0, 0, 1, 0], "big", 65536),
-    ("s64", [0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF], "big", -1),
-    ("f32", [0x4366, 0x6666], "big", 230.39999389648438),
-    ("f32", [0x6666, 0x4366], "little", 230.39999389648438),
-    ("string", [0x5355, 0x4E32, 0x0000], "big", "SUN2"),
-])
+@pytest.mark.parametrize(
+    ("type_", "regs", "order", "expected"),
+    [
+        ("u16", [0x1234], "big", 0x1234),
+        ("s16", [0xFFFE], "big", -2),
+        ("u32", [0x0001, 0x0002], "big", 0x00010002),
+        ("u32", [0x0002, 0x0001], "little", 0x00010002),
+        ("s32", [0xFFFF, 0xFFFE], "big", -2),
+        ("u64", [0, 0, 1, 0], "big", 65536),
+        ("s64", [0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF], "big", -1),
+        ("f32", [0x4366, 0x6666], "big", 230.39999389648438),
+        ("f32", [0x6666, 0x4366], "little", 230.39999389648438),
+        ("string", [0x5355, 0x4E32, 0x0000], "big", "SUN2"),
+    ],
+)
 def test_decode_types_and_word_order(type_: str, regs: list[int], order: str, expected: object) -> None:
     assert decode_raw(regs, type_, order) == expected  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize(("type_", "regs"), [
-    ("u16", [0xFFFF]), ("s16", [0x8000]), ("u32", [0xFFFF, 0xFFFF]), ("s32", [0x8000, 0x0000]),
-    ("acc32", [0, 0]), ("u64", [0xFFFF] * 4), ("s64", [0x8000, 0, 0, 0]), ("f32", [0x7FC0, 0x0000]),
-    ("f32", [0x7F80, 0x0000]), ("sf", [0x8000]), ("string", [0, 0]),
-])
+@pytest.mark.parametrize(
+    ("type_", "regs"),
+    [
+        ("u16", [0xFFFF]),
+        ("s16", [0x8000]),
+        ("u32", [0xFFFF, 0xFFFF]),
+        ("s32", [0x8000, 0x0000]),
+        ("acc32", [0, 0]),
+        ("u64", [0xFFFF] * 4),
+        ("s64", [0x8000, 0, 0, 0]),
+        ("f32", [0x7FC0, 0x0000]),
+        ("f32", [0x7F80, 0x0000]),
+        ("sf", [0x8000]),
+        ("string", [0, 0]),
+    ],
+)
 def test_sentinels_mean_absent(type_: str, regs: list[int]) -> None:
     assert decode_raw(regs, type_) is None
 
@@ -75,14 +89,23 @@ def test_plan_merges_neighbours_and_respects_gaps_and_limits() -> None:
 
 
 def test_plan_separates_tables() -> None:
-    table = [Register("h", 0, "u16", "holding"), Register("i", 1, "u16", "input"),
-             Register("c", 2, "bool", "coil")]
+    table = [
+        Register("h", 0, "u16", "holding"),
+        Register("i", 1, "u16", "input"),
+        Register("c", 2, "bool", "coil"),
+    ]
     assert sorted(b.table for b in plan(table)) == ["coil", "holding", "input"]
 
 
-@given(st.lists(st.tuples(st.integers(0, 2000), st.sampled_from(["u16", "u32", "u64", "f32"])),
-                min_size=1, max_size=60, unique_by=lambda t: t[0]),
-       st.integers(0, 30))
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 2000), st.sampled_from(["u16", "u32", "u64", "f32"])),
+        min_size=1,
+        max_size=60,
+        unique_by=lambda t: t[0],
+    ),
+    st.integers(0, 30),
+)
 def test_plan_covers_every_register_once(spec: list[tuple[int, str]], gap: int) -> None:
     table = [Register(f"r{a}", a, t) for a, t in spec]
     blocks = plan(table, max_gap=gap)

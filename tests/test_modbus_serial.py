@@ -11,8 +11,10 @@ TABLE = [Register("power", 52, "f32", "input"), Register("energy_import", 72, "f
 
 
 async def test_rtu_over_serial_reads_two_units_on_one_bus() -> None:
-    banks = [RegisterBank(u, TABLE, values=lambda u=u: {"power": 100.0 * u, "energy_import": 1000.0 * u})
-             for u in (1, 2)]
+    banks = [
+        RegisterBank(u, TABLE, values=lambda u=u: {"power": 100.0 * u, "energy_import": 1000.0 * u})
+        for u in (1, 2)
+    ]
     async with null_modem() as (server_tty, client_tty), EmulatorServer(banks, serial=server_tty):
         link = ModbusLink(LinkConfig(kind="rtu", serial=client_tty, baudrate=9600, timeout=1.0))
         try:

@@ -33,9 +33,14 @@ from wattwerk.protocols.mqtt import MqttSettings
 from wattwerk.snapshot import SiteState
 
 EV = BridgeDevice(
-    "ev1", "Wallbox", manufacturer="ACME", model="WB-11",
-    settables=(Settable("mode", "select", options=("off", "now", "minpv", "pv")),
-               Settable("current_limit", min=6.0, max=16.0, unit="A")),
+    "ev1",
+    "Wallbox",
+    manufacturer="ACME",
+    model="WB-11",
+    settables=(
+        Settable("mode", "select", options=("off", "now", "minpv", "pv")),
+        Settable("current_limit", min=6.0, max=16.0, unit="A"),
+    ),
 )
 GRID = BridgeDevice("grid", "Grid meter")
 
@@ -45,9 +50,17 @@ GRID = BridgeDevice("grid", "Grid meter")
 
 @pytest.mark.parametrize(
     ("payload", "kind"),
-    [(b"ten", "not_numeric"), (b"nan", "not_numeric"), (b"inf", "not_numeric"), (b"", "empty"),
-     (b"5.9", "range"), (b"16.5", "range"), (b"\xff\xfe", "encoding"), (b"{oops", "json"),
-     (b'{"v": 3}', "json")],
+    [
+        (b"ten", "not_numeric"),
+        (b"nan", "not_numeric"),
+        (b"inf", "not_numeric"),
+        (b"", "empty"),
+        (b"5.9", "range"),
+        (b"16.5", "range"),
+        (b"\xff\xfe", "encoding"),
+        (b"{oops", "json"),
+        (b'{"v": 3}', "json"),
+    ],
 )
 def test_bad_numbers_are_rejected_with_their_kind(payload: bytes, kind: str) -> None:
     with pytest.raises(Rejected) as err:
@@ -97,7 +110,10 @@ def test_sensor_names_and_the_edge_own_channels() -> None:
     assert pf["device_class"] == "power_factor" and "unit_of_measurement" not in pf
     _, gas = ha.sensor(BridgeDevice("gas"), "gas_volume")
     assert (gas["device_class"], gas["state_class"], gas["unit_of_measurement"]) == (
-        "gas", "total_increasing", "m³")
+        "gas",
+        "total_increasing",
+        "m³",
+    )
 
 
 def test_a_mode_is_not_a_setpoint() -> None:
@@ -187,8 +203,16 @@ async def running(handler: Handler, state: SiteState, **kw) -> AsyncIterator[tup
     tag = uuid.uuid4().hex[:10]
     root, prefix = f"wattwerk-test/bridge-{tag}", f"wattwerk-test/ha-{tag}"
     listener = await Listener(f"{root}/#", f"{prefix}/#").start()
-    bridge = MqttBridge("Test site", lambda: state.snapshot(utcnow()), handler, [EV, GRID], root=root,
-                        discovery_prefix=prefix, interval_s=0.05, **kw)
+    bridge = MqttBridge(
+        "Test site",
+        lambda: state.snapshot(utcnow()),
+        handler,
+        [EV, GRID],
+        root=root,
+        discovery_prefix=prefix,
+        interval_s=0.05,
+        **kw,
+    )
     stop = asyncio.Event()
     task = asyncio.create_task(bridge.run(stop))
     try:
@@ -228,8 +252,13 @@ async def retained_now(pattern: str) -> dict[str, bytes]:
 def site_state() -> SiteState:
     state = SiteState(stale_after_s=30.0)
     now = utcnow()
-    state.update([Reading("grid.power", now, 1234.5), Reading("grid.energy_import", now, 5_000_000.0),
-                  Reading("ev1.power", now, 0.0)])
+    state.update(
+        [
+            Reading("grid.power", now, 1234.5),
+            Reading("grid.energy_import", now, 5_000_000.0),
+            Reading("ev1.power", now, 0.0),
+        ]
+    )
     return state
 
 
@@ -249,7 +278,10 @@ async def test_discovery_config_values_and_availability_arrive() -> None:
         assert {a["topic"] for a in energy["availability"]} == {f"{root}/status", f"{root}/grid/status"}
         power = json.loads(await listener.wait_for(f"{ha.prefix}/sensor/{node}/power/config"))
         assert (power["device_class"], power["state_class"], power["unit_of_measurement"]) == (
-            "power", "measurement", "W")
+            "power",
+            "measurement",
+            "W",
+        )
         ev_node = ha.node("ev1")
         number = json.loads(await listener.wait_for(f"{ha.prefix}/number/{ev_node}/current_limit/config"))
         assert (number["min"], number["max"], number["unit_of_measurement"]) == (6.0, 16.0, "A")
@@ -294,7 +326,9 @@ async def test_setpoint_and_mode_round_trip_through_the_broker() -> None:
             await client.publish(f"{root}/ev1/mode/set", b"pv", qos=1)
         await listener.wait_for(f"{root}/ev1/mode", payload=b"pv")
         assert [(c.device, c.command, c.value) for c in handler.got] == [
-            ("ev1", "current_limit", 10.0), ("ev1", "mode", "pv")]
+            ("ev1", "current_limit", 10.0),
+            ("ev1", "mode", "pv"),
+        ]
         assert handler.got[0].setpoint().value == 10.0
         # the accepted value is echoed as the entity's state, retained
         assert [p for p, _ in listener.of(f"{root}/ev1/current_limit")] == [b"10"]
@@ -348,8 +382,14 @@ async def test_a_refusing_handler_becomes_an_error_message() -> None:
 async def test_an_unreachable_broker_is_retried_without_crashing() -> None:
     from wattwerk.protocols.transport import Backoff
 
-    bridge = MqttBridge("x", lambda: SiteState().snapshot(utcnow()), Handler(), [EV],
-                        settings=MqttSettings(port=1, timeout=1.0), backoff=Backoff(0.01, 0.02))
+    bridge = MqttBridge(
+        "x",
+        lambda: SiteState().snapshot(utcnow()),
+        Handler(),
+        [EV],
+        settings=MqttSettings(port=1, timeout=1.0),
+        backoff=Backoff(0.01, 0.02),
+    )
     stop = asyncio.Event()
     task = asyncio.create_task(bridge.run(stop))
     await asyncio.sleep(0.3)
@@ -357,7 +397,6 @@ async def test_an_unreachable_broker_is_retried_without_crashing() -> None:
     stop.set()
     await asyncio.wait_for(task, 5)
     assert bridge.stats.last_error and not bridge.ready.is_set()
-
 
 
 CRASHING_EDGE = """

@@ -50,7 +50,10 @@ def test_sml_heat_and_gas_meter() -> None:
     dec = SmlDecoder()
     frame = (dec.feed(sml_file(server_id("ITR", 77), entries, 10)) + dec.flush())[0]
     assert {v.quantity: v.value for v in frame.values} == {
-        "heat_energy": 4_567_000.0, "gas_volume": 123.456, "temperature_flow": 55.3}
+        "heat_energy": 4_567_000.0,
+        "gas_volume": 123.456,
+        "temperature_flow": 55.3,
+    }
 
 
 def test_dsmr_mbus_gas_channel(shared_data: Path) -> None:

@@ -27,17 +27,21 @@ NOW = datetime.now(UTC).isoformat()
 class Cp16(v16.ChargePoint):
     """A 1.6 charge point that records what the central system asks of it."""
 
-    def __init__(self, cp_id: str, ws: ClientConnection, rate_unit: str = "Current,Power",
-                 accept_config: bool = True) -> None:
+    def __init__(
+        self, cp_id: str, ws: ClientConnection, rate_unit: str = "Current,Power", accept_config: bool = True
+    ) -> None:
         super().__init__(cp_id, ws, response_timeout=5)
         self.rate_unit, self.config, self.profiles, self.cleared, self.remote = rate_unit, {}, [], [], []
         self.accept_config = accept_config
 
     @on("GetConfiguration")
     def get_configuration(self, key: list[str] | None = None) -> Any:
-        return v16.call_result.GetConfiguration(configuration_key=[
-            {"key": "ChargingScheduleAllowedChargingRateUnit", "readonly": True, "value": self.rate_unit},
-            {"key": "MeterValueSampleInterval", "readonly": False, "value": "60"}])
+        return v16.call_result.GetConfiguration(
+            configuration_key=[
+                {"key": "ChargingScheduleAllowedChargingRateUnit", "readonly": True, "value": self.rate_unit},
+                {"key": "MeterValueSampleInterval", "readonly": False, "value": "60"},
+            ]
+        )
 
     @on("ChangeConfiguration")
     def change_configuration(self, key: str, value: str) -> Any:
@@ -68,8 +72,9 @@ class Cp16(v16.ChargePoint):
 class Cp201(v201.ChargePoint):
     """A 2.0.1 charging station that records what the CSMS asks of it."""
 
-    def __init__(self, cp_id: str, ws: ClientConnection, rate_unit: str = "A,W",
-                 phase_switching: bool = True) -> None:
+    def __init__(
+        self, cp_id: str, ws: ClientConnection, rate_unit: str = "A,W", phase_switching: bool = True
+    ) -> None:
         super().__init__(cp_id, ws, response_timeout=5)
         self.rate_unit, self.phase_switching = rate_unit, phase_switching
         self.config, self.profiles, self.cleared, self.remote = {}, [], [], []
@@ -81,18 +86,26 @@ class Cp201(v201.ChargePoint):
         for item in get_variable_data:
             name = item["variable"]["name"]
             ok = name in known
-            out.append({"attribute_status": "Accepted" if ok else "UnknownVariable",
-                        "component": item["component"], "variable": item["variable"],
-                        **({"attribute_value": known[name]} if ok else {})})
+            out.append(
+                {
+                    "attribute_status": "Accepted" if ok else "UnknownVariable",
+                    "component": item["component"],
+                    "variable": item["variable"],
+                    **({"attribute_value": known[name]} if ok else {}),
+                }
+            )
         return v201.call_result.GetVariables(get_variable_result=out)
 
     @on("SetVariables")
     def set_variables(self, set_variable_data: list[dict[str, Any]], **_: Any) -> Any:
         for item in set_variable_data:
             self.config[item["variable"]["name"]] = item["attribute_value"]
-        return v201.call_result.SetVariables(set_variable_result=[
-            {"attribute_status": "Accepted", "component": i["component"], "variable": i["variable"]}
-            for i in set_variable_data])
+        return v201.call_result.SetVariables(
+            set_variable_result=[
+                {"attribute_status": "Accepted", "component": i["component"], "variable": i["variable"]}
+                for i in set_variable_data
+            ]
+        )
 
     @on("SetChargingProfile")
     def set_charging_profile(self, evse_id: int, charging_profile: dict[str, Any], **_: Any) -> Any:
@@ -105,8 +118,9 @@ class Cp201(v201.ChargePoint):
         return v201.call_result.ClearChargingProfile(status="Accepted")
 
     @on("RequestStartTransaction")
-    def request_start(self, id_token: dict[str, Any], remote_start_id: int, evse_id: int | None = None,
-                      **_: Any) -> Any:
+    def request_start(
+        self, id_token: dict[str, Any], remote_start_id: int, evse_id: int | None = None, **_: Any
+    ) -> Any:
         self.remote.append(("start", id_token["id_token"], evse_id))
         return v201.call_result.RequestStartTransaction(status="Accepted")
 
@@ -140,11 +154,15 @@ async def charger(cs: CentralSystem, version: str, cp_id: str = "wb1", **kw: Any
         task = asyncio.create_task(cp.start())
         try:
             if version == "1.6":
-                got = await cp.call(v16.call.BootNotification(charge_point_model="M1",
-                                                              charge_point_vendor="V1"))
+                got = await cp.call(
+                    v16.call.BootNotification(charge_point_model="M1", charge_point_vendor="V1")
+                )
             else:
-                got = await cp.call(v201.call.BootNotification(
-                    charging_station={"model": "M1", "vendor_name": "V1"}, reason="PowerUp"))
+                got = await cp.call(
+                    v201.call.BootNotification(
+                        charging_station={"model": "M1", "vendor_name": "V1"}, reason="PowerUp"
+                    )
+                )
             assert got.status == "Accepted"
             await until(lambda: cp.config, "configuration after boot")
             yield cp
@@ -157,14 +175,21 @@ async def charger(cs: CentralSystem, version: str, cp_id: str = "wb1", **kw: Any
 async def start_tx(cp: Any, version: str, samples: list[dict[str, Any]] | None = None) -> Any:
     """Start a transaction on connector / EVSE 1; return its id."""
     if version == "1.6":
-        got = await cp.call(v16.call.StartTransaction(connector_id=1, id_tag="TAG1", meter_start=1000,
-                                                      timestamp=NOW))
+        got = await cp.call(
+            v16.call.StartTransaction(connector_id=1, id_tag="TAG1", meter_start=1000, timestamp=NOW)
+        )
         return got.transaction_id
-    await cp.call(v201.call.TransactionEvent(
-        event_type="Started", timestamp=NOW, trigger_reason="CablePluggedIn", seq_no=0,
-        transaction_info={"transaction_id": "tx-1", "charging_state": "Charging"},
-        evse={"id": 1, "connector_id": 1},
-        meter_value=[{"timestamp": NOW, "sampled_value": samples}] if samples else None))
+    await cp.call(
+        v201.call.TransactionEvent(
+            event_type="Started",
+            timestamp=NOW,
+            trigger_reason="CablePluggedIn",
+            seq_no=0,
+            transaction_info={"transaction_id": "tx-1", "charging_state": "Charging"},
+            evse={"id": 1, "connector_id": 1},
+            meter_value=[{"timestamp": NOW, "sampled_value": samples}] if samples else None,
+        )
+    )
     return "tx-1"
 
 
@@ -192,8 +217,17 @@ async def test_v16_charger_that_keeps_its_interval_is_judged_by_it(central: Cent
         await start_tx(cp, "1.6")
         st = central.state("wb1")
         await until(lambda: st is not None and st.sample_interval_s == 60.0, "interval learned")
-        await cp.call(v16.call.MeterValues(connector_id=1, meter_value=[{"timestamp": NOW, "sampled_value": [
-            {"value": "4000", "measurand": "Power.Active.Import"}]}]))
+        await cp.call(
+            v16.call.MeterValues(
+                connector_id=1,
+                meter_value=[
+                    {
+                        "timestamp": NOW,
+                        "sampled_value": [{"value": "4000", "measurand": "Power.Active.Import"}],
+                    }
+                ],
+            )
+        )
         # asked for 10 s, kept 60 s: values are not stale after stale_after_s=1 but within 150 s
         drv = OcppCharger(central, "ev1", "wb1", stale_after_s=1)
         assert st is not None
@@ -210,16 +244,26 @@ async def test_v16_meter_values_arrive_in_our_units(central: CentralSystem) -> N
     async with charger(central, "1.6") as cp:
         tx = await start_tx(cp, "1.6")
         await cp.call(v16.call.StatusNotification(connector_id=1, error_code="NoError", status="Charging"))
-        await cp.call(v16.call.MeterValues(connector_id=1, transaction_id=tx, meter_value=[{
-            "timestamp": NOW, "sampled_value": [
-                {"value": "7.2", "measurand": "Power.Active.Import", "unit": "kW"},
-                {"value": "12.345", "measurand": "Energy.Active.Import.Register", "unit": "kWh"},
-                {"value": "10.5", "measurand": "Current.Import", "phase": "L1", "unit": "A"},
-                {"value": "10.4", "measurand": "Current.Import", "phase": "L2", "unit": "A"},
-                {"value": "10.3", "measurand": "Current.Import", "phase": "L3", "unit": "A"},
-                {"value": "55", "measurand": "SoC", "unit": "Percent", "location": "EV"},
-                {"value": "50.0", "measurand": "Frequency"},
-            ]}]))
+        await cp.call(
+            v16.call.MeterValues(
+                connector_id=1,
+                transaction_id=tx,
+                meter_value=[
+                    {
+                        "timestamp": NOW,
+                        "sampled_value": [
+                            {"value": "7.2", "measurand": "Power.Active.Import", "unit": "kW"},
+                            {"value": "12.345", "measurand": "Energy.Active.Import.Register", "unit": "kWh"},
+                            {"value": "10.5", "measurand": "Current.Import", "phase": "L1", "unit": "A"},
+                            {"value": "10.4", "measurand": "Current.Import", "phase": "L2", "unit": "A"},
+                            {"value": "10.3", "measurand": "Current.Import", "phase": "L3", "unit": "A"},
+                            {"value": "55", "measurand": "SoC", "unit": "Percent", "location": "EV"},
+                            {"value": "50.0", "measurand": "Frequency"},
+                        ],
+                    }
+                ],
+            )
+        )
         drv = OcppCharger(central, "ev1", "wb1")
         got = {r.channel: r.value for r in await drv.read()}
         assert got["ev1.power"] == pytest.approx(7200.0)
@@ -234,24 +278,53 @@ async def test_v16_meter_values_arrive_in_our_units(central: CentralSystem) -> N
 
 async def test_v201_transaction_event_meter_values_with_multiplier(central: CentralSystem) -> None:
     async with charger(central, "2.0.1") as cp:
-        await start_tx(cp, "2.0.1", [
-            {"value": 11.04, "measurand": "Power.Active.Import", "unit_of_measure": {"unit": "kW"}},
-            {"value": 4.2, "measurand": "Energy.Active.Import.Register",
-             "unit_of_measure": {"unit": "Wh", "multiplier": 3}},
-            {"value": 16, "measurand": "Current.Import", "phase": "L2"},
-            {"value": 80, "measurand": "SoC", "unit_of_measure": {"unit": "Percent"}, "location": "EV"},
-        ])
+        await start_tx(
+            cp,
+            "2.0.1",
+            [
+                {"value": 11.04, "measurand": "Power.Active.Import", "unit_of_measure": {"unit": "kW"}},
+                {
+                    "value": 4.2,
+                    "measurand": "Energy.Active.Import.Register",
+                    "unit_of_measure": {"unit": "Wh", "multiplier": 3},
+                },
+                {"value": 16, "measurand": "Current.Import", "phase": "L2"},
+                {"value": 80, "measurand": "SoC", "unit_of_measure": {"unit": "Percent"}, "location": "EV"},
+            ],
+        )
         drv = OcppCharger(central, "ev2", "wb1")
         got = {r.channel: r.value for r in await drv.read()}
         assert got["ev2.power"] == pytest.approx(11040.0)
         assert got["ev2.energy"] == pytest.approx(4200.0)
         assert got["ev2.current_l2"] == 16.0 and got["ev2.soc"] == 80.0
-        await cp.call(v201.call.MeterValues(evse_id=1, meter_value=[{"timestamp": NOW, "sampled_value": [
-            {"value": 3600, "measurand": "Power.Active.Import", "unit_of_measure": {"unit": "W"}}]}]))
+        await cp.call(
+            v201.call.MeterValues(
+                evse_id=1,
+                meter_value=[
+                    {
+                        "timestamp": NOW,
+                        "sampled_value": [
+                            {
+                                "value": 3600,
+                                "measurand": "Power.Active.Import",
+                                "unit_of_measure": {"unit": "W"},
+                            }
+                        ],
+                    }
+                ],
+            )
+        )
         assert {r.channel: r.value for r in await drv.read()}["ev2.power"] == 3600.0
-        await cp.call(v201.call.TransactionEvent(
-            event_type="Ended", timestamp=NOW, trigger_reason="EVDeparted", seq_no=1,
-            transaction_info={"transaction_id": "tx-1"}, evse={"id": 1}))
+        await cp.call(
+            v201.call.TransactionEvent(
+                event_type="Ended",
+                timestamp=NOW,
+                trigger_reason="EVDeparted",
+                seq_no=1,
+                transaction_info={"transaction_id": "tx-1"},
+                evse={"id": 1},
+            )
+        )
         assert {r.channel: r.value for r in await drv.read()}["ev2.power"] == 0.0
 
 
@@ -259,19 +332,42 @@ async def test_v201_transaction_event_meter_values_with_multiplier(central: Cent
 async def test_bad_sampled_values_are_counted_and_dropped(central: CentralSystem, version: str) -> None:
     async with charger(central, version) as cp:
         if version == "1.6":
-            await cp.call(v16.call.MeterValues(connector_id=1, meter_value=[{
-                "timestamp": NOW, "sampled_value": [
-                {"value": "abc", "measurand": "Power.Active.Import"},
-                {"value": "5", "measurand": "Power.Active.Import", "unit": "kVA"},
-                {"value": "140", "measurand": "SoC", "unit": "Percent"},
-                {"value": "1500", "measurand": "Energy.Active.Import.Register"},
-            ]}]))
+            await cp.call(
+                v16.call.MeterValues(
+                    connector_id=1,
+                    meter_value=[
+                        {
+                            "timestamp": NOW,
+                            "sampled_value": [
+                                {"value": "abc", "measurand": "Power.Active.Import"},
+                                {"value": "5", "measurand": "Power.Active.Import", "unit": "kVA"},
+                                {"value": "140", "measurand": "SoC", "unit": "Percent"},
+                                {"value": "1500", "measurand": "Energy.Active.Import.Register"},
+                            ],
+                        }
+                    ],
+                )
+            )
         else:
-            await cp.call(v201.call.MeterValues(evse_id=1, meter_value=[{"timestamp": NOW, "sampled_value": [
-                {"value": 5, "measurand": "Power.Active.Import", "unit_of_measure": {"unit": "kVA"}},
-                {"value": 140, "measurand": "SoC", "unit_of_measure": {"unit": "Percent"}},
-                {"value": 1500, "measurand": "Energy.Active.Import.Register"},
-            ]}]))
+            await cp.call(
+                v201.call.MeterValues(
+                    evse_id=1,
+                    meter_value=[
+                        {
+                            "timestamp": NOW,
+                            "sampled_value": [
+                                {
+                                    "value": 5,
+                                    "measurand": "Power.Active.Import",
+                                    "unit_of_measure": {"unit": "kVA"},
+                                },
+                                {"value": 140, "measurand": "SoC", "unit_of_measure": {"unit": "Percent"}},
+                                {"value": 1500, "measurand": "Energy.Active.Import.Register"},
+                            ],
+                        }
+                    ],
+                )
+            )
         kinds = central.ledger.by_kind("wb1")
         assert kinds.get("unit") == 1 and kinds.get("range") == 1
         assert kinds.get("value", 0) == (1 if version == "1.6" else 0)
@@ -279,12 +375,18 @@ async def test_bad_sampled_values_are_counted_and_dropped(central: CentralSystem
         assert got == {"ev.energy": 1500.0, "ev.power": 0.0}
 
 
-@pytest.mark.parametrize(("version", "rate_unit", "unit", "limit"), [
-    ("1.6", "Current,Power", "A", 10.0), ("1.6", "Power", "W", 6900.0),
-    ("2.0.1", "A,W", "A", 10.0), ("2.0.1", "W", "W", 6900.0),
-])
-async def test_current_limit_arrives_as_charging_profile(central: CentralSystem, version: str, rate_unit: str,
-                                                         unit: str, limit: float) -> None:
+@pytest.mark.parametrize(
+    ("version", "rate_unit", "unit", "limit"),
+    [
+        ("1.6", "Current,Power", "A", 10.0),
+        ("1.6", "Power", "W", 6900.0),
+        ("2.0.1", "A,W", "A", 10.0),
+        ("2.0.1", "W", "W", 6900.0),
+    ],
+)
+async def test_current_limit_arrives_as_charging_profile(
+    central: CentralSystem, version: str, rate_unit: str, unit: str, limit: float
+) -> None:
     async with charger(central, version, rate_unit=rate_unit) as cp:
         st = central.state("wb1")
         await until(lambda: st is not None and st.rate_units, "rate units learned")
@@ -305,8 +407,9 @@ async def test_current_limit_arrives_as_charging_profile(central: CentralSystem,
 
 
 @pytest.mark.parametrize("version", VERSIONS)
-async def test_enable_off_is_a_zero_profile_and_on_restores_and_starts(central: CentralSystem,
-                                                                       version: str) -> None:
+async def test_enable_off_is_a_zero_profile_and_on_restores_and_starts(
+    central: CentralSystem, version: str
+) -> None:
     async with charger(central, version) as cp:
         drv = OcppCharger(central, "ev1", "wb1")
         await drv.set_current_limit(8.0)
@@ -314,16 +417,24 @@ async def test_enable_off_is_a_zero_profile_and_on_restores_and_starts(central: 
         await drv.set_current_limit(12.0)  # remembered, but held at 0 while disabled
 
         def limits() -> list[float]:
-            return [(p["charging_schedule"] if version == "1.6" else p["charging_schedule"][0])
-                    ["charging_schedule_period"][0]["limit"] for _, p in cp.profiles]
+            return [
+                (p["charging_schedule"] if version == "1.6" else p["charging_schedule"][0])[
+                    "charging_schedule_period"
+                ][0]["limit"]
+                for _, p in cp.profiles
+            ]
 
         assert limits() == [8.0, 0.0, 0.0]
         if version == "1.6":
-            await cp.call(v16.call.StatusNotification(connector_id=1, error_code="NoError",
-                                                      status="Preparing"))
+            await cp.call(
+                v16.call.StatusNotification(connector_id=1, error_code="NoError", status="Preparing")
+            )
         else:
-            await cp.call(v201.call.StatusNotification(timestamp=NOW, connector_status="Occupied", evse_id=1,
-                                                       connector_id=1))
+            await cp.call(
+                v201.call.StatusNotification(
+                    timestamp=NOW, connector_status="Occupied", evse_id=1, connector_id=1
+                )
+            )
         await drv.enable(True)
         assert limits()[-1] == 12.0
         assert cp.remote == [("start", "wattwerk", 1)]
@@ -357,8 +468,9 @@ async def test_phases_only_where_the_charger_switches(central: CentralSystem) ->
 
 
 @pytest.mark.parametrize("version", VERSIONS)
-async def test_disconnected_or_silent_charger_fails_reads_without_crashing(central: CentralSystem,
-                                                                          version: str) -> None:
+async def test_disconnected_or_silent_charger_fails_reads_without_crashing(
+    central: CentralSystem, version: str
+) -> None:
     drv = OcppCharger(central, "ev1", "wb1", stale_after_s=0)
     with pytest.raises(RetryableError):
         await drv.read()  # never connected
@@ -374,12 +486,37 @@ async def test_disconnected_or_silent_charger_fails_reads_without_crashing(centr
         await drv.set_current_limit(6.0)
     async with charger(central, version) as cp:  # it comes back and sends values: reads work again
         if version == "1.6":
-            await cp.call(v16.call.MeterValues(connector_id=1, meter_value=[{
-                "timestamp": NOW, "sampled_value": [
-                {"value": "2300", "measurand": "Power.Active.Import", "unit": "W"}]}]))
+            await cp.call(
+                v16.call.MeterValues(
+                    connector_id=1,
+                    meter_value=[
+                        {
+                            "timestamp": NOW,
+                            "sampled_value": [
+                                {"value": "2300", "measurand": "Power.Active.Import", "unit": "W"}
+                            ],
+                        }
+                    ],
+                )
+            )
         else:
-            await cp.call(v201.call.MeterValues(evse_id=1, meter_value=[{"timestamp": NOW, "sampled_value": [
-                {"value": 2300, "measurand": "Power.Active.Import", "unit_of_measure": {"unit": "W"}}]}]))
+            await cp.call(
+                v201.call.MeterValues(
+                    evse_id=1,
+                    meter_value=[
+                        {
+                            "timestamp": NOW,
+                            "sampled_value": [
+                                {
+                                    "value": 2300,
+                                    "measurand": "Power.Active.Import",
+                                    "unit_of_measure": {"unit": "W"},
+                                }
+                            ],
+                        }
+                    ],
+                )
+            )
         fresh = OcppCharger(central, "ev1", "wb1", stale_after_s=60)
         assert {r.channel: r.value for r in await fresh.read()}["ev1.power"] == 2300.0
 
@@ -393,21 +530,51 @@ async def _raw_exchange(cs: CentralSystem, sub: str, frames: list[str]) -> list[
         return out
 
 
-@pytest.mark.parametrize(("sub", "codes"), [
-    ("ocpp1.6", ["FormationViolation", "ProtocolError", "NotImplemented", "NotSupported",
-                 "TypeConstraintViolation", "ProtocolError"]),
-    ("ocpp2.0.1", ["RpcFrameworkError", "MessageTypeNotSupported", "NotImplemented", "NotSupported",
-                   "TypeConstraintViolation", "OccurrenceConstraintViolation"]),
-])
-async def test_malformed_and_unexpected_messages_get_the_right_callerror(central: CentralSystem, sub: str,
-                                                                         codes: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("sub", "codes"),
+    [
+        (
+            "ocpp1.6",
+            [
+                "FormationViolation",
+                "ProtocolError",
+                "NotImplemented",
+                "NotSupported",
+                "TypeConstraintViolation",
+                "ProtocolError",
+            ],
+        ),
+        (
+            "ocpp2.0.1",
+            [
+                "RpcFrameworkError",
+                "MessageTypeNotSupported",
+                "NotImplemented",
+                "NotSupported",
+                "TypeConstraintViolation",
+                "OccurrenceConstraintViolation",
+            ],
+        ),
+    ],
+)
+async def test_malformed_and_unexpected_messages_get_the_right_callerror(
+    central: CentralSystem, sub: str, codes: list[str]
+) -> None:
     served = "ReserveNow"  # a known action of both versions that a central system does not receive
-    boot_bad = {"chargePointVendor": 5, "chargePointModel": "M"} if sub == "ocpp1.6" else \
-        {"chargingStation": {"model": 5, "vendorName": "V"}, "reason": "PowerUp"}
+    boot_bad = (
+        {"chargePointVendor": 5, "chargePointModel": "M"}
+        if sub == "ocpp1.6"
+        else {"chargingStation": {"model": 5, "vendorName": "V"}, "reason": "PowerUp"}
+    )
     boot_short = {"chargePointVendor": "V"} if sub == "ocpp1.6" else {"reason": "PowerUp"}
-    frames = ["{not json", json.dumps([7, "m2"]), json.dumps([2, "m3", "Teleport", {}]),
-              json.dumps([2, "m4", served, {}]), json.dumps([2, "m5", "BootNotification", boot_bad]),
-              json.dumps([2, "m6", "BootNotification", boot_short])]
+    frames = [
+        "{not json",
+        json.dumps([7, "m2"]),
+        json.dumps([2, "m3", "Teleport", {}]),
+        json.dumps([2, "m4", served, {}]),
+        json.dumps([2, "m5", "BootNotification", boot_bad]),
+        json.dumps([2, "m6", "BootNotification", boot_short]),
+    ]
     answers = await _raw_exchange(central, sub, frames)
     assert [a[0] for a in answers] == [4] * 6
     assert [a[1] for a in answers] == ["-1", "m2", "m3", "m4", "m5", "m6"]
@@ -425,8 +592,11 @@ async def test_basic_auth_and_subprotocol_are_enforced() -> None:
                 pass
         assert err.value.response.status_code == 401
         token = base64.b64encode(b"wb1:s3cret").decode()
-        async with connect(url, subprotocols=["ocpp1.6"],  # type: ignore[list-item]
-                           additional_headers={"Authorization": f"Basic {token}"}) as ws:
+        async with connect(
+            url,
+            subprotocols=["ocpp1.6"],  # type: ignore[list-item]
+            additional_headers={"Authorization": f"Basic {token}"},
+        ) as ws:
             cp = Cp16("wb1", ws)
             task = asyncio.create_task(cp.start())
             got = await cp.call(v16.call.BootNotification(charge_point_model="M", charge_point_vendor="V"))
@@ -454,17 +624,22 @@ async def test_ocpp_site_starts_on_first_read_and_admits_only_configured_ids() -
             await drv.read()  # starts the central system; nobody connected yet
         central = site.centrals[0]
         with pytest.raises(InvalidStatus) as err:
-            async with connect(f"ws://127.0.0.1:{central.port}/intruder",
-                               subprotocols=["ocpp1.6"]):  # type: ignore[list-item]
+            async with connect(f"ws://127.0.0.1:{central.port}/intruder", subprotocols=["ocpp1.6"]):  # type: ignore[list-item]
                 pass
         assert err.value.response.status_code == 404
         token = base64.b64encode(b"wb1:pw").decode()
-        async with connect(f"ws://127.0.0.1:{central.port}/wb1", subprotocols=["ocpp2.0.1"],  # type: ignore[list-item]
-                           additional_headers={"Authorization": f"Basic {token}"}) as ws:
+        async with connect(
+            f"ws://127.0.0.1:{central.port}/wb1",
+            subprotocols=["ocpp2.0.1"],  # type: ignore[list-item]
+            additional_headers={"Authorization": f"Basic {token}"},
+        ) as ws:
             cp = Cp201("wb1", ws)
             task = asyncio.create_task(cp.start())
-            await cp.call(v201.call.BootNotification(charging_station={"model": "M", "vendor_name": "V"},
-                                                     reason="PowerUp"))
+            await cp.call(
+                v201.call.BootNotification(
+                    charging_station={"model": "M", "vendor_name": "V"}, reason="PowerUp"
+                )
+            )
             got = {r.channel: r.value for r in await drv.read()}
             await drv.set_current_limit(32.0)
             task.cancel()
@@ -476,7 +651,8 @@ async def test_ocpp_site_starts_on_first_read_and_admits_only_configured_ids() -
 
 
 async def test_a_second_link_with_a_connected_id_is_refused_and_a_reconnect_works(
-        central: CentralSystem) -> None:
+    central: CentralSystem,
+) -> None:
     async with charger(central, "2.0.1") as first:
         with pytest.raises(InvalidStatus) as refused:
             async with charger(central, "2.0.1"):

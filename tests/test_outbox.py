@@ -16,8 +16,10 @@ T0 = 1_699_999_200_000  # on an hour boundary
 
 
 def rows(n: int, start: int = 0, channels: tuple[str, ...] = ("grid.power", "grid.energy_import")):
-    return [(channels[i % len(channels)], T0 + (start + i) // len(channels) * 1000, float(start + i))
-            for i in range(n)]
+    return [
+        (channels[i % len(channels)], T0 + (start + i) // len(channels) * 1000, float(start + i))
+        for i in range(n)
+    ]
 
 
 def test_append_assigns_monotonic_seqs_and_peek_returns_them(tmp_path: Path) -> None:
@@ -83,7 +85,7 @@ def test_thinning_keeps_counters_exact_and_power_mean_before_dropping(tmp_path: 
             data.append(("grid.power", T0 + s * 1000, float(s % 60)))  # mean per minute 29.5
             data.append(("grid.energy_import", T0 + s * 1000, 1000.0 + s))
         for i in range(0, len(data), 1000):
-            box.append_raw(data[i:i + 1000])
+            box.append_raw(data[i : i + 1000])
         full = box.used_bytes()
         before = box.pending()
         box.max_bytes = full * 6 // 10

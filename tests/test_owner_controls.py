@@ -18,11 +18,22 @@ from wattwerk.edge.control_step import CycleStep
 from wattwerk.edge.owner import FILE, OwnerControls, OwnerError
 
 TZ = "Europe/Berlin"
-RIPPLE = ("control:\n  ripple:\n    contacts: [io.k1]\n    levels:\n"
-          "      - {pattern: '1', feed_in_pct: 100, consumption_pct: 0}\n\nstrategy:")
+RIPPLE = (
+    "control:\n  ripple:\n    contacts: [io.k1]\n    levels:\n"
+    "      - {pattern: '1', feed_in_pct: 100, consumption_pct: 0}\n\nstrategy:"
+)
 # a quiet evening: the house imports 500 W, no PV, the battery at its reserve, the car plugged in
-EVENING = dict(grid__power=500.0, pv1__power=0.0, bat__power=0.0, bat__soc=5.0, ev1__state=1.0,
-               ev1__power=0.0, ev1__energy=1000.0, hp__power=0.0, rod__power=0.0)
+EVENING = dict(
+    grid__power=500.0,
+    pv1__power=0.0,
+    bat__power=0.0,
+    bat__soc=5.0,
+    ev1__state=1.0,
+    ev1__power=0.0,
+    ev1__energy=1000.0,
+    hp__power=0.0,
+    rod__power=0.0,
+)
 
 
 class Site:
@@ -34,8 +45,14 @@ class Site:
         self.cfg = parse_config(text)
         self.t = t
         self.step = CycleStep(build_cycle(self.cfg), tz=TZ)
-        self.owner = OwnerControls(data_dir, self.step, None, {d.id: d.role for d in self.cfg.devices}, TZ,
-                                   lambda: T0 + timedelta(seconds=self.t))
+        self.owner = OwnerControls(
+            data_dir,
+            self.step,
+            None,
+            {d.id: d.role for d in self.cfg.devices},
+            TZ,
+            lambda: T0 + timedelta(seconds=self.t),
+        )
         self.step.on_cycle = self.owner.tick
         self.owner.restore({"ev1": True})
 
@@ -126,8 +143,9 @@ def test_settings_survive_a_restart_and_ended_ones_are_dropped(tmp_path: Path) -
     site.owner.apply("ev1", {"mode": "minpv", "min_current_a": 8, "phases": 1})
     site.owner.apply("bat", {"mode": "hold", "reserve_soc": 30})
     site.owner.apply("hp", {"boost_minutes": 5})
-    site.owner.apply("ev1", {"plan": {"target_soc": 80, "battery_kwh": 60, "departure": "07:00",
-                                      "days": ["mon"]}})
+    site.owner.apply(
+        "ev1", {"plan": {"target_soc": 80, "battery_kwh": 60, "departure": "07:00", "days": ["mon"]}}
+    )
     stored = json.loads((tmp_path / FILE).read_text())
     assert stored["devices"]["bat"] == {"mode": "hold", "reserve_soc": 30.0}
     assert not list(tmp_path.glob("*.tmp"))  # written through a renamed temporary file
@@ -146,17 +164,20 @@ def test_an_unreadable_store_starts_from_the_site_file(tmp_path: Path, caplog) -
     assert "unreadable" in caplog.text
 
 
-@pytest.mark.parametrize(("device", "change", "message"), [
-    ("ev1", {"mode": "turbo"}, "mode: Input should be 'off', 'now', 'minpv' or 'pv'"),
-    ("ev1", {"plan": {"energy_kwh": 10, "target_soc": 80, "departure": "07:00"}}, "either energy_kwh or"),
-    ("ev1", {"plan": {"energy_kwh": 10, "departure": "7 am"}}, "plan.departure: String should match"),
-    ("ev1", {"plan": {"energy_kwh": 10, "departure": "07:00", "day": "today"}}, "has passed already"),
-    ("ev1", {}, "send the settings to change"),
-    ("bat", {"mode": "planner"}, "without the planner"),
-    ("hp", {"boost_minutes": 10, "off_hours": 1}, "give boost_minutes, off_hours or cancel"),
-    ("pv1", {"mode": "pv"}, "'pv1' has no owner settings (devices with settings: bat, ev1, hp, rod)"),
-    ("ev1", {"colour": "red"}, "colour: Extra inputs are not permitted"),
-])
+@pytest.mark.parametrize(
+    ("device", "change", "message"),
+    [
+        ("ev1", {"mode": "turbo"}, "mode: Input should be 'off', 'now', 'minpv' or 'pv'"),
+        ("ev1", {"plan": {"energy_kwh": 10, "target_soc": 80, "departure": "07:00"}}, "either energy_kwh or"),
+        ("ev1", {"plan": {"energy_kwh": 10, "departure": "7 am"}}, "plan.departure: String should match"),
+        ("ev1", {"plan": {"energy_kwh": 10, "departure": "07:00", "day": "today"}}, "has passed already"),
+        ("ev1", {}, "send the settings to change"),
+        ("bat", {"mode": "planner"}, "without the planner"),
+        ("hp", {"boost_minutes": 10, "off_hours": 1}, "give boost_minutes, off_hours or cancel"),
+        ("pv1", {"mode": "pv"}, "'pv1' has no owner settings (devices with settings: bat, ev1, hp, rod)"),
+        ("ev1", {"colour": "red"}, "colour: Extra inputs are not permitted"),
+    ],
+)
 def test_bad_settings_are_refused_in_plain_words(tmp_path: Path, device, change, message) -> None:
     site = Site(tmp_path, ev_mode="pv")
     with pytest.raises(OwnerError) as err:

@@ -44,8 +44,10 @@ mqtt: {{root: {root}, discovery_prefix: {prefix}}}
 async def test_owner_settings_from_home_assistant(tmp_path: Path) -> None:
     tag = uuid.uuid4().hex[:10]
     root, prefix = f"wattwerk-test/owner-{tag}", f"wattwerk-test/ha-{tag}"
-    edge = assemble(parse_config(SITE.format(data=tmp_path, root=root, prefix=prefix)),
-                    EdgeOptions(auth=test_auth(tmp_path)))
+    edge = assemble(
+        parse_config(SITE.format(data=tmp_path, root=root, prefix=prefix)),
+        EdgeOptions(auth=test_auth(tmp_path)),
+    )
     listener = await Listener(f"{root}/#", f"{prefix}/#").start()
     bridge = edge.mqtt_bridge()
     stop = asyncio.Event()
@@ -78,8 +80,10 @@ async def test_owner_settings_from_home_assistant(tmp_path: Path) -> None:
         battery = edge.control.cycle.battery.config  # type: ignore[union-attr]
         assert (battery.mode, battery.reserve_soc) == ("hold", 35.0)
         stored = json.loads((tmp_path / "owner.json").read_text())["devices"]
-        assert stored == {"wb": {"mode": "now", "min_current_a": 8.0},
-                          "bat": {"mode": "hold", "reserve_soc": 35.0}}
+        assert stored == {
+            "wb": {"mode": "now", "min_current_a": 8.0},
+            "bat": {"mode": "hold", "reserve_soc": 35.0},
+        }
     finally:
         stop.set()
         await asyncio.wait_for(task, 10)

@@ -53,10 +53,12 @@ def test_sent_over_the_long_poll_and_confirmed(portal: Portal, tmp_path: Path) -
     assert r.json()["result"]["mode"] == "now" and edge.step.modes()["ev1"] == "now"
 
     with portal.db.connect() as conn:  # an old pending command expires instead of being delivered
-        conn.execute("INSERT INTO owner_commands (site_id, issued_by, device, settings, created_at) "
-                      "SELECT s.id, a.id, 'ev1', %s, %s FROM sites s, accounts a WHERE s.name = %s "
-                      "AND a.alias = %s", ('{"mode": "off"}', utcnow() - timedelta(minutes=5), site,
-                                           owner.alias))
+        conn.execute(
+            "INSERT INTO owner_commands (site_id, issued_by, device, settings, created_at) "
+            "SELECT s.id, a.id, 'ev1', %s, %s FROM sites s, accounts a WHERE s.name = %s "
+            "AND a.alias = %s",
+            ('{"mode": "off"}', utcnow() - timedelta(minutes=5), site, owner.alias),
+        )
     poller = long_poll(portal, token, handler, wait=0.0)
     poller.join(30)
     assert edge.step.modes()["ev1"] == "now"

@@ -46,14 +46,31 @@ def test_the_owners_command_reaches_the_edge_and_is_confirmed(tmp_path: Path) ->
 
     port_file = tmp_path / "portal.port"
     portal_proc = subprocess.Popen(
-        [sys.executable, "-m", "wattwerk", "portal", "--port", "0", "--data-dir", str(tmp_path / "portal"),
-         "--port-file", str(port_file)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        [
+            sys.executable,
+            "-m",
+            "wattwerk",
+            "portal",
+            "--port",
+            "0",
+            "--data-dir",
+            str(tmp_path / "portal"),
+            "--port-file",
+            str(port_file),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     edge_proc = None
     try:
         _wait_for(port_file.exists, 60, "portal port file", portal_proc)
         url = f"http://127.0.0.1:{port_file.read_text().strip()}"
-        _wait_for(lambda: httpx.get(url + "/api/v1/health", timeout=2).status_code == 200, 60,
-                  "portal health", portal_proc)
+        _wait_for(
+            lambda: httpx.get(url + "/api/v1/health", timeout=2).status_code == 200,
+            60,
+            "portal health",
+            portal_proc,
+        )
         portal = Portal(url, None, None)  # type: ignore[arg-type]
         owner, installer, viewer = account(portal), account(portal), account(portal)
         site = new_site(owner)
@@ -66,12 +83,27 @@ def test_the_owners_command_reaches_the_edge_and_is_confirmed(tmp_path: Path) ->
         assert never.status_code == 409 and "the edge is offline" in never.json()["detail"]
 
         site_file = tmp_path / "site.yaml"
-        site_file.write_text(SITE.format(data=tmp_path / "edge", url=url, token=edge_token(owner, site),
-                                         site=site, ocpp=free_port(), dead=free_port()))
-        edge_proc = subprocess.Popen([sys.executable, "-m", "wattwerk", "run", str(site_file), "--no-web"],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        first = _wait_for(lambda: (r := owner.http.post(send, json={"mode": "now"})).status_code == 200 and r,
-                          90, "the edge online", edge_proc)
+        site_file.write_text(
+            SITE.format(
+                data=tmp_path / "edge",
+                url=url,
+                token=edge_token(owner, site),
+                site=site,
+                ocpp=free_port(),
+                dead=free_port(),
+            )
+        )
+        edge_proc = subprocess.Popen(
+            [sys.executable, "-m", "wattwerk", "run", str(site_file), "--no-web"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        first = _wait_for(
+            lambda: (r := owner.http.post(send, json={"mode": "now"})).status_code == 200 and r,
+            90,
+            "the edge online",
+            edge_proc,
+        )
         done = first.json()  # type: ignore[union-attr]
         assert done["state"] == "done" and done["result"]["mode"] == "now", done
 
@@ -95,8 +127,12 @@ def test_the_owners_command_reaches_the_edge_and_is_confirmed(tmp_path: Path) ->
 
         _stop(edge_proc)
         edge_proc = None
-        gone = _wait_for(lambda: (r := owner.http.post(send, json={"mode": "off"})).status_code == 409 and r,
-                         30, "the portal sees the edge gone", portal_proc)
+        gone = _wait_for(
+            lambda: (r := owner.http.post(send, json={"mode": "off"})).status_code == 409 and r,
+            30,
+            "the portal sees the edge gone",
+            portal_proc,
+        )
         assert "offline (last contact" in gone.json()["detail"]  # type: ignore[union-attr]
         stored = json.loads((tmp_path / "edge" / "owner.json").read_text())["devices"]["wb"]
         assert stored["mode"] == "pv"  # nothing was sent, nothing waits for the edge

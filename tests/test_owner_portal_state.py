@@ -41,10 +41,21 @@ def test_the_portal_shows_and_changes_the_edges_controls(portal: Portal, tmp_pat
     assert never.status_code == 409 and "the edge is offline: nothing was sent" in never.json()["detail"]
 
     site_file = tmp_path / "site.yaml"
-    site_file.write_text(SITE.format(data=tmp_path / "edge", url=portal.url, token=edge_token(owner, site),
-                                     site=site, ocpp=free_port(), dead=free_port()))
-    edge = subprocess.Popen([sys.executable, "-m", "wattwerk", "run", str(site_file), "--no-web"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    site_file.write_text(
+        SITE.format(
+            data=tmp_path / "edge",
+            url=portal.url,
+            token=edge_token(owner, site),
+            site=site,
+            ocpp=free_port(),
+            dead=free_port(),
+        )
+    )
+    edge = subprocess.Popen(
+        [sys.executable, "-m", "wattwerk", "run", str(site_file), "--no-web"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         answered = lambda: (r := owner.http.get(state)).status_code == 200 and r  # noqa: E731
         first = _wait_for(answered, 90, "the edge online", edge)

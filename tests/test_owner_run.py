@@ -31,8 +31,12 @@ def start(tmp_path: Path, first: bool = True) -> RunningEdge:
     with socket.socket() as s:  # a port nobody serves
         s.bind(("127.0.0.1", 0))
         dead = s.getsockname()[1]
-    return start_edge(tmp_path, more_devices=DEVICES.format(ocpp=free_port(), dead=dead),
-                      more="strategy: {ev_default_mode: pv}\n", **({} if first else {"password": None}))
+    return start_edge(
+        tmp_path,
+        more_devices=DEVICES.format(ocpp=free_port(), dead=dead),
+        more="strategy: {ev_default_mode: pv}\n",
+        **({} if first else {"password": None}),
+    )
 
 
 def owner_of(edge: RunningEdge, device: str) -> dict:
@@ -54,9 +58,14 @@ def test_settings_from_the_page_survive_a_restart(tmp_path: Path) -> None:
             res = c.put("/api/owner/wb", json={"mode": "turbo"})
             assert res.status_code == 422 and "mode: Input should be" in res.json()["errors"][0]
             assert c.put("/api/owner/nope", json={"mode": "pv"}).status_code == 404
-            res = c.put("/api/owner/wb", json={"mode": "minpv", "min_current_a": 8,
-                                               "plan": {"energy_kwh": 20, "departure": "07:00",
-                                                        "days": ["mon", "wed"]}})
+            res = c.put(
+                "/api/owner/wb",
+                json={
+                    "mode": "minpv",
+                    "min_current_a": 8,
+                    "plan": {"energy_kwh": 20, "departure": "07:00", "days": ["mon", "wed"]},
+                },
+            )
             assert res.status_code == 200, res.text
             assert (res.json()["mode"], res.json()["min_current_a"]) == ("minpv", 8.0)
             res = c.put("/api/owner/bat", json={"mode": "hold", "reserve_soc": 40})

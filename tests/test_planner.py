@@ -259,14 +259,7 @@ def test_self_consumption_objective_imports_less():
     pv = np.clip(2500 * np.sin((hours - 6) / 12 * np.pi), 0, None)
     buy = np.where(hours < 5, 0.10, 0.35)  # cheap night power tempts grid charging
     req = PlanRequest(
-        T0,
-        15,
-        buy,
-        pv,
-        np.full(96, 700.0),
-        0.08,
-        batteries=(battery(),),
-        objective="self_consumption",
+        T0, 15, buy, pv, np.full(96, 700.0), 0.08, batteries=(battery(),), objective="self_consumption"
     )
     own = solve(req)
     cheap = solve(replace(req, objective="cost"))

@@ -61,8 +61,17 @@ def make_plan(start: datetime, n: int = 96, pv_peak: float = 6000.0) -> Plan:
     hours = np.array([(start + timedelta(minutes=15 * i)).hour for i in range(n)])
     buy = np.where((hours < 6) | (hours > 21), 0.20, 0.35)
     pv = np.clip(np.sin((hours - 6) / 12 * math.pi), 0, None) * pv_peak
-    return solve(PlanRequest(start, 15, buy, pv, np.full(n, 500.0), sell_eur_per_kwh=0.08,
-                             batteries=(Battery(10_000, 50, 5000, 5000, name="bat"),)))
+    return solve(
+        PlanRequest(
+            start,
+            15,
+            buy,
+            pv,
+            np.full(n, 500.0),
+            sell_eur_per_kwh=0.08,
+            batteries=(Battery(10_000, 50, 5000, 5000, name="bat"),),
+        )
+    )
 
 
 class Planner:
@@ -78,13 +87,26 @@ class Planner:
 
 def document(site: str, start: datetime, made: datetime, n: int = 96) -> dict[str, Any]:
     cfg = config(site)
-    return plan_document(cfg, make_plan(start, n), made, edge_id="edge", source="test", pv_source="clear sky",
-                         days=pv_days(cfg, made, None))
+    return plan_document(
+        cfg,
+        make_plan(start, n),
+        made,
+        edge_id="edge",
+        source="test",
+        pv_source="clear sky",
+        days=pv_days(cfg, made, None),
+    )
 
 
-ALERT = {"active": True, "ratio": 0.55, "threshold": 0.8, "expected_wh": 60_000.0, "measured_wh": 33_000.0,
-         "days": ["2026-06-18", "2026-06-19", "2026-06-20"],
-         "message": "pv: UNDER-PERFORMING: measured 33.0 kWh vs expected 60.0 kWh"}
+ALERT = {
+    "active": True,
+    "ratio": 0.55,
+    "threshold": 0.8,
+    "expected_wh": 60_000.0,
+    "measured_wh": 33_000.0,
+    "days": ["2026-06-18", "2026-06-19", "2026-06-20"],
+    "message": "pv: UNDER-PERFORMING: measured 33.0 kWh vs expected 60.0 kWh",
+}
 
 # ------------------------------------------------------------ the document, without a server
 
@@ -102,7 +124,8 @@ def test_the_document_carries_each_slot_and_the_expected_cost() -> None:
     i = int(np.argmax(np.abs(plan.grid_w)))
     assert abs(plan.grid_w[i]) > 100
     assert doc["slots"][i]["cost_eur"] == pytest.approx(
-        (plan.import_w[i] * plan.buy_eur_per_kwh[i] - plan.export_w[i] * 0.08) / 4000, abs=1e-4)
+        (plan.import_w[i] * plan.buy_eur_per_kwh[i] - plan.export_w[i] * 0.08) / 4000, abs=1e-4
+    )
 
 
 def test_pv_days_are_local_days_and_dst_days_have_their_length() -> None:
@@ -136,8 +159,11 @@ def test_the_pv_alert_compares_measured_yield_with_the_analysed_irradiance(
     weather = analysed_weather(cfg, now)
     modelled = forecast(weather_site(cfg), pv_arrays(cfg), weather)["total"]
     store = SqliteStore(tmp_path / "s.sqlite", tz="Europe/Berlin")
-    readings = [Reading("pv1.power", ts.to_pydatetime() + timedelta(minutes=15 * q), share * float(w))
-                for ts, w in modelled[modelled.index < pd.Timestamp(now)].items() for q in range(4)]
+    readings = [
+        Reading("pv1.power", ts.to_pydatetime() + timedelta(minutes=15 * q), share * float(w))
+        for ts, w in modelled[modelled.index < pd.Timestamp(now)].items()
+        for q in range(4)
+    ]
     store.write(readings)
     try:
         alert = pv_alert(cfg, store, weather, now)
@@ -171,8 +197,9 @@ def test_check_plan_accepts_a_real_plan_and_names_what_is_wrong() -> None:
     assert "never negative" in str(broken(lambda d: d["slots"][3].update(load_w=-5.0)))
     assert "grid" in str(broken(lambda d: d["slots"][0].update(ts_ms=d["slots"][0]["ts_ms"] + 1)))
     assert "follow each other" in str(broken(lambda d: d["slots"].pop(5)))
-    assert "days ahead" in str(broken(lambda d: [s.update(ts_ms=s["ts_ms"] + 20 * 86_400_000)
-                                                  for s in d["slots"]]))
+    assert "days ahead" in str(
+        broken(lambda d: [s.update(ts_ms=s["ts_ms"] + 20 * 86_400_000) for s in d["slots"]])
+    )
     assert "bad device" in str(broken(lambda d: d["slots"][0]["devices"].update({"a b": {}})))
     assert "pv_days[0].day" in str(broken(lambda d: d["pv_days"][0].update(day="tomorrow")))
     assert "made_at_ms" in str(broken(lambda d: d.update(made_at_ms=now_ms + 3_600_000)))
@@ -187,8 +214,16 @@ def test_check_plan_accepts_a_real_plan_and_names_what_is_wrong() -> None:
 
 def send(portal: Portal, token: str, doc: Any, raw: bytes | None = None) -> httpx.Response:  # noqa: F811
     body = raw if raw is not None else gzip.compress(json.dumps(doc).encode())
-    return httpx.post(f"{portal.url}/api/v1/plans", content=body, timeout=30.0, headers={
-        "Authorization": f"Bearer {token}", "Content-Type": "application/json", "Content-Encoding": "gzip"})
+    return httpx.post(
+        f"{portal.url}/api/v1/plans",
+        content=body,
+        timeout=30.0,
+        headers={
+            "Authorization": f"Bearer {token}",
+            "Content-Type": "application/json",
+            "Content-Encoding": "gzip",
+        },
+    )
 
 
 def uploader(portal: Portal, token: str, site: str, planner: Planner) -> PlanUploader:  # noqa: F811
@@ -222,7 +257,8 @@ def test_the_edge_uploads_its_plan_and_the_owner_sees_it(portal: Portal) -> None
     assert plan is not None
     assert [s["pv_w"] for s in got["slots"]] == pytest.approx(list(plan.pv_w), abs=0.1)
     assert [s["devices"]["bat"]["power_w"] for s in got["slots"]] == pytest.approx(
-        list(plan.devices["bat"]["power_w"]), abs=0.01)
+        list(plan.devices["bat"]["power_w"]), abs=0.01
+    )
     assert len(got["pv_days"]) == 3 and all(d["wh"] >= 0 for d in got["pv_days"])
 
     # a newer, shorter plan from an hour later replaces everything from its first slot on
@@ -269,7 +305,12 @@ def test_bad_or_foreign_plans_are_refused_and_nothing_is_stored(portal: Portal) 
     assert send(portal, token_a, None, b"not gzip").status_code == 400
     assert send(portal, "wrong-token", doc).status_code == 401
     assert a.http.get(f"/api/v1/sites/{site_a}/plan").json() | {"now_ms": 0} == {
-        "site": site_a, "now_ms": 0, "plan": None, "slots": [], "pv_days": []}
+        "site": site_a,
+        "now_ms": 0,
+        "plan": None,
+        "slots": [],
+        "pv_days": [],
+    }
     # the other tenant cannot read A's plan: a foreign site answers like a missing one
     assert b.http.get(f"/api/v1/sites/{site_a}/plan").status_code == 404
 
@@ -309,8 +350,9 @@ def test_the_running_edges_planner_reaches_the_portal(portal: Portal, tmp_path: 
     cfg = parse_config(EDGE_SITE.replace("URL", portal.url).replace("TOKEN", token).replace("SITE", site))
     state = SiteState()
     now = datetime.now(UTC)
-    state.update([Reading("bat.soc", now, 50.0), Reading("grid.power", now, 300.0),
-                  Reading("bat.power", now, 0.0)])
+    state.update(
+        [Reading("bat.soc", now, 50.0), Reading("grid.power", now, 300.0), Reading("bat.power", now, 0.0)]
+    )
     prices = TariffPrices(cfg.tariff, tmp_path / "p.json")
     svc = PlanService(cfg, lambda: state.snapshot(datetime.now(UTC)), prices)
 
@@ -338,9 +380,13 @@ def test_the_running_edges_planner_reaches_the_portal(portal: Portal, tmp_path: 
 def test_the_uploader_retries_waits_as_told_and_drops_a_refused_plan() -> None:
     """Without a server: unreachable, then 429 Retry-After 3, then acknowledged; a plan the
     portal refuses (400) is not sent again, the next plan is."""
-    answers: list[Any] = [httpx.ConnectError("down"), httpx.Response(429, headers={"Retry-After": "3"}),
-                          httpx.Response(200, json={"stored": 96}),
-                          httpx.Response(400, json={"error": "bad"}), httpx.Response(200, json={"stored": 8})]
+    answers: list[Any] = [
+        httpx.ConnectError("down"),
+        httpx.Response(429, headers={"Retry-After": "3"}),
+        httpx.Response(200, json={"stored": 96}),
+        httpx.Response(400, json={"error": "bad"}),
+        httpx.Response(200, json={"stored": 8}),
+    ]
     bodies: list[dict[str, Any]] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -367,10 +413,17 @@ def test_the_uploader_retries_waits_as_told_and_drops_a_refused_plan() -> None:
 
     async def go() -> PlanUploader:
         client = httpx.AsyncClient(base_url="http://portal", transport=httpx.MockTransport(handler))
-        link = UplinkConfig(url="http://portal", site="home", edge_id="e", token="tok", backoff_base_s=0.5,
-                            backoff_max_s=60)
-        up = PlanUploader(config(), planner, link, client=client, every_s=10.0,  # type: ignore[arg-type]
-                          sleep=sleep)
+        link = UplinkConfig(
+            url="http://portal", site="home", edge_id="e", token="tok", backoff_base_s=0.5, backoff_max_s=60
+        )
+        up = PlanUploader(
+            config(),
+            planner,
+            link,
+            client=client,
+            every_s=10.0,  # type: ignore[arg-type]
+            sleep=sleep,
+        )
         await up.run(stop)
         await up.aclose()
         return up

@@ -43,12 +43,33 @@ EXPECTED: list[tuple[str, str, str, str, int | None, int | None, str | None]] = 
     ("GET", "/api/v1/sites/{site}/live", "live", "data", None, None, "principal"),
     ("GET", "/api/v1/sites/{site}/maintenance", "maint_list", "maintenance", None, None, "principal"),
     ("POST", "/api/v1/sites/{site}/maintenance", "maint_grant", "maintenance", 201, None, "principal"),
-    ("DELETE", "/api/v1/sites/{site}/maintenance/{grant_id}", "maint_end", "maintenance", None, None,
-     "principal"),
-    ("POST", "/api/v1/sites/{site}/maintenance/commands", "maint_command", "maintenance", 201, None,
-     "principal"),
-    ("GET", "/api/v1/sites/{site}/maintenance/commands/{command_id}", "maint_result", "maintenance", None,
-     None, "principal"),
+    (
+        "DELETE",
+        "/api/v1/sites/{site}/maintenance/{grant_id}",
+        "maint_end",
+        "maintenance",
+        None,
+        None,
+        "principal",
+    ),
+    (
+        "POST",
+        "/api/v1/sites/{site}/maintenance/commands",
+        "maint_command",
+        "maintenance",
+        201,
+        None,
+        "principal",
+    ),
+    (
+        "GET",
+        "/api/v1/sites/{site}/maintenance/commands/{command_id}",
+        "maint_result",
+        "maintenance",
+        None,
+        None,
+        "principal",
+    ),
     ("POST", "/api/v1/admin/retention/run", "retention_run", "admin", None, None, "admin_principal"),
     ("POST", "/api/v1/admin/invites", "invite_new", "admin", 201, None, "admin_principal"),
     ("GET", "/api/v1/research/export", "research_export", "admin", None, None, "admin_principal"),
@@ -68,8 +89,17 @@ def test_the_resource_routers_have_exactly_the_operations_of_before() -> None:
             assert isinstance(route, APIRoute)
             assert route.endpoint.__module__ == module.__name__
             for method in sorted(route.methods):
-                found.append((method, route.path, route.name, *route.tags, route.status_code,
-                              route.max_body_size, _principal(route)))
+                found.append(
+                    (
+                        method,
+                        route.path,
+                        route.name,
+                        *route.tags,
+                        route.status_code,
+                        route.max_body_size,
+                        _principal(route),
+                    )
+                )
     assert found == EXPECTED
 
 

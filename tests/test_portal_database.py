@@ -57,7 +57,8 @@ def test_transactions_types_and_nesting(database: PortalDb) -> None:  # noqa: F8
             async with db.connection() as conn:
                 row = await conn.fetchone(
                     "INSERT INTO sites (name, created_at) VALUES (%s, %s) RETURNING id, created_at",
-                    ("a", utcnow() - timedelta(days=1)))
+                    ("a", utcnow() - timedelta(days=1)),
+                )
                 assert isinstance(as_datetime(row[1]), datetime)
                 async with db.connection() as inner:  # nested: joins the task's transaction
                     assert await inner.fetchval("SELECT count(*) FROM sites") == 1
@@ -67,18 +68,23 @@ def test_transactions_types_and_nesting(database: PortalDb) -> None:  # noqa: F8
                     await conn.execute("INSERT INTO sites (name) VALUES (%s)", ("a",))
             async with db.connection(readonly=True) as conn:  # "b" was rolled back with the error
                 names = [r[0] for r in await conn.fetchall("SELECT name FROM sites ORDER BY name")]
-                older = await conn.fetchval("SELECT count(*) FROM sites WHERE created_at < %s",
-                                            (utcnow() - timedelta(hours=1),))
+                older = await conn.fetchval(
+                    "SELECT count(*) FROM sites WHERE created_at < %s", (utcnow() - timedelta(hours=1),)
+                )
             assert names == ["a"] and older == 1
             async with db.connection() as conn:
                 site = await conn.fetchval("SELECT id FROM sites")
                 await conn.execute(
                     "INSERT INTO audit_log (site_id, actor, action, detail) VALUES (%s, %s, %s, %s)",
-                    (site, "x", "y", conn.json({"k": [1, "ü"]})))
+                    (site, "x", "y", conn.json({"k": [1, "ü"]})),
+                )
                 detail = conn.unjson(await conn.fetchval("SELECT detail FROM audit_log"))
-                await conn.bulk_insert("readings", ("edge_id", "seq", "channel_id", "ts_ms", "value"),
-                                       [(1, i, 1, i, float(i)) for i in range(1, 5001)],
-                                       ("int4", "int8", "int4", "int8", "float8"))
+                await conn.bulk_insert(
+                    "readings",
+                    ("edge_id", "seq", "channel_id", "ts_ms", "value"),
+                    [(1, i, 1, i, float(i)) for i in range(1, 5001)],
+                    ("int4", "int8", "int4", "int8", "float8"),
+                )
                 sql = "SELECT seq FROM readings ORDER BY seq"
                 chunks = [len(c) async for c in conn.chunks(sql, size=2000)]
             assert detail == {"k": [1, "ü"]} and chunks == [2000, 2000, 1000]

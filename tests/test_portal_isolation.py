@@ -171,7 +171,8 @@ def case_owner_result(w: World) -> None:
         owner = conn.execute("SELECT id FROM accounts WHERE alias = %s", (w.b.alias,)).fetchone()[0]
         cid = conn.execute(
             "INSERT INTO owner_commands (site_id, issued_by, device, settings) VALUES (%s, %s, %s, %s) "
-            "RETURNING id", (site_id, owner, "ev1", '{"mode": "pv"}'),
+            "RETURNING id",
+            (site_id, owner, "ev1", '{"mode": "pv"}'),
         ).fetchone()[0]
 
     def post(command_id: int) -> httpx.Response:
@@ -207,8 +208,16 @@ def case_plan_upload(w: World) -> None:
     """A's edge token cannot put a plan on B's site (tests/test_plans.py covers the rest)."""
     slot = now_ms() // 900_000 * 900_000
     one = {"ts_ms": slot, "price": 0.3, "sell": 0.1, "pv_w": 0, "load_w": 1, "grid_w": 1, "cost_eur": 0.0}
-    doc = {"site": w.site_b, "edge_id": "e", "made_at_ms": now_ms(), "status": "optimal", "pv_source": "x",
-           "currency": "EUR", "slot_minutes": 15, "slots": [one]}
+    doc = {
+        "site": w.site_b,
+        "edge_id": "e",
+        "made_at_ms": now_ms(),
+        "status": "optimal",
+        "pv_source": "x",
+        "currency": "EUR",
+        "slot_minutes": 15,
+        "slots": [one],
+    }
     r = httpx.post(f"{w.portal.url}/api/v1/plans", json=doc, headers={"Authorization": f"Bearer {w.edge_a}"})
     assert r.status_code == 403, r.text
     assert w.b.http.get(f"/api/v1/sites/{w.site_b}/plan").json()["plan"] is None

@@ -118,8 +118,12 @@ def test_pages_signed_out_redirect_and_speak_the_browsers_language(portal: Porta
         assert "Connexion" in r.text and boot(r.text)["next"] == "/sites"  # no open redirect
         assert r.cookies.get(i18n.COOKIE) == "fr"
         assert "Connexion" in http.get("/login", headers={"Accept-Language": "de"}).text  # the cookie wins
-        for path in ("/static/vendor/uplot/uPlot.iife.min.js", "/static/portal/portal.js",
-                     "/static/portal/i18n/fr.json", "/static/style.css"):
+        for path in (
+            "/static/vendor/uplot/uPlot.iife.min.js",
+            "/static/portal/portal.js",
+            "/static/portal/i18n/fr.json",
+            "/static/style.css",
+        ):
             assert http.get(path).status_code == 200, path
 
 
@@ -189,8 +193,10 @@ def test_my_maintenance_lists_live_grants_only(portal: Portal) -> None:  # noqa:
     assert [m["site"] for m in mine] == [site] and mine[0]["grant"] == g.json()["id"]
     assert owner.http.get("/api/v1/maintenance").json() == []  # the owner granted, holds none
     with portal.pg.connect() as conn:
-        conn.execute("UPDATE maintenance_grants SET starts_at = %s, expires_at = %s",
-                     (utcnow() - timedelta(hours=2), utcnow() - timedelta(seconds=1)))
+        conn.execute(
+            "UPDATE maintenance_grants SET starts_at = %s, expires_at = %s",
+            (utcnow() - timedelta(hours=2), utcnow() - timedelta(seconds=1)),
+        )
     assert installer.http.get("/api/v1/maintenance").json() == []
     with portal.client() as anon:
         assert anon.get("/api/v1/maintenance").status_code == 401

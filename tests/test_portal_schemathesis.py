@@ -27,8 +27,9 @@ EXAMPLES = 6
 
 
 @pytest.fixture(scope="module", params=[POSTGRES, SQLITE])
-def running(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
-            ) -> Iterator[tuple[str, dict[str, str]]]:
+def running(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, dict[str, str]]]:
     """The portal on each backend, with an account, a site and an admin token."""
     schema = f"t_{uuid.uuid4().hex[:12]}"
     if request.param == SQLITE:

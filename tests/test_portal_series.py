@@ -98,8 +98,19 @@ def test_series_summary_retention_rollups_and_late_data(portal: Portal) -> None:
     t1 = t0 + DAY
 
     body = get_series(owner, site, t0, t1, "1h").json()
-    assert body["columns"] == ["ts_ms", "channel", "mean", "min", "max", "last", "delta", "n",
-                               "energy_wh", "energy_out_wh", "covered_s"]
+    assert body["columns"] == [
+        "ts_ms",
+        "channel",
+        "mean",
+        "min",
+        "max",
+        "last",
+        "delta",
+        "n",
+        "energy_wh",
+        "energy_out_wh",
+        "covered_s",
+    ]
     assert len(body["points"]) == 48 and body["points"][0][0] == t0
     check_summary(body["summary"], expected(data, HOUR))
     raw_csv = get_series(owner, site, t0, t1, "raw", "csv")
@@ -313,8 +324,10 @@ def test_counter_rollups_validate_glitches_resets_and_late_data(portal: Portal) 
         shifts = conn.execute("SELECT from_ms, shift FROM counter_baselines").fetchall()
     assert [(int(t), float(s)) for t, s in shifts] == [(start + 90 * MIN, 10_890.0)]
 
-    late = [("grid.energy_import", start + 30 * MIN + 30_000, 10_305.0),  # fits between its neighbours
-            ("grid.energy_import", start + 50 * MIN + 30_000, 3.0)]  # a late glitch
+    late = [
+        ("grid.energy_import", start + 30 * MIN + 30_000, 10_305.0),  # fits between its neighbours
+        ("grid.energy_import", start + 50 * MIN + 30_000, 3.0),
+    ]  # a late glitch
     upload(portal, token, site, late, first_seq=10_000)
     counts = run_retention(portal, admin)
     assert counts["late_counter_readings_merged"] == 1 and counts["counter_glitches"] == 1

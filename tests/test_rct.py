@@ -24,8 +24,15 @@ ENTRY = find("rct-power-storage").entry
 
 class FakeBattery:
     def __init__(self) -> None:
-        self.v = {"power": 1234.5, "soc": 61.0, "power_grid": -250.0, "power_pv": 3100.0,
-                  "energy_import": 1_111_000.0, "energy_export": 2_222_000.0, "energy_pv": 9_876_000.0}
+        self.v = {
+            "power": 1234.5,
+            "soc": 61.0,
+            "power_grid": -250.0,
+            "power_pv": 3100.0,
+            "energy_import": 1_111_000.0,
+            "energy_export": 2_222_000.0,
+            "energy_pv": 9_876_000.0,
+        }
         self.applied: list[tuple[str, float]] = []
 
     def values(self) -> dict[str, float]:
@@ -45,7 +52,7 @@ def test_frames_split_anywhere_and_bad_crc_is_dropped() -> None:
     soc = object_id("battery.soc")
     frame = make_frame(Command.RESPONSE, soc, encode_number(soc, 0.5))
     frames = RctFrames()
-    got = [f for i in range(len(frame)) for f in frames.feed(frame[i:i + 1])]
+    got = [f for i in range(len(frame)) for f in frames.feed(frame[i : i + 1])]
     assert got == [(Command.RESPONSE, soc, encode_number(soc, 0.5))]
     broken = bytearray(frame)
     broken[-1] ^= 0xFF
@@ -61,8 +68,10 @@ _PIECES = [_GOOD, _GOOD[:6], _GOOD[6:], _GOOD[:-1] + bytes([_GOOD[-1] ^ 1]), b"+
 
 
 @settings(max_examples=300, deadline=None)
-@given(chunks=st.lists(st.one_of(st.binary(max_size=40), st.sampled_from(_PIECES)), max_size=12),
-       split=st.integers(min_value=1, max_value=7))
+@given(
+    chunks=st.lists(st.one_of(st.binary(max_size=40), st.sampled_from(_PIECES)), max_size=12),
+    split=st.integers(min_value=1, max_value=7),
+)
 def test_any_bytes_give_frames_or_bad_input_never_a_crash(chunks: list[bytes], split: int) -> None:
     """Garbage, cut frames and frames with wrong lengths, split anywhere: the decoder returns frames or
     raises BadInput (counted by the driver), nothing else."""
@@ -70,7 +79,7 @@ def test_any_bytes_give_frames_or_bad_input_never_a_crash(chunks: list[bytes], s
     for chunk in chunks:
         for i in range(0, len(chunk), split):
             try:
-                got = frames.feed(chunk[i:i + split])
+                got = frames.feed(chunk[i : i + split])
             except BadInput:
                 continue
             assert all(isinstance(oid, int) and isinstance(payload, bytes) for _, oid, payload in got)
@@ -115,8 +124,11 @@ async def test_a_model_without_solar_generators_is_read_without_them() -> None:
             second = {r.channel for r in await device.read()}
         finally:
             await device.aclose()
-    assert first == second == {"bat.power", "bat.soc", "bat.power_grid", "bat.energy_import",
-                                "bat.energy_export"}
+    assert (
+        first
+        == second
+        == {"bat.power", "bat.soc", "bat.power_grid", "bat.energy_import", "bat.energy_export"}
+    )
     assert device.ledger.by_kind("bat") == {"absent": 2}
 
 

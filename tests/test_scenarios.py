@@ -26,8 +26,9 @@ def focus(name: str, **kw: Any) -> dict[str, Any]:
 
 def pass_through(monkeypatch: pytest.MonkeyPatch) -> None:
     """A broken limiter: every requested setpoint goes out unchanged."""
-    monkeypatch.setattr(Limiter, "apply", lambda self, requested, snap, state: LimiterOutput(
-        tuple(requested), state, (), {}))
+    monkeypatch.setattr(
+        Limiter, "apply", lambda self, requested, snap, state: LimiterOutput(tuple(requested), state, (), {})
+    )
 
 
 # what must have happened in each window, so a zero-violation result is not an idle site
@@ -37,12 +38,16 @@ EVIDENCE = {
     "ripple-control": lambda r: r["restrictions"] == 3 and r["fallbacks"] == 1,  # 0 %, 60 %, fail-safe
     "para14a": lambda r: r["restrictions"] >= 1 and r["ev_kwh"] > 3,
     "four-chargers-fuse": lambda r: r["ev_kwh"] > 3,
-    "device-failure": lambda r: r["fallbacks"] == 2 and r["read_errors"] > 0
-    and sum("fallback_end" in e for e in r["fallback_events"]) == 2,
+    "device-failure": lambda r: (
+        r["fallbacks"] == 2
+        and r["read_errors"] > 0
+        and sum("fallback_end" in e for e in r["fallback_events"]) == 2
+    ),
     "peak-shaving": lambda r: r["energy_kwh"]["battery_discharge"] > 2 and r["ev_kwh"] > 3,
     # PV above the cap: curtailed energy is reported, and the battery and the car took PV first
-    "pv-oversized-60pct": lambda r: r["energy_kwh"]["pv_curtailed"] >= 0.0 and r["energy_kwh"]["pv"] > 5
-    and r["ev_kwh"] > 1,
+    "pv-oversized-60pct": lambda r: (
+        r["energy_kwh"]["pv_curtailed"] >= 0.0 and r["energy_kwh"]["pv"] > 5 and r["ev_kwh"] > 1
+    ),
     "zero-export": lambda r: r["energy_kwh"]["pv_curtailed"] > 0.1 and r["energy_kwh"]["grid_export"] < 0.01,
 }
 
@@ -55,8 +60,10 @@ def test_every_scenario_has_evidence() -> None:
 def test_scenario_holds_its_limits(name: str) -> None:
     summary = focus(name)
     assert summary["cycles"] == round(3600 * summary["hours"] / STEP_S)
-    assert summary["limit_violations"] == 0, (summary["limit_violations_by_kind"],
-                                              summary["max_limit_excess_w"])
+    assert summary["limit_violations"] == 0, (
+        summary["limit_violations_by_kind"],
+        summary["max_limit_excess_w"],
+    )
     assert EVIDENCE[name](summary), summary
     assert summary["balance_error_pct"] < 0.1
 
@@ -111,8 +118,10 @@ def test_scenario_holds_its_limits_over_24_h(name: str) -> None:
     summary = asyncio.run(run_scenario(name, hours=24, step_s=DAY_STEP_S))
     assert summary["hours"] == 24 and summary["cycles"] == round(24 * 3600 / DAY_STEP_S)
     assert summary["limit_violations_avoidable"] == 0, summary["max_avoidable_excess_w"]
-    assert summary["limit_violations"] == 0, (summary["limit_violations_by_kind"],  # none unavoidable
-                                              summary["max_limit_excess_w"])
+    assert summary["limit_violations"] == 0, (
+        summary["limit_violations_by_kind"],  # none unavoidable
+        summary["max_limit_excess_w"],
+    )
     assert EVIDENCE[name](summary), summary
     switches = summary["relay_switches"]
     assert all(n <= MAX_SWITCHES_PER_DAY for n in switches.values()), switches
@@ -123,16 +132,36 @@ def test_peak_shaving_over_24_h_from_the_cli_at_3600_times_real_time() -> None:
     """The real CLI, paced at 3600x (a day in 24 s): the battery empties in the evening, the heating
     rod's own thermostat and the heat pump still run at night, and the car gives way: 0 violations,
     the same control (energy, violations, switches) as the unpaced run."""
-    cmd = [sys.executable, "-m", "wattwerk", "demo", "--scenario", "peak-shaving", "--for", "24h",
-           "--step", str(DAY_STEP_S), "--json"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "wattwerk",
+        "demo",
+        "--scenario",
+        "peak-shaving",
+        "--for",
+        "24h",
+        "--step",
+        str(DAY_STEP_S),
+        "--json",
+    ]
     paced = subprocess.run([*cmd, "--speed", "3600"], capture_output=True, text=True, timeout=300, check=True)
     summary = json.loads(paced.stdout)
     assert summary["limit_violations"] == 0 and summary["limit_violations_avoidable"] == 0, summary
     assert summary["energy_kwh"]["battery_discharge"] > 20 and summary["ev_kwh"] > 50  # emptied; car full
     assert summary["relay_switches"]["ev1"] <= MAX_SWITCHES_PER_DAY
     unpaced = json.loads(json.dumps(asyncio.run(run_scenario("peak-shaving", hours=24, step_s=DAY_STEP_S))))
-    same = ("energy_kwh", "limit_violations", "limit_violations_avoidable", "max_limit_excess_w",
-            "relay_switches", "ev_kwh", "ev_grid_share_pct", "fallbacks", "restrictions")
+    same = (
+        "energy_kwh",
+        "limit_violations",
+        "limit_violations_avoidable",
+        "max_limit_excess_w",
+        "relay_switches",
+        "ev_kwh",
+        "ev_grid_share_pct",
+        "fallbacks",
+        "restrictions",
+    )
     assert {k: summary[k] for k in same} == {k: unpaced[k] for k in same}
 
 
@@ -144,8 +173,10 @@ def test_curtailment_scenarios_hold_on_a_cloudy_day_too(name: str) -> None:
     """24 h of passing clouds: PV jumps past the cap and back; no violation, curtailed energy reported."""
     summary = asyncio.run(run_scenario(name, hours=24, step_s=DAY_STEP_S, start_at=CLOUDY))
     assert summary["start"] == CLOUDY and summary["hours"] == 24
-    assert summary["limit_violations"] == 0, (summary["limit_violations_by_kind"],
-                                              summary["max_limit_excess_w"])
+    assert summary["limit_violations"] == 0, (
+        summary["limit_violations_by_kind"],
+        summary["max_limit_excess_w"],
+    )
     kwh = summary["energy_kwh"]
     assert kwh["pv_curtailed"] >= 0.0 and kwh["pv"] + kwh["pv_curtailed"] > 5.0  # what the sun offered
     if name == "zero-export":

@@ -117,7 +117,8 @@ async def _client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
 
 
 async def test_save_through_api_and_the_running_edge_polls_it(
-        site: Path, inverter: tuple[EmulatorServer, Sim]) -> None:
+    site: Path, inverter: tuple[EmulatorServer, Sim]
+) -> None:
     server, sim = inverter
     cfg = load_config(site)
     runtime = EdgeRuntime([], ledger=NotingLedger())
@@ -128,11 +129,19 @@ async def test_save_through_api_and_the_running_edge_polls_it(
     task = asyncio.create_task(runtime.run(stop))
     try:
         async with _client(app) as client:
-            r = await client.post("/api/setup/test", json={"catalog": KEY, "host": "127.0.0.1",
-                                                           "port": server.port, "unit": 1})
+            r = await client.post(
+                "/api/setup/test", json={"catalog": KEY, "host": "127.0.0.1", "port": server.port, "unit": 1}
+            )
             assert r.status_code == 200 and r.json()["ok"], r.text
-            form = {"catalog": KEY, "host": "127.0.0.1", "port": server.port, "unit": 1, "id": "pv1",
-                    "kwp": 8.0, "interval_s": 0.2}
+            form = {
+                "catalog": KEY,
+                "host": "127.0.0.1",
+                "port": server.port,
+                "unit": 1,
+                "id": "pv1",
+                "kwp": 8.0,
+                "interval_s": 0.2,
+            }
             r = await client.post("/api/setup/devices", json=form)
             assert r.status_code == 200, r.text
             assert r.json()["devices"] == ["grid", "sub", "pv1"]
@@ -160,8 +169,9 @@ async def test_save_through_api_and_the_running_edge_polls_it(
 
 async def test_invalid_device_refused_with_check_messages_file_untouched(site: Path) -> None:
     before = site.read_bytes()
-    app = create_app(RuntimeView(EdgeRuntime([]), load_config(site)), auth=test_auth(site.parent),
-                     setup=Setup(site))
+    app = create_app(
+        RuntimeView(EdgeRuntime([]), load_config(site)), auth=test_auth(site.parent), setup=Setup(site)
+    )
     async with _client(app) as client:
         form = {"catalog": KEY, "host": "10.0.0.9", "port": 502, "unit": 1, "id": "pv1"}  # no kwp
         r = await client.post("/api/setup/devices", json=form)
@@ -185,8 +195,9 @@ async def test_setup_off_without_a_site_file(tmp_path: Path) -> None:
 
 
 async def test_choose_grid_meter(site: Path) -> None:
-    app = create_app(RuntimeView(EdgeRuntime([]), load_config(site)), auth=test_auth(site.parent),
-                     setup=Setup(site))
+    app = create_app(
+        RuntimeView(EdgeRuntime([]), load_config(site)), auth=test_auth(site.parent), setup=Setup(site)
+    )
     async with _client(app) as client:
         r = await client.post("/api/wizard/grid-meter", json={"device_id": "sub"})
         assert r.status_code == 200 and r.json()["grid_meter"] == "sub"
@@ -214,17 +225,23 @@ async def test_try_a_register_map_entry() -> None:
 
 
 async def test_role_fields_and_entries_that_cannot_be_added_here(site: Path) -> None:
-    app = create_app(RuntimeView(EdgeRuntime([]), load_config(site)), auth=test_auth(site.parent),
-                     setup=Setup(site))
+    app = create_app(
+        RuntimeView(EdgeRuntime([]), load_config(site)), auth=test_auth(site.parent), setup=Setup(site)
+    )
     async with _client(app) as client:
         rtu_only = next(e for e in search_catalog("", 1000) if not e["can_add"])
         before = site.read_bytes()
-        r = await client.post("/api/setup/devices", json={"catalog": rtu_only["key"], "host": "10.0.0.2",
-                                                          "id": "m1"})
+        r = await client.post(
+            "/api/setup/devices", json={"catalog": rtu_only["key"], "host": "10.0.0.2", "id": "m1"}
+        )
         assert r.status_code == 422 and "cannot be added here yet" in r.json()["errors"][0]
         assert site.read_bytes() == before
-        rod_form = {"catalog": "heating_rod/mypv-ac-thor", "host": "10.0.0.3", "id": "rod",
-                    "max_power_w": 3000}
+        rod_form = {
+            "catalog": "heating_rod/mypv-ac-thor",
+            "host": "10.0.0.3",
+            "id": "rod",
+            "max_power_w": 3000,
+        }
         r = await client.post("/api/setup/devices", json=rod_form)
         assert r.status_code == 200, r.text
     rod = load_config(site).device("rod")

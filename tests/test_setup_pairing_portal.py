@@ -31,8 +31,9 @@ async def test_wizard_pairs_with_the_real_portal(portal: Portal, tmp_path: Path)
     code = acc.http.post(f"/api/v1/sites/{site_name}/pairing-codes").json()["code"]
     path = tmp_path / "site.yaml"
     path.write_text(SITE)
-    app = create_app(RuntimeView(EdgeRuntime([]), load_config(path)), auth=test_auth(tmp_path / "var"),
-                     setup=Setup(path))
+    app = create_app(
+        RuntimeView(EdgeRuntime([]), load_config(path)), auth=test_auth(tmp_path / "var"), setup=Setup(path)
+    )
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as edge:
         await signed_in_async(edge)
         form = {"portal_url": portal.url, "code": code}
@@ -45,8 +46,12 @@ async def test_wizard_pairs_with_the_real_portal(portal: Portal, tmp_path: Path)
         assert path.read_text() == SITE
         r = await edge.post("/api/wizard/pair", json=form | {"code": code.lower()})
         assert r.status_code == 200, r.text
-        assert r.json() | {"ok": True} == {"ok": True, "portal": portal.url, "site": site_name,
-                                           "label": "Ferienhaus"}
+        assert r.json() | {"ok": True} == {
+            "ok": True,
+            "portal": portal.url,
+            "site": site_name,
+            "label": "Ferienhaus",
+        }
         shown = (await edge.get("/api/setup/config")).json()
         assert shown["portal_label"] == "Ferienhaus" and shown["portal_site"] == site_name
         r = await edge.post("/api/wizard/pair", json=form)
@@ -56,6 +61,7 @@ async def test_wizard_pairs_with_the_real_portal(portal: Portal, tmp_path: Path)
     assert cfg.portal.label == "Ferienhaus"
     token = cfg.portal.token.get_secret_value()
     batch = {"site": site_name, "edge_id": "edge", "readings": [[1, "pv1.power", now_ms(), 1234.5]]}
-    r = httpx.post(f"{portal.url}/api/v1/ingest", headers={"Authorization": f"Bearer {token}"}, timeout=30.0,
-                   json=batch)
+    r = httpx.post(
+        f"{portal.url}/api/v1/ingest", headers={"Authorization": f"Bearer {token}"}, timeout=30.0, json=batch
+    )
     assert r.status_code == 200 and r.json()["rejected"] == [], r.text

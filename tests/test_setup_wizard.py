@@ -31,8 +31,20 @@ def test_static_lan_commands() -> None:
     req = net.NetworkRequest("eth0", "static", "192.168.1.50/24", "192.168.1.1", ["192.168.1.1", "9.9.9.9"])
     assert net.nmcli_commands(req) == [
         ["nmcli", "connection", "add", "type", "ethernet", "ifname", "eth0", "con-name", "wattwerk-eth0"],
-        ["nmcli", "connection", "modify", "wattwerk-eth0", "ipv4.method", "manual", "ipv4.addresses",
-         "192.168.1.50/24", "ipv4.gateway", "192.168.1.1", "ipv4.dns", "192.168.1.1,9.9.9.9"],
+        [
+            "nmcli",
+            "connection",
+            "modify",
+            "wattwerk-eth0",
+            "ipv4.method",
+            "manual",
+            "ipv4.addresses",
+            "192.168.1.50/24",
+            "ipv4.gateway",
+            "192.168.1.1",
+            "ipv4.dns",
+            "192.168.1.1,9.9.9.9",
+        ],
         ["nmcli", "connection", "up", "wattwerk-eth0"],
     ]
 
@@ -40,22 +52,36 @@ def test_static_lan_commands() -> None:
 def test_dhcp_wlan_commands_hide_the_password() -> None:
     req = net.NetworkRequest("wlan0", "dhcp", ssid="My WLAN", psk="s3cret-pass")
     cmds = net.nmcli_commands(req)
-    assert cmds[0] == ["nmcli", "connection", "add", "type", "wifi", "ifname", "wlan0", "con-name",
-                       "wattwerk-wlan0", "ssid", "My WLAN"]
+    assert cmds[0] == [
+        "nmcli",
+        "connection",
+        "add",
+        "type",
+        "wifi",
+        "ifname",
+        "wlan0",
+        "con-name",
+        "wattwerk-wlan0",
+        "ssid",
+        "My WLAN",
+    ]
     assert cmds[1][-2:] == ["wifi-sec.psk", "s3cret-pass"]
     assert cmds[2][4:6] == ["ipv4.method", "auto"]
     shown = net.shown(cmds)
     assert '"My WLAN"' in shown[0] and "s3cret-pass" not in " ".join(shown) and "********" in shown[1]
 
 
-@pytest.mark.parametrize(("req", "message"), [
-    (net.NetworkRequest("eth0", "static", "192.168.1.50"), "add the prefix length"),
-    (net.NetworkRequest("eth0", "static", None), "needs an address"),
-    (net.NetworkRequest("eth0", "static", "192.168.1.50/24", "10.0.0.1"), "not in the network"),
-    (net.NetworkRequest("eth0; rm -rf /", "dhcp"), "expected a name"),
-    (net.NetworkRequest("eth0", "dhcp", dns=["dns.example"]), "DNS server"),
-    (net.NetworkRequest("wlan0", "dhcp", ssid="x", psk="short"), "8 to 63"),
-])
+@pytest.mark.parametrize(
+    ("req", "message"),
+    [
+        (net.NetworkRequest("eth0", "static", "192.168.1.50"), "add the prefix length"),
+        (net.NetworkRequest("eth0", "static", None), "needs an address"),
+        (net.NetworkRequest("eth0", "static", "192.168.1.50/24", "10.0.0.1"), "not in the network"),
+        (net.NetworkRequest("eth0; rm -rf /", "dhcp"), "expected a name"),
+        (net.NetworkRequest("eth0", "dhcp", dns=["dns.example"]), "DNS server"),
+        (net.NetworkRequest("wlan0", "dhcp", ssid="x", psk="short"), "8 to 63"),
+    ],
+)
 def test_bad_requests_refused(req: net.NetworkRequest, message: str) -> None:
     with pytest.raises(PermanentError, match=message):
         net.nmcli_commands(req)
@@ -69,19 +95,23 @@ def test_interfaces_include_loopback() -> None:
 async def test_network_api_shows_commands_and_does_not_run_unconfirmed(tmp_path: Path) -> None:
     site = tmp_path / "site.yaml"
     site.write_text(SITE)
-    app = create_app(RuntimeView(EdgeRuntime([]), load_config(site)), auth=test_auth(tmp_path),
-                     setup=Setup(site))
+    app = create_app(
+        RuntimeView(EdgeRuntime([]), load_config(site)), auth=test_auth(tmp_path), setup=Setup(site)
+    )
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
         await signed_in_async(client)
         info = (await client.get("/api/wizard/network")).json()
         assert any(i["name"] == "lo" for i in info["interfaces"]) and isinstance(info["can_apply"], bool)
-        r = await client.post("/api/wizard/network", json={"interface": "eth0", "mode": "static",
-                                                           "address": "10.1.2.3/16", "gateway": "10.1.0.1"})
+        r = await client.post(
+            "/api/wizard/network",
+            json={"interface": "eth0", "mode": "static", "address": "10.1.2.3/16", "gateway": "10.1.0.1"},
+        )
         body = r.json()
         assert r.status_code == 200 and not body["applied"]
-        assert body["reason"] == ("not confirmed: check the commands, then apply them" if info["can_apply"]
-                                  else info["reason"])
+        assert body["reason"] == (
+            "not confirmed: check the commands, then apply them" if info["can_apply"] else info["reason"]
+        )
         assert body["commands"][1].startswith("nmcli connection modify wattwerk-eth0 ipv4.method manual")
         r = await client.post("/api/wizard/network", json={"interface": "eth0", "mode": "static"})
         assert r.status_code == 422 and "needs an address" in r.json()["errors"][0]

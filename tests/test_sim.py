@@ -26,15 +26,18 @@ POWERS = {  # counter -> (power channel, sign in the grid balance)
 
 def balance_terms(c: dict[str, float]) -> float:
     """house + ev + heat pump + rod + battery charge - battery discharge - pv, from powers (W)."""
-    return (c["house.power"] + c["ev1.power"] + c["hp.power"] + c["rod.power"] - c["bat.power"]
-            - c["pv1.power"])
+    return (
+        c["house.power"] + c["ev1.power"] + c["hp.power"] + c["rod.power"] - c["bat.power"] - c["pv1.power"]
+    )
 
 
 def test_energy_is_conserved_every_step_for_a_week() -> None:
     params = SiteParams(house=HouseParams(noise=0.1))
     sim = SiteSim(params, START)
-    integrated = dict.fromkeys([*POWERS, "bat.energy_charge", "bat.energy_discharge",
-                                "grid.energy_import", "grid.energy_export"], 0.0)
+    integrated = dict.fromkeys(
+        [*POWERS, "bat.energy_charge", "bat.energy_discharge", "grid.energy_import", "grid.energy_export"],
+        0.0,
+    )
     seen = {"import": False, "export": False, "charge": False, "discharge": False, "ev": False, "hp": False}
     for _ in range(7 * 1440):
         sim.step(DT)
@@ -43,8 +46,9 @@ def test_energy_is_conserved_every_step_for_a_week() -> None:
         scale = max(1.0, abs(c["grid.power"]), abs(c["pv1.power"]), c["house.power"])
         assert abs(c["grid.power"] - balance_terms(c)) <= 1e-9 * scale
         # and so do the counters, accumulated separately
-        assert abs(sim.balance_error_wh()) <= 1e-9 * (c["grid.energy_import"] + c["grid.energy_export"]
-                                                      + c["pv1.energy"] + 1.0)
+        assert abs(sim.balance_error_wh()) <= 1e-9 * (
+            c["grid.energy_import"] + c["grid.energy_export"] + c["pv1.energy"] + 1.0
+        )
         # counters agree with the powers held over the step
         for counter, (power, _sign) in POWERS.items():
             integrated[counter] += c[power] * DT / 3600
@@ -76,8 +80,16 @@ def test_channels_are_valid_and_in_our_units() -> None:
     assert info["grid.power"].unit == "W" and info["grid.power"].kind is Kind.POWER
     assert info["grid.energy_import"].unit == "Wh" and info["grid.energy_import"].kind is Kind.COUNTER
     assert info["bat.soc"].unit == "%" and info["hp.temperature"].unit == "°C"
-    for required in ("grid.energy_export", "pv1.energy", "bat.energy_charge", "bat.energy_discharge",
-                     "house.energy", "ev1.soc", "hp.energy", "rod.temperature"):
+    for required in (
+        "grid.energy_export",
+        "pv1.energy",
+        "bat.energy_charge",
+        "bat.energy_discharge",
+        "house.energy",
+        "ev1.soc",
+        "hp.energy",
+        "rod.temperature",
+    ):
         assert required in channels
     assert 0.0 <= channels["bat.soc"] <= 100.0
     assert channels["pv1.power"] > 0  # noon in March

@@ -39,8 +39,9 @@ def test_battery_self_consumption_zeroes_the_grid_within_its_limits() -> None:
 
 
 def test_battery_respects_soc_limits_and_power_limits() -> None:
-    p = BatteryParams(capacity_wh=2000, max_charge_w=3000, max_discharge_w=2500, soc_min=10, soc_max=90,
-                      soc_initial=50)
+    p = BatteryParams(
+        capacity_wh=2000, max_charge_w=3000, max_discharge_w=2500, soc_min=10, soc_max=90, soc_initial=50
+    )
     bat = Battery("bat", p)
     bat.apply("battery_setpoint", -10_000)  # charge far beyond the limit
     socs, powers = [], []
@@ -163,8 +164,9 @@ def make_hp(**kw) -> HeatPump:
     return HeatPump("hp", HeatPumpParams(**kw), Const(0.0))  # 0 °C outside: steady heating demand
 
 
-def run_hp(hp: HeatPump, t: float, seconds: float,
-           temps: list[float] | None = None) -> tuple[float, list[bool]]:
+def run_hp(
+    hp: HeatPump, t: float, seconds: float, temps: list[float] | None = None
+) -> tuple[float, list[bool]]:
     ons = []
     end = t + seconds
     while t < end:
@@ -215,7 +217,7 @@ def test_sgready_block_keeps_it_off_and_force_heats_to_the_maximum() -> None:
     _, ons = run_hp(hp, 3600, 5 * 3600, temps)
     assert ons[0]
     assert hp.params.max_store_c - 1 < max(temps) <= hp.params.max_store_c + 0.5
-    assert min(temps[ons.index(False):]) > hp.params.max_store_c - hp.params.hysteresis_k - 1  # kept hot
+    assert min(temps[ons.index(False) :]) > hp.params.max_store_c - hp.params.hysteresis_k - 1  # kept hot
 
 
 def test_sgready_3_raises_the_setpoint() -> None:
@@ -315,8 +317,10 @@ def test_long_steps_never_push_the_stores_past_their_maximum() -> None:
     assert rod_top == pytest.approx(rod.params.max_tank_c)
 
 
-@pytest.mark.parametrize("bad", [BatteryParams(capacity_wh=0), BatteryParams(soc_min=60, soc_initial=50),
-                                 BatteryParams(charge_eff=1.2)])
+@pytest.mark.parametrize(
+    "bad",
+    [BatteryParams(capacity_wh=0), BatteryParams(soc_min=60, soc_initial=50), BatteryParams(charge_eff=1.2)],
+)
 def test_impossible_battery_parameters_are_refused(bad: BatteryParams) -> None:
     with pytest.raises(ValueError, match="battery"):
         Battery("bat", bad)

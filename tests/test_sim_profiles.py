@@ -29,8 +29,13 @@ def test_yearly_series_interpolates_and_crosses_years() -> None:
         return index.as_unit("s").asi8 / 3600.0
 
     s = YearlySeries(hours_since_epoch, 3600, 1800.0)
-    for t in (ts(2025, 3, 1, 12, 10), ts(2025, 12, 31, 23, 59), ts(2026, 1, 1, 0, 1), ts(2024, 2, 29, 7),
-              ts(2026, 1, 9)):
+    for t in (
+        ts(2025, 3, 1, 12, 10),
+        ts(2025, 12, 31, 23, 59),
+        ts(2026, 1, 1, 0, 1),
+        ts(2024, 2, 29, 7),
+        ts(2026, 1, 9),
+    ):
         assert s.at(t) == pytest.approx(t / 3600.0, abs=1e-9)
     assert len(calls) == 3  # 2025 once (its chunk reaches a little into 2026), 2024, 2026
     held = YearlySeries(hours_since_epoch, 3600, 0.0, hold=True)
@@ -68,8 +73,18 @@ def test_bdew_household_integrates_to_the_annual_energy() -> None:
 def test_house_follows_the_measured_csv(shared_data) -> None:
     path = shared_data / CSV
     raw = pd.read_csv(path, parse_dates=["timestamp_utc"]).set_index("timestamp_utc")["load_w"]
-    sim = SiteSim(SiteParams(location=FR, house=HouseParams(csv_path=path), pv=(), battery=None, evs=(),
-                             heat_pump=None, rod=None), datetime(2024, 6, 10, tzinfo=UTC))
+    sim = SiteSim(
+        SiteParams(
+            location=FR,
+            house=HouseParams(csv_path=path),
+            pv=(),
+            battery=None,
+            evs=(),
+            heat_pump=None,
+            rod=None,
+        ),
+        datetime(2024, 6, 10, tzinfo=UTC),
+    )
     means = []
     for _ in range(2 * 48):  # 30-minute means of 60-s steps
         e0 = sim.house.energy
@@ -102,8 +117,10 @@ def test_measured_load_maps_onto_other_years_and_fills_gaps(shared_data) -> None
 def test_measured_pv_is_zero_at_night_and_matches_by_day(shared_data) -> None:
     path = shared_data / CSV
     pv = PVParams(source="csv", csv_path=path)
-    sim = SiteSim(SiteParams(location=FR, pv=(pv,), battery=None, evs=(), heat_pump=None, rod=None),
-                  datetime(2024, 7, 1, tzinfo=UTC))
+    sim = SiteSim(
+        SiteParams(location=FR, pv=(pv,), battery=None, evs=(), heat_pump=None, rod=None),
+        datetime(2024, 7, 1, tzinfo=UTC),
+    )
     night = []
     for _ in range(24 * 60):
         sim.step(60)

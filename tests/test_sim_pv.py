@@ -20,24 +20,38 @@ STEP = 300  # s
 PER_DAY = 86400 // STEP
 
 
-def clear_sky_ac(p: PVParams, where: Location, start: datetime, days: int,
-                 linke_turbidity: float | None) -> np.ndarray:
+def clear_sky_ac(
+    p: PVParams, where: Location, start: datetime, days: int, linke_turbidity: float | None
+) -> np.ndarray:
     """AC power (W) per step under pvlib's Ineichen clear sky; ``linke_turbidity`` None = climatology."""
     site = pvlib.location.Location(where.latitude, where.longitude, tz="UTC", altitude=where.altitude_m)
     times = pd.date_range(start, periods=days * PER_DAY, freq=f"{STEP}s") + pd.Timedelta(seconds=STEP / 2)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        sky = site.get_clearsky(times, linke_turbidity=linke_turbidity) if linke_turbidity else \
-            site.get_clearsky(times)
+        sky = (
+            site.get_clearsky(times, linke_turbidity=linke_turbidity)
+            if linke_turbidity
+            else site.get_clearsky(times)
+        )
         eff = p.inverter_eff_pct / 100
         system = PVSystem(
-            surface_tilt=p.tilt, surface_azimuth=p.azimuth,
+            surface_tilt=p.tilt,
+            surface_azimuth=p.azimuth,
             module_parameters={"pdc0": p.kwp * 1000, "gamma_pdc": p.gamma_pdc},
             inverter_parameters={"pdc0": p.kwp * 1000 / 1.1 / eff, "eta_inv_nom": eff},
             temperature_model_parameters=TEMPERATURE_MODEL_PARAMETERS["sapm"]["open_rack_glass_polymer"],
-            losses_parameters={"soiling": p.system_loss_pct, "shading": 0, "snow": 0, "mismatch": 0,
-                               "wiring": 0, "connections": 0, "lid": 0, "nameplate_rating": 0, "age": 0,
-                               "availability": 0},
+            losses_parameters={
+                "soiling": p.system_loss_pct,
+                "shading": 0,
+                "snow": 0,
+                "mismatch": 0,
+                "wiring": 0,
+                "connections": 0,
+                "lid": 0,
+                "nameplate_rating": 0,
+                "age": 0,
+                "availability": 0,
+            },
         )
         mc = ModelChain.with_pvwatts(system, site, losses_model="pvwatts")
         mc.run_model(sky.assign(temp_air=20.0, wind_speed=1.0))
@@ -52,8 +66,9 @@ def sun_down(where: Location, start: datetime, days: int) -> np.ndarray:
     for shift in (-900, 0, 900):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
-            pos = pvlib.solarposition.get_solarposition(times + pd.Timedelta(seconds=shift),
-                                                        where.latitude, where.longitude)
+            pos = pvlib.solarposition.get_solarposition(
+                times + pd.Timedelta(seconds=shift), where.latitude, where.longitude
+            )
         down &= pos["apparent_elevation"].to_numpy() < 0
     return down
 
@@ -70,10 +85,13 @@ def simulated_pv(params: SiteParams, start: datetime, days: int) -> np.ndarray:
     return out
 
 
-@pytest.mark.parametrize(("label", "start", "days"), [
-    ("summer", datetime(2025, 6, 1, tzinfo=UTC), 30),
-    ("winter", datetime(2025, 12, 17, tzinfo=UTC), 30),  # crosses into the next year
-])
+@pytest.mark.parametrize(
+    ("label", "start", "days"),
+    [
+        ("summer", datetime(2025, 6, 1, tzinfo=UTC), 30),
+        ("winter", datetime(2025, 12, 17, tzinfo=UTC), 30),  # crosses into the next year
+    ],
+)
 @pytest.mark.parametrize("pv", [PVParams(), PVParams(kwp=5.0, tilt=45.0, azimuth=225.0)])
 def test_pv_yield_is_bounded_by_clear_sky(label: str, start: datetime, days: int, pv: PVParams) -> None:
     params = SiteParams(pv=(pv,), battery=None, evs=(), heat_pump=None, rod=None)

@@ -15,8 +15,16 @@ from wattwerk.edge.outbox import Outbox
 from wattwerk.edge.uplink import Uplink, UplinkConfig, encode_batch
 from wattwerk.portal import site_roles
 
-ROLES = {"meter": "grid_meter", "roof": "pv", "garage": "pv", "store": "battery", "box": "ev_charger",
-         "hp1": "heat_pump", "kitchen": "submeter", "relay": "switch"}
+ROLES = {
+    "meter": "grid_meter",
+    "roof": "pv",
+    "garage": "pv",
+    "store": "battery",
+    "box": "ev_charger",
+    "hp1": "heat_pump",
+    "kitchen": "submeter",
+    "relay": "switch",
+}
 
 
 def ingest(portal: Portal, token: str, doc: dict) -> dict:  # noqa: F811
@@ -30,13 +38,29 @@ async def test_uplink_sends_roles_and_the_site_info_returns_flows(portal: Portal
     site = new_site(acc)
     box = Outbox(tmp_path / "o.db")
     box.append_raw([("meter.power", now_ms() - 5000, 300.0), ("roof.power", now_ms() - 5000, 1200.0)])
-    up = Uplink(box, UplinkConfig(url=portal.url, site=site, edge_id="e1", token=edge_token(acc, site),
-                                  roles=ROLES, fmt="json", gzip_level=0))
+    up = Uplink(
+        box,
+        UplinkConfig(
+            url=portal.url,
+            site=site,
+            edge_id="e1",
+            token=edge_token(acc, site),
+            roles=ROLES,
+            fmt="json",
+            gzip_level=0,
+        ),
+    )
     assert await up.drain() == 2
     info = acc.http.get(f"/api/v1/sites/{site}").json()
     assert info["roles"] == ROLES
-    assert info["flows"] == {"grid": ["meter"], "pv": ["garage", "roof"], "battery": ["store"],
-                             "house": ["kitchen"], "ev": ["box"], "heat": ["hp1"]}
+    assert info["flows"] == {
+        "grid": ["meter"],
+        "pv": ["garage", "roof"],
+        "battery": ["store"],
+        "house": ["kitchen"],
+        "ev": ["box"],
+        "heat": ["hp1"],
+    }
     # acknowledged once: later batches go without them
     box.append_raw([("meter.power", now_ms() - 4000, 310.0)])
     body, _ = encode_batch(up.config, box.peek(10), "", None)
@@ -61,32 +85,42 @@ def test_newer_roles_replace_older_and_legacy_sites_have_none(portal: Portal) ->
     token = edge_token(acc, site)
     ingest(portal, token, {"site": site, "edge_id": "e1", "readings": [], "roles": ROLES})
     newer = {"grid": "grid_meter", "roof": "battery"}
-    answer = ingest(portal, token, {"site": site, "edge_id": "e1", "roles": newer,
-                                    "readings": [[1, "grid.power", now_ms(), 5.0]]})
+    answer = ingest(
+        portal,
+        token,
+        {"site": site, "edge_id": "e1", "roles": newer, "readings": [[1, "grid.power", now_ms(), 5.0]]},
+    )
     assert answer["roles"] == 2 and answer["stored"] == 1
     info = acc.http.get(f"/api/v1/sites/{site}").json()
     assert info["roles"] == newer
     assert info["flows"] == {"grid": ["grid"], "battery": ["roof"]}
     with portal.db.connect() as conn:
-        n = conn.execute("SELECT count(*) FROM site_roles r JOIN sites s ON s.id = r.site_id "
-                         "WHERE s.name = %s", (site,)).fetchone()
+        n = conn.execute(
+            "SELECT count(*) FROM site_roles r JOIN sites s ON s.id = r.site_id WHERE s.name = %s", (site,)
+        ).fetchone()
     assert n[0] == 2
     other = acc.http.get(f"/api/v1/sites/{legacy}").json()
     assert other["roles"] == {} and other["flows"] == {}
 
 
-@pytest.mark.parametrize("roles, reason", [
-    (["pv"], "must be an object"),
-    ({"Roof": "pv"}, "'Roof' is not a channel's device part"),
-    ({"roof": 3}, "roof: role 3 is not a role name"),
-    ({f"d{i}": "pv" for i in range(501)}, "at most 500"),
-])
+@pytest.mark.parametrize(
+    "roles, reason",
+    [
+        (["pv"], "must be an object"),
+        ({"Roof": "pv"}, "'Roof' is not a channel's device part"),
+        ({"roof": 3}, "roof: role 3 is not a role name"),
+        ({f"d{i}": "pv" for i in range(501)}, "at most 500"),
+    ],
+)
 def test_bad_roles_are_named_and_the_readings_kept(portal: Portal, roles: object, reason: str) -> None:  # noqa: F811
     acc = account(portal)
     site = new_site(acc)
     token = edge_token(acc, site)
-    answer = ingest(portal, token, {"site": site, "edge_id": "e1", "roles": roles,
-                                    "readings": [[1, "grid.power", now_ms(), 5.0]]})
+    answer = ingest(
+        portal,
+        token,
+        {"site": site, "edge_id": "e1", "roles": roles, "readings": [[1, "grid.power", now_ms(), 5.0]]},
+    )
     assert reason in answer["roles_error"]
     assert answer["stored"] == 1 and answer["ack"] == [1, 1]
     assert acc.http.get(f"/api/v1/sites/{site}").json()["roles"] == {}

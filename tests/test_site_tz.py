@@ -34,8 +34,10 @@ def info(acc: Account, site: str) -> dict:
 
 
 async def upload(portal: Portal, box: Outbox, site: str, token: str, tz: str | None) -> Uplink:  # noqa: F811
-    up = Uplink(box, UplinkConfig(url=portal.url, site=site, edge_id="e1", token=token, tz=tz,
-                                  fmt="json", gzip_level=0))
+    up = Uplink(
+        box,
+        UplinkConfig(url=portal.url, site=site, edge_id="e1", token=token, tz=tz, fmt="json", gzip_level=0),
+    )
     await up.drain()
     await up.aclose()
     return up
@@ -68,15 +70,20 @@ def test_the_edges_zone_makes_the_sites_days_local(portal: Portal, tmp_path: Pat
     r = owner.http.get(f"/api/v1/sites/{site}/series", params={"period": "day", "date": day.isoformat()})
     body = r.json()
     assert (body["tz"], body["from_ms"]) == ("Europe/Berlin", first)
-    r = owner.http.get(f"/api/v1/sites/{site}/series",
-                       params={"from": datetime.fromtimestamp(first / 1000, UTC).isoformat(),
-                               "to": datetime.fromtimestamp(end / 1000, UTC).isoformat(),
-                               "resolution": "1d"})
+    r = owner.http.get(
+        f"/api/v1/sites/{site}/series",
+        params={
+            "from": datetime.fromtimestamp(first / 1000, UTC).isoformat(),
+            "to": datetime.fromtimestamp(end / 1000, UTC).isoformat(),
+            "resolution": "1d",
+        },
+    )
     days = [p for p in r.json()["points"] if p[1] == "grid.power"]
     second = local_midnight_ms(datetime.fromtimestamp(first / 1000, BERLIN) + timedelta(days=1), BERLIN)
     assert [p[0] for p in days] == [first, second]  # local midnights, not UTC ones
-    assert [p[8] for p in days] == pytest.approx([(second - first) / 3_600_000 * 1000.0,
-                                                  (end - second - MIN) / 3_600_000 * 1000.0])
+    assert [p[8] for p in days] == pytest.approx(
+        [(second - first) / 3_600_000 * 1000.0, (end - second - MIN) / 3_600_000 * 1000.0]
+    )
 
 
 def test_the_owners_choice_wins_and_an_older_edge_keeps_working(portal: Portal, tmp_path: Path) -> None:  # noqa: F811
@@ -99,14 +106,18 @@ def test_the_owners_choice_wins_and_an_older_edge_keeps_working(portal: Portal, 
     assert info(owner, made)["tz_source"] == "owner"
 
 
-@pytest.mark.parametrize("tz, reason", [("Mars/Olympus", "unknown timezone 'Mars/Olympus'"),
-                                        (7, "tz 7 is not a time zone name")])
+@pytest.mark.parametrize(
+    "tz, reason", [("Mars/Olympus", "unknown timezone 'Mars/Olympus'"), (7, "tz 7 is not a time zone name")]
+)
 def test_a_bad_zone_is_answered_and_the_readings_stored(portal: Portal, tz: object, reason: str) -> None:  # noqa: F811
     owner = account(portal)
     site = new_site(owner)
     doc = {"site": site, "edge_id": "e1", "tz": tz, "readings": [[1, "grid.power", now_ms(), 5.0]]}
-    r = httpx.post(f"{portal.url}/api/v1/ingest", json=doc,
-                   headers={"Authorization": f"Bearer {edge_token(owner, site)}"})
+    r = httpx.post(
+        f"{portal.url}/api/v1/ingest",
+        json=doc,
+        headers={"Authorization": f"Bearer {edge_token(owner, site)}"},
+    )
     assert r.status_code == 200, r.text
     assert r.json()["stored"] == 1 and r.json()["tz_error"] == reason
     assert info(owner, site)["tz"] == "UTC"
@@ -116,7 +127,8 @@ def test_the_demo_portal_is_in_the_demo_sites_zone(tmp_path: Path) -> None:
     url = embedded.database_url(tmp_path)
     pairing = asyncio.run(embedded.pair_demo(url, "demo", "demo-password", "Demo house", "Europe/Berlin"))
     with serve_portal(PortalDb(url)) as running:
-        login = httpx.post(f"{running.url}/api/v1/session",
-                           json={"alias": "demo", "password": "demo-password"})
+        login = httpx.post(
+            f"{running.url}/api/v1/session", json={"alias": "demo", "password": "demo-password"}
+        )
         got = httpx.get(f"{running.url}/api/v1/sites/{pairing.site}", cookies=login.cookies).json()
     assert (got["tz"], got["tz_source"]) == ("Europe/Berlin", "edge")

@@ -80,8 +80,14 @@ async def test_no_sunspec_marker_is_permanent() -> None:
 
 
 async def test_meter_signs_scale_factors_and_phase_values() -> None:
-    sim = Sim(power=-4321.0, power_l1=-1500.0, energy_import=12_345_000.0, energy_export=987_600.0,
-              voltage_l1=229.7, frequency=49.98)
+    sim = Sim(
+        power=-4321.0,
+        power_l1=-1500.0,
+        energy_import=12_345_000.0,
+        energy_export=987_600.0,
+        voltage_l1=229.7,
+        frequency=49.98,
+    )
     emu = SunSpecEmulator([1, 203], sim)
     async with EmulatorServer([emu.bank]) as server:
         link = ModbusLink(LinkConfig(port=server.port, timeout=2.0))
@@ -137,8 +143,12 @@ async def test_device_without_controls_refuses_commands() -> None:
 @pytest.mark.parametrize("mid", [101, 102, 103, 111, 112, 113, 701, 201, 202, 203, 204, 211, 212, 213, 214])
 async def test_every_inverter_and_meter_model_reads_power_and_energy(mid: int) -> None:
     meter = mid >= 200 and mid < 300
-    sim = Sim(power=-2345.0 if meter else 2345.0, energy=4_567_800.0, energy_import=4_567_800.0,
-              energy_export=123_400.0)
+    sim = Sim(
+        power=-2345.0 if meter else 2345.0,
+        energy=4_567_800.0,
+        energy_import=4_567_800.0,
+        energy_export=123_400.0,
+    )
     emu = SunSpecEmulator([1, mid], sim)
     async with EmulatorServer([emu.bank]) as server:
         link = ModbusLink(LinkConfig(port=server.port, timeout=2.0))

@@ -86,9 +86,7 @@ def test_dynamic_outside_known_prices_is_nan():
 
 def test_time_of_use_weekday_windows():
     tou = TimeOfUse(
-        "energy",
-        0.30,
-        (Window("22:00", "06:00", 0.22), Window("06:00", "22:00", 0.28, weekdays=(6, 7))),
+        "energy", 0.30, (Window("22:00", "06:00", 0.22), Window("06:00", "22:00", 0.28, weekdays=(6, 7)))
     )
     start, _ = local_day("2024-06-15")  # a Saturday
     sat = tou.price(slot_index(start, 24, 60))

@@ -71,8 +71,10 @@ async def test_pinned_certificate_and_refused_trust(pg: PgSchema, ca: CertFiles,
     box = Outbox(tmp_path / "o.db")
     fill(box, 5)
     with serve_portal(pg, tls=ca) as portal:
-        for bad in (config(portal.url, token),  # system trust store: our CA is unknown there
-                    config(portal.url, token, pin_sha256="00" * 32)):
+        for bad in (
+            config(portal.url, token),  # system trust store: our CA is unknown there
+            config(portal.url, token, pin_sha256="00" * 32),
+        ):
             up = Uplink(box, bad)
             with pytest.raises(RetryableError):
                 await up.round()
@@ -163,8 +165,12 @@ async def test_429_retry_after_is_honoured(pg: PgSchema, ca: CertFiles, tmp_path
 
     limits = IngestConfig(rate_per_site=1000, burst_s=0.4)  # bucket of 400 readings
     with serve_portal(pg, tls=ca, ingest=limits) as portal:
-        up = Uplink(box, config(portal.url, token, ca_file=ca.ca_cert, batch_size=400, parallel=1,
-                                idle_s=0.05), sleep=sleep, rng=random.Random(1))
+        up = Uplink(
+            box,
+            config(portal.url, token, ca_file=ca.ca_cert, batch_size=400, parallel=1, idle_s=0.05),
+            sleep=sleep,
+            rng=random.Random(1),
+        )
         stop = asyncio.Event()
         task = asyncio.create_task(up.run(stop))
         for _ in range(600):
@@ -197,8 +203,11 @@ async def test_unreachable_portal_is_retryable_and_backoff_is_jittered(tmp_path:
         port = s.getsockname()[1]  # closed again: nothing listens here
     box = Outbox(tmp_path / "o.db")
     fill(box, 1)
-    up = Uplink(box, config(f"https://127.0.0.1:{port}", "t", backoff_base_s=0.5, backoff_max_s=60),
-                rng=random.Random(7))
+    up = Uplink(
+        box,
+        config(f"https://127.0.0.1:{port}", "t", backoff_base_s=0.5, backoff_max_s=60),
+        rng=random.Random(7),
+    )
     with pytest.raises(RetryableError):
         await up.round()
     await up.aclose()

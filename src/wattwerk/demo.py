@@ -83,8 +83,9 @@ def demo_prices(cfg: SiteConfig, data_dir: Path, flat: bool = False) -> Any:
         try:
             return TariffPrices(cfg.tariff, data_dir / "prices.json", provider=SampleDayAhead())
         except (OSError, ValueError) as exc:
-            log.warning("demo: the bundled price sample cannot be read (%s); planning over the fixed tariff",
-                        exc)
+            log.warning(
+                "demo: the bundled price sample cannot be read (%s); planning over the fixed tariff", exc
+            )
     return TariffPrices(cfg.tariff.model_copy(update={"provider": "fixed"}), data_dir / "prices.json")
 
 
@@ -123,9 +124,12 @@ class ControlTally:
 
     def figures(self) -> dict[str, Any]:
         share = 100.0 * self.ev_grid_wh / self.ev_wh if self.ev_wh else 0.0
-        return {"ev_kwh": round(self.ev_wh / 1000, 3), "ev_grid_share_pct": round(share, 3),
-                "ev_from_battery_kwh": round(self.ev_battery_wh / 1000, 3),
-                "relay_switches": dict(self.relay_switches)}
+        return {
+            "ev_kwh": round(self.ev_wh / 1000, 3),
+            "ev_grid_share_pct": round(share, 3),
+            "ev_from_battery_kwh": round(self.ev_battery_wh / 1000, 3),
+            "relay_switches": dict(self.relay_switches),
+        }
 
 
 def site_limits(cfg: SiteConfig) -> Limits:
@@ -167,8 +171,17 @@ class DemoSite:
     ``edge_options`` adds to the demo's own (its clock, the simulator's drivers, prices, weather):
     the page (``web``, ``host``, ``port``, ``auth``) for the interactive demo."""
 
-    def __init__(self, cfg: SiteConfig, start: datetime, data_dir: Path, *, step_s: float = 1.0,
-                 store_every_s: float = 10.0, flat_tariff: bool = False, **edge_options: Any) -> None:
+    def __init__(
+        self,
+        cfg: SiteConfig,
+        start: datetime,
+        data_dir: Path,
+        *,
+        step_s: float = 1.0,
+        store_every_s: float = 10.0,
+        flat_tariff: bool = False,
+        **edge_options: Any,
+    ) -> None:
         from wattwerk.control.checker import LimitChecker
         from wattwerk.edge.assembly import EdgeOptions, assemble
         from wattwerk.sim.drivers import SimDrivers, SimWeather
@@ -181,9 +194,15 @@ class DemoSite:
         self.step_s = step_s
         self.drivers = SimDrivers(self.sim, names)
         data_dir = Path(data_dir)
-        options = EdgeOptions(store_every_s=store_every_s, clock=lambda: self.sim.now, data_dir=data_dir,
-                              sim_drivers=self.drivers, prices=demo_prices(cfg, data_dir, flat_tariff),
-                              weather=SimWeather(cfg, self.sim), **edge_options)
+        options = EdgeOptions(
+            store_every_s=store_every_s,
+            clock=lambda: self.sim.now,
+            data_dir=data_dir,
+            sim_drivers=self.drivers,
+            prices=demo_prices(cfg, data_dir, flat_tariff),
+            weather=SimWeather(cfg, self.sim),
+            **edge_options,
+        )
         self.edge: Edge = assemble(cfg, options)
         self.checker = LimitChecker(lambda t: site_limits(cfg), consumers={e.name: 1.0 for e in self.sim.evs})
         self.tally = ControlTally()
@@ -217,8 +236,9 @@ class DemoSite:
             replan = not hourly_plans or self.sim.now.minute < 15
             await self.tick(min(step, t - self.sim.t), replan)
 
-    async def run_paced(self, end_t: float | None, speed: float | None, stop: asyncio.Event | None = None,
-                        tick_s: float = 0.1) -> None:
+    async def run_paced(
+        self, end_t: float | None, speed: float | None, stop: asyncio.Event | None = None, tick_s: float = 0.1
+    ) -> None:
         """Advance at most ``speed`` times faster than the wall clock (None: as fast as it goes)."""
         if speed is None:
             assert end_t is not None
@@ -273,12 +293,19 @@ class DemoSite:
         out |= {k: round(v, 4) for k, v in balance_figures(kwh).items()}
         out |= self.tally.figures()
         c = self.checker
-        out |= {"limit_violations": c.total, "limit_violations_by_kind": dict(c.violations),
-                "max_limit_excess_w": round(c.max_excess_w, 1)}
+        out |= {
+            "limit_violations": c.total,
+            "limit_violations_by_kind": dict(c.violations),
+            "max_limit_excess_w": round(c.max_excess_w, 1),
+        }
         if self.edge.planner is not None:
             plan = self.edge.planner.plan_json()
-            out["plan"] = {"status": plan["status"], "prices": plan.get("source"), "pv": plan.get("pv"),
-                           "failures": self.edge.planner.failures}
+            out["plan"] = {
+                "status": plan["status"],
+                "prices": plan.get("source"),
+                "pv": plan.get("pv"),
+                "failures": self.edge.planner.failures,
+            }
         return out
 
 
@@ -287,26 +314,45 @@ class DemoSite:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", help="site file (default: the built-in demo site)")
-    parser.add_argument("--speed", type=float, default=None,
-                        help="simulated s per real s (default: 1 interactive; headless as fast as it goes)")
+    parser.add_argument(
+        "--speed",
+        type=float,
+        default=None,
+        help="simulated s per real s (default: 1 interactive; headless as fast as it goes)",
+    )
     parser.add_argument("--for", dest="duration", help="run headless this long in simulated time (e.g. 24h)")
-    parser.add_argument("--start", help="simulated start, ISO date or time in the site's timezone "
-                        "(default: today's local midnight)")
+    parser.add_argument(
+        "--start",
+        help="simulated start, ISO date or time in the site's timezone (default: today's local midnight)",
+    )
     parser.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     parser.add_argument("--host", default="127.0.0.1", help="address of the web page (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8080, help="port of the web page (default 8080)")
     parser.add_argument("--data-dir", help="keep the store here (default: a temporary folder)")
-    parser.add_argument("--portal-port", type=int, default=8081,
-                        help="port of the embedded portal the demo edge uploads to (default 8081)")
+    parser.add_argument(
+        "--portal-port",
+        type=int,
+        default=8081,
+        help="port of the embedded portal the demo edge uploads to (default 8081)",
+    )
     parser.add_argument("--no-portal", action="store_true", help="run without the embedded portal")
-    parser.add_argument("--step", type=float, default=None,
-                        help="simulated seconds per step, one control cycle each (default 1 live, 10 with "
-                        "--for or --scenario)")
-    parser.add_argument("--scenario", help="run a closed-loop scenario over the real protocols: "
-                        + ", ".join(_scenario_names()))
+    parser.add_argument(
+        "--step",
+        type=float,
+        default=None,
+        help="simulated seconds per step, one control cycle each (default 1 live, 10 with "
+        "--for or --scenario)",
+    )
+    parser.add_argument(
+        "--scenario",
+        help="run a closed-loop scenario over the real protocols: " + ", ".join(_scenario_names()),
+    )
     parser.add_argument("--store-every", default="10s", help="storage interval (default 10s)")
-    parser.add_argument("--flat-tariff", action="store_true",
-                        help="plan over the site file's fixed tariff instead of the bundled day-ahead prices")
+    parser.add_argument(
+        "--flat-tariff",
+        action="store_true",
+        help="plan over the site file's fixed tariff instead of the bundled day-ahead prices",
+    )
 
 
 def _scenario_names() -> list[str]:
@@ -387,18 +433,29 @@ def run(args: argparse.Namespace) -> int:
             return 1
 
 
-def _run_headless(cfg: SiteConfig, start: datetime, duration: timedelta, data_dir: Path, store_every: float,
-                  args: argparse.Namespace) -> int:
+def _run_headless(
+    cfg: SiteConfig,
+    start: datetime,
+    duration: timedelta,
+    data_dir: Path,
+    store_every: float,
+    args: argparse.Namespace,
+) -> int:
     end = start + duration
-    site = DemoSite(cfg, start, data_dir, step_s=args.step, store_every_s=store_every,
-                    flat_tariff=args.flat_tariff)
+    site = DemoSite(
+        cfg, start, data_dir, step_s=args.step, store_every_s=store_every, flat_tariff=args.flat_tariff
+    )
     try:
 
         async def go() -> None:
             await site.edge.read_all()
             t0 = site.sim.t
-            line = Progress(f"demo {cfg.site.name}", end.timestamp() - t0, warnings=site.edge.ledger.total,
-                            where=lambda done: f"{site.sim.now:%Y-%m-%d %H:%M} UTC")
+            line = Progress(
+                f"demo {cfg.site.name}",
+                end.timestamp() - t0,
+                warnings=site.edge.ledger.total,
+                where=lambda done: f"{site.sim.now:%Y-%m-%d %H:%M} UTC",
+            )
             async with line.following(lambda: site.sim.t - t0):
                 await site.run_paced(end.timestamp(), args.speed)
             await site.edge.read_all()
@@ -443,8 +500,11 @@ async def _portal(cfg: SiteConfig, data_dir: Path, args: argparse.Namespace) -> 
         return cfg, None
     sock = _bind(args.host, args.portal_port)
     if sock is None:
-        print(f"wattwerk demo: port {args.portal_port} is taken; running without the portal "
-              "(choose another with --portal-port)", file=sys.stderr)
+        print(
+            f"wattwerk demo: port {args.portal_port} is taken; running without the portal "
+            "(choose another with --portal-port)",
+            file=sys.stderr,
+        )
         return cfg, None
     import uvicorn
 
@@ -455,26 +515,46 @@ async def _portal(cfg: SiteConfig, data_dir: Path, args: argparse.Namespace) -> 
 
     url = embedded.database_url(data_dir)
     app = portal_app(PortalConfig(db_url=url, migrate=False, retention_every_s=300.0))
-    server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.portal_port, log_level="warning",
-                                           timeout_graceful_shutdown=2))  # the edge's long poll ends too
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, host=args.host, port=args.portal_port, log_level="warning", timeout_graceful_shutdown=2
+        )
+    )  # the edge's long poll ends too
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # ours stop everything
     server.sockets = [sock]  # type: ignore[attr-defined]
     logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per upload
     pairing = await embedded.pair_demo(url, PORTAL_ALIAS, PORTAL_PASSWORD, cfg.site.name, cfg.site.timezone)
-    portal = Portal.model_validate({"url": f"http://{args.host}:{args.portal_port}", "token": pairing.token,
-                                    "site": pairing.site, "edge_id": "demo"})
+    portal = Portal.model_validate(
+        {
+            "url": f"http://{args.host}:{args.portal_port}",
+            "token": pairing.token,
+            "site": pairing.site,
+            "edge_id": "demo",
+        }
+    )
     return cfg.model_copy(update={"portal": portal}), server
 
 
-async def _interactive(cfg: SiteConfig, start: datetime, data_dir: Path, store_every: float,
-                       args: argparse.Namespace) -> int:
+async def _interactive(
+    cfg: SiteConfig, start: datetime, data_dir: Path, store_every: float, args: argparse.Namespace
+) -> int:
     from wattwerk.edge.auth import EdgeAuth
 
     cfg, portal = await _portal(cfg, data_dir, args)
     auth = EdgeAuth(data_dir)
     auth.set_password(EDGE_PASSWORD, replace=True)  # known and printed: the demo signs in like a real edge
-    site = DemoSite(cfg, start, data_dir, step_s=args.step, store_every_s=store_every,
-                    flat_tariff=args.flat_tariff, web=True, host=args.host, port=args.port, auth=auth)
+    site = DemoSite(
+        cfg,
+        start,
+        data_dir,
+        step_s=args.step,
+        store_every_s=store_every,
+        flat_tariff=args.flat_tariff,
+        web=True,
+        host=args.host,
+        port=args.port,
+        auth=auth,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -493,12 +573,17 @@ async def _interactive(cfg: SiteConfig, start: datetime, data_dir: Path, store_e
                 if portal.started:
                     break
                 await asyncio.sleep(0.05)
-            print(f"wattwerk demo: the portal is http://{args.host}:{args.portal_port}  (sign in as "
-                  f"{PORTAL_ALIAS} / {PORTAL_PASSWORD})", file=sys.stderr)
+            print(
+                f"wattwerk demo: the portal is http://{args.host}:{args.portal_port}  (sign in as "
+                f"{PORTAL_ALIAS} / {PORTAL_PASSWORD})",
+                file=sys.stderr,
+            )
         tasks += [asyncio.create_task(t) for t in site.edge.services(stop)]  # type: ignore[arg-type]
         tasks.append(asyncio.create_task(site.run_paced(None, args.speed or 1.0, stop)))
-        print(f"wattwerk demo: open http://{args.host}:{args.port}  (password {EDGE_PASSWORD}; Ctrl-C stops)",
-              file=sys.stderr)
+        print(
+            f"wattwerk demo: open http://{args.host}:{args.port}  (password {EDGE_PASSWORD}; Ctrl-C stops)",
+            file=sys.stderr,
+        )
         await stop.wait()
     finally:
         stop.set()

@@ -121,16 +121,24 @@ class KindInfo:
         return frozenset(cap for cap, cmd in CAPABILITY_COMMAND.items() if cmd in self.commands)
 
 
-KINDS: MappingProxyType[Kind, KindInfo] = MappingProxyType({
-    Kind.EV: KindInfo((Role.EV_CHARGER,), (Command.ENABLE, Command.CURRENT_LIMIT, Command.PHASES),
-                      para14a=True, defaults=EV_DEFAULTS),
-    Kind.BATTERY: KindInfo((Role.BATTERY,), (Command.BATTERY_SETPOINT, Command.BATTERY_MODE), para14a=True),
-    Kind.PV: KindInfo((Role.PV,), (Command.POWER_LIMIT,)),
-    Kind.HEAT_PUMP: KindInfo((Role.HEAT_PUMP,), (Command.SGREADY,), para14a=True),
-    Kind.ROD: KindInfo((Role.HEATING_ROD,), (Command.POWER,)),
-    Kind.LOAD: KindInfo((Role.SWITCH, Role.ELECTROLYSER), (Command.RELAY, Command.POWER)),
-    Kind.GENERATOR: KindInfo((Role.CHP, Role.FUEL_CELL), (Command.RELAY, Command.POWER)),
-})
+KINDS: MappingProxyType[Kind, KindInfo] = MappingProxyType(
+    {
+        Kind.EV: KindInfo(
+            (Role.EV_CHARGER,),
+            (Command.ENABLE, Command.CURRENT_LIMIT, Command.PHASES),
+            para14a=True,
+            defaults=EV_DEFAULTS,
+        ),
+        Kind.BATTERY: KindInfo(
+            (Role.BATTERY,), (Command.BATTERY_SETPOINT, Command.BATTERY_MODE), para14a=True
+        ),
+        Kind.PV: KindInfo((Role.PV,), (Command.POWER_LIMIT,)),
+        Kind.HEAT_PUMP: KindInfo((Role.HEAT_PUMP,), (Command.SGREADY,), para14a=True),
+        Kind.ROD: KindInfo((Role.HEATING_ROD,), (Command.POWER,)),
+        Kind.LOAD: KindInfo((Role.SWITCH, Role.ELECTROLYSER), (Command.RELAY, Command.POWER)),
+        Kind.GENERATOR: KindInfo((Role.CHP, Role.FUEL_CELL), (Command.RELAY, Command.POWER)),
+    }
+)
 
 ROLE_KIND: MappingProxyType[Role, Kind] = MappingProxyType(
     {role: kind for kind, info in KINDS.items() for role in info.roles}

@@ -26,12 +26,17 @@ class PlannedDemo:
     def __init__(self, site: DemoSite) -> None:
         self.site = site
         start = site.sim.now.replace(minute=0, second=0, microsecond=0)
-        self.slots = [{
-            "start": (start + timedelta(hours=h)).isoformat(),
-            "end": (start + timedelta(hours=h + 1)).isoformat(),
-            "price": round(0.30 - 0.12 * (3 <= h <= 6) + 0.1 * (h >= 8), 3),
-            "battery_w": -3000.0 if 3 <= h <= 6 else 2000.0 if h >= 8 else 0.0, "ev_w": 0.0, "grid_w": 0.0,
-        } for h in range(12)]
+        self.slots = [
+            {
+                "start": (start + timedelta(hours=h)).isoformat(),
+                "end": (start + timedelta(hours=h + 1)).isoformat(),
+                "price": round(0.30 - 0.12 * (3 <= h <= 6) + 0.1 * (h >= 8), 3),
+                "battery_w": -3000.0 if 3 <= h <= 6 else 2000.0 if h >= 8 else 0.0,
+                "ev_w": 0.0,
+                "grid_w": 0.0,
+            }
+            for h in range(12)
+        ]
 
     def plan(self) -> dict[str, Any]:
         return {"currency": "EUR", "slots": self.slots}
@@ -58,14 +63,24 @@ def demo(tmp_path: Path) -> Iterator[PlannedDemo]:
 
 VIEWPORTS = {
     "desktop": {"viewport": {"width": 1280, "height": 900}},
-    "phone": {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True,
-              "has_touch": True},
+    "phone": {
+        "viewport": {"width": 390, "height": 844},
+        "device_scale_factor": 2,
+        "is_mobile": True,
+        "has_touch": True,
+    },
 }
 
 
 @pytest.mark.parametrize("kind", list(VIEWPORTS))
-async def test_live_page(kind: str, browser: Any, serve: Callable[[Any], Awaitable[str]], demo: PlannedDemo,
-                         shots: Path, tmp_path: Path) -> None:
+async def test_live_page(
+    kind: str,
+    browser: Any,
+    serve: Callable[[Any], Awaitable[str]],
+    demo: PlannedDemo,
+    shots: Path,
+    tmp_path: Path,
+) -> None:
     base = await serve(create_app(demo, auth=test_auth(tmp_path)))
     context = await browser.new_context(**VIEWPORTS[kind])
     page = await context.new_page()

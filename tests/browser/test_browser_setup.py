@@ -49,8 +49,9 @@ def closed_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def test_add_sunspec_inverter_through_the_ui(browser: Any, serve: Callable[[Any], Awaitable[str]],
-                                                   tmp_path: Path, shots: Path) -> None:
+async def test_add_sunspec_inverter_through_the_ui(
+    browser: Any, serve: Callable[[Any], Awaitable[str]], tmp_path: Path, shots: Path
+) -> None:
     site = tmp_path / "site.yaml"
     site.write_text(SITE)
     spec = find("sunspec-inverter-int").entry.sunspec
@@ -59,8 +60,12 @@ async def test_add_sunspec_inverter_through_the_ui(browser: Any, serve: Callable
     emulator = SunSpecEmulator(spec.models, sim, rated_power=spec.rated_power)
     runtime = EdgeRuntime([], ledger=NotingLedger())
     view = RuntimeView(runtime, load_config(site))
-    app = create_app(view, setup=Setup(site, runtime=runtime, on_config=lambda c: setattr(view, "cfg", c)),
-                     runtime=runtime, auth=test_auth(tmp_path))
+    app = create_app(
+        view,
+        setup=Setup(site, runtime=runtime, on_config=lambda c: setattr(view, "cfg", c)),
+        runtime=runtime,
+        auth=test_auth(tmp_path),
+    )
     halt = asyncio.Event()
     edge = asyncio.create_task(runtime.run(halt))
     async with EmulatorServer([emulator.bank]) as inverter:

@@ -33,12 +33,16 @@ devices:
 """
 
 
-async def test_wizard_network_and_grid_meter(browser: Any, serve: Callable[[Any], Awaitable[str]],
-                                             tmp_path: Path, shots: Path) -> None:
+async def test_wizard_network_and_grid_meter(
+    browser: Any, serve: Callable[[Any], Awaitable[str]], tmp_path: Path, shots: Path
+) -> None:
     site = tmp_path / "site.yaml"
     site.write_text(SITE)
-    base = await serve(create_app(RuntimeView(EdgeRuntime([]), load_config(site)), auth=test_auth(tmp_path),
-                                  setup=Setup(site)))
+    base = await serve(
+        create_app(
+            RuntimeView(EdgeRuntime([]), load_config(site)), auth=test_auth(tmp_path), setup=Setup(site)
+        )
+    )
     page = await browser.new_page(viewport={"width": 390, "height": 844})
     try:
         await browser_sign_in(page, base)
@@ -53,7 +57,8 @@ async def test_wizard_network_and_grid_meter(browser: Any, serve: Callable[[Any]
         await page.get_by_test_id("address").fill("192.168.1.50/24")
         await page.get_by_test_id("net-show").click()
         await expect(page.get_by_test_id("commands")).to_contain_text(
-            "ipv4.method manual ipv4.addresses 192.168.1.50/24")
+            "ipv4.method manual ipv4.addresses 192.168.1.50/24"
+        )
         await expect(page.locator("#net-note")).to_have_text(re.compile("not confirmed|nmcli|root|disabled"))
 
         await page.get_by_test_id("grid-meter").select_option("p1")

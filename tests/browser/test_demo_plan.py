@@ -45,20 +45,35 @@ def wait_until(ok: Any, proc: subprocess.Popen[bytes], what: str, seconds: float
     raise AssertionError(f"{what}: not within {seconds} s")
 
 
-async def test_demo_shows_the_plan_on_the_edge_page_and_in_the_portal(browser: Any, tmp_path: Path,
-                                                                      shots: Path) -> None:
+async def test_demo_shows_the_plan_on_the_edge_page_and_in_the_portal(
+    browser: Any, tmp_path: Path, shots: Path
+) -> None:
     edge_port, portal_port = free_port(), free_port()
     start = datetime.now(ZoneInfo(TZ)).replace(second=0, microsecond=0)  # now: no catch-up from midnight
     proc = subprocess.Popen(
-        [sys.executable, "-m", "wattwerk", "demo", "--port", str(edge_port), "--portal-port",
-         str(portal_port), "--data-dir", str(tmp_path / "demo"), "--start", start.isoformat()],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "wattwerk",
+            "demo",
+            "--port",
+            str(edge_port),
+            "--portal-port",
+            str(portal_port),
+            "--data-dir",
+            str(tmp_path / "demo"),
+            "--start",
+            start.isoformat(),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     edge, portal = f"http://127.0.0.1:{edge_port}", f"http://127.0.0.1:{portal_port}"
     try:
         wait_until(lambda: httpx.get(f"{edge}/login", timeout=2).status_code == 200, proc, "the edge page")
-        wait_until(lambda: httpx.get(f"{portal}/api/v1/health", timeout=2).status_code == 200, proc,
-                   "the portal")
+        wait_until(
+            lambda: httpx.get(f"{portal}/api/v1/health", timeout=2).status_code == 200, proc, "the portal"
+        )
         ctx = await browser.new_context(**DESKTOP)
         page = await ctx.new_page()
         errors: list[str] = []
@@ -75,8 +90,12 @@ async def test_demo_shows_the_plan_on_the_edge_page_and_in_the_portal(browser: A
         await page.screenshot(path=str(shots / "demo-edge-plan.png"), full_page=True)
 
         with httpx.Client(base_url=portal, timeout=10) as owner:  # which site the demo owner has
-            assert owner.post("/api/v1/session", json={"alias": PORTAL_ALIAS, "password": PORTAL_PASSWORD}
-                              ).status_code == 200
+            assert (
+                owner.post(
+                    "/api/v1/session", json={"alias": PORTAL_ALIAS, "password": PORTAL_PASSWORD}
+                ).status_code
+                == 200
+            )
             site = owner.get("/api/v1/sites").json()[0]["site"]
         await page.goto(f"{portal}/sites/{site}")
         await expect(page).to_have_url(re.compile(r"/login\?next="))

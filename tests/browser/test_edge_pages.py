@@ -22,8 +22,13 @@ from wattwerk.demo import DemoSite
 from wattwerk.edge.web import create_app
 
 DESKTOP = {"viewport": {"width": 1280, "height": 900}, "locale": "en-GB"}
-PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True,
-         "has_touch": True, "locale": "de-DE"}
+PHONE = {
+    "viewport": {"width": 390, "height": 844},
+    "device_scale_factor": 2,
+    "is_mobile": True,
+    "has_touch": True,
+    "locale": "de-DE",
+}
 
 
 @pytest.fixture
@@ -47,8 +52,9 @@ async def page_of(browser: Any, base: str, options: dict[str, Any]) -> tuple[Any
     return ctx, page, errors
 
 
-async def test_history_sessions_status_and_dark(browser: Any, serve: Callable[[Any], Awaitable[str]],
-                                                demo: DemoSite, shots: Path, tmp_path: Path) -> None:
+async def test_history_sessions_status_and_dark(
+    browser: Any, serve: Callable[[Any], Awaitable[str]], demo: DemoSite, shots: Path, tmp_path: Path
+) -> None:
     base = await serve(create_app(demo, auth=test_auth(tmp_path)))
     month = demo.history("month", date(2026, 10, 24))
     ctx, page, errors = await page_of(browser, base, DESKTOP)
@@ -90,7 +96,8 @@ async def test_history_sessions_status_and_dark(browser: Any, serve: Callable[[A
     await expect(page.locator('[data-device="hp"]')).to_have_attribute("data-status", "error")
     await expect(page.locator('[data-device="hp"] .badge')).to_have_text("error")
     await expect(page.locator('[data-device="hp"]').get_by_test_id("device-cause")).to_have_text(
-        "no answer from the device")
+        "no answer from the device"
+    )
     assert await health.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(240, 180, 41)"
     demo.silence("grid")
     demo.advance_to(demo.sim.t + 120)
@@ -117,7 +124,8 @@ async def test_history_sessions_status_and_dark(browser: Any, serve: Callable[[A
     await expect(page.locator('[data-flow="grid"] .name')).to_have_text("Netz")
     await expect(page.locator('[data-device="hp"] .badge')).to_have_text("Fehler")
     await expect(page.locator('[data-device="hp"]').get_by_test_id("device-cause")).to_have_text(
-        "keine Antwort von dem Gerät")
+        "keine Antwort von dem Gerät"
+    )
     await expect(page.get_by_test_id("health")).to_contain_text("Netzzähler")
     await page.screenshot(path=str(shots / "history-month-phone-dark.png"), full_page=True)
     assert errors == []

@@ -20,8 +20,14 @@ from wattwerk.demo import EDGE_PASSWORD
 
 # a Saturday evening in winter: the demo's car is home, no PV, the site file's departure is Monday's
 START = "2026-12-05T22:00:00"
-PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True,
-         "device_scale_factor": 2, "locale": "de-DE", "timezone_id": TZ}  # the section in German
+PHONE = {
+    "viewport": {"width": 390, "height": 844},
+    "is_mobile": True,
+    "has_touch": True,
+    "device_scale_factor": 2,
+    "locale": "de-DE",
+    "timezone_id": TZ,
+}  # the section in German
 DESKTOP = {"viewport": {"width": 1280, "height": 900}, "locale": "en-GB", "timezone_id": TZ}
 
 
@@ -49,13 +55,26 @@ async def press_pv(page: Any) -> Any:
     return charger
 
 
-async def test_pv_and_a_plan_for_tomorrow_on_phone_and_desktop(browser: Any, tmp_path: Path,
-                                                               shots: Path) -> None:
+async def test_pv_and_a_plan_for_tomorrow_on_phone_and_desktop(
+    browser: Any, tmp_path: Path, shots: Path
+) -> None:
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "wattwerk", "demo", "--port", str(port), "--no-portal",
-         "--data-dir", str(tmp_path / "demo"), "--start", START],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "wattwerk",
+            "demo",
+            "--port",
+            str(port),
+            "--no-portal",
+            "--data-dir",
+            str(tmp_path / "demo"),
+            "--start",
+            START,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     edge = f"http://127.0.0.1:{port}"
     try:
@@ -66,7 +85,8 @@ async def test_pv_and_a_plan_for_tomorrow_on_phone_and_desktop(browser: Any, tmp
         await expect(charger.get_by_test_id("plan-save")).to_have_text("Plan speichern")
         # no sun at night: the car waits for a surplus it names
         await expect(charger.get_by_test_id("ev-reason")).to_have_text(
-            re.compile(r"^waiting for \d+\.\d kW surplus \(now \d+\.\d kW\)$"))
+            re.compile(r"^waiting for \d+\.\d kW surplus \(now \d+\.\d kW\)$")
+        )
         await page.screenshot(path=str(shots / "owner-phone.png"), full_page=True)
         assert errors == []
         await ctx.close()
@@ -81,7 +101,8 @@ async def test_pv_and_a_plan_for_tomorrow_on_phone_and_desktop(browser: Any, tmp
         summary = charger.get_by_test_id("plan-summary")
         await expect(summary).to_contain_text("40 kWh by 07:00")
         await expect(charger.get_by_test_id("plan-slots")).to_contain_text(
-            re.compile(r"Charging \d\d:\d\d–\d\d:\d\d"), timeout=30_000)
+            re.compile(r"Charging \d\d:\d\d–\d\d:\d\d"), timeout=30_000
+        )
         await page.screenshot(path=str(shots / "owner-desktop.png"), full_page=True)
         assert errors == []
 
@@ -94,8 +115,11 @@ async def test_pv_and_a_plan_for_tomorrow_on_phone_and_desktop(browser: Any, tmp
         leave = datetime.fromisoformat(ev1["departure"])
         assert leave.astimezone(ZoneInfo(TZ)).strftime("%a %H:%M") == "Sun 07:00"
         before = sorted(s["price"] for t, s in plan.items() if t < leave)
-        bought = [plan[datetime.fromisoformat(s["start"])]["price"] for s in ev1["plan"]["slots"]
-                  if plan[datetime.fromisoformat(s["start"])]["grid_w"] >= 1000]
+        bought = [
+            plan[datetime.fromisoformat(s["start"])]["price"]
+            for s in ev1["plan"]["slots"]
+            if plan[datetime.fromisoformat(s["start"])]["grid_w"] >= 1000
+        ]
         assert ev1["plan"]["energy_wh"] >= 39_000 and len(bought) >= 8
         assert max(bought) <= before[len(bought) - 1] + 1e-9
         await ctx.close()

@@ -39,8 +39,13 @@ def p1_meter() -> P1Emulator:
 
     def meter() -> MeterState:
         state = sim.meter_state()
-        return MeterState(utcnow().replace(microsecond=0), state.power_w, state.energy_import_wh,
-                          state.energy_export_wh, state.phases)
+        return MeterState(
+            utcnow().replace(microsecond=0),
+            state.power_w,
+            state.energy_import_wh,
+            state.energy_export_wh,
+            state.phases,
+        )
 
     return P1Emulator(meter, interval=1.0)
 
@@ -89,7 +94,8 @@ async def test_pair_an_edge_through_the_pages(browser: Any, tmp_path: Path, shot
                 await installer.get_by_test_id("pairing-code").fill(code.lower().replace("-", " "))
                 await installer.get_by_role("button", name="Pair", exact=True).click()
                 await expect(installer.get_by_test_id("pair-ok")).to_have_text(
-                    f"Uploads to “Sonnenhaus” on {portal.url}")
+                    f"Uploads to “Sonnenhaus” on {portal.url}"
+                )
                 await installer.screenshot(path=str(shots / "edge-wizard-paired.png"), full_page=True)
                 cfg = load_config(edge.site)
                 assert cfg.portal is not None and cfg.portal.site == site and cfg.portal.label == "Sonnenhaus"

@@ -46,8 +46,11 @@ def discharged(rows: list[tuple[str, int, float]], start: int, end: int) -> floa
     """The battery's discharge (Wh) over [start, end): its power above zero, each reading held
     until the next one (a minute later); the newest reading holds nothing yet."""
     pts = sorted((ts, v) for ch, ts, v in rows if ch == "bat.power")
-    return sum(max(v, 0.0) * (min(t1, end) - max(t0, start)) / 3_600_000
-               for (t0, v), (t1, _) in itertools.pairwise(pts) if min(t1, end) > max(t0, start))
+    return sum(
+        max(v, 0.0) * (min(t1, end) - max(t0, start)) / 3_600_000
+        for (t0, v), (t1, _) in itertools.pairwise(pts)
+        if min(t1, end) > max(t0, start)
+    )
 
 
 async def sign_in(page: Page, url: str, alias: str) -> None:
@@ -62,7 +65,9 @@ async def sign_in(page: Page, url: str, alias: str) -> None:
 
 
 async def test_ranges_cost_compare_and_language(
-    browser: Any, portal: Portal, shots: Path  # noqa: F811
+    browser: Any,
+    portal: Portal,  # noqa: F811
+    shots: Path,
 ) -> None:
     tz = ZoneInfo(TZ)
     owner = account(portal)
@@ -72,7 +77,7 @@ async def test_ranges_cost_compare_and_language(
     now_ms = int(time.time() * 1000) // MIN * MIN
     rows = site_readings(now_ms, hours=60)
     for i in range(0, len(rows), 5000):
-        upload(portal, token, site, rows[i:i + 5000], first_seq=i + 1)
+        upload(portal, token, site, rows[i : i + 5000], first_seq=i + 1)
     tariff = {"import_per_kwh": 0.4, "export_per_kwh": 0.1, "currency": "EUR"}
     assert owner.http.put(f"/api/v1/sites/{site}/tariff", json=tariff).status_code == 200
 
@@ -117,15 +122,18 @@ async def test_ranges_cost_compare_and_language(
     # over the site's local month, not a daily mean power times 24 h
     energy = page.locator("#w-energy")
     await expect(energy.locator("tr", has_text="Grid import").locator("td.num")).to_have_text(
-        kwh(counter_delta(rows, "grid.energy_import", m0, now_ms + DAY)))
+        kwh(counter_delta(rows, "grid.energy_import", m0, now_ms + DAY))
+    )
     await expect(energy.locator("tr", has_text="discharging").locator("td.num")).to_have_text(
-        kwh(discharged(rows, m0, now_ms + DAY)))
+        kwh(discharged(rows, m0, now_ms + DAY))
+    )
     await page.locator("[data-range=year]").click()
     await expect(page.locator("#range-label")).to_have_text(str(midnight.year))
     y0 = int(midnight.replace(month=1, day=1).timestamp() * 1000)
     await expect(chart).to_have_attribute("data-points", str(buckets(rows, y0, now_ms + DAY, DAY)))
     await expect(energy.locator("tr", has_text="discharging").locator("td.num")).to_have_text(
-        kwh(discharged(rows, y0, now_ms + DAY)))
+        kwh(discharged(rows, y0, now_ms + DAY))
+    )
     await page.locator("#prev").click()
     await expect(page.locator("#range-label")).to_have_text(str(midnight.year - 1))
 

@@ -25,7 +25,10 @@ from test_owner_portal_e2e import SITE
 
 
 async def test_the_owner_presses_pv_in_the_portal_and_the_edge_confirms(
-    browser: Any, portal: Portal, shots: Path, tmp_path: Path  # noqa: F811
+    browser: Any,
+    portal: Portal,  # noqa: F811
+    shots: Path,
+    tmp_path: Path,
 ) -> None:
     from security.edge_processes import free_port
 
@@ -33,10 +36,21 @@ async def test_the_owner_presses_pv_in_the_portal_and_the_edge_confirms(
     site = new_site(owner, "Haus")
     assert owner.http.put(f"/api/v1/sites/{site}/grants/{viewer.alias}", json={"role": "viewer"}).is_success
     site_file = tmp_path / "site.yaml"
-    site_file.write_text(SITE.format(data=tmp_path / "edge", url=portal.url, token=edge_token(owner, site),
-                                     site=site, ocpp=free_port(), dead=free_port()))
-    edge = subprocess.Popen([sys.executable, "-m", "wattwerk", "run", str(site_file), "--no-web"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    site_file.write_text(
+        SITE.format(
+            data=tmp_path / "edge",
+            url=portal.url,
+            token=edge_token(owner, site),
+            site=site,
+            ocpp=free_port(),
+            dead=free_port(),
+        )
+    )
+    edge = subprocess.Popen(
+        [sys.executable, "-m", "wattwerk", "run", str(site_file), "--no-web"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     send = f"/api/v1/sites/{site}/owner/wb"
     try:
         _wait_for(lambda: owner.http.post(send, json={"mode": "now"}).status_code == 200, 90, "online", edge)
@@ -49,15 +63,22 @@ async def test_the_owner_presses_pv_in_the_portal_and_the_edge_confirms(
         card = page.locator("#w-owner")
         await expect(card.locator("h2")).to_have_text("Your controls")
         charger = card.locator('[data-owner="wb"]')
-        await expect(charger.get_by_test_id("owner-mode-now")).to_have_attribute("aria-pressed", "true",
-                                                                                 timeout=15000), errors
+        (
+            await expect(charger.get_by_test_id("owner-mode-now")).to_have_attribute(
+                "aria-pressed", "true", timeout=15000
+            ),
+            errors,
+        )
         await charger.get_by_test_id("owner-mode-pv").click()
-        await expect(card.get_by_test_id("owner-note")).to_contain_text("Confirmed by the edge",
-                                                                         timeout=15000)
+        await expect(card.get_by_test_id("owner-note")).to_contain_text(
+            "Confirmed by the edge", timeout=15000
+        )
         await expect(card.locator('[data-owner="wb"]').get_by_test_id("owner-mode-pv")).to_have_attribute(
-            "aria-pressed", "true")
+            "aria-pressed", "true"
+        )
         await expect(card.locator('[data-owner="wb"]').get_by_test_id("owner-mode-now")).to_have_attribute(
-            "aria-pressed", "false")
+            "aria-pressed", "false"
+        )
         assert owner.http.get(f"/api/v1/sites/{site}/owner").json()["result"]["devices"][0]["mode"] == "pv"
         await card.screenshot(path=str(shots / "portal-owner-desktop-light.png"))
 
@@ -66,7 +87,8 @@ async def test_the_owner_presses_pv_in_the_portal_and_the_edge_confirms(
         mine = seen.locator("#w-owner")
         await expect(mine.get_by_test_id("owner-mode")).to_have_text("PV", timeout=15000)
         await expect(mine.get_by_test_id("owner-viewer")).to_have_text(
-            "Sie dürfen ansehen; der Besitzer entscheidet.")
+            "Sie dürfen ansehen; der Besitzer entscheidet."
+        )
         assert await mine.locator("button").count() == 0
         await mine.screenshot(path=str(shots / "portal-owner-viewer-phone-light.png"))
     finally:
@@ -77,5 +99,6 @@ async def test_the_owner_presses_pv_in_the_portal_and_the_edge_confirms(
         time.sleep(0.2)
     await page.reload()
     await expect(page.locator("#w-owner").get_by_test_id("owner-offline")).to_have_text(
-        "The edge is offline — nothing was sent.")
+        "The edge is offline — nothing was sent."
+    )
     assert errors == []

@@ -22,7 +22,9 @@ from test_plans import ALERT, document, slot_start
 
 
 async def test_plan_widget_shows_forecast_schedule_and_pv_days(
-    browser: Any, portal: Portal, shots: Path  # noqa: F811
+    browser: Any,
+    portal: Portal,  # noqa: F811
+    shots: Path,
 ) -> None:
     owner = account(portal)
     site, bare = new_site(owner, "Hof"), new_site(owner, "Scheune")
@@ -30,7 +32,7 @@ async def test_plan_widget_shows_forecast_schedule_and_pv_days(
     now_ms = int(time.time() * 1000) // MIN * MIN
     rows = site_readings(now_ms, hours=6)
     for i in range(0, len(rows), 5000):
-        upload(portal, token, site, rows[i:i + 5000], first_seq=i + 1)
+        upload(portal, token, site, rows[i : i + 5000], first_seq=i + 1)
     now = datetime.now(UTC)
     doc = {**document(site, slot_start(now), now), "pv_alert": ALERT}
     r = httpx.post(f"{portal.url}/api/v1/plans", json=doc, headers={"Authorization": f"Bearer {token}"})
@@ -46,7 +48,8 @@ async def test_plan_widget_shows_forecast_schedule_and_pv_days(
     await expect(card.locator("h2")).to_have_text("Plan and PV forecast")
     await expect(card.locator(".plan-summary")).to_contain_text("expected cost ahead")
     await expect(card.locator(".pv-alert")).to_have_text(
-        "PV yields less than expected (55 %): pv: UNDER-PERFORMING: measured 33.0 kWh vs expected 60.0 kWh")
+        "PV yields less than expected (55 %): pv: UNDER-PERFORMING: measured 33.0 kWh vs expected 60.0 kWh"
+    )
     await expect(card.locator(".chart canvas")).to_have_count(1)
     await expect(card.locator(".u-legend")).to_contain_text("Forecast")
     await expect(card.locator(".u-legend")).to_contain_text("bat")

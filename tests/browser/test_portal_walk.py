@@ -35,8 +35,12 @@ from wattwerk.portal.database import utcnow
 
 TZ = "Europe/Berlin"
 DESKTOP = {"viewport": {"width": 1366, "height": 900}}
-PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True,
-         "device_scale_factor": 2}
+PHONE = {
+    "viewport": {"width": 390, "height": 844},
+    "is_mobile": True,
+    "has_touch": True,
+    "device_scale_factor": 2,
+}
 MIN = 60_000
 
 
@@ -55,10 +59,15 @@ def site_readings(now_ms: int, hours: int = 30) -> list[tuple[str, int, float]]:
         grid = house - pv - bat
         imp += max(grid, 0.0) / 60.0
         exp += max(-grid, 0.0) / 60.0
-        out += [("pv.power", ts, round(pv, 1)), ("house.power", ts, round(house, 1)),
-                ("bat.power", ts, round(bat, 1)), ("grid.power", ts, round(grid, 1)),
-                ("bat.soc", ts, 40.0 + 20.0 * math.sin(i / 300.0)),
-                ("grid.energy_import", ts, round(imp, 3)), ("grid.energy_export", ts, round(exp, 3))]
+        out += [
+            ("pv.power", ts, round(pv, 1)),
+            ("house.power", ts, round(house, 1)),
+            ("bat.power", ts, round(bat, 1)),
+            ("grid.power", ts, round(grid, 1)),
+            ("bat.soc", ts, 40.0 + 20.0 * math.sin(i / 300.0)),
+            ("grid.energy_import", ts, round(imp, 3)),
+            ("grid.energy_export", ts, round(exp, 3)),
+        ]
     return out
 
 
@@ -156,8 +165,10 @@ async def test_portal_walk(browser: Any, pg: PgSchema, shots: Path, tmp_path: Pa
         box = Outbox(tmp_path / "outbox.sqlite")
         rows = demo_upload(box, tmp_path)
         roles = {d.id: d.role for d in load_demo_config().devices}  # as the edge sends them
-        up = Uplink(box, UplinkConfig(url=portal.url, site=site, edge_id="edge-1", token=token, fmt="json",
-                                      roles=roles))
+        up = Uplink(
+            box,
+            UplinkConfig(url=portal.url, site=site, edge_id="edge-1", token=token, fmt="json", roles=roles),
+        )
         assert await up.drain() == len(rows) > 1000
         await up.aclose()
         assert box.pending() == 0
@@ -175,12 +186,20 @@ async def test_portal_walk(browser: Any, pg: PgSchema, shots: Path, tmp_path: Pa
         grid_now = newest["grid.power"][1]
         await expect(flow.locator(".value")).to_have_text(_power(grid_now))
         # each channel's flow comes from its device's role as the edge sent it, not from its name
-        flows = {"grid": "grid", "pv1": "pv", "bat": "bat", "house": "house", "ev1": "ev",
-                 "hp": "heat", "rod": "heat"}
+        flows = {
+            "grid": "grid",
+            "pv1": "pv",
+            "bat": "bat",
+            "house": "house",
+            "ev1": "ev",
+            "hp": "heat",
+            "rod": "heat",
+        }
         assert await page.evaluate("WWP.devices") == flows
         for ch in ("pv1.power", "bat.power", "house.power", "ev1.power", "hp.power"):
             await expect(page.locator(f'#w-live .flow[data-channel="{ch}"] .value')).to_have_text(
-                _power(newest[ch][1]))
+                _power(newest[ch][1])
+            )
         if abs(grid_now) >= 1:
             await expect(flow.locator(".dir")).to_have_text("import" if grid_now > 0 else "export")
         await expect(page.locator("#w-live .soc-value")).to_have_text(f"{newest['bat.soc'][1]:.0f} %")
@@ -204,9 +223,11 @@ async def test_portal_walk(browser: Any, pg: PgSchema, shots: Path, tmp_path: Pa
         # the live view refreshes without a reload: a new reading appears within a few seconds
         marker = await page.evaluate("performance.timeOrigin")
         async with httpx.AsyncClient() as http:
-            r = await http.post(f"{portal.url}/api/v1/ingest", headers={"Authorization": f"Bearer {token}"},
-                                json={"site": site, "edge_id": "edge-2",
-                                      "readings": [[1, "grid.power", now_ms + 1, 1234.0]]})
+            r = await http.post(
+                f"{portal.url}/api/v1/ingest",
+                headers={"Authorization": f"Bearer {token}"},
+                json={"site": site, "edge_id": "edge-2", "readings": [[1, "grid.power", now_ms + 1, 1234.0]]},
+            )
             assert r.status_code == 200, r.text
         await expect(flow.locator(".value")).to_have_text("1.23 kW", timeout=10_000)
         assert await page.evaluate("performance.timeOrigin") == marker  # same document, no reload
@@ -214,8 +235,17 @@ async def test_portal_walk(browser: Any, pg: PgSchema, shots: Path, tmp_path: Pa
         # the previous day in the range switcher: the chart follows
         await page.locator("#prev").click()
         await expect(chart).to_have_attribute(
-            "data-points", str(len({ts // 300_000 for ch, ts, _ in rows
-                                    if ch == "grid.power" and day_start - 86_400_000 <= ts < day_start})))
+            "data-points",
+            str(
+                len(
+                    {
+                        ts // 300_000
+                        for ch, ts, _ in rows
+                        if ch == "grid.power" and day_start - 86_400_000 <= ts < day_start
+                    }
+                )
+            ),
+        )
 
         # an installer registers (on a phone) and the owner grants maintenance for 1 h
         inst_ctx = await browser.new_context(**PHONE, locale="de-DE", timezone_id=TZ)
@@ -269,8 +299,10 @@ async def test_portal_walk(browser: Any, pg: PgSchema, shots: Path, tmp_path: Pa
 
         # the grant runs out (moved into the past, as the clock would): the installer's access ends
         with pg.connect() as conn:
-            conn.execute("UPDATE maintenance_grants SET starts_at = %s, expires_at = %s",
-                         (utcnow() - timedelta(hours=2), utcnow() - timedelta(seconds=1)))
+            conn.execute(
+                "UPDATE maintenance_grants SET starts_at = %s, expires_at = %s",
+                (utcnow() - timedelta(hours=2), utcnow() - timedelta(seconds=1)),
+            )
         await expect(phone.locator("#grant-state .ended")).to_be_visible(timeout=10_000)
         await expect(phone.locator("#console")).to_be_hidden()
         await phone.goto(f"{portal.url}/sites")
@@ -284,13 +316,17 @@ async def test_portal_walk(browser: Any, pg: PgSchema, shots: Path, tmp_path: Pa
             refused = await http.post(f"/api/v1/sites/{site}/maintenance/commands", json={"kind": "status"})
             assert refused.status_code == 403  # CSRF first: the cookie alone changes nothing
             csrf = await phone.evaluate("JSON.parse(document.getElementById('boot').textContent).csrf")
-            refused = await http.post(f"/api/v1/sites/{site}/maintenance/commands", json={"kind": "status"},
-                                      headers={"X-CSRF-Token": csrf})
+            refused = await http.post(
+                f"/api/v1/sites/{site}/maintenance/commands",
+                json={"kind": "status"},
+                headers={"X-CSRF-Token": csrf},
+            )
             assert refused.status_code == 404
 
         # the owner's dashboard on a phone: the same widgets, one column, no sideways scrolling
-        owner_phone = await browser.new_context(**PHONE, locale="fr-FR", timezone_id=TZ,
-                                                storage_state=await owner_ctx.storage_state())
+        owner_phone = await browser.new_context(
+            **PHONE, locale="fr-FR", timezone_id=TZ, storage_state=await owner_ctx.storage_state()
+        )
         mobile = await owner_phone.new_page()
         await mobile.goto(f"{portal.url}/sites/{site}")
         await expect(mobile.locator("#w-live h2")).to_have_text("Flux de puissance maintenant")
@@ -298,7 +334,8 @@ async def test_portal_walk(browser: Any, pg: PgSchema, shots: Path, tmp_path: Pa
         await no_sideways_scroll(mobile)
         widths = await mobile.evaluate(
             "[...document.querySelectorAll('.widget:not([hidden])')]"
-            ".map(e => e.getBoundingClientRect().width)")
+            ".map(e => e.getBoundingClientRect().width)"
+        )
         assert widths and max(widths) <= 390 and min(widths) > 300  # one column, full width
         await mobile.screenshot(path=str(shots / "portal-dashboard-phone.png"), full_page=True)
         assert errors == [], errors

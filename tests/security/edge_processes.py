@@ -76,13 +76,23 @@ def write_site(tmp_path: Path, *, more: str = "", more_devices: str = "", grid: 
     site = tmp_path / "site.yaml"
     dead = free_port()
     grid = grid or f"{{type: tcp, host: 127.0.0.1, port: {dead}}}"
-    site.write_text(SITE.format(dead_port=dead, data_dir=tmp_path / "var", more=more,
-                                more_devices=more_devices, grid=grid))
+    site.write_text(
+        SITE.format(
+            dead_port=dead, data_dir=tmp_path / "var", more=more, more_devices=more_devices, grid=grid
+        )
+    )
     return site
 
 
-def start_edge(tmp_path: Path, *, more: str = "", more_devices: str = "", grid: str | None = None,
-               password: str | None = PASSWORD, args: tuple[str, ...] = ()) -> RunningEdge:
+def start_edge(
+    tmp_path: Path,
+    *,
+    more: str = "",
+    more_devices: str = "",
+    grid: str | None = None,
+    password: str | None = PASSWORD,
+    args: tuple[str, ...] = (),
+) -> RunningEdge:
     """Start ``wattwerk run`` and wait until its page answers; ``password`` None: a first start."""
     site = write_site(tmp_path, more=more, more_devices=more_devices, grid=grid)
     data_dir = tmp_path / "var"
@@ -94,8 +104,12 @@ def start_edge(tmp_path: Path, *, more: str = "", more_devices: str = "", grid: 
     if os.environ.get("WATTWERK_RUN_SRC"):  # another checkout's src/ (to see a test fail on older code)
         env["PYTHONPATH"] = os.environ["WATTWERK_RUN_SRC"]
     with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "wattwerk", "run", str(site), "--port", str(port),
-                                 *args], stdout=out, stderr=subprocess.STDOUT, env=env)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "wattwerk", "run", str(site), "--port", str(port), *args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
     edge = RunningEdge(proc, port, data_dir, site, log)
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
@@ -145,6 +159,6 @@ def listening_addresses(port: int) -> set[str]:
                 if cols[3] != "0A" or int(hex_port, 16) != port:  # 0A: LISTEN
                     continue
                 raw = bytes.fromhex(addr)
-                words = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))  # host order words
+                words = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))  # host order words
                 found.add(socket.inet_ntop(socket.AF_INET if size == 4 else socket.AF_INET6, words))
     return found

@@ -71,8 +71,14 @@ class PortalProcess:
     def cli(self, *args: str) -> str:
         """``wattwerk portal`` with this portal's database and extra arguments (e.g. --invite)."""
         env = {**os.environ, "PYTHONPATH": os.environ[UNDER_TEST]} if os.environ.get(UNDER_TEST) else None
-        out = subprocess.run([sys.executable, "-m", "wattwerk", "portal", *self.db_args(), *args],
-                             capture_output=True, text=True, timeout=120, check=True, env=env)
+        out = subprocess.run(
+            [sys.executable, "-m", "wattwerk", "portal", *self.db_args(), *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+            env=env,
+        )
         return out.stdout.strip()
 
     def db_args(self) -> list[str]:
@@ -81,14 +87,30 @@ class PortalProcess:
 
 
 @contextlib.contextmanager
-def portal_process(db: PortalDb, data_dir: Path, *extra: str, host: str = "127.0.0.1",
-                   env: dict[str, str] | None = None) -> Iterator[PortalProcess]:
+def portal_process(
+    db: PortalDb, data_dir: Path, *extra: str, host: str = "127.0.0.1", env: dict[str, str] | None = None
+) -> Iterator[PortalProcess]:
     """``wattwerk portal`` on a free port; stopped (and waited for) afterwards."""
     data_dir.mkdir(parents=True, exist_ok=True)
     port_file = data_dir / f"port-{uuid.uuid4().hex[:6]}"
     log_path = data_dir / f"portal-{uuid.uuid4().hex[:6]}.log"
-    argv = [sys.executable, "-m", "wattwerk", "portal", "--host", host, "--port", "0",
-            "--port-file", str(port_file), "--db", db.url, "--data-dir", str(data_dir), *extra]
+    argv = [
+        sys.executable,
+        "-m",
+        "wattwerk",
+        "portal",
+        "--host",
+        host,
+        "--port",
+        "0",
+        "--port-file",
+        str(port_file),
+        "--db",
+        db.url,
+        "--data-dir",
+        str(data_dir),
+        *extra,
+    ]
     if db.schema:
         argv += ["--schema", db.schema]
     env = {**os.environ, **(env or {})}
@@ -161,8 +183,14 @@ def batch(site: str, readings: list[list[object]], **extra: object) -> dict[str,
     return {"site": site, "edge_id": "e1", "readings": readings, **extra}
 
 
-def ingest(portal: PortalProcess, token: str, doc: object = None, *, content: bytes | None = None,
-           content_type: str = "application/json") -> httpx.Response:
+def ingest(
+    portal: PortalProcess,
+    token: str,
+    doc: object = None,
+    *,
+    content: bytes | None = None,
+    content_type: str = "application/json",
+) -> httpx.Response:
     headers = {"Authorization": f"Bearer {token}", "Content-Type": content_type}
     if content is None:
         return httpx.post(portal.url + "/api/v1/ingest", json=doc, headers=headers, timeout=60)

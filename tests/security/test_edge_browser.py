@@ -22,9 +22,17 @@ from starlette.routing import Route
 from security.edge_processes import PASSWORD, running_edge
 
 CHROMIUM = Path(os.environ.get("WATTWERK_CHROMIUM", "/usr/bin/chromium"))
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--host-resolver-rules=MAP attacker.test 127.0.0.1"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--host-resolver-rules=MAP attacker.test 127.0.0.1",
+]
 ATTACK = """<!doctype html><title>cat pictures</title><script>
 window.result = {opened: false, messages: 0, closed: null};
 const ws = new WebSocket("ws://127.0.0.1:EDGE_PORT/api/ws");
@@ -60,16 +68,18 @@ async def serve_attack_page(edge_port: int) -> tuple[uvicorn.Server, asyncio.Tas
 
 
 @pytest.mark.parametrize("web", ["", "web:\n  public_live: true\n"], ids=["default", "public-live"])
-async def test_a_page_on_another_origin_cannot_read_the_live_websocket(browser: Any, tmp_path: Path,
-                                                                        web: str) -> None:
+async def test_a_page_on_another_origin_cannot_read_the_live_websocket(
+    browser: Any, tmp_path: Path, web: str
+) -> None:
     # public-live is the worst case: the owner opened the live view on the LAN, no cookie is needed
     with running_edge(tmp_path, more=web) as edge:
         server, task, port = await serve_attack_page(edge.port)
         page = await browser.new_page()
         try:
             await page.goto(f"http://attacker.test:{port}/")
-            await page.wait_for_function("window.result.closed !== null || window.result.messages > 0",
-                                         timeout=20_000)
+            await page.wait_for_function(
+                "window.result.closed !== null || window.result.messages > 0", timeout=20_000
+            )
             result = await page.evaluate("window.result")
             assert result["messages"] == 0 and not result["opened"], result
             # the same websocket from the edge's own page is live (the check is not simply "off")
@@ -137,7 +147,12 @@ async def test_sign_in_never_sends_the_browser_to_another_site(browser: Any, tmp
     with running_edge(tmp_path) as edge:
         page = await browser.new_page()
         try:
-            for bad in ("//attacker.test/x", "/%5Cattacker.test", "/%09/attacker.test", "https://attacker.test"):
+            for bad in (
+                "//attacker.test/x",
+                "/%5Cattacker.test",
+                "/%09/attacker.test",
+                "https://attacker.test",
+            ):
                 await page.goto(f"{edge.url}/login?next={bad}")
                 await page.get_by_test_id("password").fill(PASSWORD)
                 await page.get_by_test_id("sign-in").click()

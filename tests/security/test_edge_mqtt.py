@@ -66,8 +66,15 @@ async def test_a_retained_set_is_never_applied_and_is_cleared() -> None:
         await planted.publish(topic, b"now", qos=1, retain=True)
     got: list[Command] = []
     device = BridgeDevice("wb", settables=(Settable("mode", "select", options=("off", "now", "pv")),))
-    bridge = MqttBridge("sec", lambda: SiteState().snapshot(utcnow()), got.append, [device], root=root,
-                        discovery_prefix=None, settings=MqttSettings())
+    bridge = MqttBridge(
+        "sec",
+        lambda: SiteState().snapshot(utcnow()),
+        got.append,
+        [device],
+        root=root,
+        discovery_prefix=None,
+        settings=MqttSettings(),
+    )
     stop = asyncio.Event()
     task = asyncio.create_task(bridge.run(stop))
     try:

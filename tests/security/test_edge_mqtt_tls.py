@@ -50,10 +50,12 @@ def broker(tmp_path: Path) -> Iterator[tuple[int, Path]]:
         f"user {getpass.getuser()}\nlistener {port} 127.0.0.1\nallow_anonymous false\n"
         f"password_file {passwd}\n"
         f"acl_file {tmp_path / 'acl'}\ncafile {certs.ca_cert}\ncertfile {certs.server_cert}\n"
-        f"keyfile {certs.server_key}\n")
+        f"keyfile {certs.server_key}\n"
+    )
     log = (tmp_path / "mosquitto.log").open("wb")
-    proc = subprocess.Popen(["/usr/sbin/mosquitto", "-c", str(tmp_path / "mosquitto.conf")],
-                            stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        ["/usr/sbin/mosquitto", "-c", str(tmp_path / "mosquitto.conf")], stdout=log, stderr=subprocess.STDOUT
+    )
     try:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -70,17 +72,28 @@ def broker(tmp_path: Path) -> Iterator[tuple[int, Path]]:
 
 
 def client(port: int, ca: Path, user: str | None) -> aiomqtt.Client:
-    return aiomqtt.Client("127.0.0.1", port, username=user, password=USERS.get(user or ""),
-                          tls_context=ssl.create_default_context(cafile=str(ca)), timeout=10)
+    return aiomqtt.Client(
+        "127.0.0.1",
+        port,
+        username=user,
+        password=USERS.get(user or ""),
+        tls_context=ssl.create_default_context(cafile=str(ca)),
+        timeout=10,
+    )
 
 
 async def test_the_edge_uses_tls_and_credentials_and_only_acl_users_command(
-        broker: tuple[int, Path], tmp_path: Path) -> None:
+    broker: tuple[int, Path], tmp_path: Path
+) -> None:
     port, ca = broker
-    site = write_site(tmp_path, more=(
-        f"mqtt:\n  host: 127.0.0.1\n  port: {port}\n  tls: true\n  ca_file: {ca}\n  username: wattwerk\n"
-        f"  password: {USERS['wattwerk']}\n  root: wattwerk/sec\n  discovery_prefix: null\n"
-    ), more_devices=charger_site(free_port()))
+    site = write_site(
+        tmp_path,
+        more=(
+            f"mqtt:\n  host: 127.0.0.1\n  port: {port}\n  tls: true\n  ca_file: {ca}\n  username: wattwerk\n"
+            f"  password: {USERS['wattwerk']}\n  root: wattwerk/sec\n  discovery_prefix: null\n"
+        ),
+        more_devices=charger_site(free_port()),
+    )
     with pytest.raises(aiomqtt.MqttError):  # anonymous clients are refused
         async with client(port, ca, None):
             pass

@@ -46,13 +46,17 @@ async def listening(port: int, timeout_s: float = 60.0) -> set[str]:
 
 
 @asynccontextmanager
-async def charge_point(port: int, cp_id: str = "wallbox-1", password: str | None = None
-                       ) -> AsyncIterator[v16.ChargePoint]:
+async def charge_point(
+    port: int, cp_id: str = "wallbox-1", password: str | None = None
+) -> AsyncIterator[v16.ChargePoint]:
     headers = {}
     if password is not None:
         headers["Authorization"] = "Basic " + base64.b64encode(f"{cp_id}:{password}".encode()).decode()
-    async with connect(f"ws://127.0.0.1:{port}/{cp_id}", subprotocols=["ocpp1.6"],  # type: ignore[list-item]
-                       additional_headers=headers) as ws:
+    async with connect(
+        f"ws://127.0.0.1:{port}/{cp_id}",
+        subprotocols=["ocpp1.6"],  # type: ignore[list-item]
+        additional_headers=headers,
+    ) as ws:
         cp = v16.ChargePoint(cp_id, ws, response_timeout=10)
         task = asyncio.create_task(cp.start())
         try:
@@ -78,9 +82,23 @@ def test_beyond_loopback_every_charger_needs_a_password(tmp_path: Path) -> None:
     if os.environ.get("WATTWERK_RUN_SRC"):  # as in edge_processes.start_edge
         env["PYTHONPATH"] = os.environ["WATTWERK_RUN_SRC"]
     try:
-        out = subprocess.run([sys.executable, "-m", "wattwerk", "run", str(site), "--host", "0.0.0.0",
-                              "--port", str(free_port())], capture_output=True, text=True, timeout=60,
-                             env=env)
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "wattwerk",
+                "run",
+                str(site),
+                "--host",
+                "0.0.0.0",
+                "--port",
+                str(free_port()),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+        )
     except subprocess.TimeoutExpired:
         pytest.fail("wattwerk run served chargers on 0.0.0.0 without a password")
     assert out.returncode == 78  # EX_CONFIG: the unit does not restart on it; the file needs a password

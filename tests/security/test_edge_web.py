@@ -83,12 +83,16 @@ def test_writes_need_the_csrf_token_and_an_own_origin(edge: RunningEdge) -> None
         assert r.status_code == 403 and "CSRF" in r.json()["errors"][0]
         r = owner.post("/api/wizard/grid-meter", json=body, headers={"X-CSRF-Token": "guessed"})
         assert r.status_code == 403
-        r = owner.post("/api/wizard/grid-meter", json=body,
-                       headers={"X-CSRF-Token": token, "Origin": "http://attacker.example"})
+        r = owner.post(
+            "/api/wizard/grid-meter",
+            json=body,
+            headers={"X-CSRF-Token": token, "Origin": "http://attacker.example"},
+        )
         assert r.status_code == 403
         assert load_config(edge.site).grid_meter.id == "grid"  # type: ignore[union-attr]
-        r = owner.post("/api/wizard/grid-meter", json=body,
-                       headers={"X-CSRF-Token": token, "Origin": edge.url})
+        r = owner.post(
+            "/api/wizard/grid-meter", json=body, headers={"X-CSRF-Token": token, "Origin": edge.url}
+        )
         assert r.status_code == 200, r.text
     assert load_config(edge.site).grid_meter.id == "sub"  # type: ignore[union-attr]
 
@@ -137,8 +141,11 @@ def test_changing_the_password_needs_the_session_and_the_current_one(edge: Runni
     with edge.signed_in() as owner, edge.signed_in() as other_browser:
         token = owner.headers.pop("X-CSRF-Token")
         assert owner.post("/api/account/password", json=new).status_code == 403  # no CSRF token
-        r = owner.post("/api/account/password", json=new | {"current": "a stolen session only"},
-                       headers={"X-CSRF-Token": token})
+        r = owner.post(
+            "/api/account/password",
+            json=new | {"current": "a stolen session only"},
+            headers={"X-CSRF-Token": token},
+        )
         assert r.status_code == 403 and "current password" in r.json()["errors"][0]
         r = owner.post("/api/account/password", json=new, headers={"X-CSRF-Token": token})
         assert r.status_code == 200

@@ -28,14 +28,17 @@ def test_a_late_reading_inside_a_gap_is_stored(portal: PortalProcess) -> None:  
     """Finding 11: the whole seq range of a batch was acknowledged, gaps included, so readings
     sent later inside the gap were dropped as duplicates (both backends)."""
     _http, site, token = portal.owner_with_site()
-    first = ingest(portal, token, batch(site, [[s, "grid.power", NOW_MS - 10_000 + s, float(s)]
-                                               for s in (1, 2, 5, 6)]))
+    first = ingest(
+        portal, token, batch(site, [[s, "grid.power", NOW_MS - 10_000 + s, float(s)] for s in (1, 2, 5, 6)])
+    )
     assert first.status_code == 200 and first.json()["acked"] == [[1, 2], [5, 6]], first.text
-    late = ingest(portal, token, batch(site, [[s, "grid.power", NOW_MS - 10_000 + s, float(s)]
-                                              for s in (3, 4)]))
+    late = ingest(
+        portal, token, batch(site, [[s, "grid.power", NOW_MS - 10_000 + s, float(s)] for s in (3, 4)])
+    )
     assert late.status_code == 200 and late.json()["stored"] == 2, late.text
-    again = ingest(portal, token, batch(site, [[s, "grid.power", NOW_MS - 10_000 + s, float(s)]
-                                               for s in range(1, 7)]))
+    again = ingest(
+        portal, token, batch(site, [[s, "grid.power", NOW_MS - 10_000 + s, float(s)] for s in range(1, 7)])
+    )
     assert again.json()["stored"] == 0 and again.json()["acked"] == [[1, 6]]
     assert [r[1] for r in portal_rows(portal.db, site)] == [1, 2, 3, 4, 5, 6]
 
@@ -95,4 +98,3 @@ def test_registration_can_be_closed_or_by_invitation(tmp_path: Path) -> None:
             assert exposed.register("second", invite=code).status_code == 403  # used up
         with portal_process(db, data) as local:  # loopback: open by default
             assert local.register(f"dev{uuid.uuid4().hex[:6]}").status_code == 201
-

@@ -23,9 +23,12 @@ NOW = int(time.time())
 
 
 def flukso(portal: PortalProcess, sensor: str, body: bytes, key: str) -> httpx.Response:  # noqa: F811
-    return httpx.post(f"{portal.url}/sensor/{sensor}", content=body, timeout=60,
-                      headers={"X-Version": "1.0", "X-Digest": digest(key, body),
-                               "Content-Type": "application/json"})
+    return httpx.post(
+        f"{portal.url}/sensor/{sensor}",
+        content=body,
+        timeout=60,
+        headers={"X-Version": "1.0", "X-Digest": digest(key, body), "Content-Type": "application/json"},
+    )
 
 
 def test_volkszaehler_writes_need_the_sites_token(portal: PortalProcess) -> None:  # noqa: F811
@@ -39,8 +42,9 @@ def test_volkszaehler_writes_need_the_sites_token(portal: PortalProcess) -> None
     anonymous = httpx.post(url, json=tuples, timeout=60)
     assert anonymous.status_code == 401 and "WWW-Authenticate" in anonymous.headers
     foreign = httpx.post(url, json=tuples, auth=("vz", token_b), timeout=60)
-    unknown = httpx.post(f"{portal.url}/middleware.php/data/{uuid.uuid4()}.json", json=tuples,
-                         auth=("vz", token_b), timeout=60)
+    unknown = httpx.post(
+        f"{portal.url}/middleware.php/data/{uuid.uuid4()}.json", json=tuples, auth=("vz", token_b), timeout=60
+    )
     assert foreign.status_code == unknown.status_code == 404
     assert foreign.json()["exception"]["type"] == unknown.json()["exception"]["type"]
     own = httpx.post(url, json=tuples, auth=("vzlogger", token_a), timeout=60)
@@ -65,8 +69,12 @@ def test_flukso_digests_are_bound_to_the_sensor(portal: PortalProcess) -> None: 
     assert replayed.status_code == 404, replayed.text
     signed = flukso(portal, first, body, db.sensor_key(key, first))
     assert signed.status_code == 200 and signed.json()["stored"] == 2, signed.text
-    stolen = httpx.post(f"{portal.url}/sensor/{sibling}", content=body, timeout=60, headers={
-        "X-Version": "1.0", "X-Digest": signed.request.headers["X-Digest"]})
+    stolen = httpx.post(
+        f"{portal.url}/sensor/{sibling}",
+        content=body,
+        timeout=60,
+        headers={"X-Version": "1.0", "X-Digest": signed.request.headers["X-Digest"]},
+    )
     assert stolen.status_code == 404  # the first sensor's signature does not fit its sibling
     unknown = flukso(portal, uuid.uuid4().hex, body, key)
     assert unknown.status_code == stolen.status_code == 404
@@ -80,8 +88,10 @@ def test_secrets_stored_before_encryption_are_sealed_at_start(backend: PortalDb,
     secret, key, device = pyotp.random_base32(), uuid.uuid4().hex, uuid.uuid4().hex
     with backend.connect() as conn:  # as an older portal left them
         db.create_site(conn, "old")
-        conn.execute("INSERT INTO accounts (alias, password_hash, totp_secret) VALUES (%s, %s, %s)",
-                     ("oldtimer", PasswordHasher().hash(PASSWORD), secret))
+        conn.execute(
+            "INSERT INTO accounts (alias, password_hash, totp_secret) VALUES (%s, %s, %s)",
+            ("oldtimer", PasswordHasher().hash(PASSWORD), secret),
+        )
         db.register_flukso_device(conn, "old", device, key)
     with portal_process(backend, tmp_path / "data") as running:
         with backend.connect() as conn:
@@ -91,6 +101,10 @@ def test_secrets_stored_before_encryption_are_sealed_at_start(backend: PortalDb,
         assert stored.startswith("fernet:") and key not in stored
         running.sign_in("oldtimer", totp=pyotp.TOTP(secret).now()).close()
         beat = json.dumps({"uptime": 1}).encode()
-        r = httpx.post(f"{running.url}/device/{device}", content=beat, timeout=60,
-                       headers={"X-Version": "1.0", "X-Digest": digest(key, beat)})
+        r = httpx.post(
+            f"{running.url}/device/{device}",
+            content=beat,
+            timeout=60,
+            headers={"X-Version": "1.0", "X-Digest": digest(key, beat)},
+        )
         assert r.status_code == 200, r.text

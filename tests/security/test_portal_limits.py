@@ -25,8 +25,10 @@ def chunked_post(url: str, path: str, total: int, chunk: int = 256 * 1024) -> tu
     sock = socket.create_connection((parts.hostname, parts.port), timeout=60)
     sent = 0
     try:
-        sock.sendall(f"POST {path} HTTP/1.1\r\nHost: {parts.netloc}\r\nContent-Type: application/json\r\n"
-                     "Transfer-Encoding: chunked\r\n\r\n".encode())
+        sock.sendall(
+            f"POST {path} HTTP/1.1\r\nHost: {parts.netloc}\r\nContent-Type: application/json\r\n"
+            "Transfer-Encoding: chunked\r\n\r\n".encode()
+        )
         piece = b"%x\r\n" % chunk + b"[" * chunk + b"\r\n"
         sock.settimeout(0.0)
         answer = b""
@@ -65,8 +67,9 @@ def test_a_chunked_body_is_cut_off_before_authentication(sqlite_portal: PortalPr
     status, sent = chunked_post(sqlite_portal.url, "/api/v1/ingest", 64 * MIB)  # no token either
     assert status in (401, 413) and sent < 40 * MIB
     with sqlite_portal.client() as http:  # and one with a Content-Length is refused unread
-        r = http.post("/api/v1/accounts", content=b"x" * (2 * MIB),
-                      headers={"Content-Type": "application/json"})
+        r = http.post(
+            "/api/v1/accounts", content=b"x" * (2 * MIB), headers={"Content-Type": "application/json"}
+        )
         assert r.status_code == 413
         assert http.get("/api/v1/health").status_code == 200
 
@@ -78,8 +81,11 @@ def test_hostile_bodies_are_400_never_500(sqlite_portal: PortalProcess) -> None:
     deep = b"[" * 5000 + b"]" * 5000
     r = ingest(sqlite_portal, token, content=deep)
     assert r.status_code == 400 and r.json()["kind"] == "syntax", r.text
-    nested_value = json.dumps(batch(site, [[1, "grid.power", NOW_MS, 1.0]])).encode().replace(
-        b"1.0]]", b"[" * 900 + b"]" * 900 + b"]]")
+    nested_value = (
+        json.dumps(batch(site, [[1, "grid.power", NOW_MS, 1.0]]))
+        .encode()
+        .replace(b"1.0]]", b"[" * 900 + b"]" * 900 + b"]]")
+    )
     assert ingest(sqlite_portal, token, content=nested_value).status_code == 400
     array_key = b"\x81" + msgpack.packb([1]) + msgpack.packb(1)  # a map {[1]: 1}
     r = ingest(sqlite_portal, token, content=array_key, content_type="application/msgpack")
@@ -90,8 +96,9 @@ def test_hostile_bodies_are_400_never_500(sqlite_portal: PortalProcess) -> None:
     uuid = "6836dd20-00d5-11e0-bab1-856ed5f959ae"
     with sqlite_portal.db.connect() as conn:
         db.register_vz_channel(conn, site, uuid, "grid.power")
-    r = httpx.post(f"{sqlite_portal.url}/middleware.php/data/{uuid}.json", content=deep,
-                   auth=("vz", token), timeout=60)
+    r = httpx.post(
+        f"{sqlite_portal.url}/middleware.php/data/{uuid}.json", content=deep, auth=("vz", token), timeout=60
+    )
     assert r.status_code == 400 and r.json()["exception"]["type"] == "Exception", r.text
 
 

@@ -13,10 +13,24 @@ import pytest
 from security.portal_process import PASSWORD, PortalProcess, sqlite_portal  # noqa: F401
 
 CHROMIUM = Path(os.environ.get("WATTWERK_CHROMIUM", "/usr/bin/chromium"))
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--host-resolver-rules=MAP * 127.0.0.1"]
-TRAPS = ("/%5Cevil.example/x", "/%09/evil.example/x", "//evil.example/x", "/%2F%2Fevil.example",
-         "https://evil.example/", "/\\evil.example")
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--host-resolver-rules=MAP * 127.0.0.1",
+]
+TRAPS = (
+    "/%5Cevil.example/x",
+    "/%09/evil.example/x",
+    "//evil.example/x",
+    "/%2F%2Fevil.example",
+    "https://evil.example/",
+    "/\\evil.example",
+)
 
 
 async def test_sign_in_never_leaves_the_portal(sqlite_portal: PortalProcess) -> None:  # noqa: F811

@@ -54,8 +54,18 @@ def smtp() -> Iterator[tuple[Inbox, int]]:
 @pytest.fixture
 def mailing_portal(smtp: tuple[Inbox, int], tmp_path: Path) -> Iterator[PortalProcess]:
     _inbox, port = smtp
-    options = ["--smtp-host", "127.0.0.1", "--smtp-port", str(port), "--smtp-security", "none",
-               "--smtp-from", "portal@example.org", "--public-url", "https://portal.example.org"]
+    options = [
+        "--smtp-host",
+        "127.0.0.1",
+        "--smtp-port",
+        str(port),
+        "--smtp-security",
+        "none",
+        "--smtp-from",
+        "portal@example.org",
+        "--public-url",
+        "https://portal.example.org",
+    ]
     with fresh_db(SQLITE, tmp_path) as db, portal_process(db, tmp_path / "data", *options) as running:
         yield running
 
@@ -67,8 +77,9 @@ def token_of(message: email.message.Message) -> str:
     return found.group(1)
 
 
-def test_reset_tokens_go_by_mail_only_and_are_limited(mailing_portal: PortalProcess,
-                                                      smtp: tuple[Inbox, int]) -> None:
+def test_reset_tokens_go_by_mail_only_and_are_limited(
+    mailing_portal: PortalProcess, smtp: tuple[Inbox, int]
+) -> None:
     """Finding 4: a token read from the log took over an account; 100 live tokens for one alias."""
     inbox, _port = smtp
     alias = f"r{uuid.uuid4().hex[:8]}"
@@ -87,8 +98,10 @@ def test_reset_tokens_go_by_mail_only_and_are_limited(mailing_portal: PortalProc
         new = "a brand new passphrase"
         done = http.post("/api/v1/password-reset/confirm", json={"token": token, "password": new})
         assert done.status_code == 200, done.text
-        other = http.post("/api/v1/password-reset/confirm", json={"token": token_of(messages[1]),
-                                                                  "password": "yet another passphrase"})
+        other = http.post(
+            "/api/v1/password-reset/confirm",
+            json={"token": token_of(messages[1]), "password": "yet another passphrase"},
+        )
         assert other.status_code == 400  # the other live tokens ended with the reset
     mailing_portal.sign_in(alias, new).close()
     log = mailing_portal.log()

@@ -39,9 +39,18 @@ def test_linked_call_sequences_never_answer_5xx(sqlite_portal: PortalProcess) ->
     # one scenario per run: the portal's answers are state that hypothesis' tree of choices cannot
     # replay, so each scenario starts a tree of its own (no replay, no shrinking)
     for _ in range(20):
-        run_state_machine_as_test(Machine, settings=settings(
-            max_examples=1, stateful_step_count=8, deadline=None, database=None, derandomize=False,
-            phases=[Phase.generate], suppress_health_check=list(HealthCheck)))
+        run_state_machine_as_test(
+            Machine,
+            settings=settings(
+                max_examples=1,
+                stateful_step_count=8,
+                deadline=None,
+                database=None,
+                derandomize=False,
+                phases=[Phase.generate],
+                suppress_health_check=list(HealthCheck),
+            ),
+        )
     assert errors == []
     paths = {p for p, _ in seen}
     assert any("{site}" in p for p in paths), paths  # links were followed into a site's routes

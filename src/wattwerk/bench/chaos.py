@@ -70,9 +70,18 @@ async def edge_main(args: argparse.Namespace) -> None:
     from wattwerk.edge.uplink import Uplink, UplinkConfig
 
     box = Outbox(args.outbox)
-    cfg = UplinkConfig(url=args.url, site=args.site, edge_id="edge-1", token=args.token,
-                       ca_file=Path(args.ca), batch_size=args.batch, backoff_base_s=0.1, backoff_max_s=1.0,
-                       idle_s=0.05, timeout_s=10)
+    cfg = UplinkConfig(
+        url=args.url,
+        site=args.site,
+        edge_id="edge-1",
+        token=args.token,
+        ca_file=Path(args.ca),
+        batch_size=args.batch,
+        backoff_base_s=0.1,
+        backoff_max_s=1.0,
+        idle_s=0.05,
+        timeout_s=10,
+    )
     up = Uplink(box, cfg)
 
     async def generate() -> None:
@@ -117,8 +126,12 @@ class Proc:
 
     def start(self, argv: list[str] | None = None) -> None:
         with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(argv or self.argv, stdout=out, stderr=subprocess.STDOUT,
-                                         env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            self.proc = subprocess.Popen(
+                argv or self.argv,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -194,8 +207,13 @@ def _wait(cond: Callable[[], bool], timeout_s: float, poll_s: float = 0.05) -> b
 
 def _pair(db: str, schema: str, site: str, workdir: Path) -> str:
     """A new edge token through the portal's own command (which also migrates the schema)."""
-    out = subprocess.run([sys.executable, "-m", "wattwerk", "portal", "--db", db, "--schema", schema,
-                          "--pair", site], capture_output=True, text=True, check=True, cwd=workdir)
+    out = subprocess.run(
+        [sys.executable, "-m", "wattwerk", "portal", "--db", db, "--schema", schema, "--pair", site],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=workdir,
+    )
     return out.stdout.strip().splitlines()[-1]
 
 
@@ -203,8 +221,10 @@ def _stored_rows(db: str, schema: str) -> Iterator[tuple[int, str, int, float]]:
     with psycopg.connect(with_schema(db, schema)) as conn, conn.transaction():
         cur = conn.cursor("chaos_check")
         cur.itersize = 50_000
-        cur.execute("SELECT r.seq, c.name, r.ts_ms, r.value FROM readings r "
-                    "JOIN channels c ON c.id = r.channel_id ORDER BY r.seq")
+        cur.execute(
+            "SELECT r.seq, c.name, r.ts_ms, r.value FROM readings r "
+            "JOIN channels c ON c.id = r.channel_id ORDER BY r.seq"
+        )
         for row in cur:
             yield int(row[0]), str(row[1]), int(row[2]), float(row[3])
 
@@ -217,10 +237,13 @@ def check(db: str, schema: str, total: int, result: ChaosResult) -> None:
         if row[0] > total or row != expected_row(row[0]):
             altered += 1
     with psycopg.connect(with_schema(db, schema)) as conn:
-        dupes = conn.execute("SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM readings "
-                             "GROUP BY channel_id, ts_ms HAVING count(*) > 1) d").fetchone()
-        distinct = conn.execute("SELECT count(DISTINCT seq) FROM readings WHERE seq BETWEEN 1 AND %s",
-                                (total,)).fetchone()
+        dupes = conn.execute(
+            "SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM readings "
+            "GROUP BY channel_id, ts_ms HAVING count(*) > 1) d"
+        ).fetchone()
+        distinct = conn.execute(
+            "SELECT count(DISTINCT seq) FROM readings WHERE seq BETWEEN 1 AND %s", (total,)
+        ).fetchone()
     result.stored = stored
     result.duplicated = int(dupes[0]) if dupes else 0
     result.lost = total - (int(distinct[0]) if distinct else 0)
@@ -228,8 +251,9 @@ def check(db: str, schema: str, total: int, result: ChaosResult) -> None:
     result.ok = result.lost == 0 and result.duplicated == 0 and result.altered == 0 and stored == total
 
 
-def run_chaos(config: ChaosConfig, workdir: Path, *, say: Callable[[str], None] = lambda _msg: None,
-              ) -> ChaosResult:
+def run_chaos(
+    config: ChaosConfig, workdir: Path, *, say: Callable[[str], None] = lambda _msg: None
+) -> ChaosResult:
     """Run the seeded sequence of blows and the check; the caller asserts or prints."""
     rng = random.Random(config.seed)
     result = ChaosResult()
@@ -238,13 +262,44 @@ def run_chaos(config: ChaosConfig, workdir: Path, *, say: Callable[[str], None] 
     token = _pair(config.db, schema, "home", workdir)
     port = free_port()
     py = sys.executable
-    portal = Proc([py, "-m", "wattwerk", "portal", "--host", "127.0.0.1", "--port", str(port),
-                   "--db", config.db, "--schema", schema, "--tls-cert", str(ca.server_cert),
-                   "--tls-key", str(ca.server_key)], workdir / "portal.log")
+    portal = Proc(
+        [
+            py,
+            "-m",
+            "wattwerk",
+            "portal",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--db",
+            config.db,
+            "--schema",
+            schema,
+            "--tls-cert",
+            str(ca.server_cert),
+            "--tls-key",
+            str(ca.server_key),
+        ],
+        workdir / "portal.log",
+    )
     outbox = workdir / "outbox.db"
-    edge_argv = [py, "-m", "wattwerk.bench.chaos", "edge", "--outbox", str(outbox), "--url",
-                 f"https://127.0.0.1:{port}", "--token", token, "--ca", str(ca.ca_cert),
-                 "--batch", str(config.batch)]
+    edge_argv = [
+        py,
+        "-m",
+        "wattwerk.bench.chaos",
+        "edge",
+        "--outbox",
+        str(outbox),
+        "--url",
+        f"https://127.0.0.1:{port}",
+        "--token",
+        token,
+        "--ca",
+        str(ca.ca_cert),
+        "--batch",
+        str(config.batch),
+    ]
     normal = [*edge_argv, "--steps-per-s", str(config.steps_per_s)]
     edge = Proc(normal, workdir / "edge.log")
     t_start = time.monotonic()
@@ -298,8 +353,14 @@ def run_chaos(config: ChaosConfig, workdir: Path, *, say: Callable[[str], None] 
     return result
 
 
-def _outage(config: ChaosConfig, portal: Proc, edge: Proc, outbox: Path, result: ChaosResult,
-            say: Callable[[str], None]) -> None:
+def _outage(
+    config: ChaosConfig,
+    portal: Proc,
+    edge: Proc,
+    outbox: Path,
+    result: ChaosResult,
+    say: Callable[[str], None],
+) -> None:
     """The portal down for ``outage_hours`` of the edge's simulated time; then the catch-up."""
     portal.kill()
     t0 = time.monotonic()
@@ -333,35 +394,62 @@ def _outage(config: ChaosConfig, portal: Proc, edge: Proc, outbox: Path, result:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", default=os.environ.get("WATTWERK_BENCH_PG", "postgresql://postgres@127.0.0.1/test"),
-                        help="PostgreSQL server URL (a schema of its own is created and dropped)")
+    parser.add_argument(
+        "--db",
+        default=os.environ.get("WATTWERK_BENCH_PG", "postgresql://postgres@127.0.0.1/test"),
+        help="PostgreSQL server URL (a schema of its own is created and dropped)",
+    )
     parser.add_argument("--rounds", type=int, default=10, help="kill -9 of the edge and of the portal, each")
     parser.add_argument("--outage-hours", type=float, default=24.0, help="simulated length of the outage")
     parser.add_argument("--steps-per-s", type=float, default=50, help="simulated seconds per wall second")
-    parser.add_argument("--outage-steps-per-s", type=float, default=1000,
-                        help="the same while the portal is down (so a simulated day takes minutes)")
+    parser.add_argument(
+        "--outage-steps-per-s",
+        type=float,
+        default=1000,
+        help="the same while the portal is down (so a simulated day takes minutes)",
+    )
     parser.add_argument("--batch", type=int, default=500, help="the uplink's batch size")
     parser.add_argument("--seed", type=int, default=20261121)
     parser.add_argument("--keep", action="store_true", help="keep the schema and the work directory")
 
 
 def run(args: argparse.Namespace) -> int:
-    config = ChaosConfig(db=args.db, rounds=args.rounds, outage_hours=args.outage_hours,
-                         steps_per_s=args.steps_per_s, outage_steps_per_s=args.outage_steps_per_s,
-                         batch=args.batch, seed=args.seed, keep=args.keep)
+    config = ChaosConfig(
+        db=args.db,
+        rounds=args.rounds,
+        outage_hours=args.outage_hours,
+        steps_per_s=args.steps_per_s,
+        outage_steps_per_s=args.outage_steps_per_s,
+        batch=args.batch,
+        seed=args.seed,
+        keep=args.keep,
+    )
     workdir = Path(tempfile.mkdtemp(prefix="wattwerk-chaos-"))
     result = run_chaos(config, workdir, say=(lambda _msg: None) if args.json else print)
     if args.json:
-        print(json.dumps({**asdict(result), "rounds": args.rounds, "steps_per_s": args.steps_per_s,
-                          "outage_steps_per_s": args.outage_steps_per_s, "channels": len(CHANNELS),
-                          "load_average": os.getloadavg()[0]}))
+        print(
+            json.dumps(
+                {
+                    **asdict(result),
+                    "rounds": args.rounds,
+                    "steps_per_s": args.steps_per_s,
+                    "outage_steps_per_s": args.outage_steps_per_s,
+                    "channels": len(CHANNELS),
+                    "load_average": os.getloadavg()[0],
+                }
+            )
+        )
     else:
-        print(f"chaos: kills {result.kills}; {result.accepted} accepted, {result.stored} stored, "
-              f"{result.lost} lost, {result.duplicated} duplicated, {result.altered} altered")
-        print(f"outage: {result.outage_hours:.2f} h simulated ({result.outage_backlog} readings) in "
-              f"{result.outage_wall_s:.0f} s; catch-up {result.catchup_s:.1f} s "
-              f"({result.catchup_readings_per_s:,.0f} readings/s); final drain {result.drain_s:.1f} s; "
-              f"wall {result.wall_s:.0f} s")
+        print(
+            f"chaos: kills {result.kills}; {result.accepted} accepted, {result.stored} stored, "
+            f"{result.lost} lost, {result.duplicated} duplicated, {result.altered} altered"
+        )
+        print(
+            f"outage: {result.outage_hours:.2f} h simulated ({result.outage_backlog} readings) in "
+            f"{result.outage_wall_s:.0f} s; catch-up {result.catchup_s:.1f} s "
+            f"({result.catchup_readings_per_s:,.0f} readings/s); final drain {result.drain_s:.1f} s; "
+            f"wall {result.wall_s:.0f} s"
+        )
     if not args.keep:
         for path in sorted(workdir.rglob("*"), reverse=True):
             path.unlink() if path.is_file() else path.rmdir()

@@ -58,37 +58,76 @@ EMHASS_REASON = (
 # what the planner does with the information of the moment, beyond the plain forecasts (measured on
 # five 3-week windows, see docs/benchmark-control.md): intraday PV from the last two hours' yield,
 # the load's last deviation fading out, and forecast prices a little below the persisted ones
-PLANNER_TUNING: dict[str, Any] = {"pv_recent_slots": 4, "pv_recent_decay": 0.85, "load_recent_decay": 0.7,
-                                  "forecast_price_discount": 0.06}
+PLANNER_TUNING: dict[str, Any] = {
+    "pv_recent_slots": 4,
+    "pv_recent_decay": 0.85,
+    "load_recent_decay": 0.7,
+    "forecast_price_discount": 0.06,
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--year", type=Path, default=None, help="household CSV (timestamp_utc, load_w, pv_w, "
-                        "pv_forecast_w; 30 min); default: the real one in ../shared/data/real")
+    parser.add_argument(
+        "--year",
+        type=Path,
+        default=None,
+        help="household CSV (timestamp_utc, load_w, pv_w, "
+        "pv_forecast_w; 30 min); default: the real one in ../shared/data/real",
+    )
     parser.add_argument("--prices", type=Path, nargs="+", default=None, help="SMARD price CSVs (together)")
     parser.add_argument("--days", type=int, default=DEFAULT_DAYS, help="simulate this many days")
-    parser.add_argument("--start", type=_date, default=None,
-                        help="first day (YYYY-MM-DD, local midnight CET); default: the household file's year")
+    parser.add_argument(
+        "--start",
+        type=_date,
+        default=None,
+        help="first day (YYYY-MM-DD, local midnight CET); default: the household file's year",
+    )
     parser.add_argument("--strategies", default=",".join(STRATEGIES), help="comma separated")
-    parser.add_argument("--shift-heat", action="store_true",
-                        help="planner/oracle also shift the heat pump via SG-Ready "
-                        "(default: it keeps its own thermostat)")
-    parser.add_argument("--emhass-python", default=os.environ.get("WATTWERK_EMHASS_PYTHON", ""),
-                        help="Python of a separate venv with emhass installed (runs the emhass strategy)")
-    parser.add_argument("--emhass-replan-slots", type=int, default=2,
-                        help="EMHASS re-plans every N slots (2 = hourly; 1 = every slot like the planner)")
-    parser.add_argument("--export-limit-w", type=float, default=None,
-                        help="the connection's export limit in W (default 7000; 0: zero export)")
-    parser.add_argument("--feed-in-limit-pct", type=float, default=None,
-                        help="export at most this %% of the PV peak (kWp x --pv-scale), e.g. 60")
-    parser.add_argument("--pv-scale", type=float, default=1.0,
-                        help="scale the measured PV (and the array) by this factor")
+    parser.add_argument(
+        "--shift-heat",
+        action="store_true",
+        help="planner/oracle also shift the heat pump via SG-Ready (default: it keeps its own thermostat)",
+    )
+    parser.add_argument(
+        "--emhass-python",
+        default=os.environ.get("WATTWERK_EMHASS_PYTHON", ""),
+        help="Python of a separate venv with emhass installed (runs the emhass strategy)",
+    )
+    parser.add_argument(
+        "--emhass-replan-slots",
+        type=int,
+        default=2,
+        help="EMHASS re-plans every N slots (2 = hourly; 1 = every slot like the planner)",
+    )
+    parser.add_argument(
+        "--export-limit-w",
+        type=float,
+        default=None,
+        help="the connection's export limit in W (default 7000; 0: zero export)",
+    )
+    parser.add_argument(
+        "--feed-in-limit-pct",
+        type=float,
+        default=None,
+        help="export at most this %% of the PV peak (kWp x --pv-scale), e.g. 60",
+    )
+    parser.add_argument(
+        "--pv-scale", type=float, default=1.0, help="scale the measured PV (and the array) by this factor"
+    )
     parser.add_argument("--jobs", type=int, default=2, help="strategies simulated in parallel processes")
-    parser.add_argument("--partial", default="", metavar="DIR",
-                        help="every 10 simulated days write each run's figures so far to DIR")
-    parser.add_argument("--chunks", type=int, default=1,
-                        help="split the period into N consecutive parts simulated in parallel, each from "
-                        "the simulator's initial state, figures merged (for the slow emhass strategy)")
+    parser.add_argument(
+        "--partial",
+        default="",
+        metavar="DIR",
+        help="every 10 simulated days write each run's figures so far to DIR",
+    )
+    parser.add_argument(
+        "--chunks",
+        type=int,
+        default=1,
+        help="split the period into N consecutive parts simulated in parallel, each from "
+        "the simulator's initial state, figures merged (for the slow emhass strategy)",
+    )
 
 
 def _date(text: str) -> datetime:
@@ -111,15 +150,21 @@ def make_law(name: str, year: Year, sim: SiteSim) -> Any:
             load, pv = actual_series(year, sim)
             return Planned(year, Forecasts(load, pv, oracle=True), name="oracle", shift_heat=heat)
         scale, has = pv_correction(year)
-        return Planned(year, Forecasts(None, pv_forecast(year), False, scale, has), shift_heat=heat,
-                       **PLANNER_TUNING)
+        return Planned(
+            year, Forecasts(None, pv_forecast(year), False, scale, has), shift_heat=heat, **PLANNER_TUNING
+        )
     if name == "emhass":
         from wattwerk.bench.year.emhass_runner import Emhass
 
         scale, has = pv_correction(year)
-        return Emhass(year, Forecasts(None, pv_forecast(year), False, scale, has), name="emhass",
-                      replan_slots=year.setup.emhass_replan_slots, python=year.setup.emhass_python,
-                      **PLANNER_TUNING)  # the same forecasts as the planner
+        return Emhass(
+            year,
+            Forecasts(None, pv_forecast(year), False, scale, has),
+            name="emhass",
+            replan_slots=year.setup.emhass_replan_slots,
+            python=year.setup.emhass_python,
+            **PLANNER_TUNING,
+        )  # the same forecasts as the planner
     raise ValueError(f"unknown strategy {name!r}; have {', '.join(STRATEGIES)}")
 
 
@@ -132,8 +177,12 @@ def simulate(setup: Setup, name: str, year: Year | None = None, progress: bool =
     sim, meter, law = start(setup, name, year)
     steps = setup.days * 86400 // STEP_S
     per_day = 86400 // STEP_S
-    line = Progress(f"{name} from {setup.start:%Y-%m-%d}", steps, enabled=None if progress else False,
-                    where=lambda k: f"day {int(k) // per_day}/{setup.days}")
+    line = Progress(
+        f"{name} from {setup.start:%Y-%m-%d}",
+        steps,
+        enabled=None if progress else False,
+        where=lambda k: f"day {int(k) // per_day}/{setup.days}",
+    )
     for k in range(steps):
         step(sim, meter, law)
         line.update(k + 1)
@@ -153,8 +202,9 @@ def start(setup: Setup, name: str, year: Year) -> tuple[SiteSim, Meter, Any]:
     sim = SiteSim(setup.site(), setup.start)
     sim.pv_limiter = ExportLimiter(setup.export_cap_w)  # every strategy behind the same limiter
     law = make_law(name, year, sim)
-    meter = Meter(sim, setup.n_slots, setup.start.timestamp(), SLOT_S, setup.import_limit_w,
-                  setup.export_cap_w)
+    meter = Meter(
+        sim, setup.n_slots, setup.start.timestamp(), SLOT_S, setup.import_limit_w, setup.export_cap_w
+    )
     return sim, meter, law
 
 
@@ -195,8 +245,9 @@ def figures(sim: SiteSim, meter: Meter, year: Year, law: Any, wall_s: float) -> 
         "pv_kwh": round(pv / 1000, 1),
         "curtailed_kwh": round(sim.pv_limiter.curtailed_wh / 1000, 1) if sim.pv_limiter else 0.0,
         "house_kwh": round(c["house.energy"] / 1000, 1),
-        "battery_throughput_kwh": round((c.get("bat.energy_charge", 0) + c.get("bat.energy_discharge", 0))
-                                        / 1000, 1),
+        "battery_throughput_kwh": round(
+            (c.get("bat.energy_charge", 0) + c.get("bat.energy_discharge", 0)) / 1000, 1
+        ),
         "balance_error_wh": round(sim.balance_error_wh(), 3),
         "bad_commands": sim.ledger.total(),
         "wall_s": round(wall_s, 1),
@@ -230,10 +281,25 @@ def chunked(setup: Setup, chunks: int) -> list[Setup]:
     return parts
 
 
-SUMMED = ("cost_eur", "curtailed_kwh", "grid_import_kwh", "grid_export_kwh",
-          "ev_sessions", "ev_sessions_short", "ev_kwh",
-          "heat_pump_kwh", "heat_delivered_kwh", "pv_kwh", "house_kwh", "battery_throughput_kwh",
-          "balance_error_wh", "bad_commands", "limit_violations", "ev_requested_kwh", "ev_delivered_kwh")
+SUMMED = (
+    "cost_eur",
+    "curtailed_kwh",
+    "grid_import_kwh",
+    "grid_export_kwh",
+    "ev_sessions",
+    "ev_sessions_short",
+    "ev_kwh",
+    "heat_pump_kwh",
+    "heat_delivered_kwh",
+    "pv_kwh",
+    "house_kwh",
+    "battery_throughput_kwh",
+    "balance_error_wh",
+    "bad_commands",
+    "limit_violations",
+    "ev_requested_kwh",
+    "ev_delivered_kwh",
+)
 
 
 def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
@@ -311,17 +377,27 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError("--pv-scale must be > 0 and --export-limit-w >= 0")
         if args.feed_in_limit_pct is not None and not 0 <= args.feed_in_limit_pct <= 100:
             raise ValueError("--feed-in-limit-pct must be between 0 and 100")
-        setup = replace(setup, shift_heat=args.shift_heat, emhass_python=args.emhass_python,
-                        emhass_replan_slots=args.emhass_replan_slots, partial_dir=args.partial,
-                        pv_scale=args.pv_scale, feed_in_limit_pct=args.feed_in_limit_pct)
+        setup = replace(
+            setup,
+            shift_heat=args.shift_heat,
+            emhass_python=args.emhass_python,
+            emhass_replan_slots=args.emhass_replan_slots,
+            partial_dir=args.partial,
+            pv_scale=args.pv_scale,
+            feed_in_limit_pct=args.feed_in_limit_pct,
+        )
         if args.export_limit_w is not None:
             setup = replace(setup, export_limit_w=args.export_limit_w)
     except (FileNotFoundError, ValueError) as exc:
         print(f"wattwerk bench control: {exc}", file=sys.stderr)
         return 2
     wall = time.perf_counter()
-    print(f"bench control: {setup.days} days from {setup.start:%Y-%m-%d %H:%M} UTC, strategies "
-          f"{', '.join(names)}, {args.jobs} process(es)", file=sys.stderr, flush=True)
+    print(
+        f"bench control: {setup.days} days from {setup.start:%Y-%m-%d %H:%M} UTC, strategies "
+        f"{', '.join(names)}, {args.jobs} process(es)",
+        file=sys.stderr,
+        flush=True,
+    )
     parts = chunked(setup, max(1, args.chunks))
     # the slow ones first, so they overlap with the quick ones
     order = sorted(names, key=lambda n: n not in ("emhass", "planner", "oracle"))
@@ -339,11 +415,17 @@ def run(args: argparse.Namespace) -> int:
     for r in results.values():
         r.pop("_solve_ms", None)
     report = {
-        "period": {"start": setup.start.isoformat(), "days": setup.days, "slot_minutes": SLOT_S // 60,
-                   "emhass_replan_slots": setup.emhass_replan_slots, "chunks": len(parts),
-                   "sim_step_s": STEP_S, "planner_shifts_heat_pump": setup.shift_heat,
-                   "year_csv": setup.year_csv.name,
-                   "prices": [p.name for p in setup.price_files]},
+        "period": {
+            "start": setup.start.isoformat(),
+            "days": setup.days,
+            "slot_minutes": SLOT_S // 60,
+            "emhass_replan_slots": setup.emhass_replan_slots,
+            "chunks": len(parts),
+            "sim_step_s": STEP_S,
+            "planner_shifts_heat_pump": setup.shift_heat,
+            "year_csv": setup.year_csv.name,
+            "prices": [p.name for p in setup.price_files],
+        },
         "tariff_eur_per_kwh": tariff_facts(),
         "limits_w": {"import": setup.import_limit_w, "export": setup.export_cap_w},
         "pv": {"kwp": setup.pv_kwp, "scale": setup.pv_scale, "feed_in_limit_pct": setup.feed_in_limit_pct},
@@ -358,10 +440,20 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-COLUMNS = ("cost_eur", "grid_import_kwh", "grid_export_kwh", "curtailed_kwh",
-           "self_consumption_pct", "autarky_pct",
-           "peak_import_kw", "ev_energy_delivered_pct", "limit_violations", "fallback_pct", "solve_ms_p50",
-           "solve_ms_p95")
+COLUMNS = (
+    "cost_eur",
+    "grid_import_kwh",
+    "grid_export_kwh",
+    "curtailed_kwh",
+    "self_consumption_pct",
+    "autarky_pct",
+    "peak_import_kw",
+    "ev_energy_delivered_pct",
+    "limit_violations",
+    "fallback_pct",
+    "solve_ms_p50",
+    "solve_ms_p95",
+)
 
 
 def table(report: dict[str, Any]) -> str:

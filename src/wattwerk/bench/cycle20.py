@@ -39,12 +39,20 @@ def _pct(xs: list[float], q: float) -> float:
 
 
 async def _measure(cycles: int, evs: int) -> dict[str, object]:
-    params = SiteParams(pv=(PVParams(kwp=10.0), PVParams(kwp=8.0), PVParams(kwp=6.0)),
-                        evs=tuple(EVParams(soc_initial=30.0 + i, phase_switching=False) for i in range(evs)))
+    params = SiteParams(
+        pv=(PVParams(kwp=10.0), PVParams(kwp=8.0), PVParams(kwp=6.0)),
+        evs=tuple(EVParams(soc_initial=30.0 + i, phase_switching=False) for i in range(evs)),
+    )
     sim = SiteSim(params, start=datetime.fromisoformat(START))
     circuit = {"name": "garage", "devices": [ev.name for ev in sim.evs], "max_current_a": 63.0}
-    loop = ClosedLoop(sim, lambda cycle: LimitChecker(no_limits), grid={"max_import_w": 3 * 230 * 100.0},
-                      control={"circuits": [circuit]}, ev_mode="now", step_s=1.0)
+    loop = ClosedLoop(
+        sim,
+        lambda cycle: LimitChecker(no_limits),
+        grid={"max_import_w": 3 * 230 * 100.0},
+        control={"circuits": [circuit]},
+        ev_mode="now",
+        step_s=1.0,
+    )
     reads: list[float] = []
     controls: list[float] = []
     async with loop:
@@ -61,10 +69,17 @@ async def _measure(cycles: int, evs: int) -> dict[str, object]:
         written = loop.edge.runtime.stats.setpoints_written
     total = [a + b for a, b in zip(reads, controls, strict=True)]
     return {
-        "devices": devices, "cycles": cycles, "setpoints_written": written,
-        **{f"{name}_ms": {"p50": round(statistics.median(xs), 2), "p95": round(_pct(xs, 0.95), 2),
-                          "max": round(max(xs), 2)}
-           for name, xs in (("read_round", reads), ("control_cycle", controls), ("cycle", total))},
+        "devices": devices,
+        "cycles": cycles,
+        "setpoints_written": written,
+        **{
+            f"{name}_ms": {
+                "p50": round(statistics.median(xs), 2),
+                "p95": round(_pct(xs, 0.95), 2),
+                "max": round(max(xs), 2),
+            }
+            for name, xs in (("read_round", reads), ("control_cycle", controls), ("cycle", total))
+        },
     }
 
 
@@ -78,8 +93,10 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(out))
         return 0
-    print(f"closed loop, {out['devices']} devices + P1 grid meter over loopback, {out['cycles']} cycles "
-          f"({out['setpoints_written']} setpoints written)")
+    print(
+        f"closed loop, {out['devices']} devices + P1 grid meter over loopback, {out['cycles']} cycles "
+        f"({out['setpoints_written']} setpoints written)"
+    )
     for name in ("read_round", "control_cycle", "cycle"):
         f = out[f"{name}_ms"]
         print(f"  {name:<14} p50 {f['p50']:7.2f} ms   p95 {f['p95']:7.2f} ms   max {f['max']:7.2f} ms")  # type: ignore[index]

@@ -42,9 +42,11 @@ from typing import Any
 from wattwerk.bench._edge_site import BenchSite
 from wattwerk.progress import Progress
 
-TARGETS = {"plain": {"rss_mb": 80.0, "cpu_pct_of_one_core": 3.0},
-           "mqtt_metrics": {},
-           "planner": {"rss_mb": 150.0}}
+TARGETS = {
+    "plain": {"rss_mb": 80.0, "cpu_pct_of_one_core": 3.0},
+    "mqtt_metrics": {},
+    "planner": {"rss_mb": 150.0},
+}
 VARIANTS = tuple(TARGETS)
 SCRAPE_S = 5.0  # /metrics scrape interval of the mqtt_metrics variant
 READY_TIMEOUT_S = 120.0
@@ -74,7 +76,7 @@ def proc_status(pid: int) -> dict[str, float]:
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process, in seconds."""
     stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rindex(")") + 2:].split()  # the name in parentheses may hold spaces
+    fields = stat[stat.rindex(")") + 2 :].split()  # the name in parentheses may hold spaces
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -126,8 +128,16 @@ class EdgeProcess:
         log = workdir / "edge.log"
         with log.open("wb") as out:
             proc = await asyncio.create_subprocess_exec(
-                *wattwerk_command(), "run", str(site_file), "--port", str(port),
-                stdout=out, stderr=out, cwd=workdir, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                *wattwerk_command(),
+                "run",
+                str(site_file),
+                "--port",
+                str(port),
+                stdout=out,
+                stderr=out,
+                cwd=workdir,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
         return cls(proc, port, log)
 
     def tail(self, lines: int = 15) -> str:
@@ -172,14 +182,18 @@ async def wait_ready(edge: EdgeProcess, site: BenchSite, client: Any) -> float:
 # ---------------------------------------------------------------- one variant
 
 
-async def measure(site: BenchSite, variant: str, seconds: float, warmup: float,
-                  mqtt_port: int = 1883) -> dict[str, Any]:
+async def measure(
+    site: BenchSite, variant: str, seconds: float, warmup: float, mqtt_port: int = 1883
+) -> dict[str, Any]:
     """Start ``wattwerk run`` for one variant, measure it, stop it; the figures as a dict."""
     import httpx
 
     root = f"wattwerk-bench/{os.getpid()}-{variant}"
-    mqtt = {"port": mqtt_port, "root": root, "discovery_prefix": f"{root}/ha"} \
-        if variant == "mqtt_metrics" else None
+    mqtt = (
+        {"port": mqtt_port, "root": root, "discovery_prefix": f"{root}/ha"}
+        if variant == "mqtt_metrics"
+        else None
+    )
     with tempfile.TemporaryDirectory(prefix="wattwerk-bench-edge-") as tmp:
         workdir = Path(tmp)
         site_file = workdir / "site.yaml"
@@ -192,8 +206,11 @@ async def measure(site: BenchSite, variant: str, seconds: float, warmup: float,
                 if counter is not None:
                     await counter.start()
                 t0 = time.monotonic()
-                line = Progress(f"bench edge {variant}", warmup + seconds,
-                                where=lambda done: "warm-up" if done < warmup else "measuring")
+                line = Progress(
+                    f"bench edge {variant}",
+                    warmup + seconds,
+                    where=lambda done: "warm-up" if done < warmup else "measuring",
+                )
                 async with line.following(lambda: time.monotonic() - t0):
                     figures = await _sample(edge, site, client, seconds, warmup, scrape=mqtt is not None)
                 page = (await edge.get(client, "/metrics")).text
@@ -204,12 +221,18 @@ async def measure(site: BenchSite, variant: str, seconds: float, warmup: float,
             if mqtt is not None:
                 await clear_retained(mqtt_port, root)
     sums = metric_sums(page)
-    out = {"variant": variant, "startup_s": round(startup_s, 1), **figures,
-           "readings_accepted": int(sums.get("wattwerk_edge_readings_accepted_total", 0)),
-           "read_errors": int(sums.get("wattwerk_edge_read_errors_total", 0)),
-           "read_errors_by_kind": {k.split(":", 1)[1]: int(v) for k, v in sums.items()
-                                   if k.startswith("read_errors:")},
-           "exit_code": code, "clean_exit": clean}
+    out = {
+        "variant": variant,
+        "startup_s": round(startup_s, 1),
+        **figures,
+        "readings_accepted": int(sums.get("wattwerk_edge_readings_accepted_total", 0)),
+        "read_errors": int(sums.get("wattwerk_edge_read_errors_total", 0)),
+        "read_errors_by_kind": {
+            k.split(":", 1)[1]: int(v) for k, v in sums.items() if k.startswith("read_errors:")
+        },
+        "exit_code": code,
+        "clean_exit": clean,
+    }
     if messages is not None:
         out["mqtt_messages"] = messages
     if variant == "planner":  # the planner's own log line per plan: "plan optimal from ...: 144 slots"
@@ -220,8 +243,9 @@ async def measure(site: BenchSite, variant: str, seconds: float, warmup: float,
     return out
 
 
-async def _sample(edge: EdgeProcess, site: BenchSite, client: Any, seconds: float, warmup: float,
-                  *, scrape: bool) -> dict[str, Any]:
+async def _sample(
+    edge: EdgeProcess, site: BenchSite, client: Any, seconds: float, warmup: float, *, scrape: bool
+) -> dict[str, Any]:
     pid = edge.proc.pid
     await asyncio.sleep(warmup)
     reads0 = site.reads()
@@ -308,24 +332,38 @@ async def clear_retained(port: int, root: str) -> None:
 # ---------------------------------------------------------------- command line
 
 
-async def measure_all(variants: list[str], seconds: float, warmup: float, interval_s: float,
-                      mqtt_port: int) -> dict[str, Any]:
+async def measure_all(
+    variants: list[str], seconds: float, warmup: float, interval_s: float, mqtt_port: int
+) -> dict[str, Any]:
     async with BenchSite(interval_s=interval_s) as site:
         results = {}
         for variant in variants:
             results[variant] = await measure(site, variant, seconds, warmup, mqtt_port)
-        return {"command": " ".join([Path(wattwerk_command()[0]).name, "run", "site.yaml"]),
-                "devices": len(site.units), "interval_s": interval_s,
-                "load_average": [round(x, 2) for x in os.getloadavg()], "variants": results}
+        return {
+            "command": " ".join([Path(wattwerk_command()[0]).name, "run", "site.yaml"]),
+            "devices": len(site.units),
+            "interval_s": interval_s,
+            "load_average": [round(x, 2) for x in os.getloadavg()],
+            "variants": results,
+        }
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--variant", choices=VARIANTS, action="append",
-                        help="measure only this variant (repeatable; default all three)")
-    parser.add_argument("--seconds", type=float, default=60.0,
-                        help="measured period per variant (default 60 s)")
-    parser.add_argument("--warmup", type=float, default=20.0,
-                        help="seconds after every device was read before measuring (default 20)")
+    parser.add_argument(
+        "--variant",
+        choices=VARIANTS,
+        action="append",
+        help="measure only this variant (repeatable; default all three)",
+    )
+    parser.add_argument(
+        "--seconds", type=float, default=60.0, help="measured period per variant (default 60 s)"
+    )
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        default=20.0,
+        help="seconds after every device was read before measuring (default 20)",
+    )
     parser.add_argument("--interval", type=float, default=1.0, help="poll interval per device (default 1 s)")
     parser.add_argument("--mqtt-port", type=int, default=1883, help="MQTT broker on 127.0.0.1 (default 1883)")
 
@@ -338,13 +376,19 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result))
         return 0
-    print(f"`{result['command']}` with {result['devices']} emulated Modbus devices polled every "
-          f"{result['interval_s']:g} s (load average {result['load_average'][0]:g})")
+    print(
+        f"`{result['command']}` with {result['devices']} emulated Modbus devices polled every "
+        f"{result['interval_s']:g} s (load average {result['load_average'][0]:g})"
+    )
     for name, r in result["variants"].items():
         verdicts = [f"{k} < {t:g}: {'ok' if r[k] < t else 'OVER'}" for k, t in r["targets"].items()]
-        print(f"  {name:<13} RSS {r['rss_mb']:6.1f} MB (peak {r['peak_rss_mb']:.1f}, PSS {r['pss_mb']})  "
-              f"CPU {r['cpu_pct_of_one_core']:5.2f} % of one core  {'; '.join(verdicts)}")
-        print(f"  {'':<13} {sum(r['modbus_requests'].values())} Modbus requests in {r['measured_s']:g} s, "
-              f"{r['readings_accepted']} readings, {r['read_errors']} read errors, ready after "
-              f"{r['startup_s']:g} s")
+        print(
+            f"  {name:<13} RSS {r['rss_mb']:6.1f} MB (peak {r['peak_rss_mb']:.1f}, PSS {r['pss_mb']})  "
+            f"CPU {r['cpu_pct_of_one_core']:5.2f} % of one core  {'; '.join(verdicts)}"
+        )
+        print(
+            f"  {'':<13} {sum(r['modbus_requests'].values())} Modbus requests in {r['measured_s']:g} s, "
+            f"{r['readings_accepted']} readings, {r['read_errors']} read errors, ready after "
+            f"{r['startup_s']:g} s"
+        )
     return 0

@@ -38,16 +38,26 @@ def bodies(site: str) -> Any:
 
     now = int(time.time() * 1000)
     scalars = st.one_of(
-        st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70),
+        st.none(),
+        st.booleans(),
+        st.integers(min_value=-(2**70), max_value=2**70),
         st.sampled_from([0, 1, 2**63 - 2, 2**63 - 1, 2**63, -1, now, now + 10**9]),
-        st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=20),
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.text(max_size=20),
         st.sampled_from(["grid.power", "pv1.power", "bat.soc", "x", "", "a" * 300, "grid..power"]),
     )
-    values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4)
-                          | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=12)
+    values = st.recursive(
+        scalars,
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+        max_leaves=12,
+    )
     reading = st.one_of(
-        st.tuples(st.integers(1, 50), st.sampled_from(["grid.power", "pv1.power", 0, 1, 7]),
-                  st.integers(now - 10**8, now + 10**6), st.floats(-1e6, 1e6)).map(list),
+        st.tuples(
+            st.integers(1, 50),
+            st.sampled_from(["grid.power", "pv1.power", 0, 1, 7]),
+            st.integers(now - 10**8, now + 10**6),
+            st.floats(-1e6, 1e6),
+        ).map(list),
         st.lists(values, max_size=5),
         values,
     )
@@ -74,7 +84,7 @@ def bodies(site: str) -> Any:
 
     def mutate(raw: bytes, data: Any) -> bytes:
         cut, flip = data
-        out = bytearray(raw[:max(1, cut % (len(raw) + 1))])
+        out = bytearray(raw[: max(1, cut % (len(raw) + 1))])
         for at, byte in flip:
             if out:
                 out[at % len(out)] = byte
@@ -82,14 +92,18 @@ def bodies(site: str) -> Any:
 
     fmt = st.sampled_from(["json", "msgpack"])
     docs = st.tuples(batch, fmt).map(lambda x: (encode(x[0], x[1]), x[1]))
-    mutations = st.tuples(docs, st.tuples(st.integers(0, 10**6), st.lists(
-        st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=6))).map(
-        lambda x: (mutate(x[0][0], x[1]), x[0][1]))
+    mutations = st.tuples(
+        docs,
+        st.tuples(
+            st.integers(0, 10**6), st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=6)
+        ),
+    ).map(lambda x: (mutate(x[0][0], x[1]), x[0][1]))
     deep = st.integers(30, 5000).map(lambda n: (b"[" * n + b"]" * n, "json"))
     plain = st.one_of(docs, mutations, deep)
     ctype = {"json": "application/json", "msgpack": "application/msgpack"}
     zipped = st.tuples(plain, st.booleans()).map(
-        lambda x: (gzip.compress(x[0][0]) if x[1] else b"\x1f\x8b" + x[0][0], ctype[x[0][1]], "gzip"))
+        lambda x: (gzip.compress(x[0][0]) if x[1] else b"\x1f\x8b" + x[0][0], ctype[x[0][1]], "gzip")
+    )
     return st.one_of(plain.map(lambda x: (x[0], ctype[x[1]], "")), zipped)
 
 
@@ -117,8 +131,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _start(db: str | None, folder: Path, schema: str) -> tuple[subprocess.Popen[bytes], str, Path]:
     port_file, log_path = folder / "port", folder / "portal.log"
-    argv = [sys.executable, "-m", "wattwerk", "portal", "--port", "0", "--port-file", str(port_file),
-            "--data-dir", str(folder), "--rate", "0"]
+    argv = [
+        sys.executable,
+        "-m",
+        "wattwerk",
+        "portal",
+        "--port",
+        "0",
+        "--port-file",
+        str(port_file),
+        "--data-dir",
+        str(folder),
+        "--rate",
+        "0",
+    ]
     argv += ["--db", db, "--schema", schema] if db else []
     with log_path.open("wb") as log:
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
@@ -161,8 +187,13 @@ def run(args: argparse.Namespace) -> int:
                 bad: list[Body] = []
 
                 @given(bodies(site))
-                @settings(max_examples=args.chunk, deadline=None, database=None, derandomize=False,
-                          suppress_health_check=list(HealthCheck))
+                @settings(
+                    max_examples=args.chunk,
+                    deadline=None,
+                    database=None,
+                    derandomize=False,
+                    suppress_health_check=list(HealthCheck),
+                )
                 def once(body: Body) -> None:
                     status = post(http, token, body)
                     seen[status] += 1
@@ -182,8 +213,10 @@ def run(args: argparse.Namespace) -> int:
                 with psycopg.connect(args.db, autocommit=True) as conn:
                     conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
     total = sum(seen.values())
-    print(f"fuzz_ingest: {total} bodies in {args.minutes:g} min; answers "
-          + ", ".join(f"{k}: {v}" for k, v in sorted(seen.items())))
+    print(
+        f"fuzz_ingest: {total} bodies in {args.minutes:g} min; answers "
+        + ", ".join(f"{k}: {v}" for k, v in sorted(seen.items()))
+    )
     if bad or escaped(log):
         print(f"FAILED: {len(bad)} answer(s) >= 500; first body: {bad[0][:2] if bad else None!r:.300}")
         print(log[-3000:])

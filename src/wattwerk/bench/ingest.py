@@ -35,12 +35,25 @@ from wattwerk.portal.database import SQLITE, connect_sync, dialect_of
 from wattwerk.portal.migrations import migrate
 from wattwerk.portal.postgres import APPLICATION
 
-CHANNELS = [f"meter.{q}" for q in ("power", "power_l1", "power_l2", "power_l3", "energy_import",
-                                    "energy_export", "voltage_l1", "current_l1")]
+CHANNELS = [
+    f"meter.{q}"
+    for q in (
+        "power",
+        "power_l1",
+        "power_l2",
+        "power_l3",
+        "energy_import",
+        "energy_export",
+        "voltage_l1",
+        "current_l1",
+    )
+]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", default=os.environ.get("WATTWERK_BENCH_PG", "postgresql://postgres@127.0.0.1/test"))
+    parser.add_argument(
+        "--db", default=os.environ.get("WATTWERK_BENCH_PG", "postgresql://postgres@127.0.0.1/test")
+    )
     parser.add_argument("--readings", type=int, default=1_000_000, help="readings per ingest run")
     parser.add_argument("--batch", type=int, default=5000, help="readings per request")
     parser.add_argument("--sites", type=int, default=40)
@@ -50,13 +63,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--keep", action="store_true", help="keep the benchmark schema")
 
 
-def start_portal(url: str, schema: str | None, workers: int, workdir: Path,
-                 ) -> tuple[subprocess.Popen[bytes], str]:
+def start_portal(
+    url: str, schema: str | None, workers: int, workdir: Path
+) -> tuple[subprocess.Popen[bytes], str]:
     port_file = workdir / f"port-{workers}"
     scoped = ["--schema", schema] if schema else []
-    proc = subprocess.Popen([sys.executable, "-m", "wattwerk", "portal", "--host", "127.0.0.1", "--port", "0",
-                             "--db", url, *scoped, "--workers", str(workers), "--port-file", str(port_file)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "wattwerk",
+            "portal",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--db",
+            url,
+            *scoped,
+            "--workers",
+            str(workers),
+            "--port-file",
+            str(port_file),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     for _ in range(600):
         if port_file.exists():
             base = f"http://127.0.0.1:{port_file.read_text()}"
@@ -96,8 +128,12 @@ def process_tree(pid: int) -> list[int]:
 
 def backend_pids(url: str) -> list[int]:
     with psycopg.connect(url, autocommit=True) as conn:
-        return [r[0] for r in conn.execute("SELECT pid FROM pg_stat_activity WHERE application_name = %s",
-                                           (APPLICATION,))]
+        return [
+            r[0]
+            for r in conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE application_name = %s", (APPLICATION,)
+            )
+        ]
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
@@ -119,10 +155,16 @@ def build_bodies(sites: list[tuple[str, str]], total: int, batch: int, run: int)
     while n < total:
         name, token = sites[i % len(sites)]
         first = seq[name]
-        readings = [[first + k, k % len(CHANNELS), now_ms - (batch - k) * 10, 230.0 + (k % 97)]
-                    for k in range(batch)]
-        doc = {"site": name, "edge_id": f"edge-{run}", "first_seq": first, "channels": CHANNELS,
-               "readings": readings}
+        readings = [
+            [first + k, k % len(CHANNELS), now_ms - (batch - k) * 10, 230.0 + (k % 97)] for k in range(batch)
+        ]
+        doc = {
+            "site": name,
+            "edge_id": f"edge-{run}",
+            "first_seq": first,
+            "channels": CHANNELS,
+            "readings": readings,
+        }
         bodies.append((gzip.compress(msgpack.packb(doc), 1), token))
         seq[name] += batch
         n += batch
@@ -141,9 +183,15 @@ async def blast(base: str, bodies: list[tuple[bytes, str]], concurrency: int) ->
         while not queue.empty():
             body, token = queue.get_nowait()
             while True:
-                r = await client.post("/api/v1/ingest", content=body, headers={
-                    "Content-Type": "application/msgpack", "Content-Encoding": "gzip",
-                    "Authorization": f"Bearer {token}"})
+                r = await client.post(
+                    "/api/v1/ingest",
+                    content=body,
+                    headers={
+                        "Content-Type": "application/msgpack",
+                        "Content-Encoding": "gzip",
+                        "Authorization": f"Bearer {token}",
+                    },
+                )
                 if r.status_code == 200:
                     stored += r.json()["stored"]
                     break
@@ -151,8 +199,9 @@ async def blast(base: str, bodies: list[tuple[bytes, str]], concurrency: int) ->
                     raise RuntimeError(f"portal answered {r.status_code}: {r.text[:200]}")
                 await asyncio.sleep(float(r.headers.get("retry-after", "1")))
 
-    async with httpx.AsyncClient(base_url=base, timeout=120,
-                                 limits=httpx.Limits(max_connections=concurrency)) as client:
+    async with httpx.AsyncClient(
+        base_url=base, timeout=120, limits=httpx.Limits(max_connections=concurrency)
+    ) as client:
         t0 = time.perf_counter()
         await asyncio.gather(*(worker(client) for _ in range(concurrency)))
         return stored, time.perf_counter() - t0
@@ -164,21 +213,39 @@ async def catchup(base: str, token: str, site: str, n: int, workdir: Path) -> di
     t0 = time.perf_counter()
     start_ms = int(time.time() * 1000) - (n // len(CHANNELS) + 1) * step_ms
     for i in range(0, n, 8000):
-        box.append_raw([(CHANNELS[k % len(CHANNELS)], start_ms + (i + k) // len(CHANNELS) * step_ms, float(k))
-                        for k in range(min(8000, n - i))])
+        box.append_raw(
+            [
+                (CHANNELS[k % len(CHANNELS)], start_ms + (i + k) // len(CHANNELS) * step_ms, float(k))
+                for k in range(min(8000, n - i))
+            ]
+        )
     append_s = time.perf_counter() - t0
     per_million = box.used_bytes() * 1_000_000 / n
-    up = Uplink(box, UplinkConfig(url=base, site=site, edge_id="catchup-edge", token=token,
-                                  batch_size=5000, catchup_batches=8, parallel=4))
+    up = Uplink(
+        box,
+        UplinkConfig(
+            url=base,
+            site=site,
+            edge_id="catchup-edge",
+            token=token,
+            batch_size=5000,
+            catchup_batches=8,
+            parallel=4,
+        ),
+    )
     t0, c0 = time.perf_counter(), time.process_time()
     sent = await up.drain()
     spent = time.perf_counter() - t0
     edge_cpu = time.process_time() - c0
     await up.aclose()
     box.close()
-    return {"catchup_readings_per_s": sent / spent, "catchup_readings": sent,
-            "catchup_edge_cpu_s_per_million": round(edge_cpu * 1e6 / max(sent, 1), 2),
-            "outbox_append_readings_per_s": n / append_s, "outbox_bytes_per_million": per_million}
+    return {
+        "catchup_readings_per_s": sent / spent,
+        "catchup_readings": sent,
+        "catchup_edge_cpu_s_per_million": round(edge_cpu * 1e6 / max(sent, 1), 2),
+        "outbox_append_readings_per_s": n / append_s,
+        "outbox_bytes_per_million": per_million,
+    }
 
 
 def run(args: argparse.Namespace) -> int:
@@ -192,8 +259,12 @@ def run(args: argparse.Namespace) -> int:
     else:
         schema = f"bench_{uuid.uuid4().hex[:10]}"
     migrate(args.db, schema)
-    results: dict[str, object] = {"batch": args.batch, "sites": args.sites, "concurrency": args.concurrency,
-                                  "backend": dialect_of(args.db)}
+    results: dict[str, object] = {
+        "batch": args.batch,
+        "sites": args.sites,
+        "concurrency": args.concurrency,
+        "backend": dialect_of(args.db),
+    }
     try:
         with connect_sync(args.db, schema) as conn:
             sites = [(f"site{i}", db.pair_site(conn, f"site{i}")) for i in range(args.sites)]
@@ -214,16 +285,21 @@ def run(args: argparse.Namespace) -> int:
                     by_workers[str(workers)] = stored / spent
                     per_m = 1e6 / stored
                     results[f"cpu_s_per_million_{workers}p"] = {
-                        "portal": round(portal_cpu * per_m, 2), "postgres": round(pg_cpu * per_m, 2),
-                        "client": round(client_cpu * per_m, 2)}
+                        "portal": round(portal_cpu * per_m, 2),
+                        "postgres": round(pg_cpu * per_m, 2),
+                        "client": round(client_cpu * per_m, 2),
+                    }
                     if not args.json:
-                        print(f"ingest, {workers} portal process(es): {stored} readings in {spent:.2f} s = "
-                              f"{stored / spent:,.0f} readings/s; CPU s per million readings: portal "
-                              f"{portal_cpu * per_m:.2f}, PostgreSQL {pg_cpu * per_m:.2f}, "
-                              f"client {client_cpu * per_m:.2f}")
+                        print(
+                            f"ingest, {workers} portal process(es): {stored} readings in {spent:.2f} s = "
+                            f"{stored / spent:,.0f} readings/s; CPU s per million readings: portal "
+                            f"{portal_cpu * per_m:.2f}, PostgreSQL {pg_cpu * per_m:.2f}, "
+                            f"client {client_cpu * per_m:.2f}"
+                        )
                     if workers == max(int(w) for w in args.workers.split(",")):
-                        results.update(asyncio.run(catchup(base, sites[0][1], sites[0][0], args.catchup,
-                                                           workdir)))
+                        results.update(
+                            asyncio.run(catchup(base, sites[0][1], sites[0][0], args.catchup, workdir))
+                        )
                 finally:
                     stop(proc)
         results["readings_per_s_by_processes"] = by_workers
@@ -240,12 +316,18 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(results))
     else:
-        print(f"catch-up through the uplink: {results['catchup_readings_per_s']:,.0f} readings/s "
-              f"({results['catchup_readings']} readings; edge CPU "
-              f"{results['catchup_edge_cpu_s_per_million']} s per million)")
+        print(
+            f"catch-up through the uplink: {results['catchup_readings_per_s']:,.0f} readings/s "
+            f"({results['catchup_readings']} readings; edge CPU "
+            f"{results['catchup_edge_cpu_s_per_million']} s per million)"
+        )
         if "cpu_bound_readings_per_s_2_cores" in results:
-            print(f"CPU-bound estimate on 2 idle cores: {results['cpu_bound_readings_per_s_2_cores']:,} "
-                  f"readings/s (load average during the run: {results['load_average']:.1f})")
-        print(f"outbox: {results['outbox_append_readings_per_s']:,.0f} appends/s, "
-              f"{results['outbox_bytes_per_million'] / 1e6:.1f} MB per million readings")
+            print(
+                f"CPU-bound estimate on 2 idle cores: {results['cpu_bound_readings_per_s_2_cores']:,} "
+                f"readings/s (load average during the run: {results['load_average']:.1f})"
+            )
+        print(
+            f"outbox: {results['outbox_append_readings_per_s']:,.0f} appends/s, "
+            f"{results['outbox_bytes_per_million'] / 1e6:.1f} MB per million readings"
+        )
     return 0

@@ -83,12 +83,16 @@ async def tcp_throughput(seconds: float) -> dict[str, float]:
         stop.set()
         proc.join(5)
     assert len(values) == 125
-    return {"registers_per_s": rounds * 125 / elapsed, "requests_per_s": rounds / elapsed,
-            "ms_per_request": 1000 * elapsed / rounds}
+    return {
+        "registers_per_s": rounds * 125 / elapsed,
+        "requests_per_s": rounds / elapsed,
+        "ms_per_request": 1000 * elapsed / rounds,
+    }
 
 
-async def rtu_round(devices: int = 5, rounds: int = 3, max_gap: int | None = None,
-                    serial: bool = False) -> dict[str, float]:
+async def rtu_round(
+    devices: int = 5, rounds: int = 3, max_gap: int | None = None, serial: bool = False
+) -> dict[str, float]:
     entry = find("eastron-sdm630").entry
     if max_gap is not None:
         connection = entry.connection.model_copy(update={"max_gap": max_gap})
@@ -103,8 +107,9 @@ async def rtu_round(devices: int = 5, rounds: int = 3, max_gap: int | None = Non
         if serial:
             server_tty, client_tty = await stack.enter_async_context(null_modem())
             await stack.enter_async_context(EmulatorServer(banks, serial=server_tty, baudrate=BAUD))
-            cfg = LinkConfig(kind="rtu", serial=client_tty, baudrate=BAUD, timeout=2.0,
-                             pause=entry.connection.pause)
+            cfg = LinkConfig(
+                kind="rtu", serial=client_tty, baudrate=BAUD, timeout=2.0, pause=entry.connection.pause
+            )
         else:
             server = await stack.enter_async_context(EmulatorServer(banks, framer="rtu"))
             cfg = LinkConfig(kind="rtu_tcp", port=server.port, timeout=2.0, pause=entry.connection.pause)
@@ -120,8 +125,13 @@ async def rtu_round(devices: int = 5, rounds: int = 3, max_gap: int | None = Non
         requests = sum(len(m.reader.blocks) for m in meters)
         link.close()
     modelled = sum(wire_time(8, 5 + 2 * b.count) for m in meters for b in m.reader.blocks)
-    return {"round_s": min(times), "requests": requests, "modelled_wire_s": modelled,
-            "pause_s": entry.connection.pause, "registers": sum(len(m.reader.registers) for m in meters)}
+    return {
+        "round_s": min(times),
+        "requests": requests,
+        "modelled_wire_s": modelled,
+        "pause_s": entry.connection.pause,
+        "registers": sum(len(m.reader.registers) for m in meters),
+    }
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -133,17 +143,28 @@ def run(args: argparse.Namespace) -> int:
     serial = asyncio.run(rtu_round(serial=True))
     blocks = asyncio.run(rtu_round())
     singles = asyncio.run(rtu_round(max_gap=-1_000_000))
-    result = {"tcp": tcp, "rtu_9600_5_devices_serial_pty": serial, "rtu_9600_5_devices": blocks,
-              "rtu_9600_5_devices_no_blocks": singles}
+    result = {
+        "tcp": tcp,
+        "rtu_9600_5_devices_serial_pty": serial,
+        "rtu_9600_5_devices": blocks,
+        "rtu_9600_5_devices_no_blocks": singles,
+    }
     if args.json:
         print(json.dumps(result, indent=1))
         return 0
-    print(f"Modbus TCP, one connection, loopback: {tcp['registers_per_s']:.0f} registers/s "
-          f"({tcp['requests_per_s']:.0f} requests/s of 125 registers, {tcp['ms_per_request']:.2f} ms each)")
-    print(f"RTU 9600 baud (modelled wire time), 5 x SDM630 ({blocks['registers']} registers), "
-          f"pause {blocks['pause_s']} s between requests, one poll round:")
-    for label, r in (("serial pty pair, block reads", serial), ("RTU over TCP, block reads", blocks),
-                     ("RTU over TCP, one request per register", singles)):
+    print(
+        f"Modbus TCP, one connection, loopback: {tcp['registers_per_s']:.0f} registers/s "
+        f"({tcp['requests_per_s']:.0f} requests/s of 125 registers, {tcp['ms_per_request']:.2f} ms each)"
+    )
+    print(
+        f"RTU 9600 baud (modelled wire time), 5 x SDM630 ({blocks['registers']} registers), "
+        f"pause {blocks['pause_s']} s between requests, one poll round:"
+    )
+    for label, r in (
+        ("serial pty pair, block reads", serial),
+        ("RTU over TCP, block reads", blocks),
+        ("RTU over TCP, one request per register", singles),
+    ):
         wire = r["modelled_wire_s"]
         print(f"  {label}: {r['round_s']:.3f} s ({r['requests']} requests; wire time {wire:.3f} s)")
     return 0

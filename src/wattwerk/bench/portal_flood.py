@@ -42,8 +42,10 @@ def flood(port: int, total: int, chunk: int = MIB) -> tuple[str, int]:
     sent, answer = 0, b""
     piece = b"%x\r\n" % chunk + b"[" * chunk + b"\r\n"
     try:
-        sock.sendall(b"POST /api/v1/session HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                     b"Transfer-Encoding: chunked\r\n\r\n")
+        sock.sendall(
+            b"POST /api/v1/session HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n"
+        )
         while sent < total:
             sock.setblocking(False)
             try:
@@ -72,9 +74,23 @@ def run(args: argparse.Namespace) -> int:
     env = {**os.environ, "PYTHONPATH": args.src} if args.src else None
     with tempfile.TemporaryDirectory() as tmp:
         port_file = Path(tmp) / "port"
-        proc = subprocess.Popen([sys.executable, "-m", "wattwerk", "portal", "--port", "0", "--data-dir", tmp,
-                                 "--port-file", str(port_file)], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "wattwerk",
+                "portal",
+                "--port",
+                "0",
+                "--data-dir",
+                tmp,
+                "--port-file",
+                str(port_file),
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             for _ in range(2400):
                 if port_file.exists():
@@ -94,6 +110,8 @@ def run(args: argparse.Namespace) -> int:
         finally:
             proc.terminate()
             proc.wait(30)
-    print(f"portal_flood: {args.mib} MiB chunked to POST /api/v1/session -> {status!r}; "
-          f"sent {sent / MIB:.0f} MiB before the answer; portal RSS {before:.0f} MB -> {after:.0f} MB")
+    print(
+        f"portal_flood: {args.mib} MiB chunked to POST /api/v1/session -> {status!r}; "
+        f"sent {sent / MIB:.0f} MiB before the answer; portal RSS {before:.0f} MB -> {after:.0f} MB"
+    )
     return 0

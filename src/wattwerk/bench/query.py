@@ -83,20 +83,25 @@ def _insert(conn: psycopg.Connection, table: str, buckets: str, params: dict[str
 
 def _rollup(conn: psycopg.Connection, table: str, step: int, first: int, last: int, lo: int, hi: int) -> int:
     """Rollups of fixed ``step`` for the channels of sites ``lo``..``hi``, buckets ``first``..``last``."""
-    buckets = ("SELECT b, %(step)s::bigint AS len "
-               "FROM generate_series(%(first)s::bigint, %(last)s::bigint, %(step)s::bigint) b")
+    buckets = (
+        "SELECT b, %(step)s::bigint AS len "
+        "FROM generate_series(%(first)s::bigint, %(last)s::bigint, %(step)s::bigint) b"
+    )
     return _insert(conn, table, buckets, {"first": first, "last": last, "step": step, "lo": lo, "hi": hi})
 
 
 def _days(conn: psycopg.Connection, first: date, last: date, lo: int, hi: int) -> int:
     """Daily rollups keyed by local midnight in ``TZ`` (DST days 23 or 25 h), ``first``..``last``."""
     midnight = "(extract(epoch FROM (d AT TIME ZONE %(tz)s)) * 1000)::bigint"
-    buckets = (f"SELECT {midnight} AS b, (extract(epoch FROM ((d + interval '1 day') AT TIME ZONE %(tz)s)) "
-               f"* 1000)::bigint - {midnight} AS len "
-               "FROM generate_series(%(d0)s::timestamp, %(d1)s::timestamp, interval '1 day') d")
+    buckets = (
+        f"SELECT {midnight} AS b, (extract(epoch FROM ((d + interval '1 day') AT TIME ZONE %(tz)s)) "
+        f"* 1000)::bigint - {midnight} AS len "
+        "FROM generate_series(%(d0)s::timestamp, %(d1)s::timestamp, interval '1 day') d"
+    )
     start = rollup.local_midnight(first, TZ)
-    return _insert(conn, "rollup_1d", buckets,
-                   {"first": start, "tz": TZ, "d0": first, "d1": last, "lo": lo, "hi": hi})
+    return _insert(
+        conn, "rollup_1d", buckets, {"first": start, "tz": TZ, "d0": first, "d1": last, "lo": lo, "hi": hi}
+    )
 
 
 def build(args: argparse.Namespace, url: str, now_ms: int) -> tuple[str, str, int]:
@@ -106,7 +111,8 @@ def build(args: argparse.Namespace, url: str, now_ms: int) -> tuple[str, str, in
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(
             "INSERT INTO sites (name, tz, tz_source) SELECT 'bench_' || i, %s, 'edge' "
-            "FROM generate_series(1, %s) i", (TZ, args.sites),
+            "FROM generate_series(1, %s) i",
+            (TZ, args.sites),
         )
         conn.execute(
             "INSERT INTO channels (site_id, name, unit, kind) SELECT s.id, v.name, v.unit, v.kind "
@@ -168,11 +174,7 @@ def build(args: argparse.Namespace, url: str, now_ms: int) -> tuple[str, str, in
 
 
 async def measure(
-    args: argparse.Namespace,
-    db: str,
-    schema: str,
-    site: str,
-    token: str,
+    args: argparse.Namespace, db: str, schema: str, site: str, token: str
 ) -> dict[str, dict[str, float]]:
     app = create_app(PortalConfig(db_url=db, schema=schema, migrate=False, pool_size=4))
     await app.state.db.open()

@@ -57,18 +57,27 @@ class _Timer:
     def wrap(self, on_write: Any) -> Any:
         def seen(written: dict[str, Any]) -> None:
             on_write(written)
-            amps = next((v for k, v in written.items() if "current" in k and isinstance(v, float | int)),
-                        None)
+            amps = next(
+                (v for k, v in written.items() if "current" in k and isinstance(v, float | int)), None
+            )
             if amps is not None and amps != self.last:
                 self.last = float(amps)
                 self.changed.set()
+
         return seen
 
 
 async def _measure(changes: int, p1_interval: float, cycle_s: float) -> dict[str, Any]:
-    sim = SiteSim(SiteParams(evs=(EVParams(soc_initial=20.0, phase_switching=False),), heat_pump=None,
-                             rod=None, battery=None, pv=()),
-                  start=datetime.fromisoformat("2025-06-14T18:00:00+00:00"))
+    sim = SiteSim(
+        SiteParams(
+            evs=(EVParams(soc_initial=20.0, phase_switching=False),),
+            heat_pump=None,
+            rod=None,
+            battery=None,
+            pv=(),
+        ),
+        start=datetime.fromisoformat("2025-06-14T18:00:00+00:00"),
+    )
     ev = sim.evs[0]
     house = {"w": 0.0}
 
@@ -85,8 +94,11 @@ async def _measure(changes: int, p1_interval: float, cycle_s: float) -> dict[str
     timer = _Timer()
     emulator.bank.on_write = timer.wrap(emulator.bank.on_write)
     times: dict[str, list[float]] = {"shed": [], "restore": []}
-    async with P1Emulator(meter, interval=p1_interval) as p1, EmulatorServer([emulator.bank]) as server, \
-            _edge(site_config(p1.port, server.port, emulator.bank.unit, cycle_s), cycle_s) as edge:
+    async with (
+        P1Emulator(meter, interval=p1_interval) as p1,
+        EmulatorServer([emulator.bank]) as server,
+        _edge(site_config(p1.port, server.port, emulator.bank.unit, cycle_s), cycle_s) as edge,
+    ):
         stop = asyncio.Event()
         task = asyncio.create_task(edge.run(stop))
         stepping = asyncio.create_task(simulate())
@@ -116,35 +128,63 @@ async def _measure(changes: int, p1_interval: float, cycle_s: float) -> dict[str
             stop.set()
             await task
             stepping.cancel()
+
     def figures(xs: list[float]) -> dict[str, float | int | None]:
         xs = sorted(xs)
         if not xs:
             return {"n": 0, "p50": None, "p95": None, "max": None}
-        return {"n": len(xs), "p50": round(statistics.median(xs), 1),
-                "p95": round(xs[min(len(xs) - 1, round(0.95 * (len(xs) - 1)))], 1), "max": round(xs[-1], 1)}
+        return {
+            "n": len(xs),
+            "p50": round(statistics.median(xs), 1),
+            "p95": round(xs[min(len(xs) - 1, round(0.95 * (len(xs) - 1)))], 1),
+            "max": round(xs[-1], 1),
+        }
 
-    return {"changes": changes, "p1_interval_s": p1_interval, "cycle_s": cycle_s,
-            "reaction_ms": {k: figures(v) for k, v in times.items()}}
+    return {
+        "changes": changes,
+        "p1_interval_s": p1_interval,
+        "cycle_s": cycle_s,
+        "reaction_ms": {k: figures(v) for k, v in times.items()},
+    }
 
 
 def site_config(p1_port: int, charger_port: int, unit: int, cycle_s: float) -> SiteConfig:
     """The site file of the bench: P1 meter over TCP, one KEBA charger, an 11 kW import limit."""
-    return SiteConfig.model_validate({
-        "version": 1,
-        "site": {"name": "Reaction bench", "location": {"latitude": 52.37, "longitude": 4.9},
-                 "timezone": "Europe/Amsterdam", "grid": {"phases": 3, "max_import_w": IMPORT_LIMIT_W}},
-        "devices": [
-            {"id": "grid", "role": "grid_meter", "connection": {"type": "tcp", "host": "127.0.0.1",
-                                                                "port": p1_port, "format": "dsmr"}},
-            {"id": "ev1", "role": "ev_charger", "catalog": CHARGER, "interval_s": cycle_s,
-             "connection": {"type": "modbus_tcp", "host": "127.0.0.1", "port": charger_port, "unit": unit,
-                            "timeout_s": 1.0},
-             "limits": {"min_current_a": 6, "max_current_a": 16, "phases": 3}},
-        ],
-        "strategy": {"mode": "self_consumption", "ev_default_mode": "now"},
-        "control": {"margin_w": 100.0},
-        "tariff": {"provider": "fixed", "fixed_eur_per_kwh": 0.3},
-    })
+    return SiteConfig.model_validate(
+        {
+            "version": 1,
+            "site": {
+                "name": "Reaction bench",
+                "location": {"latitude": 52.37, "longitude": 4.9},
+                "timezone": "Europe/Amsterdam",
+                "grid": {"phases": 3, "max_import_w": IMPORT_LIMIT_W},
+            },
+            "devices": [
+                {
+                    "id": "grid",
+                    "role": "grid_meter",
+                    "connection": {"type": "tcp", "host": "127.0.0.1", "port": p1_port, "format": "dsmr"},
+                },
+                {
+                    "id": "ev1",
+                    "role": "ev_charger",
+                    "catalog": CHARGER,
+                    "interval_s": cycle_s,
+                    "connection": {
+                        "type": "modbus_tcp",
+                        "host": "127.0.0.1",
+                        "port": charger_port,
+                        "unit": unit,
+                        "timeout_s": 1.0,
+                    },
+                    "limits": {"min_current_a": 6, "max_current_a": 16, "phases": 3},
+                },
+            ],
+            "strategy": {"mode": "self_consumption", "ev_default_mode": "now"},
+            "control": {"margin_w": 100.0},
+            "tariff": {"provider": "fixed", "fixed_eur_per_kwh": 0.3},
+        }
+    )
 
 
 @contextlib.asynccontextmanager
@@ -168,8 +208,10 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(out))
         return 0
-    print(f"meter change -> charger current written (loopback; P1 every {out['p1_interval_s']} s, "
-          f"control every {out['cycle_s']} s)")
+    print(
+        f"meter change -> charger current written (loopback; P1 every {out['p1_interval_s']} s, "
+        f"control every {out['cycle_s']} s)"
+    )
     for k, r in out["reaction_ms"].items():
         print(f"  {k:<8} n {r['n']:3}   p50 {r['p50']} ms   p95 {r['p95']} ms   max {r['max']} ms")
     return 0

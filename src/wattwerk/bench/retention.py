@@ -56,16 +56,24 @@ def build(args: argparse.Namespace, url: str, now_ms: int) -> tuple[int, int]:
     done = cut - args.minutes * 60_000
     step = args.every_s * 1000
     names = [(f"p{i}.power", "W", "power") for i in range(args.power)] + [
-        ("grid.energy_import", "Wh", "counter")]
+        ("grid.energy_import", "Wh", "counter")
+    ]
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("INSERT INTO sites (name, tz, tz_source) SELECT 'bench_' || i, 'Europe/Berlin', 'edge' "
-                     "FROM generate_series(1, %s) i", (args.sites,))
+        conn.execute(
+            "INSERT INTO sites (name, tz, tz_source) SELECT 'bench_' || i, 'Europe/Berlin', 'edge' "
+            "FROM generate_series(1, %s) i",
+            (args.sites,),
+        )
         with conn.cursor() as cur:
             cur.executemany(
-                "INSERT INTO channels (site_id, name, unit, kind) SELECT id, %s, %s, %s FROM sites", names)
+                "INSERT INTO channels (site_id, name, unit, kind) SELECT id, %s, %s, %s FROM sites", names
+            )
         conn.execute("INSERT INTO edges (site_id, name) SELECT id, 'edge' FROM sites")
-        conn.execute("INSERT INTO site_retention (site_id, done_ms, rolled_ms, days_tz) "
-                     "SELECT id, %s, %s, 'Europe/Berlin' FROM sites", (done, done))
+        conn.execute(
+            "INSERT INTO site_retention (site_id, done_ms, rolled_ms, days_tz) "
+            "SELECT id, %s, %s, 'Europe/Berlin' FROM sites",
+            (done, done),
+        )
         lo_id, hi_id = conn.execute("SELECT min(id), max(id) FROM sites").fetchone()  # type: ignore[misc]
         rows = 0
         t0 = time.perf_counter()
@@ -81,8 +89,11 @@ def build(args: argparse.Namespace, url: str, now_ms: int) -> tuple[int, int]:
                 {"a": done, "z": now_ms, "step": step, "lo": lo, "hi": hi},
             )
             rows += cur.rowcount
-            _say(args, f"  sites {lo - lo_id + 1}..{hi - lo_id + 1}: {rows:,} raw rows, "
-                       f"{time.perf_counter() - t0:.0f} s")
+            _say(
+                args,
+                f"  sites {lo - lo_id + 1}..{hi - lo_id + 1}: {rows:,} raw rows, "
+                f"{time.perf_counter() - t0:.0f} s",
+            )
         conn.execute("VACUUM (ANALYZE) readings")
         due = conn.execute("SELECT count(*) FROM readings WHERE ts_ms < %s", (cut,)).fetchone()[0]  # type: ignore[index]
     return rows, int(due)
@@ -118,8 +129,12 @@ async def measure(args: argparse.Namespace, schema: str, now_ms: int) -> dict[st
         await db.close()
         for name, fn in passes.items():
             setattr(retention, fn, real[name])
-    return {"run_s": round(wall, 2), "cpu_s": round(cpu, 2), **{k: round(v, 2) for k, v in spent.items()},
-            "counts": counts}
+    return {
+        "run_s": round(wall, 2),
+        "cpu_s": round(cpu, 2),
+        **{k: round(v, 2) for k, v in spent.items()},
+        "counts": counts,
+    }
 
 
 def run(args: argparse.Namespace) -> int:
@@ -155,8 +170,10 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result))
     else:
-        print(f"retention at {args.sites:,} sites: one run over {args.minutes} min of raw values "
-              f"({due:,} readings) took {figures['run_s']} s "
-              f"(power integrals {figures.get('power_s')} s, counters {figures.get('counters_s')} s); "
-              f"{result['readings_per_s']:,} readings/s against {result['upload_rate_per_s']:,}/s uploaded")
+        print(
+            f"retention at {args.sites:,} sites: one run over {args.minutes} min of raw values "
+            f"({due:,} readings) took {figures['run_s']} s "
+            f"(power integrals {figures.get('power_s')} s, counters {figures.get('counters_s')} s); "
+            f"{result['readings_per_s']:,} readings/s against {result['upload_rate_per_s']:,}/s uploaded"
+        )
     return 0

@@ -33,9 +33,21 @@ def run(args: argparse.Namespace) -> int:
     steps = sim.steps - 1
     rate = steps / (t2 - t1)
     c = sim.channels()
-    kwh = {k: round(c[k] / 1000.0, 1) for k in ("grid.energy_import", "grid.energy_export", "pv1.energy",
-                                                 "house.energy", "ev1.energy", "hp.energy", "rod.energy",
-                                                 "bat.energy_charge", "bat.energy_discharge") if k in c}
+    kwh = {
+        k: round(c[k] / 1000.0, 1)
+        for k in (
+            "grid.energy_import",
+            "grid.energy_export",
+            "pv1.energy",
+            "house.energy",
+            "ev1.energy",
+            "hp.energy",
+            "rod.energy",
+            "bat.energy_charge",
+            "bat.energy_discharge",
+        )
+        if k in c
+    }
     result = {
         "step_s": args.step,
         "days": args.days,

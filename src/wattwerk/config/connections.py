@@ -33,7 +33,8 @@ def _check_group(value: str) -> str:
         ipaddress.IPv4Address(value)
     except ValueError:
         raise PydanticCustomError(
-            "address", "expected an IPv4 address such as \"{example}\", got {got}",
+            "address",
+            'expected an IPv4 address such as "{example}", got {got}',
             {"example": SPEEDWIRE_GROUP, "got": show(value)},
         ) from None
     return value
@@ -166,8 +167,9 @@ class MqttConnection(Model):
             raise _problem(f"key is for format: dsmr, not {fmt}", "key")
         if fmt == "plain":
             if not self.fields:
-                raise _problem("format: plain needs fields: [{topic: ..., quantity: ...}] (one per topic)",
-                               "format")
+                raise _problem(
+                    "format: plain needs fields: [{topic: ..., quantity: ...}] (one per topic)", "format"
+                )
             if len(self.fields) > 1 and any(f.topic is None for f in self.fields):
                 raise _problem("format: plain with several fields needs a topic in each", "fields")
         if fmt == "json" and self.fields and any(f.path is None for f in self.fields):
@@ -192,8 +194,9 @@ class HttpConnection(Model):
     @model_validator(mode="after")
     def _fits_format(self) -> HttpConnection:
         if self.format == "shelly" and not self.profile:
-            raise _problem("format: shelly needs profile: (em, 3em, pro3em, pro_em, plug, plus_plug)",
-                           "format")
+            raise _problem(
+                "format: shelly needs profile: (em, 3em, pro3em, pro_em, plug, plus_plug)", "format"
+            )
         if self.format != "shelly" and self.profile:
             raise _problem("profile is for format: shelly", "profile")
         if self.format == "json" and (not self.fields or any(f.path is None for f in self.fields)):

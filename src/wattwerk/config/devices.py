@@ -46,7 +46,12 @@ class Limits(Model):
             if lo is not None and hi is not None and lo > hi:
                 raise problem(
                     "{low} ({lo} {unit}) is above {high} ({hi} {unit})",
-                    (low,), low=low, high=high, lo=num(lo), hi=num(hi), unit=unit,
+                    (low,),
+                    low=low,
+                    high=high,
+                    lo=num(lo),
+                    hi=num(hi),
+                    unit=unit,
                 )
         return self
 
@@ -143,7 +148,9 @@ class HeatingRod(DeviceBase):
             if top is not None and self.stages[-1] > top:
                 raise problem(
                     "the highest stage ({stage} W) is above limits.max_power_w ({top} W)",
-                    ("stages",), stage=num(self.stages[-1]), top=num(top),
+                    ("stages",),
+                    stage=num(self.stages[-1]),
+                    top=num(top),
                 )
         return self
 
@@ -180,12 +187,31 @@ class Submeter(DeviceBase):
 
 
 DEVICE_MODELS: tuple[type[DeviceBase], ...] = (
-    GridMeter, Pv, Battery, EvCharger, HeatPump, HeatingRod, Switch, Chp, FuelCell, Electrolyser, Submeter,
+    GridMeter,
+    Pv,
+    Battery,
+    EvCharger,
+    HeatPump,
+    HeatingRod,
+    Switch,
+    Chp,
+    FuelCell,
+    Electrolyser,
+    Submeter,
 )
 ROLES: tuple[str, ...] = tuple(m.model_fields["role"].annotation.__args__[0] for m in DEVICE_MODELS)  # type: ignore[union-attr]
 
 Device = Annotated[
-    GridMeter | Pv | Battery | EvCharger | HeatPump | HeatingRod | Switch | Chp | FuelCell | Electrolyser
+    GridMeter
+    | Pv
+    | Battery
+    | EvCharger
+    | HeatPump
+    | HeatingRod
+    | Switch
+    | Chp
+    | FuelCell
+    | Electrolyser
     | Submeter,
     Field(discriminator="role"),
 ]

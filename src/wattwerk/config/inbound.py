@@ -30,7 +30,8 @@ def _network(text: str) -> str:
         ipaddress.ip_network(text, strict=False)
     except ValueError:
         raise PydanticCustomError(
-            "config", "expected an IP address or network such as 192.168.1.20 or 10.0.0.0/24, got {got}",
+            "config",
+            "expected an IP address or network such as 192.168.1.20 or 10.0.0.0/24, got {got}",
             {"got": repr(text)},
         ) from None
     return text
@@ -81,7 +82,8 @@ class _Listener(Model):
             raise problem(
                 "listening on {host} lets other machines change the site's limits: list the clients "
                 "that may connect in allow (IP addresses or networks)",
-                ("allow",), host=self.host,
+                ("allow",),
+                host=self.host,
             )
         return self
 
@@ -144,13 +146,16 @@ class OpenAdr(Model):
         if self.vtn_url.startswith("http://") and not is_loopback(host):
             raise problem(
                 "an OpenADR VTN beyond loopback must be reached over https (with cert, key and "
-                "vtn_fingerprint), got {url}", ("vtn_url",), url=self.vtn_url,
+                "vtn_fingerprint), got {url}",
+                ("vtn_url",),
+                url=self.vtn_url,
             )
         if (self.cert is None) != (self.key is None):
             raise problem("cert and key go together", ("cert" if self.cert is None else "key",))
         if self.cert is not None and self.ca_file is None:
-            raise problem("a client certificate needs ca_file: the CA that signed the VTN's certificate",
-                          ("ca_file",))
+            raise problem(
+                "a client certificate needs ca_file: the CA that signed the VTN's certificate", ("ca_file",)
+            )
         return self
 
 
@@ -163,8 +168,10 @@ class Inbound(Model):
 
     @model_validator(mode="after")
     def _ports(self) -> Inbound:
-        if self.iec104 is not None and self.modbus_server is not None and (
-            self.iec104.port == self.modbus_server.port
+        if (
+            self.iec104 is not None
+            and self.modbus_server is not None
+            and (self.iec104.port == self.modbus_server.port)
         ):
             raise problem("port {port} is also iec104's", ("modbus_server", "port"), port=self.iec104.port)
         return self

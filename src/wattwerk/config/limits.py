@@ -40,14 +40,18 @@ class Ripple(Model):
             if len(level.pattern) != len(self.contacts):
                 raise problem(
                     "pattern {pattern} needs {n} digits, one per contact",
-                    ("levels", i, "pattern"), pattern=repr(level.pattern), n=len(self.contacts),
+                    ("levels", i, "pattern"),
+                    pattern=repr(level.pattern),
+                    n=len(self.contacts),
                 )
         if self.on_stale != "keep" and (
             len(self.on_stale) != len(self.contacts) or set(self.on_stale) - {"0", "1"}
         ):
             raise problem(
                 'expected "keep" or a pattern of {n} digits 0/1 (the fail-safe level), got {got}',
-                ("on_stale",), n=len(self.contacts), got=repr(self.on_stale),
+                ("on_stale",),
+                n=len(self.contacts),
+                got=repr(self.on_stale),
             )
         return self
 
@@ -196,6 +200,9 @@ class ControlLimits(Model):
                 have = ", ".join(f"{dev}.{q}" for q in allowed) or "none (an S0 meter has no contacts)"
                 raise problem(
                     "input {id} has no contact {q}; it has {have}",
-                    at, id=repr(dev), q=repr(quantity), have=have,
+                    at,
+                    id=repr(dev),
+                    q=repr(quantity),
+                    have=have,
                 )
         return self

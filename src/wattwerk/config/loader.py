@@ -97,8 +97,12 @@ def _scan(text: str, filename: str) -> None:
         elif isinstance(event, MappingEndEvent | SequenceEndEvent):
             depth -= 1
         elif isinstance(event, ScalarEvent) and len(event.value) > MAX_STRING:
-            raise ConfigError([f"{filename}:{line}: a value of {len(event.value)} characters; "
-                               f"at most {MAX_STRING} are allowed"])
+            raise ConfigError(
+                [
+                    f"{filename}:{line}: a value of {len(event.value)} characters; "
+                    f"at most {MAX_STRING} are allowed"
+                ]
+            )
         if nodes > MAX_NODES:
             raise ConfigError([f"{filename}:{line}: more than {MAX_NODES} values; not a site file"])
 
@@ -127,10 +131,12 @@ def parse_document(text: str, filename: str) -> CommentedMap:
         raise ConfigError([f'{filename}: the file is empty; a site file needs at least a "site" section'])
     if not isinstance(doc, CommentedMap):
         line = doc.lc.line + 1 if isinstance(doc, CommentedSeq) else 1
-        raise ConfigError([
-            f"{filename}:{line}: expected a mapping of sections ({SECTIONS}) at the top level, "
-            f"got {show(plain(doc))}"
-        ])
+        raise ConfigError(
+            [
+                f"{filename}:{line}: expected a mapping of sections ({SECTIONS}) at the top level, "
+                f"got {show(plain(doc))}"
+            ]
+        )
     return doc
 
 
@@ -176,8 +182,9 @@ def validate_document(doc: CommentedMap, filename: str) -> SiteConfig:
     try:
         return SiteConfig.model_validate(data).located(Path(filename).parent)
     except ValidationError as e:
-        problems = sorted({_problem(err, doc) for err in e.errors()},
-                          key=lambda p: (p.line or 0, p.location, p.message))
+        problems = sorted(
+            {_problem(err, doc) for err in e.errors()}, key=lambda p: (p.line or 0, p.location, p.message)
+        )
         raise ConfigError([p.format(filename) for p in problems]) from None
 
 
@@ -208,6 +215,15 @@ def load_demo_config() -> SiteConfig:
 
 
 __all__ = [
-    "DEMO_SITE", "ConfigError", "Problem", "load_config", "load_demo_config", "load_document",
-    "parse_config", "parse_document", "plain", "problem_lines", "validate_document",
+    "DEMO_SITE",
+    "ConfigError",
+    "Problem",
+    "load_config",
+    "load_demo_config",
+    "load_document",
+    "parse_config",
+    "parse_document",
+    "plain",
+    "problem_lines",
+    "validate_document",
 ]

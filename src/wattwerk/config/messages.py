@@ -24,9 +24,15 @@ Loc = tuple[str | int, ...]
 DISCRIMINATORS = ("type", "role")
 
 _TYPE_WORDS = {
-    "int_type": "an integer", "int_parsing": "an integer", "int_from_float": "an integer",
-    "float_type": "a number", "float_parsing": "a number", "finite_number": "a finite number",
-    "string_type": "a string", "bool_type": "true or false", "bool_parsing": "true or false",
+    "int_type": "an integer",
+    "int_parsing": "an integer",
+    "int_from_float": "an integer",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "finite_number": "a finite number",
+    "string_type": "a string",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
     "model_type": 'a mapping (indented "key: value" lines)',
     "model_attributes_type": 'a mapping (indented "key: value" lines)',
     "dict_type": 'a mapping (indented "key: value" lines)',

@@ -120,8 +120,12 @@ class HeatStore(Model):
     @model_validator(mode="after")
     def _band(self) -> HeatStore:
         if self.min_c >= self.max_c:
-            raise problem("min_c ({lo} °C) must be below max_c ({hi} °C)", ("min_c",),
-                          lo=num(self.min_c), hi=num(self.max_c))
+            raise problem(
+                "min_c ({lo} °C) must be below max_c ({hi} °C)",
+                ("min_c",),
+                lo=num(self.min_c),
+                hi=num(self.max_c),
+            )
         return self
 
 
@@ -189,7 +193,8 @@ class Portal(Model):
         if parts.scheme == "http" and not _loopback(parts.hostname or "") and not self.allow_insecure:
             raise problem(
                 "plain http:// to {host}: the edge's token and every reading would travel in clear; "
-                "use https:// (or set allow_insecure: true on a network you trust)", ("url",),
+                "use https:// (or set allow_insecure: true on a network you trust)",
+                ("url",),
                 host=parts.hostname or "?",
             )
         return self
@@ -223,8 +228,9 @@ _HOST = re.compile(r"^[A-Za-z0-9._-]{1,253}$|^\[?[0-9A-Fa-f:.]{2,45}\]?$")
 
 def _check_host(value: str) -> str:
     if not _HOST.match(value):
-        raise problem('"{v}" is not a host name or IP address (e.g. energy.example.org, 192.168.1.9)',
-                      v=value[:80])
+        raise problem(
+            '"{v}" is not a host name or IP address (e.g. energy.example.org, 192.168.1.9)', v=value[:80]
+        )
     return value
 
 
@@ -294,21 +300,28 @@ class SiteConfig(Model):
         for i, dev in enumerate(self.devices):
             if dev.id in first:
                 raise problem(
-                    'duplicate device id "{id}" (first used by devices[{j}])', ("devices", i, "id"),
-                    id=dev.id, j=first[dev.id],
+                    'duplicate device id "{id}" (first used by devices[{j}])',
+                    ("devices", i, "id"),
+                    id=dev.id,
+                    j=first[dev.id],
                 )
             first[dev.id] = i
         taken = set(self.control.inbound.names()) & set(first) if self.control.inbound else set()
         if taken:  # control.inbound writes channels <interface>.*
             name = min(taken)
-            raise problem('device id "{id}" is taken by control.inbound.{id} (its channels are {id}.*)',
-                          ("devices", first[name], "id"), id=name)
+            raise problem(
+                'device id "{id}" is taken by control.inbound.{id} (its channels are {id}.*)',
+                ("devices", first[name], "id"),
+                id=name,
+            )
         self._strategy_refs()
         meters = [i for i, dev in enumerate(self.devices) if dev.role == "grid_meter"]
         if len(meters) > 1:
             raise problem(
                 'only one device may have role grid_meter; devices[{j}] ("{a}") already has it',
-                ("devices", meters[1], "role"), j=meters[0], a=self.devices[meters[0]].id,
+                ("devices", meters[1], "role"),
+                j=meters[0],
+                a=self.devices[meters[0]].id,
             )
         return self
 
@@ -333,8 +346,11 @@ class SiteConfig(Model):
                 seen.add(dev)
                 device = self.device(dev)
                 if device.role == "heat_pump" and device.limits.max_power_w is None:
-                    raise problem('heat pump "{id}" needs limits.max_power_w (its electric power) '
-                                  "to be planned", at, id=dev)
+                    raise problem(
+                        'heat pump "{id}" needs limits.max_power_w (its electric power) to be planned',
+                        at,
+                        id=dev,
+                    )
 
     def device(self, device_id: str) -> DeviceBase:
         """The device with this id; KeyError if there is none."""

@@ -60,7 +60,8 @@ def _duration_error(value: Any, forever: bool) -> PydanticCustomError:
     examples = '"30s", "5m", "24h", "7d"' + (' or "forever"' if forever else "")
     plain = "" if forever else "a number of seconds or "
     return PydanticCustomError(
-        "duration", "expected {plain}a duration like {examples}, got {got}",
+        "duration",
+        "expected {plain}a duration like {examples}, got {got}",
         {"plain": plain, "examples": examples, "got": show(value)},
     )
 
@@ -102,8 +103,8 @@ def _check_device_id(value: str) -> str:
     if not DEVICE_ID.match(value) or len(value) > DEVICE_ID_MAX:
         raise PydanticCustomError(
             "device_id",
-            "{got} is not a valid device id: use at most {n} lower-case letters, digits and \"_\", "
-            "starting with a letter (it names channels such as \"{example}.power\")",
+            '{got} is not a valid device id: use at most {n} lower-case letters, digits and "_", '
+            'starting with a letter (it names channels such as "{example}.power")',
             {"got": show(value), "n": DEVICE_ID_MAX, "example": _suggest_id(value)},
         )
     return value

@@ -121,8 +121,9 @@ def apply(path: str | Path, change: Change, check: Check | None = None) -> SiteC
     return cfg
 
 
-def add_device(path: str | Path, device: Mapping[str, Any], *, comment: str | None = None,
-               check: Check | None = None) -> SiteConfig:
+def add_device(
+    path: str | Path, device: Mapping[str, Any], *, comment: str | None = None, check: Check | None = None
+) -> SiteConfig:
     """Append a device to ``devices`` (created when missing); ``comment`` goes above the new entry;
     ``check``: see ``apply``."""
 
@@ -170,5 +171,14 @@ def set_role(path: str | Path, device_id: str, role: str) -> SiteConfig:
     return apply(path, change)
 
 
-__all__ = ["add_device", "apply", "dump", "guess_style", "render", "set_role", "set_section", "to_node",
-           "write_atomic"]
+__all__ = [
+    "add_device",
+    "apply",
+    "dump",
+    "guess_style",
+    "render",
+    "set_role",
+    "set_section",
+    "to_node",
+    "write_atomic",
+]

@@ -44,14 +44,18 @@ class DeviceSpec:
 
 def _timing(dev: DeviceBase) -> dict[str, Any]:
     lim = dev.limits
-    return dict(min_on_s=lim.min_on_s or 0.0, min_off_s=lim.min_off_s or 0.0,
-                max_switches_per_hour=lim.max_switches_per_hour)
+    return dict(
+        min_on_s=lim.min_on_s or 0.0,
+        min_off_s=lim.min_off_s or 0.0,
+        max_switches_per_hour=lim.max_switches_per_hour,
+    )
 
 
 def _ev(cfg: SiteConfig, dev: DeviceBase) -> DeviceSpec:
     lim = dev.limits
     return DeviceSpec(
-        dev.id, Kind.EV,
+        dev.id,
+        Kind.EV,
         min_a=lim.min_current_a or EV_DEFAULTS.min_a,
         max_a=lim.max_current_a or EV_DEFAULTS.max_a,
         phases=lim.phases or EV_DEFAULTS.phases,
@@ -63,7 +67,8 @@ def _ev(cfg: SiteConfig, dev: DeviceBase) -> DeviceSpec:
 
 def _battery(cfg: SiteConfig, dev: DeviceBase) -> DeviceSpec:
     return DeviceSpec(
-        dev.id, Kind.BATTERY,
+        dev.id,
+        Kind.BATTERY,
         max_charge_w=dev.max_charge_w,  # type: ignore[attr-defined]
         max_discharge_w=dev.max_discharge_w,  # type: ignore[attr-defined]
         reserve_soc=cfg.reserve_soc(dev),  # type: ignore[arg-type]
@@ -80,7 +85,8 @@ def _heat_pump(cfg: SiteConfig, dev: DeviceBase) -> DeviceSpec:
 
 def _rod(cfg: SiteConfig, dev: DeviceBase) -> DeviceSpec:
     return DeviceSpec(
-        dev.id, Kind.ROD,
+        dev.id,
+        Kind.ROD,
         max_w=dev.max_power_w,  # type: ignore[attr-defined]
         stages_w=tuple(dev.stages or ()),  # type: ignore[attr-defined]
         **_timing(dev),
@@ -91,8 +97,13 @@ def _switched(cfg: SiteConfig, dev: DeviceBase) -> DeviceSpec:
     """Loads (a relay; an electrolyser in W) and generators (CHP, fuel cell)."""
     kind = kind_of(dev.role)
     command = Command.POWER if dev.role == Role.ELECTROLYSER else Command.RELAY
-    return DeviceSpec(dev.id, kind, max_w=dev.limits.max_power_w or 0.0,  # type: ignore[arg-type]
-                      command=command, **_timing(dev))  # type: ignore[arg-type]
+    return DeviceSpec(
+        dev.id,
+        kind,
+        max_w=dev.limits.max_power_w or 0.0,  # type: ignore[arg-type]
+        command=command,
+        **_timing(dev),
+    )  # type: ignore[arg-type]
 
 
 # the spec of each controllable kind, from its site-file entry (roles per kind: vocabulary.KINDS)

@@ -96,8 +96,11 @@ def wrap_heaters(laws: list[Law]) -> dict[str, Overridden]:
 
 # ---------------------------------------------------------------- reasons
 
-LIMIT_WORDS = {"ripple": "ripple control", "para14a": "§14a grid operator limit",
-               "grid": "the grid connection"}
+LIMIT_WORDS = {
+    "ripple": "ripple control",
+    "para14a": "§14a grid operator limit",
+    "grid": "the grid connection",
+}
 NEAR = 0.9  # a standing limit (the connection's import) is named only when the import comes this close
 
 
@@ -123,8 +126,15 @@ def _kw(watts: float) -> str:
     return f"{watts / 1000:.1f} kW"
 
 
-def ev_reasons(law: EvCharging, snap: Snapshot, asked: Mapping[str, float], got: Mapping[str, float],
-               surplus_w: float | None, limits: str, planned: Signals) -> dict[str, str]:
+def ev_reasons(
+    law: EvCharging,
+    snap: Snapshot,
+    asked: Mapping[str, float],
+    got: Mapping[str, float],
+    surplus_w: float | None,
+    limits: str,
+    planned: Signals,
+) -> dict[str, str]:
     """Why each charge point charges or waits."""
     out: dict[str, str] = {}
     for cp in law.config.points:
@@ -144,8 +154,11 @@ def ev_reasons(law: EvCharging, snap: Snapshot, asked: Mapping[str, float], got:
             out[cp.id] = f"charging at {amps:.1f} A, capped by {limits or 'the charger ramping up'}"
         elif on_got:
             planned_w = planned.planned_w(cp.id)
-            why = {EvMode.NOW: "charging now at full power", EvMode.MINPV: "charging: minimum + PV surplus",
-                   EvMode.PV: "charging from PV surplus"}.get(EvMode(cp.mode), "charging")
+            why = {
+                EvMode.NOW: "charging now at full power",
+                EvMode.MINPV: "charging: minimum + PV surplus",
+                EvMode.PV: "charging from PV surplus",
+            }.get(EvMode(cp.mode), "charging")
             if planned_w:
                 why = f"charging in a planned slot ({_kw(planned_w)})"
             out[cp.id] = f"{why}, {amps:.1f} A"
@@ -156,14 +169,19 @@ def ev_reasons(law: EvCharging, snap: Snapshot, asked: Mapping[str, float], got:
     return out
 
 
-def heater_reason(w: Overridden, asked: Mapping[str, float], got: Mapping[str, float], limits: str,
-                  now: datetime, tz: Any) -> str:
+def heater_reason(
+    w: Overridden, asked: Mapping[str, float], got: Mapping[str, float], limits: str, now: datetime, tz: Any
+) -> str:
     """Why a heat pump or heating rod runs as it does."""
     cfg = w.inner.config
     if isinstance(w.inner, SgReadyControl):
         key = f"{cfg.id}.{Command.SGREADY}"
-        words = {1: "blocked", 2: "normal operation", 3: "running on PV surplus / cheap energy",
-                 4: "forced on"}
+        words = {
+            1: "blocked",
+            2: "normal operation",
+            3: "running on PV surplus / cheap energy",
+            4: "forced on",
+        }
         a, g = asked.get(key), got.get(key)
         text = words.get(int(g or 2), "normal operation")
         lowered = a is not None and g is not None and g < a
@@ -182,8 +200,13 @@ def heater_reason(w: Overridden, asked: Mapping[str, float], got: Mapping[str, f
     return text
 
 
-BATTERY_WORDS = {"self_consumption": "self-consumption", "hold": "hold (no discharge)",
-                 "charge": "charging from the grid", "planner": "the planner decides", "off": "off"}
+BATTERY_WORDS = {
+    "self_consumption": "self-consumption",
+    "hold": "hold (no discharge)",
+    "charge": "charging from the grid",
+    "planner": "the planner decides",
+    "off": "off",
+}
 
 
 def battery_reason(cfg: Any, requested: Iterable[Setpoint], final: Iterable[Setpoint], snap: Snapshot) -> str:
@@ -202,9 +225,17 @@ def battery_reason(cfg: Any, requested: Iterable[Setpoint], final: Iterable[Setp
     return f"{mode}: {doing}"
 
 
-def reasons(laws: Iterable[Any], snap: Snapshot, requested: Iterable[Setpoint], final: Iterable[Setpoint],
-            active: Mapping[str, float], surplus_w: float | None, signals: Signals,
-            tz: Any, grid_meter: str = "grid") -> dict[str, str]:
+def reasons(
+    laws: Iterable[Any],
+    snap: Snapshot,
+    requested: Iterable[Setpoint],
+    final: Iterable[Setpoint],
+    active: Mapping[str, float],
+    surplus_w: float | None,
+    signals: Signals,
+    tz: Any,
+    grid_meter: str = "grid",
+) -> dict[str, str]:
     """Device id -> the control's decision in a short sentence."""
     asked, got = _values(requested), _values(final)
     limits = _limit_text(active, snap.get(f"{grid_meter}.power"))

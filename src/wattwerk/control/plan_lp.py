@@ -288,6 +288,7 @@ class LpModel:
             h.changeColsBounds(len(off), off, lower[off], np.zeros(len(off)))
         return undo
 
+
 def _round_semi(
     v: np.ndarray, ub: np.ndarray, minimum: float, local: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:

@@ -27,14 +27,7 @@ import highspy
 import numpy as np
 
 from wattwerk.control.plan_lp import INF, LpModel
-from wattwerk.control.plan_model import (
-    EV,
-    Battery,
-    Plan,
-    PlanOptions,
-    PlanRequest,
-    ThermalStore,
-)
+from wattwerk.control.plan_model import EV, Battery, Plan, PlanOptions, PlanRequest, ThermalStore
 
 K = 1000.0  # the model works in kW and kWh: coefficients near 1 keep HiGHS fast and exact
 EPS_EUR = 1e-5  # €/kWh on grid and battery flows: breaks ties against pointless flows
@@ -192,6 +185,7 @@ def _read_devices(req: PlanRequest, md: _Model, sol: np.ndarray, plan: Plan) -> 
         plan.co2_kg = float(dt / 1e6 * (_per_slot(req.co2_g_per_kwh, req.n, "co2") @ plan.import_w))
     if md.excess is not None:
         plan.import_excess_w = float(sol[md.excess].max(initial=0.0) * K)
+
 
 def _battery(
     m: LpModel, b: Battery, n: int, dt: float, w_imp: np.ndarray, pv: np.ndarray, balance: list

@@ -66,8 +66,11 @@ class SgReadyControl:
         want = NORMAL
         if force.held(t, c.delay_s):
             want = FORCE
-        elif (recommend.held(t, c.delay_s) or (c.recommend_when_cheap and signals.cheap)
-              or (signals.planned_w(c.id) or 0.0) >= 0.25 * c.nominal_w):  # the planner heats now
+        elif (
+            recommend.held(t, c.delay_s)
+            or (c.recommend_when_cheap and signals.cheap)
+            or (signals.planned_w(c.id) or 0.0) >= 0.25 * c.nominal_w
+        ):  # the planner heats now
             want = RECOMMEND
         elif c.block_when_expensive and signals.expensive:
             want = BLOCK

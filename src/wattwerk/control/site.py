@@ -45,23 +45,27 @@ def _heat_pump(cfg: SiteConfig, d: DeviceBase) -> Law | None:
     if not getattr(d, "sg_ready", False):
         return None
     lim = d.limits
-    return SgReadyControl(SgReadyConfig(
-        d.id,
-        nominal_w=lim.max_power_w or 2500.0,
-        min_dwell_s=lim.min_on_s or 600.0,
-        max_switches_per_hour=lim.max_switches_per_hour or 3,
-        name=f"sgready:{d.id}",
-    ))
+    return SgReadyControl(
+        SgReadyConfig(
+            d.id,
+            nominal_w=lim.max_power_w or 2500.0,
+            min_dwell_s=lim.min_on_s or 600.0,
+            max_switches_per_hour=lim.max_switches_per_hour or 3,
+            name=f"sgready:{d.id}",
+        )
+    )
 
 
 def _heating_rod(cfg: SiteConfig, d: DeviceBase) -> Law:
-    return HeatingRodControl(HeatingRodConfig(
-        d.id,
-        max_w=d.max_power_w,  # type: ignore[attr-defined]
-        stages_w=tuple(getattr(d, "stages", None) or ()),
-        timezone=cfg.site.timezone,
-        name=f"heating_rod:{d.id}",
-    ))
+    return HeatingRodControl(
+        HeatingRodConfig(
+            d.id,
+            max_w=d.max_power_w,  # type: ignore[attr-defined]
+            stages_w=tuple(getattr(d, "stages", None) or ()),
+            timezone=cfg.site.timezone,
+            name=f"heating_rod:{d.id}",
+        )
+    )
 
 
 def _switched(cfg: SiteConfig, d: DeviceBase) -> Law:
@@ -98,14 +102,16 @@ def _battery(cfg: SiteConfig) -> BatteryControl | None:
     if not bats:
         return None
     b = bats[0]
-    return BatteryControl(BatteryConfig(
-        b.id,
-        mode="planner" if cfg.strategy.mode == "planner" else "self_consumption",
-        max_charge_w=b.max_charge_w,  # type: ignore[attr-defined]
-        max_discharge_w=b.max_discharge_w,  # type: ignore[attr-defined]
-        reserve_soc=cfg.reserve_soc(b),  # type: ignore[arg-type]
-        hold_while_ev_from_grid=tuple(d.id for d in cfg.by_role(Role.EV_CHARGER)),
-    ))
+    return BatteryControl(
+        BatteryConfig(
+            b.id,
+            mode="planner" if cfg.strategy.mode == "planner" else "self_consumption",
+            max_charge_w=b.max_charge_w,  # type: ignore[attr-defined]
+            max_discharge_w=b.max_discharge_w,  # type: ignore[attr-defined]
+            reserve_soc=cfg.reserve_soc(b),  # type: ignore[arg-type]
+            hold_while_ev_from_grid=tuple(d.id for d in cfg.by_role(Role.EV_CHARGER)),
+        )
+    )
 
 
 def build_cycle(cfg: SiteConfig, limits: ControlLimits | None = None) -> ControlCycle:
@@ -119,8 +125,11 @@ def build_cycle(cfg: SiteConfig, limits: ControlLimits | None = None) -> Control
         laws += _chargers(cfg, limits)
         for role in ORDER:
             laws += [law for d in cfg.by_role(role) if (law := LAWS[role](cfg, d)) is not None]
-        laws += [LAWS[Role(d.role)](cfg, d) for d in cfg.devices  # type: ignore[misc]
-                 if d.role in LAWS and d.role not in ORDER]
+        laws += [
+            LAWS[Role(d.role)](cfg, d)
+            for d in cfg.devices  # type: ignore[misc]
+            if d.role in LAWS and d.role not in ORDER
+        ]
         battery = _battery(cfg)
     meter = cfg.grid_meter
     return ControlCycle(

@@ -104,6 +104,7 @@ GRANTED_BY: dict[Command, str] = {cmd: cap for cap, cmd in CAPABILITY_COMMAND.it
 class NotCapable(PermanentError):
     """A setpoint for a command that none of the device's declared capabilities grants."""
 
+
 P = TypeVar("P")
 
 

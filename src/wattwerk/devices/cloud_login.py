@@ -22,8 +22,13 @@ T = TypeVar("T")
 class CloudLogin:
     """Holds the token; ``call`` runs a request with it and logs in again once on 401."""
 
-    def __init__(self, spec: HttpLogin, root: JsonHttp, credentials: tuple[str, str],
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        spec: HttpLogin,
+        root: JsonHttp,
+        credentials: tuple[str, str],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.spec = spec
         self.root = root  # the API's host root: the login path is not under a device's url path
         self.credentials = credentials
@@ -40,8 +45,9 @@ class CloudLogin:
 
     async def login(self) -> None:
         user, password = self.credentials
-        quote: Callable[[str], str] = (lambda v: quote_plus(v)) if self.spec.form else (
-            lambda v: json.dumps(v)[1:-1])
+        quote: Callable[[str], str] = (
+            (lambda v: quote_plus(v)) if self.spec.form else (lambda v: json.dumps(v)[1:-1])
+        )
         body = self.spec.body.replace("{username}", quote(user)).replace("{password}", quote(password))
         kind = "application/x-www-form-urlencoded" if self.spec.form else "application/json"
         answer = await self.root.request("POST", self.spec.path, content=body, headers={"Content-Type": kind})

@@ -175,8 +175,16 @@ class Debouncer:
 class _LineStream:
     """Shared by contacts and S0: debounced level changes of a ``LineSource``, and a periodic tick."""
 
-    def __init__(self, source: LineSource, lines: Sequence[int], *, active_low: bool, debounce_s: float,
-                 repeat_s: float, monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        source: LineSource,
+        lines: Sequence[int],
+        *,
+        active_low: bool,
+        debounce_s: float,
+        repeat_s: float,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.source = source
         self.lines = list(lines)
         self.active_low = active_low
@@ -222,13 +230,28 @@ class _LineStream:
 class GpioContacts:
     """GPIO lines as contacts ``<id>.state_1`` … in the order of ``lines``."""
 
-    def __init__(self, device_id: str, source: LineSource, lines: Sequence[int], *, active_low: bool = False,
-                 debounce_s: float = 0.02, repeat_s: float = 1.0, clock: Callable[[], datetime] = utcnow,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        device_id: str,
+        source: LineSource,
+        lines: Sequence[int],
+        *,
+        active_low: bool = False,
+        debounce_s: float = 0.02,
+        repeat_s: float = 1.0,
+        clock: Callable[[], datetime] = utcnow,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.device_id = device_id
         self.clock = clock
-        self.stream = _LineStream(source, lines, active_low=active_low, debounce_s=debounce_s,
-                                  repeat_s=repeat_s, monotonic=monotonic)
+        self.stream = _LineStream(
+            source,
+            lines,
+            active_low=active_low,
+            debounce_s=debounce_s,
+            repeat_s=repeat_s,
+            monotonic=monotonic,
+        )
 
     def __aiter__(self) -> AsyncIterator[list[Reading]]:
         return self._readings()
@@ -246,10 +269,19 @@ class S0Counter:
     Power is the energy of one pulse over the time between the last two pulses; while no pulse
     comes it can be at most one pulse over the time since the last, so it falls towards 0."""
 
-    def __init__(self, device_id: str, source: LineSource, line: int, *, imp_per_kwh: float,
-                 active_low: bool = True, debounce_s: float = 0.005, repeat_s: float = 1.0,
-                 clock: Callable[[], datetime] = utcnow,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        device_id: str,
+        source: LineSource,
+        line: int,
+        *,
+        imp_per_kwh: float,
+        active_low: bool = True,
+        debounce_s: float = 0.005,
+        repeat_s: float = 1.0,
+        clock: Callable[[], datetime] = utcnow,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.device_id = device_id
         self.wh_per_pulse = 1000.0 / imp_per_kwh
         self.clock = clock
@@ -257,8 +289,14 @@ class S0Counter:
         self.pulses = 0
         self._last: float | None = None
         self._interval: float | None = None
-        self.stream = _LineStream(source, [line], active_low=active_low, debounce_s=debounce_s,
-                                  repeat_s=repeat_s, monotonic=monotonic)
+        self.stream = _LineStream(
+            source,
+            [line],
+            active_low=active_low,
+            debounce_s=debounce_s,
+            repeat_s=repeat_s,
+            monotonic=monotonic,
+        )
 
     def pulse(self, t: float) -> None:
         if self._last is not None:
@@ -282,5 +320,7 @@ class S0Counter:
                     self.pulse(self.monotonic())
                 first = False
                 ts = self.clock()
-                yield [Reading(f"{self.device_id}.energy_import", ts, self.pulses * self.wh_per_pulse),
-                       Reading(f"{self.device_id}.power", ts, self.power_w(self.monotonic()))]
+                yield [
+                    Reading(f"{self.device_id}.energy_import", ts, self.pulses * self.wh_per_pulse),
+                    Reading(f"{self.device_id}.power", ts, self.power_w(self.monotonic())),
+                ]

@@ -97,8 +97,9 @@ class HttpJsonDevice(_Template):
     async def fetch(self) -> dict[str, float]:
         out: dict[str, float] = {}
         for read in self.template.reads:
-            doc: Any = await self._request(read.method, read.path, lists=read.index is not None,
-                                           content=read.body)
+            doc: Any = await self._request(
+                read.method, read.path, lists=read.index is not None, content=read.body
+            )
             if read.index is not None:
                 doc = read.index.table(doc)
             out |= self._pick_all(doc, read.values, read.path)
@@ -108,8 +109,11 @@ class HttpJsonDevice(_Template):
         write, raw = self._raw(command, value)
         assert isinstance(write, HttpWrite)
         await self._request(
-            write.method, fill(write.path, raw), params={k: fill(v, raw) for k, v in write.query.items()},
-            content=_now(fill(write.body, raw)) if write.body is not None else None, expect_json=False,
+            write.method,
+            fill(write.path, raw),
+            params={k: fill(v, raw) for k, v in write.query.items()},
+            content=_now(fill(write.body, raw)) if write.body is not None else None,
+            expect_json=False,
         )
 
     async def aclose(self) -> None:

@@ -60,9 +60,18 @@ class _Commands:
 class ModbusDevice(_Commands):
     """A device driven by its catalogue entry's register map."""
 
-    def __init__(self, entry: Entry, link: ModbusLink, *, device_id: str, unit: int | None = None,
-                 ledger: InputLedger | None = None, clock: Callable[[], datetime] = utcnow,
-                 rating: float | Callable[[], float] | None = None, connector: int = 1) -> None:
+    def __init__(
+        self,
+        entry: Entry,
+        link: ModbusLink,
+        *,
+        device_id: str,
+        unit: int | None = None,
+        ledger: InputLedger | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        rating: float | Callable[[], float] | None = None,
+        connector: int = 1,
+    ) -> None:
         self.entry = entry
         self.rating = rating  # W, for writes in % of "rated"
         self.connector = connector
@@ -75,9 +84,16 @@ class ModbusDevice(_Commands):
         self.channels = {r.name for r in entry.registers if r.channel}
         needed = self.channels | {r.sf for r in entry.registers if r.channel and r.sf}
         table = entry.register_table(connector)
-        self.reader = RegisterReader(link, self.unit, [r for r in table if r.name in needed], name=device_id,
-                                     ledger=self.ledger, gaps=entry.gaps, max_gap=entry.connection.max_gap,
-                                     extra=[r for r in table if r.name not in needed])
+        self.reader = RegisterReader(
+            link,
+            self.unit,
+            [r for r in table if r.name in needed],
+            name=device_id,
+            ledger=self.ledger,
+            gaps=entry.gaps,
+            max_gap=entry.connection.max_gap,
+            extra=[r for r in table if r.name not in needed],
+        )
         self.writes: dict[str, WriteSpec] = {w.command: w for w in entry.writes}
         self._ratings: dict[str, float] = {}
 
@@ -88,8 +104,11 @@ class ModbusDevice(_Commands):
     async def read(self, ts: datetime | None = None) -> list[Reading]:
         values = await self.values()
         when = ts or self.clock()
-        return [Reading(f"{self.device_id}.{name}", when, float(v)) for name, v in values.items()
-                if name in self.channels and not isinstance(v, str)]
+        return [
+            Reading(f"{self.device_id}.{name}", when, float(v))
+            for name, v in values.items()
+            if name in self.channels and not isinstance(v, str)
+        ]
 
     async def command(self, command: str, value: float) -> None:
         spec = self.writes.get(command)
@@ -138,8 +157,9 @@ class ModbusDevice(_Commands):
             return float(self.rating() if callable(self.rating) else self.rating)
         if source not in self._ratings:
             reg = self.reader.by_name[source]
-            raw = decode_raw(await self.link.read(self.unit, reg.table, reg.address, reg.size), reg.type,
-                             reg.word_order)
+            raw = decode_raw(
+                await self.link.read(self.unit, reg.table, reg.address, reg.size), reg.type, reg.word_order
+            )
             if not isinstance(raw, int | float) or raw <= 0:
                 raise PermanentError(f"{self.device_id}: rating register {source} gives {raw!r}")
             self._ratings[source] = raw * reg.scale
@@ -176,10 +196,19 @@ class SunSpecDevice(_Commands):
     meter models report as ``<device_id>_meter`` and battery model 802 as ``<device_id>_battery``.
     """
 
-    def __init__(self, link: ModbusLink, *, device_id: str, unit: int = 1, ledger: InputLedger | None = None,
-                 capabilities: frozenset[str] | None = None, rated_power: float | None = None,
-                 bases: tuple[int, ...] = sunspec.BASES, clock: Callable[[], datetime] = utcnow,
-                 vendor: Entry | None = None) -> None:
+    def __init__(
+        self,
+        link: ModbusLink,
+        *,
+        device_id: str,
+        unit: int = 1,
+        ledger: InputLedger | None = None,
+        capabilities: frozenset[str] | None = None,
+        rated_power: float | None = None,
+        bases: tuple[int, ...] = sunspec.BASES,
+        clock: Callable[[], datetime] = utcnow,
+        vendor: Entry | None = None,
+    ) -> None:
         self.link = link
         self.device_id = device_id
         self.unit = unit
@@ -198,8 +227,19 @@ class SunSpecDevice(_Commands):
         self.health = Health()
         self._setting_up = asyncio.Lock()  # a command and a poll may both find the chain unknown
         # vendor registers beside the SunSpec chain (e.g. SolarEdge's power control), same unit
-        self.vendor = None if vendor is None or not vendor.registers else ModbusDevice(
-            vendor, link, device_id=device_id, unit=unit, ledger=self.ledger, clock=clock, rating=self._wmax)
+        self.vendor = (
+            None
+            if vendor is None or not vendor.registers
+            else ModbusDevice(
+                vendor,
+                link,
+                device_id=device_id,
+                unit=unit,
+                ledger=self.ledger,
+                clock=clock,
+                rating=self._wmax,
+            )
+        )
 
     async def setup(self) -> list[sunspec.ModelInstance]:
         """Discover the chain and plan the poll. PermanentError when there is no SunSpec here."""
@@ -287,8 +327,11 @@ class SunSpecDevice(_Commands):
                 await self._set_up_once()
             except (RetryableError, PermanentError, BadInput) as exc:
                 wait = self.health.failed(self.link.clock())
-                kind = exc.kind if isinstance(exc, BadInput) else (
-                    "timeout" if isinstance(exc, RetryableError) else "sunspec")
+                kind = (
+                    exc.kind
+                    if isinstance(exc, BadInput)
+                    else ("timeout" if isinstance(exc, RetryableError) else "sunspec")
+                )
                 message = f"SunSpec discovery failed: {exc}; retry in {wait:.0f} s"
                 self.ledger.record(self.device_id, kind, message)
                 return {}
@@ -300,8 +343,11 @@ class SunSpecDevice(_Commands):
     async def read(self, ts: datetime | None = None) -> list[Reading]:
         values = await self.values()
         when = ts or self.clock()
-        out = [Reading(self.channels[name], when, float(v)) for name, v in values.items()
-               if name in self.channels and not isinstance(v, str)]
+        out = [
+            Reading(self.channels[name], when, float(v))
+            for name, v in values.items()
+            if name in self.channels and not isinstance(v, str)
+        ]
         if self.vendor is not None and self.vendor.channels and self.reader is not None:
             out += await self.vendor.read(when)
         return out
@@ -357,32 +403,67 @@ class SunSpecDevice(_Commands):
             raise PermanentError(f"{self.device_id}: {command} not supported over SunSpec")
 
 
-def link_config(entry: Entry, *, host: str | None = None, port: int | None = None, serial: str | None = None,
-                gateway: bool = False, timeout: float = 1.0, retries: int = 2) -> LinkConfig:
+def link_config(
+    entry: Entry,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    serial: str | None = None,
+    gateway: bool = False,
+    timeout: float = 1.0,
+    retries: int = 2,
+) -> LinkConfig:
     """The link for ``entry`` with its connection defaults: Modbus TCP to ``host``, RTU on ``serial``,
     or RTU through a TCP ``gateway``."""
     c = entry.connection
     if serial:
-        return LinkConfig(kind="rtu", serial=serial, baudrate=c.baudrate, parity=c.parity, timeout=timeout,
-                          retries=retries, pause=c.pause)
+        return LinkConfig(
+            kind="rtu",
+            serial=serial,
+            baudrate=c.baudrate,
+            parity=c.parity,
+            timeout=timeout,
+            retries=retries,
+            pause=c.pause,
+        )
     if not host:
         raise PermanentError(f"{entry.id}: give a host or a serial device")
-    return LinkConfig(kind="rtu_tcp" if gateway else "tcp", host=host, port=port or c.port, timeout=timeout,
-                      retries=retries, pause=c.pause)
+    return LinkConfig(
+        kind="rtu_tcp" if gateway else "tcp",
+        host=host,
+        port=port or c.port,
+        timeout=timeout,
+        retries=retries,
+        pause=c.pause,
+    )
 
 
-def create(entry: Entry, link: ModbusLink, *, device_id: str, unit: int | None = None,
-           ledger: InputLedger | None = None, rated_power: float | None = None,
-           connector: int = 1) -> ModbusDevice | SunSpecDevice:
+def create(
+    entry: Entry,
+    link: ModbusLink,
+    *,
+    device_id: str,
+    unit: int | None = None,
+    ledger: InputLedger | None = None,
+    rated_power: float | None = None,
+    connector: int = 1,
+) -> ModbusDevice | SunSpecDevice:
     """The device object for a catalogue entry on ``link`` (SunSpec entries discover their chain on
     first use; call ``await device.setup()`` to do it up front)."""
     if entry.untested is not None:
         raise PermanentError(f"{entry.id} is not supported yet: {entry.untested}")
     if entry.sunspec is not None:
         base = entry.sunspec.base
-        return SunSpecDevice(link, device_id=device_id, unit=entry.connection.unit if unit is None else unit,
-                             ledger=ledger, capabilities=frozenset(entry.capabilities),
-                             rated_power=rated_power, bases=(base, *[b for b in sunspec.BASES if b != base]),
-                             vendor=entry)
-    return ModbusDevice(entry, link, device_id=device_id, unit=unit, ledger=ledger, rating=rated_power,
-                        connector=connector)
+        return SunSpecDevice(
+            link,
+            device_id=device_id,
+            unit=entry.connection.unit if unit is None else unit,
+            ledger=ledger,
+            capabilities=frozenset(entry.capabilities),
+            rated_power=rated_power,
+            bases=(base, *[b for b in sunspec.BASES if b != base]),
+            vendor=entry,
+        )
+    return ModbusDevice(
+        entry, link, device_id=device_id, unit=unit, ledger=ledger, rating=rated_power, connector=connector
+    )

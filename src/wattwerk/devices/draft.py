@@ -35,8 +35,12 @@ def _slug(*words: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text).strip("-") or "device"
 
 
-def sunspec_draft(models: list[dict[str, Any]], info: dict[str, str], connection: dict[str, Any],
-                  protocol: str = "modbus_tcp") -> dict[str, Any]:
+def sunspec_draft(
+    models: list[dict[str, Any]],
+    info: dict[str, str],
+    connection: dict[str, Any],
+    protocol: str = "modbus_tcp",
+) -> dict[str, Any]:
     """A catalogue file (as data) for a SunSpec device with ``models`` (``{"id", "address"}``) found
     over ``protocol`` (``modbus_tcp`` or ``modbus_rtu``) with ``connection`` (unit, port or serial
     settings)."""
@@ -53,8 +57,14 @@ def sunspec_draft(models: list[dict[str, Any]], info: dict[str, str], connection
     base = min(int(m["address"]) for m in models) - 2  # the "SunS" marker precedes the first model
     if base != 40000:
         sunspec["base"] = base
-    entry = {"id": _slug("my", vendor, model), "models": [model], "protocols": [protocol, "sunspec"],
-             "connection": connection, "sunspec": sunspec, "capabilities": caps}
+    entry = {
+        "id": _slug("my", vendor, model),
+        "models": [model],
+        "protocols": [protocol, "sunspec"],
+        "connection": connection,
+        "sunspec": sunspec,
+        "capabilities": caps,
+    }
     return {"category": category, "vendor": vendor, "entries": [entry]}
 
 
@@ -70,21 +80,24 @@ async def scan(link: ModbusLink, unit: int, start: int, count: int) -> dict[tupl
     return found
 
 
-async def _read_block(link: ModbusLink, unit: int, table: str, first: int,
-                      size: int) -> dict[tuple[str, int], int]:
+async def _read_block(
+    link: ModbusLink, unit: int, table: str, first: int, size: int
+) -> dict[tuple[str, int], int]:
     try:
         words = await link.read(unit, table, first, size)  # type: ignore[arg-type]
     except (BadInput, PermanentError):
         if size == 1:
             return {}
         half = size // 2
-        return (await _read_block(link, unit, table, first, half)
-                | await _read_block(link, unit, table, first + half, size - half))
+        return await _read_block(link, unit, table, first, half) | await _read_block(
+            link, unit, table, first + half, size - half
+        )
     return {(table, first + i): w for i, w in enumerate(words) if w}
 
 
-def scan_draft(found: dict[tuple[str, int], int], connection: dict[str, Any],
-               protocol: str = "modbus_tcp") -> tuple[dict[str, Any], dict[str, int]]:
+def scan_draft(
+    found: dict[tuple[str, int], int], connection: dict[str, Any], protocol: str = "modbus_tcp"
+) -> tuple[dict[str, Any], dict[str, int]]:
     """A catalogue file (as data) listing the scanned registers, and each register's raw value."""
     registers = []
     raw: dict[str, int] = {}
@@ -92,8 +105,14 @@ def scan_draft(found: dict[tuple[str, int], int], connection: dict[str, Any],
         name = f"{table[0]}{address}"
         registers.append({"name": name, "address": address, "table": table, "type": "u16", "channel": False})
         raw[name] = word
-    entry = {"id": "my-modbus-device", "models": ["My device"], "protocols": [protocol],
-             "connection": connection, "registers": registers, "capabilities": []}
+    entry = {
+        "id": "my-modbus-device",
+        "models": ["My device"],
+        "protocols": [protocol],
+        "connection": connection,
+        "registers": registers,
+        "capabilities": [],
+    }
     if not registers:
         entry["untested"] = "the scan found no non-zero register: widen --scan"
     return {"category": "electricity_meter", "vendor": "Unknown", "entries": [entry]}, raw

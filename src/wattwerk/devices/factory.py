@@ -140,8 +140,10 @@ def _http_json(
         from wattwerk.devices.cloud_login import CloudLogin
 
         if auth is None:
-            raise PermanentError(f"{device_id}: {entry.id} logs in to its cloud API: put user:password "
-                                 "in the url (https://user:password@host/...)")
+            raise PermanentError(
+                f"{device_id}: {entry.id} logs in to its cloud API: put user:password "
+                "in the url (https://user:password@host/...)"
+            )
         login = CloudLogin(template.login, JsonHttp(root, timeout=timeout), auth)
         auth = None
     http = JsonHttp(f"{root}{url.path}", timeout=timeout, auth=auth, headers=template.headers)

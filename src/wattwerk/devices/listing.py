@@ -34,11 +34,19 @@ def rows(items: Iterable[Item]) -> list[dict]:
         packaged = item.origin == "packaged"
         state, reason = status(item) if packaged else ("user", f"your own entry in {item.origin}")
         e = item.entry
-        out.append({
-            "category": item.category, "vendor": item.vendor, "models": list(e.models),
-            "protocols": list(e.protocols), "capabilities": list(e.capabilities), "status": state,
-            "id": e.id, "reason": reason, "origin": item.origin,
-        })
+        out.append(
+            {
+                "category": item.category,
+                "vendor": item.vendor,
+                "models": list(e.models),
+                "protocols": list(e.protocols),
+                "capabilities": list(e.capabilities),
+                "status": state,
+                "id": e.id,
+                "reason": reason,
+                "origin": item.origin,
+            }
+        )
     return out
 
 
@@ -55,8 +63,13 @@ def coverage(target: Path, items: Iterable[Item]) -> list[tuple[dict[str, str], 
     out = []
     for row in table:
         models = {_norm(m) for m in row["models"].split(";")}
-        hits = [i for i in items if i.category == row["category"] and _norm(i.vendor) == _norm(row["vendor"])
-                and ({_norm(m) for m in i.entry.models} & (models | {_norm(row["models"])}))]
+        hits = [
+            i
+            for i in items
+            if i.category == row["category"]
+            and _norm(i.vendor) == _norm(row["vendor"])
+            and ({_norm(m) for m in i.entry.models} & (models | {_norm(row["models"])}))
+        ]
         out.append((row, hits))
     return out
 
@@ -112,30 +125,45 @@ def markdown(items: list[Item], target: Path | None = None) -> str:
     tested = sum(1 for r in data if r["status"] == "tested")
     lines += [f"{len(data)} entries, {tested} tested.", ""]
     for category in sorted({r["category"] for r in data}):
-        lines += [f"## {category}", "", "| vendor | models | protocols | capabilities | status |",
-                  "| --- | --- | --- | --- | --- |"]
+        lines += [
+            f"## {category}",
+            "",
+            "| vendor | models | protocols | capabilities | status |",
+            "| --- | --- | --- | --- | --- |",
+        ]
         for r in (r for r in data if r["category"] == category):
             state = r["status"] if r["status"] == "tested" else f"{r['status']}: {r['reason']}"
-            lines.append(f"| {_cell(r['vendor'])} | {_cell('; '.join(r['models']))} | "
-                         f"{', '.join(r['protocols'])} | {', '.join(r['capabilities'])} | {_cell(state)} |")
+            lines.append(
+                f"| {_cell(r['vendor'])} | {_cell('; '.join(r['models']))} | "
+                f"{', '.join(r['protocols'])} | {', '.join(r['capabilities'])} | {_cell(state)} |"
+            )
         lines.append("")
     if target is not None:
-        lines += ["## Reference list coverage", "",
-                  "Each row of the reference compatibility list (`devices-target.csv`) and the catalogue",
-                  "entries that cover it.", "",
-                  "| category | vendor | models | protocols | entries | status |",
-                  "| --- | --- | --- | --- | --- | --- |"]
+        lines += [
+            "## Reference list coverage",
+            "",
+            "Each row of the reference compatibility list (`devices-target.csv`) and the catalogue",
+            "entries that cover it.",
+            "",
+            "| category | vendor | models | protocols | entries | status |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
         covered = 0
         for row, hits in coverage(target, items):
             states = {status(h)[0] for h in hits}
-            state = "tested" if "tested" in states else (
-                "untested" if hits else (elsewhere(row) or "not in the catalogue yet"))
+            state = (
+                "tested"
+                if "tested" in states
+                else ("untested" if hits else (elsewhere(row) or "not in the catalogue yet"))
+            )
             if state == "untested":
                 state = "untested: " + "; ".join(sorted({status(h)[1] for h in hits}))
             covered += state == "tested"
-            lines.append(f"| {row['category']} | {_cell(row['vendor'])} | {_cell(row['models'])} | "
-                         f"{_cell(row['protocols'])} | {', '.join(h.entry.id for h in hits) or '—'} | "
-                         f"{_cell(state)} |")
+            lines.append(
+                f"| {row['category']} | {_cell(row['vendor'])} | {_cell(row['models'])} | "
+                f"{_cell(row['protocols'])} | {', '.join(h.entry.id for h in hits) or '—'} | "
+                f"{_cell(state)} |"
+            )
         lines += ["", f"Rows covered by a tested entry: {covered}.", ""]
     return "\n".join(lines)
 
@@ -145,8 +173,21 @@ def render(fmt: str, items: list[Item], target: Path | None = None) -> str:
         return json.dumps(rows(items), indent=1, ensure_ascii=False) + "\n"
     if fmt == "csv":
         buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=["category", "vendor", "models", "protocols", "capabilities",
-                                                 "status", "id", "reason", "origin"], lineterminator="\n")
+        writer = csv.DictWriter(
+            buf,
+            fieldnames=[
+                "category",
+                "vendor",
+                "models",
+                "protocols",
+                "capabilities",
+                "status",
+                "id",
+                "reason",
+                "origin",
+            ],
+            lineterminator="\n",
+        )
         writer.writeheader()
         for r in rows(items):
             writer.writerow({k: "; ".join(v) if isinstance(v, list) else v for k, v in r.items()})
@@ -159,8 +200,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=["md", "json", "csv"], default="md")
     parser.add_argument("--target", type=Path, help="reference list CSV to add row coverage (Markdown)")
     parser.add_argument("--site", type=Path, help="also list the user entries of a site file's catalog_dirs")
-    parser.add_argument("--catalog-dir", type=Path, action="append", default=[],
-                        help="also list the user catalogue files in this folder (repeatable)")
+    parser.add_argument(
+        "--catalog-dir",
+        type=Path,
+        action="append",
+        default=[],
+        help="also list the user catalogue files in this folder (repeatable)",
+    )
 
 
 def _catalog(args: argparse.Namespace) -> tuple[list[Item], list[str]]:

@@ -30,19 +30,46 @@ from wattwerk.protocols.transport import is_loopback
 
 # connector status -> value of <id>.state (1.6 and 2.0.1 names)
 STATES: dict[str, int] = {
-    "Available": 0, "Preparing": 1, "Charging": 2, "SuspendedEV": 3, "SuspendedEVSE": 4, "Finishing": 5,
-    "Reserved": 6, "Unavailable": 7, "Faulted": 8, "Occupied": 9,
+    "Available": 0,
+    "Preparing": 1,
+    "Charging": 2,
+    "SuspendedEV": 3,
+    "SuspendedEVSE": 4,
+    "Finishing": 5,
+    "Reserved": 6,
+    "Unavailable": 7,
+    "Faulted": 8,
+    "Occupied": 9,
 }
-KEPT = ("power", "energy", "current_l1", "current_l2", "current_l3", "soc", "voltage_l1", "voltage_l2",
-        "voltage_l3", "current_offered")
+KEPT = (
+    "power",
+    "energy",
+    "current_l1",
+    "current_l2",
+    "current_l3",
+    "soc",
+    "voltage_l1",
+    "voltage_l2",
+    "voltage_l3",
+    "current_offered",
+)
 
 
 class OcppCharger(_Commands):
     """Driver for one connector (1.6) / EVSE (2.0.1) of a charger connected to ``central``."""
 
-    def __init__(self, central: CentralSystem, device_id: str, charge_point_id: str, *, connector: int = 1,
-                 stale_after_s: float = 30.0, voltage: float = 230.0, phases: int = 3,
-                 max_current: float = 16.0) -> None:
+    def __init__(
+        self,
+        central: CentralSystem,
+        device_id: str,
+        charge_point_id: str,
+        *,
+        connector: int = 1,
+        stale_after_s: float = 30.0,
+        voltage: float = 230.0,
+        phases: int = 3,
+        max_current: float = 16.0,
+    ) -> None:
         self.central, self.device_id, self.cp_id = central, device_id, charge_point_id
         self.connector, self.stale_after = connector, timedelta(seconds=stale_after_s)
         self.voltage, self.phases, self.max_current = voltage, phases, max_current
@@ -142,8 +169,9 @@ class OcppSite:
     --host`` does). Beyond loopback every charger needs a password (security profile 1) unless
     its connection says ``security_profile: 0``."""
 
-    def __init__(self, host: str = "127.0.0.1", *, ledger: InputLedger | None = None,
-                 settings: Settings | None = None) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", *, ledger: InputLedger | None = None, settings: Settings | None = None
+    ) -> None:
         self.host, self.ledger, self.settings = host, ledger or InputLedger(), settings or Settings()
         self.centrals: dict[int, CentralSystem] = {}
         self.without_password: dict[str, str] = {}  # device id -> charge point id (profile 1 not waived)
@@ -155,15 +183,26 @@ class OcppSite:
             devices = ", ".join(sorted(self.without_password))
             raise PermanentError(
                 f"OCPP listens on {host}: {devices} need connection.password (security profile 1, the "
-                "same password in the charger), or security_profile: 0 on a trusted charger network")
+                "same password in the charger), or security_profile: 0 on a trusted charger network"
+            )
         self.host = host
         for central in self.centrals.values():
             central.host = host
 
-    def charger(self, device_id: str, charge_point_id: str, *, connector: int = 1, port: int = 9000,
-                password: str | None = None, phases: int = 3, max_current: float = 16.0,
-                voltage: float = 230.0, stale_after_s: float = 30.0,
-                security_profile: int | None = None) -> OcppCharger:
+    def charger(
+        self,
+        device_id: str,
+        charge_point_id: str,
+        *,
+        connector: int = 1,
+        port: int = 9000,
+        password: str | None = None,
+        phases: int = 3,
+        max_current: float = 16.0,
+        voltage: float = 230.0,
+        stale_after_s: float = 30.0,
+        security_profile: int | None = None,
+    ) -> OcppCharger:
         """The driver of one configured charger (and its central system's port and password)."""
         central = self.centrals.get(port)
         if central is None:
@@ -175,8 +214,16 @@ class OcppSite:
             central.passwords[charge_point_id] = password
         elif security_profile != 0:
             self.without_password[device_id] = charge_point_id
-        return OcppCharger(central, device_id, charge_point_id, connector=connector, phases=phases,
-                           max_current=max_current, voltage=voltage, stale_after_s=stale_after_s)
+        return OcppCharger(
+            central,
+            device_id,
+            charge_point_id,
+            connector=connector,
+            phases=phases,
+            max_current=max_current,
+            voltage=voltage,
+            stale_after_s=stale_after_s,
+        )
 
     def close(self) -> None:
         for central in self.centrals.values():

@@ -33,8 +33,13 @@ class UnitReport:
     answered: bool = False
 
     def to_json(self) -> dict:
-        return {"unit": self.unit, "answered": self.answered, "sunspec": self.sunspec_models,
-                "info": self.info, "matches": self.matches}
+        return {
+            "unit": self.unit,
+            "answered": self.answered,
+            "sunspec": self.sunspec_models,
+            "info": self.info,
+            "matches": self.matches,
+        }
 
 
 MEASURING = frozenset({101, 102, 103, 111, 112, 113, 701, 201, 202, 203, 204, 211, 212, 213, 214, 124, 802})
@@ -66,8 +71,15 @@ async def probe_unit(link: ModbusLink, unit: int, items: list[Item], protocol: s
         found = await device.setup()
         report.answered = True
         report.sunspec_models = [
-            {"id": m.mid, "address": m.address, "length": m.length, "label": sunspec.model_label(m.mid),
-             "supported": m.supported} for m in found]
+            {
+                "id": m.mid,
+                "address": m.address,
+                "length": m.length,
+                "label": sunspec.model_label(m.mid),
+                "supported": m.supported,
+            }
+            for m in found
+        ]
         report.info = device.info
         report.matches += _sunspec_matches({m.mid for m in found}, device.info, items)
     except RetryableError:
@@ -105,10 +117,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rtu-over-tcp", action="store_true", help="RTU frames through a TCP gateway")
     parser.add_argument("--timeout", type=float, default=1.0, help="seconds per request")
     parser.add_argument("--json", action="store_true", help="print JSON")
-    parser.add_argument("--draft", action="store_true",
-                        help="print a draft user catalogue file (YAML) for the first unit that answers")
-    parser.add_argument("--scan", default="0:200", metavar="START:COUNT",
-                        help="with --draft, for a device without SunSpec: registers to scan (default 0:200)")
+    parser.add_argument(
+        "--draft",
+        action="store_true",
+        help="print a draft user catalogue file (YAML) for the first unit that answers",
+    )
+    parser.add_argument(
+        "--scan",
+        default="0:200",
+        metavar="START:COUNT",
+        help="with --draft, for a device without SunSpec: registers to scan (default 0:200)",
+    )
 
 
 async def _draft(cfg: LinkConfig, reports: list[UnitReport], scan_range: str) -> str | None:
@@ -140,13 +159,24 @@ async def _draft(cfg: LinkConfig, reports: list[UnitReport], scan_range: str) ->
 
 def _config(args: argparse.Namespace) -> LinkConfig:
     if args.serial:
-        return LinkConfig(kind="rtu", serial=args.serial, baudrate=args.baudrate, parity=args.parity,
-                          timeout=args.timeout, retries=0)
+        return LinkConfig(
+            kind="rtu",
+            serial=args.serial,
+            baudrate=args.baudrate,
+            parity=args.parity,
+            timeout=args.timeout,
+            retries=0,
+        )
     host, _, port = args.address.partition(":")
     if not host:
         raise PermanentError("give HOST[:PORT] or --serial DEV")
-    return LinkConfig(kind="rtu_tcp" if args.rtu_over_tcp else "tcp", host=host, port=int(port or 502),
-                      timeout=args.timeout, retries=0)
+    return LinkConfig(
+        kind="rtu_tcp" if args.rtu_over_tcp else "tcp",
+        host=host,
+        port=int(port or 502),
+        timeout=args.timeout,
+        retries=0,
+    )
 
 
 def run(args: argparse.Namespace) -> int:

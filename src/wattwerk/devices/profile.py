@@ -19,11 +19,22 @@ from wattwerk.protocols.modbus_codec import TYPES, Register
 from wattwerk.vocabulary import CAPABILITY_COMMAND
 
 Category = Literal[
-    "pv_inverter", "hybrid_battery_inverter", "ev_charger", "electricity_meter", "heat_meter", "gas_meter",
-    "heat_pump", "heating_rod", "fuel_cell", "chp", "electrolyser", "relay", "io_module",
+    "pv_inverter",
+    "hybrid_battery_inverter",
+    "ev_charger",
+    "electricity_meter",
+    "heat_meter",
+    "gas_meter",
+    "heat_pump",
+    "heating_rod",
+    "fuel_cell",
+    "chp",
+    "electrolyser",
+    "relay",
+    "io_module",
 ]
 Protocol = Literal[
-    "modbus_tcp", "modbus_rtu", "sunspec", "udp", "tcp", "http", "speedwire", "sml", "gpio", "mqtt",
+    "modbus_tcp", "modbus_rtu", "sunspec", "udp", "tcp", "http", "speedwire", "sml", "gpio", "mqtt"
 ]
 
 # capability -> the write command that provides it (None: a read capability; the write ones are
@@ -36,12 +47,30 @@ CAPABILITIES: dict[str, str | None] = {
     **CAPABILITY_COMMAND,
 }
 Capability = Literal[
-    "read_power", "read_energy", "read_soc", "read_temperature", "pv_power_limit", "battery_setpoint",
-    "battery_mode", "charge_current", "enable", "phases", "sgready", "relay", "power_setpoint",
+    "read_power",
+    "read_energy",
+    "read_soc",
+    "read_temperature",
+    "pv_power_limit",
+    "battery_setpoint",
+    "battery_mode",
+    "charge_current",
+    "enable",
+    "phases",
+    "sgready",
+    "relay",
+    "power_setpoint",
 ]
 Command = Literal[
-    "power_limit", "battery_setpoint", "battery_mode", "current_limit", "enable", "phases", "sgready",
-    "relay", "power",
+    "power_limit",
+    "battery_setpoint",
+    "battery_mode",
+    "current_limit",
+    "enable",
+    "phases",
+    "sgready",
+    "relay",
+    "power",
 ]
 
 
@@ -93,8 +122,19 @@ class RegisterSpec(_Strict):
 
     def register(self, word_order: Literal["big", "little"], shift: int = 0) -> Register:
         address = self.address + (shift if self.per_connector else 0)
-        return Register(self.name, address, self.type, self.table, self.scale, self.sf, self.words,
-                        self.word_order or word_order, self.min, self.max, offset=self.offset)
+        return Register(
+            self.name,
+            address,
+            self.type,
+            self.table,
+            self.scale,
+            self.sf,
+            self.words,
+            self.word_order or word_order,
+            self.min,
+            self.max,
+            offset=self.offset,
+        )
 
 
 class Direction(_Strict):
@@ -155,8 +195,18 @@ class Connectors(_Strict):
 
 
 Native = Literal[
-    "keba_udp", "hardy_barth", "mypv_http", "relay", "pulse_counter", "kostal_dxs", "kostal_html", "rct",
-    "tq_em", "http_json", "mqtt_json", "wattpilot_ws",
+    "keba_udp",
+    "hardy_barth",
+    "mypv_http",
+    "relay",
+    "pulse_counter",
+    "kostal_dxs",
+    "kostal_html",
+    "rct",
+    "tq_em",
+    "http_json",
+    "mqtt_json",
+    "wattpilot_ws",
 ]
 RelayDialect = Literal["shelly_gen1", "shelly_gen2", "tasmota", "kmtronic_udp"]
 
@@ -176,8 +226,9 @@ class RelaySpec(_Strict):
 
     @model_validator(mode="after")
     def _check(self) -> RelaySpec:
-        if self.map is not None and any(len(v) != len(self.outputs) or set(v) - {0, 1}
-                                        for v in self.map.values()):
+        if self.map is not None and any(
+            len(v) != len(self.outputs) or set(v) - {0, 1} for v in self.map.values()
+        ):
             raise ValueError("each relay map value needs one 0/1 per output")
         return self
 

@@ -69,7 +69,8 @@ class RctDevice(NativeDevice):
             status = await self.client.read(STATUS)
             if status != 0:
                 raise PermanentError(
-                    f"{self.device_id}: battery status {status:.0f} (calibrating or balancing); no setpoint")
+                    f"{self.device_id}: battery status {status:.0f} (calibrating or balancing); no setpoint"
+                )
             await self._ensure(SETPOINT, float(round(watts)))
             await self._ensure(STRATEGY, EXTERNAL)
         elif command == "battery_mode":

@@ -24,8 +24,12 @@ EMULATED_PROTOCOLS = frozenset({"modbus_tcp", "modbus_rtu", "sunspec"})
 def is_emulated(item: Item) -> bool:
     """A Modbus/SunSpec entry the register emulator test covers."""
     e = item.entry
-    return (e.untested is None and e.native is None and bool(EMULATED_PROTOCOLS & set(e.protocols))
-            and (bool(e.registers) or e.sunspec is not None))
+    return (
+        e.untested is None
+        and e.native is None
+        and bool(EMULATED_PROTOCOLS & set(e.protocols))
+        and (bool(e.registers) or e.sunspec is not None)
+    )
 
 
 def emulated(items: Iterable[Item]) -> list[Item]:

@@ -24,8 +24,15 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 from wattwerk.model import quantity_info
 
 Command = Literal[
-    "power_limit", "battery_setpoint", "battery_mode", "current_limit", "enable", "phases", "sgready",
-    "relay", "power",
+    "power_limit",
+    "battery_setpoint",
+    "battery_mode",
+    "current_limit",
+    "enable",
+    "phases",
+    "sgready",
+    "relay",
+    "power",
 ]
 
 

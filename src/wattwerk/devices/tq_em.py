@@ -17,6 +17,7 @@ from wattwerk.protocols.http_device import JsonHttp
 DATA = "/mum-webservice/data.php"
 START = "/start.php"
 
+
 class TqEmDevice(NativeDevice):
     """A grid meter (+ import) read from the Energy Manager; read-only."""
 

@@ -58,8 +58,9 @@ def load_user_file(path: Path, shown: str) -> list[Item]:
         doc = parse_document(text, shown)
     except ConfigError as exc:  # the site file's wording names its sections: say what this file needs
         wanted = "a mapping (category, vendor, entries)"
-        raise ConfigError([line.replace(f"a mapping of sections ({SECTIONS})", wanted)
-                           for line in exc.lines]) from None
+        raise ConfigError(
+            [line.replace(f"a mapping of sections ({SECTIONS})", wanted) for line in exc.lines]
+        ) from None
     data = plain(doc)
     for entry in data.get("entries") or []:
         if isinstance(entry, dict):
@@ -67,8 +68,9 @@ def load_user_file(path: Path, shown: str) -> list[Item]:
     try:
         parsed = CatalogFile.model_validate(data)
     except ValidationError as e:
-        problems = sorted({_problem(err, doc) for err in e.errors()},
-                          key=lambda p: (p.line or 0, p.location, p.message))
+        problems = sorted(
+            {_problem(err, doc) for err in e.errors()}, key=lambda p: (p.line or 0, p.location, p.message)
+        )
         raise ConfigError([p.format(shown) for p in problems]) from None
     return [Item(parsed.category, parsed.vendor, e, path, origin=shown) for e in parsed.entries]
 
@@ -76,8 +78,9 @@ def load_user_file(path: Path, shown: str) -> list[Item]:
 def _files(name: str, folder: Path) -> list[tuple[Path, str]]:
     if not folder.is_dir():
         raise ConfigError([f"{name}: no such folder (catalog_dirs names folders of catalogue files)"])
-    found = sorted({*folder.glob("*.yaml"), *folder.glob("*.yml"), *folder.glob("*/*.yaml"),
-                    *folder.glob("*/*.yml")})
+    found = sorted(
+        {*folder.glob("*.yaml"), *folder.glob("*.yml"), *folder.glob("*/*.yaml"), *folder.glob("*/*.yml")}
+    )
     if len(found) > MAX_FILES:
         raise ConfigError([f"{name}: {len(found)} YAML files; a catalogue folder has at most {MAX_FILES}"])
     return [(p, str(Path(name) / p.relative_to(folder))) for p in found]
@@ -109,8 +112,9 @@ def load_user_catalog(dirs: list[tuple[str, Path]]) -> tuple[list[Item], list[tu
     return items, problems
 
 
-def _clashes(path: Path, shown: str, found: list[Item], packaged: dict[str, Item],
-             earlier: list[Item]) -> list[str]:
+def _clashes(
+    path: Path, shown: str, found: list[Item], packaged: dict[str, Item], earlier: list[Item]
+) -> list[str]:
     """Ids of ``found`` taken by a packaged entry, an earlier user entry or another entry of the file."""
     doc = parse_document(path.read_text(encoding="utf-8"), shown)
     taken = {i.entry.id: i.origin for i in earlier}
@@ -119,8 +123,13 @@ def _clashes(path: Path, shown: str, found: list[Item], packaged: dict[str, Item
         key = item.entry.id
         if key in packaged:
             other = packaged[key]
-            wrong.append((("entries", n, "id"), f'"{key}" is a packaged entry ({other.category}/'
-                          f"{other.path.name}); give yours an id of its own"))
+            wrong.append(
+                (
+                    ("entries", n, "id"),
+                    f'"{key}" is a packaged entry ({other.category}/'
+                    f"{other.path.name}); give yours an id of its own",
+                )
+            )
         elif key in taken:
             wrong.append((("entries", n, "id"), f'"{key}" is defined in {taken[key]} too'))
         taken[key] = shown

@@ -101,14 +101,21 @@ def _devices(cfg: SiteConfig, options: EdgeOptions, ledger: InputLedger, *, dry:
         return build_devices(cfg, ledger, stale_after_s=stale, dry=dry, monotonic=mono)
     real = [i for i, d in enumerate(cfg.devices) if d.connection.type != "sim"]
     try:
-        out = build_devices(cfg.model_copy(update={"devices": [cfg.devices[i] for i in real]}), ledger,
-                            stale_after_s=stale, dry=dry, monotonic=mono)
+        out = build_devices(
+            cfg.model_copy(update={"devices": [cfg.devices[i] for i in real]}),
+            ledger,
+            stale_after_s=stale,
+            dry=dry,
+            monotonic=mono,
+        )
     except PermanentError as exc:  # where a problem is: the index in the whole file
         problems = getattr(exc, "problems", None)
         if problems is None:
             raise
-        moved = [(("devices", real[loc[1]], *loc[2:]) if loc[:1] == ("devices",) else loc, msg)
-                 for loc, msg in problems]
+        moved = [
+            (("devices", real[loc[1]], *loc[2:]) if loc[:1] == ("devices",) else loc, msg)
+            for loc, msg in problems
+        ]
         raise type(exc)(moved) from None
     assert hook is not None
     for _, dev in sims:
@@ -181,12 +188,20 @@ class Edge:
                 self.control.signals = self.planner.signals
         self.owner = self._owner(data_dir)  # the owner's settings (page, MQTT, portal), restored
         self.recorder = Recorder(options.store_every_s, store=self.writer, outbox=self.outbox)
-        self.runtime = EdgeRuntime(self.devices.polled, push=self.devices.push, recorder=self.recorder,
-                                   control=self.control, stale_after_s=_stale_after(cfg), clock=self.clock,
-                                   ledger=self.ledger, cycle_s=options.cycle_s)
+        self.runtime = EdgeRuntime(
+            self.devices.polled,
+            push=self.devices.push,
+            recorder=self.recorder,
+            control=self.control,
+            stale_after_s=_stale_after(cfg),
+            clock=self.clock,
+            ledger=self.ledger,
+            cycle_s=options.cycle_s,
+        )
         roles = SiteRoles.from_pairs([(d.id, d.role) for d in cfg.devices])
-        self.view = StoreView(cfg.site.name, cfg.site.tz, roles, self.snapshot, self.store, self.clock,
-                              self.writer.flush)
+        self.view = StoreView(
+            cfg.site.name, cfg.site.tz, roles, self.snapshot, self.store, self.clock, self.writer.flush
+        )
         self.log_tail = LogTail()
         logging.getLogger("wattwerk").addHandler(self.log_tail)
         self.commands = EdgeCommands(self.status, lambda: self.cfg, self.path, self.log_tail, self.owner)
@@ -201,8 +216,9 @@ class Edge:
     def _owner(self, data_dir: Path) -> OwnerControls:
         """The owner's settings store on this edge's control, with what ``owner.json`` kept applied."""
         controlled = {d.id: d.role for d in self.cfg.devices}
-        owner = OwnerControls(data_dir, self.control, self.planner, controlled, self.cfg.site.timezone,
-                              self.clock)
+        owner = OwnerControls(
+            data_dir, self.control, self.planner, controlled, self.cfg.site.timezone, self.clock
+        )
         if self.control is not None:
             self.control.on_cycle = owner.tick
             owner.restore({d.id: bool(getattr(d, "phase_switching", False)) for d in self.cfg.devices})
@@ -215,8 +231,14 @@ class Edge:
 
         o = self.options
         prices = o.prices or TariffPrices(self.cfg.tariff, data_dir / "prices.json")
-        return PlanService(self.cfg, self.snapshot, prices, store=self.store, clock=self.clock,
-                           weather=o.weather or OpenMeteoWeather(self.cfg))
+        return PlanService(
+            self.cfg,
+            self.snapshot,
+            prices,
+            store=self.store,
+            clock=self.clock,
+            weather=o.weather or OpenMeteoWeather(self.cfg),
+        )
 
     def snapshot(self) -> Any:
         return self.runtime.state.snapshot(self.clock())
@@ -228,14 +250,21 @@ class Edge:
         snap = self.snapshot()
         stale = set(snap.stale_devices())
         failing = {p.device_id: p.failures for p in self.runtime.polled if p.failures}
-        devices = {d.id: "stale" if d.id in stale else "failing" if d.id in failing else "ok"
-                   for d in self.cfg.devices}
+        devices = {
+            d.id: "stale" if d.id in stale else "failing" if d.id in failing else "ok"
+            for d in self.cfg.devices
+        }
         st = self.runtime.stats
         out: dict[str, Any] = {
-            "site": self.cfg.site.name, "time": self.clock().isoformat(),
-            "uptime_s": round(time.monotonic() - self.started, 1), "devices": devices,
-            "readings": st.readings, "cycles": st.cycles, "setpoints_written": st.setpoints_written,
-            "write_errors": st.write_errors, "read_only": self.control is None,
+            "site": self.cfg.site.name,
+            "time": self.clock().isoformat(),
+            "uptime_s": round(time.monotonic() - self.started, 1),
+            "devices": devices,
+            "readings": st.readings,
+            "cycles": st.cycles,
+            "setpoints_written": st.setpoints_written,
+            "write_errors": st.write_errors,
+            "read_only": self.control is None,
             "errors": {dev: msg for dev, (_, msg, _) in self.ledger.last.items()},
         }
         if self.outbox is not None:
@@ -248,9 +277,16 @@ class Edge:
     def site_view(self) -> RuntimeView:
         """What the page shows: live values, today, restrictions, charge point modes, the plan."""
         c, p = self.control, self.planner
-        return RuntimeView(self.runtime, self.cfg, today_fn=self.view.today,
-                           limits_fn=c.active_limits if c else None, modes_fn=c.modes if c else None,
-                           plan_fn=p.plan_json if p else None, store_view=self.view, clock=self.clock)
+        return RuntimeView(
+            self.runtime,
+            self.cfg,
+            today_fn=self.view.today,
+            limits_fn=c.active_limits if c else None,
+            modes_fn=c.modes if c else None,
+            plan_fn=p.plan_json if p else None,
+            store_view=self.view,
+            clock=self.clock,
+        )
 
     def web_app(self) -> FastAPI:
         """The local page (live values, today, devices, restrictions, plan), setup in the UI when the
@@ -263,19 +299,26 @@ class Edge:
         view = self.site_view()
         setup = None
         if self.path is not None:
+
             def changed(cfg: SiteConfig) -> None:
                 view.cfg = cfg
                 self.attach_portal(cfg)
 
             setup = Setup(self.path, runtime=self.runtime, on_config=changed)
         outbox = self.outbox
-        sources = {} if outbox is None else {
-            "outbox_pending": outbox.pending, "outbox_bytes": outbox.used_bytes,
-            "upload_lag_s": lambda: oldest_pending_age_s(outbox),
-        }
+        sources = (
+            {}
+            if outbox is None
+            else {
+                "outbox_pending": outbox.pending,
+                "outbox_bytes": outbox.used_bytes,
+                "upload_lag_s": lambda: oldest_pending_age_s(outbox),
+            }
+        )
         auth = self.options.auth or EdgeAuth.for_site(self.cfg)  # the admin password, sessions, names
-        return create_app(view, auth=auth, setup=setup, runtime=self.runtime, metrics=sources,
-                          owner=self.owner)
+        return create_app(
+            view, auth=auth, setup=setup, runtime=self.runtime, metrics=sources, owner=self.owner
+        )
 
     def mqtt_bridge(self) -> MqttBridge:
         """The MQTT/Home Assistant bridge of the ``mqtt`` section (see ``on_command``)."""
@@ -285,10 +328,18 @@ class Edge:
         m = self.cfg.mqtt
         assert m is not None
         password = m.password.get_secret_value() if m.password else None
-        settings = MqttSettings(m.host, m.port, m.username, password, tls=m.tls,
-                                ca_file=str(m.ca_file) if m.ca_file else None)
-        return MqttBridge(self.cfg.site.name, self.snapshot, self.on_command, devices_from_config(self.cfg),
-                          settings=settings, root=m.root, discovery_prefix=m.discovery_prefix)
+        settings = MqttSettings(
+            m.host, m.port, m.username, password, tls=m.tls, ca_file=str(m.ca_file) if m.ca_file else None
+        )
+        return MqttBridge(
+            self.cfg.site.name,
+            self.snapshot,
+            self.on_command,
+            devices_from_config(self.cfg),
+            settings=settings,
+            root=m.root,
+            discovery_prefix=m.discovery_prefix,
+        )
 
     def on_command(self, cmd: Any) -> None:
         """An owner's command (MQTT): the owner settings of ``owner.COMMANDS`` through the one
@@ -310,8 +361,11 @@ class Edge:
 
     async def run(self, stop: asyncio.Event, extra: Sequence[Awaitable[None]] = ()) -> None:
         """Run every task until ``stop`` is set (the page too, when ``options.web``)."""
-        tasks = [self.runtime.run(stop), _every(1.0, stop, self.writer.poll),
-                 _every(3600.0, stop, lambda: self.store.apply_retention(utcnow()))]
+        tasks = [
+            self.runtime.run(stop),
+            _every(1.0, stop, self.writer.poll),
+            _every(3600.0, stop, lambda: self.store.apply_retention(utcnow())),
+        ]
         if self.planner is not None:
             tasks.append(self.planner.run(stop))
         if self.control is not None:  # control.inbound: 104 outstation, Modbus server, OpenADR VEN
@@ -355,10 +409,16 @@ class Edge:
         from wattwerk.edge.plan_upload import plan_uploader
         from wattwerk.edge.uplink import Uplink, UplinkConfig, make_client
 
-        target = UplinkConfig(url=str(portal.url).rstrip("/"), site=portal.site, edge_id=portal.edge_id,
-                              token=portal.token.get_secret_value(), ca_file=portal.ca_file,
-                              pin_sha256=portal.pin_sha256, roles={d.id: d.role for d in self.cfg.devices},
-                              tz=self.cfg.site.timezone)
+        target = UplinkConfig(
+            url=str(portal.url).rstrip("/"),
+            site=portal.site,
+            edge_id=portal.edge_id,
+            token=portal.token.get_secret_value(),
+            ca_file=portal.ca_file,
+            pin_sha256=portal.pin_sha256,
+            roles={d.id: d.role for d in self.cfg.devices},
+            tz=self.cfg.site.timezone,
+        )
         tasks: list[Awaitable[None]] = [Uplink(self.outbox, target).run(stop)]
         if self.planner is not None and (uploader := plan_uploader(self.cfg, self.planner)) is not None:
             uploader.clock = self.clock  # the plan's time is the edge's (the demo's is simulated)
@@ -367,8 +427,11 @@ class Edge:
         async def maintenance() -> None:
             async with make_client(target) as client:
                 wait_s = self.options.maintenance_wait_s
-                polling = asyncio.create_task(maintenance_client.serve(
-                    client, target.url, target.token, self.commands, stop, wait_s=wait_s))
+                polling = asyncio.create_task(
+                    maintenance_client.serve(
+                        client, target.url, target.token, self.commands, stop, wait_s=wait_s
+                    )
+                )
                 await stop.wait()
                 polling.cancel()  # a long poll in flight ends now, not when the portal answers
                 await asyncio.gather(polling, return_exceptions=True)
@@ -380,8 +443,11 @@ class Edge:
         import uvicorn
 
         o = self.options
-        server = uvicorn.Server(uvicorn.Config(self.web_app(), host=o.host, port=o.port, log_level="warning",
-                                               timeout_graceful_shutdown=2))  # open live sockets end too
+        server = uvicorn.Server(
+            uvicorn.Config(
+                self.web_app(), host=o.host, port=o.port, log_level="warning", timeout_graceful_shutdown=2
+            )
+        )  # open live sockets end too
         server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # ours stop everything
         task = asyncio.create_task(server.serve())
         log.info("local page on http://%s:%d", o.host, o.port)
@@ -470,4 +536,3 @@ async def _every(seconds: float, stop: asyncio.Event, job: Callable[[], object])
             job()
         except Exception:
             log.exception("periodic job %s failed", getattr(job, "__name__", job))
-

@@ -131,8 +131,15 @@ class EdgeAuth:
     live view to anyone who reaches the edge by one of its names (setup, wizard, metrics never).
     """
 
-    def __init__(self, data_dir: str | Path, *, hosts: Iterable[str] = (), public_live: bool = False,
-                 default_names: bool = True, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        data_dir: str | Path,
+        *,
+        hosts: Iterable[str] = (),
+        public_live: bool = False,
+        default_names: bool = True,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.dir = Path(data_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.public_live = public_live
@@ -251,5 +258,6 @@ class EdgeAuth:
 
     def metrics_ok(self, authorization: str | None) -> bool:
         scheme, _, token = (authorization or "").partition(" ")
-        return scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(),
-                                                                   self.metrics_token.encode())
+        return scheme.lower() == "bearer" and hmac.compare_digest(
+            token.strip().encode(), self.metrics_token.encode()
+        )

@@ -88,25 +88,43 @@ def grid_meter_problems(cfg: SiteConfig) -> list[tuple[Loc, str]]:
     if cfg.grid_meter is not None:
         return []
     g = cfg.site.grid
-    limits = [name for name in ("fuse_a", "max_import_w", "max_export_w", "max_phase_import_w",
-                                "max_phase_export_w") if getattr(g, name) is not None]
+    limits = [
+        name
+        for name in ("fuse_a", "max_import_w", "max_export_w", "max_phase_import_w", "max_phase_export_w")
+        if getattr(g, name) is not None
+    ]
     if limits:
-        return [(("site", "grid", limits[0]), f"{limits[0]} needs the grid power, but no device has role "
-                 "grid_meter (add the meter at the grid connection with role: grid_meter)")]
+        return [
+            (
+                ("site", "grid", limits[0]),
+                f"{limits[0]} needs the grid power, but no device has role "
+                "grid_meter (add the meter at the grid connection with role: grid_meter)",
+            )
+        ]
     if cfg.strategy.peak_shaving:
-        return [(("strategy", "peak_shaving"), "peak shaving needs the grid power, but no device has role "
-                 "grid_meter")]
+        return [
+            (
+                ("strategy", "peak_shaving"),
+                "peak shaving needs the grid power, but no device has role grid_meter",
+            )
+        ]
     if cfg.strategy.mode == "off":
         return []
     for i, dev in enumerate(cfg.devices):
         if dev.role in _STEERED_BY_GRID:
-            return [(("devices", i, "role"), f'the {dev.role} "{dev.id}" is controlled by the grid power, '
-                     "but no device has role grid_meter (or set strategy.mode: off to only read it)")]
+            return [
+                (
+                    ("devices", i, "role"),
+                    f'the {dev.role} "{dev.id}" is controlled by the grid power, '
+                    "but no device has role grid_meter (or set strategy.mode: off to only read it)",
+                )
+            ]
     return []
 
 
-def site_problems(path: str | Path, *, demo: bool = False,
-                  read_only: bool = False) -> tuple[SiteConfig | None, list[str]]:
+def site_problems(
+    path: str | Path, *, demo: bool = False, read_only: bool = False
+) -> tuple[SiteConfig | None, list[str]]:
     """The site file validated and dry-built: (the configuration, []) when ``run`` can build it,
     else (None or the schema-valid configuration, one ``FILE:LINE: FIELD: MESSAGE`` line per problem)."""
     name = str(path)
@@ -120,10 +138,16 @@ def site_problems(path: str | Path, *, demo: bool = False,
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", nargs="+", help="site file(s) to check, e.g. site.yaml")
-    parser.add_argument("--json", action="store_true",
-                        help="print each valid configuration with all defaults filled in, as JSON")
-    parser.add_argument("--demo", action="store_true",
-                        help="a file for `wattwerk demo`: simulated devices (connection type sim) are fine")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print each valid configuration with all defaults filled in, as JSON",
+    )
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="a file for `wattwerk demo`: simulated devices (connection type sim) are fine",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

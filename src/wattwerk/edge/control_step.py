@@ -28,8 +28,9 @@ EV_MODES = OWNER_EV_MODES
 class CycleStep:
     """Callable as ``ControlStep``: ``snapshot -> setpoints``."""
 
-    def __init__(self, cycle: ControlCycle, signals: Callable[[], Signals] = lambda: NO_SIGNALS,
-                 tz: str = "UTC") -> None:
+    def __init__(
+        self, cycle: ControlCycle, signals: Callable[[], Signals] = lambda: NO_SIGNALS, tz: str = "UTC"
+    ) -> None:
         self.cycle = cycle
         self.signals = signals
         self.tz = ZoneInfo(tz)
@@ -53,8 +54,17 @@ class CycleStep:
         out = self.cycle.run(snap, self.state, signals)
         self.state = out.state
         self.last = out
-        self.reasons = reasons(self.cycle.laws, snap, out.requested, out.setpoints, out.active, out.surplus_w,
-                               signals, self.tz, getattr(self.cycle, "grid_meter", "grid"))
+        self.reasons = reasons(
+            self.cycle.laws,
+            snap,
+            out.requested,
+            out.setpoints,
+            out.active,
+            out.surplus_w,
+            signals,
+            self.tz,
+            getattr(self.cycle, "grid_meter", "grid"),
+        )
         bat = getattr(self.cycle, "battery", None)
         if bat is not None:
             self.reasons[bat.config.id] = battery_reason(bat.config, out.requested, out.setpoints, snap)
@@ -89,11 +99,19 @@ class CycleStep:
             return False
         return self._change_point(device, max_current_a=max(0.0, min(top, amps)))
 
-    def set_ev_plan(self, device: str, *, energy_wh: float | None = None, soc: float | None = None,
-                    capacity_wh: float | None = None, departure: datetime | None = None) -> bool:
+    def set_ev_plan(
+        self,
+        device: str,
+        *,
+        energy_wh: float | None = None,
+        soc: float | None = None,
+        capacity_wh: float | None = None,
+        departure: datetime | None = None,
+    ) -> bool:
         """The owner's target for a charge point (energy or SoC by ``departure``); all None ends it."""
-        return self._change_point(device, target_energy_wh=energy_wh, target_soc=soc,
-                                  capacity_wh=capacity_wh, departure=departure)
+        return self._change_point(
+            device, target_energy_wh=energy_wh, target_soc=soc, capacity_wh=capacity_wh, departure=departure
+        )
 
     def set_ev_min_current(self, device: str, amps: float) -> bool:
         """The owner's minimum current (A per phase), at least 6 A and within the point's maximum."""

@@ -112,15 +112,19 @@ def named_entry(name: str, catalog: list[Item] | None = None) -> Entry:
 def catalogue_entry(dev: DeviceBase, catalog: list[Item] | None = None) -> Entry:
     """The catalogue entry a device names, if it speaks the device's connection; else a DeviceError."""
     if not dev.catalog:
-        raise DeviceError(f"a {dev.connection.type} device needs `catalog:`, an entry of `wattwerk devices`",
-                          ("connection", "type"))
+        raise DeviceError(
+            f"a {dev.connection.type} device needs `catalog:`, an entry of `wattwerk devices`",
+            ("connection", "type"),
+        )
     entry = named_entry(dev.catalog, catalog)
     if entry.untested is not None:
         hint = "with the vendor's register map it runs from your own catalogue file (docs/custom-devices.md)"
         raise DeviceError(f"{entry.id} is not supported yet: {entry.untested}; {hint}", ("catalog",))
     if dev.connection.type not in entry.protocols:
-        raise DeviceError(f"{entry.id} speaks {', '.join(entry.protocols)}, not {dev.connection.type}",
-                          ("connection", "type"))
+        raise DeviceError(
+            f"{entry.id} speaks {', '.join(entry.protocols)}, not {dev.connection.type}",
+            ("connection", "type"),
+        )
     return entry
 
 
@@ -129,10 +133,22 @@ def _link_config(dev: DeviceBase, entry: Entry) -> LinkConfig:
     site file gives ``pause_ms``."""
     c = dev.connection
     if c.type == "modbus_tcp":  # the catalogue's port unless the site file gives one
-        return LinkConfig("tcp", host=c.host, port=c.port or entry.connection.port, timeout=c.timeout_s,
-                          pause=entry.connection.pause if c.pause_ms is None else c.pause_ms / 1000)
-    return LinkConfig("rtu", serial=c.device, baudrate=c.baudrate, parity=c.parity, stopbits=c.stopbits,
-                      timeout=c.timeout_s, pause=entry.connection.pause)
+        return LinkConfig(
+            "tcp",
+            host=c.host,
+            port=c.port or entry.connection.port,
+            timeout=c.timeout_s,
+            pause=entry.connection.pause if c.pause_ms is None else c.pause_ms / 1000,
+        )
+    return LinkConfig(
+        "rtu",
+        serial=c.device,
+        baudrate=c.baudrate,
+        parity=c.parity,
+        stopbits=c.stopbits,
+        timeout=c.timeout_s,
+        pause=entry.connection.pause,
+    )
 
 
 def _native(dev: DeviceBase, ledger: InputLedger, catalog: list[Item] | None = None) -> NativeDevice:
@@ -167,8 +183,14 @@ def _stream_decoder(fmt: str, key: str | None) -> Decoder:
         raise DeviceError(str(exc), at) from None
 
 
-def build_devices(cfg: SiteConfig, ledger: InputLedger, stale_after_s: float = 30.0, *,
-                  dry: bool = False, monotonic: Callable[[], float] = time.monotonic) -> SiteDevices:
+def build_devices(
+    cfg: SiteConfig,
+    ledger: InputLedger,
+    stale_after_s: float = 30.0,
+    *,
+    dry: bool = False,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> SiteDevices:
     """Drivers and readers for every device of the site file; SiteProblems lists all that cannot be
     built. ``dry``: nothing is opened (GPIO lines are the only inputs opened while building).
     ``monotonic``: the clock of the Modbus devices' back-off (a lock-stepped edge's simulated one)."""
@@ -210,13 +232,17 @@ def _shared_addresses(cfg: SiteConfig) -> list[tuple[Loc, str]]:
         if c.type == "serial":
             key, at, what = ("serial", c.device), "device", f"serial port {c.device}"
         elif c.type == "ocpp":
-            key, at, what = ("ocpp", str(c.port), c.charge_point_id), "charge_point_id", \
-                f"charge point id {c.charge_point_id!r} on port {c.port}"
+            key, at, what = (
+                ("ocpp", str(c.port), c.charge_point_id),
+                "charge_point_id",
+                f"charge point id {c.charge_point_id!r} on port {c.port}",
+            )
         else:
             continue
         if key in first:
-            problems.append((("devices", i, "connection", at),
-                             f"{what} is used by devices[{first[key]}] too"))
+            problems.append(
+                (("devices", i, "connection", at), f"{what} is used by devices[{first[key]}] too")
+            )
         first.setdefault(key, i)
     return problems
 
@@ -238,8 +264,15 @@ def _measured(cfg: SiteConfig) -> list[tuple[Loc, str]]:
     return problems
 
 
-def _add_device(out: SiteDevices, dev: DeviceBase, ledger: InputLedger, stale_after_s: float,
-                bounds: PowerBounds | None = None, *, catalog: list[Item] | None = None) -> None:
+def _add_device(
+    out: SiteDevices,
+    dev: DeviceBase,
+    ledger: InputLedger,
+    stale_after_s: float,
+    bounds: PowerBounds | None = None,
+    *,
+    catalog: list[Item] | None = None,
+) -> None:
     """Build one device's driver or reader into ``out`` (DeviceError when it cannot be)."""
     c = dev.connection
     timeout = max(1.0, 2 * dev.interval_s)
@@ -250,9 +283,13 @@ def _add_device(out: SiteDevices, dev: DeviceBase, ledger: InputLedger, stale_af
         out.ocpp = out.ocpp or OcppSite(ledger=ledger)
         lim = dev.limits
         charger = out.ocpp.charger(
-            dev.id, c.charge_point_id, connector=c.connector, port=c.port,
+            dev.id,
+            c.charge_point_id,
+            connector=c.connector,
+            port=c.port,
             password=c.password.get_secret_value() if c.password else None,
-            phases=lim.phases or EV_DEFAULTS.phases, max_current=lim.max_current_a or EV_DEFAULTS.max_a,
+            phases=lim.phases or EV_DEFAULTS.phases,
+            max_current=lim.max_current_a or EV_DEFAULTS.max_a,
             stale_after_s=stale_after_s,
             security_profile=c.security_profile,
         )
@@ -262,8 +299,9 @@ def _add_device(out: SiteDevices, dev: DeviceBase, ledger: InputLedger, stale_af
         out.polled.append(Polled(dev.id, _native(dev, ledger, catalog), dev.interval_s, timeout_s=timeout))
         return
     if c.type == "mqtt" and dev.catalog and named_entry(dev.catalog, catalog).native == "mqtt_json":
-        out.polled.append(Polled(dev.id, _mqtt_template(dev, ledger, catalog), dev.interval_s,
-                                 timeout_s=timeout))
+        out.polled.append(
+            Polled(dev.id, _mqtt_template(dev, ledger, catalog), dev.interval_s, timeout_s=timeout)
+        )
         return
     if c.type in ("modbus_tcp", "modbus_rtu"):
         entry = catalogue_entry(dev, catalog)
@@ -293,8 +331,9 @@ def _mqtt_template(dev: DeviceBase, ledger: InputLedger, catalog: list[Item] | N
     return MqttJsonDevice(entry, settings, base_topic=c.topic, device_id=dev.id, ledger=ledger)
 
 
-def _stream_reader(dev: DeviceBase, ledger: InputLedger, stale_after_s: float,
-                   bounds: PowerBounds | None = None) -> MeterReader:
+def _stream_reader(
+    dev: DeviceBase, ledger: InputLedger, stale_after_s: float, bounds: PowerBounds | None = None
+) -> MeterReader:
     """The reader of a meter that pushes (a byte stream, Speedwire multicast, MQTT messages) or
     that is polled over HTTP without a catalogue entry."""
     c = dev.connection
@@ -312,13 +351,27 @@ def _stream_reader(dev: DeviceBase, ledger: InputLedger, stale_after_s: float,
         else:
             settings = SerialSettings(c.baudrate, c.bytesize, c.parity, c.stopbits)
             source = SerialSource(c.device, settings)
-        return MeterReader(dev.id, decoder, source, ledger=ledger, stale_after=stale_after_s,
-                           use_receive_time=c.format != "dsmr", bounds=bounds)
+        return MeterReader(
+            dev.id,
+            decoder,
+            source,
+            ledger=ledger,
+            stale_after=stale_after_s,
+            use_receive_time=c.format != "dsmr",
+            bounds=bounds,
+        )
     if c.type in ("speedwire", "udp"):
-        return MeterReader(dev.id, SpeedwireDecoder(c.serial, datagrams=True),
-                           SpeedwireReceiver(c.group, c.port), ledger=ledger, stale_after=stale_after_s,
-                           use_receive_time=True, bounds=bounds)
+        return MeterReader(
+            dev.id,
+            SpeedwireDecoder(c.serial, datagrams=True),
+            SpeedwireReceiver(c.group, c.port),
+            ledger=ledger,
+            stale_after=stale_after_s,
+            use_receive_time=True,
+            bounds=bounds,
+        )
     if c.type == "sim":
         raise DeviceError("connection type sim runs only in `wattwerk demo`", ("connection", "type"))
-    raise DeviceError(f"connection type {c.type} is not supported by `wattwerk run` yet",
-                      ("connection", "type"))
+    raise DeviceError(
+        f"connection type {c.type} is not supported by `wattwerk run` yet", ("connection", "type")
+    )

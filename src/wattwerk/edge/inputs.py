@@ -62,11 +62,23 @@ def _modbus(src: ModbusInputs, links: LinkPool, ledger: InputLedger) -> Polled:
     if c.type not in entry.protocols:
         raise PermanentError(f"input {src.id}: {entry.id} speaks {', '.join(entry.protocols)}, not {c.type}")
     if isinstance(c, ModbusTcpConnection):
-        cfg = LinkConfig("tcp", host=c.host, port=c.port or entry.connection.port, timeout=c.timeout_s,
-                         pause=entry.connection.pause if c.pause_ms is None else c.pause_ms / 1000)
+        cfg = LinkConfig(
+            "tcp",
+            host=c.host,
+            port=c.port or entry.connection.port,
+            timeout=c.timeout_s,
+            pause=entry.connection.pause if c.pause_ms is None else c.pause_ms / 1000,
+        )
     else:
-        cfg = LinkConfig("rtu", serial=c.device, baudrate=c.baudrate, parity=c.parity, stopbits=c.stopbits,
-                         timeout=c.timeout_s, pause=entry.connection.pause)
+        cfg = LinkConfig(
+            "rtu",
+            serial=c.device,
+            baudrate=c.baudrate,
+            parity=c.parity,
+            stopbits=c.stopbits,
+            timeout=c.timeout_s,
+            pause=entry.connection.pause,
+        )
     driver = create(entry, links.get(cfg), device_id=src.id, unit=c.unit, ledger=ledger)
     return Polled(src.id, driver, src.interval_s, timeout_s=max(1.0, 2 * src.interval_s))
 
@@ -97,21 +109,59 @@ def input_sources(
     return polled, push
 
 
-def _add_input(src: InputSource, polled: list[Polled], push: list[AsyncIterable[list[Reading]]],
-           ledger: InputLedger, links: LinkPool, open_lines: LineOpener) -> None:
+def _add_input(
+    src: InputSource,
+    polled: list[Polled],
+    push: list[AsyncIterable[list[Reading]]],
+    ledger: InputLedger,
+    links: LinkPool,
+    open_lines: LineOpener,
+) -> None:
     if isinstance(src, ModbusInputs):
         polled.append(_modbus(src, links, ledger))
     elif isinstance(src, ShellyInputs):
-        push.append(MqttContacts(src.id, ShellyDialect(src.connection.topic), src.inputs, _mqtt(src),
-                                 repeat_s=src.repeat_s, ledger=ledger))
+        push.append(
+            MqttContacts(
+                src.id,
+                ShellyDialect(src.connection.topic),
+                src.inputs,
+                _mqtt(src),
+                repeat_s=src.repeat_s,
+                ledger=ledger,
+            )
+        )
     elif isinstance(src, TasmotaInputs):
-        push.append(MqttContacts(src.id, TasmotaSwitches(src.connection.topic), src.switches, _mqtt(src),
-                                 repeat_s=src.repeat_s, ledger=ledger))
+        push.append(
+            MqttContacts(
+                src.id,
+                TasmotaSwitches(src.connection.topic),
+                src.switches,
+                _mqtt(src),
+                repeat_s=src.repeat_s,
+                ledger=ledger,
+            )
+        )
     elif isinstance(src, GpioInputs):
         lines = open_lines(src.chip, list(src.lines), src.active_low)
-        push.append(GpioContacts(src.id, lines, src.lines, active_low=src.active_low,
-                                 debounce_s=src.debounce_ms / 1000, repeat_s=src.repeat_s))
+        push.append(
+            GpioContacts(
+                src.id,
+                lines,
+                src.lines,
+                active_low=src.active_low,
+                debounce_s=src.debounce_ms / 1000,
+                repeat_s=src.repeat_s,
+            )
+        )
     elif isinstance(src, S0Meter):
         lines = open_lines(src.chip, [src.line], src.active_low)
-        push.append(S0Counter(src.id, lines, src.line, imp_per_kwh=src.imp_per_kwh,
-                              active_low=src.active_low, debounce_s=src.debounce_ms / 1000))
+        push.append(
+            S0Counter(
+                src.id,
+                lines,
+                src.line,
+                imp_per_kwh=src.imp_per_kwh,
+                active_low=src.active_low,
+                debounce_s=src.debounce_ms / 1000,
+            )
+        )

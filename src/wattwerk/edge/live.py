@@ -68,14 +68,15 @@ def _round(v: float | None, digits: int = 1) -> float | None:
     return None if v is None else round(v, digits)
 
 
-def device_rows(cfg: SiteConfig, snap: Snapshot, *, ledger: InputLedger | None = None,
-                polled: Iterable[PolledLike] = ()) -> list[dict[str, Any]]:
+def device_rows(
+    cfg: SiteConfig, snap: Snapshot, *, ledger: InputLedger | None = None, polled: Iterable[PolledLike] = ()
+) -> list[dict[str, Any]]:
     """One row per configured device: its state, counters, last error and current values."""
     by_id = {p.device_id: p for p in polled}
     rows = []
     for dev in cfg.devices:
         prefix = f"{dev.id}."
-        values = {ch[len(prefix):]: _round(snap.get(ch), 2) for ch in snap.values if ch.startswith(prefix)}
+        values = {ch[len(prefix) :]: _round(snap.get(ch), 2) for ch in snap.values if ch.startswith(prefix)}
         values = {k: v for k, v in values.items() if v is not None}
         p = by_id.get(dev.id)
         errors = ledger.by_kind(dev.id) if ledger is not None else {}
@@ -92,15 +93,27 @@ def device_rows(cfg: SiteConfig, snap: Snapshot, *, ledger: InputLedger | None =
         conn = dev.connection
         port = _port(dev)
         where = getattr(conn, "device", None) or ":".join(
-            str(x) for x in (getattr(conn, "host", None), port) if x)
-        last_error = None if last is None else {"kind": last[0], "message": last[1],
-                                                "at": last[2].isoformat()}
-        rows.append({
-            "id": dev.id, "name": dev.label, "role": dev.role, "catalog": dev.catalog,
-            "connection": f"{conn.type} {where}".strip(), "state": state,
-            "reads": p.reads if p is not None else None, "failures": p.failures if p is not None else 0,
-            "errors": errors, "last_error": last_error, "values": values,
-        } | device_status(state, last_error, where, port, dev.catalog))
+            str(x) for x in (getattr(conn, "host", None), port) if x
+        )
+        last_error = (
+            None if last is None else {"kind": last[0], "message": last[1], "at": last[2].isoformat()}
+        )
+        rows.append(
+            {
+                "id": dev.id,
+                "name": dev.label,
+                "role": dev.role,
+                "catalog": dev.catalog,
+                "connection": f"{conn.type} {where}".strip(),
+                "state": state,
+                "reads": p.reads if p is not None else None,
+                "failures": p.failures if p is not None else 0,
+                "errors": errors,
+                "last_error": last_error,
+                "values": values,
+            }
+            | device_status(state, last_error, where, port, dev.catalog)
+        )
     return rows
 
 
@@ -122,8 +135,13 @@ def _port(dev: DeviceBase) -> int | None:
         return 502
 
 
-def site_details(cfg: SiteConfig, snap: Snapshot, *, targets: dict[str, float] | None = None,
-                 modes: Mapping[str, str] | None = None) -> dict[str, Any]:
+def site_details(
+    cfg: SiteConfig,
+    snap: Snapshot,
+    *,
+    targets: dict[str, float] | None = None,
+    modes: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
     """Charge points, battery, heat pumps and grid restrictions; ``targets``: last setpoints by
     channel; ``modes``: each charge point's mode as the control runs it (the owner's choice)."""
     targets = targets or {}
@@ -132,13 +150,21 @@ def site_details(cfg: SiteConfig, snap: Snapshot, *, targets: dict[str, float] |
     chargers = []
     for dev in cfg.by_role("ev_charger"):
         mode = get(f"{dev.id}.mode")
-        chargers.append({
-            "id": dev.id, "name": dev.label, "power_w": _round(get(f"{dev.id}.power")),
-            "mode": modes.get(dev.id) or (cfg.strategy.ev_default_mode if mode is None else str(int(mode))),
-            "current_a": _round(get(f"{dev.id}.current")),
-            "target_a": targets.get(f"{dev.id}.current_limit", getattr(dev.limits, "max_current_a", None)),
-            "phases": _round(get(f"{dev.id}.phases"), 0), "vehicle_soc": _round(get(f"{dev.id}.soc")),
-        })
+        chargers.append(
+            {
+                "id": dev.id,
+                "name": dev.label,
+                "power_w": _round(get(f"{dev.id}.power")),
+                "mode": modes.get(dev.id)
+                or (cfg.strategy.ev_default_mode if mode is None else str(int(mode))),
+                "current_a": _round(get(f"{dev.id}.current")),
+                "target_a": targets.get(
+                    f"{dev.id}.current_limit", getattr(dev.limits, "max_current_a", None)
+                ),
+                "phases": _round(get(f"{dev.id}.phases"), 0),
+                "vehicle_soc": _round(get(f"{dev.id}.soc")),
+            }
+        )
     bats = cfg.by_role("battery")
     battery = None
     if bats:
@@ -151,17 +177,22 @@ def site_details(cfg: SiteConfig, snap: Snapshot, *, targets: dict[str, float] |
         battery = {
             "ids": [b.id for b in bats],
             "power_w": None if any(p is None for p in powers) else round(sum(powers), 1),  # type: ignore[arg-type]
-            "soc_pct": _round(soc), "capacity_wh": sum(caps),
+            "soc_pct": _round(soc),
+            "capacity_wh": sum(caps),
             "reserve_pct": max(cfg.reserve_soc(b) for b in bats),  # type: ignore[arg-type]
         }
     heat = []
     for dev in cfg.by_role("heat_pump"):
         sg = get(f"{dev.id}.sgready")
-        heat.append({
-            "id": dev.id, "name": dev.label, "power_w": _round(get(f"{dev.id}.power")),
-            "sgready": None if sg is None else SGREADY.get(int(sg), str(int(sg))),
-            "temperature_c": _round(get(f"{dev.id}.temperature")),
-        })
+        heat.append(
+            {
+                "id": dev.id,
+                "name": dev.label,
+                "power_w": _round(get(f"{dev.id}.power")),
+                "sgready": None if sg is None else SGREADY.get(int(sg), str(int(sg))),
+                "temperature_c": _round(get(f"{dev.id}.temperature")),
+            }
+        )
     restrictions: list[dict[str, Any]] = [  # the fixed limits, as the limiter and the planner see them
         {"kind": LIMIT_KINDS[name][0], "limit_w": round(watts), "source": "site file"}
         for name, watts in sorted(site_limits(cfg).items())
@@ -194,8 +225,14 @@ def restriction_rows(active: Mapping[str, float]) -> list[dict[str, Any]]:
     rows = []
     for name, watts in sorted(active.items()):
         kind, source = LIMIT_KINDS.get(name, (name.replace(":", "_"), "limiter"))
-        rows.append({"kind": kind, "limit_w": round(watts), "source": source,
-                     "direction": name.split(":", 1)[0] if ":" in name else "import"})
+        rows.append(
+            {
+                "kind": kind,
+                "limit_w": round(watts),
+                "source": source,
+                "direction": name.split(":", 1)[0] if ":" in name else "import",
+            }
+        )
     return rows
 
 
@@ -213,13 +250,18 @@ class RuntimeView:
     ``today_fn`` when the edge has a store, else it is empty.
     """
 
-    def __init__(self, runtime: Any, cfg: SiteConfig, *,
-                 today_fn: Callable[[], dict[str, Any]] | None = None,
-                 plan_fn: Callable[[], dict[str, Any]] | None = None,
-                 limits_fn: Callable[[], Mapping[str, float]] | None = None,
-                 modes_fn: Callable[[], Mapping[str, str]] | None = None,
-                 store_view: Any = None,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        runtime: Any,
+        cfg: SiteConfig,
+        *,
+        today_fn: Callable[[], dict[str, Any]] | None = None,
+        plan_fn: Callable[[], dict[str, Any]] | None = None,
+        limits_fn: Callable[[], Mapping[str, float]] | None = None,
+        modes_fn: Callable[[], Mapping[str, str]] | None = None,
+        store_view: Any = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self.runtime = runtime
         self.cfg = cfg
         self.today_fn = today_fn
@@ -240,11 +282,14 @@ class RuntimeView:
         flows = power_flows(roles, snap.get)
         targets = {ch: sp.value for ch, sp in self.runtime.stats.last_setpoints.items()}
         out = {
-            "site": self.cfg.site.name, "timezone": self.cfg.site.timezone, "ts": now.isoformat(),
+            "site": self.cfg.site.name,
+            "timezone": self.cfg.site.timezone,
+            "ts": now.isoformat(),
             "local_time": now.astimezone(ZoneInfo(self.cfg.site.timezone)).strftime("%a %d %b %Y %H:%M"),
             "flows": {k: _round(v) for k, v in flows.items()},
             "stale": [d for d in snap.stale_devices() if d != "edge"],
-            "devices": (rows := self.devices(snap)), "health": site_health(rows),
+            "devices": (rows := self.devices(snap)),
+            "health": site_health(rows),
         } | site_details(self.cfg, snap, targets=targets, modes=self.modes_fn() if self.modes_fn else None)
         if self.plan_fn is not None:
             out["plan"] = self.plan_fn()
@@ -253,8 +298,9 @@ class RuntimeView:
         return out
 
     def devices(self, snap: Snapshot | None = None) -> list[dict[str, Any]]:
-        return device_rows(self.cfg, snap or self._snap(), ledger=self.runtime.ledger,
-                           polled=self.runtime.polled)
+        return device_rows(
+            self.cfg, snap or self._snap(), ledger=self.runtime.ledger, polled=self.runtime.polled
+        )
 
     def today(self) -> dict[str, Any]:
         if self.today_fn is not None:
@@ -264,7 +310,6 @@ class RuntimeView:
         start = datetime(local.year, local.month, local.day, tzinfo=tz)
         end = (start + timedelta(days=1, hours=2)).replace(hour=0)
         return {"start": start.isoformat(), "end": end.isoformat(), "series": {}, "energy_kwh": {}}
-
 
     def history(self, period: str, day: date) -> dict[str, Any]:
         """The store's local ``period`` containing ``day`` (``edge.history``)."""

@@ -102,8 +102,14 @@ class EdgeCommands:
       decision and reason, plan, session), for the portal's site page; changes nothing.
     """
 
-    def __init__(self, status: Callable[[], dict[str, Any]], config: Callable[[], Any],
-                 path: Path | None, tail: LogTail, owner: Any = None) -> None:
+    def __init__(
+        self,
+        status: Callable[[], dict[str, Any]],
+        config: Callable[[], Any],
+        path: Path | None,
+        tail: LogTail,
+        owner: Any = None,
+    ) -> None:
         self.status, self.config, self.path, self.tail = status, config, path, tail
         self.owner = owner
 
@@ -112,7 +118,7 @@ class EdgeCommands:
             return self.status()
         if kind == "logs":
             n = int(payload.get("lines", 100))
-            return {"lines": list(self.tail.lines)[-max(1, min(n, 500)):]}
+            return {"lines": list(self.tail.lines)[-max(1, min(n, 500)) :]}
         if kind == "get_config":
             return self.config().model_dump(mode="json", exclude_none=True)
         if kind == "set_config":
@@ -152,6 +158,7 @@ class EdgeCommands:
             apply(self.path, change)
         except ConfigError as exc:
             raise ValueError("; ".join(exc.lines)) from None
-        log.warning("maintenance: %s changed in %s (effective after a restart)", ", ".join(payload),
-                    self.path)
+        log.warning(
+            "maintenance: %s changed in %s (effective after a restart)", ", ".join(payload), self.path
+        )
         return {"changed": sorted(payload), "file": str(self.path), "restart_needed": True}

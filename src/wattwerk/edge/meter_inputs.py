@@ -24,21 +24,37 @@ from wattwerk.protocols.shelly import decoder_for, poller_for, profile
 from wattwerk.protocols.tasmota import labelled_decoder, shape_decoder
 
 
-def message_reader(dev: DeviceBase, ledger: InputLedger, stale_after_s: float,
-                   bounds: PowerBounds | None) -> MeterReader:
+def message_reader(
+    dev: DeviceBase, ledger: InputLedger, stale_after_s: float, bounds: PowerBounds | None
+) -> MeterReader:
     c = dev.connection
     if isinstance(c, MqttConnection):
         decoder = _mqtt_decoder(dev.id, c)
         password = c.password.get_secret_value() if c.password else None
-        source = MqttSource(c.topic, MqttSettings(c.host, c.port, c.username, password),
-                            with_topic=c.format == "plain")
-        return MeterReader(dev.id, decoder, source, ledger=ledger, stale_after=stale_after_s,
-                           use_receive_time=c.format != "dsmr", bounds=bounds)
+        source = MqttSource(
+            c.topic, MqttSettings(c.host, c.port, c.username, password), with_topic=c.format == "plain"
+        )
+        return MeterReader(
+            dev.id,
+            decoder,
+            source,
+            ledger=ledger,
+            stale_after=stale_after_s,
+            use_receive_time=c.format != "dsmr",
+            bounds=bounds,
+        )
     assert isinstance(c, HttpConnection)
     interval = c.interval_s or dev.interval_s
     poller, decoder = _http_meter(dev.id, c, interval, ledger)
-    return MeterReader(dev.id, decoder, poller, ledger=ledger, stale_after=max(stale_after_s, 3 * interval),
-                       use_receive_time=True, bounds=bounds)
+    return MeterReader(
+        dev.id,
+        decoder,
+        poller,
+        ledger=ledger,
+        stale_after=max(stale_after_s, 3 * interval),
+        use_receive_time=True,
+        bounds=bounds,
+    )
 
 
 def _mqtt_decoder(device: str, c: MqttConnection) -> Decoder:
@@ -73,8 +89,9 @@ def _field_maps(fields: list[ValueMap]) -> list[FieldMap]:
     return out
 
 
-def _http_meter(device: str, c: HttpConnection, interval: float,
-                ledger: InputLedger) -> tuple[HttpPoller, Decoder]:
+def _http_meter(
+    device: str, c: HttpConnection, interval: float, ledger: InputLedger
+) -> tuple[HttpPoller, Decoder]:
     if c.format == "shelly":
         try:
             prof = profile(c.profile or "", c.channel)
@@ -84,8 +101,9 @@ def _http_meter(device: str, c: HttpConnection, interval: float,
         poller = poller_for(prof, c.url, interval=interval, password=password, ledger=ledger, device=device)
         return poller, decoder_for(prof)
     if c.format != "json":
-        raise DeviceError("an http device needs `catalog:` or `format:` (shelly, json)",
-                          ("connection", "type"))
+        raise DeviceError(
+            "an http device needs `catalog:` or `format:` (shelly, json)", ("connection", "type")
+        )
     parts = urlsplit(c.url)
     path = parts.path or "/"
     if parts.query:

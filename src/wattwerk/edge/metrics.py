@@ -72,23 +72,31 @@ class EdgeCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         rt = self.runtime
         stats = rt.stats
-        yield _gauge("cycle_seconds", "Duration of the last control cycle (read state, control, write).",
-                     stats.cycle_time_s)
+        yield _gauge(
+            "cycle_seconds",
+            "Duration of the last control cycle (read state, control, write).",
+            stats.cycle_time_s,
+        )
         yield _counter("cycles", "Control cycles run.", stats.cycles)
         yield _counter("readings_accepted", "Readings accepted into the site state.", stats.readings)
         yield _counter("setpoints_written", "Setpoints written to devices.", stats.setpoints_written)
         yield _counter("setpoint_write_errors", "Setpoint writes that failed.", stats.write_errors)
 
-        errors = CounterMetricFamily(f"{PREFIX}_read_errors", "Bad input and failed reads per device, kind.",
-                                     labels=["device", "kind"])
+        errors = CounterMetricFamily(
+            f"{PREFIX}_read_errors", "Bad input and failed reads per device, kind.", labels=["device", "kind"]
+        )
         for (device, kind), n in sorted(rt.ledger.counts.items()):
             errors.add_metric([device, kind], n)
         yield errors
 
-        reads = CounterMetricFamily(f"{PREFIX}_device_reads", "Successful polls per device.",
-                                    labels=["device"])
-        failing = GaugeMetricFamily(f"{PREFIX}_device_consecutive_failures",
-                                    "Failed polls in a row per device (0 when healthy).", labels=["device"])
+        reads = CounterMetricFamily(
+            f"{PREFIX}_device_reads", "Successful polls per device.", labels=["device"]
+        )
+        failing = GaugeMetricFamily(
+            f"{PREFIX}_device_consecutive_failures",
+            "Failed polls in a row per device (0 when healthy).",
+            labels=["device"],
+        )
         for p in rt.polled:
             reads.add_metric([p.device_id], p.reads)
             failing.add_metric([p.device_id], p.failures)
@@ -98,14 +106,20 @@ class EdgeCollector(Collector):
         yield from self._staleness([p.device_id for p in rt.polled])
 
         if self.outbox_pending is not None:
-            yield _gauge("outbox_pending", "Readings in the outbox not yet acknowledged by the portal.",
-                         self.outbox_pending())
+            yield _gauge(
+                "outbox_pending",
+                "Readings in the outbox not yet acknowledged by the portal.",
+                self.outbox_pending(),
+            )
         if self.outbox_bytes is not None:
             yield _gauge("outbox_bytes", "Bytes the outbox's rows take on disk.", self.outbox_bytes())
         if self.upload_lag_s is not None:
             lag = self.upload_lag_s()
-            yield _gauge("upload_lag_seconds", "Age of the oldest unacknowledged reading (0 when none).",
-                         0.0 if lag is None else lag)
+            yield _gauge(
+                "upload_lag_seconds",
+                "Age of the oldest unacknowledged reading (0 when none).",
+                0.0 if lag is None else lag,
+            )
         for name, fn in self.extra_counters.items():
             yield _counter(name, f"{name.replace('_', ' ')}.", fn())
 
@@ -116,11 +130,16 @@ class EdgeCollector(Collector):
             device = name.split(".", 1)[0]
             ages[device] = min(age, ages.get(device, age))
         stale = set(snap.stale_devices()) | {d for d in polled if d not in ages}  # never heard from
-        age = GaugeMetricFamily(f"{PREFIX}_device_last_reading_age_seconds",
-                                "Seconds since the device's newest reading.", labels=["device"])
-        flag = GaugeMetricFamily(f"{PREFIX}_device_stale",
-                                 "1 when every channel of the device is older than the staleness limit.",
-                                 labels=["device"])
+        age = GaugeMetricFamily(
+            f"{PREFIX}_device_last_reading_age_seconds",
+            "Seconds since the device's newest reading.",
+            labels=["device"],
+        )
+        flag = GaugeMetricFamily(
+            f"{PREFIX}_device_stale",
+            "1 when every channel of the device is older than the staleness limit.",
+            labels=["device"],
+        )
         for device in sorted(set(ages) | set(polled)):
             if device in ages:
                 age.add_metric([device], ages[device])

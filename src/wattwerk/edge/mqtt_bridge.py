@@ -237,8 +237,12 @@ class HomeAssistant:
         return f"{self.root}/status"
 
     def edge_block(self) -> dict[str, Any]:
-        return {"identifiers": [f"wattwerk_{self.site}_edge"], "name": f"wattwerk {self.site}",
-                "manufacturer": "wattwerk", "sw_version": __version__}
+        return {
+            "identifiers": [f"wattwerk_{self.site}_edge"],
+            "name": f"wattwerk {self.site}",
+            "manufacturer": "wattwerk",
+            "sw_version": __version__,
+        }
 
     def device_block(self, device: BridgeDevice) -> dict[str, Any]:
         if device.id == "edge":  # the runtime's own channels (edge.cycle_time) belong to the edge device
@@ -259,10 +263,7 @@ class HomeAssistant:
             "name": name,
             "unique_id": f"{self.node(device.id)}_{object_id}",
             "device": self.device_block(device),
-            "availability": [
-                {"topic": self.edge_status()},
-                {"topic": f"{self.root}/{device.id}/status"},
-            ],
+            "availability": [{"topic": self.edge_status()}, {"topic": f"{self.root}/{device.id}/status"}],
             "availability_mode": "all",
             "origin": {"name": "wattwerk", "sw_version": __version__},
         }
@@ -367,7 +368,7 @@ class MqttBridge:
 
     def parse(self, topic: str, payload: bytes) -> Command:
         """A command from a ``.../set`` message, or Rejected."""
-        rest = topic[len(self.root) + 1:] if topic.startswith(self.root + "/") else ""
+        rest = topic[len(self.root) + 1 :] if topic.startswith(self.root + "/") else ""
         parts = rest.split("/")
         if len(parts) != 3 or parts[2] != "set":
             raise Rejected("topic", f"not a command topic: {topic}")
@@ -413,8 +414,15 @@ class MqttBridge:
 
     # ------------------------------------------------------------ publishing
 
-    async def _publish(self, pub: MqttPublisher, topic: str, payload: str | dict[str, Any], *,
-                       retain: bool, force: bool = False) -> None:
+    async def _publish(
+        self,
+        pub: MqttPublisher,
+        topic: str,
+        payload: str | dict[str, Any],
+        *,
+        retain: bool,
+        force: bool = False,
+    ) -> None:
         text = payload if isinstance(payload, str) else json.dumps(payload, separators=(",", ":"))
         now = asyncio.get_running_loop().time()
         last = self._sent.get(topic)
@@ -455,8 +463,9 @@ class MqttBridge:
             for quantity, value in values:
                 if snap.get(f"{device_id}.{quantity}") is None:
                     continue  # stale: the device is offline, its old value is not "now"
-                await self._publish(pub, f"{self.root}/{device_id}/{quantity}", format_value(value),
-                                    retain=retained(quantity))
+                await self._publish(
+                    pub, f"{self.root}/{device_id}/{quantity}", format_value(value), retain=retained(quantity)
+                )
 
     async def _publish_loop(self, pub: MqttPublisher, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -477,8 +486,12 @@ class MqttBridge:
         if not payload:
             return
         if not self.stats.rejected["retained"]:
-            log.warning("mqtt command %s %r ignored: retained commands are never applied (cleared; "
-                        "further ones are only counted)", topic, payload[:40].decode("utf-8", "replace"))
+            log.warning(
+                "mqtt command %s %r ignored: retained commands are never applied (cleared; "
+                "further ones are only counted)",
+                topic,
+                payload[:40].decode("utf-8", "replace"),
+            )
         self.stats.rejected["retained"] += 1
         with contextlib.suppress(Exception):
             await pub.publish(topic, b"", qos=1, retain=True)
@@ -565,17 +578,30 @@ def devices_from_config(config: Any) -> list[BridgeDevice]:
             settables.append(Settable("current_limit", min=low, max=high, unit="A", label="Current limit"))
             settables.append(Settable("min_current", min=6.0, max=high, unit="A", label="Minimum current"))
             if getattr(dev, "phase_switching", False):
-                settables.append(Settable("phases", "select", options=("1", "3", "0"),
-                                          label="Phases (0: auto)"))
+                settables.append(
+                    Settable("phases", "select", options=("1", "3", "0"), label="Phases (0: auto)")
+                )
         elif dev.role == "battery":
-            settables.append(Settable("battery_setpoint", min=-dev.max_charge_w, max=dev.max_discharge_w,
-                                      step=100.0, unit="W", label="Power setpoint (+ discharge)"))
+            settables.append(
+                Settable(
+                    "battery_setpoint",
+                    min=-dev.max_charge_w,
+                    max=dev.max_discharge_w,
+                    step=100.0,
+                    unit="W",
+                    label="Power setpoint (+ discharge)",
+                )
+            )
             settables.append(Settable("battery_mode", "select", options=BATTERY_MODES, label="Battery mode"))
             settables.append(Settable("reserve_soc", min=0.0, max=100.0, unit="%", label="Reserve SoC"))
         elif dev.role in ("heat_pump", "heating_rod"):
-            settables.append(Settable("boost_minutes", min=0.0, max=720.0, step=15.0, unit="min",
-                                      label="Boost for (0 ends)"))
-            settables.append(Settable("off_hours", min=0.0, max=48.0, step=0.5, unit="h",
-                                      label="Off for (0 ends)"))
+            settables.append(
+                Settable(
+                    "boost_minutes", min=0.0, max=720.0, step=15.0, unit="min", label="Boost for (0 ends)"
+                )
+            )
+            settables.append(
+                Settable("off_hours", min=0.0, max=48.0, step=0.5, unit="h", label="Off for (0 ends)")
+            )
         out.append(BridgeDevice(dev.id, dev.label, model=dev.catalog or "", settables=tuple(settables)))
     return out

@@ -245,15 +245,17 @@ class Outbox:
                     removed = self._thin(a, b, level)
                     self.stats.thinned += removed
                     self.stats.thin_runs.append(level)
-                    log.warning("outbox %s over budget: thinned %d rows to %d s", self.path, removed,
-                                level // 1000)
+                    log.warning(
+                        "outbox %s over budget: thinned %d rows to %d s", self.path, removed, level // 1000
+                    )
                     break
             else:
                 a, b = regions[0]
                 removed = db.execute("DELETE FROM outbox WHERE ts < ?", (b,)).rowcount
                 self.stats.dropped += removed
-                log.error("outbox %s over budget with everything hourly: dropped %d oldest rows",
-                          self.path, removed)
+                log.error(
+                    "outbox %s over budget with everything hourly: dropped %d oldest rows", self.path, removed
+                )
             db.execute("COMMIT")
         except sqlite3.OperationalError as exc:
             # thinning itself needs a few free pages: make them by dropping the oldest 1 %
@@ -268,15 +270,18 @@ class Outbox:
     def _useful_level(self, a: int, b: int) -> int | None:
         """The finest level coarser than the region's rows that would actually remove rows."""
         db = self._db
-        level, rows = db.execute("SELECT min(res), count(*) FROM outbox WHERE ts >= ? AND ts < ?",
-                                 (a, b)).fetchone()
+        level, rows = db.execute(
+            "SELECT min(res), count(*) FROM outbox WHERE ts >= ? AND ts < ?", (a, b)
+        ).fetchone()
         if not rows:
             return None
         for bucket in THIN_LEVELS_MS:
             if bucket <= level:
                 continue
-            groups = db.execute("SELECT count(*) FROM (SELECT 1 FROM outbox WHERE ts >= ? AND ts < ? "
-                                "GROUP BY ch, ts / ?)", (a, b, bucket)).fetchone()[0]
+            groups = db.execute(
+                "SELECT count(*) FROM (SELECT 1 FROM outbox WHERE ts >= ? AND ts < ? GROUP BY ch, ts / ?)",
+                (a, b, bucket),
+            ).fetchone()[0]
             if groups < rows:
                 return bucket
         return None
@@ -308,8 +313,10 @@ class Outbox:
             mean_kinds + mean_kinds,
         )
         db.execute("DELETE FROM outbox WHERE ts >= ? AND ts < ?", (a, b))
-        db.execute("INSERT INTO outbox (seq, ch, ts, v, res) SELECT seq, ch, ts, v, ? FROM kept ORDER BY seq",
-                   (bucket_ms,))
+        db.execute(
+            "INSERT INTO outbox (seq, ch, ts, v, res) SELECT seq, ch, ts, v, ? FROM kept ORDER BY seq",
+            (bucket_ms,),
+        )
         db.execute("DROP TABLE temp.kept")
         db.execute("DROP TABLE temp.thin")
         after = db.execute("SELECT count(*) FROM outbox WHERE ts >= ? AND ts < ?", (a, b)).fetchone()[0]

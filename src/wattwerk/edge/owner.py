@@ -92,14 +92,25 @@ class HeaterSetting(_Strict):
     override: dict[str, str] | None = None  # stored form: {kind, until}
 
 
-SETTINGS: dict[str, type[_Strict]] = {"ev_charger": ChargerSetting, "battery": BatterySetting,
-                                      "heat_pump": HeaterSetting, "heating_rod": HeaterSetting}
+SETTINGS: dict[str, type[_Strict]] = {
+    "ev_charger": ChargerSetting,
+    "battery": BatterySetting,
+    "heat_pump": HeaterSetting,
+    "heating_rod": HeaterSetting,
+}
 
 
 # a command by its MQTT name -> the setting it changes (the page and the portal send settings directly)
-COMMANDS: dict[str, str] = {"mode": "mode", "current_limit": "max_current_a", "min_current": "min_current_a",
-                            "phases": "phases", "battery_mode": "mode", "reserve_soc": "reserve_soc",
-                            "boost_minutes": "boost_minutes", "off_hours": "off_hours"}
+COMMANDS: dict[str, str] = {
+    "mode": "mode",
+    "current_limit": "max_current_a",
+    "min_current": "min_current_a",
+    "phases": "phases",
+    "battery_mode": "mode",
+    "reserve_soc": "reserve_soc",
+    "boost_minutes": "boost_minutes",
+    "off_hours": "off_hours",
+}
 
 
 class OwnerError(ValueError):
@@ -128,8 +139,15 @@ class OwnerControls:
     """The owner's settings of one edge. ``control`` is the ``CycleStep``, ``planner`` the
     ``PlanService`` or None; ``roles`` device id -> role of the controlled devices."""
 
-    def __init__(self, data_dir: Path, control: Any, planner: Any, roles: dict[str, str], tz: str,
-                 clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        control: Any,
+        planner: Any,
+        roles: dict[str, str],
+        tz: str,
+        clock: Callable[[], datetime],
+    ) -> None:
         self.path = Path(data_dir) / FILE
         self.control, self.planner, self.roles = control, planner, roles
         self.tz, self.clock = ZoneInfo(tz), clock
@@ -276,13 +294,19 @@ class OwnerControls:
             self.departures[device] = at
             energy = plan.energy_kwh * 1000.0 if plan.energy_kwh is not None else None
             capacity = plan.battery_kwh * 1000.0 if plan.battery_kwh is not None else None
-            self.control.set_ev_plan(device, energy_wh=energy, soc=plan.target_soc, capacity_wh=capacity,
-                                     departure=at)
+            self.control.set_ev_plan(
+                device, energy_wh=energy, soc=plan.target_soc, capacity_wh=capacity, departure=at
+            )
             if self.planner is not None:
                 local = at.astimezone(self.tz)
                 self.planner.owner_departures[device] = EvDeparture(
-                    charger=device, departure=plan.departure, days=[WEEKDAYS[local.weekday()]],
-                    energy_kwh=plan.energy_kwh, target_soc=plan.target_soc, battery_kwh=plan.battery_kwh)
+                    charger=device,
+                    departure=plan.departure,
+                    days=[WEEKDAYS[local.weekday()]],
+                    energy_kwh=plan.energy_kwh,
+                    target_soc=plan.target_soc,
+                    battery_kwh=plan.battery_kwh,
+                )
         self._replan()
 
     def _replan(self) -> None:
@@ -357,15 +381,23 @@ class OwnerControls:
         """One device's settings as they run now, its decision and why, plan and session."""
         role = self.roles.get(device, "")
         c = self.control
-        out: dict[str, Any] = {"id": device, "role": role, "settings": self.settings.get(device, {}),
-                               "reason": c.reasons.get(device) if c is not None else None}
+        out: dict[str, Any] = {
+            "id": device,
+            "role": role,
+            "settings": self.settings.get(device, {}),
+            "reason": c.reasons.get(device) if c is not None else None,
+        }
         if role == "ev_charger" and c is not None:
             p = c.point(device)
             if p is not None:
-                out.update(mode=p.mode, min_current_a=p.min_current_a, max_current_a=p.max_current_a,
-                           phases=0 if p.phase_switching else p.phases,
-                           can_switch_phases=self.can_switch(device),
-                           top_current_a=c._max_current.get(device))
+                out.update(
+                    mode=p.mode,
+                    min_current_a=p.min_current_a,
+                    max_current_a=p.max_current_a,
+                    phases=0 if p.phase_switching else p.phases,
+                    can_switch_phases=self.can_switch(device),
+                    top_current_a=c._max_current.get(device),
+                )
             at = self.departures.get(device)
             out["departure"] = at.isoformat() if at else None
             out["plan"] = self.planner.ev_plan(device) if self.planner is not None and at else None
@@ -395,5 +427,8 @@ class OwnerControls:
     def state(self) -> dict[str, Any]:
         """Every device with owner settings (none on a --read-only edge: nothing is controlled)."""
         ids = [d for d, r in self.roles.items() if self._controlled(d, r)]
-        return {"devices": [self.device_state(d) for d in ids],
-                "battery_modes": list(BATTERY_MODES), "ev_modes": list(OWNER_EV_MODES)}
+        return {
+            "devices": [self.device_state(d) for d in ids],
+            "battery_modes": list(BATTERY_MODES),
+            "ev_modes": list(OWNER_EV_MODES),
+        }

@@ -57,7 +57,10 @@ class Sessions:
         s = self.now.get(cid)
         if s is None:
             return None
-        return {"start": s.start.isoformat(), "duration_s": round((now - s.start).total_seconds()),
-                "energy_wh": round(s.wh, 1),
-                "pv_share_pct": round(100.0 * (1.0 - s.grid_wh / s.wh), 1) if s.wh > 1.0 else None,
-                "cost_eur": round(s.cost, 2)}
+        return {
+            "start": s.start.isoformat(),
+            "duration_s": round((now - s.start).total_seconds()),
+            "energy_wh": round(s.wh, 1),
+            "pv_share_pct": round(100.0 * (1.0 - s.grid_wh / s.wh), 1) if s.wh > 1.0 else None,
+            "cost_eur": round(s.cost, 2),
+        }

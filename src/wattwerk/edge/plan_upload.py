@@ -72,16 +72,27 @@ def plan_slots(plan: Plan) -> list[dict[str, Any]]:
     hours = plan.slot_minutes / 60
     out = []
     for i in range(plan.n):
-        cost = (plan.import_w[i] * plan.buy_eur_per_kwh[i] - plan.export_w[i] * plan.sell_eur_per_kwh[i]) \
-            * hours / 1000
-        devices = {name: {key: _r(values[i], 2) for key, values in series.items()}
-                   for name, series in plan.devices.items()}
-        out.append({
-            "ts_ms": int(plan.slot_start(i).timestamp() * 1000),
-            "price": _r(plan.buy_eur_per_kwh[i], 5), "sell": _r(plan.sell_eur_per_kwh[i], 5),
-            "pv_w": _r(plan.pv_w[i]), "load_w": _r(plan.load_w[i]), "grid_w": _r(plan.grid_w[i]),
-            "cost_eur": _r(cost, 5), "devices": devices,
-        })
+        cost = (
+            (plan.import_w[i] * plan.buy_eur_per_kwh[i] - plan.export_w[i] * plan.sell_eur_per_kwh[i])
+            * hours
+            / 1000
+        )
+        devices = {
+            name: {key: _r(values[i], 2) for key, values in series.items()}
+            for name, series in plan.devices.items()
+        }
+        out.append(
+            {
+                "ts_ms": int(plan.slot_start(i).timestamp() * 1000),
+                "price": _r(plan.buy_eur_per_kwh[i], 5),
+                "sell": _r(plan.sell_eur_per_kwh[i], 5),
+                "pv_w": _r(plan.pv_w[i]),
+                "load_w": _r(plan.load_w[i]),
+                "grid_w": _r(plan.grid_w[i]),
+                "cost_eur": _r(cost, 5),
+                "devices": devices,
+            }
+        )
     return out
 
 
@@ -95,8 +106,9 @@ def local_days(cfg: SiteConfig, now: datetime, days: int, slot_minutes: int = 15
     return start, int((end - start) / timedelta(minutes=slot_minutes))
 
 
-def pv_days(cfg: SiteConfig, now: datetime, weather: pd.DataFrame | None, days: int = PV_DAYS,
-            correction: float = 1.0) -> list[dict[str, Any]]:
+def pv_days(
+    cfg: SiteConfig, now: datetime, weather: pd.DataFrame | None, days: int = PV_DAYS, correction: float = 1.0
+) -> list[dict[str, Any]]:
     """Expected PV energy (Wh) per local day from today: the weather forecast scaled by the
     planner's correction from the plant's recent yield, else clear sky."""
     start, n = local_days(cfg, now, days)
@@ -106,8 +118,9 @@ def pv_days(cfg: SiteConfig, now: datetime, weather: pd.DataFrame | None, days: 
     return [{"day": day.isoformat(), "wh": _r(wh)} for day, wh in per_day.items()]
 
 
-def pv_alert(cfg: SiteConfig, store: Any, weather: pd.DataFrame | None, now: datetime,
-             ) -> dict[str, Any] | None:
+def pv_alert(
+    cfg: SiteConfig, store: Any, weather: pd.DataFrame | None, now: datetime
+) -> dict[str, Any] | None:
     """``forecast.monitor``'s under-performance verdict on the past days the weather frame covers:
     the plant's measured yield against the yield modelled from the weather service's analysed
     irradiance of those same days (not a forecast), so a shortfall points at the plant. Only
@@ -132,31 +145,61 @@ def pv_alert(cfg: SiteConfig, store: Any, weather: pd.DataFrame | None, now: dat
     measured_wh = measured_wh[coverage.reindex(measured_wh.index).fillna(0.0) >= 0.9]
     checks = daily_checks(daily_energy_wh(modelled, tz), measured_wh, MIN_DAY_WH_PER_KWP * kwp)
     alert = performance_alert(checks, name="pv")
-    return {"active": alert.active, "ratio": None if math.isnan(alert.ratio) else round(alert.ratio, 4),
-            "threshold": alert.threshold, "expected_wh": round(alert.expected_wh, 1),
-            "measured_wh": round(alert.measured_wh, 1), "days": [d.isoformat() for d in alert.days],
-            "message": alert.message}
+    return {
+        "active": alert.active,
+        "ratio": None if math.isnan(alert.ratio) else round(alert.ratio, 4),
+        "threshold": alert.threshold,
+        "expected_wh": round(alert.expected_wh, 1),
+        "measured_wh": round(alert.measured_wh, 1),
+        "days": [d.isoformat() for d in alert.days],
+        "message": alert.message,
+    }
 
 
-def plan_document(cfg: SiteConfig, plan: Plan, made_at: datetime, *, edge_id: str, source: str | None,
-                  pv_source: str, days: list[dict[str, Any]], alert: dict[str, Any] | None = None,
-                  ) -> dict[str, Any]:
+def plan_document(
+    cfg: SiteConfig,
+    plan: Plan,
+    made_at: datetime,
+    *,
+    edge_id: str,
+    source: str | None,
+    pv_source: str,
+    days: list[dict[str, Any]],
+    alert: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     site = cfg.portal.site if cfg.portal is not None else cfg.site.name
     return {
-        "site": site, "edge_id": edge_id, "made_at_ms": int(made_at.timestamp() * 1000),
-        "status": plan.status, "message": plan.message, "source": source, "pv_source": pv_source,
-        "currency": "EUR", "slot_minutes": plan.slot_minutes, "cost_eur": _r(plan.cost_eur, 4),
-        "slots": plan_slots(plan), "pv_days": days, "pv_alert": alert,
+        "site": site,
+        "edge_id": edge_id,
+        "made_at_ms": int(made_at.timestamp() * 1000),
+        "status": plan.status,
+        "message": plan.message,
+        "source": source,
+        "pv_source": pv_source,
+        "currency": "EUR",
+        "slot_minutes": plan.slot_minutes,
+        "cost_eur": _r(plan.cost_eur, 4),
+        "slots": plan_slots(plan),
+        "pv_days": days,
+        "pv_alert": alert,
     }
 
 
 class PlanUploader:
     """Sends the planner's newest plan (and the PV days) whenever it changes; see the module doc."""
 
-    def __init__(self, cfg: SiteConfig, planner: PlanService, config: UplinkConfig, *,
-                 client: httpx.AsyncClient | None = None, every_s: float = 10.0,
-                 clock: Callable[[], datetime] = utcnow, rng: random.Random | None = None,
-                 sleep: Callable[[float], Awaitable[None]] | None = None) -> None:
+    def __init__(
+        self,
+        cfg: SiteConfig,
+        planner: PlanService,
+        config: UplinkConfig,
+        *,
+        client: httpx.AsyncClient | None = None,
+        every_s: float = 10.0,
+        clock: Callable[[], datetime] = utcnow,
+        rng: random.Random | None = None,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
+    ) -> None:
         self.cfg = cfg
         self.planner = planner
         self.config = config
@@ -193,15 +236,25 @@ class PlanUploader:
         days = await asyncio.to_thread(pv_days, self.cfg, now, weather, PV_DAYS, corr.factor if corr else 1.0)
         alert = await asyncio.to_thread(pv_alert, self.cfg, self.planner.store, weather, now)
         prices = self.planner.prices
-        return plan_document(self.cfg, plan, self._made[1], edge_id=self.config.edge_id,
-                             source=prices.source if prices else None, pv_source=pv_source, days=days,
-                             alert=alert)
+        return plan_document(
+            self.cfg,
+            plan,
+            self._made[1],
+            edge_id=self.config.edge_id,
+            source=prices.source if prices else None,
+            pv_source=pv_source,
+            days=days,
+            alert=alert,
+        )
 
     async def send(self, doc: dict[str, Any]) -> dict[str, Any]:
         """POST the document; the portal's answer on success. Raises Retryable/PermanentError."""
         body = gzip.compress(json.dumps(doc, separators=(",", ":")).encode(), self.config.gzip_level or 1)
-        headers = {"Content-Type": "application/json", "Content-Encoding": "gzip",
-                   "Authorization": f"Bearer {self.config.token}"}
+        headers = {
+            "Content-Type": "application/json",
+            "Content-Encoding": "gzip",
+            "Authorization": f"Bearer {self.config.token}",
+        }
         try:
             resp = await self.client.post(PATH, content=body, headers=headers)
         except httpx.HTTPError as exc:
@@ -225,8 +278,9 @@ class PlanUploader:
         answer = await self.send(doc)
         self._plan = plan
         self.sent += 1
-        log.info("plan from %s sent to the portal: %s slot(s) stored", plan.start.isoformat(),
-                 answer.get("stored"))
+        log.info(
+            "plan from %s sent to the portal: %s slot(s) stored", plan.start.isoformat(), answer.get("stored")
+        )
         return True
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -244,8 +298,9 @@ class PlanUploader:
                 self._plan = self.planner.plan  # the same document would be refused again
             except RetryableError as exc:
                 self.failures += 1
-                delay = full_jitter(self.rng, self.config.backoff_base_s, self.config.backoff_max_s,
-                                    self.failures)
+                delay = full_jitter(
+                    self.rng, self.config.backoff_base_s, self.config.backoff_max_s, self.failures
+                )
                 log.warning("plan upload failed (%s); retrying in %.1f s", exc, delay)
             if self.sleep is not None:
                 await self.sleep(delay)
@@ -259,6 +314,15 @@ def plan_uploader(cfg: SiteConfig, planner: PlanService) -> PlanUploader | None:
     p = cfg.portal
     if p is None:
         return None
-    return PlanUploader(cfg, planner, UplinkConfig(
-        url=p.url, site=p.site, edge_id=p.edge_id, token=p.token.get_secret_value(), ca_file=p.ca_file,
-        pin_sha256=p.pin_sha256))
+    return PlanUploader(
+        cfg,
+        planner,
+        UplinkConfig(
+            url=p.url,
+            site=p.site,
+            edge_id=p.edge_id,
+            token=p.token.get_secret_value(),
+            ca_file=p.ca_file,
+            pin_sha256=p.pin_sha256,
+        ),
+    )

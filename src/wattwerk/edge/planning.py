@@ -78,8 +78,9 @@ def charger_power_w(cfg: SiteConfig, charger_id: str) -> tuple[float, float]:
     return (lim.min_current_a or 6.0) * low_phases * volts, (lim.max_current_a or 16.0) * phases * volts
 
 
-def heat_store(cfg: SiteConfig, store: HeatStore, snap: Snapshot, n: int, slot_minutes: int,
-               name: str) -> ThermalStore:
+def heat_store(
+    cfg: SiteConfig, store: HeatStore, snap: Snapshot, n: int, slot_minutes: int, name: str
+) -> ThermalStore:
     """A ``strategy.heat_stores`` tank as the planner's thermal store; without a temperature
     reading it is taken as half full."""
     heaters = []
@@ -89,24 +90,35 @@ def heat_store(cfg: SiteConfig, store: HeatStore, snap: Snapshot, n: int, slot_m
             heaters.append(Heater(dev_id, float(dev.limits.max_power_w or 0.0), store.cop))
         else:  # a rod on relay stages runs at least its lowest stage
             stages = getattr(dev, "stages", None) or ()
-            heaters.append(Heater(dev_id, float(getattr(dev, "max_power_w", 0.0)), 1.0,
-                                  float(stages[0]) if stages else 0.0))
+            heaters.append(
+                Heater(
+                    dev_id, float(getattr(dev, "max_power_w", 0.0)), 1.0, float(stages[0]) if stages else 0.0
+                )
+            )
     t_now = snap.get(store.temperature) if store.temperature else None
     if t_now is None or not math.isfinite(t_now):
         t_now = (store.min_c + store.max_c) / 2.0
     demand = np.full(n, store.heat_kwh_per_day * 1000.0 / 24.0)
-    return ThermalStore.from_tank(store.volume_l, store.min_c, store.max_c, t_now, demand, tuple(heaters),
-                                  name=name)
+    return ThermalStore.from_tank(
+        store.volume_l, store.min_c, store.max_c, t_now, demand, tuple(heaters), name=name
+    )
 
 
 class PlanService:
     """Re-plans every slot; ``signals()`` for ``CycleStep``, ``plan_json()`` for the page."""
 
-    def __init__(self, cfg: SiteConfig, snapshot: Callable[[], Snapshot], prices: PriceSource, *,
-                 store: Any = None, clock: Callable[[], datetime] = utcnow,
-                 horizon: timedelta = timedelta(hours=36),
-                 weather: Callable[[], Awaitable[pd.DataFrame]] | None = None,
-                 options: PlanOptions | None = None) -> None:
+    def __init__(
+        self,
+        cfg: SiteConfig,
+        snapshot: Callable[[], Snapshot],
+        prices: PriceSource,
+        *,
+        store: Any = None,
+        clock: Callable[[], datetime] = utcnow,
+        horizon: timedelta = timedelta(hours=36),
+        weather: Callable[[], Awaitable[pd.DataFrame]] | None = None,
+        options: PlanOptions | None = None,
+    ) -> None:
         self.cfg = cfg
         self.snapshot = snapshot
         self.source = prices
@@ -150,11 +162,20 @@ class PlanService:
             energy += w * hours
             grid += from_grid * hours
             cost += from_grid * hours / 1000.0 * float(plan.buy_eur_per_kwh[k])
-            slots.append({"start": plan.slot_start(k).isoformat(), "w": round(w, 1),
-                          "price": round(float(plan.buy_eur_per_kwh[k]), 4)})
+            slots.append(
+                {
+                    "start": plan.slot_start(k).isoformat(),
+                    "w": round(w, 1),
+                    "price": round(float(plan.buy_eur_per_kwh[k]), 4),
+                }
+            )
         share = None if energy <= 0 else round(100.0 * (1.0 - grid / energy), 1)
-        return {"energy_wh": round(energy, 1), "cost_eur": round(cost, 2), "pv_share_pct": share,
-                "slots": slots}
+        return {
+            "energy_wh": round(energy, 1),
+            "cost_eur": round(cost, 2),
+            "pv_share_pct": share,
+            "slots": slots,
+        }
 
     def _fail(self, message: str) -> None:
         self.failures += 1
@@ -174,8 +195,9 @@ class PlanService:
             frame = await self.weather()
         except (WattwerkError, httpx.HTTPError, ValueError, OSError) as exc:
             if self.pv_source != "clear sky (no weather)":
-                log.warning("planner: no weather forecast (%s); PV from clear sky x %.1f",
-                            exc, CLEAR_SKY_SHARE)
+                log.warning(
+                    "planner: no weather forecast (%s); PV from clear sky x %.1f", exc, CLEAR_SKY_SHARE
+                )
             self.pv_source = "clear sky (no weather)"
             return None
         self.pv_source = "weather"
@@ -216,8 +238,9 @@ class PlanService:
             if deadline is not None and deadline <= n:
                 out.append(EV(np.arange(n) < deadline, need, high, low, deadline, 1.0, name=dep.charger))
             else:
-                out.append(EV(np.ones(n, bool), 0.0, high, low, None, 1.0, max_energy_wh=need,
-                              name=dep.charger))
+                out.append(
+                    EV(np.ones(n, bool), 0.0, high, low, None, 1.0, max_energy_wh=need, name=dep.charger)
+                )
         return tuple(out)
 
     def request(self, prices: Prices, snap: Snapshot, weather: pd.DataFrame | None = None) -> PlanRequest:
@@ -231,10 +254,16 @@ class PlanService:
         for b in cfg.by_role("battery"):
             reserve = cfg.reserve_soc(b)  # type: ignore[arg-type]
             soc = snap.get(f"{b.id}.soc")
-            batteries.append(Battery(
-                b.capacity_wh, reserve if soc is None else soc,  # type: ignore[attr-defined]
-                b.max_charge_w, b.max_discharge_w, soc_min_pct=reserve, name=b.id,  # type: ignore[attr-defined]
-            ))
+            batteries.append(
+                Battery(
+                    b.capacity_wh,
+                    reserve if soc is None else soc,  # type: ignore[attr-defined]
+                    b.max_charge_w,
+                    b.max_discharge_w,
+                    soc_min_pct=reserve,
+                    name=b.id,  # type: ignore[attr-defined]
+                )
+            )
         limits = site_limits(cfg)  # the limiter's fixed limits: connection, fuse, feed-in, peak shaving
         imports, exports = tightest(limits, "import"), tightest(limits, "export")
         if weather is None:
@@ -244,11 +273,19 @@ class PlanService:
             factor = self.pv_correction.factor if self.pv_correction else 1.0
             pv = weather_pv_w(cfg, weather, start, n, factor)
             pv, self.pv_recent = recent_pv(cfg, self.store, weather, start, pv, factor)
-        thermal = tuple(heat_store(cfg, s, snap, n, SLOT_MINUTES, f"heat{i}")
-                        for i, s in enumerate(cfg.strategy.heat_stores))
+        thermal = tuple(
+            heat_store(cfg, s, snap, n, SLOT_MINUTES, f"heat{i}")
+            for i, s in enumerate(cfg.strategy.heat_stores)
+        )
         return PlanRequest(
-            start, SLOT_MINUTES, prices.buy, pv, np.nan_to_num(load),
-            sell_eur_per_kwh=prices.sell, batteries=tuple(batteries), evs=self.evs(snap, start, n),
+            start,
+            SLOT_MINUTES,
+            prices.buy,
+            pv,
+            np.nan_to_num(load),
+            sell_eur_per_kwh=prices.sell,
+            batteries=tuple(batteries),
+            evs=self.evs(snap, start, n),
             thermal=thermal,
             max_import_w=imports if imports is not None else math.inf,
             max_export_w=exports if exports is not None else math.inf,
@@ -280,9 +317,16 @@ class PlanService:
             log.info("planner: planning again after %d failure(s)", self.failures)
         self._problem = None
         self.plan, self.prices = plan, prices
-        log.info("plan %s from %s: %d slots, cost %.2f €, prices %s%s%s", plan.status, start.isoformat(),
-                 plan.n, plan.cost_eur, prices.source, "" if prices.fresh else " (cached)",
-                 ", prices changed" if changed else "")
+        log.info(
+            "plan %s from %s: %d slots, cost %.2f €, prices %s%s%s",
+            plan.status,
+            start.isoformat(),
+            plan.n,
+            plan.cost_eur,
+            prices.source,
+            "" if prices.fresh else " (cached)",
+            ", prices changed" if changed else "",
+        )
         return plan
 
     def _slot(self, now: datetime) -> int | None:
@@ -311,8 +355,9 @@ class PlanService:
             battery_w = None  # charging from PV, not the grid: it takes the surplus the others leave
         planned = [d.charger for d in self.departures()]
         planned += [h for store in self.cfg.strategy.heat_stores for h in store.heaters]
-        device_w = tuple((d, round(float(plan.devices[d]["power_w"][i]), 1)) for d in planned
-                         if d in plan.devices)
+        device_w = tuple(
+            (d, round(float(plan.devices[d]["power_w"][i]), 1)) for d in planned if d in plan.devices
+        )
         return Signals(
             price=price,
             cheap=bool(spread and price <= lo),
@@ -338,22 +383,34 @@ class PlanService:
         step = timedelta(minutes=plan.slot_minutes)
         slots = []
         for k in range(i, plan.n):
-            slots.append({
-                "start": plan.slot_start(k).isoformat(), "end": (plan.slot_start(k) + step).isoformat(),
-                "price": round(float(plan.buy_eur_per_kwh[k]), 4), "grid_w": round(float(plan.grid_w[k]), 1),
-                "battery_w": round(float(sum(plan.devices[b]["power_w"][k] for b in bats)), 1),
-                "ev_w": round(float(sum(plan.devices[e]["power_w"][k] for e in evs)), 1),
-                "heat_w": round(float(sum(plan.devices[h]["power_w"][k] for h in heaters)), 1),
-                "pv_w": round(float(plan.pv_w[k]), 1), "load_w": round(float(plan.load_w[k]), 1),
-                "curtail_w": round(float(plan.curtail_w[k]), 1),
-            })
+            slots.append(
+                {
+                    "start": plan.slot_start(k).isoformat(),
+                    "end": (plan.slot_start(k) + step).isoformat(),
+                    "price": round(float(plan.buy_eur_per_kwh[k]), 4),
+                    "grid_w": round(float(plan.grid_w[k]), 1),
+                    "battery_w": round(float(sum(plan.devices[b]["power_w"][k] for b in bats)), 1),
+                    "ev_w": round(float(sum(plan.devices[e]["power_w"][k] for e in evs)), 1),
+                    "heat_w": round(float(sum(plan.devices[h]["power_w"][k] for h in heaters)), 1),
+                    "pv_w": round(float(plan.pv_w[k]), 1),
+                    "load_w": round(float(plan.load_w[k]), 1),
+                    "curtail_w": round(float(plan.curtail_w[k]), 1),
+                }
+            )
         p = self.prices
-        return {"currency": "EUR", "status": plan.status, "message": plan.message,
-                "source": p.source if p else None, "fresh": p.fresh if p else None, "pv": self.pv_source,
-                "pv_correction": round(self.pv_correction.factor, 3) if self.pv_correction else None,
-                "pv_recent": round(self.pv_recent, 3),
-                "cost_eur": round(plan.cost_eur, 4), "slots": slots,
-                "curtailed_kwh": round(float(plan.curtail_w[i:].sum()) * plan.slot_minutes / 60_000, 3)}
+        return {
+            "currency": "EUR",
+            "status": plan.status,
+            "message": plan.message,
+            "source": p.source if p else None,
+            "fresh": p.fresh if p else None,
+            "pv": self.pv_source,
+            "pv_correction": round(self.pv_correction.factor, 3) if self.pv_correction else None,
+            "pv_recent": round(self.pv_recent, 3),
+            "cost_eur": round(plan.cost_eur, 4),
+            "slots": slots,
+            "curtailed_kwh": round(float(plan.curtail_w[i:].sum()) * plan.slot_minutes / 60_000, 3),
+        }
 
     async def run(self, stop: asyncio.Event) -> None:
         """Plan now, then at every slot boundary until ``stop``."""

@@ -26,8 +26,11 @@ log = logging.getLogger("wattwerk.edge")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", help="the site file (see `wattwerk check`)")
-    parser.add_argument("--host", default="127.0.0.1",
-                        help="address of the local page (default 127.0.0.1; 0.0.0.0 for the LAN)")
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address of the local page (default 127.0.0.1; 0.0.0.0 for the LAN)",
+    )
     parser.add_argument("--port", type=int, default=8080, help="port of the local page (default 8080)")
     parser.add_argument("--no-web", action="store_true", help="do not serve the local page")
     parser.add_argument("--store-every", type=float, default=10.0, help="storage interval in s (default 10)")
@@ -40,8 +43,14 @@ def run(args: argparse.Namespace) -> int:
     from wattwerk.edge.check import EX_CONFIG, site_problems
     from wattwerk.errors import PermanentError
 
-    options = EdgeOptions(store_every_s=args.store_every, read_only=args.read_only,
-                          site_path=Path(args.config), web=not args.no_web, host=args.host, port=args.port)
+    options = EdgeOptions(
+        store_every_s=args.store_every,
+        read_only=args.read_only,
+        site_path=Path(args.config),
+        web=not args.no_web,
+        host=args.host,
+        port=args.port,
+    )
     # the very lines `wattwerk check` prints; nothing opened yet
     cfg, problems = site_problems(args.config, read_only=args.read_only)
     if problems or cfg is None:
@@ -74,6 +83,10 @@ async def _main(edge: Edge) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    log.info("%s: %d polled devices, %d meter streams", edge.cfg.site.name, len(edge.devices.polled),
-             len(edge.devices.push))
+    log.info(
+        "%s: %d polled devices, %d meter streams",
+        edge.cfg.site.name,
+        len(edge.devices.polled),
+        len(edge.devices.push),
+    )
     await edge.run(stop)

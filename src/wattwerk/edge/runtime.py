@@ -217,4 +217,3 @@ async def run_for(runtime: EdgeRuntime, seconds: float) -> None:
     await asyncio.sleep(seconds)
     stop.set()
     await task
-

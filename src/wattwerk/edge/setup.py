@@ -28,16 +28,26 @@ from wattwerk.protocols.modbus import ModbusLink
 
 # catalogue category -> the role a device of it plays in the site file
 CATEGORY_ROLES: dict[str, str] = {
-    "pv_inverter": "pv", "hybrid_battery_inverter": "battery", "ev_charger": "ev_charger",
-    "heat_pump": "heat_pump", "heating_rod": "heating_rod", "electricity_meter": "submeter",
-    "heat_meter": "submeter", "gas_meter": "submeter", "chp": "chp", "fuel_cell": "fuel_cell",
+    "pv_inverter": "pv",
+    "hybrid_battery_inverter": "battery",
+    "ev_charger": "ev_charger",
+    "heat_pump": "heat_pump",
+    "heating_rod": "heating_rod",
+    "electricity_meter": "submeter",
+    "heat_meter": "submeter",
+    "gas_meter": "submeter",
+    "chp": "chp",
+    "fuel_cell": "fuel_cell",
     "electrolyser": "electrolyser",
 }
 # fields a role needs in the site file (the form asks for them), with a hint
 ROLE_FIELDS: dict[str, list[tuple[str, str]]] = {
     "pv": [("kwp", "peak power in kWp")],
-    "battery": [("capacity_wh", "usable capacity in Wh"), ("max_charge_w", "max charge power in W"),
-                ("max_discharge_w", "max discharge power in W")],
+    "battery": [
+        ("capacity_wh", "usable capacity in Wh"),
+        ("max_charge_w", "max charge power in W"),
+        ("max_discharge_w", "max discharge power in W"),
+    ],
     "heating_rod": [("max_power_w", "max power in W")],
 }
 LIMIT_FIELDS = frozenset({"max_power_w"})  # form fields that go under ``limits:``
@@ -50,9 +60,18 @@ def _entry_json(item: Item) -> dict[str, Any]:
     supported, reason = status(item)
     role = CATEGORY_ROLES.get(item.category, "submeter")
     return {
-        "key": item.key, "id": e.id, "category": item.category, "vendor": item.vendor, "models": e.models,
-        "protocols": list(e.protocols), "port": e.connection.port, "unit": e.connection.unit,
-        "capabilities": list(e.capabilities), "status": supported, "reason": reason, "role": role,
+        "key": item.key,
+        "id": e.id,
+        "category": item.category,
+        "vendor": item.vendor,
+        "models": e.models,
+        "protocols": list(e.protocols),
+        "port": e.connection.port,
+        "unit": e.connection.unit,
+        "capabilities": list(e.capabilities),
+        "status": supported,
+        "reason": reason,
+        "role": role,
         "fields": [{"name": n, "hint": h} for n, h in ROLE_FIELDS.get(role, [])],
         "can_add": bool(MODBUS & set(e.protocols)) and e.untested is None,
     }
@@ -75,12 +94,23 @@ def _entry(key: str) -> Item:
     return find(key.rsplit("/", 1)[-1])
 
 
-def driver_for(item: Item, *, device_id: str, host: str, port: int, unit: int, ledger: InputLedger,
-               timeout_s: float = TEST_TIMEOUT_S, retries: int = 2) -> ModbusDevice | SunSpecDevice:
+def driver_for(
+    item: Item,
+    *,
+    device_id: str,
+    host: str,
+    port: int,
+    unit: int,
+    ledger: InputLedger,
+    timeout_s: float = TEST_TIMEOUT_S,
+    retries: int = 2,
+) -> ModbusDevice | SunSpecDevice:
     """The driver for a catalogue entry at a Modbus TCP address."""
     if not MODBUS & set(item.entry.protocols):
-        raise PermanentError(f"{item.entry.id} speaks {', '.join(item.entry.protocols)}, not Modbus TCP; "
-                             "add it to the site file by hand for now")
+        raise PermanentError(
+            f"{item.entry.id} speaks {', '.join(item.entry.protocols)}, not Modbus TCP; "
+            "add it to the site file by hand for now"
+        )
     link = ModbusLink(link_config(item.entry, host=host, port=port, timeout=timeout_s, retries=retries))
     return create(item.entry, link, device_id=device_id, unit=unit, ledger=ledger)
 
@@ -96,14 +126,23 @@ class TryResult:
         return {"ok": self.ok, "values": self.values, "error": self.error, "info": self.info}
 
 
-async def try_device(key: str, host: str, port: int, unit: int, *, device_id: str = "test",
-                      timeout_s: float = TEST_TIMEOUT_S) -> TryResult:
+async def try_device(
+    key: str, host: str, port: int, unit: int, *, device_id: str = "test", timeout_s: float = TEST_TIMEOUT_S
+) -> TryResult:
     """Connect, read once, and say what came back or precisely what went wrong. Never raises."""
     ledger = NotingLedger()
     try:
         item = _entry(key)
-        device = driver_for(item, device_id=device_id, host=host, port=port, unit=unit, ledger=ledger,
-                            timeout_s=timeout_s, retries=0)
+        device = driver_for(
+            item,
+            device_id=device_id,
+            host=host,
+            port=port,
+            unit=unit,
+            ledger=ledger,
+            timeout_s=timeout_s,
+            retries=0,
+        )
     except WattwerkError as exc:
         return TryResult(False, error=str(exc))
     try:
@@ -149,8 +188,12 @@ def device_entry(form: Mapping[str, Any]) -> dict[str, Any]:
     if form.get("name"):
         entry["name"] = form["name"]
     entry["catalog"] = item.key
-    entry["connection"] = {"type": "modbus_tcp", "host": form.get("host"), "port": form.get("port"),
-                           "unit": form.get("unit")}
+    entry["connection"] = {
+        "type": "modbus_tcp",
+        "host": form.get("host"),
+        "port": form.get("port"),
+        "unit": form.get("unit"),
+    }
     if form.get("interval_s") is not None:
         entry["interval_s"] = form["interval_s"]
     for name, _ in ROLE_FIELDS.get(role, []):
@@ -198,12 +241,18 @@ class Setup:
             entry = device_entry(form)
             item = _entry(entry["catalog"])
             if not MODBUS & set(item.entry.protocols) or item.entry.untested is not None:
-                raise PermanentError(f"{item.entry.id} cannot be added here yet (protocols: "
-                                     f"{', '.join(item.entry.protocols)}); add it to the site file by hand")
+                raise PermanentError(
+                    f"{item.entry.id} cannot be added here yet (protocols: "
+                    f"{', '.join(item.entry.protocols)}); add it to the site file by hand"
+                )
         except PermanentError as exc:
             raise ConfigError([f"{self.path}: {exc}"]) from None
-        cfg = add_device(self.path, entry, comment=f"added in the web UI ({_entry(entry['catalog']).vendor})",
-                         check=_new_device_problems)
+        cfg = add_device(
+            self.path,
+            entry,
+            comment=f"added in the web UI ({_entry(entry['catalog']).vendor})",
+            check=_new_device_problems,
+        )
         dev = cfg.device(str(entry["id"]))
         if self.runtime is not None:
             self.runtime.add_device(self.polled(dev))
@@ -215,8 +264,15 @@ class Setup:
         if dev.catalog is None or not isinstance(conn, ModbusTcpConnection):
             raise PermanentError(f"{dev.id}: only catalogue devices on Modbus TCP can be added while running")
         ledger = self.runtime.ledger if self.runtime is not None else InputLedger()
-        driver = driver_for(_entry(dev.catalog), device_id=dev.id, host=conn.host, port=conn.port,
-                            unit=conn.unit, ledger=ledger, timeout_s=conn.timeout_s)
+        driver = driver_for(
+            _entry(dev.catalog),
+            device_id=dev.id,
+            host=conn.host,
+            port=conn.port,
+            unit=conn.unit,
+            ledger=ledger,
+            timeout_s=conn.timeout_s,
+        )
         return Polled(dev.id, driver, dev.interval_s, timeout_s=max(5.0, 3 * conn.timeout_s))
 
     def choose_grid_meter(self, device_id: str) -> SiteConfig:
@@ -237,8 +293,9 @@ class Setup:
 
         return self._saved(apply(self.path, change))
 
-    def set_portal(self, url: str, token: str, site: str, edge_id: str | None = None,
-                   label: str | None = None) -> SiteConfig:
+    def set_portal(
+        self, url: str, token: str, site: str, edge_id: str | None = None, label: str | None = None
+    ) -> SiteConfig:
         """Write the ``portal`` section after pairing (a previous portal's CA file and pin go with it);
         ``label``: the owner's name for the site on the portal, shown instead of its id."""
         from wattwerk.config.writer import set_section

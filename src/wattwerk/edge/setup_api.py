@@ -88,15 +88,19 @@ def setup_router(setup: Setup | None) -> APIRouter:
             cfg = _need(setup).config()
         except PermanentError as exc:
             return refused(getattr(exc, "lines", [str(exc)]), 409)
-        return JSONResponse({
-            "path": str(_need(setup).path), "site": cfg.site.name,
-            "devices": [{"id": d.id, "name": d.label, "role": d.role, "catalog": d.catalog}
-                        for d in cfg.devices],
-            "grid_meter": cfg.grid_meter.id if cfg.grid_meter else None,
-            "portal": cfg.portal.url if cfg.portal else None,
-            "portal_site": cfg.portal.site if cfg.portal else None,
-            "portal_label": (cfg.portal.label or cfg.portal.site) if cfg.portal else None,
-        })
+        return JSONResponse(
+            {
+                "path": str(_need(setup).path),
+                "site": cfg.site.name,
+                "devices": [
+                    {"id": d.id, "name": d.label, "role": d.role, "catalog": d.catalog} for d in cfg.devices
+                ],
+                "grid_meter": cfg.grid_meter.id if cfg.grid_meter else None,
+                "portal": cfg.portal.url if cfg.portal else None,
+                "portal_site": cfg.portal.site if cfg.portal else None,
+                "portal_label": (cfg.portal.label or cfg.portal.site) if cfg.portal else None,
+            }
+        )
 
     @router.post("/api/setup/devices")
     async def save_device(body: DeviceBody) -> JSONResponse:
@@ -126,8 +130,9 @@ def wizard_router(setup: Setup | None) -> APIRouter:
 
     @router.post("/api/wizard/network")
     async def network_plan(body: NetworkBody) -> JSONResponse:
-        req = net.NetworkRequest(body.interface, body.mode, body.address, body.gateway, body.dns, body.ssid,
-                                 body.psk)
+        req = net.NetworkRequest(
+            body.interface, body.mode, body.address, body.gateway, body.dns, body.ssid, body.psk
+        )
         try:
             cmds = net.nmcli_commands(req)
         except PermanentError as exc:
@@ -153,8 +158,9 @@ def wizard_router(setup: Setup | None) -> APIRouter:
             return refused([str(exc)], 502)
         except PermanentError as exc:
             return refused([str(exc)])
-        return JSONResponse({"ok": True, "portal": result["url"], "site": result["site"],
-                             "label": result["label"]})
+        return JSONResponse(
+            {"ok": True, "portal": result["url"], "site": result["site"], "label": result["label"]}
+        )
 
     @router.post("/api/wizard/grid-meter")
     async def grid_meter(body: GridMeterBody) -> JSONResponse:

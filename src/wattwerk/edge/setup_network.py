@@ -40,8 +40,9 @@ def _check(req: NetworkRequest) -> None:
         try:
             iface = ipaddress.ip_interface(req.address)
         except ValueError:
-            raise PermanentError(f"address {req.address!r}: expected an address with prefix, "
-                                 "e.g. 192.168.1.50/24") from None
+            raise PermanentError(
+                f"address {req.address!r}: expected an address with prefix, e.g. 192.168.1.50/24"
+            ) from None
         if "/" not in req.address:
             raise PermanentError(f"address {req.address!r}: add the prefix length, e.g. /24")
         if req.gateway:
@@ -66,20 +67,72 @@ def nmcli_commands(req: NetworkRequest) -> list[list[str]]:
     con = req.connection or f"wattwerk-{req.interface}"
     cmds: list[list[str]] = []
     if req.ssid:
-        cmds.append(["nmcli", "connection", "add", "type", "wifi", "ifname", req.interface, "con-name", con,
-                     "ssid", req.ssid])
+        cmds.append(
+            [
+                "nmcli",
+                "connection",
+                "add",
+                "type",
+                "wifi",
+                "ifname",
+                req.interface,
+                "con-name",
+                con,
+                "ssid",
+                req.ssid,
+            ]
+        )
         if req.psk:
-            cmds.append(["nmcli", "connection", "modify", con, "wifi-sec.key-mgmt", "wpa-psk",
-                         "wifi-sec.psk", req.psk])
+            cmds.append(
+                [
+                    "nmcli",
+                    "connection",
+                    "modify",
+                    con,
+                    "wifi-sec.key-mgmt",
+                    "wpa-psk",
+                    "wifi-sec.psk",
+                    req.psk,
+                ]
+            )
     else:
-        cmds.append(["nmcli", "connection", "add", "type", "ethernet", "ifname", req.interface,
-                     "con-name", con])
+        cmds.append(
+            ["nmcli", "connection", "add", "type", "ethernet", "ifname", req.interface, "con-name", con]
+        )
     if req.mode == "dhcp":
-        cmds.append(["nmcli", "connection", "modify", con, "ipv4.method", "auto", "ipv4.addresses", "",
-                     "ipv4.gateway", "", "ipv4.dns", ",".join(req.dns)])
+        cmds.append(
+            [
+                "nmcli",
+                "connection",
+                "modify",
+                con,
+                "ipv4.method",
+                "auto",
+                "ipv4.addresses",
+                "",
+                "ipv4.gateway",
+                "",
+                "ipv4.dns",
+                ",".join(req.dns),
+            ]
+        )
     else:
-        cmds.append(["nmcli", "connection", "modify", con, "ipv4.method", "manual", "ipv4.addresses",
-                     str(req.address), "ipv4.gateway", req.gateway or "", "ipv4.dns", ",".join(req.dns)])
+        cmds.append(
+            [
+                "nmcli",
+                "connection",
+                "modify",
+                con,
+                "ipv4.method",
+                "manual",
+                "ipv4.addresses",
+                str(req.address),
+                "ipv4.gateway",
+                req.gateway or "",
+                "ipv4.dns",
+                ",".join(req.dns),
+            ]
+        )
     cmds.append(["nmcli", "connection", "up", con])
     return cmds
 
@@ -108,11 +161,17 @@ async def run_commands(cmds: list[list[str]], timeout_s: float = 30.0) -> list[d
     """Run the commands in order, stopping at the first failure."""
     results = []
     for cmd in cmds:
-        proc = await asyncio.create_subprocess_exec(*cmd, stdout=asyncio.subprocess.PIPE,
-                                                    stderr=asyncio.subprocess.PIPE)
+        proc = await asyncio.create_subprocess_exec(
+            *cmd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        )
         out, err = await asyncio.wait_for(proc.communicate(), timeout_s)
-        results.append({"command": shown([cmd])[0], "rc": proc.returncode,
-                        "output": (out or err).decode(errors="replace").strip()[-500:]})
+        results.append(
+            {
+                "command": shown([cmd])[0],
+                "rc": proc.returncode,
+                "output": (out or err).decode(errors="replace").strip()[-500:],
+            }
+        )
         if proc.returncode:
             break
     return results
@@ -126,13 +185,21 @@ def interfaces() -> list[dict[str, Any]]:
 
         try:
             raw = subprocess.run([ip, "-j", "addr"], capture_output=True, timeout=5, check=True).stdout
-            return [{
-                "name": i.get("ifname"), "state": i.get("operstate"), "mac": i.get("address"),
-                "wireless": os.path.isdir(f"/sys/class/net/{i.get('ifname')}/wireless"),
-                "addresses": [f"{a['local']}/{a['prefixlen']}" for a in i.get("addr_info", [])
-                              if "local" in a],
-            } for i in json.loads(raw)]
+            return [
+                {
+                    "name": i.get("ifname"),
+                    "state": i.get("operstate"),
+                    "mac": i.get("address"),
+                    "wireless": os.path.isdir(f"/sys/class/net/{i.get('ifname')}/wireless"),
+                    "addresses": [
+                        f"{a['local']}/{a['prefixlen']}" for a in i.get("addr_info", []) if "local" in a
+                    ],
+                }
+                for i in json.loads(raw)
+            ]
         except (OSError, ValueError, subprocess.SubprocessError):
             pass
-    return [{"name": name, "state": None, "mac": None, "wireless": False, "addresses": []}
-            for _, name in socket.if_nameindex()]
+    return [
+        {"name": name, "state": None, "mac": None, "wireless": False, "addresses": []}
+        for _, name in socket.if_nameindex()
+    ]

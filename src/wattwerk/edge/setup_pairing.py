@@ -28,8 +28,9 @@ def check_code(code: str) -> str:
     return c
 
 
-async def pair(portal_url: str, code: str, *, transport: httpx.AsyncBaseTransport | None = None,
-               timeout_s: float = 10.0) -> dict[str, Any]:
+async def pair(
+    portal_url: str, code: str, *, transport: httpx.AsyncBaseTransport | None = None, timeout_s: float = 10.0
+) -> dict[str, Any]:
     """``{"url", "site", "label", "token"}`` from the portal; PermanentError when the portal refuses
     the code, RetryableError when it cannot be reached, fails or asks to wait."""
     url = portal_url.strip().rstrip("/")
@@ -47,8 +48,9 @@ async def pair(portal_url: str, code: str, *, transport: httpx.AsyncBaseTranspor
         data = {}
     detail = data.get("detail") if isinstance(data, dict) else None
     if r.status_code == 429:
-        raise RetryableError(f"portal {url}: {detail or 'too many attempts'} "
-                             f"(in {r.headers.get('Retry-After', '?')} s)")
+        raise RetryableError(
+            f"portal {url}: {detail or 'too many attempts'} (in {r.headers.get('Retry-After', '?')} s)"
+        )
     if r.status_code >= 500:
         raise RetryableError(f"portal {url}: server error {r.status_code}; try again later")
     if r.status_code in (404, 405) and "pairing code" not in str(detail):  # not a portal's refusal

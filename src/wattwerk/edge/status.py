@@ -188,5 +188,10 @@ def site_health(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "vars": {"n": str(len(bad)), "names": names},
             "devices": [x["id"] for x in bad],
         }
-    return {"level": "ok", "text": "all devices answer" if rows else "no devices",
-            "key": "health.ok" if rows else "health.none", "vars": {}, "devices": []}
+    return {
+        "level": "ok",
+        "text": "all devices answer" if rows else "no devices",
+        "key": "health.ok" if rows else "health.none",
+        "vars": {},
+        "devices": [],
+    }

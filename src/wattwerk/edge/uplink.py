@@ -134,8 +134,9 @@ class _PinnedStream(httpcore.AsyncNetworkStream):
     async def aclose(self) -> None:
         await self._inner.aclose()
 
-    async def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
-                        timeout: float | None = None) -> httpcore.AsyncNetworkStream:
+    async def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.AsyncNetworkStream:
         tls = await self._inner.start_tls(ssl_context, server_hostname, timeout)
         obj = tls.get_extra_info("ssl_object")
         der = obj.getpeercert(binary_form=True) if obj is not None else None
@@ -169,9 +170,14 @@ class _PinnedBackend(httpcore.AsyncNetworkBackend):
         self._inner = httpcore.AnyIOBackend()
         self._pin = pin
 
-    async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
-                          local_address: str | None = None, socket_options: Any = None,
-                          ) -> httpcore.AsyncNetworkStream:
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> httpcore.AsyncNetworkStream:
         stream = await self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
         return _PinnedStream(stream, self._pin)
 
@@ -186,22 +192,35 @@ def make_client(config: UplinkConfig) -> httpx.AsyncClient:
     transport = httpx.AsyncHTTPTransport(verify=ctx, limits=limits)
     if config.pin_sha256:
         transport._pool = httpcore.AsyncConnectionPool(  # same pool httpx builds, plus the pin check
-            ssl_context=ctx, max_connections=limits.max_connections,
-            network_backend=_PinnedBackend(_norm_pin(config.pin_sha256)))
+            ssl_context=ctx,
+            max_connections=limits.max_connections,
+            network_backend=_PinnedBackend(_norm_pin(config.pin_sha256)),
+        )
     return httpx.AsyncClient(base_url=config.url, transport=transport, timeout=config.timeout_s)
 
 
 # ------------------------------------------------------------------ bodies
 
 
-def encode_batch(config: UplinkConfig, rows: Sequence[Row], stream: str = "",
-                 roles: dict[str, str] | None = None, tz: str | None = None) -> tuple[bytes, dict[str, str]]:
+def encode_batch(
+    config: UplinkConfig,
+    rows: Sequence[Row],
+    stream: str = "",
+    roles: dict[str, str] | None = None,
+    tz: str | None = None,
+) -> tuple[bytes, dict[str, str]]:
     """The request body and headers for rows ``(seq, channel, ts_ms, value)``, with ``roles`` and
     ``tz`` if given."""
     table: dict[str, int] = {}
     readings = [[seq, table.setdefault(ch, len(table)), ts, v] for seq, ch, ts, v in rows]
-    doc: dict[str, Any] = {"site": config.site, "edge_id": config.edge_id, "stream": stream,
-                           "first_seq": rows[0][0], "channels": list(table), "readings": readings}
+    doc: dict[str, Any] = {
+        "site": config.site,
+        "edge_id": config.edge_id,
+        "stream": stream,
+        "first_seq": rows[0][0],
+        "channels": list(table),
+        "readings": readings,
+    }
     if roles is not None:
         doc["roles"] = roles
     if tz is not None:
@@ -235,9 +254,16 @@ def retry_after(value: str | None, now: float) -> float:
 
 
 class Uplink:
-    def __init__(self, outbox: Outbox, config: UplinkConfig, *, client: httpx.AsyncClient | None = None,
-                 rng: random.Random | None = None, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        outbox: Outbox,
+        config: UplinkConfig,
+        *,
+        client: httpx.AsyncClient | None = None,
+        rng: random.Random | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.outbox = outbox
         self.config = config
         self.client = client or make_client(config)
@@ -310,8 +336,9 @@ class Uplink:
         self.clock_skew_s = local_mid - (portal + 0.5)
         big = abs(self.clock_skew_s) > self.config.skew_warn_s
         if big and not self._skew_warned:
-            log.warning("edge clock differs from the portal's by %+.1f s (edge minus portal)",
-                        self.clock_skew_s)
+            log.warning(
+                "edge clock differs from the portal's by %+.1f s (edge minus portal)", self.clock_skew_s
+            )
         self._skew_warned = big
 
     async def _send_narrowing(self, rows: Sequence[Row]) -> int:
@@ -338,7 +365,7 @@ class Uplink:
             done += await self._send_narrowing(live)
             self._live_high = live[-1][0]
         backlog = self.outbox.peek(self._batch * self.config.catchup_batches)
-        batches = [backlog[i:i + self._batch] for i in range(0, len(backlog), self._batch)]
+        batches = [backlog[i : i + self._batch] for i in range(0, len(backlog), self._batch)]
         window = asyncio.Semaphore(self.config.parallel)
 
         async def send(rows: list[Row]) -> int:

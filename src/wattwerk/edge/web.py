@@ -50,31 +50,51 @@ from wattwerk.edge.web_live import SiteView, history_router, live_router, ws_rou
 __all__ = ["PAGES", "SHELL", "STATIC_DIR", "SiteView", "create_app", "pages_router"]
 
 STATIC_DIR = files("wattwerk") / "static"
-PAGES = {"/": "index.html", "/setup": "setup.html", "/wizard": "wizard.html", "/login": "login.html",
-         "/history": "history.html", "/sessions": "sessions.html"}
+PAGES = {
+    "/": "index.html",
+    "/setup": "setup.html",
+    "/wizard": "wizard.html",
+    "/login": "login.html",
+    "/history": "history.html",
+    "/sessions": "sessions.html",
+}
 # the installable app: served from the root so the service worker's scope is every page
-SHELL = {"/manifest.webmanifest": ("manifest.webmanifest", "application/manifest+json"),
-         "/sw.js": ("sw.js", "text/javascript")}
+SHELL = {
+    "/manifest.webmanifest": ("manifest.webmanifest", "application/manifest+json"),
+    "/sw.js": ("sw.js", "text/javascript"),
+}
 
 
 def pages_router() -> APIRouter:
     """The static pages and the installable app's shell, never cached (an update shows at once)."""
     router = APIRouter()
     for path, page in PAGES.items():
+
         def serve(page: str = page) -> FileResponse:
             return FileResponse(str(STATIC_DIR / page), headers={"Cache-Control": "no-cache"})
+
         router.add_api_route(path, serve, include_in_schema=False)
 
     for path, (name, media) in SHELL.items():
+
         def shell(name: str = name, media: str = media) -> FileResponse:
-            return FileResponse(str(STATIC_DIR / name), media_type=media,
-                                headers={"Cache-Control": "no-cache"})
+            return FileResponse(
+                str(STATIC_DIR / name), media_type=media, headers={"Cache-Control": "no-cache"}
+            )
+
         router.add_api_route(path, shell, include_in_schema=False)
     return router
 
 
-def create_app(view: SiteView, *, auth: EdgeAuth, setup: Setup | None = None, runtime: Any = None,
-               metrics: dict[str, Any] | None = None, owner: Any = None) -> FastAPI:
+def create_app(
+    view: SiteView,
+    *,
+    auth: EdgeAuth,
+    setup: Setup | None = None,
+    runtime: Any = None,
+    metrics: dict[str, Any] | None = None,
+    owner: Any = None,
+) -> FastAPI:
     """The app; ``auth`` decides who may use it (no default: every caller decides). ``runtime``
     (an ``EdgeRuntime``) adds Prometheus ``/metrics``, with ``metrics`` passed on to
     ``edge_registry`` (``outbox_pending=``, ``outbox_bytes=``, ``upload_lag_s=``)."""

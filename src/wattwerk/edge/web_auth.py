@@ -34,16 +34,27 @@ SESSION_TTL = int(SESSION_TTL_S)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # path (exact, or a prefix ending in "/") -> what it needs; the first match wins, else "login"
 ACCESS: list[tuple[str, str]] = [
-    ("/login", "open"), ("/api/auth", "open"), ("/api/auth/", "open"), ("/static/", "open"),
-    ("/manifest.webmanifest", "open"), ("/sw.js", "open"),  # the installable app's shell
+    ("/login", "open"),
+    ("/api/auth", "open"),
+    ("/api/auth/", "open"),
+    ("/static/", "open"),
+    ("/manifest.webmanifest", "open"),
+    ("/sw.js", "open"),  # the installable app's shell
     ("/wizard", "first"),
-    ("/", "live"), ("/api/live", "live"), ("/api/today", "live"), ("/api/devices", "live"),
-    ("/api/plan", "live"), ("/api/ws", "live"),
+    ("/", "live"),
+    ("/api/live", "live"),
+    ("/api/today", "live"),
+    ("/api/devices", "live"),
+    ("/api/plan", "live"),
+    ("/api/ws", "live"),
     ("/metrics", "metrics"),
 ]
-SECURITY_HEADERS = [(b"x-frame-options", b"DENY"), (b"referrer-policy", b"same-origin"),
-                    (b"content-security-policy", b"frame-ancestors 'none'"),
-                    (b"x-content-type-options", b"nosniff")]
+SECURITY_HEADERS = [
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"same-origin"),
+    (b"content-security-policy", b"frame-ancestors 'none'"),
+    (b"x-content-type-options", b"nosniff"),
+]
 _SAFE_NEXT = re.compile(r"^/(?![/\\])[^\s\\]*$")
 
 
@@ -95,8 +106,10 @@ class AuthGate:
         """None when the request may pass, else (status, reason); 303 means redirect to the reason."""
         auth, headers = self.auth, _headers(scope)
         if not auth.host_ok(headers.get("host")):
-            return 421, (f"this edge does not answer to {headers.get('host', '')!r}: open it by one of its "
-                         "names, or add the name to web.hosts in the site file")
+            return 421, (
+                f"this edge does not answer to {headers.get('host', '')!r}: open it by one of its "
+                "names, or add the name to web.hosts in the site file"
+            )
         origin = headers.get("origin")
         if origin is not None and not auth.origin_ok(origin):
             return 403, f"requests from {origin!r} are not accepted"
@@ -104,8 +117,9 @@ class AuthGate:
         need = access(path)
         if need == "open" or (need == "metrics" and auth.metrics_ok(headers.get("authorization"))):
             return None
-        page = (scope["type"] == "http" and method in SAFE_METHODS
-                and not path.startswith(("/api/", "/metrics")))
+        page = (
+            scope["type"] == "http" and method in SAFE_METHODS and not path.startswith(("/api/", "/metrics"))
+        )
         if not auth.password_set:
             if need == "first":
                 return None
@@ -127,6 +141,7 @@ def _with_headers(send: Send) -> Send:
             message = dict(message)
             message["headers"] = list(message.get("headers", [])) + SECURITY_HEADERS
         await send(message)
+
     return wrapped
 
 
@@ -156,10 +171,18 @@ def _signed_in(auth: EdgeAuth, request: Request, next_path: str | None = None) -
     token, session = auth.new_session()
     resp = JSONResponse({"ok": True, "next": safe_next(next_path), "csrf": session.csrf})
     secure = request.url.scheme == "https"
-    resp.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="strict", secure=secure, path="/",
-                    max_age=SESSION_TTL)
-    resp.set_cookie(CSRF_COOKIE, session.csrf, httponly=False, samesite="strict", secure=secure, path="/",
-                    max_age=SESSION_TTL)
+    resp.set_cookie(
+        SESSION_COOKIE, token, httponly=True, samesite="strict", secure=secure, path="/", max_age=SESSION_TTL
+    )
+    resp.set_cookie(
+        CSRF_COOKIE,
+        session.csrf,
+        httponly=False,
+        samesite="strict",
+        secure=secure,
+        path="/",
+        max_age=SESSION_TTL,
+    )
     return resp
 
 
@@ -185,8 +208,13 @@ def auth_router(auth: EdgeAuth) -> APIRouter:
     @router.get("/api/auth")
     async def status(request: Request) -> JSONResponse:
         session = auth.session(request.cookies.get(SESSION_COOKIE))
-        return JSONResponse({"password_set": auth.password_set, "signed_in": session is not None,
-                             "public_live": auth.public_live})
+        return JSONResponse(
+            {
+                "password_set": auth.password_set,
+                "signed_in": session is not None,
+                "public_live": auth.public_live,
+            }
+        )
 
     @router.post("/api/auth/password")
     async def first_password(request: Request, body: PasswordBody) -> JSONResponse:

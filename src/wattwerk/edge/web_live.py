@@ -85,8 +85,10 @@ def history_router(view: SiteView) -> APIRouter:
     router = APIRouter()
 
     @router.get("/api/history")
-    async def history(period: Literal["day", "week", "month", "year"] = "day",
-                      day: Annotated[date | None, Query(alias="date")] = None) -> JSONResponse:
+    async def history(
+        period: Literal["day", "week", "month", "year"] = "day",
+        day: Annotated[date | None, Query(alias="date")] = None,
+    ) -> JSONResponse:
         fn = getattr(view, "history", None)
         if fn is None:
             return refused(["this edge keeps no store: no history"], 409)
@@ -110,8 +112,11 @@ def history_router(view: SiteView) -> APIRouter:
         except PermanentError as exc:
             return refused([str(exc)], 400 if month else 409)
         name = f"sessions-{first.strftime('%Y-%m')}.csv"
-        return Response(history_csv(rows), media_type="text/csv",
-                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+        return Response(
+            history_csv(rows),
+            media_type="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
 
     return router
 

@@ -161,8 +161,9 @@ class PVForecaster:
         return forecast(self.site, self.arrays, weather, factor)
 
 
-def intraday_factor(measured_wh: float, forecast_wh: float, min_forecast_wh: float,
-                    bounds: tuple[float, float] = (0.3, 2.0)) -> float:
+def intraday_factor(
+    measured_wh: float, forecast_wh: float, min_forecast_wh: float, bounds: tuple[float, float] = (0.3, 2.0)
+) -> float:
     """Measured over forecast PV energy of the last hours, bounded: clouds (or a clear sky the
     forecast missed) persist for hours. 1 when the forecast expected too little to judge by."""
     if not (forecast_wh >= min_forecast_wh > 0) or not np.isfinite(measured_wh):

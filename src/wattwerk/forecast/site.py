@@ -91,8 +91,9 @@ def pv_history_w(cfg: SiteConfig, store: Any, now: datetime, days: int = 8) -> p
     parts = []
     for i in ids:
         r = rows.get(f"{i}.power") or []
-        parts.append(pd.Series([x.mean for x in r], index=pd.to_datetime([x.ts for x in r], utc=True),
-                               dtype=float))
+        parts.append(
+            pd.Series([x.mean for x in r], index=pd.to_datetime([x.ts for x in r], utc=True), dtype=float)
+        )
     frame = pd.concat(parts, axis=1)
     if frame.empty:
         return pd.Series(dtype=float)
@@ -114,8 +115,9 @@ def pv_correction(cfg: SiteConfig, store: Any, weather: pd.DataFrame, now: datet
     return corr if corr.days else None
 
 
-def recent_pv(cfg: SiteConfig, store: Any, weather: pd.DataFrame, start: datetime, pv: np.ndarray,
-              factor: float) -> tuple[np.ndarray, float]:
+def recent_pv(
+    cfg: SiteConfig, store: Any, weather: pd.DataFrame, start: datetime, pv: np.ndarray, factor: float
+) -> tuple[np.ndarray, float]:
     """The PV forecast scaled by how the plant did against it in the last ``RECENT_SLOTS`` (clouds
     persist), fading by ``RECENT_DECAY`` per slot; (forecast, the recent ratio; 1 = unchanged)."""
     k = RECENT_SLOTS
@@ -128,8 +130,9 @@ def recent_pv(cfg: SiteConfig, store: Any, weather: pd.DataFrame, start: datetim
     return blend_intraday(pv, ratio, RECENT_DECAY), ratio
 
 
-def weather_pv_w(cfg: SiteConfig, weather: pd.DataFrame, start: datetime, n: int,
-                 correction: float = 1.0) -> np.ndarray:
+def weather_pv_w(
+    cfg: SiteConfig, weather: pd.DataFrame, start: datetime, n: int, correction: float = 1.0
+) -> np.ndarray:
     """PV forecast (W) per slot from a weather forecast, scaled by the plant's ``correction``;
     slots it does not cover take clear sky."""
     arrays = pv_arrays(cfg)
@@ -144,8 +147,13 @@ def weather_pv_w(cfg: SiteConfig, weather: pd.DataFrame, start: datetime, n: int
 class OpenMeteoWeather:
     """The site's Open-Meteo forecast, fetched at most once an hour; the last one is kept."""
 
-    def __init__(self, cfg: SiteConfig, client: Callable[[], httpx.AsyncClient] | None = None,
-                 every: timedelta = timedelta(hours=1), past_days: int = 7) -> None:
+    def __init__(
+        self,
+        cfg: SiteConfig,
+        client: Callable[[], httpx.AsyncClient] | None = None,
+        every: timedelta = timedelta(hours=1),
+        past_days: int = 7,
+    ) -> None:
         self.source = OpenMeteo(weather_site(cfg), past_days=past_days)
         self.client = client or (lambda: httpx.AsyncClient(timeout=20.0))
         self.every = every
@@ -159,5 +167,3 @@ class OpenMeteoWeather:
             frame = await self.source.fetch(client)
         self._last = (now, frame)
         return frame
-
-

@@ -68,9 +68,15 @@ class TariffPrices:
     sooner when the day-ahead auction has published prices the held series lacks.
     """
 
-    def __init__(self, t: TariffConfig, cache_path: Any, *,
-                 client: Callable[[], httpx.AsyncClient] | None = None,
-                 provider: PriceProvider | None = None, refetch: timedelta = timedelta(hours=1)) -> None:
+    def __init__(
+        self,
+        t: TariffConfig,
+        cache_path: Any,
+        *,
+        client: Callable[[], httpx.AsyncClient] | None = None,
+        provider: PriceProvider | None = None,
+        refetch: timedelta = timedelta(hours=1),
+    ) -> None:
         self.cfg = t
         self.provider = provider or provider_of(t)
         self.cached = CachedPrices(self.provider, PriceCache(cache_path)) if self.provider else None
@@ -117,5 +123,3 @@ class TariffPrices:
         if known < MIN_SLOTS:
             raise RetryableError(f"{self.provider.name}: no prices from {start.isoformat()}")
         return Prices(start, buy[:known], sell[:known], spot.source or self.provider.name, fresh, msg)
-
-

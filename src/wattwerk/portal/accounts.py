@@ -24,8 +24,10 @@ from wattwerk.portal.secretbox import SecretBox
 log = logging.getLogger(__name__)
 
 ALIAS = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,39}$")
-EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@"
-                   r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
+EMAIL = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@"
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
+)
 MIN_PASSWORD = 10
 RESET_TTL = timedelta(hours=1)
 MAX_LIVE_RESETS = 3
@@ -43,8 +45,9 @@ def check_alias(alias: str) -> None:
 
 def check_password(password: str) -> None:
     if len(password.strip()) < MIN_PASSWORD or len(password) > 1024:
-        raise AccountError(f"password: at least {MIN_PASSWORD} characters besides leading and trailing "
-                           "blanks (at most 1024)")
+        raise AccountError(
+            f"password: at least {MIN_PASSWORD} characters besides leading and trailing blanks (at most 1024)"
+        )
 
 
 def check_email(email: str | None) -> None:
@@ -52,8 +55,9 @@ def check_email(email: str | None) -> None:
         raise AccountError("email: not an e-mail address (name@example.org)")
 
 
-async def register(conn: Conn, alias: str, password: str, email: str | None = None, *,
-                   hashed: str | None = None) -> int:
+async def register(
+    conn: Conn, alias: str, password: str, email: str | None = None, *, hashed: str | None = None
+) -> int:
     """Create an account; AccountError when the alias is taken or malformed. ``hashed``: the
     password's hash made beforehand (so no transaction waits for argon2)."""
     check_alias(alias)
@@ -75,7 +79,8 @@ async def register(conn: Conn, alias: str, password: str, email: str | None = No
 async def find(conn: Conn, alias: str) -> tuple[int, str, str | None, str] | None:
     """(id, password hash, sealed totp secret, alias as registered) of an alias, any case."""
     cur = await conn.execute(
-        "SELECT id, password_hash, totp_secret, alias FROM accounts WHERE lower(alias) = lower(%s)", (alias,))
+        "SELECT id, password_hash, totp_secret, alias FROM accounts WHERE lower(alias) = lower(%s)", (alias,)
+    )
     row = await cur.fetchone()
     return (int(row[0]), str(row[1]), row[2], str(row[3])) if row else None
 
@@ -95,8 +100,10 @@ async def request_reset(conn: Conn, alias: str) -> tuple[str, str, str] | None:
     if row is None or not row[1]:
         return None
     now = utcnow()
-    cur = await conn.execute("SELECT count(*) FROM password_resets WHERE account_id = %s AND used_at IS NULL "
-                             "AND expires_at > %s", (row[0], now))
+    cur = await conn.execute(
+        "SELECT count(*) FROM password_resets WHERE account_id = %s AND used_at IS NULL AND expires_at > %s",
+        (row[0], now),
+    )
     if int((await cur.fetchone())[0]) >= MAX_LIVE_RESETS:
         log.info("password reset for %s refused: %d live already", row[2], MAX_LIVE_RESETS)
         return None
@@ -122,8 +129,10 @@ async def confirm_reset(conn: Conn, token: str, password: str) -> bool:
     hashed = await auth.hash_password(password)
     await conn.execute("UPDATE accounts SET password_hash = %s WHERE id = %s", (hashed, row[0]))
     await conn.execute("DELETE FROM sessions WHERE account_id = %s", (row[0],))
-    await conn.execute("UPDATE password_resets SET used_at = %s WHERE account_id = %s AND used_at IS NULL",
-                       (utcnow(), row[0]))  # the other live tokens end too
+    await conn.execute(
+        "UPDATE password_resets SET used_at = %s WHERE account_id = %s AND used_at IS NULL",
+        (utcnow(), row[0]),
+    )  # the other live tokens end too
     return True
 
 
@@ -142,7 +151,8 @@ async def confirm_totp(conn: Conn, account: int, code: str, box: SecretBox) -> b
         return False
     await conn.execute(
         "UPDATE accounts SET totp_secret = totp_pending, totp_pending = NULL, totp_last_step = %s "
-        "WHERE id = %s", (step, account)
+        "WHERE id = %s",
+        (step, account),
     )
     return True
 
@@ -167,15 +177,19 @@ async def use_totp_step(conn: Conn, account: int, step: int) -> bool:
     """Spend a TOTP time step: False when it (or a later one) was used already."""
     cur = await conn.execute(
         "UPDATE accounts SET totp_last_step = %s WHERE id = %s "
-        "AND (totp_last_step IS NULL OR totp_last_step < %s)", (step, account, step))
+        "AND (totp_last_step IS NULL OR totp_last_step < %s)",
+        (step, account, step),
+    )
     return cur.rowcount == 1
 
 
 async def create_invite(conn: Conn, created_by: int | None) -> str:
     """A new invitation code (shown once; only its SHA-256 is kept)."""
     code = secrets.token_urlsafe(18)
-    await conn.execute("INSERT INTO invites (code_hash, created_by, expires_at) VALUES (%s, %s, %s)",
-                       (auth.sha256(code), created_by, utcnow() + INVITE_TTL))
+    await conn.execute(
+        "INSERT INTO invites (code_hash, created_by, expires_at) VALUES (%s, %s, %s)",
+        (auth.sha256(code), created_by, utcnow() + INVITE_TTL),
+    )
     return code
 
 
@@ -183,8 +197,10 @@ async def use_invite(conn: Conn, code: str | None) -> bool:
     """Spend an invitation (inside the registration's transaction)."""
     if not code:
         return False
-    cur = await conn.execute("UPDATE invites SET used_at = %s WHERE code_hash = %s AND used_at IS NULL "
-                             "AND expires_at > %s", (utcnow(), auth.sha256(code), utcnow()))
+    cur = await conn.execute(
+        "UPDATE invites SET used_at = %s WHERE code_hash = %s AND used_at IS NULL AND expires_at > %s",
+        (utcnow(), auth.sha256(code), utcnow()),
+    )
     return cur.rowcount == 1
 
 
@@ -197,8 +213,9 @@ def main(argv: list[str] | None = None) -> int:
     """Operator tool: ``python -m wattwerk.portal.accounts --db URL --make-admin ALIAS``."""
     parser = argparse.ArgumentParser(prog="python -m wattwerk.portal.accounts")
     parser.add_argument(
-        "--db", default=os.environ.get("WATTWERK_PORTAL_DB", "sqlite:///var/portal.db"),
-        help="the portal's database, as for wattwerk portal (default: sqlite:///var/portal.db)"
+        "--db",
+        default=os.environ.get("WATTWERK_PORTAL_DB", "sqlite:///var/portal.db"),
+        help="the portal's database, as for wattwerk portal (default: sqlite:///var/portal.db)",
     )
     parser.add_argument("--schema", help="PostgreSQL schema (default: the server's search_path)")
     parser.add_argument("--make-admin", metavar="ALIAS", required=True, help="make an account a portal admin")

@@ -70,11 +70,11 @@ async def login(body: Login, request: Request, response: Response) -> dict[str, 
     """Sign in; sets the session cookie and answers the CSRF token for changes."""
     db = auth.db_of(request)
     async with db.connection() as conn:  # check and record the attempt in one transaction
-        attempt = await auth.begin_attempt(conn, body.alias, auth.client_ip(request),
-                                           request.cookies.get(auth.DEVICE_COOKIE))
+        attempt = await auth.begin_attempt(
+            conn, body.alias, auth.client_ip(request), request.cookies.get(auth.DEVICE_COOKIE)
+        )
     if not isinstance(attempt, auth.Attempt):
-        raise HTTPException(429, "too many failed sign-ins; try later",
-                            headers={"Retry-After": str(attempt)})
+        raise HTTPException(429, "too many failed sign-ins; try later", headers={"Retry-After": str(attempt)})
     async with db.connection(readonly=True) as conn:
         found = await accounts.find(conn, body.alias)
     # argon2 runs outside any transaction: it takes a while and must not hold a connection
@@ -155,15 +155,18 @@ async def reset(body: ResetRequest, request: Request, background: BackgroundTask
     config = config_of(request)
     in_answer = getattr(request.app.state, "reset_tokens_in_response", False)  # in-process tests only
     if config.smtp is None and not in_answer:
-        raise HTTPException(403, "password reset by e-mail is not set up on this portal; "
-                                 "ask its operator to reset your password")
+        raise HTTPException(
+            403,
+            "password reset by e-mail is not set up on this portal; ask its operator to reset your password",
+        )
     async with auth.db_of(request).connection() as conn:
         found = await accounts.request_reset(conn, body.alias)
     out: dict[str, Any] = {"ok": True}
     if found is not None and config.smtp is not None:
         token, email, alias = found
-        background.add_task(mail.send, config.smtp,
-                            mail.reset_message(config.smtp, email, alias, token, config.public_url))
+        background.add_task(
+            mail.send, config.smtp, mail.reset_message(config.smtp, email, alias, token, config.public_url)
+        )
     if in_answer:
         out["token"] = found[0] if found else None
     return out

@@ -70,8 +70,11 @@ def create_app(config: PortalConfig) -> FastAPI:
         await db.open()
         async with db.connection() as conn:
             await secretbox.seal_existing(conn, box)
-        timer = (asyncio.create_task(retention.every(db, config.retention_every_s))
-                 if config.retention_every_s else None)
+        timer = (
+            asyncio.create_task(retention.every(db, config.retention_every_s))
+            if config.retention_every_s
+            else None
+        )
         try:
             yield
         finally:
@@ -80,9 +83,15 @@ def create_app(config: PortalConfig) -> FastAPI:
                 await asyncio.gather(timer, return_exceptions=True)
             await db.close()
 
-    app = FastAPI(title="wattwerk portal", version=__version__, lifespan=lifespan,
-                  openapi_url="/api/v1/openapi.json", docs_url=None, redoc_url=None,
-                  max_body_size=hardening.BODY_DEFAULT)  # counted while streaming, before any route
+    app = FastAPI(
+        title="wattwerk portal",
+        version=__version__,
+        lifespan=lifespan,
+        openapi_url="/api/v1/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+        max_body_size=hardening.BODY_DEFAULT,
+    )  # counted while streaming, before any route
     hardening.install(app)
     app.state.db = db
     app.state.store = store

@@ -131,7 +131,9 @@ async def _known_device(conn: Conn, alias: str, cookie: str | None) -> bytes | N
     digest = sha256(cookie)
     cur = await conn.execute(
         "SELECT 1 FROM login_devices d JOIN accounts a ON a.id = d.account_id "
-        "WHERE d.device_hash = %s AND lower(a.alias) = %s", (digest, alias))
+        "WHERE d.device_hash = %s AND lower(a.alias) = %s",
+        (digest, alias),
+    )
     return digest if await cur.fetchone() else None
 
 
@@ -139,9 +141,11 @@ async def begin_attempt(conn: Conn, alias: str, ip: str, device_cookie: str | No
     """Check the limits and record the attempt, atomically: the Attempt, or the seconds to wait."""
     key = alias.lower()
     if not conn.sqlite:  # one attempt per alias and per address at a time decides (same lock order)
-        await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0)), "
-                           "pg_advisory_xact_lock(hashtextextended(%s, 0))",
-                           ("wattwerk.login.alias:" + key, "wattwerk.login.ip:" + ip))
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0)), "
+            "pg_advisory_xact_lock(hashtextextended(%s, 0))",
+            ("wattwerk.login.alias:" + key, "wattwerk.login.ip:" + ip),
+        )
     now = utcnow()
     since = now - WINDOW
     device = await _known_device(conn, key, device_cookie)
@@ -149,44 +153,59 @@ async def begin_attempt(conn: Conn, alias: str, ip: str, device_cookie: str | No
     if int((await cur.fetchone())[0]) >= IP_LIMIT:
         return int(WINDOW.total_seconds())
     if device is not None:
-        cur = await conn.execute("SELECT count(*) FROM login_failures WHERE device = %s AND at > %s",
-                                 (device, since))
+        cur = await conn.execute(
+            "SELECT count(*) FROM login_failures WHERE device = %s AND at > %s", (device, since)
+        )
         if int((await cur.fetchone())[0]) >= DEVICE_LIMIT:
             return int(WINDOW.total_seconds())
     else:
         cur = await conn.execute(
             "SELECT count(*), max(at) FROM login_failures WHERE alias = %s AND device IS NULL AND at > %s",
-            (key, since))
+            (key, since),
+        )
         n, last = await cur.fetchone()
         if int(n) >= ALIAS_FREE:
             delay = min(2.0 ** (int(n) - ALIAS_FREE), BACKOFF_MAX)
             waited = (now - as_datetime(last)).total_seconds() if last is not None else delay
             if waited < delay:
                 return max(1, math.ceil(delay - waited))
-    await conn.execute("INSERT INTO login_failures (alias, ip, device, at) VALUES (%s, %s, %s, %s)",
-                       (key, ip, device, now))
+    await conn.execute(
+        "INSERT INTO login_failures (alias, ip, device, at) VALUES (%s, %s, %s, %s)", (key, ip, device, now)
+    )
     await conn.execute("DELETE FROM login_failures WHERE at < %s", (now - WINDOW * 4,))
     return Attempt(key, ip, device, now)
 
 
 async def attempt_succeeded(conn: Conn, attempt: Attempt, account_id: int) -> str:
     """Forget the attempt; remember the browser as a known device. Returns the device cookie."""
-    await conn.execute("DELETE FROM login_failures WHERE alias = %s AND ip = %s AND at = %s",
-                       (attempt.alias, attempt.ip, attempt.at))
+    await conn.execute(
+        "DELETE FROM login_failures WHERE alias = %s AND ip = %s AND at = %s",
+        (attempt.alias, attempt.ip, attempt.at),
+    )
     cookie = secrets.token_urlsafe(32)
-    await conn.execute("INSERT INTO login_devices (device_hash, account_id, created_at) VALUES (%s, %s, %s)",
-                       (sha256(cookie), account_id, utcnow()))
+    await conn.execute(
+        "INSERT INTO login_devices (device_hash, account_id, created_at) VALUES (%s, %s, %s)",
+        (sha256(cookie), account_id, utcnow()),
+    )
     await conn.execute(
         "DELETE FROM login_devices WHERE account_id = %s AND device_hash NOT IN (SELECT device_hash FROM "
         "login_devices WHERE account_id = %s ORDER BY created_at DESC LIMIT %s)",
-        (account_id, account_id, DEVICES_KEPT))
+        (account_id, account_id, DEVICES_KEPT),
+    )
     return cookie
 
 
 def set_device_cookie(request: Request, response: Response, cookie: str) -> None:
     tls = request.url.scheme == "https" or request.headers.get("x-forwarded-proto", "") == "https"
-    response.set_cookie(DEVICE_COOKIE, cookie, max_age=int(DEVICE_TTL.total_seconds()), httponly=True,
-                        samesite="strict", secure=tls, path="/api/v1/session")
+    response.set_cookie(
+        DEVICE_COOKIE,
+        cookie,
+        max_age=int(DEVICE_TTL.total_seconds()),
+        httponly=True,
+        samesite="strict",
+        secure=tls,
+        path="/api/v1/session",
+    )
 
 
 def client_ip(request: Request) -> str:

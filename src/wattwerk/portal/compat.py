@@ -55,8 +55,9 @@ def _msg_error(status: int, kind: str, message: str) -> JSONResponse:
 
 
 def _vz_error(status: int, kind: str, message: str) -> JSONResponse:
-    return JSONResponse({"version": VZ_VERSION, "exception": {"type": kind, "message": message}},
-                        status_code=status)
+    return JSONResponse(
+        {"version": VZ_VERSION, "exception": {"type": kind, "message": message}}, status_code=status
+    )
 
 
 def _finite(x: Any) -> bool:
@@ -69,8 +70,9 @@ def _finite(x: Any) -> bool:
         return False
 
 
-def check_pairs(pairs: Any, ts_scale: int, now_ms: int, config: IngestConfig,
-                ) -> tuple[list[tuple[int, float]], list[str]]:
+def check_pairs(
+    pairs: Any, ts_scale: int, now_ms: int, config: IngestConfig
+) -> tuple[list[tuple[int, float]], list[str]]:
     """Validate ``[[ts, value], ...]``; return (ts_ms, value) rows and the reasons for rejects."""
     if not isinstance(pairs, list):
         raise ValueError("expected a list of [timestamp, value] pairs")
@@ -121,8 +123,9 @@ def _token(request: Request) -> str | None:
 class Compat:
     """State shared by the legacy endpoints."""
 
-    def __init__(self, store: ReadingStore, config: IngestConfig | None = None,
-                 box: SecretBox | None = None) -> None:
+    def __init__(
+        self, store: ReadingStore, config: IngestConfig | None = None, box: SecretBox | None = None
+    ) -> None:
         self.store = store
         self.config = config or IngestConfig()
         self.ledger = InputLedger()
@@ -156,15 +159,20 @@ class Compat:
         async with self.store.db.connection() as conn:
             cur = await conn.execute(
                 "SELECT s.hmac_key, d.hmac_key, s.channel_id, s.edge_id FROM compat_sensors s "
-                "LEFT JOIN compat_devices d ON d.id = s.device_id WHERE s.id = %s", (sid,))
+                "LEFT JOIN compat_devices d ON d.id = s.device_id WHERE s.id = %s",
+                (sid,),
+            )
             row = await cur.fetchone()
         body = await request.body()
         if row is not None and (row[0] or row[1]):
             own, device_key, channel_id, edge_id = row
             key = self._key(own) if own else sensor_key(self._key(device_key), sid)
         if row is None or not (row[0] or row[1]) or not self._digest_ok(request, who, key, body):
-            return _msg_error(404, "UnknownSensor", f"sensor {sid[:64]} is not registered (or the "
-                                                     "X-Digest is not this sensor's)")
+            return _msg_error(
+                404,
+                "UnknownSensor",
+                f"sensor {sid[:64]} is not registered (or the X-Digest is not this sensor's)",
+            )
         try:
             doc = _loads(body)
         except ValueError as exc:
@@ -172,11 +180,12 @@ class Compat:
             return _msg_error(400, "SyntaxError", f"body is not JSON: {exc}")
         if isinstance(doc, dict) and "config" in doc:
             async with self.store.db.connection() as conn:
-                await conn.execute("UPDATE compat_sensors SET config = %s WHERE id = %s",
-                                   (conn.json(doc["config"]), sid))
+                await conn.execute(
+                    "UPDATE compat_sensors SET config = %s WHERE id = %s", (conn.json(doc["config"]), sid)
+                )
             return JSONResponse({"response": "ok"})
         if not isinstance(doc, dict) or "measurements" not in doc:
-            return _msg_error(400, "SyntaxError", "expected {\"measurements\": [[timestamp, value], ...]}")
+            return _msg_error(400, "SyntaxError", 'expected {"measurements": [[timestamp, value], ...]}')
         try:
             rows, errors = check_pairs(doc["measurements"], 1000, int(time.time() * 1000), self.config)
         except ValueError as exc:
@@ -197,8 +206,11 @@ class Compat:
             return bad
         key = self._key(row[0]) if row is not None else ""
         if row is None or not self._digest_ok(request, who, key, body):
-            return _msg_error(404, "UnknownDevice", f"device {did[:64]} is not known to this portal (or the "
-                                                     "X-Digest is not this device's)")
+            return _msg_error(
+                404,
+                "UnknownDevice",
+                f"device {did[:64]} is not known to this portal (or the X-Digest is not this device's)",
+            )
         try:
             doc = _loads(body)
         except ValueError as exc:
@@ -209,11 +221,15 @@ class Compat:
             if "key" in doc:  # registration: the device proves it holds the key it was provisioned with
                 if not hmac.compare_digest(str(doc["key"]).encode(), key.encode()):
                     return _msg_error(403, "KeyError", "registration key does not match")
-                await conn.execute("UPDATE compat_devices SET registered = true, last_seen = %s "
-                                   "WHERE id = %s", (utcnow(), did))
+                await conn.execute(
+                    "UPDATE compat_devices SET registered = true, last_seen = %s WHERE id = %s",
+                    (utcnow(), did),
+                )
             else:  # heartbeat
-                await conn.execute("UPDATE compat_devices SET last_seen = %s, heartbeat = %s "
-                                   "WHERE id = %s", (utcnow(), conn.json(doc), did))
+                await conn.execute(
+                    "UPDATE compat_devices SET last_seen = %s, heartbeat = %s WHERE id = %s",
+                    (utcnow(), conn.json(doc), did),
+                )
         return JSONResponse({"upgrade": 0, "timestamp": int(time.time())})
 
     async def vz_data(self, uuid: str, request: Request) -> Response:
@@ -221,13 +237,23 @@ class Compat:
         token = _token(request)
         site = await self.registry.site_for_token(token) if token and self.registry is not None else None
         if site is None:
-            return JSONResponse({"version": VZ_VERSION, "exception": {
-                "type": "AuthenticationException", "message": "missing, unknown or revoked edge token"}},
-                status_code=401, headers={"WWW-Authenticate": 'Basic realm="wattwerk", charset="UTF-8"'})
+            return JSONResponse(
+                {
+                    "version": VZ_VERSION,
+                    "exception": {
+                        "type": "AuthenticationException",
+                        "message": "missing, unknown or revoked edge token",
+                    },
+                },
+                status_code=401,
+                headers={"WWW-Authenticate": 'Basic realm="wattwerk", charset="UTF-8"'},
+            )
         async with self.store.db.connection() as conn:
             cur = await conn.execute(
                 "SELECT v.channel_id, v.edge_id FROM vz_channels v JOIN channels c ON c.id = v.channel_id "
-                "WHERE v.uuid = %s AND c.site_id = %s", (uuid, site.site_id))
+                "WHERE v.uuid = %s AND c.site_id = %s",
+                (uuid, site.site_id),
+            )
             row = await cur.fetchone()
         if row is None:  # unknown, or another site's: the same answer
             return _vz_error(404, "EntityException", f"no channel with uuid {uuid}")

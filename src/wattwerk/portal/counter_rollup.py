@@ -73,8 +73,13 @@ class Rolled:
     glitches: int = 0
 
 
-def registers(rows: Sequence[tuple[int, float]], anchor: Anchor | None, cut: int, policy: CounterPolicy,
-              out: Rolled | None = None) -> list[tuple[int, float]]:
+def registers(
+    rows: Sequence[tuple[int, float]],
+    anchor: Anchor | None,
+    cut: int,
+    policy: CounterPolicy,
+    out: Rolled | None = None,
+) -> list[tuple[int, float]]:
     """Validate a channel's readings (time order; those at or after ``cut`` only as look-ahead):
     the valid ones before ``cut`` as (ts, register), the register being value + shift. New
     baselines, glitches and the last valid reading (the new anchor) go into ``out``. The series
@@ -121,8 +126,9 @@ def shift_at(baselines: Sequence[tuple[int, float]], ts: int) -> float:
     return baselines[i - 1][1] if i else 0.0
 
 
-def late_ok(ts: int, register: float, before: tuple[int, float] | None, after: float | None,
-            policy: CounterPolicy) -> bool:
+def late_ok(
+    ts: int, register: float, before: tuple[int, float] | None, after: float | None, policy: CounterPolicy
+) -> bool:
     """May a late reading (its value already shifted: ``register``) join the rollups? It must
     continue plausibly from the rolled-up value before it (``before``: time, value) and not
     exceed the first value after it (``after``); otherwise it is a glitch, left out."""

@@ -88,9 +88,11 @@ MIN_SQLITE = (3, 35)  # RETURNING (and UPDATE ... FROM, window functions before 
 def sqlite_path(url: str) -> Path:
     """The file of an SQLite URL; DatabaseError without one, or when this SQLite is too old."""
     if sqlite3.sqlite_version_info < MIN_SQLITE:
-        raise DatabaseError(f"SQLite {sqlite3.sqlite_version} is too old for the portal: it needs "
-                            f"{'.'.join(map(str, MIN_SQLITE))} or newer (or use PostgreSQL)")
-    path = url[len(SQLITE_PREFIX):].split("?", 1)[0]
+        raise DatabaseError(
+            f"SQLite {sqlite3.sqlite_version} is too old for the portal: it needs "
+            f"{'.'.join(map(str, MIN_SQLITE))} or newer (or use PostgreSQL)"
+        )
+    path = url[len(SQLITE_PREFIX) :].split("?", 1)[0]
     if not path or path == ":memory:":
         raise DatabaseError(f"database URL {url!r}: SQLite needs a file path (sqlite:///path/portal.db)")
     return Path(path)
@@ -99,8 +101,9 @@ def sqlite_path(url: str) -> Path:
 @lru_cache(maxsize=1024)
 def to_sqlite(sql: str) -> str:
     """psycopg placeholders to SQLite's: %s -> ?, %(name)s -> :name, %% -> %."""
-    return _PLACEHOLDER.sub(lambda m: f":{m.group(1)}" if m.group(1) else "?" if m.group(0) == "%s" else "%",
-                            sql)
+    return _PLACEHOLDER.sub(
+        lambda m: f":{m.group(1)}" if m.group(1) else "?" if m.group(0) == "%s" else "%", sql
+    )
 
 
 # ------------------------------------------------------------ values that differ by backend
@@ -167,7 +170,7 @@ class Rows:
         return self._rows[self._next - 1]
 
     async def fetchall(self) -> list[Any]:
-        rest = self._rows[self._next:]
+        rest = self._rows[self._next :]
         self._next = len(self._rows)
         return rest
 
@@ -231,8 +234,13 @@ class Conn:
                 if len(batch) < size:
                     break  # the last chunk: spare the round trip that would fetch nothing
 
-    async def bulk_insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]],
-                          pg_types: Sequence[str] | None = None) -> None:
+    async def bulk_insert(
+        self,
+        table: str,
+        columns: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+        pg_types: Sequence[str] | None = None,
+    ) -> None:
         """Insert many rows: COPY (binary when ``pg_types`` are given) on PostgreSQL, executemany on
         SQLite. ``table`` and ``columns`` are trusted names from the code, never user input."""
         cols = ", ".join(columns)
@@ -294,8 +302,12 @@ class PostgresDatabase(Database):
         self.schema = schema
         self._active: dict[asyncio.Task[Any], Conn] = {}  # the task's open transaction (nesting)
         self.pool = AsyncConnectionPool(
-            self.url, min_size=min_size, max_size=max_size, open=False,
-            configure=configure_connection, kwargs={"application_name": APPLICATION},
+            self.url,
+            min_size=min_size,
+            max_size=max_size,
+            open=False,
+            configure=configure_connection,
+            kwargs={"application_name": APPLICATION},
         )
 
     async def open(self) -> None:

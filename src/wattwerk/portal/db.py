@@ -38,7 +38,9 @@ def hash_token(token: str) -> bytes:
 def create_site(conn: SyncConn, name: str) -> int:
     row = conn.execute(
         "INSERT INTO sites (name) VALUES (%s) ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name "
-        "RETURNING id", (name,)).fetchone()
+        "RETURNING id",
+        (name,),
+    ).fetchone()
     assert row is not None
     return int(row[0])
 
@@ -47,8 +49,9 @@ def pair_site(conn: SyncConn, site: str) -> str:
     """Create the site if needed and a new edge token for it; return the token (shown once)."""
     site_id = create_site(conn, site)
     token = secrets.token_urlsafe(32)
-    conn.execute("INSERT INTO site_tokens (site_id, token_hash) VALUES (%s, %s)",
-                 (site_id, hash_token(token)))
+    conn.execute(
+        "INSERT INTO site_tokens (site_id, token_hash) VALUES (%s, %s)", (site_id, hash_token(token))
+    )
     return token
 
 
@@ -57,11 +60,15 @@ def revoke_tokens(conn: SyncConn, site: str, token: str | None = None) -> int:
     if token is None:
         cur = conn.execute(
             "UPDATE site_tokens SET revoked_at = %s WHERE revoked_at IS NULL AND site_id = "
-            "(SELECT id FROM sites WHERE name = %s)", (utcnow(), site))
+            "(SELECT id FROM sites WHERE name = %s)",
+            (utcnow(), site),
+        )
     else:
         cur = conn.execute(
             "UPDATE site_tokens SET revoked_at = %s WHERE revoked_at IS NULL AND token_hash = %s AND "
-            "site_id = (SELECT id FROM sites WHERE name = %s)", (utcnow(), hash_token(token), site))
+            "site_id = (SELECT id FROM sites WHERE name = %s)",
+            (utcnow(), hash_token(token), site),
+        )
     return cur.rowcount
 
 
@@ -70,7 +77,8 @@ def ensure_channel(conn: SyncConn, site_id: int, name: str) -> int:
     row = conn.execute(
         "INSERT INTO channels (site_id, name, unit, kind) VALUES (%s, %s, %s, %s) "
         "ON CONFLICT (site_id, name) DO UPDATE SET unit = EXCLUDED.unit RETURNING id",
-        (site_id, name, ch.unit, ch.kind.value)).fetchone()
+        (site_id, name, ch.unit, ch.kind.value),
+    ).fetchone()
     assert row is not None
     return int(row[0])
 
@@ -78,7 +86,9 @@ def ensure_channel(conn: SyncConn, site_id: int, name: str) -> int:
 def ensure_edge(conn: SyncConn, site_id: int, name: str) -> int:
     row = conn.execute(
         "INSERT INTO edges (site_id, name) VALUES (%s, %s) ON CONFLICT (site_id, name, stream) "
-        "DO UPDATE SET name = EXCLUDED.name RETURNING id", (site_id, name)).fetchone()
+        "DO UPDATE SET name = EXCLUDED.name RETURNING id",
+        (site_id, name),
+    ).fetchone()
     assert row is not None
     return int(row[0])
 
@@ -88,24 +98,36 @@ def register_vz_channel(conn: SyncConn, site: str, uuid: str, channel: str) -> i
     site_id = create_site(conn, site)
     channel_id = ensure_channel(conn, site_id, channel)
     edge_id = ensure_edge(conn, site_id, f"vz:{uuid.lower()}")
-    conn.execute("INSERT INTO vz_channels (uuid, channel_id, edge_id) VALUES (%s, %s, %s) "
-                 "ON CONFLICT (uuid) DO UPDATE SET channel_id = EXCLUDED.channel_id",
-                 (uuid.lower(), channel_id, edge_id))
+    conn.execute(
+        "INSERT INTO vz_channels (uuid, channel_id, edge_id) VALUES (%s, %s, %s) "
+        "ON CONFLICT (uuid) DO UPDATE SET channel_id = EXCLUDED.channel_id",
+        (uuid.lower(), channel_id, edge_id),
+    )
     return channel_id
 
 
-def register_flukso_device(conn: SyncConn, site: str, device_id: str, key: str, *,
-                           box: SecretBox | None = None) -> None:
+def register_flukso_device(
+    conn: SyncConn, site: str, device_id: str, key: str, *, box: SecretBox | None = None
+) -> None:
     """A Flukso/mySmartGrid device; its key sealed with ``box`` (else by the portal's next start)."""
     site_id = create_site(conn, site)
-    conn.execute("INSERT INTO compat_devices (id, site_id, hmac_key) VALUES (%s, %s, %s) "
-                 "ON CONFLICT (id) DO UPDATE SET hmac_key = EXCLUDED.hmac_key",
-                 (compat_id(device_id), site_id, box.seal(key) if box else key))
+    conn.execute(
+        "INSERT INTO compat_devices (id, site_id, hmac_key) VALUES (%s, %s, %s) "
+        "ON CONFLICT (id) DO UPDATE SET hmac_key = EXCLUDED.hmac_key",
+        (compat_id(device_id), site_id, box.seal(key) if box else key),
+    )
 
 
-def register_flukso_sensor(conn: SyncConn, site: str, sensor_id: str, channel: str, *,
-                           device_id: str | None = None, key: str | None = None,
-                           box: SecretBox | None = None) -> int:
+def register_flukso_sensor(
+    conn: SyncConn,
+    site: str,
+    sensor_id: str,
+    channel: str,
+    *,
+    device_id: str | None = None,
+    key: str | None = None,
+    box: SecretBox | None = None,
+) -> int:
     """A Flukso/mySmartGrid sensor feeding one channel; HMAC key its own or its device's."""
     if key is None and device_id is None:
         raise ValueError("a sensor needs its own key or a device")
@@ -113,11 +135,18 @@ def register_flukso_sensor(conn: SyncConn, site: str, sensor_id: str, channel: s
     channel_id = ensure_channel(conn, site_id, channel)
     sid = compat_id(sensor_id)
     edge_id = ensure_edge(conn, site_id, f"msg:{sid}")
-    conn.execute("INSERT INTO compat_sensors (id, device_id, hmac_key, channel_id, edge_id) "
-                 "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET hmac_key = EXCLUDED.hmac_key, "
-                 "channel_id = EXCLUDED.channel_id",
-                 (sid, compat_id(device_id) if device_id else None, box.seal(key) if box and key else key,
-                  channel_id, edge_id))
+    conn.execute(
+        "INSERT INTO compat_sensors (id, device_id, hmac_key, channel_id, edge_id) "
+        "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET hmac_key = EXCLUDED.hmac_key, "
+        "channel_id = EXCLUDED.channel_id",
+        (
+            sid,
+            compat_id(device_id) if device_id else None,
+            box.seal(key) if box and key else key,
+            channel_id,
+            edge_id,
+        ),
+    )
     return channel_id
 
 
@@ -130,8 +159,10 @@ def sensor_key(device_key: str, sensor_id: str) -> str:
 def create_invite(conn: SyncConn, days: int = 14) -> str:
     """An invitation code for registration "invite" (shown once; only its SHA-256 is kept)."""
     code = secrets.token_urlsafe(18)
-    conn.execute("INSERT INTO invites (code_hash, expires_at) VALUES (%s, %s)",
-                 (hash_token(code), utcnow() + timedelta(days=days)))
+    conn.execute(
+        "INSERT INTO invites (code_hash, expires_at) VALUES (%s, %s)",
+        (hash_token(code), utcnow() + timedelta(days=days)),
+    )
     return code
 
 
@@ -168,7 +199,9 @@ class Registry:
         async with self.db.connection(readonly=True) as conn:
             cur = await conn.execute(
                 "SELECT s.id, s.name FROM site_tokens t JOIN sites s ON s.id = t.site_id "
-                "WHERE t.token_hash = %s AND t.revoked_at IS NULL", (key,))
+                "WHERE t.token_hash = %s AND t.revoked_at IS NULL",
+                (key,),
+            )
             row = await cur.fetchone()
         auth = SiteAuth(int(row[0]), str(row[1])) if row else None
         if len(self._tokens) > 100_000:
@@ -184,14 +217,16 @@ class Registry:
                 cur = await conn.execute(
                     "INSERT INTO edges (site_id, name, stream) VALUES (%s, %s, %s) "
                     "ON CONFLICT (site_id, name, stream) DO UPDATE SET name = EXCLUDED.name RETURNING id",
-                    (site_id, name, stream))
+                    (site_id, name, stream),
+                )
                 row = await cur.fetchone()
             assert row is not None
             self._edges[key] = int(row[0])
         return self._edges[key]
 
-    async def channel_ids(self, site_id: int, channels: dict[str, Channel],
-                          cap: int | None = None) -> dict[str, int]:
+    async def channel_ids(
+        self, site_id: int, channels: dict[str, Channel], cap: int | None = None
+    ) -> dict[str, int]:
         """Ids of the site's channels, registering new (already validated) ones while the site
         has fewer than ``cap`` channels; names beyond the cap are left out of the answer."""
         missing = [name for name in channels if (site_id, name) not in self._channels]
@@ -200,22 +235,25 @@ class Registry:
                 if cap is not None:
                     known = await conn.fetchall(
                         "SELECT name, id FROM channels WHERE site_id = %s AND name = ANY(%s)"
-                        if not conn.sqlite else
-                        "SELECT name, id FROM channels WHERE site_id = %s AND name IN "
+                        if not conn.sqlite
+                        else "SELECT name, id FROM channels WHERE site_id = %s AND name IN "
                         "(SELECT value FROM json_each(%s))",
-                        (site_id, missing if not conn.sqlite else json.dumps(missing)))
+                        (site_id, missing if not conn.sqlite else json.dumps(missing)),
+                    )
                     for name, ident in known:
                         self._channels[(site_id, name)] = int(ident)
                     missing = [name for name in missing if (site_id, name) not in self._channels]
-                    count = int(await conn.fetchval("SELECT count(*) FROM channels WHERE site_id = %s",
-                                                    (site_id,)))
-                    missing = missing[:max(0, cap - count)]
+                    count = int(
+                        await conn.fetchval("SELECT count(*) FROM channels WHERE site_id = %s", (site_id,))
+                    )
+                    missing = missing[: max(0, cap - count)]
                 for name in missing:
                     ch = channels[name]
                     cur = await conn.execute(
                         "INSERT INTO channels (site_id, name, unit, kind) VALUES (%s, %s, %s, %s) "
                         "ON CONFLICT (site_id, name) DO UPDATE SET unit = EXCLUDED.unit RETURNING id",
-                        (site_id, name, ch.unit, ch.kind.value))
+                        (site_id, name, ch.unit, ch.kind.value),
+                    )
                     row = await cur.fetchone()
                     assert row is not None
                     self._channels[(site_id, name)] = int(row[0])

@@ -98,14 +98,25 @@ async def read_sensor(
             (acc[0], compat_id(sensor_id)),
         )
         row = await cur.fetchone()
-        shifts = await conn.fetchall(
-            "SELECT from_ms, shift FROM counter_baselines WHERE channel_id = %s ORDER BY from_ms",
-            (row[0],)) if row else []
+        shifts = (
+            await conn.fetchall(
+                "SELECT from_ms, shift FROM counter_baselines WHERE channel_id = %s ORDER BY from_ms",
+                (row[0],),
+            )
+            if row
+            else []
+        )
     if row is None:
         return JSONResponse(NOT_FOUND, status_code=404)
     ch = series.ChannelInfo(row[0], row[1], row[2], row[3])
-    q = series.Query([ch], start_s * 1000, end_s * 1000, res, int(row[4] or 0),
-                     {ch.id: [(int(t), float(v)) for t, v in shifts]} if shifts else {})
+    q = series.Query(
+        [ch],
+        start_s * 1000,
+        end_s * 1000,
+        res,
+        int(row[4] or 0),
+        {ch.id: [(int(t), float(v)) for t, v in shifts]} if shifts else {},
+    )
     sums: dict[int, list[float]] = {}
     async for ts_ms, _name, mean, _mn, _mx, _last, delta, _n, *_energy in series.rows(auth.db_of(request), q):
         b = (ts_ms // 1000 // step) * step

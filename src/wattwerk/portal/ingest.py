@@ -96,10 +96,18 @@ def decode_body(body: bytes, content_type: str, content_encoding: str) -> Any:
         return hardening.loads(body)
     except hardening.TooDeep as exc:
         raise BadInput("syntax", str(exc)) from exc
-    except (ValueError, TypeError, RecursionError, msgpack.ExtraData, msgpack.FormatError,
-            msgpack.StackError) as exc:  # TypeError: an unhashable map key (an array)
-        raise BadInput("syntax", f"body does not parse as {content_type or 'json'}: "
-                                 f"{type(exc).__name__}: {str(exc)[:200]}") from exc
+    except (
+        ValueError,
+        TypeError,
+        RecursionError,
+        msgpack.ExtraData,
+        msgpack.FormatError,
+        msgpack.StackError,
+    ) as exc:  # TypeError: an unhashable map key (an array)
+        raise BadInput(
+            "syntax",
+            f"body does not parse as {content_type or 'json'}: {type(exc).__name__}: {str(exc)[:200]}",
+        ) from exc
 
 
 def _channel(name: str, cache: dict[str, Channel | str]) -> Channel | str:
@@ -157,9 +165,14 @@ def check_batch(batch: Any, auth: SiteAuth, now_ms: int, config: IngestConfig) -
                 reject({"seq": seq, "kind": "timestamp", "error": f"ts_ms {_short(ts)} is not an integer"})
                 continue
         if ts > future:
-            reject({"seq": seq, "kind": "future",
+            reject(
+                {
+                    "seq": seq,
+                    "kind": "future",
                     "error": f"{ch}: timestamp {ts} is {(ts - now_ms) / 1000:.0f} s "
-                             "ahead of the portal's clock"})
+                    "ahead of the portal's clock",
+                }
+            )
             continue
         if ts < MIN_TS_MS:
             reject({"seq": seq, "kind": "timestamp", "error": f"{ch}: timestamp {ts} is before 2000"})
@@ -188,8 +201,9 @@ def _check_envelope(batch: Any, auth: SiteAuth, config: IngestConfig) -> tuple[s
         raise BadInput("shape", "batch must be an object with site, edge_id and readings")
     site, edge, readings = batch.get("site"), batch.get("edge_id"), batch.get("readings")
     if site != auth.site:
-        raise BadInput("wrong_site",
-                       f"batch is for site {_short(site)} but the token belongs to {auth.site!r}")
+        raise BadInput(
+            "wrong_site", f"batch is for site {_short(site)} but the token belongs to {auth.site!r}"
+        )
     if not isinstance(edge, str) or not edge or len(edge) > 200:
         raise BadInput("shape", "edge_id must be a non-empty string")
     stream = batch.get("stream", "")
@@ -287,15 +301,17 @@ class Ingestor:
     async def _handle(self, request: Request) -> Response:
         auth = await self.authenticate(request)
         if auth is None:
-            return _error(401, "auth", "missing, unknown or revoked edge token",
-                          {"WWW-Authenticate": "Bearer"})
+            return _error(
+                401, "auth", "missing, unknown or revoked edge token", {"WWW-Authenticate": "Bearer"}
+            )
         length = request.headers.get("content-length", "")
         if length.isdigit() and int(length) > MAX_BODY:
             return _error(413, "too_large", f"body of {length} bytes; at most {MAX_BODY}")
         body = await request.body()
         try:
-            batch = decode_body(body, request.headers.get("content-type", ""),
-                                request.headers.get("content-encoding", ""))
+            batch = decode_body(
+                body, request.headers.get("content-type", ""), request.headers.get("content-encoding", "")
+            )
             checked = check_batch(batch, auth, int(time.time() * 1000), self.config)
         except BadInput as exc:
             self.ledger.record(auth.site, exc.kind, str(exc))
@@ -308,21 +324,30 @@ class Ingestor:
                 self.buckets[auth.site_id] = bucket
             wait = bucket.take(len(checked.rows))
             if wait > 0:
-                return _error(429, "rate", f"site {auth.site} over its ingest rate", {
-                    "Retry-After": str(max(1, math.ceil(wait)))})
+                return _error(
+                    429,
+                    "rate",
+                    f"site {auth.site} over its ingest rate",
+                    {"Retry-After": str(max(1, math.ceil(wait)))},
+                )
         for item in checked.rejected:
-            self.ledger.record(auth.site, item["kind"], f"edge {batch['edge_id']}: seq {item['seq']}: "
-                                                         f"{item['error']}")
+            self.ledger.record(
+                auth.site, item["kind"], f"edge {batch['edge_id']}: seq {item['seq']}: {item['error']}"
+            )
         stored = 0
-        ids = await self.registry.channel_ids(auth.site_id, checked.channels, self.config.max_channels) \
-            if checked.rows else {}
+        ids = (
+            await self.registry.channel_ids(auth.site_id, checked.channels, self.config.max_channels)
+            if checked.rows
+            else {}
+        )
         if len(ids) < len(checked.channels):
             self._over_cap(auth, checked, ids)
         if checked.last:
             edge_id = await self.registry.edge_id(auth.site_id, batch["edge_id"], checked.stream)
             rows = [(edge_id, seq, ids[ch], ts, v) for seq, ch, ts, v in checked.rows]
-            stored = await self.store.insert_batch(edge_id, checked.first, checked.last, rows,
-                                                   ranges=checked.ranges)
+            stored = await self.store.insert_batch(
+                edge_id, checked.first, checked.last, rows, ranges=checked.ranges
+            )
             self.stored += stored
         answer = {
             "ack": [checked.first, checked.last] if checked.last else None,  # the span (older edges)
@@ -361,7 +386,6 @@ class Ingestor:
             await site_roles.store(conn, auth.site_id, roles)
         return {"roles": len(roles)}
 
-
     async def _store_tz(self, auth: SiteAuth, value: Any) -> dict[str, Any]:
         """The zone of the edge's site file becomes the site's unless its owner chose one; a bad
         zone is logged and answered as ``tz_error``, never fatal to the batch."""
@@ -371,8 +395,9 @@ class Ingestor:
             try:
                 async with self.registry.db.connection() as conn:  # once per edge start
                     if await sites.tz_from_edge(conn, auth.site_id, value):
-                        await sites.audit(conn, auth.site_id, None, "site.tz", {"tz": value, "from": "edge"},
-                                          actor="edge")
+                        await sites.audit(
+                            conn, auth.site_id, None, "site.tz", {"tz": value, "from": "edge"}, actor="edge"
+                        )
                 return {"tz": value}
             except ValueError as exc:
                 error = str(exc)

@@ -31,14 +31,18 @@ class SmtpConfig:
     timeout_s: float = 20.0
 
 
-def reset_message(config: SmtpConfig, to: str, alias: str, token: str,
-                  public_url: str | None) -> EmailMessage:
+def reset_message(
+    config: SmtpConfig, to: str, alias: str, token: str, public_url: str | None
+) -> EmailMessage:
     msg = EmailMessage()
     msg["From"] = config.sender
     msg["To"] = to
     msg["Subject"] = "wattwerk: reset your password"
-    where = f"{public_url.rstrip('/')}/api/v1/password-reset/confirm" if public_url else \
-        "the portal's POST /api/v1/password-reset/confirm"
+    where = (
+        f"{public_url.rstrip('/')}/api/v1/password-reset/confirm"
+        if public_url
+        else "the portal's POST /api/v1/password-reset/confirm"
+    )
     msg.set_content(
         f"Someone (hopefully you) asked to reset the password of the wattwerk account {alias!r}.\n\n"
         f"Reset token (valid for one hour, once):\n\n    {token}\n\n"

@@ -46,7 +46,9 @@ async def note_poll(conn: Conn, site_id: int, wait_s: float) -> None:
     await conn.execute(
         "INSERT INTO command_polls (site_id, polled_at, online_until) VALUES (%s, %s, %s) "
         "ON CONFLICT (site_id) DO UPDATE SET polled_at = EXCLUDED.polled_at, "
-        "online_until = EXCLUDED.online_until", (site_id, now, now + timedelta(seconds=wait_s + GRACE_S)))
+        "online_until = EXCLUDED.online_until",
+        (site_id, now, now + timedelta(seconds=wait_s + GRACE_S)),
+    )
 
 
 async def hung_up(conn: Conn, site_id: int) -> None:
@@ -56,8 +58,9 @@ async def hung_up(conn: Conn, site_id: int) -> None:
 
 async def online(conn: Conn, site_id: int) -> tuple[bool, Any]:
     """(online now, when it last polled)."""
-    row = await conn.fetchone("SELECT polled_at, online_until FROM command_polls WHERE site_id = %s",
-                              (site_id,))
+    row = await conn.fetchone(
+        "SELECT polled_at, online_until FROM command_polls WHERE site_id = %s", (site_id,)
+    )
     if row is None:
         return False, None
     until = as_datetime(row[1])
@@ -68,22 +71,31 @@ async def take(conn: Conn, site_id: int) -> list[dict[str, Any]]:
     """Pending owner commands for the edge (marked sent), as ``{id: "o<n>", kind: owner, payload}``;
     those older than ``EXPIRE_S`` expire instead."""
     now = utcnow()
-    await conn.execute("UPDATE owner_commands SET state = 'expired' WHERE site_id = %s AND state = 'pending' "
-                       "AND created_at < %s", (site_id, now - timedelta(seconds=EXPIRE_S)))
+    await conn.execute(
+        "UPDATE owner_commands SET state = 'expired' WHERE site_id = %s AND state = 'pending' "
+        "AND created_at < %s",
+        (site_id, now - timedelta(seconds=EXPIRE_S)),
+    )
     cur = await conn.execute(
         "UPDATE owner_commands SET state = 'sent' WHERE site_id = %s AND state = 'pending' "
-        "RETURNING id, device, settings", (site_id,))
+        "RETURNING id, device, settings",
+        (site_id,),
+    )
     rows = sorted(await cur.fetchall(), key=lambda r: r[0])
-    return [{"id": f"o{r[0]}", "kind": "owner_state", "payload": {}} if r[1] == STATE else
-            {"id": f"o{r[0]}", "kind": "owner", "payload": {"device": r[1], "settings": conn.unjson(r[2])}}
-            for r in rows]
+    return [
+        {"id": f"o{r[0]}", "kind": "owner_state", "payload": {}}
+        if r[1] == STATE
+        else {"id": f"o{r[0]}", "kind": "owner", "payload": {"device": r[1], "settings": conn.unjson(r[2])}}
+        for r in rows
+    ]
 
 
 async def finish(conn: Conn, site_id: int, command_id: int, ok: bool, result: Any) -> bool:
     cur = await conn.execute(
         "UPDATE owner_commands SET state = %s, result = %s, done_at = %s WHERE id = %s AND site_id = %s "
-        "AND state = 'sent' RETURNING device", ("done" if ok else "failed", conn.json(result), utcnow(),
-                                                command_id, site_id))
+        "AND state = 'sent' RETURNING device",
+        ("done" if ok else "failed", conn.json(result), utcnow(), command_id, site_id),
+    )
     row = await cur.fetchone()
     if row is None:
         return False
@@ -97,11 +109,20 @@ async def finish(conn: Conn, site_id: int, command_id: int, ok: bool, result: An
 async def command(conn: Conn, site_id: int, command_id: int) -> dict[str, Any] | None:
     row = await conn.fetchone(
         "SELECT id, device, settings, state, result, created_at, done_at FROM owner_commands "
-        "WHERE id = %s AND site_id = %s", (command_id, site_id))
+        "WHERE id = %s AND site_id = %s",
+        (command_id, site_id),
+    )
     if row is None:
         return None
-    return {"id": row[0], "device": row[1], "settings": conn.unjson(row[2]), "state": row[3],
-            "result": conn.unjson(row[4]), "created_at": iso(row[5]), "done_at": iso(row[6])}
+    return {
+        "id": row[0],
+        "device": row[1],
+        "settings": conn.unjson(row[2]),
+        "state": row[3],
+        "result": conn.unjson(row[4]),
+        "created_at": iso(row[5]),
+        "done_at": iso(row[6]),
+    }
 
 
 async def _controller(conn: Conn, site: str, account: int) -> sites.SiteRef:
@@ -113,18 +134,23 @@ async def _controller(conn: Conn, site: str, account: int) -> sites.SiteRef:
     return ref
 
 
-async def _offline_or_queue(conn: Conn, site_id: int, account: int, device: str,
-                            settings: dict[str, Any]) -> int:
+async def _offline_or_queue(
+    conn: Conn, site_id: int, account: int, device: str, settings: dict[str, Any]
+) -> int:
     """The new command's id, or 409 when the edge is not there to fetch it (nothing is queued)."""
     up, seen = await online(conn, site_id)
     if not up:
         since = f" (last contact {iso(seen)})" if seen else ""
-        raise HTTPException(409, f"the edge is offline{since}: nothing was sent; try again "
-                                 "when it is back (it connects by itself)")
+        raise HTTPException(
+            409,
+            f"the edge is offline{since}: nothing was sent; try again "
+            "when it is back (it connects by itself)",
+        )
     cur = await conn.execute(
         "INSERT INTO owner_commands (site_id, issued_by, device, settings, created_at) "
         "VALUES (%s, %s, %s, %s, %s) RETURNING id",
-        (site_id, account, device, conn.json(settings), utcnow()))
+        (site_id, account, device, conn.json(settings), utcnow()),
+    )
     return int((await cur.fetchone())[0])
 
 
@@ -144,16 +170,26 @@ def router() -> APIRouter:
     r = APIRouter(prefix="/api/v1/sites", tags=["owner controls"])
 
     @r.post("/{site}/owner/{device}")
-    async def send(site: SITE, device: DEVICE, who: WHO, request: Request,
-                   settings: dict[str, Any] = Body(...)) -> dict[str, Any]:  # noqa: B008
+    async def send(
+        site: SITE,
+        device: DEVICE,
+        who: WHO,
+        request: Request,
+        settings: dict[str, Any] = Body(...),  # noqa: B008
+    ) -> dict[str, Any]:
         """Send a device's settings to the edge (``edge.owner``); the edge's answer within ``WAIT_S``."""
         if not settings or len(str(settings)) > 2000:
             raise HTTPException(422, 'send the settings to change as a small object, e.g. {"mode": "pv"}')
         async with auth.db_of(request).connection() as conn:
             ref = await _controller(conn, site, who.account_id)
             cid = await _offline_or_queue(conn, ref.site_id, who.account_id, device, settings)
-            await sites.audit(conn, ref.site_id, who.account_id, "owner.command",
-                              {"command": cid, "device": device, "settings": settings})
+            await sites.audit(
+                conn,
+                ref.site_id,
+                who.account_id,
+                "owner.command",
+                {"command": cid, "device": device, "settings": settings},
+            )
         return await _answer(request, ref.site_id, cid)
 
     @r.get("/{site}/owner")
@@ -169,8 +205,9 @@ def router() -> APIRouter:
         return {**out, "device": None, "may_control": ref.role in MAY_CONTROL}
 
     @r.get("/{site}/owner/commands/{command_id}")
-    async def one(site: SITE, command_id: Annotated[int, Path(ge=1, le=2**62)], who: WHO,
-                  request: Request) -> dict[str, Any]:
+    async def one(
+        site: SITE, command_id: Annotated[int, Path(ge=1, le=2**62)], who: WHO, request: Request
+    ) -> dict[str, Any]:
         async with auth.db_of(request).connection() as conn:
             ref = await _controller(conn, site, who.account_id)
             out = await command(conn, ref.site_id, command_id)

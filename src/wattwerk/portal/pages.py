@@ -45,10 +45,7 @@ class Tariff(BaseModel):
 
 
 TARIFF_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {"application/json": {"schema": Tariff.model_json_schema()}},
-    }
+    "requestBody": {"required": True, "content": {"application/json": {"schema": Tariff.model_json_schema()}}}
 }
 DEFAULT_TARIFF = {"import_per_kwh": 0.30, "export_per_kwh": 0.08, "currency": "EUR", "default": True}
 
@@ -250,11 +247,17 @@ def page_router() -> APIRouter:
     async def login(request: Request, next: str = Query("/sites", max_length=300)) -> Response:
         target = hardening.safe_next(next)  # only a path of this portal: no open redirect
         config = getattr(request.app.state, "config", None)
-        return render(request, "login", title_key="login.title", csrf=None, extra={
-            "next": target,
-            "registration": config.registration if config else "open",
-            "reset": bool(config and config.smtp),  # without mail, the page says so
-        })
+        return render(
+            request,
+            "login",
+            title_key="login.title",
+            csrf=None,
+            extra={
+                "next": target,
+                "registration": config.registration if config else "open",
+                "reset": bool(config and config.smtp),  # without mail, the page says so
+            },
+        )
 
     @r.get("/sites")
     async def site_list(request: Request) -> Response:

@@ -53,15 +53,18 @@ class Paired:
 
 def new_code() -> str:
     raw = "".join(secrets.choice(ALPHABET) for _ in range(LENGTH))
-    return "-".join(raw[i:i + 4] for i in range(0, LENGTH, 4))
+    return "-".join(raw[i : i + 4] for i in range(0, LENGTH, 4))
 
 
 def normalise(code: str) -> str:
     """The code as stored (upper case, no dashes or blanks); PairingRefused(400) when it cannot be one."""
     c = "".join(ch for ch in (code or "").upper() if ch != "-" and not ch.isspace())
     if len(c) != LENGTH or any(ch not in ALPHABET for ch in c):
-        raise PairingRefused(400, f"a pairing code is {LENGTH} letters and digits like ABCD-EFGH-JKMN; "
-                                  "copy it from the portal's site list")
+        raise PairingRefused(
+            400,
+            f"a pairing code is {LENGTH} letters and digits like ABCD-EFGH-JKMN; "
+            "copy it from the portal's site list",
+        )
     return c
 
 
@@ -85,11 +88,13 @@ async def create(conn: Conn, site_id: int, account: int) -> tuple[str, Any]:
 async def _limited(conn: Conn, ip: str) -> int | None:
     """Seconds to wait when the address has used up its failures, else None."""
     if not conn.sqlite:  # one exchange per address at a time decides
-        await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
-                           ("wattwerk.pairing:" + ip,))
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", ("wattwerk.pairing:" + ip,)
+        )
     now = utcnow()
-    cur = await conn.execute("SELECT count(*), min(at) FROM pairing_failures WHERE ip = %s AND at > %s",
-                             (ip, now - FAIL_WINDOW))
+    cur = await conn.execute(
+        "SELECT count(*), min(at) FROM pairing_failures WHERE ip = %s AND at > %s", (ip, now - FAIL_WINDOW)
+    )
     n, oldest = await cur.fetchone()
     if int(n) < FAIL_LIMIT:
         return None
@@ -116,12 +121,15 @@ async def exchange(conn: Conn, code: str, ip: str) -> Paired | PairingRefused:
     now = utcnow()
     cur = await conn.execute(
         "UPDATE pairing_codes SET used_at = %s WHERE code_hash = %s AND used_at IS NULL AND expires_at > %s "
-        "RETURNING site_id", (now, digest, now))
+        "RETURNING site_id",
+        (now, digest, now),
+    )
     row = await cur.fetchone()
     if row is None:
         await _failed(conn, ip)
-        cur = await conn.execute("SELECT used_at IS NOT NULL FROM pairing_codes WHERE code_hash = %s",
-                                 (digest,))
+        cur = await conn.execute(
+            "SELECT used_at IS NOT NULL FROM pairing_codes WHERE code_hash = %s", (digest,)
+        )
         known = await cur.fetchone()
         if known is None:
             return PairingRefused(404, "unknown pairing code: check it, or show a new one on the portal")
@@ -131,7 +139,9 @@ async def exchange(conn: Conn, code: str, ip: str) -> Paired | PairingRefused:
     site_id = int(row[0])
     cur = await conn.execute(
         "SELECT s.name, a.label FROM sites s "
-        "LEFT JOIN site_access a ON a.site_id = s.id AND a.role = 'owner' WHERE s.id = %s", (site_id,))
+        "LEFT JOIN site_access a ON a.site_id = s.id AND a.role = 'owner' WHERE s.id = %s",
+        (site_id,),
+    )
     name, label = await cur.fetchone()
     token = await sites.new_edge_token(conn, site_id)
     await sites.audit(conn, site_id, None, "edge.pair", {"via": "pairing code", "ip": ip}, actor="edge")
@@ -146,8 +156,11 @@ def router() -> APIRouter:
     r = APIRouter(prefix="/api/v1", tags=["sites"])
 
     @r.post("/sites/{site}/pairing-codes", status_code=201)
-    async def code_new(site: Annotated[str, Path(min_length=1, max_length=64)], request: Request,
-                       who: Annotated[Principal, Depends(auth.principal)]) -> dict[str, Any]:
+    async def code_new(
+        site: Annotated[str, Path(min_length=1, max_length=64)],
+        request: Request,
+        who: Annotated[Principal, Depends(auth.principal)],
+    ) -> dict[str, Any]:
         """A pairing code for the site's edge (owner only): valid once, for ten minutes."""
         async with auth.db_of(request).connection() as conn:
             ref = await sites.lookup(conn, site, who.account_id)
@@ -156,10 +169,20 @@ def router() -> APIRouter:
             if ref.role != "owner":
                 raise HTTPException(403, "only the site's owner may do this")
             code, expires = await create(conn, ref.site_id, who.account_id)
-            await sites.audit(conn, ref.site_id, who.account_id, "edge.pairing_code",
-                              {"minutes": int(CODE_TTL.total_seconds() // 60)})
-        return {"site": ref.name, "code": code, "expires_at": expires.isoformat(),
-                "minutes": int(CODE_TTL.total_seconds() // 60), "qr_svg": qr_svg(code)}
+            await sites.audit(
+                conn,
+                ref.site_id,
+                who.account_id,
+                "edge.pairing_code",
+                {"minutes": int(CODE_TTL.total_seconds() // 60)},
+            )
+        return {
+            "site": ref.name,
+            "code": code,
+            "expires_at": expires.isoformat(),
+            "minutes": int(CODE_TTL.total_seconds() // 60),
+            "qr_svg": qr_svg(code),
+        }
 
     @r.post("/pairing", status_code=201, max_body_size=hardening.BODY_SMALL)
     async def pair(body: ExchangeBody, request: Request) -> dict[str, Any]:

@@ -138,8 +138,10 @@ def check_plan(doc: Any, site: str, now_ms: int) -> PlanDoc:
         if isinstance(ts, bool) or not isinstance(ts, int) or ts % step_ms:
             raise PlanError("time", f"{where}.ts_ms {ts!r}: epoch ms on the {step}-minute grid")
         if not low <= ts <= high:
-            raise PlanError("time", f"{where}.ts_ms {ts}: more than {MAX_BEHIND.days} days back or "
-                                    f"{MAX_AHEAD.days} days ahead")
+            raise PlanError(
+                "time",
+                f"{where}.ts_ms {ts}: more than {MAX_BEHIND.days} days back or {MAX_AHEAD.days} days ahead",
+            )
         if slots and ts != slots[-1][0] + step_ms:
             raise PlanError("time", f"{where}.ts_ms {ts}: slots must follow each other")
         price, sell, pv, load, grid, cost = (_number(s.get(k), f"{where}.{k}") for k in _SLOT_NUMBERS)
@@ -157,12 +159,17 @@ def check_plan(doc: Any, site: str, now_ms: int) -> PlanDoc:
             raise PlanError("format", f"pv_days[{i}].day: an ISO date such as 2026-11-22") from None
         days.append((day, _number(d.get("wh"), f"pv_days[{i}].wh", low=0.0)))
     return PlanDoc(
-        edge=edge, made_at_ms=made, status=_text(doc, "status", limit=40) or "",
+        edge=edge,
+        made_at_ms=made,
+        status=_text(doc, "status", limit=40) or "",
         message=_text(doc, "message", limit=500, optional=True) or "",
         source=_text(doc, "source", limit=100, optional=True),
         pv_source=_text(doc, "pv_source", limit=100) or "",
-        currency=_text(doc, "currency", limit=3) or "", slot_minutes=step,
-        cost_eur=_number(doc.get("cost_eur", 0.0), "cost_eur"), slots=slots, days=days,
+        currency=_text(doc, "currency", limit=3) or "",
+        slot_minutes=step,
+        cost_eur=_number(doc.get("cost_eur", 0.0), "cost_eur"),
+        slots=slots,
+        days=days,
         pv_alert=check_alert(doc.get("pv_alert")),
     )
 
@@ -206,23 +213,55 @@ async def store_plan(conn: Conn, site_id: int, plan: PlanDoc, now_ms: int) -> in
         "pv_source = excluded.pv_source, currency = excluded.currency, slot_minutes = excluded.slot_minutes, "
         "cost_eur = excluded.cost_eur, first_ms = excluded.first_ms, end_ms = excluded.end_ms, "
         "pv_alert = excluded.pv_alert WHERE site_plans.made_at_ms <= excluded.made_at_ms RETURNING site_id",
-        (site_id, plan.edge, plan.made_at_ms, now_ms, plan.status, plan.message, plan.source, plan.pv_source,
-         plan.currency, plan.slot_minutes, plan.cost_eur, plan.first_ms, plan.end_ms,
-         None if plan.pv_alert is None else conn.json(plan.pv_alert)))
+        (
+            site_id,
+            plan.edge,
+            plan.made_at_ms,
+            now_ms,
+            plan.status,
+            plan.message,
+            plan.source,
+            plan.pv_source,
+            plan.currency,
+            plan.slot_minutes,
+            plan.cost_eur,
+            plan.first_ms,
+            plan.end_ms,
+            None if plan.pv_alert is None else conn.json(plan.pv_alert),
+        ),
+    )
     if row is None:  # a newer plan is stored already
         return 0
-    await conn.execute("DELETE FROM plan_slots WHERE site_id = %s AND (ts_ms >= %s OR ts_ms < %s)",
-                       (site_id, plan.first_ms, now_ms - _ms(KEEP)))
+    await conn.execute(
+        "DELETE FROM plan_slots WHERE site_id = %s AND (ts_ms >= %s OR ts_ms < %s)",
+        (site_id, plan.first_ms, now_ms - _ms(KEEP)),
+    )
     await conn.executemany(
         "INSERT INTO plan_slots (site_id, ts_ms, slot_minutes, price, sell, pv_w, load_w, grid_w, cost_eur, "
         "devices, made_at_ms) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-        [(site_id, ts, plan.slot_minutes, price, sell, pv, load, grid, cost, conn.json(devices),
-          plan.made_at_ms) for ts, price, sell, pv, load, grid, cost, devices in plan.slots])
+        [
+            (
+                site_id,
+                ts,
+                plan.slot_minutes,
+                price,
+                sell,
+                pv,
+                load,
+                grid,
+                cost,
+                conn.json(devices),
+                plan.made_at_ms,
+            )
+            for ts, price, sell, pv, load, grid, cost, devices in plan.slots
+        ],
+    )
     if plan.days:
         await conn.executemany(
             "INSERT INTO pv_day_forecasts (site_id, day, wh, made_at_ms) VALUES (%s, %s, %s, %s) "
             "ON CONFLICT (site_id, day) DO UPDATE SET wh = excluded.wh, made_at_ms = excluded.made_at_ms",
-            [(site_id, day, wh, plan.made_at_ms) for day, wh in plan.days])
+            [(site_id, day, wh, plan.made_at_ms) for day, wh in plan.days],
+        )
     return len(plan.slots)
 
 
@@ -231,9 +270,23 @@ async def read_plan(conn: Conn, site_id: int, from_ms: int, to_ms: int) -> dict[
     the day of ``from`` on."""
     head = await conn.fetchone(
         "SELECT edge, made_at_ms, received_ms, status, message, source, pv_source, currency, slot_minutes, "
-        "cost_eur, first_ms, end_ms, pv_alert FROM site_plans WHERE site_id = %s", (site_id,))
-    keys = ("edge", "made_at_ms", "received_ms", "status", "message", "source", "pv_source", "currency",
-            "slot_minutes", "cost_eur", "first_ms", "end_ms")
+        "cost_eur, first_ms, end_ms, pv_alert FROM site_plans WHERE site_id = %s",
+        (site_id,),
+    )
+    keys = (
+        "edge",
+        "made_at_ms",
+        "received_ms",
+        "status",
+        "message",
+        "source",
+        "pv_source",
+        "currency",
+        "slot_minutes",
+        "cost_eur",
+        "first_ms",
+        "end_ms",
+    )
     header = None
     if head:
         header = dict(zip(keys, head[:-1], strict=True))
@@ -241,15 +294,30 @@ async def read_plan(conn: Conn, site_id: int, from_ms: int, to_ms: int) -> dict[
     rows = await conn.fetchall(
         "SELECT ts_ms, slot_minutes, price, sell, pv_w, load_w, grid_w, cost_eur, devices, made_at_ms "
         "FROM plan_slots WHERE site_id = %s AND ts_ms >= %s AND ts_ms < %s ORDER BY ts_ms",
-        (site_id, from_ms, to_ms))
+        (site_id, from_ms, to_ms),
+    )
     first_day = time.strftime("%Y-%m-%d", time.gmtime(from_ms / 1000 - 86_400))
-    days = await conn.fetchall("SELECT day, wh, made_at_ms FROM pv_day_forecasts WHERE site_id = %s "
-                               "AND day >= %s ORDER BY day", (site_id, first_day))
+    days = await conn.fetchall(
+        "SELECT day, wh, made_at_ms FROM pv_day_forecasts WHERE site_id = %s AND day >= %s ORDER BY day",
+        (site_id, first_day),
+    )
     return {
         "plan": header,
-        "slots": [{"ts_ms": int(r[0]), "slot_minutes": int(r[1]), "price": r[2], "sell": r[3], "pv_w": r[4],
-                   "load_w": r[5], "grid_w": r[6], "cost_eur": r[7], "devices": conn.unjson(r[8]),
-                   "made_at_ms": int(r[9])} for r in rows],
+        "slots": [
+            {
+                "ts_ms": int(r[0]),
+                "slot_minutes": int(r[1]),
+                "price": r[2],
+                "sell": r[3],
+                "pv_w": r[4],
+                "load_w": r[5],
+                "grid_w": r[6],
+                "cost_eur": r[7],
+                "devices": conn.unjson(r[8]),
+                "made_at_ms": int(r[9]),
+            }
+            for r in rows
+        ],
         "pv_days": [{"day": str(r[0]), "wh": r[1], "made_at_ms": int(r[2])} for r in days],
     }
 
@@ -270,15 +338,17 @@ def router() -> APIRouter:
         ingestor = request.app.state.ingestor
         who = await ingestor.authenticate(request)
         if who is None:
-            return _error(401, "auth", "missing, unknown or revoked edge token",
-                          {"WWW-Authenticate": "Bearer"})
+            return _error(
+                401, "auth", "missing, unknown or revoked edge token", {"WWW-Authenticate": "Bearer"}
+            )
         body = await request.body()
         now_ms = int(time.time() * 1000)
         try:
             if len(body) > MAX_BODY:
                 raise PlanError("too_large", f"body of {len(body)} bytes; at most {MAX_BODY}")
-            doc = decode_body(body, request.headers.get("content-type", ""),
-                              request.headers.get("content-encoding", ""))
+            doc = decode_body(
+                body, request.headers.get("content-type", ""), request.headers.get("content-encoding", "")
+            )
             plan = check_plan(doc, who.site, now_ms)
         except BadInput as exc:
             ingestor.ledger.record(who.site, f"plan_{exc.kind}", str(exc))
@@ -290,7 +360,9 @@ def router() -> APIRouter:
 
     @r.get("/api/v1/sites/{site}/plan", tags=["data"])
     async def plan_get(
-        site: SiteName, who: Who, request: Request,
+        site: SiteName,
+        who: Who,
+        request: Request,
         from_ms: Annotated[int | None, Query(alias="from_ms", ge=0, le=2**53)] = None,
         to_ms: Annotated[int | None, Query(alias="to_ms", ge=0, le=2**53)] = None,
     ) -> dict[str, Any]:

@@ -97,8 +97,15 @@ def outside_ranges(rows: Sequence[ReadingRow], ranges: Sequence[tuple[int, int]]
     return [r for r in rows if not inside(r[1])]
 
 
-async def insert_batch(conn: psycopg.AsyncConnection, edge_id: int, first: int, last: int,
-                       rows: Sequence[ReadingRow], *, ranges: Sequence[tuple[int, int]] | None = None) -> int:
+async def insert_batch(
+    conn: psycopg.AsyncConnection,
+    edge_id: int,
+    first: int,
+    last: int,
+    rows: Sequence[ReadingRow],
+    *,
+    ranges: Sequence[tuple[int, int]] | None = None,
+) -> int:
     """Store an edge's batch covering seqs ``first..last`` and record that range as acked.
 
     Rows whose seq lies in a range acked before are dropped first (a retry, possibly of
@@ -106,7 +113,9 @@ async def insert_batch(conn: psycopg.AsyncConnection, edge_id: int, first: int, 
     """
     cur = await conn.execute(
         "SELECT first_seq, last_seq FROM acked_ranges WHERE edge_id = %s AND last_seq >= %s "
-        "AND first_seq <= %s", (edge_id, first, last))
+        "AND first_seq <= %s",
+        (edge_id, first, last),
+    )
     rows = outside_ranges(rows, await cur.fetchall())
     stored = await insert_readings(conn, rows)
     for a, b in ranges or [(first, last)]:  # exactly the batch's runs: a later reading in a gap is new
@@ -120,5 +129,3 @@ async def _copy(conn: psycopg.AsyncConnection, statement: str, rows: Sequence[Re
         copy.set_types(_TYPES)
         for row in rows:
             await copy.write_row(row)
-
-

@@ -16,10 +16,13 @@ from wattwerk.portal import postgres
 from wattwerk.portal.database import SQLITE, Conn, Database, utcnow
 from wattwerk.portal.postgres import ReadingRow
 
-_INSERT = ("INSERT INTO readings (edge_id, seq, channel_id, ts_ms, value) VALUES (%s, %s, %s, %s, %s) "
-           "ON CONFLICT (edge_id, seq) DO NOTHING")
-_ACKED = ("SELECT first_seq, last_seq FROM acked_ranges WHERE edge_id = %s AND last_seq >= %s "
-          "AND first_seq <= %s")
+_INSERT = (
+    "INSERT INTO readings (edge_id, seq, channel_id, ts_ms, value) VALUES (%s, %s, %s, %s, %s) "
+    "ON CONFLICT (edge_id, seq) DO NOTHING"
+)
+_ACKED = (
+    "SELECT first_seq, last_seq FROM acked_ranges WHERE edge_id = %s AND last_seq >= %s AND first_seq <= %s"
+)
 
 
 async def _insert_sqlite(conn: Conn, rows: Sequence[ReadingRow]) -> int:
@@ -33,10 +36,13 @@ async def _merge_range_sqlite(conn: Conn, edge_id: int, first: int, last: int) -
     near = await conn.fetchall(_ACKED, (edge_id, first - 1, last + 1))
     a = min([first, *(r[0] for r in near)])
     b = max([last, *(r[1] for r in near)])
-    await conn.execute("DELETE FROM acked_ranges WHERE edge_id = %s AND last_seq >= %s AND first_seq <= %s",
-                       (edge_id, first - 1, last + 1))
-    await conn.execute("INSERT INTO acked_ranges (edge_id, first_seq, last_seq) VALUES (%s, %s, %s)",
-                       (edge_id, a, b))
+    await conn.execute(
+        "DELETE FROM acked_ranges WHERE edge_id = %s AND last_seq >= %s AND first_seq <= %s",
+        (edge_id, first - 1, last + 1),
+    )
+    await conn.execute(
+        "INSERT INTO acked_ranges (edge_id, first_seq, last_seq) VALUES (%s, %s, %s)", (edge_id, a, b)
+    )
 
 
 class ReadingStore:
@@ -54,8 +60,15 @@ class ReadingStore:
                 return await _insert_sqlite(conn, rows)
             return await postgres.insert_readings(conn.raw, rows)
 
-    async def insert_batch(self, edge_id: int, first: int, last: int, rows: Sequence[ReadingRow], *,
-                           ranges: Sequence[tuple[int, int]] | None = None) -> int:
+    async def insert_batch(
+        self,
+        edge_id: int,
+        first: int,
+        last: int,
+        rows: Sequence[ReadingRow],
+        *,
+        ranges: Sequence[tuple[int, int]] | None = None,
+    ) -> int:
         """Store an edge's batch covering seqs ``first..last`` and record as acked exactly
         ``ranges`` (the batch's runs of seqs; default the whole span)."""
         async with self.db.connection() as conn:
@@ -73,5 +86,7 @@ class ReadingStore:
         async with self.db.connection(readonly=True) as conn:
             rows = await conn.fetchall(
                 "SELECT ts_ms, value FROM readings WHERE channel_id = %s AND ts_ms >= %s AND ts_ms < %s "
-                "ORDER BY ts_ms", (channel_id, start_ms, end_ms))
+                "ORDER BY ts_ms",
+                (channel_id, start_ms, end_ms),
+            )
         return [(int(t), float(v)) for t, v in rows]

@@ -38,12 +38,7 @@ def pseudonym(key: bytes, site_id: int) -> str:
     return hmac.new(key, str(site_id).encode(), hashlib.sha256).hexdigest()[:16]
 
 
-async def export_csv(
-    db: Database,
-    resolution: str,
-    start_ms: int,
-    end_ms: int,
-) -> AsyncIterator[bytes]:
+async def export_csv(db: Database, resolution: str, start_ms: int, end_ms: int) -> AsyncIterator[bytes]:
     table = TABLES[resolution]
     async with db.connection() as conn:
         key = await secret(conn)

@@ -86,43 +86,56 @@ class _Sql:
 
     def raw_agg(self, where: str) -> str:
         """channel_id, 5-min bucket, n, mean, min, max, last, last_ts of the raw rows ``where``."""
-        src = ("FROM readings x JOIN channels c ON c.id = x.channel_id "
-               "JOIN rt_sites s ON s.site_id = c.site_id")
+        src = (
+            "FROM readings x JOIN channels c ON c.id = x.channel_id JOIN rt_sites s ON s.site_id = c.site_id"
+        )
         bucket = f"(x.ts_ms / {M5}) * {M5}"
         if self.pg:
-            return (f"SELECT x.channel_id, {bucket}, count(*), avg(value), min(value), max(value), "
-                    f"(array_agg(value ORDER BY ts_ms DESC))[1], max(ts_ms) {src} WHERE {where} "
-                    "GROUP BY 1, 2")
-        return (f"SELECT channel_id, b, count(*), avg(value), min(value), max(value), max(lastv), "
-                f"max(ts_ms) FROM (SELECT x.channel_id, {bucket} AS b, x.value, x.ts_ms, "
-                "first_value(x.value) OVER "
-                f"(PARTITION BY x.channel_id, {bucket} ORDER BY x.ts_ms DESC) AS lastv {src} WHERE {where}) "
-                "GROUP BY 1, 2")
+            return (
+                f"SELECT x.channel_id, {bucket}, count(*), avg(value), min(value), max(value), "
+                f"(array_agg(value ORDER BY ts_ms DESC))[1], max(ts_ms) {src} WHERE {where} "
+                "GROUP BY 1, 2"
+            )
+        return (
+            f"SELECT channel_id, b, count(*), avg(value), min(value), max(value), max(lastv), "
+            f"max(ts_ms) FROM (SELECT x.channel_id, {bucket} AS b, x.value, x.ts_ms, "
+            "first_value(x.value) OVER "
+            f"(PARTITION BY x.channel_id, {bucket} ORDER BY x.ts_ms DESC) AS lastv {src} WHERE {where}) "
+            "GROUP BY 1, 2"
+        )
 
     def up_agg(self, src: str, size: int) -> str:
         """Coarser buckets of ``size`` from the finer rollup ``src`` for the touched channels."""
-        touched = ("JOIN (SELECT channel_id, min(from_ms) AS from_ms FROM rt_touched GROUP BY 1) t "
-                   f"ON t.channel_id = x.channel_id AND x.bucket_ms >= (t.from_ms / {size}) * {size}")
+        touched = (
+            "JOIN (SELECT channel_id, min(from_ms) AS from_ms FROM rt_touched GROUP BY 1) t "
+            f"ON t.channel_id = x.channel_id AND x.bucket_ms >= (t.from_ms / {size}) * {size}"
+        )
         return self._coarse(src, f"(x.bucket_ms / {size}) * {size}", touched)
 
     def day_agg(self, src: str, level: str) -> str:
         """Local days (rt_days of the site's zone, from ``level`` rows) for the touched channels."""
-        join = ("JOIN (SELECT channel_id, min(from_ms) AS from_ms FROM rt_touched GROUP BY 1) t "
-                "ON t.channel_id = x.channel_id JOIN channels c ON c.id = x.channel_id "
-                "JOIN sites st ON st.id = c.site_id JOIN rt_days d ON d.tz = st.tz "
-                f"AND d.src = '{level}' AND x.bucket_ms >= d.b AND x.bucket_ms < d.e AND d.e > t.from_ms")
+        join = (
+            "JOIN (SELECT channel_id, min(from_ms) AS from_ms FROM rt_touched GROUP BY 1) t "
+            "ON t.channel_id = x.channel_id JOIN channels c ON c.id = x.channel_id "
+            "JOIN sites st ON st.id = c.site_id JOIN rt_days d ON d.tz = st.tz "
+            f"AND d.src = '{level}' AND x.bucket_ms >= d.b AND x.bucket_ms < d.e AND d.e > t.from_ms"
+        )
         return self._coarse(src, "d.b", join)
 
     def _coarse(self, src: str, bucket: str, join: str) -> str:
         if self.pg:
-            return (f"SELECT x.channel_id, {bucket}, sum(n), sum(mean * n) / sum(n), min(min), max(max), "
-                    f"(array_agg(last ORDER BY last_ts DESC))[1], max(last_ts), {_ENERGY_SUMS} "
-                    f"FROM {src} x {join} GROUP BY 1, 2")
-        return (f"SELECT channel_id, b, sum(n), sum(mean * n) / sum(n), min(min), max(max), max(lastv), "
-                f"max(last_ts), {_ENERGY_SUMS} FROM (SELECT x.channel_id, {bucket} AS b, x.n, x.mean, "
-                "x.min, x.max, x.last_ts, x.pos_wh, x.neg_wh, x.covered_ms, first_value(x.last) OVER "
-                f"(PARTITION BY x.channel_id, {bucket} ORDER BY x.last_ts DESC) AS lastv "
-                f"FROM {src} x {join}) GROUP BY 1, 2")
+            return (
+                f"SELECT x.channel_id, {bucket}, sum(n), sum(mean * n) / sum(n), min(min), max(max), "
+                f"(array_agg(last ORDER BY last_ts DESC))[1], max(last_ts), {_ENERGY_SUMS} "
+                f"FROM {src} x {join} GROUP BY 1, 2"
+            )
+        return (
+            f"SELECT channel_id, b, sum(n), sum(mean * n) / sum(n), min(min), max(max), max(lastv), "
+            f"max(last_ts), {_ENERGY_SUMS} FROM (SELECT x.channel_id, {bucket} AS b, x.n, x.mean, "
+            "x.min, x.max, x.last_ts, x.pos_wh, x.neg_wh, x.covered_ms, first_value(x.last) OVER "
+            f"(PARTITION BY x.channel_id, {bucket} ORDER BY x.last_ts DESC) AS lastv "
+            f"FROM {src} x {join}) GROUP BY 1, 2"
+        )
 
 
 async def policy(conn: Conn, site_id: int) -> dict[str, Any]:
@@ -206,26 +219,39 @@ async def _late_counters(conn: Conn, sql: _Sql, policy: CounterPolicy) -> tuple[
     shifts: dict[int, list[tuple[int, float]]] = {}
     for cid, ts, value in rows:
         if cid not in shifts:
-            shifts[cid] = [(int(a), float(b)) for a, b in await conn.fetchall(
-                "SELECT from_ms, shift FROM counter_baselines WHERE channel_id = %s ORDER BY from_ms",
-                (cid,))]
+            shifts[cid] = [
+                (int(a), float(b))
+                for a, b in await conn.fetchall(
+                    "SELECT from_ms, shift FROM counter_baselines WHERE channel_id = %s ORDER BY from_ms",
+                    (cid,),
+                )
+            ]
         shift = counter_rollup.shift_at(shifts[cid], ts)
         register = value + shift
         bucket = ts // M5 * M5
         before = await conn.fetchone(
             "SELECT last_ts, last FROM rollup_5m WHERE channel_id = %s AND bucket_ms <= %s AND last_ts <= %s "
-            "ORDER BY bucket_ms DESC LIMIT 1", (cid, bucket, ts))
-        after = [r[0] for r in await conn.fetchall(
-            "SELECT min FROM (SELECT min FROM rollup_5m WHERE channel_id = %s AND bucket_ms > %s "
-            "ORDER BY bucket_ms LIMIT 1) n UNION ALL SELECT last FROM rollup_5m WHERE channel_id = %s "
-            "AND bucket_ms = %s AND last_ts > %s", (cid, bucket, cid, bucket, ts))]
-        if not counter_rollup.late_ok(ts, register, (before[0], before[1]) if before else None,
-                                      min(after) if after else None, policy):
+            "ORDER BY bucket_ms DESC LIMIT 1",
+            (cid, bucket, ts),
+        )
+        after = [
+            r[0]
+            for r in await conn.fetchall(
+                "SELECT min FROM (SELECT min FROM rollup_5m WHERE channel_id = %s AND bucket_ms > %s "
+                "ORDER BY bucket_ms LIMIT 1) n UNION ALL SELECT last FROM rollup_5m WHERE channel_id = %s "
+                "AND bucket_ms = %s AND last_ts > %s",
+                (cid, bucket, cid, bucket, ts),
+            )
+        ]
+        if not counter_rollup.late_ok(
+            ts, register, (before[0], before[1]) if before else None, min(after) if after else None, policy
+        ):
             glitches += 1
             continue
-        await conn.execute(f"INSERT INTO rollup_5m AS r {_ROLLUP_COLS} "
-                           f"VALUES (%s, %s, 1, %s, %s, %s, %s, %s) {sql.merge}",
-                           (cid, bucket, register, register, register, register, ts))
+        await conn.execute(
+            f"INSERT INTO rollup_5m AS r {_ROLLUP_COLS} VALUES (%s, %s, 1, %s, %s, %s, %s, %s) {sql.merge}",
+            (cid, bucket, register, register, register, register, ts),
+        )
         await conn.execute("INSERT INTO rt_touched VALUES (%s, %s)", (cid, bucket))
         await conn.execute(_ANCHOR, (cid, ts, value, shift))
         merged += 1
@@ -260,7 +286,8 @@ async def _window_counters(conn: Conn, policy: CounterPolicy) -> tuple[int, int]
     async for batch in conn.chunks(
         f"SELECT x.channel_id, x.ts_ms, x.value, s.cut, a.ts_ms, a.value, a.shift {_COUNTER_ROWS} "
         f"x.ts_ms >= s.done_ms AND x.ts_ms < s.cut + {counter_rollup.LOOKAHEAD_MS} "
-        "ORDER BY x.channel_id, x.ts_ms", size=5000,
+        "ORDER BY x.channel_id, x.ts_ms",
+        size=5000,
     ):
         for row in batch:
             if current and row[0] != current[0][0]:
@@ -272,12 +299,15 @@ async def _window_counters(conn: Conn, policy: CounterPolicy) -> tuple[int, int]
     if buckets:
         await conn.executemany(
             f"INSERT INTO rollup_5m AS r {_ROLLUP_COLS} VALUES (%s, %s, %s, %s, %s, %s, %s, %s) {_REPLACE}",
-            buckets)
+            buckets,
+        )
         await conn.executemany("INSERT INTO rt_touched VALUES (%s, %s)", touched)
     if baselines:
         await conn.executemany(
             "INSERT INTO counter_baselines (channel_id, from_ms, shift) VALUES (%s, %s, %s) "
-            "ON CONFLICT (channel_id, from_ms) DO UPDATE SET shift = EXCLUDED.shift", baselines)
+            "ON CONFLICT (channel_id, from_ms) DO UPDATE SET shift = EXCLUDED.shift",
+            baselines,
+        )
     if anchors:
         await conn.executemany(_ANCHOR, anchors)
     return resets, glitches
@@ -290,10 +320,14 @@ async def _window_power(conn: Conn) -> int:
     """Power channels' covered-time integrals (store/rollup.py) of the 5-minute buckets in
     [done_ms, cut), from the readings there, those just after ``cut`` and the rolled-up last
     reading before ``done_ms``; written into the buckets the raw pass made. Returns buckets."""
-    before = {int(cid): (int(ts), float(v)) for cid, ts, v in await conn.fetchall(
-        "SELECT x.channel_id, x.last_ts, x.last FROM rollup_5m x JOIN channels c ON c.id = x.channel_id "
-        f"JOIN rt_sites s ON s.site_id = c.site_id WHERE {_POWER} AND s.done_ms > 0 "
-        f"AND x.bucket_ms = s.done_ms - {M5}")}
+    before = {
+        int(cid): (int(ts), float(v))
+        for cid, ts, v in await conn.fetchall(
+            "SELECT x.channel_id, x.last_ts, x.last FROM rollup_5m x JOIN channels c ON c.id = x.channel_id "
+            f"JOIN rt_sites s ON s.site_id = c.site_id WHERE {_POWER} AND s.done_ms > 0 "
+            f"AND x.bucket_ms = s.done_ms - {M5}"
+        )
+    }
     out: list[tuple[float, float, int, int, int]] = []
 
     def channel(rows: list[Any]) -> None:
@@ -324,27 +358,40 @@ async def _window_power(conn: Conn) -> int:
     if out:
         await conn.executemany(
             "UPDATE rollup_5m SET pos_wh = %s, neg_wh = %s, covered_ms = %s "
-            "WHERE channel_id = %s AND bucket_ms = %s", out)
+            "WHERE channel_id = %s AND bucket_ms = %s",
+            out,
+        )
     return len(out)
 
 
 async def _days(conn: Conn, sql: _Sql, now_ms: int) -> None:
     """Local days of the touched channels from their hours (5-minute rows in zones whose days
     are not whole hours); all days of a site whose days were built in another zone."""
-    stale = [int(r[0]) for r in await conn.fetchall(
-        "SELECT s.site_id FROM rt_sites s JOIN sites st ON st.id = s.site_id "
-        "WHERE s.days_tz IS NULL OR s.days_tz <> st.tz")]
+    stale = [
+        int(r[0])
+        for r in await conn.fetchall(
+            "SELECT s.site_id FROM rt_sites s JOIN sites st ON st.id = s.site_id "
+            "WHERE s.days_tz IS NULL OR s.days_tz <> st.tz"
+        )
+    ]
     for site_id in stale:
-        await conn.execute("DELETE FROM rollup_1d WHERE channel_id IN "
-                           "(SELECT id FROM channels WHERE site_id = %s)", (site_id,))
+        await conn.execute(
+            "DELETE FROM rollup_1d WHERE channel_id IN (SELECT id FROM channels WHERE site_id = %s)",
+            (site_id,),
+        )
         await conn.execute(
             "INSERT INTO rt_touched SELECT x.channel_id, min(x.bucket_ms) FROM rollup_1h x "
-            "JOIN channels c ON c.id = x.channel_id WHERE c.site_id = %s GROUP BY 1", (site_id,))
-        await conn.execute("UPDATE site_retention SET days_tz = (SELECT tz FROM sites WHERE id = %s) "
-                           "WHERE site_id = %s", (site_id, site_id))
+            "JOIN channels c ON c.id = x.channel_id WHERE c.site_id = %s GROUP BY 1",
+            (site_id,),
+        )
+        await conn.execute(
+            "UPDATE site_retention SET days_tz = (SELECT tz FROM sites WHERE id = %s) WHERE site_id = %s",
+            (site_id, site_id),
+        )
     spans = await conn.fetchall(
         "SELECT st.tz, min(t.from_ms), max(t.from_ms) FROM rt_touched t "
-        "JOIN channels c ON c.id = t.channel_id JOIN sites st ON st.id = c.site_id GROUP BY st.tz")
+        "JOIN channels c ON c.id = t.channel_id JOIN sites st ON st.id = c.site_id GROUP BY st.tz"
+    )
     rows = []
     for tz, lo, hi in spans:
         for b, e in rollup.days(int(lo), max(int(hi), now_ms) + 2 * D1, tz):
@@ -370,10 +417,12 @@ async def run(conn: Conn, now_ms: int, policy: CounterPolicy | None = None) -> d
     )
     await _temp_tables(conn, sql, now_ms)
     merged = await _upsert_touched(
-        conn, sql, sql.raw_agg("c.kind <> 'counter' AND NOT s.archive AND x.ts_ms < s.done_ms"), sql.merge)
+        conn, sql, sql.raw_agg("c.kind <> 'counter' AND NOT s.archive AND x.ts_ms < s.done_ms"), sql.merge
+    )
     late_counters, late_glitches = await _late_counters(conn, sql, policy)
     await _upsert_touched(
-        conn, sql, sql.raw_agg("c.kind <> 'counter' AND x.ts_ms >= s.done_ms AND x.ts_ms < s.cut"), _REPLACE)
+        conn, sql, sql.raw_agg("c.kind <> 'counter' AND x.ts_ms >= s.done_ms AND x.ts_ms < s.cut"), _REPLACE
+    )
     resets, glitches = await _window_counters(conn, policy)
     await _window_power(conn)
     if sql.pg:
@@ -451,8 +500,9 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m wattwerk.portal.retention", description=__doc__.split("\n")[0]
     )
     parser.add_argument(
-        "--db", default=os.environ.get("WATTWERK_PORTAL_DB", "sqlite:///var/portal.db"),
-        help="the portal's database, as for wattwerk portal (default: sqlite:///var/portal.db)"
+        "--db",
+        default=os.environ.get("WATTWERK_PORTAL_DB", "sqlite:///var/portal.db"),
+        help="the portal's database, as for wattwerk portal (default: sqlite:///var/portal.db)",
     )
     parser.add_argument("--schema", help="PostgreSQL schema (default: the server's search_path)")
     args = parser.parse_args(argv)

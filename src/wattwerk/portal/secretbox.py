@@ -51,7 +51,7 @@ class SecretBox:
         if stored is None or not stored.startswith(PREFIX):
             return stored
         try:
-            return self._fernet.decrypt(stored[len(PREFIX):].encode()).decode()
+            return self._fernet.decrypt(stored[len(PREFIX) :].encode()).decode()
         except InvalidToken:
             raise SecretError("a stored secret does not open with this portal's key file") from None
 
@@ -68,8 +68,9 @@ def load_or_create(path: Path) -> SecretBox:
         log.info("created the portal's key file %s (keep it with the database's backups)", path)
     try:
         if path.stat().st_mode & 0o077:
-            log.warning("key file %s is readable by others (mode %o); chmod 600 it", path,
-                        path.stat().st_mode & 0o777)
+            log.warning(
+                "key file %s is readable by others (mode %o); chmod 600 it", path, path.stat().st_mode & 0o777
+            )
         return SecretBox(path.read_bytes().strip())
     except (OSError, ValueError) as exc:
         raise SecretError(f"key file {path}: {exc}") from exc
@@ -88,22 +89,27 @@ async def seal_existing(conn: Conn, box: SecretBox) -> int:
     cur = await conn.execute("SELECT value FROM portal_secrets WHERE name = %s", (CHECK,))
     row = await cur.fetchone()
     if row is None:
-        await conn.execute("INSERT INTO portal_secrets (name, value) VALUES (%s, %s)",
-                           (CHECK, box.seal(CHECK_TEXT).encode()))
+        await conn.execute(
+            "INSERT INTO portal_secrets (name, value) VALUES (%s, %s)", (CHECK, box.seal(CHECK_TEXT).encode())
+        )
     else:
         try:
             box.open(bytes(row[0]).decode())
         except SecretError:
-            raise SecretError("this portal's key file is not the one its database's secrets were "
-                              "sealed with; start it with the right --key-file") from None
+            raise SecretError(
+                "this portal's key file is not the one its database's secrets were "
+                "sealed with; start it with the right --key-file"
+            ) from None
     sealed = 0
     for table, key, column in SEALED:  # trusted names from the code
         cur = await conn.execute(
-            f"SELECT {key}, {column} FROM {table} WHERE {column} IS NOT NULL "
-            f"AND {column} NOT LIKE %s", (PREFIX + "%",))
+            f"SELECT {key}, {column} FROM {table} WHERE {column} IS NOT NULL AND {column} NOT LIKE %s",
+            (PREFIX + "%",),
+        )
         for ident, plain in await cur.fetchall():
-            await conn.execute(f"UPDATE {table} SET {column} = %s WHERE {key} = %s",
-                               (box.seal(str(plain)), ident))
+            await conn.execute(
+                f"UPDATE {table} SET {column} = %s WHERE {key} = %s", (box.seal(str(plain)), ident)
+            )
             sealed += 1
     if sealed:
         log.info("encrypted %d secret(s) stored before encryption", sealed)

@@ -49,8 +49,19 @@ TABLE = {
     "1h": "rollup_1h",
     "1d": "rollup_1d",
 }
-AGG_COLUMNS = ["ts_ms", "channel", "mean", "min", "max", "last", "delta", "n",
-               "energy_wh", "energy_out_wh", "covered_s"]
+AGG_COLUMNS = [
+    "ts_ms",
+    "channel",
+    "mean",
+    "min",
+    "max",
+    "last",
+    "delta",
+    "n",
+    "energy_wh",
+    "energy_out_wh",
+    "covered_s",
+]
 RAW_COLUMNS = ["ts_ms", "channel", "value"]
 CHUNK = 2000
 POLICY = CounterPolicy()  # as the retention job's
@@ -148,8 +159,10 @@ def rollup_sql(q: Query, dialect: str = POSTGRES) -> tuple[str, dict[str, Any]]:
     params: dict[str, Any] = {"a": q.start_ms, "zr": min(q.end_ms, q.rolled), "r": q.step or 1}
     ch = _ids(dialect, "ch", [c.id for c in q.channels], params)
     b = "bucket_ms" if q.resolution in ("5m", "1h", "1d") else "(bucket_ms / %(r)s) * %(r)s"
-    src = (f"SELECT channel_id, {b} AS b, n, mean, min, max, last, last_ts, pos_wh, neg_wh, covered_ms "
-           f"FROM {TABLE[q.resolution]} WHERE channel_id {ch} AND bucket_ms >= %(a)s AND bucket_ms < %(zr)s")
+    src = (
+        f"SELECT channel_id, {b} AS b, n, mean, min, max, last, last_ts, pos_wh, neg_wh, covered_ms "
+        f"FROM {TABLE[q.resolution]} WHERE channel_id {ch} AND bucket_ms >= %(a)s AND bucket_ms < %(zr)s"
+    )
     sums = "sum(pos_wh), sum(neg_wh), sum(covered_ms)" + ("" if dialect == SQLITE else "::bigint")
     if dialect == SQLITE:  # no array_agg: each bucket's newest value by a window
         return (
@@ -223,8 +236,18 @@ class Bucket:
         if ts >= self.last_ts:
             self.last, self.last_ts = value, ts
 
-    def add_row(self, n: int, mean: float, mn: float, mx: float, last: float, last_ts: int,
-                pos: float | None, neg: float | None, covered: int | None) -> None:
+    def add_row(
+        self,
+        n: int,
+        mean: float,
+        mn: float,
+        mx: float,
+        last: float,
+        last_ts: int,
+        pos: float | None,
+        neg: float | None,
+        covered: int | None,
+    ) -> None:
         self.n += int(n)
         self.total += float(mean) * int(n)
         self.mn = min(self.mn, mn)
@@ -252,7 +275,9 @@ async def _prev_points(conn: Conn, q: Query, lo: int) -> dict[int, tuple[int, fl
     if q.rolled > 0 and q.rolled > lo - rollup.MAX_GAP_MS:
         for cid, ts, v in await conn.fetchall(
             f"SELECT channel_id, last_ts, last FROM rollup_5m WHERE channel_id {ch} "
-            "AND bucket_ms >= %(p)s AND bucket_ms < %(r)s", params):
+            "AND bucket_ms >= %(p)s AND bucket_ms < %(r)s",
+            params,
+        ):
             if int(ts) < lo:
                 out[int(cid)] = (int(ts), float(v))
     return out
@@ -276,12 +301,18 @@ async def _registers(conn: Conn, q: Query, ids: list[int], lo: int) -> dict[int,
         return {}
     params: dict[str, Any] = {"a": q.rolled_ms, "z": q.end_ms + LOOKAHEAD_MS}
     ch = _ids(conn.dialect, "ch", ids, params)
-    anchors = {int(r[0]): Anchor(int(r[1]), float(r[2]), float(r[3])) for r in await conn.fetchall(
-        f"SELECT channel_id, ts_ms, value, shift FROM counter_anchors WHERE channel_id {ch}", params)}
+    anchors = {
+        int(r[0]): Anchor(int(r[1]), float(r[2]), float(r[3]))
+        for r in await conn.fetchall(
+            f"SELECT channel_id, ts_ms, value, shift FROM counter_anchors WHERE channel_id {ch}", params
+        )
+    }
     rows: dict[int, list[tuple[int, float]]] = {cid: [] for cid in ids}
     for cid, ts, value in await conn.fetchall(  # raw after the rollups: the raw window, small
         f"SELECT channel_id, ts_ms, value FROM readings WHERE channel_id {ch} AND ts_ms >= %(a)s "
-        "AND ts_ms < %(z)s ORDER BY channel_id, ts_ms", params):
+        "AND ts_ms < %(z)s ORDER BY channel_id, ts_ms",
+        params,
+    ):
         rows[int(cid)].append((int(ts), float(value)))
     return {cid: registers(pts, anchors.get(cid), q.end_ms, POLICY) for cid, pts in rows.items()}
 
@@ -326,8 +357,12 @@ async def _raw_buckets(conn: Conn, q: Query, before: dict[int, float]) -> dict[t
     points: list[tuple[int, float]] = []
     current: int | None = None
     async for batch in _read(
-        conn, f"SELECT channel_id, ts_ms, value FROM readings WHERE channel_id {ch} AND ts_ms >= %(a)s "
-        "AND ts_ms < %(z)s ORDER BY channel_id, ts_ms", params, bounded=0 < q.rolled_ms <= lo):
+        conn,
+        f"SELECT channel_id, ts_ms, value FROM readings WHERE channel_id {ch} AND ts_ms >= %(a)s "
+        "AND ts_ms < %(z)s ORDER BY channel_id, ts_ms",
+        params,
+        bounded=0 < q.rolled_ms <= lo,
+    ):
         for cid, ts, value in batch:
             if cid != current:
                 if current is not None:
@@ -347,8 +382,21 @@ async def _raw_buckets(conn: Conn, q: Query, before: dict[int, float]) -> dict[t
 class Summary:
     """A channel's summary, accumulated row by row: the sum of its buckets."""
 
-    __slots__ = ("ch", "covered", "first", "last", "last_ts", "mn", "mx", "n", "neg", "pos", "prev",
-                 "total", "wh")
+    __slots__ = (
+        "ch",
+        "covered",
+        "first",
+        "last",
+        "last_ts",
+        "mn",
+        "mx",
+        "n",
+        "neg",
+        "pos",
+        "prev",
+        "total",
+        "wh",
+    )
 
     def __init__(self, ch: ChannelInfo) -> None:
         self.ch = ch
@@ -369,8 +417,17 @@ class Summary:
         """Add a bucket; its (energy_wh, energy_out_wh, covered_s) as the series shows them."""
         return self.add(b.n, b.total, b.mn, b.mx, b.last, b.pos, b.neg, b.covered)
 
-    def add(self, n: int, total: float, mn: float, mx: float, last: float, pos: float | None,
-            neg: float | None, covered: int | None) -> tuple[float | None, float | None, float | None]:
+    def add(
+        self,
+        n: int,
+        total: float,
+        mn: float,
+        mx: float,
+        last: float,
+        pos: float | None,
+        neg: float | None,
+        covered: int | None,
+    ) -> tuple[float | None, float | None, float | None]:
         """Add a bucket by its fields (see :meth:`add_bucket`)."""
         counter = self.ch.kind == "counter"
         if n:
@@ -401,8 +458,9 @@ class Summary:
     def add_raw(self, ts: int, value: float) -> None:
         if self.first is None:
             self.first = value
-        elif self.last_ts is not None and self.last is not None \
-                and 0 < ts - self.last_ts <= rollup.MAX_GAP_MS:
+        elif (
+            self.last_ts is not None and self.last is not None and 0 < ts - self.last_ts <= rollup.MAX_GAP_MS
+        ):
             part = rollup.Energy()
             part.add_held(self.last, ts - self.last_ts)  # a value holds until the next one
             self.pos += part.pos_wh
@@ -428,8 +486,12 @@ class Summary:
             base = self.prev if self.prev is not None else self.first
             out["energy_wh"] = _num(self.last - base) if base is not None else None
         elif self.ch.integrated:
-            out.update(energy_wh=_num(self.pos - self.neg), energy_in_wh=_num(self.pos),
-                       energy_out_wh=_num(self.neg), covered_s=_num(self.covered / 1000))
+            out.update(
+                energy_wh=_num(self.pos - self.neg),
+                energy_in_wh=_num(self.pos),
+                energy_out_wh=_num(self.neg),
+                covered_s=_num(self.covered / 1000),
+            )
         return out
 
 
@@ -437,8 +499,17 @@ def _row(b: int, c: ChannelInfo, bucket: Bucket, s: Summary | None, prev_last: f
     mean = bucket.total / bucket.n if bucket.n else None
     delta = bucket.last - prev_last if c.kind == "counter" and prev_last is not None and bucket.n else None
     energy = s.add_bucket(bucket) if s is not None else (None, None, None)
-    return [b, c.id, mean, bucket.mn if bucket.n else None, bucket.mx if bucket.n else None,
-            bucket.last if bucket.n else None, delta, bucket.n, *energy]
+    return [
+        b,
+        c.id,
+        mean,
+        bucket.mn if bucket.n else None,
+        bucket.mx if bucket.n else None,
+        bucket.last if bucket.n else None,
+        delta,
+        bucket.n,
+        *energy,
+    ]
 
 
 async def _agg_chunks(conn: Conn, q: Query, sums: dict[int, Summary]) -> AsyncIterator[list[list[Any]]]:
@@ -465,8 +536,19 @@ async def _agg_chunks(conn: Conn, q: Query, sums: dict[int, Summary]) -> AsyncIt
                 s = sums[cid]
                 pl = prev_last.get(cid)
                 delta = last - pl if pl is not None and s.ch.kind == "counter" else None
-                out.append([b, cid, mean, mn, mx, last, delta, n,
-                            *s.add(n, mean * n, mn, mx, last, pos, neg, covered)])
+                out.append(
+                    [
+                        b,
+                        cid,
+                        mean,
+                        mn,
+                        mx,
+                        last,
+                        delta,
+                        n,
+                        *s.add(n, mean * n, mn, mx, last, pos, neg, covered),
+                    ]
+                )
                 prev_last[cid] = last
             if out:
                 yield out
@@ -476,7 +558,7 @@ async def _agg_chunks(conn: Conn, q: Query, sums: dict[int, Summary]) -> AsyncIt
         rest.append(_row(key[0], info[key[1]], bucket, sums[key[1]], prev_last.get(key[1])))
         prev_last[key[1]] = bucket.last
     for i in range(0, len(rest), CHUNK):
-        yield rest[i:i + CHUNK]
+        yield rest[i : i + CHUNK]
 
 
 async def summary(db: Database, q: Query) -> dict[str, Any]:
@@ -488,9 +570,7 @@ async def summary(db: Database, q: Query) -> dict[str, Any]:
 
 
 async def chunks(
-    db: Database,
-    q: Query,
-    sums: dict[int, Summary] | None = None,
+    db: Database, q: Query, sums: dict[int, Summary] | None = None
 ) -> AsyncIterator[list[list[Any]]]:
     """The series' rows in chunks, channel ids replaced by names; ``sums`` (by channel id) are
     filled in as the rows pass."""
@@ -502,8 +582,10 @@ async def chunks(
         if q.resolution == "raw":
             params: dict[str, Any] = {"a": q.start_ms, "z": q.end_ms}
             ch = _ids(conn.dialect, "ch", [c.id for c in q.channels], params)
-            sql = (f"SELECT ts_ms, channel_id, {q.value_sql()} FROM readings WHERE channel_id {ch} "
-                   "AND ts_ms >= %(a)s AND ts_ms < %(z)s ORDER BY ts_ms, channel_id")
+            sql = (
+                f"SELECT ts_ms, channel_id, {q.value_sql()} FROM readings WHERE channel_id {ch} "
+                "AND ts_ms >= %(a)s AND ts_ms < %(z)s ORDER BY ts_ms, channel_id"
+            )
             for cid, value in (await _before(conn, q)).items():
                 sums[cid].prev = value
             async for batch in conn.chunks(sql, params, CHUNK):

@@ -35,39 +35,67 @@ log = logging.getLogger(__name__)
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8443, help="0 picks a free port (see --port-file)")
-    parser.add_argument("--db", default=os.environ.get(portal_app.ENV_DB),
-                        help="postgresql://[user@]host/dbname, or sqlite:///path/portal.db "
-                             "(default: an SQLite file in --data-dir)")
-    parser.add_argument("--data-dir", type=Path, default=Path("var"),
-                        help="where the embedded database lives when --db is not given (default: ./var)")
+    parser.add_argument(
+        "--db",
+        default=os.environ.get(portal_app.ENV_DB),
+        help="postgresql://[user@]host/dbname, or sqlite:///path/portal.db "
+        "(default: an SQLite file in --data-dir)",
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path("var"),
+        help="where the embedded database lives when --db is not given (default: ./var)",
+    )
     parser.add_argument("--schema", help="PostgreSQL schema (default: the server's search_path)")
     parser.add_argument("--tls-cert", type=Path, help="certificate chain (PEM); serves HTTPS with --tls-key")
     parser.add_argument("--tls-key", type=Path, help="private key (PEM)")
     parser.add_argument("--workers", type=int, default=1, help="server processes sharing the socket")
-    parser.add_argument("--rate", type=float, default=DEFAULT_RATE,
-                        help=f"per-site ingest limit in readings/s, 429 beyond (default {DEFAULT_RATE:.0f}; "
-                             "0: unlimited)")
-    parser.add_argument("--max-channels", type=int, default=DEFAULT_MAX_CHANNELS,
-                        help=f"channels a site may have (default {DEFAULT_MAX_CHANNELS})")
-    parser.add_argument("--registration", choices=("auto", *portal_app.REGISTRATION), default="auto",
-                        help="who may create an account: open, invite (a code from --invite or an admin) "
-                             "or closed; auto (default): open on a loopback --host, invite otherwise")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=DEFAULT_RATE,
+        help=f"per-site ingest limit in readings/s, 429 beyond (default {DEFAULT_RATE:.0f}; 0: unlimited)",
+    )
+    parser.add_argument(
+        "--max-channels",
+        type=int,
+        default=DEFAULT_MAX_CHANNELS,
+        help=f"channels a site may have (default {DEFAULT_MAX_CHANNELS})",
+    )
+    parser.add_argument(
+        "--registration",
+        choices=("auto", *portal_app.REGISTRATION),
+        default="auto",
+        help="who may create an account: open, invite (a code from --invite or an admin) "
+        "or closed; auto (default): open on a loopback --host, invite otherwise",
+    )
     parser.add_argument("--invite", action="store_true", help="print a new invitation code, exit")
-    parser.add_argument("--key-file", type=Path,
-                        help="the key sealing TOTP secrets and logger keys at rest, created 0600 on first "
-                             "start (default: portal.key in --data-dir); every process needs the same file")
+    parser.add_argument(
+        "--key-file",
+        type=Path,
+        help="the key sealing TOTP secrets and logger keys at rest, created 0600 on first "
+        "start (default: portal.key in --data-dir); every process needs the same file",
+    )
     parser.add_argument("--public-url", help="the portal's address as users reach it (links in mail)")
     parser.add_argument("--smtp-host", help="SMTP server for password-reset mail (without it, no resets)")
     parser.add_argument("--smtp-port", type=int, default=587)
-    parser.add_argument("--smtp-security", choices=("starttls", "tls", "none"), default="starttls",
-                        help="STARTTLS (default, port 587), TLS from the start (465), or none (a relay on "
-                             "loopback)")
+    parser.add_argument(
+        "--smtp-security",
+        choices=("starttls", "tls", "none"),
+        default="starttls",
+        help="STARTTLS (default, port 587), TLS from the start (465), or none (a relay on loopback)",
+    )
     parser.add_argument("--smtp-from", help="sender address of the portal's mail")
     parser.add_argument("--smtp-user", help="SMTP user (with --smtp-password-file)")
     parser.add_argument("--smtp-password-file", type=Path, help="file holding the SMTP password")
-    parser.add_argument("--retention-every", type=float, metavar="SECONDS",
-                        help="run the retention job in the portal this often (default: 300 on SQLite; "
-                             "PostgreSQL: off, run python -m wattwerk.portal.retention from a timer)")
+    parser.add_argument(
+        "--retention-every",
+        type=float,
+        metavar="SECONDS",
+        help="run the retention job in the portal this often (default: 300 on SQLite; "
+        "PostgreSQL: off, run python -m wattwerk.portal.retention from a timer)",
+    )
     parser.add_argument("--port-file", type=Path, help="write the bound port here once listening")
     parser.add_argument("--pair", metavar="SITE", help="create an edge token for SITE, print it, exit")
     parser.add_argument("--revoke", metavar="SITE", help="revoke every edge token of SITE, exit")
@@ -107,9 +135,15 @@ def security_settings(args: argparse.Namespace) -> dict[str, object] | str:
                 password = args.smtp_password_file.read_text(encoding="utf-8").strip()
             except OSError as exc:
                 return f"--smtp-password-file: {exc}"
-        out["smtp"] = {"host": args.smtp_host, "port": args.smtp_port, "sender": args.smtp_from,
-                       "starttls": args.smtp_security == "starttls", "tls": args.smtp_security == "tls",
-                       "user": args.smtp_user, "password": password}
+        out["smtp"] = {
+            "host": args.smtp_host,
+            "port": args.smtp_port,
+            "sender": args.smtp_from,
+            "starttls": args.smtp_security == "starttls",
+            "tls": args.smtp_security == "tls",
+            "user": args.smtp_user,
+            "password": password,
+        }
     return out
 
 
@@ -139,8 +173,10 @@ def check_database(url: str, args: argparse.Namespace) -> str | None:
     except DatabaseError as exc:
         return str(exc)
     if dialect == SQLITE and args.workers > 1:
-        return ("--workers > 1 needs PostgreSQL: an SQLite portal is served by one process "
-                "(its writes go through one connection); use --db postgresql://...")
+        return (
+            "--workers > 1 needs PostgreSQL: an SQLite portal is served by one process "
+            "(its writes go through one connection); use --db postgresql://..."
+        )
     if dialect == SQLITE and args.schema:
         return "--schema is for PostgreSQL; an SQLite portal is one file"
     return None
@@ -175,13 +211,23 @@ def run(args: argparse.Namespace) -> int:
     os.environ[portal_app.ENV_SCHEMA] = args.schema or ""
     os.environ[portal_app.ENV_RATE] = str(args.rate) if args.rate else ""
     os.environ[portal_app.ENV_SECURITY] = json.dumps(settings)
-    every = args.retention_every if args.retention_every is not None else (
-        300.0 if dialect_of(args.db) == SQLITE else 0.0)
+    every = (
+        args.retention_every
+        if args.retention_every is not None
+        else (300.0 if dialect_of(args.db) == SQLITE else 0.0)
+    )
     os.environ[portal_app.ENV_RETENTION] = str(every) if every > 0 else ""
     config = uvicorn.Config(
-        "wattwerk.portal.app:app_from_env", factory=True, host=args.host, port=args.port,
-        workers=args.workers, ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key,
-        log_level="warning", access_log=False, timeout_graceful_shutdown=5,
+        "wattwerk.portal.app:app_from_env",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        ssl_certfile=args.tls_cert,
+        ssl_keyfile=args.tls_key,
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=5,
     )
     sock = config.bind_socket()
     port = sock.getsockname()[1]
@@ -189,9 +235,15 @@ def run(args: argparse.Namespace) -> int:
         tmp = args.port_file.with_suffix(".tmp")
         tmp.write_text(str(port))
         tmp.replace(args.port_file)
-    log.info("portal listening on %s://%s:%d (%d process(es), %s; registration %s)",
-             "https" if args.tls_cert else "http", args.host, port, args.workers, dialect_of(args.db),
-             settings["registration"])
+    log.info(
+        "portal listening on %s://%s:%d (%d process(es), %s; registration %s)",
+        "https" if args.tls_cert else "http",
+        args.host,
+        port,
+        args.workers,
+        dialect_of(args.db),
+        settings["registration"],
+    )
     server = uvicorn.Server(config)
     if args.workers > 1:
         from uvicorn.supervisors import Multiprocess

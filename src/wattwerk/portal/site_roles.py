@@ -45,8 +45,9 @@ def flows(roles: dict[str, str]) -> dict[str, list[str]]:
 
 
 async def load(conn: Conn, site_id: int) -> dict[str, str]:
-    rows = await conn.fetchall("SELECT device, role FROM site_roles WHERE site_id = %s ORDER BY device",
-                               (site_id,))
+    rows = await conn.fetchall(
+        "SELECT device, role FROM site_roles WHERE site_id = %s ORDER BY device", (site_id,)
+    )
     return {str(r[0]): str(r[1]) for r in rows}
 
 
@@ -57,11 +58,14 @@ async def store(conn: Conn, site_id: int, roles: dict[str, str]) -> bool:
     for device, role in roles.items():
         await conn.execute(
             "INSERT INTO site_roles (site_id, device, role) VALUES (%s, %s, %s) "
-            "ON CONFLICT (site_id, device) DO UPDATE SET role = EXCLUDED.role", (site_id, device, role))
+            "ON CONFLICT (site_id, device) DO UPDATE SET role = EXCLUDED.role",
+            (site_id, device, role),
+        )
     if roles:
         marks = ", ".join(["%s"] * len(roles))
-        await conn.execute(f"DELETE FROM site_roles WHERE site_id = %s AND device NOT IN ({marks})",
-                           (site_id, *roles))
+        await conn.execute(
+            f"DELETE FROM site_roles WHERE site_id = %s AND device NOT IN ({marks})", (site_id, *roles)
+        )
     else:
         await conn.execute("DELETE FROM site_roles WHERE site_id = %s", (site_id,))
     return True

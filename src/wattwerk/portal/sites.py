@@ -65,9 +65,7 @@ async def tz_of(conn: Conn, site_id: int) -> str:
 async def set_tz(conn: Conn, site_id: int, tz: str) -> None:
     """The owner's choice of zone (it wins over the edge's from then on); the retention job
     rebuilds the site's local days (retention.py)."""
-    await conn.execute(
-        "UPDATE sites SET tz = %s, tz_source = 'owner' WHERE id = %s", (check_tz(tz), site_id)
-    )
+    await conn.execute("UPDATE sites SET tz = %s, tz_source = 'owner' WHERE id = %s", (check_tz(tz), site_id))
 
 
 async def tz_from_edge(conn: Conn, site_id: int, tz: str) -> bool:
@@ -103,8 +101,7 @@ async def listing(conn: Conn, account: int) -> list[dict[str, Any]]:
         (account,),
     )
     return [
-        {"site": r[0], "role": r[1], "label": r[2], "created_at": iso(r[3])}
-        for r in await cur.fetchall()
+        {"site": r[0], "role": r[1], "label": r[2], "created_at": iso(r[3])} for r in await cur.fetchall()
     ]
 
 
@@ -182,15 +179,19 @@ async def channels(conn: Conn, site_id: int) -> list[dict[str, Any]]:
 async def live(conn: Conn, site_id: int) -> list[dict[str, Any]]:
     """The newest raw value of every channel (the live view polls this every few seconds)."""
     if conn.dialect == SQLITE:  # no LATERAL: the row at each channel's newest time (by index)
-        sql = ("SELECT c.name, c.unit, c.kind, r.ts_ms, r.value FROM channels c JOIN readings r "
-               "ON r.channel_id = c.id "
-               "AND r.ts_ms = (SELECT max(ts_ms) FROM readings x WHERE x.channel_id = c.id) "
-               "WHERE c.site_id = %s ORDER BY c.name, r.seq DESC")
+        sql = (
+            "SELECT c.name, c.unit, c.kind, r.ts_ms, r.value FROM channels c JOIN readings r "
+            "ON r.channel_id = c.id "
+            "AND r.ts_ms = (SELECT max(ts_ms) FROM readings x WHERE x.channel_id = c.id) "
+            "WHERE c.site_id = %s ORDER BY c.name, r.seq DESC"
+        )
     else:
-        sql = ("SELECT c.name, c.unit, c.kind, r.ts_ms, r.value FROM channels c CROSS JOIN LATERAL "
-               "(SELECT ts_ms, value FROM readings x WHERE x.channel_id = c.id "
-               "ORDER BY ts_ms DESC LIMIT 1) r "
-               "WHERE c.site_id = %s ORDER BY c.name")
+        sql = (
+            "SELECT c.name, c.unit, c.kind, r.ts_ms, r.value FROM channels c CROSS JOIN LATERAL "
+            "(SELECT ts_ms, value FROM readings x WHERE x.channel_id = c.id "
+            "ORDER BY ts_ms DESC LIMIT 1) r "
+            "WHERE c.site_id = %s ORDER BY c.name"
+        )
     cur = await conn.execute(sql, (site_id,))
     out: dict[str, dict[str, Any]] = {}
     for r in await cur.fetchall():
@@ -215,10 +216,7 @@ async def audit(
 
 
 async def audit_entries(
-    conn: Conn,
-    site_id: int,
-    limit: int = 200,
-    before: int | None = None,
+    conn: Conn, site_id: int, limit: int = 200, before: int | None = None
 ) -> list[dict[str, Any]]:
     older = "" if before is None else " AND id < %s"
     cur = await conn.execute(

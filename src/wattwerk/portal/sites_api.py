@@ -12,14 +12,25 @@ from wattwerk.portal import accounts, auth, maintenance, site_roles, sites
 from wattwerk.portal.api import PREFIX, Alias, SiteName, Who, links, site_ref
 from wattwerk.portal.auth import Principal
 
-SITE_LINKS = links("201", "site", "site", *[
-    ("/api/v1/sites/{site}", "get"), ("/api/v1/sites/{site}/channels", "get"),
-    ("/api/v1/sites/{site}/live", "get"), ("/api/v1/sites/{site}/series", "get"),
-    ("/api/v1/sites/{site}/edge-tokens", "post"), ("/api/v1/sites/{site}/edge-tokens", "delete"),
-    ("/api/v1/sites/{site}/grants", "get"), ("/api/v1/sites/{site}/audit", "get"),
-    ("/api/v1/sites/{site}/retention", "get"), ("/api/v1/sites/{site}/retention", "put"),
-    ("/api/v1/sites/{site}/maintenance", "get"), ("/api/v1/sites/{site}/maintenance", "post"),
-])
+SITE_LINKS = links(
+    "201",
+    "site",
+    "site",
+    *[
+        ("/api/v1/sites/{site}", "get"),
+        ("/api/v1/sites/{site}/channels", "get"),
+        ("/api/v1/sites/{site}/live", "get"),
+        ("/api/v1/sites/{site}/series", "get"),
+        ("/api/v1/sites/{site}/edge-tokens", "post"),
+        ("/api/v1/sites/{site}/edge-tokens", "delete"),
+        ("/api/v1/sites/{site}/grants", "get"),
+        ("/api/v1/sites/{site}/audit", "get"),
+        ("/api/v1/sites/{site}/retention", "get"),
+        ("/api/v1/sites/{site}/retention", "put"),
+        ("/api/v1/sites/{site}/maintenance", "get"),
+        ("/api/v1/sites/{site}/maintenance", "post"),
+    ],
+)
 
 
 class NewSite(BaseModel):
@@ -93,9 +104,7 @@ async def grant_set(
             raise HTTPException(400, f"no account {alias!r}")
         if not await sites.grant(conn, ref.site_id, other, body.role):
             raise HTTPException(400, "the owner's own role cannot change")
-        await sites.audit(
-            conn, ref.site_id, who.account_id, "grant.set", {"alias": alias, "role": body.role}
-        )
+        await sites.audit(conn, ref.site_id, who.account_id, "grant.set", {"alias": alias, "role": body.role})
     return {"alias": alias, "role": body.role}
 
 

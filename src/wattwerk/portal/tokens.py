@@ -19,11 +19,7 @@ MAX_DAYS = 366
 
 
 async def create(
-    conn: Conn,
-    account: int,
-    name: str,
-    scopes: list[str],
-    days: int,
+    conn: Conn, account: int, name: str, scopes: list[str], days: int
 ) -> tuple[int, str, datetime]:
     """A new token; returns (id, secret, expires_at)."""
     secret = auth.TOKEN_PREFIX + secrets.token_urlsafe(32)

@@ -32,12 +32,7 @@ async def token_new(body: NewToken, who: Who, request: Request) -> dict[str, Any
         tid, secret, expires = await tokens.create(
             conn, who.account_id, body.name, list(body.scopes), body.days
         )
-    return {
-        "id": tid,
-        "token": secret,
-        "scopes": sorted(set(body.scopes)),
-        "expires_at": expires.isoformat(),
-    }
+    return {"id": tid, "token": secret, "scopes": sorted(set(body.scopes)), "expires_at": expires.isoformat()}
 
 
 async def token_revoke(token_id: RowId, who: Who, request: Request) -> dict[str, Any]:

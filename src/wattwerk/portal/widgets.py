@@ -111,8 +111,9 @@ _JS = "/static/portal/widgets/"
 # ------------------------------------------------------------ the built-in widgets
 live = Widget("live", "widget.live", ("live",), _JS + "live.js", order=10)
 selfuse = Widget("selfuse", "widget.selfuse", ("series",), _JS + "selfuse.js", order=20)
-power_chart = Widget("power_chart", "widget.power_chart", ("series",), _JS + "power_chart.js", order=30,
-                     wide=True)
+power_chart = Widget(
+    "power_chart", "widget.power_chart", ("series",), _JS + "power_chart.js", order=30, wide=True
+)
 energy = Widget("energy", "widget.energy", ("series",), _JS + "energy.js", order=40)
 cost = Widget("cost", "widget.cost", ("series", "tariff"), _JS + "cost.js", order=50)
 compare = Widget("compare", "widget.compare", ("series", "previous"), _JS + "compare.js", order=60)

@@ -67,7 +67,7 @@ class ShellyInputs:
         return f"{self.prefix}/rpc", json.dumps(body).encode()
 
     def parse(self, topic: str, payload: bytes) -> ContactUpdate | None:
-        rest = topic[len(self.prefix) + 1:] if topic.startswith(self.prefix + "/") else None
+        rest = topic[len(self.prefix) + 1 :] if topic.startswith(self.prefix + "/") else None
         if rest is None:
             return None
         if rest == "online":

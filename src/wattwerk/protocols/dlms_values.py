@@ -154,8 +154,7 @@ def _from_push_list(captures: list[_Capture], body: list[Any], push: Push, tz: Z
 def _from_configured(body: list[Any], push: Push, objects: list[str | None], tz: ZoneInfo) -> None:
     if len(body) != len(objects):
         raise DlmsError(
-            "malformed",
-            f"push has {len(body)} values but {len(objects)} capture objects are configured",
+            "malformed", f"push has {len(body)} values but {len(objects)} capture objects are configured"
         )
     for obis, value in zip(objects, body, strict=True):
         if obis is None:
@@ -196,8 +195,7 @@ def _from_inline(body: list[Any], push: Push, tz: ZoneInfo) -> None:
         i += 1
     if not push.registers:
         raise DlmsError(
-            "unsupported",
-            "push has neither a push list nor OBIS codes; its layout must be configured",
+            "unsupported", "push has neither a push list nor OBIS codes; its layout must be configured"
         )
 
 

@@ -48,9 +48,7 @@ class GpiodLines:
                 "GPIO inputs need libgpiod's binding: pip install 'wattwerk[gpio]'"
             ) from None
         settings = gpiod.LineSettings(
-            direction=Direction.INPUT,
-            edge_detection=Edge.BOTH,
-            bias=Bias.PULL_UP if pull_up else Bias.AS_IS,
+            direction=Direction.INPUT, edge_detection=Edge.BOTH, bias=Bias.PULL_UP if pull_up else Bias.AS_IS
         )
         try:
             self._req: Any = gpiod.request_lines(chip, {tuple(lines): settings}, consumer="wattwerk")

@@ -20,18 +20,35 @@ PERMANENT = {401: "credentials refused", 403: "access forbidden", 404: "no such 
 class JsonHttp:
     """``get``/``post`` against ``base_url``; one pooled httpx client per device."""
 
-    def __init__(self, base_url: str, *, timeout: float = 3.0, auth: tuple[str, str] | None = None,
-                 headers: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: float = 3.0,
+        auth: tuple[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self._client = httpx.AsyncClient(base_url=self.base_url, timeout=timeout, auth=auth, headers=headers)
 
     async def _send(
-        self, method: str, path: str, params: object, data: Mapping[str, str] | None,
-        content: str | None = None, headers: Mapping[str, str] | None = None,
+        self,
+        method: str,
+        path: str,
+        params: object,
+        data: Mapping[str, str] | None,
+        content: str | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         try:
-            response = await self._client.request(method, path, params=params, data=data,  # type: ignore[arg-type]
-                                                  content=content, headers=headers)
+            response = await self._client.request(
+                method,
+                path,
+                params=params,
+                data=data,  # type: ignore[arg-type]
+                content=content,
+                headers=headers,
+            )
         except httpx.TimeoutException:
             raise RetryableError(f"{self.base_url}{path}: timeout") from None
         except httpx.TransportError as exc:

@@ -93,8 +93,14 @@ def make_client(cfg: LinkConfig) -> AsyncModbusTcpClient | AsyncModbusSerialClie
         if not cfg.serial:
             raise PermanentError("Modbus RTU needs a serial device (e.g. /dev/ttyUSB0)")
         return AsyncModbusSerialClient(
-            cfg.serial, framer=FramerType.RTU, baudrate=cfg.baudrate, parity=cfg.parity,
-            stopbits=cfg.stopbits, bytesize=cfg.bytesize, timeout=cfg.timeout, retries=0,
+            cfg.serial,
+            framer=FramerType.RTU,
+            baudrate=cfg.baudrate,
+            parity=cfg.parity,
+            stopbits=cfg.stopbits,
+            bytesize=cfg.bytesize,
+            timeout=cfg.timeout,
+            retries=0,
             reconnect_delay=0,
         )
     framer = FramerType.RTU if cfg.kind == "rtu_tcp" else FramerType.SOCKET
@@ -114,8 +120,13 @@ class LinkStats:
 class ModbusLink:
     """One connection or bus, shared by every device (unit id) on it."""
 
-    def __init__(self, cfg: LinkConfig, *, sleep: Callable[[float], object] = asyncio.sleep,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        cfg: LinkConfig,
+        *,
+        sleep: Callable[[float], object] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.cfg = cfg
         self.clock = clock  # the devices' back-off (Health) runs on it
         self._client: AsyncModbusTcpClient | AsyncModbusSerialClient | None = None
@@ -208,8 +219,9 @@ class ModbusLink:
         self.stats.registers += count
         return regs
 
-    async def write(self, unit: int, table: Table, address: int, values: Sequence[int], *,
-                    single: bool = False) -> None:
+    async def write(
+        self, unit: int, table: Table, address: int, values: Sequence[int], *, single: bool = False
+    ) -> None:
         """Write registers (FC16, or FC6 when ``single``) or coils (FC5/FC15)."""
         c = self.client
         what = f"unit {unit} write {table} {address}={list(values)}"
@@ -282,9 +294,13 @@ class RegisterReader:
                 # a hole the profile did not declare: read this block register by register from now on
                 index = self.blocks.index(block)
                 singles = [Block(r.table, r.address, r.size, [r]) for r in block.registers]
-                self.blocks[index: index + 1] = singles
-                log.info("%s: block %s+%d refused, reading its registers singly", self.name,
-                         block.address, block.count)
+                self.blocks[index : index + 1] = singles
+                log.info(
+                    "%s: block %s+%d refused, reading its registers singly",
+                    self.name,
+                    block.address,
+                    block.count,
+                )
                 out: dict[str, list[int]] = {}
                 for single in singles:
                     out.update(await self._read_block(single))
@@ -294,7 +310,7 @@ class RegisterReader:
         except BadInput as exc:
             self.ledger.record(self.name, exc.kind, f"{exc}")
             return {}
-        return {r.name: regs[r.address - block.address: r.end - block.address] for r in block.registers}
+        return {r.name: regs[r.address - block.address : r.end - block.address] for r in block.registers}
 
     async def read_raw(self) -> dict[str, list[int]] | None:
         """All blocks' raw registers; ``None`` when the device is backed off or stopped answering."""
@@ -328,8 +344,10 @@ class RegisterReader:
         for reg in self.registers:
             if reg.name not in raw or reg.type == "sf":
                 continue
-            value = decode_raw(raw[reg.name], reg.type, reg.word_order) if reg.sentinel else (
-                decode_raw(raw[reg.name], reg.type.replace("acc", "u"), reg.word_order)
+            value = (
+                decode_raw(raw[reg.name], reg.type, reg.word_order)
+                if reg.sentinel
+                else (decode_raw(raw[reg.name], reg.type.replace("acc", "u"), reg.word_order))
             )
             if value is None:
                 self.ledger.record(self.name, "absent", f"{reg.name}: not available (sentinel or NaN)")
@@ -363,7 +381,7 @@ class RegisterReader:
             if reg.sf not in self.sf_values:
                 raise RetryableError(f"{self.name}: scale factor {reg.sf} of {name} not read yet")
             sf = self.sf_values[reg.sf]
-        raw = (value - reg.offset) / (reg.scale * 10.0 ** sf)
+        raw = (value - reg.offset) / (reg.scale * 10.0**sf)
         return encode_raw(raw, reg.type, reg.words, reg.word_order)
 
     async def write(self, name: str, value: float, *, single: bool = False) -> None:
@@ -399,8 +417,9 @@ class LinkPool:
         if cfg.kind == "rtu" and (cfg.baudrate, cfg.parity) != (link.cfg.baudrate, link.cfg.parity):
             raise PermanentError(f"{cfg.label}: devices on one bus need one baud rate and parity")
         # before the first request (the client is made then), so the timeout applies too
-        link.cfg = replace(link.cfg, pause=max(cfg.pause, link.cfg.pause),
-                           timeout=max(cfg.timeout, link.cfg.timeout))
+        link.cfg = replace(
+            link.cfg, pause=max(cfg.pause, link.cfg.pause), timeout=max(cfg.timeout, link.cfg.timeout)
+        )
         return link
 
     def close(self) -> None:

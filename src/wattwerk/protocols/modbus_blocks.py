@@ -61,8 +61,10 @@ def plan(
             if current is not None:
                 end = max(current.end, reg.end)
                 hole = reg.address - current.end
-                if hole <= max_gap and end - current.address <= limit and not _crosses(
-                    current.end, reg.address, gaps
+                if (
+                    hole <= max_gap
+                    and end - current.address <= limit
+                    and not _crosses(current.end, reg.address, gaps)
                 ):
                     current.count = end - current.address
                     current.registers.append(reg)

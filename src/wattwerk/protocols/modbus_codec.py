@@ -136,13 +136,14 @@ def decode_raw(regs: list[int], type_: str, word_order: WordOrder = "big") -> in
     return value
 
 
-def encode_raw(value: int | float | str | None, type_: str, words: int = 0,
-               word_order: WordOrder = "big") -> list[int]:
+def encode_raw(
+    value: int | float | str | None, type_: str, words: int = 0, word_order: WordOrder = "big"
+) -> list[int]:
     """Registers holding ``value`` as ``type_`` (``None`` -> the type's "absent" sentinel)."""
     if type_ == "string":
         text = (value or "") if isinstance(value, str) else str(value or "")
         data = text.encode("utf-8")[: words * 2].ljust(words * 2, b"\x00")
-        return [int.from_bytes(data[i: i + 2], "big") for i in range(0, len(data), 2)]
+        return [int.from_bytes(data[i : i + 2], "big") for i in range(0, len(data), 2)]
     dt, _ = TYPES[type_]
     if value is None:
         absent = ABSENT[type_]
@@ -158,5 +159,5 @@ def encode_raw(value: int | float | str | None, type_: str, words: int = 0,
 
 def scaled(raw: float, scale: float = 1.0, sf: int = 0) -> float:
     """``raw * scale * 10**sf`` with the float noise of decimal scaling rounded away."""
-    value = raw * scale * (10.0 ** sf)
+    value = raw * scale * (10.0**sf)
     return round(value, 9)

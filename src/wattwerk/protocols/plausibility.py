@@ -114,9 +114,13 @@ class PowerCheck:
                 continue
             limit = self.bounds.limit(value.quantity)
             if limit is not None and abs(value.value) > limit:
-                out[i] = (f"{value.obis or value.quantity} = {value.value:g} W exceeds the connection's "
-                          f"{limit:g} W (site.grid fuse x voltage)")
+                out[i] = (
+                    f"{value.obis or value.quantity} = {value.value:g} W exceeds the connection's "
+                    f"{limit:g} W (site.grid fuse x voltage)"
+                )
             elif value.quantity == "power" and contradicts(trend, value.value):
-                out[i] = (f"{value.obis or value.quantity} = {value.value:g} W while only the {trend} "
-                          f"counter rose: contradicted by the meter's counters")
+                out[i] = (
+                    f"{value.obis or value.quantity} = {value.value:g} W while only the {trend} "
+                    f"counter rose: contradicted by the meter's counters"
+                )
         return out

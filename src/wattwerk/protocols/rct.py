@@ -27,10 +27,19 @@ from rctclient.utils import decode_value, encode_value
 from wattwerk.errors import BadInput, PermanentError, RetryableError
 
 PORT = 8899
-NUMERIC = frozenset({
-    DataType.BOOL, DataType.UINT8, DataType.INT8, DataType.UINT16, DataType.INT16, DataType.UINT32,
-    DataType.INT32, DataType.ENUM, DataType.FLOAT,
-})
+NUMERIC = frozenset(
+    {
+        DataType.BOOL,
+        DataType.UINT8,
+        DataType.INT8,
+        DataType.UINT16,
+        DataType.INT16,
+        DataType.UINT32,
+        DataType.INT32,
+        DataType.ENUM,
+        DataType.FLOAT,
+    }
+)
 
 
 def object_id(name: str) -> int:
@@ -89,10 +98,11 @@ class RctFrames:
             try:
                 used = self._frame.consume(self._buf)
             except (FrameCRCMismatch, InvalidCommand, FrameLengthExceeded) as exc:
-                self._buf = self._buf[max(exc.consumed_bytes, 1):]
+                self._buf = self._buf[max(exc.consumed_bytes, 1) :]
                 self._frame = ReceiveFrame()
-                raise BadInput("crc" if isinstance(exc, FrameCRCMismatch) else "rct",
-                               f"RCT frame dropped: {exc}") from None
+                raise BadInput(
+                    "crc" if isinstance(exc, FrameCRCMismatch) else "rct", f"RCT frame dropped: {exc}"
+                ) from None
             self._buf = self._buf[used:]
             if not self._frame.complete():
                 break
@@ -116,7 +126,8 @@ class RctTcp:
         if self._reader is None or self._writer is None:
             try:
                 self._reader, self._writer = await asyncio.wait_for(
-                    asyncio.open_connection(self.host, self.port), self.timeout)
+                    asyncio.open_connection(self.host, self.port), self.timeout
+                )
             except (OSError, TimeoutError) as exc:
                 raise RetryableError(f"RCT {self.host}:{self.port}: cannot connect: {exc}") from None
             self._frames, self._pending = RctFrames(), []
@@ -152,7 +163,8 @@ class RctTcp:
             except TimeoutError:
                 await self._drop()
                 raise RetryableError(
-                    f"RCT {self.host}: no answer for object 0x{oid:08X} within {self.timeout} s") from None
+                    f"RCT {self.host}: no answer for object 0x{oid:08X} within {self.timeout} s"
+                ) from None
             except OSError as exc:
                 await self._drop()
                 raise RetryableError(f"RCT {self.host}: connection lost: {exc}") from None

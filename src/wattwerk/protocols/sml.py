@@ -51,7 +51,7 @@ SML_UNITS: dict[int, str] = {
 
 # Codes SML meters send that the shared OBIS table does not name.
 SML_OBIS: dict[str, ObisName] = {
-    "1-0:15.7.0": ObisName("power_abs", "W"),  # |A+| + |A-|: a magnitude without direction
+    "1-0:15.7.0": ObisName("power_abs", "W")  # |A+| + |A-|: a magnitude without direction
 }
 
 # Value groups C that carry identification, service data or angles, never a measurement we store.
@@ -384,7 +384,6 @@ class SmlDecoder:
             out.append(Value(code, quantity, value, unit))
         return out
 
-
     def _sign_learner(self, entries: list[SmlListEntry], server_id: str | None) -> SignLearner | None:
         """The DZG sign learner of this meter, fed with this frame's counters (None: not DZG)."""
         if self.options.dzg_fix is False or not _is_dzg(server_id):
@@ -392,8 +391,11 @@ class SmlDecoder:
         learner = self.learners.setdefault(server_id or "", SignLearner())
         if self.options.dzg_fix is True:
             learner.mode = "unsigned"
-        got = {e.obis: _scaled(e.value, e.scaler) for e in entries
-               if e.obis in (ENERGY_IMPORT_HEX, ENERGY_EXPORT_HEX) and isinstance(e.value, int)}
+        got = {
+            e.obis: _scaled(e.value, e.scaler)
+            for e in entries
+            if e.obis in (ENERGY_IMPORT_HEX, ENERGY_EXPORT_HEX) and isinstance(e.value, int)
+        }
         learner.observe(got.get(ENERGY_IMPORT_HEX), got.get(ENERGY_EXPORT_HEX))
         return learner
 

@@ -29,34 +29,97 @@ END = 0xFFFF
 MAX_MODELS = 64
 
 # models this module gives meaning to (others are listed by probe but not read)
-SUPPORTED = (1, 101, 102, 103, 111, 112, 113, 120, 121, 123, 124, 201, 202, 203, 204,
-             211, 212, 213, 214, 701, 702, 704, 802)
+SUPPORTED = (
+    1,
+    101,
+    102,
+    103,
+    111,
+    112,
+    113,
+    120,
+    121,
+    123,
+    124,
+    201,
+    202,
+    203,
+    204,
+    211,
+    212,
+    213,
+    214,
+    701,
+    702,
+    704,
+    802,
+)
 
 TYPE_MAP = {
-    "uint16": "u16", "int16": "s16", "acc16": "u16", "enum16": "u16", "bitfield16": "u16", "count": "u16",
-    "uint32": "u32", "int32": "s32", "acc32": "acc32", "enum32": "u32", "bitfield32": "u32", "ipaddr": "u32",
-    "uint64": "u64", "int64": "s64", "acc64": "acc64", "float32": "f32", "float64": "f64",
-    "sunssf": "sf", "string": "string", "ipv6addr": "string",
+    "uint16": "u16",
+    "int16": "s16",
+    "acc16": "u16",
+    "enum16": "u16",
+    "bitfield16": "u16",
+    "count": "u16",
+    "uint32": "u32",
+    "int32": "s32",
+    "acc32": "acc32",
+    "enum32": "u32",
+    "bitfield32": "u32",
+    "ipaddr": "u32",
+    "uint64": "u64",
+    "int64": "s64",
+    "acc64": "acc64",
+    "float32": "f32",
+    "float64": "f64",
+    "sunssf": "sf",
+    "string": "string",
+    "ipv6addr": "string",
 }
 
 _INVERTER = {
-    "W": "power", "WH": "energy", "A": "current", "Hz": "frequency", "PhVphA": "voltage_l1",
-    "PhVphB": "voltage_l2", "PhVphC": "voltage_l3", "TmpCab": "temperature", "DCW": "power_dc",
-    "DCV": "voltage_dc", "DCA": "current_dc",
+    "W": "power",
+    "WH": "energy",
+    "A": "current",
+    "Hz": "frequency",
+    "PhVphA": "voltage_l1",
+    "PhVphB": "voltage_l2",
+    "PhVphC": "voltage_l3",
+    "TmpCab": "temperature",
+    "DCW": "power_dc",
+    "DCV": "voltage_dc",
+    "DCA": "current_dc",
 }
 _METER = {
-    "W": "power", "WphA": "power_l1", "WphB": "power_l2", "WphC": "power_l3",
-    "TotWhImp": "energy_import", "TotWhExp": "energy_export", "PhVphA": "voltage_l1",
-    "PhVphB": "voltage_l2", "PhVphC": "voltage_l3", "AphA": "current_l1", "AphB": "current_l2",
-    "AphC": "current_l3", "Hz": "frequency", "PF": "power_factor",
+    "W": "power",
+    "WphA": "power_l1",
+    "WphB": "power_l2",
+    "WphC": "power_l3",
+    "TotWhImp": "energy_import",
+    "TotWhExp": "energy_export",
+    "PhVphA": "voltage_l1",
+    "PhVphB": "voltage_l2",
+    "PhVphC": "voltage_l3",
+    "AphA": "current_l1",
+    "AphB": "current_l2",
+    "AphC": "current_l3",
+    "Hz": "frequency",
+    "PF": "power_factor",
 }
 
 # model id -> {point name: our quantity}; values keep SunSpec's sign (see the module docstring)
 POINT_MAP: dict[int, dict[str, str]] = {
     **{m: _INVERTER for m in (101, 102, 103, 111, 112, 113)},
     **{m: _METER for m in (201, 202, 203, 204, 211, 212, 213, 214)},
-    701: {"W": "power", "TotWhInj": "energy", "A": "current", "LNV": "voltage", "Hz": "frequency",
-          "TmpCab": "temperature"},
+    701: {
+        "W": "power",
+        "TotWhInj": "energy",
+        "A": "current",
+        "LNV": "voltage",
+        "Hz": "frequency",
+        "TmpCab": "temperature",
+    },
     124: {"ChaState": "soc", "WChaMax": "limit_charge"},
     802: {"SoC": "soc", "W": "power", "V": "voltage_dc"},
     120: {"WRtg": "limit_rated"},
@@ -142,8 +205,9 @@ def _repeat(g: dict[str, Any], counts: dict[str, int], remaining: int, unit: int
     return int(count)
 
 
-def layout(mid: int, address: int, length: int | None = None, raw: list[int] | None = None,
-           key: str | None = None) -> list[Point]:
+def layout(
+    mid: int, address: int, length: int | None = None, raw: list[int] | None = None, key: str | None = None
+) -> list[Point]:
     """Every point of model ``mid`` whose ID register is at ``address``.
 
     ``length`` (the model's L) sizes "fill the rest" repeating groups; ``raw`` (the model's
@@ -168,8 +232,15 @@ def layout(mid: int, address: int, length: int | None = None, raw: list[int] | N
                 name = f"{key}.{prefix}{p['name']}"
                 sf = p.get("sf")
                 sf_name = local.get(sf) if isinstance(sf, str) else None
-                reg = Register(name, at, our, "holding", sf=sf_name, words=size if our == "string" else 0,
-                               sentinel=p["name"] not in ("ID", "L"))
+                reg = Register(
+                    name,
+                    at,
+                    our,
+                    "holding",
+                    sf=sf_name,
+                    words=size if our == "string" else 0,
+                    sentinel=p["name"] not in ("ID", "L"),
+                )
                 points.append(Point(mid, f"{prefix}{p['name']}", reg, p.get("access", "R"), p.get("units")))
                 if p["type"] == "count" and raw is not None and at - address < len(raw):
                     counts[p["name"]] = raw[at - address]
@@ -246,8 +317,9 @@ async def find_base(link: ModbusLink, unit: int, bases: tuple[int, ...] = BASES)
     raise PermanentError(f"unit {unit}: no SunSpec marker at {', '.join(map(str, bases))}")
 
 
-async def discover(link: ModbusLink, unit: int, bases: tuple[int, ...] = BASES,
-                   read_models: bool = True) -> list[ModelInstance]:
+async def discover(
+    link: ModbusLink, unit: int, bases: tuple[int, ...] = BASES, read_models: bool = True
+) -> list[ModelInstance]:
     """Walk the model chain from the ``SunS`` marker until ID 0xFFFF.
 
     With ``read_models`` the supported models' registers are read too (count points such as

@@ -131,8 +131,9 @@ Labels = dict[str, tuple[str, float]]  # label -> (quantity, scale to our unit)
 def presets() -> dict[str, Labels]:
     """The label sets of ``tasmota_labels.yaml``: preset name -> labels."""
     data = YAML(typ="safe").load(PRESETS_FILE.read_text(encoding="utf-8"))
-    return {name: {label: (str(q), float(k)) for label, (q, k) in labels.items()}
-            for name, labels in data.items()}
+    return {
+        name: {label: (str(q), float(k)) for label, (q, k) in labels.items()} for name, labels in data.items()
+    }
 
 
 def label_set(preset: str | None = None, labels: Labels | None = None) -> Labels:
@@ -182,9 +183,16 @@ class LabelledFields:
             if name in self.labels or number(raw) is None or f"{key}.{name}" in self.hinted:
                 continue
             self.hinted.add(f"{key}.{name}")
-            log.warning("%s: Tasmota field %s.%s = %r is not mapped; to read it, name it in the site file: "
-                        "connection: {format: tasmota, labels: {%s: {quantity: <e.g. power, energy_import>, "
-                        "scale: <to W/Wh>}}}", self.device, key, name, raw, name)
+            log.warning(
+                "%s: Tasmota field %s.%s = %r is not mapped; to read it, name it in the site file: "
+                "connection: {format: tasmota, labels: {%s: {quantity: <e.g. power, energy_import>, "
+                "scale: <to W/Wh>}}}",
+                self.device,
+                key,
+                name,
+                raw,
+                name,
+            )
 
 
 def _totals(doc: Any, values: list[Value]) -> tuple[list[Value], list[tuple[str, str]]]:
@@ -206,8 +214,9 @@ def labelled_decoder(
     return JsonDecoder(fields, time_path="Time", timezone=timezone, messages=messages, post=_totals)
 
 
-def shape_decoder(*, device: str = "meter", messages: bool = True,
-                  timezone: str | None = None) -> JsonDecoder:
+def shape_decoder(
+    *, device: str = "meter", messages: bool = True, timezone: str | None = None
+) -> JsonDecoder:
     """Tasmota documents by their shape (a site file's ``format: json`` without ``fields``): the
     energy monitor's ``ENERGY``, else a script's object read with the ``tasmota`` labels (and its
     unmapped numeric fields hinted, as with ``format: tasmota``)."""

@@ -75,6 +75,11 @@ class Battery(SimComponent):
         return power
 
     def values(self) -> dict[str, float]:
-        return {"power": self.power, "soc": self.soc, "energy_charge": self.energy_charge,
-                "energy_discharge": self.energy_discharge, "state": float(self.mode),
-                "power_setpoint": self.setpoint_w}
+        return {
+            "power": self.power,
+            "soc": self.soc,
+            "energy_charge": self.energy_charge,
+            "energy_discharge": self.energy_discharge,
+            "state": float(self.mode),
+            "power_setpoint": self.setpoint_w,
+        }

@@ -39,8 +39,11 @@ class SimDriver:
         if self.silent:
             raise TimeoutError(f"{self.device_id} does not answer")
         now = ts or self.sim.now
-        return [Reading(f"{self.device_id}.{name[len(self.prefix):]}", now, value)
-                for name, value in self.sim.channels().items() if name.startswith(self.prefix)]
+        return [
+            Reading(f"{self.device_id}.{name[len(self.prefix) :]}", now, value)
+            for name, value in self.sim.channels().items()
+            if name.startswith(self.prefix)
+        ]
 
     async def command(self, command: str, value: float) -> None:
         if self.silent:
@@ -78,8 +81,10 @@ class SimDrivers:
     def __call__(self, dev: DeviceBase, ledger: InputLedger) -> SimDriver:
         name = self.sim_name.get(dev.id)
         if name is None:
-            raise PermanentError(f"{dev.id}: the simulated site has no device for it "
-                                 "(it simulates one battery, heat pump and heating rod)")
+            raise PermanentError(
+                f"{dev.id}: the simulated site has no device for it "
+                "(it simulates one battery, heat pump and heating rod)"
+            )
         driver = SimMeter(self.sim, dev.id, ledger) if name == "grid" else SimDriver(self.sim, name, dev.id)
         self.drivers[dev.id] = driver
         return driver

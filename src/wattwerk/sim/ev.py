@@ -120,8 +120,9 @@ class EVCharger(SimComponent):
             if value not in (1, 3):
                 raise BadCommand(self.name, f"phases must be 1 or 3, got {value}")
             if not p.phase_switching and value != p.phases:
-                raise BadCommand(self.name, f"this charger cannot switch phases (fixed at {p.phases})",
-                                 "unsupported")
+                raise BadCommand(
+                    self.name, f"this charger cannot switch phases (fixed at {p.phases})", "unsupported"
+                )
             self.phases = int(value)
 
     def update(self, t: float, dt_s: float) -> float:
@@ -131,8 +132,12 @@ class EVCharger(SimComponent):
             self._events(t)
         p = self.params
         power = 0.0
-        if (self.plugged and self.enabled and self.current_limit >= p.min_current_a
-                and self.stored_wh < self._target_wh):
+        if (
+            self.plugged
+            and self.enabled
+            and self.current_limit >= p.min_current_a
+            and self.stored_wh < self._target_wh
+        ):
             h = dt_s / 3600.0
             power = self.phases * self.voltage * self.current_limit
             need = (self._target_wh - self.stored_wh) / p.charge_eff / h
@@ -168,6 +173,13 @@ class EVCharger(SimComponent):
         return datetime.fromtimestamp(self._next_event, UTC)
 
     def values(self) -> dict[str, float]:
-        return {"power": self.power, "energy": self.energy, "soc": self.soc, "state": float(self.state),
-                "current": self.current, "current_limit": self.current_limit, "phases": float(self.phases),
-                "relay": float(self.enabled)}
+        return {
+            "power": self.power,
+            "energy": self.energy,
+            "soc": self.soc,
+            "state": float(self.state),
+            "current": self.current,
+            "current_limit": self.current_limit,
+            "phases": float(self.phases),
+            "relay": float(self.enabled),
+        }

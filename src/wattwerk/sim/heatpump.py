@@ -98,6 +98,12 @@ class HeatPump(SimComponent):
         return self.power
 
     def values(self) -> dict[str, float]:
-        return {"power": self.power, "energy": self.energy, "temperature": self.temperature,
-                "temperature_outdoor": self.outdoor_c, "heat_energy": self.heat_energy,
-                "sgready": float(self.sgready), "state": float(self.on)}
+        return {
+            "power": self.power,
+            "energy": self.energy,
+            "temperature": self.temperature,
+            "temperature_outdoor": self.outdoor_c,
+            "heat_energy": self.heat_energy,
+            "sgready": float(self.sgready),
+            "state": float(self.on),
+        }

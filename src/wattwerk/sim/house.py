@@ -66,11 +66,21 @@ class GridPoint(SimComponent):
     def values(self) -> dict[str, float]:
         v = self.voltage
         l1, l2, l3 = self.phase_power
-        return {"power": self.power, "energy_import": self.energy_import, "energy_export": self.energy_export,
-                "power_l1": l1, "power_l2": l2, "power_l3": l3,
-                "voltage_l1": v, "voltage_l2": v, "voltage_l3": v,
-                "current_l1": abs(l1) / v, "current_l2": abs(l2) / v, "current_l3": abs(l3) / v,
-                "frequency": 50.0}
+        return {
+            "power": self.power,
+            "energy_import": self.energy_import,
+            "energy_export": self.energy_export,
+            "power_l1": l1,
+            "power_l2": l2,
+            "power_l3": l3,
+            "voltage_l1": v,
+            "voltage_l2": v,
+            "voltage_l3": v,
+            "current_l1": abs(l1) / v,
+            "current_l2": abs(l2) / v,
+            "current_l3": abs(l3) / v,
+            "frequency": 50.0,
+        }
 
     def meter_state(self, ts: datetime) -> MeterState:
         v = self.voltage

@@ -99,8 +99,13 @@ def _filled(path: str, column: str, latitude: float | None, longitude: float | N
     return s.interpolate(method="time", limit_direction="both")
 
 
-def csv_column(path: Path | str, column: str, scale: float = 1.0,
-               latitude: float | None = None, longitude: float | None = None) -> Builder:
+def csv_column(
+    path: Path | str,
+    column: str,
+    scale: float = 1.0,
+    latitude: float | None = None,
+    longitude: float | None = None,
+) -> Builder:
     """Builder replaying ``column`` (W) of a measured CSV; pass the site's latitude/longitude
     for a PV column so night gaps become zero rather than interpolated. Each value is the mean
     of the interval starting at its timestamp: use it with a holding series on the CSV's grid."""

@@ -20,8 +20,18 @@ from wattwerk.sim.profiles import CSV_STEP_S, csv_column, usable_csv
 from wattwerk.sim.series import YearlySeries
 from wattwerk.sim.weather import weather_at
 
-_NO_LOSSES = dict(soiling=0, shading=0, snow=0, mismatch=0, wiring=0, connections=0, lid=0,
-                  nameplate_rating=0, age=0, availability=0)
+_NO_LOSSES = dict(
+    soiling=0,
+    shading=0,
+    snow=0,
+    mismatch=0,
+    wiring=0,
+    connections=0,
+    lid=0,
+    nameplate_rating=0,
+    age=0,
+    availability=0,
+)
 
 
 def pv_system(params: PVParams) -> PVSystem:
@@ -129,5 +139,9 @@ class PVArray(SimComponent):
         return self.power
 
     def values(self) -> dict[str, float]:
-        return {"power": self.power, "energy": self.energy, "power_available": self.available_w,
-                "limit": min(self.power_limit, self.rating_w)}
+        return {
+            "power": self.power,
+            "energy": self.energy,
+            "power_available": self.available_w,
+            "limit": min(self.power_limit, self.rating_w),
+        }

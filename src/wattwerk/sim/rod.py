@@ -12,8 +12,30 @@ from wattwerk.sim.series import Builder, Lookup
 
 # Share of a day's hot-water draw per local hour (0..23): morning and evening peaks. Sums to 1.
 DRAW_SHARE = (
-    0.005, 0.005, 0.005, 0.005, 0.01, 0.03, 0.10, 0.12, 0.07, 0.04, 0.03, 0.03,
-    0.05, 0.04, 0.03, 0.03, 0.03, 0.04, 0.07, 0.09, 0.09, 0.06, 0.03, 0.01,
+    0.005,
+    0.005,
+    0.005,
+    0.005,
+    0.01,
+    0.03,
+    0.10,
+    0.12,
+    0.07,
+    0.04,
+    0.03,
+    0.03,
+    0.05,
+    0.04,
+    0.03,
+    0.03,
+    0.03,
+    0.04,
+    0.07,
+    0.09,
+    0.09,
+    0.06,
+    0.03,
+    0.01,
 )
 
 
@@ -91,5 +113,10 @@ class HeatingRod(SimComponent):
         return power
 
     def values(self) -> dict[str, float]:
-        return {"power": self.power, "energy": self.energy, "temperature": self.temperature,
-                "power_setpoint": self.setpoint_w, "state": float(self.cut_off)}
+        return {
+            "power": self.power,
+            "energy": self.energy,
+            "temperature": self.temperature,
+            "power_setpoint": self.setpoint_w,
+            "state": float(self.cut_off),
+        }

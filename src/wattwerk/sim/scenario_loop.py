@@ -189,8 +189,15 @@ class ClosedLoop:
             out[dev.name] = Emulated(dev.name, units)
 
         for pv in sim.pv:
-            out[pv.name] = Emulated(pv.name, [(ENTRIES["pv"], SunSpecEmulator([101, 120, 123], Electrical(pv),
-                                                                               rated_power=pv.rating_w).bank)])
+            out[pv.name] = Emulated(
+                pv.name,
+                [
+                    (
+                        ENTRIES["pv"],
+                        SunSpecEmulator([101, 120, 123], Electrical(pv), rated_power=pv.rating_w).bank,
+                    )
+                ],
+            )
         if sim.battery:
             add(sim.battery, "battery")
         for ev in sim.evs:
@@ -211,9 +218,18 @@ class ClosedLoop:
         units = {d.device_id: d.units[0][1].unit for d in self.devices.values()}
         io = {dev: ports[dev] for dev in self.terminals}
         s = self.settings
-        doc = site_document(self.sim, p1_port=self.p1.port, ports=ports, units=units, step_s=self.step_s,
-                            data_dir=data_dir, grid=s["grid"], control=s["control"], ev_mode=s["ev_mode"],
-                            io_modules=io)
+        doc = site_document(
+            self.sim,
+            p1_port=self.p1.port,
+            ports=ports,
+            units=units,
+            step_s=self.step_s,
+            data_dir=data_dir,
+            grid=s["grid"],
+            control=s["control"],
+            ev_mode=s["ev_mode"],
+            io_modules=io,
+        )
         return SiteConfig.model_validate(doc)
 
     async def __aenter__(self) -> ClosedLoop:
@@ -325,8 +341,9 @@ class ClosedLoop:
             self.result.fallbacks += sum(1 for e in out.events if e.kind == "fallback_start")
         for sp in setpoints:
             dev, _, command = sp.channel.partition(".")
-            if command in RELAY_COMMANDS or (command == "power" and sim.rod and dev == sim.rod.name
-                                             and sim.rod.params.stages_w):
+            if command in RELAY_COMMANDS or (
+                command == "power" and sim.rod and dev == sim.rod.name and sim.rod.params.stages_w
+            ):
                 if self._sent.get(sp.channel, sp.value) != sp.value:
                     self.result.relay_switches[dev] += 1
                 self._sent[sp.channel] = sp.value

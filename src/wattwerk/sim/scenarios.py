@@ -55,7 +55,8 @@ SCENARIOS: dict[str, Scenario] = {
     "pv-surplus-sunny": Scenario(
         "A clear Sunday in June: the car charges from PV surplus, rod and heat pump take the rest, "
         "feed-in limited to 60 % of kWp.",
-        "2025-06-15T04:00:00+00:00", 14.0,
+        "2025-06-15T04:00:00+00:00",
+        14.0,
         site={"evs": _evs(40.0), "battery": BatteryParams(soc_initial=30.0)},
         grid={"max_import_w": FUSE_35, "max_phase_import_w": PHASE_35},
         limits={"feed_in_limit_pct": 60.0},
@@ -64,7 +65,8 @@ SCENARIOS: dict[str, Scenario] = {
     ),
     "pv-surplus-cloudy": Scenario(
         "A Saturday of passing clouds: surplus comes and goes, the charger must not chatter.",
-        "2025-07-19T04:00:00+00:00", 14.0,
+        "2025-07-19T04:00:00+00:00",
+        14.0,
         site={"evs": _evs(40.0), "battery": BatteryParams(soc_initial=30.0)},
         grid={"max_import_w": FUSE_35, "max_phase_import_w": PHASE_35},
         limits={"feed_in_limit_pct": 60.0},
@@ -74,45 +76,67 @@ SCENARIOS: dict[str, Scenario] = {
     "ripple-control": Scenario(
         "The grid operator's receiver: feed-in 0 % for 15 min, then 60 %, then free again; at 10:06 its "
         "I/O module stops answering and the fail-safe (0 % feed-in) holds.",
-        "2025-06-15T09:00:00+00:00", 1.5,
+        "2025-06-15T09:00:00+00:00",
+        1.5,
         site={"evs": _evs(100.0), "battery": BatteryParams(soc_initial=96.0)},
         grid={"max_import_w": FUSE_35},
-        limits={"ripple": {"contacts": ["rcr.state_1", "rcr.state_2"], "on_stale": "10",
-                           "levels": [{"pattern": "10", "feed_in_pct": 0.0},
-                                      {"pattern": "01", "feed_in_pct": 60.0}]}},
+        limits={
+            "ripple": {
+                "contacts": ["rcr.state_1", "rcr.state_2"],
+                "on_stale": "10",
+                "levels": [{"pattern": "10", "feed_in_pct": 0.0}, {"pattern": "01", "feed_in_pct": 60.0}],
+            }
+        },
         # the fail-safe is judged from one fallback_after_s (10 s) plus a cycle after the module goes
-        checks={0: {"import_w": FUSE_35, "export_w": None}, 0.5: {"export_w": 0.0},
-                0.75: {"export_w": 0.6 * 8000}, 1: {"export_w": None}, 1.1 + 20 / 3600: {"export_w": 0.0}},
-        signals={0: {"rcr.state_1": 0, "rcr.state_2": 0}, 0.5: {"rcr.state_1": 1, "rcr.state_2": 0},
-                 0.75: {"rcr.state_1": 0, "rcr.state_2": 1}, 1: {"rcr.state_1": 0, "rcr.state_2": 0}},
+        checks={
+            0: {"import_w": FUSE_35, "export_w": None},
+            0.5: {"export_w": 0.0},
+            0.75: {"export_w": 0.6 * 8000},
+            1: {"export_w": None},
+            1.1 + 20 / 3600: {"export_w": 0.0},
+        },
+        signals={
+            0: {"rcr.state_1": 0, "rcr.state_2": 0},
+            0.5: {"rcr.state_1": 1, "rcr.state_2": 0},
+            0.75: {"rcr.state_1": 0, "rcr.state_2": 1},
+            1: {"rcr.state_1": 0, "rcr.state_2": 0},
+        },
         events=((1.1, "stop", "rcr"),),
         focus=(0.0, 1.25),
     ),
     "para14a": Scenario(
         "§14a EnWG on a winter evening: the car charges at full power until the box dims the consumers.",
-        "2025-01-18T16:00:00+00:00", 2.5,
+        "2025-01-18T16:00:00+00:00",
+        2.5,
         site={"evs": _evs(10.0), "battery": BatteryParams(soc_initial=60.0)},
         grid={"max_import_w": 3 * 230 * 50.0},
         limits={"para14a": {"signal": "steuerbox.state_1"}},
         checks={0: {"para14a_w": None}, 0.5: {"para14a_w": "rule"}, 2: {"para14a_w": None}},
         signals={0: {"steuerbox.state_1": 0}, 0.5: {"steuerbox.state_1": 1}, 2: {"steuerbox.state_1": 0}},
-        ev_mode="now", focus=(0.4, 0.8),
+        ev_mode="now",
+        focus=(0.4, 0.8),
     ),
     "four-chargers-fuse": Scenario(
         "Four cars at home on a Saturday evening, charging now, on one 32 A circuit.",
-        "2025-06-14T17:00:00+00:00", 1.0,
-        site={"evs": _evs(20.0, 30.0, 40.0, 50.0), "heat_pump": None,
-              "battery": BatteryParams(soc_initial=50.0)},
+        "2025-06-14T17:00:00+00:00",
+        1.0,
+        site={
+            "evs": _evs(20.0, 30.0, 40.0, 50.0),
+            "heat_pump": None,
+            "battery": BatteryParams(soc_initial=50.0),
+        },
         grid={"max_import_w": 3 * 230 * 50.0, "max_phase_import_w": 230 * 50.0},
-        limits={"circuits": [{"name": "garage", "devices": ["ev1", "ev2", "ev3", "ev4"],
-                               "max_current_a": 32.0}]},
+        limits={
+            "circuits": [{"name": "garage", "devices": ["ev1", "ev2", "ev3", "ev4"], "max_current_a": 32.0}]
+        },
         checks={0: {"phase_w": 230 * 50.0, "circuits": ((("ev1", "ev2", "ev3", "ev4"), 32.0),)}},
-        ev_mode="now", focus=(0.0, 0.3),
+        ev_mode="now",
+        focus=(0.0, 0.3),
     ),
     "device-failure": Scenario(
-        "Mid-day the grid meter stops answering for 6 min, later the charger does: fail-safe, "
-        "then recovery.",
-        "2025-06-15T09:00:00+00:00", 3.0,
+        "Mid-day the grid meter stops answering for 6 min, later the charger does: fail-safe, then recovery.",
+        "2025-06-15T09:00:00+00:00",
+        3.0,
         site={"evs": _evs(30.0), "battery": BatteryParams(soc_initial=40.0)},
         grid={"max_import_w": FUSE_35},
         limits={"feed_in_limit_pct": 60.0, "fallback_after_s": 15.0},
@@ -122,19 +146,26 @@ SCENARIOS: dict[str, Scenario] = {
     ),
     "peak-shaving": Scenario(
         "A business with 25 MWh a year on a winter evening: grid import held under 8 kW by the battery.",
-        "2025-01-18T16:00:00+00:00", 2.0,
-        site={"house": HouseParams(annual_kwh=25_000), "evs": _evs(10.0),
-              "battery": BatteryParams(capacity_wh=30_000, soc_initial=90.0, max_discharge_w=8000,
-                                       max_charge_w=8000)},
+        "2025-01-18T16:00:00+00:00",
+        2.0,
+        site={
+            "house": HouseParams(annual_kwh=25_000),
+            "evs": _evs(10.0),
+            "battery": BatteryParams(
+                capacity_wh=30_000, soc_initial=90.0, max_discharge_w=8000, max_charge_w=8000
+            ),
+        },
         grid={"max_import_w": 3 * 230 * 63.0},
         limits={"peak_shaving_w": 8000.0},
         checks={0: {"import_w": 8000.0}},
-        ev_mode="now", focus=(0.0, 0.4),
+        ev_mode="now",
+        focus=(0.0, 0.4),
     ),
     "pv-oversized-60pct": Scenario(
         "16 kWp behind a feed-in limit of 60 % of kWp (9.6 kW, the 2025 rule without a smart-meter "
         "gateway): battery, car and heat pump take what they can, the limiter curtails the rest.",
-        "2025-06-15T00:00:00+00:00", 24.0,
+        "2025-06-15T00:00:00+00:00",
+        24.0,
         site={"pv": (PVParams(kwp=16.0),), "evs": _evs(40.0), "battery": BatteryParams(soc_initial=30.0)},
         grid={"max_import_w": FUSE_35, "max_phase_import_w": PHASE_35},
         limits={"feed_in_limit_pct": 60.0},
@@ -144,7 +175,8 @@ SCENARIOS: dict[str, Scenario] = {
     "zero-export": Scenario(
         "A zero-export connection (max_export_w 0): nothing is fed in; the battery, the car and the "
         "heat pump take the PV first, the limiter curtails the rest.",
-        "2025-06-15T00:00:00+00:00", 24.0,
+        "2025-06-15T00:00:00+00:00",
+        24.0,
         site={"evs": _evs(40.0), "battery": BatteryParams(soc_initial=30.0)},
         grid={"max_import_w": FUSE_35, "max_phase_import_w": PHASE_35, "max_export_w": 0.0},
         checks={0: {"export_w": 0.0, "import_w": FUSE_35, "phase_w": PHASE_35}},
@@ -207,20 +239,28 @@ def energy_kwh(sim: SiteSim) -> dict[str, float]:
         return sum(x for k, x in v.items() if k.startswith(prefix) and k.endswith(suffix)) / 1000
 
     return {
-        "grid_import": v["grid.energy_import"] / 1000, "grid_export": v["grid.energy_export"] / 1000,
+        "grid_import": v["grid.energy_import"] / 1000,
+        "grid_export": v["grid.energy_export"] / 1000,
         "pv": sum(pv.energy for pv in sim.pv) / 1000,
         "pv_curtailed": sum(pv.energy_available - pv.energy for pv in sim.pv) / 1000,
         "battery_charge": v.get("bat.energy_charge", 0.0) / 1000,
         "battery_discharge": v.get("bat.energy_discharge", 0.0) / 1000,
-        "house": v["house.energy"] / 1000, "ev": sum(ev.energy for ev in sim.evs) / 1000,
+        "house": v["house.energy"] / 1000,
+        "ev": sum(ev.energy for ev in sim.evs) / 1000,
         "heat": (v.get("hp.energy", 0.0) + v.get("rod.energy", 0.0)) / 1000,
     }
 
 
-async def run_scenario(name: str, *, hours: float | None = None, offset_h: float = 0.0,
-                       step_s: float = 10.0, speed: float | None = None,
-                       limits_override: Mapping[str, Any] | None = None, start_at: str | None = None
-                       ) -> dict[str, Any]:
+async def run_scenario(
+    name: str,
+    *,
+    hours: float | None = None,
+    offset_h: float = 0.0,
+    step_s: float = 10.0,
+    speed: float | None = None,
+    limits_override: Mapping[str, Any] | None = None,
+    start_at: str | None = None,
+) -> dict[str, Any]:
     """Run scenario ``name`` for ``hours`` (default: its own length) from ``offset_h`` after its start
     (``start_at``, ISO UTC: another day), one control cycle per ``step_s`` simulated seconds, at most
     ``speed`` times the wall clock."""
@@ -241,13 +281,32 @@ async def run_scenario(name: str, *, hours: float | None = None, offset_h: float
         return {k: float(v) for k, v in _schedule(sc.signals, t0, t).items()}
 
     # contacts (``<device>.state_N``) are wired to an emulated Modbus I/O module, read like on a site
-    io = sorted({ch.split(".")[0] for table in sc.signals.values() for ch in table
-                 if re.fullmatch(r"state_\d", ch.split(".", 1)[1])})
-    loop = ClosedLoop(sim, lambda cycle: checker_for(sc, sim, cycle, t0), control=control, grid=sc.grid,
-                      ev_mode=sc.ev_mode, step_s=step_s, signals=signals, speed=speed, io_devices=io)
+    io = sorted(
+        {
+            ch.split(".")[0]
+            for table in sc.signals.values()
+            for ch in table
+            if re.fullmatch(r"state_\d", ch.split(".", 1)[1])
+        }
+    )
+    loop = ClosedLoop(
+        sim,
+        lambda cycle: checker_for(sc, sim, cycle, t0),
+        control=control,
+        grid=sc.grid,
+        ev_mode=sc.ev_mode,
+        step_s=step_s,
+        signals=signals,
+        speed=speed,
+        io_devices=io,
+    )
     begin = sim.t
-    progress = Progress(f"scenario {name}", end - begin, where=lambda done: f"{sim.now:%Y-%m-%d %H:%M} UTC",
-                        warnings=lambda: loop.ledger.total())
+    progress = Progress(
+        f"scenario {name}",
+        end - begin,
+        where=lambda done: f"{sim.now:%Y-%m-%d %H:%M} UTC",
+        warnings=lambda: loop.ledger.total(),
+    )
     async with loop, progress.following(lambda: sim.t - begin):
         for at, what, dev in events:
             if at > end:
@@ -260,23 +319,27 @@ async def run_scenario(name: str, *, hours: float | None = None, offset_h: float
     checker = loop.checker
     res = loop.result
     return {
-        "scenario": name, "start": (start + timedelta(hours=offset_h)).isoformat(),
+        "scenario": name,
+        "start": (start + timedelta(hours=offset_h)).isoformat(),
         "hours": round((end - t0) / 3600 - offset_h, 3),
-        "step_s": step_s, "cycles": res.cycles,
-        "energy_kwh": kwh, **{k: round(v, 4) for k, v in balance_figures(kwh).items()},
-        "limit_violations": checker.total, "limit_violations_by_kind": dict(checker.violations),
+        "step_s": step_s,
+        "cycles": res.cycles,
+        "energy_kwh": kwh,
+        **{k: round(v, 4) for k, v in balance_figures(kwh).items()},
+        "limit_violations": checker.total,
+        "limit_violations_by_kind": dict(checker.violations),
         "limit_violations_avoidable": checker.avoidable,
         "limit_violations_unavoidable": sum(checker.unavoidable.values()),
         "max_limit_excess_w": round(checker.max_excess_w, 1),
         "max_avoidable_excess_w": round(checker.max_avoidable_w, 1),
         "relay_switches": dict(res.relay_switches),
-        "ev_kwh": round(res.ev_wh / 1000, 3), "ev_grid_share_pct": round(res.ev_grid_share_pct, 3),
+        "ev_kwh": round(res.ev_wh / 1000, 3),
+        "ev_grid_share_pct": round(res.ev_grid_share_pct, 3),
         "fallbacks": res.fallbacks,
         "restrictions": sum(1 for e in res.events if e.kind == "restriction_start"),
-        "fallback_events": [f"{e.ts.isoformat()} {e.kind} {e.subject}" for e in res.events
-                            if e.kind.startswith("fallback")],
+        "fallback_events": [
+            f"{e.ts.isoformat()} {e.kind} {e.subject}" for e in res.events if e.kind.startswith("fallback")
+        ],
         "read_errors": loop.ledger.total(),  # every kind the edge counted (each logged once)
         "read_errors_by_kind": {f"{dev}:{kind}": n for (dev, kind), n in sorted(loop.ledger.counts.items())},
     }
-
-

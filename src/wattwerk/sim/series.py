@@ -17,7 +17,6 @@ import pandas as pd
 Builder = Callable[[pd.DatetimeIndex], np.ndarray]
 
 
-
 class Lookup(Protocol):
     """Anything that gives a value at epoch seconds (a YearlySeries, or a constant in tests)."""
 
@@ -36,8 +35,9 @@ class YearlySeries:
     then keeps its energy exactly).
     """
 
-    def __init__(self, builder: Builder, step_s: int = 3600, offset_s: float = 0.0,
-                 hold: bool = False) -> None:
+    def __init__(
+        self, builder: Builder, step_s: int = 3600, offset_s: float = 0.0, hold: bool = False
+    ) -> None:
         self._builder = builder
         self._hold = hold
         self._step = float(step_s)

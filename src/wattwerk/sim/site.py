@@ -52,8 +52,10 @@ class SiteSim:
         self.house = House("house", params.house, loc, params.seed)
         self.pv = [PVArray(f"pv{i + 1}", p, loc) for i, p in enumerate(params.pv)]
         self.battery = Battery("bat", params.battery) if params.battery else None
-        self.evs = [EVCharger(f"ev{i + 1}", p, loc.timezone, params.seed + 101 * (i + 1))
-                    for i, p in enumerate(params.evs)]
+        self.evs = [
+            EVCharger(f"ev{i + 1}", p, loc.timezone, params.seed + 101 * (i + 1))
+            for i, p in enumerate(params.evs)
+        ]
         outdoor = YearlySeries(_outdoor_builder(loc.try_region), 3600, 1800.0)
         self.heat_pump = HeatPump("hp", params.heat_pump, outdoor) if params.heat_pump else None
         self.rod = None
@@ -126,8 +128,15 @@ class SiteSim:
 
     def devices(self) -> dict[str, SimComponent]:
         """Every device by id, as the emulators see them (each a ``SimDevice``)."""
-        found: list[SimComponent | None] = [self.grid, self.house, *self.pv, self.battery, *self.evs,
-                                            self.heat_pump, self.rod]
+        found: list[SimComponent | None] = [
+            self.grid,
+            self.house,
+            *self.pv,
+            self.battery,
+            *self.evs,
+            self.heat_pump,
+            self.rod,
+        ]
         return {d.name: d for d in found if d is not None}
 
     def command(self, device: str, command: str, value: float) -> bool:
@@ -147,8 +156,11 @@ class SiteSim:
     def channels(self) -> dict[str, float]:
         """Channel name -> value in our units and signs (names valid for ``Channel.of``)."""
         g = self.grid
-        out = {"grid.power": g.power, "grid.energy_import": g.energy_import,
-               "grid.energy_export": g.energy_export}
+        out = {
+            "grid.power": g.power,
+            "grid.energy_import": g.energy_import,
+            "grid.energy_export": g.energy_export,
+        }
         for i, p in enumerate(g.phase_power, 1):
             out[f"grid.power_l{i}"] = p
         out["house.power"] = self.house.power
@@ -158,17 +170,37 @@ class SiteSim:
             out[f"{pv.name}.energy"] = pv.energy
         bat = self.battery
         if bat is not None:
-            out.update({"bat.power": bat.power, "bat.soc": bat.soc, "bat.energy_charge": bat.energy_charge,
-                        "bat.energy_discharge": bat.energy_discharge})
+            out.update(
+                {
+                    "bat.power": bat.power,
+                    "bat.soc": bat.soc,
+                    "bat.energy_charge": bat.energy_charge,
+                    "bat.energy_discharge": bat.energy_discharge,
+                }
+            )
         for ev in self.evs:
-            out.update({f"{ev.name}.power": ev.power, f"{ev.name}.energy": ev.energy,
-                        f"{ev.name}.soc": ev.soc, f"{ev.name}.state": float(ev.state),
-                        f"{ev.name}.current": ev.current, f"{ev.name}.phases": float(ev.phases)})
+            out.update(
+                {
+                    f"{ev.name}.power": ev.power,
+                    f"{ev.name}.energy": ev.energy,
+                    f"{ev.name}.soc": ev.soc,
+                    f"{ev.name}.state": float(ev.state),
+                    f"{ev.name}.current": ev.current,
+                    f"{ev.name}.phases": float(ev.phases),
+                }
+            )
         hp = self.heat_pump
         if hp is not None:
-            out.update({"hp.power": hp.power, "hp.energy": hp.energy, "hp.temperature": hp.temperature,
-                        "hp.heat_energy": hp.heat_energy, "hp.sgready": float(hp.sgready),
-                        "hp.temperature_outdoor": hp.outdoor_c})
+            out.update(
+                {
+                    "hp.power": hp.power,
+                    "hp.energy": hp.energy,
+                    "hp.temperature": hp.temperature,
+                    "hp.heat_energy": hp.heat_energy,
+                    "hp.sgready": float(hp.sgready),
+                    "hp.temperature_outdoor": hp.outdoor_c,
+                }
+            )
         rod = self.rod
         if rod is not None:
             out.update({"rod.power": rod.power, "rod.energy": rod.energy, "rod.temperature": rod.temperature})

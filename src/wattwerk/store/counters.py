@@ -60,10 +60,7 @@ def plausible(t0: int, v0: float, t1: int, v1: float, max_rate_per_h: float) -> 
 
 
 def classify(
-    ts: Sequence[int],
-    values: Sequence[float],
-    anchor: tuple[int, float] | None,
-    policy: CounterPolicy,
+    ts: Sequence[int], values: Sequence[float], anchor: tuple[int, float] | None, policy: CounterPolicy
 ) -> tuple[list[int], list[float | None]]:
     """Status and increment of each reading of a time-ordered series.
 

@@ -26,7 +26,7 @@ def read_answer(stream: TextIO) -> dict[str, Any]:
     still reached stdout) are passed on to stderr."""
     for line in iter(stream.readline, ""):
         if line.startswith(MARKER):
-            return json.loads(line[len(MARKER):])
+            return json.loads(line[len(MARKER) :])
         sys.stderr.write(line)
     raise RuntimeError("the EMHASS driver ended without an answer (see its messages above)")
 
@@ -38,8 +38,13 @@ class Emhass(Planned):
 
     def _driver(self) -> subprocess.Popen:
         if self._proc is None:
-            self._proc = subprocess.Popen([self.python, str(DRIVER)], stdin=subprocess.PIPE,
-                                          stdout=subprocess.PIPE, text=True, bufsize=1)
+            self._proc = subprocess.Popen(
+                [self.python, str(DRIVER)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+                bufsize=1,
+            )
         return self._proc
 
     def close(self) -> None:
@@ -56,16 +61,29 @@ class Emhass(Planned):
             ev = req.evs[0]
             end = ev.deadline if ev.deadline is not None else n
             hours = ev.energy_wh / ev.efficiency / THREE_PHASE_MAX_W
-        q = {"start": req.start.isoformat(), "slot_minutes": req.slot_minutes,
-             "load_w": np.asarray(req.load_w, float).tolist(), "pv_w": np.asarray(req.pv_w, float).tolist(),
-             "buy": np.asarray(req.buy_eur_per_kwh, float).tolist(),
-             "sell": np.broadcast_to(np.asarray(req.sell_eur_per_kwh, float), (n,)).tolist(),
-             "soc": b.soc_pct / 100.0, "ev_hours": hours, "ev_end": int(end), "ev_max_w": THREE_PHASE_MAX_W,
-             "bat": {"capacity_wh": b.capacity_wh, "max_charge_w": b.max_charge_w,
-                     "max_discharge_w": b.max_discharge_w, "eff_charge": b.eff_charge,
-                     "eff_discharge": b.eff_discharge, "soc_min": b.soc_min_pct / 100.0,
-                     "soc_max": b.soc_max_pct / 100.0},
-             "max_import_w": req.max_import_w, "max_export_w": req.max_export_w}
+        q = {
+            "start": req.start.isoformat(),
+            "slot_minutes": req.slot_minutes,
+            "load_w": np.asarray(req.load_w, float).tolist(),
+            "pv_w": np.asarray(req.pv_w, float).tolist(),
+            "buy": np.asarray(req.buy_eur_per_kwh, float).tolist(),
+            "sell": np.broadcast_to(np.asarray(req.sell_eur_per_kwh, float), (n,)).tolist(),
+            "soc": b.soc_pct / 100.0,
+            "ev_hours": hours,
+            "ev_end": int(end),
+            "ev_max_w": THREE_PHASE_MAX_W,
+            "bat": {
+                "capacity_wh": b.capacity_wh,
+                "max_charge_w": b.max_charge_w,
+                "max_discharge_w": b.max_discharge_w,
+                "eff_charge": b.eff_charge,
+                "eff_discharge": b.eff_discharge,
+                "soc_min": b.soc_min_pct / 100.0,
+                "soc_max": b.soc_max_pct / 100.0,
+            },
+            "max_import_w": req.max_import_w,
+            "max_export_w": req.max_export_w,
+        }
         proc = self._driver()
         proc.stdin.write(json.dumps(q) + "\n")  # type: ignore[union-attr]
         a = read_answer(proc.stdout)  # type: ignore[arg-type]
@@ -73,9 +91,21 @@ class Emhass(Planned):
         buy = np.asarray(req.buy_eur_per_kwh, float)
         sell = np.broadcast_to(np.asarray(req.sell_eur_per_kwh, float), (n,)).copy()
         status = "optimal" if str(a["status"]).lower().startswith("optimal") else str(a["status"])[:60]
-        plan = Plan(req.start, req.slot_minutes, status, "emhass", float(a["ms"]), "cost", buy, sell,
-                    np.asarray(req.pv_w, float), np.asarray(req.load_w, float), np.maximum(grid, 0),
-                    np.maximum(-grid, 0), np.zeros(n))
+        plan = Plan(
+            req.start,
+            req.slot_minutes,
+            status,
+            "emhass",
+            float(a["ms"]),
+            "cost",
+            buy,
+            sell,
+            np.asarray(req.pv_w, float),
+            np.asarray(req.load_w, float),
+            np.maximum(grid, 0),
+            np.maximum(-grid, 0),
+            np.zeros(n),
+        )
         plan.devices["bat"] = {"power_w": np.asarray(a["bat_w"], float)}
         plan.devices["ev1"] = {"power_w": np.asarray(a["ev_w"], float)}
         return plan

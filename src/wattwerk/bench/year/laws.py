@@ -203,8 +203,9 @@ def known_slots(year: Year, i: int, now: datetime, oracle: bool = False) -> int:
     return max(1, min(n, int((until - year.starts[i].to_pydatetime()).total_seconds() // SLOT_S)))
 
 
-def price_horizon(year: Year, i: int, now: datetime, oracle: bool = False,
-                  extend: bool = True, discount: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+def price_horizon(
+    year: Year, i: int, now: datetime, oracle: bool = False, extend: bool = True, discount: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
     """Buy and sell prices (€/kWh) for the planning horizon at slot ``i``: the prices known at
     ``now``; with ``extend``, the rest of the 48 h filled with the known prices of the same time of
     day one (or two) days earlier: a persistence forecast from published prices only. Those
@@ -302,9 +303,19 @@ class Planned:
         bat, ev, hp = sim.battery, sim.evs[0], sim.heat_pump
         assert bat is not None and hp is not None
         b = bat.params
-        batteries = (Battery(b.capacity_wh, bat.soc, b.max_charge_w, b.max_discharge_w,
-                             soc_min_pct=b.soc_min, soc_max_pct=b.soc_max, eff_charge=b.charge_eff,
-                             eff_discharge=b.discharge_eff, wear_eur_per_kwh=0.01),)
+        batteries = (
+            Battery(
+                b.capacity_wh,
+                bat.soc,
+                b.max_charge_w,
+                b.max_discharge_w,
+                soc_min_pct=b.soc_min,
+                soc_max_pct=b.soc_max,
+                eff_charge=b.charge_eff,
+                eff_discharge=b.discharge_eff,
+                wear_eur_per_kwh=0.01,
+            ),
+        )
         evs: tuple[EV, ...] = ()
         need = ev.energy_needed_wh
         dep = ev.departure
@@ -312,32 +323,67 @@ class Planned:
             eff = ev.params.charge_eff
             deadline = max(1, int((dep - now).total_seconds() // SLOT_S)) if dep is not None else n
             if deadline < n:
-                evs = (EV(np.arange(n) < deadline, need * eff, THREE_PHASE_MAX_W, ONE_PHASE_MIN_W, deadline,
-                          eff),)
+                evs = (
+                    EV(
+                        np.arange(n) < deadline, need * eff, THREE_PHASE_MAX_W, ONE_PHASE_MIN_W, deadline, eff
+                    ),
+                )
             else:  # leaves after the horizon: charge only where it pays, the requirement comes later
-                evs = (EV(np.ones(n, bool), 0.0, THREE_PHASE_MAX_W, ONE_PHASE_MIN_W, None, eff,
-                          max_energy_wh=need * eff),)
+                evs = (
+                    EV(
+                        np.ones(n, bool),
+                        0.0,
+                        THREE_PHASE_MAX_W,
+                        ONE_PHASE_MIN_W,
+                        None,
+                        eff,
+                        max_energy_wh=need * eff,
+                    ),
+                )
         t_out = y.outdoor_c[i : i + n]
         p = hp.params
         demand = np.clip(p.heat_loss_w_per_k * (p.heating_limit_c - t_out), 0.0, None)
-        cop = np.array([carnot_cop(t, HP_STORE_MAX_C + 5.0, p.carnot_fraction, p.cop_min, p.cop_max)
-                        for t in t_out])
+        cop = np.array(
+            [carnot_cop(t, HP_STORE_MAX_C + 5.0, p.carnot_fraction, p.cop_min, p.cop_max) for t in t_out]
+        )
         thermal: tuple[ThermalStore, ...] = ()
         if self.shift_heat:
             heater = Heater(hp.name, p.thermal_w / float(cop.mean()), cop)
-            thermal = (ThermalStore.from_tank(p.store_litres, HP_STORE_MIN_C, HP_STORE_MAX_C, hp.temperature,
-                                              demand, (heater,),
-                                              loss_w=p.store_loss_w_per_k * (HP_STORE_MIN_C + 5 - p.room_c)),)
+            thermal = (
+                ThermalStore.from_tank(
+                    p.store_litres,
+                    HP_STORE_MIN_C,
+                    HP_STORE_MAX_C,
+                    hp.temperature,
+                    demand,
+                    (heater,),
+                    loss_w=p.store_loss_w_per_k * (HP_STORE_MIN_C + 5 - p.room_c),
+                ),
+            )
         else:  # the heat pump keeps its own thermostat: its expected power is part of the load
-            own = np.array([carnot_cop(t, p.setpoint_c + 5.0 - p.hysteresis_k / 2, p.carnot_fraction,
-                                       p.cop_min, p.cop_max) for t in t_out])
+            own = np.array(
+                [
+                    carnot_cop(
+                        t, p.setpoint_c + 5.0 - p.hysteresis_k / 2, p.carnot_fraction, p.cop_min, p.cop_max
+                    )
+                    for t in t_out
+                ]
+            )
             loss = p.store_loss_w_per_k * (p.setpoint_c - p.hysteresis_k / 2 - p.room_c)
             self._hp_expected = (demand + loss) / own
             load = load + self._hp_expected
         return PlanRequest(
-            now, SLOT_S // 60, buy, self._pv_forecast(i, n), load, sell,
-            batteries=batteries, evs=evs, thermal=thermal,
-            max_import_w=y.setup.import_limit_w - IMPORT_MARGIN_W, max_export_w=y.setup.export_cap_w,
+            now,
+            SLOT_S // 60,
+            buy,
+            self._pv_forecast(i, n),
+            load,
+            sell,
+            batteries=batteries,
+            evs=evs,
+            thermal=thermal,
+            max_import_w=y.setup.import_limit_w - IMPORT_MARGIN_W,
+            max_export_w=y.setup.export_cap_w,
         )
 
     def solve(self, req: PlanRequest) -> Plan:

@@ -102,8 +102,13 @@ class Setup:
 
 def tariff_facts() -> dict[str, float]:
     """The tariff's numbers (€/kWh), printed with the results."""
-    return {"supplier_margin": SUPPLIER_MARGIN, "grid_fee": GRID_FEE, **LEVIES, "vat": VAT,
-            "feed_in": FEED_IN_EEG_2024}
+    return {
+        "supplier_margin": SUPPLIER_MARGIN,
+        "grid_fee": GRID_FEE,
+        **LEVIES,
+        "vat": VAT,
+        "feed_in": FEED_IN_EEG_2024,
+    }
 
 
 def read_prices(files: tuple[Path, ...]) -> PriceSeries:
@@ -147,15 +152,20 @@ def build_year(setup: Setup, spot: PriceSeries | None = None, horizon_slots: int
     buy, sell = tariff.price(starts), feed_in.price(starts)
     history = read_history_csv(setup.year_csv)
     if setup.pv_scale != 1.0:  # the strategies see (and forecast) the scaled array the simulator replays
-        history = history.assign(pv_w=history["pv_w"] * setup.pv_scale,
-                                 pv_forecast_w=history["pv_forecast_w"] * setup.pv_scale)
+        history = history.assign(
+            pv_w=history["pv_w"] * setup.pv_scale, pv_forecast_w=history["pv_forecast_w"] * setup.pv_scale
+        )
     region = setup.site().location.try_region
     outdoor = weather_at(region, starts + pd.Timedelta(seconds=SLOT_S / 2))["temp_air"].to_numpy()
     return Year(setup, spot, tariff, feed_in, starts, buy, sell, history, outdoor)
 
 
-def default_setup(days: int = DEFAULT_DAYS, year_csv: Path | None = None,
-                  prices: tuple[Path, ...] | None = None, start: datetime | None = None) -> Setup:
+def default_setup(
+    days: int = DEFAULT_DAYS,
+    year_csv: Path | None = None,
+    prices: tuple[Path, ...] | None = None,
+    start: datetime | None = None,
+) -> Setup:
     csv = year_csv or real_household_csv()
     if csv is None:
         raise FileNotFoundError(f"no household_load_pv_*.csv in {REAL_DATA}; pass --year FILE")

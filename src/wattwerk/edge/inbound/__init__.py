@@ -27,8 +27,12 @@ def edge_link(cfg: SiteConfig, runtime: Any, limits: Callable[[], Mapping[str, f
     return EdgeLink(accept, snapshot, limits or dict, roles, pv_rated, Path(cfg.store.data_dir))
 
 
-def start_inbound(cfg: SiteConfig, runtime: Any, stop: asyncio.Event,
-                  limits: Callable[[], Mapping[str, float]] | None = None) -> list[Coroutine[Any, Any, None]]:
+def start_inbound(
+    cfg: SiteConfig,
+    runtime: Any,
+    stop: asyncio.Event,
+    limits: Callable[[], Mapping[str, float]] | None = None,
+) -> list[Coroutine[Any, Any, None]]:
     """The tasks of the site file's ``control.inbound`` interfaces (none when it has none); each runs
     until ``stop`` is set. The protocol libraries are imported only for the interfaces configured."""
     inbound = cfg.control.inbound

@@ -68,10 +68,17 @@ class Told:
     With ``state_file`` the limits survive a restart: a marketer need not send them again.
     """
 
-    def __init__(self, name: str, accept: Callable[[Sequence[Reading]], None], *,
-                 fallback: Literal["keep", 0, 100] = "keep", fallback_after_s: float = 60.0,
-                 quantities: Sequence[str] = (FEED_IN_PCT,), clock: Callable[[], float] = time.monotonic,
-                 state_file: Path | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        accept: Callable[[Sequence[Reading]], None],
+        *,
+        fallback: Literal["keep", 0, 100] = "keep",
+        fallback_after_s: float = 60.0,
+        quantities: Sequence[str] = (FEED_IN_PCT,),
+        clock: Callable[[], float] = time.monotonic,
+        state_file: Path | None = None,
+    ) -> None:
         self.name = name
         self._accept = accept
         self.fallback = fallback
@@ -89,11 +96,15 @@ class Told:
             return
         try:
             saved = json.loads(self.state_file.read_text(encoding="utf-8"))
-            restored = {q: float(v) for q, v in saved.items()
-                        if q in self.values and isinstance(v, int | float) and math.isfinite(v)}
+            restored = {
+                q: float(v)
+                for q, v in saved.items()
+                if q in self.values and isinstance(v, int | float) and math.isfinite(v)
+            }
         except (OSError, ValueError, AttributeError) as exc:
-            log.warning("%s: %s unreadable (%s); starting without the last limits", self.name,
-                        self.state_file, exc)
+            log.warning(
+                "%s: %s unreadable (%s); starting without the last limits", self.name, self.state_file, exc
+            )
             return
         self.values.update(restored)
         log.info("%s: last limits restored: %s", self.name, restored)
@@ -139,8 +150,12 @@ class Told:
                 elif FEED_IN_W in self.values and self.fallback == 0:
                     self.values[FEED_IN_W] = 0.0
                 self._save()
-            log.warning("fallback_start %s: no peer for %.0f s, fallback: %s", self.name, silent,
-                        self.fallback if self.fallback == "keep" else f"{self.fallback} %")
+            log.warning(
+                "fallback_start %s: no peer for %.0f s, fallback: %s",
+                self.name,
+                silent,
+                self.fallback if self.fallback == "keep" else f"{self.fallback} %",
+            )
         return self.in_fallback
 
     def readings(self) -> list[Reading]:

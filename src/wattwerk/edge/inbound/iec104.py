@@ -32,9 +32,14 @@ class Iec104Outstation:
         self.edge = edge
         quantity = FEED_IN_PCT if cfg.unit == "pct" else FEED_IN_W
         self.quantity = quantity
-        self.told = told or Told("iec104", edge.accept, fallback=cfg.fallback,
-                                 fallback_after_s=cfg.fallback_after_s, quantities=(quantity,),
-                                 state_file=edge.state_file("iec104"))
+        self.told = told or Told(
+            "iec104",
+            edge.accept,
+            fallback=cfg.fallback,
+            fallback_after_s=cfg.fallback_after_s,
+            quantities=(quantity,),
+            state_file=edge.state_file("iec104"),
+        )
         self.refused = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self.server = c104.Server(ip=cfg.host, port=cfg.port, tick_rate_ms=50)
@@ -58,8 +63,9 @@ class Iec104Outstation:
             log.warning("iec104: connection from %s refused (not in allow)", ip)
         return ok
 
-    def _on_setpoint(self, point: c104.Point, previous_info: c104.Information,
-                     message: c104.IncomingMessage) -> c104.ResponseState:
+    def _on_setpoint(
+        self, point: c104.Point, previous_info: c104.Information, message: c104.IncomingMessage
+    ) -> c104.ResponseState:
         value = point.value
         top = 100.0 if self.cfg.unit == "pct" else math.inf
         if not isinstance(value, float) or not 0.0 <= value <= top:
@@ -86,8 +92,12 @@ class Iec104Outstation:
             limit = min(100.0, round(100.0 * limit_w / rated, 2)) if rated else 0.0
         else:
             limit = _kw(limit_w)
-        for point, value in ((self.pv, _kw(m["pv_w"])), (self.grid, _kw(m["grid_w"])), (self.limit, limit),
-                             (self.limited, limit_w is not None)):
+        for point, value in (
+            (self.pv, _kw(m["pv_w"])),
+            (self.grid, _kw(m["grid_w"])),
+            (self.limit, limit),
+            (self.limited, limit_w is not None),
+        ):
             if point.value != value:
                 point.value = value
                 if self.server.active_connection_count > 0:
@@ -96,8 +106,12 @@ class Iec104Outstation:
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self.server.start()
-        log.info("iec104 outstation on %s:%d, common address %d", self.cfg.host, self.cfg.port,
-                 self.cfg.common_address)
+        log.info(
+            "iec104 outstation on %s:%d, common address %d",
+            self.cfg.host,
+            self.cfg.port,
+            self.cfg.common_address,
+        )
 
     def stop(self) -> None:
         self.server.stop()

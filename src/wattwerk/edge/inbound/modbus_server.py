@@ -39,16 +39,25 @@ class MapEntry:
     meaning: str
 
 
-def _e(name: str, address: int, type_: str, scale: float, access: Literal["rw", "r"], unit: str,
-       meaning: str) -> MapEntry:
-    return MapEntry(Register(name, address, type_, scale=scale, sentinel=name != "watchdog"), access, unit,
-                    meaning)
+def _e(
+    name: str, address: int, type_: str, scale: float, access: Literal["rw", "r"], unit: str, meaning: str
+) -> MapEntry:
+    return MapEntry(
+        Register(name, address, type_, scale=scale, sentinel=name != "watchdog"), access, unit, meaning
+    )
 
 
 # "none" is the type's "not available" value: 0xFFFF (u16), 0xFFFFFFFF (u32), 0x80000000 (s32)
 REGISTER_MAP: tuple[MapEntry, ...] = (
-    _e("feed_in_limit_pct", 0, "u16", 0.1, "rw", "0.1 %",
-       "Feed-in limit, % of the installed PV power; 1000 or none = no limit"),
+    _e(
+        "feed_in_limit_pct",
+        0,
+        "u16",
+        0.1,
+        "rw",
+        "0.1 %",
+        "Feed-in limit, % of the installed PV power; 1000 or none = no limit",
+    ),
     _e("feed_in_limit_w", 1, "u32", 1.0, "rw", "W", "Feed-in limit in W; none = no limit"),
     _e("import_limit_w", 3, "u32", 1.0, "rw", "W", "Grid import limit in W; none = no limit"),
     _e("watchdog", 5, "u16", 1.0, "rw", "", "Any write (e.g. a counter) tells the edge the master is alive"),
@@ -59,14 +68,24 @@ REGISTER_MAP: tuple[MapEntry, ...] = (
     _e("in_force_export_w", 107, "u32", 1.0, "r", "W", "The tightest feed-in limit in force (any source)"),
     _e("in_force_import_w", 109, "u32", 1.0, "r", "W", "The tightest import limit in force (any source)"),
     _e("pv_rated_w", 111, "u32", 1.0, "r", "W", "Installed PV power (what 100 % means)"),
-    _e("status", 113, "u16", 1.0, "r", "bits",
-       "Bit 0: feed-in limited; bit 1: import limited; bit 2: fallback applies"),
+    _e(
+        "status",
+        113,
+        "u16",
+        1.0,
+        "r",
+        "bits",
+        "Bit 0: feed-in limited; bit 1: import limited; bit 2: fallback applies",
+    ),
     _e("heartbeat", 114, "u16", 1.0, "r", "", "Counts up every second while the edge runs"),
 )
 _BY_NAME = {e.register.name: e for e in REGISTER_MAP}
 # written register -> (channel quantity, its value for "no limit")
-_WRITES = {"feed_in_limit_pct": (FEED_IN_PCT, 100.0), "feed_in_limit_w": (FEED_IN_W, NONE),
-           "import_limit_w": (IMPORT_W, NONE)}
+_WRITES = {
+    "feed_in_limit_pct": (FEED_IN_PCT, 100.0),
+    "feed_in_limit_w": (FEED_IN_W, NONE),
+    "import_limit_w": (IMPORT_W, NONE),
+}
 
 
 def _blocks() -> list[SimData]:
@@ -75,8 +94,9 @@ def _blocks() -> list[SimData]:
     for access in ("rw", "r"):
         regs = [e.register for e in REGISTER_MAP if e.access == access]
         first, last = min(r.address for r in regs), max(r.end for r in regs)
-        out.append(SimData(first, count=last - first, values=0, datatype=DataType.REGISTERS,
-                           readonly=access == "r"))
+        out.append(
+            SimData(first, count=last - first, values=0, datatype=DataType.REGISTERS, readonly=access == "r")
+        )
     return out
 
 
@@ -86,10 +106,14 @@ class LimitServer:
     def __init__(self, cfg: ModbusServer, edge: EdgeLink, told: Told | None = None) -> None:
         self.cfg = cfg
         self.edge = edge
-        self.told = told or Told("modbus_server", edge.accept, fallback=cfg.fallback,
-                                 fallback_after_s=cfg.fallback_after_s,
-                                 quantities=(FEED_IN_PCT, FEED_IN_W, IMPORT_W),
-                                 state_file=edge.state_file("modbus_server"))
+        self.told = told or Told(
+            "modbus_server",
+            edge.accept,
+            fallback=cfg.fallback,
+            fallback_after_s=cfg.fallback_after_s,
+            quantities=(FEED_IN_PCT, FEED_IN_W, IMPORT_W),
+            state_file=edge.state_file("modbus_server"),
+        )
         self.heartbeat = 0
         self.refused = 0
         device = SimDevice(cfg.unit, simdata=_blocks(), action=self._action)
@@ -109,21 +133,36 @@ class LimitServer:
         m = self.edge.measurements()
         export, imp = self.edge.limit_w("export"), self.edge.limit_w("import")
         status = (export is not None) | (imp is not None) << 1 | self.told.in_fallback << 2
-        return {"feed_in_limit_pct": pct, "feed_in_limit_w": None if watts < 0 else watts,
-                "import_limit_w": None if imp < 0 else imp,
-                "grid_power_w": m["grid_w"], "pv_power_w": m["pv_w"], "battery_power_w": m["battery_w"],
-                "battery_soc": m["soc_pct"], "in_force_export_w": export, "in_force_import_w": imp,
-                "pv_rated_w": self.edge.pv_rated_w, "status": float(status),
-                "heartbeat": float(self.heartbeat)}
+        return {
+            "feed_in_limit_pct": pct,
+            "feed_in_limit_w": None if watts < 0 else watts,
+            "import_limit_w": None if imp < 0 else imp,
+            "grid_power_w": m["grid_w"],
+            "pv_power_w": m["pv_w"],
+            "battery_power_w": m["battery_w"],
+            "battery_soc": m["soc_pct"],
+            "in_force_export_w": export,
+            "in_force_import_w": imp,
+            "pv_rated_w": self.edge.pv_rated_w,
+            "status": float(status),
+            "heartbeat": float(self.heartbeat),
+        }
 
-    async def _action(self, fc: int, start: int, address: int, count: int, registers: list[int],
-                      set_values: list[int] | list[bool] | None) -> ExcCodes | None:
+    async def _action(
+        self,
+        fc: int,
+        start: int,
+        address: int,
+        count: int,
+        registers: list[int],
+        set_values: list[int] | list[bool] | None,
+    ) -> ExcCodes | None:
         if set_values is None:  # a read: the read-only registers from the site now
             for name, value in self.values().items():
                 reg = _BY_NAME[name].register
                 if start <= reg.address and reg.end - start <= len(registers):
                     raw = None if value is None else value / reg.scale
-                    registers[reg.address - start: reg.end - start] = encode_raw(raw, reg.type)
+                    registers[reg.address - start : reg.end - start] = encode_raw(raw, reg.type)
             return None
         written = [int(v) for v in set_values]
         told: dict[str, float] = {}
@@ -133,7 +172,7 @@ class LimitServer:
                 continue
             if reg.address < address or reg.end > address + count:  # half of a 32-bit register
                 return ExcCodes.ILLEGAL_ADDRESS
-            raw = decode_raw(written[reg.address - address: reg.end - address], reg.type)
+            raw = decode_raw(written[reg.address - address : reg.end - address], reg.type)
             if reg.name in _WRITES:
                 value = _written(reg.name, raw)
                 if value is None:
@@ -195,5 +234,14 @@ class _GuardedHandler(ServerRequestHandler):
 
 def register_rows() -> list[Mapping[str, Any]]:
     """The register map as rows (docs, tests)."""
-    return [{"address": e.register.address, "name": e.register.name, "type": e.register.type,
-             "unit": e.unit, "access": e.access, "meaning": e.meaning} for e in REGISTER_MAP]
+    return [
+        {
+            "address": e.register.address,
+            "name": e.register.name,
+            "type": e.register.type,
+            "unit": e.unit,
+            "access": e.access,
+            "meaning": e.meaning,
+        }
+        for e in REGISTER_MAP
+    ]

@@ -40,17 +40,30 @@ class Ven:
         self.told = told or Told("openadr", edge.accept, fallback_after_s=math.inf, quantities=(IMPORT_W,))
         self.events: dict[str, dict[str, Any]] = {}
         passphrase = cfg.passphrase.get_secret_value() if cfg.passphrase else None
-        self.client = OpenADRClient(ven_name=cfg.ven_name, vtn_url=cfg.vtn_url, cert=cfg.cert, key=cfg.key,
-                                    passphrase=passphrase, vtn_fingerprint=cfg.vtn_fingerprint,
-                                    ca_file=cfg.ca_file, show_fingerprint=False)
+        self.client = OpenADRClient(
+            ven_name=cfg.ven_name,
+            vtn_url=cfg.vtn_url,
+            cert=cfg.cert,
+            key=cfg.key,
+            passphrase=passphrase,
+            vtn_fingerprint=cfg.vtn_fingerprint,
+            ca_file=cfg.ca_file,
+            show_fingerprint=False,
+        )
         self.client.add_handler("on_event", self._on_event)
         self.client.add_handler("on_update_event", self._on_event)
         every = timedelta(seconds=cfg.report_s)
         for resource, key in (("grid", "grid_w"), ("pv", "pv_w")):
-            self.client.add_report(callback=lambda key=key: self._measure(key), resource_id=resource,
-                                   measurement="RealPower", unit="W", sampling_rate=every,
-                                   report_specifier_id=f"wattwerk-{resource}", r_id=f"{resource}-power",
-                                   report_duration=timedelta(hours=1))
+            self.client.add_report(
+                callback=lambda key=key: self._measure(key),
+                resource_id=resource,
+                measurement="RealPower",
+                unit="W",
+                sampling_rate=every,
+                report_specifier_id=f"wattwerk-{resource}",
+                r_id=f"{resource}-power",
+                report_duration=timedelta(hours=1),
+            )
 
     def _measure(self, key: str) -> float | None:
         return self.edge.measurements()[key]
@@ -64,12 +77,17 @@ class Ven:
             log.warning("openadr: event %s cancelled", event_id)
             return "optIn"
         if not any(n in KNOWN for n in names):
-            log.warning("openadr: event %s with signals %s: none this edge can follow, opted out",
-                        event_id, names)
+            log.warning(
+                "openadr: event %s with signals %s: none this edge can follow, opted out", event_id, names
+            )
             return "optOut"
         self.events[event_id] = event
-        log.warning("openadr: event %s (%s) from %s kept", event_id, ", ".join(map(str, names)),
-                    event["active_period"]["dtstart"].isoformat())
+        log.warning(
+            "openadr: event %s (%s) from %s kept",
+            event_id,
+            ", ".join(map(str, names)),
+            event["active_period"]["dtstart"].isoformat(),
+        )
         return "optIn"
 
     def in_force(self, now: datetime) -> dict[str, float]:

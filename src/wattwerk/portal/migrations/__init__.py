@@ -42,7 +42,7 @@ def migrate(url: str, schema: str | None = None) -> list[str]:
     ``postgresql://...`` (``schema`` is created if given) or ``sqlite:///path/portal.db``
     (the file and its folder are created)."""
     if url.startswith(SQLITE_PREFIX):
-        return migrate_sqlite(url[len(SQLITE_PREFIX):].split("?", 1)[0])
+        return migrate_sqlite(url[len(SQLITE_PREFIX) :].split("?", 1)[0])
     return migrate_postgres(url, schema)
 
 

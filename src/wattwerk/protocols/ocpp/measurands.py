@@ -61,15 +61,26 @@ class Sample:
 
 def from_v16(sampled: Mapping[str, Any]) -> Sample:
     """A 1.6 SampledValue (snake_case keys, value is a string)."""
-    return Sample(sampled.get("value"), sampled.get("measurand"), sampled.get("phase"),
-                  sampled.get("location"), sampled.get("unit"))
+    return Sample(
+        sampled.get("value"),
+        sampled.get("measurand"),
+        sampled.get("phase"),
+        sampled.get("location"),
+        sampled.get("unit"),
+    )
 
 
 def from_v201(sampled: Mapping[str, Any]) -> Sample:
     """A 2.0.1 SampledValueType (snake_case keys, value is a number, unit in unit_of_measure)."""
     uom = sampled.get("unit_of_measure") or {}
-    return Sample(sampled.get("value"), sampled.get("measurand"), sampled.get("phase"),
-                  sampled.get("location"), uom.get("unit"), int(uom.get("multiplier", 0) or 0))
+    return Sample(
+        sampled.get("value"),
+        sampled.get("measurand"),
+        sampled.get("phase"),
+        sampled.get("location"),
+        uom.get("unit"),
+        int(uom.get("multiplier", 0) or 0),
+    )
 
 
 def convert(sample: Sample) -> tuple[str, float] | None:
@@ -91,7 +102,7 @@ def convert(sample: Sample) -> tuple[str, float] | None:
         raw = float(sample.value)
     except (TypeError, ValueError, OverflowError):
         raise BadInput("value", f"{measurand} value {sample.value!r} is not a number") from None
-    value = raw * units[unit] * 10.0 ** sample.multiplier
+    value = raw * units[unit] * 10.0**sample.multiplier
     low, high = RANGES[quantity]
     if not math.isfinite(value) or not low <= value <= high:
         raise BadInput("range", f"{measurand} = {value:g} is outside {low:g}..{high:g}")

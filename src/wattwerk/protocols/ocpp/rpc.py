@@ -22,9 +22,12 @@ from wattwerk.errors import InputLedger
 log = logging.getLogger("wattwerk.ocpp")
 
 # the library's code -> the code OCPP 1.6 spells (1.6 predates the renames of 2.0)
-V16_CODES = {"FormatViolation": "FormationViolation",
-             "OccurrenceConstraintViolation": "OccurenceConstraintViolation",
-             "RpcFrameworkError": "ProtocolError", "MessageTypeNotSupported": "ProtocolError"}
+V16_CODES = {
+    "FormatViolation": "FormationViolation",
+    "OccurrenceConstraintViolation": "OccurenceConstraintViolation",
+    "RpcFrameworkError": "ProtocolError",
+    "MessageTypeNotSupported": "ProtocolError",
+}
 KNOWN_ACTIONS = {"1.6": {a.value for a in Action16}, "2.0.1": {a.value for a in Action201}}
 
 

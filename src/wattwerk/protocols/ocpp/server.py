@@ -54,9 +54,16 @@ def basic_password(request: Request) -> tuple[str, str] | None:
 class CentralSystem:
     """OCPP 1.6J and 2.0.1 central system. ``async with CentralSystem(...) as cs:``."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 9000, *, settings: Settings | None = None,
-                 passwords: Mapping[str, str] | None = None, allowed: Collection[str] | None = None,
-                 ledger: InputLedger | None = None) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 9000,
+        *,
+        settings: Settings | None = None,
+        passwords: Mapping[str, str] | None = None,
+        allowed: Collection[str] | None = None,
+        ledger: InputLedger | None = None,
+    ) -> None:
         self.host, self._port = host, port
         self.settings = settings or Settings()
         self.passwords = dict(passwords or {})
@@ -77,8 +84,15 @@ class CentralSystem:
         return int(next(iter(self._server.sockets)).getsockname()[1])
 
     async def start(self) -> None:
-        self._server = await serve(self._handle, self.host, self._port, select_subprotocol=_select,
-                                   process_request=self._check, ping_interval=20, ping_timeout=20)
+        self._server = await serve(
+            self._handle,
+            self.host,
+            self._port,
+            select_subprotocol=_select,
+            process_request=self._check,
+            ping_interval=20,
+            ping_timeout=20,
+        )
 
     async def ensure_started(self) -> None:
         """Start on first use (drivers call this from their first read); OSError → PermanentError."""
@@ -87,8 +101,9 @@ class CentralSystem:
                 try:
                     await self.start()
                 except OSError as exc:
-                    raise PermanentError(f"OCPP central system cannot listen on port {self._port}: {exc}") \
-                        from None
+                    raise PermanentError(
+                        f"OCPP central system cannot listen on port {self._port}: {exc}"
+                    ) from None
 
     def close(self) -> None:
         """Stop listening and drop every charger connection (sync, for shutdown paths)."""

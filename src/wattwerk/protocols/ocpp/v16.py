@@ -32,8 +32,9 @@ class Session16(RpcGuard, SessionBase, ChargePoint):
     def on_boot(self, charge_point_vendor: str, charge_point_model: str, **_: Any) -> Any:
         self.seen()
         self.state.vendor, self.state.model, self.state.booted = charge_point_vendor, charge_point_model, True
-        return call_result.BootNotification(current_time=iso(), interval=self.settings.heartbeat_s,
-                                            status="Accepted")
+        return call_result.BootNotification(
+            current_time=iso(), interval=self.settings.heartbeat_s, status="Accepted"
+        )
 
     @after(Action.boot_notification)
     def after_boot(self, **_: Any) -> None:
@@ -42,8 +43,11 @@ class Session16(RpcGuard, SessionBase, ChargePoint):
     async def configure(self) -> None:
         """Learn the rate units the charger takes and ask for meter values at our interval."""
         try:
-            got = await self.request(call.GetConfiguration(
-                key=["ChargingScheduleAllowedChargingRateUnit", "MeterValueSampleInterval"]))
+            got = await self.request(
+                call.GetConfiguration(
+                    key=["ChargingScheduleAllowedChargingRateUnit", "MeterValueSampleInterval"]
+                )
+            )
             for item in got.configuration_key or []:
                 value = str(item.get("value", ""))
                 if item.get("key") == "ChargingScheduleAllowedChargingRateUnit":
@@ -51,8 +55,11 @@ class Session16(RpcGuard, SessionBase, ChargePoint):
                     self.state.rate_units = frozenset(units)
                 elif item.get("key") == "MeterValueSampleInterval" and value.isdigit():
                     self.state.sample_interval_s = float(value)
-            changed = await self.request(call.ChangeConfiguration(
-                key="MeterValueSampleInterval", value=str(self.settings.sample_interval_s)))
+            changed = await self.request(
+                call.ChangeConfiguration(
+                    key="MeterValueSampleInterval", value=str(self.settings.sample_interval_s)
+                )
+            )
             if changed.status == "Accepted":
                 self.state.sample_interval_s = float(self.settings.sample_interval_s)
             await self.request(call.ChangeConfiguration(key="MeterValuesSampledData", value=SAMPLED))
@@ -125,10 +132,15 @@ class Session16(RpcGuard, SessionBase, ChargePoint):
         if phases is not None:
             period["number_phases"] = phases
         profile = {
-            "charging_profile_id": PROFILE_ID, "stack_level": STACK_LEVEL,
-            "charging_profile_purpose": "TxDefaultProfile", "charging_profile_kind": "Absolute",
-            "charging_schedule": {"charging_rate_unit": unit, "start_schedule": iso(self.schedule_start()),
-                                  "charging_schedule_period": [period]},
+            "charging_profile_id": PROFILE_ID,
+            "stack_level": STACK_LEVEL,
+            "charging_profile_purpose": "TxDefaultProfile",
+            "charging_profile_kind": "Absolute",
+            "charging_schedule": {
+                "charging_rate_unit": unit,
+                "start_schedule": iso(self.schedule_start()),
+                "charging_schedule_period": [period],
+            },
         }
         request = call.SetChargingProfile(connector_id=connector, cs_charging_profiles=profile)
         got = await self.request(request)

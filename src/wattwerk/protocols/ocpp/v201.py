@@ -18,8 +18,12 @@ ACCEPTED = {"status": "Accepted"}
 SMART = {"name": "SmartChargingCtrlr"}
 # (component, variable) we read after boot; RateUnit is a member list such as "A,W"
 SAMPLED = {"name": "SampledDataCtrlr"}
-ASK = [(SMART, "RateUnit"), (SMART, "ACPhaseSwitchingSupported"), (SMART, "Phases3to1"),
-       (SAMPLED, "TxUpdatedInterval")]
+ASK = [
+    (SMART, "RateUnit"),
+    (SMART, "ACPhaseSwitchingSupported"),
+    (SMART, "Phases3to1"),
+    (SAMPLED, "TxUpdatedInterval"),
+]
 _remote_ids = itertools.count(1)
 
 
@@ -32,8 +36,9 @@ class Session201(RpcGuard, SessionBase, ChargePoint):
         self.state.vendor = charging_station.get("vendor_name")
         self.state.model = charging_station.get("model")
         self.state.booted = True
-        return call_result.BootNotification(current_time=iso(), interval=self.settings.heartbeat_s,
-                                            status="Accepted")
+        return call_result.BootNotification(
+            current_time=iso(), interval=self.settings.heartbeat_s, status="Accepted"
+        )
 
     @after(Action.boot_notification)
     def after_boot(self, **_: Any) -> None:
@@ -42,20 +47,36 @@ class Session201(RpcGuard, SessionBase, ChargePoint):
     async def configure(self) -> None:
         """Learn rate units and phase switching; ask for meter values at our interval."""
         try:
-            got = await self.request(call.GetVariables(get_variable_data=[
-                {"component": c, "variable": {"name": v}} for c, v in ASK]))
-            found = {r["variable"]["name"]: r.get("attribute_value") for r in got.get_variable_result
-                     if r.get("attribute_status") == "Accepted"}
+            got = await self.request(
+                call.GetVariables(
+                    get_variable_data=[{"component": c, "variable": {"name": v}} for c, v in ASK]
+                )
+            )
+            found = {
+                r["variable"]["name"]: r.get("attribute_value")
+                for r in got.get_variable_result
+                if r.get("attribute_status") == "Accepted"
+            }
             if found.get("RateUnit"):
-                self.state.rate_units = frozenset(u.strip() for u in found["RateUnit"].split(",")
-                                                  if u.strip() in ("A", "W"))
-            self.state.phase_switching = any(str(found.get(k, "")).lower() == "true"
-                                             for k in ("ACPhaseSwitchingSupported", "Phases3to1"))
+                self.state.rate_units = frozenset(
+                    u.strip() for u in found["RateUnit"].split(",") if u.strip() in ("A", "W")
+                )
+            self.state.phase_switching = any(
+                str(found.get(k, "")).lower() == "true" for k in ("ACPhaseSwitchingSupported", "Phases3to1")
+            )
             if str(found.get("TxUpdatedInterval", "")).isdigit():
                 self.state.sample_interval_s = float(found["TxUpdatedInterval"])
-            done = await self.request(call.SetVariables(set_variable_data=[{
-                "component": SAMPLED, "variable": {"name": "TxUpdatedInterval"},
-                "attribute_value": str(self.settings.sample_interval_s)}]))
+            done = await self.request(
+                call.SetVariables(
+                    set_variable_data=[
+                        {
+                            "component": SAMPLED,
+                            "variable": {"name": "TxUpdatedInterval"},
+                            "attribute_value": str(self.settings.sample_interval_s),
+                        }
+                    ]
+                )
+            )
             if all(r.get("attribute_status") == "Accepted" for r in done.set_variable_result):
                 self.state.sample_interval_s = float(self.settings.sample_interval_s)
         except Exception as exc:  # a station that refuses still charges; note it and go on
@@ -78,10 +99,18 @@ class Session201(RpcGuard, SessionBase, ChargePoint):
         return call_result.Authorize(id_token_info=ACCEPTED)
 
     @on(Action.transaction_event)
-    def on_transaction_event(self, event_type: str, timestamp: str, trigger_reason: str, seq_no: int,
-                             transaction_info: dict[str, Any], evse: dict[str, Any] | None = None,
-                             meter_value: list[dict[str, Any]] | None = None,
-                             id_token: dict[str, Any] | None = None, **_: Any) -> Any:
+    def on_transaction_event(
+        self,
+        event_type: str,
+        timestamp: str,
+        trigger_reason: str,
+        seq_no: int,
+        transaction_info: dict[str, Any],
+        evse: dict[str, Any] | None = None,
+        meter_value: list[dict[str, Any]] | None = None,
+        id_token: dict[str, Any] | None = None,
+        **_: Any,
+    ) -> Any:
         self.seen()
         tx = transaction_info.get("transaction_id")
         number = evse["id"] if evse else self._evse_of(tx)
@@ -138,11 +167,18 @@ class Session201(RpcGuard, SessionBase, ChargePoint):
         if phases is not None:
             period["number_phases"] = phases
         profile = {
-            "id": PROFILE_ID, "stack_level": STACK_LEVEL,
-            "charging_profile_purpose": "TxDefaultProfile", "charging_profile_kind": "Absolute",
-            "charging_schedule": [{"id": PROFILE_ID, "charging_rate_unit": unit,
-                                   "start_schedule": iso(self.schedule_start()),
-                                   "charging_schedule_period": [period]}],
+            "id": PROFILE_ID,
+            "stack_level": STACK_LEVEL,
+            "charging_profile_purpose": "TxDefaultProfile",
+            "charging_profile_kind": "Absolute",
+            "charging_schedule": [
+                {
+                    "id": PROFILE_ID,
+                    "charging_rate_unit": unit,
+                    "start_schedule": iso(self.schedule_start()),
+                    "charging_schedule_period": [period],
+                }
+            ],
         }
         got = await self.request(call.SetChargingProfile(evse_id=connector, charging_profile=profile))
         if got.status != "Accepted":
@@ -154,9 +190,13 @@ class Session201(RpcGuard, SessionBase, ChargePoint):
         self.state.profiles.pop(connector, None)
 
     async def remote_start(self, connector: int) -> None:
-        got = await self.request(call.RequestStartTransaction(
-            id_token={"id_token": self.settings.id_tag, "type": "Central"},
-            remote_start_id=next(_remote_ids), evse_id=connector))
+        got = await self.request(
+            call.RequestStartTransaction(
+                id_token={"id_token": self.settings.id_tag, "type": "Central"},
+                remote_start_id=next(_remote_ids),
+                evse_id=connector,
+            )
+        )
         if got.status != "Accepted":
             raise PermanentError(f"{self.id}: remote start {got.status}")
 

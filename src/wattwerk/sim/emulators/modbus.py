@@ -35,8 +35,16 @@ from wattwerk.protocols.modbus_codec import Register, decode_raw, encode_raw
 from wattwerk.sim.emulators import SimDevice
 
 Values = Mapping[str, float | str | None]
-_FC_TABLE = {3: "holding", 6: "holding", 16: "holding", 4: "input", 1: "coil", 5: "coil", 15: "coil",
-             2: "discrete"}
+_FC_TABLE = {
+    3: "holding",
+    6: "holding",
+    16: "holding",
+    4: "input",
+    1: "coil",
+    5: "coil",
+    15: "coil",
+    2: "discrete",
+}
 _SLOT = {"coil": 0, "discrete": 1, "holding": 2, "input": 3}
 
 
@@ -110,8 +118,15 @@ class RegisterBank:
                 slot.append(SimData(65000, values=[False] * 16 if i < 2 else 0, datatype=kind))
         return out  # type: ignore[return-value]
 
-    async def _action(self, fc: int, start: int, address: int, count: int, registers: list[int],
-                      set_values: list[int] | list[bool] | None) -> ExcCodes | None:
+    async def _action(
+        self,
+        fc: int,
+        start: int,
+        address: int,
+        count: int,
+        registers: list[int],
+        set_values: list[int] | list[bool] | None,
+    ) -> ExcCodes | None:
         if self.delay:
             await asyncio.sleep(self.delay)
         if self.fault is not None:
@@ -139,16 +154,16 @@ class RegisterBank:
         image = list(registers)
         for reg in self.by_table.get(table, []):
             if reg.address >= start and reg.end - start <= len(image):
-                image[reg.address - start: reg.end - start] = self.encode(reg, current)
+                image[reg.address - start : reg.end - start] = self.encode(reg, current)
         if set_values is None:
             self.reads += 1
             registers[:] = image
             return None
-        image[address - start: address - start + count] = [int(v) for v in set_values]
+        image[address - start : address - start + count] = [int(v) for v in set_values]
         written = {}
         for reg in self.by_table.get(table, []):
             if reg.address < address + count and reg.end > address:
-                value = self.decode(reg, image[reg.address - start: reg.end - start], current)
+                value = self.decode(reg, image[reg.address - start : reg.end - start], current)
                 if value is not None:
                     written[reg.name] = value
         error = self._written(written)
@@ -179,9 +194,16 @@ class EmulatorServer:
     (a tty path, e.g. one end of a pty pair) serves Modbus RTU on a serial line instead.
     """
 
-    def __init__(self, banks: Sequence[RegisterBank], *, host: str = "127.0.0.1", port: int = 0,
-                 framer: Literal["socket", "rtu"] = "socket", serial: str | None = None,
-                 baudrate: int = 9600) -> None:
+    def __init__(
+        self,
+        banks: Sequence[RegisterBank],
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        framer: Literal["socket", "rtu"] = "socket",
+        serial: str | None = None,
+        baudrate: int = 9600,
+    ) -> None:
         self.banks = list(banks)
         self.host = host
         devices = [b.simdevice() for b in self.banks]
@@ -222,8 +244,15 @@ class CatalogEmulator:
     (``WriteSpec``) and forwarded with ``sim.apply(command, value)``.
     """
 
-    def __init__(self, entry: Entry, sim: SimDevice, *, unit: int | None = None,
-                 rated_power: float | None = None, connector: int = 1) -> None:
+    def __init__(
+        self,
+        entry: Entry,
+        sim: SimDevice,
+        *,
+        unit: int | None = None,
+        rated_power: float | None = None,
+        connector: int = 1,
+    ) -> None:
         self.entry = entry
         self.sim = sim
         self.rated_power = rated_power
@@ -231,9 +260,13 @@ class CatalogEmulator:
         self.channels = {r.name for r in entry.registers if r.channel}
         shift = entry.shift(connector)
         gaps = [(a + shift, b + shift) for a, b in entry.gaps]
-        self.bank = RegisterBank(entry.unit_for(connector) if unit is None else unit,
-                                 entry.register_table(connector), values=self.values, on_write=self.on_write,
-                                 gaps=gaps)
+        self.bank = RegisterBank(
+            entry.unit_for(connector) if unit is None else unit,
+            entry.register_table(connector),
+            values=self.values,
+            on_write=self.on_write,
+            gaps=gaps,
+        )
 
     def _rating(self, source: float | str) -> float:
         if source == "rated":
@@ -255,8 +288,9 @@ class CatalogEmulator:
                 out[name] = sim[name]
         return out
 
-    def on_write(self, written: dict[str, float | str],
-                 stored: dict[str, float | str | None] | None = None) -> None:
+    def on_write(
+        self, written: dict[str, float | str], stored: dict[str, float | str | None] | None = None
+    ) -> None:
         """Turn written registers into the entry's commands; ``stored`` is the bank's register state
         (this emulator's own bank unless it shares a bank with another, as SunSpec entries do)."""
         stored = self.bank.stored if stored is None else stored

@@ -16,8 +16,13 @@ from wattwerk.protocols.mqtt import MqttSettings
 
 
 class MqttInputsEmulator:
-    def __init__(self, kind: Literal["shelly", "tasmota"], topic: str, states: dict[int, bool],
-                 settings: MqttSettings | None = None) -> None:
+    def __init__(
+        self,
+        kind: Literal["shelly", "tasmota"],
+        topic: str,
+        states: dict[int, bool],
+        settings: MqttSettings | None = None,
+    ) -> None:
         self.kind = kind
         self.topic = topic
         self.states = dict(states)
@@ -39,8 +44,12 @@ class MqttInputsEmulator:
     def _change(self, n: int, closed: bool) -> list[tuple[str, dict]]:
         if self.kind == "shelly":
             status = {"id": n, "state": closed}
-            notify = {"src": "shellyplusi4-emu", "dst": self.topic, "method": "NotifyStatus",
-                      "params": {"ts": 0.0, f"input:{n}": status}}
+            notify = {
+                "src": "shellyplusi4-emu",
+                "dst": self.topic,
+                "method": "NotifyStatus",
+                "params": {"ts": 0.0, f"input:{n}": status},
+            }
             return [(f"{self.topic}/status/input:{n}", status), (f"{self.topic}/events/rpc", notify)]
         return [(f"stat/{self.topic}/RESULT", {f"Switch{n}": {"Action": "ON" if closed else "OFF"}})]
 

@@ -30,8 +30,9 @@ _SPLIT = (0.6, 0.4)
 
 
 class RctEmulator:
-    def __init__(self, sim: SimDevice, *, host: str = "127.0.0.1", port: int = 0,
-                 entry: Entry | None = None) -> None:
+    def __init__(
+        self, sim: SimDevice, *, host: str = "127.0.0.1", port: int = 0, entry: Entry | None = None
+    ) -> None:
         self.sim = sim
         self.host, self.port = host, port
         self.chatter = False

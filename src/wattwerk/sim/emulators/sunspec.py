@@ -28,9 +28,17 @@ FACTORY: dict[int, dict[str, float]] = {123: {"Conn": 1, "WMaxLimPct": 100, "WMa
 class SunSpecEmulator:
     """One SunSpec unit: ``models`` in chain order (model 1 is prepended when missing)."""
 
-    def __init__(self, models: Sequence[int], sim: SimDevice, *, unit: int = 1, base: int = 40000,
-                 rated_power: float = 5000.0, common: dict[str, str | int] | None = None,
-                 vendor: Entry | None = None) -> None:
+    def __init__(
+        self,
+        models: Sequence[int],
+        sim: SimDevice,
+        *,
+        unit: int = 1,
+        base: int = 40000,
+        rated_power: float = 5000.0,
+        common: dict[str, str | int] | None = None,
+        vendor: Entry | None = None,
+    ) -> None:
         self.sim = sim
         self.rated_power = rated_power
         self.common = {**COMMON, **(common or {})}
@@ -57,8 +65,11 @@ class SunSpecEmulator:
         for name, value in self.common.items():
             self.fixed[f"1.{name}"] = value
         # vendor registers served by the same unit beside the chain (e.g. SolarEdge power control)
-        self.vendor = None if vendor is None or not vendor.registers else CatalogEmulator(
-            vendor, sim, unit=unit, rated_power=rated_power)
+        self.vendor = (
+            None
+            if vendor is None or not vendor.registers
+            else CatalogEmulator(vendor, sim, unit=unit, rated_power=rated_power)
+        )
         registers = self.registers + (vendor.register_table() if self.vendor is not None and vendor else [])
         self.bank = RegisterBank(unit, registers, values=self.values, on_write=self.on_write)
         for mid, points in FACTORY.items():  # controls as the device leaves the factory; writable
@@ -109,7 +120,7 @@ class SunSpecEmulator:
         if not isinstance(value, int | float) or not math.isfinite(value):
             return True
         lo, hi = RANGES.get(reg.type, (-(2**31), 2**31 - 1))
-        raw = round(value / 10.0 ** exp)
+        raw = round(value / 10.0**exp)
         return lo < raw < hi  # the extremes are sentinels
 
     def on_write(self, written: dict[str, float | str]) -> None:
@@ -122,8 +133,11 @@ class SunSpecEmulator:
             if pct and ena and (pct in written or ena in written):
                 enabled = stored.get(ena) == 1
                 value = stored.get(pct)
-                limit = self.rated_power * float(value) / 100.0 if enabled and value is not None else (
-                    self.rated_power)
+                limit = (
+                    self.rated_power * float(value) / 100.0
+                    if enabled and value is not None
+                    else (self.rated_power)
+                )
                 self.sim.apply("power_limit", limit)
         conn = self._name(123, "Conn")
         if conn and conn in written:
@@ -132,6 +146,10 @@ class SunSpecEmulator:
         if mode and any(self._name(124, p) in written for p in ("StorCtl_Mod", "InWRte", "OutWRte")):
             out_rte = stored.get(self._name(124, "OutWRte") or "")
             in_rte = stored.get(self._name(124, "InWRte") or "")
-            if stored.get(mode) == 3 and out_rte is not None and in_rte is not None and (
-                    abs(float(out_rte) + float(in_rte)) < 1e-6):
+            if (
+                stored.get(mode) == 3
+                and out_rte is not None
+                and in_rte is not None
+                and (abs(float(out_rte) + float(in_rte)) < 1e-6)
+            ):
                 self.sim.apply("battery_setpoint", float(out_rte) * self.rated_power / 100.0)

@@ -81,4 +81,3 @@ class TasmotaEmulator(PeriodicEmulator):
                 await pub.publish(self.topic, self.document())
                 self.published += 1
                 await asyncio.sleep(self.interval)
-
