@@ -57,7 +57,8 @@ async def test_a_hanging_device_does_not_stall_the_others():
     )
     await run_for(runtime, 0.6)
     assert good.reads >= 10  # would be 1 or 2 if the hanging device blocked the loop
-    assert runtime.ledger.by_kind("hung") == {"timeout": hung.reads}
+    # every finished read of the hung device timed out; the one in flight at the stop is cancelled
+    assert runtime.ledger.by_kind("hung")["timeout"] in (hung.reads, hung.reads - 1)
     assert runtime.ledger.by_kind("broken")["ConnectionError"] == broken.reads
     # backed off: doubling from 10 ms, far fewer attempts than the healthy device's reads
     assert broken.reads < good.reads / 2

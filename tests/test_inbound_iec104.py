@@ -38,9 +38,15 @@ class Marketer:
         """Wait until the outstation has sent ``value`` for ``point`` (interrogation or spontaneous)."""
         await until(lambda: point.value == pytest.approx(value))
 
-    async def send(self, value: float) -> bool:
-        self.setpoint.value = value
-        return await asyncio.to_thread(self.setpoint.transmit, cause=c104.Cot.ACTIVATION)
+    async def send(self, value: float, attempts: int = 5) -> bool:
+        """Activate the setpoint; a negative confirmation (the outstation not ready yet on a loaded
+        machine) is tried again, as a marketer's station repeats an unconfirmed command."""
+        for _ in range(attempts):
+            self.setpoint.value = value
+            if await asyncio.to_thread(self.setpoint.transmit, cause=c104.Cot.ACTIVATION):
+                return True
+            await asyncio.sleep(0.5)
+        return False
 
     def stop(self) -> None:
         self.client.stop()
