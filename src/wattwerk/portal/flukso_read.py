@@ -60,6 +60,36 @@ async def read_sensor(
 ) -> JSONResponse:
     if unit not in UNITS:
         return _err(400, f"unit must be one of {', '.join(UNITS)}")
+    window = _window(interval, resolution, start, end)
+    if isinstance(window, JSONResponse):
+        return window
+    res, step, start_s, end_s = window
+    found = await _sensor(request, sensor_id, token)
+    if isinstance(found, JSONResponse):
+        return found
+    row, shifts = found
+    ch = series.ChannelInfo(row[0], row[1], row[2], row[3])
+    q = series.Query(
+        [ch],
+        start_s * 1000,
+        end_s * 1000,
+        res,
+        int(row[4] or 0),
+        {ch.id: [(int(t), float(v)) for t, v in shifts]} if shifts else {},
+    )
+    sums = await _watts(request, ch, q, step)
+    scale = UNITS[unit]
+    out: list[list[Any]] = []
+    for b in range(start_s, end_s, step):
+        vals = sums.get(b)
+        out.append([b + step, round(sum(vals) / len(vals) * scale) if vals else "nan"])
+    return JSONResponse(out)
+
+
+def _window(
+    interval: str | None, resolution: str | None, start: int | None, end: int | None
+) -> tuple[str, int, int, int] | JSONResponse:
+    """The series resolution, the step (s) and the range [start, end) in seconds, on whole steps."""
     now = int(time.time())
     if interval is not None:
         if interval not in INTERVALS or start is not None:
@@ -80,6 +110,14 @@ async def read_sensor(
     start_s = (start_s // step) * step
     if end_s <= start_s or (end_s - start_s) // step > MAX_POINTS:
         return _err(400, f"the range must be positive and at most {MAX_POINTS} intervals")
+    return res, step, start_s, end_s
+
+
+async def _sensor(
+    request: Request, sensor_id: str, token: str | None
+) -> tuple[Any, list[Any]] | JSONResponse:
+    """The sensor's channel row (id, name, unit, kind, rolled_ms) and counter shifts, if the token
+    may read it."""
     if not token or not token.startswith(auth.TOKEN_PREFIX):
         return _err(401, "X-Token missing or not a wattwerk access token")
     async with auth.db_of(request).connection() as conn:
@@ -108,33 +146,26 @@ async def read_sensor(
         )
     if row is None:
         return JSONResponse(NOT_FOUND, status_code=404)
-    ch = series.ChannelInfo(row[0], row[1], row[2], row[3])
-    q = series.Query(
-        [ch],
-        start_s * 1000,
-        end_s * 1000,
-        res,
-        int(row[4] or 0),
-        {ch.id: [(int(t), float(v)) for t, v in shifts]} if shifts else {},
-    )
+    return row, shifts
+
+
+async def _watts(
+    request: Request, ch: series.ChannelInfo, q: series.Query, step: int
+) -> dict[int, list[float]]:
+    """The watts of the series' buckets, grouped by the Flukso step they fall in."""
     sums: dict[int, list[float]] = {}
     async for ts_ms, _name, mean, _mn, _mx, _last, delta, _n, *_energy in series.rows(auth.db_of(request), q):
         b = (ts_ms // 1000 // step) * step
         if ch.kind == "counter":
             if delta is None:
                 continue
-            watts = delta * 3600 / (RESOLUTIONS_S[res])
+            watts = delta * 3600 / (RESOLUTIONS_S[q.resolution])
         elif mean is None:
             continue  # a bucket with covered time but no reading of its own
         else:
             watts = mean
         sums.setdefault(b, []).append(watts)
-    scale = UNITS[unit]
-    out: list[list[Any]] = []
-    for b in range(start_s, end_s, step):
-        vals = sums.get(b)
-        out.append([b + step, round(sum(vals) / len(vals) * scale) if vals else "nan"])
-    return JSONResponse(out)
+    return sums
 
 
 RESOLUTIONS_S = {name: ms // 1000 for name, ms in series.RESOLUTIONS.items() if ms}

@@ -280,15 +280,6 @@ async def run_scenario(
     def signals(t: float) -> dict[str, float]:
         return {k: float(v) for k, v in _schedule(sc.signals, t0, t).items()}
 
-    # contacts (``<device>.state_N``) are wired to an emulated Modbus I/O module, read like on a site
-    io = sorted(
-        {
-            ch.split(".")[0]
-            for table in sc.signals.values()
-            for ch in table
-            if re.fullmatch(r"state_\d", ch.split(".", 1)[1])
-        }
-    )
     loop = ClosedLoop(
         sim,
         lambda cycle: checker_for(sc, sim, cycle, t0),
@@ -298,7 +289,7 @@ async def run_scenario(
         step_s=step_s,
         signals=signals,
         speed=speed,
-        io_devices=io,
+        io_devices=_io_devices(sc),
     )
     begin = sim.t
     progress = Progress(
@@ -316,12 +307,33 @@ async def run_scenario(
             await (loop.stop_device(dev) if what == "stop" else loop.start_device(dev))
         await loop.run_until(end)
     kwh = {k: round(v - before[k], 3) for k, v in energy_kwh(sim).items()}
+    hours_run = round((end - t0) / 3600 - offset_h, 3)
+    return _report(name, start + timedelta(hours=offset_h), hours_run, step_s, kwh, loop)
+
+
+def _io_devices(sc: Scenario) -> list[str]:
+    """The devices whose contacts (``<device>.state_N``) are wired to an emulated Modbus I/O module,
+    read like on a site."""
+    return sorted(
+        {
+            ch.split(".")[0]
+            for table in sc.signals.values()
+            for ch in table
+            if re.fullmatch(r"state_\d", ch.split(".", 1)[1])
+        }
+    )
+
+
+def _report(
+    name: str, start: datetime, hours: float, step_s: float, kwh: dict[str, float], loop: ClosedLoop
+) -> dict[str, Any]:
+    """The scenario's figures: energy, limit violations, relays, EV, fallbacks, read errors."""
     checker = loop.checker
     res = loop.result
     return {
         "scenario": name,
-        "start": (start + timedelta(hours=offset_h)).isoformat(),
-        "hours": round((end - t0) / 3600 - offset_h, 3),
+        "start": start.isoformat(),
+        "hours": hours,
         "step_s": step_s,
         "cycles": res.cycles,
         "energy_kwh": kwh,
