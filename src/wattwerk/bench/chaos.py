@@ -38,7 +38,7 @@ from pathlib import Path
 
 import psycopg
 
-from wattwerk.bench._testca import make_ca
+from wattwerk.bench._testca import CertFiles, make_ca
 from wattwerk.portal.postgres import with_schema
 
 CHANNELS = tuple(f"m{i}.power" for i in range(10)) + tuple(f"m{i}.energy_import" for i in range(10))
@@ -251,41 +251,31 @@ def check(db: str, schema: str, total: int, result: ChaosResult) -> None:
     result.ok = result.lost == 0 and result.duplicated == 0 and result.altered == 0 and stored == total
 
 
-def run_chaos(
-    config: ChaosConfig, workdir: Path, *, say: Callable[[str], None] = lambda _msg: None
-) -> ChaosResult:
-    """Run the seeded sequence of blows and the check; the caller asserts or prints."""
-    rng = random.Random(config.seed)
-    result = ChaosResult()
-    schema = f"chaos_{uuid.uuid4().hex[:10]}"
-    ca = make_ca(workdir / "ca")
-    token = _pair(config.db, schema, "home", workdir)
-    port = free_port()
-    py = sys.executable
-    portal = Proc(
-        [
-            py,
-            "-m",
-            "wattwerk",
-            "portal",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--db",
-            config.db,
-            "--schema",
-            schema,
-            "--tls-cert",
-            str(ca.server_cert),
-            "--tls-key",
-            str(ca.server_key),
-        ],
-        workdir / "portal.log",
-    )
-    outbox = workdir / "outbox.db"
-    edge_argv = [
-        py,
+def _portal_argv(config: ChaosConfig, schema: str, port: int, ca: CertFiles) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "wattwerk",
+        "portal",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--db",
+        config.db,
+        "--schema",
+        schema,
+        "--tls-cert",
+        str(ca.server_cert),
+        "--tls-key",
+        str(ca.server_key),
+    ]
+
+
+def _edge_argv(config: ChaosConfig, outbox: Path, port: int, token: str, ca: CertFiles) -> list[str]:
+    """The edge's command line without --steps-per-s (the caller picks the generation rate)."""
+    return [
+        sys.executable,
         "-m",
         "wattwerk.bench.chaos",
         "edge",
@@ -300,47 +290,55 @@ def run_chaos(
         "--batch",
         str(config.batch),
     ]
-    normal = [*edge_argv, "--steps-per-s", str(config.steps_per_s)]
-    edge = Proc(normal, workdir / "edge.log")
-    t_start = time.monotonic()
-    portal.start()
-    edge.start()
-    # A fixed, seeded sequence of blows (not a time budget): a slow machine gets the same chaos.
-    actions = ["edge", "portal"] * config.rounds + ["outage"]
-    rng.shuffle(actions)
-    try:
-        for action in actions:
-            time.sleep(rng.uniform(0.3, 1.5))
-            if action == "edge":
-                edge.kill()
-                before = accepted(outbox)
-                edge.start()
-                # let it make progress before the next blow, even on a busy machine
-                _wait(lambda b=before: accepted(outbox) > b, 20)
-            elif action == "portal":
-                portal.kill()
-                time.sleep(rng.uniform(0, 0.5))
-                portal.start()
-            else:
-                _outage(config, portal, edge, outbox, result, say)
-            result.kills[action] += 1
-            say(f"after {action}: {accepted(outbox)} accepted, {pending(outbox)} pending")
-        # the end: generation stops, everything restarts once more and drains
+
+
+def _blow(
+    action: str,
+    rng: random.Random,
+    config: ChaosConfig,
+    portal: Proc,
+    edge: Proc,
+    outbox: Path,
+    result: ChaosResult,
+    say: Callable[[str], None],
+) -> None:
+    """Deal one blow of the sequence (after a random pause) and count it."""
+    time.sleep(rng.uniform(0.3, 1.5))
+    if action == "edge":
         edge.kill()
+        before = accepted(outbox)
+        edge.start()
+        # let it make progress before the next blow, even on a busy machine
+        _wait(lambda b=before: accepted(outbox) > b, 20)
+    elif action == "portal":
         portal.kill()
+        time.sleep(rng.uniform(0, 0.5))
         portal.start()
-        edge.start([*edge_argv, "--steps-per-s", "0"])
-        result.accepted = accepted(outbox)
-        t0 = time.monotonic()
-        drained = _wait(lambda: pending(outbox) == 0, 120 + result.accepted / 2000, poll_s=0.2)
-        result.drain_s = time.monotonic() - t0
-        result.wall_s = time.monotonic() - t_start
-        if not drained:
-            tail = (workdir / "edge.log").read_text(errors="replace")[-3000:]
-            raise RuntimeError(f"the outbox did not drain: {pending(outbox)} pending\n{tail}")
-    finally:
-        edge.kill()
-        portal.kill()
+    else:
+        _outage(config, portal, edge, outbox, result, say)
+    result.kills[action] += 1
+    say(f"after {action}: {accepted(outbox)} accepted, {pending(outbox)} pending")
+
+
+def _drain(
+    portal: Proc, edge: Proc, edge_argv: list[str], outbox: Path, workdir: Path, result: ChaosResult
+) -> None:
+    """The end: generation stops, everything restarts once more and the outbox must drain."""
+    edge.kill()
+    portal.kill()
+    portal.start()
+    edge.start([*edge_argv, "--steps-per-s", "0"])
+    result.accepted = accepted(outbox)
+    t0 = time.monotonic()
+    drained = _wait(lambda: pending(outbox) == 0, 120 + result.accepted / 2000, poll_s=0.2)
+    result.drain_s = time.monotonic() - t0
+    if not drained:
+        tail = (workdir / "edge.log").read_text(errors="replace")[-3000:]
+        raise RuntimeError(f"the outbox did not drain: {pending(outbox)} pending\n{tail}")
+
+
+def _check_and_drop(config: ChaosConfig, schema: str, result: ChaosResult) -> None:
+    """Check the portal's data, then drop the schema unless it is to be kept."""
     try:
         t0 = time.monotonic()
         check(config.db, schema, result.accepted, result)
@@ -349,6 +347,37 @@ def run_chaos(
         if not config.keep:
             with psycopg.connect(config.db, autocommit=True) as conn:
                 conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def run_chaos(
+    config: ChaosConfig, workdir: Path, *, say: Callable[[str], None] = lambda _msg: None
+) -> ChaosResult:
+    """Run the seeded sequence of blows and the check; the caller asserts or prints."""
+    rng = random.Random(config.seed)
+    result = ChaosResult()
+    schema = f"chaos_{uuid.uuid4().hex[:10]}"
+    ca = make_ca(workdir / "ca")
+    token = _pair(config.db, schema, "home", workdir)
+    port = free_port()
+    portal = Proc(_portal_argv(config, schema, port, ca), workdir / "portal.log")
+    outbox = workdir / "outbox.db"
+    edge_argv = _edge_argv(config, outbox, port, token, ca)
+    edge = Proc([*edge_argv, "--steps-per-s", str(config.steps_per_s)], workdir / "edge.log")
+    t_start = time.monotonic()
+    portal.start()
+    edge.start()
+    # A fixed, seeded sequence of blows (not a time budget): a slow machine gets the same chaos.
+    actions = ["edge", "portal"] * config.rounds + ["outage"]
+    rng.shuffle(actions)
+    try:
+        for action in actions:
+            _blow(action, rng, config, portal, edge, outbox, result, say)
+        _drain(portal, edge, edge_argv, outbox, workdir, result)
+        result.wall_s = time.monotonic() - t_start
+    finally:
+        edge.kill()
+        portal.kill()
+    _check_and_drop(config, schema, result)
     result.accepted_readings_per_s = result.accepted / max(result.wall_s - result.drain_s, 1e-9)
     return result
 

@@ -248,6 +248,76 @@ async def catchup(base: str, token: str, site: str, n: int, workdir: Path) -> di
     }
 
 
+def _measure(
+    args: argparse.Namespace,
+    schema: str | None,
+    sites: list[tuple[str, str]],
+    run_no: int,
+    workers: int,
+    workdir: Path,
+    results: dict[str, object],
+) -> float:
+    """One portal with `workers` processes: blast it, record CPU per million readings; readings/s."""
+    sqlite = dialect_of(args.db) == SQLITE
+    bodies = build_bodies(sites, args.readings, args.batch, run_no)
+    proc, base = start_portal(args.db, schema, workers, workdir)
+    try:
+        portal_pids = process_tree(proc.pid)
+        cpu0 = (cpu_seconds(portal_pids), time.process_time())
+        stored, spent = asyncio.run(blast(base, bodies, args.concurrency))
+        # pool backends live only for this run; SQLite works inside the portal process
+        pg_cpu = 0.0 if sqlite else cpu_seconds(backend_pids(args.db))
+        portal_cpu = cpu_seconds(portal_pids) - cpu0[0]
+        client_cpu = time.process_time() - cpu0[1]
+        per_m = 1e6 / stored
+        results[f"cpu_s_per_million_{workers}p"] = {
+            "portal": round(portal_cpu * per_m, 2),
+            "postgres": round(pg_cpu * per_m, 2),
+            "client": round(client_cpu * per_m, 2),
+        }
+        if not args.json:
+            print(
+                f"ingest, {workers} portal process(es): {stored} readings in {spent:.2f} s = "
+                f"{stored / spent:,.0f} readings/s; CPU s per million readings: portal "
+                f"{portal_cpu * per_m:.2f}, PostgreSQL {pg_cpu * per_m:.2f}, "
+                f"client {client_cpu * per_m:.2f}"
+            )
+        if workers == max(int(w) for w in args.workers.split(",")):
+            results.update(asyncio.run(catchup(base, sites[0][1], sites[0][0], args.catchup, workdir)))
+    finally:
+        stop(proc)
+    return stored / spent
+
+
+def _summarise(results: dict[str, object], by_workers: dict[str, float]) -> None:
+    results["readings_per_s_by_processes"] = by_workers
+    cpu = results.get("cpu_s_per_million_1p")
+    if isinstance(cpu, dict):  # what 2 idle cores could do at the measured CPU cost
+        results["cpu_bound_readings_per_s_2_cores"] = round(2e6 / sum(cpu.values()))
+    results["load_average"] = os.getloadavg()[0]
+    results["readings_per_s"] = max(by_workers.values())
+
+
+def _print_results(results: dict[str, object], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(results))
+        return
+    print(
+        f"catch-up through the uplink: {results['catchup_readings_per_s']:,.0f} readings/s "
+        f"({results['catchup_readings']} readings; edge CPU "
+        f"{results['catchup_edge_cpu_s_per_million']} s per million)"
+    )
+    if "cpu_bound_readings_per_s_2_cores" in results:
+        print(
+            f"CPU-bound estimate on 2 idle cores: {results['cpu_bound_readings_per_s_2_cores']:,} "
+            f"readings/s (load average during the run: {results['load_average']:.1f})"
+        )
+    print(
+        f"outbox: {results['outbox_append_readings_per_s']:,.0f} appends/s, "
+        f"{results['outbox_bytes_per_million'] / 1e6:.1f} MB per million readings"
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     sqlite = dialect_of(args.db) == SQLITE
@@ -270,64 +340,14 @@ def run(args: argparse.Namespace) -> int:
             sites = [(f"site{i}", db.pair_site(conn, f"site{i}")) for i in range(args.sites)]
         by_workers: dict[str, float] = {}
         with tempfile.TemporaryDirectory() as work:
-            workdir = Path(work)
             for run_no, workers in enumerate(int(w) for w in args.workers.split(",")):
-                bodies = build_bodies(sites, args.readings, args.batch, run_no)
-                proc, base = start_portal(args.db, schema, workers, workdir)
-                try:
-                    portal_pids = process_tree(proc.pid)
-                    cpu0 = (cpu_seconds(portal_pids), time.process_time())
-                    stored, spent = asyncio.run(blast(base, bodies, args.concurrency))
-                    # pool backends live only for this run; SQLite works inside the portal process
-                    pg_cpu = 0.0 if sqlite else cpu_seconds(backend_pids(args.db))
-                    portal_cpu = cpu_seconds(portal_pids) - cpu0[0]
-                    client_cpu = time.process_time() - cpu0[1]
-                    by_workers[str(workers)] = stored / spent
-                    per_m = 1e6 / stored
-                    results[f"cpu_s_per_million_{workers}p"] = {
-                        "portal": round(portal_cpu * per_m, 2),
-                        "postgres": round(pg_cpu * per_m, 2),
-                        "client": round(client_cpu * per_m, 2),
-                    }
-                    if not args.json:
-                        print(
-                            f"ingest, {workers} portal process(es): {stored} readings in {spent:.2f} s = "
-                            f"{stored / spent:,.0f} readings/s; CPU s per million readings: portal "
-                            f"{portal_cpu * per_m:.2f}, PostgreSQL {pg_cpu * per_m:.2f}, "
-                            f"client {client_cpu * per_m:.2f}"
-                        )
-                    if workers == max(int(w) for w in args.workers.split(",")):
-                        results.update(
-                            asyncio.run(catchup(base, sites[0][1], sites[0][0], args.catchup, workdir))
-                        )
-                finally:
-                    stop(proc)
-        results["readings_per_s_by_processes"] = by_workers
-        cpu = results.get("cpu_s_per_million_1p")
-        if isinstance(cpu, dict):  # what 2 idle cores could do at the measured CPU cost
-            results["cpu_bound_readings_per_s_2_cores"] = round(2e6 / sum(cpu.values()))
-        results["load_average"] = os.getloadavg()[0]
-        results["readings_per_s"] = max(by_workers.values())
+                rate = _measure(args, schema, sites, run_no, workers, Path(work), results)
+                by_workers[str(workers)] = rate
+        _summarise(results, by_workers)
     finally:
         if not args.keep and schema:
             with psycopg.connect(args.db, autocommit=True) as conn:
                 conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         tmp.cleanup()
-    if args.json:
-        print(json.dumps(results))
-    else:
-        print(
-            f"catch-up through the uplink: {results['catchup_readings_per_s']:,.0f} readings/s "
-            f"({results['catchup_readings']} readings; edge CPU "
-            f"{results['catchup_edge_cpu_s_per_million']} s per million)"
-        )
-        if "cpu_bound_readings_per_s_2_cores" in results:
-            print(
-                f"CPU-bound estimate on 2 idle cores: {results['cpu_bound_readings_per_s_2_cores']:,} "
-                f"readings/s (load average during the run: {results['load_average']:.1f})"
-            )
-        print(
-            f"outbox: {results['outbox_append_readings_per_s']:,.0f} appends/s, "
-            f"{results['outbox_bytes_per_million'] / 1e6:.1f} MB per million readings"
-        )
+    _print_results(results, args.json)
     return 0

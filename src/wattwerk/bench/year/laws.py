@@ -23,6 +23,8 @@ from wattwerk.control.planner import solve
 from wattwerk.forecast.load import LoadForecaster
 from wattwerk.forecast.pv import blend_intraday, intraday_factor
 from wattwerk.market.dayahead import known_until
+from wattwerk.sim.battery import Battery as SimBattery
+from wattwerk.sim.ev import EVCharger
 from wattwerk.sim.heatpump import HeatPump, carnot_cop
 from wattwerk.sim.house import House
 from wattwerk.sim.pv import PVArray
@@ -223,6 +225,40 @@ def price_horizon(
     return np.concatenate((buy, year.buy[back] * (1.0 - discount))), np.concatenate((sell, year.sell[back]))
 
 
+def _plan_battery(bat: SimBattery) -> Battery:
+    """The simulated battery as the planner sees it."""
+    b = bat.params
+    return Battery(
+        b.capacity_wh,
+        bat.soc,
+        b.max_charge_w,
+        b.max_discharge_w,
+        soc_min_pct=b.soc_min,
+        soc_max_pct=b.soc_max,
+        eff_charge=b.charge_eff,
+        eff_discharge=b.discharge_eff,
+        wear_eur_per_kwh=0.01,
+    )
+
+
+def _plan_evs(ev: EVCharger, now: datetime, n: int) -> tuple[EV, ...]:
+    """The car to charge in the horizon of ``n`` slots, if it is plugged in and needs energy.
+
+    Leaving after the horizon: charge only where it pays, the requirement comes later.
+    """
+    need = ev.energy_needed_wh
+    dep = ev.departure
+    if not (ev.plugged and need > 1.0):
+        return ()
+    eff = ev.params.charge_eff
+    deadline = max(1, int((dep - now).total_seconds() // SLOT_S)) if dep is not None else n
+    if deadline < n:
+        return (EV(np.arange(n) < deadline, need * eff, THREE_PHASE_MAX_W, ONE_PHASE_MIN_W, deadline, eff),)
+    return (
+        EV(np.ones(n, bool), 0.0, THREE_PHASE_MAX_W, ONE_PHASE_MIN_W, None, eff, max_energy_wh=need * eff),
+    )
+
+
 @dataclass
 class Planned:
     """wattwerk's planner (or, with actual forecasts and all prices, the oracle): re-plan every
@@ -293,6 +329,38 @@ class Planned:
 
     # ---------------------------------------------------------------- the request
 
+    def _heat(self, hp: HeatPump, t_out: np.ndarray) -> tuple[tuple[ThermalStore, ...], np.ndarray | None]:
+        """The heat pump in the plan: with ``shift_heat`` a thermal store to schedule (and no extra
+        load); otherwise its expected thermostat power, which the caller adds to the load."""
+        p = hp.params
+        demand = np.clip(p.heat_loss_w_per_k * (p.heating_limit_c - t_out), 0.0, None)
+        cop = np.array(
+            [carnot_cop(t, HP_STORE_MAX_C + 5.0, p.carnot_fraction, p.cop_min, p.cop_max) for t in t_out]
+        )
+        if self.shift_heat:
+            heater = Heater(hp.name, p.thermal_w / float(cop.mean()), cop)
+            store = ThermalStore.from_tank(
+                p.store_litres,
+                HP_STORE_MIN_C,
+                HP_STORE_MAX_C,
+                hp.temperature,
+                demand,
+                (heater,),
+                loss_w=p.store_loss_w_per_k * (HP_STORE_MIN_C + 5 - p.room_c),
+            )
+            return (store,), None
+        own = np.array(
+            [
+                carnot_cop(
+                    t, p.setpoint_c + 5.0 - p.hysteresis_k / 2, p.carnot_fraction, p.cop_min, p.cop_max
+                )
+                for t in t_out
+            ]
+        )
+        loss = p.store_loss_w_per_k * (p.setpoint_c - p.hysteresis_k / 2 - p.room_c)
+        self._hp_expected = (demand + loss) / own
+        return (), self._hp_expected
+
     def request(self, sim: SiteSim, i: int) -> PlanRequest:
         """The planning problem at slot ``i`` from what is known then."""
         y = self.year
@@ -302,76 +370,9 @@ class Planned:
         load = self._load_forecast(i, n, sim.house.power if sim.steps else 0.0)
         bat, ev, hp = sim.battery, sim.evs[0], sim.heat_pump
         assert bat is not None and hp is not None
-        b = bat.params
-        batteries = (
-            Battery(
-                b.capacity_wh,
-                bat.soc,
-                b.max_charge_w,
-                b.max_discharge_w,
-                soc_min_pct=b.soc_min,
-                soc_max_pct=b.soc_max,
-                eff_charge=b.charge_eff,
-                eff_discharge=b.discharge_eff,
-                wear_eur_per_kwh=0.01,
-            ),
-        )
-        evs: tuple[EV, ...] = ()
-        need = ev.energy_needed_wh
-        dep = ev.departure
-        if ev.plugged and need > 1.0:
-            eff = ev.params.charge_eff
-            deadline = max(1, int((dep - now).total_seconds() // SLOT_S)) if dep is not None else n
-            if deadline < n:
-                evs = (
-                    EV(
-                        np.arange(n) < deadline, need * eff, THREE_PHASE_MAX_W, ONE_PHASE_MIN_W, deadline, eff
-                    ),
-                )
-            else:  # leaves after the horizon: charge only where it pays, the requirement comes later
-                evs = (
-                    EV(
-                        np.ones(n, bool),
-                        0.0,
-                        THREE_PHASE_MAX_W,
-                        ONE_PHASE_MIN_W,
-                        None,
-                        eff,
-                        max_energy_wh=need * eff,
-                    ),
-                )
-        t_out = y.outdoor_c[i : i + n]
-        p = hp.params
-        demand = np.clip(p.heat_loss_w_per_k * (p.heating_limit_c - t_out), 0.0, None)
-        cop = np.array(
-            [carnot_cop(t, HP_STORE_MAX_C + 5.0, p.carnot_fraction, p.cop_min, p.cop_max) for t in t_out]
-        )
-        thermal: tuple[ThermalStore, ...] = ()
-        if self.shift_heat:
-            heater = Heater(hp.name, p.thermal_w / float(cop.mean()), cop)
-            thermal = (
-                ThermalStore.from_tank(
-                    p.store_litres,
-                    HP_STORE_MIN_C,
-                    HP_STORE_MAX_C,
-                    hp.temperature,
-                    demand,
-                    (heater,),
-                    loss_w=p.store_loss_w_per_k * (HP_STORE_MIN_C + 5 - p.room_c),
-                ),
-            )
-        else:  # the heat pump keeps its own thermostat: its expected power is part of the load
-            own = np.array(
-                [
-                    carnot_cop(
-                        t, p.setpoint_c + 5.0 - p.hysteresis_k / 2, p.carnot_fraction, p.cop_min, p.cop_max
-                    )
-                    for t in t_out
-                ]
-            )
-            loss = p.store_loss_w_per_k * (p.setpoint_c - p.hysteresis_k / 2 - p.room_c)
-            self._hp_expected = (demand + loss) / own
-            load = load + self._hp_expected
+        thermal, hp_load = self._heat(hp, y.outdoor_c[i : i + n])
+        if hp_load is not None:  # the heat pump keeps its own thermostat: its power is part of the load
+            load = load + hp_load
         return PlanRequest(
             now,
             SLOT_S // 60,
@@ -379,8 +380,8 @@ class Planned:
             self._pv_forecast(i, n),
             load,
             sell,
-            batteries=batteries,
-            evs=evs,
+            batteries=(_plan_battery(bat),),
+            evs=_plan_evs(ev, now, n),
             thermal=thermal,
             max_import_w=y.setup.import_limit_w - IMPORT_MARGIN_W,
             max_export_w=y.setup.export_cap_w,
