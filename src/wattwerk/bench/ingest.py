@@ -85,6 +85,8 @@ def start_portal(
             str(workers),
             "--port-file",
             str(port_file),
+            "--rate",
+            "0",  # capacity, not policy: the per-site cap (default 2000/s) would throttle the catch-up
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
