@@ -37,6 +37,11 @@ async def browser() -> AsyncIterator[Any]:
         from playwright.async_api import async_playwright
     except ImportError:
         pytest.fail("playwright is not installed: .venv/bin/pip install -e '.[dev]'")
+    from playwright.async_api import expect
+
+    # a bounded wait, not a timing assert: pages on a loaded 2-core CI box (two test workers, the
+    # portal, the edge and Chromium at once) may need longer than Playwright's 5-s default to fill
+    expect.set_options(timeout=20_000)
     async with async_playwright() as pw:
         b = await pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
         try:

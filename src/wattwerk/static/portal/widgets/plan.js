@@ -24,7 +24,7 @@ WWP.widget("plan", {
       if (doc.slots.length) el.appendChild(chart(ctx, doc, from, Math.min(to, doc.plan.end_ms)));
       el.appendChild(days(ctx, doc));
     });
-    return true;
+    return false;  // hidden until the answer shows a plan (no empty card, no card that vanishes)
   },
 });
 
