@@ -17,9 +17,10 @@ const WWP = {
     if (body !== undefined) headers["Content-Type"] = "application/json";
     const r = await fetch(url, { method, headers, credentials: "same-origin",
                                  body: body === undefined ? undefined : JSON.stringify(body) });
-    let data = null;
-    try { data = await r.json(); } catch (e) { data = null; }
-    return { ok: r.ok, status: r.status, data };
+    let data = null, whole = true;
+    try { data = await r.json(); } catch (e) { whole = r.status === 204; }
+    // a streamed answer cut off half-way (the server failed after its 200) is not an answer
+    return { ok: r.ok && whole, status: r.status, data };
   },
   fmtTime(ms, withDate) {
     const opts = withDate ? { dateStyle: "short", timeStyle: "short" } : { timeStyle: "medium" };
@@ -340,6 +341,7 @@ async function dashboardPage() {
   for (const w of BOOT.widgets) {
     const el = WWP.card(w.id, w.title, w.wide);
     if (w.html) el.querySelector(".body").innerHTML = w.html;
+    el.hidden = Boolean(WWP.renderers[w.id] && WWP.renderers[w.id].hiddenUntilData);  // no empty card that vanishes
     holder.appendChild(el);
     cards.push({ w, el });
   }
@@ -360,7 +362,8 @@ async function dashboardPage() {
       : { period: kind, date: ymd(start) };
     if (!names.length) return parseSeries({ points: [], summary: {}, channels: {}, resolution: "1h" });
     const q = new URLSearchParams({ channels: names.join(","), ...period });
-    const r = await WWP.api("GET", `${base}/series?${q}`);
+    let r = await WWP.api("GET", `${base}/series?${q}`);
+    if (!r.ok && (r.status >= 500 || r.status === 200)) r = await WWP.api("GET", `${base}/series?${q}`);  // once more
     return r.ok ? parseSeries(r.data) : null;
   };
 

@@ -4,6 +4,7 @@
 // alert when it is raised. Hidden until the edge sent a plan.
 "use strict";
 WWP.widget("plan", {
+  hiddenUntilData: true,
   render(el, ctx) {
     const from = ctx.range.from, now = Date.now();
     const to = ctx.range.to > now ? Math.max(ctx.range.to, now + 2 * 86400000) : ctx.range.to;
