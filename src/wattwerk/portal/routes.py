@@ -9,6 +9,7 @@ from wattwerk.portal import (
     admin_api,
     data_api,
     flukso_read,
+    loggers,
     maintenance,
     maintenance_api,
     owner_commands,
@@ -36,6 +37,7 @@ def include_all(app: FastAPI, *, reset_tokens_in_response: bool = False) -> Fast
     app.include_router(maintenance.edge_router())
     app.include_router(owner_commands.router())  # the owner's controls, sent over the same channel
     app.include_router(flukso_read.router())
+    app.include_router(loggers.router())  # registering old Flukso/mySmartGrid loggers (issue 14)
     app.include_router(plans.router())  # the edge's plan and PV forecast (issue 8)
     pages.install(app)  # HTML pages, their API additions, /static
     return app

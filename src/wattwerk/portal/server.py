@@ -7,6 +7,8 @@ or pair/revoke a site's edge token.
     wattwerk portal --db ... --pair home      # prints a new edge token for site "home"
     wattwerk portal --db ... --revoke home    # revokes every token of "home"
     wattwerk portal --db ... --invite         # prints an invitation code (registration "invite")
+    wattwerk portal --db ... flukso-register --site home --sensor grid.energy_import
+                                              # a Flukso/mySmartGrid logger's keys, shown once
 
 Secure by default (docs/security.md): files are created 0600 (the SQLite database, the key
 file); registration is open only on a loopback address, by invitation otherwise; a site may
@@ -99,6 +101,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port-file", type=Path, help="write the bound port here once listening")
     parser.add_argument("--pair", metavar="SITE", help="create an edge token for SITE, print it, exit")
     parser.add_argument("--revoke", metavar="SITE", help="revoke every edge token of SITE, exit")
+    actions = parser.add_subparsers(dest="action", metavar="[flukso-register]")
+    flukso = actions.add_parser(
+        "flukso-register",
+        help="register an old mySmartGrid/Flukso logger's sensors to a site; prints its keys once",
+        description="Register a mySmartGrid/Flukso logger (device id, one sensor per channel) to a "
+        "site and print the keys vzlogger needs (shown once; stored sealed with the key file). "
+        "The database options may also come before the command.",
+    )
+    flukso.add_argument("--site", required=True, help="the site's id (created if missing, as --pair does)")
+    flukso.add_argument("--device", help="the logger's device id (32 hex digits; new if omitted)")
+    flukso.add_argument(
+        "--sensor",
+        action="append",
+        required=True,
+        metavar="[SENSOR_ID=]CHANNEL",
+        help="a sensor and the channel it feeds, e.g. grid.energy_import (repeat for each sensor)",
+    )
+    flukso.add_argument("--json", action="store_true", help="print the answer as JSON")
+    for name in ("--db", "--schema", "--key-file"):
+        flukso.add_argument(name, default=argparse.SUPPRESS, type=Path if name == "--key-file" else str)
+    flukso.add_argument("--data-dir", type=Path, default=argparse.SUPPRESS)
 
 
 DEFAULT_RATE = 2000.0  # readings/s per site: 200 channels at 1 Hz with ten times that for catch-up
@@ -182,6 +205,29 @@ def check_database(url: str, args: argparse.Namespace) -> str | None:
     return None
 
 
+def flukso_register(args: argparse.Namespace) -> int:
+    """``wattwerk portal flukso-register``: the logger's keys on stdout (once), 2 on bad input."""
+    from wattwerk.portal import loggers, secretbox
+
+    migrate(args.db, args.schema)
+    key_file = args.key_file or args.data_dir / "portal.key"  # the one the served portal reads
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    box = secretbox.load_or_create(key_file)
+    try:
+        sensors = [loggers.parse_sensor(spec) for spec in args.sensor]
+        out = loggers.register_cli(args.db, args.schema, box, args.site, args.device, sensors)
+    except loggers.LoggerError as exc:
+        log.error("%s", exc)
+        return 2
+    if args.json:
+        print(json.dumps(out, indent=1))
+        return 0
+    print(f"device {out['device']}  key {out['key']}  (site {args.site}; shown once)")
+    for s in out["sensors"]:
+        print(f"sensor {s['sensor']}  secretKey {s['secret']}  -> {s['channel']}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     args.db = database_url(args)
     problem = check_database(args.db, args)
@@ -189,6 +235,8 @@ def run(args: argparse.Namespace) -> int:
         log.error("%s", problem)
         return 2
     private_files(args.db)
+    if getattr(args, "action", None) == "flukso-register":
+        return flukso_register(args)
     if args.pair or args.revoke or args.invite:
         migrate(args.db, args.schema)
         with connect_sync(args.db, args.schema) as conn:
