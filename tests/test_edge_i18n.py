@@ -62,3 +62,17 @@ def test_live_page_status_flows_and_owner_section_have_their_strings() -> None:
         assert en[f"status.unit.{vendor}"] == text
     for kind in ("waiting", "stale"):
         assert {f"status.{kind}.cause", f"status.{kind}.check"} <= en.keys()
+
+
+def test_control_reasons_are_in_both_catalogues() -> None:
+    """Every reason key (control/reasons.py) is in the edge's and the portal's catalogues in de/en/fr,
+    the English entry equal to the server's template, each language with the same placeholders."""
+    from wattwerk.control.reasons import TEMPLATES
+
+    for folder in (STATIC / "i18n", STATIC / "portal" / "i18n"):
+        cats = {lang: json.loads((folder / f"{lang}.json").read_text()) for lang in ("de", "en", "fr")}
+        for key, template in TEMPLATES.items():
+            assert cats["en"][f"reason.{key}"] == template, (folder, key)
+            want = set(re.findall(r"\{\w+\}", template))
+            for lang in ("de", "fr"):
+                assert set(re.findall(r"\{\w+\}", cats[lang][f"reason.{key}"])) == want, (folder, lang, key)

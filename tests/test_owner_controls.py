@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -218,3 +219,40 @@ def test_a_refused_change_changes_nothing_and_a_passed_plan_does_not_block_the_r
     (tmp_path / FILE).write_text(json.dumps(nonsense))
     third = Site(tmp_path, ev_mode="pv")  # nonsense in the file: each device is skipped, the edge starts
     assert third.step.modes()["ev1"] == "pv"
+
+
+def test_reasons_carry_a_key_and_parameters_for_the_pages(tmp_path: Path) -> None:
+    """The decision is an English sentence (MQTT, logs) with its key and parameters (the pages'
+    catalogues); nested reasons (the limits, the battery's mode) keep theirs."""
+    site = Site(tmp_path, ev_mode="pv")
+    site.cycle(grid__power=-1200.0)
+    why = site.owner.device_state("ev1")["why"]
+    assert why["key"] == "ev.waiting" and why["text"] == "waiting for 1.4 kW surplus (now 1.2 kW)"
+    assert why["vars"]["need_kw"] == pytest.approx(1.38) and why["vars"]["have_kw"] == 1.2
+    site.owner.apply("rod", {"boost_minutes": 60})
+    site.cycle(io__k1=1.0)  # ripple control 0 %: the boost is held
+    rod = site.owner.device_state("rod")["why"]
+    assert rod["key"] == "heat.held_then"
+    assert rod["vars"]["held"]["vars"]["limits"][0] == {
+        "key": "limit.ripple",
+        "vars": {"max_kw": 0.0},
+        "text": "ripple control (0.0 kW max)",
+    }
+    then = rod["vars"]["then"]
+    assert then["key"] == "heat.boost" and then["vars"]["until_at"] == "2025-06-14T13:00+02:00"  # site time
+    bat = site.owner.device_state("bat")["why"]
+    assert bat["key"] == "battery.state" and bat["vars"]["mode"]["key"] == "battery.mode.self_consumption"
+
+
+def test_a_car_waiting_for_its_planned_slots_says_which() -> None:
+    from wattwerk.control.reasons import Reason
+    from wattwerk.edge.owner import cheapest
+
+    tz = ZoneInfo(TZ)
+    waiting = Reason("ev.waiting", need_kw=1.4, have_kw=0.0)
+    slots = [{"start": f"2026-10-25T0{h}:{m:02d}:00+00:00"} for h in (1, 2) for m in (0, 15, 30, 45)]
+    slots.append({"start": "2026-10-25T05:00:00+00:00"})  # a later run is not named
+    got = cheapest(waiting, {"slots": slots}, tz)
+    assert (got.key, str(got)) == ("ev.cheapest", "waiting for the cheapest hours 02:00–04:00")
+    assert cheapest(waiting, {"slots": []}, tz) is waiting
+    assert cheapest(Reason("ev.no_car"), {"slots": slots}, tz).key == "ev.no_car"

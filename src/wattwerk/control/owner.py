@@ -5,8 +5,9 @@
   law keeps running (its timers and state stay true), its setpoint is replaced while the override
   lasts, and the limiter still has the last word (a boost under a ripple-control block does not run).
   An override ends by itself when the clock passes ``until``.
-* ``reasons(...)``: one short text per controlled device from the cycle's output (what the laws
-  asked, what the limiter let through, the limits in force, the surplus), for the page and MQTT.
+* ``reasons(...)``: one ``Reason`` per controlled device from the cycle's output (what the laws
+  asked, what the limiter let through, the limits in force, the surplus): an English sentence for
+  MQTT and logs with its key and parameters, which the pages translate (``control/reasons.py``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any, Literal
 from wattwerk.control.base import Law, Result, Signals
 from wattwerk.control.ev import EvCharging
 from wattwerk.control.heating_rod import HeatingRodControl
+from wattwerk.control.reasons import TEMPLATES, Reason, hhmm_at
 from wattwerk.control.sgready import BLOCK, FORCE, SgReadyControl
 from wattwerk.model import Setpoint
 from wattwerk.snapshot import Snapshot
@@ -96,34 +98,72 @@ def wrap_heaters(laws: list[Law]) -> dict[str, Overridden]:
 
 # ---------------------------------------------------------------- reasons
 
-LIMIT_WORDS = {
-    "ripple": "ripple control",
-    "para14a": "§14a grid operator limit",
-    "grid": "the grid connection",
-}
 NEAR = 0.9  # a standing limit (the connection's import) is named only when the import comes this close
+LIMIT_KEYS = ("ripple", "para14a", "grid")
 
 
-def _limit_text(active: Mapping[str, float], grid_w: float | None) -> str:
-    """The import-side limits in force, in words: "ripple control (4.2 kW max)"; empty when none
-    binds (then a device's own minimum on/off time held it)."""
-    names = []
+def _limits(active: Mapping[str, float], grid_w: float | None) -> list[Reason]:
+    """The import-side limits in force: [Reason("limit.ripple", max_kw=4.2)]; empty when none binds
+    (then a device's own minimum on/off time held it)."""
+    out: dict[str, Reason] = {}
     for key, watts in active.items():
         if key.startswith("export:"):
             continue
         name = key.split(":", 1)[-1]
         if name == "grid" and (grid_w is None or grid_w < NEAR * watts):
             continue
-        names.append(f"{LIMIT_WORDS.get(name, name.replace('_', ' '))} ({_kw(watts)} max)")
-    return ", ".join(dict.fromkeys(names))
+        if name in LIMIT_KEYS:
+            r = Reason(f"limit.{name}", max_kw=round(watts / 1000, 3))
+        else:
+            r = Reason("limit.other", name=name.replace("_", " "), max_kw=round(watts / 1000, 3))
+        out.setdefault(str(r), r)
+    return list(out.values())
 
 
 def _values(setpoints: Iterable[Setpoint]) -> dict[str, float]:
     return {s.channel: s.value for s in setpoints}
 
 
-def _kw(watts: float) -> str:
-    return f"{watts / 1000:.1f} kW"
+CHARGING_KEYS = {
+    EvMode.NOW: "ev.charging_now",
+    EvMode.MINPV: "ev.charging_minpv",
+    EvMode.PV: "ev.charging_pv",
+}
+
+
+def _ev_reason(
+    cp: Any,
+    snap: Snapshot,
+    asked: Mapping[str, float],
+    got: Mapping[str, float],
+    surplus_w: float | None,
+    limits: list[Reason],
+    planned: Signals,
+) -> Reason:
+    state = snap.get(f"{cp.id}.state")
+    on_asked = asked.get(f"{cp.id}.{Command.ENABLE}", 0.0) >= 0.5
+    on_got = got.get(f"{cp.id}.{Command.ENABLE}", 0.0) >= 0.5
+    amps = round(got.get(f"{cp.id}.{Command.CURRENT_LIMIT}", 0.0), 2)
+    if state is None:
+        return Reason("ev.no_reading")
+    if state < 1:
+        return Reason("ev.no_car")
+    if cp.mode == EvMode.OFF:
+        return Reason("ev.off")
+    if on_asked and not on_got:
+        return Reason("ev.blocked", limits=limits) if limits else Reason("ev.restart_delay")
+    if on_got and amps + 0.05 < asked.get(f"{cp.id}.{Command.CURRENT_LIMIT}", 0.0):
+        if limits:
+            return Reason("ev.capped", current_a=amps, limits=limits)
+        return Reason("ev.ramping", current_a=amps)
+    if on_got:
+        planned_w = planned.planned_w(cp.id)
+        if planned_w:
+            return Reason("ev.planned", planned_kw=round(planned_w / 1000, 3), current_a=amps)
+        return Reason(CHARGING_KEYS.get(EvMode(cp.mode), "ev.charging"), current_a=amps)
+    need = cp.power(cp.min_current_a, cp.lowest_phases) + cp.start_margin_w
+    have = max(surplus_w or 0.0, 0.0)
+    return Reason("ev.waiting", need_kw=round(need / 1000, 3), have_kw=round(have / 1000, 3))
 
 
 def ev_reasons(
@@ -132,97 +172,66 @@ def ev_reasons(
     asked: Mapping[str, float],
     got: Mapping[str, float],
     surplus_w: float | None,
-    limits: str,
+    limits: list[Reason],
     planned: Signals,
-) -> dict[str, str]:
+) -> dict[str, Reason]:
     """Why each charge point charges or waits."""
-    out: dict[str, str] = {}
-    for cp in law.config.points:
-        state = snap.get(f"{cp.id}.state")
-        on_asked = asked.get(f"{cp.id}.{Command.ENABLE}", 0.0) >= 0.5
-        on_got = got.get(f"{cp.id}.{Command.ENABLE}", 0.0) >= 0.5
-        amps = got.get(f"{cp.id}.{Command.CURRENT_LIMIT}", 0.0)
-        if state is None:
-            out[cp.id] = "no reading from the charger: the control keeps it off"
-        elif state < 1:
-            out[cp.id] = "no car plugged in"
-        elif cp.mode == EvMode.OFF:
-            out[cp.id] = "off (your choice)"
-        elif on_asked and not on_got:
-            out[cp.id] = f"blocked by {limits}" if limits else "waiting: the charger's restart delay"
-        elif on_got and amps + 0.05 < asked.get(f"{cp.id}.{Command.CURRENT_LIMIT}", 0.0):
-            out[cp.id] = f"charging at {amps:.1f} A, capped by {limits or 'the charger ramping up'}"
-        elif on_got:
-            planned_w = planned.planned_w(cp.id)
-            why = {
-                EvMode.NOW: "charging now at full power",
-                EvMode.MINPV: "charging: minimum + PV surplus",
-                EvMode.PV: "charging from PV surplus",
-            }.get(EvMode(cp.mode), "charging")
-            if planned_w:
-                why = f"charging in a planned slot ({_kw(planned_w)})"
-            out[cp.id] = f"{why}, {amps:.1f} A"
-        else:
-            need = cp.power(cp.min_current_a, cp.lowest_phases) + cp.start_margin_w
-            have = max(surplus_w or 0.0, 0.0)
-            out[cp.id] = f"waiting for {_kw(need)} surplus (now {_kw(have)})"
-    return out
+    return {cp.id: _ev_reason(cp, snap, asked, got, surplus_w, limits, planned) for cp in law.config.points}
 
 
 def heater_reason(
-    w: Overridden, asked: Mapping[str, float], got: Mapping[str, float], limits: str, now: datetime, tz: Any
-) -> str:
+    w: Overridden,
+    asked: Mapping[str, float],
+    got: Mapping[str, float],
+    limits: list[Reason],
+    now: datetime,
+    tz: Any,
+) -> Reason:
     """Why a heat pump or heating rod runs as it does."""
     cfg = w.inner.config
     if isinstance(w.inner, SgReadyControl):
         key = f"{cfg.id}.{Command.SGREADY}"
-        words = {
-            1: "blocked",
-            2: "normal operation",
-            3: "running on PV surplus / cheap energy",
-            4: "forced on",
-        }
         a, g = asked.get(key), got.get(key)
-        text = words.get(int(g or 2), "normal operation")
+        level = int(g or 2)
+        text = Reason(f"heat.sg{level}" if level in (1, 2, 3, 4) else "heat.sg2")
         lowered = a is not None and g is not None and g < a
     else:
         key = f"{cfg.id}.{Command.POWER}"
         a, g = asked.get(key), got.get(key)
-        text = f"heating at {_kw(g)}" if g else "off: no surplus to heat with"
+        text = Reason("heat.rod_on", power_kw=round(g / 1000, 3)) if g else Reason("heat.rod_off")
         lowered = a is not None and g is not None and g + 1 < a
     o = w.override
-    if o is not None and o.active(now):
-        until = o.until.astimezone(tz).strftime("%H:%M")
-        text = f"{'boost' if o.kind == 'boost' else 'off'} until {until} (your choice)"
+    active = o is not None and o.active(now)
+    if o is not None and active:
+        text = Reason(f"heat.{o.kind}", until_at=hhmm_at(o.until, tz))
     if lowered:
-        why = f"blocked by {limits}" if limits else "held by its minimum on/off time"
-        text = why + (f" — {text}" if o is not None and o.active(now) else "")
+        held = Reason("heat.blocked", limits=limits) if limits else Reason("heat.min_time")
+        text = Reason("heat.held_then", held=held, then=text) if active else held
     return text
 
 
-BATTERY_WORDS = {
-    "self_consumption": "self-consumption",
-    "hold": "hold (no discharge)",
-    "charge": "charging from the grid",
-    "planner": "the planner decides",
-    "off": "off",
-}
-
-
-def battery_reason(cfg: Any, requested: Iterable[Setpoint], final: Iterable[Setpoint], snap: Snapshot) -> str:
+def battery_reason(
+    cfg: Any, requested: Iterable[Setpoint], final: Iterable[Setpoint], snap: Snapshot
+) -> Reason:
     """The battery's mode and what it does now, and why when the limiter changed it or the reserve holds."""
     key = f"{cfg.id}.{Command.BATTERY_SETPOINT}"
     asked, got = _values(requested).get(key), _values(final).get(key)
-    mode = BATTERY_WORDS.get(cfg.mode, cfg.mode)
+    mode_key = f"battery.mode.{cfg.mode}"
+    mode = Reason(mode_key) if mode_key in TEMPLATES else Reason("battery.mode.other", mode=cfg.mode)
     soc = snap.get(f"{cfg.id}.soc")
     if got is None:
         return mode
-    doing = "idle" if abs(got) < 1 else f"discharging {_kw(got)}" if got > 0 else f"charging {_kw(-got)}"
+    if abs(got) < 1:
+        doing = Reason("battery.idle")
+    elif got > 0:
+        doing = Reason("battery.discharging", power_kw=round(got / 1000, 3))
+    else:
+        doing = Reason("battery.charging", power_kw=round(-got / 1000, 3))
     if asked is not None and abs(asked - got) >= 1:
-        doing += " (limited by the grid limits)"
+        doing = Reason("battery.limited", doing=doing)
     elif abs(got) < 1 and soc is not None and soc <= cfg.reserve_soc:
-        doing += f": at its reserve ({soc:.0f} % of {cfg.reserve_soc:.0f} %)"
-    return f"{mode}: {doing}"
+        doing = Reason("battery.reserve", doing=doing, soc_pct=round(soc, 1), reserve_pct=cfg.reserve_soc)
+    return Reason("battery.state", mode=mode, doing=doing)
 
 
 def reasons(
@@ -235,11 +244,11 @@ def reasons(
     signals: Signals,
     tz: Any,
     grid_meter: str = "grid",
-) -> dict[str, str]:
-    """Device id -> the control's decision in a short sentence."""
+) -> dict[str, Reason]:
+    """Device id -> the control's decision (a ``Reason``: an English sentence with key and vars)."""
     asked, got = _values(requested), _values(final)
-    limits = _limit_text(active, snap.get(f"{grid_meter}.power"))
-    out: dict[str, str] = {}
+    limits = _limits(active, snap.get(f"{grid_meter}.power"))
+    out: dict[str, Reason] = {}
     for law in laws:
         if isinstance(law, EvCharging):
             out.update(ev_reasons(law, snap, asked, got, surplus_w, limits, signals))

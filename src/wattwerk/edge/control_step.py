@@ -16,6 +16,7 @@ from wattwerk.control.battery import BatteryControl
 from wattwerk.control.cycle import ControlCycle, CycleOutput
 from wattwerk.control.ev import EvCharging
 from wattwerk.control.owner import Override, OverrideKind, battery_reason, reasons, wrap_heaters
+from wattwerk.control.reasons import Reason
 from wattwerk.model import Setpoint
 from wattwerk.snapshot import Snapshot
 from wattwerk.vocabulary import OWNER_EV_MODES
@@ -38,7 +39,7 @@ class CycleStep:
         self.last: CycleOutput | None = None
         self.battery_w: float | None = None  # the owner's battery setpoint (+ discharge), if any
         self.heaters = wrap_heaters(cycle.laws)  # heat pumps and rods: the owner's boost / off on top
-        self.reasons: dict[str, str] = {}  # device -> the last cycle's decision and why
+        self.reasons: dict[str, Reason] = {}  # device -> the last cycle's decision and why (an English str)
         self.on_cycle: Callable[[Snapshot, Signals], None] | None = None  # the owner's sessions and plans
         self.battery_mode: str | None = None  # the owner's battery mode, when set
         ev_laws = [law for law in cycle.laws if isinstance(law, EvCharging)]

@@ -36,6 +36,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from wattwerk.config.schema import WEEKDAYS, EvDeparture, Weekday
+from wattwerk.control.reasons import Reason, hhmm_at
 from wattwerk.edge.owner_session import Sessions
 from wattwerk.vocabulary import OWNER_EV_MODES
 
@@ -111,6 +112,21 @@ COMMANDS: dict[str, str] = {
     "boost_minutes": "boost_minutes",
     "off_hours": "off_hours",
 }
+
+
+def cheapest(reason: Any, plan: dict[str, Any] | None, tz: Any) -> Any:
+    """A car that waits for surplus while the planner has slots for it waits for those: "waiting for
+    the cheapest hours 02:00–04:00" (the first run of planned slots); else the reason as it was."""
+    if not isinstance(reason, Reason) or reason.key != "ev.waiting" or not plan or not plan.get("slots"):
+        return reason
+    starts = [datetime.fromisoformat(s["start"]) for s in plan["slots"]]
+    step = timedelta(minutes=15)
+    end = starts[0] + step
+    for t in starts[1:]:
+        if t != end:
+            break
+        end = t + step
+    return Reason("ev.cheapest", from_at=hhmm_at(starts[0], tz), to_at=hhmm_at(end, tz))
 
 
 class OwnerError(ValueError):
@@ -381,11 +397,12 @@ class OwnerControls:
         """One device's settings as they run now, its decision and why, plan and session."""
         role = self.roles.get(device, "")
         c = self.control
+        reason = c.reasons.get(device) if c is not None else None
         out: dict[str, Any] = {
             "id": device,
             "role": role,
             "settings": self.settings.get(device, {}),
-            "reason": c.reasons.get(device) if c is not None else None,
+            "reason": reason,  # the English sentence; "why": its key and vars for the pages
         }
         if role == "ev_charger" and c is not None:
             p = c.point(device)
@@ -402,6 +419,8 @@ class OwnerControls:
             out["departure"] = at.isoformat() if at else None
             out["plan"] = self.planner.ev_plan(device) if self.planner is not None and at else None
             out["session"] = self.sessions.json(device, self.clock())
+            reason = cheapest(reason, out["plan"], self.tz)
+            out["reason"] = reason
         elif role == "battery" and c is not None and c.cycle.battery is not None:
             cfg = c.cycle.battery.config
             out.update(mode=cfg.mode, reserve_soc=cfg.reserve_soc, planner=self.planner is not None)
@@ -410,6 +429,7 @@ class OwnerControls:
             o = w.override if w is not None else None
             active = o is not None and o.active(self.clock())
             out["override"] = {"kind": o.kind, "until": o.until.isoformat()} if active and o else None
+        out["why"] = reason.json() if isinstance(reason, Reason) else None
         return out
 
     def _controlled(self, device: str, role: str) -> bool:

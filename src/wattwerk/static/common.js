@@ -86,6 +86,25 @@ WW.strings = {};
 WW.t = (key, vars) => String(WW.strings[key] ?? key).replace(/\{(\w+)\}/g, (m, k) => (vars && k in vars ? vars[k] : m));
 // a string the server or the script also has in English: that English text until the catalogue is there
 WW.tr = (key, en, vars) => WW.t(key in WW.strings ? key : en, vars);
+// the control's decision ({key, vars, text} from control/reasons.py) through a catalogue's
+// "reason.<key>": each parameter by its name's suffix (_kw, _a, _pct numbers in the locale of
+// `fmt`, _at a local HH:MM), nested reasons translated too; the server's English while a key is missing
+WW.reason = (r, strings, fmt = WW.fmt, locale = undefined) => {
+  if (!r || typeof r !== "object") return r === null || r === undefined ? "" : String(r);
+  const show = (name, v) => {
+    if (Array.isArray(v)) return v.map((x) => show(name, x)).join(", ");
+    if (v && typeof v === "object") return WW.reason(v, strings, fmt, locale);
+    if (typeof v === "number") {
+      const unit = name.endsWith("_kw") ? [1, " kW"] : name.endsWith("_a") ? [1, " A"] : name.endsWith("_pct") ? [0, " %"] : null;
+      return unit ? fmt(v, unit[0]) + unit[1] : String(v);
+    }
+    if (name.endsWith("_at") && typeof v === "string") return new Date(v).toLocaleTimeString(locale, { hour: "2-digit", minute: "2-digit" });
+    return String(v ?? "");
+  };
+  const template = strings["reason." + r.key];
+  if (!template) return r.text || r.key || "";
+  return template.replace(/\{(\w+)\}/g, (m, k) => (r.vars && k in r.vars ? show(k, r.vars[k]) : m));
+};
 WW.ready = (document.querySelector("[data-i18n]") ? fetch(`static/i18n/${WW.lang}.json`).then((r) => r.json()) : Promise.resolve({}))
   .catch(() => ({})).then((strings) => {
     WW.strings = strings;

@@ -135,7 +135,7 @@ function ownerRender(state) {
     const el = root.querySelector(`[data-owner="${CSS.escape(d.id)}"]`);
     el.querySelectorAll("[data-set=mode]").forEach((b) => b.setAttribute("aria-pressed", String(b.dataset.value === d.mode)));
     const reason = el.querySelector("[data-field=reason]");
-    if (reason) reason.textContent = d.reason || "";
+    if (reason) reason.textContent = WW.reason(d.why || d.reason, WW.strings);  // the page's language
     if (reason && d.override) reason.title = WW.tr("owner.until", "until {time}", { time: hhmm(d.override.until) });
     const plan = el.querySelector("[data-field=plan]");
     if (plan) plan.innerHTML = planText(d);
