@@ -193,6 +193,23 @@ async def start_tx(cp: Any, version: str, samples: list[dict[str, Any]] | None =
     return "tx-1"
 
 
+async def meter_values(cp: Any, version: str, samples: list[tuple[Any, str, str | None]]) -> None:
+    """Send one MeterValues message in the version's own shape: ``samples`` are (value,
+    measurand, unit or None); 1.6 carries values as strings, 2.0.1 as numbers in unit_of_measure."""
+    if version == "1.6":
+        sampled = [{"value": str(v), "measurand": m, **({"unit": u} if u else {})} for v, m, u in samples]
+        message: Any = v16.call.MeterValues(
+            connector_id=1, meter_value=[{"timestamp": NOW, "sampled_value": sampled}]
+        )
+    else:
+        sampled = [
+            {"value": v, "measurand": m, **({"unit_of_measure": {"unit": u}} if u else {})}
+            for v, m, u in samples
+        ]
+        message = v201.call.MeterValues(evse_id=1, meter_value=[{"timestamp": NOW, "sampled_value": sampled}])
+    await cp.call(message)
+
+
 VERSIONS = ["1.6", "2.0.1"]
 
 
@@ -297,23 +314,7 @@ async def test_v201_transaction_event_meter_values_with_multiplier(central: Cent
         assert got["ev2.power"] == pytest.approx(11040.0)
         assert got["ev2.energy"] == pytest.approx(4200.0)
         assert got["ev2.current_l2"] == 16.0 and got["ev2.soc"] == 80.0
-        await cp.call(
-            v201.call.MeterValues(
-                evse_id=1,
-                meter_value=[
-                    {
-                        "timestamp": NOW,
-                        "sampled_value": [
-                            {
-                                "value": 3600,
-                                "measurand": "Power.Active.Import",
-                                "unit_of_measure": {"unit": "W"},
-                            }
-                        ],
-                    }
-                ],
-            )
-        )
+        await meter_values(cp, "2.0.1", [(3600, "Power.Active.Import", "W")])
         assert {r.channel: r.value for r in await drv.read()}["ev2.power"] == 3600.0
         await cp.call(
             v201.call.TransactionEvent(
@@ -331,43 +332,10 @@ async def test_v201_transaction_event_meter_values_with_multiplier(central: Cent
 @pytest.mark.parametrize("version", VERSIONS)
 async def test_bad_sampled_values_are_counted_and_dropped(central: CentralSystem, version: str) -> None:
     async with charger(central, version) as cp:
-        if version == "1.6":
-            await cp.call(
-                v16.call.MeterValues(
-                    connector_id=1,
-                    meter_value=[
-                        {
-                            "timestamp": NOW,
-                            "sampled_value": [
-                                {"value": "abc", "measurand": "Power.Active.Import"},
-                                {"value": "5", "measurand": "Power.Active.Import", "unit": "kVA"},
-                                {"value": "140", "measurand": "SoC", "unit": "Percent"},
-                                {"value": "1500", "measurand": "Energy.Active.Import.Register"},
-                            ],
-                        }
-                    ],
-                )
-            )
-        else:
-            await cp.call(
-                v201.call.MeterValues(
-                    evse_id=1,
-                    meter_value=[
-                        {
-                            "timestamp": NOW,
-                            "sampled_value": [
-                                {
-                                    "value": 5,
-                                    "measurand": "Power.Active.Import",
-                                    "unit_of_measure": {"unit": "kVA"},
-                                },
-                                {"value": 140, "measurand": "SoC", "unit_of_measure": {"unit": "Percent"}},
-                                {"value": 1500, "measurand": "Energy.Active.Import.Register"},
-                            ],
-                        }
-                    ],
-                )
-            )
+        bad = [(5, "Power.Active.Import", "kVA"), (140, "SoC", "Percent")]
+        if version == "1.6":  # only 1.6 can carry a value that is not a number
+            bad.insert(0, ("abc", "Power.Active.Import", None))
+        await meter_values(cp, version, [*bad, (1500, "Energy.Active.Import.Register", None)])
         kinds = central.ledger.by_kind("wb1")
         assert kinds.get("unit") == 1 and kinds.get("range") == 1
         assert kinds.get("value", 0) == (1 if version == "1.6" else 0)
@@ -485,38 +453,7 @@ async def test_disconnected_or_silent_charger_fails_reads_without_crashing(
     with pytest.raises(RetryableError):
         await drv.set_current_limit(6.0)
     async with charger(central, version) as cp:  # it comes back and sends values: reads work again
-        if version == "1.6":
-            await cp.call(
-                v16.call.MeterValues(
-                    connector_id=1,
-                    meter_value=[
-                        {
-                            "timestamp": NOW,
-                            "sampled_value": [
-                                {"value": "2300", "measurand": "Power.Active.Import", "unit": "W"}
-                            ],
-                        }
-                    ],
-                )
-            )
-        else:
-            await cp.call(
-                v201.call.MeterValues(
-                    evse_id=1,
-                    meter_value=[
-                        {
-                            "timestamp": NOW,
-                            "sampled_value": [
-                                {
-                                    "value": 2300,
-                                    "measurand": "Power.Active.Import",
-                                    "unit_of_measure": {"unit": "W"},
-                                }
-                            ],
-                        }
-                    ],
-                )
-            )
+        await meter_values(cp, version, [(2300, "Power.Active.Import", "W")])
         fresh = OcppCharger(central, "ev1", "wb1", stale_after_s=60)
         assert {r.channel: r.value for r in await fresh.read()}["ev1.power"] == 2300.0
 
