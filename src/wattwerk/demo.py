@@ -81,12 +81,16 @@ def demo_prices(cfg: SiteConfig, data_dir: Path, flat: bool = False) -> Any:
         from wattwerk.market.sample import SampleDayAhead
 
         try:
-            return TariffPrices(cfg.tariff, data_dir / "prices.json", provider=SampleDayAhead())
+            return TariffPrices(
+                cfg.tariff, data_dir / "prices.json", tz=cfg.site.timezone, provider=SampleDayAhead()
+            )
         except (OSError, ValueError) as exc:
             log.warning(
                 "demo: the bundled price sample cannot be read (%s); planning over the fixed tariff", exc
             )
-    return TariffPrices(cfg.tariff.model_copy(update={"provider": "fixed"}), data_dir / "prices.json")
+    return TariffPrices(
+        cfg.tariff.model_copy(update={"provider": "fixed"}), data_dir / "prices.json", tz=cfg.site.timezone
+    )
 
 
 @dataclass

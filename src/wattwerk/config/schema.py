@@ -17,6 +17,7 @@ from wattwerk.config.base import Model
 from wattwerk.config.connections import Url
 from wattwerk.config.devices import Battery, Device, DeviceBase, Percent, Phases, Watts, problem
 from wattwerk.config.limits import ControlLimits
+from wattwerk.config.tariff import Co2Signal, FeedInSpot, Module3, TouWindow
 from wattwerk.config.types import DeviceId, Keep, TimeZoneName, num
 
 
@@ -137,6 +138,7 @@ class Strategy(Model):
     peak_shaving: bool = False  # discharge the battery to keep import below the grid limit
     ev_departures: list[EvDeparture] = Field(default_factory=list)  # planner: energy by departure
     heat_stores: list[HeatStore] = Field(default_factory=list)  # planner: tanks as thermal storage
+    co2: Co2Signal | None = None  # planner: the grid's CO₂ signal as a weighted term or tie-breaker
 
 
 Resolution = Literal["raw", "1m", "15m", "1h", "1d"]
@@ -242,13 +244,23 @@ class Web(Model):
     public_live: bool = False  # the read-only live view without login on the LAN (setup never)
 
 
-class Tariff(Model):
-    """What energy costs: a fixed price or a provider's day-ahead prices, plus fees and VAT."""
+SWISS_PROVIDERS = ("ekz", "groupe_e")
+SPOT_PROVIDERS = ("awattar", "entsoe", "energy_charts")  # prices that are the day-ahead spot price
 
-    provider: Literal["fixed", "awattar", "tibber", "entsoe", "energy_charts"] = "fixed"
-    zone: str = "DE-LU"  # bidding zone (entsoe, energy_charts)
+
+class Tariff(Model):
+    """What energy costs: a fixed price, time-of-use windows or a provider's day-ahead prices, plus
+    fees (with §14a module 3 time-variable grid fees) and VAT; and what feed-in earns (a fixed
+    rate or the spot price x factor + offset). ``market.site_tariff`` prices each slot with it."""
+
+    provider: Literal["fixed", "awattar", "tibber", "entsoe", "energy_charts", "ekz", "groupe_e"] = "fixed"
+    zone: str = "DE-LU"  # bidding zone (entsoe, energy_charts; the spot feed-in of a fixed tariff)
     country: Literal["de", "at"] = "de"  # awattar
     token: SecretStr | None = None  # tibber, entsoe
+    tariff_name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$")] | None = None  # ekz, groupe_e
+    time_of_use: list[TouWindow] = Field(default_factory=list)  # provider fixed: first match wins
+    module3: Module3 | None = None  # §14a EnWG module 3 grid fee in place of the standard grid fee
+    feed_in_spot: FeedInSpot | None = None  # feed-in at the spot price instead of feed_in_eur_per_kwh
     fixed_eur_per_kwh: Annotated[float, Field(ge=0)] = 0.15  # energy price, net (provider fixed)
     grid_fees_eur_per_kwh: Annotated[float, Field(ge=0)] = 0.158  # grid fee, levies, tax, margin; net
     vat: Annotated[float, Field(ge=0, le=1)] = 0.19
@@ -261,7 +273,49 @@ class Tariff(Model):
     def _token_when_needed(self) -> Tariff:
         if self.provider in ("tibber", "entsoe") and self.token is None:
             raise problem("provider {p} needs a token", ("token",), p=self.provider)
+        if self.time_of_use and self.provider != "fixed":
+            raise problem(
+                "time_of_use windows price the energy of provider fixed; provider {p} has its own prices",
+                ("time_of_use",),
+                p=self.provider,
+            )
+        if self.feed_in_spot is not None and self.provider not in ("fixed", *SPOT_PROVIDERS):
+            raise problem(
+                "feed_in_spot needs the day-ahead spot price: provider {p} does not give it "
+                "(use awattar, entsoe, energy_charts, or fixed with zone)",
+                ("feed_in_spot",),
+                p=self.provider,
+            )
+        if self.provider in SWISS_PROVIDERS and self.module3 is not None:
+            raise problem(
+                "module3 is a German grid fee (§14a EnWG); {p} prices include the grid",
+                ("module3",),
+                p=self.provider,
+            )
         return self
+
+    @property
+    def swiss(self) -> bool:
+        return self.provider in SWISS_PROVIDERS
+
+    @property
+    def currency(self) -> str:
+        return "CHF" if self.swiss else "EUR"
+
+    @property
+    def fees_per_kwh(self) -> float:
+        """Fees added to the energy price: ``grid_fees_eur_per_kwh``, which a Swiss tariff's
+        integrated price already holds (counted only when the site file sets it)."""
+        if self.swiss and "grid_fees_eur_per_kwh" not in self.model_fields_set:
+            return 0.0
+        return self.grid_fees_eur_per_kwh
+
+    @property
+    def vat_rate(self) -> float:
+        """``vat``; a Swiss tariff without one set uses the Swiss standard rate (8.1 % since 2024)."""
+        if self.swiss and "vat" not in self.model_fields_set:
+            return 0.081
+        return self.vat
 
 
 class SiteConfig(Model):

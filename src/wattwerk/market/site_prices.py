@@ -1,5 +1,6 @@
 """A site's prices per planning slot: the ``tariff`` section of the site file turned into buy and sell
-prices (€/kWh) per 15-min slot, from a fixed price or a day-ahead provider through a disk cache.
+prices (€/kWh) per 15-min slot by the one tariff model (``market.site_tariff.SiteTariff``), with a
+day-ahead provider's prices through a disk cache where the tariff needs them.
 
 The planner (``edge.planning.PlanService``) asks a ``PriceSource`` for the prices of its horizon;
 ``TariffPrices`` is the one a site file describes, ``market.sample.SamplePrices`` the demo's.
@@ -22,8 +23,10 @@ from wattwerk.market.dayahead import known_until
 from wattwerk.market.energy_charts import EnergyChartsPrice
 from wattwerk.market.entsoe import Entsoe
 from wattwerk.market.prices import PriceSeries
+from wattwerk.market.site_tariff import SiteTariff
 from wattwerk.market.source import CachedPrices, PriceCache, PriceProvider
-from wattwerk.market.tariff import Dynamic, Fixed, Tariff, slot_index
+from wattwerk.market.swiss import SwissTariff
+from wattwerk.market.tariff import slot_index
 from wattwerk.market.tibber import Tibber
 
 SLOT_MINUTES = 15
@@ -47,8 +50,14 @@ class PriceSource(Protocol):
 
 
 def provider_of(t: TariffConfig) -> PriceProvider | None:
-    """The day-ahead price provider of the ``tariff`` section; None for a fixed price."""
+    """The price provider of the ``tariff`` section: day-ahead prices, a Swiss tariff's prices, or
+    for a fixed price with a spot-indexed feed-in the spot price of ``zone``; None for a fixed price."""
     token = t.token.get_secret_value() if t.token is not None else ""
+    if t.swiss:
+        name = t.tariff_name or SwissTariff.tariff_name
+        return SwissTariff(t.provider.replace("_", "-"), name)
+    if t.provider == "fixed" and t.feed_in_spot is not None:
+        return EnergyChartsPrice(t.zone)
     if t.provider == "awattar":
         return Awattar(t.country)
     if t.provider == "tibber":
@@ -73,11 +82,13 @@ class TariffPrices:
         t: TariffConfig,
         cache_path: Any,
         *,
+        tz: str = "Europe/Berlin",
         client: Callable[[], httpx.AsyncClient] | None = None,
         provider: PriceProvider | None = None,
         refetch: timedelta = timedelta(hours=1),
     ) -> None:
         self.cfg = t
+        self.tariff = SiteTariff(t, tz)
         self.provider = provider or provider_of(t)
         self.cached = CachedPrices(self.provider, PriceCache(cache_path)) if self.provider else None
         self.client = client or (lambda: httpx.AsyncClient(timeout=20.0))
@@ -100,26 +111,19 @@ class TariffPrices:
 
     async def prices(self, start: datetime, end: datetime) -> Prices:
         """Raises RetryableError when no price is known for ``start``."""
-        t = self.cfg
         n = int((end - start) / timedelta(minutes=SLOT_MINUTES))
         starts = slot_index(start, n, SLOT_MINUTES)
-        sell = np.full(n, t.feed_in_eur_per_kwh)
         if self.provider is None:
-            fees = (Fixed("fees", t.grid_fees_eur_per_kwh),)
-            tariff = Tariff(Fixed("energy", t.fixed_eur_per_kwh), fees, t.vat)
-            return Prices(start, tariff.price(starts), sell, "fixed")
+            return Prices(start, self.tariff.buy(starts), self.tariff.sell(starts), "fixed")
         spot, fresh, msg = await self._spot(start, end)
         if spot.slot_minutes != SLOT_MINUTES:
             spot = spot.resample(SLOT_MINUTES)
-        if t.provider == "tibber":  # Tibber's total already holds energy tax and VAT
-            buy = Dynamic("energy", spot).price(starts) + t.grid_fees_eur_per_kwh * (1 + t.vat)
-        else:
-            tariff = Tariff(Dynamic("energy", spot), (Fixed("fees", t.grid_fees_eur_per_kwh),), t.vat)
-            buy = tariff.price(starts)
-        if t.no_feed_in_at_negative_prices:  # no feed-in tariff in hours of negative spot prices
-            spot_now = Dynamic("energy", spot).price(starts)
-            sell = np.where(np.nan_to_num(spot_now, nan=0.0) < 0.0, 0.0, sell)
-        known = int(np.argmax(np.isnan(buy))) if np.isnan(buy).any() else n  # up to the first gap
+        buy, sell = self.tariff.buy(starts, spot), self.tariff.sell(starts, spot)
+        gaps = np.isnan(buy) | np.isnan(sell)
+        known = int(np.argmax(gaps)) if gaps.any() else n  # up to the first gap
         if known < MIN_SLOTS:
             raise RetryableError(f"{self.provider.name}: no prices from {start.isoformat()}")
-        return Prices(start, buy[:known], sell[:known], spot.source or self.provider.name, fresh, msg)
+        source = spot.source or self.provider.name
+        if self.cfg.provider == "fixed":
+            source = f"fixed, feed-in {source}"
+        return Prices(start, buy[:known], sell[:known], source, fresh, msg)
