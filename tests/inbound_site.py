@@ -19,8 +19,7 @@ from wattwerk.control.limiter import Event
 from wattwerk.devices.catalog import find
 from wattwerk.edge.assembly import Edge, EdgeOptions, assemble
 from wattwerk.edge.control_step import CycleStep
-from wattwerk.model import Setpoint, utcnow
-from wattwerk.sim.emulators import MeterState
+from wattwerk.model import Setpoint
 from wattwerk.sim.emulators.modbus import CatalogEmulator, EmulatorServer
 from wattwerk.sim.emulators.p1 import P1Emulator
 from wattwerk.sim.emulators.sunspec import SunSpecEmulator
@@ -128,20 +127,10 @@ async def running_site(
     sim = SiteSim(params, start=datetime(2025, 6, 14, 19 if ev else 11, tzinfo=UTC))
     sim.step(60)
 
-    def meter() -> MeterState:
-        state = sim.meter_state()
-        return MeterState(
-            utcnow().replace(microsecond=0),
-            state.power_w,
-            state.energy_import_wh,
-            state.energy_export_wh,
-            state.phases,
-        )
-
     inverter = SunSpecEmulator([101, 120, 123], sim.pv[0], rated_power=8000)
     charger = CatalogEmulator(find("keba-p30-modbus").entry, sim.evs[0]) if ev else None
     async with (
-        P1Emulator(meter, interval=0.1) as p1,
+        P1Emulator(sim.meter_state_now, interval=0.1) as p1,
         EmulatorServer([inverter.bank]) as modbus,
         EmulatorServer([charger.bank] if charger else []) as wallbox,
     ):

@@ -14,7 +14,6 @@ from wattwerk.config import DEMO_SITE, parse_config
 from wattwerk.edge.assembly import EdgeOptions, assemble
 from wattwerk.errors import PermanentError
 from wattwerk.model import utcnow
-from wattwerk.sim.emulators import MeterState
 from wattwerk.sim.emulators.modbus import EmulatorServer
 from wattwerk.sim.emulators.p1 import P1Emulator
 from wattwerk.sim.emulators.sunspec import SunSpecEmulator
@@ -53,18 +52,9 @@ def sim() -> SiteSim:
 
 
 async def test_run_reads_meter_and_inverter_into_the_store(tmp_path, sim):
-    def meter() -> MeterState:
-        state = sim.meter_state()
-        return MeterState(
-            utcnow().replace(microsecond=0),
-            state.power_w,
-            state.energy_import_wh,
-            state.energy_export_wh,
-            state.phases,
-        )
 
     inverter = SunSpecEmulator([101, 123], sim.pv[0], rated_power=8000)
-    async with P1Emulator(meter, interval=0.1) as p1, EmulatorServer([inverter.bank]) as modbus:
+    async with P1Emulator(sim.meter_state_now, interval=0.1) as p1, EmulatorServer([inverter.bank]) as modbus:
         cfg = parse_config(site_text(p1.port, modbus.port, tmp_path / "var"))
         edge = assemble(cfg, EdgeOptions(store_every_s=0.0))
         stop = asyncio.Event()
@@ -113,22 +103,12 @@ async def test_run_publishes_to_mqtt_with_discovery_and_serves_metrics(tmp_path,
     import aiomqtt
     import httpx
 
-    def meter() -> MeterState:
-        state = sim.meter_state()
-        return MeterState(
-            utcnow().replace(microsecond=0),
-            state.power_w,
-            state.energy_import_wh,
-            state.energy_export_wh,
-            state.phases,
-        )
-
     root = f"wwtest/{uuid.uuid4().hex[:8]}"
     prefix = f"hatest{uuid.uuid4().hex[:8]}"
     inverter = SunSpecEmulator([101], sim.pv[0], rated_power=8000)
     seen: dict[str, bytes] = {}
     async with (
-        P1Emulator(meter, interval=0.1) as p1,
+        P1Emulator(sim.meter_state_now, interval=0.1) as p1,
         EmulatorServer([inverter.bank]) as modbus,
         aiomqtt.Client("127.0.0.1", 1883) as client,
     ):

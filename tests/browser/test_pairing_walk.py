@@ -22,9 +22,7 @@ from security.edge_processes import PASSWORD as EDGE_PASSWORD
 from security.edge_processes import start_edge, stop_edge
 from security.portal_process import PASSWORD, fresh_db, portal_process
 from wattwerk.config import load_config
-from wattwerk.model import utcnow
 from wattwerk.portal.database import POSTGRES
-from wattwerk.sim.emulators import MeterState
 from wattwerk.sim.emulators.p1 import P1Emulator
 from wattwerk.sim.site import SiteSim
 
@@ -37,17 +35,7 @@ def p1_meter() -> P1Emulator:
     sim = SiteSim(start=datetime(2025, 6, 21, 10, tzinfo=UTC))
     sim.step(60)
 
-    def meter() -> MeterState:
-        state = sim.meter_state()
-        return MeterState(
-            utcnow().replace(microsecond=0),
-            state.power_w,
-            state.energy_import_wh,
-            state.energy_export_wh,
-            state.phases,
-        )
-
-    return P1Emulator(meter, interval=1.0)
+    return P1Emulator(sim.meter_state_now, interval=1.0)
 
 
 async def show_pairing_code(owner: Page, url: str, shots: Path) -> tuple[str, str]:

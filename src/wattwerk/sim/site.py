@@ -10,13 +10,14 @@ Balance at every step: grid = house + EVs + heat pump + rod - battery - PV  (bat
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
 
 from wattwerk.errors import InputLedger
-from wattwerk.model import Channel, Reading
+from wattwerk.model import Channel, Reading, utcnow
 from wattwerk.sim.battery import Battery
 from wattwerk.sim.device import BadCommand, SimComponent
 from wattwerk.sim.emulators import MeterState
@@ -218,6 +219,11 @@ class SiteSim:
     def meter_state(self) -> MeterState:
         """The grid meter as a meter emulator shows it."""
         return self.grid.meter_state(datetime.fromtimestamp(self.grid.ts, UTC))
+
+    def meter_state_now(self) -> MeterState:
+        """The grid meter stamped with the wall clock, for a meter emulator that feeds an edge
+        running in real time (its stale checks judge the stamp, not the simulated time)."""
+        return replace(self.meter_state(), ts=utcnow().replace(microsecond=0))
 
     def balance_error_wh(self) -> float:
         """Net grid energy minus the sum of every device's counters (0 up to float rounding)."""
