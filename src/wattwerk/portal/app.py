@@ -14,7 +14,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from wattwerk import __version__
-from wattwerk.portal import compat, hardening, ingest, mail, retention, routes, secretbox
+from wattwerk.portal import compat, hardening, ingest, mail, messages, retention, routes, secretbox
 from wattwerk.portal.database import SQLITE, dialect_of, open_database, sqlite_path
 from wattwerk.portal.db import Registry
 from wattwerk.portal.env import ENV_DB, ENV_RATE, ENV_RETENTION, ENV_SCHEMA, ENV_SECURITY, REGISTRATION
@@ -93,6 +93,7 @@ def create_app(config: PortalConfig) -> FastAPI:
         max_body_size=hardening.BODY_DEFAULT,
     )  # counted while streaming, before any route
     hardening.install(app)
+    messages.install(app)  # error answers carry a code the pages translate
     app.state.db = db
     app.state.store = store
     app.state.ingestor = ingestor

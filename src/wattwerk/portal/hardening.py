@@ -100,9 +100,21 @@ class SecurityHeaders:
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
-    """422 like FastAPI's, without the submitted values (they may be passwords or tokens)."""
+    """422 like FastAPI's, without the submitted values (they may be passwords or tokens); of
+    pydantic's ``ctx`` only the rule's own limits (numbers, short texts such as ``ge``,
+    ``max_length``), which the pages put into their translated message (portal/messages.py)."""
     assert isinstance(exc, RequestValidationError)
-    detail = [{k: v for k, v in err.items() if k not in ("input", "ctx", "url")} for err in exc.errors()]
+    detail = []
+    for err in exc.errors():
+        out = {k: v for k, v in err.items() if k not in ("input", "ctx", "url")}
+        limits = {
+            k: v
+            for k, v in (err.get("ctx") or {}).items()
+            if k != "error" and (isinstance(v, int | float) or (isinstance(v, str) and len(v) <= 100))
+        }
+        if limits:
+            out["ctx"] = limits
+        detail.append(out)
     return JSONResponse({"detail": detail}, status_code=422)
 
 

@@ -5,9 +5,16 @@ const WW = {
   esc(s) {
     return String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
   },
-  // numbers in the browser's locale (1.234,5 in German, 1 234,5 in French)
+  // numbers in the browser's locale (1.234,5 in German, 1 234,5 in French); the portal sets
+  // WW.locale to its page language with the browser's region (en-GB, de-AT). A value that rounds
+  // to zero is written without a sign: "0 W", never "-0 W".
+  locale: undefined,
   fmt(v, digits) {
-    return Number(v).toLocaleString(undefined, { minimumFractionDigits: digits, maximumFractionDigits: digits });
+    return WW.unsigned0(new Intl.NumberFormat(WW.locale, { minimumFractionDigits: digits, maximumFractionDigits: digits }), v);
+  },
+  unsigned0(format, v) {
+    const s = format.format(v);
+    return (v < 0 || Object.is(v, -0)) && s === format.format(-0) ? format.format(0) : s;
   },
   power(w) {
     if (w === null || w === undefined) return "–";
@@ -21,8 +28,8 @@ const WW = {
   pct(v) { return v === null || v === undefined ? "–" : WW.fmt(v, 0) + " %"; },
   money(v, currency, digits = 2) {
     if (v === null || v === undefined) return "–";
-    return Number(v).toLocaleString(undefined, { style: "currency", currency: currency || "EUR",
-      minimumFractionDigits: digits, maximumFractionDigits: digits });
+    return WW.unsigned0(new Intl.NumberFormat(WW.locale, { style: "currency", currency: currency || "EUR",
+      minimumFractionDigits: digits, maximumFractionDigits: digits }), Number(v));
   },
   // a device's value by its quantity name (W, Wh, %, °C as everywhere in wattwerk)
   quantity(name, v) {

@@ -6,10 +6,54 @@
 const BOOT = JSON.parse(document.getElementById("boot").textContent);
 const esc = WW.esc;
 
+// Dates and numbers in the page's language with the browser's region where the two agree (en-GB
+// writes 06/12/2026 and en-US 12/6/2026; de-AT, fr-CH): else the bare language of the page.
+const LOCALE = (() => {
+  for (const tag of navigator.languages || [navigator.language || ""]) {
+    if (!tag || tag.toLowerCase().split("-")[0] !== BOOT.lang) continue;
+    try { return Intl.getCanonicalLocales(tag)[0]; } catch (e) { /* a malformed tag: next one */ }
+  }
+  return BOOT.lang;
+})();
+WW.locale = LOCALE;  // common.js's numbers, power and money too
+
+// The site's colours per device role, from the theme's CSS variables (light or dark, portal.css):
+// the same colour for a role in every widget; heat pump and heating rod apart.
+function themeColors() {
+  const css = getComputedStyle(document.documentElement);
+  const v = (name, fallback) => (css.getPropertyValue(name) || "").trim() || fallback;
+  const c = { grid: v("--grid", "#c0392b"), pv: v("--pv", "#e1a100"), bat: v("--bat", "#2e86c1"),
+              house: v("--house", "#4f5d56"), ev: v("--ev", "#8e44ad"), heat: v("--heat", "#d35400"),
+              rod: v("--rod", "#c2185b"), gen: v("--gen", "#16a085"), other: v("--other", "#7f8c8d") };
+  return { ...c, grid_meter: c.grid, battery: c.bat, submeter: c.house, ev_charger: c.ev, heat_pump: c.heat,
+           heating_rod: c.rod, chp: c.gen, fuel_cell: c.gen, electrolyser: v("--h2", "#5d6d7e"), switch: c.other,
+           axis: v("--muted", "#69736d"), line: v("--line", "#e4e7e2") };
+}
+
 const WWP = {
   boot: BOOT,
   renderers: {},
-  t(key) { return BOOT.strings[key] || key; },
+  locale: LOCALE,
+  t(key, vars) {
+    return String(BOOT.strings[key] || key).replace(/\{(\w+)\}/g, (m, k) => (vars && k in vars ? vars[k] : m));
+  },
+  // An error answer in the page's language: the server's message code (portal/messages.py) through
+  // the catalogue's "err.<code>", pydantic's field errors (422) through "err.v.<type>" with the
+  // field's label; the server's English where the catalogue has no string.
+  problems(res) {
+    const d = (res && res.data) || {};
+    if (d.code && BOOT.strings["err." + d.code]) return WWP.t("err." + d.code, d.vars || {});
+    if (Array.isArray(d.detail)) {
+      return d.detail.map((e) => {
+        const field = (e.loc || []).slice(1).join(".");
+        const name = BOOT.strings["field." + field] || field;
+        const msg = BOOT.strings["err.v." + e.type] ? WWP.t("err.v." + e.type, e.ctx || {}) : e.msg;
+        return name ? `${name}: ${msg}` : msg;
+      }).join("; ");
+    }
+    if (!d.detail && !d.error && BOOT.strings["err.http." + res.status]) return WWP.t("err.http." + res.status);
+    return WW.errors(res).join("; ");
+  },
   widget(id, renderer) { WWP.renderers[id] = renderer; },
   async api(method, url, body) {
     const headers = {};
@@ -24,32 +68,51 @@ const WWP = {
   },
   fmtTime(ms, withDate) {
     const opts = withDate ? { dateStyle: "short", timeStyle: "short" } : { timeStyle: "medium" };
-    return new Intl.DateTimeFormat(BOOT.lang, opts).format(new Date(ms));
+    return new Intl.DateTimeFormat(LOCALE, opts).format(new Date(ms));
   },
   axisTime(ms, incrS) {
     const o = incrS < 86400 ? { hour: "2-digit", minute: "2-digit" }
       : incrS < 28 * 86400 ? { day: "numeric", month: "short" } : { month: "short", year: "numeric" };
-    return new Intl.DateTimeFormat(BOOT.lang, o).format(new Date(ms));
+    return new Intl.DateTimeFormat(LOCALE, o).format(new Date(ms));
+  },
+  // A number as the visitor types it: the locale's decimal comma ("0,32") or a point; NaN otherwise.
+  number(text) {
+    const x = String(text ?? "").trim().replace(/[\s\u00a0\u202f]/g, "").replace(",", ".");
+    return /^[-+]?(\d+\.?\d*|\.\d+)$/.test(x) ? Number(x) : NaN;
+  },
+  // A number for an input field, with the locale's decimal sign and no grouping ("0,3215").
+  plain(v) {
+    return new Intl.NumberFormat(LOCALE, { maximumFractionDigits: 6, useGrouping: false }).format(v);
   },
   kwh(wh, digits = 2) {
     return wh === null || wh === undefined || !isFinite(wh) ? "–" :
-      new Intl.NumberFormat(BOOT.lang, { minimumFractionDigits: digits, maximumFractionDigits: digits })
-        .format(wh / 1000) + " kWh";
+      WW.unsigned0(new Intl.NumberFormat(LOCALE, { minimumFractionDigits: digits, maximumFractionDigits: digits }),
+                   wh / 1000) + " kWh";
   },
   pct(x) {
-    return x === null || !isFinite(x) ? "–" : new Intl.NumberFormat(BOOT.lang, { maximumFractionDigits: 0 })
-      .format(x * 100) + " %";
+    return x === null || x === undefined || !isFinite(x) ? "–"
+      : WW.unsigned0(new Intl.NumberFormat(LOCALE, { maximumFractionDigits: 0 }), x * 100) + " %";
   },
-  money(v, currency) {
+  // An amount in the currency's own decimals; one that rounds to zero is "0,00 €", never "−0,00 €".
+  money(v, currency, digits) {
+    if (v === null || v === undefined || !isFinite(v)) return "–";
+    const opts = digits === undefined ? {} : { minimumFractionDigits: digits, maximumFractionDigits: digits };
     try {
-      return new Intl.NumberFormat(BOOT.lang, { style: "currency", currency }).format(v);
-    } catch (e) { return v.toFixed(2) + " " + currency; }
+      return WW.unsigned0(new Intl.NumberFormat(LOCALE, { style: "currency", currency, ...opts }), v);
+    } catch (e) { return WW.unsigned0(new Intl.NumberFormat(LOCALE, { minimumFractionDigits: 2, maximumFractionDigits: 2 }), v) + " " + currency; }
   },
-  // device id -> flow, from the roles the site's edge sent (setRoles); empty for legacy loggers
+  // device id -> flow, from the roles the site's edge sent (setRoles); empty for legacy loggers;
+  // kinds: device id -> its role in the site file (heat_pump, heating_rod ...); names: the owner's
+  // names for devices (the site file's ``name``, sent by the edge); seen: devices of the channels
   devices: {},
+  kinds: {},
+  names: {},
+  seen: [],
   setRoles(info) {
     const short = { battery: "bat" };
     WWP.devices = {};
+    WWP.kinds = { ...((info && info.roles) || {}) };
+    WWP.names = { ...((info && info.labels) || {}) };
     for (const dev of Object.keys((info && info.roles) || {})) WWP.devices[dev] = "other";
     for (const [flow, devs] of Object.entries((info && info.flows) || {})) {
       for (const dev of devs) WWP.devices[dev] = short[flow] || flow;
@@ -68,8 +131,25 @@ const WWP = {
     if (dev.startsWith("house") || dev.startsWith("load") || dev.startsWith("home")) return "house";
     return "other";
   },
-  colors: { grid: "#c0392b", pv: "#e1a100", bat: "#2e86c1", house: "#4f5d56", ev: "#8e44ad",
-            heat: "#d35400", other: "#7f8c8d" },
+  // A device's role in the site file: as its edge sent it, else a guess from the id (legacy loggers).
+  kind(dev) {
+    if (WWP.kinds[dev]) return WWP.kinds[dev];
+    if (/^(heating_?rod|rod|immersion|boiler)/.test(dev)) return "heating_rod";
+    if (/^(hp|heat)/.test(dev)) return "heat_pump";
+    return { grid: "grid_meter", pv: "pv", bat: "battery", house: "submeter", ev: "ev_charger" }[WWP.role(dev + ".power")] || "other";
+  },
+  // What the pages call a device, never its raw id: the owner's name for it, else its role
+  // ("Heat pump"), numbered when the site has several of that role without a name ("PV 2").
+  label(dev) {
+    if (WWP.names[dev]) return WWP.names[dev];
+    const kind = WWP.kind(dev);
+    const text = BOOT.strings["role." + kind] || WWP.t("role.other");
+    const all = [...new Set([...Object.keys(WWP.kinds), ...WWP.seen, dev])].sort();
+    const same = all.filter((d) => !WWP.names[d] && WWP.kind(d) === kind);
+    return same.length > 1 ? `${text} ${same.indexOf(dev) + 1}` : text;
+  },
+  color(dev) { return WWP.colors[WWP.kind(dev)] || WWP.colors.other; },
+  colors: themeColors(),
   direction(role, w) {
     if (w === null || w === undefined || Math.abs(w) < 1) return "";
     const t = WWP.t;
@@ -92,7 +172,9 @@ const WWP = {
     const width = () => Math.max(240, el.clientWidth || (el.parentElement && el.parentElement.clientWidth) || 300);
     const height = window.innerWidth < 600 ? 200 : 260;
     // time on the x axis and in the legend in the page's language and the browser's zone
-    const axes = opts.axes ? [...opts.axes] : [{}];
+    // axes in the theme's colours (readable on the dark theme too)
+    const look = { stroke: WWP.colors.axis, grid: { stroke: WWP.colors.line }, ticks: { stroke: WWP.colors.line } };
+    const axes = (opts.axes ? [...opts.axes] : [{}]).map((a) => ({ ...look, ...a }));
     axes[0] = { space: 80, values: (u, splits, ax, space, incr) => splits.map((s) => WWP.axisTime(s * 1000, incr)),
                 ...axes[0] };
     const series = opts.series ? [...opts.series] : [{}];
@@ -129,7 +211,7 @@ const main = document.getElementById("main");
 const t = WWP.t;
 
 function problems(res) {
-  return WW.errors(res).join("; ");
+  return WWP.problems(res);
 }
 
 // ------------------------------------------------------------------ sign-in and registration
@@ -193,7 +275,7 @@ function loginPage() {
 async function sitesPage() {
   main.innerHTML = `
   <section class="card wide"><h2>${esc(t("sites.title"))}</h2>
-    <p class="muted small">${esc(BOOT.alias)}</p>
+    <p class="muted small">${esc(BOOT.alias)}${BOOT.admin ? ` · <a href="/operator" id="operator-link">${esc(t("op.title"))}</a>` : ""}</p>
     <ul class="plain sitelist" id="sites"></ul></section>
   <section class="card" id="maint-card" hidden><h2>${esc(t("maint.title"))}</h2><ul class="plain" id="maint"></ul></section>
   <section class="card"><h2>${esc(t("sites.add"))}</h2>
@@ -355,6 +437,7 @@ async function dashboardPage() {
   const chans = await WWP.api("GET", base + "/channels");
   const channels = chans.ok ? chans.data : [];
   const names = channels.map((c) => c.name);
+  WWP.seen = [...new Set(names.map((c) => c.split(".")[0]))];  // numbers devices of one role apart
 
   // a local calendar period of the site's zone (the server finds its start, end and resolution)
   const fetchSeries = async (kind, start, end) => {
@@ -385,7 +468,7 @@ async function dashboardPage() {
   };
 
   const label = () => {
-    const f = new Intl.DateTimeFormat(BOOT.lang, state.kind === "year" ? { year: "numeric" } :
+    const f = new Intl.DateTimeFormat(LOCALE, state.kind === "year" ? { year: "numeric" } :
       state.kind === "month" ? { month: "long", year: "numeric" } : { dateStyle: "medium" });
     const last = new Date(state.end.getTime() - 1);
     document.getElementById("range-label").textContent =
@@ -440,6 +523,11 @@ async function dashboardPage() {
     const r = await WWP.api("GET", base + "/live");
     if (r.ok) { ctx.live = r.data; renderAll(["live"]); }
   };
+  // the system switched between light and dark: the charts and swatches in the new theme's colours
+  window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => {
+    WWP.colors = themeColors();
+    renderAll(["live", "series"]);
+  });
   await poll();
   await load();
   setInterval(poll, 3000);
@@ -464,8 +552,8 @@ async function accessPage() {
       <label>${esc(t("maint.hours"))}<input name="hours" type="number" min="0.1" max="336" step="0.1" value="1" required></label>
       <button class="primary">${esc(t("maint.grant"))}</button><p class="err" id="maint-err"></p></form></section>
   <section class="card"><h2>${esc(t("cost.tariff"))}</h2>
-    <form id="tariff" class="inline"><label>${esc(t("cost.import_price"))}<input name="import_per_kwh" type="number" step="0.0001" min="0" required></label>
-      <label>${esc(t("cost.export_price"))}<input name="export_per_kwh" type="number" step="0.0001" required></label>
+    <form id="tariff" class="inline" novalidate><label>${esc(t("cost.import_price"))}<input name="import_per_kwh" inputmode="decimal" autocomplete="off" required></label>
+      <label>${esc(t("cost.export_price"))}<input name="export_per_kwh" inputmode="decimal" autocomplete="off" required></label>
       <label>${esc(t("cost.currency"))}<input name="currency" maxlength="8" required></label>
       <button class="primary">${esc(t("cost.save"))}</button><p class="small" id="tariff-msg"></p></form></section>
   <section class="card wide"><h2>${esc(t("audit.title"))}</h2><div class="scroll">
@@ -512,7 +600,8 @@ async function accessPage() {
     const r = await WWP.api("GET", base + "/tariff");
     if (!r.ok) return;
     const f = document.getElementById("tariff");
-    for (const k of ["import_per_kwh", "export_per_kwh", "currency"]) f.elements[k].value = r.data[k];
+    for (const k of ["import_per_kwh", "export_per_kwh"]) f.elements[k].value = WWP.plain(r.data[k]);
+    f.elements.currency.value = r.data.currency;
   };
   const refresh = () => Promise.all([grants(), maint(), audit()]);
   document.getElementById("give").addEventListener("submit", async (ev) => {
@@ -533,10 +622,19 @@ async function accessPage() {
   document.getElementById("tariff").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const f = new FormData(ev.target);
-    const r = await WWP.api("PUT", base + "/tariff", { import_per_kwh: Number(f.get("import_per_kwh")),
-      export_per_kwh: Number(f.get("export_per_kwh")), currency: f.get("currency") });
-    document.getElementById("tariff-msg").textContent = r.ok ? t("cost.saved") : problems(r);
-    document.getElementById("tariff-msg").className = "small " + (r.ok ? "okmsg" : "err");
+    const msg = document.getElementById("tariff-msg");
+    const prices = {};
+    for (const k of ["import_per_kwh", "export_per_kwh"]) {  // "0,32" as well as "0.32"
+      prices[k] = WWP.number(f.get(k));
+      if (!isFinite(prices[k])) {
+        msg.textContent = `${t("field." + k)}: ${t("err.number", { value: f.get(k) })}`;
+        msg.className = "small err";
+        return;
+      }
+    }
+    const r = await WWP.api("PUT", base + "/tariff", { ...prices, currency: f.get("currency") });
+    msg.textContent = r.ok ? t("cost.saved") : problems(r);
+    msg.className = "small " + (r.ok ? "okmsg" : "err");
     audit();
   });
   await Promise.all([refresh(), tariff()]);

@@ -7,7 +7,8 @@ WWP.widget("compare", {
     const rows = [["kpi.produced", a.pv, b.pv], ["kpi.consumed", a.consumed, b.consumed],
                   ["kpi.imported", a.imp, b.imp], ["kpi.exported", a.exp, b.exp]];
     const change = (x, y) => (y > 0 ? ((x - y) / y) : null);
-    const fmt = (r) => r === null ? "–" : (r >= 0 ? "+" : "") + new Intl.NumberFormat(WWP.boot.lang, { maximumFractionDigits: 0 }).format(r * 100) + " %";
+    const pct = new Intl.NumberFormat(WWP.locale, { maximumFractionDigits: 0, signDisplay: "exceptZero" });
+    const fmt = (r) => r === null ? "–" : WW.unsigned0(pct, r * 100) + " %";
     el.innerHTML = `<div class="scroll"><table class="devices"><thead><tr><th></th><th class="num">${WW.esc(ctx.t("compare.now"))}</th>
       <th class="num">${WW.esc(ctx.t("compare.before"))}</th><th class="num">${WW.esc(ctx.t("compare.change"))}</th></tr></thead>
       <tbody>${rows.map(([k, x, y]) => `<tr><td>${WW.esc(ctx.t(k))}</td><td class="num">${WW.esc(WWP.kwh(x))}</td>

@@ -11,10 +11,12 @@ WWP.widget("cost", {
     const e = WWP.energyFlows(ctx.series);
     const c = WWP.costOf(e, ctx.tariff);
     const m = (v) => WW.esc(WWP.money(v, ctx.tariff.currency));
+    // a price per kWh as given (0,3215 €), at least the currency's decimals
+    const price = (v) => WW.esc(WWP.money(v, ctx.tariff.currency, Math.min(4, Math.max(2, (String(v).split(".")[1] || "").length))));
     el.innerHTML = `<div class="kv"><span>${WW.esc(ctx.t("cost.import"))}</span><b>${m(c.imp)}</b></div>
-      <div class="kv"><span>${WW.esc(ctx.t("cost.export"))}</span><b>−${m(c.exp)}</b></div>
+      <div class="kv"><span>${WW.esc(ctx.t("cost.export"))}</span><b class="credit">${m(-c.exp)}</b></div>
       <div class="kv big"><span>${WW.esc(ctx.t("cost.net"))}</span><b class="net">${m(c.net)}</b></div>
-      <p class="muted small">${WW.esc(ctx.t("cost.tariff"))}: ${m(ctx.tariff.import_per_kwh)} / ${m(ctx.tariff.export_per_kwh)} kWh</p>`;
+      <p class="muted small">${WW.esc(ctx.t("cost.tariff"))}: ${price(ctx.tariff.import_per_kwh)} / ${price(ctx.tariff.export_per_kwh)} kWh</p>`;
     return true;
   },
 });

@@ -5,22 +5,24 @@ WWP.widget("energy", {
     if (!ctx.series) return true;
     const e = WWP.energyFlows(ctx.series);
     if (!e.any) { el.innerHTML = `<p class="muted empty">${WW.esc(ctx.t("dash.nodata"))}</p>`; return true; }
+    const c = WWP.colors;  // a row's colour is its device's role's, as in every widget
     const rows = [
-      ["pv", ctx.t("kpi.produced"), e.pv],
-      ["grid", ctx.t("kpi.imported"), e.imp],
-      ["grid", ctx.t("kpi.exported"), e.exp],
+      [c.pv, ctx.t("kpi.produced"), e.pv, "pv"],
+      [c.grid, ctx.t("kpi.imported"), e.imp, "import"],
+      [c.grid, ctx.t("kpi.exported"), e.exp, "export"],
     ];
     if (e.dis || e.chg) {
-      rows.push(["bat", ctx.t("flow.bat") + " – " + ctx.t("dir.discharge"), e.dis]);
-      rows.push(["bat", ctx.t("flow.bat") + " – " + ctx.t("dir.charge"), e.chg]);
+      rows.push([c.bat, ctx.t("flow.bat") + " – " + ctx.t("dir.discharge"), e.dis, "discharge"]);
+      rows.push([c.bat, ctx.t("flow.bat") + " – " + ctx.t("dir.charge"), e.chg, "charge"]);
     }
-    for (const [dev, wh] of Object.entries(e.loads)) rows.push([WWP.role(dev + ".power"), dev, wh]);
-    if (e.rest) rows.push(["other", ctx.t("flow.other"), e.rest]);  // the loads add up to the total below
-    rows.push(["house", ctx.t("kpi.consumed"), e.consumed]);
+    const loads = Object.entries(e.loads).sort((a, b) => WWP.label(a[0]).localeCompare(WWP.label(b[0]), WWP.locale));
+    for (const [dev, wh] of loads) rows.push([WWP.color(dev), WWP.label(dev), wh, "device:" + dev]);
+    if (e.rest) rows.push([c.other, ctx.t("flow.other"), e.rest, "rest"]);  // the loads add up to the total below
+    rows.push([c.house, ctx.t("kpi.consumed"), e.consumed, "consumed"]);
     const max = Math.max(1, ...rows.map((r) => r[2]));
-    el.innerHTML = `<table class="energy">${rows.map(([role, name, wh]) => `<tr>
-      <td><i class="swatch" style="background:${WWP.colors[role]}"></i>${WW.esc(name)}</td>
-      <td class="bar"><span style="width:${(100 * wh / max).toFixed(1)}%;background:${WWP.colors[role]}"></span></td>
+    el.innerHTML = `<table class="energy">${rows.map(([color, name, wh, key]) => `<tr data-row="${WW.esc(key)}">
+      <td><i class="swatch" style="background:${color}"></i>${WW.esc(name)}</td>
+      <td class="bar"><span style="width:${(100 * Math.max(0, wh) / max).toFixed(1)}%;background:${color}"></span></td>
       <td class="num">${WW.esc(WWP.kwh(wh))}</td></tr>`).join("")}</table>`;
     return true;
   },

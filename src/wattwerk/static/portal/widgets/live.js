@@ -9,14 +9,15 @@ WWP.widget("live", {
       return true;
     }
     const order = ["pv", "grid", "bat", "house", "ev", "heat", "other"];
-    values.sort((a, b) => order.indexOf(WWP.role(a.channel)) - order.indexOf(WWP.role(b.channel)) || a.channel.localeCompare(b.channel));
+    const dev = (v) => v.channel.split(".")[0];
+    values.sort((a, b) => order.indexOf(WWP.role(a.channel)) - order.indexOf(WWP.role(b.channel)) ||
+      WWP.label(dev(a)).localeCompare(WWP.label(dev(b)), WWP.locale));
     const newest = Math.max(...values.map((v) => v.ts_ms));
     const soc = live.values.find((v) => v.channel.endsWith(".soc"));
     el.innerHTML = `<div class="flows">${values.map((v) => {
       const role = WWP.role(v.channel);
-      const dev = v.channel.split(".")[0];
-      return `<div class="flow" data-channel="${WW.esc(v.channel)}" style="--c:${WWP.colors[role]}">
-        <div class="name">${WW.esc(ctx.t("flow." + role))} <span class="muted small">${WW.esc(dev)}</span></div>
+      return `<div class="flow" data-channel="${WW.esc(v.channel)}" style="--c:${WWP.color(dev(v))}">
+        <div class="name">${WW.esc(WWP.label(dev(v)))}</div>
         <div class="value">${WW.esc(WW.power(v.value))}</div>
         <div class="dir">${WW.esc(WWP.direction(role, v.value))}</div></div>`;
     }).join("")}</div>

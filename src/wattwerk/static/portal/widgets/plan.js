@@ -78,9 +78,9 @@ function chart(ctx, doc, from, to) {
     .filter((d) => slots.some((x) => x.devices[d] && x.devices[d].power_w !== undefined));
   const stepped = uPlot.paths.stepped({ align: 1 });
   const series = [{},
-    { label: ctx.t("forecast.forecast"), stroke: "#7f8c8d", dash: [6, 4], width: 1.5, paths: stepped, value: (u, v) => WW.power(v) },
+    { label: ctx.t("forecast.forecast"), stroke: WWP.colors.axis, dash: [6, 4], width: 1.5, paths: stepped, value: (u, v) => WW.power(v) },
     { label: ctx.t("forecast.actual"), stroke: WWP.colors.pv, width: 1.5, value: (u, v) => WW.power(v) },
-    ...devices.map((d) => ({ label: d, stroke: WWP.colors[WWP.role(d + ".power") || "other"], width: 1.5,
+    ...devices.map((d) => ({ label: WWP.label(d), stroke: WWP.color(d), width: 1.5,
                              paths: stepped, value: (u, v) => WW.power(v) }))];
   const data = [times.map((t) => t / 1000), slots.map((x) => x.pv_w), actual,
                 ...devices.map((d) => slots.map((x) => (x.devices[d] ? x.devices[d].power_w : null)))];
@@ -102,7 +102,7 @@ function days(ctx, doc) {
   head.className = "pv-days-title";
   head.textContent = ctx.t("plan.days");
   list.appendChild(head);
-  const fmt = new Intl.DateTimeFormat(WWP.boot.lang, { weekday: "short", day: "numeric", month: "short", timeZone: "UTC" });
+  const fmt = new Intl.DateTimeFormat(WWP.locale, { weekday: "short", day: "numeric", month: "short", timeZone: "UTC" });
   for (const d of doc.pv_days.filter((x) => x.day >= today)) {
     const li = document.createElement("li");
     li.className = "pv-day";

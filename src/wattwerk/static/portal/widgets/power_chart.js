@@ -4,7 +4,10 @@ WWP.widget("power_chart", {
   render(el, ctx) {
     const s = ctx.series;
     if (!s) return true;
-    const chans = Object.keys(s.by).filter((c) => c.endsWith(".power") && WWP.role(c)).sort();
+    const dev = (c) => c.split(".")[0];
+    const order = ["pv", "grid", "bat", "house", "ev", "heat", "other"];
+    const chans = Object.keys(s.by).filter((c) => c.endsWith(".power") && WWP.role(c))
+      .sort((a, b) => order.indexOf(WWP.role(a)) - order.indexOf(WWP.role(b)) || WWP.label(dev(a)).localeCompare(WWP.label(dev(b))));
     const times = [...new Set(chans.flatMap((c) => s.by[c].t))].sort((a, b) => a - b);
     el.dataset.points = String(times.length);
     if (!times.length) {
@@ -26,8 +29,7 @@ WWP.widget("power_chart", {
       scales: { x: { time: true, range: [ctx.range.from / 1000, ctx.range.to / 1000] } },
       axes: [{}, { values: (u, v) => v.map((w) => WW.power(w)), size: 70 }],
       series: [{}, ...chans.map((c) => ({
-        label: ctx.t("flow." + WWP.role(c)) + " (" + c.split(".")[0] + ")",
-        stroke: WWP.colors[WWP.role(c)], width: 1.5, value: (u, v) => WW.power(v),
+        label: WWP.label(dev(c)), stroke: WWP.color(dev(c)), width: 1.5, value: (u, v) => WW.power(v),
       }))],
     }, data);
     return true;
