@@ -274,6 +274,11 @@ class Edge:
             out["planner"] = {k: plan.get(k) for k in ("status", "message", "source", "cost_eur")}
         return out
 
+    def device_health(self) -> dict[str, str]:
+        """Each device's state as the local page shows it (ok, stale, failing, waiting): the uplink
+        tells the portal when it changes (owner notifications, portal/notify.py)."""
+        return {row["id"]: row["state"] for row in self.site_view().devices()}
+
     def site_view(self) -> RuntimeView:
         """What the page shows: live values, today, restrictions, charge point modes, the plan."""
         c, p = self.control, self.planner
@@ -418,6 +423,7 @@ class Edge:
             pin_sha256=portal.pin_sha256,
             roles={d.id: d.role for d in self.cfg.devices},
             tz=self.cfg.site.timezone,
+            health=self.device_health,
         )
         tasks: list[Awaitable[None]] = [Uplink(self.outbox, target).run(stop)]
         if self.planner is not None and (uploader := plan_uploader(self.cfg, self.planner)) is not None:

@@ -22,6 +22,9 @@
   channel in the power flows without guessing from names. The site file's time zone (``tz``)
   rides along the same way, so the portal's days, months and years are the site's local ones
   (unless the owner chose another zone on the portal).
+* Device health (``health``: device id -> ok / stale / failing / waiting, as the local page
+  shows it) rides along whenever it differs from what the portal last acknowledged, so the
+  portal can tell the owner about a stale device (portal/notify.py).
 """
 
 from __future__ import annotations
@@ -71,6 +74,7 @@ class UplinkConfig:
     skew_warn_s: float = 5.0
     roles: dict[str, str] | None = None  # device id -> role (grid_meter, pv, ...); None sends none
     tz: str | None = None  # the site file's IANA zone (site.timezone); None sends none
+    health: Callable[[], dict[str, str]] | None = None  # device id -> state now; None sends none
 
 
 @dataclass
@@ -208,9 +212,10 @@ def encode_batch(
     stream: str = "",
     roles: dict[str, str] | None = None,
     tz: str | None = None,
+    health: dict[str, str] | None = None,
 ) -> tuple[bytes, dict[str, str]]:
-    """The request body and headers for rows ``(seq, channel, ts_ms, value)``, with ``roles`` and
-    ``tz`` if given."""
+    """The request body and headers for rows ``(seq, channel, ts_ms, value)``, with ``roles``,
+    ``tz`` and ``health`` if given."""
     table: dict[str, int] = {}
     readings = [[seq, table.setdefault(ch, len(table)), ts, v] for seq, ch, ts, v in rows]
     doc: dict[str, Any] = {
@@ -225,6 +230,8 @@ def encode_batch(
         doc["roles"] = roles
     if tz is not None:
         doc["tz"] = tz
+    if health is not None:
+        doc["health"] = health
     if config.fmt == "json":
         raw, ctype = json.dumps(doc, separators=(",", ":")).encode(), "application/json"
     else:
@@ -278,6 +285,7 @@ class Uplink:
         self._skew_warned = False
         self._roles_pending = config.roles is not None  # until a batch with them is acked
         self._tz_pending = config.tz is not None  # likewise
+        self._health_acked: dict[str, str] | None = None  # the device health the portal has
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -288,7 +296,10 @@ class Uplink:
         """Send rows; on an ack delete them from the outbox and return how many went."""
         roles = self.config.roles if self._roles_pending else None
         tz = self.config.tz if self._tz_pending else None
-        body, headers = encode_batch(self.config, rows, self.outbox.instance, roles, tz)
+        health = self.config.health() if self.config.health is not None else None
+        if health == self._health_acked:
+            health = None  # the portal knows it
+        body, headers = encode_batch(self.config, rows, self.outbox.instance, roles, tz, health)
         t0 = self.clock()
         try:
             resp = await self.client.post("/api/v1/ingest", content=body, headers=headers)
@@ -314,6 +325,8 @@ class Uplink:
             self._tz_pending = False
             if answer.get("tz_error"):
                 log.error("portal refused the site's time zone: %s", answer["tz_error"])
+        if health is not None:
+            self._health_acked = health
         spans = acked_spans(answer, rows[0][0], rows[-1][0])
         if not spans:
             return 0

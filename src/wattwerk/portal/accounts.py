@@ -1,4 +1,5 @@
-"""Accounts: an alias and a password; e-mail optional and used only for password reset.
+"""Accounts: an alias and a password; e-mail optional (sealed at rest), for password reset and
+the owner's notifications (portal/notify.py).
 
 Aliases are case-insensitive ('alice' and 'Alice' are one account; the spelling given at
 registration is kept). A password needs ``MIN_PASSWORD`` characters besides surrounding
@@ -56,18 +57,26 @@ def check_email(email: str | None) -> None:
 
 
 async def register(
-    conn: Conn, alias: str, password: str, email: str | None = None, *, hashed: str | None = None
+    conn: Conn,
+    alias: str,
+    password: str,
+    email: str | None = None,
+    *,
+    hashed: str | None = None,
+    box: SecretBox | None = None,
 ) -> int:
     """Create an account; AccountError when the alias is taken or malformed. ``hashed``: the
-    password's hash made beforehand (so no transaction waits for argon2)."""
+    password's hash made beforehand (so no transaction waits for argon2). The e-mail address is
+    stored sealed with ``box`` (the portal's key), like every secret at rest."""
     check_alias(alias)
     check_password(password)
     check_email(email or None)
     hashed = hashed or await auth.hash_password(password)
+    stored = (box.seal(email) if box else email) if email else None
     try:
         cur = await conn.execute(
             "INSERT INTO accounts (alias, password_hash, email) VALUES (%s, %s, %s) RETURNING id",
-            (alias, hashed, email or None),
+            (alias, hashed, stored),
         )
     except UniqueViolation:
         raise AccountError("alias: already taken") from None
@@ -91,10 +100,10 @@ async def account_id(conn: Conn, alias: str) -> int | None:
     return int(row[0]) if row else None
 
 
-async def request_reset(conn: Conn, alias: str) -> tuple[str, str, str] | None:
+async def request_reset(conn: Conn, alias: str, box: SecretBox | None = None) -> tuple[str, str, str] | None:
     """A reset token for an account with an e-mail address: (token, e-mail, alias), or None
     (no such account, no e-mail, or ``MAX_LIVE_RESETS`` live already). The token is for the
-    e-mail only: never log it."""
+    e-mail only: never log it. ``box`` opens the sealed address."""
     cur = await conn.execute("SELECT id, email, alias FROM accounts WHERE lower(alias) = lower(%s)", (alias,))
     row = await cur.fetchone()
     if row is None or not row[1]:
@@ -113,7 +122,7 @@ async def request_reset(conn: Conn, alias: str) -> tuple[str, str, str] | None:
         (auth.sha256(token), row[0], now + RESET_TTL),
     )
     await conn.execute("DELETE FROM password_resets WHERE expires_at < %s", (now - RESET_TTL,))
-    return token, str(row[1]), str(row[2])
+    return token, str(box.open(row[1]) if box else row[1]), str(row[2])
 
 
 async def confirm_reset(conn: Conn, token: str, password: str) -> bool:

@@ -60,7 +60,9 @@ async def register(body: NewAccount, request: Request) -> dict[str, Any]:
         if mode == "invite" and not await accounts.use_invite(conn, body.invite):
             raise HTTPException(403, "registration is by invitation: give a valid, unused invite code")
         try:
-            await accounts.register(conn, body.alias, body.password, body.email, hashed=hashed)
+            await accounts.register(
+                conn, body.alias, body.password, body.email, hashed=hashed, box=box_of(request)
+            )
         except accounts.AccountError as exc:
             raise HTTPException(409 if "taken" in str(exc) else 400, str(exc)) from None
     return {"alias": body.alias}
@@ -160,7 +162,7 @@ async def reset(body: ResetRequest, request: Request, background: BackgroundTask
             "password reset by e-mail is not set up on this portal; ask its operator to reset your password",
         )
     async with auth.db_of(request).connection() as conn:
-        found = await accounts.request_reset(conn, body.alias)
+        found = await accounts.request_reset(conn, body.alias, box_of(request))
     out: dict[str, Any] = {"ok": True}
     if found is not None and config.smtp is not None:
         token, email, alias = found

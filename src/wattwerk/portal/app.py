@@ -14,7 +14,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from wattwerk import __version__
-from wattwerk.portal import compat, hardening, ingest, mail, messages, retention, routes, secretbox
+from wattwerk.portal import compat, hardening, ingest, mail, messages, notify, retention, routes, secretbox
 from wattwerk.portal.database import SQLITE, dialect_of, open_database, sqlite_path
 from wattwerk.portal.db import Registry
 from wattwerk.portal.env import ENV_DB, ENV_RATE, ENV_RETENTION, ENV_SCHEMA, ENV_SECURITY, REGISTRATION
@@ -35,6 +35,7 @@ class PortalConfig:
     key_file: Path | None = None  # the server key sealing secrets at rest (SQLite: beside the file)
     public_url: str | None = None  # the portal's address, for links in mail
     smtp: mail.SmtpConfig | None = None  # password-reset mail; None: resets are not offered
+    notify_every_s: float = notify.EVERY_S  # the owners' notifications (with smtp), this often
 
     def __post_init__(self) -> None:
         if self.registration not in REGISTRATION:
@@ -70,17 +71,17 @@ def create_app(config: PortalConfig) -> FastAPI:
         await db.open()
         async with db.connection() as conn:
             await secretbox.seal_existing(conn, box)
-        timer = (
-            asyncio.create_task(retention.every(db, config.retention_every_s))
-            if config.retention_every_s
-            else None
-        )
+        timers = []
+        if config.retention_every_s:
+            timers.append(asyncio.create_task(retention.every(db, config.retention_every_s)))
+        if app.state.notifier is not None:
+            timers.append(asyncio.create_task(app.state.notifier.run(config.notify_every_s)))
         try:
             yield
         finally:
-            if timer is not None:
+            for timer in timers:
                 timer.cancel()
-                await asyncio.gather(timer, return_exceptions=True)
+            await asyncio.gather(*timers, return_exceptions=True)
             await db.close()
 
     app = FastAPI(
@@ -100,6 +101,9 @@ def create_app(config: PortalConfig) -> FastAPI:
     app.state.compat = legacy
     app.state.config = config
     app.state.secrets = box
+    app.state.notifier = (
+        notify.Notifier(db, box, config.smtp, public_url=config.public_url) if config.smtp else None
+    )  # one per process; the database keeps them from sending twice
     app.include_router(ingest.router(ingestor))
     app.include_router(compat.router(legacy))
     routes.include_all(app)

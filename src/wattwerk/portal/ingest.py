@@ -14,7 +14,10 @@ names the edge's outbox instance, whose seqs start at 1 when it is re-created. `
 readings are stored all the same. ``tz`` (optional, an IANA zone such as ``"Europe/Berlin"``) is
 the zone of the edge's site file: it becomes the site's zone (its local days, months, years)
 unless the owner chose one on the portal (``sites.tz_source``); a bad one is named in
-``tz_error``. Edges that send neither keep working. Answer::
+``tz_error``. ``health`` (optional, ``{"inverter": "stale", "meter": "ok"}``) is each device's
+state as the edge's page shows it, sent when it changes (for the owner's notifications,
+portal/notify.py); a bad one is named in ``health_error``. Edges that send none keep working.
+Answer::
 
     {"ack": [101, 102], "acked": [[101, 102]], "accepted": 2, "stored": 2, "duplicates": 0,
      "rejected": []}
@@ -45,7 +48,8 @@ from fastapi.responses import JSONResponse
 
 from wattwerk.errors import BadInput, InputLedger
 from wattwerk.model import Channel
-from wattwerk.portal import hardening, site_roles, sites
+from wattwerk.portal import hardening, notify_store, site_roles, sites
+from wattwerk.portal.database import utcnow
 from wattwerk.portal.db import Registry, SiteAuth
 from wattwerk.portal.readings import ReadingStore
 
@@ -361,6 +365,8 @@ class Ingestor:
             answer.update(await self._store_roles(auth, batch["roles"]))
         if "tz" in batch:
             answer.update(await self._store_tz(auth, batch["tz"]))
+        if "health" in batch:
+            answer.update(await self._store_health(auth, batch["health"]))
         return JSONResponse(answer)
 
     def _over_cap(self, auth: SiteAuth, checked: Checked, ids: dict[str, int]) -> None:
@@ -385,6 +391,18 @@ class Ingestor:
         async with self.registry.db.connection() as conn:  # once per edge start: no cache needed
             await site_roles.store(conn, auth.site_id, roles)
         return {"roles": len(roles)}
+
+    async def _store_health(self, auth: SiteAuth, value: Any) -> dict[str, Any]:
+        """Each device's state from the edge (sent when it changes); a bad one is logged and
+        answered as ``health_error``, never fatal to the batch."""
+        try:
+            health = notify_store.parse_health(value)
+        except BadInput as exc:
+            self.ledger.record(auth.site, exc.kind, str(exc))
+            return {"health_error": str(exc)}
+        async with self.registry.db.connection() as conn:
+            await notify_store.store_health(conn, auth.site_id, health, utcnow())
+        return {"health": len(health)}
 
     async def _store_tz(self, auth: SiteAuth, value: Any) -> dict[str, Any]:
         """The zone of the edge's site file becomes the site's unless its owner chose one; a bad

@@ -12,6 +12,7 @@ from wattwerk.portal import (
     loggers,
     maintenance,
     maintenance_api,
+    notify_api,
     owner_commands,
     pages,
     pairing,
@@ -23,7 +24,16 @@ from wattwerk.portal import (
 )
 
 # /api/v1 by resource (portal/api.py has what they share), in the order their routes are matched
-API_ROUTERS = (accounts_api, tokens_api, sites_api, retention_api, data_api, maintenance_api, admin_api)
+API_ROUTERS = (
+    accounts_api,
+    tokens_api,
+    sites_api,
+    retention_api,
+    data_api,
+    maintenance_api,
+    notify_api,
+    admin_api,
+)
 
 
 def include_all(app: FastAPI, *, reset_tokens_in_response: bool = False) -> FastAPI:

@@ -1,5 +1,6 @@
-"""Secrets at rest: TOTP secrets and Flukso/mySmartGrid HMAC keys are stored encrypted with the
-portal's server key (Fernet from ``cryptography``: AES-128-CBC with an HMAC-SHA256 tag).
+"""Secrets at rest: TOTP secrets, e-mail addresses and Flukso/mySmartGrid HMAC keys are stored
+encrypted with the portal's server key (Fernet from ``cryptography``: AES-128-CBC with an
+HMAC-SHA256 tag).
 
 The key lives in a file of its own, created 0600 on the portal's first start (``--key-file``,
 default beside the embedded database); every process of one portal reads the same file. A
@@ -27,6 +28,8 @@ CHECK_TEXT = "wattwerk secret box"
 SEALED = (
     ("accounts", "id", "totp_secret"),
     ("accounts", "id", "totp_pending"),
+    ("accounts", "id", "email"),
+    ("site_notifications", "site_id", "email"),
     ("compat_devices", "id", "hmac_key"),
     ("compat_sensors", "id", "hmac_key"),
 )

@@ -1,0 +1,234 @@
+"""The owner's notifications by e-mail: conditions -> events -> mail (issue 14).
+
+Per site the owner chooses (``GET``/``PUT /api/v1/sites/{site}/notifications``, notify_api.py)
+mail about:
+
+* ``pv``: PV under-performance, the edge's forecast monitor's verdict (``pv_alert`` of the plan
+  it uploads, portal/plans.py);
+* ``offline``: no upload from the site's edges for ``offline_min`` minutes (default 30);
+* ``device``: a device the edge reports ``stale`` or ``failing`` (``health`` with its uploads,
+  notify_store.py) for ``device_grace`` (5 minutes: a device that recovers at once stays quiet);
+* ``maintenance``: a maintenance window (grant) opened, and ended (by itself or by the owner).
+
+One :class:`Notifier` task runs in each portal process. Every ``every_s`` it reads the facts of
+all watched sites in a few queries, turns them into conditions (:func:`conditions`, pure), and
+compares them with what the owner was told (``notify_state``): a condition that starts holding
+sends one mail, one that ends sends one "resolved" mail. Each change is claimed in the database
+before its mail goes (a second process finds it claimed; a restart finds it sent) and put back
+when the SMTP server refuses, so the next round tries again. Mail goes to the site's own address
+or else the owner account's; both are sealed at rest; without either nothing is sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+
+from wattwerk.portal import mail, notify_store
+from wattwerk.portal.database import Database, utcnow
+from wattwerk.portal.notify_store import Facts, Target
+from wattwerk.portal.secretbox import SecretBox, SecretError
+
+log = logging.getLogger(__name__)
+
+EVERY_S = 60.0
+DEVICE_GRACE = timedelta(minutes=5)
+GRANTS_BACK = timedelta(days=1)  # maintenance grants that expired longer ago are not looked at
+FORGET = timedelta(days=7)  # ended conditions are forgotten after this
+
+
+@dataclass(frozen=True)
+class Condition:
+    """Whether ``subject`` holds now, and the words for the mail either way."""
+
+    subject: str
+    active: bool
+    title: str  # what holds (the mail's subject when it starts)
+    text: str  # details
+    resolved: str  # the mail's subject when it ends
+
+
+@dataclass(frozen=True)
+class Event:
+    site_id: int
+    subject: str
+    active: bool  # True: started; False: resolved
+    title: str
+    text: str
+
+
+def _hm(t: datetime) -> str:
+    return t.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _pv(alert: dict | None) -> Condition:
+    alert = alert or {}
+    ratio = alert.get("ratio")
+    share = f" ({ratio * 100:.0f} % of the forecast)" if isinstance(ratio, int | float) else ""
+    return Condition(
+        "pv",
+        bool(alert.get("active")),
+        f"PV yields less than expected{share}",
+        str(alert.get("message") or "The edge's forecast monitor sees less PV yield than forecast."),
+        "PV yield is back as expected",
+    )
+
+
+def _offline(target: Target, seen: datetime | None, now: datetime) -> Condition | None:
+    if seen is None:
+        return None  # never uploaded: not an edge that went away
+    minutes = target.prefs.offline_min
+    return Condition(
+        "offline",
+        now - seen > timedelta(minutes=minutes),
+        f"the edge has not uploaded for more than {minutes} minutes",
+        f"Last upload: {_hm(seen)}. Check the edge's power and network.",
+        "the edge is uploading again",
+    )
+
+
+def conditions(target: Target, facts: Facts, now: datetime, device_grace: timedelta) -> list[Condition]:
+    """What holds now for one site, for the kinds its owner chose (pure: facts and a clock)."""
+    kinds = target.kinds()
+    sid = target.site_id
+    out: list[Condition] = []
+    if "pv" in kinds:
+        out.append(_pv(facts.pv_alerts.get(sid)))
+    if "offline" in kinds and (c := _offline(target, facts.last_seen.get(sid), now)) is not None:
+        out.append(c)
+    if "device" in kinds:
+        for device, state, since in facts.bad_devices.get(sid, []):
+            out.append(
+                Condition(
+                    f"device:{device}",
+                    now - since >= device_grace,
+                    f"device {device} is {state}",
+                    f"The edge reports {device} {state} since {_hm(since)}: no fresh values from it.",
+                    f"device {device} reports again",
+                )
+            )
+    if "maintenance" in kinds:
+        for grant, installer, starts, expires, revoked in facts.grants.get(sid, []):
+            live = revoked is None and starts <= now < expires
+            out.append(
+                Condition(
+                    f"maintenance:{grant}",
+                    live,
+                    f"maintenance window opened for {installer}",
+                    f"{installer} may maintain the edge until {_hm(expires)} (unless you end it earlier).",
+                    f"maintenance window for {installer} ended",
+                )
+            )
+    return out
+
+
+def events(target: Target, now_holds: list[Condition], told: dict[str, bool]) -> list[Event]:
+    """Changes from what the owner was told (``told``: subject -> active) to what holds (pure). A
+    told condition no longer in the facts (a device the edge stopped reporting as bad) ended."""
+    out = []
+    seen = set()
+    kinds = target.kinds()
+    for c in now_holds:
+        seen.add(c.subject)
+        if c.active and not told.get(c.subject, False):
+            out.append(Event(target.site_id, c.subject, True, c.title, c.text))
+        elif not c.active and told.get(c.subject, False):
+            out.append(Event(target.site_id, c.subject, False, c.resolved, c.text))
+    for subject, active in told.items():
+        if active and subject not in seen and subject.split(":", 1)[0] in kinds:
+            what = subject.replace(":", " ", 1)
+            out.append(Event(target.site_id, subject, False, f"{what}: resolved", "The condition ended."))
+    return out
+
+
+def message(
+    config: mail.SmtpConfig, to: str, target: Target, event: Event, public_url: str | None
+) -> EmailMessage:
+    msg = EmailMessage()
+    name = target.label or target.site
+    msg["From"] = config.sender
+    msg["To"] = to
+    msg["Subject"] = f"wattwerk {name}: {event.title}" + ("" if event.active else " (resolved)")
+    link = f"{public_url.rstrip('/')}/sites/{target.site}" if public_url else f"site {target.site}"
+    manage = (
+        f"{public_url.rstrip('/')}/sites/{target.site}/access" if public_url else "the site's access page"
+    )
+    msg.set_content(
+        f"Hello {target.owner},\n\n"
+        f"{name}: {event.title}{'' if event.active else ' (resolved)'}.\n{event.text}\n\n"
+        f"See {link}\n\n"
+        f"You get this because you switched on notifications for this site; change them on {manage}.\n"
+    )
+    return msg
+
+
+class Notifier:
+    """The portal's one notification task (see the module docstring)."""
+
+    def __init__(
+        self,
+        db: Database,
+        box: SecretBox,
+        smtp: mail.SmtpConfig,
+        *,
+        public_url: str | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        device_grace: timedelta = DEVICE_GRACE,
+    ) -> None:
+        self.db = db
+        self.box = box
+        self.smtp = smtp
+        self.public_url = public_url
+        self.clock = clock
+        self.device_grace = device_grace
+        self.sent = 0
+
+    def _address(self, target: Target) -> str | None:
+        try:
+            return self.box.open(target.prefs.email) or self.box.open(target.account_email)
+        except SecretError:
+            log.error("site %s: its notification address does not open with this key", target.site)
+            return None
+
+    async def tick(self) -> int:
+        """One round: the mails sent (resolved ones included)."""
+        now = self.clock()
+        async with self.db.connection(readonly=True) as conn:
+            watched = await notify_store.targets(conn)
+            facts = await notify_store.facts(conn, now - GRANTS_BACK) if watched else None
+        sent = 0
+        for target in watched:
+            to = self._address(target)
+            if to is None or facts is None:
+                continue
+            holds = conditions(target, facts, now, self.device_grace)
+            for event in events(target, holds, facts.states.get(target.site_id, {})):
+                sent += await self._send(target, to, event, now)
+        async with self.db.connection() as conn:
+            await notify_store.forget_resolved(conn, now - FORGET)
+        self.sent += sent
+        return sent
+
+    async def _send(self, target: Target, to: str, event: Event, now: datetime) -> int:
+        async with self.db.connection() as conn:
+            if not await notify_store.claim(conn, target.site_id, event.subject, event.active, now):
+                return 0  # another process has it
+        if await mail.send(self.smtp, message(self.smtp, to, target, event, self.public_url)):
+            log.info("site %s: mailed %s %s", target.site, event.subject, "on" if event.active else "off")
+            return 1
+        async with self.db.connection() as conn:
+            await notify_store.unclaim(conn, target.site_id, event.subject, event.active, now)
+        return 0
+
+    async def run(self, every_s: float = EVERY_S) -> None:
+        """Every ``every_s`` until cancelled; a failed round is logged and tried again."""
+        while True:
+            try:
+                await self.tick()
+            except Exception:
+                log.exception("notification round failed; trying again in %.0f s", every_s)
+            await asyncio.sleep(every_s)
