@@ -10,6 +10,11 @@ from the weather forecast corrected by the plant's measured yield of the last da
 Nothing here blocks the control loop: the plan is solved in a worker thread and the last good plan
 is kept. Without prices or without a plan covering now, ``signals()`` answers ``NO_SIGNALS`` and the
 controllers run self-consumption. Every failure is logged once per streak.
+
+With ``strategy.co2`` the grid's CO₂ intensity per slot (``forecast.grid_signal.Co2Source``) joins
+the objective: imported energy costs its price plus ``weight_eur_per_kg`` × its CO₂, or, with weight
+0, ``CO2_TIE_EUR_PER_KG``, which only breaks ties between slots of the same price. The plan then
+reports its expected kg CO₂ and €, and what the CO₂ term changed against a plan on price alone.
 """
 
 from __future__ import annotations
@@ -19,7 +24,9 @@ import contextlib
 import logging
 import math
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -34,6 +41,7 @@ from wattwerk.control.base import NO_SIGNALS, Signals
 from wattwerk.control.plan_model import EV, Battery, Heater, Plan, PlanOptions, PlanRequest, ThermalStore
 from wattwerk.control.planner import solve
 from wattwerk.errors import WattwerkError
+from wattwerk.forecast.grid_signal import Co2Source, EnergyChartsCO2
 from wattwerk.forecast.load import LoadForecaster
 from wattwerk.forecast.pv import Correction
 from wattwerk.forecast.site import (
@@ -53,6 +61,17 @@ from wattwerk.snapshot import Snapshot
 log = logging.getLogger("wattwerk.planner")
 
 EV_EFFICIENCY = 0.9  # AC energy into the car's battery, for SoC targets
+# €/kg CO₂ when strategy.co2 has weight 0: 800 g/kWh x 1e-4 €/kg = 0.008 ct/kWh, below any price step
+# a tariff has (0.01 ct), above the planner's tie hair on every flow (0.001 ct): CO₂ decides only ties
+CO2_TIE_EUR_PER_KG = 1e-4
+
+
+def co2_source(cfg: SiteConfig) -> Co2Source | None:
+    """The CO₂ signal of ``strategy.co2``, cached in the data folder; None without one."""
+    c = cfg.strategy.co2
+    if c is None:
+        return None
+    return Co2Source(EnergyChartsCO2(c.country), Path(cfg.store.data_dir) / "co2.json")
 
 
 def next_departure(dep: EvDeparture, now: datetime, tz: str) -> datetime | None:
@@ -118,6 +137,7 @@ class PlanService:
         horizon: timedelta = timedelta(hours=36),
         weather: Callable[[], Awaitable[pd.DataFrame]] | None = None,
         options: PlanOptions | None = None,
+        co2: Co2Source | None = None,
     ) -> None:
         self.cfg = cfg
         self.snapshot = snapshot
@@ -137,6 +157,9 @@ class PlanService:
         self.pv_correction: Correction | None = None
         self.pv_recent = 1.0  # measured over forecast PV of the last two hours (intraday)
         self.owner_departures: dict[str, EvDeparture] = {}  # the owner's plans (page, MQTT, portal)
+        self.co2 = co2 if co2 is not None else co2_source(cfg)
+        self.co2_g: np.ndarray | None = None  # the plan's CO₂ signal per slot (g/kWh)
+        self.co2_effect: dict[str, float] | None = None  # against the plan on price alone
 
     def departures(self) -> list[EvDeparture]:
         """The site file's departures, each replaced by the owner's plan for the same charger."""
@@ -243,9 +266,20 @@ class PlanService:
                 )
         return tuple(out)
 
-    def request(self, prices: Prices, snap: Snapshot, weather: pd.DataFrame | None = None) -> PlanRequest:
+    def co2_weight(self) -> float:
+        """€ per kg CO₂ imported in the objective (``strategy.co2``; its tie-breaker at weight 0)."""
+        c = self.cfg.strategy.co2
+        return 0.0 if c is None else (c.weight_eur_per_kg or CO2_TIE_EUR_PER_KG)
+
+    def request(
+        self,
+        prices: Prices,
+        snap: Snapshot,
+        weather: pd.DataFrame | None = None,
+        co2: np.ndarray | None = None,
+    ) -> PlanRequest:
         """The planning problem: the slots of known prices, forecasts, batteries, cars by their
-        departure, heat stores, grid limits."""
+        departure, heat stores, grid limits; the CO₂ signal per slot when there is one."""
         cfg, start, n = self.cfg, prices.start, len(prices.buy)
         index = slot_index(start, n, SLOT_MINUTES)
         history = load_history_w(cfg, self.store, start)
@@ -289,7 +323,26 @@ class PlanService:
             thermal=thermal,
             max_import_w=imports if imports is not None else math.inf,
             max_export_w=exports if exports is not None else math.inf,
+            co2_g_per_kwh=co2,
+            co2_eur_per_kg=self.co2_weight() if co2 is not None else 0.0,
         )
+
+    def solve(
+        self, prices: Prices, snap: Snapshot, weather: pd.DataFrame | None, co2: np.ndarray | None
+    ) -> tuple[Plan, dict[str, float] | None]:
+        """The plan and, with a CO₂ signal, its effect against the plan on price alone: kg CO₂ saved
+        and € more (both over the horizon)."""
+        req = self.request(prices, snap, weather, co2)
+        plan = solve(req, self.options)
+        if co2 is None or plan.status == "fallback":
+            return plan, None
+        alone = solve(replace(req, co2_eur_per_kg=0.0), self.options)
+        if alone.status == "fallback" or alone.co2_kg is None or plan.co2_kg is None:
+            return plan, None
+        return plan, {
+            "co2_kg_saved": round(alone.co2_kg - plan.co2_kg, 3),
+            "cost_eur_more": round(plan.cost_eur - alone.cost_eur, 4),
+        }
 
     async def refresh(self) -> Plan | None:
         """Fetch prices and re-plan; on failure keep the last good plan (it is used while it covers
@@ -304,9 +357,10 @@ class PlanService:
             log.info("planner uses cached prices: %s", prices.message)
         changed = self.prices is not None and not _same(self.prices, prices)
         weather = await self._weather()
+        co2 = await self.co2.per_slot(start, len(prices.buy), SLOT_MINUTES) if self.co2 is not None else None
         snap = self.snapshot()
         try:  # forecasts (store queries, profiles) and the solver off the event loop
-            plan = await asyncio.to_thread(lambda: solve(self.request(prices, snap, weather), self.options))
+            plan, effect = await asyncio.to_thread(self.solve, prices, snap, weather, co2)
         except Exception as exc:  # a broken plan must never stop the edge
             self._fail(f"plan failed: {exc!r}")
             return None
@@ -316,7 +370,7 @@ class PlanService:
         if self._problem is not None:
             log.info("planner: planning again after %d failure(s)", self.failures)
         self._problem = None
-        self.plan, self.prices = plan, prices
+        self.plan, self.prices, self.co2_g, self.co2_effect = plan, prices, co2, effect
         log.info(
             "plan %s from %s: %d slots, cost %.2f €, prices %s%s%s",
             plan.status,
@@ -395,11 +449,12 @@ class PlanService:
                     "pv_w": round(float(plan.pv_w[k]), 1),
                     "load_w": round(float(plan.load_w[k]), 1),
                     "curtail_w": round(float(plan.curtail_w[k]), 1),
+                    "co2_g_per_kwh": None if self.co2_g is None else round(float(self.co2_g[k]), 1),
                 }
             )
         p = self.prices
         return {
-            "currency": "EUR",
+            "currency": self.cfg.tariff.currency,
             "status": plan.status,
             "message": plan.message,
             "source": p.source if p else None,
@@ -410,7 +465,20 @@ class PlanService:
             "cost_eur": round(plan.cost_eur, 4),
             "slots": slots,
             "curtailed_kwh": round(float(plan.curtail_w[i:].sum()) * plan.slot_minutes / 60_000, 3),
+            "co2": self.co2_json(plan, i),
         }
+
+    def co2_json(self, plan: Plan, i: int) -> dict[str, Any] | None:
+        """The CO₂ side of the plan from slot ``i``: source, weight, expected kg CO₂ of the imported
+        energy, and what the CO₂ term changed over the horizon (``effect``); None without a signal."""
+        if self.co2 is None:
+            return None
+        out: dict[str, Any] = {"source": self.co2.name, "fresh": self.co2.fresh}
+        out["weight_eur_per_kg"] = self.cfg.strategy.co2.weight_eur_per_kg if self.cfg.strategy.co2 else 0.0
+        if self.co2_g is None:
+            return out | {"kg": None, "effect": None, "message": "no CO₂ signal: planned on price alone"}
+        kg = float(self.co2_g[i:] @ plan.import_w[i:]) * plan.slot_minutes / 60 / 1e6
+        return out | {"kg": round(kg, 3), "effect": self.co2_effect}
 
     async def run(self, stop: asyncio.Event) -> None:
         """Plan now, then at every slot boundary until ``stop``."""
