@@ -55,14 +55,18 @@ class _Template(NativeDevice):
     writes: dict[str, HttpWrite | MqttWrite]
 
     def _pick_all(self, doc: Any, specs: list[JsonValue], where: str) -> dict[str, float]:
+        """Values naming the same quantity are added (APsystems' p1 + p2); one of them failing drops
+        the quantity, so a partial sum is never published."""
         out: dict[str, float] = {}
+        failed: set[str] = set()
         for spec in specs:
             got = _pick(doc, spec)
             if isinstance(got, str):
                 self.ledger.record(self.device_id, "field", f"{where}: {got}")
+                failed.add(spec.quantity)
             elif got is not None:
-                out[spec.quantity] = got
-        return out
+                out[spec.quantity] = out.get(spec.quantity, 0.0) + got
+        return {q: v for q, v in out.items() if q not in failed}
 
     def _raw(self, command: str, value: float) -> tuple[HttpWrite | MqttWrite, float]:
         write = self.writes.get(command)

@@ -1,0 +1,576 @@
+"""Meters and PV inverters people own (issue 17), read through their catalogue entries from peers that do
+NOT come from the entries: each device is a hand-written table of the raw words (Modbus) or the JSON
+answer (HTTP) its documentation describes, with example values, and the readings those stand for,
+worked out by hand in our units and signs (W, + import / + producing; Wh). Float32 words are the
+IEEE-754 encodings of the example values, high word first unless the device says otherwise.
+A wrong address, type, word order, scale or sign in an entry fails here; ``test_catalog_entries.py``
+(which builds its emulator from the entry) would agree with itself. The Modbus harness is the one of
+``test_catalog_owned.py`` (chargers and batteries).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from test_catalog_owned import Example, raw_bank
+from wattwerk.devices.catalog import find, load_catalog
+from wattwerk.devices.custom import HttpJsonDevice
+from wattwerk.devices.device import ModbusDevice, create
+from wattwerk.devices.factory import create_for
+from wattwerk.devices.status import emulated, native
+from wattwerk.protocols.modbus import LinkConfig, ModbusLink
+from wattwerk.sim.emulators.http_server import HttpServerEmulator
+from wattwerk.sim.emulators.modbus import EmulatorServer
+
+HO, IN = "holding", "input"
+# the catalogue files of this module's meters and PV inverters: every entry in them needs an example below
+FILES = {
+    *(
+        f"electricity_meter/{v}.yaml"
+        for v in ("orno", "inepro", "wago", "saia_burgess", "finder", "chint", "bg_etech")
+    ),
+    *(f"pv_inverter/{v}.yaml" for v in ("growatt", "solis", "deye", "apsystems", "hoymiles")),
+}
+SHARED_FILES = {"electricity_meter/schneider_electric.yaml": {"schneider-iem3000"}}
+
+EXAMPLES = [
+    Example(
+        "orno-or-we-516",
+        {
+            (HO, 0x000E): 0x4367,
+            (HO, 0x000F): 0x8000,  # U L1 231.5 V
+            (HO, 0x0010): 0x4366,
+            (HO, 0x0011): 0x4000,  # U L2 230.25 V
+            (HO, 0x0012): 0x4365,
+            (HO, 0x0013): 0xC000,  # U L3 229.75 V
+            (HO, 0x0014): 0x4248,
+            (HO, 0x0015): 0x0000,  # f 50.0 Hz
+            (HO, 0x0016): 0x410C,
+            (HO, 0x0017): 0x0000,  # I L1 8.75 A
+            (HO, 0x0018): 0x3FA0,
+            (HO, 0x0019): 0x0000,  # I L2 1.25 A
+            (HO, 0x001A): 0x3FC0,
+            (HO, 0x001B): 0x0000,  # I L3 1.5 A
+            (HO, 0x001C): 0xBFC0,
+            (HO, 0x001D): 0x0000,  # P total -1.5 kW: exporting
+            (HO, 0x001E): 0xC000,
+            (HO, 0x001F): 0x0000,  # P L1 -2.0 kW
+            (HO, 0x0020): 0x3E80,
+            (HO, 0x0021): 0x0000,  # P L2 0.25 kW
+            (HO, 0x0022): 0x3E80,
+            (HO, 0x0023): 0x0000,  # P L3 0.25 kW
+            (HO, 0x0108): 0x4640,
+            (HO, 0x0109): 0xE600,  # forward active energy 12345.5 kWh
+            (HO, 0x0110): 0x4512,
+            (HO, 0x0111): 0x9400,  # reverse active energy 2345.25 kWh
+        },
+        {
+            "voltage_l1": 231.5,
+            "voltage_l2": 230.25,
+            "voltage_l3": 229.75,
+            "frequency": 50.0,
+            "current_l1": 8.75,
+            "current_l2": 1.25,
+            "current_l3": 1.5,
+            "power": -1500.0,
+            "power_l1": -2000.0,
+            "power_l2": 250.0,
+            "power_l3": 250.0,
+            "energy_import": 12_345_500.0,
+            "energy_export": 2_345_250.0,
+        },
+    ),
+    Example(
+        "orno-or-we-514",
+        {
+            (HO, 0x0130): 0x138A,  # f 50.02 Hz
+            (HO, 0x0131): 0x5A69,  # U 231.45 V
+            (HO, 0x0139): 0x0000,
+            (HO, 0x013A): 0x17ED,  # I 6.125 A
+            (HO, 0x0140): 0x0000,
+            (HO, 0x0141): 0x056E,  # P 1390 W
+            (HO, 0xA000): 0x0012,
+            (HO, 0xA001): 0xD687,  # total active energy 12345.67 kWh
+        },
+        {"frequency": 50.02, "voltage": 231.45, "current": 6.125, "power": 1390.0, "energy": 12_345_670.0},
+    ),
+    Example(
+        "inepro-pro380",
+        {
+            (HO, 0x5002): 0x4368,
+            (HO, 0x5003): 0x8000,  # U L1 232.5 V
+            (HO, 0x5004): 0x4367,
+            (HO, 0x5005): 0x0000,  # U L2 231.0 V
+            (HO, 0x5006): 0x4365,
+            (HO, 0x5007): 0x8000,  # U L3 229.5 V
+            (HO, 0x5008): 0x4247,
+            (HO, 0x5009): 0x0000,  # f 49.75 Hz
+            (HO, 0x500C): 0x4128,
+            (HO, 0x500D): 0x0000,  # I L1 10.5 A
+            (HO, 0x500E): 0x4088,
+            (HO, 0x500F): 0x0000,  # I L2 4.25 A
+            (HO, 0x5010): 0x3F00,
+            (HO, 0x5011): 0x0000,  # I L3 0.5 A
+            (HO, 0x5012): 0x4058,
+            (HO, 0x5013): 0x0000,  # P total 3.375 kW: importing
+            (HO, 0x5014): 0x4020,
+            (HO, 0x5015): 0x0000,  # P L1 2.5 kW
+            (HO, 0x5016): 0x3F40,
+            (HO, 0x5017): 0x0000,  # P L2 0.75 kW
+            (HO, 0x5018): 0x3E00,
+            (HO, 0x5019): 0x0000,  # P L3 0.125 kW
+            (HO, 0x600C): 0x4593,
+            (HO, 0x600D): 0x3C00,  # import 4711.5 kWh
+            (HO, 0x6018): 0x444B,
+            (HO, 0x6019): 0xD000,  # export 815.25 kWh
+        },
+        {
+            "voltage_l1": 232.5,
+            "voltage_l2": 231.0,
+            "voltage_l3": 229.5,
+            "frequency": 49.75,
+            "current_l1": 10.5,
+            "current_l2": 4.25,
+            "current_l3": 0.5,
+            "power": 3375.0,
+            "power_l1": 2500.0,
+            "power_l2": 750.0,
+            "power_l3": 125.0,
+            "energy_import": 4_711_500.0,
+            "energy_export": 815_250.0,
+        },
+    ),
+    Example(
+        "wago-879-30x0",
+        {
+            (HO, 0x5002): 0x4366,
+            (HO, 0x5003): 0x8000,  # U L1 230.5 V
+            (HO, 0x5008): 0x4248,
+            (HO, 0x5009): 0x8000,  # f 50.125 Hz
+            (HO, 0x500C): 0xC0D0,
+            (HO, 0x500D): 0x0000,  # I L1 -6.5 A
+            (HO, 0x5012): 0xBFB8,
+            (HO, 0x5013): 0x0000,  # P total -1.4375 kW: exporting
+            (HO, 0x600C): 0x4479,
+            (HO, 0x600D): 0xE000,  # import 999.5 kWh
+            (HO, 0x6018): 0x4548,
+            (HO, 0x6019): 0xAC00,  # export 3210.75 kWh
+        },
+        {
+            "voltage_l1": 230.5,
+            "frequency": 50.125,
+            "current_l1": -6.5,
+            "power": -1437.5,
+            "energy_import": 999_500.0,
+            "energy_export": 3_210_750.0,
+        },
+    ),
+    Example(
+        "saia-ale3",
+        {
+            (HO, 27): 0x0023,
+            (HO, 28): 0xCACE,  # register 28-29: total import 23456.78 kWh
+            (HO, 31): 0x0001,
+            (HO, 32): 0xE240,  # register 32-33: total export 1234.56 kWh
+            (HO, 35): 0x00E7,  # register 36: U L1 231 V
+            (HO, 36): 0x0057,  # register 37: I L1 8.7 A
+            (HO, 37): 0x00C8,  # register 38: P L1 2.00 kW
+            (HO, 40): 0x00E6,  # register 41: U L2 230 V
+            (HO, 41): 0x000C,  # register 42: I L2 1.2 A
+            (HO, 42): 0xFFE7,  # register 43: P L2 -0.25 kW
+            (HO, 45): 0x00E5,  # register 46: U L3 229 V
+            (HO, 46): 0x0005,  # register 47: I L3 0.5 A
+            (HO, 47): 0x000A,  # register 48: P L3 0.10 kW
+            (HO, 50): 0x00B9,  # register 51: P total 1.85 kW
+        },
+        {
+            "energy_import": 23_456_780.0,
+            "energy_export": 1_234_560.0,
+            "voltage_l1": 231.0,
+            "current_l1": 8.7,
+            "power_l1": 2000.0,
+            "voltage_l2": 230.0,
+            "current_l2": 1.2,
+            "power_l2": -250.0,
+            "voltage_l3": 229.0,
+            "current_l3": 0.5,
+            "power_l3": 100.0,
+            "power": 1850.0,
+        },
+    ),
+    Example(
+        "finder-7m38",
+        {
+            (IN, 2500): 0x4367,
+            (IN, 2501): 0x4000,  # U L1 231.25 V
+            (IN, 2502): 0x4366,
+            (IN, 2503): 0x8000,  # U L2 230.5 V
+            (IN, 2504): 0x4368,
+            (IN, 2505): 0x0000,  # U L3 232.0 V
+            (IN, 2516): 0x4090,
+            (IN, 2517): 0x0000,  # I L1 4.5 A
+            (IN, 2518): 0x4010,
+            (IN, 2519): 0x0000,  # I L2 2.25 A
+            (IN, 2520): 0x4110,
+            (IN, 2521): 0x0000,  # I L3 9.0 A
+            (IN, 2530): 0x4482,
+            (IN, 2531): 0x1000,  # P L1 1040.5 W
+            (IN, 2532): 0xC401,
+            (IN, 2533): 0xA000,  # P L2 -518.5 W
+            (IN, 2534): 0x4502,
+            (IN, 2535): 0x8000,  # P L3 2088.0 W
+            (IN, 2536): 0x4523,
+            (IN, 2537): 0x2000,  # P total 2610.0 W
+            (IN, 2584): 0x4247,
+            (IN, 2585): 0xE000,  # f 49.96875 Hz
+            (IN, 2752): 0x4996,
+            (IN, 2753): 0xB438,  # imported active energy 1234567 Wh
+            (IN, 2756): 0x493A,
+            (IN, 2757): 0xDF80,  # exported active energy 765432 Wh
+        },
+        {
+            "voltage_l1": 231.25,
+            "voltage_l2": 230.5,
+            "voltage_l3": 232.0,
+            "current_l1": 4.5,
+            "current_l2": 2.25,
+            "current_l3": 9.0,
+            "power_l1": 1040.5,
+            "power_l2": -518.5,
+            "power_l3": 2088.0,
+            "power": 2610.0,
+            "frequency": 49.96875,
+            "energy_import": 1_234_567.0,
+            "energy_export": 765_432.0,
+        },
+    ),
+    Example(
+        "finder-7m24",
+        {
+            (IN, 2500): 0x4365,
+            (IN, 2501): 0x8000,  # U 229.5 V
+            (IN, 2516): 0xC050,
+            (IN, 2517): 0x0000,  # I -3.25 A
+            (IN, 2536): 0xC43A,
+            (IN, 2537): 0x6000,  # P -745.5 W: exporting
+            (IN, 2584): 0x4248,
+            (IN, 2585): 0x0000,  # f 50.0 Hz
+            (IN, 2752): 0x47C0,
+            (IN, 2753): 0xE680,  # imported 98765 Wh
+            (IN, 2756): 0x4728,
+            (IN, 2757): 0xCA00,  # exported 43210 Wh
+        },
+        {
+            "voltage": 229.5,
+            "current": -3.25,
+            "power": -745.5,
+            "frequency": 50.0,
+            "energy_import": 98765.0,
+            "energy_export": 43210.0,
+        },
+    ),
+    Example(
+        "schneider-iem3000",
+        {
+            (HO, 2999): 0x4148,
+            (HO, 3000): 0x0000,  # register 3000: I L1 12.5 A
+            (HO, 3001): 0x413C,
+            (HO, 3002): 0x0000,  # register 3002: I L2 11.75 A
+            (HO, 3003): 0x3E80,
+            (HO, 3004): 0x0000,  # register 3004: I L3 0.25 A
+            (HO, 3027): 0x4369,
+            (HO, 3028): 0x8000,  # register 3028: U L1-N 233.5 V
+            (HO, 3029): 0x4368,
+            (HO, 3030): 0x4000,  # register 3030: U L2-N 232.25 V
+            (HO, 3031): 0x4367,
+            (HO, 3032): 0x0000,  # register 3032: U L3-N 231.0 V
+            (HO, 3059): 0x40B4,
+            (HO, 3060): 0x0000,  # register 3060: total active power 5.625 kW
+            (HO, 3109): 0x4248,
+            (HO, 3110): 0x2000,  # register 3110: f 50.03125 Hz
+            (HO, 3203): 0x0000,
+            (HO, 3204): 0x0000,
+            (HO, 3205): 0x0539,
+            (HO, 3206): 0x7FB1,  # register 3204: active energy import 87654321 Wh
+            (HO, 3207): 0x0000,
+            (HO, 3208): 0x0000,
+            (HO, 3209): 0x0012,
+            (HO, 3210): 0xD687,  # register 3208: active energy export 1234567 Wh
+        },
+        {
+            "current_l1": 12.5,
+            "current_l2": 11.75,
+            "current_l3": 0.25,
+            "voltage_l1": 233.5,
+            "voltage_l2": 232.25,
+            "voltage_l3": 231.0,
+            "power": 5625.0,
+            "frequency": 50.03125,
+            "energy_import": 87_654_321.0,
+            "energy_export": 1_234_567.0,
+        },
+    ),
+    Example(
+        "chint-dtsu666",
+        {
+            (HO, 0x2006): 0x4510,
+            (HO, 0x2007): 0x8000,  # Ua 2312 x 0.1 V
+            (HO, 0x2008): 0x4510,
+            (HO, 0x2009): 0x1000,  # Ub 2305 x 0.1 V
+            (HO, 0x200A): 0x450F,
+            (HO, 0x200B): 0xA000,  # Uc 2298 x 0.1 V
+            (HO, 0x200C): 0x45A0,
+            (HO, 0x200D): 0x2800,  # Ia 5125 x 0.001 A
+            (HO, 0x200E): 0x437A,
+            (HO, 0x200F): 0x0000,  # Ib 250 x 0.001 A
+            (HO, 0x2010): 0x447A,
+            (HO, 0x2011): 0x0000,  # Ic 1000 x 0.001 A
+            (HO, 0x2012): 0xC640,
+            (HO, 0x2013): 0xE400,  # Pt -12345 x 0.1 W: exporting
+            (HO, 0x2014): 0xC64B,
+            (HO, 0x2015): 0x2000,  # Pa -13000 x 0.1 W
+            (HO, 0x2016): 0x43C8,
+            (HO, 0x2017): 0x0000,  # Pb 400 x 0.1 W
+            (HO, 0x2018): 0x437F,
+            (HO, 0x2019): 0x0000,  # Pc 255 x 0.1 W
+            (HO, 0x2044): 0x459C,
+            (HO, 0x2045): 0x4800,  # Freq 5001 x 0.01 Hz
+            (HO, 0x101E): 0x4558,
+            (HO, 0x101F): 0x0800,  # ImpEp 3456.5 kWh
+            (HO, 0x1028): 0x45CC,
+            (HO, 0x1029): 0x7A00,  # ExpEp 6543.25 kWh
+        },
+        {
+            "voltage_l1": 231.2,
+            "voltage_l2": 230.5,
+            "voltage_l3": 229.8,
+            "current_l1": 5.125,
+            "current_l2": 0.25,
+            "current_l3": 1.0,
+            "power": -1234.5,
+            "power_l1": -1300.0,
+            "power_l2": 40.0,
+            "power_l3": 25.5,
+            "frequency": 50.01,
+            "energy_import": 3_456_500.0,
+            "energy_export": 6_543_250.0,
+        },
+    ),
+    Example(
+        "bg-etech-ds100",
+        {
+            (HO, 0x0400): 0x0003,
+            (HO, 0x0401): 0x8820,  # U L1 231.456 V
+            (HO, 0x0402): 0x0003,
+            (HO, 0x0403): 0x8271,  # U L2 230.001 V
+            (HO, 0x0404): 0x0003,
+            (HO, 0x0405): 0x826F,  # U L3 229.999 V
+            (HO, 0x0410): 0xFFFF,
+            (HO, 0x0411): 0xEF1F,  # I L1 -4.321 A
+            (HO, 0x0412): 0x0000,
+            (HO, 0x0413): 0x03E8,  # I L2 1.000 A
+            (HO, 0x0414): 0x0000,
+            (HO, 0x0415): 0x000C,  # I L3 0.012 A
+            (HO, 0x0420): 0xFFFF,
+            (HO, 0x0421): 0xFD12,  # P total -750 W: exporting
+            (HO, 0x0435): 0x01F4,  # f 50.0 Hz
+            (HO, 0x010E): 0x000F,
+            (HO, 0x010F): 0x1206,  # total forward energy 9876.54 kWh
+            (HO, 0x118A): 0x0000,
+            (HO, 0x118B): 0x3039,  # total reverse energy 123.45 kWh
+        },
+        {
+            "voltage_l1": 231.456,
+            "voltage_l2": 230.001,
+            "voltage_l3": 229.999,
+            "current_l1": -4.321,
+            "current_l2": 1.0,
+            "current_l3": 0.012,
+            "power": -750.0,
+            "frequency": 50.0,
+            "energy_import": 9_876_540.0,
+            "energy_export": 123_450.0,
+        },
+    ),
+    Example(
+        "growatt-min-tl-x",
+        {
+            (IN, 1): 0x0000,
+            (IN, 2): 0xCC79,  # Ppv 52345 x 0.1 W
+            (IN, 35): 0x0000,
+            (IN, 36): 0xC351,  # Pac 50001 x 0.1 W
+            (IN, 55): 0x0001,
+            (IN, 56): 0xE240,  # Eac total 123456 x 0.1 kWh
+        },
+        {"power_pv": 5234.5, "power": 5000.1, "energy": 12_345_600.0},
+    ),
+    Example(
+        "solis-string",
+        {
+            (IN, 3004): 0x0000,
+            (IN, 3005): 0x10E1,  # 3005-3006 active power 4321 W
+            (IN, 3006): 0x0000,
+            (IN, 3007): 0x1194,  # 3007-3008 DC power 4500 W
+            (IN, 3008): 0x0000,
+            (IN, 3009): 0x5BA0,  # 3009-3010 total energy 23456 kWh
+        },
+        {"power": 4321.0, "power_pv": 4500.0, "energy": 23_456_000.0},
+    ),
+    Example(
+        "deye-string",
+        {
+            (HO, 63): 0x49F0,
+            (HO, 64): 0x0002,  # total production 150000 x 0.1 kWh, low word first
+            (HO, 86): 0x4C08,
+            (HO, 87): 0x0001,  # output active power 85000 x 0.1 W, low word first
+        },
+        {"energy": 15_000_000.0, "power": 8500.0},
+    ),
+]
+
+
+def _key(item: Any) -> str:
+    return f"{item.path.parent.name}/{item.path.name}"
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=[e.entry for e in EXAMPLES])
+async def test_entry_reads_the_documented_example(example: Example) -> None:
+    entry = find(example.entry).entry
+    bank = raw_bank(example, entry.connection.unit)
+    async with EmulatorServer([bank]) as server:
+        link = ModbusLink(LinkConfig(port=server.port, timeout=2.0, pause=entry.connection.pause))
+        try:
+            device = create(entry, link, device_id="dev")
+            assert isinstance(device, ModbusDevice)
+            readings = {r.channel.split(".", 1)[1]: r.value for r in await device.read()}
+            assert device.ledger.total() == 0, device.ledger.counts
+            assert set(readings) == set(example.readings), readings
+            for name, want in example.readings.items():
+                got = readings[name]  # float32 registers carry 7 digits
+                assert math.isclose(got, want, rel_tol=1e-6, abs_tol=1e-6), (name, got, want)
+        finally:
+            link.close()
+
+
+@dataclass
+class JsonCase:
+    """A device's documented JSON answers by path, the readings they stand for, and each command with
+    the request (path, query) the device must receive."""
+
+    entry: str
+    answers: dict[str, Any]
+    readings: dict[str, float]
+    writes: list[tuple[str, float, tuple[str, dict[str, str]]]] = field(default_factory=list)
+
+
+# APsystems EZ1 local API, GET :8050/getOutputData (p in W, e today and te lifetime in kWh, per input)
+EZ1_OUTPUT = {
+    "data": {"p1": 139.5, "e1": 0.48, "te1": 101.25, "p2": 65.0, "e2": 0.21, "te2": 87.5},
+    "message": "SUCCESS",
+    "deviceId": "E07000000001",
+}
+# OpenDTU /api/livedata/status (trimmed to one inverter; totals over all inverters)
+OPENDTU_STATUS = {
+    "inverters": [{"serial": "114190641177", "name": "HM-800", "reachable": True, "producing": True}],
+    "total": {
+        "Power": {"v": 612.3, "u": "W", "d": 1},
+        "YieldDay": {"v": 2160, "u": "Wh", "d": 0},
+        "YieldTotal": {"v": 1338.215, "u": "kWh", "d": 3},
+    },
+    "hints": {"time_sync": False, "radio_problem": False, "default_password": False},
+}
+# AhoyDTU /api/inverter/id/0: ch[0] = [U_AC, I_AC, P_AC, F_AC, PF_AC, Temp, YieldTotal kWh, YieldDay Wh, ...]
+AHOY_INVERTER = {
+    "id": 0,
+    "name": "HM-600",
+    "ch": [
+        [231.4, 1.62, 374.8, 50.01, 1.0, 38.2, 812.764, 1934, 392.1, 95.58, 0.0, 600],
+        [31.2, 6.3, 196.6, 412.0, 601.2, 41.0],
+        [30.9, 6.3, 195.5, 400.7, 609.0, 40.8],
+    ],
+}
+
+JSON_CASES = [
+    JsonCase(
+        "apsystems-ez1",
+        {"/getOutputData": EZ1_OUTPUT, "/setMaxPower": {"data": {"maxPower": "600"}, "message": "SUCCESS"}},
+        {"power": 204.5, "energy": 188_750.0, "power_pv1": 139.5, "power_pv2": 65.0},
+        [("power_limit", 600.0, ("/setMaxPower", {"p": "600"}))],
+    ),
+    JsonCase(
+        "hoymiles-opendtu", {"/api/livedata/status": OPENDTU_STATUS}, {"power": 612.3, "energy": 1_338_215.0}
+    ),
+    JsonCase(
+        "hoymiles-ahoydtu", {"/api/inverter/id/0": AHOY_INVERTER}, {"power": 374.8, "energy": 812_764.0}
+    ),
+]
+
+
+class JsonPeer(HttpServerEmulator):
+    """A device answering its documented JSON on GET and recording each request's path and query."""
+
+    def __init__(self, answers: dict[str, Any]) -> None:
+        self.answers = answers
+        self.requests: list[tuple[str, dict[str, str]]] = []
+
+    def app(self) -> Starlette:
+        async def answer(request: Request) -> JSONResponse:
+            self.requests.append((request.url.path, dict(request.query_params)))
+            return JSONResponse(self.answers[request.url.path])
+
+        return Starlette(routes=[Route(path, answer) for path in self.answers])
+
+
+@pytest.mark.parametrize("case", JSON_CASES, ids=[c.entry for c in JSON_CASES])
+async def test_json_entry_reads_the_documented_answer_and_sends_its_commands(case: JsonCase) -> None:
+    entry = find(case.entry).entry
+    async with JsonPeer(case.answers) as peer:
+        device = create_for(entry, host="127.0.0.1", port=peer.port, device_id="dev", timeout=2.0)
+        assert isinstance(device, HttpJsonDevice)
+        try:
+            readings = {r.channel.split(".", 1)[1]: r.value for r in await device.read()}
+            assert device.ledger.total() == 0, device.ledger.counts
+            assert set(readings) == set(case.readings), readings
+            for name, want in case.readings.items():
+                assert math.isclose(readings[name], want, rel_tol=1e-9, abs_tol=1e-9), (name, readings[name])
+            assert {p for p, _ in peer.requests} <= {p for p in case.answers}
+            for command, value, want in case.writes:
+                peer.requests.clear()
+                await device.command(command, value)
+                assert peer.requests == [want], (command, value, peer.requests)
+        finally:
+            await device.aclose()
+
+
+async def test_ez1_with_one_input_missing_publishes_no_partial_sum() -> None:
+    """power = p1 + p2: when the answer lacks p2 the sum is dropped (a field error), never p1 alone."""
+    entry = find("apsystems-ez1").entry
+    answer = {"data": {k: v for k, v in EZ1_OUTPUT["data"].items() if k != "p2"}, "message": "SUCCESS"}
+    async with JsonPeer({"/getOutputData": answer}) as peer:
+        device = create_for(entry, host="127.0.0.1", port=peer.port, device_id="dev", timeout=2.0)
+        try:
+            readings = {r.channel.split(".", 1)[1]: r.value for r in await device.read()}
+        finally:
+            await device.aclose()
+    assert "power" not in readings and "power_pv2" not in readings
+    assert readings["power_pv1"] == 139.5 and readings["energy"] == 188_750.0
+    assert device.ledger.total() == 2, device.ledger.counts  # p2 missing, once for each value naming it
+
+
+def test_every_entry_of_these_files_has_an_example() -> None:
+    items = load_catalog()
+    mine = [i for i in items if _key(i) in FILES]
+    mine += [i for i in items if i.entry.id in SHARED_FILES.get(_key(i), set())]
+    modbus = {i.entry.id for i in emulated(mine)}
+    templated = {i.entry.id for i in native(mine)}
+    assert modbus == {e.entry for e in EXAMPLES}
+    assert templated == {c.entry for c in JSON_CASES}
+    assert {i.entry.id for i in mine} == modbus | templated  # nothing untested hides in these files
