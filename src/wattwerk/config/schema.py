@@ -91,6 +91,7 @@ class EvDeparture(Model):
     energy_kwh: Annotated[float, Field(gt=0)] | None = None  # energy into the car per session (AC)
     target_soc: Percent | None = None  # needs battery_kwh and the charger's <id>.soc channel
     battery_kwh: Annotated[float, Field(gt=0)] | None = None
+    car: Annotated[str, Field(min_length=1, max_length=40)] | None = None  # its name, in the sessions
 
     @model_validator(mode="after")
     def _one_target(self) -> EvDeparture:

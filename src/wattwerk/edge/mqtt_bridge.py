@@ -18,7 +18,9 @@ Topics under ``root`` (default ``wattwerk/<site>``):
 
 Discovery configs (retained) go to ``homeassistant/<component>/<node>/<object>/config``: a
 ``sensor`` per channel (power ``measurement``; energy counters ``total_increasing``, device_class
-energy, in Wh, so HA's energy dashboard takes them) and a ``number``/``select`` per settable command.
+energy, in Wh, so HA's energy dashboard takes them) and a ``number``/``select``/``text``/``button`` per
+settable command (the owner's choices: charge mode, currents, phases, departure energy and time,
+battery mode and reserve, boost / off; see ``devices_from_config``).
 
 The bridge reads the site state through a ``Callable[[], Snapshot]`` (for a runtime:
 ``lambda: runtime.state.snapshot(utcnow())``); it needs no hook in the runtime.
@@ -42,6 +44,7 @@ import aiomqtt
 
 from wattwerk import __version__
 from wattwerk.edge.mqtt_commands import (  # re-exported: importers use wattwerk.edge.mqtt_bridge
+    PRESS,
     BridgeDevice,
     Command,
     CommandHandler,
@@ -50,6 +53,7 @@ from wattwerk.edge.mqtt_commands import (  # re-exported: importers use wattwerk
     format_value,
     parse_value,
 )
+from wattwerk.edge.owner import BOOST_MINUTES
 from wattwerk.errors import PermanentError
 from wattwerk.model import Kind, quantity_info, utcnow
 from wattwerk.protocols.mqtt import MqttPublisher, MqttSettings, MqttSource, payload_bytes
@@ -195,11 +199,17 @@ class HomeAssistant:
         return f"{self.prefix}/sensor/{self.node(device.id)}/{slug(quantity)}/config", config
 
     def control(self, device: BridgeDevice, s: Settable) -> tuple[str, dict[str, Any]]:
-        """Discovery topic and config of the ``number`` or ``select`` for a settable command."""
+        """Discovery topic and config of the ``number``, ``select``, ``text`` or ``button`` of a command."""
         config = self._common(device, s.command, s.label or _title(s.command))
         config["command_topic"] = f"{self.root}/{device.id}/{s.command}/set"
-        config["state_topic"] = f"{self.root}/{device.id}/{s.command}"
-        if s.kind == "select":
+        if s.kind != "button":  # a button has no state
+            config["state_topic"] = f"{self.root}/{device.id}/{s.command}"
+        if s.kind == "button":
+            config["payload_press"] = PRESS
+        elif s.kind == "text":
+            config["pattern"] = s.pattern
+            config["max"] = 64
+        elif s.kind == "select":
             config["options"] = list(s.options)
         else:
             if s.min is not None:
@@ -315,7 +325,8 @@ class MqttBridge:
         log.info("mqtt command %s = %s accepted", cmd.channel, cmd.value)
         value = cmd.value if isinstance(cmd.value, str) else format_value(cmd.value)
         topic = f"{self.root}/{cmd.device}/{cmd.command}"
-        await self._publish(publisher, topic, value, retain=True, force=True)
+        if value != PRESS:  # a button's press is no state to keep
+            await self._publish(publisher, topic, value, retain=True, force=True)
         return cmd
 
     # ------------------------------------------------------------ publishing
@@ -464,6 +475,7 @@ class MqttBridge:
 
 EV_MODES = ("off", "now", "minpv", "pv")
 BATTERY_MODES = ("self_consumption", "hold", "charge", "planner")  # edge.owner.BATTERY_MODES
+CLOCK = r"([01]\d|2[0-3]):[0-5]\d"  # a departure "07:00" (edge.owner.Clock)
 
 
 def devices_from_config(config: Any) -> list[BridgeDevice]:
@@ -487,6 +499,10 @@ def devices_from_config(config: Any) -> list[BridgeDevice]:
                 settables.append(
                     Settable("phases", "select", options=("1", "3", "0"), label="Phases (0: auto)")
                 )
+            settables.append(
+                Settable("plan_energy_kwh", min=0.0, max=250.0, unit="kWh", label="Departure energy (0 ends)")
+            )
+            settables.append(Settable("plan_departure", "text", pattern=CLOCK, label="Departure time"))
         elif dev.role == "battery":
             settables.append(
                 Settable(
@@ -509,5 +525,6 @@ def devices_from_config(config: Any) -> list[BridgeDevice]:
             settables.append(
                 Settable("off_hours", min=0.0, max=48.0, step=0.5, unit="h", label="Off for (0 ends)")
             )
+            settables.append(Settable("boost", "button", label=f"Boost now ({BOOST_MINUTES} min)"))
         out.append(BridgeDevice(dev.id, dev.label, model=dev.catalog or "", settables=tuple(settables)))
     return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,16 +16,18 @@ from wattwerk.model import Setpoint
 
 @dataclass(frozen=True, slots=True)
 class Settable:
-    """A command the bridge accepts for a device: a number in [min, max] or one of ``options``."""
+    """A command the bridge accepts for a device: a number in [min, max], one of ``options``, a
+    text matching ``pattern`` (e.g. a departure "07:00") or a button (payload ``PRESS``)."""
 
     command: str
-    kind: Literal["number", "select"] = "number"
+    kind: Literal["number", "select", "text", "button"] = "number"
     min: float | None = None
     max: float | None = None
     step: float = 1.0
     unit: str = ""
     options: tuple[str, ...] = ()
     label: str = ""
+    pattern: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +65,8 @@ class Command:
         return Setpoint(self.channel, self.value, self.ts, source="user:mqtt")
 
 
+PRESS = "PRESS"  # Home Assistant's default payload of an MQTT button
+
 CommandHandler = Callable[[Command], Awaitable[None] | None]
 
 
@@ -95,6 +100,14 @@ def parse_value(settable: Settable, payload: bytes) -> float | str:
         text = str(obj["value"]).strip()
     if not text:
         raise Rejected("empty", "empty payload")
+    if settable.kind == "button":
+        if text.upper() != PRESS:
+            raise Rejected("option", f"{text[:40]!r}: a button takes {PRESS}")
+        return PRESS
+    if settable.kind == "text":
+        if len(text) > 64 or (settable.pattern and not re.fullmatch(settable.pattern, text)):
+            raise Rejected("pattern", f"{text[:40]!r} does not match {settable.pattern}")
+        return text
     if settable.kind == "select":
         choice = text.lower()
         if choice not in settable.options:

@@ -38,11 +38,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from wattwerk.config.schema import WEEKDAYS, EvDeparture, Weekday
 from wattwerk.control.reasons import Reason, hhmm_at
 from wattwerk.edge.owner_session import Sessions
+from wattwerk.model import Reading
 from wattwerk.vocabulary import OWNER_EV_MODES
 
 log = logging.getLogger("wattwerk.owner")
 
 FILE = "owner.json"
+PRICE_CHANNEL = "edge.price_import"  # the import price in force (planner's slot, gross), for session costs
 BATTERY_MODES = ("self_consumption", "hold", "charge", "planner")
 Clock = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
 
@@ -57,6 +59,7 @@ class PlanSetting(_Strict):
     energy_kwh: Annotated[float, Field(gt=0, le=250)] | None = None
     target_soc: Annotated[float, Field(gt=0, le=100)] | None = None
     battery_kwh: Annotated[float, Field(gt=0, le=250)] | None = None
+    car: Annotated[str, Field(min_length=1, max_length=40)] | None = None  # its name, in the sessions
     departure: Clock
     day: Literal["today", "tomorrow"] | None = None
     on: dt.date | None = None  # a one-off plan's local date (what "today"/"tomorrow" became)
@@ -111,7 +114,11 @@ COMMANDS: dict[str, str] = {
     "reserve_soc": "reserve_soc",
     "boost_minutes": "boost_minutes",
     "off_hours": "off_hours",
+    "boost": "boost_minutes",  # a button: BOOST_MINUTES
+    "plan_energy_kwh": "plan",  # the plan's energy (0 ends the plan)
+    "plan_departure": "plan",  # the plan's departure "HH:MM"
 }
+BOOST_MINUTES = 30
 
 
 def cheapest(reason: Any, plan: dict[str, Any] | None, tz: Any) -> Any:
@@ -172,6 +179,8 @@ class OwnerControls:
         self.sessions = Sessions(getattr(getattr(control, "cycle", None), "grid_meter", "grid"))
         self._switchable: dict[str, bool] = {}  # set by restore(): what the site file allows
         self._pending: asyncio.Task[Any] | None = None
+        self.car_soc: dict[str, float | None] = {}  # charger -> the car's SoC (%), when it reports one
+        self.record: Callable[[list[Reading]], None] | None = None  # the runtime's accept (price history)
 
     # ------------------------------------------------------------ the one function
 
@@ -217,9 +226,27 @@ class OwnerControls:
                 value = int(float(value))
             except ValueError:
                 raise OwnerError(f"phases must be 1, 3 or 0 (automatic), not {value!r}") from None
+        if command == "boost":
+            return self.apply(device, {"boost_minutes": BOOST_MINUTES}, source)
+        if key == "plan":
+            return self.apply(device, {"plan": self._plan_from(device, command, value)}, source)
         if key in ("boost_minutes", "off_hours") and float(value) <= 0:
             return self.apply(device, {"cancel": True}, source)
         return self.apply(device, {key: value}, source)
+
+    def _plan_from(self, device: str, command: str, value: Any) -> dict[str, Any] | None:
+        """The plan with one part changed by MQTT: ``plan_energy_kwh`` (0 ends it; a new plan departs
+        at 07:00 every day until a departure is set) or ``plan_departure`` (needs a plan)."""
+        plan = dict((self.settings.get(device) or {}).get("plan") or {})
+        if command == "plan_energy_kwh":
+            if float(value) <= 0:
+                return None
+            plan.pop("target_soc", None)
+            plan.pop("battery_kwh", None)
+            return plan | {"energy_kwh": float(value), "departure": plan.get("departure", "07:00")}
+        if not plan:
+            raise OwnerError("set plan_energy_kwh first: a departure needs a target")
+        return plan | {"departure": str(value)}
 
     def _charger(self, device: str, s: ChargerSetting, given: dict[str, Any], stored: dict[str, Any]) -> None:
         """Everything is checked before anything changes."""
@@ -322,6 +349,7 @@ class OwnerControls:
                     energy_kwh=plan.energy_kwh,
                     target_soc=plan.target_soc,
                     battery_kwh=plan.battery_kwh,
+                    car=plan.car,
                 )
         self._replan()
 
@@ -337,6 +365,10 @@ class OwnerControls:
     def tick(self, snap: Any, signals: Any) -> None:
         """Every control cycle: sessions; a passed departure moves to the next (or the plan ends)."""
         self.sessions.update(snap, signals, self.departures.keys() | self._chargers())
+        self.car_soc = {c: snap.get(f"{c}.soc") for c in self._chargers()}  # where the charger reports it
+        price = getattr(signals, "price", None)
+        if self.record is not None and price is not None:  # kept, so a session's cost uses its slots' prices
+            self.record([Reading(PRICE_CHANNEL, snap.now, float(price))])
         now = snap.now
         for device, at in list(self.departures.items()):
             if at <= now:
@@ -419,6 +451,7 @@ class OwnerControls:
             out["departure"] = at.isoformat() if at else None
             out["plan"] = self.planner.ev_plan(device) if self.planner is not None and at else None
             out["session"] = self.sessions.json(device, self.clock())
+            out["car_soc"] = self.car_soc.get(device)
             reason = cheapest(reason, out["plan"], self.tz)
             out["reason"] = reason
         elif role == "battery" and c is not None and c.cycle.battery is not None:
