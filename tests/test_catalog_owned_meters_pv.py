@@ -103,6 +103,42 @@ EXAMPLES = [
         {"frequency": 50.02, "voltage": 231.45, "current": 6.125, "power": 1390.0, "energy": 12_345_670.0},
     ),
     Example(
+        "orno-or-we-525",
+        {
+            (IN, 0x0100): 0x0003,
+            (IN, 0x0101): 0x85DB,  # U 230875 x 0.001 V
+            (IN, 0x0102): 0xFFFF,
+            (IN, 0x0103): 0xE3AE,  # I -7250 x 0.001 A
+            (IN, 0x0104): 0xFFFF,
+            (IN, 0x0105): 0xF9AC,  # P -1620 W: exporting
+            (IN, 0x010A): 0x01F3,  # f 499 x 0.1 Hz
+            (IN, 0x010E): 0x0006,
+            (IN, 0x010F): 0xF855,  # import 456789 x 0.01 kWh
+            (IN, 0x0118): 0x0001,
+            (IN, 0x0119): 0x81CD,  # export 98765 x 0.01 kWh
+        },
+        {
+            "voltage": 230.875,
+            "current": -7.25,
+            "power": -1620.0,
+            "frequency": 49.9,
+            "energy_import": 4_567_890.0,
+            "energy_export": 987_650.0,
+        },
+    ),
+    Example(
+        "orno-or-we-504",
+        {
+            (HO, 0x0000): 0x090D,  # U 2317 x 0.1 V
+            (HO, 0x0001): 0x002B,  # I 43 x 0.1 A
+            (HO, 0x0002): 0x01F4,  # f 500 x 0.1 Hz
+            (HO, 0x0003): 0x03DB,  # P 987 W
+            (HO, 0x0007): 0x0052,
+            (HO, 0x0008): 0xE32D,  # total active energy 5432109 Wh
+        },
+        {"voltage": 231.7, "current": 4.3, "frequency": 50.0, "power": 987.0, "energy": 5_432_109.0},
+    ),
+    Example(
         "inepro-pro380",
         {
             (HO, 0x5002): 0x4368,
