@@ -256,3 +256,20 @@ def test_a_car_waiting_for_its_planned_slots_says_which() -> None:
     assert (got.key, str(got)) == ("ev.cheapest", "waiting for the cheapest hours 02:00–04:00")
     assert cheapest(waiting, {"slots": []}, tz) is waiting
     assert cheapest(Reason("ev.no_car"), {"slots": slots}, tz).key == "ev.no_car"
+
+
+def test_the_price_in_force_is_recorded_each_cycle_and_the_cars_soc_kept(tmp_path: Path) -> None:
+    """The planner's slot price goes to the store as ``edge.price_import`` (session costs use it);
+    no price, nothing recorded. The car's SoC is shown where the charger reports one."""
+    from wattwerk.control.base import Signals
+
+    site = Site(tmp_path)
+    got: list = []
+    site.owner.record = got.extend
+    site.cycle()
+    assert got == [] and site.owner.device_state("ev1")["car_soc"] is None
+    site.step.signals = lambda: Signals(price=0.3125)
+    site.cycle(ev1__soc=41.0)
+    (r,) = got
+    assert (r.channel, r.value, r.ts) == ("edge.price_import", 0.3125, T0 + timedelta(seconds=2))
+    assert site.owner.device_state("ev1")["car_soc"] == 41.0

@@ -198,6 +198,7 @@ class Edge:
             ledger=self.ledger,
             cycle_s=options.cycle_s,
         )
+        self.owner.record = self.runtime.accept  # the import price in force, kept for session costs
         roles = SiteRoles.from_pairs([(d.id, d.role) for d in cfg.devices])
         self.view = StoreView(
             cfg.site.name, cfg.site.tz, roles, self.snapshot, self.store, self.clock, self.writer.flush
