@@ -37,7 +37,7 @@ from wattwerk.control.site import build_cycle
 from wattwerk.edge.control_step import CycleStep
 from wattwerk.edge.drivers import SiteDevices, build_devices
 from wattwerk.edge.live import NotingLedger, RuntimeView
-from wattwerk.edge.maintenance_client import EdgeCommands, LogTail
+from wattwerk.edge.maintenance_client import EX_RESTART, EdgeCommands, LogTail
 from wattwerk.edge.outbox import Outbox
 from wattwerk.edge.owner import OwnerControls
 from wattwerk.edge.recorder import Recorder
@@ -205,7 +205,10 @@ class Edge:
         )
         self.log_tail = LogTail()
         logging.getLogger("wattwerk").addHandler(self.log_tail)
-        self.commands = EdgeCommands(self.status, lambda: self.cfg, self.path, self.log_tail, self.owner)
+        self._web: FastAPI | None = None  # the local page, built once: the socket and the tunnel share it
+        self.web_auth: Any = None  # its EdgeAuth (sessions), once built
+        self.exit_code = 0  # EX_RESTART after a maintenance ``restart``
+        self.commands = EdgeCommands.of(self)  # the installer's commands, the page through the tunnel
         self._due: dict[int, float] = {}  # lock-step: id(Polled) -> next read (s on the clock)
         self._slot: datetime | None = None  # lock-step: the slot the planner last planned
         self._retention_at: datetime | None = None
@@ -296,7 +299,9 @@ class Edge:
 
     def web_app(self) -> FastAPI:
         """The local page (live values, today, devices, restrictions, plan), setup in the UI when the
-        site file is known, and ``/metrics`` for Prometheus."""
+        site file is known, and ``/metrics`` for Prometheus. Built once: the tunnel shares its sessions."""
+        if self._web is not None:
+            return self._web
         from wattwerk.edge.auth import EdgeAuth
         from wattwerk.edge.metrics import oldest_pending_age_s
         from wattwerk.edge.setup import Setup
@@ -321,10 +326,18 @@ class Edge:
                 "upload_lag_s": lambda: oldest_pending_age_s(outbox),
             }
         )
-        auth = self.options.auth or EdgeAuth.for_site(self.cfg)  # the admin password, sessions, names
-        return create_app(
+        auth = self.web_auth = self.options.auth or EdgeAuth.for_site(self.cfg)  # password, sessions, names
+        self._web = create_app(
             view, auth=auth, setup=setup, runtime=self.runtime, metrics=sources, owner=self.owner
         )
+        return self._web
+
+    def restart(self) -> None:
+        """The maintenance ``restart`` (after its answer): stop, ``wattwerk run`` exits with EX_RESTART."""
+        log.warning("restarting on the installer's request (exit code %d)", EX_RESTART)
+        self.exit_code = EX_RESTART
+        if self._stop is not None:
+            self._stop.set()
 
     def mqtt_bridge(self) -> MqttBridge:
         """The MQTT/Home Assistant bridge of the ``mqtt`` section (see ``on_command``)."""

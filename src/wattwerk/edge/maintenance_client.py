@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -22,19 +23,24 @@ import httpx
 log = logging.getLogger(__name__)
 
 Handler = Callable[[str, dict[str, Any]], Awaitable[Any]]  # (kind, payload) -> result
+Answered = Callable[[str, bool], None]  # (kind, ok) once the portal has the answer
+EX_RESTART = 75  # the ``restart`` command's exit code: systemd's Restart=on-failure starts it again
 
 
 async def serve_once(
     client: httpx.AsyncClient, base_url: str, token: str, handler: Handler, *, wait_s: float = 25.0
 ) -> int:
-    """One long poll; returns how many commands were handled."""
+    """One long poll; returns how many commands were handled. The commands of one poll run side by
+    side (a page through the tunnel asks for its files at once). A handler with an ``answered(kind,
+    ok)`` method hears when a command's answer is with the portal (a restart waits for that)."""
+    answered: Answered | None = getattr(handler, "answered", None)
     headers = {"Authorization": f"Bearer {token}"}
     resp = await client.get(
         f"{base_url}/api/v1/edge/commands", params={"wait": wait_s}, headers=headers, timeout=wait_s + 10.0
     )
     resp.raise_for_status()
-    done = 0
-    for cmd in resp.json().get("commands", []):
+
+    async def one(cmd: dict[str, Any]) -> None:
         try:
             result, ok = await handler(cmd["kind"], cmd.get("payload") or {}), True
         except Exception as exc:  # a handler's failure is the command's result, not the loop's end
@@ -45,9 +51,16 @@ async def serve_once(
             json={"ok": ok, "result": result},
             headers=headers,
         )
+        if answer.status_code == 404:  # expired meanwhile (the portal stopped waiting): nothing to do
+            log.info("maintenance command %s (%s) ended before its answer", cmd["id"], cmd["kind"])
+            return
         answer.raise_for_status()
-        done += 1
-    return done
+        if answered is not None:
+            answered(cmd["kind"], ok)
+
+    commands = resp.json().get("commands", [])
+    await asyncio.gather(*(one(cmd) for cmd in commands))
+    return len(commands)
 
 
 async def serve(
@@ -100,6 +113,11 @@ class EdgeCommands:
       boost; ``wattwerk.edge.owner``) applied at once and stored; the answer is the device's state;
     * ``owner_state``: what ``GET /api/owner`` shows on the edge page (every device's settings,
       decision and reason, plan, session), for the portal's site page; changes nothing.
+    * ``test_device``: ``{"device": id}`` read that device once now (its own timeout) and answer its
+      values or the error; the reading is not recorded;
+    * ``restart``: acknowledged first, then (``answered``) the process ends with ``EX_RESTART``,
+      which the systemd unit restarts (``Restart=on-failure``);
+    * ``proxy``: one HTTP request to the edge's own page, in process (``edge.tunnel``).
     """
 
     def __init__(
@@ -109,9 +127,31 @@ class EdgeCommands:
         path: Path | None,
         tail: LogTail,
         owner: Any = None,
+        *,
+        runtime: Any = None,
+        tunnel: Callable[[dict[str, Any]], Awaitable[Any]] | None = None,
+        restart: Callable[[], None] | None = None,
     ) -> None:
         self.status, self.config, self.path, self.tail = status, config, path, tail
-        self.owner = owner
+        self.owner, self.runtime, self.restart = owner, runtime, restart
+        self.tunnel: Callable[[dict[str, Any]], Awaitable[Any]] | None = tunnel
+
+    @classmethod
+    def of(cls, edge: Any) -> EdgeCommands:
+        """The handler of an assembled edge (``edge.assembly.Edge``), with its page behind the tunnel."""
+        from wattwerk.edge.tunnel import EdgeTunnel
+
+        tunnel = EdgeTunnel(edge.web_app, lambda: edge.web_auth)
+        return cls(
+            edge.status,
+            lambda: edge.cfg,
+            edge.path,
+            edge.log_tail,
+            edge.owner,
+            runtime=edge.runtime,
+            tunnel=tunnel,
+            restart=edge.restart,
+        )
 
     async def __call__(self, kind: str, payload: dict[str, Any]) -> Any:
         if kind == "status":
@@ -130,7 +170,19 @@ class EdgeCommands:
             return self.owner.apply(device, settings, source="portal")
         if kind == "owner_state" and self.owner is not None:
             return self.owner.state()
+        if kind == "proxy" and self.tunnel is not None:
+            return await self.tunnel(payload)
+        if kind == "test_device" and self.runtime is not None:
+            return await test_device(self.runtime, payload.get("device"))
+        if kind == "restart" and self.restart is not None:
+            log.warning("maintenance: restart asked for; the service ends with %d once answered", EX_RESTART)
+            return {"restarting": True, "exit_code": EX_RESTART}
         raise ValueError(f"unknown command kind {kind!r}")
+
+    def answered(self, kind: str, ok: bool) -> None:
+        """The portal has a command's answer: a ``restart`` happens now."""
+        if kind == "restart" and ok and self.restart is not None:
+            self.restart()
 
     def _set_config(self, payload: dict[str, Any]) -> dict[str, Any]:
         from wattwerk.config import ConfigError
@@ -162,3 +214,26 @@ class EdgeCommands:
             "maintenance: %s changed in %s (effective after a restart)", ", ".join(payload), self.path
         )
         return {"changed": sorted(payload), "file": str(self.path), "restart_needed": True}
+
+
+async def test_device(runtime: Any, device: Any) -> dict[str, Any]:
+    """Read one polled device once (``test_device``): its values by channel, or the error. Not
+    recorded: the poll loop's readings are the site's history."""
+    polled = {p.device_id: p for p in runtime.polled}
+    if not isinstance(device, str) or device not in polled:
+        known = ", ".join(sorted(polled)) or "none"
+        raise ValueError(f'test_device needs {{"device": "<id>"}} of a polled device ({known})')
+    p = polled[device]
+    started = time.monotonic()
+    try:
+        readings = await asyncio.wait_for(p.driver.read(runtime.clock()), p.timeout_s)
+    except TimeoutError as exc:  # the wait ran out, or the driver's own timeout (it says which)
+        return {"device": device, "ok": False, "error": str(exc) or f"no answer within {p.timeout_s:g} s"}
+    except Exception as exc:  # the device's fault is the answer, not the command's failure
+        return {"device": device, "ok": False, "error": f"{type(exc).__name__}: {exc}"}
+    return {
+        "device": device,
+        "ok": True,
+        "took_s": round(time.monotonic() - started, 3),
+        "values": {r.channel: r.value for r in readings},
+    }

@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         asyncio.run(_main(edge))
     finally:
         edge.close()
-    return 0
+    return edge.exit_code  # EX_RESTART after a maintenance ``restart``: systemd starts it again
 
 
 async def _main(edge: Edge) -> None:

@@ -28,7 +28,8 @@ from wattwerk.portal import auth, owner_commands, sites
 from wattwerk.portal.database import SQLITE, Conn, iso, utcnow
 from wattwerk.portal.db import SiteAuth
 
-KINDS = ("status", "logs", "get_config", "set_config")
+KINDS = ("status", "logs", "get_config", "set_config", "test_device", "restart")
+PROXY = "proxy"  # the tunnel's requests (portal.tunnel): audited there, once per request
 MAX_HOURS = 24 * 14
 POLL_S = 0.25
 MAX_WAIT_S = 30.0
@@ -93,6 +94,40 @@ async def queue(conn: Conn, site_id: int, account: int, kind: str, payload: dict
     return int(row[0]) if row else None
 
 
+async def queue_proxy(
+    conn: Conn, site_id: int, account: int, owner: bool, payload: dict[str, Any]
+) -> int | None:
+    """Queue a tunnel request under the account's live grant (the owner's: any live grant of the
+    site, so the owner sees what the installer sees while a window is open); None without one."""
+    now = utcnow()
+    mine = "" if owner else " AND g.account_id = %s"
+    cur = await conn.execute(
+        "INSERT INTO edge_commands (site_id, grant_id, issued_by, kind, payload, created_at) "
+        "SELECT %s, g.id, %s, %s, %s, %s FROM maintenance_grants g "
+        f"WHERE g.site_id = %s{mine} AND {LIVE} ORDER BY g.expires_at DESC LIMIT 1 RETURNING id",
+        (site_id, account, PROXY, conn.json(payload), now, site_id, *([] if owner else [account]), now, now),
+    )
+    row = await cur.fetchone()
+    return int(row[0]) if row else None
+
+
+async def withdraw(conn: Conn, site_id: int, command_id: int) -> None:
+    """A command nobody waits for any more: never delivered if the edge has not taken it yet."""
+    await conn.execute(
+        "UPDATE edge_commands SET state = 'expired' WHERE id = %s AND site_id = %s AND state = 'pending'",
+        (command_id, site_id),
+    )
+
+
+async def ended_grant(conn: Conn, site_id: int, account: int) -> bool:
+    """Whether the account had a maintenance window on the site that is over now (ended or run out)."""
+    row = await conn.fetchone(
+        "SELECT 1 FROM maintenance_grants g WHERE g.site_id = %s AND g.account_id = %s LIMIT 1",
+        (site_id, account),
+    )
+    return row is not None
+
+
 async def command(conn: Conn, site_id: int, command_id: int) -> dict[str, Any] | None:
     cur = await conn.execute(
         "SELECT c.id, c.kind, c.payload, c.state, c.result, c.created_at, c.done_at, a.alias, c.issued_by "
@@ -139,6 +174,8 @@ async def take(conn: Conn, site_id: int, limit: int = 20) -> list[dict[str, Any]
     out = [{"id": r[0], "kind": r[1], "payload": conn.unjson(r[2])} for r in await cur.fetchall()]
     out.sort(key=lambda c: c["id"])
     for c in out:
+        if c["kind"] == PROXY:
+            continue
         await sites.audit(
             conn,
             site_id,
@@ -159,6 +196,8 @@ async def finish(conn: Conn, site_id: int, command_id: int, ok: bool, result: An
     row = await cur.fetchone()
     if row is None:
         return False
+    if row[0] == PROXY:
+        return True
     await sites.audit(
         conn,
         site_id,

@@ -19,7 +19,7 @@ class MaintenanceBody(BaseModel):
 
 
 class CommandBody(BaseModel):
-    kind: Literal["status", "logs", "get_config", "set_config"]
+    kind: Literal["status", "logs", "get_config", "set_config", "test_device", "restart"]
     payload: dict[str, Any] = Field(default_factory=dict)
 
 

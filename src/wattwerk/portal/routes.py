@@ -21,6 +21,7 @@ from wattwerk.portal import (
     series_api,
     sites_api,
     tokens_api,
+    tunnel,
 )
 
 # /api/v1 by resource (portal/api.py has what they share), in the order their routes are matched
@@ -46,6 +47,7 @@ def include_all(app: FastAPI, *, reset_tokens_in_response: bool = False) -> Fast
     app.include_router(pairing.router())  # pairing codes for the edge's wizard (issue 14)
     app.include_router(maintenance.edge_router())
     app.include_router(owner_commands.router())  # the owner's controls, sent over the same channel
+    app.include_router(tunnel.router())  # the edge's own page through the same channel (maintenance)
     app.include_router(flukso_read.router())
     app.include_router(loggers.router())  # registering old Flukso/mySmartGrid loggers (issue 14)
     app.include_router(plans.router())  # the edge's plan and PV forecast (issue 8)
