@@ -258,3 +258,32 @@ def test_tariff_errors_name_the_line(tariff: str, line: str):
     with pytest.raises(ConfigError) as err:
         cfg(tariff)
     assert line in err.value.lines, err.value.lines
+
+
+class OneKwhPerHour:
+    """An ``edge.history.EnergyView`` whose site imports 1 kWh every hour and exports nothing."""
+
+    def energy_kwh(self, start: datetime, end: datetime) -> dict[str, float]:
+        hours = (end - start).total_seconds() / 3600
+        zero = dict.fromkeys(("grid_export", "pv", "battery_discharge", "battery_charge", "ev", "heat"), 0.0)
+        return zero | {"grid_import": hours, "house": hours}
+
+
+def test_edge_history_prices_each_hour_of_a_dst_day_by_its_time_of_use_window():
+    from datetime import date
+
+    from wattwerk.edge.history import history
+
+    site = cfg(TOU)
+    day = history(OneKwhPerHour(), site, "day", date(2025, 10, 27))  # a Monday after the DST change
+    assert len(day["rows"]) == 24 and day["currency"] == "EUR" and day["tariff"] == "time of use"
+    costs = [r["cost"] for r in day["rows"]]
+    assert (
+        costs[5] == pytest.approx(0.33)
+        and costs[6] == pytest.approx(0.44)
+        and costs[22] == pytest.approx(0.275, abs=0.006)
+    )
+    assert day["total"]["cost"] == pytest.approx(16 * 0.44 + 2 * 0.275 + 6 * 0.33, abs=0.01)
+    sunday = history(OneKwhPerHour(), site, "day", date(2025, 10, 26))  # 25 hours, no weekday rate
+    assert len(sunday["rows"]) == 25
+    assert sunday["total"]["cost"] == pytest.approx(23 * 0.33 + 2 * 0.275, abs=0.01)

@@ -13,8 +13,12 @@
   min(car, grid import) / car (the grid feeds the car first, the cautious reading); the rest is the
   PV share (a battery counts as stored PV). Cost is the grid share at the tariff's gross price.
 
-Cost uses the site file's fixed tariff figures (energy price + grid fees, with VAT; feed-in for
-export); the edge keeps no history of day-ahead prices.
+Cost uses the site file's tariff through the one tariff model (``market.site_tariff``): each row
+at its sub-period's mean slot price (an hour of a day exact to its quarter hours: time-of-use
+windows, §14a module 3 levels), a session minute by minute at the price of its slot; the total of a
+period is the sum of its rows. The edge keeps no history of day-ahead prices: for a dynamic
+provider ``fixed_eur_per_kwh`` stands in for the energy price (and the fixed feed-in for a
+spot-indexed one).
 """
 
 from __future__ import annotations
@@ -25,8 +29,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
+import pandas as pd
+
 from wattwerk.config import SiteConfig
 from wattwerk.flows import SiteRoles, balance_figures
+from wattwerk.market.site_tariff import SiteTariff
 from wattwerk.store import rollup
 from wattwerk.store.base import Row, Store
 
@@ -60,21 +67,30 @@ def _dt(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, UTC)
 
 
-def prices(cfg: SiteConfig) -> tuple[float, float]:
-    """(import, export) in EUR/kWh: energy and grid fees with VAT, and the feed-in rate."""
-    t = cfg.tariff
-    return (t.fixed_eur_per_kwh + t.grid_fees_eur_per_kwh) * (1 + t.vat), t.feed_in_eur_per_kwh
+def tariff_of(cfg: SiteConfig) -> SiteTariff:
+    return SiteTariff(cfg.tariff, cfg.site.timezone)
 
 
-def figures(kwh: dict[str, float], cfg: SiteConfig) -> dict[str, Any]:
+def prices(cfg: SiteConfig, start: datetime, end: datetime) -> tuple[float, float]:
+    """(import, export) per kWh over ``[start, end)``: the tariff's mean slot prices, import with
+    fees and VAT."""
+    return tariff_of(cfg).mean_prices(start, end)
+
+
+def cost_of(kwh: dict[str, float], cfg: SiteConfig, start: datetime, end: datetime) -> float:
+    """Import less feed-in over ``[start, end)`` at the tariff's mean prices there."""
+    buy, sell = prices(cfg, start, end)
+    return kwh["grid_import"] * buy - kwh["grid_export"] * sell
+
+
+def figures(kwh: dict[str, float], cost: float) -> dict[str, Any]:
     """A row: energy per flow (kWh, 3 digits), self-consumption, autarky, cost (import less feed-in)."""
-    buy, sell = prices(cfg)
     bal = balance_figures(kwh)
     return {
         "energy_kwh": {k: round(v, 3) for k, v in kwh.items()},
         "self_consumption_pct": round(bal["self_consumption_pct"], 1),
         "autarky_pct": round(bal["autarky_pct"], 1),
-        "cost": round(kwh["grid_import"] * buy - kwh["grid_export"] * sell, 2),
+        "cost": round(cost, 2),
     }
 
 
@@ -83,23 +99,27 @@ def history(view: EnergyView, cfg: SiteConfig, period: str, day: date) -> dict[s
     tz = cfg.site.timezone
     start, end = rollup.period_ms(period, day, tz)
     total: dict[str, float] = {}
+    total_cost = 0.0  # the sum of the rows' costs, each at its own prices
     rows = []
     for a, b in rollup.sub_periods(period, day, tz):
         kwh = view.energy_kwh(_dt(a), _dt(b))
         for k, v in kwh.items():
             total[k] = total.get(k, 0.0) + v
-        rows.append({"start": _dt(a).isoformat(), "end": _dt(b).isoformat()} | figures(kwh, cfg))
-    buy, sell = prices(cfg)
+        cost = cost_of(kwh, cfg, _dt(a), _dt(b))
+        total_cost += cost
+        rows.append({"start": _dt(a).isoformat(), "end": _dt(b).isoformat()} | figures(kwh, cost))
+    buy, sell = prices(cfg, _dt(start), _dt(end))
     return {
         "period": period,
         "date": day.isoformat(),
         "tz": tz,
-        "currency": "EUR",
+        "currency": cfg.tariff.currency,
+        "tariff": tariff_of(cfg).name,
         "start": _dt(start).isoformat(),
         "end": _dt(end).isoformat(),
         "price_eur_per_kwh": {"import": round(buy, 4), "export": round(sell, 4)},
         "rows": rows,
-        "total": figures(total, cfg) if total else None,
+        "total": figures(total, total_cost) if total else None,
     }
 
 
@@ -173,7 +193,7 @@ def sessions(
     tz = cfg.site.timezone
     a, b = rollup.period_ms("month", month, tz)
     lo, hi = _dt(a) - timedelta(days=2), min(_dt(b) + timedelta(days=2), now + timedelta(minutes=1))
-    buy, _ = prices(cfg)
+    tariff = tariff_of(cfg)
     grid_ids = tuple(d.id for d in cfg.by_role("grid_meter"))
     out = []
     for dev in cfg.by_role("ev_charger"):
@@ -184,6 +204,8 @@ def sessions(
                 continue
             wh = sum(m.wh for m in run)
             grid = sum(m.grid_wh for m in run)
+            slots = pd.DatetimeIndex([m.ts for m in run]).floor("15min")
+            cost = float(sum(m.grid_wh * p for m, p in zip(run, tariff.buy(slots), strict=True))) / 1000
             going_on = not ended and now - last < timedelta(minutes=JOIN_GAP_MIN)
             out.append(
                 {
@@ -195,8 +217,8 @@ def sessions(
                     "energy_kwh": round(wh / 1000, 3),
                     "pv_share_pct": round(100.0 * (wh - grid) / wh, 1) if wh > 0 else None,
                     "grid_kwh": round(grid / 1000, 3),
-                    "cost": round(grid / 1000 * buy, 2),
-                    "currency": "EUR",
+                    "cost": round(cost, 2),
+                    "currency": cfg.tariff.currency,
                     "mode": (modes or {}).get(dev.id) if going_on else None,
                 }
             )
