@@ -545,7 +545,9 @@ JSON_CASES = [
         "hoymiles-opendtu", {"/api/livedata/status": OPENDTU_STATUS}, {"power": 612.3, "energy": 1_338_215.0}
     ),
     JsonCase(
-        "hoymiles-ahoydtu", {"/api/inverter/id/0": AHOY_INVERTER}, {"power": 374.8, "energy": 812_764.0}
+        "hoymiles-ahoydtu",
+        {"/api/inverter/id/0": AHOY_INVERTER},
+        {"power": 374.8, "energy": 812_764.0, "temperature": 38.2},
     ),
 ]
 
