@@ -236,6 +236,12 @@ CASES: dict[str, Callable[[World], None]] = {
     "POST /api/v1/admin/retention/run": case_admin_only("/api/v1/admin/retention/run", "POST"),
     "GET /api/v1/research/export": case_admin_only("/api/v1/research/export", "GET"),
     "POST /api/v1/admin/invites": case_admin_only("/api/v1/admin/invites", "POST"),
+    "GET /api/v1/operator/sites": case_admin_only("/api/v1/operator/sites", "GET"),
+    "PUT /api/v1/operator/sites/{name}/caps": case_admin_only(
+        f"/api/v1/operator/sites/{MISSING_SITE}/caps", "PUT"
+    ),
+    "GET /api/v1/operator/settings": case_admin_only("/api/v1/operator/settings", "GET"),
+    "PUT /api/v1/operator/settings": case_admin_only("/api/v1/operator/settings", "PUT"),
     "GET /api/v1/edge/commands": case_edge_poll,
     "POST /api/v1/edge/commands/{command_id}/result": case_edge_result,
     "POST /api/v1/edge/commands/o{command_id}/result": case_owner_result,

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, BackgroundTasks, HTTPException, Request, Response
 from pydantic import BaseModel, Field
 
-from wattwerk.portal import accounts, auth, hardening, mail
+from wattwerk.portal import accounts, auth, hardening, mail, settings
 from wattwerk.portal.api import PREFIX, Who, box_of, config_of
 
 
@@ -46,7 +46,7 @@ class TotpEnrol(BaseModel):
 async def register(body: NewAccount, request: Request) -> dict[str, Any]:
     """Create an account: an alias and a password; e-mail optional (password reset only).
     The portal's registration may be open, by invitation (``invite``) or closed."""
-    mode = config_of(request).registration
+    mode = await settings.registration_mode(request)  # the operator's choice, else the config's
     if mode == "closed":
         raise HTTPException(403, "registration is closed on this portal; ask its operator for an account")
     try:

@@ -178,6 +178,8 @@ def compat_id(raw: str) -> str:
 class SiteAuth:
     site_id: int
     site: str
+    max_channels: int | None = None  # the operator's caps for this site (None: the portal's)
+    rate_per_s: float | None = None
 
 
 class Registry:
@@ -198,12 +200,12 @@ class Registry:
             return hit[1]
         async with self.db.connection(readonly=True) as conn:
             cur = await conn.execute(
-                "SELECT s.id, s.name FROM site_tokens t JOIN sites s ON s.id = t.site_id "
-                "WHERE t.token_hash = %s AND t.revoked_at IS NULL",
+                "SELECT s.id, s.name, s.max_channels, s.rate_per_s FROM site_tokens t "
+                "JOIN sites s ON s.id = t.site_id WHERE t.token_hash = %s AND t.revoked_at IS NULL",
                 (key,),
             )
             row = await cur.fetchone()
-        auth = SiteAuth(int(row[0]), str(row[1])) if row else None
+        auth = SiteAuth(int(row[0]), str(row[1]), row[2], row[3]) if row else None
         if len(self._tokens) > 100_000:
             self._tokens.clear()
         self._tokens[key] = (now, auth)

@@ -31,6 +31,11 @@ to 2^63-2. Per-reading
 rejections: an invalid or unknown channel, a non-finite value, a timestamp far in the future
 or before 2000, a seq that is not a positive integer. A batch for another site than the
 token's is refused as a whole (403) and not acknowledged.
+
+``status`` (optional, ``{"version": "0.9.0", "backlog": 120, "read_errors": 3}``, each optional)
+is what the edge says about itself for the operator's view (portal/operator_api.py); a bad one
+is named in ``status_error``. The operator's per-site caps (``sites.max_channels``,
+``sites.rate_per_s``) replace the portal's defaults for that site.
 """
 
 from __future__ import annotations
@@ -321,10 +326,11 @@ class Ingestor:
             self.ledger.record(auth.site, exc.kind, str(exc))
             status = 403 if exc.kind == "wrong_site" else 413 if exc.kind == "too_large" else 400
             return _error(status, exc.kind, str(exc))
-        if self.config.rate_per_site:
+        rate = auth.rate_per_s if auth.rate_per_s is not None else self.config.rate_per_site
+        if rate:  # the operator's cap for this site, else the portal's
             bucket = self.buckets.get(auth.site_id)
-            if bucket is None:
-                bucket = TokenBucket(self.config.rate_per_site, self.config.burst_s)
+            if bucket is None or bucket.rate != rate:
+                bucket = TokenBucket(rate, self.config.burst_s)
                 self.buckets[auth.site_id] = bucket
             wait = bucket.take(len(checked.rows))
             if wait > 0:
@@ -339,13 +345,10 @@ class Ingestor:
                 auth.site, item["kind"], f"edge {batch['edge_id']}: seq {item['seq']}: {item['error']}"
             )
         stored = 0
-        ids = (
-            await self.registry.channel_ids(auth.site_id, checked.channels, self.config.max_channels)
-            if checked.rows
-            else {}
-        )
+        cap = auth.max_channels or self.config.max_channels
+        ids = await self.registry.channel_ids(auth.site_id, checked.channels, cap) if checked.rows else {}
         if len(ids) < len(checked.channels):
-            self._over_cap(auth, checked, ids)
+            self._over_cap(auth, checked, ids, cap)
         if checked.last:
             edge_id = await self.registry.edge_id(auth.site_id, batch["edge_id"], checked.stream)
             rows = [(edge_id, seq, ids[ch], ts, v) for seq, ch, ts, v in checked.rows]
@@ -365,13 +368,15 @@ class Ingestor:
             answer.update(await self._store_roles(auth, batch["roles"]))
         if "tz" in batch:
             answer.update(await self._store_tz(auth, batch["tz"]))
+        if "status" in batch:
+            answer.update(await self._store_status(auth, batch["edge_id"], batch["status"]))
         if "health" in batch:
             answer.update(await self._store_health(auth, batch["health"]))
         return JSONResponse(answer)
 
-    def _over_cap(self, auth: SiteAuth, checked: Checked, ids: dict[str, int]) -> None:
+    def _over_cap(self, auth: SiteAuth, checked: Checked, ids: dict[str, int], cap: int) -> None:
         """Reject (and so acknowledge) the readings of channels beyond the site's channel cap."""
-        error = f"the site has {self.config.max_channels} channels, the most a site may have"
+        error = f"the site has {cap} channels, the most it may have"
         kept = []
         for row in checked.rows:
             if row[1] in ids:
@@ -421,6 +426,44 @@ class Ingestor:
                 error = str(exc)
         self.ledger.record(auth.site, "tz", error)
         return {"tz_error": error}
+
+    async def _store_status(self, auth: SiteAuth, edge: str, value: Any) -> dict[str, Any]:
+        """What the edge says about itself (version, outbox backlog, read errors) for the
+        operator's view; a bad one is logged and answered as ``status_error``, never fatal."""
+        try:
+            version, backlog, errors = parse_status(value)
+        except BadInput as exc:
+            self.ledger.record(auth.site, exc.kind, str(exc))
+            return {"status_error": str(exc)}
+        async with self.registry.db.connection() as conn:
+            await conn.execute(
+                "INSERT INTO edge_reports (site_id, edge, version, backlog, read_errors, at) "
+                "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (site_id) DO UPDATE SET edge = EXCLUDED.edge, "
+                "version = EXCLUDED.version, backlog = EXCLUDED.backlog, "
+                "read_errors = EXCLUDED.read_errors, at = EXCLUDED.at",
+                (auth.site_id, edge, version, backlog, errors, utcnow()),
+            )
+        return {"status": True}
+
+
+STATUS_MAX = 2**62  # a count in the edge's status
+
+
+def parse_status(value: Any) -> tuple[str | None, int | None, int | None]:
+    """``{"version": "0.9.0", "backlog": 120, "read_errors": 3}`` (each optional) of a batch;
+    BadInput naming what is wrong."""
+    if not isinstance(value, dict):
+        raise BadInput("status", "status must be an object with version, backlog and read_errors")
+    version = value.get("version")
+    if version is not None and (not isinstance(version, str) or not 0 < len(version) <= 40):
+        raise BadInput("status", f"status version {_short(version)} is not a short string")
+    counts = []
+    for key in ("backlog", "read_errors"):
+        n = value.get(key)
+        if n is not None and (type(n) is not int or not 0 <= n < STATUS_MAX):
+            raise BadInput("status", f"status {key} {_short(n)} is not a count")
+        counts.append(n)
+    return version, counts[0], counts[1]
 
 
 def router(ingestor: Ingestor) -> APIRouter:

@@ -26,7 +26,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field, ValidationError
 
 from wattwerk import __version__
-from wattwerk.portal import auth, hardening, i18n, sites, widgets
+from wattwerk.portal import auth, hardening, i18n, settings, sites, widgets
 from wattwerk.portal.auth import Principal
 from wattwerk.portal.database import Conn, iso, utcnow
 
@@ -254,7 +254,7 @@ def page_router() -> APIRouter:
             csrf=None,
             extra={
                 "next": target,
-                "registration": config.registration if config else "open",
+                "registration": await settings.registration_mode(request),  # the operator's first
                 "reset": bool(config and config.smtp),  # without mail, the page says so
             },
         )
@@ -265,7 +265,8 @@ def page_router() -> APIRouter:
         if found is None:
             return _to_login(request)
         alias = found[0].alias
-        return render(request, "sites", title_key="sites.title", csrf=found[1], extra={"alias": alias})
+        extra = {"alias": alias, "admin": found[0].is_admin}  # administrators get a link to /operator
+        return render(request, "sites", title_key="sites.title", csrf=found[1], extra=extra)
 
     @r.get("/sites/{site}")
     async def dashboard(site: SiteName, request: Request) -> Response:
@@ -294,7 +295,8 @@ def page_router() -> APIRouter:
             return _to_login(request)
         if not await _may_see(request, found[0], site):
             return _missing(request)
-        return render(request, "access", title_key="access.title", csrf=found[1], site=site)
+        loggers = ["/static/portal/loggers.js"]  # the card for old Flukso/mySmartGrid loggers
+        return render(request, "access", title_key="access.title", csrf=found[1], site=site, scripts=loggers)
 
     @r.get("/sites/{site}/maintain")
     async def maintain(site: SiteName, request: Request) -> Response:
