@@ -13,6 +13,7 @@ from wattwerk.portal import (
     maintenance,
     maintenance_api,
     notify_api,
+    operator_api,
     owner_commands,
     pages,
     pairing,
@@ -51,5 +52,7 @@ def include_all(app: FastAPI, *, reset_tokens_in_response: bool = False) -> Fast
     app.include_router(flukso_read.router())
     app.include_router(loggers.router())  # registering old Flukso/mySmartGrid loggers (issue 14)
     app.include_router(plans.router())  # the edge's plan and PV forecast (issue 8)
+    app.include_router(operator_api.router())  # the operator view (issue 14)
+    app.include_router(operator_api.page_router())
     pages.install(app)  # HTML pages, their API additions, /static
     return app
