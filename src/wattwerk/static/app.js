@@ -151,7 +151,25 @@ function renderPlan(plan) {
   box.innerHTML = svg + `</svg><div class="legend"><span><i class="price"></i>price ${esc(plan.currency || "")}/kWh</span>` +
     `<span><i class="price charge"></i>battery charges</span><span><i class="price discharge"></i>battery discharges</span></div>` +
     (plan.source ? `<p class="muted small" data-testid="plan-prices">prices: ${esc(plan.source)}${plan.fresh === false ? " (cached)" : ""}</p>` : "") +
-    (plan.curtailed_kwh > 0.0005 ? `<p class="muted small" data-testid="plan-curtailed">PV curtailed in the plan: ${plan.curtailed_kwh.toFixed(1)} kWh (feed-in limit or feed-in price)</p>` : "");
+    (plan.curtailed_kwh > 0.0005 ? `<p class="muted small" data-testid="plan-curtailed">PV curtailed in the plan: ${plan.curtailed_kwh.toFixed(1)} kWh (feed-in limit or feed-in price)</p>` : "") +
+    planOutlook(plan);
+}
+
+// what the plan is expected to cost and emit, and what following the grid's CO₂ signal changed
+function planOutlook(plan) {
+  const parts = [];
+  if (typeof plan.cost_eur === "number") parts.push(`${plan.cost_eur.toFixed(2)} ${esc(plan.currency || "")}`);
+  const c = plan.co2;
+  if (c && typeof c.kg === "number") parts.push(`${c.kg.toFixed(1)} kg CO₂`);
+  if (!parts.length) return "";
+  let note = "";
+  if (c && c.effect) {
+    note = ` (CO₂ signal ${esc(c.source)}${c.fresh === false ? ", cached" : ""}: ${c.effect.co2_kg_saved.toFixed(1)} kg CO₂ less ` +
+      `for ${c.effect.cost_eur_more.toFixed(2)} ${esc(plan.currency || "")} more than on price alone)`;
+  } else if (c && c.message) {
+    note = ` (${esc(c.message)})`;
+  }
+  return `<p class="muted small" data-testid="plan-outlook">expected over the plan: ${parts.join(" · ")}${note}</p>`;
 }
 
 // the header: green when every device answers, amber when one is stale, red when the grid meter is not ok
