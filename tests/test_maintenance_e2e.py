@@ -9,10 +9,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from unittest.mock import ANY
 
 import httpx
 
 from portal_fixtures import Portal, account, edge_token, new_site
+from wattwerk.edge.auth import EdgeAuth
+from wattwerk.edge.maintenance_client import EX_RESTART
 
 SITE = """\
 version: 1
@@ -91,6 +94,7 @@ def test_a_queued_command_is_run_by_the_edge_process_and_audited(tmp_path: Path)
         token = edge_token(owner, site)
         site_file = tmp_path / "site.yaml"
         site_file.write_text(SITE.format(data=tmp_path / "edge", url=url, token=token, site=site))
+        EdgeAuth(tmp_path / "edge").set_password("an edge admin password")  # installed: its wizard is done
         edge_proc = subprocess.Popen(
             [sys.executable, "-m", "wattwerk", "run", str(site_file), "--no-web"],
             stdout=subprocess.DEVNULL,
@@ -131,6 +135,35 @@ def test_a_queued_command_is_run_by_the_edge_process_and_audited(tmp_path: Path)
         assert audit.count((installer.alias, "maintenance.command")) == 3
         assert audit.count(("edge", "maintenance.delivered")) == 3
         assert audit.count(("edge", "maintenance.result")) == 3
+
+        # the tunnel: the edge's own setup page through the portal (the edge serves no port: --no-web)
+        base = f"/sites/{site}/edge"
+        setup = installer.http.get(base + "/setup", headers={"Accept": "text/html"})
+        assert setup.status_code == 200, setup.text
+        assert 'src="static/setup.js"' in setup.text and setup.headers["cache-control"] == "no-store"
+        assert installer.http.get(base + "/static/setup.js").status_code == 200
+        catalog = installer.http.get(base + "/api/catalog", params={"q": "sunspec"})
+        assert catalog.status_code == 200 and catalog.json()
+
+        # restart: acknowledged first, then the process ends with the code systemd restarts on
+        made = installer.http.post(f"/api/v1/sites/{site}/maintenance/commands", json={"kind": "restart"})
+        ids["restart"] = made.json()["id"]
+        assert edge_proc.wait(60) == EX_RESTART  # it ends only once the portal has its answer:
+        restart = installer.http.get(f"/api/v1/sites/{site}/maintenance/commands/{ids['restart']}").json()
+        assert restart["state"] == "done"
+        assert restart["result"] == {"restarting": True, "exit_code": EX_RESTART}
+
+        # the owner ends the window: the proxied page is gone, with a page that says why
+        assert owner.http.delete(f"/api/v1/sites/{site}/maintenance/{g.json()['id']}").status_code == 200
+        gone = installer.http.get(base + "/setup", headers={"Accept": "text/html"})
+        assert gone.status_code == 410 and "has ended" in gone.text
+        entries = owner.http.get(f"/api/v1/sites/{site}/audit").json()
+        proxied = [(e["actor"], e["detail"]) for e in entries if e["action"] == "maintenance.proxy"]
+        assert (
+            installer.alias,
+            {"method": "GET", "path": "/setup", "status": 200, "command": ANY},
+        ) in proxied
+        assert all(set(d) == {"method", "path", "status", "command"} for _, d in proxied)  # no query, no body
     finally:
         if edge_proc is not None:
             _stop(edge_proc)
