@@ -64,14 +64,14 @@ TEXTS = {
         "missing": "Not found.",
     },
     "de": {
-        "ended": "Das Wartungsfenster für diese Anlage ist beendet; die Seite des Edge ist geschlossen. "
+        "ended": "Das Wartungsfenster für diese Anlage ist beendet; die Seite der Edge ist geschlossen. "
         "Bitten Sie den Eigentümer um ein neues Fenster.",
         "closed": "Für diese Anlage ist kein Wartungsfenster offen. "
         "Öffnen Sie zuerst eines auf der Zugriffsseite.",
-        "offline": "Der Edge ist offline: er hat das Portal länger nicht gefragt. "
-        "Er verbindet sich von selbst.",
-        "timeout": "Der Edge hat nicht rechtzeitig geantwortet.",
-        "failed": "Der Edge konnte diese Anfrage nicht beantworten",
+        "offline": "Die Edge ist offline: sie hat das Portal länger nicht gefragt. "
+        "Sie verbindet sich von selbst.",
+        "timeout": "Die Edge hat nicht rechtzeitig geantwortet.",
+        "failed": "Die Edge konnte diese Anfrage nicht beantworten",
         "blocked": "Wird nicht durch den Wartungstunnel gereicht.",
         "missing": "Nicht gefunden.",
     },

@@ -650,7 +650,8 @@ async function maintainPage() {
   <section class="card" id="console"><h2>${esc(t("maint.command"))}</h2>
     <form id="cmd"><label>${esc(t("maint.command"))}<select name="kind">
       <option value="status">status</option><option value="logs">logs</option>
-      <option value="get_config">get_config</option><option value="set_config">set_config</option></select></label>
+      <option value="get_config">get_config</option><option value="set_config">set_config</option>
+      <option value="test_device">test_device</option><option value="restart">restart</option></select></label>
       <div class="row2"><label>${esc(t("maint.key"))}<input name="key" maxlength="100"></label>
       <label>${esc(t("maint.value"))}<input name="value" maxlength="500"></label></div>
       <div class="buttons"><button class="primary">${esc(t("maint.send"))}</button></div>
@@ -664,7 +665,8 @@ async function maintainPage() {
     const r = await WWP.api("GET", base + "/maintenance");
     if (!r.ok || !r.data.length) { ended(); return false; }
     document.getElementById("grant-state").innerHTML = `<span class="badge ok">${esc(t("access.installer"))}</span>
-      ${esc(t("maint.until"))} <b>${esc(WWP.fmtTime(Date.parse(r.data[0].expires_at), true))}</b>`;
+      ${esc(t("maint.until"))} <b>${esc(WWP.fmtTime(Date.parse(r.data[0].expires_at), true))}</b>
+      · <a id="edge-page" href="/sites/${encodeURIComponent(site)}/edge/">${esc(t("maint.edge_page"))}</a>`;
     return true;
   };
   const show = (cmd) => {
@@ -693,6 +695,7 @@ async function maintainPage() {
     const f = new FormData(ev.target);
     const kind = f.get("kind");
     const payload = {};
+    if (kind === "test_device") payload.device = f.get("key");  // the device's id in the Setting field
     if (kind === "set_config" && f.get("key")) {
       const raw = f.get("value");
       const num = Number(raw);
