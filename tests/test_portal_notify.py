@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import re
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -83,6 +84,18 @@ def test_events_are_the_changes_from_what_the_owner_was_told() -> None:
     # a device the edge no longer reports bad: resolved; a kind switched off: no mail
     assert subjects(notify.events(t, [], {"device:hp": True, "offline": True})) == [("device:hp", False)]
     assert notify.events(t, [], {"device:hp": False}) == []
+
+
+def test_the_access_page_card_has_its_strings_in_every_language() -> None:
+    static = Path(notify.__file__).resolve().parent.parent / "static" / "portal"
+    js = (static / "notify.js").read_text()
+    keys = set(re.findall(r't\("(notify\.[a-z_]+)"\)', js)) | {
+        f"notify.{k}" for k in re.findall(r'box\("([a-z_]+)"', js)
+    }
+    assert {"notify.title", "notify.pv", "notify.use_account", "notify.offline"} <= keys
+    for lang in ("de", "en", "fr"):
+        catalogue = json.loads((static / "i18n" / f"{lang}.json").read_text())
+        assert keys <= set(catalogue), (lang, keys - set(catalogue))
 
 
 def test_bad_health_objects_are_refused_with_the_reason() -> None:
@@ -165,6 +178,7 @@ def test_the_owner_chooses_and_each_change_is_mailed_once(
         row = conn.execute("SELECT email FROM accounts WHERE alias = %s", (owner.alias,)).fetchone()
     assert stored[0][0].startswith("fernet:") and row[0].startswith("fernet:")  # sealed at rest
     assert "alerts@" not in str(owner.http.get(f"/api/v1/sites/{site}/audit").json())
+    assert "/static/portal/notify.js" in owner.http.get(f"/sites/{site}/access").text  # the page's card
 
     ingest(portal, token, site, 1, {"inv": "stale", "meter": "ok"})
     r = httpx.post(

@@ -296,7 +296,8 @@ def page_router() -> APIRouter:
         if not await _may_see(request, found[0], site):
             return _missing(request)
         loggers = ["/static/portal/loggers.js"]  # the card for old Flukso/mySmartGrid loggers
-        return render(request, "access", title_key="access.title", csrf=found[1], site=site, scripts=loggers)
+        cards = [*loggers, "/static/portal/notify.js"]  # and the owner's e-mail notifications
+        return render(request, "access", title_key="access.title", csrf=found[1], site=site, scripts=cards)
 
     @r.get("/sites/{site}/maintain")
     async def maintain(site: SiteName, request: Request) -> Response:
