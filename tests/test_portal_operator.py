@@ -4,11 +4,17 @@ open / invite / closed at POST /api/v1/accounts, and administrators only."""
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+
 import httpx
 
 from portal_fixtures import PASSWORD, Account, Portal, account, edge_token, new_site, now_ms, portal, unique  # noqa: F401
 from test_ingest_support import database  # noqa: F401
 from test_portal_series import make_admin
+from wattwerk import __version__
+from wattwerk.edge.outbox import Outbox
+from wattwerk.edge.uplink import Uplink, UplinkConfig
 
 
 def ingest(portal: Portal, token: str, site: str, rows: list[list], **extra: object) -> httpx.Response:  # noqa: F811
@@ -125,3 +131,38 @@ def test_registration_modes_set_by_the_operator(portal: Portal) -> None:  # noqa
     assert op.http.put("/api/v1/operator/settings", json={"registration": "maybe"}).status_code == 422
     assert op.http.put("/api/v1/operator/settings", json={"registration": "open"}).status_code == 200
     assert register() == 201
+
+
+def test_the_real_uplink_reports_version_backlog_and_read_errors(portal: Portal, tmp_path: Path) -> None:  # noqa: F811
+    """The edge's uplink sends its own report with a batch (once a minute at most); the operator
+    sees the edge's version, the backlog left when it was sent and the read errors."""
+    op, owner = account(portal), account(portal)
+    make_admin(portal, op)
+    site = new_site(owner)
+    box = Outbox(tmp_path / "outbox.db")
+    t = now_ms() - 3_600_000
+    box.append_raw([("grid.power", t + i * 1000, 100.0) for i in range(30)])
+    cfg = UplinkConfig(
+        url=portal.url,
+        site=site,
+        edge_id="e1",
+        token=edge_token(owner, site),
+        fmt="json",
+        gzip_level=0,
+        batch_size=10,
+        read_errors=lambda: 7,
+    )
+
+    async def go() -> None:
+        up = Uplink(box, cfg)
+        await up.drain()
+        await up.aclose()
+
+    asyncio.run(go())
+    assert box.pending() == 0
+    (row,) = [s for s in op.http.get("/api/v1/operator/sites", params={"q": site}).json()["sites"]]
+    assert row["edge"]["version"] == __version__ and row["edge"]["read_errors"] == 7
+    assert (
+        row["edge"]["backlog"] == 30
+    )  # counted before the first batch left; the next report is a minute away
+    assert row["online"] is True and row["channels"] == 1

@@ -438,6 +438,7 @@ class Edge:
             roles={d.id: d.role for d in self.cfg.devices},
             tz=self.cfg.site.timezone,
             health=self.device_health,
+            read_errors=self.ledger.total,  # the edge's report for the portal operator
         )
         tasks: list[Awaitable[None]] = [Uplink(self.outbox, target).run(stop)]
         if self.planner is not None and (uploader := plan_uploader(self.cfg, self.planner)) is not None:

@@ -48,10 +48,13 @@ import httpcore
 import httpx
 import msgpack
 
+from wattwerk import __version__
 from wattwerk.edge.outbox import Outbox, Row
 from wattwerk.errors import PermanentError, RetryableError
 
 log = logging.getLogger(__name__)
+
+STATUS_EVERY_S = 60.0  # how often the edge's own report (version, backlog, read errors) rides along
 
 
 @dataclass
@@ -75,6 +78,7 @@ class UplinkConfig:
     roles: dict[str, str] | None = None  # device id -> role (grid_meter, pv, ...); None sends none
     tz: str | None = None  # the site file's IANA zone (site.timezone); None sends none
     health: Callable[[], dict[str, str]] | None = None  # device id -> state now; None sends none
+    read_errors: Callable[[], int] | None = None  # bad input and failed reads so far, for the status
 
 
 @dataclass
@@ -213,6 +217,7 @@ def encode_batch(
     roles: dict[str, str] | None = None,
     tz: str | None = None,
     health: dict[str, str] | None = None,
+    status: dict[str, Any] | None = None,
 ) -> tuple[bytes, dict[str, str]]:
     """The request body and headers for rows ``(seq, channel, ts_ms, value)``, with ``roles``,
     ``tz`` and ``health`` if given."""
@@ -232,6 +237,8 @@ def encode_batch(
         doc["tz"] = tz
     if health is not None:
         doc["health"] = health
+    if status is not None:
+        doc["status"] = status
     if config.fmt == "json":
         raw, ctype = json.dumps(doc, separators=(",", ":")).encode(), "application/json"
     else:
@@ -286,6 +293,7 @@ class Uplink:
         self._roles_pending = config.roles is not None  # until a batch with them is acked
         self._tz_pending = config.tz is not None  # likewise
         self._health_acked: dict[str, str] | None = None  # the device health the portal has
+        self._status_at = -STATUS_EVERY_S  # when the edge's own report last rode along (clock)
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -299,7 +307,8 @@ class Uplink:
         health = self.config.health() if self.config.health is not None else None
         if health == self._health_acked:
             health = None  # the portal knows it
-        body, headers = encode_batch(self.config, rows, self.outbox.instance, roles, tz, health)
+        status = self._status()
+        body, headers = encode_batch(self.config, rows, self.outbox.instance, roles, tz, health, status)
         t0 = self.clock()
         try:
             resp = await self.client.post("/api/v1/ingest", content=body, headers=headers)
@@ -337,6 +346,18 @@ class Uplink:
         deleted = sum(self.outbox.ack_range(a, b) for a, b in spans)
         self.stats.acked += deleted
         return deleted
+
+    def _status(self) -> dict[str, Any] | None:
+        """What the edge says about itself for the portal operator's view (version, outbox
+        backlog, read errors), once every ``STATUS_EVERY_S`` (its count costs a query)."""
+        now = self.clock()
+        if now - self._status_at < STATUS_EVERY_S:
+            return None
+        self._status_at = now
+        out: dict[str, Any] = {"version": __version__, "backlog": self.outbox.pending()}
+        if self.config.read_errors is not None:
+            out["read_errors"] = int(self.config.read_errors())
+        return out
 
     def _note_skew(self, date: str | None, local_mid: float) -> None:
         if not date:
