@@ -1,6 +1,6 @@
-"""Mail from the portal (password resets) through the operator's SMTP server (stdlib smtplib,
-run in a worker thread). Without SMTP settings the portal sends nothing and says so: a reset
-token is never written anywhere else.
+"""Mail from the portal (password resets; the owners' notifications, portal/notify.py) through
+the operator's SMTP server (stdlib smtplib, run in a worker thread). Without SMTP settings the
+portal sends nothing and says so: a reset token is never written anywhere else.
 
     wattwerk portal --smtp-host mail.example.org --smtp-port 587 --smtp-starttls \\
         --smtp-from portal@example.org --smtp-user portal --smtp-password-file /etc/wattwerk/smtp \\

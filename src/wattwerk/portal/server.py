@@ -80,7 +80,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "start (default: portal.key in --data-dir); every process needs the same file",
     )
     parser.add_argument("--public-url", help="the portal's address as users reach it (links in mail)")
-    parser.add_argument("--smtp-host", help="SMTP server for password-reset mail (without it, no resets)")
+    parser.add_argument("--smtp-host", help="SMTP server for password-reset and notification mail")
     parser.add_argument("--smtp-port", type=int, default=587)
     parser.add_argument(
         "--smtp-security",
