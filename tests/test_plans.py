@@ -83,6 +83,10 @@ class Planner:
         self.weather = None
         self.store = None
         self.pv_correction = None
+        self.co2: dict[str, Any] | None = None
+
+    def co2_json(self, plan: Plan, i: int) -> dict[str, Any] | None:
+        return self.co2
 
 
 def document(site: str, start: datetime, made: datetime, n: int = 96) -> dict[str, Any]:
@@ -272,6 +276,24 @@ def test_the_edge_uploads_its_plan_and_the_owner_sees_it(portal: Portal) -> None
     assert got["slots"][0]["made_at_ms"] < got["slots"][4]["made_at_ms"]
 
     assert got["plan"]["pv_alert"] is None  # the uploader had no verdict
+    # the edge's tariff travels with the plan: its name and the plan's mean prices (the cost widget's)
+    tariff = got["plan"]["tariff"]
+    assert tariff["name"] == "fixed" and tariff["currency"] == "EUR"
+    assert tariff["import_per_kwh"] == pytest.approx(float(np.mean(planner.plan.buy_eur_per_kwh)), abs=1e-5)
+    assert tariff["export_per_kwh"] == pytest.approx(0.08) and got["plan"]["co2"] is None
+
+    # the plan's CO₂ side (strategy.co2) travels with it; a malformed one refuses the whole plan
+    co2 = {"source": "energy-charts-co2-de", "fresh": True, "weight_eur_per_kg": 0.1, "kg": 3.25}
+    co2["effect"] = {"co2_kg_saved": 0.8, "cost_eur_more": 0.05}
+    planner.co2 = co2
+    planner.plan = make_plan(later, n=8, pv_peak=0.0)
+    assert asyncio.run(go())[0]
+    assert owner.http.get(f"/api/v1/sites/{site}/plan").json()["plan"]["co2"] == {
+        k: v for k, v in co2.items() if k != "fresh"
+    }
+    bad = document(site, later, datetime.now(UTC))
+    assert send(portal, token, {**bad, "co2": {"kg": "lots"}}).status_code == 400
+    assert send(portal, token, {**bad, "tariff": {"currency": "euro"}}).status_code == 400
 
     # the PV under-performance verdict travels with the plan, and a newer plan without one clears it
     doc = document(site, later, datetime.now(UTC))

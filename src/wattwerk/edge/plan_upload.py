@@ -13,11 +13,17 @@ The document (JSON, gzipped)::
      "slot_minutes", "cost_eur",
      "slots": [{"ts_ms", "price", "sell", "pv_w", "load_w", "grid_w", "cost_eur",
                 "devices": {"bat": {"power_w": .., "soc_pct": ..}, "ev1": {"power_w": ..}}}],
-     "pv_days": [{"day": "2026-11-22", "wh": 8123.4}]}
+     "pv_days": [{"day": "2026-11-22", "wh": 8123.4}],
+     "tariff": {"name", "provider", "currency", "vat", "module3", "time_of_use",
+                "import_per_kwh", "export_per_kwh"},
+     "co2": {"source", "fresh", "weight_eur_per_kg", "kg", "effect": {"co2_kg_saved", "cost_eur_more"}}}
 
 Units as everywhere: W, Wh, €/kWh; ``cost_eur`` of a slot is import × buy − export × sell over
 the slot. ``pv_days`` are the site's local days from today, from the weather forecast when there
-is one (else pvlib's clear sky, scaled down, said in ``pv_source``).
+is one (else pvlib's clear sky, scaled down, said in ``pv_source``). ``tariff`` describes the site's
+tariff (``market.site_tariff``) with its mean import and export price over the plan, which the
+portal's cost widget uses; ``co2`` (null without ``strategy.co2``) is the plan's expected kg CO₂
+over its slots and what following the signal changed against planning on price alone.
 """
 
 from __future__ import annotations
@@ -54,6 +60,7 @@ from wattwerk.forecast.site import (
     weather_pv_w,
     weather_site,
 )
+from wattwerk.market.site_tariff import SiteTariff
 from wattwerk.model import utcnow
 
 log = logging.getLogger(__name__)
@@ -166,8 +173,12 @@ def plan_document(
     pv_source: str,
     days: list[dict[str, Any]],
     alert: dict[str, Any] | None = None,
+    co2: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     site = cfg.portal.site if cfg.portal is not None else cfg.site.name
+    tariff = SiteTariff(cfg.tariff, cfg.site.timezone).describe()
+    tariff["import_per_kwh"] = _r(float(np.mean(plan.buy_eur_per_kwh)), 5)
+    tariff["export_per_kwh"] = _r(float(np.mean(plan.sell_eur_per_kwh)), 5)
     return {
         "site": site,
         "edge_id": edge_id,
@@ -176,12 +187,14 @@ def plan_document(
         "message": plan.message,
         "source": source,
         "pv_source": pv_source,
-        "currency": "EUR",
+        "currency": cfg.tariff.currency,
         "slot_minutes": plan.slot_minutes,
         "cost_eur": _r(plan.cost_eur, 4),
         "slots": plan_slots(plan),
         "pv_days": days,
         "pv_alert": alert,
+        "tariff": tariff,
+        "co2": co2,
     }
 
 
@@ -245,6 +258,7 @@ class PlanUploader:
             pv_source=pv_source,
             days=days,
             alert=alert,
+            co2=self.planner.co2_json(plan, 0),
         )
 
     async def send(self, doc: dict[str, Any]) -> dict[str, Any]:

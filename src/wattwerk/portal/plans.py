@@ -7,7 +7,9 @@ and load forecasts, the grid, the expected cost and what each device will do, an
 PV energy per local day for the coming days. Storing it replaces every stored slot from the
 plan's first slot on (a shorter new plan leaves no stale tail) and each day it names; slots
 before it stay, so forecast and actual can be compared. A plan older than the stored one (a late
-retry) is acknowledged and not stored. Slots older than ``KEEP`` are deleted on upload.
+retry) is acknowledged and not stored. Slots older than ``KEEP`` are deleted on upload. With the
+plan come the site's tariff as the edge prices it (``tariff``: name, currency, mean import and
+export price over the plan) and the plan's CO₂ side (``co2``: expected kg, signal, weight, effect).
 
 Validation is all or nothing (a plan is one decision): anything malformed answers 400 with the
 first problem and its place, a plan for another site 403; each is recorded in the ingest's
@@ -64,6 +66,8 @@ class PlanDoc:
     slots: list[tuple[int, float, float, float, float, float, float, dict[str, dict[str, float]]]]
     days: list[tuple[str, float]] = field(default_factory=list)
     pv_alert: dict[str, Any] | None = None
+    tariff: dict[str, Any] | None = None
+    co2: dict[str, Any] | None = None
 
     @property
     def first_ms(self) -> int:
@@ -171,7 +175,56 @@ def check_plan(doc: Any, site: str, now_ms: int) -> PlanDoc:
         slots=slots,
         days=days,
         pv_alert=check_alert(doc.get("pv_alert")),
+        tariff=check_tariff(doc.get("tariff")),
+        co2=check_co2(doc.get("co2")),
     )
+
+
+def check_tariff(raw: Any) -> dict[str, Any] | None:
+    """The edge's tariff (``market.site_tariff.SiteTariff.describe`` with the plan's mean prices)."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise PlanError("format", "tariff: null or an object")
+    currency = _text(raw, "currency", limit=3) or ""
+    if not re.fullmatch(r"[A-Z]{3}", currency):
+        raise PlanError("format", f"tariff.currency {currency!r}: three capital letters such as EUR")
+    return {
+        "name": _text(raw, "name", limit=120) or "",
+        "provider": _text(raw, "provider", limit=40, optional=True),
+        "currency": currency,
+        "module3": _text(raw, "module3", limit=64, optional=True),
+        "import_per_kwh": _number(raw.get("import_per_kwh"), "tariff.import_per_kwh", low=-10.0, high=10.0),
+        "export_per_kwh": _number(raw.get("export_per_kwh"), "tariff.export_per_kwh", low=-10.0, high=10.0),
+    }
+
+
+def check_co2(raw: Any) -> dict[str, Any] | None:
+    """The plan's CO₂ side (``edge.planning.PlanService.co2_json``), or None."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise PlanError("format", "co2: null or an object")
+    kg, effect = raw.get("kg"), raw.get("effect")
+    if effect is not None and not isinstance(effect, dict):
+        raise PlanError("format", "co2.effect: null or an object")
+    return {
+        "source": _text(raw, "source", limit=100) or "",
+        "weight_eur_per_kg": _number(
+            raw.get("weight_eur_per_kg", 0.0), "co2.weight_eur_per_kg", low=0.0, high=10.0
+        ),
+        "kg": None if kg is None else _number(kg, "co2.kg", low=-1e6, high=1e6),
+        "effect": None
+        if effect is None
+        else {
+            "co2_kg_saved": _number(
+                effect.get("co2_kg_saved"), "co2.effect.co2_kg_saved", low=-1e6, high=1e6
+            ),
+            "cost_eur_more": _number(
+                effect.get("cost_eur_more"), "co2.effect.cost_eur_more", low=-1e6, high=1e6
+            ),
+        },
+    }
 
 
 def check_alert(raw: Any) -> dict[str, Any] | None:
@@ -206,13 +259,15 @@ async def store_plan(conn: Conn, site_id: int, plan: PlanDoc, now_ms: int) -> in
     """Store the plan (see the module docstring); the slots stored, 0 for a stale plan."""
     row = await conn.fetchone(
         "INSERT INTO site_plans (site_id, edge, made_at_ms, received_ms, status, message, source, pv_source, "
-        "currency, slot_minutes, cost_eur, first_ms, end_ms, pv_alert) "
-        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (site_id) DO UPDATE SET "
+        "currency, slot_minutes, cost_eur, first_ms, end_ms, pv_alert, tariff, co2) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+        "ON CONFLICT (site_id) DO UPDATE SET "
         "edge = excluded.edge, made_at_ms = excluded.made_at_ms, received_ms = excluded.received_ms, "
         "status = excluded.status, message = excluded.message, source = excluded.source, "
         "pv_source = excluded.pv_source, currency = excluded.currency, slot_minutes = excluded.slot_minutes, "
         "cost_eur = excluded.cost_eur, first_ms = excluded.first_ms, end_ms = excluded.end_ms, "
-        "pv_alert = excluded.pv_alert WHERE site_plans.made_at_ms <= excluded.made_at_ms RETURNING site_id",
+        "pv_alert = excluded.pv_alert, tariff = excluded.tariff, co2 = excluded.co2 "
+        "WHERE site_plans.made_at_ms <= excluded.made_at_ms RETURNING site_id",
         (
             site_id,
             plan.edge,
@@ -228,6 +283,8 @@ async def store_plan(conn: Conn, site_id: int, plan: PlanDoc, now_ms: int) -> in
             plan.first_ms,
             plan.end_ms,
             None if plan.pv_alert is None else conn.json(plan.pv_alert),
+            None if plan.tariff is None else conn.json(plan.tariff),
+            None if plan.co2 is None else conn.json(plan.co2),
         ),
     )
     if row is None:  # a newer plan is stored already
@@ -270,7 +327,7 @@ async def read_plan(conn: Conn, site_id: int, from_ms: int, to_ms: int) -> dict[
     the day of ``from`` on."""
     head = await conn.fetchone(
         "SELECT edge, made_at_ms, received_ms, status, message, source, pv_source, currency, slot_minutes, "
-        "cost_eur, first_ms, end_ms, pv_alert FROM site_plans WHERE site_id = %s",
+        "cost_eur, first_ms, end_ms, pv_alert, tariff, co2 FROM site_plans WHERE site_id = %s",
         (site_id,),
     )
     keys = (
@@ -289,8 +346,9 @@ async def read_plan(conn: Conn, site_id: int, from_ms: int, to_ms: int) -> dict[
     )
     header = None
     if head:
-        header = dict(zip(keys, head[:-1], strict=True))
-        header["pv_alert"] = None if head[-1] is None else conn.unjson(head[-1])
+        header = dict(zip(keys, head[:-3], strict=True))
+        for k, v in zip(("pv_alert", "tariff", "co2"), head[-3:], strict=True):
+            header[k] = None if v is None else conn.unjson(v)
     rows = await conn.fetchall(
         "SELECT ts_ms, slot_minutes, price, sell, pv_w, load_w, grid_w, cost_eur, devices, made_at_ms "
         "FROM plan_slots WHERE site_id = %s AND ts_ms >= %s AND ts_ms < %s ORDER BY ts_ms",

@@ -39,11 +39,23 @@ function summary(ctx, doc) {
   const parts = [`${ctx.t("plan.made")} ${WWP.fmtTime(p.made_at_ms, true)}`];
   if (ahead.length) {
     parts.push(`${ctx.t("plan.cost")} ${WWP.money(cost, p.currency)}`);
+    if (p.co2 && typeof p.co2.kg === "number") parts.push(co2Part(p));
     parts.push(`${ctx.t("plan.price")} ${WWP.money(Math.min(...prices), p.currency)} – ` +
                `${WWP.money(Math.max(...prices), p.currency)} /kWh`);
   }
   box.textContent = parts.join(" · ");
   return box;
+}
+
+// the plan's expected CO₂ (the edge follows the grid's CO₂ signal, strategy.co2) and what following
+// it changed against planning on price alone (kg saved, money more), over the whole plan
+function co2Part(p) {
+  const c = p.co2;
+  let text = `${c.kg.toFixed(1)} kg CO₂`;
+  if (c.effect) {
+    text += ` (−${c.effect.co2_kg_saved.toFixed(1)} kg CO₂, +${WWP.money(c.effect.cost_eur_more, p.currency)})`;
+  }
+  return text;
 }
 
 // forecast/monitor.py's verdict, made on the edge: measured yield against the yield expected from
