@@ -128,3 +128,38 @@ def test_bad_roles_are_named_and_the_readings_kept(portal: Portal, roles: object
 
 def test_flows_ignore_roles_outside_the_power_flows() -> None:
     assert site_roles.flows({"chp1": "chp", "relay": "switch", "rod": "heating_rod"}) == {"heat": ["rod"]}
+
+
+def test_the_owners_device_names_ride_with_the_roles(portal: Portal) -> None:  # noqa: F811
+    """The site file's device names (``labels``) reach the site info; an edge that sends none
+    leaves them; a bad one is named and the roles and readings are kept (issue 14, polish)."""
+    acc = account(portal)
+    site = new_site(acc)
+    token = edge_token(acc, site)
+    cfg = UplinkConfig(
+        url=portal.url, site=site, edge_id="e1", token=token, roles=ROLES, fmt="json", gzip_level=0
+    )
+    cfg.labels = {"hp1": "Wärmepumpe Keller", "roof": "Süddach"}
+    body, _ = encode_batch(cfg, [(1, "meter.power", now_ms(), 5.0)], "", ROLES)
+    sent = json.loads(body)
+    assert sent["labels"] == cfg.labels
+    assert ingest(portal, token, sent)["roles"] == len(ROLES)
+    assert acc.http.get(f"/api/v1/sites/{site}").json()["labels"] == cfg.labels
+    older = {"site": site, "edge_id": "e1", "roles": ROLES, "readings": [[2, "meter.power", now_ms(), 6.0]]}
+    ingest(portal, token, older)  # an older edge: roles without labels
+    assert acc.http.get(f"/api/v1/sites/{site}").json()["labels"] == cfg.labels
+    renamed = {**older, "readings": [], "labels": {"hp1": "  WP  "}}
+    ingest(portal, token, renamed)
+    assert acc.http.get(f"/api/v1/sites/{site}").json()["labels"] == {"hp1": "WP"}
+    for labels, reason in (
+        (["WP"], "must be an object"),
+        ({"nowhere": "x"}, "a device the roles do not have"),
+        ({"hp1": ""}, "1-100 characters"),
+        ({"hp1": "a\nb"}, "control characters"),
+    ):
+        answer = ingest(
+            portal, token, {**older, "readings": [[3, "meter.power", now_ms(), 7.0]], "labels": labels}
+        )
+        assert reason in answer["labels_error"] and answer["ack"] == [3, 3] and answer["roles"] == len(ROLES)
+    info = acc.http.get(f"/api/v1/sites/{site}").json()
+    assert info["labels"] == {"hp1": "WP"} and info["roles"] == ROLES

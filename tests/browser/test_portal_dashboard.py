@@ -88,6 +88,12 @@ async def test_ranges_cost_compare_and_language(
     await sign_in(page, f"{portal.url}/sites/{site}", owner.alias)
     await expect(page).to_have_url(re.compile(f"/sites/{site}$"))
     await expect(page.locator("#title")).to_have_text("Hof")
+    # en-GB is not US: "6 Dec 2026", "06/12/2026, 14:05" (not "Dec 6, 2026", "12/6/26, 2:05 PM")
+    await expect(page.locator("#range-label")).to_have_text(re.compile(r"^\d{1,2} \w{3,4} \d{4}$"))
+    await expect(page.locator("#w-live time")).to_have_text(re.compile(r"^\d\d/\d\d/\d{4}, \d\d:\d\d$"))
+    # a logger without roles: labels from the guessed role, never the raw ids
+    for dev, name in {"grid": "Grid", "pv": "PV", "bat": "Battery", "house": "House"}.items():
+        await expect(page.locator(f'#w-live .flow[data-channel="{dev}.power"] .name')).to_have_text(name)
 
     midnight = datetime.fromtimestamp(now_ms / 1000, tz).replace(hour=0, minute=0, second=0, microsecond=0)
     day0 = int(midnight.timestamp() * 1000)
@@ -136,6 +142,9 @@ async def test_ranges_cost_compare_and_language(
     )
     await page.locator("#prev").click()
     await expect(page.locator("#range-label")).to_have_text(str(midnight.year - 1))
+    # a year without data: no feed-in credit and no cost, written "€0.00", never "-€0.00"
+    await expect(page.locator("#w-cost .credit")).to_have_text("€0.00")
+    await expect(page.locator("#w-cost .net")).to_have_text("€0.00")
 
     # a custom range: yesterday and today
     await page.locator("[data-range=custom]").click()
@@ -155,5 +164,28 @@ async def test_ranges_cost_compare_and_language(
     await expect(page.locator("[data-range=week]")).to_have_text("Woche")
     await expect(page.locator("#w-cost .net")).to_contain_text("€")
     await page.screenshot(path=str(shots / "portal-dashboard-de.png"), full_page=True)
+    # the system's dark theme: dark page, charts' grid lines in the theme's colour
+    await page.emulate_media(color_scheme="dark")
+    await expect(page.locator("body")).to_have_css("background-color", "rgb(18, 21, 19)")
+    assert await page.evaluate("WWP.colors.line") == "#2d3530"
+    await page.screenshot(path=str(shots / "portal-dashboard-de-dark.png"), full_page=True)
+    await page.emulate_media(color_scheme="light")
+
+    # the tariff in German: the decimal comma; the server's refusal in German too
+    await page.goto(f"{portal.url}/sites/{site}/access")
+    form = page.locator("form#tariff")
+    await expect(form.locator("input[name=import_per_kwh]")).to_have_value("0,4")
+    await form.locator("input[name=import_per_kwh]").fill("0,32")
+    await form.locator("input[name=export_per_kwh]").fill("0,0825")
+    await form.locator("button").click()
+    await expect(page.locator("#tariff-msg")).to_have_text("Tarif gespeichert")
+    saved = owner.http.get(f"/api/v1/sites/{site}/tariff").json()
+    assert (saved["import_per_kwh"], saved["export_per_kwh"]) == (0.32, 0.0825)
+    await form.locator("input[name=import_per_kwh]").fill("0,3x")
+    await form.locator("button").click()
+    await expect(page.locator("#tariff-msg")).to_have_text("Bezugspreis je kWh: keine Zahl: 0,3x")
+    await page.locator("form#give input[name=alias]").fill("niemand_hier")
+    await page.locator("form#give button").click()
+    await expect(page.locator("#give-err")).to_have_text("kein Konto 'niemand_hier'")
     assert errors == [], errors
     await ctx.close()

@@ -52,7 +52,7 @@ async def test_plan_widget_shows_forecast_schedule_and_pv_days(
     )
     await expect(card.locator(".chart canvas")).to_have_count(1)
     await expect(card.locator(".u-legend")).to_contain_text("Forecast")
-    await expect(card.locator(".u-legend")).to_contain_text("bat")
+    await expect(card.locator(".u-legend")).to_contain_text("Battery")  # the role's label, not the id "bat"
     days = card.locator(".pv-day")
     await expect(days).to_have_count(3)  # the edge's local days from today; the browser is in its zone
     for i, day in enumerate(doc["pv_days"]):

@@ -165,9 +165,18 @@ async def test_portal_walk(browser: Any, pg: PgSchema, shots: Path, tmp_path: Pa
         box = Outbox(tmp_path / "outbox.sqlite")
         rows = demo_upload(box, tmp_path)
         roles = {d.id: d.role for d in load_demo_config().devices}  # as the edge sends them
+        labels = {"hp": "Wärmepumpe Keller"}  # the owner named one device in the site file
         up = Uplink(
             box,
-            UplinkConfig(url=portal.url, site=site, edge_id="edge-1", token=token, fmt="json", roles=roles),
+            UplinkConfig(
+                url=portal.url,
+                site=site,
+                edge_id="edge-1",
+                token=token,
+                fmt="json",
+                roles=roles,
+                labels=labels,
+            ),
         )
         assert await up.drain() == len(rows) > 1000
         await up.aclose()
@@ -196,6 +205,21 @@ async def test_portal_walk(browser: Any, pg: PgSchema, shots: Path, tmp_path: Pa
             "rod": "heat",
         }
         assert await page.evaluate("WWP.devices") == flows
+        # labels from the owner's names and the roles, never the raw ids (issue 14, polish)
+        names = {"grid": "Grid", "pv1": "PV", "bat": "Battery", "house": "House", "ev1": "Car charger"}
+        names |= {"hp": "Wärmepumpe Keller", "rod": "Heating rod"}
+        for dev, name in names.items():
+            await expect(page.locator(f'#w-live .flow[data-channel="{dev}.power"] .name')).to_have_text(name)
+        css = "e => getComputedStyle(e).getPropertyValue('--c')"
+        hp_colour = await page.locator('#w-live .flow[data-channel="hp.power"]').evaluate(css)
+        assert hp_colour and hp_colour != await page.locator(
+            '#w-live .flow[data-channel="rod.power"]'
+        ).evaluate(css)
+        energy_rows = page.locator("#w-energy tr[data-row^='device:'] td:first-child")
+        await expect(energy_rows).to_have_text(["Car charger", "Heating rod", "House", "Wärmepumpe Keller"])
+        legend = page.locator("#w-power_chart .u-legend")
+        await expect(legend).to_contain_text("Wärmepumpe Keller")
+        await expect(legend).not_to_contain_text("(hp)")
         for ch in ("pv1.power", "bat.power", "house.power", "ev1.power", "hp.power"):
             await expect(page.locator(f'#w-live .flow[data-channel="{ch}"] .value')).to_have_text(
                 _power(newest[ch][1])

@@ -436,6 +436,7 @@ class Edge:
             ca_file=portal.ca_file,
             pin_sha256=portal.pin_sha256,
             roles={d.id: d.role for d in self.cfg.devices},
+            labels={d.id: d.name for d in self.cfg.devices if d.name},  # the pages show these names
             tz=self.cfg.site.timezone,
             health=self.device_health,
             read_errors=self.ledger.total,  # the edge's report for the portal operator

@@ -76,6 +76,7 @@ class UplinkConfig:
     timeout_s: float = 30.0
     skew_warn_s: float = 5.0
     roles: dict[str, str] | None = None  # device id -> role (grid_meter, pv, ...); None sends none
+    labels: dict[str, str] | None = None  # device id -> the owner's name for it; rides with the roles
     tz: str | None = None  # the site file's IANA zone (site.timezone); None sends none
     health: Callable[[], dict[str, str]] | None = None  # device id -> state now; None sends none
     read_errors: Callable[[], int] | None = None  # bad input and failed reads so far, for the status
@@ -233,6 +234,8 @@ def encode_batch(
     }
     if roles is not None:
         doc["roles"] = roles
+        if config.labels is not None:
+            doc["labels"] = config.labels
     if tz is not None:
         doc["tz"] = tz
     if health is not None:

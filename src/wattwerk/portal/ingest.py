@@ -11,7 +11,9 @@ Batch (JSON or MessagePack, optionally gzip via ``Content-Encoding: gzip``)::
 names the edge's outbox instance, whose seqs start at 1 when it is re-created. ``roles``
 (optional, ``{"meter": "grid_meter", "roof": "pv"}``) are the site's device roles
 (portal/site_roles.py); bad roles are ignored and named in the answer's ``roles_error``, the
-readings are stored all the same. ``tz`` (optional, an IANA zone such as ``"Europe/Berlin"``) is
+readings are stored all the same. ``labels`` (optional, with the roles:
+``{"roof": "Garage roof"}``) are the owner's names for devices, which the pages show (a bad one:
+``labels_error``). ``tz`` (optional, an IANA zone such as ``"Europe/Berlin"``) is
 the zone of the edge's site file: it becomes the site's zone (its local days, months, years)
 unless the owner chose one on the portal (``sites.tz_source``); a bad one is named in
 ``tz_error``. ``health`` (optional, ``{"inverter": "stale", "meter": "ok"}``) is each device's
@@ -365,7 +367,7 @@ class Ingestor:
             "rejected": checked.rejected,
         }
         if "roles" in batch:
-            answer.update(await self._store_roles(auth, batch["roles"]))
+            answer.update(await self._store_roles(auth, batch["roles"], batch.get("labels")))
         if "tz" in batch:
             answer.update(await self._store_tz(auth, batch["tz"]))
         if "status" in batch:
@@ -386,16 +388,23 @@ class Ingestor:
         checked.rows = kept
         self.ledger.record(auth.site, "channel_cap", f"new channels refused: {error}")
 
-    async def _store_roles(self, auth: SiteAuth, value: Any) -> dict[str, Any]:
-        """Keep the site's device roles; bad ones are logged and answered, never fatal to the batch."""
+    async def _store_roles(self, auth: SiteAuth, value: Any, names: Any = None) -> dict[str, Any]:
+        """Keep the site's device roles and the owner's names for the devices (``labels``); bad
+        ones are logged and answered, never fatal to the batch."""
         try:
             roles = site_roles.parse(value)
         except BadInput as exc:
             self.ledger.record(auth.site, exc.kind, str(exc))
             return {"roles_error": str(exc)}
+        out: dict[str, Any] = {"roles": len(roles)}
+        try:
+            labels = None if names is None else site_roles.parse_labels(names, roles)
+        except BadInput as exc:
+            self.ledger.record(auth.site, exc.kind, str(exc))
+            out["labels_error"], labels = str(exc), None
         async with self.registry.db.connection() as conn:  # once per edge start: no cache needed
-            await site_roles.store(conn, auth.site_id, roles)
-        return {"roles": len(roles)}
+            await site_roles.store(conn, auth.site_id, roles, labels)
+        return out
 
     async def _store_health(self, auth: SiteAuth, value: Any) -> dict[str, Any]:
         """Each device's state from the edge (sent when it changes); a bad one is logged and

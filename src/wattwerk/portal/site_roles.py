@@ -4,6 +4,10 @@ The edge sends ``{"roles": {"meter": "grid_meter", "roof": "pv", ...}}`` with it
 batches (edge/uplink.py) until one is acknowledged; the portal keeps the latest set per site
 and the site info API returns it with the power flows it implies (``flows.FLOW_ROLES``).
 Legacy loggers (Flukso, volkszaehler) send no roles: the pages then guess from device ids.
+
+With the roles a newer edge sends ``{"labels": {"hp": "Wärmepumpe Keller"}}``: the owner's names
+for devices (the site file's ``name``). The pages show a device by that name, else by its role
+("Heat pump"), never by its id. An edge that sends no labels leaves the stored ones as they are.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from wattwerk.portal.database import Conn
 MAX_DEVICES = 500
 DEVICE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")  # the device part of a channel name
 ROLE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")  # a role of the site file, or a newer edge's
+MAX_LABEL = 100  # as the site file's device name
 
 
 def parse(value: Any) -> dict[str, str]:
@@ -32,6 +37,23 @@ def parse(value: Any) -> dict[str, str]:
         if not isinstance(role, str) or not ROLE.match(role):
             raise BadInput("roles", f"{device}: role {role!r:.50} is not a role name")
     return dict(value)
+
+
+def parse_labels(value: Any, roles: dict[str, str]) -> dict[str, str]:
+    """Validate the ``labels`` of a batch: device id (one of ``roles``) -> the owner's name for it,
+    1-100 printable characters; BadInput says what is wrong."""
+    if not isinstance(value, dict):
+        raise BadInput("labels", "labels must be an object of device id -> name")
+    out = {}
+    for device, label in value.items():
+        if device not in roles:
+            raise BadInput("labels", f"labels name {device!r:.70}, a device the roles do not have")
+        if not isinstance(label, str) or not label.strip() or len(label) > MAX_LABEL:
+            raise BadInput("labels", f"{device}: a name is 1-{MAX_LABEL} characters")
+        if not label.isprintable():
+            raise BadInput("labels", f"{device}: the name has control characters")
+        out[device] = label.strip()
+    return out
 
 
 def flows(roles: dict[str, str]) -> dict[str, list[str]]:
@@ -51,16 +73,33 @@ async def load(conn: Conn, site_id: int) -> dict[str, str]:
     return {str(r[0]): str(r[1]) for r in rows}
 
 
-async def store(conn: Conn, site_id: int, roles: dict[str, str]) -> bool:
-    """Make the site's roles exactly ``roles``; False if they already were (nothing written)."""
-    if await load(conn, site_id) == roles:
+async def labels(conn: Conn, site_id: int) -> dict[str, str]:
+    """The owner's names for the site's devices (only the devices that have one)."""
+    rows = await conn.fetchall(
+        "SELECT device, label FROM site_roles WHERE site_id = %s AND label IS NOT NULL ORDER BY device",
+        (site_id,),
+    )
+    return {str(r[0]): str(r[1]) for r in rows}
+
+
+async def store(conn: Conn, site_id: int, roles: dict[str, str], names: dict[str, str] | None = None) -> bool:
+    """Make the site's roles exactly ``roles`` and, when given, its device names exactly ``names``
+    (None leaves them); False if they already were (nothing written)."""
+    if await load(conn, site_id) == roles and (names is None or await labels(conn, site_id) == names):
         return False
     for device, role in roles.items():
-        await conn.execute(
-            "INSERT INTO site_roles (site_id, device, role) VALUES (%s, %s, %s) "
-            "ON CONFLICT (site_id, device) DO UPDATE SET role = EXCLUDED.role",
-            (site_id, device, role),
-        )
+        if names is None:
+            await conn.execute(
+                "INSERT INTO site_roles (site_id, device, role) VALUES (%s, %s, %s) "
+                "ON CONFLICT (site_id, device) DO UPDATE SET role = EXCLUDED.role",
+                (site_id, device, role),
+            )
+        else:
+            await conn.execute(
+                "INSERT INTO site_roles (site_id, device, role, label) VALUES (%s, %s, %s, %s) "
+                "ON CONFLICT (site_id, device) DO UPDATE SET role = EXCLUDED.role, label = EXCLUDED.label",
+                (site_id, device, role, names.get(device)),
+            )
     if roles:
         marks = ", ".join(["%s"] * len(roles))
         await conn.execute(
@@ -71,4 +110,4 @@ async def store(conn: Conn, site_id: int, roles: dict[str, str]) -> bool:
     return True
 
 
-__all__ = ["flows", "load", "parse", "store"]
+__all__ = ["flows", "labels", "load", "parse", "parse_labels", "store"]

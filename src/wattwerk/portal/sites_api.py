@@ -63,6 +63,7 @@ async def site_info(site: SiteName, who: Who, request: Request) -> dict[str, Any
         out = await sites.info(conn, ref)
         out["maintenance"] = await maintenance.live_grants(conn, ref.site_id)
         out["roles"] = await site_roles.load(conn, ref.site_id)  # {} for legacy loggers
+        out["labels"] = await site_roles.labels(conn, ref.site_id)  # the owner's device names
     out["flows"] = site_roles.flows(out["roles"])
     return out
 
