@@ -70,6 +70,8 @@ EXPECTED: list[tuple[str, str, str, str, int | None, int | None, str | None]] = 
         None,
         "principal",
     ),
+    ("GET", "/api/v1/sites/{site}/notifications", "get_notifications", "sites", None, None, "principal"),
+    ("PUT", "/api/v1/sites/{site}/notifications", "put_notifications", "sites", None, SMALL, "principal"),
     ("POST", "/api/v1/admin/retention/run", "retention_run", "admin", None, None, "admin_principal"),
     ("POST", "/api/v1/admin/invites", "invite_new", "admin", 201, None, "admin_principal"),
     ("GET", "/api/v1/research/export", "research_export", "admin", None, None, "admin_principal"),
