@@ -281,6 +281,8 @@ def test_the_edge_uploads_its_plan_and_the_owner_sees_it(portal: Portal) -> None
     assert tariff["name"] == "fixed" and tariff["currency"] == "EUR"
     assert tariff["import_per_kwh"] == pytest.approx(float(np.mean(planner.plan.buy_eur_per_kwh)), abs=1e-5)
     assert tariff["export_per_kwh"] == pytest.approx(0.08) and got["plan"]["co2"] is None
+    priced = owner.http.get(f"/api/v1/sites/{site}/tariff").json()  # the cost widget prefers the edge's
+    assert priced["edge"] == tariff and priced["default"] is True
 
     # the plan's CO₂ side (strategy.co2) travels with it; a malformed one refuses the whole plan
     co2 = {"source": "energy-charts-co2-de", "fresh": True, "weight_eur_per_kg": 0.1, "kg": 3.25}

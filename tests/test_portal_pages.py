@@ -163,12 +163,12 @@ def test_tariff_owner_sets_viewer_reads_stranger_sees_nothing(portal: Portal) ->
     grant = owner.http.put(f"/api/v1/sites/{site}/grants/{viewer.alias}", json={"role": "viewer"})
     assert grant.status_code == 200
     first = owner.http.get(f"/api/v1/sites/{site}/tariff").json()
-    assert first["default"] is True
+    assert first["default"] is True and first["edge"] is None  # no plan from the edge yet
     body = {"import_per_kwh": 0.3412, "export_per_kwh": 0.0811, "currency": "EUR"}
     r = owner.http.put(f"/api/v1/sites/{site}/tariff", json=body)
     assert r.status_code == 200, r.text
     seen = viewer.http.get(f"/api/v1/sites/{site}/tariff").json()
-    assert seen == {**body, "default": False}
+    assert seen == {**body, "default": False, "edge": None}
     assert viewer.http.put(f"/api/v1/sites/{site}/tariff", json=body).status_code == 403
     assert stranger.http.get(f"/api/v1/sites/{site}/tariff").status_code == 404
     assert stranger.http.put(f"/api/v1/sites/{site}/tariff", json=body).status_code == 404

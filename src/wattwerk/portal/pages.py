@@ -196,7 +196,9 @@ def api_router() -> APIRouter:
 
     @r.get("/sites/{site}/tariff", tags=["sites"])
     async def tariff_get(site: SiteName, who: Who, request: Request) -> dict[str, Any]:
-        """The site's tariff for the cost widget (a default until the owner sets one)."""
+        """The site's tariff for the cost widget: the owner's manual one (a default until the owner
+        sets one) and, under ``edge``, the tariff the edge prices with (sent with its plan: name,
+        currency, mean import and export price over the plan), which the widget prefers."""
         async with auth.db_of(request).connection() as conn:
             ref = await _site_ref(conn, site, who)
             cur = await conn.execute(
@@ -204,9 +206,17 @@ def api_router() -> APIRouter:
                 (ref.site_id,),
             )
             row = await cur.fetchone()
+            edge = await conn.fetchone("SELECT tariff FROM site_plans WHERE site_id = %s", (ref.site_id,))
+        sent = None if edge is None or edge[0] is None else conn.unjson(edge[0])
         if row is None:
-            return dict(DEFAULT_TARIFF)
-        return {"import_per_kwh": row[0], "export_per_kwh": row[1], "currency": row[2], "default": False}
+            return dict(DEFAULT_TARIFF) | {"edge": sent}
+        return {
+            "import_per_kwh": row[0],
+            "export_per_kwh": row[1],
+            "currency": row[2],
+            "default": False,
+            "edge": sent,
+        }
 
     @r.put("/sites/{site}/tariff", tags=["sites"], openapi_extra=TARIFF_BODY)
     async def tariff_set(site: SiteName, who: Who, request: Request) -> dict[str, Any]:
