@@ -41,3 +41,4 @@ def test_bench_query_answers_the_dashboards_periods_with_energy() -> None:
     }
     assert report["year"]["points"] >= report["month"]["points"] > 0
     assert report["year"]["grid_energy_wh"] > report["month"]["grid_energy_wh"] > 0  # rollups carry energy
+    assert report["operator"]["rows_per_page"] == 2  # the operator's list: both sites on its first page

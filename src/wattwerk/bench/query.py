@@ -15,6 +15,11 @@ days), and for power the covered-time energy of each bucket (``pos_wh``, ``neg_w
   the last hour raw — the shape of the default tiers, trimmed in depth so the set builds in
   minutes (what matters for the query is the size of the tables and their indexes).
 
+Beside them, the operator's site list (``GET /api/v1/operator/sites``, issue 14) over all
+``--sites`` sites, each with an owner, a label and its edge's report, most of them online: a
+mix of what the page asks (the first page; a search by label; a deep page by keyset; offline
+sites only), one kind after the other, as an administrator's token. Target p95 < 100 ms.
+
 The data is generated inside PostgreSQL (``INSERT ... SELECT`` over ``generate_series``, in
 channel order), which beats COPY because no row crosses the wire. A fresh schema is created
 and dropped (``--keep`` keeps it). Prints figures; asserts nothing.
@@ -151,8 +156,10 @@ def build(args: argparse.Namespace, url: str, now_ms: int) -> tuple[str, str, in
             "SELECT id, %s, %s, %s FROM sites",
             (end5, end5, TZ),
         )
+        _operator_data(conn, lo_id, now_ms)
         _say(args, f"  vacuum and analyse ({rows:,} rows in {time.perf_counter() - t0:.0f} s)")
-        for table in ("readings", "rollup_5m", "rollup_1h", "rollup_1d", "channels", "sites"):
+        tables = ("readings", "rollup_5m", "rollup_1h", "rollup_1d", "channels", "sites", "edges")
+        for table in (*tables, "accounts", "site_access", "edge_reports"):
             conn.execute(f"VACUUM (ANALYZE) {table}")  # the steady state: autovacuum has been by
         try:  # write the build's dirty pages out now, not while the queries are timed
             conn.execute("CHECKPOINT")
@@ -160,22 +167,96 @@ def build(args: argparse.Namespace, url: str, now_ms: int) -> tuple[str, str, in
             _say(args, "  (no right to CHECKPOINT; the first measurements may share the disk with it)")
         conn.execute("INSERT INTO accounts (alias, password_hash) VALUES ('bench', 'x')")
         conn.execute(
-            "INSERT INTO site_access (site_id, account_id, role) SELECT %s, id, 'owner' FROM accounts",
+            "INSERT INTO site_access (site_id, account_id, role) SELECT %s, id, 'owner' FROM accounts "
+            "WHERE alias = 'bench'",
             (lo_id,),
         )
         token = auth.TOKEN_PREFIX + uuid.uuid4().hex
         conn.execute(
             "INSERT INTO access_tokens (account_id, name, scopes, token_hash, expires_at) "
-            "SELECT id, 'bench', ARRAY['read'], %s, now() + interval '1 day' FROM accounts",
+            "SELECT id, 'bench', ARRAY['read'], %s, now() + interval '1 day' FROM accounts "
+            "WHERE alias = 'bench'",
             (auth.sha256(token),),
         )
         site = conn.execute("SELECT name FROM sites WHERE id = %s", (lo_id,)).fetchone()[0]  # type: ignore[index]
     return site, token, rows
 
 
+def _operator_data(conn: psycopg.Connection, lo_id: int, now_ms: int) -> None:
+    """What the operator's list shows for every site but the measured one: an owner with a
+    label, the edge's report, the last upload (nine in ten within the last minutes)."""
+    conn.execute(
+        "INSERT INTO accounts (alias, password_hash) SELECT 'owner_' || id, 'x' FROM sites WHERE id <> %s",
+        (lo_id,),
+    )
+    conn.execute(
+        "INSERT INTO site_access (site_id, account_id, role, label) SELECT s.id, a.id, 'owner', "
+        "'Hof ' || s.id FROM sites s JOIN accounts a ON a.alias = 'owner_' || s.id"
+    )
+    conn.execute(
+        "INSERT INTO edge_reports (site_id, edge, version, backlog, read_errors, at) "
+        "SELECT id, 'edge', '0.9.' || (id % 4), id % 97, id % 13, now() FROM sites"
+    )
+    conn.execute(
+        "UPDATE edges SET last_seen = to_timestamp(%s / 1000.0) - make_interval(secs => "
+        "CASE WHEN site_id %% 10 = 0 THEN 86400 ELSE site_id %% 120 END)",
+        (now_ms,),
+    )
+
+
+def operator_token(url: str) -> str:
+    """A token of a portal administrator ('bench_operator') for the operator's list."""
+    token = auth.TOKEN_PREFIX + uuid.uuid4().hex
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO accounts (alias, password_hash, is_admin) VALUES ('bench_operator', 'x', true) "
+            "ON CONFLICT (alias) DO NOTHING"
+        )
+        conn.execute(
+            "INSERT INTO access_tokens (account_id, name, scopes, token_hash, expires_at) "
+            "SELECT id, 'bench', ARRAY['read', 'admin'], %s, now() + interval '1 day' FROM accounts "
+            "WHERE alias = 'bench_operator'",
+            (auth.sha256(token),),
+        )
+    return token
+
+
+async def measure_operator(
+    args: argparse.Namespace, client: httpx.AsyncClient, token: str
+) -> dict[str, float]:
+    """p50/p95 of the operator's list page: first page, a label search, a deep keyset page,
+    offline sites only, one after the other."""
+    headers = {"Authorization": f"Bearer {token}"}
+    deep = max(0, args.sites // 2)
+    kinds = ({}, {"q": "hof 12"}, {"after": str(deep)}, {"status": "offline"})
+    times: list[float] = []
+    shown = 0
+    for i in range(args.repeat + 3):
+        params = {"limit": "50", **kinds[i % len(kinds)]}
+        t = time.perf_counter()
+        r = await client.get("/api/v1/operator/sites", params=params, headers=headers)
+        body = r.content
+        elapsed = (time.perf_counter() - t) * 1000
+        if r.status_code != 200:
+            raise RuntimeError(f"operator list: {r.status_code} {body[:200]!r}")
+        if i >= 3:
+            times.append(elapsed)
+        shown = max(shown, len(json.loads(body)["sites"]))
+    times.sort()
+    out = {
+        "p50_ms": round(statistics.median(times), 2),
+        "p95_ms": round(times[max(0, int(len(times) * 0.95) - 1)], 2),
+        "rows_per_page": shown,
+    }
+    _say(args, f"operator list (search, paging): p50 {out['p50_ms']:.1f} ms, p95 {out['p95_ms']:.1f} ms")
+    return out
+
+
 async def measure(
     args: argparse.Namespace, db: str, schema: str, site: str, token: str
 ) -> dict[str, dict[str, float]]:
+    """The dashboard's periods for the measured site, then the operator's list."""
+    op_token = operator_token(with_schema(db, schema))
     app = create_app(PortalConfig(db_url=db, schema=schema, migrate=False, pool_size=4))
     await app.state.db.open()
     out: dict[str, dict[str, float]] = {}
@@ -219,6 +300,7 @@ async def measure(
                     f"{name:>5} ({resolution}, {points} points): p50 {out[name]['p50_ms']:.1f} ms, "
                     f"p95 {out[name]['p95_ms']:.1f} ms",
                 )
+            out["operator"] = await measure_operator(args, client, op_token)
     finally:
         await app.state.db.close()
     return out
