@@ -43,10 +43,12 @@ def edge(tmp_path: Path) -> Iterator[Edge]:
     from wattwerk.sim.from_config import site_params
     from wattwerk.sim.site import SiteSim
 
-    cfg = parse_config(SITE.replace("DATA", str(tmp_path / "edge")))
+    site_file = tmp_path / "site.yaml"  # known: the setup pages work (add a device, test it)
+    site_file.write_text(SITE.replace("DATA", str(tmp_path / "edge")))
+    cfg = parse_config(site_file.read_text())
     params, names = site_params(cfg)
     drivers = SimDrivers(SiteSim(params, datetime(2026, 6, 1, 10, tzinfo=UTC)), names)
-    options = EdgeOptions(sim_drivers=drivers, auth=test_auth(tmp_path / "edge"), site_path=None)
+    options = EdgeOptions(sim_drivers=drivers, auth=test_auth(tmp_path / "edge"), site_path=site_file)
     built = assemble(cfg, options)
     built.sim = drivers  # type: ignore[attr-defined]
     yield built
