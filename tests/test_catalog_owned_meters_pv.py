@@ -23,7 +23,7 @@ from starlette.routing import Route
 from test_catalog_owned import Example, raw_bank
 from wattwerk.devices.catalog import find, load_catalog
 from wattwerk.devices.custom import HttpJsonDevice
-from wattwerk.devices.device import ModbusDevice, create
+from wattwerk.devices.device import ModbusDevice, SunSpecDevice, create
 from wattwerk.devices.factory import create_for
 from wattwerk.devices.status import emulated, native
 from wattwerk.protocols.modbus import LinkConfig, ModbusLink
@@ -35,7 +35,7 @@ HO, IN = "holding", "input"
 FILES = {
     *(
         f"electricity_meter/{v}.yaml"
-        for v in ("orno", "inepro", "wago", "saia_burgess", "finder", "chint", "bg_etech")
+        for v in ("orno", "inepro", "wago", "saia_burgess", "finder", "chint", "bg_etech", "kostal")
     ),
     *(f"pv_inverter/{v}.yaml" for v in ("growatt", "solis", "deye", "apsystems", "hoymiles")),
 }
@@ -603,12 +603,123 @@ async def test_ez1_with_one_input_missing_publishes_no_partial_sum() -> None:
     assert device.ledger.total() == 2, device.ledger.counts  # p2 missing, once for each value naming it
 
 
+NI = 0x8000  # SunSpec "not implemented" for int16 values and scale factors
+
+
+def text(value: str, words: int) -> list[int]:
+    """A SunSpec string: two ASCII characters a register, NUL-padded."""
+    raw = value.encode("ascii").ljust(2 * words, b"\0")
+    return [int.from_bytes(raw[i : i + 2], "big") for i in range(0, 2 * words, 2)]
+
+
+@dataclass(frozen=True)
+class SunSpecExample:
+    """A SunSpec device's chain as raw words: the models (id, length, {offset: word}, unset words NI)
+    as its documentation lays them out from the base, and the readings they stand for."""
+
+    entry: str
+    base: int
+    models: list[tuple[int, int, dict[int, int]]]
+    readings: dict[str, float]
+
+    def words(self) -> dict[tuple[str, int], int]:
+        out = {(HO, self.base): 0x5375, (HO, self.base + 1): 0x6E53}  # "SunS"
+        address = self.base + 2
+        for mid, length, body in self.models:
+            out[(HO, address)], out[(HO, address + 1)] = mid, length
+            for offset in range(length):
+                out[(HO, address + 2 + offset)] = body.get(offset, NI)
+            address += 2 + length
+        out[(HO, address)], out[(HO, address + 1)] = 0xFFFF, 0  # end of the chain
+        return out
+
+
+COMMON_KSEM = dict(enumerate([*text("KOSTAL", 16), *text("KSEM", 16), *text("", 8), *text("2.6.1", 8)]))
+SUNSPEC_EXAMPLES = [
+    SunSpecExample(
+        "kostal-ksem",
+        40000,
+        [
+            (1, 66, COMMON_KSEM),
+            (
+                203,  # wye-connect three-phase meter, int + SF; offsets as in the SunSpec meter model
+                105,
+                {
+                    0: 1742,  # A: 17.42 A total
+                    1: 512,  # AphA 5.12 A
+                    2: 230,  # AphB 2.30 A
+                    3: 1000,  # AphC 10.00 A
+                    4: 0xFFFE,  # A_SF -2
+                    5: 2305,  # PhV 230.5 V average
+                    6: 2312,  # PhVphA 231.2 V
+                    7: 2305,  # PhVphB 230.5 V
+                    8: 2298,  # PhVphC 229.8 V
+                    13: 0xFFFF,  # V_SF -1
+                    14: 5002,  # Hz 50.02
+                    15: 0xFFFE,  # Hz_SF -2
+                    16: 0xFB2E,  # W -1234: exporting
+                    17: 0xFA24,  # WphA -1500 W
+                    18: 0x0096,  # WphB 150 W
+                    19: 0x0074,  # WphC 116 W
+                    20: 0x0000,  # W_SF 0
+                    31: 0xFFA1,  # PF -95 %
+                    35: 0x0000,  # PF_SF 0
+                    36: 0x0012,
+                    37: 0xD687,  # TotWhExp 1234567 Wh
+                    44: 0x0074,
+                    45: 0xCBB1,  # TotWhImp 7654321 Wh
+                    52: 0x0000,  # TotWh_SF 0
+                },
+            ),
+        ],
+        {
+            "current_l1": 5.12,
+            "current_l2": 2.3,
+            "current_l3": 10.0,
+            "voltage_l1": 231.2,
+            "voltage_l2": 230.5,
+            "voltage_l3": 229.8,
+            "frequency": 50.02,
+            "power": -1234.0,
+            "power_l1": -1500.0,
+            "power_l2": 150.0,
+            "power_l3": 116.0,
+            "power_factor": -0.95,
+            "energy_export": 1_234_567.0,
+            "energy_import": 7_654_321.0,
+        },
+    )
+]
+
+
+@pytest.mark.parametrize("example", SUNSPEC_EXAMPLES, ids=[e.entry for e in SUNSPEC_EXAMPLES])
+async def test_sunspec_entry_reads_its_documented_chain(example: SunSpecExample) -> None:
+    entry = find(example.entry).entry
+    assert entry.sunspec is not None and entry.sunspec.base == example.base
+    as_words = Example(example.entry, example.words(), example.readings)
+    bank = raw_bank(as_words, entry.connection.unit)
+    async with EmulatorServer([bank]) as server:
+        link = ModbusLink(LinkConfig(port=server.port, timeout=2.0))
+        try:
+            device = create(entry, link, device_id="dev")
+            assert isinstance(device, SunSpecDevice)
+            models = await device.setup()
+            assert [m.mid for m in models] == [mid for mid, _, _ in example.models]
+            readings = {r.channel.split(".", 1)[1]: r.value for r in await device.read()}
+            assert device.ledger.total() == 0, device.ledger.counts
+            assert set(readings) == set(example.readings), readings
+            for name, want in example.readings.items():
+                assert math.isclose(readings[name], want, rel_tol=1e-9, abs_tol=1e-9), (name, readings[name])
+        finally:
+            link.close()
+
+
 def test_every_entry_of_these_files_has_an_example() -> None:
     items = load_catalog()
     mine = [i for i in items if _key(i) in FILES]
     mine += [i for i in items if i.entry.id in SHARED_FILES.get(_key(i), set())]
     modbus = {i.entry.id for i in emulated(mine)}
     templated = {i.entry.id for i in native(mine)}
-    assert modbus == {e.entry for e in EXAMPLES}
+    assert modbus == {e.entry for e in EXAMPLES} | {e.entry for e in SUNSPEC_EXAMPLES}
     assert templated == {c.entry for c in JSON_CASES}
     assert {i.entry.id for i in mine} == modbus | templated  # nothing untested hides in these files

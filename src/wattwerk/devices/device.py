@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 
 from wattwerk.devices.profile import CAPABILITIES, Entry, WriteSpec
@@ -261,6 +262,8 @@ class SunSpecDevice(_Commands):
                 device = f"{self.device_id}_battery"
             for p in pts:
                 if p.path in keep:
+                    if p.units == "Pct" and mapped.get(p.path, "").startswith("power_factor"):
+                        p = replace(p, register=replace(p.register, scale=0.01))  # SunSpec PF is in %
                     self.points[p.register.name] = p
                     wanted.append(p.register)
                     if p.register.sf and p.register.sf in by_name and p.register.sf not in self.points:
