@@ -18,7 +18,8 @@ from wattwerk.vocabulary import Role
 
 PORTAL = Path(messages.__file__).resolve().parent
 SCRIPTS = Path(pages.STATIC) / "portal"
-RAISERS = {"HTTPException": 1, "AccountError": 0, "PairingRefused": 1}  # name -> index of the message
+# name -> index of the message
+RAISERS = {"HTTPException": 1, "AccountError": 0, "PairingRefused": 1, "LoggerError": 0}
 
 
 def test_every_key_in_english_is_in_german_and_french_with_the_same_variables() -> None:

@@ -95,7 +95,9 @@ def check_id(raw: str | None, what: str) -> str:
         return secrets.token_hex(16)
     ident = compat_id(raw.strip())
     if not _HEX_ID.match(ident):
-        raise LoggerError(f"{what} id {raw[:40]!r} is not 32 hex digits (a UUID with or without dashes)")
+        if what == "device":
+            raise LoggerError(f"device id {raw[:40]!r} is not 32 hex digits (a UUID with or without dashes)")
+        raise LoggerError(f"sensor id {raw[:40]!r} is not 32 hex digits (a UUID with or without dashes)")
     return ident
 
 
@@ -131,12 +133,12 @@ async def _edge_id(conn: Conn, site_id: int, name: str) -> int:
 
 
 async def _owned_elsewhere(conn: Conn, site_id: int, device: str, sensors: list[str]) -> str | None:
-    """The first of these ids another site holds, or None."""
+    """Why not: the first of these ids another site holds; None if none."""
     other = await conn.fetchval(
         "SELECT id FROM compat_devices WHERE id = %s AND site_id <> %s", (device, site_id)
     )
     if other is not None:
-        return f"device {device}"
+        return f"device {device} is registered to another site"
     for sid in sensors:
         held = await conn.fetchval(
             "SELECT s.id FROM compat_sensors s JOIN channels c ON c.id = s.channel_id "
@@ -144,7 +146,7 @@ async def _owned_elsewhere(conn: Conn, site_id: int, device: str, sensors: list[
             (sid, site_id),
         )
         if held is not None:
-            return f"sensor {sid}"
+            return f"sensor {sid} is registered to another site"
     return None
 
 
@@ -160,7 +162,7 @@ async def register(
     if len({sid for sid, _ in rows}) < len(rows) or did in {sid for sid, _ in rows}:
         raise LoggerError("each sensor needs an id of its own")
     if (held := await _owned_elsewhere(conn, site_id, did, [sid for sid, _ in rows])) is not None:
-        raise LoggerError(f"{held} is registered to another site", 409)
+        raise LoggerError(held, 409)
     key = secrets.token_hex(16)
     await conn.execute(
         "INSERT INTO compat_devices (id, site_id, hmac_key) VALUES (%s, %s, %s) "

@@ -93,6 +93,14 @@ MESSAGES: dict[str, str] = {
     "range.order": "from must be before to",
     "range.order_long": "from must be before to, and the range at most about ten years",
     "range.channels": "unknown channel(s) of this site: {channels}",
+    # old Flukso/mySmartGrid loggers (loggers.py)
+    "logger.device_id": "device id {id} is not 32 hex digits (a UUID with or without dashes)",
+    "logger.sensor_id": "sensor id {id} is not 32 hex digits (a UUID with or without dashes)",
+    "logger.channel": "channel {channel}: {reason}",
+    "logger.sensors": "a logger has 1 to {n} sensors",
+    "logger.same_id": "each sensor needs an id of its own",
+    "logger.device_taken": "device {id} is registered to another site",
+    "logger.sensor_taken": "sensor {id} is registered to another site",
 }
 
 # pydantic's error types the pages' forms can meet (FastAPI 422), with the limits they name
