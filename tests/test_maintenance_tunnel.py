@@ -167,6 +167,13 @@ def test_the_edge_page_through_the_tunnel_until_the_window_ends(portal: Portal, 
             )
         assert installer.http.get(base + "/setup", headers=page).status_code == 410
 
+    with portal.pg.connect() as conn:  # the tunnel's bodies are not kept once answered
+        left = conn.execute(
+            "SELECT count(*) FROM edge_commands c JOIN sites s ON s.id = c.site_id "
+            "WHERE s.name = %s AND c.kind = 'proxy'",
+            (site,),
+        ).fetchone()
+    assert left[0] == 0
     entries = _audit(owner, site)
     seen = {(e["actor"], e["detail"]["method"], e["detail"]["path"], e["detail"]["status"]) for e in entries}
     assert (installer.alias, "GET", "/setup", 200) in seen
@@ -195,3 +202,27 @@ def _wait_done(acc, site: str, cid: int) -> dict:  # type: ignore[no-untyped-def
             return got["result"]
         threading.Event().wait(0.05)
     raise AssertionError("the edge did not answer")
+
+
+def test_the_edge_answer_is_filtered_and_its_paths_stay_under_the_prefix() -> None:
+    from starlette.requests import Request
+
+    from wattwerk.portal.tunnel import _response
+
+    request = Request(
+        {"type": "http", "method": "GET", "headers": [], "path_params": {}, "query_string": b""}
+    )
+
+    def answer(location: str, **extra: object) -> object:
+        headers = [["Location", location], ["Set-Cookie", "ww_session=x"], ["X-Other", "1"]]
+        return _response(request, "/sites/s1/edge", {"status": 303, "headers": headers, "body": "", **extra})
+
+    moved = answer("/login?next=/setup")
+    assert moved.headers["location"] == "/sites/s1/edge/login?next=/setup"
+    assert "set-cookie" not in moved.headers and "x-other" not in moved.headers
+    assert moved.headers["cache-control"] == "no-store"
+    assert answer("login").headers["location"] == "login"  # relative: under the prefix anyway
+    for elsewhere in ("https://evil.example/", "//evil.example/", "/\\evil.example", "\t//evil.example"):
+        assert "location" not in answer(elsewhere).headers, elsewhere
+    assert answer("/", body="not base64!").status_code == 502
+    assert answer("/", status=700).status_code == 502

@@ -111,11 +111,12 @@ async def queue_proxy(
     return int(row[0]) if row else None
 
 
-async def withdraw(conn: Conn, site_id: int, command_id: int) -> None:
-    """A command nobody waits for any more: never delivered if the edge has not taken it yet."""
+async def drop_proxy(conn: Conn, site_id: int, command_id: int) -> None:
+    """A tunnel request the portal has answered (or stopped waiting for) leaves no row: its bodies are
+    not kept (the audit log has method, path and status). One the edge has not taken is never
+    delivered; an answer that comes later finds nothing (404, the edge logs it)."""
     await conn.execute(
-        "UPDATE edge_commands SET state = 'expired' WHERE id = %s AND site_id = %s AND state = 'pending'",
-        (command_id, site_id),
+        "DELETE FROM edge_commands WHERE id = %s AND site_id = %s AND kind = %s", (command_id, site_id, PROXY)
     )
 
 

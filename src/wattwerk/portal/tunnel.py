@@ -28,7 +28,7 @@ import binascii
 import html
 import time
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -151,11 +151,10 @@ async def _answer(request: Request, site_id: int, cid: int) -> dict[str, Any] | 
     while True:
         async with auth.db_of(request).connection() as conn:
             out = await maintenance.command(conn, site_id, cid)
-            if out is not None and out["state"] in ("done", "failed", "expired"):
-                return out
-            if time.monotonic() >= deadline:
-                await maintenance.withdraw(conn, site_id, cid)
-                return None
+            over = out is None or out["state"] in ("done", "failed", "expired")
+            if over or time.monotonic() >= deadline:
+                await maintenance.drop_proxy(conn, site_id, cid)  # bodies are not kept
+                return out if over else None
         await asyncio.sleep(POLL_S)
 
 
@@ -172,8 +171,12 @@ def _response(request: Request, prefix: str, result: Any) -> Response:
     headers = [(k, v) for k, v in pairs if k in KEEP and "\n" not in v and "\r" not in v]
     out = Response(body, status)
     for k, v in headers:
-        if k == "location" and v.startswith("/") and not v.startswith("//"):
-            v = prefix + v  # the edge's own absolute paths live under the tunnel's prefix
+        if k == "location":
+            target = urlsplit(v)
+            odd = "\\" in v or any(ord(c) < 0x20 or ord(c) == 0x7F for c in v)  # browsers drop tabs: /\t/h
+            if target.scheme or target.netloc or v.startswith("//") or odd:
+                continue  # the edge's own paths only: nothing leads elsewhere
+            v = prefix + v if v.startswith("/") else v  # its absolute paths live under the prefix
         out.headers.append(k, v)
     out.headers["cache-control"] = "no-store"
     return out
