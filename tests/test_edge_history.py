@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
@@ -155,3 +156,32 @@ def test_app_shell_is_open_and_history_needs_a_session(client: TestClient) -> No
         assert anonymous.get(path).status_code == 401, path
     assert client.get("/history").status_code == 200 and 'id="rows"' in client.get("/history").text
     assert client.get("/sessions").status_code == 200
+
+
+def test_a_sessions_cost_uses_the_recorded_prices_and_names_the_car(tmp_path: Path) -> None:
+    """Minutes with the price the control ran with (``edge.price_import``) are priced at it, the
+    others at the site file's tariff; the car comes from the owner's plan, else the site file's
+    departure for the charger."""
+    from wattwerk.edge.history import sessions, sessions_csv, tariff_of
+
+    cfg = parse_config(
+        SITE + "strategy:\n  ev_departures:\n"
+        "    - {charger: ev1, departure: '07:00', days: [mon, tue], energy_kwh: 10, car: Zoe}\n"
+    )
+    store = SqliteStore(tmp_path / "store.db", tz=TZ)
+    store.write(readings())
+    now, month = END + timedelta(hours=1), date(2026, 10, 1)
+    (plain,) = sessions(store, cfg, month, now)
+    fixed = float(tariff_of(cfg).buy(pd.DatetimeIndex([CHARGE[0]]))[0])
+    assert plain["cost"] == pytest.approx(plain["grid_kwh"] * fixed, abs=0.011)
+    assert plain["car"] == "Zoe"
+    t, prices = PLUG[0].astimezone(UTC), []
+    while t < PLUG[1]:  # a dynamic price every minute of the session
+        prices.append(Reading("edge.price_import", t, 0.5))
+        t += timedelta(minutes=1)
+    store.write(prices)
+    (priced,) = sessions(store, cfg, month, now, cars={"ev1": "Kona"})
+    assert priced["cost"] == pytest.approx(priced["grid_kwh"] * 0.5, abs=0.011) != plain["cost"]
+    assert priced["car"] == "Kona"
+    (row,) = csv.DictReader(io.StringIO(sessions_csv([priced])))
+    assert (row["car"], float(row["cost"])) == ("Kona", priced["cost"])

@@ -292,6 +292,7 @@ class Edge:
             today_fn=self.view.today,
             limits_fn=c.active_limits if c else None,
             modes_fn=c.modes if c else None,
+            cars_fn=self.owner.cars,
             plan_fn=p.plan_json if p else None,
             store_view=self.view,
             clock=self.clock,

@@ -18,30 +18,38 @@ at its sub-period's mean slot price (an hour of a day exact to its quarter hours
 windows, §14a module 3 levels), a session minute by minute at the price of its slot; the total of a
 period is the sum of its rows. The edge keeps no history of day-ahead prices: for a dynamic
 provider ``fixed_eur_per_kwh`` stands in for the energy price (and the fixed feed-in for a
-spot-indexed one).
+spot-indexed one) — except in a session's minutes where the control ran with a known price: the
+edge records the price in force every cycle (``edge.price_import``: the planner's slot price, gross,
+so a dynamic tariff's real prices), and a session uses it where it is there.
+
+A session's car is the one named on the owner's plan for the charger (``car``), else on the site
+file's departure for the charger, else none.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Protocol
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, Protocol
 
 from wattwerk.config import SiteConfig
 from wattwerk.flows import SiteRoles, balance_figures
-from wattwerk.market.site_tariff import SiteTariff
 from wattwerk.store import rollup
 from wattwerk.store.base import Row, Store
 
+if TYPE_CHECKING:
+    from wattwerk.market.site_tariff import SiteTariff
+
 JOIN_GAP_MIN = 5  # minutes without a car between two runs that are still one session
 CHARGING_W = 50.0  # a charger without plug or state channels: a car is there when it draws more
+PRICE_CHANNEL = "edge.price_import"  # edge.owner records the import price in force every cycle
 SESSION_FIELDS = (
     "charger",
     "name",
+    "car",
     "start",
     "end",
     "minutes",
@@ -68,6 +76,9 @@ def _dt(ms: int) -> datetime:
 
 
 def tariff_of(cfg: SiteConfig) -> SiteTariff:
+    """The site's tariff model (pandas and numpy load here, not with the page)."""
+    from wattwerk.market.site_tariff import SiteTariff
+
     return SiteTariff(cfg.tariff, cfg.site.timezone)
 
 
@@ -185,16 +196,39 @@ def _runs(minutes: list[_Minute]) -> list[list[_Minute]]:
     return runs
 
 
+def _recorded_prices(store: Store, start: datetime, end: datetime) -> dict[datetime, float]:
+    """The import price the control ran with, per minute (``PRICE_CHANNEL``), where recorded."""
+    if PRICE_CHANNEL not in {c.name for c in store.channels()}:
+        return {}
+    return {r.ts: r.mean for r in store.query([PRICE_CHANNEL], start, end, "1m").get(PRICE_CHANNEL, [])}
+
+
+def _car(cfg: SiteConfig, charger: str, cars: Mapping[str, str] | None) -> str | None:
+    """The car on the owner's plan for the charger, else on the site file's departure for it."""
+    if cars and cars.get(charger):
+        return cars[charger]
+    return next((d.car for d in cfg.strategy.ev_departures if d.charger == charger and d.car), None)
+
+
 def sessions(
-    store: Store, cfg: SiteConfig, month: date, now: datetime, modes: dict[str, str] | None = None
+    store: Store,
+    cfg: SiteConfig,
+    month: date,
+    now: datetime,
+    modes: dict[str, str] | None = None,
+    cars: Mapping[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     """Every charging session that starts in the local ``month``, oldest first. ``modes``: each
-    charger's mode as the control runs it now (shown for a session still going on)."""
+    charger's mode as the control runs it now (shown for a session still going on); ``cars``: the
+    car named on the owner's plan per charger."""
     tz = cfg.site.timezone
     a, b = rollup.period_ms("month", month, tz)
     lo, hi = _dt(a) - timedelta(days=2), min(_dt(b) + timedelta(days=2), now + timedelta(minutes=1))
+    import pandas as pd  # with the tariff model, not with the page
+
     tariff = tariff_of(cfg)
     grid_ids = tuple(d.id for d in cfg.by_role("grid_meter"))
+    recorded = _recorded_prices(store, lo, hi)
     out = []
     for dev in cfg.by_role("ev_charger"):
         for run in _runs(_minutes(store, dev.id, grid_ids, lo, hi)):
@@ -205,12 +239,14 @@ def sessions(
             wh = sum(m.wh for m in run)
             grid = sum(m.grid_wh for m in run)
             slots = pd.DatetimeIndex([m.ts for m in run]).floor("15min")
-            cost = float(sum(m.grid_wh * p for m, p in zip(run, tariff.buy(slots), strict=True))) / 1000
+            buy = tariff.buy(slots)  # the tariff's price of each minute's slot, where none was recorded
+            cost = sum(m.grid_wh * recorded.get(m.ts, p) for m, p in zip(run, buy, strict=True)) / 1000
             going_on = not ended and now - last < timedelta(minutes=JOIN_GAP_MIN)
             out.append(
                 {
                     "charger": dev.id,
                     "name": dev.label,
+                    "car": _car(cfg, dev.id, cars),
                     "start": first.isoformat(),
                     "end": None if going_on else last.isoformat(),
                     "minutes": round((last - first).total_seconds() / 60),

@@ -259,6 +259,7 @@ class RuntimeView:
         plan_fn: Callable[[], dict[str, Any]] | None = None,
         limits_fn: Callable[[], Mapping[str, float]] | None = None,
         modes_fn: Callable[[], Mapping[str, str]] | None = None,
+        cars_fn: Callable[[], Mapping[str, str]] | None = None,
         store_view: Any = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
@@ -268,6 +269,7 @@ class RuntimeView:
         self.plan_fn = plan_fn
         self.limits_fn = limits_fn  # e.g. lambda: last_limiter_output.active
         self.modes_fn = modes_fn  # charge point -> mode, as the control runs it
+        self.cars_fn = cars_fn  # charge point -> the car named on the owner's plan
         self.store_view = store_view  # edge.view.StoreView: history and sessions (None: no store)
         self.clock = clock
 
@@ -324,7 +326,8 @@ class RuntimeView:
             raise PermanentError("this edge keeps no store: no charging sessions")
         self.store_view.flush()
         modes = dict(self.modes_fn()) if self.modes_fn else None
-        return history.sessions(self.store_view.store, self.cfg, month, self.clock(), modes)
+        cars = self.cars_fn() if self.cars_fn else None
+        return history.sessions(self.store_view.store, self.cfg, month, self.clock(), modes, cars)
 
 
 def enrich(view: Any, live: dict[str, Any]) -> dict[str, Any]:

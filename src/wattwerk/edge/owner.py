@@ -380,6 +380,10 @@ class OwnerControls:
                     plan = None
                 self._set_plan(device, plan)
 
+    def cars(self) -> dict[str, str]:
+        """Charger -> the car named on its plan (the sessions show it)."""
+        return {d: s["plan"]["car"] for d, s in self.settings.items() if (s.get("plan") or {}).get("car")}
+
     def _chargers(self) -> set[str]:
         return {d for d, r in self.roles.items() if r == "ev_charger"}
 

@@ -63,6 +63,7 @@ function chargerHtml(d) {
     `<h3>${tx("plan", "Plan")}</h3><form data-form="plan"><label>${tx("energy", "Energy kWh")}<input name="energy_kwh" type="number" min="1" max="250" step="1" data-testid="plan-kwh"></label>` +
     `<label>${tx("soc", "or SoC %")}<input name="target_soc" type="number" min="1" max="100" step="1"></label>` +
     `<label>${tx("car_kwh", "Car kWh")}<input name="battery_kwh" type="number" min="1" max="250" step="1"></label>` +
+    `<label>${tx("car", "Car")}<input name="car" maxlength="40" data-testid="plan-car"></label>` +
     `<label>${tx("by", "By")}<input name="departure" type="time" value="07:00" data-testid="plan-time"></label>` +
     `<label>${tx("when", "When")}<select name="when" data-testid="plan-day"><option value="tomorrow">${tx("tomorrow", "tomorrow")}</option>` +
     `<option value="today">${tx("today", "today")}</option>` +
@@ -171,6 +172,7 @@ document.addEventListener("submit", async (e) => {
   if (form.dataset.form === "plan") {
     const when = form.querySelector("[name=when]").value;
     const plan = { departure: s.departure };
+    if (s.car) plan.car = s.car;
     if (s.energy_kwh) plan.energy_kwh = s.energy_kwh;
     else { plan.target_soc = s.target_soc; plan.battery_kwh = s.battery_kwh; }
     if (when === "today" || when === "tomorrow") plan.day = when;

@@ -18,10 +18,10 @@ async function load(month) {
     `<div>${WW.t("sessions.energy")}<b>${WW.kwh(kwh)}</b></div><div>${WW.t("sessions.pv_share")}<b>${kwh > 0 ? WW.pct(100 * (kwh - grid) / kwh) : "–"}</b></div>` +
     `<div>${WW.t("sessions.cost")}<b>${WW.money(sum("cost"), "EUR")}</b></div>`;
   document.getElementById("sessions").innerHTML = list.length === 0 ? `<tbody><tr><td class="muted">${WW.t("sessions.none")}</td></tr></tbody>` :
-    `<thead><tr><th>${WW.t("sessions.start")}</th><th>${WW.t("sessions.end")}</th><th>${WW.t("sessions.charger")}</th>` +
+    `<thead><tr><th>${WW.t("sessions.start")}</th><th>${WW.t("sessions.end")}</th><th>${WW.t("sessions.charger")}</th><th>${WW.t("sessions.car")}</th>` +
     `<th class="num">${WW.t("sessions.energy")}</th><th class="num">${WW.t("sessions.pv_share")}</th><th class="num">${WW.t("sessions.cost")}</th><th>${WW.t("sessions.mode")}</th></tr></thead><tbody>` +
     list.map((s) => `<tr data-session="${WW.esc(s.start)}"><td>${WW.esc(fmtWhen(s.start))}</td><td>${WW.esc(fmtWhen(s.end))}</td>` +
-      `<td>${WW.esc(s.name)}</td><td class="num">${WW.kwh(s.energy_kwh)}</td><td class="num">${WW.pct(s.pv_share_pct)}</td>` +
+      `<td>${WW.esc(s.name)}</td><td data-testid="session-car">${WW.esc(s.car || "–")}</td><td class="num">${WW.kwh(s.energy_kwh)}</td><td class="num">${WW.pct(s.pv_share_pct)}</td>` +
       `<td class="num">${WW.money(s.cost, s.currency)}</td><td>${WW.esc(s.mode || "")}</td></tr>`).join("") + "</tbody>";
 }
 
