@@ -1,5 +1,9 @@
 """Screenshots of every edge page for docs/screenshots/: phone and desktop, light and dark.
 
+Then the portal's pages (site list, dashboard, access) the same way, from a second ``wattwerk demo``
+with its embedded portal: today up to now is simulated and uploaded, so the dashboard's day has
+data; saved as ``portal-<page>-<device>-<scheme>.png``.
+
 Runs ``wattwerk demo`` as a user would: first headless over the October DST weekend (so History
 and Sessions have a store to show), then interactive on that store; signs in with the demo's
 password and saves one PNG per page, device and theme (the visible screen, to keep them small).
@@ -21,7 +25,7 @@ from pathlib import Path
 
 from playwright.async_api import async_playwright
 
-from wattwerk.demo import EDGE_PASSWORD
+from wattwerk.demo import EDGE_PASSWORD, PORTAL_ALIAS, PORTAL_PASSWORD
 
 PAGES = {"live": "", "history": "history?period=month&date=2026-10-24", "sessions": "sessions?month=2026-10",
          "setup": "setup", "wizard": "wizard"}
@@ -76,6 +80,50 @@ async def shoot(base: str, out: Path, chromium: str) -> list[Path]:
     return saved
 
 
+async def shoot_portal(base: str, out: Path, chromium: str) -> list[Path]:
+    saved = []
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=chromium, args=["--no-sandbox"], headless=True)
+        for device, options in DEVICES.items():
+            for scheme in ("light", "dark"):
+                ctx = await browser.new_context(**options, color_scheme=scheme, locale="en-GB",
+                                                timezone_id="Europe/Berlin")
+                page = await ctx.new_page()
+                await page.goto(base + "login")
+                await page.locator("form#login input[name=alias]").fill(PORTAL_ALIAS)
+                await page.locator("form#login input[name=password]").fill(PORTAL_PASSWORD)
+                await page.locator("form#login button").click()
+                await page.wait_for_url("**/sites")
+                site = await page.locator("#sites li[data-site]").first.get_attribute("data-site")
+                pages = {"sites": "sites", "dashboard": f"sites/{site}", "access": f"sites/{site}/access"}
+                for name, path in pages.items():
+                    await page.goto(base + path)
+                    await page.wait_for_load_state("networkidle")
+                    await page.wait_for_timeout(2500)  # the live values, the series, the charts drawn
+                    target = out / f"portal-{name}-{device}-{scheme}.png"
+                    whole = name == "dashboard" and device == "desktop"  # the widgets below the fold too
+                    await page.screenshot(path=str(target), full_page=whole)
+                    saved.append(target)
+                await ctx.close()
+        await browser.close()
+    return saved
+
+
+def portal_shots(out: Path, chromium: str, tmp: str) -> list[Path]:
+    """The portal's pages from a demo with its embedded portal (today up to now, then live)."""
+    port, portal_port = free_port(), free_port()
+    run = [sys.executable, "-m", "wattwerk", "demo", "--port", str(port), "--portal-port", str(portal_port),
+           "--data-dir", str(Path(tmp) / "portal-demo")]
+    proc = subprocess.Popen(run, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        base = f"http://127.0.0.1:{portal_port}/"
+        wait_for(base + "login", proc, seconds=600)  # after simulating today up to now
+        return asyncio.run(shoot_portal(base, out, chromium))
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="docs/screenshots")
@@ -99,6 +147,7 @@ def main() -> int:
         finally:
             proc.terminate()
             proc.wait(30)
+        saved += portal_shots(out, args.chromium, tmp)
     for path in saved:
         print(f"{path}  {path.stat().st_size // 1024} KiB")
     return 0

@@ -66,7 +66,7 @@ async function ownerLoad(el, ctx, note) {
 }
 
 function ownerMsg(text, data, id) {
-  const detail = data && (data.detail || data.error);
+  const detail = data && data.code ? WWP.problems({ data }) : data && (data.detail || data.error);  // in the page's language
   return `<p class="err" role="alert" data-testid="owner-${id}">${WW.esc(text)}</p>` +
     (detail ? `<p class="muted small">${WW.esc(typeof detail === "string" ? detail : JSON.stringify(detail))}</p>` : "");
 }
@@ -139,8 +139,9 @@ function ownerForms(ctx, d) {
 }
 
 function ownerDevice(ctx, d, may) {
-  const what = d.role === "ev_charger" || d.role === "battery" ? "" : ` <span class="muted small">${WW.esc(ctx.t("role." + d.role) === "role." + d.role ? d.role : ctx.t("role." + d.role))}</span>`;
-  return `<div class="owner-device" data-owner="${WW.esc(d.id)}" data-role="${WW.esc(d.role)}"><h3>${WW.esc(d.id)}${what}</h3>` +
+  // the owner's name for the device, else its role ("Heating rod"), never the raw id
+  const what = WWP.names[d.id] ? ` <span class="muted small">${WW.esc(ctx.t("role." + d.role))}</span>` : "";
+  return `<div class="owner-device" data-owner="${WW.esc(d.id)}" data-role="${WW.esc(d.role)}"><h3>${WW.esc(WWP.label(d.id))}${what}</h3>` +
     `<div data-live></div>${may ? ownerForms(ctx, d) : ""}</div>`;
 }
 
@@ -164,7 +165,7 @@ async function ownerSend(el, ctx, device, settings) {
     const err = el.querySelector("[data-testid=owner-err]");
     if (r.status === 409) { el.dataset.shape = ""; el.innerHTML = ownerMsg(ctx.t("owner.offline"), r.data, "offline"); return; }
     if (!r.ok || r.data.state !== "done") {
-      const why = r.data && (r.data.detail || (r.data.result && r.data.result.error) || r.data.state);
+      const why = r.data && (r.data.code ? WWP.problems(r) : r.data.detail || (r.data.result && r.data.result.error) || r.data.state);
       if (err) err.textContent = `${ctx.t("owner.failed")}: ${typeof why === "string" ? why : JSON.stringify(why)}`;
       return;
     }
