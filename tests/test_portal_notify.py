@@ -297,3 +297,32 @@ def test_the_edge_reports_each_devices_state(tmp_path: Path) -> None:
         assert edge.device_health() == {"grid": "waiting", "pv1": "waiting"}  # nothing read yet
     finally:
         edge.close()
+
+
+def test_the_portal_runs_its_notifier_when_it_has_smtp(tmp_path: Path, smtp: tuple[Inbox, int]) -> None:  # noqa: F811
+    """The app's own task (no injected clock): a maintenance window opened is mailed within a round."""
+    from fastapi.testclient import TestClient
+
+    from wattwerk.portal.app import PortalConfig, create_app
+
+    inbox, port = smtp
+    config = PortalConfig(
+        db_url=f"sqlite:///{tmp_path}/portal.db",
+        smtp=mail.SmtpConfig(host="127.0.0.1", sender="portal@example.org", port=port, starttls=False),
+        notify_every_s=0.2,
+    )
+    with TestClient(create_app(config), base_url="http://127.0.0.1") as http:
+        for alias in ("owner1", "ines1"):
+            body = {"alias": alias, "password": "correct horse battery", "email": f"{alias}@example.org"}
+            assert http.post("/api/v1/accounts", json=body).status_code == 201
+        csrf = http.post("/api/v1/session", json={"alias": "owner1", "password": "correct horse battery"})
+        http.headers["X-CSRF-Token"] = csrf.json()["csrf"]
+        site = http.post("/api/v1/sites", json={"label": "flat"}).json()["site"]
+        assert http.put(f"/api/v1/sites/{site}/notifications", json={"maintenance": True}).status_code == 200
+        assert http.post(
+            f"/api/v1/sites/{site}/maintenance", json={"installer": "ines1", "hours": 1}
+        ).is_success
+        got = inbox.wait(1)
+        time.sleep(0.6)  # three more rounds: nothing sent twice
+    assert len(got) == 1 and got[0]["To"] == "owner1@example.org"
+    assert got[0]["Subject"] == "wattwerk flat: maintenance window opened for ines1"
