@@ -234,7 +234,9 @@ class Edge:
         from wattwerk.market.site_prices import TariffPrices
 
         o = self.options
-        prices = o.prices or TariffPrices(self.cfg.tariff, data_dir / "prices.json")
+        prices = o.prices or TariffPrices(
+            self.cfg.tariff, data_dir / "prices.json", tz=self.cfg.site.timezone
+        )
         return PlanService(
             self.cfg,
             self.snapshot,
