@@ -37,7 +37,7 @@ FILES = {
         f"electricity_meter/{v}.yaml"
         for v in ("orno", "inepro", "wago", "saia_burgess", "finder", "chint", "bg_etech", "kostal")
     ),
-    *(f"pv_inverter/{v}.yaml" for v in ("growatt", "solis", "deye", "apsystems", "hoymiles")),
+    *(f"pv_inverter/{v}.yaml" for v in ("growatt", "solis", "deye", "apsystems", "hoymiles", "kaco")),
 }
 SHARED_FILES = {"electricity_meter/schneider_electric.yaml": {"schneider-iem3000"}}
 
@@ -618,9 +618,12 @@ class SunSpecExample:
     as its documentation lays them out from the base, and the readings they stand for."""
 
     entry: str
+    unit: int  # the documented default unit id
     base: int
     models: list[tuple[int, int, dict[int, int]]]
     readings: dict[str, float]
+    # command, value -> the raw words the device must receive: {address: word}
+    writes: list[tuple[str, float, dict[int, int]]] = field(default_factory=list)
 
     def words(self) -> dict[tuple[str, int], int]:
         out = {(HO, self.base): 0x5375, (HO, self.base + 1): 0x6E53}  # "SunS"
@@ -638,6 +641,7 @@ COMMON_KSEM = dict(enumerate([*text("KOSTAL", 16), *text("KSEM", 16), *text("", 
 SUNSPEC_EXAMPLES = [
     SunSpecExample(
         "kostal-ksem",
+        71,
         40000,
         [
             (1, 66, COMMON_KSEM),
@@ -688,7 +692,67 @@ SUNSPEC_EXAMPLES = [
             "energy_export": 1_234_567.0,
             "energy_import": 7_654_321.0,
         },
-    )
+    ),
+    SunSpecExample(
+        "kaco-blueplanet-nx3",
+        3,
+        40000,
+        [
+            (1, 66, dict(enumerate([*text("KACO new energy", 16), *text("blueplanet 10.0 NX3 M2", 16)]))),
+            (
+                103,  # ID at 40070, body from 40072
+                50,
+                {
+                    0: 1850,  # A 18.50 A (40072)
+                    4: 0xFFFE,  # A_SF -2
+                    8: 2301,  # PhVphA 230.1 V
+                    9: 2312,  # PhVphB 231.2 V
+                    10: 2295,  # PhVphC 229.5 V
+                    11: 0xFFFF,  # V_SF -1
+                    12: 4321,  # W 4321 W (40084)
+                    13: 0x0000,  # W_SF 0 (40085)
+                    14: 5001,  # Hz 50.01
+                    15: 0xFFFE,  # Hz_SF -2
+                    22: 0x00BC,
+                    23: 0x614E,  # WH 12345678 Wh (40094-40095)
+                    24: 0x0000,  # WH_SF 0 (40096)
+                    25: 725,  # DCA 7.25 A
+                    26: 0xFFFE,  # DCA_SF -2
+                    27: 6203,  # DCV 620.3 V
+                    28: 0xFFFF,  # DCV_SF -1
+                    29: 4500,  # DCW 4500 W
+                    30: 0x0000,  # DCW_SF 0
+                    31: 452,  # TmpCab 45.2 °C
+                    35: 0xFFFF,  # Tmp_SF -1
+                    36: 4,  # St 4: MPPT (40108)
+                },
+            ),
+            (120, 26, {0: 4, 1: 10000, 2: 0}),  # DERTyp 4 (PV), WRtg 10000 W, WRtg_SF 0
+            (121, 30, {0: 10000, 20: 0}),  # WMax 10000 W (40152), WMax_SF 0 (40172)
+            (
+                123,
+                24,
+                {2: 1, 3: 1000, 7: 0, 21: 0xFFFF},
+            ),  # Conn 1, WMaxLimPct 100.0 % (40187), Ena 0 (40191), SF -1
+        ],
+        {
+            "current": 18.5,
+            "voltage_l1": 230.1,
+            "voltage_l2": 231.2,
+            "voltage_l3": 229.5,
+            "power": 4321.0,
+            "frequency": 50.01,
+            "energy": 12_345_678.0,
+            "current_dc": 7.25,
+            "voltage_dc": 620.3,
+            "power_dc": 4500.0,
+            "temperature": 45.2,
+            "limit_rated": 10_000.0,
+            "limit_max": 10_000.0,
+        },
+        # 4 kW of WMax 10 kW: 40.0 % in 0.1 % steps, then the limit switched on
+        [("power_limit", 4000.0, {40187: 400, 40191: 1}), ("power_limit", 12_000.0, {40187: 1000, 40191: 1})],
+    ),
 ]
 
 
@@ -697,7 +761,7 @@ async def test_sunspec_entry_reads_its_documented_chain(example: SunSpecExample)
     entry = find(example.entry).entry
     assert entry.sunspec is not None and entry.sunspec.base == example.base
     as_words = Example(example.entry, example.words(), example.readings)
-    bank = raw_bank(as_words, entry.connection.unit)
+    bank = raw_bank(as_words, example.unit)
     async with EmulatorServer([bank]) as server:
         link = ModbusLink(LinkConfig(port=server.port, timeout=2.0))
         try:
@@ -710,6 +774,10 @@ async def test_sunspec_entry_reads_its_documented_chain(example: SunSpecExample)
             assert set(readings) == set(example.readings), readings
             for name, want in example.readings.items():
                 assert math.isclose(readings[name], want, rel_tol=1e-9, abs_tol=1e-9), (name, readings[name])
+            for command, value, want_words in example.writes:
+                await device.command(command, value)
+                got = {a: int(bank.current()[f"holding_{a}"] or 0) for a in want_words}  # type: ignore[arg-type]
+                assert got == want_words, (command, value, got)
         finally:
             link.close()
 
