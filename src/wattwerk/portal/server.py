@@ -101,6 +101,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port-file", type=Path, help="write the bound port here once listening")
     parser.add_argument("--pair", metavar="SITE", help="create an edge token for SITE, print it, exit")
     parser.add_argument("--revoke", metavar="SITE", help="revoke every edge token of SITE, exit")
+    add_flukso_register(parser)
+
+
+def add_flukso_register(parser: argparse.ArgumentParser) -> None:
+    """``wattwerk portal flukso-register``: the one subcommand (``wattwerk portal`` alone serves)."""
     actions = parser.add_subparsers(dest="action", metavar="[flukso-register]")
     flukso = actions.add_parser(
         "flukso-register",
