@@ -148,9 +148,15 @@ def swiss_day(day: str, tz: str = "Europe/Zurich") -> dict:
 
 
 @pytest.mark.parametrize(
-    ("provider", "host"), [("ekz", "api.tariffs.ekz.ch"), ("groupe_e", "api.tariffs.groupe-e.ch")]
+    ("provider", "host", "day", "slots", "night_slots"),
+    [
+        ("ekz", "api.tariffs.ekz.ch", "2025-10-26", 100, 40),  # 21-06 local: 02:00-03:00 twice
+        ("groupe_e", "api.tariffs.groupe-e.ch", "2025-03-30", 92, 32),  # 02:00-03:00 never happens
+    ],
 )
-async def test_swiss_tariff_per_slot_on_the_autumn_dst_day(tmp_path: Path, provider: str, host: str):
+async def test_swiss_tariff_per_slot_on_dst_days(
+    tmp_path: Path, provider: str, host: str, day: str, slots: int, night_slots: int
+):
     site = parse_config(
         HEAD.replace("Europe/Berlin", "Europe/Zurich")
         + f"tariff: {{provider: {provider}, tariff_name: vario_plus, feed_in_eur_per_kwh: 0.06}}\n"
@@ -161,7 +167,7 @@ async def test_swiss_tariff_per_slot_on_the_autumn_dst_day(tmp_path: Path, provi
 
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append(request)
-        return httpx.Response(200, json=swiss_day("2025-10-26"))
+        return httpx.Response(200, json=swiss_day(day))
 
     prices = TariffPrices(
         t,
@@ -169,14 +175,14 @@ async def test_swiss_tariff_per_slot_on_the_autumn_dst_day(tmp_path: Path, provi
         tz="Europe/Zurich",
         client=lambda: httpx.AsyncClient(transport=httpx.MockTransport(handler)),
     )
-    start, n, starts = local_day("2025-10-26", "Europe/Zurich")
+    start, n, starts = local_day(day, "Europe/Zurich")
     got = await prices.prices(start, start + timedelta(minutes=15 * n))
     assert seen[0].url.host == host and seen[0].url.params["tariff_name"] == "vario_plus"
-    assert len(got.buy) == n == 100
+    assert len(got.buy) == n == slots
     local = starts.tz_convert("Europe/Zurich")
-    day = np.array([6 <= h < 21 for h in local.hour])
-    assert np.allclose(got.buy[day], 0.27 * 1.081) and np.allclose(got.buy[~day], 0.17 * 1.081)
-    assert int((~day).sum()) == 10 * 4  # 21-06 local on a 25-hour day: 02:00-03:00 twice
+    daytime = np.array([6 <= h < 21 for h in local.hour])
+    assert np.allclose(got.buy[daytime], 0.27 * 1.081) and np.allclose(got.buy[~daytime], 0.17 * 1.081)
+    assert int((~daytime).sum()) == night_slots
     assert np.allclose(got.sell, 0.06)
 
 
