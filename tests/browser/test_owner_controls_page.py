@@ -49,7 +49,7 @@ async def press_pv(page: Any) -> Any:
     charger = page.locator('[data-owner="ev1"]')
     await charger.get_by_test_id("mode-off").click()
     await expect(charger.get_by_test_id("mode-off")).to_have_attribute("aria-pressed", "true")
-    await expect(charger.get_by_test_id("ev-reason")).to_have_text("off (your choice)")
+    await expect(charger.get_by_test_id("ev-reason")).to_have_text("aus (Ihre Wahl)")  # the phone: German
     await charger.get_by_test_id("mode-pv").click()
     await expect(charger.get_by_test_id("mode-pv")).to_have_attribute("aria-pressed", "true")
     return charger
@@ -83,9 +83,13 @@ async def test_pv_and_a_plan_for_tomorrow_on_phone_and_desktop(
         charger = await press_pv(page)
         await expect(charger.get_by_test_id("mode-now")).to_have_text("Sofort")
         await expect(charger.get_by_test_id("plan-save")).to_have_text("Plan speichern")
-        # no sun at night: the car waits for a surplus it names
+        # no sun at night: the car waits for a surplus it names, or charges in a slot the planner
+        # chose for the site file's Monday departure; in German with decimal commas either way
         await expect(charger.get_by_test_id("ev-reason")).to_have_text(
-            re.compile(r"^waiting for \d+\.\d kW surplus \(now \d+\.\d kW\)$")
+            re.compile(
+                r"^(wartet auf \d+,\d kW Überschuss \(jetzt \d+,\d kW\)"
+                r"|lädt in einem geplanten Zeitfenster \(\d+,\d kW\), \d+,\d A)$"
+            )
         )
         await page.screenshot(path=str(shots / "owner-phone.png"), full_page=True)
         assert errors == []
@@ -102,6 +106,12 @@ async def test_pv_and_a_plan_for_tomorrow_on_phone_and_desktop(
         await expect(summary).to_contain_text("40 kWh by 07:00")
         await expect(charger.get_by_test_id("plan-slots")).to_contain_text(
             re.compile(r"Charging \d\d:\d\d–\d\d:\d\d"), timeout=30_000
+        )
+        # why the car waits now: for its cheapest slots (or it charges in one already)
+        await expect(charger.get_by_test_id("ev-reason")).to_have_text(
+            re.compile(
+                r"^(waiting for the cheapest hours \d\d:\d\d–\d\d:\d\d|charging in a planned slot .*)$"
+            )
         )
         await page.screenshot(path=str(shots / "owner-desktop.png"), full_page=True)
         assert errors == []
