@@ -95,7 +95,8 @@ def test_the_edge_page_through_the_tunnel_until_the_window_ends(portal: Portal, 
     assert portal.client().get(base + "/").status_code == 401
     with Polling(edge, portal.url, edge_token(owner, site)):
         # off by default: a stranger sees nothing, the owner is told to open a window first
-        assert stranger.http.get(base + "/").status_code == 404
+        foreign, missing = stranger.http.get(base + "/"), stranger.http.get("/sites/s_0000000000000000/edge/")
+        assert foreign.status_code == missing.status_code == 404 and foreign.content == missing.content
         assert installer.http.get(base + "/").status_code == 404
         closed = owner.http.get(base + "/setup", headers=page)
         assert closed.status_code == 403 and "access page" in closed.text

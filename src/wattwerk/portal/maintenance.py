@@ -2,7 +2,9 @@
 
 Off by default. The owner grants one account (an installer) maintenance for a chosen time;
 while the grant is live that account may queue commands for the site's edge (``status``,
-``logs``, ``get_config``, ``set_config``) and read their results. The edge fetches commands by
+``logs``, ``get_config``, ``set_config``, ``test_device``, ``restart``) and read their results, and
+open the edge's own page through the portal (``portal.tunnel``: kind ``proxy``, one command per
+HTTP request, audited there and deleted once answered). The edge fetches commands by
 long-polling ``GET /api/v1/edge/commands`` with its site token (no port opened at the site)
 and posts each result to ``POST /api/v1/edge/commands/{id}/result``. A grant ends by itself at
 ``expires_at``: commands still waiting then are marked ``expired`` and never delivered, and the
