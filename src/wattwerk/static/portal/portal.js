@@ -538,7 +538,7 @@ async function accessPage() {
   const site = BOOT.site;
   const base = `/api/v1/sites/${encodeURIComponent(site)}`;
   main.innerHTML = `
-  <p class="backlink"><a href="/sites/${encodeURIComponent(site)}">← ${esc(t("dash.title"))} · ${esc(site)}</a></p>
+  <p class="backlink"><a href="/sites/${encodeURIComponent(site)}">← ${esc(t("dash.title"))} · <span id="site-name">${esc(site)}</span></a></p>
   <section class="card"><h2>${esc(t("access.grants"))}</h2>
     <table class="devices"><thead><tr><th>${esc(t("access.alias"))}</th><th>${esc(t("access.role"))}</th><th></th></tr></thead>
     <tbody id="grants"></tbody></table>
@@ -604,6 +604,9 @@ async function accessPage() {
     f.elements.currency.value = r.data.currency;
   };
   const refresh = () => Promise.all([grants(), maint(), audit()]);
+  WWP.api("GET", base).then((r) => {  // the owner's label for the site rather than its id
+    if (r.ok && r.data.label) document.getElementById("site-name").textContent = r.data.label;
+  });
   document.getElementById("give").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const f = new FormData(ev.target);
