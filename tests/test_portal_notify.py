@@ -50,7 +50,7 @@ def subjects(events: list[notify.Event]) -> list[tuple[str, bool]]:
 def test_conditions_follow_the_owners_kinds_and_thresholds() -> None:
     grace = timedelta(minutes=5)
     seen = {1: T0 - timedelta(minutes=31)}
-    bad = {1: [("inv", "stale", T0 - timedelta(minutes=4)), ("hp", "failing", T0 - timedelta(minutes=6))]}
+    bad = {1: [("inv", "stale", T0 - timedelta(minutes=4)), ("hp", "error", T0 - timedelta(minutes=6))]}
     grants = {1: [(7, "ines", T0 - timedelta(hours=1), T0 + timedelta(hours=1), None)]}
     f = facts(pv_alerts={1: {"active": True, "ratio": 0.5, "message": "low"}}, last_seen=seen)
     f.bad_devices, f.grants = bad, grants
@@ -215,7 +215,9 @@ def test_the_owner_chooses_and_each_change_is_mailed_once(
     assert f"https://p.example/sites/{site}" in inbox.messages[0].get_payload()
     assert asyncio.run(rounds(6, 7)) == [2, 0]  # 6 minutes on: offline (5) and the stale device (5)
     later = sorted(str(m["Subject"]) for m in inbox.wait(4)[2:])
-    assert "device inv is stale" in later[0] and "has not uploaded for more than 5 minutes" in later[1]
+    assert (
+        "device inv: no recent values" in later[0] and "has not uploaded for more than 5 minutes" in later[1]
+    )
     assert asyncio.run(rounds(8)) == [0]  # a restart sends nothing again
 
     grant_id = grant.json()["id"]
@@ -294,7 +296,7 @@ def test_the_edge_reports_each_devices_state(tmp_path: Path) -> None:
     cfg = parse_config(site_file(tmp_path))
     edge = assemble(cfg)
     try:
-        assert edge.device_health() == {"grid": "waiting", "pv1": "waiting"}  # nothing read yet
+        assert edge.device_health() == {"grid": "stale", "pv1": "stale"}  # nothing read yet: "no value yet"
     finally:
         edge.close()
 

@@ -281,9 +281,9 @@ class Edge:
         return out
 
     def device_health(self) -> dict[str, str]:
-        """Each device's state as the local page shows it (ok, stale, failing, waiting): the uplink
-        tells the portal when it changes (owner notifications, portal/notify.py)."""
-        return {row["id"]: row["state"] for row in self.site_view().devices()}
+        """Each device's status as the local page shows it (ok, stale, error): the uplink tells the
+        portal when it changes (owner notifications, portal/notify.py)."""
+        return {row["id"]: row["status"] for row in self.site_view().devices()}
 
     def site_view(self) -> RuntimeView:
         """What the page shows: live values, today, restrictions, charge point modes, the plan."""

@@ -22,7 +22,7 @@
   channel in the power flows without guessing from names. The site file's time zone (``tz``)
   rides along the same way, so the portal's days, months and years are the site's local ones
   (unless the owner chose another zone on the portal).
-* Device health (``health``: device id -> ok / stale / failing / waiting, as the local page
+* Device health (``health``: device id -> ok / stale / error, as the local page's device list
   shows it) rides along whenever it differs from what the portal last acknowledged, so the
   portal can tell the owner about a stale device (portal/notify.py).
 """

@@ -9,6 +9,7 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -36,6 +37,7 @@ class PortalConfig:
     public_url: str | None = None  # the portal's address, for links in mail
     smtp: mail.SmtpConfig | None = None  # password-reset mail; None: resets are not offered
     notify_every_s: float = notify.EVERY_S  # the owners' notifications (with smtp), this often
+    notify_device_grace_s: float = notify.DEVICE_GRACE.total_seconds()  # a device bad this long is mailed
 
     def __post_init__(self) -> None:
         if self.registration not in REGISTRATION:
@@ -102,7 +104,15 @@ def create_app(config: PortalConfig) -> FastAPI:
     app.state.config = config
     app.state.secrets = box
     app.state.notifier = (
-        notify.Notifier(db, box, config.smtp, public_url=config.public_url) if config.smtp else None
+        notify.Notifier(
+            db,
+            box,
+            config.smtp,
+            public_url=config.public_url,
+            device_grace=timedelta(seconds=config.notify_device_grace_s),
+        )
+        if config.smtp
+        else None
     )  # one per process; the database keeps them from sending twice
     app.include_router(ingest.router(ingestor))
     app.include_router(compat.router(legacy))
@@ -116,6 +126,7 @@ def app_from_env() -> FastAPI:
     every = os.environ.get(ENV_RETENTION)
     sec = json.loads(os.environ.get(ENV_SECURITY) or "{}")
     limits = ingest.IngestConfig(rate_per_site=float(rate) if rate else None)
+    every_s, grace_s = notify.timing(os.environ.get(notify.ENV))
     if sec.get("max_channels"):
         limits.max_channels = int(sec["max_channels"])
     cfg = PortalConfig(
@@ -127,5 +138,7 @@ def app_from_env() -> FastAPI:
         key_file=Path(sec["key_file"]) if sec.get("key_file") else None,
         public_url=sec.get("public_url"),
         smtp=mail.SmtpConfig(**sec["smtp"]) if sec.get("smtp") else None,
+        notify_every_s=every_s,
+        notify_device_grace_s=grace_s,
     )
     return create_app(cfg)

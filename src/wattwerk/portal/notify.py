@@ -6,7 +6,7 @@ mail about:
 * ``pv``: PV under-performance, the edge's forecast monitor's verdict (``pv_alert`` of the plan
   it uploads, portal/plans.py);
 * ``offline``: no upload from the site's edges for ``offline_min`` minutes (default 30);
-* ``device``: a device the edge reports ``stale`` or ``failing`` (``health`` with its uploads,
+* ``device``: a device the edge reports ``stale`` or ``error`` (``health`` with its uploads,
   notify_store.py) for ``device_grace`` (5 minutes: a device that recovers at once stays quiet);
 * ``maintenance``: a maintenance window (grant) opened, and ended (by itself or by the owner).
 
@@ -22,6 +22,7 @@ or else the owner account's; both are sealed at rest; without either nothing is 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -106,8 +107,9 @@ def conditions(target: Target, facts: Facts, now: datetime, device_grace: timede
                 Condition(
                     f"device:{device}",
                     now - since >= device_grace,
-                    f"device {device} is {state}",
-                    f"The edge reports {device} {state} since {_hm(since)}: no fresh values from it.",
+                    f"device {device}: {'error' if state == 'error' else 'no recent values'}",
+                    f"The edge reports {device} {state} since {_hm(since)}; "
+                    "its page says why and what to check.",
                     f"device {device} reports again",
                 )
             )
@@ -164,6 +166,22 @@ def message(
         f"You get this because you switched on notifications for this site; change them on {manage}.\n"
     )
     return msg
+
+
+ENV = "WATTWERK_PORTAL_NOTIFY"  # JSON {"every_s": 60, "device_grace_s": 300}: shorter for tests and demos
+
+
+def timing(value: str | None) -> tuple[float, float]:
+    """(every_s, device_grace_s) from ``WATTWERK_PORTAL_NOTIFY``; ValueError naming what is wrong."""
+    try:
+        doc = json.loads(value) if value else {}
+        every = float(doc.get("every_s", EVERY_S))
+        grace = float(doc.get("device_grace_s", DEVICE_GRACE.total_seconds()))
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise ValueError(f'{ENV}: JSON such as {{"every_s": 60, "device_grace_s": 300}} ({exc})') from None
+    if not (0 < every <= 86_400 and 0 <= grace <= 86_400):
+        raise ValueError(f"{ENV}: every_s in (0, 86400], device_grace_s in [0, 86400]")
+    return every, grace
 
 
 class Notifier:

@@ -23,7 +23,7 @@ class Notifications(BaseModel):
     pv: bool = Field(False, description="PV yields less than forecast (the edge's monitor)")
     offline: bool = Field(False, description="no upload for offline_min minutes")
     offline_min: int = Field(30, ge=LOW, le=HIGH)
-    device: bool = Field(False, description="a device stale or failing for 5 minutes")
+    device: bool = Field(False, description="a device stale or in error for 5 minutes")
     maintenance: bool = Field(False, description="a maintenance window opened or ended")
     email: str | None = Field(
         None,

@@ -20,7 +20,7 @@ from wattwerk.errors import BadInput
 from wattwerk.portal.database import Conn, as_datetime
 
 KINDS = ("pv", "offline", "device", "maintenance")
-STATES = ("ok", "stale", "failing", "waiting")  # edge.live.device_rows' states
+STATES = ("ok", "stale", "error")  # edge.status.device_status: what the local page shows
 MAX_DEVICES = 200
 OFFLINE_MIN = (5, 10080)  # minutes: five minutes to a week
 DEVICE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -165,7 +165,7 @@ async def facts(conn: Conn, since: datetime) -> Facts:
             out.last_seen[int(site_id)] = as_datetime(seen)  # type: ignore[assignment]
     for site_id, device, state, at in await conn.fetchall(
         f"SELECT h.site_id, h.device, h.state, h.since FROM device_health h "
-        f"{_ON.format(t='h', kind='device')} WHERE h.state IN ('stale', 'failing')"
+        f"{_ON.format(t='h', kind='device')} WHERE h.state IN ('stale', 'error')"
     ):
         out.bad_devices.setdefault(int(site_id), []).append((str(device), str(state), as_datetime(at)))  # type: ignore[arg-type]
     for site_id, grant, alias, starts, expires, revoked in await conn.fetchall(

@@ -7,12 +7,12 @@ CREATE TABLE site_notifications (
     pv           boolean NOT NULL DEFAULT false,  -- PV under-performance (the edge's pv_alert)
     offline      boolean NOT NULL DEFAULT false,  -- no upload for offline_min minutes
     offline_min  integer NOT NULL DEFAULT 30 CHECK (offline_min BETWEEN 5 AND 10080),
-    device       boolean NOT NULL DEFAULT false,  -- a device stale or failing (device_health)
+    device       boolean NOT NULL DEFAULT false,  -- a device stale or in error (device_health)
     maintenance  boolean NOT NULL DEFAULT false,  -- a maintenance window opened / ended
     updated_at   timestamptz NOT NULL DEFAULT now()
 );
 
--- Per device the state the edge last reported (ok, stale, failing, waiting) and since when.
+-- Per device the status the edge last reported (ok, stale, error) and since when.
 CREATE TABLE device_health (
     site_id     integer NOT NULL REFERENCES sites (id) ON DELETE CASCADE,
     device      text NOT NULL,
