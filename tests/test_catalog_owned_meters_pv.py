@@ -37,7 +37,10 @@ FILES = {
         f"electricity_meter/{v}.yaml"
         for v in ("orno", "inepro", "wago", "saia_burgess", "finder", "chint", "bg_etech", "kostal")
     ),
-    *(f"pv_inverter/{v}.yaml" for v in ("growatt", "solis", "deye", "apsystems", "hoymiles", "kaco")),
+    *(
+        f"pv_inverter/{v}.yaml"
+        for v in ("growatt", "solis", "deye", "apsystems", "hoymiles", "kaco", "solax")
+    ),
 }
 SHARED_FILES = {"electricity_meter/schneider_electric.yaml": {"schneider-iem3000"}}
 
@@ -461,6 +464,56 @@ EXAMPLES = [
         {"power": 4321.0, "power_pv": 4500.0, "energy": 23_456_000.0},
     ),
     Example(
+        "solax-x1-boost",
+        {
+            (IN, 0x0404): 2318,  # grid voltage 231.8 V
+            (IN, 0x0407): 4998,  # frequency 49.98 Hz
+            (IN, 0x040A): 152,  # output current 15.2 A
+            (IN, 0x040D): 47,  # temperature 47 °C
+            (IN, 0x040E): 3512,  # inverter power 3512 W
+            (IN, 0x0414): 1840,  # PV1 1840 W
+            (IN, 0x0415): 1795,  # PV2 1795 W
+            (IN, 0x0423): 0xE240,
+            (IN, 0x0424): 0x0001,  # total yield 123456 x 0.1 kWh, low word first
+        },
+        {
+            "voltage": 231.8,
+            "frequency": 49.98,
+            "current": 15.2,
+            "temperature": 47.0,
+            "power": 3512.0,
+            "power_pv1": 1840.0,
+            "power_pv2": 1795.0,
+            "energy": 12_345_600.0,
+        },
+    ),
+    Example(
+        "solax-x3-mic-g2",
+        {
+            (IN, 0x0404): 2301,
+            (IN, 0x0405): 2315,
+            (IN, 0x0406): 2298,  # U L1-L3 0.1 V
+            (IN, 0x040D): 0xFFFB,  # temperature -5 °C (a winter morning)
+            (IN, 0x040E): 8040,  # inverter power 8040 W
+            (IN, 0x0414): 4100,
+            (IN, 0x0415): 4150,  # PV1, PV2 W
+            (IN, 0x0423): 0x81CD,
+            (IN, 0x0424): 0x0001,  # total yield 98765 x 0.1 kWh, low word first
+            (HO, 0x0638): 30000,  # active power limit 30000 W: none
+        },
+        {
+            "voltage_l1": 230.1,
+            "voltage_l2": 231.5,
+            "voltage_l3": 229.8,
+            "temperature": -5.0,
+            "power": 8040.0,
+            "power_pv1": 4100.0,
+            "power_pv2": 4150.0,
+            "energy": 9_876_500.0,
+        },
+        [("power_limit", 6000.0, {0x0638: 6000}), ("power_limit", 45_000.0, {0x0638: 30000})],
+    ),
+    Example(
         "deye-string",
         {
             (HO, 63): 0x49F0,
@@ -492,6 +545,10 @@ async def test_entry_reads_the_documented_example(example: Example) -> None:
             for name, want in example.readings.items():
                 got = readings[name]  # float32 registers carry 7 digits
                 assert math.isclose(got, want, rel_tol=1e-6, abs_tol=1e-6), (name, got, want)
+            for command, value, want_words in example.writes:
+                await device.command(command, value)
+                got_words = {a: int(bank.current()[f"holding_{a}"] or 0) for a in want_words}  # type: ignore[arg-type]
+                assert got_words == want_words, (command, value, got_words)
         finally:
             link.close()
 
