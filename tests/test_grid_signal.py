@@ -177,3 +177,41 @@ async def test_the_edge_plans_the_car_into_low_co2_slots_and_shows_kg_and_eur(
     assert effect["cost_eur_more"] == pytest.approx(0.0, abs=1e-3) and effect["co2_kg_saved"] >= 0.0
     assert shown["slots"][0]["co2_g_per_kwh"] == pytest.approx(signal[0], abs=0.1)
     assert shown["cost_eur"] == pytest.approx(plan.cost_eur, abs=1e-4)
+
+
+BATTERY_SITE = """\
+site: {name: Green house, location: {latitude: 48.0, longitude: 7.8}, timezone: Europe/Berlin}
+devices:
+  - {id: grid, role: grid_meter, connection: {type: modbus_tcp, host: 127.0.0.1, port: 9}}
+  - {id: bat, role: battery, connection: {type: modbus_tcp, host: 127.0.0.1, port: 9},
+     capacity_wh: 20000, max_charge_w: 5000, max_discharge_w: 5000}
+strategy: {mode: planner, co2: {weight_eur_per_kg: 0}}
+tariff: {provider: fixed}
+store: {data_dir: DATADIR}
+"""
+
+
+def test_the_effect_counts_the_energy_left_in_the_battery(tmp_path):
+    """On a flat price the battery may end fuller or emptier, whatever the CO₂ term: the effect
+    values the energy left at the end as the planner does, so the tie-breaker shows no cost."""
+    from wattwerk.market.site_prices import Prices
+
+    cfg = parse_config(BATTERY_SITE.replace("DATADIR", str(tmp_path / "var")))
+    co2 = recorded_values()
+    now = FIRST
+    state = SiteState()
+    state.update([Reading("grid.power", now, 300.0), Reading("bat.soc", now, 100.0)])
+    svc = PlanService(
+        cfg, lambda: state.snapshot(now), TariffPrices(cfg.tariff, tmp_path / "p.json"), clock=lambda: now
+    )
+    assert svc.co2 is not None and svc.co2.name == "energy-charts-co2-de"  # built from strategy.co2
+    prices = Prices(now, np.full(96, 0.30), np.full(96, 0.08), "fixed")
+    plan, effect = svc.solve(prices, state.snapshot(now), None, co2)
+    assert effect is not None and plan.co2_kg is not None
+    assert effect["cost_eur_more"] == pytest.approx(0.0, abs=0.005)
+    req = svc.request(prices, state.snapshot(now), None, co2)
+    alone = solve(PlanRequest(**{**req.__dict__, "co2_eur_per_kg": 0.0}), svc.options)
+    assert abs(plan.cost_eur - alone.cost_eur) > 0.1  # the bare costs differ: the batteries end apart
+    assert effect["co2_kg_saved"] > 0.1  # the battery serves the dirtiest slots
+    discharge = plan.devices["bat"]["power_w"] > 1
+    assert discharge.any() and co2[discharge].mean() > co2[~discharge].mean() + 50

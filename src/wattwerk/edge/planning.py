@@ -331,7 +331,9 @@ class PlanService:
         self, prices: Prices, snap: Snapshot, weather: pd.DataFrame | None, co2: np.ndarray | None
     ) -> tuple[Plan, dict[str, float] | None]:
         """The plan and, with a CO₂ signal, its effect against the plan on price alone: kg CO₂ saved
-        and € more (both over the horizon)."""
+        and € more over the horizon, each net of the energy left in the batteries at the end (worth
+        what it saves later: the mean price and CO₂ after discharge losses, as the planner values
+        it), since where prices tie the two plans may end with the batteries at different levels."""
         req = self.request(prices, snap, weather, co2)
         plan = solve(req, self.options)
         if co2 is None or plan.status == "fallback":
@@ -339,10 +341,8 @@ class PlanService:
         alone = solve(replace(req, co2_eur_per_kg=0.0), self.options)
         if alone.status == "fallback" or alone.co2_kg is None or plan.co2_kg is None:
             return plan, None
-        return plan, {
-            "co2_kg_saved": round(alone.co2_kg - plan.co2_kg, 3),
-            "cost_eur_more": round(plan.cost_eur - alone.cost_eur, 4),
-        }
+        (eur, kg), (eur0, kg0) = _net_of_stored(req, plan), _net_of_stored(req, alone)
+        return plan, {"co2_kg_saved": round(kg0 - kg, 3), "cost_eur_more": round(eur - eur0, 4)}
 
     async def refresh(self) -> Plan | None:
         """Fetch prices and re-plan; on failure keep the last good plan (it is used while it covers
@@ -488,6 +488,17 @@ class PlanService:
             wait = (self.slot_start(now) + timedelta(minutes=SLOT_MINUTES) - now).total_seconds()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), max(wait, 1.0))
+
+
+def _net_of_stored(req: PlanRequest, plan: Plan) -> tuple[float, float]:
+    """(€, kg CO₂) of the plan less what the batteries' energy at the end saves later."""
+    left_kwh = sum(
+        b.capacity_wh * float(plan.devices[b.name]["soc_pct"][-1]) / 100.0 / 1000.0 * b.eff_discharge
+        for b in req.batteries
+    )
+    co2 = np.asarray(req.co2_g_per_kwh, dtype=float)
+    eur = plan.cost_eur - left_kwh * float(np.mean(plan.buy_eur_per_kwh))
+    return eur, float(plan.co2_kg or 0.0) - left_kwh * float(np.mean(co2)) / 1000.0
 
 
 def _same(a: Prices, b: Prices) -> bool:
