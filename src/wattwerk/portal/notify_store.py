@@ -21,6 +21,7 @@ from wattwerk.portal.database import Conn, as_datetime
 
 KINDS = ("pv", "offline", "device", "maintenance")
 STATES = ("ok", "stale", "error")  # edge.status.device_status: what the local page shows
+BAD = ("stale", "error")
 MAX_DEVICES = 200
 OFFLINE_MIN = (5, 10080)  # minutes: five minutes to a week
 DEVICE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -233,15 +234,21 @@ def parse_health(value: Any) -> dict[str, str]:
 
 
 async def store_health(conn: Conn, site_id: int, health: dict[str, str], now: datetime) -> int:
-    """Keep each device's state; ``since`` moves only when the state changes. Devices the edge no
-    longer names are dropped. Returns the devices whose state changed."""
+    """Keep each device's state. ``since`` moves when a device turns bad or good, not from stale to
+    error and back (one spell without values). Devices the edge no longer names are dropped.
+    Returns the devices whose state changed."""
     known = {
-        str(d): str(s)
-        for d, s in await conn.fetchall(
-            "SELECT device, state FROM device_health WHERE site_id = %s", (site_id,)
+        str(d): (str(s), t)
+        for d, s, t in await conn.fetchall(
+            "SELECT device, state, since FROM device_health WHERE site_id = %s", (site_id,)
         )
     }
-    changed = [(site_id, d, s, now) for d, s in health.items() if known.get(d) != s]
+    changed = []
+    for device, state in health.items():
+        old, since = known.get(device, (None, None))
+        if old != state:
+            still_bad = old in BAD and state in BAD
+            changed.append((site_id, device, state, as_datetime(since) if still_bad else now))
     if changed:
         await conn.executemany(
             "INSERT INTO device_health (site_id, device, state, since) VALUES (%s, %s, %s, %s) "
