@@ -10,7 +10,10 @@ A wrong address, type, word order, scale or sign in an entry fails here; ``test_
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import math
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,11 +25,13 @@ from starlette.routing import Route
 
 from test_catalog_owned import Example, raw_bank
 from wattwerk.devices.catalog import find, load_catalog
-from wattwerk.devices.custom import HttpJsonDevice
+from wattwerk.devices.custom import HttpJsonDevice, MqttJsonDevice
 from wattwerk.devices.device import ModbusDevice, SunSpecDevice, create
 from wattwerk.devices.factory import create_for
 from wattwerk.devices.status import emulated, native
+from wattwerk.errors import InputLedger
 from wattwerk.protocols.modbus import LinkConfig, ModbusLink
+from wattwerk.protocols.mqtt import MqttPublisher, MqttSettings, MqttSource
 from wattwerk.sim.emulators.http_server import HttpServerEmulator
 from wattwerk.sim.emulators.modbus import EmulatorServer
 
@@ -660,6 +665,93 @@ async def test_ez1_with_one_input_missing_publishes_no_partial_sum() -> None:
     assert device.ledger.total() == 2, device.ledger.counts  # p2 missing, once for each value naming it
 
 
+@dataclass
+class MqttCase:
+    """A device's documented MQTT messages (topic under its base, payload), the readings they stand for,
+    and each command with the message (topic under the base, payload) the device must receive."""
+
+    entry: str
+    published: dict[str, str]
+    readings: dict[str, float]
+    writes: list[tuple[str, float, tuple[str, str]]] = field(default_factory=list)
+
+
+MQTT_CASES = [
+    MqttCase(
+        "hoymiles-opendtu-mqtt",
+        {  # as OpenDTU publishes them for an HM-800 (plain text numbers)
+            "0/power": "612.3",
+            "0/yieldtotal": "13.338",
+            "0/temperature": "38.9",
+            "0/voltage": "231.20",
+            "0/frequency": "50.01",
+            "status/limit_absolute": "600.00",
+            "0/yieldday": "216",
+            "1/power": "301.2",
+        },
+        {
+            "power": 612.3,
+            "energy": 13_338.0,
+            "temperature": 38.9,
+            "voltage": 231.2,
+            "frequency": 50.01,
+            "limit": 600.0,
+        },
+        [
+            ("power_limit", 350.0, ("cmd/limit_nonpersistent_absolute", "350")),
+            ("power_limit", 2500.0, ("cmd/limit_nonpersistent_absolute", "2000")),
+        ],
+    )
+]
+TEMPLATED = {c.entry for c in JSON_CASES} | {c.entry for c in MQTT_CASES}
+
+
+async def _collect(source: MqttSource, into: list[tuple[str, str]]) -> None:
+    async for payload in source:
+        topic, _, value = payload.partition(b"\0")
+        into.append((topic.decode(), value.decode()))
+
+
+@pytest.mark.mqtt
+@pytest.mark.parametrize("case", MQTT_CASES, ids=[c.entry for c in MQTT_CASES])
+async def test_mqtt_entry_reads_the_documented_messages_and_publishes_its_commands(case: MqttCase) -> None:
+    entry = find(case.entry).entry
+    root = f"wattwerk-test/{case.entry}-{uuid.uuid4().hex[:10]}"
+    sent: list[tuple[str, str]] = []
+    commands = MqttSource(f"{root}/cmd/#", with_topic=True)
+    task = asyncio.create_task(_collect(commands, sent))
+    device = MqttJsonDevice(entry, MqttSettings(), base_topic=root, device_id="dev", ledger=InputLedger())
+    try:
+        await asyncio.wait_for(commands.subscribed.wait(), 10)
+        got: dict[str, float] = {}
+        async with MqttPublisher() as pub:
+            for _ in range(100):  # until the device's subscriptions have taken every message
+                for sub, payload in case.published.items():
+                    await pub.publish(f"{root}/{sub}", payload)
+                await asyncio.sleep(0.1)
+                got = await device.values()
+                if len(got) == len(case.readings):
+                    break
+        assert device.ledger.total() == 0, device.ledger.counts
+        assert set(got) == set(case.readings), got
+        for name, want in case.readings.items():
+            assert math.isclose(got[name], want, rel_tol=1e-12), (name, got[name], want)
+        for command, value, _ in case.writes:
+            await device.command(command, value)
+        expected = [(f"{root}/{sub}", payload) for _, _, (sub, payload) in case.writes]
+        for _ in range(50):
+            if len(sent) >= len(expected):
+                break
+            await asyncio.sleep(0.1)
+        assert sent == expected
+    finally:
+        commands.close()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await device.aclose()
+
+
 NI = 0x8000  # SunSpec "not implemented" for int16 values and scale factors
 
 
@@ -846,5 +938,5 @@ def test_every_entry_of_these_files_has_an_example() -> None:
     modbus = {i.entry.id for i in emulated(mine)}
     templated = {i.entry.id for i in native(mine)}
     assert modbus == {e.entry for e in EXAMPLES} | {e.entry for e in SUNSPEC_EXAMPLES}
-    assert templated == {c.entry for c in JSON_CASES}
+    assert templated == TEMPLATED
     assert {i.entry.id for i in mine} == modbus | templated  # nothing untested hides in these files
