@@ -167,7 +167,7 @@ async def test_ranges_cost_compare_and_language(
     # the system's dark theme: dark page, charts' grid lines in the theme's colour
     await page.emulate_media(color_scheme="dark")
     await expect(page.locator("body")).to_have_css("background-color", "rgb(18, 21, 19)")
-    assert await page.evaluate("WWP.colors.line") == "#2d3530"
+    await page.wait_for_function("WWP.colors.line === '#2d3530'")  # the page took the theme's colours
     await page.screenshot(path=str(shots / "portal-dashboard-de-dark.png"), full_page=True)
     await page.emulate_media(color_scheme="light")
 
@@ -184,6 +184,9 @@ async def test_ranges_cost_compare_and_language(
     await form.locator("input[name=import_per_kwh]").fill("0,3x")
     await form.locator("button").click()
     await expect(page.locator("#tariff-msg")).to_have_text("Bezugspreis je kWh: keine Zahl: 0,3x")
+    await form.locator("input[name=import_per_kwh]").fill("150")  # the server's limit (422), in German
+    await form.locator("button").click()
+    await expect(page.locator("#tariff-msg")).to_have_text("Bezugspreis je kWh: darf höchstens 100 sein")
     await page.locator("form#give input[name=alias]").fill("niemand_hier")
     await page.locator("form#give button").click()
     await expect(page.locator("#give-err")).to_have_text("kein Konto 'niemand_hier'")

@@ -45,7 +45,8 @@ const WWP = {
     if (d.code && BOOT.strings["err." + d.code]) return WWP.t("err." + d.code, d.vars || {});
     if (Array.isArray(d.detail)) {
       return d.detail.map((e) => {
-        const field = (e.loc || []).slice(1).join(".");
+        const loc = e.loc || [];
+        const field = (["body", "query", "path", "header", "cookie"].includes(loc[0]) ? loc.slice(1) : loc).join(".");
         const name = BOOT.strings["field." + field] || field;
         const msg = BOOT.strings["err.v." + e.type] ? WWP.t("err.v." + e.type, e.ctx || {}) : e.msg;
         return name ? `${name}: ${msg}` : msg;
