@@ -44,7 +44,7 @@ FILES = {
     ),
     *(
         f"pv_inverter/{v}.yaml"
-        for v in ("growatt", "solis", "deye", "apsystems", "hoymiles", "kaco", "solax")
+        for v in ("growatt", "solis", "deye", "apsystems", "hoymiles", "kaco", "solax", "goodwe")
     ),
 }
 SHARED_FILES = {"electricity_meter/schneider_electric.yaml": {"schneider-iem3000"}}
@@ -517,6 +517,17 @@ EXAMPLES = [
             "energy": 9_876_500.0,
         },
         [("power_limit", 6000.0, {0x0638: 6000}), ("power_limit", 45_000.0, {0x0638: 30000})],
+    ),
+    Example(
+        "goodwe-dt-ms",
+        {
+            (HO, 30127): 0x0000,
+            (HO, 30128): 0x1A2B,  # total inverter power 6699 W
+            (HO, 30141): 0x01C7,  # inverter temperature 455 x 0.1 °C
+            (HO, 30145): 0x0001,
+            (HO, 30146): 0x86A0,  # total PV generation 100000 x 0.1 kWh
+        },
+        {"power": 6699.0, "temperature": 45.5, "energy": 10_000_000.0},
     ),
     Example(
         "deye-string",

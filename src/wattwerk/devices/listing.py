@@ -107,7 +107,7 @@ def markdown(items: list[Item], target: Path | None = None) -> str:
         "reason. The devices people own beyond the reference list (go-e, Easee, Zaptec, Wallbox, SMA EV",
         "Charger, Tesla, openWB, Wattpilot, Growatt, Solis, SolaX, Deye, SolarEdge storage) and the meters",
         "and PV inverters they have (ORNO, Inepro, WAGO, Saia ALE3, Finder 7M, Schneider iEM3000, CHINT",
-        "DTSU666, B+G DS100, KOSTAL KSEM, Growatt MIN, Solis, Deye and SolaX string, KACO blueplanet,",
+        "DTSU666, B+G DS100, KOSTAL KSEM, Growatt MIN, Solis, Deye, SolaX and GoodWe string, KACO blueplanet,",
         "APsystems EZ1, Hoymiles via OpenDTU or AhoyDTU) are also read from a hand-written table of the",
         "vendor's documented example values (a SunSpec device's chain as raw words)",
         "(`tests/test_catalog_owned.py`, `tests/test_catalog_owned_native.py`,",
