@@ -48,7 +48,7 @@ async def test_plan_widget_shows_forecast_schedule_and_pv_days(
     await expect(card.locator("h2")).to_have_text("Plan and PV forecast")
     await expect(card.locator(".plan-summary")).to_contain_text("expected cost ahead")
     await expect(card.locator(".pv-alert")).to_have_text(
-        "PV yields less than expected (55 %): pv: UNDER-PERFORMING: measured 33.0 kWh vs expected 60.0 kWh"
+        "PV yields less than expected (55 %): measured 33.0 kWh against 60.0 kWh expected"
     )
     await expect(card.locator(".chart canvas")).to_have_count(1)
     await expect(card.locator(".u-legend")).to_contain_text("Forecast")

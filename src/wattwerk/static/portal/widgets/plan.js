@@ -65,7 +65,10 @@ function pvAlert(ctx, alert) {
   box.className = "pv-alert err";
   box.setAttribute("role", "alert");
   const share = alert.ratio === null ? "" : ` (${WWP.pct(alert.ratio)})`;
-  box.innerHTML = `<b>${WW.esc(ctx.t("plan.pv_alert"))}${WW.esc(share)}</b>: ${WW.esc(alert.message)}`;
+  // the figures in the page's language; the edge's own English sentence only when it sent none
+  const detail = alert.expected_wh > 0 ? ctx.t("plan.pv_alert_detail",
+    { measured: WWP.kwh(alert.measured_wh, 1), expected: WWP.kwh(alert.expected_wh, 1) }) : alert.message;
+  box.innerHTML = `<b>${WW.esc(ctx.t("plan.pv_alert"))}${WW.esc(share)}</b>: ${WW.esc(detail)}`;
   return box;
 }
 
