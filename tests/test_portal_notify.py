@@ -78,15 +78,38 @@ def test_conditions_follow_the_owners_kinds_and_thresholds() -> None:
 def test_events_are_the_changes_from_what_the_owner_was_told() -> None:
     t = target(pv=True, device=True)
     holds = [
-        notify.Condition("pv", True, "low", "", "ok"),
-        notify.Condition("device:inv", False, "stale", "", "back"),
+        notify.Condition("pv", True, "mail.pv.on", "mail.pv.text", "mail.pv.off"),
+        notify.Condition("device:inv", False, "mail.device.stale", "mail.device.text", "mail.device.off"),
     ]
     assert subjects(notify.events(t, holds, {})) == [("pv", True)]
     assert notify.events(t, holds, {"pv": True}) == []  # told already
     assert subjects(notify.events(t, holds, {"pv": True, "device:inv": True})) == [("device:inv", False)]
     # a device the edge no longer reports bad: resolved; a kind switched off: no mail
-    assert subjects(notify.events(t, [], {"device:hp": True, "offline": True})) == [("device:hp", False)]
+    gone = notify.events(t, [], {"device:hp": True, "offline": True})
+    assert subjects(gone) == [("device:hp", False)] and gone[0].vars == {"device": "hp"}
     assert notify.events(t, [], {"device:hp": False}) == []
+
+
+def test_the_mail_is_in_the_owners_language_with_the_sites_local_times() -> None:
+    config = mail.SmtpConfig(host="127.0.0.1", sender="portal@example.org")
+    t = Target(1, "s_1", "Haus", "alice", Prefs(device=True, lang="de"), None, "Europe/Berlin")
+    f = facts(bad_devices={1: [("inv", "error", T0 - timedelta(minutes=10))]})
+    (event,) = notify.events(t, notify.conditions(t, f, T0, timedelta(minutes=5)), {})
+    msg = notify.message(config, "a@example.org", t, event, "https://p.example")
+    assert msg["Subject"] == "wattwerk Haus: Gerät inv: Fehler"
+    body = msg.get_content()
+    assert body.startswith("Hallo alice,") and "seit 2026-12-06 12:50 CET" in body  # 11:50 UTC
+    assert "https://p.example/sites/s_1/access" in body
+    (back,) = notify.events(t, [], {"device:inv": True})
+    assert notify.message(config, "a@example.org", t, back, None)["Subject"] == (
+        "wattwerk Haus: Gerät inv liefert wieder Werte (behoben)"
+    )
+    pv = target(pv=True)
+    pv.prefs.lang = "fr"
+    alert = {"active": True, "ratio": 0.5, "measured_wh": 12_340.0, "expected_wh": 24_680.0}
+    (event,) = notify.events(pv, notify.conditions(pv, facts(pv_alerts={1: alert}), T0, timedelta(0)), {})
+    text = notify.message(config, "a@example.org", pv, event, None).get_content()
+    assert "Mesuré 12,3 kWh pour 24,7 kWh prévus" in text and "(50 % de la prévision)" in text
 
 
 def test_the_access_page_card_has_its_strings_in_every_language() -> None:

@@ -25,11 +25,13 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
+from typing import Any
+from zoneinfo import ZoneInfo
 
-from wattwerk.portal import mail, notify_store
+from wattwerk.portal import i18n, mail, notify_store
 from wattwerk.portal.database import Database, utcnow
 from wattwerk.portal.notify_store import Facts, Target
 from wattwerk.portal.secretbox import SecretBox, SecretError
@@ -44,13 +46,15 @@ FORGET = timedelta(days=7)  # ended conditions are forgotten after this
 
 @dataclass(frozen=True)
 class Condition:
-    """Whether ``subject`` holds now, and the words for the mail either way."""
+    """Whether ``subject`` holds now, and the mail's words either way: catalogue keys
+    (``static/portal/i18n``, the owner's language) and their variables."""
 
     subject: str
     active: bool
-    title: str  # what holds (the mail's subject when it starts)
-    text: str  # details
-    resolved: str  # the mail's subject when it ends
+    on: str  # the title when it starts holding (the mail's subject)
+    text: str  # the details for that mail
+    off: str  # the title when it ends
+    vars: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -58,24 +62,25 @@ class Event:
     site_id: int
     subject: str
     active: bool  # True: started; False: resolved
-    title: str
-    text: str
-
-
-def _hm(t: datetime) -> str:
-    return t.strftime("%Y-%m-%d %H:%M UTC")
+    title: str  # catalogue key
+    text: str | None  # catalogue key of the details (none for a resolved one)
+    vars: dict[str, Any] = field(default_factory=dict)
 
 
 def _pv(alert: dict | None) -> Condition:
     alert = alert or {}
     ratio = alert.get("ratio")
-    share = f" ({ratio * 100:.0f} % of the forecast)" if isinstance(ratio, int | float) else ""
     return Condition(
         "pv",
         bool(alert.get("active")),
-        f"PV yields less than expected{share}",
-        str(alert.get("message") or "The edge's forecast monitor sees less PV yield than forecast."),
-        "PV yield is back as expected",
+        "mail.pv.on",
+        "mail.pv.text",
+        "mail.pv.off",
+        {
+            "percent": round(ratio * 100) if isinstance(ratio, int | float) else "–",
+            "measured_kwh": float(alert.get("measured_wh") or 0) / 1000,
+            "expected_kwh": float(alert.get("expected_wh") or 0) / 1000,
+        },
     )
 
 
@@ -83,12 +88,14 @@ def _offline(target: Target, seen: datetime | None, now: datetime) -> Condition 
     if seen is None:
         return None  # never uploaded: not an edge that went away
     minutes = target.prefs.offline_min
+    late = now - seen > timedelta(minutes=minutes)
     return Condition(
         "offline",
-        now - seen > timedelta(minutes=minutes),
-        f"the edge has not uploaded for more than {minutes} minutes",
-        f"Last upload: {_hm(seen)}. Check the edge's power and network.",
-        "the edge is uploading again",
+        late,
+        "mail.offline.on",
+        "mail.offline.text",
+        "mail.offline.off",
+        {"minutes": minutes, "last": seen},
     )
 
 
@@ -103,29 +110,35 @@ def conditions(target: Target, facts: Facts, now: datetime, device_grace: timede
         out.append(c)
     if "device" in kinds:
         for device, state, since in facts.bad_devices.get(sid, []):
+            on = "mail.device.error" if state == "error" else "mail.device.stale"
+            held = now - since >= device_grace
             out.append(
                 Condition(
                     f"device:{device}",
-                    now - since >= device_grace,
-                    f"device {device}: {'error' if state == 'error' else 'no recent values'}",
-                    f"The edge reports {device} {state} since {_hm(since)}; "
-                    "its page says why and what to check.",
-                    f"device {device} reports again",
+                    held,
+                    on,
+                    "mail.device.text",
+                    "mail.device.off",
+                    {"device": device, "since": since},
                 )
             )
     if "maintenance" in kinds:
         for grant, installer, starts, expires, revoked in facts.grants.get(sid, []):
             live = revoked is None and starts <= now < expires
+            words = {"installer": installer, "until": expires}
             out.append(
                 Condition(
-                    f"maintenance:{grant}",
-                    live,
-                    f"maintenance window opened for {installer}",
-                    f"{installer} may maintain the edge until {_hm(expires)} (unless you end it earlier).",
-                    f"maintenance window for {installer} ended",
+                    f"maintenance:{grant}", live, "mail.maint.on", "mail.maint.text", "mail.maint.off", words
                 )
             )
     return out
+
+
+GONE = {
+    "pv": ("mail.pv.off", "pv"),
+    "offline": ("mail.offline.off", ""),
+    "device": ("mail.device.off", "device"),
+}
 
 
 def events(target: Target, now_holds: list[Condition], told: dict[str, bool]) -> list[Event]:
@@ -137,33 +150,56 @@ def events(target: Target, now_holds: list[Condition], told: dict[str, bool]) ->
     for c in now_holds:
         seen.add(c.subject)
         if c.active and not told.get(c.subject, False):
-            out.append(Event(target.site_id, c.subject, True, c.title, c.text))
+            out.append(Event(target.site_id, c.subject, True, c.on, c.text, c.vars))
         elif not c.active and told.get(c.subject, False):
-            out.append(Event(target.site_id, c.subject, False, c.resolved, c.text))
+            out.append(Event(target.site_id, c.subject, False, c.off, None, c.vars))
     for subject, active in told.items():
-        if active and subject not in seen and subject.split(":", 1)[0] in kinds:
-            what = subject.replace(":", " ", 1)
-            out.append(Event(target.site_id, subject, False, f"{what}: resolved", "The condition ended."))
+        kind, _, name = subject.partition(":")
+        if active and subject not in seen and kind in kinds:
+            key, var = GONE.get(kind, ("mail.maint.gone", ""))
+            out.append(Event(target.site_id, subject, False, key, None, {var: name} if var else {}))
     return out
+
+
+def _shown(value: Any, lang: str, tz: str) -> str:
+    """A variable as the owner reads it: times in the site's zone, decimals in the language's way."""
+    if isinstance(value, datetime):
+        try:
+            zone = ZoneInfo(tz)
+        except (ValueError, KeyError):
+            zone = ZoneInfo("UTC")
+        return value.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+    if isinstance(value, float):
+        text = f"{value:.1f}"
+        return text.replace(".", ",") if lang in ("de", "fr") else text
+    return str(value)
 
 
 def message(
     config: mail.SmtpConfig, to: str, target: Target, event: Event, public_url: str | None
 ) -> EmailMessage:
-    msg = EmailMessage()
+    """The mail of one event, in the language the owner saved the choice in."""
+    lang = target.prefs.lang
+    words = {k: _shown(v, lang, target.tz) for k, v in event.vars.items()}
+    base = public_url.rstrip("/") if public_url else None
+    words |= {
+        "alias": target.owner,
+        "link": f"{base}/sites/{target.site}" if base else target.site,
+        "manage": f"{base}/sites/{target.site}/access" if base else i18n.text(lang, "mail.access_page"),
+    }
+
+    def say(key: str) -> str:
+        return i18n.text(lang, key).format(**words)
+
     name = target.label or target.site
+    title = say(event.title) + ("" if event.active else f" ({say('mail.resolved')})")
+    msg = EmailMessage()
     msg["From"] = config.sender
     msg["To"] = to
-    msg["Subject"] = f"wattwerk {name}: {event.title}" + ("" if event.active else " (resolved)")
-    link = f"{public_url.rstrip('/')}/sites/{target.site}" if public_url else f"site {target.site}"
-    manage = (
-        f"{public_url.rstrip('/')}/sites/{target.site}/access" if public_url else "the site's access page"
-    )
+    msg["Subject"] = f"wattwerk {name}: {title}"
+    details = f"{say(event.text)}\n" if event.text else ""
     msg.set_content(
-        f"Hello {target.owner},\n\n"
-        f"{name}: {event.title}{'' if event.active else ' (resolved)'}.\n{event.text}\n\n"
-        f"See {link}\n\n"
-        f"You get this because you switched on notifications for this site; change them on {manage}.\n"
+        f"{say('mail.hello')}\n\n{name}: {title}\n{details}\n{say('mail.see')}\n\n{say('mail.why')}\n"
     )
     return msg
 

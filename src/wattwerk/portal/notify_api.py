@@ -4,13 +4,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, ValidationError
 
-from wattwerk.portal import accounts, auth, hardening, notify_store, sites
+from wattwerk.portal import accounts, auth, hardening, i18n, notify_store, sites
 from wattwerk.portal.api import PREFIX, SiteName, Who, box_of, config_of, site_ref
 from wattwerk.portal.database import utcnow
 
@@ -29,6 +29,9 @@ class Notifications(BaseModel):
         None,
         max_length=254,
         description="address for this site's mail; left out: unchanged; empty or null: the account's",
+    )
+    lang: Literal["de", "en", "fr"] | None = Field(
+        None, description="the mail's language; default: the page's"
     )
 
 
@@ -60,6 +63,7 @@ async def _answer(request: Request, conn: Any, ref: sites.SiteRef) -> dict[str, 
         "offline_min": prefs.offline_min,
         "device": prefs.device,
         "maintenance": prefs.maintenance,
+        "lang": prefs.lang,
         "email": masked(own or account),
         "email_from": "site" if own else "account" if account else None,
         "mail": config_of(request).smtp is not None,  # whether this portal sends mail at all
@@ -91,9 +95,15 @@ async def put_notifications(site: SiteName, who: Who, request: Request) -> dict[
             except accounts.AccountError as exc:
                 raise HTTPException(400, str(exc)) from None
             email = box_of(request).seal(address) if address else None
-        chosen = body.model_dump(exclude={"email"})
-        await notify_store.save_prefs(conn, ref.site_id, notify_store.Prefs(**chosen, email=email), utcnow())
-        detail = {**chosen, "email": "set" if email else "account"}  # never the address itself
+        lang = body.lang or i18n.negotiate(
+            request.query_params.get("lang"),
+            request.cookies.get(i18n.COOKIE),
+            request.headers.get("accept-language"),
+        )  # the page's language when the owner saves there
+        chosen = body.model_dump(exclude={"email", "lang"})
+        prefs = notify_store.Prefs(**chosen, email=email, lang=lang)
+        await notify_store.save_prefs(conn, ref.site_id, prefs, utcnow())
+        detail = {**chosen, "lang": lang, "email": "set" if email else "account"}  # never the address itself
         await sites.audit(conn, ref.site_id, who.account_id, "notifications.set", detail)
         return await _answer(request, conn, ref)
 

@@ -41,6 +41,7 @@ class Prefs:
     device: bool = False
     maintenance: bool = False
     email: str | None = None
+    lang: str = "en"  # of the mail: de, en or fr
 
     @property
     def any(self) -> bool:
@@ -57,6 +58,7 @@ class Target:
     owner: str  # alias
     prefs: Prefs
     account_email: str | None  # sealed
+    tz: str = "UTC"  # the site's zone: times in the mail are local
 
     def kinds(self) -> set[str]:
         return {k for k in KINDS if getattr(self.prefs, k)}
@@ -67,22 +69,22 @@ class Target:
 
 async def load_prefs(conn: Conn, site_id: int) -> Prefs:
     row = await conn.fetchone(
-        "SELECT pv, offline, offline_min, device, maintenance, email FROM site_notifications "
+        "SELECT pv, offline, offline_min, device, maintenance, email, lang FROM site_notifications "
         "WHERE site_id = %s",
         (site_id,),
     )
     if row is None:
         return Prefs()
-    return Prefs(bool(row[0]), bool(row[1]), int(row[2]), bool(row[3]), bool(row[4]), row[5])
+    return Prefs(bool(row[0]), bool(row[1]), int(row[2]), bool(row[3]), bool(row[4]), row[5], str(row[6]))
 
 
 async def save_prefs(conn: Conn, site_id: int, prefs: Prefs, now: datetime) -> None:
     await conn.execute(
         "INSERT INTO site_notifications (site_id, email, pv, offline, offline_min, device, maintenance, "
-        "updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (site_id) DO UPDATE SET "
-        "email = excluded.email, pv = excluded.pv, offline = excluded.offline, "
+        "lang, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (site_id) DO UPDATE "
+        "SET email = excluded.email, pv = excluded.pv, offline = excluded.offline, "
         "offline_min = excluded.offline_min, device = excluded.device, "
-        "maintenance = excluded.maintenance, updated_at = excluded.updated_at",
+        "maintenance = excluded.maintenance, lang = excluded.lang, updated_at = excluded.updated_at",
         (
             site_id,
             prefs.email,
@@ -91,6 +93,7 @@ async def save_prefs(conn: Conn, site_id: int, prefs: Prefs, now: datetime) -> N
             prefs.offline_min,
             prefs.device,
             prefs.maintenance,
+            prefs.lang,
             now,
         ),
     )
@@ -115,7 +118,8 @@ async def targets(conn: Conn) -> list[Target]:
     """Every site with a notification on, with its owner."""
     rows = await conn.fetchall(
         "SELECT n.site_id, s.name, sa.label, a.alias, n.pv, n.offline, n.offline_min, n.device, "
-        "n.maintenance, n.email, a.email FROM site_notifications n JOIN sites s ON s.id = n.site_id "
+        "n.maintenance, n.email, n.lang, a.email, s.tz FROM site_notifications n "
+        "JOIN sites s ON s.id = n.site_id "
         "JOIN site_access sa ON sa.site_id = n.site_id AND sa.role = 'owner' "
         "JOIN accounts a ON a.id = sa.account_id "
         "WHERE n.pv OR n.offline OR n.device OR n.maintenance ORDER BY n.site_id"
@@ -126,8 +130,9 @@ async def targets(conn: Conn) -> list[Target]:
             str(r[1]),
             str(r[2] or ""),
             str(r[3]),
-            Prefs(bool(r[4]), bool(r[5]), int(r[6]), bool(r[7]), bool(r[8]), r[9]),
-            r[10],
+            Prefs(bool(r[4]), bool(r[5]), int(r[6]), bool(r[7]), bool(r[8]), r[9], str(r[10])),
+            r[11],
+            str(r[12] or "UTC"),
         )
         for r in rows
     ]
