@@ -40,14 +40,28 @@ HO, IN = "holding", "input"
 FILES = {
     *(
         f"electricity_meter/{v}.yaml"
-        for v in ("orno", "inepro", "wago", "saia_burgess", "finder", "chint", "bg_etech", "kostal")
+        for v in (
+            "orno",
+            "inepro",
+            "wago",
+            "saia_burgess",
+            "finder",
+            "chint",
+            "bg_etech",
+            "kostal",
+            "eastron",
+            "abb",
+        )
     ),
     *(
         f"pv_inverter/{v}.yaml"
         for v in ("growatt", "solis", "deye", "apsystems", "hoymiles", "kaco", "solax", "goodwe")
     ),
 }
-SHARED_FILES = {"electricity_meter/schneider_electric.yaml": {"schneider-iem3000"}}
+SHARED_FILES = {
+    "electricity_meter/schneider_electric.yaml": {"schneider-iem3000"},
+    "electricity_meter/carlo_gavazzi.yaml": {"carlo-gavazzi-em24", "carlo-gavazzi-ex300"},
+}
 
 EXAMPLES = [
     Example(
@@ -528,6 +542,275 @@ EXAMPLES = [
             (HO, 30146): 0x86A0,  # total PV generation 100000 x 0.1 kWh
         },
         {"power": 6699.0, "temperature": 45.5, "energy": 10_000_000.0},
+    ),
+    # meters that were in the catalogue before, now read from their documented words as well
+    Example(
+        "eastron-sdm630",
+        {
+            (IN, 0x0000): 0x4367,
+            (IN, 0x0001): 0x8000,  # 30001 U L1 231.5 V
+            (IN, 0x0002): 0x4366,
+            (IN, 0x0003): 0x4000,  # 30003 U L2
+            (IN, 0x0004): 0x4365,
+            (IN, 0x0005): 0xC000,  # 30005 U L3
+            (IN, 0x0006): 0x40B0,
+            (IN, 0x0007): 0x0000,  # 30007 I L1 5.5 A
+            (IN, 0x0008): 0xBFA0,
+            (IN, 0x0009): 0x0000,  # 30009 I L2 -1.25 A
+            (IN, 0x000A): 0x3F40,
+            (IN, 0x000B): 0x0000,  # 30011 I L3 0.75 A
+            (IN, 0x000C): 0x449C,
+            (IN, 0x000D): 0x5000,  # 30013 P L1 1250.5 W
+            (IN, 0x000E): 0xC38F,
+            (IN, 0x000F): 0xE000,  # 30015 P L2 -287.75 W
+            (IN, 0x0010): 0x432C,
+            (IN, 0x0011): 0x4000,  # 30017 P L3 172.25 W
+            (IN, 0x0034): 0x448D,
+            (IN, 0x0035): 0xE000,  # 30053 total system power 1135 W
+            (IN, 0x0046): 0x4248,
+            (IN, 0x0047): 0x2000,  # 30071 f 50.03125 Hz
+            (IN, 0x0048): 0x46B7,
+            (IN, 0x0049): 0x4180,  # 30073 import 23456.75 kWh
+            (IN, 0x004A): 0x449A,
+            (IN, 0x004B): 0x5000,  # 30075 export 1234.5 kWh
+        },
+        {
+            "voltage_l1": 231.5,
+            "voltage_l2": 230.25,
+            "voltage_l3": 229.75,
+            "current_l1": 5.5,
+            "current_l2": -1.25,
+            "current_l3": 0.75,
+            "power_l1": 1250.5,
+            "power_l2": -287.75,
+            "power_l3": 172.25,
+            "power": 1135.0,
+            "frequency": 50.03125,
+            "energy_import": 23_456_750.0,
+            "energy_export": 1_234_500.0,
+        },
+    ),
+    Example(
+        "eastron-sdm72dm-v1",
+        {
+            (IN, 0x0034): 0xC51C,
+            (IN, 0x0035): 0x4800,  # 30053 total power -2500.5 W
+            (IN, 0x0048): 0x42C8,
+            (IN, 0x0049): 0x8000,  # 30073 import 100.25 kWh
+            (IN, 0x004A): 0x40E4,
+            (IN, 0x004B): 0x0000,  # 30075 export 7.125 kWh
+        },
+        {"power": -2500.5, "energy_import": 100_250.0, "energy_export": 7125.0},
+    ),
+    Example(
+        "eastron-sdm72dm-v2",
+        {
+            (IN, 0x0000): 0x4368,
+            (IN, 0x0001): 0x0000,  # U L1
+            (IN, 0x0002): 0x4367,
+            (IN, 0x0003): 0x8000,  # U L2
+            (IN, 0x0004): 0x4366,
+            (IN, 0x0005): 0x8000,  # U L3
+            (IN, 0x0006): 0x4124,
+            (IN, 0x0007): 0x0000,  # I L1
+            (IN, 0x0008): 0x411C,
+            (IN, 0x0009): 0x0000,  # I L2
+            (IN, 0x000A): 0x4128,
+            (IN, 0x000B): 0x0000,  # I L3
+            (IN, 0x000C): 0x4514,
+            (IN, 0x000D): 0xA000,  # P L1
+            (IN, 0x000E): 0x450D,
+            (IN, 0x000F): 0x1000,  # P L2
+            (IN, 0x0010): 0x4517,
+            (IN, 0x0011): 0x4400,  # P L3
+            (IN, 0x0034): 0x45DC,
+            (IN, 0x0035): 0x7A00,  # total power W
+            (IN, 0x0046): 0x4247,
+            (IN, 0x0047): 0xC000,  # f Hz
+            (IN, 0x0048): 0x477F,
+            (IN, 0x0049): 0x9880,  # import kWh
+            (IN, 0x004A): 0x0000,
+            (IN, 0x004B): 0x0000,  # export kWh
+        },
+        {
+            "voltage_l1": 232.0,
+            "voltage_l2": 231.5,
+            "voltage_l3": 230.5,
+            "current_l1": 10.25,
+            "current_l2": 9.75,
+            "current_l3": 10.5,
+            "power_l1": 2378.0,
+            "power_l2": 2257.0,
+            "power_l3": 2420.25,
+            "power": 7055.25,
+            "frequency": 49.9375,
+            "energy_import": 65_432_500.0,
+            "energy_export": 0.0,
+        },
+    ),
+    Example(
+        "eastron-sdm220",
+        {
+            (IN, 0x0000): 0x4365,
+            (IN, 0x0001): 0x8000,  # 30001 U 229.5 V
+            (IN, 0x0006): 0x40E8,
+            (IN, 0x0007): 0x0000,  # 30007 I 7.25 A
+            (IN, 0x000C): 0x44CF,
+            (IN, 0x000D): 0xF000,  # 30013 P 1663.5 W
+            (IN, 0x0046): 0x4247,
+            (IN, 0x0047): 0xE000,  # 30071 f Hz
+            (IN, 0x0048): 0x45A9,
+            (IN, 0x0049): 0xC200,  # 30073 import kWh
+            (IN, 0x004A): 0x3F00,
+            (IN, 0x004B): 0x0000,  # 30075 export kWh
+        },
+        {
+            "voltage": 229.5,
+            "current": 7.25,
+            "power": 1663.5,
+            "frequency": 49.96875,
+            "energy_import": 5_432_250.0,
+            "energy_export": 500.0,
+        },
+    ),
+    Example(
+        "abb-b23-b24",
+        {
+            (HO, 0x5000): 0x0000,
+            (HO, 0x5001): 0x0000,
+            (HO, 0x5002): 0x0012,
+            (HO, 0x5003): 0xD687,  # active import 1234567 x 0.01 kWh
+            (HO, 0x5004): 0x0000,
+            (HO, 0x5005): 0x0000,
+            (HO, 0x5006): 0x0001,
+            (HO, 0x5007): 0x81CD,  # active export 98765 x 0.01 kWh
+            (HO, 0x5B00): 0x0000,
+            (HO, 0x5B01): 0x0900,  # U L1 0.1 V
+            (HO, 0x5B02): 0x0000,
+            (HO, 0x5B03): 0x0907,  # U L2
+            (HO, 0x5B04): 0x0000,
+            (HO, 0x5B05): 0x08FB,  # U L3
+            (HO, 0x5B0C): 0x0000,
+            (HO, 0x5B0D): 0x05FE,  # I L1 0.01 A
+            (HO, 0x5B0E): 0x0000,
+            (HO, 0x5B0F): 0x000C,  # I L2
+            (HO, 0x5B10): 0x0000,
+            (HO, 0x5B11): 0x0000,  # I L3
+            (HO, 0x5B14): 0xFFFE,
+            (HO, 0x5B15): 0x1DC0,  # P total -123456 x 0.01 W
+            (HO, 0x5B16): 0xFFFD,
+            (HO, 0x5B17): 0xB610,  # P L1
+            (HO, 0x5B18): 0x0000,
+            (HO, 0x5B19): 0x4E20,  # P L2
+            (HO, 0x5B1A): 0x0000,
+            (HO, 0x5B1B): 0x1990,  # P L3
+            (HO, 0x5B2C): 0x1387,  # f 0.01 Hz
+        },
+        {
+            "energy_import": 12_345_670.0,
+            "energy_export": 987_650.0,
+            "voltage_l1": 230.4,
+            "voltage_l2": 231.1,
+            "voltage_l3": 229.9,
+            "current_l1": 15.34,
+            "current_l2": 0.12,
+            "current_l3": 0.0,
+            "power": -1234.56,
+            "power_l1": -1500.0,
+            "power_l2": 200.0,
+            "power_l3": 65.44,
+            "frequency": 49.99,
+        },
+    ),
+    Example(
+        "carlo-gavazzi-em24",
+        {
+            (IN, 0x0000): 0x090B,
+            (IN, 0x0001): 0x0000,  # V L1-N 0.1 V, low word first
+            (IN, 0x0002): 0x08FE,
+            (IN, 0x0003): 0x0000,  # V L2-N
+            (IN, 0x0004): 0x08FA,
+            (IN, 0x0005): 0x0000,  # V L3-N
+            (IN, 0x000C): 0x1403,
+            (IN, 0x000D): 0x0000,  # A L1 0.001 A
+            (IN, 0x000E): 0xFF06,
+            (IN, 0x000F): 0xFFFF,  # A L2
+            (IN, 0x0010): 0x03E8,
+            (IN, 0x0011): 0x0000,  # A L3
+            (IN, 0x0012): 0x2E31,
+            (IN, 0x0013): 0x0000,  # W L1 0.1 W
+            (IN, 0x0014): 0xFDC0,
+            (IN, 0x0015): 0xFFFF,  # W L2
+            (IN, 0x0016): 0x08FD,
+            (IN, 0x0017): 0x0000,  # W L3
+            (IN, 0x0028): 0x34EE,
+            (IN, 0x0029): 0x0000,  # W sys 0.1 W
+            (IN, 0x0037): 0x01F4,  # Hz 0.1 Hz
+            (IN, 0x0042): 0xE240,
+            (IN, 0x0043): 0x0001,  # kWh (+) TOT 0.1 kWh
+            (IN, 0x005C): 0x0315,
+            (IN, 0x005D): 0x0000,  # kWh (-) TOT 0.1 kWh
+        },
+        {
+            "voltage_l1": 231.5,
+            "voltage_l2": 230.2,
+            "voltage_l3": 229.8,
+            "current_l1": 5.123,
+            "current_l2": -0.25,
+            "current_l3": 1.0,
+            "power_l1": 1182.5,
+            "power_l2": -57.6,
+            "power_l3": 230.1,
+            "power": 1355.0,
+            "frequency": 50.0,
+            "energy_import": 12_345_600.0,
+            "energy_export": 78900.0,
+        },
+    ),
+    Example(
+        "carlo-gavazzi-ex300",
+        {
+            (IN, 0x0000): 0x090B,
+            (IN, 0x0001): 0x0000,  # V L1-N 0.1 V, low word first
+            (IN, 0x0002): 0x08FE,
+            (IN, 0x0003): 0x0000,  # V L2-N
+            (IN, 0x0004): 0x08FA,
+            (IN, 0x0005): 0x0000,  # V L3-N
+            (IN, 0x000C): 0x1403,
+            (IN, 0x000D): 0x0000,  # A L1 0.001 A
+            (IN, 0x000E): 0xFF06,
+            (IN, 0x000F): 0xFFFF,  # A L2
+            (IN, 0x0010): 0x03E8,
+            (IN, 0x0011): 0x0000,  # A L3
+            (IN, 0x0012): 0x2E31,
+            (IN, 0x0013): 0x0000,  # W L1 0.1 W
+            (IN, 0x0014): 0xFDC0,
+            (IN, 0x0015): 0xFFFF,  # W L2
+            (IN, 0x0016): 0x08FD,
+            (IN, 0x0017): 0x0000,  # W L3
+            (IN, 0x0028): 0x34EE,
+            (IN, 0x0029): 0x0000,  # W sys 0.1 W
+            (IN, 0x0033): 0x01F3,  # Hz 0.1 Hz
+            (IN, 0x0034): 0xFBF1,
+            (IN, 0x0035): 0x0009,  # kWh (+) TOT 0.1 kWh
+            (IN, 0x004E): 0x10E1,
+            (IN, 0x004F): 0x0000,  # kWh (-) TOT 0.1 kWh
+        },
+        {
+            "voltage_l1": 231.5,
+            "voltage_l2": 230.2,
+            "voltage_l3": 229.8,
+            "current_l1": 5.123,
+            "current_l2": -0.25,
+            "current_l3": 1.0,
+            "power_l1": 1182.5,
+            "power_l2": -57.6,
+            "power_l3": 230.1,
+            "power": 1355.0,
+            "frequency": 49.9,
+            "energy_import": 65_432_100.0,
+            "energy_export": 432_100.0,
+        },
     ),
     Example(
         "deye-string",
