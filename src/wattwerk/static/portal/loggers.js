@@ -24,7 +24,7 @@ function loggersCard() {
   const list = async () => {
     const r = await WWP.api("GET", base);
     const ul = document.getElementById("logger-list");
-    if (!r.ok) { ul.innerHTML = `<li class="err">${esc(WW.errors(r).join("; "))}</li>`; return; }
+    if (!r.ok) { ul.innerHTML = `<li class="err">${esc(WWP.problems(r))}</li>`; return; }
     ul.innerHTML = r.data.length ? r.data.map((d) => `<li data-device="${esc(d.device)}"><code>${esc(d.device)}</code>
       <button type="button" class="remove" data-device="${esc(d.device)}">${esc(t("log.remove"))}</button>
       <ul class="plain small">${d.sensors.map((s) => `<li><code>${esc(s.sensor)}</code> → ${esc(s.channel)}
@@ -46,7 +46,7 @@ function loggersCard() {
       sensor: row.querySelector('[name="sensor"]').value.trim() || null,
     }));
     const r = await WWP.api("POST", base, { device: form.elements.device.value.trim() || null, sensors });
-    document.getElementById("logger-err").textContent = r.ok ? "" : WW.errors(r).join("; ");
+    document.getElementById("logger-err").textContent = r.ok ? "" : WWP.problems(r);  // in the page's language
     if (!r.ok) return;
     const keys = document.getElementById("logger-keys");
     keys.hidden = false;

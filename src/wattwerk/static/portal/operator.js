@@ -6,7 +6,7 @@
 async function operatorPage() {
   const t = WWP.t, esc = WW.esc;
   const main = document.getElementById("main");
-  const problems = (res) => WW.errors(res).join("; ");
+  const problems = (res) => WWP.problems(res);  // the server's messages in the page's language
   const num = (x) => (x === null || x === undefined ? "–" : new Intl.NumberFormat(WWP.boot.lang).format(x));
   main.innerHTML = `
   <section class="card"><h2>${esc(t("op.registration"))}</h2>
