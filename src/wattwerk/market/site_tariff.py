@@ -117,9 +117,8 @@ class SiteTariff:
         """The export price per slot (no VAT for a household)."""
         t = self.cfg
         out = np.full(len(starts), float(t.feed_in_eur_per_kwh))
-        spot_now = (
-            None if spot is None or t.provider == "tibber" or t.swiss else Dynamic("spot", spot).price(starts)
-        )
+        # the slot's spot price (Tibber's total stands in for it: negative only when the spot is)
+        spot_now = None if spot is None or t.swiss else Dynamic("spot", spot).price(starts)
         if t.feed_in_spot is not None and spot_now is not None:
             out = t.feed_in_spot.factor * spot_now + t.feed_in_spot.offset_eur_per_kwh
         if t.no_feed_in_at_negative_prices and spot_now is not None:
