@@ -83,6 +83,8 @@ async def test_history_sessions_status_and_dark(
     assert download.suggested_filename == "sessions-2026-10.csv"
     rows = list(csv.DictReader(io.StringIO(Path(await download.path()).read_text())))
     assert [float(r["energy_kwh"]) for r in rows] == [s["energy_kwh"] for s in listed]
+    assert [r["car"] for r in rows] == [s["car"] or "" for s in listed]  # the car column, also on the page
+    await expect(page.get_by_test_id("session-car")).to_have_text([s["car"] or "–" for s in listed])
     await page.screenshot(path=str(shots / "sessions-desktop.png"), full_page=True)
 
     # status: green, amber when the heat pump is silent, red when the grid meter is
