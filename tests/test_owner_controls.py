@@ -273,3 +273,19 @@ def test_the_price_in_force_is_recorded_each_cycle_and_the_cars_soc_kept(tmp_pat
     (r,) = got
     assert (r.channel, r.value, r.ts) == ("edge.price_import", 0.3125, T0 + timedelta(seconds=2))
     assert site.owner.device_state("ev1")["car_soc"] == 41.0
+
+
+def test_the_session_now_fills_from_plug_in(tmp_path: Path) -> None:
+    """The session at the charger counts from plug-in: energy, the grid's part (PV share) and the
+    cost at the price in force, cycle by cycle."""
+    from wattwerk.control.base import Signals
+
+    site = Site(tmp_path, ev_mode="now")
+    site.step.signals = lambda: Signals(price=0.3)
+    site.cycle()  # plugged in: the session starts
+    for _ in range(10):  # a minute at 11 kW, 8 kW of it from the grid
+        site.cycle(6.0, ev1__power=11000.0, grid__power=8000.0)
+    s = site.owner.device_state("ev1")["session"]
+    assert s["energy_wh"] == pytest.approx(11000 / 60, abs=0.1) and s["duration_s"] == 60
+    assert s["pv_share_pct"] == pytest.approx(100 * 3 / 11, abs=0.1)
+    assert s["cost_eur"] == pytest.approx(8 / 60 * 0.3, abs=0.005)
