@@ -221,17 +221,24 @@ def test_the_owner_chooses_and_each_change_is_mailed_once(
     now = [datetime.now(UTC)]
 
     async def rounds(*shifts: float) -> list[int]:
-        db = open_database(portal.db.url, schema=portal.db.schema, pool_size=2)
-        await db.open()  # a process of its own: what a restarted portal finds
+        """Rounds of two portal processes at once (their own pools), started afresh each call: what a
+        restarted portal finds. The mails sent per round, by both together."""
+        dbs = [open_database(portal.db.url, schema=portal.db.schema, pool_size=2) for _ in range(2)]
+        for db in dbs:
+            await db.open()
         try:
-            n = notify.Notifier(db, box, config, clock=lambda: now[0], public_url="https://p.example")
+            ns = [
+                notify.Notifier(db, box, config, clock=lambda: now[0], public_url="https://p.example")
+                for db in dbs
+            ]
             out = []
             for minutes in shifts:
                 now[0] = datetime.now(UTC) + timedelta(minutes=minutes)
-                out.append(await n.tick())
+                out.append(sum(await asyncio.gather(*(n.tick() for n in ns))))
             return out
         finally:
-            await db.close()
+            for db in dbs:
+                await db.close()
 
     assert asyncio.run(rounds(0, 0)) == [2, 0]  # PV alert, window opened; then nothing new
     subjects_ = sorted(str(m["Subject"]) for m in inbox.wait(2))
