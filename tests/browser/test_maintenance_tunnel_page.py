@@ -1,10 +1,11 @@
 """Issue 14's remote maintenance in Chromium: the installer, given a window by the owner, opens the
 edge's own page from the portal's maintenance page, goes to its setup page, searches the catalogue
 and tests a connection (a write, with the portal's CSRF token) — all through the portal, over the
-edge's outbound command channel; the owner ends the window and the page is gone. The edge is an
-assembled one in process (a simulated meter) whose maintenance client polls the real portal from a
-thread; ``tests/test_maintenance_e2e.py`` runs ``wattwerk run`` as a process. PostgreSQL only (the
-API test, tests/test_maintenance_tunnel.py, covers both backends)."""
+edge's outbound command channel; the owner sees the link and the requests on the access page, ends
+the window there, and the installer's page is gone. The edge is an assembled one in process (a
+simulated meter) whose maintenance client polls the real portal from a thread;
+``tests/test_maintenance_e2e.py`` runs ``wattwerk run`` as a process. PostgreSQL only (the API test,
+tests/test_maintenance_tunnel.py, covers both backends)."""
 
 from __future__ import annotations
 
@@ -67,8 +68,16 @@ async def test_the_installer_opens_the_edge_setup_page_through_the_portal(
         await expect(page.get_by_test_id("test-error")).to_contain_text(f"127.0.0.1:{dead}", timeout=20000)
         await page.screenshot(path=str(shots / "portal-maintenance-tunnel-setup.png"))
 
-        # the owner ends the window at once: the proxied page is gone, with a page that says so
-        assert owner.http.delete(f"/api/v1/sites/{site}/maintenance/{g.json()['id']}").status_code == 200
+        # the owner's access page: the same link while the window is open, every request in the log;
+        # "End now" ends the window at once and the installer's page is gone, with a page saying so
+        own = await (await browser.new_context(**DESKTOP, locale="en-GB")).new_page()
+        own.on("pageerror", lambda e: errors.append(str(e)))
+        await sign_in(own, f"{portal.url}/sites/{site}/access", owner.alias)
+        await expect(own.locator("#maint-edge #edge-page")).to_be_visible()
+        await expect(own.locator("#audit")).to_contain_text("GET /setup → 200")
+        await own.locator(f'#maint-live button.end[data-id="{g.json()["id"]}"]').click()
+        await expect(own.locator("#maint-edge")).to_be_hidden()
+        await expect(own.locator("#maint-off")).to_be_visible()
         await page.reload()
         await expect(page.locator("#tunnel-refused")).to_contain_text("has ended")
         await expect(page.locator("h1")).to_have_text("410")

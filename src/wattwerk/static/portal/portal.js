@@ -549,6 +549,7 @@ async function accessPage() {
       <button class="primary">${esc(t("access.give"))}</button><p class="err" id="give-err"></p></form></section>
   <section class="card"><h2>${esc(t("maint.title"))}</h2>
     <p id="maint-off" class="muted">${esc(t("maint.off"))}</p><ul class="plain" id="maint-live"></ul>
+    <p id="maint-edge" hidden><a id="edge-page" href="/sites/${encodeURIComponent(site)}/edge/">${esc(t("maint.edge_page"))}</a></p>
     <form id="maint" class="inline"><label>${esc(t("maint.installer"))}<input name="installer" required maxlength="64"></label>
       <label>${esc(t("maint.hours"))}<input name="hours" type="number" min="0.1" max="336" step="0.1" value="1" required></label>
       <button class="primary">${esc(t("maint.grant"))}</button><p class="err" id="maint-err"></p></form></section>
@@ -579,6 +580,7 @@ async function accessPage() {
     document.getElementById("maint-off").hidden = live.length > 0;
     ul.innerHTML = live.map((g) => `<li data-grant="${g.id}"><b>${esc(g.installer)}</b> <span class="muted">${esc(t("maint.until"))}
       ${esc(WWP.fmtTime(Date.parse(g.expires_at), true))}</span> <button type="button" class="end" data-id="${g.id}">${esc(t("maint.end"))}</button></li>`).join("");
+    document.getElementById("maint-edge").hidden = live.length === 0;
     ul.querySelectorAll("button.end").forEach((b) => b.addEventListener("click", async () => {
       await WWP.api("DELETE", `${base}/maintenance/${b.dataset.id}`);
       refresh();
@@ -587,6 +589,7 @@ async function accessPage() {
   const describe = (e) => {
     const d = e.detail || {};
     if (e.action === "maintenance.command" && d.kind === "set_config") return "set_config " + JSON.stringify(d.payload || {});
+    if (e.action === "maintenance.proxy") return `${d.method} ${d.path} → ${d.status}`;  // the tunnel
     const parts = Object.entries(d).map(([k, v]) => `${k}=${typeof v === "object" ? JSON.stringify(v) : v}`);
     return parts.join(", ");
   };
