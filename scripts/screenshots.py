@@ -2,7 +2,8 @@
 
 Then the portal's pages (site list, dashboard, access) the same way, from a second ``wattwerk demo``
 with its embedded portal: today up to now is simulated and uploaded, so the dashboard's day has
-data; saved as ``portal-<page>-<device>-<scheme>.png``.
+data; saved as ``portal-<page>-<device>-<scheme>.png``, and the dashboard's owner controls card
+alone as ``portal-owner-<device>-<scheme>.png``.
 
 Runs ``wattwerk demo`` as a user would: first headless over the October DST weekend (so History
 and Sessions have a store to show), then interactive on that store; signs in with the demo's
@@ -22,6 +23,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from playwright.async_api import async_playwright
 
@@ -104,9 +106,21 @@ async def shoot_portal(base: str, out: Path, chromium: str) -> list[Path]:
                     whole = name == "dashboard" and device == "desktop"  # the widgets below the fold too
                     await page.screenshot(path=str(target), full_page=whole)
                     saved.append(target)
+                    if name == "dashboard":
+                        saved.append(await owner_card(page, out / f"portal-owner-{device}-{scheme}.png"))
                 await ctx.close()
         await browser.close()
     return saved
+
+
+async def owner_card(page: Any, target: Path) -> Path:
+    """The owner's controls card (widgets/owner.js: modes, plan, battery, heat pump and rod, each with
+    the control's reason) once the edge has answered over its channel."""
+    card = page.locator("#w-owner")
+    await card.locator("[data-owner]").first.wait_for(timeout=90_000)
+    await card.scroll_into_view_if_needed()
+    await card.screenshot(path=str(target))
+    return target
 
 
 def portal_shots(out: Path, chromium: str, tmp: str) -> list[Path]:
