@@ -306,6 +306,13 @@ async def test_the_uplink_sends_device_health_when_it_changes(portal: Portal, tm
                 first = health_rows()
             if i == 2:
                 went_stale = health_rows()
+
+        def broken() -> dict[str, str]:
+            raise RuntimeError("no view")
+
+        up.config.health = broken  # a failing health source never stops the readings
+        box.append_raw([("meter.power", now_ms(), 1.0)])
+        assert await up.drain() == 1
     finally:
         await up.aclose()
     assert sent == [
@@ -313,6 +320,7 @@ async def test_the_uplink_sends_device_health_when_it_changes(portal: Portal, tm
         None,
         {"inv": "stale", "meter": "ok"},
         {"inv": "error", "meter": "ok"},
+        None,
     ]
     now = health_rows()
     assert (

@@ -296,6 +296,7 @@ class Uplink:
         self._roles_pending = config.roles is not None  # until a batch with them is acked
         self._tz_pending = config.tz is not None  # likewise
         self._health_acked: dict[str, str] | None = None  # the device health the portal has
+        self._health_failed = False
         self._status_at = -STATUS_EVERY_S  # when the edge's own report last rode along (clock)
 
     async def aclose(self) -> None:
@@ -307,7 +308,7 @@ class Uplink:
         """Send rows; on an ack delete them from the outbox and return how many went."""
         roles = self.config.roles if self._roles_pending else None
         tz = self.config.tz if self._tz_pending else None
-        health = self.config.health() if self.config.health is not None else None
+        health = self._health()
         if health == self._health_acked:
             health = None  # the portal knows it
         status = self._status()
@@ -361,6 +362,18 @@ class Uplink:
         if self.config.read_errors is not None:
             out["read_errors"] = int(self.config.read_errors())
         return out
+
+    def _health(self) -> dict[str, str] | None:
+        """The devices' states now; a failure to tell them never stops an upload (logged once)."""
+        if self.config.health is None:
+            return None
+        try:
+            return self.config.health()
+        except Exception:
+            if not self._health_failed:
+                log.exception("device health for the portal failed; uploading without it")
+            self._health_failed = True
+            return None
 
     def _note_skew(self, date: str | None, local_mid: float) -> None:
         if not date:
