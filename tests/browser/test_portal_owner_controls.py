@@ -96,6 +96,7 @@ async def test_the_owner_presses_pv_in_the_portal_and_the_edge_confirms(
 
         plan = charger.locator("form[data-form=plan]")  # 20 kWh by 07:00 on Mondays and Wednesdays
         await plan.get_by_test_id("owner-energy_kwh").fill("20")
+        await plan.get_by_test_id("owner-car").fill("Zoe")
         await plan.get_by_test_id("owner-departure-time").fill("07:00")
         await plan.get_by_test_id("owner-day").select_option("days")
         await plan.get_by_test_id("owner-plan-set").click()
@@ -105,6 +106,7 @@ async def test_the_owner_presses_pv_in_the_portal_and_the_edge_confirms(
         await plan.get_by_test_id("owner-plan-set").click()
         await expect(charger.get_by_test_id("owner-departure")).to_contain_text("Mon Wed", timeout=15000)
         await expect(charger.get_by_test_id("owner-departure")).to_contain_text("20 kWh")
+        await expect(charger.get_by_test_id("owner-departure")).to_contain_text("Zoe")
         battery = card.locator('[data-owner="bat"]')
         await battery.get_by_test_id("owner-reserve_soc").fill("30")
         await battery.get_by_test_id("owner-reserve-set").click()
@@ -114,6 +116,7 @@ async def test_the_owner_presses_pv_in_the_portal_and_the_edge_confirms(
         await expect(rod.get_by_test_id("owner-reason")).to_contain_text("boost until", timeout=15000)
         doc = {d["id"]: d for d in owner.http.get(f"/api/v1/sites/{site}/owner").json()["result"]["devices"]}
         assert doc["wb"]["settings"]["plan"]["days"] == ["mon", "wed"]
+        assert doc["wb"]["settings"]["plan"]["car"] == "Zoe"
         assert doc["bat"]["reserve_soc"] == 30.0 and doc["rod"]["override"]["kind"] == "boost"
         await card.screenshot(path=str(shots / "portal-owner-desktop-light.png"))
 

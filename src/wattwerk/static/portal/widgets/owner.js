@@ -84,7 +84,8 @@ function ownerPlanText(ctx, d) {
   const days = plan && plan.days ? " · " + plan.days.map(ownerDay).join(" ") : "";
   let html = `<p class="muted small" data-testid="owner-departure">${WW.esc(ctx.t("owner.departure"))}: ` +
     `${WW.esc(d.departure ? WWP.fmtTime(Date.parse(d.departure), true) : "–")}` +
-    (target ? ` · ${WW.esc(ctx.t("owner.target"))} ${WW.esc(target)}` : "") + WW.esc(days) + "</p>";
+    (target ? ` · ${WW.esc(ctx.t("owner.target"))} ${WW.esc(target)}` : "") + WW.esc(days) +
+    (plan && plan.car ? ` · ${WW.esc(plan.car)}` : "") + "</p>";
   if (d.car_soc !== null && d.car_soc !== undefined) html += `<p class="small">${WW.esc(ctx.t("owner.car_soc"))}: ${WW.num(d.car_soc, 0, "%")}</p>`;
   if (d.plan) {
     html += `<p class="small" data-testid="owner-planned">${WW.esc(ctx.t("owner.planned"))}: ` +
@@ -118,6 +119,7 @@ function ownerForms(ctx, d) {
     return `<form data-form="plan" class="owner-plan">
       <label>${t("owner.energy")}${num("energy_kwh", 1, 250, 1)}</label>
       ${soc ? `<label>${t("owner.soc")}${num("target_soc", 1, 100, 1)}</label><label>${t("owner.car_kwh")}${num("battery_kwh", 1, 250, 1)}</label>` : ""}
+      <label>${t("owner.car")}<input name="car" maxlength="40" data-testid="owner-car"></label>
       <label>${t("owner.by")}<input name="departure" type="time" required data-testid="owner-departure-time"></label>
       <label>${t("owner.day")}<select name="day" data-testid="owner-day"><option value="today">${t("owner.today")}</option>
         <option value="tomorrow" selected>${t("owner.tomorrow")}</option><option value="days">${t("owner.days")}</option></select></label>
@@ -151,7 +153,7 @@ function ownerFill(box, d) {  // the forms start from the settings in force
   set("reserve_soc", d.reserve_soc);
   if (!plan) return;
   set("energy_kwh", plan.energy_kwh); set("target_soc", plan.target_soc); set("battery_kwh", plan.battery_kwh);
-  set("departure", plan.departure);
+  set("departure", plan.departure); set("car", plan.car);
   if (plan.days) {
     set("day", "days");
     box.querySelectorAll("[name=days]").forEach((c) => { c.checked = plan.days.includes(c.value); });
@@ -198,6 +200,7 @@ function ownerSubmit(ev, el, ctx) {
   const err = el.querySelector("[data-testid=owner-err]");
   if (form.dataset.form === "plan") {
     const plan = { departure: f.get("departure") };
+    if (f.get("car")) plan.car = f.get("car");
     if (n("energy_kwh")) plan.energy_kwh = n("energy_kwh");
     else if (n("target_soc") && n("battery_kwh")) { plan.target_soc = n("target_soc"); plan.battery_kwh = n("battery_kwh"); }
     else { err.textContent = ctx.t("owner.need_target"); return; }
