@@ -289,3 +289,13 @@ def test_the_session_now_fills_from_plug_in(tmp_path: Path) -> None:
     assert s["energy_wh"] == pytest.approx(11000 / 60, abs=0.1) and s["duration_s"] == 60
     assert s["pv_share_pct"] == pytest.approx(100 * 3 / 11, abs=0.1)
     assert s["cost_eur"] == pytest.approx(8 / 60 * 0.3, abs=0.005)
+
+
+def test_a_plan_names_its_car_for_the_sessions(tmp_path: Path) -> None:
+    site = Site(tmp_path)
+    site.owner.apply("ev1", {"plan": {"energy_kwh": 20, "departure": "07:00", "car": "Zoe"}})
+    assert site.owner.cars() == {"ev1": "Zoe"}
+    with pytest.raises(OwnerError, match="car"):
+        site.owner.apply("ev1", {"plan": {"energy_kwh": 20, "departure": "07:00", "car": "x" * 41}})
+    site.owner.apply("ev1", {"plan": None})
+    assert site.owner.cars() == {}
