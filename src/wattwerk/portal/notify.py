@@ -268,10 +268,15 @@ class Notifier:
         return sent
 
     async def _send(self, target: Target, to: str, event: Event, now: datetime) -> int:
+        try:
+            msg = message(self.smtp, to, target, event, self.public_url)  # before the claim: a mail to send
+        except (KeyError, ValueError, IndexError):
+            log.exception("site %s: no mail for %s (its text cannot be made)", target.site, event.subject)
+            return 0
         async with self.db.connection() as conn:
             if not await notify_store.claim(conn, target.site_id, event.subject, event.active, now):
                 return 0  # another process has it
-        if await mail.send(self.smtp, message(self.smtp, to, target, event, self.public_url)):
+        if await mail.send(self.smtp, msg):
             log.info("site %s: mailed %s %s", target.site, event.subject, "on" if event.active else "off")
             return 1
         async with self.db.connection() as conn:
