@@ -101,6 +101,11 @@ async def test_owner_settings_from_home_assistant(tmp_path: Path) -> None:
             await client.publish(f"{root}/wb/plan_departure/set", b"06:30", qos=1)
         await listener.wait_for(f"{root}/wb/plan_departure", payload=b"06:30")
         assert edge.owner.device_state("rod")["override"]["kind"] == "boost"
+        edge.control(edge.snapshot())  # one control cycle: its decisions go out as <device>/reason
+        reason = await listener.wait_for(f"{root}/wb/reason")
+        assert reason.decode() == "no reading from the charger: the control keeps it off"
+        sensor = json.loads(await listener.wait_for(f"{prefix}/sensor/{node}/reason/config"))
+        assert sensor["state_topic"] == f"{root}/wb/reason" and sensor["name"] == "Decision"
 
         point = edge.control.point("wb")  # type: ignore[union-attr]
         assert (point.mode, point.min_current_a) == ("now", 8.0)

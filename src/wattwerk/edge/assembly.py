@@ -361,7 +361,12 @@ class Edge:
             settings=settings,
             root=m.root,
             discovery_prefix=m.discovery_prefix,
+            reasons=self._reasons,
         )
+
+    def _reasons(self) -> dict[str, str]:
+        """The control's decision per device, in English (MQTT's ``<device>/reason``)."""
+        return dict(self.control.reasons) if self.control is not None else {}
 
     def on_command(self, cmd: Any) -> None:
         """An owner's command (MQTT): the owner settings of ``owner.COMMANDS`` through the one

@@ -6,6 +6,8 @@ Topics under ``root`` (default ``wattwerk/<site>``):
 * ``<root>/status`` — the edge: ``online`` (retained), ``offline`` as last will.
 * ``<root>/<device>/status`` — ``online``/``offline`` (retained): offline while the device is stale.
 * ``<root>/<device>/<quantity>`` — the latest value as a plain number.
+* ``<root>/<device>/reason`` — the control's decision and why, in English (retained; a ``Decision``
+  sensor in Home Assistant), for each device the control runs.
   **Retain rule:** power values (``Kind.POWER``, sent every second) are not retained, so a client
   that connects later never sees an old power as if it were now; counters, levels (SoC,
   temperature) and states change slowly and are retained, so a restarted dashboard has them at once.
@@ -224,6 +226,16 @@ class HomeAssistant:
                     config["device_class"] = NUMBER_DEVICE_CLASSES[s.unit]
         return f"{self.prefix}/{s.kind}/{self.node(device.id)}/{slug(s.command)}/config", config
 
+    def decision(self, device: BridgeDevice) -> tuple[str, dict[str, Any]]:
+        """A text sensor with the control's decision and why (``<root>/<device>/reason``), available
+        while the edge is: "no reading from the charger" matters most when the device is silent."""
+        config = self._common(device, "reason", "Decision")
+        config["availability"] = [{"topic": self.edge_status()}]
+        config.pop("availability_mode")
+        config["state_topic"] = f"{self.root}/{device.id}/reason"
+        config["icon"] = "mdi:information-outline"
+        return f"{self.prefix}/sensor/{self.node(device.id)}/reason/config", config
+
     def edge(self) -> tuple[str, dict[str, Any]]:
         """A connectivity sensor for the edge itself (the device the others are ``via``)."""
         node = f"wattwerk_{self.site}_edge"
@@ -257,6 +269,7 @@ class MqttBridge:
         heartbeat_s: float = 300.0,
         clock: Callable[[], datetime] = utcnow,
         backoff: Backoff | None = None,
+        reasons: Callable[[], Mapping[str, str]] | None = None,
     ) -> None:
         self.site = slug(site)
         self.root = (root or f"wattwerk/{self.site}").rstrip("/")
@@ -269,6 +282,7 @@ class MqttBridge:
         self.heartbeat_s = heartbeat_s  # retained values are re-sent this often even when unchanged
         self.clock = clock
         self.backoff = backoff or Backoff()
+        self.reasons = reasons  # device -> the control's decision in English (control/reasons.py)
         self.stats = BridgeStats()
         self.ready = asyncio.Event()  # set while publishing and subscribed
         self._sent: dict[str, tuple[str, float]] = {}  # topic -> (payload, loop time sent)
@@ -383,6 +397,12 @@ class MqttBridge:
                 await self._publish(
                     pub, f"{self.root}/{device_id}/{quantity}", format_value(value), retain=retained(quantity)
                 )
+        for device_id, text in sorted((self.reasons() if self.reasons else {}).items()):
+            if self.ha is not None and f"{device_id}/reason" not in self._announced:
+                topic, config = self.ha.decision(self.device(device_id))
+                await self._publish(pub, topic, config, retain=True)
+                self._announced.add(f"{device_id}/reason")
+            await self._publish(pub, f"{self.root}/{device_id}/reason", str(text), retain=True)
 
     async def _publish_loop(self, pub: MqttPublisher, stop: asyncio.Event) -> None:
         while not stop.is_set():
