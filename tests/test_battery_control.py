@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 import pytest
 
 from test_control_helpers import by_channel, snap
 from wattwerk.control.base import NO_SIGNALS, Signals
 from wattwerk.control.battery import BatteryConfig, BatteryControl, BatteryState
+from wattwerk.control.cycle import ControlCycle, CycleState
+from wattwerk.control.limit_types import LimiterState
 
 
 def setpoint(
@@ -69,3 +73,47 @@ def test_priority_soc_claims_surplus_first() -> None:
     assert law.reserve_w(snap(0, bat__soc=30.0), 3000.0) == 3000.0
     assert law.reserve_w(snap(0, bat__soc=30.0), 9000.0) == 5000.0
     assert law.reserve_w(snap(0, bat__soc=60.0), 3000.0) == 0.0
+
+
+def test_probes_for_pv_the_export_limiter_holds_back() -> None:
+    """Zero export: the limiter holds the grid at its margin, so the meter shows no surplus while
+    the PV runs at its limit. The battery asks for a little more each cycle (the limiter lets the
+    PV rise by it) and pauses, doubling, after probes the PV did not follow."""
+    law = BatteryControl(BatteryConfig(probe_w=500.0))
+
+    def step(
+        state: BatteryState, available: float, held: bool, soc: float = 50.0
+    ) -> tuple[float, BatteryState]:
+        result = law.step(snap(0, bat__soc=soc), state, available, NO_SIGNALS, pv_held=held)
+        return by_channel(result.setpoints)["bat.battery_setpoint"], result.state
+
+    w, state = step(BatteryState(), -100.0, held=False)
+    assert w == 100.0 and not state.probed  # nothing held back: plain self-consumption
+    w, state = step(BatteryState(), -100.0, held=True)
+    assert w == -400.0 and state.probed  # held back: charge 500 W more than the meter shows
+    w, state = step(state, 300.0, held=True)
+    assert w == -800.0 and state.probe_misses == 0  # the PV followed: keep climbing
+    w, full = step(state, -100.0, held=True, soc=100.0)
+    assert w == 100.0 and not full.probed  # a full battery does not probe (it may discharge)
+    # the PV did not follow (the sun gives no more): wait 2 cycles, then 4 after the next miss
+    waits = []
+    for _ in range(8):
+        w, state = step(state, -100.0, held=not state.probed)
+        waits.append(w)
+    assert waits == [100.0, 100.0, -400.0, 100.0, 100.0, 100.0, 100.0, -400.0]
+    assert state.probe_misses == 2
+    w, state = step(state, -100.0, held=True)
+    assert w == -400.0 and state.probe_misses == 0  # followed again: misses forgotten
+
+
+def test_the_cycle_sees_pv_held_at_its_limit() -> None:
+    """Held back = the limiter sent an export-limit PV cap last cycle and an inverter runs at it."""
+    cycle = ControlCycle([], limiter=None)  # type: ignore[arg-type]  # pv_held reads only the state
+
+    def held(limited: bool, power: float) -> bool:
+        lim = LimiterState(pv_limited=limited, pv_sent=MappingProxyType({"pv1": 3000.0}))
+        return cycle.pv_held(snap(0, pv1__power=power), CycleState(MappingProxyType({}), lim))
+
+    assert held(True, 2950.0)  # at its cap (within 3 %)
+    assert not held(True, 2000.0)  # below it: the sun gives no more
+    assert not held(False, 3000.0)  # a cap lifted (no export limit): nothing held back

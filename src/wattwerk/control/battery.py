@@ -7,7 +7,7 @@ Reads ``<id>.power`` and ``<id>.soc``; writes ``<id>.battery_setpoint`` (W).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from wattwerk.control.base import Result, Signals, clamp, sp
@@ -28,12 +28,19 @@ class BatteryConfig:
     charge_w: float = 0.0  # mode "charge": grid charging power
     hold_while_ev_from_grid: tuple[str, ...] = ()  # EV ids: the battery does not discharge into them
     priority_soc: float = 0.0  # below this SoC the battery takes surplus before the other laws
+    probe_w: float = 500.0  # PV held back at an export limit: try to take this much more per cycle
     name: str = "battery"
+
+
+PROBE_WAIT_MAX = 64  # cycles: the longest pause after probes the PV did not follow
 
 
 @dataclass(frozen=True, slots=True)
 class BatteryState:
     below_reserve: bool = False
+    probed: bool = False  # the last cycle asked for more charge than the meter showed (a probe)
+    probe_misses: int = 0  # probes in a row the PV did not follow
+    probe_wait: int = 0  # cycles until the next probe
 
 
 class BatteryControl:
@@ -54,9 +61,32 @@ class BatteryControl:
             return 0.0
         return clamp(available_w, 0.0, self.config.max_charge_w)
 
+    def probe(self, state: BatteryState, pv_held: bool, room: bool) -> tuple[float, BatteryState]:
+        """PV the export limiter holds back (the inverters run at their limit) is not on the meter:
+        the grid sits at the limit, so self-consumption alone would never store it. While the
+        battery has room it asks for ``probe_w`` more than the meter shows; the limiter then lets
+        the PV rise by what the battery takes. A probe the PV did not follow (the sun does not give
+        it) pauses probing for 2, 4, .. 64 cycles. Returns (W to add to the surplus, new state)."""
+        misses, wait = state.probe_misses, max(state.probe_wait - 1, 0)
+        if state.probed and not pv_held:
+            misses += 1
+            wait = min(2**misses, PROBE_WAIT_MAX)
+        elif state.probed:
+            misses = 0
+        go = pv_held and room and wait == 0
+        return (self.config.probe_w if go else 0.0), replace(
+            state, probed=go, probe_misses=misses, probe_wait=wait
+        )
+
     def step(
-        self, snap: Snapshot, state: BatteryState, available_w: float | None, signals: Signals
+        self,
+        snap: Snapshot,
+        state: BatteryState,
+        available_w: float | None,
+        signals: Signals,
+        pv_held: bool = False,
     ) -> Result[BatteryState]:
+        """``pv_held``: the export limiter holds the PV at a limit it reaches (see ``probe``)."""
         c = self.config
         soc = snap.get(f"{c.id}.soc")
         below = state.below_reserve
@@ -77,7 +107,9 @@ class BatteryControl:
         elif available_w is None:
             want = 0.0  # no grid meter: the limiter's fail-safe decides
         else:
-            want = -available_w  # grid to zero: discharge what is missing, charge what is left
+            room = soc is not None and soc < c.full_soc
+            extra, state = self.probe(state, pv_held and mode == "self_consumption", room)
+            want = -(available_w + extra)  # grid to zero: discharge what is missing, charge what is left
         hold = mode == "hold" or signals.hold_battery or (soc is None and mode != "charge")
         if want > 0 and c.hold_while_ev_from_grid:
             ev = sum(snap.get(f"{e}.power") or 0.0 for e in c.hold_while_ev_from_grid)
@@ -88,4 +120,4 @@ class BatteryControl:
             want = 0.0
         want = clamp(want, -c.max_charge_w, c.max_discharge_w)
         setpoint = sp(c.id, "battery_setpoint", round(want, 1), snap.now, self.name)
-        return Result((setpoint,), BatteryState(below), used_w=-want)
+        return Result((setpoint,), replace(state, below_reserve=below), used_w=-want)

@@ -72,6 +72,18 @@ class ControlCycle:
         bat = snap.get(f"{self.battery.config.id}.power") if self.battery is not None else None
         return -grid + flex - (bat or 0.0)
 
+    def pv_held(self, snap: Snapshot, state: CycleState) -> bool:
+        """The limiter holds PV back for an export limit and an inverter runs at that limit (within
+        3 %, at least 50 W): the sun may give more than the meter shows."""
+        lim = state.limiter
+        if not lim.pv_limited:
+            return False
+        for dev, sent in lim.pv_sent.items():
+            power = snap.get(f"{dev}.power")
+            if power is not None and power >= sent - max(50.0, 0.03 * sent):
+                return True
+        return False
+
     def run(self, snap: Snapshot, state: CycleState, signals: Signals = NO_SIGNALS) -> CycleOutput:
         surplus = self.surplus(snap, state)
         available = surplus
@@ -91,7 +103,11 @@ class ControlCycle:
         if self.battery is not None:
             left = None if available is None else available + reserved
             result = self.battery.step(
-                snap, states.get(self.battery.name, self.battery.initial()), left, signals
+                snap,
+                states.get(self.battery.name, self.battery.initial()),
+                left,
+                signals,
+                pv_held=self.pv_held(snap, state),
             )
             states[self.battery.name] = result.state
             requested.extend(result.setpoints)
