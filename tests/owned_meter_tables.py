@@ -803,6 +803,59 @@ METER_EXAMPLES = [
             "energy_export": 987_654.25,
         },
     ),
+    Example(
+        "carlo-gavazzi-ex100",
+        {
+            (IN, 0x0000): 0x08F9,
+            (IN, 0x0001): 0x0000,  # V 2297 x 0.1 V, LSW first
+            (IN, 0x0002): 0xE719,
+            (IN, 0x0003): 0xFFFF,  # A -6375 x 0.001 A
+            (IN, 0x0004): 0xC6C6,
+            (IN, 0x0005): 0xFFFF,  # W -14650 x 0.1 W: exporting
+            (IN, 0x0010): 0xB26E,
+            (IN, 0x0011): 0x0000,  # kWh (+) TOT 45678 x 0.1 kWh
+            (IN, 0x0020): 0x2AFF,
+            (IN, 0x0021): 0x0001,  # kWh (-) TOT 76543 x 0.1 kWh
+        },
+        {
+            "voltage": 229.7,
+            "current": -6.375,
+            "power": -1465.0,
+            "energy_import": 4_567_800.0,
+            "energy_export": 7_654_300.0,
+        },
+    ),
+    Example(
+        "siemens-pac1600",
+        {
+            (IN, 1): 0x0000,
+            (IN, 2): 0x5A69,  # U L1-N 23145 x 0.01 V
+            (IN, 3): 0x0000,
+            (IN, 4): 0x59E2,  # U L2-N 23010
+            (IN, 5): 0x0000,
+            (IN, 6): 0x59CB,  # U L3-N 22987
+            (IN, 7): 0x0000,
+            (IN, 8): 0xC822,  # I L1 51234 x 0.0001 A
+            (IN, 9): 0x0000,
+            (IN, 10): 0x03E8,  # I L2 1000
+            (IN, 11): 0x0000,
+            (IN, 12): 0x0000,  # I L3 0
+            (IN, 57): 0xFFFC,
+            (IN, 58): 0x2F25,  # total active power -250075 x 0.01 W: exporting
+            (IN, 6687): 0x0096,
+            (IN, 6688): 0xB43F,  # active energy import 9876543 Wh
+        },
+        {
+            "voltage_l1": 231.45,
+            "voltage_l2": 230.1,
+            "voltage_l3": 229.87,
+            "current_l1": 5.1234,
+            "current_l2": 0.1,
+            "current_l3": 0.0,
+            "power": -2500.75,
+            "energy_import": 9_876_543.0,
+        },
+    ),
 ]
 
 COMMON_KSEM = dict(enumerate([*text("KOSTAL", 16), *text("KSEM", 16), *text("", 8), *text("2.6.1", 8)]))

@@ -54,6 +54,8 @@ FILES = {
             "eastron",
             "abb",
             "janitza",
+            "carlo_gavazzi",
+            "siemens",
         )
     ),
     *(
@@ -72,11 +74,7 @@ FILES = {
         )
     ),
 }
-SHARED_FILES = {
-    "electricity_meter/schneider_electric.yaml": {"schneider-iem3000"},
-    "electricity_meter/carlo_gavazzi.yaml": {"carlo-gavazzi-em24", "carlo-gavazzi-ex300"},
-    "electricity_meter/siemens.yaml": {"siemens-pac2200"},
-}
+SHARED_FILES = {"electricity_meter/schneider_electric.yaml": {"schneider-iem3000"}}
 
 EXAMPLES = [*METER_EXAMPLES, *PV_EXAMPLES]
 SUNSPEC_EXAMPLES = [*METER_SUNSPEC_EXAMPLES, *PV_SUNSPEC_EXAMPLES]
