@@ -67,3 +67,16 @@ def test_sent_over_the_long_poll_and_confirmed(portal: Portal, tmp_path: Path) -
     assert states == ["done", "expired"]
     audit = [e["action"] for e in owner.http.get(f"/api/v1/sites/{site}/audit").json()]
     assert audit.count("owner.command") == 1 and audit.count("owner.result") == 1
+
+    with portal.db.connect() as conn:  # an old read (the card asks every 12 s) is dropped, commands stay
+        conn.execute(
+            "INSERT INTO owner_commands (site_id, issued_by, device, settings, created_at, state) "
+            "SELECT s.id, a.id, '*state', %s, %s, 'done' FROM sites s, accounts a WHERE s.name = %s "
+            "AND a.alias = %s",
+            ("{}", utcnow() - timedelta(minutes=11), site, owner.alias),
+        )
+    owner.http.get(f"/api/v1/sites/{site}/owner")  # offline now (409) or answered: either way it prunes
+    with portal.db.connect() as conn:
+        rows = conn.execute("SELECT device, state FROM owner_commands ORDER BY id").fetchall()
+    assert [tuple(r) for r in rows][:2] == [("ev1", "done"), ("ev1", "expired")]
+    assert not [r for r in rows if r[0] == "*state" and r[1] == "done"]

@@ -28,6 +28,7 @@ from wattwerk.portal.widgets import Widget
 
 GRACE_S = 10.0  # between two long polls of an edge
 EXPIRE_S = 60.0
+KEEP_READS_S = 600.0  # a read's row (the card asks every 12 s while visible) is dropped after this
 WAIT_S = 10.0
 POLL_S = 0.2
 MAY_CONTROL = ("owner", "installer")
@@ -65,6 +66,15 @@ async def online(conn: Conn, site_id: int) -> tuple[bool, Any]:
         return False, None
     until = as_datetime(row[1])
     return until is not None and utcnow() < until, as_datetime(row[0])
+
+
+async def prune_reads(conn: Conn, site_id: int) -> None:
+    """Reads change nothing and are not audited: their rows go after ``KEEP_READS_S`` (a card open all
+    day would otherwise leave thousands); commands stay."""
+    await conn.execute(
+        "DELETE FROM owner_commands WHERE site_id = %s AND device = %s AND created_at < %s",
+        (site_id, STATE, utcnow() - timedelta(seconds=KEEP_READS_S)),
+    )
 
 
 async def take(conn: Conn, site_id: int) -> list[dict[str, Any]]:
@@ -200,6 +210,7 @@ def router() -> APIRouter:
             ref = await sites.lookup(conn, site, who.account_id)
             if ref is None or ref.role is None:
                 raise HTTPException(404, "not found")
+            await prune_reads(conn, ref.site_id)
             cid = await _offline_or_queue(conn, ref.site_id, who.account_id, STATE, {})
         out = await _answer(request, ref.site_id, cid)
         return {**out, "device": None, "may_control": ref.role in MAY_CONTROL}
