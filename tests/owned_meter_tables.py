@@ -856,6 +856,31 @@ METER_EXAMPLES = [
             "energy_import": 9_876_543.0,
         },
     ),
+    Example(
+        "huawei-power-sensor",
+        {
+            (HO, 37101): 0x0000,
+            (HO, 37102): 0x0908,  # phase A voltage 2312 x 0.1 V
+            (HO, 37103): 0x0000,
+            (HO, 37104): 0x0901,  # phase B 2305
+            (HO, 37105): 0x0000,
+            (HO, 37106): 0x08FA,  # phase C 2298
+            (HO, 37113): 0x0000,
+            (HO, 37114): 0x05DC,  # active power +1500 W: Huawei's sign, + feeding the grid
+            (HO, 37119): 0x0012,
+            (HO, 37120): 0xD687,  # grid exported energy 1234567 x 0.01 kWh
+            (HO, 37121): 0x0074,
+            (HO, 37122): 0xCBB1,  # grid accumulated (imported) energy 7654321 x 0.01 kWh
+        },
+        {
+            "voltage_l1": 231.2,
+            "voltage_l2": 230.5,
+            "voltage_l3": 229.8,
+            "power": -1500.0,
+            "energy_export": 12_345_670.0,
+            "energy_import": 76_543_210.0,
+        },
+    ),
 ]
 
 COMMON_KSEM = dict(enumerate([*text("KOSTAL", 16), *text("KSEM", 16), *text("", 8), *text("2.6.1", 8)]))

@@ -56,6 +56,7 @@ FILES = {
             "janitza",
             "carlo_gavazzi",
             "siemens",
+            "huawei",
         )
     ),
     *(
