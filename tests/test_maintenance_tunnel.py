@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -58,17 +59,16 @@ def edge(tmp_path: Path) -> Iterator[Edge]:
 class Polling:
     """The edge's maintenance client in a thread of its own (the test thread plays the browser)."""
 
-    def __init__(self, edge: Edge, url: str, token: str) -> None:
-        self.edge, self.url, self.token = edge, url, token
+    def __init__(self, edge: Any, url: str, token: str) -> None:
+        self.handler = edge.commands if isinstance(edge, Edge) else edge  # an edge, or a bare handler
+        self.url, self.token = url, token
         self.loop = asyncio.new_event_loop()
         self.stop = asyncio.Event()
         self.thread = threading.Thread(target=self.loop.run_until_complete, args=(self._run(),), daemon=True)
 
     async def _run(self) -> None:
         async with httpx.AsyncClient(timeout=30.0) as client:
-            await serve(
-                client, self.url, self.token, self.edge.commands, self.stop, wait_s=2.0, backoff_s=0.2
-            )
+            await serve(client, self.url, self.token, self.handler, self.stop, wait_s=2.0, backoff_s=0.2)
 
     def __enter__(self) -> Polling:
         self.thread.start()
@@ -227,3 +227,35 @@ def test_the_edge_answer_is_filtered_and_its_paths_stay_under_the_prefix() -> No
         assert "location" not in answer(elsewhere).headers, elsewhere
     assert answer("/", body="not base64!").status_code == 502
     assert answer("/", status=700).status_code == 502
+
+
+class SlowLogs:
+    """A handler whose ``logs`` waits until released; every other kind answers at once."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+
+    async def __call__(self, kind: str, payload: dict) -> object:
+        while kind == "logs" and not self.release.is_set():
+            await asyncio.sleep(0.05)
+        return {"kind": kind}
+
+
+def test_a_slow_command_does_not_hold_up_the_next_ones(portal: Portal) -> None:  # noqa: F811
+    owner, installer = account(portal), account(portal)
+    site = new_site(owner)
+    grant = {"installer": installer.alias, "hours": 1}
+    assert owner.http.post(f"/api/v1/sites/{site}/maintenance", json=grant).status_code == 201
+    commands = f"/api/v1/sites/{site}/maintenance/commands"
+    handler = SlowLogs()
+    with Polling(handler, portal.url, edge_token(owner, site)):
+        slow = installer.http.post(commands, json={"kind": "logs"}).json()["id"]
+        for _ in range(200):  # until the edge has it
+            if installer.http.get(f"{commands}/{slow}").json()["state"] == "sent":
+                break
+            threading.Event().wait(0.05)
+        fast = installer.http.post(commands, json={"kind": "status"}).json()["id"]
+        assert _wait_done(installer, site, fast) == {"kind": "status"}  # answered beside the slow one
+        assert installer.http.get(f"{commands}/{slow}").json()["state"] == "sent"
+        handler.release.set()
+        assert _wait_done(installer, site, slow) == {"kind": "logs"}

@@ -15,6 +15,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -24,15 +25,24 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[str, dict[str, Any]], Awaitable[Any]]  # (kind, payload) -> result
 Answered = Callable[[str, bool], None]  # (kind, ok) once the portal has the answer
+MAX_RUNNING = 32  # commands in progress at once (the portal hands out at most 20 per poll)
 EX_RESTART = 75  # the ``restart`` command's exit code: systemd's Restart=on-failure starts it again
 
 
 async def serve_once(
-    client: httpx.AsyncClient, base_url: str, token: str, handler: Handler, *, wait_s: float = 25.0
+    client: httpx.AsyncClient,
+    base_url: str,
+    token: str,
+    handler: Handler,
+    *,
+    wait_s: float = 25.0,
+    running: set[asyncio.Task[None]] | None = None,
 ) -> int:
-    """One long poll; returns how many commands were handled. The commands of one poll run side by
-    side (a page through the tunnel asks for its files at once). A handler with an ``answered(kind,
-    ok)`` method hears when a command's answer is with the portal (a restart waits for that)."""
+    """One long poll; returns how many commands it brought. The commands of one poll run side by
+    side (a page through the tunnel asks for its files at once) and are answered before this returns;
+    with ``running`` they are left running there instead (``serve``: a slow one, a device test that
+    waits for its timeout, does not hold up the next poll). A handler with an ``answered(kind, ok)``
+    method hears when a command's answer is with the portal (a restart waits for that)."""
     answered: Answered | None = getattr(handler, "answered", None)
     headers = {"Authorization": f"Bearer {token}"}
     resp = await client.get(
@@ -59,8 +69,20 @@ async def serve_once(
             answered(cmd["kind"], ok)
 
     commands = resp.json().get("commands", [])
-    await asyncio.gather(*(one(cmd) for cmd in commands))
+    if running is None:
+        await asyncio.gather(*(one(cmd) for cmd in commands))
+        return len(commands)
+    for cmd in commands:
+        task = asyncio.create_task(one(cmd))
+        running.add(task)
+        task.add_done_callback(partial(_settled, running))
     return len(commands)
+
+
+def _settled(running: set[asyncio.Task[None]], task: asyncio.Task[None]) -> None:
+    running.discard(task)
+    if not task.cancelled() and task.exception() is not None:  # the portal did not take the answer
+        log.info("maintenance answer not delivered: %s", task.exception())
 
 
 async def serve(
@@ -73,14 +95,22 @@ async def serve(
     wait_s: float = 25.0,
     backoff_s: float = 5.0,
 ) -> None:
-    """Poll until ``stop`` is set; network errors wait ``backoff_s`` and try again."""
-    while not stop.is_set():
-        try:
-            await serve_once(client, base_url, token, handler, wait_s=wait_s)
-        except httpx.HTTPError as exc:
-            log.info("maintenance poll failed (%s); retrying in %.0f s", exc, backoff_s)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), backoff_s)
+    """Poll until ``stop`` is set; network errors wait ``backoff_s`` and try again. Commands run
+    beside the next poll, at most ``MAX_RUNNING`` at once (then the poll waits for one to end)."""
+    running: set[asyncio.Task[None]] = set()
+    try:
+        while not stop.is_set():
+            if len(running) >= MAX_RUNNING:
+                await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            try:
+                await serve_once(client, base_url, token, handler, wait_s=wait_s, running=running)
+            except httpx.HTTPError as exc:
+                log.info("maintenance poll failed (%s); retrying in %.0f s", exc, backoff_s)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), backoff_s)
+    finally:
+        for task in list(running):
+            task.cancel()
 
 
 # ------------------------------------------------------------ what this edge does with a command
