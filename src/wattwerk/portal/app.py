@@ -18,7 +18,16 @@ from wattwerk import __version__
 from wattwerk.portal import compat, hardening, ingest, mail, messages, notify, retention, routes, secretbox
 from wattwerk.portal.database import SQLITE, dialect_of, open_database, sqlite_path
 from wattwerk.portal.db import Registry
-from wattwerk.portal.env import ENV_DB, ENV_RATE, ENV_RETENTION, ENV_SCHEMA, ENV_SECURITY, REGISTRATION
+from wattwerk.portal.env import (
+    ENV_DB,
+    ENV_LOG,
+    ENV_RATE,
+    ENV_RETENTION,
+    ENV_SCHEMA,
+    ENV_SECURITY,
+    REGISTRATION,
+)
+from wattwerk.portal.ingest_log import LogConfig, NatsLog
 from wattwerk.portal.migrations import migrate
 from wattwerk.portal.readings import ReadingStore
 
@@ -32,6 +41,7 @@ class PortalConfig:
     token_ttl_s: float = 5.0  # how long a token lookup is cached (revocation delay)
     retention_every_s: float | None = None  # run the retention job in-process this often (None: a timer does)
     ingest: ingest.IngestConfig = field(default_factory=ingest.IngestConfig)
+    log: LogConfig = field(default_factory=LogConfig)  # via: direct (default) or nats (ingest_log.py)
     registration: str = "open"  # open, invite (a code from an admin) or closed (see docs/security.md)
     key_file: Path | None = None  # the server key sealing secrets at rest (SQLite: beside the file)
     public_url: str | None = None  # the portal's address, for links in mail
@@ -62,6 +72,8 @@ def create_app(config: PortalConfig) -> FastAPI:
     store = ReadingStore(db)
     registry = Registry(db, ttl=config.token_ttl_s)
     ingestor = ingest.Ingestor(store, registry, config.ingest)
+    if config.log.via == "nats":
+        ingestor.log = NatsLog(config.log)
     box = secret_box(config)
     legacy = compat.Compat(store, config.ingest, box)
     legacy.registry = registry
@@ -73,6 +85,8 @@ def create_app(config: PortalConfig) -> FastAPI:
         await db.open()
         async with db.connection() as conn:
             await secretbox.seal_existing(conn, box)
+        if ingestor.log is not None:
+            await ingestor.log.open()
         timers = []
         if config.retention_every_s:
             timers.append(asyncio.create_task(retention.every(db, config.retention_every_s)))
@@ -84,6 +98,8 @@ def create_app(config: PortalConfig) -> FastAPI:
             for timer in timers:
                 timer.cancel()
             await asyncio.gather(*timers, return_exceptions=True)
+            if ingestor.log is not None:
+                await ingestor.log.close()
             await db.close()
 
     app = FastAPI(
@@ -140,5 +156,6 @@ def app_from_env() -> FastAPI:
         smtp=mail.SmtpConfig(**sec["smtp"]) if sec.get("smtp") else None,
         notify_every_s=every_s,
         notify_device_grace_s=grace_s,
+        log=LogConfig(**json.loads(os.environ.get(ENV_LOG) or "{}")),
     )
     return create_app(cfg)

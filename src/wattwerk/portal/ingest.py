@@ -55,7 +55,7 @@ from fastapi.responses import JSONResponse
 
 from wattwerk.errors import BadInput, InputLedger
 from wattwerk.model import Channel
-from wattwerk.portal import hardening, notify_store, site_roles, sites
+from wattwerk.portal import hardening, ingest_log, notify_store, site_roles, sites
 from wattwerk.portal.database import utcnow
 from wattwerk.portal.db import Registry, SiteAuth
 from wattwerk.portal.readings import ReadingStore
@@ -292,6 +292,7 @@ class Ingestor:
         self.buckets: dict[int, TokenBucket] = {}
         self.inflight = 0
         self.stored = 0
+        self.log: ingest_log.NatsLog | None = None  # set when the portal ingests through the log
 
     async def authenticate(self, request: Request) -> SiteAuth | None:
         header = request.headers.get("authorization", "")
@@ -352,12 +353,11 @@ class Ingestor:
         if len(ids) < len(checked.channels):
             self._over_cap(auth, checked, ids, cap)
         if checked.last:
-            edge_id = await self.registry.edge_id(auth.site_id, batch["edge_id"], checked.stream)
-            rows = [(edge_id, seq, ids[ch], ts, v) for seq, ch, ts, v in checked.rows]
-            stored = await self.store.insert_batch(
-                edge_id, checked.first, checked.last, rows, ranges=checked.ranges
-            )
-            self.stored += stored
+            try:
+                stored = await self._store(auth, batch["edge_id"], checked, ids)
+            except ingest_log.LogUnavailable as exc:  # not acknowledged: the edge keeps and retries
+                log.warning("%s", exc)
+                return _error(503, "log", "ingest log unavailable, retry later", {"Retry-After": "1"})
         answer = {
             "ack": [checked.first, checked.last] if checked.last else None,  # the span (older edges)
             "acked": [list(r) for r in checked.ranges],  # exactly the seqs acknowledged
@@ -375,6 +375,20 @@ class Ingestor:
         if "health" in batch:
             answer.update(await self._store_health(auth, batch["health"]))
         return JSONResponse(answer)
+
+    async def _store(self, auth: SiteAuth, edge: str, checked: Checked, ids: dict[str, int]) -> int:
+        """Write the batch (direct) or publish it to the log and wait for its PubAck (``via: nats``,
+        portal/ingest_log.py); returns the readings stored (published) as new."""
+        edge_id = await self.registry.edge_id(auth.site_id, edge, checked.stream)
+        rows = [(edge_id, seq, ids[ch], ts, v) for seq, ch, ts, v in checked.rows]
+        if self.log is not None:
+            stored = await self.log.publish(auth.site_id, edge_id, checked.ranges, rows)
+        else:
+            stored = await self.store.insert_batch(
+                edge_id, checked.first, checked.last, rows, ranges=checked.ranges
+            )
+        self.stored += stored
+        return stored
 
     def _over_cap(self, auth: SiteAuth, checked: Checked, ids: dict[str, int], cap: int) -> None:
         """Reject (and so acknowledge) the readings of channels beyond the site's channel cap."""

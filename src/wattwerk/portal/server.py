@@ -22,6 +22,7 @@ import ipaddress
 import json
 import logging
 import os
+from dataclasses import asdict
 from pathlib import Path
 
 import uvicorn
@@ -29,7 +30,9 @@ import uvicorn
 from wattwerk.portal import db
 from wattwerk.portal import env as portal_app  # the app itself only in run(): --help stays light
 from wattwerk.portal.database import SQLITE, DatabaseError, connect_sync, dialect_of, sqlite_path
+from wattwerk.portal.ingest_log import LogConfig, add_log_arguments, log_config
 from wattwerk.portal.migrations import migrate
+from wattwerk.portal.writer import add_writer_parser
 
 log = logging.getLogger(__name__)
 
@@ -101,12 +104,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port-file", type=Path, help="write the bound port here once listening")
     parser.add_argument("--pair", metavar="SITE", help="create an edge token for SITE, print it, exit")
     parser.add_argument("--revoke", metavar="SITE", help="revoke every edge token of SITE, exit")
+    add_log_arguments(parser)
     add_flukso_register(parser)
 
 
 def add_flukso_register(parser: argparse.ArgumentParser) -> None:
     """``wattwerk portal flukso-register``: the one subcommand (``wattwerk portal`` alone serves)."""
-    actions = parser.add_subparsers(dest="action", metavar="[flukso-register]")
+    actions = parser.add_subparsers(dest="action", metavar="[flukso-register|writer]")
+    add_writer_parser(actions)
     flukso = actions.add_parser(
         "flukso-register",
         help="register an old mySmartGrid/Flukso logger's sensors to a site; prints its keys once",
@@ -233,6 +238,25 @@ def flukso_register(args: argparse.Namespace) -> int:
     return 0
 
 
+def log_or_writer(args: argparse.Namespace) -> LogConfig | int:
+    """The ingest log's configuration (``--ingest-via``, portal/ingest_log.py), or the exit status
+    of ``wattwerk portal writer`` or of a bad option."""
+    try:
+        config = log_config(args)
+    except ValueError as exc:
+        log.error("%s", exc)
+        return 2
+    if getattr(args, "action", None) == "writer":
+        from wattwerk.portal import writer
+
+        migrate(args.db, args.schema)  # a writer may start before any portal
+        return writer.run_cli(args, config)
+    if config.via == "nats" and dialect_of(args.db) == SQLITE:
+        log.error("--ingest-via nats needs PostgreSQL (the writers write there): use --db postgresql://...")
+        return 2
+    return config
+
+
 def run(args: argparse.Namespace) -> int:
     args.db = database_url(args)
     problem = check_database(args.db, args)
@@ -242,6 +266,9 @@ def run(args: argparse.Namespace) -> int:
     private_files(args.db)
     if getattr(args, "action", None) == "flukso-register":
         return flukso_register(args)
+    ingest_log = log_or_writer(args)
+    if isinstance(ingest_log, int):
+        return ingest_log
     if args.pair or args.revoke or args.invite:
         migrate(args.db, args.schema)
         with connect_sync(args.db, args.schema) as conn:
@@ -264,6 +291,7 @@ def run(args: argparse.Namespace) -> int:
     os.environ[portal_app.ENV_SCHEMA] = args.schema or ""
     os.environ[portal_app.ENV_RATE] = str(args.rate) if args.rate else ""
     os.environ[portal_app.ENV_SECURITY] = json.dumps(settings)
+    os.environ[portal_app.ENV_LOG] = json.dumps(asdict(ingest_log))
     every = (
         args.retention_every
         if args.retention_every is not None

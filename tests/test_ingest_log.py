@@ -1,0 +1,100 @@
+"""Ingest through the log (portal/ingest_log.py, portal/writer.py), the pure parts: the message
+format, the de-duplication id, splitting a batch larger than the server's payload limit, the
+configuration's checks. The real-process chaos test is tests/test_ingest_log_chaos.py."""
+
+from __future__ import annotations
+
+import msgpack
+import pytest
+
+from wattwerk.errors import BadInput
+from wattwerk.portal.ingest import runs
+from wattwerk.portal.ingest_log import LogConfig, decode, encode, from_mapping, msg_id, split
+from wattwerk.portal.writer import parse_partitions
+
+
+def _rows(edge: int, seqs: list[int]) -> list[tuple[int, int, int, int, float]]:
+    return [(edge, s, 3 + s % 5, 1_767_225_600_000 + s % 10**6 * 1000, s % 999 * 0.5 - 7.25) for s in seqs]
+
+
+def test_a_message_decodes_to_the_rows_it_was_made_of() -> None:
+    rows = _rows(42, [*range(1, 101), 2**62, 2**63 - 2])
+    rows[5] = (42, 6, 2**31 - 1, -1, float("-1e300"))  # the columns' extremes survive
+    got = decode(encode(42, [(1, 100), (2**62, 2**62), (2**63 - 2, 2**63 - 2)], rows))
+    assert got.edge_id == 42
+    assert got.ranges == [(1, 100), (2**62, 2**62), (2**63 - 2, 2**63 - 2)]
+    assert got.rows == rows
+
+
+def test_a_batch_whose_readings_were_all_rejected_still_records_its_seqs() -> None:
+    got = decode(encode(7, [(10, 12)], []))
+    assert got.rows == [] and got.ranges == [(10, 12)]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\xc1",  # not MessagePack
+        msgpack.packb({"v": 2, "edge": 1}),
+        msgpack.packb(
+            {"v": 1, "edge": 1, "ranges": [[1, 2]], "seq": b"\0" * 16, "ch": b"", "ts": b"", "val": b""}
+        ),
+        msgpack.packb({"v": 1, "edge": 1, "ranges": [], "seq": b"", "ch": b"", "ts": b"", "val": b""}),
+        msgpack.packb([1, 2, 3]),
+    ],
+)
+def test_a_message_that_is_not_ours_is_refused_by_name(data: bytes) -> None:
+    with pytest.raises(BadInput) as exc:
+        decode(data)
+    assert exc.value.kind == "log_message"
+
+
+def test_the_dedup_id_names_edge_and_exact_seqs() -> None:
+    assert msg_id(5, [(101, 200)]) == "e5:101-200"
+    assert msg_id(5, [(101, 200)]) != msg_id(6, [(101, 200)])  # another edge or outbox instance
+    gap_a = msg_id(5, [(1, 2), (5, 5)])
+    gap_b = msg_id(5, [(1, 1), (3, 5)])  # the same span, other seqs: another batch
+    assert gap_a != gap_b and gap_a.startswith("e5:1-5~")
+    assert msg_id(5, [(1, 2), (5, 5)]) == gap_a  # a retry has the same id
+    assert msg_id(5, [(101, 200)], 2) == "e5:101-200:2"
+
+
+def test_a_batch_over_the_payload_limit_goes_in_parts_that_each_record_only_their_seqs() -> None:
+    seqs = [s for s in range(1, 3001) if s % 7]  # gaps: seqs with % 7 == 0 were rejected
+    rows = _rows(9, seqs)[::-1]  # any order
+    ranges = runs(list(range(1, 3001)))
+    parts = split(9, ranges, rows, max_payload=20_000)
+    assert len(parts) > 3
+    got_rows, got_seqs = [], []
+    for part_ranges, body in parts:
+        assert len(body) <= 20_000
+        d = decode(body)
+        assert d.ranges == list(part_ranges)
+        assert {r[1] for r in d.rows} <= {s for a, b in d.ranges for s in range(a, b + 1)}
+        got_rows += d.rows
+        got_seqs += [s for a, b in d.ranges for s in range(a, b + 1)]
+    assert sorted(got_rows) == sorted(rows)  # every row once
+    assert sorted(got_seqs) == list(range(1, 3001))  # every seq recorded once, rejected ones too
+    assert split(9, ranges, rows, max_payload=10**6) == [(ranges, encode(9, ranges, rows))]
+
+
+def test_the_configuration_is_checked() -> None:
+    cfg = from_mapping({"via": "nats", "nats_url": "nats://a:4222, nats://b:4222", "replicas": 3})
+    assert cfg.servers == ["nats://a:4222", "nats://b:4222"]
+    assert cfg.subject_for(13) == "ww.ingest.5.13" and cfg.durable(5) == "writer-p5"
+    assert LogConfig().via == "direct"  # the log is off unless configured
+    with pytest.raises(ValueError, match="via must be one of direct, nats"):
+        from_mapping({"via": "kafka"})
+    with pytest.raises(ValueError, match="unknown key"):
+        from_mapping({"via": "nats", "replica": 3})
+    with pytest.raises(ValueError, match="replicas"):
+        LogConfig(replicas=2)
+    with pytest.raises(ValueError, match="stream"):
+        LogConfig(stream="a.b")
+
+
+def test_a_writer_serves_the_partitions_it_is_given() -> None:
+    assert parse_partitions(None, 8) is None
+    assert parse_partitions("0-2,5,2", 8) == [0, 1, 2, 5]
+    with pytest.raises(ValueError, match=r"0\.\.7"):
+        parse_partitions("6-8", 8)
