@@ -5,7 +5,7 @@ mid-batch (inside its transaction, before commit and ack), PostgreSQL is restart
 of ``bench chaos`` then counts 0 lost, 0 duplicated, 0 altered readings.
 
 One test, once (it starts its own servers on free ports; the machine's NATS and PostgreSQL are
-not touched). The harness is ``wattwerk.bench.chaos_log``.
+not touched). The harness is ``wattwerk.bench._chaos_log``.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from wattwerk.bench.chaos_log import BLOWS, LogChaosConfig, run_log_chaos
-from wattwerk.bench.servers import NATS_SERVER, PG_BIN
+from wattwerk.bench._chaos_log import BLOWS, LogChaosConfig, run_log_chaos
+from wattwerk.bench._servers import NATS_SERVER, PG_BIN
 
 pytestmark = [
     pytest.mark.nats,

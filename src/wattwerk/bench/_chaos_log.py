@@ -30,6 +30,7 @@ from pathlib import Path
 
 import psycopg
 
+from wattwerk.bench._servers import NatsCluster, PrivatePostgres
 from wattwerk.bench._testca import make_ca
 from wattwerk.bench.chaos import (
     ChaosConfig,
@@ -44,7 +45,6 @@ from wattwerk.bench.chaos import (
     free_port,
     pending,
 )
-from wattwerk.bench.servers import NatsCluster, PrivatePostgres
 from wattwerk.portal.postgres import with_schema
 
 BLOWS = ("nats", "writer", "postgres")
