@@ -69,10 +69,9 @@ PLANNER_TUNING: dict[str, Any] = {
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--year",
-        type=Path,
         default=None,
-        help="household CSV (timestamp_utc, load_w, pv_w, "
-        "pv_forecast_w; 30 min); default: the real one in ../shared/data/real",
+        help="a data set (fr-2024: ../shared/data/real, the default; konstanz-2016: bench/data, the "
+        "second one) or a household CSV (timestamp_utc, load_w, pv_w, pv_forecast_w; 30 min)",
     )
     parser.add_argument("--prices", type=Path, nargs="+", default=None, help="SMARD price CSVs (together)")
     parser.add_argument("--days", type=int, default=DEFAULT_DAYS, help="simulate this many days")

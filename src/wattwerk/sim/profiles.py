@@ -112,7 +112,7 @@ def csv_column(
     series = _filled(str(path), column, latitude, longitude)
     t = series.index.as_unit("s").asi8.astype(float)
     v = series.to_numpy() * scale
-    years = sorted({series.index[0].year, series.index[-1].year})
+    years = list(range(series.index[0].year, series.index[-1].year + 1))  # every year the data touches
 
     def build(index: pd.DatetimeIndex) -> np.ndarray:
         out = np.full(len(index), np.nan)

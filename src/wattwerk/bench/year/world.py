@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from wattwerk.bench.year.datasets import DATASETS, lookup
 from wattwerk.forecast.history import read_history_csv
 from wattwerk.market.defaults import (
     FEED_IN_EEG_2024,
@@ -23,6 +24,7 @@ from wattwerk.market.defaults import (
     de_feed_in,
     de_household_dynamic,
 )
+from wattwerk.market.energinet import is_elspot_csv, read_elspot_csv
 from wattwerk.market.prices import PriceSeries
 from wattwerk.market.smard import read_smard_csv
 from wattwerk.market.tariff import FeedIn, Tariff, slot_index
@@ -69,10 +71,15 @@ class Setup:
     shift_heat: bool = False  # planner/oracle shift the heat pump via SG-Ready (else its own thermostat)
     pv_scale: float = 1.0  # the measured PV (and the array's kWp) times this
     feed_in_limit_pct: float | None = None  # export at most this % of the PV peak (kWp x pv_scale)
+    # where the household is (its TRY weather region, night PV gaps) and its array before --pv-scale
+    latitude: float = 48.83  # the default household file's site (Lorraine, near the German border)
+    longitude: float = 6.86
+    timezone: str = "Europe/Paris"
+    base_kwp: float = PV_KWP
 
     @property
     def pv_kwp(self) -> float:
-        return PV_KWP * self.pv_scale
+        return self.base_kwp * self.pv_scale
 
     @property
     def export_cap_w(self) -> float:
@@ -86,8 +93,8 @@ class Setup:
         return self.days * 86400 // SLOT_S
 
     def site(self) -> SiteParams:
-        lat, lon = 48.83, 6.86  # the household file's site (Lorraine, near the German border)
-        loc = Location(lat, lon, 250.0, "Europe/Paris", nearest_try_region(lat, lon))
+        lat, lon = self.latitude, self.longitude
+        loc = Location(lat, lon, 250.0, self.timezone, nearest_try_region(lat, lon))
         return SiteParams(
             location=loc,
             house=HouseParams(csv_path=self.year_csv),
@@ -115,10 +122,15 @@ def read_prices(files: tuple[Path, ...]) -> PriceSeries:
     """The spot price series of all files together (later files win where they overlap)."""
     if not files:
         raise ValueError("no price files given (SMARD CSV, see ../shared/data/real)")
-    series = read_smard_csv(files[0])
+    series = _read_price_file(files[0])
     for f in files[1:]:
-        series = series.merge(read_smard_csv(f))
+        series = series.merge(_read_price_file(f))
     return series
+
+
+def _read_price_file(path: Path) -> PriceSeries:
+    """A SMARD download, or Energinet's Elspot prices (its DE area) for the second data set."""
+    return read_elspot_csv(path) if is_elspot_csv(path) else read_smard_csv(path)
 
 
 @dataclass
@@ -162,12 +174,29 @@ def build_year(setup: Setup, spot: PriceSeries | None = None, horizon_slots: int
 
 def default_setup(
     days: int = DEFAULT_DAYS,
-    year_csv: Path | None = None,
+    year_csv: Path | str | None = None,
     prices: tuple[Path, ...] | None = None,
     start: datetime | None = None,
 ) -> Setup:
-    csv = year_csv or real_household_csv()
+    """The setup of a named data set (``datasets.DATASETS``: its files, first day and site) or of a
+    household CSV (the default site); ``prices`` and ``start`` override the data set's."""
+    named = lookup(str(year_csv)) if year_csv is not None else None
+    if named is not None:
+        setup = Setup(
+            named.household_csv(),
+            tuple(prices or named.price_files()),
+            start=named.start,
+            days=days,
+            latitude=named.latitude,
+            longitude=named.longitude,
+            timezone=named.timezone,
+            base_kwp=named.kwp,
+        )
+        return replace(setup, start=start) if start is not None else setup
+    csv = Path(year_csv) if year_csv is not None else real_household_csv()
     if csv is None:
-        raise FileNotFoundError(f"no household_load_pv_*.csv in {REAL_DATA}; pass --year FILE")
+        raise FileNotFoundError(f"no household_load_pv_*.csv in {REAL_DATA}; pass --year FILE or a name")
+    if not csv.is_file():
+        raise FileNotFoundError(f"--year {csv}: neither a file nor a data set ({', '.join(DATASETS)})")
     setup = Setup(csv, tuple(prices or default_prices()), days=days)
     return replace(setup, start=start) if start is not None else setup
