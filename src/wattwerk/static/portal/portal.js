@@ -480,14 +480,18 @@ async function dashboardPage() {
     document.getElementById("prev").disabled = document.getElementById("next").disabled = state.kind === "custom";
   };
 
+  let asked = 0;  // the newest range asked for: a slower answer for an older one is dropped
   const load = async () => {
     label();
+    const mine = ++asked;
     const from = state.start.getTime(), to = state.end.getTime();
     const days = Math.round((to - from) / 86400000);
     const prevStart = state.kind === "custom" ? shift("day", state.start, -days) : shift(state.kind, state.start, -1);
-    ctx.range = { kind: state.kind, from, to, prevFrom: prevStart.getTime(), prevTo: from };
+    const range = { kind: state.kind, from, to, prevFrom: prevStart.getTime(), prevTo: from };
     const [cur, prev] = await Promise.all([fetchSeries(state.kind, state.start, state.end),
       needs.has("previous") ? fetchSeries(state.kind, prevStart, state.start) : null]);
+    if (mine !== asked) return;  // the visitor moved on (year, then the year before) meanwhile
+    ctx.range = range;
     if (cur) { ctx.range.from = cur.from; ctx.range.to = cur.to; }  // the site's local period
     if (prev) { ctx.range.prevFrom = prev.from; ctx.range.prevTo = prev.to; }
     ctx.series = cur;
