@@ -28,6 +28,7 @@ import httpx
 import msgpack
 import psycopg
 
+from wattwerk.bench import _ingest_log
 from wattwerk.edge.outbox import Outbox
 from wattwerk.edge.uplink import Uplink, UplinkConfig
 from wattwerk.portal import db
@@ -61,12 +62,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", default="1,2", help="portal process counts to measure")
     parser.add_argument("--catchup", type=int, default=200_000, help="readings in the edge's backlog")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark schema")
+    _ingest_log.add_arguments(parser)  # --via nats: the log beside the direct path
 
 
 def start_portal(
-    url: str, schema: str | None, workers: int, workdir: Path
+    url: str, schema: str | None, workers: int, workdir: Path, extra: list[str] | None = None
 ) -> tuple[subprocess.Popen[bytes], str]:
     port_file = workdir / f"port-{workers}"
+    port_file.unlink(missing_ok=True)
     scoped = ["--schema", schema] if schema else []
     proc = subprocess.Popen(
         [
@@ -87,6 +90,7 @@ def start_portal(
             str(port_file),
             "--rate",
             "0",  # capacity, not policy: the per-site cap (default 2000/s) would throttle the catch-up
+            *(extra or []),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -325,6 +329,9 @@ def run(args: argparse.Namespace) -> int:
     sqlite = dialect_of(args.db) == SQLITE
     tmp = tempfile.TemporaryDirectory()
     schema: str | None = None
+    if sqlite and args.via == "nats":
+        print("wattwerk bench ingest: --via nats needs PostgreSQL (--db postgresql://...)", file=sys.stderr)
+        return 2
     if sqlite:  # a fresh file; one process serves an SQLite portal
         args.db = f"sqlite:///{Path(tmp.name) / 'bench-portal.db'}"
         args.workers = "1"
@@ -340,11 +347,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         with connect_sync(args.db, schema) as conn:
             sites = [(f"site{i}", db.pair_site(conn, f"site{i}")) for i in range(args.sites)]
+            probe = db.pair_site(conn, "probe")  # the latency probe's site (--via nats)
         by_workers: dict[str, float] = {}
         with tempfile.TemporaryDirectory() as work:
             for run_no, workers in enumerate(int(w) for w in args.workers.split(",")):
                 rate = _measure(args, schema, sites, run_no, workers, Path(work), results)
                 by_workers[str(workers)] = rate
+            if args.via == "nats":
+                results["log"] = _ingest_log.compare(args, schema, sites, probe, Path(work))
         _summarise(results, by_workers)
     finally:
         if not args.keep and schema:
