@@ -98,3 +98,33 @@ def test_a_writer_serves_the_partitions_it_is_given() -> None:
     assert parse_partitions("0-2,5,2", 8) == [0, 1, 2, 5]
     with pytest.raises(ValueError, match=r"0\.\.7"):
         parse_partitions("6-8", 8)
+
+
+async def test_a_batch_is_acknowledged_only_once_jetstream_stored_it(tmp_path) -> None:
+    """A real JetStream node: the first publish is stored, its retry is recognised by the message
+    id (the edge is answered either way), and with the node gone the publish is refused
+    (LogUnavailable: the route answers 503 and the edge keeps the readings)."""
+    import shutil
+
+    from wattwerk.bench._servers import NATS_SERVER, NatsCluster
+    from wattwerk.portal.ingest_log import LogUnavailable, NatsLog
+
+    if not shutil.which(NATS_SERVER):
+        pytest.skip("needs nats-server")
+    cluster = NatsCluster(tmp_path / "nats", nodes=1)
+    cluster.start()
+    log = NatsLog(LogConfig(via="nats", nats_url=cluster.url, partitions=2, publish_timeout_s=1.0))
+    try:
+        await log.open()
+        rows = _rows(3, list(range(1, 11)))
+        assert await log.publish(5, 3, [(1, 10)], rows) == 10
+        assert await log.publish(5, 3, [(1, 10)], rows) == 0  # the retry: a duplicate by its id
+        assert (log.published, log.deduplicated) == (2, 1)
+        info = await log.js.stream_info("WATTWERK_INGEST")
+        assert info.state.messages == 1 and info.config.subjects == ["ww.ingest.>"]
+        cluster.kill(0)
+        with pytest.raises(LogUnavailable):
+            await log.publish(5, 3, [(11, 20)], _rows(3, list(range(11, 21))))
+    finally:
+        await log.close()
+        cluster.stop()
