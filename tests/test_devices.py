@@ -61,6 +61,31 @@ def test_link_config_takes_the_entry_defaults() -> None:
         link_config(heidelberg)
 
 
+@pytest.mark.parametrize(
+    ("serial", "want"),
+    [
+        ("", (19200, "E")),  # the catalogue entry's serial settings
+        ("baudrate: 9600, ", (9600, "E")),  # the site file overrides what it names
+        ("baudrate: 38400, parity: N, ", (38400, "N")),
+    ],
+)
+def test_a_site_files_rtu_connection_defaults_to_the_entrys_serial_settings(
+    serial: str, want: tuple[int, str]
+) -> None:
+    from wattwerk.config import parse_config
+    from wattwerk.edge.drivers import _link_config
+
+    site = (
+        "site: {name: T, location: {latitude: 47.99, longitude: 7.85}, timezone: Europe/Berlin}\n"
+        "devices:\n"
+        "  - {id: ev1, role: ev_charger, catalog: heidelberg-energy-control,\n"
+        f"     connection: {{type: modbus_rtu, {serial}device: /dev/ttyUSB0}}}}\n"
+    )
+    dev = parse_config(site).devices[0]
+    cfg = _link_config(dev, find("heidelberg-energy-control").entry)  # 19200 8E1 in its entry
+    assert (cfg.kind, cfg.baudrate, cfg.parity) == ("rtu", *want)
+
+
 def test_untested_entries_cannot_be_opened() -> None:
     entry = next(i.entry for i in load_catalog() if i.entry.untested)
     with pytest.raises(PermanentError, match="not supported yet"):

@@ -65,8 +65,9 @@ class ModbusTcpConnection(Model):
 class ModbusRtuConnection(Model):
     type: Literal["modbus_rtu"]
     device: Annotated[str, Field(min_length=1)]
-    baudrate: Annotated[int, Field(gt=0)] = 9600
-    parity: Parity = "N"
+    # None: the catalogue entry's serial settings (connection baudrate/parity; 9600 8N1 where it gives none)
+    baudrate: Annotated[int, Field(gt=0)] | None = None
+    parity: Parity | None = None
     stopbits: Literal[1, 2] = 1
     unit: Annotated[int, Field(ge=0, le=255)] | None = None  # None: the catalogue entry's
     timeout_s: Annotated[Seconds, Field(gt=0)] = 1.0

@@ -143,8 +143,8 @@ def _link_config(dev: DeviceBase, entry: Entry) -> LinkConfig:
     return LinkConfig(
         "rtu",
         serial=c.device,
-        baudrate=c.baudrate,
-        parity=c.parity,
+        baudrate=c.baudrate or entry.connection.baudrate,
+        parity=c.parity or entry.connection.parity,
         stopbits=c.stopbits,
         timeout=c.timeout_s,
         pause=entry.connection.pause,

@@ -73,8 +73,8 @@ def _modbus(src: ModbusInputs, links: LinkPool, ledger: InputLedger) -> Polled:
         cfg = LinkConfig(
             "rtu",
             serial=c.device,
-            baudrate=c.baudrate,
-            parity=c.parity,
+            baudrate=c.baudrate or entry.connection.baudrate,
+            parity=c.parity or entry.connection.parity,
             stopbits=c.stopbits,
             timeout=c.timeout_s,
             pause=entry.connection.pause,
