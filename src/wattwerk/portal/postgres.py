@@ -3,7 +3,7 @@
 
 Ingest copies a batch with COPY (binary) straight into ``readings``; if any (edge_id, seq) is
 already there (a retried or duplicated batch) the savepoint is rolled back and the batch goes
-through a per-connection temporary table and ``INSERT ... SELECT ... ON CONFLICT (edge_id, seq)
+through a per-connection temporary table and ``INSERT ... SELECT ... ON CONFLICT
 DO NOTHING``: a retry never creates a second row, and fresh data pays for one write only.
 """
 
@@ -38,14 +38,17 @@ _STAGE = (
     "CREATE TEMP TABLE IF NOT EXISTS ingest_stage (edge_id integer, seq bigint, channel_id integer, "
     "ts_ms bigint, value double precision) ON COMMIT DELETE ROWS"
 )
-_COPY_DIRECT = "COPY readings (edge_id, seq, channel_id, ts_ms, value) FROM STDIN (FORMAT BINARY)"
+# readings is partitioned by month and keyed by site first (migration 0200): the rows go in
+# with their site_id (one lookup per batch), so the table's fill-in trigger never runs here.
+_COPY_DIRECT = "COPY readings (site_id, edge_id, seq, channel_id, ts_ms, value) FROM STDIN (FORMAT BINARY)"
 _COPY = "COPY ingest_stage (edge_id, seq, channel_id, ts_ms, value) FROM STDIN (FORMAT BINARY)"
 _MOVE = (
-    "INSERT INTO readings (edge_id, seq, channel_id, ts_ms, value) "
-    "SELECT edge_id, seq, channel_id, ts_ms, value FROM ingest_stage "
-    "ON CONFLICT (edge_id, seq) DO NOTHING"
+    "INSERT INTO readings (site_id, edge_id, seq, channel_id, ts_ms, value) "
+    "SELECT e.site_id, s.edge_id, s.seq, s.channel_id, s.ts_ms, s.value FROM ingest_stage s "
+    "LEFT JOIN edges e ON e.id = s.edge_id ON CONFLICT DO NOTHING"
 )
 _TYPES = ("int4", "int8", "int4", "int8", "float8")
+_TYPES_SITE = ("int4", *_TYPES)
 # Replace the ranges overlapping or adjacent to [a, b] by their union.
 _MERGE_RANGE = """
 WITH gone AS (
@@ -72,9 +75,12 @@ async def insert_readings(conn: psycopg.AsyncConnection, rows: Sequence[ReadingR
     """
     if not rows:
         return 0
+    edges = list({r[0] for r in rows})
+    cur = await conn.execute("SELECT id, site_id FROM edges WHERE id = ANY(%s)", (edges,))
+    site_of = dict(await cur.fetchall())
     try:
         async with conn.transaction():  # savepoint
-            await _copy(conn, _COPY_DIRECT, rows)
+            await _copy(conn, _COPY_DIRECT, [(site_of.get(r[0]), *r) for r in rows], _TYPES_SITE)
         return len(rows)
     except psycopg.errors.UniqueViolation:
         pass
@@ -124,8 +130,10 @@ async def insert_batch(
     return stored
 
 
-async def _copy(conn: psycopg.AsyncConnection, statement: str, rows: Sequence[ReadingRow]) -> None:
+async def _copy(
+    conn: psycopg.AsyncConnection, statement: str, rows: Sequence[tuple], types: tuple[str, ...] = _TYPES
+) -> None:
     async with conn.cursor().copy(statement) as copy:  # type: ignore[arg-type]
-        copy.set_types(_TYPES)
+        copy.set_types(types)
         for row in rows:
             await copy.write_row(row)

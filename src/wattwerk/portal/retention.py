@@ -19,6 +19,9 @@ are then kept (and can be downloaded at ``resolution=raw``).
    the hour); a site whose zone changed gets all its days rebuilt;
 5. aggregates past their tier's keep are deleted.
 
+On PostgreSQL the timer and :func:`main` then run ``partitions.maintain`` (the next months'
+partitions, whole expired months dropped; see ``portal/partitions.py``).
+
 Run it every few minutes: ``python -m wattwerk.portal.retention --db URL`` (PostgreSQL or
 SQLite) from a timer (it is one transaction, so overlapping runs on several portal hosts only
 wait for each other), or ``POST /api/v1/admin/retention/run``.
@@ -44,7 +47,7 @@ import os
 import time
 from typing import Any
 
-from wattwerk.portal import counter_rollup
+from wattwerk.portal import counter_rollup, partitions
 from wattwerk.portal.counter_rollup import Anchor
 from wattwerk.portal.database import SQLITE, Conn, Database, open_database
 from wattwerk.store import rollup
@@ -57,8 +60,11 @@ TIERS = ("raw_keep_s", "m5_keep_s", "h1_keep_s", "d1_keep_s")
 FIELDS = (*TIERS, "archive", "research_consent")
 
 _LOCK = 0x72657465  # "rete": advisory lock of the job on PostgreSQL
+# A rollup row's key: PostgreSQL keys every rollup by site first (migration 0200; the insert
+# trigger fills site_id from the channel before the conflict check), SQLite by channel.
+_KEY = {True: "(site_id, channel_id, bucket_ms)", False: "(channel_id, bucket_ms)"}
 _REPLACE = (
-    "ON CONFLICT (channel_id, bucket_ms) DO UPDATE SET n = EXCLUDED.n, mean = EXCLUDED.mean, "
+    "ON CONFLICT {key} DO UPDATE SET n = EXCLUDED.n, mean = EXCLUDED.mean, "
     "min = EXCLUDED.min, max = EXCLUDED.max, last = EXCLUDED.last, last_ts = EXCLUDED.last_ts"
 )
 _REPLACE_E = (  # coarse buckets: the energy columns too
@@ -76,8 +82,10 @@ class _Sql:
         self.greatest = "greatest" if pg else "max"  # SQLite's scalar max(a, b)
         self.least = "least" if pg else "min"
         g, lst = self.greatest, self.least
+        self.replace = _REPLACE.format(key=_KEY[pg])
+        self.replace_e = _REPLACE_E.format(key=_KEY[pg])
         self.merge = (
-            "ON CONFLICT (channel_id, bucket_ms) DO UPDATE SET n = r.n + EXCLUDED.n, "
+            f"ON CONFLICT {_KEY[pg]} DO UPDATE SET n = r.n + EXCLUDED.n, "
             "mean = (r.mean * r.n + EXCLUDED.mean * EXCLUDED.n) / (r.n + EXCLUDED.n), "
             f"min = {lst}(r.min, EXCLUDED.min), max = {g}(r.max, EXCLUDED.max), "
             "last = CASE WHEN EXCLUDED.last_ts >= r.last_ts THEN EXCLUDED.last ELSE r.last END, "
@@ -298,7 +306,8 @@ async def _window_counters(conn: Conn, policy: CounterPolicy) -> tuple[int, int]
         channel(current)
     if buckets:
         await conn.executemany(
-            f"INSERT INTO rollup_5m AS r {_ROLLUP_COLS} VALUES (%s, %s, %s, %s, %s, %s, %s, %s) {_REPLACE}",
+            f"INSERT INTO rollup_5m AS r {_ROLLUP_COLS} VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
+            f"{_Sql(conn.dialect).replace}",
             buckets,
         )
         await conn.executemany("INSERT INTO rt_touched VALUES (%s, %s)", touched)
@@ -400,7 +409,8 @@ async def _days(conn: Conn, sql: _Sql, now_ms: int) -> None:
         return
     await conn.executemany("INSERT INTO rt_days (tz, src, b, e) VALUES (%s, %s, %s, %s)", rows)
     for src, level in (("rollup_1h", "1h"), ("rollup_5m", "5m")):
-        await conn.execute(f"INSERT INTO rollup_1d AS r {_ROLLUP_E} {sql.day_agg(src, level)} {_REPLACE_E}")
+        day = sql.day_agg(src, level)
+        await conn.execute(f"INSERT INTO rollup_1d AS r {_ROLLUP_E} {day} {sql.replace_e}")
 
 
 _ROLLUP_E = "(channel_id, bucket_ms, n, mean, min, max, last, last_ts, pos_wh, neg_wh, covered_ms)"
@@ -420,9 +430,8 @@ async def run(conn: Conn, now_ms: int, policy: CounterPolicy | None = None) -> d
         conn, sql, sql.raw_agg("c.kind <> 'counter' AND NOT s.archive AND x.ts_ms < s.done_ms"), sql.merge
     )
     late_counters, late_glitches = await _late_counters(conn, sql, policy)
-    await _upsert_touched(
-        conn, sql, sql.raw_agg("c.kind <> 'counter' AND x.ts_ms >= s.done_ms AND x.ts_ms < s.cut"), _REPLACE
-    )
+    window = sql.raw_agg("c.kind <> 'counter' AND x.ts_ms >= s.done_ms AND x.ts_ms < s.cut")
+    await _upsert_touched(conn, sql, window, sql.replace)
     resets, glitches = await _window_counters(conn, policy)
     await _window_power(conn)
     if sql.pg:
@@ -437,7 +446,8 @@ async def run(conn: Conn, now_ms: int, policy: CounterPolicy | None = None) -> d
             "ON s.site_id = c.site_id WHERE c.id = readings.channel_id AND NOT s.archive)"
         )
     deleted_raw = cur.rowcount
-    await conn.execute(f"INSERT INTO rollup_1h AS r {_ROLLUP_E} {sql.up_agg('rollup_5m', H1)} {_REPLACE_E}")
+    hours = sql.up_agg("rollup_5m", H1)
+    await conn.execute(f"INSERT INTO rollup_1h AS r {_ROLLUP_E} {hours} {sql.replace_e}")
     await _days(conn, sql, now_ms)
     deleted_agg = 0
     for table, keep in (("rollup_5m", "m5_keep_s"), ("rollup_1h", "h1_keep_s"), ("rollup_1d", "d1_keep_s")):
@@ -488,8 +498,10 @@ async def every(db: Database, interval_s: float) -> None:
     while True:
         await asyncio.sleep(interval_s)
         try:
+            now_ms = int(time.time() * 1000)
             async with db.connection() as conn:
-                await run(conn, int(time.time() * 1000))
+                await run(conn, now_ms)
+            await partitions.maintain(db, now_ms)  # PostgreSQL: months ahead, expired months dropped
         except Exception:
             log.exception("retention run failed; trying again in %.0f s", interval_s)
 
@@ -511,8 +523,11 @@ def main(argv: list[str] | None = None) -> int:
         db = open_database(args.db, schema=args.schema, pool_size=1)
         await db.open()
         try:
+            now_ms = int(time.time() * 1000)
             async with db.connection() as conn:  # one transaction
-                return await run(conn, int(time.time() * 1000))
+                counts = await run(conn, now_ms)
+            parts = await partitions.maintain(db, now_ms)
+            return {**counts, **{f"partitions_{k}": len(v) for k, v in parts.items()}}
         finally:
             await db.close()
 

@@ -1,0 +1,2 @@
+-- SQLite form of postgres/0200 (partitioned raw and 5-minute tables keyed by site): nothing.
+-- The embedded portal keeps its tables as they are; partitions only pay off on PostgreSQL.

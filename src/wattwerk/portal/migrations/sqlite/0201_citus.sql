@@ -1,0 +1,1 @@
+-- SQLite form of postgres/0201 (Citus distribution by site): nothing.

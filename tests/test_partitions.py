@@ -1,0 +1,135 @@
+"""Partitioned storage on PostgreSQL (issue 19): migration 0200 and portal/partitions.py.
+
+Partition maintenance under load: while an ingest task stores batches and a query task reads
+raw values and rollups, the job creates the months ahead (moving the rows that waited in the
+DEFAULT partition into theirs) and drops the expired months; nothing that should stay is lost,
+neither task sees an error, and months with rows that must stay are kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from test_ingest_support import PortalDb, pg  # noqa: F401  (fixture)
+from wattwerk.portal import partitions
+from wattwerk.portal.database import open_database
+from wattwerk.portal.readings import ReadingStore
+
+D = 86_400_000
+NOW = partitions.month_lo(int(time.time() * 1000)) + 10 * D  # this month (migration made it and 2 ahead)
+OLD = partitions.month_lo(NOW - 900 * D)  # a month about 2.5 years back: every 5-min row expired
+RECENT = partitions.month_lo(NOW - 90 * D)  # three months back: site A's rows stay
+
+
+def _setup(db: PortalDb) -> dict[str, int]:
+    """Sites A (default keep: 2 years of 5-min values) and B (30 days), C archives raw."""
+    ids: dict[str, int] = {}
+    with db.connect() as conn:
+        for name in ("A", "B", "C"):
+            site = conn.execute("INSERT INTO sites (name) VALUES (%s) RETURNING id", (name,)).fetchone()[0]
+            edge = conn.execute(
+                "INSERT INTO edges (site_id, name) VALUES (%s, 'e') RETURNING id", (site,)
+            ).fetchone()[0]
+            ch = conn.execute(
+                "INSERT INTO channels (site_id, name, unit, kind) VALUES (%s, 'grid.power', 'W', 'power') "
+                "RETURNING id",
+                (site,),
+            ).fetchone()[0]
+            ids.update({f"site{name}": site, f"edge{name}": edge, f"ch{name}": ch})
+        conn.execute("INSERT INTO site_retention (site_id) SELECT id FROM sites")
+        conn.execute("UPDATE site_retention SET m5_keep_s = 30 * 86400 WHERE site_id = %s", (ids["siteB"],))
+        conn.execute("UPDATE site_retention SET archive = true WHERE site_id = %s", (ids["siteC"],))
+    return ids
+
+
+def _rollups(db: PortalDb, ids: dict[str, int], month: int, sites: str) -> None:
+    with db.connect() as conn:
+        for s in sites:
+            for k in range(10):
+                conn.execute(
+                    "INSERT INTO rollup_5m (channel_id, bucket_ms, n, mean, min, max, last, last_ts) "
+                    "VALUES (%s, %s, 1, 5, 5, 5, 5, %s)",
+                    (ids[f"ch{s}"], month + k * 300_000, month + k * 300_000),
+                )
+
+
+async def test_maintenance_under_ingest_and_queries(pg: PortalDb) -> None:  # noqa: F811
+    ids = _setup(pg)
+    db = open_database(pg.url, schema=pg.schema, pool_size=6)
+    await db.open()
+    try:
+        # Old months exist with rows in them: one wholly expired, one with rows that stay.
+        old = [partitions.part_name("readings", OLD), partitions.part_name("rollup_5m", OLD)]
+        assert await partitions.ensure(db, OLD, ahead=0) == old
+        await partitions.ensure(db, RECENT, ahead=0)
+        _rollups(pg, ids, OLD, "AB")
+        _rollups(pg, ids, RECENT, "AB")
+        store = ReadingStore(db)
+        archived = [(ids["edgeC"], i, ids["chC"], RECENT + i, 1.0) for i in range(1, 6)]
+        await store.insert_batch(ids["edgeC"], 1, 5, archived)
+        ahead = NOW
+        for _ in range(4):  # four months on: no partition yet, its rows wait in DEFAULT
+            ahead = partitions.month_hi(ahead)
+        stop = asyncio.Event()
+        stored: list[int] = []
+        reads: list[int] = []
+
+        async def ingest() -> None:
+            seq = 0
+            while not stop.is_set() or seq < 4000:
+                rows = []
+                for _ in range(200):  # this month, and a month no partition exists for yet
+                    seq += 1
+                    ts = (NOW if seq % 2 else ahead) + seq
+                    rows.append((ids["edgeA"], seq, ids["chA"], ts, float(seq)))
+                stored.append(await store.insert_batch(ids["edgeA"], seq - 199, seq, rows))
+
+        async def query() -> None:
+            while not stop.is_set():
+                got = await store.read(ids["chA"], NOW, NOW + 10 * D)
+                assert [v for _, v in got] == sorted(v for _, v in got)
+                async with db.connection(readonly=True) as conn:
+                    count = "SELECT count(*) FROM rollup_5m WHERE channel_id = %s"
+                    reads.append(await conn.fetchval(count, (ids["chA"],)))
+                await asyncio.sleep(0)
+
+        tasks = [asyncio.create_task(ingest()), asyncio.create_task(query())]
+        await asyncio.sleep(0.3)
+        results = []
+        for later in (NOW, NOW + 31 * D, NOW + 62 * D):  # each run: one more month ahead
+            results.append(await partitions.maintain(db, later))
+        stop.set()
+        await asyncio.gather(*tasks)  # an error in either task fails the test here
+    finally:
+        await db.close()
+
+    created = [n for r in results for n in r["created"]]
+    dropped = [n for r in results for n in r["dropped"]]
+    month_ahead = partitions.part_name("readings", ahead)
+    assert month_ahead in created and partitions.part_name("rollup_5m", ahead) in created
+    assert old[0] in dropped and old[1] in dropped  # empty raw month; every 5-min row expired
+    assert partitions.part_name("rollup_5m", RECENT) not in dropped  # site A keeps 2 years
+    assert partitions.part_name("readings", RECENT) not in dropped  # site C archives raw
+    # site A's rollups: 20 until the expired month went, then its 10 recent ones, never fewer
+    assert reads and set(reads) <= {10, 20} and reads[-1] == 10
+    with pg.connect() as conn:
+
+        def one(sql: str, *params: object) -> object:
+            return conn.execute(sql, params).fetchone()[0]
+
+        n = sum(stored)
+        assert n >= 4000
+        assert one("SELECT count(*) FROM readings WHERE edge_id = %s", ids["edgeA"]) == n
+        assert one("SELECT count(DISTINCT seq) FROM readings WHERE edge_id = %s", ids["edgeA"]) == n
+        assert one(f"SELECT count(*) FROM {month_ahead}") == n // 2  # moved out of DEFAULT
+        assert one("SELECT count(*) FROM readings_default") == 0
+        assert one("SELECT count(*) FROM readings WHERE site_id = %s", ids["siteC"]) == 5
+        assert (
+            one("SELECT count(*) FROM rollup_5m WHERE bucket_ms >= %s AND bucket_ms < %s", RECENT, RECENT + D)
+            == 20
+        )
+        sites = conn.execute(
+            "SELECT DISTINCT site_id FROM rollup_5m WHERE channel_id = %s", (ids["chB"],)
+        ).fetchall()
+        assert sites == [(ids["siteB"],)]  # the insert trigger filled site_id from the channel
