@@ -314,10 +314,20 @@ async def ensure_stream(js: Any, config: LogConfig) -> None:
         duplicate_window=config.duplicate_window_s,
     )
     try:
-        await js.stream_info(config.stream)
+        info = await js.stream_info(config.stream)
     except NotFoundError:
         await js.add_stream(wanted)
         log.info("created stream %s (replicas %d)", config.stream, config.replicas)
+        return
+    if info.config.num_replicas != config.replicas or info.config.subjects != wanted.subjects:
+        log.warning(
+            "stream %s exists with replicas %s and subjects %s; configured: %d, %s (the stream's are used)",
+            config.stream,
+            info.config.num_replicas,
+            info.config.subjects,
+            config.replicas,
+            wanted.subjects,
+        )
 
 
 __all__ = [
