@@ -1,0 +1,76 @@
+"""Stateless portal workers (issue 19): two ``wattwerk portal`` processes on one PostgreSQL
+database share everything that matters. A session made on one is valid on the other, and the
+sign-in limit counts the failures made on both (a per-process count would let twice as many
+through)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+import httpx
+
+from test_ingest_support import PG_URL, PortalDb, pg  # noqa: F401  (fixture)
+from wattwerk.portal import auth
+
+PASSWORD = "correct horse battery"
+
+
+@contextmanager
+def portal_process(db: PortalDb, folder: Path) -> Iterator[str]:
+    """A real ``wattwerk portal`` process on the schema; its URL once it answers."""
+    port_file = folder / "port"
+    argv = [sys.executable, "-m", "wattwerk", "portal", "--db", PG_URL, "--schema", str(db.schema)]
+    argv += ["--port", "0", "--port-file", str(port_file)]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        for _ in range(1200):  # up to a minute on a loaded machine
+            if port_file.exists() or proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        assert port_file.exists(), proc.stderr.read().decode() if proc.stderr else ""
+        url = f"http://127.0.0.1:{port_file.read_text()}"
+        for _ in range(600):
+            try:
+                if httpx.get(url + "/api/v1/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_two_workers_share_sessions_and_the_sign_in_limit(pg: PortalDb, tmp_path: Path) -> None:  # noqa: F811
+    with ExitStack() as stack:
+        for name in ("a", "b"):
+            (tmp_path / name).mkdir()
+        a_url, b_url = (stack.enter_context(portal_process(pg, tmp_path / name)) for name in ("a", "b"))
+        a = stack.enter_context(httpx.Client(base_url=a_url, timeout=30))
+        b = stack.enter_context(httpx.Client(base_url=b_url, timeout=30))
+        assert a.post("/api/v1/accounts", json={"alias": "ada", "password": PASSWORD}).status_code == 201
+        r = a.post("/api/v1/session", json={"alias": "ada", "password": PASSWORD})
+        assert r.status_code == 200, r.text
+        b.cookies = a.cookies  # the browser's cookie, now sent to the other worker
+        me = b.get("/api/v1/me")
+        assert me.status_code == 200 and me.json()["alias"] == "ada"
+        assert httpx.get(b_url + "/api/v1/me").status_code == 401  # and not without it
+
+        # Wrong passwords for one alias, alternately on each worker, from an unknown browser.
+        answers = []
+        for i in range(2 * auth.ALIAS_FREE + 2):
+            http = httpx.Client(base_url=(a_url, b_url)[i % 2], timeout=30)
+            with http:
+                wrong = http.post("/api/v1/session", json={"alias": "ada", "password": "wrong"})
+            answers.append(wrong.status_code)
+            if answers[-1] == 429:
+                break
+    # The shared count: the first refusal after ALIAS_FREE failures plus a backoff of 1, 2, 4 s;
+    # two per-process counts would each allow ALIAS_FREE, 2 * ALIAS_FREE + 1 attempts in all.
+    assert answers[-1] == 429, answers
+    assert set(answers[:-1]) == {401} and auth.ALIAS_FREE < len(answers) <= auth.ALIAS_FREE + 3, answers
