@@ -10,7 +10,7 @@ Settings per role (JSON, the wire names):
 
 * ``ev_charger``: ``mode`` (off / pv / minpv / now), ``min_current_a``, ``max_current_a``, ``phases``
   (1, 3, 0 = automatic, where the charger can switch), ``plan`` ``{energy_kwh | target_soc +
-  battery_kwh, departure: "HH:MM", day: today|tomorrow | days: [mon, ...]}`` (``null`` ends it);
+  battery_kwh, departure: "HH:MM", day: today|tomorrow | days: [mon, ...], car}`` (``null`` ends it);
 * ``battery``: ``mode`` (self_consumption / hold / charge = from the grid now / planner), ``reserve_soc``;
 * ``heat_pump``, ``heating_rod``: ``boost_minutes`` (boost now), ``off_hours`` (off now), ``cancel``.
 
