@@ -55,8 +55,8 @@ from fastapi.responses import JSONResponse
 
 from wattwerk.errors import BadInput, InputLedger
 from wattwerk.model import Channel
-from wattwerk.portal import hardening, ingest_log, notify_store, site_roles, sites
-from wattwerk.portal.database import utcnow
+from wattwerk.portal import hardening, ingest_log, notify_store, rate_limits, site_roles, sites
+from wattwerk.portal.database import SQLITE, utcnow
 from wattwerk.portal.db import Registry, SiteAuth
 from wattwerk.portal.readings import ReadingStore
 
@@ -294,6 +294,19 @@ class Ingestor:
         self.stored = 0
         self.log: ingest_log.NatsLog | None = None  # set when the portal ingests through the log
 
+    async def _take(self, site_id: int, rate: float, n: int) -> float:
+        """The site's budget: in the database on PostgreSQL (shared by all workers), else here."""
+        if self.store.db.dialect != SQLITE:
+            async with self.store.db.connection() as conn:
+                return await rate_limits.take(
+                    conn, site_id, rate, self.config.burst_s, n, int(time.time() * 1000)
+                )
+        bucket = self.buckets.get(site_id)
+        if bucket is None or bucket.rate != rate:
+            bucket = TokenBucket(rate, self.config.burst_s)
+            self.buckets[site_id] = bucket
+        return bucket.take(n)
+
     async def authenticate(self, request: Request) -> SiteAuth | None:
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
@@ -331,11 +344,7 @@ class Ingestor:
             return _error(status, exc.kind, str(exc))
         rate = auth.rate_per_s if auth.rate_per_s is not None else self.config.rate_per_site
         if rate:  # the operator's cap for this site, else the portal's
-            bucket = self.buckets.get(auth.site_id)
-            if bucket is None or bucket.rate != rate:
-                bucket = TokenBucket(rate, self.config.burst_s)
-                self.buckets[auth.site_id] = bucket
-            wait = bucket.take(len(checked.rows))
+            wait = await self._take(auth.site_id, rate, len(checked.rows))
             if wait > 0:
                 return _error(
                     429,
