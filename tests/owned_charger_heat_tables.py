@@ -1,0 +1,356 @@
+"""Hand-written example tables of the EV chargers, heat pumps and heating rods people own (issue 17), for
+``test_catalog_owned_chargers_heat.py``: raw words as each device's documentation lays them out, with
+example values, the readings those stand for (W, Wh, A, V, °C) and the words a command must write.
+Float32 words are the IEEE-754 encodings of the example values (high word first unless the device says
+low word first). Nothing here comes from the catalogue entries.
+"""
+
+from __future__ import annotations
+
+from test_catalog_owned import Example
+
+HO, IN = "holding", "input"
+
+CHARGER_EXAMPLES = [
+    Example(
+        "abb-terra-ac",
+        {  # ABB Terra AC: u32 high word first
+            (HO, 0x400E): 0x0000,
+            (HO, 0x400F): 0x3E80,  # current limit in force 16000 mA
+            (HO, 0x4010): 0x0000,
+            (HO, 0x4011): 0x3DFE,  # I L1 15870 mA
+            (HO, 0x4012): 0x0000,
+            (HO, 0x4013): 0x3E8A,  # I L2 16010 mA
+            (HO, 0x4014): 0x0000,
+            (HO, 0x4015): 0x3E3A,  # I L3 15930 mA
+            (HO, 0x4016): 0x0000,
+            (HO, 0x4017): 0x090A,  # U L1 2314 x 0.1 V
+            (HO, 0x4018): 0x0000,
+            (HO, 0x4019): 0x08FA,  # U L2 2298 x 0.1 V
+            (HO, 0x401A): 0x0000,
+            (HO, 0x401B): 0x0916,  # U L3 2326 x 0.1 V
+            (HO, 0x401C): 0x0000,
+            (HO, 0x401D): 0x2B1A,  # active power 11034 W
+            (HO, 0x4100): 0x0000,
+            (HO, 0x4101): 0x3E80,  # set current limit (write only) 16000 mA
+        },
+        {
+            "current_limit": 16.0,
+            "current_l1": 15.87,
+            "current_l2": 16.01,
+            "current_l3": 15.93,
+            "voltage_l1": 231.4,
+            "voltage_l2": 229.8,
+            "voltage_l3": 232.6,
+            "power": 11034.0,
+        },
+        [
+            ("current_limit", 10.0, {0x4100: 0x0000, 0x4101: 0x2710}),  # 10000 mA
+            ("enable", 0.0, {0x4100: 0x0000, 0x4101: 0x0000}),
+            ("enable", 1.0, {0x4100: 0x0000, 0x4101: 0x1770}),  # resumes at 6000 mA
+        ],
+    ),
+    Example(
+        "schneider-evlink-pro-ac",
+        {  # EVlink Pro AC: float32 and u64 LOW word first
+            (HO, 1): 9,  # EV state 9: charging
+            (HO, 2999): 0x6666,
+            (HO, 3000): 0x417E,  # I L1 15.9 A
+            (HO, 3001): 0xCCCD,
+            (HO, 3002): 0x4180,  # I L2 16.1 A
+            (HO, 3003): 0xCCCD,
+            (HO, 3004): 0x417C,  # I L3 15.8 A
+            (HO, 3027): 0x3333,
+            (HO, 3028): 0x4367,  # U L1 231.2 V
+            (HO, 3029): 0xE666,
+            (HO, 3030): 0x4365,  # U L2 229.9 V
+            (HO, 3031): 0x6666,
+            (HO, 3032): 0x4368,  # U L3 232.4 V
+            (HO, 3059): 0xA3D7,
+            (HO, 3060): 0x4130,  # total active power 11.04 kW
+            (HO, 3203): 0x614E,
+            (HO, 3204): 0x00BC,
+            (HO, 3205): 0x0000,
+            (HO, 3206): 0x0000,  # total active energy 12345678 Wh
+            (HO, 4000): 0,  # life bit, cleared by the charger
+            (HO, 4004): 16,  # current setpoint 16 A
+        },
+        {
+            "state": 9.0,
+            "current_l1": 15.9,
+            "current_l2": 16.1,
+            "current_l3": 15.8,
+            "voltage_l1": 231.2,
+            "voltage_l2": 229.9,
+            "voltage_l3": 232.4,
+            "power": 11040.0,
+            "energy": 12_345_678.0,
+            "current_limit": 16.0,
+        },
+        [
+            ("current_limit", 10.0, {4004: 10, 4000: 1}),
+            ("enable", 0.0, {4004: 0, 4000: 1}),
+            ("enable", 1.0, {4004: 6, 4000: 1}),
+        ],
+    ),
+    Example(
+        "innogy-ebox",
+        {  # innogy eBox: float32 high word first
+            (IN, 301): 0x4366,
+            (IN, 302): 0x8000,  # U L1 230.5 V
+            (IN, 303): 0x4367,
+            (IN, 304): 0x0000,  # U L2 231.0 V
+            (IN, 305): 0x4365,
+            (IN, 306): 0x8000,  # U L3 229.5 V
+            (IN, 307): 0x44BE,
+            (IN, 308): 0x7800,  # total energy 1523.75 kWh
+            (IN, 1006): 0x4128,
+            (IN, 1007): 0x0000,  # I L1 10.5 A
+            (IN, 1008): 0x4124,
+            (IN, 1009): 0x0000,  # I L2 10.25 A
+            (IN, 1010): 0x412C,
+            (IN, 1011): 0x0000,  # I L3 10.75 A
+            (HO, 1012): 0x4180,
+            (HO, 1013): 0x0000,  # max current L1 16.0 A
+            (HO, 1014): 0x4180,
+            (HO, 1015): 0x0000,  # L2
+            (HO, 1016): 0x4180,
+            (HO, 1017): 0x0000,  # L3
+        },
+        {
+            "voltage_l1": 230.5,
+            "voltage_l2": 231.0,
+            "voltage_l3": 229.5,
+            "energy": 1_523_750.0,
+            "current_l1": 10.5,
+            "current_l2": 10.25,
+            "current_l3": 10.75,
+            "current_limit": 16.0,
+        },
+        [
+            ("current_limit", 10.0, {1012: 0x4120, 1013: 0, 1014: 0x4120, 1015: 0, 1016: 0x4120, 1017: 0}),
+            ("enable", 0.0, {1012: 0, 1013: 0, 1014: 0, 1015: 0, 1016: 0, 1017: 0}),
+            ("enable", 1.0, {1012: 0x40C0, 1013: 0, 1014: 0x40C0, 1015: 0, 1016: 0x40C0, 1017: 0}),  # 6.0 A
+        ],
+    ),
+    Example(
+        "phoenix-charx-sec",
+        {  # CHARX SEC, charge controller 1 (block at 1000); s32/s64 high word first
+            (HO, 1232): 0x0003,
+            (HO, 1233): 0x8470,  # U L1 230512 mV
+            (HO, 1234): 0x0003,
+            (HO, 1235): 0x865C,  # U L2 231004 mV
+            (HO, 1236): 0x0003,
+            (HO, 1237): 0x8263,  # U L3 229987 mV
+            (HO, 1238): 0x0000,
+            (HO, 1239): 0x3DFE,  # I L1 15870 mA
+            (HO, 1240): 0x0000,
+            (HO, 1241): 0x3E8A,  # I L2 16010 mA
+            (HO, 1242): 0x0000,
+            (HO, 1243): 0x3E3A,  # I L3 15930 mA
+            (HO, 1244): 0x00A7,
+            (HO, 1245): 0xA886,  # power 10987654 mW
+            (HO, 1250): 0x0000,
+            (HO, 1251): 0x0000,
+            (HO, 1252): 0x0045,
+            (HO, 1253): 0xB352,  # energy 4567890 Wh (s64)
+            (HO, 1264): 57,  # SoC 57 %
+            (HO, 1301): 16,  # max current 16 A
+        },
+        {
+            "voltage_l1": 230.512,
+            "voltage_l2": 231.004,
+            "voltage_l3": 229.987,
+            "current_l1": 15.87,
+            "current_l2": 16.01,
+            "current_l3": 15.93,
+            "power": 10_987.654,
+            "energy": 4_567_890.0,
+            "soc": 57.0,
+            "current_limit": 16.0,
+        },
+        [("current_limit", 13.0, {1301: 13}), ("enable", 0.0, {1301: 0}), ("enable", 1.0, {1301: 6})],
+    ),
+    Example(
+        "em2go-home",
+        {  # EM2GO: holding registers, phase values every second register
+            (HO, 0): 3,  # status 3
+            (HO, 6): 160,
+            (HO, 8): 159,
+            (HO, 10): 161,  # currents 16.0 / 15.9 / 16.1 A
+            (HO, 12): 0x0000,
+            (HO, 13): 0x2B20,  # power 11040 W
+            (HO, 28): 0x0000,
+            (HO, 29): 0x3039,  # total energy 12345 x 0.1 kWh
+            (HO, 91): 160,  # current limit 16.0 A
+            (HO, 95): 1,  # charge command 1: start
+            (HO, 109): 2305,
+            (HO, 111): 2311,
+            (HO, 113): 2298,  # voltages 0.1 V
+            (HO, 200): 3,  # three phases
+        },
+        {
+            "state": 3.0,
+            "current_l1": 16.0,
+            "current_l2": 15.9,
+            "current_l3": 16.1,
+            "power": 11040.0,
+            "energy": 1_234_500.0,
+            "current_limit": 16.0,
+            "voltage_l1": 230.5,
+            "voltage_l2": 231.1,
+            "voltage_l3": 229.8,
+            "phases": 3.0,
+        },
+        [
+            ("current_limit", 8.5, {91: 85}),
+            ("enable", 0.0, {95: 2}),
+            ("enable", 1.0, {95: 1}),
+            ("phases", 1.0, {200: 1}),
+        ],
+    ),
+    Example(
+        "kse-wallbox",
+        {
+            (HO, 0x03): 16,  # external current limit 16 A
+            (IN, 0x10): 4,  # state machine state 4
+            (IN, 0x11): 230,
+            (IN, 0x12): 231,
+            (IN, 0x13): 229,  # voltages V
+            (IN, 0x14): 15980,
+            (IN, 0x15): 16020,
+            (IN, 0x16): 16110,  # currents mA
+            (IN, 0x18): 11020,  # actual charging power W
+            (IN, 0x60): 0x0096,
+            (IN, 0x61): 0xB43F,  # energy 9876543 Wh
+            (HO, 0x35): 0,  # relay mode: three phases
+        },
+        {
+            "current_limit": 16.0,
+            "state": 4.0,
+            "voltage_l1": 230.0,
+            "voltage_l2": 231.0,
+            "voltage_l3": 229.0,
+            "current_l1": 15.98,
+            "current_l2": 16.02,
+            "current_l3": 16.11,
+            "power": 11020.0,
+            "energy": 9_876_543.0,
+        },
+        [
+            ("current_limit", 10.0, {0x03: 10}),
+            ("enable", 0.0, {0x03: 0}),
+            ("enable", 1.0, {0x03: 6}),
+            ("phases", 1.0, {0x35: 1}),
+            ("phases", 3.0, {0x35: 0}),
+        ],
+    ),
+    Example(
+        "weidmueller-ac-smart",
+        {  # AC SMART: u32 LOW word first
+            (HO, 318): 1,  # three phases
+            (HO, 400): 0x82D4,
+            (HO, 401): 0x0003,  # U L1 230100 mV
+            (HO, 402): 0x8784,
+            (HO, 403): 0x0003,  # U L2 231300 mV
+            (HO, 404): 0x8144,
+            (HO, 405): 0x0003,  # U L3 229700 mV
+            (HO, 406): 0x3E94,
+            (HO, 407): 0x0000,  # I L1 16020 mA
+            (HO, 408): 0x3E6C,
+            (HO, 409): 0x0000,  # I L2 15980 mA
+            (HO, 410): 0x3EEE,
+            (HO, 411): 0x0000,  # I L3 16110 mA
+            (HO, 418): 0x9D3C,
+            (HO, 419): 0x00A8,  # active power 11050300 mW
+            (HO, 457): 0xCBB1,
+            (HO, 458): 0x0074,  # consumed energy 7654321 Wh
+            (HO, 11050): 0x0000,
+            (HO, 11051): 0x0000,  # timeout (ms), expired
+            (HO, 11052): 16,  # current limit 16 A
+        },
+        {
+            "voltage_l1": 230.1,
+            "voltage_l2": 231.3,
+            "voltage_l3": 229.7,
+            "current_l1": 16.02,
+            "current_l2": 15.98,
+            "current_l3": 16.11,
+            "power": 11_050.3,
+            "energy": 7_654_321.0,
+            "current_limit": 16.0,
+        },
+        [
+            ("current_limit", 12.0, {11052: 12, 11050: 0x0000, 11051: 0xEA60}),  # timeout 60000 ms
+            ("enable", 0.0, {11052: 0}),
+            ("enable", 1.0, {11052: 6}),
+            ("phases", 1.0, {318: 0}),
+            ("phases", 3.0, {318: 1}),
+        ],
+    ),
+]
+
+HEAT_EXAMPLES = [
+    Example(
+        "stiebel-eltron-isg-wpm",
+        {  # Stiebel's numbers minus one on the wire
+            (IN, 517): 355,  # 518 actual buffer temperature 35.5 °C
+            (IN, 521): 482,  # 522 actual DHW temperature 48.2 °C
+            (IN, 5000): 2,  # 5001 SG Ready operating state 2: normal
+            (HO, 4000): 0,  # 4001 SG Ready off
+            (HO, 4001): 0,  # 4002 input 1
+            (HO, 4002): 0,  # 4003 input 2
+        },
+        {"temperature_buffer": 35.5, "temperature_dhw": 48.2, "sgready": 2.0},
+        [
+            ("sgready", 1.0, {4000: 1, 4001: 0, 4002: 1}),
+            ("sgready", 3.0, {4000: 1, 4001: 1, 4002: 0}),
+            ("sgready", 4.0, {4000: 1, 4001: 1, 4002: 1}),
+            ("sgready", 2.0, {4000: 1, 4001: 0, 4002: 0}),
+        ],
+    ),
+    Example(
+        "lambda-eu-l",
+        {
+            (HO, 102): 0,  # E-Manager actual excess power 0 W
+            (HO, 103): 1850,  # actual power consumption 1850 W
+            (HO, 2002): 512,  # boiler 1 high temperature 51.2 °C
+        },
+        {"power": 1850.0, "temperature_dhw": 51.2},
+        [("power", 2500.0, {102: 2500}), ("power", 0.0, {102: 0})],
+    ),
+    Example(
+        "idm-navigator",
+        {  # Navigator: float32 LOW word first, kW and °C
+            (HO, 74): 0x0000,
+            (HO, 75): 0x0000,  # PV surplus 0 kW
+            (HO, 1014): 0x0000,
+            (HO, 1015): 0x4242,  # hot water top 48.5 °C
+            (HO, 4122): 0x0000,
+            (HO, 4123): 0x3FA0,  # power consumption 1.25 kW
+        },
+        {"temperature_dhw": 48.5, "power": 1250.0},
+        [("power", 3200.0, {74: 0xCCCD, 75: 0x404C})],  # 3.2 kW
+    ),
+    Example(
+        "glen-dimplex-wpm",
+        {
+            (IN, 3): 0xFFDD,  # outdoor temperature -35 x 0.1 °C
+            (IN, 5170): 215,  # electrical power 215 x 10 W
+            (HO, 5167): 10,  # Smart_Grid 10: yellow, normal
+        },
+        {"temperature_outdoor": -3.5, "power": 2150.0},
+        [("sgready", 3.0, {5167: 11}), ("sgready", 1.0, {5167: 12}), ("sgready", 2.0, {5167: 10})],
+    ),
+    Example(
+        "askoma-askoheat-plus",
+        {
+            (IN, 317): 1750,  # power drawn 1750 W
+            (IN, 325): 0x4276,
+            (IN, 326): 0x0000,  # temperature sensor 0: 61.5 °C
+            (HO, 319): 0,  # load setpoint 0 W
+        },
+        {"power": 1750.0, "temperature": 61.5},
+        [("power", 1500.0, {319: 1500}), ("power", 0.0, {319: 0})],
+    ),
+]

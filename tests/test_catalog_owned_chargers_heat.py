@@ -1,0 +1,83 @@
+"""EV chargers, heat pumps and heating rods people own (issue 17), read and commanded through their
+catalogue entries from peers that do NOT come from the entries: each device is a hand-written table of
+the raw words its documentation describes, with example values (``owned_charger_heat_tables.py``), the
+readings those stand for worked out by hand in our units, and the raw words each command must write. A
+wrong address, type, word order, scale or command map in an entry fails here; ``test_catalog_entries.py``
+(which builds its emulator from the entry) would agree with itself. The harness is the one of
+``test_catalog_owned.py``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from owned_charger_heat_tables import CHARGER_EXAMPLES, HEAT_EXAMPLES
+from test_catalog_owned import Example, raw_bank
+from wattwerk.devices.catalog import find, load_catalog
+from wattwerk.devices.device import ModbusDevice, create
+from wattwerk.errors import PermanentError
+from wattwerk.protocols.modbus import LinkConfig, ModbusLink
+from wattwerk.sim.emulators.modbus import EmulatorServer
+
+# the catalogue files of these devices: every entry in them needs an example table
+FILES = {
+    *(
+        f"ev_charger/{v}.yaml"
+        for v in ("abb", "schneider_electric", "innogy", "phoenix_contact", "em2go", "kse", "weidmueller")
+    ),
+    *(f"heat_pump/{v}.yaml" for v in ("stiebel_eltron", "lambda", "idm", "glen_dimplex")),
+    "heating_rod/askoma.yaml",
+}
+EXAMPLES = [*CHARGER_EXAMPLES, *HEAT_EXAMPLES]
+
+
+async def _check(example: Example) -> None:
+    entry = find(example.entry).entry
+    bank = raw_bank(example, entry.connection.unit)
+    async with EmulatorServer([bank]) as server:
+        link = ModbusLink(LinkConfig(port=server.port, timeout=2.0, pause=entry.connection.pause))
+        try:
+            device = create(entry, link, device_id="dev")
+            assert isinstance(device, ModbusDevice)
+            readings = {r.channel.split(".", 1)[1]: r.value for r in await device.read()}
+            assert device.ledger.total() == 0, device.ledger.counts
+            assert set(readings) == set(example.readings), readings
+            for name, want in example.readings.items():
+                got = readings[name]  # float32 registers carry 7 digits
+                assert math.isclose(got, want, rel_tol=1e-6, abs_tol=1e-6), (name, got, want)
+            for command, value, want_words in example.writes:
+                await device.command(command, value)
+                got_words = {a: int(bank.current()[f"holding_{a}"] or 0) for a in want_words}  # type: ignore[arg-type]
+                shown = {hex(a): hex(w) for a, w in got_words.items()}
+                assert got_words == want_words, (command, value, shown)
+        finally:
+            link.close()
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=[e.entry for e in EXAMPLES])
+async def test_entry_reads_the_documented_example_and_writes_its_commands(example: Example) -> None:
+    await _check(example)
+
+
+async def test_a_state_the_device_has_no_code_for_is_refused_before_anything_is_written() -> None:
+    """Glen Dimplex's Smart_Grid register has no code for SG Ready 4 (forced on): refused, 5167 unchanged."""
+    example = next(e for e in HEAT_EXAMPLES if e.entry == "glen-dimplex-wpm")
+    entry = find(example.entry).entry
+    bank = raw_bank(example, entry.connection.unit)
+    async with EmulatorServer([bank]) as server:
+        link = ModbusLink(LinkConfig(port=server.port, timeout=2.0))
+        try:
+            device = create(entry, link, device_id="dev")
+            with pytest.raises(PermanentError):
+                await device.command("sgready", 4.0)
+            assert bank.current()["holding_5167"] == 10.0
+        finally:
+            link.close()
+
+
+def test_every_entry_of_these_files_has_an_example() -> None:
+    mine = [i for i in load_catalog() if f"{i.path.parent.name}/{i.path.name}" in FILES]
+    assert {f"{i.path.parent.name}/{i.path.name}" for i in mine} == FILES  # each file exists
+    assert {i.entry.id for i in mine} == {e.entry for e in EXAMPLES}
