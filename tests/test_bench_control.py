@@ -16,12 +16,15 @@ from wattwerk.bench.year.laws import (
     THREE_PHASE_MAX_W,
     Forecasts,
     Planned,
+    StoreWorth,
     battery_follow,
     ev_commands,
     ev_power_surplus,
+    fuse_guard,
     known_slots,
     pv_correction,
     pv_forecast,
+    pv_shape_correction,
 )
 from wattwerk.bench.year.world import SLOT_S, STEP_S, Setup, build_year, read_prices
 from wattwerk.market.dayahead import known_until
@@ -159,6 +162,50 @@ def test_ev_laws() -> None:
 )
 def test_battery_follow(plan: float, dev: float, zero: float, want: float) -> None:
     assert battery_follow(plan, dev, zero, 5000.0) == pytest.approx(want)
+
+
+# a kWh in the battery worth 0.30 €/kWh to the plan; 95 % each way; export capped at 4 kW
+WORTH = StoreWorth(0.30, buy=0.25, sell=0.08, eff_charge=0.95, eff_discharge=0.95, export_cap_w=4000.0)
+
+
+@pytest.mark.parametrize(
+    ("worth", "plan", "dev", "zero", "want"),
+    [
+        (WORTH, 0.0, 500.0, 500.0, 0.0),  # more load at 0.25: import it, the stored kWh is worth more
+        (replace(WORTH, buy=0.40), 0.0, 500.0, 500.0, 500.0),  # at 0.40 the battery covers it
+        (WORTH, -3000.0, 1000.0, 800.0, -3000.0),  # planned charging goes on (0.25 < 0.30 x 0.95)
+        (replace(WORTH, buy=0.29), -3000.0, 4000.0, 800.0, 0.0),  # charging less pays, discharging not
+        (WORTH, 0.0, -1000.0, -1000.0, -1000.0),  # more PV: stored (0.285 beats 0.08 feed-in)
+        (replace(WORTH, value=0.05), 0.0, -1000.0, -1000.0, 0.0),  # stored energy is cheap: export
+        # cheap storage, but 5 kW of export with a 4 kW cap: 1 kW would be curtailed, so it is stored
+        (replace(WORTH, value=0.05), 0.0, -5000.0, -5000.0, -1000.0),
+    ],
+)
+def test_battery_follow_weighs_the_forecast_error_against_the_stored_value(
+    worth: StoreWorth, plan: float, dev: float, zero: float, want: float
+) -> None:
+    assert battery_follow(plan, dev, zero, 5000.0, worth) == pytest.approx(want)
+
+
+def test_pv_shape_correction_learns_the_time_of_day_error_from_past_days_only(setup: Setup, year) -> None:
+    shape = pv_shape_correction(year)
+    assert shape.day.shape == shape.tod.shape == (year.n,)
+    assert ((shape.table >= 0.5) & (shape.table <= 2.0)).all()
+    cut = year.starts[48]  # the second day starts here
+    poisoned = replace(year, history=year.history.copy())
+    afternoon = (poisoned.history.index >= cut) & (poisoned.history.index.hour >= 12)
+    poisoned.history.loc[afternoon, "pv_w"] *= 10.0  # the sun comes late from the second day on
+    other = pv_shape_correction(poisoned)
+    rows = sorted(set(shape.day[:96]))  # the rows in use on the poison's day and the next: unchanged
+    np.testing.assert_array_equal(other.table[rows], shape.table[rows])
+    late = other.table[other.day[-1]]  # days later the afternoon half hours are corrected upwards
+    assert late[13 * 2 : 16 * 2].min() > shape.table[shape.day[-1]][13 * 2 : 16 * 2].max()
+    # the planner's forecast uses it: the factor known at a slot for each coming slot's time of day
+    fc = Forecasts(None, pv_forecast(poisoned), False, *pv_correction(poisoned), other)
+    i = year.n - 200
+    expected = pv_forecast(poisoned)[i : i + 48] * other.table[other.day[i], other.tod[i : i + 48]]
+    has = poisoned.history["pv_forecast_w"].reindex(year.starts[i : i + 48]).notna().to_numpy()
+    np.testing.assert_allclose(fc.pv_at(i, 48)[has], expected[has])
 
 
 def test_pv_correction_uses_past_days_only(setup: Setup, year) -> None:
@@ -339,3 +386,16 @@ def test_bad_curtailment_options_are_refused(capsys) -> None:
     for bad in ({"pv_scale": 0.0}, {"export_limit_w": -1.0}, {"feed_in_limit_pct": 120.0}):
         assert bench.run(argparse.Namespace(**(base | bad))) == 2
         assert "--" in capsys.readouterr().err
+
+
+def test_the_fuse_guard_counts_no_discharge_from_an_empty_battery() -> None:
+    """27 Dec 2024, 04:05 local, 2 x PV: the car had to charge at full power for its deadline while
+    the heat pump ran (house + heat pump 6957 W); the battery law asked the empty battery (5 %) for
+    2582 W, the guard counted on them and the year had 5 five-minute steps over the fuse."""
+    limit = 16_750.0
+    ev_w, bat_w = fuse_guard(6957.0, THREE_PHASE_MAX_W, 2582.0, limit, can_discharge=False)
+    assert 6957.0 + ev_w == pytest.approx(limit) and bat_w == 2582.0  # the car gives way
+    ev_w, _ = fuse_guard(6957.0, THREE_PHASE_MAX_W, 2582.0, limit, can_discharge=True)
+    assert ev_w == THREE_PHASE_MAX_W  # a battery that can discharge covers it
+    # charging is shed after the car: here both
+    assert fuse_guard(16_000.0, 2000.0, -3000.0, limit, True) == (0.0, pytest.approx(-750.0))

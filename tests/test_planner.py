@@ -352,3 +352,20 @@ def test_co2_shadow_price_shifts_a_cost_plan_to_green_slots():
     assert (cheapest.devices["ev1"]["power_w"][hours >= 6] <= EPS).all()
     assert greener.co2_kg < cheapest.co2_kg - 0.5
     assert greener.cost_eur > cheapest.cost_eur  # paid for, and the plan says so
+
+
+def test_stored_value_is_the_dual_of_the_energy_in_the_store():
+    """The value of one more kWh in the battery per slot (the LP's dual): what the energy costs to
+    put in while charging is cheap, what it saves later once the dear hours come."""
+    buy = two_price_day(0.10, 0.40, cheap_hours=6)
+    req = PlanRequest(T0, 15, buy, np.zeros(96), np.full(96, 1000.0), 0.05, batteries=(battery(),))
+    plan = solve(req)
+    check_plan(req, plan)
+    value = plan.stored_value_eur_per_kwh["bat"]
+    assert value.shape == (96,)
+    charging = plan.devices["bat"]["power_w"] < -1.0
+    assert charging.any()
+    # while it charges in the cheap hours a stored kWh is worth its price after the charging loss
+    assert value[charging] == pytest.approx(0.10 / 0.95, rel=1e-3)
+    # in the dear hours it replaces 0.40 €/kWh of import after the discharging loss
+    assert value[-1] == pytest.approx(0.40 * 0.95, rel=1e-3)

@@ -31,6 +31,7 @@ from wattwerk.bench.year.laws import (
     actual_series,
     pv_correction,
     pv_forecast,
+    pv_shape_correction,
 )
 from wattwerk.bench.year.meter import Meter, cost_eur
 from wattwerk.bench.year.world import (
@@ -149,16 +150,15 @@ def make_law(name: str, year: Year, sim: SiteSim) -> Any:
             load, pv = actual_series(year, sim)
             return Planned(year, Forecasts(load, pv, oracle=True), name="oracle", shift_heat=heat)
         scale, has = pv_correction(year)
-        return Planned(
-            year, Forecasts(None, pv_forecast(year), False, scale, has), shift_heat=heat, **PLANNER_TUNING
-        )
+        fc = Forecasts(None, pv_forecast(year), False, scale, has, pv_shape_correction(year))
+        return Planned(year, fc, shift_heat=heat, **PLANNER_TUNING)
     if name == "emhass":
         from wattwerk.bench.year.emhass_runner import Emhass
 
         scale, has = pv_correction(year)
         return Emhass(
             year,
-            Forecasts(None, pv_forecast(year), False, scale, has),
+            Forecasts(None, pv_forecast(year), False, scale, has, pv_shape_correction(year)),
             name="emhass",
             replan_slots=year.setup.emhass_replan_slots,
             python=year.setup.emhass_python,

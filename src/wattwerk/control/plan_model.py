@@ -168,6 +168,10 @@ class Plan:
     import_excess_w: float = 0.0  # largest import above the grid limit (0 unless infeasible)
     size: dict[str, int] = field(default_factory=dict)  # columns, rows, integer columns
     objective_value: float = 0.0  # what the solver minimised: cost + wear + penalties − stored value
+    # per battery and slot: what one more kWh in the store at the slot's start is worth to the plan
+    # (€/kWh, the LP's dual; absent when the solver gave no duals): real-time laws weigh a forecast
+    # error against it (import now or use stored energy, store a surprise or export it)
+    stored_value_eur_per_kwh: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def n(self) -> int:

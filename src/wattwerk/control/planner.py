@@ -160,6 +160,10 @@ def solve(req: PlanRequest, options: PlanOptions | None = None) -> Plan:
         size=size,
     )
     _read_devices(req, md, sol, plan)
+    if h.getModelStatus() == highspy.HighsModelStatus.kOptimal and h.getInfo().dual_solution_status == 2:
+        duals = np.asarray(h.getSolution().row_dual)
+        for b, cols in zip(req.batteries, md.bats, strict=True):  # −∂cost/∂(energy in store)
+            plan.stored_value_eur_per_kwh[b.name] = -duals[cols[3]]
     return plan
 
 
@@ -189,8 +193,9 @@ def _read_devices(req: PlanRequest, md: _Model, sol: np.ndarray, plan: Plan) -> 
 
 def _battery(
     m: LpModel, b: Battery, n: int, dt: float, w_imp: np.ndarray, pv: np.ndarray, balance: list
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Columns charge, discharge (kW) and stored energy (kWh, end of slot); ``pv`` in kW."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Columns charge, discharge (kW) and stored energy (kWh, end of slot), and the rows of the
+    energy balance; ``pv`` in kW."""
     cap = b.capacity_wh / K
     pc, pd = b.max_charge_w / K, b.max_discharge_w / K
     e0 = min(max(b.soc_pct, 0.0), 100.0) / 100.0 * cap
@@ -212,6 +217,7 @@ def _battery(
     prev = np.concatenate(([-1], soc[:-1]))
     rhs = np.zeros(n)
     rhs[0] = e0
+    rows = np.arange(m.nrow, m.nrow + n)  # their duals: the value of a kWh stored, per slot
     # soc[t] − soc[t−1] − dt·ηc·ch[t] + dt/ηd·dis[t] = 0   (soc[−1] = e0 moves to the right side)
     m.rows(rhs, rhs, (soc, 1.0), (prev, -1.0), (ch, -dt * b.eff_charge), (dis, dt / b.eff_discharge), n=n)
     balance += [(dis, 1.0), (ch, -1.0)]
@@ -220,7 +226,7 @@ def _battery(
     neg = w_imp < 0
     m.exclusive(ch[neg], ch_ub[neg], dis[neg], np.full(int(neg.sum()), pd))
     m.exclusive(ch[~neg], ch_ub[~neg], dis[~neg], np.full(int((~neg).sum()), pd), hull=False)
-    return ch, dis, soc
+    return ch, dis, soc, rows
 
 
 def _ev(m: LpModel, e: EV, n: int, dt: float, penalty: float, balance: list) -> tuple[np.ndarray, np.ndarray]:

@@ -65,13 +65,64 @@ def ev_power_surplus(surplus_w: float, need_wh: float, secs_left: float | None) 
     return surplus_w if surplus_w >= ONE_PHASE_MIN_W else 0.0
 
 
-def battery_follow(plan_w: float, deviation_w: float, zero_grid_w: float, max_w: float) -> float:
+@dataclass(frozen=True)
+class StoreWorth:
+    """What a kWh in the battery is worth to the plan now (``value``, €/kWh: the LP's dual), against
+    the prices of the moment: the real-time law takes a forecast error into the battery only where
+    that beats the grid, and always what the export limit would otherwise curtail."""
+
+    value: float
+    buy: float
+    sell: float
+    eff_charge: float
+    eff_discharge: float
+    export_cap_w: float
+
+    def limit(self, plan_w: float, w: float, zero_grid_w: float) -> float:
+        """``w`` (between the plan and the zero-grid setpoint) cut back to what pays."""
+        if w > plan_w:  # the battery would give more: the grid imports at ``buy`` instead
+            if self.buy > self.value / self.eff_discharge:
+                return w
+            if self.buy > self.value * self.eff_charge:  # charging less pays, discharging more not
+                return min(w, max(plan_w, 0.0))
+            return plan_w
+        # the battery would take more: the grid exports at ``sell`` instead, above the cap nothing
+        must = min(plan_w, max(w, zero_grid_w + self.export_cap_w))
+        if self.value * self.eff_charge > self.sell:
+            return min(w, must)
+        if self.value / self.eff_discharge > self.sell:  # discharging less pays, charging more not
+            return min(max(w, min(plan_w, 0.0)), must)
+        return must
+
+
+def battery_follow(
+    plan_w: float, deviation_w: float, zero_grid_w: float, max_w: float, worth: StoreWorth | None = None
+) -> float:
     """Battery setpoint (+ discharge): the plan plus the forecast error, moved towards the setpoint
     that zeroes the grid but never past it (no export from, nor import into, the battery that the
-    plan did not choose)."""
+    plan did not choose); with ``worth``, only as far as the stored energy's value says it pays."""
     want = plan_w + deviation_w
     lo, hi = min(plan_w, zero_grid_w), max(plan_w, zero_grid_w)
-    return max(-max_w, min(max_w, min(max(want, lo), hi)))
+    w = min(max(want, lo), hi)
+    if worth is not None:
+        w = worth.limit(plan_w, w, zero_grid_w)
+    return max(-max_w, min(max_w, w))
+
+
+def fuse_guard(
+    base_w: float, ev_w: float, bat_w: float, limit_w: float, can_discharge: bool
+) -> tuple[float, float]:
+    """(EV power, battery setpoint) with the import (``base_w`` + EV − battery) under ``limit_w``:
+    EV power is shed first, then battery charging. A battery that cannot discharge (at its minimum
+    SoC) gives nothing, whatever its setpoint asks."""
+    gives = bat_w if bat_w < 0 or can_discharge else 0.0
+    over = base_w + ev_w - gives - limit_w
+    if over > 0:
+        ev_w = max(ev_w - over, 0.0)
+        over = base_w + ev_w - gives - limit_w
+        if over > 0 and bat_w < 0:
+            bat_w = min(bat_w + over, 0.0)
+    return ev_w, bat_w
 
 
 def sgready_from_plan(planned_w: float, max_w: float, store_c: float) -> int:
@@ -154,13 +205,56 @@ class Forecasts:
     oracle: bool
     pv_scale: np.ndarray | None = None  # per slot: correction known at the start of its UTC day
     pv_scaled: np.ndarray | None = None  # per slot: the value is a forecast (scale it), not a fallback
+    pv_shape: PvShape | None = None  # per time of day instead of ``pv_scale``: see pv_shape_correction
 
     def pv_at(self, i: int, n: int) -> np.ndarray:
-        """PV forecast for slots ``i .. i+n``, corrected by the factor known at slot ``i``."""
+        """PV forecast for slots ``i .. i+n``, corrected by the factor(s) known at slot ``i``."""
         pv = self.pv_w[i : i + n]
-        if self.pv_scale is None or self.pv_scaled is None:
+        if self.pv_scaled is None:
+            return pv
+        if self.pv_shape is not None:
+            s = self.pv_shape
+            return pv * np.where(self.pv_scaled[i : i + n], s.table[s.day[i], s.tod[i : i + n]], 1.0)
+        if self.pv_scale is None:
             return pv
         return pv * np.where(self.pv_scaled[i : i + n], self.pv_scale[i], 1.0)
+
+
+@dataclass(frozen=True)
+class PvShape:
+    """Measured over forecast PV per UTC half hour of the day: ``table[day, tod]`` as known at the
+    start of ``day``; ``day``/``tod`` per slot of the year."""
+
+    table: np.ndarray
+    day: np.ndarray
+    tod: np.ndarray
+
+
+def pv_shape_correction(year: Year, days: int = 21, bounds: tuple[float, float] = (0.5, 2.0)) -> PvShape:
+    """The recorded forecast's error by time of day, from the ``days`` UTC days before each day
+    (past data only): measured over forecast energy per half hour, bounded; where the forecast
+    expected too little to judge by (a mean under 100 W), the whole day's ratio (0.7..1.6). This
+    forecast puts the sun too early (March to June: 0.6 of the forecast at 7-8 h local, 1.1-1.5
+    at 15-19 h), which a single daily factor cannot correct."""
+    h = year.history
+    both = h["pv_w"].notna() & h["pv_forecast_w"].notna()
+    idx = h.index
+    keys = [idx.floor("D"), (idx.hour * 60 + idx.minute) // (SLOT_S // 60)]
+    per_day = 86400 // SLOT_S
+
+    def table(col: str) -> pd.DataFrame:
+        t = h[col].where(both, 0.0).clip(lower=0.0).groupby(keys).sum().unstack(fill_value=0.0)
+        t = t.reindex(columns=range(per_day), fill_value=0.0)
+        span = pd.date_range(t.index.min(), year.starts[-1].floor("D"), freq="D")
+        return t.reindex(span, fill_value=0.0).rolling(days, min_periods=7).sum().shift(1)
+
+    meas, fc = table("pv_w"), table("pv_forecast_w")
+    ratio = (meas / fc.where(fc >= 100.0 * days)).clip(*bounds)
+    whole = (meas.sum(axis=1) / fc.sum(axis=1)).replace([np.inf, -np.inf], np.nan).clip(0.7, 1.6)
+    ratio = ratio.apply(lambda col: col.fillna(whole)).fillna(1.0)
+    rows = ratio.index.get_indexer(year.starts.floor("D"))
+    tod = ((year.starts.hour * 60 + year.starts.minute) // (SLOT_S // 60)).to_numpy()
+    return PvShape(ratio.to_numpy(), np.where(rows < 0, 0, rows), tod)
 
 
 def actual_series(year: Year, sim: SiteSim) -> tuple[np.ndarray, np.ndarray]:
@@ -278,6 +372,8 @@ class Planned:
     pv_recent_slots: int = 0
     pv_recent_decay: float = 0.0
     load_recent_decay: float = 0.0
+    value_aware: bool = True  # forecast errors into the battery only where the stored value says it pays
+    spill_to_ev: bool = True  # PV the export limit would curtail goes into a car that needs energy
     solve_ms: list[float] = field(default_factory=list)
     plans: int = 0
     statuses: dict[str, int] = field(default_factory=dict)
@@ -290,6 +386,7 @@ class Planned:
     _load_cache: np.ndarray | None = None
     _load_from: int = 0
     _hp_expected: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    _pv_seen: dict[int, float] = field(default_factory=dict)  # slot -> mean PV power measured (W)
 
     # ---------------------------------------------------------------- forecasts
 
@@ -320,7 +417,9 @@ class Planned:
         k = self.pv_recent_slots
         if self.fc.oracle or k <= 0 or i < k:
             return pv
-        measured = self.year.history["pv_w"].reindex(self.year.starts[i - k : i]).to_numpy(float)
+        # what the site's inverters reported over the last slots (the file has gaps and no night
+        # values; the site measures what the simulator replays)
+        measured = np.array([self._pv_seen.get(j, np.nan) for j in range(i - k, i)])
         if np.isnan(measured).any():
             return pv
         expected = self.fc.pv_at(i - k, k)
@@ -423,32 +522,69 @@ class Planned:
             ev_w = 0.0
         elif dep is not None and dep.timestamp() - now <= need / THREE_PHASE_MAX_W * 3600.0 + 2 * 300.0:
             ev_w = THREE_PHASE_MAX_W
-        # heat pump via SG-Ready
+        hp_plan, load0 = self._heat_pump(sim, plan, k)
+        # battery: the plan, corrected by what the forecast got wrong where that pays
+        house, pv = measured_now(sim, now)
+        self._pv_seen[i] = self._pv_seen.get(i, 0.0) + pv * STEP_S / SLOT_S
+        base = house + hp.power - pv
+        dev = (house - load0) + (hp.power - hp_plan) - (pv - plan.pv_w[k])
+        bat_plan = float(plan.devices["bat"]["power_w"][k])
+        worth = self._worth(plan, k, i, bat)
+        bat_w = battery_follow(bat_plan, dev, base + ev_w, bat.params.max_discharge_w, worth)
+        ev_w = self._spill(sim, base, ev_w, bat_w)
+        # safety net for the fuse
+        limit = self.year.setup.import_limit_w - IMPORT_MARGIN_W / 2 - heat_pump_headroom_w(hp)
+        ev_w, bat_w = fuse_guard(base, ev_w, bat_w, limit, bat.soc > bat.params.soc_min + 0.5)
+        _apply_ev(sim, ev_w)
+        sim.command(bat.name, "battery_setpoint", bat_w)
+
+    def _spill(self, sim: SiteSim, base: float, ev_w: float, bat_w: float) -> float:
+        """PV the export limit would curtail goes into the car (it needs the energy anyway), then
+        into the heat pump's store (SG-Ready 3 while over 1 kW would be cut, its own draw counted
+        while it boosts); returns the car's power."""
+        ev, hp = sim.evs[0], sim.heat_pump
+        assert hp is not None
+        spill = -(base + ev_w - bat_w) - self.year.setup.export_cap_w
+        if not self.spill_to_ev:
+            return ev_w
+        if spill > 0 and ev.plugged and ev.energy_needed_wh > 0 and ev_w + spill >= ONE_PHASE_MIN_W:
+            added = min(spill, THREE_PHASE_MAX_W - ev_w)
+            ev_w, spill = ev_w + added, spill - added
+        if not self.shift_heat:
+            want = 3 if spill + (hp.power if hp.sgready == 3 else 0.0) > 1000.0 else 2
+            if hp.sgready != want:
+                sim.command(hp.name, "sgready", want)
+        return ev_w
+
+    def _heat_pump(self, sim: SiteSim, plan: Plan, k: int) -> tuple[float, float]:
+        """(the heat pump's planned power, the planned house load without it); with ``shift_heat``
+        the plan's SG-Ready state is sent."""
+        hp = sim.heat_pump
+        assert hp is not None
         if self.shift_heat:
             hp_plan = float(plan.devices[hp.name]["power_w"][k])
             want = sgready_from_plan(hp_plan, hp.params.thermal_w / 3.0, hp.temperature)
             if hp.sgready != want:
                 sim.command(hp.name, "sgready", want)
-            load0 = float(plan.load_w[k])
-        else:
-            hp_plan = float(self._hp_expected[k])
-            load0 = float(plan.load_w[k]) - hp_plan
-        # battery: the plan, corrected by what the forecast got wrong
-        house, pv = measured_now(sim, now)
-        base = house + hp.power - pv
-        dev = (house - load0) + (hp.power - hp_plan) - (pv - plan.pv_w[k])
-        bat_plan = float(plan.devices["bat"]["power_w"][k])
-        bat_w = battery_follow(bat_plan, dev, base + ev_w, bat.params.max_discharge_w)
-        # safety net for the fuse: shed EV power first, then battery charging
-        limit = self.year.setup.import_limit_w - IMPORT_MARGIN_W / 2 - heat_pump_headroom_w(hp)
-        over = base + ev_w - bat_w - limit
-        if over > 0:
-            ev_w = max(ev_w - over, 0.0)
-            over = base + ev_w - bat_w - limit
-            if over > 0 and bat_w < 0:
-                bat_w = min(bat_w + over, 0.0)
-        _apply_ev(sim, ev_w)
-        sim.command(bat.name, "battery_setpoint", bat_w)
+            return hp_plan, float(plan.load_w[k])
+        hp_plan = float(self._hp_expected[k])
+        return hp_plan, float(plan.load_w[k]) - hp_plan
+
+    def _worth(self, plan: Plan, k: int, i: int, bat: SimBattery) -> StoreWorth | None:
+        """The stored energy's value in the plan's slot ``k`` against the prices of slot ``i``."""
+        value = plan.stored_value_eur_per_kwh.get("bat")
+        if not self.value_aware or value is None or not np.isfinite(value[k]):
+            return None
+        p = bat.params
+        y = self.year
+        return StoreWorth(
+            float(value[k]),
+            float(y.buy[i]),
+            float(y.sell[i]),
+            p.charge_eff,
+            p.discharge_eff,
+            y.setup.export_cap_w,
+        )
 
 
 def heat_pump_headroom_w(hp: HeatPump) -> float:
