@@ -1,7 +1,8 @@
 """``wattwerk bench ingest --via nats``: ingest end to end through the log beside the direct path,
 in the same run (issue #19). Used by ``bench/ingest.py``.
 
-For each path (direct; nats) one portal process takes the same pre-built load over HTTP:
+For each path (direct; nats) ``--path-workers`` portal processes (default 1) take the same
+pre-built load over HTTP:
 
 * ``readings_per_s``: readings from the first request sent until the last row is committed
   (direct: the last answer; nats: the writers' last commit, seen in ``acked_ranges``);
@@ -44,6 +45,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--nats-nodes", type=int, default=3, help="JetStream nodes (3: replicas 3)")
     parser.add_argument("--writers", type=int, default=1, help="writer worker processes")
+    parser.add_argument(
+        "--path-workers", type=int, default=1, help="portal processes of each path (direct and nats)"
+    )
     parser.add_argument("--partitions", type=int, default=4, help="subject partitions of the stream")
 
 
@@ -198,7 +202,7 @@ def measure_path(
                 )
             )
         extra = ["--ingest-via", "nats", *extra]
-    proc, base = start_portal(args.db, schema, 1, workdir, extra=extra)
+    proc, base = start_portal(args.db, schema, args.path_workers, workdir, extra=extra)
     try:
         time.sleep(2.0 if writers else 0.0)  # let the writers bind their consumers
         pids = {"portal": process_tree(proc.pid), "writers": [w.pid for w in writers]}
@@ -228,6 +232,7 @@ def compare(
         "nats_nodes": args.nats_nodes,
         "writers": args.writers,
         "partitions": args.partitions,
+        "portal_processes": args.path_workers,
     }
     for k, via in enumerate(("direct", "nats")):
         bodies = build_bodies(sites, args.readings, args.batch, 100 + k)
