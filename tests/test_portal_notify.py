@@ -21,7 +21,7 @@ import pytest
 
 from portal_fixtures import Portal, account, edge_token, new_site, now_ms, portal  # noqa: F401
 from security.portal_process import fresh_db, portal_process
-from security.test_portal_reset import Inbox, smtp  # noqa: F401
+from smtp_fixtures import Inbox, smtp  # noqa: F401
 from test_assembly import site as site_file
 from test_ingest_support import database, pg  # noqa: F401
 from wattwerk.config import parse_config

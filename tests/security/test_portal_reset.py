@@ -6,53 +6,21 @@ from __future__ import annotations
 
 import email
 import re
-import socket
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from security.portal_process import PortalProcess, fresh_db, portal_process, sqlite_portal  # noqa: F401
+from smtp_fixtures import Inbox, smtp  # noqa: F401
 from wattwerk.portal import accounts
 from wattwerk.portal.database import SQLITE
 
 
-class Inbox:
-    """An aiosmtpd handler keeping every message it receives."""
-
-    def __init__(self) -> None:
-        self.messages: list[email.message.Message] = []
-
-    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
-        self.messages.append(email.message_from_bytes(envelope.content))  # type: ignore[attr-defined]
-        return "250 OK"
-
-    def wait(self, count: int, timeout: float = 30.0) -> list[email.message.Message]:
-        deadline = time.monotonic() + timeout
-        while len(self.messages) < count and time.monotonic() < deadline:
-            time.sleep(0.05)
-        return self.messages
-
-
 @pytest.fixture
-def smtp() -> Iterator[tuple[Inbox, int]]:
-    inbox = Inbox()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
-
-
-@pytest.fixture
-def mailing_portal(smtp: tuple[Inbox, int], tmp_path: Path) -> Iterator[PortalProcess]:
+def mailing_portal(smtp: tuple[Inbox, int], tmp_path: Path) -> Iterator[PortalProcess]:  # noqa: F811
     _inbox, port = smtp
     options = [
         "--smtp-host",
@@ -78,7 +46,8 @@ def token_of(message: email.message.Message) -> str:
 
 
 def test_reset_tokens_go_by_mail_only_and_are_limited(
-    mailing_portal: PortalProcess, smtp: tuple[Inbox, int]
+    mailing_portal: PortalProcess,
+    smtp: tuple[Inbox, int],  # noqa: F811
 ) -> None:
     """Finding 4: a token read from the log took over an account; 100 live tokens for one alias."""
     inbox, _port = smtp
