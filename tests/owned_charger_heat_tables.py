@@ -288,6 +288,92 @@ CHARGER_EXAMPLES = [
             ("phases", 3.0, {318: 1}),
         ],
     ),
+    Example(
+        "sungrow-ac011e",
+        {  # AC011E: u32 LOW word first
+            (IN, 21299): 0x614E,
+            (IN, 21300): 0x00BC,  # total energy 12345678 Wh
+            (IN, 21307): 0x1B58,
+            (IN, 21308): 0x0000,  # active power 7000 W
+            (IN, 21316): 3,  # state 3: charging
+            (HO, 21202): 1600,  # output current 16.00 A
+            (HO, 21203): 0,  # three phases
+            (HO, 21211): 0,  # remote control: start
+        },
+        {"energy": 12_345_678.0, "power": 7000.0, "state": 3.0, "current_limit": 16.0},
+        [
+            ("current_limit", 7.5, {21202: 750}),
+            ("enable", 0.0, {21211: 1}),
+            ("enable", 1.0, {21211: 0}),
+            ("phases", 1.0, {21203: 1}),
+            ("phases", 3.0, {21203: 0}),
+        ],
+    ),
+    Example(
+        "solax-x3-evc",
+        {
+            (IN, 0x0000): 23012,
+            (IN, 0x0001): 23105,
+            (IN, 0x0002): 22987,  # voltages 0.01 V
+            (IN, 0x0004): 1598,
+            (IN, 0x0005): 1602,
+            (IN, 0x0006): 1611,  # currents 0.01 A
+            (IN, 0x000B): 11020,  # active power 11020 W
+            (IN, 0x0010): 0xA7F8,
+            (IN, 0x0011): 0x0000,  # total energy 43000 x 0.1 kWh, low word first
+            (IN, 0x001D): 2,  # state 2: charging
+            (HO, 0x0627): 4,  # command: start
+            (HO, 0x0628): 1600,  # max current 16.00 A
+        },
+        {
+            "voltage_l1": 230.12,
+            "voltage_l2": 231.05,
+            "voltage_l3": 229.87,
+            "current_l1": 15.98,
+            "current_l2": 16.02,
+            "current_l3": 16.11,
+            "power": 11020.0,
+            "energy": 4_300_000.0,
+            "state": 2.0,
+            "current_limit": 16.0,
+        },
+        [("current_limit", 10.0, {0x0628: 1000}), ("enable", 0.0, {0x0627: 3}), ("enable", 1.0, {0x0627: 4})],
+    ),
+    Example(
+        "siemens-versicharge",
+        {
+            (HO, 1599): 3,  # EVSE status 3
+            (HO, 1602): 0xFFFD,  # internal temperature -3 °C
+            (HO, 1633): 1600,  # max current 16.00 A
+            (HO, 1651): 231,
+            (HO, 1652): 229,
+            (HO, 1653): 232,  # voltages V
+            (HO, 1662): 3680,
+            (HO, 1663): 3650,
+            (HO, 1664): 3700,  # phase powers W
+            (HO, 1692): 0x05E3,
+            (HO, 1693): 0x0A78,  # total energy 98765432 Wh
+        },
+        {
+            "state": 3.0,
+            "temperature": -3.0,
+            "current_limit": 16.0,
+            "voltage_l1": 231.0,
+            "voltage_l2": 229.0,
+            "voltage_l3": 232.0,
+            "power_l1": 3680.0,
+            "power_l2": 3650.0,
+            "power_l3": 3700.0,
+            "energy": 98_765_432.0,
+        },
+        [("current_limit", 13.0, {1633: 1300}), ("enable", 0.0, {1633: 0}), ("enable", 1.0, {1633: 600})],
+    ),
+    Example(
+        "obo-wallbox",
+        {(HO, 5): 1, (HO, 6): 16, (HO, 11): 2},  # enabled, 16 A, state C (charging)
+        {"current_limit": 16.0, "state": 2.0},
+        [("current_limit", 9.0, {6: 9}), ("enable", 0.0, {5: 0}), ("enable", 1.0, {5: 1})],
+    ),
 ]
 
 HEAT_EXAMPLES = [

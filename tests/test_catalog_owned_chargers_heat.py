@@ -25,7 +25,19 @@ from wattwerk.sim.emulators.modbus import EmulatorServer
 FILES = {
     *(
         f"ev_charger/{v}.yaml"
-        for v in ("abb", "schneider_electric", "innogy", "phoenix_contact", "em2go", "kse", "weidmueller")
+        for v in (
+            "abb",
+            "schneider_electric",
+            "innogy",
+            "phoenix_contact",
+            "em2go",
+            "kse",
+            "weidmueller",
+            "sungrow",
+            "solax",
+            "siemens",
+            "obo",
+        )
     ),
     *(f"heat_pump/{v}.yaml" for v in ("stiebel_eltron", "lambda", "idm", "glen_dimplex")),
     "heating_rod/askoma.yaml",
