@@ -7,7 +7,7 @@ import json
 import re
 from pathlib import Path
 
-from wattwerk.edge.web import STATIC_DIR
+from wattwerk.edge.pages import PAGES, STATIC_DIR, render
 
 STATIC = Path(str(STATIC_DIR))
 
@@ -16,8 +16,8 @@ def test_catalogues_have_the_same_keys_and_every_used_one() -> None:
     cats = {lang: json.loads((STATIC / "i18n" / f"{lang}.json").read_text()) for lang in ("de", "en", "fr")}
     assert cats["de"].keys() == cats["en"].keys() == cats["fr"].keys()
     used: set[str] = set()
-    for page in STATIC.glob("*.html"):
-        used |= set(re.findall(r'data-i18n="([^"]+)"', page.read_text()))
+    for path in PAGES:  # as served: the shell's navigation and each page's own part
+        used |= set(re.findall(r'data-i18n="([^"]+)"', render(path)))
     for script in ("history.js", "sessions.js"):
         used |= {
             k

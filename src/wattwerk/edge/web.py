@@ -33,15 +33,15 @@ added to any of them is behind it.
 
 from __future__ import annotations
 
-from importlib.resources import files
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from wattwerk.edge.auth import EdgeAuth
 from wattwerk.edge.owner_api import owner_router
+from wattwerk.edge.pages import PAGES, STATIC_DIR, render
 from wattwerk.edge.setup import Setup
 from wattwerk.edge.setup_api import setup_router, wizard_router
 from wattwerk.edge.web_auth import AuthGate, auth_router
@@ -49,15 +49,6 @@ from wattwerk.edge.web_live import SiteView, history_router, live_router, ws_rou
 
 __all__ = ["PAGES", "SHELL", "STATIC_DIR", "SiteView", "create_app", "pages_router"]
 
-STATIC_DIR = files("wattwerk") / "static"
-PAGES = {
-    "/": "index.html",
-    "/setup": "setup.html",
-    "/wizard": "wizard.html",
-    "/login": "login.html",
-    "/history": "history.html",
-    "/sessions": "sessions.html",
-}
 # the installable app: served from the root so the service worker's scope is every page
 SHELL = {
     "/manifest.webmanifest": ("manifest.webmanifest", "application/manifest+json"),
@@ -68,10 +59,10 @@ SHELL = {
 def pages_router() -> APIRouter:
     """The static pages and the installable app's shell, never cached (an update shows at once)."""
     router = APIRouter()
-    for path, page in PAGES.items():
+    for path in PAGES:
 
-        def serve(page: str = page) -> FileResponse:
-            return FileResponse(str(STATIC_DIR / page), headers={"Cache-Control": "no-cache"})
+        def serve(path: str = path) -> HTMLResponse:
+            return HTMLResponse(render(path), headers={"Cache-Control": "no-cache"})
 
         router.add_api_route(path, serve, include_in_schema=False)
 
