@@ -103,6 +103,7 @@ def serve_portal(
     tls: CertFiles | None = None,
     ingest: IngestConfig | None = None,
     retention_every_s: float | None = None,
+    live_nats: str | None = None,
 ) -> Iterator[RunningPortal]:
     """The real portal app under uvicorn in a thread, on a free port of 127.0.0.1."""
     app = create_app(
@@ -113,6 +114,7 @@ def serve_portal(
             pool_size=4,
             token_ttl_s=0.0,
             retention_every_s=retention_every_s,
+            live_nats=live_nats,
         )
     )
     config = uvicorn.Config(

@@ -20,6 +20,7 @@ from wattwerk.portal.database import SQLITE, dialect_of, open_database, sqlite_p
 from wattwerk.portal.db import Registry
 from wattwerk.portal.env import (
     ENV_DB,
+    ENV_LIVE,
     ENV_LOG,
     ENV_RATE,
     ENV_RETENTION,
@@ -28,6 +29,7 @@ from wattwerk.portal.env import (
     REGISTRATION,
 )
 from wattwerk.portal.ingest_log import LogConfig, NatsLog
+from wattwerk.portal.live import LiveHub
 from wattwerk.portal.migrations import migrate
 from wattwerk.portal.readings import ReadingStore
 
@@ -42,6 +44,7 @@ class PortalConfig:
     retention_every_s: float | None = None  # run the retention job in-process this often (None: a timer does)
     ingest: ingest.IngestConfig = field(default_factory=ingest.IngestConfig)
     log: LogConfig = field(default_factory=LogConfig)  # via: direct (default) or nats (ingest_log.py)
+    live_nats: str | None = None  # live values fan-out through NATS (live.py); None: pages poll
     registration: str = "open"  # open, invite (a code from an admin) or closed (see docs/security.md)
     key_file: Path | None = None  # the server key sealing secrets at rest (SQLite: beside the file)
     public_url: str | None = None  # the portal's address, for links in mail
@@ -74,6 +77,7 @@ def create_app(config: PortalConfig) -> FastAPI:
     ingestor = ingest.Ingestor(store, registry, config.ingest)
     if config.log.via == "nats":
         ingestor.log = NatsLog(config.log)
+    ingestor.live = LiveHub(config.live_nats) if config.live_nats else None
     box = secret_box(config)
     legacy = compat.Compat(store, config.ingest, box)
     legacy.registry = registry
@@ -87,6 +91,8 @@ def create_app(config: PortalConfig) -> FastAPI:
             await secretbox.seal_existing(conn, box)
         if ingestor.log is not None:
             await ingestor.log.open()
+        if ingestor.live is not None:
+            await ingestor.live.open()
         timers = []
         if config.retention_every_s:
             timers.append(asyncio.create_task(retention.every(db, config.retention_every_s)))
@@ -100,6 +106,8 @@ def create_app(config: PortalConfig) -> FastAPI:
             await asyncio.gather(*timers, return_exceptions=True)
             if ingestor.log is not None:
                 await ingestor.log.close()
+            if ingestor.live is not None:
+                await ingestor.live.close()
             await db.close()
 
     app = FastAPI(
@@ -116,6 +124,7 @@ def create_app(config: PortalConfig) -> FastAPI:
     app.state.db = db
     app.state.store = store
     app.state.ingestor = ingestor
+    app.state.live = ingestor.live
     app.state.compat = legacy
     app.state.config = config
     app.state.secrets = box
@@ -157,5 +166,6 @@ def app_from_env() -> FastAPI:
         notify_every_s=every_s,
         notify_device_grace_s=grace_s,
         log=LogConfig(**json.loads(os.environ.get(ENV_LOG) or "{}")),
+        live_nats=os.environ.get(ENV_LIVE) or None,
     )
     return create_app(cfg)

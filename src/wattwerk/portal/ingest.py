@@ -18,7 +18,9 @@ the zone of the edge's site file: it becomes the site's zone (its local days, mo
 unless the owner chose one on the portal (``sites.tz_source``); a bad one is named in
 ``tz_error``. ``health`` (optional, ``{"inverter": "stale", "meter": "ok"}``) is each device's
 state as the edge's page shows it, sent when it changes (for the owner's notifications,
-portal/notify.py); a bad one is named in ``health_error``. Edges that send none keep working.
+portal/notify.py); a bad one is named in ``health_error``. ``episodes`` (optional) are the
+edge's restriction episodes (portal/episodes.py; bad ones: ``episodes_error``). Edges that
+send none keep working.
 Answer::
 
     {"ack": [101, 102], "acked": [[101, 102]], "accepted": 2, "stored": 2, "duplicates": 0,
@@ -55,9 +57,10 @@ from fastapi.responses import JSONResponse
 
 from wattwerk.errors import BadInput, InputLedger
 from wattwerk.model import Channel
-from wattwerk.portal import hardening, ingest_log, notify_store, rate_limits, site_roles, sites
+from wattwerk.portal import episodes, hardening, ingest_log, notify_store, rate_limits, site_roles, sites
 from wattwerk.portal.database import SQLITE, utcnow
 from wattwerk.portal.db import Registry, SiteAuth
+from wattwerk.portal.live import LiveHub
 from wattwerk.portal.readings import ReadingStore
 
 log = logging.getLogger(__name__)
@@ -293,6 +296,7 @@ class Ingestor:
         self.inflight = 0
         self.stored = 0
         self.log: ingest_log.NatsLog | None = None  # set when the portal ingests through the log
+        self.live: LiveHub | None = None  # set when live values fan out through NATS (live.py)
 
     async def _take(self, site_id: int, rate: float, n: int) -> float:
         """The site's budget: in the database on PostgreSQL (shared by all workers), else here."""
@@ -383,6 +387,8 @@ class Ingestor:
             answer.update(await self._store_status(auth, batch["edge_id"], batch["status"]))
         if "health" in batch:
             answer.update(await self._store_health(auth, batch["health"]))
+        if "episodes" in batch:
+            answer.update(await self._store_episodes(auth, batch["edge_id"], batch["episodes"]))
         return JSONResponse(answer)
 
     async def _store(self, auth: SiteAuth, edge: str, checked: Checked, ids: dict[str, int]) -> int:
@@ -397,6 +403,8 @@ class Ingestor:
                 edge_id, checked.first, checked.last, rows, ranges=checked.ranges
             )
         self.stored += stored
+        if self.live is not None:
+            await self.live.publish(auth.site_id, auth.site, checked.rows)
         return stored
 
     def _over_cap(self, auth: SiteAuth, checked: Checked, ids: dict[str, int], cap: int) -> None:
@@ -440,6 +448,17 @@ class Ingestor:
         async with self.registry.db.connection() as conn:
             await notify_store.store_health(conn, auth.site_id, health, utcnow())
         return {"health": len(health)}
+
+    async def _store_episodes(self, auth: SiteAuth, edge: str, value: Any) -> dict[str, Any]:
+        """The edge's restriction episodes (portal/episodes.py); bad ones are logged and answered
+        as ``episodes_error``, never fatal to the batch."""
+        try:
+            parsed = episodes.parse(value, int(time.time() * 1000))
+        except BadInput as exc:
+            self.ledger.record(auth.site, exc.kind, str(exc))
+            return {"episodes_error": str(exc)}
+        async with self.registry.db.connection() as conn:
+            return {"episodes": await episodes.store(conn, auth.site_id, edge, parsed)}
 
     async def _store_tz(self, auth: SiteAuth, value: Any) -> dict[str, Any]:
         """The zone of the edge's site file becomes the site's unless its owner chose one; a bad

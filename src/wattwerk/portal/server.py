@@ -57,6 +57,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tls-key", type=Path, help="private key (PEM)")
     parser.add_argument("--workers", type=int, default=1, help="server processes sharing the socket")
     parser.add_argument(
+        "--live-nats",
+        metavar="URL",
+        default=os.environ.get("WATTWERK_PORTAL_LIVE"),
+        help="fan live values out through NATS subjects ww.live.<site> (nats://host:4222[,...]); "
+        "default: dashboards poll the database (docs/scaling.md)",
+    )
+    parser.add_argument(
         "--rate",
         type=float,
         default=DEFAULT_RATE,
@@ -292,6 +299,7 @@ def run(args: argparse.Namespace) -> int:
     os.environ[portal_app.ENV_RATE] = str(args.rate) if args.rate else ""
     os.environ[portal_app.ENV_SECURITY] = json.dumps(settings)
     os.environ[portal_app.ENV_LOG] = json.dumps(asdict(ingest_log))
+    os.environ[portal_app.ENV_LIVE] = args.live_nats or ""
     every = (
         args.retention_every
         if args.retention_every is not None
