@@ -33,6 +33,7 @@ def test_live_values_reach_dashboards_on_every_worker(pg: PortalDb) -> None:  # 
         token = edge_token(acc, site)
         t0 = now_ms()
         upload(p1, token, site, [("grid.power", t0, 100.0)])
+        assert acc.http.get(f"/api/v1/sites/{site}/live").json()["stream"] is True  # the page listens
         other = httpx.Client(base_url=p2.url, cookies=acc.http.cookies, timeout=30.0)
         path = f"/api/v1/sites/{site}/live/stream"
         with acc.http.stream("GET", path) as s1, other.stream("GET", path) as s2:
@@ -70,4 +71,5 @@ def test_without_nats_the_stream_is_off_and_polling_stays(pg: PortalDb) -> None:
         acc = account(Portal(running.url, pg, running.app))
         site = new_site(acc)
         assert acc.http.get(f"/api/v1/sites/{site}/live/stream").status_code == 404
-        assert acc.http.get(f"/api/v1/sites/{site}/live").status_code == 200
+        polled = acc.http.get(f"/api/v1/sites/{site}/live")
+        assert polled.status_code == 200 and polled.json()["stream"] is False  # the page polls

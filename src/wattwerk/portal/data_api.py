@@ -28,7 +28,8 @@ async def live(site: SiteName, who: Who, request: Request) -> dict[str, Any]:
     async with auth.db_of(request).connection() as conn:
         ref = await site_ref(conn, site, who)
         values = await sites.live(conn, ref.site_id)
-    return {"site": ref.name, "now_ms": int(time.time() * 1000), "values": values}
+    stream = getattr(request.app.state, "live", None) is not None  # the page may use /live/stream
+    return {"site": ref.name, "now_ms": int(time.time() * 1000), "values": values, "stream": stream}
 
 
 async def live_stream(site: SiteName, who: Who, request: Request) -> StreamingResponse:

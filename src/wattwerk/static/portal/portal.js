@@ -533,9 +533,30 @@ async function dashboardPage() {
     WWP.colors = themeColors();
     renderAll(["live", "series"]);
   });
+  // with --live-nats the portal pushes each batch's values (server-sent events, portal/live.py);
+  // else, or when the stream fails before its first event, the page polls every 3 s
+  let timer = null;
+  const stream = () => {
+    const es = new EventSource(base + "/live/stream");
+    let opened = false;
+    es.onmessage = (ev) => {
+      const msg = JSON.parse(ev.data);
+      const byName = new Map(((opened && ctx.live && ctx.live.values) || []).map((v) => [v.channel, v]));
+      for (const v of msg.values) byName.set(v.channel, { ...byName.get(v.channel), ...v });
+      opened = true;
+      ctx.live = { ...(ctx.live || {}), site: msg.site, now_ms: Date.now(), values: [...byName.values()] };
+      renderAll(["live"]);
+    };
+    es.onerror = () => {
+      if (opened && es.readyState !== EventSource.CLOSED) return; // it reconnects by itself
+      es.close();
+      if (!timer) timer = setInterval(poll, 3000);
+    };
+  };
   await poll();
   await load();
-  setInterval(poll, 3000);
+  if (ctx.live && ctx.live.stream && window.EventSource) stream();
+  else timer = setInterval(poll, 3000);
 }
 
 // ------------------------------------------------------------------ the owner's access page
