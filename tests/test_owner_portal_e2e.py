@@ -11,10 +11,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
-
 from portal_fixtures import Portal, account, edge_token, new_site
+from security.portal_process import fresh_db, portal_process
 from test_maintenance_e2e import _stop, _wait_for
+from wattwerk.portal.database import SQLITE
 
 SITE = """\
 version: 1
@@ -44,99 +44,75 @@ portal:
 def test_the_owners_command_reaches_the_edge_and_is_confirmed(tmp_path: Path) -> None:
     from security.edge_processes import free_port
 
-    port_file = tmp_path / "portal.port"
-    portal_proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "wattwerk",
-            "portal",
-            "--port",
-            "0",
-            "--data-dir",
-            str(tmp_path / "portal"),
-            "--port-file",
-            str(port_file),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
     edge_proc = None
-    try:
-        _wait_for(port_file.exists, 60, "portal port file", portal_proc)
-        url = f"http://127.0.0.1:{port_file.read_text().strip()}"
-        _wait_for(
-            lambda: httpx.get(url + "/api/v1/health", timeout=2).status_code == 200,
-            60,
-            "portal health",
-            portal_proc,
-        )
-        portal = Portal(url, None, None)  # type: ignore[arg-type]
-        owner, installer, viewer = account(portal), account(portal), account(portal)
-        site = new_site(owner)
-        for who, role in ((installer, "installer"), (viewer, "viewer")):
-            r = owner.http.put(f"/api/v1/sites/{site}/grants/{who.alias}", json={"role": role})
-            assert r.status_code in (200, 201), r.text
-        send = f"/api/v1/sites/{site}/owner/wb"
+    with fresh_db(SQLITE, tmp_path) as db, portal_process(db, tmp_path / "portal") as running:
+        url = running.url
+        try:
+            portal = Portal(url, None, None)  # type: ignore[arg-type]
+            owner, installer, viewer = account(portal), account(portal), account(portal)
+            site = new_site(owner)
+            for who, role in ((installer, "installer"), (viewer, "viewer")):
+                r = owner.http.put(f"/api/v1/sites/{site}/grants/{who.alias}", json={"role": role})
+                assert r.status_code in (200, 201), r.text
+            send = f"/api/v1/sites/{site}/owner/wb"
 
-        never = owner.http.post(send, json={"mode": "now"})  # no edge has ever connected
-        assert never.status_code == 409 and "the edge is offline" in never.json()["detail"]
+            never = owner.http.post(send, json={"mode": "now"})  # no edge has ever connected
+            assert never.status_code == 409 and "the edge is offline" in never.json()["detail"]
 
-        site_file = tmp_path / "site.yaml"
-        site_file.write_text(
-            SITE.format(
-                data=tmp_path / "edge",
-                url=url,
-                token=edge_token(owner, site),
-                site=site,
-                ocpp=free_port(),
-                dead=free_port(),
+            site_file = tmp_path / "site.yaml"
+            site_file.write_text(
+                SITE.format(
+                    data=tmp_path / "edge",
+                    url=url,
+                    token=edge_token(owner, site),
+                    site=site,
+                    ocpp=free_port(),
+                    dead=free_port(),
+                )
             )
-        )
-        edge_proc = subprocess.Popen(
-            [sys.executable, "-m", "wattwerk", "run", str(site_file), "--no-web"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        first = _wait_for(
-            lambda: (r := owner.http.post(send, json={"mode": "now"})).status_code == 200 and r,
-            90,
-            "the edge online",
-            edge_proc,
-        )
-        done = first.json()  # type: ignore[union-attr]
-        assert done["state"] == "done" and done["result"]["mode"] == "now", done
+            edge_proc = subprocess.Popen(
+                [sys.executable, "-m", "wattwerk", "run", str(site_file), "--no-web"],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
+            first = _wait_for(
+                lambda: (r := owner.http.post(send, json={"mode": "now"})).status_code == 200 and r,
+                90,
+                "the edge online",
+                edge_proc,
+            )
+            done = first.json()  # type: ignore[union-attr]
+            assert done["state"] == "done" and done["result"]["mode"] == "now", done
 
-        plan = {"plan": {"energy_kwh": 30, "departure": "06:30", "days": ["mon", "tue"]}, "mode": "pv"}
-        done = installer.http.post(send, json=plan).json()
-        assert done["state"] == "done", done
-        assert done["result"]["mode"] == "pv" and done["result"]["settings"]["plan"]["energy_kwh"] == 30.0
-        assert done["result"]["departure"] is not None
+            plan = {"plan": {"energy_kwh": 30, "departure": "06:30", "days": ["mon", "tue"]}, "mode": "pv"}
+            done = installer.http.post(send, json=plan).json()
+            assert done["state"] == "done", done
+            assert done["result"]["mode"] == "pv" and done["result"]["settings"]["plan"]["energy_kwh"] == 30.0
+            assert done["result"]["departure"] is not None
 
-        bad = owner.http.post(send, json={"mode": "turbo"}).json()
-        assert bad["state"] == "failed" and "mode: Input should be" in bad["result"]["error"]
-        assert viewer.http.post(send, json={"mode": "off"}).status_code == 403
-        again = owner.http.get(f"/api/v1/sites/{site}/owner/commands/{done['id']}").json()
-        assert again["state"] == "done" and again["device"] == "wb"
+            bad = owner.http.post(send, json={"mode": "turbo"}).json()
+            assert bad["state"] == "failed" and "mode: Input should be" in bad["result"]["error"]
+            assert viewer.http.post(send, json={"mode": "off"}).status_code == 403
+            again = owner.http.get(f"/api/v1/sites/{site}/owner/commands/{done['id']}").json()
+            assert again["state"] == "done" and again["device"] == "wb"
 
-        stored = json.loads((tmp_path / "edge" / "owner.json").read_text())["devices"]["wb"]
-        assert stored["mode"] == "pv" and stored["plan"]["departure"] == "06:30"
-        audit = [(e["actor"], e["action"]) for e in owner.http.get(f"/api/v1/sites/{site}/audit").json()]
-        assert audit.count((installer.alias, "owner.command")) == 1
-        assert audit.count(("edge", "owner.result")) == 3
+            stored = json.loads((tmp_path / "edge" / "owner.json").read_text())["devices"]["wb"]
+            assert stored["mode"] == "pv" and stored["plan"]["departure"] == "06:30"
+            audit = [(e["actor"], e["action"]) for e in owner.http.get(f"/api/v1/sites/{site}/audit").json()]
+            assert audit.count((installer.alias, "owner.command")) == 1
+            assert audit.count(("edge", "owner.result")) == 3
 
-        _stop(edge_proc)
-        edge_proc = None
-        gone = _wait_for(
-            lambda: (r := owner.http.post(send, json={"mode": "off"})).status_code == 409 and r,
-            30,
-            "the portal sees the edge gone",
-            portal_proc,
-        )
-        assert "offline (last contact" in gone.json()["detail"]  # type: ignore[union-attr]
-        stored = json.loads((tmp_path / "edge" / "owner.json").read_text())["devices"]["wb"]
-        assert stored["mode"] == "pv"  # nothing was sent, nothing waits for the edge
-    finally:
-        if edge_proc is not None:
             _stop(edge_proc)
-        _stop(portal_proc)
+            edge_proc = None
+            gone = _wait_for(
+                lambda: (r := owner.http.post(send, json={"mode": "off"})).status_code == 409 and r,
+                30,
+                "the portal sees the edge gone",
+                running.proc,
+            )
+            assert "offline (last contact" in gone.json()["detail"]  # type: ignore[union-attr]
+            stored = json.loads((tmp_path / "edge" / "owner.json").read_text())["devices"]["wb"]
+            assert stored["mode"] == "pv"  # nothing was sent, nothing waits for the edge
+        finally:
+            if edge_proc is not None:
+                _stop(edge_proc)
