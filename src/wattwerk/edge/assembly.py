@@ -36,6 +36,7 @@ from wattwerk.config import DeviceBase, SiteConfig
 from wattwerk.control.site import build_cycle
 from wattwerk.edge.control_step import CycleStep
 from wattwerk.edge.drivers import SiteDevices, build_devices
+from wattwerk.edge.episode_journal import EpisodeJournal
 from wattwerk.edge.live import NotingLedger, RuntimeView
 from wattwerk.edge.maintenance_client import EX_RESTART, EdgeCommands, LogTail
 from wattwerk.edge.outbox import Outbox
@@ -180,10 +181,13 @@ class Edge:
         self.outbox = Outbox(data_dir / "outbox.sqlite") if cfg.portal is not None else None
         self.planner: PlanService | None = None
         self.control: CycleStep | None = None
+        self.episodes: EpisodeJournal | None = None
         if cycle is not None:
             if cfg.strategy.mode == "planner":
                 self.planner = self._planner(data_dir)
             self.control = CycleStep(cycle, tz=cfg.site.timezone)
+            self.episodes = EpisodeJournal(data_dir / "episodes.sqlite")  # for the portal
+            self.control.on_events = self.episodes.record
             if self.planner is not None:
                 self.control.signals = self.planner.signals
         self.owner = self._owner(data_dir)  # the owner's settings (page, MQTT, portal), restored
@@ -448,6 +452,7 @@ class Edge:
             tz=self.cfg.site.timezone,
             health=self.device_health,
             read_errors=self.ledger.total,  # the edge's report for the portal operator
+            episodes=self.episodes,
         )
         tasks: list[Awaitable[None]] = [Uplink(self.outbox, target).run(stop)]
         if self.planner is not None and (uploader := plan_uploader(self.cfg, self.planner)) is not None:
@@ -539,6 +544,8 @@ class Edge:
         self.store.close()
         if self.outbox is not None:
             self.outbox.close()
+        if self.episodes is not None:
+            self.episodes.close()
 
     def close(self) -> None:
         for task in self._push:

@@ -42,6 +42,7 @@ class CycleStep:
         self.reasons: dict[str, Reason] = {}  # device -> the last cycle's decision and why (an English str)
         self.on_cycle: Callable[[Snapshot, Signals], None] | None = None  # the owner's sessions and plans
         self.battery_mode: str | None = None  # the owner's battery mode, when set
+        self.on_events: Callable[[tuple[Any, ...]], None] | None = None  # the episode journal's record
         ev_laws = [law for law in cycle.laws if isinstance(law, EvCharging)]
         # the configured maximum of every charge point: the owner's cap never goes above it
         self._max_current = {p.id: p.max_current_a for law in ev_laws for p in law.config.points}
@@ -74,6 +75,8 @@ class CycleStep:
         for event in out.events:
             level = logging.WARNING if event.kind.startswith(("fallback", "restriction")) else logging.INFO
             log.log(level, "%s %s: %s", event.kind, event.subject, event.message)
+        if out.events and self.on_events is not None:
+            self.on_events(out.events)
         return out.setpoints
 
     def _change_point(self, device: str, **changes: object) -> bool:

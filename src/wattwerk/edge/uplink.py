@@ -25,6 +25,9 @@
 * Device health (``health``: device id -> ok / stale / error, as the local page's device list
   shows it) rides along whenever it differs from what the portal last acknowledged, so the
   portal can tell the owner about a stale device (portal/notify.py).
+* Restriction episodes (``episodes``: edge/episode_journal.py, on disk) ride along until the
+  portal answers for them (stored, or ``episodes_error``: logged, not sent again); a portal that
+  does not know them leaves them pending.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ import httpx
 import msgpack
 
 from wattwerk import __version__
+from wattwerk.edge.episode_journal import wire
 from wattwerk.edge.outbox import Outbox, Row
 from wattwerk.errors import PermanentError, RetryableError
 
@@ -80,6 +84,7 @@ class UplinkConfig:
     tz: str | None = None  # the site file's IANA zone (site.timezone); None sends none
     health: Callable[[], dict[str, str]] | None = None  # device id -> state now; None sends none
     read_errors: Callable[[], int] | None = None  # bad input and failed reads so far, for the status
+    episodes: Any = None  # edge.episode_journal.EpisodeJournal: restriction episodes; None sends none
 
 
 @dataclass
@@ -219,6 +224,7 @@ def encode_batch(
     tz: str | None = None,
     health: dict[str, str] | None = None,
     status: dict[str, Any] | None = None,
+    episodes: list[dict[str, Any]] | None = None,
 ) -> tuple[bytes, dict[str, str]]:
     """The request body and headers for rows ``(seq, channel, ts_ms, value)``, with ``roles``,
     ``tz`` and ``health`` if given."""
@@ -242,6 +248,8 @@ def encode_batch(
         doc["health"] = health
     if status is not None:
         doc["status"] = status
+    if episodes:
+        doc["episodes"] = wire(episodes)
     if config.fmt == "json":
         raw, ctype = json.dumps(doc, separators=(",", ":")).encode(), "application/json"
     else:
@@ -312,7 +320,10 @@ class Uplink:
         if health == self._health_acked:
             health = None  # the portal knows it
         status = self._status()
-        body, headers = encode_batch(self.config, rows, self.outbox.instance, roles, tz, health, status)
+        episodes = self._episodes()
+        body, headers = encode_batch(
+            self.config, rows, self.outbox.instance, roles, tz, health, status, episodes
+        )
         t0 = self.clock()
         try:
             resp = await self.client.post("/api/v1/ingest", content=body, headers=headers)
@@ -340,6 +351,8 @@ class Uplink:
                 log.error("portal refused the site's time zone: %s", answer["tz_error"])
         if health is not None:
             self._health_acked = health
+        if episodes:
+            self._episodes_answered(answer, episodes)
         spans = acked_spans(answer, rows[0][0], rows[-1][0])
         if not spans:
             return 0
@@ -362,6 +375,24 @@ class Uplink:
         if self.config.read_errors is not None:
             out["read_errors"] = int(self.config.read_errors())
         return out
+
+    def _episodes(self) -> list[dict[str, Any]] | None:
+        """Restriction episodes the portal does not have yet; a failure to read them never stops
+        an upload."""
+        if self.config.episodes is None:
+            return None
+        try:
+            return self.config.episodes.pending()  # type: ignore[no-any-return]
+        except Exception:
+            log.exception("restriction episodes for the portal failed; uploading without them")
+            return None
+
+    def _episodes_answered(self, answer: dict[str, Any], sent: list[dict[str, Any]]) -> None:
+        if answer.get("episodes_error"):
+            log.error("portal refused %d restriction episodes: %s", len(sent), answer["episodes_error"])
+        elif "episodes" not in answer:
+            return  # a portal before episodes: they stay pending
+        self.config.episodes.acked(sent)
 
     def _health(self) -> dict[str, str] | None:
         """The devices' states now; a failure to tell them never stops an upload (logged once)."""

@@ -8,6 +8,7 @@ from wattwerk.portal import (
     accounts_api,
     admin_api,
     data_api,
+    episodes,
     flukso_read,
     loggers,
     maintenance,
@@ -52,6 +53,7 @@ def include_all(app: FastAPI, *, reset_tokens_in_response: bool = False) -> Fast
     app.include_router(flukso_read.router())
     app.include_router(loggers.router())  # registering old Flukso/mySmartGrid loggers (issue 14)
     app.include_router(plans.router())  # the edge's plan and PV forecast (issue 8)
+    app.include_router(episodes.router())  # the edge's restriction episodes (issue 18)
     app.include_router(operator_api.router())  # the operator view (issue 14)
     app.include_router(operator_api.page_router())
     pages.install(app)  # HTML pages, their API additions, /static
