@@ -1,0 +1,205 @@
+"""Hand-written example tables of the batteries and hybrid systems people own (issue 17), for
+``test_catalog_owned_storage.py``: each device's raw words (16-bit, as its documentation lays them out,
+with example values) and the readings those stand for, worked out by hand in our units and signs
+(W, battery + discharging, grid + import, PV + producing; Wh). Float words are the IEEE-754 encodings
+of the example values, high word first. Nothing here comes from the catalogue entries.
+"""
+
+from __future__ import annotations
+
+from test_catalog_owned import Example
+
+HO, IN = "holding", "input"
+
+STORAGE_EXAMPLES = [
+    Example(
+        "varta-element",
+        {
+            (HO, 1066): 0xFA24,  # active power -1500 W (+ charge): discharging 1500 W
+            (HO, 1068): 0x0048,  # SOC 72 %
+            (HO, 1069): 0x86A0,  # total charged energy, LOW word first ...
+            (HO, 1070): 0x0001,  # ... 0x000186A0 = 100000 Wh
+            (HO, 1078): 0xFE0C,  # grid power -500 W (+ feed-in): importing 500 W
+            (HO, 1102): 0x0BB8,  # PV sensor 3000 W
+        },
+        {"power": 1500.0, "soc": 72.0, "energy_charge": 100_000.0, "power_grid": 500.0, "power_pv": 3000.0},
+    ),
+    Example(
+        "fenecon-home-modbus",
+        {
+            (IN, 302): 0x0047,  # _sum/EssSoc 71 %
+            (IN, 315): 0xC49C,
+            (IN, 316): 0x5000,  # _sum/GridActivePower -1250.5 W: selling to the grid
+            (IN, 327): 0x4583,
+            (IN, 328): 0x4000,  # _sum/ProductionActivePower 4200.0 W
+            (IN, 351): 0x4143,
+            (IN, 352): 0x12D0,
+            (IN, 353): 0x0000,
+            (IN, 354): 0x0000,  # _sum/EssActiveChargeEnergy 2500000.0 Wh (float64)
+            (IN, 355): 0x4141,
+            (IN, 356): 0x8C30,
+            (IN, 357): 0x0000,
+            (IN, 358): 0x0000,  # _sum/EssActiveDischargeEnergy 2300000.0 Wh
+            (IN, 359): 0x4132,
+            (IN, 360): 0xD687,
+            (IN, 361): 0x0000,
+            (IN, 362): 0x0000,  # _sum/GridBuyActiveEnergy 1234567.0 Wh
+            (IN, 363): 0x415D,
+            (IN, 364): 0x32EC,
+            (IN, 365): 0x4000,
+            (IN, 366): 0x0000,  # _sum/GridSellActiveEnergy 7654321.0 Wh
+            (IN, 367): 0x4162,
+            (IN, 368): 0xD687,
+            (IN, 369): 0xE000,
+            (IN, 370): 0x0000,  # _sum/ProductionActiveEnergy 9876543.0 Wh
+            (IN, 415): 0xC4E1,
+            (IN, 416): 0x0000,  # _sum/EssDischargePower -1800.0 W: charging
+        },
+        {
+            "soc": 71.0,
+            "power_grid": -1250.5,
+            "power_pv": 4200.0,
+            "energy_charge": 2_500_000.0,
+            "energy_discharge": 2_300_000.0,
+            "energy_import": 1_234_567.0,
+            "energy_export": 7_654_321.0,
+            "energy_pv": 9_876_543.0,
+            "power": -1800.0,
+        },
+    ),
+    Example(
+        "sofar-hyd-3ph",
+        {
+            (HO, 0x0488): 0xFF38,  # PCC total active power -200 x 0.01 kW (+ feed-in): importing 2 kW
+            (HO, 0x0586): 0x012C,  # PV1 power 300 x 0.01 kW
+            (HO, 0x0589): 0x00C8,  # PV2 power 200 x 0.01 kW
+            (HO, 0x0606): 0x0096,  # battery 1 power 150 x 0.01 kW (+ charge): charging 1.5 kW
+            (HO, 0x0608): 0x0037,  # battery 1 SOC 55 %
+            (HO, 0x0686): 0x0001,
+            (HO, 0x0687): 0x1170,  # PV generation total 70000 x 0.1 kWh
+            (HO, 0x068E): 0x0000,
+            (HO, 0x068F): 0x3039,  # energy purchase total 12345 x 0.1 kWh
+        },
+        {
+            "power_grid": 2000.0,
+            "power_pv1": 3000.0,
+            "power_pv2": 2000.0,
+            "power": -1500.0,
+            "soc": 55.0,
+            "energy_pv": 7_000_000.0,
+            "energy_import": 1_234_500.0,
+        },
+    ),
+    Example(
+        "mtec-energybutler",
+        {
+            (HO, 11000): 0x0000,
+            (HO, 11001): 0x05DC,  # grid power +1500 W (+ feed-in): exporting
+            (HO, 11028): 0x0000,
+            (HO, 11029): 0x1770,  # PV power 6000 W
+            (HO, 30258): 0xFFFF,
+            (HO, 30259): 0xFC18,  # battery power -1000 W (+ discharge): charging
+            (HO, 31102): 0x0000,
+            (HO, 31103): 0x2710,  # grid energy injected 10000 x 0.1 kWh
+            (HO, 31104): 0x0000,
+            (HO, 31105): 0x1388,  # grid energy purchased 5000 x 0.1 kWh
+            (HO, 31108): 0x0000,
+            (HO, 31109): 0x0BB8,  # battery charged 3000 x 0.1 kWh
+            (HO, 31110): 0x0000,
+            (HO, 31111): 0x0AF0,  # battery discharged 2800 x 0.1 kWh
+            (HO, 31112): 0x0001,
+            (HO, 31113): 0x86A0,  # PV generated 100000 x 0.1 kWh
+            (HO, 33000): 0x1A0A,  # SOC 6666 x 0.01 %
+        },
+        {
+            "power_grid": -1500.0,
+            "power_pv": 6000.0,
+            "power": -1000.0,
+            "energy_export": 1_000_000.0,
+            "energy_import": 500_000.0,
+            "energy_charge": 300_000.0,
+            "energy_discharge": 280_000.0,
+            "energy_pv": 10_000_000.0,
+            "soc": 66.66,
+        },
+    ),
+    Example(
+        "marstek-venus-e",
+        {
+            (HO, 32104): 0x0050,  # SOC 80 %
+            (HO, 32202): 0xFFFF,
+            (HO, 32203): 0xF9C0,  # AC power -1600 W (+ discharge): charging
+            (HO, 33000): 0x0001,
+            (HO, 33001): 0x0F2C,  # total charged 69420 x 0.01 kWh
+            (HO, 33002): 0x0000,
+            (HO, 33003): 0xD431,  # total discharged 54321 x 0.01 kWh
+            (HO, 42000): 21947,  # RS-485 control off (the battery decides)
+            (HO, 42010): 0,  # force mode: stop
+            (HO, 42020): 0,  # forcible charge power W
+            (HO, 42021): 0,  # forcible discharge power W
+        },
+        {"soc": 80.0, "power": -1600.0, "energy_charge": 694_200.0, "energy_discharge": 543_210.0},
+        [
+            ("battery_setpoint", 1200.0, {42020: 1200, 42021: 1200, 42000: 21930, 42010: 2}),  # discharge
+            ("battery_setpoint", -800.0, {42020: 800, 42021: 800, 42000: 21930, 42010: 1}),  # charge
+            ("battery_setpoint", -4000.0, {42020: 2500, 42021: 2500, 42010: 1}),  # held at 2500 W
+            ("battery_setpoint", 0.0, {42020: 0, 42021: 0, 42010: 0}),  # stop
+        ],
+    ),
+    Example(
+        "sigenergy-sigenstor",
+        {
+            (IN, 30005): 0xFFFF,
+            (IN, 30006): 0xFB50,  # grid active power -1200 W (> 0 buying): selling 1200 W
+            (IN, 30014): 0x0307,  # ESS SOC 775 x 0.1 %
+            (IN, 30035): 0x0000,
+            (IN, 30036): 0x1F40,  # PV power 8000 W
+            (IN, 30037): 0x0000,
+            (IN, 30038): 0x0DAC,  # ESS power +3500 W (> 0 charging)
+            (IN, 30200): 0x0000,
+            (IN, 30201): 0x0000,
+            (IN, 30202): 0x0001,
+            (IN, 30203): 0xE240,  # accumulated charge 123456 x 0.01 kWh (u64)
+            (IN, 30204): 0x0000,
+            (IN, 30205): 0x0000,
+            (IN, 30206): 0x0001,
+            (IN, 30207): 0x5F90,  # accumulated discharge 90000 x 0.01 kWh
+        },
+        {
+            "power_grid": -1200.0,
+            "soc": 77.5,
+            "power_pv": 8000.0,
+            "power": -3500.0,
+            "energy_charge": 1_234_560.0,
+            "energy_discharge": 900_000.0,
+        },
+    ),
+    Example(
+        "huawei-luna2000",
+        {
+            (HO, 37001): 0xFFFF,
+            (HO, 37002): 0xF63C,  # charge/discharge power -2500 W (> 0 charging): discharging
+            (HO, 37004): 0x0226,  # SOC 550 x 0.1 %
+            (HO, 37068): 0x0001,
+            (HO, 37069): 0x86A0,  # total discharge 100000 x 0.01 kWh
+            (HO, 47083): 0,  # forcible charge/discharge period, min
+            (HO, 47100): 0,  # forcible command: stop
+            (HO, 47246): 0,  # forcible setting mode: by duration
+            (HO, 47247): 0,
+            (HO, 47248): 0,  # forcible charge power W (u32)
+            (HO, 47249): 0,
+            (HO, 47250): 0,  # forcible discharge power W (u32)
+        },
+        {"power": 2500.0, "soc": 55.0, "energy_discharge": 1_000_000.0},
+        [
+            # discharge 3000 W: both powers (u32, high word first), mode 0 (by duration), 30 min, then 2
+            (
+                "battery_setpoint",
+                3000.0,
+                {47247: 0, 47248: 3000, 47249: 0, 47250: 3000, 47246: 0, 47083: 30, 47100: 2},
+            ),
+            ("battery_setpoint", -70000.0, {47248: 10000, 47250: 10000, 47100: 1}),  # charge, held at 10 kW
+            ("battery_setpoint", 0.0, {47248: 0, 47250: 0, 47100: 0}),  # stop: back to the working mode
+        ],
+    ),
+]
