@@ -374,6 +374,42 @@ CHARGER_EXAMPLES = [
         {"current_limit": 16.0, "state": 2.0},
         [("current_limit", 9.0, {6: 9}), ("enable", 0.0, {5: 0}), ("enable", 1.0, {5: 1})],
     ),
+    Example(
+        "bender-cc612",
+        {  # eBee / Bender CC612: u32 high word first
+            (HO, 212): 0x0000,
+            (HO, 213): 0x3E94,  # I L1 16020 mA
+            (HO, 214): 0x0000,
+            (HO, 215): 0x3E6C,  # I L2 15980 mA
+            (HO, 216): 0x0000,
+            (HO, 217): 0x3EEE,  # I L3 16110 mA
+            (HO, 218): 0x00BC,
+            (HO, 219): 0x614E,  # total energy 12345678 Wh
+            (HO, 220): 0x0000,
+            (HO, 221): 0x2B0C,  # active power 11020 W
+            (HO, 222): 0x0000,
+            (HO, 223): 231,
+            (HO, 224): 0x0000,
+            (HO, 225): 229,
+            (HO, 226): 0x0000,
+            (HO, 227): 232,  # voltages V
+            (HO, 730): 64,  # EV SoC 64 %
+            (HO, 1000): 16,  # HEMS current limit 16 A
+        },
+        {
+            "current_l1": 16.02,
+            "current_l2": 15.98,
+            "current_l3": 16.11,
+            "energy": 12_345_678.0,
+            "power": 11020.0,
+            "voltage_l1": 231.0,
+            "voltage_l2": 229.0,
+            "voltage_l3": 232.0,
+            "soc": 64.0,
+            "current_limit": 16.0,
+        },
+        [("current_limit", 11.0, {1000: 11}), ("enable", 0.0, {1000: 0}), ("enable", 1.0, {1000: 6})],
+    ),
 ]
 
 HEAT_EXAMPLES = [
@@ -438,5 +474,17 @@ HEAT_EXAMPLES = [
         },
         {"power": 1750.0, "temperature": 61.5},
         [("power", 1500.0, {319: 1500}), ("power", 0.0, {319: 0})],
+    ),
+    Example(
+        "xtherma-modbus",
+        {
+            (HO, 60): 0,  # SG-Ready: no intervention
+            (IN, 104): 1,  # SG-Ready status 1: normal
+            (IN, 123): 473,  # TW hot water 47.3 °C
+            (IN, 140): 0xFF9C,  # TA outdoor -100 x 0.1 °C
+            (HO, 177): 215,  # electrical input, whole system, 215 x 10 W
+        },
+        {"state_sgready": 1.0, "temperature_dhw": 47.3, "temperature_outdoor": -10.0, "power": 2150.0},
+        [("sgready", 1.0, {60: 2}), ("sgready", 3.0, {60: 3}), ("sgready", 2.0, {60: 1})],
     ),
 ]

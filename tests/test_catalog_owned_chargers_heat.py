@@ -37,9 +37,10 @@ FILES = {
             "solax",
             "siemens",
             "obo",
+            "bender",
         )
     ),
-    *(f"heat_pump/{v}.yaml" for v in ("stiebel_eltron", "lambda", "idm", "glen_dimplex")),
+    *(f"heat_pump/{v}.yaml" for v in ("stiebel_eltron", "lambda", "idm", "glen_dimplex", "xtherma")),
     "heating_rod/askoma.yaml",
 }
 EXAMPLES = [*CHARGER_EXAMPLES, *HEAT_EXAMPLES]
