@@ -94,7 +94,10 @@ class Writer:
                 log.warning("fetch failed: %s", exc)
                 await asyncio.sleep(0.5)
                 continue
-            await self.handle(msgs)
+            try:
+                await self.handle(msgs)
+            except nats.errors.Error as exc:  # an ack lost with a node: the message comes back
+                log.warning("acknowledging failed: %s", exc)
 
     async def handle(self, msgs: list[Any]) -> None:
         good: list[tuple[Any, Decoded]] = []
