@@ -108,10 +108,11 @@ def _refuse(request: Request, status: int, key: str, extra: str = "") -> Respons
     site = html.escape(quote(request.path_params.get("site", ""), safe=""))
     body = (
         f'<!doctype html><html lang="{lang}"><meta charset="utf-8"><title>{status} · wattwerk</title>'
-        '<link rel="stylesheet" href="/static/style.css"><main class="card">'
+        '<link rel="stylesheet" href="/static/style.css"><header><b style="font-size:1.25rem">wattwerk</b>'
+        '</header><main class="narrow"><section class="card">'  # one column (style.css's main has two)
         f'<h1>{status}</h1><p id="tunnel-refused" data-reason="{key}">{html.escape(message)}</p>'
         f'<p><a href="/sites/{site}/maintain">{html.escape(i18n.text(lang, "maint.title"))}</a> · '
-        f'<a href="/sites">{html.escape(i18n.text(lang, "nav.sites"))}</a></p></main></html>'
+        f'<a href="/sites">{html.escape(i18n.text(lang, "nav.sites"))}</a></p></section></main></html>'
     )
     return HTMLResponse(body, status, headers=headers)
 

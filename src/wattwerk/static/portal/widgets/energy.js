@@ -22,7 +22,7 @@ WWP.widget("energy", {
     const max = Math.max(1, ...rows.map((r) => r[2]));
     el.innerHTML = `<table class="energy">${rows.map(([color, name, wh, key]) => `<tr data-row="${WW.esc(key)}">
       <td><i class="swatch" style="background:${color}"></i>${WW.esc(name)}</td>
-      <td class="bar"><span style="width:${(100 * Math.max(0, wh) / max).toFixed(1)}%;background:${color}"></span></td>
+      <td class="bar">${wh > 0.5 ? `<span style="width:${(100 * wh / max).toFixed(1)}%;background:${color}"></span>` : ""}</td>
       <td class="num">${WW.esc(WWP.kwh(wh))}</td></tr>`).join("")}</table>`;
     return true;
   },
