@@ -175,6 +175,38 @@ STORAGE_EXAMPLES = [
         },
     ),
     Example(
+        "foxess-h1",
+        {
+            (HO, 31002): 0x0A8C,  # PV1 power 2700 W
+            (HO, 31005): 0x05DC,  # PV2 power 1500 W
+            (HO, 31014): 0xFC18,  # grid CT -1000 W (+ feed-in): importing 1000 W
+            (HO, 31022): 0xF448,  # battery power -3000 W: charging
+            (HO, 31024): 0x003C,  # SOC 60 %
+        },
+        {"power_pv1": 2700.0, "power_pv2": 1500.0, "power_grid": 1000.0, "power": -3000.0, "soc": 60.0},
+    ),
+    Example(
+        "foxess-h3",
+        {
+            (HO, 31002): 0x1194,  # PV1 power 4500 W
+            (HO, 31005): 0x0FA0,  # PV2 power 4000 W
+            (HO, 31026): 0x00C8,  # grid CT R +200 W (+ feed-in): exporting
+            (HO, 31027): 0x0064,  # grid CT S +100 W: exporting
+            (HO, 31028): 0xFF9C,  # grid CT T -100 W: importing
+            (HO, 31036): 0x07D0,  # battery power +2000 W: discharging
+            (HO, 31038): 0x0050,  # SOC 80 %
+        },
+        {
+            "power_pv1": 4500.0,
+            "power_pv2": 4000.0,
+            "power_grid_l1": -200.0,
+            "power_grid_l2": -100.0,
+            "power_grid_l3": 100.0,
+            "power": 2000.0,
+            "soc": 80.0,
+        },
+    ),
+    Example(
         "huawei-luna2000",
         {
             (HO, 37001): 0xFFFF,

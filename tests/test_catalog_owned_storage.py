@@ -33,7 +33,7 @@ from wattwerk.sim.emulators.modbus import EmulatorServer
 # every entry of these catalogue files needs an example below or in owned_storage_tables.py
 FILES = {
     f"hybrid_battery_inverter/{v}.yaml"
-    for v in ("varta", "sonnen", "fenecon", "sofar", "mtec", "marstek", "sigenergy", "huawei")
+    for v in ("varta", "sonnen", "fenecon", "sofar", "mtec", "marstek", "sigenergy", "huawei", "foxess")
 }
 
 
