@@ -410,6 +410,71 @@ CHARGER_EXAMPLES = [
         },
         [("current_limit", 11.0, {1000: 11}), ("enable", 0.0, {1000: 0}), ("enable", 1.0, {1000: 6})],
     ),
+    Example(
+        "enovates-eno-one",
+        {  # the values of Enovates' own library test (ENO one, Modbus API 1.2)
+            (HO, 200): 4234,
+            (HO, 201): 4645,
+            (HO, 202): 4589,  # currents mA
+            (HO, 203): 235,
+            (HO, 204): 222,
+            (HO, 205): 250,  # voltages V
+            (HO, 206): 11000,  # active power total W
+            (HO, 216): 0x300F,
+            (HO, 217): 0xCAFE,  # active energy import total 806341374 Wh
+            (HO, 400): 7000,  # EMS limit 7000 mA
+        },
+        {
+            "current_l1": 4.234,
+            "current_l2": 4.645,
+            "current_l3": 4.589,
+            "voltage_l1": 235.0,
+            "voltage_l2": 222.0,
+            "voltage_l3": 250.0,
+            "power": 11000.0,
+            "energy": 806_341_374.0,
+            "current_limit": 7.0,
+        },
+        [("current_limit", 16.0, {400: 16000}), ("enable", 0.0, {400: 0}), ("enable", 1.0, {400: 6000})],
+    ),
+    Example(
+        "dadapower-wallbox",
+        {
+            (HO, 1000): 1,  # charging allowed
+            (HO, 1001): 1600,  # current limit 16.00 A
+            (HO, 1002): 3,  # three phases
+            (IN, 1003): 23012,
+            (IN, 1004): 23105,
+            (IN, 1005): 22987,  # voltages 0.01 V
+            (IN, 1006): 1598,
+            (IN, 1007): 1602,
+            (IN, 1008): 1611,  # currents 0.01 A
+            (IN, 1009): 0x0000,
+            (IN, 1010): 0x2B20,  # active power 11040 W
+            (IN, 1016): 0x0C,  # plug state: charging
+            (IN, 1025): 0x0000,
+            (IN, 1026): 0x0000,
+            (IN, 1027): 0x0030,
+            (IN, 1028): 0xFEEB,  # total energy 3210987 Wh (u64)
+        },
+        {
+            "voltage_l1": 230.12,
+            "voltage_l2": 231.05,
+            "voltage_l3": 229.87,
+            "current_l1": 15.98,
+            "current_l2": 16.02,
+            "current_l3": 16.11,
+            "power": 11040.0,
+            "state": 12.0,
+            "energy": 3_210_987.0,
+        },
+        [
+            ("current_limit", 8.0, {1001: 800}),
+            ("enable", 0.0, {1000: 0}),
+            ("enable", 1.0, {1000: 1}),
+            ("phases", 1.0, {1002: 1}),
+        ],
+    ),
 ]
 
 HEAT_EXAMPLES = [

@@ -38,6 +38,8 @@ FILES = {
             "siemens",
             "obo",
             "bender",
+            "enovates",
+            "dadapower",
         )
     ),
     *(f"heat_pump/{v}.yaml" for v in ("stiebel_eltron", "lambda", "idm", "glen_dimplex", "xtherma")),
