@@ -33,7 +33,10 @@ from wattwerk.sim.emulators.modbus import EmulatorServer
 # every entry of these catalogue files needs an example below or in owned_storage_tables.py
 FILES = {
     f"hybrid_battery_inverter/{v}.yaml"
-    for v in ("varta", "sonnen", "fenecon", "sofar", "mtec", "marstek", "sigenergy", "huawei", "foxess")
+    for v in (
+        *("varta", "sonnen", "fenecon", "sofar", "mtec", "marstek", "sigenergy", "huawei", "foxess"),
+        *("zendure", "sessy"),
+    )
 }
 
 
@@ -96,6 +99,54 @@ SONNEN_STATUS = {
 }
 
 
+# Zendure SolarFlow 800 Pro GET /properties/report at noon: PV 812 W charges the pack with 640 W and
+# feeds 150 W to the house (the rest is conversion loss)
+ZENDURE_REPORT = {
+    "timestamp": 1765022400,
+    "messageId": 1093,
+    "sn": "HOA1NAN9N000000",
+    "version": 2,
+    "product": "solarFlow800Pro",
+    "properties": {
+        "heatState": 0,
+        "packInputPower": 0,
+        "outputPackPower": 640,
+        "outputHomePower": 150,
+        "remainOutTime": 59940,
+        "packState": 1,
+        "packNum": 1,
+        "electricLevel": 47,
+        "gridInputPower": 0,
+        "solarInputPower": 812,
+        "solarPower1": 420,
+        "solarPower2": 392,
+        "acMode": 1,
+        "inputLimit": 0,
+        "outputLimit": 800,
+        "socSet": 1000,
+        "minSoc": 100,
+    },
+    "packData": [{"sn": "CO4HNMMEM000000", "packType": 300, "socLevel": 47, "state": 1, "power": 640}],
+}
+# Sessy GET /api/v1/power/status while charging 1200 W; state_of_charge is a fraction
+SESSY_STATUS = {
+    "status": "ok",
+    "sessy": {
+        "state_of_charge": 0.512,
+        "power": -1200,
+        "power_setpoint": -1200,
+        "system_state": "SYSTEM_STATE_RUNNING_SAFE",
+        "system_state_details": "",
+        "frequency": 50012,
+        "inverter_current_ma": 5210,
+        "pack_voltage": 51200,
+    },
+    "renewable_energy_phase1": {"voltage_rms": 231000, "current_rms": 5200, "power": -1200},
+    "renewable_energy_phase2": {"voltage_rms": 230000, "current_rms": 0, "power": 0},
+    "renewable_energy_phase3": {"voltage_rms": 232000, "current_rms": 0, "power": 0},
+}
+
+
 def openems_channel(address: str, kind: str, unit: str, value: float) -> dict[str, Any]:
     """An OpenEMS REST answer for one channel (GET /rest/channel/<component>/<channel>)."""
     return {"address": address, "type": kind, "accessMode": "RO", "text": "", "unit": unit, "value": value}
@@ -118,6 +169,12 @@ JSON_CASES = [
         {"/api/v1/status": SONNEN_STATUS},
         {"power": 1200.0, "soc": 64.0, "power_grid": 320.0, "power_pv": 320.0, "power_load": 1840.0},
     ),
+    JsonCase(
+        "zendure-solarflow",
+        {"/properties/report": ZENDURE_REPORT},
+        {"soc": 47.0, "power": -640.0, "power_pv": 812.0, "power_ac": 150.0},
+    ),
+    JsonCase("sessy-battery", {"/api/v1/power/status": SESSY_STATUS}, {"power": -1200.0, "soc": 51.2}),
     JsonCase(
         "fenecon-home-rest",
         FEMS_ANSWERS,
