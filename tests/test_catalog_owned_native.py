@@ -28,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from test_catalog_owned_chargers_heat import TEMPLATED as CHARGER_HEAT_TEMPLATED
 from test_catalog_owned_meters_pv import TEMPLATED as METER_PV_TEMPLATED
 from wattwerk.devices.catalog import find, load_catalog
 from wattwerk.devices.custom import HttpJsonDevice, MqttJsonDevice
@@ -402,8 +403,9 @@ def _close(got: dict[str, float], want: dict[str, float]) -> None:
 
 def test_every_packaged_template_entry_is_covered_here() -> None:
     items = [i for i in native(load_catalog()) if i.entry.native in TEMPLATED and i.origin == "packaged"]
-    # the meters' and PV inverters' JSON entries: test_catalog_owned_meters_pv.py
-    templated = {i.entry.id for i in items if i.entry.id not in METER_PV_TEMPLATED}
+    # the meters' and PV inverters' JSON entries: test_catalog_owned_meters_pv.py; the chargers' of
+    # test_catalog_owned_chargers_heat.py there
+    templated = {i.entry.id for i in items if i.entry.id not in METER_PV_TEMPLATED | CHARGER_HEAT_TEMPLATED}
     assert templated == {
         "go-e-http-v2",
         "tesla-wall-connector-3",
