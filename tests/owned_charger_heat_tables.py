@@ -475,6 +475,46 @@ CHARGER_EXAMPLES = [
             ("phases", 1.0, {1002: 1}),
         ],
     ),
+    Example(
+        "nrgkick-gen2-modbus",
+        {  # NRGkick Gen2: multi-word values LOW word first
+            (HO, 194): 160,  # charging current 16.0 A
+            (HO, 195): 0,  # not paused
+            (HO, 198): 3,  # three phases
+            (HO, 199): 0xE32D,
+            (HO, 200): 0x0052,
+            (HO, 201): 0x0000,
+            (HO, 202): 0x0000,  # total charged energy 5432109 Wh
+            (HO, 210): 0xA886,
+            (HO, 211): 0x00A7,  # total active power 10987654 mW
+            (HO, 217): 23012,
+            (HO, 218): 23105,
+            (HO, 219): 22987,  # voltages 0.01 V
+            (HO, 220): 15870,
+            (HO, 221): 16010,
+            (HO, 222): 15930,  # currents mA
+            (HO, 251): 3,  # charging
+        },
+        {
+            "current_limit": 16.0,
+            "phases": 3.0,
+            "energy": 5_432_109.0,
+            "power": 10_987.654,
+            "voltage_l1": 230.12,
+            "voltage_l2": 231.05,
+            "voltage_l3": 229.87,
+            "current_l1": 15.87,
+            "current_l2": 16.01,
+            "current_l3": 15.93,
+            "state": 3.0,
+        },
+        [
+            ("current_limit", 10.5, {194: 105}),
+            ("enable", 0.0, {195: 1}),
+            ("enable", 1.0, {195: 0}),
+            ("phases", 1.0, {198: 1}),
+        ],
+    ),
 ]
 
 HEAT_EXAMPLES = [

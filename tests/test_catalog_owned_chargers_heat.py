@@ -51,6 +51,7 @@ FILES = {
             "enovates",
             "dadapower",
             "tinkerforge",
+            "nrgkick",
         )
     ),
     *(f"heat_pump/{v}.yaml" for v in ("stiebel_eltron", "lambda", "idm", "glen_dimplex", "xtherma")),
