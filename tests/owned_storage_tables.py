@@ -1,4 +1,5 @@
-"""Hand-written example tables of the batteries and hybrid systems people own (issue 17), for
+"""Hand-written example tables of the batteries and hybrid systems people own (issue 17), and of heat
+meters, for
 ``test_catalog_owned_storage.py``: each device's raw words (16-bit, as its documentation lays them out,
 with example values) and the readings those stand for, worked out by hand in our units and signs
 (W, battery + discharging, grid + import, PV + producing; Wh). Float words are the IEEE-754 encodings
@@ -233,5 +234,46 @@ STORAGE_EXAMPLES = [
             ("battery_setpoint", -70000.0, {47248: 10000, 47250: 10000, 47100: 1}),  # charge, held at 10 kW
             ("battery_setpoint", 0.0, {47248: 0, 47250: 0, 47100: 0}),  # stop: back to the working mode
         ],
+    ),
+]
+
+
+def _multical(e1: tuple[int, int]) -> dict[tuple[str, int], int]:
+    """The MULTICAL 403/603/803 default datagram (holding registers, float32 high word first) with E1 as
+    given; the other values are the same example: flow 0.85 m³/h, power 12.5 kW, t1 70.25 °C, t2 40.5 °C,
+    V1 456.78 m³."""
+    return {
+        (HO, 0): 0x3F59,
+        (HO, 1): 0x999A,  # flow V1 0.85 m³/h (not a channel)
+        (HO, 4): 0x4148,
+        (HO, 5): 0x0000,  # actual power 12.5 kW
+        (HO, 6): 0x428C,
+        (HO, 7): 0x8000,  # t1 (flow) 70.25 °C
+        (HO, 8): 0x4222,
+        (HO, 9): 0x0000,  # t2 (return) 40.5 °C
+        (HO, 20): e1[0],
+        (HO, 21): e1[1],  # E1, heat energy, in the meter's energy unit
+        (HO, 52): 0x43E4,
+        (HO, 53): 0x63D7,  # volume V1 456.78 m³
+    }
+
+
+MULTICAL = {
+    "power_thermal": 12_500.0,
+    "temperature_flow": 70.25,
+    "temperature_return": 40.5,
+    "water_volume": 456.78,
+}
+
+HEAT_METER_EXAMPLES = [
+    # E1 12345.0 kWh
+    Example("kamstrup-multical-603", _multical((0x4640, 0xE400)), {**MULTICAL, "heat_energy": 12_345_000.0}),
+    # E1 123.456 MWh
+    Example(
+        "kamstrup-multical-603-mwh", _multical((0x42F6, 0xE979)), {**MULTICAL, "heat_energy": 123_456_000.0}
+    ),
+    # E1 444.5 GJ = 444.5e9 J / 3600 J/Wh
+    Example(
+        "kamstrup-multical-603-gj", _multical((0x43DE, 0x4000)), {**MULTICAL, "heat_energy": 444.5e9 / 3600}
     ),
 ]

@@ -1,9 +1,9 @@
-"""Batteries and hybrid systems people own (issue 17), read through their catalogue entries from peers
-that do NOT come from the entries: each device is a hand-written table of the raw words (Modbus,
-``owned_storage_tables.py``) or the JSON answers (HTTP, below) its documentation describes, with
-example values, and the readings those stand for, worked out by hand in our units and signs (W, battery
-+ discharging, grid + import; Wh). Writes are checked as the raw words or the requests the device
-receives. The Modbus harness is the one of ``test_catalog_owned.py``.
+"""Batteries and hybrid systems people own (issue 17), and heat meters, read through their catalogue
+entries from peers that do NOT come from the entries: each device is a hand-written table of the raw
+words (Modbus, ``owned_storage_tables.py``) or the JSON answers (HTTP, below) its documentation
+describes, with example values, and the readings those stand for, worked out by hand in our units and
+signs (W, battery + discharging, grid + import; Wh). Writes are checked as the raw words or the
+requests the device receives. The Modbus harness is the one of ``test_catalog_owned.py``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from owned_storage_tables import STORAGE_EXAMPLES
+from owned_storage_tables import HEAT_METER_EXAMPLES, STORAGE_EXAMPLES
 from test_catalog_owned import Example, raw_bank
 from wattwerk.devices.catalog import find, load_catalog
 from wattwerk.devices.custom import HttpJsonDevice
@@ -32,15 +32,19 @@ from wattwerk.sim.emulators.modbus import EmulatorServer
 
 # every entry of these catalogue files needs an example below or in owned_storage_tables.py
 FILES = {
-    f"hybrid_battery_inverter/{v}.yaml"
-    for v in (
-        *("varta", "sonnen", "fenecon", "sofar", "mtec", "marstek", "sigenergy", "huawei", "foxess"),
-        *("zendure", "sessy"),
-    )
+    *(
+        f"hybrid_battery_inverter/{v}.yaml"
+        for v in (
+            *("varta", "sonnen", "fenecon", "sofar", "mtec", "marstek", "sigenergy", "huawei", "foxess"),
+            *("zendure", "sessy"),
+        )
+    ),
+    "heat_meter/kamstrup.yaml",
 }
+EXAMPLES = [*STORAGE_EXAMPLES, *HEAT_METER_EXAMPLES]
 
 
-@pytest.mark.parametrize("example", STORAGE_EXAMPLES, ids=[e.entry for e in STORAGE_EXAMPLES])
+@pytest.mark.parametrize("example", EXAMPLES, ids=[e.entry for e in EXAMPLES])
 async def test_entry_reads_the_documented_example(example: Example) -> None:
     entry = find(example.entry).entry
     bank = raw_bank(example, entry.connection.unit)
@@ -245,6 +249,6 @@ def _key(item: Any) -> str:
 
 def test_every_entry_of_these_files_has_an_example() -> None:
     mine = [i for i in load_catalog() if _key(i) in FILES]
-    assert {i.entry.id for i in emulated(mine)} == {e.entry for e in STORAGE_EXAMPLES}
+    assert {i.entry.id for i in emulated(mine)} == {e.entry for e in EXAMPLES}
     assert {i.entry.id for i in native(mine)} == {c.entry for c in JSON_CASES}
-    assert {i.entry.id for i in mine} == {e.entry for e in STORAGE_EXAMPLES} | {c.entry for c in JSON_CASES}
+    assert {i.entry.id for i in mine} == {e.entry for e in EXAMPLES} | {c.entry for c in JSON_CASES}
