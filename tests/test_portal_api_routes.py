@@ -41,6 +41,7 @@ EXPECTED: list[tuple[str, str, str, str, int | None, int | None, str | None]] = 
     ("PUT", "/api/v1/sites/{site}/retention", "retention_set", "retention", None, None, "principal"),
     ("GET", "/api/v1/sites/{site}/channels", "channel_list", "data", None, None, "principal"),
     ("GET", "/api/v1/sites/{site}/live", "live", "data", None, None, "principal"),
+    ("GET", "/api/v1/sites/{site}/live/stream", "live_stream", "data", None, None, "principal"),
     ("GET", "/api/v1/sites/{site}/maintenance", "maint_list", "maintenance", None, None, "principal"),
     ("POST", "/api/v1/sites/{site}/maintenance", "maint_grant", "maintenance", 201, None, "principal"),
     (

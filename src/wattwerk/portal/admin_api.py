@@ -10,14 +10,17 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from wattwerk.portal import accounts, auth, research, retention
+from wattwerk.portal import accounts, auth, partitions, research, retention
 from wattwerk.portal.api import PREFIX, Admin, utc
 
 
 async def retention_run(request: Request, who: Admin) -> dict[str, Any]:
     """Run the rollup and retention job now (also run it from a timer, e.g. every 5 minutes)."""
-    async with auth.db_of(request).connection() as conn:
-        return await retention.run(conn, int(time.time() * 1000))
+    db, now_ms = auth.db_of(request), int(time.time() * 1000)
+    async with db.connection() as conn:
+        counts = await retention.run(conn, now_ms)
+    parts = await partitions.maintain(db, now_ms)  # PostgreSQL: months ahead, expired months dropped
+    return {**counts, **{f"partitions_{k}": len(v) for k, v in parts.items()}}
 
 
 async def invite_new(request: Request, who: Admin) -> dict[str, Any]:
