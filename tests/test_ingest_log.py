@@ -7,6 +7,7 @@ from __future__ import annotations
 import msgpack
 import pytest
 
+from test_ingest_support import pg  # noqa: F401  (the fixture)
 from wattwerk.errors import BadInput
 from wattwerk.portal.ingest import runs
 from wattwerk.portal.ingest_log import LogConfig, decode, encode, from_mapping, msg_id, split
@@ -127,4 +128,64 @@ async def test_a_batch_is_acknowledged_only_once_jetstream_stored_it(tmp_path) -
             await log.publish(5, 3, [(11, 20)], _rows(3, list(range(11, 21))))
     finally:
         await log.close()
+        cluster.stop()
+
+
+@pytest.mark.postgres
+def test_the_route_answers_after_the_log_stored_and_a_writer_writes_it(pg, tmp_path) -> None:  # noqa: F811
+    """The real portal app with ``via: nats`` on a real JetStream node: the edge is acknowledged
+    with nothing written to the database yet (no writer runs); with the node gone the answer is
+    503 and nothing is acknowledged; back from its store, a writer writes the batch exactly once
+    (the retry JetStream recognised is not there twice)."""
+    import asyncio
+    import shutil
+    import time
+
+    from test_ingest import batch, post
+    from test_ingest_support import serve_portal
+    from wattwerk.bench._servers import NATS_SERVER, NatsCluster
+    from wattwerk.portal import db
+    from wattwerk.portal.writer import WriterConfig, WriterStats, run_writer
+
+    if not shutil.which(NATS_SERVER):
+        pytest.skip("needs nats-server")
+    with pg.connect() as conn:
+        token = db.pair_site(conn, "home")
+    now = int(time.time() * 1000)
+    first = batch([[s, "grid.power", now - 10_000 + s, float(s)] for s in range(1, 21)])
+    later = batch([[s, "grid.power", now - 10_000 + s, float(s)] for s in range(21, 31)])
+    cluster = NatsCluster(tmp_path / "nats", nodes=1)
+    cluster.start()
+    cfg = LogConfig(via="nats", nats_url=cluster.url, partitions=2, publish_timeout_s=1.0, ack_wait_s=2.0)
+    try:
+        with serve_portal(pg, log=cfg) as portal:
+            r = post(portal.url, token, first)
+            assert r.status_code == 200 and r.json()["acked"] == [[1, 20]] and r.json()["stored"] == 20
+            assert post(portal.url, token, first).json()["duplicates"] == 20  # the retry, by its id
+            with pg.connect() as conn:
+                assert conn.execute("SELECT count(*) FROM readings").fetchone()[0] == 0  # only in the log
+            cluster.kill(0)
+            r = post(portal.url, token, later)
+            assert r.status_code == 503 and r.headers["retry-after"] == "1" and "acked" not in r.json()
+        cluster.start(0)  # from its store
+
+        async def write() -> WriterStats:
+            stop, stats = asyncio.Event(), WriterStats()
+            task = asyncio.create_task(run_writer(WriterConfig(pg.url, pg.schema, cfg), stop, stats))
+            for _ in range(300):
+                if stats.stored >= 20 or task.done():
+                    break
+                await asyncio.sleep(0.05)
+            stop.set()
+            await task
+            return stats
+
+        stats = asyncio.run(write())
+        assert (stats.messages, stats.stored, stats.terminated) == (1, 20, 0)
+        with pg.connect() as conn:
+            rows = conn.execute("SELECT seq, value FROM readings ORDER BY seq").fetchall()
+            ranges = conn.execute("SELECT first_seq, last_seq FROM acked_ranges").fetchall()
+        assert rows == [(s, float(s)) for s in range(1, 21)]
+        assert ranges == [(1, 20)]
+    finally:
         cluster.stop()

@@ -24,6 +24,7 @@ from wattwerk.bench._testca import CertFiles, make_ca  # noqa: F401  (tests impo
 from wattwerk.portal.app import PortalConfig, create_app
 from wattwerk.portal.database import POSTGRES, SQLITE, SyncConn, connect_sync, dialect_of
 from wattwerk.portal.ingest import IngestConfig
+from wattwerk.portal.ingest_log import LogConfig
 from wattwerk.portal.migrations import migrate
 from wattwerk.portal.postgres import with_schema
 
@@ -104,6 +105,7 @@ def serve_portal(
     ingest: IngestConfig | None = None,
     retention_every_s: float | None = None,
     live_nats: str | None = None,
+    log: LogConfig | None = None,
 ) -> Iterator[RunningPortal]:
     """The real portal app under uvicorn in a thread, on a free port of 127.0.0.1."""
     app = create_app(
@@ -115,6 +117,7 @@ def serve_portal(
             token_ttl_s=0.0,
             retention_every_s=retention_every_s,
             live_nats=live_nats,
+            log=log or LogConfig(),
         )
     )
     config = uvicorn.Config(
