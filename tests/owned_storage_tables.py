@@ -125,6 +125,39 @@ STORAGE_EXAMPLES = [
         },
     ),
     Example(
+        "solinteg-mht",
+        {
+            (HO, 11000): 0xFFFF,
+            (HO, 11001): 0xF448,  # meter total power -3000 W (+ feed-in): importing 3000 W
+            (HO, 11028): 0x0000,
+            (HO, 11029): 0x0000,  # PV power 0 W (night)
+            (HO, 30258): 0x0000,
+            (HO, 30259): 0x0BB8,  # battery power +3000 W: discharging
+            (HO, 31102): 0x0000,
+            (HO, 31103): 0x4E20,  # grid energy injected 20000 x 0.1 kWh
+            (HO, 31104): 0x0000,
+            (HO, 31105): 0x2EE0,  # grid energy purchased 12000 x 0.1 kWh
+            (HO, 31108): 0x0000,
+            (HO, 31109): 0x1F40,  # battery charged 8000 x 0.1 kWh
+            (HO, 31110): 0x0000,
+            (HO, 31111): 0x1D4C,  # battery discharged 7500 x 0.1 kWh
+            (HO, 31112): 0x0000,
+            (HO, 31113): 0xEA60,  # PV generated 60000 x 0.1 kWh
+            (HO, 33000): 0x0DAC,  # SOC 3500 x 0.01 %
+        },
+        {
+            "power_grid": 3000.0,
+            "power_pv": 0.0,
+            "power": 3000.0,
+            "energy_export": 2_000_000.0,
+            "energy_import": 1_200_000.0,
+            "energy_charge": 800_000.0,
+            "energy_discharge": 750_000.0,
+            "energy_pv": 6_000_000.0,
+            "soc": 35.0,
+        },
+    ),
+    Example(
         "marstek-venus-e",
         {
             (HO, 32104): 0x0050,  # SOC 80 %

@@ -36,7 +36,7 @@ FILES = {
         f"hybrid_battery_inverter/{v}.yaml"
         for v in (
             *("varta", "sonnen", "fenecon", "sofar", "mtec", "marstek", "sigenergy", "huawei", "foxess"),
-            *("zendure", "sessy"),
+            *("zendure", "sessy", "solinteg"),
         )
     ),
     "heat_meter/kamstrup.yaml",
