@@ -47,6 +47,10 @@ SITE = (
             "the VTN's certificate",
         ),
         (
+            "    iec104:\n      tls: {cert: /nonexistent/outstation.pem, key: /etc/hostname, ca_file: /etc/hostname}\n",  # noqa: E501
+            'site.yaml:5: control.inbound.iec104.tls.cert: path does not point to a file, got "/nonexistent/outstation.pem"',  # noqa: E501
+        ),
+        (
             "    iec104: {port: 5020}\n    modbus_server: {}\n",
             "site.yaml:5: control.inbound.modbus_server.port: port 5020 is also iec104's",
         ),

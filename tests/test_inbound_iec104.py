@@ -4,12 +4,17 @@ the edge's outstation, with the edge running for real (tests/inbound_site.py).""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ssl
 import time
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import c104
 import pytest
 
 from inbound_site import free_port, running_site, until
+from test_inbound_openadr import pki
 from wattwerk.edge.live import RuntimeView
 
 PCT = "iec104.limit_pct"
@@ -90,6 +95,9 @@ async def test_a_marketer_sets_30_pct_and_the_pv_limit_holds_within_one_cycle(tm
             assert not await marketer.send(150.0)  # out of range: negative confirmation
             assert await marketer.send(100.0)  # lifted
             await until(lambda: site.watched.events("iec104")[-1].kind == "restriction_end")
+            # kept on disk for the portal (edge/episode_journal.py): start, end, limit, energy
+            (ep,) = [e for e in site.edge.episodes.recent() if e["source"] == "iec104"]
+            assert (ep["kind"], ep["limit"]) == ("inbound", "feed-in 30%") and ep["end_ms"] > ep["start_ms"]
         finally:
             marketer.stop()
     kinds = [(e.kind, e.message.split(":")[0]) for e in site.watched.events("iec104")]
@@ -137,3 +145,90 @@ async def test_a_client_outside_the_allow_list_is_refused(tmp_path, caplog):
             marketer.stop()
         assert site.watched.cycles
         assert all(c.seen[PCT] in (None, 100.0) for c in site.watched.cycles)
+
+
+STARTDT_ACT, STARTDT_CON = bytes([0x68, 4, 0x07, 0, 0, 0]), bytes([0x68, 4, 0x0B, 0, 0, 0])
+
+
+def station_tls(ca: Path, certs: Path | None) -> ssl.SSLContext:
+    """The station's side of the TLS: the outstation's CA, and the station's certificate if any."""
+    ctx = ssl.create_default_context(cafile=str(ca))
+    if certs is not None:
+        ctx.load_cert_chain(certs / "ven.pem", certs / "ven.key")
+    return ctx
+
+
+async def startdt(port: int, ctx: ssl.SSLContext | None) -> bytes:
+    """STARTDT act over TLS (or plain TCP): the outstation's answer, b"" when it refused."""
+    try:
+        r, w = await asyncio.wait_for(
+            asyncio.open_connection("127.0.0.1", port, ssl=ctx, server_hostname="127.0.0.1" if ctx else None),
+            5,
+        )
+        w.write(STARTDT_ACT)
+        await w.drain()
+        got = await asyncio.wait_for(r.read(6), 5)
+        w.close()
+        return got
+    except OSError:  # ssl.SSLError, a reset, a timeout
+        return b""
+
+
+@contextlib.asynccontextmanager
+async def tls_leg(port: int, ctx: ssl.SSLContext) -> AsyncIterator[int]:
+    """The marketer's station's TLS, as a leg on loopback: the c104 client connects to it in plain
+    and it speaks TLS with the station's certificate to the outstation (c104 2.2.1's own client
+    cannot: its mbed TLS 3.6 refuses to verify a server without a host name, which c104 2.2.1 has
+    no setting for; c104's outstation is what this tests)."""
+
+    async def pipe(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError):
+            while data := await r.read(4096):
+                w.write(data)
+                await w.drain()
+        w.close()
+
+    async def serve(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        try:
+            tr, tw = await asyncio.open_connection("127.0.0.1", port, ssl=ctx, server_hostname="127.0.0.1")
+        except OSError:
+            w.close()
+            return
+        await asyncio.gather(pipe(r, tw), pipe(tr, w))
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        server.close()
+
+
+async def test_over_tls_only_a_station_with_a_certificate_of_the_ca_gets_through(tmp_path):
+    """IEC 62351-3 (c104.TransportSecurity): the outstation shows its certificate and requires the
+    station's; no certificate, another CA's, or no TLS at all: refused. With the right one, the
+    marketer's setpoint holds."""
+    d, stranger = tmp_path / "pki", tmp_path / "stranger"
+    pki(d)
+    pki(stranger)  # a certificate of another CA
+    port = free_port()
+    tls = f", tls: {{cert: {d / 'vtn.pem'}, key: {d / 'vtn.key'}, ca_file: {d / 'ca.pem'}}}"
+    async with running_site(tmp_path, inbound(port, tls), (PCT,)) as site:
+        for _ in range(20):  # the outstation starts with the edge
+            if (answer := await startdt(port, station_tls(d / "ca.pem", d))) == STARTDT_CON:
+                break
+            await asyncio.sleep(0.25)
+        assert answer == STARTDT_CON
+        assert await startdt(port, station_tls(d / "ca.pem", None)) == b""
+        assert await startdt(port, station_tls(d / "ca.pem", stranger)) == b""
+        assert await startdt(port, None) == b""  # plain 104: no answer
+        async with tls_leg(port, station_tls(d / "ca.pem", d)) as leg:
+            marketer = Marketer(leg)
+            try:
+                await marketer.connect()
+                assert await marketer.send(30.0)
+                await until(lambda: site.watched.first(lambda c: c.seen[PCT] == 30.0))
+                await marketer.sees(marketer.limit, 30.0)  # read back over TLS
+            finally:
+                marketer.stop()
+        first = site.watched.first(lambda c: c.seen[PCT] == 30.0)
+        assert first is not None and first.active["export:iec104"] == 2400.0

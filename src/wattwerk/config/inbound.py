@@ -16,7 +16,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, SecretStr, model_validator
+from pydantic import AfterValidator, Field, FilePath, SecretStr, Strict, model_validator
 from pydantic_core import PydanticCustomError
 
 from wattwerk.config.base import Model
@@ -39,6 +39,7 @@ def _network(text: str) -> str:
 
 Network = Annotated[str, AfterValidator(_network)]
 Ioa = Annotated[int, Field(ge=1, le=16777215)]  # 3-octet information object address
+File = Annotated[FilePath, Strict(False)]  # a file that exists (a path in the site file)
 
 
 def is_loopback(host: str) -> bool:
@@ -107,6 +108,20 @@ class Iec104Points(Model):
         return self
 
 
+class Iec104Tls(Model):
+    """IEC 60870-5-104 over TLS as IEC 62351-3 profiles it (``c104.TransportSecurity``): the
+    outstation shows ``cert`` and demands the station's certificate, which ``ca_file`` must have
+    signed (mutual authentication: c104's outstation always asks for it, it cannot be switched
+    off); ``peers`` narrows that to exactly these station certificates."""
+
+    cert: File  # the outstation's certificate (PEM)
+    key: File  # its private key (PEM)
+    passphrase: SecretStr | None = None  # of an encrypted key
+    ca_file: File  # the CA that signed the marketer's station certificate
+    peers: list[File] = Field(default_factory=list)  # only these station certificates (pinned)
+    min_version: Literal["1.2", "1.3"] = "1.2"  # IEC 62351-3 Ed. 2: TLS 1.2 at least
+
+
 class Iec104(_Listener):
     """The direct marketer's IEC 60870-5-104 station connects here."""
 
@@ -115,6 +130,7 @@ class Iec104(_Listener):
     unit: Literal["pct", "kw"] = "pct"  # the setpoint: % of the rated PV power, or kW
     points: Iec104Points = Iec104Points()
     report_s: Annotated[Seconds, Field(ge=0)] = 10.0  # measurements sent spontaneously this often (0: never)
+    tls: Iec104Tls | None = None  # IEC 62351-3: TLS with the station's certificate required
 
 
 class ModbusServer(_Listener):

@@ -5,8 +5,9 @@ kW, ``unit``) and reads back the feed-in limit in force, PV and grid power (M_ME
 interrogation, spontaneously on change, every ``report_s``) and whether a limit holds (M_SP_NA_1).
 The setpoint becomes ``iec104.limit_pct`` (or ``iec104.limit_export`` in W), which the limiter
 holds like any other limit. No started connection (STARTDT) for ``fallback_after_s``: the
-contract's fallback. Clients outside ``allow`` (loopback when empty) are refused. The IOAs are in
-docs/signals.md.
+contract's fallback. Clients outside ``allow`` (loopback when empty) are refused. With ``tls``
+the link runs over TLS as IEC 62351-3 profiles it: the station must show a certificate that
+``ca_file`` signed (``transport_security``). The IOAs are in docs/signals.md.
 """
 
 # no ``from __future__ import annotations``: c104 checks its callbacks' annotations as objects
@@ -17,7 +18,7 @@ import math
 
 import c104
 
-from wattwerk.config.inbound import Iec104, allowed
+from wattwerk.config.inbound import Iec104, Iec104Tls, allowed
 from wattwerk.control.inbound import FEED_IN_PCT, FEED_IN_W
 from wattwerk.edge.inbound.common import EdgeLink, Told
 
@@ -42,7 +43,13 @@ class Iec104Outstation:
         )
         self.refused = 0
         self._loop: asyncio.AbstractEventLoop | None = None
-        self.server = c104.Server(ip=cfg.host, port=cfg.port, tick_rate_ms=50)
+        tls, self.tls_problem = None, ""
+        if cfg.tls is not None:
+            try:
+                tls = transport_security(cfg.tls)
+            except ValueError as exc:  # a key that does not load, a wrong passphrase: never plain
+                self.tls_problem = str(exc) or type(exc).__name__
+        self.server = c104.Server(ip=cfg.host, port=cfg.port, tick_rate_ms=50, transport_security=tls)
         self.server.on_connect(callable=self._on_connect)
         station = self.server.add_station(common_address=cfg.common_address)
         p = cfg.points
@@ -117,6 +124,9 @@ class Iec104Outstation:
         self.server.stop()
 
     async def run(self, stop: asyncio.Event) -> None:
+        if self.tls_problem:
+            log.error("iec104: TLS not set up (%s): the outstation does not listen", self.tls_problem)
+            return
         try:
             self.start()
         except Exception as exc:  # c104 raises when the port is taken
@@ -126,6 +136,20 @@ class Iec104Outstation:
             await self.told.run(stop, self.tick)
         finally:
             self.stop()
+
+
+def transport_security(cfg: Iec104Tls) -> c104.TransportSecurity:
+    """c104's TLS settings from the site file's ``tls``: chain and time validated against
+    ``ca_file``, the station's certificate required (and, with ``peers``, pinned)."""
+    tls = c104.TransportSecurity(validate=True, only_known=bool(cfg.peers))
+    passphrase = cfg.passphrase.get_secret_value() if cfg.passphrase else ""
+    tls.set_certificate(cert=str(cfg.cert), key=str(cfg.key), passphrase=passphrase)
+    tls.set_ca_certificate(cert=str(cfg.ca_file))
+    for peer in cfg.peers:
+        tls.add_allowed_remote_certificate(cert=str(peer))
+    low = c104.TlsVersion.TLS_1_3 if cfg.min_version == "1.3" else c104.TlsVersion.TLS_1_2
+    tls.set_version(min=low, max=c104.TlsVersion.TLS_1_3)
+    return tls
 
 
 def _kw(watts: float | None) -> float:
