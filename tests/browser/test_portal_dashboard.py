@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import httpx
 from playwright.async_api import Page, expect
 from test_portal_walk import DESKTOP, MIN, TZ, kwh, site_readings
 
@@ -80,6 +81,19 @@ async def test_ranges_cost_compare_and_language(
         upload(portal, token, site, rows[i : i + 5000], first_seq=i + 1)
     tariff = {"import_per_kwh": 0.4, "export_per_kwh": 0.1, "currency": "EUR"}
     assert owner.http.put(f"/api/v1/sites/{site}/tariff", json=tariff).status_code == 200
+    ripple = {
+        "kind": "ripple_control",
+        "source": "ripple",
+        "start_ms": now_ms - 60_000,
+        "end_ms": now_ms - 1000,
+    }
+    batch = {"site": site, "edge_id": "e1", "readings": [[len(rows) + 1, "grid.power", now_ms, 1.0]]}
+    r = httpx.post(
+        f"{portal.url}/api/v1/ingest",
+        json={**batch, "episodes": [{**ripple, "limit": "60%", "curtailed_wh": 1234.5}]},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert r.json()["episodes"] == 1, r.text
 
     ctx = await browser.new_context(**DESKTOP, locale="en-GB", timezone_id=TZ)
     page = await ctx.new_page()
@@ -111,6 +125,10 @@ async def test_ranges_cost_compare_and_language(
     await expect(row.locator("td").nth(1)).to_have_text(kwh(imp))
     before = counter_delta(rows, "grid.energy_import", yday, day0)
     await expect(row.locator("td").nth(2)).to_have_text(kwh(before))
+    # the edge's restriction episodes of the day (portal/episodes.py)
+    ripple_row = page.locator("#w-restrictions tr[data-kind=ripple_control]")
+    await expect(ripple_row).to_contain_text("Ripple control")
+    await expect(ripple_row.locator("td.num")).to_have_text(kwh(1234.5))
     # no plan uploaded: no plan widget, and the old forecast and schedule widgets are gone
     await expect(page.locator("#w-plan")).to_be_hidden()
     await expect(page.locator("#w-forecast, #w-schedule")).to_have_count(0)
