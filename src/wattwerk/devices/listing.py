@@ -90,6 +90,43 @@ def elsewhere(row: dict[str, str]) -> str | None:
     return None
 
 
+# the list's introduction (docs/compatibility.md): what tested means and where the tests are
+_INTRO: tuple[str, ...] = (
+    "An entry is **tested** when `tests/test_catalog_entries.py` (Modbus, SunSpec) or",
+    "`tests/test_devices_native.py` (KEBA UDP, HTTP devices, relay switches, pulse counters) reads it",
+    "from an emulator built from the same catalogue entry and, for a controllable device, writes each",
+    "of its commands and sees the emulated device follow. Every other entry is **untested**, with the",
+    "reason. The devices people own beyond the reference list (go-e, Easee, Zaptec, Wallbox, SMA EV",
+    "Charger, Tesla, openWB, Wattpilot, Growatt, Solis, SolaX, Deye, SolarEdge storage) and the meters",
+    "and PV inverters they have (ORNO, Inepro, WAGO, Saia ALE3, Finder 7M, Schneider iEM3000, CHINT",
+    "DTSU666, B+G DS100, KOSTAL KSEM; Growatt MIN, Solis, Deye, SolaX and GoodWe string inverters, KACO",
+    "blueplanet, APsystems EZ1, Hoymiles via OpenDTU or AhoyDTU), and more chargers (ABB Terra AC,",
+    "Schneider EVlink Pro AC, innogy eBox, Phoenix CHARX, EM2GO, KSE, Weidmüller, Sungrow, SolaX EVC,",
+    "Siemens VersiCharge, OBO, Bender CC612, Enovates, Dadapower, NRGkick, Tinkerforge WARP), heat",
+    "pumps (Stiebel Eltron ISG, Lambda, iDM, Glen Dimplex, Xtherma) and the",
+    "Askoma ASKOHEAT+ heating rod, and batteries (VARTA, sonnen, FENECON/OpenEMS, Sofar HYD, M-TEC,",
+    "Solinteg, Marstek Venus, Sigenergy, FoxESS H1/H3, Zendure SolarFlow, Sessy, Huawei LUNA2000) and",
+    "Kamstrup MULTICAL heat meters (kWh, MWh, GJ) are also read from a hand-written table",
+    "of the vendor's documented example values (a SunSpec device's chain as raw words)",
+    "(`tests/test_catalog_owned.py`, `tests/test_catalog_owned_native.py`,",
+    "`tests/test_catalog_owned_meters_pv.py`, `tests/test_catalog_owned_chargers_heat.py`,",
+    "`tests/test_catalog_owned_storage.py`), so that a",
+    "wrong register map or JSON path fails its own",
+    "test; their HTTP, MQTT and websocket entries are tested there only.",
+    "",
+    "To add a device, add an entry to `src/wattwerk/devices/catalog/<category>/<vendor>.yaml` (schema:",
+    "`wattwerk.devices.profile`): its register map (address, type, scale or `_SF` register, unit as",
+    "our quantity name, min/max, writable) or a SunSpec model set, its commands and capabilities, and",
+    "the source of the register facts. The emulator test then covers it; `wattwerk probe HOST` shows",
+    "what a real device answers.",
+    "",
+    "A device that is not here, or an untested row whose register map its vendor has not published, runs",
+    "from a catalogue file of your own beside the site file, with Modbus, HTTP/JSON or MQTT templates:",
+    "see [custom devices](custom-devices.md) (an example per category).",
+    "",
+)
+
+
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
@@ -100,38 +137,7 @@ def markdown(items: list[Item], target: Path | None = None) -> str:
         "",
         f"Generated from `src/wattwerk/devices/catalog/` — do not edit; regenerate with `{REGENERATE}`.",
         "",
-        "An entry is **tested** when `tests/test_catalog_entries.py` (Modbus, SunSpec) or",
-        "`tests/test_devices_native.py` (KEBA UDP, HTTP devices, relay switches, pulse counters) reads it",
-        "from an emulator built from the same catalogue entry and, for a controllable device, writes each",
-        "of its commands and sees the emulated device follow. Every other entry is **untested**, with the",
-        "reason. The devices people own beyond the reference list (go-e, Easee, Zaptec, Wallbox, SMA EV",
-        "Charger, Tesla, openWB, Wattpilot, Growatt, Solis, SolaX, Deye, SolarEdge storage) and the meters",
-        "and PV inverters they have (ORNO, Inepro, WAGO, Saia ALE3, Finder 7M, Schneider iEM3000, CHINT",
-        "DTSU666, B+G DS100, KOSTAL KSEM; Growatt MIN, Solis, Deye, SolaX and GoodWe string inverters, KACO",
-        "blueplanet, APsystems EZ1, Hoymiles via OpenDTU or AhoyDTU), and more chargers (ABB Terra AC,",
-        "Schneider EVlink Pro AC, innogy eBox, Phoenix CHARX, EM2GO, KSE, Weidmüller, Sungrow, SolaX EVC,",
-        "Siemens VersiCharge, OBO, Bender CC612, Enovates, Dadapower, NRGkick, Tinkerforge WARP), heat",
-        "pumps (Stiebel Eltron ISG, Lambda, iDM, Glen Dimplex, Xtherma) and the",
-        "Askoma ASKOHEAT+ heating rod, and batteries (VARTA, sonnen, FENECON/OpenEMS, Sofar HYD, M-TEC,",
-        "Solinteg, Marstek Venus, Sigenergy, FoxESS H1/H3, Zendure SolarFlow, Sessy, Huawei LUNA2000) and",
-        "Kamstrup MULTICAL heat meters (kWh, MWh, GJ) are also read from a hand-written table",
-        "of the vendor's documented example values (a SunSpec device's chain as raw words)",
-        "(`tests/test_catalog_owned.py`, `tests/test_catalog_owned_native.py`,",
-        "`tests/test_catalog_owned_meters_pv.py`, `tests/test_catalog_owned_chargers_heat.py`,",
-        "`tests/test_catalog_owned_storage.py`), so that a",
-        "wrong register map or JSON path fails its own",
-        "test; their HTTP, MQTT and websocket entries are tested there only.",
-        "",
-        "To add a device, add an entry to `src/wattwerk/devices/catalog/<category>/<vendor>.yaml` (schema:",
-        "`wattwerk.devices.profile`): its register map (address, type, scale or `_SF` register, unit as",
-        "our quantity name, min/max, writable) or a SunSpec model set, its commands and capabilities, and",
-        "the source of the register facts. The emulator test then covers it; `wattwerk probe HOST` shows",
-        "what a real device answers.",
-        "",
-        "A device that is not here, or an untested row whose register map its vendor has not published, runs",
-        "from a catalogue file of your own beside the site file, with Modbus, HTTP/JSON or MQTT templates:",
-        "see [custom devices](custom-devices.md) (an example per category).",
-        "",
+        *_INTRO,
     ]
     data = rows(items)
     tested = sum(1 for r in data if r["status"] == "tested")
