@@ -30,6 +30,7 @@ from starlette.routing import Route
 
 from test_catalog_owned_chargers_heat import TEMPLATED as CHARGER_HEAT_TEMPLATED
 from test_catalog_owned_meters_pv import TEMPLATED as METER_PV_TEMPLATED
+from test_catalog_owned_storage import JSON_CASES as STORAGE_JSON_CASES
 from wattwerk.devices.catalog import find, load_catalog
 from wattwerk.devices.custom import HttpJsonDevice, MqttJsonDevice
 from wattwerk.devices.factory import create_for
@@ -404,8 +405,9 @@ def _close(got: dict[str, float], want: dict[str, float]) -> None:
 def test_every_packaged_template_entry_is_covered_here() -> None:
     items = [i for i in native(load_catalog()) if i.entry.native in TEMPLATED and i.origin == "packaged"]
     # the meters' and PV inverters' JSON entries: test_catalog_owned_meters_pv.py; the chargers' of
-    # test_catalog_owned_chargers_heat.py there
-    templated = {i.entry.id for i in items if i.entry.id not in METER_PV_TEMPLATED | CHARGER_HEAT_TEMPLATED}
+    # test_catalog_owned_chargers_heat.py and the batteries' of test_catalog_owned_storage.py there
+    elsewhere = METER_PV_TEMPLATED | CHARGER_HEAT_TEMPLATED | {c.entry for c in STORAGE_JSON_CASES}
+    templated = {i.entry.id for i in items if i.entry.id not in elsewhere}
     assert templated == {
         "go-e-http-v2",
         "tesla-wall-connector-3",
