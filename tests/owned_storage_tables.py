@@ -8,6 +8,7 @@ of the example values, high word first. Nothing here comes from the catalogue en
 
 from __future__ import annotations
 
+from owned_meter_tables import SunSpecExample, text
 from test_catalog_owned import Example
 
 HO, IN = "holding", "input"
@@ -310,3 +311,88 @@ HEAT_METER_EXAMPLES = [
         "kamstrup-multical-603-gj", _multical((0x43DE, 0x4000)), {**MULTICAL, "heat_energy": 444.5e9 / 3600}
     ),
 ]
+
+
+# Fronius Symo GEN24 10.0 Plus with a BYD HVS 10.2 on the SunSpec "float" model set (Fronius GEN24 Modbus
+# TCP & RTU documentation): 113 values float32 high word first, 124 storage with scale factors, 160
+# MPPT with four modules (PV 1, PV 2, battery charge, battery discharge), unit 1, base 40000
+GEN24_STORAGE = SunSpecExample(
+    "fronius-gen24",
+    1,
+    40000,
+    [
+        (1, 66, dict(enumerate([*text("Fronius", 16), *text("Symo GEN24 10.0 Plus", 16)]))),
+        (
+            113,
+            60,
+            {
+                0: 0x41AC,
+                1: 0x0000,  # A 21.5 A
+                14: 0x4367,
+                15: 0x3333,  # PhVphA 231.2 V
+                16: 0x4366,
+                17: 0xCCCD,  # PhVphB 230.8 V
+                18: 0x4368,
+                19: 0x199A,  # PhVphC 232.1 V
+                20: 0x459A,
+                21: 0xB000,  # W 4950.0 W (AC, PV + battery)
+                22: 0x4248,
+                23: 0x147B,  # Hz 50.02
+                30: 0x4B16,
+                31: 0xB43F,  # WH 9876543 Wh
+                32: 0x4104,
+                33: 0x0000,  # DCA 8.25 A
+                34: 0x4419,
+                35: 0x199A,  # DCV 612.4 V
+                36: 0x459D,
+                37: 0xE266,  # DCW 5052.3 W
+                38: 0x4226,
+                39: 0x0000,  # TmpCab 41.5 °C
+                46: 4,  # St 4: MPPT
+            },
+        ),
+        (120, 26, {0: 4, 1: 10000, 2: 0}),  # DERTyp 4, WRtg 10000 W, WRtg_SF 0
+        (121, 30, {0: 10000, 20: 0}),  # WMax 10000 W, WMax_SF 0
+        (123, 24, {2: 1, 3: 10000, 7: 0, 21: 0xFFFE}),  # Conn 1, WMaxLimPct 100.00 % off, SF -2
+        (
+            124,
+            24,
+            {
+                0: 10240,  # WChaMax 10240 W (the battery's rated power)
+                3: 0,  # StorCtl_Mod: no limit active
+                6: 5720,  # ChaState 57.20 %
+                10: 10000,  # OutWRte 100.00 %
+                11: 10000,  # InWRte 100.00 %
+                16: 0,  # WChaMax_SF 0
+                20: 0xFFFE,  # ChaState_SF -2
+                23: 0xFFFE,  # InOutWRte_SF -2
+            },
+        ),
+        (160, 88, {0: 0xFFFE, 1: 0xFFFE, 2: 0, 3: 0, 6: 4}),  # SFs, N = 4 modules of 20 registers
+    ],
+    {
+        "current": 21.5,
+        "voltage_l1": 231.2,
+        "voltage_l2": 230.8,
+        "voltage_l3": 232.1,
+        "power": 4950.0,
+        "frequency": 50.02,
+        "energy": 9_876_543.0,
+        "current_dc": 8.25,
+        "voltage_dc": 612.4,
+        "power_dc": 5052.3,
+        "temperature": 41.5,
+        "limit_rated": 10_000.0,
+        "limit_max": 10_000.0,
+        "soc": 57.2,
+        "limit_charge": 10_240.0,
+    },
+    [
+        # discharge 2560 W = 25.00 % of WChaMax: OutWRte 2500, InWRte -2500, both limits on (StorCtl_Mod 3);
+        # model 124's body starts at 40220 (40000 SunS, 1 at 40002, 113 at 40070, 120 at 40132, 121 at 40160,
+        # 123 at 40192, 124 at 40218)
+        ("battery_setpoint", 2560.0, {40230: 2500, 40231: 0xF63C, 40223: 3}),
+        ("battery_setpoint", -5120.0, {40230: 0xEC78, 40231: 5000, 40223: 3}),  # charge 5120 W = 50.00 %
+        ("power_limit", 5000.0, {40197: 5000, 40201: 1}),  # 50.00 % of WMax, limit switched on
+    ],
+)
