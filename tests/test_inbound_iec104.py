@@ -15,6 +15,8 @@ import pytest
 
 from inbound_site import free_port, running_site, until
 from test_inbound_openadr import pki
+from wattwerk.config.inbound import Iec104Tls
+from wattwerk.edge.inbound.iec104 import transport_security
 from wattwerk.edge.live import RuntimeView
 
 PCT = "iec104.limit_pct"
@@ -232,3 +234,22 @@ async def test_over_tls_only_a_station_with_a_certificate_of_the_ca_gets_through
                 marketer.stop()
         first = site.watched.first(lambda c: c.seen[PCT] == 30.0)
         assert first is not None and first.active["export:iec104"] == 2400.0
+
+
+@pytest.mark.parametrize(("pinned", "answer"), [("ven.pem", STARTDT_CON), ("vtn.pem", b"")])
+async def test_peers_pin_the_station_certificates(tmp_path, pinned, answer):
+    """``tls.peers``: only the listed station certificates, even of the right CA."""
+    d = tmp_path / "pki"
+    pki(d)
+    cfg = Iec104Tls(cert=d / "vtn.pem", key=d / "vtn.key", ca_file=d / "ca.pem", peers=[d / pinned])
+    port = free_port()
+    tls = transport_security(cfg)
+    server = c104.Server(ip="127.0.0.1", port=port, tick_rate_ms=50, transport_security=tls)
+    server.add_station(common_address=7)
+    server.start()
+    try:
+        _, w = await asyncio.open_connection("127.0.0.1", port)  # listening (a refusal means something)
+        w.close()
+        assert await startdt(port, station_tls(d / "ca.pem", d)) == answer
+    finally:
+        server.stop()
