@@ -231,11 +231,14 @@ class JsonPeer(HttpServerEmulator):
     def __init__(self, answers: dict[str, Any]) -> None:
         self.answers = answers
         self.requests: list[tuple[str, str, Any]] = []
+        self.content_types: list[str] = []  # of each request with a body
 
     def app(self) -> Starlette:
         async def answer(request: Request) -> JSONResponse:
             body = await request.body()
             self.requests.append((request.method, request.url.path, json.loads(body) if body else None))
+            if body:
+                self.content_types.append(request.headers.get("content-type", ""))
             if request.method == "GET":
                 return JSONResponse(self.answers[request.url.path])
             return JSONResponse({"jsonrpc": "2.0", "result": {}})
@@ -265,6 +268,7 @@ async def test_json_entry_reads_the_documented_answer_and_sends_its_commands(cas
                 peer.requests.clear()
                 await device.command(command, value)
                 assert peer.requests == [want], (command, value, peer.requests)
+            assert peer.content_types == ["application/json"] * len(case.writes)  # a JSON body says so
         finally:
             await device.aclose()
 
