@@ -296,13 +296,13 @@ CHARGER_EXAMPLES = [
             (IN, 21307): 0x1B58,
             (IN, 21308): 0x0000,  # active power 7000 W
             (IN, 21316): 3,  # state 3: charging
-            (HO, 21202): 1600,  # output current 16.00 A
+            (HO, 21202): 160,  # output current 16.0 A (0.1 A)
             (HO, 21203): 0,  # three phases
             (HO, 21211): 0,  # remote control: start
         },
         {"energy": 12_345_678.0, "power": 7000.0, "state": 3.0, "current_limit": 16.0},
         [
-            ("current_limit", 7.5, {21202: 750}),
+            ("current_limit", 7.5, {21202: 75}),
             ("enable", 0.0, {21211: 1}),
             ("enable", 1.0, {21211: 0}),
             ("phases", 1.0, {21203: 1}),
