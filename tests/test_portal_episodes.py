@@ -44,9 +44,12 @@ def test_the_journal_keeps_episodes_until_the_portal_has_their_latest_state(tmp_
     j.acked(sent)  # the portal had the start only: the end is still pending
     (ep,) = j.pending()
     assert ep["end_ms"] == t + 600_000 and ep["curtailed_wh"] == 250.0
+    j.record([start("ripple", "60%", t + 700_000)])
     j.close()
     j = EpisodeJournal(tmp_path / "episodes.sqlite")  # on disk: a restart loses nothing
-    assert j.pending() == [ep]
+    assert j.pending()[0] == ep
+    (open_before,) = j.pending()[1:]  # ended by the restart: the limiter's state is gone
+    assert open_before["source"] == "ripple" and open_before["end_ms"] >= now_ms() - 60_000
     j.acked(j.pending())
     assert j.pending() == []
     fallback = Event(

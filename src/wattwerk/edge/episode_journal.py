@@ -11,6 +11,8 @@ each one's latest state: a started episode goes up at once (no end yet), and aga
 
 Storage: ``episodes.sqlite`` in the edge's data dir (WAL, ``synchronous=FULL``). Episodes the
 portal has were kept ``KEEP_DAYS`` for the record, then deleted; pending ones are never deleted.
+An episode still open when the edge stops ends when the journal is opened again (the limiter starts
+afresh, and a restriction that still holds becomes a new episode).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -57,6 +60,17 @@ class EpisodeJournal:
         self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()  # the control loop writes, the uplink reads
         self._failed = False
+        self._close_open(int(time.time() * 1000))
+
+    def _close_open(self, now_ms: int) -> None:
+        """Episodes still open from before a restart: the limiter's state is gone, so they end
+        now (at the latest; a new episode starts if the restriction still holds)."""
+        with self._lock, self._db:
+            self._db.execute("BEGIN")
+            self._db.execute(
+                "UPDATE episodes SET end_ms = MAX(start_ms, ?), version = version + 1 WHERE end_ms IS NULL",
+                (now_ms,),
+            )
 
     def close(self) -> None:
         with self._lock:
