@@ -79,10 +79,15 @@ def test_transactions_types_and_nesting(database: PortalDb) -> None:  # noqa: F8
                     (site, "x", "y", conn.json({"k": [1, "ü"]})),
                 )
                 detail = conn.unjson(await conn.fetchval("SELECT detail FROM audit_log"))
+                ch = await conn.fetchval(  # a reading's channel names its site (PostgreSQL: site_id)
+                    "INSERT INTO channels (site_id, name, unit, kind) "
+                    "VALUES (%s, 'p', 'W', 'power') RETURNING id",
+                    (site,),
+                )
                 await conn.bulk_insert(
                     "readings",
                     ("edge_id", "seq", "channel_id", "ts_ms", "value"),
-                    [(1, i, 1, i, float(i)) for i in range(1, 5001)],
+                    [(1, i, ch, i, float(i)) for i in range(1, 5001)],
                     ("int4", "int8", "int4", "int8", "float8"),
                 )
                 sql = "SELECT seq FROM readings ORDER BY seq"
