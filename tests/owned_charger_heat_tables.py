@@ -7,7 +7,7 @@ low word first). Nothing here comes from the catalogue entries.
 
 from __future__ import annotations
 
-from test_catalog_owned import Example
+from owned_harness import Example
 
 HO, IN = "holding", "input"
 

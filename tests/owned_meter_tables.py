@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from test_catalog_owned import Example
+from owned_harness import Example
 
 HO, IN = "holding", "input"
 

@@ -6,8 +6,8 @@ Nothing here comes from the catalogue entries.
 
 from __future__ import annotations
 
+from owned_harness import Example
 from owned_meter_tables import HO, IN, SunSpecExample, text
-from test_catalog_owned import Example
 
 PV_EXAMPLES = [
     Example(

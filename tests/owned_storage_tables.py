@@ -8,8 +8,8 @@ of the example values, high word first. Nothing here comes from the catalogue en
 
 from __future__ import annotations
 
+from owned_harness import Example
 from owned_meter_tables import SunSpecExample, text
-from test_catalog_owned import Example
 
 HO, IN = "holding", "input"
 

@@ -8,17 +8,11 @@ would agree with itself. Writes are checked as the raw words the device receives
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
-
 import pytest
 
-from wattwerk.devices.catalog import find, load_catalog
-from wattwerk.devices.device import ModbusDevice, create
+from owned_harness import Example, check_modbus_example
+from wattwerk.devices.catalog import load_catalog
 from wattwerk.devices.status import emulated
-from wattwerk.protocols.modbus import LinkConfig, ModbusLink
-from wattwerk.protocols.modbus_codec import Register
-from wattwerk.sim.emulators.modbus import EmulatorServer, RegisterBank
 
 HO, IN = "holding", "input"
 # the catalogue files of the devices people own (issue 17): their Modbus entries all need an example below
@@ -29,17 +23,6 @@ OWNED_FILES = {
     ),
     *(f"ev_charger/{v}.yaml" for v in ("wallbox", "go_e", "peblar", "vestel", "cfos", "etrel")),
 }
-
-
-@dataclass(frozen=True)
-class Example:
-    """A device's documented example: raw words by (table, address), and what they mean."""
-
-    entry: str
-    words: dict[tuple[str, int], int]
-    readings: dict[str, float]
-    # command, value -> the raw words the device must receive: {(table, address): word}
-    writes: list[tuple[str, float, dict[int, int]]] = field(default_factory=list)
 
 
 EXAMPLES = [
@@ -451,36 +434,9 @@ EXAMPLES = [
 ]
 
 
-def raw_bank(example: Example, unit: int) -> RegisterBank:
-    """A unit serving exactly the example's words, each a plain u16 (nothing taken from the entry)."""
-    regs = [Register(f"{table}_{addr}", addr, "u16", table) for table, addr in example.words]
-    words: dict[str, float | str | None] = {f"{t}_{a}": float(w) for (t, a), w in example.words.items()}
-    bank = RegisterBank(unit, regs, values=lambda: words)
-    bank.on_write = words.update  # the device keeps what it is sent, as real ones do
-    return bank
-
-
 @pytest.mark.parametrize("example", EXAMPLES, ids=[e.entry for e in EXAMPLES])
 async def test_entry_reads_the_documented_example(example: Example) -> None:
-    entry = find(example.entry).entry
-    bank = raw_bank(example, entry.connection.unit)
-    async with EmulatorServer([bank]) as server:
-        link = ModbusLink(LinkConfig(port=server.port, timeout=2.0, pause=entry.connection.pause))
-        try:
-            device = create(entry, link, device_id="dev")
-            assert isinstance(device, ModbusDevice)
-            readings = {r.channel.split(".", 1)[1]: r.value for r in await device.read()}
-            assert device.ledger.total() == 0, device.ledger.counts
-            assert set(readings) == set(example.readings), readings
-            for name, want in example.readings.items():
-                got = readings[name]  # float32 registers carry 7 digits
-                assert math.isclose(got, want, rel_tol=1e-6, abs_tol=1e-6), (name, got, want)
-            for command, value, want_words in example.writes:
-                await device.command(command, value)
-                got = {a: int(bank.current()[f"holding_{a}"] or 0) for a in want_words}  # type: ignore[arg-type]
-                assert got == want_words, (command, value, {hex(a): hex(w) for a, w in got.items()})
-        finally:
-            link.close()
+    await check_modbus_example(example)
 
 
 def test_every_owned_modbus_entry_has_an_example() -> None:

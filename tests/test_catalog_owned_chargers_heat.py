@@ -20,10 +20,10 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from owned_charger_heat_tables import CHARGER_EXAMPLES, HEAT_EXAMPLES
-from test_catalog_owned import Example, raw_bank
+from owned_harness import Example, check_modbus_example, raw_bank
 from wattwerk.devices.catalog import find, load_catalog
 from wattwerk.devices.custom import HttpJsonDevice
-from wattwerk.devices.device import ModbusDevice, create
+from wattwerk.devices.device import create
 from wattwerk.devices.factory import create_for
 from wattwerk.devices.status import native
 from wattwerk.errors import PermanentError
@@ -62,26 +62,7 @@ TEMPLATED = {"tinkerforge-warp"}  # the JSON entries of these files, read below 
 
 
 async def _check(example: Example) -> None:
-    entry = find(example.entry).entry
-    bank = raw_bank(example, entry.connection.unit)
-    async with EmulatorServer([bank]) as server:
-        link = ModbusLink(LinkConfig(port=server.port, timeout=2.0, pause=entry.connection.pause))
-        try:
-            device = create(entry, link, device_id="dev")
-            assert isinstance(device, ModbusDevice)
-            readings = {r.channel.split(".", 1)[1]: r.value for r in await device.read()}
-            assert device.ledger.total() == 0, device.ledger.counts
-            assert set(readings) == set(example.readings), readings
-            for name, want in example.readings.items():
-                got = readings[name]  # float32 registers carry 7 digits
-                assert math.isclose(got, want, rel_tol=1e-6, abs_tol=1e-6), (name, got, want)
-            for command, value, want_words in example.writes:
-                await device.command(command, value)
-                got_words = {a: int(bank.current()[f"holding_{a}"] or 0) for a in want_words}  # type: ignore[arg-type]
-                shown = {hex(a): hex(w) for a, w in got_words.items()}
-                assert got_words == want_words, (command, value, shown)
-        finally:
-            link.close()
+    await check_modbus_example(example)
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=[e.entry for e in EXAMPLES])

@@ -23,12 +23,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from owned_harness import Example, check_modbus_example, raw_bank
 from owned_meter_tables import METER_EXAMPLES, METER_SUNSPEC_EXAMPLES, SunSpecExample
 from owned_pv_tables import PV_EXAMPLES, PV_SUNSPEC_EXAMPLES
-from test_catalog_owned import Example, raw_bank
 from wattwerk.devices.catalog import find, load_catalog
 from wattwerk.devices.custom import HttpJsonDevice, MqttJsonDevice
-from wattwerk.devices.device import ModbusDevice, SunSpecDevice, create
+from wattwerk.devices.device import SunSpecDevice, create
 from wattwerk.devices.factory import create_for
 from wattwerk.devices.status import emulated, native
 from wattwerk.errors import InputLedger
@@ -87,25 +87,7 @@ def _key(item: Any) -> str:
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=[e.entry for e in EXAMPLES])
 async def test_entry_reads_the_documented_example(example: Example) -> None:
-    entry = find(example.entry).entry
-    bank = raw_bank(example, entry.connection.unit)
-    async with EmulatorServer([bank]) as server:
-        link = ModbusLink(LinkConfig(port=server.port, timeout=2.0, pause=entry.connection.pause))
-        try:
-            device = create(entry, link, device_id="dev")
-            assert isinstance(device, ModbusDevice)
-            readings = {r.channel.split(".", 1)[1]: r.value for r in await device.read()}
-            assert device.ledger.total() == 0, device.ledger.counts
-            assert set(readings) == set(example.readings), readings
-            for name, want in example.readings.items():
-                got = readings[name]  # float32 registers carry 7 digits
-                assert math.isclose(got, want, rel_tol=1e-6, abs_tol=1e-6), (name, got, want)
-            for command, value, want_words in example.writes:
-                await device.command(command, value)
-                got_words = {a: int(bank.current()[f"holding_{a}"] or 0) for a in want_words}  # type: ignore[arg-type]
-                assert got_words == want_words, (command, value, got_words)
-        finally:
-            link.close()
+    await check_modbus_example(example)
 
 
 @dataclass
