@@ -112,7 +112,9 @@ async def check_modbus(example: Example, *, rel_tol: float = 1e-6) -> None:
 check_modbus_example = check_modbus  # the name the tables' test modules use
 
 
-async def check_sunspec(example: SunSpecExample, *, rated_power: float | None = None, rel_tol: float = 1e-9) -> None:
+async def check_sunspec(
+    example: SunSpecExample, *, rated_power: float | None = None, rel_tol: float = 1e-9
+) -> None:
     """The entry discovers the example's chain at its unit, reads its readings (an inverter's own as
     ``power``, a meter or battery model beside an inverter as ``dev_meter.power`` / ``dev_battery.soc``)
     and writes each command's words."""
