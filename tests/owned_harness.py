@@ -72,24 +72,32 @@ class SunSpecExample:
 
 def raw_bank(example: Example, unit: int) -> RegisterBank:
     """A unit serving exactly the example's words, each a plain u16 (nothing taken from the entry)."""
-    regs = [Register(f"{table}_{addr}", addr, "u16", table) for table, addr in example.words]
+    regs = [
+        Register(f"{table}_{addr}", addr, "bool" if table in ("coil", "discrete") else "u16", table)
+        for table, addr in example.words
+    ]
     words: dict[str, float | str | None] = {f"{t}_{a}": float(w) for (t, a), w in example.words.items()}
     bank = RegisterBank(unit, regs, values=lambda: words)
     bank.on_write = words.update  # the device keeps what it is sent, as real ones do
     return bank
 
 
-def _assert_readings(got: dict[str, float], want: dict[str, float], rel_tol: float) -> None:
+def assert_readings(got: dict[str, float], want: dict[str, float], rel_tol: float) -> None:
     assert set(got) == set(want), got
     for name, value in want.items():  # float32 registers carry 7 digits
         assert math.isclose(got[name], value, rel_tol=rel_tol, abs_tol=1e-6), (name, got[name], value)
 
 
+def _key(target: int | tuple[str, int]) -> str:
+    """A write target: a holding register's address, or (table, address), e.g. ("coil", 3)."""
+    return f"holding_{target}" if isinstance(target, int) else f"{target[0]}_{target[1]}"
+
+
 async def _check_writes(device: ModbusDevice | SunSpecDevice, bank: RegisterBank, writes: list) -> None:
     for command, value, want_words in writes:
         await device.command(command, value)
-        got = {a: int(bank.current()[f"holding_{a}"] or 0) for a in want_words}  # type: ignore[arg-type]
-        assert got == want_words, (command, value, {hex(a): hex(w) for a, w in got.items()})
+        got = {a: int(bank.current()[_key(a)] or 0) for a in want_words}  # type: ignore[arg-type]
+        assert got == want_words, (command, value, got)
 
 
 async def check_modbus(example: Example, *, rel_tol: float = 1e-6) -> None:
@@ -103,7 +111,7 @@ async def check_modbus(example: Example, *, rel_tol: float = 1e-6) -> None:
             assert isinstance(device, ModbusDevice)
             readings = {r.channel.split(".", 1)[1]: r.value for r in await device.read()}
             assert device.ledger.total() == 0, device.ledger.counts
-            _assert_readings(readings, example.readings, rel_tol)
+            assert_readings(readings, example.readings, rel_tol)
             await _check_writes(device, bank, example.writes)
         finally:
             link.close()
@@ -130,7 +138,7 @@ async def check_sunspec(
             assert [m.mid for m in await device.setup()] == [mid for mid, _, _ in example.models]
             readings = {r.channel.removeprefix("dev."): r.value for r in await device.read()}
             assert device.ledger.total() == 0, device.ledger.counts
-            _assert_readings(readings, example.readings, rel_tol)
+            assert_readings(readings, example.readings, rel_tol)
             await _check_writes(device, bank, example.writes)
         finally:
             link.close()
