@@ -2,7 +2,9 @@
 portal (both backends) with a real SMTP server on loopback (aiosmtpd): the owner's choices over
 the API (owner only, address sealed and masked), and a notifier on an injected clock that mails
 each change once — PV alert, maintenance window opened and ended, edge offline for N minutes,
-a device stale — and again after a restart sends nothing twice."""
+a device stale — and again after a restart sends nothing twice. ``wattwerk run`` with a silent
+device bringing its owner one mail through ``wattwerk portal`` is part of the browser journey
+(tests/browser/test_portal_journey.py)."""
 
 from __future__ import annotations
 
@@ -10,8 +12,6 @@ import asyncio
 import gzip
 import json
 import re
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,7 +20,6 @@ import httpx
 import pytest
 
 from portal_fixtures import Portal, account, edge_token, new_site, now_ms, portal  # noqa: F401
-from security.portal_process import fresh_db, portal_process
 from smtp_fixtures import Inbox, smtp  # noqa: F401
 from test_assembly import site as site_file
 from test_ingest_support import database, pg  # noqa: F401
@@ -29,7 +28,7 @@ from wattwerk.edge.assembly import assemble
 from wattwerk.edge.outbox import Outbox
 from wattwerk.edge.uplink import Uplink, UplinkConfig
 from wattwerk.portal import mail, notify, notify_store
-from wattwerk.portal.database import SQLITE, open_database
+from wattwerk.portal.database import open_database
 from wattwerk.portal.notify_store import Facts, Prefs, Target
 
 T0 = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
@@ -378,47 +377,3 @@ def test_the_portal_runs_its_notifier_when_it_has_smtp(tmp_path: Path, smtp: tup
         time.sleep(0.6)  # three more rounds: nothing sent twice
     assert len(got) == 1 and got[0]["To"] == "owner1@example.org"
     assert got[0]["Subject"] == "wattwerk flat: maintenance window opened for ines1"
-
-
-def test_a_real_edge_with_a_silent_device_brings_one_mail(tmp_path: Path, smtp: tuple[Inbox, int]) -> None:  # noqa: F811
-    """``wattwerk portal`` and ``wattwerk run`` as processes: the edge's meter never answers, the
-    page calls it stale, the uplink says so, the portal's notifier mails the owner once."""
-    inbox, port = smtp
-    mailing = ["--smtp-host", "127.0.0.1", "--smtp-port", str(port), "--smtp-security", "none"]
-    mailing += ["--smtp-from", "portal@example.org"]
-    fast = {notify.ENV: '{"every_s": 0.5, "device_grace_s": 1}'}
-    with (
-        fresh_db(SQLITE, tmp_path) as db,
-        portal_process(db, tmp_path / "portal", *mailing, env=fast) as running,
-    ):
-        http, site, token = running.owner_with_site()
-        r = http.put(f"/api/v1/sites/{site}/notifications", json={"device": True, "email": "me@example.org"})
-        assert r.status_code == 200, r.text
-        site_file = tmp_path / "site.yaml"
-        site_file.write_text(SILENT.format(data=tmp_path / "edge", url=running.url, token=token, site=site))
-        edge = subprocess.Popen(
-            [sys.executable, "-m", "wattwerk", "run", str(site_file), "--no-web"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            got = inbox.wait(1, timeout=90)
-            time.sleep(1.5)  # three more rounds: nothing sent twice
-        finally:
-            edge.terminate()
-            edge.wait(20)
-    assert len(got) == 1, [m["Subject"] for m in got]
-    assert got[0]["To"] == "me@example.org" and "device meter: " in got[0]["Subject"]  # stale or error
-
-
-SILENT = """\
-version: 1
-site: {{name: Silent, location: {{latitude: 48.0, longitude: 7.8}}, timezone: Europe/Berlin}}
-devices:
-  - id: meter
-    role: grid_meter
-    catalog: sunspec-meter-int
-    connection: {{type: modbus_tcp, host: 127.0.0.1, port: 1}}
-store: {{data_dir: {data}}}
-portal: {{url: {url}, token: {token}, site: {site}, edge_id: edge-1}}
-"""
