@@ -48,9 +48,11 @@ class SunSpecExample:
     readings: dict[str, float]
     # command, value -> the raw words the device must receive: {address: word}
     writes: list[tuple[str, float, dict[int, int]]] = field(default_factory=list)
+    extra: dict[int, int] = field(default_factory=dict)  # vendor registers beside the chain: {address: word}
 
     def words(self) -> dict[tuple[str, int], int]:
-        out = {(HO, self.base): 0x5375, (HO, self.base + 1): 0x6E53}  # "SunS"
+        out = {(HO, a): w for a, w in self.extra.items()}
+        out |= {(HO, self.base): 0x5375, (HO, self.base + 1): 0x6E53}  # "SunS"
         address = self.base + 2
         for mid, length, body in self.models:
             out[(HO, address)], out[(HO, address + 1)] = mid, length
@@ -192,13 +194,6 @@ PENDING: frozenset[str] = frozenset(
         "sma-tripower-smart-energy",
         "sma-tripower-storage",
         "socomec-diris-a40",
-        "solaredge-1ph",
-        "solaredge-3ph",
-        "solaredge-hybrid",
-        "sunspec-der",
-        "sunspec-meter-float",
-        "sunspec-meter-int",
-        "sunspec-storage",
         "tasmota-plug",
         "tq-em300",
         "waveshare-modbus-rtu-io-8ch",

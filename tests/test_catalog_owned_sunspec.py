@@ -11,13 +11,22 @@ from __future__ import annotations
 import pytest
 
 from owned_harness import SunSpecExample, check_sunspec
+from owned_sunspec_more_tables import METERS, SE_RATING, SOLAREDGE, STORAGE_AND_DER
 from owned_sunspec_tables import PV_SUNSPEC
 
-EXAMPLES = [*PV_SUNSPEC]
-COVERED = {e.entry for e in EXAMPLES}
+EXAMPLES = [*PV_SUNSPEC, *STORAGE_AND_DER, *METERS]
+COVERED = {e.entry for e in [*EXAMPLES, *SOLAREDGE]}
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=[e.entry for e in EXAMPLES])
 async def test_entry_reads_its_documented_chain_and_writes_its_controls(example: SunSpecExample) -> None:
     single_phase = {mid for mid, _, _ in example.models} & {101, 111}  # phases B, C: "not implemented"
     await check_sunspec(example, absent=2 if single_phase else 0)
+
+
+@pytest.mark.parametrize("example", SOLAREDGE, ids=[e.entry for e in SOLAREDGE])
+async def test_solaredge_reads_inverter_and_meter_and_limits_through_0xf001(example: SunSpecExample) -> None:
+    """SolarEdge: the meter (203) beside the inverter as ``dev_meter``; the limit in % of the rating the
+    installer gives (no 120/121 in its chain), committed through 0xF100."""
+    single_phase = 101 in {mid for mid, _, _ in example.models}
+    await check_sunspec(example, rated_power=SE_RATING[example.entry], absent=2 if single_phase else 0)

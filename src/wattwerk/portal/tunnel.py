@@ -51,43 +51,6 @@ FORWARD = (
 KEEP = ("content-type", "content-language", "content-disposition", "location", "etag", "last-modified")
 BLOCKED = ("/sw.js",)
 SITE = Annotated[str, Path(min_length=1, max_length=64)]
-TEXTS = {
-    "en": {
-        "ended": "The maintenance window for this site has ended; the edge's page is closed. "
-        "Ask the owner for a new window.",
-        "closed": "No maintenance window is open on this site. Open one on the access page first.",
-        "offline": "The edge is offline: it has not asked the portal for work recently. "
-        "It connects by itself.",
-        "timeout": "The edge did not answer in time.",
-        "failed": "The edge could not answer this request",
-        "blocked": "Not passed through the maintenance tunnel.",
-        "missing": "Not found.",
-    },
-    "de": {
-        "ended": "Das Wartungsfenster für diese Anlage ist beendet; die Seite der Edge ist geschlossen. "
-        "Bitten Sie den Eigentümer um ein neues Fenster.",
-        "closed": "Für diese Anlage ist kein Wartungsfenster offen. "
-        "Öffnen Sie zuerst eines auf der Zugriffsseite.",
-        "offline": "Die Edge ist offline: sie hat das Portal länger nicht gefragt. "
-        "Sie verbindet sich von selbst.",
-        "timeout": "Die Edge hat nicht rechtzeitig geantwortet.",
-        "failed": "Die Edge konnte diese Anfrage nicht beantworten",
-        "blocked": "Wird nicht durch den Wartungstunnel gereicht.",
-        "missing": "Nicht gefunden.",
-    },
-    "fr": {
-        "ended": "La fenêtre de maintenance de ce site est terminée ; la page de l'edge est fermée. "
-        "Demandez une nouvelle fenêtre au propriétaire.",
-        "closed": "Aucune fenêtre de maintenance n'est ouverte sur ce site. "
-        "Ouvrez-en une sur la page d'accès.",
-        "offline": "L'edge est hors ligne : il n'a pas interrogé le portail récemment. "
-        "Il se reconnecte seul.",
-        "timeout": "L'edge n'a pas répondu à temps.",
-        "failed": "L'edge n'a pas pu répondre à cette requête",
-        "blocked": "Non transmis par le tunnel de maintenance.",
-        "missing": "Introuvable.",
-    },
-}
 
 
 def _lang(request: Request) -> str:
@@ -101,7 +64,7 @@ def _lang(request: Request) -> str:
 def _refuse(request: Request, status: int, key: str, extra: str = "") -> Response:
     """A clear answer: a small page for a browser's page request, JSON for the page's scripts."""
     lang = _lang(request)
-    message = TEXTS.get(lang, TEXTS["en"])[key] + extra
+    message = i18n.text(lang, f"tunnel.{key}") + extra
     headers = {"Cache-Control": "no-store"}
     if "text/html" not in request.headers.get("accept", ""):
         return JSONResponse({"ok": False, "errors": [message], "detail": message}, status, headers=headers)
