@@ -11,7 +11,8 @@ Dialects (vendors' public local APIs):
   -> ``power`` W, ``total`` in watt-minutes.
 * Shelly Gen2+: ``GET /rpc/Switch.Set?id=<n>&on=true|false``; ``/rpc/Switch.GetStatus?id=<n>`` ->
   ``output``, ``apower`` W, ``aenergy.total`` Wh.
-* Tasmota: ``GET /cm?cmnd=Power<n> On|Off`` -> ``{"POWER<n>": "ON"}``; ``Status 8`` -> ``StatusSNS.ENERGY``
+* Tasmota: ``GET /cm?cmnd=Power<n> On|Off`` -> ``{"POWER<n>": "ON"}`` (``{"POWER": "ON"}`` on a device
+  with one output); ``Status 8`` -> ``StatusSNS.ENERGY``
   ``Power`` W, ``Total`` kWh.
 * KMTronic LAN UDP relay boards (port 12345): ASCII ``FF<nn><00|01>`` switches relay nn (01..08),
   ``FF0000`` answers the states of all relays as ``'0'``/``'1'`` characters, relay 1 first.
@@ -41,6 +42,7 @@ class HttpDialect:
     power_key: str | None = None
     energy_key: str | None = None
     energy_scale: float = 1.0  # to Wh
+    single_key: str | None = None  # the state's key when the device has one output only
 
 
 HTTP_DIALECTS: dict[str, HttpDialect] = {
@@ -73,6 +75,7 @@ HTTP_DIALECTS: dict[str, HttpDialect] = {
         "StatusSNS.ENERGY.Power",
         "StatusSNS.ENERGY.Total",
         1000.0,
+        "POWER",  # Tasmota names the key POWER<n> only with more than one output (GetPowerDevice)
     ),
 }
 
@@ -162,7 +165,10 @@ class RelayDevice(NativeDevice):
         out = []
         for n in self.spec.outputs:
             doc = await self.http.get(d.status.format(n=n))
-            out.append(_on(_path(doc, d.state_key.format(n=n)), f"{self.device_id} output {n}"))
+            value = _path(doc, d.state_key.format(n=n))
+            if value is None and d.single_key is not None:
+                value = _path(doc, d.single_key)
+            out.append(_on(value, f"{self.device_id} output {n}"))
         return out
 
     async def fetch(self) -> dict[str, float]:
