@@ -3,17 +3,23 @@
 Partition maintenance under load: while an ingest task stores batches and a query task reads
 raw values and rollups, the job creates the months ahead (moving the rows that waited in the
 DEFAULT partition into theirs) and drops the expired months; nothing that should stay is lost,
-neither task sees an error, and months with rows that must stay are kept.
+neither task sees an error, and months with rows that must stay are kept. And the migration
+moves an existing portal's rows into the partitioned tables.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 
-from test_ingest_support import PortalDb, pg  # noqa: F401  (fixture)
+import psycopg
+
+from test_ingest_support import PG_URL, PortalDb, pg  # noqa: F401  (fixture)
 from wattwerk.portal import partitions
 from wattwerk.portal.database import open_database
+from wattwerk.portal.migrations import migrate, migration_files
+from wattwerk.portal.postgres import with_schema
 from wattwerk.portal.readings import ReadingStore
 
 D = 86_400_000
@@ -133,3 +139,73 @@ async def test_maintenance_under_ingest_and_queries(pg: PortalDb) -> None:  # no
             "SELECT DISTINCT site_id FROM rollup_5m WHERE channel_id = %s", (ids["chB"],)
         ).fetchall()
         assert sites == [(ids["siteB"],)]  # the insert trigger filled site_id from the channel
+
+
+def test_migration_moves_an_existing_portals_rows() -> None:
+    """A portal from before 0200: its readings and rollups (one in a month long past) move into
+    the partitioned tables with their site; a row of a deleted site's channel does not."""
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    url = with_schema(PG_URL, schema)
+    old = NOW - 400 * D
+    try:
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute(f'CREATE SCHEMA "{schema}"')
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(
+                "CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, "
+                "applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            for version, name, sql in migration_files("postgresql"):
+                if version < 200:
+                    conn.execute(sql)  # type: ignore[arg-type]
+                    conn.execute("INSERT INTO schema_migrations VALUES (%s, %s)", (version, name))
+            site = conn.execute("INSERT INTO sites (name) VALUES ('s') RETURNING id").fetchone()[0]
+            edge = conn.execute(
+                "INSERT INTO edges (site_id, name) VALUES (%s, 'e') RETURNING id", (site,)
+            ).fetchone()[0]
+            ch = conn.execute(
+                "INSERT INTO channels (site_id, name, unit, kind) VALUES (%s, 'p', 'W', 'power') "
+                "RETURNING id",
+                (site,),
+            ).fetchone()[0]
+            for seq, ts in enumerate((old, NOW, NOW + 1000), start=1):
+                conn.execute(
+                    "INSERT INTO readings VALUES (%s, %s, %s, %s, %s)", (edge, seq, ch, ts, float(seq))
+                )
+            conn.execute("INSERT INTO readings VALUES (%s, 9, 999999, %s, 1.0)", (edge, NOW))  # no channel
+            for b in (old, NOW):
+                conn.execute(
+                    "INSERT INTO rollup_5m (channel_id, bucket_ms, n, mean, min, max, last, last_ts, "
+                    "pos_wh) VALUES (%s, %s, 1, 2, 2, 2, 2, %s, 0.5)",
+                    (ch, b, b),
+                )
+                conn.execute(
+                    "INSERT INTO rollup_1h (channel_id, bucket_ms, n, mean, min, max, last, last_ts) "
+                    "VALUES (%s, %s, 1, 2, 2, 2, 2, %s)",
+                    (ch, b, b),
+                )
+        assert "0200_partitions.sql" in migrate(PG_URL, schema)
+        with psycopg.connect(url, autocommit=True) as conn:
+            rows = conn.execute(
+                "SELECT site_id, seq, ts_ms, value, tableoid::regclass::text FROM readings ORDER BY seq"
+            ).fetchall()
+            assert [r[:4] for r in rows] == [
+                (site, 1, old, 1.0),
+                (site, 2, NOW, 2.0),
+                (site, 3, NOW + 1000, 3.0),
+            ]
+            assert rows[0][4] == partitions.part_name("readings", old)  # its own month, not DEFAULT
+            five = conn.execute(
+                "SELECT site_id, bucket_ms, pos_wh, tableoid::regclass::text FROM rollup_5m ORDER BY 2"
+            ).fetchall()
+            assert five == [
+                (site, old, 0.5, partitions.part_name("rollup_5m", old)),
+                (site, NOW, 0.5, partitions.part_name("rollup_5m", NOW)),
+            ]
+            assert conn.execute("SELECT site_id, count(*) FROM rollup_1h GROUP BY 1").fetchall() == [
+                (site, 2)
+            ]
+            assert conn.execute("SELECT count(*) FROM readings_default").fetchone() == (0,)
+    finally:
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
