@@ -173,7 +173,6 @@ PENDING: frozenset[str] = frozenset(
         "hardy-barth-ecb1-meter",
         "kostal-piko-dxs",
         "kostal-piko-legacy",
-        "kostal-plenticore-battery",
         "modbus-coil-inputs",
         "modbus-digital-inputs",
         "phoenix-eem-em3xx",

@@ -20,8 +20,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from owned_harness import Example, assert_readings, check_modbus_example
+from owned_harness import Example, SunSpecExample, assert_readings, check_modbus_example, check_sunspec
 from owned_native_answers import HTTP_CASES, KEBA_READINGS, KEBA_REPORTS, HttpCase
+from owned_sunspec_tables import BATTERY_READ, INT_3PH_READ, PLENTICORE, limit_words, limits
 from owned_switch_battery_tables import BATTERY_EXAMPLES, SWITCH_EXAMPLES
 from owned_wallbox_tables import WALLBOX_EXAMPLES
 from wattwerk.devices.catalog import find
@@ -30,10 +31,29 @@ from wattwerk.sim.emulators.http_server import HttpServerEmulator
 
 MODBUS_EXAMPLES = [*WALLBOX_EXAMPLES, *SWITCH_EXAMPLES, *BATTERY_EXAMPLES]
 
+# KOSTAL Interface description MODBUS (TCP) & SunSpec, PLENTICORE plus: the SunSpec chain at 40000 (unit 71;
+# the one of kostal-plenticore, with model 802) and register 1034 "battery charge power (DC) setpoint,
+# absolute", float32 in W, negative charges, positive discharges; the device's default word order is
+# little-endian (low word first): 3000.0 = 0x453B8000, -2000.0 = 0xC4FA0000
+PLENTICORE_BATTERY = SunSpecExample(
+    "kostal-plenticore-battery",
+    71,
+    40000,
+    PLENTICORE,
+    {**INT_3PH_READ, **limits(10_000.0), **BATTERY_READ},
+    [
+        ("battery_setpoint", 3000.0, {1034: 0x8000, 1035: 0x453B}),
+        ("battery_setpoint", -2000.0, {1034: 0x0000, 1035: 0xC4FA}),
+        ("power_limit", 5000.0, limit_words(PLENTICORE, 5000)),
+    ],
+    extra={1034: 0, 1035: 0},
+)
+
 
 # every entry read here from an independent table (owned_harness.TABLE_MODULES counts them)
 EXAMPLES: list[Any] = [
     *MODBUS_EXAMPLES,
+    PLENTICORE_BATTERY,
     *HTTP_CASES,
     "keba-p30-udp",  # the UDP tests below
     "kmtronic-udp-relay",
@@ -44,6 +64,10 @@ EXAMPLES: list[Any] = [
 @pytest.mark.parametrize("example", MODBUS_EXAMPLES, ids=[e.entry for e in MODBUS_EXAMPLES])
 async def test_entry_reads_the_documented_example_and_writes_its_commands(example: Example) -> None:
     await check_modbus_example(example)
+
+
+async def test_plenticore_battery_reads_its_chain_and_writes_the_dc_setpoint_in_1034() -> None:
+    await check_sunspec(PLENTICORE_BATTERY)
 
 
 class RecordingPeer(HttpServerEmulator):
