@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 SUBJECT = "ww.live.{site_id}"
 QUEUE = 64  # messages a slow dashboard may lag behind
 HEARTBEAT_S = 15.0
+CONNECT_S = 15.0  # how long a starting portal waits for the NATS servers
 MAX_STREAMS = 20_000  # open streams per worker; beyond it 503 (the page polls instead)
 
 
@@ -53,16 +54,23 @@ class LiveHub:
         self.streams = 0
 
     async def open(self) -> None:
-        import nats  # lazily: only portals with --live-nats need nats-py
-
-        self.nc = await nats.connect(
-            servers=self.servers,
-            name="wattwerk-portal-live",
-            max_reconnect_attempts=-1,
-            reconnect_time_wait=0.5,
-            connect_timeout=5,
-            allow_reconnect=True,
-        )
+        """Connect (then reconnect by itself); a server not reachable at start is a clear error."""
+        try:
+            import nats  # lazily: only portals with --live-nats need nats-py
+        except ImportError:
+            raise RuntimeError("--live-nats needs nats-py: pip install 'wattwerk[scale]'") from None
+        try:
+            connect = nats.connect(
+                servers=self.servers,
+                name="wattwerk-portal-live",
+                max_reconnect_attempts=-1,  # once connected, it reconnects for ever
+                reconnect_time_wait=0.5,
+                connect_timeout=5,
+                allow_reconnect=True,
+            )
+            self.nc = await asyncio.wait_for(connect, CONNECT_S)  # ... but the start does not wait for ever
+        except Exception as exc:
+            raise RuntimeError(f"--live-nats {','.join(self.servers)}: cannot connect ({exc})") from exc
 
     async def close(self) -> None:
         if self.nc is not None:
