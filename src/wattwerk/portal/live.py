@@ -70,7 +70,8 @@ class LiveHub:
             )
             self.nc = await asyncio.wait_for(connect, CONNECT_S)  # ... but the start does not wait for ever
         except Exception as exc:
-            raise RuntimeError(f"--live-nats {','.join(self.servers)}: cannot connect ({exc})") from exc
+            why = f"no answer within {CONNECT_S:.0f} s" if isinstance(exc, TimeoutError) else str(exc)
+            raise RuntimeError(f"--live-nats {','.join(self.servers)}: cannot connect ({why})") from exc
 
     async def close(self) -> None:
         if self.nc is not None:
