@@ -177,7 +177,6 @@ PENDING: frozenset[str] = frozenset(
         "modbus-digital-inputs",
         "phoenix-eem-em3xx",
         "pulse-meter-tasmota",
-        "rct-power-storage",
         "schneider-pm5300",
         "sma-sunny-boy-storage",
         "sma-sunny-island",

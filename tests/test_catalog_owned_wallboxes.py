@@ -55,7 +55,8 @@ EXAMPLES: list[Any] = [
     *MODBUS_EXAMPLES,
     PLENTICORE_BATTERY,
     *HTTP_CASES,
-    "keba-p30-udp",  # the UDP tests below
+    "keba-p30-udp",  # the UDP and TCP tests below
+    "rct-power-storage",
     "kmtronic-udp-relay",
     "sgready-kmtronic-udp",
 ]
@@ -198,3 +199,112 @@ async def test_kmtronic_udp_reads_the_states_and_switches_relays_by_their_comman
     finally:
         await device.aclose()
         transport.close()
+
+
+# --- RCT Power: the serial protocol on TCP, frames as rctclient's protocol documentation dissects them ---
+# ("Frame by example": read battery.soc = 2b 01 04 959930bf 0d65, answer 00 2b 05 08 959930bf 3e97b191 9c86;
+# '+' starts a frame, '-' escapes '+'/'-' after it, CRC16 polynomial 0x1021 over command..payload with a
+# NUL appended to an odd length; big endian). Object ids and types from the documentation's registry.
+RCT_SOC = 0x959930BF  # battery.soc, float, a fraction
+RCT_OBJECTS: dict[int, bytes] = {
+    RCT_SOC: bytes.fromhex("3e97b191"),  # the documented answer: about 0.296
+    0x400F015B: bytes.fromhex("c4bb8000"),  # g_sync.p_acc_lp: battery -1500.0 W (+ discharge): charging
+    0x91617C58: bytes.fromhex("43d24000"),  # g_sync.p_ac_grid_sum_lp: grid 420.5 W (+ import)
+    0x62FBE7DC: bytes.fromhex("4996b438"),  # energy.e_grid_load_total: 1234567.0 Wh
+    0x44D4C533: bytes.fromhex("4ae99762"),  # energy.e_grid_feed_total: 7654321.0 Wh
+    0xDB11855B: bytes.fromhex("45034000"),  # dc_conv.dc_conv_struct[0].p_dc_lp: 2100.0 W
+    0x0CB5D21B: bytes.fromhex("44af0000"),  # dc_conv.dc_conv_struct[1].p_dc_lp: 1400.0 W
+    0xFC724A9E: bytes.fromhex("4a989680"),  # energy.e_dc_total[0]: 5000000.0 Wh
+    0x68EEFD3D: bytes.fromhex("4a371b00"),  # energy.e_dc_total[1]: 3000000.0 Wh
+    0x70A2AF4F: bytes.fromhex("00000000"),  # battery.bat_status: int32 0 (no calibration)
+    0xF168B748: bytes.fromhex("04"),  # power_mng.soc_strategy: enum, 4 internal
+    0xBD008E29: bytes.fromhex("00000000"),  # power_mng.battery_power_extern: 0.0 W (+ discharge)
+}
+RCT_READINGS = {
+    "power": -1500.0,
+    "soc": 29.62766,  # 0x3E97B191 = 0.2962766 as a fraction
+    "power_grid": 420.5,
+    "energy_import": 1_234_567.0,
+    "energy_export": 7_654_321.0,
+    "power_pv": 3500.0,
+    "energy_pv": 8_000_000.0,
+}
+
+
+def rct_crc(data: bytes) -> int:
+    """CRC16, polynomial 0x1021, start 0xFFFF, over the data with a NUL appended to an odd length."""
+    crc = 0xFFFF
+    for byte in data + (b"\0" if len(data) % 2 else b""):
+        crc ^= byte << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x1021 if crc & 0x8000 else crc << 1) & 0xFFFF
+    return crc
+
+
+def rct_frame(command: int, oid: int, payload: bytes = b"") -> bytes:
+    body = bytes([command, 4 + len(payload)]) + oid.to_bytes(4, "big") + payload
+    body += rct_crc(body).to_bytes(2, "big")
+    return b"+" + b"".join(b"-" + bytes([b]) if b in b"+-" else bytes([b]) for b in body)
+
+
+def test_rct_frames_as_the_protocol_documentation_dissects_them() -> None:
+    """The peer's own framing reproduces the documented example byte for byte (so it is no copy of ours)."""
+    assert rct_frame(0x01, RCT_SOC) == bytes.fromhex("2b0104959930bf0d65")
+    assert rct_frame(0x05, RCT_SOC, RCT_OBJECTS[RCT_SOC]) == bytes.fromhex("2b0508959930bf3e97b1919c86")
+
+
+class RctPeer:
+    """An RCT device on loopback: answers READ (0x01) with RESPONSE (0x05) frames of its objects, keeps
+    what a WRITE (0x02) sends (no answer, as the device) and records the writes."""
+
+    def __init__(self, objects: dict[int, bytes]) -> None:
+        self.objects = dict(objects)
+        self.writes: list[tuple[int, bytes]] = []
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        raw = b""
+        while data := await reader.read(4096):
+            raw += data
+            while (start := raw.find(b"+")) >= 0:
+                body, i = bytearray(), start + 1
+                while i < len(raw) and (len(body) < 2 or len(body) < 2 + body[1] + 2):
+                    if raw[i : i + 1] == b"-":
+                        i += 1
+                    if i < len(raw):
+                        body.append(raw[i])
+                    i += 1
+                if len(body) < 2 or len(body) < 2 + body[1] + 2:
+                    break  # incomplete: wait for more
+                raw = raw[i:]
+                command, length = body[0], body[1]
+                assert int.from_bytes(body[2 + length :], "big") == rct_crc(bytes(body[: 2 + length]))
+                oid, payload = int.from_bytes(body[2:6], "big"), bytes(body[6 : 2 + length])
+                if command == 0x02:
+                    self.writes.append((oid, payload))
+                    self.objects[oid] = payload
+                elif command == 0x01 and oid in self.objects:
+                    writer.write(rct_frame(0x05, oid, self.objects[oid]))
+                    await writer.drain()
+        writer.close()
+
+
+async def test_rct_reads_its_objects_and_sets_the_external_battery_power() -> None:
+    peer = RctPeer(RCT_OBJECTS)
+    server = await asyncio.start_server(peer.serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    device = create_for(
+        find("rct-power-storage").entry, host="127.0.0.1", port=port, device_id="dev", timeout=2.0
+    )
+    try:
+        readings = {r.channel.split(".", 1)[1]: r.value for r in await device.read()}
+        assert device.ledger.total() == 0, device.ledger.counts
+        assert_readings(readings, RCT_READINGS, 1e-6)
+        await device.command("battery_setpoint", 2000.0)  # discharge 2 kW: 2000.0 W, strategy 2 (external)
+        assert peer.writes == [(0xBD008E29, bytes.fromhex("44fa0000")), (0xF168B748, b"\x02")]
+        peer.writes.clear()
+        await device.command("battery_mode", 0.0)  # back to the device: strategy 4, then 0 W
+        assert peer.writes == [(0xF168B748, b"\x04"), (0xBD008E29, bytes.fromhex("00000000"))]
+    finally:
+        await device.aclose()
+        server.close()
+        await server.wait_closed()
