@@ -80,6 +80,8 @@ def raw_bank(example: Example, unit: int) -> RegisterBank:
     ]
     words: dict[str, float | str | None] = {f"{t}_{a}": float(w) for (t, a), w in example.words.items()}
     bank = RegisterBank(unit, regs, values=lambda: words)
+    # a written word is kept as it came: 0xFFFF (a negative s32's high word) is a word, not "absent"
+    bank.decode = lambda reg, raw, current: float(raw[0])  # type: ignore[method-assign]
     bank.on_write = words.update  # the device keeps what it is sent, as real ones do
     return bank
 
@@ -168,23 +170,12 @@ TABLE_MODULES: dict[str, tuple[str, ...]] = {
 # may only shrink; an entry leaves it in the commit that adds its table
 PENDING: frozenset[str] = frozenset(
     {
-        "emu-professional-2",
         "hardy-barth-ecb1",
         "hardy-barth-ecb1-meter",
         "kostal-piko-dxs",
         "kostal-piko-legacy",
-        "modbus-coil-inputs",
-        "modbus-digital-inputs",
-        "phoenix-eem-em3xx",
         "pulse-meter-tasmota",
-        "schneider-pm5300",
-        "sma-sunny-boy-storage",
-        "sma-sunny-island",
-        "sma-tripower-smart-energy",
-        "sma-tripower-storage",
-        "socomec-diris-a40",
         "tq-em300",
-        "waveshare-modbus-rtu-io-8ch",
     }
 )
 
