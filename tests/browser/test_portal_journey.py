@@ -239,6 +239,8 @@ async def test_the_whole_journey(browser: Any, tmp_path: Path, shots: Path, smtp
             await owner.goto(f"{portal.url}/sites/{site}")
             value = owner.locator('#w-live .flow[data-channel="grid.power"] .value')
             await expect(value).to_have_text(re.compile(r"[1-9]"), timeout=90_000)  # the meter moves
+            await expect(owner.locator("#w-restrictions [data-restrictions]")).to_be_visible()  # asked
+            await expect(owner.locator("#widgets .err:not(:empty)")).to_have_count(0)  # no card failed
             await owner.screenshot(path=str(shots / "journey-05-live.png"), full_page=True)
             while p1.sent < paired_at + 10:  # ten minutes of the model's counters
                 await asyncio.sleep(0.2)
@@ -264,6 +266,7 @@ async def test_the_whole_journey(browser: Any, tmp_path: Path, shots: Path, smtp
             assert {e["actor"] for e in entries if e["action"] == "maintenance.proxy"} == {installer}
             # many notifier rounds later, the stale submeter was still mailed once
             assert [str(m["Subject"]) for m in inbox.messages].count(str(got["Subject"])) == 1, inbox.messages
+            stop_edge(edge)  # before the portal, whose shutdown would wait for the edge's long poll
     finally:
         await p1.stop()
         for started in await asyncio.gather(starting, return_exceptions=True):

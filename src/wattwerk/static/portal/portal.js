@@ -492,8 +492,9 @@ async function dashboardPage() {
       needs.has("previous") ? fetchSeries(state.kind, prevStart, state.start) : null]);
     if (mine !== asked) return;  // the visitor moved on (year, then the year before) meanwhile
     ctx.range = range;
-    if (cur) { ctx.range.from = cur.from; ctx.range.to = cur.to; }  // the site's local period
-    if (prev) { ctx.range.prevFrom = prev.from; ctx.range.prevTo = prev.to; }
+    // the site's local period (a site without channels yet has no series: the page's own range)
+    if (cur && cur.from != null) { ctx.range.from = cur.from; ctx.range.to = cur.to; }
+    if (prev && prev.from != null) { ctx.range.prevFrom = prev.from; ctx.range.prevTo = prev.to; }
     ctx.series = cur;
     ctx.previous = prev;
     holder.dataset.loaded = String(Date.now());
