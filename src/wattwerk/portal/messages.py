@@ -59,6 +59,8 @@ MESSAGES: dict[str, str] = {
     "site.not_found": "not found",
     "site.owner_only": "only the site's owner may do this",
     "site.tz": "unknown timezone {tz}",
+    "live.not_fanned": "live values are not fanned out on this portal; poll /live",
+    "live.too_many": "too many live streams on this worker; poll /live",
     "grant.no_account": "no account {alias}",
     "grant.owner_role": "the owner's own role cannot change",
     "grant.none": "no such grant",
