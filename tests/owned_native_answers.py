@@ -226,3 +226,45 @@ KEBA_READINGS = {
     "voltage_l2": 229.0,
     "voltage_l3": 232.0,
 }
+
+# Hardy Barth eCB1 API v1 (apidoc.ecb1.de, as evcc's hardybarth-ecb1 driver reads and posts it): GET
+# chargecontrols/<id> -> {"chargecontrol": {id, name, mode, state (IEC 61851 letter), manualmodeamp,
+# modeid, stateid, connected}}; GET meters/<id> -> {"meter": {id, name, data: OBIS -> W / kWh / A}};
+# POST chargecontrols/<id>/mode (form mode=manual), .../mode/manual/ampere (form manualmodeamp=<A>),
+# chargecontrols/<id>/start|stop
+ECB1 = "/api/v1/chargecontrols/1"
+ECB1_ANSWERS: dict[str, Any] = {
+    ECB1: {
+        "chargecontrol": {
+            "id": 1,
+            "name": "ChargeControl 1",
+            "mode": "manual",
+            "state": "C",
+            "manualmodeamp": 16,
+            "modeid": 3,
+            "stateid": 5,
+            "connected": True,
+        }
+    },
+    "/api/v1/meters/1": {
+        "meter": {
+            "id": 1,
+            "name": "Meter 1",
+            "data": {"1-0:1.4.0": 11040.0, "1-0:1.8.0": 1234.567, "1-0:31.4.0": 16.0, "1-0:51.4.0": 15.9},
+        }
+    },
+    f"{ECB1}/mode": {"result": "ok"},
+    f"{ECB1}/mode/manual/ampere": {"result": "ok"},
+    f"{ECB1}/start": {"result": "ok"},
+    f"{ECB1}/stop": {"result": "ok"},
+}
+ECB1_READINGS = {"power": 11040.0, "energy": 1_234_567.0, "state": 2.0, "current_limit": 16.0}
+ECB1_COMMANDS: list[tuple[str, float, list[tuple[str, str, str]]]] = [
+    (
+        "current_limit",
+        10.0,
+        [("POST", f"{ECB1}/mode", "mode=manual"), ("POST", f"{ECB1}/mode/manual/ampere", "manualmodeamp=10")],
+    ),
+    ("enable", 0.0, [("POST", f"{ECB1}/stop", "")]),
+    ("enable", 1.0, [("POST", f"{ECB1}/start", "")]),
+]

@@ -21,7 +21,15 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from owned_harness import Example, SunSpecExample, assert_readings, check_modbus_example, check_sunspec
-from owned_native_answers import HTTP_CASES, KEBA_READINGS, KEBA_REPORTS, HttpCase
+from owned_native_answers import (
+    ECB1_ANSWERS,
+    ECB1_COMMANDS,
+    ECB1_READINGS,
+    HTTP_CASES,
+    KEBA_READINGS,
+    KEBA_REPORTS,
+    HttpCase,
+)
 from owned_sunspec_tables import BATTERY_READ, INT_3PH_READ, PLENTICORE, limit_words, limits
 from owned_switch_battery_tables import BATTERY_EXAMPLES, SWITCH_EXAMPLES
 from owned_wallbox_tables import WALLBOX_EXAMPLES
@@ -55,6 +63,7 @@ EXAMPLES: list[Any] = [
     *MODBUS_EXAMPLES,
     PLENTICORE_BATTERY,
     *HTTP_CASES,
+    "hardy-barth-ecb1",  # its test below
     "keba-p30-udp",  # the UDP and TCP tests below
     "rct-power-storage",
     "kmtronic-udp-relay",
@@ -105,6 +114,22 @@ async def test_http_entry_reads_the_documented_answers_and_sends_its_requests(ca
                 peer.requests.clear()
                 await device.command(command, value)
                 assert peer.requests == [("GET", path, "") for path in want], (command, value, peer.requests)
+        finally:
+            await device.aclose()
+
+
+async def test_hardy_barth_ecb1_reads_its_charge_control_and_meter_and_posts_mode_ampere_start_stop() -> None:
+    async with RecordingPeer(ECB1_ANSWERS) as peer:
+        entry = find("hardy-barth-ecb1").entry
+        device = create_for(entry, host="127.0.0.1", port=peer.port, device_id="dev", timeout=2.0)
+        try:
+            readings = {r.channel.split(".", 1)[1]: r.value for r in await device.read()}
+            assert device.ledger.total() == 0, device.ledger.counts
+            assert_readings(readings, ECB1_READINGS, 1e-9)
+            for command, value, want in ECB1_COMMANDS:
+                peer.requests.clear()
+                await device.command(command, value)
+                assert peer.requests == want, (command, value, peer.requests)
         finally:
             await device.aclose()
 

@@ -168,7 +168,8 @@ _IEC_STATE = {"A": 0.0, "B": 1.0, "C": 2.0, "D": 2.0}
 
 class HardyBarthDevice(NativeDevice):
     """Hardy Barth eCB1 controller (cPH1 built in, cPμ1 behind an external one): JSON API under
-    ``/api/v1``. Charger entries read ``chargecontrols/<id>`` and its meter; the meter entry
+    ``/api/v1``. Charger entries read ``chargecontrols/<id>`` and its meter, set the current with
+    ``chargecontrols/<id>/mode`` (``mode=manual``) and ``.../mode/manual/ampere``; the meter entry
     (``meter_only``) reads ``meters/<id>`` as a grid meter (+ import)."""
 
     def __init__(
@@ -216,7 +217,9 @@ class HardyBarthDevice(NativeDevice):
         state = _IEC_STATE.get(str(cc.get("state", "")))
         if state is None:
             raise BadInput("field", f"{self.device_id}: unknown charge state {cc.get('state')!r}")
-        meter_id = self.meter if self.meter is not None else int(_number(cc, "meterid", self.device_id))
+        meter_id = self.meter  # else the charge control's meterid where it names one, else meter 1 (as evcc)
+        if meter_id is None:
+            meter_id = int(_number(cc, "meterid", self.device_id)) if "meterid" in cc else 1
         m = await self._meter(meter_id)
         return {
             "power": m["power_import"],
@@ -233,8 +236,9 @@ class HardyBarthDevice(NativeDevice):
             await self.http.post(f"/api/v1/chargecontrols/{self.charge_control}/{action}")
         elif command == Command.CURRENT_LIMIT:
             amps = self._limit(command, value, 6.0, 32.0)
-            await self.http.post("/api/v1/pvmode", {"pvmode": "manual"})
-            await self.http.post("/api/v1/pvmode/manual/ampere", {"manualmodeamp": str(round(amps))})
+            base = f"/api/v1/chargecontrols/{self.charge_control}/mode"
+            await self.http.post(base, {"mode": "manual"})
+            await self.http.post(f"{base}/manual/ampere", {"manualmodeamp": str(round(amps))})
         else:
             raise PermanentError(f"{self.device_id}: Hardy Barth has no {command} command")
 

@@ -70,7 +70,7 @@ _IEC = {0: "A", 1: "B", 2: "C"}
 
 class HardyBarthEmulator(HttpEmulator):
     """eCB1 API v1: ``GET chargecontrols/<id>``, ``POST chargecontrols/<id>/start|stop``,
-    ``POST pvmode`` (``pvmode=manual``), ``POST pvmode/manual/ampere`` (``manualmodeamp``),
+    ``POST chargecontrols/<id>/mode`` (``mode=manual``), ``POST .../mode/manual/ampere`` (``manualmodeamp``),
     ``GET meters/<id>`` (OBIS keys, W and kWh). With ``grid`` the meter shows a grid point
     (+ import on 1.4.0/1.8.0, export on 2.4.0/2.8.0); otherwise the charger's consumption."""
 
@@ -85,9 +85,13 @@ class HardyBarthEmulator(HttpEmulator):
     def routes(self) -> list[Route]:
         return [
             Route("/api/v1/chargecontrols/{id:int}", self.handler(self._cc)),
+            Route("/api/v1/chargecontrols/{id:int}/mode", self.handler(self._mode), methods=["POST"]),
+            Route(
+                "/api/v1/chargecontrols/{id:int}/mode/manual/ampere",
+                self.handler(self._ampere),
+                methods=["POST"],
+            ),
             Route("/api/v1/chargecontrols/{id:int}/{action}", self.handler(self._action), methods=["POST"]),
-            Route("/api/v1/pvmode", self.handler(self._mode), methods=["POST"]),
-            Route("/api/v1/pvmode/manual/ampere", self.handler(self._ampere), methods=["POST"]),
             Route("/api/v1/meters/{id:int}", self.handler(self._meter)),
         ]
 
@@ -122,15 +126,19 @@ class HardyBarthEmulator(HttpEmulator):
         self.sim.apply("enable", 1.0 if action == "start" else 0.0)
         return {"result": "ok"}
 
-    async def _mode(self, request: Request) -> dict:
+    async def _mode(self, request: Request) -> dict | Response:
+        if (missing := self._check(request, self.charge_control)) is not None:
+            return missing
         form = await _form(request)
-        mode = form["pvmode"]
+        mode = form["mode"]
         if mode not in ("manual", "eco", "quick"):
-            raise ValueError(f"pvmode {mode!r}")
+            raise ValueError(f"mode {mode!r}")
         self.mode = mode
-        return {"pvmode": mode}
+        return {"mode": mode}
 
-    async def _ampere(self, request: Request) -> dict:
+    async def _ampere(self, request: Request) -> dict | Response:
+        if (missing := self._check(request, self.charge_control)) is not None:
+            return missing
         form = await _form(request)
         amps = int(form["manualmodeamp"])
         if not 6 <= amps <= 32:
