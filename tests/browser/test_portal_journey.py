@@ -232,13 +232,16 @@ async def test_the_whole_journey(browser: Any, tmp_path: Path, shots: Path, smtp
             owner = no_page_errors(await ctx.new_page(), errors)
             alias, site, code = await show_pairing_code(owner, portal.url, shots)
             await choose_mail(owner, portal.url, site, shots)
+            await owner.goto(f"{portal.url}/sites/{site}")  # the owner waits on the dashboard
+            await expect(owner.locator("#w-energy .empty")).to_be_visible()  # nothing uploaded yet
             edge = await starting
             await pair_at_the_edge(browser, edge, portal.url, code, site, shots)
             meter.moving, paired_at = True, p1.sent
-            # the running edge uploads at once: the owner's live view shows its grid meter
-            await owner.goto(f"{portal.url}/sites/{site}")
+            # the running edge uploads at once: the owner's live view shows its grid meter, and the
+            # day's figures come without a reload
             value = owner.locator('#w-live .flow[data-channel="grid.power"] .value')
             await expect(value).to_have_text(re.compile(r"[1-9]"), timeout=90_000)  # the meter moves
+            await expect(owner.locator("#w-energy tr[data-row=import]")).to_be_visible()
             await expect(owner.locator("#w-restrictions [data-restrictions]")).to_be_visible()  # asked
             await expect(owner.locator("#widgets .err:not(:empty)")).to_have_count(0)  # no card failed
             await owner.screenshot(path=str(shots / "journey-05-live.png"), full_page=True)

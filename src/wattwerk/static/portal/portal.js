@@ -436,8 +436,8 @@ async function dashboardPage() {
     tariff = r.ok ? r.data : null;
   }
   const chans = await WWP.api("GET", base + "/channels");
-  const channels = chans.ok ? chans.data : [];
-  const names = channels.map((c) => c.name);
+  let channels = chans.ok ? chans.data : [];
+  let names = channels.map((c) => c.name);
   WWP.seen = [...new Set(names.map((c) => c.split(".")[0]))];  // numbers devices of one role apart
 
   // a local calendar period of the site's zone (the server finds its start, end and resolution)
@@ -528,6 +528,16 @@ async function dashboardPage() {
   const poll = async () => {
     const r = await WWP.api("GET", base + "/live");
     if (r.ok) { ctx.live = r.data; renderAll(["live"]); }
+    if (names.length) return;  // a site before its first upload: then its channels, roles and figures
+    const c = await WWP.api("GET", base + "/channels");
+    if (!c.ok || !c.data.length) return;
+    const again = await WWP.api("GET", base);
+    if (again.ok) WWP.setRoles(again.data);
+    channels = c.data;
+    names = channels.map((x) => x.name);
+    WWP.seen = [...new Set(names.map((x) => x.split(".")[0]))];
+    Object.assign(ctx, { channels, names });
+    load();
   };
   // the system switched between light and dark: the charts and swatches in the new theme's colours
   window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => {
