@@ -7,44 +7,15 @@ from the catalogue entries.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from owned_harness import HO, IN, NI, Example, SunSpecExample
 
-from owned_harness import Example
-
-HO, IN = "holding", "input"
-
-NI = 0x8000  # SunSpec "not implemented" for int16 values and scale factors
+__all__ = ["HO", "IN", "NI", "SunSpecExample", "text"]  # the other tables import them from here
 
 
 def text(value: str, words: int) -> list[int]:
     """A string as registers (Modbus, SunSpec): two ASCII characters a register, NUL-padded."""
     raw = value.encode("ascii").ljust(2 * words, b"\0")
     return [int.from_bytes(raw[i : i + 2], "big") for i in range(0, 2 * words, 2)]
-
-
-@dataclass(frozen=True)
-class SunSpecExample:
-    """A SunSpec device's chain as raw words: the models (id, length, {offset: word}, unset words NI)
-    as its documentation lays them out from the base, and the readings they stand for."""
-
-    entry: str
-    unit: int  # the documented default unit id
-    base: int
-    models: list[tuple[int, int, dict[int, int]]]
-    readings: dict[str, float]
-    # command, value -> the raw words the device must receive: {address: word}
-    writes: list[tuple[str, float, dict[int, int]]] = field(default_factory=list)
-
-    def words(self) -> dict[tuple[str, int], int]:
-        out = {(HO, self.base): 0x5375, (HO, self.base + 1): 0x6E53}  # "SunS"
-        address = self.base + 2
-        for mid, length, body in self.models:
-            out[(HO, address)], out[(HO, address + 1)] = mid, length
-            for offset in range(length):
-                out[(HO, address + 2 + offset)] = body.get(offset, NI)
-            address += 2 + length
-        out[(HO, address)], out[(HO, address + 1)] = 0xFFFF, 0  # end of the chain
-        return out
 
 
 METER_EXAMPLES = [

@@ -23,19 +23,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from owned_harness import Example, check_modbus_example, raw_bank
+from owned_harness import Example, check_modbus_example, check_sunspec
 from owned_meter_tables import METER_EXAMPLES, METER_SUNSPEC_EXAMPLES, SunSpecExample
 from owned_pv_tables import PV_EXAMPLES, PV_SUNSPEC_EXAMPLES
 from wattwerk.devices.catalog import find, load_catalog
 from wattwerk.devices.custom import HttpJsonDevice, MqttJsonDevice
-from wattwerk.devices.device import SunSpecDevice, create
 from wattwerk.devices.factory import create_for
 from wattwerk.devices.status import emulated, native
 from wattwerk.errors import InputLedger
-from wattwerk.protocols.modbus import LinkConfig, ModbusLink
 from wattwerk.protocols.mqtt import MqttPublisher, MqttSettings, MqttSource
 from wattwerk.sim.emulators.http_server import HttpServerEmulator
-from wattwerk.sim.emulators.modbus import EmulatorServer
 
 # the catalogue files of these meters and PV inverters: each entry needs an example (owned_meter_tables.py,
 # owned_pv_tables.py, or a JSON/MQTT case below)
@@ -286,28 +283,7 @@ async def test_mqtt_entry_reads_the_documented_messages_and_publishes_its_comman
 
 @pytest.mark.parametrize("example", SUNSPEC_EXAMPLES, ids=[e.entry for e in SUNSPEC_EXAMPLES])
 async def test_sunspec_entry_reads_its_documented_chain(example: SunSpecExample) -> None:
-    entry = find(example.entry).entry
-    assert entry.sunspec is not None and entry.sunspec.base == example.base
-    as_words = Example(example.entry, example.words(), example.readings)
-    bank = raw_bank(as_words, example.unit)
-    async with EmulatorServer([bank]) as server:
-        link = ModbusLink(LinkConfig(port=server.port, timeout=2.0))
-        try:
-            device = create(entry, link, device_id="dev")
-            assert isinstance(device, SunSpecDevice)
-            models = await device.setup()
-            assert [m.mid for m in models] == [mid for mid, _, _ in example.models]
-            readings = {r.channel.split(".", 1)[1]: r.value for r in await device.read()}
-            assert device.ledger.total() == 0, device.ledger.counts
-            assert set(readings) == set(example.readings), readings
-            for name, want in example.readings.items():
-                assert math.isclose(readings[name], want, rel_tol=1e-9, abs_tol=1e-9), (name, readings[name])
-            for command, value, want_words in example.writes:
-                await device.command(command, value)
-                got = {a: int(bank.current()[f"holding_{a}"] or 0) for a in want_words}  # type: ignore[arg-type]
-                assert got == want_words, (command, value, got)
-        finally:
-            link.close()
+    await check_sunspec(example)
 
 
 def test_every_entry_of_these_files_has_an_example() -> None:

@@ -19,16 +19,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from owned_harness import Example, check_modbus_example, raw_bank
+from owned_harness import Example, check_modbus_example, check_sunspec
 from owned_storage_tables import GEN24_STORAGE, HEAT_METER_EXAMPLES, STORAGE_EXAMPLES
 from wattwerk.devices.catalog import find, load_catalog
 from wattwerk.devices.custom import HttpJsonDevice
-from wattwerk.devices.device import SunSpecDevice, create
 from wattwerk.devices.factory import create_for
 from wattwerk.devices.status import emulated, native
-from wattwerk.protocols.modbus import LinkConfig, ModbusLink
 from wattwerk.sim.emulators.http_server import HttpServerEmulator
-from wattwerk.sim.emulators.modbus import EmulatorServer
 
 # every entry of these catalogue files needs an example below or in owned_storage_tables.py
 FILES = {
@@ -52,27 +49,7 @@ async def test_entry_reads_the_documented_example(example: Example) -> None:
 async def test_fronius_gen24_storage_reads_its_documented_chain_and_takes_a_setpoint() -> None:
     """The GEN24 Plus's float chain with storage (model 124): SoC by its scale factor, the battery
     setpoint as OutWRte/InWRte in % of WChaMax with both limits switched on."""
-    example = GEN24_STORAGE
-    entry = find(example.entry).entry
-    assert entry.sunspec is not None and entry.sunspec.base == example.base
-    bank = raw_bank(Example(example.entry, example.words(), example.readings), example.unit)
-    async with EmulatorServer([bank]) as server:
-        link = ModbusLink(LinkConfig(port=server.port, timeout=2.0))
-        try:
-            device = create(entry, link, device_id="dev")
-            assert isinstance(device, SunSpecDevice)
-            assert [m.mid for m in await device.setup()] == [mid for mid, _, _ in example.models]
-            readings = {r.channel.split(".", 1)[1]: r.value for r in await device.read()}
-            assert device.ledger.total() == 0, device.ledger.counts
-            assert set(readings) == set(example.readings), readings
-            for name, want in example.readings.items():  # float32 carries 7 digits
-                assert math.isclose(readings[name], want, rel_tol=1e-6), (name, readings[name], want)
-            for command, value, want_words in example.writes:
-                await device.command(command, value)
-                got = {a: int(bank.current()[f"holding_{a}"] or 0) for a in want_words}  # type: ignore[arg-type]
-                assert got == want_words, (command, value, got)
-        finally:
-            link.close()
+    await check_sunspec(GEN24_STORAGE, rel_tol=1e-6)  # float32 carries 7 digits
 
 
 @dataclass
