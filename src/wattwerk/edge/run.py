@@ -39,9 +39,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from wattwerk.config import ConfigError
-    from wattwerk.edge.assembly import EdgeOptions, assemble
     from wattwerk.edge.check import EX_CONFIG, site_problems
     from wattwerk.errors import PermanentError
+
+    # the very lines `wattwerk check` prints; nothing opened yet, and nothing of the edge imported:
+    # a wrong file is refused without loading the web stack (fastapi, httpx), about 0.5 s of CPU
+    cfg, problems = site_problems(args.config, read_only=args.read_only)
+    if problems or cfg is None:
+        print("\n".join(problems), file=sys.stderr)
+        return EX_CONFIG  # the systemd unit does not restart on it: a wrong file stays wrong
+    from wattwerk.edge.assembly import EdgeOptions, assemble
 
     options = EdgeOptions(
         store_every_s=args.store_every,
@@ -51,11 +58,6 @@ def run(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
     )
-    # the very lines `wattwerk check` prints; nothing opened yet
-    cfg, problems = site_problems(args.config, read_only=args.read_only)
-    if problems or cfg is None:
-        print("\n".join(problems), file=sys.stderr)
-        return EX_CONFIG  # the systemd unit does not restart on it: a wrong file stays wrong
     try:
         edge = assemble(cfg, options)
     except ConfigError as exc:
