@@ -133,6 +133,49 @@ def test_sqlite_readers_do_not_wait_for_the_writer(tmp_path: Path) -> None:
     assert asyncio.run(go()) == ["read done", "write done"]
 
 
+def test_sqlite_work_cut_short_leaves_no_transaction_open(tmp_path: Path) -> None:
+    """Work cancelled while its BEGIN is under way (the statement runs in aiosqlite's thread even
+    when the await is cancelled; Starlette cancels a streamed read whose client left through an
+    anyio scope) or in the middle of a write: the connections come back without an open
+    transaction, so the next write and every reader work (before: the writer stayed in its
+    transaction and every later write failed with "cannot start a transaction within a
+    transaction")."""
+    import anyio
+
+    url = sqlite_db(tmp_path).url
+
+    async def go() -> tuple[int, int]:
+        db = open_database(url)
+        await db.open()
+        try:
+            for readonly in (True, False):
+                with anyio.CancelScope() as scope:
+                    scope.cancel()  # delivered at the first await: BEGIN's
+                    async with db.connection(readonly=readonly):
+                        pass
+                with anyio.CancelScope() as scope:
+                    async with db.connection(readonly=readonly) as conn:
+                        if not readonly:
+                            await conn.execute("INSERT INTO sites (name) VALUES ('half')")
+                        scope.cancel()
+                        await anyio.sleep(5)  # cancelled here, and the exit's awaits with it
+            for _ in range(20):  # the shielded clean-up finishes on its own
+                await asyncio.sleep(0.05)
+            async with db.connection() as conn:
+                await conn.execute("INSERT INTO sites (name) VALUES ('whole')")
+            reads = []
+            for _ in range(len(db._all)):  # every reader of the pool, the cut ones among them
+                async with db.connection(readonly=True) as conn:
+                    reads.append(await conn.fetchval("SELECT count(*) FROM sites WHERE name = 'whole'"))
+            async with db.connection(readonly=True) as conn:
+                half = await conn.fetchval("SELECT count(*) FROM sites WHERE name = 'half'")
+            return min(reads), half
+        finally:
+            await db.close()
+
+    assert asyncio.run(go()) == (1, 0)  # every reader sees the whole write; the cut one left nothing
+
+
 POLICY = CounterPolicy()
 MIN = 60_000
 

@@ -30,6 +30,7 @@ power cut.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import sqlite3
@@ -384,25 +385,38 @@ class SqliteDatabase(Database):
             raw = await self._idle.get()
             try:
                 await raw.execute("BEGIN")  # one snapshot for the whole read
-                try:
-                    yield Conn(raw, SQLITE)
-                finally:
-                    await raw.execute("COMMIT")
-            finally:
-                self._idle.put_nowait(raw)
+                yield Conn(raw, SQLITE)
+                await raw.execute("COMMIT")
+            finally:  # also when a client left mid-stream and the read was cancelled
+                await asyncio.shield(self._release(raw))
             return
         async with self._lock:
             self._owner = task
             try:
                 await self._writer.execute("BEGIN IMMEDIATE")
-                try:
-                    yield Conn(self._writer, SQLITE)
-                except BaseException:
-                    await self._writer.execute("ROLLBACK")
-                    raise
+                yield Conn(self._writer, SQLITE)
                 await self._writer.execute("COMMIT")
-            finally:
+            finally:  # an exception or a cancellation, even during COMMIT: nothing half-done stays open
+                await asyncio.shield(self._roll_back(self._writer))
                 self._owner = None
+
+    @staticmethod
+    async def _roll_back(raw: aiosqlite.Connection) -> None:
+        if raw.in_transaction:
+            await raw.execute("ROLLBACK")
+
+    async def _release(self, raw: aiosqlite.Connection) -> None:
+        """A reader back to the pool with no transaction open; one that cannot be rolled back is
+        replaced (the next read would fail with "cannot start a transaction within a transaction")."""
+        try:
+            await self._roll_back(raw)
+        except Exception:
+            self._all.remove(raw)
+            with contextlib.suppress(Exception):
+                await raw.close()
+            raw = await _sqlite_connect(self.path)
+            self._all.append(raw)
+        self._idle.put_nowait(raw)
 
 
 def open_database(url: str, *, schema: str | None = None, pool_size: int = 8) -> Database:
