@@ -383,33 +383,34 @@ class SqliteDatabase(Database):
             return
         if readonly:
             raw = await self._idle.get()
+            done = False
             try:
                 await raw.execute("BEGIN")  # one snapshot for the whole read
                 yield Conn(raw, SQLITE)
                 await raw.execute("COMMIT")
+                done = True
             finally:  # also when a client left mid-stream and the read was cancelled
-                await asyncio.shield(self._release(raw))
+                await asyncio.shield(self._release(raw, done))
             return
         async with self._lock:
             self._owner = task
+            done = False
             try:
                 await self._writer.execute("BEGIN IMMEDIATE")
                 yield Conn(self._writer, SQLITE)
                 await self._writer.execute("COMMIT")
-            finally:  # an exception or a cancellation, even during COMMIT: nothing half-done stays open
-                await asyncio.shield(self._roll_back(self._writer))
+                done = True
+            finally:  # an exception or a cancellation, even during BEGIN or COMMIT
                 self._owner = None
+                if not done:
+                    await asyncio.shield(_roll_back(self._writer))
 
-    @staticmethod
-    async def _roll_back(raw: aiosqlite.Connection) -> None:
-        if raw.in_transaction:
-            await raw.execute("ROLLBACK")
-
-    async def _release(self, raw: aiosqlite.Connection) -> None:
+    async def _release(self, raw: aiosqlite.Connection, done: bool) -> None:
         """A reader back to the pool with no transaction open; one that cannot be rolled back is
         replaced (the next read would fail with "cannot start a transaction within a transaction")."""
         try:
-            await self._roll_back(raw)
+            if not done:
+                await _roll_back(raw)
         except Exception:
             self._all.remove(raw)
             with contextlib.suppress(Exception):
@@ -417,6 +418,16 @@ class SqliteDatabase(Database):
             raw = await _sqlite_connect(self.path)
             self._all.append(raw)
         self._idle.put_nowait(raw)
+
+
+async def _roll_back(raw: aiosqlite.Connection) -> None:
+    """Undo what a cut-short transaction left. Through the connection's own queue, so it runs
+    after a BEGIN whose await was cancelled but which aiosqlite's thread still executes."""
+    try:
+        await raw.execute("ROLLBACK")
+    except sqlite3.OperationalError as exc:
+        if "no transaction is active" not in str(exc):
+            raise
 
 
 def open_database(url: str, *, schema: str | None = None, pool_size: int = 8) -> Database:
