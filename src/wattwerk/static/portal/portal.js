@@ -595,7 +595,7 @@ async function accessPage() {
       <label>${esc(t("cost.currency"))}<input name="currency" maxlength="8" required></label>
       <button class="primary">${esc(t("cost.save"))}</button><p class="small" id="tariff-msg"></p></form></section>
   <section class="card wide"><h2>${esc(t("audit.title"))}</h2><div class="scroll">
-    <table class="devices audit"><thead><tr><th>${esc(t("audit.when"))}</th><th>${esc(t("audit.who"))}</th><th>${esc(t("audit.what"))}</th><th></th></tr></thead>
+    <table class="devices audit"><thead><tr><th>${esc(t("audit.when"))}</th><th>${esc(t("audit.who"))}</th><th>${esc(t("audit.what"))}</th><th>${esc(t("audit.detail"))}</th></tr></thead>
     <tbody id="audit"></tbody></table></div></section>`;
 
   const grants = async () => {
@@ -700,6 +700,9 @@ async function maintainPage() {
       <div class="buttons"><button class="primary">${esc(t("maint.send"))}</button></div>
       <p class="err" id="cmd-err"></p></form></section>
   <section class="card wide"><h2>${esc(t("maint.result"))}</h2><ul class="plain" id="results"></ul></section>`;
+  WWP.api("GET", base).then((r) => {  // the site's name where the installer may read it, else its id
+    if (r.ok && r.data && r.data.label) document.querySelector("#grant h2").textContent = `${t("maint.title")} · ${r.data.label}`;
+  });
   const ended = () => {
     document.getElementById("grant-state").innerHTML = `<span class="err ended">${esc(t("maint.ended"))}</span>`;
     document.getElementById("console").hidden = true;
