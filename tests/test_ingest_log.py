@@ -111,7 +111,7 @@ async def test_a_batch_is_acknowledged_only_once_jetstream_stored_it(tmp_path) -
     from wattwerk.portal.ingest_log import LogUnavailable, NatsLog
 
     if not shutil.which(NATS_SERVER):
-        pytest.skip("needs nats-server")
+        pytest.fail(f"{NATS_SERVER} not found: apt-get install nats-server (README, tests)")
     cluster = NatsCluster(tmp_path / "nats", nodes=1)
     cluster.start()
     log = NatsLog(LogConfig(via="nats", nats_url=cluster.url, partitions=2, publish_timeout_s=1.0))
@@ -148,7 +148,7 @@ def test_the_route_answers_after_the_log_stored_and_a_writer_writes_it(pg, tmp_p
     from wattwerk.portal.writer import WriterConfig, WriterStats, run_writer
 
     if not shutil.which(NATS_SERVER):
-        pytest.skip("needs nats-server")
+        pytest.fail(f"{NATS_SERVER} not found: apt-get install nats-server (README, tests)")
     with pg.connect() as conn:
         token = db.pair_site(conn, "home")
     now = int(time.time() * 1000)
