@@ -15,7 +15,8 @@ benchmark's 365 days. Models:
 * ``hgb``: scikit-learn's HistGradientBoostingRegressor, one direct model over all horizons
   (features: horizon, target's local time of day and weekday, the last slot, the last 2 h and 24 h,
   the same time of day in the last observed day and a week before, the profile's value), trained on
-  the previous 8 weeks' forecasts (issue times every 2 h), refit every 7 days.
+  the previous 8 weeks' forecasts (issue times every 2 h), refit every 7 days; ``hgb 26 wk`` the
+  same trained on up to 26 weeks.
 """
 
 from __future__ import annotations
@@ -93,7 +94,9 @@ def features(
     )
 
 
-def hgb_forecasts(y: pd.Series, issues: np.ndarray, prof_all: dict[int, np.ndarray], tz: str) -> np.ndarray:
+def hgb_forecasts(
+    y: pd.Series, issues: np.ndarray, prof_all: dict[int, np.ndarray], tz: str, weeks: int = 8
+) -> np.ndarray:
     # one OpenMP thread: on a shared, loaded machine two threads spin at their barriers (one fit on
     # 64 k rows took 18 s of CPU with two threads under a load of 12, 0.4 s with one)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -101,9 +104,9 @@ def hgb_forecasts(y: pd.Series, issues: np.ndarray, prof_all: dict[int, np.ndarr
 
     v, idx = y.to_numpy(), y.index
     out = np.full((len(issues), H), np.nan)
-    for block in range(0, len(issues), 7 * 48):  # refit every 7 days on the 8 weeks before
-        now = issues[block]
-        train_issues = np.array([j for j in range(max(now - 8 * 7 * 48, 1), now - H, 4) if j in prof_all])
+    for block in range(0, len(issues), 7 * 48 // (issues[1] - issues[0])):  # refit every 7 days
+        now = issues[block]  # trained on the ``weeks`` before (what exists of them)
+        train_issues = np.array([j for j in range(max(now - weeks * 7 * 48, 1), now - H, 4) if j in prof_all])
         model = None
         if len(train_issues) >= 50:
             x = features(v, train_issues, np.stack([prof_all[j] for j in train_issues]), idx, tz)
@@ -111,7 +114,7 @@ def hgb_forecasts(y: pd.Series, issues: np.ndarray, prof_all: dict[int, np.ndarr
             ok = np.isfinite(target)
             model = HistGradientBoostingRegressor(max_iter=200, learning_rate=0.05, random_state=0)
             model.fit(x[ok], target[ok])
-        rows = issues[block : block + 7 * 48]
+        rows = issues[block : block + 7 * 48 // (issues[1] - issues[0])]
         if model is None:  # not enough history yet: the profile
             out[block : block + len(rows)] = np.stack([prof_all[j] for j in rows])
             continue
@@ -125,7 +128,7 @@ def run_set(name: str, every: int) -> list[dict]:
     start = y.index.get_loc(first)
     issues = np.arange(start, start + 365 * 48, every)
     # the profile for every issue time (also before the period, as training features for hgb)
-    all_issues = np.arange(max(start - 8 * 7 * 48, 1), start + 365 * 48)
+    all_issues = np.arange(max(start - 26 * 7 * 48, 1), start + 365 * 48)
     prof = profile_forecasts(y, all_issues, tz)
     prof_all = dict(zip(all_issues.tolist(), prof, strict=True))
     v = y.to_numpy()
@@ -134,7 +137,12 @@ def run_set(name: str, every: int) -> list[dict]:
     last = _at(v, issues - 1)
     fade = 0.7 ** np.arange(1, H + 1)
     pf = np.where(np.isfinite(last)[:, None], np.maximum(p + (last - p[:, 0])[:, None] * fade, 0.0), p)
-    models = {"profile": p, "profile+fade": pf, "hgb": hgb_forecasts(y, issues, prof_all, tz)}
+    models = {
+        "profile": p,
+        "profile+fade": pf,
+        "hgb": hgb_forecasts(y, issues, prof_all, tz),
+        "hgb 26 wk": hgb_forecasts(y, issues, prof_all, tz, weeks=26),
+    }
     rows = []
     for model, f in models.items():
         err = f - actual
