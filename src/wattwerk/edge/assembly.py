@@ -90,6 +90,12 @@ def _stale_after(cfg: SiteConfig) -> float:
     return max(10.0, 3 * slowest)
 
 
+async def _no_wall_wait(_seconds: float) -> None:
+    """A lock-stepped edge's retry back-off: the same attempts, no wall time (nothing on the injected
+    clock moves while a step waits; the closed-loop scenarios spent most of their time here)."""
+    await asyncio.sleep(0)
+
+
 def _devices(cfg: SiteConfig, options: EdgeOptions, ledger: InputLedger, *, dry: bool = False) -> SiteDevices:
     """Drivers for every device: simulated ones from ``options.sim_drivers``, the rest from
     ``edge.drivers`` (which refuses ``sim`` without a hook, with where it is in the file)."""
@@ -97,9 +103,11 @@ def _devices(cfg: SiteConfig, options: EdgeOptions, ledger: InputLedger, *, dry:
     stale = _stale_after(cfg)
     clock = options.clock  # lock-step: a device's back-off runs on the injected clock too
     mono = time.monotonic if clock is None else (lambda: clock().timestamp())
+    # and a retry's wait: the injected clock stands still within a step, so none in wall time
+    sleep = asyncio.sleep if clock is None else _no_wall_wait
     sims = [(i, d) for i, d in enumerate(cfg.devices) if d.connection.type == "sim"] if hook else []
     if not sims:
-        return build_devices(cfg, ledger, stale_after_s=stale, dry=dry, monotonic=mono)
+        return build_devices(cfg, ledger, stale_after_s=stale, dry=dry, monotonic=mono, retry_sleep=sleep)
     real = [i for i, d in enumerate(cfg.devices) if d.connection.type != "sim"]
     try:
         out = build_devices(
@@ -108,6 +116,7 @@ def _devices(cfg: SiteConfig, options: EdgeOptions, ledger: InputLedger, *, dry:
             stale_after_s=stale,
             dry=dry,
             monotonic=mono,
+            retry_sleep=sleep,
         )
     except PermanentError as exc:  # where a problem is: the index in the whole file
         problems = getattr(exc, "problems", None)

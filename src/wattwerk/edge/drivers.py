@@ -24,6 +24,7 @@ same objects without opening anything (no sockets, serial ports or GPIO lines): 
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterable, Callable
 from dataclasses import dataclass, field
@@ -190,11 +191,13 @@ def build_devices(
     *,
     dry: bool = False,
     monotonic: Callable[[], float] = time.monotonic,
+    retry_sleep: Callable[[float], object] = asyncio.sleep,
 ) -> SiteDevices:
     """Drivers and readers for every device of the site file; SiteProblems lists all that cannot be
     built. ``dry``: nothing is opened (GPIO lines are the only inputs opened while building).
-    ``monotonic``: the clock of the Modbus devices' back-off (a lock-stepped edge's simulated one)."""
-    out = SiteDevices(links=LinkPool(monotonic))
+    ``monotonic``: the clock of the Modbus devices' back-off (a lock-stepped edge's simulated one);
+    ``retry_sleep``: the Modbus links' wait between retries (default ``asyncio.sleep``)."""
+    out = SiteDevices(links=LinkPool(monotonic, retry_sleep))
     problems: list[tuple[Loc, str]] = []
     grid = cfg.site.grid
     bounds = PowerBounds.of_grid(grid.fuse_a, grid.voltage_v, grid.phases)

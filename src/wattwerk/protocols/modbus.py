@@ -400,9 +400,12 @@ class LinkPool:
     it (and its lock). The longest pause and timeout asked for by any of them wins, since the
     slowest device sets the pace of a shared RS485 bus."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], object] = asyncio.sleep
+    ) -> None:
         self._links: dict[tuple, ModbusLink] = {}
         self.clock = clock  # every link's (see ModbusLink)
+        self.sleep = sleep  # every link's retry back-off (a lock-stepped edge: no wall time)
 
     @staticmethod
     def key(cfg: LinkConfig) -> tuple:
@@ -412,7 +415,7 @@ class LinkPool:
         key = self.key(cfg)
         link = self._links.get(key)
         if link is None:
-            link = self._links[key] = ModbusLink(cfg, clock=self.clock)
+            link = self._links[key] = ModbusLink(cfg, clock=self.clock, sleep=self.sleep)
             return link
         if cfg.kind == "rtu" and (cfg.baudrate, cfg.parity) != (link.cfg.baudrate, link.cfg.parity):
             raise PermanentError(f"{cfg.label}: devices on one bus need one baud rate and parity")
