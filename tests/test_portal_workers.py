@@ -5,15 +5,13 @@ through), and a site's ingest rate is one budget for both (``portal/rate_limits.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
 
+from security.portal_process import portal_process
 from test_ingest import batch, post
 from test_ingest_support import PG_URL, PortalDb, pg  # noqa: F401  (fixture)
 from wattwerk.portal import auth, db
@@ -21,37 +19,10 @@ from wattwerk.portal import auth, db
 PASSWORD = "correct horse battery"
 
 
-@contextmanager
-def portal_process(db: PortalDb, folder: Path) -> Iterator[str]:
-    """A real ``wattwerk portal`` process on the schema; its URL once it answers."""
-    port_file = folder / "port"
-    argv = [sys.executable, "-m", "wattwerk", "portal", "--db", PG_URL, "--schema", str(db.schema)]
-    argv += ["--port", "0", "--port-file", str(port_file)]
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        for _ in range(1200):  # up to a minute on a loaded machine
-            if port_file.exists() or proc.poll() is not None:
-                break
-            time.sleep(0.05)
-        assert port_file.exists(), proc.stderr.read().decode() if proc.stderr else ""
-        url = f"http://127.0.0.1:{port_file.read_text()}"
-        for _ in range(600):
-            try:
-                if httpx.get(url + "/api/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.05)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(10)
-
-
 def test_two_workers_share_sessions_and_the_sign_in_limit(pg: PortalDb, tmp_path: Path) -> None:  # noqa: F811
     with ExitStack() as stack:
-        for name in ("a", "b"):
-            (tmp_path / name).mkdir()
-        a_url, b_url = (stack.enter_context(portal_process(pg, tmp_path / name)) for name in ("a", "b"))
+        # two workers of one portal: one database, one data dir (one key file)
+        a_url, b_url = (stack.enter_context(portal_process(pg, tmp_path / "data")).url for _ in "ab")
         a = stack.enter_context(httpx.Client(base_url=a_url, timeout=30))
         b = stack.enter_context(httpx.Client(base_url=b_url, timeout=30))
         assert a.post("/api/v1/accounts", json={"alias": "ada", "password": PASSWORD}).status_code == 201
