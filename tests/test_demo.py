@@ -31,10 +31,11 @@ def _demo_until_14h(tmp_path, begin: timedelta):
     return site, start
 
 
-@pytest.fixture
-def site(tmp_path):
-    """From midnight: a day's stored history up to 14:00 (the energy and today's series need it)."""
-    site, start = _demo_until_14h(tmp_path, timedelta(0))
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """From midnight: a day's stored history up to 14:00 (the energy and today's series need it);
+    the two tests on it only read it, so a worker that runs both builds it once."""
+    site, start = _demo_until_14h(tmp_path_factory.mktemp("demo"), timedelta(0))
     yield site, start
     site.close()
 
