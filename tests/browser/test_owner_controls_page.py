@@ -38,6 +38,8 @@ async def sign_in(browser: Any, edge: str, options: dict[str, Any]) -> tuple[Any
     page.on("pageerror", lambda e: errors.append(str(e)))
     await page.goto(f"{edge}/")
     await expect(page).to_have_url(re.compile(r"/login"))
+    german = options["locale"].startswith("de")  # the sign-in page in the browser's language
+    await expect(page.get_by_test_id("sign-in")).to_have_text("Anmelden" if german else "Sign in")
     await page.get_by_test_id("password").fill(EDGE_PASSWORD)
     await page.locator("form#login button").click()
     await expect(page.locator("#owner-card")).to_be_visible(timeout=30_000)
