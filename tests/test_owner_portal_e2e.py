@@ -41,8 +41,25 @@ portal:
 """
 
 
-def test_the_owners_command_reaches_the_edge_and_is_confirmed(tmp_path: Path) -> None:
+def start_edge(template: str, tmp_path: Path, url: str, token: str, site: str) -> subprocess.Popen[bytes]:
+    """``wattwerk run --no-web`` on the site file ``template`` makes for this portal site: its charger
+    on a free OCPP port, its grid meter on a port nobody serves."""
     from security.edge_processes import free_port
+
+    site_file = tmp_path / "site.yaml"
+    site_file.write_text(
+        template.format(
+            data=tmp_path / "edge", url=url, token=token, site=site, ocpp=free_port(), dead=free_port()
+        )
+    )
+    return subprocess.Popen(
+        [sys.executable, "-m", "wattwerk", "run", str(site_file), "--no-web"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def test_the_owners_command_reaches_the_edge_and_is_confirmed(tmp_path: Path) -> None:
 
     edge_proc = None
     with fresh_db(SQLITE, tmp_path) as db, portal_process(db, tmp_path / "portal") as running:
@@ -59,22 +76,7 @@ def test_the_owners_command_reaches_the_edge_and_is_confirmed(tmp_path: Path) ->
             never = owner.http.post(send, json={"mode": "now"})  # no edge has ever connected
             assert never.status_code == 409 and "the edge is offline" in never.json()["detail"]
 
-            site_file = tmp_path / "site.yaml"
-            site_file.write_text(
-                SITE.format(
-                    data=tmp_path / "edge",
-                    url=url,
-                    token=edge_token(owner, site),
-                    site=site,
-                    ocpp=free_port(),
-                    dead=free_port(),
-                )
-            )
-            edge_proc = subprocess.Popen(
-                [sys.executable, "-m", "wattwerk", "run", str(site_file), "--no-web"],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-            )
+            edge_proc = start_edge(SITE, tmp_path, url, edge_token(owner, site), site)
             first = _wait_for(
                 lambda: (r := owner.http.post(send, json={"mode": "now"})).status_code == 200 and r,
                 90,

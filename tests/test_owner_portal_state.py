@@ -6,8 +6,6 @@ stopped the portal answers 409 and sends nothing."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +13,7 @@ from pathlib import Path
 from portal_fixtures import Portal, account, edge_token, new_site, portal  # noqa: F401
 from test_ingest_support import database, pg  # noqa: F401
 from test_maintenance_e2e import _stop, _wait_for
-from test_owner_portal_e2e import SITE
+from test_owner_portal_e2e import SITE, start_edge
 
 
 def _until(check: Callable[[], object], seconds: float, what: str) -> object:
@@ -28,8 +26,6 @@ def _until(check: Callable[[], object], seconds: float, what: str) -> object:
 
 
 def test_the_portal_shows_and_changes_the_edges_controls(portal: Portal, tmp_path: Path) -> None:  # noqa: F811
-    from security.edge_processes import free_port
-
     owner, viewer = account(portal), account(portal)
     site = new_site(owner)
     granted = owner.http.put(f"/api/v1/sites/{site}/grants/{viewer.alias}", json={"role": "viewer"})
@@ -40,22 +36,7 @@ def test_the_portal_shows_and_changes_the_edges_controls(portal: Portal, tmp_pat
     never = owner.http.get(state)
     assert never.status_code == 409 and "the edge is offline: nothing was sent" in never.json()["detail"]
 
-    site_file = tmp_path / "site.yaml"
-    site_file.write_text(
-        SITE.format(
-            data=tmp_path / "edge",
-            url=portal.url,
-            token=edge_token(owner, site),
-            site=site,
-            ocpp=free_port(),
-            dead=free_port(),
-        )
-    )
-    edge = subprocess.Popen(
-        [sys.executable, "-m", "wattwerk", "run", str(site_file), "--no-web"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    edge = start_edge(SITE, tmp_path, portal.url, edge_token(owner, site), site)
     try:
         answered = lambda: (r := owner.http.get(state)).status_code == 200 and r  # noqa: E731
         first = _wait_for(answered, 90, "the edge online", edge)

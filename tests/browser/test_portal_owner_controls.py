@@ -9,8 +9,6 @@ tests/test_owner_portal_state.py, covers both backends). The docs' screenshots o
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -24,6 +22,7 @@ from test_ingest_support import pg  # noqa: F401
 from test_ingest_support import pg as database  # noqa: F401
 from test_maintenance_e2e import _stop, _wait_for
 from test_owner_portal_e2e import SITE as CHARGER_ONLY
+from test_owner_portal_e2e import start_edge
 
 # the charger of the e2e site, a battery and a heating rod (Modbus on a port nobody answers: the
 # control runs their laws; the owner's settings go through the same channel)
@@ -43,27 +42,10 @@ async def test_the_owner_presses_pv_in_the_portal_and_the_edge_confirms(
     shots: Path,
     tmp_path: Path,
 ) -> None:
-    from security.edge_processes import free_port
-
     owner, viewer = account(portal), account(portal)
     site = new_site(owner, "Haus")
     assert owner.http.put(f"/api/v1/sites/{site}/grants/{viewer.alias}", json={"role": "viewer"}).is_success
-    site_file = tmp_path / "site.yaml"
-    site_file.write_text(
-        SITE.format(
-            data=tmp_path / "edge",
-            url=portal.url,
-            token=edge_token(owner, site),
-            site=site,
-            ocpp=free_port(),
-            dead=free_port(),
-        )
-    )
-    edge = subprocess.Popen(
-        [sys.executable, "-m", "wattwerk", "run", str(site_file), "--no-web"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    edge = start_edge(SITE, tmp_path, portal.url, edge_token(owner, site), site)
     send = f"/api/v1/sites/{site}/owner/wb"
     try:
         _wait_for(lambda: owner.http.post(send, json={"mode": "now"}).status_code == 200, 90, "online", edge)
