@@ -59,5 +59,5 @@ def test_the_portal_shows_and_changes_the_edges_controls(portal: Portal, tmp_pat
         assert audit.count(("edge", "owner.result")) == 1 and audit.count((owner.alias, "owner.command")) == 1
     finally:
         _stop(edge)
-    gone = _until(lambda: (r := owner.http.get(state)).status_code == 409 and r, 30, "the edge gone")
+    gone = _until(lambda: (r := owner.http.get(state)).status_code == 409 and r, 90, "the edge gone")
     assert "offline (last contact" in gone.json()["detail"]  # type: ignore[union-attr]
