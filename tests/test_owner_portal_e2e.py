@@ -108,7 +108,7 @@ def test_the_owners_command_reaches_the_edge_and_is_confirmed(tmp_path: Path) ->
             edge_proc = None
             gone = _wait_for(
                 lambda: (r := owner.http.post(send, json={"mode": "off"})).status_code == 409 and r,
-                30,
+                90,  # its last 25-s long poll plus grace
                 "the portal sees the edge gone",
                 running.proc,
             )
