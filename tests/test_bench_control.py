@@ -13,18 +13,21 @@ import pytest
 
 from wattwerk.bench import control as bench
 from wattwerk.bench.year.laws import (
-    THREE_PHASE_MAX_W,
     Forecasts,
     Planned,
-    StoreWorth,
-    battery_follow,
-    ev_commands,
-    ev_power_surplus,
-    fuse_guard,
     known_slots,
     pv_correction,
     pv_forecast,
     pv_shape_correction,
+)
+from wattwerk.bench.year.rules import (
+    THREE_PHASE_MAX_W,
+    StoreWorth,
+    battery_follow,
+    battery_rule,
+    ev_commands,
+    ev_power_surplus,
+    fuse_guard,
 )
 from wattwerk.bench.year.world import SLOT_S, STEP_S, Setup, build_year, read_prices
 from wattwerk.market.dayahead import known_until
@@ -399,3 +402,26 @@ def test_the_fuse_guard_counts_no_discharge_from_an_empty_battery() -> None:
     assert ev_w == THREE_PHASE_MAX_W  # a battery that can discharge covers it
     # charging is shed after the car: here both
     assert fuse_guard(16_000.0, 2000.0, -3000.0, limit, True) == (0.0, pytest.approx(-750.0))
+
+
+def test_the_battery_rule_meets_a_heat_pump_inside_the_step() -> None:
+    """The plan expected 500 W of residual (the heat pump's mean) and a 300 W discharge; a step where
+    the heat pump runs (2.5 kW) is met from the battery, a step where it is off is not exported, and
+    charging never takes the import past the fuse."""
+    rule = battery_rule(300.0, 500.0, 5000.0, 10_000.0, None)
+    assert rule(2500.0) == pytest.approx(2300.0)  # the error (2 kW) from the battery: 200 W import as planned
+    assert rule(150.0) == pytest.approx(150.0)  # never more than the house takes: no export
+    charging = battery_rule(-3000.0, 8000.0, 5000.0, 10_000.0, None)
+    assert charging(8000.0) == pytest.approx(-2000.0)  # 8 kW + 2 kW charge = the fuse
+
+
+def test_a_battery_rule_acts_on_the_steps_own_residual_and_a_command_clears_it(setup: Setup) -> None:
+    sim = SiteSim(setup.site(), START)
+    bat = sim.battery
+    assert bat is not None
+    seen: list[float] = []
+    bat.rule = lambda residual: seen.append(residual) or min(0.1 * residual, 500.0)
+    sim.step(STEP_S)
+    assert seen and bat.power == pytest.approx(min(0.1 * seen[-1], 500.0))
+    sim.command(bat.name, "battery_setpoint", 0.0)
+    assert bat.rule is None

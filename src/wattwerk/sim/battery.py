@@ -6,6 +6,8 @@ cycle loses ``1 - charge_eff * discharge_eff`` of the energy put in; the counter
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from wattwerk.sim.device import BadCommand, SimComponent
 from wattwerk.sim.params import BatteryParams
 
@@ -28,6 +30,9 @@ class Battery(SimComponent):
         self._max_wh = params.capacity_wh * params.soc_max / 100.0
         self.mode = SELF_CONSUMPTION
         self.setpoint_w = 0.0
+        # a fast control loop outside (an energy manager reading the meter every second): the setpoint
+        # as a function of the step's residual; cleared by any command
+        self.rule: Callable[[float], float] | None = None
         self.energy_charge = 0.0
         self.energy_discharge = 0.0
 
@@ -37,6 +42,7 @@ class Battery(SimComponent):
 
     def apply(self, command: str, value: float) -> None:
         value = self.check(command, value)
+        self.rule = None
         if command in ("mode", "battery_mode"):
             if value not in (SELF_CONSUMPTION, SETPOINT):
                 raise BadCommand(self.name, f"mode must be 0 (self-consumption) or 1 (setpoint), got {value}")
@@ -49,7 +55,10 @@ class Battery(SimComponent):
         """The AC power (+ discharge) the battery would hold over a step with ``residual_w`` (the grid
         power without the battery), within its power and SoC limits; changes nothing."""
         p = self.params
-        want = residual_w if self.mode == SELF_CONSUMPTION else self.setpoint_w
+        if self.rule is not None:
+            want = self.rule(residual_w)
+        else:
+            want = residual_w if self.mode == SELF_CONSUMPTION else self.setpoint_w
         h = dt_s / 3600.0
         if want > 0.0:
             most = min(p.max_discharge_w, max(self.stored_wh - self._min_wh, 0.0) * p.discharge_eff / h)

@@ -32,6 +32,8 @@ class ExportLimiter:
         total = sum(avail)
         residual = load_w - total
         bat = sim.battery.response(residual, dt_s) if sim.battery is not None else 0.0
+        if sim.battery is not None and sim.battery.rule is not None:  # the fast loop saw the uncut PV
+            sim.command(sim.battery.name, "battery_setpoint", bat)
         export = -(residual - bat)
         cut = max(export - self.limit_w, 0.0)
         cut = min(cut, total)

@@ -15,7 +15,8 @@ from typing import Any, TextIO
 import numpy as np
 
 from wattwerk.bench.year.emhass_driver import MARKER
-from wattwerk.bench.year.laws import THREE_PHASE_MAX_W, Planned
+from wattwerk.bench.year.laws import Planned
+from wattwerk.bench.year.rules import THREE_PHASE_MAX_W
 from wattwerk.control.plan_model import Plan, PlanRequest
 
 DRIVER = Path(__file__).with_name("emhass_driver.py")
