@@ -19,6 +19,7 @@ from wattwerk.bench.year.laws import (
     pv_correction,
     pv_forecast,
     pv_shape_correction,
+    pv_spread,
 )
 from wattwerk.bench.year.rules import (
     THREE_PHASE_MAX_W,
@@ -209,6 +210,25 @@ def test_pv_shape_correction_learns_the_time_of_day_error_from_past_days_only(se
     expected = pv_forecast(poisoned)[i : i + 48] * other.table[other.day[i], other.tod[i : i + 48]]
     has = poisoned.history["pv_forecast_w"].reindex(year.starts[i : i + 48]).notna().to_numpy()
     np.testing.assert_allclose(fc.pv_at(i, 48)[has], expected[has])
+
+
+def test_pv_spread_and_the_planner_s_pv_futures_use_past_days_only(setup: Setup, year) -> None:
+    spread = pv_spread(year)
+    assert spread.shape == (year.n, 2)
+    assert (spread[:, 0] <= 1.0 + 1e-9).all() and (spread[:, 1] >= 1.0 - 1e-9).all()
+    assert spread[:, 0].min() < 0.9 and spread[:, 1].max() > 1.1  # PV does miss its forecast
+    poisoned = replace(year, history=year.history.copy())
+    later = poisoned.history.index >= year.starts[48]
+    poisoned.history.loc[later, "pv_w"] *= np.where(poisoned.history.index[later].day % 2, 3.0, 0.1)
+    np.testing.assert_array_equal(pv_spread(poisoned)[:96], spread[:96])  # today and tomorrow: unchanged
+    assert not np.allclose(pv_spread(poisoned)[-48:], spread[-48:])  # later days learn the wild days
+    law = Planned(year, Forecasts(None, pv_forecast(year), False, pv_spread=spread), pv_recent_decay=0.85)
+    pv = np.full(96, 1000.0)
+    (w_lo, lo), (w_hi, hi) = law._pv_futures(100, pv)
+    assert w_lo == w_hi == pytest.approx(1 / 3)
+    assert lo[0] == hi[0] == 1000.0  # now: the forecast; later: the spread of past days
+    assert lo[-1] == pytest.approx(1000.0 * spread[100, 0], rel=1e-3)
+    assert hi[-1] == pytest.approx(min(1000.0 * spread[100, 1], year.setup.pv_kwp * 1000.0), rel=1e-3)
 
 
 def test_pv_correction_uses_past_days_only(setup: Setup, year) -> None:

@@ -369,3 +369,33 @@ def test_stored_value_is_the_dual_of_the_energy_in_the_store():
     assert value[charging] == pytest.approx(0.10 / 0.95, rel=1e-3)
     # in the dear hours it replaces 0.40 €/kWh of import after the discharging loss
     assert value[-1] == pytest.approx(0.40 * 0.95, rel=1e-3)
+
+
+def test_pv_scenarios_buy_cheap_energy_against_a_sunny_forecast_that_may_fail():
+    """One cheap hour now, dear evenings; the forecast says PV fills the battery every day, so a
+    single plan buys nothing now. With a third of the futures dull (no PV), the first slot charges
+    from the grid: the expected saving beats what it costs where the sun does come."""
+    n = 48  # hourly slots over two days
+    hour = np.arange(n) % 24
+    buy = np.where(np.arange(n) == 0, 0.10, 0.35)
+    load = np.where(hour >= 18, 1500.0, 0.0)
+    sunny = np.where((hour >= 8) & (hour < 18), 6000.0, 0.0)
+    req = PlanRequest(T0, 60, buy, sunny, load, 0.05, batteries=(battery(soc_pct=10.0),))
+    alone = solve(req)
+    check_plan(req, alone)
+    dull = np.zeros(n)
+    hedged = solve(replace(req, pv_scenarios=((1 / 3, dull),)))
+    check_plan(req, hedged)  # the plan shown is the central future's, as consistent as a single plan
+    assert alone.devices["bat"]["power_w"][0] > -1.0  # nothing bought against the sunny forecast
+    assert hedged.devices["bat"]["power_w"][0] < -1000.0  # bought: it pays in expectation
+    same = solve(replace(req, pv_scenarios=((0.5, sunny),)))  # a future equal to the forecast
+    assert same.devices["bat"]["power_w"][0] == pytest.approx(alone.devices["bat"]["power_w"][0], abs=1.0)
+    assert same.cost_eur == pytest.approx(alone.cost_eur, abs=1e-6)
+
+
+@pytest.mark.parametrize("weights", [(0.0,), (0.6, 0.5), (-0.1,)])
+def test_pv_scenario_weights_are_checked(weights: tuple[float, ...]):
+    n = 4
+    req = PlanRequest(T0, 60, np.full(n, 0.3), np.zeros(n), np.full(n, 500.0), batteries=(battery(),))
+    with pytest.raises(ValueError, match="pv_scenarios"):
+        solve(replace(req, pv_scenarios=tuple((w, np.zeros(n)) for w in weights)))

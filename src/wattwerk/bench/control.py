@@ -32,6 +32,7 @@ from wattwerk.bench.year.laws import (
     pv_correction,
     pv_forecast,
     pv_shape_correction,
+    pv_spread,
 )
 from wattwerk.bench.year.meter import Meter, cost_eur
 from wattwerk.bench.year.world import (
@@ -150,7 +151,7 @@ def make_law(name: str, year: Year, sim: SiteSim) -> Any:
             load, pv = actual_series(year, sim)
             return Planned(year, Forecasts(load, pv, oracle=True), name="oracle", shift_heat=heat)
         scale, has = pv_correction(year)
-        fc = Forecasts(None, pv_forecast(year), False, scale, has, pv_shape_correction(year))
+        fc = Forecasts(None, pv_forecast(year), False, scale, has, pv_shape_correction(year), pv_spread(year))
         return Planned(year, fc, shift_heat=heat, **PLANNER_TUNING)
     if name == "emhass":
         from wattwerk.bench.year.emhass_runner import Emhass

@@ -114,6 +114,10 @@ class PlanRequest:
     objective: Objective = "cost"
     co2_eur_per_kg: float = 0.0  # with "cost": a shadow price on imported CO₂ (grid-friendly shifting)
     curtail: bool = True  # the PV inverter may be curtailed (feed-in limit, negative feed-in prices)
+    # other PV futures, each (weight, pv_w per slot): the plan is the central one (``pv_w``, the
+    # weight left over), and the first slot's decisions must suit every future (a two-stage plan:
+    # energy is not kept for, or bought against, a PV forecast that may well be wrong)
+    pv_scenarios: tuple[tuple[float, Sequence[float]], ...] = ()
 
     @property
     def n(self) -> int:

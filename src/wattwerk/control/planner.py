@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import highspy
 import numpy as np
@@ -77,19 +77,47 @@ class _Model:
     bats: list
     evs: list
     stores: list
+    weight: float = 1.0  # this future's share of the expected cost
+    futures: list[_Model] = field(default_factory=list)  # the PV scenarios' copies
 
 
 def _build(req: PlanRequest, options: PlanOptions) -> _Model:
+    """The LP of the central PV forecast, plus one copy per PV scenario whose first slot's device
+    decisions are tied to the central one's (the rest of each copy adapts to its own future);
+    costs weighted by each future's weight."""
+    m = LpModel()
+    weights = [w for w, _ in req.pv_scenarios]
+    if any(w <= 0 for w in weights) or sum(weights) >= 1.0:
+        raise ValueError("pv_scenarios: weights must be > 0 and sum to less than 1")
+    central = _build_one(m, req, req.pv_w, options, 1.0 - sum(weights))
+    for w, pv in req.pv_scenarios:
+        other = _build_one(m, req, pv, options, w)
+        for a, b in zip(_first_decisions(central), _first_decisions(other), strict=True):
+            m.rows(0.0, 0.0, (a, 1.0), (b, -1.0), n=1)
+        central.futures.append(other)
+    return central
+
+
+def _first_decisions(md: _Model) -> list[np.ndarray]:
+    """The columns of slot 0 that a device is told now (the same in every future)."""
+    cols = [md.curt[:1]]
+    cols += [c[:1] for b in md.bats for c in b[:2]]
+    cols += [p[:1] for p, _ in md.evs]
+    cols += [h[:1] for heaters, *_ in md.stores for h in heaters]
+    return cols
+
+
+def _build_one(m: LpModel, req: PlanRequest, pv_w: object, options: PlanOptions, weight: float) -> _Model:
+    first_cost = len(m.cost)
     n, dt = req.n, req.dt_h
     buy = _per_slot(req.buy_eur_per_kwh, n, "buy_eur_per_kwh")
     sell = _per_slot(req.sell_eur_per_kwh, n, "sell_eur_per_kwh")
-    pv = np.maximum(_per_slot(req.pv_w, n, "pv_w"), 0.0)
+    pv = np.maximum(_per_slot(pv_w, n, "pv_w"), 0.0)
     load = np.maximum(_per_slot(req.load_w, n, "load_w"), 0.0)
     w_imp, w_exp = _weights(req, buy, sell)
     k = dt  # kW over one slot → kWh
     pv_k, load_k = pv / K, load / K
     penalty = options.penalty_factor * max(float(np.abs(w_imp).max()), float(np.abs(w_exp).max()), 0.1) + 1.0
-    m = LpModel()
 
     # a hair of cost on every flow makes a fake flow strictly worse where it would tie
     imp = m.cols(n, 0.0, INF, k * (w_imp + EPS_EUR))
@@ -114,7 +142,9 @@ def _build(req: PlanRequest, options: PlanOptions) -> _Model:
         top_imp = np.minimum(flex[both], req.max_import_w) / K
         top_exp = np.minimum(pv[both] + sum(b.max_discharge_w for b in req.batteries), max_export) / K
         m.exclusive(imp[both], top_imp, exp_[both], top_exp)
-    return _Model(m, buy, sell, pv, load, imp, exp_, curt, excess, bats, evs, stores)
+    if weight != 1.0:  # this future's share of the expected cost
+        m.cost[first_cost:] = [c * weight for c in m.cost[first_cost:]]
+    return _Model(m, buy, sell, pv, load, imp, exp_, curt, excess, bats, evs, stores, weight)
 
 
 def solve(req: PlanRequest, options: PlanOptions | None = None) -> Plan:
@@ -162,8 +192,10 @@ def solve(req: PlanRequest, options: PlanOptions | None = None) -> Plan:
     _read_devices(req, md, sol, plan)
     if h.getModelStatus() == highspy.HighsModelStatus.kOptimal and h.getInfo().dual_solution_status == 2:
         duals = np.asarray(h.getSolution().row_dual)
-        for b, cols in zip(req.batteries, md.bats, strict=True):  # −∂cost/∂(energy in store)
-            plan.stored_value_eur_per_kwh[b.name] = -duals[cols[3]]
+        for j, b in enumerate(req.batteries):  # −∂cost/∂(energy in store), in the central future
+            value = -duals[md.bats[j][3]] / md.weight
+            value[0] = -sum(duals[f.bats[j][3][0]] for f in (md, *md.futures))  # now: in every future
+            plan.stored_value_eur_per_kwh[b.name] = value
     return plan
 
 

@@ -118,6 +118,7 @@ class Forecasts:
     pv_scale: np.ndarray | None = None  # per slot: correction known at the start of its UTC day
     pv_scaled: np.ndarray | None = None  # per slot: the value is a forecast (scale it), not a fallback
     pv_shape: PvShape | None = None  # per time of day instead of ``pv_scale``: see pv_shape_correction
+    pv_spread: np.ndarray | None = None  # per slot: (low, high) factor of two other PV futures, see pv_spread
 
     def pv_at(self, i: int, n: int) -> np.ndarray:
         """PV forecast for slots ``i .. i+n``, corrected by the factor(s) known at slot ``i``."""
@@ -178,23 +179,40 @@ def actual_series(year: Year, sim: SiteSim) -> tuple[np.ndarray, np.ndarray]:
     return (np.array([house.profile.at(t) for t in mids]), np.array([pv.available.at(t) for t in mids]))
 
 
-def pv_forecast(year: Year, days: int = 7) -> np.ndarray:
+def pv_forecast(year: Year) -> np.ndarray:
     """The recorded ``pv_forecast_w`` per slot (a forecast made at the time); where it has no value,
-    the mean measured PV of the same slot on the ``days`` days before (past data; a backtest on the
+    the mean measured PV of the same slot on the 7 days before (past data; a backtest on the
     benchmark year's measured PV: mean absolute error 573 W against 630 W for the day before
     alone), else 0."""
-    h = year.history
-    fc = h["pv_forecast_w"].reindex(year.starts).to_numpy(dtype=float)
+    return _pv_forecast_at(year.history, year.starts)
+
+
+def _pv_forecast_at(h: pd.DataFrame, at: pd.DatetimeIndex, days: int = 7) -> np.ndarray:
+    fc = h["pv_forecast_w"].reindex(at).to_numpy(dtype=float)
     before = np.stack(
-        [
-            h["pv_w"].reindex(year.starts - pd.Timedelta(days=d)).to_numpy(dtype=float)
-            for d in range(1, days + 1)
-        ]
+        [h["pv_w"].reindex(at - pd.Timedelta(days=d)).to_numpy(dtype=float) for d in range(1, days + 1)]
     )
     seen = np.isfinite(before)
     mean = np.where(seen.any(axis=0), np.nansum(before, axis=0) / np.maximum(seen.sum(axis=0), 1), np.nan)
     out = np.where(np.isnan(fc), mean, fc)
     return np.clip(np.nan_to_num(out, nan=0.0), 0.0, None)
+
+
+def pv_spread(year: Year, days: int = 28) -> np.ndarray:
+    """Per slot, how far the PV of the coming days may fall from its forecast, as two factors
+    (low, high): the 1/6 and 5/6 quantiles of measured over forecast energy per day in the ``days``
+    days before (past data only), over their median. Each stands for a third of the outcomes, the
+    forecast for the middle third: the planner's two other PV futures (``PlanRequest.pv_scenarios``)."""
+    h = year.history
+    seen = h["pv_w"].notna()
+    meas = h["pv_w"].where(seen, 0.0).clip(lower=0.0).resample("D").sum()
+    fc = pd.Series(_pv_forecast_at(h, h.index), index=h.index).where(seen, 0.0).resample("D").sum()
+    ratio = (meas / fc.where(fc > 0.05 * fc.max())).dropna()
+    roll = ratio.rolling(days, min_periods=7)
+    med = roll.median()
+    span = pd.concat([roll.quantile(1 / 6) / med, roll.quantile(5 / 6) / med], axis=1).shift(1)
+    span = span.reindex(year.starts.floor("D"), method="ffill").fillna(1.0).clip(0.0, 3.0)
+    return span.to_numpy()
 
 
 def pv_correction(year: Year, days: int = 7) -> tuple[np.ndarray, np.ndarray]:
@@ -393,11 +411,12 @@ class Planned:
         thermal, hp_load = self._heat(hp, y.outdoor_c[i : i + n])
         if hp_load is not None:  # the heat pump keeps its own thermostat: its power is part of the load
             load = load + hp_load
+        pv = self._pv_forecast(i, n)
         return PlanRequest(
             now,
             SLOT_S // 60,
             buy,
-            self._pv_forecast(i, n),
+            pv,
             load,
             sell,
             batteries=(_plan_battery(bat),),
@@ -405,7 +424,18 @@ class Planned:
             thermal=thermal,
             max_import_w=y.setup.import_limit_w - IMPORT_MARGIN_W,
             max_export_w=y.setup.export_cap_w,
+            pv_scenarios=self._pv_futures(i, pv),
         )
+
+    def _pv_futures(self, i: int, pv: np.ndarray) -> tuple[tuple[float, np.ndarray], ...]:
+        """Two other PV futures of a third each (``Forecasts.pv_spread``), their distance from the
+        forecast growing with the lead time as the intraday correction fades (now: the forecast)."""
+        spread = self.fc.pv_spread
+        if spread is None or self.fc.oracle:
+            return ()
+        grow = 1.0 - self.pv_recent_decay ** np.arange(len(pv))
+        peak = self.year.setup.pv_kwp * 1000.0
+        return tuple((1 / 3, np.minimum(pv * (1.0 + (f - 1.0) * grow), peak)) for f in spread[i])
 
     def solve(self, req: PlanRequest) -> Plan:
         return solve(req, self.options)
