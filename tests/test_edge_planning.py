@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
@@ -21,7 +22,8 @@ from wattwerk.control.site import build_cycle
 from wattwerk.edge.assembly import EdgeOptions, assemble
 from wattwerk.edge.control_step import CycleStep
 from wattwerk.edge.planning import PlanService
-from wattwerk.forecast.site import load_history_w
+from wattwerk.forecast.pv import forecast, spread_of_ratios
+from wattwerk.forecast.site import RECENT_DECAY, load_history_w, pv_arrays, weather_site
 from wattwerk.market.site_prices import TariffPrices
 from wattwerk.model import Reading
 from wattwerk.snapshot import SiteState
@@ -322,3 +324,71 @@ async def test_no_feed_in_at_negative_prices_curtails_and_pulls_consumption_in(t
     assert on.curtail_w[neg].sum() > 0  # what the site cannot take is curtailed
     bat = on.devices["bat"]["power_w"]
     assert bat[neg].min() < -1000.0  # the battery charges in them
+
+
+async def plan_request_after_measured_days(tmp_path: Path, factors: list[float]):
+    """The planner on clear-sky weather (7 past days, 2 ahead) with the plant measured at
+    ``factors[d]`` × the model on the local days just before NOW; (service, request, plan)."""
+    cfg = site(tmp_path, pv=True)
+    index = pd.date_range("2024-05-26", periods=24 * 9, freq="1h", tz="UTC")
+    clear = weather_site(cfg).location.get_clearsky(index + pd.Timedelta(minutes=30), model="ineichen")
+    weather = clear.set_axis(index)[["ghi", "dni", "dhi"]].assign(temp_air=18.0, wind_speed=2.0)
+    modelled = forecast(weather_site(cfg), pv_arrays(cfg), weather)["total"]
+    days = sorted({d for d in modelled.index.tz_convert(cfg.site.timezone).date if d < NOW.date()})
+    factor = dict(zip(days[len(days) - len(factors) :], factors, strict=True))
+    tmp_path.mkdir(exist_ok=True)
+    store = SqliteStore(tmp_path / "s.sqlite", tz="Europe/Berlin")
+    readings = []
+    for ts, watts in modelled.items():
+        day = ts.tz_convert(cfg.site.timezone).date()
+        if day in factor:
+            t = ts.to_pydatetime()
+            readings += [
+                Reading("pv1.power", t + timedelta(minutes=15 * q), factor[day] * watts) for q in range(4)
+            ]
+    store.write(readings)
+    state = SiteState()
+    state.update(
+        [Reading("bat.soc", NOW, 50.0), Reading("grid.power", NOW, 0.0), Reading("bat.power", NOW, 0.0)]
+    )
+    prices = TariffPrices(cfg.tariff, tmp_path / "prices.json", client=client_of(recorded))
+
+    async def fetch():
+        return weather
+
+    svc = PlanService(cfg, lambda: state.snapshot(NOW), prices, store=store, clock=Clock(NOW), weather=fetch)
+    try:
+        req = svc.request(await prices.prices(NOW, NOW + svc.horizon), state.snapshot(NOW), weather)
+        plan = await svc.refresh()
+    finally:
+        store.close()
+    return svc, req, plan
+
+
+async def test_measured_days_give_the_planner_two_other_pv_futures(tmp_path):
+    factors = [0.6, 0.9, 1.0, 0.8, 1.1, 0.7, 0.95]  # seven days that missed the model each its own way
+    svc, req, plan = await plan_request_after_measured_days(tmp_path, factors)
+    assert svc.pv_correction is not None
+    assert svc.pv_correction.day_ratios == pytest.approx(factors, rel=0.02)
+    spread = spread_of_ratios(svc.pv_correction.day_ratios)
+    assert spread == pytest.approx((0.7 / 0.9, 1.0 / 0.9), rel=0.02)
+    assert len(req.pv_scenarios) == 2
+    (w_lo, lo), (w_hi, hi) = req.pv_scenarios
+    assert w_lo == w_hi == pytest.approx(1 / 3)
+    pv = req.pv_w
+    assert lo[0] == hi[0] == pytest.approx(pv[0])  # now: the forecast
+    k = int(np.argmax(pv))  # the sunniest slot, hours ahead: most of the past days' spread
+    grow = 1.0 - RECENT_DECAY**k
+    assert lo[k] == pytest.approx(pv[k] * (1 + (spread[0] - 1) * grow))
+    assert hi[k] == pytest.approx(min(pv[k] * (1 + (spread[1] - 1) * grow), 8000.0))
+    assert lo[k] < pv[k] < hi[k]
+    assert plan is not None and plan.status == "optimal"
+    assert plan.pv_w == pytest.approx(pv)  # the plan shown is the central one
+
+
+async def test_too_few_measured_days_or_none_give_no_pv_futures(tmp_path):
+    svc, req, plan = await plan_request_after_measured_days(tmp_path / "few", [0.6, 1.0, 0.8])
+    assert svc.pv_correction is not None and svc.pv_correction.days == 3  # corrected, but no spread
+    assert req.pv_scenarios == () and plan is not None
+    svc, req, plan = await plan_request_after_measured_days(tmp_path / "none", [])
+    assert svc.pv_correction is None and req.pv_scenarios == () and plan is not None

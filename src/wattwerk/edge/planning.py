@@ -43,9 +43,10 @@ from wattwerk.control.planner import solve
 from wattwerk.errors import WattwerkError
 from wattwerk.forecast.grid_signal import Co2Source, EnergyChartsCO2
 from wattwerk.forecast.load import LoadForecaster
-from wattwerk.forecast.pv import Correction
+from wattwerk.forecast.pv import Correction, pv_futures, spread_of_ratios
 from wattwerk.forecast.site import (
     CLEAR_SKY_SHARE,
+    RECENT_DECAY,
     clear_sky_pv_w,
     load_history_w,
     pv_arrays,
@@ -300,6 +301,7 @@ class PlanService:
             )
         limits = site_limits(cfg)  # the limiter's fixed limits: connection, fuse, feed-in, peak shaving
         imports, exports = tightest(limits, "import"), tightest(limits, "export")
+        futures: tuple[tuple[float, np.ndarray], ...] = ()
         if weather is None:
             pv = clear_sky_pv_w(cfg, start, n)
         else:
@@ -307,6 +309,10 @@ class PlanService:
             factor = self.pv_correction.factor if self.pv_correction else 1.0
             pv = weather_pv_w(cfg, weather, start, n, factor)
             pv, self.pv_recent = recent_pv(cfg, self.store, weather, start, pv, factor)
+            spread = spread_of_ratios(self.pv_correction.day_ratios) if self.pv_correction else None
+            if spread is not None:  # two other PV futures from how the past days strayed
+                peak = sum(a.peak_w for a in pv_arrays(cfg))
+                futures = pv_futures(pv, *spread, RECENT_DECAY, peak)
         thermal = tuple(
             heat_store(cfg, s, snap, n, SLOT_MINUTES, f"heat{i}")
             for i, s in enumerate(cfg.strategy.heat_stores)
@@ -325,6 +331,7 @@ class PlanService:
             max_export_w=exports if exports is not None else math.inf,
             co2_g_per_kwh=co2,
             co2_eur_per_kg=self.co2_weight() if co2 is not None else 0.0,
+            pv_scenarios=futures,
         )
 
     def solve(

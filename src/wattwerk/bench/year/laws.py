@@ -34,7 +34,7 @@ from wattwerk.bench.year.world import SLOT_S, STEP_S, Year
 from wattwerk.control.plan_model import EV, Battery, Heater, Plan, PlanOptions, PlanRequest, ThermalStore
 from wattwerk.control.planner import solve
 from wattwerk.forecast.load import LoadForecaster
-from wattwerk.forecast.pv import blend_intraday, intraday_factor
+from wattwerk.forecast.pv import blend_intraday, intraday_factor, pv_futures
 from wattwerk.market.dayahead import known_until
 from wattwerk.sim.battery import Battery as SimBattery
 from wattwerk.sim.ev import EVCharger
@@ -433,9 +433,8 @@ class Planned:
         spread = self.fc.pv_spread
         if spread is None or self.fc.oracle:
             return ()
-        grow = 1.0 - self.pv_recent_decay ** np.arange(len(pv))
-        peak = self.year.setup.pv_kwp * 1000.0
-        return tuple((1 / 3, np.minimum(pv * (1.0 + (f - 1.0) * grow), peak)) for f in spread[i])
+        low, high = spread[i]
+        return pv_futures(pv, low, high, self.pv_recent_decay, self.year.setup.pv_kwp * 1000.0)
 
     def solve(self, req: PlanRequest) -> Plan:
         return solve(req, self.options)
