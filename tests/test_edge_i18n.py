@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from html.parser import HTMLParser
 from pathlib import Path
 
 from wattwerk.edge.pages import PAGES, STATIC_DIR, render
@@ -76,3 +77,55 @@ def test_control_reasons_are_in_both_catalogues() -> None:
             want = set(re.findall(r"\{\w+\}", template))
             for lang in ("de", "fr"):
                 assert set(re.findall(r"\{\w+\}", cats[lang][f"reason.{key}"])) == want, (folder, lang, key)
+
+
+class _Texts(HTMLParser):
+    """A page part's visible texts: (key of the nearest data-i18n element or None, text), and the
+    data-i18n-placeholder keys with the placeholder they stand for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stack: list[str | None] = []
+        self.texts: list[tuple[str | None, str]] = []
+        self.placeholders: dict[str, str] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if a.get("data-i18n-placeholder"):
+            self.placeholders[str(a["data-i18n-placeholder"])] = str(a.get("placeholder"))
+        if tag not in ("input", "br", "img", "meta", "link"):
+            self.stack.append(a.get("data-i18n") or (self.stack[-1] if self.stack else None))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag not in ("input", "br", "img", "meta", "link") and self.stack:  # (</header> closes the shell's)
+            self.stack.pop()
+
+    def handle_data(self, data: str) -> None:
+        if data.strip():
+            self.texts.append((self.stack[-1] if self.stack else None, " ".join(data.split())))
+
+
+def test_setup_and_wizard_pages_are_in_de_en_fr() -> None:
+    """Every visible text of the installer's pages has a key (the HTML's English is the catalogue's),
+    and so has every text their scripts show (tx("key", "English")); German and French translate them."""
+    cats = {lang: json.loads((STATIC / "i18n" / f"{lang}.json").read_text()) for lang in ("de", "en", "fr")}
+    for name in ("setup", "wizard"):
+        page = _Texts()
+        page.feed((STATIC / "pages" / f"{name}.html").read_text())
+        untranslated = [text for key, text in page.texts if key is None]
+        assert untranslated == [], (name, untranslated)
+        keys = {key: text for key, text in page.texts if key}
+        assert len(keys) >= 10, name
+        for key, text in keys.items():  # the HTML's fallback is the English entry
+            assert key.startswith(f"{name}.") and cats["en"][key] == text, (key, text)
+        for key, text in page.placeholders.items():
+            assert cats["en"][key] == text, (key, text)
+        script = (STATIC / f"{name}.js").read_text()
+        said = dict(re.findall(r'\btx\("([a-z_]+)", "([^"]+)"', script))
+        assert len(said) >= 5, name
+        for key, en in said.items():  # the script's fallback is the English entry
+            assert cats["en"][f"{name}.{key}"] == en, (name, key)
+        for key in [*keys, *page.placeholders, *(f"{name}.{k}" for k in said)]:
+            assert cats["de"][key] and cats["fr"][key], key
+    assert cats["de"]["setup.save"] == "Speichern" and cats["fr"]["setup.save"] == "Enregistrer"
+    assert cats["de"]["wizard.meter_title"] == "3 · Netzzähler"

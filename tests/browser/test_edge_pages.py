@@ -129,6 +129,11 @@ async def test_history_sessions_status_and_dark(
         "keine Antwort von dem Gerät"
     )
     await expect(page.get_by_test_id("health")).to_contain_text("Netzzähler")
+    await page.goto(base + "setup")  # the installer's pages too: heading and the search's example
+    await expect(page.locator("#find-title")).to_have_text("1 · Gerät finden")
+    await expect(page.get_by_test_id("search")).to_have_attribute(
+        "placeholder", "z. B. Fronius, SunSpec, Eastron SDM630"
+    )
     await page.screenshot(path=str(shots / "history-month-phone-dark.png"), full_page=True)
     assert errors == []
     await ctx.close()

@@ -3,6 +3,8 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
+// a text of this page (static/i18n setup.*) in the page's language, HTML-escaped; English until it is there
+const tx = (key, en, vars) => WW.esc(WW.tr("setup." + key, en, vars));
 let chosen = null, config = null, timer = null;
 
 function suggestId(role) {
@@ -19,8 +21,8 @@ async function search() {
     `<li role="option" data-i="${i}" data-key="${WW.esc(e.key)}" class="${e.can_add ? "" : "off"}">` +
     `<b>${WW.esc(e.vendor)}</b> · ${WW.esc(e.models.join(", "))}` +
     `<div class="muted small">${WW.esc(e.category.replace(/_/g, " "))} · ${WW.esc(e.protocols.join(", "))}` +
-    `${e.status === "tested" ? " · tested with an emulator" : ""}${e.can_add ? "" : " · not addable here yet"}</div></li>`).join("")
-    : `<li class="off">Nothing found</li>`;
+    `${e.status === "tested" ? " · " + tx("tested", "tested with an emulator") : ""}${e.can_add ? "" : " · " + tx("not_addable", "not addable here yet")}</div></li>`).join("")
+    : `<li class="off">${tx("nothing_found", "Nothing found")}</li>`;
   $("results").onclick = (ev) => {
     const li = ev.target.closest("li[data-i]");
     if (li && !li.classList.contains("off")) choose(list[Number(li.dataset.i)], li);
@@ -59,14 +61,14 @@ async function test() {
   const box = $("test-result");
   $("test").disabled = true;
   box.hidden = false;
-  box.innerHTML = `<p class="muted">Connecting to ${WW.esc($("form").host.value)} …</p>`;
+  box.innerHTML = `<p class="muted">${tx("connecting", "Connecting to {host} …", { host: $("form").host.value })}</p>`;
   try {
     const res = await WW.json("api/setup/test", body());
     if (!res.ok) { box.innerHTML = `<ul class="problems">${WW.errors(res).map((l) => `<li>${WW.esc(l)}</li>`).join("")}</ul>`; return; }
     const r = res.data;
     if (!r.ok) { box.innerHTML = `<ul class="problems" data-testid="test-error"><li>${WW.esc(r.error)}</li></ul>`; return; }
     const info = Object.entries(r.info || {}).map(([k, v]) => `${WW.esc(k)}: ${WW.esc(v)}`).join(" · ");
-    box.innerHTML = `<p class="okmsg">It answers.${info ? " <span class=\"muted small\">" + info + "</span>" : ""}</p><div class="values">` +
+    box.innerHTML = `<p class="okmsg">${tx("answers", "It answers.")}${info ? " <span class=\"muted small\">" + info + "</span>" : ""}</p><div class="values">` +
       Object.entries(r.values).map(([k, v]) =>
         `<div data-quantity="${WW.esc(k)}">${WW.esc(k.replace(/_/g, " "))}<b>${WW.quantity(k, v)}</b></div>`).join("") + "</div>";
   } finally { $("test").disabled = false; }
@@ -81,13 +83,15 @@ async function save(ev) {
     if (!res.ok) { WW.list($("problems"), WW.errors(res), "problems"); return; }
     $("problems").hidden = true;
     $("saved").hidden = false;
-    $("saved").innerHTML = `Saved “${WW.esc(res.data.device)}” to the site file; the edge reads it now. <a href="./">See it live</a>`;
+    $("saved").innerHTML = `${tx("saved", "Saved “{device}” to the site file; the edge reads it now.", { device: res.data.device })} ` +
+      `<a href="./">${tx("see_live", "See it live")}</a>`;
     config = (await WW.json("api/setup/config")).data;
   } finally { $("save").disabled = false; }
 }
 
 async function init() {
-  const res = await WW.json("api/setup/config");
+  const [res] = await Promise.all([WW.json("api/setup/config"), WW.ready]);  // the texts from the first render on
+  for (const el of document.querySelectorAll("[data-i18n-placeholder]")) el.placeholder = WW.tr(el.dataset.i18nPlaceholder, el.placeholder);
   if (res.ok) { config = res.data; $("site").textContent = config.site; } else {
     $("off").hidden = false;
     $("off").textContent = WW.errors(res).join(" ");

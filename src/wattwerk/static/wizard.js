@@ -3,6 +3,8 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
+// a text of this page (static/i18n wizard.*) in the page's language; English until it is there
+const tx = (key, en, vars) => WW.tr("wizard." + key, en, vars);
 let ifaces = [];
 
 function netBody(confirm) {
@@ -32,7 +34,7 @@ async function network(confirm) {
   const d = res.data;
   $("cmds").hidden = false;
   $("cmds").textContent = d.commands.join("\n");
-  $("net-note").textContent = d.applied ? "Applied." : d.reason || "";
+  $("net-note").textContent = d.applied ? tx("applied", "Applied.") : d.reason || "";
   $("net-apply").hidden = !$("net").dataset.canApply || d.applied;
   if (d.results) $("cmds").textContent += "\n\n" + d.results.map((r) => `$ ${r.command}\n${r.output} (exit ${r.rc})`).join("\n");
 }
@@ -41,7 +43,8 @@ async function loadNetwork() {
   const res = await WW.json("api/wizard/network");
   if (!res.ok) return;
   ifaces = res.data.interfaces;
-  $("ifaces").innerHTML = "<thead><tr><th>Interface</th><th>State</th><th>Addresses</th></tr></thead><tbody>" +
+  $("ifaces").innerHTML = `<thead><tr><th>${WW.esc(tx("interface", "Interface"))}</th><th>${WW.esc(tx("state", "State"))}</th>` +
+    `<th>${WW.esc(tx("addresses", "Addresses"))}</th></tr></thead><tbody>` +
     ifaces.map((i) => `<tr><td>${WW.esc(i.name)}${i.wireless ? " <span class=\"muted small\">WLAN</span>" : ""}</td>` +
       `<td>${WW.esc(i.state || "")}</td><td>${WW.esc(i.addresses.join(", "))}</td></tr>`).join("") + "</tbody>";
   const f = $("net");
@@ -54,7 +57,7 @@ async function loadNetwork() {
 }
 
 // the site by the owner's name for it on the portal, never by its id
-const paired = (portal, label) => `Uploads to “${label}” on ${portal}`;
+const paired = (portal, label) => tx("paired", "Uploads to “{label}” on {portal}", { label, portal });
 
 async function loadConfig() {
   const res = await WW.json("api/setup/config");
@@ -74,7 +77,7 @@ async function loadConfig() {
 $("net").addEventListener("submit", (ev) => { ev.preventDefault(); network(false); });
 $("net").addEventListener("change", toggle);
 $("net-apply").addEventListener("click", () => {
-  if (confirm("Change this box's network now? The page may lose its connection.")) network(true);
+  if (confirm(tx("apply_confirm", "Change this box's network now? The page may lose its connection."))) network(true);
 });
 $("pair").addEventListener("submit", async (ev) => {
   ev.preventDefault();
@@ -97,13 +100,13 @@ $("meter").addEventListener("submit", async (ev) => {
     return;
   }
   $("meter-problems").hidden = true;
-  $("meter-ok").textContent = `Grid meter: ${res.data.grid_meter}`;
+  $("meter-ok").textContent = tx("meter_ok", "Grid meter: {id}", { id: res.data.grid_meter });
   loadConfig();
 });
 $("pw").addEventListener("submit", async (ev) => {
   ev.preventDefault();
   const f = ev.target;
-  if (f.password.value !== f.again.value) { WW.list($("pw-problems"), ["the two passwords differ"], "problems"); return; }
+  if (f.password.value !== f.again.value) { WW.list($("pw-problems"), [tx("differ", "the two passwords differ")], "problems"); return; }
   const res = await WW.json("api/auth/password", { password: f.password.value });
   if (!res.ok) { WW.list($("pw-problems"), WW.errors(res), "problems"); return; }
   location.reload();
@@ -113,17 +116,17 @@ $("change").addEventListener("submit", async (ev) => {
   ev.preventDefault();
   const f = ev.target;
   $("change-ok").hidden = true;
-  if (f.password.value !== f.again.value) { WW.list($("change-problems"), ["the two passwords differ"], "problems"); return; }
+  if (f.password.value !== f.again.value) { WW.list($("change-problems"), [tx("differ", "the two passwords differ")], "problems"); return; }
   const res = await WW.json("api/account/password", { current: f.current.value, password: f.password.value });
   if (!res.ok) { WW.list($("change-problems"), WW.errors(res), "problems"); return; }
   $("change-problems").hidden = true;
   f.reset();
   $("change-ok").hidden = false;
-  $("change-ok").textContent = "Changed. Other browsers are signed out.";
+  $("change-ok").textContent = tx("changed", "Changed. Other browsers are signed out.");
 });
 
 // first start: only the password step until the admin password is set
-WW.json("api/auth").then((res) => {
+Promise.all([WW.json("api/auth"), WW.ready]).then(([res]) => {  // the texts from the first render on
   const first = res.ok && !res.data.password_set;
   $("pw-card").hidden = !first;
   for (const el of document.querySelectorAll("section.card:not(#pw-card)")) el.hidden = first;
