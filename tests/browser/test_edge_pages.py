@@ -134,6 +134,7 @@ async def test_history_sessions_status_and_dark(
     await expect(page.get_by_test_id("search")).to_have_attribute(
         "placeholder", "z. B. Fronius, SunSpec, Eastron SDM630"
     )
+    await page.screenshot(path=str(shots / "setup-phone-de.png"), full_page=True)
     await page.screenshot(path=str(shots / "history-month-phone-dark.png"), full_page=True)
     assert errors == []
     await ctx.close()
