@@ -117,6 +117,9 @@ WW.ready = (document.querySelector("[data-i18n]") ? fetch(`static/i18n/${WW.lang
     WW.strings = strings;
     document.documentElement.lang = WW.lang;
     document.querySelectorAll("[data-i18n]").forEach((el) => { if (strings[el.dataset.i18n]) el.textContent = strings[el.dataset.i18n]; });
+    document.querySelectorAll("[data-i18n-placeholder]").forEach((el) => {
+      if (strings[el.dataset.i18nPlaceholder]) el.placeholder = strings[el.dataset.i18nPlaceholder];
+    });
   });
 
 // the installable app: the shell's service worker (served from the root, so it covers every page)

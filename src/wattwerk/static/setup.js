@@ -91,7 +91,6 @@ async function save(ev) {
 
 async function init() {
   const [res] = await Promise.all([WW.json("api/setup/config"), WW.ready]);  // the texts from the first render on
-  for (const el of document.querySelectorAll("[data-i18n-placeholder]")) el.placeholder = WW.tr(el.dataset.i18nPlaceholder, el.placeholder);
   if (res.ok) { config = res.data; $("site").textContent = config.site; } else {
     $("off").hidden = false;
     $("off").textContent = WW.errors(res).join(" ");
