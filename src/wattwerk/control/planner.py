@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import highspy
@@ -107,7 +108,9 @@ def _first_decisions(md: _Model) -> list[np.ndarray]:
     return cols
 
 
-def _build_one(m: LpModel, req: PlanRequest, pv_w: object, options: PlanOptions, weight: float) -> _Model:
+def _build_one(
+    m: LpModel, req: PlanRequest, pv_w: Sequence[float], options: PlanOptions, weight: float
+) -> _Model:
     first_cost = len(m.cost)
     n, dt = req.n, req.dt_h
     buy = _per_slot(req.buy_eur_per_kwh, n, "buy_eur_per_kwh")

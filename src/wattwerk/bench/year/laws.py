@@ -207,7 +207,7 @@ def pv_spread(year: Year, days: int = 28) -> np.ndarray:
     seen = h["pv_w"].notna()
     meas = h["pv_w"].where(seen, 0.0).clip(lower=0.0).resample("D").sum()
     fc = pd.Series(_pv_forecast_at(h, h.index), index=h.index).where(seen, 0.0).resample("D").sum()
-    ratio = (meas / fc.where(fc > 0.05 * fc.max())).dropna()
+    ratio = (meas / fc.where(fc > 0.05 * fc.cummax())).dropna()  # a dull day says little (known that day)
     roll = ratio.rolling(days, min_periods=7)
     med = roll.median()
     span = pd.concat([roll.quantile(1 / 6) / med, roll.quantile(5 / 6) / med], axis=1).shift(1)

@@ -118,7 +118,6 @@ def battery_rule(
 
     def rule(residual_w: float) -> float:
         w = battery_follow(plan_w, residual_w - planned_residual_w, residual_w, max_w, worth)
-        over = residual_w - w - fuse_w
-        return min(w + over, 0.0) if over > 0 and w < 0 else w
+        return fuse_guard(residual_w, 0.0, w, fuse_w, can_discharge=True)[1]  # the car is in the residual
 
     return rule
