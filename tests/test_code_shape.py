@@ -7,6 +7,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from ast_scan import parse
+
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "wattwerk"
 MAX_MODULE_LINES = 600
 MAX_FUNCTION_LINES = 80
@@ -36,7 +38,7 @@ def offenders_in(text: str, where: str) -> dict[str, int]:
             else:
                 visit(child, prefix)
 
-    visit(ast.parse(text, filename=where), "")
+    visit(parse(text, filename=where), "")
     return out
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from ast_scan import parse
+
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "wattwerk"
 
 # top to bottom; a module may import from its own layer and from any layer above it.
@@ -40,7 +42,7 @@ def imports(path: Path) -> list[str]:
 
 def imports_in(code: str) -> list[str]:
     """Every wattwerk module the code imports, relative to the package."""
-    tree = ast.parse(code)
+    tree = parse(code)
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module == "wattwerk":  # from wattwerk import edge

@@ -9,6 +9,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from ast_scan import parse
+
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "wattwerk"
 ASSEMBLY = PACKAGE / "edge" / "assembly.py"
 BUILDERS = frozenset({"EdgeRuntime", "CycleStep", "build_devices", "build_cycle"})
@@ -17,7 +19,7 @@ BUILDERS = frozenset({"EdgeRuntime", "CycleStep", "build_devices", "build_cycle"
 def builder_calls(code: str) -> list[tuple[int, str]]:
     """(line, name) of every call of a builder, however it is spelt (``f(...)``, ``m.f(...)``, an
     alias from ``import ... as``)."""
-    tree = ast.parse(code)
+    tree = parse(code)
     alias = {
         a.asname: a.name
         for node in ast.walk(tree)

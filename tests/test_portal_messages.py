@@ -13,6 +13,7 @@ from fastapi import FastAPI, HTTPException
 from fastapi.testclient import TestClient
 from pydantic import BaseModel, Field
 
+from ast_scan import parse
 from wattwerk.portal import hardening, i18n, messages, pages
 from wattwerk.vocabulary import Role
 
@@ -52,7 +53,7 @@ def _message_nodes() -> list[tuple[str, ast.expr]]:
     PairingRefused texts (constants and f-strings)."""
     found = []
     for path in sorted(PORTAL.glob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        for node in ast.walk(parse(path.read_text(encoding="utf-8"))):
             if not isinstance(node, ast.Call):
                 continue
             name = getattr(node.func, "id", getattr(node.func, "attr", ""))
