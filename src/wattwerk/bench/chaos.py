@@ -283,8 +283,7 @@ def _edge_argv(config: ChaosConfig, outbox: Path, port: int, token: str, ca: Cer
         str(outbox),
         "--url",
         f"https://127.0.0.1:{port}",
-        "--token",
-        token,
+        f"--token={token}",  # a URL-safe token may start with "-", which argparse would take for an option
         "--ca",
         str(ca.ca_cert),
         "--batch",
