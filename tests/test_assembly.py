@@ -14,8 +14,10 @@ from wattwerk.config import load_demo_config, parse_config
 from wattwerk.demo import DemoSite, demo_prices
 from wattwerk.edge.assembly import EdgeOptions, assemble, check
 from wattwerk.edge.maintenance_client import EdgeCommands, LogTail
+from wattwerk.edge.outbox import Row
 from wattwerk.errors import PermanentError
 from wattwerk.market.sample import SampleDayAhead, sample_day
+from wattwerk.model import Reading
 
 SITE = """\
 site:
@@ -127,3 +129,32 @@ def test_demo_prices_fall_back_to_the_fixed_tariff(tmp_path: Path, monkeypatch: 
 
     monkeypatch.setattr("wattwerk.market.sample.sample_series", unreadable)
     assert demo_prices(cfg, tmp_path).provider is None  # the site file's fixed tariff
+
+
+def test_pairing_uploads_where_every_counter_stood(tmp_path: Path) -> None:
+    """The wizard pairs a running edge: before the first new reading, its outbox holds the latest
+    stored reading of every channel, so the portal's counters start where the meter stood and the
+    energy after pairing counts in full (the test journey lost a minute when the meter moved first)."""
+    edge = assemble(parse_config(site(tmp_path)), EdgeOptions())
+    t0 = datetime(2026, 12, 6, 12, tzinfo=UTC)
+    for s, wh in ((0, 1000.0), (60, 1095.0)):
+        edge.recorder.record(
+            [Reading("grid.energy_import", t0 + timedelta(seconds=s), wh), Reading("pv1.power", t0, 300.0)]
+        )
+    paired = parse_config(site(tmp_path) + "portal: {url: 'http://127.0.0.1:1', token: t, site: s1}\n")
+
+    async def pair() -> list[Row]:
+        edge._stop = stop = asyncio.Event()
+        edge.attach_portal(paired)
+        stop.set()
+        await asyncio.gather(*edge._paired, return_exceptions=True)
+        assert edge.outbox is not None
+        return edge.outbox.peek(10)
+
+    try:
+        rows = asyncio.run(pair())
+    finally:
+        edge.close()
+    sent = {(ch, ts, v) for _, ch, ts, v in rows}
+    at = round(t0.timestamp() * 1000)
+    assert sent == {("grid.energy_import", at + 60_000, 1095.0), ("pv1.power", at, 300.0)}

@@ -46,8 +46,9 @@ ARGS = ("--store-every", "1")  # the edge's store takes each second's readings
 
 class Meter:
     """The grid meter from the site model, stamped with the wall clock. Standing still (the
-    counters do not move) until the edge is paired, as the edge keeps what it read before pairing
-    only in its own store; then a simulated minute a telegram, so that the counters move by kWh
+    counters do not move) until the edge is paired, as the edge uploads only where the counters
+    stood at pairing (its history before stays in its own store); then a simulated minute a
+    telegram, so that the counters move by kWh
     within a minute, still below the stores' plausible rate (1 MW for a Wh counter,
     store/counters.py), so no reading is a glitch."""
 

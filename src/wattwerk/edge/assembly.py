@@ -420,12 +420,16 @@ class Edge:
 
     def attach_portal(self, cfg: SiteConfig) -> None:
         """The wizard paired this edge: open the outbox and start the uplink (and maintenance
-        client) now, no restart. Only the first pairing; a new portal for a paired edge counts
-        from the next start."""
+        client) now, no restart. The latest stored reading of every channel goes up first, so the
+        portal's counters start where the meter stood at pairing (the energy after it counts in
+        full; older history stays in the edge's store). Only the first pairing; a new portal for a
+        paired edge counts from the next start."""
         if cfg.portal is None or self.outbox is not None or self._stop is None or self._stop.is_set():
             return
         self.cfg = self.cfg.model_copy(update={"portal": cfg.portal})
         self.outbox = Outbox(Path(self.cfg.store.data_dir) / "outbox.sqlite")
+        self.writer.flush()
+        self.outbox.append(self.store.latest().values())  # where every counter stood at pairing
         self.recorder.outbox = self.outbox
         self._paired = [asyncio.create_task(t) for t in self._portal_tasks(self._stop)]  # type: ignore[arg-type]
         log.info("paired with %s as site %s: uploading", cfg.portal.url, cfg.portal.site)
