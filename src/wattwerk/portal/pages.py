@@ -178,6 +178,26 @@ async def _site_ref(conn: Conn, name: str, who: Principal) -> sites.SiteRef:
     return ref
 
 
+async def read_tariff(conn: Conn, site_id: int) -> dict[str, Any]:
+    """The owner's manual tariff (``DEFAULT_TARIFF`` until set) with the edge's under ``edge``
+    (None until an edge sent one with its plan)."""
+    cur = await conn.execute(
+        "SELECT import_per_kwh, export_per_kwh, currency FROM portal_tariffs WHERE site_id = %s", (site_id,)
+    )
+    row = await cur.fetchone()
+    edge = await conn.fetchone("SELECT tariff FROM site_plans WHERE site_id = %s", (site_id,))
+    sent = None if edge is None or edge[0] is None else conn.unjson(edge[0])
+    if row is None:
+        return dict(DEFAULT_TARIFF) | {"edge": sent}
+    return {
+        "import_per_kwh": row[0],
+        "export_per_kwh": row[1],
+        "currency": row[2],
+        "default": False,
+        "edge": sent,
+    }
+
+
 def api_router() -> APIRouter:
     r = APIRouter(prefix="/api/v1")
 
@@ -201,22 +221,7 @@ def api_router() -> APIRouter:
         currency, mean import and export price over the plan), which the widget prefers."""
         async with auth.db_of(request).connection() as conn:
             ref = await _site_ref(conn, site, who)
-            cur = await conn.execute(
-                "SELECT import_per_kwh, export_per_kwh, currency FROM portal_tariffs WHERE site_id = %s",
-                (ref.site_id,),
-            )
-            row = await cur.fetchone()
-            edge = await conn.fetchone("SELECT tariff FROM site_plans WHERE site_id = %s", (ref.site_id,))
-        sent = None if edge is None or edge[0] is None else conn.unjson(edge[0])
-        if row is None:
-            return dict(DEFAULT_TARIFF) | {"edge": sent}
-        return {
-            "import_per_kwh": row[0],
-            "export_per_kwh": row[1],
-            "currency": row[2],
-            "default": False,
-            "edge": sent,
-        }
+            return await read_tariff(conn, ref.site_id)
 
     @r.put("/sites/{site}/tariff", tags=["sites"], openapi_extra=TARIFF_BODY)
     async def tariff_set(site: SiteName, who: Who, request: Request) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from wattwerk.portal import (
     accounts_api,
     admin_api,
+    cost_api,
     data_api,
     episodes,
     flukso_read,
@@ -53,6 +54,7 @@ def include_all(app: FastAPI, *, reset_tokens_in_response: bool = False) -> Fast
     app.include_router(flukso_read.router())
     app.include_router(loggers.router())  # registering old Flukso/mySmartGrid loggers (issue 14)
     app.include_router(plans.router())  # the edge's plan and PV forecast (issue 8)
+    app.include_router(cost_api.router())  # the cost widget's figure, priced per plan slot (issue 18)
     app.include_router(episodes.router())  # the edge's restriction episodes (issue 18)
     app.include_router(operator_api.router())  # the operator view (issue 14)
     app.include_router(operator_api.page_router())
