@@ -194,7 +194,15 @@ def test_a_foreign_site_is_missing_and_bad_periods_are_refused(portal: Portal) -
     assert bad_date.status_code == 422
     assert bad_date.json()["detail"][0]["loc"] == ["query", "date"]
     none = owner.http.get(path)
-    assert none.status_code == 422 and "date=YYYY-MM-DD" in none.json()["detail"]
+    assert none.status_code == 422
+    assert [(e["loc"], e["type"]) for e in none.json()["detail"]] == [
+        (["query", "period"], "missing"),
+        (["query", "date"], "missing"),
+    ]
+    far = owner.http.get(path, params={"period": "year", "date": "9999-01-01"})
+    assert far.status_code == 422 and far.json()["detail"][0]["type"] == "less_than_equal"
+    long = owner.http.get(path, params={"period": "custom", "date": "2000-01-01", "until": "2020-01-01"})
+    assert long.status_code == 422 and "ten years" in long.json()["detail"]
     custom = owner.http.get(path, params={"period": "custom", "date": "2026-11-03"})
     assert custom.status_code == 422 and "until=" in custom.json()["detail"]
     ok = owner.http.get(path, params={"period": "custom", "date": "2026-11-03", "until": "2026-11-04"})

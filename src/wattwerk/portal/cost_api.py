@@ -16,6 +16,7 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
 
 from wattwerk.flows import FLOW_ROLES
 from wattwerk.portal import auth, pages, series, series_api, site_roles, sites
@@ -25,6 +26,7 @@ from wattwerk.portal.slot_cost import Prices, Slot, SlotIndex, cost
 
 LONGEST_SLOT_MS = 60 * 60_000  # plans.SLOT_MINUTES' longest: a slot may start this far before the range
 IMPORT, EXPORT = "energy_import", "energy_export"
+LAST_DAY = date(9998, 12, 31)  # a year or month after it is past the calendar (date.max)
 Period = Literal["day", "week", "month", "year", "custom"]
 
 
@@ -92,20 +94,20 @@ def fallback_of(tariff: dict[str, Any]) -> tuple[Prices, str]:
 
 
 def _span(period: str | None, day: date | None, until: date | None, tz: str) -> tuple[int, int]:
-    """[start, end) of the local period; 422 saying what is wrong (checked after the site, so a
-    foreign site answers 404 like a missing one whatever is asked)."""
-    if period is None or day is None:
-        raise HTTPException(422, "period=day|week|month|year|custom and date=YYYY-MM-DD are needed")
+    """[start, end) of the local period, else 422 saying what is wrong. Checked after the site,
+    so a foreign site answers 404 like a missing one whatever is asked."""
+    missing = [
+        {"type": "missing", "loc": ("query", name), "msg": "Field required", "input": None}
+        for name, value in (("period", period), ("date", day))
+        if value is None
+    ]
+    if missing or period is None or day is None:
+        raise RequestValidationError(missing)
     if period == "custom" and (until is None or until < day):
         raise HTTPException(422, "period=custom needs until=YYYY-MM-DD, the last day, not before date")
-    try:
-        start_ms, end_ms = series_api.span(period, day, until, None, None, tz)
-    except (ValueError, OverflowError):
-        raise HTTPException(
-            422, f"date {day.isoformat()}: outside the calendar the portal can show"
-        ) from None
+    start_ms, end_ms = series_api.span(period, day, until, None, None, tz)
     if end_ms - start_ms > series_api.MAX_RANGE.total_seconds() * 1000:
-        raise HTTPException(422, "the range is at most about ten years")
+        raise HTTPException(422, "from must be before to, and the range at most about ten years")
     return start_ms, end_ms
 
 
@@ -141,8 +143,8 @@ def router() -> APIRouter:
         who: Who,
         request: Request,
         period: Period | None = None,
-        date_: Annotated[date | None, Query(alias="date")] = None,
-        until: date | None = None,
+        date_: Annotated[date | None, Query(alias="date", le=LAST_DAY)] = None,
+        until: Annotated[date | None, Query(le=LAST_DAY)] = None,
     ) -> dict[str, Any]:
         """The grid cost of a local period of the site's zone (as the series API's ``period``,
         ``date``, ``until``): import, feed-in credit, net, each bucket priced with the plan slot
