@@ -20,6 +20,7 @@ from portal_fixtures import PASSWORD, Portal, account, edge_token, new_site, por
 from test_ingest_support import database, pg  # noqa: F401
 
 DAY = 86_400_000
+QUARTER = 900_000
 
 
 def euros(x: float) -> str:
@@ -31,7 +32,32 @@ def counter_delta(rows: list[tuple[str, int, float]], channel: str, start: int, 
     """A counter's energy over [start, end): last value in it − the last one before it."""
     inside = [v for ch, ts, v in rows if ch == channel and start <= ts < end]
     before = [v for ch, ts, v in rows if ch == channel and ts < start]
+    if not inside:  # a range ahead of the readings
+        return 0.0
     return inside[-1] - (before[-1] if before else inside[0])
+
+
+def day_plan(site: str, day0: int, day1: int) -> dict[str, Any]:
+    """An edge's plan over the local day [day0, day1): import 0.10 €/kWh and feed-in 0.07 in its
+    first half, 0.50 and 0.12 in its second, with the tariff's name and its mean prices."""
+    half = day0 + (day1 - day0) // 2
+    slots = [
+        {"ts_ms": ts, "price": 0.10 if ts < half else 0.50, "sell": 0.07 if ts < half else 0.12}
+        | {"pv_w": 0, "load_w": 1, "grid_w": 1, "cost_eur": 0.0}
+        for ts in range(day0, day1, QUARTER)
+    ]
+    tariff = {"name": "Spot stündlich", "currency": "EUR", "import_per_kwh": 0.3, "export_per_kwh": 0.095}
+    return {
+        "site": site,
+        "edge_id": "e1",
+        "made_at_ms": int(time.time() * 1000),
+        "status": "optimal",
+        "pv_source": "x",
+        "currency": "EUR",
+        "slot_minutes": 15,
+        "slots": slots,
+        "tariff": tariff,
+    }
 
 
 def buckets(rows: list[tuple[str, int, float]], start: int, end: int, step: int) -> int:
@@ -120,6 +146,10 @@ async def test_ranges_cost_compare_and_language(
     imp = counter_delta(rows, "grid.energy_import", day0, day1)
     exp = counter_delta(rows, "grid.energy_export", day0, day1)
     await expect(page.locator("#w-cost .net")).to_have_text(euros(imp / 1000 * 0.4 - exp / 1000 * 0.1))
+    # no plan: no slot prices, all of it at the owner's tariff, and the card says so
+    await expect(page.locator("#w-cost .cost-note")).to_have_text(
+        "0 % priced per slot, the rest at €0.40 / €0.10 per kWh (your tariff)"
+    )
     # compared with yesterday
     row = page.locator("#w-compare tr", has_text="Grid import")
     await expect(row.locator("td").nth(1)).to_have_text(kwh(imp))
@@ -208,5 +238,22 @@ async def test_ranges_cost_compare_and_language(
     await page.locator("form#give input[name=alias]").fill("niemand_hier")
     await page.locator("form#give button").click()
     await expect(page.locator("#give-err")).to_have_text("kein Konto 'niemand_hier'")
+
+    # a plan with the day's slot prices: each quarter hour's energy at its slot's price (cost_api.py)
+    plan = day_plan(site, day0, day1)
+    r = httpx.post(f"{portal.url}/api/v1/plans", json=plan, headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 200 and r.json()["stored"] == len(plan["slots"]), r.text
+    net = sum(
+        counter_delta(rows, "grid.energy_import", s["ts_ms"], s["ts_ms"] + QUARTER) / 1000 * s["price"]
+        - counter_delta(rows, "grid.energy_export", s["ts_ms"], s["ts_ms"] + QUARTER) / 1000 * s["sell"]
+        for s in plan["slots"]
+    )
+    await page.goto(f"{portal.url}/sites/{site}")
+    await expect(page.locator("#w-cost .cost-note")).to_have_text(
+        "Je Zeitfenster mit dem Tarif der Edge bepreist: Spot stündlich"
+    )
+    await expect(page.locator("#w-cost .cost-note")).to_have_attribute("data-share", "1")
+    german = f"{abs(net):.2f}".replace(".", ",")
+    await expect(page.locator("#w-cost .net")).to_have_text(re.compile(rf"^-?{german}\s€$"))
     assert errors == [], errors
     await ctx.close()
