@@ -69,7 +69,7 @@ def hour_price(ts: int, start: int) -> tuple[float, float]:
     return (0.10, 0.05) if ts < start + 60 * MIN else (0.40, 0.08)
 
 
-def plan_doc(site: str, start: int, prefix_tariff: dict[str, Any] | None) -> dict[str, Any]:
+def plan_doc(site: str, start: int, tariff: dict[str, Any] | None) -> dict[str, Any]:
     slots = []
     for i in range(8):  # two hours of 15-minute slots
         ts = start + i * Q
@@ -87,7 +87,7 @@ def plan_doc(site: str, start: int, prefix_tariff: dict[str, Any] | None) -> dic
         "slot_minutes": 15,
         "slots": slots,
     }
-    return doc | ({"tariff": prefix_tariff} if prefix_tariff else {})
+    return doc | ({"tariff": tariff} if tariff else {})
 
 
 def counters(device: str, start: int) -> list[tuple[str, int, float]]:
@@ -207,3 +207,25 @@ def test_a_foreign_site_is_missing_and_bad_periods_are_refused(portal: Portal) -
     assert custom.status_code == 422 and "until=" in custom.json()["detail"]
     ok = owner.http.get(path, params={"period": "custom", "date": "2026-11-03", "until": "2026-11-04"})
     assert ok.status_code == 200 and ok.json()["to_ms"] - ok.json()["from_ms"] == 2 * 86_400_000
+
+
+def test_a_grid_meter_without_counters_is_priced_by_its_power(portal: Portal) -> None:  # noqa: F811
+    """As the energy table: import the power above zero, export the part below, each reading held
+    until the next one (the newest holds nothing)."""
+    owner = account(portal)
+    site = new_site(owner)
+    token = edge_token(owner, site)
+    start, day = yesterday_ten()
+    rows = [("grid.power", start + m * MIN, 1200.0 if m < 60 else -600.0) for m in range(120)]
+    upload(portal, token, site, [*rows, ("grid.power", start + 120 * MIN, 0.0)])
+    r = httpx.post(
+        f"{portal.url}/api/v1/plans",
+        json=plan_doc(site, start, None),
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert r.status_code == 200, r.text
+    c = owner.http.get(f"/api/v1/sites/{site}/cost", params={"period": "day", "date": day}).json()
+    assert c["import_eur"] == pytest.approx(1.2 * 0.10)  # an hour at 1.2 kW in the cheap hour
+    assert c["export_eur"] == pytest.approx(0.6 * 0.08)  # an hour at 0.6 kW out in the dear one
+    assert c["per_slot_share"] == pytest.approx(1.0)
+    assert c["tariff_name"] is None and c["fallback"]["source"] == "default"

@@ -77,10 +77,9 @@ async def grid_energy(request: Request, q: series.Query) -> list[tuple[int, floa
         power = per.get(f"{device}.power", {})
         for i, counter in ((0, IMPORT), (1, EXPORT)):
             name = f"{device}.{counter}"
-            source = per[name] if name in has else power
-            for ts, (pos, neg) in source.items():
-                wh = pos if name in has else (pos if i == 0 else neg)
-                out.setdefault(ts, [0.0, 0.0])[i] += wh
+            counted = name in has  # a counter's energy is its first column; power's in and out
+            for ts, (pos, neg) in (per[name] if counted else power).items():
+                out.setdefault(ts, [0.0, 0.0])[i] += pos if counted or i == 0 else neg
     return [(ts, v[0], v[1]) for ts, v in sorted(out.items())]
 
 
