@@ -201,6 +201,9 @@ def test_a_foreign_site_is_missing_and_bad_periods_are_refused(portal: Portal) -
     ]
     far = owner.http.get(path, params={"period": "year", "date": "9999-01-01"})
     assert far.status_code == 422 and far.json()["detail"][0]["type"] == "less_than_equal"
+    for period, edge_day in (("week", "0001-01-01"), ("year", "9998-12-31"), ("month", "0001-01-31")):
+        ends = owner.http.get(path, params={"period": period, "date": edge_day})  # the calendar's ends
+        assert ends.status_code == 200 and ends.json()["net_eur"] == 0.0, ends.text
     long = owner.http.get(path, params={"period": "custom", "date": "2000-01-01", "until": "2020-01-01"})
     assert long.status_code == 422 and "ten years" in long.json()["detail"]
     custom = owner.http.get(path, params={"period": "custom", "date": "2026-11-03"})
