@@ -115,5 +115,5 @@ power_chart = Widget(
     "power_chart", "widget.power_chart", ("series",), _JS + "power_chart.js", order=30, wide=True
 )
 energy = Widget("energy", "widget.energy", ("series",), _JS + "energy.js", order=40)
-cost = Widget("cost", "widget.cost", ("series", "tariff"), _JS + "cost.js", order=50)
+cost = Widget("cost", "widget.cost", ("series",), _JS + "cost.js", order=50)  # asks .../cost itself
 compare = Widget("compare", "widget.compare", ("series", "previous"), _JS + "compare.js", order=60)
