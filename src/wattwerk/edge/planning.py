@@ -5,7 +5,9 @@ the control cycle, and the plan is shown on the local page.
 Planned: the batteries; each plugged car of ``strategy.ev_departures`` (its energy by the next
 departure); each tank of ``strategy.heat_stores`` with its heat pump and heating rods. PV comes
 from the weather forecast corrected by the plant's measured yield of the last days (bounded, see
-``forecast.pv.PVForecaster``), the house load from its own history.
+``forecast.pv.PVForecaster``), the house load from its own history. Beside these forecasts, two
+other PV futures and two other load futures (a third each, from how the past days strayed from
+their forecasts, ``forecast.futures``) make the plan two-stage: what is done now suits them all.
 
 Nothing here blocks the control loop: the plan is solved in a worker thread and the last good plan
 is kept. Without prices or without a plan covering now, ``signals()`` answers ``NO_SIGNALS`` and the
@@ -41,11 +43,14 @@ from wattwerk.control.base import NO_SIGNALS, Signals
 from wattwerk.control.plan_model import EV, Battery, Heater, Plan, PlanOptions, PlanRequest, ThermalStore
 from wattwerk.control.planner import solve
 from wattwerk.errors import WattwerkError
+from wattwerk.forecast.futures import futures as other_futures
+from wattwerk.forecast.futures import spread_of_ratios
 from wattwerk.forecast.grid_signal import Co2Source, EnergyChartsCO2
 from wattwerk.forecast.load import LoadForecaster
-from wattwerk.forecast.pv import Correction, pv_futures, spread_of_ratios
+from wattwerk.forecast.pv import Correction
 from wattwerk.forecast.site import (
     CLEAR_SKY_SHARE,
+    LOAD_DECAY,
     RECENT_DECAY,
     clear_sky_pv_w,
     load_history_w,
@@ -284,7 +289,9 @@ class PlanService:
         cfg, start, n = self.cfg, prices.start, len(prices.buy)
         index = slot_index(start, n, SLOT_MINUTES)
         history = load_history_w(cfg, self.store, start)
-        load = LoadForecaster(tz=cfg.site.timezone).fit(history).predict(index)
+        forecaster = LoadForecaster(tz=cfg.site.timezone).fit(history)
+        load = np.nan_to_num(forecaster.predict(index))
+        load_spread = spread_of_ratios(forecaster.day_ratios(history))  # two other load futures
         batteries = []
         for b in cfg.by_role("battery"):
             reserve = cfg.reserve_soc(b)  # type: ignore[arg-type]
@@ -312,7 +319,7 @@ class PlanService:
             spread = spread_of_ratios(self.pv_correction.day_ratios) if self.pv_correction else None
             if spread is not None:  # two other PV futures from how the past days strayed
                 peak = sum(a.peak_w for a in pv_arrays(cfg))
-                futures = pv_futures(pv, *spread, RECENT_DECAY, peak)
+                futures = other_futures(pv, *spread, RECENT_DECAY, peak)
         thermal = tuple(
             heat_store(cfg, s, snap, n, SLOT_MINUTES, f"heat{i}")
             for i, s in enumerate(cfg.strategy.heat_stores)
@@ -322,7 +329,7 @@ class PlanService:
             SLOT_MINUTES,
             prices.buy,
             pv,
-            np.nan_to_num(load),
+            load,
             sell_eur_per_kwh=prices.sell,
             batteries=tuple(batteries),
             evs=self.evs(snap, start, n),
@@ -332,6 +339,7 @@ class PlanService:
             co2_g_per_kwh=co2,
             co2_eur_per_kg=self.co2_weight() if co2 is not None else 0.0,
             pv_scenarios=futures,
+            load_scenarios=() if load_spread is None else other_futures(load, *load_spread, LOAD_DECAY),
         )
 
     def solve(
