@@ -156,7 +156,7 @@ def router() -> APIRouter:
             res = resolution_for(slots)
             names = await _grid_channels(conn, ref.site_id)
             q = (
-                await series_api._query(conn, ref.site_id, ",".join(names), start_ms, end_ms, res, tz)
+                await series_api.series_query(conn, ref.site_id, ",".join(names), start_ms, end_ms, res, tz)
                 if names
                 else None
             )

@@ -123,7 +123,7 @@ def router() -> APIRouter:
             if not start_ms < end_ms or end_ms - start_ms > MAX_RANGE.total_seconds() * 1000:
                 raise HTTPException(400, "from must be before to, and the range at most about ten years")
             res = resolution or default_resolution(period, start_ms, end_ms)
-            q = await _query(conn, ref.site_id, channels, start_ms, end_ms, res, tz)
+            q = await series_query(conn, ref.site_id, channels, start_ms, end_ms, res, tz)
         db = auth.db_of(request)
         if format == "csv":
             summary = await series.summary(db, q) if q.channels else {}
@@ -146,7 +146,7 @@ def router() -> APIRouter:
     return r
 
 
-async def _query(
+async def series_query(
     conn: Conn, site_id: int, channels: str, start_ms: int, end_ms: int, res: str, tz: str
 ) -> series.Query:
     """The series query over the named channels (comma-separated; empty: all the site's);
