@@ -24,7 +24,7 @@ from wattwerk.edge.control_step import CycleStep
 from wattwerk.edge.planning import PlanService
 from wattwerk.forecast.futures import spread_of_ratios
 from wattwerk.forecast.pv import forecast
-from wattwerk.forecast.site import RECENT_DECAY, load_history_w, pv_arrays, weather_site
+from wattwerk.forecast.site import LOAD_DECAY, RECENT_DECAY, load_history_w, pv_arrays, weather_site
 from wattwerk.market.site_prices import TariffPrices
 from wattwerk.model import Reading
 from wattwerk.snapshot import SiteState
@@ -431,3 +431,16 @@ async def test_a_measured_load_history_gives_the_planner_two_other_load_futures(
     assert (lo[1:] < load[1:]).all() and (hi[1:] > load[1:]).all()  # apart from the next slot on
     assert lo[-1] < 0.95 * load[-1] and hi[-1] > 1.05 * load[-1]  # a day ahead: the days' spread
     assert plan is not None and plan.status == "optimal" and plan.load_w == pytest.approx(load)
+
+
+async def test_the_house_load_just_measured_fades_into_the_load_forecast(tmp_path):
+    """The house draws 2.6 kW more now than a moment ago: the plan's load for the coming slots is
+    that much higher, fading by LOAD_DECAY per slot, and the same a day ahead."""
+    _, svc, _, state = service(tmp_path)
+    known = await svc.source.prices(NOW, NOW + svc.horizon)
+    before = np.asarray(svc.request(known, state.snapshot(NOW)).load_w)
+    state.update([Reading("grid.power", NOW, 3000.0)])  # house = grid + battery: 400 W → 3 kW
+    after = np.asarray(svc.request(known, state.snapshot(NOW)).load_w)
+    assert after[0] - before[0] == pytest.approx(2600.0 * LOAD_DECAY)
+    assert after[4] - before[4] == pytest.approx(2600.0 * LOAD_DECAY**5)
+    assert after[-1] == pytest.approx(before[-1], abs=1.0)

@@ -12,7 +12,7 @@ from wattwerk.control.plan_model import EV, PlanRequest
 from wattwerk.control.planner import solve
 from wattwerk.forecast.grid_signal import EnergyChartsCO2, parse_co2eq
 from wattwerk.forecast.history import read_history_csv
-from wattwerk.forecast.load import LoadForecaster, standard_profile_w
+from wattwerk.forecast.load import LoadForecaster, blend_recent, standard_profile_w
 
 DATA = Path(__file__).parent / "data"
 HOUSE = "real/household_load_pv_fr_48.83N_6.86E_2024-02-28_2025-02-27_30min.csv"
@@ -147,3 +147,13 @@ def test_day_ratios_are_measured_over_forecast_energy_of_whole_days():
     # the forecast is the mean profile times the recent level: the ratios follow the day's scale
     assert np.corrcoef(ratios, expected)[0, 1] > 0.95
     assert LoadForecaster(tz=TZ).fit(h.iloc[-192:]).day_ratios(h) == []  # standard profile: no ratios
+
+
+def test_the_load_just_measured_fades_into_the_forecast():
+    f = np.array([500.0, 500.0, 800.0, 800.0])
+    out = blend_recent(f, 2000.0, 0.5)
+    np.testing.assert_allclose(
+        out, [500 + 1500 * 0.5, 500 + 1500 * 0.25, 800 + 1500 * 0.125, 800 + 1500 * 0.0625]
+    )
+    assert (blend_recent(f, 0.0, 0.9) >= 0.0).all()  # never below 0 W
+    assert len(blend_recent(np.zeros(0), 100.0, 0.5)) == 0

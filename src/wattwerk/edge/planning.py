@@ -5,9 +5,10 @@ the control cycle, and the plan is shown on the local page.
 Planned: the batteries; each plugged car of ``strategy.ev_departures`` (its energy by the next
 departure); each tank of ``strategy.heat_stores`` with its heat pump and heating rods. PV comes
 from the weather forecast corrected by the plant's measured yield of the last days (bounded, see
-``forecast.pv.PVForecaster``), the house load from its own history. Beside these forecasts, two
-other PV futures and two other load futures (a third each, from how the past days strayed from
-their forecasts, ``forecast.futures``) make the plan two-stage: what is done now suits them all.
+``forecast.pv.PVForecaster``), the house load from its own history, with the deviation just
+measured fading out. Beside these forecasts, two other PV futures and two other load futures (a
+third each, from how the past days strayed from their forecasts, ``forecast.futures``) make the
+plan two-stage: what is done now suits them all.
 
 Nothing here blocks the control loop: the plan is solved in a worker thread and the last good plan
 is kept. Without prices or without a plan covering now, ``signals()`` answers ``NO_SIGNALS`` and the
@@ -43,10 +44,11 @@ from wattwerk.control.base import NO_SIGNALS, Signals
 from wattwerk.control.plan_model import EV, Battery, Heater, Plan, PlanOptions, PlanRequest, ThermalStore
 from wattwerk.control.planner import solve
 from wattwerk.errors import WattwerkError
+from wattwerk.flows import SiteRoles, power_flows
 from wattwerk.forecast.futures import futures as other_futures
 from wattwerk.forecast.futures import spread_of_ratios
 from wattwerk.forecast.grid_signal import Co2Source, EnergyChartsCO2
-from wattwerk.forecast.load import LoadForecaster
+from wattwerk.forecast.load import LoadForecaster, blend_recent
 from wattwerk.forecast.pv import Correction
 from wattwerk.forecast.site import (
     CLEAR_SKY_SHARE,
@@ -291,6 +293,10 @@ class PlanService:
         history = load_history_w(cfg, self.store, start)
         forecaster = LoadForecaster(tz=cfg.site.timezone).fit(history)
         load = np.nan_to_num(forecaster.predict(index))
+        roles = SiteRoles.from_pairs([(d.id, d.role) for d in cfg.devices])
+        house_now = power_flows(roles, snap.get).get("house")
+        if house_now is not None:  # what the house draws now persists for a while
+            load = blend_recent(load, house_now, LOAD_DECAY)
         load_spread = spread_of_ratios(forecaster.day_ratios(history))  # two other load futures
         batteries = []
         for b in cfg.by_role("battery"):

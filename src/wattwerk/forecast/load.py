@@ -93,6 +93,16 @@ class LoadForecaster:
         return standard_profile_w(index, self.annual_kwh or self.default_annual_kwh, self.tz)
 
 
+def blend_recent(forecast_w: np.ndarray, now_w: float, decay: float) -> np.ndarray:
+    """The forecast with the load's deviation just measured fading out: slot k gets
+    ``(now_w − forecast[0]) · decay^(k+1)`` more (at least 0 W): a household's evening, a guest,
+    a cooking hour persist for a while."""
+    f = np.asarray(forecast_w, dtype=float)
+    if not len(f):
+        return f
+    return np.maximum(f + (now_w - f[0]) * decay ** np.arange(1, len(f) + 1), 0.0)
+
+
 def standard_profile_w(index: pd.DatetimeIndex, annual_kwh: float, tz: str = "Europe/Berlin") -> np.ndarray:
     """BDEW H25 household profile (dynamic, with holidays left out) in W for an annual demand.
 

@@ -25,7 +25,7 @@ from wattwerk.model import utcnow
 SLOT_MINUTES = 15
 RECENT_SLOTS = 8  # intraday PV: the last two hours ...
 RECENT_DECAY = 0.92  # ... fading per 15-min slot (0.85 per 30 min, as measured in bench control)
-LOAD_DECAY = 0.84  # the load futures' spread grows with 1 − this^t per 15-min slot (0.7 per 30 min)
+LOAD_DECAY = 0.84  # the load's deviation just measured: fading per 15-min slot (0.7 per 30 min, bench)
 CLEAR_SKY_SHARE = 0.7  # without a weather forecast: this share of the clear-sky yield
 
 

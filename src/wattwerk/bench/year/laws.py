@@ -34,7 +34,7 @@ from wattwerk.bench.year.world import SLOT_S, STEP_S, Year
 from wattwerk.control.plan_model import EV, Battery, Heater, Plan, PlanOptions, PlanRequest, ThermalStore
 from wattwerk.control.planner import solve
 from wattwerk.forecast.futures import futures, spread_of_ratios
-from wattwerk.forecast.load import LoadForecaster
+from wattwerk.forecast.load import LoadForecaster, blend_recent
 from wattwerk.forecast.pv import blend_intraday, intraday_factor
 from wattwerk.market.dayahead import known_until
 from wattwerk.sim.battery import Battery as SimBattery
@@ -347,8 +347,7 @@ class Planned:
         out = self._load_cache[i - self._load_from : i - self._load_from + n].copy()
         if last_load_w > 0 and len(out):
             if self.load_recent_decay > 0:  # the last deviation from the profile fades out
-                fade = self.load_recent_decay ** np.arange(1, len(out) + 1)
-                return np.maximum(out + (last_load_w - out[0]) * fade, 0.0)
+                return blend_recent(out, last_load_w, self.load_recent_decay)
             out[0] = 0.5 * out[0] + 0.5 * last_load_w  # persistence for the slot now starting
         return out
 
