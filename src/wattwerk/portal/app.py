@@ -15,8 +15,19 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from wattwerk import __version__
-from wattwerk.portal import compat, hardening, ingest, mail, messages, notify, retention, routes, secretbox
-from wattwerk.portal.database import SQLITE, dialect_of, open_database, sqlite_path
+from wattwerk.portal import (
+    compat,
+    hardening,
+    ingest,
+    mail,
+    messages,
+    notify,
+    retention,
+    routes,
+    secretbox,
+    wakeup,
+)
+from wattwerk.portal.database import POSTGRES, SQLITE, dialect_of, open_database, sqlite_path
 from wattwerk.portal.db import Registry
 from wattwerk.portal.env import (
     ENV_DB,
@@ -98,6 +109,8 @@ def create_app(config: PortalConfig) -> FastAPI:
             timers.append(asyncio.create_task(retention.every(db, config.retention_every_s)))
         if app.state.notifier is not None:
             timers.append(asyncio.create_task(app.state.notifier.run(config.notify_every_s)))
+        if db.dialect == POSTGRES:  # wakes this process's long polls (SQLite: notify wakes them itself)
+            timers.append(asyncio.create_task(app.state.wakeup.run()))
         try:
             yield
         finally:
@@ -128,6 +141,7 @@ def create_app(config: PortalConfig) -> FastAPI:
     app.state.compat = legacy
     app.state.config = config
     app.state.secrets = box
+    app.state.wakeup = wakeup.Listener(db.url)  # one LISTEN connection per process (PostgreSQL)
     app.state.notifier = (
         notify.Notifier(
             db,

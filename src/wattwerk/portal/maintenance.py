@@ -12,13 +12,17 @@ installer loses sight of the site. Every step lands in the site's audit log. The
 carries the owner's controls (``portal.owner_commands``, kind ``owner``, ids ``o<n>``) and tells
 the portal the edge is online.
 
-The long poll checks the database every ``POLL_S`` seconds and holds no connection while
-waiting, so any portal process can answer any edge.
+The long poll holds no connection while waiting, so any portal process can answer any edge: it
+looks once, then waits for a wake-up (``portal.wakeup``: whoever queues a command for the site
+notifies in the same transaction; PostgreSQL carries it to every process at commit) and looks again
+when woken, and at least every ``wakeup.RECHECK_S`` in case a notification was lost. An edge that
+hangs up ends the wait at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from datetime import timedelta
 from typing import Any
@@ -26,14 +30,13 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
-from wattwerk.portal import auth, owner_commands, sites
-from wattwerk.portal.database import SQLITE, Conn, iso, utcnow
+from wattwerk.portal import auth, owner_commands, sites, wakeup
+from wattwerk.portal.database import SQLITE, Conn, Cursor, iso, utcnow
 from wattwerk.portal.db import SiteAuth
 
 KINDS = ("status", "logs", "get_config", "set_config", "test_device", "restart")
 PROXY = "proxy"  # the tunnel's requests (portal.tunnel): audited there, once per request
 MAX_HOURS = 24 * 14
-POLL_S = 0.25
 MAX_WAIT_S = 30.0
 LIVE = "g.revoked_at IS NULL AND %s >= g.starts_at AND %s < g.expires_at"  # params: (now, now)
 
@@ -79,6 +82,7 @@ async def end_grant(conn: Conn, site_id: int, grant_id: int) -> bool:
             "UPDATE edge_commands SET state = 'expired' WHERE grant_id = %s AND state = 'pending'",
             (grant_id,),
         )
+        await wakeup.notify(conn, wakeup.answers(site_id))  # a tunnel request waiting: expired
     return ended
 
 
@@ -92,8 +96,7 @@ async def queue(conn: Conn, site_id: int, account: int, kind: str, payload: dict
         "ORDER BY g.expires_at DESC LIMIT 1 RETURNING id",
         (site_id, account, kind, conn.json(payload), now, site_id, account, now, now),
     )
-    row = await cur.fetchone()
-    return int(row[0]) if row else None
+    return await _queued(conn, site_id, cur)
 
 
 async def queue_proxy(
@@ -109,8 +112,16 @@ async def queue_proxy(
         f"WHERE g.site_id = %s{mine} AND {LIVE} ORDER BY g.expires_at DESC LIMIT 1 RETURNING id",
         (site_id, account, PROXY, conn.json(payload), now, site_id, *([] if owner else [account]), now, now),
     )
+    return await _queued(conn, site_id, cur)
+
+
+async def _queued(conn: Conn, site_id: int, cur: Cursor) -> int | None:
+    """The queued command's id (None: nothing queued); wakes the site's long poll at commit."""
     row = await cur.fetchone()
-    return int(row[0]) if row else None
+    if row is None:
+        return None
+    await wakeup.notify(conn, site_id)
+    return int(row[0])
 
 
 async def drop_proxy(conn: Conn, site_id: int, command_id: int) -> None:
@@ -156,11 +167,13 @@ async def command(conn: Conn, site_id: int, command_id: int) -> dict[str, Any] |
 async def expire(conn: Conn, site_id: int) -> None:
     """Commands whose grant is no longer live are never delivered."""
     now = utcnow()
-    await conn.execute(
+    cur = await conn.execute(
         "UPDATE edge_commands SET state = 'expired' WHERE site_id = %s AND state = 'pending' AND grant_id IN "
         f"(SELECT g.id FROM maintenance_grants g WHERE g.site_id = %s AND NOT ({LIVE}))",
         (site_id, site_id, now, now),
     )
+    if cur.rowcount:
+        await wakeup.notify(conn, wakeup.answers(site_id))  # a tunnel request waiting: expired
 
 
 async def take(conn: Conn, site_id: int, limit: int = 20) -> list[dict[str, Any]]:
@@ -199,6 +212,7 @@ async def finish(conn: Conn, site_id: int, command_id: int, ok: bool, result: An
     row = await cur.fetchone()
     if row is None:
         return False
+    await wakeup.notify(conn, wakeup.answers(site_id))  # the tunnel or the installer's page waits
     if row[0] == PROXY:
         return True
     await sites.audit(
@@ -233,6 +247,23 @@ async def _edge(request: Request) -> SiteAuth:
     return found
 
 
+async def _hung_up(request: Request) -> None:
+    """Returns when the client has closed the request (a GET: its body is empty, nothing is lost)."""
+    with contextlib.suppress(Exception):  # a connection that broke has hung up too
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+
+
+async def _woken(waiter: wakeup.Waiter, gone: asyncio.Future[None], timeout_s: float) -> bool:
+    """Wait for a wake-up (True), the timeout or the client hanging up (``gone`` done)."""
+    woke = asyncio.ensure_future(waiter.wait(timeout_s))
+    try:
+        await asyncio.wait([gone, woke], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        woke.cancel()
+    return woke.done() and not woke.cancelled() and woke.result()
+
+
 def edge_router() -> APIRouter:
     r = APIRouter(prefix="/api/v1/edge", tags=["edge"])
 
@@ -241,18 +272,27 @@ def edge_router() -> APIRouter:
         """Long poll: waits up to ``wait`` seconds for maintenance commands for this edge's site."""
         edge = await _edge(request)
         deadline = time.monotonic() + wait
-        async with auth.db_of(request).connection() as conn:
+        db = auth.db_of(request)
+        async with db.connection() as conn:
             await owner_commands.note_poll(conn, edge.site_id, wait)  # online: the owner's controls may send
-        while True:
-            async with auth.db_of(request).connection() as conn:
-                found = await take(conn, edge.site_id) + await owner_commands.take(conn, edge.site_id)
-            if found or time.monotonic() >= deadline:
-                return {"commands": found}
-            if await request.is_disconnected():  # the edge stopped: offline now, not when the wait ends
-                async with auth.db_of(request).connection() as conn:
-                    await owner_commands.hung_up(conn, edge.site_id)
-                return {"commands": []}
-            await asyncio.sleep(POLL_S)
+        with wakeup.subscribe(edge.site_id) as woken:  # before the first look: nothing slips between
+            gone = asyncio.ensure_future(_hung_up(request))
+            try:
+                while True:
+                    async with db.connection() as conn:
+                        found = await take(conn, edge.site_id) + await owner_commands.take(conn, edge.site_id)
+                    left = deadline - time.monotonic()
+                    if found or left <= 0:
+                        return {"commands": found}
+                    woke = await _woken(woken, gone, min(left, wakeup.RECHECK_S))
+                    if gone.done():  # the edge stopped: offline now, not when the wait ends
+                        async with db.connection() as conn:
+                            await owner_commands.hung_up(conn, edge.site_id)
+                        return {"commands": []}
+                    if not woke and time.monotonic() >= deadline:
+                        return {"commands": []}  # nothing came (its next poll looks first)
+            finally:
+                gone.cancel()
 
     @r.post("/commands/o{command_id:int}/result")
     async def owner_result(command_id: int, body: CommandResult, request: Request) -> dict[str, Any]:

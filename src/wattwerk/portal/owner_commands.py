@@ -15,13 +15,13 @@ the site's audit log.
 
 from __future__ import annotations
 
-import asyncio
+import time
 from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Path, Request
 
-from wattwerk.portal import auth, sites
+from wattwerk.portal import auth, sites, wakeup
 from wattwerk.portal.auth import Principal
 from wattwerk.portal.database import Conn, as_datetime, iso, utcnow
 from wattwerk.portal.widgets import Widget
@@ -30,7 +30,6 @@ GRACE_S = 10.0  # between two long polls of an edge
 EXPIRE_S = 60.0
 KEEP_READS_S = 600.0  # a read's row (the card asks every 12 s while visible) is dropped after this
 WAIT_S = 10.0
-POLL_S = 0.2
 MAY_CONTROL = ("owner", "installer")
 # the dashboard's card (widgets/owner.js): right after the live flows, across the page; drawn once
 # with the first range ("series": the dashboard draws widgets when their data comes), not per range
@@ -109,6 +108,7 @@ async def finish(conn: Conn, site_id: int, command_id: int, ok: bool, result: An
     row = await cur.fetchone()
     if row is None:
         return False
+    await wakeup.notify(conn, wakeup.answers(site_id))  # the owner's request waits for it (_answer)
     if row[0] == STATE:
         return True  # a read changes nothing: not in the audit log
     detail = {"command": command_id, "device": row[0], "ok": ok}
@@ -161,19 +161,24 @@ async def _offline_or_queue(
         "VALUES (%s, %s, %s, %s, %s) RETURNING id",
         (site_id, account, device, conn.json(settings), utcnow()),
     )
-    return int((await cur.fetchone())[0])
+    cid = int((await cur.fetchone())[0])
+    await wakeup.notify(conn, site_id)  # the edge's long poll takes it at commit
+    return cid
 
 
 async def _answer(request: Request, site_id: int, cid: int) -> dict[str, Any]:
-    """The command once the edge answered it, or as it stands after ``WAIT_S``."""
-    deadline = asyncio.get_running_loop().time() + WAIT_S
-    while True:
-        async with auth.db_of(request).connection() as conn:
-            out = await command(conn, site_id, cid)
-        assert out is not None
-        if out["state"] in ("done", "failed", "expired") or asyncio.get_running_loop().time() >= deadline:
-            return out
-        await asyncio.sleep(POLL_S)
+    """The command once the edge answered it, or as it stands after ``WAIT_S`` (woken by the edge's
+    answer: ``portal.wakeup``)."""
+    deadline = time.monotonic() + WAIT_S
+    with wakeup.subscribe(wakeup.answers(site_id)) as answered:
+        while True:
+            async with auth.db_of(request).connection() as conn:
+                out = await command(conn, site_id, cid)
+            assert out is not None
+            left = deadline - time.monotonic()
+            if out["state"] in ("done", "failed", "expired") or left <= 0:
+                return out
+            await answered.wait(min(left, wakeup.RECHECK_S))
 
 
 def router() -> APIRouter:

@@ -2,12 +2,13 @@
 
 ``/sites/{site}/edge/{path}`` turns each request of a signed-in installer (with a live maintenance
 grant on the site) or of the site's owner (while any window is open) into a ``proxy`` command on the
-edge's own outbound command channel (``portal.maintenance``: the long poll wakes within ``POLL_S``).
-The edge runs it in process against its own web app and answers (``edge.tunnel``); the portal waits
-up to ``WAIT_S`` and returns the edge's status, a few of its headers and its body. No port is opened
-at the site, and only the edge's own app is reachable: the portal sends nothing but a method, a path
-of the edge's, a query, some headers and a body (at most ``hardening.BODY_DEFAULT``, counted before
-authentication), and the edge has no network transport for it.
+edge's own outbound command channel (``portal.maintenance``; queueing it wakes the long poll and the
+answer wakes the waiting request, ``portal.wakeup``). The edge runs it in process against its own web
+app and answers (``edge.tunnel``); the portal waits up to ``WAIT_S`` and returns the edge's status, a
+few of its headers and its body. No port is opened at the site, and only the edge's own app is
+reachable: the portal sends nothing but a method, a path of the edge's, a query, some headers and a
+body (at most ``hardening.BODY_DEFAULT``, counted before authentication), and the edge has no network
+transport for it.
 
 * Never passed: the portal's cookies and ``Authorization`` (the edge signs the tunnel in with a
   session of its own), the edge's ``Set-Cookie``; ``/sw.js`` (a service worker would outlive the
@@ -22,7 +23,6 @@ authentication), and the edge has no network transport for it.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import html
@@ -33,12 +33,11 @@ from urllib.parse import quote, urlsplit
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from wattwerk.portal import auth, i18n, maintenance, owner_commands, sites
+from wattwerk.portal import auth, i18n, maintenance, owner_commands, sites, wakeup
 from wattwerk.portal.auth import Principal
 from wattwerk.portal.database import Conn, utcnow
 
 WAIT_S = 20.0  # for the edge's answer; then 504 and the request is withdrawn
-POLL_S = 0.1
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
 FORWARD = (
     "accept",
@@ -110,16 +109,19 @@ async def _queue(conn: Conn, request: Request, who: Principal, site: str, payloa
 
 
 async def _answer(request: Request, site_id: int, cid: int) -> dict[str, Any] | None:
-    """The command once the edge answered it (or the grant ended: expired); None after ``WAIT_S``."""
+    """The command once the edge answered it (or the grant ended: expired); None after ``WAIT_S``.
+    Woken by the answer (``portal.wakeup``)."""
     deadline = time.monotonic() + WAIT_S
-    while True:
-        async with auth.db_of(request).connection() as conn:
-            out = await maintenance.command(conn, site_id, cid)
-            over = out is None or out["state"] in ("done", "failed", "expired")
-            if over or time.monotonic() >= deadline:
-                await maintenance.drop_proxy(conn, site_id, cid)  # bodies are not kept
-                return out if over else None
-        await asyncio.sleep(POLL_S)
+    with wakeup.subscribe(wakeup.answers(site_id)) as answered:
+        while True:
+            async with auth.db_of(request).connection() as conn:
+                out = await maintenance.command(conn, site_id, cid)
+                over = out is None or out["state"] in ("done", "failed", "expired")
+                left = deadline - time.monotonic()
+                if over or left <= 0:
+                    await maintenance.drop_proxy(conn, site_id, cid)  # bodies are not kept
+                    return out if over else None
+            await answered.wait(min(left, wakeup.RECHECK_S))
 
 
 def _response(request: Request, prefix: str, result: Any) -> Response:
