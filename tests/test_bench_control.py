@@ -31,7 +31,6 @@ from wattwerk.bench.year.rules import (
     fuse_guard,
 )
 from wattwerk.bench.year.world import SLOT_S, STEP_S, Setup, build_year, read_prices
-from wattwerk.forecast.futures import spread_of_ratios
 from wattwerk.market.dayahead import known_until
 from wattwerk.market.tariff import slot_index
 from wattwerk.sim.site import SiteSim
@@ -446,32 +445,3 @@ def test_a_battery_rule_acts_on_the_steps_own_residual_and_a_command_clears_it(s
     assert seen and bat.power == pytest.approx(min(0.1 * seen[-1], 500.0))
     sim.command(bat.name, "battery_setpoint", 0.0)
     assert bat.rule is None
-
-
-def test_the_planner_s_load_futures_judge_each_day_after_it(setup: Setup, year) -> None:
-    """Each morning the law judges the day before (its house load over the forecast made for it),
-    never a day not yet over; with five judged days the plan gets two other load futures."""
-    days = year.n // 48
-
-    def judged(y) -> Planned:
-        law = Planned(y, Forecasts(None, pv_forecast(y), False), load_recent_decay=0.7)
-        for day in range(days):
-            law._load_forecast(day * 48, 96, 0.0)
-            assert len(law._load_ratios) == day  # day d knows days 0 … d−1
-        return law
-
-    law = judged(year)
-    assert days >= 3 and all(0.2 < r < 5.0 for r in law._load_ratios)
-    poisoned = replace(year, history=year.history.copy())
-    poisoned.history.loc[poisoned.history.index >= year.starts[(days - 1) * 48], "load_w"] *= 10.0
-    assert judged(poisoned)._load_ratios == law._load_ratios  # the last day is not over yet
-    load = np.full(96, 500.0)
-    assert law._load_futures(load) == ()  # fewer than five days judged: no spread yet
-    law._load_ratios = [0.8, 0.9, 1.0, 1.1, 1.2, 1.0]
-    (w_lo, lo), (w_hi, hi) = law._load_futures(load)
-    low, high = spread_of_ratios(law._load_ratios)
-    assert w_lo == w_hi == pytest.approx(1 / 3) and lo[0] == hi[0] == 500.0
-    assert lo[-1] == pytest.approx(500.0 * low, rel=1e-3) and hi[-1] == pytest.approx(500.0 * high, rel=1e-3)
-    oracle = Planned(year, Forecasts(year.history["load_w"].to_numpy(), pv_forecast(year), True))
-    oracle._load_ratios = law._load_ratios
-    assert oracle._load_futures(load) == ()  # perfect foresight has no other futures

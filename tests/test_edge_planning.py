@@ -395,44 +395,6 @@ async def test_too_few_measured_days_or_none_give_no_pv_futures(tmp_path):
     assert svc.pv_correction is None and req.pv_scenarios == () and plan is not None
 
 
-async def test_a_measured_load_history_gives_the_planner_two_other_load_futures(tmp_path):
-    """Three weeks of grid meter readings whose days differ in level: two other load futures of a
-    third each, from the days' spread (``LoadForecaster.day_ratios``), the forecast now; a new site
-    (no history) plans on the forecast alone."""
-    cfg = site(tmp_path)
-    level = [0.7, 1.0, 1.3, 0.9, 1.1, 0.8, 1.2]  # a week of days, each its own level
-    start = NOW - timedelta(days=21)
-    readings = []
-    for q in range(21 * 96):
-        t = start + timedelta(minutes=15 * q)
-        watts = (300.0 + 700.0 * (t.hour >= 17)) * level[q // 96 % 7]
-        readings += [Reading("grid.power", t + timedelta(minutes=m), watts) for m in (0, 5, 10)]
-    store = SqliteStore(tmp_path / "s.sqlite", tz="Europe/Berlin")
-    store.write(readings)
-    state = SiteState()
-    state.update(
-        [Reading("bat.soc", NOW, 50.0), Reading("grid.power", NOW, 0.0), Reading("bat.power", NOW, 0.0)]
-    )
-    prices = TariffPrices(cfg.tariff, tmp_path / "prices.json", client=client_of(recorded))
-    svc = PlanService(cfg, lambda: state.snapshot(NOW), prices, store=store, clock=Clock(NOW))
-    try:
-        known = await prices.prices(NOW, NOW + svc.horizon)
-        req = svc.request(known, state.snapshot(NOW), None)
-        alone = PlanService(cfg, lambda: state.snapshot(NOW), prices, clock=Clock(NOW))
-        assert alone.request(known, state.snapshot(NOW), None).load_scenarios == ()  # no history
-        plan = await svc.refresh()
-    finally:
-        store.close()
-    assert len(req.load_scenarios) == 2
-    (w_lo, lo), (w_hi, hi) = req.load_scenarios
-    assert w_lo == w_hi == pytest.approx(1 / 3)
-    load = np.asarray(req.load_w)
-    assert lo[0] == hi[0] == pytest.approx(load[0])  # now: the forecast
-    assert (lo[1:] < load[1:]).all() and (hi[1:] > load[1:]).all()  # apart from the next slot on
-    assert lo[-1] < 0.95 * load[-1] and hi[-1] > 1.05 * load[-1]  # a day ahead: the days' spread
-    assert plan is not None and plan.status == "optimal" and plan.load_w == pytest.approx(load)
-
-
 async def test_the_house_load_just_measured_fades_into_the_load_forecast(tmp_path):
     """The house draws 2.6 kW more now than a moment ago: the plan's load for the coming slots is
     that much higher, fading by LOAD_DECAY per slot, and the same a day ahead."""

@@ -30,6 +30,6 @@ def test_futures_a_third_each_spreading_with_lead_time_capped_at_peak():
     assert (lo <= pv).all() and (hi >= pv).all()
     night = futures(np.zeros(10), 0.5, 1.5, 0.9, 5_000.0)
     assert all((f == 0).all() for _, f in night)  # no PV stays no PV
-    (_, light), (_, heavy) = futures(np.full(5, 800.0), 0.8, 1.3, 0.7)  # a load: no cap
+    (_, light), (_, heavy) = futures(np.full(5, 800.0), 0.8, 1.3, 0.7)  # no cap
     assert heavy[-1] == pytest.approx(800.0 * (1 + 0.3 * (1 - 0.7**4)))
     assert light[-1] == pytest.approx(800.0 * (1 - 0.2 * (1 - 0.7**4)))

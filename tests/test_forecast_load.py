@@ -133,22 +133,6 @@ async def test_co2_signal_drives_the_planner():
     assert co2.values[charging].max() <= np.sort(co2.values)[8] + 1e-9  # the greenest hours only
 
 
-def test_day_ratios_are_measured_over_forecast_energy_of_whole_days():
-    h = synthetic_history(weeks=4)
-    local_day = h.index.tz_convert(TZ).floor("D")
-    days = sorted(set(local_day))
-    scale = {d: 1.0 + 0.1 * ((i % 5) - 2) for i, d in enumerate(days)}  # 0.8 … 1.2, day by day
-    varied = h * np.array([scale[d] for d in local_day])
-    f = LoadForecaster(tz=TZ).fit(varied)
-    ratios = f.day_ratios(varied)
-    whole = [d for d in days if (local_day == d).sum() >= 0.9 * 96]
-    assert len(ratios) == min(28, len(whole))
-    expected = np.array([scale[d] for d in whole[-len(ratios) :]])
-    # the forecast is the mean profile times the recent level: the ratios follow the day's scale
-    assert np.corrcoef(ratios, expected)[0, 1] > 0.95
-    assert LoadForecaster(tz=TZ).fit(h.iloc[-192:]).day_ratios(h) == []  # standard profile: no ratios
-
-
 def test_the_load_just_measured_fades_into_the_forecast():
     f = np.array([500.0, 500.0, 800.0, 800.0])
     out = blend_recent(f, 2000.0, 0.5)

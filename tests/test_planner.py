@@ -393,31 +393,9 @@ def test_pv_scenarios_buy_cheap_energy_against_a_sunny_forecast_that_may_fail():
     assert same.cost_eur == pytest.approx(alone.cost_eur, abs=1e-6)
 
 
-def test_load_scenarios_cross_the_pv_ones_and_buy_against_a_dear_evening_that_may_come():
-    """One cheap hour now, then dear hours; the load forecast says the evening is light, so a single
-    plan buys only what it expects. With a third of the load futures heavy, the first slot buys more:
-    crossed with a PV future (9 copies), it buys at least as much again."""
-    n = 24
-    hour = np.arange(n)
-    buy = np.where(hour == 0, 0.10, 0.35)
-    light = np.where(hour >= 18, 300.0, 0.0)
-    kept = battery(terminal_value_eur_per_kwh=0.0)  # energy left at the end is worth nothing
-    req = PlanRequest(T0, 60, buy, np.zeros(n), light, 0.05, batteries=(kept,))
-    alone = solve(req)
-    heavy = np.where(hour >= 18, 1500.0, 0.0)
-    hedged = solve(replace(req, load_scenarios=((1 / 3, heavy),)))
-    check_plan(req, hedged)
-    bought = [-p.devices["bat"]["power_w"][0] for p in (alone, hedged)]
-    assert bought[1] > bought[0] + 500.0
-    crossed = solve(replace(req, load_scenarios=((1 / 3, heavy),), pv_scenarios=((1 / 3, np.zeros(n)),)))
-    assert crossed.size["columns"] == 4 * alone.size["columns"]  # the four pairs of futures
-    assert -crossed.devices["bat"]["power_w"][0] == pytest.approx(bought[1], abs=1.0)
-
-
-@pytest.mark.parametrize("field", ["pv_scenarios", "load_scenarios"])
 @pytest.mark.parametrize("weights", [(0.0,), (0.6, 0.5), (-0.1,)])
-def test_scenario_weights_are_checked(weights: tuple[float, ...], field: str):
+def test_pv_scenario_weights_are_checked(weights: tuple[float, ...]):
     n = 4
     req = PlanRequest(T0, 60, np.full(n, 0.3), np.zeros(n), np.full(n, 500.0), batteries=(battery(),))
-    with pytest.raises(ValueError, match=field):
-        solve(replace(req, **{field: tuple((w, np.zeros(n)) for w in weights)}))
+    with pytest.raises(ValueError, match="pv_scenarios"):
+        solve(replace(req, pv_scenarios=tuple((w, np.zeros(n)) for w in weights)))

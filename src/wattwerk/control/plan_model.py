@@ -118,9 +118,6 @@ class PlanRequest:
     # weight left over), and the first slot's decisions must suit every future (a two-stage plan:
     # energy is not kept for, or bought against, a PV forecast that may well be wrong)
     pv_scenarios: tuple[tuple[float, Sequence[float]], ...] = ()
-    # other load futures, the same way (weight, load_w per slot); crossed with the PV futures, each
-    # pair weighted by the product of its weights
-    load_scenarios: tuple[tuple[float, Sequence[float]], ...] = ()
 
     @property
     def n(self) -> int:

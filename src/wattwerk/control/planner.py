@@ -79,37 +79,24 @@ class _Model:
     evs: list
     stores: list
     weight: float = 1.0  # this future's share of the expected cost
-    futures: list[_Model] = field(default_factory=list)  # the other futures' copies
+    futures: list[_Model] = field(default_factory=list)  # the PV scenarios' copies
 
 
 def _build(req: PlanRequest, options: PlanOptions) -> _Model:
-    """The LP of the central forecasts (PV and load), plus one copy per other pair of futures
-    (``pv_scenarios`` crossed with ``load_scenarios``) whose first slot's device decisions are tied
-    to the central one's (the rest of each copy adapts to its own future); costs weighted by each
-    pair's weight, the product of its two."""
+    """The LP of the central PV forecast, plus one copy per PV scenario whose first slot's device
+    decisions are tied to the central one's (the rest of each copy adapts to its own future);
+    costs weighted by each future's weight."""
     m = LpModel()
-    pvs = _futures(req.pv_w, req.pv_scenarios, "pv_scenarios")
-    loads = _futures(req.load_w, req.load_scenarios, "load_scenarios")
-    central = _build_one(m, req, pvs[0][1], loads[0][1], options, pvs[0][0] * loads[0][0])
-    for i, (wp, pv) in enumerate(pvs):
-        for j, (wl, load) in enumerate(loads):
-            if i == j == 0:
-                continue
-            other = _build_one(m, req, pv, load, options, wp * wl)
-            for a, b in zip(_first_decisions(central), _first_decisions(other), strict=True):
-                m.rows(0.0, 0.0, (a, 1.0), (b, -1.0), n=1)
-            central.futures.append(other)
-    return central
-
-
-def _futures(
-    central: Sequence[float], others: tuple[tuple[float, Sequence[float]], ...], name: str
-) -> list[tuple[float, Sequence[float]]]:
-    """(weight, values) of the central forecast (the weight the others leave) and of the others."""
-    weights = [w for w, _ in others]
+    weights = [w for w, _ in req.pv_scenarios]
     if any(w <= 0 for w in weights) or sum(weights) >= 1.0:
-        raise ValueError(f"{name}: weights must be > 0 and sum to less than 1")
-    return [(1.0 - sum(weights), central), *others]
+        raise ValueError("pv_scenarios: weights must be > 0 and sum to less than 1")
+    central = _build_one(m, req, req.pv_w, options, 1.0 - sum(weights))
+    for w, pv in req.pv_scenarios:
+        other = _build_one(m, req, pv, options, w)
+        for a, b in zip(_first_decisions(central), _first_decisions(other), strict=True):
+            m.rows(0.0, 0.0, (a, 1.0), (b, -1.0), n=1)
+        central.futures.append(other)
+    return central
 
 
 def _first_decisions(md: _Model) -> list[np.ndarray]:
@@ -122,19 +109,14 @@ def _first_decisions(md: _Model) -> list[np.ndarray]:
 
 
 def _build_one(
-    m: LpModel,
-    req: PlanRequest,
-    pv_w: Sequence[float],
-    load_w: Sequence[float],
-    options: PlanOptions,
-    weight: float,
+    m: LpModel, req: PlanRequest, pv_w: Sequence[float], options: PlanOptions, weight: float
 ) -> _Model:
     first_cost = len(m.cost)
     n, dt = req.n, req.dt_h
     buy = _per_slot(req.buy_eur_per_kwh, n, "buy_eur_per_kwh")
     sell = _per_slot(req.sell_eur_per_kwh, n, "sell_eur_per_kwh")
     pv = np.maximum(_per_slot(pv_w, n, "pv_w"), 0.0)
-    load = np.maximum(_per_slot(load_w, n, "load_w"), 0.0)
+    load = np.maximum(_per_slot(req.load_w, n, "load_w"), 0.0)
     w_imp, w_exp = _weights(req, buy, sell)
     k = dt  # kW over one slot → kWh
     pv_k, load_k = pv / K, load / K

@@ -6,9 +6,9 @@ Planned: the batteries; each plugged car of ``strategy.ev_departures`` (its ener
 departure); each tank of ``strategy.heat_stores`` with its heat pump and heating rods. PV comes
 from the weather forecast corrected by the plant's measured yield of the last days (bounded, see
 ``forecast.pv.PVForecaster``), the house load from its own history, with the deviation just
-measured fading out. Beside these forecasts, two other PV futures and two other load futures (a
-third each, from how the past days strayed from their forecasts, ``forecast.futures``) make the
-plan two-stage: what is done now suits them all.
+measured fading out. Beside the PV forecast, two other PV futures (a third each, from how the past
+days strayed from it, ``forecast.futures``) make the plan two-stage: what is done now suits them
+all.
 
 Nothing here blocks the control loop: the plan is solved in a worker thread and the last good plan
 is kept. Without prices or without a plan covering now, ``signals()`` answers ``NO_SIGNALS`` and the
@@ -297,7 +297,6 @@ class PlanService:
         house_now = power_flows(roles, snap.get).get("house")
         if house_now is not None:  # what the house draws now persists for a while
             load = blend_recent(load, house_now, LOAD_DECAY)
-        load_spread = spread_of_ratios(forecaster.day_ratios(history))  # two other load futures
         batteries = []
         for b in cfg.by_role("battery"):
             reserve = cfg.reserve_soc(b)  # type: ignore[arg-type]
@@ -345,7 +344,6 @@ class PlanService:
             co2_g_per_kwh=co2,
             co2_eur_per_kg=self.co2_weight() if co2 is not None else 0.0,
             pv_scenarios=futures,
-            load_scenarios=() if load_spread is None else other_futures(load, *load_spread, LOAD_DECAY),
         )
 
     def solve(

@@ -1,6 +1,6 @@
-"""Other futures for the planner's two-stage plan (``PlanRequest.pv_scenarios`` and
-``load_scenarios``): how far the past days strayed from their forecast gives two more futures
-beside the forecast, a third of the outcomes each."""
+"""Other PV futures for the planner's two-stage plan (``PlanRequest.pv_scenarios``): how far the
+past days strayed from their forecast gives two more futures beside the forecast, a third of the
+outcomes each."""
 
 from __future__ import annotations
 

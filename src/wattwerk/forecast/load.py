@@ -64,23 +64,6 @@ class LoadForecaster:
         self.annual_kwh = float(quarter.mean() * 8.766)
         return self
 
-    def day_ratios(self, history_w: pd.Series, days: int = 28) -> list[float]:
-        """Measured over forecast energy of each of the last ``days`` whole local days of the
-        history (at least 90 % of their quarter hours seen): how far a day's load strays from this
-        forecast, for the planner's load futures (``forecast.futures.spread_of_ratios``). Empty before
-        a fit from history."""
-        if self.profiles is None:
-            return []
-        quarter = history_w.dropna().resample("15min").mean().dropna()
-        if quarter.empty:
-            return []
-        expected = pd.Series(self.predict(quarter.index), index=quarter.index)
-        day = quarter.index.tz_convert(self.tz).floor("D")
-        seen = quarter.groupby(day).agg(["sum", "count"])
-        whole = seen[seen["count"] >= 0.9 * SLOTS_PER_DAY]
-        ratio = whole["sum"] / expected.groupby(day).sum().reindex(whole.index)
-        return [float(r) for r in ratio.replace([np.inf, -np.inf], np.nan).dropna().iloc[-days:]]
-
     def _profile_values(self, index: pd.DatetimeIndex) -> np.ndarray:
         assert self.profiles is not None
         local = index.tz_convert(self.tz)

@@ -33,7 +33,7 @@ from wattwerk.bench.year.rules import (
 from wattwerk.bench.year.world import SLOT_S, STEP_S, Year
 from wattwerk.control.plan_model import EV, Battery, Heater, Plan, PlanOptions, PlanRequest, ThermalStore
 from wattwerk.control.planner import solve
-from wattwerk.forecast.futures import futures, spread_of_ratios
+from wattwerk.forecast.futures import futures
 from wattwerk.forecast.load import LoadForecaster, blend_recent
 from wattwerk.forecast.pv import blend_intraday, intraday_factor
 from wattwerk.market.dayahead import known_until
@@ -325,7 +325,6 @@ class Planned:
     _load_day: int = -1
     _load_cache: np.ndarray | None = None
     _load_from: int = 0
-    _load_ratios: list[float] = field(default_factory=list)  # see _judge_load_day
     _hp_expected: np.ndarray = field(default_factory=lambda: np.zeros(0))
     _pv_seen: dict[int, float] = field(default_factory=dict)  # slot -> mean PV power measured (W)
 
@@ -339,7 +338,6 @@ class Planned:
             start = self.year.starts[i]
             past = self.year.history["load_w"]
             past = past[(past.index < start) & (past.index >= start - pd.Timedelta(weeks=6))]
-            self._judge_load_day(day)
             self._loadf = LoadForecaster().fit(past)
             span = min(self.year.n - i, 48 + HORIZON_SLOTS)
             self._load_cache = self._loadf.predict(self.year.starts[i : i + span])
@@ -350,18 +348,6 @@ class Planned:
                 return blend_recent(out, last_load_w, self.load_recent_decay)
             out[0] = 0.5 * out[0] + 0.5 * last_load_w  # persistence for the slot now starting
         return out
-
-    def _judge_load_day(self, day: int) -> None:
-        """Measured over forecast house load energy of the day before (the forecast made at its
-        start), for the load futures' spread; the last 28 such days are kept."""
-        a, cache = self._load_from, self._load_cache
-        if cache is None:
-            return
-        b = min(day * 48, a + 48, a + len(cache))
-        seen = self.year.history["load_w"].reindex(self.year.starts[a:b]).to_numpy(dtype=float)
-        expected = float(cache[: b - a].sum())
-        if b - a >= 24 and np.isfinite(seen).all() and expected > 0:
-            self._load_ratios = [*self._load_ratios[-27:], float(seen.sum()) / expected]
 
     def _pv_forecast(self, i: int, n: int) -> np.ndarray:
         """The PV forecast of the horizon; with ``pv_recent_slots``, scaled by how the measured PV
@@ -420,13 +406,11 @@ class Planned:
         buy, sell = price_horizon(y, i, now, self.fc.oracle, self.extend_prices, self.forecast_price_discount)
         n = len(buy)
         load = self._load_forecast(i, n, sim.house.power if sim.steps else 0.0)
-        load_futures = self._load_futures(load)
         bat, ev, hp = sim.battery, sim.evs[0], sim.heat_pump
         assert bat is not None and hp is not None
         thermal, hp_load = self._heat(hp, y.outdoor_c[i : i + n])
         if hp_load is not None:  # the heat pump keeps its own thermostat: its power is part of the load
             load = load + hp_load
-            load_futures = tuple((w, f + hp_load) for w, f in load_futures)
         pv = self._pv_forecast(i, n)
         return PlanRequest(
             now,
@@ -441,17 +425,7 @@ class Planned:
             max_import_w=y.setup.import_limit_w - IMPORT_MARGIN_W,
             max_export_w=y.setup.export_cap_w,
             pv_scenarios=self._pv_futures(i, pv),
-            load_scenarios=load_futures,
         )
-
-    def _load_futures(self, load: np.ndarray) -> tuple[tuple[float, np.ndarray], ...]:
-        """Two other house load futures of a third each, as the PV's: the 1/6 and 5/6 quantiles of
-        the days judged so far (``_judge_load_day``), growing with the lead time as the load's
-        recent deviation fades (``load_recent_decay``)."""
-        spread = None if self.fc.oracle or self.fc.load_w is not None else spread_of_ratios(self._load_ratios)
-        if spread is None:
-            return ()
-        return futures(load, *spread, self.load_recent_decay)
 
     def _pv_futures(self, i: int, pv: np.ndarray) -> tuple[tuple[float, np.ndarray], ...]:
         """Two other PV futures of a third each (``Forecasts.pv_spread``), their distance from the
