@@ -8,6 +8,7 @@ import re
 from html.parser import HTMLParser
 from pathlib import Path
 
+from wattwerk.devices.catalog import load_catalog
 from wattwerk.edge.pages import PAGES, STATIC_DIR, render
 
 STATIC = Path(str(STATIC_DIR))
@@ -129,3 +130,12 @@ def test_setup_and_wizard_pages_are_in_de_en_fr() -> None:
             assert cats["de"][key] and cats["fr"][key], key
     assert cats["de"]["setup.save"] == "Speichern" and cats["fr"]["setup.save"] == "Enregistrer"
     assert cats["de"]["wizard.meter_title"] == "3 · Netzzähler"
+
+
+def test_every_catalogue_category_has_its_name_in_each_language() -> None:
+    """The setup page names a device's category (``setup.category.<folder>``) in the page's language."""
+    categories = {e.category for e in load_catalog()}
+    assert {"pv_inverter", "ev_charger", "heat_pump"} <= categories
+    for lang in ("de", "en", "fr"):
+        cat = json.loads((STATIC / "i18n" / f"{lang}.json").read_text())
+        assert {f"setup.category.{c}" for c in categories} - cat.keys() == set(), lang

@@ -20,7 +20,7 @@ async function search() {
   $("results").innerHTML = list.length ? list.map((e, i) =>
     `<li role="option" data-i="${i}" data-key="${WW.esc(e.key)}" class="${e.can_add ? "" : "off"}">` +
     `<b>${WW.esc(e.vendor)}</b> · ${WW.esc(e.models.join(", "))}` +
-    `<div class="muted small">${WW.esc(e.category.replace(/_/g, " "))} · ${WW.esc(e.protocols.join(", "))}` +
+    `<div class="muted small">${tx("category." + e.category, e.category.replace(/_/g, " "))} · ${WW.esc(e.protocols.join(", "))}` +
     `${e.status === "tested" ? " · " + tx("tested", "tested with an emulator") : ""}${e.can_add ? "" : " · " + tx("not_addable", "not addable here yet")}</div></li>`).join("")
     : `<li class="off">${tx("nothing_found", "Nothing found")}</li>`;
   $("results").onclick = (ev) => {
