@@ -192,6 +192,9 @@ async def test_setup_off_without_a_site_file(tmp_path: Path) -> None:
     async with _client(app) as client:
         r = await client.post("/api/setup/devices", json={"catalog": KEY, "host": "h", "id": "x"})
         assert r.status_code == 409 and "setup is off" in r.json()["errors"][0]
+        r = await client.get("/api/setup/config")  # what the pages show, in their language by its code
+        body = r.json()
+        assert r.status_code == 409 and body["code"] == "no_site_file" and "setup is off" in body["errors"][0]
 
 
 async def test_choose_grid_meter(site: Path) -> None:

@@ -134,6 +134,10 @@ async def test_history_sessions_status_and_dark(
     await expect(page.get_by_test_id("search")).to_have_attribute(
         "placeholder", "z. B. Fronius, SunSpec, Eastron SDM630"
     )
+    off = "Diese Edge läuft ohne Anlagendatei (Demo): die Einrichtung ist aus."  # a coded refusal
+    await expect(page.locator("#off")).to_have_text(off)
+    await page.get_by_test_id("search").fill("sdm630")  # the catalogue's categories in German
+    await expect(page.locator("li[data-key]").first).to_contain_text("Stromzähler")
     await page.screenshot(path=str(shots / "setup-phone-de.png"), full_page=True)
     await page.screenshot(path=str(shots / "history-month-phone-dark.png"), full_page=True)
     assert errors == []

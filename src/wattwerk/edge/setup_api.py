@@ -63,9 +63,18 @@ class GridMeterBody(BaseModel):
     device_id: str
 
 
+class SetupOff(PermanentError):
+    """The edge runs without a site file (the demo): nothing to set up."""
+
+    code = "no_site_file"
+
+    def __init__(self) -> None:
+        super().__init__("this edge runs without a site file (demo): setup is off")
+
+
 def _need(setup: Setup | None) -> Setup:
     if setup is None:
-        raise PermanentError("this edge runs without a site file (demo): setup is off")
+        raise SetupOff
     return setup
 
 
@@ -87,7 +96,7 @@ def setup_router(setup: Setup | None) -> APIRouter:
         try:
             cfg = _need(setup).config()
         except PermanentError as exc:
-            return refused(getattr(exc, "lines", [str(exc)]), 409)
+            return refused(getattr(exc, "lines", [str(exc)]), 409, getattr(exc, "code", None))
         return JSONResponse(
             {
                 "path": str(_need(setup).path),

@@ -25,9 +25,13 @@ class SiteView(Protocol):
     def today(self) -> dict[str, Any]: ...
 
 
-def refused(lines: list[str], status: int = 422) -> JSONResponse:
-    """The page API's refusal: ``{"ok": false, "errors": [...]}``."""
-    return JSONResponse({"ok": False, "errors": lines}, status_code=status)
+def refused(lines: list[str], status: int = 422, code: str | None = None) -> JSONResponse:
+    """The page API's refusal: ``{"ok": false, "errors": [...]}``, with ``code`` where the pages
+    have the text in every language (``err.<code>`` in static/i18n)."""
+    body: dict[str, object] = {"ok": False, "errors": lines}
+    if code is not None:
+        body["code"] = code
+    return JSONResponse(body, status_code=status)
 
 
 def _local_today(view: SiteView) -> date:

@@ -64,6 +64,7 @@ const WW = {
   // FastAPI's own 422 (a malformed request) and our refusals ({errors: [...]}) as lines to show
   errors(res) {
     const d = res.data || {};
+    if (d.code && Array.isArray(d.errors)) return [WW.tr("err." + d.code, d.errors.join(" "))];  // known: translated
     if (Array.isArray(d.errors)) return d.errors;
     if (Array.isArray(d.detail)) return d.detail.map((e) => (e.loc || []).slice(1).join(".") + ": " + e.msg);
     return [d.detail || d.error || "HTTP " + res.status];
