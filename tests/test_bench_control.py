@@ -13,6 +13,7 @@ import pytest
 
 from wattwerk.bench import control as bench
 from wattwerk.bench.year.laws import (
+    PV_FORECAST_WEIGHT,
     Forecasts,
     Planned,
     known_slots,
@@ -20,6 +21,7 @@ from wattwerk.bench.year.laws import (
     pv_forecast,
     pv_shape_correction,
     pv_spread,
+    pv_week_mean,
 )
 from wattwerk.bench.year.rules import (
     THREE_PHASE_MAX_W,
@@ -445,3 +447,21 @@ def test_a_battery_rule_acts_on_the_steps_own_residual_and_a_command_clears_it(s
     assert seen and bat.power == pytest.approx(min(0.1 * seen[-1], 500.0))
     sim.command(bat.name, "battery_setpoint", 0.0)
     assert bat.rule is None
+
+
+def test_a_recorded_pv_forecast_is_blended_with_the_week_s_mean_of_past_days(setup: Setup, year) -> None:
+    week = pv_week_mean(year)
+    assert week.shape == (year.n,) and (week >= 0).all()
+    i = 150
+    assert week.max() > 0.0  # the days before had sun
+    poisoned = replace(year, history=year.history.copy())
+    poisoned.history.loc[poisoned.history.index >= year.starts[i], "pv_w"] *= 10.0
+    np.testing.assert_array_equal(pv_week_mean(poisoned)[: i + 1], week[: i + 1])  # past days only
+    scaled = np.zeros(year.n, bool)
+    scaled[i + 2 :] = True  # a recorded forecast from slot i+2 on; before it, the fallback
+    plain = Forecasts(None, np.full(year.n, 1000.0), False, np.ones(year.n), scaled)
+    blended = replace(plain, pv_week=week)
+    got, alone = blended.pv_at(i, 6), plain.pv_at(i, 6)
+    np.testing.assert_array_equal(got[:2], alone[:2])  # a fallback is not blended
+    w = PV_FORECAST_WEIGHT
+    np.testing.assert_allclose(got[2:], w * 1000.0 + (1 - w) * week[i + 2 : i + 6])

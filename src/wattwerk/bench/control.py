@@ -33,6 +33,7 @@ from wattwerk.bench.year.laws import (
     pv_forecast,
     pv_shape_correction,
     pv_spread,
+    pv_week_mean,
 )
 from wattwerk.bench.year.meter import Meter, cost_eur
 from wattwerk.bench.year.world import (
@@ -151,15 +152,17 @@ def make_law(name: str, year: Year, sim: SiteSim) -> Any:
             load, pv = actual_series(year, sim)
             return Planned(year, Forecasts(load, pv, oracle=True), name="oracle", shift_heat=heat)
         scale, has = pv_correction(year)
-        fc = Forecasts(None, pv_forecast(year), False, scale, has, pv_shape_correction(year), pv_spread(year))
+        shape, spread, week = pv_shape_correction(year), pv_spread(year), pv_week_mean(year)
+        fc = Forecasts(None, pv_forecast(year), False, scale, has, shape, spread, week)
         return Planned(year, fc, shift_heat=heat, **PLANNER_TUNING)
     if name == "emhass":
         from wattwerk.bench.year.emhass_runner import Emhass
 
         scale, has = pv_correction(year)
+        week = pv_week_mean(year)
         return Emhass(
             year,
-            Forecasts(None, pv_forecast(year), False, scale, has, pv_shape_correction(year)),
+            Forecasts(None, pv_forecast(year), False, scale, has, pv_shape_correction(year), pv_week=week),
             name="emhass",
             replan_slots=year.setup.emhass_replan_slots,
             python=year.setup.emhass_python,
