@@ -24,7 +24,15 @@ from wattwerk.edge.control_step import CycleStep
 from wattwerk.edge.planning import PlanService
 from wattwerk.forecast.futures import spread_of_ratios
 from wattwerk.forecast.pv import forecast
-from wattwerk.forecast.site import LOAD_DECAY, RECENT_DECAY, load_history_w, pv_arrays, weather_site
+from wattwerk.forecast.site import (
+    LOAD_DECAY,
+    RECENT_DECAY,
+    WEEK_SHARE,
+    load_history_w,
+    pv_arrays,
+    weather_site,
+    with_week,
+)
 from wattwerk.market.site_prices import TariffPrices
 from wattwerk.model import Reading
 from wattwerk.snapshot import SiteState
@@ -406,3 +414,19 @@ async def test_the_house_load_just_measured_fades_into_the_load_forecast(tmp_pat
     assert after[0] - before[0] == pytest.approx(2600.0 * LOAD_DECAY)
     assert after[4] - before[4] == pytest.approx(2600.0 * LOAD_DECAY**5)
     assert after[-1] == pytest.approx(before[-1], abs=1.0)
+
+
+def test_the_pv_forecast_is_blended_with_the_week_the_plant_measured(tmp_path):
+    """3 kW measured at every quarter hour of the last days: the forecast's 1 kW becomes
+    (1 − WEEK_SHARE) · 1 kW + WEEK_SHARE · 3 kW; with two measured days it stays the forecast."""
+    cfg = site(tmp_path, pv=True)
+    pv = np.full(8, 1000.0)
+    for days, expected in ((4, (1 - WEEK_SHARE) * 1000.0 + WEEK_SHARE * 3000.0), (2, 1000.0)):
+        store = SqliteStore(tmp_path / f"w{days}.sqlite", tz="Europe/Berlin")
+        start = NOW - timedelta(days=days)
+        readings = [Reading("pv1.power", start + timedelta(minutes=5 * k), 3000.0) for k in range(days * 288)]
+        store.write(readings)
+        try:
+            assert with_week(cfg, store, NOW, pv) == pytest.approx(np.full(8, expected)), days
+        finally:
+            store.close()

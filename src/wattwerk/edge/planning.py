@@ -60,6 +60,7 @@ from wattwerk.forecast.site import (
     pv_correction,
     recent_pv,
     weather_pv_w,
+    with_week,
 )
 from wattwerk.market.site_prices import SLOT_MINUTES, Prices, PriceSource
 from wattwerk.market.tariff import slot_index
@@ -319,7 +320,7 @@ class PlanService:
         else:
             self.pv_correction = pv_correction(cfg, self.store, weather, start)
             factor = self.pv_correction.factor if self.pv_correction else 1.0
-            pv = weather_pv_w(cfg, weather, start, n, factor)
+            pv = with_week(cfg, self.store, start, weather_pv_w(cfg, weather, start, n, factor))
             pv, self.pv_recent = recent_pv(cfg, self.store, weather, start, pv, factor)
             spread = spread_of_ratios(self.pv_correction.day_ratios) if self.pv_correction else None
             if spread is not None:  # two other PV futures from how the past days strayed

@@ -26,6 +26,7 @@ SLOT_MINUTES = 15
 RECENT_SLOTS = 8  # intraday PV: the last two hours ...
 RECENT_DECAY = 0.92  # ... fading per 15-min slot (0.85 per 30 min, as measured in bench control)
 LOAD_DECAY = 0.84  # the load's deviation just measured: fading per 15-min slot (0.7 per 30 min, bench)
+WEEK_SHARE = 0.3  # the last week's measured PV in the forecast (bench: PV_FORECAST_WEIGHT 0.7)
 CLEAR_SKY_SHARE = 0.7  # without a weather forecast: this share of the clear-sky yield
 
 
@@ -114,6 +115,20 @@ def pv_correction(cfg: SiteConfig, store: Any, weather: pd.DataFrame, now: datet
     fc = PVForecaster(weather_site(cfg), arrays)
     corr = fc.update(hourly, past)
     return corr if corr.days else None
+
+
+def with_week(cfg: SiteConfig, store: Any, start: datetime, pv: np.ndarray) -> np.ndarray:
+    """The weather-based PV forecast blended with the plant's measured mean of the same 15 minutes
+    of the day over the last 7 days (``WEEK_SHARE`` of it; the benchmark's choice, by a day-ahead
+    backtest: a forecast alone errs more than the two together). Unchanged while the measurements
+    span less than 3 days."""
+    measured = pv_history_w(cfg, store, start, days=7)
+    if measured.empty or measured.index.max() - measured.index.min() < timedelta(days=3):
+        return pv
+    tod = measured.groupby(measured.index.hour * 4 + measured.index.minute // 15).mean()
+    index = pd.date_range(start, periods=len(pv), freq=f"{SLOT_MINUTES}min", tz="UTC")
+    week = tod.reindex(index.hour * 4 + index.minute // 15).to_numpy(dtype=float)
+    return np.where(np.isfinite(week), (1.0 - WEEK_SHARE) * pv + WEEK_SHARE * week, pv)
 
 
 def recent_pv(
