@@ -36,6 +36,8 @@ CHANNEL = "wattwerk_commands"
 RECHECK_S = 5.0  # the longest a lost notification can delay anything
 KEEPALIVE_S = 60.0  # the listener checks its connection this often while all is quiet
 RETRY_MIN_S, RETRY_MAX_S = 0.5, 30.0  # the listener's backed-off reconnects
+# TCP keepalives: a connection that died silently (no reset) fails within about a minute
+KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
 
 
 def answers(site_id: int) -> str:
@@ -152,7 +154,7 @@ class Listener:
     async def _listen(self) -> None:
         name = f"{APPLICATION} wake-up"
         async with await psycopg.AsyncConnection.connect(
-            self.url, autocommit=True, application_name=name
+            self.url, autocommit=True, application_name=name, **KEEPALIVES
         ) as conn:
             schema = (await (await conn.execute("SELECT coalesce(current_schema(), '')")).fetchone() or [""])[
                 0
