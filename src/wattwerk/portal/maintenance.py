@@ -212,8 +212,8 @@ async def finish(conn: Conn, site_id: int, command_id: int, ok: bool, result: An
     row = await cur.fetchone()
     if row is None:
         return False
-    await wakeup.notify(conn, wakeup.answers(site_id))  # the tunnel or the installer's page waits
     if row[0] == PROXY:
+        await wakeup.notify(conn, wakeup.answers(site_id))  # the tunnel's request waits for it
         return True
     await sites.audit(
         conn,

@@ -61,7 +61,8 @@ class Waiter:
         if same:
             self._event.set()
         else:  # another thread's loop (several portals in one process, as in tests)
-            self._loop.call_soon_threadsafe(self._event.set)
+            with contextlib.suppress(RuntimeError):  # that loop has just closed: no one waits
+                self._loop.call_soon_threadsafe(self._event.set)
 
     async def wait(self, timeout_s: float) -> bool:
         """True when woken (now or since the last wait), False at the timeout."""
