@@ -33,7 +33,7 @@ from wattwerk.portal.postgres import APPLICATION
 log = logging.getLogger(__name__)
 
 CHANNEL = "wattwerk_commands"
-RECHECK_S = 5.0  # the longest a lost notification can delay anything
+RECHECK_S = 30.0  # the longest a lost notification can delay anything: one long poll (MAX_WAIT_S)
 KEEPALIVE_S = 60.0  # the listener checks its connection this often while all is quiet
 RETRY_MIN_S, RETRY_MAX_S = 0.5, 30.0  # the listener's backed-off reconnects
 # TCP keepalives: a connection that died silently (no reset) fails within about a minute
