@@ -22,8 +22,7 @@ from wattwerk.control.site import build_cycle
 from wattwerk.edge.assembly import EdgeOptions, assemble
 from wattwerk.edge.control_step import CycleStep
 from wattwerk.edge.planning import PlanService
-from wattwerk.forecast.futures import spread_of_ratios
-from wattwerk.forecast.pv import forecast
+from wattwerk.forecast.pv import forecast, spread_of_ratios
 from wattwerk.forecast.site import (
     LOAD_DECAY,
     RECENT_DECAY,

@@ -7,7 +7,7 @@ departure); each tank of ``strategy.heat_stores`` with its heat pump and heating
 from the weather forecast corrected by the plant's measured yield of the last days (bounded, see
 ``forecast.pv.PVForecaster``), the house load from its own history, with the deviation just
 measured fading out. Beside the PV forecast, two other PV futures (a third each, from how the past
-days strayed from it, ``forecast.futures``) make the plan two-stage: what is done now suits them
+days strayed from it, ``forecast.pv.pv_futures``) make the plan two-stage: what is done now suits them
 all.
 
 Nothing here blocks the control loop: the plan is solved in a worker thread and the last good plan
@@ -45,11 +45,9 @@ from wattwerk.control.plan_model import EV, Battery, Heater, Plan, PlanOptions, 
 from wattwerk.control.planner import solve
 from wattwerk.errors import WattwerkError
 from wattwerk.flows import SiteRoles, power_flows
-from wattwerk.forecast.futures import futures as other_futures
-from wattwerk.forecast.futures import spread_of_ratios
 from wattwerk.forecast.grid_signal import Co2Source, EnergyChartsCO2
 from wattwerk.forecast.load import LoadForecaster, blend_recent
-from wattwerk.forecast.pv import Correction
+from wattwerk.forecast.pv import Correction, pv_futures, spread_of_ratios
 from wattwerk.forecast.site import (
     CLEAR_SKY_SHARE,
     LOAD_DECAY,
@@ -325,7 +323,7 @@ class PlanService:
             spread = spread_of_ratios(self.pv_correction.day_ratios) if self.pv_correction else None
             if spread is not None:  # two other PV futures from how the past days strayed
                 peak = sum(a.peak_w for a in pv_arrays(cfg))
-                futures = other_futures(pv, *spread, RECENT_DECAY, peak)
+                futures = pv_futures(pv, *spread, RECENT_DECAY, peak)
         thermal = tuple(
             heat_store(cfg, s, snap, n, SLOT_MINUTES, f"heat{i}")
             for i, s in enumerate(cfg.strategy.heat_stores)

@@ -18,7 +18,6 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 
-from wattwerk.flows import FLOW_ROLES
 from wattwerk.portal import auth, pages, series, series_api, site_roles, sites
 from wattwerk.portal.api import SiteName, Who, site_ref
 from wattwerk.portal.database import Conn
@@ -34,7 +33,8 @@ def grid_devices(channel_names: list[str], roles: dict[str, str]) -> list[str]:
     """The devices playing the grid, as ``WWP.role`` finds them: by site role where the device
     has one, else by an id starting with ``grid``."""
     devices = sorted({name.split(".")[0] for name in channel_names})
-    return [d for d in devices if (roles[d] in FLOW_ROLES["grid"] if d in roles else d.startswith("grid"))]
+    by_role = set(site_roles.flows(roles).get("grid", []))
+    return [d for d in devices if d in by_role or (d not in roles and d.startswith("grid"))]
 
 
 def resolution_for(slots: list[Slot]) -> str:

@@ -33,9 +33,8 @@ from wattwerk.bench.year.rules import (
 from wattwerk.bench.year.world import SLOT_S, STEP_S, Year
 from wattwerk.control.plan_model import EV, Battery, Heater, Plan, PlanOptions, PlanRequest, ThermalStore
 from wattwerk.control.planner import solve
-from wattwerk.forecast.futures import futures
 from wattwerk.forecast.load import LoadForecaster, blend_recent
-from wattwerk.forecast.pv import blend_intraday, intraday_factor
+from wattwerk.forecast.pv import blend_intraday, intraday_factor, pv_futures
 from wattwerk.market.dayahead import known_until
 from wattwerk.sim.battery import Battery as SimBattery
 from wattwerk.sim.ev import EVCharger
@@ -453,7 +452,7 @@ class Planned:
         if spread is None or self.fc.oracle:
             return ()
         low, high = spread[i]
-        return futures(pv, low, high, self.pv_recent_decay, self.year.setup.pv_kwp * 1000.0)
+        return pv_futures(pv, low, high, self.pv_recent_decay, self.year.setup.pv_kwp * 1000.0)
 
     def solve(self, req: PlanRequest) -> Plan:
         return solve(req, self.options)
