@@ -6,12 +6,13 @@ import asyncio
 import itertools
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ocpp.exceptions import OCPPError
+from ocpp.routing import after
 from websockets.exceptions import ConnectionClosed
 
 from wattwerk.errors import BadInput, InputLedger, PermanentError, RetryableError
@@ -77,6 +78,27 @@ class SessionBase:
             con.values.update(values)
             con.values_at = utcnow()
 
+    def booted(self, vendor: str | None, model: str | None) -> dict[str, Any]:
+        """Note a BootNotification; the fields of the BootNotification answer that accepts it."""
+        self.seen()
+        self.state.vendor, self.state.model, self.state.booted = vendor, model, True
+        return {"current_time": iso(), "interval": self.settings.heartbeat_s, "status": "Accepted"}
+
+    @after("BootNotification")  # the action's name in both versions
+    def after_boot(self, **_: Any) -> None:
+        self.spawn(self.configure())
+
+    async def configure(self) -> None:
+        """What the version asks of a charger once it has booted."""
+        raise NotImplementedError
+
+    def take_meter_values(
+        self, connector: int, meter_value: list[dict[str, Any]], sample: Callable[[dict[str, Any]], Sample]
+    ) -> None:
+        """Keep the values of MeterValues ``meter_value`` in time order (``sample`` reads one)."""
+        for mv in sorted(meter_value, key=lambda m: m.get("timestamp", "")):
+            self.take_values(connector, (sample(s) for s in mv.get("sampled_value", [])))
+
     def transaction_ended(self, connector: int) -> None:
         con = self.state.connector(connector)
         con.transaction_id = None
@@ -99,6 +121,35 @@ class SessionBase:
             raise PermanentError(f"{self.id}: {name} refused: {exc.code} {exc.description}") from None
         except (ConnectionError, ConnectionClosed) as exc:
             raise RetryableError(f"{self.id}: connection lost: {exc}") from None
+
+    async def command(self, payload: Any, what: str) -> Any:
+        """``request`` for a command: PermanentError naming ``what`` unless the charger accepts it."""
+        got = await self.request(payload)
+        if got.status != "Accepted":
+            raise PermanentError(f"{self.id}: {what} {got.status}")
+        return got
+
+    @staticmethod
+    def tx_default_profile(id_key: str, schedule: Any) -> dict[str, Any]:
+        """Our one TxDefaultProfile; ``id_key`` is the version's name of its id field."""
+        return {
+            id_key: PROFILE_ID,
+            "stack_level": STACK_LEVEL,
+            "charging_profile_purpose": "TxDefaultProfile",
+            "charging_profile_kind": "Absolute",
+            "charging_schedule": schedule,
+        }
+
+    def schedule(self, limit: float, unit: str, phases: int | None) -> dict[str, Any]:
+        """A charging schedule capping the rate at ``limit`` (``unit`` "A" or "W") from now on."""
+        period: dict[str, Any] = {"start_period": 0, "limit": round(limit, 1)}
+        if phases is not None:
+            period["number_phases"] = phases
+        return {
+            "charging_rate_unit": unit,
+            "start_schedule": iso(self.schedule_start()),
+            "charging_schedule_period": [period],
+        }
 
     @staticmethod
     def schedule_start() -> datetime:

@@ -4,21 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from ocpp.routing import after, on
+from ocpp.routing import on
 from ocpp.v16 import ChargePoint, call, call_result
 from ocpp.v16.enums import Action
 
-from wattwerk.errors import PermanentError
 from wattwerk.protocols.ocpp.measurands import from_v16
 from wattwerk.protocols.ocpp.rpc import RpcGuard
-from wattwerk.protocols.ocpp.session import (
-    PROFILE_ID,
-    STACK_LEVEL,
-    SessionBase,
-    iso,
-    log,
-    next_transaction_id,
-)
+from wattwerk.protocols.ocpp.session import PROFILE_ID, SessionBase, iso, log, next_transaction_id
 
 ACCEPTED = {"status": "Accepted"}
 RATE_UNITS = {"Current": "A", "Power": "W"}  # ChargingScheduleAllowedChargingRateUnit members
@@ -30,15 +22,7 @@ class Session16(RpcGuard, SessionBase, ChargePoint):
 
     @on(Action.boot_notification)
     def on_boot(self, charge_point_vendor: str, charge_point_model: str, **_: Any) -> Any:
-        self.seen()
-        self.state.vendor, self.state.model, self.state.booted = charge_point_vendor, charge_point_model, True
-        return call_result.BootNotification(
-            current_time=iso(), interval=self.settings.heartbeat_s, status="Accepted"
-        )
-
-    @after(Action.boot_notification)
-    def after_boot(self, **_: Any) -> None:
-        self.spawn(self.configure())
+        return call_result.BootNotification(**self.booted(charge_point_vendor, charge_point_model))
 
     async def configure(self) -> None:
         """Learn the rate units the charger takes and ask for meter values at our interval."""
@@ -107,8 +91,7 @@ class Session16(RpcGuard, SessionBase, ChargePoint):
     @on(Action.meter_values)
     def on_meter_values(self, connector_id: int, meter_value: list[dict[str, Any]], **_: Any) -> Any:
         self.seen()
-        for mv in sorted(meter_value, key=lambda m: m.get("timestamp", "")):
-            self.take_values(connector_id, (from_v16(s) for s in mv.get("sampled_value", [])))
+        self.take_meter_values(connector_id, meter_value, from_v16)
         return call_result.MeterValues()
 
     @on(Action.data_transfer)
@@ -128,24 +111,9 @@ class Session16(RpcGuard, SessionBase, ChargePoint):
 
     async def set_limit(self, connector: int, limit: float, unit: str, phases: int | None = None) -> None:
         """A TxDefaultProfile for ``connector`` capping the rate at ``limit`` (``unit`` "A" or "W")."""
-        period: dict[str, Any] = {"start_period": 0, "limit": round(limit, 1)}
-        if phases is not None:
-            period["number_phases"] = phases
-        profile = {
-            "charging_profile_id": PROFILE_ID,
-            "stack_level": STACK_LEVEL,
-            "charging_profile_purpose": "TxDefaultProfile",
-            "charging_profile_kind": "Absolute",
-            "charging_schedule": {
-                "charging_rate_unit": unit,
-                "start_schedule": iso(self.schedule_start()),
-                "charging_schedule_period": [period],
-            },
-        }
+        profile = self.tx_default_profile("charging_profile_id", self.schedule(limit, unit, phases))
         request = call.SetChargingProfile(connector_id=connector, cs_charging_profiles=profile)
-        got = await self.request(request)
-        if got.status != "Accepted":
-            raise PermanentError(f"{self.id}: charging profile {got.status}")
+        await self.command(request, "charging profile")
         self.state.profiles[connector] = profile
 
     async def clear_limit(self, connector: int) -> None:
@@ -154,14 +122,9 @@ class Session16(RpcGuard, SessionBase, ChargePoint):
 
     async def remote_start(self, connector: int) -> None:
         request = call.RemoteStartTransaction(id_tag=self.settings.id_tag, connector_id=connector)
-        got = await self.request(request)
-        if got.status != "Accepted":
-            raise PermanentError(f"{self.id}: remote start {got.status}")
+        await self.command(request, "remote start")
 
     async def remote_stop(self, connector: int) -> None:
         tx = self.state.connector(connector).transaction_id
-        if tx is None:
-            return
-        got = await self.request(call.RemoteStopTransaction(transaction_id=int(tx)))
-        if got.status != "Accepted":
-            raise PermanentError(f"{self.id}: remote stop {got.status}")
+        if tx is not None:
+            await self.command(call.RemoteStopTransaction(transaction_id=int(tx)), "remote stop")

@@ -5,14 +5,13 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from ocpp.routing import after, on
+from ocpp.routing import on
 from ocpp.v201 import ChargePoint, call, call_result
 from ocpp.v201.enums import Action
 
-from wattwerk.errors import PermanentError
 from wattwerk.protocols.ocpp.measurands import from_v201
 from wattwerk.protocols.ocpp.rpc import RpcGuard
-from wattwerk.protocols.ocpp.session import PROFILE_ID, STACK_LEVEL, SessionBase, iso, log
+from wattwerk.protocols.ocpp.session import PROFILE_ID, SessionBase, iso, log
 
 ACCEPTED = {"status": "Accepted"}
 SMART = {"name": "SmartChargingCtrlr"}
@@ -32,17 +31,8 @@ class Session201(RpcGuard, SessionBase, ChargePoint):
 
     @on(Action.boot_notification)
     def on_boot(self, charging_station: dict[str, Any], reason: str, **_: Any) -> Any:
-        self.seen()
-        self.state.vendor = charging_station.get("vendor_name")
-        self.state.model = charging_station.get("model")
-        self.state.booted = True
-        return call_result.BootNotification(
-            current_time=iso(), interval=self.settings.heartbeat_s, status="Accepted"
-        )
-
-    @after(Action.boot_notification)
-    def after_boot(self, **_: Any) -> None:
-        self.spawn(self.configure())
+        booted = self.booted(charging_station.get("vendor_name"), charging_station.get("model"))
+        return call_result.BootNotification(**booted)
 
     async def configure(self) -> None:
         """Learn rate units and phase switching; ask for meter values at our interval."""
@@ -117,8 +107,7 @@ class Session201(RpcGuard, SessionBase, ChargePoint):
         con = self.state.connector(number)
         if event_type != "Ended":
             con.transaction_id = tx
-        for mv in sorted(meter_value or [], key=lambda m: m.get("timestamp", "")):
-            self.take_values(number, (from_v201(s) for s in mv.get("sampled_value", [])))
+        self.take_meter_values(number, meter_value or [], from_v201)
         if event_type == "Ended":
             self.transaction_ended(number)
         if id_token is not None:
@@ -134,8 +123,7 @@ class Session201(RpcGuard, SessionBase, ChargePoint):
     @on(Action.meter_values)
     def on_meter_values(self, evse_id: int, meter_value: list[dict[str, Any]], **_: Any) -> Any:
         self.seen()
-        for mv in sorted(meter_value, key=lambda m: m.get("timestamp", "")):
-            self.take_values(evse_id, (from_v201(s) for s in mv.get("sampled_value", [])))
+        self.take_meter_values(evse_id, meter_value, from_v201)
         return call_result.MeterValues()
 
     @on(Action.notify_event)
@@ -163,26 +151,11 @@ class Session201(RpcGuard, SessionBase, ChargePoint):
 
     async def set_limit(self, connector: int, limit: float, unit: str, phases: int | None = None) -> None:
         """A TxDefaultProfile for EVSE ``connector`` capping the rate at ``limit`` (``unit`` "A" or "W")."""
-        period: dict[str, Any] = {"start_period": 0, "limit": round(limit, 1)}
-        if phases is not None:
-            period["number_phases"] = phases
-        profile = {
-            "id": PROFILE_ID,
-            "stack_level": STACK_LEVEL,
-            "charging_profile_purpose": "TxDefaultProfile",
-            "charging_profile_kind": "Absolute",
-            "charging_schedule": [
-                {
-                    "id": PROFILE_ID,
-                    "charging_rate_unit": unit,
-                    "start_schedule": iso(self.schedule_start()),
-                    "charging_schedule_period": [period],
-                }
-            ],
-        }
-        got = await self.request(call.SetChargingProfile(evse_id=connector, charging_profile=profile))
-        if got.status != "Accepted":
-            raise PermanentError(f"{self.id}: charging profile {got.status}")
+        schedule = {"id": PROFILE_ID, **self.schedule(limit, unit, phases)}
+        profile = self.tx_default_profile("id", [schedule])
+        await self.command(
+            call.SetChargingProfile(evse_id=connector, charging_profile=profile), "charging profile"
+        )
         self.state.profiles[connector] = profile
 
     async def clear_limit(self, connector: int) -> None:
@@ -190,20 +163,14 @@ class Session201(RpcGuard, SessionBase, ChargePoint):
         self.state.profiles.pop(connector, None)
 
     async def remote_start(self, connector: int) -> None:
-        got = await self.request(
-            call.RequestStartTransaction(
-                id_token={"id_token": self.settings.id_tag, "type": "Central"},
-                remote_start_id=next(_remote_ids),
-                evse_id=connector,
-            )
+        request = call.RequestStartTransaction(
+            id_token={"id_token": self.settings.id_tag, "type": "Central"},
+            remote_start_id=next(_remote_ids),
+            evse_id=connector,
         )
-        if got.status != "Accepted":
-            raise PermanentError(f"{self.id}: remote start {got.status}")
+        await self.command(request, "remote start")
 
     async def remote_stop(self, connector: int) -> None:
         tx = self.state.connector(connector).transaction_id
-        if tx is None:
-            return
-        got = await self.request(call.RequestStopTransaction(transaction_id=str(tx)))
-        if got.status != "Accepted":
-            raise PermanentError(f"{self.id}: remote stop {got.status}")
+        if tx is not None:
+            await self.command(call.RequestStopTransaction(transaction_id=str(tx)), "remote stop")
