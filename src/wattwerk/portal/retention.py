@@ -45,6 +45,7 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
 from wattwerk.portal import counter_rollup, partitions
@@ -290,20 +291,13 @@ async def _window_counters(conn: Conn, policy: CounterPolicy) -> tuple[int, int]
         if rolled.buckets:
             touched.append((cid, min(rolled.buckets)))
 
-    current: list[Any] = []
-    async for batch in conn.chunks(
+    await _by_channel(
+        conn,
         f"SELECT x.channel_id, x.ts_ms, x.value, s.cut, a.ts_ms, a.value, a.shift {_COUNTER_ROWS} "
         f"x.ts_ms >= s.done_ms AND x.ts_ms < s.cut + {counter_rollup.LOOKAHEAD_MS} "
         "ORDER BY x.channel_id, x.ts_ms",
-        size=5000,
-    ):
-        for row in batch:
-            if current and row[0] != current[0][0]:
-                channel(current)
-                current = []
-            current.append(row)
-    if current:
-        channel(current)
+        channel,
+    )
     if buckets:
         await conn.executemany(
             f"INSERT INTO rollup_5m AS r {_ROLLUP_COLS} VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
@@ -323,6 +317,20 @@ async def _window_counters(conn: Conn, policy: CounterPolicy) -> tuple[int, int]
 
 
 _POWER = "c.kind = 'power' AND c.unit = 'W'"
+
+
+async def _by_channel(conn: Conn, sql: str, channel: Callable[[list[Any]], None]) -> None:
+    """``channel`` called with each channel's rows in turn, streamed in batches (constant memory);
+    ``sql`` selects the channel id first and orders by it."""
+    current: list[Any] = []
+    async for batch in conn.chunks(sql, size=5000):
+        for row in batch:
+            if current and row[0] != current[0][0]:
+                channel(current)
+                current = []
+            current.append(row)
+    if current:
+        channel(current)
 
 
 async def _window_power(conn: Conn) -> int:
@@ -350,20 +358,13 @@ async def _window_power(conn: Conn) -> int:
                 energy.setdefault(t // M5 * M5, rollup.Energy())
         out.extend((e.pos_wh, e.neg_wh, e.covered_ms, cid, b) for b, e in energy.items())
 
-    current: list[Any] = []
-    async for batch in conn.chunks(
+    await _by_channel(
+        conn,
         "SELECT x.channel_id, x.ts_ms, x.value, s.done_ms, s.cut FROM readings x JOIN channels c "
         f"ON c.id = x.channel_id JOIN rt_sites s ON s.site_id = c.site_id WHERE {_POWER} AND "
         f"x.ts_ms >= s.done_ms AND x.ts_ms < s.cut + {rollup.MAX_GAP_MS} ORDER BY x.channel_id, x.ts_ms",
-        size=5000,
-    ):
-        for row in batch:
-            if current and row[0] != current[0][0]:
-                channel(current)
-                current = []
-            current.append(row)
-    if current:
-        channel(current)
+        channel,
+    )
     if out:
         await conn.executemany(
             "UPDATE rollup_5m SET pos_wh = %s, neg_wh = %s, covered_ms = %s "
