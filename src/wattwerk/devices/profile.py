@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from wattwerk.devices.templates import HttpTemplate, MqttTemplate, template_commands
+from wattwerk.devices.templates import Command, HttpTemplate, MqttTemplate, _Strict, template_commands
 from wattwerk.model import quantity_info
 from wattwerk.protocols.modbus_codec import TYPES, Register
 from wattwerk.vocabulary import CAPABILITY_COMMAND
@@ -61,21 +61,6 @@ Capability = Literal[
     "relay",
     "power_setpoint",
 ]
-Command = Literal[
-    "power_limit",
-    "battery_setpoint",
-    "battery_mode",
-    "current_limit",
-    "enable",
-    "phases",
-    "sgready",
-    "relay",
-    "power",
-]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Source(_Strict):
