@@ -140,6 +140,7 @@ def _ev_reason(
     limits: list[Reason],
     planned: Signals,
 ) -> Reason:
+    """Why charge point ``cp`` charges or waits."""
     state = snap.get(f"{cp.id}.state")
     on_asked = asked.get(f"{cp.id}.{Command.ENABLE}", 0.0) >= 0.5
     on_got = got.get(f"{cp.id}.{Command.ENABLE}", 0.0) >= 0.5
@@ -164,19 +165,6 @@ def _ev_reason(
     need = cp.power(cp.min_current_a, cp.lowest_phases) + cp.start_margin_w
     have = max(surplus_w or 0.0, 0.0)
     return Reason("ev.waiting", need_kw=round(need / 1000, 3), have_kw=round(have / 1000, 3))
-
-
-def ev_reasons(
-    law: EvCharging,
-    snap: Snapshot,
-    asked: Mapping[str, float],
-    got: Mapping[str, float],
-    surplus_w: float | None,
-    limits: list[Reason],
-    planned: Signals,
-) -> dict[str, Reason]:
-    """Why each charge point charges or waits."""
-    return {cp.id: _ev_reason(cp, snap, asked, got, surplus_w, limits, planned) for cp in law.config.points}
 
 
 def heater_reason(
@@ -251,7 +239,8 @@ def reasons(
     out: dict[str, Reason] = {}
     for law in laws:
         if isinstance(law, EvCharging):
-            out.update(ev_reasons(law, snap, asked, got, surplus_w, limits, signals))
+            for cp in law.config.points:
+                out[cp.id] = _ev_reason(cp, snap, asked, got, surplus_w, limits, signals)
         elif isinstance(law, Overridden):
             out[law.inner.config.id] = heater_reason(law, asked, got, limits, snap.now, tz)
     return out
