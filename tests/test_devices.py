@@ -73,7 +73,7 @@ def test_a_site_files_rtu_connection_defaults_to_the_entrys_serial_settings(
     serial: str, want: tuple[int, str]
 ) -> None:
     from wattwerk.config import parse_config
-    from wattwerk.edge.drivers import _link_config
+    from wattwerk.edge.modbus_link import site_link
 
     site = (
         "site: {name: T, location: {latitude: 47.99, longitude: 7.85}, timezone: Europe/Berlin}\n"
@@ -82,7 +82,7 @@ def test_a_site_files_rtu_connection_defaults_to_the_entrys_serial_settings(
         f"     connection: {{type: modbus_rtu, {serial}device: /dev/ttyUSB0}}}}\n"
     )
     dev = parse_config(site).devices[0]
-    cfg = _link_config(dev, find("heidelberg-energy-control").entry)  # 19200 8E1 in its entry
+    cfg = site_link(dev.connection, find("heidelberg-energy-control").entry)  # 19200 8E1 in its entry
     assert (cfg.kind, cfg.baudrate, cfg.parity) == ("rtu", *want)
 
 

@@ -39,13 +39,14 @@ from wattwerk.devices.device import create
 from wattwerk.devices.profile import Entry
 from wattwerk.devices.user_catalog import site_catalog
 from wattwerk.edge.inputs import input_sources, unopened_lines
+from wattwerk.edge.modbus_link import site_link
 from wattwerk.edge.runtime import Polled
 from wattwerk.errors import InputLedger, PermanentError
 from wattwerk.model import Reading
 from wattwerk.protocols.base import Decoder
 from wattwerk.protocols.decode import make_decoder
 from wattwerk.protocols.meter import MeterReader
-from wattwerk.protocols.modbus import LinkConfig, LinkPool
+from wattwerk.protocols.modbus import LinkPool
 from wattwerk.protocols.plausibility import PowerBounds
 from wattwerk.protocols.speedwire import SpeedwireDecoder, SpeedwireReceiver
 from wattwerk.protocols.transport import SerialSettings, SerialSource, TcpSource
@@ -127,29 +128,6 @@ def catalogue_entry(dev: DeviceBase, catalog: list[Item] | None = None) -> Entry
             ("connection", "type"),
         )
     return entry
-
-
-def _link_config(dev: DeviceBase, entry: Entry) -> LinkConfig:
-    """The site file's connection; the pause between requests is the catalogue entry's unless the
-    site file gives ``pause_ms``."""
-    c = dev.connection
-    if c.type == "modbus_tcp":  # the catalogue's port unless the site file gives one
-        return LinkConfig(
-            "tcp",
-            host=c.host,
-            port=c.port or entry.connection.port,
-            timeout=c.timeout_s,
-            pause=entry.connection.pause if c.pause_ms is None else c.pause_ms / 1000,
-        )
-    return LinkConfig(
-        "rtu",
-        serial=c.device,
-        baudrate=c.baudrate or entry.connection.baudrate,
-        parity=c.parity or entry.connection.parity,
-        stopbits=c.stopbits,
-        timeout=c.timeout_s,
-        pause=entry.connection.pause,
-    )
 
 
 def _native(dev: DeviceBase, ledger: InputLedger, catalog: list[Item] | None = None) -> NativeDevice:
@@ -308,7 +286,7 @@ def _add_device(
         return
     if c.type in ("modbus_tcp", "modbus_rtu"):
         entry = catalogue_entry(dev, catalog)
-        link = out.links.get(_link_config(dev, entry))
+        link = out.links.get(site_link(c, entry))
         try:  # unit None: the catalogue entry's unit
             driver = create(entry, link, device_id=channels, unit=c.unit, ledger=ledger)
         except PermanentError as exc:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 
-from wattwerk.config.connections import ModbusTcpConnection
 from wattwerk.config.limits import (
     ControlLimits,
     GpioInputs,
@@ -19,13 +18,14 @@ from wattwerk.config.messages import Loc
 from wattwerk.devices.catalog import find
 from wattwerk.devices.contacts import GpioContacts, MqttContacts, S0Counter
 from wattwerk.devices.device import create
+from wattwerk.edge.modbus_link import site_link
 from wattwerk.edge.runtime import Polled
 from wattwerk.errors import InputLedger, PermanentError
 from wattwerk.model import Reading
 from wattwerk.protocols.contacts_mqtt import ShellyInputs as ShellyDialect
 from wattwerk.protocols.contacts_mqtt import TasmotaSwitches
 from wattwerk.protocols.gpio_lines import GpiodLines, LineEvent, LineSource
-from wattwerk.protocols.modbus import LinkConfig, LinkPool
+from wattwerk.protocols.modbus import LinkPool
 from wattwerk.protocols.mqtt import MqttSettings
 
 LineOpener = Callable[[str, list[int], bool], LineSource]
@@ -61,25 +61,7 @@ def _modbus(src: ModbusInputs, links: LinkPool, ledger: InputLedger) -> Polled:
     c = src.connection
     if c.type not in entry.protocols:
         raise PermanentError(f"input {src.id}: {entry.id} speaks {', '.join(entry.protocols)}, not {c.type}")
-    if isinstance(c, ModbusTcpConnection):
-        cfg = LinkConfig(
-            "tcp",
-            host=c.host,
-            port=c.port or entry.connection.port,
-            timeout=c.timeout_s,
-            pause=entry.connection.pause if c.pause_ms is None else c.pause_ms / 1000,
-        )
-    else:
-        cfg = LinkConfig(
-            "rtu",
-            serial=c.device,
-            baudrate=c.baudrate or entry.connection.baudrate,
-            parity=c.parity or entry.connection.parity,
-            stopbits=c.stopbits,
-            timeout=c.timeout_s,
-            pause=entry.connection.pause,
-        )
-    driver = create(entry, links.get(cfg), device_id=src.id, unit=c.unit, ledger=ledger)
+    driver = create(entry, links.get(site_link(c, entry)), device_id=src.id, unit=c.unit, ledger=ledger)
     return Polled(src.id, driver, src.interval_s, timeout_s=max(1.0, 2 * src.interval_s))
 
 
