@@ -312,6 +312,27 @@ def _mqtt_template(dev: DeviceBase, ledger: InputLedger, catalog: list[Item] | N
     return MqttJsonDevice(entry, settings, base_topic=c.topic, device_id=dev.id, ledger=ledger)
 
 
+def format_reader(
+    dev: DeviceBase,
+    decoder: Decoder,
+    source: AsyncIterable[bytes],
+    ledger: InputLedger,
+    stale_after_s: float,
+    bounds: PowerBounds | None,
+) -> MeterReader:
+    """The reader of a meter's messages in its connection's ``format``: a DSMR telegram carries its
+    own time, other formats' values are timed on receipt."""
+    return MeterReader(
+        dev.id,
+        decoder,
+        source,
+        ledger=ledger,
+        stale_after=stale_after_s,
+        use_receive_time=dev.connection.format != "dsmr",
+        bounds=bounds,
+    )
+
+
 def _stream_reader(
     dev: DeviceBase, ledger: InputLedger, stale_after_s: float, bounds: PowerBounds | None = None
 ) -> MeterReader:
@@ -332,15 +353,7 @@ def _stream_reader(
         else:
             settings = SerialSettings(c.baudrate, c.bytesize, c.parity, c.stopbits)
             source = SerialSource(c.device, settings)
-        return MeterReader(
-            dev.id,
-            decoder,
-            source,
-            ledger=ledger,
-            stale_after=stale_after_s,
-            use_receive_time=c.format != "dsmr",
-            bounds=bounds,
-        )
+        return format_reader(dev, decoder, source, ledger, stale_after_s, bounds)
     if c.type in ("speedwire", "udp"):
         return MeterReader(
             dev.id,

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from wattwerk.config import DeviceBase
 from wattwerk.config.connections import HttpConnection, MqttConnection, ValueMap
-from wattwerk.edge.drivers import DeviceError, _stream_decoder
+from wattwerk.edge.drivers import DeviceError, _stream_decoder, format_reader
 from wattwerk.errors import InputLedger
 from wattwerk.protocols.base import Decoder
 from wattwerk.protocols.http import HttpPoller
@@ -34,15 +34,7 @@ def message_reader(
         source = MqttSource(
             c.topic, MqttSettings(c.host, c.port, c.username, password), with_topic=c.format == "plain"
         )
-        return MeterReader(
-            dev.id,
-            decoder,
-            source,
-            ledger=ledger,
-            stale_after=stale_after_s,
-            use_receive_time=c.format != "dsmr",
-            bounds=bounds,
-        )
+        return format_reader(dev, decoder, source, ledger, stale_after_s, bounds)
     assert isinstance(c, HttpConnection)
     interval = c.interval_s or dev.interval_s
     poller, decoder = _http_meter(dev.id, c, interval, ledger)
