@@ -465,3 +465,27 @@ def test_a_recorded_pv_forecast_is_blended_with_the_week_s_mean_of_past_days(set
     np.testing.assert_array_equal(got[:2], alone[:2])  # a fallback is not blended
     w = PV_FORECAST_WEIGHT
     np.testing.assert_allclose(got[2:], w * 1000.0 + (1 - w) * week[i + 2 : i + 6])
+
+
+def test_the_intraday_fade_is_fitted_where_the_forecast_is_the_week_s_mean(setup: Setup, year) -> None:
+    """Slots with a recorded forecast keep the fixed fade; week's-mean slots take the one fitted on
+    the site's own past days (a cloudy morning's deviation from a week's mean persists)."""
+    recorded = np.arange(year.n) % 2 == 0  # every other slot has a recorded forecast
+    fc = Forecasts(None, pv_forecast(year), False, np.ones(year.n), recorded)
+    law = Planned(year, fc, pv_recent_slots=4, pv_recent_decay=0.85)
+    rec = law._record()
+    fitted = np.linspace(1.0, 0.5, 96)
+    rec._day, rec._fade = 1, fitted  # as if fitted at the start of day 1
+    n = min(96, year.n - 48)
+    fitted = fitted[:n]
+    fade = law._fade(48, n)
+    week = ~recorded[48 : 48 + n]
+    np.testing.assert_allclose(fade[week], fitted[week])
+    np.testing.assert_allclose(fade[~week], (0.85 ** np.arange(n))[~week])
+    # the futures spread as the forecast's deviation fades: not at all where it keeps all of it
+    spread = np.tile([0.5, 1.5], (year.n, 1))
+    law = Planned(year, replace(fc, pv_spread=spread), pv_recent_slots=4, pv_recent_decay=0.85)
+    law._record()._day, law._record()._fade = 1, np.ones(96)
+    (_, lo), (_, hi) = law._pv_futures(48, np.full(n, 1000.0))
+    np.testing.assert_allclose(lo[week], 1000.0)
+    assert (lo[~week][1:] < 1000.0).all() and (hi[~week][1:] > 1000.0).all()

@@ -16,6 +16,8 @@ from wattwerk.forecast.pv import (
     array_power,
     correction_factor,
     daily_energy_wh,
+    fit_fade,
+    fixed_fade,
     forecast,
     pv_futures,
     spread_of_ratios,
@@ -209,12 +211,36 @@ def test_spread_of_ratios_is_the_outer_sixths_over_the_median():
 
 def test_pv_futures_a_third_each_spreading_with_lead_time_capped_at_peak():
     pv = np.full(40, 4_000.0)
-    (w_lo, lo), (w_hi, hi) = pv_futures(pv, 0.5, 1.5, 0.9, peak_w=5_000.0)
+    (w_lo, lo), (w_hi, hi) = pv_futures(pv, 0.5, 1.5, fixed_fade(0.9, len(pv)), peak_w=5_000.0)
     assert w_lo == w_hi == pytest.approx(1 / 3)
     assert lo[0] == hi[0] == 4_000.0  # now: what was just measured, the forecast
     assert lo[1] == pytest.approx(4_000.0 * (1 - 0.5 * 0.1))
     assert (np.diff(lo) < 0).all() and lo[-1] == pytest.approx(2_000.0, rel=0.02)  # towards 0.5 x
     assert hi.max() == 5_000.0 and hi[-1] == 5_000.0  # 1.5 x 4 kW is above the arrays' peak
     assert (lo <= pv).all() and (hi >= pv).all()
-    night = pv_futures(np.zeros(10), 0.5, 1.5, 0.9, 5_000.0)
+    night = pv_futures(np.zeros(10), 0.5, 1.5, fixed_fade(0.9, 10), 5_000.0)
     assert all((f == 0).all() for _, f in night)  # no PV stays no PV
+
+
+def test_fit_fade_finds_how_long_a_deviation_persists_and_never_lets_it_grow():
+    rng = np.random.default_rng(1)
+    rows, leads = 400, 6
+    truth = np.array([1.0, 0.9, 0.7, 0.5, 0.55, 0.2])  # lead 4 looks more persistent than lead 3
+    deviation = rng.normal(0.0, 500.0, (rows, 1)) * np.ones((1, leads))
+    error = deviation * truth + rng.normal(0.0, 50.0, (rows, leads))
+    fade = fit_fade(deviation, error, fixed_fade(0.85, leads), min_rows=100)
+    assert fade[:4] == pytest.approx(truth[:4], abs=0.03)
+    assert fade[4] == pytest.approx(fade[3])  # non-increasing: lead 4 keeps at most lead 3's share
+    assert fade[5] == pytest.approx(0.2, abs=0.03)
+    # bounded: an error that overshoots the deviation (or opposes it) keeps 1 (or 0) of it
+    assert fit_fade(deviation, 3 * deviation, fixed_fade(0.85, leads), 100) == pytest.approx(np.ones(leads))
+    assert fit_fade(deviation, -deviation, fixed_fade(0.85, leads), 100) == pytest.approx(np.zeros(leads))
+
+
+def test_fit_fade_keeps_the_fallback_with_too_few_rows_or_no_deviation():
+    fallback = fixed_fade(0.85, 4)
+    some = np.ones((10, 4))
+    assert fit_fade(some, some, fallback, min_rows=11) is fallback
+    none = np.zeros((50, 4))
+    none[:, 0] = np.nan  # unmeasured rows are left out, not taken as 0 W
+    assert fit_fade(none, np.ones((50, 4)), fallback, 10) == pytest.approx(fallback)

@@ -393,6 +393,30 @@ def test_pv_scenarios_buy_cheap_energy_against_a_sunny_forecast_that_may_fail():
     assert same.cost_eur == pytest.approx(alone.cost_eur, abs=1e-6)
 
 
+def test_pv_futures_that_differ_now_never_make_a_zero_export_plan_infeasible():
+    """A full battery at zero export must curtail what the house does not use, and the first slot's
+    curtailment is one decision for every future: the futures take the forecast's PV for that slot
+    (a future that strayed already now once made every such plan fall back)."""
+    n = 8
+    pv = np.full(n, 4700.0)
+    req = PlanRequest(
+        T0,
+        30,
+        np.full(n, 0.2),
+        pv,
+        np.full(n, 400.0),
+        0.08,
+        batteries=(battery(soc_pct=100.0),),
+        max_export_w=0.0,
+        curtail=True,
+    )
+    futures = ((1 / 3, pv * 0.87), (1 / 3, pv * 1.25))  # both off the forecast in slot 0 already
+    plan = solve(replace(req, pv_scenarios=futures))
+    assert plan.status == "optimal"
+    assert plan.export_w.max() <= 1e-6
+    assert plan.curtail_w[0] == pytest.approx(4700.0 - 400.0, abs=1.0)
+
+
 @pytest.mark.parametrize("weights", [(0.0,), (0.6, 0.5), (-0.1,)])
 def test_pv_scenario_weights_are_checked(weights: tuple[float, ...]):
     n = 4

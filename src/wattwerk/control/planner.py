@@ -92,6 +92,9 @@ def _build(req: PlanRequest, options: PlanOptions) -> _Model:
         raise ValueError("pv_scenarios: weights must be > 0 and sum to less than 1")
     central = _build_one(m, req, req.pv_w, options, 1.0 - sum(weights))
     for w, pv in req.pv_scenarios:
+        pv = np.array(pv, dtype=float)
+        if len(pv):  # the first slot's decisions are the same in every future: so is its PV (else a
+            pv[0] = req.pv_w[0]  # full battery at zero export could not curtail alike in all)
         other = _build_one(m, req, pv, options, w)
         for a, b in zip(_first_decisions(central), _first_decisions(other), strict=True):
             m.rows(0.0, 0.0, (a, 1.0), (b, -1.0), n=1)

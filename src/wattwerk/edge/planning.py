@@ -47,7 +47,7 @@ from wattwerk.errors import WattwerkError
 from wattwerk.flows import SiteRoles, power_flows
 from wattwerk.forecast.grid_signal import Co2Source, EnergyChartsCO2
 from wattwerk.forecast.load import LoadForecaster, blend_recent
-from wattwerk.forecast.pv import Correction, pv_futures, spread_of_ratios
+from wattwerk.forecast.pv import Correction, fixed_fade, pv_futures, spread_of_ratios
 from wattwerk.forecast.site import (
     CLEAR_SKY_SHARE,
     LOAD_DECAY,
@@ -323,7 +323,7 @@ class PlanService:
             spread = spread_of_ratios(self.pv_correction.day_ratios) if self.pv_correction else None
             if spread is not None:  # two other PV futures from how the past days strayed
                 peak = sum(a.peak_w for a in pv_arrays(cfg))
-                futures = pv_futures(pv, *spread, RECENT_DECAY, peak)
+                futures = pv_futures(pv, *spread, fixed_fade(RECENT_DECAY, n), peak)
         thermal = tuple(
             heat_store(cfg, s, snap, n, SLOT_MINUTES, f"heat{i}")
             for i, s in enumerate(cfg.strategy.heat_stores)

@@ -178,11 +178,37 @@ def intraday_factor(
     return float(np.clip(measured_wh / forecast_wh, *bounds))
 
 
-def blend_intraday(forecast_w: np.ndarray, factor: float, decay: float) -> np.ndarray:
-    """The forecast for the coming slots scaled by the recent ``factor``, fading by ``decay`` per
-    slot into the forecast's own value: ``forecast · (1 + (factor − 1) · decay^k)`` for slot k."""
+def blend_intraday(forecast_w: np.ndarray, factor: float, fade: np.ndarray) -> np.ndarray:
+    """The forecast for the coming slots scaled by the recent ``factor``, fading into the
+    forecast's own value: ``forecast · (1 + (factor − 1) · fade[k])`` for slot k (``fade``: how much
+    of the recent deviation slot k keeps, see :func:`fixed_fade` and :func:`fit_fade`)."""
     f = np.asarray(forecast_w, dtype=float)
-    return f * (1.0 + (factor - 1.0) * decay ** np.arange(len(f)))
+    return f * (1.0 + (factor - 1.0) * np.asarray(fade, dtype=float)[: len(f)])
+
+
+def fixed_fade(decay: float, n: int) -> np.ndarray:
+    """``decay^k`` for the slots k = 0 … n − 1: a deviation that fades by ``decay`` per slot."""
+    return decay ** np.arange(n, dtype=float)
+
+
+def fit_fade(deviation: np.ndarray, error: np.ndarray, fallback: np.ndarray, min_rows: int) -> np.ndarray:
+    """How long the intraday deviation persists, fitted on the site's own past: per lead k, the
+    least-squares share ``β_k`` of the forecast's error explained by the deviation seen when the
+    forecast was made, ``error[:, k] ≈ β_k · deviation[:, k]`` (rows: past moments; ``deviation``
+    = (intraday factor − 1) × forecast, ``error`` = measured − forecast, W), bounded to 0 … 1 and
+    never rising with the lead (what is seen now cannot tell more about later than about sooner).
+    A crude forecast (a week's mean) keeps a cloudy morning's deviation all day; a weather forecast
+    already knows part of it. ``fallback`` with fewer than ``min_rows`` rows, or where no row
+    deviated at that lead."""
+    x, y = np.asarray(deviation, dtype=float), np.asarray(error, dtype=float)
+    fallback = np.asarray(fallback, dtype=float)
+    if len(x) < min_rows:
+        return fallback
+    ok = np.isfinite(x) & np.isfinite(y)
+    x, y = np.where(ok, x, 0.0), np.where(ok, y, 0.0)
+    sxx = (x * x).sum(axis=0)
+    beta = np.where(sxx > 0, (x * y).sum(axis=0) / np.where(sxx > 0, sxx, 1.0), fallback)
+    return np.minimum.accumulate(np.clip(beta, 0.0, 1.0))
 
 
 def spread_of_ratios(ratios: Sequence[float]) -> tuple[float, float] | None:
@@ -201,16 +227,16 @@ def spread_of_ratios(ratios: Sequence[float]) -> tuple[float, float] | None:
 
 
 def pv_futures(
-    pv: np.ndarray, low: float, high: float, decay: float, peak_w: float
+    pv: np.ndarray, low: float, high: float, fade: np.ndarray, peak_w: float
 ) -> tuple[tuple[float, np.ndarray], ...]:
     """Two other PV futures for the planner (``PlanRequest.pv_scenarios``): the forecast scaled by
     ``low`` and by ``high`` (see ``spread_of_ratios``), capped at the arrays' ``peak_w``.
 
     A third each: ``low`` and ``high`` are the 1/6 and 5/6 quantiles, so each stands for the third
     of outcomes below or above the middle third, which the forecast itself stands for. Their
-    distance from the forecast grows with the lead time, ``1 − decay^t`` for slot t: the first slot
-    is what was just measured (the intraday correction, fading by ``decay`` per slot), so the
-    forecast's error is small now and reaches the spread of whole days only hours ahead."""
+    distance from the forecast grows with the lead time, ``1 − fade[t]`` for slot t: the first slot
+    is what was just measured (the intraday correction, which slot t keeps ``fade[t]`` of), so the
+    forecast's error is small now and reaches the spread of whole days only as that fades."""
     pv = np.asarray(pv, dtype=float)
-    grow = 1.0 - decay ** np.arange(len(pv))
+    grow = 1.0 - np.asarray(fade, dtype=float)[: len(pv)]
     return tuple((1 / 3, np.minimum(pv * (1.0 + (f - 1.0) * grow), peak_w)) for f in (low, high))

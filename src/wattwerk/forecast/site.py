@@ -16,7 +16,14 @@ import pandas as pd
 
 from wattwerk.config import SiteConfig
 from wattwerk.flows import FLOW_ROLES
-from wattwerk.forecast.pv import Correction, PVArray, PVForecaster, blend_intraday, intraday_factor
+from wattwerk.forecast.pv import (
+    Correction,
+    PVArray,
+    PVForecaster,
+    blend_intraday,
+    fixed_fade,
+    intraday_factor,
+)
 from wattwerk.forecast.pv_process import clear_sky, modelled
 from wattwerk.forecast.slots import to_slots
 from wattwerk.forecast.weather import OpenMeteo, Site
@@ -143,7 +150,7 @@ def recent_pv(
         return pv, 1.0
     expected = weather_pv_w(cfg, weather, start - timedelta(minutes=k * SLOT_MINUTES), k, factor)
     ratio = intraday_factor(float(measured.sum()), float(expected.sum()), 75.0 * k)
-    return blend_intraday(pv, ratio, RECENT_DECAY), ratio
+    return blend_intraday(pv, ratio, fixed_fade(RECENT_DECAY, len(pv))), ratio
 
 
 def weather_pv_w(
