@@ -37,11 +37,12 @@ class FadeRecord:
         self.measured = np.full(self.n_slots, np.nan)
         self._fade = self.fallback
 
-    def add_measured(self, i: int, wh_share: float) -> None:
-        """Add to slot ``i``'s mean PV (W) what one step of it measured (its share of the slot)."""
-        self.measured[i] = (0.0 if np.isnan(self.measured[i]) else self.measured[i]) + wh_share
+    def add_measured(self, i: int, share_w: float) -> None:
+        """Add to slot ``i``'s mean PV (W) one step's share of it (its power × its part of the slot)."""
+        self.measured[i] = (0.0 if np.isnan(self.measured[i]) else self.measured[i]) + share_w
 
     def record(self, i: int, factor: float, forecast: np.ndarray) -> None:
+        """The forecast made at the start of slot ``i`` (before its intraday correction), the factor."""
         n = min(len(forecast), self.horizon)
         self.base[i, :n] = forecast[:n]
         self.factor[i] = factor
