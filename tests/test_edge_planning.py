@@ -27,6 +27,7 @@ from wattwerk.forecast.site import (
     LOAD_DECAY,
     RECENT_DECAY,
     WEEK_SHARE,
+    clear_sky_pv_w,
     load_history_w,
     pv_arrays,
     weather_site,
@@ -334,9 +335,10 @@ async def test_no_feed_in_at_negative_prices_curtails_and_pulls_consumption_in(t
     assert bat[neg].min() < -1000.0  # the battery charges in them
 
 
-async def plan_request_after_measured_days(tmp_path: Path, factors: list[float]):
-    """The planner on clear-sky weather (7 past days, 2 ahead) with the plant measured at
-    ``factors[d]`` × the model on the local days just before NOW; (service, request, plan)."""
+async def plan_request_after_measured_days(tmp_path: Path, factors: list[float], offline: bool = False):
+    """The planner on clear-sky weather (7 past days, 2 ahead; with ``offline`` none reachable)
+    with the plant measured at ``factors[d]`` × the model on the local days just before NOW;
+    (service, request, plan)."""
     cfg = site(tmp_path, pv=True)
     index = pd.date_range("2024-05-26", periods=24 * 9, freq="1h", tz="UTC")
     clear = weather_site(cfg).location.get_clearsky(index + pd.Timedelta(minutes=30), model="ineichen")
@@ -362,11 +364,14 @@ async def plan_request_after_measured_days(tmp_path: Path, factors: list[float])
     prices = TariffPrices(cfg.tariff, tmp_path / "prices.json", client=client_of(recorded))
 
     async def fetch():
+        if offline:
+            raise httpx.ConnectError("Name or service not known")
         return weather
 
     svc = PlanService(cfg, lambda: state.snapshot(NOW), prices, store=store, clock=Clock(NOW), weather=fetch)
     try:
-        req = svc.request(await prices.prices(NOW, NOW + svc.horizon), state.snapshot(NOW), weather)
+        seen = None if offline else weather
+        req = svc.request(await prices.prices(NOW, NOW + svc.horizon), state.snapshot(NOW), seen)
         plan = await svc.refresh()
     finally:
         store.close()
@@ -392,6 +397,19 @@ async def test_measured_days_give_the_planner_two_other_pv_futures(tmp_path):
     assert lo[k] < pv[k] < hi[k]
     assert plan is not None and plan.status == "optimal"
     assert plan.pv_w == pytest.approx(pv)  # the plan shown is the central one
+
+
+async def test_offline_the_plant_s_measured_week_is_the_pv_forecast(tmp_path):
+    """No weather forecast reachable: the mean of what the plant measured in each quarter hour of
+    the last week (the benchmark's forecast where none was recorded), not 70 % of clear sky."""
+    factors = [0.5, 0.6, 0.4, 0.5, 0.6, 0.4, 0.5]  # a dull week: half of clear sky
+    svc, req, plan = await plan_request_after_measured_days(tmp_path, factors, offline=True)
+    assert plan is not None and svc.plan_json()["pv"] == "measured week (no weather)"
+    cfg = site(tmp_path / "clear", pv=True)
+    clear = clear_sky_pv_w(cfg, req.start, req.n)  # 0.7 of clear sky
+    k = int(np.argmax(clear[:96]))  # tomorrow's or today's sunniest quarter hour
+    assert req.pv_w[k] == pytest.approx(clear[k] / 0.7 * np.mean(factors), rel=0.1)
+    assert req.pv_w[k] < 0.8 * clear[k]
 
 
 async def test_too_few_measured_days_or_none_give_no_pv_futures(tmp_path):

@@ -52,8 +52,8 @@ from wattwerk.forecast.site import (
     CLEAR_SKY_SHARE,
     LOAD_DECAY,
     RECENT_DECAY,
-    clear_sky_pv_w,
     load_history_w,
+    offline_pv_w,
     pv_arrays,
     pv_correction,
     recent_pv,
@@ -226,7 +226,10 @@ class PlanService:
         except (WattwerkError, httpx.HTTPError, ValueError, OSError) as exc:
             if self.pv_source != "clear sky (no weather)":
                 log.warning(
-                    "planner: no weather forecast (%s); PV from clear sky x %.1f", exc, CLEAR_SKY_SHARE
+                    "planner: no weather forecast (%s); PV from the plant's measured week, before it has "
+                    "one from clear sky x %.1f",
+                    exc,
+                    CLEAR_SKY_SHARE,
                 )
             self.pv_source = "clear sky (no weather)"
             return None
@@ -313,13 +316,18 @@ class PlanService:
         limits = site_limits(cfg)  # the limiter's fixed limits: connection, fuse, feed-in, peak shaving
         imports, exports = tightest(limits, "import"), tightest(limits, "export")
         futures: tuple[tuple[float, np.ndarray], ...] = ()
-        if weather is None:
-            pv = clear_sky_pv_w(cfg, start, n)
+        if weather is None:  # offline: the plant's measured week where there is one
+            pv, self.pv_source = offline_pv_w(cfg, self.store, start, n)
+            pv, self.pv_recent = recent_pv(
+                cfg, self.store, start, pv, lambda s, k: offline_pv_w(cfg, self.store, s, k)[0]
+            )
         else:
             self.pv_correction = pv_correction(cfg, self.store, weather, start)
             factor = self.pv_correction.factor if self.pv_correction else 1.0
             pv = with_week(cfg, self.store, start, weather_pv_w(cfg, weather, start, n, factor))
-            pv, self.pv_recent = recent_pv(cfg, self.store, weather, start, pv, factor)
+            pv, self.pv_recent = recent_pv(
+                cfg, self.store, start, pv, lambda s, k: weather_pv_w(cfg, weather, s, k, factor)
+            )
             spread = spread_of_ratios(self.pv_correction.day_ratios) if self.pv_correction else None
             if spread is not None:  # two other PV futures from how the past days strayed
                 peak = sum(a.peak_w for a in pv_arrays(cfg))

@@ -124,32 +124,56 @@ def pv_correction(cfg: SiteConfig, store: Any, weather: pd.DataFrame, now: datet
     return corr if corr.days else None
 
 
-def with_week(cfg: SiteConfig, store: Any, start: datetime, pv: np.ndarray) -> np.ndarray:
-    """The weather-based PV forecast blended with the plant's measured mean of the same 15 minutes
-    of the day over the last 7 days (``WEEK_SHARE`` of it; the benchmark's choice, by a day-ahead
-    backtest: a forecast alone errs more than the two together). Unchanged while the measurements
-    span less than 3 days."""
+def week_profile_w(cfg: SiteConfig, store: Any, start: datetime, n: int) -> np.ndarray | None:
+    """The plant's measured mean of each 15 minutes of the day over the 7 days before ``start``, for
+    the ``n`` slots from it (NaN where no day measured that quarter hour); None while the
+    measurements span less than 3 days."""
     measured = pv_history_w(cfg, store, start, days=7)
     if measured.empty or measured.index.max() - measured.index.min() < timedelta(days=3):
-        return pv
+        return None
     tod = measured.groupby(measured.index.hour * 4 + measured.index.minute // 15).mean()
-    index = pd.date_range(start, periods=len(pv), freq=f"{SLOT_MINUTES}min", tz="UTC")
-    week = tod.reindex(index.hour * 4 + index.minute // 15).to_numpy(dtype=float)
+    index = pd.date_range(start, periods=n, freq=f"{SLOT_MINUTES}min", tz="UTC")
+    return tod.reindex(index.hour * 4 + index.minute // 15).to_numpy(dtype=float)
+
+
+def with_week(cfg: SiteConfig, store: Any, start: datetime, pv: np.ndarray) -> np.ndarray:
+    """The weather-based PV forecast blended with the plant's measured week (``week_profile_w``,
+    ``WEEK_SHARE`` of it; the benchmark's choice, by a day-ahead backtest: a forecast alone errs
+    more than the two together). Unchanged while the measurements span less than 3 days."""
+    week = week_profile_w(cfg, store, start, len(pv))
+    if week is None:
+        return pv
     return np.where(np.isfinite(week), (1.0 - WEEK_SHARE) * pv + WEEK_SHARE * week, pv)
 
 
+def offline_pv_w(cfg: SiteConfig, store: Any, start: datetime, n: int) -> tuple[np.ndarray, str]:
+    """PV forecast (W) per slot without a weather forecast, and its source: the plant's measured
+    week (``week_profile_w``, the benchmark's forecast where none was recorded: it errs less than a
+    day before) once there is one, else ``CLEAR_SKY_SHARE`` of the clear-sky yield."""
+    clear = clear_sky_pv_w(cfg, start, n)
+    week = week_profile_w(cfg, store, start, n)
+    if week is None:
+        return clear, "clear sky (no weather)"
+    return np.where(np.isfinite(week), week, clear), "measured week (no weather)"
+
+
 def recent_pv(
-    cfg: SiteConfig, store: Any, weather: pd.DataFrame, start: datetime, pv: np.ndarray, factor: float
+    cfg: SiteConfig,
+    store: Any,
+    start: datetime,
+    pv: np.ndarray,
+    expected: Callable[[datetime, int], np.ndarray],
 ) -> tuple[np.ndarray, float]:
-    """The PV forecast scaled by how the plant did against it in the last ``RECENT_SLOTS`` (clouds
-    persist), fading by ``RECENT_DECAY`` per slot; (forecast, the recent ratio; 1 = unchanged)."""
+    """The PV forecast scaled by how the plant did in the last ``RECENT_SLOTS`` against what
+    ``expected(start, n)`` forecast for them (clouds persist), fading by ``RECENT_DECAY`` per slot;
+    (forecast, the recent ratio; 1 = unchanged)."""
     k = RECENT_SLOTS
     measured = pv_history_w(cfg, store, start, days=1)
     measured = measured[measured.index >= start - timedelta(minutes=k * SLOT_MINUTES)]
     if len(measured) < k:
         return pv, 1.0
-    expected = weather_pv_w(cfg, weather, start - timedelta(minutes=k * SLOT_MINUTES), k, factor)
-    ratio = intraday_factor(float(measured.sum()), float(expected.sum()), 75.0 * k)
+    before = expected(start - timedelta(minutes=k * SLOT_MINUTES), k)
+    ratio = intraday_factor(float(measured.sum()), float(before.sum()), 75.0 * k)
     return blend_intraday(pv, ratio, fixed_fade(RECENT_DECAY, len(pv))), ratio
 
 
