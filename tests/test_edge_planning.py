@@ -399,12 +399,22 @@ async def test_measured_days_give_the_planner_two_other_pv_futures(tmp_path):
     assert plan.pv_w == pytest.approx(pv)  # the plan shown is the central one
 
 
-async def test_offline_the_plant_s_measured_week_is_the_pv_forecast(tmp_path):
+async def test_offline_the_plant_s_measured_week_is_the_pv_forecast(tmp_path, caplog):
     """No weather forecast reachable: the mean of what the plant measured in each quarter hour of
     the last week (the benchmark's forecast where none was recorded), not 70 % of clear sky."""
     factors = [0.5, 0.6, 0.4, 0.5, 0.6, 0.4, 0.5]  # a dull week: half of clear sky
     svc, req, plan = await plan_request_after_measured_days(tmp_path, factors, offline=True)
     assert plan is not None and svc.plan_json()["pv"] == "measured week (no weather)"
+    svc.pv_source = "weather"  # the weather was there until now: an outage starts
+    svc.store = store = SqliteStore(tmp_path / "s.sqlite", tz="Europe/Berlin")
+    try:
+        with caplog.at_level(logging.WARNING, logger="wattwerk.planner"):
+            for _ in range(2):
+                assert await svc.refresh() is not None
+    finally:
+        store.close()
+    assert len([r for r in caplog.records if "no weather forecast" in r.getMessage()]) == 1  # once a streak
+    assert svc.plan_json()["pv"] == "measured week (no weather)"
     cfg = site(tmp_path / "clear", pv=True)
     clear = clear_sky_pv_w(cfg, req.start, req.n)  # 0.7 of clear sky
     k = int(np.argmax(clear[:96]))  # tomorrow's or today's sunniest quarter hour

@@ -51,6 +51,7 @@ from wattwerk.forecast.pv import Correction, fixed_fade, pv_futures, spread_of_r
 from wattwerk.forecast.site import (
     CLEAR_SKY_SHARE,
     LOAD_DECAY,
+    NO_WEATHER,
     RECENT_DECAY,
     load_history_w,
     offline_pv_w,
@@ -224,14 +225,14 @@ class PlanService:
         try:
             frame = await self.weather()
         except (WattwerkError, httpx.HTTPError, ValueError, OSError) as exc:
-            if self.pv_source != "clear sky (no weather)":
+            if not self.pv_source.endswith(NO_WEATHER):  # request() names which offline source
                 log.warning(
                     "planner: no weather forecast (%s); PV from the plant's measured week, before it has "
                     "one from clear sky x %.1f",
                     exc,
                     CLEAR_SKY_SHARE,
                 )
-            self.pv_source = "clear sky (no weather)"
+                self.pv_source = f"clear sky {NO_WEATHER}"
             return None
         self.pv_source = "weather"
         return frame

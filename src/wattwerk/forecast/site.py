@@ -35,6 +35,7 @@ RECENT_DECAY = 0.92  # ... fading per 15-min slot (0.85 per 30 min, as measured 
 LOAD_DECAY = 0.84  # the load's deviation just measured: fading per 15-min slot (0.7 per 30 min, bench)
 WEEK_SHARE = 0.3  # the last week's measured PV in the forecast (bench: PV_FORECAST_WEIGHT 0.7)
 CLEAR_SKY_SHARE = 0.7  # without a weather forecast: this share of the clear-sky yield
+NO_WEATHER = "(no weather)"  # the end of a PV source's name when there is no weather forecast
 
 
 def pv_arrays(cfg: SiteConfig) -> list[PVArray]:
@@ -153,8 +154,8 @@ def offline_pv_w(cfg: SiteConfig, store: Any, start: datetime, n: int) -> tuple[
     clear = clear_sky_pv_w(cfg, start, n)
     week = week_profile_w(cfg, store, start, n)
     if week is None:
-        return clear, "clear sky (no weather)"
-    return np.where(np.isfinite(week), week, clear), "measured week (no weather)"
+        return clear, f"clear sky {NO_WEATHER}"
+    return np.where(np.isfinite(week), week, clear), f"measured week {NO_WEATHER}"
 
 
 def recent_pv(
