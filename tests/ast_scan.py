@@ -27,12 +27,13 @@ def _parse_quietly(source: str, filename: str) -> ast.Module:
             gc.enable()
 
 
+def _on_fresh_thread(source: str, filename: str) -> ast.Module:
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(_parse_quietly, source, filename).result()
+
+
 def parse(source: str, filename: str = "<unknown>") -> ast.Module:
-    for attempt in (1, 2):
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            try:
-                return pool.submit(_parse_quietly, source, filename).result()
-            except SystemError:
-                if attempt == 2:
-                    raise
-    raise AssertionError("unreachable")
+    try:
+        return _on_fresh_thread(source, filename)
+    except SystemError:  # the CPython bug, not the source: once more
+        return _on_fresh_thread(source, filename)

@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from wattwerk.devices.templates import Command, HttpTemplate, MqttTemplate, _Strict, template_commands
+from wattwerk.devices.templates import Command, HttpTemplate, MqttTemplate, StrictModel, template_commands
 from wattwerk.model import quantity_info
 from wattwerk.protocols.modbus_codec import TYPES, Register
 from wattwerk.vocabulary import CAPABILITY_COMMAND
@@ -63,12 +63,12 @@ Capability = Literal[
 ]
 
 
-class Source(_Strict):
+class Source(StrictModel):
     title: str
     url: str | None = None
 
 
-class RegisterSpec(_Strict):
+class RegisterSpec(StrictModel):
     name: str
     address: int = Field(ge=0, le=65535)
     type: str = "u16"
@@ -122,7 +122,7 @@ class RegisterSpec(_Strict):
         )
 
 
-class Direction(_Strict):
+class Direction(StrictModel):
     """A sign carried by a separate command register (e.g. Sungrow 0xAA charge / 0xBB discharge):
     the magnitude goes to the write's register(s), this code to register ``via``."""
 
@@ -133,7 +133,7 @@ class Direction(_Strict):
     last: bool = False  # write the code after the magnitude(s) and ``then`` (Huawei's forcible command)
 
 
-class WriteSpec(_Strict):
+class WriteSpec(StrictModel):
     """A command and the register(s) it writes. Without ``map`` the value (our unit) goes to each
     register, scaled (``direction`` and ``percent_of`` use the first); with ``map`` each command
     value names one value per register (in the registers' units, i.e. before their scale is undone)."""
@@ -151,7 +151,7 @@ class WriteSpec(_Strict):
     direction: Direction | None = None
 
 
-class Identify(_Strict):
+class Identify(StrictModel):
     """An identification register: the entry matches when its value equals or starts with this."""
 
     name: str  # the register
@@ -160,7 +160,7 @@ class Identify(_Strict):
     one_of: list[float] | None = None
 
 
-class Connection(_Strict):
+class Connection(StrictModel):
     port: int = 502
     unit: int = Field(default=1, ge=0, le=255)
     baudrate: int = 9600
@@ -170,7 +170,7 @@ class Connection(_Strict):
     max_gap: int = 16
 
 
-class Connectors(_Strict):
+class Connectors(StrictModel):
     """Charge points of one station: connector n's registers are ``(n - 1) * stride`` higher, or
     it answers on unit ``unit + (n - 1) * unit_step``."""
 
@@ -196,7 +196,7 @@ Native = Literal[
 RelayDialect = Literal["shelly_gen1", "shelly_gen2", "tasmota", "kmtronic_udp"]
 
 
-class RelaySpec(_Strict):
+class RelaySpec(StrictModel):
     """Relay outputs switched over a vendor's own protocol (command tables: ``devices/relay.py``).
 
     ``outputs`` are the device's relay numbers as the vendor counts them (Shelly from 0, Tasmota and
@@ -218,7 +218,7 @@ class RelaySpec(_Strict):
         return self
 
 
-class PulseSpec(_Strict):
+class PulseSpec(StrictModel):
     """An S0 pulse meter counted by a device's input (Tasmota ``Counter<n>`` on a GPIO)."""
 
     dialect: Literal["tasmota"] = "tasmota"
@@ -226,7 +226,7 @@ class PulseSpec(_Strict):
     per_kwh: float = Field(default=1000.0, gt=0)  # the meter's impulse constant (imp/kWh)
 
 
-class NativeValue(_Strict):
+class NativeValue(StrictModel):
     """One quantity a native driver reads by the device's own keys (RCT object names, OBIS codes ...):
     the sum of ``add`` minus the sum of ``subtract``, times ``scale`` (to our unit).
     ``optional``: some models or firmware versions lack it; it is then left out, not an error."""
@@ -238,13 +238,13 @@ class NativeValue(_Strict):
     optional: bool = False
 
 
-class SunSpecSpec(_Strict):
+class SunSpecSpec(StrictModel):
     models: list[int] = Field(min_length=1)  # the chain the emulator builds (and devices typically have)
     base: int = 40000
     rated_power: float = 5000.0  # W, the emulated WMax
 
 
-class Entry(_Strict):
+class Entry(StrictModel):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
     models: list[str] = Field(min_length=1)
     protocols: list[Protocol] = Field(min_length=1)
@@ -332,7 +332,7 @@ class Entry(_Strict):
         return any(CAPABILITIES[c] is not None for c in self.capabilities)
 
 
-class CatalogFile(_Strict):
+class CatalogFile(StrictModel):
     category: Category
     vendor: str
     entries: list[Entry] = Field(min_length=1)

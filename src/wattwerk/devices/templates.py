@@ -36,11 +36,13 @@ Command = Literal[
 ]
 
 
-class _Strict(BaseModel):
+class StrictModel(BaseModel):
+    """A catalogue model: unknown keys are errors, values never change once read."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class JsonValue(_Strict):
+class JsonValue(StrictModel):
     """One number of an answer: at ``json`` (dots and ``[i]``; none: the whole payload is the number),
     times ``scale`` to our unit and sign (kWh -> Wh: 1000; a battery reporting + charging: -1)."""
 
@@ -75,7 +77,7 @@ def _absolute(path: str) -> str:
 UrlPath = Annotated[str, AfterValidator(_absolute)]
 
 
-class JsonIndex(_Strict):
+class JsonIndex(StrictModel):
     """An answer that is a list of records (Zaptec's observations ``[{"StateId": 513, "ValueAsString":
     "11040.5"}, ...]``) read as a table: each record's ``key`` names its ``value``; the values' ``json`` is
     then the key (``"513"``)."""
@@ -95,7 +97,7 @@ class JsonIndex(_Strict):
         return out
 
 
-class HttpRead(_Strict):
+class HttpRead(StrictModel):
     path: UrlPath
     method: Literal["GET", "POST"] = "GET"
     body: str | None = None  # a POST read's JSON body (SMA EV Charger's measurements/live)
@@ -109,7 +111,7 @@ class HttpRead(_Strict):
         return self
 
 
-class HttpWrite(_Strict):
+class HttpWrite(StrictModel):
     """A command as a request: ``query`` and/or ``body`` (JSON text, e.g. ``{"amp": {value}}``)."""
 
     command: Command
@@ -130,7 +132,7 @@ class HttpWrite(_Strict):
         return self
 
 
-class HttpLogin(_Strict):
+class HttpLogin(StrictModel):
     """A cloud API's login (Easee): ``body`` (JSON text with ``{username}`` and ``{password}``, taken from
     the site file's ``url``) is POSTed to ``path`` under the url's host (not its path); the token at
     ``token`` in the answer is sent on every request as header ``header`` = ``scheme``. The driver
@@ -153,19 +155,19 @@ class HttpLogin(_Strict):
         return self
 
 
-class HttpTemplate(_Strict):
+class HttpTemplate(StrictModel):
     headers: dict[str, str] = Field(default_factory=dict)  # e.g. Authorization: Bearer ...
     login: HttpLogin | None = None
     reads: list[HttpRead] = Field(min_length=1)
     writes: list[HttpWrite] = Field(default_factory=list)
 
 
-class MqttRead(_Strict):
+class MqttRead(StrictModel):
     topic: str = Field(min_length=1)
     values: list[JsonValue] = Field(min_length=1)
 
 
-class MqttWrite(_Strict):
+class MqttWrite(StrictModel):
     command: Command
     topic: str = Field(min_length=1)
     payload: str = "{value}"
@@ -182,7 +184,7 @@ class MqttWrite(_Strict):
         return self
 
 
-class MqttHeartbeat(_Strict):
+class MqttHeartbeat(StrictModel):
     """A message the device wants every ``every_s`` from its controller, or it falls back to its own
     control (openWB's ``set/isss/heartbeat``); sent from the read cycle."""
 
@@ -192,7 +194,7 @@ class MqttHeartbeat(_Strict):
     retain: bool = True
 
 
-class MqttTemplate(_Strict):
+class MqttTemplate(StrictModel):
     reads: list[MqttRead] = Field(min_length=1)
     writes: list[MqttWrite] = Field(default_factory=list)
     heartbeat: MqttHeartbeat | None = None
