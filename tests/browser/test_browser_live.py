@@ -14,6 +14,7 @@ import pytest
 from playwright.async_api import expect
 
 from edge_login import browser_sign_in, test_auth
+from page_format import pct, power
 from wattwerk.config import load_demo_config
 from wattwerk.demo import DemoSite
 from wattwerk.edge.live import enrich
@@ -94,9 +95,8 @@ async def test_live_page(
         flows = page.locator(".flow")
         await expect(flows).to_have_count(6)
         pv = live["flows"]["pv"]
-        shown = f"{pv / 1000:.2f} kW" if pv >= 1000 else f"{round(pv)} W"
-        await expect(page.locator('[data-flow="pv"] .value')).to_have_text(shown)
-        await expect(page.get_by_test_id("soc")).to_have_text(f"{live['battery']['soc_pct']:.0f} %")
+        await expect(page.locator('[data-flow="pv"] .value')).to_have_text(power(pv))
+        await expect(page.get_by_test_id("soc")).to_have_text(pct(live["battery"]["soc_pct"]))
         await expect(page.locator('[data-charger="ev1"]')).to_contain_text("PV only")
         await expect(page.locator('[data-heat="hp"]')).to_contain_text("SG-Ready")
         await expect(page.get_by_test_id("restrictions")).to_contain_text("Feed-in limit 4.80 kW")

@@ -17,6 +17,7 @@ import pytest
 from playwright.async_api import expect
 
 from edge_login import browser_sign_in, test_auth
+from page_format import pct
 from wattwerk.config import load_demo_config
 from wattwerk.demo import DemoSite
 from wattwerk.edge.web import create_app
@@ -68,7 +69,7 @@ async def test_history_sessions_status_and_dark(
     ev = page.get_by_test_id("history-totals").locator('[data-flow="ev"] b')
     await expect(ev).to_have_text(f"{total['ev']:,.2f} kWh")
     own = month["total"]["self_consumption_pct"]
-    await expect(page.get_by_test_id("self-consumption")).to_have_text(f"{own:.0f} %")
+    await expect(page.get_by_test_id("self-consumption")).to_have_text(pct(own))
     await page.screenshot(path=str(shots / "history-month-desktop.png"), full_page=True)
 
     # the sessions page and its CSV

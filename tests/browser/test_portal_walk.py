@@ -14,7 +14,6 @@ import math
 import re
 import time
 from datetime import UTC, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,6 +21,7 @@ from zoneinfo import ZoneInfo
 import httpx
 from playwright.async_api import Page, expect
 
+from page_format import kwh, pct, power
 from portal_fixtures import PASSWORD
 from test_ingest_support import PgSchema, pg, serve_portal  # noqa: F401
 from wattwerk.config import load_demo_config
@@ -117,13 +117,6 @@ class Edge:
         raise ValueError(f"unknown command {kind}")
 
 
-def kwh(wh: float) -> str:
-    """As the page's WW.kwh formats Wh: Intl.NumberFormat rounds the shortest decimal form of the
-    number half away from zero (32.985 -> 32.99), where Python's format rounds the binary value."""
-    kwh_text = Decimal(repr(wh / 1000)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-    return f"{kwh_text} kWh"
-
-
 async def register(page: Page, url: str, alias: str) -> None:
     await page.goto(url)
     await expect(page).to_have_url(re.compile(r"/login"))
@@ -193,7 +186,7 @@ async def test_portal_walk(browser: Any, pg: PgSchema, shots: Path, tmp_path: Pa
         await expect(page).to_have_url(re.compile(f"/sites/{site}$"))
         flow = page.locator('#w-live .flow[data-channel="grid.power"]')
         grid_now = newest["grid.power"][1]
-        await expect(flow.locator(".value")).to_have_text(_power(grid_now))
+        await expect(flow.locator(".value")).to_have_text(power(grid_now))
         # each channel's flow comes from its device's role as the edge sent it, not from its name
         flows = {
             "grid": "grid",
@@ -222,11 +215,11 @@ async def test_portal_walk(browser: Any, pg: PgSchema, shots: Path, tmp_path: Pa
         await expect(legend).not_to_contain_text("(hp)")
         for ch in ("pv1.power", "bat.power", "house.power", "ev1.power", "hp.power"):
             await expect(page.locator(f'#w-live .flow[data-channel="{ch}"] .value')).to_have_text(
-                _power(newest[ch][1])
+                power(newest[ch][1])
             )
         if abs(grid_now) >= 1:
             await expect(flow.locator(".dir")).to_have_text("import" if grid_now > 0 else "export")
-        await expect(page.locator("#w-live .soc-value")).to_have_text(f"{newest['bat.soc'][1]:.0f} %")
+        await expect(page.locator("#w-live .soc-value")).to_have_text(pct(newest["bat.soc"][1]))
         await expect(page.locator("[data-range=day]")).to_have_attribute("aria-selected", "true")
         chart = page.locator("#w-power_chart .body")
         await expect(chart.locator("canvas")).to_have_count(1)
@@ -365,8 +358,3 @@ async def test_portal_walk(browser: Any, pg: PgSchema, shots: Path, tmp_path: Pa
         assert errors == [], errors
         for ctx in (owner_ctx, inst_ctx, owner_phone):
             await ctx.close()
-
-
-def _power(w: float) -> str:
-    """As the page's WW.power formats watts."""
-    return f"{w / 1000:.2f} kW" if abs(w) >= 1000 else f"{math.floor(w + 0.5)} W"
