@@ -14,8 +14,9 @@ from zoneinfo import ZoneInfo
 
 import httpx
 from playwright.async_api import Page, expect
-from test_portal_walk import DESKTOP, MIN, TZ, kwh, site_readings
+from test_portal_walk import DESKTOP, MIN, TZ, site_readings
 
+from page_format import fixed, kwh
 from portal_fixtures import PASSWORD, Portal, account, edge_token, new_site, portal, upload  # noqa: F401
 from test_ingest_support import database, pg  # noqa: F401
 
@@ -25,7 +26,7 @@ QUARTER = 900_000
 
 def euros(x: float) -> str:
     """As Intl.NumberFormat("en", {style: "currency", currency: "EUR"}) writes it."""
-    return f"-€{abs(x):.2f}" if x < 0 else f"€{x:.2f}"
+    return f"-€{fixed(-x, 2)}" if x < 0 else f"€{fixed(x, 2)}"
 
 
 def counter_delta(rows: list[tuple[str, int, float]], channel: str, start: int, end: int) -> float:
@@ -253,7 +254,7 @@ async def test_ranges_cost_compare_and_language(
         "Je Zeitfenster mit dem Tarif der Edge bepreist: Spot stündlich"
     )
     await expect(page.locator("#w-cost .cost-note")).to_have_attribute("data-share", "1")
-    german = f"{abs(net):.2f}".replace(".", ",")
+    german = fixed(abs(net), 2).replace(",", "").replace(".", ",")
     await expect(page.locator("#w-cost .net")).to_have_text(re.compile(rf"^-?{german}\s€$"))
     assert errors == [], errors
     await ctx.close()

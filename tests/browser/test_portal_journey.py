@@ -24,9 +24,9 @@ from typing import Any
 
 import httpx
 from playwright.async_api import Page, expect
-from test_portal_walk import kwh
 
 from edge_login import browser_sign_in
+from page_format import kwh
 from security.edge_processes import PASSWORD as EDGE_PASSWORD
 from security.edge_processes import RunningEdge, start_edge, stop_edge
 from security.portal_process import PASSWORD, fresh_db, portal_process
