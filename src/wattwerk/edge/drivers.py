@@ -150,7 +150,9 @@ def _native(dev: DeviceBase, ledger: InputLedger, catalog: list[Item] | None = N
     return create_for(entry, host=host, device_id=dev.id, ledger=ledger)
 
 
-def _stream_decoder(fmt: str, key: str | None) -> Decoder:
+def stream_decoder(fmt: str, key: str | None) -> Decoder:
+    """The decoder of a meter's message stream (``fmt``: dsmr, sml, dlms, ...) with its hex ``key``;
+    a bad key or format is a DeviceError on the site file's ``connection.key``."""
     at = ("connection", "key")
     try:
         raw = bytes.fromhex(key) if key else None
@@ -345,7 +347,7 @@ def _stream_reader(
         return message_reader(dev, ledger, stale_after_s, bounds)
     if c.type in ("serial", "tcp"):
         key = c.key.get_secret_value() if c.key else None
-        decoder = _stream_decoder(c.format, key)
+        decoder = stream_decoder(c.format, key)
         if c.format == "sml" and bounds is not None and bounds.total_w is not None:
             decoder.options.max_power_w = bounds.total_w  # type: ignore[attr-defined]
         if c.type == "tcp":

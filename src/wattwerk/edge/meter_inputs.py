@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from wattwerk.config import DeviceBase
 from wattwerk.config.connections import HttpConnection, MqttConnection, ValueMap
-from wattwerk.edge.drivers import DeviceError, _stream_decoder, format_reader
+from wattwerk.edge.drivers import DeviceError, format_reader, stream_decoder
 from wattwerk.errors import InputLedger
 from wattwerk.protocols.base import Decoder
 from wattwerk.protocols.http import HttpPoller
@@ -51,7 +51,7 @@ def message_reader(
 
 def _mqtt_decoder(device: str, c: MqttConnection) -> Decoder:
     if c.format == "dsmr":
-        return _stream_decoder("dsmr", c.key.get_secret_value() if c.key else None)
+        return stream_decoder("dsmr", c.key.get_secret_value() if c.key else None)
     if c.format == "tasmota":
         labels = {k: (v.quantity, v.scale) for k, v in (c.labels or {}).items()}
         try:
