@@ -22,8 +22,6 @@ import asyncio
 import os
 import random
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -31,34 +29,10 @@ from pathlib import Path
 import httpx
 import psycopg
 
+from wattwerk.bench.ingest import start_portal
+
 PASSWORD = "correct horse battery"
 WAIT_S = 30.0
-
-
-def start_portal(db: str, workers: int, work: Path, src: str | None) -> tuple[subprocess.Popen[bytes], str]:
-    env = dict(os.environ)
-    if src:
-        env["PYTHONPATH"] = src  # ahead of the installed package
-    port_file = work / "port"
-    argv = ["portal", "--host", "127.0.0.1", "--port", "0", "--db", db, "--workers", str(workers)]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "wattwerk", *argv, "--port-file", str(port_file)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    for _ in range(1200):
-        if port_file.exists() and port_file.read_text().strip():
-            base = f"http://127.0.0.1:{port_file.read_text().strip()}"
-            try:
-                if httpx.get(base + "/api/v1/health", timeout=1).status_code == 200:
-                    time.sleep(1.0 + workers)  # let every worker finish starting
-                    return proc, base
-            except httpx.HTTPError:
-                pass
-        time.sleep(0.05)
-    proc.terminate()
-    raise RuntimeError("the portal did not start")
 
 
 def account(base: str, alias: str) -> httpx.Client:
@@ -140,7 +114,7 @@ def run(args: argparse.Namespace) -> None:
     proc = None
     try:
         with tempfile.TemporaryDirectory(prefix="wattwerk-bench-wakeup-") as tmp:
-            proc, base = start_portal(db, args.workers, Path(tmp), args.src)
+            proc, base = start_portal(db, None, args.workers, Path(tmp), src=args.src)
             owner, args.installer = account(base, "benchowner"), account(base, "benchinstaller")
             sites, tokens = [], []
             for i in range(args.edges):

@@ -66,8 +66,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def start_portal(
-    url: str, schema: str | None, workers: int, workdir: Path, extra: list[str] | None = None
+    url: str,
+    schema: str | None,
+    workers: int,
+    workdir: Path,
+    extra: list[str] | None = None,
+    src: str | None = None,
 ) -> tuple[subprocess.Popen[bytes], str]:
+    """``wattwerk portal`` as docs/install.md starts it, on a free port; (process, base URL) once it
+    answers its health check. ``src`` runs another checkout's package (ahead of the installed one)."""
+    env = {**os.environ, "PYTHONPATH": src} if src else None
     port_file = workdir / f"port-{workers}"
     port_file.unlink(missing_ok=True)
     scoped = ["--schema", schema] if schema else []
@@ -92,6 +100,7 @@ def start_portal(
             "0",  # capacity, not policy: the per-site cap (default 2000/s) would throttle the catch-up
             *(extra or []),
         ],
+        env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
