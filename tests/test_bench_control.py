@@ -33,6 +33,7 @@ from wattwerk.bench.year.rules import (
     fuse_guard,
 )
 from wattwerk.bench.year.world import SLOT_S, STEP_S, Setup, build_year, read_prices
+from wattwerk.forecast.pv import PV_FUTURES
 from wattwerk.market.dayahead import known_until
 from wattwerk.market.tariff import slot_index
 from wattwerk.sim.site import SiteSim
@@ -216,9 +217,10 @@ def test_pv_shape_correction_learns_the_time_of_day_error_from_past_days_only(se
 
 def test_pv_spread_and_the_planner_s_pv_futures_use_past_days_only(setup: Setup, year) -> None:
     spread = pv_spread(year)
-    assert spread.shape == (year.n, 2)
-    assert (spread[:, 0] <= 1.0 + 1e-9).all() and (spread[:, 1] >= 1.0 - 1e-9).all()
-    assert spread[:, 0].min() < 0.9 and spread[:, 1].max() > 1.1  # PV does miss its forecast
+    assert spread.shape == (year.n, PV_FUTURES - 1)
+    assert (spread[:, :2] <= 1.0 + 1e-9).all() and (spread[:, 2:] >= 1.0 - 1e-9).all()
+    assert (np.diff(spread, axis=1) >= 0).all()  # the quantiles in order
+    assert spread[:, 0].min() < 0.9 and spread[:, -1].max() > 1.1  # PV does miss its forecast
     poisoned = replace(year, history=year.history.copy())
     later = poisoned.history.index >= year.starts[48]
     poisoned.history.loc[later, "pv_w"] *= np.where(poisoned.history.index[later].day % 2, 3.0, 0.1)
@@ -226,11 +228,12 @@ def test_pv_spread_and_the_planner_s_pv_futures_use_past_days_only(setup: Setup,
     assert not np.allclose(pv_spread(poisoned)[-48:], spread[-48:])  # later days learn the wild days
     law = Planned(year, Forecasts(None, pv_forecast(year), False, pv_spread=spread), pv_recent_decay=0.85)
     pv = np.full(96, 1000.0)
-    (w_lo, lo), (w_hi, hi) = law._pv_futures(100, pv)
-    assert w_lo == w_hi == pytest.approx(1 / 3)
-    assert lo[0] == hi[0] == 1000.0  # now: the forecast; later: the spread of past days
-    assert lo[-1] == pytest.approx(1000.0 * spread[100, 0], rel=1e-3)
-    assert hi[-1] == pytest.approx(min(1000.0 * spread[100, 1], year.setup.pv_kwp * 1000.0), rel=1e-3)
+    futures = law._pv_futures(100, pv)
+    assert [w for w, _ in futures] == pytest.approx([1 / PV_FUTURES] * (PV_FUTURES - 1))
+    peak = year.setup.pv_kwp * 1000.0
+    for (_, future), factor in zip(futures, spread[100], strict=True):
+        assert future[0] == 1000.0  # now: the forecast; later: the spread of past days
+        assert future[-1] == pytest.approx(min(1000.0 * factor, peak), rel=1e-3)
 
 
 def test_pv_correction_uses_past_days_only(setup: Setup, year) -> None:
@@ -483,9 +486,9 @@ def test_the_intraday_fade_is_fitted_where_the_forecast_is_the_week_s_mean(setup
     np.testing.assert_allclose(fade[week], fitted[week])
     np.testing.assert_allclose(fade[~week], (0.85 ** np.arange(n))[~week])
     # the futures spread as the forecast's deviation fades: not at all where it keeps all of it
-    spread = np.tile([0.5, 1.5], (year.n, 1))
+    spread = np.tile([0.5, 0.8, 1.2, 1.5], (year.n, 1))
     law = Planned(year, replace(fc, pv_spread=spread), pv_recent_slots=4, pv_recent_decay=0.85)
     law._record()._day, law._record()._fade = 1, np.ones(96)
-    (_, lo), (_, hi) = law._pv_futures(48, np.full(n, 1000.0))
+    (_, lo), *_, (_, hi) = law._pv_futures(48, np.full(n, 1000.0))
     np.testing.assert_allclose(lo[week], 1000.0)
     assert (lo[~week][1:] < 1000.0).all() and (hi[~week][1:] > 1000.0).all()

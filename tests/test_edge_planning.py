@@ -22,7 +22,7 @@ from wattwerk.control.site import build_cycle
 from wattwerk.edge.assembly import EdgeOptions, assemble
 from wattwerk.edge.control_step import CycleStep
 from wattwerk.edge.planning import PlanService
-from wattwerk.forecast.pv import forecast, spread_of_ratios
+from wattwerk.forecast.pv import PV_FUTURES, forecast, future_quantiles, spread_of_ratios
 from wattwerk.forecast.site import (
     LOAD_DECAY,
     RECENT_DECAY,
@@ -378,23 +378,22 @@ async def plan_request_after_measured_days(tmp_path: Path, factors: list[float],
     return svc, req, plan
 
 
-async def test_measured_days_give_the_planner_two_other_pv_futures(tmp_path):
+async def test_measured_days_give_the_planner_other_pv_futures(tmp_path):
     factors = [0.6, 0.9, 1.0, 0.8, 1.1, 0.7, 0.95]  # seven days that missed the model each its own way
     svc, req, plan = await plan_request_after_measured_days(tmp_path, factors)
     assert svc.pv_correction is not None
     assert svc.pv_correction.day_ratios == pytest.approx(factors, rel=0.02)
     spread = spread_of_ratios(svc.pv_correction.day_ratios)
-    assert spread == pytest.approx((0.7 / 0.9, 1.0 / 0.9), rel=0.02)
-    assert len(req.pv_scenarios) == 2
-    (w_lo, lo), (w_hi, hi) = req.pv_scenarios
-    assert w_lo == w_hi == pytest.approx(1 / 3)
+    assert spread == pytest.approx(np.quantile(factors, future_quantiles()) / np.median(factors), rel=0.02)
+    assert len(req.pv_scenarios) == len(spread) == PV_FUTURES - 1
+    assert [w for w, _ in req.pv_scenarios] == pytest.approx([1 / PV_FUTURES] * len(spread))
     pv = req.pv_w
-    assert lo[0] == hi[0] == pytest.approx(pv[0])  # now: the forecast
     k = int(np.argmax(pv))  # the sunniest slot, hours ahead: most of the past days' spread
     grow = 1.0 - RECENT_DECAY**k
-    assert lo[k] == pytest.approx(pv[k] * (1 + (spread[0] - 1) * grow))
-    assert hi[k] == pytest.approx(min(pv[k] * (1 + (spread[1] - 1) * grow), 8000.0))
-    assert lo[k] < pv[k] < hi[k]
+    for (_, future), factor in zip(req.pv_scenarios, spread, strict=True):
+        assert future[0] == pytest.approx(pv[0])  # now: the forecast
+        assert future[k] == pytest.approx(min(pv[k] * (1 + (factor - 1) * grow), 8000.0))
+    assert req.pv_scenarios[0][1][k] < pv[k] < req.pv_scenarios[-1][1][k]
     assert plan is not None and plan.status == "optimal"
     assert plan.pv_w == pytest.approx(pv)  # the plan shown is the central one
 

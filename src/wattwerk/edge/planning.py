@@ -6,9 +6,9 @@ Planned: the batteries; each plugged car of ``strategy.ev_departures`` (its ener
 departure); each tank of ``strategy.heat_stores`` with its heat pump and heating rods. PV comes
 from the weather forecast corrected by the plant's measured yield of the last days (bounded, see
 ``forecast.pv.PVForecaster``), the house load from its own history, with the deviation just
-measured fading out. Beside the PV forecast, two other PV futures (a third each, from how the past
-days strayed from it, ``forecast.pv.pv_futures``) make the plan two-stage: what is done now suits them
-all.
+measured fading out. Beside the PV forecast, other PV futures (an equal share of the outcomes each,
+from how the past days strayed from it, ``forecast.pv.pv_futures``) make the plan two-stage: what is
+done now suits them all.
 
 Nothing here blocks the control loop: the plan is solved in a worker thread and the last good plan
 is kept. Without prices or without a plan covering now, ``signals()`` answers ``NO_SIGNALS`` and the
@@ -330,9 +330,9 @@ class PlanService:
                 cfg, self.store, start, pv, lambda s, k: weather_pv_w(cfg, weather, s, k, factor)
             )
             spread = spread_of_ratios(self.pv_correction.day_ratios) if self.pv_correction else None
-            if spread is not None:  # two other PV futures from how the past days strayed
+            if spread is not None:  # other PV futures from how the past days strayed
                 peak = sum(a.peak_w for a in pv_arrays(cfg))
-                futures = pv_futures(pv, *spread, fixed_fade(RECENT_DECAY, n), peak)
+                futures = pv_futures(pv, spread, fixed_fade(RECENT_DECAY, n), peak)
         thermal = tuple(
             heat_store(cfg, s, snap, n, SLOT_MINUTES, f"heat{i}")
             for i, s in enumerate(cfg.strategy.heat_stores)

@@ -211,10 +211,20 @@ def fit_fade(deviation: np.ndarray, error: np.ndarray, fallback: np.ndarray, min
     return np.minimum.accumulate(np.clip(beta, 0.0, 1.0))
 
 
-def spread_of_ratios(ratios: Sequence[float]) -> tuple[float, float] | None:
-    """How far a day's PV strays from its forecast, as factors (low, high): the 1/6 and 5/6
-    quantiles of measured over forecast energy per day, over their median; low within [0, 1], high
-    within [1, 3]. None with fewer than 5 days (too few to tell a spread) or a median of 0."""
+PV_FUTURES = 5  # the forecast and four other PV futures, each standing for a fifth of the outcomes
+
+
+def future_quantiles(points: int = PV_FUTURES) -> tuple[float, ...]:
+    """The quantiles the other PV futures stand at: the middles of ``points`` equal shares of the
+    outcomes (0.1, 0.3, 0.7, 0.9 for five), without the median's, which the forecast stands for."""
+    return tuple((2 * j + 1) / (2 * points) for j in range(points) if 2 * j + 1 != points)
+
+
+def spread_of_ratios(ratios: Sequence[float]) -> tuple[float, ...] | None:
+    """How far a day's PV strays from its forecast, as factors, one per other PV future: the
+    ``future_quantiles`` of measured over forecast energy per day, over their median; those below
+    the median within [0, 1], those above within [1, 3]. None with fewer than 5 days (too few to
+    tell a spread) or a median of 0."""
     r = np.asarray(ratios, dtype=float)
     r = r[np.isfinite(r)]
     if len(r) < 5:
@@ -222,21 +232,26 @@ def spread_of_ratios(ratios: Sequence[float]) -> tuple[float, float] | None:
     med = float(np.median(r))
     if med <= 0:
         return None
-    low, high = np.quantile(r, [1 / 6, 5 / 6]) / med
-    return float(np.clip(low, 0.0, 1.0)), float(np.clip(high, 1.0, 3.0))
+    qs = future_quantiles()
+    factors = np.quantile(r, qs) / med
+    bounds = [(0.0, 1.0) if q < 0.5 else (1.0, 3.0) for q in qs]
+    return tuple(float(np.clip(f, *b)) for f, b in zip(factors, bounds, strict=True))
 
 
 def pv_futures(
-    pv: np.ndarray, low: float, high: float, fade: np.ndarray, peak_w: float
+    pv: np.ndarray, factors: Sequence[float], fade: np.ndarray, peak_w: float
 ) -> tuple[tuple[float, np.ndarray], ...]:
-    """Two other PV futures for the planner (``PlanRequest.pv_scenarios``): the forecast scaled by
-    ``low`` and by ``high`` (see ``spread_of_ratios``), capped at the arrays' ``peak_w``.
+    """The other PV futures for the planner (``PlanRequest.pv_scenarios``): the forecast scaled by
+    each of ``factors`` (see ``spread_of_ratios``), capped at the arrays' ``peak_w``.
 
-    A third each: ``low`` and ``high`` are the 1/6 and 5/6 quantiles, so each stands for the third
-    of outcomes below or above the middle third, which the forecast itself stands for. Their
-    distance from the forecast grows with the lead time, ``1 − fade[t]`` for slot t: the first slot
-    is what was just measured (the intraday correction, which slot t keeps ``fade[t]`` of), so the
-    forecast's error is small now and reaches the spread of whole days only as that fades."""
+    Each future and the forecast itself stand for an equal share of the outcomes: the factors are
+    the middles of the shares below and above the forecast's middle one. A discretisation of the
+    past days' spread, finer with more points (``PV_FUTURES``); the planner's first-stage decisions
+    must suit all of them. Their distance from the forecast grows with the lead time,
+    ``1 − fade[t]`` for slot t: the first slot is what was just measured (the intraday correction,
+    which slot t keeps ``fade[t]`` of), so the forecast's error is small now and reaches the spread
+    of whole days only as that fades."""
     pv = np.asarray(pv, dtype=float)
     grow = 1.0 - np.asarray(fade, dtype=float)[: len(pv)]
-    return tuple((1 / 3, np.minimum(pv * (1.0 + (f - 1.0) * grow), peak_w)) for f in (low, high))
+    weight = 1.0 / (len(factors) + 1)
+    return tuple((weight, np.minimum(pv * (1.0 + (f - 1.0) * grow), peak_w)) for f in factors)

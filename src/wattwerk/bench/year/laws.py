@@ -35,7 +35,7 @@ from wattwerk.bench.year.world import SLOT_S, STEP_S, Year
 from wattwerk.control.plan_model import EV, Battery, Heater, Plan, PlanOptions, PlanRequest, ThermalStore
 from wattwerk.control.planner import solve
 from wattwerk.forecast.load import LoadForecaster, blend_recent
-from wattwerk.forecast.pv import blend_intraday, fixed_fade, intraday_factor, pv_futures
+from wattwerk.forecast.pv import blend_intraday, fixed_fade, future_quantiles, intraday_factor, pv_futures
 from wattwerk.market.dayahead import known_until
 from wattwerk.sim.battery import Battery as SimBattery
 from wattwerk.sim.ev import EVCharger
@@ -122,7 +122,7 @@ class Forecasts:
     pv_scale: np.ndarray | None = None  # per slot: correction known at the start of its UTC day
     pv_scaled: np.ndarray | None = None  # per slot: the value is a forecast (scale it), not a fallback
     pv_shape: PvShape | None = None  # per time of day instead of ``pv_scale``: see pv_shape_correction
-    pv_spread: np.ndarray | None = None  # per slot: (low, high) factor of two other PV futures, see pv_spread
+    pv_spread: np.ndarray | None = None  # per slot: a factor per other PV future, see pv_spread
     pv_week: np.ndarray | None = None  # per slot: the same slot's mean PV of the 7 days before (pv_week_mean)
 
     def pv_at(self, i: int, n: int) -> np.ndarray:
@@ -219,10 +219,11 @@ def pv_week_mean(year: Year) -> np.ndarray:
 
 
 def pv_spread(year: Year, days: int = 28) -> np.ndarray:
-    """Per slot, how far the PV of the coming days may fall from its forecast, as two factors
-    (low, high): the 1/6 and 5/6 quantiles of measured over forecast energy per day in the ``days``
-    days before (past data only), over their median. Each stands for a third of the outcomes, the
-    forecast for the middle third: the planner's two other PV futures (``PlanRequest.pv_scenarios``)."""
+    """Per slot, how far the PV of the coming days may fall from its forecast, as factors, one per
+    other PV future: the ``future_quantiles`` of measured over forecast energy per day in the
+    ``days`` days before (past data only), over their median. Each stands for an equal share of the
+    outcomes, the forecast for the middle one: the planner's other PV futures
+    (``PlanRequest.pv_scenarios``, ``forecast.pv.pv_futures``)."""
     h = year.history
     seen = h["pv_w"].notna()
     meas = h["pv_w"].where(seen, 0.0).clip(lower=0.0).resample("D").sum()
@@ -230,7 +231,7 @@ def pv_spread(year: Year, days: int = 28) -> np.ndarray:
     ratio = (meas / fc.where(fc > 0.05 * fc.cummax())).dropna()  # a dull day says little (known that day)
     roll = ratio.rolling(days, min_periods=7)
     med = roll.median()
-    span = pd.concat([roll.quantile(1 / 6) / med, roll.quantile(5 / 6) / med], axis=1).shift(1)
+    span = pd.concat([roll.quantile(q) / med for q in future_quantiles()], axis=1).shift(1)
     span = span.reindex(year.starts.floor("D"), method="ffill").fillna(1.0).clip(0.0, 3.0)
     return span.to_numpy()
 
@@ -467,13 +468,12 @@ class Planned:
         )
 
     def _pv_futures(self, i: int, pv: np.ndarray) -> tuple[tuple[float, np.ndarray], ...]:
-        """Two other PV futures of a third each (``Forecasts.pv_spread``), their distance from the
-        forecast growing with the lead time as the intraday correction fades (now: the forecast)."""
+        """The other PV futures (``Forecasts.pv_spread``), their distance from the forecast growing
+        with the lead time as the intraday correction fades (now: the forecast)."""
         spread = self.fc.pv_spread
         if spread is None or self.fc.oracle:
             return ()
-        low, high = spread[i]
-        return pv_futures(pv, low, high, self._fade(i, len(pv)), self.year.setup.pv_kwp * 1000.0)
+        return pv_futures(pv, spread[i], self._fade(i, len(pv)), self.year.setup.pv_kwp * 1000.0)
 
     def solve(self, req: PlanRequest) -> Plan:
         return solve(req, self.options)
