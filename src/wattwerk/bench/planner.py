@@ -5,14 +5,16 @@ house with a 10 kWh battery, an 11 kW charger with a commuter's EV and a heat pu
 tank, with real DE-LU day-ahead prices (SMARD 2024) in the typical German household tariff of
 ``market.defaults`` and the measured load and PV of the real household in ../shared/data/real.
 Storage levels are carried from one window to the next (receding horizon), so the solver sees
-the states it would see in operation. Prints p50/p95/max solve time (model build included) and
-the problem size; never asserts anything about time.
+the states it would see in operation. ``--pv-futures`` adds the other PV futures an edge plans with
+once it has measured five days (``forecast.pv.pv_futures``). Prints p50/p95/max solve time (model
+build included), the problem size and the process's peak RSS; never asserts anything about time.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import resource
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -25,6 +27,8 @@ import pandas as pd
 from wattwerk.control.plan_model import EV, Battery, Heater, Plan, PlanOptions, PlanRequest, ThermalStore
 from wattwerk.control.planner import solve
 from wattwerk.forecast.history import read_history_csv
+from wattwerk.forecast.pv import fixed_fade, pv_futures, spread_of_ratios
+from wattwerk.forecast.site import RECENT_DECAY
 from wattwerk.market.defaults import de_feed_in, de_household_dynamic
 from wattwerk.market.smard import read_smard_csv
 from wattwerk.market.tariff import FeedIn, Tariff, slot_index
@@ -44,6 +48,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=int, default=0, help="stop after this many windows (0: whole year)")
     parser.add_argument("--integer", choices=("auto", "mip", "never"), default="auto")
     parser.add_argument("--strict-heaters", action="store_true", help="heat pump minimum power per slot")
+    parser.add_argument(
+        "--pv-futures",
+        action="store_true",
+        help="also the other PV futures, as an edge plans once it has measured 5 days",
+    )
     parser.add_argument(
         "--compare-mip",
         type=int,
@@ -133,11 +142,12 @@ def _request(
     if tank is not None:
         store = ThermalStore(store.capacity_wh, tank, demand, store.heaters, store.loss_w)
     tariff, feed_in = prices
+    pv = _profile(history, "pv_w", index)
     return PlanRequest(
         start.to_pydatetime() if isinstance(start, pd.Timestamp) else start,
         args.slot_minutes,
         tariff.price(index),
-        _profile(history, "pv_w", index),
+        pv,
         _profile(history, "load_w", index),
         feed_in.price(index),
         batteries=(Battery(10_000, soc, 5_000, 5_000, soc_min_pct=10.0, wear_eur_per_kwh=0.02),),
@@ -145,7 +155,21 @@ def _request(
         thermal=(store,),
         max_import_w=25_000,
         max_export_w=7_000,
+        pv_scenarios=_pv_futures(history, index, pv) if args.pv_futures else (),
     )
+
+
+def _pv_futures(
+    history: pd.DataFrame, index: pd.DatetimeIndex, pv: np.ndarray
+) -> tuple[tuple[float, np.ndarray], ...]:
+    """The edge's other PV futures (``forecast.pv``) from how the 7 days before the window strayed
+    from their mean, as the edge judges its measured days against its forecast."""
+    week = pd.date_range(index[0] - pd.Timedelta(days=7), periods=7 * 96, freq="15min")
+    days = _profile(history, "pv_w", week).reshape(7, 96).sum(axis=1)
+    spread = spread_of_ratios(list(days / days.mean())) if days.mean() > 0 else None
+    if spread is None:
+        return ()
+    return pv_futures(pv, spread, fixed_fade(RECENT_DECAY, len(pv)), 10_000.0)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -195,6 +219,7 @@ def _result(args: argparse.Namespace, tally: _Tally, wall_s: float) -> dict[str,
         "slot_minutes": args.slot_minutes,
         "integer": args.integer,
         "strict_heaters": args.strict_heaters,
+        "pv_futures": args.pv_futures,
         "solve_ms_p50": round(float(np.percentile(t, 50)), 2),
         "solve_ms_p95": round(float(np.percentile(t, 95)), 2),
         "solve_ms_max": round(float(t.max()), 2),
@@ -205,6 +230,7 @@ def _result(args: argparse.Namespace, tally: _Tally, wall_s: float) -> dict[str,
         "windows_with_unsettled_slots": tally.unsettled,
         "problem": tally.size,
         "wall_s": round(wall_s, 1),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "prices": str(args.prices.name),
     }
     if tally.mip_ms:
