@@ -73,3 +73,20 @@ def test_the_runner_skips_lines_without_the_marker(capsys) -> None:
     stream = io.StringIO("Running HiGHS 1.16.0\n" + MARKER + '{"status": "Optimal"}\n')
     assert read_answer(stream) == {"status": "Optimal"}
     assert "Running HiGHS" in capsys.readouterr().err
+
+
+def test_bench_planner_plans_with_the_edge_s_pv_futures_on_request() -> None:
+    def report(*extra: str) -> dict:
+        command = ["bench", "planner", "--json", "--limit", "2", *extra]
+        out = subprocess.run(
+            [sys.executable, "-m", "wattwerk", *command], capture_output=True, text=True, timeout=300
+        )
+        assert out.returncode == 0, out.stderr
+        return json.loads(out.stdout)
+
+    alone, futures = report(), report("--pv-futures")
+    assert (alone["pv_futures"], futures["pv_futures"]) == (False, True)
+    assert alone["status"] == futures["status"] == {"optimal": 2}
+    # the forecast and four other futures: five copies of what follows the first slot
+    assert futures["problem"]["columns"] > 4 * alone["problem"]["columns"]
+    assert futures["peak_rss_mb"] > 0
