@@ -258,3 +258,34 @@ async def test_ranges_cost_compare_and_language(
     await expect(page.locator("#w-cost .net")).to_have_text(re.compile(rf"^-?{german}\s€$"))
     assert errors == [], errors
     await ctx.close()
+
+
+async def test_today_is_the_site_s_day_in_a_browser_of_another_zone(
+    browser: Any,
+    portal: Portal,  # noqa: F811
+) -> None:
+    # a zone whose date differs from UTC's right now: 14 h ahead from 10:00 UTC, else 11 h behind
+    now = datetime.now(ZoneInfo("UTC"))
+    zone = "Pacific/Kiritimati" if now.hour >= 10 else "Pacific/Pago_Pago"
+    today = datetime.now(ZoneInfo(zone)).date()
+    assert today != now.date()
+    owner = account(portal)
+    site = new_site(owner, "Atoll")
+    assert owner.http.put(f"/api/v1/sites/{site}/timezone", json={"tz": zone}).status_code == 200
+    now_ms = int(time.time() * 1000) // MIN * MIN
+    rows = [r for r in site_readings(now_ms, hours=2) if r[1] > now_ms - 60 * MIN]  # the last hour only
+    upload(portal, edge_token(owner, site), site, rows, first_seq=1)
+
+    ctx = await browser.new_context(**DESKTOP, locale="en-GB", timezone_id="UTC")
+    page = await ctx.new_page()
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if "/series?" in r.url else None)
+    await sign_in(page, f"{portal.url}/sites/{site}", owner.alias)
+    label = page.locator("#range-label")
+    await expect(label).to_have_text(re.compile(rf"^{today.day} \w{{3,4}} {today.year}$"))
+    await expect(page.locator("#w-energy tr[data-row=import]")).to_be_visible()  # the last hour is today's
+    assert any(f"date={today.isoformat()}" in url and "period=day" in url for url in asked), asked
+    await page.locator("[data-range=month]").click()  # another range: still the site's current one
+    await expect(label).to_have_text(re.compile(rf"\b{today.year}$"))
+    assert any(f"date={today.replace(day=1).isoformat()}" in url and "period=month" in url for url in asked)
+    await ctx.close()

@@ -169,6 +169,7 @@ async def test_portal_walk(browser: Any, pg: PgSchema, shots: Path, tmp_path: Pa
                 fmt="json",
                 roles=roles,
                 labels=labels,
+                tz=load_demo_config().site.timezone,  # as the edge sends its site file's zone
             ),
         )
         assert await up.drain() == len(rows) > 1000

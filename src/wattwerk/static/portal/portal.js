@@ -345,6 +345,20 @@ function shift(kind, d, n) {
   return x;
 }
 
+// Today's calendar day in the site's zone, as a browser-local Date (only its year, month and day
+// count): "today" is the site's, also for an owner whose browser is in another zone, or just past
+// midnight on one side of it.
+function todayIn(tz) {
+  try {
+    const parts = new Intl.DateTimeFormat("en-CA", { timeZone: tz || "UTC", year: "numeric", month: "2-digit", day: "2-digit" })
+      .formatToParts(new Date());
+    const p = Object.fromEntries(parts.map((x) => [x.type, Number(x.value)]));
+    return new Date(p.year, p.month - 1, p.day);
+  } catch (e) {
+    return new Date();  // a zone this browser does not know: its own day
+  }
+}
+
 // A date as the API's local calendar day (the site's zone decides where it starts).
 function ymd(d) {
   return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
@@ -404,8 +418,13 @@ async function dashboardPage() {
   WWP.setRoles(info.data);
   const state = { kind: new URLSearchParams(location.search).get("range") || "day", start: null, end: null };
   if (!RANGES.includes(state.kind)) state.kind = "day";
-  state.start = startOf(state.kind === "custom" ? "day" : state.kind, new Date());
-  state.end = shift(state.kind === "custom" ? "day" : state.kind, state.start, 1);
+  // the current period of the site's zone; `current` until the owner steps to another one
+  const toCurrent = () => {
+    const kind = state.kind === "custom" ? "day" : state.kind;
+    state.start = startOf(kind, todayIn(ctx.info.tz));
+    state.end = shift(kind, state.start, 1);
+    state.current = true;
+  };
 
   main.innerHTML = `
   <section class="card wide rangebar">
@@ -453,6 +472,7 @@ async function dashboardPage() {
 
   const ctx = { site, base, info: info.data, channels, names, tariff, live: null, series: null, previous: null,
                 range: null, t, api: WWP.api };
+  toCurrent();
 
   const renderAll = (which) => {
     for (const { w, el } of cards) {
@@ -504,15 +524,16 @@ async function dashboardPage() {
   document.querySelectorAll("[data-range]").forEach((b) => b.addEventListener("click", () => {
     state.kind = b.dataset.range;
     if (state.kind === "custom") { label(); return; }
-    state.start = startOf(state.kind, new Date());
-    state.end = shift(state.kind, state.start, 1);
+    toCurrent();
     load();
   }));
   document.getElementById("prev").addEventListener("click", () => {
-    state.start = shift(state.kind, state.start, -1); state.end = shift(state.kind, state.end, -1); load();
+    state.start = shift(state.kind, state.start, -1); state.end = shift(state.kind, state.end, -1);
+    state.current = false; load();
   });
   document.getElementById("next").addEventListener("click", () => {
-    state.start = shift(state.kind, state.start, 1); state.end = shift(state.kind, state.end, 1); load();
+    state.start = shift(state.kind, state.start, 1); state.end = shift(state.kind, state.end, 1);
+    state.current = false; load();
   });
   document.getElementById("custom").addEventListener("submit", (ev) => {
     ev.preventDefault();
@@ -521,6 +542,7 @@ async function dashboardPage() {
     if (!(a < b) && !(a.getTime() === b.getTime())) return;
     state.start = a;
     state.end = shift("day", b, 1);
+    state.current = false;
     load();
   });
   ctx.reload = load;
@@ -532,7 +554,11 @@ async function dashboardPage() {
     const c = await WWP.api("GET", base + "/channels");
     if (!c.ok || !c.data.length) return;
     const again = await WWP.api("GET", base);
-    if (again.ok) WWP.setRoles(again.data);
+    if (again.ok) {
+      WWP.setRoles(again.data);
+      ctx.info = again.data;  // the first upload may bring the edge's zone
+      if (state.current && state.kind !== "custom") toCurrent();
+    }
     channels = c.data;
     names = channels.map((x) => x.name);
     WWP.seen = [...new Set(names.map((x) => x.split(".")[0]))];
