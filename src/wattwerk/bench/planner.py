@@ -162,14 +162,14 @@ def _request(
 def _pv_futures(
     history: pd.DataFrame, index: pd.DatetimeIndex, pv: np.ndarray
 ) -> tuple[tuple[float, np.ndarray], ...]:
-    """The edge's other PV futures (``forecast.pv``) from how the 7 days before the window strayed
-    from their mean, as the edge judges its measured days against its forecast."""
-    week = pd.date_range(index[0] - pd.Timedelta(days=7), periods=7 * 96, freq="15min")
-    days = _profile(history, "pv_w", week).reshape(7, 96).sum(axis=1)
-    spread = spread_of_ratios(list(days / days.mean())) if days.mean() > 0 else None
+    """The edge's other PV futures (``forecast.pv``) from how the PV of the 7 days before the window
+    strayed (``spread_of_ratios`` judges days against their median), capped at the measured peak."""
+    per_day = 96  # 15-min slots
+    week = pd.date_range(index[0] - pd.Timedelta(days=7), periods=7 * per_day, freq="15min")
+    spread = spread_of_ratios(list(_profile(history, "pv_w", week).reshape(7, per_day).sum(axis=1)))
     if spread is None:
         return ()
-    return pv_futures(pv, spread, fixed_fade(RECENT_DECAY, len(pv)), 10_000.0)
+    return pv_futures(pv, spread, fixed_fade(RECENT_DECAY, len(pv)), float(history["pv_w"].max()))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -416,7 +416,8 @@ async function dashboardPage() {
   if (!info.ok) { main.innerHTML = `<section class="card"><p class="err">${esc(problems(info))}</p></section>`; return; }
   document.getElementById("title").textContent = info.data.label || site;
   WWP.setRoles(info.data);
-  const state = { kind: new URLSearchParams(location.search).get("range") || "day", start: null, end: null };
+  const state = { kind: new URLSearchParams(location.search).get("range") || "day", start: null, end: null,
+                  current: true };
   if (!RANGES.includes(state.kind)) state.kind = "day";
   // the current period of the site's zone; `current` until the owner steps to another one
   const toCurrent = () => {
@@ -527,14 +528,12 @@ async function dashboardPage() {
     toCurrent();
     load();
   }));
-  document.getElementById("prev").addEventListener("click", () => {
-    state.start = shift(state.kind, state.start, -1); state.end = shift(state.kind, state.end, -1);
+  const step = (n) => {  // the period before or after: no longer the current one
+    state.start = shift(state.kind, state.start, n); state.end = shift(state.kind, state.end, n);
     state.current = false; load();
-  });
-  document.getElementById("next").addEventListener("click", () => {
-    state.start = shift(state.kind, state.start, 1); state.end = shift(state.kind, state.end, 1);
-    state.current = false; load();
-  });
+  };
+  document.getElementById("prev").addEventListener("click", () => step(-1));
+  document.getElementById("next").addEventListener("click", () => step(1));
   document.getElementById("custom").addEventListener("submit", (ev) => {
     ev.preventDefault();
     const f = new FormData(ev.target);
