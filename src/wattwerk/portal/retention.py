@@ -423,6 +423,10 @@ async def run(conn: Conn, now_ms: int, policy: CounterPolicy | None = None) -> d
     policy = policy or CounterPolicy()
     if sql.pg:  # one run at a time across processes and hosts (SQLite: the write lock does it)
         await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))
+        # No reading may commit between the statements below: each sees the readings committed when
+        # it starts, so one committed after the rollups and before the DELETE (an edge catching up
+        # while this runs) would be deleted without ever being rolled up. Ingests wait meanwhile.
+        await conn.execute("LOCK TABLE readings IN SHARE MODE")
     await conn.execute(
         "INSERT INTO site_retention (site_id) SELECT id FROM sites WHERE true ON CONFLICT DO NOTHING"
     )
