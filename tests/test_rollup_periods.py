@@ -168,11 +168,10 @@ def edge_figures(store: SqliteStore, a: int, b: int) -> dict[str, tuple[float, .
 
 def roll_up(portal: Portal) -> dict:  # noqa: F811
     async def go() -> dict:
-        db = open_database(portal.db.url, schema=portal.db.schema, pool_size=1)
+        db = open_database(portal.db.url, schema=portal.db.schema, pool_size=2)
         await db.open()
         try:
-            async with db.connection() as conn:
-                return await retention.run(conn, ms(NOW))
+            return await retention.run(db, ms(NOW))
         finally:
             await db.close()
 

@@ -193,8 +193,7 @@ async def portal_figures(
                 [(edge, next(seq), ids[ch], ts, v) for ch, ts, v in batch],
             )
     for now in runs:
-        async with db.connection() as conn:
-            await retention.run(conn, now)
+        await retention.run(db, now)
     out = []
     async with db.connection() as conn:
         rolled = int(await conn.fetchval("SELECT rolled_ms FROM site_retention WHERE site_id = %s", (site,)))

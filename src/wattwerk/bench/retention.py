@@ -117,13 +117,12 @@ async def measure(args: argparse.Namespace, schema: str, now_ms: int) -> dict[st
     real = {name: getattr(retention, fn) for name, fn in passes.items()}
     for name, fn in passes.items():
         setattr(retention, fn, _timed(real[name], spent, name))
-    db = open_database(args.db, schema=schema, pool_size=1)
+    db = open_database(args.db, schema=schema, pool_size=2)  # the run and its lock
     await db.open()
     try:
         t = time.perf_counter()
         c = time.process_time()
-        async with db.connection() as conn:
-            counts = await retention.run(conn, now_ms)
+        counts = await retention.run(db, now_ms)
         wall, cpu = time.perf_counter() - t, time.process_time() - c
     finally:
         await db.close()

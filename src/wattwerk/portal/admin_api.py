@@ -17,8 +17,7 @@ from wattwerk.portal.api import PREFIX, Admin, utc
 async def retention_run(request: Request, who: Admin) -> dict[str, Any]:
     """Run the rollup and retention job now (also run it from a timer, e.g. every 5 minutes)."""
     db, now_ms = auth.db_of(request), int(time.time() * 1000)
-    async with db.connection() as conn:
-        counts = await retention.run(conn, now_ms)
+    counts = await retention.run(db, now_ms)
     parts = await partitions.maintain(db, now_ms)  # PostgreSQL: months ahead, expired months dropped
     return {**counts, **{f"partitions_{k}": len(v) for k, v in parts.items()}}
 

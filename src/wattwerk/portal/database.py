@@ -318,6 +318,15 @@ class PostgresDatabase(Database):
         await self.pool.close()
 
     @asynccontextmanager
+    async def exclusive(self, key: int) -> AsyncIterator[None]:
+        """The advisory lock ``key`` held for the block, on a connection of its own: one holder at a
+        time across processes and hosts. Taken before the block opens its transaction, so a
+        REPEATABLE READ snapshot taken inside sees all a previous holder committed."""
+        async with self.pool.connection() as raw:  # its transaction ends (and frees the lock) on exit
+            await raw.execute("SELECT pg_advisory_xact_lock(%s)", (key,))
+            yield
+
+    @asynccontextmanager
     async def connection(self, *, readonly: bool = False) -> AsyncIterator[Conn]:
         task = asyncio.current_task()
         nested = self._active.get(task) if task is not None else None

@@ -5,7 +5,8 @@ hourly and daily aggregates forever. The store's finest aggregate is 5 minutes (
 15-minute series are made from it at query time. An owner may opt in to ``archive``: raw values
 are then kept (and can be downloaded at ``resolution=raw``).
 
-:func:`run` (one transaction, set-based over all sites):
+:func:`run` (one transaction, set-based over all sites; on PostgreSQL on one snapshot, so uploads
+never wait for it):
 
 1. raw values that arrived late, into 5-minute buckets already final, are *merged* into them
    (n-weighted mean, min, max, last) — then deleted with the rest, so each counts once;
@@ -23,8 +24,8 @@ On PostgreSQL the timer and :func:`main` then run ``partitions.maintain`` (the n
 partitions, whole expired months dropped; see ``portal/partitions.py``).
 
 Run it every few minutes: ``python -m wattwerk.portal.retention --db URL`` (PostgreSQL or
-SQLite) from a timer (it is one transaction, so overlapping runs on several portal hosts only
-wait for each other), or ``POST /api/v1/admin/retention/run``.
+SQLite) from a timer (overlapping runs on several portal hosts only wait for each other), or
+``POST /api/v1/admin/retention/run``.
 
 Power channels (W) get their energy as the covered-time integral of ``store/rollup.py``, the
 rule the edge store uses: per 5-minute bucket the positive and negative Wh and the covered
@@ -48,9 +49,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from psycopg.errors import SerializationFailure
+
 from wattwerk.portal import counter_rollup, partitions
 from wattwerk.portal.counter_rollup import Anchor
-from wattwerk.portal.database import SQLITE, Conn, Database, open_database
+from wattwerk.portal.database import POSTGRES, SQLITE, Conn, Database, open_database
 from wattwerk.store import rollup
 from wattwerk.store.counters import CounterPolicy
 
@@ -417,16 +420,39 @@ async def _days(conn: Conn, sql: _Sql, now_ms: int) -> None:
 _ROLLUP_E = "(channel_id, bucket_ms, n, mean, min, max, last, last_ts, pos_wh, neg_wh, covered_ms)"
 
 
-async def run(conn: Conn, now_ms: int, policy: CounterPolicy | None = None) -> dict[str, int]:
-    """One pass of rollups and deletions for every site; returns counts. Call in a transaction."""
+async def run(db: Database, now_ms: int, policy: CounterPolicy | None = None) -> dict[str, int]:
+    """One pass of rollups and deletions for every site, in a transaction of its own (call it
+    outside one); returns counts.
+
+    PostgreSQL: one run at a time across processes and hosts (``Database.exclusive``), on a
+    REPEATABLE READ snapshot taken once the lock is held. Every statement then sees the same
+    readings, so what is deleted is exactly what was rolled up: a reading an edge commits meanwhile
+    is neither, and the next run merges it as a late value. Uploads never wait for a run. (At READ
+    COMMITTED each statement saw what had committed when it started, so a reading committed
+    between the rollups and the DELETE was deleted unrolled.) SQLite: its write lock serialises."""
+    if db.dialect != POSTGRES:
+        async with db.connection() as conn:
+            return await _run(conn, now_ms, policy)
+    for attempt in range(1, _ATTEMPTS):
+        try:
+            return await _run_on_snapshot(db, now_ms, policy)
+        except SerializationFailure:  # a row it changes was changed since its snapshot (a new keep)
+            log.warning("retention run %d of %d met a concurrent change; running again", attempt, _ATTEMPTS)
+    return await _run_on_snapshot(db, now_ms, policy)
+
+
+_ATTEMPTS = 3
+
+
+async def _run_on_snapshot(db: Database, now_ms: int, policy: CounterPolicy | None) -> dict[str, int]:
+    async with db.exclusive(_LOCK), db.connection() as conn:  # the lock outlives the commit
+        await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        return await _run(conn, now_ms, policy)
+
+
+async def _run(conn: Conn, now_ms: int, policy: CounterPolicy | None) -> dict[str, int]:
     sql = _Sql(conn.dialect)
     policy = policy or CounterPolicy()
-    if sql.pg:  # one run at a time across processes and hosts (SQLite: the write lock does it)
-        await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))
-        # No reading may commit between the statements below: each sees the readings committed when
-        # it starts, so one committed after the rollups and before the DELETE (an edge catching up
-        # while this runs) would be deleted without ever being rolled up. Ingests wait meanwhile.
-        await conn.execute("LOCK TABLE readings IN SHARE MODE")
     await conn.execute(
         "INSERT INTO site_retention (site_id) SELECT id FROM sites WHERE true ON CONFLICT DO NOTHING"
     )
@@ -504,8 +530,7 @@ async def every(db: Database, interval_s: float) -> None:
         await asyncio.sleep(interval_s)
         try:
             now_ms = int(time.time() * 1000)
-            async with db.connection() as conn:
-                await run(conn, now_ms)
+            await run(db, now_ms)
             await partitions.maintain(db, now_ms)  # PostgreSQL: months ahead, expired months dropped
         except Exception:
             log.exception("retention run failed; trying again in %.0f s", interval_s)
@@ -525,12 +550,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     async def once() -> dict[str, int]:
-        db = open_database(args.db, schema=args.schema, pool_size=1)
+        db = open_database(args.db, schema=args.schema, pool_size=2)  # the run and its lock
         await db.open()
         try:
             now_ms = int(time.time() * 1000)
-            async with db.connection() as conn:  # one transaction
-                counts = await run(conn, now_ms)
+            counts = await run(db, now_ms)
             parts = await partitions.maintain(db, now_ms)
             return {**counts, **{f"partitions_{k}": len(v) for k, v in parts.items()}}
         finally:
