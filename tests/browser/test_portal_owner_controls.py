@@ -127,7 +127,10 @@ async def test_the_owner_presses_pv_in_the_portal_and_the_edge_confirms(
         assert time.monotonic() < deadline, "the portal still sees the edge"
         time.sleep(0.2)
     await page.reload()
-    await expect(page.locator("#w-owner").get_by_test_id("owner-offline")).to_have_text(
-        "The edge is offline — nothing was sent."
-    )
+    card = page.locator("#w-owner")
+    await expect(card.get_by_test_id("owner-offline")).to_have_text("The edge is offline — nothing was sent.")
+    # since when, in the page's own words, and the headline's sentence only once
+    await expect(card.get_by_test_id("owner-offline-hint")).to_contain_text("Last contact ")
+    assert (await card.inner_text()).count("nothing was sent") == 1
+    await card.screenshot(path=str(shots / "portal-owner-offline-desktop-light.png"))
     assert errors == []

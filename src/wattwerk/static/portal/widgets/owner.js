@@ -5,7 +5,7 @@
 // (POST .../owner/<device>). A viewer sees the state only. The control's decision is shown in the
 // page's language (WW.reason over reason.* of the catalogue). The card asks again every 12 s while
 // the page is visible and redraws only the state, never the forms being filled in. While the edge is
-// offline the portal refuses (409): "nothing was sent" is shown as it is.
+// offline the portal refuses (409): the card says nothing was sent, and since when the edge is gone.
 "use strict";
 const OWNER_EV = ["off", "pv", "minpv", "now"];
 const OWNER_BAT = ["self_consumption", "hold", "charge", "planner"];
@@ -41,7 +41,7 @@ async function ownerLoad(el, ctx, note) {
   const r = await ctx.api("GET", `${ctx.base}/owner`);
   if (r.status === 409 || !r.ok || !r.data || r.data.state !== "done") {
     el.dataset.shape = "";
-    el.innerHTML = r.status === 409 ? ownerMsg(ctx.t("owner.offline"), r.data, "offline")
+    el.innerHTML = r.status === 409 ? ownerOffline(ctx, r.data)
       : ownerMsg(ctx.t("owner.no_answer"), r.data && r.data.result, "noanswer");
     return;
   }
@@ -69,6 +69,13 @@ function ownerMsg(text, data, id) {
   const detail = data && data.code ? WWP.problems({ data }) : data && (data.detail || data.error);  // in the page's language
   return `<p class="err" role="alert" data-testid="owner-${id}">${WW.esc(text)}</p>` +
     (detail ? `<p class="muted small">${WW.esc(typeof detail === "string" ? detail : JSON.stringify(detail))}</p>` : "");
+}
+
+function ownerOffline(ctx, data) {  // the headline says it all; the server's sentence would repeat it
+  const since = data && data.code === "owner.offline_since" && Date.parse((data.vars || {}).since);
+  const hint = since ? ctx.t("owner.offline_hint_since", { since: WWP.fmtTime(since, true) }) : ctx.t("owner.offline_hint");
+  return `<p class="err" role="alert" data-testid="owner-offline">${WW.esc(ctx.t("owner.offline"))}</p>` +
+    `<p class="muted small" data-testid="owner-offline-hint">${WW.esc(hint)}</p>`;
 }
 
 function ownerSeg(ctx, key, values, current, may) {
@@ -165,7 +172,7 @@ async function ownerSend(el, ctx, device, settings) {
   try {
     const r = await ctx.api("POST", `${ctx.base}/owner/${encodeURIComponent(device)}`, settings);
     const err = el.querySelector("[data-testid=owner-err]");
-    if (r.status === 409) { el.dataset.shape = ""; el.innerHTML = ownerMsg(ctx.t("owner.offline"), r.data, "offline"); return; }
+    if (r.status === 409) { el.dataset.shape = ""; el.innerHTML = ownerOffline(ctx, r.data); return; }
     if (!r.ok || r.data.state !== "done") {
       const why = r.data && (r.data.code ? WWP.problems(r) : r.data.detail || (r.data.result && r.data.result.error) || r.data.state);
       if (err) err.textContent = `${ctx.t("owner.failed")}: ${typeof why === "string" ? why : JSON.stringify(why)}`;
