@@ -559,7 +559,11 @@ class SqliteStore:
             except BaseException as exc:
                 self._rollback(exc)
                 raise
-        log.info("retention: deleted %s", ", ".join(f"{k} {v}" for k, v in deleted.items() if v))
+        gone = ", ".join(f"{k} {v}" for k, v in deleted.items() if v)
+        if gone:
+            log.info("retention: deleted %s", gone)
+        else:
+            log.debug("retention: nothing past its tier's keep")
         return deleted
 
     def close(self) -> None:
