@@ -112,6 +112,8 @@ async def test_network_api_shows_commands_and_does_not_run_unconfirmed(tmp_path:
         assert body["reason"] == (
             "not confirmed: check the commands, then apply them" if info["can_apply"] else info["reason"]
         )
+        assert body["reason_code"] == ("unconfirmed" if info["can_apply"] else info["reason_code"])
+        assert info["can_apply"] or net.CANNOT_APPLY[info["reason_code"]] == info["reason"]
         assert body["commands"][1].startswith("nmcli connection modify wattwerk-eth0 ipv4.method manual")
         r = await client.post("/api/wizard/network", json={"interface": "eth0", "mode": "static"})
         assert r.status_code == 422 and "needs an address" in r.json()["errors"][0]

@@ -128,6 +128,11 @@ def setup_router(setup: Setup | None) -> APIRouter:
     return router
 
 
+def _reason(code: str) -> dict[str, str]:
+    """Why the network is not changed: in English, and as a code the page shows in its language."""
+    return {"reason": net.CANNOT_APPLY.get(code, ""), "reason_code": code}
+
+
 def wizard_router(setup: Setup | None) -> APIRouter:
     """The installation wizard: network, portal pairing, grid meter."""
     router = APIRouter()
@@ -135,7 +140,7 @@ def wizard_router(setup: Setup | None) -> APIRouter:
     @router.get("/api/wizard/network")
     async def network() -> JSONResponse:
         ok, why = net.can_apply()
-        return JSONResponse({"interfaces": net.interfaces(), "can_apply": ok, "reason": why})
+        return JSONResponse({"interfaces": net.interfaces(), "can_apply": ok, **_reason(why)})
 
     @router.post("/api/wizard/network")
     async def network_plan(body: NetworkBody) -> JSONResponse:
@@ -147,12 +152,12 @@ def wizard_router(setup: Setup | None) -> APIRouter:
         except PermanentError as exc:
             return refused([str(exc)])
         ok, why = net.can_apply()
-        out: dict[str, Any] = {"ok": True, "commands": net.shown(cmds), "applied": False, "reason": why}
+        out: dict[str, Any] = {"ok": True, "commands": net.shown(cmds), "applied": False, **_reason(why)}
         if body.confirm and ok:
             out["results"] = await net.run_commands(cmds)
             out["applied"] = all(r["rc"] == 0 for r in out["results"])
         elif ok:
-            out["reason"] = "not confirmed: check the commands, then apply them"
+            out.update(_reason("unconfirmed"))
         return JSONResponse(out)
 
     @router.post("/api/wizard/pair")

@@ -146,14 +146,24 @@ def shown(cmds: list[list[str]]) -> list[str]:
     return out
 
 
+# why the wizard may not change the network: code (the page's ``wizard.net_<code>``) -> English
+CANNOT_APPLY = {
+    "no_nmcli": "NetworkManager (nmcli) is not installed here; run the commands by hand",
+    "not_root": "the edge does not run as root; run the commands with sudo",
+    "readonly": "network changes are disabled (WATTWERK_NETWORK_READONLY)",
+    "unconfirmed": "not confirmed: check the commands, then apply them",
+}
+
+
 def can_apply() -> tuple[bool, str]:
-    """Whether this machine lets us change its network: NetworkManager present and root."""
+    """Whether this machine lets us change its network (NetworkManager present and root), and if
+    not, why: a key of ``CANNOT_APPLY``."""
     if shutil.which("nmcli") is None:
-        return False, "NetworkManager (nmcli) is not installed here; run the commands by hand"
+        return False, "no_nmcli"
     if os.geteuid() != 0:
-        return False, "the edge does not run as root; run the commands with sudo"
+        return False, "not_root"
     if os.environ.get("WATTWERK_NETWORK_READONLY"):
-        return False, "network changes are disabled (WATTWERK_NETWORK_READONLY)"
+        return False, "readonly"
     return True, ""
 
 

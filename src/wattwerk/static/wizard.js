@@ -34,10 +34,13 @@ async function network(confirm) {
   const d = res.data;
   $("cmds").hidden = false;
   $("cmds").textContent = d.commands.join("\n");
-  $("net-note").textContent = d.applied ? tx("applied", "Applied.") : d.reason || "";
+  $("net-note").textContent = d.applied ? tx("applied", "Applied.") : netReason(d);
   $("net-apply").hidden = !$("net").dataset.canApply || d.applied;
   if (d.results) $("cmds").textContent += "\n\n" + d.results.map((r) => `$ ${r.command}\n${r.output} (exit ${r.rc})`).join("\n");
 }
+
+// why the network is not changed (edge/setup_network.py CANNOT_APPLY), in the page's language
+const netReason = (d) => (d.reason_code ? tx("net_" + d.reason_code, d.reason) : d.reason || "");
 
 async function loadNetwork() {
   const res = await WW.json("api/wizard/network");
@@ -52,7 +55,7 @@ async function loadNetwork() {
   const up = usable.find((i) => i.state === "UP" && i.addresses.length);
   f.interface.innerHTML = usable.map((i) => `<option${i === up ? " selected" : ""}>${WW.esc(i.name)}</option>`).join("");
   if (res.data.can_apply) f.dataset.canApply = "1";
-  $("net-note").textContent = res.data.can_apply ? "" : res.data.reason;
+  $("net-note").textContent = res.data.can_apply ? "" : netReason(res.data);
   toggle();
 }
 
