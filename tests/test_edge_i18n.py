@@ -139,3 +139,79 @@ def test_every_catalogue_category_has_its_name_in_each_language() -> None:
     for lang in ("de", "en", "fr"):
         cat = json.loads((STATIC / "i18n" / f"{lang}.json").read_text())
         assert {f"setup.category.{c}" for c in categories} - cat.keys() == set(), lang
+
+
+def test_live_page_cards_and_history_bars_are_in_de_en_fr() -> None:
+    """Every label the live page's cards show (app.js: ``WW.tr("key", "English")``, the English entry
+    the English page's text) and the history page's bars; the keys made from the server's words too:
+    charge modes, restriction kinds and sources, SG-Ready states, today's flows (edge/live.py, flows.py).
+    German and French translate them; no card label is hard-coded any more."""
+    from wattwerk.edge import live
+    from wattwerk.flows import ENERGY_COUNTERS
+
+    cats = {lang: json.loads((STATIC / "i18n" / f"{lang}.json").read_text()) for lang in ("de", "en", "fr")}
+    en = cats["en"]
+    app = (STATIC / "app.js").read_text()
+    said = re.findall(r'WW\.tr\("([a-z_.]+)",\s*"([^"]+)"', app)
+    assert (
+        len(said) >= 30
+        and {"live.soc", "live.plan_charges", "live.plan_expected", "today.time"} <= dict(said).keys()
+    )
+    for key, text in said:  # the script's fallback is the English entry
+        assert en[key] == text, (key, text)
+
+    def table(name: str) -> dict[str, str]:  # a `const NAME = { key: "English", ... };` of app.js
+        match = re.search(rf"const {name} = \{{(.*?)\}};", app, re.S)
+        assert match, name
+        return dict(re.findall(r'(\w+): "([^"]+)"', re.sub(r"//[^\n]*", "", match.group(1))))
+
+    made = {f"live.mode.{k}": v for k, v in table("MODES").items()}
+    made |= {f"restr.kind.{k}": v for k, v in table("RESTRICTIONS").items()}
+    assert {kind for kind, _ in live.LIMIT_KINDS.values()} <= table("RESTRICTIONS").keys()
+
+    def slug(s: str) -> str:  # as app.js's slug
+        return re.sub(r"[^a-z0-9]+", "_", s.lower()).strip("_")
+
+    sources = {source for _, source in live.LIMIT_KINDS.values()} | {"limiter"}
+    sources |= set(re.findall(r'"source": "([^"]+)"', Path(live.__file__).read_text()))
+    assert {"site file", "grid connection", "ripple-control receiver"} <= sources
+    made |= {f"restr.source.{slug(s)}": s for s in sources}
+    made |= {f"live.sgready.{slug(s)}": s for s in live.SGREADY.values()}
+    flows = [*ENERGY_COUNTERS, "grid", "pv", "battery", "house", "ev", "heat"]
+    made |= {f"today.{k}": k.replace("_", " ", 1) for k in flows} | {"flow.dir.idle": "idle"}
+    for key, text in made.items():  # what the English page showed before, unchanged
+        assert en[key] == text, (key, text)
+    history = (STATIC / "history.js").read_text()
+    bars = set(re.findall(r'WW\.t\("(history\.(?:bar|legend)\w*)"', history))
+    assert bars == {"history.bars", "history.bar_pv", "history.bar_grid", "history.legend_grid"}
+    for key in [*dict(said), *made, *bars]:
+        assert cats["de"][key] and cats["fr"][key], key
+    de = cats["de"]
+    assert (de["live.soc"], de["today.grid_import"], de["live.mode.pv"], de["live.vehicle"]) == (
+        "Ladezustand",
+        "Netzbezug",
+        "nur PV",
+        "Fahrzeug",
+    )
+    assert (de["restr.kind.ripple_control"], de["restr.source.ripple_control_receiver"]) == (
+        "Rundsteuerung",
+        "Rundsteuerempfänger",
+    )
+    assert cats["fr"]["live.soc"] == "État de charge"
+    # no label left as text in the scripts' markup (before: <span>State of charge</span>, "…>prices: ${")
+    text = r'(?<!=)>([^<>`${}"\n]*[A-Za-z][^<>`${}"\n]*)(?:</|\$\{|<[a-z])'  # a tag's text up to a tag or ${
+    for name, script in (("app.js", app), ("history.js", history)):
+        assert re.findall(text, script) == [], name
+
+
+def test_live_page_has_no_untranslated_text() -> None:
+    """Every visible text of the live page's own part (index.html) has a key, the HTML's English the
+    catalogue's (the owner section's heading "Your controls" was English on every page)."""
+    en = json.loads((STATIC / "i18n" / "en.json").read_text())
+    page = _Texts()
+    page.feed((STATIC / "pages" / "index.html").read_text())
+    assert [text for key, text in page.texts if key is None] == []
+    keys = dict((key, text) for key, text in page.texts if key)
+    assert keys["live.owner"] == "Your controls" and len(keys) >= 8
+    for key, text in keys.items():
+        assert en[key] == text, (key, text)

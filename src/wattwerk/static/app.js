@@ -1,6 +1,7 @@
 // wattwerk live page: power flows, devices, charge points, battery, heat pump, restrictions and the
 // plan, pushed every second over a websocket (polling api/live when the socket is not available);
 // today's chart (uPlot) every 30 s. No framework and no CDN: the edge's LAN may have no internet.
+// Every text in the page's language (static/i18n/<lang>.json): WW.tr(key, the English page's text).
 "use strict";
 
 const FLOWS = [
@@ -13,10 +14,18 @@ const FLOWS = [
 ];
 const COLORS = { grid: "#c0392b", pv: "#e1a100", battery: "#2e86c1", house: "#4f5d56", ev: "#8e44ad", heat: "#d35400" };
 const STATES = { ok: "ok", stale: "stale", error: "error", failing: "failing", waiting: "waiting for data" };
-const MODES = { off: "off", now: "fast", minpv: "min + PV", pv: "PV only" };
+const MODES = { off: "off", now: "fast", minpv: "min + PV", pv: "PV only" };  // labels: live.mode.<mode>
+// labels: restr.kind.<kind>
 const RESTRICTIONS = { feed_in_limit: "Feed-in limit", import_limit: "Import limit", ripple_control: "Ripple control",
   peak_shaving: "Peak shaving", direct_marketer: "Direct marketer", para14a: "§14a dimming" };
 const esc = WW.esc, fmtPower = WW.power;
+// a fixed English word of the server's (an SG-Ready state, a restriction's source: edge/live.py) in the
+// page's language, by its catalogue key prefix + the word as a key ("ripple-control receiver" ->
+// restr.source.ripple_control_receiver); a word the catalogue does not know stays as the server said it
+const slug = (s) => String(s).toLowerCase().replace(/[^a-z0-9]+/g, "_").replace(/^_+|_+$/g, "");
+const word = (prefix, s) => (s === null || s === undefined || s === "" ? "" : WW.tr(prefix + slug(s), String(s)));
+// "6.0 A of 16 A", "20 % of 10.0 kWh"
+const ofTotal = (value, total) => WW.tr("live.of", "{value} of {total}", { value, total });
 let siteTz;  // the site's time zone (IANA name) once api/live said it: times are shown in the site's local time
 const hm = (t) => new Date(t * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hour12: false, timeZone: siteTz });
 
@@ -42,7 +51,10 @@ function renderFlows(live) {
     box.appendChild(el);
   }
   document.getElementById("site").textContent = live.site || "";
-  document.getElementById("clock").textContent = live.local_time || "";
+  // the site's local time: the server's English words on the English page, else in the page's language
+  document.getElementById("clock").textContent = WW.lang === "en" || !live.ts ? live.local_time || "" :
+    new Date(live.ts).toLocaleString(WW.lang, { weekday: "short", day: "numeric", month: "short", year: "numeric",
+      hour: "2-digit", minute: "2-digit", hour12: false, timeZone: siteTz });
   const stale = document.getElementById("stale");
   stale.hidden = !live.stale.length;
   stale.textContent = live.stale.length ? WW.tr("flow.stale", "No recent data from: {names}", { names: live.stale.join(", ") }) : "";
@@ -84,10 +96,11 @@ function renderChargers(list) {
   document.getElementById("chargers").innerHTML = list.map((c) =>
     `<div class="tile" data-charger="${esc(c.id)}"><div class="name">${esc(c.name)}</div>` +
     `<div class="value">${fmtPower(c.power_w)}</div>` +
-    `<div class="kv"><span>Mode</span><b>${esc(MODES[c.mode] || c.mode)}</b></div>` +
-    `<div class="kv"><span>Current</span><b>${WW.num(c.current_a, 1, "A")} of ${WW.num(c.target_a, 0, "A")}</b></div>` +
-    (c.phases ? `<div class="kv"><span>Phases</span><b>${c.phases}</b></div>` : "") +
-    (c.vehicle_soc !== null && c.vehicle_soc !== undefined ? `<div class="kv"><span>Vehicle</span><b>${WW.num(c.vehicle_soc, 0, "%")}</b></div>` : "") +
+    `<div class="kv"><span>${esc(WW.tr("live.mode", "Mode"))}</span><b>${esc(WW.tr("live.mode." + c.mode, MODES[c.mode] || String(c.mode)))}</b></div>` +
+    `<div class="kv"><span>${esc(WW.tr("live.current", "Current"))}</span><b>${esc(ofTotal(WW.num(c.current_a, 1, "A"), WW.num(c.target_a, 0, "A")))}</b></div>` +
+    (c.phases ? `<div class="kv"><span>${esc(WW.tr("live.phases", "Phases"))}</span><b>${c.phases}</b></div>` : "") +
+    (c.vehicle_soc !== null && c.vehicle_soc !== undefined ?
+      `<div class="kv"><span>${esc(WW.tr("live.vehicle", "Vehicle"))}</span><b>${WW.num(c.vehicle_soc, 0, "%")}</b></div>` : "") +
     `</div>`).join("");
 }
 
@@ -96,12 +109,12 @@ function renderBattery(b) {
   if (!b) return;
   const soc = b.soc_pct, dir = b.power_w > 0.5 ? "discharging" : b.power_w < -0.5 ? "charging" : "idle";
   document.getElementById("battery").innerHTML =
-    `<div class="soc" role="meter" aria-valuemin="0" aria-valuemax="100" aria-valuenow="${soc ?? 0}" aria-label="state of charge">` +
+    `<div class="soc" role="meter" aria-valuemin="0" aria-valuemax="100" aria-valuenow="${soc ?? 0}" aria-label="${esc(WW.tr("live.soc_meter", "state of charge"))}">` +
     `<div class="fill" style="width:${Math.max(0, Math.min(100, soc ?? 0))}%"></div>` +
-    `<div class="reserve" style="left:${b.reserve_pct}%" title="reserve"></div></div>` +
-    `<div class="kv big"><span>State of charge</span><b data-testid="soc">${WW.num(soc, 0, "%")}</b></div>` +
-    `<div class="kv"><span>Power</span><b>${b.power_w === null ? "–" : fmtPower(Math.abs(b.power_w))} ${dir}</b></div>` +
-    `<div class="kv"><span>Reserve</span><b>${WW.num(b.reserve_pct, 0, "%")} of ${WW.num(b.capacity_wh / 1000, 1, "kWh")}</b></div>`;
+    `<div class="reserve" style="left:${b.reserve_pct}%" title="${esc(WW.tr("live.reserve_mark", "reserve"))}"></div></div>` +
+    `<div class="kv big"><span>${esc(WW.tr("live.soc", "State of charge"))}</span><b data-testid="soc">${WW.num(soc, 0, "%")}</b></div>` +
+    `<div class="kv"><span>${esc(WW.tr("live.power", "Power"))}</span><b>${b.power_w === null ? "–" : fmtPower(Math.abs(b.power_w))} ${esc(WW.tr("flow.dir." + dir, dir))}</b></div>` +
+    `<div class="kv"><span>${esc(WW.tr("live.reserve", "Reserve"))}</span><b>${esc(ofTotal(WW.num(b.reserve_pct, 0, "%"), WW.num(b.capacity_wh / 1000, 1, "kWh")))}</b></div>`;
 }
 
 function renderHeat(list) {
@@ -109,8 +122,8 @@ function renderHeat(list) {
   if (!list) return;
   document.getElementById("heat").innerHTML = list.map((h) =>
     `<div class="tile" data-heat="${esc(h.id)}"><div class="name">${esc(h.name)}</div><div class="value">${fmtPower(h.power_w)}</div>` +
-    `<div class="kv"><span>SG-Ready</span><b>${esc(h.sgready ?? "–")}</b></div>` +
-    (h.temperature_c !== null ? `<div class="kv"><span>Temperature</span><b>${WW.num(h.temperature_c, 1, "°C")}</b></div>` : "") +
+    `<div class="kv"><span>${esc(WW.tr("live.sgready", "SG-Ready"))}</span><b>${esc(h.sgready === null || h.sgready === undefined ? "–" : word("live.sgready.", h.sgready))}</b></div>` +
+    (h.temperature_c !== null ? `<div class="kv"><span>${esc(WW.tr("live.temperature", "Temperature"))}</span><b>${WW.num(h.temperature_c, 1, "°C")}</b></div>` : "") +
     `</div>`).join("");
 }
 
@@ -118,9 +131,9 @@ function renderRestrictions(list) {
   show("restrictions-card", list && list.length);
   if (!list) return;
   document.getElementById("restrictions").innerHTML = list.map((r) =>
-    `<li><b>${esc(RESTRICTIONS[r.kind] || r.kind)}</b> ` +
+    `<li><b>${esc(WW.tr("restr.kind." + r.kind, RESTRICTIONS[r.kind] || String(r.kind)))}</b> ` +
     (r.limit_w !== undefined ? fmtPower(r.limit_w) : WW.num(r.limit_pct, 0, "%")) +
-    ` <span class="muted small">(${esc(r.source)})</span></li>`).join("");
+    ` <span class="muted small">(${esc(word("restr.source.", r.source))})</span></li>`).join("");
 }
 
 function renderPlan(plan) {
@@ -133,43 +146,53 @@ function renderPlan(plan) {
   const lo = Math.min(0, ...prices), hi = Math.max(...prices, lo + 1e-6);
   const bw = (W - L - 4) / slots.length;
   const y = (v) => T + (H - T - B) * (hi - v) / (hi - lo);
-  let svg = `<svg viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="prices and plan">`;
+  const currency = plan.currency || "";
+  let svg = `<svg viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${esc(WW.tr("live.plan_chart", "prices and plan"))}">`;
   slots.forEach((s, i) => {
     const v = s.price ?? 0, x = L + i * bw;
     const cls = (s.battery_w ?? 0) < -1 ? "charge" : (s.battery_w ?? 0) > 1 ? "discharge" : "";
+    const what = [`${WW.fmt(v, 3)} ${currency}/kWh`];
+    if (s.battery_w) what.push(WW.tr("live.slot_battery", "battery {power}", { power: fmtPower(s.battery_w) }));
+    if (s.ev_w) what.push(WW.tr("live.slot_ev", "EV {power}", { power: fmtPower(s.ev_w) }));
+    if (s.curtail_w >= 1) what.push(WW.tr("live.slot_curtailed", "PV curtailed {power}", { power: fmtPower(s.curtail_w) }));
     svg += `<rect class="price ${cls}" x="${x.toFixed(1)}" y="${Math.min(y(v), y(0)).toFixed(1)}" width="${Math.max(bw - 1, 1).toFixed(1)}" ` +
-      `height="${Math.abs(y(v) - y(0)).toFixed(1)}"><title>${esc(hm(Date.parse(s.start) / 1000))}: ` +
-      `${v.toFixed(3)} ${esc(plan.currency || "")}/kWh${s.battery_w ? ", battery " + fmtPower(s.battery_w) : ""}${s.ev_w ? ", EV " + fmtPower(s.ev_w) : ""}${s.curtail_w >= 1 ? ", PV curtailed " + fmtPower(s.curtail_w) : ""}</title></rect>`;
+      `height="${Math.abs(y(v) - y(0)).toFixed(1)}"><title>${esc(hm(Date.parse(s.start) / 1000))}: ${esc(what.join(", "))}</title></rect>`;
   });
-  svg += `<text x="${L - 4}" y="${y(hi) + 10}" text-anchor="end" font-size="11" fill="#69736d">${hi.toFixed(2)}</text>` +
-    `<text x="${L - 4}" y="${y(lo)}" text-anchor="end" font-size="11" fill="#69736d">${lo.toFixed(2)}</text>`;
+  svg += `<text x="${L - 4}" y="${y(hi) + 10}" text-anchor="end" font-size="11" fill="#69736d">${WW.fmt(hi, 2)}</text>` +
+    `<text x="${L - 4}" y="${y(lo)}" text-anchor="end" font-size="11" fill="#69736d">${WW.fmt(lo, 2)}</text>`;
   const every = Math.max(1, Math.ceil(slots.length / (W < 500 ? 4 : 8)));
   slots.forEach((s, i) => {
     if (i % every) return;
     svg += `<text x="${L + i * bw}" y="${H - 6}" font-size="11" fill="#69736d">${hm(Date.parse(s.start) / 1000)}</text>`;
   });
-  box.innerHTML = svg + `</svg><div class="legend"><span><i class="price"></i>price ${esc(plan.currency || "")}/kWh</span>` +
-    `<span><i class="price charge"></i>battery charges</span><span><i class="price discharge"></i>battery discharges</span></div>` +
-    (plan.source ? `<p class="muted small" data-testid="plan-prices">prices: ${esc(plan.source)}${plan.fresh === false ? " (cached)" : ""}</p>` : "") +
-    (plan.curtailed_kwh > 0.0005 ? `<p class="muted small" data-testid="plan-curtailed">PV curtailed in the plan: ${plan.curtailed_kwh.toFixed(1)} kWh (feed-in limit or feed-in price)</p>` : "") +
+  const source = { source: plan.source };
+  box.innerHTML = svg + `</svg><div class="legend"><span><i class="price"></i>${esc(WW.tr("live.plan_price", "price {currency}/kWh", { currency }))}</span>` +
+    `<span><i class="price charge"></i>${esc(WW.tr("live.plan_charges", "battery charges"))}</span>` +
+    `<span><i class="price discharge"></i>${esc(WW.tr("live.plan_discharges", "battery discharges"))}</span></div>` +
+    (plan.source ? `<p class="muted small" data-testid="plan-prices">${esc(plan.fresh === false ?
+      WW.tr("live.plan_prices_cached", "prices: {source} (cached)", source) : WW.tr("live.plan_prices", "prices: {source}", source))}</p>` : "") +
+    (plan.curtailed_kwh > 0.0005 ? `<p class="muted small" data-testid="plan-curtailed">${esc(WW.tr("live.plan_curtailed",
+      "PV curtailed in the plan: {energy} (feed-in limit or feed-in price)", { energy: WW.num(plan.curtailed_kwh, 1, "kWh") }))}</p>` : "") +
     planOutlook(plan);
 }
 
 // what the plan is expected to cost and emit, and what following the grid's CO₂ signal changed
 function planOutlook(plan) {
-  const parts = [];
-  if (typeof plan.cost_eur === "number") parts.push(`${plan.cost_eur.toFixed(2)} ${esc(plan.currency || "")}`);
+  const parts = [], currency = plan.currency || "";
+  if (typeof plan.cost_eur === "number") parts.push(`${WW.fmt(plan.cost_eur, 2)} ${currency}`);
   const c = plan.co2;
-  if (c && typeof c.kg === "number") parts.push(`${c.kg.toFixed(1)} kg CO₂`);
+  if (c && typeof c.kg === "number") parts.push(`${WW.fmt(c.kg, 1)} kg CO₂`);
   if (!parts.length) return "";
   let note = "";
   if (c && c.effect) {
-    note = ` (CO₂ signal ${esc(c.source)}${c.fresh === false ? ", cached" : ""}: ${c.effect.co2_kg_saved.toFixed(1)} kg CO₂ less ` +
-      `for ${c.effect.cost_eur_more.toFixed(2)} ${esc(plan.currency || "")} more than on price alone)`;
+    const vars = { source: c.source, saved: WW.fmt(c.effect.co2_kg_saved, 1), more: `${WW.fmt(c.effect.cost_eur_more, 2)} ${currency}` };
+    note = " (" + (c.fresh === false
+      ? WW.tr("live.co2_effect_cached", "CO₂ signal {source}, cached: {saved} kg CO₂ less for {more} more than on price alone", vars)
+      : WW.tr("live.co2_effect", "CO₂ signal {source}: {saved} kg CO₂ less for {more} more than on price alone", vars)) + ")";
   } else if (c && c.message) {
-    note = ` (${esc(c.message)})`;
+    note = ` (${c.message})`;  // the server's own words
   }
-  return `<p class="muted small" data-testid="plan-outlook">expected over the plan: ${parts.join(" · ")}${note}</p>`;
+  return `<p class="muted small" data-testid="plan-outlook">${esc(WW.tr("live.plan_expected", "expected over the plan: {parts}", { parts: parts.join(" · ") }) + note)}</p>`;
 }
 
 // the header: green when every device answers, amber when one is stale, red when the grid meter is not ok
@@ -218,7 +241,7 @@ function renderChart(day) {
   box.dataset.points = String(times.length);
   if (!times.length) {
     if (dayChart) { dayChart.destroy(); dayChart = null; dayKeys = ""; }
-    box.innerHTML = `<p class="muted empty">No history yet today.</p>`;
+    box.innerHTML = `<p class="muted empty">${esc(WW.tr("live.no_history", "No history yet today."))}</p>`;
   } else if (dayChart && dayKeys === keys.join() + t0) {
     dayChart.setData(data, false);
     dayChart.setScale("x", { min: t0, max: t1 });
@@ -234,9 +257,9 @@ function renderChart(day) {
         { stroke: "#69736d", grid: { stroke: "#e4e7e2" }, ticks: { stroke: "#e4e7e2" }, size: 44, label: "kW", labelSize: 16 },
       ],
       series: [
-        { label: "time", value: (u, t) => (t === null ? "–" : hm(t)) },
-        ...keys.map((k) => ({ label: k, stroke: COLORS[k] || "#333", width: 1.6,
-          value: (u, v) => (v === null || v === undefined ? "–" : v.toFixed(2) + " kW") })),
+        { label: WW.tr("today.time", "time"), value: (u, t) => (t === null ? "–" : hm(t)) },
+        ...keys.map((k) => ({ label: WW.tr("today." + k, k), stroke: COLORS[k] || "#333", width: 1.6,
+          value: (u, v) => (v === null || v === undefined ? "–" : WW.fmt(v, 2) + " kW") })),
       ],
       cursor: { points: { size: 6 } },
     }, data, box);
@@ -245,7 +268,9 @@ function renderChart(day) {
   const legend = document.getElementById("legend");
   legend.innerHTML = "";
   legend.hidden = true;
-  const rows = Object.entries(day.energy_kwh).map(([k, v]) => `<tr><td>${esc(k.replace("_", " "))}</td><td>${v.toFixed(2)} kWh</td></tr>`);
+  // the totals by flow (flows.py ENERGY_COUNTERS: today.grid_import ...), the English page's "grid import"
+  const rows = Object.entries(day.energy_kwh).map(([k, v]) =>
+    `<tr><td>${esc(WW.tr("today." + k, k.replace("_", " ")))}</td><td>${WW.num(v, 2, "kWh")}</td></tr>`);
   document.getElementById("energy").innerHTML = rows.join("");
 }
 
@@ -254,7 +279,9 @@ window.addEventListener("resize", () => { if (dayChart) dayChart.setSize(chartSi
 function setConn(state) {
   const el = document.getElementById("conn");
   el.dataset.state = state;
-  el.textContent = state === "live" ? "● live" : state === "polling" ? "● polling" : "● offline";
+  el.title = WW.tr("live.conn", "live connection");
+  el.textContent = "● " + (state === "live" ? WW.tr("live.conn_live", "live")
+    : state === "polling" ? WW.tr("live.conn_polling", "polling") : WW.tr("live.conn_offline", "offline"));
 }
 
 async function poll(url, render, every) {
@@ -282,5 +309,6 @@ function connect(retry = 1000) {
   };
 }
 
-fetch("api/live").then((r) => r.json()).then(renderLive).catch(() => setConn("offline"))
+// the texts in the page's language from the first render on (the chart's legend is made once)
+WW.ready.then(() => fetch("api/live")).then((r) => r.json()).then(renderLive).catch(() => setConn("offline"))
   .finally(() => { connect(); poll("api/today", renderChart, 30000); });

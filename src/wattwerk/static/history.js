@@ -31,16 +31,17 @@ function bars(h, keys) {
   const rows = h.rows, W = Math.max(document.getElementById("bars").clientWidth, 280), HT = 180, B = 22, T = 8;
   const hi = Math.max(1e-3, ...rows.map((r) => Math.max(r.energy_kwh.pv || 0, (r.energy_kwh.house || 0) + (r.energy_kwh.ev || 0) + (r.energy_kwh.heat || 0), r.energy_kwh.grid_import || 0)));
   const bw = (W - 4) / rows.length, y = (v) => (HT - B - T) * v / hi;
-  let svg = `<svg viewBox="0 0 ${W} ${HT}" width="${W}" height="${HT}" role="img" aria-label="energy per period">`;
+  let svg = `<svg viewBox="0 0 ${W} ${HT}" width="${W}" height="${HT}" role="img" aria-label="${WW.esc(WW.t("history.bars"))}">`;
   const every = Math.max(1, Math.ceil(rows.length / (W < 500 ? 6 : 12)));
   rows.forEach((r, i) => {
     const x = 2 + i * bw, w = Math.max(bw / 2 - 1, 1);
     const pv = y(r.energy_kwh.pv || 0), imp = y(r.energy_kwh.grid_import || 0);
-    svg += `<rect x="${x.toFixed(1)}" y="${(HT - B - pv).toFixed(1)}" width="${w.toFixed(1)}" height="${pv.toFixed(1)}" fill="var(--pv)"><title>${WW.esc(label(r.start, h.tz))}: PV ${WW.kwh(r.energy_kwh.pv)}</title></rect>`;
-    svg += `<rect x="${(x + w + 1).toFixed(1)}" y="${(HT - B - imp).toFixed(1)}" width="${w.toFixed(1)}" height="${imp.toFixed(1)}" fill="var(--grid)"><title>${WW.esc(label(r.start, h.tz))}: grid ${WW.kwh(r.energy_kwh.grid_import)}</title></rect>`;
+    svg += `<rect x="${x.toFixed(1)}" y="${(HT - B - pv).toFixed(1)}" width="${w.toFixed(1)}" height="${pv.toFixed(1)}" fill="var(--pv)"><title>${WW.esc(label(r.start, h.tz))}: ${WW.esc(WW.t("history.bar_pv", { energy: WW.kwh(r.energy_kwh.pv) }))}</title></rect>`;
+    svg += `<rect x="${(x + w + 1).toFixed(1)}" y="${(HT - B - imp).toFixed(1)}" width="${w.toFixed(1)}" height="${imp.toFixed(1)}" fill="var(--grid)"><title>${WW.esc(label(r.start, h.tz))}: ${WW.esc(WW.t("history.bar_grid", { energy: WW.kwh(r.energy_kwh.grid_import) }))}</title></rect>`;
     if (!(i % every)) svg += `<text x="${x.toFixed(1)}" y="${HT - 6}" font-size="11" fill="currentColor" opacity=".7">${WW.esc(label(r.start, h.tz))}</text>`;
   });
-  document.getElementById("bars").innerHTML = svg + `</svg><div class="legend"><span><i style="background:var(--pv)"></i>PV</span><span><i style="background:var(--grid)"></i>grid import</span></div>`;
+  document.getElementById("bars").innerHTML = svg + `</svg><div class="legend"><span><i style="background:var(--pv)"></i>${WW.esc(WW.t("history.pv"))}</span>` +
+    `<span><i style="background:var(--grid)"></i>${WW.esc(WW.t("history.legend_grid"))}</span></div>`;
 }
 
 function render(h) {

@@ -47,7 +47,7 @@ function ranges(slots) {  // contiguous slots as "02:00–04:00"
 const tx = (key, en, vars) => WW.esc(WW.tr("owner." + key, en, vars));
 
 function seg(device, key, options, current, prefix) {
-  return `<div class="seg" role="group" aria-label="${WW.esc(key)}">` + options.map(([v, label]) =>
+  return `<div class="seg" role="group" aria-label="${key === "mode" ? tx("mode_group", "mode") : WW.esc(key)}">` + options.map(([v, label]) =>
     `<button type="button" data-set="${WW.esc(key)}" data-value="${WW.esc(v)}" data-testid="${WW.esc(key)}-${WW.esc(v)}"` +
     ` aria-pressed="${current === v}">${tx(prefix + "." + v, label)}</button>`).join("") + "</div>";
 }
