@@ -10,6 +10,7 @@ from pathlib import Path
 
 from wattwerk.devices.catalog import load_catalog
 from wattwerk.edge.pages import PAGES, STATIC_DIR, render
+from wattwerk.edge.setup_network import CANNOT_APPLY
 
 STATIC = Path(str(STATIC_DIR))
 
@@ -130,6 +131,9 @@ def test_setup_and_wizard_pages_are_in_de_en_fr() -> None:
             assert cats["de"][key] and cats["fr"][key], key
     assert cats["de"]["setup.save"] == "Speichern" and cats["fr"]["setup.save"] == "Enregistrer"
     assert cats["de"]["wizard.meter_title"] == "3 · Netzzähler"
+    for code, en in CANNOT_APPLY.items():  # why the network is not changed: the server's code
+        assert cats["en"][f"wizard.net_{code}"] == en, code
+        assert cats["de"][f"wizard.net_{code}"] != en and cats["fr"][f"wizard.net_{code}"] != en, code
 
 
 def test_every_catalogue_category_has_its_name_in_each_language() -> None:

@@ -5,17 +5,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, Iterator
-from datetime import datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.async_api import expect
 
+from browser.demo_site import stored_demo
 from edge_login import browser_sign_in, test_auth
 from page_format import pct, power
-from wattwerk.config import load_demo_config
 from wattwerk.demo import DemoSite
 from wattwerk.edge.live import enrich
 from wattwerk.edge.web import create_app
@@ -51,13 +50,7 @@ class PlannedDemo:
 
 @pytest.fixture
 def demo(tmp_path: Path) -> Iterator[PlannedDemo]:
-    cfg = load_demo_config()
-    tz = ZoneInfo(cfg.site.timezone)
-    start = datetime(2026, 6, 21, tzinfo=tz)
-    site = DemoSite(cfg, start, tmp_path / "edge", step_s=60, store_every_s=300)
-    site.store_all_now()
-    site.advance_to((start + timedelta(hours=14)).timestamp())
-    site.flush()
+    site = stored_demo(tmp_path, date(2026, 6, 21), 14, store_every_s=300)
     yield PlannedDemo(site)
     site.close()
 

@@ -5,18 +5,16 @@ catalogue (static/i18n), none of the English page's labels is left; a screenshot
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator
-from datetime import datetime, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any, ClassVar
-from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.async_api import expect
 
+from browser.demo_site import stored_demo
 from browser.test_browser_live import PlannedDemo
 from edge_login import browser_sign_in, test_auth
-from wattwerk.config import load_demo_config
-from wattwerk.demo import DemoSite
 from wattwerk.edge.web import create_app
 
 # the English page's labels (app.js, index.html before they were translated): none on a German page
@@ -73,12 +71,7 @@ class Owner:
 
 @pytest.fixture
 def demo(tmp_path: Path) -> Iterator[OutlookDemo]:
-    cfg = load_demo_config()
-    start = datetime(2026, 6, 21, tzinfo=ZoneInfo(cfg.site.timezone))
-    site = DemoSite(cfg, start, tmp_path / "edge", step_s=60, store_every_s=300)
-    site.store_all_now()
-    site.advance_to((start + timedelta(hours=14)).timestamp())
-    site.flush()
+    site = stored_demo(tmp_path, date(2026, 6, 21), 14, store_every_s=300)
     yield OutlookDemo(site)
     site.close()
 

@@ -8,17 +8,16 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Awaitable, Callable, Iterator
-from datetime import date, datetime, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.async_api import expect
 
+from browser.demo_site import stored_demo
 from edge_login import browser_sign_in, test_auth
 from page_format import pct
-from wattwerk.config import load_demo_config
 from wattwerk.demo import DemoSite
 from wattwerk.edge.web import create_app
 
@@ -34,12 +33,7 @@ PHONE = {
 
 @pytest.fixture
 def demo(tmp_path: Path) -> Iterator[DemoSite]:
-    cfg = load_demo_config()
-    start = datetime(2026, 10, 24, tzinfo=ZoneInfo(cfg.site.timezone))
-    site = DemoSite(cfg, start, tmp_path / "edge", step_s=60, store_every_s=60)
-    site.store_all_now()
-    site.advance_to((start + timedelta(hours=30)).timestamp())
-    site.flush()
+    site = stored_demo(tmp_path, date(2026, 10, 24), 30, store_every_s=60)
     yield site
     site.close()
 
