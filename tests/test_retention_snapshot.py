@@ -33,7 +33,8 @@ def _site(db: PortalDb) -> tuple[int, int]:
             "INSERT INTO edges (site_id, name) VALUES (%s, 'e') RETURNING id", (site,)
         ).fetchone()[0]
         ch = conn.execute(
-            "INSERT INTO channels (site_id, name, unit, kind) VALUES (%s, 'grid.power', 'W', 'power') RETURNING id",
+            "INSERT INTO channels (site_id, name, unit, kind) "
+            "VALUES (%s, 'grid.power', 'W', 'power') RETURNING id",
             (site,),
         ).fetchone()[0]
         for i in range(60):
