@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from edge_login import signed_in, test_auth
 from wattwerk.config import parse_config
+from wattwerk.edge.history import figures
 from wattwerk.edge.live import RuntimeView
 from wattwerk.edge.runtime import EdgeRuntime
 from wattwerk.edge.view import StoreView
@@ -113,6 +114,17 @@ def test_month_across_dst_equals_the_counters(client: TestClient) -> None:
     # the year is the sum of its months
     year = client.get("/api/history", params={"period": "year", "date": "2026-10-15"}).json()
     assert len(year["rows"]) == 12 and year["rows"][9]["energy_kwh"] == month["total"]["energy_kwh"]
+
+
+def test_a_night_has_no_self_consumption_and_an_empty_house_no_autarky() -> None:
+    night = dict.fromkeys(("pv", "grid_export", "battery_charge", "battery_discharge", "ev", "heat"), 0.0)
+    night |= {"grid_import": 2.0, "house": 2.0}
+    row = figures(night, 0.6)
+    assert row["self_consumption_pct"] is None and row["autarky_pct"] == 0.0  # all from the grid
+    day = night | {"pv": 4.0, "grid_export": 1.0, "grid_import": 0.0, "house": 3.0}
+    assert figures(day, 0.0)["self_consumption_pct"] == 75.0 and figures(day, 0.0)["autarky_pct"] == 100.0
+    empty = night | {"pv": 1.0, "grid_export": 1.0, "grid_import": 0.0, "house": 0.0}
+    assert figures(empty, 0.0)["autarky_pct"] is None and figures(empty, 0.0)["self_consumption_pct"] == 0.0
 
 
 def test_history_refuses_an_unknown_period(client: TestClient) -> None:

@@ -95,12 +95,15 @@ def cost_of(kwh: dict[str, float], cfg: SiteConfig, start: datetime, end: dateti
 
 
 def figures(kwh: dict[str, float], cost: float) -> dict[str, Any]:
-    """A row: energy per flow (kWh, 3 digits), self-consumption, autarky, cost (import less feed-in)."""
+    """A row: energy per flow (kWh, 3 digits), self-consumption, autarky, cost (import less feed-in).
+    Self-consumption without PV, or autarky with nothing consumed, is None (the page shows "–", as the
+    portal does): a night has no self-consumption, not 0 % of it."""
     bal = balance_figures(kwh)
+    consumed = kwh["house"] + kwh["ev"] + kwh["heat"]
     return {
         "energy_kwh": {k: round(v, 3) for k, v in kwh.items()},
-        "self_consumption_pct": round(bal["self_consumption_pct"], 1),
-        "autarky_pct": round(bal["autarky_pct"], 1),
+        "self_consumption_pct": round(bal["self_consumption_pct"], 1) if kwh["pv"] > 0 else None,
+        "autarky_pct": round(bal["autarky_pct"], 1) if consumed > 0 else None,
         "cost": round(cost, 2),
     }
 

@@ -56,7 +56,7 @@ function render(h) {
   const head = `<thead><tr><th></th>${keys.map(([, n]) => `<th class="num">${n} kWh</th>`).join("")}<th class="num">${WW.t("history.self_consumption")} %</th><th class="num">${WW.t("history.autarky")} %</th><th class="num">${WW.t("history.cost")}</th></tr></thead>`;
   const body = h.rows.map((r) => `<tr data-start="${WW.esc(r.start)}"><td>${WW.esc(label(r.start, h.tz))}</td>` +
     keys.map(([k]) => `<td class="num" data-flow="${k}">${WW.fmt(r.energy_kwh[k], 2)}</td>`).join("") +
-    `<td class="num">${WW.fmt(r.self_consumption_pct, 0)}</td><td class="num">${WW.fmt(r.autarky_pct, 0)}</td><td class="num">${money(r.cost)}</td></tr>`).join("");
+    `<td class="num">${WW.num(r.self_consumption_pct, 0)}</td><td class="num">${WW.num(r.autarky_pct, 0)}</td><td class="num">${money(r.cost)}</td></tr>`).join("");
   document.getElementById("rows").innerHTML = head + "<tbody>" + body + "</tbody>";
   const p = h.price_eur_per_kwh;
   document.getElementById("history-note").textContent = WW.t("history.note",
