@@ -294,6 +294,10 @@ class Database:
         """``async with db.connection() as conn``: one transaction (see the module docstring)."""
         raise NotImplementedError
 
+    def exclusive(self, key: int) -> Any:
+        """``async with db.exclusive(key)``: PostgreSQL's advisory lock ``key`` for the block."""
+        raise NotImplementedError
+
 
 class PostgresDatabase(Database):
     dialect = POSTGRES
