@@ -10,7 +10,9 @@ The rest of the raw window (an hour) is there too, as in production.
 
 Figures: the run's wall seconds, the readings it rolled up, readings/s, the seconds spent in
 the Python passes (power integrals, counters), and the rate the sites upload at, so whether
-the job keeps up is plain to see. A fresh schema is created and dropped. Asserts nothing.
+the job keeps up is plain to see; and how long an edge's uploads took to commit while the run
+went (a run that held them back would show its own length there). A fresh schema is created and
+dropped. Asserts nothing.
 """
 
 from __future__ import annotations
@@ -110,8 +112,39 @@ def _timed(fn: Callable[..., Awaitable[Any]], spent: dict[str, float], name: str
     return wrapper
 
 
+UPLOAD_EVERY_S = 0.2
+
+
+async def _upload_while(url: str, running: asyncio.Event, ready: asyncio.Event) -> list[float]:
+    """An edge uploading while the run goes: a reading of each of the first site's channels every
+    ``UPLOAD_EVERY_S``, each batch its own transaction as ingest's are; the commit times (ms) of
+    the batches begun while the run was going (a run that held uploads back shows here)."""
+    took: list[float] = []
+    async with await psycopg.AsyncConnection.connect(url) as conn:
+        cur = await conn.execute(
+            "SELECT e.id, c.id FROM edges e JOIN channels c ON c.site_id = e.site_id "
+            "WHERE e.site_id = (SELECT min(id) FROM sites)"
+        )
+        pairs = await cur.fetchall()
+        seq = 1 << 40  # past the benchmark's own seqs
+        ready.set()
+        while running.is_set():
+            ts, t = int(time.time() * 1000), time.perf_counter()
+            async with conn.transaction(), conn.cursor() as c:
+                await c.executemany(
+                    "INSERT INTO readings (edge_id, seq, channel_id, ts_ms, value) "
+                    "VALUES (%s, %s, %s, %s, 1.0)",
+                    [(edge, seq + k, ch, ts) for k, (edge, ch) in enumerate(pairs)],
+                )
+            took.append((time.perf_counter() - t) * 1000.0)
+            seq += len(pairs)
+            await asyncio.sleep(UPLOAD_EVERY_S)
+    return took
+
+
 async def measure(args: argparse.Namespace, schema: str, now_ms: int) -> dict[str, Any]:
-    """One run of the job in one transaction, its Python passes timed apart."""
+    """One run of the job in one transaction, its Python passes timed apart, with an edge
+    uploading meanwhile."""
     spent: dict[str, float] = {}
     passes = {"power_s": "_window_power", "counters_s": "_window_counters"}
     real = {name: getattr(retention, fn) for name, fn in passes.items()}
@@ -119,12 +152,18 @@ async def measure(args: argparse.Namespace, schema: str, now_ms: int) -> dict[st
         setattr(retention, fn, _timed(real[name], spent, name))
     db = open_database(args.db, schema=schema, pool_size=2)  # the run and its lock
     await db.open()
+    running, ready = asyncio.Event(), asyncio.Event()
+    running.set()
+    uploads = asyncio.create_task(_upload_while(with_schema(args.db, schema), running, ready))
+    await ready.wait()  # the edge is connected: its first batch goes with the run's start
     try:
         t = time.perf_counter()
         c = time.process_time()
         counts = await retention.run(db, now_ms)
         wall, cpu = time.perf_counter() - t, time.process_time() - c
     finally:
+        running.clear()
+        took = await uploads
         await db.close()
         for name, fn in passes.items():
             setattr(retention, fn, real[name])
@@ -132,6 +171,8 @@ async def measure(args: argparse.Namespace, schema: str, now_ms: int) -> dict[st
         "run_s": round(wall, 2),
         "cpu_s": round(cpu, 2),
         **{k: round(v, 2) for k, v in spent.items()},
+        "uploads_during_run": len(took),
+        "upload_commit_ms_max": round(max(took), 1) if took else None,
         "counts": counts,
     }
 
