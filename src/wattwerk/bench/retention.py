@@ -120,7 +120,7 @@ async def _upload_while(url: str, running: asyncio.Event, ready: asyncio.Event) 
     ``UPLOAD_EVERY_S``, each batch its own transaction as ingest's are; the commit times (ms) of
     the batches begun while the run was going (a run that held uploads back shows here)."""
     took: list[float] = []
-    async with await psycopg.AsyncConnection.connect(url) as conn:
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:  # each batch commits
         cur = await conn.execute(
             "SELECT e.id, c.id FROM edges e JOIN channels c ON c.site_id = e.site_id "
             "WHERE e.site_id = (SELECT min(id) FROM sites)"
