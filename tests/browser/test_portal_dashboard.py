@@ -191,9 +191,13 @@ async def test_ranges_cost_compare_and_language(
     )
     await page.locator("#prev").click()
     await expect(page.locator("#range-label")).to_have_text(str(midnight.year - 1))
+    await page.locator("#prev").click()  # two years back: no data there, even in early January
+    await expect(page.locator("#range-label")).to_have_text(str(midnight.year - 2))
     # a year without data: no feed-in credit and no cost, written "€0.00", never "-€0.00"
     await expect(page.locator("#w-cost .credit")).to_have_text("€0.00")
     await expect(page.locator("#w-cost .net")).to_have_text("€0.00")
+    # and a year before it without data either: nothing to compare with, not "0.00 kWh"
+    await expect(page.locator("#w-compare tr", has_text="Grid import").locator("td").nth(2)).to_have_text("–")
 
     # a custom range: yesterday and today
     await page.locator("[data-range=custom]").click()
