@@ -220,7 +220,13 @@ async def test_ranges_cost_compare_and_language(
     # the system's dark theme: dark page, charts' grid lines in the theme's colour
     await page.emulate_media(color_scheme="dark")
     await expect(page.locator("body")).to_have_css("background-color", "rgb(18, 21, 19)")
-    await page.wait_for_function("WWP.colors.line === '#2d3530'")  # the page took the theme's colours
+    # the page took the theme's colours. Asked from here: wait_for_function's in-page polling evals
+    # its string, which the portal's CSP (script-src 'self') refuses whenever the first try is false
+    for _ in range(300):
+        if await page.evaluate("WWP.colors.line") == "#2d3530":
+            break
+        await page.wait_for_timeout(100)
+    assert await page.evaluate("WWP.colors.line") == "#2d3530"
     await page.screenshot(path=str(shots / "portal-dashboard-de-dark.png"), full_page=True)
     await page.emulate_media(color_scheme="light")
 
