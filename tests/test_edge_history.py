@@ -123,6 +123,8 @@ def test_a_night_has_no_self_consumption_and_an_empty_house_no_autarky() -> None
     assert row["self_consumption_pct"] is None and row["autarky_pct"] == 0.0  # all from the grid
     day = night | {"pv": 4.0, "grid_export": 1.0, "grid_import": 0.0, "house": 3.0}
     assert figures(day, 0.0)["self_consumption_pct"] == 75.0 and figures(day, 0.0)["autarky_pct"] == 100.0
+    charging = night | {"grid_import": 3.0, "battery_charge": 1.0}  # from the grid into the battery
+    assert figures(charging, 0.9)["autarky_pct"] == 0.0  # a share: never below 0 %
     empty = night | {"pv": 1.0, "grid_export": 1.0, "grid_import": 0.0, "house": 0.0}
     assert figures(empty, 0.0)["autarky_pct"] is None and figures(empty, 0.0)["self_consumption_pct"] == 0.0
 

@@ -120,13 +120,15 @@ def energy_balance(roles: SiteRoles, energy_wh: Callable[[str], float]) -> dict[
 
 
 def balance_figures(kwh: Mapping[str, float]) -> dict[str, float]:
-    """Self-consumption, autarky and the balance error, all in %."""
+    """Self-consumption, autarky and the balance error, all in %; the two shares within 0-100 as the
+    portal shows them (an hour the battery charges from the grid imports more than the site uses)."""
     sources = kwh["grid_import"] + kwh["pv"] + kwh["battery_discharge"]
     sinks = kwh["grid_export"] + kwh["battery_charge"] + kwh["house"] + kwh["ev"] + kwh["heat"]
     consumption = kwh["house"] + kwh["ev"] + kwh["heat"]
     pv = kwh["pv"]
+    share = lambda x: 100.0 * min(max(x, 0.0), 1.0)  # noqa: E731  (a grid-charged battery: import > use)
     return {
-        "self_consumption_pct": 100.0 * (pv - kwh["grid_export"]) / pv if pv > 0 else 0.0,
-        "autarky_pct": 100.0 * (1.0 - kwh["grid_import"] / consumption) if consumption > 0 else 0.0,
+        "self_consumption_pct": share((pv - kwh["grid_export"]) / pv) if pv > 0 else 0.0,
+        "autarky_pct": share(1.0 - kwh["grid_import"] / consumption) if consumption > 0 else 0.0,
         "balance_error_pct": 100.0 * abs(sources - sinks) / sources if sources > 0 else 0.0,
     }
