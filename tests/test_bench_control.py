@@ -16,11 +16,11 @@ from wattwerk.bench.year.laws import (
     PV_FORECAST_WEIGHT,
     Forecasts,
     Planned,
+    future_factors,
     known_slots,
     pv_correction,
     pv_forecast,
     pv_shape_correction,
-    pv_spread,
     pv_week_mean,
 )
 from wattwerk.bench.year.rules import (
@@ -33,7 +33,7 @@ from wattwerk.bench.year.rules import (
     fuse_guard,
 )
 from wattwerk.bench.year.world import SLOT_S, STEP_S, Setup, build_year, read_prices
-from wattwerk.forecast.pv import PV_FUTURES
+from wattwerk.forecast.futures import FUTURES
 from wattwerk.market.dayahead import known_until
 from wattwerk.market.tariff import slot_index
 from wattwerk.sim.site import SiteSim
@@ -215,26 +215,25 @@ def test_pv_shape_correction_learns_the_time_of_day_error_from_past_days_only(se
     np.testing.assert_allclose(fc.pv_at(i, 48)[has], expected[has])
 
 
-def test_pv_spread_and_the_planner_s_pv_futures_use_past_days_only(setup: Setup, year) -> None:
-    spread = pv_spread(year)
-    assert spread.shape == (year.n, PV_FUTURES - 1)
-    below = (PV_FUTURES - 1) // 2  # the futures duller than the forecast, then the brighter ones
-    assert (spread[:, :below] <= 1.0 + 1e-9).all() and (spread[:, below:] >= 1.0 - 1e-9).all()
-    assert (np.diff(spread, axis=1) >= 0).all()  # the quantiles in order
-    assert spread[:, 0].min() < 0.9 and spread[:, -1].max() > 1.1  # PV does miss its forecast
+def test_future_factors_and_the_planner_s_futures_use_past_days_only(setup: Setup, year) -> None:
+    factors = future_factors(year)
+    assert factors.shape == (year.n, FUTURES, 2)
+    assert factors[:, :, 0].min() < 0.9 and factors[:, :, 0].max() > 1.1  # PV does miss its forecast
+    assert factors[:, :, 1].min() < 0.95 and factors[:, :, 1].max() > 1.05  # and so does the load
     poisoned = replace(year, history=year.history.copy())
     later = poisoned.history.index >= year.starts[48]
-    poisoned.history.loc[later, "pv_w"] *= np.where(poisoned.history.index[later].day % 2, 3.0, 0.1)
-    np.testing.assert_array_equal(pv_spread(poisoned)[:96], spread[:96])  # today and tomorrow: unchanged
-    assert not np.allclose(pv_spread(poisoned)[-48:], spread[-48:])  # later days learn the wild days
-    law = Planned(year, Forecasts(None, pv_forecast(year), False, pv_spread=spread), pv_recent_decay=0.85)
-    pv = np.full(96, 1000.0)
-    futures = law._pv_futures(100, pv)
-    assert [w for w, _ in futures] == pytest.approx([1 / PV_FUTURES] * (PV_FUTURES - 1))
-    peak = year.setup.pv_kwp * 1000.0
-    for (_, future), factor in zip(futures, spread[100], strict=True):
-        assert future[0] == 1000.0  # now: the forecast; later: the spread of past days
-        assert future[-1] == pytest.approx(min(1000.0 * factor, peak), rel=1e-3)
+    poisoned.history.loc[later, "load_w"] *= np.where(poisoned.history.index[later].day % 2, 3.0, 0.3)
+    wild = future_factors(poisoned)
+    known = year.starts.floor("D") <= year.starts[48].floor("D")  # days before the poisoned one's end
+    np.testing.assert_array_equal(wild[known], factors[known])  # unchanged until that day is past
+    assert not np.allclose(wild[-48:], factors[-48:])  # later days learn the wild days
+    sim, _, law = bench.start(setup, "planner", year)
+    req = law.request(sim, 100)
+    assert [f.weight for f in req.futures] == pytest.approx([1 / FUTURES] * (FUTURES - 1))
+    for f in req.futures:  # now: what was just measured; later: the spread of past days
+        assert (f.pv_w[0], f.load_w[0]) == (req.pv_w[0], req.load_w[0])
+    short = [float(np.sum(np.asarray(f.load_w) - np.asarray(f.pv_w))) for f in req.futures]
+    assert short[0] < float(np.sum(np.asarray(req.load_w) - np.asarray(req.pv_w))) < short[-1]
 
 
 def test_pv_correction_uses_past_days_only(setup: Setup, year) -> None:
@@ -487,9 +486,12 @@ def test_the_intraday_fade_is_fitted_where_the_forecast_is_the_week_s_mean(setup
     np.testing.assert_allclose(fade[week], fitted[week])
     np.testing.assert_allclose(fade[~week], (0.85 ** np.arange(n))[~week])
     # the futures spread as the forecast's deviation fades: not at all where it keeps all of it
-    spread = np.tile([0.5, 0.8, 1.2, 1.5], (year.n, 1))
-    law = Planned(year, replace(fc, pv_spread=spread), pv_recent_slots=4, pv_recent_decay=0.85)
+    factors = np.tile([[0.5, 1.0], [0.8, 1.0], [1.0, 1.0], [1.2, 1.0], [1.5, 1.0]], (year.n, 1, 1))
+    law = Planned(year, replace(fc, futures=factors), pv_recent_slots=4, pv_recent_decay=0.85)
     law._record()._day, law._record()._fade = 1, np.ones(96)
-    (_, lo), *_, (_, hi) = law._pv_futures(48, np.full(n, 1000.0))
-    np.testing.assert_allclose(lo[week], 1000.0)
-    assert (lo[~week][1:] < 1000.0).all() and (hi[~week][1:] > 1000.0).all()
+    sim, _, _ = bench.start(setup, "none", year)
+    req = law.request(sim, 48)
+    lo, hi, pv = (np.asarray(x) for x in (req.futures[0].pv_w, req.futures[-1].pv_w, req.pv_w))
+    np.testing.assert_allclose(lo[week], pv[week])
+    fading = ~week & (pv > 1.0) & (np.arange(n) > 0)  # sun, and not the slot now
+    assert fading.any() and (lo[fading] < pv[fading]).all() and (hi[fading] > pv[fading]).all()

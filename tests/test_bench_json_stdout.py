@@ -75,7 +75,7 @@ def test_the_runner_skips_lines_without_the_marker(capsys) -> None:
     assert "Running HiGHS" in capsys.readouterr().err
 
 
-def test_bench_planner_plans_with_the_edge_s_pv_futures_on_request() -> None:
+def test_bench_planner_plans_with_the_edge_s_futures_on_request() -> None:
     def report(*extra: str) -> dict:
         command = ["bench", "planner", "--json", "--limit", "2", *extra]
         out = subprocess.run(
@@ -84,8 +84,8 @@ def test_bench_planner_plans_with_the_edge_s_pv_futures_on_request() -> None:
         assert out.returncode == 0, out.stderr
         return json.loads(out.stdout)
 
-    alone, futures = report(), report("--pv-futures")
-    assert (alone["pv_futures"], futures["pv_futures"]) == (False, True)
+    alone, futures = report(), report("--futures")
+    assert (alone["futures"], futures["futures"]) == (False, True)
     assert alone["status"] == futures["status"] == {"optimal": 2}
     # the forecast and four other futures: five copies of what follows the first slot
     assert futures["problem"]["columns"] > 4 * alone["problem"]["columns"]

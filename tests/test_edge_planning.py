@@ -22,7 +22,8 @@ from wattwerk.control.site import build_cycle
 from wattwerk.edge.assembly import EdgeOptions, assemble
 from wattwerk.edge.control_step import CycleStep
 from wattwerk.edge.planning import PlanService
-from wattwerk.forecast.pv import PV_FUTURES, forecast, future_quantiles, spread_of_ratios
+from wattwerk.forecast.futures import FUTURES
+from wattwerk.forecast.pv import forecast
 from wattwerk.forecast.site import (
     LOAD_DECAY,
     RECENT_DECAY,
@@ -335,9 +336,12 @@ async def test_no_feed_in_at_negative_prices_curtails_and_pulls_consumption_in(t
     assert bat[neg].min() < -1000.0  # the battery charges in them
 
 
-async def plan_request_after_measured_days(tmp_path: Path, factors: list[float], offline: bool = False):
+async def plan_request_after_measured_days(
+    tmp_path: Path, factors: list[float], offline: bool = False, loads: list[float] | None = None
+):
     """The planner on clear-sky weather (7 past days, 2 ahead; with ``offline`` none reachable)
-    with the plant measured at ``factors[d]`` × the model on the local days just before NOW;
+    with the plant measured at ``factors[d]`` × the model on the local days just before NOW, and the
+    house drawing ``loads[d]`` × 600 W (1 without ``loads``) through the grid meter;
     (service, request, plan)."""
     cfg = site(tmp_path, pv=True)
     index = pd.date_range("2024-05-26", periods=24 * 9, freq="1h", tz="UTC")
@@ -346,6 +350,7 @@ async def plan_request_after_measured_days(tmp_path: Path, factors: list[float],
     modelled = forecast(weather_site(cfg), pv_arrays(cfg), weather)["total"]
     days = sorted({d for d in modelled.index.tz_convert(cfg.site.timezone).date if d < NOW.date()})
     factor = dict(zip(days[len(days) - len(factors) :], factors, strict=True))
+    house = dict(zip(days[len(days) - len(factors) :], loads or [1.0] * len(factors), strict=True))
     tmp_path.mkdir(exist_ok=True)
     store = SqliteStore(tmp_path / "s.sqlite", tz="Europe/Berlin")
     readings = []
@@ -353,9 +358,10 @@ async def plan_request_after_measured_days(tmp_path: Path, factors: list[float],
         day = ts.tz_convert(cfg.site.timezone).date()
         if day in factor:
             t = ts.to_pydatetime()
-            readings += [
-                Reading("pv1.power", t + timedelta(minutes=15 * q), factor[day] * watts) for q in range(4)
-            ]
+            pv, load = factor[day] * watts, house[day] * 600.0
+            for q in range(4):
+                at = t + timedelta(minutes=15 * q)
+                readings += [Reading("pv1.power", at, pv), Reading("grid.power", at, load - pv)]
     store.write(readings)
     state = SiteState()
     state.update(
@@ -378,22 +384,34 @@ async def plan_request_after_measured_days(tmp_path: Path, factors: list[float],
     return svc, req, plan
 
 
-async def test_measured_days_give_the_planner_other_pv_futures(tmp_path):
+async def test_measured_days_give_the_planner_other_futures_of_pv_and_load(tmp_path):
     factors = [0.6, 0.9, 1.0, 0.8, 1.1, 0.7, 0.95]  # seven days that missed the model each its own way
-    svc, req, plan = await plan_request_after_measured_days(tmp_path, factors)
+    loads = [1.0, 1.3, 0.7, 1.0, 1.6, 0.9, 1.1]  # and a house that drew more on some
+    svc, req, plan = await plan_request_after_measured_days(tmp_path, factors, loads=loads)
     assert svc.pv_correction is not None
-    assert svc.pv_correction.day_ratios == pytest.approx(factors, rel=0.02)
-    spread = spread_of_ratios(svc.pv_correction.day_ratios)
-    assert spread == pytest.approx(np.quantile(factors, future_quantiles()) / np.median(factors), rel=0.02)
-    assert len(req.pv_scenarios) == len(spread) == PV_FUTURES - 1
-    assert [w for w, _ in req.pv_scenarios] == pytest.approx([1 / PV_FUTURES] * len(spread))
-    pv = req.pv_w
+    assert [m / f for _, m, f in svc.pv_correction.day_wh] == pytest.approx(factors, rel=0.02)
+    store = SqliteStore(tmp_path / "s.sqlite", tz="Europe/Berlin")
+    try:
+        expected = svc.future_factors(load_history_w(svc.cfg, store, NOW, weeks=7), svc.pv_correction)
+    finally:
+        store.close()
+    assert expected is not None and expected.shape == (FUTURES, 2)
+    assert np.ptp(expected[:, 0]) > 0.1 and np.ptp(expected[:, 1]) > 0.1  # PV and load both stray
+    assert len(req.futures) == FUTURES - 1
+    assert [f.weight for f in req.futures] == pytest.approx([1 / FUTURES] * (FUTURES - 1))
+    pv, load = np.asarray(req.pv_w), np.asarray(req.load_w)
     k = int(np.argmax(pv))  # the sunniest slot, hours ahead: most of the past days' spread
     grow = 1.0 - RECENT_DECAY**k
-    for (_, future), factor in zip(req.pv_scenarios, spread, strict=True):
-        assert future[0] == pytest.approx(pv[0])  # now: the forecast
-        assert future[k] == pytest.approx(min(pv[k] * (1 + (factor - 1) * grow), 8000.0))
-    assert req.pv_scenarios[0][1][k] < pv[k] < req.pv_scenarios[-1][1][k]
+    others = [row for j, row in enumerate(expected) if j != FUTURES // 2]
+    for f, (pv_factor, load_factor) in zip(req.futures, others, strict=True):
+        assert f.pv_w[0] == pytest.approx(pv[0]) and f.load_w[0] == pytest.approx(load[0])  # now: as measured
+        middle = pv[k] / (1 + (expected[FUTURES // 2, 0] - 1) * grow)  # the forecast before the futures
+        assert f.pv_w[k] == pytest.approx(min(middle * (1 + (pv_factor - 1) * grow), 8000.0), rel=1e-6)
+        last = 1.0 - LOAD_DECAY ** (len(load) - 1)  # the load strays as its deviation just measured fades
+        middle = load[-1] / (1 + (expected[FUTURES // 2, 1] - 1) * last)
+        assert f.load_w[-1] == pytest.approx(middle * (1 + (load_factor - 1) * last), rel=1e-6)
+    short = [float(np.sum(np.asarray(f.load_w) - np.asarray(f.pv_w))) for f in req.futures]
+    assert short[0] < float(np.sum(load - pv)) < short[-1]  # from the one that bought least to most
     assert plan is not None and plan.status == "optimal"
     assert plan.pv_w == pytest.approx(pv)  # the plan shown is the central one
 
@@ -421,12 +439,12 @@ async def test_offline_the_plant_s_measured_week_is_the_pv_forecast(tmp_path, ca
     assert req.pv_w[k] < 0.8 * clear[k]
 
 
-async def test_too_few_measured_days_or_none_give_no_pv_futures(tmp_path):
+async def test_too_few_measured_days_or_none_give_no_futures(tmp_path):
     svc, req, plan = await plan_request_after_measured_days(tmp_path / "few", [0.6, 1.0, 0.8])
     assert svc.pv_correction is not None and svc.pv_correction.days == 3  # corrected, but no spread
-    assert req.pv_scenarios == () and plan is not None
+    assert req.futures == () and plan is not None
     svc, req, plan = await plan_request_after_measured_days(tmp_path / "none", [])
-    assert svc.pv_correction is None and req.pv_scenarios == () and plan is not None
+    assert svc.pv_correction is None and req.futures == () and plan is not None
 
 
 async def test_the_house_load_just_measured_fades_into_the_load_forecast(tmp_path):

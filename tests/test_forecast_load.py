@@ -12,7 +12,7 @@ from wattwerk.control.plan_model import EV, PlanRequest
 from wattwerk.control.planner import solve
 from wattwerk.forecast.grid_signal import EnergyChartsCO2, parse_co2eq
 from wattwerk.forecast.history import read_history_csv
-from wattwerk.forecast.load import LoadForecaster, blend_recent, standard_profile_w
+from wattwerk.forecast.load import LoadForecaster, blend_recent, day_energies, standard_profile_w
 
 DATA = Path(__file__).parent / "data"
 HOUSE = "real/household_load_pv_fr_48.83N_6.86E_2024-02-28_2025-02-27_30min.csv"
@@ -141,3 +141,20 @@ def test_the_load_just_measured_fades_into_the_forecast():
     )
     assert (blend_recent(f, 0.0, 0.9) >= 0.0).all()  # never below 0 W
     assert len(blend_recent(np.zeros(0), 100.0, 0.5)) == 0
+
+
+def test_day_energies_judge_each_day_against_a_profile_of_the_weeks_before_it():
+    idx = pd.date_range("2024-03-01", periods=21 * 96, freq="15min", tz="UTC")
+    load = pd.Series(400.0, index=idx)
+    load[idx >= "2024-03-15"] = 800.0  # the third week draws twice as much
+    load[(idx >= "2024-03-19") & (idx < "2024-03-19 12:00")] = np.nan  # half a day unknown
+    days = pd.date_range("2024-03-01", "2024-03-21", freq="D", tz="UTC")
+    out = day_energies(load, days, pd.Timedelta(minutes=15), "UTC")
+    assert days[0] not in out.index  # nothing before it to forecast from
+    assert pd.Timestamp("2024-03-19", tz="UTC") not in out.index  # too little of it measured
+    assert out.loc["2024-03-14", "measured"] == pytest.approx(400.0 * 24)  # Wh
+    assert out.loc["2024-03-14", "forecast"] == pytest.approx(400.0 * 24, rel=0.01)  # as before
+    assert out.loc["2024-03-15", "measured"] / out.loc["2024-03-15", "forecast"] == pytest.approx(
+        2.0, rel=0.01
+    )
+    assert day_energies(load, days[:1], pd.Timedelta(minutes=15), "UTC").empty  # and an empty frame is one

@@ -12,7 +12,6 @@ import pytest
 from wattwerk.forecast.history import read_history_csv
 from wattwerk.forecast.monitor import daily_checks, performance_alert
 from wattwerk.forecast.pv import (
-    PV_FUTURES,
     PVArray,
     array_power,
     correction_factor,
@@ -20,9 +19,6 @@ from wattwerk.forecast.pv import (
     fit_fade,
     fixed_fade,
     forecast,
-    future_quantiles,
-    pv_futures,
-    spread_of_ratios,
 )
 from wattwerk.forecast.weather import OpenMeteo, Site, irradiance_from_clouds, parse_open_meteo
 
@@ -143,7 +139,10 @@ def test_correction_factor_bounds_and_dull_days():
     measured.iloc[2] = 5_000.0  # a dull day with a wild ratio is skipped
     c = correction_factor(measured, modelled, min_day_wh=2_000)
     assert c.days == 3 and c.factor == pytest.approx(0.9)
-    assert c.day_ratios == pytest.approx((0.9, 0.9, 0.9))  # the days it used: not the dull one
+    assert [m / f for _, m, f in c.day_wh] == pytest.approx(
+        [0.9, 0.9, 0.9]
+    )  # the days it used: not the dull one
+    assert [d for d, _, _ in c.day_wh] == [0, 1, 3]
     assert correction_factor(pd.Series(dtype=float), pd.Series(dtype=float)).factor == 1.0
 
 
@@ -198,40 +197,6 @@ def test_forecaster_on_the_real_plant_judges_days_despite_empty_nights(shared_da
     c = fc.update(pv.resample("1h").mean(), past)
     assert c.days >= 5
     assert 0.3 < c.ratio < 1.2 and c.factor == pytest.approx(c.ratio)
-
-
-def test_the_other_futures_stand_at_the_middles_of_equal_shares():
-    assert future_quantiles(3) == pytest.approx((1 / 6, 5 / 6))
-    assert future_quantiles(5) == pytest.approx((0.1, 0.3, 0.7, 0.9))
-    assert len(future_quantiles()) == PV_FUTURES - 1
-
-
-def test_spread_of_ratios_is_the_futures_quantiles_over_the_median():
-    ratios = [0.5, 0.8, 0.9, 1.0, 1.1, 1.2, 1.3]  # median 1.0
-    spread = spread_of_ratios(ratios)
-    assert spread == pytest.approx(tuple(np.quantile(ratios, future_quantiles())))
-    assert spread == pytest.approx((0.68, 0.88, 1.12, 1.24))  # 0.1 of 7 days: 0.5 + 0.6 x (0.8 - 0.5), ...
-    assert spread_of_ratios([x * 0.5 for x in ratios]) == pytest.approx(spread)  # relative to the median
-    assert spread_of_ratios(ratios[:4]) is None  # fewer than 5 days
-    assert spread_of_ratios([0.9] * 5) == pytest.approx((1.0,) * 4)  # no spread: the forecast alone
-    wild = spread_of_ratios([0.01, 0.02, 1.0, 9.0, 10.0])
-    assert wild is not None and min(wild) >= 0.0 and wild[-1] == 3.0  # bounded to 3 above
-    assert all(f <= 1.0 for f in wild[:2]) and all(f >= 1.0 for f in wild[2:])
-
-
-def test_pv_futures_an_equal_share_each_spreading_with_lead_time_capped_at_peak():
-    pv = np.full(40, 4_000.0)
-    futures = pv_futures(pv, (0.5, 0.8, 1.2, 1.5), fixed_fade(0.9, len(pv)), peak_w=5_000.0)
-    assert [w for w, _ in futures] == pytest.approx([0.2] * 4)  # the forecast is the fifth fifth
-    lo, hi = futures[0][1], futures[-1][1]
-    assert all(f[0] == 4_000.0 for _, f in futures)  # now: what was just measured, the forecast
-    assert lo[1] == pytest.approx(4_000.0 * (1 - 0.5 * 0.1))
-    assert (np.diff(lo) < 0).all() and lo[-1] == pytest.approx(2_000.0, rel=0.02)  # towards 0.5 x
-    assert hi.max() == 5_000.0 and hi[-1] == 5_000.0  # 1.5 x 4 kW is above the arrays' peak
-    assert (lo <= futures[1][1]).all() and (futures[1][1] <= pv).all() and (hi >= futures[2][1]).all()
-    night = pv_futures(np.zeros(10), (0.5, 1.5), fixed_fade(0.9, 10), 5_000.0)
-    assert [w for w, _ in night] == pytest.approx([1 / 3, 1 / 3])
-    assert all((f == 0).all() for _, f in night)  # no PV stays no PV
 
 
 def test_fit_fade_finds_how_long_a_deviation_persists_and_never_lets_it_grow():

@@ -7,7 +7,16 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
-from wattwerk.control.plan_model import EV, Battery, Heater, Plan, PlanOptions, PlanRequest, ThermalStore
+from wattwerk.control.plan_model import (
+    EV,
+    Battery,
+    Future,
+    Heater,
+    Plan,
+    PlanOptions,
+    PlanRequest,
+    ThermalStore,
+)
 from wattwerk.control.planner import solve
 
 T0 = datetime(2024, 6, 1, 22, tzinfo=UTC)
@@ -371,7 +380,7 @@ def test_stored_value_is_the_dual_of_the_energy_in_the_store():
     assert value[-1] == pytest.approx(0.40 * 0.95, rel=1e-3)
 
 
-def test_pv_scenarios_buy_cheap_energy_against_a_sunny_forecast_that_may_fail():
+def test_futures_buy_cheap_energy_against_a_sunny_forecast_that_may_fail():
     """One cheap hour now, dear evenings; the forecast says PV fills the battery every day, so a
     single plan buys nothing now. With a third of the futures dull (no PV), the first slot charges
     from the grid: the expected saving beats what it costs where the sun does come."""
@@ -384,16 +393,16 @@ def test_pv_scenarios_buy_cheap_energy_against_a_sunny_forecast_that_may_fail():
     alone = solve(req)
     check_plan(req, alone)
     dull = np.zeros(n)
-    hedged = solve(replace(req, pv_scenarios=((1 / 3, dull),)))
+    hedged = solve(replace(req, futures=(Future(1 / 3, dull),)))
     check_plan(req, hedged)  # the plan shown is the central future's, as consistent as a single plan
     assert alone.devices["bat"]["power_w"][0] > -1.0  # nothing bought against the sunny forecast
     assert hedged.devices["bat"]["power_w"][0] < -1000.0  # bought: it pays in expectation
-    same = solve(replace(req, pv_scenarios=((0.5, sunny),)))  # a future equal to the forecast
+    same = solve(replace(req, futures=((0.5, sunny),)))  # a future equal to the forecast (a tuple will do)
     assert same.devices["bat"]["power_w"][0] == pytest.approx(alone.devices["bat"]["power_w"][0], abs=1.0)
     assert same.cost_eur == pytest.approx(alone.cost_eur, abs=1e-6)
 
 
-def test_pv_futures_that_differ_now_never_make_a_zero_export_plan_infeasible():
+def test_futures_that_differ_now_never_make_a_zero_export_plan_infeasible():
     """A full battery at zero export must curtail what the house does not use, and the first slot's
     curtailment is one decision for every future: the futures take the forecast's PV for that slot
     (a future that strayed already now once made every such plan fall back)."""
@@ -410,16 +419,39 @@ def test_pv_futures_that_differ_now_never_make_a_zero_export_plan_infeasible():
         max_export_w=0.0,
         curtail=True,
     )
-    futures = ((1 / 3, pv * 0.87), (1 / 3, pv * 1.25))  # both off the forecast in slot 0 already
-    plan = solve(replace(req, pv_scenarios=futures))
+    load = np.full(n, 400.0)  # both off the forecast in slot 0 already, PV and load
+    futures = (Future(1 / 3, pv * 0.87, load * 1.5), Future(1 / 3, pv * 1.25, load * 0.5))
+    plan = solve(replace(req, futures=futures))
     assert plan.status == "optimal"
     assert plan.export_w.max() <= 1e-6
     assert plan.curtail_w[0] == pytest.approx(4700.0 - 400.0, abs=1.0)
 
 
+def test_a_future_whose_evening_draws_more_buys_cheap_energy_now():
+    """No PV, one cheap hour now, a dear evening the battery covers as forecast, and energy left at
+    the end worth little (0.05 €/kWh). A fifth of the futures draw twice the evening load: the first
+    slot buys more now, since a kWh short there costs 0.40 € while a kWh left over in the others
+    loses only part of its 0.10 €. A future that draws less changes nothing now."""
+    n = 24
+    hour = np.arange(n)
+    buy = np.where(hour == 0, 0.10, 0.40)
+    load = np.where(hour >= 18, 500.0, 0.0)
+    bat = battery(soc_pct=10.0, terminal_value_eur_per_kwh=0.05)
+    req = PlanRequest(T0, 60, buy, np.zeros(n), load, 0.05, batteries=(bat,))
+    alone = solve(req)
+    check_plan(req, alone)
+    more = solve(replace(req, futures=(Future(0.2, np.zeros(n), load * 2.0),)))
+    less = solve(replace(req, futures=(Future(0.2, np.zeros(n), load * 0.5),)))
+    check_plan(req, more)
+    charged = -alone.devices["bat"]["power_w"][0]
+    assert charged > 1000.0  # the forecast evening, bought in the cheap hour
+    assert -more.devices["bat"]["power_w"][0] > charged + 1000.0
+    assert -less.devices["bat"]["power_w"][0] == pytest.approx(charged, abs=1.0)
+
+
 @pytest.mark.parametrize("weights", [(0.0,), (0.6, 0.5), (-0.1,)])
-def test_pv_scenario_weights_are_checked(weights: tuple[float, ...]):
+def test_future_weights_are_checked(weights: tuple[float, ...]):
     n = 4
     req = PlanRequest(T0, 60, np.full(n, 0.3), np.zeros(n), np.full(n, 500.0), batteries=(battery(),))
-    with pytest.raises(ValueError, match="pv_scenarios"):
-        solve(replace(req, pv_scenarios=tuple((w, np.zeros(n)) for w in weights)))
+    with pytest.raises(ValueError, match="futures"):
+        solve(replace(req, futures=tuple(Future(w, np.zeros(n)) for w in weights)))

@@ -101,7 +101,7 @@ async def test_live_page_in_german_and_french(
         await browser_sign_in(page, base)  # a German browser: the live page in German
         await cards_filled(page)
         await expect(page.locator("html")).to_have_attribute("lang", "de")
-        await expect(page.locator("#owner-title")).to_have_text("Ihre Einstellungen")
+        await expect(page.locator("#owner-title")).to_have_text("Ihre Steuerung")
         battery = page.get_by_test_id("battery")
         await expect(battery).to_contain_text("Ladezustand")
         await expect(battery).to_contain_text("Leistung")
@@ -125,9 +125,7 @@ async def test_live_page_in_german_and_french(
         await expect(page.get_by_test_id("plan-prices")).to_have_text(
             "Preise: SMARD.de (zwischengespeichert)"
         )
-        await expect(page.get_by_test_id("plan-outlook")).to_contain_text(
-            "erwartet im Planzeitraum: 2,50 EUR"
-        )
+        await expect(page.get_by_test_id("plan-outlook")).to_contain_text("erwartet im Planzeitraum: 2,50 €")
         text = await page.evaluate("document.body.textContent")  # hidden texts (tooltips) too
         assert [e for e in ENGLISH if e in text] == []
         await page.screenshot(path=str(shots / "edge-live-de-desktop-light.png"), full_page=True)

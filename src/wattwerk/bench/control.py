@@ -29,10 +29,10 @@ from wattwerk.bench.year.laws import (
     Planned,
     Surplus,
     actual_series,
+    future_factors,
     pv_correction,
     pv_forecast,
     pv_shape_correction,
-    pv_spread,
     pv_week_mean,
 )
 from wattwerk.bench.year.meter import Meter, cost_eur
@@ -152,8 +152,8 @@ def make_law(name: str, year: Year, sim: SiteSim) -> Any:
             load, pv = actual_series(year, sim)
             return Planned(year, Forecasts(load, pv, oracle=True), name="oracle", shift_heat=heat)
         scale, has = pv_correction(year)
-        shape, spread, week = pv_shape_correction(year), pv_spread(year), pv_week_mean(year)
-        fc = Forecasts(None, pv_forecast(year), False, scale, has, shape, spread, week)
+        shape, futures, week = pv_shape_correction(year), future_factors(year), pv_week_mean(year)
+        fc = Forecasts(None, pv_forecast(year), False, scale, has, shape, futures, week)
         return Planned(year, fc, shift_heat=heat, **PLANNER_TUNING)
     if name == "emhass":
         from wattwerk.bench.year.emhass_runner import Emhass

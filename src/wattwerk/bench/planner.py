@@ -5,8 +5,8 @@ house with a 10 kWh battery, an 11 kW charger with a commuter's EV and a heat pu
 tank, with real DE-LU day-ahead prices (SMARD 2024) in the typical German household tariff of
 ``market.defaults`` and the measured load and PV of the real household in ../shared/data/real.
 Storage levels are carried from one window to the next (receding horizon), so the solver sees
-the states it would see in operation. ``--pv-futures`` adds the other PV futures an edge plans with
-once it has measured five days (``forecast.pv.pv_futures``). Prints p50/p95/max solve time (model
+the states it would see in operation. ``--futures`` adds the other futures of PV and load an edge
+plans with once it has measured five days (``forecast.futures``). Prints p50/p95/max solve time (model
 build included), the problem size and the process's peak RSS; never asserts anything about time.
 """
 
@@ -24,11 +24,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from wattwerk.control.plan_model import EV, Battery, Heater, Plan, PlanOptions, PlanRequest, ThermalStore
+from wattwerk.control.plan_model import (
+    EV,
+    Battery,
+    Future,
+    Heater,
+    Plan,
+    PlanOptions,
+    PlanRequest,
+    ThermalStore,
+)
 from wattwerk.control.planner import solve
+from wattwerk.forecast.futures import day_factors, futures
 from wattwerk.forecast.history import read_history_csv
-from wattwerk.forecast.pv import fixed_fade, pv_futures, spread_of_ratios
-from wattwerk.forecast.site import RECENT_DECAY
+from wattwerk.forecast.pv import fixed_fade
+from wattwerk.forecast.site import LOAD_DECAY, RECENT_DECAY
 from wattwerk.market.defaults import de_feed_in, de_household_dynamic
 from wattwerk.market.smard import read_smard_csv
 from wattwerk.market.tariff import FeedIn, Tariff, slot_index
@@ -49,9 +59,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--integer", choices=("auto", "mip", "never"), default="auto")
     parser.add_argument("--strict-heaters", action="store_true", help="heat pump minimum power per slot")
     parser.add_argument(
-        "--pv-futures",
+        "--futures",
         action="store_true",
-        help="also the other PV futures, as an edge plans once it has measured 5 days",
+        help="also the other futures of PV and load, as an edge plans once it has measured 5 days",
     )
     parser.add_argument(
         "--compare-mip",
@@ -142,34 +152,41 @@ def _request(
     if tank is not None:
         store = ThermalStore(store.capacity_wh, tank, demand, store.heaters, store.loss_w)
     tariff, feed_in = prices
-    pv = _profile(history, "pv_w", index)
+    pv, load = _profile(history, "pv_w", index), _profile(history, "load_w", index)
+    others: tuple[Future, ...] = ()
+    if args.futures:
+        pv, load, others = _futures(history, index, pv, load)
     return PlanRequest(
         start.to_pydatetime() if isinstance(start, pd.Timestamp) else start,
         args.slot_minutes,
         tariff.price(index),
         pv,
-        _profile(history, "load_w", index),
+        load,
         feed_in.price(index),
         batteries=(Battery(10_000, soc, 5_000, 5_000, soc_min_pct=10.0, wear_eur_per_kwh=0.02),),
         evs=(EV(plugged, 12_000 if deadline is not None else 0.0, 11_000, 4_140, deadline=deadline),),
         thermal=(store,),
         max_import_w=25_000,
         max_export_w=7_000,
-        pv_scenarios=_pv_futures(history, index, pv) if args.pv_futures else (),
+        futures=others,
     )
 
 
-def _pv_futures(
-    history: pd.DataFrame, index: pd.DatetimeIndex, pv: np.ndarray
-) -> tuple[tuple[float, np.ndarray], ...]:
-    """The edge's other PV futures (``forecast.pv``) from how the PV of the 7 days before the window
-    strayed (``spread_of_ratios`` judges days against their median), capped at the measured peak."""
+def _futures(
+    history: pd.DataFrame, index: pd.DatetimeIndex, pv: np.ndarray, load: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, tuple[Future, ...]]:
+    """The edge's other futures (``forecast.futures``) from how the PV and load of the 7 days before
+    the window strayed from their week's mean, PV capped at the measured peak."""
     per_day = 96  # 15-min slots
     week = pd.date_range(index[0] - pd.Timedelta(days=7), periods=7 * per_day, freq="15min")
-    spread = spread_of_ratios(list(_profile(history, "pv_w", week).reshape(7, per_day).sum(axis=1)))
-    if spread is None:
-        return ()
-    return pv_futures(pv, spread, fixed_fade(RECENT_DECAY, len(pv)), float(history["pv_w"].max()))
+    pv_days, load_days = (
+        _profile(history, col, week).reshape(7, per_day).sum(axis=1) for col in ("pv_w", "load_w")
+    )
+    factors = day_factors(pv_days, np.full(7, pv_days.mean()), load_days, np.full(7, load_days.mean()))
+    if factors is None:
+        return pv, load, ()
+    fades = fixed_fade(RECENT_DECAY, len(pv)), LOAD_DECAY ** np.arange(len(pv))
+    return futures(pv, load, factors, *fades, float(history["pv_w"].max()))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -219,7 +236,7 @@ def _result(args: argparse.Namespace, tally: _Tally, wall_s: float) -> dict[str,
         "slot_minutes": args.slot_minutes,
         "integer": args.integer,
         "strict_heaters": args.strict_heaters,
-        "pv_futures": args.pv_futures,
+        "futures": args.futures,
         "solve_ms_p50": round(float(np.percentile(t, 50)), 2),
         "solve_ms_p95": round(float(np.percentile(t, 95)), 2),
         "solve_ms_max": round(float(t.max()), 2),

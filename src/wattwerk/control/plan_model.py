@@ -12,7 +12,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
@@ -97,6 +97,14 @@ class ThermalStore:
 Objective = Literal["cost", "co2", "self_consumption"]
 
 
+class Future(NamedTuple):
+    """Another future of the plan: its share of the outcomes, its PV and (None: the plan's) load."""
+
+    weight: float
+    pv_w: Sequence[float]
+    load_w: Sequence[float] | None = None
+
+
 @dataclass
 class PlanRequest:
     start: datetime
@@ -114,10 +122,10 @@ class PlanRequest:
     objective: Objective = "cost"
     co2_eur_per_kg: float = 0.0  # with "cost": a shadow price on imported CO₂ (grid-friendly shifting)
     curtail: bool = True  # the PV inverter may be curtailed (feed-in limit, negative feed-in prices)
-    # other PV futures, each (weight, pv_w per slot): the plan is the central one (``pv_w``, the
-    # weight left over), and the first slot's decisions must suit every future (a two-stage plan:
-    # energy is not kept for, or bought against, a PV forecast that may well be wrong)
-    pv_scenarios: tuple[tuple[float, Sequence[float]], ...] = ()
+    # other futures of PV and load (``forecast.futures``): the plan is the central one (``pv_w``,
+    # ``load_w``, the weight left over), and the first slot's decisions must suit every future (a
+    # two-stage plan: energy is not kept for, or bought against, a forecast that may well be wrong)
+    futures: tuple[Future, ...] = ()
 
     @property
     def n(self) -> int:

@@ -28,7 +28,7 @@ import highspy
 import numpy as np
 
 from wattwerk.control.plan_lp import INF, LpModel
-from wattwerk.control.plan_model import EV, Battery, Plan, PlanOptions, PlanRequest, ThermalStore
+from wattwerk.control.plan_model import EV, Battery, Future, Plan, PlanOptions, PlanRequest, ThermalStore
 
 K = 1000.0  # the model works in kW and kWh: coefficients near 1 keep HiGHS fast and exact
 EPS_EUR = 1e-5  # €/kWh on grid and battery flows: breaks ties against pointless flows
@@ -79,23 +79,24 @@ class _Model:
     evs: list
     stores: list
     weight: float = 1.0  # this future's share of the expected cost
-    futures: list[_Model] = field(default_factory=list)  # the PV scenarios' copies
+    futures: list[_Model] = field(default_factory=list)  # the other futures' copies
 
 
 def _build(req: PlanRequest, options: PlanOptions) -> _Model:
-    """The LP of the central PV forecast, plus one copy per PV scenario whose first slot's device
+    """The LP of the central forecast, plus one copy per other future whose first slot's device
     decisions are tied to the central one's (the rest of each copy adapts to its own future);
     costs weighted by each future's weight."""
     m = LpModel()
-    weights = [w for w, _ in req.pv_scenarios]
-    if any(w <= 0 for w in weights) or sum(weights) >= 1.0:
-        raise ValueError("pv_scenarios: weights must be > 0 and sum to less than 1")
-    central = _build_one(m, req, req.pv_w, options, 1.0 - sum(weights))
-    for w, pv in req.pv_scenarios:
-        pv = np.array(pv, dtype=float)
-        if len(pv):  # the first slot's decisions are the same in every future: so is its PV (else a
-            pv[0] = req.pv_w[0]  # full battery at zero export could not curtail alike in all)
-        other = _build_one(m, req, pv, options, w)
+    futures = [Future(*f) for f in req.futures]
+    if any(f.weight <= 0 for f in futures) or sum(f.weight for f in futures) >= 1.0:
+        raise ValueError("futures: weights must be > 0 and sum to less than 1")
+    central = _build_one(m, req, req.pv_w, req.load_w, options, 1.0 - sum(f.weight for f in futures))
+    for f in futures:
+        pv = np.array(f.pv_w, dtype=float)
+        load = np.array(req.load_w if f.load_w is None else f.load_w, dtype=float)
+        if len(pv) and len(load):  # the first slot's decisions are the same in every future: so are its
+            pv[0], load[0] = req.pv_w[0], req.load_w[0]  # PV and load (else a full battery at zero export
+        other = _build_one(m, req, pv, load, options, f.weight)  # could not curtail alike in all)
         for a, b in zip(_first_decisions(central), _first_decisions(other), strict=True):
             m.rows(0.0, 0.0, (a, 1.0), (b, -1.0), n=1)
         central.futures.append(other)
@@ -112,14 +113,19 @@ def _first_decisions(md: _Model) -> list[np.ndarray]:
 
 
 def _build_one(
-    m: LpModel, req: PlanRequest, pv_w: Sequence[float], options: PlanOptions, weight: float
+    m: LpModel,
+    req: PlanRequest,
+    pv_w: Sequence[float],
+    load_w: Sequence[float],
+    options: PlanOptions,
+    weight: float,
 ) -> _Model:
     first_cost = len(m.cost)
     n, dt = req.n, req.dt_h
     buy = _per_slot(req.buy_eur_per_kwh, n, "buy_eur_per_kwh")
     sell = _per_slot(req.sell_eur_per_kwh, n, "sell_eur_per_kwh")
     pv = np.maximum(_per_slot(pv_w, n, "pv_w"), 0.0)
-    load = np.maximum(_per_slot(req.load_w, n, "load_w"), 0.0)
+    load = np.maximum(_per_slot(load_w, n, "load_w"), 0.0)
     w_imp, w_exp = _weights(req, buy, sell)
     k = dt  # kW over one slot → kWh
     pv_k, load_k = pv / K, load / K

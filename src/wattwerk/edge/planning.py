@@ -6,9 +6,9 @@ Planned: the batteries; each plugged car of ``strategy.ev_departures`` (its ener
 departure); each tank of ``strategy.heat_stores`` with its heat pump and heating rods. PV comes
 from the weather forecast corrected by the plant's measured yield of the last days (bounded, see
 ``forecast.pv.PVForecaster``), the house load from its own history, with the deviation just
-measured fading out. Beside the PV forecast, other PV futures (an equal share of the outcomes each,
-from how the past days strayed from it, ``forecast.pv.pv_futures``) make the plan two-stage: what is
-done now suits them all.
+measured fading out. Beside the forecasts, other futures of PV and load (an equal share of the
+outcomes each, from how the past days' PV and load strayed from their forecasts together,
+``forecast.futures``) make the plan two-stage: what is done now suits them all.
 
 Nothing here blocks the control loop: the plan is solved in a worker thread and the last good plan
 is kept. Without prices or without a plan covering now, ``signals()`` answers ``NO_SIGNALS`` and the
@@ -41,13 +41,23 @@ from wattwerk.config import SiteConfig
 from wattwerk.config.schema import WEEKDAYS, EvDeparture, HeatStore
 from wattwerk.config.site_limits import site_limits, tightest
 from wattwerk.control.base import NO_SIGNALS, Signals
-from wattwerk.control.plan_model import EV, Battery, Heater, Plan, PlanOptions, PlanRequest, ThermalStore
+from wattwerk.control.plan_model import (
+    EV,
+    Battery,
+    Future,
+    Heater,
+    Plan,
+    PlanOptions,
+    PlanRequest,
+    ThermalStore,
+)
 from wattwerk.control.planner import solve
 from wattwerk.errors import WattwerkError
 from wattwerk.flows import SiteRoles, power_flows
+from wattwerk.forecast.futures import day_factors, futures
 from wattwerk.forecast.grid_signal import Co2Source, EnergyChartsCO2
-from wattwerk.forecast.load import LoadForecaster, blend_recent
-from wattwerk.forecast.pv import Correction, fixed_fade, pv_futures, spread_of_ratios
+from wattwerk.forecast.load import LoadForecaster, blend_recent, day_energies
+from wattwerk.forecast.pv import Correction, fixed_fade
 from wattwerk.forecast.site import (
     CLEAR_SKY_SHARE,
     LOAD_DECAY,
@@ -293,7 +303,7 @@ class PlanService:
         departure, heat stores, grid limits; the CO₂ signal per slot when there is one."""
         cfg, start, n = self.cfg, prices.start, len(prices.buy)
         index = slot_index(start, n, SLOT_MINUTES)
-        history = load_history_w(cfg, self.store, start)
+        history = load_history_w(cfg, self.store, start, weeks=7)  # a week more: how the last days went
         forecaster = LoadForecaster(tz=cfg.site.timezone).fit(history)
         load = np.nan_to_num(forecaster.predict(index))
         roles = SiteRoles.from_pairs([(d.id, d.role) for d in cfg.devices])
@@ -316,7 +326,7 @@ class PlanService:
             )
         limits = site_limits(cfg)  # the limiter's fixed limits: connection, fuse, feed-in, peak shaving
         imports, exports = tightest(limits, "import"), tightest(limits, "export")
-        futures: tuple[tuple[float, np.ndarray], ...] = ()
+        others: tuple[Future, ...] = ()
         if weather is None:  # offline: the plant's measured week where there is one
             pv, self.pv_source = offline_pv_w(cfg, self.store, start, n)
             pv, self.pv_recent = recent_pv(
@@ -329,10 +339,11 @@ class PlanService:
             pv, self.pv_recent = recent_pv(
                 cfg, self.store, start, pv, lambda s, k: weather_pv_w(cfg, weather, s, k, factor)
             )
-            spread = spread_of_ratios(self.pv_correction.day_ratios) if self.pv_correction else None
-            if spread is not None:  # other PV futures from how the past days strayed
+            factors = self.future_factors(history, self.pv_correction) if self.pv_correction else None
+            if factors is not None:  # other futures from how the past days strayed
                 peak = sum(a.peak_w for a in pv_arrays(cfg))
-                futures = pv_futures(pv, spread, fixed_fade(RECENT_DECAY, n), peak)
+                fades = fixed_fade(RECENT_DECAY, n), LOAD_DECAY ** np.arange(n)
+                pv, load, others = futures(pv, load, factors, *fades, peak)
         thermal = tuple(
             heat_store(cfg, s, snap, n, SLOT_MINUTES, f"heat{i}")
             for i, s in enumerate(cfg.strategy.heat_stores)
@@ -351,8 +362,22 @@ class PlanService:
             max_export_w=exports if exports is not None else math.inf,
             co2_g_per_kwh=co2,
             co2_eur_per_kg=self.co2_weight() if co2 is not None else 0.0,
-            pv_scenarios=futures,
+            futures=others,
         )
+
+    def future_factors(self, history: pd.Series, correction: Correction) -> np.ndarray | None:
+        """``forecast.futures.day_factors`` of the days the PV correction judged (measured against
+        the weather model) whose house load is known too (against the profile fit before each day);
+        None with fewer than five such days."""
+        tz = self.cfg.site.timezone
+        starts = pd.DatetimeIndex([pd.Timestamp(d).tz_localize(tz) for d, _, _ in correction.day_wh])
+        loads = day_energies(history, starts.tz_convert("UTC"), pd.Timedelta(minutes=15), tz)
+        rows = [
+            (pv_m, pv_f, *loads.loc[s])
+            for (_, pv_m, pv_f), s in zip(correction.day_wh, starts.tz_convert("UTC"), strict=True)
+            if s in loads.index
+        ]
+        return day_factors(*np.array(rows, dtype=float).T) if rows else None
 
     def solve(
         self, prices: Prices, snap: Snapshot, weather: pd.DataFrame | None, co2: np.ndarray | None

@@ -99,3 +99,27 @@ def standard_profile_w(index: pd.DatetimeIndex, annual_kwh: float, tz: str = "Eu
     profile = pd.Series(np.asarray(H25(grid), dtype=float), index=grid)  # kW per 1 GWh/a
     values = profile.reindex(local).to_numpy()
     return values * annual_kwh / 1e6 * 1000.0
+
+
+def day_energies(
+    history_w: pd.Series, day_starts: pd.DatetimeIndex, step: pd.Timedelta, tz: str, weeks: int = 6
+) -> pd.DataFrame:
+    """Per day of ``day_starts`` (columns ``measured``, ``forecast``, Wh): the load measured and what
+    a ``LoadForecaster`` fit on the ``weeks`` before that day (past data only) expected, over the
+    slots of ``step`` measured; days with under three quarters of their slots measured, or no
+    history before them, left out. How far the past days strayed from their forecast
+    (``forecast.futures``)."""
+    out: dict[pd.Timestamp, tuple[float, float]] = {}
+    hours = step / pd.Timedelta(hours=1)
+    for day in day_starts:
+        before = (history_w.index < day) & (history_w.index >= day - pd.Timedelta(weeks=weeks))
+        past = history_w[before].dropna()
+        idx = pd.date_range(day, day + pd.Timedelta(days=1), freq=step, inclusive="left")
+        measured = history_w.reindex(idx).to_numpy(dtype=float)
+        seen = np.isfinite(measured)
+        if past.empty or seen.sum() < 0.75 * len(idx):
+            continue
+        forecast = LoadForecaster(tz=tz, weeks=weeks).fit(past).predict(idx)
+        out[day] = (float(measured[seen].sum() * hours), float(forecast[seen].sum() * hours))
+    index = pd.DatetimeIndex(list(out), tz=day_starts.tz) if out else day_starts[:0]
+    return pd.DataFrame(list(out.values()), index=index, columns=["measured", "forecast"], dtype=float)

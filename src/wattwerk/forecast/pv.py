@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -86,15 +87,15 @@ def daily_energy_wh(power_w: pd.Series, tz: str) -> pd.Series:
 @dataclass(frozen=True)
 class Correction:
     """How the model compares with the plant: ``factor`` (bounded) scales the next forecasts;
-    ``ratio`` is measured/modelled over ``days`` recent days with enough sun, ``day_ratios`` the
-    same per day (oldest first: how far a day strays, see ``spread_of_ratios``)."""
+    ``ratio`` is measured/modelled over ``days`` recent days with enough sun, ``day_wh`` those days'
+    (local date, measured Wh, modelled Wh), oldest first: how far a day strays (``forecast.futures``)."""
 
     factor: float
     ratio: float
     days: int
     measured_wh: float
     modelled_wh: float
-    day_ratios: tuple[float, ...] = ()
+    day_wh: tuple[tuple[date, float, float], ...] = ()
 
 
 def correction_factor(
@@ -120,7 +121,7 @@ def correction_factor(
         len(both),
         float(both["m"].sum()),
         float(both["f"].sum()),
-        tuple(float(r) for r in both["m"] / both["f"]),
+        tuple((d, float(m), float(f)) for d, m, f in zip(both.index, both["m"], both["f"], strict=True)),
     )
 
 
@@ -209,49 +210,3 @@ def fit_fade(deviation: np.ndarray, error: np.ndarray, fallback: np.ndarray, min
     sxx = (x * x).sum(axis=0)
     beta = np.where(sxx > 0, (x * y).sum(axis=0) / np.where(sxx > 0, sxx, 1.0), fallback)
     return np.minimum.accumulate(np.clip(beta, 0.0, 1.0))
-
-
-PV_FUTURES = 5  # the forecast and four other PV futures, each standing for a fifth of the outcomes
-
-
-def future_quantiles(points: int = PV_FUTURES) -> tuple[float, ...]:
-    """The quantiles the other PV futures stand at: the middles of ``points`` equal shares of the
-    outcomes (0.1, 0.3, 0.7, 0.9 for five), without the median's, which the forecast stands for."""
-    return tuple((2 * j + 1) / (2 * points) for j in range(points) if 2 * j + 1 != points)
-
-
-def spread_of_ratios(ratios: Sequence[float]) -> tuple[float, ...] | None:
-    """How far a day's PV strays from its forecast, as factors, one per other PV future: the
-    ``future_quantiles`` of measured over forecast energy per day, over their median; those below
-    the median within [0, 1], those above within [1, 3]. None with fewer than 5 days (too few to
-    tell a spread) or a median of 0."""
-    r = np.asarray(ratios, dtype=float)
-    r = r[np.isfinite(r)]
-    if len(r) < 5:
-        return None
-    med = float(np.median(r))
-    if med <= 0:
-        return None
-    qs = future_quantiles()
-    factors = np.quantile(r, qs) / med
-    bounds = [(0.0, 1.0) if q < 0.5 else (1.0, 3.0) for q in qs]
-    return tuple(float(np.clip(f, *b)) for f, b in zip(factors, bounds, strict=True))
-
-
-def pv_futures(
-    pv: np.ndarray, factors: Sequence[float], fade: np.ndarray, peak_w: float
-) -> tuple[tuple[float, np.ndarray], ...]:
-    """The other PV futures for the planner (``PlanRequest.pv_scenarios``): the forecast scaled by
-    each of ``factors`` (see ``spread_of_ratios``), capped at the arrays' ``peak_w``.
-
-    Each future and the forecast itself stand for an equal share of the outcomes: the factors are
-    the middles of the shares below and above the forecast's middle one. A discretisation of the
-    past days' spread, finer with more points (``PV_FUTURES``); the planner's first-stage decisions
-    must suit all of them. Their distance from the forecast grows with the lead time,
-    ``1 − fade[t]`` for slot t: the first slot is what was just measured (the intraday correction,
-    which slot t keeps ``fade[t]`` of), so the forecast's error is small now and reaches the spread
-    of whole days only as that fades."""
-    pv = np.asarray(pv, dtype=float)
-    grow = 1.0 - np.asarray(fade, dtype=float)[: len(pv)]
-    weight = 1.0 / (len(factors) + 1)
-    return tuple((weight, np.minimum(pv * (1.0 + (f - 1.0) * grow), peak_w)) for f in factors)

@@ -178,14 +178,14 @@ function renderPlan(plan) {
 
 // what the plan is expected to cost and emit, and what following the grid's CO₂ signal changed
 function planOutlook(plan) {
-  const parts = [], currency = plan.currency || "";
-  if (typeof plan.cost_eur === "number") parts.push(`${WW.fmt(plan.cost_eur, 2)} ${currency}`);
+  const parts = [], currency = plan.currency || "EUR";
+  if (typeof plan.cost_eur === "number") parts.push(WW.money(plan.cost_eur, currency));
   const c = plan.co2;
   if (c && typeof c.kg === "number") parts.push(`${WW.fmt(c.kg, 1)} kg CO₂`);
   if (!parts.length) return "";
   let note = "";
   if (c && c.effect) {
-    const vars = { source: c.source, saved: WW.fmt(c.effect.co2_kg_saved, 1), more: `${WW.fmt(c.effect.cost_eur_more, 2)} ${currency}` };
+    const vars = { source: c.source, saved: WW.fmt(c.effect.co2_kg_saved, 1), more: WW.money(c.effect.cost_eur_more, currency) };
     note = " (" + (c.fresh === false
       ? WW.tr("live.co2_effect_cached", "CO₂ signal {source}, cached: {saved} kg CO₂ less for {more} more than on price alone", vars)
       : WW.tr("live.co2_effect", "CO₂ signal {source}: {saved} kg CO₂ less for {more} more than on price alone", vars)) + ")";

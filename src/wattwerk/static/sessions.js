@@ -22,7 +22,7 @@ async function load(month) {
     `<th class="num">${WW.t("sessions.energy")}</th><th class="num">${WW.t("sessions.pv_share")}</th><th class="num">${WW.t("sessions.cost")}</th><th>${WW.t("sessions.mode")}</th></tr></thead><tbody>` +
     list.map((s) => `<tr data-session="${WW.esc(s.start)}"><td>${WW.esc(fmtWhen(s.start))}</td><td>${WW.esc(fmtWhen(s.end))}</td>` +
       `<td>${WW.esc(s.name)}</td><td data-testid="session-car">${WW.esc(s.car || "–")}</td><td class="num">${WW.kwh(s.energy_kwh)}</td><td class="num">${WW.pct(s.pv_share_pct)}</td>` +
-      `<td class="num">${WW.money(s.cost, s.currency)}</td><td>${WW.esc(s.mode ? WW.tr("owner.mode." + s.mode, s.mode) : "")}</td></tr>`).join("") + "</tbody>";
+      `<td class="num">${WW.money(s.cost, s.currency)}</td><td>${WW.esc(s.mode ? WW.tr("live.mode." + s.mode, s.mode) : "")}</td></tr>`).join("") + "</tbody>";
 }
 
 const input = document.getElementById("month");

@@ -32,10 +32,20 @@ from wattwerk.bench.year.rules import (
     sgready_from_plan,
 )
 from wattwerk.bench.year.world import SLOT_S, STEP_S, Year
-from wattwerk.control.plan_model import EV, Battery, Heater, Plan, PlanOptions, PlanRequest, ThermalStore
+from wattwerk.control.plan_model import (
+    EV,
+    Battery,
+    Future,
+    Heater,
+    Plan,
+    PlanOptions,
+    PlanRequest,
+    ThermalStore,
+)
 from wattwerk.control.planner import solve
-from wattwerk.forecast.load import LoadForecaster, blend_recent
-from wattwerk.forecast.pv import blend_intraday, fixed_fade, future_quantiles, intraday_factor, pv_futures
+from wattwerk.forecast.futures import FUTURES, day_factors, futures
+from wattwerk.forecast.load import LoadForecaster, blend_recent, day_energies
+from wattwerk.forecast.pv import blend_intraday, fixed_fade, intraday_factor
 from wattwerk.market.dayahead import known_until
 from wattwerk.sim.battery import Battery as SimBattery
 from wattwerk.sim.ev import EVCharger
@@ -122,7 +132,7 @@ class Forecasts:
     pv_scale: np.ndarray | None = None  # per slot: correction known at the start of its UTC day
     pv_scaled: np.ndarray | None = None  # per slot: the value is a forecast (scale it), not a fallback
     pv_shape: PvShape | None = None  # per time of day instead of ``pv_scale``: see pv_shape_correction
-    pv_spread: np.ndarray | None = None  # per slot: a factor per other PV future, see pv_spread
+    futures: np.ndarray | None = None  # per slot: (PV, load) factor per future, see future_factors
     pv_week: np.ndarray | None = None  # per slot: the same slot's mean PV of the 7 days before (pv_week_mean)
 
     def pv_at(self, i: int, n: int) -> np.ndarray:
@@ -218,22 +228,38 @@ def pv_week_mean(year: Year) -> np.ndarray:
     return np.clip(np.nan_to_num(_week_mean(year.history, year.starts), nan=0.0), 0.0, None)
 
 
-def pv_spread(year: Year, days: int = 28) -> np.ndarray:
-    """Per slot, how far the PV of the coming days may fall from its forecast, as factors, one per
-    other PV future: the ``future_quantiles`` of measured over forecast energy per day in the
-    ``days`` days before (past data only), over their median. Each stands for an equal share of the
-    outcomes, the forecast for the middle one: the planner's other PV futures
-    (``PlanRequest.pv_scenarios``, ``forecast.pv.pv_futures``)."""
+def future_factors(year: Year, days: int = 28) -> np.ndarray:
+    """Per slot, ``(FUTURES, 2)``: the PV and load factor of each of the planner's futures
+    (``forecast.futures.day_factors``) from the ``days`` UTC days before the slot's day (past data
+    only; at least 7); 1 where too few. PV is judged against the forecast the planner starts from
+    (the recorded one, else the week's mean), days forecast under 5 % of the brightest so far left
+    out (a dull day says little)."""
     h = year.history
     seen = h["pv_w"].notna()
-    meas = h["pv_w"].where(seen, 0.0).clip(lower=0.0).resample("D").sum()
-    fc = pd.Series(_pv_forecast_at(h, h.index), index=h.index).where(seen, 0.0).resample("D").sum()
-    ratio = (meas / fc.where(fc > 0.05 * fc.cummax())).dropna()  # a dull day says little (known that day)
-    roll = ratio.rolling(days, min_periods=7)
-    med = roll.median()
-    span = pd.concat([roll.quantile(q) / med for q in future_quantiles()], axis=1).shift(1)
-    span = span.reindex(year.starts.floor("D"), method="ffill").fillna(1.0).clip(0.0, 3.0)
-    return span.to_numpy()
+    pv = (
+        pd.DataFrame(
+            {
+                "pv_measured": h["pv_w"].where(seen, 0.0).clip(lower=0.0),
+                "pv_forecast": pd.Series(_pv_forecast_at(h, h.index), index=h.index).where(seen, 0.0),
+            }
+        )
+        .resample("D")
+        .sum()
+    ) * (SLOT_S / 3600.0)  # Wh
+    load = h["load_w"]
+    first = max(load.index.min() + pd.Timedelta(weeks=1), year.starts[0].floor("D") - pd.Timedelta(days=35))
+    judged = pd.date_range(first.ceil("D"), year.starts[-1].floor("D"), freq="D")
+    both = pv.join(day_energies(load, judged, pd.Timedelta(seconds=SLOT_S), "Europe/Berlin"), how="inner")
+    both = both[both["pv_forecast"] > 0.05 * both["pv_forecast"].cummax()]
+    out = np.ones((year.n, FUTURES, 2))
+    dates = both.index
+    slot_days = year.starts.floor("D")
+    for day in slot_days.unique():
+        win = both[(dates < day) & (dates >= day - pd.Timedelta(days=days))]
+        f = day_factors(win["pv_measured"], win["pv_forecast"], win["measured"], win["forecast"], min_days=7)
+        if f is not None:
+            out[slot_days == day] = f
+    return out
 
 
 def pv_correction(year: Year, days: int = 7) -> tuple[np.ndarray, np.ndarray]:
@@ -445,13 +471,17 @@ class Planned:
         now = y.starts[i].to_pydatetime()
         buy, sell = price_horizon(y, i, now, self.fc.oracle, self.extend_prices, self.forecast_price_discount)
         n = len(buy)
-        load = self._load_forecast(i, n, sim.house.power if sim.steps else 0.0)
+        house = self._load_forecast(i, n, sim.house.power if sim.steps else 0.0)
         bat, ev, hp = sim.battery, sim.evs[0], sim.heat_pump
         assert bat is not None and hp is not None
         thermal, hp_load = self._heat(hp, y.outdoor_c[i : i + n])
-        if hp_load is not None:  # the heat pump keeps its own thermostat: its power is part of the load
-            load = load + hp_load
-        pv = self._pv_forecast(i, n)
+        # the heat pump keeps its own thermostat: its power is part of the load (none: the plan's)
+        fixed = hp_load if hp_load is not None else 0.0
+        load, pv = house + fixed, self._pv_forecast(i, n)
+        others: tuple[Future, ...] = ()
+        if self.fc.futures is not None and not self.fc.oracle:  # the futures vary the house load only
+            fades = self._fade(i, n), self.load_recent_decay ** np.arange(n)
+            pv, load, others = futures(pv, house, self.fc.futures[i], *fades, y.setup.pv_kwp * 1000.0, fixed)
         return PlanRequest(
             now,
             SLOT_S // 60,
@@ -464,16 +494,8 @@ class Planned:
             thermal=thermal,
             max_import_w=y.setup.import_limit_w - IMPORT_MARGIN_W,
             max_export_w=y.setup.export_cap_w,
-            pv_scenarios=self._pv_futures(i, pv),
+            futures=others,
         )
-
-    def _pv_futures(self, i: int, pv: np.ndarray) -> tuple[tuple[float, np.ndarray], ...]:
-        """The other PV futures (``Forecasts.pv_spread``), their distance from the forecast growing
-        with the lead time as the intraday correction fades (now: the forecast)."""
-        spread = self.fc.pv_spread
-        if spread is None or self.fc.oracle:
-            return ()
-        return pv_futures(pv, spread[i], self._fade(i, len(pv)), self.year.setup.pv_kwp * 1000.0)
 
     def solve(self, req: PlanRequest) -> Plan:
         return solve(req, self.options)
