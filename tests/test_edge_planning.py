@@ -396,6 +396,7 @@ async def test_measured_days_give_the_planner_other_futures_of_pv_and_load(tmp_p
     finally:
         store.close()
     assert expected is not None and expected.shape == (FUTURES, 2)
+    assert svc.future_factors(pd.Series(dtype=float), svc.pv_correction) is None  # no house load known
     assert np.ptp(expected[:, 0]) > 0.1 and np.ptp(expected[:, 1]) > 0.1  # PV and load both stray
     assert len(req.futures) == FUTURES - 1
     assert [f.weight for f in req.futures] == pytest.approx([1 / FUTURES] * (FUTURES - 1))

@@ -158,3 +158,5 @@ def test_day_energies_judge_each_day_against_a_profile_of_the_weeks_before_it():
         2.0, rel=0.01
     )
     assert day_energies(load, days[:1], pd.Timedelta(minutes=15), "UTC").empty  # and an empty frame is one
+    nothing = day_energies(pd.Series(dtype=float), days, pd.Timedelta(minutes=15), "UTC")  # no grid meter
+    assert nothing.empty and isinstance(nothing.index, pd.DatetimeIndex)

@@ -370,6 +370,8 @@ class PlanService:
         the weather model) whose house load is known too (against the profile fit before each day);
         None with fewer than five such days."""
         tz = self.cfg.site.timezone
+        if not correction.day_wh:
+            return None
         starts = pd.DatetimeIndex([pd.Timestamp(d).tz_localize(tz) for d, _, _ in correction.day_wh])
         loads = day_energies(history, starts.tz_convert("UTC"), pd.Timedelta(minutes=15), tz)
         rows = [

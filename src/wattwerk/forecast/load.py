@@ -111,7 +111,7 @@ def day_energies(
     (``forecast.futures``)."""
     out: dict[pd.Timestamp, tuple[float, float]] = {}
     hours = step / pd.Timedelta(hours=1)
-    for day in day_starts:
+    for day in day_starts if isinstance(history_w.index, pd.DatetimeIndex) else ():  # else: nothing measured
         before = (history_w.index < day) & (history_w.index >= day - pd.Timedelta(weeks=weeks))
         past = history_w[before].dropna()
         idx = pd.date_range(day, day + pd.Timedelta(days=1), freq=step, inclusive="left")
