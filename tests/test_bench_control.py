@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 
 from wattwerk.bench import control as bench
+from wattwerk.bench.year.futures import future_factors
 from wattwerk.bench.year.laws import (
     PV_FORECAST_WEIGHT,
     Forecasts,
     Planned,
-    future_factors,
     known_slots,
     pv_correction,
     pv_forecast,

@@ -7,17 +7,9 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
-from wattwerk.control.plan_model import (
-    EV,
-    Battery,
-    Future,
-    Heater,
-    Plan,
-    PlanOptions,
-    PlanRequest,
-    ThermalStore,
-)
+from wattwerk.control.plan_model import EV, Battery, Heater, Plan, PlanOptions, PlanRequest, ThermalStore
 from wattwerk.control.planner import solve
+from wattwerk.forecast.futures import Future
 
 T0 = datetime(2024, 6, 1, 22, tzinfo=UTC)
 EPS = 1e-3  # W / Wh tolerance on solver output

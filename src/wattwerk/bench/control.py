@@ -23,13 +23,13 @@ from typing import Any
 import numpy as np
 
 from wattwerk.bench.year.curtail import ExportLimiter
+from wattwerk.bench.year.futures import future_factors
 from wattwerk.bench.year.laws import (
     Forecasts,
     NoManager,
     Planned,
     Surplus,
     actual_series,
-    future_factors,
     pv_correction,
     pv_forecast,
     pv_shape_correction,

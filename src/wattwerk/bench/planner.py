@@ -24,18 +24,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from wattwerk.control.plan_model import (
-    EV,
-    Battery,
-    Future,
-    Heater,
-    Plan,
-    PlanOptions,
-    PlanRequest,
-    ThermalStore,
-)
+from wattwerk.control.plan_model import EV, Battery, Heater, Plan, PlanOptions, PlanRequest, ThermalStore
 from wattwerk.control.planner import solve
-from wattwerk.forecast.futures import day_factors, futures
+from wattwerk.forecast.futures import Future, day_factors, futures
 from wattwerk.forecast.history import read_history_csv
 from wattwerk.forecast.pv import fixed_fade
 from wattwerk.forecast.site import LOAD_DECAY, RECENT_DECAY

@@ -12,9 +12,11 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
 import numpy as np
+
+from wattwerk.forecast.futures import Future
 
 WH_PER_LITRE_KELVIN = 1.163  # water: 4.186 kJ/(kg·K) / 3.6
 
@@ -95,14 +97,6 @@ class ThermalStore:
 
 
 Objective = Literal["cost", "co2", "self_consumption"]
-
-
-class Future(NamedTuple):
-    """Another future of the plan: its share of the outcomes, its PV and (None: the plan's) load."""
-
-    weight: float
-    pv_w: Sequence[float]
-    load_w: Sequence[float] | None = None
 
 
 @dataclass

@@ -28,7 +28,8 @@ import highspy
 import numpy as np
 
 from wattwerk.control.plan_lp import INF, LpModel
-from wattwerk.control.plan_model import EV, Battery, Future, Plan, PlanOptions, PlanRequest, ThermalStore
+from wattwerk.control.plan_model import EV, Battery, Plan, PlanOptions, PlanRequest, ThermalStore
+from wattwerk.forecast.futures import Future
 
 K = 1000.0  # the model works in kW and kWh: coefficients near 1 keep HiGHS fast and exact
 EPS_EUR = 1e-5  # €/kWh on grid and battery flows: breaks ties against pointless flows

@@ -41,20 +41,11 @@ from wattwerk.config import SiteConfig
 from wattwerk.config.schema import WEEKDAYS, EvDeparture, HeatStore
 from wattwerk.config.site_limits import site_limits, tightest
 from wattwerk.control.base import NO_SIGNALS, Signals
-from wattwerk.control.plan_model import (
-    EV,
-    Battery,
-    Future,
-    Heater,
-    Plan,
-    PlanOptions,
-    PlanRequest,
-    ThermalStore,
-)
+from wattwerk.control.plan_model import EV, Battery, Heater, Plan, PlanOptions, PlanRequest, ThermalStore
 from wattwerk.control.planner import solve
 from wattwerk.errors import WattwerkError
 from wattwerk.flows import SiteRoles, power_flows
-from wattwerk.forecast.futures import day_factors, futures
+from wattwerk.forecast.futures import Future, day_factors, futures
 from wattwerk.forecast.grid_signal import Co2Source, EnergyChartsCO2
 from wattwerk.forecast.load import LoadForecaster, blend_recent, day_energies
 from wattwerk.forecast.pv import Correction, fixed_fade

@@ -15,10 +15,19 @@ crossed, 3 × 3 copies, the LP three times larger).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 
-from wattwerk.control.plan_model import Future
+
+class Future(NamedTuple):
+    """Another future of a plan (``PlanRequest.futures``): its share of the outcomes, its PV and
+    (None: the plan's) load per slot."""
+
+    weight: float
+    pv_w: Sequence[float]
+    load_w: Sequence[float] | None = None
+
 
 FUTURES = 5  # the plan and four other futures, each standing for a fifth of the outcomes
 MIN_DAYS = 5  # fewer past days tell no spread

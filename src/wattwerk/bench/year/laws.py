@@ -32,19 +32,10 @@ from wattwerk.bench.year.rules import (
     sgready_from_plan,
 )
 from wattwerk.bench.year.world import SLOT_S, STEP_S, Year
-from wattwerk.control.plan_model import (
-    EV,
-    Battery,
-    Future,
-    Heater,
-    Plan,
-    PlanOptions,
-    PlanRequest,
-    ThermalStore,
-)
+from wattwerk.control.plan_model import EV, Battery, Heater, Plan, PlanOptions, PlanRequest, ThermalStore
 from wattwerk.control.planner import solve
-from wattwerk.forecast.futures import FUTURES, day_factors, futures
-from wattwerk.forecast.load import LoadForecaster, blend_recent, day_energies
+from wattwerk.forecast.futures import Future, futures
+from wattwerk.forecast.load import LoadForecaster, blend_recent
 from wattwerk.forecast.pv import blend_intraday, fixed_fade, intraday_factor
 from wattwerk.market.dayahead import known_until
 from wattwerk.sim.battery import Battery as SimBattery
@@ -204,10 +195,10 @@ def pv_forecast(year: Year) -> np.ndarray:
     the mean measured PV of the same slot on the 7 days before (past data; a backtest on the
     benchmark year's measured PV: mean absolute error 573 W against 630 W for the day before
     alone), else 0."""
-    return _pv_forecast_at(year.history, year.starts)
+    return pv_forecast_at(year.history, year.starts)
 
 
-def _pv_forecast_at(h: pd.DataFrame, at: pd.DatetimeIndex, days: int = 7) -> np.ndarray:
+def pv_forecast_at(h: pd.DataFrame, at: pd.DatetimeIndex, days: int = 7) -> np.ndarray:
     fc = h["pv_forecast_w"].reindex(at).to_numpy(dtype=float)
     out = np.where(np.isnan(fc), _week_mean(h, at, days), fc)
     return np.clip(np.nan_to_num(out, nan=0.0), 0.0, None)
@@ -226,40 +217,6 @@ def pv_week_mean(year: Year) -> np.ndarray:
     """Per slot, the same slot's mean measured PV of the 7 days before (past data; 0 where none):
     blended into a recorded forecast (``Forecasts.pv_week``)."""
     return np.clip(np.nan_to_num(_week_mean(year.history, year.starts), nan=0.0), 0.0, None)
-
-
-def future_factors(year: Year, days: int = 28) -> np.ndarray:
-    """Per slot, ``(FUTURES, 2)``: the PV and load factor of each of the planner's futures
-    (``forecast.futures.day_factors``) from the ``days`` UTC days before the slot's day (past data
-    only; at least 7); 1 where too few. PV is judged against the forecast the planner starts from
-    (the recorded one, else the week's mean), days forecast under 5 % of the brightest so far left
-    out (a dull day says little)."""
-    h = year.history
-    seen = h["pv_w"].notna()
-    pv = (
-        pd.DataFrame(
-            {
-                "pv_measured": h["pv_w"].where(seen, 0.0).clip(lower=0.0),
-                "pv_forecast": pd.Series(_pv_forecast_at(h, h.index), index=h.index).where(seen, 0.0),
-            }
-        )
-        .resample("D")
-        .sum()
-    ) * (SLOT_S / 3600.0)  # Wh
-    load = h["load_w"]
-    first = max(load.index.min() + pd.Timedelta(weeks=1), year.starts[0].floor("D") - pd.Timedelta(days=35))
-    judged = pd.date_range(first.ceil("D"), year.starts[-1].floor("D"), freq="D")
-    both = pv.join(day_energies(load, judged, pd.Timedelta(seconds=SLOT_S), "Europe/Berlin"), how="inner")
-    both = both[both["pv_forecast"] > 0.05 * both["pv_forecast"].cummax()]
-    out = np.ones((year.n, FUTURES, 2))
-    dates = both.index
-    slot_days = year.starts.floor("D")
-    for day in slot_days.unique():
-        win = both[(dates < day) & (dates >= day - pd.Timedelta(days=days))]
-        f = day_factors(win["pv_measured"], win["pv_forecast"], win["measured"], win["forecast"], min_days=7)
-        if f is not None:
-            out[slot_days == day] = f
-    return out
 
 
 def pv_correction(year: Year, days: int = 7) -> tuple[np.ndarray, np.ndarray]:
