@@ -95,9 +95,11 @@ def _build(req: PlanRequest, options: PlanOptions) -> _Model:
     for f in futures:
         pv = np.array(f.pv_w, dtype=float)
         load = np.array(req.load_w if f.load_w is None else f.load_w, dtype=float)
-        if len(pv) and len(load):  # the first slot's decisions are the same in every future: so are its
-            pv[0], load[0] = req.pv_w[0], req.load_w[0]  # PV and load (else a full battery at zero export
-        other = _build_one(m, req, pv, load, options, f.weight)  # could not curtail alike in all)
+        # the first slot's decisions are the same in every future: so are its PV and load (else a
+        # full battery at zero export could not curtail alike in all)
+        if len(pv) and len(load):
+            pv[0], load[0] = req.pv_w[0], req.load_w[0]
+        other = _build_one(m, req, pv, load, options, f.weight)
         for a, b in zip(_first_decisions(central), _first_decisions(other), strict=True):
             m.rows(0.0, 0.0, (a, 1.0), (b, -1.0), n=1)
         central.futures.append(other)
