@@ -216,16 +216,18 @@ def test_pv_shape_correction_learns_the_time_of_day_error_from_past_days_only(se
 
 
 def test_future_factors_and_the_planner_s_futures_use_past_days_only(setup: Setup, year) -> None:
-    factors = future_factors(year)
-    assert factors.shape == (year.n, FUTURES, 2)
+    factors, keep = future_factors(year)
+    assert factors.shape == (year.n, FUTURES, 2) and keep.shape == (year.n,)
+    assert ((keep >= 0.0) & (keep <= 1.0)).all()
     assert factors[:, :, 0].min() < 0.9 and factors[:, :, 0].max() > 1.1  # PV does miss its forecast
     assert factors[:, :, 1].min() < 0.95 and factors[:, :, 1].max() > 1.05  # and so does the load
     poisoned = replace(year, history=year.history.copy())
     later = poisoned.history.index >= year.starts[48]
     poisoned.history.loc[later, "load_w"] *= np.where(poisoned.history.index[later].day % 2, 3.0, 0.3)
-    wild = future_factors(poisoned)
+    wild, wild_keep = future_factors(poisoned)
     known = year.starts.floor("D") <= year.starts[48].floor("D")  # days before the poisoned one's end
     np.testing.assert_array_equal(wild[known], factors[known])  # unchanged until that day is past
+    np.testing.assert_array_equal(wild_keep[known], keep[known])
     assert not np.allclose(wild[-48:], factors[-48:])  # later days learn the wild days
     sim, _, law = bench.start(setup, "planner", year)
     req = law.request(sim, 100)

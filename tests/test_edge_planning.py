@@ -21,7 +21,7 @@ from wattwerk.control.base import NO_SIGNALS
 from wattwerk.control.site import build_cycle
 from wattwerk.edge.assembly import EdgeOptions, assemble
 from wattwerk.edge.control_step import CycleStep
-from wattwerk.edge.planning import PlanService
+from wattwerk.edge.planning import DAY_SLOTS, PlanService
 from wattwerk.forecast.futures import FUTURES
 from wattwerk.forecast.pv import forecast
 from wattwerk.forecast.site import (
@@ -34,7 +34,7 @@ from wattwerk.forecast.site import (
     weather_site,
     with_week,
 )
-from wattwerk.market.site_prices import TariffPrices
+from wattwerk.market.site_prices import Prices, TariffPrices
 from wattwerk.model import Reading
 from wattwerk.snapshot import SiteState
 from wattwerk.store.sqlite import SqliteStore
@@ -339,12 +339,13 @@ async def test_no_feed_in_at_negative_prices_curtails_and_pulls_consumption_in(t
 async def plan_request_after_measured_days(
     tmp_path: Path, factors: list[float], offline: bool = False, loads: list[float] | None = None
 ):
-    """The planner on clear-sky weather (7 past days, 2 ahead; with ``offline`` none reachable)
+    """The planner on clear-sky weather (7 or more past days, 2 ahead; with ``offline`` none reachable)
     with the plant measured at ``factors[d]`` × the model on the local days just before NOW, and the
     house drawing ``loads[d]`` × 600 W (1 without ``loads``) through the grid meter;
     (service, request, plan)."""
     cfg = site(tmp_path, pv=True)
-    index = pd.date_range("2024-05-26", periods=24 * 9, freq="1h", tz="UTC")
+    past = max(7, len(factors))
+    index = pd.date_range(NOW.date() - timedelta(days=past), periods=24 * (past + 2), freq="1h", tz="UTC")
     clear = weather_site(cfg).location.get_clearsky(index + pd.Timedelta(minutes=30), model="ineichen")
     weather = clear.set_axis(index)[["ghi", "dni", "dhi"]].assign(temp_air=18.0, wind_speed=2.0)
     modelled = forecast(weather_site(cfg), pv_arrays(cfg), weather)["total"]
@@ -392,11 +393,14 @@ async def test_measured_days_give_the_planner_other_futures_of_pv_and_load(tmp_p
     assert [m / f for _, m, f in svc.pv_correction.day_wh] == pytest.approx(factors, rel=0.02)
     store = SqliteStore(tmp_path / "s.sqlite", tz="Europe/Berlin")
     try:
-        expected = svc.future_factors(load_history_w(svc.cfg, store, NOW, weeks=7), svc.pv_correction)
+        strayed = svc.future_factors(load_history_w(svc.cfg, store, NOW, weeks=10), svc.pv_correction)
     finally:
         store.close()
-    assert expected is not None and expected.shape == (FUTURES, 2)
-    assert svc.future_factors(pd.Series(dtype=float), svc.pv_correction) is None  # no house load known
+    assert strayed is not None
+    expected, keep = strayed
+    assert expected.shape == (FUTURES, 2) and keep == 1.0  # seven days: too few to tell what a day keeps
+    fresh = PlanService(svc.cfg, svc.snapshot, svc.source)
+    assert fresh.future_factors(pd.Series(dtype=float), svc.pv_correction) is None  # no house load known
     assert np.ptp(expected[:, 0]) > 0.1 and np.ptp(expected[:, 1]) > 0.1  # PV and load both stray
     assert len(req.futures) == FUTURES - 1
     assert [f.weight for f in req.futures] == pytest.approx([1 / FUTURES] * (FUTURES - 1))
@@ -415,6 +419,41 @@ async def test_measured_days_give_the_planner_other_futures_of_pv_and_load(tmp_p
     assert short[0] < float(np.sum(load - pv)) < short[-1]  # from the one that bought least to most
     assert plan is not None and plan.status == "optimal"
     assert plan.pv_w == pytest.approx(pv)  # the plan shown is the central one
+
+
+async def test_a_day_ahead_the_edge_s_futures_keep_what_the_site_s_past_days_kept(tmp_path):
+    # fourteen days whose misses swing slowly, as weather does: a dull day tends to follow a dull day
+    factors = [0.6, 0.6, 0.8, 0.8, 1.1, 1.1, 1.2, 1.2, 0.9, 0.9, 0.7, 0.7, 1.0, 1.0]
+    svc, _, _ = await plan_request_after_measured_days(tmp_path, factors)
+    assert svc.pv_correction is not None and len(svc.pv_correction.day_wh) == 14  # all judged, not 7
+    store = SqliteStore(tmp_path / "s.sqlite", tz="Europe/Berlin")
+    try:
+        strayed = svc.future_factors(load_history_w(svc.cfg, store, NOW, weeks=10), svc.pv_correction)
+        assert strayed is not None
+        expected, keep = strayed
+        assert 0.3 < keep < 0.9  # about half of a day's miss carries into the next
+        # prices for a day and a half: from a day ahead on, each future keeps that share of its miss
+        n = 36 * 4
+        long = Prices(NOW, np.full(n, 0.30), np.full(n, 0.08), "test")
+        svc.store = store
+        req = svc.request(long, svc.snapshot(), await svc.weather())
+    finally:
+        store.close()
+    pv = np.asarray(req.pv_w)
+    t = DAY_SLOTS + int(np.argmax(pv[DAY_SLOTS:]))  # tomorrow's sunniest slot
+    today = int(np.argmax(pv[:DAY_SLOTS]))
+    mid = expected[FUTURES // 2, 0]
+    others = [row for j, row in enumerate(expected) if j != FUTURES // 2]
+    checked = 0
+    for f, (pv_factor, _) in zip(req.futures, others, strict=True):
+        if max(f.pv_w[today], f.pv_w[t]) >= 8000.0:
+            continue  # capped at the arrays' peak
+        checked += 1
+        for slot, share in ((today, 1.0), (t, keep)):  # today all of the miss, tomorrow ``keep`` of it
+            grow = (1.0 - RECENT_DECAY**slot) * share
+            ratio = (1 + (pv_factor - 1) * grow) / (1 + (mid - 1) * grow)
+            assert f.pv_w[slot] / pv[slot] == pytest.approx(ratio)
+    assert checked >= 3
 
 
 async def test_offline_the_plant_s_measured_week_is_the_pv_forecast(tmp_path, caplog):

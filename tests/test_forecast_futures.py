@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 import numpy as np
 import pytest
 
-from wattwerk.forecast.futures import FUTURES, day_factors, futures
+from wattwerk.forecast.futures import FUTURES, MIN_PAIRS, day_factors, deficits, futures, persistence
 from wattwerk.forecast.pv import fixed_fade
 
 
@@ -69,3 +71,42 @@ def test_futures_spread_with_lead_time_around_the_middle_one():
     )
     night = futures(np.zeros(10), np.full(10, 500.0), factors, fixed_fade(0.9, 10), 0.7 ** np.arange(10), 5e3)
     assert all((np.asarray(f.pv_w) == 0).all() for f in night[2])  # no PV stays no PV
+
+
+def test_deficits_are_wh_bought_more_than_forecast_against_the_median_ratios():
+    f = np.full(5, 10_000.0)
+    pv_ratio, load_ratio = np.array([1.0, 1.0, 0.5, 1.0, 1.2]), np.array([1.0, 1.3, 1.0, 1.0, 1.0])
+    d = deficits(pv_ratio * f, f, load_ratio * f, np.append(f[:4], 0.0))
+    # medians 1.0: the busy evening bought 3 kWh more, the dull day 5 kWh; no load forecast: unjudged
+    np.testing.assert_allclose(d[:4], [0.0, 3_000.0, 5_000.0, 0.0])
+    assert np.isnan(d[4])
+
+
+def test_persistence_is_how_much_of_a_day_s_deviation_the_next_day_keeps():
+    rng = np.random.default_rng(7)
+    days = [date(2024, 1, 1) + timedelta(days=k) for k in range(28)]
+    weather = np.repeat(rng.normal(0.0, 1.0, 14), 2)  # each deviation lasts two days
+    assert 0.3 < persistence(weather, days) < 0.8
+    assert persistence(rng.normal(0.0, 1.0, 28), days) < 0.4  # days on their own keep little
+    assert persistence(np.arange(28.0), days) == pytest.approx(1.0)  # a drift: all of it
+    alternating = np.where(np.arange(28) % 2, 1.0, -1.0)
+    assert persistence(alternating, days) == 0.0  # bounded: a day never predicts the opposite
+    # only consecutive days pair: every other day missing leaves no pair, so no persistence is known
+    gaps = np.where(np.arange(28) % 2, np.nan, weather)
+    assert persistence(gaps, days) == 1.0
+    assert persistence(weather[: MIN_PAIRS - 1], days[: MIN_PAIRS - 1]) == 1.0  # too few pairs
+
+
+def test_a_day_ahead_a_future_keeps_its_persistence():
+    n, day = 20, 8
+    pv, load = np.full(n, 4_000.0), np.full(n, 800.0)
+    factors = np.array([[1.5, 0.5], [1.2, 0.8], [1.0, 1.0], [0.8, 1.2], [0.5, 1.5]])
+    no_fade = np.zeros(n)  # the whole deviation at once, to see the day boundary alone
+    _, _, full = futures(pv, load, factors, no_fade, no_fade, 10_000.0)
+    _, _, kept = futures(pv, load, factors, no_fade, no_fade, 10_000.0, persist=0.4, day_slots=day)
+    for a, b in zip(full, kept, strict=True):  # the first day as before
+        np.testing.assert_allclose(b.pv_w[:day], a.pv_w[:day])
+        np.testing.assert_allclose(b.load_w[:day], a.load_w[:day])
+    dull = kept[-1]  # a day ahead 0.4 of the deviation: PV 1 − 0.5 × 0.4, load 1 + 0.5 × 0.4
+    np.testing.assert_allclose(dull.pv_w[day:], 4_000.0 * 0.8)
+    np.testing.assert_allclose(dull.load_w[day:], 800.0 * 1.2)

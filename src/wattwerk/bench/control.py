@@ -152,8 +152,8 @@ def make_law(name: str, year: Year, sim: SiteSim) -> Any:
             load, pv = actual_series(year, sim)
             return Planned(year, Forecasts(load, pv, oracle=True), name="oracle", shift_heat=heat)
         scale, has = pv_correction(year)
-        shape, futures, week = pv_shape_correction(year), future_factors(year), pv_week_mean(year)
-        fc = Forecasts(None, pv_forecast(year), False, scale, has, shape, futures, week)
+        shape, (futures, keep), week = pv_shape_correction(year), future_factors(year), pv_week_mean(year)
+        fc = Forecasts(None, pv_forecast(year), False, scale, has, shape, futures, week, keep)
         return Planned(year, fc, shift_heat=heat, **PLANNER_TUNING)
     if name == "emhass":
         from wattwerk.bench.year.emhass_runner import Emhass

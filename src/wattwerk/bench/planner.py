@@ -26,7 +26,7 @@ import pandas as pd
 
 from wattwerk.control.plan_model import EV, Battery, Heater, Plan, PlanOptions, PlanRequest, ThermalStore
 from wattwerk.control.planner import solve
-from wattwerk.forecast.futures import Future, day_factors, futures
+from wattwerk.forecast.futures import FUTURE_DAYS, Future, day_factors, deficits, futures, persistence
 from wattwerk.forecast.history import read_history_csv
 from wattwerk.forecast.pv import fixed_fade
 from wattwerk.forecast.site import LOAD_DECAY, RECENT_DECAY
@@ -166,18 +166,22 @@ def _request(
 def _futures(
     history: pd.DataFrame, index: pd.DatetimeIndex, pv: np.ndarray, load: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, tuple[Future, ...]]:
-    """The edge's other futures (``forecast.futures``) from how the PV and load of the 7 days before
-    the window strayed from their week's mean, PV capped at the measured peak."""
-    per_day = 96  # 15-min slots
-    week = pd.date_range(index[0] - pd.Timedelta(days=7), periods=7 * per_day, freq="15min")
+    """The edge's other futures (``forecast.futures``) from how the PV and load of the
+    ``FUTURE_DAYS`` days before the window strayed from their mean, PV capped at the measured peak;
+    a day ahead each keeps what those days kept (``persistence``)."""
+    per_day, days = 96, FUTURE_DAYS  # 15-min slots
+    past = pd.date_range(index[0] - pd.Timedelta(days=days), periods=days * per_day, freq="15min")
     pv_days, load_days = (
-        _profile(history, col, week).reshape(7, per_day).sum(axis=1) for col in ("pv_w", "load_w")
+        _profile(history, col, past).reshape(days, per_day).sum(axis=1) for col in ("pv_w", "load_w")
     )
-    factors = day_factors(pv_days, np.full(7, pv_days.mean()), load_days, np.full(7, load_days.mean()))
+    energies = pv_days, np.full(days, pv_days.mean()), load_days, np.full(days, load_days.mean())
+    factors = day_factors(*energies)
     if factors is None:
         return pv, load, ()
+    keep = persistence(deficits(*energies), list(past[::per_day].date))
     fades = fixed_fade(RECENT_DECAY, len(pv)), LOAD_DECAY ** np.arange(len(pv))
-    return futures(pv, load, factors, *fades, float(history["pv_w"].max()))
+    day = int(pd.Timedelta(days=1) / (index[1] - index[0]))
+    return futures(pv, load, factors, *fades, float(history["pv_w"].max()), 0.0, keep, day)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -28,7 +28,7 @@ import logging
 import math
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -45,7 +45,7 @@ from wattwerk.control.plan_model import EV, Battery, Heater, Plan, PlanOptions, 
 from wattwerk.control.planner import solve
 from wattwerk.errors import WattwerkError
 from wattwerk.flows import SiteRoles, power_flows
-from wattwerk.forecast.futures import Future, day_factors, futures
+from wattwerk.forecast.futures import FUTURE_DAYS, Future, day_factors, deficits, futures, persistence
 from wattwerk.forecast.grid_signal import Co2Source, EnergyChartsCO2
 from wattwerk.forecast.load import LoadForecaster, blend_recent, day_energies
 from wattwerk.forecast.pv import Correction, fixed_fade
@@ -70,6 +70,7 @@ from wattwerk.snapshot import Snapshot
 log = logging.getLogger("wattwerk.planner")
 
 EV_EFFICIENCY = 0.9  # AC energy into the car's battery, for SoC targets
+DAY_SLOTS = 24 * 60 // SLOT_MINUTES  # a day ahead the futures keep their persistence
 # €/kg CO₂ when strategy.co2 has weight 0: 800 g/kWh x 1e-4 €/kg = 0.008 ct/kWh, below any price step
 # a tariff has (0.01 ct), above the planner's tie hair on every flow (0.001 ct): CO₂ decides only ties
 CO2_TIE_EUR_PER_KG = 1e-4
@@ -164,6 +165,7 @@ class PlanService:
         self._problem: str | None = None  # the failure being logged (once per streak)
         self._session_wh0: dict[str, float | None] = {}  # charger meter reading at plug-in
         self.pv_correction: Correction | None = None
+        self._day_loads: dict[date, tuple[float, float]] = {}  # a judged day's load: measured, forecast (Wh)
         self.pv_recent = 1.0  # measured over forecast PV of the last two hours (intraday)
         self.owner_departures: dict[str, EvDeparture] = {}  # the owner's plans (page, MQTT, portal)
         self.co2 = co2 if co2 is not None else co2_source(cfg)
@@ -294,7 +296,8 @@ class PlanService:
         departure, heat stores, grid limits; the CO₂ signal per slot when there is one."""
         cfg, start, n = self.cfg, prices.start, len(prices.buy)
         index = slot_index(start, n, SLOT_MINUTES)
-        history = load_history_w(cfg, self.store, start, weeks=7)  # a week more: how the last days went
+        # the profile's 6 weeks before the oldest of the days the futures judge
+        history = load_history_w(cfg, self.store, start, weeks=6 + FUTURE_DAYS // 7)
         forecaster = LoadForecaster(tz=cfg.site.timezone).fit(history)
         load = np.nan_to_num(forecaster.predict(index))
         roles = SiteRoles.from_pairs([(d.id, d.role) for d in cfg.devices])
@@ -330,11 +333,11 @@ class PlanService:
             pv, self.pv_recent = recent_pv(
                 cfg, self.store, start, pv, lambda s, k: weather_pv_w(cfg, weather, s, k, factor)
             )
-            factors = self.future_factors(history, self.pv_correction) if self.pv_correction else None
-            if factors is not None:  # other futures from how the past days strayed
-                peak = sum(a.peak_w for a in pv_arrays(cfg))
+            strayed = self.future_factors(history, self.pv_correction) if self.pv_correction else None
+            if strayed is not None:  # other futures from how the past days strayed
+                (factors, keep), peak = strayed, sum(a.peak_w for a in pv_arrays(cfg))
                 fades = fixed_fade(RECENT_DECAY, n), LOAD_DECAY ** np.arange(n)
-                pv, load, others = futures(pv, load, factors, *fades, peak)
+                pv, load, others = futures(pv, load, factors, *fades, peak, 0.0, keep, DAY_SLOTS)
         thermal = tuple(
             heat_store(cfg, s, snap, n, SLOT_MINUTES, f"heat{i}")
             for i, s in enumerate(cfg.strategy.heat_stores)
@@ -356,21 +359,28 @@ class PlanService:
             futures=others,
         )
 
-    def future_factors(self, history: pd.Series, correction: Correction) -> np.ndarray | None:
+    def future_factors(self, history: pd.Series, correction: Correction) -> tuple[np.ndarray, float] | None:
         """``forecast.futures.day_factors`` of the days the PV correction judged (measured against
-        the weather model) whose house load is known too (against the profile fit before each day);
-        None with fewer than five such days."""
+        the weather model) whose house load is known too (against the profile fit before each day),
+        and how much of its deviation a future keeps a day ahead (``persistence``); None with fewer
+        than five such days. A past day's load figures are kept: a re-plan fits only new days."""
         tz = self.cfg.site.timezone
-        if not correction.day_wh:
+        days = [d for d, _, _ in correction.day_wh]
+        new = [d for d in days if d not in self._day_loads]
+        if new:
+            starts = pd.DatetimeIndex([pd.Timestamp(d).tz_localize(tz) for d in new]).tz_convert("UTC")
+            loads = day_energies(history, starts, pd.Timedelta(minutes=SLOT_MINUTES), tz)
+            for d, s in zip(new, starts, strict=True):
+                if s in loads.index:
+                    self._day_loads[d] = (float(loads.at[s, "measured"]), float(loads.at[s, "forecast"]))
+        self._day_loads = {d: self._day_loads[d] for d in days if d in self._day_loads}  # judged days only
+        known = self._day_loads
+        rows = [(d, pv_m, pv_f, *known[d]) for d, pv_m, pv_f in correction.day_wh if d in known]
+        if not rows:
             return None
-        starts = pd.DatetimeIndex([pd.Timestamp(d).tz_localize(tz) for d, _, _ in correction.day_wh])
-        loads = day_energies(history, starts.tz_convert("UTC"), pd.Timedelta(minutes=15), tz)
-        rows = [
-            (pv_m, pv_f, *loads.loc[s])
-            for (_, pv_m, pv_f), s in zip(correction.day_wh, starts.tz_convert("UTC"), strict=True)
-            if s in loads.index
-        ]
-        return day_factors(*np.array(rows, dtype=float).T) if rows else None
+        energies = np.array([r[1:] for r in rows], dtype=float).T
+        factors = day_factors(*energies)
+        return None if factors is None else (factors, persistence(deficits(*energies), [r[0] for r in rows]))
 
     def solve(
         self, prices: Prices, snap: Snapshot, weather: pd.DataFrame | None, co2: np.ndarray | None

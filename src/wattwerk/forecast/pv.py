@@ -15,6 +15,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from wattwerk.forecast.futures import FUTURE_DAYS
 from wattwerk.forecast.weather import Site, complete
 
 
@@ -87,8 +88,9 @@ def daily_energy_wh(power_w: pd.Series, tz: str) -> pd.Series:
 @dataclass(frozen=True)
 class Correction:
     """How the model compares with the plant: ``factor`` (bounded) scales the next forecasts;
-    ``ratio`` is measured/modelled over ``days`` recent days with enough sun, ``day_wh`` those days'
-    (local date, measured Wh, modelled Wh), oldest first: how far a day strays (``forecast.futures``)."""
+    ``ratio`` is measured/modelled over ``days`` recent days with enough sun; ``day_wh`` the last
+    ``FUTURE_DAYS`` such days' (local date, measured Wh, modelled Wh), oldest first: how far a day
+    strays (``forecast.futures``)."""
 
     factor: float
     ratio: float
@@ -104,14 +106,17 @@ def correction_factor(
     bounds: tuple[float, float] = (0.6, 1.2),
     min_day_wh: float = 0.0,
     days: int = 7,
+    keep_days: int = FUTURE_DAYS,
 ) -> Correction:
-    """Bounded ratio of measured to modelled energy over the last ``days`` days both know.
+    """Bounded ratio of measured to modelled energy over the last ``days`` days both know; the
+    last ``keep_days`` such days each (``Correction.day_wh``).
 
     Days the model expects less than ``min_day_wh`` on are skipped (a dull day says little).
     With no usable day the factor is 1.
     """
-    both = pd.concat({"m": measured_wh, "f": modelled_wh}, axis=1).dropna()
-    both = both[both["f"] > max(min_day_wh, 1e-9)].tail(days)
+    judged = pd.concat({"m": measured_wh, "f": modelled_wh}, axis=1).dropna()
+    judged = judged[judged["f"] > max(min_day_wh, 1e-9)]
+    both, kept = judged.tail(days), judged.tail(max(days, keep_days))
     if both.empty:
         return Correction(1.0, float("nan"), 0, 0.0, 0.0)
     ratio = float(both["m"].sum() / both["f"].sum())
@@ -121,7 +126,7 @@ def correction_factor(
         len(both),
         float(both["m"].sum()),
         float(both["f"].sum()),
-        tuple((d, float(m), float(f)) for d, m, f in zip(both.index, both["m"], both["f"], strict=True)),
+        tuple((d, float(m), float(f)) for d, m, f in zip(kept.index, kept["m"], kept["f"], strict=True)),
     )
 
 

@@ -16,6 +16,7 @@ import pandas as pd
 
 from wattwerk.config import SiteConfig
 from wattwerk.flows import FLOW_ROLES
+from wattwerk.forecast.futures import FUTURE_DAYS
 from wattwerk.forecast.pv import (
     Correction,
     PVArray,
@@ -116,7 +117,7 @@ def pv_correction(cfg: SiteConfig, store: Any, weather: pd.DataFrame, now: datet
     yield over modelled, bounded); None without measurements or past weather."""
     arrays = pv_arrays(cfg)
     past = weather[weather.index < pd.Timestamp(now).floor("D")]
-    measured = pv_history_w(cfg, store, now)
+    measured = pv_history_w(cfg, store, now, days=FUTURE_DAYS + 1)  # the futures' days, judged too
     if not arrays or past.empty or measured.empty:
         return None
     hourly = measured.resample("1h").mean()  # the weather's intervals; a gap stays a gap
@@ -200,7 +201,7 @@ class OpenMeteoWeather:
         cfg: SiteConfig,
         client: Callable[[], httpx.AsyncClient] | None = None,
         every: timedelta = timedelta(hours=1),
-        past_days: int = 7,
+        past_days: int = FUTURE_DAYS,  # the days the PV correction and the futures judge
     ) -> None:
         self.source = OpenMeteo(weather_site(cfg), past_days=past_days)
         self.client = client or (lambda: httpx.AsyncClient(timeout=20.0))

@@ -17,6 +17,7 @@ import pandas as pd
 
 from wattwerk.config import DeviceBase, SiteConfig
 from wattwerk.errors import InputLedger, PermanentError
+from wattwerk.forecast.futures import FUTURE_DAYS
 from wattwerk.forecast.site import weather_site
 from wattwerk.forecast.weather import complete
 from wattwerk.model import Reading
@@ -99,7 +100,9 @@ class SimWeather:
     now, in the columns of a weather service (``ghi``, ``dni``, ``dhi``, ``temp_air``, ``wind_speed``),
     so PV is forecast from the weather the simulated plant will see; no internet."""
 
-    def __init__(self, cfg: SiteConfig, sim: SiteSim, past_days: int = 7, ahead_days: int = 2) -> None:
+    def __init__(
+        self, cfg: SiteConfig, sim: SiteSim, past_days: int = FUTURE_DAYS, ahead_days: int = 2
+    ) -> None:
         self.site = weather_site(cfg)
         self.sim, self.region = sim, sim.params.location.try_region
         self.past, self.ahead = timedelta(days=past_days), timedelta(days=ahead_days)

@@ -8,16 +8,17 @@ import pandas as pd
 
 from wattwerk.bench.year.laws import pv_forecast_at
 from wattwerk.bench.year.world import SLOT_S, Year
-from wattwerk.forecast.futures import FUTURES, day_factors
+from wattwerk.forecast.futures import FUTURES, day_factors, deficits, persistence
 from wattwerk.forecast.load import day_energies
 
 
-def future_factors(year: Year, days: int = 28) -> np.ndarray:
+def future_factors(year: Year, days: int = 28) -> tuple[np.ndarray, np.ndarray]:
     """Per slot, ``(FUTURES, 2)``: the PV and load factor of each of the planner's futures
     (``forecast.futures.day_factors``) from the ``days`` UTC days before the slot's day (past data
-    only; at least 7); 1 where too few. PV is judged against the forecast the planner starts from
-    (the recorded one, else the week's mean), days forecast under 5 % of the brightest so far left
-    out (a dull day says little)."""
+    only; at least 7); 1 where too few. And per slot, how much of its deviation a future keeps a
+    day ahead (``forecast.futures.persistence`` of the same days). PV is judged against the
+    forecast the planner starts from (the recorded one, else the week's mean), days forecast under
+    5 % of the brightest so far left out (a dull day says little)."""
     h = year.history
     seen = h["pv_w"].notna()
     pv = (
@@ -35,12 +36,14 @@ def future_factors(year: Year, days: int = 28) -> np.ndarray:
     judged = pd.date_range(first.ceil("D"), year.starts[-1].floor("D"), freq="D")
     both = pv.join(day_energies(load, judged, pd.Timedelta(seconds=SLOT_S), "Europe/Berlin"), how="inner")
     both = both[both["pv_forecast"] > 0.05 * both["pv_forecast"].cummax()]
-    out = np.ones((year.n, FUTURES, 2))
+    out, keep = np.ones((year.n, FUTURES, 2)), np.ones(year.n)
     dates = both.index
     slot_days = year.starts.floor("D")
     for day in slot_days.unique():
         win = both[(dates < day) & (dates >= day - pd.Timedelta(days=days))]
-        f = day_factors(win["pv_measured"], win["pv_forecast"], win["measured"], win["forecast"], min_days=7)
+        energies = win["pv_measured"], win["pv_forecast"], win["measured"], win["forecast"]
+        f = day_factors(*energies, min_days=7)
         if f is not None:
             out[slot_days == day] = f
-    return out
+            keep[slot_days == day] = persistence(deficits(*energies), win.index.date)
+    return out, keep

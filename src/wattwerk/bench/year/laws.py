@@ -125,6 +125,7 @@ class Forecasts:
     pv_shape: PvShape | None = None  # per time of day instead of ``pv_scale``: see pv_shape_correction
     futures: np.ndarray | None = None  # per slot: (PV, load) factor per future, see future_factors
     pv_week: np.ndarray | None = None  # per slot: the same slot's mean PV of the 7 days before (pv_week_mean)
+    persistence: np.ndarray | None = None  # per slot: the share of its deviation a future keeps a day ahead
 
     def pv_at(self, i: int, n: int) -> np.ndarray:
         """PV forecast for slots ``i .. i+n``, corrected by the factor(s) known at slot ``i``; with
@@ -438,7 +439,10 @@ class Planned:
         others: tuple[Future, ...] = ()
         if self.fc.futures is not None and not self.fc.oracle:  # the futures vary the house load only
             fades = self._fade(i, n), self.load_recent_decay ** np.arange(n)
-            pv, load, others = futures(pv, house, self.fc.futures[i], *fades, y.setup.pv_kwp * 1000.0, fixed)
+            keep = 1.0 if self.fc.persistence is None else float(self.fc.persistence[i])
+            peak = y.setup.pv_kwp * 1000.0
+            day = 86400 // SLOT_S
+            pv, load, others = futures(pv, house, self.fc.futures[i], *fades, peak, fixed, keep, day)
         return PlanRequest(
             now,
             SLOT_S // 60,
