@@ -116,12 +116,14 @@ async def test_cheap_slots_charge_dear_slots_discharge_and_the_current_slot_is_t
     _, svc, clock, _ = service(tmp_path)
     plan = await svc.refresh()
     assert plan is not None and plan.status == "optimal"
-    assert plan.start == NOW and plan.n == 48  # known prices end at midnight local (22:00 UTC)
+    assert plan.start == NOW and plan.n == 192  # 48 h: published prices end at midnight local (22:00 UTC)
+    assert svc.prices is not None and svc.prices.published == 48  # the rest a persistence forecast
     power, buy = plan.devices["bat"]["power_w"], plan.buy_eur_per_kwh
     charge, discharge = power < -1.0, power > 1.0
-    assert charge.any() and discharge.any()
-    # the spread beats the round-trip losses: energy bought cheap is sold (saved) dear
-    assert buy[charge].max() < 0.95 * 0.95 * buy[discharge].min()
+    assert charge[:48].any() and discharge[:48].any()
+    # the spread beats the round-trip losses: energy bought cheap is sold (saved) dear (on the
+    # published prices of 2 June)
+    assert buy[:48][charge[:48]].max() < 0.95 * 0.95 * buy[:48][discharge[:48]].min()
     cheapest, dearest = int(np.argmin(buy)), int(np.argmax(buy))
     assert power[cheapest] < 0 < power[dearest]
     for i in (cheapest, dearest, 0):
@@ -251,7 +253,7 @@ async def test_weather_offline_plans_pv_from_clear_sky(tmp_path, caplog):
     local_noon = int(np.argmax(plan.pv_w))
     assert 3000 < plan.pv_w[local_noon] < 8000  # 8 kWp, June, clear sky scaled
     assert 9 <= plan.slot_start(local_noon).hour <= 13  # solar noon at 7.8° E is near 11:30 UTC
-    assert plan.pv_w[-1] == 0.0  # 21:45 UTC: night
+    assert plan.pv_w[47] == 0.0  # 21:45 UTC: night
     assert svc.plan_json()["pv"] == "clear sky (no weather)"
 
 
@@ -328,8 +330,10 @@ async def test_no_feed_in_at_negative_prices_curtails_and_pulls_consumption_in(t
     off, on = plans[False], plans[True]
     assert off is not None and on is not None
     neg = on.sell_eur_per_kwh == 0.0
+    published = np.arange(on.n) < 48  # 2 June's published prices (the rest of the 48 h is a forecast)
+    neg &= published
     assert neg.any() and (off.sell_eur_per_kwh == pytest.approx(0.0811))
-    assert on.buy_eur_per_kwh[neg].max() < on.buy_eur_per_kwh[~neg].min()  # the cheapest hours
+    assert on.buy_eur_per_kwh[neg].max() < on.buy_eur_per_kwh[published & ~neg].min()  # the cheapest hours
     assert on.export_w[neg].max() <= 1e-6 < off.export_w[neg].max()  # no feed-in in those hours
     assert on.curtail_w[neg].sum() > 0  # what the site cannot take is curtailed
     bat = on.devices["bat"]["power_w"]

@@ -46,6 +46,7 @@ from wattwerk.bench.year.world import (
     default_setup,
     tariff_facts,
 )
+from wattwerk.market.dayahead import FORECAST_DISCOUNT
 from wattwerk.progress import Progress
 from wattwerk.sim.site import SiteSim
 
@@ -65,7 +66,7 @@ PLANNER_TUNING: dict[str, Any] = {
     "pv_recent_slots": 4,
     "pv_recent_decay": 0.85,
     "load_recent_decay": 0.7,
-    "forecast_price_discount": 0.06,
+    "forecast_price_discount": FORECAST_DISCOUNT,
 }
 
 

@@ -144,7 +144,7 @@ class PlanService:
         *,
         store: Any = None,
         clock: Callable[[], datetime] = utcnow,
-        horizon: timedelta = timedelta(hours=36),
+        horizon: timedelta = timedelta(hours=48),  # the benchmark's (bench.year.laws.HORIZON_SLOTS)
         weather: Callable[[], Awaitable[pd.DataFrame]] | None = None,
         options: PlanOptions | None = None,
         co2: Co2Source | None = None,
@@ -477,10 +477,11 @@ class PlanService:
         )
 
     def plan_json(self) -> dict[str, Any]:
-        """``{currency, status, message, source, fresh, pv, pv_correction, cost_eur, slots: [{start,
-        end, price, grid_w, battery_w, ev_w, heat_w, pv_w, load_w, curtail_w}], curtailed_kwh}`` from the
-        current slot on (the shape ``RuntimeView`` shows); ``curtail_w`` is PV the plan holds back
-        (feed-in limit, zero export, negative feed-in prices)."""
+        """``{currency, status, message, source, fresh, published_slots, pv, pv_correction, cost_eur,
+        slots: [{start, end, price, grid_w, battery_w, ev_w, heat_w, pv_w, load_w, curtail_w}],
+        curtailed_kwh}`` from the current slot on (the shape ``RuntimeView`` shows); ``curtail_w`` is
+        PV the plan holds back (feed-in limit, zero export, negative feed-in prices); the slots after
+        the first ``published_slots`` are planned on forecast prices (not yet published)."""
         plan = self.plan
         i = self._slot(self.clock())
         if plan is None or i is None:
@@ -514,6 +515,7 @@ class PlanService:
             "message": plan.message,
             "source": p.source if p else None,
             "fresh": p.fresh if p else None,
+            "published_slots": self._published(plan, i),
             "pv": self.pv_source,
             "pv_correction": round(self.pv_correction.factor, 3) if self.pv_correction else None,
             "pv_recent": round(self.pv_recent, 3),
@@ -522,6 +524,14 @@ class PlanService:
             "curtailed_kwh": round(float(plan.curtail_w[i:].sum()) * plan.slot_minutes / 60_000, 3),
             "co2": self.co2_json(plan, i),
         }
+
+    def _published(self, plan: Plan, i: int) -> int:
+        """How many of the plan's slots from ``i`` have published prices (the rest a forecast)."""
+        p = self.prices
+        if p is None:
+            return plan.n - i
+        offset = int((plan.start - p.start) // timedelta(minutes=SLOT_MINUTES))
+        return max(0, min(p.published - offset, plan.n) - i)
 
     def co2_json(self, plan: Plan, i: int) -> dict[str, Any] | None:
         """The CO₂ side of the plan from slot ``i``: source, weight, expected kg CO₂ of the imported

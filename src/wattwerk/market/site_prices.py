@@ -4,13 +4,16 @@ day-ahead provider's prices through a disk cache where the tariff needs them.
 
 The planner (``edge.planning.PlanService``) asks a ``PriceSource`` for the prices of its horizon;
 ``TariffPrices`` is the one a site file describes, ``market.sample.SamplePrices`` the demo's.
+Beyond the published day-ahead prices the horizon is filled by the persistence forecast the
+benchmark plans on (``market.dayahead.fill_unpublished``: the same slot a day or two earlier, buy
+prices ``FORECAST_DISCOUNT`` lower), so the edge plans as ``wattwerk bench`` measures it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import httpx
@@ -19,7 +22,7 @@ import numpy as np
 from wattwerk.config import Tariff as TariffConfig
 from wattwerk.errors import RetryableError
 from wattwerk.market.awattar import Awattar
-from wattwerk.market.dayahead import known_until
+from wattwerk.market.dayahead import FORECAST_DISCOUNT, fill_unpublished, known_until
 from wattwerk.market.energy_charts import EnergyChartsPrice
 from wattwerk.market.entsoe import Entsoe
 from wattwerk.market.prices import PriceSeries
@@ -31,11 +34,14 @@ from wattwerk.market.tibber import Tibber
 
 SLOT_MINUTES = 15
 MIN_SLOTS = 4  # fewer known prices than an hour: no plan
+DAY = timedelta(days=1)
+DAY_SLOTS = DAY // timedelta(minutes=SLOT_MINUTES)
 
 
 @dataclass(frozen=True)
 class Prices:
-    """Buy and sell price (€/kWh) per slot from ``start``; ``fresh`` False when from the cache."""
+    """Buy and sell price (€/kWh) per slot from ``start``; ``fresh`` False when from the cache. The
+    first ``published`` slots have published prices, the rest a forecast (negative: all published)."""
 
     start: datetime
     buy: np.ndarray
@@ -43,6 +49,11 @@ class Prices:
     source: str
     fresh: bool = True
     message: str = ""
+    published: int = -1
+
+    def __post_init__(self) -> None:
+        if self.published < 0 or self.published > len(self.buy):
+            object.__setattr__(self, "published", len(self.buy))
 
 
 class PriceSource(Protocol):
@@ -96,34 +107,63 @@ class TariffPrices:
         self._held: tuple[PriceSeries, datetime, bool, str] | None = None
 
     async def _spot(self, start: datetime, end: datetime) -> tuple[PriceSeries, bool, str]:
+        """The provider's prices from a day before ``start`` (the forecast's past) to the end of
+        tomorrow. The provider is asked from the hour before ``start``, or from a day before the
+        end of the published prices when that is earlier (the past the forecast needs in the
+        morning); the rest of the past day comes from the cache of earlier fetches, since a
+        provider may serve only what is published now (Tibber, the demo's sample)."""
         assert self.cached is not None
-        held = self._held
+        name, held = self.cached.provider.name, self._held
         if held is not None:
             series, at, fresh, msg = held
             due = min(known_until(start), end)
             if fresh and start - at < self.refetch and series.end >= due:
                 return series, fresh, msg
-        fetch_from, fetch_to = start - timedelta(hours=1), known_until(start) + timedelta(days=1)
+        until = known_until(start).astimezone(UTC)  # a day before it: the slots the forecast repeats
+        fetch_from, fetch_to = min(start - timedelta(hours=1), until - DAY), until + DAY
         async with self.client() as client:
             result = await self.cached.get(client, fetch_from, fetch_to, now=start)
-        self._held = (result.series, start, result.fresh, result.message)
-        return result.series, result.fresh, result.message
+        series = result.series
+        cached = self.cached.cache.get(name)
+        if (
+            cached is not None
+            and cached[0].slot_minutes == series.slot_minutes
+            and series.start > start - DAY
+        ):
+            series = cached[0].window(start - DAY, series.start).merge(series)  # the past before it
+        self._held = (series, start, result.fresh, result.message)
+        return series, result.fresh, result.message
 
     async def prices(self, start: datetime, end: datetime) -> Prices:
-        """Raises RetryableError when no price is known for ``start``."""
+        """The slots from ``start`` to ``end``: published prices up to the first gap, then the
+        persistence forecast (``fill_unpublished``) where a day of published prices precedes the
+        gap; only the published ones without it. Raises RetryableError when fewer than MIN_SLOTS
+        prices from ``start`` are published."""
         n = int((end - start) / timedelta(minutes=SLOT_MINUTES))
-        starts = slot_index(start, n, SLOT_MINUTES)
         if self.provider is None:
+            starts = slot_index(start, n, SLOT_MINUTES)
             return Prices(start, self.tariff.buy(starts), self.tariff.sell(starts), "fixed")
         spot, fresh, msg = await self._spot(start, end)
         if spot.slot_minutes != SLOT_MINUTES:
             spot = spot.resample(SLOT_MINUTES)
+        starts = slot_index(start - DAY, DAY_SLOTS + n, SLOT_MINUTES)  # with the day before
         buy, sell = self.tariff.buy(starts, spot), self.tariff.sell(starts, spot)
-        gaps = np.isnan(buy) | np.isnan(sell)
+        gaps = np.isnan(buy[DAY_SLOTS:]) | np.isnan(sell[DAY_SLOTS:])
         known = int(np.argmax(gaps)) if gaps.any() else n  # up to the first gap
         if known < MIN_SLOTS:
             raise RetryableError(f"{self.provider.name}: no prices from {start.isoformat()}")
+        buy, sell = _filled(buy, FORECAST_DISCOUNT), _filled(sell, 0.0)
+        k = min(len(buy), len(sell))
         source = spot.source or self.provider.name
         if self.cfg.provider == "fixed":
             source = f"fixed, feed-in {source}"
-        return Prices(start, buy[:known], sell[:known], source, fresh, msg)
+        return Prices(start, buy[:k], sell[:k], source, fresh, msg, known)
+
+
+def _filled(values: np.ndarray, discount: float) -> np.ndarray:
+    """The slots after the day before ``start``: published up to the first gap from ``start`` on,
+    then the persistence forecast (``discount`` lower), or up to that gap without a day before it.
+    A price that does not depend on the provider (a fixed buy price beside spot feed-in) has no gap."""
+    gaps = np.isnan(values[DAY_SLOTS:])
+    published = DAY_SLOTS + (int(np.argmax(gaps)) if gaps.any() else len(gaps))
+    return fill_unpublished(values, published, DAY_SLOTS, discount)[DAY_SLOTS:]

@@ -148,16 +148,19 @@ function renderPlan(plan) {
   const y = (v) => T + (H - T - B) * (hi - v) / (hi - lo);
   const currency = plan.currency || "";
   let svg = `<svg viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${esc(WW.tr("live.plan_chart", "prices and plan"))}">`;
+  const known = published(plan);  // the slots after it are planned on forecast prices: paler
   slots.forEach((s, i) => {
     const v = s.price ?? 0, x = L + i * bw;
     const cls = (s.battery_w ?? 0) < -1 ? "charge" : (s.battery_w ?? 0) > 1 ? "discharge" : "";
-    const what = [`${WW.fmt(v, 3)} ${currency}/kWh`];
+    const what = [`${WW.fmt(v, 3)} ${currency}/kWh` + (i >= known ? ` (${WW.tr("live.slot_forecast", "forecast")})` : "")];
     if (s.battery_w) what.push(WW.tr("live.slot_battery", "battery {power}", { power: fmtPower(s.battery_w) }));
     if (s.ev_w) what.push(WW.tr("live.slot_ev", "EV {power}", { power: fmtPower(s.ev_w) }));
     if (s.curtail_w >= 1) what.push(WW.tr("live.slot_curtailed", "PV curtailed {power}", { power: fmtPower(s.curtail_w) }));
-    svg += `<rect class="price ${cls}" x="${x.toFixed(1)}" y="${Math.min(y(v), y(0)).toFixed(1)}" width="${Math.max(bw - 1, 1).toFixed(1)}" ` +
+    svg += `<rect class="price ${cls}${i >= known ? " forecast" : ""}"${i >= known ? ' fill-opacity="0.4"' : ""} x="${x.toFixed(1)}" y="${Math.min(y(v), y(0)).toFixed(1)}" width="${Math.max(bw - 1, 1).toFixed(1)}" ` +
       `height="${Math.abs(y(v) - y(0)).toFixed(1)}"><title>${esc(hm(Date.parse(s.start) / 1000))}: ${esc(what.join(", "))}</title></rect>`;
   });
+  if (known < slots.length)  // where the published prices end
+    svg += `<line class="forecast-from" x1="${(L + known * bw).toFixed(1)}" x2="${(L + known * bw).toFixed(1)}" y1="${T}" y2="${H - B}" stroke="#69736d" stroke-dasharray="3 3"/>`;
   svg += `<text x="${L - 4}" y="${y(hi) + 10}" text-anchor="end" font-size="11" fill="#69736d">${WW.fmt(hi, 2)}</text>` +
     `<text x="${L - 4}" y="${y(lo)}" text-anchor="end" font-size="11" fill="#69736d">${WW.fmt(lo, 2)}</text>`;
   const every = Math.max(1, Math.ceil(slots.length / (W < 500 ? 4 : 8)));
@@ -168,7 +171,8 @@ function renderPlan(plan) {
   const source = { source: plan.source };
   box.innerHTML = svg + `</svg><div class="legend"><span><i class="price"></i>${esc(WW.tr("live.plan_price", "price {currency}/kWh", { currency }))}</span>` +
     `<span><i class="price charge"></i>${esc(WW.tr("live.plan_charges", "battery charges"))}</span>` +
-    `<span><i class="price discharge"></i>${esc(WW.tr("live.plan_discharges", "battery discharges"))}</span></div>` +
+    `<span><i class="price discharge"></i>${esc(WW.tr("live.plan_discharges", "battery discharges"))}</span>` +
+    (known < slots.length ? `<span data-testid="plan-forecast"><i class="price" style="opacity:.4"></i>${esc(WW.tr("live.plan_forecast", "forecast price (not yet published)"))}</span>` : "") + "</div>" +
     (plan.source ? `<p class="muted small" data-testid="plan-prices">${esc(plan.fresh === false ?
       WW.tr("live.plan_prices_cached", "prices: {source} (cached)", source) : WW.tr("live.plan_prices", "prices: {source}", source))}</p>` : "") +
     (plan.curtailed_kwh > 0.0005 ? `<p class="muted small" data-testid="plan-curtailed">${esc(WW.tr("live.plan_curtailed",
@@ -192,7 +196,17 @@ function planOutlook(plan) {
   } else if (c && c.message) {
     note = ` (${c.message})`;  // the server's own words
   }
-  return `<p class="muted small" data-testid="plan-outlook">${esc(WW.tr("live.plan_expected", "expected over the plan: {parts}", { parts: parts.join(" · ") }) + note)}</p>`;
+  const slots = plan.slots || [], known = published(plan), vars = { parts: parts.join(" · ") };
+  const said = known < slots.length
+    ? WW.tr("live.plan_expected_forecast", "expected over the plan, with forecast prices from {time}: {parts}", { ...vars, time: hm(Date.parse(slots[known].start) / 1000) })
+    : WW.tr("live.plan_expected", "expected over the plan: {parts}", vars);
+  return `<p class="muted small" data-testid="plan-outlook">${esc(said + note)}</p>`;
+}
+
+// how many of the plan's slots have published prices (all when the edge does not say)
+function published(plan) {
+  const n = (plan.slots || []).length;
+  return typeof plan.published_slots === "number" ? Math.min(plan.published_slots, n) : n;
 }
 
 // the header: green when every device answers, amber when one is stale, red when the grid meter is not ok

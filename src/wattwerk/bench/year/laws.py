@@ -37,7 +37,7 @@ from wattwerk.control.planner import solve
 from wattwerk.forecast.futures import Future, futures
 from wattwerk.forecast.load import LoadForecaster, blend_recent
 from wattwerk.forecast.pv import blend_intraday, fixed_fade, intraday_factor
-from wattwerk.market.dayahead import known_until
+from wattwerk.market.dayahead import fill_unpublished, known_until
 from wattwerk.sim.battery import Battery as SimBattery
 from wattwerk.sim.ev import EVCharger
 from wattwerk.sim.heatpump import HeatPump, carnot_cop
@@ -46,6 +46,7 @@ from wattwerk.sim.pv import PVArray
 from wattwerk.sim.site import SiteSim
 
 HORIZON_SLOTS = 96  # 48 h of 30-min slots
+DAY_SLOTS = 86_400 // SLOT_S
 # a recorded PV forecast's share beside the week's mean of the same slot (a backtest on the
 # benchmark year's PV: day-ahead MAE 505 W for the forecast alone, 474 W at 0.7, 474 W at 0.6)
 PV_FORECAST_WEIGHT = 0.7
@@ -248,19 +249,23 @@ def price_horizon(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Buy and sell prices (€/kWh) for the planning horizon at slot ``i``: the prices known at
     ``now``; with ``extend``, the rest of the 48 h filled with the known prices of the same time of
-    day one (or two) days earlier: a persistence forecast from published prices only. Those
-    forecast buy prices are lowered by ``discount`` (a fraction): the real ones are published
-    before they are needed, so energy bought now on the strength of a forecast should be clearly
-    cheaper (the value of waiting)."""
+    day one (or two) days earlier (``market.dayahead.fill_unpublished``, as the edge's prices): a
+    persistence forecast from published prices only. Those forecast buy prices are lowered by
+    ``discount`` (a fraction): the real ones are published before they are needed, so energy bought
+    now on the strength of a forecast should be clearly cheaper (the value of waiting)."""
     known = known_slots(year, i, now, oracle)
-    buy, sell = year.buy[i : i + known], year.sell[i : i + known]
     full = min(HORIZON_SLOTS, year.n - i)
     if not extend or known >= full:
-        return buy, sell
-    j = np.arange(known, full)
-    back = i + j - ((j - known) // 48 + 1) * 48  # the same time a day (or two) earlier: known
-    back = np.where(back < 0, i + known - 1, back)  # at the very start of the data: the last known
-    return np.concatenate((buy, year.buy[back] * (1.0 - discount))), np.concatenate((sell, year.sell[back]))
+        return year.buy[i : i + known], year.sell[i : i + known]
+    first = i + known - DAY_SLOTS  # a day of published prices before the first forecast slot
+    lo, pad = max(0, min(first, i)), max(0, -first)
+
+    def filled(values: np.ndarray, cut: float) -> np.ndarray:
+        # at the very start of the data the missing past is the last known price
+        past = np.concatenate((np.full(pad, values[i + known - 1]), values[lo : i + full]))
+        return fill_unpublished(past, pad + i + known - lo, DAY_SLOTS, cut)[pad + i - lo :]
+
+    return filled(year.buy, discount), filled(year.sell, 0.0)
 
 
 def _plan_battery(bat: SimBattery) -> Battery:
