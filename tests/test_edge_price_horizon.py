@@ -187,7 +187,8 @@ async def test_in_the_morning_the_edge_plans_48_h_published_then_yesterday_s_pri
     assert svc.plan_json()["published_slots"] == 47
 
 
-async def test_once_the_next_day_is_published_the_plan_takes_its_prices(tmp_path) -> None:
+async def test_once_the_next_day_is_published_the_plan_takes_its_prices(tmp_path, caplog) -> None:
+    caplog.set_level("INFO", logger="wattwerk.planner")
     cfg, payload = site(tmp_path), recorded_payload()
     handler = {"payload": payload}
 
@@ -197,6 +198,8 @@ async def test_once_the_next_day_is_published_the_plan_takes_its_prices(tmp_path
     clock = Clock(NOW)
     svc = planner(tmp_path, cfg, client, clock, refetch=timedelta(hours=6))  # asked again when due
     assert await svc.refresh() is not None
+    clock.now = NOW + timedelta(minutes=15)  # the next slot, nothing new published: no change
+    assert await svc.refresh() is not None and "prices changed" not in caplog.text
     guessed = svc.prices
     handler["payload"] = with_3_june(payload)
     clock.now = NOW + timedelta(hours=1, minutes=5)  # 13:05 in Berlin
@@ -204,6 +207,7 @@ async def test_once_the_next_day_is_published_the_plan_takes_its_prices(tmp_path
     assert plan is not None and svc.prices is not None and guessed is not None
     start = NOW + timedelta(hours=1)
     assert plan.start == start and svc.prices.published == 44 + DAY_SLOTS  # to 3 June 22:00 UTC
+    assert "prices changed" in caplog.text  # a day more published
     buy, _ = tariff_prices(cfg, handler["payload"], start, 44 + DAY_SLOTS)
     assert np.array_equal(plan.buy_eur_per_kwh[: 44 + DAY_SLOTS], buy)  # 3 June no longer a forecast
     assert not np.allclose(plan.buy_eur_per_kwh[44:52], guessed.buy[48:56])
@@ -299,3 +303,24 @@ async def test_the_page_gets_the_published_slots_and_marks_forecast_prices(tmp_p
         assert (
             "{time}" in cat["live.plan_expected_forecast"] and "{parts}" in cat["live.plan_expected_forecast"]
         )
+
+
+async def test_cheap_and_expensive_are_judged_on_published_prices_only(tmp_path) -> None:
+    cfg, payload = site(tmp_path), recorded_payload()
+    clock = Clock(NOW)
+    svc = planner(tmp_path, cfg, serving(payload), clock)
+    plan = await svc.refresh()
+    assert plan is not None and svc.prices is not None
+    buy, published = plan.buy_eur_per_kwh, svc.prices.published
+    lo, hi = np.quantile(buy[:published], [0.25, 0.75])
+    lo_all, hi_all = np.quantile(buy, [0.25, 0.75])  # with the forecast: what the signal must not use
+    differ = [
+        i
+        for i in range(published)
+        if (buy[i] <= lo) != (buy[i] <= lo_all) or (buy[i] >= hi) != (buy[i] >= hi_all)
+    ]
+    assert differ  # on these prices the forecast would move the quarters
+    for i in differ:
+        clock.now = plan.slot_start(i)
+        sig = svc.signals()
+        assert (sig.cheap, sig.expensive) == (bool(buy[i] <= lo), bool(buy[i] >= hi))

@@ -447,15 +447,17 @@ class PlanService:
 
     def signals(self) -> Signals:
         """The plan's current slot: price, cheap/expensive (lowest/highest quarter of the plan's
-        prices), the battery setpoint (+ discharge) and hold while the plan keeps it from discharging.
-        A slot that charges the battery without importing charges it from PV: no setpoint then, so a
-        car charging from PV is not starved into the grid by it (the battery takes what is left)."""
+        published prices), the battery setpoint (+ discharge) and hold while the plan keeps it from
+        discharging. A slot that charges the battery without importing charges it from PV: no
+        setpoint then, so a car charging from PV is not starved into the grid by it (the battery
+        takes what is left)."""
         plan = self.plan
         i = self._slot(self.clock())
         if plan is None or i is None:
             return NO_SIGNALS
         price = float(plan.buy_eur_per_kwh[i])
-        lo, hi = np.quantile(plan.buy_eur_per_kwh, [0.25, 0.75])
+        published = plan.buy_eur_per_kwh[: max(self._published(plan, 0), i + 1)]  # not the forecast
+        lo, hi = np.quantile(published, [0.25, 0.75])
         spread = hi - lo > 0.01
         bats = [b.id for b in self.cfg.by_role("battery") if b.id in plan.devices]
         battery_w = float(sum(plan.devices[b]["power_w"][i] for b in bats)) if bats else None
@@ -567,10 +569,10 @@ def _net_of_stored(req: PlanRequest, plan: Plan) -> tuple[float, float]:
 
 
 def _same(a: Prices, b: Prices) -> bool:
-    """Do two price sets agree where both know a price?"""
+    """Do two price sets publish the same prices from ``b``'s start on (the forecast beyond them
+    follows from what is published)?"""
     offset = int((b.start - a.start) / timedelta(minutes=SLOT_MINUTES))
-    if offset < 0 or offset >= len(a.buy):
+    if offset < 0 or offset >= a.published:
         return False
-    old = a.buy[offset:]
-    k = min(len(old), len(b.buy))
-    return len(b.buy) == len(old) and bool(np.allclose(old[:k], b.buy[:k]))
+    old, new = a.buy[offset : a.published], b.buy[: b.published]
+    return len(new) == len(old) and bool(np.allclose(old, new))

@@ -79,7 +79,9 @@ class SampleDayAhead:
 
     async def fetch(self, client: httpx.AsyncClient | None, start: datetime, end: datetime) -> PriceSeries:
         """Hourly prices from ``start`` (floored to the hour) up to ``end``, but only as far as the
-        auction has published them at ``start`` (plus the hour before it, as callers ask)."""
+        auction had published them an hour after ``start``: ``TariffPrices`` asks from an hour
+        before now, or before 13:00 from the day's start (the past its forecast repeats); both lie in
+        the same publication period as now."""
         first = start.replace(minute=0, second=0, microsecond=0)
         stop = min(end, known_until(start + timedelta(hours=1)))
         n = max(0, int((stop - first) // timedelta(hours=1)))
