@@ -250,13 +250,17 @@ async def test_without_a_published_day_before_the_gap_nothing_is_invented(tmp_pa
         await restarted.prices(late, late + timedelta(hours=48))
 
 
-async def test_a_fixed_tariff_is_all_published(tmp_path) -> None:
+async def test_a_fixed_tariff_is_all_published(tmp_path, caplog) -> None:
+    caplog.set_level("INFO", logger="wattwerk.planner")
     cfg = site(tmp_path, "{provider: fixed, fixed_eur_per_kwh: 0.3, feed_in_eur_per_kwh: 0.08}")
-    svc = planner(tmp_path, cfg, serving(recorded_payload()), Clock(NOW))
+    clock = Clock(NOW)
+    svc = planner(tmp_path, cfg, serving(recorded_payload()), clock)
     plan = await svc.refresh()
     assert plan is not None and plan.n == 192 and svc.prices is not None
     assert svc.prices.published == 192 and svc.prices.source == "fixed"
     assert np.ptp(plan.buy_eur_per_kwh) == 0 and svc.plan_json()["published_slots"] == 192
+    clock.now = NOW + timedelta(minutes=15)  # the horizon slides a slot: the prices did not change
+    assert await svc.refresh() is not None and "prices changed" not in caplog.text
     assert Prices(NOW, np.ones(3), np.ones(3), "x").published == 3  # the default: all published
 
 

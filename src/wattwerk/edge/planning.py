@@ -569,10 +569,13 @@ def _net_of_stored(req: PlanRequest, plan: Plan) -> tuple[float, float]:
 
 
 def _same(a: Prices, b: Prices) -> bool:
-    """Do two price sets publish the same prices from ``b``'s start on (the forecast beyond them
-    follows from what is published)?"""
+    """Do two price sets agree on their published buy and sell prices from ``b``'s start on, with
+    no more published in ``b`` (the forecast beyond follows from them)? A horizon that slides by a
+    slot over prices all published, a fixed tariff's, is no change."""
     offset = int((b.start - a.start) / timedelta(minutes=SLOT_MINUTES))
     if offset < 0 or offset >= a.published:
         return False
-    old, new = a.buy[offset : a.published], b.buy[: b.published]
-    return len(new) == len(old) and bool(np.allclose(old, new))
+    k = min(a.published - offset, b.published)
+    more = b.published > a.published - offset and a.published < len(a.buy)
+    agree = all(np.allclose(x[offset : offset + k], y[:k]) for x, y in ((a.buy, b.buy), (a.sell, b.sell)))
+    return not more and agree
