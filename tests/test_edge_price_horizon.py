@@ -17,9 +17,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from edge_login import signed_in, test_auth
+from test_edge_planning import Clock, site
 from wattwerk.bench.control import PLANNER_TUNING
 from wattwerk.bench.year.laws import HORIZON_SLOTS, known_slots, price_horizon
-from wattwerk.config import parse_config
 from wattwerk.edge.assembly import EdgeOptions, assemble
 from wattwerk.edge.planning import PlanService
 from wattwerk.errors import RetryableError
@@ -35,30 +35,6 @@ DATA = Path(__file__).parent / "data" / "awattar_de_marketdata.json"
 NOW = datetime(2024, 6, 2, 10, tzinfo=UTC)  # 12:00 in Berlin: 3 June's prices are not out yet
 STATIC = Path(__file__).parents[1] / "src" / "wattwerk" / "static"
 HOUR_MS = 3_600_000
-
-SITE = """\
-site: {name: Horizon house, location: {latitude: 48.0, longitude: 7.8}, timezone: Europe/Berlin}
-devices:
-  - id: grid
-    role: grid_meter
-    catalog: sunspec-meter-int
-    connection: {type: modbus_tcp, host: 127.0.0.1, port: 9}
-  - id: bat
-    role: battery
-    catalog: sunspec-storage
-    connection: {type: modbus_tcp, host: 127.0.0.1, port: 9}
-    capacity_wh: 10000
-    max_charge_w: 5000
-    max_discharge_w: 5000
-    reserve_soc: 10
-strategy: {mode: planner}
-tariff: TARIFF
-store: {data_dir: DATADIR}
-"""
-
-
-def site(tmp_path: Path, tariff: str = "{provider: awattar}"):
-    return parse_config(SITE.replace("TARIFF", tariff).replace("DATADIR", str(tmp_path / "var")))
 
 
 def recorded_payload() -> dict:
@@ -98,14 +74,6 @@ def tariff_prices(cfg, payload: dict, start: datetime, n: int) -> tuple[np.ndarr
     spot = parse(payload, "awattar-de").resample(15)
     tariff, starts = SiteTariff(cfg.tariff, cfg.site.timezone), slot_index(start, n, 15)
     return tariff.buy(starts, spot), tariff.sell(starts, spot)
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def planner(tmp_path: Path, cfg, client, clock: Clock, **kw) -> PlanService:
@@ -252,7 +220,7 @@ async def test_without_a_published_day_before_the_gap_nothing_is_invented(tmp_pa
 
 async def test_a_fixed_tariff_is_all_published(tmp_path, caplog) -> None:
     caplog.set_level("INFO", logger="wattwerk.planner")
-    cfg = site(tmp_path, "{provider: fixed, fixed_eur_per_kwh: 0.3, feed_in_eur_per_kwh: 0.08}")
+    cfg = site(tmp_path, "fixed, fixed_eur_per_kwh: 0.3, feed_in_eur_per_kwh: 0.08")
     clock = Clock(NOW)
     svc = planner(tmp_path, cfg, serving(recorded_payload()), clock)
     plan = await svc.refresh()
@@ -266,9 +234,7 @@ async def test_a_fixed_tariff_is_all_published(tmp_path, caplog) -> None:
 
 async def test_a_fixed_buy_price_beside_spot_feed_in_is_never_discounted(tmp_path) -> None:
     """Only the spot-priced side has a gap: the fixed buy price stays, the feed-in is forecast."""
-    cfg = site(
-        tmp_path, "{provider: fixed, fixed_eur_per_kwh: 0.3, feed_in_spot: {factor: 1.0}, zone: DE-LU}"
-    )
+    cfg = site(tmp_path, "fixed, fixed_eur_per_kwh: 0.3, feed_in_spot: {factor: 1.0}, zone: DE-LU")
     payload = recorded_payload()
     prices = TariffPrices(cfg.tariff, tmp_path / "p.json", client=serving(payload), provider=Awattar("de"))
     got = await prices.prices(NOW, NOW + timedelta(hours=48))
