@@ -84,9 +84,13 @@ class Planner:
         self.store = None
         self.pv_correction = None
         self.co2: dict[str, Any] | None = None
+        self.published: int | None = None  # slots with published prices (None: all)
 
     def co2_json(self, plan: Plan, i: int) -> dict[str, Any] | None:
         return self.co2
+
+    def published_slots(self, plan: Plan, i: int) -> int:
+        return (plan.n if self.published is None else self.published) - i
 
 
 def document(site: str, start: datetime, made: datetime, n: int = 96) -> dict[str, Any]:
@@ -283,6 +287,18 @@ def test_the_edge_uploads_its_plan_and_the_owner_sees_it(portal: Portal) -> None
     assert tariff["export_per_kwh"] == pytest.approx(0.08) and got["plan"]["co2"] is None
     priced = owner.http.get(f"/api/v1/sites/{site}/tariff").json()  # the cost widget prefers the edge's
     assert priced["edge"] == tariff and priced["default"] is True
+    assert tariff["published_until_ms"] == int(later.timestamp() * 1000) + 8 * 900_000  # all published
+    # a plan whose later slots are priced by the edge's forecast: the mean prices are the published
+    # ones', and the owner's page learns where they end
+    planner.published = 40
+    planner.plan = make_plan(later, n=96, pv_peak=0.0)
+    assert asyncio.run(go())[0]
+    tariff = owner.http.get(f"/api/v1/sites/{site}/plan").json()["plan"]["tariff"]
+    assert tariff["published_until_ms"] == int(later.timestamp() * 1000) + 40 * 900_000
+    buy = planner.plan.buy_eur_per_kwh
+    assert np.mean(buy[:40]) != pytest.approx(np.mean(buy))  # the published part prices differently
+    assert tariff["import_per_kwh"] == pytest.approx(float(np.mean(buy[:40])), abs=1e-5)
+    planner.published = None
 
     # the plan's CO₂ side (strategy.co2) travels with it; a malformed one refuses the whole plan
     co2 = {"source": "energy-charts-co2-de", "fresh": True, "weight_eur_per_kg": 0.1, "kg": 3.25}

@@ -35,6 +35,8 @@ async def test_plan_widget_shows_forecast_schedule_and_pv_days(
         upload(portal, token, site, rows[i : i + 5000], first_seq=i + 1)
     now = datetime.now(UTC)
     doc = {**document(site, slot_start(now), now), "pv_alert": ALERT}
+    first_ms = doc["slots"][0]["ts_ms"]
+    doc["tariff"]["published_until_ms"] = first_ms + 48 * 900_000  # the rest priced by the edge's forecast
     r = httpx.post(f"{portal.url}/api/v1/plans", json=doc, headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 200 and r.json()["stored"] == 96, r.text
 
@@ -47,6 +49,7 @@ async def test_plan_widget_shows_forecast_schedule_and_pv_days(
     await expect(card).to_be_visible()
     await expect(card.locator("h2")).to_have_text("Plan and PV forecast")
     await expect(card.locator(".plan-summary")).to_contain_text("expected cost ahead")
+    await expect(card.locator(".plan-summary")).to_contain_text("forecast prices from")
     await expect(card.locator(".pv-alert")).to_have_text(
         "PV yields less than expected (55 %): measured 33.0 kWh against 60.0 kWh expected"
     )

@@ -15,15 +15,17 @@ The document (JSON, gzipped)::
                 "devices": {"bat": {"power_w": .., "soc_pct": ..}, "ev1": {"power_w": ..}}}],
      "pv_days": [{"day": "2026-11-22", "wh": 8123.4}],
      "tariff": {"name", "provider", "currency", "vat", "module3", "time_of_use",
-                "import_per_kwh", "export_per_kwh"},
+                "import_per_kwh", "export_per_kwh", "published_until_ms"},
      "co2": {"source", "fresh", "weight_eur_per_kg", "kg", "effect": {"co2_kg_saved", "cost_eur_more"}}}
 
 Units as everywhere: W, Wh, €/kWh; ``cost_eur`` of a slot is import × buy − export × sell over
 the slot. ``pv_days`` are the site's local days from today, from the weather forecast when there
 is one (else pvlib's clear sky, scaled down, said in ``pv_source``). ``tariff`` describes the site's
-tariff (``market.site_tariff``) with its mean import and export price over the plan, which the
-portal's cost widget uses; ``co2`` (null without ``strategy.co2``) is the plan's expected kg CO₂
-over its slots and what following the signal changed against planning on price alone.
+tariff (``market.site_tariff``) with its mean import and export price over the plan's published
+prices, which the portal's cost widget uses, and where the published prices end (the plan's later
+slots are priced by the edge's persistence forecast, ``market.dayahead.fill_unpublished``);
+``co2`` (null without ``strategy.co2``) is the plan's expected kg CO₂ over its slots and what
+following the signal changed against planning on price alone.
 """
 
 from __future__ import annotations
@@ -174,11 +176,16 @@ def plan_document(
     days: list[dict[str, Any]],
     alert: dict[str, Any] | None = None,
     co2: dict[str, Any] | None = None,
+    published: int | None = None,
 ) -> dict[str, Any]:
+    """The document (module docstring); the first ``published`` slots have published prices, the
+    rest forecast ones (None: all published)."""
     site = cfg.portal.site if cfg.portal is not None else cfg.site.name
+    known = plan.n if published is None else max(1, min(published, plan.n))
     tariff = SiteTariff(cfg.tariff, cfg.site.timezone).describe()
-    tariff["import_per_kwh"] = _r(float(np.mean(plan.buy_eur_per_kwh)), 5)
-    tariff["export_per_kwh"] = _r(float(np.mean(plan.sell_eur_per_kwh)), 5)
+    tariff["import_per_kwh"] = _r(float(np.mean(plan.buy_eur_per_kwh[:known])), 5)  # published only
+    tariff["export_per_kwh"] = _r(float(np.mean(plan.sell_eur_per_kwh[:known])), 5)
+    tariff["published_until_ms"] = int(plan.slot_start(known).timestamp() * 1000)
     return {
         "site": site,
         "edge_id": edge_id,
@@ -259,6 +266,7 @@ class PlanUploader:
             days=days,
             alert=alert,
             co2=self.planner.co2_json(plan, 0),
+            published=self.planner.published_slots(plan, 0),
         )
 
     async def send(self, doc: dict[str, Any]) -> dict[str, Any]:

@@ -456,7 +456,7 @@ class PlanService:
         if plan is None or i is None:
             return NO_SIGNALS
         price = float(plan.buy_eur_per_kwh[i])
-        published = plan.buy_eur_per_kwh[: max(self._published(plan, 0), i + 1)]  # not the forecast
+        published = plan.buy_eur_per_kwh[: max(self.published_slots(plan, 0), i + 1)]  # not the forecast
         lo, hi = np.quantile(published, [0.25, 0.75])
         spread = hi - lo > 0.01
         bats = [b.id for b in self.cfg.by_role("battery") if b.id in plan.devices]
@@ -517,7 +517,7 @@ class PlanService:
             "message": plan.message,
             "source": p.source if p else None,
             "fresh": p.fresh if p else None,
-            "published_slots": self._published(plan, i),
+            "published_slots": self.published_slots(plan, i),
             "pv": self.pv_source,
             "pv_correction": round(self.pv_correction.factor, 3) if self.pv_correction else None,
             "pv_recent": round(self.pv_recent, 3),
@@ -527,7 +527,7 @@ class PlanService:
             "co2": self.co2_json(plan, i),
         }
 
-    def _published(self, plan: Plan, i: int) -> int:
+    def published_slots(self, plan: Plan, i: int) -> int:
         """How many of the plan's slots from ``i`` have published prices (the rest a forecast)."""
         p = self.prices
         if p is None:

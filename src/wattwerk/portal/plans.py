@@ -90,6 +90,11 @@ def _number(value: Any, where: str, *, low: float = -1e12, high: float = 1e12) -
     return float(value)
 
 
+def _ms_or_none(value: Any, where: str) -> int | None:
+    """A time in ms since the epoch, or None (an older edge does not send it)."""
+    return None if value is None else int(_number(value, where, low=0.0, high=1e14))
+
+
 def _text(doc: dict[str, Any], key: str, *, limit: int = 200, optional: bool = False) -> str | None:
     value = doc.get(key)
     if value is None and optional:
@@ -196,6 +201,7 @@ def check_tariff(raw: Any) -> dict[str, Any] | None:
         "module3": _text(raw, "module3", limit=64, optional=True),
         "import_per_kwh": _number(raw.get("import_per_kwh"), "tariff.import_per_kwh", low=-10.0, high=10.0),
         "export_per_kwh": _number(raw.get("export_per_kwh"), "tariff.export_per_kwh", low=-10.0, high=10.0),
+        "published_until_ms": _ms_or_none(raw.get("published_until_ms"), "tariff.published_until_ms"),
     }
 
 

@@ -33,7 +33,11 @@ function summary(ctx, doc) {
   const p = doc.plan;
   const ahead = doc.slots.filter((s) => s.ts_ms + s.slot_minutes * 60000 > doc.now_ms);
   const cost = ahead.reduce((a, s) => a + s.cost_eur, 0);
-  const prices = ahead.map((s) => s.price);
+  // the edge prices slots after the published day-ahead prices by a forecast: the range is the
+  // published prices', and the summary says from when the plan counts on forecast ones
+  const until = p.tariff && typeof p.tariff.published_until_ms === "number" ? p.tariff.published_until_ms : Infinity;
+  const published = ahead.filter((s) => s.ts_ms < until);
+  const prices = (published.length ? published : ahead).map((s) => s.price);
   const box = document.createElement("p");
   box.className = "plan-summary";
   const parts = [`${ctx.t("plan.made")} ${WWP.fmtTime(p.made_at_ms, true)}`];
@@ -42,6 +46,7 @@ function summary(ctx, doc) {
     if (p.co2 && typeof p.co2.kg === "number") parts.push(co2Part(p));
     parts.push(`${ctx.t("plan.price")} ${WWP.money(Math.min(...prices), p.currency)} – ` +
                `${WWP.money(Math.max(...prices), p.currency)} /kWh`);
+    if (published.length < ahead.length) parts.push(ctx.t("plan.forecast_from", { time: WWP.fmtTime(until, true) }));
   }
   box.textContent = parts.join(" · ");
   return box;
