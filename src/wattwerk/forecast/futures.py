@@ -124,7 +124,7 @@ def futures(
     grow_load = 1.0 - np.asarray(load_fade, dtype=float)[: len(load)]
     if day_slots is not None:
         keep = np.where(np.arange(len(pv)) >= day_slots, persist, 1.0)
-        grow_pv, grow_load = grow_pv * keep[: len(grow_pv)], grow_load * keep[: len(grow_load)]
+        grow_pv, grow_load = grow_pv * keep, grow_load * keep
     each = [
         (
             np.minimum(pv * (1.0 + (a - 1.0) * grow_pv), peak_w),

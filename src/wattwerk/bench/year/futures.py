@@ -8,11 +8,11 @@ import pandas as pd
 
 from wattwerk.bench.year.laws import pv_forecast_at
 from wattwerk.bench.year.world import SLOT_S, Year
-from wattwerk.forecast.futures import FUTURES, day_factors, deficits, persistence
+from wattwerk.forecast.futures import FUTURE_DAYS, FUTURES, day_factors, deficits, persistence
 from wattwerk.forecast.load import day_energies
 
 
-def future_factors(year: Year, days: int = 28) -> tuple[np.ndarray, np.ndarray]:
+def future_factors(year: Year, days: int = FUTURE_DAYS) -> tuple[np.ndarray, np.ndarray]:
     """Per slot, ``(FUTURES, 2)``: the PV and load factor of each of the planner's futures
     (``forecast.futures.day_factors``) from the ``days`` UTC days before the slot's day (past data
     only; at least 7); 1 where too few. And per slot, how much of its deviation a future keeps a

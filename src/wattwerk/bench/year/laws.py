@@ -166,7 +166,7 @@ def pv_shape_correction(year: Year, days: int = 21, bounds: tuple[float, float] 
     both = h["pv_w"].notna() & h["pv_forecast_w"].notna()
     idx = h.index
     keys = [idx.floor("D"), (idx.hour * 60 + idx.minute) // (SLOT_S // 60)]
-    per_day = 86400 // SLOT_S
+    per_day = DAY_SLOTS
 
     def table(col: str) -> pd.DataFrame:
         t = h[col].where(both, 0.0).clip(lower=0.0).groupby(keys).sum().unstack(fill_value=0.0)
@@ -442,12 +442,11 @@ class Planned:
         fixed = hp_load if hp_load is not None else 0.0
         load, pv = house + fixed, self._pv_forecast(i, n)
         others: tuple[Future, ...] = ()
-        if self.fc.futures is not None and not self.fc.oracle:  # the futures vary the house load only
+        if self.fc.futures is not None and not self.fc.oracle:  # PV and house load; the heat pump as is
             fades = self._fade(i, n), self.load_recent_decay ** np.arange(n)
             keep = 1.0 if self.fc.persistence is None else float(self.fc.persistence[i])
             peak = y.setup.pv_kwp * 1000.0
-            day = 86400 // SLOT_S
-            pv, load, others = futures(pv, house, self.fc.futures[i], *fades, peak, fixed, keep, day)
+            pv, load, others = futures(pv, house, self.fc.futures[i], *fades, peak, fixed, keep, DAY_SLOTS)
         return PlanRequest(
             now,
             SLOT_S // 60,
