@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from smllib import SmlStreamReader
@@ -239,3 +240,21 @@ def test_fuzz_stream_of_good_frames_with_garbage(state: MeterState, garbage: byt
     good = [f for f in frames if f.ok]
     assert len(good) == 3
     assert_sane(frames)
+
+
+# ---------------------------------------------------------------- totals the meter implies
+
+
+def test_tariff_registers_and_import_power_give_totals_and_net_power() -> None:
+    # EMH eHZ style (vzlogger's MeterSML test frame): 1.8.1, 1.8.2 and 1.7.0, no 1.8.0 or 16.7.0;
+    # like DSMR and DLMS the frame yields energy_import = sum of tariffs and power = 1.7.0 - 2.7.0
+    entries = [
+        Entry("0100010801ff", 147_967_771, WH, -1, status=0x180),
+        Entry("0100010802ff", 20_124, WH, -1, status=0x180),
+        Entry("0100010700ff", 112, W, -1),
+    ]
+    [frame] = decode(sml_file(server_id("EMH", 2280816), entries, 9))
+    v = {x.quantity: x.value for x in frame.values}
+    assert v["energy_import_t1"] == 14_796_777.1 and v["energy_import_t2"] == 2012.4
+    assert v["energy_import"] == pytest.approx(14_798_789.5)
+    assert v["power_import"] == 11.2 and v["power"] == 11.2

@@ -4,7 +4,8 @@ smllib finds frames, checks their CRC and parses the messages; this module owns 
 around it: chunking (smllib keeps at most 50 KiB and silently drops older bytes), garbage
 between frames, truncated frames (resync at the next start escape sequence), CRC auto-detection
 (Holley DTZ541 uses CRC-16/KERMIT), unit and scaler handling, and the meter quirks documented
-in docs/meters.md. Values come out in our units and signs (Wh, W, V, A, Hz; + import).
+in docs/meters.md. Values come out in our units and signs (Wh, W, V, A, Hz; + import); totals and net
+power a meter implies (tariff registers only, 1.7.0/2.7.0 only) are derived as for DSMR and DLMS.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from smllib.sml_frame import SmlFrame
 
 from wattwerk.model import ObisName
 from wattwerk.protocols.base import Frame, Value
-from wattwerk.protocols.meter import lookup_obis
+from wattwerk.protocols.meter import derive_totals, lookup_obis
 from wattwerk.protocols.plausibility import CounterTrend
 
 ESC = b"\x1b\x1b\x1b\x1b"
@@ -339,7 +340,7 @@ class SmlDecoder:
                 return self._reject("parse", f"SML frame passed its CRC but does not parse: {exc}")
         if not server_id:
             server_id = _server_id_entry(entries)
-        values = self._values(entries, server_id)
+        values = derive_totals(self._values(entries, server_id))
         meter = meter_number(server_id) if server_id else None
         return Frame(ts=ts, meter_id=meter, values=values, notes=self._take_notes())
 
