@@ -401,3 +401,46 @@ def test_push_without_list_or_obis_needs_configured_capture_objects():
     assert (values(frame)["power"], values(frame)["energy_import"]) == (3000.0, 5000.0)
     (short,) = decode_all(hdlc_segments(apdu), capture_objects=layout[:3])
     assert short.error_kind == "malformed" and not short.values
+
+
+# ---------------------------------------------------------------- Austrian positional lists
+
+
+def u32(n: int) -> bytes:
+    return b"\x06" + n.to_bytes(4, "big")
+
+
+def octets(raw: bytes) -> bytes:
+    return b"\x09" + bytes([len(raw)]) + raw
+
+
+AT_TIME = bytes.fromhex("07e50307070e372100ffc400")  # 2021-03-07 14:55:33, deviation -60 min
+AT_REGISTERS = u32(2_946_830) + u32(0) + u32(887) + u32(2_116_972) + u32(73) + u32(0)
+
+
+def at_notification(items: bytes, count: int) -> bytes:
+    return b"\x0f\x00\x01\xa9\x28\x0c" + AT_TIME + b"\x02" + bytes([count]) + items
+
+
+def test_austrian_p1_list_of_am550_and_im350():
+    # Wiener Netze / Kärnten Netz / Linz: no OBIS codes, the push setup 0-6:25.9.0.255 first,
+    # then meter number, time, date, +A -A +R -R +P -P and (not always) two customer strings
+    head = octets(bytes([0, 6, 25, 9, 0, 255])) + octets(b"2221202033801")
+    head += octets(bytes.fromhex("0e372100")) + octets(bytes.fromhex("07e5030707"))
+    for tail, count in ((b"\x09\x00\x09\x00", 12), (b"", 10)):
+        stream = hdlc_segments(encrypted_apdu(at_notification(head + AT_REGISTERS + tail, count)))
+        (frame,) = accepted(decode_all(stream, KEY, timezone="Europe/Vienna"))
+        v = values(frame)
+        assert (v["energy_import"], v["energy_export"]) == (2_946_830.0, 0.0)
+        assert (v["reactive_energy_import"], v["reactive_energy_export"]) == (887.0, 2_116_972.0)
+        assert (v["power_import"], v["power"]) == (73.0, 73.0)
+        assert frame.meter_id == "2221202033801"
+        assert frame.ts == datetime(2021, 3, 7, 13, 55, 33, tzinfo=UTC)
+
+
+def test_austrian_d0_list_of_am550():
+    # the optical port's list: the date-time, then +A -A +R -R +P -P +Q -Q
+    items = octets(AT_TIME) + AT_REGISTERS + u32(0) + u32(244)
+    (frame,) = accepted(decode_all(hdlc_segments(at_notification(items, 9))))
+    v = values(frame)
+    assert (v["energy_import"], v["power_import"], v["reactive_power_export"]) == (2_946_830.0, 73.0, 244.0)
