@@ -292,3 +292,31 @@ def test_lf_only_line_ends_are_read(shared_data):
     lf += f"{TelegramParser.crc16(lf.decode()):04X}\n".encode()
     (frame,) = decode_all(lf)
     assert frame.ok and values(frame)["energy_import"] == 6678394.0
+
+
+# Lithuania (ESO): kV, kA and kHz, and registers no dsmr_parser specification lists
+LITHUANIAN = [
+    "/ESO5\\XxXxXxXxXxX", "", "0-0:1.0.0(230808113811S)",
+    "1-0:1.8.0(00009548.086*kWh)", "1-0:2.8.1(00007251.697*kWh)",
+    "1-0:32.7.0(0000.242*kV)", "1-0:31.7.0(0000.005*kA)", "1-0:52.7.0(0000.228*kV)",
+    "1-0:51.7.0(0000.004*kA)", "1-0:91.7.0(0000.000*kA)", "1-0:14.7.0(0000.049*kHz)",
+    "1-0:12.7.0(0000.242*kV)", "1-0:22.7.0(00000001.186*kW)",
+]  # fmt: skip
+
+
+def test_lithuanian_kilo_units_and_registers_outside_the_specification():
+    (frame,) = good(decode_all(_with_crc(LITHUANIAN)))
+    v = values(frame)
+    assert (v["voltage_l1"], v["voltage_l2"]) == (242.0, 228.0)
+    assert (v["current_l1"], v["current_l2"], v["current_n"]) == (5.0, 4.0, 0.0)
+    assert v["frequency"] == 49.0
+    assert v["power_export_l1"] == 1186.0 and v["energy_import"] == 9_548_086.0
+    assert next(note for kind, note in frame.notes if kind == "unknown_obis").startswith("1-0:12.7.0 ")
+
+
+def test_a_unit_we_do_not_convert_is_noted():
+    lines = [*SWEDISH[:-3], "1-0:31.7.0(004.2*mA)", "1-0:51.7.0(001.6*V)", "1-0:71.7.0(001.7*A)"]
+    (frame,) = good(decode_all(_with_crc(lines)))
+    v = values(frame)
+    assert v["current_l1"] == pytest.approx(0.0042) and v["current_l3"] == 1.7
+    assert "current_l2" not in v and [k for k, _ in frame.notes] == ["unit"]

@@ -37,7 +37,7 @@ from dsmr_parser.parsers import ProfileGenericParser
 from wattwerk.model import obis_key
 from wattwerk.protocols.base import Frame, Value
 from wattwerk.protocols.crc import crc16_arc
-from wattwerk.protocols.meter import convert_unit, derive_totals, obis_value
+from wattwerk.protocols.meter import convert_unit, derive_totals, lookup_obis, obis_value
 
 # Specifications we detect among, in order of preference on a tie (name -> dsmr_parser spec).
 _PLAIN = {k: v for k, v in specs.MSN.items() if k != "general_global_cipher"}
@@ -429,6 +429,11 @@ class DsmrDecoder:
                 continue
             found = _matcher(spec, text, pos, cde)
             if found is None:
+                value = _plain_line(text, pos, code)
+                if value is not None:
+                    seen.add(code)
+                    values.append(value)
+                    continue
                 frame.notes.append(("unknown_obis", f"{code} is not part of {spec.name}"))
                 continue
             seen.add(code)
@@ -493,6 +498,8 @@ class DsmrDecoder:
         value = obis_value(key, number, obj.unit)
         if value is not None:
             values.append(value)
+        elif lookup_obis(key) is not None:
+            frame.notes.append(("unit", f"{code}: unit {obj.unit!r} is not one we convert"))
 
     def _local(self, utc: Any) -> datetime | None:
         """dsmr_parser reads meter time as Europe/Amsterdam; re-read it in the meter's zone."""
@@ -503,6 +510,18 @@ class DsmrDecoder:
         local = utc.astimezone(ZoneInfo("Europe/Amsterdam"))
         wall = local.replace(tzinfo=None)
         return wall.replace(tzinfo=self.tz, fold=local.fold).astimezone(UTC)
+
+
+_PLAIN_LINE = re.compile(r"(1-\d+:\d+\.\d+\.\d+)(?:\*\d+)?\(([-+]?\d+(?:\.\d+)?)(?:\*([^()]*))?\)\r\n")
+
+
+def _plain_line(text: str, pos: int, code: str) -> Value | None:
+    """An electricity register the specification does not list but our OBIS table does, in the
+    plain IEC 62056-21 form ``A-B:C.D.E(value*unit)`` (Lithuanian frequency, neutral current ...)."""
+    m = _PLAIN_LINE.match(text, pos)
+    if m is None:
+        return None
+    return obis_value(obis_key(code), float(m.group(2)), m.group(3))
 
 
 def _rejected(kind: str, message: str) -> Frame:
