@@ -320,3 +320,17 @@ def test_a_unit_we_do_not_convert_is_noted():
     v = values(frame)
     assert v["current_l1"] == pytest.approx(0.0042) and v["current_l3"] == 1.7
     assert "current_l2" not in v and [k for k, _ in frame.notes] == ["unit"]
+
+
+def test_telegram_without_line_end_after_its_crc_is_not_held_back():
+    # P1 gateways that strip the last CRLF: "!" and four CRC digits end the telegram, so it is
+    # handed out at once, not when the next telegram arrives (or reported as cut short at the end)
+    raw = _with_crc(SWEDISH).rstrip(b"\r\n")
+    dec = DsmrDecoder()
+    (frame,) = dec.feed(raw)
+    assert frame.ok and values(frame)["power_import"] == 1727.0
+    assert dec.flush() == [] and [f.ok for f in dec.feed(b"\r\n" + raw)] == [True]
+    # a DSMR 3 telegram has no CRC: its "!" alone ends it when the input ends
+    v3 = b"/ISk5\\2MT382-1003\r\n\r\n1-0:1.8.1(01234.784*kWh)\r\n1-0:1.7.0(0000.36*kW)\r\n!"
+    (old,) = decode_all(v3)
+    assert old.ok and values(old)["energy_import"] == 1_234_784.0

@@ -62,6 +62,8 @@ MAX_TELEGRAM = 16 * 1024
 _WHITESPACE = frozenset(b"\r\n \t\x00")
 _LINE_OBIS = re.compile(r"(\d+)-(\d+):(\d+)\.(\d+)\.(\d+)")
 _ENCRYPTED_TAG = 0xDB
+_CRC_DIGITS = re.compile(rb"[0-9A-Fa-f]{4}")
+_COMPLETE_END = re.compile(rb"![0-9A-Fa-f]{0,4}[\r\n \t]*\Z")
 
 
 @dataclass(frozen=True)
@@ -260,7 +262,10 @@ class DsmrDecoder:
     def flush(self) -> list[Frame]:
         """End of input: report what is left (a telegram cut short, trailing garbage)."""
         frames: list[Frame] = []
-        if self._buf:
+        if self._buf[:1] == b"/" and _COMPLETE_END.search(self._buf):  # no line end after the CRC
+            frames.append(self.decode_telegram(bytes(self._buf)))
+            self._buf.clear()
+        elif self._buf:
             if self._buf[:1] == b"/" or self._buf[:1] == bytes([_ENCRYPTED_TAG]):
                 frames.append(_rejected("truncated", f"telegram cut short after {len(self._buf)} bytes"))
             else:
@@ -311,6 +316,8 @@ class DsmrDecoder:
                 return b""
             return None
         nl = buf.find(b"\n", end, end + 8)
+        if nl < 0 and _CRC_DIGITS.fullmatch(buf[end + 1 : end + 5]):
+            nl = end + 4  # "!" and the four CRC digits end the telegram; the line end may lag
         if nl < 0:
             if len(buf) - end < 8:
                 return None
