@@ -334,3 +334,16 @@ def test_telegram_without_line_end_after_its_crc_is_not_held_back():
     v3 = b"/ISk5\\2MT382-1003\r\n\r\n1-0:1.8.1(01234.784*kWh)\r\n1-0:1.7.0(0000.36*kW)\r\n!"
     (old,) = decode_all(v3)
     assert old.ok and values(old)["energy_import"] == 1_234_784.0
+
+
+def test_a_non_ascii_byte_is_accepted_only_under_a_valid_crc():
+    # Fluvius captures in dsmr-reader's tests carry the header "/FLU5\253769484_A" with the
+    # escape read as the byte 0xAB, and a CRC computed over it: the CRC vouches for the bytes
+    body = "\r\n".join(["/FLU5\xab769484_A", "", *SWEDISH[2:]]) + "\r\n!"
+    raw = body.encode("latin-1") + f"{TelegramParser.crc16(body):04X}\r\n".encode()
+    (frame,) = decode_all(raw)
+    assert frame.ok and values(frame)["energy_import"] == 6_678_394.0
+    (bad,) = decode_all(raw.replace(b"6678.394", b"6678.395"))
+    assert bad.error_kind == "malformed" and not bad.values
+    (no_crc,) = decode_all(body.encode("latin-1") + b"\r\n")
+    assert no_crc.error_kind == "malformed"

@@ -398,9 +398,8 @@ class DsmrDecoder:
 
     def decode_telegram(self, raw: bytes) -> Frame:
         """Decode one complete telegram (``/`` .. ``!CRC\\r\\n``)."""
-        try:
-            text = raw.decode("ascii")
-        except UnicodeDecodeError:
+        text = raw.decode("latin-1")
+        if not raw.isascii() and _checksum_problem(text) is not None:  # a valid CRC vouches for it
             return _rejected("malformed", "telegram contains non-ASCII bytes")
         crc_text = text
         if "\r\n" not in text:  # adapters that pass LF only: CRC over what was sent, parse with CRLF
@@ -549,7 +548,7 @@ def _checksum_problem(telegram: str) -> str | None:
     value = _CRC_VALUE.search(telegram)
     if body is None or value is None:
         return "missing"
-    computed = crc16_arc(body.group(0).encode("ascii"))
+    computed = crc16_arc(body.group(0).encode("latin-1"))
     expected = int(value.group(0), 16)
     if computed != expected:
         return f"computed {computed:04X}, telegram says {value.group(0)}"
