@@ -195,3 +195,35 @@ def test_published_power_never_has_the_sign_the_counters_deny(
         for v in frame.values:
             if v.quantity == "power":
                 assert v.value == true
+
+
+def test_a_list_entry_without_value_costs_only_that_entry() -> None:
+    # EMH eHZ-IW8E2A5L0EK2P (libsml-testing "with_error" dump): its manufacturer register
+    # 1-0:96.50.2*6 comes with valTime but no value, which SML 1.04 does not allow; the frame's
+    # 1.8.0 and 16.7.0 are still good
+    server = b"\x06EMH\x01\x07\x19\x7c\x24\x56"
+    values = lst(
+        entry("0100010800ff", 30, -1, uint(27_956_927, 5)),
+        entry("0100100700ff", 27, -1, sint(1367, 4)),
+        lst(
+            octets(bytes.fromhex("010060320206")),
+            NONE,
+            lst(uint(1, 1), uint(0x01E8292F, 4)),
+            NONE,
+            NONE,
+            NONE,
+            NONE,
+        ),
+    )
+    body = message(1, 0x0101, lst(NONE, NONE, octets(b"\x01\x02\x03\x04"), octets(server), NONE, NONE))
+    body += message(2, 0x0701, lst(NONE, octets(server), NONE, NONE, values, NONE, NONE))
+    body += message(3, 0x0201, lst(NONE))
+    pad = (-len(body)) % 4
+    data = b"\x1b\x1b\x1b\x1b\x01\x01\x01\x01" + body + b"\x00" * pad + b"\x1b\x1b\x1b\x1b\x1a" + bytes([pad])
+    data += x25.get_crc(data).to_bytes(2, "big")
+    dec = SmlDecoder()
+    [frame] = dec.feed(data) + dec.flush()
+    assert frame.ok and {v.quantity: v.value for v in frame.values} == {
+        "energy_import": 2_795_692.7,
+        "power": 136.7,
+    }

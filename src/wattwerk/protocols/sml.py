@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from smllib import SmlStreamReader
-from smllib.builder import create_context
+from smllib.builder import SmlObjBuilder, create_context
 from smllib.builder.list_entry import SmlListEntryBuilder
 from smllib.crc import kermit
 from smllib.errors import CrcError
@@ -74,11 +74,16 @@ _DZG_POWER = {"1-0:16.7.0", "1-0:36.7.0", "1-0:56.7.0", "1-0:76.7.0"}
 class _TaggedEntryBuilder(SmlListEntryBuilder):
     """smllib's list entry builder that also keeps the value's type-length byte.
 
-    The DZG quirk can only be undone knowing how many bytes the meter used for the value.
+    The DZG quirk can only be undone knowing how many bytes the meter used for the value. An entry
+    without a value (EMH eHZ-IW8E2A5L0EK2P sends one for a manufacturer register) is kept with the
+    value None instead of failing the whole frame; ``_values`` skips or notes it.
     """
 
     def build(self, obj, classes):  # type: ignore[no-untyped-def]
-        entry = super().build(obj, classes)
+        try:
+            entry = super().build(obj, classes)
+        except ValueError:  # smllib: "value is required!"
+            entry = SmlObjBuilder.build(self, obj, classes)
         raw = obj.value[5].msg
         entry.value_tl = raw[0] if raw is not None and len(raw) else None  # type: ignore[attr-defined]
         return entry
