@@ -5,7 +5,9 @@ Layout (SMA "Energy Meter Protocol" TI, EMETER-Protokoll-TI-en-10), all big-endi
     "SMA\\0"                           signature
     0x0004 0x02A0 <group u32>          tag 0: group (1)
     <len u16> 0x0010                   tag "data 2": len counts the bytes after the tag id
-      0x6069                           protocol id: energy meter
+      0x6069                           protocol id: energy meter (0x6081: the same data after
+                                       two more bytes, long words and control; Sunny Home
+                                       Manager 2.0 firmware 2.07 sent this by unicast)
       <SUSy id u16> <serial u32> <ticker u32, ms>
       <channel u8> <index u8> <type u8> <tariff u8> <value>   repeated
     0x0000 0x0000                      end-of-data tag
@@ -35,6 +37,7 @@ TAG0 = 0x02A0
 TAG_DATA2 = 0x0010
 TAG_END = 0x0000
 PROTOCOL_EMETER = 0x6069
+PROTOCOL_EMETER_EXTENDED = 0x6081  # long words (u8) and control (u8) precede the SUSy id
 MULTICAST_GROUP = "239.12.255.254"
 PORT = 9522
 MAX_DATAGRAM = 1500
@@ -186,13 +189,14 @@ def parse_datagram(data: bytes) -> EmeterDatagram:
     if payload is None or len(payload) < 2:
         raise NotEmeter(None)
     protocol = struct.unpack_from(">H", payload)[0]
-    if protocol != PROTOCOL_EMETER:
+    if protocol not in (PROTOCOL_EMETER, PROTOCOL_EMETER_EXTENDED):
         raise NotEmeter(protocol)
-    if len(payload) < 12:
+    start = 2 if protocol == PROTOCOL_EMETER else 4
+    if len(payload) < start + 10:
         raise BadInput("truncated", "energy meter header cut short")
-    susy, serial, ticker = struct.unpack_from(">HII", payload, 2)
+    susy, serial, ticker = struct.unpack_from(">HII", payload, start)
     values: dict[ObisKey, int] = {}
-    i = 12
+    i = start + 10
     while i < len(payload):
         if i + 4 > len(payload):
             raise BadInput("truncated", f"OBIS header cut short at payload byte {i}")
