@@ -6,8 +6,12 @@ protocol, Tasmota's energy and SML JSON, Shelly's RPC components) with realistic
 
 from __future__ import annotations
 
+import json
 import struct
 
+import pytest
+
+from wattwerk.protocols import tasmota
 from wattwerk.protocols.speedwire import SpeedwireDecoder, parse_datagram
 
 # ---------------------------------------------------------------- SMA Speedwire
@@ -48,3 +52,56 @@ def test_home_manager_extended_protocol_is_read() -> None:
     v = {x.quantity: x.value for x in frame.values}
     assert v["power"] == 1234.5 and v["energy_import"] == 1_000_000.0 and v["frequency"] == 50.012
     assert dec.ignored == 0 and not frame.notes
+
+
+# ---------------------------------------------------------------- Tasmota energy monitor
+
+
+def test_tasmota_energy_per_phase_lists() -> None:
+    """A Shelly 3EM running Tasmota: every ENERGY value but Total is a list, one per phase."""
+    doc = {
+        "Time": "2024-11-24T13:04:03",
+        "ENERGY": {
+            "TotalStartTime": "2024-11-22T13:42:58",
+            "Total": 1520.431,
+            "Yesterday": 9.812,
+            "Today": 3.104,
+            "ExportActive": [310.2, 12.5, 0.3],
+            "Period": [2.1, 0.4, 0.0],
+            "Power": [-812.4, 120.0, 35.6],
+            "ApparentPower": [820.1, 150.2, 60.0],
+            "ReactivePower": [112.3, 90.3, 48.3],
+            "Factor": [-0.99, 0.8, 0.59],
+            "Frequency": [50.01, 50.01, 50.01],
+            "Voltage": [236.9, 235.1, 237.4],
+            "Current": [3.47, 0.64, 0.25],
+        },
+    }
+    for dec in (tasmota.energy_decoder(), tasmota.shape_decoder(), tasmota.auto_decoder(messages=True)):
+        (frame,) = dec.feed(json.dumps(doc).encode())
+        v = {x.quantity: x.value for x in frame.values}
+        assert not frame.notes
+        assert v["power"] == pytest.approx(-656.8) and v["power_l1"] == -812.4
+        assert v["energy_import"] == pytest.approx(1_520_431.0)
+        assert v["energy_export"] == pytest.approx(323_000.0) and v["energy_export_l2"] == 12_500.0
+        assert (v["voltage_l3"], v["current_l1"], v["frequency"]) == (237.4, 3.47, 50.01)
+
+
+def test_tasmota_energy_export_and_tariffs() -> None:
+    """A bidirectional single-channel monitor with tariffs: ExportActive and [T1, T2] registers."""
+    doc = {
+        "Time": "2024-05-01T12:00:03",
+        "ENERGY": {
+            "Total": 845.210,
+            "TotalTariff": [500.110, 345.100],
+            "ExportActive": 120.500,
+            "ExportTariff": [80.250, 40.250],
+            "Power": -420,
+            "Voltage": 231,
+            "Current": 1.9,
+        },
+    }
+    (frame,) = tasmota.energy_decoder().feed(json.dumps(doc).encode())
+    v = {x.quantity: x.value for x in frame.values}
+    assert v["energy_export"] == pytest.approx(120_500.0) and v["power"] == -420.0
+    assert v["energy_import_t2"] == pytest.approx(345_100.0) and v["energy_export_t1"] == 80_250.0

@@ -46,16 +46,54 @@ SML_NAMES: dict[str, tuple[str, str | None, bool]] = {
     "Power_L3": ("power_l3", "1-0:76.7.0", False),
 }
 
-# Tasmota's energy monitor (plugs, Sonoff POW, Shelly with Tasmota): kWh and W.
-ENERGY_FIELDS: list[FieldMap] = [
-    FieldMap("ENERGY.Total", "energy_import", 1000.0),
-    FieldMap("ENERGY.Power", "power"),
-    FieldMap("ENERGY.ApparentPower", "apparent_power", optional=True),
-    FieldMap("ENERGY.ReactivePower", "reactive_power", optional=True),
-    FieldMap("ENERGY.Factor", "power_factor", optional=True),
-    FieldMap("ENERGY.Voltage", "voltage", optional=True),
-    FieldMap("ENERGY.Current", "current", optional=True),
-]
+# Tasmota's energy monitor (plugs, Sonoff POW, Shelly with Tasmota; xdrv_03_energy): kWh and W.
+# With several channels (Shelly EM/3EM, PZEM x3, ADE7880) each of these is a list, one number per
+# phase or channel (Total only with SetOption129; Frequency and Voltage may stay one number);
+# TotalTariff / ExportTariff are [tariff 1, tariff 2]. ENERGY key -> (quantity, scale).
+ENERGY_KEYS: dict[str, tuple[str, float]] = {
+    "Total": ("energy_import", 1000.0),
+    "ExportActive": ("energy_export", 1000.0),
+    "Power": ("power", 1.0),
+    "ApparentPower": ("apparent_power", 1.0),
+    "ReactivePower": ("reactive_power", 1.0),
+    "Factor": ("power_factor", 1.0),
+    "Voltage": ("voltage", 1.0),
+    "Current": ("current", 1.0),
+    "Frequency": ("frequency", 1.0),
+}
+ENERGY_REQUIRED = ("Total", "Power")
+ENERGY_TARIFFS = {"TotalTariff": "energy_import", "ExportTariff": "energy_export"}
+# per-phase quantities whose sum is the device's total (as Tasmota sums them itself)
+SUMMED = ("power", "apparent_power", "reactive_power", "energy_import", "energy_export")
+
+
+def energy_fields(doc: Any) -> list[FieldMap]:
+    """The fields of an ``ENERGY`` object: a number as its quantity, a list per phase (``_l1``..)."""
+    node = doc.get("ENERGY") if isinstance(doc, dict) else None
+    node = node if isinstance(node, dict) else {}
+    fields: list[FieldMap] = []
+    for key, (quantity, scale) in ENERGY_KEYS.items():
+        raw, path = node.get(key), f"ENERGY.{key}"
+        if not isinstance(raw, list):
+            fields.append(FieldMap(path, quantity, scale, optional=key not in ENERGY_REQUIRED))
+        elif quantity == "frequency":  # one grid: the first phase's
+            fields.append(FieldMap(f"{path}[0]", quantity, scale, optional=True))
+        else:
+            fields += [
+                FieldMap(f"{path}[{i}]", f"{quantity}_l{i + 1}", scale, optional=True)
+                for i in range(min(len(raw), 3))
+            ]
+    for key, quantity in ENERGY_TARIFFS.items():
+        raw = node.get(key)
+        if isinstance(raw, list):
+            fields += [
+                FieldMap(f"ENERGY.{key}[{i}]", f"{quantity}_t{i + 1}", 1000.0, optional=True)
+                for i in range(min(len(raw), 2))
+            ]
+    return fields
+
+
+ENERGY_FIELDS: list[FieldMap] = energy_fields({})  # a single-channel device's fields
 
 
 @dataclass
@@ -89,15 +127,15 @@ def sml_decoder(
 
 
 def energy_decoder(*, messages: bool = True, timezone: str | None = None) -> JsonDecoder:
-    """A decoder for Tasmota's own energy monitor (``ENERGY``)."""
-    return JsonDecoder(ENERGY_FIELDS, time_path="Time", timezone=timezone, messages=messages)
+    """A decoder for Tasmota's own energy monitor (``ENERGY``), one channel or several."""
+    return JsonDecoder(energy_fields, time_path="Time", timezone=timezone, messages=messages, post=_totals)
 
 
 def detect_fields(doc: Any) -> list[FieldMap]:
     """For captures of unknown origin: ``ENERGY`` or the first object holding SML names."""
     if isinstance(doc, dict):
         if isinstance(doc.get("ENERGY"), dict):
-            return ENERGY_FIELDS
+            return energy_fields(doc)
         for key, node in doc.items():
             if isinstance(node, dict) and any(name in node for name in SML_NAMES):
                 return TasmotaSml(prefix=key).fields()
@@ -106,7 +144,7 @@ def detect_fields(doc: Any) -> list[FieldMap]:
 
 def auto_decoder(*, messages: bool = False, timezone: str | None = None) -> JsonDecoder:
     detect: Callable[[Any], list[FieldMap]] = detect_fields
-    return JsonDecoder(detect, time_path="Time", timezone=timezone, messages=messages)
+    return JsonDecoder(detect, time_path="Time", timezone=timezone, messages=messages, post=_totals)
 
 
 def decoder(key: bytes | None = None) -> JsonDecoder:
@@ -196,7 +234,14 @@ class LabelledFields:
 
 
 def _totals(doc: Any, values: list[Value]) -> tuple[list[Value], list[tuple[str, str]]]:
-    """Net power from import/export powers, totals from tariff registers (as DSMR meters)."""
+    """Totals from per-phase values (power, counters), net power from import/export powers,
+    totals from tariff registers (as DSMR meters)."""
+    have = {v.quantity: v for v in values}
+    for quantity in SUMMED:
+        phases = [have.get(f"{quantity}_l{n}") for n in (1, 2, 3)]
+        present = [p for p in phases if p is not None]
+        if quantity not in have and present and (len(present) == 3 or phases[2] is None):
+            values = [*values, Value(None, quantity, sum(p.value for p in present), present[0].unit)]
     return derive_totals(values), []
 
 
@@ -224,7 +269,7 @@ def shape_decoder(
 
     def fields(doc: Any) -> list[FieldMap]:
         if isinstance(doc, dict) and isinstance(doc.get("ENERGY"), dict):
-            return ENERGY_FIELDS
+            return energy_fields(doc)
         return script(doc)
 
     return JsonDecoder(fields, time_path="Time", timezone=timezone, messages=messages, post=_totals)
