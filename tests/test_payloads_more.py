@@ -105,3 +105,42 @@ def test_tasmota_energy_export_and_tariffs() -> None:
     v = {x.quantity: x.value for x in frame.values}
     assert v["energy_export"] == pytest.approx(120_500.0) and v["power"] == -420.0
     assert v["energy_import_t2"] == pytest.approx(345_100.0) and v["energy_export_t1"] == 80_250.0
+
+
+# ---------------------------------------------------------------- Tasmota SML scripts
+
+
+def _labelled(doc: object, **kwargs: object) -> dict[str, float]:
+    (frame,) = tasmota.labelled_decoder(**kwargs).feed(json.dumps(doc).encode())  # type: ignore[arg-type]
+    return {x.quantity: x.value for x in frame.values}
+
+
+def test_tasmota_script_without_prefix_and_status10() -> None:
+    """A script whose meter line leaves the JSON prefix empty publishes ``"": {...}``; the
+    answer to ``Status 10`` (HTTP ``cm?cmnd=status 10``, MQTT ``stat/<t>/STATUS10``) wraps the
+    sensors in ``StatusSNS``."""
+    sns = {"Time": "2023-08-04T05:35:26", "": {"Total_in": 2173.5, "Total_out": 349.3, "Power_curr": -136.39}}
+    for doc in (sns, {"StatusSNS": sns}):
+        v = _labelled(doc)
+        assert v == {"energy_import": 2_173_500.0, "energy_export": 349_300.0, "power": -136.39}
+        v = {x.quantity: x.value for x in tasmota.shape_decoder().feed(json.dumps(doc).encode())[0].values}
+        assert v["power"] == -136.39
+
+
+def test_tasmota_labels_in_any_case_and_obis_names() -> None:
+    v = _labelled(
+        {"Time": "2024-05-01T12:00:03", "SML": {"total_in": 12345.678, "Power_Curr": 812, "TOTAL_OUT": 4.2}}
+    )
+    assert v == {"energy_import": 12_345_678.0, "power": 812.0, "energy_export": 4_200.0}
+    doc = {"MT175": {"1_8_0": 5123.4, "2_8_0": 987.6, "16_7_0": -431.0, "36_7_0": -143.0, "32_7_0": 231.4}}
+    v = _labelled(doc)
+    assert (v["energy_import"], v["energy_export"], v["power"]) == (5_123_400.0, 987_600.0, -431.0)
+    assert (v["power_l1"], v["voltage_l1"]) == (-143.0, 231.4)
+
+
+def test_tasmota_label_with_dots() -> None:
+    """Tasmota publishes a label as written, dots included (``ELZ_PV_1.8.0``)."""
+    doc = {"Time": "2024-05-01T12:00:03", "ELZ": {"ELZ_PV_1.8.0": 12.5, "ELZ_PV_2.8.0": 3012.25}}
+    labels = {"ELZ_PV_1.8.0": ("energy_import", 1000.0), "ELZ_PV_2.8.0": ("energy_export", 1000.0)}
+    v = _labelled(doc, labels=labels)
+    assert v == {"energy_import": 12_500.0, "energy_export": 3_012_250.0}

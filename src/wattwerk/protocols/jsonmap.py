@@ -26,14 +26,21 @@ _MISSING = object()
 
 
 def resolve(doc: Any, path: str) -> Any:
-    """The value at ``path`` (``a.b[0].c``) in a parsed JSON document, or ``_MISSING``."""
+    """The value at ``path`` (``a.b[0].c``) in a parsed JSON document, or ``_MISSING``. A key that
+    holds dots itself is found when the rest of the path names it whole."""
+    if not path:
+        return doc
     node = doc
-    for part in path.split("."):
+    parts = path.split(".")
+    for i, part in enumerate(parts):
+        rest = ".".join(parts[i:])
+        if i < len(parts) - 1 and isinstance(node, dict) and rest in node:
+            return node[rest]  # a key holding dots, e.g. a Tasmota label "ELZ_PV_1.8.0"
         m = _PART.match(part)
         if m is None:
             return _MISSING
         key, indexes = m.groups()
-        if key:
+        if key or not indexes:  # "" alone is a key too (a Tasmota script without a prefix)
             if not isinstance(node, dict) or key not in node:
                 return _MISSING
             node = node[key]

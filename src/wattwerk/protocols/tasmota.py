@@ -170,7 +170,8 @@ def presets() -> dict[str, Labels]:
     """The label sets of ``tasmota_labels.yaml``: preset name -> labels."""
     data = YAML(typ="safe").load(PRESETS_FILE.read_text(encoding="utf-8"))
     return {
-        name: {label: (str(q), float(k)) for label, (q, k) in labels.items()} for name, labels in data.items()
+        name: {str(label): (str(q), float(k)) for label, (q, k) in labels.items()}
+        for name, labels in data.items()
     }
 
 
@@ -190,35 +191,52 @@ def label_set(preset: str | None = None, labels: Labels | None = None) -> Labels
 @dataclass
 class LabelledFields:
     """The fields of one document: the script's object (``prefix``, or the first object holding a
-    known label) mapped by label. Numeric fields no label names are hinted once each."""
+    known label) mapped by label. Labels match regardless of case (scripts write ``Total_in``,
+    ``total_in`` and ``Total_IN``); a script's prefix may be empty (``"": {...}``), and the
+    answer to ``Status 10`` wraps it all in ``StatusSNS``. Numeric fields no label names are
+    hinted once each."""
 
     labels: Labels
     prefix: str | None = None
     device: str = "meter"
     hinted: set[str] = field(default_factory=set)
+    _folded: dict[str, str] = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._folded = {label.strip().casefold(): label for label in self.labels}
 
     def __call__(self, doc: Any) -> list[FieldMap]:
+        outer = ""
+        if isinstance(doc, dict) and isinstance(doc.get("StatusSNS"), dict):
+            doc, outer = doc["StatusSNS"], "StatusSNS."
         key = self.prefix or self._find(doc)
-        node = doc.get(key) if isinstance(doc, dict) and key else None
-        if not isinstance(node, dict):
+        node = doc.get(key) if isinstance(doc, dict) and key is not None else None
+        if key is None or not isinstance(node, dict):
             return []
         self._hint(key, node)
-        return [
-            FieldMap(f"{key}.{label}", quantity, scale, OBIS_OF.get(quantity), optional=True)
-            for label, (quantity, scale) in self.labels.items()
-            if label in node
-        ]
+        fields = []
+        for name in node:
+            label = self.label_of(name)
+            if label is not None:
+                quantity, scale = self.labels[label]
+                path = f"{outer}{key}.{name}"
+                fields.append(FieldMap(path, quantity, scale, OBIS_OF.get(quantity), optional=True))
+        return fields
+
+    def label_of(self, name: str) -> str | None:
+        """The label that names a document's field: the same, else the same but for case."""
+        return name if name in self.labels else self._folded.get(name.strip().casefold())
 
     def _find(self, doc: Any) -> str | None:
         if not isinstance(doc, dict):
             return None
         objects = [k for k, v in doc.items() if isinstance(v, dict)]
-        known = [k for k in objects if any(label in doc[k] for label in self.labels)]
+        known = [k for k in objects if any(self.label_of(name) for name in doc[k])]
         return (known or objects or [None])[0]
 
     def _hint(self, key: str, node: dict[str, Any]) -> None:
         for name, raw in node.items():
-            if name in self.labels or number(raw) is None or f"{key}.{name}" in self.hinted:
+            if self.label_of(name) or number(raw) is None or f"{key}.{name}" in self.hinted:
                 continue
             self.hinted.add(f"{key}.{name}")
             log.warning(
