@@ -6,12 +6,22 @@ protocol, Tasmota's energy and SML JSON, Shelly's RPC components) with realistic
 
 from __future__ import annotations
 
+import asyncio
 import json
+import socket
 import struct
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
-from wattwerk.protocols import tasmota
+from wattwerk.protocols import shelly, tasmota
+from wattwerk.protocols.meter import MeterReader
 from wattwerk.protocols.speedwire import SpeedwireDecoder, parse_datagram
 
 # ---------------------------------------------------------------- SMA Speedwire
@@ -144,3 +154,88 @@ def test_tasmota_label_with_dots() -> None:
     labels = {"ELZ_PV_1.8.0": ("energy_import", 1000.0), "ELZ_PV_2.8.0": ("energy_export", 1000.0)}
     v = _labelled(doc, labels=labels)
     assert v == {"energy_import": 12_500.0, "energy_export": 3_012_250.0}
+
+
+# ---------------------------------------------------------------- Shelly Gen2+ on loopback
+
+
+class ShellyGen2:
+    """A Gen2+ device as far as these tests need it: ``/shelly`` and one RPC status."""
+
+    def __init__(self, info: dict[str, object], rpc: dict[str, dict[str, object]]) -> None:
+        self.info, self.rpc = info, rpc
+
+    async def shelly(self, request: Request) -> Response:
+        return JSONResponse(self.info)
+
+    async def call(self, request: Request) -> Response:
+        method = request.path_params["method"]
+        if method not in self.rpc:
+            return JSONResponse({"code": 404, "message": f"No handler for {method}"}, status_code=404)
+        return JSONResponse(self.rpc[method])
+
+
+@asynccontextmanager
+async def serving(device: ShellyGen2) -> AsyncIterator[str]:
+    app = Starlette(routes=[Route("/shelly", device.shelly), Route("/rpc/{method}", device.call)])
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        await asyncio.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+def _gen2_info(app: str, model: str, profile: str | None = None) -> dict[str, object]:
+    info: dict[str, object] = {
+        "name": None,
+        "id": f"shelly-{app.lower()}-84fce63957f4",
+        "mac": "84FCE63957F4",
+    }
+    info |= {"slot": 0, "model": model, "gen": 3, "fw_id": "20240430-105737/1.3.1-gd8534ee", "ver": "1.3.1"}
+    info |= {"app": app, "auth_en": False, "auth_domain": None}
+    return info | ({"profile": profile} if profile else {})
+
+
+async def test_shelly_pm_mini_is_detected_and_read() -> None:
+    pm1 = {
+        "id": 0,
+        "voltage": 237.4,
+        "current": 1.152,
+        "apower": -251.3,  # a balcony inverter behind the meter, feeding in
+        "freq": 49.9,
+        "aenergy": {"total": 1034.5, "by_minute": [0, 0, 0], "minute_ts": 1716240240},
+        "ret_aenergy": {"total": 50213.75, "by_minute": [0, 0, 0], "minute_ts": 1716240240},
+    }
+    device = ShellyGen2(_gen2_info("MiniPMG3", "S3PM-001PCEU16"), {"PM1.GetStatus": pm1})
+    async with serving(device) as url:
+        name = await shelly.detect(url)
+        assert name == "gen2_pm1"
+        prof = shelly.profile(name)
+        poller = shelly.poller_for(prof, url, interval=0.05)
+        reader = MeterReader("pv", shelly.decoder_for(prof), poller)
+        try:
+            readings = await asyncio.wait_for(anext(aiter(reader)), 10)
+        finally:
+            poller.close()
+    v = {r.channel: r.value for r in readings}
+    assert v["pv.power"] == -251.3 and v["pv.energy_export"] == 50213.75 and v["pv.energy_import"] == 1034.5
+    assert (v["pv.voltage"], v["pv.current"], v["pv.frequency"]) == (237.4, 1.152, 49.9)
+
+
+async def test_shelly_profiles_change_the_components() -> None:
+    """A Pro 3EM in the "monophase" profile answers EM1 (three channels), not EM; a 2PM set to
+    "cover" has no Switch component."""
+    async with serving(ShellyGen2(_gen2_info("Pro3EM", "SPEM-003CEBEU", "monophase"), {})) as url:
+        assert await shelly.detect(url) == "gen2_em1"
+    async with serving(ShellyGen2(_gen2_info("Pro3EM", "SPEM-003CEBEU", "triphase"), {})) as url:
+        assert await shelly.detect(url) == "gen2_em"
+    async with serving(ShellyGen2(_gen2_info("Plus2PM", "SNSW-102P16EU", "cover"), {})) as url:
+        assert await shelly.detect(url) is None
+    async with serving(ShellyGen2(_gen2_info("Plus2PM", "SNSW-102P16EU", "switch"), {})) as url:
+        assert await shelly.detect(url) == "gen2_switch"

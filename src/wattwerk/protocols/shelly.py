@@ -148,6 +148,24 @@ def _gen2_switch(ch: int) -> ShellyProfile:
     )
 
 
+def _gen2_pm1(ch: int) -> ShellyProfile:
+    return ShellyProfile(
+        "gen2_pm1",
+        2,
+        {"pm1": f"/rpc/PM1.GetStatus?id={ch}"},
+        (
+            FieldMap("pm1.apower", "power"),
+            FieldMap("pm1.aenergy.total", "energy_import"),
+            _opt("pm1.ret_aenergy.total", "energy_export"),
+            _opt("pm1.voltage", "voltage"),
+            _opt("pm1.current", "current"),
+            _opt("pm1.freq", "frequency"),
+            _opt("pm1.pf", "power_factor"),
+        ),
+        "Shelly Plus PM Mini, PM Mini Gen3: a meter without relay (PM1 component)",
+    )
+
+
 PROFILES = {
     "gen1_em": _gen1_em,
     "gen1_3em": _gen1_3em,
@@ -155,6 +173,7 @@ PROFILES = {
     "gen2_em": _gen2_em,
     "gen2_em1": _gen2_em1,
     "gen2_switch": _gen2_switch,
+    "gen2_pm1": _gen2_pm1,
 }
 
 
@@ -167,6 +186,7 @@ ALIASES = {
     "pro_em": "gen2_em1",
     "plug": "gen1_plug",
     "plus_plug": "gen2_switch",
+    "pm_mini": "gen2_pm1",
 }
 
 
@@ -226,7 +246,7 @@ def poller_for(
     return HttpPoller(base_url, prof.paths, interval=interval, timeout=timeout, auth=auth, **kwargs)
 
 
-# Gen1 ``/shelly`` "type" and Gen2 ``/shelly`` "app" -> profile
+# Gen1 ``/shelly`` "type" and Gen2+ ``/shelly`` "app" -> profile
 DEVICE_TYPES = {
     "SHEM": "gen1_em",
     "SHEM-3": "gen1_3em",
@@ -238,9 +258,20 @@ DEVICE_TYPES = {
     "Pro3EM": "gen2_em",
     "ProEM": "gen2_em1",
     "PlusPlugS": "gen2_switch",
+    "PlugSG3": "gen2_switch",
     "Plus1PM": "gen2_switch",
+    "Plus1PMMini": "gen2_switch",
+    "Mini1PMG3": "gen2_switch",
+    "Plus2PM": "gen2_switch",
     "Pro1PM": "gen2_switch",
+    "Pro2PM": "gen2_switch",
+    "Pro4PM": "gen2_switch",
+    "PlusPMMini": "gen2_pm1",
+    "MiniPMG3": "gen2_pm1",
 }
+# a Gen2+ device's "profile" changes its components: a Pro 3EM set to "monophase" has three
+# EM1 channels instead of one three-phase EM; a 2PM set to "cover" has no Switch to read
+PROFILE_CHANGES = {"monophase": {"gen2_em": "gen2_em1"}, "cover": {"gen2_switch": None}}
 
 
 async def detect(base_url: str, timeout: float = 3.0) -> str | None:
@@ -251,4 +282,6 @@ async def detect(base_url: str, timeout: float = 3.0) -> str | None:
         info = response.json()
     if not isinstance(info, dict):
         return None
-    return DEVICE_TYPES.get(str(info.get("app") or info.get("type") or ""))
+    name = DEVICE_TYPES.get(str(info.get("app") or info.get("type") or ""))
+    changes = PROFILE_CHANGES.get(str(info.get("profile") or ""), {})
+    return changes.get(name, name) if name is not None else None
