@@ -252,8 +252,10 @@ class LabelledFields:
 
 
 def _totals(doc: Any, values: list[Value]) -> tuple[list[Value], list[tuple[str, str]]]:
-    """Totals from per-phase values (power, counters), net power from import/export powers,
-    totals from tariff registers (as DSMR meters)."""
+    """Net power from import/export powers and totals from tariff registers (as DSMR meters),
+    then totals from per-phase values (power, counters) where the document has none: a script
+    that labels one phase beside its import and export power keeps the net of those."""
+    values = derive_totals(values)
     have = {v.quantity: v for v in values}
     for quantity in SUMMED:
         phases = [have.get(f"{quantity}_l{n}") for n in (1, 2, 3)]
