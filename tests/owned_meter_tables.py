@@ -542,6 +542,33 @@ METER_EXAMPLES = [
             "energy_export": 500.0,
         },
     ),
+    # Eastron SDM120-Modbus protocol: the SDM220's input registers, float32 high word first; a PV plug
+    # behind it feeds back (power below zero)
+    Example(
+        "eastron-sdm120",
+        {
+            (IN, 0x0000): 0x4367,
+            (IN, 0x0001): 0x4000,  # 30001 U 231.25 V
+            (IN, 0x0006): 0x4060,
+            (IN, 0x0007): 0x0000,  # 30007 I 3.5 A
+            (IN, 0x000C): 0xC449,
+            (IN, 0x000D): 0x6000,  # 30013 P -805.5 W (exporting)
+            (IN, 0x0046): 0x4248,
+            (IN, 0x0047): 0x4000,  # 30071 f 50.0625 Hz
+            (IN, 0x0048): 0x449A,
+            (IN, 0x0049): 0x5000,  # 30073 import 1234.5 kWh
+            (IN, 0x004A): 0x42AF,
+            (IN, 0x004B): 0x8000,  # 30075 export 87.75 kWh
+        },
+        {
+            "voltage": 231.25,
+            "current": 3.5,
+            "power": -805.5,
+            "frequency": 50.0625,
+            "energy_import": 1_234_500.0,
+            "energy_export": 87_750.0,
+        },
+    ),
     Example(
         "abb-b23-b24",
         {
@@ -911,3 +938,11 @@ METER_SUNSPEC_EXAMPLES = [
         },
     )
 ]
+
+# The serial settings a meter leaves the factory with (entry id -> baud rate, parity), as its manual
+# states them: an entry's connection is the default a site file falls back to, so a wrong one is a
+# meter that never answers until the installer guesses.
+SERIAL_DEFAULTS = {
+    # Eastron SDM120-Modbus manual, "RS485 set-up": 2400 baud default (1200/2400/4800/9600), parity none
+    "eastron-sdm120": (2400, "N")
+}

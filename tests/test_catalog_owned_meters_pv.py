@@ -24,7 +24,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from owned_harness import Example, check_modbus_example, check_sunspec
-from owned_meter_tables import METER_EXAMPLES, METER_SUNSPEC_EXAMPLES, SunSpecExample
+from owned_meter_tables import METER_EXAMPLES, METER_SUNSPEC_EXAMPLES, SERIAL_DEFAULTS, SunSpecExample
 from owned_pv_tables import PV_EXAMPLES, PV_SUNSPEC_EXAMPLES
 from wattwerk.devices.catalog import find, load_catalog
 from wattwerk.devices.custom import HttpJsonDevice, MqttJsonDevice
@@ -85,6 +85,12 @@ def _key(item: Any) -> str:
 @pytest.mark.parametrize("example", EXAMPLES, ids=[e.entry for e in EXAMPLES])
 async def test_entry_reads_the_documented_example(example: Example) -> None:
     await check_modbus_example(example)
+
+
+@pytest.mark.parametrize("entry_id", sorted(SERIAL_DEFAULTS))
+def test_serial_defaults_are_the_manuals(entry_id: str) -> None:
+    entry = find(entry_id).entry
+    assert (entry.connection.baudrate, entry.connection.parity) == SERIAL_DEFAULTS[entry_id]
 
 
 @dataclass
