@@ -118,15 +118,20 @@ PV_EXAMPLES = [
             **dict(zip([(HO, 30000 + i) for i in range(15)], text("SUN2000-10KTL-M1", 15), strict=True)),
             (HO, 30073): 0x0000,
             (HO, 30074): 0x2710,  # rated power 10000 W
-            (HO, 32080): 0xFFFF,
-            (HO, 32081): 0xFFF6,  # active power -10 W: standby at night
+            # Huawei SUN2000 Modbus Interface Definitions: 32064 input power (I32, kW x 1000 = W), the PV
+            # before the inverter; 32080 active power (I32, W) is the AC side, which on a hybrid with a
+            # LUNA2000 carries the battery too: here a battery discharging 2500 W at night, no PV
+            (HO, 32064): 0x0000,
+            (HO, 32065): 0x0000,  # input power 0 W
+            (HO, 32080): 0x0000,
+            (HO, 32081): 0x09C4,  # active power 2500 W (the battery's)
             (HO, 32087): 0x0172,  # internal temperature 370 x 0.1 °C
             (HO, 32106): 0x0012,
             (HO, 32107): 0xD687,  # accumulated energy yield 1234567 x 0.01 kWh
             (HO, 40126): 0x0000,
             (HO, 40127): 0x2710,  # fixed active power derating 10000 W
         },
-        {"power": -10.0, "temperature": 37.0, "energy": 12_345_670.0},
+        {"power": 0.0, "power_ac": 2500.0, "temperature": 37.0, "energy": 12_345_670.0},
         [("power_limit", 4000.0, {40126: 0, 40127: 4000})],
     ),
     Example(
