@@ -28,11 +28,14 @@ from owned_sunspec_tables import (
 # SolarEdge SE6000H / SE10K: inverter 101 or 103, the SolarEdge meter (203) after it; the power limit is
 # SolarEdge's Active Power Limit 0xF001 (0-100 % of the rating) committed by 1 in 0xF100; the rating is
 # the installer's (SE6000H: 6000 W), there is no 120/121 in the chain
-# DOUBT (not fixed here, the SunSpec reader's sign is not the catalogue's): SolarEdge's E+I meter counts
-# 203 W + export (evcc's solaredge-hybrid grid reads 203:W with scale -1; solaredge-modbus-multi issue
-# 69), so the meter's raw W -2000 below is an import of 2000 W, while these examples expect the generic
-# SunSpec reading (-2000). The entries' notes say so until the reader flips SolarEdge meters.
+# SolarEdge's E+I meter counts 203 W (and WphA-C) + export (evcc's solaredge-hybrid grid reads 203:W with
+# scale -1; solaredge-modbus-multi issue 69: "on an E+I meter negative means importing"), so the meter's raw
+# W -2000 below is an import of 2000 W: wattwerk reads +2000 (+ import), unlike a generic SunSpec meter's
 SE_CONTROL = {0xF001: 100, 0xF100: 0}
+SE_METER_READ = {
+    **METER_INT_READ,
+    **{k: -METER_INT_READ[k] for k in ("power", "power_l1", "power_l2", "power_l3")},
+}
 SE_1PH = [common("SolarEdge", "SE6000H"), (101, 50, INT_1PH), (203, 105, METER_INT)]
 SE_3PH = [common("SolarEdge", "SE10K"), (103, 50, INT_3PH), (203, 105, METER_INT)]
 SOLAREDGE = [
@@ -41,7 +44,7 @@ SOLAREDGE = [
         1,
         40000,
         SE_1PH,
-        {**INT_1PH_READ, **as_meter(METER_INT_READ)},
+        {**INT_1PH_READ, **as_meter(SE_METER_READ)},
         [("power_limit", 3000.0, {0xF001: 50, 0xF100: 1})],
         SE_CONTROL,
     ),
@@ -50,11 +53,11 @@ SOLAREDGE = [
         1,
         40000,
         SE_3PH,
-        {**INT_3PH_READ, **as_meter(METER_INT_READ)},
+        {**INT_3PH_READ, **as_meter(SE_METER_READ)},
         [("power_limit", 2500.0, {0xF001: 25, 0xF100: 1})],
         SE_CONTROL,
     ),
-    SunSpecExample("solaredge-hybrid", 1, 40000, SE_3PH, {**INT_3PH_READ, **as_meter(METER_INT_READ)}),
+    SunSpecExample("solaredge-hybrid", 1, 40000, SE_3PH, {**INT_3PH_READ, **as_meter(SE_METER_READ)}),
 ]
 SE_RATING = {"solaredge-1ph": 6000.0, "solaredge-3ph": 10_000.0, "solaredge-hybrid": 10_000.0}
 

@@ -188,6 +188,7 @@ class ModbusDevice(_Commands):
 
 _METER_MODELS = frozenset({201, 202, 203, 204, 211, 212, 213, 214})
 _INVERTER_MODELS = frozenset({101, 102, 103, 111, 112, 113, 701})
+_REAL_POWER = frozenset({"W", "WphA", "WphB", "WphC"})  # a meter's signed real powers
 
 
 class SunSpecDevice(_Commands):
@@ -209,8 +210,10 @@ class SunSpecDevice(_Commands):
         bases: tuple[int, ...] = sunspec.BASES,
         clock: Callable[[], datetime] = utcnow,
         vendor: Entry | None = None,
+        meter_export_positive: bool = False,
     ) -> None:
         self.link = link
+        self.meter_export_positive = meter_export_positive  # flip the meter's real powers to + import
         self.device_id = device_id
         self.unit = unit
         self.ledger = ledger or InputLedger()
@@ -264,6 +267,8 @@ class SunSpecDevice(_Commands):
                 if p.path in keep:
                     if p.units == "Pct" and mapped.get(p.path, "").startswith("power_factor"):
                         p = replace(p, register=replace(p.register, scale=0.01))  # SunSpec PF is in %
+                    if self.meter_export_positive and m.mid in _METER_MODELS and p.path in _REAL_POWER:
+                        p = replace(p, register=replace(p.register, scale=-p.register.scale))
                     self.points[p.register.name] = p
                     wanted.append(p.register)
                     if p.register.sf and p.register.sf in by_name and p.register.sf not in self.points:
@@ -466,6 +471,7 @@ def create(
             rated_power=rated_power,
             bases=(base, *[b for b in sunspec.BASES if b != base]),
             vendor=entry,
+            meter_export_positive=entry.sunspec.meter_positive == "export",
         )
     return ModbusDevice(
         entry, link, device_id=device_id, unit=unit, ledger=ledger, rating=rated_power, connector=connector

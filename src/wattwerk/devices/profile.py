@@ -242,6 +242,8 @@ class SunSpecSpec(StrictModel):
     models: list[int] = Field(min_length=1)  # the chain the emulator builds (and devices typically have)
     base: int = 40000
     rated_power: float = 5000.0  # W, the emulated WMax
+    # which flow the chain's meter model counts + (SunSpec: import; SolarEdge's E+I meter: export)
+    meter_positive: Literal["import", "export"] = "import"
 
 
 class Entry(StrictModel):
