@@ -214,9 +214,11 @@ SMA_WRITES = [
 # power (BatChrg.CurBatCha / BatDsch.CurBatDsch, U32 W); battery mode as CmpBMS.OpMod 40236 (2424
 # default), BatChaMinW 40793, BatChaMaxW 40795, BatDschMinW 40797, BatDschMaxW 40799, GridWSpt 40801
 # (evcc's "normal": 2424, 0, 4200, 0, 4200, 0; its "hold": discharging max 0)
+# a sunny hour: the PV gives 5000 W, the battery charges 1500 W (BatChrg 31393), 3500 W leave the inverter
+# (30775, PV and battery together); the battery's power is BatDsch 31395 minus BatChrg 31393: -1500 W
 STPSE = {
     **SMA_BATTERY,
-    **words32(HO, {30865: 0, 30867: 2500, 31393: 0, 31395: 1500}),
+    **words32(HO, {30775: 3500, 30865: 0, 30867: 2500, 31393: 1500, 31395: 0}),
     **words32(HO, {40236: 2424, 40793: 0, 40795: 4200, 40797: 0, 40799: 4200, 40801: 0}),
 }
 
@@ -235,10 +237,11 @@ SMA_BATTERIES = [
         STPSE,
         {
             **SMA_BATTERY_READ,
+            "power": -1500.0,
+            "power_ac": 3500.0,
             "power_grid_import": 0.0,
             "power_grid_export": 2500.0,
-            "power_charge": 0.0,
-            "power_discharge": 1500.0,
+            "power_charge": 1500.0,
         },
         [("battery_mode", 1.0, _bms(2424, 4200, 0)), ("battery_mode", 0.0, _bms(2424, 4200, 4200))],
     ),

@@ -83,7 +83,9 @@ class ModbusDevice(_Commands):
         self.clock = clock
         self.ledger = ledger or InputLedger()
         self.channels = {r.name for r in entry.registers if r.channel}
-        needed = self.channels | {r.sf for r in entry.registers if r.channel and r.sf}
+        self.minus = {r.name: r.minus for r in entry.registers if r.channel and r.minus}
+        needed = self.channels | set(self.minus.values())
+        needed |= {r.sf for r in entry.registers if r.channel and r.sf}
         table = entry.register_table(connector)
         self.reader = RegisterReader(
             link,
@@ -99,8 +101,16 @@ class ModbusDevice(_Commands):
         self._ratings: dict[str, float] = {}
 
     async def values(self) -> dict[str, float | str]:
-        """One poll: every register's decoded value (helpers included)."""
-        return await self.reader.read()
+        """One poll: every register's decoded value (helpers included); a ``minus`` register's value
+        is the difference (none when either half is missing: half a flow is no flow)."""
+        values = await self.reader.read()
+        for name, other in self.minus.items():
+            a, b = values.get(name), values.get(other)
+            if isinstance(a, int | float) and isinstance(b, int | float):
+                values[name] = a - b
+            else:
+                values.pop(name, None)
+        return values
 
     async def read(self, ts: datetime | None = None) -> list[Reading]:
         values = await self.values()

@@ -85,6 +85,9 @@ class RegisterSpec(StrictModel):
     emulate: float | str | None = None  # what the emulator shows when the simulator has no value
     per_connector: bool = True  # shifted by the connector stride (false: shared by all connectors)
     offset: float = 0.0  # added after scaling: value = raw * scale * 10**sf + offset
+    # the channel is this register's value minus the named one's: a signed flow a device sends as two
+    # unsigned halves (SMA's battery discharge 31395 and charge 31393: + discharging)
+    minus: str | None = None
 
     @field_validator("type")
     @classmethod
@@ -278,6 +281,8 @@ class Entry(StrictModel):
         for r in self.registers:
             if r.sf is not None and (r.sf not in by_name or by_name[r.sf].type != "sf"):
                 raise ValueError(f"{self.id}: {r.name} refers to scale factor {r.sf!r}, not an sf register")
+            if r.minus is not None and (r.minus not in by_name or r.minus == r.name):
+                raise ValueError(f"{self.id}: {r.name} minus: no other register {r.minus!r}")
         for w in self.writes:
             if isinstance(w.percent_of, str) and w.percent_of != "rated" and w.percent_of not in by_name:
                 raise ValueError(f"{self.id}: write {w.command}: percent_of: no register {w.percent_of!r}")

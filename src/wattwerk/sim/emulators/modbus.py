@@ -258,6 +258,7 @@ class CatalogEmulator:
         self.rated_power = rated_power
         self.fixed = {r.name: r.emulate for r in entry.registers if r.emulate is not None}
         self.channels = {r.name for r in entry.registers if r.channel}
+        self.minus = {r.name: r.minus for r in entry.registers if r.channel and r.minus}
         shift = entry.shift(connector)
         gaps = [(a + shift, b + shift) for a, b in entry.gaps]
         self.bank = RegisterBank(
@@ -286,6 +287,10 @@ class CatalogEmulator:
         for name in self.channels:
             if name in sim:
                 out[name] = sim[name]
+        for name, other in self.minus.items():  # a signed flow shown as its two unsigned halves
+            value = out.get(name)
+            if isinstance(value, int | float):
+                out[name], out[other] = max(float(value), 0.0), max(-float(value), 0.0)
         return out
 
     def on_write(
