@@ -257,6 +257,54 @@ async def test_weather_offline_plans_pv_from_clear_sky(tmp_path, caplog):
     assert svc.plan_json()["pv"] == "clear sky (no weather)"
 
 
+ROD = """\
+  - id: rod
+    role: heating_rod
+    connection: {type: modbus_tcp, host: 127.0.0.1, port: 9}
+    limits: {max_power_w: 3000}
+"""
+
+
+async def test_pv_the_plan_stores_in_the_battery_is_not_surplus_for_the_heating_rod(tmp_path):
+    """A sunny noon: the plan charges the battery from PV. A heating rod the plan did not schedule
+    takes only what is left, not the battery's PV (the demo's rod took 3 kW and left the battery
+    0.8 kW while the plan stored 3.9 kW for the evening)."""
+    cfg = parse_config(
+        SITE.replace("TARIFF", "fixed").replace("DATADIR", str(tmp_path / "var")).replace("PV\n", PV + ROD)
+    )
+    clock = Clock(NOW)
+    state = SiteState()
+    state.update(
+        [Reading("bat.soc", NOW, 20.0), Reading("grid.power", NOW, -4000.0), Reading("bat.power", NOW, 0.0)]
+    )
+
+    async def offline():
+        raise httpx.ConnectError("Name or service not known")
+
+    prices = TariffPrices(cfg.tariff, tmp_path / "prices.json", client=client_of(recorded))
+    svc = PlanService(cfg, lambda: state.snapshot(clock()), prices, clock=clock, weather=offline)
+    plan = await svc.refresh()
+    assert plan is not None and plan.status == "optimal"
+    stored = -float(plan.devices["bat"]["power_w"][0])
+    assert stored > 1000.0 and plan.grid_w[0] <= 1.0  # noon, clear sky: the battery takes PV
+    sig = svc.signals()
+    assert sig.battery_w is None and sig.battery_pv_w == pytest.approx(stored, abs=0.1)
+    clock.now = NOW + timedelta(minutes=1)
+    state.update(
+        [
+            Reading("grid.power", clock.now, -4000.0),  # 4 kW of PV to spare, battery and rod idle
+            Reading("bat.power", clock.now, 0.0),
+            Reading("rod.power", clock.now, 0.0),
+            Reading("bat.soc", clock.now, 20.0),
+        ]
+    )
+    setpoints = {
+        x.channel: x.value for x in CycleStep(build_cycle(cfg), svc.signals)(state.snapshot(clock.now))
+    }
+    assert setpoints["rod.power"] <= 4000.0 - stored + 1.0  # only what the plan leaves (without: 3000 W)
+    assert setpoints["bat.battery_setpoint"] <= -stored + 1.0  # at least the plan's PV charge
+
+
 async def test_run_plans_until_stopped(tmp_path):
     _, svc, _, _ = service(tmp_path)
     stop = asyncio.Event()

@@ -59,3 +59,13 @@ def test_switches_per_hour_capped() -> None:
     changes = sum(1 for a, b in pairwise(seq) if a != b)
     assert changes == 3  # the surplus flips 35 times; the pump is switched 3 times in the hour
     assert state.history.switches_last_hour(3500 + snap(0).now.timestamp()) <= 3
+
+
+def test_pv_the_plan_stores_in_the_battery_does_not_boost_the_heat_pump() -> None:
+    """3 kW to spare, 2.5 kW of it the plan's charge of the battery: what is left does not reach
+    the recommend threshold; without the plan's charge the pump is boosted."""
+    config = SgReadyConfig(delay_s=0, min_dwell_s=0)
+    rows = [(0, 3000, 50), (60, 3000, 50)]
+    boosted, _ = drive(config, rows)
+    planned, _ = drive(config, rows, Signals(battery_pv_w=2500.0))
+    assert boosted[-1] == 3 and planned[-1] == 2

@@ -25,7 +25,9 @@ class Signals:
 
     ``price`` in currency per kWh; ``cheap``/``expensive`` are the tariff's (or planner's) verdict
     on the price now; ``battery_w`` is the planner's battery setpoint (+ discharge); ``hold_battery``
-    asks the battery not to discharge (energy is cheap now and dear later).
+    asks the battery not to discharge (energy is cheap now and dear later); ``battery_pv_w`` is the
+    PV the plan stores in the battery now (W): worth more there than in a heater the plan did not
+    schedule, so the heaters' surplus leaves it out (``heat_surplus``).
     """
 
     price: float | None = None
@@ -35,6 +37,11 @@ class Signals:
     hold_battery: bool = False
     # the planner's power (W) for the current slot per planned device (EV chargers, heaters)
     device_w: tuple[tuple[str, float], ...] = ()
+    battery_pv_w: float = 0.0
+
+    def heat_surplus(self, available_w: float | None) -> float | None:
+        """The surplus a heater may take on its own: what is left after the plan's PV charge."""
+        return None if available_w is None else available_w - self.battery_pv_w
 
     def planned_w(self, device_id: str) -> float | None:
         for name, watts in self.device_w:

@@ -85,7 +85,7 @@ class HeatingRodControl:
         c = self.config
         t = snap.now.timestamp()
         force, st = self._forced(snap, state, snap.now.astimezone(self.tz))
-        surplus = available_w if available_w is not None else 0.0
+        surplus = signals.heat_surplus(available_w) or 0.0
         planned = signals.planned_w(c.id)  # the planner heats the tank now (cheap energy): as if surplus
         if planned is not None and planned > surplus:
             surplus = planned + (c.up_margin_w if c.stages_w else 0.0)

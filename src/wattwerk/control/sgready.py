@@ -58,6 +58,7 @@ class SgReadyControl:
     ) -> tuple[int, SgReadyState]:
         c = self.config
         t = snap.now.timestamp()
+        available_w = signals.heat_surplus(available_w)
         surplus = available_w if available_w is not None else 0.0
         soc = snap.get(f"{c.battery}.soc") if c.battery else None
         soc_ok = c.battery is None or (soc is not None and soc >= c.force_min_soc)

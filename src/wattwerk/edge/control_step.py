@@ -50,9 +50,10 @@ class CycleStep:
     def __call__(self, snap: Snapshot) -> tuple[Setpoint, ...]:
         signals = self.signals()
         if self.battery_w is not None:
-            signals = replace(signals, battery_w=self.battery_w, hold_battery=False)
+            signals = replace(signals, battery_w=self.battery_w, hold_battery=False, battery_pv_w=0.0)
         elif self.battery_mode is not None and self.battery_mode != "planner":
-            signals = replace(signals, hold_battery=False)  # the owner's mode, not the planner's hold
+            # the owner's mode, not the planner's hold nor its PV charge
+            signals = replace(signals, hold_battery=False, battery_pv_w=0.0)
         out = self.cycle.run(snap, self.state, signals)
         self.state = out.state
         self.last = out

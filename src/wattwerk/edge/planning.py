@@ -450,7 +450,8 @@ class PlanService:
         published prices), the battery setpoint (+ discharge) and hold while the plan keeps it from
         discharging. A slot that charges the battery without importing charges it from PV: no
         setpoint then, so a car charging from PV is not starved into the grid by it (the battery
-        takes what is left)."""
+        takes what is left); that PV is kept from the heaters the plan did not schedule
+        (``battery_pv_w``)."""
         plan = self.plan
         i = self._slot(self.clock())
         if plan is None or i is None:
@@ -462,7 +463,9 @@ class PlanService:
         bats = [b.id for b in self.cfg.by_role("battery") if b.id in plan.devices]
         battery_w = float(sum(plan.devices[b]["power_w"][i] for b in bats)) if bats else None
         hold = battery_w is not None and battery_w < 1.0
+        battery_pv_w = 0.0
         if battery_w is not None and battery_w < -1.0 and float(plan.grid_w[i]) <= 1.0:
+            battery_pv_w = -battery_w  # the heaters leave it to the battery
             battery_w = None  # charging from PV, not the grid: it takes the surplus the others leave
         planned = [d.charger for d in self.departures()]
         planned += [h for store in self.cfg.strategy.heat_stores for h in store.heaters]
@@ -476,6 +479,7 @@ class PlanService:
             battery_w=None if battery_w is None else round(battery_w, 1),
             hold_battery=hold,
             device_w=device_w,
+            battery_pv_w=round(battery_pv_w, 1),
         )
 
     def plan_json(self) -> dict[str, Any]:
