@@ -313,9 +313,30 @@ HEAT_METER_EXAMPLES = [
 ]
 
 
+def _mppt(modules: list[tuple[str, int, int]]) -> dict[int, int]:
+    """Model 160's body: DCA_SF, DCV_SF -2, DCW_SF, DCWH_SF 0 (offsets 0-3), N (6), then per module of 20
+    registers ID (0), IDStr (1-8), DCW (11, uint16 W) and DCWH (12-13, acc32 Wh); modules: (IDStr, W, Wh)."""
+    out = {0: 0xFFFE, 1: 0xFFFE, 2: 0, 3: 0, 6: len(modules)}
+    for i, (label, watts, wh) in enumerate(modules):
+        at = 8 + 20 * i
+        out |= {at: i + 1, **{at + 1 + k: w for k, w in enumerate(text(label, 8))}}
+        out |= {at + 11: watts, at + 12: wh >> 16, at + 13: wh & 0xFFFF}
+    return out
+
+
 # Fronius Symo GEN24 10.0 Plus with a BYD HVS 10.2 on the SunSpec "float" model set (Fronius GEN24 Modbus
 # TCP & RTU documentation): 113 values float32 high word first, 124 storage with scale factors, 160
-# MPPT with four modules (PV 1, PV 2, battery charge, battery discharge), unit 1, base 40000
+# MPPT with four modules (PV 1, PV 2, battery charge, battery discharge), unit 1, base 40000. At noon the
+# strings give 4000 + 2300 W, the battery takes 1250 W of it (module 3), the AC side gives 4950 W: the PV
+# power is the two strings' 6300 W (evcc's fronius-gen24 pv: 160:1:DCW + 160:2:DCW), not the AC power
+GEN24_NOON_MPPT = _mppt(
+    [
+        ("MPPT 1", 4000, 6_543_210),
+        ("MPPT 2", 2300, 3_210_000),
+        ("StCha 3", 1250, 2_000_000),
+        ("StDisCha 4", 0, 1_800_000),
+    ]
+)
 GEN24_STORAGE = SunSpecExample(
     "fronius-gen24",
     1,
@@ -335,7 +356,7 @@ GEN24_STORAGE = SunSpecExample(
                 18: 0x4368,
                 19: 0x199A,  # PhVphC 232.1 V
                 20: 0x459A,
-                21: 0xB000,  # W 4950.0 W (AC, PV + battery)
+                21: 0xB000,  # W 4950.0 W (AC: the PV less what charges the battery)
                 22: 0x4248,
                 23: 0x147B,  # Hz 50.02
                 30: 0x4B16,
@@ -368,16 +389,18 @@ GEN24_STORAGE = SunSpecExample(
                 23: 0xFFFE,  # InOutWRte_SF -2
             },
         ),
-        (160, 88, {0: 0xFFFE, 1: 0xFFFE, 2: 0, 3: 0, 6: 4}),  # SFs, N = 4 modules of 20 registers
+        (160, 88, GEN24_NOON_MPPT),  # SFs, N = 4 modules of 20 registers
     ],
     {
         "current": 21.5,
         "voltage_l1": 231.2,
         "voltage_l2": 230.8,
         "voltage_l3": 232.1,
-        "power": 4950.0,
+        "power": 6300.0,  # PV 1 + PV 2
+        "energy": 9_753_210.0,  # their DCWH
+        "power_ac": 4950.0,
         "frequency": 50.02,
-        "energy": 9_876_543.0,
+        "energy_ac": 9_876_543.0,
         "current_dc": 8.25,
         "voltage_dc": 612.4,
         "power_dc": 5052.3,
@@ -395,4 +418,33 @@ GEN24_STORAGE = SunSpecExample(
         ("battery_setpoint", -5120.0, {40230: 0xEC78, 40231: 5000, 40223: 3}),  # charge 5120 W = 50.00 %
         ("power_limit", 5000.0, {40197: 5000, 40201: 1}),  # 50.00 % of WMax, limit switched on
     ],
+)
+
+# the same GEN24 at night: no sun, the battery discharges 1500 W (module 4) and the AC side gives 1450 W
+# to the house; the PV power is 0 W (the AC power, read as PV, would count the battery twice)
+_NIGHT_113 = {20: 0x44B5, 21: 0x4000, 36: 0x44BB, 37: 0x8000}  # W 1450.0 W, DCW 1500.0 W
+GEN24_NIGHT = SunSpecExample(
+    "fronius-gen24",
+    1,
+    40000,
+    [
+        (mid, length, body | _NIGHT_113)
+        if mid == 113
+        else (
+            mid,
+            length,
+            _mppt(
+                [
+                    ("MPPT 1", 0, 6_543_210),
+                    ("MPPT 2", 0, 3_210_000),
+                    ("StCha 3", 0, 2_000_000),
+                    ("StDisCha 4", 1500, 1_800_000),
+                ]
+            ),
+        )
+        if mid == 160
+        else (mid, length, body)
+        for mid, length, body in GEN24_STORAGE.models
+    ],
+    GEN24_STORAGE.readings | {"power": 0.0, "power_ac": 1450.0, "power_dc": 1500.0},
 )

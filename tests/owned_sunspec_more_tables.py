@@ -19,6 +19,7 @@ from owned_sunspec_tables import (
     at,
     common,
     controls,
+    f32,
     floats,
     limit_words,
     limits,
@@ -38,6 +39,20 @@ SE_METER_READ = {
 }
 SE_1PH = [common("SolarEdge", "SE6000H"), (101, 50, INT_1PH), (203, 105, METER_INT)]
 SE_3PH = [common("SolarEdge", "SE10K"), (103, 50, INT_3PH), (203, 105, METER_INT)]
+# a SolarEdge hybrid (StorEdge) at night: no sun, the battery discharges 1500 W, which 0xE174 (battery 1
+# instantaneous power, float32 low word first, + charging: StorEdge Modbus technical note) gives as -1500;
+# the inverter's DC power 103 DCW is those 1500 W (150 x 10), its AC power 103 W 1450 W (145 x 10). The PV
+# power is DCW minus the battery's flow (+ discharging): 0 W, as evcc's solaredge-hybrid pv reads it (DC
+# power plus the battery's power + charging)
+SE_HYBRID = [common("SolarEdge", "SE10K-RWS"), (103, 50, INT_3PH | {12: 145, 29: 150}), (203, 105, METER_INT)]
+SE_HYBRID_READ = {
+    **{k: v for k, v in INT_3PH_READ.items() if k not in ("power", "energy")},
+    "power": 0.0,
+    "power_ac": 1450.0,
+    "power_dc": 1500.0,
+    "energy_ac": INT_3PH_READ["energy"],
+    "power_battery": 1500.0,
+}
 SOLAREDGE = [
     SunSpecExample(
         "solaredge-1ph",
@@ -57,7 +72,15 @@ SOLAREDGE = [
         [("power_limit", 2500.0, {0xF001: 25, 0xF100: 1})],
         SE_CONTROL,
     ),
-    SunSpecExample("solaredge-hybrid", 1, 40000, SE_3PH, {**INT_3PH_READ, **as_meter(SE_METER_READ)}),
+    SunSpecExample(
+        "solaredge-hybrid",
+        1,
+        40000,
+        SE_HYBRID,
+        {**SE_HYBRID_READ, **as_meter(SE_METER_READ)},
+        [],
+        {0xE174: f32(-1500.0)[1], 0xE175: f32(-1500.0)[0]},
+    ),
 ]
 SE_RATING = {"solaredge-1ph": 6000.0, "solaredge-3ph": 10_000.0, "solaredge-hybrid": 10_000.0}
 

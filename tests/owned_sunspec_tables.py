@@ -337,6 +337,18 @@ PLENTICORE = [
     MPPT,
 ]
 PLENTICORE += [BATTERY]
+# the Plenticore is a hybrid: at noon its strings give 11650 W, the battery (802) takes 1500 W, the DC side
+# hands 10150 W (103 DCW) to the AC side, which gives 9870 W (103 W). The PV power is KOSTAL's 1066 "Total
+# DC power (sum of all PV inputs)" and its energy 1056 "Total DC PV energy" (KOSTAL interface description,
+# float, KOSTAL's default word order: low word first); 103 W and WH are the AC side's, battery included
+PLENTICORE_PV = {1066: f32(11650.0)[1], 1067: f32(11650.0)[0], 1056: f32(15e6)[1], 1057: f32(15e6)[0]}
+PLENTICORE_READ = {
+    **{k: v for k, v in INT_3PH_READ.items() if k not in ("power", "energy")},
+    "power": 11650.0,
+    "energy": 15_000_000.0,
+    "power_ac": INT_3PH_READ["power"],
+    "energy_ac": INT_3PH_READ["energy"],
+}
 PIKO_IQ = [common("KOSTAL", "PIKO IQ 7.0"), (103, 50, INT_3PH), nameplate(7000), controls(-2), MPPT]
 PIKO_12 = [common("KOSTAL", "PIKO 20"), (103, 50, INT_3PH), nameplate(20000), controls(0)]
 
@@ -453,12 +465,14 @@ PV_SUNSPEC = [
         {**FLOAT_3PH_READ, **limits(6000.0)},  # no model 121: the limit is a share of WRtg
         [("power_limit", 1500.0, limit_words(GENERIC_FLOAT, 250))],
     ),
-    _pv(
+    SunSpecExample(
         "kostal-plenticore",
         71,
+        40000,
         PLENTICORE,
-        {**INT_3PH_READ, **limits(10_000.0), **BATTERY_READ},
+        {**PLENTICORE_READ, **limits(10_000.0), **BATTERY_READ},
         [("power_limit", 5000.0, limit_words(PLENTICORE, 5000))],
+        PLENTICORE_PV,
     ),
     _pv(
         "kostal-piko-iq",

@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from owned_harness import Example, check_modbus_example, check_sunspec
-from owned_storage_tables import GEN24_STORAGE, HEAT_METER_EXAMPLES, STORAGE_EXAMPLES
+from owned_storage_tables import GEN24_NIGHT, GEN24_STORAGE, HEAT_METER_EXAMPLES, STORAGE_EXAMPLES
 from wattwerk.devices.catalog import find, load_catalog
 from wattwerk.devices.custom import HttpJsonDevice
 from wattwerk.devices.factory import create_for
@@ -50,6 +50,12 @@ async def test_fronius_gen24_storage_reads_its_documented_chain_and_takes_a_setp
     """The GEN24 Plus's float chain with storage (model 124): SoC by its scale factor, the battery
     setpoint as OutWRte/InWRte in % of WChaMax with both limits switched on."""
     await check_sunspec(GEN24_STORAGE, rel_tol=1e-6)  # float32 carries 7 digits
+
+
+async def test_fronius_gen24_reads_no_pv_while_its_battery_discharges_at_night() -> None:
+    """The GEN24's PV power is its two PV modules of model 160, not the AC power: at night the battery's
+    1500 W (module 4) leave the AC side as 1450 W and the PV power stays 0."""
+    await check_sunspec(GEN24_NIGHT, rel_tol=1e-6)
 
 
 @dataclass

@@ -195,3 +195,29 @@ async def test_a_sunspec_device_that_does_not_answer_yields_nothing() -> None:
     assert await device.read() == []
     link.close()
     assert device.ledger.by_kind("pv") == {"timeout": 1}
+
+
+def test_a_count_beyond_the_model_is_cut_to_what_it_holds() -> None:
+    """A chain's N that is absent (0xFFFF) or wrong lays out no more modules than model 160's L holds."""
+    length = sunspec.model_length(160, repeats=2)
+    raw = [160, length] + [0] * length
+    n_offset = next(p.register.address for p in sunspec.layout(160, 0, length) if p.path == "N")
+    raw[n_offset] = 0xFFFF
+    paths = [p.path for p in sunspec.layout(160, 0, length, raw)]
+    assert "module[1].DCW" in paths and "module[2].DCW" not in paths
+
+
+def test_pv_power_from_mppt_modules_needs_model_160_and_its_modules() -> None:
+    from pydantic import ValidationError
+
+    from wattwerk.devices.profile import SunSpecSpec
+
+    assert SunSpecSpec(models=[1, 113, 160], pv_power="mppt", pv_modules=[1, 2]).pv_modules == [1, 2]
+    for bad in (
+        {"models": [1, 113], "pv_power": "mppt", "pv_modules": [1]},
+        {"models": [1, 113, 160], "pv_power": "mppt"},
+        {"models": [1, 113, 160], "pv_modules": [1]},
+        {"models": [1, 113, 160], "pv_power": "mppt", "pv_modules": [0]},
+    ):
+        with pytest.raises(ValidationError):
+            SunSpecSpec(**bad)

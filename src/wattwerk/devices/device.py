@@ -199,6 +199,7 @@ class ModbusDevice(_Commands):
 _METER_MODELS = frozenset({201, 202, 203, 204, 211, 212, 213, 214})
 _INVERTER_MODELS = frozenset({101, 102, 103, 111, 112, 113, 701})
 _REAL_POWER = frozenset({"W", "WphA", "WphB", "WphC"})  # a meter's signed real powers
+_AC = {"power": "power_ac", "energy": "energy_ac"}  # a hybrid inverter's W, WH when PV is read elsewhere
 
 
 class SunSpecDevice(_Commands):
@@ -206,6 +207,7 @@ class SunSpecDevice(_Commands):
 
     Channel devices: inverter models report as ``device_id``; in a chain that also has an inverter,
     meter models report as ``<device_id>_meter`` and battery model 802 as ``<device_id>_battery``.
+    ``pv_power`` (``SunSpecSpec``): where a hybrid's PV power comes from when not from the inverter's W.
     """
 
     def __init__(
@@ -221,8 +223,13 @@ class SunSpecDevice(_Commands):
         clock: Callable[[], datetime] = utcnow,
         vendor: Entry | None = None,
         meter_export_positive: bool = False,
+        pv_power: str = "inverter",
+        pv_modules: tuple[int, ...] = (),
     ) -> None:
         self.link = link
+        self.pv_power = pv_power
+        self.pv_modules = pv_modules
+        self._pv: dict[str, list[str]] = {}  # PV quantity -> the points summed into it
         self.meter_export_positive = meter_export_positive  # flip the meter's real powers to + import
         self.device_id = device_id
         self.unit = unit
@@ -267,7 +274,10 @@ class SunSpecDevice(_Commands):
             pts = sunspec.layout(m.mid, m.address, m.length, m.raw, key=m.key)
             by_name = {p.register.name: p for p in pts}
             mapped = sunspec.POINT_MAP.get(m.mid, {})
-            keep = set(mapped) | set(sunspec.CONTROL_POINTS.get(m.mid, ()))
+            if self.pv_power != "inverter" and m.mid in _INVERTER_MODELS:
+                mapped = {path: _AC.get(q, q) for path, q in mapped.items()}
+            parts = self._pv_paths(m.mid)
+            keep = set(mapped) | set(sunspec.CONTROL_POINTS.get(m.mid, ())) | set(parts)
             device = self.device_id
             if has_inverter and m.mid in _METER_MODELS:
                 device = f"{self.device_id}_meter"
@@ -286,6 +296,8 @@ class SunSpecDevice(_Commands):
                         wanted.append(by_name[p.register.sf].register)
                     if p.path in mapped:
                         self.channels[p.register.name] = f"{device}.{mapped[p.path]}"
+                    if p.path in parts:
+                        self._pv.setdefault(parts[p.path], []).append(p.register.name)
         self.reader = RegisterReader(self.link, self.unit, wanted, name=self.device_id, ledger=self.ledger)
         caps = {"read_power"} if ids & (_INVERTER_MODELS | _METER_MODELS) else set()
         if ids & _METER_MODELS or ids & _INVERTER_MODELS:
@@ -306,6 +318,34 @@ class SunSpecDevice(_Commands):
         common = [p for p in self.points.values() if p.model == 1]
         self.info = sunspec.common_info(common, await self._read_common(common))
         return self.models
+
+    def _pv_paths(self, mid: int) -> dict[str, str]:
+        """The points of model ``mid`` that make up the PV power (and energy): path -> quantity."""
+        if self.pv_power == "mppt" and mid == 160:
+            pairs = (("DCW", "power"), ("DCWH", "energy"))
+            return {f"module[{n - 1}].{path}": q for n in self.pv_modules for path, q in pairs}
+        if self.pv_power == "dc" and mid in _INVERTER_MODELS:
+            return {"DCW": "power"}
+        return {}
+
+    def _pv_readings(
+        self, values: dict[str, float | str], vendor: list[Reading], when: datetime
+    ) -> list[Reading]:
+        """The PV power (and energy) summed from their points; with pv_power dc the vendor's battery flow
+        (+ discharging) is taken off. A part missing means no value: half a sum is no sum."""
+        out = []
+        battery = {r.channel: r.value for r in vendor}.get(f"{self.device_id}.power_battery")
+        for quantity, names in self._pv.items():
+            parts = [v for name in names if isinstance(v := values.get(name), int | float)]
+            if len(parts) < len(names):
+                continue
+            total = float(sum(parts))
+            if self.pv_power == "dc":
+                if battery is None:
+                    continue
+                total -= battery
+            out.append(Reading(f"{self.device_id}.{quantity}", when, total))
+        return out
 
     async def _set_up_once(self) -> None:
         """``setup()`` unless another task just did it: two discoveries at once (the first poll and
@@ -366,9 +406,10 @@ class SunSpecDevice(_Commands):
             for name, v in values.items()
             if name in self.channels and not isinstance(v, str)
         ]
+        vendor: list[Reading] = []
         if self.vendor is not None and self.vendor.channels and self.reader is not None:
-            out += await self.vendor.read(when)
-        return out
+            vendor = await self.vendor.read(when)
+        return out + vendor + self._pv_readings(values, vendor, when)
 
     def _wmax(self) -> float:
         for mid, path in ((702, "WMax"), (121, "WMax"), (120, "WRtg")):
@@ -482,6 +523,8 @@ def create(
             bases=(base, *[b for b in sunspec.BASES if b != base]),
             vendor=entry,
             meter_export_positive=entry.sunspec.meter_positive == "export",
+            pv_power=entry.sunspec.pv_power,
+            pv_modules=tuple(entry.sunspec.pv_modules),
         )
     return ModbusDevice(
         entry, link, device_id=device_id, unit=unit, ledger=ledger, rating=rated_power, connector=connector

@@ -247,6 +247,21 @@ class SunSpecSpec(StrictModel):
     rated_power: float = 5000.0  # W, the emulated WMax
     # which flow the chain's meter model counts + (SunSpec: import; SolarEdge's E+I meter: export)
     meter_positive: Literal["import", "export"] = "import"
+    # a hybrid (DC-coupled battery) inverter's W is its AC power, which carries the battery's flow too;
+    # where its PV power comes from instead (the inverter model's W and WH then report as power_ac and
+    # energy_ac): "inverter" (W is the PV power), "mppt" (the sum of model 160's modules pv_modules,
+    # counted from 1: DCW as power, DCWH as energy), "vendor" (the entry's own registers power and
+    # energy), "dc" (the inverter model's DCW minus the entry's register power_battery, + discharging)
+    pv_power: Literal["inverter", "mppt", "vendor", "dc"] = "inverter"
+    pv_modules: list[int] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _pv_source(self) -> SunSpecSpec:
+        if (self.pv_power == "mppt") != bool(self.pv_modules):
+            raise ValueError("pv_modules go with pv_power: mppt (and it needs them)")
+        if self.pv_power == "mppt" and (160 not in self.models or min(self.pv_modules) < 1):
+            raise ValueError("pv_power: mppt needs model 160 in models and modules counted from 1")
+        return self
 
 
 class Entry(StrictModel):
@@ -313,6 +328,10 @@ class Entry(StrictModel):
             needed = CAPABILITIES[cap]
             if checked and needed is not None and needed not in commands:
                 raise ValueError(f"{self.id}: capability {cap} needs a write of {needed}")
+        pv = self.sunspec.pv_power if self.sunspec else "inverter"
+        needs = {"vendor": "power", "dc": "power_battery"}.get(pv)
+        if needs is not None and not (needs in by_name and by_name[needs].channel):
+            raise ValueError(f"{self.id}: sunspec pv_power: {pv} needs a register {needs}")
         modbus = "modbus_tcp" in self.protocols or "modbus_rtu" in self.protocols
         if modbus and not self.registers and self.sunspec is None and self.untested is None:
             raise ValueError(f"{self.id}: a Modbus entry needs registers or sunspec")

@@ -28,7 +28,8 @@ BASES = (40000, 0, 50000)
 END = 0xFFFF
 MAX_MODELS = 64
 
-# models this module gives meaning to (others are listed by probe but not read)
+# models this module gives meaning to (others are listed by probe but not read); 160 (MPPT) only where
+# an entry takes its PV power from the modules (``SunSpecSpec.pv_power``)
 SUPPORTED = (
     1,
     101,
@@ -41,6 +42,7 @@ SUPPORTED = (
     121,
     123,
     124,
+    160,
     201,
     202,
     203,
@@ -248,6 +250,8 @@ def layout(
         for sub in g.get("groups", []):
             unit = _group_size(sub, counts)
             n = _repeat(sub, counts, end - at, unit)
+            if unit:  # a count that says more than the model holds (a bad or absent N) is cut to it
+                n = max(0, min(n, (end - at) // unit))
             for i in range(n):
                 label = f"{prefix}{sub['name']}" + (f"[{i}]" if sub.get("count") is not None else "")
                 at = walk(sub, at, label + ".", local)

@@ -43,20 +43,29 @@ class SunSpecEmulator:
         self.rated_power = rated_power
         self.common = {**COMMON, **(common or {})}
         chain = list(models) if models and models[0] == 1 else [1, *models]
+        spec = vendor.sunspec if vendor is not None else None
+        # a hybrid's PV power where the entry reads it (SunSpecSpec.pv_power): model 160's PV modules
+        # (laid out up to the highest one) or the inverter's DCW; the inverter's W shows the same power
+        self.pv_power = spec.pv_power if spec is not None else "inverter"
+        self.pv_modules = list(spec.pv_modules) if spec is not None else []
+        modules = max(self.pv_modules, default=1)
         self.registers: list[Register] = [Register("marker", base, "u32", sentinel=False)]
         self.points: dict[str, sunspec.Point] = {}
         self.fixed: dict[str, float | str] = {"marker": 0x53756E53}
         self.keys: dict[int, str] = {}
         address = base + 2
         for mid in chain:
-            length = sunspec.model_length(mid)
+            length = sunspec.model_length(mid, repeats=modules if mid == 160 else 1)
             key = str(mid)
             self.keys[mid] = key
-            for p in sunspec.layout(mid, address, length, key=key):
+            raw = _with_count(mid, address, length, modules) if mid == 160 and self.pv_modules else None
+            for p in sunspec.layout(mid, address, length, raw, key=key):
                 self.points[p.register.name] = p
                 self.registers.append(p.register)
             self.fixed[f"{key}.ID"] = mid
             self.fixed[f"{key}.L"] = length
+            if raw is not None:
+                self.fixed[f"{key}.N"] = modules
             address += 2 + length
         self.registers.append(Register("end.ID", address, "u16", sentinel=False))
         self.registers.append(Register("end.L", address + 1, "u16", sentinel=False))
@@ -94,10 +103,25 @@ class SunSpecEmulator:
             name = self._name(mid, path)
             if name:
                 out[name] = self.rated_power
+        self._pv(out, sim)
         self._scale_factors(out)
         if self.vendor is not None:
             out.update(self.vendor.values())
         return out
+
+    def _pv(self, out: dict[str, float | str | None], sim: dict[str, float]) -> None:
+        """The PV power (and energy) where the entry reads a hybrid's: shared by model 160's PV modules,
+        or the inverter's DCW (with no battery flowing)."""
+        if self.pv_power == "mppt":
+            for n in self.pv_modules:
+                for path, quantity in (("DCW", "power"), ("DCWH", "energy")):
+                    name = self._name(160, f"module[{n - 1}].{path}")
+                    if name and quantity in sim:
+                        out[name] = sim[quantity] / len(self.pv_modules)
+        elif self.pv_power == "dc" and "power" in sim:
+            for mid in self.keys:
+                if (name := self._name(mid, "DCW")) is not None:
+                    out[name] = sim["power"]
 
     def _scale_factors(self, out: dict[str, float | str | None]) -> None:
         """Pick each ``_SF`` so its points (sim values and written controls) fit their types,
@@ -153,3 +177,12 @@ class SunSpecEmulator:
                 and (abs(float(out_rte) + float(in_rte)) < 1e-6)
             ):
                 self.sim.apply("battery_setpoint", float(out_rte) * self.rated_power / 100.0)
+
+
+def _with_count(mid: int, address: int, length: int, count: int) -> list[int]:
+    """A model's registers from its ID on with only its count point N set: what sizes its repeating
+    groups when the layout is drawn."""
+    raw = [0] * (length + 2)
+    n = next(p.register.address for p in sunspec.layout(mid, address, length) if p.path == "N")
+    raw[n - address] = count
+    return raw
