@@ -448,3 +448,28 @@ GEN24_NIGHT = SunSpecExample(
     ],
     GEN24_STORAGE.readings | {"power": 0.0, "power_ac": 1450.0, "power_dc": 1500.0},
 )
+
+# the same GEN24 read as a battery (fronius-gen24-battery): its power is the storage's own flow, module 4
+# (discharge) DCW minus module 3 (charge) DCW, + discharging (evcc's fronius-gen24 battery: 160:4:DCW minus
+# 160:3:DCW), their DCWH the lifetime discharge and charge energies. At noon the battery takes 1250 W:
+# -1250 W, not the AC power (4950 W, PV and battery together, which read as the battery's would be 4950 W
+# "discharging"); at night it gives 1500 W
+_AS_BATTERY = {k: v for k, v in GEN24_STORAGE.readings.items() if k not in ("power", "energy")}
+_BATTERY_ENERGY = {"energy_charge": 2_000_000.0, "energy_discharge": 1_800_000.0}
+GEN24_BATTERY = [
+    SunSpecExample(
+        "fronius-gen24-battery",
+        1,
+        40000,
+        GEN24_STORAGE.models,
+        _AS_BATTERY | _BATTERY_ENERGY | {"power": -1250.0},
+        [w for w in GEN24_STORAGE.writes if w[0] == "battery_setpoint"],
+    ),
+    SunSpecExample(
+        "fronius-gen24-battery",
+        1,
+        40000,
+        GEN24_NIGHT.models,
+        _AS_BATTERY | _BATTERY_ENERGY | {"power": 1500.0, "power_ac": 1450.0, "power_dc": 1500.0},
+    ),
+]

@@ -85,7 +85,14 @@ SOLAREDGE = [
 SE_RATING = {"solaredge-1ph": 6000.0, "solaredge-3ph": 10_000.0, "solaredge-hybrid": 10_000.0}
 
 # a hybrid inverter with model 124 (WChaMax 5000 W, ChaState 64.30 %, rates in 0.01 %) and the 802 battery
+# at noon: the AC side (103 W) gives 9870 W while the battery (802 W, + discharging) takes 1500 W of the PV.
+# Read as a battery, the device's power is the battery's -1500 W, not the AC power (9870 W "discharging")
 STORAGE_124 = (124, 24, {0: 5000, 3: 0, 6: 6430, 10: 10000, 11: 10000, 16: 0, 20: 0xFFFE, 23: 0xFFFE})
+HYBRID_AC_READ = {  # a hybrid's inverter model read as a battery's: W and WH are the AC side's
+    **{k: v for k, v in INT_3PH_READ.items() if k not in ("power", "energy")},
+    "power_ac": INT_3PH_READ["power"],
+    "energy_ac": INT_3PH_READ["energy"],
+}
 STORAGE = [
     common("SunSpec", "hybrid"),
     (103, 50, INT_3PH),
@@ -121,7 +128,7 @@ STORAGE_AND_DER = [
         1,
         40000,
         STORAGE,
-        {**INT_3PH_READ, **limits(5000.0, soc=64.3, limit_charge=5000.0), **BATTERY_READ},
+        {**HYBRID_AC_READ, **limits(5000.0, soc=64.3, limit_charge=5000.0), **BATTERY_READ, "power": -1500.0},
         [
             # discharge 2500 W = 50.00 % of WChaMax: OutWRte 5000, InWRte -5000, both limits on
             (

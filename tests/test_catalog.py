@@ -56,6 +56,19 @@ def test_ids_unique_and_catalog_large_enough() -> None:
     }
 
 
+def test_a_sunspec_battery_reads_its_battery_flow_not_the_hybrids_ac_power() -> None:
+    """A site battery's power is its own flow (+ discharging): a battery entry whose SunSpec chain has an
+    inverter model (W: PV and battery together on a hybrid) says where the battery's flow comes from."""
+    inverters = {101, 102, 103, 111, 112, 113, 701}
+    batteries = [i.entry for i in load_catalog() if i.category == "hybrid_battery_inverter"]
+    hybrids = {e.id: e.sunspec for e in batteries if e.sunspec and inverters & set(e.sunspec.models)}
+    # SMA's Inverter Manager: a gateway whose 103 is the plant's AC power (of Sunny Tripower Storage 60
+    # battery inverters, AC-coupled, no PV, when it is a battery plant); no battery model in its chain
+    hybrids.pop("sma-inverter-manager")
+    assert set(hybrids) >= {"sunspec-storage", "kostal-plenticore-battery", "fronius-gen24-battery"}
+    assert [i for i, spec in hybrids.items() if spec.battery_power == "inverter"] == []
+
+
 def test_bad_catalog_file_is_rejected_with_its_name(tmp_path: Path) -> None:
     bad = tmp_path / "ev_charger" / "acme.yaml"
     bad.parent.mkdir()

@@ -11,11 +11,12 @@ from __future__ import annotations
 import pytest
 
 from owned_harness import SunSpecExample, check_sunspec
+from owned_storage_tables import GEN24_BATTERY
 from owned_sunspec_more_tables import METERS, SE_RATING, SOLAREDGE, STORAGE_AND_DER
 from owned_sunspec_tables import PV_SUNSPEC
 
 EXAMPLES = [*PV_SUNSPEC, *STORAGE_AND_DER, *METERS]
-COVERED = {e.entry for e in [*EXAMPLES, *SOLAREDGE]}
+COVERED = {e.entry for e in [*EXAMPLES, *SOLAREDGE, *GEN24_BATTERY]}
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=[e.entry for e in EXAMPLES])
@@ -30,3 +31,10 @@ async def test_solaredge_reads_inverter_and_meter_and_limits_through_0xf001(exam
     installer gives (no 120/121 in its chain), committed through 0xF100."""
     single_phase = 101 in {mid for mid, _, _ in example.models}
     await check_sunspec(example, rated_power=SE_RATING[example.entry], absent=2 if single_phase else 0)
+
+
+@pytest.mark.parametrize("example", GEN24_BATTERY, ids=["noon-charging", "night-discharging"])
+async def test_gen24_as_a_battery_reads_its_storage_modules_not_the_ac_power(example: SunSpecExample) -> None:
+    """The GEN24 read as a battery: the storage's flow from model 160's modules 4 minus 3 (+ discharging), not
+    the AC power that carries the PV too; the setpoint as for fronius-gen24."""
+    await check_sunspec(example, rel_tol=1e-6)  # float32 carries 7 digits

@@ -30,7 +30,8 @@ from owned_native_answers import (
     KEBA_REPORTS,
     HttpCase,
 )
-from owned_sunspec_tables import BATTERY_READ, INT_3PH_READ, PLENTICORE, limit_words, limits
+from owned_sunspec_more_tables import HYBRID_AC_READ
+from owned_sunspec_tables import BATTERY_READ, PLENTICORE, limit_words, limits
 from owned_switch_battery_tables import BATTERY_EXAMPLES, SWITCH_EXAMPLES
 from owned_wallbox_tables import WALLBOX_EXAMPLES
 from wattwerk.devices.catalog import find
@@ -48,7 +49,9 @@ PLENTICORE_BATTERY = SunSpecExample(
     71,
     40000,
     PLENTICORE,
-    {**INT_3PH_READ, **limits(10_000.0), **BATTERY_READ},
+    # at noon the battery takes 1500 W (802 W, + discharging) while the AC side gives 9870 W (103 W): the
+    # battery's power is -1500 W, its SoC 802's (no model 124 in the chain)
+    {**HYBRID_AC_READ, **limits(10_000.0), **BATTERY_READ, "power": -1500.0, "soc": 64.3},
     [
         ("battery_setpoint", 3000.0, {1034: 0x8000, 1035: 0x453B}),
         ("battery_setpoint", -2000.0, {1034: 0x0000, 1035: 0xC4FA}),

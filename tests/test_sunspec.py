@@ -221,3 +221,41 @@ def test_pv_power_from_mppt_modules_needs_model_160_and_its_modules() -> None:
     ):
         with pytest.raises(ValidationError):
             SunSpecSpec(**bad)
+
+
+def test_battery_power_names_its_source_and_leaves_power_to_one_option() -> None:
+    from pydantic import ValidationError
+
+    from wattwerk.devices.profile import SunSpecSpec
+
+    assert SunSpecSpec(models=[1, 103, 802], battery_power=802).battery_power == "802"  # YAML's bare 802
+    spec = SunSpecSpec(models=[1, 113, 124, 160], battery_power="mppt", battery_modules=[3, 4])
+    assert spec.battery_modules == [3, 4]
+    for bad in (
+        {"models": [1, 103], "battery_power": "802"},
+        {"models": [1, 113, 160], "battery_power": "mppt", "battery_modules": [3]},
+        {"models": [1, 113, 160], "battery_modules": [3, 4]},
+        {"models": [1, 113, 160], "battery_power": "mppt", "battery_modules": [0, 4]},
+        {"models": [1, 113, 160, 802], "battery_power": "802", "pv_power": "mppt", "pv_modules": [1]},
+    ):
+        with pytest.raises(ValidationError):
+            SunSpecSpec(**bad)
+
+
+@pytest.mark.parametrize("flow", [-2200.0, 1800.0])
+async def test_a_gen24_read_as_a_battery_shows_its_flow_on_the_storage_modules(flow: float) -> None:
+    """The emulator puts a charging battery on module 3 and a discharging one on module 4; the entry reads
+    the flow back (+ discharging), the inverter's W as power_ac."""
+    from wattwerk.devices.catalog import find
+    from wattwerk.devices.device import create
+
+    entry = find("fronius-gen24-battery").entry
+    assert entry.sunspec is not None
+    emu = SunSpecEmulator(entry.sunspec.models, Sim(power=flow, soc=40.0, energy=1e6), vendor=entry)
+    async with EmulatorServer([emu.bank]) as server:
+        link = ModbusLink(LinkConfig(port=server.port, timeout=2.0))
+        device = create(entry, link, device_id="b")
+        readings = {r.channel: r.value for r in await device.read()}
+        link.close()
+    assert math.isclose(readings["b.power"], flow, abs_tol=1.0)
+    assert math.isclose(readings["b.power_ac"], flow, abs_tol=1.0) and "b.energy" not in readings

@@ -207,7 +207,8 @@ class SunSpecDevice(_Commands):
 
     Channel devices: inverter models report as ``device_id``; in a chain that also has an inverter,
     meter models report as ``<device_id>_meter`` and battery model 802 as ``<device_id>_battery``.
-    ``pv_power`` (``SunSpecSpec``): where a hybrid's PV power comes from when not from the inverter's W.
+    ``pv_power`` / ``battery_power`` (``SunSpecSpec``): where a hybrid's PV power, or read as a battery
+    its battery's flow, comes from when not from the inverter's W (which then reports as ``power_ac``).
     """
 
     def __init__(
@@ -225,11 +226,15 @@ class SunSpecDevice(_Commands):
         meter_export_positive: bool = False,
         pv_power: str = "inverter",
         pv_modules: tuple[int, ...] = (),
+        battery_power: str = "inverter",
+        battery_modules: tuple[int, ...] = (),
     ) -> None:
         self.link = link
         self.pv_power = pv_power
         self.pv_modules = pv_modules
-        self._pv: dict[str, list[str]] = {}  # PV quantity -> the points summed into it
+        self.battery_power = battery_power
+        self.battery_modules = battery_modules
+        self._sums: dict[str, list[tuple[str, float]]] = {}  # quantity -> the points (and signs) summed
         self.meter_export_positive = meter_export_positive  # flip the meter's real powers to + import
         self.device_id = device_id
         self.unit = unit
@@ -274,9 +279,9 @@ class SunSpecDevice(_Commands):
             pts = sunspec.layout(m.mid, m.address, m.length, m.raw, key=m.key)
             by_name = {p.register.name: p for p in pts}
             mapped = sunspec.POINT_MAP.get(m.mid, {})
-            if self.pv_power != "inverter" and m.mid in _INVERTER_MODELS:
+            if (self.pv_power, self.battery_power) != ("inverter", "inverter") and m.mid in _INVERTER_MODELS:
                 mapped = {path: _AC.get(q, q) for path, q in mapped.items()}
-            parts = self._pv_paths(m.mid)
+            parts = self._parts(m.mid, ids)
             keep = set(mapped) | set(sunspec.CONTROL_POINTS.get(m.mid, ())) | set(parts)
             device = self.device_id
             if has_inverter and m.mid in _METER_MODELS:
@@ -297,7 +302,8 @@ class SunSpecDevice(_Commands):
                     if p.path in mapped:
                         self.channels[p.register.name] = f"{device}.{mapped[p.path]}"
                     if p.path in parts:
-                        self._pv.setdefault(parts[p.path], []).append(p.register.name)
+                        quantity, sign = parts[p.path]
+                        self._sums.setdefault(quantity, []).append((p.register.name, sign))
         self.reader = RegisterReader(self.link, self.unit, wanted, name=self.device_id, ledger=self.ledger)
         caps = {"read_power"} if ids & (_INVERTER_MODELS | _METER_MODELS) else set()
         if ids & _METER_MODELS or ids & _INVERTER_MODELS:
@@ -319,24 +325,35 @@ class SunSpecDevice(_Commands):
         self.info = sunspec.common_info(common, await self._read_common(common))
         return self.models
 
-    def _pv_paths(self, mid: int) -> dict[str, str]:
-        """The points of model ``mid`` that make up the PV power (and energy): path -> quantity."""
+    def _parts(self, mid: int, ids: set[int]) -> dict[str, tuple[str, float]]:
+        """The points of model ``mid`` that make up the PV power (and energy), or the battery's flow
+        (and SoC, energies): path -> (quantity, sign)."""
         if self.pv_power == "mppt" and mid == 160:
             pairs = (("DCW", "power"), ("DCWH", "energy"))
-            return {f"module[{n - 1}].{path}": q for n in self.pv_modules for path, q in pairs}
+            return {f"module[{n - 1}].{path}": (q, 1.0) for n in self.pv_modules for path, q in pairs}
         if self.pv_power == "dc" and mid in _INVERTER_MODELS:
-            return {"DCW": "power"}
+            return {"DCW": ("power", 1.0)}
+        if self.battery_power == "mppt" and mid == 160:
+            charge, discharge = (f"module[{n - 1}]." for n in self.battery_modules)
+            return {
+                f"{discharge}DCW": ("power", 1.0),
+                f"{charge}DCW": ("power", -1.0),
+                f"{charge}DCWH": ("energy_charge", 1.0),
+                f"{discharge}DCWH": ("energy_discharge", 1.0),
+            }
+        if self.battery_power == "802" and mid == 802 and ids & _INVERTER_MODELS:  # else 802 is the device
+            return {"W": ("power", 1.0)} | ({} if 124 in ids else {"SoC": ("soc", 1.0)})  # W + discharging
         return {}
 
-    def _pv_readings(
+    def _sum_readings(
         self, values: dict[str, float | str], vendor: list[Reading], when: datetime
     ) -> list[Reading]:
-        """The PV power (and energy) summed from their points; with pv_power dc the vendor's battery flow
-        (+ discharging) is taken off. A part missing means no value: half a sum is no sum."""
+        """The quantities summed from their points (``_parts``); with pv_power dc the vendor's battery
+        flow (+ discharging) is taken off. A part missing means no value: half a sum is no sum."""
         out = []
         battery = {r.channel: r.value for r in vendor}.get(f"{self.device_id}.power_battery")
-        for quantity, names in self._pv.items():
-            parts = [v for name in names if isinstance(v := values.get(name), int | float)]
+        for quantity, names in self._sums.items():
+            parts = [sign * v for name, sign in names if isinstance(v := values.get(name), int | float)]
             if len(parts) < len(names):
                 continue
             total = float(sum(parts))
@@ -409,7 +426,7 @@ class SunSpecDevice(_Commands):
         vendor: list[Reading] = []
         if self.vendor is not None and self.vendor.channels and self.reader is not None:
             vendor = await self.vendor.read(when)
-        return out + vendor + self._pv_readings(values, vendor, when)
+        return out + vendor + self._sum_readings(values, vendor, when)
 
     def _wmax(self) -> float:
         for mid, path in ((702, "WMax"), (121, "WMax"), (120, "WRtg")):
@@ -525,6 +542,8 @@ def create(
             meter_export_positive=entry.sunspec.meter_positive == "export",
             pv_power=entry.sunspec.pv_power,
             pv_modules=tuple(entry.sunspec.pv_modules),
+            battery_power=entry.sunspec.battery_power,
+            battery_modules=tuple(entry.sunspec.battery_modules),
         )
     return ModbusDevice(
         entry, link, device_id=device_id, unit=unit, ledger=ledger, rating=rated_power, connector=connector

@@ -254,6 +254,19 @@ class SunSpecSpec(StrictModel):
     # energy), "dc" (the inverter model's DCW minus the entry's register power_battery, + discharging)
     pv_power: Literal["inverter", "mppt", "vendor", "dc"] = "inverter"
     pv_modules: list[int] = Field(default_factory=list)
+    # the same for a hybrid read as a battery (a site battery's power is its own flow, + discharging):
+    # where the battery's flow comes from (the inverter model's W and WH then report as power_ac and
+    # energy_ac): "inverter" (W is the device's power), "802" (the battery model's W, and its SoC as
+    # soc where the chain has no model 124), "mppt" (model 160's modules battery_modules = [charge,
+    # discharge], counted from 1: the discharge module's DCW minus the charge module's, their DCWH as
+    # energy_charge and energy_discharge)
+    battery_power: Literal["inverter", "802", "mppt"] = "inverter"
+    battery_modules: list[int] = Field(default_factory=list)
+
+    @field_validator("battery_power", mode="before")
+    @classmethod
+    def _model_number(cls, value: object) -> object:
+        return str(value) if isinstance(value, int) else value  # battery_power: 802 names the model
 
     @model_validator(mode="after")
     def _pv_source(self) -> SunSpecSpec:
@@ -261,6 +274,13 @@ class SunSpecSpec(StrictModel):
             raise ValueError("pv_modules go with pv_power: mppt (and it needs them)")
         if self.pv_power == "mppt" and (160 not in self.models or min(self.pv_modules) < 1):
             raise ValueError("pv_power: mppt needs model 160 in models and modules counted from 1")
+        if "inverter" not in (self.pv_power, self.battery_power):
+            raise ValueError("pv_power and battery_power both make power their own: give one")
+        if (self.battery_power == "mppt") != (len(self.battery_modules) == 2):
+            raise ValueError("battery_modules [charge, discharge] go with battery_power: mppt (it needs two)")
+        needs = {"mppt": 160, "802": 802}.get(self.battery_power)
+        if needs is not None and (needs not in self.models or min(self.battery_modules, default=1) < 1):
+            raise ValueError(f"battery_power: {self.battery_power} needs model {needs} in models")
         return self
 
 

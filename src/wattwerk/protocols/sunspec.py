@@ -29,7 +29,8 @@ END = 0xFFFF
 MAX_MODELS = 64
 
 # models this module gives meaning to (others are listed by probe but not read); 160 (MPPT) only where
-# an entry takes its PV power from the modules (``SunSpecSpec.pv_power``)
+# an entry takes its PV power or its battery's flow from the modules (``SunSpecSpec.pv_power``,
+# ``battery_power``)
 SUPPORTED = (
     1,
     101,

@@ -48,7 +48,9 @@ class SunSpecEmulator:
         # (laid out up to the highest one) or the inverter's DCW; the inverter's W shows the same power
         self.pv_power = spec.pv_power if spec is not None else "inverter"
         self.pv_modules = list(spec.pv_modules) if spec is not None else []
-        modules = max(self.pv_modules, default=1)
+        # a hybrid read as a battery: its flow on model 160's charge and discharge modules (802 shows it)
+        self.battery_modules = list(spec.battery_modules) if spec is not None else []
+        modules = max(self.pv_modules + self.battery_modules, default=1)
         self.registers: list[Register] = [Register("marker", base, "u32", sentinel=False)]
         self.points: dict[str, sunspec.Point] = {}
         self.fixed: dict[str, float | str] = {"marker": 0x53756E53}
@@ -58,7 +60,8 @@ class SunSpecEmulator:
             length = sunspec.model_length(mid, repeats=modules if mid == 160 else 1)
             key = str(mid)
             self.keys[mid] = key
-            raw = _with_count(mid, address, length, modules) if mid == 160 and self.pv_modules else None
+            counted = mid == 160 and (self.pv_modules or self.battery_modules)
+            raw = _with_count(mid, address, length, modules) if counted else None
             for p in sunspec.layout(mid, address, length, raw, key=key):
                 self.points[p.register.name] = p
                 self.registers.append(p.register)
@@ -111,7 +114,8 @@ class SunSpecEmulator:
 
     def _pv(self, out: dict[str, float | str | None], sim: dict[str, float]) -> None:
         """The PV power (and energy) where the entry reads a hybrid's: shared by model 160's PV modules,
-        or the inverter's DCW (with no battery flowing)."""
+        or the inverter's DCW (with no battery flowing); a battery's flow on its charge and discharge
+        modules."""
         if self.pv_power == "mppt":
             for n in self.pv_modules:
                 for path, quantity in (("DCW", "power"), ("DCWH", "energy")):
@@ -122,6 +126,14 @@ class SunSpecEmulator:
             for mid in self.keys:
                 if (name := self._name(mid, "DCW")) is not None:
                     out[name] = sim["power"]
+        if self.battery_modules and "power" in sim:  # [charge, discharge]: each carries one direction
+            flow = sim["power"]
+            sides = ((max(-flow, 0.0), "energy_charge"), (max(flow, 0.0), "energy_discharge"))
+            for n, (value, energy) in zip(self.battery_modules, sides, strict=True):
+                if (name := self._name(160, f"module[{n - 1}].DCW")) is not None:
+                    out[name] = value
+                if (name := self._name(160, f"module[{n - 1}].DCWH")) is not None and energy in sim:
+                    out[name] = sim[energy]
 
     def _scale_factors(self, out: dict[str, float | str | None]) -> None:
         """Pick each ``_SF`` so its points (sim values and written controls) fit their types,
