@@ -126,12 +126,14 @@ PV_EXAMPLES = [
             (HO, 32080): 0x0000,
             (HO, 32081): 0x09C4,  # active power 2500 W (the battery's)
             (HO, 32087): 0x0172,  # internal temperature 370 x 0.1 °C
+            # accumulated energy yield 1234567 x 0.01 kWh: the AC side's, which counts the battery's discharge
+            # (it grows tonight with no PV; huawei_solar issues 1, 34): energy_ac, not the PV energy
             (HO, 32106): 0x0012,
-            (HO, 32107): 0xD687,  # accumulated energy yield 1234567 x 0.01 kWh
+            (HO, 32107): 0xD687,
             (HO, 40126): 0x0000,
             (HO, 40127): 0x2710,  # fixed active power derating 10000 W
         },
-        {"power": 0.0, "power_ac": 2500.0, "temperature": 37.0, "energy": 12_345_670.0},
+        {"power": 0.0, "power_ac": 2500.0, "temperature": 37.0, "energy_ac": 12_345_670.0},
         [("power_limit", 4000.0, {40126: 0, 40127: 4000})],
     ),
     Example(
