@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import socket
 from collections.abc import AsyncIterator
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from loopback_http import serving
 from wattwerk.errors import InputLedger, PermanentError
 from wattwerk.protocols.http import HttpPoller
 from wattwerk.protocols.jsonmap import FieldMap, JsonDecoder
@@ -47,15 +46,8 @@ async def device() -> AsyncIterator[tuple[Device, str]]:
     app = Starlette(
         routes=[Route("/api/data", dev.data), Route("/api/info", dev.info), Route("/secret", dev.secret)]
     )
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        await asyncio.sleep(0.01)
-    yield dev, f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server.should_exit = True
-    await task
+    async with serving(app) as url:
+        yield dev, url
 
 
 FIELDS = [

@@ -8,18 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import struct
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from loopback_http import serving as loopback
 from wattwerk.protocols import shelly, tasmota
 from wattwerk.protocols.meter import MeterReader
 from wattwerk.protocols.speedwire import SpeedwireDecoder, parse_datagram
@@ -175,20 +173,8 @@ class ShellyGen2:
         return JSONResponse(self.rpc[method])
 
 
-@asynccontextmanager
-async def serving(device: ShellyGen2) -> AsyncIterator[str]:
-    app = Starlette(routes=[Route("/shelly", device.shelly), Route("/rpc/{method}", device.call)])
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        await asyncio.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        await task
+def serving(device: ShellyGen2) -> AbstractAsyncContextManager[str]:
+    return loopback(Starlette(routes=[Route("/shelly", device.shelly), Route("/rpc/{method}", device.call)]))
 
 
 def _gen2_info(app: str, model: str, profile: str | None = None) -> dict[str, object]:
