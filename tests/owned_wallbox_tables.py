@@ -212,7 +212,8 @@ WALLBOX_EXAMPLES = [
         "mennekes-amtron-compact",
         {  # MENNEKES AMTRON Professional / Compact 2.0s Modbus (unit 50, evcc mennekes-compact.go): holding
             # 0x0100 EVSE state (5 = charging), 0x0302 EM charging current f32, 0x0500 currents f32[3],
-            # 0x0512 power f32 W, 0x0D05 charging release (1 allowed), 0x1000 total energy f32 kWh
+            # 0x0512 power f32 W, 0x0D05 charging release (1 allowed), 0x1000 total energy f32 kWh; 0x0D00
+            # heartbeat: the EM writes the token 0x55AA, else 0x0302 and 0x0D05 fall back
             (HO, 0x0100): 5,
             (HO, 0x0302): 0x4180,
             (HO, 0x0303): 0x0000,  # 16.0 A
@@ -224,6 +225,7 @@ WALLBOX_EXAMPLES = [
             (HO, 0x0505): 0x0000,  # 16.0 A
             (HO, 0x0512): 0x462C,
             (HO, 0x0513): 0x8000,  # 11040.0 W
+            (HO, 0x0D00): 0,
             (HO, 0x0D05): 1,
             (HO, 0x1000): 0x449A,
             (HO, 0x1001): 0x5000,  # 1234.5 kWh
@@ -237,9 +239,9 @@ WALLBOX_EXAMPLES = [
             "energy": 1_234_500.0,
         },
         [
-            ("current_limit", 10.0, {0x0302: 0x4120, 0x0303: 0}),
-            ("enable", 0.0, {0x0D05: 0}),
-            ("enable", 1.0, {0x0D05: 1}),
+            ("current_limit", 10.0, {0x0302: 0x4120, 0x0303: 0, 0x0D00: 0x55AA}),
+            ("enable", 0.0, {0x0D05: 0, 0x0D00: 0x55AA}),
+            ("enable", 1.0, {0x0D05: 1, 0x0D00: 0x55AA}),
         ],
     ),
     Example(
@@ -276,7 +278,8 @@ WALLBOX_EXAMPLES = [
         "webasto-tq",
         {  # Webasto Next / Unite Modbus TCP (TQ platform; evcc webasto-next.go), holding: 1000 charge point
             # state (3 = charging), 1020 active power u32 W, 1036 meter reading u32 Wh, 5004 current A,
-            # 6000 life bit
+            # 6000 life bit (the charger clears it; the controller sets it to 1 within the timeout 2002, or
+            # the charger falls back to its safe current 2000)
             (HO, 1000): 3,
             (HO, 1020): 0x0000,
             (HO, 1021): 0x2B20,  # 11040 W
@@ -286,6 +289,10 @@ WALLBOX_EXAMPLES = [
             (HO, 6000): 0,
         },
         {"state": 3.0, "power": 11_040.0, "energy": 1_234_567.0},
-        [("current_limit", 10.0, {5004: 10}), ("enable", 0.0, {5004: 0}), ("enable", 1.0, {5004: 6})],
+        [
+            ("current_limit", 10.0, {5004: 10, 6000: 1}),
+            ("enable", 0.0, {5004: 0, 6000: 1}),
+            ("enable", 1.0, {5004: 6, 6000: 1}),
+        ],
     ),
 ]

@@ -8,11 +8,17 @@ would agree with itself. Writes are checked as the raw words the device receives
 
 from __future__ import annotations
 
-import pytest
+from typing import Any
 
-from owned_harness import Example, check_modbus_example
-from wattwerk.devices.catalog import load_catalog
+import pytest
+from pymodbus.constants import ExcCodes
+
+from owned_harness import Example, check_modbus_example, raw_bank
+from wattwerk.devices.catalog import find, load_catalog
+from wattwerk.devices.device import create
 from wattwerk.devices.status import emulated
+from wattwerk.protocols.modbus import LinkConfig, ModbusLink
+from wattwerk.sim.emulators.modbus import EmulatorServer
 
 HO, IN = "holding", "input"
 # the catalogue files of the devices people own (issue 17): their Modbus entries all need an example below
@@ -278,6 +284,50 @@ EXAMPLES = [
         [("current_limit", 10, {299: 10}), ("enable", 0, {200: 0}), ("enable", 1, {200: 1})],
     ),
     Example(
+        "go-e-modbus-v2",
+        {  # go-eCharger API v2 modbus-en.md: input registers as in v1; holding 299 AMPERE_VOLATILE, 332
+            # PHASE_SWITCH_MODE (psm: 1 single, 2 three phases), 337 FORCE_STATE (frc: 0 neutral, 1 off, 2 on)
+            (IN, 100): 0x0002,  # CAR_STATE 2: car is charging
+            (IN, 108): 0,
+            (IN, 109): 230,
+            (IN, 110): 0,
+            (IN, 111): 231,
+            (IN, 112): 0,
+            (IN, 113): 229,  # V
+            (IN, 114): 0,
+            (IN, 115): 158,
+            (IN, 116): 0,
+            (IN, 117): 160,
+            (IN, 118): 0,
+            (IN, 119): 159,  # 0.1 A
+            (IN, 120): 0x0000,
+            (IN, 121): 0x044C,  # POWER_TOTAL 1100 * 0.01 kW
+            (IN, 128): 0x0000,
+            (IN, 129): 0x1E61,  # ENERGY_TOTAL 7777 * 0.1 kWh
+            (HO, 299): 0x0010,  # AMPERE_VOLATILE 16 A
+            (HO, 332): 0x0000,  # PHASE_SWITCH_MODE auto
+            (HO, 337): 0x0000,  # FORCE_STATE neutral
+        },
+        {
+            "state": 2.0,
+            "voltage_l1": 230.0,
+            "voltage_l2": 231.0,
+            "voltage_l3": 229.0,
+            "current_l1": 15.8,
+            "current_l2": 16.0,
+            "current_l3": 15.9,
+            "power": 11_000.0,
+            "energy": 777_700.0,
+        },
+        [
+            ("current_limit", 10, {299: 10}),
+            ("enable", 0, {337: 1}),
+            ("enable", 1, {337: 2}),
+            ("phases", 1, {332: 1}),
+            ("phases", 3, {332: 2}),
+        ],
+    ),
+    Example(
         "cfos-power-brain",
         {
             (HO, 8058): 0,
@@ -395,6 +445,7 @@ EXAMPLES = [
             (IN, 1037): 0x0F2C,  # total energy 69420 * 0.1 kWh
             (HO, 405): 0x0001,  # phase switch: three phases
             (HO, 5004): 0x0010,  # charging current 16 A
+            (HO, 6000): 0x0000,  # alive: cleared by the charger, set to 1 within the failsafe timeout 2002
         },
         {
             "current_l1": 16.0,
@@ -407,9 +458,9 @@ EXAMPLES = [
             "energy": 6_942_000.0,
         },
         [
-            ("current_limit", 10, {5004: 10}),
-            ("enable", 0, {5004: 0}),
-            ("enable", 1, {5004: 6}),
+            ("current_limit", 10, {5004: 10, 6000: 1}),
+            ("enable", 0, {5004: 0, 6000: 1}),
+            ("enable", 1, {5004: 6, 6000: 1}),
             ("phases", 1, {405: 0}),
             ("phases", 3, {405: 1}),
         ],
@@ -437,6 +488,29 @@ EXAMPLES = [
 @pytest.mark.parametrize("example", EXAMPLES, ids=[e.entry for e in EXAMPLES])
 async def test_entry_reads_the_documented_example(example: Example) -> None:
     await check_modbus_example(example)
+
+
+async def test_go_e_api_v2_writes_with_function_16() -> None:
+    """go-eCharger API v2 modbus-en.md: writes with function 16 only; function 6 ("Preset Single Register")
+    is not supported, so a charger with the v2 firmware answers it with an exception."""
+    example = next(e for e in EXAMPLES if e.entry == "go-e-modbus-v2")
+    entry = find(example.entry).entry
+    bank = raw_bank(example, entry.connection.unit)
+    action = bank._action
+
+    async def v2_firmware(fc: int, *args: Any) -> ExcCodes | None:
+        return ExcCodes.ILLEGAL_FUNCTION if fc == 6 else await action(fc, *args)
+
+    bank._action = v2_firmware  # type: ignore[method-assign]
+    async with EmulatorServer([bank]) as server:
+        link = ModbusLink(LinkConfig(port=server.port, timeout=2.0, pause=entry.connection.pause))
+        try:
+            device = create(entry, link, device_id="dev")
+            for command, value, words in example.writes:
+                await device.command(command, value)
+                assert {a: int(bank.current()[f"holding_{a}"] or 0) for a in words} == words, (command, value)
+        finally:
+            link.close()
 
 
 def test_every_owned_modbus_entry_has_an_example() -> None:
