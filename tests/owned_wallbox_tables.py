@@ -276,7 +276,7 @@ WALLBOX_EXAMPLES = [
     ),
     Example(
         "webasto-tq",
-        {  # Webasto Next / Unite Modbus TCP (TQ platform; evcc webasto-next.go), holding: 1000 charge point
+        {  # Webasto Next Modbus TCP (TQ platform; evcc webasto-next.go), holding: 1000 charge point
             # state (3 = charging), 1020 active power u32 W, 1036 meter reading u32 Wh, 5004 current A,
             # 6000 life bit (the charger clears it; the controller sets it to 1 within the timeout 2002, or
             # the charger falls back to its safe current 2000)

@@ -490,6 +490,13 @@ async def test_entry_reads_the_documented_example(example: Example) -> None:
     await check_modbus_example(example)
 
 
+def test_the_unite_is_a_vestel() -> None:
+    """The Webasto / Ampure Unite is built by Vestel (evcc's vestel template lists it; webasto-next covers the
+    Next): input registers and energy in 0.1 kWh (the table above), not the TQ holding registers in Wh."""
+    assert {"Webasto Unite", "Ampure Unite"} <= set(find("vestel-evc04").entry.models)
+    assert not any("Unite" in m for m in find("webasto-tq").entry.models)
+
+
 async def test_go_e_api_v2_writes_with_function_16() -> None:
     """go-eCharger API v2 modbus-en.md: writes with function 16 only; function 6 ("Preset Single Register")
     is not supported, so a charger with the v2 firmware answers it with an exception."""
