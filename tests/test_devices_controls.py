@@ -5,7 +5,7 @@ registers, the battery follows, and the driver reads the result back (power, SoC
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -109,3 +109,35 @@ async def test_hold_blocks_discharge_and_release_restores_it(entry_id: str) -> N
     }[entry_id]
     assert emulator.bank.stored[register] == normal  # released: the normal discharge power again
     assert held["bat.power"] == 0.0 and released["bat.power"] == 800.0
+
+
+@pytest.mark.parametrize(
+    ("entry_id", "register", "token"),
+    [
+        ("vestel-evc04", "alive", 1.0),
+        ("webasto-tq", "life_bit", 1.0),
+        ("mennekes-amtron-compact", "heartbeat", 21930.0),
+    ],
+)
+async def test_a_charger_s_heartbeat_is_written_with_the_polls_within_its_timeout(
+    entry_id: str, register: str, token: float
+) -> None:
+    """The charger clears its alive register and falls back to its safe current unless the energy
+    manager writes it again in time: the polls write it at most 5 s apart, with or without commands."""
+    from test_catalog_entries import FakeSim
+
+    entry = find(entry_id).entry
+    emulator = CatalogEmulator(entry, FakeSim({"power": 0.0, "energy": 0.0}))
+    t0 = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+    seen = []
+    async with EmulatorServer([emulator.bank]) as server:
+        link = ModbusLink(LinkConfig(port=server.port, timeout=2.0, pause=entry.connection.pause))
+        try:
+            device = create(entry, link, device_id="ev1")
+            for s in (0, 2, 4, 6, 9, 12):
+                emulator.bank.stored[register] = 0  # the charger clears it
+                await device.read(t0 + timedelta(seconds=s))
+                seen.append(emulator.bank.stored[register])
+        finally:
+            link.close()
+    assert seen == [token, 0, 0, token, 0, token]

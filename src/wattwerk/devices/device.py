@@ -15,7 +15,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from wattwerk.devices.profile import CAPABILITIES, Entry, WriteSpec
-from wattwerk.errors import BadInput, InputLedger, PermanentError, RetryableError
+from wattwerk.errors import BadInput, InputLedger, PermanentError, RetryableError, WattwerkError
 from wattwerk.model import Reading, utcnow
 from wattwerk.protocols import sunspec
 from wattwerk.protocols.modbus import Health, LinkConfig, ModbusLink, RegisterReader
@@ -99,6 +99,7 @@ class ModbusDevice(_Commands):
         )
         self.writes: dict[str, WriteSpec] = {w.command: w for w in entry.writes}
         self._ratings: dict[str, float] = {}
+        self._beat_at: datetime | None = None  # the heartbeat's last write
 
     async def values(self) -> dict[str, float | str]:
         """One poll: every register's decoded value (helpers included); a ``minus`` register's value
@@ -115,11 +116,27 @@ class ModbusDevice(_Commands):
     async def read(self, ts: datetime | None = None) -> list[Reading]:
         values = await self.values()
         when = ts or self.clock()
+        await self._heartbeat(when)
         return [
             Reading(f"{self.device_id}.{name}", when, float(v))
             for name, v in values.items()
             if name in self.channels and not isinstance(v, str)
         ]
+
+    async def _heartbeat(self, now: datetime) -> None:
+        """The entry's heartbeat, at most ``every_s`` apart: a device that misses it falls back to
+        its safe state (a charger to its failsafe current). A failed write is logged; the next poll
+        tries again, and the readings of this one stand."""
+        beat = self.entry.heartbeat
+        if beat is None:
+            return
+        if self._beat_at is not None and (now - self._beat_at).total_seconds() < beat.every_s:
+            return
+        try:
+            await self.reader.write(beat.register, beat.value, single=beat.single)
+            self._beat_at = now
+        except WattwerkError as exc:  # a timeout, an exception answer
+            log.warning("%s: heartbeat %s not written: %s", self.device_id, beat.register, exc)
 
     async def command(self, command: str, value: float) -> None:
         spec = self.writes.get(command)

@@ -163,6 +163,17 @@ class Identify(StrictModel):
     one_of: list[float] | None = None
 
 
+class Heartbeat(StrictModel):
+    """A register the device wants written within its timeout while it is controlled (a charger's
+    'alive' bit), else it falls back to its safe state: written on every poll at most ``every_s``
+    apart."""
+
+    register: str
+    value: float = 1.0
+    every_s: float = Field(default=5.0, gt=0, le=60)
+    single: bool = False  # write with function 6 (one register) instead of 16
+
+
 class Connection(StrictModel):
     port: int = 502
     unit: int = Field(default=1, ge=0, le=255)
@@ -300,6 +311,7 @@ class Entry(StrictModel):
     rated_power: float | None = Field(default=None, gt=0)  # W, where a native driver's command needs it
     registers: list[RegisterSpec] = Field(default_factory=list)
     gaps: list[tuple[int, int]] = Field(default_factory=list)
+    heartbeat: Heartbeat | None = None
     identify: list[Identify] = Field(default_factory=list)
     writes: list[WriteSpec] = Field(default_factory=list)
     capabilities: list[Capability] = Field(default_factory=list)
@@ -329,6 +341,10 @@ class Entry(StrictModel):
                     raise ValueError(f"{self.id}: write {w.command}: register {name!r} is not writable")
             if w.map is not None and any(len(v) != len(w.registers) for v in w.map.values()):
                 raise ValueError(f"{self.id}: write {w.command}: each map value needs one per register")
+        if self.heartbeat is not None and not (
+            self.heartbeat.register in by_name and by_name[self.heartbeat.register].writable
+        ):
+            raise ValueError(f"{self.id}: heartbeat: no writable register {self.heartbeat.register!r}")
         for i in self.identify:
             if i.name not in by_name:
                 raise ValueError(f"{self.id}: identify names unknown register {i.name!r}")
