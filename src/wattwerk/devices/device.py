@@ -133,10 +133,10 @@ class ModbusDevice(_Commands):
         if self._beat_at is not None and (now - self._beat_at).total_seconds() < beat.every_s:
             return
         try:
-            await self.reader.write(beat.register, beat.value, single=beat.single)
+            await self.reader.write(beat.name, beat.value, single=beat.single)
             self._beat_at = now
         except WattwerkError as exc:  # a timeout, an exception answer
-            log.warning("%s: heartbeat %s not written: %s", self.device_id, beat.register, exc)
+            log.warning("%s: heartbeat %s not written: %s", self.device_id, beat.name, exc)
 
     async def command(self, command: str, value: float) -> None:
         spec = self.writes.get(command)

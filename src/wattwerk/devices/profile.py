@@ -168,7 +168,7 @@ class Heartbeat(StrictModel):
     'alive' bit), else it falls back to its safe state: written on every poll at most ``every_s``
     apart."""
 
-    register: str
+    name: str  # the register
     value: float = 1.0
     every_s: float = Field(default=5.0, gt=0, le=60)
     single: bool = False  # write with function 6 (one register) instead of 16
@@ -342,9 +342,9 @@ class Entry(StrictModel):
             if w.map is not None and any(len(v) != len(w.registers) for v in w.map.values()):
                 raise ValueError(f"{self.id}: write {w.command}: each map value needs one per register")
         if self.heartbeat is not None and not (
-            self.heartbeat.register in by_name and by_name[self.heartbeat.register].writable
+            self.heartbeat.name in by_name and by_name[self.heartbeat.name].writable
         ):
-            raise ValueError(f"{self.id}: heartbeat: no writable register {self.heartbeat.register!r}")
+            raise ValueError(f"{self.id}: heartbeat: no writable register {self.heartbeat.name!r}")
         for i in self.identify:
             if i.name not in by_name:
                 raise ValueError(f"{self.id}: identify names unknown register {i.name!r}")
