@@ -146,6 +146,14 @@ def test_tasmota_labels_in_any_case_and_obis_names() -> None:
     assert (v["power_l1"], v["voltage_l1"]) == (-143.0, 231.4)
 
 
+def test_a_script_s_phases_make_its_total_only_when_all_three_are_there() -> None:
+    """One or two labelled phases of a three-phase meter are not its total; all three are."""
+    two = _labelled({"SML": {"Power_L1": 400.0, "Power_L2": -150.0, "Total_in": 1.0}})
+    assert "power" not in two and two["power_l2"] == -150.0
+    three = _labelled({"SML": {"Power_L1": 400.0, "Power_L2": -150.0, "Power_L3": 50.0}})
+    assert three["power"] == 300.0
+
+
 def test_tasmota_label_with_dots() -> None:
     """Tasmota publishes a label as written, dots included (``ELZ_PV_1.8.0``)."""
     doc = {"Time": "2024-05-01T12:00:03", "ELZ": {"ELZ_PV_1.8.0": 12.5, "ELZ_PV_2.8.0": 3012.25}}

@@ -240,19 +240,15 @@ class SunSpecDevice(_Commands):
         bases: tuple[int, ...] = sunspec.BASES,
         clock: Callable[[], datetime] = utcnow,
         vendor: Entry | None = None,
-        meter_export_positive: bool = False,
-        pv_power: str = "inverter",
-        pv_modules: tuple[int, ...] = (),
-        battery_power: str = "inverter",
-        battery_modules: tuple[int, ...] = (),
     ) -> None:
         self.link = link
-        self.pv_power = pv_power
-        self.pv_modules = pv_modules
-        self.battery_power = battery_power
-        self.battery_modules = battery_modules
+        spec = vendor.sunspec if vendor is not None else None  # the entry's options (None: plain SunSpec)
+        self.meter_export_positive = spec is not None and spec.meter_positive == "export"  # flip to + import
+        self.pv_power, self.pv_modules = (spec.pv_power, spec.pv_modules) if spec else ("inverter", [])
+        self.battery_power, self.battery_modules = (
+            (spec.battery_power, spec.battery_modules) if spec else ("inverter", [])
+        )
         self._sums: dict[str, list[tuple[str, float]]] = {}  # quantity -> the points (and signs) summed
-        self.meter_export_positive = meter_export_positive  # flip the meter's real powers to + import
         self.device_id = device_id
         self.unit = unit
         self.ledger = ledger or InputLedger()
@@ -556,11 +552,6 @@ def create(
             rated_power=rated_power,
             bases=(base, *[b for b in sunspec.BASES if b != base]),
             vendor=entry,
-            meter_export_positive=entry.sunspec.meter_positive == "export",
-            pv_power=entry.sunspec.pv_power,
-            pv_modules=tuple(entry.sunspec.pv_modules),
-            battery_power=entry.sunspec.battery_power,
-            battery_modules=tuple(entry.sunspec.battery_modules),
         )
     return ModbusDevice(
         entry, link, device_id=device_id, unit=unit, ledger=ledger, rating=rated_power, connector=connector

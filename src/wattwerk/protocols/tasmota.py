@@ -253,16 +253,18 @@ class LabelledFields:
 
 def _totals(doc: Any, values: list[Value]) -> tuple[list[Value], list[tuple[str, str]]]:
     """Net power from import/export powers and totals from tariff registers (as DSMR meters),
-    then totals from per-phase values (power, counters) where the document has none: a script
-    that labels one phase beside its import and export power keeps the net of those."""
+    then totals from per-phase values where the document has none: an ``ENERGY`` list's channels
+    (Tasmota sums them itself), a script's phases only when it labels all three (one phase of a
+    three-phase meter is not its total)."""
     values = derive_totals(values)
     have = {v.quantity: v for v in values}
+    channels = isinstance(doc, dict) and isinstance(doc.get("ENERGY"), dict)
     for quantity in SUMMED:
         phases = [have.get(f"{quantity}_l{n}") for n in (1, 2, 3)]
         present = [p for p in phases if p is not None]
-        if quantity not in have and present and (len(present) == 3 or phases[2] is None):
+        if quantity not in have and present and (len(present) == 3 or channels):
             values = [*values, Value(None, quantity, sum(p.value for p in present), present[0].unit)]
-    return derive_totals(values), []
+    return values, []
 
 
 def labelled_decoder(
