@@ -101,13 +101,16 @@ class EvRules(Rules):
     def draw(
         self, spec: DeviceSpec, cmds: Mapping[str, float], snap: Reads, now_w: float, own_will: bool
     ) -> Draw:
+        # a car drawing less than the charger's minimum current is tapering off (full, or its own
+        # charge end): it may stop before the next cycle, so exports do not count on its draw
+        fading = now_w < spec.ev_power(spec.min_a, 1)
         told = ev_command(spec, cmds)
         if told is None:
-            return now_w, now_w, now_w  # not commanded: it goes on as it is
+            return now_w, now_w, 0.0 if fading else now_w  # not commanded: it goes on as it is
         plugged = snap.get(f"{spec.id}.state")
         on, current, phases = told
         new = spec.ev_power(current, phases) if on and (plugged is None or plugged >= 1) else 0.0
-        return now_w, new, min(now_w, new)
+        return now_w, new, 0.0 if fading else min(now_w, new)
 
     def phases(self, spec: DeviceSpec, cmds: Mapping[str, float], snap: Reads) -> tuple[int, int]:
         told = cmds.get(Command.PHASES, spec.phases)
